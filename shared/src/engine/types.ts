@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import { BreachReason } from '../playbook/schema';
+
+/**
+ * The engine's contract with the service. Everything crossing it is a zod schema so stored state can be
+ * validated when read back from Redis, and types come from `z.infer`.
+ * Times are epoch milliseconds (numbers); the engine never reads the system clock.
+ */
+
+// ---------------------------------------------------------------------------------------------------------
+// Input: what HubSpot says about the deal right now (built by the service from one batch read).
+
+export const TaskStatus = z.enum(['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'DEFERRED', 'COMPLETED']);
+
+export const DealSnapshot = z.object({
+  dealId: z.string(),
+  /** false when HubSpot answers 404 / archived: the deal was deleted or merged away. */
+  exists: z.boolean(),
+  /** The surviving deal id when this one was merged into another. */
+  mergedInto: z.string().optional(),
+  pipeline: z.string().nullable(),
+  stage: z.string().nullable(),
+  ownerId: z.string().nullable(),
+  /** HubSpot's `hs_v2_date_entered_<stage>` for the current stage, parsed; null if HubSpot has not set it. */
+  stageEnteredAt: z.number().nullable(),
+  /** Raw property values as HubSpot returns them (strings; null when empty). Never logged. */
+  properties: z.record(z.string(), z.string().nullable()),
+  /**
+   * Status of each task Stagekeeper created for this deal, keyed by the engine's task key.
+   * A key missing here means the task does not exist (yet, or was deleted in HubSpot).
+   */
+  tasks: z.record(z.string(), TaskStatus).default({}),
+  /** Open Stagekeeper tasks held by the deal owner across the portal (capacity evidence); optional. */
+  ownerOpenTasks: z.number().int().nonnegative().optional(),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Stored state per deal (Redis), owned by the engine.
+
+export const SlaClockStatus = z.enum(['running', 'paused', 'met', 'breached', 'cancelled']);
+
+export const SlaClock = z.object({
+  basis: z.enum(['business', 'calendar']),
+  calendar: z.string().optional(),
+  /** The target that applies (after conditional overrides), in ms of the basis. */
+  targetMs: z.number(),
+  /** Which rule chose the target: "default" or "overrides[i]". */
+  targetRule: z.string(),
+  status: SlaClockStatus,
+  /** Breach instant as first computed, and as moved by pauses. */
+  originalDueAt: z.number(),
+  dueAt: z.number(),
+  warningAt: z.number(),
+  /** Basis time consumed before the current run started (grows at each pause). */
+  consumedMs: z.number(),
+  /** Instant the current running stretch began (entry, or the last resume). */
+  runningSince: z.number().nullable(),
+  pausedAt: z.number().nullable(),
+  warned: z.boolean(),
+  breachedAt: z.number().nullable(),
+  /** Indexes of escalation levels already fired in this entry. */
+  levelsFired: z.array(z.number().int()),
+  /** Actual (wall-clock) time the stage took, set at exit. */
+  metAt: z.number().nullable(),
+});
+
+export const OwnerChange = z.object({ at: z.number(), from: z.string().nullable(), to: z.string().nullable() });
+
+export const StageEntry = z.object({
+  /** Deterministic: `${dealId}:${stage}:${enteredAt}`; task keys and timer ids derive from it. */
+  entryId: z.string(),
+  pipeline: z.string(),
+  stage: z.string(),
+  enteredAt: z.number(),
+  ownerRole: z.string(),
+  ownerAtEntry: z.string().nullable(),
+  sla: SlaClock.nullable(),
+  /** Task keys created in this entry, with what they were for. */
+  tasks: z.array(z.object({ key: z.string(), kind: z.string(), templateId: z.string().optional() })),
+  ownerChanges: z.array(OwnerChange),
+  /** Evidence baseline for breach reasons (contact attempts at entry). */
+  contactAttemptsAtEntry: z.number(),
+  breachReason: BreachReason.nullable(),
+  breachReasonSource: z.enum(['inferred', 'manual']).nullable(),
+  /** Evidence the reason was inferred from (labels only, no property values). */
+  breachEvidence: z.array(z.string()),
+});
+
+export const GateState = z.object({
+  status: z.enum(['clear', 'blocked_reverted', 'blocked_remediation']),
+  /** Labels of what was missing (never values). */
+  missing: z.array(z.string()),
+  /** The move that was blocked, so the echo webhook of our own stage write is recognised. */
+  blockedFrom: z.string().nullable(),
+  blockedTo: z.string().nullable(),
+  /** Stage the engine moved the deal to and is waiting for HubSpot to show. */
+  pendingStage: z.string().nullable(),
+  at: z.number().nullable(),
+});
+
+export const DealState = z.object({
+  dealId: z.string(),
+  playbookVersion: z.number(),
+  current: StageEntry.nullable(),
+  lastOwnerId: z.string().nullable(),
+  breachCount: z.number().int(),
+  backflowCount: z.number().int(),
+  gate: GateState,
+  /** Set when the deal was deleted, merged or left managed pipelines: no further work. */
+  closedReason: z.enum(['deleted', 'merged', 'unmanaged_pipeline', 'closed_stage']).nullable(),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Output: commands for the service's HubSpot adapter and timer scheduler.
+
+export const TaskKind = z.enum(['action', 'remediation', 'warning', 'escalation', 'handoff']);
+
+export const Command = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('createTask'),
+    /** Idempotency key: the adapter creates at most one HubSpot task per key. */
+    key: z.string(),
+    kind: TaskKind,
+    subject: z.string(),
+    body: z.string(),
+    dueAt: z.number(),
+    ownerId: z.string().nullable(),
+    priority: z.enum(['LOW', 'MEDIUM', 'HIGH']),
+    taskType: z.enum(['CALL', 'EMAIL', 'TODO']),
+  }),
+  /** Mark a task done because its purpose was fulfilled (e.g. the SLA task when the stage is met). */
+  z.object({ type: z.literal('completeTask'), key: z.string() }),
+  /** Close a task that no longer applies (deal left the stage); the reason goes into the task body. */
+  z.object({ type: z.literal('cancelTask'), key: z.string(), reason: z.string() }),
+  z.object({
+    type: z.literal('scheduleTimer'),
+    /** `${entryId}:${kind}` or `${entryId}:level:${i}`; rescheduling the same id replaces the job. */
+    timerId: z.string(),
+    kind: z.enum(['warning', 'breach', 'escalation']),
+    level: z.number().int().optional(),
+    entryId: z.string(),
+    fireAt: z.number(),
+  }),
+  z.object({ type: z.literal('cancelTimer'), timerId: z.string() }),
+  /** Deal property writes (HubSpot strings; "" clears). */
+  z.object({ type: z.literal('setProperties'), properties: z.record(z.string(), z.string()) }),
+  z.object({ type: z.literal('moveStage'), toStage: z.string(), reason: z.enum(['gate_revert', 'gate_remediation']) }),
+  z.object({ type: z.literal('assignOwner'), ownerId: z.string(), reason: z.string() }),
+  z.object({ type: z.literal('addNote'), key: z.string(), body: z.string() }),
+  /** A finished stage visit, for the scorecard's stage history. */
+  z.object({
+    type: z.literal('recordHistory'),
+    row: z.object({
+      dealId: z.string(),
+      pipeline: z.string(),
+      stage: z.string(),
+      ownerRole: z.string(),
+      ownerId: z.string().nullable(),
+      enteredAt: z.number(),
+      exitedAt: z.number(),
+      /** Business time in stage on the SLA calendar (calendar time when the stage has none). */
+      businessMs: z.number(),
+      toStage: z.string().nullable(),
+      direction: z.enum(['forward', 'backward', 'exit']),
+      slaOutcome: z.enum(['met', 'breached', 'none', 'cancelled']),
+      breachReason: BreachReason.nullable(),
+    }),
+  }),
+]);
+
+/** Why the engine did what it did, for logs and the card's story (no property values). */
+export const Decision = z.object({ rule: z.string(), detail: z.string() });
+
+export const TimerFiring = z.object({
+  timerId: z.string(),
+  kind: z.enum(['warning', 'breach', 'escalation']),
+  level: z.number().int().optional(),
+  entryId: z.string(),
+});
+
+export type DealSnapshot = z.infer<typeof DealSnapshot>;
+export type SlaClock = z.infer<typeof SlaClock>;
+export type StageEntry = z.infer<typeof StageEntry>;
+export type GateState = z.infer<typeof GateState>;
+export type DealState = z.infer<typeof DealState>;
+export type Command = z.infer<typeof Command>;
+export type Decision = z.infer<typeof Decision>;
+export type TimerFiring = z.infer<typeof TimerFiring>;
+export type HistoryRow = Extract<Command, { type: 'recordHistory' }>['row'];
+
+export type EngineResult = { state: DealState | null; commands: Command[]; decisions: Decision[] };

@@ -1,0 +1,352 @@
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+import { Duration } from './duration';
+
+/** "HH:MM" on a 24-hour clock; "24:00" is allowed as an interval end (a day that ends at midnight). */
+const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected a time like "08:00" or "24:00"');
+const LocalDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a local date like "2026-12-25"')
+  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'not a real calendar date');
+const Id = z.string().min(1).max(100);
+
+// ---------------------------------------------------------------------------------------------------------
+// Calendars
+
+/**
+ * A staffed interval on one weekday. An `end` earlier than (or equal to) `start` is an overnight shift that
+ * runs into the next day; "24:00" ends exactly at midnight.
+ */
+export const Interval = z.object({ start: ClockTime, end: ClockTime }).strict();
+
+const Weekdays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export const Weekday = z.enum(Weekdays);
+export const WEEKDAYS = Weekdays;
+
+export const WeeklyHours = z
+  .object(Object.fromEntries(Weekdays.map((d) => [d, z.array(Interval).default([])])) as {
+    [K in (typeof Weekdays)[number]]: z.ZodDefault<z.ZodArray<typeof Interval>>;
+  })
+  .strict();
+
+export const Holiday = z.union([LocalDate, z.object({ date: LocalDate, name: z.string().optional() }).strict()]);
+
+export const HolidaySet = z
+  .object({
+    country: z.string().regex(/^[A-Z]{2}$/, 'expected an ISO 3166 country code like "US"'),
+    state: z.string().optional(),
+    region: z.string().optional(),
+    /** date-holidays types to close on; "public" by default. */
+    types: z.array(z.enum(['public', 'bank', 'school', 'optional', 'observance'])).default(['public']),
+  })
+  .strict();
+
+export const Calendar = z
+  .object({
+    id: Id,
+    timeZone: z.string().refine((tz) => IANAZone.isValidZone(tz), {
+      message: 'expected an IANA time zone like "America/New_York"',
+    }),
+    /** "24/7" makes the calendar always open (holidays still close it). */
+    hours: z.union([z.literal('24/7'), WeeklyHours]),
+    /** Local dates on which the calendar is closed for the whole day, overnight shifts included. */
+    holidays: z.array(Holiday).default([]),
+    holidaySet: HolidaySet.optional(),
+  })
+  .strict();
+
+// ---------------------------------------------------------------------------------------------------------
+// Roles
+
+export const Role = z
+  .object({
+    id: Id,
+    name: z.string().min(1),
+    /** HubSpot owner ids (strings, as HubSpot sends them) who hold the role. */
+    owners: z.array(z.string().regex(/^\d+$/, 'expected a HubSpot owner id (digits)')).default([]),
+    /** HubSpot team ids whose members hold the role. */
+    teams: z.array(z.string().regex(/^\d+$/, 'expected a HubSpot team id (digits)')).default([]),
+    /** The role's lead: the owner escalations go to. */
+    lead: z.string().regex(/^\d+$/, 'expected a HubSpot owner id (digits)'),
+    /** Calendar the role is staffed on; warnings and escalations to it wait for its next staffed minute. */
+    calendar: Id.optional(),
+  })
+  .strict()
+  .refine((r) => r.owners.length + r.teams.length > 0, { message: 'a role needs at least one owner or team' });
+
+// ---------------------------------------------------------------------------------------------------------
+// Criteria (entry, exit, SLA overrides, pause conditions)
+
+const PropertyName = z.string().regex(/^[a-z0-9_]+$/, 'expected a HubSpot property internal name like "dealname"');
+const label = z.string().min(1).optional();
+
+export const Criterion = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('present'), property: PropertyName, label }).strict(),
+  z.object({ op: z.literal('equals'), property: PropertyName, value: z.string(), label }).strict(),
+  z.object({ op: z.literal('notEquals'), property: PropertyName, value: z.string(), label }).strict(),
+  z.object({ op: z.literal('oneOf'), property: PropertyName, values: z.array(z.string()).min(1), label }).strict(),
+  z.object({ op: z.enum(['gt', 'gte', 'lt', 'lte']), property: PropertyName, value: z.number(), label }).strict(),
+  /** Date comparisons against a fixed ISO date or instant. */
+  z
+    .object({
+      op: z.enum(['dateBefore', 'dateAfter']),
+      property: PropertyName,
+      value: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO date or date-time'),
+      label,
+    })
+    .strict(),
+  /** The property holds an instant later than "now" (e.g. a next-action timestamp). */
+  z.object({ op: z.literal('inFuture'), property: PropertyName, label }).strict(),
+  /** A required task (by its template id in this stage's requiredActions) is completed. */
+  z.object({ op: z.literal('taskDone'), task: Id, label }).strict(),
+]);
+
+// ---------------------------------------------------------------------------------------------------------
+// Required actions (task templates)
+
+export const TaskTemplate = z
+  .object({
+    id: Id,
+    subject: z.string().min(1).max(255),
+    body: z.string().max(65_536).optional(),
+    type: z.enum(['CALL', 'EMAIL', 'TODO']).default('TODO'),
+    priority: z.enum(['LOW', 'MEDIUM', 'HIGH']).default('MEDIUM'),
+    /**
+     * When the task is due, measured from stage entry. Omitted: due at the SLA deadline (or, for a stage
+     * without an SLA, at entry).
+     */
+    dueAfter: Duration.optional(),
+    /** Whether `dueAfter` counts staffed time on the stage's calendar or plain calendar time. */
+    basis: z.enum(['business', 'calendar']).default('business'),
+    /** Who gets the task: the deal owner, or the stage role's lead. */
+    assignee: z.enum(['owner', 'lead']).default('owner'),
+  })
+  .strict();
+
+// ---------------------------------------------------------------------------------------------------------
+// SLA
+
+export const EscalationAction = z.discriminatedUnion('type', [
+  /** A high-priority task for the deal owner saying the SLA is at risk or breached. */
+  z.object({ type: z.literal('notifyOwner') }).strict(),
+  /** A task for the role's lead. */
+  z.object({ type: z.literal('taskForLead'), subject: z.string().max(255).optional() }).strict(),
+  /** Reassign the deal to the role's lead. */
+  z.object({ type: z.literal('reassignToLead') }).strict(),
+  /** Set a deal property (e.g. a priority flag). */
+  z.object({ type: z.literal('setProperty'), property: PropertyName, value: z.string() }).strict(),
+]);
+
+export const EscalationLevel = z
+  .object({
+    /** Percentage of the SLA window at which the level fires; 100 is the breach, more is past it. */
+    at: z.number().positive().max(1000),
+    actions: z.array(EscalationAction).min(1),
+  })
+  .strict();
+
+export const SlaOverride = z
+  .object({
+    /** All criteria must hold for the override to apply; the first matching override wins. */
+    when: z.array(Criterion).min(1),
+    target: Duration,
+    basis: z.enum(['business', 'calendar']).optional(),
+  })
+  .strict();
+
+export const Sla = z
+  .object({
+    target: Duration,
+    basis: z.enum(['business', 'calendar']).default('business'),
+    /** Calendar id; required for business time, and used to deliver notices in staffed hours. */
+    calendar: Id.optional(),
+    overrides: z.array(SlaOverride).default([]),
+    /** The clock pauses while any of these holds (e.g. waiting_on = patient). */
+    pauseWhen: z.array(Criterion).default([]),
+    /** Percentage of the window at which the owner is warned. */
+    warningAt: z.number().gt(0).lt(100).default(75),
+    escalations: z.array(EscalationLevel).default([]),
+    /** Warnings and escalations that fall outside staffed hours wait for the next staffed minute. */
+    noticesInStaffedHours: z.boolean().default(true),
+  })
+  .strict()
+  .refine((s) => s.basis === 'calendar' || s.calendar !== undefined, {
+    message: 'a business-time SLA needs a calendar',
+    path: ['calendar'],
+  });
+
+// ---------------------------------------------------------------------------------------------------------
+// Gates and breach reasons
+
+export const Gate = z.discriminatedUnion('onBlocked', [
+  /** Move the deal back to the stage it came from. */
+  z.object({ onBlocked: z.literal('revert') }).strict(),
+  /** Move the deal to a remediation stage of the same pipeline. */
+  z.object({ onBlocked: z.literal('remediate'), stage: Id }).strict(),
+]);
+
+export const BREACH_REASONS = ['capacity', 'missing_data', 'handoff', 'patient_unreachable', 'other'] as const;
+export const BreachReason = z.enum(BREACH_REASONS);
+
+/** Evidence the engine can see at breach time; a rule matches when all its given conditions hold. */
+export const BreachReasonRule = z
+  .object({
+    reason: BreachReason,
+    /** Exit criteria of the stage still unmet at breach. */
+    missingExitCriteria: z.boolean().optional(),
+    /** The deal changed owner during the window, or has no owner. */
+    ownerChanged: z.boolean().optional(),
+    noOwner: z.boolean().optional(),
+    /** At least this many contact attempts logged in the window without a response. */
+    unansweredContactAttempts: z.number().int().positive().optional(),
+    /** The owner had at least this many open Stagekeeper tasks at breach. */
+    ownerOpenTasksAtLeast: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** The order the engine tries when a stage lists no rules of its own. */
+export const DEFAULT_BREACH_RULES: z.input<typeof BreachReasonRule>[] = [
+  { reason: 'patient_unreachable', unansweredContactAttempts: 2 },
+  { reason: 'missing_data', missingExitCriteria: true },
+  { reason: 'handoff', noOwner: true },
+  { reason: 'handoff', ownerChanged: true },
+  { reason: 'capacity', ownerOpenTasksAtLeast: 15 },
+];
+
+// ---------------------------------------------------------------------------------------------------------
+// Stages, pipelines, playbook
+
+export const Stage = z
+  .object({
+    /** HubSpot's internal stage id (a string, e.g. "appointmentscheduled" or "3206386937"). */
+    id: Id,
+    label: z.string().min(1),
+    /** Accountable role id. */
+    ownerRole: Id,
+    entryCriteria: z.array(Criterion).default([]),
+    exitCriteria: z.array(Criterion).default([]),
+    requiredActions: z.array(TaskTemplate).default([]),
+    sla: Sla.optional(),
+    /** What happens when a forward move into this stage is blocked; the pipeline default applies if omitted. */
+    gate: Gate.optional(),
+    breachReasons: z.array(BreachReasonRule).optional(),
+    /** A closed stage: entering it completes the journey (no SLA, no forward gate beyond it). */
+    closed: z.boolean().default(false),
+  })
+  .strict();
+
+export const Pipeline = z
+  .object({
+    /** HubSpot's internal pipeline id ("default" for the default pipeline). */
+    id: Id,
+    label: z.string().min(1),
+    /** Stages in journey order: a move to a later stage is forward, to an earlier one is backflow. */
+    stages: z.array(Stage).min(1),
+    gate: Gate.default({ onBlocked: 'revert' }),
+  })
+  .strict();
+
+export const Signals = z
+  .object({
+    /** Deal property counting logged contact attempts (HubSpot's own: num_contacted_notes). */
+    contactAttempts: PropertyName.default('num_contacted_notes'),
+    /** Deal property with the last inbound reply from the patient. */
+    lastInboundReply: PropertyName.optional(),
+  })
+  .strict();
+
+export const PlaybookObject = z
+  .object({
+    /** Format version of the playbook file. */
+    schemaVersion: z.literal(1),
+    name: z.string().min(1),
+    /** Increases with every saved edit; clocks already running are recomputed under the new version. */
+    version: z.number().int().nonnegative().default(1),
+    calendars: z.array(Calendar).min(1),
+    roles: z.array(Role).min(1),
+    pipelines: z.array(Pipeline).min(1),
+    signals: Signals.default({ contactAttempts: 'num_contacted_notes' }),
+  })
+  .strict();
+
+type PlaybookShape = z.output<typeof PlaybookObject>;
+
+/** Cross-references: every id a playbook uses must be defined in it, and ids must be unique. */
+function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const unique = <T extends { id: string }>(items: T[], path: (string | number)[], what: string) => {
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      if (seen.has(item.id)) issue([...path, i, 'id'], `duplicate ${what} id "${item.id}"`);
+      seen.add(item.id);
+    });
+  };
+  unique(p.calendars, ['calendars'], 'calendar');
+  unique(p.roles, ['roles'], 'role');
+  unique(p.pipelines, ['pipelines'], 'pipeline');
+  const calendars = new Set(p.calendars.map((c) => c.id));
+  const roles = new Set(p.roles.map((r) => r.id));
+  const known = (set: Set<string>) => [...set].map((s) => `"${s}"`).join(', ');
+
+  p.roles.forEach((r, i) => {
+    if (r.calendar && !calendars.has(r.calendar))
+      issue(['roles', i, 'calendar'], `unknown calendar "${r.calendar}" (known: ${known(calendars)})`);
+  });
+
+  const stageIdsAcrossPipelines = new Map<string, number>();
+  p.pipelines.forEach((pl, pi) => {
+    unique(pl.stages, ['pipelines', pi, 'stages'], 'stage');
+    const stages = new Map(pl.stages.map((s, i) => [s.id, i]));
+    const checkGate = (gate: z.output<typeof Gate> | undefined, path: (string | number)[], ownIndex?: number) => {
+      if (gate?.onBlocked !== 'remediate') return;
+      if (!stages.has(gate.stage))
+        issue([...path, 'stage'], `unknown remediation stage "${gate.stage}" in pipeline "${pl.id}"`);
+      else if (gate.stage === pl.stages[ownIndex ?? -1]?.id)
+        issue([...path, 'stage'], 'a stage cannot be its own remediation stage');
+    };
+    checkGate(pl.gate, ['pipelines', pi, 'gate']);
+    pl.stages.forEach((s, si) => {
+      const at = ['pipelines', pi, 'stages', si];
+      const other = stageIdsAcrossPipelines.get(s.id);
+      if (other !== undefined && other !== pi)
+        issue([...at, 'id'], `stage id "${s.id}" is also used in pipelines[${other}]; HubSpot stage ids are unique`);
+      stageIdsAcrossPipelines.set(s.id, pi);
+      if (!roles.has(s.ownerRole)) issue([...at, 'ownerRole'], `unknown role "${s.ownerRole}" (known: ${known(roles)})`);
+      checkGate(s.gate, [...at, 'gate'], si);
+      if (s.sla?.calendar && !calendars.has(s.sla.calendar))
+        issue([...at, 'sla', 'calendar'], `unknown calendar "${s.sla.calendar}" (known: ${known(calendars)})`);
+      if (s.closed && s.sla) issue([...at, 'sla'], 'a closed stage cannot have an SLA');
+      const tasks = new Set(s.requiredActions.map((t) => t.id));
+      unique(s.requiredActions, [...at, 'requiredActions'], 'task template');
+      (['entryCriteria', 'exitCriteria'] as const).forEach((key) =>
+        s[key].forEach((c, ci) => {
+          if (c.op === 'taskDone' && !tasks.has(c.task))
+            issue([...at, key, ci, 'task'], `unknown task "${c.task}": name one of this stage's requiredActions`);
+        }),
+      );
+      const levels = s.sla?.escalations ?? [];
+      levels.forEach((l, li) => {
+        if (li > 0 && l.at <= levels[li - 1]!.at)
+          issue([...at, 'sla', 'escalations', li, 'at'], 'escalation levels must be in increasing order of "at"');
+      });
+    });
+  });
+}
+
+export const Playbook = PlaybookObject.superRefine(checkReferences);
+
+export type Playbook = z.output<typeof Playbook>;
+export type PlaybookInput = z.input<typeof Playbook>;
+export type Calendar = z.output<typeof Calendar>;
+export type Interval = z.output<typeof Interval>;
+export type Role = z.output<typeof Role>;
+export type Criterion = z.output<typeof Criterion>;
+export type TaskTemplate = z.output<typeof TaskTemplate>;
+export type Sla = z.output<typeof Sla>;
+export type EscalationLevel = z.output<typeof EscalationLevel>;
+export type EscalationAction = z.output<typeof EscalationAction>;
+export type Gate = z.output<typeof Gate>;
+export type BreachReason = z.output<typeof BreachReason>;
+export type BreachReasonRule = z.output<typeof BreachReasonRule>;
+export type Stage = z.output<typeof Stage>;
+export type Pipeline = z.output<typeof Pipeline>;
