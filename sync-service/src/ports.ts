@@ -1,0 +1,24 @@
+import type { Command, DealSnapshot } from '@stagekeeper/shared';
+
+/**
+ * The seam between the worker (queues, state, timers) and the HubSpot adapter. The worker never talks
+ * HTTP; the adapter never decides anything.
+ */
+export interface HubSpotGateway {
+  /**
+   * Current state of deals, read with batch endpoints (at most 100 ids a call). `properties` are the ones the
+   * playbook's criteria read plus HubSpot's own stage/owner fields; task statuses are read for the engine's
+   * task keys already mapped to HubSpot task ids. A deal HubSpot no longer has comes back with exists=false.
+   */
+  snapshots(portalId: string, dealIds: string[], properties: string[]): Promise<Map<string, DealSnapshot>>;
+
+  /**
+   * Carries out the HubSpot-side commands for one deal (createTask, completeTask, cancelTask, setProperties,
+   * moveStage, assignOwner, addNote), batching where HubSpot allows. Idempotent per command: a retried call
+   * never creates a second task for the same key. Timer and history commands are ignored here.
+   */
+  apply(portalId: string, dealId: string, commands: Command[]): Promise<void>;
+
+  /** Deal ids modified at or after `sinceMs` (CRM search on hs_lastmodifieddate), for the missed-webhook sweep. */
+  modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }>;
+}
