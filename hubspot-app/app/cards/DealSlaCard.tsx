@@ -1,0 +1,154 @@
+import React, { useCallback, useEffect, useRef, useState } from 'react';
+import {
+  Divider,
+  EmptyState,
+  ErrorState,
+  Button,
+  Flex,
+  Heading,
+  LoadingSpinner,
+  Tag,
+  Text,
+  hubspot,
+  useExtensionActions,
+  useExtensionContext,
+} from '@hubspot/ui-extensions';
+import { BreachHistory } from './components/BreachHistory.tsx';
+import { BreachReasonControl } from './components/BreachReasonControl.tsx';
+import { ExitChecklist } from './components/ExitChecklist.tsx';
+import { GateAlert } from './components/GateAlert.tsx';
+import { SlaSection } from './components/SlaSection.tsx';
+import { SERVICE_URL } from './lib/config.ts';
+import { REASON_LABELS } from './lib/format.ts';
+import { createServiceClient, ServiceError, type FetchLike } from './lib/service.ts';
+import type { BreachReason, DealCardView, ManagedDealView } from './lib/types.ts';
+import { useWatchedProperties } from './lib/watch.ts';
+
+type State =
+  | { kind: 'loading' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ready'; view: DealCardView };
+
+const UNMANAGED_TEXT: Record<string, string> = {
+  no_playbook: 'Stagekeeper has no playbook for this HubSpot account yet. An admin can add one in the app settings.',
+  unmanaged_pipeline: "This deal's pipeline is not managed by the Stagekeeper playbook.",
+  not_found: 'Stagekeeper has no record of this deal yet. It appears after the next sync.',
+};
+
+export const DealSlaCard = ({ fetcher = hubspot.fetch as FetchLike }: { fetcher?: FetchLike }) => {
+  const context = useExtensionContext<'crm.record.tab'>();
+  const actions = useExtensionActions<'crm.record.tab'>();
+  const dealId = String(context.crm.objectId);
+  const client = useRef(createServiceClient(SERVICE_URL, fetcher)).current;
+  const [state, setState] = useState<State>({ kind: 'loading' });
+  const [saving, setSaving] = useState(false);
+  const requestSeq = useRef(0);
+
+  const load = useCallback(
+    async (showSpinner: boolean) => {
+      const seq = ++requestSeq.current;
+      if (showSpinner) setState({ kind: 'loading' });
+      try {
+        const view = await client.get<DealCardView>(`/api/card/deal/${encodeURIComponent(dealId)}`);
+        // Property edits can fire several refetches; only the newest answer may win.
+        if (seq === requestSeq.current) setState({ kind: 'ready', view });
+      } catch (e) {
+        if (seq === requestSeq.current)
+          setState({ kind: 'error', message: e instanceof Error ? e.message : 'Unknown error' });
+      }
+    },
+    [client, dealId],
+  );
+
+  useEffect(() => {
+    void load(true);
+  }, [load]);
+
+  const watched = state.kind === 'ready' && state.view.managed ? state.view.watchProperties : [];
+  useWatchedProperties(actions.onCrmPropertiesUpdate, watched, () => void load(false));
+
+  const saveReason = async (reason: BreachReason) => {
+    setSaving(true);
+    try {
+      const view = await client.post<DealCardView>(
+        `/api/card/deal/${encodeURIComponent(dealId)}/breach-reason`,
+        { reason },
+      );
+      requestSeq.current++;
+      setState({ kind: 'ready', view });
+      actions.addAlert({ type: 'success', message: `Breach reason set to ${REASON_LABELS[reason]}.` });
+    } catch (e) {
+      const message = e instanceof ServiceError ? e.message : 'Could not reach Stagekeeper.';
+      actions.addAlert({ type: 'danger', title: 'Breach reason not saved', message });
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  if (state.kind === 'loading') return <LoadingSpinner label="Loading SLA" layout="centered" />;
+  if (state.kind === 'error')
+    return (
+      <ErrorState title="Could not load the SLA for this deal">
+        <Text>{state.message}</Text>
+        <Button onClick={() => void load(true)}>Try again</Button>
+      </ErrorState>
+    );
+  const { view } = state;
+  if (!view.managed)
+    return (
+      <EmptyState title="Not managed by Stagekeeper" imageName="deals" layout="vertical">
+        <Text>{UNMANAGED_TEXT[view.reason] ?? UNMANAGED_TEXT.unmanaged_pipeline}</Text>
+      </EmptyState>
+    );
+  return (
+    <ManagedView
+      view={view}
+      timeZone={context.portal.timezone}
+      locale={context.user.locale}
+      saving={saving}
+      onSaveReason={saveReason}
+    />
+  );
+};
+
+type ManagedProps = {
+  view: ManagedDealView;
+  timeZone: string;
+  locale?: string;
+  saving: boolean;
+  onSaveReason: (reason: BreachReason) => void;
+};
+
+const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedProps) => {
+  const breachedNow = view.sla?.status === 'breached' || view.breachReason !== null;
+  return (
+    <Flex direction="column" gap="md">
+      <GateAlert gate={view.gate} />
+      <Flex direction="row" gap="sm" align="center" wrap="wrap">
+        <Heading>{view.stage.label}</Heading>
+        <Tag testId="owner-role" variant="info">
+          {view.ownerRole.name}
+        </Tag>
+        <Text variant="microcopy">{view.pipeline.label}</Text>
+      </Flex>
+      <SlaSection sla={view.sla} timeZone={timeZone} locale={locale} />
+      <Divider />
+      <Heading>Exit checklist</Heading>
+      <ExitChecklist items={view.exitChecklist} />
+      {breachedNow && (
+        <>
+          <Divider />
+          <Heading>Why did this stage breach?</Heading>
+          <BreachReasonControl
+            key={`${view.breachReason?.value}:${view.breachReason?.source}`}
+            current={view.breachReason} saving={saving} onSave={onSaveReason} />
+        </>
+      )}
+      <Divider />
+      <Heading>Breach history</Heading>
+      <BreachHistory breaches={view.breaches} timeZone={timeZone} locale={locale} />
+    </Flex>
+  );
+};
+
+hubspot.extend<'crm.record.tab'>(() => <DealSlaCard />);

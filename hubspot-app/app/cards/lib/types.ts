@@ -1,0 +1,83 @@
+// The card's view model, as GET /api/card/deal/:dealId returns it (docs/hubspot-app.md).
+// Kept here, not imported from shared/, because HubSpot bundles this folder on its own.
+
+export const BREACH_REASONS = ['capacity', 'missing_data', 'handoff', 'patient_unreachable', 'other'] as const;
+export type BreachReason = (typeof BREACH_REASONS)[number];
+
+/** Same values as the written-back stagekeeper_sla_status property. */
+export type SlaStatus = 'running' | 'paused' | 'warning' | 'breached' | 'met' | 'breached_closed' | 'cancelled';
+export type GateStatus = 'clear' | 'blocked_reverted' | 'blocked_remediation';
+
+export type Ref = { id: string; label: string };
+/** ISO-8601 instant in UTC, e.g. "2026-11-24T15:00:00.000Z". */
+export type Instant = string;
+
+export type SlaView = {
+  status: SlaStatus;
+  basis: 'business' | 'calendar';
+  /** Target as written in the playbook, e.g. "4h". */
+  target: string;
+  targetMs: number;
+  /** Basis time used so far (staffed time for business SLAs). */
+  elapsedMs: number;
+  /** Basis time left; negative once breached. */
+  remainingMs: number;
+  dueAt: Instant;
+  originalDueAt: Instant;
+  warningAt: Instant;
+  breachedAt: Instant | null;
+  pausedAt: Instant | null;
+  /** Label of the pause condition that holds, e.g. "Waiting on patient". */
+  pauseReason: string | null;
+  metAt: Instant | null;
+};
+
+export type ChecklistItem = { label: string; met: boolean };
+
+export type GateView = {
+  status: GateStatus;
+  blockedFrom: Ref | null;
+  blockedTo: Ref | null;
+  /** Where the deal was sent instead (the remediation stage, or back where it came from). */
+  movedTo: Ref | null;
+  at: Instant | null;
+  missing: string[];
+  /** One sentence telling the rep what to do next. */
+  remedy: string | null;
+};
+
+export type BreachReasonView = { value: BreachReason; source: 'inferred' | 'manual'; evidence: string[] };
+
+export type BreachRecord = {
+  stage: Ref;
+  breachedAt: Instant;
+  reason: BreachReason | null;
+  source: 'inferred' | 'manual' | null;
+};
+
+export type ManagedDealView = {
+  managed: true;
+  dealId: string;
+  playbookVersion: number;
+  pipeline: Ref;
+  stage: Ref & { enteredAt: Instant };
+  ownerRole: { id: string; name: string };
+  sla: SlaView | null;
+  exitChecklist: ChecklistItem[];
+  gate: GateView;
+  /** Reason for the breach in the current stage visit; null when it has not breached. */
+  breachReason: BreachReasonView | null;
+  /** Newest first, at most 20. */
+  breaches: BreachRecord[];
+  /** Deal properties the current stage's criteria read; the card refetches when one of them is edited. */
+  watchProperties: string[];
+};
+
+export type UnmanagedDealView = {
+  managed: false;
+  dealId: string;
+  reason: 'no_playbook' | 'unmanaged_pipeline' | 'not_found';
+  pipeline: Ref | null;
+};
+
+export type DealCardView = ManagedDealView | UnmanagedDealView;
