@@ -1,13 +1,21 @@
+import Holidays from 'date-holidays';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { Duration } from './duration';
 
 /** "HH:MM" on a 24-hour clock; "24:00" is allowed as an interval end (a day that ends at midnight). */
 const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected a time like "08:00" or "24:00"');
+const LOCAL_DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+// Date.parse rolls "2026-02-30" over into March instead of rejecting it, so the date must survive a round trip.
+const isRealDate = (s: string) => {
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+};
 const LocalDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a local date like "2026-12-25"')
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'not a real calendar date');
+  .regex(LOCAL_DATE_RE, 'expected a local date like "2026-12-25"')
+  // A malformed string already failed the regex; reporting it twice as "not a real date" is noise.
+  .refine((s) => !LOCAL_DATE_RE.test(s) || isRealDate(s), 'expected a real calendar date');
 const Id = z.string().min(1).max(100);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -80,6 +88,21 @@ export const Role = z
 const PropertyName = z.string().regex(/^[a-z0-9_]+$/, 'expected a HubSpot property internal name like "dealname"');
 const label = z.string().min(1).optional();
 
+/**
+ * Date.parse alone accepts "March 7" or "1", and reads a date-time without an offset in the server's own time
+ * zone; a comparison value must mean the same instant on every machine, so an offset (or "Z") is required.
+ */
+const IsoDateOrInstant = z
+  .string()
+  .refine(
+    (s) =>
+      (LOCAL_DATE_RE.test(s) && isRealDate(s)) ||
+      (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s) &&
+        isRealDate(s.slice(0, 10)) &&
+        !Number.isNaN(Date.parse(s))),
+    'expected an ISO date like "2026-03-01" or a date-time with an offset like "2026-03-01T09:00:00Z"',
+  );
+
 export const Criterion = z.discriminatedUnion('op', [
   z.object({ op: z.literal('present'), property: PropertyName, label }).strict(),
   z.object({ op: z.literal('equals'), property: PropertyName, value: z.string(), label }).strict(),
@@ -91,7 +114,7 @@ export const Criterion = z.discriminatedUnion('op', [
     .object({
       op: z.enum(['dateBefore', 'dateAfter']),
       property: PropertyName,
-      value: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO date or date-time'),
+      value: IsoDateOrInstant,
       label,
     })
     .strict(),
@@ -288,6 +311,8 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
   const roles = new Set(p.roles.map((r) => r.id));
   const known = (set: Set<string>) => [...set].map((s) => `"${s}"`).join(', ');
 
+  p.calendars.forEach((c, i) => checkCalendar(c, ['calendars', i], issue));
+
   p.roles.forEach((r, i) => {
     if (r.calendar && !calendars.has(r.calendar))
       issue(['roles', i, 'calendar'], `unknown calendar "${r.calendar}" (known: ${known(calendars)})`);
@@ -324,13 +349,63 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
             issue([...at, key, ci, 'task'], `unknown task "${c.task}": name one of this stage's requiredActions`);
         }),
       );
+      s.sla?.overrides.forEach((o, oi) => {
+        // The SLA-level refinement only sees the SLA's own basis; an override can switch to business time.
+        if (o.basis === 'business' && s.sla?.calendar === undefined)
+          issue([...at, 'sla', 'overrides', oi, 'basis'], "a business-time override needs the SLA's calendar");
+      });
       const levels = s.sla?.escalations ?? [];
       levels.forEach((l, li) => {
         if (li > 0 && l.at <= levels[li - 1]!.at)
-          issue([...at, 'sla', 'escalations', li, 'at'], 'escalation levels must be in increasing order of "at"');
+          issue(
+            [...at, 'sla', 'escalations', li, 'at'],
+            `escalation levels must be in increasing order of "at": expected more than ${levels[li - 1]!.at}, got ${l.at}`,
+          );
       });
     });
   });
+}
+
+type Path = (string | number)[];
+
+function checkCalendar(c: z.output<typeof Calendar>, at: Path, issue: (path: Path, message: string) => void): void {
+  if (c.hours !== '24/7') {
+    const hours = c.hours;
+    // A calendar that is never staffed would leave every business-time clock waiting forever.
+    if (WEEKDAYS.every((d) => hours[d].length === 0))
+      issue([...at, 'hours'], 'a calendar needs at least one staffed interval (or "24/7")');
+    WEEKDAYS.forEach((d) =>
+      hours[d].forEach((iv, ii) => {
+        if (iv.start === '24:00')
+          issue([...at, 'hours', d, ii, 'start'], 'an interval cannot start at "24:00": start the next day at "00:00"');
+      }),
+    );
+  }
+  const set = c.holidaySet;
+  if (!set) return;
+  // date-holidays accepts any code and then silently returns no holidays (e.g. "UK" for "GB"), so check first.
+  const hd = new Holidays();
+  const countries = hd.getCountries() ?? {};
+  if (!Object.hasOwn(countries, set.country)) {
+    issue([...at, 'holidaySet', 'country'], `unknown holiday country "${set.country}" (date-holidays has no such code)`);
+    return;
+  }
+  if (set.state === undefined) {
+    if (set.region !== undefined) issue([...at, 'holidaySet', 'region'], 'a holiday region needs a state');
+    return;
+  }
+  const states = hd.getStates(set.country) ?? {};
+  if (!Object.hasOwn(states, set.state)) {
+    const known = Object.keys(states);
+    issue(
+      [...at, 'holidaySet', 'state'],
+      `unknown holiday state "${set.state}" for ${set.country}` +
+        (known.length ? ` (known: ${known.slice(0, 12).join(', ')}${known.length > 12 ? ', ...' : ''})` : ''),
+    );
+    return;
+  }
+  if (set.region !== undefined && !Object.hasOwn(hd.getRegions(set.country, set.state) ?? {}, set.region))
+    issue([...at, 'holidaySet', 'region'], `unknown holiday region "${set.region}" for ${set.country}-${set.state}`);
 }
 
 export const Playbook = PlaybookObject.superRefine(checkReferences);

@@ -1,0 +1,6 @@
+export * from './schema';
+export * from './duration';
+export * from './load';
+export * from './load-file';
+export * from './json-schema';
+export * from './examples';
