@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/**
+ * Service configuration from the environment. Every problem is reported at once, one line per variable, so an
+ * operator fixes a deployment in one pass instead of one restart per typo.
+ */
+
+const flag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''].includes(v), 'expected true or false')
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `expected a number from ${min} to ${max}`);
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+/** Body size like express's ("1mb", "512kb", "2048"), parsed here so the limit is checked at startup. */
+const byteSize = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^\d+(b|kb|mb)?$/, 'expected a size like "1mb", "512kb" or a number of bytes')
+  .transform((v) => {
+    const m = /^(\d+)(b|kb|mb)?$/.exec(v)!;
+    return Number(m[1]) * UNITS[m[2] ?? 'b']!;
+  })
+  .refine((n) => n >= 1024 && n <= 50 * 1024 * 1024, 'expected between 1kb and 50mb');
+
+const url = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, 'expected an http(s) URL');
+
+const EnvSchema = z.object({
+  PORT: int(0, 65535).default(3000),
+  /**
+   * Public origin (plus any path prefix a proxy strips) HubSpot calls. Signatures cover the full URL HubSpot
+   * used, which the service cannot see behind a TLS-terminating proxy.
+   */
+  PUBLIC_URL: url.transform((v) => v.replace(/\/+$/, '')).optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  HUBSPOT_CLIENT_SECRET: z.string().trim().min(1).optional(),
+  HUBSPOT_ACCESS_TOKEN: z.string().trim().min(1).optional(),
+  HUBSPOT_CLIENT_ID: z.string().trim().min(1).optional(),
+  HUBSPOT_PORTAL_ID: z.string().trim().regex(/^\d+$/, 'expected a HubSpot portal id (digits)').optional(),
+  PLAYBOOK_FILE: z.string().trim().min(1).optional(),
+  KEY_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"')
+    .default('sk'),
+  WEBHOOK_MAX_BODY: byteSize.default(1024 * 1024),
+  SWEEP_INTERVAL_MS: int(1_000, 24 * 3600_000).default(5 * 60_000),
+  RATE_LIMIT_PER_10S: int(1, 10_000).default(190),
+  RECONCILE_DEBOUNCE_MS: int(0, 60_000).default(250),
+  WORKER_CONCURRENCY: int(1, 100).default(4),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Run against the embedded sandbox portal: HubSpot credentials are not needed. */
+  SANDBOX: flag.default(false),
+});
+
+type Env = z.output<typeof EnvSchema>;
+
+const toConfig = (e: Env) => ({
+  port: e.PORT,
+  publicUrl: e.PUBLIC_URL,
+  redisUrl: e.REDIS_URL,
+  sandbox: e.SANDBOX,
+  hubspot: {
+    clientSecret: e.HUBSPOT_CLIENT_SECRET,
+    accessToken: e.HUBSPOT_ACCESS_TOKEN,
+    clientId: e.HUBSPOT_CLIENT_ID,
+    portalId: e.HUBSPOT_PORTAL_ID,
+    rateLimitPer10s: e.RATE_LIMIT_PER_10S,
+  },
+  playbookFile: e.PLAYBOOK_FILE,
+  keyPrefix: e.KEY_PREFIX,
+  webhookMaxBodyBytes: e.WEBHOOK_MAX_BODY,
+  sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+  reconcileDebounceMs: e.RECONCILE_DEBOUNCE_MS,
+  workerConcurrency: e.WORKER_CONCURRENCY,
+  logLevel: e.LOG_LEVEL,
+});
+
+export const ConfigSchema = EnvSchema.transform(toConfig);
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly lines: string[]) {
+    super(`invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Rules that tie variables together; each returns the problem lines it finds. */
+function crossChecks(env: Env): string[] {
+  const lines: string[] = [];
+  if (env.SANDBOX) return lines;
+  if (!env.HUBSPOT_CLIENT_SECRET)
+    lines.push('HUBSPOT_CLIENT_SECRET: required when SANDBOX is off (webhook signatures are checked with it)');
+  if (!env.HUBSPOT_ACCESS_TOKEN && !env.HUBSPOT_CLIENT_ID)
+    lines.push('HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off and HUBSPOT_CLIENT_ID (OAuth) is not set');
+  if (env.HUBSPOT_ACCESS_TOKEN && !env.HUBSPOT_PORTAL_ID)
+    lines.push('HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set (a static token belongs to one portal)');
+  return lines;
+}
+
+/** Empty strings count as unset: `FOO=` in an env file should fall back to the default, not fail. */
+function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    // Values are never echoed: a secret pasted into the wrong variable must not end up in logs.
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const problems = crossChecks(parsed.data);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return toConfig(parsed.data);
+}

@@ -1,0 +1,165 @@
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
+import type { Logger } from '../log';
+import { registry, webhookEvents, webhookRequests } from '../metrics';
+import type { EnqueueResult } from '../queue/reconcile-queue';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3 } from '../webhooks/signature';
+import { parseWebhookBatch, routeEvent } from '../webhooks/events';
+
+export type AppDeps = {
+  /** App client secret for v3 signatures. */
+  clientSecret: string;
+  /** Public origin (plus stripped path prefix) HubSpot calls; see config PUBLIC_URL. */
+  publicUrl?: string;
+  maxBodyBytes: number;
+  enqueue: (portalId: string, dealIds: string[]) => Promise<EnqueueResult>;
+  /** Redis ping + queue reachability; throws or rejects when not ready. */
+  readiness: () => Promise<void>;
+  log: Logger;
+  clock?: () => number;
+  /**
+   * Extension point for the routes other parts of the service add (card API, settings, scorecard, OAuth):
+   * each is mounted as given, after the built-in routes, and behind the same JSON error handling.
+   */
+  routers?: { path: string; router: Router | RequestHandler }[];
+};
+
+const READINESS_TIMEOUT_MS = 2_000;
+
+/** The URL HubSpot signed: behind a proxy the service sees its own host, not the public one. */
+export function signedUri(req: Request, publicUrl: string | undefined): string {
+  if (publicUrl) return `${publicUrl}${req.originalUrl}`;
+  return `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl}`;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = express();
+  app.disable('x-powered-by');
+  const clock = deps.clock ?? Date.now;
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await withTimeout(deps.readiness(), READINESS_TIMEOUT_MS);
+      res.json({ status: 'ready' });
+    } catch (err) {
+      deps.log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'not ready');
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', registry.contentType);
+    res.send(await registry.metrics());
+  });
+
+  app.post(
+    '/webhooks/hubspot',
+    // Raw bytes whatever the content type: the signature covers exactly what was sent.
+    express.raw({ type: () => true, limit: deps.maxBodyBytes }),
+    async (req, res) => {
+      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const reply = (status: number, body: unknown) => {
+        webhookRequests.inc({ status: String(status) });
+        res.status(status).json(body);
+      };
+
+      const verdict = verifySignatureV3(
+        deps.clientSecret,
+        {
+          method: req.method,
+          uri: signedUri(req, deps.publicUrl),
+          rawBody,
+          signature: req.get(SIGNATURE_HEADER),
+          timestamp: req.get(TIMESTAMP_HEADER),
+        },
+        clock(),
+      );
+      if (!verdict.ok) {
+        webhookEvents.inc({ outcome: 'rejected_signature' });
+        deps.log.warn({ reason: verdict.reason, bytes: rawBody.length }, 'webhook signature rejected');
+        return reply(401, { error: 'invalid signature', reason: verdict.reason });
+      }
+
+      let body: unknown;
+      try {
+        body = JSON.parse(rawBody.toString('utf8'));
+      } catch {
+        return reply(400, { error: 'malformed JSON', issues: [{ path: [], message: 'body is not valid JSON' }] });
+      }
+      const parsed = parseWebhookBatch(body);
+      if (!parsed.ok) return reply(400, { error: 'invalid webhook payload', issues: parsed.issues });
+
+      const byPortal = new Map<string, Set<string>>();
+      const ignored: Record<string, number> = {};
+      for (const event of parsed.events) {
+        const route = routeEvent(event);
+        if (route.kind === 'ignored') {
+          ignored[route.reason] = (ignored[route.reason] ?? 0) + 1;
+          webhookEvents.inc({ outcome: route.reason === 'own_write' ? 'own_write' : 'ignored' });
+          continue;
+        }
+        const set = byPortal.get(route.portalId) ?? new Set<string>();
+        for (const id of route.dealIds) set.add(id);
+        byPortal.set(route.portalId, set);
+      }
+
+      let enqueued = 0;
+      let coalesced = 0;
+      try {
+        for (const [portalId, dealIds] of byPortal) {
+          const r = await deps.enqueue(portalId, [...dealIds]);
+          enqueued += r.added;
+          coalesced += r.coalesced;
+        }
+      } catch (err) {
+        // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
+        deps.log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'webhook enqueue failed');
+        return reply(503, { error: 'temporarily unable to accept events' });
+      }
+      webhookEvents.inc({ outcome: 'enqueued' }, enqueued);
+      webhookEvents.inc({ outcome: 'coalesced' }, coalesced);
+      if (parsed.issues.length > 0) webhookEvents.inc({ outcome: 'invalid' }, new Set(parsed.issues.map((i) => i.path[0])).size);
+
+      const portals = [...byPortal.keys()];
+      const summary = { events: parsed.events.length, portals, enqueued, coalesced, ignored, invalid: parsed.issues.length };
+      if (Object.keys(ignored).length > 0) deps.log.debug({ ignored }, 'webhook events ignored');
+      deps.log.info(summary, 'webhook accepted');
+
+      // The valid events are already queued; the 400 reports the broken ones without losing the rest.
+      if (parsed.issues.length > 0) return reply(400, { error: 'invalid webhook events', issues: parsed.issues, enqueued, coalesced });
+      return reply(200, { enqueued, coalesced });
+    },
+  );
+
+  for (const { path, router } of deps.routers ?? []) app.use(path, router);
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
+    if (req.path === '/webhooks/hubspot') webhookRequests.inc({ status: String(status) });
+    if (err?.type === 'entity.too.large') {
+      deps.log.warn({ path: req.path, limit: deps.maxBodyBytes }, 'request body too large');
+      res.status(413).json({ error: 'payload too large', limitBytes: deps.maxBodyBytes });
+      return;
+    }
+    if (status >= 500) deps.log.error({ path: req.path, err: { name: err?.name, message: err?.message } }, 'request failed');
+    res.status(status).json({ error: status >= 500 ? 'internal error' : String(err?.message ?? 'bad request') });
+  };
+  app.use(onError);
+
+  return app;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,95 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * One registry for the process, served on GET /metrics. Labels are low-cardinality on purpose: no deal ids
+ * and no portal ids (a multi-tenant service would otherwise grow a series per customer).
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'stagekeeper_' });
+
+export const webhookEvents = new Counter({
+  name: 'stagekeeper_webhook_events_total',
+  help: 'HubSpot webhook events received, by what became of them',
+  labelNames: ['outcome'] as const, // enqueued | coalesced | ignored | own_write | invalid | rejected_signature
+  registers: [registry],
+});
+
+export const webhookRequests = new Counter({
+  name: 'stagekeeper_webhook_requests_total',
+  help: 'Webhook HTTP requests, by response status',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
+
+/** Incremented by the HubSpot adapter for every API call it makes. */
+export const hubspotCalls = new Counter({
+  name: 'stagekeeper_hubspot_calls_total',
+  help: 'HubSpot API calls, by operation and outcome',
+  labelNames: ['operation', 'outcome'] as const, // outcome: ok | rate_limited | client_error | server_error | network_error
+  registers: [registry],
+});
+
+export const slaWarnings = new Counter({
+  name: 'stagekeeper_sla_warnings_total',
+  help: 'SLA warning timers that fired and produced a warning',
+  registers: [registry],
+});
+export const slaBreaches = new Counter({
+  name: 'stagekeeper_sla_breaches_total',
+  help: 'SLA breach timers that fired and produced a breach',
+  registers: [registry],
+});
+export const slaEscalations = new Counter({
+  name: 'stagekeeper_sla_escalations_total',
+  help: 'Escalation levels that fired',
+  registers: [registry],
+});
+
+export const jobDuration = new Histogram({
+  name: 'stagekeeper_job_duration_seconds',
+  help: 'Worker job duration, by queue and outcome',
+  labelNames: ['queue', 'outcome'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const stateConflicts = new Counter({
+  name: 'stagekeeper_state_conflicts_total',
+  help: 'Optimistic-concurrency conflicts when persisting deal state (the decision is re-run)',
+  registers: [registry],
+});
+
+export const corruptRecords = new Counter({
+  name: 'stagekeeper_corrupt_records_total',
+  help: 'Stored records that failed validation and were treated as missing',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+type DepthSource = { name: string; getJobCounts(...types: string[]): Promise<Record<string, number>> };
+const depthSources = new Set<DepthSource>();
+
+/** Queue depth is read from Redis at scrape time, so it is right even with many worker processes. */
+export const queueDepth = new Gauge({
+  name: 'stagekeeper_queue_depth',
+  help: 'Jobs per queue and state, read at scrape time',
+  labelNames: ['queue', 'state'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    for (const q of depthSources) {
+      try {
+        const counts = await q.getJobCounts('waiting', 'delayed', 'active', 'failed');
+        for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
+      } catch {
+        // A scrape must not fail because Redis blinked; /readyz reports that.
+      }
+    }
+  },
+});
+
+/** Returns a function that stops observing (used on shutdown so a closed queue is not read). */
+export function observeQueueDepth(queue: DepthSource): () => void {
+  depthSources.add(queue);
+  return () => depthSources.delete(queue);
+}

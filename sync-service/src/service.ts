@@ -1,0 +1,184 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Config } from './config';
+import { createApp, type AppDeps } from './http/app';
+import { createLogger, type Logger } from './log';
+import { jobDuration, observeQueueDepth } from './metrics';
+import type { HubSpotGateway } from './ports';
+import { QUEUE_NAMES } from './queue/job-ids';
+import { ReconcileJobData, ReconcileQueue } from './queue/reconcile-queue';
+import { TimerJobData, TimerQueue } from './queue/timer-queue';
+import { DealStateStore } from './state/deal-state-store';
+import { HistoryStore } from './state/history-store';
+import { redisKeys } from './state/keys';
+import { PlaybookStore, type PlaybookSource } from './state/playbook-store';
+import { SweepCursorStore } from './state/sweep-cursor';
+import { runSweep, SweepQueue } from './sweep';
+import { createProcessor, errorSummary, sharedEngine, type Engine } from './worker';
+
+export type StartOptions = {
+  config: Config;
+  gateway: HubSpotGateway;
+  /** Where playbooks come from; defaults to the versioned Redis store (which the settings page writes). */
+  playbookSource?: PlaybookSource;
+  /** An existing connection for the stores and queues; the service then leaves closing it to the caller. */
+  redis?: Redis;
+  engine?: Engine;
+  log?: Logger;
+  clock?: () => number;
+  /** Overrides config.hubspot.clientSecret (e.g. the sandbox portal's own secret). */
+  webhookSecret?: string;
+  /** Card / settings / scorecard / OAuth routes, mounted by the HTTP app. */
+  routers?: AppDeps['routers'];
+  /** Web-only or worker-only processes; both by default. */
+  http?: boolean;
+  workers?: boolean;
+  /** Host to bind; all interfaces by default. */
+  host?: string;
+};
+
+export type Service = Awaited<ReturnType<typeof startService>>;
+
+/** Wires HTTP, queues and workers on one Redis; `close()` shuts down without dropping in-flight work. */
+export async function startService(opts: StartOptions) {
+  const { config, gateway } = opts;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const engine = opts.engine ?? sharedEngine();
+  const clock = opts.clock ?? Date.now;
+  const secret = opts.webhookSecret ?? config.hubspot.clientSecret;
+  const wantHttp = opts.http ?? true;
+  const wantWorkers = opts.workers ?? true;
+  if (wantHttp && !secret) throw new Error('HUBSPOT_CLIENT_SECRET: required to verify webhooks (or pass webhookSecret)');
+
+  const ownsRedis = !opts.redis;
+  const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+  // Workers block on Redis; BullMQ requires such connections to retry forever instead of failing commands.
+  const workerRedis = wantWorkers ? redis.duplicate({ maxRetriesPerRequest: null }) : undefined;
+
+  const keys = redisKeys(config.keyPrefix);
+  const bullPrefix = keys.bullPrefix();
+  const playbookStore = new PlaybookStore(redis, keys, log);
+  const playbooks = opts.playbookSource ?? playbookStore;
+  const states = new DealStateStore(redis, keys, log);
+  const history = new HistoryStore(redis, keys, log);
+  const cursors = new SweepCursorStore(redis, keys);
+  const reconcileQueue = new ReconcileQueue(redis, bullPrefix, config.reconcileDebounceMs);
+  const timerQueue = new TimerQueue(redis, bullPrefix, clock);
+  const sweepQueue = new SweepQueue(redis, bullPrefix);
+  const stopObserving = [reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
+
+  const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock });
+
+  const workers: Worker[] = [];
+  if (workerRedis) {
+    const timed = <T>(queue: string, fn: (job: Job) => Promise<T>) => async (job: Job) => {
+      const end = jobDuration.startTimer({ queue });
+      try {
+        const out = await fn(job);
+        end({ outcome: 'ok' });
+        return out;
+      } catch (err) {
+        end({ outcome: 'error' });
+        throw err;
+      }
+    };
+    const parse = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, job: Job): T => {
+      const r = schema.safeParse(job.data);
+      // Retrying a job whose payload is wrong cannot help; fail it once, visibly.
+      if (!r.success) throw new UnrecoverableError(`job ${job.id} has an invalid payload`);
+      return r.data;
+    };
+    const common = { connection: workerRedis, prefix: bullPrefix, concurrency: config.workerConcurrency };
+    workers.push(
+      new Worker(
+        QUEUE_NAMES.reconcile,
+        timed(QUEUE_NAMES.reconcile, async (job) => {
+          const data = parse(ReconcileJobData, job);
+          await processor.processReconcile(data.portalId, [data.dealId]);
+        }),
+        common,
+      ),
+      new Worker(
+        QUEUE_NAMES.timers,
+        timed(QUEUE_NAMES.timers, async (job) => {
+          const data = parse(TimerJobData, job);
+          await processor.processTimer(data.portalId, data.dealId, data.firing);
+        }),
+        common,
+      ),
+      new Worker(
+        QUEUE_NAMES.sweep,
+        timed(QUEUE_NAMES.sweep, () => runSweep({ gateway, playbooks, cursors, reconcile: reconcileQueue, log, clock })),
+        { ...common, concurrency: 1 },
+      ),
+    );
+    for (const w of workers) {
+      w.on('failed', (job, err) =>
+        log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) }, 'job failed'),
+      );
+      w.on('error', (err) => log.error({ queue: w.name, err: errorSummary(err) }, 'worker error'));
+    }
+    await sweepQueue.start(config.sweepIntervalMs);
+  }
+
+  const readiness = async () => {
+    const pong = await redis.ping();
+    if (pong !== 'PONG') throw new Error('unexpected PING reply');
+    await reconcileQueue.queue.getJobCounts('waiting');
+  };
+
+  let server: Server | undefined;
+  let url = '';
+  if (wantHttp) {
+    const app = createApp({
+      clientSecret: secret!,
+      publicUrl: config.publicUrl,
+      maxBodyBytes: config.webhookMaxBodyBytes,
+      enqueue: (portalId, dealIds) => reconcileQueue.enqueue(portalId, dealIds, 'webhook'),
+      readiness,
+      log,
+      clock,
+      routers: opts.routers,
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, opts.host ?? '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+    const addr = server.address() as AddressInfo;
+    url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address}:${addr.port}`;
+    log.info({ port: addr.port }, 'http listening');
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      log.info('shutting down');
+      if (server) {
+        const s = server;
+        // Stop accepting first; requests already being answered still finish.
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        });
+      }
+      // Worker.close waits for active jobs, so a reconcile in flight still persists its decision.
+      await Promise.all(workers.map((w) => w.close()));
+      stopObserving.forEach((stop) => stop());
+      await Promise.all([reconcileQueue.close(), timerQueue.close(), sweepQueue.close()]);
+      if (workerRedis) await workerRedis.quit().catch(() => undefined);
+      if (ownsRedis) await redis.quit().catch(() => undefined);
+      log.info('stopped');
+    })());
+
+  return {
+    url,
+    close,
+    redis,
+    processor,
+    reconcileQueue,
+    timerQueue,
+    sweepQueue,
+    stores: { playbooks: playbookStore, states, history, cursors },
+  };
+}

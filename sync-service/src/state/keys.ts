@@ -1,0 +1,36 @@
+/**
+ * Redis key layout. Every key starts with the configured prefix and (except the portal index) the portal id,
+ * so one Redis can hold many tenants and a test can clean exactly its own keys.
+ */
+
+const SAFE_ID = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/** Ids end up inside key names: anything else (a colon, a glob character) could alias another key. */
+export function assertKeyPart(kind: string, value: string): string {
+  if (!SAFE_ID.test(value)) throw new Error(`${kind}: expected 1-100 letters, digits, "_", "." or "-"`);
+  return value;
+}
+
+export type Keys = ReturnType<typeof redisKeys>;
+
+export function redisKeys(prefix: string) {
+  const p = (portalId: string) => `${prefix}:${assertKeyPart('portalId', portalId)}`;
+  return {
+    /** Hash {v: version, s: DealState JSON or "" for none}. */
+    dealState: (portalId: string, dealId: string) => `${p(portalId)}:deal:${assertKeyPart('dealId', dealId)}`,
+    /** Hash rowKey -> history row JSON, one per ISO week (Monday, UTC) of the stage exit. */
+    history: (portalId: string, weekStart: string) => `${p(portalId)}:history:${weekStart}`,
+    /** Hash version -> playbook JSON. */
+    playbookVersions: (portalId: string) => `${p(portalId)}:playbook:versions`,
+    /** String: the current playbook version number. */
+    playbookCurrent: (portalId: string) => `${p(portalId)}:playbook:current`,
+    /** String counter handing out playbook version numbers. */
+    playbookSeq: (portalId: string) => `${p(portalId)}:playbook:seq`,
+    /** String: epoch ms up to which the sweep has looked. */
+    sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
+    /** Set of portal ids with a playbook (what the sweep walks). */
+    portals: () => `${prefix}:portals`,
+    /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
+    bullPrefix: () => `${prefix}:bull`,
+  };
+}

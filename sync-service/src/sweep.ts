@@ -1,0 +1,81 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Logger } from './log';
+import { portalLogger } from './log';
+import type { HubSpotGateway } from './ports';
+import { QUEUE_NAMES } from './queue/job-ids';
+import type { ReconcileQueue } from './queue/reconcile-queue';
+import type { PlaybookSource } from './state/playbook-store';
+import type { SweepCursorStore } from './state/sweep-cursor';
+
+export const SWEEP_SCHEDULER_ID = 'sweep:modified-deals';
+
+export type SweepDeps = {
+  gateway: HubSpotGateway;
+  playbooks: Pick<PlaybookSource, 'portals'>;
+  cursors: SweepCursorStore;
+  reconcile: Pick<ReconcileQueue, 'enqueue'>;
+  log: Logger;
+  clock?: () => number;
+  /**
+   * Each sweep looks this far behind its cursor: CRM search indexes a change some seconds after it happens,
+   * so a deal modified just before the cursor's deal may only show up on the next sweep.
+   */
+  overlapMs?: number;
+  /** Where a portal's first sweep starts (there is no cursor yet). */
+  initialLookbackMs?: number;
+};
+
+export type SweepReport = { portalId: string; since: number; found: number; cursor: number }[];
+
+/**
+ * Recovers missed webhooks: deals modified since the cursor are reconciled (coalescing with any webhook runs),
+ * then the cursor moves to the newest modification seen. A failure leaves the cursor where it was, so the
+ * next sweep covers the same window again.
+ */
+export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
+  const clock = deps.clock ?? Date.now;
+  const overlap = deps.overlapMs ?? 2 * 60_000;
+  const lookback = deps.initialLookbackMs ?? 60 * 60_000;
+  const report: SweepReport = [];
+  const failures: string[] = [];
+  for (const portalId of await deps.playbooks.portals()) {
+    const log = portalLogger(deps.log, portalId);
+    try {
+      const cursor = await deps.cursors.get(portalId);
+      const since = cursor === null ? clock() - lookback : Math.max(0, cursor - overlap);
+      const { dealIds, newestMs } = await deps.gateway.modifiedSince(portalId, since);
+      const { added, coalesced } = await deps.reconcile.enqueue(portalId, dealIds, 'sweep');
+      // Enqueue before advancing: a crash in between repeats work instead of skipping it.
+      const next = await deps.cursors.advance(portalId, Math.max(newestMs, cursor ?? since));
+      log.info({ since, found: dealIds.length, added, coalesced, cursor: next }, 'sweep done');
+      report.push({ portalId, since, found: dealIds.length, cursor: next });
+    } catch (err) {
+      failures.push(portalId);
+      log.error({ err: err instanceof Error ? { name: err.name } : undefined }, 'sweep failed for portal; cursor unchanged');
+    }
+  }
+  if (failures.length > 0) throw new Error(`sweep failed for ${failures.length} portal(s): ${failures.join(', ')}`);
+  return report;
+}
+
+/** The repeatable sweep job lives in its own queue so a long sweep never delays deal reconciles. */
+export class SweepQueue {
+  readonly queue: Queue;
+
+  constructor(connection: ConnectionOptions, bullPrefix: string) {
+    this.queue = new Queue(QUEUE_NAMES.sweep, {
+      connection,
+      prefix: bullPrefix,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 100 }, attempts: 1 },
+    });
+  }
+
+  /** Idempotent across processes and restarts: the scheduler id is fixed, so N web nodes make one schedule. */
+  async start(everyMs: number): Promise<void> {
+    await this.queue.upsertJobScheduler(SWEEP_SCHEDULER_ID, { every: everyMs }, { name: 'sweep', data: {} });
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,218 @@
+import * as shared from '@stagekeeper/shared';
+import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, TimerFiring } from '@stagekeeper/shared';
+import type { Logger } from './log';
+import { portalLogger } from './log';
+import { slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
+import type { HubSpotGateway } from './ports';
+import type { TimerQueue } from './queue/timer-queue';
+import type { DealStateStore } from './state/deal-state-store';
+import type { HistoryStore } from './state/history-store';
+import type { PlaybookSource } from './state/playbook-store';
+
+/** The pure engine, as a dependency so worker tests can script decisions without the real rules. */
+export interface Engine {
+  reconcile(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; now: number }): EngineResult;
+  onTimer(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; timer: TimerFiring; now: number }): EngineResult;
+  requiredProperties(playbook: Playbook): string[];
+}
+
+/** The engine exported by '@stagekeeper/shared'; checked at start-up so a missing export fails loudly, once. */
+export function sharedEngine(): Engine {
+  const e = shared as unknown as Partial<Engine>;
+  if (typeof e.reconcile !== 'function' || typeof e.onTimer !== 'function' || typeof e.requiredProperties !== 'function')
+    throw new Error('@stagekeeper/shared does not export reconcile/onTimer/requiredProperties yet');
+  return { reconcile: e.reconcile, onTimer: e.onTimer, requiredProperties: e.requiredProperties };
+}
+
+/** Timer commands go to BullMQ; the rest (except history) to HubSpot. */
+const HUBSPOT_COMMANDS = new Set<Command['type']>(['createTask', 'completeTask', 'cancelTask', 'setProperties', 'moveStage', 'assignOwner', 'addNote']);
+
+/** HubSpot batch reads take at most 100 ids. */
+const SNAPSHOT_BATCH = 100;
+
+export type WorkerDeps = {
+  gateway: HubSpotGateway;
+  engine: Engine;
+  playbooks: PlaybookSource;
+  states: DealStateStore;
+  history: HistoryStore;
+  timers: Pick<TimerQueue, 'schedule' | 'cancel'>;
+  log: Logger;
+  clock?: () => number;
+  /** Re-decisions allowed when another worker saved the same deal in between. */
+  maxConflictRetries?: number;
+};
+
+export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
+
+export class StateConflictError extends Error {
+  constructor(
+    readonly portalId: string,
+    readonly dealId: string,
+  ) {
+    super(`deal state kept changing underneath (portal ${portalId}, deal ${dealId})`);
+    this.name = 'StateConflictError';
+  }
+}
+
+export class DealProcessingError extends Error {
+  constructor(
+    readonly portalId: string,
+    readonly failures: { dealId: string; error: unknown }[],
+  ) {
+    super(`${failures.length} deal(s) failed in portal ${portalId}: ${failures.map((f) => f.dealId).join(', ')}`);
+    this.name = 'DealProcessingError';
+  }
+}
+
+type Decide = (playbook: Playbook, state: DealState | null, snapshot: DealSnapshot, now: number) => EngineResult;
+
+/**
+ * The imperative shell around the engine. Order per deal: read (state, snapshot) -> decide -> HubSpot commands
+ * -> timers -> history -> persist state. State goes last so a crash anywhere before it re-runs the same
+ * decision: the adapter is idempotent per task key, timers replace by id and history rows overwrite by key.
+ */
+export function createProcessor(deps: WorkerDeps) {
+  const clock = deps.clock ?? Date.now;
+  const maxRetries = deps.maxConflictRetries ?? 5;
+
+  async function applyResult(portalId: string, dealId: string, result: EngineResult): Promise<void> {
+    const hubspot = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
+    if (hubspot.length > 0) await deps.gateway.apply(portalId, dealId, hubspot);
+    for (const c of result.commands) {
+      if (c.type === 'scheduleTimer') await deps.timers.schedule(portalId, dealId, c);
+      else if (c.type === 'cancelTimer') await deps.timers.cancel(portalId, c.timerId);
+    }
+    const rows: HistoryRow[] = result.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []));
+    await deps.history.append(portalId, rows);
+  }
+
+  /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
+  async function settleDeal(
+    portalId: string,
+    playbook: Playbook,
+    dealId: string,
+    first: { state: DealState | null; version: number; snapshot: DealSnapshot | undefined },
+    decide: Decide,
+    log: Logger,
+  ): Promise<{ outcome: DealOutcome; result?: EngineResult }> {
+    let { state, version, snapshot } = first;
+    for (let attempt = 0; ; attempt++) {
+      if (!snapshot) {
+        // The adapter promises an answer for every id (exists=false for a deleted deal). A silent gap must not
+        // be read as "deleted", which would cancel the patient's clocks.
+        log.error({ dealId }, 'gateway returned no snapshot for deal');
+        throw new Error(`no snapshot for deal ${dealId}`);
+      }
+      const result = decide(playbook, state, snapshot, clock());
+      await applyResult(portalId, dealId, result);
+      if (await deps.states.save(portalId, dealId, version, result.state)) {
+        log.debug(
+          { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
+          'deal settled',
+        );
+        return { outcome: 'applied', result };
+      }
+      stateConflicts.inc();
+      if (attempt >= maxRetries) throw new StateConflictError(portalId, dealId);
+      log.info({ dealId, attempt }, 'deal state changed concurrently; deciding again');
+      const reloaded = await deps.states.load(portalId, dealId);
+      state = reloaded.state;
+      version = reloaded.version;
+      snapshot = (await deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook))).get(dealId);
+    }
+  }
+
+  async function processReconcile(portalId: string, dealIds: string[]): Promise<Map<string, DealOutcome>> {
+    const log = portalLogger(deps.log, portalId);
+    const outcomes = new Map<string, DealOutcome>();
+    const unique = [...new Set(dealIds)];
+    const current = await deps.playbooks.current(portalId);
+    if (!current) {
+      log.info({ deals: unique.length }, 'no playbook for portal; nothing to enforce');
+      for (const id of unique) outcomes.set(id, 'no_playbook');
+      return outcomes;
+    }
+    const { playbook } = current;
+    const properties = deps.engine.requiredProperties(playbook);
+    const failures: { dealId: string; error: unknown }[] = [];
+    for (let i = 0; i < unique.length; i += SNAPSHOT_BATCH) {
+      const batch = unique.slice(i, i + SNAPSHOT_BATCH);
+      const [states, snapshots] = await Promise.all([
+        deps.states.loadMany(portalId, batch),
+        deps.gateway.snapshots(portalId, batch, properties),
+      ]);
+      for (const [j, dealId] of batch.entries()) {
+        try {
+          const { outcome } = await settleDeal(
+            portalId,
+            playbook,
+            dealId,
+            { ...states[j]!, snapshot: snapshots.get(dealId) },
+            (pb, state, snapshot, now) => deps.engine.reconcile({ playbook: pb, state, snapshot, now }),
+            log,
+          );
+          outcomes.set(dealId, outcome);
+        } catch (error) {
+          // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
+          failures.push({ dealId, error });
+          log.error({ dealId, err: errorSummary(error) }, 'reconcile failed for deal');
+        }
+      }
+    }
+    if (failures.length > 0) throw new DealProcessingError(portalId, failures);
+    return outcomes;
+  }
+
+  async function processTimer(portalId: string, dealId: string, timer: TimerFiring): Promise<DealOutcome> {
+    const log = portalLogger(deps.log, portalId, { dealId, timerId: timer.timerId });
+    const current = await deps.playbooks.current(portalId);
+    if (!current) {
+      log.info('timer fired for a portal without playbook; ignored');
+      return 'no_playbook';
+    }
+    const { playbook } = current;
+    const [loaded, snapshots] = await Promise.all([
+      deps.states.load(portalId, dealId),
+      deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook)),
+    ]);
+    // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
+    // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.
+    const { outcome, result } = await settleDeal(
+      portalId,
+      playbook,
+      dealId,
+      { ...loaded, snapshot: snapshots.get(dealId) },
+      (pb, state, snapshot, now) => deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now }),
+      log,
+    );
+    if (result && result.commands.length > 0) countFiring(timer);
+    return outcome;
+  }
+
+  return { processReconcile, processTimer };
+}
+
+export type Processor = ReturnType<typeof createProcessor>;
+
+/** A firing that led to commands really warned / breached / escalated; a stale one yields none. */
+function countFiring(timer: TimerFiring): void {
+  if (timer.kind === 'warning') slaWarnings.inc();
+  else if (timer.kind === 'breach') slaBreaches.inc();
+  else slaEscalations.inc();
+}
+
+function countByType(commands: Command[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const c of commands) counts[c.type] = (counts[c.type] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Error name and message with quoted fragments blanked: adapter errors may quote HubSpot bodies, and HubSpot's
+ * validation messages quote the offending property value.
+ */
+export function errorSummary(error: unknown): { name: string; message: string } {
+  if (!(error instanceof Error)) return { name: 'NonError', message: typeof error };
+  return { name: error.name, message: error.message.replace(/"[^"]*"|'[^']*'/g, '"…"').slice(0, 300) };
+}
