@@ -1,0 +1,201 @@
+import type { Client } from '@hubspot/api-client';
+import { HubSpotClientFactory, responseStatus } from './client';
+import {
+  classify,
+  HubSpotDailyLimitError,
+  HubSpotRequestError,
+  HubSpotUnavailableError,
+  type Failure,
+} from './errors';
+import type { Bucket, RateLimiter } from './limiter';
+
+/** Shape of a prom-client Counter with labels operation/outcome (metrics.ts `hubspotCalls` fits). */
+export type CallMetrics = { inc(labels: { operation: string; outcome: string }): void };
+/** The part of a pino logger used here. Only ids, operation names, statuses and codes are logged. */
+export type CallLogger = {
+  warn(obj: Record<string, unknown>, msg: string): void;
+  debug?(obj: Record<string, unknown>, msg: string): void;
+};
+
+export type RetryPolicy = {
+  /** Attempts for 5xx / network / 423 failures, the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Burst 429s tolerated for one call before giving up with HubSpotUnavailableError (the job retries later). */
+  maxRateLimitRetries: number;
+  /** HubSpot documents write locks (423) as lasting about 2 s. */
+  lockedDelayMs: number;
+};
+
+const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 8_000,
+  maxRateLimitRetries: 20,
+  lockedDelayMs: 2_000,
+};
+
+export type CallOptions = {
+  bucket?: Bucket;
+  /**
+   * False for creates: after a 5xx or a connection dropped mid-request HubSpot may have created the records, so
+   * the call is not repeated blindly; the caller gets `HubSpotUnavailableError{maybeApplied}` and reconciles.
+   */
+  idempotent?: boolean;
+};
+
+export type HubSpotCallerOptions = {
+  clients: HubSpotClientFactory;
+  limiter: RateLimiter;
+  metrics?: CallMetrics;
+  logger?: CallLogger;
+  retry?: Partial<RetryPolicy>;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+};
+
+/** Connection never established: the request cannot have reached HubSpot, so even a create may be repeated. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+const OUTCOME: Record<Failure['kind'], string> = {
+  burst: 'rate_limited',
+  daily: 'daily_limit',
+  expired_auth: 'auth_expired',
+  locked: 'locked',
+  server: 'server_error',
+  network: 'network_error',
+  unparseable: 'server_error',
+  request: 'client_error',
+  unknown: 'error',
+};
+
+/** A portal-bound view, handy for code that works on one portal (provisioning, the CLI). */
+export interface PortalCaller {
+  readonly portalId: string;
+  call<T>(operation: string, fn: (client: Client) => Promise<T>, options?: CallOptions): Promise<T>;
+}
+
+/**
+ * The one path every HubSpot request takes: shared rate limiter, per-attempt metrics, and retries that follow
+ * HubSpot's bodies. Errors leave as HubSpotDailyLimitError / HubSpotUnavailableError (try later) or
+ * HubSpotRequestError (this input will not work).
+ */
+export class HubSpotCaller {
+  private readonly retry: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(private readonly opts: HubSpotCallerOptions) {
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.sleep = opts.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms)));
+    this.random = opts.random ?? Math.random;
+  }
+
+  forPortal(portalId: string): PortalCaller {
+    return { portalId, call: (operation, fn, options) => this.call(portalId, operation, fn, options) };
+  }
+
+  async call<T>(
+    portalId: string,
+    operation: string,
+    fn: (client: Client) => Promise<T>,
+    options: CallOptions = {},
+  ): Promise<T> {
+    const bucket = options.bucket ?? 'default';
+    const idempotent = options.idempotent ?? true;
+    let failures = 0;
+    let rateLimited = 0;
+    let refreshed = false;
+
+    for (;;) {
+      const { client, token } = await this.opts.clients.forPortal(portalId);
+      await this.opts.limiter.acquire(portalId, bucket);
+      const slot: { status?: number } = {};
+      let failure: Failure;
+      try {
+        const result = await responseStatus.run(slot, () => fn(client));
+        this.count(operation, 'ok');
+        return result;
+      } catch (err) {
+        failure = classify(err, slot.status);
+      }
+      this.count(operation, OUTCOME[failure.kind]);
+      const log = { portalId, operation, failure: failure.kind, attempt: failures + rateLimited + 1 };
+
+      switch (failure.kind) {
+        case 'burst': {
+          rateLimited++;
+          if (rateLimited > this.retry.maxRateLimitRetries)
+            throw new HubSpotUnavailableError(portalId, operation, failures + rateLimited, `429 ${failure.window}`, 429);
+          // HubSpot counts its window on its side; our shared window evidently disagrees (another app, another
+          // deployment, a smaller plan), so every worker pauses for one full window of the bucket that was hit.
+          const hit: Bucket = failure.window === 'secondly' ? 'search' : 'default';
+          const windowMs = this.opts.limiter.window(portalId, hit).windowMs;
+          const waitMs = windowMs + Math.floor(this.random() * windowMs * 0.1);
+          this.opts.logger?.warn({ ...log, correlationId: failure.correlationId, waitMs }, 'hubspot rate limited');
+          await this.opts.limiter.backOff(portalId, hit, waitMs);
+          continue;
+        }
+        case 'daily':
+          throw new HubSpotDailyLimitError(portalId, operation, failure.correlationId);
+        case 'expired_auth': {
+          if (!refreshed && (await this.opts.clients.tokens.refresh(portalId, token))) {
+            refreshed = true;
+            continue;
+          }
+          throw new HubSpotRequestError(portalId, operation, 401, 'EXPIRED_AUTHENTICATION', failure.correlationId, 'token expired and could not be refreshed');
+        }
+        case 'request':
+          throw new HubSpotRequestError(
+            portalId,
+            operation,
+            failure.status,
+            failure.category,
+            failure.correlationId,
+            failure.detail,
+            failure.properties,
+          );
+        case 'unknown':
+          throw failure.error;
+        case 'locked':
+        case 'server':
+        case 'network':
+        case 'unparseable': {
+          failures++;
+          const status = failure.kind === 'server' ? failure.status : failure.kind === 'unparseable' ? failure.status : undefined;
+          const what =
+            failure.kind === 'server'
+              ? `${failure.status}`
+              : failure.kind === 'network'
+                ? failure.code
+                : failure.kind === 'locked'
+                  ? '423 locked'
+                  : `unparseable response${failure.status ? ` (${failure.status})` : ''}`;
+          const unsent = failure.kind === 'locked' || (failure.kind === 'network' && NOT_SENT.has(failure.code));
+          if (!idempotent && !unsent) throw new HubSpotUnavailableError(portalId, operation, failures + rateLimited, what, status, true);
+          if (failures >= this.retry.maxAttempts)
+            throw new HubSpotUnavailableError(portalId, operation, failures + rateLimited, what, status);
+          const waitMs = failure.kind === 'locked' ? this.retry.lockedDelayMs : this.backoff(failures);
+          this.opts.logger?.warn({ ...log, what, waitMs }, 'hubspot call failed, retrying');
+          await this.sleep(waitMs);
+          continue;
+        }
+      }
+    }
+  }
+
+  /** Exponential backoff with "equal jitter": never shorter than half the step, and workers spread apart. */
+  private backoff(failures: number): number {
+    const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (failures - 1));
+    return Math.floor(cap / 2 + this.random() * (cap / 2));
+  }
+
+  private count(operation: string, outcome: string): void {
+    try {
+      this.opts.metrics?.inc({ operation, outcome });
+    } catch {
+      // Metrics must never break a HubSpot call.
+    }
+  }
+}

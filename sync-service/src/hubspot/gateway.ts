@@ -1,0 +1,619 @@
+import type { Redis } from 'ioredis';
+import type { Client } from '@hubspot/api-client';
+import type { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/tasks/index';
+import type { FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/deals/index';
+import type { Command, DealSnapshot } from '@stagekeeper/shared';
+import type { HubSpotGateway } from '../ports';
+import type { CallLogger, HubSpotCaller } from './call';
+import { HubSpotRequestError, HubSpotUnavailableError } from './errors';
+import { ObjectMap, type MapEntry } from './objectmap';
+
+/** HubSpot-defined association type ids (hubspot-api-facts §8). */
+const TASK_TO_DEAL = 216;
+const NOTE_TO_DEAL = 214;
+const HUBSPOT_DEFINED = 'HUBSPOT_DEFINED' as AssociationSpecAssociationCategoryEnum;
+
+const BATCH = 100;
+const SEARCH_PAGE = 200;
+/** HubSpot refuses to page a search past 10,000 results. */
+const SEARCH_CAP = 10_000;
+
+/** Always read: the snapshot's own fields, the fallback for the stage clock, and merge attribution. */
+const BASE_PROPERTIES = ['dealstage', 'pipeline', 'hubspot_owner_id', 'hs_v2_date_entered_current_stage', 'hs_merged_object_ids'];
+const TASK_PROPERTIES = ['hs_task_status', 'hs_task_subject', 'hs_task_body'];
+const TASK_STATUSES = new Set(['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'DEFERRED', 'COMPLETED']);
+
+/**
+ * The line that ties a HubSpot task or note back to the engine key that created it. It lets a crashed create be
+ * found again (recovery reads bodies of the deal's associated tasks) instead of being made twice.
+ */
+export const marker = (key: string) => `[stagekeeper:${key}]`;
+const MARKER_RE = /\[stagekeeper:([^\]\s]+)\]/g;
+const CANCELLED_PREFIX = '[Cancelled] ';
+
+type CreateTask = Extract<Command, { type: 'createTask' }>;
+type TaskDetail = { status: string; subject: string; body: string; at: number };
+type ObjectType = 'tasks' | 'notes';
+type CreateItem = { key: string; properties: Record<string, string> };
+
+export type HubSpotApiGatewayOptions = {
+  caller: HubSpotCaller;
+  redis: Redis;
+  /** Redis key prefix (tests use their own). */
+  prefix: string;
+  logger?: CallLogger;
+  now?: () => number;
+  /** How long task subjects/bodies read by `snapshots` may be reused by the `apply` that follows. */
+  taskDetailTtlMs?: number;
+};
+
+const chunk = <T>(items: T[], size = BATCH): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+};
+
+/** HubSpot datetimes arrive as ISO strings in v3, but epoch-ms strings are accepted everywhere: read both. */
+export function parseHubSpotTime(value: string | null | undefined): number | null {
+  if (value === null || value === undefined || value === '') return null;
+  if (/^\d+$/.test(value)) return Number(value);
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+type BatchResult = {
+  results: Array<{ id: string; properties: Record<string, string | null>; objectWriteTraceId?: string }>;
+  errors?: Array<{ category: string; message?: string; context?: Record<string, string[]> }>;
+};
+
+export class HubSpotApiGateway implements HubSpotGateway {
+  private readonly tasks: ObjectMap;
+  private readonly notes: ObjectMap;
+  private readonly now: () => number;
+  private readonly detailTtl: number;
+  /**
+   * Task text read by `snapshots`, reused by the `apply` right after it so cancelling a task needs no second read.
+   * In memory only (never Redis, never logs): task bodies may mention patients.
+   */
+  private readonly details = new Map<string, TaskDetail>();
+
+  constructor(private readonly opts: HubSpotApiGatewayOptions) {
+    this.tasks = new ObjectMap(opts.redis, opts.prefix, 'taskmap');
+    this.notes = new ObjectMap(opts.redis, opts.prefix, 'notemap');
+    this.now = opts.now ?? Date.now;
+    this.detailTtl = opts.taskDetailTtlMs ?? 30_000;
+  }
+
+  private call<T>(portalId: string, op: string, fn: (c: Client) => Promise<T>, idempotent = true): Promise<T> {
+    return this.opts.caller.call(portalId, op, fn, { idempotent });
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Reads
+
+  async snapshots(portalId: string, dealIds: string[], properties: string[]): Promise<Map<string, DealSnapshot>> {
+    const ids = [...new Set(dealIds)];
+    const wanted = [...new Set([...properties, ...BASE_PROPERTIES])];
+    const out = new Map<string, DealSnapshot>();
+    const rows = new Map<string, Record<string, string | null>>();
+
+    for (const part of chunk(ids)) {
+      const res = (await this.call(portalId, 'deals.batch.read', (c) =>
+        c.crm.deals.batchApi.read({ inputs: part.map((id) => ({ id })), properties: wanted, propertiesWithHistory: [] }),
+      )) as BatchResult;
+      const notFound = new Set<string>();
+      for (const e of res.errors ?? []) {
+        if (e.category === 'OBJECT_NOT_FOUND') (e.context?.ids ?? []).forEach((id) => notFound.add(id));
+        else
+          throw new HubSpotRequestError(portalId, 'deals.batch.read', 207, e.category, undefined, 'partial batch read failure');
+      }
+      const requested = new Set(part);
+      const strays: BatchResult['results'] = [];
+      for (const r of res.results) {
+        if (requested.has(r.id)) rows.set(r.id, r.properties);
+        else strays.push(r);
+      }
+      // Reading a merged-away id returns the surviving record under its own id; hs_merged_object_ids says whose.
+      const mergedInto = new Map<string, string>();
+      for (const s of strays)
+        for (const m of (s.properties.hs_merged_object_ids ?? '').split(';'))
+          if (requested.has(m) && !rows.has(m)) mergedInto.set(m, s.id);
+      const unexplained = part.filter((id) => !rows.has(id) && !mergedInto.has(id) && !notFound.has(id));
+      if (unexplained.length === 1 && strays.length === 1 && !mergedInto.size) mergedInto.set(unexplained[0]!, strays[0]!.id);
+
+      for (const id of part) {
+        if (rows.has(id)) continue;
+        const into = mergedInto.get(id);
+        out.set(id, {
+          dealId: id,
+          exists: false,
+          ...(into ? { mergedInto: into } : {}),
+          pipeline: null,
+          stage: null,
+          ownerId: null,
+          stageEnteredAt: null,
+          properties: {},
+          tasks: {},
+        });
+      }
+    }
+
+    await this.fillStageEntered(portalId, rows);
+
+    const maps = await this.tasks.getMany(portalId, [...rows.keys()]);
+    const statuses = await this.readTaskStatuses(portalId, maps);
+
+    for (const [id, props] of rows) {
+      const value = (p: string) => {
+        const v = props[p];
+        return v === undefined || v === null || v === '' ? null : v;
+      };
+      const stage = value('dealstage');
+      const stageEnteredAt =
+        (stage ? parseHubSpotTime(value(`hs_v2_date_entered_${stage}`)) : null) ??
+        parseHubSpotTime(value('hs_v2_date_entered_current_stage'));
+      const tasks: Record<string, DealSnapshot['tasks'][string]> = {};
+      for (const [key, entry] of maps.get(id) ?? []) {
+        if (entry.state !== 'mapped') continue;
+        // Stagekeeper closed it itself; a rep reopening a cancelled task is rare enough not to pay a read for.
+        if (entry.closed) tasks[key] = 'COMPLETED';
+        else {
+          const s = statuses.get(entry.id);
+          if (s) tasks[key] = s as DealSnapshot['tasks'][string];
+        }
+      }
+      out.set(id, {
+        dealId: id,
+        exists: true,
+        pipeline: value('pipeline'),
+        stage,
+        ownerId: value('hubspot_owner_id'),
+        stageEnteredAt,
+        properties: Object.fromEntries(properties.map((p) => [p, value(p)])),
+        tasks,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * `hs_v2_date_entered_<stage>` can only be asked for once the stage is known. The current-stage copy normally
+   * answers in the same read; only deals where neither came back cost one extra read for their stage's property.
+   */
+  private async fillStageEntered(portalId: string, rows: Map<string, Record<string, string | null>>): Promise<void> {
+    const missing = [...rows].filter(([, p]) => {
+      const stage = p.dealstage;
+      return stage && !p[`hs_v2_date_entered_${stage}`] && !p.hs_v2_date_entered_current_stage && !(`hs_v2_date_entered_${stage}` in p);
+    });
+    if (missing.length === 0) return;
+    const props = [...new Set(missing.map(([, p]) => `hs_v2_date_entered_${p.dealstage}`))];
+    for (const part of chunk(missing.map(([id]) => id))) {
+      const res = (await this.call(portalId, 'deals.batch.read', (c) =>
+        c.crm.deals.batchApi.read({ inputs: part.map((id) => ({ id })), properties: props, propertiesWithHistory: [] }),
+      )) as BatchResult;
+      for (const r of res.results) {
+        const row = rows.get(r.id);
+        if (row) Object.assign(row, r.properties);
+      }
+    }
+  }
+
+  /** Status (and text, for a following cancel) of every open task Stagekeeper mapped for these deals. */
+  private async readTaskStatuses(portalId: string, maps: Map<string, Map<string, MapEntry>>): Promise<Map<string, string>> {
+    const ids = new Set<string>();
+    for (const m of maps.values()) for (const e of m.values()) if (e.state === 'mapped' && !e.closed) ids.add(e.id);
+    const details = await this.readTasks(portalId, [...ids]);
+    return new Map([...details].map(([id, d]) => [id, d.status]));
+  }
+
+  private async readTasks(portalId: string, taskIds: string[]): Promise<Map<string, TaskDetail>> {
+    const out = new Map<string, TaskDetail>();
+    for (const part of chunk(taskIds)) {
+      const res = (await this.call(portalId, 'tasks.batch.read', (c) =>
+        c.crm.objects.tasks.batchApi.read({ inputs: part.map((id) => ({ id })), properties: TASK_PROPERTIES, propertiesWithHistory: [] }),
+      )) as BatchResult;
+      for (const e of res.errors ?? [])
+        if (e.category !== 'OBJECT_NOT_FOUND')
+          throw new HubSpotRequestError(portalId, 'tasks.batch.read', 207, e.category, undefined, 'partial batch read failure');
+      for (const r of res.results) {
+        const status = r.properties.hs_task_status ?? 'NOT_STARTED';
+        const d: TaskDetail = {
+          status: TASK_STATUSES.has(status) ? status : 'NOT_STARTED',
+          subject: r.properties.hs_task_subject ?? '',
+          body: r.properties.hs_task_body ?? '',
+          at: this.now(),
+        };
+        out.set(r.id, d);
+        this.remember(portalId, r.id, d);
+      }
+    }
+    return out;
+  }
+
+  private remember(portalId: string, taskId: string, d: TaskDetail): void {
+    const k = `${portalId}:${taskId}`;
+    this.details.delete(k);
+    this.details.set(k, d);
+    // Bounded: oldest entries go first (Map keeps insertion order).
+    while (this.details.size > 5_000) this.details.delete(this.details.keys().next().value!);
+  }
+
+  private recall(portalId: string, taskId: string): TaskDetail | undefined {
+    const d = this.details.get(`${portalId}:${taskId}`);
+    if (!d || this.now() - d.at > this.detailTtl) return undefined;
+    return d;
+  }
+
+  async modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }> {
+    const seen = new Set<string>();
+    let newestMs = sinceMs;
+    let windowStart = sinceMs;
+    for (;;) {
+      let after: string | undefined;
+      let offset = 0;
+      let lastTs = windowStart;
+      let exhausted = false;
+      for (;;) {
+        const page = await this.opts.caller.call(
+          portalId,
+          'deals.search',
+          (c) =>
+            c.crm.deals.searchApi.doSearch({
+              filterGroups: [
+                {
+                  filters: [
+                    { propertyName: 'hs_lastmodifieddate', operator: 'GTE' as FilterOperatorEnum, value: String(windowStart) },
+                  ],
+                },
+              ],
+              // The generated type says string[]; HubSpot's documented form is the object, which the client passes through.
+              sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }] as unknown as string[],
+              properties: ['hs_lastmodifieddate'],
+              limit: SEARCH_PAGE,
+              ...(after ? { after } : {}),
+            }),
+          { bucket: 'search' },
+        );
+        for (const r of page.results) {
+          seen.add(r.id);
+          const ts = parseHubSpotTime(r.properties.hs_lastmodifieddate);
+          if (ts !== null) {
+            lastTs = Math.max(lastTs, ts);
+            newestMs = Math.max(newestMs, ts);
+          }
+        }
+        offset += page.results.length;
+        after = page.paging?.next?.after;
+        if (!after || page.results.length === 0) {
+          exhausted = true;
+          break;
+        }
+        // The next page would cross the 10,000 cap: start a new query from the last timestamp seen instead.
+        if (offset + SEARCH_PAGE > SEARCH_CAP) break;
+      }
+      if (exhausted) break;
+      if (lastTs <= windowStart) {
+        // 10,000 deals modified in the same millisecond: the window cannot move on; the next sweep starts here.
+        this.opts.logger?.warn({ portalId, operation: 'deals.search', windowStart }, 'search window stuck at 10,000 results');
+        break;
+      }
+      // GTE on the last timestamp re-reads deals sharing it; `seen` removes the repeats.
+      windowStart = lastTs;
+    }
+    return { dealIds: [...seen], newestMs };
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Writes
+
+  async apply(portalId: string, dealId: string, commands: Command[]): Promise<void> {
+    const creates = new Map<string, CreateTask>();
+    const closes = new Map<string, { reason?: string }>();
+    const notes = new Map<string, string>();
+    const dealProps: Record<string, string> = {};
+    for (const c of commands) {
+      switch (c.type) {
+        case 'createTask':
+          if (!creates.has(c.key)) creates.set(c.key, c);
+          break;
+        case 'completeTask':
+          if (!closes.has(c.key)) closes.set(c.key, {});
+          break;
+        case 'cancelTask':
+          closes.set(c.key, { reason: c.reason });
+          break;
+        case 'setProperties':
+          Object.assign(dealProps, c.properties);
+          break;
+        case 'moveStage':
+          dealProps.dealstage = c.toStage;
+          break;
+        case 'assignOwner':
+          dealProps.hubspot_owner_id = c.ownerId;
+          break;
+        case 'addNote':
+          if (!notes.has(c.key)) notes.set(c.key, c.body);
+          break;
+        default:
+          // Timers and history belong to the worker.
+          break;
+      }
+    }
+
+    const failures: HubSpotRequestError[] = [];
+    const collect = async (work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (err) {
+        // Bad input in one part must not stop the others; anything else (limits, outages) stops the apply.
+        if (err instanceof HubSpotRequestError && !err.notFound) failures.push(err);
+        else throw err;
+      }
+    };
+
+    if (creates.size) {
+      await collect(() =>
+        this.createObjects(portalId, dealId, 'tasks', [...creates.values()].map((c) => ({ key: c.key, properties: this.taskProperties(c) }))),
+      );
+    }
+    if (closes.size) await collect(() => this.closeTasks(portalId, dealId, closes));
+    if (Object.keys(dealProps).length) await collect(() => this.updateDeal(portalId, dealId, dealProps));
+    if (notes.size) {
+      const ts = String(this.now());
+      await collect(() =>
+        this.createObjects(
+          portalId,
+          dealId,
+          'notes',
+          [...notes].map(([key, body]) => ({ key, properties: { hs_timestamp: ts, hs_note_body: `${body}\n\n${marker(key)}` } })),
+        ),
+      );
+    }
+    if (failures.length) throw failures[0];
+  }
+
+  private taskProperties(c: CreateTask): Record<string, string> {
+    const p: Record<string, string> = {
+      hs_timestamp: String(c.dueAt),
+      hs_task_subject: c.subject,
+      hs_task_body: `${c.body}\n\n${marker(c.key)}`,
+      hs_task_status: 'NOT_STARTED',
+      hs_task_priority: c.priority,
+      hs_task_type: c.taskType,
+    };
+    if (c.ownerId) p.hubspot_owner_id = c.ownerId;
+    return p;
+  }
+
+  /**
+   * Creates each keyed object at most once. Write-ahead `pending` markers are set before the request; a pending
+   * key found later (crash, or an answer lost to a 5xx) is looked for among the deal's associated objects by its
+   * marker before anything is created again.
+   */
+  private async createObjects(portalId: string, dealId: string, type: ObjectType, items: CreateItem[]): Promise<void> {
+    const map = type === 'tasks' ? this.tasks : this.notes;
+    const entries = await map.get(portalId, dealId);
+    let todo = items.filter((i) => entries.get(i.key)?.state !== 'mapped');
+    if (todo.length === 0) return;
+
+    const pending = todo.filter((i) => entries.get(i.key)?.state === 'pending').map((i) => i.key);
+    if (pending.length) todo = await this.recoverInto(portalId, dealId, type, todo, pending);
+    if (todo.length === 0) return;
+
+    await map.markPending(portalId, dealId, todo.map((i) => i.key), this.now());
+    for (let round = 1; ; round++) {
+      try {
+        await this.createBatches(portalId, dealId, type, todo);
+        return;
+      } catch (err) {
+        if (err instanceof HubSpotUnavailableError && err.maybeApplied && round < 3) {
+          todo = await this.recoverInto(portalId, dealId, type, todo, todo.map((i) => i.key));
+          if (todo.length === 0) return;
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Recovers ids for `keys` and returns the items still to create. */
+  private async recoverInto(portalId: string, dealId: string, type: ObjectType, todo: CreateItem[], keys: string[]): Promise<CreateItem[]> {
+    const found = await this.recover(portalId, dealId, type, new Set(keys));
+    if (found.size) {
+      await (type === 'tasks' ? this.tasks : this.notes).setIds(portalId, dealId, found);
+      this.opts.logger?.warn({ portalId, dealId, type, recovered: found.size }, 'recovered objects created before a crash');
+    }
+    return todo.filter((i) => !found.has(i.key));
+  }
+
+  private async createBatches(portalId: string, dealId: string, type: ObjectType, todo: CreateItem[]): Promise<void> {
+    const map = type === 'tasks' ? this.tasks : this.notes;
+    const typeId = type === 'tasks' ? TASK_TO_DEAL : NOTE_TO_DEAL;
+    const bodyProp = type === 'tasks' ? 'hs_task_body' : 'hs_note_body';
+    const parts = chunk(todo);
+    for (let pi = 0; pi < parts.length; pi++) {
+      const part = parts[pi]!;
+      const inputs = part.map((i) => ({
+        properties: i.properties,
+        // Opts in to per-input results; also lets us match results to keys without trusting their order.
+        objectWriteTraceId: i.key,
+        associations: [{ to: { id: dealId }, types: [{ associationCategory: HUBSPOT_DEFINED, associationTypeId: typeId }] }],
+      }));
+      let res: BatchResult;
+      try {
+        res = (await this.call(
+          portalId,
+          `${type}.batch.create`,
+          (c) =>
+            type === 'tasks'
+              ? c.crm.objects.tasks.batchApi.create({ inputs })
+              : c.crm.objects.notes.batchApi.create({ inputs }),
+          false,
+        )) as BatchResult;
+      } catch (err) {
+        const definite = !(err instanceof HubSpotUnavailableError && err.maybeApplied);
+        // Nothing was created for this or later chunks: drop their write-ahead markers so no recovery read is paid.
+        if (definite) await map.remove(portalId, dealId, parts.slice(pi).flat().map((i) => i.key));
+        if (err instanceof HubSpotRequestError && part.length > 1) {
+          // One bad input fails the whole batch; retry one by one so the good ones are still created.
+          await this.createOneByOne(portalId, dealId, type, parts.slice(pi).flat());
+          return;
+        }
+        throw err;
+      }
+      await map.setIds(portalId, dealId, this.matchCreated(part, res, bodyProp));
+      if (res.errors?.length) {
+        const e = res.errors[0]!;
+        throw new HubSpotRequestError(portalId, `${type}.batch.create`, 207, e.category, undefined, `${res.errors.length} input(s) rejected`);
+      }
+    }
+  }
+
+  private async createOneByOne(portalId: string, dealId: string, type: ObjectType, items: CreateItem[]): Promise<void> {
+    let first: HubSpotRequestError | undefined;
+    for (const item of items) {
+      try {
+        await this.createObjects(portalId, dealId, type, [item]);
+      } catch (err) {
+        if (!(err instanceof HubSpotRequestError)) throw err;
+        if (type === 'tasks' && err.properties.includes('hubspot_owner_id') && item.properties.hubspot_owner_id) {
+          // A deactivated owner should not cost the deal its task: create it unassigned and say so.
+          const { hubspot_owner_id: _drop, ...rest } = item.properties;
+          this.opts.logger?.warn({ portalId, dealId, key: item.key }, 'task owner rejected; creating the task unassigned');
+          await this.createObjects(portalId, dealId, type, [{ key: item.key, properties: rest }]);
+        }
+        first ??= err;
+      }
+    }
+    if (first) throw first;
+  }
+
+  private matchCreated(part: CreateItem[], res: BatchResult, bodyProp: string): Map<string, string> {
+    const keys = new Set(part.map((i) => i.key));
+    const ids = new Map<string, string>();
+    for (const r of res.results) {
+      const byTrace = r.objectWriteTraceId && keys.has(r.objectWriteTraceId) ? r.objectWriteTraceId : undefined;
+      const byMarker = [...(r.properties[bodyProp] ?? '').matchAll(MARKER_RE)].map((m) => m[1]!).find((k) => keys.has(k));
+      const key = byTrace ?? byMarker;
+      if (key && !ids.has(key)) ids.set(key, r.id);
+    }
+    // Anything left unmatched stays `pending` and is found by recovery on the next apply.
+    return ids;
+  }
+
+  /** Lists the deal's associated tasks/notes and finds the ones carrying our markers. */
+  private async recover(portalId: string, dealId: string, type: ObjectType, keys: Set<string>): Promise<Map<string, string>> {
+    const ids: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.call(portalId, `associations.${type}.list`, (c) =>
+        c.crm.associations.v4.basicApi.getPage('deals', dealId, type, after, 500),
+      );
+      page.results.forEach((r) => ids.push(String(r.toObjectId)));
+      after = page.paging?.next?.after;
+    } while (after);
+
+    const found = new Map<string, string>();
+    const bodyProp = type === 'tasks' ? 'hs_task_body' : 'hs_note_body';
+    // Oldest first, so if a duplicate slipped through earlier the original keeps the mapping.
+    ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+    for (const part of chunk(ids)) {
+      const res = (await this.call(portalId, `${type}.batch.read`, (c) =>
+        (type === 'tasks' ? c.crm.objects.tasks.batchApi : c.crm.objects.notes.batchApi).read({
+          inputs: part.map((id) => ({ id })),
+          properties: [bodyProp],
+          propertiesWithHistory: [],
+        }),
+      )) as BatchResult;
+      const byId = new Map(res.results.map((r) => [r.id, r]));
+      for (const id of part) {
+        const body = byId.get(id)?.properties[bodyProp] ?? '';
+        for (const m of body.matchAll(MARKER_RE)) if (keys.has(m[1]!) && !found.has(m[1]!)) found.set(m[1]!, id);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * completeTask and cancelTask. HubSpot tasks have no "cancelled" status (only NOT_STARTED … COMPLETED), so a
+   * cancelled task is closed as COMPLETED with its subject prefixed and the reason appended, which keeps it off
+   * the rep's open list while its history stays readable.
+   */
+  private async closeTasks(portalId: string, dealId: string, closes: Map<string, { reason?: string }>): Promise<void> {
+    let entries = await this.tasks.get(portalId, dealId);
+    const pending = [...closes.keys()].filter((k) => entries.get(k)?.state === 'pending');
+    if (pending.length) {
+      const found = await this.recover(portalId, dealId, 'tasks', new Set(pending));
+      await this.tasks.setIds(portalId, dealId, found);
+      entries = await this.tasks.get(portalId, dealId);
+    }
+
+    const targets = new Map<string, string>(); // key -> task id
+    for (const key of closes.keys()) {
+      const e = entries.get(key);
+      if (e?.state === 'mapped' && !e.closed) targets.set(key, e.id);
+    }
+    if (targets.size === 0) return;
+
+    const details = new Map<string, TaskDetail>();
+    const unknown: string[] = [];
+    for (const id of targets.values()) {
+      const d = this.recall(portalId, id);
+      if (d) details.set(id, d);
+      else unknown.push(id);
+    }
+    if (unknown.length) for (const [id, d] of await this.readTasks(portalId, unknown)) details.set(id, d);
+
+    const gone: string[] = [];
+    const alreadyDone = new Map<string, string>();
+    const updates: Array<{ key: string; id: string; properties: Record<string, string> }> = [];
+    for (const [key, id] of targets) {
+      const d = details.get(id);
+      if (!d) {
+        gone.push(key); // deleted in HubSpot: nothing to close
+        continue;
+      }
+      if (d.status === 'COMPLETED') {
+        alreadyDone.set(key, id); // a rep finished it first; their outcome stands
+        continue;
+      }
+      const reason = closes.get(key)!.reason;
+      const properties: Record<string, string> = { hs_task_status: 'COMPLETED' };
+      if (reason !== undefined) {
+        properties.hs_task_subject = d.subject.startsWith(CANCELLED_PREFIX) ? d.subject : `${CANCELLED_PREFIX}${d.subject}`;
+        properties.hs_task_body = `${d.body}\n\nCancelled by Stagekeeper: ${reason}`;
+      }
+      updates.push({ key, id, properties });
+    }
+    await this.tasks.remove(portalId, dealId, gone);
+    await this.tasks.markClosed(portalId, dealId, alreadyDone);
+
+    for (const part of chunk(updates)) {
+      const res = (await this.call(portalId, 'tasks.batch.update', (c) =>
+        c.crm.objects.tasks.batchApi.update({ inputs: part.map((u) => ({ id: u.id, properties: u.properties })) }),
+      )) as BatchResult;
+      const ok = new Set(res.results.map((r) => r.id));
+      await this.tasks.markClosed(portalId, dealId, new Map(part.filter((u) => ok.has(u.id)).map((u) => [u.key, u.id])));
+      for (const u of part) this.details.delete(`${portalId}:${u.id}`);
+      if (res.errors?.length)
+        throw new HubSpotRequestError(portalId, 'tasks.batch.update', 207, res.errors[0]!.category, undefined, `${res.errors.length} update(s) rejected`);
+    }
+  }
+
+  /**
+   * One PATCH for every deal property of the apply (written-back fields, stage move, owner). If HubSpot rejects
+   * some properties by name, the rest are still written before the error is raised, so one stale enum option
+   * cannot block a gate revert.
+   */
+  private async updateDeal(portalId: string, dealId: string, props: Record<string, string>): Promise<void> {
+    try {
+      await this.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(dealId, { properties: props }));
+    } catch (err) {
+      if (!(err instanceof HubSpotRequestError) || err.status !== 400 || err.properties.length === 0) throw err;
+      const rest = Object.fromEntries(Object.entries(props).filter(([k]) => !err.properties.includes(k)));
+      if (Object.keys(rest).length && Object.keys(rest).length < Object.keys(props).length)
+        await this.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(dealId, { properties: rest }));
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Which HubSpot object Stagekeeper created for each engine key, per deal: the idempotency record behind
+ * "a retried command never creates a second task". A Redis hash per deal, field = engine key.
+ *
+ * Values: `pending:<ms>` is written before the create request goes out (write-ahead), so a crash between
+ * HubSpot creating the object and us recording its id is detectable; `<id>` once known; `<id>:closed` once
+ * Stagekeeper completed or cancelled it (closed tasks need no status read on every reconcile).
+ */
+
+export type MapEntry = { state: 'pending'; since: number } | { state: 'mapped'; id: string; closed: boolean };
+
+export type ObjectKind = 'taskmap' | 'notemap';
+
+function parse(raw: string): MapEntry | undefined {
+  if (raw.startsWith('pending:')) return { state: 'pending', since: Number(raw.slice(8)) || 0 };
+  const [id, flag] = raw.split(':');
+  if (!id || !/^\d+$/.test(id)) return undefined;
+  return { state: 'mapped', id, closed: flag === 'closed' };
+}
+
+export class ObjectMap {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly kind: ObjectKind,
+  ) {}
+
+  key(portalId: string, dealId: string): string {
+    return `${this.prefix}:${portalId}:${this.kind}:${dealId}`;
+  }
+
+  async get(portalId: string, dealId: string): Promise<Map<string, MapEntry>> {
+    return this.toMap(await this.redis.hgetall(this.key(portalId, dealId)));
+  }
+
+  async getMany(portalId: string, dealIds: string[]): Promise<Map<string, Map<string, MapEntry>>> {
+    const out = new Map<string, Map<string, MapEntry>>();
+    if (dealIds.length === 0) return out;
+    const pipe = this.redis.pipeline();
+    dealIds.forEach((d) => pipe.hgetall(this.key(portalId, d)));
+    const res = (await pipe.exec()) ?? [];
+    dealIds.forEach((d, i) => {
+      const [err, raw] = res[i] ?? [null, {}];
+      if (err) throw err;
+      out.set(d, this.toMap(raw as Record<string, string>));
+    });
+    return out;
+  }
+
+  /** Write-ahead; never overwrites a known id. */
+  async markPending(portalId: string, dealId: string, keys: string[], now: number): Promise<void> {
+    if (keys.length === 0) return;
+    const k = this.key(portalId, dealId);
+    const pipe = this.redis.pipeline();
+    keys.forEach((field) => pipe.hsetnx(k, field, `pending:${now}`));
+    await pipe.exec();
+  }
+
+  async setIds(portalId: string, dealId: string, ids: Map<string, string>): Promise<void> {
+    if (ids.size === 0) return;
+    await this.redis.hset(this.key(portalId, dealId), Object.fromEntries(ids));
+  }
+
+  async markClosed(portalId: string, dealId: string, ids: Map<string, string>): Promise<void> {
+    if (ids.size === 0) return;
+    await this.redis.hset(
+      this.key(portalId, dealId),
+      Object.fromEntries([...ids].map(([key, id]) => [key, `${id}:closed`])),
+    );
+  }
+
+  async remove(portalId: string, dealId: string, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.redis.hdel(this.key(portalId, dealId), ...keys);
+  }
+
+  private toMap(raw: Record<string, string>): Map<string, MapEntry> {
+    const m = new Map<string, MapEntry>();
+    for (const [field, value] of Object.entries(raw)) {
+      const e = parse(value);
+      if (e) m.set(field, e);
+    }
+    return m;
+  }
+}

@@ -1,0 +1,299 @@
+import type { Client } from '@hubspot/api-client';
+import {
+  PROPERTY_GROUP,
+  WRITTEN_BACK_PROPERTIES,
+  type Criterion,
+  type Playbook,
+  type PropertyDefinition,
+} from '@stagekeeper/shared';
+import type { PortalCaller } from './hubspot/call';
+import { statusOf } from './hubspot/errors';
+
+/**
+ * Prepares a portal for a playbook: the Stagekeeper property group and written-back deal properties (created
+ * idempotently, definitions brought up to date), and a check that the pipelines, stages and properties the
+ * playbook names exist in the portal. Safe to run on every deploy and every playbook save.
+ */
+
+export type PropertyUpdateReport = { name: string; changes: string[] };
+
+export type ProvisionReport = {
+  group: 'created' | 'exists' | 'updated';
+  created: string[];
+  existing: string[];
+  updated: PropertyUpdateReport[];
+  /** Things the playbook expects that the portal does not have (or has differently): fix before enabling. */
+  mismatches: string[];
+  /** Properties the playbook's criteria read that deals do not have. */
+  missingProperties: Array<{ property: string; usedAt: string[] }>;
+  /** Worth knowing, not blocking. */
+  warnings: string[];
+  ok: boolean;
+};
+
+type HubSpotOption = { label: string; value: string; displayOrder?: number; hidden?: boolean; description?: string };
+type HubSpotProperty = {
+  name: string;
+  label: string;
+  type: string;
+  fieldType: string;
+  description?: string;
+  groupName?: string;
+  options?: HubSpotOption[];
+};
+type HubSpotStage = { id: string; label: string; archived?: boolean; metadata?: Record<string, string> };
+type HubSpotPipeline = { id: string; label: string; archived?: boolean; stages: HubSpotStage[] };
+
+export type ProvisionInput = {
+  /** A portal-bound caller (limiter, retries) or a bare client (CLI with a private-app token). */
+  client: PortalCaller | Client;
+  playbook: Playbook;
+};
+
+const OBJECT = 'deals';
+
+function callerFor(client: PortalCaller | Client): PortalCaller['call'] {
+  if ('crm' in client) return (_op, fn) => fn(client);
+  return (op, fn, options) => client.call(op, fn, options);
+}
+
+export async function provision({ client, playbook }: ProvisionInput): Promise<ProvisionReport> {
+  const call = callerFor(client);
+  const report: ProvisionReport = {
+    group: 'exists',
+    created: [],
+    existing: [],
+    updated: [],
+    mismatches: [],
+    missingProperties: [],
+    warnings: [],
+    ok: true,
+  };
+
+  // Group ----------------------------------------------------------------------------------------------
+  const groups = await call('properties.groups.list', (c) => c.crm.properties.groupsApi.getAll(OBJECT));
+  const group = groups.results.find((g) => g.name === PROPERTY_GROUP.name);
+  if (!group) {
+    try {
+      await call('properties.groups.create', (c) =>
+        c.crm.properties.groupsApi.create(OBJECT, { ...PROPERTY_GROUP }),
+      );
+      report.group = 'created';
+    } catch (err) {
+      // Another process created it between our read and our create.
+      if (statusOf(err) !== 409) throw err;
+    }
+  } else if (group.label !== PROPERTY_GROUP.label) {
+    await call('properties.groups.update', (c) =>
+      c.crm.properties.groupsApi.update(OBJECT, PROPERTY_GROUP.name, { label: PROPERTY_GROUP.label }),
+    );
+    report.group = 'updated';
+  }
+
+  // Properties -------------------------------------------------------------------------------------------
+  const all = (await call('properties.list', (c) => c.crm.properties.coreApi.getAll(OBJECT))).results as HubSpotProperty[];
+  const byName = new Map(all.map((p) => [p.name, p]));
+  const missing = WRITTEN_BACK_PROPERTIES.filter((d) => !byName.has(d.name));
+
+  if (missing.length) {
+    let createdInBatch = new Set<string>();
+    try {
+      const res = await call('properties.batch.create', (c) =>
+        c.crm.properties.batchApi.create(OBJECT, { inputs: missing.map(toCreate) as never }),
+      );
+      createdInBatch = new Set(res.results.map((p) => p.name));
+    } catch (err) {
+      // A 409 or validation failure on any input fails the batch; the one-by-one pass below sorts it out.
+      if (statusOf(err) === undefined || statusOf(err)! >= 500 || statusOf(err) === 429) throw err;
+    }
+    for (const d of missing) {
+      if (createdInBatch.has(d.name)) {
+        report.created.push(d.name);
+        continue;
+      }
+      try {
+        await call('properties.create', (c) => c.crm.properties.coreApi.create(OBJECT, toCreate(d) as never));
+        report.created.push(d.name);
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+        const existing = (await call('properties.get', (c) =>
+          c.crm.properties.coreApi.getByName(OBJECT, d.name),
+        )) as HubSpotProperty;
+        await reconcile(call, d, existing, report);
+      }
+    }
+  }
+  for (const d of WRITTEN_BACK_PROPERTIES) {
+    const existing = byName.get(d.name);
+    if (existing) await reconcile(call, d, existing, report);
+  }
+
+  // Pipelines and stages ------------------------------------------------------------------------------------
+  const pipelines = (await call('pipelines.list', (c) => c.crm.pipelines.pipelinesApi.getAll(OBJECT)))
+    .results as HubSpotPipeline[];
+  checkPipelines(playbook, pipelines, report);
+
+  // Properties the criteria read ---------------------------------------------------------------------------
+  for (const [property, usedAt] of criteriaProperties(playbook)) {
+    if (!byName.has(property) && !WRITTEN_BACK_PROPERTIES.some((d) => d.name === property))
+      report.missingProperties.push({ property, usedAt });
+  }
+
+  report.ok = report.mismatches.length === 0 && report.missingProperties.length === 0;
+  return report;
+}
+
+function toCreate(d: PropertyDefinition) {
+  return {
+    name: d.name,
+    label: d.label,
+    description: d.description,
+    groupName: d.groupName,
+    type: d.type,
+    fieldType: d.fieldType,
+    ...(d.options ? { options: d.options } : {}),
+  };
+}
+
+/** Brings an existing property in line with our definition, never dropping options deals may already hold. */
+async function reconcile(
+  call: PortalCaller['call'],
+  d: PropertyDefinition,
+  existing: HubSpotProperty,
+  report: ProvisionReport,
+): Promise<void> {
+  if (existing.type !== d.type) {
+    // Changing the type of a property that holds data is HubSpot's most destructive edit; a person decides.
+    report.mismatches.push(
+      `property "${d.name}" exists with type "${existing.type}", Stagekeeper writes "${d.type}": change or delete it in HubSpot`,
+    );
+    return;
+  }
+  const changes: string[] = [];
+  const update: Record<string, unknown> = {};
+  if (existing.label !== d.label) (update.label = d.label), changes.push('label');
+  if ((existing.description ?? '') !== d.description) (update.description = d.description), changes.push('description');
+  if (existing.groupName !== d.groupName) (update.groupName = d.groupName), changes.push('group');
+  if (existing.fieldType !== d.fieldType) (update.fieldType = d.fieldType), changes.push('field type');
+  if (d.options) {
+    const have = new Map((existing.options ?? []).map((o) => [o.value, o]));
+    const differs = d.options.some((o) => {
+      const h = have.get(o.value);
+      return !h || h.label !== o.label || (h.hidden ?? false) !== o.hidden || (h.displayOrder ?? o.displayOrder) !== o.displayOrder;
+    });
+    if (differs) {
+      // Options the portal has beyond ours are kept (after ours): deals may carry them, and HubSpot replaces the list.
+      const ours = new Set(d.options.map((o) => o.value));
+      const extra = (existing.options ?? [])
+        .filter((o) => !ours.has(o.value))
+        .map((o, i) => ({ label: o.label, value: o.value, displayOrder: d.options!.length + i, hidden: o.hidden ?? false }));
+      update.options = [...d.options, ...extra];
+      changes.push('options');
+    }
+  }
+  if (changes.length === 0) {
+    if (!report.existing.includes(d.name) && !report.created.includes(d.name)) report.existing.push(d.name);
+    return;
+  }
+  await call('properties.update', (c) => c.crm.properties.coreApi.update(OBJECT, d.name, update as never));
+  report.updated.push({ name: d.name, changes });
+}
+
+const quoteList = (items: Array<{ id: string; label: string }>) =>
+  items.length ? items.map((i) => `"${i.id}" (${i.label})`).join(', ') : 'nothing';
+
+function checkPipelines(playbook: Playbook, portal: HubSpotPipeline[], report: ProvisionReport): void {
+  const live = portal.filter((p) => !p.archived);
+  playbook.pipelines.forEach((pl, pi) => {
+    const found = live.find((p) => p.id === pl.id);
+    if (!found) {
+      const sameLabel = live.find((p) => p.label.trim().toLowerCase() === pl.label.trim().toLowerCase());
+      report.mismatches.push(
+        `pipeline "${pl.id}" (playbook pipelines[${pi}], label "${pl.label}") not found in the portal` +
+          (sameLabel ? `; a pipeline labelled "${sameLabel.label}" has id "${sameLabel.id}": use that id` : '') +
+          `; the portal has: ${quoteList(live)}`,
+      );
+      return;
+    }
+    const stages = found.stages.filter((s) => !s.archived);
+    pl.stages.forEach((st, si) => {
+      const s = stages.find((x) => x.id === st.id);
+      const where = `pipelines[${pi}].stages[${si}], label "${st.label}"`;
+      if (!s) {
+        const sameLabel = stages.find((x) => x.label.trim().toLowerCase() === st.label.trim().toLowerCase());
+        report.mismatches.push(
+          `stage "${st.id}" (${where}) not in pipeline "${pl.id}"` +
+            (sameLabel ? `; a stage labelled "${sameLabel.label}" has id "${sameLabel.id}": use that id` : '') +
+            `; the portal has: ${quoteList(stages)}`,
+        );
+        return;
+      }
+      if (s.label !== st.label)
+        report.warnings.push(`stage "${st.id}" (${where}) is labelled "${s.label}" in the portal`);
+      const isClosed = s.metadata?.isClosed === 'true';
+      if (isClosed !== st.closed)
+        report.warnings.push(
+          `stage "${st.id}" (${where}) is ${isClosed ? '' : 'not '}closed in HubSpot but ${st.closed ? '' : 'not '}closed in the playbook`,
+        );
+    });
+    const unmanaged = stages.filter((s) => !pl.stages.some((st) => st.id === s.id));
+    if (unmanaged.length)
+      report.warnings.push(`pipeline "${pl.id}" has stages the playbook does not cover: ${quoteList(unmanaged)}`);
+  });
+}
+
+/** Every deal property a playbook's criteria or actions name, with where (playbook paths). */
+export function criteriaProperties(playbook: Playbook): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (property: string, at: string) => out.set(property, [...(out.get(property) ?? []), at]);
+  const criteria = (list: Criterion[], at: string) =>
+    list.forEach((c, i) => {
+      if (c.op !== 'taskDone') add(c.property, `${at}[${i}]`);
+    });
+  playbook.pipelines.forEach((pl, pi) =>
+    pl.stages.forEach((st, si) => {
+      const at = `pipelines[${pi}].stages[${si}]`;
+      criteria(st.entryCriteria, `${at}.entryCriteria`);
+      criteria(st.exitCriteria, `${at}.exitCriteria`);
+      st.sla?.overrides.forEach((o, oi) => criteria(o.when, `${at}.sla.overrides[${oi}].when`));
+      if (st.sla) criteria(st.sla.pauseWhen, `${at}.sla.pauseWhen`);
+      st.sla?.escalations.forEach((l, li) =>
+        l.actions.forEach((a, ai) => {
+          if (a.type === 'setProperty') add(a.property, `${at}.sla.escalations[${li}].actions[${ai}]`);
+        }),
+      );
+    }),
+  );
+  add(playbook.signals.contactAttempts, 'signals.contactAttempts');
+  if (playbook.signals.lastInboundReply) add(playbook.signals.lastInboundReply, 'signals.lastInboundReply');
+  return out;
+}
+
+/** Plain-text report for the CLI. Pure. */
+export function formatProvisionReport(r: ProvisionReport): string {
+  const lines: string[] = [];
+  lines.push(`Property group "${PROPERTY_GROUP.name}": ${r.group === 'exists' ? 'already there' : r.group}`);
+  const list = (title: string, names: string[]) => {
+    if (names.length) lines.push(`${title} (${names.length}): ${names.join(', ')}`);
+  };
+  list('Created', r.created);
+  list('Already there', r.existing);
+  if (r.updated.length) {
+    lines.push(`Updated (${r.updated.length}):`);
+    r.updated.forEach((u) => lines.push(`  - ${u.name}: ${u.changes.join(', ')}`));
+  }
+  if (r.mismatches.length) {
+    lines.push(`Mismatches (${r.mismatches.length}):`);
+    r.mismatches.forEach((m) => lines.push(`  ✗ ${m}`));
+  }
+  if (r.missingProperties.length) {
+    lines.push(`Deal properties the playbook reads but the portal lacks (${r.missingProperties.length}):`);
+    r.missingProperties.forEach((m) => lines.push(`  ✗ "${m.property}" used at ${m.usedAt.join(', ')}`));
+  }
+  if (r.warnings.length) {
+    lines.push(`Warnings (${r.warnings.length}):`);
+    r.warnings.forEach((w) => lines.push(`  ! ${w}`));
+  }
+  lines.push(r.ok ? 'OK: the portal matches the playbook.' : 'NOT READY: fix the items marked ✗ and run again.');
+  return lines.join('\n');
+}
