@@ -1,4 +1,4 @@
 export * from './playbook/schema';
 export * from './playbook/duration';
 export * from './properties';
-export * from './engine/types';
+export * from './engine';

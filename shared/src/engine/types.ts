@@ -62,6 +62,11 @@ export const SlaClock = z.object({
   levelsFired: z.array(z.number().int()),
   /** Actual (wall-clock) time the stage took, set at exit. */
   metAt: z.number().nullable(),
+  /**
+   * Timers currently scheduled for this clock (not yet fired or cancelled), so later calls emit only the
+   * difference and can cancel them even after a playbook edit removed the levels they came from.
+   */
+  timers: z.array(z.object({ timerId: z.string(), fireAt: z.number() })).optional(),
 });
 
 export const OwnerChange = z.object({ at: z.number(), from: z.string().nullable(), to: z.string().nullable() });
@@ -84,6 +89,16 @@ export const StageEntry = z.object({
   breachReasonSource: z.enum(['inferred', 'manual']).nullable(),
   /** Evidence the reason was inferred from (labels only, no property values). */
   breachEvidence: z.array(z.string()),
+  /**
+   * Where `enteredAt` came from: HubSpot's hs_v2_date_entered_<stage>, or `now` when HubSpot gave none.
+   * Optional so state stored before this field existed still parses ("hubspot" is assumed).
+   */
+  enteredAtSource: z.enum(['hubspot', 'now']).optional(),
+  /**
+   * Other hs_v2_date_entered values HubSpot reported for this same visit: the echo of our own gate revert
+   * (HubSpot stamps a new entry time when we move the deal back), or the real time after a `now` fallback.
+   */
+  aliasEnteredAt: z.array(z.number()).optional(),
 });
 
 export const GateState = z.object({
@@ -96,6 +111,13 @@ export const GateState = z.object({
   /** Stage the engine moved the deal to and is waiting for HubSpot to show. */
   pendingStage: z.string().nullable(),
   at: z.number().nullable(),
+  /** hs_v2_date_entered of the blocked move, so a duplicate of that snapshot is recognised as already handled. */
+  blockedEnteredAt: z.number().nullable().optional(),
+  /**
+   * Remediation task created at block time that belongs to the remediation stage's entry once HubSpot shows
+   * the deal there (a revert's task belongs to the current entry and is not kept here).
+   */
+  taskKey: z.string().nullable().optional(),
 });
 
 export const DealState = z.object({
@@ -108,12 +130,19 @@ export const DealState = z.object({
   gate: GateState,
   /** Set when the deal was deleted, merged or left managed pipelines: no further work. */
   closedReason: z.enum(['deleted', 'merged', 'unmanaged_pipeline', 'closed_stage']).nullable(),
+  /**
+   * Latest hs_v2_date_entered seen from HubSpot. The deal's current-stage entry time only grows, so a snapshot
+   * with an older one is a stale read or a late duplicate and is ignored.
+   */
+  seenEnteredAt: z.number().nullable().optional(),
+  /** Entry id of the latest breach, so a manual reason from the card lands on the breach it is about. */
+  lastBreachEntryId: z.string().nullable().optional(),
 });
 
 // ---------------------------------------------------------------------------------------------------------
 // Output: commands for the service's HubSpot adapter and timer scheduler.
 
-export const TaskKind = z.enum(['action', 'remediation', 'warning', 'escalation', 'handoff']);
+export const TaskKind = z.enum(['action', 'remediation', 'warning', 'escalation', 'handoff', 'sla']);
 
 export const Command = z.discriminatedUnion('type', [
   z.object({

@@ -1,0 +1,43 @@
+import type { Command, DealState, EngineResult } from './types';
+
+/**
+ * Collects what one engine call decides. Property writes are merged into a single setProperties command so a
+ * stage exit and the next entry in the same call end with the entry's values, written in one request.
+ */
+export class Effects {
+  readonly commands: Command[] = [];
+  readonly decisions: { rule: string; detail: string }[] = [];
+  private readonly props = new Map<string, string>();
+
+  push(...commands: Command[]): void {
+    this.commands.push(...commands);
+  }
+
+  decide(rule: string, detail: string): void {
+    this.decisions.push({ rule, detail });
+  }
+
+  set(properties: Record<string, string>): void {
+    for (const [k, v] of Object.entries(properties)) this.props.set(k, v);
+  }
+
+  /** Takes over an earlier result's output, so two steps of one call still write properties once. */
+  absorb(result: EngineResult): void {
+    for (const c of result.commands) {
+      if (c.type === 'setProperties') this.set(c.properties);
+      else this.commands.push(c);
+    }
+    this.decisions.push(...result.decisions);
+  }
+
+  result(state: DealState | null): EngineResult {
+    const commands = [...this.commands];
+    if (this.props.size > 0) commands.push({ type: 'setProperties', properties: Object.fromEntries(this.props) });
+    return { state, commands, decisions: [...this.decisions] };
+  }
+}
+
+/** HubSpot datetime properties take epoch milliseconds as a string. */
+export const msProp = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '' : String(ms));
+
+export const iso = (ms: number): string => new Date(ms).toISOString();

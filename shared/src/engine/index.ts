@@ -1,0 +1,10 @@
+export * from './types';
+export { reconcile, type ReconcileInput } from './reconcile';
+export { onTimer, type TimerInput } from './on-timer';
+export { setBreachReason, type ManualReasonInput } from './manual-reason';
+export { requiredProperties } from './required-properties';
+export { evaluateCriteria, criterionLabel, criterionHolds } from './criteria';
+export { inferBreachReason, gatherEvidence, type BreachEvidence } from './breach';
+export { timerId, type PlannedTimer } from './sla-clock';
+export { entryIdOf } from './stage-entry';
+export { slaTaskKey, templateTaskKey } from './tasks';

@@ -1,0 +1,96 @@
+import { businessTimeBetween } from '../clock';
+import type { Playbook } from '../playbook/schema';
+import { applyBreach } from './breach';
+import { calendarOf } from './calendars';
+import { Effects, iso } from './effects';
+import { findStage } from './lookup';
+import { cancelAllTimers, clockContext, elapsed } from './sla-clock';
+import { slaTaskKey } from './tasks';
+import type { DealSnapshot, DealState, HistoryRow } from './types';
+
+export type ExitMode =
+  /** The deal moved on (another stage, a closed stage): the stage's work counts as done. */
+  | 'left'
+  /** The deal was deleted, merged or left the managed pipelines: nothing was achieved, nothing is owed. */
+  | 'cancelled';
+
+/**
+ * Ends the current visit: settles the clock, completes or cancels its tasks, cancels its timers and emits the
+ * history row. `exitAt` is when HubSpot says the deal entered the next stage, so time-in-stage does not include
+ * our own latency.
+ */
+export function exitStage(
+  fx: Effects,
+  state: DealState,
+  playbook: Playbook,
+  snapshot: DealSnapshot,
+  exitAt: number,
+  toStage: string | null,
+  direction: HistoryRow['direction'],
+  mode: ExitMode,
+  why: string,
+  now: number,
+): HistoryRow['slaOutcome'] {
+  const entry = state.current;
+  if (!entry) return 'none';
+  const at = Math.max(exitAt, entry.enteredAt);
+  const ref = findStage(playbook, entry.stage);
+  const label = ref?.stage.label ?? entry.stage;
+  const clock = entry.sla;
+  const ctx = ref && clockContext(playbook, ref.stage);
+
+  // The breach timer may not have fired yet (queue lag, a missed job): leaving after the due time is a breach
+  // all the same, at its due time.
+  if (clock && mode === 'left' && clock.status === 'running' && at >= clock.dueAt) {
+    fx.decide('breach.detected_at_exit', `"${label}" was left at ${iso(at)}, after its due time ${iso(clock.dueAt)}`);
+    applyBreach(fx, state, playbook, ref?.stage, snapshot, clock.dueAt, now);
+  }
+  fx.push(...cancelAllTimers(clock));
+
+  let outcome: HistoryRow['slaOutcome'] = 'none';
+  if (clock) {
+    if (clock.status === 'breached') outcome = 'breached';
+    else if (clock.status === 'running' || clock.status === 'paused') {
+      if (ctx && clock.runningSince !== null) clock.consumedMs += elapsed(clock, ctx, clock.runningSince, at);
+      clock.runningSince = null;
+      clock.status = mode === 'left' ? 'met' : 'cancelled';
+      outcome = mode === 'left' ? 'met' : 'cancelled';
+    } else outcome = clock.status === 'met' ? 'met' : 'cancelled';
+    if (outcome === 'met' || outcome === 'breached') clock.metAt = at;
+  }
+
+  for (const task of entry.tasks) {
+    if (snapshot.tasks[task.key] === 'COMPLETED') continue;
+    if (task.key === slaTaskKey(entry.entryId) && outcome === 'met') fx.push({ type: 'completeTask', key: task.key });
+    else
+      fx.push({
+        type: 'cancelTask',
+        key: task.key,
+        reason:
+          task.kind === 'sla' && outcome === 'breached'
+            ? `${why}; the stage SLA had already breached at ${iso(clock?.breachedAt ?? at)}`
+            : `${why}; this task no longer applies`,
+      });
+  }
+
+  const calendar = calendarOf(playbook, clock?.calendar ?? ref?.stage.sla?.calendar);
+  fx.push({
+    type: 'recordHistory',
+    row: {
+      dealId: state.dealId,
+      pipeline: entry.pipeline,
+      stage: entry.stage,
+      ownerRole: entry.ownerRole,
+      ownerId: state.lastOwnerId,
+      enteredAt: entry.enteredAt,
+      exitedAt: at,
+      businessMs: calendar ? businessTimeBetween(calendar, entry.enteredAt, at) : at - entry.enteredAt,
+      toStage,
+      direction,
+      slaOutcome: outcome,
+      breachReason: entry.breachReason,
+    },
+  });
+  fx.decide('exit', `left "${label}" (${direction}, SLA ${outcome}): ${why}`);
+  return outcome;
+}
