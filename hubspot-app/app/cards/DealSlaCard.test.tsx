@@ -21,6 +21,7 @@ import type { DealCardView, SlaStatus } from './lib/types.ts';
 import { deferred, eventually, fakeFetch } from './test/fakeFetch.ts';
 import { managed, sla, unmanaged } from './test/fixtures.ts';
 
+// trigger() types its argument as the handler itself, so event values are cast.
 const CARD_URL = 'https://stagekeeper.example.com/api/card/deal/123';
 
 function setup(handler: Parameters<typeof fakeFetch>[0]) {
@@ -141,7 +142,7 @@ describe('DealSlaCard', () => {
     t.show();
     await t.waitFor(() => expect(t.find(Select).props.value).toBe('missing_data'));
 
-    t.find(Select).trigger('onChange', 'capacity');
+    t.find(Select).trigger('onChange', 'capacity' as never);
     await t.waitFor(() => expect(t.find(Select).props.value).toBe('capacity'));
     t.find(Button, (n) => n.text === 'Save reason').trigger('onClick');
 
@@ -162,7 +163,7 @@ describe('DealSlaCard', () => {
     t.show();
     await t.waitFor(() => expect(t.find(Select)).toBeTruthy());
     expect(t.find(Button, (n) => n.text === 'Save reason').props.disabled).toBe(true);
-    t.find(Select).trigger('onChange', 'handoff');
+    t.find(Select).trigger('onChange', 'handoff' as never);
     await t.waitFor(() => expect(t.find(Button, (n) => n.text === 'Save reason').props.disabled).toBe(false));
     t.find(Button, (n) => n.text === 'Save reason').trigger('onClick');
     await eventually(() => expect(t.mocks.actions.addAlert.callCount).toBe(1));

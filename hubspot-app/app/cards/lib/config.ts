@@ -1,6 +1,6 @@
 /**
- * Origin of the Stagekeeper service. PLACEHOLDER: replace it here, in settings/lib/config.ts,
- * pages/lib/config.ts and in app-hsmeta.json (permittedUrls.fetch, redirectUrls) plus
+ * Origin of the Stagekeeper service. PLACEHOLDER: replace it in cards/, settings/ and
+ * pages/ lib/config.ts and in app-hsmeta.json (permittedUrls.fetch, redirectUrls) plus
  * webhooks-hsmeta.json (targetUrl) before uploading; project.test.ts fails if they disagree.
  * It is a constant because HubSpot only lets hubspot.fetch reach origins listed at upload time.
  */
