@@ -61,7 +61,11 @@ export function exitStage(
 
   for (const task of entry.tasks) {
     if (snapshot.tasks[task.key] === 'COMPLETED') continue;
-    if (task.key === slaTaskKey(entry.entryId) && outcome === 'met') fx.push({ type: 'completeTask', key: task.key });
+    const fulfilled =
+      (task.key === slaTaskKey(entry.entryId) && outcome === 'met') ||
+      // A forward move passed the gate, so what the remediation task asked for is now there.
+      (task.kind === 'remediation' && mode === 'left' && direction === 'forward');
+    if (fulfilled) fx.push({ type: 'completeTask', key: task.key });
     else
       fx.push({
         type: 'cancelTask',
