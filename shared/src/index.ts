@@ -2,3 +2,4 @@ export * from './playbook/schema';
 export * from './playbook/duration';
 export * from './properties';
 export * from './engine';
+export * from './clock';
