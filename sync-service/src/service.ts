@@ -45,7 +45,7 @@ export type Service = Awaited<ReturnType<typeof startService>>;
 export async function startService(opts: StartOptions) {
   const { config, gateway } = opts;
   const log = opts.log ?? createLogger(config.logLevel);
-  const engine = opts.engine ?? sharedEngine();
+  const engine = opts.engine ?? sharedEngine;
   const clock = opts.clock ?? Date.now;
   const secret = opts.webhookSecret ?? config.hubspot.clientSecret;
   const wantHttp = opts.http ?? true;

@@ -1,4 +1,4 @@
-import * as shared from '@stagekeeper/shared';
+import { onTimer, reconcile, requiredProperties } from '@stagekeeper/shared';
 import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, TimerFiring } from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
@@ -16,13 +16,8 @@ export interface Engine {
   requiredProperties(playbook: Playbook): string[];
 }
 
-/** The engine exported by '@stagekeeper/shared'; checked at start-up so a missing export fails loudly, once. */
-export function sharedEngine(): Engine {
-  const e = shared as unknown as Partial<Engine>;
-  if (typeof e.reconcile !== 'function' || typeof e.onTimer !== 'function' || typeof e.requiredProperties !== 'function')
-    throw new Error('@stagekeeper/shared does not export reconcile/onTimer/requiredProperties yet');
-  return { reconcile: e.reconcile, onTimer: e.onTimer, requiredProperties: e.requiredProperties };
-}
+/** The real engine from '@stagekeeper/shared'; typed against `Engine`, so a contract drift fails the build. */
+export const sharedEngine: Engine = { reconcile, onTimer, requiredProperties };
 
 /** Timer commands go to BullMQ; the rest (except history) to HubSpot. */
 const HUBSPOT_COMMANDS = new Set<Command['type']>(['createTask', 'completeTask', 'cancelTask', 'setProperties', 'moveStage', 'assignOwner', 'addNote']);

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config';
+
+const errorLines = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.lines;
+    throw e;
+  }
+  return [];
+};
+
+describe('loadConfig', () => {
+  it('runs in sandbox mode with defaults and no HubSpot credentials', () => {
+    const c = loadConfig({ SANDBOX: 'true' });
+    expect(c).toMatchObject({
+      port: 3000,
+      redisUrl: 'redis://127.0.0.1:6379',
+      keyPrefix: 'sk',
+      webhookMaxBodyBytes: 1024 * 1024,
+      sweepIntervalMs: 300_000,
+      reconcileDebounceMs: 250,
+      logLevel: 'info',
+      sandbox: true,
+      hubspot: { rateLimitPer10s: 190 },
+    });
+  });
+
+  it('names each missing credential outside sandbox mode, one line each', () => {
+    expect(errorLines({})).toEqual([
+      expect.stringMatching(/^HUBSPOT_CLIENT_SECRET: required when SANDBOX is off/),
+      expect.stringMatching(/^HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off/),
+    ]);
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_ACCESS_TOKEN: 't' })).toEqual([
+      expect.stringMatching(/^HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set/),
+    ]);
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c' })).toEqual([]);
+  });
+
+  it('reports every bad value without echoing it', () => {
+    const lines = errorLines({ SANDBOX: '1', PORT: 'eighty', WEBHOOK_MAX_BODY: 'huge-secret-ish', KEY_PREFIX: 'a:b', LOG_LEVEL: 'loud', PUBLIC_URL: 'ftp://x' });
+    expect(lines.map((l) => l.split(':')[0]).sort()).toEqual(['KEY_PREFIX', 'LOG_LEVEL', 'PORT', 'PUBLIC_URL', 'WEBHOOK_MAX_BODY']);
+    expect(lines.join('\n')).not.toContain('huge-secret-ish');
+  });
+
+  it('parses sizes and strips a trailing slash from PUBLIC_URL; empty values fall back to defaults', () => {
+    const c = loadConfig({ SANDBOX: 'yes', WEBHOOK_MAX_BODY: '512kb', PUBLIC_URL: 'https://sk.example.com/', PORT: '' });
+    expect(c.webhookMaxBodyBytes).toBe(512 * 1024);
+    expect(c.publicUrl).toBe('https://sk.example.com');
+    expect(c.port).toBe(3000);
+  });
+});

@@ -1,0 +1,202 @@
+import { createHmac } from 'node:crypto';
+import express from 'express';
+import request from 'supertest';
+import { P } from '@stagekeeper/shared';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { silentLogger } from '../log';
+import { ReconcileQueue } from '../queue/reconcile-queue';
+import { redisKeys } from '../state/keys';
+import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { createApp } from './app';
+
+const SECRET = 'app-client-secret';
+const PUBLIC = 'https://hooks.example.test';
+const PATH = '/webhooks/hubspot';
+
+const sign = (body: string, uri = `${PUBLIC}${PATH}`, ts = String(Date.now())) => ({
+  'X-HubSpot-Signature-v3': createHmac('sha256', SECRET).update(`POST${uri}${body}${ts}`).digest('base64'),
+  'X-HubSpot-Request-Timestamp': ts,
+  'Content-Type': 'application/json',
+});
+
+const event = (over: Record<string, unknown>) => ({
+  eventId: 1,
+  subscriptionId: 2,
+  portalId: 555,
+  appId: 3,
+  occurredAt: 1_700_000_000_000,
+  attemptNumber: 0,
+  subscriptionType: 'deal.propertyChange',
+  propertyName: 'dealstage',
+  propertyValue: 'closedwon',
+  ...over,
+});
+
+let redis: Redis;
+let prefix: string;
+let queue: ReconcileQueue;
+let ready: () => Promise<void>;
+
+const app = () =>
+  createApp({
+    clientSecret: SECRET,
+    publicUrl: PUBLIC,
+    maxBodyBytes: 4096,
+    enqueue: (portalId, dealIds) => queue.enqueue(portalId, dealIds, 'webhook'),
+    readiness: () => ready(),
+    log: silentLogger,
+    routers: [{ path: '/api/card', router: express.Router().get('/ping', (_req, res) => void res.json({ pong: true })) }],
+  });
+
+const post = (body: string, headers: Record<string, string>) => request(app()).post(PATH).set(headers).send(body);
+
+const pendingJobs = async () => (await queue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data);
+
+beforeAll(() => {
+  redis = testRedis();
+});
+beforeEach(() => {
+  prefix = testPrefix();
+  queue = new ReconcileQueue(redis, redisKeys(prefix).bullPrefix(), 10_000);
+  ready = async () => void (await redis.ping());
+});
+afterEach(async () => {
+  await queue.close();
+  await deletePrefix(redis, prefix);
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+describe('POST /webhooks/hubspot', () => {
+  it('401s a missing or wrong signature and enqueues nothing', async () => {
+    const body = JSON.stringify([event({ objectId: 1 })]);
+    const missing = await request(app()).post(PATH).set('Content-Type', 'application/json').send(body);
+    expect(missing.status).toBe(401);
+    expect(missing.body).toEqual({ error: 'invalid signature', reason: 'missing_header' });
+
+    const tampered = await post(body.replace('"objectId":1', '"objectId":2'), sign(body));
+    expect(tampered.status).toBe(401);
+    expect(tampered.body.reason).toBe('mismatch');
+
+    const stale = await post(body, sign(body, undefined, String(Date.now() - 301_000)));
+    expect(stale.body.reason).toBe('stale');
+
+    expect(await pendingJobs()).toEqual([]);
+  });
+
+  it('400s malformed JSON and non-array bodies with a reason', async () => {
+    const bad = '[{"objectId":';
+    const r1 = await post(bad, sign(bad));
+    expect(r1.status).toBe(400);
+    expect(r1.body).toMatchObject({ error: 'malformed JSON', issues: [{ path: [], message: expect.any(String) }] });
+
+    const obj = '{"objectId":1}';
+    const r2 = await post(obj, sign(obj));
+    expect(r2.status).toBe(400);
+    expect(r2.body.issues[0].message).toMatch(/array/);
+    expect(await pendingJobs()).toEqual([]);
+  });
+
+  it('400s invalid events with their paths but still enqueues the valid ones', async () => {
+    const body = JSON.stringify([event({ objectId: 7 }), event({ objectId: 'seven' }), event({ objectId: 8, occurredAt: undefined })]);
+    const r = await post(body, sign(body));
+    expect(r.status).toBe(400);
+    expect(r.body.issues.map((i: { path: unknown[] }) => i.path)).toEqual([
+      [1, 'objectId'],
+      [2, 'occurredAt'],
+    ]);
+    expect(r.body.enqueued).toBe(1);
+    expect(await pendingJobs()).toEqual([{ portalId: '555', dealId: '7', source: 'webhook' }]);
+  });
+
+  it('413s an oversized body as JSON', async () => {
+    const body = JSON.stringify(Array.from({ length: 40 }, (_, i) => event({ objectId: i })));
+    const r = await post(body, sign(body));
+    expect(r.status).toBe(413);
+    expect(r.body).toEqual({ error: 'payload too large', limitBytes: 4096 });
+    expect(await pendingJobs()).toEqual([]);
+  });
+
+  it('200s and enqueues one job per distinct deal; a redelivery coalesces', async () => {
+    const body = JSON.stringify([
+      event({ objectId: 10 }),
+      event({ objectId: 10, propertyName: 'amount' }),
+      event({ objectId: 11, subscriptionType: 'deal.creation' }),
+      event({ objectId: 12, portalId: 556 }),
+    ]);
+    const r = await post(body, sign(body));
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ enqueued: 3, coalesced: 0 });
+    const jobs = await queue.queue.getJobs(['delayed']);
+    expect(jobs.map((j) => `${j.data.portalId}/${j.data.dealId}`).sort()).toEqual(['555/10', '555/11', '556/12']);
+    expect(jobs.every((j) => j.opts.deduplication?.id === `reconcile:${j.data.portalId}:${j.data.dealId}`)).toBe(true);
+
+    const again = await post(body, sign(body));
+    expect(again.body).toEqual({ enqueued: 0, coalesced: 3 });
+    expect(await queue.queue.getJobs(['delayed', 'waiting'])).toHaveLength(3);
+  });
+
+  it('enqueues both sides of a merge and skips echoes of our own properties and other objects', async () => {
+    const body = JSON.stringify([
+      event({ subscriptionType: 'deal.merge', objectId: 20, primaryObjectId: 20, mergedObjectIds: [21], newObjectId: 20 }),
+      event({ objectId: 30, propertyName: P.gateStatus }),
+      event({ subscriptionType: 'contact.creation', objectId: 40 }),
+      event({ subscriptionType: 'deal.futureThing', objectId: 50 }),
+    ]);
+    const r = await post(body, sign(body));
+    expect(r.status).toBe(200);
+    expect((await pendingJobs()).map((d) => d.dealId).sort()).toEqual(['20', '21']);
+  });
+
+  it('verifies against the request host when no public URL is configured', async () => {
+    const bare = createApp({
+      clientSecret: SECRET,
+      maxBodyBytes: 4096,
+      enqueue: (portalId, dealIds) => queue.enqueue(portalId, dealIds, 'webhook'),
+      readiness: () => ready(),
+      log: silentLogger,
+    });
+    const body = JSON.stringify([event({ objectId: 60 })]);
+    const r = await request(bare).post(`${PATH}?x=1`).set('Host', 'sk.internal:8080').set(sign(body, `http://sk.internal:8080${PATH}?x=1`)).send(body);
+    expect(r.status).toBe(200);
+  });
+
+  it('answers 503 (so HubSpot redelivers) when the queue cannot take the events', async () => {
+    const failing = createApp({
+      clientSecret: SECRET,
+      publicUrl: PUBLIC,
+      maxBodyBytes: 4096,
+      enqueue: async () => {
+        throw new Error('redis down');
+      },
+      readiness: () => ready(),
+      log: silentLogger,
+    });
+    const body = JSON.stringify([event({ objectId: 70 })]);
+    expect((await request(failing).post(PATH).set(sign(body)).send(body)).status).toBe(503);
+  });
+});
+
+describe('health, readiness, metrics, extension routes', () => {
+  it('serves /healthz, /readyz (200, then 503 when Redis is unreachable) and /metrics', async () => {
+    expect((await request(app()).get('/healthz')).status).toBe(200);
+    expect((await request(app()).get('/readyz')).status).toBe(200);
+    ready = async () => {
+      throw new Error('ECONNREFUSED');
+    };
+    expect((await request(app()).get('/readyz')).status).toBe(503);
+    const m = await request(app()).get('/metrics');
+    expect(m.status).toBe(200);
+    expect(m.text).toContain('stagekeeper_webhook_events_total');
+    expect(m.text).toContain('stagekeeper_hubspot_calls_total');
+  });
+
+  it('mounts routers from the extension point and 404s unknown paths as JSON', async () => {
+    expect((await request(app()).get('/api/card/ping')).body).toEqual({ pong: true });
+    const r = await request(app()).get('/nope');
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ error: 'not found' });
+  });
+});
