@@ -1,0 +1,35 @@
+// GET /api/scorecard, as documented in docs/hubspot-app.md. Own copy: this folder is bundled alone.
+
+export type BreachReason = 'capacity' | 'missing_data' | 'handoff' | 'patient_unreachable' | 'other';
+
+export type Metrics = {
+  /** Stage visits that ended in the week. */
+  volume: number;
+  /** Median business time in stage of those visits (calendar time for stages without a calendar). */
+  medianTimeInStageMs: number | null;
+  /** Visits whose SLA was met or breached (stages without an SLA are not counted). */
+  slaVisits: number;
+  breached: number;
+  /** breached / slaVisits; null when slaVisits is 0. */
+  breachRate: number | null;
+  /** Share of visits that moved forward / backward; null when volume is 0. */
+  conversionRate: number | null;
+  backflowRate: number | null;
+  /** Most frequent first, at most 3. */
+  topBreachReasons: { reason: BreachReason; count: number }[];
+};
+
+export type StageRow = Metrics & { pipeline: { id: string; label: string }; stage: { id: string; label: string } };
+export type RoleRow = Metrics & { role: { id: string; name: string } };
+
+export type ScorecardResponse = {
+  /** ISO week, e.g. "2026-W47", in the playbook's reporting time zone. */
+  week: string;
+  weekStart: string;
+  weekEnd: string;
+  timeZone: string;
+  /** Weeks with data, newest first. */
+  availableWeeks: string[];
+  byStage: StageRow[];
+  byRole: RoleRow[];
+};
