@@ -62,7 +62,9 @@ function escalate(
         return;
       }
       fx.push({ type: 'assignOwner', ownerId: lead, reason: `${head}: reassigned to the lead of role "${stage.ownerRole}"` });
+      const from = state.lastOwnerId;
       recordOwnerChange(fx, state, playbook, snapshot, lead, now, `escalation level ${level + 1} reassigned the deal`);
+      state.pendingOwner = { from, to: lead };
       return;
     }
     case 'setProperty':

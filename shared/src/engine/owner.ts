@@ -4,6 +4,15 @@ import { findStage } from './lookup';
 import { slaTaskSubject } from './tasks';
 import type { DealSnapshot, DealState } from './types';
 
+const KIND_NAMES: Record<string, string> = {
+  action: 'Required action',
+  sla: 'Stage SLA task',
+  remediation: 'Gate remediation',
+  warning: 'SLA warning',
+  escalation: 'SLA escalation',
+  handoff: 'Earlier handoff note',
+};
+
 /**
  * Records an owner change on the current entry (handoff evidence for breach reasons) and gives a new owner a
  * handoff task listing the stage's open Stagekeeper tasks. HubSpot keeps each existing task with whoever it
@@ -32,7 +41,7 @@ export function recordOwnerChange(
   const subjectOf = (t: (typeof open)[number]) =>
     t.kind === 'sla'
       ? slaTaskSubject(ref.stage)
-      : (ref.stage.requiredActions.find((a) => a.id === t.templateId)?.subject ?? `${t.kind} task`);
+      : (ref.stage.requiredActions.find((a) => a.id === t.templateId)?.subject ?? KIND_NAMES[t.kind]);
   const clock = entry.sla;
   const key = `${entry.entryId}:handoff:${n}`;
   entry.tasks.push({ key, kind: 'handoff' });
@@ -57,6 +66,12 @@ export function recordOwnerChange(
 }
 
 export function trackOwner(fx: Effects, state: DealState, playbook: Playbook, snapshot: DealSnapshot, now: number): void {
+  const pending = state.pendingOwner ?? null;
+  if (pending) {
+    // Until HubSpot shows our own assignment, a read with the previous owner is just a read from before it.
+    if (snapshot.ownerId === pending.from) return;
+    state.pendingOwner = null;
+  }
   if (snapshot.ownerId === state.lastOwnerId) return;
   recordOwnerChange(fx, state, playbook, snapshot, snapshot.ownerId, now, 'HubSpot shows a new deal owner');
 }

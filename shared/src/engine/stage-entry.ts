@@ -50,6 +50,8 @@ export function enterStage(
   };
   state.current = entry;
   state.lastOwnerId = snapshot.ownerId;
+  // A new visit starts from the owner HubSpot shows; an assignment still in flight shows up as a change later.
+  state.pendingOwner = null;
   state.closedReason = stage.closed ? 'closed_stage' : null;
   fx.decide('entry', `entered "${stage.label}" at ${iso(enteredAt)} (entry ${entry.entryId})`);
   fx.set({ [P.stageOwnerRole]: stage.ownerRole, [P.escalationLevel]: '0' });

@@ -135,6 +135,11 @@ export const DealState = z.object({
    * with an older one is a stale read or a late duplicate and is ignored.
    */
   seenEnteredAt: z.number().nullable().optional(),
+  /**
+   * An owner assignment the engine ordered (escalation reassign) that HubSpot may not show yet; snapshots that
+   * still show the previous owner are not a new change.
+   */
+  pendingOwner: z.object({ from: z.string().nullable(), to: z.string() }).nullable().optional(),
   /** Entry id of the latest breach, so a manual reason from the card lands on the breach it is about. */
   lastBreachEntryId: z.string().nullable().optional(),
 });
