@@ -3,3 +3,7 @@ export * from './playbook/duration';
 export * from './properties';
 export * from './engine';
 export * from './clock';
+export * from './playbook/load';
+export * from './playbook/json-schema';
+export * from './playbook/load-file';
+export * from './playbook/examples';

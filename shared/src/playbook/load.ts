@@ -71,9 +71,14 @@ function decodeJson(text: string): Decoded {
       errors: [{ path: '', message: `JSON syntax error: ${clean}`, ...(pos ? { line: lineAtOffset(text, Number(pos[1])) } : {}) }],
     };
   }
-  // Valid JSON is valid YAML here, and the YAML AST knows where every node starts.
-  const lines = decodeYaml(text);
-  return { ok: true, value, lineOf: lines.ok ? lines.lineOf : () => undefined };
+  // Valid JSON is valid YAML here, and the YAML AST knows where every node starts. Built only once an error
+  // needs a line: a valid playbook never pays for the second parse.
+  let lines: Decoded | undefined;
+  const lineOf = (path: readonly PropertyKey[]) => {
+    lines ??= decodeYaml(text);
+    return lines.ok ? lines.lineOf(path) : undefined;
+  };
+  return { ok: true, value, lineOf };
 }
 
 /** Validates playbook text. Never throws: every problem, syntax included, comes back as an error. */
@@ -92,7 +97,8 @@ export function parsePlaybook(text: string, format: PlaybookFormat = 'auto', sou
     const line = decoded.lineOf(e.segments);
     return { path: renderPath(e.segments), message: e.message, ...(line !== undefined ? { line } : {}) };
   });
-  return tag(errors);
+  // zod reports structure before cross-references; an author fixing a file top to bottom wants line order.
+  return tag(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
 }
 
 /** One line per error, `file:line: path: message`, for terminals and CI logs. */

@@ -368,6 +368,10 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
 
 type Path = (string | number)[];
 
+// Only the list of known countries, states and regions is read, so one instance serves every parse.
+let catalog: Holidays | undefined;
+const holidayCatalog = () => (catalog ??= new Holidays());
+
 function checkCalendar(c: z.output<typeof Calendar>, at: Path, issue: (path: Path, message: string) => void): void {
   if (c.hours !== '24/7') {
     const hours = c.hours;
@@ -384,7 +388,7 @@ function checkCalendar(c: z.output<typeof Calendar>, at: Path, issue: (path: Pat
   const set = c.holidaySet;
   if (!set) return;
   // date-holidays accepts any code and then silently returns no holidays (e.g. "UK" for "GB"), so check first.
-  const hd = new Holidays();
+  const hd = holidayCatalog();
   const countries = hd.getCountries() ?? {};
   if (!Object.hasOwn(countries, set.country)) {
     issue([...at, 'holidaySet', 'country'], `unknown holiday country "${set.country}" (date-holidays has no such code)`);
