@@ -8,6 +8,7 @@ import {
   type Failure,
 } from './errors';
 import type { Bucket, RateLimiter } from './limiter';
+import { hubspotCalls } from '../metrics';
 
 /** Shape of a prom-client Counter with labels operation/outcome (metrics.ts `hubspotCalls` fits). */
 export type CallMetrics = { inc(labels: { operation: string; outcome: string }): void };
@@ -48,6 +49,7 @@ export type CallOptions = {
 export type HubSpotCallerOptions = {
   clients: HubSpotClientFactory;
   limiter: RateLimiter;
+  /** Defaults to metrics.ts `hubspotCalls`. */
   metrics?: CallMetrics;
   logger?: CallLogger;
   retry?: Partial<RetryPolicy>;
@@ -193,7 +195,7 @@ export class HubSpotCaller {
 
   private count(operation: string, outcome: string): void {
     try {
-      this.opts.metrics?.inc({ operation, outcome });
+      (this.opts.metrics ?? hubspotCalls).inc({ operation, outcome });
     } catch {
       // Metrics must never break a HubSpot call.
     }

@@ -142,6 +142,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
     const maps = await this.tasks.getMany(portalId, [...rows.keys()]);
     const statuses = await this.readTaskStatuses(portalId, maps);
+    await this.rememberCompleted(portalId, maps, statuses);
 
     for (const [id, props] of rows) {
       const value = (p: string) => {
@@ -195,6 +196,22 @@ export class HubSpotApiGateway implements HubSpotGateway {
         const row = rows.get(r.id);
         if (row) Object.assign(row, r.properties);
       }
+    }
+  }
+
+  /**
+   * Tasks a rep completed are recorded as closed, so later reconciles of the deal skip reading them: that keeps
+   * a typical transition at one read. The price: a rep re-opening a completed task is not noticed.
+   */
+  private async rememberCompleted(
+    portalId: string,
+    maps: Map<string, Map<string, MapEntry>>,
+    statuses: Map<string, string>,
+  ): Promise<void> {
+    for (const [dealId, m] of maps) {
+      const done = new Map<string, string>();
+      for (const [key, e] of m) if (e.state === 'mapped' && !e.closed && statuses.get(e.id) === 'COMPLETED') done.set(key, e.id);
+      await this.tasks.markClosed(portalId, dealId, done);
     }
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { assertKeyPart } from '../state/keys';
 
 /**
  * HubSpot's burst limits are per app per account, and every worker process shares them, so the window lives in
@@ -61,7 +62,7 @@ return 0
 
 export type RedisRateLimiterOptions = {
   redis: Redis;
-  /** Key prefix, e.g. "stagekeeper"; keys are `${prefix}:{${portalId}}:rl:${bucket}`. */
+  /** Key prefix, as for the rest of the service's keys; keys are `${prefix}:${portalId}:rl:${bucket}`. */
   prefix: string;
   /** One plan for all portals, or a lookup per portal (portals differ in plan). */
   plan: LimiterPlan | ((portalId: string) => LimiterPlan);
@@ -85,9 +86,8 @@ export class RedisRateLimiter implements RateLimiter {
     this.sleep = opts.sleep ?? defaultSleep;
   }
 
-  /** Hash-tagged so both keys of a portal land on one slot if Redis is ever clustered. */
   key(portalId: string, bucket: Bucket): string {
-    return `${this.prefix}:{${portalId}}:rl:${bucket}`;
+    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:rl:${bucket}`;
   }
 
   window(portalId: string, bucket: Bucket): Window {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { assertKeyPart } from '../state/keys';
 
 /**
  * Which HubSpot object Stagekeeper created for each engine key, per deal: the idempotency record behind
@@ -28,7 +29,7 @@ export class ObjectMap {
   ) {}
 
   key(portalId: string, dealId: string): string {
-    return `${this.prefix}:${portalId}:${this.kind}:${dealId}`;
+    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:${this.kind}:${assertKeyPart('dealId', dealId)}`;
   }
 
   async get(portalId: string, dealId: string): Promise<Map<string, MapEntry>> {

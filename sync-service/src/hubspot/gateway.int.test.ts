@@ -1,0 +1,348 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { P, type Command } from '@stagekeeper/shared';
+import { SandboxPortal, startSandboxServer, type SandboxServer } from '../../../test/sandbox';
+import { provision } from '../provision';
+import { HubSpotCaller } from './call';
+import { HubSpotClientFactory, StaticTokenProvider } from './client';
+import { HubSpotApiGateway, marker } from './gateway';
+import { RedisRateLimiter, type LimiterPlan } from './limiter';
+import { testPlaybook } from './test-playbook';
+
+// The real @hubspot/api-client against the sandbox portal over loopback HTTP, real Redis.
+const prefix = `sktest-gw-${process.pid}-${Date.now()}`;
+const roomy: LimiterPlan = { default: { max: 1_000, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } };
+const quiet = { inc: () => {} };
+
+let portal: SandboxPortal;
+let server: SandboxServer;
+let redis: Redis;
+let portalId: string;
+
+function gatewayWith(plan: LimiterPlan = roomy, retry = {}) {
+  const clients = new HubSpotClientFactory({ tokens: new StaticTokenProvider(portal.privateAppToken), basePath: server.url });
+  const limiter = new RedisRateLimiter({ redis, prefix: `${prefix}-${JSON.stringify(plan).length}`, plan });
+  const caller = new HubSpotCaller({ clients, limiter, metrics: quiet, retry: { baseDelayMs: 10, maxDelayMs: 100, ...retry } });
+  return { gateway: new HubSpotApiGateway({ caller, redis, prefix }), caller };
+}
+
+const since = (mark: number) => portal.requests.slice(mark);
+const summary = (mark: number) =>
+  since(mark).map((r) => `${r.method} ${r.path.replace(/\/\d{5,}/g, '/:id')} ${r.status}`);
+
+function newDeal(stage = 'sk_referral', extra: Record<string, string> = {}) {
+  return portal.ui.createDeal({ dealname: 'Jane Doe', pipeline: 'sk_care', dealstage: stage, hubspot_owner_id: '501', ...extra }).id;
+}
+
+function tasksOf(dealId: string) {
+  return portal.objects.all('tasks').filter((t) => (t.props.get('hs_task_body') ?? '').includes(`[stagekeeper:${dealId}:`));
+}
+
+const createTask = (dealId: string, name: string, dueAt = Date.now() + 3_600_000): Command => ({
+  type: 'createTask',
+  key: `${dealId}:${name}`,
+  kind: 'action',
+  subject: `Call patient (${name})`,
+  body: 'Confirm the intake appointment.',
+  dueAt,
+  ownerId: '501',
+  priority: 'HIGH',
+  taskType: 'CALL',
+});
+
+async function cleanRedis() {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+beforeAll(async () => {
+  portal = new SandboxPortal({ rateLimit: { max: 1_000, windowMs: 10_000 } });
+  portal.seedPipeline({
+    id: 'sk_care',
+    label: 'Care journey',
+    stages: [
+      { id: 'sk_referral', label: 'Referral' },
+      { id: 'sk_intake', label: 'Intake Completed' },
+      { id: 'sk_scheduled', label: 'Scheduled' },
+      { id: 'sk_done', label: 'Done', isClosed: true },
+    ],
+  });
+  portal.seedOwner({ id: '501', email: 'owner501@sandbox.test' });
+  portal.seedOwner({ id: '502', email: 'owner502@sandbox.test' });
+  server = await startSandboxServer({ portal });
+  redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  portalId = String(portal.portalId);
+  // The written-back properties must exist before deals can carry them.
+  const { caller } = gatewayWith();
+  await provision({ client: caller.forPortal(portalId), playbook: testPlaybook() });
+});
+
+afterEach(() => {
+  portal.setFaults({ http5xxRate: 0, lostResponseRate: 0 });
+  portal.setRateLimit({ max: 1_000, windowMs: 10_000 });
+});
+
+afterAll(async () => {
+  await cleanRedis();
+  redis.disconnect();
+  await server.close();
+});
+
+describe('snapshots', () => {
+  it('reads deals in one batch: stage clock from hs_v2_date_entered, deleted and merged deals, raw properties', async () => {
+    const { gateway } = gatewayWith();
+    const moved = newDeal();
+    const before = Date.now();
+    portal.ui.moveDeal(moved, 'sk_intake');
+    const untouched = newDeal();
+    const deleted = newDeal();
+    portal.ui.deleteDeal(deleted);
+    const survivor = newDeal();
+    const mergedAway = newDeal();
+    portal.ui.mergeDeals(survivor, mergedAway);
+
+    const mark = portal.requests.length;
+    const snaps = await gateway.snapshots(portalId, [moved, untouched, deleted, mergedAway, '99999999999'], ['dealname', 'num_contacted_notes']);
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207']);
+
+    const m = snaps.get(moved)!;
+    expect(m).toMatchObject({ exists: true, pipeline: 'sk_care', stage: 'sk_intake', ownerId: '501', tasks: {} });
+    expect(m.stageEnteredAt).toBeGreaterThanOrEqual(before - 1);
+    expect(m.stageEnteredAt).toBeLessThanOrEqual(Date.now());
+    expect(m.properties).toEqual({ dealname: 'Jane Doe', num_contacted_notes: null });
+    expect(snaps.get(untouched)!.stageEnteredAt).not.toBeNull();
+    expect(snaps.get(deleted)).toMatchObject({ exists: false });
+    expect(snaps.get(deleted)!.mergedInto).toBeUndefined();
+    expect(snaps.get(mergedAway)).toMatchObject({ exists: false, mergedInto: survivor });
+    expect(snaps.get('99999999999')).toMatchObject({ exists: false });
+  });
+
+  it('chunks more than 100 ids', async () => {
+    const { gateway } = gatewayWith();
+    const ids = Array.from({ length: 130 }, () => newDeal());
+    const mark = portal.requests.length;
+    const snaps = await gateway.snapshots(portalId, ids, []);
+    expect(snaps.size).toBe(130);
+    expect([...snaps.values()].every((s) => s.exists)).toBe(true);
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200', 'POST /crm/v3/objects/deals/batch/read 200']);
+    const sizes = since(mark).map((r) => (r.body as { inputs: unknown[] }).inputs.length);
+    expect(sizes).toEqual([100, 30]);
+  });
+});
+
+describe('apply', () => {
+  it('batches commands: one task create, one task update, ONE deal update', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    let mark = portal.requests.length;
+    await gateway.apply(portalId, deal, [
+      createTask(deal, 'a'),
+      createTask(deal, 'b'),
+      createTask(deal, 'c'),
+      { type: 'setProperties', properties: { [P.slaStatus]: 'running', [P.stageOwnerRole]: 'intake' } },
+      { type: 'scheduleTimer', timerId: 't', kind: 'warning', entryId: 'e', fireAt: Date.now() + 1000 },
+      { type: 'setProperties', properties: { [P.slaStatus]: 'warning', [P.escalationLevel]: '0' } },
+      { type: 'moveStage', toStage: 'sk_referral', reason: 'gate_revert' },
+      { type: 'assignOwner', ownerId: '502', reason: 'escalation' },
+    ]);
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/tasks/batch/create 201', 'PATCH /crm/v3/objects/deals/:id 200']);
+    const d = portal.objects.get('deals', deal);
+    expect(d.props.get(P.slaStatus)).toBe('warning'); // later setProperties wins
+    expect(d.props.get(P.stageOwnerRole)).toBe('intake');
+    expect(d.props.get('hubspot_owner_id')).toBe('502');
+    const tasks = tasksOf(deal);
+    expect(tasks).toHaveLength(3);
+    for (const t of tasks) {
+      expect(t.props.get('hs_task_status')).toBe('NOT_STARTED');
+      expect(t.props.get('hs_task_priority')).toBe('HIGH');
+      expect(t.props.get('hs_task_type')).toBe('CALL');
+      expect(t.props.get('hubspot_owner_id')).toBe('501');
+    }
+
+    // Re-applying the same commands creates nothing new.
+    mark = portal.requests.length;
+    await gateway.apply(portalId, deal, [createTask(deal, 'a'), createTask(deal, 'b')]);
+    expect(summary(mark)).toEqual([]);
+
+    // Complete one, cancel another: one batch update; HubSpot has no cancelled status, so it is marked in text.
+    mark = portal.requests.length;
+    await gateway.apply(portalId, deal, [
+      { type: 'completeTask', key: `${deal}:a` },
+      { type: 'cancelTask', key: `${deal}:b`, reason: 'deal left the stage' },
+    ]);
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/tasks/batch/read 200', 'POST /crm/v3/objects/tasks/batch/update 200']);
+    const byKey = (k: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(marker(`${deal}:${k}`)))!;
+    expect(byKey('a').props.get('hs_task_status')).toBe('COMPLETED');
+    expect(byKey('b').props.get('hs_task_status')).toBe('COMPLETED');
+    expect(byKey('b').props.get('hs_task_subject')).toBe('[Cancelled] Call patient (b)');
+    expect(byKey('b').props.get('hs_task_body')).toContain('Cancelled by Stagekeeper: deal left the stage');
+    expect(byKey('c').props.get('hs_task_status')).toBe('NOT_STARTED');
+
+    const snap = (await gateway.snapshots(portalId, [deal], [])).get(deal)!;
+    expect(snap.tasks).toEqual({ [`${deal}:a`]: 'COMPLETED', [`${deal}:b`]: 'COMPLETED', [`${deal}:c`]: 'NOT_STARTED' });
+  });
+
+  it('reports what a stage transition costs in HubSpot calls', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'intake-call'), createTask(deal, 'intake-form')]);
+    portal.ui.completeTask(tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes('intake-call'))!.id);
+    portal.ui.moveDeal(deal, 'sk_intake');
+
+    // A transition whose previous stage left open tasks: read, close them, open the next stage's, write back.
+    let mark = portal.requests.length;
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    expect(snap.tasks).toEqual({ [`${deal}:intake-call`]: 'COMPLETED', [`${deal}:intake-form`]: 'NOT_STARTED' });
+    await gateway.apply(portalId, deal, [
+      { type: 'cancelTask', key: `${deal}:intake-form`, reason: 'stage exited' },
+      createTask(deal, 'schedule'),
+      { type: 'setProperties', properties: { [P.slaStatus]: 'running', [P.slaDueAt]: String(Date.now() + 86_400_000) } },
+    ]);
+    const full = summary(mark);
+    expect(full).toEqual([
+      'POST /crm/v3/objects/deals/batch/read 200',
+      'POST /crm/v3/objects/tasks/batch/read 200',
+      'POST /crm/v3/objects/tasks/batch/create 201',
+      'POST /crm/v3/objects/tasks/batch/update 200',
+      'PATCH /crm/v3/objects/deals/:id 200',
+    ]);
+
+    // The common case after that: Stagekeeper's own tasks are closed, so the read is one call.
+    portal.ui.moveDeal(deal, 'sk_scheduled');
+    await gateway.apply(portalId, deal, [{ type: 'completeTask', key: `${deal}:schedule` }]);
+    mark = portal.requests.length;
+    await gateway.snapshots(portalId, [deal], ['dealname']);
+    await gateway.apply(portalId, deal, [createTask(deal, 'visit'), { type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]);
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/deals/batch/read 200',
+      'POST /crm/v3/objects/tasks/batch/create 201',
+      'PATCH /crm/v3/objects/deals/:id 200',
+    ]);
+  });
+
+  it('createTask is idempotent across a crash between HubSpot creating the task and us recording its id', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    const cmds = [createTask(deal, 'x'), createTask(deal, 'y')];
+    await gateway.apply(portalId, deal, cmds);
+    const created = tasksOf(deal).map((t) => t.id).sort();
+    expect(created).toHaveLength(2);
+
+    // The crash: the write-ahead markers are all Redis holds; HubSpot already has both tasks.
+    const key = `${prefix}:${portalId}:taskmap:${deal}`;
+    await redis.hset(key, { [`${deal}:x`]: `pending:${Date.now()}`, [`${deal}:y`]: `pending:${Date.now()}` });
+
+    const mark = portal.requests.length;
+    await gateway.apply(portalId, deal, cmds);
+    expect(summary(mark)).toEqual([
+      'GET /crm/v4/objects/deals/:id/associations/tasks 200',
+      'POST /crm/v3/objects/tasks/batch/read 200',
+    ]);
+    expect(tasksOf(deal).map((t) => t.id).sort()).toEqual(created);
+    expect(Object.values(await redis.hgetall(key)).sort()).toEqual(created);
+
+    // A pending key HubSpot never got is created after the search comes back empty.
+    await redis.hset(key, { [`${deal}:z`]: `pending:${Date.now()}` });
+    await gateway.apply(portalId, deal, [createTask(deal, 'z')]);
+    expect(tasksOf(deal)).toHaveLength(3);
+  });
+
+  it('a create whose response is lost (504) is recovered, not duplicated', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    portal.setFaults({ lostResponseRate: 1 });
+    await gateway.apply(portalId, deal, [createTask(deal, 'p'), createTask(deal, 'q')]);
+    portal.setFaults({ lostResponseRate: 0 });
+    expect(tasksOf(deal)).toHaveLength(2);
+    const map = await redis.hgetall(`${prefix}:${portalId}:taskmap:${deal}`);
+    expect(Object.values(map).every((v) => /^\d+$/.test(v))).toBe(true);
+  });
+
+  it('adds a note on the deal timeline once per key', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    const note: Command = { type: 'addNote', key: `${deal}:gate`, body: 'Move blocked: intake form missing.' };
+    await gateway.apply(portalId, deal, [note]);
+    await gateway.apply(portalId, deal, [note]);
+    const notes = portal.objects.all('notes').filter((n) => (n.props.get('hs_note_body') ?? '').includes(marker(`${deal}:gate`)));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.props.get('hs_timestamp')).toBeTruthy();
+  });
+
+  it('a rejected property does not stop the rest of the deal update', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    const err = await gateway
+      .apply(portalId, deal, [
+        { type: 'setProperties', properties: { [P.slaStatus]: 'not_an_option', [P.stageOwnerRole]: 'scheduler' } },
+        { type: 'moveStage', toStage: 'sk_intake', reason: 'gate_remediation' },
+      ])
+      .catch((e) => e);
+    expect(err.name).toBe('HubSpotRequestError');
+    expect(err.properties).toEqual([P.slaStatus]);
+    expect(err.message).not.toContain('not_an_option');
+    const d = portal.objects.get('deals', deal);
+    expect(d.props.get('dealstage')).toBe('sk_intake');
+    expect(d.props.get(P.stageOwnerRole)).toBe('scheduler');
+  });
+});
+
+describe('faults', () => {
+  it('a 429 storm (sandbox limit far below ours) loses nothing', async () => {
+    portal.setRateLimit({ max: 4, windowMs: 250 });
+    const { gateway } = gatewayWith({ default: { max: 50, windowMs: 250 }, search: { max: 5, windowMs: 1_000 } });
+    const deals = Array.from({ length: 6 }, () => newDeal());
+    const mark = portal.requests.length;
+    await Promise.all(
+      deals.map((d) =>
+        gateway.apply(portalId, d, [createTask(d, 's1'), createTask(d, 's2'), { type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]),
+      ),
+    );
+    const limited = since(mark).filter((r) => r.status === 429).length;
+    expect(limited).toBeGreaterThan(0);
+    for (const d of deals) {
+      expect(tasksOf(d)).toHaveLength(2);
+      expect(portal.objects.get('deals', d).props.get(P.slaStatus)).toBe('running');
+    }
+  });
+
+  it('5xx faults are retried until reads and writes go through, without duplicates', async () => {
+    const { gateway } = gatewayWith(roomy, { maxAttempts: 8 });
+    const deals = Array.from({ length: 4 }, () => newDeal());
+    portal.setFaults({ http5xxRate: 0.4, seed: 11 });
+    const mark = portal.requests.length;
+    const snaps = await gateway.snapshots(portalId, deals, ['dealname']);
+    expect(snaps.size).toBe(4);
+    for (const d of deals) await gateway.apply(portalId, d, [createTask(d, 'f'), { type: 'setProperties', properties: { [P.breachCount]: '1' } }]);
+    expect(since(mark).filter((r) => r.status >= 500).length).toBeGreaterThan(0);
+    portal.setFaults({ http5xxRate: 0 });
+    for (const d of deals) {
+      expect(tasksOf(d)).toHaveLength(1);
+      expect(portal.objects.get('deals', d).props.get(P.breachCount)).toBe('1');
+    }
+  });
+});
+
+describe('modifiedSince', () => {
+  it('pages the search in ascending hs_lastmodifieddate through the search bucket', async () => {
+    const { gateway } = gatewayWith();
+    const start = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    const ids = Array.from({ length: 5 }, () => newDeal());
+    const mark = portal.requests.length;
+    const res = await gateway.modifiedSince(portalId, start);
+    expect(res.dealIds).toEqual(expect.arrayContaining(ids));
+    expect(res.newestMs).toBeGreaterThanOrEqual(start);
+    const searches = since(mark).filter((r) => r.path === '/crm/v3/objects/deals/search');
+    expect(searches.length).toBeGreaterThanOrEqual(1);
+    expect(searches[0]!.body).toMatchObject({
+      filterGroups: [{ filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: String(start) }] }],
+      sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }],
+      limit: 200,
+    });
+  });
+});
