@@ -1,0 +1,109 @@
+import { createHmac } from 'node:crypto';
+import { Playbook } from '@stagekeeper/shared';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from './log';
+import { startService, type Service } from './service';
+import { DealStateStore } from './state/deal-state-store';
+import { redisKeys } from './state/keys';
+import { staticPlaybookSource } from './state/playbook-store';
+import { deletePrefix, MemoryGateway, MINIMAL_PLAYBOOK_INPUT, ScriptedEngine, testConfig, testPrefix, testRedis, waitFor } from './testing/fakes';
+
+const PORTAL = '321';
+const playbook = Playbook.parse(MINIMAL_PLAYBOOK_INPUT);
+
+let redis: Redis;
+let prefix: string;
+let gateway: MemoryGateway;
+let engine: ScriptedEngine;
+let service: Service | undefined;
+let states: DealStateStore;
+
+const start = () =>
+  startService({
+    config: testConfig(prefix, { SWEEP_INTERVAL_MS: '1000' }),
+    gateway,
+    engine,
+    playbookSource: staticPlaybookSource(playbook, [PORTAL]),
+    log: silentLogger,
+    host: '127.0.0.1',
+  });
+
+async function postEvents(url: string, events: unknown[]): Promise<Response> {
+  const body = JSON.stringify(events);
+  const ts = String(Date.now());
+  const uri = `${url}/webhooks/hubspot`;
+  const signature = createHmac('sha256', 'test-secret').update(`POST${uri}${body}${ts}`).digest('base64');
+  return fetch(uri, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': ts },
+  });
+}
+const stageChange = (dealId: number) => ({
+  eventId: 1,
+  subscriptionId: 1,
+  portalId: Number(PORTAL),
+  appId: 1,
+  occurredAt: Date.now(),
+  attemptNumber: 0,
+  subscriptionType: 'deal.propertyChange',
+  objectId: dealId,
+  propertyName: 'dealstage',
+  propertyValue: 'next',
+});
+
+beforeAll(() => {
+  redis = testRedis();
+});
+beforeEach(() => {
+  prefix = testPrefix();
+  gateway = new MemoryGateway();
+  engine = new ScriptedEngine();
+  states = new DealStateStore(redis, redisKeys(prefix), silentLogger);
+});
+afterEach(async () => {
+  await service?.close();
+  service = undefined;
+  await deletePrefix(redis, prefix);
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+describe('startService', () => {
+  it('takes a signed webhook through the queue to a persisted decision, and reports ready', async () => {
+    service = await start();
+    gateway.setDeal('500', 'next', Date.now() - 10 * 3600_000); // old change: the sweep's first window misses it
+    const res = await postEvents(service.url, [stageChange(500)]);
+    expect(res.status).toBe(200);
+    await waitFor(async () => (await states.load(PORTAL, '500')).version === 1, 5_000, 'reconcile of deal 500');
+    expect(engine.calls.map((c) => `${c.kind}:${c.dealId}:${c.stage}`)).toEqual(['reconcile:500:next']);
+    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+  });
+
+  it('recovers a deal whose webhook was missed through the repeatable sweep', async () => {
+    gateway.setDeal('600', 'new', Date.now());
+    service = await start();
+    await waitFor(async () => (await states.load(PORTAL, '600')).version >= 1, 8_000, 'sweep to reconcile deal 600');
+    expect(engine.calls.some((c) => c.dealId === '600')).toBe(true);
+  });
+
+  it('shuts down gracefully: stops taking requests but lets the in-flight reconcile persist', async () => {
+    service = await start();
+    gateway.setDeal('700', 'new', Date.now() - 10 * 3600_000);
+    let snapshotStarted = false;
+    gateway.onSnapshot = async () => {
+      snapshotStarted = true;
+      await new Promise((r) => setTimeout(r, 500));
+    };
+    expect((await postEvents(service.url, [stageChange(700)])).status).toBe(200);
+    await waitFor(() => snapshotStarted, 5_000, 'the reconcile to be in flight');
+    const url = service.url;
+    await service.close();
+    service = undefined;
+    // The job that was running when close() began finished and saved its decision.
+    expect((await states.load(PORTAL, '700')).version).toBe(1);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,84 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from './log';
+import { ReconcileQueue } from './queue/reconcile-queue';
+import { redisKeys, type Keys } from './state/keys';
+import { SweepCursorStore } from './state/sweep-cursor';
+import { runSweep } from './sweep';
+import { deletePrefix, MemoryGateway, testPrefix, testRedis } from './testing/fakes';
+
+const T0 = Date.parse('2026-03-04T12:00:00Z');
+let redis: Redis;
+let prefix: string;
+let keys: Keys;
+let gateway: MemoryGateway;
+let cursors: SweepCursorStore;
+let queue: ReconcileQueue;
+let now: number;
+
+const sweep = () =>
+  runSweep({
+    gateway,
+    playbooks: { portals: async () => ['5'] },
+    cursors,
+    reconcile: queue,
+    log: silentLogger,
+    clock: () => now,
+    overlapMs: 1_000,
+    initialLookbackMs: 60_000,
+  });
+const queued = async () => (await queue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data.dealId).sort();
+
+beforeAll(() => {
+  redis = testRedis();
+});
+beforeEach(() => {
+  prefix = testPrefix();
+  keys = redisKeys(prefix);
+  gateway = new MemoryGateway();
+  cursors = new SweepCursorStore(redis, keys);
+  queue = new ReconcileQueue(redis, keys.bullPrefix(), 60_000);
+  now = T0;
+});
+afterEach(async () => {
+  await queue.close();
+  await deletePrefix(redis, prefix);
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+describe('runSweep', () => {
+  it('starts from the lookback, enqueues modified deals and advances the cursor to the newest change', async () => {
+    gateway.setDeal('1', 'new', T0 - 120_000); // before the first window: left to provisioning
+    gateway.setDeal('2', 'new', T0 - 30_000);
+    const [report] = await sweep();
+    expect(report).toEqual({ portalId: '5', since: T0 - 60_000, found: 1, cursor: T0 - 30_000 });
+    expect(await queued()).toEqual(['2']);
+    expect(await cursors.get('5')).toBe(T0 - 30_000);
+  });
+
+  it('recovers a deal whose webhook never arrived, with an overlap for late-indexed changes', async () => {
+    gateway.setDeal('2', 'new', T0 - 30_000);
+    await sweep();
+    await queue.queue.obliterate({ force: true });
+
+    now = T0 + 300_000;
+    gateway.setDeal('3', 'next', T0 + 200_000); // the missed webhook
+    gateway.setDeal('4', 'new', T0 - 30_500); // indexed late, just behind the cursor
+    const [report] = await sweep();
+    expect(report!.since).toBe(T0 - 31_000);
+    expect(await queued()).toEqual(['2', '3', '4']);
+    expect(await cursors.get('5')).toBe(T0 + 200_000);
+  });
+
+  it('keeps the cursor when the search fails, so the window is retried', async () => {
+    gateway.setDeal('2', 'new', T0 - 30_000);
+    await sweep();
+    gateway.modifiedSince = async () => {
+      throw new Error('HubSpot 503');
+    };
+    await expect(sweep()).rejects.toThrow(/sweep failed for 1 portal/);
+    expect(await cursors.get('5')).toBe(T0 - 30_000);
+  });
+});

@@ -1,0 +1,185 @@
+import { Playbook, type Command } from '@stagekeeper/shared';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from './log';
+import { TimerQueue } from './queue/timer-queue';
+import { DealStateStore } from './state/deal-state-store';
+import { HistoryStore } from './state/history-store';
+import { redisKeys, type Keys } from './state/keys';
+import { staticPlaybookSource } from './state/playbook-store';
+import { blankState, deletePrefix, MemoryGateway, MINIMAL_PLAYBOOK_INPUT, ScriptedEngine, testPrefix, testRedis } from './testing/fakes';
+import { createProcessor, DealProcessingError, sharedEngine } from './worker';
+
+const PORTAL = '77';
+const ENTRY = '10:new:1';
+const playbook = Playbook.parse(MINIMAL_PLAYBOOK_INPUT);
+
+let redis: Redis;
+let prefix: string;
+let keys: Keys;
+let gateway: MemoryGateway;
+let engine: ScriptedEngine;
+let states: DealStateStore;
+let history: HistoryStore;
+let timers: TimerQueue;
+const NOW = Date.parse('2026-03-04T12:00:00Z');
+
+const processor = () =>
+  createProcessor({
+    gateway,
+    engine,
+    playbooks: staticPlaybookSource(playbook, [PORTAL]),
+    states,
+    history,
+    timers,
+    log: silentLogger,
+    clock: () => NOW,
+  });
+
+beforeAll(() => {
+  redis = testRedis();
+});
+beforeEach(() => {
+  prefix = testPrefix();
+  keys = redisKeys(prefix);
+  gateway = new MemoryGateway();
+  engine = new ScriptedEngine();
+  states = new DealStateStore(redis, keys, silentLogger);
+  history = new HistoryStore(redis, keys, silentLogger);
+  timers = new TimerQueue(redis, keys.bullPrefix(), () => NOW);
+});
+afterEach(async () => {
+  await timers.close();
+  await deletePrefix(redis, prefix);
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+const COMMANDS: Command[] = [
+  { type: 'setProperties', properties: { stagekeeper_sla_status: 'running' } },
+  { type: 'scheduleTimer', timerId: `${ENTRY}:breach`, kind: 'breach', entryId: ENTRY, fireAt: NOW + 3_600_000 },
+  { type: 'cancelTimer', timerId: `${ENTRY}:warning` },
+  {
+    type: 'recordHistory',
+    row: {
+      dealId: '10',
+      pipeline: 'default',
+      stage: 'new',
+      ownerRole: 'intake',
+      ownerId: null,
+      enteredAt: NOW - 1000,
+      exitedAt: NOW,
+      businessMs: 1000,
+      toStage: 'next',
+      direction: 'forward',
+      slaOutcome: 'met',
+      breachReason: null,
+    },
+  },
+];
+
+describe('processReconcile', () => {
+  it('applies HubSpot commands, schedules timers, records history and persists state', async () => {
+    gateway.setDeal('10', 'new');
+    engine.commands = () => COMMANDS;
+    await timers.schedule(PORTAL, '10', { type: 'scheduleTimer', timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY, fireAt: NOW + 1000 });
+
+    const outcomes = await processor().processReconcile(PORTAL, ['10']);
+    expect(outcomes.get('10')).toBe('applied');
+    // Only HubSpot-side commands reach the adapter.
+    expect(gateway.applied).toEqual([{ portalId: PORTAL, dealId: '10', commands: [COMMANDS[0]] }]);
+    expect(gateway.snapshotCalls[0]!.properties).toEqual(['dealstage', 'pipeline']);
+    expect(await timers.pending(PORTAL, `${ENTRY}:breach`)).toBeDefined();
+    expect(await timers.pending(PORTAL, `${ENTRY}:warning`)).toBeUndefined();
+    expect((await history.readWeek(PORTAL, NOW)).map((r) => r.dealId)).toEqual(['10']);
+    expect(await states.load(PORTAL, '10')).toEqual({ state: blankState('10', 1), version: 1 });
+  });
+
+  it('reads snapshots in batches of at most 100', async () => {
+    const ids = Array.from({ length: 150 }, (_, i) => String(1000 + i));
+    ids.forEach((id) => gateway.setDeal(id, 'new'));
+    const outcomes = await processor().processReconcile(PORTAL, ids);
+    expect(gateway.snapshotCalls.map((c) => c.dealIds.length)).toEqual([100, 50]);
+    expect([...outcomes.values()].every((o) => o === 'applied')).toBe(true);
+  });
+
+  it('decides again from the winner’s state when another worker saves the deal first', async () => {
+    gateway.setDeal('10', 'new');
+    let interfered = false;
+    gateway.onSnapshot = async () => {
+      if (interfered) return;
+      interfered = true;
+      // A timer firing for the same deal persists between our read and our save.
+      await states.save(PORTAL, '10', 0, blankState('10', 41));
+    };
+    await processor().processReconcile(PORTAL, ['10']);
+    expect(engine.calls.map((c) => c.runsBefore)).toEqual([0, 41]);
+    expect((await states.load(PORTAL, '10')).state?.breachCount).toBe(42);
+  });
+
+  it('persists nothing when applying fails, so the retry makes the same decision', async () => {
+    gateway.setDeal('10', 'new');
+    engine.commands = () => [COMMANDS[0]!];
+    const failing = gateway.apply.bind(gateway);
+    let calls = 0;
+    gateway.apply = async (...args) => {
+      calls++;
+      if (calls === 1) throw new Error('HubSpot 502 with body "secret value"');
+      return failing(...args);
+    };
+    const err = await processor().processReconcile(PORTAL, ['10']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DealProcessingError);
+    expect(await states.load(PORTAL, '10')).toEqual({ state: null, version: 0 });
+
+    await processor().processReconcile(PORTAL, ['10']);
+    expect(engine.calls.map((c) => c.runsBefore)).toEqual([0, 0]);
+    expect((await states.load(PORTAL, '10')).state?.breachCount).toBe(1);
+  });
+
+  it('fails the deal (not the batch) when the gateway leaves it out, rather than treating it as deleted', async () => {
+    gateway.setDeal('10', 'new');
+    gateway.setDeal('11', 'new');
+    gateway.omitFromSnapshots.add('10');
+    const err = (await processor().processReconcile(PORTAL, ['10', '11']).catch((e: unknown) => e)) as DealProcessingError;
+    expect(err.failures.map((f) => f.dealId)).toEqual(['10']);
+    expect(engine.calls.map((c) => c.dealId)).toEqual(['11']);
+    expect((await states.load(PORTAL, '11')).version).toBe(1);
+  });
+
+  it('does nothing for a portal without playbook', async () => {
+    const outcomes = await processor().processReconcile('999', ['10']);
+    expect(outcomes.get('10')).toBe('no_playbook');
+    expect(gateway.snapshotCalls).toEqual([]);
+  });
+});
+
+describe('processTimer', () => {
+  it('asks onTimer with the firing and persists the result', async () => {
+    gateway.setDeal('10', 'new');
+    await states.save(PORTAL, '10', 0, blankState('10', 5));
+    const firing = { timerId: `${ENTRY}:breach`, kind: 'breach' as const, entryId: ENTRY };
+    expect(await processor().processTimer(PORTAL, '10', firing)).toBe('applied');
+    expect(engine.calls).toEqual([{ kind: 'timer', dealId: '10', stage: 'new', runsBefore: 5, timer: firing }]);
+    expect((await states.load(PORTAL, '10')).state?.breachCount).toBe(6);
+  });
+});
+
+describe('the real engine', () => {
+  it('runs end to end through the worker for a new deal (smoke)', async () => {
+    gateway.setDeal('10', 'new');
+    const real = createProcessor({
+      gateway,
+      engine: sharedEngine,
+      playbooks: staticPlaybookSource(playbook, [PORTAL]),
+      states,
+      history,
+      timers,
+      log: silentLogger,
+      clock: () => NOW,
+    });
+    expect((await real.processReconcile(PORTAL, ['10'])).get('10')).toBe('applied');
+    const { state } = await states.load(PORTAL, '10');
+    expect(state?.dealId).toBe('10');
+  });
+});
