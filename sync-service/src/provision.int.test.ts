@@ -1,0 +1,121 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
+import { SandboxPortal, startSandboxServer, type SandboxServer } from '../../test/sandbox';
+import { HubSpotCaller } from './hubspot/call';
+import { HubSpotClientFactory, StaticTokenProvider } from './hubspot/client';
+import { RedisRateLimiter } from './hubspot/limiter';
+import { testPlaybook } from './hubspot/test-playbook';
+import { formatProvisionReport, provision } from './provision';
+
+const prefix = `sktest-prov-${process.pid}-${Date.now()}`;
+let portal: SandboxPortal;
+let server: SandboxServer;
+let redis: Redis;
+
+function portalCaller() {
+  const caller = new HubSpotCaller({
+    clients: new HubSpotClientFactory({ tokens: new StaticTokenProvider(portal.privateAppToken), basePath: server.url }),
+    limiter: new RedisRateLimiter({ redis, prefix, plan: { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } } }),
+    metrics: { inc: () => {} },
+  });
+  return caller.forPortal(String(portal.portalId));
+}
+
+beforeAll(async () => {
+  portal = new SandboxPortal();
+  portal.seedPipeline({
+    id: 'sk_care',
+    label: 'Care journey',
+    stages: [
+      { id: 'sk_referral', label: 'Referral' },
+      { id: 'sk_intake', label: 'Intake Completed' },
+      { id: 'sk_scheduled', label: 'Scheduled' },
+      { id: 'sk_done', label: 'Done', isClosed: true },
+    ],
+  });
+  server = await startSandboxServer({ portal });
+  redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+  await server.close();
+});
+
+describe('provision against the sandbox portal', () => {
+  it('creates the group and every written-back property once; the second run creates nothing', async () => {
+    const first = await provision({ client: portalCaller(), playbook: testPlaybook() });
+    expect(first.group).toBe('created');
+    expect(first.created.sort()).toEqual(WRITTEN_BACK_PROPERTIES.map((p) => p.name).sort());
+    expect(first.updated).toEqual([]);
+    const created = portal.catalogs.deals.get('stagekeeper_sla_status')!;
+    expect(created.groupName).toBe(PROPERTY_GROUP.name);
+    expect(created.options.map((o) => o.value)).toContain('breached');
+
+    const mark = portal.requests.length;
+    const second = await provision({ client: portalCaller(), playbook: testPlaybook() });
+    expect(second.group).toBe('exists');
+    expect(second.created).toEqual([]);
+    expect(second.updated).toEqual([]);
+    expect(second.existing.sort()).toEqual(WRITTEN_BACK_PROPERTIES.map((p) => p.name).sort());
+    // Reads only: groups, properties, pipelines.
+    expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /crm/v3/properties/deals/groups',
+      'GET /crm/v3/properties/deals',
+      'GET /crm/v3/pipelines/deals',
+    ]);
+    expect(portal.requests.slice(mark).every((r) => r.method === 'GET')).toBe(true);
+  });
+
+  it('lists properties the playbook criteria read that deals lack', async () => {
+    const report = await provision({ client: portalCaller(), playbook: testPlaybook() });
+    expect(report.missingProperties).toEqual([
+      { property: 'intake_form_received', usedAt: ['pipelines[0].stages[0].exitCriteria[0]'] },
+      { property: 'waiting_on', usedAt: ['pipelines[0].stages[1].sla.pauseWhen[0]'] },
+    ]);
+    expect(report.ok).toBe(false);
+  });
+
+  it('reports a wrong stage id and a wrong pipeline id clearly', async () => {
+    const wrongStage = await provision({
+      client: portalCaller(),
+      playbook: testPlaybook({ stageIds: ['sk_referral', 'sk_intake', '123', 'sk_done'] }),
+    });
+    expect(wrongStage.mismatches).toEqual([
+      'stage "123" (pipelines[0].stages[2], label "Scheduled") not in pipeline "sk_care"; a stage labelled "Scheduled" has id "sk_scheduled": use that id; the portal has: "sk_referral" (Referral), "sk_intake" (Intake Completed), "sk_scheduled" (Scheduled), "sk_done" (Done)',
+    ]);
+    const text = formatProvisionReport(wrongStage);
+    expect(text).toContain('✗ stage "123"');
+    expect(text).toContain('NOT READY');
+
+    const wrongPipeline = await provision({ client: portalCaller(), playbook: testPlaybook({ pipelineId: 'X' }) });
+    expect(wrongPipeline.mismatches).toHaveLength(1);
+    expect(wrongPipeline.mismatches[0]).toMatch(
+      /^pipeline "X" \(playbook pipelines\[0\], label "Care journey"\) not found in the portal; a pipeline labelled "Care journey" has id "sk_care": use that id; the portal has: "default" \(Sales Pipeline\), "sk_care" \(Care journey\)$/,
+    );
+  });
+
+  it('a property of the wrong type is a mismatch, not silently rewritten', async () => {
+    const p = new SandboxPortal();
+    const s = await startSandboxServer({ portal: p });
+    try {
+      p.catalogs.deals.createGroup({ name: 'stagekeeper', label: 'Stagekeeper' });
+      p.catalogs.deals.create({ name: 'stagekeeper_breach_count', label: 'Breach count', type: 'string', fieldType: 'text', groupName: 'stagekeeper' });
+      const caller = new HubSpotCaller({
+        clients: new HubSpotClientFactory({ tokens: new StaticTokenProvider(p.privateAppToken), basePath: s.url }),
+        limiter: new RedisRateLimiter({ redis, prefix, plan: { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } } }),
+        metrics: { inc: () => {} },
+      });
+      const report = await provision({ client: caller.forPortal(String(p.portalId)), playbook: testPlaybook() });
+      expect(report.mismatches).toContain(
+        'property "stagekeeper_breach_count" exists with type "string", Stagekeeper writes "number": change or delete it in HubSpot',
+      );
+      expect(report.created).toHaveLength(WRITTEN_BACK_PROPERTIES.length - 1);
+    } finally {
+      await s.close();
+    }
+  });
+});
