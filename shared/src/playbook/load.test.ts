@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { EXAMPLE_PLAYBOOKS } from './examples';
-import { formatPlaybookErrors, parsePlaybook, type PlaybookError } from './load';
+import { formatPlaybookErrors, parsePlaybook, validatePlaybook, type PlaybookError } from './load';
 import { loadPlaybookFile } from './load-file';
 
 type Obj = Record<string, any>;
@@ -92,6 +92,12 @@ const INVALID: [string, (p: Obj) => void, string, string][] = [
     'expected one of "notifyOwner", "taskForLead", "reassignToLead", "setProperty", got "page"',
   ],
   ['taskDone naming an unknown task', (p) => (stage(p, 1).exitCriteria[0].task = 'email'), 'pipelines[0].stages[1].exitCriteria[0].task', 'unknown task "email": name one of this stage\'s requiredActions'],
+  [
+    'taskDone as an entry criterion',
+    (p) => (stage(p, 1).entryCriteria = [{ op: 'taskDone', task: 'call' }]),
+    'pipelines[0].stages[1].entryCriteria[0].op',
+    'taskDone is only possible in exitCriteria: a stage creates its tasks on entry',
+  ],
   ['duplicate stage id', (p) => (stage(p, 1).id = 's0'), 'pipelines[0].stages[1].id', 'duplicate stage id "s0"'],
   [
     'non-increasing escalation levels',
@@ -311,6 +317,18 @@ describe('parsePlaybook: formats', () => {
     const asYaml = parsePlaybook(text, 'auto', 'x.yaml');
     expect(asJson.ok ? '' : asJson.errors[0]!.message).toMatch(/^JSON syntax error/);
     expect(asYaml.ok ? '' : asYaml.errors[0]!.message).toBe('missing: expected a string');
+  });
+});
+
+describe('validatePlaybook', () => {
+  it('gives decoded values (a request body) the same errors, without lines', () => {
+    const p = base();
+    stage(p, 3).sla.target = '4 hrs';
+    expect(validatePlaybook(p)).toEqual({
+      ok: false,
+      errors: [{ path: 'pipelines[0].stages[3].sla.target', message: 'expected a duration like "4h" or "15m", got "4 hrs"' }],
+    });
+    expect(validatePlaybook(base()).ok).toBe(true);
   });
 });
 

@@ -91,14 +91,26 @@ export function parsePlaybook(text: string, format: PlaybookFormat = 'auto', sou
   const decoded = (format === 'auto' ? detectFormat(text, sourceName) : format) === 'json' ? decodeJson(text) : decodeYaml(text);
   if (!decoded.ok) return tag(decoded.errors);
 
-  const result = Playbook.safeParse(decoded.value);
+  const result = validatePlaybook(decoded.value, decoded.lineOf);
+  return result.ok ? result : tag(result.errors);
+}
+
+/**
+ * Validates an already-decoded value (e.g. a JSON request body) with the same messages as `parsePlaybook`.
+ * `lineOf` maps an error path to a source line when the caller still has the text.
+ */
+export function validatePlaybook(
+  value: unknown,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined = () => undefined,
+): PlaybookParseResult {
+  const result = Playbook.safeParse(value);
   if (result.success) return { ok: true, playbook: result.data };
-  const errors = issuesToErrors(result.error.issues, decoded.value, Playbook).map((e) => {
-    const line = decoded.lineOf(e.segments);
+  const errors = issuesToErrors(result.error.issues, value, Playbook).map((e) => {
+    const line = lineOf(e.segments);
     return { path: renderPath(e.segments), message: e.message, ...(line !== undefined ? { line } : {}) };
   });
   // zod reports structure before cross-references; an author fixing a file top to bottom wants line order.
-  return tag(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  return { ok: false, errors: errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) };
 }
 
 /** One line per error, `file:line: path: message`, for terminals and CI logs. */

@@ -345,7 +345,11 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
       unique(s.requiredActions, [...at, 'requiredActions'], 'task template');
       (['entryCriteria', 'exitCriteria'] as const).forEach((key) =>
         s[key].forEach((c, ci) => {
-          if (c.op === 'taskDone' && !tasks.has(c.task))
+          if (c.op !== 'taskDone') return;
+          // The gate checks entry criteria before the visit exists, so a task can never be done by then.
+          if (key === 'entryCriteria')
+            issue([...at, key, ci, 'op'], 'taskDone is only possible in exitCriteria: a stage creates its tasks on entry');
+          else if (!tasks.has(c.task))
             issue([...at, key, ci, 'task'], `unknown task "${c.task}": name one of this stage's requiredActions`);
         }),
       );
