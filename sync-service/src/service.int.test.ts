@@ -80,6 +80,9 @@ describe('startService', () => {
     await waitFor(async () => (await states.load(PORTAL, '500')).version === 1, 5_000, 'reconcile of deal 500');
     expect(engine.calls.map((c) => `${c.kind}:${c.dealId}:${c.stage}`)).toEqual(['reconcile:500:next']);
     expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).toMatch(/stagekeeper_queue_depth\{queue="reconcile",state="waiting"\} \d+/);
+    expect(metrics).toMatch(/stagekeeper_job_duration_seconds_count\{queue="reconcile",outcome="ok"\} [1-9]/);
   });
 
   it('recovers a deal whose webhook was missed through the repeatable sweep', async () => {

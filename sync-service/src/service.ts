@@ -182,3 +182,22 @@ export async function startService(opts: StartOptions) {
     stores: { playbooks: playbookStore, states, history, cursors },
   };
 }
+
+/** For main.ts: SIGTERM / SIGINT close the service once (a second signal exits at once). */
+export function closeOnSignals(service: { close(): Promise<void> }, log: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'signal received; draining');
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: errorSummary(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

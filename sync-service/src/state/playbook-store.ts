@@ -62,6 +62,17 @@ export class PlaybookStore implements PlaybookSource {
     return stored;
   }
 
+  /**
+   * Saves only when the content differs from the current version (the version number itself ignored), so
+   * seeding from PLAYBOOK_FILE on every start does not mint a new version per restart.
+   */
+  async saveIfChanged(portalId: string, input: unknown): Promise<StoredPlaybook & { changed: boolean }> {
+    const parsed = Playbook.safeParse(input);
+    const current = await this.current(portalId);
+    if (parsed.success && current && sameContent(parsed.data, current.playbook)) return { ...current, changed: false };
+    return { ...(await this.save(portalId, input)), changed: true };
+  }
+
   async current(portalId: string): Promise<StoredPlaybook | null> {
     const raw = await this.redis.get(this.keys.playbookCurrent(portalId));
     if (raw === null) return null;
@@ -102,6 +113,8 @@ export class PlaybookStore implements PlaybookSource {
     return null;
   }
 }
+
+const sameContent = (a: Playbook, b: Playbook) => JSON.stringify({ ...a, version: 0 }) === JSON.stringify({ ...b, version: 0 });
 
 /** A fixed playbook for every listed portal (sandbox, tests, a PLAYBOOK_FILE with a single portal). */
 export function staticPlaybookSource(playbook: Playbook, portalIds: string[]): PlaybookSource {

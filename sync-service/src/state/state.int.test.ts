@@ -151,6 +151,13 @@ describe('PlaybookStore', () => {
     expect(await other.current('2')).toBeNull();
   });
 
+  it('saveIfChanged mints a version only when the content changed', async () => {
+    const store = new PlaybookStore(redis, keys, silentLogger);
+    expect((await store.saveIfChanged('1', MINIMAL_PLAYBOOK_INPUT)).changed).toBe(true);
+    expect(await store.saveIfChanged('1', MINIMAL_PLAYBOOK_INPUT)).toMatchObject({ changed: false, version: 1 });
+    expect(await store.saveIfChanged('1', { ...MINIMAL_PLAYBOOK_INPUT, name: 'edited' })).toMatchObject({ changed: true, version: 2 });
+  });
+
   it('rejects an invalid playbook with path-precise issues and stores nothing', async () => {
     const store = new PlaybookStore(redis, keys, silentLogger);
     const bad = { ...MINIMAL_PLAYBOOK_INPUT, pipelines: [{ id: 'default', label: 'D', stages: [{ id: 'new', label: 'New', ownerRole: 'ghost' }] }] };
