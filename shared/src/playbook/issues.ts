@@ -125,7 +125,13 @@ function editDistance(a: string, b: string): number {
 /** owner_role vs ownerRole, or a small typo: the key the author most likely meant. */
 function closestKey(key: string, allowed: string[]): string | undefined {
   const norm = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
-  return allowed.find((a) => norm(a) === norm(key)) ?? allowed.find((a) => editDistance(a, key) <= 2);
+  const n = norm(key);
+  return (
+    allowed.find((a) => norm(a) === n) ??
+    allowed.find((a) => editDistance(a, key) <= 2) ??
+    // "monday" for "mon", "calendarId" for "calendar".
+    allowed.find((a) => a.length >= 3 && n.startsWith(norm(a)))
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -167,8 +173,10 @@ function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PropertyKe
       if (issue.discriminator !== undefined && 'options' in issue && issue.options) {
         return one(expectation(oneOf(issue.options)));
       }
-      // When exactly one branch got past the type check, its inner complaint is the useful one.
-      const deep = issue.errors.filter((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0));
+      // When exactly one branch got past the type check, its own complaints (unknown keys included) are the
+      // useful ones; the other branches only say "not a string".
+      const typeMismatch = (i: Issue) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value');
+      const deep = issue.errors.filter((branch) => branch.length > 0 && !branch.some(typeMismatch));
       if (deep.length === 1) return deep[0]!.flatMap((i) => mapIssue(i, input, root, segments));
       const alternatives = issue.errors.flatMap((branch) =>
         branch

@@ -117,6 +117,12 @@ const INVALID: [string, (p: Obj) => void, string, string][] = [
   ['wrong schemaVersion', (p) => (p.schemaVersion = 2), 'schemaVersion', 'expected 1, got 2'],
   ['bad enum', (p) => (stage(p, 1).requiredActions[0].type = 'SMS'), 'pipelines[0].stages[1].requiredActions[0].type', 'expected one of "CALL", "EMAIL", "TODO", got "SMS"'],
   ['hours neither 24/7 nor weekly', (p) => (p.calendars[0].hours = '24x7'), 'calendars[0].hours', 'expected "24/7" or an object, got "24x7"'],
+  [
+    'bad date inside the holiday union',
+    (p) => (p.calendars[0].holidays = [{ date: '2026-13-01', name: 'Nope' }]),
+    'calendars[0].holidays[0].date',
+    'expected a real calendar date, got "2026-13-01"',
+  ],
   ['bad clock time', (p) => (p.calendars[0].hours.mon[0].end = '5pm'), 'calendars[0].hours.mon[0].end', 'expected a time like "08:00" or "24:00", got "5pm"'],
   ['escalation beyond range', (p) => (stage(p, 3).sla.escalations[1].at = 2000), 'pipelines[0].stages[3].sla.escalations[1].at', 'expected a number <= 1000, got 2000'],
   ['role without owners or teams', (p) => (p.roles[0].owners = []), 'roles[0]', 'a role needs at least one owner or team'],
@@ -173,6 +179,19 @@ describe('parsePlaybook: invalid playbooks', () => {
       expect(withoutLines(r.errors)).toEqual([{ path, message }]);
       expect(r.errors[0]!.line).toBeGreaterThan(0);
     });
+  });
+
+  it('finds an unknown key inside the weekly-hours union (and the calendar it leaves empty)', () => {
+    const p = base();
+    p.calendars[0].hours = { monday: [{ start: '09:00', end: '17:00' }] };
+    const r = parsePlaybook(stringify(p), 'yaml');
+    expect(r.ok ? null : withoutLines(r.errors)).toEqual([
+      { path: 'calendars[0].hours', message: 'a calendar needs at least one staffed interval (or "24/7")' },
+      {
+        path: 'calendars[0].hours.monday',
+        message: 'unknown key "monday" (did you mean "mon"?); allowed here: mon, tue, wed, thu, fri, sat, sun',
+      },
+    ]);
   });
 
   it('reports every independent problem, not just the first, in line order', () => {
