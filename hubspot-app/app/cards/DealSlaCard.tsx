@@ -35,7 +35,7 @@ const UNMANAGED_TEXT: Record<string, string> = {
   not_found: 'Stagekeeper has no record of this deal yet. It appears after the next sync.',
 };
 
-export const DealSlaCard = ({ fetcher = hubspot.fetch as FetchLike }: { fetcher?: FetchLike }) => {
+export const DealSlaCard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
   const context = useExtensionContext<'crm.record.tab'>();
   const actions = useExtensionActions<'crm.record.tab'>();
   const dealId = String(context.crm.objectId);

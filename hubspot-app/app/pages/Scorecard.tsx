@@ -27,7 +27,7 @@ export function chartData(rows: StageRow[]) {
   ]);
 }
 
-export const Scorecard = ({ fetcher = hubspot.fetch as FetchLike }: { fetcher?: FetchLike }) => {
+export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
   const client = useRef(createServiceClient(SERVICE_URL, fetcher)).current;
   // Undefined asks the service for its default: the latest complete week.
   const [week, setWeek] = useState<string | undefined>(undefined);

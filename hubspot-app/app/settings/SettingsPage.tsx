@@ -24,7 +24,7 @@ type Loadable<T> = { kind: 'loading' } | { kind: 'error'; message: string } | { 
 
 const message = (e: unknown) => (e instanceof Error ? e.message : 'Unknown error');
 
-export const SettingsPage = ({ fetcher = hubspot.fetch as FetchLike }: { fetcher?: FetchLike }) => {
+export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
   const actions = useExtensionActions<'settings'>();
   const client = useRef(createServiceClient(SERVICE_URL, fetcher)).current;
   const [status, setStatus] = useState<Loadable<StatusResponse>>({ kind: 'loading' });
