@@ -1,4 +1,4 @@
-import type { Command, DealState, EngineResult } from './types';
+import type { Command, DealState, Decision, EngineResult } from './types';
 
 /**
  * Collects what one engine call decides. Property writes are merged into a single setProperties command so a
@@ -6,7 +6,7 @@ import type { Command, DealState, EngineResult } from './types';
  */
 export class Effects {
   readonly commands: Command[] = [];
-  readonly decisions: { rule: string; detail: string }[] = [];
+  readonly decisions: Decision[] = [];
   private readonly props = new Map<string, string>();
 
   push(...commands: Command[]): void {

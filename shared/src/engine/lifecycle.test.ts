@@ -85,6 +85,16 @@ describe('closed stages', () => {
   });
 });
 
+describe('lost stored state', () => {
+  it('restarts the counters from what Stagekeeper last wrote to HubSpot', () => {
+    const props = { [P.breachCount]: '2', [P.backflowCount]: '3' };
+    const r = reconcile({ playbook, state: null, snapshot: snap({ properties: props }), now: MON_10 });
+    expect(r.state).toMatchObject({ breachCount: 2, backflowCount: 3 });
+    // Same visit, same deterministic keys: the adapter's idempotency keys stop a second task.
+    expect(only(r, 'createTask').map((t) => t.key)).toContain(`${ID}:sla`);
+  });
+});
+
 describe('playbook version change', () => {
   it('recomputes a running clock under the new target, keeping consumed time and timer ids', () => {
     const v2 = fixturePlaybook((p) => {

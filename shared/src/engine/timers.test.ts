@@ -134,16 +134,32 @@ describe('manual breach reason', () => {
     expect(setBreachReason({ playbook, state: r.state!, reason: 'capacity', now: MON_10 + 4 * HOUR }).commands).toEqual([]);
   });
 
-  it('is never overwritten by a later inference', () => {
-    const manual = setBreachReason({ playbook, state: breached, reason: 'capacity', now: MON_10 + 3 * HOUR }).state!;
-    // A later breach-at-100 % escalation runs inference paths again; the reason must survive.
-    const r = fire(manual, level(1), MON_10 + 3 * HOUR);
-    expect(r.state!.current!.breachReason).toBe('capacity');
-    expect(written(r)[P.breachReason]).toBeUndefined();
+  it('set before the breach, is not overwritten by the inference at breach', () => {
+    const preset = setBreachReason({ playbook, state: entered, reason: 'patient_unreachable', now: MON_10 + HOUR });
+    expect(preset.commands).toEqual([]);
+    expect(rules(preset)).toContain('manual_reason.preset');
+    // The evidence would say missing_data; the rep's reason stands and is written as manual.
+    const r = fire(preset.state, breach, MON_10 + 2 * HOUR);
+    expect(r.state!.current).toMatchObject({ breachReason: 'patient_unreachable', breachReasonSource: 'manual' });
+    expect(written(r)).toMatchObject({ [P.breachReason]: 'patient_unreachable', [P.breachReasonSource]: 'manual' });
+    expect(rules(r)).toContain('breach.reason_manual_kept');
   });
 
-  it('is refused when there is no breach', () => {
-    const r = setBreachReason({ playbook, state: entered, reason: 'capacity', now: MON_10 });
+  it('for an earlier stage breach rewrites the properties only', () => {
+    const moved = reconcile({
+      playbook,
+      state: breached,
+      snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + 3 * HOUR, properties: { num_contacted_notes: '1', insurance_id: 'x' } }),
+      now: MON_10 + 3 * HOUR,
+    }).state!;
+    const r = setBreachReason({ playbook, state: moved, reason: 'handoff', now: MON_10 + 4 * HOUR });
+    expect(written(r)).toEqual({ [P.breachReason]: 'handoff', [P.breachReasonSource]: 'manual' });
+    expect(r.state!.current!.breachReason).toBeNull();
+  });
+
+  it('is refused when there is no breach and no running clock', () => {
+    const lost = reconcile({ playbook, state: entered, snapshot: snap({ stage: 'lost', stageEnteredAt: MON_10 + HOUR }), now: MON_10 + HOUR });
+    const r = setBreachReason({ playbook, state: lost.state!, reason: 'capacity', now: MON_10 + HOUR });
     expect(r.commands).toEqual([]);
     expect(rules(r)).toContain('manual_reason.no_breach');
   });
