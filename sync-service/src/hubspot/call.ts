@@ -187,6 +187,15 @@ export class HubSpotCaller {
     }
   }
 
+  get policy(): Readonly<RetryPolicy> {
+    return this.retry;
+  }
+
+  /** Waits as the wrapper does after its n-th transient failure; for callers that retry a whole step themselves. */
+  pause(failures: number): Promise<void> {
+    return this.sleep(this.backoff(failures));
+  }
+
   /** Exponential backoff with "equal jitter": never shorter than half the step, and workers spread apart. */
   private backoff(failures: number): number {
     const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (failures - 1));

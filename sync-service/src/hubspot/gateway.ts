@@ -418,12 +418,15 @@ export class HubSpotApiGateway implements HubSpotGateway {
     if (todo.length === 0) return;
 
     await map.markPending(portalId, dealId, todo.map((i) => i.key), this.now());
+    const rounds = this.opts.caller.policy.maxAttempts;
     for (let round = 1; ; round++) {
       try {
         await this.createBatches(portalId, dealId, type, todo);
         return;
       } catch (err) {
-        if (err instanceof HubSpotUnavailableError && err.maybeApplied && round < 3) {
+        // Same budget and backoff as any other 5xx, but each retry first looks for what the lost attempt created.
+        if (err instanceof HubSpotUnavailableError && err.maybeApplied && round < rounds) {
+          await this.opts.caller.pause(round);
           todo = await this.recoverInto(portalId, dealId, type, todo, todo.map((i) => i.key));
           if (todo.length === 0) return;
           continue;
