@@ -119,6 +119,11 @@ describe('snapshots', () => {
     expect(snaps.get(deleted)!.mergedInto).toBeUndefined();
     expect(snaps.get(mergedAway)).toMatchObject({ exists: false, mergedInto: survivor });
     expect(snaps.get('99999999999')).toMatchObject({ exists: false });
+
+    // Survivor and merged-away id in one read: HubSpot answers with the survivor once.
+    const both = await gateway.snapshots(portalId, [survivor, mergedAway], []);
+    expect(both.get(survivor)).toMatchObject({ exists: true, stage: 'sk_referral' });
+    expect(both.get(mergedAway)).toMatchObject({ exists: false, mergedInto: survivor });
   });
 
   it('chunks more than 100 ids', async () => {

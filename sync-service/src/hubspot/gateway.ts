@@ -113,9 +113,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
         if (requested.has(r.id)) rows.set(r.id, r.properties);
         else strays.push(r);
       }
-      // Reading a merged-away id returns the surviving record under its own id; hs_merged_object_ids says whose.
+      // Reading a merged-away id returns the surviving record under its own id (once, even when the survivor was
+      // asked for too); hs_merged_object_ids says whose.
       const mergedInto = new Map<string, string>();
-      for (const s of strays)
+      for (const s of res.results)
         for (const m of (s.properties.hs_merged_object_ids ?? '').split(';'))
           if (requested.has(m) && !rows.has(m)) mergedInto.set(m, s.id);
       const unexplained = part.filter((id) => !rows.has(id) && !mergedInto.has(id) && !notFound.has(id));
