@@ -7,3 +7,5 @@ export * from './playbook/load';
 export * from './playbook/json-schema';
 export * from './playbook/load-file';
 export * from './playbook/examples';
+export * from './view/card';
+export * from './view/playbook-issues';

@@ -1,0 +1,294 @@
+import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
+import { criterionHolds, criterionLabel } from '../engine';
+import type { DealSnapshot, DealState, HistoryRow, SlaClock, StageEntry } from '../engine';
+import { formatDuration, parseDuration } from '../playbook/duration';
+import type { BreachReason, Criterion, Pipeline, Playbook, Stage } from '../playbook/schema';
+import { P } from '../properties';
+
+/**
+ * The deal card's view model (docs/hubspot-app.md §4.2), built from stored state plus a snapshot read at request
+ * time. Everything shown is a label from the playbook or an instant/duration: deal property values never leave
+ * the service through this view (they may be health data).
+ */
+
+export type Ref = { id: string; label: string };
+export type CardSlaStatus = 'running' | 'paused' | 'warning' | 'breached' | 'met' | 'breached_closed' | 'cancelled';
+export type BreachSource = 'inferred' | 'manual';
+
+export type CardSla = {
+  status: CardSlaStatus;
+  basis: 'business' | 'calendar';
+  target: string;
+  targetMs: number;
+  elapsedMs: number;
+  remainingMs: number;
+  dueAt: string;
+  originalDueAt: string;
+  warningAt: string;
+  breachedAt: string | null;
+  pausedAt: string | null;
+  pauseReason: string | null;
+  metAt: string | null;
+};
+
+export type CardGate = {
+  status: 'clear' | 'blocked_reverted' | 'blocked_remediation';
+  blockedFrom: Ref | null;
+  blockedTo: Ref | null;
+  movedTo: Ref | null;
+  at: string | null;
+  missing: string[];
+  remedy: string | null;
+};
+
+export type CardBreach = { stage: Ref; breachedAt: string; reason: BreachReason | null; source: BreachSource | null };
+
+export type ManagedCardView = {
+  managed: true;
+  dealId: string;
+  playbookVersion: number;
+  pipeline: Ref;
+  stage: Ref & { enteredAt: string };
+  ownerRole: { id: string; name: string };
+  sla: CardSla | null;
+  exitChecklist: { label: string; met: boolean }[];
+  gate: CardGate;
+  breachReason: { value: BreachReason; source: BreachSource; evidence: string[] } | null;
+  breaches: CardBreach[];
+  watchProperties: string[];
+};
+
+export type UnmanagedReason = 'no_playbook' | 'unmanaged_pipeline' | 'not_found';
+export type UnmanagedCardView = { managed: false; dealId: string; reason: UnmanagedReason; pipeline: Ref | null };
+export type CardView = ManagedCardView | UnmanagedCardView;
+
+export type CardViewInput = {
+  dealId: string;
+  playbook: Playbook | null;
+  state: DealState | null;
+  /** HubSpot's view of the deal right now; null when it could not be read (the checklist then shows nothing met). */
+  snapshot: DealSnapshot | null;
+  /** Finished visits of this deal (any order, any outcome); only breached ones are listed. */
+  history?: readonly HistoryRow[];
+  now: number;
+};
+
+/** §4.2: the card lists at most this many past breaches. */
+export const MAX_CARD_BREACHES = 20;
+
+/**
+ * Properties written back with every breach. The card reads them with the snapshot because a history row does not
+ * carry its breach instant or reason source; for the latest breach, HubSpot has both.
+ */
+export const CARD_SNAPSHOT_PROPERTIES = [P.slaBreachedAt, P.breachStage, P.breachReason, P.breachReasonSource] as const;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : iso(ms));
+
+type StageHit = { pipeline: Pipeline; stage: Stage };
+
+function stageIndex(playbook: Playbook): Map<string, StageHit> {
+  const out = new Map<string, StageHit>();
+  for (const pipeline of playbook.pipelines) for (const stage of pipeline.stages) out.set(stage.id, { pipeline, stage });
+  return out;
+}
+
+// A playbook object is immutable once parsed; compiling a calendar (holidays, weekly hours) is the costly part.
+const calendars = new WeakMap<Playbook, Map<string, CompiledCalendar | null>>();
+
+function calendarOf(playbook: Playbook, id: string | undefined): CompiledCalendar | undefined {
+  if (id === undefined) return undefined;
+  let cache = calendars.get(playbook);
+  if (!cache) calendars.set(playbook, (cache = new Map()));
+  if (!cache.has(id)) {
+    const source = playbook.calendars.find((c) => c.id === id);
+    cache.set(id, source ? compileCalendar(source) : null);
+  }
+  return cache.get(id) ?? undefined;
+}
+
+export function buildCardView(input: CardViewInput): CardView {
+  const { dealId, playbook, state, snapshot } = input;
+  if (!playbook) return { managed: false, dealId, reason: 'no_playbook', pipeline: null };
+  const stages = stageIndex(playbook);
+  const pipelineRef = (id: string | null | undefined): Ref | null => {
+    if (!id) return null;
+    // HubSpot's label for a pipeline the playbook does not name is not known here; the id stands in.
+    return { id, label: playbook.pipelines.find((p) => p.id === id)?.label ?? id };
+  };
+
+  const gone = snapshot?.exists === false || state?.closedReason === 'deleted' || state?.closedReason === 'merged';
+  if (gone) return { managed: false, dealId, reason: 'not_found', pipeline: null };
+
+  const livePipeline = snapshot?.pipeline ?? null;
+  const liveManaged = livePipeline !== null && playbook.pipelines.some((p) => p.id === livePipeline);
+  const entry = state?.current ?? null;
+  if (!state || !entry) {
+    // No visit stored: either the deal sits outside the playbook, or the worker has not seen it yet.
+    const unmanaged = (livePipeline !== null && !liveManaged) || state?.closedReason === 'unmanaged_pipeline';
+    return {
+      managed: false,
+      dealId,
+      reason: unmanaged ? 'unmanaged_pipeline' : 'not_found',
+      pipeline: pipelineRef(livePipeline),
+    };
+  }
+
+  const hit = stages.get(entry.stage);
+  const stage = hit?.stage;
+  const role = playbook.roles.find((r) => r.id === entry.ownerRole);
+  const exitCriteria = stage?.exitCriteria ?? [];
+  const pauseCriteria = stage?.sla?.pauseWhen ?? [];
+
+  return {
+    managed: true,
+    dealId,
+    playbookVersion: state.playbookVersion,
+    pipeline: pipelineRef(entry.pipeline)!,
+    stage: { id: entry.stage, label: stage?.label ?? entry.stage, enteredAt: iso(entry.enteredAt) },
+    ownerRole: { id: entry.ownerRole, name: role?.name ?? entry.ownerRole },
+    sla: entry.sla ? slaView(playbook, stage, entry, entry.sla, pauseCriteria, snapshot, input.now) : null,
+    exitChecklist: exitCriteria.map((c) => ({
+      label: criterionLabel(c),
+      met: snapshot !== null && criterionHolds(c, snapshot, entry.tasks, input.now),
+    })),
+    gate: gateView(state, stages),
+    breachReason: breachReasonView(state, entry),
+    breaches: breachList(state, entry, input.history ?? [], snapshot, stages),
+    watchProperties: watchProperties(stage),
+  };
+}
+
+function targetText(stage: Stage | undefined, clock: SlaClock): string {
+  const sla = stage?.sla;
+  const m = /^overrides\[(\d+)\]$/.exec(clock.targetRule);
+  const written = m ? sla?.overrides[Number(m[1])]?.target : clock.targetRule === 'default' ? sla?.target : undefined;
+  // After a playbook edit the stored clock may still run on the old target until the worker recomputes it;
+  // the card must show the target the clock actually counts against.
+  return written !== undefined && parseDuration(written) === clock.targetMs ? written : formatDuration(clock.targetMs);
+}
+
+function slaView(
+  playbook: Playbook,
+  stage: Stage | undefined,
+  entry: StageEntry,
+  clock: SlaClock,
+  pauseCriteria: readonly Criterion[],
+  snapshot: DealSnapshot | null,
+  now: number,
+): CardSla {
+  // Same rule as the engine: business time needs a calendar it can find, plain time otherwise.
+  const calendar = clock.basis === 'business' ? calendarOf(playbook, clock.calendar) : undefined;
+  const since = clock.runningSince;
+  const running = since !== null && now > since ? (calendar ? businessTimeBetween(calendar, since, now) : now - since) : 0;
+  const elapsedMs = Math.round(clock.consumedMs + running);
+  const holding =
+    clock.status === 'paused' && snapshot ? pauseCriteria.find((c) => criterionHolds(c, snapshot, entry.tasks, now)) : undefined;
+  return {
+    status: clock.status === 'running' && clock.warned ? 'warning' : clock.status,
+    basis: clock.basis,
+    target: targetText(stage, clock),
+    targetMs: clock.targetMs,
+    elapsedMs,
+    remainingMs: clock.targetMs - elapsedMs,
+    dueAt: iso(clock.dueAt),
+    originalDueAt: iso(clock.originalDueAt),
+    warningAt: iso(clock.warningAt),
+    breachedAt: isoOrNull(clock.breachedAt),
+    pausedAt: clock.status === 'paused' ? isoOrNull(clock.pausedAt) : null,
+    pauseReason: holding ? criterionLabel(holding) : null,
+    metAt: isoOrNull(clock.metAt),
+  };
+}
+
+const CLEAR: CardGate = { status: 'clear', blockedFrom: null, blockedTo: null, movedTo: null, at: null, missing: [], remedy: null };
+
+function gateView(state: DealState, stages: Map<string, StageHit>): CardGate {
+  const gate = state.gate;
+  if (gate.status === 'clear' || !gate.blockedFrom || !gate.blockedTo) return CLEAR;
+  const ref = (id: string): Ref => ({ id, label: stages.get(id)?.stage.label ?? id });
+  const target = stages.get(gate.blockedTo);
+  const rule = target ? (target.stage.gate ?? target.pipeline.gate) : undefined;
+  const movedToId =
+    gate.status === 'blocked_reverted'
+      ? gate.blockedFrom
+      : (gate.pendingStage ?? (rule?.onBlocked === 'remediate' ? rule.stage : null));
+  // The alert is about the latest blocked move; once the deal is somewhere else it no longer applies, even if
+  // the worker has not caught up with that move yet.
+  const here = state.current?.stage;
+  if (here !== gate.blockedFrom && here !== movedToId) return CLEAR;
+  const blockedTo = ref(gate.blockedTo);
+  const movedTo = movedToId ? ref(movedToId) : null;
+  const remedy =
+    gate.status === 'blocked_remediation' && movedTo
+      ? `Collect the missing items in ${movedTo.label}, then move the deal to ${blockedTo.label} again.`
+      : `Complete the missing items, then move the deal to ${blockedTo.label} again.`;
+  return {
+    status: gate.status,
+    blockedFrom: ref(gate.blockedFrom),
+    blockedTo,
+    movedTo,
+    at: isoOrNull(gate.at),
+    missing: [...gate.missing],
+    remedy,
+  };
+}
+
+const breachedHere = (state: DealState, entry: StageEntry) =>
+  entry.sla?.status === 'breached' && entry.sla.breachedAt !== null && (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
+
+function breachReasonView(state: DealState, entry: StageEntry): ManagedCardView['breachReason'] {
+  // A reason preset by a rep before any breach stays hidden: the card offers the control only for a breach.
+  if (!breachedHere(state, entry)) return null;
+  return { value: entry.breachReason ?? 'other', source: entry.breachReasonSource ?? 'inferred', evidence: [...entry.breachEvidence] };
+}
+
+function breachList(
+  state: DealState,
+  entry: StageEntry,
+  history: readonly HistoryRow[],
+  snapshot: DealSnapshot | null,
+  stages: Map<string, StageHit>,
+): CardBreach[] {
+  const ref = (id: string): Ref => ({ id, label: stages.get(id)?.stage.label ?? id });
+  const out: CardBreach[] = [];
+  if (breachedHere(state, entry))
+    out.push({
+      stage: ref(entry.stage),
+      breachedAt: iso(entry.sla!.breachedAt!),
+      reason: entry.breachReason,
+      source: entry.breachReasonSource,
+    });
+
+  // HubSpot holds the instant and source of the latest breach only; it is matched to the visit it fell in.
+  const props = snapshot?.properties ?? {};
+  const lastAt = Number(props[P.slaBreachedAt] ?? NaN);
+  const lastStage = props[P.breachStage] ?? null;
+  const lastSource = props[P.breachReasonSource];
+  const seen = new Set<string>();
+  for (const row of history) {
+    if (row.slaOutcome !== 'breached' || row.dealId !== state.dealId) continue;
+    const key = `${row.stage}:${row.enteredAt}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const exact = row.stage === lastStage && Number.isFinite(lastAt) && lastAt >= row.enteredAt && lastAt <= row.exitedAt;
+    out.push({
+      stage: ref(row.stage),
+      // Without the exact instant, the exit is the latest the breach can have happened.
+      breachedAt: iso(exact ? lastAt : row.exitedAt),
+      reason: row.breachReason,
+      source: exact && (lastSource === 'inferred' || lastSource === 'manual') ? lastSource : null,
+    });
+  }
+  return out.sort((a, b) => (a.breachedAt < b.breachedAt ? 1 : a.breachedAt > b.breachedAt ? -1 : 0)).slice(0, MAX_CARD_BREACHES);
+}
+
+/** Properties the current stage's exit, pause and override criteria read, in playbook order. */
+function watchProperties(stage: Stage | undefined): string[] {
+  if (!stage) return [];
+  const criteria = [...stage.exitCriteria, ...(stage.sla?.pauseWhen ?? []), ...(stage.sla?.overrides ?? []).flatMap((o) => o.when)];
+  const names = new Set<string>();
+  for (const c of criteria) if (c.op !== 'taskDone') names.add(c.property);
+  return [...names];
+}
+
