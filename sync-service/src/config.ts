@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keyRingProblem } from './install/encryption-key';
 
 /**
  * Service configuration from the environment. Every problem is reported at once, one line per variable, so an
@@ -60,6 +61,15 @@ const EnvSchema = z.object({
   HUBSPOT_ACCESS_TOKEN: z.string().trim().min(1).optional(),
   HUBSPOT_CLIENT_ID: z.string().trim().min(1).optional(),
   HUBSPOT_PORTAL_ID: z.string().trim().regex(/^\d+$/, 'expected a HubSpot portal id (digits)').optional(),
+  /** OAuth tokens are encrypted at rest with it; comma-separated keys rotate (see install/encryption-key.ts). */
+  TOKEN_ENCRYPTION_KEY: z
+    .string()
+    .trim()
+    .superRefine((v, ctx) => {
+      const problem = keyRingProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   PLAYBOOK_FILE: z.string().trim().min(1).optional(),
   KEY_PREFIX: z
     .string()
@@ -88,6 +98,7 @@ const toConfig = (e: Env) => ({
     accessToken: e.HUBSPOT_ACCESS_TOKEN,
     clientId: e.HUBSPOT_CLIENT_ID,
     portalId: e.HUBSPOT_PORTAL_ID,
+    tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
     rateLimitPer10s: e.RATE_LIMIT_PER_10S,
   },
   playbookFile: e.PLAYBOOK_FILE,

@@ -1,0 +1,22 @@
+import { assertKeyPart, redisKeys } from '../state/keys';
+
+/**
+ * Redis keys owned by the install flow, laid out like state/keys.ts (prefix, then portal id) so a portal's keys
+ * and a test's prefix can be cleaned the same way.
+ */
+export function installKeys(prefix: string) {
+  const shared = redisKeys(prefix);
+  const p = (portalId: string) => `${prefix}:${assertKeyPart('portalId', portalId)}`;
+  return {
+    /** String: the encrypted OAuth token blob (see token-store.ts). */
+    tokens: (portalId: string) => `${p(portalId)}:oauth:tokens`,
+    /** Hash {install: JSON, provisioning: JSON}; separate fields so install and provisioning never overwrite each other. */
+    status: (portalId: string) => `${p(portalId)}:install`,
+    /** String with a TTL: one pending authorize redirect (CSRF state), deleted when used. */
+    oauthState: (state: string) => `${prefix}:oauth:state:${assertKeyPart('state', state)}`,
+    portals: shared.portals,
+    sweepCursor: shared.sweepCursor,
+  };
+}
+
+export type InstallKeys = ReturnType<typeof installKeys>;
