@@ -1,0 +1,66 @@
+import { EXAMPLE_PLAYBOOKS, formatPlaybookErrors, loadPlaybookFile } from '@stagekeeper/shared';
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './log';
+import { chooseRedis, RedisUnavailableError } from './redis-bootstrap';
+import { Redis } from 'ioredis';
+import { clearSandboxKeys, startSandbox, type Sandbox } from './sandbox-mode';
+import { closeOnSignals } from './service';
+import { startStack } from './stack';
+
+/**
+ * `npm start`: with no HubSpot credentials in the environment the service runs against the embedded sandbox
+ * portal, so a first run needs no account and no configuration.
+ */
+async function main(): Promise<void> {
+  const env = { ...process.env };
+  const hasCredentials = Boolean(env.HUBSPOT_ACCESS_TOKEN || env.HUBSPOT_CLIENT_ID);
+  if (!hasCredentials && env.SANDBOX === undefined) env.SANDBOX = 'true';
+  // Sandbox runs keep to their own prefix, which is wiped at start (see clearSandboxKeys).
+  if (env.SANDBOX === 'true' && env.KEY_PREFIX === undefined) env.KEY_PREFIX = 'sk-sandbox';
+
+  const redis = await chooseRedis(env, '.data/redis');
+  env.REDIS_URL = redis.url;
+  const config = loadConfig(env);
+  const log = createLogger(config.logLevel);
+  log.info({ source: redis.source }, 'redis chosen');
+
+  const playbookFile = config.playbookFile ?? EXAMPLE_PLAYBOOKS.telehealth;
+  const loaded = loadPlaybookFile(playbookFile);
+  if (!loaded.ok) {
+    process.stderr.write(`${formatPlaybookErrors(loaded.errors, playbookFile)}\n`);
+    await redis.stop();
+    process.exit(1);
+  }
+
+  let sandbox: Sandbox | undefined;
+  if (config.sandbox) {
+    const r = new Redis(config.redisUrl);
+    await clearSandboxKeys(r, config.keyPrefix);
+    await r.quit();
+    sandbox = await startSandbox({ playbook: loaded.playbook, ...(env.HUBSPOT_REQUEST_LOG ? { requestLog: env.HUBSPOT_REQUEST_LOG } : {}) });
+    log.info({ portalId: sandbox.portalId, url: sandbox.server.url }, 'sandbox portal running (no HubSpot account needed)');
+  }
+
+  const stack = await startStack({ config, playbook: loaded.playbook, ...(sandbox ? { sandbox } : {}), log });
+  log.info({ url: stack.service.url, portalId: stack.portalId }, 'stagekeeper ready');
+
+  closeOnSignals(
+    {
+      close: async () => {
+        await stack.close();
+        await sandbox?.close();
+        await redis.stop();
+      },
+    },
+    log,
+  );
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof RedisUnavailableError) {
+    process.stderr.write(`${err.message}\n`);
+  } else {
+    process.stderr.write(`stagekeeper failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+import { Redis } from 'ioredis';
+import type { Playbook } from '@stagekeeper/shared';
+import type { Config } from './config';
+import { createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
+import { createLogger, type Logger } from './log';
+import { formatProvisionReport, provision } from './provision';
+import { createCriteriaProperties, criteriaPropertyTypes, type Sandbox } from './sandbox-mode';
+import { startService, type StartOptions } from './service';
+import { redisKeys } from './state/keys';
+import { PlaybookStore } from './state/playbook-store';
+
+export type StackOptions = {
+  config: Config;
+  /** The playbook to put in force for the portal at start (saved as a new version only when it changed). */
+  playbook: Playbook;
+  /** Sandbox mode: the embedded portal to talk to instead of HubSpot. */
+  sandbox?: Sandbox;
+  /** Token provider for real portals (static token or OAuth); defaults to the static token from config. */
+  tokens?: TokenProvider;
+  redis?: Redis;
+  clock?: () => number;
+  log?: Logger;
+  routers?: StartOptions['routers'];
+  http?: boolean;
+  workers?: boolean;
+  host?: string;
+  /** Retry policy of the HubSpot caller (tests shorten it). */
+  retry?: Parameters<typeof createHubSpotAdapter>[0]['retry'];
+};
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** Deal events the engine needs: stage, pipeline and owner changes, every property a gate reads, lifecycle. */
+export function dealSubscriptions(playbook: Playbook) {
+  const props = new Set(['dealstage', 'pipeline', 'hubspot_owner_id', playbook.signals.contactAttempts]);
+  for (const name of criteriaPropertyTypes(playbook).keys()) props.add(name);
+  return [
+    { eventType: 'deal.creation' as const },
+    { eventType: 'deal.deletion' as const },
+    { eventType: 'deal.merge' as const },
+    { eventType: 'deal.restore' as const },
+    ...[...props].map((propertyName) => ({ eventType: 'deal.propertyChange' as const, propertyName })),
+  ];
+}
+
+/**
+ * One process of Stagekeeper, wired: HubSpot adapter (real portal or sandbox), provisioning, the portal's
+ * playbook, HTTP and workers. main.ts, the demo and the end-to-end suites all start it this way.
+ */
+export async function startStack(opts: StackOptions) {
+  const { config, playbook, sandbox } = opts;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const ownsRedis = !opts.redis;
+  const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const portalId = sandbox?.portalId ?? config.hubspot.portalId;
+
+  const tokens =
+    opts.tokens ??
+    (sandbox
+      ? new StaticTokenProvider(sandbox.token)
+      : config.hubspot.accessToken && portalId
+        ? new StaticTokenProvider({ [portalId]: config.hubspot.accessToken })
+        : undefined);
+  if (!tokens) throw new Error('no HubSpot credentials: set HUBSPOT_ACCESS_TOKEN and HUBSPOT_PORTAL_ID, or run the sandbox');
+
+  const adapter = createHubSpotAdapter({
+    redis,
+    prefix: config.keyPrefix,
+    tokens,
+    ...(sandbox ? { basePath: sandbox.server.url } : {}),
+    plan: {
+      default: { max: config.hubspot.rateLimitPer10s, windowMs: 10_000 },
+      search: { max: 5, windowMs: 1_000 },
+    },
+    log,
+    ...(opts.retry ? { retry: opts.retry } : {}),
+  });
+
+  if (portalId) {
+    const caller = adapter.caller.forPortal(portalId);
+    if (sandbox) {
+      // In a real portal an admin creates these fields; the sandbox starts empty.
+      const created = await caller.call('properties.create', (c) => createCriteriaProperties(c, playbook));
+      if (created.length) log.info({ portalId, count: created.length }, 'sandbox: created the deal properties the playbook reads');
+    }
+    const report = await provision({ client: caller, playbook });
+    log[report.ok ? 'info' : 'warn'](
+      { portalId, created: report.created.length, mismatches: report.mismatches.length, missing: report.missingProperties.length },
+      report.ok ? 'provisioned' : `provisioning found problems:\n${formatProvisionReport(report)}`,
+    );
+    const stored = await new PlaybookStore(redis, redisKeys(config.keyPrefix), log).saveIfChanged(portalId, playbook);
+    log.info({ portalId, version: stored.version, changed: stored.changed }, 'playbook in force');
+  }
+
+  const service = await startService({
+    config,
+    gateway: adapter.gateway,
+    redis,
+    log,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(sandbox ? { webhookSecret: sandbox.secret } : {}),
+    ...(opts.routers ? { routers: opts.routers } : {}),
+    ...(opts.http !== undefined ? { http: opts.http } : {}),
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.host ? { host: opts.host } : {}),
+  });
+
+  if (sandbox && service.url) {
+    sandbox.portal.webhooks.configure({ targetUrl: `${service.url}/webhooks/hubspot`, subscriptions: dealSubscriptions(playbook) });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    service,
+    adapter,
+    portalId,
+    redis,
+    log,
+    close: () =>
+      (closing ??= (async () => {
+        await service.close();
+        if (ownsRedis) await redis.quit().catch(() => undefined);
+      })()),
+  };
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { loadExamplePlaybook, type Playbook } from '@stagekeeper/shared';
+import { loadConfig } from '@stagekeeper/sync-service/config';
+import { createLogger } from '@stagekeeper/sync-service/log';
+import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
+import { manualClock, type ManualClock, type StoredObject } from '../sandbox/index';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Monday 2026-11-23 09:00 in New York: the telehealth playbook's intake and clinical calendars are open. */
+export const MONDAY_9AM_NY = Date.parse('2026-11-23T14:00:00Z');
+
+export type E2E = Awaited<ReturnType<typeof startE2E>>;
+
+/**
+ * The whole product on one machine: the sandbox portal (faithful fake HubSpot) and the service, over real HTTP,
+ * with a real Redis under a test-only key prefix. Time is a manual clock shared by portal and service; SLA
+ * timers fire by promoting their BullMQ delayed jobs once the clock passes their fire time, never by sleeping.
+ */
+export async function startE2E(opts: { playbook?: Playbook; clock?: ManualClock; prefix?: string; sandbox?: Sandbox } = {}) {
+  const clock = opts.clock ?? manualClock(MONDAY_9AM_NY);
+  const prefix = opts.prefix ?? `sktest-e2e-${randomUUID().slice(0, 8)}`;
+  const playbook = opts.playbook ?? loadExamplePlaybook('telehealth');
+  const config = loadConfig({
+    SANDBOX: 'true',
+    KEY_PREFIX: prefix,
+    PORT: '0',
+    REDIS_URL,
+    LOG_LEVEL: 'silent',
+    RECONCILE_DEBOUNCE_MS: '10',
+    SWEEP_INTERVAL_MS: '3600000',
+  });
+  const sandbox = opts.sandbox ?? (await startSandbox({ playbook, now: clock.now }));
+  const portal = sandbox.portal;
+  let stack: Stack = await boot();
+  portal.webhooks.configure({ batchWindowMs: 5, retryDelayMs: (n: number) => 20 * n });
+
+  async function boot(): Promise<Stack> {
+    return startStack({
+      config,
+      playbook,
+      sandbox,
+      clock: clock.now,
+      host: '127.0.0.1',
+      log: createLogger('silent'),
+      retry: { baseDelayMs: 5, maxDelayMs: 50 },
+    });
+  }
+
+  const queues = () => [stack.service.reconcileQueue.queue, stack.service.timerQueue.queue];
+
+  /** Waits until webhooks are delivered and no reconcile or due timer job is waiting or running. */
+  async function settle(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let quiet = 0;
+    while (quiet < 3) {
+      if (Date.now() > deadline) throw new Error('system did not settle');
+      await portal.webhooks.drain();
+      let busy = 0;
+      const [reconcile, timers] = queues();
+      const rc = await reconcile!.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const tc = await timers!.getJobCounts('waiting', 'active', 'prioritized');
+      busy += Object.values(rc).reduce((a, b) => a + b, 0) + Object.values(tc).reduce((a, b) => a + b, 0);
+      quiet = busy === 0 ? quiet + 1 : 0;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Moves the shared clock forward and fires every SLA timer that is now due. */
+  async function advance(ms: number): Promise<void> {
+    clock.advance(ms);
+    const now = clock.now();
+    const delayed = await stack.service.timerQueue.queue.getDelayed();
+    for (const job of delayed.sort((a, b) => a.data.fireAt - b.data.fireAt)) {
+      if (job.data.fireAt <= now) await job.promote();
+    }
+    await settle();
+  }
+
+  const deal = (id: string) => portal.objects.get('deals', id);
+  const props = (id: string) => Object.fromEntries(deal(id).props);
+  /** The deal's tasks with the engine key read back from the marker the adapter writes into the body. */
+  const tasks = (dealId: string) =>
+    portal.associations
+      .ids('deals', dealId, 'tasks')
+      .map((id) => portal.objects.get('tasks', id))
+      .map((t: StoredObject) => ({
+        id: t.id,
+        key: /\[stagekeeper:([^\]\s]+)\]/.exec(t.props.get('hs_task_body') ?? '')?.[1] ?? '',
+        subject: t.props.get('hs_task_subject') ?? '',
+        status: t.props.get('hs_task_status') ?? '',
+        owner: t.props.get('hubspot_owner_id') ?? null,
+        dueAt: Number(t.props.get('hs_timestamp') ? Date.parse(t.props.get('hs_timestamp')!) : NaN),
+        body: t.props.get('hs_task_body') ?? '',
+      }));
+  const openTasks = (dealId: string) => tasks(dealId).filter((t) => t.status !== 'COMPLETED');
+
+  async function restart(): Promise<void> {
+    await stack.close();
+    stack = await boot();
+  }
+
+  async function close(): Promise<void> {
+    await stack.close();
+    await sandbox.close();
+    await deleteKeys(prefix);
+  }
+
+  return {
+    clock,
+    portal,
+    playbook,
+    prefix,
+    get stack() {
+      return stack;
+    },
+    settle,
+    advance,
+    deal,
+    props,
+    tasks,
+    openTasks,
+    restart,
+    close,
+  };
+}
+
+/** Removes this test's keys only (never FLUSHDB: the Redis is shared). */
+export async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
