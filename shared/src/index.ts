@@ -7,5 +7,6 @@ export * from './playbook/load';
 export * from './playbook/json-schema';
 export * from './playbook/load-file';
 export * from './playbook/examples';
+export * from './scorecard';
 export * from './view/card';
 export * from './view/playbook-issues';

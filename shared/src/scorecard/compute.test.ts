@@ -1,0 +1,220 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { HistoryRow } from '../engine/types';
+import { BREACH_REASONS } from '../playbook/schema';
+import { computeScorecard } from './compute';
+import { scorecardPlaybook, visit } from './fixtures';
+import { quickselect } from './stats';
+import type { ScorecardMetrics } from './types';
+import { weekRange } from './week';
+
+const playbook = scorecardPlaybook();
+const WEEK = '2026-W47';
+const { start, end } = weekRange(WEEK, 'America/New_York');
+const H = 3600_000;
+const inWeek = (hours: number) => start + hours * H;
+
+describe('computeScorecard: hand-checked weeks', () => {
+  it('takes the middle value for an odd count and the mean of the middle two for an even count', () => {
+    const odd = computeScorecard({
+      playbook,
+      week: WEEK,
+      rows: [5, 1, 3].map((h) => visit({ exitedAt: inWeek(10), businessMs: h * H })),
+    });
+    expect(odd.byStage[0]!.medianTimeInStageMs).toBe(3 * H);
+    const even = computeScorecard({
+      playbook,
+      week: WEEK,
+      rows: [4, 1, 10, 2].map((h) => visit({ exitedAt: inWeek(10), businessMs: h * H })),
+    });
+    expect(even.byStage[0]!.medianTimeInStageMs).toBe(3 * H);
+    // Nearest rank: ceil(0.9 * 4) = 4th smallest.
+    expect(even.byStage[0]!.p90TimeInStageMs).toBe(10 * H);
+  });
+
+  it('counts conversion as any forward move (skipped stages too) and backflow over all visits, exits included', () => {
+    const rows = [
+      visit({ exitedAt: inWeek(1), toStage: 's2', direction: 'forward' }),
+      visit({ exitedAt: inWeek(2), toStage: 's4', direction: 'forward' }), // skips s2 and s3: still a conversion
+      visit({ exitedAt: inWeek(3), stage: 's2', toStage: 's1', direction: 'backward' }),
+      visit({ exitedAt: inWeek(4), toStage: null, direction: 'exit' }), // deal deleted: volume only
+    ];
+    const card = computeScorecard({ rows, playbook, week: WEEK });
+    const s1 = card.byStage.find((r) => r.stage.id === 's1')!;
+    expect(s1).toMatchObject({ volume: 3, conversionRate: 2 / 3, backflowRate: 0 });
+    const s2 = card.byStage.find((r) => r.stage.id === 's2')!;
+    expect(s2).toMatchObject({ volume: 1, conversionRate: 0, backflowRate: 1 });
+    expect(card.byRole).toEqual([expect.objectContaining({ role: { id: 'intake', name: 'Intake coordinator' }, volume: 4 })]);
+    expect(card.totals).toMatchObject({ volume: 4, conversionRate: 0.5, backflowRate: 0.25 });
+  });
+
+  it('rates breaches over visits with an SLA only, and lists at most three reasons by count then name', () => {
+    const breached = (breachReason: HistoryRow['breachReason']) =>
+      visit({ exitedAt: inWeek(5), slaOutcome: 'breached', breachReason });
+    const rows = [
+      breached('patient_unreachable'),
+      breached('capacity'),
+      breached('capacity'),
+      breached('handoff'),
+      breached('missing_data'),
+      breached(null), // breached before a reason was known: counts as a breach, lists no reason
+      visit({ exitedAt: inWeek(5), slaOutcome: 'met' }),
+      visit({ exitedAt: inWeek(5), slaOutcome: 'met' }),
+      visit({ exitedAt: inWeek(5), slaOutcome: 'none' }),
+      visit({ exitedAt: inWeek(5), slaOutcome: 'cancelled' }),
+    ];
+    const s1 = computeScorecard({ rows, playbook, week: WEEK }).byStage[0]!;
+    expect(s1).toMatchObject({ volume: 10, slaVisits: 8, breached: 6, breachRate: 6 / 8 });
+    expect(s1.topBreachReasons).toEqual([
+      { reason: 'capacity', count: 2 },
+      { reason: 'handoff', count: 1 },
+      { reason: 'missing_data', count: 1 },
+    ]);
+  });
+
+  it('follows playbook order for stages and roles, omits empty rows, and keeps unknown stages and roles at the end', () => {
+    const rows = [
+      visit({ exitedAt: inWeek(1), pipeline: 'p2', stage: 'r1', ownerRole: 'clinical' }),
+      visit({ exitedAt: inWeek(1), pipeline: 'p1', stage: 'gone', ownerRole: 'retired_role' }),
+      visit({ exitedAt: inWeek(1), pipeline: 'p1', stage: 's3', ownerRole: 'clinical' }),
+      visit({ exitedAt: inWeek(1), pipeline: 'p1', stage: 's1', ownerRole: 'intake' }),
+    ];
+    const card = computeScorecard({ rows, playbook, week: WEEK });
+    expect(card.byStage.map((r) => `${r.pipeline.label}/${r.stage.label}`)).toEqual([
+      'Telehealth intake/New referral',
+      'Telehealth intake/Clinical review',
+      'Referrals/Referral received',
+      'Telehealth intake/gone',
+    ]);
+    expect(card.byRole.map((r) => r.role.name)).toEqual(['Intake coordinator', 'Clinical ops', 'retired_role']);
+  });
+
+  it('takes visits that exited in [local Monday 00:00, next local Monday 00:00) and nothing else', () => {
+    const rows = [
+      visit({ exitedAt: start - 1 }),
+      visit({ exitedAt: start, businessMs: 1 }),
+      visit({ exitedAt: end - 1, businessMs: 2 }),
+      visit({ exitedAt: end }),
+    ];
+    const card = computeScorecard({ rows, playbook, week: WEEK });
+    expect(card.totals.volume).toBe(2);
+    expect(card.totals.medianTimeInStageMs).toBe(1.5);
+  });
+
+  it('returns the §4.7 header and empty lists for a week without visits', () => {
+    const card = computeScorecard({ rows: [], playbook, week: WEEK, availableWeeks: ['2026-W46'] });
+    expect(card).toMatchObject({
+      week: WEEK,
+      weekStart: '2026-11-16',
+      weekEnd: '2026-11-22',
+      timeZone: 'America/New_York',
+      availableWeeks: ['2026-W46'],
+      byStage: [],
+      byRole: [],
+    });
+    expect(card.totals).toMatchObject({ volume: 0, medianTimeInStageMs: null, breachRate: null, conversionRate: null });
+  });
+
+  it('cuts the week in the zone it is given instead of the playbook zone', () => {
+    const mondayMorningUtc = Date.parse('2026-11-16T02:00:00Z'); // still Sunday (W46) in New York
+    const rows = [visit({ exitedAt: mondayMorningUtc })];
+    expect(computeScorecard({ rows, playbook, week: WEEK }).totals.volume).toBe(0);
+    expect(computeScorecard({ rows, playbook, week: WEEK, zone: 'UTC' }).totals.volume).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Against a brute-force recomputation straight from the §4.7 wording.
+
+function oracle(rows: HistoryRow[]): ScorecardMetrics {
+  const cohort = rows.filter((r) => r.exitedAt >= start && r.exitedAt < end);
+  const sorted = cohort.map((r) => r.businessMs).sort((a, b) => a - b);
+  const n = sorted.length;
+  const sla = cohort.filter((r) => r.slaOutcome === 'met' || r.slaOutcome === 'breached');
+  const breached = cohort.filter((r) => r.slaOutcome === 'breached');
+  const counts = new Map<string, number>();
+  for (const r of breached) if (r.breachReason) counts.set(r.breachReason, (counts.get(r.breachReason) ?? 0) + 1);
+  return {
+    volume: n,
+    medianTimeInStageMs: n === 0 ? null : n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2,
+    p90TimeInStageMs: n === 0 ? null : sorted[Math.ceil(0.9 * n) - 1]!,
+    slaVisits: sla.length,
+    breached: breached.length,
+    breachRate: sla.length ? breached.length / sla.length : null,
+    conversionRate: n ? cohort.filter((r) => r.direction === 'forward').length / n : null,
+    backflowRate: n ? cohort.filter((r) => r.direction === 'backward').length / n : null,
+    topBreachReasons: [...counts]
+      .map(([reason, count]) => ({ reason: reason as HistoryRow['breachReason'] & string, count }))
+      .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
+      .slice(0, 3),
+  };
+}
+
+const stageChoices = [
+  ['p1', 's1', 'intake'],
+  ['p1', 's2', 'intake'],
+  ['p1', 's3', 'clinical'],
+  ['p2', 'r1', 'clinical'],
+  ['p1', 'old_stage', 'old_role'],
+] as const;
+
+const rowArb = fc
+  .record({
+    where: fc.constantFrom(...stageChoices),
+    otherRole: fc.boolean(),
+    // Around the week, so boundary and outside rows are common.
+    exitedAt: fc.integer({ min: start - 2 * 24 * H, max: end + 2 * 24 * H }),
+    // Few distinct values so ties (the hard case for selection) happen.
+    businessMs: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 200 * H })),
+    direction: fc.constantFrom('forward', 'backward', 'exit'),
+    slaOutcome: fc.constantFrom('met', 'breached', 'none', 'cancelled'),
+    breachReason: fc.option(fc.constantFrom(...BREACH_REASONS)),
+  })
+  .map(({ where, otherRole, ...r }) =>
+    visit({
+      ...r,
+      pipeline: where[0],
+      stage: where[1],
+      ownerRole: otherRole ? 'clinical' : where[2],
+      breachReason: r.slaOutcome === 'breached' ? r.breachReason : null,
+    }),
+  );
+
+describe('computeScorecard: property against a brute-force recomputation', () => {
+  it('matches per stage, per role and in total on random visits', () => {
+    fc.assert(
+      fc.property(fc.array(rowArb, { maxLength: 300 }), (rows) => {
+        const card = computeScorecard({ rows, playbook, week: WEEK });
+        for (const row of card.byStage) {
+          const { pipeline, stage, ...metrics } = row;
+          expect(metrics).toEqual(oracle(rows.filter((r) => r.pipeline === pipeline.id && r.stage === stage.id)));
+        }
+        for (const row of card.byRole) {
+          const { role, ...metrics } = row;
+          expect(metrics).toEqual(oracle(rows.filter((r) => r.ownerRole === role.id)));
+        }
+        expect(card.totals).toEqual(oracle(rows));
+        // Every visit of the week lands in exactly one stage row and one role row.
+        const volume = card.totals.volume;
+        expect(card.byStage.reduce((s, r) => s + r.volume, 0)).toBe(volume);
+        expect(card.byRole.reduce((s, r) => s + r.volume, 0)).toBe(volume);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('quickselect puts the k-th smallest at k with smaller before and larger after, on large inputs too', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 3000 }), fc.nat(), (xs, kSeed) => {
+        const a = Float64Array.from(xs);
+        const k = kSeed % a.length;
+        quickselect(a, k);
+        const sorted = [...xs].sort((x, y) => x - y);
+        expect(a[k]).toBe(sorted[k]);
+        for (let i = 0; i < k; i++) expect(a[i]!).toBeLessThanOrEqual(a[k]!);
+        for (let i = k + 1; i < a.length; i++) expect(a[i]!).toBeGreaterThanOrEqual(a[k]!);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

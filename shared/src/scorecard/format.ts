@@ -1,0 +1,116 @@
+import type { Scorecard, ScorecardMetrics } from './types';
+
+export const SCORECARD_FORMATS = ['table', 'csv', 'json'] as const;
+export type ScorecardFormat = (typeof SCORECARD_FORMATS)[number];
+
+
+/** Business durations read best in hours and minutes; days would suggest 24 staffed hours per day. */
+export function formatDurationMs(ms: number | null): string {
+  if (ms === null) return '-';
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return m === 0 ? `${h}h` : `${h}h ${m}m`;
+}
+
+const percent = (rate: number | null) => (rate === null ? '-' : `${(rate * 100).toFixed(1)}%`);
+const reasonsText = (m: ScorecardMetrics, sep: string) => m.topBreachReasons.map((r) => `${r.reason}:${r.count}`).join(sep);
+
+type Column = { title: string; right?: boolean };
+const METRIC_COLUMNS: Column[] = [
+  { title: 'Visits', right: true },
+  { title: 'Median', right: true },
+  { title: 'P90', right: true },
+  { title: 'SLA visits', right: true },
+  { title: 'Breached', right: true },
+  { title: 'Breach rate', right: true },
+  { title: 'Conversion', right: true },
+  { title: 'Backflow', right: true },
+  { title: 'Top breach reasons' },
+];
+
+const metricCells = (m: ScorecardMetrics): string[] => [
+  String(m.volume),
+  formatDurationMs(m.medianTimeInStageMs),
+  formatDurationMs(m.p90TimeInStageMs),
+  String(m.slaVisits),
+  String(m.breached),
+  percent(m.breachRate),
+  percent(m.conversionRate),
+  percent(m.backflowRate),
+  reasonsText(m, ', ') || '-',
+];
+
+function table(columns: Column[], rows: string[][]): string[] {
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (columns[i]!.right ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+function formatTable(card: Scorecard): string {
+  const out = [`Scorecard ${card.week}: ${card.weekStart} to ${card.weekEnd} (${card.timeZone})`, ''];
+  if (card.totals.volume === 0) {
+    out.push('No stage visits ended in this week.');
+    return out.join('\n');
+  }
+  out.push('By stage');
+  out.push(
+    ...table(
+      [{ title: 'Pipeline' }, { title: 'Stage' }, ...METRIC_COLUMNS],
+      card.byStage.map((r) => [r.pipeline.label, r.stage.label, ...metricCells(r)]),
+    ),
+  );
+  out.push('', 'By owner role');
+  out.push(...table([{ title: 'Role' }, ...METRIC_COLUMNS], card.byRole.map((r) => [r.role.name, ...metricCells(r)])));
+  out.push('', 'All visits');
+  out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
+  out.push('', 'Median and P90 are business time in stage (calendar time for stages without a calendar).');
+  return out.join('\n');
+}
+
+/** RFC 4180: quote when a field holds a comma, quote or line break; labels are user-written. */
+const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+const csvNumber = (v: number | null) => (v === null ? '' : String(v));
+
+const CSV_HEADER = [
+  'week', 'scope', 'pipeline_id', 'pipeline', 'stage_id', 'stage', 'role_id', 'role', 'volume', 'median_ms', 'p90_ms',
+  'sla_visits', 'breached', 'breach_rate', 'conversion_rate', 'backflow_rate', 'top_breach_reasons',
+];
+
+/** One flat table (stage, role and total rows told apart by `scope`) so a spreadsheet pivot needs no joins. */
+function formatCsv(card: Scorecard): string {
+  const metrics = (m: ScorecardMetrics) => [
+    String(m.volume),
+    csvNumber(m.medianTimeInStageMs),
+    csvNumber(m.p90TimeInStageMs),
+    String(m.slaVisits),
+    String(m.breached),
+    csvNumber(m.breachRate),
+    csvNumber(m.conversionRate),
+    csvNumber(m.backflowRate),
+    reasonsText(m, ';'),
+  ];
+  const lines = [CSV_HEADER];
+  for (const r of card.byStage)
+    lines.push([card.week, 'stage', r.pipeline.id, r.pipeline.label, r.stage.id, r.stage.label, '', '', ...metrics(r)]);
+  for (const r of card.byRole) lines.push([card.week, 'role', '', '', '', '', r.role.id, r.role.name, ...metrics(r)]);
+  lines.push([card.week, 'total', '', '', '', '', '', '', ...metrics(card.totals)]);
+  return lines.map((cells) => cells.map(csvField).join(',')).join('\r\n');
+}
+
+export function formatScorecard(card: Scorecard, format: ScorecardFormat): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(card, null, 2);
+    case 'csv':
+      return formatCsv(card);
+    case 'table':
+      return formatTable(card);
+  }
+}
+

@@ -1,0 +1,5 @@
+export * from './types';
+export * from './week';
+export * from './stats';
+export * from './compute';
+export * from './format';

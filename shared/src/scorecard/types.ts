@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { BreachReason } from '../playbook/schema';
+
+/**
+ * The scorecard contract of docs/hubspot-app.md §4.7. Two fields are additions the page ignores:
+ * `p90TimeInStageMs` on every row and the `totals` row (all visits of the week), both for the CLI.
+ */
+
+export const ScorecardMetrics = z.object({
+  volume: z.number().int().nonnegative(),
+  medianTimeInStageMs: z.number().nullable(),
+  p90TimeInStageMs: z.number().nullable(),
+  slaVisits: z.number().int().nonnegative(),
+  breached: z.number().int().nonnegative(),
+  breachRate: z.number().nullable(),
+  conversionRate: z.number().nullable(),
+  backflowRate: z.number().nullable(),
+  topBreachReasons: z.array(z.object({ reason: BreachReason, count: z.number().int().positive() })).max(3),
+});
+
+export const ScorecardStageRow = ScorecardMetrics.extend({
+  pipeline: z.object({ id: z.string(), label: z.string() }),
+  stage: z.object({ id: z.string(), label: z.string() }),
+});
+
+export const ScorecardRoleRow = ScorecardMetrics.extend({
+  role: z.object({ id: z.string(), name: z.string() }),
+});
+
+export const Scorecard = z.object({
+  week: z.string(),
+  weekStart: z.string(),
+  weekEnd: z.string(),
+  timeZone: z.string(),
+  availableWeeks: z.array(z.string()),
+  byStage: z.array(ScorecardStageRow),
+  byRole: z.array(ScorecardRoleRow),
+  totals: ScorecardMetrics,
+});
+
+export type ScorecardMetrics = z.infer<typeof ScorecardMetrics>;
+export type ScorecardStageRow = z.infer<typeof ScorecardStageRow>;
+export type ScorecardRoleRow = z.infer<typeof ScorecardRoleRow>;
+export type Scorecard = z.infer<typeof Scorecard>;
