@@ -1,0 +1,44 @@
+import type { BreachReason } from '@stagekeeper/shared';
+import type { Redis } from 'ioredis';
+import { assertKeyPart } from '../state/keys';
+
+export type ReasonAudit = {
+  at: number;
+  dealId: string;
+  entryId: string;
+  reason: BreachReason;
+  userId: string | null;
+  userEmail: string | null;
+};
+
+export interface ReasonAuditLog {
+  record(portalId: string, entry: ReasonAudit): Promise<void>;
+}
+
+/** Enough to answer "who changed this" for months of card use without the list growing forever. */
+const KEEP = 5_000;
+
+/**
+ * Who set which breach reason, per portal, newest first. Kept out of the logs on purpose: a rep's e-mail is
+ * personal data, and the logs carry only the HubSpot user id.
+ */
+export class RedisReasonAuditLog implements ReasonAuditLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  key(portalId: string): string {
+    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:api:reason-audit`;
+  }
+
+  async record(portalId: string, entry: ReasonAudit): Promise<void> {
+    const key = this.key(portalId);
+    await this.redis.multi().lpush(key, JSON.stringify(entry)).ltrim(key, 0, KEEP - 1).exec();
+  }
+
+  async recent(portalId: string, count = 20): Promise<ReasonAudit[]> {
+    const raw = await this.redis.lrange(this.key(portalId), 0, count - 1);
+    return raw.map((r) => JSON.parse(r) as ReasonAudit);
+  }
+}

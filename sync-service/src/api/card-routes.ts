@@ -1,0 +1,113 @@
+import {
+  BreachReason,
+  buildCardView,
+  CARD_SNAPSHOT_PROPERTIES,
+  requiredProperties,
+  setBreachReason,
+  type DealSnapshot,
+  type DealState,
+  type Playbook,
+} from '@stagekeeper/shared';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { ApiDeps } from './deps';
+import { ApiError } from './errors';
+import { fitCardView, sendJson } from './respond';
+import { callerOf, jsonBody, verifiedCaller } from './verify';
+
+/** HubSpot commands setBreachReason may emit; timers and history are the worker's business. */
+const HUBSPOT_COMMANDS = new Set(['setProperties']);
+const SAVE_ATTEMPTS = 4;
+
+const BreachReasonBody = z.object({ reason: BreachReason });
+
+function dealIdOf(req: Request): string {
+  const id = String(req.params.dealId ?? '');
+  if (!/^\d{1,20}$/.test(id)) throw new ApiError('invalid_request', 'The deal id is not a HubSpot deal id.');
+  return id;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ApiError('unavailable', 'HubSpot did not answer in time; please try again.')), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function cardRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  const signed = verifiedCaller(deps);
+  const clock = deps.clock ?? Date.now;
+
+  /** The deal as HubSpot has it now: the checklist must tick as soon as a rep edits a watched property. */
+  async function liveSnapshot(portalId: string, dealId: string, playbook: Playbook): Promise<DealSnapshot> {
+    const properties = [...new Set([...requiredProperties(playbook), ...CARD_SNAPSHOT_PROPERTIES])].sort();
+    const snapshots = await withTimeout(deps.gateway.snapshots(portalId, [dealId], properties), deps.hubspotTimeoutMs ?? 8_000);
+    const snapshot = snapshots.get(dealId);
+    if (!snapshot) throw new ApiError('unavailable', 'HubSpot did not return this deal; please try again.');
+    return snapshot;
+  }
+
+  async function view(portalId: string, dealId: string, playbook: Playbook, state: DealState | null, snapshot: DealSnapshot) {
+    const now = clock();
+    const history = state?.current ? await deps.history.rows(portalId, dealId, now) : [];
+    return fitCardView(buildCardView({ dealId, playbook, state, snapshot, history, now }));
+  }
+
+  router.get('/card/deal/:dealId', ...signed, async (req, res) => {
+    const { portalId } = callerOf(req);
+    const dealId = dealIdOf(req);
+    const current = await deps.playbooks.current(portalId);
+    if (!current) return sendJson(res, buildCardView({ dealId, playbook: null, state: null, snapshot: null, now: clock() }));
+    const [loaded, snapshot] = await Promise.all([deps.states.load(portalId, dealId), liveSnapshot(portalId, dealId, current.playbook)]);
+    sendJson(res, await view(portalId, dealId, current.playbook, loaded.state, snapshot));
+  });
+
+  router.post('/card/deal/:dealId/breach-reason', ...signed, async (req, res) => {
+    const caller = callerOf(req);
+    const { portalId } = caller;
+    const dealId = dealIdOf(req);
+    const body = BreachReasonBody.safeParse(jsonBody(req));
+    if (!body.success)
+      throw new ApiError('invalid_request', 'The breach reason must be one of capacity, missing_data, handoff, patient_unreachable or other.');
+    const { reason } = body.data;
+    const current = await deps.playbooks.current(portalId);
+    if (!current) throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
+    const { playbook } = current;
+
+    const snapshot = liveSnapshot(portalId, dealId, playbook);
+    // Swallowed here only so an early 404/409 does not leave an unhandled rejection; awaited below.
+    snapshot.catch(() => undefined);
+    for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
+      const loaded = await deps.states.load(portalId, dealId);
+      const state = loaded.state;
+      if (!state || state.closedReason === 'deleted' || state.closedReason === 'merged')
+        throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
+      const entry = state.current;
+      // §4.3 is stricter than the engine (which also presets a reason on a running clock): the card only offers
+      // the control for a breach of the current visit, so anything else is a stale card.
+      const breached = entry?.sla?.status === 'breached' && (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
+      if (!breached) throw new ApiError('no_breach', 'The current stage has not breached its SLA, so it needs no breach reason.');
+
+      const result = setBreachReason({ playbook, state, reason, now: clock() });
+      const commands = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
+      if (commands.length > 0) await deps.gateway.apply(portalId, dealId, commands);
+      const saved = result.state === state || (await deps.states.save(portalId, dealId, loaded.version, result.state));
+      if (!saved) continue;
+      await deps.audit.record(portalId, {
+        at: clock(),
+        dealId,
+        entryId: entry.entryId,
+        reason,
+        userId: caller.userId,
+        userEmail: caller.userEmail,
+      });
+      deps.log.info({ portalId, dealId, userId: caller.userId, rules: result.decisions.map((d) => d.rule) }, 'breach reason set by a rep');
+      return sendJson(res, await view(portalId, dealId, playbook, result.state, await snapshot));
+    }
+    throw new ApiError('unavailable', 'The deal is being updated right now; please try again.');
+  });
+
+  return router;
+}

@@ -1,0 +1,37 @@
+import type { DealSnapshot, HistoryRow } from '@stagekeeper/shared';
+import type { Logger } from '../log';
+import type { HubSpotGateway } from '../ports';
+import type { DealStateStore } from '../state/deal-state-store';
+import type { PlaybookStore } from '../state/playbook-store';
+import type { ReasonAuditLog } from './audit';
+import type { InstallStatusStore } from './install-status';
+import type { PlaybookMetaStore } from './playbook-meta';
+
+/** What the API routes need; every method takes the caller's signed portal id first. */
+export type ApiDeps = {
+  clientSecret: string;
+  /** config PUBLIC_URL: signatures cover the public URL, which the service cannot see behind a proxy. */
+  publicUrl: string | undefined;
+  log: Logger;
+  clock?: () => number;
+  playbooks: Pick<PlaybookStore, 'current' | 'save'>;
+  meta: Pick<PlaybookMetaStore, 'get' | 'set' | 'withSaveLock'>;
+  states: Pick<DealStateStore, 'load' | 'save'>;
+  history: { rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]> };
+  weeks: {
+    /** Rows whose exit falls in [fromMs, toMs) (a superset is fine). */
+    rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
+    /** Instants (UTC Monday 00:00) of stored weeks with data, newest first, looking back `count` weeks. */
+    stored(portalId: string, now: number, count: number): Promise<number[]>;
+  };
+  gateway: {
+    snapshots(portalId: string, dealIds: string[], properties: string[]): Promise<Map<string, DealSnapshot>>;
+    apply: HubSpotGateway['apply'];
+  };
+  install: Pick<InstallStatusStore, 'status'>;
+  audit: ReasonAuditLog;
+  /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
+  recompute?: (portalId: string) => Promise<void>;
+  /** Budget for the live HubSpot read; the UI gives up after 15 s and we answer within 10 s (§4.1). */
+  hubspotTimeoutMs?: number;
+};

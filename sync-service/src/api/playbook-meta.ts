@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { assertKeyPart } from '../state/keys';
+
+export type PlaybookMeta = { updatedAt: number; updatedBy: string | null };
+
+/** Held while a save checks `baseVersion` and writes, so two admins saving from the same version cannot both win. */
+const LOCK_MS = 10_000;
+
+const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * Who saved each playbook version and when (PlaybookStore keeps only the content), plus the per-portal save lock.
+ * Versions seeded by the CLI have no entry: the page shows them without an author.
+ */
+export class PlaybookMetaStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(portalId: string, what: 'playbook-meta' | 'playbook-lock'): string {
+    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:api:${what}`;
+  }
+
+  async get(portalId: string, version: number): Promise<PlaybookMeta | null> {
+    const raw = await this.redis.hget(this.key(portalId, 'playbook-meta'), String(version));
+    if (raw === null) return null;
+    try {
+      const v = JSON.parse(raw) as Partial<PlaybookMeta>;
+      if (typeof v.updatedAt !== 'number') return null;
+      return { updatedAt: v.updatedAt, updatedBy: typeof v.updatedBy === 'string' ? v.updatedBy : null };
+    } catch {
+      return null;
+    }
+  }
+
+  async set(portalId: string, version: number, meta: PlaybookMeta): Promise<void> {
+    await this.redis.hset(this.key(portalId, 'playbook-meta'), String(version), JSON.stringify(meta));
+  }
+
+  /** Runs `fn` holding the portal's save lock; `ran: false` when another save holds it. */
+  async withSaveLock<T>(portalId: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    const key = this.key(portalId, 'playbook-lock');
+    const token = randomUUID();
+    const ok = await this.redis.set(key, token, 'PX', LOCK_MS, 'NX');
+    if (ok !== 'OK') return { ran: false };
+    try {
+      return { ran: true, value: await fn() };
+    } finally {
+      await this.redis.eval(releaseScript, 1, key, token);
+    }
+  }
+}

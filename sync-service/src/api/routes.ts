@@ -1,0 +1,71 @@
+import { Router } from 'express';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log';
+import type { HubSpotGateway } from '../ports';
+import { DealStateStore } from '../state/deal-state-store';
+import { HistoryStore } from '../state/history-store';
+import { redisKeys } from '../state/keys';
+import { PlaybookStore } from '../state/playbook-store';
+import { RedisReasonAuditLog } from './audit';
+import { DealHistoryReader } from './breach-history';
+import { cardRoutes } from './card-routes';
+import type { ApiDeps } from './deps';
+import { apiErrorHandler } from './errors';
+import { HistoryWeeks } from './history-weeks';
+import { RedisInstallStatusStore } from './install-status';
+import { PlaybookMetaStore } from './playbook-meta';
+import { recomputeOpenVisits } from './recompute';
+import { scorecardRoutes } from './scorecard-routes';
+import { settingsRoutes } from './settings-routes';
+
+export type { ApiDeps } from './deps';
+
+/** Where the router expects to be mounted: the paths of docs/hubspot-app.md §4 start with it. */
+export const API_MOUNT_PATH = '/api';
+
+/**
+ * The card, settings and scorecard endpoints (docs/hubspot-app.md §4). Every route verifies HubSpot's signature
+ * and scopes all reads and writes to the signed portalId; errors keep the §4.1 shape.
+ */
+export function createApiRouter(deps: ApiDeps): Router {
+  const router = Router();
+  router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps));
+  router.use(apiErrorHandler(deps.log));
+  return router;
+}
+
+export type ApiWiring = {
+  redis: Redis;
+  /** config.keyPrefix */
+  prefix: string;
+  gateway: HubSpotGateway;
+  clientSecret: string;
+  publicUrl: string | undefined;
+  log: Logger;
+  clock?: () => number;
+  /** The reconcile queue's enqueue (e.g. `(p, ids) => reconcileQueue.enqueue(p, ids, 'manual')`). */
+  enqueueReconcile?: (portalId: string, dealIds: string[]) => Promise<unknown>;
+};
+
+/** The router over the service's Redis stores, ready for `startService({ routers: [...] })`. */
+export function createApiRoutes(w: ApiWiring): { path: string; router: Router; install: RedisInstallStatusStore } {
+  const keys = redisKeys(w.prefix);
+  const states = new DealStateStore(w.redis, keys, w.log);
+  const install = new RedisInstallStatusStore(w.redis, w.prefix);
+  const router = createApiRouter({
+    clientSecret: w.clientSecret,
+    publicUrl: w.publicUrl,
+    log: w.log,
+    ...(w.clock ? { clock: w.clock } : {}),
+    playbooks: new PlaybookStore(w.redis, keys, w.log),
+    meta: new PlaybookMetaStore(w.redis, w.prefix),
+    states,
+    history: new DealHistoryReader(w.redis, keys),
+    weeks: new HistoryWeeks(w.redis, keys, new HistoryStore(w.redis, keys, w.log)),
+    gateway: w.gateway,
+    install,
+    audit: new RedisReasonAuditLog(w.redis, w.prefix),
+    ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
+  });
+  return { path: API_MOUNT_PATH, router, install };
+}
