@@ -75,6 +75,11 @@ export class SweepQueue {
     await this.queue.upsertJobScheduler(SWEEP_SCHEDULER_ID, { every: everyMs }, { name: 'sweep', data: {} });
   }
 
+  /** One sweep now, besides the schedule (operators after an outage; tests after dropped webhooks). */
+  async runOnce(): Promise<void> {
+    await this.queue.add('sweep', {});
+  }
+
   close(): Promise<void> {
     return this.queue.close();
   }

@@ -48,7 +48,7 @@ export async function startE2E(opts: { playbook?: Playbook; clock?: ManualClock;
     });
   }
 
-  const queues = () => [stack.service.reconcileQueue.queue, stack.service.timerQueue.queue];
+  const queues = () => [stack.service.reconcileQueue.queue, stack.service.timerQueue.queue, stack.service.sweepQueue.queue];
 
   /** Waits until webhooks are delivered and no reconcile or due timer job is waiting or running. */
   async function settle(timeoutMs = 30_000): Promise<void> {
@@ -58,10 +58,13 @@ export async function startE2E(opts: { playbook?: Playbook; clock?: ManualClock;
       if (Date.now() > deadline) throw new Error('system did not settle');
       await portal.webhooks.drain();
       let busy = 0;
-      const [reconcile, timers] = queues();
-      const rc = await reconcile!.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      const tc = await timers!.getJobCounts('waiting', 'active', 'prioritized');
-      busy += Object.values(rc).reduce((a, b) => a + b, 0) + Object.values(tc).reduce((a, b) => a + b, 0);
+      const [reconcile, timers, sweep] = queues();
+      const counts = await Promise.all([
+        reconcile!.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+        timers!.getJobCounts('waiting', 'active', 'prioritized'),
+        sweep!.getJobCounts('waiting', 'active'),
+      ]);
+      busy += counts.flatMap((c) => Object.values(c)).reduce((a, b) => a + b, 0);
       quiet = busy === 0 ? quiet + 1 : 0;
       await new Promise((r) => setTimeout(r, 25));
     }
