@@ -3,6 +3,7 @@ import { ConfigError, type Config } from '../config';
 import { OAuthTokenProvider, StaticTokenProvider, type TokenProvider } from '../hubspot/client';
 import type { Logger } from '../log';
 import { parseKeyRing } from './encryption-key';
+import { ReloadableTokenProvider } from './reloadable-provider';
 import { InstallRegistry } from './registry';
 import { CALLBACK_PATH } from './scopes';
 import { EncryptedRedisTokenStore } from './token-store';
@@ -17,7 +18,8 @@ export type TokenMode =
   | { kind: 'static'; tokens: TokenProvider; registry: InstallRegistry; portalId: string }
   | {
       kind: 'oauth';
-      tokens: TokenProvider;
+      /** Pass to createOAuthRouter as `tokenCache` so an install in this process is picked up at once. */
+      tokens: ReloadableTokenProvider;
       registry: InstallRegistry;
       store: EncryptedRedisTokenStore;
       clientId: string;
@@ -51,13 +53,16 @@ export async function createTokenProvider(config: Config, redis: Redis, opts: To
   if (problems.length) throw new ConfigError(problems);
 
   const store = new EncryptedRedisTokenStore({ redis, prefix: config.keyPrefix, keys: parseKeyRing(hs.tokenEncryptionKey!), log: opts.log });
-  const tokens = new OAuthTokenProvider({
-    clientId: hs.clientId!,
-    clientSecret: hs.clientSecret!,
-    store,
-    ...(opts.basePath ? { basePath: opts.basePath } : {}),
-    ...(opts.clock ? { now: opts.clock } : {}),
-  });
+  const tokens = new ReloadableTokenProvider(
+    () =>
+      new OAuthTokenProvider({
+        clientId: hs.clientId!,
+        clientSecret: hs.clientSecret!,
+        store,
+        ...(opts.basePath ? { basePath: opts.basePath } : {}),
+        ...(opts.clock ? { now: opts.clock } : {}),
+      }),
+  );
   return {
     kind: 'oauth',
     tokens,

@@ -43,6 +43,8 @@ export type OAuthRouterOptions = {
   authorizeUrl?: string;
   lookupPortal?: LookupPortal;
   revoke?: (refreshToken: string) => Promise<void>;
+  /** This process's token provider (mode.ts ReloadableTokenProvider): told to reread a portal's tokens after (un)install. */
+  tokenCache?: { forget(portalId: string): void };
   /** For /uninstall signatures behind a proxy; see config PUBLIC_URL. */
   publicUrl?: string;
   clock?: () => number;
@@ -143,6 +145,7 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     const { portalId } = identity;
 
     await opts.tokens.set(portalId, tokens);
+    opts.tokenCache?.forget(portalId);
     await opts.registry.markInstalled(portalId, { mode: 'oauth', scopes: identity.scopes });
     const missing = missingScopes(identity.scopes);
     opts.log.info({ portalId, missingScopes: missing }, 'app installed');
@@ -191,6 +194,7 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     if (!/^\d{1,20}$/.test(portalId))
       return res.status(400).json({ error: { code: 'invalid_request', message: 'The signed request names no portal.' } });
     await uninstallPortal({ tokens: opts.tokens, registry: opts.registry, revoke: opts.revoke, basePath: opts.basePath, log: opts.log }, portalId);
+    opts.tokenCache?.forget(portalId);
     return res.json({ portalId: Number(portalId), installed: false });
   });
 
