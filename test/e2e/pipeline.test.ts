@@ -31,7 +31,7 @@ afterAll(async () => {
 const newDeal = (extra: Record<string, string> = {}, owner = GROWTH_REP) =>
   e.portal.ui.createDeal(
     { dealname: 'Intake request', pipeline: PIPELINE, dealstage: S.newLead, hubspot_owner_id: owner, ...extra },
-    { userId: owner },
+    { userId: Number(owner) },
   ).id;
 
 describe('a deal walking the canonical telehealth pipeline', () => {
@@ -54,8 +54,8 @@ describe('a deal walking the canonical telehealth pipeline', () => {
   it('completes the old stage task and creates the next stage tasks on a valid forward move', async () => {
     const id = newDeal();
     await e.settle();
-    e.portal.ui.logContactAttempt(id, { userId: GROWTH_REP });
-    e.portal.ui.moveDeal(id, S.contactAttempted, { userId: GROWTH_REP });
+    e.portal.ui.logContactAttempt(id, { userId: Number(GROWTH_REP) });
+    e.portal.ui.moveDeal(id, S.contactAttempted, { userId: Number(GROWTH_REP) });
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.contactAttempted);
     const all = e.tasks(id);
@@ -71,7 +71,7 @@ describe('a deal walking the canonical telehealth pipeline', () => {
   it('reverts a forward move that misses the exit criteria, with a task naming what is missing', async () => {
     const id = newDeal();
     await e.settle();
-    e.portal.ui.moveDeal(id, S.contactAttempted, { userId: GROWTH_REP });
+    e.portal.ui.moveDeal(id, S.contactAttempted, { userId: Number(GROWTH_REP) });
     await e.settle();
     const p = e.props(id);
     expect(p.dealstage).toBe(S.newLead);
@@ -88,14 +88,14 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     const id = newDeal({ intake_form_submitted_at: String(e.clock.now()) }, CLINICAL_REP);
     await e.settle();
     // Walk it to Intake Completed directly (an admin fixing the stage); backward/forward checks apply.
-    e.portal.ui.setProperties(id, { dealstage: S.intakeCompleted }, { userId: CLINICAL_REP });
+    e.portal.ui.setProperties(id, { dealstage: S.intakeCompleted }, { userId: Number(CLINICAL_REP) });
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.newLead); // New Lead's exit criterion blocks the jump
-    e.portal.ui.logContactAttempt(id, { userId: CLINICAL_REP });
-    e.portal.ui.moveDeal(id, S.intakeCompleted, { userId: CLINICAL_REP });
+    e.portal.ui.logContactAttempt(id, { userId: Number(CLINICAL_REP) });
+    e.portal.ui.moveDeal(id, S.intakeCompleted, { userId: Number(CLINICAL_REP) });
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.intakeCompleted);
-    e.portal.ui.moveDeal(id, S.clinicalReview, { userId: CLINICAL_REP });
+    e.portal.ui.moveDeal(id, S.clinicalReview, { userId: Number(CLINICAL_REP) });
     await e.settle();
     const p = e.props(id);
     expect(p.dealstage).toBe(S.remediation);
@@ -127,10 +127,10 @@ describe('a deal walking the canonical telehealth pipeline', () => {
   it('counts a backward move as backflow', async () => {
     const id = newDeal();
     await e.settle();
-    e.portal.ui.logContactAttempt(id, { userId: GROWTH_REP });
-    e.portal.ui.moveDeal(id, S.contactAttempted, { userId: GROWTH_REP });
+    e.portal.ui.logContactAttempt(id, { userId: Number(GROWTH_REP) });
+    e.portal.ui.moveDeal(id, S.contactAttempted, { userId: Number(GROWTH_REP) });
     await e.settle();
-    e.portal.ui.moveDeal(id, S.newLead, { userId: GROWTH_REP });
+    e.portal.ui.moveDeal(id, S.newLead, { userId: Number(GROWTH_REP) });
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.newLead);
     expect(e.props(id)[P.backflowCount]).toBe('1');
@@ -139,7 +139,7 @@ describe('a deal walking the canonical telehealth pipeline', () => {
   it('records an owner change as handoff evidence with a task for the new owner', async () => {
     const id = newDeal();
     await e.settle();
-    e.portal.ui.setOwner(id, GROWTH_REP_2, { userId: GROWTH_REP });
+    e.portal.ui.setOwner(id, GROWTH_REP_2, { userId: Number(GROWTH_REP) });
     await e.settle();
     const handoff = e.openTasks(id).find((t) => t.key.includes('handoff'));
     expect(handoff?.owner).toBe(GROWTH_REP_2);

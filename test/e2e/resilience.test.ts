@@ -24,16 +24,16 @@ async function walk(x: E2E, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     ids.push(
-      x.portal.ui.createDeal({ dealname: `Deal ${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: REP }).id,
+      x.portal.ui.createDeal({ dealname: `Deal ${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id,
     );
   }
   await x.settle();
   for (const id of ids) {
-    x.portal.ui.logContactAttempt(id, { userId: REP });
-    x.portal.ui.moveDeal(id, CONTACT_ATTEMPTED, { userId: REP });
+    x.portal.ui.logContactAttempt(id, { userId: Number(REP) });
+    x.portal.ui.moveDeal(id, CONTACT_ATTEMPTED, { userId: Number(REP) });
   }
   await x.settle();
-  for (const id of ids) x.portal.ui.moveDeal(id, INTAKE_STARTED, { userId: REP });
+  for (const id of ids) x.portal.ui.moveDeal(id, INTAKE_STARTED, { userId: Number(REP) });
   await x.settle();
   return ids;
 }
@@ -74,11 +74,11 @@ describe('webhook faults', () => {
 
   it('dropped deliveries are recovered by the sweep', async () => {
     e = await startE2E();
-    const id = e.portal.ui.createDeal({ dealname: 'D', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: REP }).id;
+    const id = e.portal.ui.createDeal({ dealname: 'D', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
     await e.settle();
     e.portal.setFaults({ dropRate: 1, seed: 3 });
-    e.portal.ui.logContactAttempt(id, { userId: REP });
-    e.portal.ui.moveDeal(id, CONTACT_ATTEMPTED, { userId: REP });
+    e.portal.ui.logContactAttempt(id, { userId: Number(REP) });
+    e.portal.ui.moveDeal(id, CONTACT_ATTEMPTED, { userId: Number(REP) });
     await e.settle();
     expect(e.portal.webhooks.dropped.length).toBeGreaterThan(0);
     // Nothing reached the service: the old stage task is still open, no new-stage tasks yet.
@@ -97,7 +97,7 @@ describe('restarts', () => {
     e = await startE2E();
     const ids: string[] = [];
     for (let i = 0; i < 6; i++)
-      ids.push(e.portal.ui.createDeal({ dealname: `R${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: REP }).id);
+      ids.push(e.portal.ui.createDeal({ dealname: `R${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id);
     // Stop while deliveries and reconciles are in flight; HubSpot retries what the stopped service refused.
     await new Promise((r) => setTimeout(r, 15));
     await e.restart();
@@ -118,7 +118,7 @@ describe('request log', () => {
     const sandbox = await startSandbox({ playbook, now: clock.now, requestLog: file });
     e = await startE2E({ clock, playbook, sandbox });
     const before = e.portal.requests.length;
-    const id = e.portal.ui.createDeal({ dealname: 'L', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: REP }).id;
+    const id = e.portal.ui.createDeal({ dealname: 'L', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
     await e.settle();
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method: string; url: string });
     expect(lines.length).toBe(e.portal.requests.length);
