@@ -4,6 +4,7 @@ export { createTokenProvider, type TokenMode, type TokenModeOptions } from './mo
 export { authorizeUrl, createOAuthRouter, hubspotPortalLookup, HUBSPOT_AUTHORIZE_URL, type LookupPortal, type OAuthRouterOptions, type PortalIdentity } from './oauth';
 export { OAuthStateStore } from './oauth-state';
 export { provisionerFor, type InstallProvisioning, type ProvisionPortal } from './provisioning';
+export { installRoutes, type InstallRoutesDeps } from './routes';
 export { ReloadableTokenProvider } from './reloadable-provider';
 export { InstallRegistry, type InstallStatus, type ProvisioningState, type ProvisioningStatus } from './registry';
 export { CALLBACK_PATH, missingScopes, OPTIONAL_SCOPES, REQUIRED_SCOPES } from './scopes';

@@ -18,6 +18,7 @@ import { deletePrefix } from '../testing/fakes';
 import { installKeys } from './keys';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
+import { installRoutes } from './routes';
 import { provisionerFor } from './provisioning';
 import { ReloadableTokenProvider } from './reloadable-provider';
 import { InstallRegistry } from './registry';
@@ -405,6 +406,25 @@ describe('createTokenProvider', () => {
     await mode.store.set('5550003', { accessToken: 'a', refreshToken: 'r', expiresAt: Date.now() + 3600_000 });
     expect(await mode.tokens.accessToken('5550003')).toBe('a');
     await mode.store.delete('5550003');
+
+    const app = createApp({
+      clientSecret: 'secret',
+      maxBodyBytes: 1024,
+      enqueue: async () => ({ added: 0, coalesced: 0 }),
+      readiness: async () => {},
+      log: silentLogger,
+      routers: [installRoutes(mode, { config: env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL }), redis, log: silentLogger })],
+    }) as unknown as Express;
+    const location = new URL((await request(app).get('/oauth/install').expect(302)).headers.location as string);
+    expect(location.searchParams.get('client_id')).toBe('cid');
+    expect(location.searchParams.get('redirect_uri')).toBe(REDIRECT);
+  });
+
+  it('the install routes need PUBLIC_URL (HubSpot must be able to call back)', async () => {
+    const config = env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY });
+    const mode = await createTokenProvider(config, redis);
+    if (mode.kind !== 'oauth') throw new Error('expected OAuth mode');
+    expect(() => installRoutes(mode, { config, redis, log: silentLogger })).toThrow(/PUBLIC_URL: required/);
   });
 
   it('OAuth mode without TOKEN_ENCRYPTION_KEY is a configuration error; a malformed key is refused at load', async () => {
