@@ -1,0 +1,104 @@
+import type { HistoryRow } from '@stagekeeper/shared';
+import { fixtureInput, HOUR } from '@stagekeeper/shared/engine/fixtures';
+import request from 'supertest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { silentLogger } from '../log';
+import { HistoryStore } from '../state/history-store';
+import { redisKeys } from '../state/keys';
+import { PlaybookStore } from '../state/playbook-store';
+import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { apiApp, hubspotQuery, PortalGateway, signedHeaders } from './test-harness';
+
+const A = '1111111';
+const B = '2222222';
+const C = '3333333';
+/** Tuesday of 2026-W48; the latest complete week is W47 (Nov 16-22, America/New_York). */
+const NOW = Date.parse('2026-11-24T15:00:00.000Z');
+
+let redis: Redis;
+let prefix: string;
+let app: ReturnType<typeof apiApp>['app'];
+
+beforeAll(() => {
+  redis = testRedis();
+});
+beforeEach(async () => {
+  prefix = testPrefix();
+  app = apiApp({ redis, prefix, gateway: new PortalGateway(), now: () => NOW }).app;
+  const keys = redisKeys(prefix);
+  const playbooks = new PlaybookStore(redis, keys, silentLogger);
+  await playbooks.save(A, fixtureInput());
+  await playbooks.save(B, fixtureInput());
+  const history = new HistoryStore(redis, keys, silentLogger);
+  await history.append(A, [
+    row('1', '2026-11-18T12:00:00-05:00', { slaOutcome: 'breached', breachReason: 'capacity' }),
+    row('2', '2026-11-18T13:00:00-05:00'),
+    // Sunday night local is already Monday in UTC: stored in the next UTC week, still part of local W47.
+    row('3', '2026-11-22T23:30:00-05:00', { direction: 'backward', toStage: 'lead' }),
+  ]);
+  await history.append(B, Array.from({ length: 5 }, (_, i) => row(`b${i}`, '2026-11-19T12:00:00-05:00')));
+});
+afterEach(async () => {
+  await deletePrefix(redis, prefix);
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+function row(dealId: string, exitedAt: string, over: Partial<HistoryRow> = {}): HistoryRow {
+  const exit = Date.parse(exitedAt);
+  return {
+    dealId, pipeline: 'tele', stage: 'lead', ownerRole: 'intake', ownerId: '101',
+    enteredAt: exit - 2 * HOUR, exitedAt: exit, businessMs: HOUR, toStage: 'intake',
+    direction: 'forward', slaOutcome: 'met', breachReason: null, ...over,
+  };
+}
+
+const scorecard = (portal: string, week?: string) => {
+  const path = `/api/scorecard?${week ? `week=${week}&` : ''}${hubspotQuery(portal)}`;
+  return request(app).get(path).set(signedHeaders('GET', path, '', NOW));
+};
+
+describe('GET /api/scorecard', () => {
+  it('defaults to the latest complete week in the first calendar’s zone and counts only the signed portal', async () => {
+    const res = await scorecard(A);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'America/New_York' });
+    const lead = res.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead');
+    expect(lead).toMatchObject({
+      pipeline: { id: 'tele', label: 'Telehealth' },
+      volume: 3,
+      slaVisits: 3,
+      breached: 1,
+      topBreachReasons: [{ reason: 'capacity', count: 1 }],
+    });
+    expect(lead.backflowRate).toBeCloseTo(1 / 3);
+    expect(res.body.availableWeeks).toContain('2026-W47');
+    expect([...res.body.availableWeeks].sort().reverse()).toEqual(res.body.availableWeeks);
+
+    const other = await scorecard(B, '2026-W47');
+    expect(other.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(5);
+  });
+
+  it('an explicit week with nothing in it is empty', async () => {
+    const res = await scorecard(A, '2026-W40');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ week: '2026-W40', byStage: [], byRole: [] });
+  });
+
+  it('400 invalid_request for a malformed or impossible week', async () => {
+    for (const week of ['2026-47', '2025-W53']) {
+      const res = await scorecard(A, week);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+  });
+
+  it('a portal without a playbook gets an empty week in UTC, none of the others’ data', async () => {
+    const res = await scorecard(C, '2026-W47');
+    expect(res.body).toEqual({
+      week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'UTC', availableWeeks: [], byStage: [], byRole: [],
+    });
+  });
+});
