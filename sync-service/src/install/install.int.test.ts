@@ -19,7 +19,7 @@ import { installKeys } from './keys';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
 import { installRoutes } from './routes';
-import { provisionerFor } from './provisioning';
+import { provisionerFor, type ProvisionPortal } from './provisioning';
 import { ReloadableTokenProvider } from './reloadable-provider';
 import { InstallRegistry } from './registry';
 import { REQUIRED_SCOPES } from './scopes';
@@ -44,7 +44,7 @@ let playbooks: PlaybookStore;
 let logLines: string[];
 let portalId: string;
 
-function buildApp(over: { stateTtlMs?: number } = {}): Express {
+function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal } = {}): Express {
   const log = createLogger('debug', { write: (s: string) => void logLines.push(s) });
   const router = createOAuthRouter({
     clientId: portal.clientId,
@@ -380,6 +380,83 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     ]);
     expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(1);
     expect((await store.get(portalId))!.accessToken).not.toBe(firstAccessToken);
+  });
+});
+
+describe('provisioning outcomes in the install status', () => {
+  it('provisioning failing during install: tokens kept, portal registered, status failed with one sentence', async () => {
+    const other = new SandboxPortal({ now: clock.now, portalId: 31337, clientId: portal.clientId, clientSecret: portal.clientSecret });
+    const otherServer = await startSandboxServer({ portal: other });
+    try {
+      const app = createApp({
+        clientSecret: portal.clientSecret,
+        maxBodyBytes: 1024,
+        enqueue: async () => ({ added: 0, coalesced: 0 }),
+        readiness: async () => {},
+        log: silentLogger,
+        routers: [
+          {
+            path: '/oauth',
+            router: createOAuthRouter({
+              clientId: other.clientId,
+              clientSecret: other.clientSecret,
+              redirectUri: REDIRECT,
+              redis,
+              prefix,
+              tokens: store,
+              registry,
+              provisionPortal: async () => {
+                throw Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: { status: 'error', category: 'MISSING_SCOPES' } });
+              },
+              log: silentLogger,
+              basePath: otherServer.url,
+              clock: clock.now,
+            }),
+          },
+        ],
+      }) as unknown as Express;
+      const { state, cookie } = await startInstall(app);
+      const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]), state }, cookie).expect(200);
+      expect(res.text).toContain('setup incomplete');
+      expect(await store.get('31337')).not.toBeNull();
+      expect(await redis.sismember(redisKeys(prefix).portals(), '31337')).toBe(1);
+      const status = await registry.get('31337');
+      expect(status.installed).toBe(true);
+      expect(status.provisioning).toMatchObject({ state: 'failed', error: expect.stringMatching(/^HubSpot refused a provisioning request \(403\)/) });
+    } finally {
+      await otherServer.close();
+      await registry.markUninstalled('31337');
+    }
+  });
+
+  it('properties that could not be brought in line count as missing; a damaged status record reads as the default', async () => {
+    const names = WRITTEN_BACK_PROPERTIES.map((p) => p.name);
+    await registry.markProvisioning('777');
+    await registry.markProvisioned(
+      '777',
+      {
+        group: 'exists',
+        created: names.slice(2),
+        existing: [],
+        updated: [],
+        mismatches: [`property "${names[0]}" exists with type "string", Stagekeeper writes "enumeration": change or delete it in HubSpot`],
+        missingProperties: [],
+        warnings: [],
+        ok: false,
+      },
+      { checkedPlaybook: false },
+    );
+    const status = await registry.get('777');
+    expect(status.provisioning).toMatchObject({
+      state: 'failed',
+      propertiesPresent: names.length - 2,
+      error: '2 Stagekeeper properties could not be created or updated',
+    });
+    expect(status.provisioning.issues).toHaveLength(1);
+
+    await redis.hset(keys.status('777'), 'install', '{not json');
+    expect(await registry.get('777')).toMatchObject({ installed: false, installedAt: null, provisioning: { state: 'failed' } });
+    await redis.del(keys.status('777'));
   });
 });
 
