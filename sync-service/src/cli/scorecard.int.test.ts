@@ -1,0 +1,130 @@
+import { Scorecard, examplePlaybookPath, loadExamplePlaybook, weekRange, type HistoryRow } from '@stagekeeper/shared';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../log';
+import { HistoryStore } from '../state/history-store';
+import { redisKeys } from '../state/keys';
+import { PlaybookStore } from '../state/playbook-store';
+import { runCaptured } from './testing';
+
+// KEY_PREFIX allows 32 characters: pid plus a short clock suffix keeps parallel runs apart.
+const prefix = `skcli-${process.pid}-${Date.now() % 1e6}`;
+const env = { REDIS_URL: 'redis://127.0.0.1:6379', KEY_PREFIX: prefix };
+const PORTAL = '4242';
+const H = 3600_000;
+let redis: Redis;
+
+const playbook = loadExamplePlaybook('telehealth');
+const pipeline = playbook.pipelines[0]!;
+const [first, second, third] = pipeline.stages;
+const zone = playbook.calendars[0]!.timeZone; // America/New_York
+const w47 = weekRange('2026-W47', zone);
+
+const row = (over: Partial<HistoryRow> & Pick<HistoryRow, 'dealId' | 'exitedAt'>): HistoryRow => ({
+  pipeline: pipeline.id,
+  stage: first!.id,
+  ownerRole: first!.ownerRole,
+  ownerId: '61230455',
+  enteredAt: over.exitedAt - 2 * H,
+  businessMs: 2 * H,
+  toStage: second!.id,
+  direction: 'forward',
+  slaOutcome: 'met',
+  breachReason: null,
+  ...over,
+});
+
+beforeAll(async () => {
+  redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const keys = redisKeys(prefix);
+  await new PlaybookStore(redis, keys, silentLogger).save(PORTAL, playbook);
+  await new HistoryStore(redis, keys, silentLogger).append(PORTAL, [
+    row({ dealId: '1', exitedAt: w47.start + 10 * H, businessMs: 1 * H }),
+    row({ dealId: '2', exitedAt: w47.start + 30 * H, businessMs: 3 * H, slaOutcome: 'breached', breachReason: 'capacity' }),
+    row({ dealId: '3', exitedAt: w47.start + 50 * H, stage: second!.id, ownerRole: second!.ownerRole, direction: 'backward', toStage: first!.id }),
+    // Sunday 22:00 in New York is Monday in UTC: stored in the next UTC week's bucket, still week 47 locally.
+    row({ dealId: '4', exitedAt: w47.end - 2 * H, businessMs: 5 * H }),
+    // Outside the week on either side.
+    row({ dealId: '5', exitedAt: w47.start - 1 }),
+    row({ dealId: '6', exitedAt: w47.end }),
+  ]);
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describe('stagekeeper scorecard against Redis', () => {
+  it('json: the §4.7 shape for the local week, including rows stored in the next UTC bucket', async () => {
+    const r = await runCaptured(['scorecard', '--week', '2026-W47', '--format', 'json', '--portal', PORTAL], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const card = Scorecard.parse(JSON.parse(r.stdout));
+    expect(card).toMatchObject({ week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: zone });
+    expect(card.byStage.map((s) => [s.stage.id, s.volume])).toEqual([
+      [first!.id, 3],
+      [second!.id, 1],
+    ]);
+    expect(card.byStage[0]).toMatchObject({
+      pipeline: { id: pipeline.id, label: pipeline.label },
+      stage: { id: first!.id, label: first!.label },
+      medianTimeInStageMs: 3 * H,
+      slaVisits: 3,
+      breached: 1,
+      breachRate: 1 / 3,
+      conversionRate: 1,
+      topBreachReasons: [{ reason: 'capacity', count: 1 }],
+    });
+    expect(card.totals).toMatchObject({ volume: 4, backflowRate: 0.25 });
+  });
+
+  it('csv and table come from the same rows; the portal is found when it is the only one', async () => {
+    const csv = await runCaptured(['scorecard', '--week', '2026-W47', '--format', 'csv'], env);
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trimEnd().split('\r\n');
+    expect(lines[0]!.startsWith('week,scope,pipeline_id')).toBe(true);
+    expect(lines[1]).toContain(`2026-W47,stage,${pipeline.id},${pipeline.label},${first!.id},${first!.label},,,3,${3 * H}`);
+    expect(lines.at(-1)!.startsWith('2026-W47,total,,,,,,,4,')).toBe(true);
+
+    const table = await runCaptured(['scorecard', '--week', '2026-W47'], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('Scorecard 2026-W47: 2026-11-16 to 2026-11-22 (America/New_York)');
+    expect(table.stdout).toMatch(new RegExp(`${first!.label}\\s+3\\s+3h\\s+5h\\s+3\\s+1\\s+33\\.3%\\s+100\\.0%\\s+0\\.0%\\s+capacity:1`));
+    // No deal or owner ids in the human view.
+    expect(table.stdout).not.toContain('61230455');
+  });
+
+  it('--zone UTC cuts the week differently; --playbook FILE replaces the stored playbook', async () => {
+    const utc = await runCaptured(['scorecard', '--week', '2026-W47', '--format', 'json', '--zone', 'UTC'], env);
+    const card = Scorecard.parse(JSON.parse(utc.stdout));
+    // Deal 4 (Monday 03:00 UTC) is week 48 in UTC; deal 5 (Monday 04:59 UTC) moves in.
+    expect(card.timeZone).toBe('UTC');
+    expect(card.totals.volume).toBe(4);
+    // First stage: deals 1, 2 and 5 (1h, 3h, 2h) instead of 1, 2 and 4 (1h, 3h, 5h).
+    expect(card.byStage[0]).toMatchObject({ volume: 3, medianTimeInStageMs: 2 * H, p90TimeInStageMs: 3 * H });
+    const other = await runCaptured(
+      ['scorecard', '--week', '2026-W47', '--format', 'json', '--playbook', examplePlaybookPath('fivePhase')],
+      env,
+    );
+    expect(other.code).toBe(0);
+    // The telehealth stages are not in that playbook: listed under their ids, visits still counted.
+    const otherCard = Scorecard.parse(JSON.parse(other.stdout));
+    expect(otherCard.byStage[0]!.stage).toEqual({ id: first!.id, label: first!.id });
+    expect(otherCard.totals.volume).toBeGreaterThan(0);
+  });
+
+  it('an empty week prints the empty state; the default week is the latest complete one', async () => {
+    const empty = await runCaptured(['scorecard', '--week', '2026-W40'], env);
+    expect(empty).toMatchObject({ code: 0, stderr: '' });
+    expect(empty.stdout).toContain('No stage visits ended in this week.');
+    const dflt = await runCaptured(['scorecard', '--format', 'json'], env, {}, Date.parse('2026-11-25T12:00:00Z'));
+    expect(JSON.parse(dflt.stdout).week).toBe('2026-W47');
+  });
+
+  it('a portal without a playbook is a one-line error', async () => {
+    const r = await runCaptured(['scorecard', '--week', '2026-W47', '--portal', '999'], env);
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: no playbook stored for portal 999; pass --playbook FILE\n' });
+  });
+});
