@@ -12,7 +12,8 @@ import { cardRoutes } from './card-routes';
 import type { ApiDeps } from './deps';
 import { apiErrorHandler } from './errors';
 import { HistoryWeeks } from './history-weeks';
-import { RedisInstallStatusStore } from './install-status';
+import { InstallRegistry } from '../install/registry';
+import { PortalActivityStore, registryInstallStatus } from './install-status';
 import { PlaybookMetaStore } from './playbook-meta';
 import { recomputeOpenVisits } from './recompute';
 import { scorecardRoutes } from './scorecard-routes';
@@ -45,13 +46,16 @@ export type ApiWiring = {
   clock?: () => number;
   /** The reconcile queue's enqueue (e.g. `(p, ids) => reconcileQueue.enqueue(p, ids, 'manual')`). */
   enqueueReconcile?: (portalId: string, dealIds: string[]) => Promise<unknown>;
+  /** The install flow's registry, when the caller already has one; otherwise one over the same Redis keys. */
+  installRegistry?: Pick<InstallRegistry, 'get'>;
 };
 
 /** The router over the service's Redis stores, ready for `startService({ routers: [...] })`. */
-export function createApiRoutes(w: ApiWiring): { path: string; router: Router; install: RedisInstallStatusStore } {
+export function createApiRoutes(w: ApiWiring): { path: string; router: Router; activity: PortalActivityStore } {
   const keys = redisKeys(w.prefix);
   const states = new DealStateStore(w.redis, keys, w.log);
-  const install = new RedisInstallStatusStore(w.redis, w.prefix);
+  const activity = new PortalActivityStore(w.redis, w.prefix);
+  const install = registryInstallStatus(w.installRegistry ?? new InstallRegistry(w.redis, w.prefix), activity);
   const router = createApiRouter({
     clientSecret: w.clientSecret,
     publicUrl: w.publicUrl,
@@ -67,5 +71,5 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; i
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });
-  return { path: API_MOUNT_PATH, router, install };
+  return { path: API_MOUNT_PATH, router, activity };
 }

@@ -3,6 +3,7 @@ import { fixtureInput, MON_10, snap } from '@stagekeeper/shared/engine/fixtures'
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { InstallRegistry } from '../install/registry';
 import { silentLogger } from '../log';
 import { DealStateStore } from '../state/deal-state-store';
 import { redisKeys } from '../state/keys';
@@ -138,7 +139,7 @@ describe('PUT /api/settings/playbook', () => {
 });
 
 describe('GET /api/settings/status', () => {
-  it('not installed by default; then what was recorded, per portal', async () => {
+  it('not installed by default; then what the install registry and activity recorded, per portal', async () => {
     const fresh = await call('GET', '/api/settings/status', A);
     expect(fresh.body).toEqual({
       portalId: 1111111,
@@ -149,24 +150,32 @@ describe('GET /api/settings/status', () => {
       lastWebhookAt: null,
       lastSweepAt: null,
     });
-    const { install } = built;
-    await install.recordInstall(A, Date.parse('2026-11-01T09:00:00Z'), ['oauth', 'crm.objects.deals.read', 'crm.objects.deals.write']);
-    await install.recordProvisioning(A, { state: 'complete', at: Date.parse('2026-11-01T09:01:00Z'), propertiesPresent: 13 });
-    await install.recordWebhook(A, Date.parse('2026-11-20T09:59:00Z'));
-    await install.recordWebhook(A, Date.parse('2026-11-20T09:00:00Z'));
-    await install.recordSweep(A, Date.parse('2026-11-20T09:55:00Z'));
+    const registry = new InstallRegistry(redis, prefix, () => Date.parse('2026-11-01T09:00:00Z'));
+    await registry.markInstalled(A, { mode: 'oauth', scopes: ['oauth', 'crm.objects.deals.read', 'crm.objects.deals.write'] });
+    await registry.markProvisioning(A);
+    await registry.markProvisionFailed(A, 'HubSpot refused to create the properties.');
+    const { activity } = built;
+    await activity.recordWebhook(A, Date.parse('2026-11-20T09:59:00Z'));
+    await activity.recordWebhook(A, Date.parse('2026-11-20T09:00:00Z'));
+    await activity.recordSweep(A, Date.parse('2026-11-20T09:55:00Z'));
     const res = await call('GET', '/api/settings/status', A);
     expect(res.body).toEqual({
       portalId: 1111111,
       installed: true,
       installedAt: '2026-11-01T09:00:00.000Z',
       missingScopes: ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.objects.owners.read', 'crm.schemas.deals.write'],
-      provisioning: { state: 'complete', propertiesExpected: 13, propertiesPresent: 13, lastRunAt: '2026-11-01T09:01:00.000Z', error: null },
+      provisioning: {
+        state: 'failed',
+        propertiesExpected: 13,
+        propertiesPresent: 0,
+        lastRunAt: '2026-11-01T09:00:00.000Z',
+        error: 'HubSpot refused to create the properties.',
+      },
       lastWebhookAt: '2026-11-20T09:59:00.000Z',
       lastSweepAt: '2026-11-20T09:55:00.000Z',
     });
-    expect((await call('GET', '/api/settings/status', B)).body.installed).toBe(false);
-    await install.recordRevoked(A, Date.parse('2026-11-10T00:00:00Z'));
-    expect((await call('GET', '/api/settings/status', A)).body).toMatchObject({ installed: false, installedAt: null });
+    expect((await call('GET', '/api/settings/status', B)).body).toMatchObject({ installed: false, lastWebhookAt: null });
+    await registry.markUninstalled(A);
+    expect((await call('GET', '/api/settings/status', A)).body).toMatchObject({ installed: false, installedAt: null, missingScopes: [] });
   });
 });

@@ -82,5 +82,5 @@ export function apiApp(opts: { redis: Redis; prefix: string; gateway: PortalGate
     clock: opts.now,
     routers: [api],
   });
-  return { app, install: api.install };
+  return { app, activity: api.activity };
 }
