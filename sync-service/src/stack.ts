@@ -15,6 +15,11 @@ export type StackOptions = {
   playbook: Playbook;
   /** Sandbox mode: the embedded portal to talk to instead of HubSpot. */
   sandbox?: Sandbox;
+  /**
+   * A sandbox portal living in another process (chaos runs: worker processes reach the test's portal over HTTP).
+   * Used like `sandbox`, except that pointing the portal's webhooks at this service is left to its owner.
+   */
+  remoteSandbox?: RemoteSandbox;
   /** Token provider for real portals (static token or OAuth); defaults to the static token from config. */
   tokens?: TokenProvider;
   redis?: Redis;
@@ -27,6 +32,8 @@ export type StackOptions = {
   /** Retry policy of the HubSpot caller (tests shorten it). */
   retry?: Parameters<typeof createHubSpotAdapter>[0]['retry'];
 };
+
+export type RemoteSandbox = { url: string; portalId: string; token: string; secret: string };
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -52,12 +59,15 @@ export async function startStack(opts: StackOptions) {
   const log = opts.log ?? createLogger(config.logLevel);
   const ownsRedis = !opts.redis;
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  const portalId = sandbox?.portalId ?? config.hubspot.portalId;
+  const remote: RemoteSandbox | undefined = sandbox
+    ? { url: sandbox.server.url, portalId: sandbox.portalId, token: sandbox.token, secret: sandbox.secret }
+    : opts.remoteSandbox;
+  const portalId = remote?.portalId ?? config.hubspot.portalId;
 
   const tokens =
     opts.tokens ??
-    (sandbox
-      ? new StaticTokenProvider(sandbox.token)
+    (remote
+      ? new StaticTokenProvider(remote.token)
       : config.hubspot.accessToken && portalId
         ? new StaticTokenProvider({ [portalId]: config.hubspot.accessToken })
         : undefined);
@@ -67,7 +77,7 @@ export async function startStack(opts: StackOptions) {
     redis,
     prefix: config.keyPrefix,
     tokens,
-    ...(sandbox ? { basePath: sandbox.server.url } : {}),
+    ...(remote ? { basePath: remote.url } : {}),
     plan: {
       default: { max: config.hubspot.rateLimitPer10s, windowMs: 10_000 },
       search: { max: 5, windowMs: 1_000 },
@@ -78,7 +88,7 @@ export async function startStack(opts: StackOptions) {
 
   if (portalId) {
     const caller = adapter.caller.forPortal(portalId);
-    if (sandbox) {
+    if (remote) {
       // In a real portal an admin creates these fields; the sandbox starts empty.
       const created = await caller.call('properties.create', (c) => createCriteriaProperties(c, playbook));
       if (created.length) log.info({ portalId, count: created.length }, 'sandbox: created the deal properties the playbook reads');
@@ -98,7 +108,7 @@ export async function startStack(opts: StackOptions) {
     redis,
     log,
     ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(sandbox ? { webhookSecret: sandbox.secret } : {}),
+    ...(remote ? { webhookSecret: remote.secret } : {}),
     ...(opts.routers ? { routers: opts.routers } : {}),
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),

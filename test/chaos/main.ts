@@ -1,0 +1,37 @@
+/**
+ * `npm run test:chaos`: the full chaos run (2,000 stage moves by default). Exits non-zero on any discrepancy.
+ * `--transitions N --deals N --seed N` scale it; the reduced run inside `npm test` is test/e2e/chaos-reduced.test.ts.
+ */
+import { parseArgs } from 'node:util';
+import { formatReport, runChaos } from './run';
+
+const { values } = parseArgs({
+  options: {
+    transitions: { type: 'string', default: '2000' },
+    deals: { type: 'string', default: '400' },
+    seed: { type: 'string', default: '7' },
+    rate: { type: 'string', default: '30' },
+  },
+});
+const transitions = Number(values.transitions);
+const report = await runChaos({
+  deals: Number(values.deals),
+  transitions,
+  movesPerSecond: Number(values.rate),
+  seed: Number(values.seed),
+  webhook: { duplicateRate: 0.1, dropRate: 0.03, reorder: true },
+  api: { http5xxRate: 0.02, lostResponseRate: 0.01 },
+  at: { storm5xx: 0.2, storm429: 0.35, redisRestart: 0.5, workerKill: 0.7 },
+  storm5xx: { rate: 0.6, ms: 3_000 },
+  storm429: { ms: 2_000 },
+  redisDownMs: 2_000,
+  // Bounded: at 30 moves/s the moves take ~70 s; recovery waits (10 s 429 back-off, stalled-job detection after
+  // the kill) add about a minute.
+  budgetMs: Math.max(240_000, (transitions / Number(values.rate)) * 1000 + 180_000),
+  rateLimitPer10s: 5_000,
+  print: (l) => console.log(l),
+});
+console.log(formatReport(report));
+const failed = report.discrepancies.total > 0 || report.faults.unexpectedProcessExits! > 0;
+console.log(failed ? 'chaos: FAILED' : 'chaos: ok, 0 discrepancies');
+process.exit(failed ? 1 : 0);

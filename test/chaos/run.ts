@@ -1,0 +1,343 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { dealSubscriptions, startStack } from '@stagekeeper/sync-service/stack';
+import { loadConfig } from '@stagekeeper/sync-service/config';
+import { createLogger } from '@stagekeeper/sync-service/log';
+import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
+import { redisKeys } from '@stagekeeper/sync-service/state/keys';
+import { prng } from '../sandbox/prng';
+import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_STAGES, chaosPlaybook } from './playbook';
+import { OwnRedis } from './redis-server';
+import { countByKind, verifyDeals, type Discrepancy, type DiscrepancyKind } from './verify';
+
+export type ChaosOptions = {
+  deals: number;
+  /** Stage moves after the deals are created (creations are not counted). */
+  transitions: number;
+  movesPerSecond: number;
+  seed: number;
+  webhook: { duplicateRate: number; dropRate: number; reorder: boolean };
+  api: { http5xxRate: number; lostResponseRate: number };
+  /** Fraction of the moves after which each disruption starts. */
+  at: { storm5xx: number; storm429: number; redisRestart: number; workerKill: number };
+  storm5xx: { rate: number; ms: number };
+  storm429: { ms: number };
+  redisDownMs: number;
+  /** Hard bound on the whole run; the run fails rather than waits longer. */
+  budgetMs: number;
+  /** Burst limit for both the sandbox and the service: the chaos run tests correctness, not the limit. */
+  rateLimitPer10s: number;
+  print?: (line: string) => void;
+};
+
+export type ChaosReport = {
+  options: Omit<ChaosOptions, 'print'>;
+  deals: number;
+  transitions: number;
+  faults: Record<string, number>;
+  /** Discrepancies after the traffic settled but before the recovery sweep (expected: only deals with a dropped event). */
+  beforeSweep: { total: number; unexplained: number; byKind: Record<DiscrepancyKind, number> };
+  discrepancies: { total: number; byKind: Record<DiscrepancyKind, number>; examples: Discrepancy[] };
+  reconcileJobsFailed: number;
+  timings: Record<string, number>;
+  logs: string[];
+};
+
+const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Child = { role: string; proc: ChildProcess; ready: Promise<{ url: string }>; expectedExit: boolean; log: string };
+
+/** Runs the whole chaos scenario and tears everything down, whatever happens. */
+export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
+  const print = opts.print ?? (() => undefined);
+  const t0 = Date.now();
+  const deadline = t0 + opts.budgetMs;
+  const timings: Record<string, number> = {};
+  const mark = (name: string) => (timings[name] = Date.now() - t0);
+  const prefix = `skchaos-${randomBytes(4).toString('hex')}`;
+  const playbook = chaosPlaybook();
+  const random = prng(opts.seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+
+  const redisServer = await OwnRedis.start();
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  redis.on('error', () => undefined); // the restart is deliberate; commands wait for the reconnect
+  let sandbox: Sandbox | undefined;
+  const children: Child[] = [];
+  const unexpectedExits: string[] = [];
+  const logs: string[] = [];
+
+  const spawnChild = (role: 'web' | 'worker', name: string): Child => {
+    const log = join(tmpdir(), `${prefix}-${name}.log`);
+    logs.push(log);
+    const out = createWriteStream(log, { flags: 'a' });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        CHAOS_ROLE: role,
+        REDIS_URL: redisServer.url,
+        KEY_PREFIX: prefix,
+        SANDBOX_URL: sandbox!.server.url,
+        SANDBOX_PORTAL_ID: sandbox!.portalId,
+        SANDBOX_TOKEN: sandbox!.token,
+        SANDBOX_SECRET: sandbox!.secret,
+        RATE_LIMIT_PER_10S: String(opts.rateLimitPer10s),
+        RECONCILE_DEBOUNCE_MS: '50',
+        SWEEP_INTERVAL_MS: String(24 * 3600_000),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const child: Child = { role: name, proc, expectedExit: false, log, ready: undefined as never };
+    child.ready = new Promise((resolve, reject) => {
+      let buf = '';
+      proc.stdout!.on('data', (d: Buffer) => {
+        out.write(d);
+        buf += d.toString();
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.startsWith('{"chaosReady"')) resolve(JSON.parse(line).chaosReady);
+        }
+      });
+      proc.stderr!.on('data', (d: Buffer) => out.write(d));
+      proc.once('exit', (code, signal) => {
+        out.end();
+        if (!child.expectedExit) unexpectedExits.push(`${name} exited (${code ?? signal})`);
+        reject(new Error(`${name} exited before it was ready (${code ?? signal}); see ${log}`));
+      });
+    });
+    child.ready.catch(() => undefined);
+    children.push(child);
+    return child;
+  };
+
+  const stopChild = async (c: Child, signal: NodeJS.Signals) => {
+    c.expectedExit = true;
+    if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => c.proc.once('exit', () => r()));
+    c.proc.kill(signal);
+    const timer = setTimeout(() => c.proc.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const keys = redisKeys(prefix);
+  const reconcileQueue = new Queue(QUEUE_NAMES.reconcile, { connection: redis, prefix: keys.bullPrefix() });
+  const sweepQueue = new Queue(QUEUE_NAMES.sweep, { connection: redis, prefix: keys.bullPrefix() });
+  const faults: Record<string, number> = {};
+
+  try {
+    sandbox = await startSandbox({ playbook });
+    const portal = sandbox.portal;
+    portal.setRateLimit({ max: opts.rateLimitPer10s, windowMs: 10_000 });
+    // HubSpot retries a failed delivery up to 10 times over hours; scaled to cover a Redis outage of seconds.
+    portal.webhooks.configure({ batchWindowMs: 20, retryDelayMs: (n) => 300 * n, maxRetries: 10, timeoutMs: 5_000 });
+
+    // Provisioning (properties, playbook) once, in this process: the three children then find everything in place
+    // and start in parallel instead of racing to create the same properties.
+    const provisioner = await startStack({
+      config: loadConfig({ SANDBOX: 'true', REDIS_URL: redisServer.url, KEY_PREFIX: prefix, LOG_LEVEL: 'silent', RATE_LIMIT_PER_10S: String(opts.rateLimitPer10s) }),
+      playbook,
+      sandbox,
+      http: false,
+      workers: false,
+      log: createLogger('silent'),
+    });
+    await provisioner.close();
+    mark('provisioned');
+
+    const web = spawnChild('web', 'web');
+    let workers = [spawnChild('worker', 'worker-1'), spawnChild('worker', 'worker-2')];
+    const { url } = await web.ready;
+    portal.webhooks.configure({ targetUrl: `${url}/webhooks/hubspot`, subscriptions: dealSubscriptions(playbook) });
+    await Promise.all(workers.map((w) => w.ready));
+    mark('processesReady');
+    print(`chaos: web + 2 workers up on ${redisServer.url} (prefix ${prefix}) in ${timings.processesReady} ms`);
+
+    portal.setFaults({ ...opts.webhook, ...opts.api, latencyMs: 0, seed: opts.seed });
+    const dealIds: string[] = [];
+    for (let i = 0; i < opts.deals; i++) {
+      const owner = CHAOS_OWNERS[i % CHAOS_OWNERS.length]!;
+      dealIds.push(
+        portal.ui.createDeal({ dealname: `Chaos ${i}`, pipeline: CHAOS_PIPELINE, dealstage: CHAOS_STAGES[0], hubspot_owner_id: owner }, { userId: Number(owner) }).id,
+      );
+      if (i % 20 === 19) await sleep(50);
+    }
+    mark('dealsCreated');
+
+    // Disruptions run beside the moves, each at its point of the workload.
+    const disruptions: Promise<void>[] = [];
+    const fired = new Set<string>();
+    const due = (name: keyof ChaosOptions['at'], i: number) => !fired.has(name) && i >= Math.floor(opts.at[name] * opts.transitions) && (fired.add(name), true);
+    faults.workerKillActiveJobs = 0;
+
+    const gapMs = 1000 / opts.movesPerSecond;
+    const movesStart = Date.now();
+    for (let i = 0; i < opts.transitions; i++) {
+      if (Date.now() > deadline) throw new Error(`chaos budget exhausted during the moves (${i}/${opts.transitions})`);
+      if (due('storm5xx', i))
+        disruptions.push(
+          (async () => {
+            portal.setFaults({ http5xxRate: opts.storm5xx.rate });
+            print(`chaos: 5xx storm (${opts.storm5xx.rate * 100}% for ${opts.storm5xx.ms} ms) at move ${i}`);
+            await sleep(opts.storm5xx.ms);
+            portal.setFaults({ http5xxRate: opts.api.http5xxRate });
+          })(),
+        );
+      if (due('storm429', i))
+        disruptions.push(
+          (async () => {
+            portal.setRateLimit({ max: 1 });
+            print(`chaos: 429 storm (sandbox limit 1 per 10 s for ${opts.storm429.ms} ms) at move ${i}`);
+            await sleep(opts.storm429.ms);
+            portal.setRateLimit({ max: opts.rateLimitPer10s });
+          })(),
+        );
+      if (due('redisRestart', i))
+        disruptions.push(
+          (async () => {
+            print(`chaos: redis restart (down ${opts.redisDownMs} ms) at move ${i}`);
+            await redisServer.restart(opts.redisDownMs);
+          })(),
+        );
+      if (due('workerKill', i))
+        disruptions.push(
+          (async () => {
+            // Wait (bounded) for work in flight so the kill lands mid-job.
+            for (let k = 0; k < 100; k++) {
+              const active = await reconcileQueue.getActiveCount();
+              if (active > 0) {
+                faults.workerKillActiveJobs = active;
+                break;
+              }
+              await sleep(20);
+            }
+            const victim = workers[0]!;
+            await stopChild(victim, 'SIGKILL');
+            print(`chaos: SIGKILL worker-1 with ${faults.workerKillActiveJobs} reconcile job(s) active across workers at move ${i}`);
+            await sleep(500);
+            const again = spawnChild('worker', 'worker-1b');
+            workers = [again, workers[1]!];
+            await again.ready;
+          })(),
+        );
+      const id = pick(dealIds);
+      const current = portal.objects.get('deals', id).props.get('dealstage');
+      portal.ui.moveDeal(id, pick(CHAOS_STAGES.filter((s) => s !== current)), { userId: Number(CHAOS_OWNERS[0]) });
+      const lag = movesStart + (i + 1) * gapMs - Date.now();
+      if (lag > 0) await sleep(lag);
+    }
+    await Promise.all(disruptions);
+    mark('movesDone');
+    portal.setFaults({ duplicateRate: 0, dropRate: 0, reorder: false, http5xxRate: 0, lostResponseRate: 0 });
+
+    const quiet = async (what: string) => {
+      let calm = 0;
+      let shown = Date.now();
+      while (calm < 4) {
+        await Promise.race([portal.webhooks.drain(), sleep(1_000)]);
+        const c = await reconcileQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
+        if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for ${what}: ${JSON.stringify(c)}`);
+        if (Date.now() - shown > 5_000) {
+          shown = Date.now();
+          print(`chaos: waiting for ${what}: ${JSON.stringify(c)}`);
+        }
+        calm = Object.values(c).every((n) => n === 0) ? calm + 1 : 0;
+        await sleep(150);
+      }
+    };
+    await quiet('the queues to drain');
+    mark('settled');
+
+    const ev = { portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0] };
+    const before = await verifyDeals(ev);
+    const touched = new Set<string>([
+      ...portal.webhooks.dropped.map((e) => String(e.objectId)),
+      ...portal.webhooks.failed.flat().map((e) => String(e.objectId)),
+    ]);
+    const unexplained = before.filter((d) => !touched.has(d.dealId));
+
+    // The recovery sweep, triggered instead of waiting for its schedule; retried if a fault fails it.
+    for (let attempt = 0; ; attempt++) {
+      const job = await sweepQueue.add('sweep', {}, { removeOnComplete: true, removeOnFail: false, attempts: 1 });
+      let state = await job.getState();
+      while (state !== 'unknown' && state !== 'failed' && state !== 'completed') {
+        if (Date.now() > deadline) throw new Error('chaos budget exhausted waiting for the sweep');
+        await sleep(100);
+        state = await job.getState();
+      }
+      if (state !== 'failed') break;
+      if (attempt >= 3) throw new Error('the sweep kept failing');
+    }
+    await quiet('the sweep reconciles');
+    mark('swept');
+
+    const after = await verifyDeals(ev);
+    mark('verified');
+
+    const requests = portal.requests;
+    const deliveries = portal.webhooks.deliveries;
+    const firstSends = new Map<number, number>();
+    for (const d of deliveries) if (d.attemptNumber === 0) for (const e of d.eventIds) firstSends.set(e, (firstSends.get(e) ?? 0) + 1);
+    Object.assign(faults, {
+      webhookEventsDropped: portal.webhooks.dropped.length,
+      webhookEventsDuplicated: [...firstSends.values()].reduce((a, n) => a + n - 1, 0),
+      webhookDeliveriesShuffled: deliveries.filter((d) => d.attemptNumber === 0 && d.eventIds.some((e, i) => i > 0 && e < d.eventIds[i - 1]!)).length,
+      webhookDeliveriesRejectedOrFailed: deliveries.filter((d) => d.status === undefined || d.status < 200 || d.status >= 300).length,
+      webhookBatchesExhausted: portal.webhooks.failed.length,
+      api5xx: requests.filter((r) => r.status >= 500 && r.status !== 504).length,
+      apiLostResponses504: requests.filter((r) => r.status === 504).length,
+      api429: requests.filter((r) => r.status === 429).length,
+      redisRestarts: redisServer.restarts,
+      workerKills: 1,
+      unexpectedProcessExits: unexpectedExits.length,
+    });
+    faults.apiRequests = requests.length;
+    faults.webhookDeliveries = deliveries.length;
+
+    return {
+      options: { ...opts, print: undefined } as Omit<ChaosOptions, 'print'>,
+      deals: dealIds.length,
+      transitions: opts.transitions,
+      faults,
+      beforeSweep: { total: before.length, unexplained: unexplained.length, byKind: countByKind(before) },
+      discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 10) },
+      reconcileJobsFailed: await reconcileQueue.getFailedCount(),
+      timings,
+      logs,
+    };
+  } finally {
+    await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
+    await reconcileQueue.close().catch(() => undefined);
+    await sweepQueue.close().catch(() => undefined);
+    redis.disconnect();
+    await sandbox?.close();
+    sandbox?.portal.close();
+    await redisServer.close();
+  }
+}
+
+export function formatReport(r: ChaosReport): string {
+  const lines = [
+    `chaos: ${r.transitions} stage moves over ${r.deals} deals (seed ${r.options.seed}), web + 2 workers on one Redis`,
+    `  faults injected: ${Object.entries(r.faults).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `  before the sweep: ${r.beforeSweep.total} discrepancies (${r.beforeSweep.unexplained} on deals without a dropped/undelivered event) ${JSON.stringify(r.beforeSweep.byKind)}`,
+    `  discrepancies: ${r.discrepancies.total} ${JSON.stringify(r.discrepancies.byKind)}`,
+    ...r.discrepancies.examples.map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
+    `  reconcile jobs left failed: ${r.reconcileJobsFailed}`,
+    `  timings (ms from start): ${Object.entries(r.timings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `  process logs: ${r.logs.join(' ')}`,
+  ];
+  return lines.join('\n');
+}
