@@ -21,6 +21,16 @@ export default defineConfig({
         },
       },
       {
+        // `npm start` as a child process and the local page in headless Chromium (needs Redis and /usr/bin/chromium).
+        test: {
+          name: 'quickstart',
+          include: ['test/quickstart/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: 'app',
           root: 'hubspot-app',

@@ -4,6 +4,7 @@ import { createLogger } from './log';
 import { chooseRedis, RedisUnavailableError } from './redis-bootstrap';
 import { Redis } from 'ioredis';
 import { clearSandboxKeys, startSandbox, type Sandbox } from './sandbox-mode';
+import { prepareQuickstart, quietLogsForDemo } from './demo/quickstart';
 import { closeOnSignals } from './service';
 import { startStack } from './stack';
 
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   if (!hasCredentials && env.SANDBOX === undefined) env.SANDBOX = 'true';
   // Sandbox runs keep to their own prefix, which is wiped at start (see clearSandboxKeys).
   if (env.SANDBOX === 'true' && env.KEY_PREFIX === undefined) env.KEY_PREFIX = 'sk-sandbox';
+  quietLogsForDemo(env);
 
   const redis = await chooseRedis(env, '.data/redis');
   env.REDIS_URL = redis.url;
@@ -32,21 +34,37 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  // Sandbox mode adds the local ops page and the demo driver (fast clock, round-the-clock playbook variant).
+  const quick = config.sandbox ? prepareQuickstart(env, loaded.playbook) : undefined;
+  const playbook = quick?.playbook ?? loaded.playbook;
   let sandbox: Sandbox | undefined;
   if (config.sandbox) {
     const r = new Redis(config.redisUrl);
     await clearSandboxKeys(r, config.keyPrefix);
     await r.quit();
-    sandbox = await startSandbox({ playbook: loaded.playbook, ...(env.HUBSPOT_REQUEST_LOG ? { requestLog: env.HUBSPOT_REQUEST_LOG } : {}) });
+    sandbox = await startSandbox({
+      playbook,
+      ...(quick?.clock ? { now: quick.clock.now } : {}),
+      ...(env.HUBSPOT_REQUEST_LOG ? { requestLog: env.HUBSPOT_REQUEST_LOG } : {}),
+    });
     log.info({ portalId: sandbox.portalId, url: sandbox.server.url }, 'sandbox portal running (no HubSpot account needed)');
   }
 
-  const stack = await startStack({ config, playbook: loaded.playbook, ...(sandbox ? { sandbox } : {}), log });
+  const stack = await startStack({
+    config,
+    playbook,
+    ...(sandbox ? { sandbox } : {}),
+    ...(quick?.clock ? { clock: quick.clock.now } : {}),
+    ...(quick ? { routers: quick.routers } : {}),
+    log,
+  });
   log.info({ url: stack.service.url, portalId: stack.portalId }, 'stagekeeper ready');
+  const extras = quick && sandbox ? quick.start(sandbox, stack) : undefined;
 
   closeOnSignals(
     {
       close: async () => {
+        await extras?.close();
         await stack.close();
         await sandbox?.close();
         await redis.stop();

@@ -1,0 +1,61 @@
+import type { Playbook } from '@stagekeeper/shared';
+import { createLocalUi } from '../local-ui';
+import type { Sandbox } from '../sandbox-mode';
+import type { Stack } from '../stack';
+import { scaledClock, type ScaledClock } from './clock';
+import { demoSettings, startDemo, type Demo } from './index';
+import { demoCompatible, demoPlaybook } from './playbook';
+
+/**
+ * Before the config is read: the demo tells its story on stdout, so the JSON logs drop to warnings unless
+ * LOG_LEVEL says otherwise.
+ */
+export function quietLogsForDemo(env: NodeJS.ProcessEnv): void {
+  if (env.SANDBOX === 'true' && demoSettings(env).enabled && !env.LOG_LEVEL) env.LOG_LEVEL = 'warn';
+}
+
+export type Quickstart = ReturnType<typeof prepareQuickstart>;
+
+/**
+ * Sandbox mode's extras for `npm start`: the local ops page, and unless DEMO=false, the demo driver with its fast
+ * clock and round-the-clock variant of the playbook. Prepared before the sandbox and the stack start (they take the
+ * clock, playbook and routers), started once the stack is up.
+ */
+export function prepareQuickstart(env: NodeJS.ProcessEnv, loaded: Playbook, write: (line: string) => void = (l) => void process.stdout.write(`${l}\n`)) {
+  const settings = demoSettings(env);
+  const compatible = demoCompatible(loaded);
+  if (settings.enabled && !compatible)
+    write('demo: off, the playbook in force is not the canonical telehealth one (its stages are what the demo drives)');
+  const clock: ScaledClock | undefined = settings.enabled && compatible ? scaledClock(settings.speed) : undefined;
+  const playbook = clock ? demoPlaybook(loaded) : loaded;
+  const ui = createLocalUi();
+
+  return {
+    playbook,
+    clock,
+    routers: ui.routers,
+    /** Attaches the page to the running stack and starts the demo; `close` stops the demo before the stack goes. */
+    start(sandbox: Sandbox, stack: Stack): { close(): Promise<void> } {
+      const pageUrl = stack.service.url ? `${stack.service.url}/` : undefined;
+      let demo: Demo | undefined;
+      const now = clock?.now ?? Date.now;
+      ui.attach({
+        portalId: sandbox.portalId,
+        clock: now,
+        dealIds: () =>
+          sandbox.portal.objects
+            .all('deals')
+            .sort((a, b) => b.createdAt - a.createdAt)
+            .map((d) => d.id),
+        states: stack.service.stores.states,
+        playbooks: stack.service.stores.playbooks,
+        history: stack.service.stores.history,
+        demo: () => demo?.status(),
+        speed: clock?.speed ?? 1,
+      });
+      if (pageUrl) write(`Stagekeeper is running against the sandbox portal. Ops page: ${pageUrl}`);
+      if (clock) demo = startDemo({ portal: sandbox.portal, playbook, clock, timerQueue: stack.service.timerQueue.queue, write, ...(pageUrl ? { pageUrl } : {}) });
+      return { close: async () => demo?.close() };
+    },
+  };
+}

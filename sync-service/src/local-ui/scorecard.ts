@@ -1,0 +1,19 @@
+import { computeScorecard, isoWeekOf, reportingZone, weekRange, type Scorecard } from '@stagekeeper/shared';
+import { weekStart } from '../state/history-store';
+import type { LocalUiSource } from './source';
+
+/**
+ * The weekly scorecard for the local page. Unlike the HubSpot app's, it defaults to the current week: a demo's
+ * history is minutes old, and the last complete week is empty on a fresh machine.
+ */
+export async function localScorecard(src: LocalUiSource, week?: string): Promise<Scorecard | null> {
+  const now = src.clock();
+  const current = await src.playbooks.current(src.portalId);
+  if (!current) return null;
+  const zone = reportingZone(current.playbook);
+  const range = weekRange(week ?? isoWeekOf(now, zone), zone);
+  // History is bucketed by UTC week; a local week overlaps at most two of them.
+  const buckets = new Set([weekStart(range.start), weekStart(range.end - 1)]);
+  const rows = (await Promise.all([...buckets].map((w) => src.history.readWeek(src.portalId, w)))).flat();
+  return computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: [range.week] });
+}

@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { serviceProcess } from './processes';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `sk-sandbox-qs-${randomUUID().slice(0, 8)}`;
+
+type Counts = { tasks: number; warnings: number; breaches: number; escalations: number; gateBlocks: number; slaMet: number };
+
+let child: ChildProcess | undefined;
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    for (const pid of [serviceProcess(child.pid!), child.pid].filter(Boolean)) process.kill(pid!, 'SIGKILL');
+  }
+  // Only this run's keys: the Redis is shared.
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('npm start on a machine with no HubSpot account', () => {
+  it('runs the demo against the sandbox until a task, a warning, a breach with escalation and a gate block happened, then stops on SIGTERM', async () => {
+    const started = Date.now();
+    // What an evaluator's shell has: no HubSpot credentials and none of the service's variables set.
+    const env: NodeJS.ProcessEnv = { ...process.env, KEY_PREFIX: PREFIX, PORT: '0', REDIS_URL };
+    for (const k of ['HUBSPOT_ACCESS_TOKEN', 'HUBSPOT_CLIENT_ID', 'SANDBOX', 'DEMO', 'DEMO_SPEED', 'LOG_LEVEL', 'PLAYBOOK_FILE', 'HUBSPOT_REQUEST_LOG'])
+      delete env[k];
+    child = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child!.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+
+    const page = await until('the ops page line', async () => /Ops page: (http:\/\/\S+)/.exec(stdout)?.[1], 45_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+    });
+
+    const counts = await until(
+      'the demo to show every kind of intervention',
+      async () => {
+        const res = await fetch(`${page}sandbox/api/demo`);
+        const body = (await res.json()) as { counts?: Counts };
+        const c = body.counts;
+        return c && c.tasks > 0 && c.warnings > 0 && c.breaches > 0 && c.escalations > 0 && c.gateBlocks > 0 ? c : undefined;
+      },
+      60_000,
+    );
+    expect(counts.tasks).toBeGreaterThan(0);
+
+    // The same facts, told on the console as plain lines.
+    await until('the story lines', async () => (/escalation level 1/.test(stdout) ? true : undefined), 5_000);
+    expect(stdout).toMatch(/deal \d+ · New Lead · gate blocked the move to Contact Attempted, reverting the move; missing: First contact attempt logged/);
+    expect(stdout).toMatch(/deal \d+ · New Lead · SLA warning/);
+    expect(stdout).toMatch(/deal \d+ · New Lead · SLA breached/);
+    expect(stdout).toMatch(/deal \d+ · New Lead · escalation level 1 at 100% of the SLA: task for the Growth Ops lead/);
+    expect(stdout).toMatch(/service created a task: "New Lead: First contact attempt logged" for owner \d+/);
+    // The story stays readable: JSON logs are at warn level in the demo, and deal names never reach the console.
+    expect(stdout).not.toMatch(/"level":30/);
+    expect(stdout).not.toContain('Demo intake');
+
+    // The page's deal list comes from the same service.
+    const deals = (await (await fetch(`${page}sandbox/api/deals`)).json()) as { deals: { status: string }[] };
+    expect(deals.deals.some((d) => d.status === 'breached')).toBe(true);
+
+    const pid = serviceProcess(child.pid!);
+    expect(pid).toBeDefined();
+    process.kill(pid!, 'SIGTERM');
+    const exit = await exited;
+    expect(exit, stderr).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(90_000);
+  });
+});
