@@ -5,6 +5,8 @@ import { chooseRedis, RedisUnavailableError } from './redis-bootstrap';
 import { Redis } from 'ioredis';
 import { clearSandboxKeys, startSandbox, type Sandbox } from './sandbox-mode';
 import { prepareQuickstart, quietLogsForDemo } from './demo/quickstart';
+import { createTokenProvider } from './install/mode';
+import { installRoutes } from './install/routes';
 import { closeOnSignals } from './service';
 import { startStack } from './stack';
 
@@ -50,12 +52,18 @@ async function main(): Promise<void> {
     log.info({ portalId: sandbox.portalId, url: sandbox.server.url }, 'sandbox portal running (no HubSpot account needed)');
   }
 
+  // Real portals: one static token (private app), or OAuth installs with encrypted tokens and /oauth routes.
+  const tokenRedis = sandbox ? undefined : new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const mode = tokenRedis ? await createTokenProvider(config, tokenRedis, { log }) : undefined;
+  const oauthRouters = mode?.kind === 'oauth' ? [installRoutes(mode, { config, redis: tokenRedis!, log })] : [];
+
   const stack = await startStack({
     config,
     playbook,
     ...(sandbox ? { sandbox } : {}),
+    ...(mode ? { tokens: mode.tokens, redis: tokenRedis } : {}),
     ...(quick?.clock ? { clock: quick.clock.now } : {}),
-    ...(quick ? { routers: quick.routers } : {}),
+    routers: [...(quick?.routers ?? []), ...oauthRouters],
     log,
   });
   log.info({ url: stack.service.url, portalId: stack.portalId }, 'stagekeeper ready');
@@ -66,6 +74,7 @@ async function main(): Promise<void> {
       close: async () => {
         await extras?.close();
         await stack.close();
+        await tokenRedis?.quit();
         await sandbox?.close();
         await redis.stop();
       },

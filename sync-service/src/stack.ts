@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Playbook } from '@stagekeeper/shared';
+import { createApiRoutes } from './api/routes';
 import type { Config } from './config';
 import { createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
 import { createLogger, type Logger } from './log';
@@ -102,6 +103,22 @@ export async function startStack(opts: StackOptions) {
     log.info({ portalId, version: stored.version, changed: stored.changed }, 'playbook in force');
   }
 
+  // The card, settings and scorecard API (hubspot.fetch from the app's components), signed like webhooks.
+  const secret = remote?.secret ?? config.hubspot.clientSecret;
+  let enqueue: ((portalId: string, dealIds: string[]) => Promise<unknown>) | undefined;
+  const api = secret
+    ? createApiRoutes({
+        redis,
+        prefix: config.keyPrefix,
+        gateway: adapter.gateway,
+        clientSecret: secret,
+        publicUrl: config.publicUrl,
+        log,
+        ...(opts.clock ? { clock: opts.clock } : {}),
+        enqueueReconcile: (portalId, dealIds) => enqueue!(portalId, dealIds),
+      })
+    : undefined;
+
   const service = await startService({
     config,
     gateway: adapter.gateway,
@@ -109,11 +126,13 @@ export async function startStack(opts: StackOptions) {
     log,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(remote ? { webhookSecret: remote.secret } : {}),
-    ...(opts.routers ? { routers: opts.routers } : {}),
+    routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.host ? { host: opts.host } : {}),
   });
+
+  enqueue = (portalId, dealIds) => service.reconcileQueue.enqueue(portalId, dealIds, 'manual');
 
   if (sandbox && service.url) {
     sandbox.portal.webhooks.configure({ targetUrl: `${service.url}/webhooks/hubspot`, subscriptions: dealSubscriptions(playbook) });
@@ -123,6 +142,7 @@ export async function startStack(opts: StackOptions) {
   return {
     service,
     adapter,
+    api,
     portalId,
     redis,
     log,
