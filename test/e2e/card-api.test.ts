@@ -1,0 +1,65 @@
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { P } from '@stagekeeper/shared';
+import { startE2E, type E2E } from './harness';
+
+const PIPELINE = '812404417';
+const NEW_LEAD = '1180512201';
+const REP = '52841907';
+const MIN = 60_000;
+
+let e: E2E;
+beforeAll(async () => {
+  e = await startE2E();
+});
+afterAll(async () => {
+  await e?.close();
+});
+
+/** What hubspot.fetch sends: the portal and user appended to the URL, the whole URL signed with v3. */
+async function signedFetch(pathAndQuery: string, opts: { method?: string; body?: unknown; portalId?: string; secret?: string } = {}) {
+  const method = opts.method ?? 'GET';
+  const sep = pathAndQuery.includes('?') ? '&' : '?';
+  const url = `${e.stack.service.url}${pathAndQuery}${sep}userId=1001&userEmail=rep%40clinic.test&appId=1&portalId=${opts.portalId ?? e.stack.portalId}`;
+  const body = opts.body === undefined ? '' : JSON.stringify(opts.body);
+  const ts = String(e.clock.now());
+  const sig = createHmac('sha256', opts.secret ?? e.portal.clientSecret)
+    .update(`${method}${url.replace('%40', '@')}${body}${ts}`)
+    .digest('base64');
+  return fetch(url, {
+    method,
+    headers: { 'X-HubSpot-Signature-v3': sig, 'X-HubSpot-Request-Timestamp': ts, 'Content-Type': 'application/json' },
+    ...(body ? { body } : {}),
+  });
+}
+
+describe('the deal card API against the live stack', () => {
+  it('shows the running SLA of a deal the service is tracking', async () => {
+    const id = e.portal.ui.createDeal({ dealname: 'C', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    await e.settle();
+    const res = await signedFetch(`/api/card/deal/${id}`);
+    expect(res.status).toBe(200);
+    const card = (await res.json()) as { managed: boolean; stage: { id: string }; sla: { status: string; targetMs: number } };
+    expect(card.managed).toBe(true);
+    expect(card.stage.id).toBe(NEW_LEAD);
+    expect(card.sla.status).toBe('running');
+    expect(card.sla.targetMs).toBe(15 * MIN);
+  });
+
+  it('lets a rep correct the breach reason, written back to HubSpot as a manual reason', async () => {
+    const id = e.portal.ui.createDeal({ dealname: 'B', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    await e.settle();
+    await e.advance(16 * MIN);
+    expect(e.props(id)[P.slaStatus]).toBe('breached');
+    const res = await signedFetch(`/api/card/deal/${id}/breach-reason`, { method: 'POST', body: { reason: 'capacity' } });
+    expect(res.status).toBe(200);
+    await e.settle();
+    expect(e.props(id)[P.breachReason]).toBe('capacity');
+    expect(e.props(id)[P.breachReasonSource]).toBe('manual');
+  });
+
+  it('refuses a request signed with another secret', async () => {
+    const res = await signedFetch('/api/settings/playbook', { secret: 'not-the-app-secret' });
+    expect(res.status).toBe(401);
+  });
+});
