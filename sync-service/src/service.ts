@@ -56,6 +56,10 @@ export async function startService(opts: StartOptions) {
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
   // Workers block on Redis; BullMQ requires such connections to retry forever instead of failing commands.
   const workerRedis = wantWorkers ? redis.duplicate({ maxRetriesPerRequest: null }) : undefined;
+  // A Redis restart surfaces as connection errors; ioredis reconnects by itself, so they are logged, not thrown.
+  const onRedisError = (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)');
+  if (ownsRedis) redis.on('error', onRedisError);
+  workerRedis?.on('error', onRedisError);
 
   const keys = redisKeys(config.keyPrefix);
   const bullPrefix = keys.bullPrefix();

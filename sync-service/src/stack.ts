@@ -60,6 +60,7 @@ export async function startStack(opts: StackOptions) {
   const log = opts.log ?? createLogger(config.logLevel);
   const ownsRedis = !opts.redis;
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   const remote: RemoteSandbox | undefined = sandbox
     ? { url: sandbox.server.url, portalId: sandbox.portalId, token: sandbox.token, secret: sandbox.secret }
     : opts.remoteSandbox;
