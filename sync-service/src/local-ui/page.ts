@@ -10,6 +10,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Stagekeeper · sandbox</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --bg: #f5f7fa; --blue: #2f80ed; --amber: #f2994a;
           --red: #d64545; --green: #27ae60; --grey: #9aa5b1; }
@@ -145,7 +146,7 @@ function renderDeals(data) {
 }
 
 function hbars(target, rows, opts) {
-  const labelW = 170, barW = 230, rowH = 24, w = labelW + barW + 60;
+  const labelW = 150, barW = 200, rowH = 24, w = labelW + barW + 120;
   const s = svg('svg', { width: '100%', viewBox: '0 0 ' + w + ' ' + Math.max(rowH, rows.length * rowH + 4), role: 'img' });
   const max = Math.max(opts.max || 0, ...rows.map((r) => r.total)) || 1;
   rows.forEach((r, i) => {

@@ -1,0 +1,149 @@
+import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { loadExamplePlaybook, type Scorecard } from '@stagekeeper/shared';
+import { loadConfig } from '@stagekeeper/sync-service/config';
+import { createLogger } from '@stagekeeper/sync-service/log';
+import { prepareQuickstart } from '@stagekeeper/sync-service/demo/quickstart';
+import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
+import { launchChromium } from './browser';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `sk-sandbox-ui-${randomUUID().slice(0, 8)}`;
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+
+type DealRow = { dealId: string; stage: string; role: string; status: string; remainingMs: number | null; dueAt: string | null };
+
+let sandbox: Sandbox;
+let stack: Stack;
+let extras: { close(): Promise<void> };
+let url: string;
+const lines: string[] = [];
+
+const getJson = async <T>(path: string): Promise<{ status: number; body: T }> => {
+  const res = await fetch(`${url}${path}`);
+  return { status: res.status, body: (await res.json()) as T };
+};
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  // The same wiring as `npm start` in sandbox mode, in process, with the demo clock at 120x so the urgent lead's
+  // breach and exit (16 demo minutes) land within seconds.
+  const quick = prepareQuickstart({ SANDBOX: 'true', DEMO_SPEED: '120' }, loadExamplePlaybook('telehealth'), (l) => lines.push(l));
+  const clock = quick.clock!;
+  const config = loadConfig({ SANDBOX: 'true', KEY_PREFIX: PREFIX, PORT: '0', REDIS_URL, LOG_LEVEL: 'silent' });
+  sandbox = await startSandbox({ playbook: quick.playbook, now: clock.now });
+  stack = await startStack({
+    config,
+    playbook: quick.playbook,
+    sandbox,
+    clock: clock.now,
+    routers: quick.routers,
+    host: '127.0.0.1',
+    log: createLogger('silent'),
+  });
+  extras = quick.start(sandbox, stack);
+  url = stack.service.url;
+  await until(
+    'a breached stage visit in the scorecard',
+    async () => {
+      const { body } = await getJson<Scorecard>('/sandbox/api/scorecard');
+      return body.totals.breached > 0 ? true : undefined;
+    },
+    60_000,
+  );
+});
+
+afterAll(async () => {
+  await extras?.close();
+  await stack?.close();
+  await sandbox?.close();
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+});
+
+describe('the local ops page in sandbox mode', () => {
+  it('serves the deals with their live SLA timers, and no deal properties', async () => {
+    const { status, body } = await getJson<{ now: string; speed: number; deals: DealRow[] }>('/sandbox/api/deals');
+    expect(status).toBe(200);
+    expect(body.speed).toBe(120);
+    expect(body.deals).toHaveLength(6);
+    const urgent = body.deals.find((d) => d.status === 'breached' || d.stage === 'Contact Attempted');
+    expect(urgent).toBeDefined();
+    for (const d of body.deals) {
+      expect(d.role).toBeTruthy();
+      expect(d.dueAt === null || !Number.isNaN(Date.parse(d.dueAt))).toBe(true);
+    }
+    // A deal still in New Lead past its 15 minutes shows a negative remaining time with its breach.
+    const running = body.deals.filter((d) => d.stage === 'New Lead' && d.status === 'breached');
+    for (const d of running) expect(d.remainingMs!).toBeLessThan(0);
+    expect(JSON.stringify(body)).not.toContain('Demo intake');
+  });
+
+  it('serves the current week scorecard and the demo status; a bad week is a 400, other routes are untouched', async () => {
+    const card = await getJson<Scorecard>('/sandbox/api/scorecard');
+    const newLead = card.body.byStage.find((r) => r.stage.label === 'New Lead')!;
+    expect(newLead.volume).toBeGreaterThanOrEqual(3);
+    expect(newLead.breached).toBeGreaterThanOrEqual(1);
+    expect((await getJson('/sandbox/api/scorecard?week=soon')).status).toBe(400);
+    const demo = await getJson<{ counts: { breaches: number; gateBlocks: number } }>('/sandbox/api/demo');
+    expect(demo.body.counts.breaches).toBeGreaterThan(0);
+    expect(demo.body.counts.gateBlocks).toBeGreaterThan(0);
+    expect((await getJson('/healthz')).status).toBe(200);
+    expect((await getJson('/nowhere')).status).toBe(404);
+  });
+
+  it('renders in headless Chromium with timers and charts, and keeps a screenshot', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      await page.goto(`${url}/`);
+      await page.waitForFunction(() => document.querySelectorAll('#deals tr[data-deal]').length === 6, undefined, { timeout: 15_000 });
+      await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
+      await page.waitForSelector('#counts .chip', { timeout: 15_000 });
+
+      expect(await page.locator('#deals .tag.breached').count()).toBeGreaterThan(0);
+      expect(await page.locator('#deals td svg rect').count()).toBeGreaterThan(0);
+      expect(await page.locator('#chart-roles svg text', { hasText: 'Growth Ops' }).count()).toBe(1);
+      expect(await page.locator('[data-count="gateBlocks"] b').textContent()).not.toBe('0');
+      expect(await page.textContent('#clock')).toContain('120× real time');
+      expect(await page.textContent('body')).not.toContain('Demo intake');
+
+      // The timers tick: the page refreshes itself from the JSON endpoint.
+      const before = await page.textContent('#clock');
+      await page.waitForFunction((b) => document.getElementById('clock')?.textContent !== b, before, { timeout: 5_000 });
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}local-ui.png`, fullPage: true });
+
+      await page.goto(`${url}/sandbox`);
+      await page.waitForSelector('#deals tr[data-deal]', { timeout: 15_000 });
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
