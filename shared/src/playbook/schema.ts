@@ -187,7 +187,7 @@ export const Sla = z
     /** The clock pauses while any of these holds (e.g. waiting_on = patient). */
     pauseWhen: z.array(Criterion).default([]),
     /** Percentage of the window at which the owner is warned. */
-    warningAt: z.number().gt(0).lt(100).default(75),
+    warningAt: z.number().min(1).max(99).default(75),
     escalations: z.array(EscalationLevel).default([]),
     /** Warnings and escalations that fall outside staffed hours wait for the next staffed minute. */
     noticesInStaffedHours: z.boolean().default(true),
