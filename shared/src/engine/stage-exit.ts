@@ -93,6 +93,8 @@ export function exitStage(
       direction,
       slaOutcome: outcome,
       breachReason: entry.breachReason,
+      breachedAt: entry.sla?.breachedAt ?? null,
+      breachReasonSource: entry.breachReasonSource,
     },
   });
   fx.decide('exit', `left "${label}" (${direction}, SLA ${outcome}): ${why}`);

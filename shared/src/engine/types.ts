@@ -198,6 +198,9 @@ export const Command = z.discriminatedUnion('type', [
       direction: z.enum(['forward', 'backward', 'exit']),
       slaOutcome: z.enum(['met', 'breached', 'none', 'cancelled']),
       breachReason: BreachReason.nullable(),
+      /** When the visit breached and who set its reason; optional so rows written before them still parse. */
+      breachedAt: z.number().nullable().optional(),
+      breachReasonSource: z.enum(['inferred', 'manual']).nullable().optional(),
     }),
   }),
 ]);

@@ -233,6 +233,22 @@ describe('breach history', () => {
     const times = v.breaches.map((b) => b.breachedAt);
     expect([...times].sort().reverse()).toEqual(times);
   });
+
+  it('rows that recorded their breach instant and source use them; HubSpot ISO datetimes are read too', () => {
+    const state = enter();
+    const older = row(3, { breachedAt: MON_10 - 4 * 24 * HOUR + HOUR, breachReasonSource: 'inferred' });
+    const latest = row(0);
+    const live = snap({
+      properties: {
+        [P.slaBreachedAt]: new Date(latest.enteredAt + 3 * HOUR).toISOString(),
+        [P.breachStage]: 'lead',
+        [P.breachReasonSource]: 'inferred',
+      },
+    });
+    const v = managed(view(state, MON_10, live, [older, latest]));
+    expect(v.breaches[0]).toMatchObject({ breachedAt: new Date(latest.enteredAt + 3 * HOUR).toISOString(), source: 'inferred' });
+    expect(v.breaches[1]).toMatchObject({ breachedAt: new Date(older.breachedAt!).toISOString(), source: 'inferred' });
+  });
 });
 
 it('never carries deal property values, only labels', () => {

@@ -262,7 +262,9 @@ function breachList(
 
   // HubSpot holds the instant and source of the latest breach only; it is matched to the visit it fell in.
   const props = snapshot?.properties ?? {};
-  const lastAt = Number(props[P.slaBreachedAt] ?? NaN);
+  // HubSpot returns datetimes as ISO strings; epoch-ms strings are what we write. Read both.
+  const rawLast = props[P.slaBreachedAt] ?? '';
+  const lastAt = /^\d+$/.test(rawLast) ? Number(rawLast) : Date.parse(rawLast);
   const lastStage = props[P.breachStage] ?? null;
   const lastSource = props[P.breachReasonSource];
   const seen = new Set<string>();
@@ -272,12 +274,13 @@ function breachList(
     if (seen.has(key)) continue;
     seen.add(key);
     const exact = row.stage === lastStage && Number.isFinite(lastAt) && lastAt >= row.enteredAt && lastAt <= row.exitedAt;
+    const hubspotSource = exact && (lastSource === 'inferred' || lastSource === 'manual') ? lastSource : null;
     out.push({
       stage: ref(row.stage),
-      // Without the exact instant, the exit is the latest the breach can have happened.
-      breachedAt: iso(exact ? lastAt : row.exitedAt),
+      // Rows from before breachedAt was recorded: the exit is the latest the breach can have happened.
+      breachedAt: iso(row.breachedAt ?? (exact ? lastAt : row.exitedAt)),
       reason: row.breachReason,
-      source: exact && (lastSource === 'inferred' || lastSource === 'manual') ? lastSource : null,
+      source: row.breachReasonSource ?? hubspotSource,
     });
   }
   return out.sort((a, b) => (a.breachedAt < b.breachedAt ? 1 : a.breachedAt > b.breachedAt ? -1 : 0)).slice(0, MAX_CARD_BREACHES);
