@@ -20,7 +20,7 @@ export interface Engine {
 export const sharedEngine: Engine = { reconcile, onTimer, requiredProperties };
 
 /** Timer commands go to BullMQ; the rest (except history) to HubSpot. */
-const HUBSPOT_COMMANDS = new Set<Command['type']>(['createTask', 'completeTask', 'cancelTask', 'setProperties', 'moveStage', 'assignOwner', 'addNote']);
+const HUBSPOT_COMMANDS = new Set<Command['type']>(['createTask', 'completeTask', 'cancelTask', 'rescheduleTask', 'setProperties', 'moveStage', 'assignOwner', 'addNote']);
 
 /** HubSpot batch reads take at most 100 ids. */
 const SNAPSHOT_BATCH = 100;

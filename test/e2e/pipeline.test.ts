@@ -10,6 +10,7 @@ const S = {
   intakeStarted: '1180512203',
   remediation: '1180512204',
   intakeCompleted: '1180512205',
+  intakeStarted: '1180512203',
   clinicalReview: '1180512206',
 } as const;
 const GROWTH_REP = '52841907';
@@ -134,6 +135,28 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.newLead);
     expect(e.props(id)[P.backflowCount]).toBe('1');
+  });
+
+  it('pauses while waiting on the patient and moves the SLA task due time on resume', async () => {
+    const id = newDeal();
+    await e.settle();
+    e.portal.ui.logContactAttempt(id, { userId: Number(GROWTH_REP) });
+    e.portal.ui.moveDeal(id, S.contactAttempted, { userId: Number(GROWTH_REP) });
+    await e.settle();
+    e.portal.ui.moveDeal(id, S.intakeStarted, { userId: Number(GROWTH_REP) });
+    await e.settle();
+    const slaTask = () => e.openTasks(id).find((t) => t.key.includes(`:${S.intakeStarted}:`) && t.key.endsWith(':sla'))!;
+    const due = slaTask().dueAt;
+    e.portal.ui.setProperty(id, 'waiting_on', 'patient', { userId: Number(GROWTH_REP) });
+    await e.settle();
+    expect(e.props(id)[P.slaStatus]).toBe('paused');
+    await e.advance(60 * MIN);
+    e.portal.ui.setProperty(id, 'waiting_on', 'clinic', { userId: Number(GROWTH_REP) });
+    await e.settle();
+    expect(e.props(id)[P.slaStatus]).toBe('running');
+    // Intake Started counts calendar time: an hour paused moves the deadline by an hour.
+    expect(slaTask().dueAt).toBe(due + 60 * MIN);
+    expect(ms(e.props(id)[P.slaDueAt])).toBe(due + 60 * MIN);
   });
 
   it('records an owner change as handoff evidence with a task for the new owner', async () => {

@@ -4,7 +4,7 @@ import { criterionHolds } from './criteria';
 import { Effects, msProp } from './effects';
 import { findStage } from './lookup';
 import { clockContext, pauseClock, resumeClock, syncTimers, type ClockContext } from './sla-clock';
-import type { DealSnapshot, DealState, SlaClock, StageEntry } from './types';
+import type { Command, DealSnapshot, DealState, SlaClock, StageEntry } from './types';
 
 export function pauseHolds(ctx: ClockContext, snapshot: DealSnapshot, entry: StageEntry, now: number): boolean {
   return ctx.sla.pauseWhen.some((c) => criterionHolds(c, snapshot, entry.tasks, now));
@@ -38,7 +38,12 @@ export function trackPause(fx: Effects, state: DealState, playbook: Playbook, sn
       `no pause condition holds any more; due moves to ${new Date(clock.dueAt).toISOString()} ` +
         `(originally ${new Date(clock.originalDueAt).toISOString()}, paused since ${new Date(pausedAt).toISOString()})`,
     );
-    fx.push(...syncTimers(entry.entryId, clock, ctx));
+    fx.push(...syncTimers(entry.entryId, clock, ctx), ...moveSlaTask(entry, clock));
     fx.set({ [P.slaStatus]: runningStatus(clock), [P.slaDueAt]: msProp(clock.dueAt), [P.slaWarningAt]: msProp(clock.warningAt) });
   }
+}
+
+/** The SLA task is due at the deadline, so it moves with it (a rep's task list must not show a stale due time). */
+export function moveSlaTask(entry: StageEntry, clock: SlaClock): Command[] {
+  return entry.tasks.filter((t) => t.kind === 'sla').map((t) => ({ type: 'rescheduleTask' as const, key: t.key, dueAt: clock.dueAt }));
 }

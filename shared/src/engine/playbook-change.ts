@@ -2,7 +2,7 @@ import type { Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { Effects, iso, msProp } from './effects';
 import { findStage } from './lookup';
-import { pauseHolds, runningStatus } from './pause';
+import { moveSlaTask, pauseHolds, runningStatus } from './pause';
 import { cancelAllTimers, chooseTarget, clockContext, pauseClock, pointAt, refreshTimes, startClock, syncTimers } from './sla-clock';
 import { ownerFor, slaTask, slaTaskKey } from './tasks';
 import type { DealSnapshot, DealState } from './types';
@@ -83,6 +83,7 @@ export function applyPlaybookChange(
   clock.originalDueAt = pointAt(unpaused, ctx, 100);
   refreshTimes(clock, ctx);
   fx.push(...syncTimers(entry.entryId, clock, ctx));
+  if (clock.dueAt !== before.dueAt) fx.push(...moveSlaTask(entry, clock));
   fx.set({ [P.slaDueAt]: msProp(clock.dueAt), [P.slaWarningAt]: msProp(clock.warningAt) });
   fx.decide(
     'playbook.recompute',

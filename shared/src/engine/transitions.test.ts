@@ -224,6 +224,9 @@ describe('pause and resume', () => {
     const ids = only(r, 'scheduleTimer').map((t) => t.timerId).sort();
     expect(ids).toEqual(only(reconcile({ playbook, state: null, snapshot: snap(), now: MON_10 }), 'scheduleTimer').map((t) => t.timerId).sort());
     expect(written(r)).toMatchObject({ [P.slaStatus]: 'running', [P.slaDueAt]: String(resumeAt + 90 * MIN) });
+    // The SLA task is due at the deadline, so it moves too.
+    const slaKey = r.state!.current!.tasks.find((t) => t.kind === 'sla')!.key;
+    expect(only(r, 'rescheduleTask')).toEqual([{ type: 'rescheduleTask', key: slaKey, dueAt: resumeAt + 90 * MIN }]);
   });
 });
 

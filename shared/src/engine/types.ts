@@ -164,6 +164,8 @@ export const Command = z.discriminatedUnion('type', [
   }),
   /** Mark a task done because its purpose was fulfilled (e.g. the SLA task when the stage is met). */
   z.object({ type: z.literal('completeTask'), key: z.string() }),
+  /** Move an open task's due time (the SLA task when a pause or a playbook change moved the deadline). */
+  z.object({ type: z.literal('rescheduleTask'), key: z.string(), dueAt: z.number() }),
   /** Close a task that no longer applies (deal left the stage); the reason goes into the task body. */
   z.object({ type: z.literal('cancelTask'), key: z.string(), reason: z.string() }),
   z.object({

@@ -328,6 +328,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const creates = new Map<string, CreateTask>();
     const closes = new Map<string, { reason?: string }>();
     const notes = new Map<string, string>();
+    const reschedules = new Map<string, number>();
     const dealProps: Record<string, string> = {};
     for (const c of commands) {
       switch (c.type) {
@@ -339,6 +340,9 @@ export class HubSpotApiGateway implements HubSpotGateway {
           break;
         case 'cancelTask':
           closes.set(c.key, { reason: c.reason });
+          break;
+        case 'rescheduleTask':
+          reschedules.set(c.key, c.dueAt);
           break;
         case 'setProperties':
           Object.assign(dealProps, c.properties);
@@ -375,6 +379,8 @@ export class HubSpotApiGateway implements HubSpotGateway {
       );
     }
     if (closes.size) await collect(() => this.closeTasks(portalId, dealId, closes));
+    for (const key of closes.keys()) reschedules.delete(key);
+    if (reschedules.size) await collect(() => this.rescheduleTasks(portalId, dealId, reschedules));
     if (Object.keys(dealProps).length) await collect(() => this.updateDeal(portalId, dealId, dealProps));
     if (notes.size) {
       const ts = String(this.now());
@@ -553,6 +559,25 @@ export class HubSpotApiGateway implements HubSpotGateway {
       }
     }
     return found;
+  }
+
+  /**
+   * Moves the due time of open mapped tasks. A task a rep completed or deleted is left alone; a task created in
+   * this same apply already carries the new due time.
+   */
+  private async rescheduleTasks(portalId: string, dealId: string, dues: Map<string, number>): Promise<void> {
+    const entries = await this.tasks.get(portalId, dealId);
+    const inputs: Array<{ id: string; properties: Record<string, string> }> = [];
+    for (const [key, dueAt] of dues) {
+      const e = entries.get(key);
+      if (e?.state === 'mapped' && !e.closed) inputs.push({ id: e.id, properties: { hs_timestamp: String(dueAt) } });
+    }
+    for (const part of chunk(inputs)) {
+      const res = (await this.call(portalId, 'tasks.batch.update', (c) => c.crm.objects.tasks.batchApi.update({ inputs: part }))) as BatchResult;
+      const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
+      if (rejected.length)
+        throw new HubSpotRequestError(portalId, 'tasks.batch.update', 207, rejected[0]!.category, undefined, `${rejected.length} reschedule(s) rejected`);
+    }
   }
 
   /**
