@@ -37,6 +37,11 @@ export type StartOptions = {
   workers?: boolean;
   /** Host to bind; all interfaces by default. */
   host?: string;
+  /** Told about each accepted webhook batch and each finished sweep (the settings page's status block). */
+  activity?: {
+    recordWebhook(portalId: string, at: number): Promise<void>;
+    recordSweep(portalId: string, at: number): Promise<void>;
+  };
 };
 
 export type Service = Awaited<ReturnType<typeof startService>>;
@@ -114,7 +119,11 @@ export async function startService(opts: StartOptions) {
       ),
       new Worker(
         QUEUE_NAMES.sweep,
-        timed(QUEUE_NAMES.sweep, () => runSweep({ gateway, playbooks, cursors, reconcile: reconcileQueue, log, clock })),
+        timed(QUEUE_NAMES.sweep, async () => {
+          const report = await runSweep({ gateway, playbooks, cursors, reconcile: reconcileQueue, log, clock });
+          await Promise.all(report.map((r) => opts.activity?.recordSweep(r.portalId, clock())));
+          return report;
+        }),
         { ...common, concurrency: 1 },
       ),
     );
@@ -140,7 +149,12 @@ export async function startService(opts: StartOptions) {
       clientSecret: secret!,
       publicUrl: config.publicUrl,
       maxBodyBytes: config.webhookMaxBodyBytes,
-      enqueue: (portalId, dealIds) => reconcileQueue.enqueue(portalId, dealIds, 'webhook'),
+      enqueue: async (portalId, dealIds) => {
+        const out = await reconcileQueue.enqueue(portalId, dealIds, 'webhook');
+        // Status only: a failure to record it must not make HubSpot redeliver the batch.
+        opts.activity?.recordWebhook(portalId, clock()).catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded'));
+        return out;
+      },
       readiness,
       log,
       clock,

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Playbook } from '@stagekeeper/shared';
 import { createApiRoutes } from './api/routes';
+import { InstallRegistry } from './install/registry';
 import type { Config } from './config';
 import { createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
 import { createLogger, type Logger } from './log';
@@ -95,7 +96,15 @@ export async function startStack(opts: StackOptions) {
       const created = await caller.call('properties.create', (c) => createCriteriaProperties(c, playbook));
       if (created.length) log.info({ portalId, count: created.length }, 'sandbox: created the deal properties the playbook reads');
     }
-    const report = await provision({ client: caller, playbook });
+    const registry = new InstallRegistry(redis, config.keyPrefix, opts.clock);
+    // A static token (or the sandbox's) is an install of one portal; OAuth portals are registered by /oauth.
+    if (!opts.tokens || remote) await registry.markInstalled(portalId, { mode: 'static', scopes: null });
+    await registry.markProvisioning(portalId);
+    const report = await provision({ client: caller, playbook }).catch(async (err: unknown) => {
+      await registry.markProvisionFailed(portalId, err instanceof Error ? err.message : String(err));
+      throw err;
+    });
+    await registry.markProvisioned(portalId, report, { checkedPlaybook: true });
     log[report.ok ? 'info' : 'warn'](
       { portalId, created: report.created.length, mismatches: report.mismatches.length, missing: report.missingProperties.length },
       report.ok ? 'provisioned' : `provisioning found problems:\n${formatProvisionReport(report)}`,
@@ -128,6 +137,7 @@ export async function startStack(opts: StackOptions) {
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(remote ? { webhookSecret: remote.secret } : {}),
     routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
+    ...(api ? { activity: api.activity } : {}),
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.host ? { host: opts.host } : {}),

@@ -58,6 +58,17 @@ describe('the deal card API against the live stack', () => {
     expect(e.props(id)[P.breachReasonSource]).toBe('manual');
   });
 
+  it('reports install, provisioning and webhook activity on the settings status', async () => {
+    const res = await signedFetch('/api/settings/status');
+    expect(res.status).toBe(200);
+    const status = (await res.json()) as { installed: boolean; provisioning: { state: string; propertiesPresent: number }; lastWebhookAt: string | null };
+    expect(status.installed).toBe(true);
+    expect(status.provisioning.state).toBe('complete');
+    expect(status.provisioning.propertiesPresent).toBe(13);
+    // Earlier tests in this file created deals, so webhooks have arrived.
+    expect(status.lastWebhookAt).not.toBeNull();
+  });
+
   it('refuses a request signed with another secret', async () => {
     const res = await signedFetch('/api/settings/playbook', { secret: 'not-the-app-secret' });
     expect(res.status).toBe(401);

@@ -10,7 +10,6 @@ const S = {
   intakeStarted: '1180512203',
   remediation: '1180512204',
   intakeCompleted: '1180512205',
-  intakeStarted: '1180512203',
   clinicalReview: '1180512206',
 } as const;
 const GROWTH_REP = '52841907';
