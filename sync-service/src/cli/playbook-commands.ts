@@ -1,4 +1,8 @@
 import { formatPlaybookErrors, loadPlaybookFile, playbookJsonSchemaText, type Playbook } from '@stagekeeper/shared';
+import { createLogger } from '../log';
+import { redisKeys } from '../state/keys';
+import { PlaybookStore } from '../state/playbook-store';
+import { cliConfig, withRedis } from './env';
 import { CliError, line, type CliIo } from './io';
 
 export function validatePlaybookFile(io: CliIo, file: string): number {
@@ -25,4 +29,21 @@ export function readPlaybookOrFail(file: string): Playbook {
   throw new CliError(
     `invalid playbook ${file}: ${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more; run "stagekeeper playbook validate ${file}")` : ''}`,
   );
+}
+
+/**
+ * Puts a playbook in force for a portal (a new version, or nothing when it is unchanged). The running service
+ * reads the store, so clocks already running are recomputed under it at their next reconcile.
+ */
+export async function publishPlaybook(io: CliIo, file: string, opts: { portal?: string }): Promise<number> {
+  const playbook = readPlaybookOrFail(file);
+  const config = cliConfig(io.env);
+  const portalId = opts.portal ?? config.hubspot.portalId;
+  if (!portalId) throw new CliError('which portal? pass --portal <id> or set HUBSPOT_PORTAL_ID');
+  if (!/^\d+$/.test(portalId)) throw new CliError(`--portal: expected a HubSpot portal id (digits)`);
+  const stored = await withRedis(config.redisUrl, (redis) =>
+    new PlaybookStore(redis, redisKeys(config.keyPrefix), createLogger('silent')).saveIfChanged(portalId, playbook),
+  );
+  io.out(line(stored.changed ? `published: portal ${portalId} now runs version ${stored.version}` : `unchanged: portal ${portalId} already runs this playbook (version ${stored.version})`));
+  return 0;
 }

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SCORECARD_FORMATS, WeekError, type ScorecardFormat } from '@stagekeeper/shared';
 import { CliError, line, type CliIo } from './io';
-import { printPlaybookSchema, validatePlaybookFile } from './playbook-commands';
+import { printPlaybookSchema, publishPlaybook, validatePlaybookFile } from './playbook-commands';
 import { runProvision, type ProvisionDeps } from './provision-command';
 import { runScorecard } from './scorecard-command';
 
@@ -21,12 +21,18 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .showSuggestionAfterError(false);
   const exit = (code: number) => setExitCode(code);
 
-  const playbook = program.command('playbook').description('Check playbook files and print their JSON Schema.');
+  const playbook = program.command('playbook').description('Check and publish playbook files, and print their JSON Schema.');
   playbook
     .command('validate')
     .description('Validate a playbook file (YAML or JSON); prints every problem with its file, line and path.')
     .argument('<file>', 'playbook file (.yaml, .yml or .json)')
     .action((file: string) => exit(validatePlaybookFile(io, file)));
+  playbook
+    .command('publish')
+    .description('Validate a playbook file and put it in force for a portal as a new version (REDIS_URL, KEY_PREFIX).')
+    .argument('<file>', 'playbook file (.yaml, .yml or .json)')
+    .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID)')
+    .action(async (file: string, opts: { portal?: string }) => exit(await publishPlaybook(io, file, opts)));
   playbook
     .command('schema')
     .description('Print the playbook JSON Schema (for editors: yaml-language-server, VS Code json.schemas).')
