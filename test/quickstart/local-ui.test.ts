@@ -121,7 +121,7 @@ describe('the local ops page in sandbox mode', () => {
         if (m.type() === 'error') problems.push(m.text());
       });
       await page.goto(`${url}/`);
-      await page.waitForFunction(() => document.querySelectorAll('#deals tr[data-deal]').length === 6, undefined, { timeout: 15_000 });
+      await page.waitForFunction('document.querySelectorAll("#deals tr[data-deal]").length === 6', undefined, { timeout: 15_000 });
       await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
       await page.waitForSelector('#counts .chip', { timeout: 15_000 });
 
@@ -134,7 +134,7 @@ describe('the local ops page in sandbox mode', () => {
 
       // The timers tick: the page refreshes itself from the JSON endpoint.
       const before = await page.textContent('#clock');
-      await page.waitForFunction((b) => document.getElementById('clock')?.textContent !== b, before, { timeout: 5_000 });
+      await expect.poll(() => page.textContent('#clock'), { timeout: 5_000 }).not.toBe(before);
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}local-ui.png`, fullPage: true });

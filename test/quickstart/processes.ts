@@ -29,12 +29,21 @@ export function descendants(root: number): number[] {
   return out;
 }
 
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+};
+
 /**
- * The process that actually runs the service under `npm start` (npm → sh → tsx → node): the deepest descendant.
+ * The process that actually runs the service under `npm start` (npm → sh → tsx → node): the deepest descendant
+ * whose command line names `script`; tsx's esbuild helper is a descendant too and must not be picked.
  * npm forwards SIGTERM only to its `sh -c`, and dash dies without passing it on, so signalling npm would orphan the
  * service; a process manager signals the service process itself, and so does the test.
  */
-export function serviceProcess(npmPid: number): number | undefined {
-  const all = descendants(npmPid);
-  return all.find((pid) => !all.some((other) => parentOf(other) === pid));
+export function serviceProcess(npmPid: number, script = 'sync-service/src/main.ts'): number | undefined {
+  const running = descendants(npmPid).filter((pid) => cmdline(pid).includes(script));
+  return running.at(-1);
 }
