@@ -1,4 +1,5 @@
 import type { Playbook } from '@stagekeeper/shared';
+import { ConfigError } from '../config';
 import type { SandboxPortal } from '@stagekeeper/test/sandbox/index';
 import { scaledClock, type ScaledClock } from './clock';
 import { demoCompatible, demoPlaybook, TELEHEALTH } from './playbook';
@@ -19,7 +20,8 @@ export function demoSettings(env: NodeJS.ProcessEnv): DemoSettings {
   if (off) return { enabled: false };
   const raw = env.DEMO_SPEED?.trim();
   const speed = raw ? Number(raw) : DEFAULT_DEMO_SPEED;
-  if (!Number.isFinite(speed) || speed < 1 || speed > 600) throw new Error('DEMO_SPEED: expected a number from 1 to 600');
+  // A ConfigError: main prints it as a configuration problem, without a stack trace.
+  if (!Number.isFinite(speed) || speed < 1 || speed > 600) throw new ConfigError(['DEMO_SPEED: expected a number from 1 to 600']);
   return { enabled: true, speed };
 }
 
