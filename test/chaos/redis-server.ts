@@ -28,10 +28,14 @@ export class OwnRedis {
   private proc: ChildProcess | undefined;
   restarts = 0;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly persist: boolean,
+  ) {}
 
-  static async start(): Promise<OwnRedis> {
-    const r = new OwnRedis(await freePort());
+  /** `persist: false` for measurements (benchmarks) where fsync on every write would be the thing measured. */
+  static async start(opts: { persist?: boolean } = {}): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort(), opts.persist ?? true);
     await r.up();
     return r;
   }
@@ -43,8 +47,11 @@ export class OwnRedis {
   private async up(): Promise<void> {
     this.proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always',
-        '--save', '', '--protected-mode', 'no', '--maxmemory-policy', 'noeviction'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--protected-mode', 'no'],
+        ...['--maxmemory-policy', 'noeviction'],
+        ...(this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+      ],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 10_000;
