@@ -138,6 +138,12 @@ describe('HubSpot app configuration', () => {
     expect(read('app/pages/lib/service.ts')).toBe(card);
   });
 
+  it('keeps the per-folder fakeFetch test helpers identical (each folder is a self-contained extension)', () => {
+    const card = read('app/cards/test/fakeFetch.ts');
+    expect(read('app/settings/test/fakeFetch.ts'), 'settings/test/fakeFetch.ts drifted from cards/').toBe(card);
+    expect(read('app/pages/test/fakeFetch.ts'), 'pages/test/fakeFetch.ts drifted from cards/').toBe(card);
+  });
+
   it('is an OAuth app asking only for the scopes the service uses', () => {
     expect(app.auth.type).toBe('oauth');
     expect(app.auth.requiredScopes).toEqual([

@@ -1,5 +1,4 @@
-// Identical copies live in cards/, settings/ and pages/ (each UI extension is bundled on its own);
-// project.test.ts keeps them byte-identical.
+// Kept identical in cards/, settings/ and pages/ lib/service.ts (project.test.ts checks): HubSpot packages each UI extension folder alone, so an import from outside it is missing once deployed.
 
 /** The part of a fetch Response the client reads; hubspot.fetch and test stubs both satisfy it. */
 export type FetchResponse = { ok: boolean; status: number; json(): Promise<unknown> };

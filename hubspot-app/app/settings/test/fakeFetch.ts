@@ -1,3 +1,4 @@
+// Kept identical in cards/, settings/ and pages/ test/fakeFetch.ts (project.test.ts checks): each folder is a self-contained HubSpot extension and types this against its own lib/service.ts copy.
 import type { FetchLike, FetchResponse } from '../lib/service.ts';
 
 export type Call = { url: string; method: string; body?: Record<string, unknown> };
