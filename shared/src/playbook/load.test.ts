@@ -391,3 +391,8 @@ describe('loadPlaybookFile and formatPlaybookErrors', () => {
     ]);
   });
 });
+
+it('an unknown YAML tag is an error at its line, not a warning on stderr', () => {
+  const r = parsePlaybook('schemaVersion: 1\nname: !custom x\n', 'yaml');
+  expect(r).toEqual({ ok: false, errors: [{ path: '', message: 'YAML error: Unresolved tag: !custom', line: 2 }] });
+});

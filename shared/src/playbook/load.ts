@@ -39,13 +39,19 @@ type Decoded = { ok: true; value: unknown; lineOf: (path: readonly PropertyKey[]
 function decodeYaml(text: string): Decoded {
   const lineCounter = new LineCounter();
   // prettyErrors off: its messages carry a multi-line code frame, and the CLI wants one line per error.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  // logLevel 'silent': the library would print warnings (e.g. an unknown !tag) to stderr; they are reported
+  // as errors below instead, because a playbook never needs a custom tag and a typo there changes meaning.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'silent' });
+  const problems = [
+    ...doc.errors.map((e) => ({ e, kind: 'YAML syntax error' })),
+    ...doc.warnings.map((e) => ({ e, kind: 'YAML error' })),
+  ];
+  if (problems.length > 0) {
     return {
       ok: false,
-      errors: doc.errors.map((e) => ({
+      errors: problems.map(({ e, kind }) => ({
         path: '',
-        message: `YAML syntax error: ${e.message}`,
+        message: `${kind}: ${e.message}`,
         line: lineCounter.linePos(e.pos[0]).line,
       })),
     };
