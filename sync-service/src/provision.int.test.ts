@@ -1,12 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
-import { SandboxPortal, startSandboxServer, type SandboxServer } from '../../test/sandbox';
-import { HubSpotCaller } from './hubspot/call';
-import { HubSpotClientFactory, StaticTokenProvider } from './hubspot/client';
-import { RedisRateLimiter } from './hubspot/limiter';
+import type { SandboxPortal, SandboxServer } from '../../test/sandbox';
 import { testPlaybook } from './hubspot/test-playbook';
 import { formatProvisionReport, provision } from './provision';
+import { deletePrefix } from './testing/fakes';
+import { sandboxCaller, startSandboxPortal } from './testing/sandbox-portal';
 
 const prefix = `sktest-prov-${process.pid}-${Date.now()}`;
 let portal: SandboxPortal;
@@ -14,33 +13,16 @@ let server: SandboxServer;
 let redis: Redis;
 
 function portalCaller() {
-  const caller = new HubSpotCaller({
-    clients: new HubSpotClientFactory({ tokens: new StaticTokenProvider(portal.privateAppToken), basePath: server.url }),
-    limiter: new RedisRateLimiter({ redis, prefix, plan: { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } } }),
-    metrics: { inc: () => {} },
-  });
-  return caller.forPortal(String(portal.portalId));
+  return sandboxCaller({ portal, server }, { redis, prefix }).forPortal(String(portal.portalId));
 }
 
 beforeAll(async () => {
-  portal = new SandboxPortal();
-  portal.seedPipeline({
-    id: 'sk_care',
-    label: 'Care journey',
-    stages: [
-      { id: 'sk_referral', label: 'Referral' },
-      { id: 'sk_intake', label: 'Intake Completed' },
-      { id: 'sk_scheduled', label: 'Scheduled' },
-      { id: 'sk_done', label: 'Done', isClosed: true },
-    ],
-  });
-  server = await startSandboxServer({ portal });
+  ({ portal, server } = await startSandboxPortal());
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deletePrefix(redis, prefix);
   redis.disconnect();
   await server.close();
 });
@@ -99,16 +81,11 @@ describe('provision against the sandbox portal', () => {
   });
 
   it('a property of the wrong type is a mismatch, not silently rewritten', async () => {
-    const p = new SandboxPortal();
-    const s = await startSandboxServer({ portal: p });
+    const { portal: p, server: s } = await startSandboxPortal({ carePipeline: false });
     try {
       p.catalogs.deals.createGroup({ name: 'stagekeeper', label: 'Stagekeeper' });
       p.catalogs.deals.create({ name: 'stagekeeper_breach_count', label: 'Breach count', type: 'string', fieldType: 'text', groupName: 'stagekeeper' });
-      const caller = new HubSpotCaller({
-        clients: new HubSpotClientFactory({ tokens: new StaticTokenProvider(p.privateAppToken), basePath: s.url }),
-        limiter: new RedisRateLimiter({ redis, prefix, plan: { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } } }),
-        metrics: { inc: () => {} },
-      });
+      const caller = sandboxCaller({ portal: p, server: s }, { redis, prefix });
       const report = await provision({ client: caller.forPortal(String(p.portalId)), playbook: testPlaybook() });
       expect(report.mismatches).toContain(
         'property "stagekeeper_breach_count" exists with type "string", Stagekeeper writes "number": change or delete it in HubSpot',

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { Client } from '@hubspot/api-client';
 import { WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxPortal, startSandboxServer, type SandboxServer } from '../../../test/sandbox';
+import type { SandboxPortal, SandboxServer } from '../../../test/sandbox';
 import { testPlaybook } from '../hubspot/test-playbook';
+import { startSandboxPortal } from '../testing/sandbox-portal';
 import { runCaptured } from './testing';
 
 let portal: SandboxPortal;
@@ -13,18 +14,7 @@ let server: SandboxServer;
 let playbookFile: string;
 
 beforeAll(async () => {
-  portal = new SandboxPortal();
-  portal.seedPipeline({
-    id: 'sk_care',
-    label: 'Care journey',
-    stages: [
-      { id: 'sk_referral', label: 'Referral' },
-      { id: 'sk_intake', label: 'Intake Completed' },
-      { id: 'sk_scheduled', label: 'Scheduled' },
-      { id: 'sk_done', label: 'Done', isClosed: true },
-    ],
-  });
-  server = await startSandboxServer({ portal });
+  ({ portal, server } = await startSandboxPortal());
   playbookFile = join(mkdtempSync(join(tmpdir(), 'sk-prov-')), 'playbook.json');
   writeFileSync(playbookFile, JSON.stringify(testPlaybook()));
 });

@@ -1,18 +1,16 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { P, type Command } from '@stagekeeper/shared';
-import { SandboxPortal, startSandboxServer, type SandboxServer } from '../../../test/sandbox';
+import type { SandboxPortal, SandboxServer } from '../../../test/sandbox';
 import { provision } from '../provision';
-import { HubSpotCaller } from './call';
-import { HubSpotClientFactory, StaticTokenProvider } from './client';
+import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
 import { HubSpotApiGateway, marker } from './gateway';
-import { RedisRateLimiter, type LimiterPlan } from './limiter';
+import type { LimiterPlan } from './limiter';
 import { testPlaybook } from './test-playbook';
 
 // The real @hubspot/api-client against the sandbox portal over loopback HTTP, real Redis.
 const prefix = `sktest-gw-${process.pid}-${Date.now()}`;
 const roomy: LimiterPlan = { default: { max: 1_000, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } };
-const quiet = { inc: () => {} };
 
 let portal: SandboxPortal;
 let server: SandboxServer;
@@ -20,9 +18,10 @@ let redis: Redis;
 let portalId: string;
 
 function gatewayWith(plan: LimiterPlan = roomy, retry = {}) {
-  const clients = new HubSpotClientFactory({ tokens: new StaticTokenProvider(portal.privateAppToken), basePath: server.url });
-  const limiter = new RedisRateLimiter({ redis, prefix: `${prefix}-${JSON.stringify(plan).length}`, plan });
-  const caller = new HubSpotCaller({ clients, limiter, metrics: quiet, retry: { baseDelayMs: 10, maxDelayMs: 100, ...retry } });
+  const caller = sandboxCaller(
+    { portal, server },
+    { redis, prefix: `${prefix}-${JSON.stringify(plan).length}`, plan, retry: { baseDelayMs: 10, maxDelayMs: 100, ...retry } },
+  );
   return { gateway: new HubSpotApiGateway({ caller, redis, prefix }), caller };
 }
 
@@ -60,20 +59,13 @@ async function cleanRedis() {
 }
 
 beforeAll(async () => {
-  portal = new SandboxPortal({ rateLimit: { max: 1_000, windowMs: 10_000 } });
-  portal.seedPipeline({
-    id: 'sk_care',
-    label: 'Care journey',
-    stages: [
-      { id: 'sk_referral', label: 'Referral' },
-      { id: 'sk_intake', label: 'Intake Completed' },
-      { id: 'sk_scheduled', label: 'Scheduled' },
-      { id: 'sk_done', label: 'Done', isClosed: true },
+  ({ portal, server } = await startSandboxPortal({
+    rateLimit: { max: 1_000, windowMs: 10_000 },
+    owners: [
+      { id: '501', email: 'owner501@sandbox.test' },
+      { id: '502', email: 'owner502@sandbox.test' },
     ],
-  });
-  portal.seedOwner({ id: '501', email: 'owner501@sandbox.test' });
-  portal.seedOwner({ id: '502', email: 'owner502@sandbox.test' });
-  server = await startSandboxServer({ portal });
+  }));
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
   portalId = String(portal.portalId);
   // The written-back properties must exist before deals can carry them.

@@ -1,10 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock, SandboxPortal, startSandboxServer, type SandboxServer } from '../../../test/sandbox';
-import { HubSpotCaller } from './call';
-import { HubSpotClientFactory, StaticTokenProvider } from './client';
+import { manualClock, type SandboxPortal, type SandboxServer } from '../../../test/sandbox';
+import { deletePrefix } from '../testing/fakes';
+import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
 import { HubSpotApiGateway } from './gateway';
-import { RedisRateLimiter } from './limiter';
 
 // The sweep's search past HubSpot's 10,000-results-per-query cap. The sandbox's search limit is raised so the
 // test measures paging, not waiting; the 5/s bucket itself is covered in limiter.unit.test.ts.
@@ -15,13 +14,16 @@ let server: SandboxServer;
 let redis: Redis;
 
 beforeAll(async () => {
-  portal = new SandboxPortal({ now: clock.now, searchRateLimit: { max: 1_000, windowMs: 1_000 }, rateLimit: { max: 10_000, windowMs: 10_000 } });
-  server = await startSandboxServer({ portal });
+  ({ portal, server } = await startSandboxPortal({
+    now: clock.now,
+    searchRateLimit: { max: 1_000, windowMs: 1_000 },
+    rateLimit: { max: 10_000, windowMs: 10_000 },
+    carePipeline: false,
+  }));
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
 });
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deletePrefix(redis, prefix);
   redis.disconnect();
   await server.close();
 });
@@ -35,11 +37,7 @@ describe('modifiedSince', () => {
       if (i % 3 === 0) clock.advance(1);
       ids.push(portal.ui.createDeal({ dealname: `Deal ${i}`, dealstage: 'appointmentscheduled' }).id);
     }
-    const caller = new HubSpotCaller({
-      clients: new HubSpotClientFactory({ tokens: new StaticTokenProvider(portal.privateAppToken), basePath: server.url }),
-      limiter: new RedisRateLimiter({ redis, prefix, plan: { default: { max: 1_000, windowMs: 10_000 }, search: { max: 1_000, windowMs: 1_000 } } }),
-      metrics: { inc: () => {} },
-    });
+    const caller = sandboxCaller({ portal, server }, { redis, prefix, plan: { default: { max: 1_000, windowMs: 10_000 }, search: { max: 1_000, windowMs: 1_000 } } });
     const gateway = new HubSpotApiGateway({ caller, redis, prefix });
     const mark = portal.requests.length;
     const res = await gateway.modifiedSince(String(portal.portalId), start);

@@ -7,14 +7,14 @@ import { PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
 import { manualClock, SandboxPortal, signV3, startSandboxServer, type ManualClock, type SandboxServer } from '../../../test/sandbox';
 import { ConfigError, loadConfig } from '../config';
 import { createApp } from '../http/app';
-import { HubSpotCaller } from '../hubspot/call';
-import { HubSpotClientFactory, NoTokenError, OAuthTokenProvider, StaticTokenProvider } from '../hubspot/client';
-import { RedisRateLimiter } from '../hubspot/limiter';
+import type { HubSpotCaller } from '../hubspot/call';
+import { NoTokenError, OAuthTokenProvider, StaticTokenProvider } from '../hubspot/client';
 import { testPlaybook } from '../hubspot/test-playbook';
 import { createLogger, silentLogger } from '../log';
 import { PlaybookStore } from '../state/playbook-store';
 import { redisKeys } from '../state/keys';
 import { deletePrefix } from '../testing/fakes';
+import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
 import { installKeys } from './keys';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
@@ -94,18 +94,7 @@ const storedKeys = async () => (await redis.keys(`${prefix}:*`)).filter((k) => !
 
 beforeAll(async () => {
   clock = manualClock(Date.now());
-  portal = new SandboxPortal({ now: clock.now });
-  portal.seedPipeline({
-    id: 'sk_care',
-    label: 'Care journey',
-    stages: [
-      { id: 'sk_referral', label: 'Referral' },
-      { id: 'sk_intake', label: 'Intake Completed' },
-      { id: 'sk_scheduled', label: 'Scheduled' },
-      { id: 'sk_done', label: 'Done', isClosed: true },
-    ],
-  });
-  server = await startSandboxServer({ portal });
+  ({ portal, server } = await startSandboxPortal({ now: clock.now }));
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
   portalId = String(portal.portalId);
   store = new EncryptedRedisTokenStore({ redis, prefix, keys: KEY });
@@ -113,11 +102,7 @@ beforeAll(async () => {
   tokens = new ReloadableTokenProvider(
     () => new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url, now: clock.now }),
   );
-  caller = new HubSpotCaller({
-    clients: new HubSpotClientFactory({ tokens, basePath: server.url }),
-    limiter: new RedisRateLimiter({ redis, prefix, plan: { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } } }),
-    metrics: { inc: () => {} },
-  });
+  caller = sandboxCaller({ portal, server }, { redis, prefix, tokens });
   playbooks = new PlaybookStore(redis, redisKeys(prefix), silentLogger);
 });
 
