@@ -31,6 +31,8 @@ export type StackOptions = {
   http?: boolean;
   workers?: boolean;
   host?: string;
+  /** How long start-up waits for Redis (restarting, or not up yet) before giving up. */
+  redisWaitMs?: number;
   /** Retry policy of the HubSpot caller (tests shorten it). */
   retry?: Parameters<typeof createHubSpotAdapter>[0]['retry'];
 };
@@ -62,6 +64,7 @@ export async function startStack(opts: StackOptions) {
   const ownsRedis = !opts.redis;
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
+  await waitForRedis(redis, log, opts.redisWaitMs ?? 60_000);
   const remote: RemoteSandbox | undefined = sandbox
     ? { url: sandbox.server.url, portalId: sandbox.portalId, token: sandbox.token, secret: sandbox.secret }
     : opts.remoteSandbox;
@@ -163,4 +166,21 @@ export async function startStack(opts: StackOptions) {
         if (ownsRedis) await redis.quit().catch(() => undefined);
       })()),
   };
+}
+
+/**
+ * A process started while Redis restarts must wait for it, not crash: every command before "ready" would fail
+ * after maxRetriesPerRequest. Pings until one answers or the wait is over.
+ */
+export async function waitForRedis(redis: Redis, log: Logger, maxWaitMs: number): Promise<void> {
+  const deadline = Date.now() + maxWaitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if ((await redis.ping()) === 'PONG') return;
+    } catch (err) {
+      if (Date.now() >= deadline) throw new Error(`Redis did not answer within ${Math.round(maxWaitMs / 1000)} s: ${(err as Error).message}`);
+      if (attempt === 1) log.warn({ err: (err as Error).message }, 'waiting for Redis');
+    }
+    await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * attempt)));
+  }
 }
