@@ -85,7 +85,9 @@ export async function startStack(opts: StackOptions) {
     tokens,
     ...(remote ? { basePath: remote.url } : {}),
     plan: {
-      default: { max: config.hubspot.rateLimitPer10s, windowMs: 10_000 },
+      // 5 % below the plan's limit: our window and HubSpot's never line up exactly, and one 429 pauses every
+      // worker of the portal for a whole window (measured: 1.84x the floor at 190/10 s, 1.03x at 180).
+      default: { max: Math.max(1, Math.floor(config.hubspot.rateLimitPer10s * 0.95)), windowMs: 10_000 },
       search: { max: 5, windowMs: 1_000 },
     },
     log,

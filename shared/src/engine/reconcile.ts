@@ -188,5 +188,24 @@ export function reconcile({ playbook, state, snapshot, now }: ReconcileInput): E
   if (s.current?.entryId === before) applyPlaybookChange(fx, s, playbook, snapshot, now);
   else s.playbookVersion = playbook.version;
   if (snapshot.stageEnteredAt !== null) s.seenEnteredAt = Math.max(s.seenEnteredAt ?? 0, snapshot.stageEnteredAt);
+  cancelOrphanTasks(fx, s, snapshot);
   return fx.result(s);
+}
+
+/**
+ * An open Stagekeeper task that belongs to no visit the state knows of: a job wrote it to HubSpot and died
+ * before saving state, and the deal moved on before the retry (which then decides from the new stage). The
+ * snapshot lists every task Stagekeeper created, so it is closed here instead of staying open for ever.
+ */
+function cancelOrphanTasks(fx: Effects, s: DealState, snapshot: DealSnapshot): void {
+  const current = s.current;
+  const owned = new Set(current?.tasks.map((t) => t.key) ?? []);
+  if (s.gate.taskKey) owned.add(s.gate.taskKey);
+  for (const c of fx.commands) if (c.type === 'cancelTask' || c.type === 'completeTask') owned.add(c.key);
+  const prefix = current ? `${current.entryId}:` : undefined;
+  for (const [key, status] of Object.entries(snapshot.tasks)) {
+    if (status === 'COMPLETED' || owned.has(key) || (prefix && key.startsWith(prefix))) continue;
+    fx.push({ type: 'cancelTask', key, reason: 'the stage visit it was created for has ended' });
+    fx.decide('task.orphan', `a task of an ended stage visit was still open; cancelled`);
+  }
 }

@@ -253,3 +253,27 @@ describe('idempotency', () => {
     expect(rules(stale)).toContain('snapshot.stale');
   });
 });
+
+describe('tasks orphaned by a crash between the HubSpot write and the state save', () => {
+  // A job created the intake entry's SLA task, died before saving state, and the deal moved on before the retry:
+  // the stored state still says "lead", HubSpot says "review", and the intake task is open in HubSpot.
+  const state = start();
+  const lostEntry = `d1:intake:${T1}`;
+  const snapshot = snap({
+    stage: 'lead',
+    stageEnteredAt: MON_10,
+    tasks: { [`${lostEntry}:sla`]: 'NOT_STARTED', [`${lostEntry}:task:docs`]: 'COMPLETED', [`${LEAD_ID}:sla`]: 'NOT_STARTED' },
+  });
+  const r = reconcile({ playbook, state, snapshot, now: T1 + 5 * MIN });
+
+  it('cancels open tasks of visits the state does not know, and only those', () => {
+    expect(only(r, 'cancelTask')).toEqual([
+      { type: 'cancelTask', key: `${lostEntry}:sla`, reason: 'the stage visit it was created for has ended' },
+    ]);
+  });
+
+  it('is a no-op once HubSpot shows them closed', () => {
+    const closed = snap({ ...snapshot, tasks: { ...snapshot.tasks, [`${lostEntry}:sla`]: 'COMPLETED' } });
+    expect(reconcile({ playbook, state: r.state, snapshot: closed, now: T1 + 6 * MIN }).commands).toEqual([]);
+  });
+});

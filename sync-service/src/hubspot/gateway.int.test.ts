@@ -248,6 +248,25 @@ describe('apply', () => {
     expect(tasksOf(deal)).toHaveLength(3);
   });
 
+  it('a read finds tasks whose create outlived a crash, so the engine can close them; unknown pending keys are dropped', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'old')]);
+    const [task] = tasksOf(deal);
+    const key = `${prefix}:${portalId}:taskmap:${deal}`;
+    // The crash left only write-ahead markers: one for the task HubSpot has, one for a create that never landed.
+    await redis.hset(key, { [`${deal}:old`]: `pending:${Date.now()}`, [`${deal}:never`]: `pending:${Date.now()}` });
+
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    expect(snap.tasks).toEqual({ [`${deal}:old`]: 'NOT_STARTED' });
+    expect(await redis.hgetall(key)).toEqual({ [`${deal}:old`]: task!.id });
+
+    // Nothing pending any more: the next read costs no association lookup.
+    const mark = portal.requests.length;
+    await gateway.snapshots(portalId, [deal], ['dealname']);
+    expect(summary(mark).some((r) => r.includes('associations'))).toBe(false);
+  });
+
   it('a create whose response is lost (504) is recovered, not duplicated', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();

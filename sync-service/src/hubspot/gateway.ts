@@ -142,6 +142,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     await this.fillStageEntered(portalId, rows);
 
     const maps = await this.tasks.getMany(portalId, [...rows.keys()]);
+    await this.recoverPending(portalId, maps);
     const statuses = await this.readTaskStatuses(portalId, maps);
     await this.rememberCompleted(portalId, maps, statuses);
 
@@ -197,6 +198,25 @@ export class HubSpotApiGateway implements HubSpotGateway {
         const row = rows.get(r.id);
         if (row) Object.assign(row, r.properties);
       }
+    }
+  }
+
+  /**
+   * A `pending` task key is a create whose answer never reached us (crash, lost response). The engine may not ask
+   * for that key again (the deal moved on), so the task is looked up by its marker here and mapped: the engine
+   * then sees it and closes it if its visit has ended. Costs reads only for deals that have pending keys.
+   */
+  private async recoverPending(portalId: string, maps: Map<string, Map<string, MapEntry>>): Promise<void> {
+    for (const [dealId, m] of maps) {
+      const pending = new Set([...m].filter(([, e]) => e.state === 'pending').map(([k]) => k));
+      if (pending.size === 0) continue;
+      const found = await this.recover(portalId, dealId, 'tasks', pending);
+      // Not in HubSpot: that create never landed. Dropping the marker stops paying this lookup on every read;
+      // a later createTask for the key simply creates it.
+      await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k)));
+      await this.tasks.setIds(portalId, dealId, found);
+      const fresh = await this.tasks.get(portalId, dealId);
+      maps.set(dealId, fresh);
     }
   }
 
