@@ -140,7 +140,9 @@ describe('the local ops page in sandbox mode', () => {
       await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
       await page.waitForSelector('#counts .chip', { timeout: 15_000 });
 
-      expect(await page.locator('#deals .tag.breached').count()).toBeGreaterThan(0);
+      // The demo keeps moving at 120x: a breached deal may have been moved on by the time the page loads, so the
+      // cumulative breach counter is what must show it (the first test checks the breached rows via the API).
+      expect(await page.locator('[data-count="breaches"] b').textContent()).not.toBe('0');
       expect(await page.locator('#deals td svg rect').count()).toBeGreaterThan(0);
       expect(await page.locator('#chart-roles svg text', { hasText: 'Growth Ops' }).count()).toBe(1);
       expect(await page.locator('[data-count="gateBlocks"] b').textContent()).not.toBe('0');
