@@ -17,7 +17,7 @@ const isMapping = (v: unknown) => typeof v === 'object' && v !== null && !Array.
 /** What the document decodes to, if it decodes: errors about a mapping's content must carry a path. */
 function decoded(text: string): { ok: boolean; value?: unknown } {
   try {
-    return { ok: true, value: /^\s*[{[]/.test(text) ? JSON.parse(text) : parse(text, { uniqueKeys: true, maxAliasCount: 1000 }) };
+    return { ok: true, value: /^\s*[{[]/.test(text) ? JSON.parse(text) : parse(text, { uniqueKeys: true, maxAliasCount: 1000, logLevel: 'silent' }) };
   } catch {
     return { ok: false };
   }
