@@ -104,7 +104,8 @@ function dur(ms) {
   if (!d && !h) parts.push(s + 's');
   return parts.join(' ') || '0s';
 }
-const time = (iso) => iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+// Due times days away need their date: "02:04 PM" alone reads as today.
+const time = (iso) => iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '';
 const pct = (x) => x === null || x === undefined ? '–' : Math.round(x * 100) + '%';
 const COLORS = { running: '#2f80ed', warning: '#f2994a', breached: '#d64545', met: '#27ae60' };
 
