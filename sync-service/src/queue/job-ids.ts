@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 export const QUEUE_NAMES = { reconcile: 'reconcile', timers: 'timers', sweep: 'sweep' } as const;
 
@@ -20,10 +20,35 @@ export const reconcileJobId = (portalId: string, dealId: string) => `rc-${portal
 const escapeTimerId = (timerId: string) => timerId.replace(/%/g, '%25').replace(/:/g, '%3A');
 
 /**
+ * 72 bits of SHA-256 over (portal, engine timer id), base64url (no ":", which BullMQ forbids). The job id
+ * appears three times per pending timer (job hash key, delayed-zset member, the job's `opts.jobId`), so it is
+ * kept short; portal and readable timer id travel in the job data. A collision would need ~2^36 pending timers.
+ */
+const timerDigest = (portalId: string, timerId: string) =>
+  createHash('sha256').update(`${portalId}\n${timerId}`).digest('base64url').slice(0, 12);
+
+/**
  * Timer job id: deterministic from (portal, engine timer id), which the engine derives from
  * (deal, stage entry, level), so rescheduling replaces and cancelling finds the job.
  */
-export const timerJobId = (portalId: string, timerId: string) => `tm-${portalId}-${escapeTimerId(timerId)}`;
+export const timerJobId = (portalId: string, timerId: string) => `tm-${timerDigest(portalId, timerId)}`;
 
-/** Used only while the primary job of the same timer is running (it cannot be replaced mid-flight); "%n" never appears in an escaped id. */
-export const timerRetryJobId = (portalId: string, timerId: string) => `${timerJobId(portalId, timerId)}%next`;
+/** Used only while the primary job of the same timer is running (it cannot be replaced mid-flight). */
+export const timerRetryJobId = (portalId: string, timerId: string) => `tr-${timerDigest(portalId, timerId)}`;
+
+/**
+ * The ids timers were scheduled under before the short ids (`tm-<portal>-<escaped timer id>`, plus `%next` for
+ * the re-arm-while-firing copy). Timers armed before that deploy may still be pending for weeks: schedule and
+ * cancel remove these too, so replace/cancel keep working for them. Drop once no such job can remain.
+ */
+export const legacyTimerJobIds = (portalId: string, timerId: string): [string, string] => {
+  const id = `tm-${portalId}-${escapeTimerId(timerId)}`;
+  return [id, `${id}%next`];
+};
+
+/** Every job id a pending firing of this timer can have, primary first. */
+export const allTimerJobIds = (portalId: string, timerId: string): string[] => [
+  timerJobId(portalId, timerId),
+  timerRetryJobId(portalId, timerId),
+  ...legacyTimerJobIds(portalId, timerId),
+];

@@ -1,15 +1,82 @@
 import { TimerFiring, type Command } from '@stagekeeper/shared';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { z } from 'zod';
-import { QUEUE_NAMES, timerJobId, timerRetryJobId } from './job-ids';
+import { allTimerJobIds, QUEUE_NAMES, timerJobId, timerRetryJobId } from './job-ids';
 
-export const TimerJobData = z.object({
-  portalId: z.string().regex(/^\d+$/),
-  dealId: z.string().regex(/^\d+$/),
+const Numeric = z.string().regex(/^\d+$/);
+
+/** The first stored shape; timers armed before the compact shape may still be pending and must fire. */
+const LegacyTimerJob = z.object({
+  portalId: Numeric,
+  dealId: Numeric,
   firing: TimerFiring,
   fireAt: z.number(),
 });
-export type TimerJobData = z.infer<typeof TimerJobData>;
+
+/**
+ * The stored shape (a pending timer costs Redis memory for as long as it waits, so it is kept small):
+ * p portal, t engine timer id, fireAt; d deal, k kind, e entry id and l level only when they cannot be derived
+ * from the timer id (`<entryId>:<kind>` or `<entryId>:level:<n>`, entry id `<dealId>:<stage>:<enteredAt>`).
+ * `fireAt` keeps its name: the e2e harness and the demo's timer pump read `job.data.fireAt` of delayed jobs
+ * (and the value lands in the same allocator size class either way).
+ */
+const CompactTimerJob = z.object({
+  p: Numeric,
+  t: z.string().min(1),
+  fireAt: z.number(),
+  d: Numeric.optional(),
+  k: TimerFiring.shape.kind.optional(),
+  e: z.string().optional(),
+  l: z.number().int().optional(),
+});
+type CompactTimerJob = z.infer<typeof CompactTimerJob>;
+
+/** Kind, entry and level as the engine spells them into a timer id (shared/src/engine/sla-clock.ts `timerId`). */
+function firingFromTimerId(timerId: string): TimerFiring | undefined {
+  const level = /^(.+):level:(\d+)$/.exec(timerId);
+  if (level) return { timerId, kind: 'escalation', entryId: level[1]!, level: Number(level[2]) };
+  const plain = /^(.+):(warning|breach)$/.exec(timerId);
+  return plain ? { timerId, kind: plain[2] as 'warning' | 'breach', entryId: plain[1]! } : undefined;
+}
+
+const dealOfEntry = (entryId: string) => entryId.slice(0, entryId.indexOf(':'));
+
+const sameFiring = (a: TimerFiring | undefined, b: TimerFiring) =>
+  !!a && a.timerId === b.timerId && a.kind === b.kind && a.entryId === b.entryId && a.level === b.level;
+
+/** What a timer job is stored as: only what the worker cannot derive. */
+export function encodeTimerJob(data: TimerJobData): CompactTimerJob {
+  const { portalId, dealId, firing, fireAt } = data;
+  const derivable = sameFiring(firingFromTimerId(firing.timerId), firing);
+  const explicit = derivable
+    ? {}
+    : { k: firing.kind, e: firing.entryId, ...(firing.level !== undefined ? { l: firing.level } : {}) };
+  const dealDerivable = firing.entryId.indexOf(':') > 0 && dealOfEntry(firing.entryId) === dealId;
+  return { p: portalId, t: firing.timerId, fireAt, ...(dealDerivable ? {} : { d: dealId }), ...explicit };
+}
+
+/**
+ * The worker's view of a timer job: `{portalId, dealId, firing, fireAt}`, parsed from either stored shape
+ * (`TimerJobData.safeParse(job.data)`).
+ */
+export const TimerJobData = z.union([
+  LegacyTimerJob,
+  CompactTimerJob.transform((c, ctx) => {
+    const firing: TimerFiring | undefined =
+      c.k !== undefined
+        ? { timerId: c.t, kind: c.k, entryId: c.e ?? '', ...(c.l !== undefined ? { level: c.l } : {}) }
+        : firingFromTimerId(c.t);
+    const dealId = c.d ?? (firing ? dealOfEntry(firing.entryId) : '');
+    if (!firing || !firing.entryId || !/^\d+$/.test(dealId)) {
+      ctx.addIssue({ code: 'custom', message: `timer job ${c.t}: firing or deal cannot be derived` });
+      return z.NEVER;
+    }
+    return { portalId: c.p, dealId, firing, fireAt: c.fireAt };
+  }),
+]);
+export type TimerJobData = z.output<typeof LegacyTimerJob>;
+/** Either stored shape, as it sits in Redis. */
+export type StoredTimerJob = z.input<typeof TimerJobData>;
 
 type ScheduleTimer = Extract<Command, { type: 'scheduleTimer' }>;
 
@@ -18,33 +85,35 @@ type ScheduleTimer = Extract<Command, { type: 'scheduleTimer' }>;
  * id. A firing only tells the worker "look now": the engine re-checks that the stage entry is still current.
  */
 export class TimerQueue {
-  readonly queue: Queue<TimerJobData>;
+  readonly queue: Queue<StoredTimerJob>;
 
   constructor(
     connection: ConnectionOptions,
     bullPrefix: string,
     private readonly clock: () => number = Date.now,
   ) {
-    this.queue = new Queue<TimerJobData>(QUEUE_NAMES.timers, {
+    this.queue = new Queue<StoredTimerJob>(QUEUE_NAMES.timers, {
       connection,
       prefix: bullPrefix,
       defaultJobOptions: {
         attempts: 10,
         backoff: { type: 'exponential', delay: 2_000 },
         removeOnComplete: true,
-        removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+        // Keep the last 10,000 failed timers for inspection (a count, no age: `{age, count}` cost 23 more bytes
+        // in every pending job's opts, which then no longer fit the 160-byte allocation).
+        removeOnFail: 10_000,
       },
     });
   }
 
-  /** Replaces any pending job for the same timer id: the latest schedule wins. */
+  /** Replaces any pending job for the same timer id (under any of its ids): the latest schedule wins. */
   async schedule(portalId: string, dealId: string, cmd: ScheduleTimer): Promise<{ jobId: string }> {
     const primary = timerJobId(portalId, cmd.timerId);
     const secondary = timerRetryJobId(portalId, cmd.timerId);
-    await Promise.all([this.removeIfIdle(primary), this.removeIfIdle(secondary)]);
+    await Promise.all(allTimerJobIds(portalId, cmd.timerId).map((id) => this.removeIfIdle(id)));
     // BullMQ cannot remove a job that is running. If the primary is firing right now (typically this very
     // schedule comes out of that firing), the new schedule goes under the secondary id instead of being
-    // silently swallowed as a duplicate.
+    // silently swallowed as a duplicate. (A legacy-id job firing right now does not block the primary id.)
     const jobId = (await this.queue.getJob(primary)) ? secondary : primary;
     const firing: TimerFiring = {
       timerId: cmd.timerId,
@@ -52,21 +121,21 @@ export class TimerQueue {
       entryId: cmd.entryId,
       ...(cmd.level !== undefined ? { level: cmd.level } : {}),
     };
-    await this.queue.add(
-      `timer:${cmd.kind}`,
-      { portalId, dealId, firing, fireAt: cmd.fireAt },
-      { jobId, delay: Math.max(0, cmd.fireAt - this.clock()) },
-    );
+    // The job name is the kind alone (the queue already says "timers").
+    await this.queue.add(cmd.kind, encodeTimerJob({ portalId, dealId, firing, fireAt: cmd.fireAt }), {
+      jobId,
+      delay: Math.max(0, cmd.fireAt - this.clock()),
+    });
     return { jobId };
   }
 
   async cancel(portalId: string, timerId: string): Promise<void> {
-    await Promise.all([this.removeIfIdle(timerJobId(portalId, timerId)), this.removeIfIdle(timerRetryJobId(portalId, timerId))]);
+    await Promise.all(allTimerJobIds(portalId, timerId).map((id) => this.removeIfIdle(id)));
   }
 
   /** Pending (delayed or waiting) job for a timer id, if any; used by tests and the card's diagnostics. */
   async pending(portalId: string, timerId: string) {
-    for (const id of [timerJobId(portalId, timerId), timerRetryJobId(portalId, timerId)]) {
+    for (const id of allTimerJobIds(portalId, timerId)) {
       const job = await this.queue.getJob(id);
       if (job && ['delayed', 'waiting', 'prioritized'].includes(await job.getState())) return job;
     }

@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, sleep, testPrefix, testRedis, waitFor } from '../testing/fakes';
-import { QUEUE_NAMES, timerJobId } from './job-ids';
-import { TimerQueue, type TimerJobData } from './timer-queue';
+import { legacyTimerJobIds, QUEUE_NAMES, timerJobId } from './job-ids';
+import { encodeTimerJob, TimerJobData, TimerQueue } from './timer-queue';
 
 type Schedule = Extract<Command, { type: 'scheduleTimer' }>;
 const ENTRY = '900:appointmentscheduled:1700000000000';
@@ -30,7 +30,8 @@ function startWorker() {
   worker = new Worker<TimerJobData>(
     QUEUE_NAMES.timers,
     async (job) => {
-      fired.push({ data: job.data, at: Date.now(), jobId: job.id });
+      // As the service's worker reads it: either stored shape parsed into the worker's view.
+      fired.push({ data: TimerJobData.parse(job.data), at: Date.now(), jobId: job.id });
       await holdFiring;
     },
     { connection: workerRedis, prefix: redisKeys(prefix).bullPrefix() },
@@ -61,6 +62,10 @@ describe('timer queue', () => {
     const { jobId } = await timers.schedule('7', '900', timer('breach', fireAt));
     expect(jobId).toBe(timerJobId('7', `${ENTRY}:breach`));
     expect(jobId).not.toContain(':');
+    // Stored compactly: entry, kind and deal are derived from the timer id, so only portal, timer id and fireAt.
+    const stored = await timers.queue.getJob(jobId);
+    expect(stored!.name).toBe('breach');
+    expect(stored!.data).toEqual({ p: '7', t: `${ENTRY}:breach`, fireAt });
     await waitFor(() => fired.length === 1, 5_000, 'timer to fire');
     expect(fired[0]!.at).toBeGreaterThanOrEqual(fireAt - 5);
     expect(fired[0]!.data).toEqual({
@@ -122,5 +127,55 @@ describe('timer queue', () => {
     await timers.schedule('7', '900', timer('warning', Date.now() + 60_000));
     await timers.cancel('7', `${ENTRY}:warning`);
     expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
+  });
+
+  it('a job stored in the old shape under the old id (armed before the compact shape) still fires', async () => {
+    startWorker();
+    const fireAt = Date.now() + 100;
+    const old = {
+      portalId: '7',
+      dealId: '900',
+      firing: { timerId: `${ENTRY}:level:2`, kind: 'escalation', entryId: ENTRY, level: 2 },
+      fireAt,
+    };
+    const [legacyId] = legacyTimerJobIds('7', `${ENTRY}:level:2`);
+    expect(legacyId).toBe('tm-7-900%3Aappointmentscheduled%3A1700000000000%3Alevel%3A2');
+    await timers.queue.add('timer:escalation', old as never, { jobId: legacyId, delay: 100 });
+    await waitFor(() => fired.length === 1, 5_000, 'old-shape timer to fire');
+    expect(fired[0]!.data).toEqual(old);
+    expect(fired[0]!.jobId).toBe(legacyId);
+  });
+
+  it('rescheduling or cancelling reaches an old-shape job under the old id', async () => {
+    const [legacyId, legacyNext] = legacyTimerJobIds('7', `${ENTRY}:warning`);
+    const old = (fireAt: number) => ({ portalId: '7', dealId: '900', firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY }, fireAt });
+    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, { jobId: legacyId, delay: 60_000 });
+    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, { jobId: legacyNext, delay: 60_000 });
+    expect((await timers.pending('7', `${ENTRY}:warning`))?.id).toBe(legacyId);
+    const { jobId } = await timers.schedule('7', '900', timer('warning', Date.now() + 60_000));
+    expect((await timers.queue.getJobs(['delayed'])).map((j) => j.id)).toEqual([jobId]);
+    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, { jobId: legacyId, delay: 60_000 });
+    await timers.cancel('7', `${ENTRY}:warning`);
+    expect(await timers.queue.getJobs(['delayed'])).toEqual([]);
+    expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
+  });
+
+  it('stores what it cannot derive from the timer id, and parses both shapes to the same data', () => {
+    const cases: TimerJobData[] = [
+      { portalId: '7', dealId: '900', fireAt: 1, firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY } },
+      { portalId: '7', dealId: '900', fireAt: 2, firing: { timerId: `${ENTRY}:level:3`, kind: 'escalation', entryId: ENTRY, level: 3 } },
+      // Timer ids or entries the engine does not spell this way keep every field.
+      { portalId: '7', dealId: '901', fireAt: 3, firing: { timerId: `${ENTRY}:breach`, kind: 'breach', entryId: ENTRY } },
+      { portalId: '7', dealId: '900', fireAt: 4, firing: { timerId: 'custom-id', kind: 'escalation', entryId: 'other', level: 0 } },
+      { portalId: '7', dealId: '900', fireAt: 5, firing: { timerId: `${ENTRY}:breach`, kind: 'warning', entryId: ENTRY } },
+    ];
+    for (const data of cases) {
+      expect(TimerJobData.parse(encodeTimerJob(data))).toEqual(data);
+      expect(TimerJobData.parse(JSON.parse(JSON.stringify(data)))).toEqual(data);
+    }
+    expect(encodeTimerJob(cases[1]!)).toEqual({ p: '7', t: `${ENTRY}:level:3`, fireAt: 2 });
+    expect(encodeTimerJob(cases[2]!)).toEqual({ p: '7', t: `${ENTRY}:breach`, fireAt: 3, d: '901' });
+    expect(TimerJobData.safeParse({ p: '7', t: 'underivable', fireAt: 1 }).success).toBe(false);
+    expect(TimerJobData.safeParse({ p: 'x', t: `${ENTRY}:breach`, fireAt: 1 }).success).toBe(false);
   });
 });
