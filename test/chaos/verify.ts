@@ -4,7 +4,7 @@ import { DealStateStore } from '@stagekeeper/sync-service/state/deal-state-store
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
-import type { TimerJobData } from '@stagekeeper/sync-service/queue/timer-queue';
+import { TimerJobData } from '@stagekeeper/sync-service/queue/timer-queue';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SandboxPortal } from '../sandbox/index';
@@ -101,11 +101,16 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
   const rowsByDeal = new Map<string, HistoryRow[]>();
   for (const r of rows) rowsByDeal.set(r.dealId, [...(rowsByDeal.get(r.dealId) ?? []), r]);
 
-  const timerQueue = new Queue<TimerJobData>(QUEUE_NAMES.timers, { connection: redis, prefix: keys.bullPrefix() });
+  const timerQueue = new Queue(QUEUE_NAMES.timers, { connection: redis, prefix: keys.bullPrefix() });
   const timerJobs = await timerQueue.getJobs(['delayed', 'waiting', 'prioritized', 'active', 'paused']);
   await timerQueue.close();
   const timersByDeal = new Map<string, TimerJobData[]>();
-  for (const j of timerJobs) if (j?.data) timersByDeal.set(j.data.dealId, [...(timersByDeal.get(j.data.dealId) ?? []), j.data]);
+  // Stored jobs are compact; the worker's parser gives back the full shape.
+  for (const j of timerJobs) {
+    if (!j?.data) continue;
+    const d = TimerJobData.parse(j.data);
+    timersByDeal.set(d.dealId, [...(timersByDeal.get(d.dealId) ?? []), d]);
+  }
 
   const states = await new DealStateStore(redis, keys, log).loadMany(portalId, dealIds);
   const props = requiredProperties(playbook);
