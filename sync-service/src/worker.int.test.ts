@@ -118,6 +118,27 @@ describe('processReconcile', () => {
     expect((await states.load(PORTAL, '10')).state?.breachCount).toBe(42);
   });
 
+  it('cancels a timer scheduled by an attempt that lost the save, unless the saved decision keeps it', async () => {
+    gateway.setDeal('10', 'new');
+    let interfered = false;
+    gateway.onSnapshot = async () => {
+      if (interfered) return;
+      interfered = true;
+      await states.save(PORTAL, '10', 0, blankState('10', 41));
+    };
+    const lost = `${ENTRY}:warning`;
+    const kept = `${ENTRY}:breach`;
+    // The losing attempt schedules both; the winner's re-decision schedules only the breach timer.
+    engine.commands = (call) => [
+      ...(call.runsBefore === 0 ? [{ type: 'scheduleTimer' as const, timerId: lost, kind: 'warning' as const, entryId: ENTRY, fireAt: NOW + 60_000 }] : []),
+      { type: 'scheduleTimer', timerId: kept, kind: 'breach', entryId: ENTRY, fireAt: NOW + 3_600_000 },
+    ];
+    await processor().processReconcile(PORTAL, ['10']);
+    expect(engine.calls.map((c) => c.runsBefore)).toEqual([0, 41]);
+    expect(await timers.pending(PORTAL, lost)).toBeUndefined();
+    expect(await timers.pending(PORTAL, kept)).toBeDefined();
+  });
+
   it('persists nothing when applying fails, so the retry makes the same decision', async () => {
     gateway.setDeal('10', 'new');
     engine.commands = () => [COMMANDS[0]!];

@@ -82,6 +82,14 @@ export function createProcessor(deps: WorkerDeps) {
     await deps.history.append(portalId, rows);
   }
 
+  /** Cancels timers scheduled by lost attempts unless the saved decision keeps them. */
+  async function cancelOrphanTimers(portalId: string, scheduled: Set<string>, saved: EngineResult): Promise<void> {
+    if (scheduled.size === 0) return;
+    const kept = new Set(saved.state?.current?.sla?.timers?.map((t) => t.timerId) ?? []);
+    for (const c of saved.commands) if (c.type === 'scheduleTimer') kept.add(c.timerId);
+    for (const timerId of scheduled) if (!kept.has(timerId)) await deps.timers.cancel(portalId, timerId);
+  }
+
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
   async function settleDeal(
     portalId: string,
@@ -92,6 +100,8 @@ export function createProcessor(deps: WorkerDeps) {
     log: Logger,
   ): Promise<{ outcome: DealOutcome; result?: EngineResult }> {
     let { state, version, snapshot } = first;
+    // Timers a losing attempt scheduled: its decision was never saved, so nothing would ever cancel them.
+    const orphanTimers = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       if (!snapshot) {
         // The adapter promises an answer for every id (exists=false for a deleted deal). A silent gap must not
@@ -102,12 +112,14 @@ export function createProcessor(deps: WorkerDeps) {
       const result = decide(playbook, state, snapshot, clock());
       await applyResult(portalId, dealId, result);
       if (await deps.states.save(portalId, dealId, version, result.state)) {
+        await cancelOrphanTimers(portalId, orphanTimers, result);
         log.debug(
           { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
           'deal settled',
         );
         return { outcome: 'applied', result };
       }
+      for (const c of result.commands) if (c.type === 'scheduleTimer') orphanTimers.add(c.timerId);
       stateConflicts.inc();
       if (attempt >= maxRetries) throw new StateConflictError(portalId, dealId);
       log.info({ dealId, attempt }, 'deal state changed concurrently; deciding again');
