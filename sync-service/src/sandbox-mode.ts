@@ -1,5 +1,6 @@
 import type { Client } from '@hubspot/api-client';
 import type { Redis } from 'ioredis';
+import { deleteKeysUnder } from './state/delete-prefix';
 import type { Criterion, Playbook } from '@stagekeeper/shared';
 import type { SandboxPortal, SandboxServer } from '@stagekeeper/test/sandbox/index';
 
@@ -23,14 +24,7 @@ export type Sandbox = {
  */
 export async function clearSandboxKeys(redis: Redis, prefix: string): Promise<number> {
   if (!prefix.includes('sandbox')) throw new Error(`refusing to clear keys under "${prefix}": not a sandbox prefix`);
-  let cursor = '0';
-  let removed = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) removed += await redis.del(...keys);
-  } while (cursor !== '0');
-  return removed;
+  return deleteKeysUnder(redis, prefix);
 }
 
 export async function startSandbox(opts: { playbook: Playbook; now?: () => number; requestLog?: string }): Promise<Sandbox> {

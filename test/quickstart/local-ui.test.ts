@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { deleteKeys, REDIS_URL } from '../e2e/harness';
 import { loadExamplePlaybook, type Scorecard } from '@stagekeeper/shared';
 import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
@@ -11,7 +11,6 @@ import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mo
 import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
 import { launchChromium } from './browser';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `sk-sandbox-ui-${randomUUID().slice(0, 8)}`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 
@@ -79,14 +78,7 @@ afterAll(async () => {
   await extras?.close();
   await stack?.close();
   await sandbox?.close();
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
+  await deleteKeys(PREFIX);
 });
 
 describe('the local ops page in sandbox mode', () => {

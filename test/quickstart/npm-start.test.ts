@@ -2,11 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { deleteKeys, REDIS_URL } from '../e2e/harness';
 import { serviceProcess } from './processes';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `sk-sandbox-qs-${randomUUID().slice(0, 8)}`;
 
 type Counts = { tasks: number; warnings: number; breaches: number; escalations: number; gateBlocks: number; slaMet: number };
@@ -18,14 +17,7 @@ afterAll(async () => {
     for (const pid of [serviceProcess(child.pid!), child.pid].filter(Boolean)) process.kill(pid!, 'SIGKILL');
   }
   // Only this run's keys: the Redis is shared.
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
+  await deleteKeys(PREFIX);
 });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {

@@ -2,6 +2,7 @@
  * Test-only helpers for the sync service's Redis-backed tests: isolated key prefixes, an in-memory HubSpot
  * gateway and a scripted engine. Nothing here is imported by production code.
  */
+import { deleteKeysUnder } from '../state/delete-prefix';
 import { randomBytes } from 'node:crypto';
 import type { Command, DealSnapshot, DealState, EngineResult, Playbook, TimerFiring } from '@stagekeeper/shared';
 import { Redis } from 'ioredis';
@@ -18,12 +19,7 @@ export const testRedis = () => new Redis(REDIS_URL, { maxRetriesPerRequest: 3 })
 
 /** Deletes exactly the keys under this test's prefix (SCAN, never FLUSHDB). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysUnder(redis, prefix);
 }
 
 export function testConfig(prefix: string, env: Record<string, string> = {}): Config {
