@@ -43,13 +43,27 @@ describe('provision against the sandbox portal', () => {
     expect(second.created).toEqual([]);
     expect(second.updated).toEqual([]);
     expect(second.existing.sort()).toEqual(WRITTEN_BACK_PROPERTIES.map((p) => p.name).sort());
-    // Reads only: groups, properties, pipelines.
+    // Reads only: groups, properties, pipelines, owners.
     expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path}`)).toEqual([
       'GET /crm/v3/properties/deals/groups',
       'GET /crm/v3/properties/deals',
       'GET /crm/v3/pipelines/deals',
+      'GET /crm/v3/owners/',
     ]);
     expect(portal.requests.slice(mark).every((r) => r.method === 'GET')).toBe(true);
+  });
+
+  it('warns about role owners the portal does not have', async () => {
+    const playbook = testPlaybook();
+    const known = playbook.roles[0]!.owners[0]!;
+    portal.seedOwner({ id: known, email: `o${known}@sandbox.test`, firstName: 'O', lastName: known });
+    const report = await provision({ client: portalCaller(), playbook });
+    const role = playbook.roles[0]!;
+    const missing = [...new Set([...role.owners, role.lead])].filter((id) => id !== known);
+    expect(report.warnings).toContain(
+      `role "${role.id}" (roles[0]) names owner id(s) the portal does not have: ${missing.join(', ')}; their tasks would be created unassigned`,
+    );
+    expect(report.warnings.join('\n')).not.toContain(`have: ${known}`);
   });
 
   it('lists properties the playbook criteria read that deals lack', async () => {

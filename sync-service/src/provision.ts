@@ -133,6 +133,25 @@ export async function provision({ client, playbook }: ProvisionInput): Promise<P
     .results as HubSpotPipeline[];
   checkPipelines(playbook, pipelines, report);
 
+  // Role owners --------------------------------------------------------------------------------------------
+  // An owner id the portal does not know makes HubSpot refuse the task's owner: it is then created unassigned.
+  if (playbook.roles.length) {
+    const known = new Set<string>();
+    let after: string | undefined;
+    do {
+      const page = await call('owners.list', (c) => c.crm.owners.ownersApi.getPage(undefined, after, 100, false));
+      for (const o of page.results) known.add(String(o.id));
+      after = page.paging?.next?.after;
+    } while (after);
+    playbook.roles.forEach((r, i) => {
+      const unknown = [...new Set([...r.owners, r.lead])].filter((id) => !known.has(id));
+      if (unknown.length)
+        report.warnings.push(
+          `role "${r.id}" (roles[${i}]) names owner id(s) the portal does not have: ${unknown.join(', ')}; their tasks would be created unassigned`,
+        );
+    });
+  }
+
   // Properties the criteria read ---------------------------------------------------------------------------
   for (const [property, usedAt] of criteriaProperties(playbook)) {
     if (!byName.has(property) && !WRITTEN_BACK_PROPERTIES.some((d) => d.name === property))

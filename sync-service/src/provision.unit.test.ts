@@ -18,6 +18,8 @@ function stubPortal(existing: Array<Record<string, unknown>>) {
         },
         batchApi: { create: async () => ({ results: [] }) },
       },
+      // No owners: these tests do not read warnings (the owner check is tested against the sandbox).
+      owners: { ownersApi: { getPage: async () => ({ results: [] }) } },
       pipelines: {
         pipelinesApi: {
           getAll: async () => ({
