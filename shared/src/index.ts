@@ -4,6 +4,7 @@ export * from './properties';
 export * from './engine';
 export * from './clock';
 export * from './playbook/load';
+export * from './playbook/property-uses';
 export * from './playbook/json-schema';
 export * from './playbook/load-file';
 export * from './playbook/examples';

@@ -2,9 +2,9 @@ import type { Client } from '@hubspot/api-client';
 import {
   PROPERTY_GROUP,
   WRITTEN_BACK_PROPERTIES,
-  type Criterion,
   type Playbook,
   type PropertyDefinition,
+  propertyUses,
 } from '@stagekeeper/shared';
 import type { PortalCaller } from './hubspot/call';
 import { statusOf } from './hubspot/errors';
@@ -264,27 +264,7 @@ function checkPipelines(playbook: Playbook, portal: HubSpotPipeline[], report: P
 /** Every deal property a playbook's criteria or actions name, with where (playbook paths). */
 export function criteriaProperties(playbook: Playbook): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const add = (property: string, at: string) => out.set(property, [...(out.get(property) ?? []), at]);
-  const criteria = (list: Criterion[], at: string) =>
-    list.forEach((c, i) => {
-      if (c.op !== 'taskDone') add(c.property, `${at}[${i}]`);
-    });
-  playbook.pipelines.forEach((pl, pi) =>
-    pl.stages.forEach((st, si) => {
-      const at = `pipelines[${pi}].stages[${si}]`;
-      criteria(st.entryCriteria, `${at}.entryCriteria`);
-      criteria(st.exitCriteria, `${at}.exitCriteria`);
-      st.sla?.overrides.forEach((o, oi) => criteria(o.when, `${at}.sla.overrides[${oi}].when`));
-      if (st.sla) criteria(st.sla.pauseWhen, `${at}.sla.pauseWhen`);
-      st.sla?.escalations.forEach((l, li) =>
-        l.actions.forEach((a, ai) => {
-          if (a.type === 'setProperty') add(a.property, `${at}.sla.escalations[${li}].actions[${ai}]`);
-        }),
-      );
-    }),
-  );
-  add(playbook.signals.contactAttempts, 'signals.contactAttempts');
-  if (playbook.signals.lastInboundReply) add(playbook.signals.lastInboundReply, 'signals.lastInboundReply');
+  for (const { property, at } of propertyUses(playbook)) out.set(property, [...(out.get(property) ?? []), at]);
   return out;
 }
 

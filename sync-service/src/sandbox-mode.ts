@@ -1,7 +1,7 @@
 import type { Client } from '@hubspot/api-client';
 import type { Redis } from 'ioredis';
 import { deleteKeysUnder } from './state/delete-prefix';
-import type { Criterion, Playbook } from '@stagekeeper/shared';
+import { propertyUses, type Playbook, type PropertyKind } from '@stagekeeper/shared';
 import type { SandboxPortal, SandboxServer } from '@stagekeeper/test/sandbox/index';
 
 /**
@@ -45,35 +45,13 @@ export async function startSandbox(opts: { playbook: Playbook; now?: () => numbe
   };
 }
 
-/** The deal properties a playbook's gates read, with the HubSpot type each criterion needs. */
-export function criteriaPropertyTypes(playbook: Playbook): Map<string, 'number' | 'datetime' | 'string'> {
-  const out = new Map<string, 'number' | 'datetime' | 'string'>();
-  const visit = (list: Criterion[]) =>
-    list.forEach((c) => {
-      if (c.op === 'taskDone') return;
-      const type =
-        c.op === 'gt' || c.op === 'gte' || c.op === 'lt' || c.op === 'lte'
-          ? 'number'
-          : c.op === 'inFuture' || c.op === 'dateBefore' || c.op === 'dateAfter'
-            ? 'datetime'
-            : 'string';
-      // A property read as a number or date somewhere must be created with that type, not as text.
-      if (!out.has(c.property) || out.get(c.property) === 'string') out.set(c.property, type);
-    });
-  for (const pl of playbook.pipelines)
-    for (const st of pl.stages) {
-      visit(st.entryCriteria);
-      visit(st.exitCriteria);
-      st.sla?.overrides.forEach((o) => visit(o.when));
-      if (st.sla) visit(st.sla.pauseWhen);
-      st.sla?.escalations.forEach((l) =>
-        l.actions.forEach((a) => {
-          if (a.type === 'setProperty' && !out.has(a.property)) out.set(a.property, 'string');
-        }),
-      );
-    }
-  if (playbook.signals.lastInboundReply && !out.has(playbook.signals.lastInboundReply))
-    out.set(playbook.signals.lastInboundReply, 'datetime');
+/** The deal properties a playbook names, with the HubSpot type each needs. */
+export function criteriaPropertyTypes(playbook: Playbook): Map<string, PropertyKind> {
+  const out = new Map<string, PropertyKind>();
+  for (const { property, kind } of propertyUses(playbook)) {
+    // A property read as a number or date somewhere must be created with that type, not as text.
+    if (!out.has(property) || out.get(property) === 'string') out.set(property, kind);
+  }
   return out;
 }
 

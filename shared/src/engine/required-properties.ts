@@ -1,4 +1,5 @@
-import type { Criterion, Playbook } from '../playbook/schema';
+import { propertyUses } from '../playbook/property-uses';
+import type { Playbook } from '../playbook/schema';
 import { P } from '../properties';
 
 /**
@@ -7,21 +8,9 @@ import { P } from '../properties';
  */
 export function requiredProperties(playbook: Playbook): string[] {
   const names = new Set<string>(['dealstage', 'pipeline', 'hubspot_owner_id']);
-  const add = (criteria: readonly Criterion[]) => {
-    for (const c of criteria) if (c.op !== 'taskDone') names.add(c.property);
-  };
-  for (const pipeline of playbook.pipelines)
-    for (const stage of pipeline.stages) {
-      names.add(`hs_v2_date_entered_${stage.id}`);
-      add(stage.entryCriteria);
-      add(stage.exitCriteria);
-      if (stage.sla) {
-        add(stage.sla.pauseWhen);
-        for (const o of stage.sla.overrides) add(o.when);
-      }
-    }
-  names.add(playbook.signals.contactAttempts);
-  if (playbook.signals.lastInboundReply) names.add(playbook.signals.lastInboundReply);
+  for (const pipeline of playbook.pipelines) for (const stage of pipeline.stages) names.add(`hs_v2_date_entered_${stage.id}`);
+  // What the engine reads: criteria and signals (escalation actions only write).
+  for (const use of propertyUses(playbook)) if (use.source !== 'action') names.add(use.property);
   // Counters restart from these when stored state is lost.
   names.add(P.breachCount);
   names.add(P.backflowCount);
