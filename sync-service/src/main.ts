@@ -40,10 +40,11 @@ async function main(): Promise<void> {
   const quick = config.sandbox ? prepareQuickstart(env, loaded.playbook) : undefined;
   const playbook = quick?.playbook ?? loaded.playbook;
   let sandbox: Sandbox | undefined;
+  // One connection for the whole process's stores and queues (the workers duplicate it as BullMQ needs).
+  const appRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  appRedis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   if (config.sandbox) {
-    const r = new Redis(config.redisUrl);
-    await clearSandboxKeys(r, config.keyPrefix);
-    await r.quit();
+    await clearSandboxKeys(appRedis, config.keyPrefix);
     sandbox = await startSandbox({
       playbook,
       ...(quick?.clock ? { now: quick.clock.now } : {}),
@@ -53,15 +54,15 @@ async function main(): Promise<void> {
   }
 
   // Real portals: one static token (private app), or OAuth installs with encrypted tokens and /oauth routes.
-  const tokenRedis = sandbox ? undefined : new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  const mode = tokenRedis ? await createTokenProvider(config, tokenRedis, { log }) : undefined;
-  const oauthRouters = mode?.kind === 'oauth' ? [installRoutes(mode, { config, redis: tokenRedis!, log })] : [];
+  const mode = sandbox ? undefined : await createTokenProvider(config, appRedis, { log });
+  const oauthRouters = mode?.kind === 'oauth' ? [installRoutes(mode, { config, redis: appRedis, log })] : [];
 
   const stack = await startStack({
     config,
     playbook,
     ...(sandbox ? { sandbox } : {}),
-    ...(mode ? { tokens: mode.tokens, redis: tokenRedis } : {}),
+    ...(mode ? { tokens: mode.tokens } : {}),
+    redis: appRedis,
     ...(quick?.clock ? { clock: quick.clock.now } : {}),
     routers: [...(quick?.routers ?? []), ...oauthRouters],
     log,
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
       close: async () => {
         await extras?.close();
         await stack.close();
-        await tokenRedis?.quit();
+        await appRedis.quit();
         await sandbox?.close();
         await redis.stop();
       },
