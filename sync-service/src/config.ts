@@ -80,7 +80,8 @@ const EnvSchema = z.object({
   SWEEP_INTERVAL_MS: int(1_000, 24 * 3600_000).default(5 * 60_000),
   RATE_LIMIT_PER_10S: int(1, 10_000).default(190),
   RECONCILE_DEBOUNCE_MS: int(0, 60_000).default(250),
-  WORKER_CONCURRENCY: int(1, 100).default(4),
+  // Jobs mostly wait on HubSpot; enough of them at once lets deals share batch calls (hubspot/coalesce.ts).
+  WORKER_CONCURRENCY: int(1, 1_000).default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Run against the embedded sandbox portal: HubSpot credentials are not needed. */
   SANDBOX: flag.default(false),

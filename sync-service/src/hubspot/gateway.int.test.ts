@@ -307,6 +307,98 @@ describe('apply', () => {
   });
 });
 
+describe('deals worked on at the same time share batch calls', () => {
+  const ops = (mark: number) => {
+    const counts: Record<string, number> = {};
+    for (const l of summary(mark)) counts[l] = (counts[l] ?? 0) + 1;
+    return counts;
+  };
+
+  it('30 deals read, get tasks, close tasks and update in 5 calls instead of 150', async () => {
+    const { gateway } = gatewayWith();
+    const deals = Array.from({ length: 30 }, () => newDeal());
+    await Promise.all(deals.map((d) => gateway.apply(portalId, d, [createTask(d, 'old')])));
+    await gateway.snapshots(portalId, deals, ['dealname']); // sees the open tasks
+    const mark = portal.requests.length;
+    await Promise.all(
+      deals.map(async (d) => {
+        const snap = (await gateway.snapshots(portalId, [d], ['dealname'])).get(d)!;
+        expect(snap.tasks[`${d}:old`]).toBe('NOT_STARTED');
+        await gateway.apply(portalId, d, [
+          createTask(d, 'new'),
+          { type: 'completeTask', key: `${d}:old` },
+          { type: 'setProperties', properties: { [P.slaStatus]: 'running' } },
+          { type: 'moveStage', toStage: 'sk_intake', reason: 'gate_remediation' },
+        ]);
+      }),
+    );
+    expect(ops(mark)).toEqual({
+      'POST /crm/v3/objects/deals/batch/read 200': 1,
+      'POST /crm/v3/objects/tasks/batch/read 200': 1,
+      'POST /crm/v3/objects/tasks/batch/create 201': 1,
+      'POST /crm/v3/objects/tasks/batch/update 200': 1,
+      'POST /crm/v3/objects/deals/batch/update 200': 1,
+    });
+    for (const d of deals) {
+      const byKey = new Map(tasksOf(d).map((t) => [/\[stagekeeper:[^\]]*:(\w+)\]/.exec(t.props.get('hs_task_body')!)![1], t]));
+      expect(byKey.get('old')!.props.get('hs_task_status')).toBe('COMPLETED');
+      expect(byKey.get('new')!.props.get('hs_task_status')).toBe('NOT_STARTED');
+      expect(portal.objects.get('deals', d).props.get('dealstage')).toBe('sk_intake');
+      expect(portal.objects.get('deals', d).props.get(P.slaStatus)).toBe('running');
+    }
+  });
+
+  it("one deal's invalid input (HubSpot refuses the whole batch) fails only that deal", async () => {
+    const { gateway } = gatewayWith();
+    const deals = Array.from({ length: 4 }, () => newDeal());
+    const [bad, ...good] = deals;
+    const results = await Promise.allSettled(
+      deals.map((d) =>
+        gateway.apply(portalId, d, [
+          { ...createTask(d, 'x'), ...(d === bad ? { priority: 'URGENT_NOT_AN_OPTION' as never } : {}) },
+          { type: 'setProperties', properties: { [P.slaStatus]: d === bad ? 'not_an_option' : 'running' } },
+        ]),
+      ),
+    );
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { name: 'HubSpotRequestError' } });
+    expect(results.slice(1).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    for (const d of good) {
+      expect(tasksOf(d)).toHaveLength(1);
+      expect(portal.objects.get('deals', d).props.get(P.slaStatus)).toBe('running');
+    }
+    expect(tasksOf(bad!)).toHaveLength(0);
+  });
+
+  it('a deal deleted meanwhile gets the not-found error its own PATCH would have got; the others are written', async () => {
+    const { gateway } = gatewayWith();
+    const deals = Array.from({ length: 3 }, () => newDeal());
+    portal.ui.deleteDeal(deals[1]!);
+    const mark = portal.requests.length;
+    const results = await Promise.allSettled(
+      deals.map((d) => gateway.apply(portalId, d, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }])),
+    );
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/update 207']);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const lone = await gateway.apply(portalId, deals[1]!, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]).catch((e) => e);
+    expect(lone).toMatchObject({ name: 'HubSpotRequestError', status: 404, notFound: true });
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'HubSpotRequestError', status: 404, notFound: true, operation: lone.operation });
+    expect(portal.objects.get('deals', deals[0]!).props.get(P.slaStatus)).toBe('running');
+    expect(portal.objects.get('deals', deals[2]!).props.get(P.slaStatus)).toBe('running');
+  });
+
+  it('two writes to the same deal at once never share a batch update (HubSpot refuses duplicate ids)', async () => {
+    const { gateway } = gatewayWith();
+    const d = newDeal();
+    const mark = portal.requests.length;
+    await Promise.all([
+      gateway.apply(portalId, d, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]),
+      gateway.apply(portalId, d, [{ type: 'setProperties', properties: { [P.stageOwnerRole]: 'intake' } }]),
+    ]);
+    expect(summary(mark)).toEqual([`PATCH /crm/v3/objects/deals/:id 200`, `PATCH /crm/v3/objects/deals/:id 200`]);
+    expect(portal.objects.get('deals', d).props.get(P.stageOwnerRole)).toBe('intake');
+  });
+});
+
 describe('faults', () => {
   it('a 429 storm (sandbox limit far below ours) loses nothing', async () => {
     portal.setRateLimit({ max: 4, windowMs: 250 });

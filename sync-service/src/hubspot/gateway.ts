@@ -7,6 +7,8 @@ import type { HubSpotGateway } from '../ports';
 import type { CallLogger, HubSpotCaller } from './call';
 import { HubSpotRequestError, HubSpotUnavailableError } from './errors';
 import { ObjectMap, type MapEntry } from './objectmap';
+import { SharedBatches, type BatchResult } from './shared-batches';
+import type { CoalesceOptions } from './coalesce';
 
 /** HubSpot-defined association type ids (hubspot-api-facts §8). */
 const TASK_TO_DEAL = 216;
@@ -45,6 +47,8 @@ export type HubSpotApiGatewayOptions = {
   now?: () => number;
   /** How long task subjects/bodies read by `snapshots` may be reused by the `apply` that follows. */
   taskDetailTtlMs?: number;
+  /** How deals worked on at the same time share batch calls (coalesce.ts). */
+  coalesce?: CoalesceOptions;
 };
 
 const chunk = <T>(items: T[], size = BATCH): T[][] => {
@@ -61,10 +65,9 @@ export function parseHubSpotTime(value: string | null | undefined): number | nul
   return Number.isNaN(ms) ? null : ms;
 }
 
-type BatchResult = {
-  results: Array<{ id: string; properties: Record<string, string | null>; objectWriteTraceId?: string }>;
-  errors?: Array<{ category: string; message?: string; context?: Record<string, string[]> }>;
-};
+/** Whether a batch error is about these ids; an error naming no ids may be anyone's. */
+const concerns = (e: { context?: Record<string, string[]> }, ids: string[]) =>
+  !e.context?.ids || e.context.ids.some((id) => ids.includes(id));
 
 export class HubSpotApiGateway implements HubSpotGateway {
   private readonly tasks: ObjectMap;
@@ -76,8 +79,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * In memory only (never Redis, never logs): task bodies may mention patients.
    */
   private readonly details = new Map<string, TaskDetail>();
+  private readonly batches: SharedBatches;
 
   constructor(private readonly opts: HubSpotApiGatewayOptions) {
+    this.batches = new SharedBatches(opts.caller, opts.coalesce);
     this.tasks = new ObjectMap(opts.redis, opts.prefix, 'taskmap');
     this.notes = new ObjectMap(opts.redis, opts.prefix, 'notemap');
     this.now = opts.now ?? Date.now;
@@ -98,20 +103,19 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const rows = new Map<string, Record<string, string | null>>();
 
     for (const part of chunk(ids)) {
-      const res = (await this.call(portalId, 'deals.batch.read', (c) =>
-        c.crm.deals.batchApi.read({ inputs: part.map((id) => ({ id })), properties: wanted, propertiesWithHistory: [] }),
-      )) as BatchResult;
+      const { res, requested: asked } = await this.batches.read(portalId, 'deals', part, wanted);
       const notFound = new Set<string>();
       for (const e of res.errors ?? []) {
         if (e.category === 'OBJECT_NOT_FOUND') (e.context?.ids ?? []).forEach((id) => notFound.add(id));
-        else
+        else if (concerns(e, part))
           throw new HubSpotRequestError(portalId, 'deals.batch.read', 207, e.category, undefined, 'partial batch read failure');
       }
       const requested = new Set(part);
       const strays: BatchResult['results'] = [];
       for (const r of res.results) {
         if (requested.has(r.id)) rows.set(r.id, r.properties);
-        else strays.push(r);
+        // Other deals' rows in a shared read are theirs, not merged-away survivors of ours.
+        else if (!asked.has(r.id)) strays.push(r);
       }
       // Reading a merged-away id returns the surviving record under its own id (once, even when the survivor was
       // asked for too); hs_merged_object_ids says whose.
@@ -191,9 +195,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     if (missing.length === 0) return;
     const props = [...new Set(missing.map(([, p]) => `hs_v2_date_entered_${p.dealstage}`))];
     for (const part of chunk(missing.map(([id]) => id))) {
-      const res = (await this.call(portalId, 'deals.batch.read', (c) =>
-        c.crm.deals.batchApi.read({ inputs: part.map((id) => ({ id })), properties: props, propertiesWithHistory: [] }),
-      )) as BatchResult;
+      const { res } = await this.batches.read(portalId, 'deals', part, props);
       for (const r of res.results) {
         const row = rows.get(r.id);
         if (row) Object.assign(row, r.properties);
@@ -247,13 +249,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
   private async readTasks(portalId: string, taskIds: string[]): Promise<Map<string, TaskDetail>> {
     const out = new Map<string, TaskDetail>();
     for (const part of chunk(taskIds)) {
-      const res = (await this.call(portalId, 'tasks.batch.read', (c) =>
-        c.crm.objects.tasks.batchApi.read({ inputs: part.map((id) => ({ id })), properties: TASK_PROPERTIES, propertiesWithHistory: [] }),
-      )) as BatchResult;
+      const { res } = await this.batches.read(portalId, 'tasks', part, TASK_PROPERTIES);
+      const mine = new Set(part);
       for (const e of res.errors ?? [])
-        if (e.category !== 'OBJECT_NOT_FOUND')
+        if (e.category !== 'OBJECT_NOT_FOUND' && concerns(e, part))
           throw new HubSpotRequestError(portalId, 'tasks.batch.read', 207, e.category, undefined, 'partial batch read failure');
       for (const r of res.results) {
+        if (!mine.has(r.id)) continue;
         const status = r.properties.hs_task_status ?? 'NOT_STARTED';
         const d: TaskDetail = {
           status: TASK_STATUSES.has(status) ? status : 'NOT_STARTED',
@@ -488,15 +490,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       }));
       let res: BatchResult;
       try {
-        res = (await this.call(
-          portalId,
-          `${type}.batch.create`,
-          (c) =>
-            type === 'tasks'
-              ? c.crm.objects.tasks.batchApi.create({ inputs })
-              : c.crm.objects.notes.batchApi.create({ inputs }),
-          false,
-        )) as BatchResult;
+        res = await this.batches.create(portalId, type, inputs);
       } catch (err) {
         const definite = !(err instanceof HubSpotUnavailableError && err.maybeApplied);
         // Nothing was created for this or later chunks: drop their write-ahead markers so no recovery read is paid.
@@ -565,13 +559,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     // Oldest first, so if a duplicate slipped through earlier the original keeps the mapping.
     ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
     for (const part of chunk(ids)) {
-      const res = (await this.call(portalId, `${type}.batch.read`, (c) =>
-        (type === 'tasks' ? c.crm.objects.tasks.batchApi : c.crm.objects.notes.batchApi).read({
-          inputs: part.map((id) => ({ id })),
-          properties: [bodyProp],
-          propertiesWithHistory: [],
-        }),
-      )) as BatchResult;
+      const { res } = await this.batches.read(portalId, type, part, [bodyProp]);
       const byId = new Map(res.results.map((r) => [r.id, r]));
       for (const id of part) {
         const body = byId.get(id)?.properties[bodyProp] ?? '';
@@ -593,7 +581,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       if (e?.state === 'mapped' && !e.closed) inputs.push({ id: e.id, properties: { hs_timestamp: String(dueAt) } });
     }
     for (const part of chunk(inputs)) {
-      const res = (await this.call(portalId, 'tasks.batch.update', (c) => c.crm.objects.tasks.batchApi.update({ inputs: part }))) as BatchResult;
+      const res = await this.batches.updateTasks(portalId, part);
       const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
       if (rejected.length)
         throw new HubSpotRequestError(portalId, 'tasks.batch.update', 207, rejected[0]!.category, undefined, `${rejected.length} reschedule(s) rejected`);
@@ -655,9 +643,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     await this.tasks.markClosed(portalId, dealId, alreadyDone);
 
     for (const part of chunk(updates)) {
-      const res = (await this.call(portalId, 'tasks.batch.update', (c) =>
-        c.crm.objects.tasks.batchApi.update({ inputs: part.map((u) => ({ id: u.id, properties: u.properties })) }),
-      )) as BatchResult;
+      const res = await this.batches.updateTasks(portalId, part.map((u) => ({ id: u.id, properties: u.properties })));
       const ok = new Set(res.results.map((r) => r.id));
       await this.tasks.markClosed(portalId, dealId, new Map(part.filter((u) => ok.has(u.id)).map((u) => [u.key, u.id])));
       for (const u of part) this.details.delete(`${portalId}:${u.id}`);
@@ -673,12 +659,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
    */
   private async updateDeal(portalId: string, dealId: string, props: Record<string, string>): Promise<void> {
     try {
-      await this.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(dealId, { properties: props }));
+      await this.batches.updateDeal(portalId, dealId, props);
     } catch (err) {
       if (!(err instanceof HubSpotRequestError) || err.status !== 400 || err.properties.length === 0) throw err;
       const rest = Object.fromEntries(Object.entries(props).filter(([k]) => !err.properties.includes(k)));
       if (Object.keys(rest).length && Object.keys(rest).length < Object.keys(props).length)
-        await this.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(dealId, { properties: rest }));
+        await this.batches.updateDeal(portalId, dealId, rest);
       throw err;
     }
   }

@@ -1,0 +1,119 @@
+/**
+ * Shares HubSpot batch calls between deals. Each deal's job asks for its own few items (its deal, its tasks);
+ * requests for the same endpoint that are waiting at the same moment go out as one batch of up to 100 inputs.
+ * Under a bulk move the calls in flight wait on the rate limiter, so the next batch fills up meanwhile: the
+ * number of calls follows the rate limit, not the number of deals.
+ */
+
+export type CoalesceOptions = {
+  /** HubSpot batch endpoints take at most 100 inputs. */
+  maxItems?: number;
+  /** Calls per lane (portal + endpoint) at once; later requests wait and join the next batch. */
+  maxInFlight?: number;
+  /** How long the first request of a new batch waits for others to join. */
+  lingerMs?: number;
+};
+
+/** What the runner hands back for one request: its share of the combined answer, or its own failure. */
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * Runs one combined call for the requests of a lane (`groups[i]` are the items of request i) and answers each
+ * request. It may fall back to separate calls (e.g. when one bad input makes HubSpot refuse the whole batch).
+ */
+export type BatchRunner<I, R> = (lane: string, groups: I[][]) => Promise<Outcome<R>[]>;
+
+type Request<I, R> = { items: I[]; ids: string[]; resolve: (r: R) => void; reject: (e: unknown) => void };
+type Lane<I, R> = { waiting: Request<I, R>[]; inFlight: number; timer?: NodeJS.Timeout };
+
+export class Coalescer<I, R> {
+  private readonly lanes = new Map<string, Lane<I, R>>();
+  private readonly maxItems: number;
+  private readonly maxInFlight: number;
+  private readonly lingerMs: number;
+
+  /**
+   * @param identity the id HubSpot refuses to see twice in one batch (batch updates: "Duplicate IDs"), or
+   * undefined where repeats are harmless. Requests naming the same id never share a call.
+   */
+  constructor(
+    private readonly run: BatchRunner<I, R>,
+    private readonly identity: ((item: I) => string) | undefined,
+    opts: CoalesceOptions = {},
+  ) {
+    this.maxItems = opts.maxItems ?? 100;
+    this.maxInFlight = opts.maxInFlight ?? 2;
+    this.lingerMs = opts.lingerMs ?? 2;
+  }
+
+  submit(lane: string, items: I[]): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const l = this.lane(lane);
+      l.waiting.push({ items, ids: this.identity ? items.map(this.identity) : [], resolve, reject });
+      const queued = l.waiting.reduce((n, r) => n + r.items.length, 0);
+      if (queued >= this.maxItems) this.pump(lane);
+      else l.timer ??= setTimeout(() => {
+        l.timer = undefined;
+        this.pump(lane);
+      }, this.lingerMs);
+    });
+  }
+
+  private lane(name: string): Lane<I, R> {
+    let l = this.lanes.get(name);
+    if (!l) this.lanes.set(name, (l = { waiting: [], inFlight: 0 }));
+    return l;
+  }
+
+  private pump(name: string): void {
+    const l = this.lanes.get(name);
+    if (!l) return;
+    while (l.inFlight < this.maxInFlight && l.waiting.length > 0) {
+      const batch = this.take(l);
+      l.inFlight++;
+      void this.execute(name, batch).finally(() => {
+        l.inFlight--;
+        // Whatever queued while this call waited has lingered long enough.
+        if (l.waiting.length > 0) this.pump(name);
+        else if (l.inFlight === 0 && !l.timer) this.lanes.delete(name);
+      });
+    }
+  }
+
+  /** First come first served, up to maxItems, skipping requests that repeat an id already in the batch. */
+  private take(l: Lane<I, R>): Request<I, R>[] {
+    const batch: Request<I, R>[] = [];
+    const ids = new Set<string>();
+    let size = 0;
+    const rest: Request<I, R>[] = [];
+    for (const r of l.waiting) {
+      const fits = batch.length === 0 || size + r.items.length <= this.maxItems;
+      if (fits && !r.ids.some((id) => ids.has(id))) {
+        batch.push(r);
+        size += r.items.length;
+        r.ids.forEach((id) => ids.add(id));
+      } else rest.push(r);
+    }
+    l.waiting = rest;
+    return batch;
+  }
+
+  private async execute(lane: string, batch: Request<I, R>[]): Promise<void> {
+    let outcomes: Outcome<R>[];
+    try {
+      outcomes = await this.run(
+        lane,
+        batch.map((r) => r.items),
+      );
+    } catch (error) {
+      for (const r of batch) r.reject(error);
+      return;
+    }
+    batch.forEach((r, i) => {
+      const o = outcomes[i];
+      if (!o) r.reject(new Error(`coalesced ${lane}: no answer for request ${i}`));
+      else if (o.ok) r.resolve(o.value);
+      else r.reject(o.error);
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import type { Client } from '@hubspot/api-client';
+import type { HubSpotCaller } from './call';
+import { Coalescer, type CoalesceOptions, type Outcome } from './coalesce';
+import { HubSpotRequestError } from './errors';
+
+export type BatchObject = 'deals' | 'tasks' | 'notes';
+export type BatchError = { category: string; message?: string; context?: Record<string, string[]> };
+export type BatchResult = {
+  results: Array<{ id: string; properties: Record<string, string | null>; objectWriteTraceId?: string }>;
+  errors?: BatchError[];
+};
+/** A read's answer plus every id the shared call asked for, so a caller can tell merged-away strays apart. */
+export type SharedRead = { res: BatchResult; requested: Set<string> };
+export type CreateInput = { properties: Record<string, string>; objectWriteTraceId: string; associations: unknown[] };
+export type UpdateInput = { id: string; properties: Record<string, string> };
+
+// The generated clients differ per object type only in where their batch API lives.
+const batchApi = (c: Client, type: BatchObject) =>
+  type === 'deals' ? c.crm.deals.batchApi : type === 'tasks' ? c.crm.objects.tasks.batchApi : c.crm.objects.notes.batchApi;
+
+const lane = (...parts: string[]) => parts.join('\n');
+const unlane = (l: string) => l.split('\n');
+
+/**
+ * The batch endpoints the gateway uses, shared between the deals being worked on at the same time (see
+ * coalesce.ts). A request that is alone in its batch makes exactly the call it would have made by itself.
+ * Each request gets back only its own share of a shared answer, and a batch HubSpot refuses as a whole
+ * (one invalid input) is sent again request by request, so one deal's bad input never fails another deal.
+ */
+export class SharedBatches {
+  private readonly reads: Coalescer<string, SharedRead>;
+  private readonly creates: Coalescer<CreateInput, BatchResult>;
+  private readonly updates: Coalescer<UpdateInput, BatchResult>;
+  private readonly dealUpdates: Coalescer<UpdateInput, void>;
+
+  constructor(
+    private readonly caller: HubSpotCaller,
+    opts: CoalesceOptions = {},
+  ) {
+    this.reads = new Coalescer((l, groups) => this.runRead(l, groups), undefined, opts);
+    this.creates = new Coalescer((l, groups) => this.runCreate(l, groups), (i) => i.objectWriteTraceId, opts);
+    this.updates = new Coalescer((l, groups) => this.runUpdate(l, groups), (i) => i.id, opts);
+    this.dealUpdates = new Coalescer((l, groups) => this.runDealUpdate(l, groups), (i) => i.id, opts);
+  }
+
+  /** Up to 100 ids. */
+  read(portalId: string, type: BatchObject, ids: string[], properties: string[]): Promise<SharedRead> {
+    return this.reads.submit(lane(portalId, type, [...properties].sort().join(',')), ids);
+  }
+
+  /** Up to 100 inputs; results are matched by `objectWriteTraceId`, which must be unique per portal. */
+  create(portalId: string, type: 'tasks' | 'notes', inputs: CreateInput[]): Promise<BatchResult> {
+    return this.creates.submit(lane(portalId, type), inputs);
+  }
+
+  /** Up to 100 task updates. */
+  updateTasks(portalId: string, inputs: UpdateInput[]): Promise<BatchResult> {
+    return this.updates.submit(lane(portalId, 'tasks'), inputs);
+  }
+
+  /** One deal's PATCH; deals updated at the same time share a batch update. Throws as the PATCH would. */
+  updateDeal(portalId: string, dealId: string, properties: Record<string, string>): Promise<void> {
+    return this.dealUpdates.submit(lane(portalId, 'deals'), [{ id: dealId, properties }]);
+  }
+
+  private async runRead(l: string, groups: string[][]): Promise<Outcome<SharedRead>[]> {
+    const [portalId, type, props] = unlane(l) as [string, BatchObject, string];
+    const ids = [...new Set(groups.flat())];
+    const res = (await this.caller.call(portalId, `${type}.batch.read`, (c) =>
+      batchApi(c, type).read({ inputs: ids.map((id) => ({ id })), properties: props ? props.split(',') : [], propertiesWithHistory: [] }),
+    )) as BatchResult;
+    const value = { res, requested: new Set(ids) };
+    return groups.map(() => ({ ok: true, value }));
+  }
+
+  private async runCreate(l: string, groups: CreateInput[][]): Promise<Outcome<BatchResult>[]> {
+    const [portalId, type] = unlane(l) as [string, 'tasks' | 'notes'];
+    // Not idempotent: after a lost answer each deal looks for its own objects by marker before creating again.
+    const once = async (inputs: CreateInput[]) =>
+      (await this.caller.call(portalId, `${type}.batch.create`, (c) => batchApi(c, type).create({ inputs } as never), {
+        idempotent: false,
+      })) as BatchResult;
+    return this.shared(groups, once, (res, group) => {
+      const mine = new Set(group.map((i) => i.objectWriteTraceId));
+      const results = res.results.filter((r) => !r.objectWriteTraceId || mine.has(r.objectWriteTraceId));
+      const answered = new Set(results.map((r) => r.objectWriteTraceId));
+      const complete = group.every((i) => answered.has(i.objectWriteTraceId));
+      return { results, ...(res.errors?.length && !complete ? { errors: res.errors } : {}) };
+    });
+  }
+
+  private async runUpdate(l: string, groups: UpdateInput[][]): Promise<Outcome<BatchResult>[]> {
+    const [portalId] = unlane(l) as [string];
+    const once = async (inputs: UpdateInput[]) =>
+      (await this.caller.call(portalId, 'tasks.batch.update', (c) => c.crm.objects.tasks.batchApi.update({ inputs }))) as BatchResult;
+    return this.shared(groups, once, shareUpdate);
+  }
+
+  private async runDealUpdate(l: string, groups: UpdateInput[][]): Promise<Outcome<void>[]> {
+    const [portalId] = unlane(l) as [string];
+    const patch = async ([input]: UpdateInput[]) => {
+      await this.caller.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(input!.id, { properties: input!.properties }));
+    };
+    if (groups.length === 1) return [await settle(() => patch(groups[0]!))];
+    let res: BatchResult;
+    try {
+      res = (await this.caller.call(portalId, 'deals.batch.update', (c) => c.crm.deals.batchApi.update({ inputs: groups.flat() }))) as BatchResult;
+    } catch (err) {
+      if (err instanceof HubSpotRequestError) return Promise.all(groups.map((g) => settle(() => patch(g))));
+      throw err;
+    }
+    return groups.map((g) => {
+      const mine = shareUpdate(res, g);
+      const e = mine.errors?.[0];
+      if (!e) return { ok: true, value: undefined };
+      // The same error the deal's own PATCH would have raised, so callers need one code path.
+      const status = e.category === 'OBJECT_NOT_FOUND' ? 404 : 400;
+      return { ok: false, error: new HubSpotRequestError(portalId, 'deals.update', status, e.category, undefined, 'rejected in a shared batch update') };
+    });
+  }
+
+  /** One call for all groups; if HubSpot refuses the batch as a whole, one call per group so each gets its own verdict. */
+  private async shared<I, R>(groups: I[][], once: (inputs: I[]) => Promise<R>, share: (res: R, group: I[]) => R): Promise<Outcome<R>[]> {
+    if (groups.length === 1) return [{ ok: true, value: await once(groups[0]!) }];
+    let res: R;
+    try {
+      res = await once(groups.flat());
+    } catch (err) {
+      if (err instanceof HubSpotRequestError) return Promise.all(groups.map((g) => settle(() => once(g))));
+      throw err;
+    }
+    return groups.map((g) => ({ ok: true, value: share(res, g) }));
+  }
+}
+
+/** A group's share of a batch update: its results, errors naming its ids, and unattributed errors if it lacks a result. */
+function shareUpdate(res: BatchResult, group: UpdateInput[]): BatchResult {
+  const mine = new Set(group.map((i) => i.id));
+  const results = res.results.filter((r) => mine.has(r.id));
+  const answered = new Set(results.map((r) => r.id));
+  const incomplete = group.some((i) => !answered.has(i.id));
+  const errors: BatchError[] = [];
+  for (const e of res.errors ?? []) {
+    const ids = e.context?.ids;
+    if (ids) {
+      const own = ids.filter((id) => mine.has(id));
+      if (own.length) errors.push({ ...e, context: { ...e.context, ids: own } });
+    } else if (incomplete) errors.push(e);
+  }
+  return { results, ...(errors.length ? { errors } : {}) };
+}
+
+async function settle<R>(fn: () => Promise<R>): Promise<Outcome<R>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
