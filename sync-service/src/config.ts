@@ -81,7 +81,7 @@ const EnvSchema = z.object({
   RATE_LIMIT_PER_10S: int(1, 10_000).default(190),
   RECONCILE_DEBOUNCE_MS: int(0, 60_000).default(250),
   // Jobs mostly wait on HubSpot; enough of them at once lets deals share batch calls (hubspot/coalesce.ts).
-  WORKER_CONCURRENCY: int(1, 1_000).default(100),
+  WORKER_CONCURRENCY: int(1, 2_000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Run against the embedded sandbox portal: HubSpot credentials are not needed. */
   SANDBOX: flag.default(false),
