@@ -133,7 +133,7 @@ export async function run(opts: { requests?: number; maxMs?: number; fanOutMs?: 
     readiness: async () => undefined,
     log: createLogger('silent'),
   });
-  // Diagnostic: the same endpoint with enqueue answered in memory, to split HTTP/signature/parsing from Redis.
+  // Diagnostic: the same endpoint with enqueue answered in memory, to split HTTP/signature/validation from Redis.
   const noQueue = createApp({
     clientSecret: SECRET,
     maxBodyBytes: 1024 * 1024,
@@ -207,7 +207,7 @@ export async function run(opts: { requests?: number; maxMs?: number; fanOutMs?: 
       notes: [
         `throughput ratio service/bare = ${round(s.events / s.seconds / (b.events / b.seconds))}x`,
         `the service acknowledges once one ingest job per request (BullMQ add, one round trip) is in Redis; the per-deal reconcile jobs are made by the fan-out worker, which did not run during the HTTP runs`,
-        `diagnostic: with enqueue stubbed (signature, JSON, zod, routing only) p99 = ${round(n.p99)} ms (${round(n.p99 / b.p99)}x bare); service minus stubbed = ${round(s.p99 - n.p99)} ms, the ingest job's add (runs back to back on a shared machine: a few ms either way is noise)`,
+        `diagnostic: with enqueue stubbed (signature, JSON, event validation, routing only) p99 = ${round(n.p99)} ms (${round(n.p99 / b.p99)}x bare); service minus stubbed = ${round(s.p99 - n.p99)} ms, the ingest job's add (runs back to back on a shared machine: a few ms either way is noise)`,
         `fan-out afterwards: ${fannedJobs} of ${backlog} queued ingest jobs in ${round(fanSeconds)} s = ${round(fannedDeals / fanSeconds)} deals/s into the reconcile queue (${BATCH} deduplicated delayed jobs per request); intake was ${round(s.events / s.seconds)} events/s`,
         'client, servers and Redis share the machine (2 cores shared with other work): absolute figures move with load, the ratio less so',
       ],
