@@ -10,7 +10,15 @@ collectDefaultMetrics({ register: registry, prefix: 'stagekeeper_' });
 export const webhookEvents = new Counter({
   name: 'stagekeeper_webhook_events_total',
   help: 'HubSpot webhook events received, by what became of them',
-  labelNames: ['outcome'] as const, // enqueued | coalesced | ignored | own_write | invalid | rejected_signature
+  labelNames: ['outcome'] as const, // accepted (stored for the ingest worker) | ignored | own_write | invalid | rejected_signature
+  registers: [registry],
+});
+
+/** What the ingest worker made of accepted deals: a new reconcile run, or absorbed into one already waiting. */
+export const ingestDeals = new Counter({
+  name: 'stagekeeper_ingest_deals_total',
+  help: 'Deals from accepted webhooks passed to the reconcile queue, by outcome',
+  labelNames: ['outcome'] as const, // enqueued | coalesced
   registers: [registry],
 });
 

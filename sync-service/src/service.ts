@@ -5,8 +5,9 @@ import { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createApp, type AppDeps } from './http/app';
 import { createLogger, type Logger } from './log';
-import { jobDuration, observeQueueDepth } from './metrics';
+import { ingestDeals, jobDuration, observeQueueDepth } from './metrics';
 import type { HubSpotGateway } from './ports';
+import { fanOut, IngestJobData, IngestQueue } from './queue/ingest-queue';
 import { QUEUE_NAMES } from './queue/job-ids';
 import { ReconcileJobData, ReconcileQueue } from './queue/reconcile-queue';
 import { TimerJobData, TimerQueue } from './queue/timer-queue';
@@ -73,10 +74,11 @@ export async function startService(opts: StartOptions) {
   const states = new DealStateStore(redis, keys, log);
   const history = new HistoryStore(redis, keys, log);
   const cursors = new SweepCursorStore(redis, keys);
+  const ingestQueue = new IngestQueue(redis, bullPrefix);
   const reconcileQueue = new ReconcileQueue(redis, bullPrefix, config.reconcileDebounceMs);
   const timerQueue = new TimerQueue(redis, bullPrefix, clock);
   const sweepQueue = new SweepQueue(redis, bullPrefix);
-  const stopObserving = [reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
+  const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
 
   const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock });
 
@@ -101,6 +103,16 @@ export async function startService(opts: StartOptions) {
     };
     const common = { connection: workerRedis, prefix: bullPrefix, concurrency: config.workerConcurrency };
     workers.push(
+      new Worker(
+        QUEUE_NAMES.ingest,
+        timed(QUEUE_NAMES.ingest, async (job) => {
+          const data = parse(IngestJobData, job);
+          const r = await fanOut(data, reconcileQueue);
+          ingestDeals.inc({ outcome: 'enqueued' }, r.added);
+          ingestDeals.inc({ outcome: 'coalesced' }, r.coalesced);
+        }),
+        common,
+      ),
       new Worker(
         QUEUE_NAMES.reconcile,
         timed(QUEUE_NAMES.reconcile, async (job) => {
@@ -139,7 +151,8 @@ export async function startService(opts: StartOptions) {
   const readiness = async () => {
     const pong = await redis.ping();
     if (pong !== 'PONG') throw new Error('unexpected PING reply');
-    await reconcileQueue.queue.getJobCounts('waiting');
+    // The ingest queue is what the webhook endpoint writes to; the reconcile queue what the workers read.
+    await Promise.all([ingestQueue.queue.getJobCounts('waiting'), reconcileQueue.queue.getJobCounts('waiting')]);
   };
 
   let server: Server | undefined;
@@ -149,11 +162,11 @@ export async function startService(opts: StartOptions) {
       clientSecret: secret!,
       publicUrl: config.publicUrl,
       maxBodyBytes: config.webhookMaxBodyBytes,
-      enqueue: async (portalId, dealIds) => {
-        const out = await reconcileQueue.enqueue(portalId, dealIds, 'webhook');
+      enqueue: async (request) => {
+        await ingestQueue.add(request);
         // Status only: a failure to record it must not make HubSpot redeliver the batch.
-        opts.activity?.recordWebhook(portalId, clock()).catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded'));
-        return out;
+        for (const { portalId } of request.portals)
+          opts.activity?.recordWebhook(portalId, clock()).catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded'));
       },
       readiness,
       log,
@@ -183,7 +196,7 @@ export async function startService(opts: StartOptions) {
       // Worker.close waits for active jobs, so a reconcile in flight still persists its decision.
       await Promise.all(workers.map((w) => w.close()));
       stopObserving.forEach((stop) => stop());
-      await Promise.all([reconcileQueue.close(), timerQueue.close(), sweepQueue.close()]);
+      await Promise.all([ingestQueue.close(), reconcileQueue.close(), timerQueue.close(), sweepQueue.close()]);
       if (workerRedis) await workerRedis.quit().catch(() => undefined);
       if (ownsRedis) await redis.quit().catch(() => undefined);
       log.info('stopped');
@@ -194,6 +207,7 @@ export async function startService(opts: StartOptions) {
     close,
     redis,
     processor,
+    ingestQueue,
     reconcileQueue,
     timerQueue,
     sweepQueue,

@@ -1,19 +1,22 @@
 /**
  * Webhook ingest: signed 100-event batches against the service's real endpoint (signature check, parsing,
- * routing, BullMQ addBulk on Redis) versus a bare express server that only acknowledges. Same client, same
- * process, same keep-alive agent and concurrency, measured back to back in one run.
+ * routing, one ingest job added to BullMQ on Redis) versus a bare express server that only acknowledges. Same
+ * client, same process, same keep-alive agent and concurrency, measured back to back in one run.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createApp } from '@stagekeeper/sync-service/http/app';
 import { createLogger } from '@stagekeeper/sync-service/log';
+import { fanOut, IngestQueue, type IngestJobData } from '@stagekeeper/sync-service/queue/ingest-queue';
+import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { ReconcileQueue } from '@stagekeeper/sync-service/queue/reconcile-queue';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
-import { isMain, percentile, printTargets, round, saveResult, table, type BenchResult } from './common';
+import { isMain, percentile, printTargets, round, saveResult, sleep, table, type BenchResult } from './common';
 
 const SECRET = 'bench-secret';
 const PORTAL = 24681357;
@@ -108,13 +111,16 @@ async function drive(url: string, count: number, maxMs: number): Promise<Run> {
   };
 }
 
-export async function run(opts: { requests?: number; maxMs?: number } = {}): Promise<BenchResult> {
+export async function run(opts: { requests?: number; maxMs?: number; fanOutMs?: number } = {}): Promise<BenchResult> {
   const requests = opts.requests ?? 3_000;
   const maxMs = opts.maxMs ?? 20_000;
+  const fanOutMs = opts.fanOutMs ?? 10_000;
   const prefix = `skbench-ingest-${randomBytes(3).toString('hex')}`;
+  const bullPrefix = redisKeys(prefix).bullPrefix();
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  // The production debounce, so enqueues behave as in production (new delayed job or coalesced into one).
-  const queue = new ReconcileQueue(redis, redisKeys(prefix).bullPrefix(), 250);
+  const ingest = new IngestQueue(redis, bullPrefix);
+  // The production debounce, so the fan-out behaves as in production (new delayed job or coalesced into one).
+  const reconcile = new ReconcileQueue(redis, bullPrefix, 250);
 
   const bare = express();
   bare.post('/webhooks/hubspot', express.raw({ type: () => true, limit: 1024 * 1024 }), (_req, res) => {
@@ -123,20 +129,22 @@ export async function run(opts: { requests?: number; maxMs?: number } = {}): Pro
   const service = createApp({
     clientSecret: SECRET,
     maxBodyBytes: 1024 * 1024,
-    enqueue: (portalId, dealIds) => queue.enqueue(portalId, dealIds, 'webhook'),
+    enqueue: (request) => ingest.add(request),
     readiness: async () => undefined,
     log: createLogger('silent'),
   });
-  // Diagnostic: the same endpoint with enqueue answered in memory, to split HTTP/signature/parsing from Redis.
+  // Diagnostic: the same endpoint with enqueue answered in memory, to split HTTP/signature/validation from Redis.
   const noQueue = createApp({
     clientSecret: SECRET,
     maxBodyBytes: 1024 * 1024,
-    enqueue: async (_p, dealIds) => ({ added: dealIds.length, coalesced: 0 }),
+    enqueue: async () => undefined,
     readiness: async () => undefined,
     log: createLogger('silent'),
   });
   const [bareServer, serviceServer, noQueueServer] = await Promise.all([listen(bare), listen(service), listen(noQueue)]);
   const url = (s: http.Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}/webhooks/hubspot`;
+  let worker: Worker | undefined;
+  const workerRedis = redis.duplicate({ maxRetriesPerRequest: null });
 
   try {
     // Warm-up of both (JIT, sockets, Redis scripts), then the measured runs, bare first.
@@ -147,6 +155,25 @@ export async function run(opts: { requests?: number; maxMs?: number } = {}): Pro
     const n = await drive(url(noQueueServer), requests, maxMs);
     const ratioP99 = s.p99 / b.p99;
 
+    // The acknowledged requests wait in the ingest queue; the fan-out worker (not running during the HTTP runs,
+    // so they measure the endpoint alone) now drains them for a bounded time: does it keep up with the intake?
+    const backlog = await ingest.queue.getWaitingCount();
+    let fannedJobs = 0;
+    let fannedDeals = 0;
+    const f0 = performance.now();
+    worker = new Worker<IngestJobData>(
+      QUEUE_NAMES.ingest,
+      async (job) => {
+        const r = await fanOut(job.data, reconcile);
+        fannedJobs++;
+        fannedDeals += r.added + r.coalesced;
+      },
+      { connection: workerRedis, prefix: bullPrefix, concurrency: 4 },
+    );
+    while (fannedJobs < backlog && performance.now() - f0 < fanOutMs) await sleep(50);
+    const fanSeconds = (performance.now() - f0) / 1000;
+    await worker.close();
+
     console.log(
       table(`Webhook ingest: signed ${BATCH}-event batches, ${CONCURRENCY} keep-alive callers`, [
         ['server', 'requests', 'events/s', 'p50 ms', 'p99 ms', 'max ms', 'non-200'],
@@ -155,6 +182,7 @@ export async function run(opts: { requests?: number; maxMs?: number } = {}): Pro
         ['  diagnostic: enqueue stubbed', n.requests, n.events / n.seconds, n.p50, n.p99, n.max, n.errors],
       ]),
     );
+    console.log(`  fan-out afterwards: ${fannedJobs}/${backlog} ingest jobs, ${round(fannedDeals / fanSeconds)} deals/s (worker concurrency 4)`);
     const result: BenchResult = {
       name: 'ingest',
       figures: {
@@ -166,6 +194,9 @@ export async function run(opts: { requests?: number; maxMs?: number } = {}): Pro
         non200: s.errors,
         concurrency: CONCURRENCY,
         batchSize: BATCH,
+        stubbedEnqueueP99Ms: round(n.p99),
+        fanOutJobs: fannedJobs,
+        fanOutDealsPerSecond: round(fannedDeals / fanSeconds),
       },
       baseline: {
         what: 'bare express server that only acknowledges (same client, same run)',
@@ -175,20 +206,25 @@ export async function run(opts: { requests?: number; maxMs?: number } = {}): Pro
       targets: [{ name: 'ingest p99 within 2x of bare', target: '<= 2x', value: round(ratioP99), unit: 'x', met: ratioP99 <= 2 }],
       notes: [
         `throughput ratio service/bare = ${round(s.events / s.seconds / (b.events / b.seconds))}x`,
-        `diagnostic: with enqueue stubbed (signature, JSON, zod, routing only) p99 = ${round(n.p99)} ms (${round(n.p99 / b.p99)}x bare); the rest is BullMQ addBulk of ${BATCH} deduplicated jobs per request`,
+        `the service acknowledges once one ingest job per request (BullMQ add, one round trip) is in Redis; the per-deal reconcile jobs are made by the fan-out worker, which did not run during the HTTP runs`,
+        `diagnostic: with enqueue stubbed (signature, JSON, event validation, routing only) p99 = ${round(n.p99)} ms (${round(n.p99 / b.p99)}x bare); service minus stubbed = ${round(s.p99 - n.p99)} ms, the ingest job's add (runs back to back on a shared machine: a few ms either way is noise)`,
+        `fan-out afterwards: ${fannedJobs} of ${backlog} queued ingest jobs in ${round(fanSeconds)} s = ${round(fannedDeals / fanSeconds)} deals/s into the reconcile queue (${BATCH} deduplicated delayed jobs per request); intake was ${round(s.events / s.seconds)} events/s`,
         'client, servers and Redis share the machine (2 cores shared with other work): absolute figures move with load, the ratio less so',
       ],
     };
     printTargets(result);
     return result;
   } finally {
+    await worker?.close();
     await new Promise<void>((r) => bareServer.close(() => r()));
     await new Promise<void>((r) => serviceServer.close(() => r()));
     await new Promise<void>((r) => noQueueServer.close(() => r()));
     noQueueServer.closeAllConnections();
     bareServer.closeAllConnections();
     serviceServer.closeAllConnections();
-    await queue.close();
+    await ingest.close();
+    await reconcile.close();
+    await workerRedis.quit();
     await redis.quit();
     await deleteKeys(prefix);
   }

@@ -50,6 +50,7 @@ export type ChaosReport = {
   beforeSweep: { total: number; unexplained: number; byKind: Record<DiscrepancyKind, number> };
   discrepancies: { total: number; byKind: Record<DiscrepancyKind, number>; examples: Discrepancy[] };
   reconcileJobsFailed: number;
+  ingestJobsFailed: number;
   timings: Record<string, number>;
   logs: string[];
 };
@@ -137,6 +138,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   };
 
   const keys = redisKeys(prefix);
+  const ingestQueue = new Queue(QUEUE_NAMES.ingest, { connection: redis, prefix: keys.bullPrefix() });
   const reconcileQueue = new Queue(QUEUE_NAMES.reconcile, { connection: redis, prefix: keys.bullPrefix() });
   const sweepQueue = new Queue(QUEUE_NAMES.sweep, { connection: redis, prefix: keys.bullPrefix() });
   const faults: Record<string, number> = {};
@@ -252,13 +254,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       let shown = Date.now();
       while (calm < 4) {
         await Promise.race([portal.webhooks.drain(), sleep(1_000)]);
-        const c = await reconcileQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
+        // An accepted webhook is an ingest job until a worker fans it out into reconcile jobs: both must be empty.
+        const states = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
+        const [ingest, reconcile] = await Promise.all([ingestQueue.getJobCounts(...states), reconcileQueue.getJobCounts(...states)]);
+        const c = { ingest, reconcile };
         if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for ${what}: ${JSON.stringify(c)}`);
         if (Date.now() - shown > 5_000) {
           shown = Date.now();
           print(`chaos: waiting for ${what}: ${JSON.stringify(c)}`);
         }
-        calm = Object.values(c).every((n) => n === 0) ? calm + 1 : 0;
+        calm = [ingest, reconcile].every((counts) => Object.values(counts).every((n) => n === 0)) ? calm + 1 : 0;
         await sleep(150);
       }
     };
@@ -319,11 +324,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       beforeSweep: { total: before.length, unexplained: unexplained.length, byKind: countByKind(before) },
       discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 10) },
       reconcileJobsFailed: await reconcileQueue.getFailedCount(),
+      ingestJobsFailed: await ingestQueue.getFailedCount(),
       timings,
       logs,
     };
   } finally {
     await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
+    await ingestQueue.close().catch(() => undefined);
     await reconcileQueue.close().catch(() => undefined);
     await sweepQueue.close().catch(() => undefined);
     redis.disconnect();
@@ -340,7 +347,7 @@ export function formatReport(r: ChaosReport): string {
     `  before the sweep: ${r.beforeSweep.total} discrepancies (${r.beforeSweep.unexplained} on deals without a dropped/undelivered event) ${JSON.stringify(r.beforeSweep.byKind)}`,
     `  discrepancies: ${r.discrepancies.total} ${JSON.stringify(r.discrepancies.byKind)}`,
     ...r.discrepancies.examples.map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
-    `  reconcile jobs left failed: ${r.reconcileJobsFailed}`,
+    `  jobs left failed: reconcile ${r.reconcileJobsFailed}, ingest ${r.ingestJobsFailed}`,
     `  timings (ms from start): ${Object.entries(r.timings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `  process logs: ${r.logs.join(' ')}`,
   ];

@@ -6,19 +6,19 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '@stagekeeper/sync-service/http/app';
 import { createLogger } from '@stagekeeper/sync-service/log';
-import { ReconcileQueue } from '@stagekeeper/sync-service/queue/reconcile-queue';
+import { IngestQueue } from '@stagekeeper/sync-service/queue/ingest-queue';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { deleteKeys, REDIS_URL } from './harness';
 
 /**
- * fast-check against the real webhook endpoint (express app, real reconcile queue on Redis under its own prefix):
+ * fast-check against the real webhook endpoint (express app, real ingest queue on Redis under its own prefix):
  * random bodies, headers, signatures and timestamps. The oracle signs independently of the service's code.
  */
 
 const SECRET = 'fuzz-secret-0123456789';
 const prefix = `sktest-fuzz-${randomBytes(4).toString('hex')}`;
 let redis: Redis;
-let queue: ReconcileQueue;
+let queue: IngestQueue;
 let server: http.Server;
 let base: string;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -28,13 +28,13 @@ let inFlight = '';
 
 beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  queue = new ReconcileQueue(redis, redisKeys(prefix).bullPrefix(), 60_000);
+  queue = new IngestQueue(redis, redisKeys(prefix).bullPrefix());
   const app = createApp({
     clientSecret: SECRET,
     maxBodyBytes: 64 * 1024,
-    enqueue: async (portalId, dealIds) => {
-      enqueued.push({ tag: inFlight, portalId, dealIds });
-      return queue.enqueue(portalId, dealIds, 'webhook');
+    enqueue: async (request) => {
+      for (const { portalId, dealIds } of request.portals) enqueued.push({ tag: inFlight, portalId, dealIds });
+      return queue.add(request);
     },
     readiness: async () => undefined,
     log: createLogger('silent'),

@@ -49,9 +49,17 @@ export async function startE2E(opts: { playbook?: Playbook; clock?: ManualClock;
     });
   }
 
-  const queues = () => [stack.service.reconcileQueue.queue, stack.service.timerQueue.queue, stack.service.sweepQueue.queue];
+  const queues = () => [
+    stack.service.ingestQueue.queue,
+    stack.service.reconcileQueue.queue,
+    stack.service.timerQueue.queue,
+    stack.service.sweepQueue.queue,
+  ];
 
-  /** Waits until webhooks are delivered and no reconcile or due timer job is waiting or running. */
+  /**
+   * Waits until webhooks are delivered and no ingest, reconcile or due timer job is waiting or running (an accepted
+   * webhook is an ingest job until the worker fans it out, so an empty reconcile queue alone is not quiet).
+   */
   async function settle(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let quiet = 0;
@@ -59,8 +67,10 @@ export async function startE2E(opts: { playbook?: Playbook; clock?: ManualClock;
       if (Date.now() > deadline) throw new Error('system did not settle');
       await portal.webhooks.drain();
       let busy = 0;
-      const [reconcile, timers, sweep] = queues();
+      const [ingest, reconcile, timers, sweep] = queues();
       const counts = await Promise.all([
+        // Delayed included: an ingest job waiting out its retry backoff is still work to come.
+        ingest!.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
         reconcile!.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
         timers!.getJobCounts('waiting', 'active', 'prioritized'),
         sweep!.getJobCounts('waiting', 'active'),

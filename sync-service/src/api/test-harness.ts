@@ -76,7 +76,7 @@ export function apiApp(opts: { redis: Redis; prefix: string; gateway: PortalGate
     clientSecret: SECRET,
     publicUrl: PUBLIC,
     maxBodyBytes: 1024 * 1024,
-    enqueue: async () => ({ added: 0, coalesced: 0 }),
+    enqueue: async () => undefined,
     readiness: async () => undefined,
     log: silentLogger,
     clock: opts.now,

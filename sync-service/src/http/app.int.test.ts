@@ -5,6 +5,7 @@ import { P } from '@stagekeeper/shared';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { silentLogger } from '../log';
+import { fanOut, IngestQueue } from '../queue/ingest-queue';
 import { ReconcileQueue } from '../queue/reconcile-queue';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
@@ -35,7 +36,8 @@ const event = (over: Record<string, unknown>) => ({
 
 let redis: Redis;
 let prefix: string;
-let queue: ReconcileQueue;
+let ingest: IngestQueue;
+let reconcile: ReconcileQueue;
 let ready: () => Promise<void>;
 
 const app = () =>
@@ -43,7 +45,7 @@ const app = () =>
     clientSecret: SECRET,
     publicUrl: PUBLIC,
     maxBodyBytes: 4096,
-    enqueue: (portalId, dealIds) => queue.enqueue(portalId, dealIds, 'webhook'),
+    enqueue: (request) => ingest.add(request),
     readiness: () => ready(),
     log: silentLogger,
     routers: [{ path: '/api/card', router: express.Router().get('/ping', (_req, res) => void res.json({ pong: true })) }],
@@ -51,18 +53,28 @@ const app = () =>
 
 const post = (body: string, headers: Record<string, string>) => request(app()).post(PATH).set(headers).send(body);
 
-const pendingJobs = async () => (await queue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data);
+/** What the endpoint stored: one ingest job per accepted request. */
+const pendingJobs = async () => (await ingest.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data);
+/** What the ingest worker does with them. */
+const fanOutPending = async () => {
+  for (const job of await ingest.queue.getJobs(['waiting'])) {
+    await fanOut(job.data, reconcile);
+    await job.remove();
+  }
+};
 
 beforeAll(() => {
   redis = testRedis();
 });
 beforeEach(() => {
   prefix = testPrefix();
-  queue = new ReconcileQueue(redis, redisKeys(prefix).bullPrefix(), 10_000);
+  ingest = new IngestQueue(redis, redisKeys(prefix).bullPrefix());
+  reconcile = new ReconcileQueue(redis, redisKeys(prefix).bullPrefix(), 10_000);
   ready = async () => void (await redis.ping());
 });
 afterEach(async () => {
-  await queue.close();
+  await ingest.close();
+  await reconcile.close();
   await deletePrefix(redis, prefix);
 });
 afterAll(async () => {
@@ -107,8 +119,8 @@ describe('POST /webhooks/hubspot', () => {
       [1, 'objectId'],
       [2, 'occurredAt'],
     ]);
-    expect(r.body.enqueued).toBe(1);
-    expect(await pendingJobs()).toEqual([{ portalId: '555', dealId: '7', source: 'webhook' }]);
+    expect(r.body.accepted).toBe(1);
+    expect(await pendingJobs()).toEqual([{ portals: [{ portalId: '555', dealIds: ['7'] }] }]);
   });
 
   it('413s an oversized body as JSON', async () => {
@@ -119,7 +131,7 @@ describe('POST /webhooks/hubspot', () => {
     expect(await pendingJobs()).toEqual([]);
   });
 
-  it('200s and enqueues one job per distinct deal; a redelivery coalesces', async () => {
+  it('200s with one ingest job per request; its fan-out makes one reconcile job per distinct deal; a redelivery coalesces', async () => {
     const body = JSON.stringify([
       event({ objectId: 10 }),
       event({ objectId: 10, propertyName: 'amount' }),
@@ -128,14 +140,19 @@ describe('POST /webhooks/hubspot', () => {
     ]);
     const r = await post(body, sign(body));
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ enqueued: 3, coalesced: 0 });
-    const jobs = await queue.queue.getJobs(['delayed']);
+    expect(r.body).toEqual({ accepted: 3 });
+    expect(await pendingJobs()).toEqual([
+      { portals: [{ portalId: '555', dealIds: ['10', '11'] }, { portalId: '556', dealIds: ['12'] }] },
+    ]);
+    await fanOutPending();
+    const jobs = await reconcile.queue.getJobs(['delayed']);
     expect(jobs.map((j) => `${j.data.portalId}/${j.data.dealId}`).sort()).toEqual(['555/10', '555/11', '556/12']);
     expect(jobs.every((j) => j.opts.deduplication?.id === `reconcile:${j.data.portalId}:${j.data.dealId}`)).toBe(true);
 
     const again = await post(body, sign(body));
-    expect(again.body).toEqual({ enqueued: 0, coalesced: 3 });
-    expect(await queue.queue.getJobs(['delayed', 'waiting'])).toHaveLength(3);
+    expect(again.body).toEqual({ accepted: 3 });
+    await fanOutPending();
+    expect(await reconcile.queue.getJobs(['delayed', 'waiting'])).toHaveLength(3);
   });
 
   it('enqueues both sides of a merge and skips echoes of our own properties and other objects', async () => {
@@ -147,14 +164,22 @@ describe('POST /webhooks/hubspot', () => {
     ]);
     const r = await post(body, sign(body));
     expect(r.status).toBe(200);
-    expect((await pendingJobs()).map((d) => d.dealId).sort()).toEqual(['20', '21']);
+    expect((await pendingJobs()).flatMap((d) => d.portals.flatMap((p) => p.dealIds)).sort()).toEqual(['20', '21']);
+  });
+
+  it('stores nothing for a request whose events all need no work', async () => {
+    const body = JSON.stringify([event({ objectId: 80, propertyName: P.gateStatus }), event({ subscriptionType: 'contact.creation', objectId: 81 })]);
+    const r = await post(body, sign(body));
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ accepted: 0 });
+    expect(await pendingJobs()).toEqual([]);
   });
 
   it('verifies against the request host when no public URL is configured', async () => {
     const bare = createApp({
       clientSecret: SECRET,
       maxBodyBytes: 4096,
-      enqueue: (portalId, dealIds) => queue.enqueue(portalId, dealIds, 'webhook'),
+      enqueue: (request) => ingest.add(request),
       readiness: () => ready(),
       log: silentLogger,
     });

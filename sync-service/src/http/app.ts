@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
-import type { EnqueueResult } from '../queue/reconcile-queue';
+import type { IngestJobData } from '../queue/ingest-queue';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3 } from '../webhooks/signature';
 import { parseWebhookBatch, routeEvent } from '../webhooks/events';
 
@@ -11,7 +11,8 @@ export type AppDeps = {
   /** Public origin (plus stripped path prefix) HubSpot calls; see config PUBLIC_URL. */
   publicUrl?: string;
   maxBodyBytes: number;
-  enqueue: (portalId: string, dealIds: string[]) => Promise<EnqueueResult>;
+  /** Stores one accepted request durably (the ingest queue); rejects when it cannot, and the webhook is then 503'd. */
+  enqueue: (request: IngestJobData) => Promise<void>;
   /** Redis ping + queue reachability; throws or rejects when not ready. */
   readiness: () => Promise<void>;
   log: Logger;
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps) {
 
       const byPortal = new Map<string, Set<string>>();
       const ignored: Record<string, number> = {};
+      let routed = 0;
       for (const event of parsed.events) {
         const route = routeEvent(event);
         if (route.kind === 'ignored') {
@@ -101,36 +103,34 @@ export function createApp(deps: AppDeps) {
           webhookEvents.inc({ outcome: route.reason === 'own_write' ? 'own_write' : 'ignored' });
           continue;
         }
+        routed++;
         const set = byPortal.get(route.portalId) ?? new Set<string>();
         for (const id of route.dealIds) set.add(id);
         byPortal.set(route.portalId, set);
       }
 
-      let enqueued = 0;
-      let coalesced = 0;
-      try {
-        for (const [portalId, dealIds] of byPortal) {
-          const r = await deps.enqueue(portalId, [...dealIds]);
-          enqueued += r.added;
-          coalesced += r.coalesced;
+      const portals = [...byPortal].map(([portalId, dealIds]) => ({ portalId, dealIds: [...dealIds] }));
+      const accepted = portals.reduce((n, p) => n + p.dealIds.length, 0);
+      if (portals.length > 0) {
+        try {
+          await deps.enqueue({ portals });
+        } catch (err) {
+          // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
+          deps.log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'webhook enqueue failed');
+          return reply(503, { error: 'temporarily unable to accept events' });
         }
-      } catch (err) {
-        // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
-        deps.log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'webhook enqueue failed');
-        return reply(503, { error: 'temporarily unable to accept events' });
       }
-      webhookEvents.inc({ outcome: 'enqueued' }, enqueued);
-      webhookEvents.inc({ outcome: 'coalesced' }, coalesced);
+      webhookEvents.inc({ outcome: 'accepted' }, routed);
       if (parsed.issues.length > 0) webhookEvents.inc({ outcome: 'invalid' }, new Set(parsed.issues.map((i) => i.path[0])).size);
 
-      const portals = [...byPortal.keys()];
-      const summary = { events: parsed.events.length, portals, enqueued, coalesced, ignored, invalid: parsed.issues.length };
+      const summary = { events: parsed.events.length, portals: [...byPortal.keys()], deals: accepted, ignored, invalid: parsed.issues.length };
       if (Object.keys(ignored).length > 0) deps.log.debug({ ignored }, 'webhook events ignored');
       deps.log.info(summary, 'webhook accepted');
 
       // The valid events are already queued; the 400 reports the broken ones without losing the rest.
-      if (parsed.issues.length > 0) return reply(400, { error: 'invalid webhook events', issues: parsed.issues, enqueued, coalesced });
-      return reply(200, { enqueued, coalesced });
+      // Coalescing per deal happens later, in the ingest worker, so the count is of deals accepted, not runs created.
+      if (parsed.issues.length > 0) return reply(400, { error: 'invalid webhook events', issues: parsed.issues, accepted });
+      return reply(200, { accepted });
     },
   );
 

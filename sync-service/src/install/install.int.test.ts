@@ -66,7 +66,7 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
     clientSecret: portal.clientSecret,
     publicUrl: PUBLIC_URL,
     maxBodyBytes: 1024 * 1024,
-    enqueue: async () => ({ added: 0, coalesced: 0 }),
+    enqueue: async () => undefined,
     readiness: async () => {},
     log: silentLogger,
     clock: clock.now,
@@ -376,7 +376,7 @@ describe('provisioning outcomes in the install status', () => {
       const app = createApp({
         clientSecret: portal.clientSecret,
         maxBodyBytes: 1024,
-        enqueue: async () => ({ added: 0, coalesced: 0 }),
+        enqueue: async () => undefined,
         readiness: async () => {},
         log: silentLogger,
         routers: [
@@ -472,7 +472,7 @@ describe('createTokenProvider', () => {
     const app = createApp({
       clientSecret: 'secret',
       maxBodyBytes: 1024,
-      enqueue: async () => ({ added: 0, coalesced: 0 }),
+      enqueue: async () => undefined,
       readiness: async () => {},
       log: silentLogger,
       routers: [installRoutes(mode, { config: env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL }), redis, log: silentLogger })],

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 
-export const QUEUE_NAMES = { reconcile: 'reconcile', timers: 'timers', sweep: 'sweep' } as const;
+export const QUEUE_NAMES = { ingest: 'ingest', reconcile: 'reconcile', timers: 'timers', sweep: 'sweep' } as const;
 
 /**
  * The deal's coalescing identity: every reconcile request for one deal shares it, so BullMQ keeps at most one

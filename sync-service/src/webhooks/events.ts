@@ -1,5 +1,6 @@
 import { P } from '@stagekeeper/shared';
 import { z } from 'zod';
+import { fastEventParser } from './fast-event';
 
 /**
  * HubSpot v3 webhook events. Events are hints that "deal X changed": the worker re-reads the deal, so this
@@ -43,6 +44,8 @@ export const WebhookEvent = z
   });
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
+const fastEvent = fastEventParser(Object.keys(WebhookEvent.shape));
+
 /** HubSpot sends at most 100 events a request; the margin tolerates a future change without opening a DoS door. */
 export const MAX_EVENTS_PER_REQUEST = 1000;
 
@@ -63,6 +66,8 @@ export function parseWebhookBatch(body: unknown): ParsedBatch {
   const events: WebhookEvent[] = [];
   const issues: EventIssue[] = [];
   body.forEach((raw, index) => {
+    const fast = fastEvent(raw);
+    if (fast) return void events.push(fast);
     const parsed = WebhookEvent.safeParse(raw);
     if (parsed.success) events.push(parsed.data);
     else for (const i of parsed.error.issues) issues.push({ path: [index, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: i.message });

@@ -1,0 +1,61 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { z } from 'zod';
+import { QUEUE_NAMES } from './job-ids';
+import type { EnqueueResult, ReconcileQueue } from './reconcile-queue';
+
+const Numeric = z.string().regex(/^\d+$/);
+
+/**
+ * One accepted webhook request: the deals it names, per portal (HubSpot sends one portal per request, but
+ * nothing in the format promises it, and splitting one request into several jobs would cost round trips).
+ */
+export const IngestJobData = z.object({
+  portals: z.array(z.object({ portalId: Numeric, dealIds: z.array(Numeric).min(1) })).min(1),
+});
+export type IngestJobData = z.infer<typeof IngestJobData>;
+
+/**
+ * The webhook endpoint's durable hand-off: one job per accepted request, written in one Redis round trip, so
+ * the acknowledgement does not wait for the per-deal coalescing (one deduplicated delayed job per deal). The
+ * ingest worker fans each job out into the reconcile queue.
+ */
+export class IngestQueue {
+  readonly queue: Queue<IngestJobData>;
+
+  constructor(connection: ConnectionOptions, bullPrefix: string) {
+    this.queue = new Queue<IngestJobData>(QUEUE_NAMES.ingest, {
+      connection,
+      prefix: bullPrefix,
+      defaultJobOptions: {
+        // A Redis blip during the fan-out must not lose the request HubSpot was already told we have.
+        attempts: 8,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: true,
+        removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+      },
+    });
+  }
+
+  /** Resolves once Redis holds the job; rejects (the caller answers 503) when it cannot. */
+  async add(data: IngestJobData): Promise<void> {
+    await this.queue.add('ingest', data);
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+/**
+ * The ingest worker's job: one reconcile request per deal. Safe to run again after a partial failure, since
+ * reconcile requests for a deal coalesce (and a reconcile run that happens twice decides the same thing).
+ */
+export async function fanOut(data: IngestJobData, reconcile: Pick<ReconcileQueue, 'enqueue'>): Promise<EnqueueResult> {
+  const total: EnqueueResult = { added: 0, coalesced: 0 };
+  for (const { portalId, dealIds } of data.portals) {
+    const r = await reconcile.enqueue(portalId, dealIds, 'webhook');
+    total.added += r.added;
+    total.coalesced += r.coalesced;
+  }
+  return total;
+}
