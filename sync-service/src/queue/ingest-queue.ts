@@ -1,6 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { z } from 'zod';
-import { QUEUE_NAMES } from './job-ids';
+import { DURABLE_JOB_OPTIONS, QUEUE_NAMES } from './job-ids';
 import type { EnqueueResult, ReconcileQueue } from './reconcile-queue';
 
 const Numeric = z.string().regex(/^\d+$/);
@@ -26,13 +26,8 @@ export class IngestQueue {
     this.queue = new Queue<IngestJobData>(QUEUE_NAMES.ingest, {
       connection,
       prefix: bullPrefix,
-      defaultJobOptions: {
-        // A Redis blip during the fan-out must not lose the request HubSpot was already told we have.
-        attempts: 8,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: true,
-        removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-      },
+      // A Redis blip during the fan-out must not lose the request HubSpot was already told we have.
+      defaultJobOptions: DURABLE_JOB_OPTIONS,
     });
   }
 

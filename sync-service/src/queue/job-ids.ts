@@ -52,3 +52,14 @@ export const allTimerJobIds = (portalId: string, timerId: string): string[] => [
   timerRetryJobId(portalId, timerId),
   ...legacyTimerJobIds(portalId, timerId),
 ];
+
+/**
+ * Retries and retention for jobs that carry a request HubSpot was already told we have (ingest, reconcile):
+ * eight tries over about four minutes, and failures kept a week so an operator can see what failed.
+ */
+export const DURABLE_JOB_OPTIONS = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+} as const;

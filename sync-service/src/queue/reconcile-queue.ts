@@ -1,6 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { z } from 'zod';
-import { QUEUE_NAMES, reconcileDedupId, reconcileJobId } from './job-ids';
+import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, reconcileDedupId, reconcileJobId } from './job-ids';
 
 export const ReconcileJobData = z.object({
   portalId: z.string().regex(/^\d+$/),
@@ -30,13 +30,8 @@ export class ReconcileQueue {
     this.queue = new Queue<ReconcileJobData>(QUEUE_NAMES.reconcile, {
       connection,
       prefix: bullPrefix,
-      defaultJobOptions: {
-        attempts: 8,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: true,
-        // Kept a week so an operator can see what failed; ids are unique per run so nothing collides.
-        removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-      },
+      // Run ids are unique, so failed runs kept for inspection never collide with new ones.
+      defaultJobOptions: DURABLE_JOB_OPTIONS,
     });
   }
 
