@@ -8,9 +8,18 @@ export interface HubSpotGateway {
   /**
    * Current state of deals, read with batch endpoints (at most 100 ids a call). `properties` are the ones the
    * playbook's criteria read plus HubSpot's own stage/owner fields; task statuses are read for the engine's
-   * task keys already mapped to HubSpot task ids. A deal HubSpot no longer has comes back with exists=false.
+   * task keys already mapped to HubSpot task ids, unless `assume-open` asks to take open ones as open. A deal
+   * HubSpot no longer has comes back with exists=false.
    */
-  snapshots(portalId: string, dealIds: string[], properties: string[]): Promise<Map<string, DealSnapshot>>;
+  snapshots(
+    portalId: string,
+    dealIds: string[],
+    properties: string[],
+    options?: { taskStatuses?: 'read' | 'assume-open' },
+  ): Promise<Map<string, DealSnapshot>>;
+
+  /** Reads the statuses a snapshot taken with `assume-open` left unread (`unreadTasks`); one batch read. */
+  readUnreadTasks(portalId: string, snapshot: DealSnapshot): Promise<DealSnapshot>;
 
   /**
    * Carries out the HubSpot-side commands for one deal (createTask, completeTask, cancelTask, setProperties,

@@ -1,4 +1,4 @@
-import { onTimer, reconcile, requiredProperties } from '@stagekeeper/shared';
+import { dependsOnUnreadTasks, onTimer, reconcile, requiredProperties } from '@stagekeeper/shared';
 import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, TimerFiring } from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
@@ -24,6 +24,8 @@ const HUBSPOT_COMMANDS = new Set<Command['type']>(['createTask', 'completeTask',
 
 /** HubSpot batch reads take at most 100 ids. */
 const SNAPSHOT_BATCH = 100;
+/** Task statuses are read only when a decision depends on them (see `decideOn`). */
+const ASSUME_OPEN = { taskStatuses: 'assume-open' } as const;
 
 export type WorkerDeps = {
   gateway: HubSpotGateway;
@@ -90,6 +92,24 @@ export function createProcessor(deps: WorkerDeps) {
     for (const timerId of scheduled) if (!kept.has(timerId)) await deps.timers.cancel(portalId, timerId);
   }
 
+  /**
+   * Decides with the tasks Stagekeeper left open taken as open; only if the decision would change had a rep
+   * completed some of them are their statuses read (one HubSpot call) and the decision made again.
+   */
+  async function decideOn(
+    portalId: string,
+    playbook: Playbook,
+    state: DealState | null,
+    snapshot: DealSnapshot,
+    decide: Decide,
+  ): Promise<{ result: EngineResult; snapshot: DealSnapshot }> {
+    const now = clock();
+    const result = decide(playbook, state, snapshot, now);
+    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) return { result, snapshot };
+    const read = await deps.gateway.readUnreadTasks(portalId, snapshot);
+    return { result: decide(playbook, state, read, now), snapshot: read };
+  }
+
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
   async function settleDeal(
     portalId: string,
@@ -109,7 +129,9 @@ export function createProcessor(deps: WorkerDeps) {
         log.error({ dealId }, 'gateway returned no snapshot for deal');
         throw new Error(`no snapshot for deal ${dealId}`);
       }
-      const result = decide(playbook, state, snapshot, clock());
+      const decided = await decideOn(portalId, playbook, state, snapshot, decide);
+      const result = decided.result;
+      snapshot = decided.snapshot;
       await applyResult(portalId, dealId, result);
       if (await deps.states.save(portalId, dealId, version, result.state)) {
         await cancelOrphanTimers(portalId, orphanTimers, result);
@@ -126,7 +148,7 @@ export function createProcessor(deps: WorkerDeps) {
       const reloaded = await deps.states.load(portalId, dealId);
       state = reloaded.state;
       version = reloaded.version;
-      snapshot = (await deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook))).get(dealId);
+      snapshot = (await deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN)).get(dealId);
     }
   }
 
@@ -147,7 +169,7 @@ export function createProcessor(deps: WorkerDeps) {
       const batch = unique.slice(i, i + SNAPSHOT_BATCH);
       const [states, snapshots] = await Promise.all([
         deps.states.loadMany(portalId, batch),
-        deps.gateway.snapshots(portalId, batch, properties),
+        deps.gateway.snapshots(portalId, batch, properties, ASSUME_OPEN),
       ]);
       for (const [j, dealId] of batch.entries()) {
         try {
@@ -181,7 +203,7 @@ export function createProcessor(deps: WorkerDeps) {
     const { playbook } = current;
     const [loaded, snapshots] = await Promise.all([
       deps.states.load(portalId, dealId),
-      deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook)),
+      deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN),
     ]);
     // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
     // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.

@@ -84,6 +84,25 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     expect(e.tasks(id).filter((t) => t.key.endsWith(':sla'))).toHaveLength(1);
   });
 
+  it("passes a gate on a task the rep completed just before moving, which Stagekeeper had not read yet", async () => {
+    const id = newDeal({}, CLINICAL_REP);
+    await e.settle();
+    e.portal.ui.logContactAttempt(id, { userId: Number(CLINICAL_REP) });
+    e.portal.ui.moveDeal(id, S.intakeStarted, { userId: Number(CLINICAL_REP) });
+    await e.settle();
+    expect(e.props(id).dealstage).toBe(S.intakeStarted);
+    const verify = e.openTasks(id).find((t) => t.key.endsWith(':task:verify_identity'))!;
+    e.portal.ui.completeTask(verify.id, { userId: Number(CLINICAL_REP) });
+    e.portal.ui.setProperties(id, { intake_form_submitted_at: String(e.clock.now()) }, { userId: Number(CLINICAL_REP) });
+    e.portal.ui.moveDeal(id, S.intakeCompleted, { userId: Number(CLINICAL_REP) });
+    await e.settle();
+    const p = e.props(id);
+    expect(p.dealstage).toBe(S.intakeCompleted);
+    expect(p[P.gateStatus]).not.toMatch(/^blocked/);
+    // The rep's completion stands: not re-labelled as cancelled by the stage exit.
+    expect(e.tasks(id).find((t) => t.id === verify.id)!.subject).not.toContain('[Cancelled]');
+  });
+
   it('routes an incomplete intake to the remediation stage', async () => {
     const id = newDeal({ intake_form_submitted_at: String(e.clock.now()) }, CLINICAL_REP);
     await e.settle();

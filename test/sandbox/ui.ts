@@ -67,4 +67,9 @@ export class PortalUi {
   completeTask(taskId: string, actor?: Actor): StoredObject {
     return updateObject(this.portal, 'tasks', taskId, { hs_task_status: 'COMPLETED' }, this.source(actor));
   }
+
+  /** A rep deletes a task (archived: reads and updates of its id answer not found). */
+  deleteTask(taskId: string, actor?: Actor): void {
+    this.portal.objects.archive(this.portal.objects.get('tasks', taskId), this.source(actor));
+  }
 }

@@ -8,3 +8,4 @@ export { inferBreachReason, gatherEvidence, type BreachEvidence } from './breach
 export { timerId, type PlannedTimer } from './sla-clock';
 export { entryIdOf } from './stage-entry';
 export { slaTaskKey, templateTaskKey } from './tasks';
+export { dependsOnUnreadTasks } from './unread-tasks';

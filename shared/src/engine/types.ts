@@ -30,6 +30,12 @@ export const DealSnapshot = z.object({
    * A key missing here means the task does not exist (yet, or was deleted in HubSpot).
    */
   tasks: z.record(z.string(), TaskStatus).default({}),
+  /**
+   * Keys of `tasks` whose status was not read from HubSpot but taken as open, because Stagekeeper left them open
+   * and reading costs a HubSpot call. The service reads them when the decision depends on them
+   * (`dependsOnUnreadTasks`); the engine itself never looks at this list.
+   */
+  unreadTasks: z.array(z.string()).optional(),
   /** Open Stagekeeper tasks held by the deal owner across the portal (capacity evidence); optional. */
   ownerOpenTasks: z.number().int().nonnegative().optional(),
 });

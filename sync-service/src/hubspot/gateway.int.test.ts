@@ -221,6 +221,70 @@ describe('apply', () => {
     ]);
   });
 
+  it('assume-open skips the task read; the usual transition is then 4 calls, and unread statuses are read on demand', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'sla'), createTask(deal, 'call'), createTask(deal, 'gone')]);
+    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    portal.ui.completeTask(byName('call').id);
+    portal.ui.deleteTask(byName('gone').id);
+    portal.ui.moveDeal(deal, 'sk_intake');
+
+    let mark = portal.requests.length;
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'], { taskStatuses: 'assume-open' })).get(deal)!;
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200']);
+    const keys = [`${deal}:sla`, `${deal}:call`, `${deal}:gone`];
+    expect(snap.tasks).toEqual(Object.fromEntries(keys.map((k) => [k, 'NOT_STARTED'])));
+    expect([...snap.unreadTasks!].sort()).toEqual([...keys].sort());
+
+    // When a decision depends on them: one read, the rep's completion seen, the deleted task gone.
+    mark = portal.requests.length;
+    const read = await gateway.readUnreadTasks(portalId, snap);
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/tasks/batch/read 207']); // 207: one of them is deleted
+    expect(read.tasks).toEqual({ [`${deal}:sla`]: 'NOT_STARTED', [`${deal}:call`]: 'COMPLETED' });
+    expect(read.unreadTasks).toBeUndefined();
+
+    // Leaving the stage completes its SLA task without reading it first.
+    const next = newDeal();
+    await gateway.apply(portalId, next, [createTask(next, 'sla')]);
+    portal.ui.moveDeal(next, 'sk_intake');
+    mark = portal.requests.length;
+    await gateway.snapshots(portalId, [next], ['dealname'], { taskStatuses: 'assume-open' });
+    await gateway.apply(portalId, next, [
+      { type: 'completeTask', key: `${next}:sla` },
+      createTask(next, 'intake-sla'),
+      { type: 'setProperties', properties: { [P.slaStatus]: 'running' } },
+    ]);
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/deals/batch/read 200',
+      'POST /crm/v3/objects/tasks/batch/create 201',
+      'POST /crm/v3/objects/tasks/batch/update 200',
+      'PATCH /crm/v3/objects/deals/:id 200',
+    ]);
+  });
+
+  it('a blind complete leaves a rep-completed task completed and forgets a deleted one without failing', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'done'), createTask(deal, 'deleted')]);
+    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`));
+    const doneId = byName('done')!.id;
+    portal.ui.completeTask(doneId);
+    portal.ui.deleteTask(byName('deleted')!.id);
+    await gateway.apply(portalId, deal, [
+      { type: 'completeTask', key: `${deal}:done` },
+      { type: 'completeTask', key: `${deal}:deleted` },
+    ]);
+    const done = portal.objects.get('tasks', doneId);
+    expect(done.props.get('hs_task_status')).toBe('COMPLETED');
+    expect(done.props.get('hs_task_subject')).not.toContain('[Cancelled]');
+    // Both are settled in the map: a later snapshot reads nothing for them.
+    const mark = portal.requests.length;
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200']);
+    expect(snap.tasks).toEqual({ [`${deal}:done`]: 'COMPLETED' });
+  });
+
   it('createTask is idempotent across a crash between HubSpot creating the task and us recording its id', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();

@@ -34,6 +34,12 @@ const MARKER_RE = /\[stagekeeper:([^\]\s]+)\]/g;
 const CANCELLED_PREFIX = '[Cancelled] ';
 
 type CreateTask = Extract<Command, { type: 'createTask' }>;
+/**
+ * `read` (default): statuses of the tasks Stagekeeper left open are read from HubSpot (one batch read).
+ * `assume-open`: they are taken as open and listed in `unreadTasks`, for callers that read them only when a
+ * decision depends on them (`readUnreadTasks`).
+ */
+export type SnapshotOptions = { taskStatuses?: 'read' | 'assume-open' };
 type TaskDetail = { status: string; subject: string; body: string; at: number };
 type ObjectType = 'tasks' | 'notes';
 type CreateItem = { key: string; properties: Record<string, string> };
@@ -96,7 +102,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
   // -------------------------------------------------------------------------------------------------------
   // Reads
 
-  async snapshots(portalId: string, dealIds: string[], properties: string[]): Promise<Map<string, DealSnapshot>> {
+  async snapshots(
+    portalId: string,
+    dealIds: string[],
+    properties: string[],
+    options: SnapshotOptions = {},
+  ): Promise<Map<string, DealSnapshot>> {
     const ids = [...new Set(dealIds)];
     const wanted = [...new Set([...properties, ...BASE_PROPERTIES])];
     const out = new Map<string, DealSnapshot>();
@@ -147,8 +158,9 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
     const maps = await this.tasks.getMany(portalId, [...rows.keys()]);
     await this.recoverPending(portalId, maps);
-    const statuses = await this.readTaskStatuses(portalId, maps);
-    await this.rememberCompleted(portalId, maps, statuses);
+    const assume = options.taskStatuses === 'assume-open';
+    const statuses = assume ? new Map<string, string>() : await this.readTaskStatuses(portalId, maps);
+    if (!assume) await this.rememberCompleted(portalId, maps, statuses);
 
     for (const [id, props] of rows) {
       const value = (p: string) => {
@@ -160,11 +172,15 @@ export class HubSpotApiGateway implements HubSpotGateway {
         (stage ? parseHubSpotTime(value(`hs_v2_date_entered_${stage}`)) : null) ??
         parseHubSpotTime(value('hs_v2_date_entered_current_stage'));
       const tasks: Record<string, DealSnapshot['tasks'][string]> = {};
+      const unread: string[] = [];
       for (const [key, entry] of maps.get(id) ?? []) {
         if (entry.state !== 'mapped') continue;
         // Stagekeeper closed it itself; a rep reopening a cancelled task is rare enough not to pay a read for.
         if (entry.closed) tasks[key] = 'COMPLETED';
-        else {
+        else if (assume) {
+          tasks[key] = 'NOT_STARTED';
+          unread.push(key);
+        } else {
           const s = statuses.get(entry.id);
           if (s) tasks[key] = s as DealSnapshot['tasks'][string];
         }
@@ -178,9 +194,29 @@ export class HubSpotApiGateway implements HubSpotGateway {
         stageEnteredAt,
         properties: Object.fromEntries(properties.map((p) => [p, value(p)])),
         tasks,
+        ...(unread.length ? { unreadTasks: unread } : {}),
       });
     }
     return out;
+  }
+
+  /** The snapshot with its unread tasks' statuses read from HubSpot (a deleted task drops out, as in a full read). */
+  async readUnreadTasks(portalId: string, snapshot: DealSnapshot): Promise<DealSnapshot> {
+    const unread = snapshot.unreadTasks ?? [];
+    if (unread.length === 0) return snapshot;
+    const entries = await this.tasks.get(portalId, snapshot.dealId);
+    const maps = new Map([[snapshot.dealId, new Map(unread.flatMap((k) => (entries.has(k) ? [[k, entries.get(k)!] as const] : [])))]]);
+    const statuses = await this.readTaskStatuses(portalId, maps);
+    await this.rememberCompleted(portalId, maps, statuses);
+    const tasks = { ...snapshot.tasks };
+    for (const key of unread) {
+      const e = entries.get(key);
+      const status = e?.state === 'mapped' ? (e.closed ? 'COMPLETED' : statuses.get(e.id)) : undefined;
+      if (status) tasks[key] = status as DealSnapshot['tasks'][string];
+      else delete tasks[key];
+    }
+    const { unreadTasks: _read, ...rest } = snapshot;
+    return { ...rest, tasks };
   }
 
   /**
@@ -609,11 +645,16 @@ export class HubSpotApiGateway implements HubSpotGateway {
     }
     if (targets.size === 0) return;
 
+    // Cancelling edits the task's own text, so it needs the text (and learns the status with it). Completing
+    // does not: writing COMPLETED over a task a rep already completed changes nothing, and a deleted task
+    // answers not-found, so completes are written without a read.
     const details = new Map<string, TaskDetail>();
+    const blind = new Set<string>();
     const unknown: string[] = [];
-    for (const id of targets.values()) {
+    for (const [key, id] of targets) {
       const d = this.recall(portalId, id);
       if (d) details.set(id, d);
+      else if (closes.get(key)!.reason === undefined) blind.add(id);
       else unknown.push(id);
     }
     if (unknown.length) for (const [id, d] of await this.readTasks(portalId, unknown)) details.set(id, d);
@@ -622,6 +663,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const alreadyDone = new Map<string, string>();
     const updates: Array<{ key: string; id: string; properties: Record<string, string> }> = [];
     for (const [key, id] of targets) {
+      if (blind.has(id)) {
+        updates.push({ key, id, properties: { hs_task_status: 'COMPLETED' } });
+        continue;
+      }
       const d = details.get(id);
       if (!d) {
         gone.push(key); // deleted in HubSpot: nothing to close
@@ -647,8 +692,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const ok = new Set(res.results.map((r) => r.id));
       await this.tasks.markClosed(portalId, dealId, new Map(part.filter((u) => ok.has(u.id)).map((u) => [u.key, u.id])));
       for (const u of part) this.details.delete(`${portalId}:${u.id}`);
-      if (res.errors?.length)
-        throw new HubSpotRequestError(portalId, 'tasks.batch.update', 207, res.errors[0]!.category, undefined, `${res.errors.length} update(s) rejected`);
+      const missing = new Set((res.errors ?? []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []));
+      // Deleted in HubSpot since we mapped it: nothing left to close.
+      await this.tasks.remove(portalId, dealId, part.filter((u) => missing.has(u.id) && !ok.has(u.id)).map((u) => u.key));
+      const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
+      if (rejected.length)
+        throw new HubSpotRequestError(portalId, 'tasks.batch.update', 207, rejected[0]!.category, undefined, `${rejected.length} update(s) rejected`);
     }
   }
 

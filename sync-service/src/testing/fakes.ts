@@ -83,6 +83,11 @@ export class MemoryGateway implements HubSpotGateway {
     return out;
   }
 
+  /** The fake has no tasks, so nothing is ever left unread. */
+  async readUnreadTasks(_portalId: string, snapshot: DealSnapshot): Promise<DealSnapshot> {
+    return snapshot;
+  }
+
   async apply(portalId: string, dealId: string, commands: Command[]): Promise<void> {
     this.applied.push({ portalId, dealId, commands });
   }

@@ -1,0 +1,27 @@
+import type { Command, DealSnapshot, EngineResult } from './types';
+
+/**
+ * Whether a decision made with the snapshot's unread tasks taken as open could change if a rep had completed some
+ * of them. Reading task statuses costs a HubSpot call on every transition, yet most decisions do not depend on
+ * them: leaving a stage closes its tasks whatever their status, and closing a task a rep already completed
+ * changes nothing. The decision is made again with each unread task completed, and with all of them completed;
+ * if each comes out the same (state and commands, except closing those very tasks), the first decision stands.
+ */
+export function dependsOnUnreadTasks(decide: (snapshot: DealSnapshot) => EngineResult, snapshot: DealSnapshot, decided: EngineResult): boolean {
+  const unread = snapshot.unreadTasks ?? [];
+  if (unread.length === 0) return false;
+  const variants = unread.length === 1 ? [unread] : [...unread.map((k) => [k]), unread];
+  for (const completed of variants) {
+    const done = new Set(completed);
+    const tasks = { ...snapshot.tasks };
+    for (const k of completed) tasks[k] = 'COMPLETED';
+    if (fingerprint(decide({ ...snapshot, tasks }), done) !== fingerprint(decided, done)) return true;
+  }
+  return false;
+}
+
+const closes = (c: Command, keys: Set<string>) => (c.type === 'completeTask' || c.type === 'cancelTask') && keys.has(c.key);
+
+function fingerprint(r: EngineResult, completed: Set<string>): string {
+  return JSON.stringify({ state: r.state, commands: r.commands.filter((c) => !closes(c, completed)) });
+}
