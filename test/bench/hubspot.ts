@@ -169,6 +169,16 @@ async function bulk(sandbox: Sandbox, n: number, budgetMs: number, servicePer10s
   }
 }
 
+async function withSandbox<T>(fn: (sandbox: Sandbox) => Promise<T>): Promise<T> {
+  const sandbox = await startSandbox({ playbook });
+  try {
+    return await fn(sandbox);
+  } finally {
+    await sandbox.close();
+    sandbox.portal.close();
+  }
+}
+
 export async function run(opts: { transitions?: number; deals?: number; budgetMs?: number } = {}): Promise<BenchResult> {
   const transitions = opts.transitions ?? 40;
   // Scaled by default to keep `npm run bench` short; `--full` moves the issue's 10,000.
@@ -190,9 +200,11 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
     );
     console.log(table('HubSpot requests per single transition', [['operation', 'per transition'], ...[...s.ops].map(([k, v]) => [k, v / transitions])]));
 
-    const b = await bulk(sandbox, n, budgetMs);
+    // Each bulk gets a portal of its own: a fresh install's first sweep reconciles every recently modified deal,
+    // so deals left by an earlier run would be counted as this run's work.
+    const b = await withSandbox((sb) => bulk(sb, n, budgetMs));
     // Diagnostic: the same bulk with the service's own limiter 5 % under HubSpot's, to show what the 429s cost.
-    const h = await bulk(sandbox, n, budgetMs, 180);
+    const h = await withSandbox((sb) => bulk(sb, n, budgetMs, 180));
     const hFloorS = h.calls / 19;
     const rate = 190 / 10; // requests per second
     const floorS = b.calls / rate;
@@ -250,7 +262,14 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
       },
       ratio: { what: 'bulk wall time / floor for the calls made', value: round(b.wallMs / 1000 / floorS) },
       targets: [
-        { name: 'HubSpot calls per single transition', target: '<= 3', value: round(perTransition), unit: 'calls', met: perTransition <= 3 },
+        {
+          name: 'HubSpot calls per single transition',
+          target: '<= 3',
+          value: round(perTransition),
+          unit: 'calls',
+          met: perTransition <= 3,
+          note: 'each measured transition leaves a stage whose SLA task is open: read deal, create the new task, complete the old one, write the SLA fields back (3 when nothing is open to close; see docs/architecture.md)',
+        },
         { name: 'HubSpot calls per deal on bulk', target: '<= 0.1', value: round(perDeal), unit: 'calls/deal', met: perDeal <= 0.1 },
         {
           name: 'bulk wall time vs rate-limit floor',
