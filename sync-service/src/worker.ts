@@ -102,12 +102,11 @@ export function createProcessor(deps: WorkerDeps) {
     state: DealState | null,
     snapshot: DealSnapshot,
     decide: Decide,
-  ): Promise<{ result: EngineResult; snapshot: DealSnapshot }> {
+  ): Promise<EngineResult> {
     const now = clock();
     const result = decide(playbook, state, snapshot, now);
-    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) return { result, snapshot };
-    const read = await deps.gateway.readUnreadTasks(portalId, snapshot);
-    return { result: decide(playbook, state, read, now), snapshot: read };
+    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) return result;
+    return decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now);
   }
 
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
@@ -129,9 +128,7 @@ export function createProcessor(deps: WorkerDeps) {
         log.error({ dealId }, 'gateway returned no snapshot for deal');
         throw new Error(`no snapshot for deal ${dealId}`);
       }
-      const decided = await decideOn(portalId, playbook, state, snapshot, decide);
-      const result = decided.result;
-      snapshot = decided.snapshot;
+      const result = await decideOn(portalId, playbook, state, snapshot, decide);
       await applyResult(portalId, dealId, result);
       if (await deps.states.save(portalId, dealId, version, result.state)) {
         await cancelOrphanTimers(portalId, orphanTimers, result);
