@@ -80,12 +80,12 @@ export class SharedBatches {
       (await this.caller.call(portalId, `${type}.batch.create`, (c) => batchApi(c, type).create({ inputs } as never), {
         idempotent: false,
       })) as BatchResult;
-    return this.shared(groups, once, (res, group) => {
+    return shared(groups, once, once, (res, group) => {
       const mine = new Set(group.map((i) => i.objectWriteTraceId));
       const results = res.results.filter((r) => !r.objectWriteTraceId || mine.has(r.objectWriteTraceId));
       const answered = new Set(results.map((r) => r.objectWriteTraceId));
       const complete = group.every((i) => answered.has(i.objectWriteTraceId));
-      return { results, ...(res.errors?.length && !complete ? { errors: res.errors } : {}) };
+      return { ok: true, value: { results, ...(res.errors?.length && !complete ? { errors: res.errors } : {}) } };
     });
   }
 
@@ -93,44 +93,47 @@ export class SharedBatches {
     const [portalId] = unlane(l) as [string];
     const once = async (inputs: UpdateInput[]) =>
       (await this.caller.call(portalId, 'tasks.batch.update', (c) => c.crm.objects.tasks.batchApi.update({ inputs }))) as BatchResult;
-    return this.shared(groups, once, shareUpdate);
+    return shared(groups, once, once, (res, group) => ({ ok: true, value: shareUpdate(res, group) }));
   }
 
   private async runDealUpdate(l: string, groups: UpdateInput[][]): Promise<Outcome<void>[]> {
     const [portalId] = unlane(l) as [string];
+    // A deal alone keeps its own PATCH; deals updated together share a batch update.
     const patch = async ([input]: UpdateInput[]) => {
       await this.caller.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(input!.id, { properties: input!.properties }));
     };
-    if (groups.length === 1) return [await settle(() => patch(groups[0]!))];
-    let res: BatchResult;
-    try {
-      res = (await this.caller.call(portalId, 'deals.batch.update', (c) => c.crm.deals.batchApi.update({ inputs: groups.flat() }))) as BatchResult;
-    } catch (err) {
-      if (err instanceof HubSpotRequestError) return Promise.all(groups.map((g) => settle(() => patch(g))));
-      throw err;
-    }
-    return groups.map((g) => {
-      const mine = shareUpdate(res, g);
-      const e = mine.errors?.[0];
+    const batch = async (inputs: UpdateInput[]) =>
+      (await this.caller.call(portalId, 'deals.batch.update', (c) => c.crm.deals.batchApi.update({ inputs }))) as BatchResult;
+    return shared<UpdateInput, BatchResult, void>(groups, patch, batch, (res, group) => {
+      const e = shareUpdate(res, group).errors?.[0];
       if (!e) return { ok: true, value: undefined };
       // The same error the deal's own PATCH would have raised, so callers need one code path.
       const status = e.category === 'OBJECT_NOT_FOUND' ? 404 : 400;
       return { ok: false, error: new HubSpotRequestError(portalId, 'deals.update', status, e.category, undefined, 'rejected in a shared batch update') };
     });
   }
+}
 
-  /** One call for all groups; if HubSpot refuses the batch as a whole, one call per group so each gets its own verdict. */
-  private async shared<I, R>(groups: I[][], once: (inputs: I[]) => Promise<R>, share: (res: R, group: I[]) => R): Promise<Outcome<R>[]> {
-    if (groups.length === 1) return [{ ok: true, value: await once(groups[0]!) }];
-    let res: R;
-    try {
-      res = await once(groups.flat());
-    } catch (err) {
-      if (err instanceof HubSpotRequestError) return Promise.all(groups.map((g) => settle(() => once(g))));
-      throw err;
-    }
-    return groups.map((g) => ({ ok: true, value: share(res, g) }));
+/**
+ * A request alone makes its own call (`alone`); several share one (`together`) and each gets its share. If
+ * HubSpot refuses the shared batch as a whole (one invalid input), each request is sent alone so each gets its
+ * own verdict.
+ */
+async function shared<I, T, R>(
+  groups: I[][],
+  alone: (inputs: I[]) => Promise<R>,
+  together: (inputs: I[]) => Promise<T>,
+  share: (res: T, group: I[]) => Outcome<R>,
+): Promise<Outcome<R>[]> {
+  if (groups.length === 1) return [await settle(() => alone(groups[0]!))];
+  let res: T;
+  try {
+    res = await together(groups.flat());
+  } catch (err) {
+    if (err instanceof HubSpotRequestError) return Promise.all(groups.map((g) => settle(() => alone(g))));
+    throw err;
   }
+  return groups.map((g) => share(res, g));
 }
 
 /** A group's share of a batch update: its results, errors naming its ids, and unattributed errors if it lacks a result. */
