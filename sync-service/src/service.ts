@@ -110,6 +110,15 @@ export async function startService(opts: StartOptions) {
           const r = await fanOut(data, reconcileQueue);
           ingestDeals.inc({ outcome: 'enqueued' }, r.added);
           ingestDeals.inc({ outcome: 'coalesced' }, r.coalesced);
+          // Recorded here rather than on the webhook's request path, which does one Redis write and nothing else.
+          // Status only: a failure to record it must not make the fan-out run again.
+          await Promise.all(
+            data.portals.map(({ portalId }) =>
+              opts.activity
+                ?.recordWebhook(portalId, data.receivedAt ?? job.timestamp)
+                .catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded')),
+            ),
+          );
         }),
         common,
       ),
@@ -162,12 +171,7 @@ export async function startService(opts: StartOptions) {
       clientSecret: secret!,
       publicUrl: config.publicUrl,
       maxBodyBytes: config.webhookMaxBodyBytes,
-      enqueue: async (request) => {
-        await ingestQueue.add(request);
-        // Status only: a failure to record it must not make HubSpot redeliver the batch.
-        for (const { portalId } of request.portals)
-          opts.activity?.recordWebhook(portalId, clock()).catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded'));
-      },
+      enqueue: (request) => ingestQueue.add({ ...request, receivedAt: clock() }),
       readiness,
       log,
       clock,

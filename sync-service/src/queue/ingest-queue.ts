@@ -11,6 +11,8 @@ const Numeric = z.string().regex(/^\d+$/);
  */
 export const IngestJobData = z.object({
   portals: z.array(z.object({ portalId: Numeric, dealIds: z.array(Numeric).min(1) })).min(1),
+  /** When the request was acknowledged (service clock), for the install status' "last webhook". */
+  receivedAt: z.number().int().nonnegative().optional(),
 });
 export type IngestJobData = z.infer<typeof IngestJobData>;
 

@@ -114,7 +114,9 @@ describe('webhook ingest', () => {
     expect(res).toEqual({ status: 200, body: { accepted: 3 } });
 
     const stored = await web.ingestQueue.queue.getJobs(['waiting', 'delayed', 'active']);
-    expect(stored.map((j) => j.data)).toEqual([{ portals: [{ portalId: PORTAL, dealIds: ['501', '502', '503'] }] }]);
+    expect(stored.map((j) => j.data)).toEqual([
+      { portals: [{ portalId: PORTAL, dealIds: ['501', '502', '503'] }], receivedAt: expect.any(Number) },
+    ]);
     expect(await web.reconcileQueue.queue.count()).toBe(0);
 
     await start('worker');
