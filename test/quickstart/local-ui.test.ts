@@ -10,6 +10,7 @@ import { prepareQuickstart } from '@stagekeeper/sync-service/demo/quickstart';
 import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
 import { launchChromium } from './browser';
+import { until } from './until';
 
 const PREFIX = `sk-sandbox-ui-${randomUUID().slice(0, 8)}`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
@@ -35,16 +36,6 @@ const getJson = async <T>(path: string): Promise<{ status: number; body: T }> =>
   const res = await fetch(`${url}${path}`);
   return { status: res.status, body: (await res.json()) as T };
 };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 beforeAll(async () => {
   // The same wiring as `npm start` in sandbox mode, in process, with the demo clock at 120x so the urgent lead's

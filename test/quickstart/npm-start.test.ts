@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
 import { serviceProcess } from './processes';
+import { until } from './until';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PREFIX = `sk-sandbox-qs-${randomUUID().slice(0, 8)}`;
@@ -19,16 +20,6 @@ afterAll(async () => {
   // Only this run's keys: the Redis is shared.
   await deleteKeys(PREFIX);
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('npm start on a machine with no HubSpot account', () => {
   it('runs the demo against the sandbox until a task, a warning, a breach with escalation and a gate block happened, then stops on SIGTERM', async () => {
