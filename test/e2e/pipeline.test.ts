@@ -1,17 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P } from '@stagekeeper/shared';
+import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
 import { startE2E, type E2E } from './harness';
 
-// Canonical telehealth playbook ids (shared/playbooks/telehealth-intake.yaml).
-const PIPELINE = '812404417';
-const S = {
-  newLead: '1180512201',
-  contactAttempted: '1180512202',
-  intakeStarted: '1180512203',
-  remediation: '1180512204',
-  intakeCompleted: '1180512205',
-  clinicalReview: '1180512206',
-} as const;
+// Canonical telehealth playbook ids (shared/playbooks/telehealth-intake.yaml), as the demo drives them.
+const PIPELINE = TELEHEALTH.pipeline;
+const S = TELEHEALTH.stages;
 const GROWTH_REP = '52841907';
 const GROWTH_REP_2 = '52841913';
 const GROWTH_LEAD = '52841901';
