@@ -4,6 +4,7 @@ import { applyBreach } from './breach';
 import { Effects, iso } from './effects';
 import { findStage } from './lookup';
 import { recordOwnerChange } from './owner';
+import { pageFor } from './pages';
 import { reconcile } from './reconcile';
 import { clockContext, forgetTimer, syncTimers } from './sla-clock';
 import { leadOf, ownerFor } from './tasks';
@@ -137,6 +138,12 @@ export function onTimer({ playbook, state, snapshot, timer, now }: TimerInput): 
         applyBreach(fx, s, playbook, ref.stage, snapshot, clock.dueAt, now);
       clock.levelsFired.push(level);
       for (const action of def.actions) escalate(fx, s, playbook, ref.stage, entry, snapshot, level, def.at, action, now);
+      // The page goes out besides the level's HubSpot tasks, never instead of them: a failing channel loses nothing.
+      const page = pageFor(playbook, ref.stage, entry, ctx, level, now);
+      if (page) {
+        fx.push(page);
+        clock.paged = [...(clock.paged ?? []), level];
+      }
       fx.set({ [P.escalationLevel]: String(Math.max(...clock.levelsFired) + 1) });
       fx.decide('escalation', `level ${level + 1} (${def.at}%): ${def.actions.map((a) => a.type).join(', ')}`);
     }

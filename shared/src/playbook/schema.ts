@@ -160,11 +160,28 @@ export const EscalationAction = z.discriminatedUnion('type', [
   z.object({ type: z.literal('setProperty'), property: PropertyName, value: z.string() }).strict(),
 ]);
 
+/**
+ * Paging the role's lead outside HubSpot (Slack, Teams, PagerDuty, a signed webhook). A level whose actions go to
+ * the lead (`taskForLead`, `reassignToLead`) pages through the portal's default channel without this block, so
+ * playbooks need no edit; the block picks another channel, turns paging off, or pages outside staffed hours.
+ */
+export const EscalationPage = z
+  .object({
+    /** A channel id configured for the portal (settings page or CLI); omitted: the portal's default channel. */
+    channel: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected a channel id like "clinical-slack"').optional(),
+    /** false: this level never pages (the HubSpot task alone). */
+    enabled: z.boolean().optional(),
+    /** Page at once even when the role is not staffed (pages otherwise wait for the role's next staffed minute). */
+    now: z.boolean().optional(),
+  })
+  .strict();
+
 export const EscalationLevel = z
   .object({
     /** Percentage of the SLA window at which the level fires; 100 is the breach, more is past it. */
     at: z.number().positive().max(1000),
     actions: z.array(EscalationAction).min(1),
+    page: EscalationPage.optional(),
   })
   .strict();
 
@@ -428,6 +445,7 @@ export type TaskTemplate = z.output<typeof TaskTemplate>;
 export type Sla = z.output<typeof Sla>;
 export type EscalationLevel = z.output<typeof EscalationLevel>;
 export type EscalationAction = z.output<typeof EscalationAction>;
+export type EscalationPage = z.output<typeof EscalationPage>;
 export type Gate = z.output<typeof Gate>;
 export type BreachReason = z.output<typeof BreachReason>;
 export type BreachReasonRule = z.output<typeof BreachReasonRule>;
