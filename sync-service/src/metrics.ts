@@ -53,6 +53,14 @@ export const slaEscalations = new Counter({
   registers: [registry],
 });
 
+/** Escalation pages by channel kind (not channel id: ids are per portal) and what became of them. */
+export const pages = new Counter({
+  name: 'stagekeeper_pages_total',
+  help: 'Escalation pages, by channel kind and outcome',
+  labelNames: ['channel', 'outcome'] as const, // channel: slack | teams | pagerduty | webhook | none; outcome: sent | retried | failed | resolved | no_channel | deduplicated | stale
+  registers: [registry],
+});
+
 export const jobDuration = new Histogram({
   name: 'stagekeeper_job_duration_seconds',
   help: 'Worker job duration, by queue and outcome',

@@ -17,6 +17,7 @@ import { redisKeys } from './state/keys';
 import { PlaybookStore, type PlaybookSource } from './state/playbook-store';
 import { SweepCursorStore } from './state/sweep-cursor';
 import { runSweep, SweepQueue } from './sweep';
+import { createPaging } from './notify';
 import { createProcessor, errorSummary, sharedEngine, type Engine } from './worker';
 
 export type StartOptions = {
@@ -80,7 +81,17 @@ export async function startService(opts: StartOptions) {
   const sweepQueue = new SweepQueue(redis, bullPrefix);
   const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
 
-  const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock });
+  // Escalation pages (Slack, Teams, PagerDuty, signed webhooks): their own queue and worker.
+  const paging = createPaging({
+    redis,
+    ...(workerRedis ? { workerRedis } : {}),
+    prefix: config.keyPrefix,
+    encryptionKey: config.hubspot.tokenEncryptionKey,
+    log,
+    clock,
+    states,
+  });
+  const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock, pages: paging });
 
   const workers: Worker[] = [];
   if (workerRedis) {
@@ -199,6 +210,7 @@ export async function startService(opts: StartOptions) {
       }
       // Worker.close waits for active jobs, so a reconcile in flight still persists its decision.
       await Promise.all(workers.map((w) => w.close()));
+      await paging.close();
       stopObserving.forEach((stop) => stop());
       await Promise.all([ingestQueue.close(), reconcileQueue.close(), timerQueue.close(), sweepQueue.close()]);
       if (workerRedis) await workerRedis.quit().catch(() => undefined);
@@ -216,6 +228,7 @@ export async function startService(opts: StartOptions) {
     timerQueue,
     sweepQueue,
     stores: { playbooks: playbookStore, states, history, cursors },
+    paging,
   };
 }
 

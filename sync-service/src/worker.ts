@@ -1,5 +1,5 @@
-import { dependsOnUnreadTasks, onTimer, reconcile, requiredProperties } from '@stagekeeper/shared';
-import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, TimerFiring } from '@stagekeeper/shared';
+import { dependsOnUnreadTasks, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
+import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, PageCommand, Playbook, ResolvePageCommand, TimerFiring } from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
 import { slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
@@ -38,6 +38,8 @@ export type WorkerDeps = {
   clock?: () => number;
   /** Re-decisions allowed when another worker saved the same deal in between. */
   maxConflictRetries?: number;
+  /** The page queue (notify/); without it escalations are HubSpot tasks only. */
+  pages?: { enqueue(portalId: string, dealId: string, cmd: PageCommand | ResolvePageCommand): Promise<void> };
 };
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
@@ -80,6 +82,7 @@ export function createProcessor(deps: WorkerDeps) {
       if (c.type === 'scheduleTimer') await deps.timers.schedule(portalId, dealId, c);
       else if (c.type === 'cancelTimer') await deps.timers.cancel(portalId, c.timerId);
     }
+    for (const c of result.commands) if (c.type === 'page' || c.type === 'resolvePage') await deps.pages?.enqueue(portalId, dealId, c);
     const rows: HistoryRow[] = result.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []));
     await deps.history.append(portalId, rows);
   }
@@ -104,9 +107,14 @@ export function createProcessor(deps: WorkerDeps) {
     decide: Decide,
   ): Promise<EngineResult> {
     const now = clock();
+    // Any decision that ends a paged visit resolves its pages, whichever rule ended it.
+    const withResolutions = (r: EngineResult): EngineResult => {
+      const resolves = pageResolutions(state, r.state);
+      return resolves.length > 0 ? { ...r, commands: [...r.commands, ...resolves] } : r;
+    };
     const result = decide(playbook, state, snapshot, now);
-    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) return result;
-    return decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now);
+    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) return withResolutions(result);
+    return withResolutions(decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now));
   }
 
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */

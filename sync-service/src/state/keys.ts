@@ -30,6 +30,12 @@ export function redisKeys(prefix: string) {
     sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
     /** Set of portal ids with a playbook (what the sweep walks). */
     portals: () => `${prefix}:portals`,
+    /** String: the portal's paging channels, sealed (notify/channel-store.ts). */
+    notifyChannels: (portalId: string) => `${p(portalId)}:notify:channels`,
+    /** Hash channel id -> delivery health JSON (what the settings page reports). */
+    notifyHealth: (portalId: string) => `${p(portalId)}:notify:health`,
+    /** Hash page key -> page record JSON: the deal's paging trail (sent, failed, resolved). */
+    notifyTrail: (portalId: string, dealId: string) => `${p(portalId)}:notify:trail:${assertKeyPart('dealId', dealId)}`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
   };
