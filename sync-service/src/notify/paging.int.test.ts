@@ -107,7 +107,7 @@ describe('Slack', () => {
     // Dedup per deal, stage entry and level: the same decision replayed (or a retried worker job) pages no more.
     await paging.enqueue(PORTAL, DEAL, page);
     await paging.enqueue(PORTAL, DEAL, page);
-    expect(await paging.queue.queue.getJobCounts('waiting', 'delayed', 'active')).toEqual({ waiting: 0, delayed: 0, active: 0 });
+    expect(await paging.queue.queue.getJobCounts('waiting', 'delayed', 'active')).toMatchObject({ waiting: 0, delayed: 0, active: 0 });
     expect(fake.requestsTo('/slack/')).toHaveLength(1);
   });
 
