@@ -131,6 +131,7 @@ export async function startStack(opts: StackOptions) {
         log,
         ...(opts.clock ? { clock: opts.clock } : {}),
         enqueueReconcile: (portalId, dealIds) => enqueue!(portalId, dealIds),
+        ...(config.hubspot.tokenEncryptionKey ? { encryptionKey: config.hubspot.tokenEncryptionKey } : {}),
       })
     : undefined;
 
