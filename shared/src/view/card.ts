@@ -43,6 +43,24 @@ export type CardGate = {
 
 export type CardBreach = { stage: Ref; breachedAt: string; reason: BreachReason | null; source: BreachSource | null };
 
+/**
+ * One escalation page as the card lists it (issue 17): which level of which stage, through which channel, and
+ * what became of it. Built by the service from the deal's paging trail.
+ */
+export type CardPage = {
+  level: number;
+  stage: string;
+  channel: string | null;
+  status: 'held' | 'queued' | 'sent' | 'failed' | 'no_channel' | 'resolved';
+  /** When the status last changed. */
+  at: string;
+  /** e.g. "channel_not_found" for a failure, "stage_left" for a resolution; never a service's message. */
+  detail: string | null;
+};
+
+/** §4.2: the card lists at most this many pages (newest). */
+export const MAX_CARD_PAGES = 20;
+
 export type ManagedCardView = {
   managed: true;
   dealId: string;
@@ -56,6 +74,8 @@ export type ManagedCardView = {
   breachReason: { value: BreachReason; source: BreachSource; evidence: string[] } | null;
   breaches: CardBreach[];
   watchProperties: string[];
+  /** Escalation pages of this deal, oldest first; absent when the service has no paging trail to show. */
+  pages?: CardPage[];
 };
 
 export type UnmanagedReason = 'no_playbook' | 'unmanaged_pipeline' | 'not_found';
@@ -70,6 +90,8 @@ export type CardViewInput = {
   snapshot: DealSnapshot | null;
   /** Finished visits of this deal (any order, any outcome); only breached ones are listed. */
   history?: readonly HistoryRow[];
+  /** The deal's paging trail (any order); passed through, newest MAX_CARD_PAGES kept. */
+  pages?: readonly CardPage[];
   now: number;
 };
 
@@ -156,6 +178,7 @@ export function buildCardView(input: CardViewInput): CardView {
     breachReason: breachReasonView(state, entry),
     breaches: breachList(state, entry, input.history ?? [], snapshot, stages),
     watchProperties: watchProperties(stage),
+    ...(input.pages ? { pages: [...input.pages].sort((a, b) => a.at.localeCompare(b.at)).slice(-MAX_CARD_PAGES) } : {}),
   };
 }
 

@@ -12,6 +12,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
+import { cardPages } from '../notify/card-pages';
 import { fitCardView, sendJson } from './respond';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
 
@@ -52,7 +53,8 @@ export function cardRoutes(deps: ApiDeps): Router {
   async function view(portalId: string, dealId: string, playbook: Playbook, state: DealState | null, snapshot: DealSnapshot) {
     const now = clock();
     const history = state?.current ? await deps.history.rows(portalId, dealId, now) : [];
-    return fitCardView(buildCardView({ dealId, playbook, state, snapshot, history, now }));
+    const pages = deps.pageTrail ? cardPages(await deps.pageTrail.list(portalId, dealId)) : undefined;
+    return fitCardView(buildCardView({ dealId, playbook, state, snapshot, history, now, ...(pages ? { pages } : {}) }));
   }
 
   router.get('/card/deal/:dealId', ...signed, async (req, res) => {
