@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SCORECARD_FORMATS, WeekError, type ScorecardFormat } from '@stagekeeper/shared';
+import { addChannelCommands } from './channel-commands';
 import { CliError, line, type CliIo } from './io';
 import { printPlaybookSchema, publishPlaybook, validatePlaybookFile } from './playbook-commands';
 import { runProvision, type ProvisionDeps } from './provision-command';
@@ -61,6 +62,8 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .option('--playbook <file>', 'playbook to check against (default: PLAYBOOK_FILE, else the stored playbook)')
     .option('--portal <id>', 'portal id (default: HUBSPOT_PORTAL_ID)')
     .action(async (opts: { playbook?: string; portal?: string }) => exit(await runProvision(io, opts, deps)));
+
+  addChannelCommands(program, io, exit);
 
   return program;
 }
