@@ -19,6 +19,7 @@ function setup(onPut: (call: Call) => Reply = (c) => ({ body: saved(c) }), onGet
   const renderer = createRenderer('settings');
   const fetch = fakeFetch((call) => {
     if (call.url === `${BASE}/api/settings/status`) return { body: status() };
+    if (call.url === `${BASE}/api/settings/channels`) return { body: { canStore: true, defaultChannel: null, channels: [] } };
     if (call.method === 'PUT') return onPut(call);
     return onGetPlaybook ? onGetPlaybook() : { body: playbookResponse() };
   });
@@ -45,6 +46,7 @@ describe('SettingsPage', () => {
     await t.waitFor(() => expect(t.findByTestId(StatusTag, 'install-status').text).toBe('Connected'));
     expect(t.findByTestId(StatusTag, 'provisioning-status').text).toBe('Properties provisioned (13/13)');
     expect(t.fetch.calls.map((c) => `${c.method} ${c.url}`).sort()).toEqual([
+      `GET ${BASE}/api/settings/channels`,
       `GET ${BASE}/api/settings/playbook`,
       `GET ${BASE}/api/settings/status`,
     ]);

@@ -13,6 +13,7 @@ import {
   useExtensionActions,
 } from '@hubspot/ui-extensions';
 import { InstallStatus } from './components/InstallStatus.tsx';
+import { PagingChannels } from './components/PagingChannels.tsx';
 import { StageFields } from './components/StageFields.tsx';
 import { SERVICE_URL } from './lib/config.ts';
 import { editStage, type StageEdit } from './lib/draft.ts';
@@ -130,6 +131,8 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
         </Alert>
       )}
       {status.kind === 'ready' && <InstallStatus status={status.data} />}
+      <Divider />
+      <PagingChannels client={client} />
       <Divider />
       {saved.kind === 'loading' && <LoadingSpinner label="Loading playbook" />}
       {saved.kind === 'error' && (
