@@ -1,3 +1,4 @@
+import { EscalationPage } from '@stagekeeper/shared';
 import { z } from 'zod';
 
 /**
@@ -6,7 +7,8 @@ import { z } from 'zod';
  * document is sealed at rest and the API and CLI only ever show masked forms.
  */
 
-export const ChannelId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected a channel id like "clinical-slack" (a-z, 0-9, "-", "_")');
+/** The same rule a playbook level's `page.channel` follows (one home: the playbook schema). */
+export const ChannelId = EscalationPage.shape.channel.unwrap();
 
 /** PagerDuty's Events API v2 endpoint (US service region; EU accounts use events.eu.pagerduty.com). */
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';

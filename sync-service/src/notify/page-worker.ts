@@ -93,8 +93,11 @@ export function createPageProcessor(deps: PageProcessorDeps) {
       deps.log.info({ portalId, dealId, channel: picked.id, kind: picked.kind, level: cmd.facts.level, attempts }, 'page sent');
       return 'sent';
     }
-    const health = await deps.channels.recordFailure(portalId, picked.id, result.code, !result.retryable);
     const last = attempts >= (job.opts.attempts ?? PAGE_ATTEMPTS);
+    const givingUp = !result.retryable || last;
+    // Being rate limited is the service working as documented, not the channel failing, until a page is lost to it.
+    const health =
+      result.code === 'rate_limited' && !givingUp ? undefined : await deps.channels.recordFailure(portalId, picked.id, result.code, givingUp);
     if (result.retryable && !last) {
       await record(portalId, dealId, rec, { ...base, error: result.code });
       pageMetric.inc({ channel: picked.kind, outcome: 'retried' });
@@ -104,7 +107,7 @@ export function createPageProcessor(deps: PageProcessorDeps) {
     await record(portalId, dealId, rec, { ...base, status: 'failed', error: result.code });
     pageMetric.inc({ channel: picked.kind, outcome: 'failed' });
     deps.log.error(
-      { portalId, dealId, channel: picked.id, code: result.code, attempts, channelState: health.state },
+      { portalId, dealId, channel: picked.id, code: result.code, attempts, channelState: health?.state },
       'page failed; the HubSpot task stands and the channel is reported on the settings page',
     );
     throw new UnrecoverableError(`page failed on channel ${picked.id} (${result.code})`);

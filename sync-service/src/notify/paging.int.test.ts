@@ -121,6 +121,9 @@ describe('Slack', () => {
     const [first, second] = fake.requestsTo('/slack/');
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_000);
     expect(rec.attempts).toBe(2);
+    // Rate limiting is not the channel failing: nothing was recorded against it.
+    await waitFor(async () => (await paging.channels.health(PORTAL))['ops-slack'] !== undefined, 10_000, 'health');
+    expect((await paging.channels.health(PORTAL))['ops-slack']).toMatchObject({ state: 'ok', lastError: null });
   });
 
   it('404 channel_not_found fails fast: one request, the page failed, the channel reported failing', async () => {
