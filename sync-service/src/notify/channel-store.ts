@@ -64,7 +64,10 @@ export class ChannelStore {
 
   /** The portal's channels; none when nothing is stored, no key is configured, or the blob cannot be opened. */
   async get(portalId: string): Promise<PortalChannels> {
-    const blob = await this.opts.redis.get(this.keys.notifyChannels(portalId));
+    return this.open(portalId, await this.opts.redis.get(this.keys.notifyChannels(portalId)));
+  }
+
+  private open(portalId: string, blob: string | null): PortalChannels {
     if (blob === null || !this.ring) return NO_CHANNELS;
     try {
       const parsed = PortalChannels.safeParse(JSON.parse(unseal(this.ring, PURPOSE, portalId, blob).toString('utf8')));
@@ -111,13 +114,21 @@ export class ChannelStore {
   private async update(portalId: string, edit: (doc: PortalChannels) => PortalChannels): Promise<PortalChannels> {
     if (!this.ring) throw new ChannelConfigError('Paging channels need TOKEN_ENCRYPTION_KEY on the service: their secrets are stored encrypted.');
     const key = this.keys.notifyChannels(portalId);
-    // Optimistic: WATCH the blob so two admins editing at once cannot drop each other's channel.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      await this.opts.redis.watch(key);
-      const next = edit(await this.get(portalId));
-      const sealed = seal(this.ring, PURPOSE, portalId, Buffer.from(JSON.stringify(next), 'utf8'));
-      const done = await this.opts.redis.multi().set(key, sealed).exec();
-      if (done) return next;
+    const ring = this.ring;
+    // Optimistic: WATCH the blob so two admins editing at once cannot drop each other's channel. WATCH belongs to a
+    // connection (any EXEC on it clears it), so the edit gets a connection of its own; settings writes are rare.
+    const conn = this.opts.redis.duplicate();
+    try {
+      // Each lost round means another writer committed, so n concurrent writers need at most n attempts.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        await conn.watch(key);
+        const next = edit(this.open(portalId, await conn.get(key)));
+        const sealed = seal(ring, PURPOSE, portalId, Buffer.from(JSON.stringify(next), 'utf8'));
+        const done = await conn.multi().set(key, sealed).exec();
+        if (done) return next;
+      }
+    } finally {
+      await conn.quit().catch(() => conn.disconnect());
     }
     throw new ChannelConfigError('The channels were being changed by someone else; try again.');
   }
