@@ -69,4 +69,14 @@ describe('PagingChannels', () => {
     await t.waitFor(() => expect(t.fetch.calls.some((c) => c.method === 'PUT')).toBe(true));
     expect(t.fetch.calls.find((c) => c.method === 'PUT')).toMatchObject({ url: `${BASE}/api/settings/channels-default`, body: { channel: 'pd' } });
   });
+
+  it('sends a test page and says what the service answered', async () => {
+    const renderer = createRenderer('settings');
+    const fetch = fakeFetch((call) => (call.method === 'POST' ? { body: { ok: false, code: 'channel_not_found', ...listing() } } : { body: listing() }));
+    renderer.render(<PagingChannels client={createServiceClient(BASE, fetch)} />);
+    await renderer.waitFor(() => expect(renderer.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
+    renderer.findAll(Button, (b) => b.text === 'Send test page')[0]!.trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.findByTestId(Text, 'test-result').text).toBe('The service answered channel_not_found.'));
+    expect(fetch.calls.find((c) => c.method === 'POST')).toMatchObject({ url: `${BASE}/api/settings/channels/ops-slack/test` });
+  });
 });

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { ChannelId, maskChannel, type PortalChannels } from '../notify/channel-config';
 import { ChannelConfigError } from '../notify/channel-store';
+import { sendTestPage } from '../notify/test-page';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
 import { sendJson } from './respond';
@@ -72,6 +73,20 @@ export function channelRoutes(deps: ApiDeps & { channels: NonNullable<ApiDeps['c
     const body = DefaultBody.safeParse(jsonBody(req));
     if (!body.success) throw new ApiError('invalid_request', 'The request needs a channel id, or null for none.');
     sendJson(res, await writing(req, (portalId) => channels.setDefault(portalId, body.data.channel)));
+  });
+
+  // Sends a test page through the channel now (PagerDuty: opened and resolved); answers what the service said.
+  router.post('/settings/channels/:channelId/test', ...signed, async (req, res) => {
+    const caller = callerOf(req);
+    await assertMayWriteSettings(deps, caller);
+    const id = channelIdOf(req);
+    try {
+      const result = await sendTestPage(channels, caller.portalId, id);
+      sendJson(res, { ...result, ...(await listing(caller.portalId)) });
+    } catch (err) {
+      if (err instanceof ChannelConfigError) throw new ApiError('not_found', err.message);
+      throw err;
+    }
   });
 
   return router;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { startPagingFake } from '../../../test/fakes/paging/server';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { apiApp, hubspotQuery, PortalGateway, signedHeaders } from './test-harness';
@@ -31,10 +32,11 @@ afterAll(async () => {
 const app = (encryptionKey: string | null = KEY) =>
   apiApp({ redis, prefix, gateway: new PortalGateway(), now: () => NOW, ...(encryptionKey ? { encryptionKey } : {}) }).app;
 
-function call(a: ReturnType<typeof app>, method: 'GET' | 'PUT' | 'DELETE', route: string, portal: string, body?: unknown, userId = '42') {
+function call(a: ReturnType<typeof app>, method: 'GET' | 'PUT' | 'DELETE' | 'POST', route: string, portal: string, body?: unknown, userId = '42') {
   const path = `${route}?${hubspotQuery(portal, { userId, userEmail: 'ops@example.com' })}`;
   const text = body === undefined ? '' : JSON.stringify(body);
-  const r = method === 'GET' ? request(a).get(path) : method === 'PUT' ? request(a).put(path) : request(a).delete(path);
+  const r =
+    method === 'GET' ? request(a).get(path) : method === 'PUT' ? request(a).put(path) : method === 'POST' ? request(a).post(path) : request(a).delete(path);
   return r.set(signedHeaders(method, path, text, NOW)).send(text || undefined);
 }
 
@@ -96,5 +98,33 @@ describe('/api/settings/channels', () => {
     const res = await call(a, 'PUT', '/api/settings/channels/ops-slack', A, { config: { kind: 'slack', webhookUrl: SLACK_URL } });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('TOKEN_ENCRYPTION_KEY');
+  });
+});
+
+describe('POST /api/settings/channels/:id/test', () => {
+  it('sends a test page that says so in its first line; a refusal is answered with its code and marks the channel', async () => {
+    const fake = await startPagingFake();
+    try {
+      const a = app();
+      await call(a, 'PUT', '/api/settings/channels/ops', A, { config: { kind: 'slack', webhookUrl: `${fake.url}/slack/services/T000/B000/XXXX` } });
+      const ok = await call(a, 'POST', '/api/settings/channels/ops/test', A);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ ok: true, channels: [{ id: 'ops', health: { state: 'ok' } }] });
+      expect((fake.received[0]!.json as { text: string }).text).toContain('Stagekeeper test page');
+
+      fake.script('/slack/services/T000/B000/XXXX', { status: 404, body: 'channel_not_found' });
+      const refused = await call(a, 'POST', '/api/settings/channels/ops/test', A);
+      expect(refused.body).toMatchObject({ ok: false, code: 'channel_not_found', channels: [{ id: 'ops', health: { state: 'failing' } }] });
+
+      await call(a, 'PUT', '/api/settings/channels/pd', A, {
+        config: { kind: 'pagerduty', routingKey: 'R'.repeat(32), eventsUrl: `${fake.url}/pagerduty/v2/enqueue` },
+      });
+      expect((await call(a, 'POST', '/api/settings/channels/pd/test', A)).body.ok).toBe(true);
+      expect([...fake.incidents.values()]).toEqual(['resolved']);
+      expect((await call(a, 'POST', '/api/settings/channels/nope/test', A)).status).toBe(404);
+      expect((await call(a, 'POST', '/api/settings/channels/ops/test', A, undefined, 'x')).status).toBe(403);
+    } finally {
+      await fake.close();
+    }
   });
 });

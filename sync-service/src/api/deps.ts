@@ -36,7 +36,7 @@ export type ApiDeps = {
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;
   /** Paging channels (settings page); absent: the channel routes are not mounted. */
-  channels?: Pick<ChannelStore, 'get' | 'put' | 'remove' | 'setDefault' | 'health' | 'canStore'>;
+  channels?: Pick<ChannelStore, 'get' | 'put' | 'remove' | 'setDefault' | 'health' | 'canStore' | 'recordSuccess' | 'recordFailure'>;
   /** The deals' paging trails, shown on the card. */
   pageTrail?: Pick<PageTrail, 'list'>;
   /** Who may change settings; defaults to `mayWriteSettings` (api/settings-authz.ts). */

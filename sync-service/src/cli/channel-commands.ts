@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { maskChannel, type PortalChannels } from '../notify/channel-config';
 import { ChannelConfigError, ChannelStore } from '../notify/channel-store';
+import { sendTestPage } from '../notify/test-page';
 import { cliConfig, withRedis } from './env';
 import { CliError, line, type CliIo } from './io';
 
@@ -81,6 +82,18 @@ export function addChannelCommands(program: Command, io: CliIo, exit: (code: num
         print(io, doc);
       });
       exit(0);
+    });
+  channels
+    .command('test')
+    .argument('<id>', 'channel id')
+    .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID)')
+    .description('Send a test page through the channel now (a PagerDuty test incident is resolved at once). Exits 1 if refused.')
+    .action(async (id: string, opts: { portal?: string }) => {
+      const portalId = portalOf(io, opts.portal);
+      const result = await withChannels(io, (store) => sendTestPage(store, portalId, id));
+      if (result.ok) io.out(line(`delivered: test page through ${id}`));
+      else io.err(line(`error: ${id} did not take the test page (${result.code})`));
+      exit(result.ok ? 0 : 1);
     });
   channels
     .command('remove')

@@ -39,5 +39,7 @@ describe('stagekeeper channels', () => {
     const none = await runCaptured(['channels', 'add', 's', '--kind', 'slack', '--url', 'https://hooks.slack.com/services/a', '--portal', '901'], noKey);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('TOKEN_ENCRYPTION_KEY');
+    const unknown = await runCaptured(['channels', 'test', 'nope', '--portal', '901'], env);
+    expect(unknown).toMatchObject({ code: 1, stderr: 'error: There is no channel "nope".\n' });
   });
 });

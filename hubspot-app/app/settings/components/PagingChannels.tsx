@@ -71,6 +71,21 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
     }
   };
 
+  const [tested, setTested] = useState<{ id: string; ok: boolean; code?: string } | null>(null);
+  const test = async (id: string) => {
+    setBusy(true);
+    try {
+      const body = await client.post<unknown>(`/api/settings/channels/${encodeURIComponent(id)}/test`, {});
+      if (isResponse(body)) setData(body);
+      const r = body as { ok?: unknown; code?: unknown };
+      setTested({ id, ok: r.ok === true, ...(typeof r.code === 'string' ? { code: r.code } : {}) });
+    } catch (e) {
+      setError(e instanceof Error ? e.message : 'Unknown error');
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const add = async () => {
     setFieldErrors({});
     if (await write(`/api/settings/channels/${encodeURIComponent(draft.id)}`, { config: configOf(draft), makeDefault: draft.makeDefault })) setDraft(EMPTY);
@@ -100,6 +115,11 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
           </Text>
         </Alert>
       ))}
+      {tested && (
+        <Alert title={tested.ok ? `Test page delivered through "${tested.id}"` : `"${tested.id}" refused the test page`} variant={tested.ok ? 'success' : 'danger'}>
+          <Text testId="test-result">{tested.ok ? 'Check that it arrived where the lead will see it.' : `The service answered ${tested.code ?? 'an error'}.`}</Text>
+        </Alert>
+      )}
       {data && !data.canStore && (
         <Alert title="Channels cannot be stored" variant="warning">
           The service has no TOKEN_ENCRYPTION_KEY, which channel secrets are encrypted with.
@@ -115,6 +135,9 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
           <StatusTag testId={`health-${c.id}`} variant={c.health?.state === 'failing' ? 'danger' : c.health ? 'success' : 'info'}>
             {c.health?.state === 'failing' ? 'Failing' : c.health ? 'Delivering' : 'Not used yet'}
           </StatusTag>
+          <Button size="xs" disabled={busy} onClick={() => void test(c.id)}>
+            Send test page
+          </Button>
           {c.isDefault ? (
             <StatusTag variant="info">Default</StatusTag>
           ) : (
