@@ -96,7 +96,9 @@ function transition(
   let direction: HistoryRow['direction'] = 'exit';
   if (from && from.pipeline.id === to.pipeline.id) direction = to.index > from.index ? 'forward' : 'backward';
 
-  if (cur && from && direction === 'forward' && !viaGate) {
+  // Every move the deal makes itself is gated; only what the gate moved, a first sighting and a re-entry of the
+  // same stage (left and back between two reads: the deal is where it was) are taken as they are.
+  if (cur && from && !viaGate && from.stage.id !== to.stage.id) {
     const missing = gateMissing(state, from, to, snapshot, now);
     if (missing.length > 0) {
       blockMove(fx, state, playbook, to, snapshot, missing, now);
@@ -110,6 +112,11 @@ function transition(
   if (cur) {
     const why = viaGate ? `the gate sent the deal to ${to.stage.label}` : `the deal moved to ${to.stage.label}`;
     previous = exitStage(fx, state, playbook, snapshot, at ?? now, to.stage.id, direction, 'left', why, now);
+    // A reopened deal is no longer closed: its closure reason would count it among closed deals in reports.
+    if (from?.stage.closureReasons && !to.stage.closed) {
+      fx.set({ [P.closureReason]: '' });
+      fx.decide('closure.reopened', `the deal left closed stage "${from.stage.label}"; its closure reason is cleared`);
+    }
   } else if (state.closedReason === 'unmanaged_pipeline') {
     fx.decide('deal.returned', `the deal is back in managed pipeline "${to.pipeline.id}"`);
   } else {
