@@ -1,4 +1,4 @@
-import type { Playbook } from '../playbook/schema';
+import type { Pipeline, Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { entryCriteriaOf, evaluateCriteria } from './criteria';
 import { Effects } from './effects';
@@ -34,9 +34,33 @@ export function skippedStages(from: StageRef, to: StageRef): StageRef['stage'][]
   const pipeline = to.pipeline;
   if (from.pipeline.id !== pipeline.id || to.index <= from.index + 1) return [];
   if (pipeline.shortcuts.some((s) => s.from === from.stage.id && s.to === to.stage.id)) return [];
-  const detours = new Set<string>();
-  for (const g of [pipeline.gate, ...pipeline.stages.map((s) => s.gate)]) if (g?.onBlocked === 'remediate') detours.add(g.stage);
+  const detours = remediationStages(pipeline);
   return pipeline.stages.slice(from.index + 1, to.index).filter((s) => !s.closed && !detours.has(s.id));
+}
+
+/** Stages some gate of the pipeline sends blocked deals to. */
+function remediationStages(pipeline: Pipeline): Set<string> {
+  const out = new Set<string>();
+  for (const g of [pipeline.gate, ...pipeline.stages.map((s) => s.gate)]) if (g?.onBlocked === 'remediate') out.add(g.stage);
+  return out;
+}
+
+/**
+ * Where a deal normally goes from here: the next step of the journey (closed outcomes and remediation detours are
+ * not steps). From a remediation stage, the stage whose gate sent deals there. None from a closed or the last stage.
+ */
+export function nextStep(from: StageRef): StageRef | undefined {
+  const { pipeline } = from;
+  if (from.stage.closed) return undefined;
+  const detours = remediationStages(pipeline);
+  const at = (index: number): StageRef => ({ pipeline, stage: pipeline.stages[index]!, index });
+  if (detours.has(from.stage.id)) {
+    // A pipeline-wide remediation stage serves every stage; then the journey order decides.
+    const back = pipeline.stages.findIndex((s) => s.gate?.onBlocked === 'remediate' && s.gate.stage === from.stage.id);
+    if (back >= 0) return at(back);
+  }
+  const index = pipeline.stages.findIndex((s, i) => i > from.index && !s.closed && !detours.has(s.id));
+  return index >= 0 ? at(index) : undefined;
 }
 
 /**

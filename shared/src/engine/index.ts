@@ -9,3 +9,7 @@ export { timerId, type PlannedTimer } from './sla-clock';
 export { entryIdOf } from './stage-entry';
 export { slaTaskKey, templateTaskKey } from './tasks';
 export { dependsOnUnreadTasks } from './unread-tasks';
+export { gateMissing, nextStep, skippedStages, moveKind, type MoveKind } from './gate';
+export { entryCriteriaOf } from './criteria';
+export { templateDueAt } from './tasks';
+export { findStage, type StageRef } from './lookup';
