@@ -268,3 +268,25 @@ describe('000 "Qualified -> Started Care next-step outreach: <= 2 business hours
     expect(leadTasks(id, LEADS.provider_team).map((t) => t.subject)).toEqual(['Qualified patient not contacted within 2 business hours']);
   });
 });
+
+describe('003 "Closure should not be based only on an agent\'s internal judgment. It should use recorded outcomes" (line 46)', () => {
+  it('a cadence that ran out unanswered (breach: patient unreachable) closes as "no response", written back by Stagekeeper', async () => {
+    const id = create(S.newLead);
+    await e.settle();
+    e.portal.ui.logContactAttempt(id, actor);
+    await move(id, S.contactAttempted);
+    const at = entered(id, S.contactAttempted);
+    // Day 1, 3 and 7 attempts logged, none answered.
+    for (const day of [1, 3, 7]) {
+      await e.advance(at + day * DAY - e.clock.now());
+      e.portal.ui.logContactAttempt(id, actor);
+    }
+    // 000 "escalate to lead on breach": the cadence's 8 days are over.
+    await e.advance(at + 8 * DAY - e.clock.now());
+    expect([e.props(id)[P.slaStatus], e.props(id)[P.breachReason]]).toEqual(['breached', 'patient_unreachable']);
+    expect(leadTasks(id, LEADS.growth_ops).map((t) => t.subject)).toContain('Re-engagement cadence over: close as Unreachable or move on');
+    await move(id, S.unreachable);
+    const p = e.props(id);
+    expect([p.dealstage, p[P.closureReason], p[P.gateStatus]]).toEqual([S.unreachable, 'no_response', 'clear']);
+  });
+});

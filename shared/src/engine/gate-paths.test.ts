@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Playbook, type PlaybookInput } from '../playbook/schema';
 import { P } from '../properties';
 import { fixtureInput, fixturePlaybook, HOUR, MIN, MON_10, only, snap, written } from './fixtures';
+import { onTimer } from './on-timer';
 import { reconcile } from './reconcile';
+import { timerId } from './sla-clock';
 import type { DealSnapshot, DealState } from './types';
 
 // Gates on every path (issue 11 item 2; seed 000: "No transition should happen with missing critical fields.
@@ -121,6 +123,38 @@ describe('closed stages with closure reasons (seed 003: no response, not a fit, 
     const reopened = move(playbook, closed, { stage: 'lead', properties: { [P.closureReason]: 'duplicate' } }, T1 + HOUR);
     expect(reopened.state!.current!.stage).toBe('lead');
     expect(written(reopened)[P.closureReason]).toBe('');
+  });
+});
+
+describe('closure from recorded outcomes (seed 003: "use recorded outcomes, plus documented reasons when outcome data is missing")', () => {
+  const playbook = fixturePlaybook((p) => {
+    p.pipelines[0]!.stages[5]!.closureReasons = ['no_response', 'not_a_fit'];
+  });
+  // Lead's SLA (2 staffed hours) breaches at 12:00; the default rules name patient_unreachable after 2 unanswered attempts.
+  const breachedWith = (attempts: string) => {
+    const state = inStage(playbook, 'lead');
+    const id = state.current!.entryId;
+    const snapshot = snap({ properties: { num_contacted_notes: attempts } });
+    return onTimer({ playbook, state, snapshot, timer: { timerId: timerId(id, 'breach'), kind: 'breach', entryId: id }, now: MON_10 + 2 * HOUR }).state!;
+  };
+
+  it('a visit that breached as patient unreachable closes as "no response", written back by Stagekeeper', () => {
+    const state = breachedWith('2');
+    expect(state.current!.breachReason).toBe('patient_unreachable');
+    const r = move(playbook, state, { stage: 'lost', properties: { num_contacted_notes: '2' } }, MON_10 + 3 * HOUR);
+    expect(only(r, 'moveStage')).toEqual([]);
+    expect(r.state!.closedReason).toBe('closed_stage');
+    expect(written(r)[P.closureReason]).toBe('no_response');
+  });
+
+  it('without that outcome the rep must document a reason; a documented one is never overwritten', () => {
+    const other = breachedWith('0');
+    expect(other.current!.breachReason).not.toBe('patient_unreachable');
+    const r = move(playbook, other, { stage: 'lost' }, MON_10 + 3 * HOUR);
+    expect(written(r)[P.gateMissing]).toBe('Closure reason recorded (no response or not a fit)');
+    const documented = move(playbook, breachedWith('2'), { stage: 'lost', properties: { [P.closureReason]: 'not_a_fit' } }, MON_10 + 3 * HOUR);
+    expect(documented.state!.closedReason).toBe('closed_stage');
+    expect(written(documented)[P.closureReason]).toBeUndefined();
   });
 });
 

@@ -1,6 +1,7 @@
 import type { Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { closeOut } from './closure';
+import { recordedClosureReason } from './closure-reason';
 import { parseNumber } from './criteria';
 import { Effects, iso } from './effects';
 import { blockMove, CLEAR_GATE, gateMissing } from './gate';
@@ -98,8 +99,10 @@ function transition(
 
   // Every move the deal makes itself is gated; only what the gate moved, a first sighting and a re-entry of the
   // same stage (left and back between two reads: the deal is where it was) are taken as they are.
+  const recorded = recordedClosureReason(state, to, snapshot);
   if (cur && from && !viaGate && from.stage.id !== to.stage.id) {
-    const missing = gateMissing(state, from, to, snapshot, now);
+    const seen = recorded ? { ...snapshot, properties: { ...snapshot.properties, [P.closureReason]: recorded } } : snapshot;
+    const missing = gateMissing(state, from, to, seen, now);
     if (missing.length > 0) {
       blockMove(fx, state, playbook, to, snapshot, missing, now);
       trackOwner(fx, state, playbook, snapshot, now);
@@ -136,6 +139,10 @@ function transition(
     fx.push({ type: 'cancelTask', key: gateTask, reason: 'the deal moved elsewhere before reaching the remediation stage' });
 
   const entry = enterStage(fx, state, playbook, to, snapshot, now, previous);
+  if (recorded) {
+    fx.set({ [P.closureReason]: recorded });
+    fx.decide('closure.recorded', `closed as "${recorded}" from the recorded outcome of the visit left (patient unreachable)`);
+  }
   if (keepGate) {
     if (gateTask) entry.tasks.push({ key: gateTask, kind: 'remediation' });
     state.gate = { ...keepGate, pendingStage: null, taskKey: null };
