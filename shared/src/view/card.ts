@@ -1,7 +1,6 @@
 import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
 import { criterionHolds, criterionLabel, entryCriteriaOf, findStage, gateMissing, nextStep, skippedStages, templateDueAt } from '../engine';
 import type { DealSnapshot, DealState, HistoryRow, SlaClock, StageEntry } from '../engine';
-import { Effects } from '../engine/effects';
 import { formatDuration, parseDuration } from '../playbook/duration';
 import type { BreachReason, Criterion, Pipeline, Playbook, Stage } from '../playbook/schema';
 import { P } from '../properties';
@@ -173,8 +172,8 @@ export function buildCardView(input: CardViewInput): CardView {
 }
 
 function actionsView(playbook: Playbook, stage: Stage, entry: StageEntry, snapshot: DealSnapshot | null, now: number): CardAction[] {
-  // Due times are recomputed from entry exactly as the engine set them; the engine's notes about them are not shown.
-  const notes = new Effects();
+  // Due times are recomputed from entry exactly as the engine set them; its notes about them are not shown here.
+  const notes = { decide: () => undefined };
   return stage.requiredActions.map((t) => {
     const key = entry.tasks.find((x) => x.templateId === t.id)?.key;
     const done = key !== undefined && snapshot?.tasks[key] === 'COMPLETED';
