@@ -4,7 +4,7 @@ import { closeOut } from './closure';
 import { recordedClosureReason } from './closure-reason';
 import { parseNumber } from './criteria';
 import { Effects, iso } from './effects';
-import { blockMove, CLEAR_GATE, gateMissing } from './gate';
+import { blockMove, CLEAR_GATE, gateMissing, moveKind } from './gate';
 import { findManagedStage, findStage, type StageRef } from './lookup';
 import { trackOwner } from './owner';
 import { trackPause } from './pause';
@@ -94,8 +94,8 @@ function transition(
   const from = cur ? findStage(playbook, cur.stage) : undefined;
   // Our own remediation move arriving: not progress, not backflow, and already gate-checked.
   const viaGate = cur !== null && state.gate.pendingStage === to.stage.id;
-  let direction: HistoryRow['direction'] = 'exit';
-  if (from && from.pipeline.id === to.pipeline.id) direction = to.index > from.index ? 'forward' : 'backward';
+  const kind = from ? moveKind(from, to) : 'cross_pipeline';
+  const direction: HistoryRow['direction'] = kind === 'cross_pipeline' ? 'exit' : kind;
 
   // Every move the deal makes itself is gated; only what the gate moved, a first sighting and a re-entry of the
   // same stage (left and back between two reads: the deal is where it was) are taken as they are.
