@@ -18,6 +18,7 @@ import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
 import { installKeys } from './keys';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
+import { OAuthStateSigner } from './oauth-state';
 import { installRoutes } from './routes';
 import { provisionerFor, type ProvisionPortal } from './provisioning';
 import { ReloadableTokenProvider } from './reloadable-provider';
@@ -50,8 +51,6 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
     clientId: portal.clientId,
     clientSecret: portal.clientSecret,
     redirectUri: REDIRECT,
-    redis,
-    prefix,
     tokens: store,
     registry,
     provisionPortal: provisionerFor({ caller, playbooks }),
@@ -117,57 +116,64 @@ afterAll(async () => {
 });
 
 describe('GET /oauth/install', () => {
-  it('redirects to HubSpot with client id, redirect URI, the app scopes and a single-use state bound to a cookie', async () => {
+  it('redirects to HubSpot with client id, redirect URI, the app scopes and a signed state bound to a cookie; writes nothing', async () => {
     const app = buildApp();
+    const before = await redis.keys(`${prefix}:*`);
     const { location, state, setCookie } = await startInstall(app);
     expect(`${location.origin}${location.pathname}`).toBe('https://app.hubspot.com/oauth/authorize');
     expect(location.searchParams.get('client_id')).toBe(portal.clientId);
     expect(location.searchParams.get('redirect_uri')).toBe(REDIRECT);
     expect(location.searchParams.get('scope')!.split(' ')).toEqual([...REQUIRED_SCOPES]);
-    expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
-
-    const ttl = await redis.pttl(keys.oauthState(state));
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(10 * 60_000);
+    expect(state).toMatch(/^[A-Za-z0-9_-]{22}\.[0-9a-z]+\.[A-Za-z0-9_-]{43}$/);
     expect(setCookie).toHaveLength(1);
     expect(setCookie[0]).toContain(`sk_oauth_state=${state}`);
-    expect(setCookie[0]).toMatch(/Path=\/oauth\/callback;.*HttpOnly; SameSite=Lax; Secure/);
+    expect(setCookie[0]).toMatch(/Path=\/oauth\/callback; Max-Age=600; HttpOnly; SameSite=Lax; Secure/);
 
     const second = await startInstall(app);
     expect(second.state).not.toBe(state);
+    // Stateless: an unauthenticated endpoint that anyone can hit leaves no key behind (issue 12).
+    for (let i = 0; i < 20; i++) await startInstall(app);
+    expect((await redis.keys(`${prefix}:*`)).sort()).toEqual(before.sort());
   });
 });
 
-describe('GET /oauth/callback refuses states it did not issue, or issued and already used or expired', () => {
-  it('unknown, malformed, missing state, or no cookie: 400, nothing exchanged or stored', async () => {
+describe('GET /oauth/callback: a state we issued must match; none issued, none required', () => {
+  it('a state without its cookie, a forged or malformed state: 400, nothing exchanged or stored', async () => {
     const app = buildApp();
     const before = await storedKeys();
     const calls = tokenRequests();
-    const unknown = randomBytes(32).toString('base64url');
 
-    const r1 = await callback(app, { code: mintCode(), state: unknown }, `sk_oauth_state=${unknown}`).expect(400);
-    expect(r1.text).toContain('expired or already used');
-    await callback(app, { code: mintCode(), state: 'not:a*state' }).expect(400);
-    await callback(app, { code: mintCode() }).expect(400);
+    // A state we issued, presented by a browser without the install cookie (a forged callback link).
+    const { state, cookie } = await startInstall(app);
+    const r1 = await callback(app, { code: mintCode(), state }).expect(400);
+    expect(r1.text).toContain('another browser');
+    // A different browser's cookie does not match either.
+    const other = await startInstall(app);
+    await callback(app, { code: mintCode(), state }, other.cookie).expect(400);
 
-    // A state we issued, but presented by a browser without the install cookie (a forged callback link).
-    const { state } = await startInstall(app);
-    const r2 = await callback(app, { code: mintCode(), state }).expect(400);
-    expect(r2.text).toContain('another browser');
-    // …and it is spent: the right browser cannot use it afterwards either.
-    await callback(app, { code: mintCode(), state }, `sk_oauth_state=${state}`).expect(400);
+    // Well-formed but signed with another secret, or tampered (expiry pushed out): refused even with a matching cookie.
+    const foreign = new OAuthStateSigner('not-the-client-secret', 600_000, clock.now).issue();
+    const r2 = await callback(app, { code: mintCode(), state: foreign }, `sk_oauth_state=${foreign}`).expect(400);
+    expect(r2.text).toContain('not recognised');
+    const [nonce, , mac] = state.split('.');
+    const tampered = `${nonce}.${(clock.now() + 86_400_000).toString(36)}.${mac}`;
+    await callback(app, { code: mintCode(), state: tampered }, `sk_oauth_state=${tampered}`).expect(400);
+    await callback(app, { code: mintCode(), state: 'not:a*state' }, 'sk_oauth_state=not:a*state').expect(400);
 
     expect(tokenRequests()).toBe(calls);
     expect(await storedKeys()).toEqual(before);
+    expect(logLines.join('')).toContain('oauth state rejected');
+    // The right browser can still finish (nothing was consumed by the refusals).
+    expect(cookie).toContain(state);
   });
 
   it('an expired state: 400, nothing stored', async () => {
-    const app = buildApp({ stateTtlMs: 50 });
+    const app = buildApp();
     const { state, cookie } = await startInstall(app);
-    await new Promise((r) => setTimeout(r, 120));
+    clock.advance(10 * 60_000 + 1);
     const before = await storedKeys();
     const res = await callback(app, { code: mintCode(), state }, cookie).expect(400);
-    expect(res.text).toContain('expired or already used');
+    expect(res.text).toContain('expired');
     expect(await storedKeys()).toEqual(before);
   });
 
@@ -182,11 +188,15 @@ describe('GET /oauth/callback refuses states it did not issue, or issued and alr
     expect(logLines.join('')).toContain('oauth code exchange failed');
   });
 
-  it('the admin declining in HubSpot (error=access_denied): 400, state spent', async () => {
+  it('the admin declining in HubSpot (error=access_denied), with or without our state: 400, nothing exchanged', async () => {
     const app = buildApp();
+    const calls = tokenRequests();
     const { state, cookie } = await startInstall(app);
-    await callback(app, { error: 'access_denied', state }, cookie).expect(400);
-    expect(await redis.exists(keys.oauthState(state))).toBe(0);
+    const r = await callback(app, { error: 'access_denied', state }, cookie).expect(400);
+    expect(r.text).toContain('did not authorize');
+    await callback(app, { error: 'access_denied' }).expect(400);
+    await callback(app, {}).expect(400);
+    expect(tokenRequests()).toBe(calls);
   });
 });
 
@@ -247,10 +257,9 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     for (const secret of [code, state, stored!.accessToken, stored!.refreshToken]) expect(logs).not.toContain(secret);
     expect(logs).toContain('app installed');
 
-    // The same state cannot install twice, even with a fresh code.
-    const calls = tokenRequests();
-    await callback(app, { code: mintCode(), state }, cookie).expect(400);
-    expect(tokenRequests()).toBe(calls);
+    // Replaying the callback URL: HubSpot's codes are single use, so nothing changes.
+    const replay = await callback(app, { code, state }, cookie).expect(400);
+    expect(replay.text).toContain('BAD_AUTH_CODE');
     expect((await store.get(portalId))!.accessToken).toBe(firstAccessToken);
   });
 
@@ -368,6 +377,28 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
   });
 });
 
+describe('installs started on HubSpot\'s side (app listing, project install link)', () => {
+  it('a callback with a code and no state or cookie installs the portal: nothing was issued, so nothing is required', async () => {
+    await registry.markUninstalled(portalId);
+    const app = buildApp();
+    const calls = tokenRequests();
+    const res = await callback(app, { code: mintCode() }).expect(200);
+    expect(res.text).toContain('Stagekeeper is connected');
+    expect(tokenRequests()).toBe(calls + 1);
+    expect(await store.get(portalId)).not.toBeNull();
+    expect((await registry.get(portalId)).installed).toBe(true);
+    expect(logLines.join('')).toContain('"initiatedBy":"hubspot"');
+
+    // A browser that once opened /oauth/install and then used HubSpot's link instead still gets through.
+    const abandoned = await startInstall(app);
+    await callback(app, { code: mintCode() }, abandoned.cookie).expect(200);
+    // …but a code HubSpot did not issue for our redirect URI is still refused by HubSpot.
+    const foreign = portal.tokens.issueCode('https://evil.example/callback', [...REQUIRED_SCOPES]);
+    const r = await callback(app, { code: foreign }).expect(400);
+    expect(r.text).toContain('HubSpot refused the install');
+  });
+});
+
 describe('provisioning outcomes in the install status', () => {
   it('provisioning failing during install: tokens kept, portal registered, status failed with one sentence', async () => {
     const other = new SandboxPortal({ now: clock.now, portalId: 31337, clientId: portal.clientId, clientSecret: portal.clientSecret });
@@ -386,8 +417,6 @@ describe('provisioning outcomes in the install status', () => {
               clientId: other.clientId,
               clientSecret: other.clientSecret,
               redirectUri: REDIRECT,
-              redis,
-              prefix,
               tokens: store,
               registry,
               provisionPortal: async () => {

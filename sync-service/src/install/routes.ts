@@ -38,8 +38,6 @@ export function installRoutes(mode: Extract<TokenMode, { kind: 'oauth' }>, deps:
     clientId: mode.clientId,
     clientSecret: mode.clientSecret,
     redirectUri: mode.redirectUri,
-    redis,
-    prefix: config.keyPrefix,
     tokens: mode.store,
     registry: mode.registry,
     provisionPortal: provisionerFor({ caller: adapter.caller, playbooks: new PlaybookStore(redis, redisKeys(config.keyPrefix), log) }),
