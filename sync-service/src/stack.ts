@@ -6,7 +6,8 @@ import type { Config } from './config';
 import { createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
 import { createLogger, type Logger } from './log';
 import { formatProvisionReport, provision } from './provision';
-import { createCriteriaProperties, criteriaPropertyTypes, type Sandbox } from './sandbox-mode';
+import { createCriteriaProperties, type Sandbox } from './sandbox-mode';
+import { LIFECYCLE_EVENTS, watchedProperties } from './webhooks/subscriptions';
 import { startService, type StartOptions } from './service';
 import { redisKeys } from './state/keys';
 import { PlaybookStore } from './state/playbook-store';
@@ -41,16 +42,11 @@ export type RemoteSandbox = { url: string; portalId: string; token: string; secr
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
-/** Deal events the engine needs: stage, pipeline and owner changes, every property a gate reads, lifecycle. */
+/** Deal events the engine needs: lifecycle and every property the playbook reads (webhooks/subscriptions.ts). */
 export function dealSubscriptions(playbook: Playbook) {
-  const props = new Set(['dealstage', 'pipeline', 'hubspot_owner_id', playbook.signals.contactAttempts]);
-  for (const name of criteriaPropertyTypes(playbook).keys()) props.add(name);
   return [
-    { eventType: 'deal.creation' as const },
-    { eventType: 'deal.deletion' as const },
-    { eventType: 'deal.merge' as const },
-    { eventType: 'deal.restore' as const },
-    ...[...props].map((propertyName) => ({ eventType: 'deal.propertyChange' as const, propertyName })),
+    ...LIFECYCLE_EVENTS.map((e) => ({ eventType: `deal.${e}` as const })),
+    ...watchedProperties(playbook).map(({ property }) => ({ eventType: 'deal.propertyChange' as const, propertyName: property })),
   ];
 }
 
