@@ -3,8 +3,8 @@ import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
-import { manualClock, SandboxPortal, signV3, startSandboxServer, type ManualClock, type SandboxServer } from '../../../test/sandbox';
+import { loadExamplePlaybook, PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
+import { manualClock, SandboxPortal, seedFromPlaybook, signV3, startSandboxServer, type ManualClock, type SandboxServer } from '../../../test/sandbox';
 import { ConfigError, loadConfig } from '../config';
 import { createApp } from '../http/app';
 import type { HubSpotCaller } from '../hubspot/call';
@@ -214,7 +214,8 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(res.headers['referrer-policy']).toBe('no-referrer');
     expect(res.text).toContain('Stagekeeper is connected');
     expect(res.text).toContain(`Properties provisioned (${WRITTEN_BACK_PROPERTIES.length}/${WRITTEN_BACK_PROPERTIES.length})`);
-    expect(res.text).toContain('No playbook yet');
+    // The portal's pipelines do not fit the starter playbook: none published, no mismatch noise (issues: [] below).
+    expect(res.text).toContain('No playbook yet: publish one from the app');
 
     // Tokens: readable through the store, unreadable in Redis.
     const stored = await store.get(portalId);
@@ -396,6 +397,54 @@ describe('installs started on HubSpot\'s side (app listing, project install link
     const foreign = portal.tokens.issueCode('https://evil.example/callback', [...REQUIRED_SCOPES]);
     const r = await callback(app, { code: foreign }).expect(400);
     expect(r.text).toContain('HubSpot refused the install');
+  });
+});
+
+describe('a first install gets a usable playbook without the CLI', () => {
+  it('a portal whose pipelines match the telehealth playbook gets it in force as version 1 at install', async () => {
+    const pid = '40404';
+    const other = new SandboxPortal({ now: clock.now, portalId: Number(pid), clientId: portal.clientId, clientSecret: portal.clientSecret });
+    const telehealth = loadExamplePlaybook('telehealth');
+    seedFromPlaybook(other, telehealth);
+    const otherServer = await startSandboxServer({ portal: other });
+    try {
+      const otherTokens = new ReloadableTokenProvider(
+        () => new OAuthTokenProvider({ clientId: other.clientId, clientSecret: other.clientSecret, store, basePath: otherServer.url, now: clock.now }),
+      );
+      const otherCaller = sandboxCaller({ portal: other, server: otherServer }, { redis, prefix, tokens: otherTokens });
+      const app = createApp({
+        clientSecret: portal.clientSecret,
+        maxBodyBytes: 1024,
+        enqueue: async () => undefined,
+        readiness: async () => {},
+        log: silentLogger,
+        routers: [
+          {
+            path: '/oauth',
+            router: createOAuthRouter({
+              clientId: other.clientId,
+              clientSecret: other.clientSecret,
+              redirectUri: REDIRECT,
+              tokens: store,
+              registry,
+              provisionPortal: provisionerFor({ caller: otherCaller, playbooks }),
+              log: silentLogger,
+              basePath: otherServer.url,
+              clock: clock.now,
+            }),
+          },
+        ],
+      }) as unknown as Express;
+      expect(await playbooks.current(pid)).toBeNull();
+      const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]) }).expect(200);
+      expect(res.text).toContain(`match the ${telehealth.name} playbook, so it is in force as version 1`);
+      const current = await playbooks.current(pid);
+      expect(current).toMatchObject({ version: 1, playbook: { name: telehealth.name } });
+      expect((await registry.get(pid)).provisioning).toMatchObject({ state: 'complete', checkedPlaybook: true });
+    } finally {
+      await otherServer.close();
+      await registry.markUninstalled(pid);
+    }
   });
 });
 

@@ -159,12 +159,14 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     const lines: string[] = [];
     await opts.registry.markProvisioning(portalId);
     try {
-      const { report, checkedPlaybook } = await opts.provisionPortal(portalId);
+      const { report, checkedPlaybook, publishedStarter } = await opts.provisionPortal(portalId);
       await opts.registry.markProvisioned(portalId, report, { checkedPlaybook });
       const status = await opts.registry.get(portalId);
       const p = status.provisioning;
       lines.push(`Properties provisioned (${p.propertiesPresent}/${p.propertiesExpected}).`);
-      if (!checkedPlaybook) lines.push('No playbook yet: upload one with the Stagekeeper CLI, then check the settings page.');
+      if (publishedStarter)
+        lines.push(`Your pipelines match the ${publishedStarter.name} playbook, so it is in force as version ${publishedStarter.version}; tune it in the app's settings page.`);
+      else if (!checkedPlaybook) lines.push("No playbook yet: publish one from the app's settings page (no command line needed).");
       opts.log.info({ portalId, state: p.state, issues: p.issues.length }, 'install provisioning done');
       return html(
         res,

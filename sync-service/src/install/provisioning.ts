@@ -1,34 +1,49 @@
-import type { Playbook } from '@stagekeeper/shared';
+import { loadExamplePlaybook, type Playbook } from '@stagekeeper/shared';
 import type { PortalCaller } from '../hubspot/call';
 import { provision, type ProvisionReport } from '../provision';
 import type { PlaybookSource } from '../state/playbook-store';
 
-export type InstallProvisioning = { report: ProvisionReport; checkedPlaybook: boolean };
+export type InstallProvisioning = {
+  report: ProvisionReport;
+  checkedPlaybook: boolean;
+  /** Set when this install put the starter playbook in force (the portal's pipelines matched it). */
+  publishedStarter?: { name: string; version: number };
+};
 export type ProvisionPortal = (portalId: string) => Promise<InstallProvisioning>;
 
+let starter: Playbook | undefined;
 /**
- * A fresh install usually has no playbook yet (the first one is uploaded after install), but the property group
- * and the written-back properties do not depend on it. With no pipelines the playbook checks have nothing to look
- * at; the criteria check still sees the default contact-attempts signal, so its findings are reported only when a
- * real playbook was used (see InstallRegistry.markProvisioned).
+ * The playbook a portal without one is offered: the canonical telehealth playbook (shared/playbooks). Published
+ * at install when the portal's pipelines and stages match it; otherwise the settings page offers it.
  */
-const PROPERTIES_ONLY: Playbook = {
-  schemaVersion: 1,
-  name: 'properties only',
-  version: 0,
-  calendars: [],
-  roles: [],
-  pipelines: [],
-  signals: { contactAttempts: 'num_contacted_notes' },
-};
+export function starterPlaybook(): Playbook {
+  starter ??= loadExamplePlaybook('telehealth');
+  return starter;
+}
 
+/**
+ * A fresh install has no playbook. Provisioning runs with the starter playbook: the property group and the
+ * written-back properties do not depend on it, and its pipeline check says whether the portal already runs
+ * that journey. If every pipeline and stage matches, the starter is published as version 1 so the portal works
+ * without the CLI; if not, the mismatches are not the portal's fault and are not reported (the settings page
+ * offers the starter, or the admin writes their own).
+ */
 export function provisionerFor(deps: {
   caller: { forPortal(portalId: string): PortalCaller };
-  playbooks: Pick<PlaybookSource, 'current'>;
+  playbooks: Pick<PlaybookSource, 'current'> & { save(portalId: string, playbook: unknown): Promise<{ version: number }> };
 }): ProvisionPortal {
   return async (portalId) => {
+    const client = deps.caller.forPortal(portalId);
     const current = await deps.playbooks.current(portalId);
-    const report = await provision({ client: deps.caller.forPortal(portalId), playbook: current?.playbook ?? PROPERTIES_ONLY });
-    return { report, checkedPlaybook: current !== null };
+    if (current) return { report: await provision({ client, playbook: current.playbook }), checkedPlaybook: true };
+
+    const candidate = starterPlaybook();
+    const report = await provision({ client, playbook: candidate });
+    if (report.mismatches.length === 0) {
+      const saved = await deps.playbooks.save(portalId, candidate);
+      return { report, checkedPlaybook: true, publishedStarter: { name: candidate.name, version: saved.version } };
+    }
+    const propertiesOnly: ProvisionReport = { ...report, mismatches: [], missingProperties: [], warnings: [], ok: true };
+    return { report: propertiesOnly, checkedPlaybook: false };
   };
 }
