@@ -3,7 +3,7 @@ import type { Playbook } from '@stagekeeper/shared';
 import { createApiRoutes } from './api/routes';
 import { InstallRegistry } from './install/registry';
 import type { Config } from './config';
-import { createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
+import { burstPlan, createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
 import { createLogger, type Logger } from './log';
 import { formatProvisionReport, provision } from './provision';
 import { createCriteriaProperties, type Sandbox } from './sandbox-mode';
@@ -75,17 +75,15 @@ export async function startStack(opts: StackOptions) {
         : undefined);
   if (!tokens) throw new Error('no HubSpot credentials: set HUBSPOT_ACCESS_TOKEN and HUBSPOT_PORTAL_ID, or run the sandbox');
 
+  const zoneSource = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
   const adapter = createHubSpotAdapter({
     redis,
     prefix: config.keyPrefix,
     tokens,
     ...(remote ? { basePath: remote.url } : {}),
-    plan: {
-      // 5 % below the plan's limit: our window and HubSpot's never line up exactly, and one 429 pauses every
-      // worker of the portal for a whole window (measured: 1.84x the floor at 190/10 s, 1.03x at 180).
-      default: { max: Math.max(1, Math.floor(config.hubspot.rateLimitPer10s * 0.95)), windowMs: 10_000 },
-      search: { max: 5, windowMs: 1_000 },
-    },
+    plan: burstPlan(config.hubspot.rateLimitPer10s),
+    // HubSpot resets the daily quota at midnight in the account's zone; the playbook's first calendar stands in.
+    portalTimeZone: async (p) => (await zoneSource.current(p))?.playbook.calendars[0]?.timeZone,
     log,
     ...(opts.retry ? { retry: opts.retry } : {}),
   });

@@ -120,8 +120,14 @@ export class SandboxPortal {
     return this.owners.seed(seed);
   }
 
+  /** The private-app burst window (per token). */
   setRateLimit(cfg: Partial<RateLimitConfig>): void {
     this.limits.burst = { ...this.limits.burst, ...cfg };
+  }
+
+  /** The OAuth app's burst window (per installing account; 110/10 s by default). */
+  setOAuthRateLimit(cfg: Partial<RateLimitConfig>): void {
+    this.limits.oauthBurst = { ...this.limits.oauthBurst, ...cfg };
   }
 
   setSearchRateLimit(cfg: Partial<RateLimitConfig>): void {
@@ -157,7 +163,8 @@ export class SandboxPortal {
       body = req.body.replace(/client_secret=[^&]*/, 'client_secret=***');
     }
     this.requests.push({ method: req.method, path: u.pathname, url: u.pathname + u.search, status, body, at: this.now() });
-    if (this.requestLog) appendFileSync(this.requestLog, JSON.stringify({ method: req.method, url: u.pathname + u.search, body }) + '\n');
+    // The status tells a request the sandbox accepted from one it refused on purpose (as HubSpot would).
+    if (this.requestLog) appendFileSync(this.requestLog, JSON.stringify({ method: req.method, url: u.pathname + u.search, status, body }) + '\n');
   }
 
   /** How many requests matched, e.g. `portal.count('PATCH', /\/crm\/v3\/objects\/deals\//)`. */

@@ -152,15 +152,19 @@ export class OAuthTokenProvider implements TokenProvider {
   }
 }
 
-/** Carries the HTTP status of the current attempt out of the client, which loses it when a body will not parse. */
-export const responseStatus = new AsyncLocalStorage<{ status?: number }>();
+/**
+ * Carries the HTTP status of the current attempt out of the client, which loses it when a body will not parse,
+ * and its headers (lower-case names), which the client drops: the rate limiter follows X-HubSpot-RateLimit-*.
+ */
+export const responseStatus = new AsyncLocalStorage<{ status?: number; headers?: Record<string, string> }>();
 
 const statusRecorder = {
   pre: (ctx: unknown) => ctx,
   post: (ctx: unknown) => {
     const slot = responseStatus.getStore();
-    const status = (ctx as { httpStatusCode?: unknown }).httpStatusCode;
+    const { httpStatusCode: status, headers } = ctx as { httpStatusCode?: unknown; headers?: unknown };
     if (slot && typeof status === 'number') slot.status = status;
+    if (slot && typeof headers === 'object' && headers !== null) slot.headers = headers as Record<string, string>;
     return ctx;
   },
 };

@@ -525,7 +525,7 @@ describe('provisioning outcomes in the install status', () => {
 
 describe('createTokenProvider', () => {
   const env = (extra: Record<string, string>) =>
-    loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', KEY_PREFIX: prefix, HUBSPOT_CLIENT_SECRET: 'secret', LOG_LEVEL: 'silent', ...extra });
+    loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', KEY_PREFIX: prefix, HUBSPOT_CLIENT_SECRET: 'secret', LOG_LEVEL: 'silent', PUBLIC_URL, ...extra });
 
   it('static token mode: a private-app token for one portal, registered at start', async () => {
     const mode = await createTokenProvider(env({ HUBSPOT_ACCESS_TOKEN: 'pat-na1-static', HUBSPOT_PORTAL_ID: '5550001' }), redis);
@@ -560,11 +560,18 @@ describe('createTokenProvider', () => {
     expect(location.searchParams.get('redirect_uri')).toBe(REDIRECT);
   });
 
-  it('the install routes need PUBLIC_URL (HubSpot must be able to call back)', async () => {
-    const config = env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY });
+  it('the install routes need PUBLIC_URL (HubSpot must be able to call back); the config refuses to start without it', async () => {
+    const config = { ...env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY }), publicUrl: undefined };
     const mode = await createTokenProvider(config, redis);
     if (mode.kind !== 'oauth') throw new Error('expected OAuth mode');
     expect(() => installRoutes(mode, { config, redis, log: silentLogger })).toThrow(/PUBLIC_URL: required/);
+    expect(() => env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL: '' })).toThrow(/PUBLIC_URL: required when SANDBOX is off/);
+  });
+
+  it('the burst budget defaults to 110/10 s for an OAuth app and 190 for a private app; RATE_LIMIT_PER_10S overrides', () => {
+    expect(env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY }).hubspot.rateLimitPer10s).toBe(110);
+    expect(env({ HUBSPOT_ACCESS_TOKEN: 'pat', HUBSPOT_PORTAL_ID: '1' }).hubspot.rateLimitPer10s).toBe(190);
+    expect(env({ HUBSPOT_ACCESS_TOKEN: 'pat', HUBSPOT_PORTAL_ID: '1', RATE_LIMIT_PER_10S: '100' }).hubspot.rateLimitPer10s).toBe(100);
   });
 
   it('OAuth mode without TOKEN_ENCRYPTION_KEY is a configuration error; a malformed key is refused at load', async () => {

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { ConfigError, type Config } from '../config';
-import { createHubSpotAdapter } from '../hubspot';
+import { burstPlan, createHubSpotAdapter } from '../hubspot';
 import type { Logger } from '../log';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
@@ -31,7 +31,7 @@ export function installRoutes(mode: Extract<TokenMode, { kind: 'oauth' }>, deps:
     prefix: config.keyPrefix,
     tokens: mode.tokens,
     ...(deps.basePath ? { basePath: deps.basePath } : {}),
-    plan: { default: { max: config.hubspot.rateLimitPer10s, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } },
+    plan: burstPlan(config.hubspot.rateLimitPer10s),
     log,
   });
   const router = createOAuthRouter({
