@@ -123,24 +123,25 @@ export class HubSpotCaller {
 
     for (;;) {
       const { client, token } = await this.opts.clients.forPortal(portalId);
+      let slot: string | void;
       try {
-        await this.opts.limiter.acquire(portalId, bucket, lane);
+        slot = await this.opts.limiter.acquire(portalId, bucket, lane);
       } catch (err) {
         // Another call already met the daily limit: no request is made until the reset.
         if (err instanceof DailyLimitBlocked) throw new HubSpotDailyLimitError(portalId, operation, undefined, err.retryAt);
         throw err;
       }
-      const slot: { status?: number; headers?: Record<string, string> } = {};
+      const seen: { status?: number; headers?: Record<string, string> } = {};
       let failure: Failure;
       try {
-        const result = await responseStatus.run(slot, () => fn(client));
+        const result = await responseStatus.run(seen, () => fn(client));
         this.count(operation, 'ok');
-        await this.observe(portalId, bucket, slot.headers);
+        await this.afterCall(portalId, bucket, slot, seen.headers);
         return result;
       } catch (err) {
-        failure = classify(err, slot.status);
+        failure = classify(err, seen.status);
       }
-      await this.observe(portalId, bucket, slot.headers);
+      await this.afterCall(portalId, bucket, slot, seen.headers);
       this.count(operation, OUTCOME[failure.kind]);
       const log = { portalId, operation, failure: failure.kind, attempt: failures + rateLimited + 1 };
 
@@ -225,11 +226,14 @@ export class HubSpotCaller {
     return Math.floor(cap / 2 + this.random() * (cap / 2));
   }
 
-  /** Rate-limit headers follow the portal's real budget; a failure to record them never fails the call. */
-  private async observe(portalId: string, bucket: Bucket, headers: Record<string, string> | undefined): Promise<void> {
-    if (!headers || !this.opts.limiter.observe) return;
+  /**
+   * The call's slot is re-dated to its answer, and the rate-limit headers follow the portal's real budget; a
+   * failure of either never fails the call.
+   */
+  private async afterCall(portalId: string, bucket: Bucket, slot: string | void, headers: Record<string, string> | undefined): Promise<void> {
     try {
-      await this.opts.limiter.observe(portalId, bucket, headers);
+      if (slot && this.opts.limiter.settle) await this.opts.limiter.settle(portalId, bucket, slot);
+      if (headers && this.opts.limiter.observe) await this.opts.limiter.observe(portalId, bucket, headers);
     } catch {
       // Redis blinked: the configured plan still holds.
     }

@@ -56,7 +56,13 @@ export interface RateLimiter {
    * Resolves when a call may be made now; waits while the window is full. Rejects with DailyLimitBlocked while
    * the portal's daily quota is spent (no call would succeed before HubSpot's reset).
    */
-  acquire(portalId: string, bucket: Bucket, lane?: Lane): Promise<void>;
+  acquire(portalId: string, bucket: Bucket, lane?: Lane): Promise<string | void>;
+  /**
+   * The call that took `slot` has its answer: its place in the window moves to now. HubSpot counts a request
+   * when it arrives, somewhere between our acquire and the answer; counting from the answer never undercounts,
+   * so a slow burst (many calls in flight on a busy host) does not earn 429s when the window slides.
+   */
+  settle?(portalId: string, bucket: Bucket, slot: string): Promise<void>;
   /** HubSpot said we are over its limit: stop every process for this portal and bucket for `ms`. */
   backOff(portalId: string, bucket: Bucket, ms: number): Promise<void>;
   window(portalId: string, bucket: Bucket): Window;
@@ -100,6 +106,13 @@ local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITH
 local wait = tonumber(oldest[2]) + windowMs - now
 if wait < 1 then wait = 1 end
 return wait
+`;
+
+const SETTLE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 `;
 
 // Only ever lengthens a block: a short secondly back-off must not cut a ten-second one short.
@@ -159,21 +172,28 @@ export class RedisRateLimiter implements RateLimiter {
    * One attempt: 0 when a slot was taken, else how long to wait before the next attempt; negative (minus the
    * remaining ms) while the daily quota is blocked.
    */
-  async tryAcquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk'): Promise<number> {
+  async tryAcquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk', slot: string = randomUUID()): Promise<number> {
     const { max, windowMs } = this.window(portalId, bucket);
     const key = this.key(portalId, bucket);
-    const wait = (await this.redis.eval(ACQUIRE, 4, key, `${key}:block`, this.dailyKey(portalId), `${key}:learned`, max, windowMs, randomUUID(), lane)) as number;
+    const wait = (await this.redis.eval(ACQUIRE, 4, key, `${key}:block`, this.dailyKey(portalId), `${key}:learned`, max, windowMs, slot, lane)) as number;
     return Number(wait);
   }
 
-  async acquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk'): Promise<void> {
+  /** Resolves with the slot taken, for `settle`. */
+  async acquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk'): Promise<string> {
+    const slot = randomUUID();
     for (;;) {
-      const wait = await this.tryAcquire(portalId, bucket, lane);
-      if (wait === 0) return;
+      const wait = await this.tryAcquire(portalId, bucket, lane, slot);
+      if (wait === 0) return slot;
       if (wait < 0) throw new DailyLimitBlocked(Date.now() - wait);
       // A little jitter so waiting workers do not all hit Redis in the same millisecond.
       await this.sleep(wait + Math.floor(Math.random() * Math.min(50, wait / 4 + 1)));
     }
+  }
+
+  async settle(portalId: string, bucket: Bucket, slot: string): Promise<void> {
+    // The longest window the bucket may have (a learned one can differ): the log must outlive its members.
+    await this.redis.eval(SETTLE, 1, this.key(portalId, bucket), slot, Math.max(this.window(portalId, bucket).windowMs, 60_000));
   }
 
   async backOff(portalId: string, bucket: Bucket, ms: number): Promise<void> {
