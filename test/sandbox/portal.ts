@@ -65,6 +65,11 @@ export class SandboxPortal {
   requestLog: string | undefined;
   apiSource: Source;
   faults: Faults = { http5xxRate: 0, lostResponseRate: 0, latencyMs: 0, duplicateRate: 0, dropRate: 0, reorder: false, seed: 1 };
+  /**
+   * A batch update naming a deleted object: `multi-status` answers 207 with the rest applied (what was
+   * observed); `refuse` answers 404 for the whole batch with nothing applied, as HubSpot may (issue 13).
+   */
+  batchUpdateMissing: 'multi-status' | 'refuse' = 'multi-status';
   random: () => number = prng(1);
   private idCounter = 0;
 

@@ -285,6 +285,34 @@ describe('apply', () => {
     expect(snap.tasks).toEqual({ [`${deal}:done`]: 'COMPLETED' });
   });
 
+  it('a portal that refuses a whole task batch with 404 (one task deleted) gets each task updated on its own', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'open'), createTask(deal, 'gone'), createTask(deal, 'also-open')]);
+    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    const openId = byName('open').id;
+    const alsoId = byName('also-open').id;
+    portal.ui.deleteTask(byName('gone').id);
+    portal.batchUpdateMissing = 'refuse';
+    try {
+      const mark = portal.requests.length;
+      await gateway.apply(portalId, deal, ['open', 'gone', 'also-open'].map((k) => ({ type: 'completeTask' as const, key: `${deal}:${k}` })));
+      // The batch refused as a whole, then one update per task; the deleted one is forgotten, not retried.
+      expect(summary(mark)).toEqual([
+        'POST /crm/v3/objects/tasks/batch/update 404',
+        'PATCH /crm/v3/objects/tasks/:id 200',
+        'PATCH /crm/v3/objects/tasks/:id 404',
+        'PATCH /crm/v3/objects/tasks/:id 200',
+      ]);
+      for (const id of [openId, alsoId]) expect(portal.objects.get('tasks', id).props.get('hs_task_status')).toBe('COMPLETED');
+      const again = portal.requests.length;
+      await gateway.apply(portalId, deal, [{ type: 'completeTask', key: `${deal}:gone` }]);
+      expect(summary(again)).toEqual([]);
+    } finally {
+      portal.batchUpdateMissing = 'multi-status';
+    }
+  });
+
   it('createTask is idempotent across a crash between HubSpot creating the task and us recording its id', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();

@@ -1,6 +1,6 @@
 import { commitCreate, mergeObjects, prepareCreate, updateObject } from '../crm';
 import { OBJECT_LABEL, resolveObjectType, type ObjectType } from '../catalog';
-import { validationError } from '../errors';
+import { notFound, validationError } from '../errors';
 import type { PreparedWrite } from '../objects';
 import type { Route, RouteContext } from '../router';
 import { parseSearch, runSearch } from '../search';
@@ -101,6 +101,8 @@ function batchUpdate(ctx: RouteContext) {
     if (!target) missing.push(ids[i]!);
     else prepared.push(ctx.portal.objects.prepareUpdate(t, target, input.properties ?? {}));
   });
+  if (missing.length && ctx.portal.batchUpdateMissing === 'refuse')
+    throw notFound(`Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`, { context: { ids: missing } });
   const results = prepared.map((w) => ctx.portal.objects.toApi(ctx.portal.objects.commitUpdate(w, api(ctx)), undefined, true));
   const errors = missing.length
     ? [batchError('OBJECT_NOT_FOUND', `Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`, { ids: missing })]
