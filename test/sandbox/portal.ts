@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AssociationStore } from './associations';
-import { RateLimiter, TokenStore, type RateLimitConfig } from './auth';
+import { RateLimiter, TokenStore, type Principal, type RateLimitConfig } from './auth';
 import { PropertyCatalog, type ObjectType } from './catalog';
 import { ObjectStore, type Change, type Source } from './objects';
 import { OwnerStore, type OwnerSeed } from './owners';
@@ -70,6 +70,15 @@ export class SandboxPortal {
    * observed); `refuse` answers 404 for the whole batch with nothing applied, as HubSpot may (issue 13).
    */
   batchUpdateMissing: 'multi-status' | 'refuse' = 'multi-status';
+  /** Whether the private app token was given the sensitive-data scopes (Settings → Private apps → Scopes). */
+  privateAppReadsSensitive = true;
+
+  /** OAuth tokens read Sensitive Data values only with `crm.objects.deals.sensitive.read.v2` granted at install. */
+  canReadSensitive(principal: Principal | undefined): boolean {
+    if (!principal) return false;
+    if (principal.kind === 'private') return this.privateAppReadsSensitive;
+    return this.tokens.info(principal.token)?.scopes.includes('crm.objects.deals.sensitive.read.v2') ?? false;
+  }
   random: () => number = prng(1);
   private idCounter = 0;
 

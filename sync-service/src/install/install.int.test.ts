@@ -1,3 +1,4 @@
+import { Client } from '@hubspot/api-client';
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
@@ -23,7 +24,7 @@ import { installRoutes } from './routes';
 import { provisionerFor, type ProvisionPortal } from './provisioning';
 import { ReloadableTokenProvider } from './reloadable-provider';
 import { InstallRegistry } from './registry';
-import { REQUIRED_SCOPES } from './scopes';
+import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from './scopes';
 import { EncryptedRedisTokenStore, StoredTokensUnreadableError } from './token-store';
 
 // The install flow end to end: the real router inside the real HTTP app, Redis, and the sandbox portal's OAuth.
@@ -378,6 +379,39 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
   });
 });
 
+describe('Sensitive Data portals', () => {
+  it('a criteria property held as Sensitive Data is named as unreadable without the optional scope, and fine with it', async () => {
+    portal.catalogs.deals.create({ name: 'waiting_on', label: 'Waiting on', type: 'string', fieldType: 'text', groupName: 'dealinformation' });
+    portal.catalogs.deals.markSensitive('waiting_on');
+    const app = buildApp();
+
+    await callback(app, { code: mintCode([...REQUIRED_SCOPES]) }).expect(200);
+    let issues = (await registry.get(portalId)).provisioning.issues;
+    expect(issues).toContain(
+      'deal property "waiting_on" is Sensitive Data the app cannot read: reinstall the app and grant the optional scope crm.objects.deals.sensitive.read.v2',
+    );
+    // No longer reported as missing: it exists, it is just out of reach.
+    expect(issues.some((i) => i.includes('"waiting_on" is read by the playbook but missing'))).toBe(false);
+
+    await callback(app, { code: mintCode([...REQUIRED_SCOPES, ...OPTIONAL_SCOPES]) }).expect(200);
+    issues = (await registry.get(portalId)).provisioning.issues;
+    expect(issues.filter((i) => i.includes('waiting_on'))).toEqual([]);
+    expect((await registry.get(portalId)).missingScopes).toEqual([]);
+  });
+
+  it('the sandbox holds back Sensitive Data values from a token without the scope, as the portal would', async () => {
+    const deal = portal.ui.createDeal({ dealname: 'Sensitive', waiting_on: 'patient' });
+    const read = async (scopes: string[]) => {
+      const code = portal.tokens.issueCode(REDIRECT, scopes);
+      const t = portal.tokens.exchange(new URLSearchParams({ grant_type: 'authorization_code', client_id: portal.clientId, client_secret: portal.clientSecret, redirect_uri: REDIRECT, code }));
+      const client = new Client({ accessToken: t.access_token as string, basePath: server.url });
+      return (await client.crm.deals.basicApi.getById(deal.id, ['waiting_on', 'dealname'])).properties;
+    };
+    expect(await read([...REQUIRED_SCOPES])).not.toHaveProperty('waiting_on');
+    expect(await read([...REQUIRED_SCOPES, ...OPTIONAL_SCOPES])).toMatchObject({ waiting_on: 'patient' });
+  });
+});
+
 describe('installs started on HubSpot\'s side (app listing, project install link)', () => {
   it('a callback with a code and no state or cookie installs the portal: nothing was issued, so nothing is required', async () => {
     await registry.markUninstalled(portalId);
@@ -504,6 +538,7 @@ describe('provisioning outcomes in the install status', () => {
         updated: [],
         mismatches: [`property "${names[0]}" exists with type "string", Stagekeeper writes "enumeration": change or delete it in HubSpot`],
         missingProperties: [],
+        unreadableProperties: [],
         warnings: [],
         ok: false,
       },

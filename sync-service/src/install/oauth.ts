@@ -159,7 +159,7 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     const lines: string[] = [];
     await opts.registry.markProvisioning(portalId);
     try {
-      const { report, checkedPlaybook, publishedStarter } = await opts.provisionPortal(portalId);
+      const { report, checkedPlaybook, publishedStarter } = await opts.provisionPortal(portalId, { grantedScopes: identity.scopes });
       await opts.registry.markProvisioned(portalId, report, { checkedPlaybook });
       const status = await opts.registry.get(portalId);
       const p = status.provisioning;

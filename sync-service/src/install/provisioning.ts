@@ -9,7 +9,8 @@ export type InstallProvisioning = {
   /** Set when this install put the starter playbook in force (the portal's pipelines matched it). */
   publishedStarter?: { name: string; version: number };
 };
-export type ProvisionPortal = (portalId: string) => Promise<InstallProvisioning>;
+/** `grantedScopes`: what the install granted, so Sensitive Data properties the app may not read are reported. */
+export type ProvisionPortal = (portalId: string, opts?: { grantedScopes?: readonly string[] | null }) => Promise<InstallProvisioning>;
 
 let starter: Playbook | undefined;
 /**
@@ -32,18 +33,19 @@ export function provisionerFor(deps: {
   caller: { forPortal(portalId: string): PortalCaller };
   playbooks: Pick<PlaybookSource, 'current'> & { save(portalId: string, playbook: unknown): Promise<{ version: number }> };
 }): ProvisionPortal {
-  return async (portalId) => {
+  return async (portalId, opts = {}) => {
     const client = deps.caller.forPortal(portalId);
+    const grantedScopes = opts.grantedScopes ?? null;
     const current = await deps.playbooks.current(portalId);
-    if (current) return { report: await provision({ client, playbook: current.playbook }), checkedPlaybook: true };
+    if (current) return { report: await provision({ client, playbook: current.playbook, grantedScopes }), checkedPlaybook: true };
 
     const candidate = starterPlaybook();
-    const report = await provision({ client, playbook: candidate });
+    const report = await provision({ client, playbook: candidate, grantedScopes });
     if (report.mismatches.length === 0) {
       const saved = await deps.playbooks.save(portalId, candidate);
       return { report, checkedPlaybook: true, publishedStarter: { name: candidate.name, version: saved.version } };
     }
-    const propertiesOnly: ProvisionReport = { ...report, mismatches: [], missingProperties: [], warnings: [], ok: true };
+    const propertiesOnly: ProvisionReport = { ...report, mismatches: [], missingProperties: [], unreadableProperties: [], warnings: [], ok: true };
     return { report: propertiesOnly, checkedPlaybook: false };
   };
 }

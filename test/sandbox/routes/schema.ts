@@ -64,7 +64,14 @@ export const SCHEMA_ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: '/crm/v3/properties/:type',
-    handler: (ctx) => ({ status: 200, body: { results: catalog(ctx).list().filter((p) => p.archived === boolParam(ctx.query, 'archived')) } }),
+    // Sensitive Data properties are listed only when asked for by `dataSensitivity` (schema needs no sensitive scope).
+    handler: (ctx) => {
+      const wanted = ctx.query.get('dataSensitivity') ?? 'non_sensitive';
+      const results = catalog(ctx)
+        .list()
+        .filter((p) => p.archived === boolParam(ctx.query, 'archived') && (p.dataSensitivity ?? 'non_sensitive') === wanted);
+      return { status: 200, body: { results } };
+    },
   },
   {
     method: 'POST',
