@@ -173,6 +173,12 @@ export class HubSpotCaller {
           throw new HubSpotRequestError(portalId, operation, 401, 'EXPIRED_AUTHENTICATION', failure.correlationId, 'token expired and could not be refreshed');
         }
         case 'request':
+          // A token HubSpot no longer knows (401 INVALID_AUTHENTICATION): one refresh tells a stale access token
+          // from an app uninstalled on HubSpot's side, whose refresh token is refused (the provider reports it).
+          if (failure.status === 401 && !refreshed && (await this.opts.clients.tokens.refresh(portalId, token))) {
+            refreshed = true;
+            continue;
+          }
           throw new HubSpotRequestError(
             portalId,
             operation,

@@ -9,6 +9,7 @@ import { manualClock, SandboxPortal, seedFromPlaybook, signV3, startSandboxServe
 import { ConfigError, loadConfig } from '../config';
 import { createApp } from '../http/app';
 import type { HubSpotCaller } from '../hubspot/call';
+import { HubSpotRequestError } from '../hubspot/errors';
 import { NoTokenError, OAuthTokenProvider, StaticTokenProvider } from '../hubspot/client';
 import { testPlaybook } from '../hubspot/test-playbook';
 import { createLogger, silentLogger } from '../log';
@@ -19,6 +20,7 @@ import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
 import { installKeys } from './keys';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
+import { uninstalledInHubSpot } from './uninstall';
 import { OAuthStateSigner } from './oauth-state';
 import { installRoutes } from './routes';
 import { provisionerFor, type ProvisionPortal } from './provisioning';
@@ -376,6 +378,38 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     ]);
     expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(1);
     expect((await store.get(portalId))!.accessToken).not.toBe(firstAccessToken);
+  });
+});
+
+describe('uninstalled on HubSpot\'s side', () => {
+  it('the first call after the uninstall gets a 401, the refresh is refused, and the portal is disconnected', async () => {
+    await callback(buildApp(), { code: mintCode() }).expect(200);
+    const { refreshToken } = (await store.get(portalId))!;
+    const provider = new OAuthTokenProvider({
+      clientId: portal.clientId,
+      clientSecret: portal.clientSecret,
+      store,
+      basePath: server.url,
+      now: clock.now,
+      onRefreshRefused: (p) => uninstalledInHubSpot(registry, p, createLogger('debug', { write: (l: string) => void logLines.push(l) })),
+    });
+    const hubspot = sandboxCaller({ portal, server }, { redis, prefix, tokens: provider });
+    await hubspot.call(portalId, 'deals.list', (c) => c.crm.deals.basicApi.getPage(1));
+
+    // An admin removes the app in HubSpot: its tokens stop working at once.
+    portal.tokens.revokeRefreshToken(refreshToken);
+    const mark = portal.requests.length;
+    const err = await hubspot.call(portalId, 'deals.list', (c) => c.crm.deals.basicApi.getPage(1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HubSpotRequestError);
+    expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(['GET /crm/v3/objects/deals 401', 'POST /oauth/v1/token 400']);
+
+    const status = await registry.get(portalId);
+    expect(status).toMatchObject({ installed: false, uninstalledAt: new Date(clock.now()).toISOString() });
+    expect(await store.get(portalId)).toBeNull();
+    expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(0);
+    expect(logLines.join('')).toContain('app was uninstalled in HubSpot');
+    // Later calls fail fast without a token instead of knocking on HubSpot.
+    await expect(new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url }).accessToken(portalId)).rejects.toBeInstanceOf(NoTokenError);
   });
 });
 
