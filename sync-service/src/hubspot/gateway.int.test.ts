@@ -313,6 +313,36 @@ describe('apply', () => {
     }
   });
 
+  it('a reopened task is noticed when the deal\'s open tasks are read: a rep\'s own is tracked again, one Stagekeeper closed is released', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'cancelled'), createTask(deal, 'reps'), createTask(deal, 'open')]);
+    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    // Stagekeeper cancels one; a rep completes another (seen at the next full read).
+    await gateway.apply(portalId, deal, [{ type: 'cancelTask', key: `${deal}:cancelled`, reason: 'the stage visit ended' }]);
+    portal.ui.completeTask(byName('reps').id);
+    expect((await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!.tasks).toEqual({
+      [`${deal}:cancelled`]: 'COMPLETED',
+      [`${deal}:reps`]: 'COMPLETED',
+      [`${deal}:open`]: 'NOT_STARTED',
+    });
+
+    // Both are reopened in HubSpot.
+    portal.ui.reopenTask(byName('cancelled').id);
+    portal.ui.reopenTask(byName('reps').id);
+    const mark = portal.requests.length;
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    // The closed ones rode along in the read of the open one: still two calls.
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200', 'POST /crm/v3/objects/tasks/batch/read 200']);
+    // The rep's own counts as open again; the one Stagekeeper cancelled is theirs now, neither counted nor re-cancelled.
+    expect(snap.tasks).toEqual({ [`${deal}:reps`]: 'NOT_STARTED', [`${deal}:open`]: 'NOT_STARTED' });
+    await gateway.apply(portalId, deal, [{ type: 'cancelTask', key: `${deal}:cancelled`, reason: 'again?' }]);
+    expect(byName('cancelled').props.get('hs_task_status')).toBe('NOT_STARTED');
+    // And the rep completing theirs again is seen as before.
+    portal.ui.completeTask(byName('reps').id);
+    expect((await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!.tasks[`${deal}:reps`]).toBe('COMPLETED');
+  });
+
   it('createTask is idempotent across a crash between HubSpot creating the task and us recording its id', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();
