@@ -76,6 +76,29 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
   }) as unknown as Express;
 }
 
+/** The install router for a second sandbox portal (same app credentials), with its own provisioning. */
+function otherPortalApp(other: SandboxPortal, otherServer: SandboxServer, provisionPortal: ProvisionPortal): Express {
+  const router = createOAuthRouter({
+    clientId: other.clientId,
+    clientSecret: other.clientSecret,
+    redirectUri: REDIRECT,
+    tokens: store,
+    registry,
+    provisionPortal,
+    log: silentLogger,
+    basePath: otherServer.url,
+    clock: clock.now,
+  });
+  return createApp({
+    clientSecret: portal.clientSecret,
+    maxBodyBytes: 1024,
+    enqueue: async () => undefined,
+    readiness: async () => {},
+    log: silentLogger,
+    routers: [{ path: '/oauth', router }],
+  }) as unknown as Express;
+}
+
 /** What a browser does: open /oauth/install, keep the cookie, follow HubSpot's redirect back with a fresh code. */
 async function startInstall(app: Express) {
   const res = await request(app).get('/oauth/install').expect(302);
@@ -480,29 +503,7 @@ describe('a first install gets a usable playbook without the CLI', () => {
         () => new OAuthTokenProvider({ clientId: other.clientId, clientSecret: other.clientSecret, store, basePath: otherServer.url, now: clock.now }),
       );
       const otherCaller = sandboxCaller({ portal: other, server: otherServer }, { redis, prefix, tokens: otherTokens });
-      const app = createApp({
-        clientSecret: portal.clientSecret,
-        maxBodyBytes: 1024,
-        enqueue: async () => undefined,
-        readiness: async () => {},
-        log: silentLogger,
-        routers: [
-          {
-            path: '/oauth',
-            router: createOAuthRouter({
-              clientId: other.clientId,
-              clientSecret: other.clientSecret,
-              redirectUri: REDIRECT,
-              tokens: store,
-              registry,
-              provisionPortal: provisionerFor({ caller: otherCaller, playbooks }),
-              log: silentLogger,
-              basePath: otherServer.url,
-              clock: clock.now,
-            }),
-          },
-        ],
-      }) as unknown as Express;
+      const app = otherPortalApp(other, otherServer, provisionerFor({ caller: otherCaller, playbooks }));
       expect(await playbooks.current(pid)).toBeNull();
       const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]) }).expect(200);
       expect(res.text).toContain(`match the ${telehealth.name} playbook, so it is in force as version 1`);
@@ -521,31 +522,9 @@ describe('provisioning outcomes in the install status', () => {
     const other = new SandboxPortal({ now: clock.now, portalId: 31337, clientId: portal.clientId, clientSecret: portal.clientSecret });
     const otherServer = await startSandboxServer({ portal: other });
     try {
-      const app = createApp({
-        clientSecret: portal.clientSecret,
-        maxBodyBytes: 1024,
-        enqueue: async () => undefined,
-        readiness: async () => {},
-        log: silentLogger,
-        routers: [
-          {
-            path: '/oauth',
-            router: createOAuthRouter({
-              clientId: other.clientId,
-              clientSecret: other.clientSecret,
-              redirectUri: REDIRECT,
-              tokens: store,
-              registry,
-              provisionPortal: async () => {
-                throw Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: { status: 'error', category: 'MISSING_SCOPES' } });
-              },
-              log: silentLogger,
-              basePath: otherServer.url,
-              clock: clock.now,
-            }),
-          },
-        ],
-      }) as unknown as Express;
+      const app = otherPortalApp(other, otherServer, async () => {
+        throw Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: { status: 'error', category: 'MISSING_SCOPES' } });
+      });
       const { state, cookie } = await startInstall(app);
       const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]), state }, cookie).expect(200);
       expect(res.text).toContain('setup incomplete');
