@@ -63,8 +63,13 @@ export function shippedSubscriptions(): ReadonlySet<string> {
 
 export type CrmObjectSubscription = { subscriptionType: string; objectType: 'deal'; propertyName?: string; active: true };
 
+/** HubSpot refuses the 1001st subscription of an app (facts §4). */
+export const MAX_SUBSCRIPTIONS = 1000;
+
 /** The `crmObjects` list of webhooks-hsmeta.json (platform 2026.03 generic `object.*` subscriptions). */
 export function crmObjectSubscriptions(properties: readonly string[]): CrmObjectSubscription[] {
+  if (LIFECYCLE_EVENTS.length + properties.length > MAX_SUBSCRIPTIONS)
+    throw new Error(`${LIFECYCLE_EVENTS.length + properties.length} webhook subscriptions: HubSpot allows ${MAX_SUBSCRIPTIONS} per app`);
   return [
     ...LIFECYCLE_EVENTS.map((e) => ({ subscriptionType: `object.${e}`, objectType: 'deal' as const, active: true as const })),
     ...properties.map((propertyName) => ({ subscriptionType: 'object.propertyChange', objectType: 'deal' as const, propertyName, active: true as const })),

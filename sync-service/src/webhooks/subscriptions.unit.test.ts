@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { loadExamplePlaybook, type Playbook } from '@stagekeeper/shared';
 import { describe, expect, it } from 'vitest';
 import { renderWebhooksHsmeta, WEBHOOKS_HSMETA_PATH } from './gen-webhooks';
-import { loadShippedPlaybooks, shippedPlaybookFiles, unsubscribedProperties, watchedProperties } from './subscriptions';
+import { crmObjectSubscriptions, loadShippedPlaybooks, shippedPlaybookFiles, unsubscribedProperties, watchedProperties } from './subscriptions';
 
 // Issue 13 point 2: the app's webhook subscriptions are generated from the shipped playbooks (every property a
 // playbook reads), so a gate or pause property change is heard at once instead of at the next sweep.
@@ -26,6 +26,13 @@ describe('webhooks-hsmeta.json is generated from the shipped playbooks', () => {
     expect(subs.filter((s) => !s.propertyName).map((s) => s.subscriptionType)).toEqual(['object.creation', 'object.deletion', 'object.merge', 'object.restore']);
     expect(subs.every((s) => s.objectType === 'deal')).toBe(true);
     expect(props.has('hs_lastmodifieddate')).toBe(false);
+  });
+});
+
+describe('crmObjectSubscriptions', () => {
+  it('refuses more subscriptions than HubSpot allows an app (1000)', () => {
+    expect(crmObjectSubscriptions(Array.from({ length: 996 }, (_, i) => `p${i}`))).toHaveLength(1000);
+    expect(() => crmObjectSubscriptions(Array.from({ length: 997 }, (_, i) => `p${i}`))).toThrow(/1001 webhook subscriptions: HubSpot allows 1000/);
   });
 });
 
