@@ -7,6 +7,7 @@ import {
   propertyUses,
 } from '@stagekeeper/shared';
 import type { PortalCaller } from './hubspot/call';
+import { getJson } from './hubspot/raw-request';
 import { statusOf } from './hubspot/errors';
 
 /**
@@ -184,13 +185,8 @@ async function checkSensitive(call: PortalCaller['call'], report: ProvisionRepor
   const levels = ['sensitive', 'highly_sensitive'] as const;
   const found = new Map<string, (typeof levels)[number]>();
   for (const level of levels) {
-    const list = await call(`properties.list.${level}`, async (c) => {
-      const res = await c.apiRequest({ method: 'GET', path: `/crm/v3/properties/${OBJECT}?dataSensitivity=${level}` });
-      const body: unknown = await res.json().catch(() => undefined);
-      // Shaped like the client's ApiException so the caller's retry and error classes apply.
-      if (!res.ok) throw Object.assign(new Error(`properties list answered ${res.status}`), { code: res.status, body });
-      return body as { results?: HubSpotProperty[] };
-    });
+    // The client's property list has no `dataSensitivity` parameter.
+    const list = await call(`properties.list.${level}`, (c) => getJson<{ results?: HubSpotProperty[] }>(c, `/crm/v3/properties/${OBJECT}?dataSensitivity=${level}`));
     for (const p of list.results ?? []) found.set(p.name, level);
   }
   const canRead = grantedScopes === null || grantedScopes.includes(SENSITIVE_READ_SCOPE);

@@ -4,6 +4,7 @@ import { createApiRoutes } from './api/routes';
 import { InstallRegistry } from './install/registry';
 import type { Config } from './config';
 import { burstPlan, createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
+import { AccountTimeZones } from './hubspot/account-zone';
 import { createLogger, type Logger } from './log';
 import { formatProvisionReport, provision } from './provision';
 import { createCriteriaProperties, type Sandbox } from './sandbox-mode';
@@ -76,14 +77,16 @@ export async function startStack(opts: StackOptions) {
   if (!tokens) throw new Error('no HubSpot credentials: set HUBSPOT_ACCESS_TOKEN and HUBSPOT_PORTAL_ID, or run the sandbox');
 
   const zoneSource = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
+  const zones = new AccountTimeZones(redis, redisKeys(config.keyPrefix));
   const adapter = createHubSpotAdapter({
     redis,
     prefix: config.keyPrefix,
     tokens,
     ...(remote ? { basePath: remote.url } : {}),
     plan: burstPlan(config.hubspot.rateLimitPer10s),
-    // HubSpot resets the daily quota at midnight in the account's zone; the playbook's first calendar stands in.
-    portalTimeZone: async (p) => (await zoneSource.current(p))?.playbook.calendars[0]?.timeZone,
+    // HubSpot resets the daily quota at midnight in the account's zone, learned at provisioning; until then the
+    // playbook's first calendar stands in.
+    portalTimeZone: async (p) => (await zones.get(p)) ?? (await zoneSource.current(p))?.playbook.calendars[0]?.timeZone,
     log,
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
@@ -99,6 +102,7 @@ export async function startStack(opts: StackOptions) {
     // A static token (or the sandbox's) is an install of one portal; OAuth portals are registered by /oauth.
     if (!opts.tokens || remote) await registry.markInstalled(portalId, { mode: 'static', scopes: null });
     await registry.markProvisioning(portalId);
+    await zones.learn(caller);
     const report = await provision({ client: caller, playbook }).catch(async (err: unknown) => {
       await registry.markProvisionFailed(portalId, err instanceof Error ? err.message : String(err));
       throw err;

@@ -70,6 +70,8 @@ export class SandboxPortal {
    * observed); `refuse` answers 404 for the whole batch with nothing applied, as HubSpot may (issue 13).
    */
   batchUpdateMissing: 'multi-status' | 'refuse' = 'multi-status';
+  /** The account's time zone (Settings → Account defaults); HubSpot resets the daily API quota at midnight there. */
+  timeZone = 'America/New_York';
   /** Whether the private app token was given the sensitive-data scopes (Settings → Private apps → Scopes). */
   privateAppReadsSensitive = true;
 

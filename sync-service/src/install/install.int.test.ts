@@ -18,6 +18,7 @@ import { redisKeys } from '../state/keys';
 import { deletePrefix } from '../testing/fakes';
 import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
 import { installKeys } from './keys';
+import { AccountTimeZones } from '../hubspot/account-zone';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
 import { uninstalledInHubSpot } from './uninstall';
@@ -56,7 +57,7 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
     redirectUri: REDIRECT,
     tokens: store,
     registry,
-    provisionPortal: provisionerFor({ caller, playbooks }),
+    provisionPortal: provisionerFor({ caller, playbooks, zones: new AccountTimeZones(redis, redisKeys(prefix)) }),
     tokenCache: tokens,
     log,
     basePath: server.url,
@@ -480,10 +481,15 @@ describe('installs started on HubSpot\'s side (app listing, project install link
     expect(await store.get(portalId)).not.toBeNull();
     expect((await registry.get(portalId)).installed).toBe(true);
     expect(logLines.join('')).toContain('"initiatedBy":"hubspot"');
+    // The account's time zone, for the daily API quota's reset, learned while quota is left.
+    expect(await redis.get(redisKeys(prefix).accountTimeZone(portalId))).toBe('America/New_York');
+    portal.timeZone = 'Australia/Sydney';
 
     // A browser that once opened /oauth/install and then used HubSpot's link instead still gets through.
     const abandoned = await startInstall(app);
     await callback(app, { code: mintCode() }, abandoned.cookie).expect(200);
+    expect(await redis.get(redisKeys(prefix).accountTimeZone(portalId))).toBe('Australia/Sydney');
+    portal.timeZone = 'America/New_York';
     // …but a code HubSpot did not issue for our redirect URI is still refused by HubSpot.
     const foreign = portal.tokens.issueCode('https://evil.example/callback', [...REQUIRED_SCOPES]);
     const r = await callback(app, { code: foreign }).expect(400);

@@ -1,4 +1,5 @@
 import { loadExamplePlaybook, type Playbook } from '@stagekeeper/shared';
+import type { AccountTimeZones } from '../hubspot/account-zone';
 import type { PortalCaller } from '../hubspot/call';
 import { provision, type ProvisionReport } from '../provision';
 import type { PlaybookSource } from '../state/playbook-store';
@@ -32,9 +33,12 @@ export function starterPlaybook(): Playbook {
 export function provisionerFor(deps: {
   caller: { forPortal(portalId: string): PortalCaller };
   playbooks: Pick<PlaybookSource, 'current'> & { save(portalId: string, playbook: unknown): Promise<{ version: number }> };
+  /** Learns the account's time zone while quota is left (the daily reset is midnight there). */
+  zones?: Pick<AccountTimeZones, 'learn'>;
 }): ProvisionPortal {
   return async (portalId, opts = {}) => {
     const client = deps.caller.forPortal(portalId);
+    await deps.zones?.learn(client);
     const grantedScopes = opts.grantedScopes ?? null;
     const current = await deps.playbooks.current(portalId);
     if (current) return { report: await provision({ client, playbook: current.playbook, grantedScopes }), checkedPlaybook: true };

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { ConfigError, type Config } from '../config';
 import { burstPlan, createHubSpotAdapter } from '../hubspot';
+import { AccountTimeZones } from '../hubspot/account-zone';
 import type { Logger } from '../log';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
@@ -40,7 +41,11 @@ export function installRoutes(mode: Extract<TokenMode, { kind: 'oauth' }>, deps:
     redirectUri: mode.redirectUri,
     tokens: mode.store,
     registry: mode.registry,
-    provisionPortal: provisionerFor({ caller: adapter.caller, playbooks: new PlaybookStore(redis, redisKeys(config.keyPrefix), log) }),
+    provisionPortal: provisionerFor({
+      caller: adapter.caller,
+      playbooks: new PlaybookStore(redis, redisKeys(config.keyPrefix), log),
+      zones: new AccountTimeZones(redis, redisKeys(config.keyPrefix)),
+    }),
     tokenCache: mode.tokens,
     log,
     ...(deps.basePath ? { basePath: deps.basePath } : {}),
