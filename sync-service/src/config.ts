@@ -78,7 +78,8 @@ const EnvSchema = z.object({
     .default('sk'),
   WEBHOOK_MAX_BODY: byteSize.default(1024 * 1024),
   SWEEP_INTERVAL_MS: int(1_000, 24 * 3600_000).default(5 * 60_000),
-  RATE_LIMIT_PER_10S: int(1, 10_000).default(190),
+  /** Unset: 110 for an OAuth app (per installing account), 190 for a Professional/Enterprise private app. */
+  RATE_LIMIT_PER_10S: int(1, 10_000).optional(),
   RECONCILE_DEBOUNCE_MS: int(0, 60_000).default(250),
   // Jobs mostly wait on HubSpot; enough of them at once lets deals share batch calls (hubspot/coalesce.ts).
   WORKER_CONCURRENCY: int(1, 2_000).default(500),
@@ -100,7 +101,7 @@ const toConfig = (e: Env) => ({
     clientId: e.HUBSPOT_CLIENT_ID,
     portalId: e.HUBSPOT_PORTAL_ID,
     tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
-    rateLimitPer10s: e.RATE_LIMIT_PER_10S,
+    rateLimitPer10s: e.RATE_LIMIT_PER_10S ?? (e.HUBSPOT_CLIENT_ID && !e.HUBSPOT_ACCESS_TOKEN ? 110 : 190),
   },
   playbookFile: e.PLAYBOOK_FILE,
   keyPrefix: e.KEY_PREFIX,
@@ -131,6 +132,10 @@ function crossChecks(env: Env): string[] {
     lines.push('HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off and HUBSPOT_CLIENT_ID (OAuth) is not set');
   if (env.HUBSPOT_ACCESS_TOKEN && !env.HUBSPOT_PORTAL_ID)
     lines.push('HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set (a static token belongs to one portal)');
+  if (!env.PUBLIC_URL)
+    lines.push(
+      'PUBLIC_URL: required when SANDBOX is off (the https origin HubSpot calls: webhook and card signatures cover that URL, which the service cannot see behind a proxy)',
+    );
   return lines;
 }
 

@@ -31,11 +31,14 @@ describe('loadConfig', () => {
     expect(errorLines({})).toEqual([
       expect.stringMatching(/^HUBSPOT_CLIENT_SECRET: required when SANDBOX is off/),
       expect.stringMatching(/^HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off/),
+      expect.stringMatching(/^PUBLIC_URL: required when SANDBOX is off/),
     ]);
-    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_ACCESS_TOKEN: 't' })).toEqual([
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_ACCESS_TOKEN: 't', PUBLIC_URL: 'https://sk.example.com' })).toEqual([
       expect.stringMatching(/^HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set/),
     ]);
-    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c' })).toEqual([]);
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c', PUBLIC_URL: 'https://sk.example.com' })).toEqual([]);
+    // Issue 13: behind a TLS-terminating proxy every signature would fail without it, and HubSpot retries for a day.
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c' })).toEqual([expect.stringMatching(/^PUBLIC_URL: required when SANDBOX is off \(the https origin HubSpot calls/)]);
   });
 
   it('reports every bad value without echoing it', () => {

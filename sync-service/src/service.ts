@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { settleJobFailure } from './hubspot/job-failures';
 import { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createApp, type AppDeps } from './http/app';
@@ -95,7 +96,7 @@ export async function startService(opts: StartOptions) {
 
   const workers: Worker[] = [];
   if (workerRedis) {
-    const timed = <T>(queue: string, fn: (job: Job) => Promise<T>) => async (job: Job) => {
+    const timed = <T>(queue: string, fn: (job: Job) => Promise<T>) => async (job: Job, token?: string) => {
       const end = jobDuration.startTimer({ queue });
       try {
         const out = await fn(job);
@@ -103,7 +104,8 @@ export async function startService(opts: StartOptions) {
         return out;
       } catch (err) {
         end({ outcome: 'error' });
-        throw err;
+        // A daily HubSpot limit delays the job to the reset; a 4xx is not retried as if transient.
+        throw await settleJobFailure(err, job, token);
       }
     };
     const parse = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, job: Job): T => {

@@ -161,6 +161,38 @@ describe('SettingsPage', () => {
     await t.waitFor(() => expect(t.find(EmptyState).props.title).toBe('No playbook yet'));
   });
 
+  it('publishes the starter playbook the service offers as the first version, without the CLI', async () => {
+    const starter = { ...playbook(), version: 0 };
+    const t = setup(
+      (c) => ({ body: { ...playbookResponse({ ...(c.body as { playbook: PlaybookDoc }).playbook, version: 1 }), version: 1 } }),
+      () => ({ body: { ...playbookResponse(null), starter } }),
+    );
+    const publish = () => t.find(Button, (n) => n.text === 'Publish the Telehealth intake playbook');
+    await t.waitFor(() => expect(publish()).toBeTruthy());
+    expect(t.find(EmptyState).props.title).toBe('No playbook yet');
+    publish().trigger('onClick');
+    await eventually(() => expect(t.puts()).toHaveLength(1));
+    expect(t.puts()[0]!.body).toEqual({ baseVersion: null, playbook: starter });
+    await t.waitFor(() => expect(t.findAll(Heading).map((h) => h.text)).toContain('Playbook: Telehealth intake (version 1)'));
+    expect(t.mocks.actions.addAlert.calls[0]![0]).toMatchObject({ type: 'success', message: 'Playbook saved as version 1.' });
+  });
+
+  it('names each property the playbook reads without a webhook subscription, with the fix', async () => {
+    const fix = 'add {"subscriptionType":"object.propertyChange","objectType":"deal","propertyName":"intake_summary","active":true} to webhooks-hsmeta.json';
+    const t = setup(undefined, () => ({
+      body: { ...playbookResponse(), unsubscribedProperties: [{ property: 'intake_summary', at: ['pipelines[0].stages[0].exitCriteria[0]'], fix }] },
+    }));
+    await ready(t);
+    expect(t.find(Alert, { title: '1 property is read without a webhook subscription' })).toBeTruthy();
+    expect(t.findByTestId(Text, 'unsubscribed-intake_summary').text).toBe(`intake_summary (read at pipelines[0].stages[0].exitCriteria[0]): ${fix}`);
+  });
+
+  it('shows no subscription warning when every property is subscribed', async () => {
+    const t = setup(undefined, () => ({ body: { ...playbookResponse(), unsubscribedProperties: [] } }));
+    await ready(t);
+    expect(t.maybeFind(Alert, (n) => String(n.props.title).includes('webhook subscription'))).toBeNull();
+  });
+
   it('shows an error state when the playbook cannot be loaded, and retries', async () => {
     let attempt = 0;
     const t = setup(undefined, () =>

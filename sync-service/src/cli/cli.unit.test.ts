@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,21 @@ describe('stagekeeper playbook', () => {
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toContain(`${file}:5: calendars[0].timeZone: expected an IANA time zone like "America/New_York", got "Mars/Olympus"`);
     expect(lines.some((l) => l.startsWith(`${file}:`) && l.includes('roles'))).toBe(true);
+  });
+
+  it('validate: names each property the playbook reads without a webhook subscription, with the fix (exit 0)', async () => {
+    const text = readFileSync(telehealth, 'utf8').replace(/lastInboundReply: \S+/, 'lastInboundReply: portal_reply_seen_at');
+    expect(text).toContain('lastInboundReply: portal_reply_seen_at');
+    const file = write('unsubscribed.yaml', text);
+    const r = await runCaptured(['playbook', 'validate', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('valid: 1 pipelines, 10 stages\n');
+    expect(r.stderr).toBe(
+      `${file}: warning: portal_reply_seen_at (read at signals.lastInboundReply) has no webhook subscription: ` +
+        'add {"subscriptionType":"object.propertyChange","objectType":"deal","propertyName":"portal_reply_seen_at","active":true} ' +
+        'to hubspot-app/app/webhooks/webhooks-hsmeta.json (or put the playbook in shared/playbooks and run `npm run gen:webhooks`), ' +
+        'then `hs project upload`; until then changes to it are seen only by the sweep\n',
+    );
   });
 
   it('validate: a missing file is one error line', async () => {

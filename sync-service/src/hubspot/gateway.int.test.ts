@@ -285,6 +285,64 @@ describe('apply', () => {
     expect(snap.tasks).toEqual({ [`${deal}:done`]: 'COMPLETED' });
   });
 
+  it('a portal that refuses a whole task batch with 404 (one task deleted) gets each task updated on its own', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'open'), createTask(deal, 'gone'), createTask(deal, 'also-open')]);
+    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    const openId = byName('open').id;
+    const alsoId = byName('also-open').id;
+    portal.ui.deleteTask(byName('gone').id);
+    portal.batchUpdateMissing = 'refuse';
+    try {
+      const mark = portal.requests.length;
+      await gateway.apply(portalId, deal, ['open', 'gone', 'also-open'].map((k) => ({ type: 'completeTask' as const, key: `${deal}:${k}` })));
+      // The batch refused as a whole, then one update per task; the deleted one is forgotten, not retried.
+      expect(summary(mark)).toEqual([
+        'POST /crm/v3/objects/tasks/batch/update 404',
+        'PATCH /crm/v3/objects/tasks/:id 200',
+        'PATCH /crm/v3/objects/tasks/:id 404',
+        'PATCH /crm/v3/objects/tasks/:id 200',
+      ]);
+      for (const id of [openId, alsoId]) expect(portal.objects.get('tasks', id).props.get('hs_task_status')).toBe('COMPLETED');
+      const again = portal.requests.length;
+      await gateway.apply(portalId, deal, [{ type: 'completeTask', key: `${deal}:gone` }]);
+      expect(summary(again)).toEqual([]);
+    } finally {
+      portal.batchUpdateMissing = 'multi-status';
+    }
+  });
+
+  it('a reopened task is noticed when the deal\'s open tasks are read: a rep\'s own is tracked again, one Stagekeeper closed is released', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'cancelled'), createTask(deal, 'reps'), createTask(deal, 'open')]);
+    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    // Stagekeeper cancels one; a rep completes another (seen at the next full read).
+    await gateway.apply(portalId, deal, [{ type: 'cancelTask', key: `${deal}:cancelled`, reason: 'the stage visit ended' }]);
+    portal.ui.completeTask(byName('reps').id);
+    expect((await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!.tasks).toEqual({
+      [`${deal}:cancelled`]: 'COMPLETED',
+      [`${deal}:reps`]: 'COMPLETED',
+      [`${deal}:open`]: 'NOT_STARTED',
+    });
+
+    // Both are reopened in HubSpot.
+    portal.ui.reopenTask(byName('cancelled').id);
+    portal.ui.reopenTask(byName('reps').id);
+    const mark = portal.requests.length;
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    // The closed ones rode along in the read of the open one: still two calls.
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200', 'POST /crm/v3/objects/tasks/batch/read 200']);
+    // The rep's own counts as open again; the one Stagekeeper cancelled is theirs now, neither counted nor re-cancelled.
+    expect(snap.tasks).toEqual({ [`${deal}:reps`]: 'NOT_STARTED', [`${deal}:open`]: 'NOT_STARTED' });
+    await gateway.apply(portalId, deal, [{ type: 'cancelTask', key: `${deal}:cancelled`, reason: 'again?' }]);
+    expect(byName('cancelled').props.get('hs_task_status')).toBe('NOT_STARTED');
+    // And the rep completing theirs again is seen as before.
+    portal.ui.completeTask(byName('reps').id);
+    expect((await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!.tasks[`${deal}:reps`]).toBe('COMPLETED');
+  });
+
   it('createTask is idempotent across a crash between HubSpot creating the task and us recording its id', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();

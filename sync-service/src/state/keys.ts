@@ -28,6 +28,8 @@ export function redisKeys(prefix: string) {
     playbookSeq: (portalId: string) => `${p(portalId)}:playbook:seq`,
     /** String: epoch ms up to which the sweep has looked. */
     sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
+    /** String with a TTL: the HubSpot account's time zone (its daily API quota resets at midnight there). */
+    accountTimeZone: (portalId: string) => `${p(portalId)}:account:tz`,
     /** Set of portal ids with a playbook (what the sweep walks). */
     portals: () => `${prefix}:portals`,
     /** String: the portal's paging channels, sealed (notify/channel-store.ts). */
