@@ -21,7 +21,7 @@ export default defineConfig({
         },
       },
       {
-        // `npm start` as a child process and the local page in headless Chromium (needs Redis and /usr/bin/chromium).
+        // `npm start` as a child process and the local page in headless Chromium (needs Redis; the browser is a system Chromium or the one inside @sparticuz/chromium).
         test: {
           name: 'quickstart',
           include: ['test/quickstart/**/*.test.ts'],

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,8 @@ import { until } from './until';
 
 const PREFIX = `sk-sandbox-ui-${randomUUID().slice(0, 8)}`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+// The README's picture of the ops page: `UPDATE_SCREENSHOT=1 npx vitest run test/quickstart/local-ui.test.ts`.
+const README_SCREENSHOT = fileURLToPath(new URL('../../docs/ops-page.png', import.meta.url));
 
 type DealRow = {
   dealId: string;
@@ -111,6 +113,7 @@ describe('the local ops page in sandbox mode', () => {
 
   it('renders in headless Chromium with timers and charts, and keeps a screenshot', async () => {
     const browser = await launchChromium();
+    console.log(`local page test: ${browser.choice.source} Chromium at ${browser.choice.executablePath}`);
     try {
       const page = await browser.context.newPage();
       const problems: string[] = [];
@@ -138,6 +141,7 @@ describe('the local ops page in sandbox mode', () => {
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}local-ui.png`, fullPage: true });
+      if (process.env.UPDATE_SCREENSHOT) copyFileSync(`${ARTIFACTS}local-ui.png`, README_SCREENSHOT);
 
       await page.goto(`${url}/sandbox`);
       await page.waitForSelector('#deals tr[data-deal]', { timeout: 15_000 });
