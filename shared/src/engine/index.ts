@@ -9,3 +9,4 @@ export { timerId, type PlannedTimer } from './sla-clock';
 export { entryIdOf } from './stage-entry';
 export { slaTaskKey, templateTaskKey } from './tasks';
 export { dependsOnUnreadTasks } from './unread-tasks';
+export { taskTime, taskZone } from './task-time';
