@@ -186,16 +186,17 @@ describe('the local ops page in sandbox mode', () => {
       await page.goto(`${url}/`);
       await page.waitForFunction('document.querySelectorAll("#deals tr[data-deal]").length === 6', undefined, { timeout: 15_000 });
       await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
-      const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, view: window.innerWidth }));
+      // Expressions as strings: they run in the page, and this file is type-checked without the DOM library.
+      const widths = await page.evaluate<{ page: number; view: number }>('({ page: document.documentElement.scrollWidth, view: window.innerWidth })');
       expect(widths.page).toBeLessThanOrEqual(widths.view);
       // Every part of the page is inside the viewport's width.
-      const overflowing = await page.evaluate(() =>
-        [...document.querySelectorAll('section, table, svg, .chip, button')].filter((n) => n.getBoundingClientRect().right > window.innerWidth + 0.5).length,
+      const overflowing = await page.evaluate<number>(
+        "[...document.querySelectorAll('section, table, svg, .chip, button')].filter((n) => n.getBoundingClientRect().right > window.innerWidth + 0.5).length",
       );
       expect(overflowing).toBe(0);
       // Cells carry their column's name, shown before the value on a phone.
       expect(await page.locator('#deals tr[data-deal] td[data-label="Due"]').count()).toBe(6);
-      expect(await page.evaluate(() => getComputedStyle(document.querySelector('#deals thead')!).display)).toBe('none');
+      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#deals thead')).display")).toBe('none');
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}local-ui-360.png`, fullPage: true });
     } finally {
