@@ -60,7 +60,7 @@ async function locate(
   redisUrl: string,
   explicitPrefix: string | undefined,
   asked: string | undefined,
-  defaults: ScorecardDeps['prefixes'] & object,
+  defaults: NonNullable<ScorecardDeps['prefixes']>,
 ): Promise<{ keyPrefix: string; portalId: string }> {
   const portalsUnder = (prefix: string) => new PlaybookStore(redis, redisKeys(prefix), silentLogger).portals();
   let keyPrefix = explicitPrefix ?? defaults.keyPrefix;
