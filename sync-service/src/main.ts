@@ -38,7 +38,9 @@ async function main(): Promise<void> {
   const playbookFile = config.playbookFile ?? EXAMPLE_PLAYBOOKS.telehealth;
   const loaded = loadPlaybookFile(playbookFile);
   if (!loaded.ok) {
-    process.stderr.write(`${formatPlaybookErrors(loaded.errors, playbookFile)}\n`);
+    // Each problem keeps its file, line and path; the variable that named the file comes first.
+    const where = config.playbookFile ? 'PLAYBOOK_FILE: ' : '';
+    process.stderr.write(`${where}${formatPlaybookErrors(loaded.errors, playbookFile)}\n`);
     await redis.stop();
     process.exit(1);
   }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -10,13 +10,15 @@ const PREFIX = `sk-sandbox-se-${randomUUID().slice(0, 8)}`;
 
 /** The service's entry point as `npm start` runs it, with this environment; resolves when it exits. */
 function start(vars: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, KEY_PREFIX: PREFIX, PORT: '0', REDIS_URL, DEMO: 'false', ...vars };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of ['HUBSPOT_ACCESS_TOKEN', 'HUBSPOT_CLIENT_ID', 'SANDBOX', 'LOG_LEVEL', 'PLAYBOOK_FILE']) delete env[k];
+  Object.assign(env, { KEY_PREFIX: PREFIX, PORT: '0', REDIS_URL, DEMO: 'false', ...vars });
   const child = spawn(process.execPath, ['--import', 'tsx', 'sync-service/src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  children.push(child);
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
@@ -24,8 +26,11 @@ const listen = (server: Server, port = 0) =>
   new Promise<number>((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
 
 const servers: Server[] = [];
+const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const s of servers) s.close();
+  // A start that wrongly succeeded keeps running: it must not outlive the test.
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await deleteKeys(PREFIX);
 });
 
@@ -48,6 +53,11 @@ describe('start-up failures are one line naming the variable and the fix', () =>
     const r = await start({ PORT: String(port) });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`PORT ${port} is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)\n`);
+  });
+
+  it('a PLAYBOOK_FILE that cannot be read (a playbook with errors lists each with its line, under the same name)', async () => {
+    const r = await start({ PLAYBOOK_FILE: '/nonexistent/playbook.yaml' });
+    expect(r).toMatchObject({ code: 1, stderr: 'PLAYBOOK_FILE: /nonexistent/playbook.yaml: cannot read the file (ENOENT)\n' });
   });
 
   it('a DEMO value that is neither true nor false', async () => {
