@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HubSpotRequestError, HubSpotUnavailableError } from './hubspot/errors';
 import { keyRingProblem } from './install/encryption-key';
 
 /**
@@ -154,6 +155,17 @@ export function startupProblem(err: unknown, config: { port: number }): StartupE
     return new StartupError(`PORT ${config.port} is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)`);
   if (e?.code === 'EACCES' && /listen/.test(e.message))
     return new StartupError(`PORT ${config.port} needs privileges to listen on: set PORT to 1024 or above`);
+  // A static-token portal is provisioned at start: the first HubSpot call is where a wrong token shows.
+  if (err instanceof HubSpotRequestError && err.status === 401)
+    return new StartupError(
+      `HUBSPOT_ACCESS_TOKEN: HubSpot refused it for portal ${err.portalId} (401): paste the private app's current access token, and check HUBSPOT_PORTAL_ID`,
+    );
+  if (err instanceof HubSpotRequestError && err.status === 403)
+    return new StartupError(
+      `HUBSPOT_ACCESS_TOKEN: the private app lacks a scope for ${err.operation} (403): give it the scopes in docs/hubspot-app.md §2`,
+    );
+  if (err instanceof HubSpotUnavailableError)
+    return new StartupError(`HubSpot did not answer at start-up (${err.operation}: ${err.lastFailure}): check the network to api.hubapi.com, then start again`);
   return undefined;
 }
 
