@@ -25,7 +25,6 @@ afterAll(async () => {
 
 describe('npm start on a machine with no HubSpot account', () => {
   it('runs the demo against the sandbox until a task, a warning, a breach with escalation and a gate block happened, then stops on SIGTERM', async () => {
-    const started = Date.now();
     // What an evaluator's shell has: no HubSpot credentials and none of the service's variables set.
     const env: NodeJS.ProcessEnv = { ...process.env, KEY_PREFIX: PREFIX, PORT: '0', REDIS_URL };
     for (const k of ['HUBSPOT_ACCESS_TOKEN', 'HUBSPOT_CLIENT_ID', 'SANDBOX', 'DEMO', 'DEMO_SPEED', 'LOG_LEVEL', 'PLAYBOOK_FILE', 'HUBSPOT_REQUEST_LOG'])
@@ -98,6 +97,5 @@ describe('npm start on a machine with no HubSpot account', () => {
     // What Ctrl-C (or SIGTERM) does is said on the console, and that it finished.
     expect(stdout).toContain('SIGTERM: stopping — the demo stops, jobs in flight finish, then Redis and the sandbox close');
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('stopped');
-    expect(Date.now() - started).toBeLessThan(90_000);
   });
 });
