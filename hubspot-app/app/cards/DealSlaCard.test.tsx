@@ -17,12 +17,13 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { DealSlaCard } from './DealSlaCard.tsx';
+import { SERVICE_URL } from './lib/config.ts';
 import type { DealCardView, SlaStatus } from './lib/types.ts';
 import { deferred, eventually, fakeFetch } from './test/fakeFetch.ts';
 import { managed, sla, unmanaged } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.
-const CARD_URL = 'https://stagekeeper.example.com/api/card/deal/123';
+const CARD_URL = `${SERVICE_URL}/api/card/deal/123`;
 
 function setup(handler: Parameters<typeof fakeFetch>[0]) {
   const renderer = createRenderer('crm.record.tab');

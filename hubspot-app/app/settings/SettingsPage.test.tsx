@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Alert, Button, EmptyState, ErrorState, Heading, Input, NumberInput, Select, StatusTag, Text } from '@hubspot/ui-extensions';
 import { SettingsPage } from './SettingsPage.tsx';
+import { SERVICE_URL } from './lib/config.ts';
 import type { PlaybookDoc } from './lib/types.ts';
 import { eventually, fakeFetch, type Call } from './test/fakeFetch.ts';
 import { playbook, playbookResponse, status } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.
-const BASE = 'https://stagekeeper.example.com';
+const BASE = SERVICE_URL;
 const TARGET_0 = 'pipelines.0.stages.0.sla.target';
 const WARN_0 = 'pipelines.0.stages.0.sla.warningAt';
 const ROLE_1 = 'pipelines.0.stages.1.ownerRole';

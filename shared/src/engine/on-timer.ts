@@ -2,6 +2,7 @@ import type { EscalationAction, Playbook, Stage } from '../playbook/schema';
 import { P } from '../properties';
 import { applyBreach } from './breach';
 import { Effects, iso } from './effects';
+import { taskTime, taskZone } from './task-time';
 import { findStage } from './lookup';
 import { recordOwnerChange } from './owner';
 import { pageFor } from './pages';
@@ -42,7 +43,7 @@ function escalate(
       key,
       kind: 'escalation',
       subject: subject.slice(0, 255),
-      body: `Deal ${state.dealId} is at ${at}% of its ${stage.label} SLA (due ${iso(entry.sla!.dueAt)}).`,
+      body: `Deal ${state.dealId} is at ${at}% of its ${stage.label} SLA (due ${taskTime(entry.sla!.dueAt, taskZone(playbook, entry.sla!.calendar))}).`,
       dueAt: now,
       ownerId,
       priority: 'HIGH',
@@ -115,8 +116,8 @@ export function onTimer({ playbook, state, snapshot, timer, now }: TimerInput): 
         type: 'createTask',
         key,
         kind: 'warning',
-        subject: `${ref.stage.label}: SLA due ${iso(clock.dueAt)}`.slice(0, 255),
-        body: `${ctx.sla.warningAt}% of the ${ref.stage.label} SLA is used. It breaches at ${iso(clock.dueAt)}.`,
+        subject: `${ref.stage.label}: SLA due ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))}`.slice(0, 255),
+        body: `${ctx.sla.warningAt}% of the ${ref.stage.label} SLA is used. It breaches at ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))}.`,
         dueAt: clock.dueAt,
         ownerId: ownerFor(fx, playbook, ref.stage, snapshot.ownerId, 'SLA warning'),
         priority: 'HIGH',
