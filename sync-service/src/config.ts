@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { keyRingProblem } from './install/encryption-key';
+import { DEFAULT_HUBSPOT_APP_ORIGIN, HubSpotAppOrigin } from './notify/app-origin';
 
 /**
  * Service configuration from the environment. Every problem is reported at once, one line per variable, so an
@@ -83,6 +84,8 @@ const EnvSchema = z.object({
   // Jobs mostly wait on HubSpot; enough of them at once lets deals share batch calls (hubspot/coalesce.ts).
   WORKER_CONCURRENCY: int(1, 2_000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where deal links in pages point: https://app-eu1.hubspot.com for EU-hosted accounts. */
+  HUBSPOT_APP_ORIGIN: HubSpotAppOrigin.default(DEFAULT_HUBSPOT_APP_ORIGIN),
   /** Run against the embedded sandbox portal: HubSpot credentials are not needed. */
   SANDBOX: flag.default(false),
 });
@@ -109,6 +112,7 @@ const toConfig = (e: Env) => ({
   reconcileDebounceMs: e.RECONCILE_DEBOUNCE_MS,
   workerConcurrency: e.WORKER_CONCURRENCY,
   logLevel: e.LOG_LEVEL,
+  hubspotAppOrigin: e.HUBSPOT_APP_ORIGIN,
 });
 
 export const ConfigSchema = EnvSchema.transform(toConfig);

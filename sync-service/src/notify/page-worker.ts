@@ -37,7 +37,7 @@ export type PageProcessorDeps = {
   log: Logger;
   clock?: () => number;
   fetch?: DeliverOptions['fetch'];
-  /** HubSpot's app origin for deal links (app-eu1.hubspot.com for EU accounts). */
+  /** HubSpot's app origin for deal links (HUBSPOT_APP_ORIGIN; app-eu1.hubspot.com for EU accounts). */
   appOrigin?: string;
 };
 

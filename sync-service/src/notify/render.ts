@@ -1,4 +1,5 @@
 import { formatDuration, type PageFacts, type PageResolution } from '@stagekeeper/shared';
+import { DEFAULT_HUBSPOT_APP_ORIGIN } from './app-origin';
 
 /**
  * What a page says, per channel. Built from PageFacts only (labels, ids, durations), so no deal property value
@@ -6,8 +7,8 @@ import { formatDuration, type PageFacts, type PageResolution } from '@stagekeepe
  * stage, deal, how long against the SLA, level.
  */
 
-/** HubSpot's deal record URL (app-eu1.hubspot.com for EU-hosted accounts: pass that origin). */
-export function dealLink(portalId: string, dealId: string, appOrigin = 'https://app.hubspot.com'): string {
+/** HubSpot's deal record URL on the account's app origin (HUBSPOT_APP_ORIGIN; app-eu1.hubspot.com in the EU). */
+export function dealLink(portalId: string, dealId: string, appOrigin = DEFAULT_HUBSPOT_APP_ORIGIN): string {
   return `${appOrigin}/contacts/${encodeURIComponent(portalId)}/record/0-3/${encodeURIComponent(dealId)}`;
 }
 
