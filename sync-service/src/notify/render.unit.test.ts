@@ -21,6 +21,7 @@ const facts: PageFacts = {
   breached: false,
   reason: 'Intake waiting 3h for clinical review',
   breachReason: null,
+  timeZone: 'America/New_York',
 };
 const link = dealLink('880011', '4711');
 
@@ -42,6 +43,22 @@ describe('page rendering', () => {
     const text = pageText(facts, link);
     for (const part of ['Telehealth intake', 'Intake Completed', 'Intake Ops', '3h of 4h staffed time', 'Escalation level 1 (at 75%', 'Intake waiting 3h for clinical review', link])
       expect(text).toContain(part);
+  });
+
+  it("says when the SLA is due in the stage calendar's time zone, in words, with the zone named", () => {
+    // 17:00Z on Monday 2 March 2026 is noon in New York (EST, UTC-5).
+    expect(pageText(facts, link)).toContain('due Mon 2 Mar, 12:00 PM EST');
+    expect(pageText({ ...facts, timeZone: 'Europe/Berlin', dueAt: Date.parse('2026-07-01T06:05:00Z') }, link)).toContain('due Wed 1 Jul, 8:05 AM GMT+2');
+    expect(pageText({ ...facts, timeZone: 'Australia/Sydney' }, link)).toContain('due Tue 3 Mar, 4:00 AM GMT+11');
+    // A page queued before facts carried the zone still reads unambiguously.
+    const { timeZone: _zone, ...noZone } = facts;
+    expect(pageText(noZone, link)).toContain('due Mon 2 Mar, 5:00 PM UTC');
+    expect(pageText(facts, link)).not.toContain('T17:00:00');
+    expect(JSON.stringify(teamsPayload(facts, link))).toContain('due Mon 2 Mar, 12:00 PM EST');
+    expect(pagerDutyTrigger(facts, link, 'k'.repeat(32), 'dk').payload.custom_details).toMatchObject({
+      due: 'Mon 2 Mar, 12:00 PM EST',
+      due_at: '2026-03-02T17:00:00.000Z',
+    });
   });
 
   it('each channel leads with the headline', () => {
