@@ -21,6 +21,8 @@ import { signWebhook } from './sign';
  * - PagerDuty Events v2: 202 {status:"success", dedup_key}; 400 "invalid event"; 429 when the integration's
  *   rate is exceeded (back off); 5xx retry.
  * - Generic webhook: any 2xx; 408, 429 and 5xx retry; other 4xx do not.
+ * - Any 3xx: never followed (it could carry the page somewhere nobody configured) and not retried: the URL is
+ *   out of date or wrong, which only an admin can fix, so it fails at once with `redirect` and marks the channel.
  */
 
 export type Delivered = { ok: true; dedupKey?: string };
@@ -93,8 +95,8 @@ export async function deliver(channel: ChannelConfig, msg: PageMessage, opts: De
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      // A redirect could carry the page somewhere nobody configured.
-      redirect: 'error',
+      // Not followed; 'manual' hands back the 3xx itself, so it is told apart from a network failure.
+      redirect: 'manual',
       signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
     });
   } catch {
@@ -103,6 +105,7 @@ export async function deliver(channel: ChannelConfig, msg: PageMessage, opts: De
   const text = await res.text().catch(() => '');
   const status = res.status;
   const wait = retryAfterMs(res.headers.get('retry-after'), now);
+  if (status >= 300 && status < 400) return { ok: false, retryable: false, code: 'redirect' };
   if (status >= 200 && status < 300) {
     if (channel.kind === 'pagerduty') {
       const body = safeJson(text) as { dedup_key?: unknown } | undefined;

@@ -314,3 +314,18 @@ describe('staffed hours, fallback and resolution', () => {
     expect(fake.received).toHaveLength(0);
   });
 });
+
+describe('a channel answering with a redirect', () => {
+  it.each([301, 302, 307, 308])('%i is the channel misconfigured: failed at once, not followed, the channel failing', async (status) => {
+    start();
+    await paging.channels.put(PORTAL, 'moved', { kind: 'webhook', url: `${fake.url}/hook/moved`, secret: 'a-shared-secret-of-the-team' });
+    fake.script('/hook/moved', { status, headers: { Location: `${fake.url}/hook/elsewhere` } });
+    const page = enginePage();
+    await paging.enqueue(PORTAL, DEAL, page);
+    expect(await settled(page.key, 'failed')).toMatchObject({ error: 'redirect', attempts: 1 });
+    // Not followed (a redirect could carry the page somewhere nobody configured) and not retried.
+    expect(fake.requestsTo('/hook/').map((r) => r.path)).toEqual(['/hook/moved']);
+    await waitFor(async () => (await paging.channels.health(PORTAL))['moved']?.state === 'failing', 10_000, 'the channel marked failing');
+    expect((await paging.channels.health(PORTAL))['moved']).toMatchObject({ lastError: 'redirect' });
+  });
+});
