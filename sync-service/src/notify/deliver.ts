@@ -5,7 +5,10 @@ import {
   pagerDutyResolve,
   pagerDutyTrigger,
   slackPayload,
+  slackResolvedPayload,
   teamsPayload,
+  teamsResolvedPayload,
+  type ResolvedNote,
   webhookPagePayload,
   webhookResolvePayload,
 } from './render';
@@ -37,7 +40,15 @@ export type DeliveryResult = Delivered | DeliveryFailure;
 
 export type PageMessage =
   | { action: 'trigger'; portalId: string; key: string; link: string; facts: PageFacts }
-  | { action: 'resolve'; portalId: string; key: string; dealId: string; why: PageResolution };
+  | {
+      action: 'resolve';
+      portalId: string;
+      key: string;
+      dealId: string;
+      why: PageResolution;
+      /** The page being resolved (from the trail): Slack and Teams get a follow-up naming it. */
+      note?: { stage: string; level: number; link: string };
+    };
 
 export type DeliverOptions = {
   fetch?: typeof fetch;
@@ -64,10 +75,15 @@ function request(channel: ChannelConfig, msg: PageMessage, now: number): { url: 
   const json = { 'content-type': 'application/json' };
   switch (channel.kind) {
     case 'slack':
-      // Slack and Teams have no incident to close: the trail records the resolution.
-      return msg.action === 'trigger' ? { url: channel.webhookUrl, body: JSON.stringify(slackPayload(msg.facts, msg.link)), headers: json } : null;
-    case 'teams':
-      return msg.action === 'trigger' ? { url: channel.webhookUrl, body: JSON.stringify(teamsPayload(msg.facts, msg.link)), headers: json } : null;
+    case 'teams': {
+      // No incident to close: a resolve becomes a short follow-up message when the page it follows is known.
+      const trigger = channel.kind === 'slack' ? slackPayload : teamsPayload;
+      const resolved = channel.kind === 'slack' ? slackResolvedPayload : teamsResolvedPayload;
+      if (msg.action === 'trigger') return { url: channel.webhookUrl, body: JSON.stringify(trigger(msg.facts, msg.link)), headers: json };
+      if (!msg.note) return null;
+      const note: ResolvedNote = { dealId: msg.dealId, stage: msg.note.stage, level: msg.note.level, why: msg.why };
+      return { url: channel.webhookUrl, body: JSON.stringify(resolved(note, msg.note.link)), headers: json };
+    }
     case 'pagerduty': {
       const dedup = pagerDutyDedupKey(msg.portalId, msg.key);
       const event = msg.action === 'trigger' ? pagerDutyTrigger(msg.facts, msg.link, channel.routingKey, dedup) : pagerDutyResolve(channel.routingKey, dedup);

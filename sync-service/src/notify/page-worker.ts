@@ -131,7 +131,8 @@ export function createPageProcessor(deps: PageProcessorDeps) {
     }
     const channel = (await deps.channels.get(portalId)).channels[rec.channel];
     if (channel) {
-      const result = await deliver(channel, { action: 'resolve', portalId, key: cmd.key, dealId, why: cmd.why }, { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock });
+      const note = { stage: rec.stage, level: rec.level, link: dealLink(portalId, dealId, deps.appOrigin) };
+      const result = await deliver(channel, { action: 'resolve', portalId, key: cmd.key, dealId, why: cmd.why, note }, { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock });
       if (!result.ok) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? PAGE_ATTEMPTS);
         await deps.channels.recordFailure(portalId, rec.channel, result.code, !result.retryable);

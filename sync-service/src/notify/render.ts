@@ -111,6 +111,47 @@ export function pagerDutyTrigger(f: PageFacts, link: string, routingKey: string,
   };
 }
 
+/** What ended the visit, as the follow-up says it. */
+const RESOLVED_WORDS: Record<PageResolution, string> = {
+  stage_left: 'left the stage',
+  sla_met: 'met its SLA',
+  sla_cancelled: 'no longer has an SLA running',
+  deal_closed: 'was closed',
+};
+
+/** What Slack and Teams are told when a paged visit ends: the page's stage, deal and level; no values. */
+export type ResolvedNote = { dealId: string; stage: string; level: number; why: PageResolution };
+
+/** e.g. "Resolved · Intake Completed: deal 4711 met its SLA (L1)". */
+export const resolvedLine = (r: ResolvedNote) => `Resolved · ${r.stage}: deal ${r.dealId} ${RESOLVED_WORDS[r.why]} (L${r.level})`;
+
+/** Slack and Teams have no incident to close: a short follow-up tells whoever saw the page it is handled. */
+export function slackResolvedPayload(r: ResolvedNote, link: string) {
+  return {
+    text: resolvedLine(r),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `${escapeSlack(resolvedLine(r))} · <${link}|Open deal>` } }],
+  };
+}
+
+export function teamsResolvedPayload(r: ResolvedNote, link: string) {
+  return {
+    type: 'message',
+    summary: resolvedLine(r),
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        content: {
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
+          body: [{ type: 'TextBlock', text: resolvedLine(r), wrap: true, color: 'Good' }],
+          actions: [{ type: 'Action.OpenUrl', title: 'Open deal in HubSpot', url: link }],
+        },
+      },
+    ],
+  };
+}
+
 export function pagerDutyResolve(routingKey: string, dedupKey: string) {
   return { routing_key: routingKey, event_action: 'resolve' as const, dedup_key: dedupKey };
 }

@@ -1,7 +1,7 @@
 import type { PageFacts } from '@stagekeeper/shared';
 import { describe, expect, it } from 'vitest';
 import { retryAfterMs } from './deliver';
-import { dealLink, headline, pagerDutyTrigger, pageText, slackPayload, teamsPayload, webhookPagePayload } from './render';
+import { dealLink, headline, pagerDutyTrigger, pageText, resolvedLine, slackPayload, slackResolvedPayload, teamsPayload, webhookPagePayload } from './render';
 import { signWebhook, verifyWebhookSignature } from './sign';
 
 const HOUR = 3_600_000;
@@ -66,6 +66,15 @@ describe('page rendering', () => {
     expect(teamsPayload(facts, link).summary).toBe(headline(facts));
     expect(pagerDutyTrigger(facts, link, 'k'.repeat(32), 'dk').payload.summary).toBe(headline(facts));
     expect(webhookPagePayload(facts, link, 'key', '880011').text).toBe(headline(facts));
+  });
+
+  it('the Slack/Teams follow-up says which page is resolved and why, in one line', () => {
+    const note = { dealId: '4711', stage: 'Intake Completed', level: 1 };
+    expect(resolvedLine({ ...note, why: 'sla_met' })).toBe('Resolved · Intake Completed: deal 4711 met its SLA (L1)');
+    expect(resolvedLine({ ...note, why: 'stage_left' })).toBe('Resolved · Intake Completed: deal 4711 left the stage (L1)');
+    expect(resolvedLine({ ...note, why: 'deal_closed' })).toBe('Resolved · Intake Completed: deal 4711 was closed (L1)');
+    expect(resolvedLine({ ...note, why: 'sla_cancelled' })).toBe('Resolved · Intake Completed: deal 4711 no longer has an SLA running (L1)');
+    expect(JSON.stringify(slackResolvedPayload({ ...note, stage: 'A <b> & C', why: 'sla_met' }, link).blocks)).toContain('A &lt;b&gt; &amp; C');
   });
 
   it('Slack control characters in labels are escaped', () => {
