@@ -57,10 +57,10 @@ export function slackPayload(f: PageFacts, link: string) {
 const escapeSlack = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Teams incoming webhook: a message with an Adaptive Card (accepted by connectors and Workflows alike). */
-export function teamsPayload(f: PageFacts, link: string) {
+function teamsMessage(summary: string, body: object[], link: string) {
   return {
     type: 'message',
-    summary: headline(f),
+    summary,
     attachments: [
       {
         contentType: 'application/vnd.microsoft.card.adaptive',
@@ -68,15 +68,23 @@ export function teamsPayload(f: PageFacts, link: string) {
           $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
           type: 'AdaptiveCard',
           version: '1.4',
-          body: [
-            { type: 'TextBlock', text: headline(f), weight: 'Bolder', wrap: true, color: f.breached ? 'Attention' : 'Warning' },
-            { type: 'TextBlock', text: detailLines(f, link).slice(0, -1).join('\n\n'), wrap: true },
-          ],
+          body,
           actions: [{ type: 'Action.OpenUrl', title: 'Open deal in HubSpot', url: link }],
         },
       },
     ],
   };
+}
+
+export function teamsPayload(f: PageFacts, link: string) {
+  return teamsMessage(
+    headline(f),
+    [
+      { type: 'TextBlock', text: headline(f), weight: 'Bolder', wrap: true, color: f.breached ? 'Attention' : 'Warning' },
+      { type: 'TextBlock', text: detailLines(f, link).slice(0, -1).join('\n\n'), wrap: true },
+    ],
+    link,
+  );
 }
 
 /** PagerDuty Events API v2 trigger; the dedup key ties the later resolve to this incident. */
@@ -134,22 +142,7 @@ export function slackResolvedPayload(r: ResolvedNote, link: string) {
 }
 
 export function teamsResolvedPayload(r: ResolvedNote, link: string) {
-  return {
-    type: 'message',
-    summary: resolvedLine(r),
-    attachments: [
-      {
-        contentType: 'application/vnd.microsoft.card.adaptive',
-        content: {
-          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-          type: 'AdaptiveCard',
-          version: '1.4',
-          body: [{ type: 'TextBlock', text: resolvedLine(r), wrap: true, color: 'Good' }],
-          actions: [{ type: 'Action.OpenUrl', title: 'Open deal in HubSpot', url: link }],
-        },
-      },
-    ],
-  };
+  return teamsMessage(resolvedLine(r), [{ type: 'TextBlock', text: resolvedLine(r), wrap: true, color: 'Good' }], link);
 }
 
 export function pagerDutyResolve(routingKey: string, dedupKey: string) {
