@@ -91,6 +91,7 @@ export async function startService(opts: StartOptions) {
     log,
     clock,
     states,
+    appOrigin: config.hubspotAppOrigin,
   });
   const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock, pages: paging });
 

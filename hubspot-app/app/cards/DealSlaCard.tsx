@@ -18,6 +18,7 @@ import { BreachReasonControl } from './components/BreachReasonControl.tsx';
 import { ExitChecklist } from './components/ExitChecklist.tsx';
 import { GateAlert } from './components/GateAlert.tsx';
 import { NextMove } from './components/NextMove.tsx';
+import { PageHistory } from './components/PageHistory.tsx';
 import { RequiredActions } from './components/RequiredActions.tsx';
 import { SlaSection } from './components/SlaSection.tsx';
 import { SERVICE_URL } from './lib/config.ts';
@@ -159,6 +160,13 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
       <Divider />
       <Heading>Breach history</Heading>
       <BreachHistory breaches={view.breaches} timeZone={timeZone} locale={locale} />
+      {view.pages && (
+        <>
+          <Divider />
+          <Heading>Escalation pages</Heading>
+          <PageHistory pages={view.pages} timeZone={timeZone} locale={locale} />
+        </>
+      )}
     </Flex>
   );
 };
