@@ -1,6 +1,5 @@
-import { formatDuration, type PageFacts, type PageResolution } from '@stagekeeper/shared';
+import { formatDuration, taskTime, type PageFacts, type PageResolution } from '@stagekeeper/shared';
 import { DEFAULT_HUBSPOT_APP_ORIGIN } from './app-origin';
-import { readableTime } from './local-time';
 
 /**
  * What a page says, per channel. Built from PageFacts only (labels, ids, durations), so no deal property value
@@ -27,7 +26,7 @@ export function detailLines(f: PageFacts, link: string): string[] {
     `Why: ${f.reason}`,
     `Pipeline: ${f.pipeline.label} · Stage: ${f.stage.label}`,
     `Role: ${f.role.name} (paging its lead)`,
-    `Waited: ${formatDuration(f.waitedMs)} of ${formatDuration(f.slaMs)} ${basisWord(f)} time · due ${readableTime(f.dueAt, f.timeZone)}`,
+    `Waited: ${formatDuration(f.waitedMs)} of ${formatDuration(f.slaMs)} ${basisWord(f)} time · due ${taskTime(f.dueAt, f.timeZone ?? 'UTC')}`,
     `Escalation level ${f.level} (at ${f.atPct}% of the SLA)${f.breachReason ? ` · breach reason: ${f.breachReason}` : ''}`,
     `Open the deal: ${link}`,
   ];
@@ -108,7 +107,7 @@ export function pagerDutyTrigger(f: PageFacts, link: string, routingKey: string,
         waited: formatDuration(f.waitedMs),
         sla: formatDuration(f.slaMs),
         basis: f.basis,
-        due: readableTime(f.dueAt, f.timeZone),
+        due: taskTime(f.dueAt, f.timeZone ?? 'UTC'),
         due_at: new Date(f.dueAt).toISOString(),
         level: f.level,
         reason: f.reason,
