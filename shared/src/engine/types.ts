@@ -67,6 +67,8 @@ export const VisitInputs = z.object({
   /** Breach-reason evidence at exit: counts and flags only. */
   evidence: z.object({
     ownerChanges: z.number().int().nonnegative(),
+    /** When the owner changed (instants only), so a replay counts the changes before its own breach time. */
+    ownerChangesAt: z.array(z.number()).optional(),
     noOwner: z.boolean(),
     unansweredAttempts: z.number().int().nonnegative(),
     ownerOpenTasks: z.number().int().nonnegative().optional(),

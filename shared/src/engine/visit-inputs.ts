@@ -102,6 +102,7 @@ export function visitInputs(
     pauseKey: criteriaKey(stage?.sla?.pauseWhen ?? []),
     evidence: {
       ownerChanges: evidence.ownerChanges,
+      ownerChangesAt: entry.ownerChanges.map((c) => c.at),
       noOwner: evidence.noOwner,
       unansweredAttempts: evidence.unansweredAttempts,
       ...(evidence.ownerOpenTasks !== undefined ? { ownerOpenTasks: evidence.ownerOpenTasks } : {}),
