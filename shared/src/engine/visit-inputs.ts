@@ -10,8 +10,16 @@ import type { DealSnapshot, InputsAt, StageEntry, VisitInputs } from './types';
  * names never get in; every other criterion is kept as a truth value.
  */
 
+const keys = new WeakMap<Criterion, string>();
+
 /** Identity of a criterion by what it tests, not its label: the same test in a draft finds the recorded truth. */
 export function criterionKey(c: Criterion): string {
+  let key = keys.get(c);
+  if (key === undefined) keys.set(c, (key = keyOf(c)));
+  return key;
+}
+
+function keyOf(c: Criterion): string {
   switch (c.op) {
     case 'taskDone':
       return JSON.stringify([c.op, c.task]);
