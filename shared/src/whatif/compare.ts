@@ -15,7 +15,7 @@ export type WhatIfInput = {
   current: Playbook;
   draft: Playbook;
   now: number;
-  /** Window: the `weeks` weeks before `now`. */
+  /** Window: the `weeks` weeks up to and including `now`. */
   weeks: number;
   /** Deals' stored state, for the repair preview of the visits running now. */
   running?: readonly DealState[];
@@ -127,7 +127,7 @@ export function whatIf(input: WhatIfInput): WhatIfReport {
 
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    if (!(row.exitedAt >= from && row.exitedAt < now)) continue;
+    if (!(row.exitedAt >= from && row.exitedAt <= now)) continue;
     const c = replayVisit(row, cur);
     const d = replayVisit(row, dra);
     const flip = isFlip(c, d);

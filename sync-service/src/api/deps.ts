@@ -1,4 +1,4 @@
-import type { DealSnapshot, HistoryRow } from '@stagekeeper/shared';
+import type { DealSnapshot, DealState, HistoryRow } from '@stagekeeper/shared';
 import type { Logger } from '../log';
 import type { HubSpotGateway } from '../ports';
 import type { DealStateStore } from '../state/deal-state-store';
@@ -32,6 +32,8 @@ export type ApiDeps = {
   audit: ReasonAuditLog;
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;
+  /** What-if input: visits that ended in the last `weeks` weeks and the deals with a visit open now. */
+  whatIfData?: (portalId: string, now: number, weeks: number) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
   /** Budget for the live HubSpot read; the UI gives up after 15 s and we answer within 10 s (§4.1). */
   hubspotTimeoutMs?: number;
 };

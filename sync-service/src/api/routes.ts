@@ -18,6 +18,8 @@ import { PlaybookMetaStore } from './playbook-meta';
 import { recomputeOpenVisits } from './recompute';
 import { scorecardRoutes } from './scorecard-routes';
 import { settingsRoutes } from './settings-routes';
+import { readWhatIfData } from './whatif-data';
+import { whatIfRoutes } from './whatif-routes';
 
 export type { ApiDeps } from './deps';
 
@@ -30,7 +32,7 @@ export const API_MOUNT_PATH = '/api';
  */
 export function createApiRouter(deps: ApiDeps): Router {
   const router = Router();
-  router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps));
+  router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps), whatIfRoutes(deps));
   router.use(apiErrorHandler(deps.log));
   return router;
 }
@@ -69,6 +71,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     gateway: w.gateway,
     install,
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
+    whatIfData: (portalId, now, weeks) => readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks }),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });
   return { path: API_MOUNT_PATH, router, activity };
