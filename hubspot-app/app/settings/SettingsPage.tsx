@@ -14,6 +14,7 @@ import {
 } from '@hubspot/ui-extensions';
 import { InstallStatus } from './components/InstallStatus.tsx';
 import { StageFields } from './components/StageFields.tsx';
+import { WhatIfPreview } from './components/WhatIfPreview.tsx';
 import { SERVICE_URL } from './lib/config.ts';
 import { editStage, type StageEdit } from './lib/draft.ts';
 import { createServiceClient, ServiceError, type FetchLike, type Issue } from './lib/service.ts';
@@ -178,6 +179,7 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
               ))}
             </Flex>
           ))}
+          <WhatIfPreview client={client} draft={draft} disabled={hasClientErrors} />
           <Flex direction="row" gap="sm" align="center">
             <Button variant="primary" disabled={!dirty || hasClientErrors || saving} onClick={() => void save()}>
               {saving ? 'Saving' : 'Save as new version'}
