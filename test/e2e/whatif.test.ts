@@ -120,6 +120,13 @@ describe('what-if over visits the worker recorded', () => {
     const bad = await runCaptured([...args.slice(0, -1), '0'], env, {}, e.clock.now());
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--weeks');
+    // --at replays as of another instant: an hour before the visits there is nothing to replay.
+    const before = new Date(e.clock.now() - 2 * 3_600_000).toISOString();
+    const early = await runCaptured([...args, '--format', 'json', '--at', before], env, {}, e.clock.now());
+    expect((JSON.parse(early.stdout) as WhatIfReport).totals.visits).toBe(0);
+    const vague = await runCaptured([...args, '--at', 'yesterday'], env, {}, e.clock.now());
+    expect(vague.code).toBe(1);
+    expect(vague.stderr).toContain('--at');
   });
 
   it('the settings API answers the same preview, and refuses an invalid draft with the issue path', async () => {

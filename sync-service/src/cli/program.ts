@@ -48,6 +48,7 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID, or the only portal with a playbook)')
     .option('--weeks <n>', 'how many weeks back to replay (1-52)', '4')
     .addOption(new Option('--format <format>', 'output format').choices(WHATIF_FORMATS).default('table'))
+    .option('--at <datetime>', 'replay as of this instant instead of now (a date-time with an offset)')
     .action(async (file: string, opts: WhatIfOptions) => exit(await runWhatIf(io, file, opts)));
 
   program

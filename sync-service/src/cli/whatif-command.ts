@@ -10,7 +10,7 @@ import { CliError, line, type CliIo } from './io';
 import { readPlaybookOrFail } from './playbook-commands';
 import { resolvePortal } from './scorecard-command';
 
-export type WhatIfOptions = { portal?: string; weeks: string; format: WhatIfFormat };
+export type WhatIfOptions = { portal?: string; weeks: string; format: WhatIfFormat; at?: string };
 
 /**
  * `stagekeeper playbook whatif DRAFT`: what the draft would have done to the portal's last weeks of stage visits,
@@ -19,6 +19,9 @@ export type WhatIfOptions = { portal?: string; weeks: string; format: WhatIfForm
 export async function runWhatIf(io: CliIo, file: string, opts: WhatIfOptions, openRedis = withRedis): Promise<number> {
   const weeks = Number(opts.weeks);
   if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) throw new CliError(`--weeks: expected a whole number of weeks from 1 to 52, got "${opts.weeks}"`);
+  const at = opts.at === undefined ? undefined : Date.parse(opts.at);
+  if (at !== undefined && (!/(Z|[+-]\d{2}:\d{2})$/.test(opts.at!) || Number.isNaN(at)))
+    throw new CliError(`--at: expected a date-time with an offset like 2026-11-23T09:00:00-05:00, got "${opts.at}"`);
   const draft = readPlaybookOrFail(file);
   const config = cliConfig(io.env);
   const portalArg = opts.portal ?? config.hubspot.portalId;
@@ -30,7 +33,7 @@ export async function runWhatIf(io: CliIo, file: string, opts: WhatIfOptions, op
     const portalId = await resolvePortal(playbooks, portalArg);
     const stored = await playbooks.current(portalId);
     if (!stored) throw new CliError(`no playbook in force for portal ${portalId}: publish one first, there is nothing to compare the draft with`);
-    const now = io.now();
+    const now = at ?? io.now();
     const data = await readWhatIfData({ redis, keys, log, states: new DealStateStore(redis, keys, log), portalId, now, weeks });
     // The stored playbook's version numbers the draft: the next one, as publishing it would.
     const report = whatIf({ ...data, current: stored.playbook, draft: { ...draft, version: stored.version + 1 }, now, weeks });
