@@ -84,10 +84,20 @@ export function entryCriteriaOf(stage: Stage): Criterion[] {
   return [...(stage.sla?.overrides.flatMap((o) => o.when) ?? []), ...(stage.sla?.pauseWhen ?? [])];
 }
 
+/** Intervals kept per visit; a visit that pauses more often gives up its inputs rather than grow without bound. */
+export const MAX_PAUSE_INTERVALS = 100;
+
 /** Opens or closes the visit's record of pause-condition intervals (whatever the clock's status). */
 export function notePause(entry: StageEntry, holds: boolean, at: number): void {
+  // No inputs: recorded before inputs existed, or given up; a partial pause record would be a guess.
+  if (!entry.inputs) return;
   const seen = (entry.pauseSeen ??= []);
   const open = seen.length > 0 && seen[seen.length - 1]![1] === null;
+  if (holds && !open && seen.length >= MAX_PAUSE_INTERVALS) {
+    delete entry.inputs;
+    delete entry.pauseSeen;
+    return;
+  }
   if (holds && !open) seen.push([Math.max(at, entry.enteredAt), null]);
   else if (!holds && open) seen[seen.length - 1]![1] = Math.max(at, seen[seen.length - 1]![0]);
 }

@@ -9,6 +9,7 @@ import { driveLead, playbook, seeded, type Scenario } from './fixtures';
 import { formatWhatIf } from './format';
 import { planOf } from './plan';
 import { replayVisit } from './replay-visit';
+import { MAX_PAUSE_INTERVALS } from '../engine/visit-inputs';
 
 const draftOf = (edit: (p: PlaybookInput) => void): Playbook => {
   const input = fixtureInput();
@@ -174,6 +175,19 @@ describe('what-if, answers known by construction', () => {
     expect(whatIf({ rows, current: playbook, draft: newPause, now: NOW, weeks: 1 }).totals.draft.unknown).toBe(rows.length);
     const noPause = draftOf((p) => (stageIn(p, 'lead').sla!.pauseWhen = []));
     expect(whatIf({ rows, current: playbook, draft: noPause, now: NOW, weeks: 1 }).totals.draft.unknown).toBe(0);
+  });
+});
+
+describe('bounded recording', () => {
+  it('a visit that pauses more than MAX_PAUSE_INTERVALS times gives up its inputs and replays as unknown', () => {
+    const pauses = (n: number) => Array.from({ length: n }, (_, i): [number, number] => [MON_10 + (2 * i + 1) * MIN, MON_10 + (2 * i + 2) * MIN]);
+    const exitAt = MON_10 + 6 * HOUR;
+    const within = driveLead({ dealId: '8001', urgent: false, pauses: pauses(MAX_PAUSE_INTERVALS), exitAt });
+    expect(within.row.inputs!.pauses).toHaveLength(MAX_PAUSE_INTERVALS);
+    expect(replayVisit(within.row, planOf(playbook)).outcome).toBe(within.row.slaOutcome);
+    const over = driveLead({ dealId: '8002', urgent: false, pauses: pauses(MAX_PAUSE_INTERVALS + 1), exitAt });
+    expect(over.row.inputs).toBeUndefined();
+    expect(replayVisit(over.row, planOf(playbook)).outcome).toBe('unknown');
   });
 });
 
