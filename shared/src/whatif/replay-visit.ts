@@ -61,7 +61,9 @@ export function replayVisit(row: HistoryRow, plan: PlaybookPlan): VisitReplay {
 
   const enteredAt = row.enteredAt;
   const exitAt = Math.max(row.exitedAt, enteredAt);
-  const cancelled = row.slaOutcome === 'cancelled';
+  // Only closeOut (deal deleted, merged or out of the managed pipelines) ends a visit without a next stage; nothing
+  // was achieved there, so leaving is no breach of its own (exitStage's "cancelled" mode).
+  const cancelled = row.toStage === null;
   const clock = startClockWith(ctx, sp.targets[idx + 1]!, enteredAt);
   const st = { warned: false, breachedAt: null as number | null, levels: 0, tasks: sp.entryTasks };
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addBusinessTime, businessTimeBetween, compileCalendar } from '../clock';
 import { fixtureInput, fixturePlaybook, HOUR, MIN, MON_10, snap } from '../engine/fixtures';
+import { onTimer } from '../engine/on-timer';
 import { reconcile } from '../engine/reconcile';
 import type { HistoryRow } from '../engine/types';
 import { Playbook, type PlaybookInput } from '../playbook/schema';
@@ -58,6 +59,25 @@ describe('replaying visits the engine recorded', () => {
       expect(r.tasks, `deal ${row.dealId}: ${before.current!.tasks.map((t) => t.kind).join(',')}`).toBe(before.current!.tasks.length);
       if (row.slaOutcome === 'breached' && row.breachReason) expect(r.breachReason).toBe(row.breachReason);
     }
+  });
+
+  it('a deleted deal replays as cancelled, or as breached when the draft was due before the deletion', () => {
+    const entered = reconcile({ playbook, state: null, snapshot: snap({ dealId: '77', properties: {} }), now: MON_10 }).state!;
+    const gone = reconcile({ playbook, state: entered, snapshot: snap({ dealId: '77', exists: false }), now: MON_10 + HOUR });
+    const row = gone.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []))[0]!;
+    expect(row.slaOutcome).toBe('cancelled');
+    expect(replayVisit(row, planOf(playbook)).outcome).toBe('cancelled');
+    const tight = draftOf((p) => (stageIn(p, 'lead').sla!.target = '30m'));
+    expect(replayVisit(row, planOf(tight))).toMatchObject({ outcome: 'breached', dueAt: MON_10 + 30 * MIN });
+    // Breached, then deleted: with a target it would have kept, the visit is cancelled, not met.
+    const id = `77:lead:${MON_10}`;
+    const breached = onTimer({ playbook, state: entered, snapshot: snap({ dealId: '77' }), timer: { timerId: `${id}:breach`, kind: 'breach', entryId: id }, now: MON_10 + 2 * HOUR }).state!;
+    const goneLate = reconcile({ playbook, state: breached, snapshot: snap({ dealId: '77', exists: false }), now: MON_10 + 3 * HOUR });
+    const late = goneLate.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []))[0]!;
+    expect(late.slaOutcome).toBe('breached');
+    expect(replayVisit(late, planOf(playbook)).outcome).toBe('breached');
+    const loose = draftOf((p) => (stageIn(p, 'lead').sla!.target = '4h'));
+    expect(replayVisit(late, planOf(loose)).outcome).toBe('cancelled');
   });
 
   it('records enumeration values and criterion truths, never other values', () => {
