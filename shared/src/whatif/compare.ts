@@ -3,7 +3,7 @@ import type { Playbook } from '../playbook/schema';
 import { medianAndP90 } from '../scorecard/stats';
 import { planOf } from './plan';
 import { repairPreview } from './repair';
-import { replayVisit, type VisitReplay } from './replay-visit';
+import { blankReplay, replayVisit, type VisitReplay } from './replay-visit';
 import { MAX_LISTED, type WhatIfFlip, type WhatIfMetrics, type WhatIfReport, type WhatIfSide } from './types';
 
 export const WEEK_MS = 7 * 24 * 3600_000;
@@ -125,11 +125,13 @@ export function whatIf(input: WhatIfInput): WhatIfReport {
   const flipped: WhatIfFlip[] = [];
   let flipsTotal = 0;
 
+  const c = blankReplay();
+  const d = blankReplay();
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     if (!(row.exitedAt >= from && row.exitedAt <= now)) continue;
-    const c = replayVisit(row, cur);
-    const d = replayVisit(row, dra);
+    replayVisit(row, cur, c);
+    replayVisit(row, dra, d);
     const flip = isFlip(c, d);
     stages.count(stages.group(row.stage), c, d, flip);
     roles.count(roles.group(row.ownerRole), c, d, flip);

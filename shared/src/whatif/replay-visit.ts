@@ -23,39 +23,50 @@ export type VisitReplay = {
   breachReason: BreachReason | 'unknown' | null;
 };
 
-const NONE = (tasks: number): VisitReplay => ({
+export const blankReplay = (): VisitReplay => ({
   outcome: 'none',
   dueAt: null,
   targetMs: null,
   calendar: null,
   warned: false,
   levels: 0,
-  tasks,
+  tasks: 0,
   breachReason: null,
 });
 
-const UNKNOWN: VisitReplay = Object.freeze({ ...NONE(0), outcome: 'unknown' as const });
+function none(out: VisitReplay, outcome: 'none' | 'unknown', tasks: number): VisitReplay {
+  out.outcome = outcome;
+  out.dueAt = null;
+  out.targetMs = null;
+  out.calendar = null;
+  out.warned = false;
+  out.levels = 0;
+  out.tasks = tasks;
+  out.breachReason = null;
+  return out;
+}
 
 /**
  * Replays a recorded visit under a playbook with the engine's own functions: target choice (targetFor after the
  * same first-match rule), the clock on its calendar (startClockWith, pauseClock, resumeClock), warning and
  * escalation instants (pointAt, deliveryTime) and the breach reason (inferBreachReason). The visit's entry, exit
- * and pause intervals are facts; only the contract changes.
+ * and pause intervals are facts; only the contract changes. `out` is filled and returned, so a loop over a million
+ * visits can reuse one object per playbook.
  */
-export function replayVisit(row: HistoryRow, plan: PlaybookPlan): VisitReplay {
+export function replayVisit(row: HistoryRow, plan: PlaybookPlan, out: VisitReplay = blankReplay()): VisitReplay {
   const sp = plan.stages.get(row.stage);
-  if (!sp) return NONE(0);
+  if (!sp) return none(out, 'none', 0);
   const ctx = sp.ctx;
-  if (!ctx) return NONE(sp.entryTasks);
+  if (!ctx) return none(out, 'none', sp.entryTasks);
   const inputs = row.inputs;
   const sla = ctx.sla;
 
   const idx = sla.overrides.length === 0 ? -1 : overrideIndex(sla.overrides, inputs?.entry);
-  if (idx === undefined) return UNKNOWN;
+  if (idx === undefined) return none(out, 'unknown', 0);
   let pauses: readonly (readonly [number, number])[] = [];
   if (sla.pauseWhen.length > 0) {
     // Intervals are known only for the pause conditions that were in force; other conditions were never watched.
-    if (!inputs || inputs.pauseKey !== sp.pauseKey) return UNKNOWN;
+    if (!inputs || inputs.pauseKey !== sp.pauseKey) return none(out, 'unknown', 0);
     pauses = inputs.pauses;
   }
 
@@ -65,7 +76,11 @@ export function replayVisit(row: HistoryRow, plan: PlaybookPlan): VisitReplay {
   // was achieved there, so leaving is no breach of its own (exitStage's "cancelled" mode).
   const cancelled = row.toStage === null;
   const clock = startClockWith(ctx, sp.targets[idx + 1]!, enteredAt);
-  const st = { warned: false, breachedAt: null as number | null, levels: 0, tasks: sp.entryTasks };
+  const st = progress;
+  st.warned = false;
+  st.breachedAt = null;
+  st.levels = 0;
+  st.tasks = sp.entryTasks;
 
   let pausedAtExit = false;
   for (const [from, to] of pauses) {
@@ -84,19 +99,20 @@ export function replayVisit(row: HistoryRow, plan: PlaybookPlan): VisitReplay {
   if (!pausedAtExit) settle(clock, sp, st, exitAt, !cancelled);
 
   const outcome: ReplayOutcome = st.breachedAt !== null ? 'breached' : cancelled ? 'cancelled' : 'met';
-  return {
-    outcome,
-    dueAt: clock.dueAt,
-    targetMs: clock.targetMs,
-    calendar: clock.basis === 'business' ? (clock.calendar ?? null) : null,
-    warned: st.warned,
-    levels: st.levels,
-    tasks: st.tasks,
-    breachReason: st.breachedAt !== null ? breachReasonOf(row, sp, st.breachedAt) : null,
-  };
+  out.outcome = outcome;
+  out.dueAt = clock.dueAt;
+  out.targetMs = clock.targetMs;
+  out.calendar = clock.basis === 'business' ? (clock.calendar ?? null) : null;
+  out.warned = st.warned;
+  out.levels = st.levels;
+  out.tasks = st.tasks;
+  out.breachReason = st.breachedAt !== null ? breachReasonOf(row, sp, st.breachedAt) : null;
+  return out;
 }
 
 type Progress = { warned: boolean; breachedAt: number | null; levels: number; tasks: number };
+// One scratch record: replayVisit is synchronous and not re-entrant, so it never holds two at once.
+const progress: Progress = { warned: false, breachedAt: null, levels: 0, tasks: 0 };
 
 /**
  * What the clock's timers do while it runs up to `end` (a pause or the exit). `breachAtEnd`: the engine
