@@ -7,7 +7,16 @@ import type { Playbook } from '../playbook/schema';
 
 export const playbook = fixturePlaybook();
 
-export type Scenario = { dealId: string; urgent: boolean; pauses: [number, number][]; exitAt: number; enteredAt?: number };
+export type Scenario = {
+  dealId: string;
+  urgent: boolean;
+  pauses: [number, number][];
+  exitAt: number;
+  enteredAt?: number;
+  /** The stage visited ("lead" by default) and where the deal goes next ("intake" by default). */
+  stage?: string;
+  toStage?: string;
+};
 
 function firing(timerId: string, entryId: string): TimerFiring {
   const parts = timerId.split(':');
@@ -28,7 +37,7 @@ export function driveLead(s: Scenario, pb: Playbook = playbook): { row: HistoryR
     ...(paused ? { waiting_on: 'patient' } : {}),
   });
   const at = (paused: boolean, over: Parameters<typeof snap>[0] = {}) =>
-    snap({ dealId: s.dealId, stageEnteredAt: enteredAt, properties: props(paused), ...over });
+    snap({ dealId: s.dealId, stage: s.stage ?? 'lead', stageEnteredAt: enteredAt, properties: props(paused), ...over });
   let state = reconcile({ playbook: pb, state: null, snapshot: at(false), now: enteredAt }).state!;
   let paused = false;
   const runTimers = (until: number) => {
@@ -50,11 +59,11 @@ export function driveLead(s: Scenario, pb: Playbook = playbook): { row: HistoryR
   const r = reconcile({
     playbook: pb,
     state,
-    snapshot: at(paused, { stage: 'intake', stageEnteredAt: s.exitAt, properties: { ...props(paused), insurance_id: 'x' } }),
+    snapshot: at(paused, { stage: s.toStage ?? 'intake', stageEnteredAt: s.exitAt, properties: { ...props(paused), insurance_id: 'x' } }),
     now: s.exitAt,
   });
   const row = r.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []))[0];
-  if (!row) throw new Error(`deal ${s.dealId}: the move out of "lead" recorded no visit: ${r.decisions.map((d) => d.rule).join(', ')}`);
+  if (!row) throw new Error(`deal ${s.dealId}: the move out of "${s.stage ?? 'lead'}" recorded no visit: ${r.decisions.map((d) => d.rule).join(', ')}`);
   return { row, before };
 }
 

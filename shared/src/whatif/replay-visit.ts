@@ -15,6 +15,7 @@ export type VisitReplay = {
   dueAt: number | null;
   targetMs: number | null;
   calendar: string | null;
+  /** The owner got a warning task (a warning that would land at or after the due time gives none). */
   warned: boolean;
   /** Escalation levels reached. */
   levels: number;
@@ -77,6 +78,7 @@ export function replayVisit(row: HistoryRow, plan: PlaybookPlan, out: VisitRepla
   const cancelled = row.toStage === null;
   const clock = startClockWith(ctx, sp.targets[idx + 1]!, enteredAt);
   const st = progress;
+  st.warningDone = false;
   st.warned = false;
   st.breachedAt = null;
   st.levels = 0;
@@ -110,9 +112,10 @@ export function replayVisit(row: HistoryRow, plan: PlaybookPlan, out: VisitRepla
   return out;
 }
 
-type Progress = { warned: boolean; breachedAt: number | null; levels: number; tasks: number };
+/** warningDone: the warning timer has fired (or was skipped); warned: it gave the owner a warning task. */
+type Progress = { warningDone: boolean; warned: boolean; breachedAt: number | null; levels: number; tasks: number };
 // One scratch record: replayVisit is synchronous and not re-entrant, so it never holds two at once.
-const progress: Progress = { warned: false, breachedAt: null, levels: 0, tasks: 0 };
+const progress: Progress = { warningDone: false, warned: false, breachedAt: null, levels: 0, tasks: 0 };
 
 /**
  * What the clock's timers do while it runs up to `end` (a pause or the exit). `breachAtEnd`: the engine
@@ -122,10 +125,13 @@ const progress: Progress = { warned: false, breachedAt: null, levels: 0, tasks: 
 function settle(clock: SlaClock, sp: StagePlan, st: Progress, end: number, breachAtEnd: boolean): void {
   const ctx = sp.ctx!;
   if (st.breachedAt === null) {
-    if (!st.warned && clock.warningAt < end) {
-      st.warned = true;
+    if (!st.warningDone && clock.warningAt < end) {
+      st.warningDone = true;
       // The engine skips the warning task when the notice would land at or after the due time.
-      if (clock.warningAt < clock.dueAt) st.tasks++;
+      if (clock.warningAt < clock.dueAt) {
+        st.warned = true;
+        st.tasks++;
+      }
     }
     if (clock.dueAt < end || (breachAtEnd && clock.dueAt <= end)) st.breachedAt = clock.dueAt;
   }
