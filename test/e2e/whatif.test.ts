@@ -115,7 +115,7 @@ describe('what-if over visits the worker recorded', () => {
     expect(json.code).toBe(0);
     expectFlipAndRepair(JSON.parse(json.stdout) as WhatIfReport);
     const table = await runCaptured(args, env, {}, e.clock.now());
-    expect(table.stdout).toContain(`deal ${ids.urgentSlow} in ${S.newLead}: breached -> met`);
+    expect(table.stdout).toContain(`deal ${ids.urgentSlow} in New Lead: breached -> met`);
     expect(table.stdout).toMatch(/New Lead\s+3\s+66\.7%\s+33\.3%/);
     const bad = await runCaptured([...args.slice(0, -1), '0'], env, {}, e.clock.now());
     expect(bad.code).toBe(1);

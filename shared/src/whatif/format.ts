@@ -56,7 +56,8 @@ function formatTable(r: WhatIfReport): string {
     out.push('', 'All visits');
     out.push(...table(COLUMNS, [cells(r.totals)]));
     out.push('', `Outcome flips: ${r.flipsTotal}`);
-    for (const f of r.flipped.slice(0, 20)) out.push(`  deal ${f.dealId} in ${f.stage}: ${f.from} -> ${f.to}`);
+    const label = new Map(r.byStage.map((s) => [s.stage.id, s.stage.label]));
+    for (const f of r.flipped.slice(0, 20)) out.push(`  deal ${f.dealId} in ${label.get(f.stage) ?? f.stage}: ${f.from} -> ${f.to}`);
     if (r.flipsTotal > 20) out.push(`  ... ${r.flipsTotal - 20} more (--format json lists up to ${r.flipped.length})`);
   }
   out.push('', `Repair preview: ${r.repair.deals} running visit(s)`);
