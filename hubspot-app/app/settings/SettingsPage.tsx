@@ -14,10 +14,10 @@ import {
 } from '@hubspot/ui-extensions';
 import { InstallStatus } from './components/InstallStatus.tsx';
 import { StageFields } from './components/StageFields.tsx';
-import { WhatIfPreview } from './components/WhatIfPreview.tsx';
 import { SERVICE_URL } from './lib/config.ts';
 import { editStage, type StageEdit } from './lib/draft.ts';
 import { createServiceClient, ServiceError, type FetchLike, type Issue } from './lib/service.ts';
+import { WhatIfPreview } from './components/WhatIfPreview.tsx';
 import type { PlaybookDoc, PlaybookResponse, StatusResponse } from './lib/types.ts';
 import { fieldKey, validatePlaybook, type FieldErrors } from './lib/validate.ts';
 

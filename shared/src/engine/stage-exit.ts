@@ -39,6 +39,8 @@ export function exitStage(
   const label = ref?.stage.label ?? entry.stage;
   const clock = entry.sla;
   const ctx = ref && clockContext(playbook, ref.stage);
+  // What decided the visit, for what-if replays (taken before the clock is settled; it reads none of it).
+  const inputs = visitInputs(playbook, ref?.stage, entry, snapshot, at, now);
 
   // The breach timer may not have fired yet (queue lag, a missed job): leaving after the due time is a breach
   // all the same, at its due time.
@@ -79,7 +81,6 @@ export function exitStage(
   }
 
   const calendar = calendarOf(playbook, clock?.calendar ?? ref?.stage.sla?.calendar);
-  const inputs = visitInputs(playbook, ref?.stage, entry, snapshot, at, now);
   fx.push({
     type: 'recordHistory',
     row: {

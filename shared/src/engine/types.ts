@@ -75,6 +75,9 @@ export const VisitInputs = z.object({
   }),
 });
 
+export type InputsAt = z.infer<typeof InputsAt>;
+export type VisitInputs = z.infer<typeof VisitInputs>;
+
 // ---------------------------------------------------------------------------------------------------------
 // Stored state per deal (Redis), owned by the engine.
 
@@ -272,8 +275,6 @@ export type DealState = z.infer<typeof DealState>;
 export type Command = z.infer<typeof Command>;
 export type Decision = z.infer<typeof Decision>;
 export type TimerFiring = z.infer<typeof TimerFiring>;
-export type InputsAt = z.infer<typeof InputsAt>;
-export type VisitInputs = z.infer<typeof VisitInputs>;
 export type HistoryRow = Extract<Command, { type: 'recordHistory' }>['row'];
 
 export type EngineResult = { state: DealState | null; commands: Command[]; decisions: Decision[] };

@@ -32,7 +32,8 @@ export const API_MOUNT_PATH = '/api';
  */
 export function createApiRouter(deps: ApiDeps): Router {
   const router = Router();
-  router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps), whatIfRoutes(deps));
+  router.use(whatIfRoutes(deps));
+  router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps));
   router.use(apiErrorHandler(deps.log));
   return router;
 }
@@ -66,12 +67,12 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     playbooks: new PlaybookStore(w.redis, keys, w.log),
     meta: new PlaybookMetaStore(w.redis, w.prefix),
     states,
+    whatIfData: (portalId, now, weeks) => readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks }),
     history: new DealHistoryReader(w.redis, keys),
     weeks: new HistoryWeeks(w.redis, keys, new HistoryStore(w.redis, keys, w.log)),
     gateway: w.gateway,
     install,
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
-    whatIfData: (portalId, now, weeks) => readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks }),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });
   return { path: API_MOUNT_PATH, router, activity };

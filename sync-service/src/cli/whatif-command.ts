@@ -1,4 +1,5 @@
-import { formatWhatIf, whatIf, type WhatIfFormat } from '@stagekeeper/shared';
+import { Option, type Command } from 'commander';
+import { formatWhatIf, WHATIF_FORMATS, whatIf, type WhatIfFormat } from '@stagekeeper/shared';
 import { readWhatIfData } from '../api/whatif-data';
 import { DealStateStore } from '../state/deal-state-store';
 import { withRedis } from './env';
@@ -57,4 +58,20 @@ export async function runWhatIf(io: CliIo, file: string, opts: WhatIfOptions, op
     },
     openRedis,
   );
+}
+
+/** Adds `whatif` under the `playbook` command. */
+export function addWhatIfCommand(playbook: Command, io: CliIo, exit: (code: number) => void): void {
+  playbook
+    .command('whatif')
+    .description(
+      'Replay the last weeks of stage visits under a draft playbook and the one in force, and preview how far running ' +
+        'clocks would move if it were published (REDIS_URL, KEY_PREFIX). Reads only.',
+    )
+    .argument('<draft>', 'draft playbook file (.yaml, .yml or .json)')
+    .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID, or the only portal with a playbook)')
+    .option('--weeks <n>', 'how many weeks back to replay (1-52)', '4')
+    .addOption(new Option('--format <format>', 'output format').choices(WHATIF_FORMATS).default('table'))
+    .option('--at <datetime>', 'replay as of this instant instead of now (a date-time with an offset)')
+    .action(async (file: string, opts: WhatIfOptions) => exit(await runWhatIf(io, file, opts)));
 }
