@@ -18,6 +18,8 @@ export type ApiDeps = {
   meta: Pick<PlaybookMetaStore, 'get' | 'set' | 'withSaveLock'>;
   states: Pick<DealStateStore, 'load' | 'save'>;
   history: { rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]> };
+  /** What-if input: visits that ended in the last `weeks` weeks and the deals with a visit open now. */
+  whatIfData?: (portalId: string, now: number, weeks: number) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
   weeks: {
     /** Rows whose exit falls in [fromMs, toMs) (a superset is fine). */
     rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
@@ -32,8 +34,6 @@ export type ApiDeps = {
   audit: ReasonAuditLog;
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;
-  /** What-if input: visits that ended in the last `weeks` weeks and the deals with a visit open now. */
-  whatIfData?: (portalId: string, now: number, weeks: number) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
   /** Budget for the live HubSpot read; the UI gives up after 15 s and we answer within 10 s (§4.1). */
   hubspotTimeoutMs?: number;
 };
