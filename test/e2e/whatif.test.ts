@@ -141,14 +141,20 @@ describe('what-if over visits the worker recorded', () => {
     const body = (await bad.json()) as { error: { code: string; issues: { path: (string | number)[] }[] } };
     expect(body.error.code).toBe('invalid_playbook');
     expect(body.error.issues[0]!.path).toEqual(['pipelines', 0, 'stages', 0, 'sla', 'target']);
+    const badWeeks = await signedPost('/api/settings/whatif', { playbook: draft, weeks: 0 });
+    expect(badWeeks.status).toBe(400);
+    expect(((await badWeeks.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    // A portal with no playbook in force has nothing to compare the draft with.
+    const none = await signedPost('/api/settings/whatif', { playbook: draft }, '99999');
+    expect(none.status).toBe(404);
     const unsigned = await fetch(`${e.stack.service.url}/api/settings/whatif?portalId=${portal()}`, { method: 'POST', body: '{}' });
     expect(unsigned.status).toBe(401);
   });
 });
 
 /** What hubspot.fetch sends: portal and user appended to the URL, the whole URL signed with v3. */
-async function signedPost(path: string, payload: unknown) {
-  const url = `${e.stack.service.url}${path}?userId=1001&userEmail=admin%40clinic.test&appId=1&portalId=${portal()}`;
+async function signedPost(path: string, payload: unknown, portalId = portal()) {
+  const url = `${e.stack.service.url}${path}?userId=1001&userEmail=admin%40clinic.test&appId=1&portalId=${portalId}`;
   const body = JSON.stringify(payload);
   const ts = String(e.clock.now());
   const sig = createHmac('sha256', e.portal.clientSecret).update(`POST${url.replace('%40', '@')}${body}${ts}`).digest('base64');
