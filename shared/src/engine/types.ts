@@ -64,7 +64,7 @@ export const VisitInputs = z.object({
   pauses: z.array(z.tuple([z.number(), z.number()])),
   /** criterionKey list of the pause conditions in force when the intervals were seen. */
   pauseKey: z.string(),
-  /** Breach-reason evidence at exit: counts and flags only. */
+  /** Breach-reason evidence at exit: counts and flags only; absent when the deal was gone (deleted, merged). */
   evidence: z.object({
     ownerChanges: z.number().int().nonnegative(),
     /** When the owner changed (instants only), so a replay counts the changes before its own breach time. */
@@ -72,7 +72,7 @@ export const VisitInputs = z.object({
     noOwner: z.boolean(),
     unansweredAttempts: z.number().int().nonnegative(),
     ownerOpenTasks: z.number().int().nonnegative().optional(),
-  }),
+  }).optional(),
 });
 
 export type InputsAt = z.infer<typeof InputsAt>;

@@ -115,15 +115,22 @@ export function visitInputs(
   const evidence = gatherEvidence(playbook, stage, entry, snapshot, now);
   return {
     entry: entry.inputs,
-    exit: captureInputs(playbook, [...(stage?.exitCriteria ?? []), ...(stage ? entryCriteriaOf(stage) : [])], snapshot, entry, now),
+    // A deleted or merged deal's snapshot has no properties: recording them as empty would be a guess.
+    exit: snapshot.exists
+      ? captureInputs(playbook, [...(stage?.exitCriteria ?? []), ...(stage ? entryCriteriaOf(stage) : [])], snapshot, entry, now)
+      : { props: {}, held: {} },
     pauses: (entry.pauseSeen ?? []).map(([from, to]) => [from, to ?? Math.max(from, exitAt)] as [number, number]),
     pauseKey: criteriaKey(stage?.sla?.pauseWhen ?? []),
-    evidence: {
-      ownerChanges: evidence.ownerChanges,
-      ownerChangesAt: entry.ownerChanges.map((c) => c.at),
-      noOwner: evidence.noOwner,
-      unansweredAttempts: evidence.unansweredAttempts,
-      ...(evidence.ownerOpenTasks !== undefined ? { ownerOpenTasks: evidence.ownerOpenTasks } : {}),
-    },
+    ...(snapshot.exists
+      ? {
+          evidence: {
+            ownerChanges: evidence.ownerChanges,
+            ownerChangesAt: entry.ownerChanges.map((c) => c.at),
+            noOwner: evidence.noOwner,
+            unansweredAttempts: evidence.unansweredAttempts,
+            ...(evidence.ownerOpenTasks !== undefined ? { ownerOpenTasks: evidence.ownerOpenTasks } : {}),
+          },
+        }
+      : {}),
   };
 }

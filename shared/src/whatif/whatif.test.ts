@@ -83,6 +83,9 @@ describe('replaying visits the engine recorded', () => {
     const gone = reconcile({ playbook, state: entered, snapshot: snap({ dealId: '77', exists: false }), now: MON_10 + HOUR });
     const row = gone.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []))[0]!;
     expect(row.slaOutcome).toBe('cancelled');
+    // HubSpot no longer has the deal: nothing is recorded as its exit values.
+    expect(row.inputs!.exit).toEqual({ props: {}, held: {} });
+    expect(row.inputs!.evidence).toBeUndefined();
     expect(replayVisit(row, planOf(playbook)).outcome).toBe('cancelled');
     const tight = draftOf((p) => (stageIn(p, 'lead').sla!.target = '30m'));
     expect(replayVisit(row, planOf(tight))).toMatchObject({ outcome: 'breached', dueAt: MON_10 + 30 * MIN });
