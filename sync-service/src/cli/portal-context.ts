@@ -14,9 +14,10 @@ export type PortalContext = {
 };
 
 /**
- * What the commands that read a portal's stores share: the environment, a checked --portal (or the only portal
+ * What `playbook whatif` needs to read a portal's stores: the environment, a checked --portal (or the only portal
  * with a playbook), a Redis connection that fails fast, and a logger whose warnings (counts only, never row
- * contents) go to stderr.
+ * contents) go to stderr. The scorecard command keeps its own portal lookup (main's version also falls back to
+ * the sandbox prefix); the two can share one once merged.
  */
 export async function withPortal<T>(
   io: CliIo,

@@ -1,10 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SCORECARD_FORMATS, WeekError, type ScorecardFormat } from '@stagekeeper/shared';
 import { CliError, line, type CliIo } from './io';
+import { addWhatIfCommand } from './whatif-command';
 import { printPlaybookSchema, publishPlaybook, validatePlaybookFile } from './playbook-commands';
 import { runProvision, type ProvisionDeps } from './provision-command';
 import { runScorecard } from './scorecard-command';
-import { addWhatIfCommand } from './whatif-command';
 
 export type CliDeps = ProvisionDeps;
 

@@ -11,12 +11,14 @@ import {
   type ScorecardFormat,
   type WeekRange,
 } from '@stagekeeper/shared';
+import type { Redis } from 'ioredis';
+import { createLogger } from '../log';
 import { HistoryStore, weekStart } from '../state/history-store';
-import type { PlaybookStore } from '../state/playbook-store';
-import { withRedis } from './env';
+import { redisKeys } from '../state/keys';
+import { PlaybookStore } from '../state/playbook-store';
+import { cliConfig, withRedis } from './env';
 import { CliError, line, type CliIo } from './io';
 import { readPlaybookOrFail } from './playbook-commands';
-import { withPortal } from './portal-context';
 
 export type ScorecardOptions = {
   week?: string;
@@ -39,6 +41,17 @@ export async function readRowsForRange(history: HistoryStore, portalId: string, 
   return rows;
 }
 
+async function resolvePortal(store: PlaybookStore, asked: string | undefined): Promise<string> {
+  if (asked) return asked;
+  const portals = await store.portals();
+  if (portals.length === 1) return portals[0]!;
+  throw new CliError(
+    portals.length === 0
+      ? 'no portal has a stored playbook; pass --portal ID (or set HUBSPOT_PORTAL_ID)'
+      : `several portals have data (${portals.join(', ')}); pass --portal ID`,
+  );
+}
+
 async function resolvePlaybook(store: PlaybookStore, portalId: string, file: string | undefined): Promise<Playbook> {
   if (file) return readPlaybookOrFail(file);
   const stored = await store.current(portalId);
@@ -50,8 +63,15 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, openRedis 
   // Argument mistakes first: no reason to wait for Redis to learn the week is misspelt.
   if (opts.week !== undefined) parseIsoWeek(opts.week);
   if (opts.zone !== undefined) assertZone(opts.zone);
+  const config = cliConfig(io.env);
+  const portalArg = opts.portal ?? config.hubspot.portalId;
+  if (portalArg !== undefined && !/^\d+$/.test(portalArg)) throw new CliError(`invalid portal id "${portalArg}": expected digits`);
   // Corrupt-row warnings go to stderr as the service logs them (counts only, never row contents).
-  return withPortal(io, opts.portal, async ({ redis, keys, log, playbooks, portalId }) => {
+  const log = createLogger('warn', { write: (msg: string) => io.err(msg) });
+  return openRedis(config.redisUrl, async (redis: Redis) => {
+    const keys = redisKeys(config.keyPrefix);
+    const playbooks = new PlaybookStore(redis, keys, log);
+    const portalId = await resolvePortal(playbooks, portalArg);
     const playbook = await resolvePlaybook(playbooks, portalId, opts.playbook);
     const zone = opts.zone ?? reportingZone(playbook);
     const range = weekRange(opts.week ?? latestCompleteWeek(io.now(), zone), zone);
@@ -59,5 +79,5 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, openRedis 
     const card = computeScorecard({ rows, playbook, week: range.week, zone });
     io.out(line(formatScorecard(card, opts.format)));
     return 0;
-  }, openRedis);
+  });
 }
