@@ -86,6 +86,22 @@ export function refreshTimes(clock: SlaClock, ctx: ClockContext): void {
   clock.warningAt = deliveryTime(ctx, pointAt(clock, ctx, ctx.sla.warningAt));
 }
 
+/**
+ * Puts a running or paused clock on a new target (the repair of a playbook change), keeping the basis time it has
+ * consumed; also what the what-if repair preview applies.
+ */
+export function retarget(clock: SlaClock, ctx: ClockContext, target: ChosenTarget, enteredAt: number): void {
+  clock.targetMs = target.targetMs;
+  clock.basis = target.basis;
+  clock.targetRule = target.targetRule;
+  clock.calendar = ctx.sla.calendar;
+  clock.levelsFired = clock.levelsFired.filter((i) => i < ctx.sla.escalations.length);
+  // The original due time is what the new rule would have said at entry, with no pause.
+  const unpaused = { ...clock, consumedMs: 0, runningSince: enteredAt, pausedAt: null };
+  clock.originalDueAt = pointAt(unpaused, ctx, 100);
+  refreshTimes(clock, ctx);
+}
+
 export function startClock(ctx: ClockContext, snapshot: DealSnapshot, enteredAt: number, now: number): SlaClock {
   return startClockWith(ctx, chooseTarget(ctx.sla, snapshot, now), enteredAt);
 }

@@ -1,5 +1,4 @@
-import { retarget } from '../engine/playbook-change';
-import { startClockWith } from '../engine/sla-clock';
+import { retarget, startClockWith } from '../engine/sla-clock';
 import type { DealState } from '../engine/types';
 import type { Playbook } from '../playbook/schema';
 import { medianAndP90 } from '../scorecard/stats';
