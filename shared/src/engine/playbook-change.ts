@@ -2,10 +2,8 @@ import type { Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { Effects, iso, msProp } from './effects';
 import { findStage } from './lookup';
-// A separate line so the merge with main's edit of the imports below stays clean; fold into it afterwards.
-import { retarget } from './sla-clock';
 import { moveSlaTask, pauseHolds, runningStatus } from './pause';
-import { cancelAllTimers, chooseTarget, clockContext, pauseClock, pointAt, refreshTimes, startClock, syncTimers } from './sla-clock';
+import { cancelAllTimers, chooseTarget, clockContext, pauseClock, retarget, startClock, syncTimers } from './sla-clock';
 import { ownerFor, slaTask, slaTaskKey } from './tasks';
 import { taskZone } from './task-time';
 import type { DealSnapshot, DealState } from './types';
