@@ -103,7 +103,11 @@ export async function startStack(opts: StackOptions) {
     }
     const registry = new InstallRegistry(redis, config.keyPrefix, opts.clock);
     // A static token (or the sandbox's) is an install of one portal; OAuth portals are registered by /oauth.
-    if (!opts.tokens || remote) await registry.markInstalled(portalId, { mode: 'static', scopes: null });
+    // Their admins (who may change the playbook or uninstall) come from ADMIN_USER_IDS; the embedded sandbox's
+    // user is its first owner, as its token info says.
+    const sandboxUser = sandbox?.portal.owners.first()?.userId;
+    const admins = [...config.adminUserIds, ...(sandboxUser !== undefined ? [String(sandboxUser)] : [])];
+    if (!opts.tokens || remote) await registry.markInstalled(portalId, { mode: 'static', scopes: null, admins });
     await registry.markProvisioning(portalId);
     const report = await provision({ client: caller, playbook }).catch(async (err: unknown) => {
       await registry.markProvisionFailed(portalId, err instanceof Error ? err.message : String(err));

@@ -29,6 +29,8 @@ export type ApiDeps = {
     apply: HubSpotGateway['apply'];
   };
   install: Pick<InstallStatusStore, 'status'>;
+  /** Who may change the playbook: the portal's admin list kept at install (InstallRegistry.isAdmin). */
+  admins: { isAdmin(portalId: string, userId: string | null): Promise<boolean> };
   audit: ReasonAuditLog;
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;

@@ -47,7 +47,7 @@ export type ApiWiring = {
   /** The reconcile queue's enqueue (e.g. `(p, ids) => reconcileQueue.enqueue(p, ids, 'manual')`). */
   enqueueReconcile?: (portalId: string, dealIds: string[]) => Promise<unknown>;
   /** The install flow's registry, when the caller already has one; otherwise one over the same Redis keys. */
-  installRegistry?: Pick<InstallRegistry, 'get'>;
+  installRegistry?: Pick<InstallRegistry, 'get' | 'isAdmin'>;
 };
 
 /** The router over the service's Redis stores, ready for `startService({ routers: [...] })`. */
@@ -55,7 +55,8 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
   const keys = redisKeys(w.prefix);
   const states = new DealStateStore(w.redis, keys, w.log);
   const activity = new PortalActivityStore(w.redis, w.prefix);
-  const install = registryInstallStatus(w.installRegistry ?? new InstallRegistry(w.redis, w.prefix), activity);
+  const registry = w.installRegistry ?? new InstallRegistry(w.redis, w.prefix);
+  const install = registryInstallStatus(registry, activity);
   const router = createApiRouter({
     clientSecret: w.clientSecret,
     publicUrl: w.publicUrl,
@@ -68,6 +69,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     weeks: new HistoryWeeks(w.redis, keys, new HistoryStore(w.redis, keys, w.log)),
     gateway: w.gateway,
     install,
+    admins: registry,
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });

@@ -37,6 +37,14 @@ export function settingsRoutes(deps: ApiDeps): Router {
   router.put('/settings/playbook', ...signed, async (req, res) => {
     const caller = callerOf(req);
     const { portalId } = caller;
+    // A playbook decides what happens to every patient's deal: only the portal's admins change it, and only for
+    // a portal that installed the app (a signed request alone proves only that some user of some portal sent it).
+    if (!(await deps.install.status(portalId)).installed)
+      throw new ApiError('not_installed', 'Stagekeeper is not installed in this HubSpot account; install it before saving a playbook.');
+    if (!(await deps.admins.isAdmin(portalId, caller.userId))) {
+      deps.log.warn({ portalId, userId: caller.userId }, 'playbook save refused: not an admin of the portal');
+      throw new ApiError('forbidden', 'Only an admin of this HubSpot account can change the playbook.');
+    }
     const body = PutBody.safeParse(jsonBody(req));
     if (!body.success) throw new ApiError('invalid_request', 'The request needs a baseVersion and a playbook.');
     const { baseVersion, playbook: input } = body.data;
