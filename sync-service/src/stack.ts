@@ -9,6 +9,7 @@ import { formatProvisionReport, provision } from './provision';
 import { createCriteriaProperties, criteriaPropertyTypes, type Sandbox } from './sandbox-mode';
 import { startService, type StartOptions } from './service';
 import { redisKeys } from './state/keys';
+import { checkRedisDurability } from './state/data-loss';
 import { PlaybookStore } from './state/playbook-store';
 
 export type StackOptions = {
@@ -65,6 +66,7 @@ export async function startStack(opts: StackOptions) {
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   await waitForRedis(redis, log, opts.redisWaitMs ?? 60_000);
+  await checkRedisDurability(redis, log, { production: config.production });
   const remote: RemoteSandbox | undefined = sandbox
     ? { url: sandbox.server.url, portalId: sandbox.portalId, token: sandbox.token, secret: sandbox.secret }
     : opts.remoteSandbox;
@@ -94,6 +96,7 @@ export async function startStack(opts: StackOptions) {
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
 
+  let reseedPortal: (() => Promise<void>) | undefined;
   if (portalId) {
     const caller = adapter.caller.forPortal(portalId);
     if (remote) {
@@ -107,7 +110,8 @@ export async function startStack(opts: StackOptions) {
     // user is its first owner, as its token info says.
     const sandboxUser = sandbox?.portal.owners.first()?.userId;
     const admins = [...config.adminUserIds, ...(sandboxUser !== undefined ? [String(sandboxUser)] : [])];
-    if (!opts.tokens || remote) await registry.markInstalled(portalId, { mode: 'static', scopes: null, admins });
+    const staticInstall = !opts.tokens || !!remote;
+    if (staticInstall) await registry.markInstalled(portalId, { mode: 'static', scopes: null, admins });
     await registry.markProvisioning(portalId);
     const report = await provision({ client: caller, playbook }).catch(async (err: unknown) => {
       await registry.markProvisionFailed(portalId, err instanceof Error ? err.message : String(err));
@@ -118,8 +122,17 @@ export async function startStack(opts: StackOptions) {
       { portalId, created: report.created.length, mismatches: report.mismatches.length, missing: report.missingProperties.length },
       report.ok ? 'provisioned' : `provisioning found problems:\n${formatProvisionReport(report)}`,
     );
-    const stored = await new PlaybookStore(redis, redisKeys(config.keyPrefix), log).saveIfChanged(portalId, playbook);
+    const playbooks = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
+    const stored = await playbooks.saveIfChanged(portalId, playbook);
     log.info({ portalId, version: stored.version, changed: stored.changed }, 'playbook in force');
+    // After a Redis data loss: the install record and the playbook from their source (the file or the static
+    // playbook this process was started with), as at start. Provisioning in HubSpot itself was not lost.
+    reseedPortal = async () => {
+      if (staticInstall) await registry.markInstalled(portalId, { mode: 'static', scopes: null, admins });
+      await registry.markProvisioned(portalId, report, { checkedPlaybook: true });
+      const again = await playbooks.saveIfChanged(portalId, playbook);
+      log.warn({ portalId, version: again.version }, 're-seeded the portal\'s install record and playbook');
+    };
   }
 
   // The card, settings and scorecard API (hubspot.fetch from the app's components), signed like webhooks.
@@ -147,6 +160,7 @@ export async function startStack(opts: StackOptions) {
     ...(remote ? { webhookSecret: remote.secret } : {}),
     routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
     ...(api ? { activity: api.activity } : {}),
+    ...(reseedPortal ? { reseed: reseedPortal } : {}),
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.host ? { host: opts.host } : {}),

@@ -89,7 +89,8 @@ describe('processReconcile', () => {
     expect(outcomes.get('10')).toBe('applied');
     // Only HubSpot-side commands reach the adapter.
     expect(gateway.applied).toEqual([{ portalId: PORTAL, dealId: '10', commands: [COMMANDS[0]] }]);
-    expect(gateway.snapshotCalls[0]!.properties).toEqual(['dealstage', 'pipeline']);
+    // createdate: whether a deal without state predates this Redis's state (task adoption).
+    expect(gateway.snapshotCalls[0]!.properties).toEqual(['dealstage', 'pipeline', 'createdate']);
     expect(await timers.pending(PORTAL, `${ENTRY}:breach`)).toBeDefined();
     expect(await timers.pending(PORTAL, `${ENTRY}:warning`)).toBeUndefined();
     expect((await history.readWeek(PORTAL, NOW)).map((r) => r.dealId)).toEqual(['10']);

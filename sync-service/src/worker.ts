@@ -2,7 +2,8 @@ import { dependsOnUnreadTasks, onTimer, reconcile, requiredProperties } from '@s
 import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, TimerFiring } from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
-import { slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
+import { parseHubSpotTime } from './hubspot/gateway';
+import { adoptedTasks, portalWithoutPlaybook, slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
 import type { HubSpotGateway } from './ports';
 import type { TimerQueue } from './queue/timer-queue';
 import type { DealStateStore } from './state/deal-state-store';
@@ -38,7 +39,25 @@ export type WorkerDeps = {
   clock?: () => number;
   /** Re-decisions allowed when another worker saved the same deal in between. */
   maxConflictRetries?: number;
+  /**
+   * Whether Redis still holds its seed (state/data-loss.ts); asked when a portal's playbook is missing, so a
+   * data loss fails the job for a retry after re-seeding instead of enforcing nothing.
+   */
+  redisIntact?: () => Promise<boolean>;
+  /** When this Redis's state began: deals created before it may have Stagekeeper tasks no stored state knows. */
+  seededAt?: () => number | null;
 };
+
+/** Redis lost its data (the seed marker is gone); the job is retried once the service has re-seeded. */
+export class RedisDataLossError extends Error {
+  constructor(readonly portalId: string) {
+    super(`Redis lost its data; portal ${portalId} waits for the re-seed`);
+    this.name = 'RedisDataLossError';
+  }
+}
+
+/** Read with every first snapshot: whether a deal without state predates this Redis's state (adoption). */
+const CREATED = 'createdate';
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
 
@@ -149,32 +168,68 @@ export function createProcessor(deps: WorkerDeps) {
     }
   }
 
+  /**
+   * No playbook in force: after a Redis data loss that is the loss (the job fails and is retried once re-seeded);
+   * otherwise an installed portal runs unenforced, which is an error someone must fix, not routine.
+   */
+  async function noPlaybook(portalId: string, work: 'reconcile' | 'timer', log: Logger, fields: Record<string, unknown>): Promise<void> {
+    if (deps.redisIntact && !(await deps.redisIntact())) throw new RedisDataLossError(portalId);
+    portalWithoutPlaybook.inc({ work });
+    log.error(fields, 'portal has no playbook in force; nothing is enforced for it (publish one)');
+  }
+
+  /**
+   * A deal with no stored state (never saved, no tombstone) that HubSpot created before this Redis's state began
+   * may carry Stagekeeper tasks from state that was lost: they are mapped by their markers first, so the engine
+   * adopts the current visit's tasks and cancels the open ones of ended visits instead of adding duplicates.
+   * The snapshot is then read again with task statuses (a rep may have completed some).
+   */
+  async function adoptExistingTasks(
+    portalId: string,
+    loaded: { state: DealState | null; version: number },
+    snapshot: DealSnapshot | undefined,
+    properties: string[],
+    log: Logger,
+  ): Promise<DealSnapshot | undefined> {
+    if (!snapshot?.exists || loaded.state !== null || loaded.version !== 0 || !deps.gateway.adoptMarkedTasks) return snapshot;
+    const seededAt = deps.seededAt?.() ?? null;
+    const created = parseHubSpotTime(snapshot.properties[CREATED] ?? null);
+    if (seededAt !== null && created !== null && created >= seededAt) return snapshot;
+    const adopted = await deps.gateway.adoptMarkedTasks(portalId, snapshot.dealId);
+    if (adopted === 0) return snapshot;
+    adoptedTasks.inc(adopted);
+    log.warn({ dealId: snapshot.dealId, adopted }, 'deal without stored state already had Stagekeeper tasks; adopted them');
+    return (await deps.gateway.snapshots(portalId, [snapshot.dealId], properties)).get(snapshot.dealId);
+  }
+
   async function processReconcile(portalId: string, dealIds: string[]): Promise<Map<string, DealOutcome>> {
     const log = portalLogger(deps.log, portalId);
     const outcomes = new Map<string, DealOutcome>();
     const unique = [...new Set(dealIds)];
     const current = await deps.playbooks.current(portalId);
     if (!current) {
-      log.info({ deals: unique.length }, 'no playbook for portal; nothing to enforce');
+      await noPlaybook(portalId, 'reconcile', log, { deals: unique.length });
       for (const id of unique) outcomes.set(id, 'no_playbook');
       return outcomes;
     }
     const { playbook } = current;
     const properties = deps.engine.requiredProperties(playbook);
+    const firstRead = properties.includes(CREATED) ? properties : [...properties, CREATED];
     const failures: { dealId: string; error: unknown }[] = [];
     for (let i = 0; i < unique.length; i += SNAPSHOT_BATCH) {
       const batch = unique.slice(i, i + SNAPSHOT_BATCH);
       const [states, snapshots] = await Promise.all([
         deps.states.loadMany(portalId, batch),
-        deps.gateway.snapshots(portalId, batch, properties, ASSUME_OPEN),
+        deps.gateway.snapshots(portalId, batch, firstRead, ASSUME_OPEN),
       ]);
       for (const [j, dealId] of batch.entries()) {
         try {
+          const snapshot = await adoptExistingTasks(portalId, states[j]!, snapshots.get(dealId), properties, log);
           const { outcome } = await settleDeal(
             portalId,
             playbook,
             dealId,
-            { ...states[j]!, snapshot: snapshots.get(dealId) },
+            { ...states[j]!, snapshot },
             (pb, state, snapshot, now) => deps.engine.reconcile({ playbook: pb, state, snapshot, now }),
             log,
           );
@@ -194,7 +249,7 @@ export function createProcessor(deps: WorkerDeps) {
     const log = portalLogger(deps.log, portalId, { dealId, timerId: timer.timerId });
     const current = await deps.playbooks.current(portalId);
     if (!current) {
-      log.info('timer fired for a portal without playbook; ignored');
+      await noPlaybook(portalId, 'timer', log, {});
       return 'no_playbook';
     }
     const { playbook } = current;

@@ -30,6 +30,13 @@ export function redisKeys(prefix: string) {
     sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
     /** Set of portal ids with a playbook (what the sweep walks). */
     portals: () => `${prefix}:portals`,
+    /**
+     * String (JSON {seededAt}): written once the service has seeded Redis (playbooks, schedules). Its absence
+     * while running means Redis lost its data (a restart without persistence, a flush): see state/data-loss.ts.
+     */
+    seeded: () => `${prefix}:seeded`,
+    /** String with a TTL: a signed request already answered (its signature's hash), refused if seen again. */
+    replay: (digest: string) => `${prefix}:replay:${assertKeyPart('digest', digest)}`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
   };
