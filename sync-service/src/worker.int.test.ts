@@ -169,6 +169,16 @@ describe('processReconcile', () => {
     expect((await states.load(PORTAL, '11')).version).toBe(1);
   });
 
+  it('an id HubSpot has no deal for leaves no Redis key (issue 12: each unknown id left a key behind)', async () => {
+    const real = createProcessor({
+      gateway, engine: sharedEngine, playbooks: staticPlaybookSource(playbook, [PORTAL]), states, history, timers, log: silentLogger, clock: () => NOW,
+    });
+    const outcomes = await real.processReconcile(PORTAL, ['404', '405']);
+    expect([...outcomes.values()]).toEqual(['applied', 'applied']);
+    // BullMQ's own queue metadata aside, nothing is stored for them.
+    expect((await redis.keys(`${prefix}:*`)).filter((k) => !k.startsWith(`${prefix}:bull:`))).toEqual([]);
+  });
+
   it('does nothing for a portal without playbook', async () => {
     const outcomes = await processor().processReconcile('999', ['10']);
     expect(outcomes.get('10')).toBe('no_playbook');

@@ -149,7 +149,10 @@ export function createProcessor(deps: WorkerDeps) {
       }
       const result = await decideOn(portalId, playbook, state, snapshot, decide);
       await applyResult(portalId, dealId, result);
-      if (await deps.states.save(portalId, dealId, version, result.state)) {
+      // An id HubSpot has no deal for, never stored: nothing to remember, so no key (any signed webhook can
+      // name any id; each would otherwise leave a tombstone behind).
+      const nothingToKeep = version === 0 && result.state === null && !snapshot.exists;
+      if (nothingToKeep || (await deps.states.save(portalId, dealId, version, result.state))) {
         await cancelOrphanTimers(portalId, orphanTimers, result);
         log.debug(
           { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
