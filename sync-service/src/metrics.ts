@@ -10,7 +10,7 @@ collectDefaultMetrics({ register: registry, prefix: 'stagekeeper_' });
 export const webhookEvents = new Counter({
   name: 'stagekeeper_webhook_events_total',
   help: 'HubSpot webhook events received, by what became of them',
-  labelNames: ['outcome'] as const, // accepted (stored for the ingest worker) | ignored | own_write | invalid | rejected_signature
+  labelNames: ['outcome'] as const, // accepted (stored for the ingest worker) | ignored | own_write | invalid | rejected_signature | replayed
   registers: [registry],
 });
 

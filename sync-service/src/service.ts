@@ -11,6 +11,7 @@ import { fanOut, IngestJobData, IngestQueue } from './queue/ingest-queue';
 import { QUEUE_NAMES } from './queue/job-ids';
 import { ReconcileJobData, ReconcileQueue } from './queue/reconcile-queue';
 import { TimerJobData, TimerQueue } from './queue/timer-queue';
+import { ReplayStore } from './http/replay-store';
 import { DataLossGuard, type SeedReason } from './state/data-loss';
 import { DealStateStore } from './state/deal-state-store';
 import { HistoryStore } from './state/history-store';
@@ -220,6 +221,8 @@ export async function startService(opts: StartOptions) {
       log,
       clock,
       routers: opts.routers,
+      replay: new ReplayStore(redis, keys),
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, opts.host ?? '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(s)));

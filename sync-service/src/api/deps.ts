@@ -3,6 +3,7 @@ import type { Logger } from '../log';
 import type { HubSpotGateway } from '../ports';
 import type { DealStateStore } from '../state/deal-state-store';
 import type { PlaybookStore } from '../state/playbook-store';
+import type { ReplayStore } from '../http/replay-store';
 import type { ReasonAuditLog } from './audit';
 import type { InstallStatusStore } from './install-status';
 import type { PlaybookMetaStore } from './playbook-meta';
@@ -34,6 +35,8 @@ export type ApiDeps = {
   audit: ReasonAuditLog;
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;
+  /** Signed writes already carried out (replays within the signature window are refused). */
+  replay?: Pick<ReplayStore, 'claim'>;
   /** Budget for the live HubSpot read; the UI gives up after 15 s and we answer within 10 s (§4.1). */
   hubspotTimeoutMs?: number;
 };

@@ -13,6 +13,7 @@ import type { ApiDeps } from './deps';
 import { apiErrorHandler } from './errors';
 import { HistoryWeeks } from './history-weeks';
 import { InstallRegistry } from '../install/registry';
+import { ReplayStore } from '../http/replay-store';
 import { PortalActivityStore, registryInstallStatus } from './install-status';
 import { PlaybookMetaStore } from './playbook-meta';
 import { recomputeOpenVisits } from './recompute';
@@ -70,6 +71,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     gateway: w.gateway,
     install,
     admins: registry,
+    replay: new ReplayStore(w.redis, keys),
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });

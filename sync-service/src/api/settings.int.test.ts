@@ -150,6 +150,21 @@ describe('PUT /api/settings/playbook', () => {
     expect((await playbooks.current(A))!.version).toBe(2);
   });
 
+  it('the same signed save sent again (a replay) is refused 409 replayed; an unsigned one before its body is read', async () => {
+    await playbooks.save(A, fixtureInput());
+    const path = `/api/settings/playbook?${hubspotQuery(A, ADMIN)}`;
+    const text = JSON.stringify({ baseVersion: 1, playbook: fixtureInput() });
+    const headers = signedHeaders('PUT', path, text, NOW);
+    expect((await request(built.app).put(path).set(headers).send(text)).status).toBe(200);
+    const replayed = await request(built.app).put(path).set(headers).send(text);
+    expect(replayed.status).toBe(409);
+    expect(replayed.body.error.code).toBe('replayed');
+    expect(await playbooks.versions(A)).toEqual([1, 2]);
+    const unsigned = await request(built.app).put(path).set('Content-Type', 'application/json').send(text);
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.body.error.code).toBe('bad_signature');
+  });
+
   it('400 invalid_request for a body without baseVersion', async () => {
     const res = await putPlaybook(A, { playbook: fixtureInput() });
     expect(res.status).toBe(400);
