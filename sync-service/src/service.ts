@@ -13,6 +13,7 @@ import { ReconcileJobData, ReconcileQueue } from './queue/reconcile-queue';
 import { TimerJobData, TimerQueue } from './queue/timer-queue';
 import { ReplayStore } from './http/replay-store';
 import { DataLossGuard, type SeedReason } from './state/data-loss';
+import { DealLock } from './state/deal-lock';
 import { DealStateStore } from './state/deal-state-store';
 import { HistoryStore } from './state/history-store';
 import { redisKeys } from './state/keys';
@@ -119,7 +120,8 @@ export async function startService(opts: StartOptions) {
     log,
     clock,
     redisIntact: () => guard.verify(),
-    seededAt: () => guard.seededAt,
+    seededAt: () => guard.currentSeededAt(),
+    lock: new DealLock(redis, keys),
   });
 
   const workers: Worker[] = [];

@@ -34,6 +34,8 @@ export type StackOptions = {
   host?: string;
   /** How long start-up waits for Redis (restarting, or not up yet) before giving up. */
   redisWaitMs?: number;
+  /** The decision engine (tests inject faults into it); the real one by default. */
+  engine?: StartOptions['engine'];
   /** Retry policy of the HubSpot caller (tests shorten it). */
   retry?: Parameters<typeof createHubSpotAdapter>[0]['retry'];
 };
@@ -161,6 +163,7 @@ export async function startStack(opts: StackOptions) {
     routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
     ...(api ? { activity: api.activity } : {}),
     ...(reseedPortal ? { reseed: reseedPortal } : {}),
+    ...(opts.engine ? { engine: opts.engine } : {}),
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.host ? { host: opts.host } : {}),

@@ -6,6 +6,7 @@ import { parseHubSpotTime } from './hubspot/gateway';
 import { adoptedTasks, portalWithoutPlaybook, slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
 import type { HubSpotGateway } from './ports';
 import type { TimerQueue } from './queue/timer-queue';
+import type { DealLock } from './state/deal-lock';
 import type { DealStateStore } from './state/deal-state-store';
 import type { HistoryStore } from './state/history-store';
 import type { PlaybookSource } from './state/playbook-store';
@@ -44,8 +45,14 @@ export type WorkerDeps = {
    * data loss fails the job for a retry after re-seeding instead of enforcing nothing.
    */
   redisIntact?: () => Promise<boolean>;
-  /** When this Redis's state began: deals created before it may have Stagekeeper tasks no stored state knows. */
-  seededAt?: () => number | null;
+  /**
+   * When this Redis's state began, read from Redis now (a loss another process already repaired moves it);
+   * null when the seed marker is missing, i.e. Redis lost its data and is not re-seeded yet. Deals created
+   * before it may have Stagekeeper tasks no stored state knows.
+   */
+  seededAt?: () => Promise<number | null>;
+  /** One job at a time per deal across queues and processes (state/deal-lock.ts); none in single-job tests. */
+  lock?: Pick<DealLock, 'withLock'>;
 };
 
 /** Redis lost its data (the seed marker is gone); the job is retried once the service has re-seeded. */
@@ -128,6 +135,20 @@ export function createProcessor(deps: WorkerDeps) {
     return decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now);
   }
 
+  /** settleDeal under the deal's lock: the snapshot read before the lock is read again inside it. */
+  async function settleLocked(...args: Parameters<typeof settleDeal>): ReturnType<typeof settleDeal> {
+    if (!deps.lock) return settleDeal(...args);
+    const [portalId, playbook, dealId, first, decide, log] = args;
+    return deps.lock.withLock(portalId, dealId, async () => {
+      // Another job may have decided the deal while this one waited (it saves before it lets go): then start from
+      // what is there now. Otherwise the reads made before the lock stand, and no HubSpot read is repeated.
+      const loaded = await deps.states.load(portalId, dealId);
+      if (loaded.version === first.version) return settleDeal(portalId, playbook, dealId, first, decide, log);
+      const snapshot = (await deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN)).get(dealId);
+      return settleDeal(portalId, playbook, dealId, { ...loaded, snapshot }, decide, log);
+    });
+  }
+
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
   async function settleDeal(
     portalId: string,
@@ -141,6 +162,8 @@ export function createProcessor(deps: WorkerDeps) {
     // Timers a losing attempt scheduled: its decision was never saved, so nothing would ever cancel them.
     const orphanTimers = new Set<string>();
     for (let attempt = 0; ; attempt++) {
+      // Every attempt: a state lost between attempts (Redis data loss) must adopt as a first visit does.
+      snapshot = await adoptExistingTasks(portalId, { state, version }, snapshot, deps.engine.requiredProperties(playbook), log);
       if (!snapshot) {
         // The adapter promises an answer for every id (exists=false for a deleted deal). A silent gap must not
         // be read as "deleted", which would cancel the patient's clocks.
@@ -195,7 +218,12 @@ export function createProcessor(deps: WorkerDeps) {
     log: Logger,
   ): Promise<DealSnapshot | undefined> {
     if (!snapshot?.exists || loaded.state !== null || loaded.version !== 0 || !deps.gateway.adoptMarkedTasks) return snapshot;
-    const seededAt = deps.seededAt?.() ?? null;
+    let seededAt: number | null = null;
+    if (deps.seededAt) {
+      seededAt = await deps.seededAt();
+      // No state because Redis lost it, and nothing re-seeded yet: deciding now would duplicate the deal's tasks.
+      if (seededAt === null) throw new RedisDataLossError(portalId);
+    }
     const created = parseHubSpotTime(snapshot.properties[CREATED] ?? null);
     if (seededAt !== null && created !== null && created >= seededAt) return snapshot;
     const adopted = await deps.gateway.adoptMarkedTasks(portalId, snapshot.dealId);
@@ -227,12 +255,11 @@ export function createProcessor(deps: WorkerDeps) {
       ]);
       for (const [j, dealId] of batch.entries()) {
         try {
-          const snapshot = await adoptExistingTasks(portalId, states[j]!, snapshots.get(dealId), properties, log);
-          const { outcome } = await settleDeal(
+          const { outcome } = await settleLocked(
             portalId,
             playbook,
             dealId,
-            { ...states[j]!, snapshot },
+            { ...states[j]!, snapshot: snapshots.get(dealId) },
             (pb, state, snapshot, now) => deps.engine.reconcile({ playbook: pb, state, snapshot, now }),
             log,
           );
@@ -262,7 +289,7 @@ export function createProcessor(deps: WorkerDeps) {
     ]);
     // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
     // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.
-    const { outcome, result } = await settleDeal(
+    const { outcome, result } = await settleLocked(
       portalId,
       playbook,
       dealId,

@@ -64,6 +64,14 @@ export class DataLossGuard {
     return ok;
   }
 
+  /** The marker's time read from Redis now; null (and the repair started) when the marker is gone. */
+  async currentSeededAt(): Promise<number | null> {
+    const at = await this.read();
+    if (at === null) this.detected();
+    else this.seeded = at;
+    return at;
+  }
+
   /** Resolves once no repair is running (tests, and shutdown). */
   async settled(): Promise<void> {
     while (this.repairing) await this.repairing;

@@ -18,6 +18,8 @@ export function redisKeys(prefix: string) {
   return {
     /** Hash {v: version, s: DealState JSON or "" for none}. */
     dealState: (portalId: string, dealId: string) => `${p(portalId)}:deal:${assertKeyPart('dealId', dealId)}`,
+    /** String with a TTL: the job deciding this deal right now (a token), so two jobs never decide it at once. */
+    dealLock: (portalId: string, dealId: string) => `${p(portalId)}:lock:${assertKeyPart('dealId', dealId)}`,
     /** Hash rowKey -> history row JSON, one per ISO week (Monday, UTC) of the stage exit. */
     history: (portalId: string, weekStart: string) => `${p(portalId)}:history:${weekStart}`,
     /** Hash version -> playbook JSON. */

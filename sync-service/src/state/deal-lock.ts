@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys';
+import { luaScript } from './lua';
+
+const releaseScript = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/** The deal is being decided by another job for longer than this one may wait; BullMQ retries the job. */
+export class DealBusyError extends Error {
+  constructor(
+    readonly portalId: string,
+    readonly dealId: string,
+  ) {
+    super(`deal ${dealId} (portal ${portalId}) is being decided by another job`);
+    this.name = 'DealBusyError';
+  }
+}
+
+/**
+ * One job at a time per deal, across queues and processes. A reconcile and a timer firing of the same deal run on
+ * different queues; deciding at once, both could create the same task: the second sees the first's write-ahead
+ * marker, finds no task yet (the create is still in flight) and creates it again. The optimistic state save
+ * alone cannot prevent that, because HubSpot writes happen before the save. The lock expires on its own
+ * (`ttlMs`), so a process that dies holding it delays the deal, never wedges it.
+ */
+export class DealLock {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly opts: { ttlMs?: number; waitMs?: number; pollMs?: number } = {},
+  ) {}
+
+  async withLock<T>(portalId: string, dealId: string, fn: () => Promise<T>): Promise<T> {
+    const key = this.keys.dealLock(portalId, dealId);
+    const token = randomBytes(8).toString('hex');
+    const ttl = this.opts.ttlMs ?? 120_000;
+    const until = Date.now() + (this.opts.waitMs ?? 10_000);
+    while ((await this.redis.set(key, token, 'PX', ttl, 'NX')) !== 'OK') {
+      if (Date.now() > until) throw new DealBusyError(portalId, dealId);
+      await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 25));
+    }
+    try {
+      return await fn();
+    } finally {
+      await releaseScript(this.redis, [key], [token]).catch(() => undefined);
+    }
+  }
+}
