@@ -33,6 +33,7 @@ export type ChaosOptions = {
    * Omitting `workerKill` skips the SIGKILL: a job killed mid-flight is only retried once BullMQ's 30 s lock has
    * expired and a stalled-job check has run (30-60 s), longer than the reduced run may take.
    */
+  /** `redisWipe` (any value): after the workload settles, restart Redis without its data and check recovery. */
   at: { storm5xx: number; storm429: number; redisRestart: number; workerKill?: number; redisWipe?: number };
   /**
    * Share of the workload's steps that, instead of a stage move, change the owner, set the gate's property,
@@ -61,6 +62,8 @@ export type ChaosReport = {
   /** Discrepancies after the traffic settled but before the recovery sweep (expected: only deals with a dropped event). */
   beforeSweep: { total: number; unexplained: number; byKind: Record<DiscrepancyKind, number> };
   discrepancies: { total: number; byKind: Record<DiscrepancyKind, number>; examples: Discrepancy[] };
+  /** Findings of known, filed gaps (see Discrepancy.knownGap): reported, not failed on. */
+  knownGaps: Discrepancy[];
   reconcileJobsFailed: number;
   ingestJobsFailed: number;
   /** What the run made happen; a run where any of these is 0 proves nothing about it. */
@@ -265,22 +268,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
             await redisServer.restart(opts.redisDownMs);
           })(),
         );
-      if (due('redisWipe', i))
-        disruptions.push(
-          (async () => {
-            print(`chaos: redis restart WITHOUT its data (down ${opts.redisDownMs} ms) at move ${i}`);
-            await redisServer.restart(opts.redisDownMs, { wipe: true });
-            // Recovery: the service processes notice the missing seed marker and re-seed (playbook, schedules, a
-            // full sweep); the verification at the end checks what they rebuilt.
-            const deadlineWipe = Date.now() + 30_000;
-            while (!(await redis.exists(keys.seeded()).catch(() => 0))) {
-              if (Date.now() > deadlineWipe) throw new Error('the service did not re-seed Redis within 30 s of losing its data');
-              await sleep(100);
-            }
-            done.redisDataLoss++;
-            print(`chaos: re-seeded after the data loss`);
-          })(),
-        );
       if (due('workerKill', i))
         disruptions.push(
           (async () => {
@@ -365,13 +352,44 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await quiet('the timer decisions to be applied');
     mark('settled');
 
-    const ev = { portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0], now: clock.now };
-    const before = await verifyDeals(ev);
+    // Redis restarts WITHOUT its data, at a quiet moment (what is queued when a volatile Redis dies is lost by
+    // definition: that is why production refuses one). Recovery: every service process notices the missing seed
+    // marker and re-seeds (playbook, install, sweep schedule), a full sweep re-reads every deal, each adopts its
+    // tasks by their markers and gets its state and timers back; the verification below checks the result.
+    if (opts.at.redisWipe !== undefined) {
+      await redisServer.restart(opts.redisDownMs, { wipe: true });
+      print(`chaos: redis restarted WITHOUT its data (down ${opts.redisDownMs} ms)`);
+      const until = Date.now() + 30_000;
+      while (!(await redis.exists(keys.seeded()).catch(() => 0))) {
+        if (Date.now() > until) throw new Error('the service did not re-seed Redis within 30 s of losing its data');
+        await sleep(100);
+      }
+      done.redisDataLoss++;
+      // The re-seed queued its full sweep before writing the marker: wait for it to run, then for its reconciles.
+      for (;;) {
+        const c = await sweepQueue.getJobCounts('waiting', 'active', 'prioritized'); // delayed: the schedule's next run
+        if (Object.values(c).every((n) => n === 0)) break;
+        if (Date.now() > deadline) throw new Error('chaos budget exhausted waiting for the full sweep after the data loss');
+        await sleep(100);
+      }
+      await quiet('the re-seeded full sweep');
+      for (;;) {
+        const t = await timerQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized');
+        if (Object.values(t).every((n) => n === 0)) break;
+        if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for the rebuilt timers: ${JSON.stringify(t)}`);
+        await sleep(150);
+      }
+      await quiet('the rebuilt timers\' decisions');
+      mark('recoveredFromDataLoss');
+    }
+
     const touched = new Set<string>([
       ...portal.webhooks.dropped.map((e) => String(e.objectId)),
       ...portal.webhooks.failed.flat().map((e) => String(e.objectId)),
     ]);
-    const unexplained = before.filter((d) => !touched.has(d.dealId));
+    const ev = { portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0], now: clock.now, lostEvents: touched };
+    const before = await verifyDeals(ev);
+    const unexplained = before.filter((d) => !touched.has(d.dealId) && !d.knownGap);
 
     // The recovery sweep, triggered instead of waiting for its schedule; retried if a fault fails it.
     for (let attempt = 0; ; attempt++) {
@@ -388,7 +406,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await quiet('the sweep reconciles');
     mark('swept');
 
-    const after = await verifyDeals(ev);
+    const checked = await verifyDeals(ev);
+    const after = checked.filter((d) => !d.knownGap);
     mark('verified');
 
     const requests = portal.requests;
@@ -418,7 +437,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       transitions: opts.transitions,
       faults,
       beforeSweep: { total: before.length, unexplained: unexplained.length, byKind: countByKind(before) },
-      discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 40) },
+      discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 20) },
+      knownGaps: checked.filter((d) => d.knownGap),
       exercised: exercisedFrom(portal, done),
       reconcileJobsFailed: await reconcileQueue.getFailedCount(),
       ingestJobsFailed: await ingestQueue.getFailedCount(),
@@ -472,6 +492,8 @@ export function formatReport(r: ChaosReport): string {
     `  before the sweep: ${r.beforeSweep.total} discrepancies (${r.beforeSweep.unexplained} on deals without a dropped/undelivered event) ${JSON.stringify(r.beforeSweep.byKind)}`,
     `  discrepancies: ${r.discrepancies.total} ${JSON.stringify(r.discrepancies.byKind)}`,
     ...r.discrepancies.examples.map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
+    `  known gaps (reported, not failed on): ${r.knownGaps.length}`,
+    ...r.knownGaps.slice(0, 5).map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
     `  jobs left failed: reconcile ${r.reconcileJobsFailed}, ingest ${r.ingestJobsFailed}`,
     exercisedLine(r.exercised),
     `  timings (ms from start): ${Object.entries(r.timings).map(([k, v]) => `${k}=${v}`).join(', ')}`,

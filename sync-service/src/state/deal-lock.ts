@@ -36,7 +36,7 @@ export class DealLock {
   async withLock<T>(portalId: string, dealId: string, fn: () => Promise<T>): Promise<T> {
     const key = this.keys.dealLock(portalId, dealId);
     const token = randomBytes(8).toString('hex');
-    const ttl = this.opts.ttlMs ?? 120_000;
+    const ttl = this.opts.ttlMs ?? 60_000;
     const until = Date.now() + (this.opts.waitMs ?? 10_000);
     while ((await this.redis.set(key, token, 'PX', ttl, 'NX')) !== 'OK') {
       if (Date.now() > until) throw new DealBusyError(portalId, dealId);
@@ -45,7 +45,25 @@ export class DealLock {
     try {
       return await fn();
     } finally {
-      await releaseScript(this.redis, [key], [token]).catch(() => undefined);
+      await this.release(key, token);
+    }
+  }
+
+  /**
+   * A release that fails (Redis restarting) is tried again in the background for a while: a lock left to its TTL
+   * would hold the deal's next jobs, retries of this one included, for minutes.
+   */
+  private async release(key: string, token: string): Promise<void> {
+    const give = () => releaseScript(this.redis, [key], [token]);
+    try {
+      await give();
+    } catch {
+      void (async () => {
+        for (let i = 0; i < 60; i++) {
+          await new Promise((r) => setTimeout(r, 500).unref());
+          if (await give().then(() => true, () => false)) return;
+        }
+      })();
     }
   }
 }
