@@ -284,6 +284,11 @@ describe('issue 12: metrics protected, headers before bodies, replays', () => {
     expect(keys).toHaveLength(1);
     expect(await redis.pttl(keys[0]!)).toBeGreaterThan(9 * 60_000);
 
+    // Redis unreachable for the replay check: 503 (HubSpot redelivers), not a 500.
+    const down = { claim: async () => Promise.reject(new Error('ECONNREFUSED')), release: async () => undefined };
+    const body3 = JSON.stringify([event({ objectId: 93 })]);
+    expect((await request(app({ replay: down })).post(PATH).set(sign(body3)).send(body3)).status).toBe(503);
+
     // A request answered 503 (Redis could not take it) is not spent: HubSpot's retry of it goes through.
     const body2 = JSON.stringify([event({ objectId: 92 })]);
     const headers2 = sign(body2);

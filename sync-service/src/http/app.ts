@@ -108,7 +108,15 @@ export function createApp(deps: AppDeps) {
 
       // The same signed request again within the window: it was accepted once, so it is acknowledged, not re-run.
       const signature = req.get(SIGNATURE_HEADER)!;
-      if (deps.replay && !(await deps.replay.claim(signature))) {
+      let fresh = true;
+      try {
+        fresh = !deps.replay || (await deps.replay.claim(signature));
+      } catch (err) {
+        // Redis unreachable: the same 503 as a failed enqueue, so HubSpot redelivers.
+        deps.log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'webhook replay check failed');
+        return reply(503, { error: 'temporarily unable to accept events' });
+      }
+      if (!fresh) {
         webhookEvents.inc({ outcome: 'replayed' });
         deps.log.warn({ bytes: rawBody.length }, 'signed webhook request seen before; ignored');
         return reply(200, { accepted: 0, replayed: true });
