@@ -28,7 +28,7 @@ export const DISCREPANCY_KINDS = [
   'breach',
   /** Past the escalation point and no escalation task for the entry. */
   'escalation',
-  /** The open SLA task is not the deal owner's. */
+  /** The open SLA task is not the deal owner's and no handoff task tells the new owner. */
   'owner',
   /** A deleted or merged-away deal still has open Stagekeeper tasks or pending timers. */
   'gone',
@@ -239,7 +239,11 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
     };
     for (const t of open) if (!t.key.startsWith(`${entryId}:`) && !remediationOpen(t.key)) bad('staleOpenTask', t.key);
     const slaTask = openSla.find((t) => t.key === `${entryId}:sla`);
-    if (slaTask && slaTask.owner !== value('hubspot_owner_id')) bad('owner', `SLA task owner ${slaTask.owner ?? '∅'}, deal owner ${value('hubspot_owner_id') ?? '∅'}`);
+    // Tasks stay with whoever they were given to; an owner change in the stage gives the new owner a handoff task
+    // instead (engine/owner.ts). So: the SLA task is the deal owner's, or the entry has a handoff task.
+    const handedOff = tasks.some((t) => t.key.startsWith(`${entryId}:handoff:`));
+    if (slaTask && slaTask.owner !== value('hubspot_owner_id') && !handedOff)
+      bad('owner', `SLA task owner ${slaTask.owner ?? '∅'}, deal owner ${value('hubspot_owner_id') ?? '∅'}, no handoff task`);
 
     // Timers: none for another entry, one job per timer.
     for (const t of pending) if (t.firing.entryId !== entryId) bad('timers', `timer ${t.firing.timerId} for entry ${t.firing.entryId}`);
