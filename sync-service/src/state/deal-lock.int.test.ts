@@ -43,3 +43,18 @@ it('gives up with DealBusyError (the job is retried) when the deal stays taken',
   // Not ours: left alone.
   expect(await redis.get(redisKeys(prefix).dealLock('1', '12'))).toBe('someone-else');
 });
+
+it('a live holder renews the lock (it does not expire under a slow job)', async () => {
+  const lock = new DealLock(redis, redisKeys(prefix), { ttlMs: 1_000, waitMs: 50, pollMs: 5 });
+  const key = redisKeys(prefix).dealLock('1', '13');
+  let release!: () => void;
+  const held = lock.withLock('1', '13', () => new Promise<void>((r) => (release = r)));
+  await expect.poll(() => redis.exists(key)).toBe(1);
+  const first = await redis.pttl(key);
+  // Renewed: the remaining time goes back up (no timing assumed beyond the renewal happening at all).
+  await expect.poll(() => redis.pttl(key), { timeout: 10_000 }).toBeGreaterThan(first);
+  await expect(lock.withLock('1', '13', async () => 'ran')).rejects.toBeInstanceOf(DealBusyError);
+  release();
+  await held;
+  expect(await redis.exists(key)).toBe(0);
+});

@@ -3,6 +3,11 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
 import { luaScript } from './lua';
 
+const extendScript = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
+
 const releaseScript = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -23,8 +28,9 @@ export class DealBusyError extends Error {
  * One job at a time per deal, across queues and processes. A reconcile and a timer firing of the same deal run on
  * different queues; deciding at once, both could create the same task: the second sees the first's write-ahead
  * marker, finds no task yet (the create is still in flight) and creates it again. The optimistic state save
- * alone cannot prevent that, because HubSpot writes happen before the save. The lock expires on its own
- * (`ttlMs`), so a process that dies holding it delays the deal, never wedges it.
+ * alone cannot prevent that, because HubSpot writes happen before the save. A live holder keeps the lock alive;
+ * it expires on its own (`ttlMs`) once the holder is gone, so a process that dies holding it delays the deal
+ * (by up to `ttlMs`), never wedges it.
  */
 export class DealLock {
   constructor(
@@ -36,15 +42,20 @@ export class DealLock {
   async withLock<T>(portalId: string, dealId: string, fn: () => Promise<T>): Promise<T> {
     const key = this.keys.dealLock(portalId, dealId);
     const token = randomBytes(8).toString('hex');
-    const ttl = this.opts.ttlMs ?? 60_000;
+    const ttl = this.opts.ttlMs ?? 30_000;
     const until = Date.now() + (this.opts.waitMs ?? 10_000);
     while ((await this.redis.set(key, token, 'PX', ttl, 'NX')) !== 'OK') {
       if (Date.now() > until) throw new DealBusyError(portalId, dealId);
       await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 25));
     }
+    // Kept alive while the job runs (HubSpot back-off under a 429 storm can outlast the TTL): a lock expiring
+    // under a live holder would let a second job decide the deal at the same time.
+    const heartbeat = setInterval(() => void extendScript(this.redis, [key], [token, ttl]).catch(() => undefined), ttl / 3);
+    heartbeat.unref();
     try {
       return await fn();
     } finally {
+      clearInterval(heartbeat);
       await this.release(key, token);
     }
   }
