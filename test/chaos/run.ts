@@ -356,6 +356,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // definition: that is why production refuses one). Recovery: every service process notices the missing seed
     // marker and re-seeds (playbook, install, sweep schedule), a full sweep re-reads every deal, each adopts its
     // tasks by their markers and gets its state and timers back; the verification below checks the result.
+    // Checked before the data loss too: what the loss takes away (the service's record of deals deleted or merged
+    // before it) cannot be checked after it.
+    const lostBeforeWipe = new Set<string>([
+      ...portal.webhooks.dropped.map((e) => String(e.objectId)),
+      ...portal.webhooks.failed.flat().map((e) => String(e.objectId)),
+    ]);
+    const preWipe =
+      opts.at.redisWipe === undefined
+        ? []
+        : (await verifyDeals({ portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0], now: clock.now, lostEvents: lostBeforeWipe })).filter(
+            (d) => !d.knownGap && d.kind === 'gone',
+          );
+    const goneBeforeWipe = new Set(dealIds.filter((d) => !isLive(portal, d)));
     if (opts.at.redisWipe !== undefined) {
       await redisServer.restart(opts.redisDownMs, { wipe: true });
       print(`chaos: redis restarted WITHOUT its data (down ${opts.redisDownMs} ms)`);
@@ -407,7 +420,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     mark('swept');
 
     const checked = await verifyDeals(ev);
-    const after = checked.filter((d) => !d.knownGap);
+    // Deals gone before the data loss were checked then (preWipe); afterwards their service records are gone too.
+    const after = [...preWipe, ...checked.filter((d) => !d.knownGap && !(d.kind === 'gone' && goneBeforeWipe.has(d.dealId) && opts.at.redisWipe !== undefined))];
     mark('verified');
 
     const requests = portal.requests;

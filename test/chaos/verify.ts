@@ -3,6 +3,7 @@ import { HistoryStore } from '@stagekeeper/sync-service/state/history-store';
 import { DealStateStore } from '@stagekeeper/sync-service/state/deal-state-store';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { createLogger } from '@stagekeeper/sync-service/log';
+import { ObjectMap } from '@stagekeeper/sync-service/hubspot/objectmap';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { TimerJobData } from '@stagekeeper/sync-service/queue/timer-queue';
 import { Queue } from 'bullmq';
@@ -42,7 +43,8 @@ export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
  * the deletion's own run has already closed the tasks it knew); a deleted deal whose deletion webhook was lost
  * (the missed-webhook sweep searches modified deals, and a deleted deal is not among them); a repeated create on a
  * merged-away deal (a lost create response is recovered by listing the deal's associations, which the merge
- * moved to the survivor).
+ * moved to the survivor); an open task on a deleted deal whose create answer was lost (the service still holds
+ * only its write-ahead marker, and recovery lists the associations of a deal that no longer has any).
  */
 export type Discrepancy = { dealId: string; kind: DiscrepancyKind; detail: string; knownGap?: true };
 
@@ -177,6 +179,7 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
   const tasksOf = (dealId: string) => allTasks.filter((t) => t.key.startsWith(`${dealId}:`));
 
   const states = await new DealStateStore(redis, keys, log).loadMany(portalId, dealIds);
+  const taskMaps = await new ObjectMap(redis, prefix, 'taskmap').getMany(portalId, dealIds);
   const out: Discrepancy[] = [];
 
   dealIds.forEach((dealId, index) => {
@@ -198,12 +201,21 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
       const goneAt = Math.min(
         ...portal.changes.filter((c) => c.objectType === 'deals' && (c.kind === 'deletion' ? c.objectId === dealId : c.kind === 'merge' && c.mergedObjectIds.includes(dealId))).map((c) => c.occurredAt),
       );
+      const neverAnswered = (key: string) => taskMaps.get(dealId)?.get(key)?.state === 'pending';
       for (const t of open)
         out.push({
           dealId,
           kind: 'gone',
-          detail: `open task ${t.key} on a ${deal ? 'merged-away' : 'deleted'} deal${t.createdAt >= goneAt ? ' (created after it was gone)' : !deal && input.lostEvents?.has(dealId) ? ' (a webhook of it was lost)' : ''}`,
-          ...(t.createdAt >= goneAt || (!deal && input.lostEvents?.has(dealId)) ? { knownGap: true as const } : {}),
+          detail: `open task ${t.key} on a ${deal ? 'merged-away' : 'deleted'} deal${
+            t.createdAt >= goneAt
+              ? ' (created after it was gone)'
+              : !deal && input.lostEvents?.has(dealId)
+                ? ' (a webhook of it was lost)'
+                : neverAnswered(t.key)
+                  ? ' (its create answer was lost)'
+                  : ''
+          }`,
+          ...(t.createdAt >= goneAt || (!deal && (input.lostEvents?.has(dealId) || neverAnswered(t.key))) ? { knownGap: true as const } : {}),
         });
       if (pending.length) bad('gone', `${pending.length} timer(s) pending for a gone deal`);
       return;
