@@ -28,7 +28,13 @@ export function chooseTarget(
   snapshot: DealSnapshot,
   now: number,
 ): { targetMs: number; basis: 'business' | 'calendar'; targetRule: string } {
-  const i = sla.overrides.findIndex((o) => evaluateCriteria(o.when, snapshot, [], now).met);
+  return targetFor(sla, sla.overrides.findIndex((o) => evaluateCriteria(o.when, snapshot, [], now).met));
+}
+
+export type ChosenTarget = { targetMs: number; basis: 'business' | 'calendar'; targetRule: string };
+
+/** The target of override `i` (-1: the default), for callers that decided which override holds themselves. */
+export function targetFor(sla: Sla, i: number): ChosenTarget {
   const override = i >= 0 ? sla.overrides[i] : undefined;
   const target = override?.target ?? sla.target;
   // The schema has already rejected unparseable durations; this guards state built from an unchecked object.
@@ -81,7 +87,11 @@ export function refreshTimes(clock: SlaClock, ctx: ClockContext): void {
 }
 
 export function startClock(ctx: ClockContext, snapshot: DealSnapshot, enteredAt: number, now: number): SlaClock {
-  const { targetMs, basis, targetRule } = chooseTarget(ctx.sla, snapshot, now);
+  return startClockWith(ctx, chooseTarget(ctx.sla, snapshot, now), enteredAt);
+}
+
+/** A clock running from `enteredAt` towards a target already chosen. */
+export function startClockWith(ctx: ClockContext, { targetMs, basis, targetRule }: ChosenTarget, enteredAt: number): SlaClock {
   const clock: SlaClock = {
     basis,
     calendar: ctx.sla.calendar,

@@ -7,6 +7,7 @@ import { pauseHolds, runningStatus } from './pause';
 import { clockContext, pauseClock, startClock, syncTimers } from './sla-clock';
 import { leadOf, ownerFor, slaTask, templateDueAt, templateTask } from './tasks';
 import type { DealSnapshot, DealState, StageEntry } from './types';
+import { captureInputs, entryCriteriaOf, notePause } from './visit-inputs';
 
 export type PreviousOutcome = 'met' | 'breached' | 'none' | 'cancelled' | null;
 
@@ -47,7 +48,9 @@ export function enterStage(
     breachEvidence: [],
     enteredAtSource: hubspotAt === null ? 'now' : 'hubspot',
     aliasEnteredAt: [],
+    pauseSeen: [],
   };
+  entry.inputs = captureInputs(playbook, entryCriteriaOf(stage), snapshot, entry, now);
   state.current = entry;
   state.lastOwnerId = snapshot.ownerId;
   // A new visit starts from the owner HubSpot shows; an assignment still in flight shows up as a change later.
@@ -72,7 +75,9 @@ export function enterStage(
       'sla.started',
       `target ${clock.targetMs} ms ${clock.basis} (rule ${clock.targetRule}), due ${iso(clock.dueAt)}, warning ${iso(clock.warningAt)}`,
     );
-    if (pauseHolds(ctx, snapshot, entry, now)) {
+    const pausedAtEntry = pauseHolds(ctx, snapshot, entry, now);
+    notePause(entry, pausedAtEntry, Math.max(now, enteredAt));
+    if (pausedAtEntry) {
       pauseClock(clock, ctx, Math.max(now, enteredAt));
       fx.decide('sla.paused', `a pause condition already holds when the entry is first seen`);
     }

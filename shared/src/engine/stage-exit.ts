@@ -7,6 +7,7 @@ import { findStage } from './lookup';
 import { cancelAllTimers, clockContext, elapsed } from './sla-clock';
 import { slaTaskKey } from './tasks';
 import type { DealSnapshot, DealState, HistoryRow } from './types';
+import { visitInputs } from './visit-inputs';
 
 export type ExitMode =
   /** The deal moved on (another stage, a closed stage): the stage's work counts as done. */
@@ -78,6 +79,7 @@ export function exitStage(
   }
 
   const calendar = calendarOf(playbook, clock?.calendar ?? ref?.stage.sla?.calendar);
+  const inputs = visitInputs(playbook, ref?.stage, entry, snapshot, at, now);
   fx.push({
     type: 'recordHistory',
     row: {
@@ -95,6 +97,7 @@ export function exitStage(
       breachReason: entry.breachReason,
       breachedAt: entry.sla?.breachedAt ?? null,
       breachReasonSource: entry.breachReasonSource,
+      ...(inputs ? { inputs } : {}),
     },
   });
   fx.decide('exit', `left "${label}" (${direction}, SLA ${outcome}): ${why}`);

@@ -41,6 +41,41 @@ export const DealSnapshot = z.object({
 });
 
 // ---------------------------------------------------------------------------------------------------------
+// What a stage visit records of the inputs that decided it, so a draft playbook can be replayed over it exactly
+// (shared/src/whatif). Flags and enumeration values only, and truth values of criteria: never free text.
+
+/**
+ * Inputs seen at one instant. `props`: values of the properties the playbook compares by equals / notEquals /
+ * oneOf (enumerations and flags), kept only when the value is a short token, null when empty; a property absent
+ * here was not captured. `held`: whether each criterion of the stage's targets, pauses and exit held, keyed by
+ * `criterionKey` (op, property, comparison value; never the deal's value).
+ */
+export const InputsAt = z.object({
+  props: z.record(z.string(), z.string().nullable()),
+  held: z.record(z.string(), z.boolean()),
+});
+
+export const VisitInputs = z.object({
+  /** At entry: what chose the target (and whether a pause already held). */
+  entry: InputsAt,
+  /** At exit: what the gate and the breach-reason evidence read. */
+  exit: InputsAt,
+  /** Intervals [from, to] (epoch ms) during which a pause condition of the stage held, as the engine saw them. */
+  pauses: z.array(z.tuple([z.number(), z.number()])),
+  /** criterionKey list of the pause conditions in force when the intervals were seen. */
+  pauseKey: z.string(),
+  /** Breach-reason evidence at exit: counts and flags only. */
+  evidence: z.object({
+    ownerChanges: z.number().int().nonnegative(),
+    /** When the owner changed (instants only), so a replay counts the changes before its own breach time. */
+    ownerChangesAt: z.array(z.number()).optional(),
+    noOwner: z.boolean(),
+    unansweredAttempts: z.number().int().nonnegative(),
+    ownerOpenTasks: z.number().int().nonnegative().optional(),
+  }),
+});
+
+// ---------------------------------------------------------------------------------------------------------
 // Stored state per deal (Redis), owned by the engine.
 
 export const SlaClockStatus = z.enum(['running', 'paused', 'met', 'breached', 'cancelled']);
@@ -107,6 +142,10 @@ export const StageEntry = z.object({
    * (HubSpot stamps a new entry time when we move the deal back), or the real time after a `now` fallback.
    */
   aliasEnteredAt: z.array(z.number()).optional(),
+  /** Inputs that decided the visit at entry, for what-if replays; optional so older state still parses. */
+  inputs: InputsAt.optional(),
+  /** Intervals in which a pause condition held ([from, null] while it still holds), for what-if replays. */
+  pauseSeen: z.array(z.tuple([z.number(), z.number().nullable()])).optional(),
 });
 
 export const GateState = z.object({
@@ -254,6 +293,8 @@ export const Command = z.discriminatedUnion('type', [
       /** When the visit breached and who set its reason; optional so rows written before them still parse. */
       breachedAt: z.number().nullable().optional(),
       breachReasonSource: z.enum(['inferred', 'manual']).nullable().optional(),
+      /** What decided the visit (what-if replays); rows written before it replay as "unknown" where needed. */
+      inputs: VisitInputs.optional(),
     }),
   }),
 ]);
@@ -280,6 +321,8 @@ export type PageFacts = z.infer<typeof PageFacts>;
 export type PageResolution = z.infer<typeof PageResolution>;
 export type PageCommand = Extract<Command, { type: 'page' }>;
 export type ResolvePageCommand = Extract<Command, { type: 'resolvePage' }>;
+export type InputsAt = z.infer<typeof InputsAt>;
+export type VisitInputs = z.infer<typeof VisitInputs>;
 export type HistoryRow = Extract<Command, { type: 'recordHistory' }>['row'];
 
 export type EngineResult = { state: DealState | null; commands: Command[]; decisions: Decision[] };

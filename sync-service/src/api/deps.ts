@@ -1,4 +1,4 @@
-import type { DealSnapshot, HistoryRow } from '@stagekeeper/shared';
+import type { DealSnapshot, DealState, HistoryRow } from '@stagekeeper/shared';
 import type { Logger } from '../log';
 import type { HubSpotGateway } from '../ports';
 import type { DealStateStore } from '../state/deal-state-store';
@@ -41,6 +41,8 @@ export type ApiDeps = {
   pageTrail?: Pick<PageTrail, 'list'>;
   /** Who may change settings; defaults to `mayWriteSettings` (api/settings-authz.ts). */
   authorizeSettingsWrite?: (caller: Caller) => boolean | Promise<boolean>;
+  /** What-if input: visits that ended in the last `weeks` weeks and the deals with a visit open now. */
+  whatIfData?: (portalId: string, now: number, weeks: number) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
   /** Budget for the live HubSpot read; the UI gives up after 15 s and we answer within 10 s (§4.1). */
   hubspotTimeoutMs?: number;
 };

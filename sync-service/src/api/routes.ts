@@ -21,6 +21,8 @@ import { PlaybookMetaStore } from './playbook-meta';
 import { recomputeOpenVisits } from './recompute';
 import { scorecardRoutes } from './scorecard-routes';
 import { settingsRoutes } from './settings-routes';
+import { readWhatIfData } from './whatif-data';
+import { whatIfRoutes } from './whatif-routes';
 
 export type { ApiDeps } from './deps';
 
@@ -33,7 +35,7 @@ export const API_MOUNT_PATH = '/api';
  */
 export function createApiRouter(deps: ApiDeps): Router {
   const router = Router();
-  router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps));
+  router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps), whatIfRoutes(deps));
   if (deps.channels) router.use(channelRoutes({ ...deps, channels: deps.channels }));
   router.use(apiErrorHandler(deps.log));
   return router;
@@ -86,6 +88,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
       ...(w.allowHttpLoopbackChannels ? { allowHttpLoopback: true } : {}),
     }),
     pageTrail: new PageTrail(w.redis, w.prefix),
+    whatIfData: (portalId, now, weeks) => readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks }),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });
   return { path: API_MOUNT_PATH, router, activity };

@@ -1,10 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
-import { SCORECARD_FORMATS, WeekError, type ScorecardFormat } from '@stagekeeper/shared';
+import { SCORECARD_FORMATS, WHATIF_FORMATS, WeekError, type ScorecardFormat } from '@stagekeeper/shared';
 import { addChannelCommands } from './channel-commands';
 import { CliError, line, type CliIo } from './io';
 import { printPlaybookSchema, publishPlaybook, validatePlaybookFile } from './playbook-commands';
 import { runProvision, type ProvisionDeps } from './provision-command';
 import { runScorecard } from './scorecard-command';
+import { runWhatIf, type WhatIfOptions } from './whatif-command';
 
 export type CliDeps = ProvisionDeps;
 
@@ -38,6 +39,18 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .command('schema')
     .description('Print the playbook JSON Schema (for editors: yaml-language-server, VS Code json.schemas).')
     .action(() => exit(printPlaybookSchema(io)));
+  playbook
+    .command('whatif')
+    .description(
+      'Replay the last weeks of stage visits under a draft playbook and the one in force, and preview how far running ' +
+        'clocks would move if it were published (REDIS_URL, KEY_PREFIX). Reads only.',
+    )
+    .argument('<draft>', 'draft playbook file (.yaml, .yml or .json)')
+    .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID, or the only portal with a playbook)')
+    .option('--weeks <n>', 'how many weeks back to replay (1-52)', '4')
+    .addOption(new Option('--format <format>', 'output format').choices(WHATIF_FORMATS).default('table'))
+    .option('--at <datetime>', 'replay as of this instant instead of now (a date-time with an offset)')
+    .action(async (file: string, opts: WhatIfOptions) => exit(await runWhatIf(io, file, opts)));
 
   program
     .command('scorecard')

@@ -41,7 +41,7 @@ export async function readRowsForRange(history: HistoryStore, portalId: string, 
   return rows;
 }
 
-async function resolvePortal(store: PlaybookStore, asked: string | undefined): Promise<string> {
+export async function resolvePortal(store: PlaybookStore, asked: string | undefined): Promise<string> {
   if (asked) return asked;
   const portals = await store.portals();
   if (portals.length === 1) return portals[0]!;
