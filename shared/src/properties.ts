@@ -1,4 +1,4 @@
-import { BREACH_REASONS } from './playbook/schema';
+import { BREACH_REASONS, CLOSURE_REASONS } from './playbook/schema';
 
 /** HubSpot property group that holds every property Stagekeeper writes back. */
 export const PROPERTY_GROUP = { name: 'stagekeeper', label: 'Stagekeeper', displayOrder: -1 } as const;
@@ -61,6 +61,7 @@ export const P = {
   gateMissing: 'stagekeeper_gate_missing',
   stageOwnerRole: 'stagekeeper_stage_owner_role',
   backflowCount: 'stagekeeper_backflow_count',
+  closureReason: 'stagekeeper_closure_reason',
 } as const;
 
 export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
@@ -77,4 +78,11 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
   def(P.gateMissing, 'Gate missing items', 'What the latest blocked move was missing (labels, not values).', 'string'),
   def(P.stageOwnerRole, 'Stage owner role', 'Role accountable for the current stage.', 'string'),
   def(P.backflowCount, 'Backflow count', 'Backward stage moves over the life of the deal.', 'number'),
+  def(
+    P.closureReason,
+    'Closure reason',
+    'Why the deal closed (a closed stage with closure reasons requires one); cleared when the deal is reopened.',
+    'enumeration',
+    CLOSURE_REASONS,
+  ),
 ];

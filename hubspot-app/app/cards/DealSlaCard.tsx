@@ -17,6 +17,8 @@ import { BreachHistory } from './components/BreachHistory.tsx';
 import { BreachReasonControl } from './components/BreachReasonControl.tsx';
 import { ExitChecklist } from './components/ExitChecklist.tsx';
 import { GateAlert } from './components/GateAlert.tsx';
+import { NextMove } from './components/NextMove.tsx';
+import { RequiredActions } from './components/RequiredActions.tsx';
 import { SlaSection } from './components/SlaSection.tsx';
 import { SERVICE_URL } from './lib/config.ts';
 import { REASON_LABELS } from './lib/format.ts';
@@ -132,6 +134,16 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
         <Text variant="microcopy">{view.pipeline.label}</Text>
       </Flex>
       <SlaSection sla={view.sla} timeZone={timeZone} locale={locale} />
+      <Divider />
+      <Heading>Required actions</Heading>
+      <RequiredActions actions={view.requiredActions ?? []} timeZone={timeZone} locale={locale} />
+      {view.nextMove && (
+        <>
+          <Divider />
+          <Heading>{`To move to ${view.nextMove.to.label}`}</Heading>
+          <NextMove move={view.nextMove} />
+        </>
+      )}
       <Divider />
       <Heading>Exit checklist</Heading>
       <ExitChecklist items={view.exitChecklist} />

@@ -10,3 +10,7 @@ export { entryIdOf } from './stage-entry';
 export { slaTaskKey, templateTaskKey } from './tasks';
 export { dependsOnUnreadTasks } from './unread-tasks';
 export { levelPages, pageFor, pageKey, pageNotBefore, pageResolutions } from './pages';
+export { gateMissing, nextStep, skippedStages, moveKind, type MoveKind } from './gate';
+export { entryCriteriaOf } from './criteria';
+export { templateDueAt } from './tasks';
+export { findStage, type StageRef } from './lookup';

@@ -59,7 +59,7 @@ export function slaTask(entry: StageEntry, stage: Stage, clock: SlaClock, ownerI
  * falls back to calendar time (with a decision) when the stage has none. No offset: due with the SLA.
  */
 export function templateDueAt(
-  fx: Effects,
+  fx: Pick<Effects, 'decide'>,
   playbook: Playbook,
   stage: Stage,
   template: TaskTemplate,

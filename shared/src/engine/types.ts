@@ -255,7 +255,13 @@ export const Command = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancelTimer'), timerId: z.string() }),
   /** Deal property writes (HubSpot strings; "" clears). */
   z.object({ type: z.literal('setProperties'), properties: z.record(z.string(), z.string()) }),
-  z.object({ type: z.literal('moveStage'), toStage: z.string(), reason: z.enum(['gate_revert', 'gate_remediation']) }),
+  z.object({
+    type: z.literal('moveStage'),
+    toStage: z.string(),
+    /** Set when the stage is in another pipeline than the deal's (a blocked cross-pipeline move going back). */
+    toPipeline: z.string().optional(),
+    reason: z.enum(['gate_revert', 'gate_remediation']),
+  }),
   z.object({ type: z.literal('assignOwner'), ownerId: z.string(), reason: z.string() }),
   z.object({ type: z.literal('addNote'), key: z.string(), body: z.string() }),
   /**
@@ -284,7 +290,10 @@ export const Command = z.discriminatedUnion('type', [
       ownerId: z.string().nullable(),
       enteredAt: z.number(),
       exitedAt: z.number(),
-      /** Business time in stage on the SLA calendar (calendar time when the stage has none). */
+      /**
+       * Time in stage on the stage's SLA basis: staffed time on the SLA calendar for a business-time stage, wall
+       * time for a calendar-time stage or one without an SLA.
+       */
       businessMs: z.number(),
       toStage: z.string().nullable(),
       direction: z.enum(['forward', 'backward', 'exit']),

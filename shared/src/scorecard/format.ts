@@ -69,7 +69,7 @@ function formatTable(card: Scorecard): string {
   out.push(...table([{ title: 'Role' }, ...METRIC_COLUMNS], card.byRole.map((r) => [r.role.name, ...metricCells(r)])));
   out.push('', 'All visits');
   out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
-  out.push('', 'Median and P90 are business time in stage (calendar time for stages without a calendar).');
+  out.push('', 'Median and P90 are time in stage on each stage\'s SLA basis: staffed time for business-time stages, wall time otherwise.');
   return out.join('\n');
 }
 

@@ -1,5 +1,5 @@
 import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
-import { criterionHolds, criterionLabel } from '../engine';
+import { criterionHolds, criterionLabel, entryCriteriaOf, findStage, gateMissing, nextStep, skippedStages, templateDueAt } from '../engine';
 import type { DealSnapshot, DealState, HistoryRow, SlaClock, StageEntry } from '../engine';
 import { formatDuration, parseDuration } from '../playbook/duration';
 import type { BreachReason, Criterion, Pipeline, Playbook, Stage } from '../playbook/schema';
@@ -41,6 +41,12 @@ export type CardGate = {
   remedy: string | null;
 };
 
+/** A required action of the stage (a task Stagekeeper created on entry): done, or open and when it is due. */
+export type CardAction = { id: string; subject: string; status: 'open' | 'done'; dueAt: string; overdue: boolean };
+
+/** What the usual next move needs that the deal does not have yet (labels only), before anyone tries it. */
+export type CardNextMove = { to: Ref; missing: string[] };
+
 export type CardBreach = { stage: Ref; breachedAt: string; reason: BreachReason | null; source: BreachSource | null };
 
 /**
@@ -70,6 +76,10 @@ export type ManagedCardView = {
   ownerRole: { id: string; name: string };
   sla: CardSla | null;
   exitChecklist: { label: string; met: boolean }[];
+  /** The stage's required actions, in playbook order. */
+  requiredActions: CardAction[];
+  /** "To move to <next stage>": unmet exit criteria of this stage (and of stages between) and entry criteria there. */
+  nextMove: CardNextMove | null;
   gate: CardGate;
   breachReason: { value: BreachReason; source: BreachSource; evidence: string[] } | null;
   breaches: CardBreach[];
@@ -174,12 +184,46 @@ export function buildCardView(input: CardViewInput): CardView {
       label: criterionLabel(c),
       met: snapshot !== null && criterionHolds(c, snapshot, entry.tasks, input.now),
     })),
+    requiredActions: stage ? actionsView(playbook, stage, entry, snapshot, input.now) : [],
+    nextMove: nextMoveView(playbook, state, entry, snapshot, input.now),
     gate: gateView(state, stages),
     breachReason: breachReasonView(state, entry),
     breaches: breachList(state, entry, input.history ?? [], snapshot, stages),
-    watchProperties: watchProperties(stage),
     ...(input.pages ? { pages: [...input.pages].sort((a, b) => a.at.localeCompare(b.at)).slice(-MAX_CARD_PAGES) } : {}),
+    watchProperties: watchProperties(playbook, entry, stage),
   };
+}
+
+function actionsView(playbook: Playbook, stage: Stage, entry: StageEntry, snapshot: DealSnapshot | null, now: number): CardAction[] {
+  // Due times are recomputed from entry exactly as the engine set them; its notes about them are not shown here.
+  const notes = { decide: () => undefined };
+  return stage.requiredActions.map((t) => {
+    const key = entry.tasks.find((x) => x.templateId === t.id)?.key;
+    const done = key !== undefined && snapshot?.tasks[key] === 'COMPLETED';
+    const dueAt = templateDueAt(notes, playbook, stage, t, entry.enteredAt, entry.sla?.dueAt ?? null);
+    return { id: t.id, subject: t.subject, status: done ? 'done' : 'open', dueAt: iso(dueAt), overdue: !done && dueAt < now };
+  });
+}
+
+/** A snapshot with nothing set: without HubSpot's view the card shows every criterion as unmet, as the checklist does. */
+const blank = (entry: StageEntry, dealId: string): DealSnapshot => ({
+  dealId,
+  exists: true,
+  pipeline: entry.pipeline,
+  stage: entry.stage,
+  ownerId: null,
+  stageEnteredAt: entry.enteredAt,
+  properties: {},
+  tasks: {},
+});
+
+function nextMoveView(playbook: Playbook, state: DealState, entry: StageEntry, snapshot: DealSnapshot | null, now: number): CardNextMove | null {
+  const from = findStage(playbook, entry.stage);
+  const to = from && nextStep(from);
+  if (!from || !to) return null;
+  // The very check the engine runs when the deal is moved, so the card never promises a move the gate refuses.
+  const missing = gateMissing(state, from, to, snapshot ?? blank(entry, state.dealId), now);
+  return { to: { id: to.stage.id, label: to.stage.label }, missing };
 }
 
 function targetText(stage: Stage | undefined, clock: SlaClock): string {
@@ -309,12 +353,21 @@ function breachList(
   return out.sort((a, b) => (a.breachedAt < b.breachedAt ? 1 : a.breachedAt > b.breachedAt ? -1 : 0)).slice(0, MAX_CARD_BREACHES);
 }
 
-/** Properties the current stage's exit, pause and override criteria read, in playbook order. */
-function watchProperties(stage: Stage | undefined): string[] {
+/**
+ * Properties the current stage's exit, pause and override criteria read, then those the next move's entry criteria
+ * read, in playbook order: the card reloads when one of them changes.
+ */
+function watchProperties(playbook: Playbook, entry: StageEntry, stage: Stage | undefined): string[] {
   if (!stage) return [];
-  const criteria = [...stage.exitCriteria, ...(stage.sla?.pauseWhen ?? []), ...(stage.sla?.overrides ?? []).flatMap((o) => o.when)];
+  const from = findStage(playbook, entry.stage);
+  const next = from && nextStep(from);
+  const criteria = [
+    ...stage.exitCriteria,
+    ...(stage.sla?.pauseWhen ?? []),
+    ...(stage.sla?.overrides ?? []).flatMap((o) => o.when),
+    ...(next ? [...skippedStages(from!, next).flatMap((s) => s.exitCriteria), ...entryCriteriaOf(next.stage)] : []),
+  ];
   const names = new Set<string>();
   for (const c of criteria) if (c.op !== 'taskDone') names.add(c.property);
   return [...names];
 }
-

@@ -18,7 +18,7 @@ const telehealth = examplePlaybookPath('telehealth');
 describe('stagekeeper playbook', () => {
   it('validate: exit 0 and the pipeline and stage counts for a valid file', async () => {
     const r = await runCaptured(['playbook', 'validate', telehealth]);
-    expect(r).toEqual({ code: 0, stdout: 'valid: 1 pipelines, 10 stages\n', stderr: '' });
+    expect(r).toEqual({ code: 0, stdout: 'valid: 1 pipelines, 11 stages\n', stderr: '' });
   });
 
   it('validate: exit 1 with one line per problem, each with the file, line and playbook path', async () => {
@@ -106,7 +106,7 @@ describe('the installed entry points (real processes)', () => {
 
   it('bin/stagekeeper.js validates a playbook with exit 0 and an invalid one with exit 1', () => {
     const ok = run(process.execPath, ['sync-service/bin/stagekeeper.js', 'playbook', 'validate', telehealth]);
-    expect([ok.status, ok.stdout]).toEqual([0, 'valid: 1 pipelines, 10 stages\n']);
+    expect([ok.status, ok.stdout]).toEqual([0, 'valid: 1 pipelines, 11 stages\n']);
     const bad = run(process.execPath, ['sync-service/bin/stagekeeper.js', 'playbook', 'validate', write('empty.yaml', '')]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('expected a playbook, got an empty document');

@@ -48,9 +48,12 @@ describe('demo playbook', () => {
     expect(demoCompatible(other)).toBe(false);
   });
 
-  it('scripts deals owned by the playbook role that owns New Lead', () => {
-    const growth = canonical.roles.find((r) => r.id === 'growth_ops')!;
-    for (const s of demoScenarios(canonical)) expect(growth.owners).toContain(s.ownerId);
+  it('scripts deals owned by the playbook role that owns the stage each starts in (seed 000 owner model)', () => {
+    const stages = canonical.pipelines[0]!.stages;
+    for (const s of demoScenarios(canonical)) {
+      const stage = stages.find((x) => x.id === (s.stage ?? TELEHEALTH.stages.newLead))!;
+      expect(canonical.roles.find((r) => r.id === stage.ownerRole)!.owners, s.name).toContain(s.ownerId);
+    }
   });
 });
 

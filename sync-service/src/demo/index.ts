@@ -91,7 +91,7 @@ export function startDemo(opts: DemoOptions): Demo {
           {
             dealname: `Demo intake (${sc.name})`,
             pipeline: TELEHEALTH.pipeline,
-            dealstage: TELEHEALTH.stages.newLead,
+            dealstage: sc.stage ?? TELEHEALTH.stages.newLead,
             hubspot_owner_id: sc.ownerId,
             ...(sc.create?.(clock.now()) ?? {}),
           },

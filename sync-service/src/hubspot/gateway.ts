@@ -407,6 +407,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
           break;
         case 'moveStage':
           dealProps.dealstage = c.toStage;
+          if (c.toPipeline) dealProps.pipeline = c.toPipeline;
           break;
         case 'assignOwner':
           dealProps.hubspot_owner_id = c.ownerId;
