@@ -6,7 +6,7 @@ import { Effects, iso } from './effects';
 import { findStage } from './lookup';
 import { cancelAllTimers, clockContext, elapsed } from './sla-clock';
 import { slaTaskKey } from './tasks';
-import type { DealSnapshot, DealState, HistoryRow } from './types';
+import type { DealSnapshot, DealState, HistoryRow, StageEntry } from './types';
 import { visitInputs } from './visit-inputs';
 
 export type ExitMode =
@@ -100,9 +100,19 @@ export function exitStage(
       breachReason: entry.breachReason,
       breachedAt: entry.sla?.breachedAt ?? null,
       breachReasonSource: entry.breachReasonSource,
+      ...(outcome === 'breached' ? breachRecord(entry) : {}),
       ...(inputs ? { inputs } : {}),
     },
   });
   fx.decide('exit', `left "${label}" (${direction}, SLA ${outcome}): ${why}`);
   return outcome;
+}
+
+/** The breach's evidence, carried onto the history row so the card and scorecard show it after the visit ends. */
+function breachRecord(entry: StageEntry): Partial<HistoryRow> {
+  return {
+    breachEvidence: [...entry.breachEvidence],
+    ...(entry.breachFacts ? { breachFacts: entry.breachFacts } : {}),
+    ...(entry.inferredReason !== undefined ? { inferredReason: entry.inferredReason } : {}),
+  };
 }

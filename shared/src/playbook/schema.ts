@@ -78,6 +78,11 @@ export const Role = z
     lead: z.string().regex(/^\d+$/, 'expected a HubSpot owner id (digits)'),
     /** Calendar the role is staffed on; warnings and escalations to it wait for its next staffed minute. */
     calendar: Id.optional(),
+    /**
+     * Capacity threshold: an owner of this role holding more open tasks than `openTasks` at a breach is over
+     * capacity (breach reason "capacity"). Omitted: capacity is never the inferred reason for this role's stages.
+     */
+    capacity: z.object({ openTasks: z.number().int().nonnegative() }).strict().optional(),
   })
   .strict()
   .refine((r) => r.owners.length + r.teams.length > 0, { message: 'a role needs at least one owner or team' });
@@ -232,30 +237,61 @@ export const BreachReason = z.enum(BREACH_REASONS);
 export const CLOSURE_REASONS = ['no_response', 'not_a_fit', 'duplicate', 'out_of_coverage'] as const;
 export const ClosureReason = z.enum(CLOSURE_REASONS);
 
-/** Evidence the engine can see at breach time; a rule matches when all its given conditions hold. */
+/**
+ * Evidence the engine can see at breach time; a rule matches when all its given conditions hold. A rule naming a
+ * reason other than "other" must name at least one condition: a reason without evidence is a guess.
+ */
 export const BreachReasonRule = z
   .object({
     reason: BreachReason,
-    /** Exit criteria of the stage still unmet at breach. */
+    /** A *data* exit criterion of the stage (a property test, not a `taskDone`) still unmet at breach. */
+    missingData: z.boolean().optional(),
+    /** Same as `missingData` (the older name; an action not yet done is not missing data). */
     missingExitCriteria: z.boolean().optional(),
-    /** The deal changed owner during the window, or has no owner. */
+    /** The deal changed owner during the visit. */
     ownerChanged: z.boolean().optional(),
     noOwner: z.boolean().optional(),
+    /** The deal's owner is not one of the stage role's owners (known only when the role lists owners, not teams). */
+    ownerOutsideRole: z.boolean().optional(),
     /** At least this many contact attempts logged in the window without a response. */
     unansweredContactAttempts: z.number().int().positive().optional(),
-    /** The owner had at least this many open Stagekeeper tasks at breach. */
+    /** The owner had at least this many open tasks at breach. */
     ownerOpenTasksAtLeast: z.number().int().positive().optional(),
+    /** The owner had more open tasks at breach than the stage role's `capacity.openTasks`. */
+    overCapacity: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.reason === 'other' || Object.keys(r).some((k) => k !== 'reason'), {
+    message: 'a breach-reason rule needs at least one condition (only "other" may have none): a reason without evidence is a guess',
+  });
 
-/** The order the engine tries when a stage lists no rules of its own. */
+/** The older default rule list, kept for callers that name it; the engine now uses `BreachRules` below. */
 export const DEFAULT_BREACH_RULES: z.input<typeof BreachReasonRule>[] = [
   { reason: 'patient_unreachable', unansweredContactAttempts: 2 },
-  { reason: 'missing_data', missingExitCriteria: true },
+  { reason: 'missing_data', missingData: true },
   { reason: 'handoff', noOwner: true },
   { reason: 'handoff', ownerChanged: true },
   { reason: 'capacity', ownerOpenTasksAtLeast: 15 },
 ];
+
+/** Reasons an evidence rule can name ("other" is what is left when none holds). */
+export const EVIDENCED_REASONS = ['patient_unreachable', 'handoff', 'capacity', 'missing_data'] as const;
+
+/**
+ * How the engine infers a breach reason when a stage lists no rules of its own (docs/breach-reasons.md): each
+ * reason has one evidence test, tried in `precedence` order; the first that holds names the reason, none -> other.
+ */
+export const BreachRules = z
+  .object({
+    precedence: z
+      .array(z.enum(EVIDENCED_REASONS))
+      .min(1)
+      .refine((l) => new Set(l).size === l.length, 'each reason appears once')
+      .default(['patient_unreachable', 'handoff', 'capacity', 'missing_data']),
+    /** Contact attempts since entry, with no inbound reply since entry, that make the patient unreachable. */
+    unreachableAfterAttempts: z.number().int().positive().default(2),
+  })
+  .strict();
 
 // ---------------------------------------------------------------------------------------------------------
 // Stages, pipelines, playbook
@@ -323,6 +359,8 @@ export const PlaybookObject = z
     roles: z.array(Role).min(1),
     pipelines: z.array(Pipeline).min(1),
     signals: Signals.default({ contactAttempts: 'num_contacted_notes' }),
+    /** Precedence and thresholds of the breach-reason evidence rules (stages without their own `breachReasons`); omitted: the defaults. */
+    breachRules: BreachRules.optional(),
   })
   .strict();
 
@@ -476,6 +514,7 @@ export type EscalationPage = z.output<typeof EscalationPage>;
 export type Gate = z.output<typeof Gate>;
 export type BreachReason = z.output<typeof BreachReason>;
 export type BreachReasonRule = z.output<typeof BreachReasonRule>;
+export type BreachRules = z.output<typeof BreachRules>;
 export type ClosureReason = z.output<typeof ClosureReason>;
 export type Shortcut = z.output<typeof Shortcut>;
 export type Stage = z.output<typeof Stage>;

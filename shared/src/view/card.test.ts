@@ -121,7 +121,7 @@ describe('managed deal', () => {
     const state = fire(enter(), 'breach', due);
     const v = managed(view(state, due + HOUR));
     expect(v.sla).toMatchObject({ status: 'breached', elapsedMs: 3 * HOUR, remainingMs: -HOUR, breachedAt: '2026-03-02T17:00:00.000Z' });
-    expect(v.breachReason).toEqual({ value: 'missing_data', source: 'inferred', evidence: ['exit criterion unmet: First contact logged'] });
+    expect(v.breachReason).toEqual({ value: 'missing_data', source: 'inferred', evidence: ['data criterion unmet: First contact logged'] });
     expect(v.breaches).toEqual([
       { stage: { id: 'lead', label: 'Lead' }, breachedAt: '2026-03-02T17:00:00.000Z', reason: 'missing_data', source: 'inferred' },
     ]);
