@@ -15,3 +15,4 @@ export { gateMissing, nextStep, skippedStages, moveKind, type MoveKind } from '.
 export { entryCriteriaOf } from './criteria';
 export { templateDueAt } from './tasks';
 export { findStage, type StageRef } from './lookup';
+export { correctVisitReason, visitKey, wasCorrected } from './reason-correction';

@@ -20,7 +20,11 @@ export type ApiDeps = {
   playbooks: Pick<PlaybookStore, 'current' | 'save'>;
   meta: Pick<PlaybookMetaStore, 'get' | 'set' | 'withSaveLock'>;
   states: Pick<DealStateStore, 'load' | 'save'>;
-  history: { rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]> };
+  history: {
+    rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]>;
+    /** Writes a corrected row over its own field; absent: past breaches cannot be corrected. */
+    rewrite?(portalId: string, row: HistoryRow): Promise<void>;
+  };
   weeks: {
     /** Rows whose exit falls in [fromMs, toMs) (a superset is fine). */
     rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;

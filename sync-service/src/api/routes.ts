@@ -65,6 +65,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
   const keys = redisKeys(w.prefix);
   const states = new DealStateStore(w.redis, keys, w.log);
   const activity = new PortalActivityStore(w.redis, w.prefix);
+  const historyStore = new HistoryStore(w.redis, keys, w.log);
   const install = registryInstallStatus(w.installRegistry ?? new InstallRegistry(w.redis, w.prefix), activity);
   const router = createApiRouter({
     clientSecret: w.clientSecret,
@@ -74,8 +75,8 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     playbooks: new PlaybookStore(w.redis, keys, w.log),
     meta: new PlaybookMetaStore(w.redis, w.prefix),
     states,
-    history: new DealHistoryReader(w.redis, keys),
-    weeks: new HistoryWeeks(w.redis, keys, new HistoryStore(w.redis, keys, w.log)),
+    history: new DealHistoryReader(w.redis, keys, historyStore),
+    weeks: new HistoryWeeks(w.redis, keys, historyStore),
     gateway: w.gateway,
     install,
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
