@@ -317,6 +317,11 @@ export const Stage = z
      * enumeration Stagekeeper provisions, so reports can group closed deals by why they closed).
      */
     closureReasons: z.array(ClosureReason).min(1).optional(),
+    /**
+     * Closed stages only: the journey ended without the outcome (Not Qualified, Denied, Referral Declined). A move
+     * into it is drop-off, not conversion, in the scorecard.
+     */
+    closedLost: z.boolean().optional(),
   })
   .strict();
 
@@ -336,6 +341,11 @@ export const Pipeline = z
     gate: Gate.default({ onBlocked: 'revert' }),
     /** Forward skips allowed without the skipped stages' exit criteria; every other skip must meet them. */
     shortcuts: z.array(Shortcut).default([]),
+    /**
+     * Backward moves that are the journey working as designed (Refill Due -> Active Care), not rework: the
+     * scorecard does not count them as backflow.
+     */
+    loops: z.array(z.object({ from: Id, to: Id, reason: z.string().min(1).optional() }).strict()).optional(),
   })
   .strict();
 
@@ -402,6 +412,14 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
         issue([...path, 'stage'], 'a stage cannot be its own remediation stage');
     };
     checkGate(pl.gate, ['pipelines', pi, 'gate']);
+    pl.loops?.forEach((lp, i) => {
+      const at = ['pipelines', pi, 'loops', i];
+      const from = stages.get(lp.from);
+      const to = stages.get(lp.to);
+      if (from === undefined) issue([...at, 'from'], `unknown stage "${lp.from}" in pipeline "${pl.id}"`);
+      if (to === undefined) issue([...at, 'to'], `unknown stage "${lp.to}" in pipeline "${pl.id}"`);
+      if (from !== undefined && to !== undefined && to >= from) issue([...at, 'to'], `a loop goes back: "${lp.to}" must come before "${lp.from}"`);
+    });
     pl.shortcuts.forEach((sc, i) => {
       const at = ['pipelines', pi, 'shortcuts', i];
       const from = stages.get(sc.from);
@@ -423,6 +441,7 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
         issue([...at, 'sla', 'calendar'], `unknown calendar "${s.sla.calendar}" (known: ${known(calendars)})`);
       if (s.closed && s.sla) issue([...at, 'sla'], 'a closed stage cannot have an SLA');
       if (s.closureReasons && !s.closed) issue([...at, 'closureReasons'], 'only a closed stage takes closure reasons');
+      if (s.closedLost && !s.closed) issue([...at, 'closedLost'], 'only a closed stage can be closed-lost');
       const tasks = new Set(s.requiredActions.map((t) => t.id));
       unique(s.requiredActions, [...at, 'requiredActions'], 'task template');
       (['entryCriteria', 'exitCriteria'] as const).forEach((key) =>

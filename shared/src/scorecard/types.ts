@@ -15,6 +15,17 @@ export const ScorecardMetrics = z.object({
   breachRate: z.number().nullable(),
   conversionRate: z.number().nullable(),
   backflowRate: z.number().nullable(),
+  /** Visits that ended in a closed-lost stage (Not Qualified, Denied, Referral Declined): drop-off, not conversion. */
+  droppedOff: z.number().int().nonnegative().optional(),
+  dropOffRate: z.number().nullable().optional(),
+  /** Deals in the stage at the end of the week (or now), their median and oldest age (wall time since entry). */
+  inStage: z.number().int().nonnegative().optional(),
+  medianAgeMs: z.number().nullable().optional(),
+  maxAgeMs: z.number().nullable().optional(),
+  /** Of `inStage`, those already breached: counted in `breached` and the breach rate, not hidden until they move. */
+  openBreached: z.number().int().nonnegative().optional(),
+  /** Breaches whose reason a rep corrected. */
+  reasonCorrections: z.number().int().nonnegative().optional(),
   topBreachReasons: z.array(z.object({ reason: BreachReason, count: z.number().int().positive() })).max(3),
 });
 

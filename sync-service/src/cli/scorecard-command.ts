@@ -3,6 +3,7 @@ import {
   computeScorecard,
   formatScorecard,
   latestCompleteWeek,
+  openVisitOf,
   parseIsoWeek,
   reportingZone,
   weekRange,
@@ -16,6 +17,8 @@ import { createLogger } from '../log';
 import { HistoryStore, weekStart } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
+import { DealStateStore } from '../state/deal-state-store';
+import { readWhatIfData } from '../api/whatif-data';
 import { cliConfig, withRedis } from './env';
 import { CliError, line, type CliIo } from './io';
 import { readPlaybookOrFail } from './playbook-commands';
@@ -76,7 +79,10 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, openRedis 
     const zone = opts.zone ?? reportingZone(playbook);
     const range = weekRange(opts.week ?? latestCompleteWeek(io.now(), zone), zone);
     const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, range);
-    const card = computeScorecard({ rows, playbook, week: range.week, zone });
+    const now = io.now();
+    const { running } = await readWhatIfData({ redis, keys, log, states: new DealStateStore(redis, keys, log), portalId, now, weeks: 0 });
+    const open = running.flatMap((s) => openVisitOf(s) ?? []);
+    const card = computeScorecard({ rows, playbook, week: range.week, zone, open, now });
     io.out(line(formatScorecard(card, opts.format)));
     return 0;
   });

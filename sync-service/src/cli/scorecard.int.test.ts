@@ -91,7 +91,7 @@ describe('stagekeeper scorecard against Redis', () => {
     const table = await runCaptured(['scorecard', '--week', '2026-W47'], env);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('Scorecard 2026-W47: 2026-11-16 to 2026-11-22 (America/New_York)');
-    expect(table.stdout).toMatch(new RegExp(`${first!.label}\\s+3\\s+3h\\s+5h\\s+3\\s+1\\s+33\\.3%\\s+100\\.0%\\s+0\\.0%\\s+capacity:1`));
+    expect(table.stdout).toMatch(new RegExp(`${first!.label}\\s+3\\s+3h\\s+5h\\s+3\\s+1\\s+33\\.3%\\s+100\\.0%\\s+0\\.0%\\s+0\\.0%\\s+0\\s+-\\s+-\\s+0\\s+0\\s+capacity:1`));
     // No deal or owner ids in the human view.
     expect(table.stdout).not.toContain('61230455');
   });
@@ -118,7 +118,7 @@ describe('stagekeeper scorecard against Redis', () => {
   it('an empty week prints the empty state; the default week is the latest complete one', async () => {
     const empty = await runCaptured(['scorecard', '--week', '2026-W40'], env);
     expect(empty).toMatchObject({ code: 0, stderr: '' });
-    expect(empty.stdout).toContain('No stage visits ended in this week.');
+    expect(empty.stdout).toContain('No stage visits ended in this week and no deal is in a stage.');
     const dflt = await runCaptured(['scorecard', '--format', 'json'], env, {}, Date.parse('2026-11-25T12:00:00Z'));
     expect(JSON.parse(dflt.stdout).week).toBe('2026-W47');
   });
