@@ -203,10 +203,10 @@ describe('computeScorecard: stuck work, drop-off and loops (seed 000 weekly revi
     ];
     const now = inWeek(100);
     const open = [
-      // Two deals sit in s1, one breached in place 10 hours ago; one entered after "now" is not counted.
+      // Two deals sit in s1, one breached in place 10 hours ago; one entered after the week is not counted.
       { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: inWeek(50), hasSla: true, breachedAt: inWeek(90), breachReason: 'capacity' as const },
       { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: inWeek(80), hasSla: true, breachedAt: null },
-      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: inWeek(101), hasSla: true, breachedAt: null },
+      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: end + H, hasSla: true, breachedAt: null },
       // A deal in s2 with no visit ended this week still gives s2 a row.
       { pipeline: 'p1', stage: 's2', ownerRole: 'intake', enteredAt: inWeek(10), hasSla: false, breachedAt: null },
     ];

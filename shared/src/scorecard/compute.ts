@@ -93,8 +93,9 @@ class Counters {
     else if (row.direction === 'backward' && !(to !== null && this.kinds.loops.has(`${row.stage}>${to}`))) this.backward[g]!++;
   }
 
-  countOpen(g: number, v: OpenVisit, end: number): void {
-    this.ages[g]!.push(end - v.enteredAt);
+  /** `asOf`: the instant ages are measured at; `end`: the week's end, before which a breach counts. */
+  countOpen(g: number, v: OpenVisit, asOf: number, end: number): void {
+    this.ages[g]!.push(Math.max(0, asOf - v.enteredAt));
     if (v.hasSla) {
       this.openSla[g]!++;
       if (v.breachedAt !== null && v.breachedAt < end) {
@@ -262,15 +263,17 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
   }
 
   // Open visits: in the stage at the week's end (or now, for the current week) if entered before it.
+  // A visit entered after the week is not part of it; ages are clamped at 0 for a reader whose clock runs behind
+  // the service's (the sandbox demo runs its own fast clock).
   const asOf = Math.min(range.end, input.now ?? range.end);
   for (const v of input.open ?? []) {
-    if (v.enteredAt >= asOf) continue;
+    if (v.enteredAt >= range.end) continue;
     const sg = stageGroup({ pipeline: v.pipeline, stage: v.stage } as HistoryRow);
     const meta = stageMeta[sg]!;
     const rg = meta.roleId === v.ownerRole ? meta.roleGroup : roleGroup(v.ownerRole);
-    stages.countOpen(sg, v, asOf);
-    roles.countOpen(rg, v, asOf);
-    totals.countOpen(0, v, asOf);
+    stages.countOpen(sg, v, asOf, range.end);
+    roles.countOpen(rg, v, asOf, range.end);
+    totals.countOpen(0, v, asOf, range.end);
   }
 
   const stageValues = groupSlices(stageOf, values, stages.volume);
