@@ -327,6 +327,8 @@ export const Command = z.discriminatedUnion('type', [
       corrections: z
         .array(z.object({ at: z.number(), userId: z.string().nullable(), from: BreachReason.nullable(), to: BreachReason }))
         .optional(),
+      /** Values of the playbook's scorecard dimensions at exit (short tokens only), keyed by property. */
+      dims: z.record(z.string(), z.string()).optional(),
       /** What decided the visit (what-if replays); rows written before it replay as "unknown" where needed. */
       inputs: VisitInputs.optional(),
     }),

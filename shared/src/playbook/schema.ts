@@ -369,6 +369,14 @@ export const PlaybookObject = z
     roles: z.array(Role).min(1),
     pipelines: z.array(Pipeline).min(1),
     signals: Signals.default({ contactAttempts: 'num_contacted_notes' }),
+    /**
+     * Deal properties the scorecard cuts by (urgency, channel, lead type, referring partner). Each visit records
+     * the property's value at exit when it is a short token (an enumeration value or an id, never free text).
+     */
+    scorecard: z
+      .object({ dimensions: z.array(z.object({ property: PropertyName, label: z.string().min(1) }).strict()).max(8).default([]) })
+      .strict()
+      .optional(),
     /** Precedence and thresholds of the breach-reason evidence rules (stages without their own `breachReasons`); omitted: the defaults. */
     breachRules: BreachRules.optional(),
   })

@@ -239,6 +239,34 @@ describe('computeScorecard: stuck work, drop-off and loops (seed 000 weekly revi
   });
 });
 
+describe('computeScorecard: cuts by declared dimensions (seed 002 lead type and channel, 004 partner)', () => {
+  it('groups the week\'s visits by each declared property\'s recorded value, visits without one apart', () => {
+    const pb = scorecardPlaybook();
+    pb.scorecard = { dimensions: [{ property: 'referrer_ods_code', label: 'Partner' }, { property: 'urgency', label: 'Urgency' }] };
+    const rows = [
+      visit({ exitedAt: inWeek(1), slaOutcome: 'breached', breachReason: 'capacity', dims: { referrer_ods_code: 'A81001', urgency: 'urgent' } }),
+      visit({ exitedAt: inWeek(2), slaOutcome: 'met', dims: { referrer_ods_code: 'A81001' } }),
+      visit({ exitedAt: inWeek(3), slaOutcome: 'met', dims: { referrer_ods_code: 'B82002', urgency: 'routine' } }),
+      visit({ exitedAt: inWeek(4), slaOutcome: 'met' }),
+      visit({ exitedAt: end + H, dims: { referrer_ods_code: 'A81001' } }), // outside the week
+    ];
+    const card = computeScorecard({ rows, playbook: pb, week: WEEK });
+    const partner = card.byDimension!.filter((r) => r.dimension.property === 'referrer_ods_code');
+    expect(partner.map((r) => [r.value, r.volume, r.breached, r.breachRate])).toEqual([
+      ['A81001', 2, 1, 0.5],
+      ['B82002', 1, 0, 0],
+      ['(none)', 1, 0, 0],
+    ]);
+    const urgency = card.byDimension!.filter((r) => r.dimension.label === 'Urgency');
+    expect(urgency.map((r) => [r.value, r.volume])).toEqual([
+      ['routine', 1],
+      ['urgent', 1],
+      ['(none)', 2],
+    ]);
+    expect(computeScorecard({ rows, playbook, week: WEEK }).byDimension).toBeUndefined();
+  });
+});
+
 describe('computeScorecard: property against a brute-force recomputation', () => {
   it('matches per stage, per role and in total on random visits', () => {
     fc.assert(

@@ -2,7 +2,7 @@ import { BREACH_REASONS, type Playbook } from '../playbook/schema';
 import type { HistoryRow } from '../engine/types';
 import { wasCorrected } from '../engine/reason-correction';
 import { medianAndP90 } from './stats';
-import type { Scorecard, ScorecardMetrics } from './types';
+import type { Scorecard, ScorecardDimensionRow, ScorecardMetrics } from './types';
 import { reportingZone, weekRange } from './week';
 
 export type ScorecardInput = {
@@ -297,6 +297,7 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
       a.meta.known && b.meta.known ? a.g - b.g : a.meta.known !== b.meta.known ? (a.meta.known ? -1 : 1) : byText(a.meta.role.id, b.meta.role.id),
     );
 
+  const byDimension = dimensionRows(playbook, rows, stageOf, values, kinds);
   return {
     week: range.week,
     weekStart: range.weekStart,
@@ -309,8 +310,45 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
       ...stages.metrics(g, stageValues[g]!),
     })),
     byRole: roleOrder.map(({ meta, g }) => ({ role: meta.role, ...roles.metrics(g, roleValues[g]!) })),
+    ...(byDimension ? { byDimension } : {}),
     totals: totals.metrics(0, allValues),
   };
+}
+
+const NONE = '(none)';
+
+/** One group per (dimension, value) over the week's visits (`stageOf[i] >= 0`), values in order of first sight. */
+function dimensionRows(
+  playbook: Playbook,
+  rows: readonly HistoryRow[],
+  stageOf: Int32Array,
+  values: Float64Array,
+  kinds: MoveKinds,
+): ScorecardDimensionRow[] | undefined {
+  const dims = playbook.scorecard?.dimensions ?? [];
+  if (dims.length === 0) return undefined;
+  const out: ScorecardDimensionRow[] = [];
+  for (const d of dims) {
+    const counters = new Counters(kinds);
+    const index = new Map<string, number>();
+    const times: number[][] = [];
+    for (let i = 0; i < rows.length; i++) {
+      if (stageOf[i]! < 0) continue;
+      const row = rows[i]!;
+      const value = row.dims?.[d.property] ?? NONE;
+      let g = index.get(value);
+      if (g === undefined) {
+        index.set(value, (g = counters.add()));
+        times.push([]);
+      }
+      counters.count(g, row);
+      times[g]!.push(values[i]!);
+    }
+    const sorted = [...index].sort(([a], [b]) => (a === NONE ? 1 : b === NONE ? -1 : byText(a, b)));
+    for (const [value, g] of sorted)
+      out.push({ dimension: { property: d.property, label: d.label }, value, ...counters.metrics(g, Float64Array.from(times[g]!)) });
+  }
+  return out;
 }
 
 /** The open visit of a deal's stored state, or null when the deal has none (closed, never seen). */

@@ -86,6 +86,11 @@ function formatTable(card: Scorecard): string {
   );
   out.push('', 'By owner role');
   out.push(...table([{ title: 'Role' }, ...METRIC_COLUMNS], card.byRole.map((r) => [r.role.name, ...metricCells(r)])));
+  const dims = card.byDimension ?? [];
+  for (const label of [...new Set(dims.map((r) => r.dimension.label))]) {
+    out.push('', `By ${label}`);
+    out.push(...table([{ title: label }, ...METRIC_COLUMNS], dims.filter((r) => r.dimension.label === label).map((r) => [r.value, ...metricCells(r)])));
+  }
   out.push('', 'All visits');
   out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
   out.push('', 'Median and P90 are time in stage on each stage\'s SLA basis: staffed time for business-time stages, wall time otherwise.');
@@ -128,6 +133,8 @@ function formatCsv(card: Scorecard): string {
   for (const r of card.byStage)
     lines.push([card.week, 'stage', r.pipeline.id, r.pipeline.label, r.stage.id, r.stage.label, '', '', ...metrics(r)]);
   for (const r of card.byRole) lines.push([card.week, 'role', '', '', '', '', r.role.id, r.role.name, ...metrics(r)]);
+  // Dimension cuts: the property in stage_id and its value in stage (scope "dimension").
+  for (const r of card.byDimension ?? []) lines.push([card.week, 'dimension', '', r.dimension.label, r.dimension.property, r.value, '', '', ...metrics(r)]);
   lines.push([card.week, 'total', '', '', '', '', '', '', ...metrics(card.totals)]);
   return lines.map((cells) => cells.map(csvField).join(',')).join('\r\n');
 }

@@ -38,6 +38,13 @@ export const ScorecardRoleRow = ScorecardMetrics.extend({
   role: z.object({ id: z.string(), name: z.string() }),
 });
 
+/** One value of a playbook-declared dimension (urgency, channel, lead type, partner), over the week's visits. */
+export const ScorecardDimensionRow = ScorecardMetrics.extend({
+  dimension: z.object({ property: z.string(), label: z.string() }),
+  /** The recorded value; "(none)" for visits without one. */
+  value: z.string(),
+});
+
 export const Scorecard = z.object({
   week: z.string(),
   weekStart: z.string(),
@@ -46,6 +53,8 @@ export const Scorecard = z.object({
   availableWeeks: z.array(z.string()),
   byStage: z.array(ScorecardStageRow),
   byRole: z.array(ScorecardRoleRow),
+  /** Cuts by the playbook's `scorecard.dimensions` (absent when it declares none). */
+  byDimension: z.array(ScorecardDimensionRow).optional(),
   totals: ScorecardMetrics,
 });
 
@@ -53,3 +62,4 @@ export type ScorecardMetrics = z.infer<typeof ScorecardMetrics>;
 export type ScorecardStageRow = z.infer<typeof ScorecardStageRow>;
 export type ScorecardRoleRow = z.infer<typeof ScorecardRoleRow>;
 export type Scorecard = z.infer<typeof Scorecard>;
+export type ScorecardDimensionRow = z.infer<typeof ScorecardDimensionRow>;
