@@ -26,6 +26,8 @@ export type ScorecardInput = {
 
 /** A stage visit still open, as the scorecard needs it (no property values). */
 export type OpenVisit = {
+  /** Needed by cycle times only. */
+  dealId?: string;
   pipeline: string;
   stage: string;
   ownerRole: string;
@@ -352,10 +354,11 @@ function dimensionRows(
 }
 
 /** The open visit of a deal's stored state, or null when the deal has none (closed, never seen). */
-export function openVisitOf(state: { current: { pipeline: string; stage: string; ownerRole: string; enteredAt: number; sla: { breachedAt: number | null } | null; breachReason: Reason | null } | null; closedReason: string | null }): OpenVisit | null {
+export function openVisitOf(state: { dealId: string; current: { pipeline: string; stage: string; ownerRole: string; enteredAt: number; sla: { breachedAt: number | null } | null; breachReason: Reason | null } | null; closedReason: string | null }): OpenVisit | null {
   const c = state.current;
   if (!c || state.closedReason) return null;
   return {
+    dealId: state.dealId,
     pipeline: c.pipeline,
     stage: c.stage,
     ownerRole: c.ownerRole,

@@ -123,6 +123,20 @@ describe('stagekeeper scorecard against Redis', () => {
     expect(JSON.parse(dflt.stdout).week).toBe('2026-W47');
   });
 
+  it('--cycle prints the time from one stage to another, with starts read from earlier weeks', async () => {
+    const keys = redisKeys(prefix);
+    await new HistoryStore(redis, keys, silentLogger).append(PORTAL, [
+      // Entered the first stage in week 46, reached the third in week 47: 3 days.
+      row({ dealId: 'c1', enteredAt: w47.start - 24 * H, exitedAt: w47.start - 20 * H }),
+      row({ dealId: 'c1', stage: third!.id, ownerRole: third!.ownerRole, enteredAt: w47.start + 48 * H, exitedAt: w47.start + 50 * H }),
+    ]);
+    const r = await runCaptured(['scorecard', '--week', '2026-W47', '--cycle', `${first!.id}:${third!.id}`], env);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain(`Cycle time ${first!.label} -> ${third!.label}: 1 deal(s), median 72h, p90 72h (wall time)`);
+    const bad = await runCaptured(['scorecard', '--week', '2026-W47', '--cycle', 'nocolon'], env);
+    expect(bad.code).toBe(1);
+  });
+
   it('a portal without a playbook is a one-line error', async () => {
     const r = await runCaptured(['scorecard', '--week', '2026-W47', '--portal', '999'], env);
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: no playbook stored for portal 999; pass --playbook FILE\n' });
