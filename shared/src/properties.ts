@@ -62,6 +62,9 @@ export const P = {
   stageOwnerRole: 'stagekeeper_stage_owner_role',
   backflowCount: 'stagekeeper_backflow_count',
   closureReason: 'stagekeeper_closure_reason',
+  breachEvidence: 'stagekeeper_breach_evidence',
+  breachOwnerOpenTasks: 'stagekeeper_breach_owner_open_tasks',
+  breachUnansweredAttempts: 'stagekeeper_breach_unanswered_attempts',
 } as const;
 
 export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
@@ -84,5 +87,18 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
     'Why the deal closed (a closed stage with closure reasons requires one); cleared when the deal is reopened.',
     'enumeration',
     CLOSURE_REASONS,
+  ),
+  def(P.breachEvidence, 'Breach evidence', 'What decided the latest breach reason (rule labels, never values).', 'string'),
+  def(
+    P.breachOwnerOpenTasks,
+    'Breach owner open tasks',
+    "Open tasks the deal owner held in HubSpot at the latest breach (capacity evidence); empty when unknown.",
+    'number',
+  ),
+  def(
+    P.breachUnansweredAttempts,
+    'Breach unanswered attempts',
+    'Contact attempts logged in the breached stage without an inbound reply (patient-unreachable evidence).',
+    'number',
   ),
 ];

@@ -1,4 +1,4 @@
-import { dependsOnUnreadTasks, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
+import { dependsOnUnreadTasks, needsOwnerLoad, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
 import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, PageCommand, Playbook, ResolvePageCommand, TimerFiring } from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
@@ -138,9 +138,21 @@ export function createProcessor(deps: WorkerDeps) {
       const resolves = pageResolutions(state, r.state);
       return resolves.length > 0 ? { ...r, commands: [...r.commands, ...resolves] } : r;
     };
-    const result = decide(playbook, state, snapshot, now);
-    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) return withResolutions(result);
-    return withResolutions(decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now));
+    let result = decide(playbook, state, snapshot, now);
+    if (dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) {
+      snapshot = await deps.gateway.readUnreadTasks(portalId, snapshot);
+      result = decide(playbook, state, snapshot, now);
+    }
+    // Capacity evidence: the owner's open-task load, read from HubSpot only when a breach reason is being inferred.
+    if (deps.gateway.ownerOpenTasks && needsOwnerLoad(snapshot, result)) {
+      // Evidence, not a precondition: a breach is not held up when the load cannot be read (capacity stays unknown).
+      const load = await deps.gateway.ownerOpenTasks(portalId, snapshot.ownerId!).catch((err: unknown) => {
+        deps.log.warn({ portalId, dealId: snapshot.dealId, err: err instanceof Error ? err.message : String(err) }, 'owner open-task load not read');
+        return undefined;
+      });
+      if (load !== undefined) result = decide(playbook, state, { ...snapshot, ownerOpenTasks: load }, now);
+    }
+    return withResolutions(result);
   }
 
   /** settleDeal under the deal's lock: the snapshot read before the lock is read again inside it. */
