@@ -125,7 +125,7 @@ function breachRecord(entry: StageEntry): Partial<HistoryRow> {
 function closureOf(playbook: Playbook, toStage: string | null, snapshot: DealSnapshot): Partial<HistoryRow> {
   const reasons = findStage(playbook, toStage)?.stage.closureReasons;
   const v = snapshot.properties[P.closureReason];
-  return reasons && v && reasons.includes(v) ? { closureReason: v } : {};
+  return reasons && v && (reasons as readonly string[]).includes(v) ? { closureReason: v } : {};
 }
 
 /** Dimension values as short tokens only (an enumeration value or an id): free text never gets into a row. */
