@@ -52,6 +52,8 @@ export const Scorecard = z.object({
   weekEnd: z.string(),
   timeZone: z.string(),
   availableWeeks: z.array(z.string()),
+  /** Months ("YYYY-MM") that may hold data, newest first: the monthly review's picker. */
+  availableMonths: z.array(z.string()).optional(),
   byStage: z.array(ScorecardStageRow),
   byRole: z.array(ScorecardRoleRow),
   /** Cuts by the playbook's `scorecard.dimensions` (absent when it declares none). */

@@ -82,6 +82,27 @@ describe('GET /api/scorecard', () => {
     expect(other.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(5);
   });
 
+  it('month=YYYY-MM is the monthly review: the whole local month, months listed for the picker', async () => {
+    await new HistoryStore(redis, redisKeys(prefix), silentLogger).append(A, [row('4', '2026-11-03T12:00:00-05:00'), row('5', '2026-10-30T12:00:00-04:00')]);
+    const get = (query: string) => {
+      const path = `/api/scorecard?${query}&${hubspotQuery(A)}`;
+      return request(app).get(path).set(signedHeaders('GET', path, '', NOW));
+    };
+    const res = await get('month=2026-11');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ week: '2026-11', period: 'month', weekStart: '2026-11-01', weekEnd: '2026-11-30', timeZone: 'America/New_York' });
+    // W45's row and W47's three: October's is not November's.
+    expect(res.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(4);
+    expect(res.body.availableMonths).toEqual(['2026-11', '2026-10']);
+    const october = await get('month=2026-10');
+    expect(october.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(1);
+    for (const bad of ['month=2026-13', 'month=2026-11&week=2026-W47', 'month=2026-11&month=2026-10']) {
+      const r = await get(bad);
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('invalid_request');
+    }
+  });
+
   it('an explicit week with nothing in it is empty', async () => {
     const res = await scorecard(A, '2026-W40');
     expect(res.status).toBe(200);
@@ -99,7 +120,7 @@ describe('GET /api/scorecard', () => {
   it('a portal without a playbook gets an empty week in UTC, none of the others’ data', async () => {
     const res = await scorecard(C, '2026-W47');
     expect(res.body).toEqual({
-      week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'UTC', availableWeeks: [], byStage: [], byRole: [],
+      week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'UTC', availableWeeks: [], availableMonths: [], byStage: [], byRole: [],
     });
   });
 });
