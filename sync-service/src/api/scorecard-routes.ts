@@ -1,5 +1,6 @@
 import {
   computeScorecard,
+  formatScorecard,
   openVisitOf,
   latestCompleteWeek,
   latestCompleteMonth,
@@ -45,6 +46,8 @@ export function scorecardRoutes(deps: ApiDeps): Router {
     const raw = query.getAll('week');
     const rawMonth = query.getAll('month');
     if (raw.length > 1 || rawMonth.length > 1) throw new ApiError('invalid_request', 'Ask for one week at a time.');
+    const format = query.get('format') ?? 'json';
+    if (format !== 'json' && format !== 'csv') throw new ApiError('invalid_request', 'The format must be json or csv.');
     if (raw.length > 0 && rawMonth.length > 0) throw new ApiError('invalid_request', 'Ask for a week or a month, not both.');
     const now = clock();
     const current = await deps.playbooks.current(portalId);
@@ -81,10 +84,11 @@ export function scorecardRoutes(deps: ApiDeps): Router {
     // Deals still in a stage (stuck work, breached in place), from the stored state the what-if also reads.
     const running = deps.whatIfData ? (await deps.whatIfData(portalId, now, 0)).running : [];
     const open = running.flatMap((s) => openVisitOf(s) ?? []);
-    sendJson(
-      res,
-      { ...computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: availableWeeksList, open, now }), availableMonths },
-    );
+    const card = { ...computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: availableWeeksList, open, now }), availableMonths };
+    // format=csv: the CLI's CSV inside JSON, because hubspot.fetch hands the app home JSON only and the UI kit has
+    // no file download; the page shows it in a text area to copy.
+    if (format === 'csv') return sendJson(res, { week: card.week, filename: `stagekeeper-scorecard-${card.week}.csv`, csv: formatScorecard(card, 'csv') });
+    sendJson(res, card);
   });
 
   return router;

@@ -96,7 +96,14 @@ describe('GET /api/scorecard', () => {
     expect(res.body.availableMonths).toEqual(['2026-11', '2026-10']);
     const october = await get('month=2026-10');
     expect(october.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(1);
-    for (const bad of ['month=2026-13', 'month=2026-11&week=2026-W47', 'month=2026-11&month=2026-10']) {
+    // format=csv: the CLI's CSV, in JSON for hubspot.fetch (the app home shows it to copy).
+    const csv = await get('month=2026-11&format=csv');
+    expect(csv.status).toBe(200);
+    expect(csv.body.filename).toBe('stagekeeper-scorecard-2026-11.csv');
+    const lines = (csv.body.csv as string).split('\r\n');
+    expect(lines[0]).toMatch(/^week,scope,pipeline_id,/);
+    expect(lines.find((l) => l.startsWith('2026-11,stage,tele,Telehealth,lead,'))).toMatch(/^2026-11,stage,tele,Telehealth,lead,[^,]*,,,4,/);
+    for (const bad of ['month=2026-13', 'month=2026-11&week=2026-W47', 'month=2026-11&month=2026-10', 'format=xml']) {
       const r = await get(bad);
       expect(r.status).toBe(400);
       expect(r.body.error.code).toBe('invalid_request');
