@@ -167,3 +167,12 @@ function reReferral(rows: readonly HistoryRow[], receivedStage: string, property
     partnersReferringAgain: partnersAgain,
   };
 }
+
+/**
+ * How far history must be read for a period ending at `end`: re-referral looks up to 30 days past it (no further
+ * than a week past `now`, the newest history bucket); without a partner dimension, the period itself.
+ */
+export function historyNeededUntil(playbook: Playbook, end: number, now: number): number {
+  if (!playbook.scorecard?.funnel?.partner) return end;
+  return Math.max(end, Math.min(end + RE_REFERRAL_WINDOW_MS, now + 7 * 24 * 3600_000));
+}

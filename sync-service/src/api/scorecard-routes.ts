@@ -10,7 +10,7 @@ import {
   isoWeekOf,
   weekRange,
   WeekError,
-  RE_REFERRAL_WINDOW_MS,
+  historyNeededUntil,
 } from '@stagekeeper/shared';
 import { Router } from 'express';
 import type { ApiDeps } from './deps';
@@ -77,10 +77,7 @@ export function scorecardRoutes(deps: ApiDeps): Router {
       return sendJson(res, { week, weekStart, weekEnd, timeZone, availableWeeks: availableWeeksList, availableMonths, byStage: [], byRole: [] });
     }
     // Re-referral within 30 days reads referrals up to 30 days past the period (no further than now).
-    const readTo = current.playbook.scorecard?.funnel?.partner
-      ? Math.max(range.end, Math.min(range.end + RE_REFERRAL_WINDOW_MS, now + WEEK_MS))
-      : range.end;
-    const rows = await deps.weeks.rows(portalId, range.start, readTo);
+    const rows = await deps.weeks.rows(portalId, range.start, historyNeededUntil(current.playbook, range.end, now));
     // Deals still in a stage (stuck work, breached in place), from the stored state the what-if also reads.
     const running = deps.whatIfData ? (await deps.whatIfData(portalId, now, 0)).running : [];
     const open = running.flatMap((s) => openVisitOf(s) ?? []);

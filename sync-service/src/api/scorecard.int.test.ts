@@ -1,4 +1,4 @@
-import { onTimer, reconcile, timerId, type HistoryRow } from '@stagekeeper/shared';
+import { loadExamplePlaybook, onTimer, reconcile, timerId, type HistoryRow } from '@stagekeeper/shared';
 import { fixtureInput, HOUR, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -108,6 +108,24 @@ describe('GET /api/scorecard', () => {
       expect(r.status).toBe(400);
       expect(r.body.error.code).toBe('invalid_request');
     }
+  });
+
+  it('seed 004 re-referral: reads referrals past the asked week, so a partner referring again the next week counts', async () => {
+    const D = '4444444';
+    const keys = redisKeys(prefix);
+    const referrals = loadExamplePlaybook('referrals');
+    await new PlaybookStore(redis, keys, silentLogger).save(D, referrals);
+    const received = referrals.scorecard!.funnel!.received;
+    const referral = (dealId: string, at: string) =>
+      row(dealId, at, { pipeline: referrals.pipelines[0]!.id, stage: received, ownerRole: 'referrals_coordinator', toStage: '1290330103', dims: { referrer_ods_code: 'A81001' } });
+    // W46 (London): a referral from A81001, then another from A81001 eight days later, in W47.
+    await new HistoryStore(redis, keys, silentLogger).append(D, [referral('r1', '2026-11-10T10:00:00Z'), referral('r2', '2026-11-18T10:00:00Z')]);
+    const path = `/api/scorecard?week=2026-W46&${hubspotQuery(D)}`;
+    const res = await request(app).get(path).set(signedHeaders('GET', path, '', NOW));
+    expect(res.status).toBe(200);
+    expect(res.body.funnel.reReferral).toMatchObject({ referrals: 1, decided: 1, reReferred: 1, rate: 1, partners: 1, partnersReferringAgain: 1 });
+    // The week's own metrics still count only the week: r2's first touch is W47's.
+    expect(res.body.funnel).toMatchObject({ received: 1, contacted: 1, incomplete: 0 });
   });
 
   it('an explicit week with nothing in it is empty', async () => {

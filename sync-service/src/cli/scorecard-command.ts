@@ -8,7 +8,7 @@ import {
   isoWeekOf,
   monthRange,
   openVisitOf,
-  RE_REFERRAL_WINDOW_MS,
+  historyNeededUntil,
   parseIsoWeek,
   reportingZone,
   weekRange,
@@ -131,8 +131,7 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: Scor
     const range =
       opts.month !== undefined ? monthRange(opts.month, zone) : weekRange(opts.week ?? isoWeekOf(now, zone), zone);
     // Re-referral within 30 days looks at referrals up to 30 days after the period (no further than now).
-    const readTo = playbook.scorecard?.funnel?.partner ? Math.max(range.end, Math.min(range.end + RE_REFERRAL_WINDOW_MS, now + WEEK_MS)) : range.end;
-    const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, { ...range, end: readTo });
+    const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, { ...range, end: historyNeededUntil(playbook, range.end, now) });
     const { running } = await readWhatIfData({ redis, keys, log, states: new DealStateStore(redis, keys, log), portalId, now, weeks: 0 });
     const open = running.flatMap((s) => openVisitOf(s) ?? []);
     const card = computeScorecard({ rows, playbook, week: range.week, zone, open, now });
