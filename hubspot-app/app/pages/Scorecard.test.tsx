@@ -98,6 +98,7 @@ describe('Scorecard', () => {
     await t.waitFor(() => expect(t.find(Select).props.value).toBe('2026-10'));
     expect(t.find(Select).props.label).toBe('Month');
     expect(t.find(Select).props.options.map((o) => o.value)).toEqual(['2026-10', '2026-11']);
+    expect(t.find(Select).props.options[0]!.label).toBe('2026-10 (October)');
     expect(t.find(Heading).text).toBe('Monthly stage scorecard');
     t.find(Select).trigger('onChange', '2026-11' as never);
     await eventually(() => expect(fetch.calls.map((c) => c.url)).toEqual([URL, `${URL}?month=`, `${URL}?month=2026-11`]));

@@ -16,7 +16,7 @@ import {
 import { FunnelList } from './components/FunnelList.tsx';
 import { MetricsTable } from './components/MetricsTable.tsx';
 import { SERVICE_URL } from './lib/config.ts';
-import { weekLabel } from './lib/format.ts';
+import { monthLabel, weekLabel } from './lib/format.ts';
 import { createServiceClient, type FetchLike } from './lib/service.ts';
 import type { ScorecardCsv, ScorecardResponse, StageRow } from './lib/types.ts';
 
@@ -71,7 +71,7 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
   const weeks = state.kind === 'ready' ? (period === 'month' ? (state.data.availableMonths ?? []) : state.data.availableWeeks) : [];
   const options = [...new Set([...(shownWeek ? [shownWeek] : []), ...weeks])].map((w) => ({
     value: w,
-    label: period === 'month' ? w : weekLabel(w),
+    label: period === 'month' ? monthLabel(w) : weekLabel(w),
   }));
 
   // The UI kit cannot save a file (extensions run in a sandbox with no DOM, and a plain link to the service would
