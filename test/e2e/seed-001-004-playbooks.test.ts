@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadExamplePlaybook, P } from '@stagekeeper/shared';
-import { startE2E, type E2E } from './harness';
+import { Redis } from 'ioredis';
+import { computeScorecard, isoWeekOf, loadExamplePlaybook, P } from '@stagekeeper/shared';
+import { createLogger } from '@stagekeeper/sync-service/log';
+import { HistoryStore } from '@stagekeeper/sync-service/state/history-store';
+import { redisKeys } from '@stagekeeper/sync-service/state/keys';
+import { REDIS_URL, startE2E, type E2E } from './harness';
 
 /**
  * The journey (seed 001) and referral (seed 004) playbooks walked through the service and the sandbox portal over
@@ -145,5 +149,41 @@ describe('seed 004: provider referrals (shared/playbooks/provider-referrals.yaml
     e.portal.ui.moveDeal(id, S.declined);
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.declined);
+  });
+
+  it('004\'s referral scorecard: first touch, incomplete referrals and the partner referring again within 30 days', async () => {
+    // Two referrals from one partner, the second two days after the first and incomplete (clarification first).
+    const first = create({ referrer_ods_code: 'B82002' });
+    await e.settle();
+    await e.advance(4 * MIN);
+    e.portal.ui.logContactAttempt(first);
+    e.portal.ui.setProperties(first, { referral_letter_received_at: String(e.clock.now()), referral_reason: 'assessment', referral_complete: 'true' });
+    e.portal.ui.moveDeal(first, S.triage);
+    await e.settle();
+    expect(e.props(first).dealstage).toBe(S.triage);
+    await e.advance(2 * 24 * 60 * MIN);
+    const second = create({ referrer_ods_code: 'B82002' });
+    await e.settle();
+    await e.advance(6 * MIN);
+    e.portal.ui.logContactAttempt(second);
+    e.portal.ui.moveDeal(second, '1290330102'); // Referral Clarification: the letter is missing
+    await e.settle();
+    expect(e.props(second).dealstage).toBe('1290330102');
+
+    const redis = new Redis(REDIS_URL);
+    const portalId = e.stack.portalId!;
+    const rows = await new HistoryStore(redis, redisKeys(e.prefix), createLogger('silent')).readWeek(portalId, e.clock.now()).finally(() => redis.quit());
+    const zone = e.playbook.calendars[0]!.timeZone;
+    const card = computeScorecard({ rows, playbook: e.playbook, week: isoWeekOf(e.clock.now(), zone), zone, now: e.clock.now() });
+    const mine = rows.filter((r) => r.dealId === first || r.dealId === second);
+    expect(mine.map((r) => r.dims?.referrer_ods_code)).toEqual(['B82002', 'B82002']);
+    // Other tests' referrals share the week; these two add their first touches (4 and 6 wall minutes).
+    expect(card.funnel!.received).toBeGreaterThanOrEqual(2);
+    expect(card.funnel!.incomplete).toBeGreaterThanOrEqual(1);
+    // B82002's first referral was followed by another within 30 days: re-referred; the second is still pending.
+    const firstTouches = mine.map((r) => r.exitedAt - r.enteredAt);
+    expect(firstTouches).toEqual([4 * MIN, 6 * MIN]);
+    expect(card.funnel!.reReferral).toMatchObject({ reReferred: 1, partnersReferringAgain: 1 });
+    expect(card.funnel!.reReferral!.pending).toBeGreaterThanOrEqual(1);
   });
 });

@@ -61,7 +61,8 @@ beforeAll(async () => {
     'a breached stage visit in the scorecard',
     async () => {
       const { body } = await getJson<Scorecard>('/sandbox/api/scorecard');
-      return body.totals.breached > 0 ? true : undefined;
+      // A breach that has ended (the urgent lead moved on): open breaches count too, and come first.
+      return body.totals.breached - (body.totals.openBreached ?? 0) > 0 ? true : undefined;
     },
     60_000,
   );
@@ -108,6 +109,12 @@ describe('the local ops page in sandbox mode', () => {
     expect(before.body.weeks.next).toBe(card.body.week);
     expect(newLead.volume).toBeGreaterThanOrEqual(3);
     expect(newLead.breached).toBeGreaterThanOrEqual(1);
+    // Deals still in a stage count, with their ages (the page's "In stage" table): the demo leaves some running.
+    const deals = await getJson<{ deals: DealRow[] }>('/sandbox/api/deals');
+    const inStage = card.body.byStage.reduce((n, r) => n + (r.inStage ?? 0), 0);
+    expect(inStage).toBeGreaterThan(0);
+    expect(inStage).toBeLessThanOrEqual(deals.body.deals.length);
+    expect(card.body.totals.inStage).toBe(inStage);
     expect((await getJson('/sandbox/api/scorecard?week=soon')).status).toBe(400);
     const demo = await getJson<{ counts: { breaches: number; gateBlocks: number } }>('/sandbox/api/demo');
     expect(demo.body.counts.breaches).toBeGreaterThan(0);
@@ -194,6 +201,13 @@ describe('the local ops page in sandbox mode', () => {
         "[...document.querySelectorAll('section, table, svg, .chip, button')].filter((n) => n.getBoundingClientRect().right > window.innerWidth + 0.5).length",
       );
       expect(overflowing).toBe(0);
+      // The per-stage table of stuck work (in stage, oldest, open breached, drop-off) is there, inside the width.
+      await page.waitForSelector('#stage-now tr[data-stage]', { timeout: 15_000 });
+      const stageNow = await page.evaluate<{ right: number; cells: number }>(
+        "({ right: document.querySelector('#stage-now').getBoundingClientRect().right, cells: document.querySelectorAll('#stage-now tr[data-stage] td').length })",
+      );
+      expect(stageNow.right).toBeLessThanOrEqual(widths.view);
+      expect(stageNow.cells % 5).toBe(0);
       // Cells carry their column's name, shown before the value on a phone.
       expect(await page.locator('#deals tr[data-deal] td[data-label="Due"]').count()).toBe(6);
       expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#deals thead')).display")).toBe('none');

@@ -9,15 +9,23 @@ import {
   LoadingSpinner,
   Select,
   Text,
+  TextArea,
+  ToggleGroup,
   hubspot,
 } from '@hubspot/ui-extensions';
+import { FunnelList } from './components/FunnelList.tsx';
 import { MetricsTable } from './components/MetricsTable.tsx';
 import { SERVICE_URL } from './lib/config.ts';
-import { weekLabel } from './lib/format.ts';
+import { monthLabel, weekLabel } from './lib/format.ts';
 import { createServiceClient, type FetchLike } from './lib/service.ts';
-import type { ScorecardResponse, StageRow } from './lib/types.ts';
+import type { ScorecardCsv, ScorecardResponse, StageRow } from './lib/types.ts';
 
 type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: ScorecardResponse };
+type Period = 'week' | 'month';
+type Csv = { kind: 'none' } | { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: ScorecardCsv };
+
+/** The query of one period: a month given as "" asks the service for the latest complete one. */
+const periodQuery = (period: Period, value: string | undefined) => (period === 'month' ? { month: value ?? '' } : { week: value });
 
 /** One bar pair per stage: how many visits ended there, and how many of them breached. */
 export function chartData(rows: StageRow[]) {
@@ -31,17 +39,21 @@ const dimensionLabels = (d: ScorecardResponse) => [...new Set((d.byDimension ?? 
 
 export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
   const client = useRef(createServiceClient(SERVICE_URL, fetcher)).current;
-  // Undefined asks the service for its default: the latest complete week.
+  // Weekly review by default, the monthly one on demand (seed 003: weekly pipeline review, monthly audit).
+  const [period, setPeriod] = useState<Period>('week');
+  // Undefined asks the service for its default: the latest complete week (or month).
   const [week, setWeek] = useState<string | undefined>(undefined);
   const [state, setState] = useState<State>({ kind: 'loading' });
+  const [csv, setCsv] = useState<Csv>({ kind: 'none' });
   const seq = useRef(0);
 
   const load = useCallback(
-    async (w: string | undefined) => {
+    async (p: Period, w: string | undefined) => {
       const mine = ++seq.current;
       setState({ kind: 'loading' });
+      setCsv({ kind: 'none' });
       try {
-        const data = await client.get<ScorecardResponse>('/api/scorecard', { week: w });
+        const data = await client.get<ScorecardResponse>('/api/scorecard', periodQuery(p, w));
         // Flipping weeks quickly must not let an older answer overwrite the newer one.
         if (mine === seq.current) setState({ kind: 'ready', data });
       } catch (e) {
@@ -52,19 +64,50 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
   );
 
   useEffect(() => {
-    void load(week);
-  }, [load, week]);
+    void load(period, week);
+  }, [load, period, week]);
 
   const shownWeek = state.kind === 'ready' ? state.data.week : week;
-  const weeks = state.kind === 'ready' ? state.data.availableWeeks : [];
-  const options = [...new Set([...(shownWeek ? [shownWeek] : []), ...weeks])].map((w) => ({ value: w, label: weekLabel(w) }));
+  const weeks = state.kind === 'ready' ? (period === 'month' ? (state.data.availableMonths ?? []) : state.data.availableWeeks) : [];
+  const options = [...new Set([...(shownWeek ? [shownWeek] : []), ...weeks])].map((w) => ({
+    value: w,
+    label: period === 'month' ? monthLabel(w) : weekLabel(w),
+  }));
+
+  // The UI kit cannot save a file (extensions run in a sandbox with no DOM, and a plain link to the service would
+  // not carry HubSpot's signature), so the export is the CLI's CSV in a read-only text area, to select and copy.
+  const exportCsv = async () => {
+    const mine = seq.current;
+    setCsv({ kind: 'loading' });
+    try {
+      const data = await client.get<ScorecardCsv>('/api/scorecard', { ...periodQuery(period, shownWeek), format: 'csv' });
+      if (mine === seq.current) setCsv({ kind: 'ready', data });
+    } catch (e) {
+      if (mine === seq.current) setCsv({ kind: 'error', message: e instanceof Error ? e.message : 'Unknown error' });
+    }
+  };
 
   return (
     <Flex direction="column" gap="md">
       <Flex direction="row" gap="md" align="end">
-        <Heading>Weekly stage scorecard</Heading>
+        <Heading>{period === 'month' ? 'Monthly stage scorecard' : 'Weekly stage scorecard'}</Heading>
+        <ToggleGroup
+          toggleType="radioButtonList"
+          name="period"
+          label="Review"
+          inline
+          value={period}
+          options={[
+            { value: 'week', label: 'Weekly' },
+            { value: 'month', label: 'Monthly' },
+          ]}
+          onChange={(v) => {
+            setPeriod(v === 'month' ? 'month' : 'week');
+            setWeek(undefined);
+          }}
+        />
         <Select
-          label="Week"
+          label={period === 'month' ? 'Month' : 'Week'}
           name="week"
           options={options}
           value={shownWeek}
@@ -75,12 +118,12 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
       {state.kind === 'error' && (
         <ErrorState title="Could not load the scorecard">
           <Text>{state.message}</Text>
-          <Button onClick={() => void load(week)}>Try again</Button>
+          <Button onClick={() => void load(period, week)}>Try again</Button>
         </ErrorState>
       )}
       {state.kind === 'ready' && state.data.byStage.length === 0 && (
-        <EmptyState title="No stage visits ended this week" imageName="emptyStateCharts">
-          <Text>Pick another week, or check back once deals have moved through a managed pipeline.</Text>
+        <EmptyState title={`No stage visits ended this ${period}`} imageName="emptyStateCharts">
+          <Text>Pick another {period}, or check back once deals have moved through a managed pipeline.</Text>
         </EmptyState>
       )}
       {state.kind === 'ready' && state.data.byStage.length > 0 && (
@@ -96,8 +139,14 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
               y: { field: 'count', fieldType: 'linear', label: 'Stage visits' },
               options: { groupFieldByColor: 'series', colors: { Visits: 'blue', Breached: 'orange' } },
             }}
-            options={{ title: 'Visits and breaches by stage', showLegend: true, showTooltips: true }}
+            options={{ title: `Visits and breaches by stage, ${shownWeek ?? ''}`, showLegend: true, showTooltips: true }}
           />
+          {state.data.funnel && (
+            <Flex direction="column" gap="sm">
+              <Heading>Intake funnel</Heading>
+              <FunnelList funnel={state.data.funnel} />
+            </Flex>
+          )}
           <Heading>By stage</Heading>
           <MetricsTable
             testId="by-stage"
@@ -122,6 +171,21 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
               />
             </Flex>
           ))}
+          <Flex direction="row" gap="sm" align="end">
+            <Button testId="export-csv" onClick={() => void exportCsv()} disabled={csv.kind === 'loading'}>
+              Export CSV
+            </Button>
+            {csv.kind === 'error' && <Text>{`Could not export: ${csv.message}`}</Text>}
+          </Flex>
+          {csv.kind === 'ready' && (
+            <TextArea
+              label={`${csv.data.filename}: select all and copy into a spreadsheet`}
+              name="csv"
+              readOnly
+              rows={8}
+              value={csv.data.csv}
+            />
+          )}
         </Flex>
       )}
     </Flex>

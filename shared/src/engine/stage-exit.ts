@@ -4,6 +4,7 @@ import { applyBreach } from './breach';
 import { calendarOf } from './calendars';
 import { Effects, iso } from './effects';
 import { findStage } from './lookup';
+import { P } from '../properties';
 import { cancelAllTimers, clockContext, elapsed } from './sla-clock';
 import { slaTaskKey } from './tasks';
 import type { DealSnapshot, DealState, HistoryRow, StageEntry } from './types';
@@ -103,6 +104,7 @@ export function exitStage(
       breachReasonSource: entry.breachReasonSource,
       ...(outcome === 'breached' ? breachRecord(entry) : {}),
       ...dimensionsOf(playbook, snapshot),
+      ...closureOf(playbook, toStage, snapshot),
       ...(inputs ? { inputs } : {}),
     },
   });
@@ -117,6 +119,13 @@ function breachRecord(entry: StageEntry): Partial<HistoryRow> {
     ...(entry.breachFacts ? { breachFacts: entry.breachFacts } : {}),
     ...(entry.inferredReason !== undefined ? { inferredReason: entry.inferredReason } : {}),
   };
+}
+
+/** 003's closure reason, for a move into a closed stage that takes one: an enumeration value of the playbook, never free text. */
+function closureOf(playbook: Playbook, toStage: string | null, snapshot: DealSnapshot): Partial<HistoryRow> {
+  const reasons = findStage(playbook, toStage)?.stage.closureReasons;
+  const v = snapshot.properties[P.closureReason];
+  return reasons && v && (reasons as readonly string[]).includes(v) ? { closureReason: v } : {};
 }
 
 /** Dimension values as short tokens only (an enumeration value or an id): free text never gets into a row. */

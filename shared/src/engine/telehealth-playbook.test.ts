@@ -186,6 +186,7 @@ describe.runIf(present)('the re-engagement cadence ends in Unreachable with a cl
     expect(closed.state!.closedReason).toBe('closed_stage');
     expect(closed.state!.current!.ownerRole).toBe('growth_ops');
     expect(only(closed, 'createTask')).toEqual([]);
-    expect(only(closed, 'recordHistory')[0]!.row).toMatchObject({ stage: S.attempted, toStage: S.unreachable });
+    // Seed 003's closure reasons: the row of the move into a closed stage carries the reason for the scorecard.
+    expect(only(closed, 'recordHistory')[0]!.row).toMatchObject({ stage: S.attempted, toStage: S.unreachable, closureReason: 'no_response' });
   });
 });

@@ -334,6 +334,8 @@ export const Command = z.discriminatedUnion('type', [
         .optional(),
       /** Values of the playbook's scorecard dimensions at exit (short tokens only), keyed by property. */
       dims: z.record(z.string(), z.string()).optional(),
+      /** For a move into a closed stage with `closureReasons`: the reason recorded (003's closure reasons). */
+      closureReason: z.string().optional(),
       /** What decided the visit (what-if replays); rows written before it replay as "unknown" where needed. */
       inputs: VisitInputs.optional(),
     }),

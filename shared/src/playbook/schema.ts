@@ -359,6 +359,20 @@ export const Signals = z
   })
   .strict();
 
+/**
+ * The intake funnel behind 003's and 004's metrics (docs/scorecard.md): which stage receives a lead or referral
+ * (its forward exit is the first touch, as its exit criteria say), which stages mean the intake was incomplete
+ * or an appointment was booked, and the dimension holding the referring partner (re-referral within 30 days).
+ */
+export const Funnel = z
+  .object({
+    received: Id,
+    incomplete: z.array(Id).default([]),
+    booked: z.array(Id).default([]),
+    partner: PropertyName.optional(),
+  })
+  .strict();
+
 export const PlaybookObject = z
   .object({
     /** Format version of the playbook file. */
@@ -375,7 +389,10 @@ export const PlaybookObject = z
      * the property's value at exit when it is a short token (an enumeration value or an id, never free text).
      */
     scorecard: z
-      .object({ dimensions: z.array(z.object({ property: PropertyName, label: z.string().min(1) }).strict()).max(8).default([]) })
+      .object({
+        dimensions: z.array(z.object({ property: PropertyName, label: z.string().min(1) }).strict()).max(8).default([]),
+        funnel: Funnel.optional(),
+      })
       .strict()
       .optional(),
     /** Precedence and thresholds of the breach-reason evidence rules (stages without their own `breachReasons`); omitted: the defaults. */
@@ -408,6 +425,21 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
     if (r.calendar && !calendars.has(r.calendar))
       issue(['roles', i, 'calendar'], `unknown calendar "${r.calendar}" (known: ${known(calendars)})`);
   });
+
+  const funnel = p.scorecard?.funnel;
+  if (funnel) {
+    const all = new Set(p.pipelines.flatMap((pl) => pl.stages.map((s) => s.id)));
+    const at = ['scorecard', 'funnel'];
+    if (!all.has(funnel.received)) issue([...at, 'received'], `unknown stage "${funnel.received}"`);
+    (['incomplete', 'booked'] as const).forEach((key) =>
+      funnel[key].forEach((id, i) => {
+        if (!all.has(id)) issue([...at, key, i], `unknown stage "${id}"`);
+      }),
+    );
+    // Rows record only declared dimensions, so the partner must be one of them.
+    if (funnel.partner && !p.scorecard?.dimensions.some((d) => d.property === funnel.partner))
+      issue([...at, 'partner'], `"${funnel.partner}" must be one of scorecard.dimensions: visits record only those`);
+  }
 
   const stageIdsAcrossPipelines = new Map<string, number>();
   p.pipelines.forEach((pl, pi) => {

@@ -3,13 +3,14 @@ import type { HistoryRow } from '../engine/types';
 import { wasCorrected } from '../engine/reason-correction';
 import { medianAndP90 } from './stats';
 import type { Scorecard, ScorecardDimensionRow, ScorecardMetrics } from './types';
-import { reportingZone, weekRange } from './week';
+import { reportingZone, periodRange, isMonth } from './week';
+import { computeFunnel } from './funnel';
 
 export type ScorecardInput = {
   /** Stage visits; rows whose exit falls outside the week are ignored, so a caller may pass a superset. */
   rows: readonly HistoryRow[];
   playbook: Playbook;
-  /** "YYYY-Www". */
+  /** "YYYY-Www", or "YYYY-MM" for the monthly review. */
   week: string;
   /** IANA zone the week is cut in; the playbook's first calendar zone by default. */
   zone?: string;
@@ -188,7 +189,7 @@ const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  */
 export function computeScorecard(input: ScorecardInput): Scorecard {
   const { rows, playbook } = input;
-  const range = weekRange(input.week, input.zone ?? reportingZone(playbook));
+  const range = periodRange(input.week, input.zone ?? reportingZone(playbook));
 
   const kinds = moveKinds(playbook);
   const stages = new Counters(kinds);
@@ -300,8 +301,10 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     );
 
   const byDimension = dimensionRows(playbook, rows, stageOf, values, kinds);
+  const funnel = computeFunnel(playbook, rows, range.start, range.end, input.now ?? range.end);
   return {
     week: range.week,
+    ...(isMonth(range.week) ? { period: 'month' as const } : {}),
     weekStart: range.weekStart,
     weekEnd: range.weekEnd,
     timeZone: range.timeZone,
@@ -313,6 +316,7 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     })),
     byRole: roleOrder.map(({ meta, g }) => ({ role: meta.role, ...roles.metrics(g, roleValues[g]!) })),
     ...(byDimension ? { byDimension } : {}),
+    ...(funnel ? { funnel } : {}),
     totals: totals.metrics(0, allValues),
   };
 }

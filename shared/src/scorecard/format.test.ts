@@ -29,10 +29,10 @@ describe('formatScorecard', () => {
     const lines = formatScorecard(card, 'csv').split('\r\n');
     expect(lines[0]).toBe(
       'week,scope,pipeline_id,pipeline,stage_id,stage,role_id,role,volume,median_ms,p90_ms,sla_visits,breached,breach_rate,conversion_rate,backflow_rate,top_breach_reasons,' +
-        'drop_off_rate,in_stage,median_age_ms,max_age_ms,open_breached,reason_corrections',
+        'drop_off_rate,in_stage,median_age_ms,max_age_ms,open_breached,reason_corrections,metric,value',
     );
-    expect(lines[1]).toBe(`2026-W47,stage,p1,Telehealth intake,s1,"New referral, ""web""",,,2,${1.375 * H},${2.25 * H},2,1,0.5,1,0,capacity:1,0,0,,,0,0`);
-    expect(lines[2]).toBe(`2026-W47,stage,p1,Telehealth intake,s3,Clinical review,,,1,${30 * H},${30 * H},0,0,,0,1,,0,0,,,0,0`);
+    expect(lines[1]).toBe(`2026-W47,stage,p1,Telehealth intake,s1,"New referral, ""web""",,,2,${1.375 * H},${2.25 * H},2,1,0.5,1,0,capacity:1,0,0,,,0,0,,`);
+    expect(lines[2]).toBe(`2026-W47,stage,p1,Telehealth intake,s3,Clinical review,,,1,${30 * H},${30 * H},0,0,,0,1,,0,0,,,0,0,,`);
     expect(lines.slice(3).map((l) => l.split(',').slice(0, 8).join(','))).toEqual([
       '2026-W47,role,,,,,intake,Intake coordinator',
       '2026-W47,role,,,,,clinical,Clinical ops',

@@ -1,3 +1,4 @@
+import type { ScorecardFunnel } from './funnel';
 import type { Scorecard, ScorecardMetrics } from './types';
 
 export const SCORECARD_FORMATS = ['table', 'csv', 'json'] as const;
@@ -72,7 +73,7 @@ export function table(columns: Column[], rows: string[][]): string[] {
 }
 
 function formatTable(card: Scorecard): string {
-  const out = [`Scorecard ${card.week}: ${card.weekStart} to ${card.weekEnd} (${card.timeZone})`, ''];
+  const out = [`Scorecard ${card.period === 'month' ? 'month ' : ''}${card.week}: ${card.weekStart} to ${card.weekEnd} (${card.timeZone})`, ''];
   if (card.totals.volume === 0 && !card.totals.inStage) {
     out.push('No stage visits ended in this week and no deal is in a stage.');
     return out.join('\n');
@@ -91,12 +92,39 @@ function formatTable(card: Scorecard): string {
     out.push('', `By ${label}`);
     out.push(...table([{ title: label }, ...METRIC_COLUMNS], dims.filter((r) => r.dimension.label === label).map((r) => [r.value, ...metricCells(r)])));
   }
+  if (card.funnel) out.push('', ...funnelLines(card.funnel));
   out.push('', 'All visits');
   out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
   out.push('', 'Median and P90 are time in stage on each stage\'s SLA basis: staffed time for business-time stages, wall time otherwise.');
   out.push('Visits ended in the week; In stage, ages and Open breached are the deals still in the stage at its end (or now).');
   out.push('Breach rate counts open breaches too; Conversion excludes moves into closed-lost stages (Drop-off); Backflow excludes declared loops.');
   return out.join('\n');
+}
+
+const count = (n: number, of: number | null, rate: number | null) => `${n}${of === null ? '' : ` of ${of}`}${rate === null ? '' : ` (${percent(rate)})`}`;
+
+/** 003's and 004's named metrics as label/value lines (docs/scorecard.md, "Intake funnel"). */
+export function funnelRows(f: ScorecardFunnel): [string, string][] {
+  const rows: [string, string][] = [
+    ['Received', String(f.received)],
+    ['Contact rate', `${percent(f.contactRate)}  (${f.contacted} of ${f.received} first-touched)`],
+    ['First touch median', formatDurationMs(f.firstTouchMedianMs)],
+    ['First touch P90', formatDurationMs(f.firstTouchP90Ms)],
+    ['Incomplete rate', `${percent(f.incompleteRate)}  (${f.incomplete} of ${f.received})`],
+    ['Appointments booked', String(f.appointmentsBooked)],
+    ['Closure reasons', f.closureReasons.map((c) => `${c.stage.label}/${c.reason ?? '-'}:${c.count}`).join(', ') || '-'],
+  ];
+  const r = f.reReferral;
+  if (r)
+    rows.push(
+      ['Re-referral (30 days)', `${percent(r.rate)}  (${count(r.reReferred, r.decided, null)} decided; ${r.pending} pending; ${r.noPartner} without partner)`],
+      ['Partners referring again', `${r.partnersReferringAgain} of ${r.partners}`],
+    );
+  return rows;
+}
+
+function funnelLines(f: ScorecardFunnel): string[] {
+  return [`Intake funnel (${f.receivedStage.label})`, ...table([{ title: 'Metric' }, { title: 'Value' }], funnelRows(f))];
 }
 
 /** RFC 4180: quote when a field holds a comma, quote or line break; labels are user-written. */
@@ -108,7 +136,36 @@ const CSV_HEADER = [
   'sla_visits', 'breached', 'breach_rate', 'conversion_rate', 'backflow_rate', 'top_breach_reasons',
   // Added after the first release: appended so existing spreadsheet columns keep their places.
   'drop_off_rate', 'in_stage', 'median_age_ms', 'max_age_ms', 'open_breached', 'reason_corrections',
+  // Named metrics of the intake funnel (scope "funnel"), one per row.
+  'metric', 'value',
 ];
+
+/** The funnel's metrics as (name, value) for CSV rows; rates as fractions, times in ms, counts as numbers. */
+function funnelCsv(f: ScorecardFunnel): [string, string][] {
+  const out: [string, string][] = [
+    ['received', String(f.received)],
+    ['contacted', String(f.contacted)],
+    ['contact_rate', csvNumber(f.contactRate)],
+    ['first_touch_median_ms', csvNumber(f.firstTouchMedianMs)],
+    ['first_touch_p90_ms', csvNumber(f.firstTouchP90Ms)],
+    ['incomplete', String(f.incomplete)],
+    ['incomplete_rate', csvNumber(f.incompleteRate)],
+    ['appointments_booked', String(f.appointmentsBooked)],
+    ...f.closureReasons.map((c): [string, string] => [`closure:${c.stage.id}:${c.reason ?? ''}`, String(c.count)]),
+  ];
+  const r = f.reReferral;
+  if (r)
+    out.push(
+      ['re_referral_rate', csvNumber(r.rate)],
+      ['re_referred', String(r.reReferred)],
+      ['re_referral_decided', String(r.decided)],
+      ['re_referral_pending', String(r.pending)],
+      ['referrals_without_partner', String(r.noPartner)],
+      ['partners', String(r.partners)],
+      ['partners_referring_again', String(r.partnersReferringAgain)],
+    );
+  return out;
+}
 
 /** One flat table (stage, role and total rows told apart by `scope`) so a spreadsheet pivot needs no joins. */
 function formatCsv(card: Scorecard): string {
@@ -128,6 +185,8 @@ function formatCsv(card: Scorecard): string {
     csvNumber(m.maxAgeMs ?? null),
     String(m.openBreached ?? 0),
     String(m.reasonCorrections ?? 0),
+    '',
+    '',
   ];
   const lines = [CSV_HEADER];
   for (const r of card.byStage)
@@ -136,6 +195,11 @@ function formatCsv(card: Scorecard): string {
   // Dimension cuts: the property in stage_id and its value in stage (scope "dimension").
   for (const r of card.byDimension ?? []) lines.push([card.week, 'dimension', '', r.dimension.label, r.dimension.property, r.value, '', '', ...metrics(r)]);
   lines.push([card.week, 'total', '', '', '', '', '', '', ...metrics(card.totals)]);
+  const f = card.funnel;
+  if (f) {
+    const blank = metrics(card.totals).map(() => '').slice(2);
+    for (const [name, value] of funnelCsv(f)) lines.push([card.week, 'funnel', '', '', f.receivedStage.id, f.receivedStage.label, '', '', ...blank, name, value]);
+  }
   return lines.map((cells) => cells.map(csvField).join(',')).join('\r\n');
 }
 

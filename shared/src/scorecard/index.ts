@@ -4,3 +4,4 @@ export * from './stats';
 export * from './compute';
 export * from './format';
 export * from './cycle-time';
+export * from './funnel';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BreachReason } from '../playbook/schema';
+import { ScorecardFunnel } from './funnel';
 
 /**
  * The scorecard contract of docs/hubspot-app.md §4.7. Two fields are additions the page ignores:
@@ -51,10 +52,16 @@ export const Scorecard = z.object({
   weekEnd: z.string(),
   timeZone: z.string(),
   availableWeeks: z.array(z.string()),
+  /** Months ("YYYY-MM") that may hold data, newest first: the monthly review's picker. */
+  availableMonths: z.array(z.string()).optional(),
   byStage: z.array(ScorecardStageRow),
   byRole: z.array(ScorecardRoleRow),
   /** Cuts by the playbook's `scorecard.dimensions` (absent when it declares none). */
   byDimension: z.array(ScorecardDimensionRow).optional(),
+  /** 003's and 004's intake metrics (absent unless the playbook declares `scorecard.funnel`). */
+  funnel: ScorecardFunnel.optional(),
+  /** "month" when `week` is a month ("YYYY-MM") and weekStart/weekEnd its first and last days. */
+  period: z.enum(['week', 'month']).optional(),
   totals: ScorecardMetrics,
 });
 

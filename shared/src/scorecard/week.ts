@@ -74,3 +74,45 @@ export function latestCompleteWeek(now: number, zone = 'UTC'): string {
   const d = DateTime.fromMillis(now, { zone: assertZone(zone) }).startOf('week').minus({ weeks: 1 });
   return label(d.weekYear, d.weekNumber);
 }
+
+const MONTH_RE = /^(\d{4})-(\d{2})$/;
+
+/**
+ * A calendar month in the reporting zone, for the monthly review (003: "weekly pipeline review and monthly process
+ * audit"): local first-of-month 00:00 to the next. Same shape as a week, `week` holding "YYYY-MM" and
+ * weekStart/weekEnd its first and last local dates.
+ */
+export function monthRange(month: string, zone = 'UTC'): WeekRange {
+  assertZone(zone);
+  const m = MONTH_RE.exec(month.trim());
+  const year = Number(m?.[1]);
+  const monthNumber = Number(m?.[2]);
+  if (!m || monthNumber < 1 || monthNumber > 12) throw new WeekError(`invalid month "${month}": expected a month like "2026-11"`);
+  const first = DateTime.fromObject({ year, month: monthNumber, day: 1 }, { zone }).startOf('day');
+  const next = first.plus({ months: 1 });
+  return {
+    week: `${year}-${String(monthNumber).padStart(2, '0')}`,
+    timeZone: zone,
+    start: first.toMillis(),
+    end: next.toMillis(),
+    weekStart: first.toISODate()!,
+    weekEnd: next.minus({ days: 1 }).toISODate()!,
+  };
+}
+
+/** "YYYY-Www" is a week, "YYYY-MM" a month. */
+export function periodRange(period: string, zone = 'UTC'): WeekRange {
+  return MONTH_RE.test(period.trim()) ? monthRange(period, zone) : weekRange(period, zone);
+}
+
+export const isMonth = (period: string) => MONTH_RE.test(period.trim());
+
+/** The month containing `ms` in `zone`, as "YYYY-MM". */
+export function monthOf(ms: number, zone = 'UTC'): string {
+  return DateTime.fromMillis(ms, { zone: assertZone(zone) }).toFormat('yyyy-MM');
+}
+
+/** The newest month that has fully ended at `now`. */
+export function latestCompleteMonth(now: number, zone = 'UTC'): string {
+  return DateTime.fromMillis(now, { zone: assertZone(zone) }).startOf('month').minus({ months: 1 }).toFormat('yyyy-MM');
+}

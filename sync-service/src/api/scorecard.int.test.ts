@@ -1,4 +1,4 @@
-import { onTimer, reconcile, timerId, type HistoryRow } from '@stagekeeper/shared';
+import { loadExamplePlaybook, onTimer, reconcile, timerId, type HistoryRow } from '@stagekeeper/shared';
 import { fixtureInput, HOUR, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +82,52 @@ describe('GET /api/scorecard', () => {
     expect(other.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(5);
   });
 
+  it('month=YYYY-MM is the monthly review: the whole local month, months listed for the picker', async () => {
+    await new HistoryStore(redis, redisKeys(prefix), silentLogger).append(A, [row('4', '2026-11-03T12:00:00-05:00'), row('5', '2026-10-30T12:00:00-04:00')]);
+    const get = (query: string) => {
+      const path = `/api/scorecard?${query}&${hubspotQuery(A)}`;
+      return request(app).get(path).set(signedHeaders('GET', path, '', NOW));
+    };
+    const res = await get('month=2026-11');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ week: '2026-11', period: 'month', weekStart: '2026-11-01', weekEnd: '2026-11-30', timeZone: 'America/New_York' });
+    // W45's row and W47's three: October's is not November's.
+    expect(res.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(4);
+    expect(res.body.availableMonths).toEqual(['2026-11', '2026-10']);
+    const october = await get('month=2026-10');
+    expect(october.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead').volume).toBe(1);
+    // format=csv: the CLI's CSV, in JSON for hubspot.fetch (the app home shows it to copy).
+    const csv = await get('month=2026-11&format=csv');
+    expect(csv.status).toBe(200);
+    expect(csv.body.filename).toBe('stagekeeper-scorecard-2026-11.csv');
+    const lines = (csv.body.csv as string).split('\r\n');
+    expect(lines[0]).toMatch(/^week,scope,pipeline_id,/);
+    expect(lines.find((l) => l.startsWith('2026-11,stage,tele,Telehealth,lead,'))).toMatch(/^2026-11,stage,tele,Telehealth,lead,[^,]*,,,4,/);
+    for (const bad of ['month=2026-13', 'month=2026-11&week=2026-W47', 'month=2026-11&month=2026-10', 'format=xml']) {
+      const r = await get(bad);
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('invalid_request');
+    }
+  });
+
+  it('seed 004 re-referral: reads referrals past the asked week, so a partner referring again the next week counts', async () => {
+    const D = '4444444';
+    const keys = redisKeys(prefix);
+    const referrals = loadExamplePlaybook('referrals');
+    await new PlaybookStore(redis, keys, silentLogger).save(D, referrals);
+    const received = referrals.scorecard!.funnel!.received;
+    const referral = (dealId: string, at: string) =>
+      row(dealId, at, { pipeline: referrals.pipelines[0]!.id, stage: received, ownerRole: 'referrals_coordinator', toStage: '1290330103', dims: { referrer_ods_code: 'A81001' } });
+    // W46 (London): a referral from A81001, then another from A81001 eight days later, in W47.
+    await new HistoryStore(redis, keys, silentLogger).append(D, [referral('r1', '2026-11-10T10:00:00Z'), referral('r2', '2026-11-18T10:00:00Z')]);
+    const path = `/api/scorecard?week=2026-W46&${hubspotQuery(D)}`;
+    const res = await request(app).get(path).set(signedHeaders('GET', path, '', NOW));
+    expect(res.status).toBe(200);
+    expect(res.body.funnel.reReferral).toMatchObject({ referrals: 1, decided: 1, reReferred: 1, rate: 1, partners: 1, partnersReferringAgain: 1 });
+    // The week's own metrics still count only the week: r2's first touch is W47's.
+    expect(res.body.funnel).toMatchObject({ received: 1, contacted: 1, incomplete: 0 });
+  });
+
   it('an explicit week with nothing in it is empty', async () => {
     const res = await scorecard(A, '2026-W40');
     expect(res.status).toBe(200);
@@ -99,7 +145,7 @@ describe('GET /api/scorecard', () => {
   it('a portal without a playbook gets an empty week in UTC, none of the others’ data', async () => {
     const res = await scorecard(C, '2026-W47');
     expect(res.body).toEqual({
-      week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'UTC', availableWeeks: [], byStage: [], byRole: [],
+      week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'UTC', availableWeeks: [], availableMonths: [], byStage: [], byRole: [],
     });
   });
 });

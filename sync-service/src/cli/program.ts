@@ -47,12 +47,13 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
       'Print the weekly scorecard (docs/hubspot-app.md §4.7) from the stage history in Redis (REDIS_URL, KEY_PREFIX).',
     )
     .option('--week <week>', 'ISO week like 2026-W47 (default: the current week, so far)')
+    .option('--month <month>', 'a month like 2026-11 instead of a week (the monthly review)')
     .addOption(new Option('--format <format>', 'output format').choices(SCORECARD_FORMATS).default('table'))
     .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID, or the only portal with a playbook)')
     .option('--zone <tz>', "IANA time zone the week is cut in (default: the playbook's first calendar zone)")
     .option('--playbook <file>', 'read stage labels and roles from this file instead of the stored playbook')
     .option('--cycle <from:to>', 'also print the cycle time between two stage ids (deals reaching "to" in the week; 8 weeks read back)')
-    .action(async (opts: { week?: string; format: ScorecardFormat; portal?: string; zone?: string; playbook?: string; cycle?: string }) =>
+    .action(async (opts: { week?: string; month?: string; format: ScorecardFormat; portal?: string; zone?: string; playbook?: string; cycle?: string }) =>
       exit(await runScorecard(io, opts, deps)),
     );
 

@@ -6,7 +6,9 @@ import {
   formatDurationMs,
   formatScorecard,
   isoWeekOf,
+  monthRange,
   openVisitOf,
+  historyNeededUntil,
   parseIsoWeek,
   reportingZone,
   weekRange,
@@ -29,6 +31,8 @@ import { readPlaybookOrFail } from './playbook-commands';
 
 export type ScorecardOptions = {
   week?: string;
+  /** "YYYY-MM": the monthly review instead of a week. */
+  month?: string;
   format: ScorecardFormat;
   portal?: string;
   zone?: string;
@@ -104,7 +108,9 @@ async function resolvePlaybook(store: PlaybookStore, portalId: string, file: str
 
 export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: ScorecardDeps = {}): Promise<number> {
   // Argument mistakes first: no reason to wait for Redis to learn the week is misspelt.
+  if (opts.week !== undefined && opts.month !== undefined) throw new CliError('pass --week or --month, not both');
   if (opts.week !== undefined) parseIsoWeek(opts.week);
+  if (opts.month !== undefined) monthRange(opts.month);
   if (opts.zone !== undefined) assertZone(opts.zone);
   const cycle = opts.cycle === undefined ? undefined : /^([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)$/.exec(opts.cycle);
   if (cycle === null) throw new CliError(`--cycle: expected two stage ids like 1180512201:1180512208, got "${opts.cycle}"`);
@@ -120,10 +126,12 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: Scor
     const playbooks = new PlaybookStore(redis, keys, log);
     const playbook = await resolvePlaybook(playbooks, portalId, opts.playbook);
     const zone = opts.zone ?? reportingZone(playbook);
-    // The current week so far: a fresh install (or the sandbox demo) has no complete week yet.
-    const range = weekRange(opts.week ?? isoWeekOf(io.now(), zone), zone);
-    const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, range);
+    // The current week (or month) so far: a fresh install (or the sandbox demo) has no complete week yet.
     const now = io.now();
+    const range =
+      opts.month !== undefined ? monthRange(opts.month, zone) : weekRange(opts.week ?? isoWeekOf(now, zone), zone);
+    // Re-referral within 30 days looks at referrals up to 30 days after the period (no further than now).
+    const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, { ...range, end: historyNeededUntil(playbook, range.end, now) });
     const { running } = await readWhatIfData({ redis, keys, log, states: new DealStateStore(redis, keys, log), portalId, now, weeks: 0 });
     const open = running.flatMap((s) => openVisitOf(s) ?? []);
     const card = computeScorecard({ rows, playbook, week: range.week, zone, open, now });

@@ -45,6 +45,12 @@ export const PAGE_HTML = `<!doctype html>
   .legend { font-size: 12px; color: var(--muted); display: flex; flex-wrap: wrap; gap: 4px 12px; margin-top: 4px; }
   .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
   .empty { color: var(--muted); font-style: italic; }
+  /* Per-stage stuck work: a fixed layout that wraps rather than widens, so it fits a 360 px phone. */
+  #stage-now { table-layout: fixed; margin-top: 12px; }
+  #stage-now th, #stage-now td { white-space: normal; padding: 4px 6px; }
+  #stage-now td { overflow-wrap: anywhere; }
+  #stage-now th { text-transform: none; letter-spacing: 0; }
+  #stage-now th:first-child { width: 34%; }
   footer { color: var(--muted); font-size: 12px; padding: 0 24px 16px; overflow-wrap: anywhere; }
   /* Phones (from 360 px): no sideways scroll; the deals table becomes one card per deal, labelled cell by cell. */
   @media (max-width: 760px) {
@@ -88,6 +94,12 @@ export const PAGE_HTML = `<!doctype html>
       <div class="chart"><h3>Median time in stage (p90 whisker)</h3><div id="chart-time"></div></div>
       <div class="chart"><h3>Breach rate by role</h3><div id="chart-roles"></div><div id="reasons" class="legend"></div></div>
     </div>
+    <table id="stage-now">
+      <thead><tr><th>Stage</th><th>In stage</th><th>Oldest</th><th>Breached in place</th><th>Drop-off</th></tr></thead>
+      <tbody><tr><td colspan="5" class="empty">No deal in a stage.</td></tr></tbody>
+    </table>
+    <div class="legend"><span>In stage: deals in the stage at the week's end (now, for this week); Oldest: wall time since entry;
+      Breached in place: of those, already breached (in the breach rate); Drop-off: finished visits that moved into a closed-lost stage.</span></div>
   </section>
 </main>
 <footer>Refreshes every second from <code>/sandbox/api/deals</code>, <code>/sandbox/api/scorecard</code> and <code>/sandbox/api/demo</code>. Deal ids only: no deal properties are shown.</footer>
@@ -219,6 +231,11 @@ function renderScorecard(card) {
     label: r.role.name, total: 1, text: pct(r.breachRate) + ' of ' + r.slaVisits,
     segments: [{ value: r.breachRate || 0, color: '#d64545' }],
   })), { max: 1 });
+  const now = card.byStage.filter((r) => (r.inStage || 0) > 0 || (r.droppedOff || 0) > 0);
+  $('stage-now').tBodies[0].replaceChildren(...(now.length ? now.map((r) => el('tr', { 'data-stage': r.stage.id },
+    el('td', {}, r.stage.label), el('td', {}, String(r.inStage || 0)), el('td', {}, r.maxAgeMs == null ? '–' : dur(r.maxAgeMs)),
+    el('td', {}, String(r.openBreached || 0)), el('td', {}, r.volume ? pct(r.dropOffRate) + ' (' + (r.droppedOff || 0) + ')' : '–'))) :
+    [el('tr', {}, el('td', { colspan: '5', class: 'empty' }, 'No deal in a stage.'))]));
   const reasons = card.totals.topBreachReasons.map((x) => x.reason.replace('_', ' ') + ' ×' + x.count);
   $('reasons').textContent = reasons.length ? 'Top breach reasons: ' + reasons.join(', ') : '';
 }

@@ -1,4 +1,4 @@
-import { computeScorecard, isoWeekOf, reportingZone, weekRange, type Scorecard } from '@stagekeeper/shared';
+import { computeScorecard, isoWeekOf, openVisitOf, reportingZone, weekRange, type Scorecard } from '@stagekeeper/shared';
 import { weekStart } from '../state/history-store';
 import type { LocalUiSource } from './source';
 
@@ -18,7 +18,10 @@ export async function localScorecard(src: LocalUiSource, week?: string): Promise
   // History is bucketed by UTC week; a local week overlaps at most two of them.
   const buckets = new Set([weekStart(range.start), weekStart(range.end - 1)]);
   const rows = (await Promise.all([...buckets].map((w) => src.history.readWeek(src.portalId, w)))).flat();
-  const card = computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: [range.week] });
+  // The deals still in a stage (in stage now, their age, breached in place), from their stored state.
+  const states = await src.states.loadMany(src.portalId, src.dealIds());
+  const open = states.flatMap(({ state }) => (state ? (openVisitOf(state) ?? []) : []));
+  const card = computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: [range.week], open, now });
   const thisWeek = isoWeekOf(now, zone);
     const weeks = { previous: isoWeekOf(range.start - 1, zone), next: range.end > now ? null : isoWeekOf(range.end, zone), current: thisWeek };
   return { ...card, weeks };

@@ -40,3 +40,11 @@ export function weekLabel(week: string): string {
   const fmt = (d: Date) => d.toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
   return `${week} (${fmt(monday)} – ${fmt(sunday)})`;
 }
+
+/** "2026-11" as "2026-11 (November)"; anything else unchanged. */
+export function monthLabel(month: string): string {
+  const m = /^(\d{4})-(\d{2})$/.exec(month);
+  if (!m) return month;
+  const name = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)).toLocaleDateString('en-US', { month: 'long', timeZone: 'UTC' });
+  return `${month} (${name})`;
+}

@@ -44,4 +44,36 @@ export type ScorecardResponse = {
   byRole: RoleRow[];
   /** Cuts by the playbook's declared dimensions (partner, urgency, channel...). */
   byDimension?: DimensionRow[];
+  /** "month" when `week` is a month ("2026-11"); months with data, newest first. */
+  period?: 'week' | 'month';
+  availableMonths?: string[];
+  /** Seed 003's and 004's intake metrics, when the playbook declares its funnel (docs/scorecard.md). */
+  funnel?: Funnel;
 };
+
+export type Funnel = {
+  receivedStage: { id: string; label: string };
+  received: number;
+  contacted: number;
+  contactRate: number | null;
+  firstTouchMedianMs: number | null;
+  firstTouchP90Ms: number | null;
+  incomplete: number;
+  incompleteRate: number | null;
+  appointmentsBooked: number;
+  closureReasons: { stage: { id: string; label: string }; reason: string | null; count: number }[];
+  reReferral?: {
+    property: string;
+    referrals: number;
+    decided: number;
+    reReferred: number;
+    rate: number | null;
+    pending: number;
+    noPartner: number;
+    partners: number;
+    partnersReferringAgain: number;
+  };
+};
+
+/** GET /api/scorecard?format=csv: the CLI's CSV, wrapped in JSON for hubspot.fetch. */
+export type ScorecardCsv = { week: string; filename: string; csv: string };
