@@ -390,6 +390,46 @@ describe('apply', () => {
     expect(summary(mark).some((r) => r.includes('associations'))).toBe(false);
   });
 
+  it("a deleted or merged-away deal's snapshot lists its tasks, so they can be cancelled (chaos finding gone)", async () => {
+    const { gateway } = gatewayWith();
+    // The job that created these tasks died before saving state; then the deals went away.
+    const deleted = newDeal();
+    await gateway.apply(portalId, deleted, [createTask(deleted, 'sla'), createTask(deleted, 'done')]);
+    await gateway.apply(portalId, deleted, [{ type: 'completeTask', key: `${deleted}:done` }]);
+    portal.ui.deleteDeal(deleted);
+    const survivor = newDeal();
+    const mergedAway = newDeal();
+    await gateway.apply(portalId, mergedAway, [createTask(mergedAway, 'sla')]);
+    // Its create answer was lost: only the write-ahead marker is in Redis.
+    const mergedKey = `${prefix}:${portalId}:taskmap:${mergedAway}`;
+    await redis.hset(mergedKey, { [`${mergedAway}:sla`]: `pending:${Date.now()}` });
+    portal.ui.mergeDeals(survivor, mergedAway);
+
+    const snaps = await gateway.snapshots(portalId, [deleted, mergedAway], []);
+    expect(snaps.get(deleted)).toMatchObject({ exists: false, tasks: { [`${deleted}:sla`]: 'NOT_STARTED', [`${deleted}:done`]: 'COMPLETED' } });
+    // Found by its marker among the survivor's tasks, where the merge moved it.
+    expect(snaps.get(mergedAway)).toMatchObject({ exists: false, mergedInto: survivor, tasks: { [`${mergedAway}:sla`]: 'NOT_STARTED' } });
+    expect(await redis.hgetall(mergedKey)).toEqual({ [`${mergedAway}:sla`]: tasksOf(mergedAway)[0]!.id });
+
+    await gateway.apply(portalId, deleted, [{ type: 'cancelTask', key: `${deleted}:sla`, reason: 'the deal was deleted' }]);
+    await gateway.apply(portalId, mergedAway, [{ type: 'cancelTask', key: `${mergedAway}:sla`, reason: 'the deal was merged' }]);
+    for (const t of [...tasksOf(deleted), ...tasksOf(mergedAway)]) expect(t.props.get('hs_task_status')).toBe('COMPLETED');
+    expect(tasksOf(deleted).find((t) => t.props.get('hs_task_body')!.includes(':sla]'))!.props.get('hs_task_subject')).toMatch(/^\[Cancelled\] /);
+  });
+
+  it("a deleted deal's pending key stays pending (no associations to list) and costs no failing call", async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    const key = `${prefix}:${portalId}:taskmap:${deal}`;
+    await redis.hset(key, { [`${deal}:sla`]: `pending:${Date.now()}` });
+    portal.ui.deleteDeal(deal);
+    const mark = portal.requests.length;
+    const snap = (await gateway.snapshots(portalId, [deal], [])).get(deal)!;
+    expect(snap).toMatchObject({ exists: false, tasks: {} });
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207']);
+    expect(Object.keys(await redis.hgetall(key))).toEqual([`${deal}:sla`]);
+  });
+
   it('a create whose response is lost (504) is recovered, not duplicated', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();

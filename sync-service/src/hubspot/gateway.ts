@@ -116,6 +116,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const wanted = [...new Set([...properties, ...BASE_PROPERTIES])];
     const out = new Map<string, DealSnapshot>();
     const rows = new Map<string, Record<string, string | null>>();
+    const gone = new Map<string, string | undefined>(); // deleted or merged-away id -> the survivor, if merged
 
     for (const part of chunk(ids)) {
       const { res, requested: asked } = await this.batches.read(portalId, 'deals', part, wanted);
@@ -144,6 +145,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       for (const id of part) {
         if (rows.has(id)) continue;
         const into = mergedInto.get(id);
+        gone.set(id, into);
         out.set(id, {
           dealId: id,
           exists: false,
@@ -160,8 +162,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
     await this.fillStageEntered(portalId, rows);
 
-    const maps = await this.tasks.getMany(portalId, [...rows.keys()]);
-    await this.recoverPending(portalId, maps);
+    // A gone deal's snapshot lists its mapped tasks too: a job that created them and died before saving state
+    // left them owned by no visit, and the engine's gone path closes every open one it is shown.
+    const maps = await this.tasks.getMany(portalId, [...rows.keys(), ...gone.keys()]);
+    await this.recoverPending(portalId, maps, gone);
     const assume = options.taskStatuses === 'assume-open';
     const statuses = assume ? new Map<string, string>() : await this.readTaskStatuses(portalId, maps);
     if (!assume) {
@@ -178,21 +182,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const stageEnteredAt =
         (stage ? parseHubSpotTime(value(`hs_v2_date_entered_${stage}`)) : null) ??
         parseHubSpotTime(value('hs_v2_date_entered_current_stage'));
-      const tasks: Record<string, DealSnapshot['tasks'][string]> = {};
-      const unread: string[] = [];
-      for (const [key, entry] of maps.get(id) ?? []) {
-        if (entry.state !== 'mapped') continue;
-        // Closed (by Stagekeeper or a rep): not read for itself; a reopen is noticed when the deal's open tasks
-        // are read anyway (noticeReopened).
-        if (entry.closed) tasks[key] = 'COMPLETED';
-        else if (assume) {
-          tasks[key] = 'NOT_STARTED';
-          unread.push(key);
-        } else {
-          const s = statuses.get(entry.id);
-          if (s) tasks[key] = s as DealSnapshot['tasks'][string];
-        }
-      }
+      const { tasks, unread } = snapshotTasks(maps.get(id), assume, statuses);
       out.set(id, {
         dealId: id,
         exists: true,
@@ -204,6 +194,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
         tasks,
         ...(unread.length ? { unreadTasks: unread } : {}),
       });
+    }
+    for (const id of gone.keys()) {
+      const { tasks, unread } = snapshotTasks(maps.get(id), assume, statuses);
+      if (Object.keys(tasks).length) out.set(id, { ...out.get(id)!, tasks, ...(unread.length ? { unreadTasks: unread } : {}) });
     }
     return out;
   }
@@ -252,11 +246,20 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * for that key again (the deal moved on), so the task is looked up by its marker here and mapped: the engine
    * then sees it and closes it if its visit has ended. Costs reads only for deals that have pending keys.
    */
-  private async recoverPending(portalId: string, maps: Map<string, Map<string, MapEntry>>): Promise<void> {
+  private async recoverPending(
+    portalId: string,
+    maps: Map<string, Map<string, MapEntry>>,
+    gone: ReadonlyMap<string, string | undefined> = new Map(),
+  ): Promise<void> {
     for (const [dealId, m] of maps) {
       const pending = new Set([...m].filter(([, e]) => e.state === 'pending').map(([k]) => k));
       if (pending.size === 0) continue;
-      const found = await this.recover(portalId, dealId, 'tasks', pending);
+      // A merge moves the merged-away deal's tasks to the survivor, so they are listed there (keys name their
+      // deal, so the survivor's own tasks never match). A deleted deal has no associations left to list: its
+      // pending keys stay as they are (a known gap: a create answer lost just before a delete).
+      const listed = gone.has(dealId) ? gone.get(dealId) : dealId;
+      if (listed === undefined) continue;
+      const found = await this.recover(portalId, listed, 'tasks', pending);
       // Not in HubSpot: that create never landed. Dropping the marker stops paying this lookup on every read;
       // a later createTask for the key simply creates it.
       await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k)));
@@ -811,4 +814,30 @@ export class HubSpotApiGateway implements HubSpotGateway {
       throw err;
     }
   }
+}
+
+/**
+ * The snapshot's view of a deal's task map. Closed tasks (by Stagekeeper or a rep) are not read for themselves;
+ * a reopen is noticed when the deal's open tasks are read anyway (noticeReopened). `assume`: open ones are
+ * taken as open, unread, and listed in `unread` for a later read if a decision depends on them.
+ */
+function snapshotTasks(
+  entries: Map<string, MapEntry> | undefined,
+  assume: boolean,
+  statuses: Map<string, string>,
+): { tasks: DealSnapshot['tasks']; unread: string[] } {
+  const tasks: Record<string, DealSnapshot['tasks'][string]> = {};
+  const unread: string[] = [];
+  for (const [key, entry] of entries ?? []) {
+    if (entry.state !== 'mapped') continue;
+    if (entry.closed) tasks[key] = 'COMPLETED';
+    else if (assume) {
+      tasks[key] = 'NOT_STARTED';
+      unread.push(key);
+    } else {
+      const s = statuses.get(entry.id);
+      if (s) tasks[key] = s as DealSnapshot['tasks'][string];
+    }
+  }
+  return { tasks, unread };
 }
