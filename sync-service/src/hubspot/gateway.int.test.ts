@@ -161,10 +161,10 @@ describe('apply', () => {
       expect(t.props.get('hubspot_owner_id')).toBe('501');
     }
 
-    // Re-applying the same commands creates nothing new.
+    // Re-applying the same commands creates nothing new: one read checks the tasks are the decided owner's.
     mark = portal.requests.length;
     await gateway.apply(portalId, deal, [createTask(deal, 'a'), createTask(deal, 'b')]);
-    expect(summary(mark)).toEqual([]);
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/tasks/batch/read 200']);
 
     // Complete one, cancel another: one batch update; HubSpot has no cancelled status, so it is marked in text.
     mark = portal.requests.length;
@@ -388,6 +388,28 @@ describe('apply', () => {
     const mark = portal.requests.length;
     await gateway.snapshots(portalId, [deal], ['dealname']);
     expect(summary(mark).some((r) => r.includes('associations'))).toBe(false);
+  });
+
+  it('a create retried after an unsaved attempt gives the existing task to the owner decided now (chaos finding "owner")', async () => {
+    const { gateway } = gatewayWith();
+    // The first attempt created the tasks for owner 501 and died before saving state; the deal then changed
+    // owner, so the retry decides the same entry for 502. One task's create answer was even lost (pending).
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'sla'), createTask(deal, 'lost'), createTask(deal, 'done')]);
+    await redis.hset(`${prefix}:${portalId}:taskmap:${deal}`, { [`${deal}:lost`]: `pending:${Date.now()}` });
+    const byKey = (k: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`[stagekeeper:${deal}:${k}]`))!;
+    portal.ui.completeTask(byKey('done').id);
+    const to502 = (c: Command): Command => ({ ...(c as Extract<Command, { type: 'createTask' }>), ownerId: '502' });
+    await gateway.apply(portalId, deal, ['sla', 'lost', 'done'].map((k) => to502(createTask(deal, k))));
+    expect(tasksOf(deal)).toHaveLength(3);
+    expect(byKey('sla').props.get('hubspot_owner_id')).toBe('502');
+    expect(byKey('lost').props.get('hubspot_owner_id')).toBe('502');
+    // A task a rep already completed keeps its history as it was.
+    expect(byKey('done').props.get('hubspot_owner_id')).toBe('501');
+    // Once the owners match, a further retry reads and writes nothing but the read.
+    const mark = portal.requests.length;
+    await gateway.apply(portalId, deal, ['sla'].map((k) => to502(createTask(deal, k))));
+    expect(summary(mark).filter((r) => r.includes('batch/update'))).toEqual([]);
   });
 
   it("a deleted or merged-away deal's snapshot lists its tasks, so they can be cancelled (chaos finding gone)", async () => {

@@ -25,6 +25,8 @@ const SEARCH_CAP = 10_000;
 /** Always read: the snapshot's own fields, the fallback for the stage clock, and merge attribution. */
 const BASE_PROPERTIES = ['dealstage', 'pipeline', 'hubspot_owner_id', 'hs_v2_date_entered_current_stage', 'hs_merged_object_ids'];
 const TASK_PROPERTIES = ['hs_task_status', 'hs_task_subject', 'hs_task_body'];
+/** What alignOwners needs to know of an existing task. */
+const OWNER_PROPERTIES = ['hubspot_owner_id', 'hs_task_status'];
 const TASK_STATUSES = new Set(['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'DEFERRED', 'COMPLETED']);
 
 /**
@@ -559,10 +561,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const map = type === 'tasks' ? this.tasks : this.notes;
     const entries = await map.get(portalId, dealId);
     let todo = items.filter((i) => entries.get(i.key)?.state !== 'mapped');
-    if (todo.length === 0) return;
-
     const pending = todo.filter((i) => entries.get(i.key)?.state === 'pending').map((i) => i.key);
-    if (pending.length) todo = await this.recoverInto(portalId, dealId, type, todo, pending);
+    const read = new Map<string, Record<string, string | null>>(); // what recovery read of the tasks it found
+    if (pending.length) todo = await this.recoverInto(portalId, dealId, type, todo, pending, read);
+    if (type === 'tasks' && todo.length < items.length) await this.alignOwners(portalId, dealId, items.filter((i) => !todo.includes(i)), read);
     if (todo.length === 0) return;
 
     await map.markPending(portalId, dealId, todo.map((i) => i.key), this.now());
@@ -584,9 +586,55 @@ export class HubSpotApiGateway implements HubSpotGateway {
     }
   }
 
+  /**
+   * A create for a task that already exists was decided again: an earlier attempt created it and died before its
+   * decision was saved. If the deal changed owner in between, the decision now in force gives the task to the new
+   * owner, and no handoff will ever be made for a change the saved state never saw; so the open task is given to
+   * the owner this decision names (a rep-completed one is left as it is). One read; writes only what differs.
+   */
+  private async alignOwners(
+    portalId: string,
+    dealId: string,
+    items: CreateItem[],
+    known: ReadonlyMap<string, Record<string, string | null>>,
+  ): Promise<void> {
+    const entries = await this.tasks.get(portalId, dealId);
+    const wanted = new Map<string, string>(); // task id -> owner
+    for (const i of items) {
+      const e = entries.get(i.key);
+      const owner = i.properties.hubspot_owner_id;
+      if (owner && e?.state === 'mapped' && !e.closed) wanted.set(e.id, owner);
+    }
+    const current = new Map([...wanted.keys()].flatMap((id) => (known.has(id) ? [[id, known.get(id)!] as const] : [])));
+    for (const part of chunk([...wanted.keys()].filter((id) => !current.has(id)))) {
+      const { res } = await this.batches.read(portalId, 'tasks', part, OWNER_PROPERTIES);
+      for (const r of res.results) current.set(r.id, r.properties);
+    }
+    const updates: Array<{ id: string; properties: Record<string, string> }> = [];
+    for (const [id, props] of current) {
+      const owner = wanted.get(id);
+      if (owner && props.hs_task_status !== 'COMPLETED' && props.hubspot_owner_id !== owner) updates.push({ id, properties: { hubspot_owner_id: owner } });
+    }
+    for (const part of chunk(updates)) {
+      const res = await this.batches.updateTasks(portalId, part);
+      // A refused owner (deactivated) leaves the task where it was: not worth failing the deal's decision for.
+      const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
+      if (rejected.length) this.opts.logger?.warn({ portalId, dealId, rejected: rejected.length }, 'task owner realignment refused');
+    }
+    if (updates.length)
+      this.opts.logger?.warn({ portalId, dealId, reassigned: updates.length }, 'tasks created by an unsaved attempt given to the owner decided now');
+  }
+
   /** Recovers ids for `keys` and returns the items still to create. */
-  private async recoverInto(portalId: string, dealId: string, type: ObjectType, todo: CreateItem[], keys: string[]): Promise<CreateItem[]> {
-    const found = await this.recover(portalId, dealId, type, new Set(keys));
+  private async recoverInto(
+    portalId: string,
+    dealId: string,
+    type: ObjectType,
+    todo: CreateItem[],
+    keys: string[],
+    read?: Map<string, Record<string, string | null>>,
+  ): Promise<CreateItem[]> {
+    const found = await this.recover(portalId, dealId, type, new Set(keys), read);
     if (found.size) {
       await (type === 'tasks' ? this.tasks : this.notes).setIds(portalId, dealId, found);
       this.opts.logger?.warn({ portalId, dealId, type, recovered: found.size }, 'recovered objects created before a crash');
@@ -675,8 +723,17 @@ export class HubSpotApiGateway implements HubSpotGateway {
     return fresh.size;
   }
 
-  /** Lists the deal's associated tasks/notes and finds the ones carrying our markers (`all`: any marker). */
-  private async recover(portalId: string, dealId: string, type: ObjectType, keys: Set<string> | 'all'): Promise<Map<string, string>> {
+  /**
+   * Lists the deal's associated tasks/notes and finds the ones carrying our markers (`all`: any marker). `read`
+   * collects each found task's owner and status, read in the same call, for alignOwners.
+   */
+  private async recover(
+    portalId: string,
+    dealId: string,
+    type: ObjectType,
+    keys: Set<string> | 'all',
+    read?: Map<string, Record<string, string | null>>,
+  ): Promise<Map<string, string>> {
     const ids: string[] = [];
     let after: string | undefined;
     do {
@@ -692,11 +749,15 @@ export class HubSpotApiGateway implements HubSpotGateway {
     // Oldest first, so if a duplicate slipped through earlier the original keeps the mapping.
     ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
     for (const part of chunk(ids)) {
-      const { res } = await this.batches.read(portalId, type, part, [bodyProp]);
+      const { res } = await this.batches.read(portalId, type, part, type === 'tasks' ? [bodyProp, ...OWNER_PROPERTIES] : [bodyProp]);
       const byId = new Map(res.results.map((r) => [r.id, r]));
       for (const id of part) {
         const body = byId.get(id)?.properties[bodyProp] ?? '';
-        for (const m of body.matchAll(MARKER_RE)) if ((keys === 'all' || keys.has(m[1]!)) && !found.has(m[1]!)) found.set(m[1]!, id);
+        for (const m of body.matchAll(MARKER_RE))
+          if ((keys === 'all' || keys.has(m[1]!)) && !found.has(m[1]!)) {
+            found.set(m[1]!, id);
+            if (type === 'tasks') read?.set(id, byId.get(id)!.properties);
+          }
       }
     }
     return found;
