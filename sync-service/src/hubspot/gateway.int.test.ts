@@ -100,7 +100,8 @@ describe('snapshots', () => {
 
     const mark = portal.requests.length;
     const snaps = await gateway.snapshots(portalId, [moved, untouched, deleted, mergedAway, '99999999999'], ['dealname', 'num_contacted_notes']);
-    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207']);
+    // One read; the merged-away deal's tasks are looked for among the survivor's (it has none).
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207', 'GET /crm/v4/objects/deals/:id/associations/tasks 200']);
 
     const m = snaps.get(moved)!;
     expect(m).toMatchObject({ exists: true, pipeline: 'sk_care', stage: 'sk_intake', ownerId: '501', tasks: {} });
@@ -422,19 +423,26 @@ describe('apply', () => {
     const survivor = newDeal();
     const mergedAway = newDeal();
     await gateway.apply(portalId, mergedAway, [createTask(mergedAway, 'sla')]);
-    // Its create answer was lost: only the write-ahead marker is in Redis.
+    await gateway.apply(portalId, survivor, [createTask(survivor, 'sla')]);
+    await gateway.apply(portalId, mergedAway, [createTask(mergedAway, 'call')]);
+    // One create answer was lost (only the write-ahead marker is in Redis); the other job lost even that.
     const mergedKey = `${prefix}:${portalId}:taskmap:${mergedAway}`;
     await redis.hset(mergedKey, { [`${mergedAway}:sla`]: `pending:${Date.now()}` });
+    await redis.hdel(mergedKey, `${mergedAway}:call`);
     portal.ui.mergeDeals(survivor, mergedAway);
 
     const snaps = await gateway.snapshots(portalId, [deleted, mergedAway], []);
     expect(snaps.get(deleted)).toMatchObject({ exists: false, tasks: { [`${deleted}:sla`]: 'NOT_STARTED', [`${deleted}:done`]: 'COMPLETED' } });
-    // Found by its marker among the survivor's tasks, where the merge moved it.
-    expect(snaps.get(mergedAway)).toMatchObject({ exists: false, mergedInto: survivor, tasks: { [`${mergedAway}:sla`]: 'NOT_STARTED' } });
-    expect(await redis.hgetall(mergedKey)).toEqual({ [`${mergedAway}:sla`]: tasksOf(mergedAway)[0]!.id });
+    // Found by their markers among the survivor's tasks, where the merge moved them; the survivor's own stay its own.
+    expect(snaps.get(mergedAway)).toEqual(
+      expect.objectContaining({ exists: false, mergedInto: survivor, tasks: { [`${mergedAway}:sla`]: 'NOT_STARTED', [`${mergedAway}:call`]: 'NOT_STARTED' } }),
+    );
+    const idOf = (k: string) => tasksOf(mergedAway).find((t) => t.props.get('hs_task_body')!.includes(`[stagekeeper:${mergedAway}:${k}]`))!.id;
+    expect(await redis.hgetall(mergedKey)).toEqual({ [`${mergedAway}:sla`]: idOf('sla'), [`${mergedAway}:call`]: idOf('call') });
 
     await gateway.apply(portalId, deleted, [{ type: 'cancelTask', key: `${deleted}:sla`, reason: 'the deal was deleted' }]);
-    await gateway.apply(portalId, mergedAway, [{ type: 'cancelTask', key: `${mergedAway}:sla`, reason: 'the deal was merged' }]);
+    await gateway.apply(portalId, mergedAway, ['sla', 'call'].map((k) => ({ type: 'cancelTask' as const, key: `${mergedAway}:${k}`, reason: 'the deal was merged' })));
+    expect(tasksOf(survivor)[0]!.props.get('hs_task_status')).toBe('NOT_STARTED');
     for (const t of [...tasksOf(deleted), ...tasksOf(mergedAway)]) expect(t.props.get('hs_task_status')).toBe('COMPLETED');
     expect(tasksOf(deleted).find((t) => t.props.get('hs_task_body')!.includes(':sla]'))!.props.get('hs_task_subject')).toMatch(/^\[Cancelled\] /);
   });

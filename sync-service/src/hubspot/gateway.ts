@@ -168,6 +168,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     // left them owned by no visit, and the engine's gone path closes every open one it is shown.
     const maps = await this.tasks.getMany(portalId, [...rows.keys(), ...gone.keys()]);
     await this.recoverPending(portalId, maps, gone);
+    await this.mapFromSurvivors(portalId, maps, gone);
     const assume = options.taskStatuses === 'assume-open';
     const statuses = assume ? new Map<string, string>() : await this.readTaskStatuses(portalId, maps);
     if (!assume) {
@@ -255,19 +256,41 @@ export class HubSpotApiGateway implements HubSpotGateway {
   ): Promise<void> {
     for (const [dealId, m] of maps) {
       const pending = new Set([...m].filter(([, e]) => e.state === 'pending').map(([k]) => k));
-      if (pending.size === 0) continue;
-      // A merge moves the merged-away deal's tasks to the survivor, so they are listed there (keys name their
-      // deal, so the survivor's own tasks never match). A deleted deal has no associations left to list: its
-      // pending keys stay as they are (a known gap: a create answer lost just before a delete).
-      const listed = gone.has(dealId) ? gone.get(dealId) : dealId;
-      if (listed === undefined) continue;
-      const found = await this.recover(portalId, listed, 'tasks', pending);
+      // A merged-away deal's tasks are all mapped from the survivor (mapFromSurvivors). A deleted deal has no
+      // associations left to list: its pending keys stay as they are (a known gap: a create answer lost just
+      // before a delete).
+      if (pending.size === 0 || gone.has(dealId)) continue;
+      const found = await this.recover(portalId, dealId, 'tasks', pending);
       // Not in HubSpot: that create never landed. Dropping the marker stops paying this lookup on every read;
       // a later createTask for the key simply creates it.
       await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k)));
       await this.tasks.setIds(portalId, dealId, found);
       const fresh = await this.tasks.get(portalId, dealId);
       maps.set(dealId, fresh);
+    }
+  }
+
+  /**
+   * A merge moves the merged-away deal's tasks to the survivor. Every one carrying a key of the merged-away deal
+   * (keys begin with their deal's id, so the survivor's own never match) is mapped for it, whatever its task map
+   * held (a pending create, or nothing at all from a job that lost its write), so the gone path can close them
+   * all. Two calls per merged-away deal read, which is rare: HubSpot sends nothing more about it after the merge.
+   */
+  private async mapFromSurvivors(
+    portalId: string,
+    maps: Map<string, Map<string, MapEntry>>,
+    gone: ReadonlyMap<string, string | undefined>,
+  ): Promise<void> {
+    for (const [dealId, survivor] of gone) {
+      if (survivor === undefined) continue;
+      const m = maps.get(dealId) ?? new Map<string, MapEntry>();
+      const found = await this.recover(portalId, survivor, 'tasks', 'all');
+      const fresh = new Map([...found].filter(([key]) => key.startsWith(`${dealId}:`) && m.get(key)?.state !== 'mapped'));
+      const pending = [...m].filter(([key, e]) => e.state === 'pending' && !fresh.has(key)).map(([key]) => key);
+      if (fresh.size === 0 && pending.length === 0) continue;
+      await this.tasks.remove(portalId, dealId, pending); // not among the survivor's tasks: never created
+      await this.tasks.setIds(portalId, dealId, fresh);
+      maps.set(dealId, await this.tasks.get(portalId, dealId));
     }
   }
 
