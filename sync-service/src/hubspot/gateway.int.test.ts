@@ -378,11 +378,17 @@ describe('apply', () => {
     await gateway.apply(portalId, deal, [createTask(deal, 'old')]);
     const [task] = tasksOf(deal);
     const key = `${prefix}:${portalId}:taskmap:${deal}`;
-    // The crash left only write-ahead markers: one for the task HubSpot has, one for a create that never landed.
-    await redis.hset(key, { [`${deal}:old`]: `pending:${Date.now()}`, [`${deal}:never`]: `pending:${Date.now()}` });
+    // The crash left only write-ahead markers: one for the task HubSpot has, one for a create that never landed
+    // (an hour ago), one for a create that may still be on its way (another job holds the deal and waits for a
+    // rate-limit slot): dropping that one would let a retry of that job create its task twice.
+    const hourAgo = Date.now() - 3_600_000;
+    await redis.hset(key, { [`${deal}:old`]: `pending:${hourAgo}`, [`${deal}:never`]: `pending:${hourAgo}`, [`${deal}:coming`]: `pending:${Date.now()}` });
 
-    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    let snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
     expect(snap.tasks).toEqual({ [`${deal}:old`]: 'NOT_STARTED' });
+    expect(Object.keys(await redis.hgetall(key)).sort()).toEqual([`${deal}:coming`, `${deal}:old`]);
+    await redis.hdel(key, `${deal}:coming`);
+    snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
     expect(await redis.hgetall(key)).toEqual({ [`${deal}:old`]: task!.id });
 
     // Nothing pending any more: the next read costs no association lookup.

@@ -25,6 +25,8 @@ const SEARCH_CAP = 10_000;
 /** Always read: the snapshot's own fields, the fallback for the stage clock, and merge attribution. */
 const BASE_PROPERTIES = ['dealstage', 'pipeline', 'hubspot_owner_id', 'hs_v2_date_entered_current_stage', 'hs_merged_object_ids'];
 const TASK_PROPERTIES = ['hs_task_status', 'hs_task_subject', 'hs_task_body'];
+/** How long a write-ahead marker may belong to a create still under way (see `abandoned`). */
+const PENDING_GRACE_MS = 10 * 60_000;
 /** What alignOwners needs to know of an existing task. */
 const OWNER_PROPERTIES = ['hubspot_owner_id', 'hs_task_status'];
 const TASK_STATUSES = new Set(['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'DEFERRED', 'COMPLETED']);
@@ -263,11 +265,21 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const found = await this.recover(portalId, dealId, 'tasks', pending);
       // Not in HubSpot: that create never landed. Dropping the marker stops paying this lookup on every read;
       // a later createTask for the key simply creates it.
-      await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k)));
+      await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k) && this.abandoned(m.get(k))));
       await this.tasks.setIds(portalId, dealId, found);
       const fresh = await this.tasks.get(portalId, dealId);
       maps.set(dealId, fresh);
     }
+  }
+
+  /**
+   * A snapshot is read outside the deal lock, so a pending create not found may still be on its way (the job
+   * holding the lock waits for a rate-limit slot, or its request is in flight). Dropping its marker then would
+   * let a retry of that job, killed after the create landed, create the task a second time (a duplicate the
+   * chaos suite found). Only a marker older than any live attempt is taken as a create that never landed.
+   */
+  private abandoned(e: MapEntry | undefined): boolean {
+    return e?.state === 'pending' && this.now() - e.since > PENDING_GRACE_MS;
   }
 
   /**
@@ -286,7 +298,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const m = maps.get(dealId) ?? new Map<string, MapEntry>();
       const found = await this.recover(portalId, survivor, 'tasks', 'all');
       const fresh = new Map([...found].filter(([key]) => key.startsWith(`${dealId}:`) && m.get(key)?.state !== 'mapped'));
-      const pending = [...m].filter(([key, e]) => e.state === 'pending' && !fresh.has(key)).map(([key]) => key);
+      const pending = [...m].filter(([key, e]) => e.state === 'pending' && !fresh.has(key) && this.abandoned(e)).map(([key]) => key);
       if (fresh.size === 0 && pending.length === 0) continue;
       await this.tasks.remove(portalId, dealId, pending); // not among the survivor's tasks: never created
       await this.tasks.setIds(portalId, dealId, fresh);
