@@ -168,3 +168,29 @@ describe('playbook version change', () => {
     expect(rules(r)).toContain('playbook.recompute');
   });
 });
+
+describe('tasks orphaned by a crash, then the deal deleted or merged away (chaos finding "gone")', () => {
+  // A job created a task in HubSpot and died before saving state; the deal was then deleted or merged. The
+  // gateway's snapshot of a gone deal carries the task map's open tasks, and the gone path closes every one.
+  const lost = `d1:intake:${MON_10 + HOUR}`;
+  const tasks = { [`${lost}:sla`]: 'NOT_STARTED', [`${lost}:task:docs`]: 'COMPLETED', [`${ID}:sla`]: 'NOT_STARTED' } as const;
+
+  it('deleted with state: the visit is closed out and the unknown open task cancelled too', () => {
+    const r = reconcile({ playbook, state: entered, snapshot: snap({ exists: false, tasks }), now: MON_10 + 2 * HOUR });
+    expect(only(r, 'cancelTask').map((c) => c.key).sort()).toEqual([`${lost}:sla`, `${ID}:sla`, `${ID}:task:call`].sort());
+  });
+
+  it('never stored (the first job died before saving): its open tasks are cancelled, nothing stored', () => {
+    const r = reconcile({ playbook, state: null, snapshot: snap({ exists: false, mergedInto: 'd2', tasks }), now: MON_10 + 2 * HOUR });
+    expect(r.state).toBeNull();
+    expect(only(r, 'cancelTask').map((c) => c.key).sort()).toEqual([`${lost}:sla`, `${ID}:sla`].sort());
+    expect(only(r, 'cancelTask')[0]!.reason).toContain('merged');
+  });
+
+  it('already closed as deleted: a task the closing job could not know of is still cancelled', () => {
+    const gone = reconcile({ playbook, state: entered, snapshot: snap({ exists: false }), now: MON_10 + HOUR }).state!;
+    const r = reconcile({ playbook, state: gone, snapshot: snap({ exists: false, tasks: { [`${lost}:sla`]: 'NOT_STARTED' } }), now: MON_10 + 2 * HOUR });
+    expect(only(r, 'cancelTask').map((c) => c.key)).toEqual([`${lost}:sla`]);
+    expect(r.state).toEqual(gone);
+  });
+});

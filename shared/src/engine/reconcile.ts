@@ -163,15 +163,20 @@ export function reconcile({ playbook, state, snapshot, now }: ReconcileInput): E
   const fx = new Effects();
   if (state && (state.closedReason === 'deleted' || state.closedReason === 'merged')) {
     fx.decide('deal.gone', `the deal was ${state.closedReason}; nothing more to do`);
+    if (!snapshot.exists) cancelOrphanTasks(fx, state, snapshot, goneWhy(snapshot));
     return fx.result(state);
   }
   if (!snapshot.exists) {
+    // A job that created tasks and died before saving state leaves them open with no visit to own them; the
+    // gateway's snapshot of a gone deal lists the task map's tasks, so every open one is closed here.
     if (!state) {
       fx.decide('deal.gone', 'a deal never tracked no longer exists');
+      cancelOrphanTasks(fx, null, snapshot, goneWhy(snapshot));
       return fx.result(null);
     }
     const s = structuredClone(state);
     closeOut(fx, s, playbook, snapshot, snapshot.mergedInto ? 'merged' : 'deleted', now, now);
+    cancelOrphanTasks(fx, s, snapshot, goneWhy(snapshot));
     return fx.result(s);
   }
   if (state && isStale(state, snapshot)) {
@@ -213,15 +218,23 @@ export function reconcile({ playbook, state, snapshot, now }: ReconcileInput): E
  * before saving state, and the deal moved on before the retry (which then decides from the new stage). The
  * snapshot lists every task Stagekeeper created, so it is closed here instead of staying open for ever.
  */
-function cancelOrphanTasks(fx: Effects, s: DealState, snapshot: DealSnapshot): void {
-  const current = s.current;
+function cancelOrphanTasks(
+  fx: Effects,
+  s: DealState | null,
+  snapshot: DealSnapshot,
+  reason = 'the stage visit it was created for has ended',
+): void {
+  const current = s?.current;
   const owned = new Set(current?.tasks.map((t) => t.key) ?? []);
-  if (s.gate.taskKey) owned.add(s.gate.taskKey);
+  if (s?.gate.taskKey) owned.add(s.gate.taskKey);
   for (const c of fx.commands) if (c.type === 'cancelTask' || c.type === 'completeTask') owned.add(c.key);
   const prefix = current ? `${current.entryId}:` : undefined;
   for (const [key, status] of Object.entries(snapshot.tasks)) {
     if (status === 'COMPLETED' || owned.has(key) || (prefix && key.startsWith(prefix))) continue;
-    fx.push({ type: 'cancelTask', key, reason: 'the stage visit it was created for has ended' });
+    fx.push({ type: 'cancelTask', key, reason });
     fx.decide('task.orphan', `a task of an ended stage visit was still open; cancelled`);
   }
 }
+
+const goneWhy = (snapshot: DealSnapshot): string =>
+  snapshot.mergedInto ? `the deal was merged into another deal (${snapshot.mergedInto})` : 'the deal was deleted';

@@ -100,7 +100,8 @@ describe('snapshots', () => {
 
     const mark = portal.requests.length;
     const snaps = await gateway.snapshots(portalId, [moved, untouched, deleted, mergedAway, '99999999999'], ['dealname', 'num_contacted_notes']);
-    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207']);
+    // One read; the merged-away deal's tasks are looked for among the survivor's (it has none).
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207', 'GET /crm/v4/objects/deals/:id/associations/tasks 200']);
 
     const m = snaps.get(moved)!;
     expect(m).toMatchObject({ exists: true, pipeline: 'sk_care', stage: 'sk_intake', ownerId: '501', tasks: {} });
@@ -161,10 +162,10 @@ describe('apply', () => {
       expect(t.props.get('hubspot_owner_id')).toBe('501');
     }
 
-    // Re-applying the same commands creates nothing new.
+    // Re-applying the same commands creates nothing new: one read checks the tasks are the decided owner's.
     mark = portal.requests.length;
     await gateway.apply(portalId, deal, [createTask(deal, 'a'), createTask(deal, 'b')]);
-    expect(summary(mark)).toEqual([]);
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/tasks/batch/read 200']);
 
     // Complete one, cancel another: one batch update; HubSpot has no cancelled status, so it is marked in text.
     mark = portal.requests.length;
@@ -377,17 +378,92 @@ describe('apply', () => {
     await gateway.apply(portalId, deal, [createTask(deal, 'old')]);
     const [task] = tasksOf(deal);
     const key = `${prefix}:${portalId}:taskmap:${deal}`;
-    // The crash left only write-ahead markers: one for the task HubSpot has, one for a create that never landed.
-    await redis.hset(key, { [`${deal}:old`]: `pending:${Date.now()}`, [`${deal}:never`]: `pending:${Date.now()}` });
+    // The crash left only write-ahead markers: one for the task HubSpot has, one for a create that never landed
+    // (an hour ago), one for a create that may still be on its way (another job holds the deal and waits for a
+    // rate-limit slot): dropping that one would let a retry of that job create its task twice.
+    const hourAgo = Date.now() - 3_600_000;
+    await redis.hset(key, { [`${deal}:old`]: `pending:${hourAgo}`, [`${deal}:never`]: `pending:${hourAgo}`, [`${deal}:coming`]: `pending:${Date.now()}` });
 
-    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    let snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
     expect(snap.tasks).toEqual({ [`${deal}:old`]: 'NOT_STARTED' });
+    expect(Object.keys(await redis.hgetall(key)).sort()).toEqual([`${deal}:coming`, `${deal}:old`]);
+    await redis.hdel(key, `${deal}:coming`);
+    snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
     expect(await redis.hgetall(key)).toEqual({ [`${deal}:old`]: task!.id });
 
     // Nothing pending any more: the next read costs no association lookup.
     const mark = portal.requests.length;
     await gateway.snapshots(portalId, [deal], ['dealname']);
     expect(summary(mark).some((r) => r.includes('associations'))).toBe(false);
+  });
+
+  it('a create retried after an unsaved attempt gives the existing task to the owner decided now (chaos finding "owner")', async () => {
+    const { gateway } = gatewayWith();
+    // The first attempt created the tasks for owner 501 and died before saving state; the deal then changed
+    // owner, so the retry decides the same entry for 502. One task's create answer was even lost (pending).
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'sla'), createTask(deal, 'lost'), createTask(deal, 'done')]);
+    await redis.hset(`${prefix}:${portalId}:taskmap:${deal}`, { [`${deal}:lost`]: `pending:${Date.now()}` });
+    const byKey = (k: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`[stagekeeper:${deal}:${k}]`))!;
+    portal.ui.completeTask(byKey('done').id);
+    const to502 = (c: Command): Command => ({ ...(c as Extract<Command, { type: 'createTask' }>), ownerId: '502' });
+    await gateway.apply(portalId, deal, ['sla', 'lost', 'done'].map((k) => to502(createTask(deal, k))));
+    expect(tasksOf(deal)).toHaveLength(3);
+    expect(byKey('sla').props.get('hubspot_owner_id')).toBe('502');
+    expect(byKey('lost').props.get('hubspot_owner_id')).toBe('502');
+    // A task a rep already completed keeps its history as it was.
+    expect(byKey('done').props.get('hubspot_owner_id')).toBe('501');
+    // Once the owners match, a further retry reads and writes nothing but the read.
+    const mark = portal.requests.length;
+    await gateway.apply(portalId, deal, ['sla'].map((k) => to502(createTask(deal, k))));
+    expect(summary(mark).filter((r) => r.includes('batch/update'))).toEqual([]);
+  });
+
+  it("a deleted or merged-away deal's snapshot lists its tasks, so they can be cancelled (chaos finding gone)", async () => {
+    const { gateway } = gatewayWith();
+    // The job that created these tasks died before saving state; then the deals went away.
+    const deleted = newDeal();
+    await gateway.apply(portalId, deleted, [createTask(deleted, 'sla'), createTask(deleted, 'done')]);
+    await gateway.apply(portalId, deleted, [{ type: 'completeTask', key: `${deleted}:done` }]);
+    portal.ui.deleteDeal(deleted);
+    const survivor = newDeal();
+    const mergedAway = newDeal();
+    await gateway.apply(portalId, mergedAway, [createTask(mergedAway, 'sla')]);
+    await gateway.apply(portalId, survivor, [createTask(survivor, 'sla')]);
+    await gateway.apply(portalId, mergedAway, [createTask(mergedAway, 'call')]);
+    // One create answer was lost (only the write-ahead marker is in Redis); the other job lost even that.
+    const mergedKey = `${prefix}:${portalId}:taskmap:${mergedAway}`;
+    await redis.hset(mergedKey, { [`${mergedAway}:sla`]: `pending:${Date.now()}` });
+    await redis.hdel(mergedKey, `${mergedAway}:call`);
+    portal.ui.mergeDeals(survivor, mergedAway);
+
+    const snaps = await gateway.snapshots(portalId, [deleted, mergedAway], []);
+    expect(snaps.get(deleted)).toMatchObject({ exists: false, tasks: { [`${deleted}:sla`]: 'NOT_STARTED', [`${deleted}:done`]: 'COMPLETED' } });
+    // Found by their markers among the survivor's tasks, where the merge moved them; the survivor's own stay its own.
+    expect(snaps.get(mergedAway)).toEqual(
+      expect.objectContaining({ exists: false, mergedInto: survivor, tasks: { [`${mergedAway}:sla`]: 'NOT_STARTED', [`${mergedAway}:call`]: 'NOT_STARTED' } }),
+    );
+    const idOf = (k: string) => tasksOf(mergedAway).find((t) => t.props.get('hs_task_body')!.includes(`[stagekeeper:${mergedAway}:${k}]`))!.id;
+    expect(await redis.hgetall(mergedKey)).toEqual({ [`${mergedAway}:sla`]: idOf('sla'), [`${mergedAway}:call`]: idOf('call') });
+
+    await gateway.apply(portalId, deleted, [{ type: 'cancelTask', key: `${deleted}:sla`, reason: 'the deal was deleted' }]);
+    await gateway.apply(portalId, mergedAway, ['sla', 'call'].map((k) => ({ type: 'cancelTask' as const, key: `${mergedAway}:${k}`, reason: 'the deal was merged' })));
+    expect(tasksOf(survivor)[0]!.props.get('hs_task_status')).toBe('NOT_STARTED');
+    for (const t of [...tasksOf(deleted), ...tasksOf(mergedAway)]) expect(t.props.get('hs_task_status')).toBe('COMPLETED');
+    expect(tasksOf(deleted).find((t) => t.props.get('hs_task_body')!.includes(':sla]'))!.props.get('hs_task_subject')).toMatch(/^\[Cancelled\] /);
+  });
+
+  it("a deleted deal's pending key stays pending (no associations to list) and costs no failing call", async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    const key = `${prefix}:${portalId}:taskmap:${deal}`;
+    await redis.hset(key, { [`${deal}:sla`]: `pending:${Date.now()}` });
+    portal.ui.deleteDeal(deal);
+    const mark = portal.requests.length;
+    const snap = (await gateway.snapshots(portalId, [deal], [])).get(deal)!;
+    expect(snap).toMatchObject({ exists: false, tasks: {} });
+    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207']);
+    expect(Object.keys(await redis.hgetall(key))).toEqual([`${deal}:sla`]);
   });
 
   it('a create whose response is lost (504) is recovered, not duplicated', async () => {

@@ -25,6 +25,10 @@ const SEARCH_CAP = 10_000;
 /** Always read: the snapshot's own fields, the fallback for the stage clock, and merge attribution. */
 const BASE_PROPERTIES = ['dealstage', 'pipeline', 'hubspot_owner_id', 'hs_v2_date_entered_current_stage', 'hs_merged_object_ids'];
 const TASK_PROPERTIES = ['hs_task_status', 'hs_task_subject', 'hs_task_body'];
+/** How long a write-ahead marker may belong to a create still under way (see `abandoned`). */
+const PENDING_GRACE_MS = 10 * 60_000;
+/** What alignOwners needs to know of an existing task. */
+const OWNER_PROPERTIES = ['hubspot_owner_id', 'hs_task_status'];
 const TASK_STATUSES = new Set(['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'DEFERRED', 'COMPLETED']);
 
 /**
@@ -116,6 +120,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const wanted = [...new Set([...properties, ...BASE_PROPERTIES])];
     const out = new Map<string, DealSnapshot>();
     const rows = new Map<string, Record<string, string | null>>();
+    const gone = new Map<string, string | undefined>(); // deleted or merged-away id -> the survivor, if merged
 
     for (const part of chunk(ids)) {
       const { res, requested: asked } = await this.batches.read(portalId, 'deals', part, wanted);
@@ -144,6 +149,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       for (const id of part) {
         if (rows.has(id)) continue;
         const into = mergedInto.get(id);
+        gone.set(id, into);
         out.set(id, {
           dealId: id,
           exists: false,
@@ -160,8 +166,11 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
     await this.fillStageEntered(portalId, rows);
 
-    const maps = await this.tasks.getMany(portalId, [...rows.keys()]);
-    await this.recoverPending(portalId, maps);
+    // A gone deal's snapshot lists its mapped tasks too: a job that created them and died before saving state
+    // left them owned by no visit, and the engine's gone path closes every open one it is shown.
+    const maps = await this.tasks.getMany(portalId, [...rows.keys(), ...gone.keys()]);
+    await this.recoverPending(portalId, maps, gone);
+    await this.mapFromSurvivors(portalId, maps, gone);
     const assume = options.taskStatuses === 'assume-open';
     const statuses = assume ? new Map<string, string>() : await this.readTaskStatuses(portalId, maps);
     if (!assume) {
@@ -178,21 +187,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const stageEnteredAt =
         (stage ? parseHubSpotTime(value(`hs_v2_date_entered_${stage}`)) : null) ??
         parseHubSpotTime(value('hs_v2_date_entered_current_stage'));
-      const tasks: Record<string, DealSnapshot['tasks'][string]> = {};
-      const unread: string[] = [];
-      for (const [key, entry] of maps.get(id) ?? []) {
-        if (entry.state !== 'mapped') continue;
-        // Closed (by Stagekeeper or a rep): not read for itself; a reopen is noticed when the deal's open tasks
-        // are read anyway (noticeReopened).
-        if (entry.closed) tasks[key] = 'COMPLETED';
-        else if (assume) {
-          tasks[key] = 'NOT_STARTED';
-          unread.push(key);
-        } else {
-          const s = statuses.get(entry.id);
-          if (s) tasks[key] = s as DealSnapshot['tasks'][string];
-        }
-      }
+      const { tasks, unread } = snapshotTasks(maps.get(id), assume, statuses);
       out.set(id, {
         dealId: id,
         exists: true,
@@ -204,6 +199,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
         tasks,
         ...(unread.length ? { unreadTasks: unread } : {}),
       });
+    }
+    for (const id of gone.keys()) {
+      const { tasks, unread } = snapshotTasks(maps.get(id), assume, statuses);
+      if (Object.keys(tasks).length) out.set(id, { ...out.get(id)!, tasks, ...(unread.length ? { unreadTasks: unread } : {}) });
     }
     return out;
   }
@@ -252,17 +251,58 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * for that key again (the deal moved on), so the task is looked up by its marker here and mapped: the engine
    * then sees it and closes it if its visit has ended. Costs reads only for deals that have pending keys.
    */
-  private async recoverPending(portalId: string, maps: Map<string, Map<string, MapEntry>>): Promise<void> {
+  private async recoverPending(
+    portalId: string,
+    maps: Map<string, Map<string, MapEntry>>,
+    gone: ReadonlyMap<string, string | undefined> = new Map(),
+  ): Promise<void> {
     for (const [dealId, m] of maps) {
       const pending = new Set([...m].filter(([, e]) => e.state === 'pending').map(([k]) => k));
-      if (pending.size === 0) continue;
+      // A merged-away deal's tasks are all mapped from the survivor (mapFromSurvivors). A deleted deal has no
+      // associations left to list: its pending keys stay as they are (a known gap: a create answer lost just
+      // before a delete).
+      if (pending.size === 0 || gone.has(dealId)) continue;
       const found = await this.recover(portalId, dealId, 'tasks', pending);
       // Not in HubSpot: that create never landed. Dropping the marker stops paying this lookup on every read;
       // a later createTask for the key simply creates it.
-      await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k)));
+      await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k) && this.abandoned(m.get(k))));
       await this.tasks.setIds(portalId, dealId, found);
       const fresh = await this.tasks.get(portalId, dealId);
       maps.set(dealId, fresh);
+    }
+  }
+
+  /**
+   * A snapshot is read outside the deal lock, so a pending create not found may still be on its way (the job
+   * holding the lock waits for a rate-limit slot, or its request is in flight). Dropping its marker then would
+   * let a retry of that job, killed after the create landed, create the task a second time (a duplicate the
+   * chaos suite found). Only a marker older than any live attempt is taken as a create that never landed.
+   */
+  private abandoned(e: MapEntry | undefined): boolean {
+    return e?.state === 'pending' && this.now() - e.since > PENDING_GRACE_MS;
+  }
+
+  /**
+   * A merge moves the merged-away deal's tasks to the survivor. Every one carrying a key of the merged-away deal
+   * (keys begin with their deal's id, so the survivor's own never match) is mapped for it, whatever its task map
+   * held (a pending create, or nothing at all from a job that lost its write), so the gone path can close them
+   * all. Two calls per merged-away deal read, which is rare: HubSpot sends nothing more about it after the merge.
+   */
+  private async mapFromSurvivors(
+    portalId: string,
+    maps: Map<string, Map<string, MapEntry>>,
+    gone: ReadonlyMap<string, string | undefined>,
+  ): Promise<void> {
+    for (const [dealId, survivor] of gone) {
+      if (survivor === undefined) continue;
+      const m = maps.get(dealId) ?? new Map<string, MapEntry>();
+      const found = await this.recover(portalId, survivor, 'tasks', 'all');
+      const fresh = new Map([...found].filter(([key]) => key.startsWith(`${dealId}:`) && m.get(key)?.state !== 'mapped'));
+      const pending = [...m].filter(([key, e]) => e.state === 'pending' && !fresh.has(key) && this.abandoned(e)).map(([key]) => key);
+      if (fresh.size === 0 && pending.length === 0) continue;
+      await this.tasks.remove(portalId, dealId, pending); // not among the survivor's tasks: never created
+      await this.tasks.setIds(portalId, dealId, fresh);
+      maps.set(dealId, await this.tasks.get(portalId, dealId));
     }
   }
 
@@ -556,10 +596,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const map = type === 'tasks' ? this.tasks : this.notes;
     const entries = await map.get(portalId, dealId);
     let todo = items.filter((i) => entries.get(i.key)?.state !== 'mapped');
-    if (todo.length === 0) return;
-
     const pending = todo.filter((i) => entries.get(i.key)?.state === 'pending').map((i) => i.key);
-    if (pending.length) todo = await this.recoverInto(portalId, dealId, type, todo, pending);
+    const read = new Map<string, Record<string, string | null>>(); // what recovery read of the tasks it found
+    if (pending.length) todo = await this.recoverInto(portalId, dealId, type, todo, pending, read);
+    if (type === 'tasks' && todo.length < items.length) await this.alignOwners(portalId, dealId, items.filter((i) => !todo.includes(i)), read);
     if (todo.length === 0) return;
 
     await map.markPending(portalId, dealId, todo.map((i) => i.key), this.now());
@@ -581,9 +621,55 @@ export class HubSpotApiGateway implements HubSpotGateway {
     }
   }
 
+  /**
+   * A create for a task that already exists was decided again: an earlier attempt created it and died before its
+   * decision was saved. If the deal changed owner in between, the decision now in force gives the task to the new
+   * owner, and no handoff will ever be made for a change the saved state never saw; so the open task is given to
+   * the owner this decision names (a rep-completed one is left as it is). One read; writes only what differs.
+   */
+  private async alignOwners(
+    portalId: string,
+    dealId: string,
+    items: CreateItem[],
+    known: ReadonlyMap<string, Record<string, string | null>>,
+  ): Promise<void> {
+    const entries = await this.tasks.get(portalId, dealId);
+    const wanted = new Map<string, string>(); // task id -> owner
+    for (const i of items) {
+      const e = entries.get(i.key);
+      const owner = i.properties.hubspot_owner_id;
+      if (owner && e?.state === 'mapped' && !e.closed) wanted.set(e.id, owner);
+    }
+    const current = new Map([...wanted.keys()].flatMap((id) => (known.has(id) ? [[id, known.get(id)!] as const] : [])));
+    for (const part of chunk([...wanted.keys()].filter((id) => !current.has(id)))) {
+      const { res } = await this.batches.read(portalId, 'tasks', part, OWNER_PROPERTIES);
+      for (const r of res.results) current.set(r.id, r.properties);
+    }
+    const updates: Array<{ id: string; properties: Record<string, string> }> = [];
+    for (const [id, props] of current) {
+      const owner = wanted.get(id);
+      if (owner && props.hs_task_status !== 'COMPLETED' && props.hubspot_owner_id !== owner) updates.push({ id, properties: { hubspot_owner_id: owner } });
+    }
+    for (const part of chunk(updates)) {
+      const res = await this.batches.updateTasks(portalId, part);
+      // A refused owner (deactivated) leaves the task where it was: not worth failing the deal's decision for.
+      const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
+      if (rejected.length) this.opts.logger?.warn({ portalId, dealId, rejected: rejected.length }, 'task owner realignment refused');
+    }
+    if (updates.length)
+      this.opts.logger?.warn({ portalId, dealId, reassigned: updates.length }, 'tasks created by an unsaved attempt given to the owner decided now');
+  }
+
   /** Recovers ids for `keys` and returns the items still to create. */
-  private async recoverInto(portalId: string, dealId: string, type: ObjectType, todo: CreateItem[], keys: string[]): Promise<CreateItem[]> {
-    const found = await this.recover(portalId, dealId, type, new Set(keys));
+  private async recoverInto(
+    portalId: string,
+    dealId: string,
+    type: ObjectType,
+    todo: CreateItem[],
+    keys: string[],
+    read?: Map<string, Record<string, string | null>>,
+  ): Promise<CreateItem[]> {
+    const found = await this.recover(portalId, dealId, type, new Set(keys), read);
     if (found.size) {
       await (type === 'tasks' ? this.tasks : this.notes).setIds(portalId, dealId, found);
       this.opts.logger?.warn({ portalId, dealId, type, recovered: found.size }, 'recovered objects created before a crash');
@@ -672,8 +758,17 @@ export class HubSpotApiGateway implements HubSpotGateway {
     return fresh.size;
   }
 
-  /** Lists the deal's associated tasks/notes and finds the ones carrying our markers (`all`: any marker). */
-  private async recover(portalId: string, dealId: string, type: ObjectType, keys: Set<string> | 'all'): Promise<Map<string, string>> {
+  /**
+   * Lists the deal's associated tasks/notes and finds the ones carrying our markers (`all`: any marker). `read`
+   * collects each found task's owner and status, read in the same call, for alignOwners.
+   */
+  private async recover(
+    portalId: string,
+    dealId: string,
+    type: ObjectType,
+    keys: Set<string> | 'all',
+    read?: Map<string, Record<string, string | null>>,
+  ): Promise<Map<string, string>> {
     const ids: string[] = [];
     let after: string | undefined;
     do {
@@ -689,11 +784,15 @@ export class HubSpotApiGateway implements HubSpotGateway {
     // Oldest first, so if a duplicate slipped through earlier the original keeps the mapping.
     ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
     for (const part of chunk(ids)) {
-      const { res } = await this.batches.read(portalId, type, part, [bodyProp]);
+      const { res } = await this.batches.read(portalId, type, part, type === 'tasks' ? [bodyProp, ...OWNER_PROPERTIES] : [bodyProp]);
       const byId = new Map(res.results.map((r) => [r.id, r]));
       for (const id of part) {
         const body = byId.get(id)?.properties[bodyProp] ?? '';
-        for (const m of body.matchAll(MARKER_RE)) if ((keys === 'all' || keys.has(m[1]!)) && !found.has(m[1]!)) found.set(m[1]!, id);
+        for (const m of body.matchAll(MARKER_RE))
+          if ((keys === 'all' || keys.has(m[1]!)) && !found.has(m[1]!)) {
+            found.set(m[1]!, id);
+            if (type === 'tasks') read?.set(id, byId.get(id)!.properties);
+          }
       }
     }
     return found;
@@ -811,4 +910,30 @@ export class HubSpotApiGateway implements HubSpotGateway {
       throw err;
     }
   }
+}
+
+/**
+ * The snapshot's view of a deal's task map. Closed tasks (by Stagekeeper or a rep) are not read for themselves;
+ * a reopen is noticed when the deal's open tasks are read anyway (noticeReopened). `assume`: open ones are
+ * taken as open, unread, and listed in `unread` for a later read if a decision depends on them.
+ */
+function snapshotTasks(
+  entries: Map<string, MapEntry> | undefined,
+  assume: boolean,
+  statuses: Map<string, string>,
+): { tasks: DealSnapshot['tasks']; unread: string[] } {
+  const tasks: Record<string, DealSnapshot['tasks'][string]> = {};
+  const unread: string[] = [];
+  for (const [key, entry] of entries ?? []) {
+    if (entry.state !== 'mapped') continue;
+    if (entry.closed) tasks[key] = 'COMPLETED';
+    else if (assume) {
+      tasks[key] = 'NOT_STARTED';
+      unread.push(key);
+    } else {
+      const s = statuses.get(entry.id);
+      if (s) tasks[key] = s as DealSnapshot['tasks'][string];
+    }
+  }
+  return { tasks, unread };
 }

@@ -8,6 +8,7 @@ import { loadExamplePlaybook, PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@s
 import { manualClock, SandboxPortal, seedFromPlaybook, signV3, startSandboxServer, type ManualClock, type SandboxServer } from '../../../test/sandbox';
 import { ConfigError, loadConfig } from '../config';
 import { createApp } from '../http/app';
+import { ReplayStore } from '../http/replay-store';
 import type { HubSpotCaller } from '../hubspot/call';
 import { HubSpotRequestError } from '../hubspot/errors';
 import { NoTokenError, OAuthTokenProvider, StaticTokenProvider } from '../hubspot/client';
@@ -63,6 +64,7 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
     basePath: server.url,
     publicUrl: PUBLIC_URL,
     clock: clock.now,
+    replay: new ReplayStore(redis, redisKeys(prefix)),
     ...over,
   });
   return createApp({
@@ -373,6 +375,26 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     await signedUninstall(app, null).expect(403);
     expect(await redis.exists(keys.tokens(portalId))).toBe(1);
     expect((await registry.get(portalId)).installed).toBe(true);
+  });
+
+  it('uninstall checks the signature headers before reading a body, and refuses a replayed signed request', async () => {
+    const app = buildApp();
+    // No signature headers and a body over the route's limit: refused for the headers (401), not read (413).
+    const unsigned = await request(app).post(`/oauth/uninstall?portalId=${portalId}`).type('application/json').send('x'.repeat(64 * 1024)).expect(401);
+    expect(unsigned.body.error.code).toBe('bad_signature');
+    // The same signed request twice within the signature window: the second is refused as a replay.
+    const installer = String(portal.owners.first()!.userId);
+    const url = `/oauth/uninstall?portalId=${portalId}&userId=${Number(installer) + 7}&userEmail=admin%40clinic.test&appId=${portal.appId}`;
+    const ts = clock.now();
+    const send = () =>
+      request(app)
+        .post(url)
+        .set('X-HubSpot-Signature-v3', signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts))
+        .set('X-HubSpot-Request-Timestamp', String(ts));
+    await send().expect(403);
+    const again = await send().expect(409);
+    expect(again.body.error.code).toBe('replayed');
+    expect(await redis.exists(keys.tokens(portalId))).toBe(1);
   });
 
   it('uninstall: refresh token revoked at HubSpot, tokens deleted, portal off the sweep, status says not installed', async () => {

@@ -1,10 +1,11 @@
 import { Client } from '@hubspot/api-client';
 import express, { type Request, type Response, type Router } from 'express';
-import { signedUri } from '../http/app';
+import { apiErrorHandler } from '../api/errors';
+import { callerOf, verifiedCaller } from '../api/verify';
+import type { ReplayStore } from '../http/replay-store';
 import type { OAuthTokens } from '../hubspot/client';
 import { classify } from '../hubspot/errors';
 import type { Logger } from '../log';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3 } from '../webhooks/signature';
 import { OAuthStateSigner } from './oauth-state';
 import { page } from './pages';
 import type { ProvisionPortal } from './provisioning';
@@ -47,6 +48,8 @@ export type OAuthRouterOptions = {
   tokenCache?: { forget(portalId: string): void };
   /** For /uninstall signatures behind a proxy; see config PUBLIC_URL. */
   publicUrl?: string;
+  /** Signed uninstalls already received: the same signed request again is refused (409 replayed). */
+  replay?: Pick<ReplayStore, 'claim'>;
   clock?: () => number;
   stateTtlMs?: number;
 };
@@ -191,31 +194,32 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     }
   });
 
-  router.post('/uninstall', express.raw({ type: () => true, limit: '16kb' }), async (req, res) => {
-    const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const verdict = verifySignatureV3(
-      opts.clientSecret,
-      { method: req.method, uri: signedUri(req, opts.publicUrl), rawBody, signature: req.get(SIGNATURE_HEADER), timestamp: req.get(TIMESTAMP_HEADER) },
-      clock(),
-    );
-    if (!verdict.ok) {
-      opts.log.warn({ reason: verdict.reason }, 'uninstall signature rejected');
-      return res.status(401).json({ error: { code: 'bad_signature', message: 'The request signature could not be verified.' } });
-    }
-    // Only the signed query names the portal (hubspot.fetch appends it); a body could be anyone's claim.
-    const portalId = typeof req.query.portalId === 'string' ? req.query.portalId : '';
-    if (!/^\d{1,20}$/.test(portalId))
-      return res.status(400).json({ error: { code: 'invalid_request', message: 'The signed request names no portal.' } });
-    // Any user of the portal can make the settings page send this; only the portal's admins may act on it.
-    const userId = typeof req.query.userId === 'string' ? req.query.userId : null;
-    if (!(await opts.registry.isAdmin(portalId, userId))) {
-      opts.log.warn({ portalId, userId }, 'uninstall refused: not an admin of the portal');
-      return res.status(403).json({ error: { code: 'forbidden', message: 'Only an admin of this HubSpot account can disconnect Stagekeeper.' } });
-    }
-    await uninstallPortal({ tokens: opts.tokens, registry: opts.registry, revoke: opts.revoke, basePath: opts.basePath, log: opts.log }, portalId);
-    opts.tokenCache?.forget(portalId);
-    return res.json({ portalId: Number(portalId), installed: false });
+  // The same signed path as the settings API (hubspot.fetch): headers checked before the body is read, the
+  // signature over the public URL, the portal and user from the signed query, and a replay refused.
+  const signed = verifiedCaller({
+    clientSecret: opts.clientSecret,
+    publicUrl: opts.publicUrl,
+    log: opts.log,
+    clock,
+    maxBodyBytes: 16 * 1024,
+    ...(opts.replay ? { replay: opts.replay } : {}),
   });
+  router.post('/uninstall', ...signed, async (req, res, next) => {
+    try {
+      const { portalId, userId } = callerOf(req);
+      // Any user of the portal can make the settings page send this; only the portal's admins may act on it.
+      if (!(await opts.registry.isAdmin(portalId, userId))) {
+        opts.log.warn({ portalId, userId }, 'uninstall refused: not an admin of the portal');
+        return res.status(403).json({ error: { code: 'forbidden', message: 'Only an admin of this HubSpot account can disconnect Stagekeeper.' } });
+      }
+      await uninstallPortal({ tokens: opts.tokens, registry: opts.registry, revoke: opts.revoke, basePath: opts.basePath, log: opts.log }, portalId);
+      opts.tokenCache?.forget(portalId);
+      return res.json({ portalId: Number(portalId), installed: false });
+    } catch (err) {
+      return next(err);
+    }
+  });
+  router.use('/uninstall', apiErrorHandler(opts.log));
 
   return router;
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError, type Config } from '../config';
 import { burstPlan, createHubSpotAdapter } from '../hubspot';
 import { AccountTimeZones } from '../hubspot/account-zone';
+import { ReplayStore } from '../http/replay-store';
 import type { Logger } from '../log';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
@@ -47,6 +48,7 @@ export function installRoutes(mode: Extract<TokenMode, { kind: 'oauth' }>, deps:
       zones: new AccountTimeZones(redis, redisKeys(config.keyPrefix)),
     }),
     tokenCache: mode.tokens,
+    replay: new ReplayStore(redis, redisKeys(config.keyPrefix)),
     log,
     ...(deps.basePath ? { basePath: deps.basePath } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
