@@ -61,6 +61,12 @@ export const P = {
   gateMissing: 'stagekeeper_gate_missing',
   stageOwnerRole: 'stagekeeper_stage_owner_role',
   backflowCount: 'stagekeeper_backflow_count',
+  /** Event clocks (playbook `clocks:`): which are open, the earliest due, and the latest breach. */
+  clocksOpen: 'stagekeeper_clocks_open',
+  clocksDueAt: 'stagekeeper_clocks_due_at',
+  clockBreach: 'stagekeeper_clock_breach',
+  clockBreachedAt: 'stagekeeper_clock_breached_at',
+  clockBreachReason: 'stagekeeper_clock_breach_reason',
 } as const;
 
 export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
@@ -77,4 +83,9 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
   def(P.gateMissing, 'Gate missing items', 'What the latest blocked move was missing (labels, not values).', 'string'),
   def(P.stageOwnerRole, 'Stage owner role', 'Role accountable for the current stage.', 'string'),
   def(P.backflowCount, 'Backflow count', 'Backward stage moves over the life of the deal.', 'number'),
+  def(P.clocksOpen, 'Open event clocks', 'Ids of the event clocks running on the deal (e.g. support_inquiry).', 'string'),
+  def(P.clocksDueAt, 'Event clocks due at', 'When the earliest open event clock breaches.', 'datetime'),
+  def(P.clockBreach, 'Event clock breach', 'Id of the event clock that breached latest.', 'string'),
+  def(P.clockBreachedAt, 'Event clock breached at', 'When the latest event clock breach happened.', 'datetime'),
+  def(P.clockBreachReason, 'Event clock breach reason', 'Why the latest event clock breach happened.', 'enumeration', BREACH_REASONS),
 ];

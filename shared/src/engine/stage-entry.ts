@@ -6,7 +6,8 @@ import type { StageRef } from './lookup';
 import { pauseHolds, runningStatus } from './pause';
 import { clockContext, pauseClock, startClock, syncTimers } from './sla-clock';
 import { leadOf, ownerFor, slaTask, templateDueAt, templateTask } from './tasks';
-import type { DealSnapshot, DealState, StageEntry } from './types';
+import { routeWork } from './routing';
+import type { DealSnapshot, DealState, RoutingInput, StageEntry } from './types';
 
 export type PreviousOutcome = 'met' | 'breached' | 'none' | 'cancelled' | null;
 
@@ -24,6 +25,7 @@ export function enterStage(
   snapshot: DealSnapshot,
   now: number,
   previous: PreviousOutcome,
+  routing?: RoutingInput,
 ): StageEntry {
   const { stage, pipeline } = ref;
   const hubspotAt = snapshot.stageEnteredAt;
@@ -64,6 +66,8 @@ export function enterStage(
     return entry;
   }
 
+  // Work follows the accountable role: the stage's tasks go to whoever the assignment policy picks.
+  const worker = routeWork(fx, state, playbook, ref, entry, snapshot, routing, now) ?? snapshot.ownerId;
   const ctx = clockContext(playbook, stage);
   if (ctx) {
     const clock = startClock(ctx, snapshot, enteredAt, now);
@@ -76,7 +80,7 @@ export function enterStage(
       pauseClock(clock, ctx, Math.max(now, enteredAt));
       fx.decide('sla.paused', `a pause condition already holds when the entry is first seen`);
     }
-    const owner = ownerFor(fx, playbook, stage, snapshot.ownerId, 'SLA task');
+    const owner = ownerFor(fx, playbook, stage, worker, 'SLA task');
     fx.push(slaTask(entry, stage, clock, owner));
     entry.tasks.push({ key: `${entry.entryId}:sla`, kind: 'sla' });
     fx.set({
@@ -93,7 +97,7 @@ export function enterStage(
     const owner =
       template.assignee === 'lead'
         ? leadOf(playbook, stage)
-        : ownerFor(fx, playbook, stage, snapshot.ownerId, `task "${template.id}"`);
+        : ownerFor(fx, playbook, stage, worker, `task "${template.id}"`);
     const task = templateTask(entry, template, dueAt, owner);
     fx.push(task);
     entry.tasks.push({ key: task.key, kind: 'action', templateId: template.id });

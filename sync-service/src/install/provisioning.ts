@@ -20,6 +20,7 @@ const PROPERTIES_ONLY: Playbook = {
   roles: [],
   pipelines: [],
   signals: { contactAttempts: 'num_contacted_notes' },
+  clocks: [],
 };
 
 export function provisionerFor(deps: {
