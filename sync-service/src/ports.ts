@@ -30,4 +30,10 @@ export interface HubSpotGateway {
 
   /** Deal ids modified at or after `sinceMs` (CRM search on hs_lastmodifieddate), for the missed-webhook sweep. */
   modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }>;
+
+  /**
+   * Open (not completed) tasks each owner holds, for the "fewestOpenTasks" assignment policy: one CRM search per
+   * owner (the total only). Optional: a gateway without it leaves such routing on round-robin.
+   */
+  openTaskCounts?(portalId: string, ownerIds: string[]): Promise<Record<string, number>>;
 }

@@ -17,6 +17,7 @@ import { redisKeys } from './state/keys';
 import { PlaybookStore, type PlaybookSource } from './state/playbook-store';
 import { SweepCursorStore } from './state/sweep-cursor';
 import { runSweep, SweepQueue } from './sweep';
+import { RoundRobinStore } from './state/round-robin-store';
 import { createProcessor, errorSummary, sharedEngine, type Engine } from './worker';
 
 export type StartOptions = {
@@ -80,7 +81,8 @@ export async function startService(opts: StartOptions) {
   const sweepQueue = new SweepQueue(redis, bullPrefix);
   const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
 
-  const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock });
+  const roundRobin = new RoundRobinStore(redis, keys);
+  const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock, roundRobin });
 
   const workers: Worker[] = [];
   if (workerRedis) {

@@ -1,5 +1,5 @@
 import { dependsOnUnreadTasks, onTimer, reconcile, requiredProperties } from '@stagekeeper/shared';
-import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, TimerFiring } from '@stagekeeper/shared';
+import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, RoutingInput, TimerFiring } from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
 import { slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
@@ -8,11 +8,19 @@ import type { TimerQueue } from './queue/timer-queue';
 import type { DealStateStore } from './state/deal-state-store';
 import type { HistoryStore } from './state/history-store';
 import type { PlaybookSource } from './state/playbook-store';
+import type { RoundRobinStore } from './state/round-robin-store';
 
 /** The pure engine, as a dependency so worker tests can script decisions without the real rules. */
 export interface Engine {
-  reconcile(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; now: number }): EngineResult;
-  onTimer(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; timer: TimerFiring; now: number }): EngineResult;
+  reconcile(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; now: number; routing?: RoutingInput }): EngineResult;
+  onTimer(input: {
+    playbook: Playbook;
+    state: DealState | null;
+    snapshot: DealSnapshot;
+    timer: TimerFiring;
+    now: number;
+    routing?: RoutingInput;
+  }): EngineResult;
   requiredProperties(playbook: Playbook): string[];
 }
 
@@ -38,6 +46,8 @@ export type WorkerDeps = {
   clock?: () => number;
   /** Re-decisions allowed when another worker saved the same deal in between. */
   maxConflictRetries?: number;
+  /** Round-robin cursors of the assignment policy; without it every role's cursor reads 0. */
+  roundRobin?: Pick<RoundRobinStore, 'cursors' | 'advance'>;
 };
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
@@ -62,7 +72,7 @@ export class DealProcessingError extends Error {
   }
 }
 
-type Decide = (playbook: Playbook, state: DealState | null, snapshot: DealSnapshot, now: number) => EngineResult;
+type Decide = (playbook: Playbook, state: DealState | null, snapshot: DealSnapshot, now: number, routing?: RoutingInput) => EngineResult;
 
 /**
  * The imperative shell around the engine. Order per deal: read (state, snapshot) -> decide -> HubSpot commands
@@ -88,6 +98,7 @@ export function createProcessor(deps: WorkerDeps) {
   async function cancelOrphanTimers(portalId: string, scheduled: Set<string>, saved: EngineResult): Promise<void> {
     if (scheduled.size === 0) return;
     const kept = new Set(saved.state?.current?.sla?.timers?.map((t) => t.timerId) ?? []);
+    for (const run of saved.state?.clocks ?? []) for (const t of run.sla.timers ?? []) kept.add(t.timerId);
     for (const c of saved.commands) if (c.type === 'scheduleTimer') kept.add(c.timerId);
     for (const timerId of scheduled) if (!kept.has(timerId)) await deps.timers.cancel(portalId, timerId);
   }
@@ -104,9 +115,17 @@ export function createProcessor(deps: WorkerDeps) {
     decide: Decide,
   ): Promise<EngineResult> {
     const now = clock();
-    const result = decide(playbook, state, snapshot, now);
-    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) return result;
-    return decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now);
+    // Routing input is read only for playbooks that route work; the open-task counts only when a decision asks.
+    let routing: RoutingInput | undefined =
+      playbook.assignment && deps.roundRobin ? { cursors: await deps.roundRobin.cursors(portalId) } : undefined;
+    let result = decide(playbook, state, snapshot, now, routing);
+    const wanted = result.needsOpenTasksOf ?? [];
+    if (wanted.length > 0 && deps.gateway.openTaskCounts) {
+      routing = { ...routing, openTasks: await deps.gateway.openTaskCounts(portalId, wanted) };
+      result = decide(playbook, state, snapshot, now, routing);
+    }
+    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now, routing), snapshot, result)) return result;
+    return decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now, routing);
   }
 
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
@@ -132,6 +151,9 @@ export function createProcessor(deps: WorkerDeps) {
       await applyResult(portalId, dealId, result);
       if (await deps.states.save(portalId, dealId, version, result.state)) {
         await cancelOrphanTimers(portalId, orphanTimers, result);
+        // Only the saved decision's picks move the cursor, so a retried decision does not skip a member.
+        const picked = result.commands.flatMap((c) => (c.type === 'advanceRoundRobin' ? [c.role] : []));
+        if (picked.length > 0) await deps.roundRobin?.advance(portalId, picked);
         log.debug(
           { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
           'deal settled',
@@ -175,7 +197,7 @@ export function createProcessor(deps: WorkerDeps) {
             playbook,
             dealId,
             { ...states[j]!, snapshot: snapshots.get(dealId) },
-            (pb, state, snapshot, now) => deps.engine.reconcile({ playbook: pb, state, snapshot, now }),
+            (pb, state, snapshot, now, routing) => deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
             log,
           );
           outcomes.set(dealId, outcome);
@@ -209,7 +231,7 @@ export function createProcessor(deps: WorkerDeps) {
       playbook,
       dealId,
       { ...loaded, snapshot: snapshots.get(dealId) },
-      (pb, state, snapshot, now) => deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now }),
+      (pb, state, snapshot, now, routing) => deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
       log,
     );
     if (result && result.commands.length > 0) countFiring(timer);

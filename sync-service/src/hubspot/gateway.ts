@@ -379,6 +379,33 @@ export class HubSpotApiGateway implements HubSpotGateway {
     return { dealIds: [...seen], newestMs };
   }
 
+  async openTaskCounts(portalId: string, ownerIds: string[]): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const ownerId of ownerIds) {
+      const page = await this.opts.caller.call(
+        portalId,
+        'tasks.search',
+        (c) =>
+          c.crm.objects.tasks.searchApi.doSearch({
+            filterGroups: [
+              {
+                filters: [
+                  { propertyName: 'hubspot_owner_id', operator: 'EQ' as FilterOperatorEnum, value: ownerId },
+                  { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' },
+                ],
+              },
+            ],
+            properties: ['hs_task_status'],
+            // Only the total is wanted.
+            limit: 1,
+          }),
+        { bucket: 'search' },
+      );
+      counts[ownerId] = page.total;
+    }
+    return counts;
+  }
+
   // -------------------------------------------------------------------------------------------------------
   // Writes
 

@@ -30,6 +30,8 @@ export function redisKeys(prefix: string) {
     sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
     /** Set of portal ids with a playbook (what the sweep walks). */
     portals: () => `${prefix}:portals`,
+    /** Hash roleId -> picks handed out: the round-robin cursor of the assignment policy. */
+    roundRobin: (portalId: string) => `${p(portalId)}:routing:rr`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
   };
