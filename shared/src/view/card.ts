@@ -1,6 +1,6 @@
 import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
 import { criterionHolds, criterionLabel } from '../engine';
-import type { DealSnapshot, DealState, HistoryRow, SlaClock, StageEntry } from '../engine';
+import type { DealSnapshot, DealState, EventClockRun, HistoryRow, SlaClock, StageEntry } from '../engine';
 import { formatDuration, parseDuration } from '../playbook/duration';
 import type { BreachReason, Criterion, Pipeline, Playbook, Stage } from '../playbook/schema';
 import { P } from '../properties';
@@ -56,7 +56,39 @@ export type ManagedCardView = {
   breachReason: { value: BreachReason; source: BreachSource; evidence: string[] } | null;
   breaches: CardBreach[];
   watchProperties: string[];
+  eventClocks: CardEventClock[];
+  routing: CardRouting | null;
+  trail: CardTrailEvent[];
 };
+
+/** An event clock's latest run (playbook `clocks:`): support inquiry response, refill follow-up, ... */
+export type CardEventClock = {
+  id: string;
+  label: string;
+  status: CardSlaStatus;
+  target: string;
+  startedAt: string;
+  dueAt: string;
+  warningAt: string;
+  breachedAt: string | null;
+  stoppedAt: string | null;
+  breachReason: BreachReason | null;
+};
+
+/** How the current stage's work was routed to its accountable role (owner ids; the card resolves names). */
+export type CardRouting = {
+  mode: 'assignDeal' | 'assignTasks';
+  from: string | null;
+  to: string;
+  pick: 'roundRobin' | 'fewestOpenTasks' | 'lead';
+  at: string;
+};
+
+/** The deal's trail, newest first: target changes, event clocks, routing. */
+export type CardTrailEvent = { at: string; rule: string; detail: string };
+
+/** The card shows at most this many trail events. */
+export const MAX_CARD_TRAIL = 20;
 
 export type UnmanagedReason = 'no_playbook' | 'unmanaged_pipeline' | 'not_found';
 export type UnmanagedCardView = { managed: false; dealId: string; reason: UnmanagedReason; pipeline: Ref | null };
@@ -156,6 +188,31 @@ export function buildCardView(input: CardViewInput): CardView {
     breachReason: breachReasonView(state, entry),
     breaches: breachList(state, entry, input.history ?? [], snapshot, stages),
     watchProperties: watchProperties(stage),
+    eventClocks: (state.clocks ?? []).map((run) => eventClockView(playbook, run)),
+    routing: entry.routing
+      ? { mode: entry.routing.mode, from: entry.routing.from, to: entry.routing.to, pick: entry.routing.pick, at: iso(entry.routing.at) }
+      : null,
+    trail: (state.trail ?? [])
+      .slice(-MAX_CARD_TRAIL)
+      .reverse()
+      .map((t) => ({ at: iso(t.at), rule: t.rule, detail: t.detail })),
+  };
+}
+
+function eventClockView(playbook: Playbook, run: EventClockRun): CardEventClock {
+  const def = playbook.clocks.find((c) => c.id === run.clockId);
+  const clock = run.sla;
+  return {
+    id: run.clockId,
+    label: def?.label ?? run.clockId,
+    status: clock.status === 'running' && clock.warned ? 'warning' : clock.status,
+    target: formatDuration(clock.targetMs),
+    startedAt: iso(run.startedAt),
+    dueAt: iso(clock.dueAt),
+    warningAt: iso(clock.warningAt),
+    breachedAt: isoOrNull(clock.breachedAt),
+    stoppedAt: isoOrNull(run.stoppedAt),
+    breachReason: run.breachReason,
   };
 }
 
