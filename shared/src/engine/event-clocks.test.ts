@@ -200,6 +200,16 @@ describe('event clocks (seed 000 care-continuity SLAs)', () => {
     expect(only(r, 'cancelTask')).toEqual([]);
   });
 
+  it('does not cancel a run task a concurrent timer decision created that this state has not recorded yet', () => {
+    // A webhook's reconcile loads the state from before the escalation timer saved its lead task, but its snapshot
+    // already lists that task: it belongs to the live run, not to an ended visit.
+    const { state } = walk([{ at: MON_10 }, { at: MON_10, props: { refill_missing_input: 'dose' } }]);
+    const run = state.clocks![0]!;
+    const tasks = { [`${run.runId}:sla`]: 'NOT_STARTED' as const, [`${run.runId}:level:0:lead`]: 'NOT_STARTED' as const };
+    const r = reconcile({ playbook, state, snapshot: snap({ properties: { refill_missing_input: 'dose' }, tasks }), now: MON_10 + MIN });
+    expect(only(r, 'cancelTask')).toEqual([]);
+  });
+
   it('fingerprints tell values apart without holding them', () => {
     expect(fingerprint('weight_log')).not.toBe(fingerprint('weight_loh'));
     expect(fingerprint('  ')).toBeNull();

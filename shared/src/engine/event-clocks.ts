@@ -48,8 +48,12 @@ export const watchedProperties = (playbook: Playbook): string[] => [
   ...new Set(playbook.clocks.flatMap((c) => [c.start.property, ...c.stopOn.map((t) => t.property)])),
 ];
 
-export function eventClockTaskKeys(state: DealState): string[] {
-  return (state.clocks ?? []).flatMap((r) => r.tasks.map((t) => t.key));
+/**
+ * Key prefixes of the deal's known runs. Like the current visit's entry id, a run's prefix covers tasks a
+ * concurrent decision (a timer firing while a webhook is reconciled) created but this state has not recorded yet.
+ */
+export function eventClockKeyPrefixes(state: DealState): string[] {
+  return (state.clocks ?? []).map((r) => `${r.runId}:`);
 }
 
 export function findEventClock(playbook: Playbook, state: DealState, runId: string) {

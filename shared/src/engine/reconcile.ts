@@ -11,7 +11,7 @@ import { applyPlaybookChange } from './playbook-change';
 import { enterStage } from './stage-entry';
 import { exitStage } from './stage-exit';
 import type { DealSnapshot, DealState, EngineResult, HistoryRow, RoutingInput } from './types';
-import { trackEventClocks, eventClockTaskKeys } from './event-clocks';
+import { eventClockKeyPrefixes, trackEventClocks } from './event-clocks';
 import { retargetStageClock } from './retarget';
 
 export type ReconcileInput = {
@@ -213,11 +213,10 @@ function cancelOrphanTasks(fx: Effects, s: DealState, snapshot: DealSnapshot): v
   const current = s.current;
   const owned = new Set(current?.tasks.map((t) => t.key) ?? []);
   if (s.gate.taskKey) owned.add(s.gate.taskKey);
-  for (const key of eventClockTaskKeys(s)) owned.add(key);
   for (const c of fx.commands) if (c.type === 'cancelTask' || c.type === 'completeTask') owned.add(c.key);
-  const prefix = current ? `${current.entryId}:` : undefined;
+  const prefixes = [...(current ? [`${current.entryId}:`] : []), ...eventClockKeyPrefixes(s)];
   for (const [key, status] of Object.entries(snapshot.tasks)) {
-    if (status === 'COMPLETED' || owned.has(key) || (prefix && key.startsWith(prefix))) continue;
+    if (status === 'COMPLETED' || owned.has(key) || prefixes.some((p) => key.startsWith(p))) continue;
     fx.push({ type: 'cancelTask', key, reason: 'the stage visit it was created for has ended' });
     fx.decide('task.orphan', `a task of an ended stage visit was still open; cancelled`);
   }
