@@ -29,7 +29,7 @@ const ms = (v: string | null | undefined) => (v && /^\d+$/.test(v) ? Number(v) :
 const stageByLabel = (playbook: Playbook, re: RegExp) => playbook.pipelines[0]!.stages.find((s) => re.test(s.label))!.id;
 
 async function card(e: E2E, dealId: string): Promise<ManagedCardView> {
-  const { state } = await e.stack.service.stores.states.load(e.stack.portalId, dealId);
+  const { state } = await e.stack.service.stores.states.load(String(e.portal.portalId), dealId);
   return buildCardView({ dealId, playbook: e.playbook, state, snapshot: null, now: e.clock.now() }) as ManagedCardView;
 }
 

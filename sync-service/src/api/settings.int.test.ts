@@ -1,4 +1,4 @@
-import { reconcile, type PlaybookInput } from '@stagekeeper/shared';
+import { reconcile, WRITTEN_BACK_PROPERTIES, type PlaybookInput } from '@stagekeeper/shared';
 import { fixtureInput, MON_10, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -146,7 +146,7 @@ describe('GET /api/settings/status', () => {
       installed: false,
       installedAt: null,
       missingScopes: [],
-      provisioning: { state: 'not_started', propertiesExpected: 13, propertiesPresent: 0, lastRunAt: null, error: null },
+      provisioning: { state: 'not_started', propertiesExpected: WRITTEN_BACK_PROPERTIES.length, propertiesPresent: 0, lastRunAt: null, error: null },
       lastWebhookAt: null,
       lastSweepAt: null,
     });
@@ -166,7 +166,7 @@ describe('GET /api/settings/status', () => {
       missingScopes: ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.objects.owners.read', 'crm.schemas.deals.write'],
       provisioning: {
         state: 'failed',
-        propertiesExpected: 13,
+        propertiesExpected: WRITTEN_BACK_PROPERTIES.length,
         propertiesPresent: 0,
         lastRunAt: '2026-11-01T09:00:00.000Z',
         error: 'HubSpot refused to create the properties.',
