@@ -32,8 +32,8 @@ export interface HubSpotGateway {
   modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }>;
 
   /**
-   * Open (not completed) tasks each owner holds, for the "fewestOpenTasks" assignment policy: one CRM search per
-   * owner (the total only). Optional: a gateway without it leaves such routing on round-robin.
+   * Open (not completed) tasks each owner holds, for the "fewestOpenTasks" assignment policy: a CRM task search
+   * for all of them at once. Optional: a gateway without it leaves such routing on round-robin.
    */
   openTaskCounts?(portalId: string, ownerIds: string[]): Promise<Record<string, number>>;
 }

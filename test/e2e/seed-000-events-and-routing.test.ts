@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCardView, loadExamplePlaybook, P, type ManagedCardView, type Playbook } from '@stagekeeper/shared';
 import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
+import { createObject } from '../sandbox/crm';
 import { startE2E, type E2E } from './harness';
 
 /**
@@ -198,5 +199,52 @@ describe('seed 000 owner model when the accountable role lists no member', () =>
     expect(e.props(id).hubspot_owner_id).toBe(INTAKE_LEAD);
     expect(e.openTasks(id).find((t) => t.key.endsWith(':task:verify_identity'))!.owner).toBe(INTAKE_LEAD);
     expect((await card(e, id)).routing).toMatchObject({ to: INTAKE_LEAD, pick: 'lead' });
+  });
+});
+
+describe('seed 000 owner model with the fewest-open-tasks policy', () => {
+  let e: E2E;
+  beforeAll(async () => {
+    const playbook = loadExamplePlaybook('telehealth');
+    playbook.assignment = { ...playbook.assignment!, pick: 'fewestOpenTasks' };
+    e = await startE2E({ playbook });
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  /** A task a rep holds in HubSpot (not one of Stagekeeper's), as the owners' workload. */
+  const holdTask = (ownerId: string, status = 'NOT_STARTED') =>
+    createObject(
+      e.portal,
+      'tasks',
+      { properties: { hs_timestamp: String(e.clock.now()), hs_task_subject: 'Callback', hs_task_status: status, hubspot_owner_id: ownerId } },
+      { changeSource: 'CRM_UI', sourceId: `userId:${ownerId}` },
+    );
+
+  const intoIntake = async () => {
+    const id = e.portal.ui.createDeal(
+      { dealname: 'Load', pipeline: PIPELINE, dealstage: S.contactAttempted, hubspot_owner_id: GROWTH_REP },
+      { userId: Number(GROWTH_REP) },
+    ).id;
+    await e.settle();
+    e.portal.ui.moveDeal(id, S.intakeStarted, { userId: Number(GROWTH_REP) });
+    await e.settle();
+    return id;
+  };
+
+  it('seed 000 lines 68-69: the Intake Ops member with the fewest open tasks gets the deal', async () => {
+    const [a, b, c] = INTAKE_OWNERS as [string, string, string];
+    holdTask(a);
+    holdTask(a);
+    holdTask(b);
+    holdTask(c, 'COMPLETED'); // done work is not load
+    const first = await intoIntake();
+    expect(e.props(first).hubspot_owner_id).toBe(c);
+    expect((await card(e, first)).routing).toMatchObject({ to: c, pick: 'fewestOpenTasks' });
+    // c now holds the first deal's Intake Started tasks: b (one open task) is the least loaded.
+    expect(e.openTasks(first).filter((t) => t.owner === c).length).toBeGreaterThan(1);
+    const second = await intoIntake();
+    expect(e.props(second).hubspot_owner_id).toBe(b);
   });
 });

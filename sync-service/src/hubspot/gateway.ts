@@ -17,6 +17,8 @@ const HUBSPOT_DEFINED = 'HUBSPOT_DEFINED' as AssociationSpecAssociationCategoryE
 
 const BATCH = 100;
 const SEARCH_PAGE = 200;
+/** Pages of open tasks read for the fewest-open-tasks routing (SEARCH_PAGE each). */
+const OPEN_TASK_PAGES = 5;
 /** HubSpot refuses to page a search past 10,000 results. */
 const SEARCH_CAP = 10_000;
 
@@ -379,10 +381,17 @@ export class HubSpotApiGateway implements HubSpotGateway {
     return { dealIds: [...seen], newestMs };
   }
 
+  /**
+   * Open tasks per owner: one search for all of them (owner IN ..., status not COMPLETED), counted page by page.
+   * Search has its own, small rate limit (5/s), so one call per routing decision rather than one per member;
+   * beyond OPEN_TASK_PAGES pages the owners are all busy enough that the counts so far decide.
+   */
   async openTaskCounts(portalId: string, ownerIds: string[]): Promise<Record<string, number>> {
-    const counts: Record<string, number> = {};
-    for (const ownerId of ownerIds) {
-      const page = await this.opts.caller.call(
+    const counts: Record<string, number> = Object.fromEntries(ownerIds.map((id) => [id, 0]));
+    if (ownerIds.length === 0) return counts;
+    let after: string | undefined;
+    for (let page = 0; page < OPEN_TASK_PAGES; page++) {
+      const res = await this.opts.caller.call(
         portalId,
         'tasks.search',
         (c) =>
@@ -390,18 +399,23 @@ export class HubSpotApiGateway implements HubSpotGateway {
             filterGroups: [
               {
                 filters: [
-                  { propertyName: 'hubspot_owner_id', operator: 'EQ' as FilterOperatorEnum, value: ownerId },
+                  { propertyName: 'hubspot_owner_id', operator: 'IN' as FilterOperatorEnum, values: ownerIds },
                   { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' },
                 ],
               },
             ],
-            properties: ['hs_task_status'],
-            // Only the total is wanted.
-            limit: 1,
+            properties: ['hubspot_owner_id'],
+            limit: SEARCH_PAGE,
+            ...(after ? { after } : {}),
           }),
         { bucket: 'search' },
       );
-      counts[ownerId] = page.total;
+      for (const r of res.results) {
+        const owner = r.properties.hubspot_owner_id;
+        if (owner && owner in counts) counts[owner]! += 1;
+      }
+      after = res.paging?.next?.after;
+      if (!after) break;
     }
     return counts;
   }
