@@ -15,6 +15,7 @@ import {
 } from '@hubspot/ui-extensions';
 import { BreachHistory } from './components/BreachHistory.tsx';
 import { BreachReasonControl } from './components/BreachReasonControl.tsx';
+import { DealTrail } from './components/DealTrail.tsx';
 import { ExitChecklist } from './components/ExitChecklist.tsx';
 import { GateAlert } from './components/GateAlert.tsx';
 import { SlaSection } from './components/SlaSection.tsx';
@@ -132,6 +133,7 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
         <Text variant="microcopy">{view.pipeline.label}</Text>
       </Flex>
       <SlaSection sla={view.sla} timeZone={timeZone} locale={locale} />
+      <DealTrail clocks={view.eventClocks ?? []} routing={view.routing ?? null} trail={view.trail ?? []} timeZone={timeZone} locale={locale} />
       <Divider />
       <Heading>Exit checklist</Heading>
       <ExitChecklist items={view.exitChecklist} />
