@@ -184,6 +184,18 @@ describe('event clocks (seed 000 care-continuity SLAs)', () => {
     expect(state.trail!.at(-1)).toMatchObject({ rule: 'sla.retargeted', at: inquiry + 5 * MIN });
   });
 
+  it('a playbook edit of a running clock\'s target moves its due time (time counted so far stays counted)', () => {
+    const { state } = walk([{ at: MON_10 }, { at: MON_10, props: { refill_missing_input: 'dose' } }]);
+    const edited = withClocks((p) => {
+      p.version = 2;
+      p.clocks![1]!.sla.target = '12h';
+    });
+    const r = reconcile({ playbook: edited, state, snapshot: snap({ properties: { refill_missing_input: 'dose' } }), now: MON_10 + HOUR });
+    const run = r.state!.clocks![0]!;
+    expect(run.sla).toMatchObject({ targetMs: 12 * HOUR, dueAt: MON_10 + 12 * HOUR });
+    expect(r.state!.trail!.at(-1)!.detail).toContain('because the playbook changed');
+  });
+
   it('a deal leaving the managed pipelines cancels its open clocks and their timers', () => {
     const { state } = walk([{ at: MON_10 }, { at: MON_10, props: { refill_missing_input: 'dose' } }]);
     const run = state.clocks![0]!;

@@ -290,7 +290,7 @@ function followRun(fx: Effects, state: DealState, playbook: Playbook, def: Event
     fx.record(state, now, 'clock.resumed', `${def.label} resumed; due ${iso(clock.dueAt)}`);
     moved();
   }
-  const commands = retarget(fx, state, run.runId, def.label, clock, ctx, snapshot, now);
+  const commands = retarget(fx, state, run.runId, def.label, clock, ctx, snapshot, now, true);
   if (commands) {
     fx.push(...commands);
     for (const t of run.tasks) if (t.kind === 'sla') fx.push({ type: 'rescheduleTask', key: t.key, dueAt: clock.dueAt });

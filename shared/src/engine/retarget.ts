@@ -24,12 +24,15 @@ export function retarget(
   ctx: ClockContext,
   snapshot: DealSnapshot,
   now: number,
+  /** Also follow a new duration under the same rule (a playbook edit); stage clocks leave that to applyPlaybookChange. */
+  followEdits = false,
 ): Command[] | null {
   if (clock.status !== 'running' && clock.status !== 'paused') return null;
   const target = chooseTarget(ctx.sla, snapshot, now);
   // Only a change of the rule that applies is a condition change; a new duration under the same rule is a
-  // playbook edit, which applyPlaybookChange recomputes from the entry instead.
-  if (target.targetRule === clock.targetRule) return null;
+  // playbook edit, which applyPlaybookChange recomputes from the entry for stage clocks.
+  const edited = followEdits && (target.targetMs !== clock.targetMs || target.basis !== clock.basis);
+  if (target.targetRule === clock.targetRule && !edited) return null;
   const before = { targetMs: clock.targetMs, rule: clock.targetRule, dueAt: clock.dueAt };
   // Close the current run at `now` on the old basis, then count on from `now` under the new target.
   if (clock.runningSince !== null) {
@@ -46,7 +49,8 @@ export function retarget(
     now,
     'sla.retargeted',
     `${label}: target ${formatDuration(before.targetMs)} (${before.rule}) -> ${formatDuration(clock.targetMs)} ${clock.basis} ` +
-      `(${clock.targetRule}) because its condition changed; due ${iso(before.dueAt)} -> ${iso(clock.dueAt)}`,
+      `(${clock.targetRule}) because ${before.rule === clock.targetRule ? 'the playbook changed' : 'its condition changed'}; ` +
+      `due ${iso(before.dueAt)} -> ${iso(clock.dueAt)}`,
   );
   return syncTimers(id, clock, ctx);
 }
