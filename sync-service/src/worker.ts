@@ -1,5 +1,16 @@
 import { dependsOnUnreadTasks, onTimer, reconcile, requiredProperties } from '@stagekeeper/shared';
-import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, Playbook, RoutingInput, TimerFiring } from '@stagekeeper/shared';
+import type {
+  Command,
+  DealSnapshot,
+  DealState,
+  EngineResult,
+  HistoryRow,
+  Playbook,
+  ReconcileInput,
+  RoutingInput,
+  TimerFiring,
+  TimerInput,
+} from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
 import { slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
@@ -12,15 +23,8 @@ import type { RoundRobinStore } from './state/round-robin-store';
 
 /** The pure engine, as a dependency so worker tests can script decisions without the real rules. */
 export interface Engine {
-  reconcile(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; now: number; routing?: RoutingInput }): EngineResult;
-  onTimer(input: {
-    playbook: Playbook;
-    state: DealState | null;
-    snapshot: DealSnapshot;
-    timer: TimerFiring;
-    now: number;
-    routing?: RoutingInput;
-  }): EngineResult;
+  reconcile(input: ReconcileInput): EngineResult;
+  onTimer(input: TimerInput): EngineResult;
   requiredProperties(playbook: Playbook): string[];
 }
 
