@@ -84,7 +84,7 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
   def(P.stageOwnerRole, 'Stage owner role', 'Role accountable for the current stage.', 'string'),
   def(P.backflowCount, 'Backflow count', 'Backward stage moves over the life of the deal.', 'number'),
   def(P.clocksOpen, 'Open event clocks', 'Ids of the event clocks running on the deal (e.g. support_inquiry).', 'string'),
-  def(P.clocksDueAt, 'Event clocks due at', 'When the earliest open event clock breaches.', 'datetime'),
+  def(P.clocksDueAt, 'Event clocks due at', 'Earliest due time of the open event clocks (past when one has breached).', 'datetime'),
   def(P.clockBreach, 'Event clock breach', 'Id of the event clock that breached latest.', 'string'),
   def(P.clockBreachedAt, 'Event clock breached at', 'When the latest event clock breach happened.', 'datetime'),
   def(P.clockBreachReason, 'Event clock breach reason', 'Why the latest event clock breach happened.', 'enumeration', BREACH_REASONS),

@@ -1,45 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { PlaybookInput } from '../playbook/schema';
 import { Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { fingerprint, runIdOf } from './event-clocks';
-import { fixtureInput, HOUR, MIN, MON_10, only, rules, snap, written } from './fixtures';
+import { fixtureInput, HOUR, MIN, MON_10, only, rules, snap, withClocks, written } from './fixtures';
 import { onTimer } from './on-timer';
 import { reconcile } from './reconcile';
 import type { DealSnapshot, DealState } from './types';
 
-// Seed 000 lines 87-90 (care-continuity SLAs): support inquiry response <= 1 business hour; refill follow-up on
-// missing inputs <= 24 hours (calendar hours).
-const withClocks = (edit?: (p: PlaybookInput) => void) => {
-  const input = fixtureInput();
-  input.clocks = [
-    {
-      id: 'support_inquiry',
-      label: 'Support inquiry response',
-      role: 'intake',
-      start: { property: 'support_inquiry_at', on: 'change' },
-      startAt: 'value',
-      stopOn: [{ property: 'support_responded_at', on: 'change' }],
-      sla: {
-        target: '1h',
-        calendar: 'clinic',
-        warningAt: 75,
-        overrides: [{ when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '15m' }],
-        escalations: [{ at: 100, actions: [{ type: 'taskForLead', subject: 'Support inquiry unanswered' }] }],
-      },
-    },
-    {
-      id: 'refill_inputs',
-      label: 'Refill follow-up on missing inputs',
-      role: 'care',
-      start: { property: 'refill_missing_input', on: 'set' },
-      stopOn: [{ property: 'refill_missing_input', on: 'cleared' }],
-      sla: { target: '24h', basis: 'calendar', warningAt: 75 },
-    },
-  ];
-  edit?.(input);
-  return Playbook.parse(input);
-};
 const playbook = withClocks();
 
 /** A deal seen once (baseline), then each later snapshot in turn. */

@@ -63,10 +63,17 @@ export function findEventClock(playbook: Playbook, state: DealState, runId: stri
 }
 
 /** Written back so HubSpot views and reports can list deals with an open inquiry or a refill gap. */
-function writeSummary(fx: Effects, state: DealState): void {
+function summary(state: DealState): Record<string, string> {
   const open = (state.clocks ?? []).filter(live);
-  const dues = open.filter((r) => r.sla.status === 'running').map((r) => r.sla.dueAt);
-  fx.set({ [P.clocksOpen]: open.map((r) => r.clockId).join(';'), [P.clocksDueAt]: msProp(dues.length ? Math.min(...dues) : null) });
+  // A breached run still waiting for its answer keeps its (past) due time: it is the most overdue.
+  const dues = open.map((r) => r.sla.dueAt);
+  return { [P.clocksOpen]: open.map((r) => r.clockId).join(';'), [P.clocksDueAt]: msProp(dues.length ? Math.min(...dues) : null) };
+}
+
+/** Only a changed summary is written: every webhook of a deal must not cost a HubSpot write. */
+function writeSummary(fx: Effects, state: DealState, before: Record<string, string>): void {
+  const after = summary(state);
+  if (Object.keys(after).some((k) => after[k] !== before[k])) fx.set(after);
 }
 
 function startRun(
@@ -193,6 +200,7 @@ export function cancelEventClocks(
   why: string,
   writeBack = true,
 ): void {
+  const before = summary(state);
   for (const run of state.clocks ?? []) {
     const def = playbook.clocks.find((c) => c.id === run.clockId);
     if (!live(run)) continue;
@@ -204,7 +212,7 @@ export function cancelEventClocks(
     }
     stopRun(fx, state, def, run, eventClockContext(playbook, def, run.role), snapshot, now, why, true);
   }
-  if (writeBack && (state.clocks ?? []).length) writeSummary(fx, state);
+  if (writeBack) writeSummary(fx, state, before);
 }
 
 /**
@@ -219,6 +227,7 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
     cancelEventClocks(fx, state, playbook, snapshot, now, 'the journey is closed');
     return;
   }
+  const written = summary(state);
   const before = state.watch;
   const seen: Record<string, string | null> = {};
   for (const prop of watchedProperties(playbook)) seen[prop] = fingerprint(snapshot.properties[prop]);
@@ -237,7 +246,7 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
   state.clocks = kept;
   if (!before) {
     fx.decide('clock.baseline', 'first look at the properties event clocks watch: remembered, nothing started');
-    writeSummary(fx, state);
+    writeSummary(fx, state, written);
     return;
   }
   const pipeline = state.current.pipeline;
@@ -269,7 +278,7 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
     if (run && changed(def.start)) fx.decide('clock.already_running', `${def.label}: ${def.start.property} changed while the clock runs; it keeps counting from the first event`);
     if (run) followRun(fx, state, playbook, def, run, snapshot, now);
   }
-  writeSummary(fx, state);
+  writeSummary(fx, state, written);
 }
 
 /** A running run pauses and resumes like a stage clock, and its conditional target is re-evaluated. */
