@@ -135,6 +135,13 @@ describe('work follows the accountable role', () => {
     expect(only(moveIntoReview(pb, '101'), 'assignOwner')).toEqual([]);
   });
 
+  it('a deal first seen (install over existing deals, lost state) keeps its owner: only an observed entry is routed', () => {
+    const pb = policy({ policy: 'assignDeal' });
+    const r = reconcile({ playbook: pb, state: null, snapshot: snap({ ownerId: '101', stage: 'review', properties: { docs_ok: 'true' } }), now: MON_10 });
+    expect(only(r, 'assignOwner')).toEqual([]);
+    expect(r.state!.current!.routing ?? null).toBeNull();
+  });
+
   it('the schema refuses an exception for an unknown stage', () => {
     expect(() => policy({ policy: 'assignDeal', stages: { nowhere: { policy: 'keep' } } })).toThrow(/unknown stage/);
   });

@@ -67,7 +67,9 @@ export function enterStage(
   }
 
   // Work follows the accountable role: the stage's tasks go to whoever the assignment policy picks.
-  const worker = routeWork(fx, state, playbook, ref, entry, snapshot, routing, now) ?? snapshot.ownerId;
+  // Only an entry Stagekeeper saw happen is routed: a deal first seen (an install over a portal's existing deals,
+  // a lost state) has been wherever it is for who knows how long, and reassigning it en masse would surprise.
+  const worker = (previous !== null ? routeWork(fx, state, playbook, ref, entry, snapshot, routing, now) : null) ?? snapshot.ownerId;
   const ctx = clockContext(playbook, stage);
   if (ctx) {
     const clock = startClock(ctx, snapshot, enteredAt, now);
