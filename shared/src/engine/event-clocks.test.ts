@@ -33,7 +33,7 @@ describe('event clocks (seed 000 care-continuity SLAs)', () => {
     expect(run.runId).toBe(runIdOf('d1', 'support_inquiry', inquiry));
     expect(run.sla).toMatchObject({ status: 'running', targetMs: HOUR, dueAt: inquiry + HOUR, basis: 'business' });
     const task = only(r, 'createTask').find((t) => t.key === `${run.runId}:sla`)!;
-    expect(task).toMatchObject({ ownerId: '101', dueAt: inquiry + HOUR, priority: 'HIGH' });
+    expect(task).toMatchObject({ ownerId: '101', dueAt: inquiry + HOUR, priority: 'HIGH', subject: 'Support inquiry response (1h SLA)' });
     expect(only(r, 'scheduleTimer').map((t) => [t.kind, t.fireAt])).toEqual([
       ['warning', inquiry + 45 * MIN],
       ['breach', inquiry + HOUR],

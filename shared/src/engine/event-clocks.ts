@@ -108,7 +108,8 @@ function startRun(
     type: 'createTask',
     key,
     kind: 'sla',
-    subject: `${def.label}: due ${iso(clock.dueAt)}`.slice(0, 255),
+    // The due time is the task's own due date in HubSpot; the subject says what and how long.
+    subject: `${def.label} (${formatDuration(clock.targetMs)} SLA)`.slice(0, 255),
     body:
       `${def.label}: ${formatDuration(clock.targetMs)} of ${clock.basis === 'business' ? 'staffed' : 'calendar'} time ` +
       `(rule: ${clock.targetRule}), started ${iso(startedAt)}, due ${iso(clock.dueAt)}.`,
