@@ -189,6 +189,19 @@ describe('event clocks (seed 000 care-continuity SLAs)', () => {
     expect(only(r, 'cancelTask')).toEqual([]);
   });
 
+  it('a clock scoped to other pipelines does not start here', () => {
+    const scoped = withClocks((p) => {
+      p.clocks![1]!.pipelines = ['tele'];
+      p.pipelines.push({ id: 'other', label: 'Other', stages: [{ id: 'o1', label: 'O1', ownerRole: 'care' }] });
+    });
+    const at = (props: Record<string, string>) => snap({ pipeline: 'other', stage: 'o1', properties: props });
+    const first = reconcile({ playbook: scoped, state: null, snapshot: at({}), now: MON_10 });
+    const r = reconcile({ playbook: scoped, state: first.state, snapshot: at({ refill_missing_input: 'dose' }), now: MON_10 + MIN });
+    expect(r.state!.clocks).toEqual([]);
+    const inTele = reconcile({ playbook: scoped, state: null, snapshot: snap(), now: MON_10 });
+    expect(reconcile({ playbook: scoped, state: inTele.state, snapshot: snap({ properties: { refill_missing_input: 'dose' } }), now: MON_10 + MIN }).state!.clocks).toHaveLength(1);
+  });
+
   it('fingerprints tell values apart without holding them', () => {
     expect(fingerprint('weight_log')).not.toBe(fingerprint('weight_loh'));
     expect(fingerprint('  ')).toBeNull();

@@ -252,7 +252,8 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
   }
   const pipeline = state.current.pipeline;
   for (const def of playbook.clocks) {
-    if (def.pipelines && !def.pipelines.includes(pipeline)) continue;
+    // `pipelines` scopes where a clock starts; a run already counting follows the deal to its next pipeline.
+    const startable = !def.pipelines || def.pipelines.includes(pipeline);
     const changed = (t: ClockTrigger) => fired(t, before[t.property], seen[t.property] ?? null);
     const stopEvent = def.stopOn.find(changed);
     const stopHolds = def.stopWhen.find((c) => criterionHolds(c, snapshot, [], now));
@@ -264,7 +265,7 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
       stopUsed = true;
       run = undefined;
     }
-    if (!run && changed(def.start)) {
+    if (!run && startable && changed(def.start)) {
       if (stopHolds) {
         fx.decide('clock.not_started', `${def.label}: ${def.start.property} ${def.start.on}, but its stop condition already holds`);
         continue;
