@@ -98,6 +98,7 @@ function transition(
     fx.decide('gate.already_blocked', `the move to "${to.stage.id}" was already blocked; waiting for HubSpot to show the gate move`);
     trackOwner(fx, state, playbook, snapshot, now);
     trackPause(fx, state, playbook, snapshot, now);
+    retargetStageClock(fx, state, playbook, snapshot, now);
     return;
   }
 
@@ -113,6 +114,7 @@ function transition(
       blockMove(fx, state, playbook, to, snapshot, missing, now);
       trackOwner(fx, state, playbook, snapshot, now);
       trackPause(fx, state, playbook, snapshot, now);
+      retargetStageClock(fx, state, playbook, snapshot, now);
       return;
     }
   }

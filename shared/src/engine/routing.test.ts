@@ -186,6 +186,18 @@ describe('conditional targets re-evaluated during the visit', () => {
     expect(only(r, 'scheduleTimer')).toEqual([]);
   });
 
+  it('an urgency raised in the same read as a blocked move still tightens the clock of the visit that continues', () => {
+    // Lead's exit criterion (a logged contact) is missing, so the move to Intake is reverted.
+    const r = reconcile({
+      playbook,
+      state: entered,
+      snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + 10 * MIN, properties: { urgency: 'urgent', insurance_id: 'x' } }),
+      now: MON_10 + 10 * MIN,
+    });
+    expect(only(r, 'moveStage')).toEqual([{ type: 'moveStage', toStage: 'lead', reason: 'gate_revert' }]);
+    expect(r.state!.current!.sla).toMatchObject({ targetRule: 'overrides[0]', dueAt: MON_10 + 30 * MIN });
+  });
+
   it('a met or breached clock is history and is not re-targeted', () => {
     const state: DealState = structuredClone(entered);
     state.current!.sla!.status = 'breached';
