@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { PlaybookInput } from '../playbook/schema';
-import { fixturePlaybook, HOUR, MIN, MON_10, only, snap, written } from './fixtures';
+import { fixturePlaybook, HOUR, MIN, MON_10, only, snap } from './fixtures';
 import { onTimer } from './on-timer';
 import { reconcile } from './reconcile';
 import { assignmentFor } from './routing';
-import type { DealState } from './types';
-import { P } from '../properties';
 
 // Seed 000 lines 64-74 ("one stage, one accountable role") and issue 11 item 4: work follows the role.
 // Fixture: stage "lead"/"intake" belong to role intake (101, 102, lead 100); "review" to care (201, lead 200).
