@@ -107,6 +107,10 @@ describe('event clocks (seed 000 care-continuity SLAs)', () => {
     expect(run.sla).toMatchObject({ status: 'met', basis: 'calendar', dueAt: MON_10 + 25 * HOUR, metAt: MON_10 + 20 * HOUR });
     expect(only(results[2]!, 'cancelTimer').map((t) => t.timerId).sort()).toEqual([`${run.runId}:breach`, `${run.runId}:warning`]);
     expect(only(results[2]!, 'completeTask').map((c) => c.key)).toEqual([`${run.runId}:sla`]);
+    // The run goes to the weekly scorecard as a clock row, not as a stage visit.
+    expect(only(results[2]!, 'recordHistory').map((c) => c.row)).toEqual([
+      expect.objectContaining({ stage: 'clock.refill_inputs', clock: 'refill_inputs', enteredAt: MON_10 + HOUR, exitedAt: MON_10 + 20 * HOUR, businessMs: 19 * HOUR, slaOutcome: 'met' }),
+    ]);
   });
 
   it('a stop seen after the due time is a breach at the due time, even if the breach timer never ran', () => {

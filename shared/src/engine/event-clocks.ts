@@ -176,13 +176,32 @@ function stopRun(
   // The breach timer may not have run yet: a stop after the due time is a breach all the same, at its due time.
   if (!cancelled && clock.status === 'running' && now >= clock.dueAt) breachRun(fx, state, def, run, snapshot, now);
   fx.push(...cancelAllTimers(clock));
-  if (clock.status === 'running' || clock.status === 'paused') {
-    if (clock.runningSince !== null) clock.consumedMs += elapsed(clock, ctx, clock.runningSince, Math.max(now, clock.runningSince));
-    clock.runningSince = null;
-    clock.status = cancelled ? 'cancelled' : 'met';
-  }
+  // A breached run keeps counting until its stop: the scorecard reports how long the answer took.
+  if (clock.runningSince !== null) clock.consumedMs += elapsed(clock, ctx, clock.runningSince, Math.max(now, clock.runningSince));
+  clock.runningSince = null;
+  if (clock.status === 'running' || clock.status === 'paused') clock.status = cancelled ? 'cancelled' : 'met';
   if (!cancelled) clock.metAt = now;
   run.stoppedAt = now;
+  fx.push({
+    type: 'recordHistory',
+    row: {
+      dealId: state.dealId,
+      pipeline: state.current?.pipeline ?? '',
+      stage: `clock.${def.id}`,
+      ownerRole: run.role,
+      ownerId: state.lastOwnerId,
+      enteredAt: run.startedAt,
+      exitedAt: Math.max(now, run.startedAt),
+      businessMs: clock.consumedMs,
+      toStage: null,
+      direction: 'exit',
+      slaOutcome: clock.status === 'breached' ? 'breached' : cancelled ? 'cancelled' : 'met',
+      breachReason: run.breachReason,
+      breachedAt: clock.breachedAt,
+      breachReasonSource: run.breachReason ? 'inferred' : null,
+      clock: def.id,
+    },
+  });
   for (const t of run.tasks) {
     if (snapshot.tasks[t.key] === 'COMPLETED') continue;
     if (t.kind === 'sla' && !cancelled) fx.push({ type: 'completeTask', key: t.key });

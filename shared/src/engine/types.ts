@@ -250,6 +250,11 @@ export const Command = z.discriminatedUnion('type', [
       /** When the visit breached and who set its reason; optional so rows written before them still parse. */
       breachedAt: z.number().nullable().optional(),
       breachReasonSource: z.enum(['inferred', 'manual']).nullable().optional(),
+      /**
+       * Set on the run of an event clock (`clocks:`): `stage` is then `clock.<id>`, `enteredAt` the run's start
+       * and `businessMs` its counted time. The scorecard reports these per clock, apart from the stages.
+       */
+      clock: z.string().optional(),
     }),
   }),
 ]);

@@ -27,6 +27,11 @@ export const ScorecardRoleRow = ScorecardMetrics.extend({
   role: z.object({ id: z.string(), name: z.string() }),
 });
 
+/** An event clock's runs stopped in the week (support inquiry response, refill follow-up): time is time to stop. */
+export const ScorecardClockRow = ScorecardMetrics.extend({
+  clock: z.object({ id: z.string(), label: z.string() }),
+});
+
 export const Scorecard = z.object({
   week: z.string(),
   weekStart: z.string(),
@@ -36,9 +41,12 @@ export const Scorecard = z.object({
   byStage: z.array(ScorecardStageRow),
   byRole: z.array(ScorecardRoleRow),
   totals: ScorecardMetrics,
+  /** Event clocks, apart from the stages (their runs are not stage visits); absent from older producers. */
+  byClock: z.array(ScorecardClockRow).optional(),
 });
 
 export type ScorecardMetrics = z.infer<typeof ScorecardMetrics>;
 export type ScorecardStageRow = z.infer<typeof ScorecardStageRow>;
 export type ScorecardRoleRow = z.infer<typeof ScorecardRoleRow>;
 export type Scorecard = z.infer<typeof Scorecard>;
+export type ScorecardClockRow = z.infer<typeof ScorecardClockRow>;

@@ -40,6 +40,30 @@ describe('card: event clocks, routing and trail', () => {
     expect(JSON.stringify(card)).not.toContain('secret_weight_value');
   });
 
+  it('lists an event clock breach from the history under the clock label', () => {
+    const input = fixtureInput();
+    input.clocks = [
+      {
+        id: 'support_inquiry',
+        label: 'Support inquiry response',
+        start: { property: 'support_inquiry_at', on: 'change' },
+        stopOn: [{ property: 'support_inquiry_responded_at', on: 'change' }],
+        sla: { target: '1h', basis: 'calendar' },
+      },
+    ];
+    const playbook = Playbook.parse(input);
+    const state = reconcile({ playbook, state: null, snapshot: snap(), now: MON_10 }).state;
+    const row = {
+      dealId: 'd1', pipeline: 'tele', stage: 'clock.support_inquiry', clock: 'support_inquiry', ownerRole: 'intake', ownerId: '101',
+      enteredAt: MON_10, exitedAt: MON_10 + 2 * HOUR, businessMs: 2 * HOUR, toStage: null, direction: 'exit' as const,
+      slaOutcome: 'breached' as const, breachReason: 'capacity' as const, breachedAt: MON_10 + HOUR, breachReasonSource: 'inferred' as const,
+    };
+    const card = buildCardView({ dealId: 'd1', playbook, state, snapshot: snap(), history: [row], now: MON_10 + 3 * HOUR }) as ManagedCardView;
+    expect(card.breaches).toEqual([
+      { stage: { id: 'clock.support_inquiry', label: 'Support inquiry response' }, breachedAt: new Date(MON_10 + HOUR).toISOString(), reason: 'capacity', source: 'inferred' },
+    ]);
+  });
+
   it('shows the routing of the current stage and bounds the trail', () => {
     const playbook = fixturePlaybook((p) => {
       p.assignment = { policy: 'assignDeal' };

@@ -186,7 +186,7 @@ export function buildCardView(input: CardViewInput): CardView {
     })),
     gate: gateView(state, stages),
     breachReason: breachReasonView(state, entry),
-    breaches: breachList(state, entry, input.history ?? [], snapshot, stages),
+    breaches: breachList(state, entry, input.history ?? [], snapshot, stages, playbook),
     watchProperties: watchProperties(stage),
     eventClocks: (state.clocks ?? []).map((run) => eventClockView(playbook, run)),
     routing: entry.routing
@@ -306,8 +306,12 @@ function breachList(
   history: readonly HistoryRow[],
   snapshot: DealSnapshot | null,
   stages: Map<string, StageHit>,
+  playbook: Playbook,
 ): CardBreach[] {
   const ref = (id: string): Ref => ({ id, label: stages.get(id)?.stage.label ?? id });
+  // An event clock's breach is listed under the clock's label (its row's stage is `clock.<id>`).
+  const rowRef = (row: HistoryRow): Ref =>
+    row.clock !== undefined ? { id: row.stage, label: playbook.clocks.find((c) => c.id === row.clock)?.label ?? row.clock } : ref(row.stage);
   const out: CardBreach[] = [];
   if (breachedHere(state, entry))
     out.push({
@@ -333,7 +337,7 @@ function breachList(
     const exact = row.stage === lastStage && Number.isFinite(lastAt) && lastAt >= row.enteredAt && lastAt <= row.exitedAt;
     const hubspotSource = exact && (lastSource === 'inferred' || lastSource === 'manual') ? lastSource : null;
     out.push({
-      stage: ref(row.stage),
+      stage: rowRef(row),
       // Rows from before breachedAt was recorded: the exit is the latest the breach can have happened.
       breachedAt: iso(row.breachedAt ?? (exact ? lastAt : row.exitedAt)),
       reason: row.breachReason,
