@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeScorecard } from './compute';
+import { formatScorecard } from './format';
 import { scorecardPlaybook, visit } from './fixtures';
 import { weekRange } from './week';
 
@@ -51,6 +52,13 @@ describe('computeScorecard: event clocks', () => {
     ]);
     expect(card.byStage.map((r) => r.stage.id)).not.toContain('clock.support_inquiry');
     expect(card.totals.volume).toBe(1);
+  });
+
+  it('the CLI table lists the clocks after the stages', () => {
+    const card = computeScorecard({ playbook, week: WEEK, rows: [run(0.5, 'met'), visit({ exitedAt: start + H })] });
+    const text = formatScorecard(card, 'table');
+    expect(text).toContain('By event clock');
+    expect(text.split('\n').find((l) => l.startsWith('Support inquiry response'))).toMatch(/^Support inquiry response\s+1\s+30m/);
   });
 
   it('has no byClock section when the week has no clock runs', () => {

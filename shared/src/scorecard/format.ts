@@ -69,6 +69,10 @@ function formatTable(card: Scorecard): string {
   out.push(...table([{ title: 'Role' }, ...METRIC_COLUMNS], card.byRole.map((r) => [r.role.name, ...metricCells(r)])));
   out.push('', 'All visits');
   out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
+  if (card.byClock?.length) {
+    out.push('', 'By event clock (runs stopped this week; median and P90 are time to stop)');
+    out.push(...table([{ title: 'Clock' }, ...METRIC_COLUMNS], card.byClock.map((r) => [r.clock.label, ...metricCells(r)])));
+  }
   out.push('', 'Median and P90 are business time in stage (calendar time for stages without a calendar).');
   return out.join('\n');
 }
