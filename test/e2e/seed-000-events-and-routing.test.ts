@@ -8,7 +8,8 @@ import { startE2E, type E2E } from './harness';
  * Seed 000 (Telehealth CRM Pipeline Design), walked through the service and the sandbox portal:
  *   line 89  "Support inquiry response: <= 1 business hour"
  *   line 90  "Refill follow-up on missing inputs: <= 24 hours"
- *   line 83  "New Lead -> Contact Attempted: <= 15 minutes during staffed hours" (urgent leads: 5 minutes)
+ *   line 83  "New Lead -> Contact Attempted: <= 15 minutes during staffed hours" (urgent leads: 5 minutes, the
+ *            playbook's conditional target, set in this suite)
  *   lines 64-74 "Owner model: one stage, one accountable role" (Intake Ops owns Intake Started)
  *   lines 102-103 "send warning at 70-80% of SLA window", "escalate to lead on breach"
  * Rules: playbook `clocks:` (shared/src/engine/event-clocks.ts), re-evaluated targets (engine/retarget.ts),
@@ -41,7 +42,12 @@ describe('seed 000 care-continuity clocks and work routed to the accountable rol
   let e: E2E;
   let ACTIVE: string;
   beforeAll(async () => {
-    e = await startE2E();
+    const playbook = loadExamplePlaybook('telehealth');
+    // The canonical New Lead SLA with its conditional target for urgent leads written out here, so the
+    // re-evaluation scenario does not depend on how the canonical stage blocks are tuned.
+    const newLead = playbook.pipelines[0]!.stages.find((s) => s.id === S.newLead)!;
+    newLead.sla!.overrides = [{ when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '5m' }];
+    e = await startE2E({ playbook });
     // The care-continuity clocks run in any stage; Active / Retention has no stage SLA of its own to get in the way.
     ACTIVE = stageByLabel(e.playbook, /retention/i);
   });
@@ -158,10 +164,10 @@ describe('seed 000 care-continuity clocks and work routed to the accountable rol
       const owner = e.props(id).hubspot_owner_id!;
       expect(INTAKE_OWNERS).toContain(owner);
       owners.push(owner);
-      // Intake Started's work goes to the new owner, not to the growth rep who moved it.
-      const verify = e.openTasks(id).find((t) => t.key.endsWith(':task:verify_identity'))!;
-      expect(verify.owner).toBe(owner);
-      expect(e.openTasks(id).filter((t) => t.key.includes(`:${S.intakeStarted}:`)).every((t) => t.owner === owner)).toBe(true);
+      // Intake Started's work (its SLA task and required actions) goes to the new owner, not to the growth rep.
+      const work = e.openTasks(id).filter((t) => t.key.includes(`:${S.intakeStarted}:`));
+      expect(work.length).toBeGreaterThan(0);
+      expect(work.map((t) => t.owner)).toEqual(work.map(() => owner));
       const note = notes(e, id).find((b) => b.includes('Stagekeeper handoff'));
       expect(note).toContain(`Owner ${GROWTH_REP} handed the deal to ${owner}`);
       const view = await card(e, id);
@@ -197,7 +203,9 @@ describe('seed 000 owner model when the accountable role lists no member', () =>
     e.portal.ui.moveDeal(id, S.intakeStarted, { userId: Number(GROWTH_REP) });
     await e.settle();
     expect(e.props(id).hubspot_owner_id).toBe(INTAKE_LEAD);
-    expect(e.openTasks(id).find((t) => t.key.endsWith(':task:verify_identity'))!.owner).toBe(INTAKE_LEAD);
+    const work = e.openTasks(id).filter((t) => t.key.includes(`:${S.intakeStarted}:`));
+    expect(work.length).toBeGreaterThan(0);
+    expect(work.map((t) => t.owner)).toEqual(work.map(() => INTAKE_LEAD));
     expect((await card(e, id)).routing).toMatchObject({ to: INTAKE_LEAD, pick: 'lead' });
   });
 });
