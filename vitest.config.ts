@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // One runner for the whole repository; projects split fast pure tests from the ones that need Redis.
 export default defineConfig({
   test: {
+    // A Redis for the suites that need one: the running one, else a throwaway redis-server (test/redis-for-tests.ts).
+    globalSetup: ['test/redis-for-tests.ts'],
     projects: [
       {
         test: {
@@ -21,7 +23,7 @@ export default defineConfig({
         },
       },
       {
-        // `npm start` as a child process and the local page in headless Chromium (needs Redis and /usr/bin/chromium).
+        // `npm start` as a child process and the local page in headless Chromium (needs Redis; the browser is a system Chromium or the one inside @sparticuz/chromium).
         test: {
           name: 'quickstart',
           include: ['test/quickstart/**/*.test.ts'],

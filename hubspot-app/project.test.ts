@@ -155,7 +155,8 @@ describe('HubSpot app configuration', () => {
       'crm.objects.owners.read',
       'crm.schemas.deals.write',
     ]);
-    expect(app.auth.optionalScopes).toEqual([]);
+    // Sensitive Data portals keep clinical properties behind this one (issue 13); read only, and optional.
+    expect(app.auth.optionalScopes).toEqual(['crm.objects.deals.sensitive.read.v2']);
   });
 
   it('subscribes to deal lifecycle events and the stage, pipeline and owner properties', () => {

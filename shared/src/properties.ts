@@ -1,4 +1,4 @@
-import { BREACH_REASONS } from './playbook/schema';
+import { BREACH_REASONS, CLOSURE_REASONS } from './playbook/schema';
 
 /** HubSpot property group that holds every property Stagekeeper writes back. */
 export const PROPERTY_GROUP = { name: 'stagekeeper', label: 'Stagekeeper', displayOrder: -1 } as const;
@@ -67,6 +67,7 @@ export const P = {
   clockBreach: 'stagekeeper_clock_breach',
   clockBreachedAt: 'stagekeeper_clock_breached_at',
   clockBreachReason: 'stagekeeper_clock_breach_reason',
+  closureReason: 'stagekeeper_closure_reason',
 } as const;
 
 export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
@@ -88,4 +89,11 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
   def(P.clockBreach, 'Event clock breach', 'Id of the event clock that breached latest.', 'string'),
   def(P.clockBreachedAt, 'Event clock breached at', 'When the latest event clock breach happened.', 'datetime'),
   def(P.clockBreachReason, 'Event clock breach reason', 'Why the latest event clock breach happened.', 'enumeration', BREACH_REASONS),
+  def(
+    P.closureReason,
+    'Closure reason',
+    'Why the deal closed (a closed stage with closure reasons requires one); cleared when the deal is reopened.',
+    'enumeration',
+    CLOSURE_REASONS,
+  ),
 ];

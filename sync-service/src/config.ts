@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HubSpotRequestError, HubSpotUnavailableError } from './hubspot/errors';
 import { keyRingProblem } from './install/encryption-key';
 
 /**
@@ -45,6 +46,10 @@ const url = z
     }
   }, 'expected an http(s) URL');
 
+/** Where Redis keys go unless KEY_PREFIX says otherwise; sandbox runs (`npm start` without credentials) use their own. */
+export const DEFAULT_KEY_PREFIX = 'sk';
+export const SANDBOX_KEY_PREFIX = 'sk-sandbox';
+
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(3000),
   /**
@@ -75,13 +80,16 @@ const EnvSchema = z.object({
     .string()
     .trim()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"')
-    .default('sk'),
+    .default(DEFAULT_KEY_PREFIX),
   WEBHOOK_MAX_BODY: byteSize.default(1024 * 1024),
   SWEEP_INTERVAL_MS: int(1_000, 24 * 3600_000).default(5 * 60_000),
-  RATE_LIMIT_PER_10S: int(1, 10_000).default(190),
+  /** Unset: 110 for an OAuth app (per installing account), 190 for a Professional/Enterprise private app. */
+  RATE_LIMIT_PER_10S: int(1, 10_000).optional(),
   RECONCILE_DEBOUNCE_MS: int(0, 60_000).default(250),
   // Jobs mostly wait on HubSpot; enough of them at once lets deals share batch calls (hubspot/coalesce.ts).
   WORKER_CONCURRENCY: int(1, 2_000).default(500),
+  /** How long a start waits for a Redis that does not answer yet (it may be restarting) before giving up. */
+  REDIS_WAIT_SECONDS: int(0, 3_600).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Run against the embedded sandbox portal: HubSpot credentials are not needed. */
   SANDBOX: flag.default(false),
@@ -93,6 +101,7 @@ const toConfig = (e: Env) => ({
   port: e.PORT,
   publicUrl: e.PUBLIC_URL,
   redisUrl: e.REDIS_URL,
+  redisWaitMs: e.REDIS_WAIT_SECONDS * 1_000,
   sandbox: e.SANDBOX,
   hubspot: {
     clientSecret: e.HUBSPOT_CLIENT_SECRET,
@@ -100,7 +109,7 @@ const toConfig = (e: Env) => ({
     clientId: e.HUBSPOT_CLIENT_ID,
     portalId: e.HUBSPOT_PORTAL_ID,
     tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY,
-    rateLimitPer10s: e.RATE_LIMIT_PER_10S,
+    rateLimitPer10s: e.RATE_LIMIT_PER_10S ?? (e.HUBSPOT_CLIENT_ID && !e.HUBSPOT_ACCESS_TOKEN ? 110 : 190),
   },
   playbookFile: e.PLAYBOOK_FILE,
   keyPrefix: e.KEY_PREFIX,
@@ -116,9 +125,49 @@ export type Config = z.output<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly lines: string[]) {
-    super(`invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    // One problem, one line; several, one line each under a heading.
+    super(lines.length === 1 ? `invalid configuration: ${lines[0]}` : `invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * A start-up failure the operator fixes outside the code (Redis down, port taken): printed as one line naming the
+ * variable and the fix, without a stack trace.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+/** host:port of a Redis URL; the URL itself may carry a password. */
+export function redisHostPort(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    return 'REDIS_URL';
+  }
+}
+
+/** The start-up error for a failure whose cause is known, or undefined (then the stack is worth printing). */
+export function startupProblem(err: unknown, config: { port: number }): StartupError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EADDRINUSE')
+    return new StartupError(`PORT ${config.port} is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)`);
+  if (e?.code === 'EACCES' && /listen/.test(e.message))
+    return new StartupError(`PORT ${config.port} needs privileges to listen on: set PORT to 1024 or above`);
+  // A static-token portal is provisioned at start: the first HubSpot call is where a wrong token shows.
+  if (err instanceof HubSpotRequestError && err.status === 401)
+    return new StartupError(
+      `HUBSPOT_ACCESS_TOKEN: HubSpot refused it for portal ${err.portalId} (401): paste the private app's current access token, and check HUBSPOT_PORTAL_ID`,
+    );
+  if (err instanceof HubSpotRequestError && err.status === 403)
+    return new StartupError(
+      `HUBSPOT_ACCESS_TOKEN: the private app lacks a scope for ${err.operation} (403): give it the scopes in docs/hubspot-app.md §2`,
+    );
+  if (err instanceof HubSpotUnavailableError)
+    return new StartupError(`HubSpot did not answer at start-up (${err.operation}: ${err.lastFailure}): check the network to api.hubapi.com, then start again`);
+  return undefined;
 }
 
 /** Rules that tie variables together; each returns the problem lines it finds. */
@@ -131,6 +180,10 @@ function crossChecks(env: Env): string[] {
     lines.push('HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off and HUBSPOT_CLIENT_ID (OAuth) is not set');
   if (env.HUBSPOT_ACCESS_TOKEN && !env.HUBSPOT_PORTAL_ID)
     lines.push('HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set (a static token belongs to one portal)');
+  if (!env.PUBLIC_URL)
+    lines.push(
+      'PUBLIC_URL: required when SANDBOX is off (the https origin HubSpot calls: webhook and card signatures cover that URL, which the service cannot see behind a proxy)',
+    );
   return lines;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, startupProblem } from './config';
+import { HubSpotRequestError, HubSpotUnavailableError } from './hubspot/errors';
 
 const errorLines = (env: Record<string, string>): string[] => {
   try {
@@ -31,11 +32,14 @@ describe('loadConfig', () => {
     expect(errorLines({})).toEqual([
       expect.stringMatching(/^HUBSPOT_CLIENT_SECRET: required when SANDBOX is off/),
       expect.stringMatching(/^HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off/),
+      expect.stringMatching(/^PUBLIC_URL: required when SANDBOX is off/),
     ]);
-    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_ACCESS_TOKEN: 't' })).toEqual([
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_ACCESS_TOKEN: 't', PUBLIC_URL: 'https://sk.example.com' })).toEqual([
       expect.stringMatching(/^HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set/),
     ]);
-    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c' })).toEqual([]);
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c', PUBLIC_URL: 'https://sk.example.com' })).toEqual([]);
+    // Issue 13: behind a TLS-terminating proxy every signature would fail without it, and HubSpot retries for a day.
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c' })).toEqual([expect.stringMatching(/^PUBLIC_URL: required when SANDBOX is off \(the https origin HubSpot calls/)]);
   });
 
   it('reports every bad value without echoing it', () => {
@@ -51,3 +55,32 @@ describe('loadConfig', () => {
     expect(c.port).toBe(3000);
   });
 });
+
+describe('start-up errors', () => {
+  it('a single bad variable is one line naming it; a taken or privileged port names PORT and the fix', () => {
+    expect(() => loadConfig({ SANDBOX: 'true', PORT: 'http' })).toThrow(/^invalid configuration: PORT: expected a whole number$/);
+    const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 0.0.0.0:3000'), { code: 'EADDRINUSE' });
+    expect(startupProblem(inUse, { port: 3000 })?.message).toBe(
+      'PORT 3000 is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)',
+    );
+    const denied = Object.assign(new Error('listen EACCES: permission denied 0.0.0.0:80'), { code: 'EACCES' });
+    expect(startupProblem(denied, { port: 80 })?.message).toMatch(/^PORT 80 needs privileges/);
+    expect(startupProblem(new Error('boom'), { port: 3000 })).toBeUndefined();
+  });
+
+  it('HubSpot refusing the static token at provisioning names HUBSPOT_ACCESS_TOKEN', () => {
+    const refused = new HubSpotRequestError('123', 'properties.getAll', 401, 'INVALID_AUTHENTICATION', undefined, 'expired');
+    expect(startupProblem(refused, { port: 3000 })?.message).toMatch(/^HUBSPOT_ACCESS_TOKEN: HubSpot refused it for portal 123 \(401\): .*HUBSPOT_PORTAL_ID$/);
+    const scope = new HubSpotRequestError('123', 'properties.create', 403, 'MISSING_SCOPES', undefined, 'missing');
+    expect(startupProblem(scope, { port: 3000 })?.message).toMatch(/^HUBSPOT_ACCESS_TOKEN: the private app lacks a scope for properties\.create \(403\)/);
+    const down = new HubSpotUnavailableError('123', 'properties.getAll', 3, 'ECONNREFUSED');
+    expect(startupProblem(down, { port: 3000 })?.message).toMatch(/^HubSpot did not answer at start-up \(properties\.getAll: ECONNREFUSED\)/);
+    expect(startupProblem(new HubSpotRequestError('123', 'deals.read', 400, undefined, undefined, 'bad'), { port: 3000 })).toBeUndefined();
+  });
+
+  it('REDIS_WAIT_SECONDS bounds how long a start waits for Redis', () => {
+    expect(loadConfig({ SANDBOX: 'true' }).redisWaitMs).toBe(60_000);
+    expect(loadConfig({ SANDBOX: 'true', REDIS_WAIT_SECONDS: '2' }).redisWaitMs).toBe(2_000);
+  });
+});
+

@@ -10,7 +10,7 @@ collectDefaultMetrics({ register: registry, prefix: 'stagekeeper_' });
 export const webhookEvents = new Counter({
   name: 'stagekeeper_webhook_events_total',
   help: 'HubSpot webhook events received, by what became of them',
-  labelNames: ['outcome'] as const, // accepted (stored for the ingest worker) | ignored | own_write | invalid | rejected_signature
+  labelNames: ['outcome'] as const, // accepted (stored for the ingest worker) | ignored | own_write | unrecognised | incomplete (accepted on an assumption) | invalid | rejected_signature
   registers: [registry],
 });
 
@@ -50,6 +50,14 @@ export const slaBreaches = new Counter({
 export const slaEscalations = new Counter({
   name: 'stagekeeper_sla_escalations_total',
   help: 'Escalation levels that fired',
+  registers: [registry],
+});
+
+/** Escalation pages by channel kind (not channel id: ids are per portal) and what became of them. */
+export const pages = new Counter({
+  name: 'stagekeeper_pages_total',
+  help: 'Escalation pages, by channel kind and outcome',
+  labelNames: ['channel', 'outcome'] as const, // channel: slack | teams | pagerduty | webhook | none; outcome: sent | retried | failed | resolved | no_channel | deduplicated | stale
   registers: [registry],
 });
 

@@ -7,6 +7,7 @@ import {
   propertyUses,
 } from '@stagekeeper/shared';
 import type { PortalCaller } from './hubspot/call';
+import { getJson } from './hubspot/raw-request';
 import { statusOf } from './hubspot/errors';
 
 /**
@@ -26,6 +27,11 @@ export type ProvisionReport = {
   mismatches: string[];
   /** Properties the playbook's criteria read that deals do not have. */
   missingProperties: Array<{ property: string; usedAt: string[] }>;
+  /**
+   * Properties the playbook reads that are HubSpot Sensitive Data the install may not read (scope not granted,
+   * or highly sensitive, which Stagekeeper never requests): reads return nothing for them, so gates would fail.
+   */
+  unreadableProperties: Array<{ property: string; usedAt: string[]; sensitivity: 'sensitive' | 'highly_sensitive'; fix: string }>;
   /** Worth knowing, not blocking. */
   warnings: string[];
   ok: boolean;
@@ -48,7 +54,12 @@ export type ProvisionInput = {
   /** A portal-bound caller (limiter, retries) or a bare client (CLI with a private-app token). */
   client: PortalCaller | Client;
   playbook: Playbook;
+  /** Scopes the install granted (OAuth); null or absent when unknown (a private app's token). */
+  grantedScopes?: readonly string[] | null;
 };
+
+/** The optional scope that lets Stagekeeper read deal properties an admin marked as Sensitive Data. */
+export const SENSITIVE_READ_SCOPE = 'crm.objects.deals.sensitive.read.v2';
 
 const OBJECT = 'deals';
 
@@ -57,7 +68,7 @@ function callerFor(client: PortalCaller | Client): PortalCaller['call'] {
   return (op, fn, options) => client.call(op, fn, options);
 }
 
-export async function provision({ client, playbook }: ProvisionInput): Promise<ProvisionReport> {
+export async function provision({ client, playbook, grantedScopes }: ProvisionInput): Promise<ProvisionReport> {
   const call = callerFor(client);
   const report: ProvisionReport = {
     group: 'exists',
@@ -66,6 +77,7 @@ export async function provision({ client, playbook }: ProvisionInput): Promise<P
     updated: [],
     mismatches: [],
     missingProperties: [],
+    unreadableProperties: [],
     warnings: [],
     ok: true,
   };
@@ -158,8 +170,37 @@ export async function provision({ client, playbook }: ProvisionInput): Promise<P
       report.missingProperties.push({ property, usedAt });
   }
 
-  report.ok = report.mismatches.length === 0 && report.missingProperties.length === 0;
+  if (report.missingProperties.length) await checkSensitive(call, report, grantedScopes ?? null);
+
+  report.ok = report.mismatches.length === 0 && report.missingProperties.length === 0 && report.unreadableProperties.length === 0;
   return report;
+}
+
+/**
+ * HubSpot lists Sensitive Data properties only when asked by `dataSensitivity` (schema needs no sensitive scope),
+ * so a criteria property "missing" from the ordinary list may be one. Readable with SENSITIVE_READ_SCOPE when
+ * the level is `sensitive`; `highly_sensitive` never (Stagekeeper does not ask for that scope).
+ */
+async function checkSensitive(call: PortalCaller['call'], report: ProvisionReport, grantedScopes: readonly string[] | null): Promise<void> {
+  const levels = ['sensitive', 'highly_sensitive'] as const;
+  const found = new Map<string, (typeof levels)[number]>();
+  for (const level of levels) {
+    // The client's property list has no `dataSensitivity` parameter.
+    const list = await call(`properties.list.${level}`, (c) => getJson<{ results?: HubSpotProperty[] }>(c, `/crm/v3/properties/${OBJECT}?dataSensitivity=${level}`));
+    for (const p of list.results ?? []) found.set(p.name, level);
+  }
+  const canRead = grantedScopes === null || grantedScopes.includes(SENSITIVE_READ_SCOPE);
+  report.missingProperties = report.missingProperties.filter(({ property, usedAt }) => {
+    const sensitivity = found.get(property);
+    if (!sensitivity) return true;
+    if (sensitivity === 'highly_sensitive')
+      report.unreadableProperties.push({ property, usedAt, sensitivity, fix: 'Highly Sensitive Data cannot be read by Stagekeeper: use another property, or lower its sensitivity to Sensitive' });
+    else if (!canRead)
+      report.unreadableProperties.push({ property, usedAt, sensitivity, fix: `reinstall the app and grant the optional scope ${SENSITIVE_READ_SCOPE}` });
+    else if (grantedScopes === null)
+      report.warnings.push(`deal property "${property}" is Sensitive Data: the private app needs the scope ${SENSITIVE_READ_SCOPE} to read it`);
+    return false;
+  });
 }
 
 function toCreate(d: PropertyDefinition) {
@@ -288,6 +329,10 @@ export function formatProvisionReport(r: ProvisionReport): string {
   if (r.missingProperties.length) {
     lines.push(`Deal properties the playbook reads but the portal lacks (${r.missingProperties.length}):`);
     r.missingProperties.forEach((m) => lines.push(`  ✗ "${m.property}" used at ${m.usedAt.join(', ')}`));
+  }
+  if (r.unreadableProperties.length) {
+    lines.push(`Sensitive Data properties the playbook reads but Stagekeeper may not read (${r.unreadableProperties.length}):`);
+    r.unreadableProperties.forEach((m) => lines.push(`  ✗ "${m.property}" (${m.sensitivity}) used at ${m.usedAt.join(', ')}: ${m.fix}`));
   }
   if (r.warnings.length) {
     lines.push(`Warnings (${r.warnings.length}):`);

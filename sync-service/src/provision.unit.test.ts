@@ -9,6 +9,8 @@ import { criteriaProperties, formatProvisionReport, provision, type ProvisionRep
 function stubPortal(existing: Array<Record<string, unknown>>) {
   const updates: Array<{ name: string; body: Record<string, unknown> }> = [];
   const client = {
+    // The Sensitive Data lists (`?dataSensitivity=`): none here.
+    apiRequest: async () => new Response(JSON.stringify({ results: [] }), { status: 200 }),
     crm: {
       properties: {
         groupsApi: { getAll: async () => ({ results: [{ name: PROPERTY_GROUP.name, label: PROPERTY_GROUP.label }] }) },
@@ -118,6 +120,7 @@ describe('formatProvisionReport', () => {
       updated: [{ name: 'c', changes: ['options'] }],
       mismatches: ['stage "123" (pipelines[0].stages[2], label "Intake Completed") not in pipeline "X"; the portal has: "1" (One)'],
       missingProperties: [{ property: 'waiting_on', usedAt: ['pipelines[0].stages[1].sla.pauseWhen[0]'] }],
+      unreadableProperties: [],
       warnings: ['w'],
       ok: false,
     };

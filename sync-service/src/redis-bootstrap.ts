@@ -22,7 +22,8 @@ export class RedisUnavailableError extends Error {
   }
 }
 
-async function answers(url: string, timeoutMs = 1_000): Promise<boolean> {
+/** Whether a Redis at `url` answers PING within `timeoutMs`. */
+export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<boolean> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
   client.on('error', () => undefined);
   try {
@@ -46,7 +47,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const onPath = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+export const onPath = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 
 /**
  * The quick start must work with nothing configured: REDIS_URL when set, else a local Redis when one answers,
@@ -57,23 +58,30 @@ export async function chooseRedis(env: NodeJS.ProcessEnv, dataDir: string): Prom
   const noop = async () => undefined;
   if (env.REDIS_URL) return { url: env.REDIS_URL, source: 'REDIS_URL', stop: noop };
   const local = 'redis://127.0.0.1:6379';
-  if (await answers(local)) return { url: local, source: 'localhost', stop: noop };
+  if (await redisAnswers(local)) return { url: local, source: 'localhost', stop: noop };
   if (!onPath('redis-server')) throw new RedisUnavailableError();
 
   const port = await freePort();
+  return { ...(await spawnRedisServer(port, dataDir, { appendonly: true })), source: 'spawned' };
+}
+
+/**
+ * Starts `redis-server` from the PATH on 127.0.0.1:`port` with its files in `dataDir`, and waits until it answers.
+ * `appendonly` keeps the data across restarts (npm start's own Redis); tests want none.
+ */
+export async function spawnRedisServer(port: number, dataDir: string, opts: { appendonly: boolean }): Promise<Omit<RedisChoice, 'source'>> {
   const dir = path.resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', opts.appendonly ? 'yes' : 'no', '--save', ''],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
-    if (await answers(url, 200)) {
+    if (await redisAnswers(url, 200)) {
       return {
         url,
-        source: 'spawned',
         stop: async () => {
           if (child.exitCode !== null) return;
           child.kill('SIGTERM');

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { settleJobFailure } from './hubspot/job-failures';
 import { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createApp, type AppDeps } from './http/app';
@@ -18,6 +19,7 @@ import { PlaybookStore, type PlaybookSource } from './state/playbook-store';
 import { SweepCursorStore } from './state/sweep-cursor';
 import { runSweep, SweepQueue } from './sweep';
 import { RoundRobinStore } from './state/round-robin-store';
+import { createPaging } from './notify';
 import { createProcessor, errorSummary, sharedEngine, type Engine } from './worker';
 
 export type StartOptions = {
@@ -82,11 +84,32 @@ export async function startService(opts: StartOptions) {
   const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
 
   const roundRobin = new RoundRobinStore(redis, keys);
-  const processor = createProcessor({ gateway, engine, playbooks, states, history, timers: timerQueue, log, clock, roundRobin });
+  // Escalation pages (Slack, Teams, PagerDuty, signed webhooks): their own queue and worker.
+  const paging = createPaging({
+    redis,
+    ...(workerRedis ? { workerRedis } : {}),
+    prefix: config.keyPrefix,
+    encryptionKey: config.hubspot.tokenEncryptionKey,
+    log,
+    clock,
+    states,
+  });
+  const processor = createProcessor({
+    gateway,
+    engine,
+    playbooks,
+    states,
+    history,
+    timers: timerQueue,
+    log,
+    clock,
+    roundRobin,
+    pages: paging,
+  });
 
   const workers: Worker[] = [];
   if (workerRedis) {
-    const timed = <T>(queue: string, fn: (job: Job) => Promise<T>) => async (job: Job) => {
+    const timed = <T>(queue: string, fn: (job: Job) => Promise<T>) => async (job: Job, token?: string) => {
       const end = jobDuration.startTimer({ queue });
       try {
         const out = await fn(job);
@@ -94,7 +117,8 @@ export async function startService(opts: StartOptions) {
         return out;
       } catch (err) {
         end({ outcome: 'error' });
-        throw err;
+        // A daily HubSpot limit delays the job to the reset; a 4xx is not retried as if transient.
+        throw await settleJobFailure(err, job, token);
       }
     };
     const parse = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, job: Job): T => {
@@ -201,6 +225,7 @@ export async function startService(opts: StartOptions) {
       }
       // Worker.close waits for active jobs, so a reconcile in flight still persists its decision.
       await Promise.all(workers.map((w) => w.close()));
+      await paging.close();
       stopObserving.forEach((stop) => stop());
       await Promise.all([ingestQueue.close(), reconcileQueue.close(), timerQueue.close(), sweepQueue.close()]);
       if (workerRedis) await workerRedis.quit().catch(() => undefined);
@@ -218,6 +243,7 @@ export async function startService(opts: StartOptions) {
     timerQueue,
     sweepQueue,
     stores: { playbooks: playbookStore, states, history, cursors },
+    paging,
   };
 }
 

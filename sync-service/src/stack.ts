@@ -3,10 +3,12 @@ import type { Playbook } from '@stagekeeper/shared';
 import { createApiRoutes } from './api/routes';
 import { InstallRegistry } from './install/registry';
 import type { Config } from './config';
-import { createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
+import { burstPlan, createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
+import { AccountTimeZones } from './hubspot/account-zone';
 import { createLogger, type Logger } from './log';
 import { formatProvisionReport, provision } from './provision';
-import { createCriteriaProperties, criteriaPropertyTypes, type Sandbox } from './sandbox-mode';
+import { createCriteriaProperties, type Sandbox } from './sandbox-mode';
+import { LIFECYCLE_EVENTS, watchedProperties } from './webhooks/subscriptions';
 import { startService, type StartOptions } from './service';
 import { redisKeys } from './state/keys';
 import { PlaybookStore } from './state/playbook-store';
@@ -41,16 +43,11 @@ export type RemoteSandbox = { url: string; portalId: string; token: string; secr
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
-/** Deal events the engine needs: stage, pipeline and owner changes, every property a gate reads, lifecycle. */
+/** Deal events the engine needs: lifecycle and every property the playbook reads (webhooks/subscriptions.ts). */
 export function dealSubscriptions(playbook: Playbook) {
-  const props = new Set(['dealstage', 'pipeline', 'hubspot_owner_id', playbook.signals.contactAttempts]);
-  for (const name of criteriaPropertyTypes(playbook).keys()) props.add(name);
   return [
-    { eventType: 'deal.creation' as const },
-    { eventType: 'deal.deletion' as const },
-    { eventType: 'deal.merge' as const },
-    { eventType: 'deal.restore' as const },
-    ...[...props].map((propertyName) => ({ eventType: 'deal.propertyChange' as const, propertyName })),
+    ...LIFECYCLE_EVENTS.map((e) => ({ eventType: `deal.${e}` as const })),
+    ...watchedProperties(playbook).map(({ property }) => ({ eventType: 'deal.propertyChange' as const, propertyName: property })),
   ];
 }
 
@@ -79,17 +76,17 @@ export async function startStack(opts: StackOptions) {
         : undefined);
   if (!tokens) throw new Error('no HubSpot credentials: set HUBSPOT_ACCESS_TOKEN and HUBSPOT_PORTAL_ID, or run the sandbox');
 
+  const zoneSource = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
+  const zones = new AccountTimeZones(redis, redisKeys(config.keyPrefix));
   const adapter = createHubSpotAdapter({
     redis,
     prefix: config.keyPrefix,
     tokens,
     ...(remote ? { basePath: remote.url } : {}),
-    plan: {
-      // 5 % below the plan's limit: our window and HubSpot's never line up exactly, and one 429 pauses every
-      // worker of the portal for a whole window (measured: 1.84x the floor at 190/10 s, 1.03x at 180).
-      default: { max: Math.max(1, Math.floor(config.hubspot.rateLimitPer10s * 0.95)), windowMs: 10_000 },
-      search: { max: 5, windowMs: 1_000 },
-    },
+    plan: burstPlan(config.hubspot.rateLimitPer10s),
+    // HubSpot resets the daily quota at midnight in the account's zone, learned at provisioning; until then the
+    // playbook's first calendar stands in.
+    portalTimeZone: async (p) => (await zones.get(p)) ?? (await zoneSource.current(p))?.playbook.calendars[0]?.timeZone,
     log,
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
@@ -105,6 +102,7 @@ export async function startStack(opts: StackOptions) {
     // A static token (or the sandbox's) is an install of one portal; OAuth portals are registered by /oauth.
     if (!opts.tokens || remote) await registry.markInstalled(portalId, { mode: 'static', scopes: null });
     await registry.markProvisioning(portalId);
+    await zones.learn(caller);
     const report = await provision({ client: caller, playbook }).catch(async (err: unknown) => {
       await registry.markProvisionFailed(portalId, err instanceof Error ? err.message : String(err));
       throw err;
@@ -131,6 +129,7 @@ export async function startStack(opts: StackOptions) {
         log,
         ...(opts.clock ? { clock: opts.clock } : {}),
         enqueueReconcile: (portalId, dealIds) => enqueue!(portalId, dealIds),
+        ...(config.hubspot.tokenEncryptionKey ? { encryptionKey: config.hubspot.tokenEncryptionKey } : {}),
       })
     : undefined;
 

@@ -1,12 +1,14 @@
-import { dependsOnUnreadTasks, onTimer, reconcile, requiredProperties } from '@stagekeeper/shared';
+import { dependsOnUnreadTasks, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
 import type {
   Command,
   DealSnapshot,
   DealState,
   EngineResult,
   HistoryRow,
+  PageCommand,
   Playbook,
   ReconcileInput,
+  ResolvePageCommand,
   RoutingInput,
   TimerFiring,
   TimerInput,
@@ -52,6 +54,8 @@ export type WorkerDeps = {
   maxConflictRetries?: number;
   /** Round-robin cursors of the assignment policy; without it every role's cursor reads 0. */
   roundRobin?: Pick<RoundRobinStore, 'cursors' | 'advance'>;
+  /** The page queue (notify/); without it escalations are HubSpot tasks only. */
+  pages?: { enqueue(portalId: string, dealId: string, cmd: PageCommand | ResolvePageCommand): Promise<void> };
 };
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
@@ -94,6 +98,7 @@ export function createProcessor(deps: WorkerDeps) {
       if (c.type === 'scheduleTimer') await deps.timers.schedule(portalId, dealId, c);
       else if (c.type === 'cancelTimer') await deps.timers.cancel(portalId, c.timerId);
     }
+    for (const c of result.commands) if (c.type === 'page' || c.type === 'resolvePage') await deps.pages?.enqueue(portalId, dealId, c);
     const rows: HistoryRow[] = result.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []));
     await deps.history.append(portalId, rows);
   }
@@ -119,6 +124,11 @@ export function createProcessor(deps: WorkerDeps) {
     decide: Decide,
   ): Promise<EngineResult> {
     const now = clock();
+    // Any decision that ends a paged visit resolves its pages, whichever rule ended it.
+    const withResolutions = (r: EngineResult): EngineResult => {
+      const resolves = pageResolutions(state, r.state);
+      return resolves.length > 0 ? { ...r, commands: [...r.commands, ...resolves] } : r;
+    };
     // Routing input is read only for playbooks that route work; the open-task counts only when a decision asks.
     let routing: RoutingInput | undefined =
       playbook.assignment && deps.roundRobin ? { cursors: await deps.roundRobin.cursors(portalId) } : undefined;
@@ -128,8 +138,8 @@ export function createProcessor(deps: WorkerDeps) {
       routing = { ...routing, openTasks: await deps.gateway.openTaskCounts(portalId, wanted) };
       result = decide(playbook, state, snapshot, now, routing);
     }
-    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now, routing), snapshot, result)) return result;
-    return decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now, routing);
+    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now, routing), snapshot, result)) return withResolutions(result);
+    return withResolutions(decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now, routing));
   }
 
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */

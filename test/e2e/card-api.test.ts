@@ -46,6 +46,34 @@ describe('the deal card API against the live stack', () => {
     expect(card.sla.targetMs).toBe(15 * MIN);
   });
 
+  it('tells the rep what to do now: the stage\'s required actions and what the move to the next stage still needs', async () => {
+    // Intake Completed (seed 000: "quality check + route to clinical queue"; exit "chart packet ready and assigned").
+    const INTAKE_COMPLETED = '1180512205';
+    const id = e.portal.ui.createDeal({ dealname: 'N', pipeline: PIPELINE, dealstage: INTAKE_COMPLETED, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    await e.settle();
+    type Card = {
+      requiredActions: { id: string; status: string; overdue: boolean }[];
+      nextMove: { to: { label: string }; missing: string[] } | null;
+    };
+    const card = async () => (await (await signedFetch(`/api/card/deal/${id}`)).json()) as Card;
+    const before = await card();
+    expect(before.requiredActions.map((a) => [a.id, a.status])).toEqual([
+      ['quality_check', 'open'],
+      ['route_to_clinical_queue', 'open'],
+    ]);
+    expect(before.nextMove).toEqual({
+      to: { id: '1180512206', label: 'Clinical Review Queue' },
+      missing: ['Chart packet ready', 'Chart packet assigned', 'Structured intake summary', 'Required intake documents received', 'Risk flag set'],
+    });
+    const check = e.openTasks(id).find((t) => t.key.endsWith(':task:quality_check'))!;
+    e.portal.ui.completeTask(check.id, { userId: Number(REP) });
+    e.portal.ui.setProperties(id, { chart_packet_ready: 'true', chart_packet_assignee_id: REP, intake_summary: 'structured' }, { userId: Number(REP) });
+    await e.settle();
+    const after = await card();
+    expect(after.requiredActions.map((a) => a.status)).toEqual(['done', 'open']);
+    expect(after.nextMove!.missing).toEqual(['Required intake documents received', 'Risk flag set']);
+  });
+
   it('lets a rep correct the breach reason, written back to HubSpot as a manual reason', async () => {
     const id = e.portal.ui.createDeal({ dealname: 'B', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
     await e.settle();

@@ -99,16 +99,28 @@ describe('a deal walking the canonical telehealth pipeline', () => {
 
   it('routes an incomplete intake to the remediation stage', async () => {
     const id = newDeal({ intake_form_submitted_at: String(e.clock.now()) }, CLINICAL_REP);
+    const rep = { userId: Number(CLINICAL_REP) };
     await e.settle();
-    // Walk it to Intake Completed directly (an admin fixing the stage); backward/forward checks apply.
-    e.portal.ui.setProperties(id, { dealstage: S.intakeCompleted }, { userId: Number(CLINICAL_REP) });
+    // Jumping New Lead -> Intake Completed (an admin fixing the stage) must meet the exits of New Lead and of the
+    // stages it skips (seed 000: "No transition should happen with missing critical fields").
+    e.portal.ui.setProperties(id, { dealstage: S.intakeCompleted }, rep);
     await e.settle();
-    expect(e.props(id).dealstage).toBe(S.newLead); // New Lead's exit criterion blocks the jump
-    e.portal.ui.logContactAttempt(id, { userId: Number(CLINICAL_REP) });
-    e.portal.ui.moveDeal(id, S.intakeCompleted, { userId: Number(CLINICAL_REP) });
+    expect(e.props(id).dealstage).toBe(S.newLead);
+    expect(e.props(id)[P.gateMissing]).toBe('First contact attempt logged; Intake Started: Identity and insurance verified');
+    // Walk it there instead: contact, Intake Started, verification, Intake Completed with a ready, assigned chart.
+    await e.advance(MIN);
+    e.portal.ui.logContactAttempt(id, rep);
+    e.portal.ui.moveDeal(id, S.intakeStarted, rep);
+    await e.settle();
+    const verify = e.openTasks(id).find((t) => t.key.endsWith(':task:verify_identity'))!;
+    e.portal.ui.completeTask(verify.id, rep);
+    await e.advance(MIN);
+    e.portal.ui.moveDeal(id, S.intakeCompleted, rep);
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.intakeCompleted);
-    e.portal.ui.moveDeal(id, S.clinicalReview, { userId: Number(CLINICAL_REP) });
+    e.portal.ui.setProperties(id, { chart_packet_ready: 'true', chart_packet_assignee_id: CLINICAL_REP }, rep);
+    await e.advance(MIN);
+    e.portal.ui.moveDeal(id, S.clinicalReview, rep);
     await e.settle();
     const p = e.props(id);
     expect(p.dealstage).toBe(S.remediation);

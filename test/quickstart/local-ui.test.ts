@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
-import { loadExamplePlaybook, type Scorecard } from '@stagekeeper/shared';
+import { isoWeekOf, loadExamplePlaybook, weekRange, type Scorecard } from '@stagekeeper/shared';
 import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { prepareQuickstart } from '@stagekeeper/sync-service/demo/quickstart';
@@ -14,6 +14,8 @@ import { until } from './until';
 
 const PREFIX = `sk-sandbox-ui-${randomUUID().slice(0, 8)}`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+// The README's picture of the ops page: `UPDATE_SCREENSHOT=1 npx vitest run test/quickstart/local-ui.test.ts`.
+const README_SCREENSHOT = fileURLToPath(new URL('../../docs/ops-page.png', import.meta.url));
 
 type DealRow = {
   dealId: string;
@@ -97,8 +99,13 @@ describe('the local ops page in sandbox mode', () => {
   });
 
   it('serves the current week scorecard and the demo status; a bad week is a 400, other routes are untouched', async () => {
-    const card = await getJson<Scorecard>('/sandbox/api/scorecard');
+    const card = await getJson<Scorecard & { weeks: { previous: string; next: string | null; current: string } }>('/sandbox/api/scorecard');
     const newLead = card.body.byStage.find((r) => r.stage.label === 'New Lead')!;
+    // The week picker's steps: back from the current week, and no step into weeks that have not happened.
+    expect(card.body.weeks).toEqual({ previous: isoWeekOf(weekRange(card.body.week, card.body.timeZone).start - 1, card.body.timeZone), next: null, current: card.body.week });
+    const before = await getJson<Scorecard & { weeks: { next: string | null } }>(`/sandbox/api/scorecard?week=${card.body.weeks.previous}`);
+    expect(before.body.week).toBe(card.body.weeks.previous);
+    expect(before.body.weeks.next).toBe(card.body.week);
     expect(newLead.volume).toBeGreaterThanOrEqual(3);
     expect(newLead.breached).toBeGreaterThanOrEqual(1);
     expect((await getJson('/sandbox/api/scorecard?week=soon')).status).toBe(400);
@@ -111,6 +118,7 @@ describe('the local ops page in sandbox mode', () => {
 
   it('renders in headless Chromium with timers and charts, and keeps a screenshot', async () => {
     const browser = await launchChromium();
+    console.log(`local page test: ${browser.choice.source} Chromium at ${browser.choice.executablePath}`);
     try {
       const page = await browser.context.newPage();
       const problems: string[] = [];
@@ -131,6 +139,29 @@ describe('the local ops page in sandbox mode', () => {
       expect(await page.locator('[data-count="gateBlocks"] b').textContent()).not.toBe('0');
       expect(await page.textContent('#clock')).toContain('120× real time');
       expect(await page.textContent('body')).not.toContain('Demo intake');
+      // Due times carry the stage calendar's zone (the demo playbook's clinics are in New York); the SLA bar's
+      // ticks are explained; counts read as English ("1 breach").
+      const dues = (await page.locator('#deals td.due').allTextContents()).filter(Boolean);
+      expect(dues.length).toBeGreaterThan(0);
+      for (const due of dues) expect(due).toMatch(/\d{1,2}:\d\d (AM|PM) E[SD]T$/);
+      expect(await page.textContent('#clock')).toMatch(/E[SD]T/);
+      expect(await page.textContent('#bar-legend')).toMatch(/warning threshold.*due \(100 %\)/);
+      for (const chip of await page.locator('#counts .chip').allTextContents()) {
+        const [, n, label] = /^(\d+)(.*)$/.exec(chip)!;
+        if (n === '1') expect(label, chip).not.toMatch(/(breaches|deals|warnings|tasks created|escalations|hand-overs|gate blocks|SLAs met)$/);
+        else expect(label, chip).not.toMatch(/^(breach|deal|warning|task created|escalation|hand-over|gate block|SLA met)$/);
+      }
+
+      // The week picker: back a week (nothing happened there in a fresh sandbox), then back to this week.
+      const thisWeek = (await page.textContent('#week'))!.slice(0, 8);
+      await page.click('#week-prev');
+      await expect.poll(() => page.textContent('#week')).not.toContain(thisWeek);
+      expect(await page.locator('#chart-visits .empty').count()).toBe(1);
+      expect(await page.isDisabled('#week-this')).toBe(false);
+      await page.click('#week-this');
+      await expect.poll(() => page.textContent('#week')).toContain(thisWeek);
+      await page.waitForSelector('#chart-visits svg rect');
+      expect(await page.isDisabled('#week-next')).toBe(true);
 
       // The timers tick: the page refreshes itself from the JSON endpoint.
       const before = await page.textContent('#clock');
@@ -138,10 +169,36 @@ describe('the local ops page in sandbox mode', () => {
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}local-ui.png`, fullPage: true });
+      if (process.env.UPDATE_SCREENSHOT) copyFileSync(`${ARTIFACTS}local-ui.png`, README_SCREENSHOT);
 
       await page.goto(`${url}/sandbox`);
       await page.waitForSelector('#deals tr[data-deal]', { timeout: 15_000 });
       expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('fits a 360 px phone: no sideways scroll, deals as labelled cards, the scorecard whole', async () => {
+    const browser = await launchChromium({ width: 360, height: 780 });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${url}/`);
+      await page.waitForFunction('document.querySelectorAll("#deals tr[data-deal]").length === 6', undefined, { timeout: 15_000 });
+      await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
+      // Expressions as strings: they run in the page, and this file is type-checked without the DOM library.
+      const widths = await page.evaluate<{ page: number; view: number }>('({ page: document.documentElement.scrollWidth, view: window.innerWidth })');
+      expect(widths.page).toBeLessThanOrEqual(widths.view);
+      // Every part of the page is inside the viewport's width.
+      const overflowing = await page.evaluate<number>(
+        "[...document.querySelectorAll('section, table, svg, .chip, button')].filter((n) => n.getBoundingClientRect().right > window.innerWidth + 0.5).length",
+      );
+      expect(overflowing).toBe(0);
+      // Cells carry their column's name, shown before the value on a phone.
+      expect(await page.locator('#deals tr[data-deal] td[data-label="Due"]').count()).toBe(6);
+      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#deals thead')).display")).toBe('none');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}local-ui-360.png`, fullPage: true });
     } finally {
       await browser.close();
     }

@@ -98,7 +98,10 @@ export type RateLimitConfig = { max: number; windowMs: number };
 
 /** Rolling-window counters keyed by token (burst) or account (search, daily). */
 export class RateLimiter {
+  /** Private apps: per token (the app), Professional/Enterprise by default. */
   burst: RateLimitConfig = { max: 190, windowMs: 10_000 };
+  /** OAuth (public) apps: 110 per 10 s per installing account, whichever of its tokens is used (facts §1). */
+  oauthBurst: RateLimitConfig = { max: 110, windowMs: 10_000 };
   search: RateLimitConfig = { max: 5, windowMs: 1_000 };
   daily = Infinity;
   private readonly hits = new Map<string, number[]>();
@@ -115,8 +118,13 @@ export class RateLimiter {
     return { ok: true, remaining: cfg.max - list.length };
   }
 
-  takeBurst(token: string) {
-    return this.take(`burst:${token}`, this.burst);
+  /** The burst window a principal draws on, with the limit it reports in X-HubSpot-RateLimit-Max. */
+  burstFor(principal: Principal): RateLimitConfig {
+    return principal.kind === 'oauth' ? this.oauthBurst : this.burst;
+  }
+
+  takeBurst(principal: Principal) {
+    return this.take(principal.kind === 'oauth' ? 'burst:oauth-app' : `burst:${principal.token}`, this.burstFor(principal));
   }
 
   takeSearch() {

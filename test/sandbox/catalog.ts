@@ -55,6 +55,8 @@ export type PropertyDef = {
   createdAt: string;
   updatedAt: string;
   archived: boolean;
+  /** Sensitive Data (Enterprise, HIPAA): values need the `*.sensitive.read.v2` scope; absent = non_sensitive. */
+  dataSensitivity?: 'sensitive' | 'highly_sensitive';
 };
 
 export type PropertyGroup = { name: string; label: string; displayOrder: number; archived: boolean };
@@ -178,6 +180,13 @@ export class PropertyCatalog {
     const g = this.groups.get(name);
     if (!g) throw notFound(`Unable to find property group ${name} for object type ${OBJECT_TYPE_IDS[this.objectType]}`);
     return g;
+  }
+
+  /** An admin turning a property into Sensitive Data (Settings → Properties → "Sensitive data"). */
+  markSensitive(name: string, level: 'sensitive' | 'highly_sensitive' = 'sensitive'): void {
+    const p = this.props.get(name);
+    if (!p) throw notFound(`Unable to find property ${name}`);
+    p.dataSensitivity = level;
   }
 
   /** Calculated, read-only datetime/number properties HubSpot maintains itself (stage history). */

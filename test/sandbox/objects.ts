@@ -220,7 +220,8 @@ export class ObjectStore {
    * (unknown names are ignored on reads, as HubSpot does) plus the ones HubSpot always includes, with null
    * for properties that have no value. `full` → everything the object has (create/update responses).
    */
-  toApi(obj: StoredObject, requested?: string[], full = false): Record<string, unknown> {
+  /** `hideSensitive`: the caller lacks the sensitive-data scope, so Sensitive Data properties are left out. */
+  toApi(obj: StoredObject, requested?: string[], full = false, hideSensitive = false): Record<string, unknown> {
     const catalog = this.ctx.catalogs[obj.type];
     const derived = this.derived(obj);
     const properties: Record<string, string | null> = {};
@@ -230,6 +231,7 @@ export class ObjectStore {
       const names = requested ? [...requested, CREATE_DATE[obj.type], 'hs_lastmodifieddate', 'hs_object_id'] : DEFAULT_READ[obj.type];
       for (const n of names) {
         if (!catalog.get(n)) continue;
+        if (hideSensitive && catalog.get(n)!.dataSensitivity) continue;
         properties[n] = derived[n] ?? obj.props.get(n) ?? null;
       }
     }

@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AssociationStore } from './associations';
-import { RateLimiter, TokenStore, type RateLimitConfig } from './auth';
+import { RateLimiter, TokenStore, type Principal, type RateLimitConfig } from './auth';
 import { PropertyCatalog, type ObjectType } from './catalog';
 import { ObjectStore, type Change, type Source } from './objects';
 import { OwnerStore, type OwnerSeed } from './owners';
@@ -65,6 +65,22 @@ export class SandboxPortal {
   requestLog: string | undefined;
   apiSource: Source;
   faults: Faults = { http5xxRate: 0, lostResponseRate: 0, latencyMs: 0, duplicateRate: 0, dropRate: 0, reorder: false, seed: 1 };
+  /**
+   * A batch update naming a deleted object: `multi-status` answers 207 with the rest applied (what was
+   * observed); `refuse` answers 404 for the whole batch with nothing applied, as HubSpot may (issue 13).
+   */
+  batchUpdateMissing: 'multi-status' | 'refuse' = 'multi-status';
+  /** The account's time zone (Settings → Account defaults); HubSpot resets the daily API quota at midnight there. */
+  timeZone = 'America/New_York';
+  /** Whether the private app token was given the sensitive-data scopes (Settings → Private apps → Scopes). */
+  privateAppReadsSensitive = true;
+
+  /** OAuth tokens read Sensitive Data values only with `crm.objects.deals.sensitive.read.v2` granted at install. */
+  canReadSensitive(principal: Principal | undefined): boolean {
+    if (!principal) return false;
+    if (principal.kind === 'private') return this.privateAppReadsSensitive;
+    return this.tokens.info(principal.token)?.scopes.includes('crm.objects.deals.sensitive.read.v2') ?? false;
+  }
   random: () => number = prng(1);
   private idCounter = 0;
 
@@ -120,8 +136,14 @@ export class SandboxPortal {
     return this.owners.seed(seed);
   }
 
+  /** The private-app burst window (per token). */
   setRateLimit(cfg: Partial<RateLimitConfig>): void {
     this.limits.burst = { ...this.limits.burst, ...cfg };
+  }
+
+  /** The OAuth app's burst window (per installing account; 110/10 s by default). */
+  setOAuthRateLimit(cfg: Partial<RateLimitConfig>): void {
+    this.limits.oauthBurst = { ...this.limits.oauthBurst, ...cfg };
   }
 
   setSearchRateLimit(cfg: Partial<RateLimitConfig>): void {
@@ -157,7 +179,8 @@ export class SandboxPortal {
       body = req.body.replace(/client_secret=[^&]*/, 'client_secret=***');
     }
     this.requests.push({ method: req.method, path: u.pathname, url: u.pathname + u.search, status, body, at: this.now() });
-    if (this.requestLog) appendFileSync(this.requestLog, JSON.stringify({ method: req.method, url: u.pathname + u.search, body }) + '\n');
+    // The status tells a request the sandbox accepted from one it refused on purpose (as HubSpot would).
+    if (this.requestLog) appendFileSync(this.requestLog, JSON.stringify({ method: req.method, url: u.pathname + u.search, status, body }) + '\n');
   }
 
   /** How many requests matched, e.g. `portal.count('PATCH', /\/crm\/v3\/objects\/deals\//)`. */

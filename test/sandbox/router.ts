@@ -94,13 +94,14 @@ export async function route(portal: SandboxPortal, req: SandboxRequest): Promise
       if (kind === 'search') {
         if (!portal.limits.takeSearch().ok) return json(429, secondlyBody());
       } else {
-        const burst = portal.limits.takeBurst(principal.token);
+        const burst = portal.limits.takeBurst(principal);
         if (!burst.ok) return json(429, tenSecondlyBody(portal.appId, portal.portalId));
         const daily = portal.limits.takeDaily();
         if (!daily.ok) return json(429, dailyBody());
-        headers['X-HubSpot-RateLimit-Max'] = String(portal.limits.burst.max);
+        const window = portal.limits.burstFor(principal);
+        headers['X-HubSpot-RateLimit-Max'] = String(window.max);
         headers['X-HubSpot-RateLimit-Remaining'] = String(burst.remaining);
-        headers['X-HubSpot-RateLimit-Interval-Milliseconds'] = String(portal.limits.burst.windowMs);
+        headers['X-HubSpot-RateLimit-Interval-Milliseconds'] = String(window.windowMs);
         // Daily headers are not sent on OAuth-authorised calls (facts §1).
         if (principal.kind === 'private' && Number.isFinite(portal.limits.daily)) {
           headers['X-HubSpot-RateLimit-Daily'] = String(portal.limits.daily);

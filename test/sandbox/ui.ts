@@ -68,6 +68,11 @@ export class PortalUi {
     return updateObject(this.portal, 'tasks', taskId, { hs_task_status: 'COMPLETED' }, this.source(actor));
   }
 
+  /** A rep reopens a completed task (status back to NOT_STARTED). */
+  reopenTask(taskId: string, actor?: Actor): StoredObject {
+    return updateObject(this.portal, 'tasks', taskId, { hs_task_status: 'NOT_STARTED' }, this.source(actor));
+  }
+
   /** A rep deletes a task (archived: reads and updates of its id answer not found). */
   deleteTask(taskId: string, actor?: Actor): void {
     this.portal.objects.archive(this.portal.objects.get('tasks', taskId), this.source(actor));

@@ -4,13 +4,14 @@ import { startReceiver, startSandbox, verifyV3 } from './harness';
 let sb: Awaited<ReturnType<typeof startSandbox>>;
 let rx: Awaited<ReturnType<typeof startReceiver>>;
 
-async function setup(answer?: Parameters<typeof startReceiver>[0]) {
+async function setup(answer?: Parameters<typeof startReceiver>[0], format: 'object' | 'legacy' = 'object') {
   rx = await startReceiver(answer);
   sb = await startSandbox();
   sb.portal.seedOwner({ id: '801', email: 'rep@clinic.test', userId: 45678 });
   sb.portal.webhooks.configure({
     targetUrl: rx.url,
     retryDelayMs: () => 5,
+    format,
     subscriptions: [
       { eventType: 'deal.creation' },
       { eventType: 'deal.deletion' },
@@ -32,8 +33,11 @@ afterEach(async () => {
 const events = () => rx.received.flatMap((r) => r.events);
 
 describe('webhook deliveries', () => {
-  it('sends signed v3 batches with HubSpot fields for API writes and UI actions', async () => {
-    await setup();
+  it.each([
+    ['object', (kind: string) => ({ subscriptionType: `object.${kind}`, objectTypeId: '0-3' })],
+    ['legacy', (kind: string) => ({ subscriptionType: `deal.${kind}` })],
+  ] as const)('sends signed v3 batches with HubSpot fields for API writes and UI actions (%s format)', async (format, type) => {
+    await setup(undefined, format);
     const hs = sb.client();
     const created = await hs.crm.deals.basicApi.create({ properties: { dealname: 'Hook', dealstage: 'appointmentscheduled' }, associations: [] });
     const other = sb.portal.ui.createDeal({ dealname: 'Dupe' });
@@ -53,15 +57,15 @@ describe('webhook deliveries', () => {
     const base = { portalId: sb.portal.portalId, appId: sb.portal.appId, attemptNumber: 0, subscriptionId: expect.any(Number), eventId: expect.any(Number), occurredAt: expect.any(Number) };
     const mine = events().filter((e) => e.objectId === id);
     expect(mine).toEqual([
-      { ...base, subscriptionType: 'deal.creation', objectId: id, changeFlag: 'CREATED', changeSource: 'API', sourceId: String(sb.portal.appId) },
-      { ...base, subscriptionType: 'deal.propertyChange', objectId: id, propertyName: 'dealstage', propertyValue: 'appointmentscheduled', changeSource: 'API', sourceId: String(sb.portal.appId) },
-      { ...base, subscriptionType: 'deal.propertyChange', objectId: id, propertyName: 'dealstage', propertyValue: 'qualifiedtobuy', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
-      { ...base, subscriptionType: 'deal.propertyChange', objectId: id, propertyName: 'hubspot_owner_id', propertyValue: '801', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
+      { ...base, ...type('creation'), objectId: id, changeFlag: 'CREATED', changeSource: 'API', sourceId: String(sb.portal.appId) },
+      { ...base, ...type('propertyChange'), objectId: id, propertyName: 'dealstage', propertyValue: 'appointmentscheduled', changeSource: 'API', sourceId: String(sb.portal.appId) },
+      { ...base, ...type('propertyChange'), objectId: id, propertyName: 'dealstage', propertyValue: 'qualifiedtobuy', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
+      { ...base, ...type('propertyChange'), objectId: id, propertyName: 'hubspot_owner_id', propertyValue: '801', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
       {
-        ...base, subscriptionType: 'deal.merge', objectId: id, changeSource: 'CRM_UI', sourceId: 'userId:45678',
+        ...base, ...type('merge'), objectId: id, changeSource: 'CRM_UI', sourceId: 'userId:45678',
         primaryObjectId: id, mergedObjectIds: [Number(other.id)], newObjectId: id, numberOfPropertiesMoved: expect.any(Number),
       },
-      { ...base, subscriptionType: 'deal.deletion', objectId: id, changeSource: 'CRM_UI', sourceId: 'userId:45678' },
+      { ...base, ...type('deletion'), objectId: id, changeSource: 'CRM_UI', sourceId: 'userId:45678' },
     ]);
     // Everything happened inside one batching window: one POST.
     expect(rx.received).toHaveLength(1);
@@ -76,7 +80,7 @@ describe('webhook deliveries', () => {
     expect(first!.events.every((e) => e.attemptNumber === 0)).toBe(true);
     expect(second!.events.every((e) => e.attemptNumber === 1)).toBe(true);
     expect(second!.events.map((e) => e.eventId)).toEqual(first!.events.map((e) => e.eventId));
-    expect(second!.events[0]).toMatchObject({ objectId: Number(deal.id), subscriptionType: 'deal.creation' });
+    expect(second!.events[0]).toMatchObject({ objectId: Number(deal.id), subscriptionType: 'object.creation', objectTypeId: '0-3' });
   });
 
   it('gives up after 10 retries', async () => {

@@ -6,6 +6,15 @@ export const DEAL_EVENT_TYPES = ['deal.creation', 'deal.deletion', 'deal.propert
 export type DealEventType = (typeof DEAL_EVENT_TYPES)[number];
 export type Subscription = { id: number; eventType: DealEventType; propertyName?: string; active: boolean };
 
+/**
+ * How deliveries name their type. An app on platform 2026.03 subscribes through `crmObjects` and receives the
+ * generic `object.*` shape with `objectTypeId` ("0-3" for deals); `legacy` is the older `deal.*` shape
+ * (`legacyCrmObjects` subscriptions, pre-2024 apps). Facts §4 and HubSpot's 2024 changelog "generic webhook
+ * subscriptions".
+ */
+export type WebhookFormat = 'object' | 'legacy';
+export const DEAL_OBJECT_TYPE_ID = '0-3';
+
 /** One notification as HubSpot serialises it (facts §4); optional fields appear only for their event types. */
 export type WebhookEvent = {
   eventId: number;
@@ -13,7 +22,9 @@ export type WebhookEvent = {
   portalId: number;
   appId: number;
   occurredAt: number;
-  subscriptionType: DealEventType;
+  subscriptionType: DealEventType | `object.${Change['kind']}`;
+  /** `object.*` deliveries only. */
+  objectTypeId?: string;
   attemptNumber: number;
   objectId: number;
   changeSource: string;
@@ -42,6 +53,8 @@ export type WebhookOptions = {
   /** HubSpot gives up on a request after 5 s and retries it. */
   timeoutMs: number;
   maxConcurrentRequests: number;
+  /** `object` (default) as a 2026.03 project app receives; `legacy` for the `deal.*` shape. */
+  format: WebhookFormat;
 };
 
 type Identity = { portalId: number; appId: number; clientSecret: string; now: () => number };
@@ -71,6 +84,7 @@ export class WebhookDispatcher {
     retryDelayMs: (attempt) => 20 * attempt,
     timeoutMs: 5_000,
     maxConcurrentRequests: 10,
+    format: 'object',
   };
   subscriptions: Subscription[] = [];
   readonly deliveries: DeliveryRecord[] = [];
@@ -119,13 +133,15 @@ export class WebhookDispatcher {
     for (const sub of this.subscriptions) {
       if (!sub.active || sub.eventType !== type) continue;
       if (c.kind === 'propertyChange' && sub.propertyName !== c.propertyName) continue;
+      const generic = this.options.format === 'object';
       const event: WebhookEvent = {
         eventId: this.nextEventId++,
         subscriptionId: sub.id,
         portalId: this.id.portalId,
         appId: this.id.appId,
         occurredAt: c.occurredAt,
-        subscriptionType: type,
+        subscriptionType: generic ? `object.${c.kind}` : type,
+        ...(generic ? { objectTypeId: DEAL_OBJECT_TYPE_ID } : {}),
         attemptNumber: 0,
         objectId: Number(c.objectId),
         changeSource: c.source.changeSource,

@@ -17,12 +17,13 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { DealSlaCard } from './DealSlaCard.tsx';
+import { SERVICE_URL } from './lib/config.ts';
 import type { DealCardView, SlaStatus } from './lib/types.ts';
 import { deferred, eventually, fakeFetch } from './test/fakeFetch.ts';
 import { managed, sla, unmanaged } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.
-const CARD_URL = 'https://stagekeeper.example.com/api/card/deal/123';
+const CARD_URL = `${SERVICE_URL}/api/card/deal/123`;
 
 function setup(handler: Parameters<typeof fakeFetch>[0]) {
   const renderer = createRenderer('crm.record.tab');
@@ -115,6 +116,38 @@ describe('DealSlaCard', () => {
       'Missing: Documents received, Risk flag set. The deal was moved to Intake review.',
     );
     expect(t.findByTestId(Text, 'gate-remedy').text).toBe(gate.remedy);
+  });
+
+  it('tells the rep what to do now: required actions (done, open with due time, overdue) and what the next move needs', async () => {
+    const view = managed({
+      requiredActions: [
+        { id: 'quality_check', subject: 'Quality check of the intake chart', status: 'done', dueAt: '2026-11-24T16:00:00.000Z', overdue: false },
+        { id: 'route', subject: 'Route the chart packet to the clinical review queue', status: 'open', dueAt: '2026-11-24T18:00:00.000Z', overdue: false },
+        { id: 'late', subject: 'Call the patient back', status: 'open', dueAt: '2026-11-24T15:00:00.000Z', overdue: true },
+      ],
+      nextMove: { to: { id: 'crq', label: 'Clinical Review Queue' }, missing: ['Chart packet assigned', 'Risk flag set'] },
+    });
+    const t = setup(serve(view));
+    t.show();
+    await t.waitFor(() => expect(t.findByTestId(Tag, 'action-0').text).toBe('Done'));
+    expect([1, 2].map((i) => t.findByTestId(Tag, `action-${i}`).text)).toEqual(['Open', 'Overdue']);
+    expect(t.findByTestId(Tag, 'action-2').props.variant).toBe('error');
+    expect(t.findByTestId(Text, 'action-due-1').text).toBe('due Tue, Nov 24, 1:00 PM EST');
+    expect(t.maybeFindByTestId(Text, 'action-due-0')).toBeNull();
+    expect(t.findAll(Heading).map((h) => h.text)).toContain('To move to Clinical Review Queue');
+    expect(t.findByTestId(Tag, 'next-missing-1').text).toBe('Missing');
+    expect(t.findAll(Text).map((x) => x.text)).toEqual(expect.arrayContaining(['Chart packet assigned', 'Risk flag set']));
+  });
+
+  it('says when the next move has everything it needs, and shows no next move in a closed stage', async () => {
+    const ready = setup(serve(managed({ nextMove: { to: { id: 'crq', label: 'Clinical Review Queue' }, missing: [] } })));
+    ready.show();
+    await ready.waitFor(() => expect(ready.findByTestId(Text, 'next-move-ready').text).toBe('Everything Clinical Review Queue needs is in place.'));
+    const closed = setup(serve(managed({ nextMove: null })));
+    closed.show();
+    await closed.waitFor(() => expect(closed.find(Heading).text).toBe('Intake review'));
+    expect(closed.findAll(Heading).map((h) => h.text ?? '').some((h) => h.startsWith('To move to'))).toBe(false);
+    expect(closed.findByTestId(Text, 'no-required-actions')).toBeTruthy();
   });
 
   it('shows the breach history', async () => {

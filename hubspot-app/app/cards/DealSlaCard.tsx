@@ -18,6 +18,8 @@ import { BreachReasonControl } from './components/BreachReasonControl.tsx';
 import { DealTrail } from './components/DealTrail.tsx';
 import { ExitChecklist } from './components/ExitChecklist.tsx';
 import { GateAlert } from './components/GateAlert.tsx';
+import { NextMove } from './components/NextMove.tsx';
+import { RequiredActions } from './components/RequiredActions.tsx';
 import { SlaSection } from './components/SlaSection.tsx';
 import { SERVICE_URL } from './lib/config.ts';
 import { REASON_LABELS } from './lib/format.ts';
@@ -134,6 +136,16 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
       </Flex>
       <SlaSection sla={view.sla} timeZone={timeZone} locale={locale} />
       <DealTrail clocks={view.eventClocks ?? []} routing={view.routing ?? null} trail={view.trail ?? []} timeZone={timeZone} locale={locale} />
+      <Divider />
+      <Heading>Required actions</Heading>
+      <RequiredActions actions={view.requiredActions ?? []} timeZone={timeZone} locale={locale} />
+      {view.nextMove && (
+        <>
+          <Divider />
+          <Heading>{`To move to ${view.nextMove.to.label}`}</Heading>
+          <NextMove move={view.nextMove} />
+        </>
+      )}
       <Divider />
       <Heading>Exit checklist</Heading>
       <ExitChecklist items={view.exitChecklist} />

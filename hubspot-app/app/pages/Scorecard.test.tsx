@@ -5,12 +5,13 @@ import type { TableProps } from '@hubspot/ui-extensions';
 import { BarChart, Button, EmptyState, ErrorState, Heading, Select, Table, TableCell, TableRow, Text } from '@hubspot/ui-extensions';
 import { PageRouter } from './Pages.tsx';
 import { Scorecard } from './Scorecard.tsx';
+import { SERVICE_URL } from './lib/config.ts';
 import { isoWeekMonday, weekLabel } from './lib/format.ts';
 import { eventually, fakeFetch } from './test/fakeFetch.ts';
 import { scorecard } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.
-const URL = 'https://stagekeeper.example.com/api/scorecard';
+const URL = `${SERVICE_URL}/api/scorecard`;
 
 const cells = (table: RenderedElementNode<TableProps>) =>
   table.findAll(TableRow).slice(1).map((r) => r.findAll(TableCell).map((c) => c.text));

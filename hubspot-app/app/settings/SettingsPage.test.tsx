@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Alert, Button, EmptyState, ErrorState, Heading, Input, NumberInput, Select, StatusTag, Text } from '@hubspot/ui-extensions';
 import { SettingsPage } from './SettingsPage.tsx';
+import { SERVICE_URL } from './lib/config.ts';
 import type { PlaybookDoc } from './lib/types.ts';
 import { eventually, fakeFetch, type Call } from './test/fakeFetch.ts';
 import { playbook, playbookResponse, status } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.
-const BASE = 'https://stagekeeper.example.com';
+const BASE = SERVICE_URL;
 const TARGET_0 = 'pipelines.0.stages.0.sla.target';
 const WARN_0 = 'pipelines.0.stages.0.sla.warningAt';
 const ROLE_1 = 'pipelines.0.stages.1.ownerRole';
@@ -19,6 +20,7 @@ function setup(onPut: (call: Call) => Reply = (c) => ({ body: saved(c) }), onGet
   const renderer = createRenderer('settings');
   const fetch = fakeFetch((call) => {
     if (call.url === `${BASE}/api/settings/status`) return { body: status() };
+    if (call.url === `${BASE}/api/settings/channels`) return { body: { canStore: true, defaultChannel: null, channels: [] } };
     if (call.method === 'PUT') return onPut(call);
     return onGetPlaybook ? onGetPlaybook() : { body: playbookResponse() };
   });
@@ -45,6 +47,7 @@ describe('SettingsPage', () => {
     await t.waitFor(() => expect(t.findByTestId(StatusTag, 'install-status').text).toBe('Connected'));
     expect(t.findByTestId(StatusTag, 'provisioning-status').text).toBe('Properties provisioned (13/13)');
     expect(t.fetch.calls.map((c) => `${c.method} ${c.url}`).sort()).toEqual([
+      `GET ${BASE}/api/settings/channels`,
       `GET ${BASE}/api/settings/playbook`,
       `GET ${BASE}/api/settings/status`,
     ]);
@@ -157,6 +160,38 @@ describe('SettingsPage', () => {
   it('shows an empty state when the portal has no playbook yet', async () => {
     const t = setup(undefined, () => ({ body: playbookResponse(null) }));
     await t.waitFor(() => expect(t.find(EmptyState).props.title).toBe('No playbook yet'));
+  });
+
+  it('publishes the starter playbook the service offers as the first version, without the CLI', async () => {
+    const starter = { ...playbook(), version: 0 };
+    const t = setup(
+      (c) => ({ body: { ...playbookResponse({ ...(c.body as { playbook: PlaybookDoc }).playbook, version: 1 }), version: 1 } }),
+      () => ({ body: { ...playbookResponse(null), starter } }),
+    );
+    const publish = () => t.find(Button, (n) => n.text === 'Publish the Telehealth intake playbook');
+    await t.waitFor(() => expect(publish()).toBeTruthy());
+    expect(t.find(EmptyState).props.title).toBe('No playbook yet');
+    publish().trigger('onClick');
+    await eventually(() => expect(t.puts()).toHaveLength(1));
+    expect(t.puts()[0]!.body).toEqual({ baseVersion: null, playbook: starter });
+    await t.waitFor(() => expect(t.findAll(Heading).map((h) => h.text)).toContain('Playbook: Telehealth intake (version 1)'));
+    expect(t.mocks.actions.addAlert.calls[0]![0]).toMatchObject({ type: 'success', message: 'Playbook saved as version 1.' });
+  });
+
+  it('names each property the playbook reads without a webhook subscription, with the fix', async () => {
+    const fix = 'add {"subscriptionType":"object.propertyChange","objectType":"deal","propertyName":"intake_summary","active":true} to webhooks-hsmeta.json';
+    const t = setup(undefined, () => ({
+      body: { ...playbookResponse(), unsubscribedProperties: [{ property: 'intake_summary', at: ['pipelines[0].stages[0].exitCriteria[0]'], fix }] },
+    }));
+    await ready(t);
+    expect(t.find(Alert, { title: '1 property is read without a webhook subscription' })).toBeTruthy();
+    expect(t.findByTestId(Text, 'unsubscribed-intake_summary').text).toBe(`intake_summary (read at pipelines[0].stages[0].exitCriteria[0]): ${fix}`);
+  });
+
+  it('shows no subscription warning when every property is subscribed', async () => {
+    const t = setup(undefined, () => ({ body: { ...playbookResponse(), unsubscribedProperties: [] } }));
+    await ready(t);
+    expect(t.maybeFind(Alert, (n) => String(n.props.title).includes('webhook subscription'))).toBeNull();
   });
 
   it('shows an error state when the playbook cannot be loaded, and retries', async () => {

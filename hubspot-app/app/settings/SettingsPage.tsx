@@ -3,7 +3,6 @@ import {
   Alert,
   Button,
   Divider,
-  EmptyState,
   ErrorState,
   Flex,
   Heading,
@@ -13,7 +12,10 @@ import {
   useExtensionActions,
 } from '@hubspot/ui-extensions';
 import { InstallStatus } from './components/InstallStatus.tsx';
+import { PagingChannels } from './components/PagingChannels.tsx';
 import { StageFields } from './components/StageFields.tsx';
+import { StarterPlaybook } from './components/StarterPlaybook.tsx';
+import { UnsubscribedProperties } from './components/UnsubscribedProperties.tsx';
 import { SERVICE_URL } from './lib/config.ts';
 import { editStage, type StageEdit } from './lib/draft.ts';
 import { createServiceClient, ServiceError, type FetchLike, type Issue } from './lib/service.ts';
@@ -79,13 +81,13 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
     setServerErrors((prev) => Object.fromEntries(Object.entries(prev).filter(([k]) => !touched.includes(k))));
   };
 
-  const save = async () => {
-    if (!draft || saved.kind !== 'ready' || hasClientErrors || saving) return;
+  const save = async (doc: PlaybookDoc | null = draft) => {
+    if (!doc || saved.kind !== 'ready' || (doc === draft && hasClientErrors) || saving) return;
     setSaving(true);
     try {
       const data = await client.put<PlaybookResponse>('/api/settings/playbook', {
         baseVersion: saved.data.version,
-        playbook: draft,
+        playbook: doc,
       });
       setSaved({ kind: 'ready', data });
       setDraft(data.playbook);
@@ -131,6 +133,8 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
       )}
       {status.kind === 'ready' && <InstallStatus status={status.data} />}
       <Divider />
+      <PagingChannels client={client} />
+      <Divider />
       {saved.kind === 'loading' && <LoadingSpinner label="Loading playbook" />}
       {saved.kind === 'error' && (
         <ErrorState title="Could not load the playbook">
@@ -139,15 +143,14 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
         </ErrorState>
       )}
       {saved.kind === 'ready' && !draft && (
-        <EmptyState title="No playbook yet" imageName="building">
-          <Text>Upload the first playbook with the Stagekeeper CLI; it can be tuned here afterwards.</Text>
-        </EmptyState>
+        <StarterPlaybook starter={saved.data.starter ?? null} publishing={saving} onPublish={() => void save(saved.data.starter ?? null)} />
       )}
       {saved.kind === 'ready' && draft && (
         <Flex direction="column" gap="sm">
           <Heading>
             Playbook: {draft.name} (version {saved.data.version ?? draft.version})
           </Heading>
+          <UnsubscribedProperties items={saved.data.unsubscribedProperties ?? []} />
           {conflict && (
             <Alert title="Someone saved a newer version" variant="warning">
               <Text>Reload to see it, then make your change again.</Text>

@@ -22,3 +22,4 @@
 export type { CompiledCalendar } from './compile';
 export { compileCalendar } from './compile';
 export { isOpen, nextOpen, nextClose, addBusinessTime, businessTimeBetween } from './ops';
+export { nextLocalMidnight } from './midnight';

@@ -1,4 +1,5 @@
-import type { Criterion } from '../playbook/schema';
+import type { Criterion, Stage } from '../playbook/schema';
+import { P } from '../properties';
 import type { DealSnapshot, StageEntry } from './types';
 
 type EntryTasks = StageEntry['tasks'];
@@ -99,4 +100,16 @@ export function evaluateCriteria(
 ): { met: boolean; missing: string[] } {
   const missing = criteria.filter((c) => !criterionHolds(c, snapshot, entryTasks, now)).map(criterionLabel);
   return { met: missing.length === 0, missing };
+}
+
+/**
+ * What entering a stage needs: its entry criteria, plus a closure reason from its list when it is a closed stage
+ * that takes one (the reason lives in the written-back closure-reason property, so reports can group by it).
+ */
+export function entryCriteriaOf(stage: Stage): Criterion[] {
+  const reasons = stage.closureReasons;
+  if (!reasons) return stage.entryCriteria;
+  const names = reasons.map((r) => r.replace(/_/g, ' '));
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0];
+  return [...stage.entryCriteria, { op: 'oneOf', property: P.closureReason, values: [...reasons], label: `Closure reason recorded (${list})` }];
 }

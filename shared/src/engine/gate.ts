@@ -1,6 +1,6 @@
-import type { Playbook } from '../playbook/schema';
+import type { Pipeline, Playbook } from '../playbook/schema';
 import { P } from '../properties';
-import { evaluateCriteria } from './criteria';
+import { entryCriteriaOf, evaluateCriteria } from './criteria';
 import { Effects } from './effects';
 import { findStage, type StageRef } from './lookup';
 import { ownerFor } from './tasks';
@@ -17,10 +17,58 @@ export const CLEAR_GATE: GateState = {
   taskKey: null,
 };
 
+/** How a move relates to the stage left: later in the same pipeline, earlier (or the same stage), or elsewhere. */
+export type MoveKind = 'forward' | 'backward' | 'cross_pipeline';
+
+export function moveKind(from: StageRef, to: StageRef): MoveKind {
+  if (from.pipeline.id !== to.pipeline.id) return 'cross_pipeline';
+  return to.index > from.index ? 'forward' : 'backward';
+}
+
 /**
- * What a forward move is missing: the source stage's exit criteria and the target's entry criteria. A closed
- * stage is only held to its own entry criteria, because losing a deal must always be possible; put closed-won
- * requirements in that stage's entryCriteria.
+ * The stages a forward move skips that still hold it to their exit criteria: every stage between the two, except
+ * closed stages (ends of the journey, not steps on it), remediation stages (detours a gate sends deals to) and all
+ * of them when the pipeline names the move as an allowed shortcut.
+ */
+export function skippedStages(from: StageRef, to: StageRef): StageRef['stage'][] {
+  const pipeline = to.pipeline;
+  if (from.pipeline.id !== pipeline.id || to.index <= from.index + 1) return [];
+  if (pipeline.shortcuts.some((s) => s.from === from.stage.id && s.to === to.stage.id)) return [];
+  const detours = remediationStages(pipeline);
+  return pipeline.stages.slice(from.index + 1, to.index).filter((s) => !s.closed && !detours.has(s.id));
+}
+
+/** Stages some gate of the pipeline sends blocked deals to. */
+function remediationStages(pipeline: Pipeline): Set<string> {
+  const out = new Set<string>();
+  for (const g of [pipeline.gate, ...pipeline.stages.map((s) => s.gate)]) if (g?.onBlocked === 'remediate') out.add(g.stage);
+  return out;
+}
+
+/**
+ * Where a deal normally goes from here: the next step of the journey (closed outcomes and remediation detours are
+ * not steps). From a remediation stage, the stage whose gate sent deals there. None from a closed or the last stage.
+ */
+export function nextStep(from: StageRef): StageRef | undefined {
+  const { pipeline } = from;
+  if (from.stage.closed) return undefined;
+  const detours = remediationStages(pipeline);
+  const at = (index: number): StageRef => ({ pipeline, stage: pipeline.stages[index]!, index });
+  if (detours.has(from.stage.id)) {
+    // A pipeline-wide remediation stage serves every stage; then the journey order decides.
+    const back = pipeline.stages.findIndex((s) => s.gate?.onBlocked === 'remediate' && s.gate.stage === from.stage.id);
+    if (back >= 0) return at(back);
+  }
+  const index = pipeline.stages.findIndex((s, i) => i > from.index && !s.closed && !detours.has(s.id));
+  return index >= 0 ? at(index) : undefined;
+}
+
+/**
+ * What a move is missing. Every move needs the target's entry criteria (a closure reason for a closed stage that
+ * takes one), whichever way it goes: back, forward or into another pipeline. A forward move also needs the exit
+ * criteria of the stage left and of every stage it skips (000: "No transition should happen with missing critical
+ * fields"); a skipped stage's items are named with its label. A closed stage is only held to its own entry
+ * criteria, because losing a deal must always be possible; put closed-won requirements in its entryCriteria.
  */
 export function gateMissing(
   state: DealState,
@@ -30,14 +78,19 @@ export function gateMissing(
   now: number,
 ): string[] {
   const entryTasks = state.current?.tasks ?? [];
-  const exit = to.stage.closed ? [] : evaluateCriteria(from.stage.exitCriteria, snapshot, entryTasks, now).missing;
+  const forward = moveKind(from, to) === 'forward' && !to.stage.closed;
+  const exit = forward ? evaluateCriteria(from.stage.exitCriteria, snapshot, entryTasks, now).missing : [];
+  // A skipped stage was never visited (this time), so its task criteria see no tasks and stay unmet.
+  const skipped = forward
+    ? skippedStages(from, to).flatMap((s) => evaluateCriteria(s.exitCriteria, snapshot, [], now).missing.map((m) => `${s.label}: ${m}`))
+    : [];
   // Entry criteria cannot refer to tasks of a visit that has not started, so they see none.
-  const entry = evaluateCriteria(to.stage.entryCriteria, snapshot, [], now).missing;
-  return [...new Set([...exit, ...entry])];
+  const entry = evaluateCriteria(entryCriteriaOf(to.stage), snapshot, [], now).missing;
+  return [...new Set([...exit, ...skipped, ...entry])];
 }
 
 /**
- * Blocks a forward move: sends the deal back (revert) or to the remediation stage and gives the owner a task
+ * Blocks a move: sends the deal back (revert) or to the remediation stage and gives the owner a task
  * naming what is missing. The current visit and its clock stay as they are: a blocked move is not progress.
  */
 export function blockMove(
@@ -63,7 +116,9 @@ export function blockMove(
 
   const owner = destRef ? ownerFor(fx, playbook, destRef.stage, snapshot.ownerId, 'remediation task') : snapshot.ownerId;
   const clock = entry.sla;
-  fx.push({ type: 'moveStage', toStage: dest, reason: gate.onBlocked === 'revert' ? 'gate_revert' : 'gate_remediation' });
+  // A blocked move into another pipeline goes back across: HubSpot only takes a stage together with its pipeline.
+  const toPipeline = destRef && destRef.pipeline.id !== snapshot.pipeline ? { toPipeline: destRef.pipeline.id } : {};
+  fx.push({ type: 'moveStage', toStage: dest, ...toPipeline, reason: gate.onBlocked === 'revert' ? 'gate_revert' : 'gate_remediation' });
   fx.push({
     type: 'createTask',
     key,

@@ -2,13 +2,15 @@ import type { EscalationAction, Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { applyBreach } from './breach';
 import { Effects, iso } from './effects';
+import { taskTime, taskZone } from './task-time';
 import { findStage } from './lookup';
 import { recordOwnerChange } from './owner';
+import { pageFor } from './pages';
 import { reconcile } from './reconcile';
 import { breachRun, findEventClock } from './event-clocks';
 import { clockContext, forgetTimer, syncTimers, type ClockContext } from './sla-clock';
 import { leadOfRole, ownerForRole, workOwner } from './tasks';
-import type { DealSnapshot, DealState, EngineResult, RoutingInput, SlaClock, TimerFiring } from './types';
+import type { DealSnapshot, DealState, EngineResult, PageCommand, RoutingInput, SlaClock, TimerFiring } from './types';
 
 export type TimerInput = {
   playbook: Playbook;
@@ -38,6 +40,11 @@ type ClockHost = {
   breach: () => void;
   /** Stage clocks write their status and level back; event clocks write their own summary. */
   writeBack: boolean;
+  /**
+   * The page a fired level sends to the role's lead. Stage clocks only: a page names the stage, and leaving the
+   * stage resolves it (pageResolutions); an event clock run has neither, so its levels page no one.
+   */
+  page: (level: number) => PageCommand | undefined;
 };
 
 function escalate(
@@ -60,7 +67,7 @@ function escalate(
       key,
       kind: 'escalation',
       subject: subject.slice(0, 255),
-      body: `Deal ${state.dealId} is at ${at}% of its ${host.label} SLA (due ${iso(host.clock.dueAt)}).`,
+      body: `Deal ${state.dealId} is at ${at}% of its ${host.label} SLA (due ${taskTime(host.clock.dueAt, taskZone(playbook, host.clock.calendar))}).`,
       dueAt: now,
       ownerId,
       priority: 'HIGH',
@@ -131,8 +138,8 @@ export function onTimer({ playbook, state, snapshot, timer, now, routing }: Time
         type: 'createTask',
         key,
         kind: 'warning',
-        subject: `${host.label}: SLA due ${iso(clock.dueAt)}`.slice(0, 255),
-        body: `${ctx.sla.warningAt}% of the ${host.label} SLA is used. It breaches at ${iso(clock.dueAt)}.`,
+        subject: `${host.label}: SLA due ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))}`.slice(0, 255),
+        body: `${ctx.sla.warningAt}% of the ${host.label} SLA is used. It breaches at ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))}.`,
         dueAt: clock.dueAt,
         ownerId: ownerForRole(fx, playbook, host.role, host.worker, 'SLA warning'),
         priority: 'HIGH',
@@ -153,6 +160,12 @@ export function onTimer({ playbook, state, snapshot, timer, now, routing }: Time
       if (def.at >= 100 && clock.status === 'running' && now >= clock.dueAt) host.breach();
       clock.levelsFired.push(level);
       for (const action of def.actions) escalate(fx, s, playbook, host, snapshot, level, def.at, action, now);
+      // The page goes out besides the level's HubSpot tasks, never instead of them: a failing channel loses nothing.
+      const page = host.page(level);
+      if (page) {
+        fx.push(page);
+        clock.paged = [...(clock.paged ?? []), level];
+      }
       if (host.writeBack) fx.set({ [P.escalationLevel]: String(Math.max(...clock.levelsFired) + 1) });
       fx.decide('escalation', `level ${level + 1} (${def.at}%): ${def.actions.map((a) => a.type).join(', ')}`);
     }
@@ -177,6 +190,7 @@ function hostOf(fx: Effects, s: DealState, playbook: Playbook, snapshot: DealSna
       worker: workOwner(entry, snapshot.ownerId),
       breach: () => breachRun(fx, s, def, run, snapshot, now),
       writeBack: false,
+      page: () => undefined,
     };
   }
   const ref = entry && findStage(playbook, entry.stage);
@@ -193,5 +207,6 @@ function hostOf(fx: Effects, s: DealState, playbook: Playbook, snapshot: DealSna
     worker: workOwner(entry, snapshot.ownerId),
     breach: () => applyBreach(fx, s, playbook, ref.stage, snapshot, clock.dueAt, now),
     writeBack: true,
+    page: (level) => pageFor(playbook, ref.stage, entry, ctx, level, now),
   };
 }

@@ -2,6 +2,7 @@ import type { Playbook } from '../playbook/schema';
 import type { Effects } from './effects';
 import { findStage } from './lookup';
 import { slaTaskSubject } from './tasks';
+import { taskTime, taskZone } from './task-time';
 import type { DealSnapshot, DealState } from './types';
 
 const KIND_NAMES: Record<string, string> = {
@@ -52,7 +53,7 @@ export function recordOwnerChange(
     subject: `${ref.stage.label}: handoff, you now own this deal`,
     body:
       (clock && (clock.status === 'running' || clock.status === 'paused')
-        ? `Stage SLA due ${new Date(clock.dueAt).toISOString()} (${clock.status}).\n`
+        ? `Stage SLA due ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))} (${clock.status}).\n`
         : '') +
       (open.length
         ? `Open Stagekeeper tasks still assigned to the previous owner:\n${open.map((t) => `- ${subjectOf(t)}`).join('\n')}`

@@ -5,6 +5,7 @@ import { findStage } from './lookup';
 import { moveSlaTask, pauseHolds, runningStatus } from './pause';
 import { cancelAllTimers, chooseTarget, clockContext, pauseClock, pointAt, refreshTimes, startClock, syncTimers } from './sla-clock';
 import { ownerFor, slaTask, slaTaskKey } from './tasks';
+import { taskZone } from './task-time';
 import type { DealSnapshot, DealState } from './types';
 
 /**
@@ -53,7 +54,8 @@ export function applyPlaybookChange(
     const started = startClock(ctx, snapshot, entry.enteredAt, now);
     entry.sla = started;
     if (pauseHolds(ctx, snapshot, entry, now)) pauseClock(started, ctx, Math.max(now, entry.enteredAt));
-    fx.push(slaTask(entry, ref.stage, started, ownerFor(fx, playbook, ref.stage, snapshot.ownerId, 'SLA task')));
+    const zone = taskZone(playbook, started.calendar);
+    fx.push(slaTask(entry, ref.stage, started, ownerFor(fx, playbook, ref.stage, snapshot.ownerId, 'SLA task'), zone));
     entry.tasks.push({ key: slaTaskKey(entry.entryId), kind: 'sla' });
     fx.push(...syncTimers(entry.entryId, started, ctx));
     fx.set({

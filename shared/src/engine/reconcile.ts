@@ -1,9 +1,10 @@
 import type { Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { closeOut } from './closure';
+import { recordedClosureReason } from './closure-reason';
 import { parseNumber } from './criteria';
 import { Effects, iso } from './effects';
-import { blockMove, CLEAR_GATE, gateMissing } from './gate';
+import { blockMove, CLEAR_GATE, gateMissing, moveKind } from './gate';
 import { findManagedStage, findStage, type StageRef } from './lookup';
 import { trackOwner } from './owner';
 import { trackPause } from './pause';
@@ -105,11 +106,15 @@ function transition(
   const from = cur ? findStage(playbook, cur.stage) : undefined;
   // Our own remediation move arriving: not progress, not backflow, and already gate-checked.
   const viaGate = cur !== null && state.gate.pendingStage === to.stage.id;
-  let direction: HistoryRow['direction'] = 'exit';
-  if (from && from.pipeline.id === to.pipeline.id) direction = to.index > from.index ? 'forward' : 'backward';
+  const kind = from ? moveKind(from, to) : 'cross_pipeline';
+  const direction: HistoryRow['direction'] = kind === 'cross_pipeline' ? 'exit' : kind;
 
-  if (cur && from && direction === 'forward' && !viaGate) {
-    const missing = gateMissing(state, from, to, snapshot, now);
+  // Every move the deal makes itself is gated; only what the gate moved, a first sighting and a re-entry of the
+  // same stage (left and back between two reads: the deal is where it was) are taken as they are.
+  const recorded = recordedClosureReason(state, to, snapshot);
+  if (cur && from && !viaGate && from.stage.id !== to.stage.id) {
+    const seen = recorded ? { ...snapshot, properties: { ...snapshot.properties, [P.closureReason]: recorded } } : snapshot;
+    const missing = gateMissing(state, from, to, seen, now);
     if (missing.length > 0) {
       blockMove(fx, state, playbook, to, snapshot, missing, now);
       trackOwner(fx, state, playbook, snapshot, now);
@@ -123,6 +128,11 @@ function transition(
   if (cur) {
     const why = viaGate ? `the gate sent the deal to ${to.stage.label}` : `the deal moved to ${to.stage.label}`;
     previous = exitStage(fx, state, playbook, snapshot, at ?? now, to.stage.id, direction, 'left', why, now);
+    // A reopened deal is no longer closed: its closure reason would count it among closed deals in reports.
+    if (from?.stage.closureReasons && !to.stage.closed) {
+      fx.set({ [P.closureReason]: '' });
+      fx.decide('closure.reopened', `the deal left closed stage "${from.stage.label}"; its closure reason is cleared`);
+    }
   } else if (state.closedReason === 'unmanaged_pipeline') {
     fx.decide('deal.returned', `the deal is back in managed pipeline "${to.pipeline.id}"`);
   } else {
@@ -142,6 +152,10 @@ function transition(
     fx.push({ type: 'cancelTask', key: gateTask, reason: 'the deal moved elsewhere before reaching the remediation stage' });
 
   const entry = enterStage(fx, state, playbook, to, snapshot, now, previous, routing);
+  if (recorded) {
+    fx.set({ [P.closureReason]: recorded });
+    fx.decide('closure.recorded', `closed as "${recorded}" from the recorded outcome of the visit left (patient unreachable)`);
+  }
   if (keepGate) {
     if (gateTask) entry.tasks.push({ key: gateTask, kind: 'remediation' });
     state.gate = { ...keepGate, pendingStage: null, taskKey: null };

@@ -14,5 +14,7 @@ export function requiredProperties(playbook: Playbook): string[] {
   // Counters restart from these when stored state is lost.
   names.add(P.breachCount);
   names.add(P.backflowCount);
+  // Closed stages that take a closure reason gate on it.
+  if (playbook.pipelines.some((pl) => pl.stages.some((s) => s.closureReasons))) names.add(P.closureReason);
   return [...names].sort();
 }

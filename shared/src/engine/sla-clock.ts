@@ -148,7 +148,8 @@ export function plannedTimers(entryId: string, clock: SlaClock | null, ctx: Cloc
       timerId: timerId(entryId, 'escalation', i),
       kind: 'escalation',
       level: i,
-      fireAt: deliveryTime(ctx, pointAt(clock, ctx, level.at)),
+      // A level that pages "now" acts at its moment; the others wait for someone staffed to read them.
+      fireAt: level.page?.now ? pointAt(clock, ctx, level.at) : deliveryTime(ctx, pointAt(clock, ctx, level.at)),
     });
   });
   return timers;

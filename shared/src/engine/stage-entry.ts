@@ -7,6 +7,7 @@ import { pauseHolds, runningStatus } from './pause';
 import { clockContext, pauseClock, startClock, syncTimers } from './sla-clock';
 import { leadOf, ownerFor, slaTask, templateDueAt, templateTask } from './tasks';
 import { routeWork } from './routing';
+import { taskZone } from './task-time';
 import type { DealSnapshot, DealState, RoutingInput, StageEntry } from './types';
 
 export type PreviousOutcome = 'met' | 'breached' | 'none' | 'cancelled' | null;
@@ -83,7 +84,7 @@ export function enterStage(
       fx.decide('sla.paused', `a pause condition already holds when the entry is first seen`);
     }
     const owner = ownerFor(fx, playbook, stage, worker, 'SLA task');
-    fx.push(slaTask(entry, stage, clock, owner));
+    fx.push(slaTask(entry, stage, clock, owner, taskZone(playbook, clock.calendar)));
     entry.tasks.push({ key: `${entry.entryId}:sla`, kind: 'sla' });
     fx.set({
       [P.slaStatus]: clock.status === 'paused' ? 'paused' : runningStatus(clock),

@@ -77,7 +77,10 @@ export function exitStage(
       });
   }
 
-  const calendar = calendarOf(playbook, clock?.calendar ?? ref?.stage.sla?.calendar);
+  // Time in stage counts the way the stage's SLA does: staffed time for a business-time stage, wall time for a
+  // calendar-time stage (a "8d" cadence stage took days, not the staffed hours inside them) or one without an SLA.
+  const basis = clock?.basis ?? ref?.stage.sla?.basis;
+  const calendar = basis === 'business' ? calendarOf(playbook, clock?.calendar ?? ref?.stage.sla?.calendar) : undefined;
   fx.push({
     type: 'recordHistory',
     row: {

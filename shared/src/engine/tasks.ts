@@ -4,7 +4,7 @@ import type { Playbook, Stage, TaskTemplate } from '../playbook/schema';
 import { calendarOf } from './calendars';
 import { criterionLabel } from './criteria';
 import type { Effects } from './effects';
-import { iso } from './effects';
+import { taskTime } from './task-time';
 import { findRole } from './lookup';
 import type { Command, SlaClock, StageEntry } from './types';
 
@@ -47,7 +47,8 @@ export function slaTaskSubject(stage: Stage): string {
   return clip(`${stage.label}: ${todo || 'move the deal to the next stage'}`);
 }
 
-export function slaTask(entry: StageEntry, stage: Stage, clock: SlaClock, ownerId: string | null): CreateTask {
+/** `zone`: where the due time is told (taskZone); reps read the body in HubSpot. */
+export function slaTask(entry: StageEntry, stage: Stage, clock: SlaClock, ownerId: string | null, zone = 'UTC'): CreateTask {
   const basis = clock.basis === 'business' ? 'staffed time' : 'calendar time';
   const criteria = stage.exitCriteria.map((c) => `- ${criterionLabel(c)}`).join('\n');
   return {
@@ -56,7 +57,7 @@ export function slaTask(entry: StageEntry, stage: Stage, clock: SlaClock, ownerI
     kind: 'sla',
     subject: slaTaskSubject(stage),
     body:
-      `Stage SLA: ${formatDuration(clock.targetMs)} of ${basis} (rule: ${clock.targetRule}), due ${iso(clock.dueAt)}.` +
+      `Stage SLA: ${formatDuration(clock.targetMs)} of ${basis} (rule: ${clock.targetRule}), due ${taskTime(clock.dueAt, zone)}.` +
       (criteria ? `\nTo leave the stage:\n${criteria}` : ''),
     dueAt: clock.dueAt,
     ownerId,
@@ -70,7 +71,7 @@ export function slaTask(entry: StageEntry, stage: Stage, clock: SlaClock, ownerI
  * falls back to calendar time (with a decision) when the stage has none. No offset: due with the SLA.
  */
 export function templateDueAt(
-  fx: Effects,
+  fx: Pick<Effects, 'decide'>,
   playbook: Playbook,
   stage: Stage,
   template: TaskTemplate,

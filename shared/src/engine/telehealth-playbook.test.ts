@@ -25,6 +25,7 @@ const S = {
   care: '1180512208',
   active: '1180512209',
   notQualified: '1180512210',
+  unreachable: '1180512211',
 } as const;
 const OWNER = '61230455';
 
@@ -115,22 +116,76 @@ describe.runIf(present)('walking the telehealth intake playbook', () => {
     expect(only(e, 'createTask').map((t) => t.key)).toContain(`${state!.current!.entryId}:task:request_missing_items`);
   });
 
-  it('a complete chart with a high risk flag gets the 2-hour override, then qualifies', () => {
+  it('000 "auto-page team lead at 3 hours": Intake Completed pages the Intake Ops lead at 3 of 4 business hours', () => {
     props = { ...props, intake_documents_received: 'true', intake_summary: 'done', clinical_risk_level: 'high' };
-    step(S.completed, startedAt + 10 * HOUR);
-    step(S.review, startedAt + 11 * HOUR);
+    // Monday 2026-03-02 10:00 New York + 10h = 20:00, after business hours: the 4 hours count from Tuesday 08:00.
+    const completedAt = startedAt + 10 * HOUR;
+    const r = step(S.completed, completedAt);
+    const tuesday8 = at('2026-03-03T08:00:00-05:00');
+    expect(state!.current!.sla).toMatchObject({ targetMs: 4 * HOUR, dueAt: tuesday8 + 4 * HOUR });
+    expect(state!.current!.ownerRole).toBe('intake_ops');
+    expect(only(r, 'createTask').map((t) => t.key.split(':').pop())).toEqual(['sla', 'quality_check', 'route_to_clinical_queue']);
+    const page = fire('escalation', tuesday8 + 3 * HOUR, 0);
+    expect(only(page, 'createTask')[0]).toMatchObject({ ownerId: '61230440', subject: 'Page: intake waiting 3h for clinical review' });
+  });
+
+  it('000 "No transition should happen with missing critical fields": skipping Clinical Review Queue is blocked', () => {
+    props = { ...props, chart_packet_ready: 'true', chart_packet_assignee_id: '70315521', clinical_decision: 'qualified' };
+    const r = step(S.qualified, state!.current!.enteredAt + 2 * HOUR);
+    expect(written(r)[P.gateMissing]).toBe('Clinical Review Queue: Reviewing provider recorded');
+    expect(only(r, 'moveStage')).toEqual([{ type: 'moveStage', toStage: S.completed, reason: 'gate_revert' }]);
+  });
+
+  it('a complete chart with a high risk flag gets the 2-hour override, then qualifies', () => {
+    step(S.completed, state!.current!.enteredAt + 2 * HOUR + MIN);
+    step(S.review, startedAt + 30 * HOUR);
     expect(state!.current!.sla).toMatchObject({ targetRule: 'overrides[0]', targetMs: 2 * HOUR });
     props = { ...props, reviewing_provider_id: '80112045', clinical_decision: 'qualified' };
-    const q = step(S.qualified, startedAt + 12 * HOUR);
+    const q = step(S.qualified, startedAt + 31 * HOUR);
+    expect(state!.current!.ownerRole).toBe('provider_team');
     expect(only(q, 'createTask').find((t) => t.key.endsWith(':task:welcome_call'))).toMatchObject({ priority: 'HIGH', taskType: 'CALL' });
   });
 
   it('Not Qualified is closed and held to its own entry criteria only', () => {
-    const blocked = step(S.notQualified, startedAt + 13 * HOUR);
+    const blocked = step(S.notQualified, startedAt + 32 * HOUR);
     expect(only(blocked, 'moveStage')[0]).toMatchObject({ toStage: S.qualified });
     props = { ...props, not_qualified_reason: 'out of area' };
-    const r = step(S.notQualified, startedAt + 14 * HOUR);
+    const r = step(S.notQualified, startedAt + 33 * HOUR);
     expect(state!.closedReason).toBe('closed_stage');
     expect(only(r, 'scheduleTimer')).toEqual([]);
+  });
+
+  it('a reopened Not Qualified deal cannot start care unless the clinical decision is "qualified"', () => {
+    props = { ...props, clinical_decision: 'not_qualified' };
+    const r = step(S.care, startedAt + 34 * HOUR);
+    expect(written(r)[P.gateMissing]).toBe('Clinical decision is "qualified"');
+    expect(only(r, 'moveStage')).toEqual([{ type: 'moveStage', toStage: S.notQualified, reason: 'gate_revert' }]);
+  });
+});
+
+describe.runIf(present)('the re-engagement cadence ends in Unreachable with a closure reason (000, 003)', () => {
+  const playbook = Playbook.parse(parse(readFileSync(file, 'utf8')));
+  const t0 = at('2026-03-02T10:00:00-05:00');
+  const snapAt = (stage: string, enteredAt: number, properties: Record<string, string | null> = {}): DealSnapshot => ({
+    dealId: 'd10',
+    exists: true,
+    pipeline: '812404417',
+    stage,
+    ownerId: '52841907',
+    stageEnteredAt: enteredAt,
+    properties: { num_contacted_notes: '1', ...properties },
+    tasks: {},
+  });
+
+  it('needs one of 003\'s closure reasons, then closes with no clock and no tasks', () => {
+    const attempted = reconcile({ playbook, state: null, snapshot: snapAt(S.attempted, t0), now: t0 }).state!;
+    const day8 = t0 + 8 * 24 * HOUR;
+    const blocked = reconcile({ playbook, state: attempted, snapshot: snapAt(S.unreachable, day8), now: day8 });
+    expect(written(blocked)[P.gateMissing]).toBe('Closure reason recorded (no response, not a fit, duplicate or out of coverage)');
+    const closed = reconcile({ playbook, state: attempted, snapshot: snapAt(S.unreachable, day8, { [P.closureReason]: 'no_response' }), now: day8 });
+    expect(closed.state!.closedReason).toBe('closed_stage');
+    expect(closed.state!.current!.ownerRole).toBe('growth_ops');
+    expect(only(closed, 'createTask')).toEqual([]);
+    expect(only(closed, 'recordHistory')[0]!.row).toMatchObject({ stage: S.attempted, toStage: S.unreachable });
   });
 });

@@ -73,6 +73,8 @@ export const SlaClock = z.object({
    * difference and can cancel them even after a playbook edit removed the levels they came from.
    */
   timers: z.array(z.object({ timerId: z.string(), fireAt: z.number() })).optional(),
+  /** Escalation levels that paged the lead (a page command went out), so leaving the stage resolves them. */
+  paged: z.array(z.number().int()).optional(),
 });
 
 /** How the stage's work was routed at entry (seed 000's owner model); shown on the card and in the trail. */
@@ -192,6 +194,34 @@ export const DealState = z.object({
 // ---------------------------------------------------------------------------------------------------------
 // Output: commands for the service's HubSpot adapter and timer scheduler.
 
+/**
+ * What a page says, as facts; each channel renders them (sync-service/src/notify/render.ts). Labels, ids,
+ * durations and instants only: never a deal property value, which may be health data.
+ */
+export const PageFacts = z.object({
+  dealId: z.string(),
+  pipeline: z.object({ id: z.string(), label: z.string() }),
+  stage: z.object({ id: z.string(), label: z.string() }),
+  role: z.object({ id: z.string(), name: z.string() }),
+  /** HubSpot owner id of the role's lead, the person paged. */
+  leadOwnerId: z.string().nullable(),
+  /** 1-based, as the card and the tasks say it. */
+  level: z.number().int().positive(),
+  /** Percentage of the SLA window the level fires at. */
+  atPct: z.number(),
+  /** Basis time the deal has waited in the stage, against the SLA target (same basis). */
+  waitedMs: z.number().nonnegative(),
+  slaMs: z.number().positive(),
+  basis: z.enum(['business', 'calendar']),
+  dueAt: z.number(),
+  breached: z.boolean(),
+  /** Why the level fired, from the playbook (the lead task's subject) or "SLA at 75 %"; never a value. */
+  reason: z.string(),
+  breachReason: BreachReason.nullable(),
+});
+
+export const PageResolution = z.enum(['stage_left', 'sla_met', 'deal_closed', 'sla_cancelled']);
+
 export const TaskKind = z.enum(['action', 'remediation', 'warning', 'escalation', 'handoff', 'sla']);
 
 export const Command = z.discriminatedUnion('type', [
@@ -225,11 +255,32 @@ export const Command = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancelTimer'), timerId: z.string() }),
   /** Deal property writes (HubSpot strings; "" clears). */
   z.object({ type: z.literal('setProperties'), properties: z.record(z.string(), z.string()) }),
-  z.object({ type: z.literal('moveStage'), toStage: z.string(), reason: z.enum(['gate_revert', 'gate_remediation']) }),
+  z.object({
+    type: z.literal('moveStage'),
+    toStage: z.string(),
+    /** Set when the stage is in another pipeline than the deal's (a blocked cross-pipeline move going back). */
+    toPipeline: z.string().optional(),
+    reason: z.enum(['gate_revert', 'gate_remediation']),
+  }),
   z.object({ type: z.literal('assignOwner'), ownerId: z.string(), reason: z.string() }),
   z.object({ type: z.literal('addNote'), key: z.string(), body: z.string() }),
   /** The role's round-robin pick was used: the service advances the role's cursor once the decision is saved. */
   z.object({ type: z.literal('advanceRoundRobin'), role: z.string() }),
+  /**
+   * Page the role's lead outside HubSpot. `key` (`<entryId>:level:<i>`) deduplicates per deal, stage entry and
+   * level; `notBefore` holds the page to the role's staffed hours unless the level says "page now".
+   */
+  z.object({
+    type: z.literal('page'),
+    key: z.string(),
+    entryId: z.string(),
+    /** A configured channel id, or null for the portal's default channel. */
+    channel: z.string().nullable(),
+    notBefore: z.number(),
+    facts: PageFacts,
+  }),
+  /** The paged stage visit is over (left, met, closed): PagerDuty incidents resolve, the trail says so. */
+  z.object({ type: z.literal('resolvePage'), key: z.string(), entryId: z.string(), why: PageResolution }),
   /** A finished stage visit, for the scorecard's stage history. */
   z.object({
     type: z.literal('recordHistory'),
@@ -241,7 +292,10 @@ export const Command = z.discriminatedUnion('type', [
       ownerId: z.string().nullable(),
       enteredAt: z.number(),
       exitedAt: z.number(),
-      /** Business time in stage on the SLA calendar (calendar time when the stage has none). */
+      /**
+       * Time in stage on the stage's SLA basis: staffed time on the SLA calendar for a business-time stage, wall
+       * time for a calendar-time stage or one without an SLA.
+       */
       businessMs: z.number(),
       toStage: z.string().nullable(),
       direction: z.enum(['forward', 'backward', 'exit']),
@@ -277,6 +331,10 @@ export type DealState = z.infer<typeof DealState>;
 export type Command = z.infer<typeof Command>;
 export type Decision = z.infer<typeof Decision>;
 export type TimerFiring = z.infer<typeof TimerFiring>;
+export type PageFacts = z.infer<typeof PageFacts>;
+export type PageResolution = z.infer<typeof PageResolution>;
+export type PageCommand = Extract<Command, { type: 'page' }>;
+export type ResolvePageCommand = Extract<Command, { type: 'resolvePage' }>;
 export type HistoryRow = Extract<Command, { type: 'recordHistory' }>['row'];
 
 export type EventClockRun = z.infer<typeof EventClockRun>;

@@ -160,11 +160,28 @@ export const EscalationAction = z.discriminatedUnion('type', [
   z.object({ type: z.literal('setProperty'), property: PropertyName, value: z.string() }).strict(),
 ]);
 
+/**
+ * Paging the role's lead outside HubSpot (Slack, Teams, PagerDuty, a signed webhook). A level whose actions go to
+ * the lead (`taskForLead`, `reassignToLead`) pages through the portal's default channel without this block, so
+ * playbooks need no edit; the block picks another channel, turns paging off, or pages outside staffed hours.
+ */
+export const EscalationPage = z
+  .object({
+    /** A channel id configured for the portal (settings page or CLI); omitted: the portal's default channel. */
+    channel: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected a channel id like "clinical-slack"').optional(),
+    /** false: this level never pages (the HubSpot task alone). */
+    enabled: z.boolean().optional(),
+    /** Page at once even when the role is not staffed (pages otherwise wait for the role's next staffed minute). */
+    now: z.boolean().optional(),
+  })
+  .strict();
+
 export const EscalationLevel = z
   .object({
     /** Percentage of the SLA window at which the level fires; 100 is the breach, more is past it. */
     at: z.number().positive().max(1000),
     actions: z.array(EscalationAction).min(1),
+    page: EscalationPage.optional(),
   })
   .strict();
 
@@ -211,6 +228,10 @@ export const Gate = z.discriminatedUnion('onBlocked', [
 export const BREACH_REASONS = ['capacity', 'missing_data', 'handoff', 'patient_unreachable', 'other'] as const;
 export const BreachReason = z.enum(BREACH_REASONS);
 
+/** Why a lead ends, from the documented closure-reason list (seed 003: no response, not a fit, duplicate, out of coverage). */
+export const CLOSURE_REASONS = ['no_response', 'not_a_fit', 'duplicate', 'out_of_coverage'] as const;
+export const ClosureReason = z.enum(CLOSURE_REASONS);
+
 /** Evidence the engine can see at breach time; a rule matches when all its given conditions hold. */
 export const BreachReasonRule = z
   .object({
@@ -255,8 +276,19 @@ export const Stage = z
     breachReasons: z.array(BreachReasonRule).optional(),
     /** A closed stage: entering it completes the journey (no SLA, no forward gate beyond it). */
     closed: z.boolean().default(false),
+    /**
+     * Closed stages only: entering needs one of these reasons in the written-back closure-reason property (an
+     * enumeration Stagekeeper provisions, so reports can group closed deals by why they closed).
+     */
+    closureReasons: z.array(ClosureReason).min(1).optional(),
   })
   .strict();
+
+/**
+ * A forward move the pipeline allows to skip the stages between `from` and `to` without their exit criteria. The
+ * exit criteria of `from` and the entry criteria of `to` still apply.
+ */
+export const Shortcut = z.object({ from: Id, to: Id, reason: z.string().min(1).optional() }).strict();
 
 export const Pipeline = z
   .object({
@@ -266,6 +298,8 @@ export const Pipeline = z
     /** Stages in journey order: a move to a later stage is forward, to an earlier one is backflow. */
     stages: z.array(Stage).min(1),
     gate: Gate.default({ onBlocked: 'revert' }),
+    /** Forward skips allowed without the skipped stages' exit criteria; every other skip must meet them. */
+    shortcuts: z.array(Shortcut).default([]),
   })
   .strict();
 
@@ -393,6 +427,15 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
         issue([...path, 'stage'], 'a stage cannot be its own remediation stage');
     };
     checkGate(pl.gate, ['pipelines', pi, 'gate']);
+    pl.shortcuts.forEach((sc, i) => {
+      const at = ['pipelines', pi, 'shortcuts', i];
+      const from = stages.get(sc.from);
+      const to = stages.get(sc.to);
+      if (from === undefined) issue([...at, 'from'], `unknown stage "${sc.from}" in pipeline "${pl.id}"`);
+      if (to === undefined) issue([...at, 'to'], `unknown stage "${sc.to}" in pipeline "${pl.id}"`);
+      if (from !== undefined && to !== undefined && to <= from + 1)
+        issue([...at, 'to'], `a shortcut skips stages: "${sc.to}" must come at least two stages after "${sc.from}"`);
+    });
     pl.stages.forEach((s, si) => {
       const at = ['pipelines', pi, 'stages', si];
       const other = stageIdsAcrossPipelines.get(s.id);
@@ -404,6 +447,7 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
       if (s.sla?.calendar && !calendars.has(s.sla.calendar))
         issue([...at, 'sla', 'calendar'], `unknown calendar "${s.sla.calendar}" (known: ${known(calendars)})`);
       if (s.closed && s.sla) issue([...at, 'sla'], 'a closed stage cannot have an SLA');
+      if (s.closureReasons && !s.closed) issue([...at, 'closureReasons'], 'only a closed stage takes closure reasons');
       const tasks = new Set(s.requiredActions.map((t) => t.id));
       unique(s.requiredActions, [...at, 'requiredActions'], 'task template');
       (['entryCriteria', 'exitCriteria'] as const).forEach((key) =>
@@ -528,9 +572,12 @@ export type TaskTemplate = z.output<typeof TaskTemplate>;
 export type Sla = z.output<typeof Sla>;
 export type EscalationLevel = z.output<typeof EscalationLevel>;
 export type EscalationAction = z.output<typeof EscalationAction>;
+export type EscalationPage = z.output<typeof EscalationPage>;
 export type Gate = z.output<typeof Gate>;
 export type BreachReason = z.output<typeof BreachReason>;
 export type BreachReasonRule = z.output<typeof BreachReasonRule>;
+export type ClosureReason = z.output<typeof ClosureReason>;
+export type Shortcut = z.output<typeof Shortcut>;
 export type Stage = z.output<typeof Stage>;
 export type Pipeline = z.output<typeof Pipeline>;
 export type ClockTrigger = z.output<typeof ClockTrigger>;

@@ -73,7 +73,7 @@ function formatTable(card: Scorecard): string {
     out.push('', 'By event clock (runs stopped this week; median and P90 are time to stop)');
     out.push(...table([{ title: 'Clock' }, ...METRIC_COLUMNS], card.byClock.map((r) => [r.clock.label, ...metricCells(r)])));
   }
-  out.push('', 'Median and P90 are business time in stage (calendar time for stages without a calendar).');
+  out.push('', 'Median and P90 are time in stage on each stage\'s SLA basis: staffed time for business-time stages, wall time otherwise.');
   return out.join('\n');
 }
 

@@ -86,7 +86,8 @@ describe('managed deal', () => {
     });
     expect(v.exitChecklist).toEqual([{ label: 'First contact logged', met: true }]);
     expect(managed(view(state, MON_10, snap())).exitChecklist).toEqual([{ label: 'First contact logged', met: false }]);
-    expect(v.watchProperties).toEqual(['num_contacted_notes', 'waiting_on', 'urgency']);
+    // The stage's own criteria, then what the next move (to Intake) needs on entry.
+    expect(v.watchProperties).toEqual(['num_contacted_notes', 'waiting_on', 'urgency', 'insurance_id']);
     expect(v.gate).toEqual({ status: 'clear', blockedFrom: null, blockedTo: null, movedTo: null, at: null, missing: [], remedy: null });
   });
 
@@ -258,4 +259,43 @@ it('never carries deal property values, only labels', () => {
   expect(json).not.toContain('Jane Roe');
   expect(json).not.toContain('Chest pain');
   expect(json).not.toMatch(/"7"/);
+});
+
+describe('what to do now (issue 11 item 5): required actions and the next move, before any move is tried', () => {
+  const taskKey = `d1:lead:${MON_10}:task:call`;
+
+  it('lists the stage\'s required actions as open with their due time, overdue once past it, done once completed', () => {
+    const state = enter();
+    // "First call" is due 1 staffed hour after entry (10:00 -> 11:00 on the clinic calendar).
+    expect(managed(view(state, MON_10 + 30 * MIN)).requiredActions).toEqual([
+      { id: 'call', subject: 'First call', status: 'open', dueAt: '2026-03-02T16:00:00.000Z', overdue: false },
+    ]);
+    expect(managed(view(state, MON_10 + 90 * MIN)).requiredActions[0]).toMatchObject({ status: 'open', overdue: true });
+    const done = snap({ tasks: { [taskKey]: 'COMPLETED' } });
+    expect(managed(view(state, MON_10 + 90 * MIN, done)).requiredActions[0]).toMatchObject({ status: 'done', overdue: false });
+  });
+
+  it('says what moving to the next stage needs: unmet exit criteria here and entry criteria there', () => {
+    const state = enter();
+    expect(managed(view(state, MON_10)).nextMove).toEqual({ to: { id: 'intake', label: 'Intake' }, missing: ['First contact logged', 'Insurance id'] });
+    const half = snap({ properties: { num_contacted_notes: '1' } });
+    expect(managed(view(state, MON_10, half)).nextMove!.missing).toEqual(['Insurance id']);
+    const ready = snap({ properties: { num_contacted_notes: '1', insurance_id: 'x' } });
+    expect(managed(view(state, MON_10, ready)).nextMove).toEqual({ to: { id: 'intake', label: 'Intake' }, missing: [] });
+    // Without HubSpot's view nothing can be shown as met.
+    expect(managed(view(state, MON_10, null)).nextMove!.missing).toEqual(['First contact logged', 'Insurance id']);
+  });
+
+  it('from a remediation stage, the next move is back to the stage whose gate sent the deal there', () => {
+    const inFix = reconcile({ playbook, state: null, snapshot: snap({ stage: 'fix' }), now: MON_10 }).state!;
+    expect(managed(view(inFix, MON_10, snap({ stage: 'fix' }))).nextMove).toEqual({
+      to: { id: 'review', label: 'Review' },
+      missing: ['Documents received'],
+    });
+  });
+
+  it('a closed stage has no next move', () => {
+    const won = reconcile({ playbook, state: null, snapshot: snap({ stage: 'won' }), now: MON_10 }).state!;
+    expect(managed(view(won, MON_10, snap({ stage: 'won' }))).nextMove).toBeNull();
+  });
 });

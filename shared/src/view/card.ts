@@ -1,5 +1,5 @@
 import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
-import { criterionHolds, criterionLabel } from '../engine';
+import { criterionHolds, criterionLabel, entryCriteriaOf, findStage, gateMissing, nextStep, skippedStages, templateDueAt } from '../engine';
 import type { DealSnapshot, DealState, EventClockRun, HistoryRow, SlaClock, StageEntry } from '../engine';
 import { formatDuration, parseDuration } from '../playbook/duration';
 import type { BreachReason, Criterion, Pipeline, Playbook, Stage } from '../playbook/schema';
@@ -41,7 +41,31 @@ export type CardGate = {
   remedy: string | null;
 };
 
+/** A required action of the stage (a task Stagekeeper created on entry): done, or open and when it is due. */
+export type CardAction = { id: string; subject: string; status: 'open' | 'done'; dueAt: string; overdue: boolean };
+
+/** What the usual next move needs that the deal does not have yet (labels only), before anyone tries it. */
+export type CardNextMove = { to: Ref; missing: string[] };
+
 export type CardBreach = { stage: Ref; breachedAt: string; reason: BreachReason | null; source: BreachSource | null };
+
+/**
+ * One escalation page as the card lists it (issue 17): which level of which stage, through which channel, and
+ * what became of it. Built by the service from the deal's paging trail.
+ */
+export type CardPage = {
+  level: number;
+  stage: string;
+  channel: string | null;
+  status: 'held' | 'queued' | 'sent' | 'failed' | 'no_channel' | 'resolved';
+  /** When the status last changed. */
+  at: string;
+  /** e.g. "channel_not_found" for a failure, "stage_left" for a resolution; never a service's message. */
+  detail: string | null;
+};
+
+/** §4.2: the card lists at most this many pages (newest). */
+export const MAX_CARD_PAGES = 20;
 
 export type ManagedCardView = {
   managed: true;
@@ -52,6 +76,10 @@ export type ManagedCardView = {
   ownerRole: { id: string; name: string };
   sla: CardSla | null;
   exitChecklist: { label: string; met: boolean }[];
+  /** The stage's required actions, in playbook order. */
+  requiredActions: CardAction[];
+  /** "To move to <next stage>": unmet exit criteria of this stage (and of stages between) and entry criteria there. */
+  nextMove: CardNextMove | null;
   gate: CardGate;
   breachReason: { value: BreachReason; source: BreachSource; evidence: string[] } | null;
   breaches: CardBreach[];
@@ -59,6 +87,8 @@ export type ManagedCardView = {
   eventClocks: CardEventClock[];
   routing: CardRouting | null;
   trail: CardTrailEvent[];
+  /** Escalation pages of this deal, oldest first; absent when the service has no paging trail to show. */
+  pages?: CardPage[];
 };
 
 /** An event clock's latest run (playbook `clocks:`): support inquiry response, refill follow-up, ... */
@@ -102,6 +132,8 @@ export type CardViewInput = {
   snapshot: DealSnapshot | null;
   /** Finished visits of this deal (any order, any outcome); only breached ones are listed. */
   history?: readonly HistoryRow[];
+  /** The deal's paging trail (any order); passed through, newest MAX_CARD_PAGES kept. */
+  pages?: readonly CardPage[];
   now: number;
 };
 
@@ -184,10 +216,13 @@ export function buildCardView(input: CardViewInput): CardView {
       label: criterionLabel(c),
       met: snapshot !== null && criterionHolds(c, snapshot, entry.tasks, input.now),
     })),
+    requiredActions: stage ? actionsView(playbook, stage, entry, snapshot, input.now) : [],
+    nextMove: nextMoveView(playbook, state, entry, snapshot, input.now),
     gate: gateView(state, stages),
     breachReason: breachReasonView(state, entry),
     breaches: breachList(state, entry, input.history ?? [], snapshot, stages, playbook),
-    watchProperties: watchProperties(stage),
+    ...(input.pages ? { pages: [...input.pages].sort((a, b) => a.at.localeCompare(b.at)).slice(-MAX_CARD_PAGES) } : {}),
+    watchProperties: watchProperties(playbook, entry, stage),
     eventClocks: (state.clocks ?? []).map((run) => eventClockView(playbook, run)),
     routing: entry.routing
       ? { mode: entry.routing.mode, from: entry.routing.from, to: entry.routing.to, pick: entry.routing.pick, at: iso(entry.routing.at) }
@@ -214,6 +249,38 @@ function eventClockView(playbook: Playbook, run: EventClockRun): CardEventClock 
     stoppedAt: isoOrNull(run.stoppedAt),
     breachReason: run.breachReason,
   };
+}
+
+function actionsView(playbook: Playbook, stage: Stage, entry: StageEntry, snapshot: DealSnapshot | null, now: number): CardAction[] {
+  // Due times are recomputed from entry exactly as the engine set them; its notes about them are not shown here.
+  const notes = { decide: () => undefined };
+  return stage.requiredActions.map((t) => {
+    const key = entry.tasks.find((x) => x.templateId === t.id)?.key;
+    const done = key !== undefined && snapshot?.tasks[key] === 'COMPLETED';
+    const dueAt = templateDueAt(notes, playbook, stage, t, entry.enteredAt, entry.sla?.dueAt ?? null);
+    return { id: t.id, subject: t.subject, status: done ? 'done' : 'open', dueAt: iso(dueAt), overdue: !done && dueAt < now };
+  });
+}
+
+/** A snapshot with nothing set: without HubSpot's view the card shows every criterion as unmet, as the checklist does. */
+const blank = (entry: StageEntry, dealId: string): DealSnapshot => ({
+  dealId,
+  exists: true,
+  pipeline: entry.pipeline,
+  stage: entry.stage,
+  ownerId: null,
+  stageEnteredAt: entry.enteredAt,
+  properties: {},
+  tasks: {},
+});
+
+function nextMoveView(playbook: Playbook, state: DealState, entry: StageEntry, snapshot: DealSnapshot | null, now: number): CardNextMove | null {
+  const from = findStage(playbook, entry.stage);
+  const to = from && nextStep(from);
+  if (!from || !to) return null;
+  // The very check the engine runs when the deal is moved, so the card never promises a move the gate refuses.
+  const missing = gateMissing(state, from, to, snapshot ?? blank(entry, state.dealId), now);
+  return { to: { id: to.stage.id, label: to.stage.label }, missing };
 }
 
 function targetText(stage: Stage | undefined, clock: SlaClock): string {
@@ -347,12 +414,21 @@ function breachList(
   return out.sort((a, b) => (a.breachedAt < b.breachedAt ? 1 : a.breachedAt > b.breachedAt ? -1 : 0)).slice(0, MAX_CARD_BREACHES);
 }
 
-/** Properties the current stage's exit, pause and override criteria read, in playbook order. */
-function watchProperties(stage: Stage | undefined): string[] {
+/**
+ * Properties the current stage's exit, pause and override criteria read, then those the next move's entry criteria
+ * read, in playbook order: the card reloads when one of them changes.
+ */
+function watchProperties(playbook: Playbook, entry: StageEntry, stage: Stage | undefined): string[] {
   if (!stage) return [];
-  const criteria = [...stage.exitCriteria, ...(stage.sla?.pauseWhen ?? []), ...(stage.sla?.overrides ?? []).flatMap((o) => o.when)];
+  const from = findStage(playbook, entry.stage);
+  const next = from && nextStep(from);
+  const criteria = [
+    ...stage.exitCriteria,
+    ...(stage.sla?.pauseWhen ?? []),
+    ...(stage.sla?.overrides ?? []).flatMap((o) => o.when),
+    ...(next ? [...skippedStages(from!, next).flatMap((s) => s.exitCriteria), ...entryCriteriaOf(next.stage)] : []),
+  ];
   const names = new Set<string>();
   for (const c of criteria) if (c.op !== 'taskDone') names.add(c.property);
   return [...names];
 }
-

@@ -9,9 +9,11 @@ import {
   type Playbook,
 } from '@stagekeeper/shared';
 import { Router, type Request } from 'express';
+import { asInteractive } from '../hubspot/call';
 import { z } from 'zod';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
+import { cardPages } from '../notify/card-pages';
 import { fitCardView, sendJson } from './respond';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
 
@@ -43,7 +45,8 @@ export function cardRoutes(deps: ApiDeps): Router {
   /** The deal as HubSpot has it now: the checklist must tick as soon as a rep edits a watched property. */
   async function liveSnapshot(portalId: string, dealId: string, playbook: Playbook): Promise<DealSnapshot> {
     const properties = [...new Set([...requiredProperties(playbook), ...CARD_SNAPSHOT_PROPERTIES])].sort();
-    const snapshots = await withTimeout(deps.gateway.snapshots(portalId, [dealId], properties), deps.hubspotTimeoutMs ?? 8_000);
+    // A person is waiting: ahead of bulk work in the rate limiter (hubspot/call.ts asInteractive).
+    const snapshots = await withTimeout(asInteractive(() => deps.gateway.snapshots(portalId, [dealId], properties)), deps.hubspotTimeoutMs ?? 8_000);
     const snapshot = snapshots.get(dealId);
     if (!snapshot) throw new ApiError('unavailable', 'HubSpot did not return this deal; please try again.');
     return snapshot;
@@ -52,7 +55,8 @@ export function cardRoutes(deps: ApiDeps): Router {
   async function view(portalId: string, dealId: string, playbook: Playbook, state: DealState | null, snapshot: DealSnapshot) {
     const now = clock();
     const history = state?.current ? await deps.history.rows(portalId, dealId, now) : [];
-    return fitCardView(buildCardView({ dealId, playbook, state, snapshot, history, now }));
+    const pages = deps.pageTrail ? cardPages(await deps.pageTrail.list(portalId, dealId)) : undefined;
+    return fitCardView(buildCardView({ dealId, playbook, state, snapshot, history, now, ...(pages ? { pages } : {}) }));
   }
 
   router.get('/card/deal/:dealId', ...signed, async (req, res) => {
@@ -92,7 +96,7 @@ export function cardRoutes(deps: ApiDeps): Router {
 
       const result = setBreachReason({ playbook, state, reason, now: clock() });
       const commands = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
-      if (commands.length > 0) await deps.gateway.apply(portalId, dealId, commands);
+      if (commands.length > 0) await asInteractive(() => deps.gateway.apply(portalId, dealId, commands));
       const saved = result.state === state || (await deps.states.save(portalId, dealId, loaded.version, result.state));
       if (!saved) continue;
       await deps.audit.record(portalId, {

@@ -2,6 +2,7 @@ import { onTimer, P, reconcile, timerId, type DealSnapshot, type DealState, type
 import { fixtureInput, HOUR, MON_10, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { callLane } from '../hubspot/call';
 import type { Redis } from 'ioredis';
 import { silentLogger } from '../log';
 import { DealStateStore } from '../state/deal-state-store';
@@ -22,6 +23,8 @@ let now = MON_10;
 let redis: Redis;
 let prefix: string;
 let gateway: PortalGateway;
+/** The limiter lane each live read ran in. */
+let lanes: (string | undefined)[] = [];
 let app: ReturnType<typeof apiApp>['app'];
 let states: DealStateStore;
 let playbooks: PlaybookStore;
@@ -33,6 +36,12 @@ beforeEach(() => {
   prefix = testPrefix();
   now = MON_10;
   gateway = new PortalGateway();
+  lanes = [];
+  const read = gateway.snapshots.bind(gateway);
+  gateway.snapshots = async (...args) => {
+    lanes.push(callLane.getStore());
+    return read(...args);
+  };
   app = apiApp({ redis, prefix, gateway, now: () => now }).app;
   const keys = redisKeys(prefix);
   states = new DealStateStore(redis, keys, silentLogger);
@@ -90,7 +99,9 @@ describe('GET /api/card/deal/:dealId', () => {
       exitChecklist: [{ label: 'First contact logged', met: true }],
       breachReason: null,
     });
-    // The live read asked for what the criteria need plus the latest-breach properties.
+    // The live read asked for what the criteria need plus the latest-breach properties, in the rate limiter's
+    // interactive lane: a person is waiting, so it goes ahead of bulk work (issue 13).
+    expect(lanes.at(-1)).toBe('interactive');
     const asked = gateway.snapshotCalls.at(-1)!;
     expect(asked.portalId).toBe(A);
     expect(asked.properties).toEqual(expect.arrayContaining(['num_contacted_notes', 'waiting_on', P.slaBreachedAt, P.breachReasonSource]));

@@ -3,7 +3,10 @@ import type { Logger } from '../log';
 import type { HubSpotGateway } from '../ports';
 import type { DealStateStore } from '../state/deal-state-store';
 import type { PlaybookStore } from '../state/playbook-store';
+import type { ChannelStore } from '../notify/channel-store';
+import type { PageTrail } from '../notify/page-trail';
 import type { ReasonAuditLog } from './audit';
+import type { Caller } from './verify';
 import type { InstallStatusStore } from './install-status';
 import type { PlaybookMetaStore } from './playbook-meta';
 
@@ -32,6 +35,12 @@ export type ApiDeps = {
   audit: ReasonAuditLog;
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;
+  /** Paging channels (settings page); absent: the channel routes are not mounted. */
+  channels?: Pick<ChannelStore, 'get' | 'put' | 'remove' | 'setDefault' | 'health' | 'canStore' | 'recordSuccess' | 'recordFailure'>;
+  /** The deals' paging trails, shown on the card. */
+  pageTrail?: Pick<PageTrail, 'list'>;
+  /** Who may change settings; defaults to `mayWriteSettings` (api/settings-authz.ts). */
+  authorizeSettingsWrite?: (caller: Caller) => boolean | Promise<boolean>;
   /** Budget for the live HubSpot read; the UI gives up after 15 s and we answer within 10 s (§4.1). */
   hubspotTimeoutMs?: number;
 };

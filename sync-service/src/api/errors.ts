@@ -7,6 +7,7 @@ export type ApiErrorCode =
   | 'invalid_request'
   | 'invalid_playbook'
   | 'bad_signature'
+  | 'forbidden'
   | 'not_found'
   | 'version_conflict'
   | 'no_breach'
@@ -18,6 +19,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   invalid_request: 400,
   invalid_playbook: 400,
   bad_signature: 401,
+  forbidden: 403,
   not_found: 404,
   version_conflict: 409,
   no_breach: 409,

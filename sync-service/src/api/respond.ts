@@ -23,6 +23,8 @@ export function fitCardView(view: CardView, limit = MAX_RESPONSE_BYTES): CardVie
   const v = structuredClone(view);
   const lists = (): unknown[][] => [
     v.exitChecklist,
+    v.requiredActions,
+    ...(v.nextMove ? [v.nextMove.missing] : []),
     v.gate.missing,
     v.breaches,
     v.watchProperties,

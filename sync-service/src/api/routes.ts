@@ -9,6 +9,9 @@ import { PlaybookStore } from '../state/playbook-store';
 import { RedisReasonAuditLog } from './audit';
 import { DealHistoryReader } from './breach-history';
 import { cardRoutes } from './card-routes';
+import { channelRoutes } from './channel-routes';
+import { ChannelStore } from '../notify/channel-store';
+import { PageTrail } from '../notify/page-trail';
 import type { ApiDeps } from './deps';
 import { apiErrorHandler } from './errors';
 import { HistoryWeeks } from './history-weeks';
@@ -31,6 +34,7 @@ export const API_MOUNT_PATH = '/api';
 export function createApiRouter(deps: ApiDeps): Router {
   const router = Router();
   router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps));
+  if (deps.channels) router.use(channelRoutes({ ...deps, channels: deps.channels }));
   router.use(apiErrorHandler(deps.log));
   return router;
 }
@@ -46,6 +50,10 @@ export type ApiWiring = {
   clock?: () => number;
   /** The reconcile queue's enqueue (e.g. `(p, ids) => reconcileQueue.enqueue(p, ids, 'manual')`). */
   enqueueReconcile?: (portalId: string, dealIds: string[]) => Promise<unknown>;
+  /** TOKEN_ENCRYPTION_KEY: paging channel secrets are sealed with it (without it the page says so). */
+  encryptionKey?: string;
+  /** Local fakes in tests listen on http://127.0.0.1. */
+  allowHttpLoopbackChannels?: boolean;
   /** The install flow's registry, when the caller already has one; otherwise one over the same Redis keys. */
   installRegistry?: Pick<InstallRegistry, 'get'>;
 };
@@ -69,6 +77,15 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     gateway: w.gateway,
     install,
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
+    channels: new ChannelStore({
+      redis: w.redis,
+      prefix: w.prefix,
+      keys: w.encryptionKey,
+      log: w.log,
+      ...(w.clock ? { clock: w.clock } : {}),
+      ...(w.allowHttpLoopbackChannels ? { allowHttpLoopback: true } : {}),
+    }),
+    pageTrail: new PageTrail(w.redis, w.prefix),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });
   return { path: API_MOUNT_PATH, router, activity };

@@ -1,4 +1,6 @@
 import { checkPlaybook, type Playbook } from '@stagekeeper/shared';
+import { starterPlaybook } from '../install/provisioning';
+import { unsubscribedProperties, type UnsubscribedProperty } from '../webhooks/subscriptions';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps';
@@ -11,7 +13,16 @@ const PutBody = z.object({
   playbook: z.unknown().refine((v) => v !== undefined, 'required'),
 });
 
-type PlaybookBody = { version: number | null; updatedAt: string | null; updatedBy: string | null; playbook: Playbook | null };
+type PlaybookBody = {
+  version: number | null;
+  updatedAt: string | null;
+  updatedBy: string | null;
+  playbook: Playbook | null;
+  /** Properties the playbook reads that the app has no webhook subscription for (issue 13): named with the fix. */
+  unsubscribedProperties: UnsubscribedProperty[];
+  /** With no playbook yet: one the page can publish as version 1 (the canonical telehealth playbook), no CLI needed. */
+  starter: Playbook | null;
+};
 
 export function settingsRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -19,13 +30,15 @@ export function settingsRoutes(deps: ApiDeps): Router {
   const clock = deps.clock ?? Date.now;
 
   async function playbookBody(portalId: string, stored: { version: number; playbook: Playbook } | null): Promise<PlaybookBody> {
-    if (!stored) return { version: null, updatedAt: null, updatedBy: null, playbook: null };
+    if (!stored) return { version: null, updatedAt: null, updatedBy: null, playbook: null, unsubscribedProperties: [], starter: starterPlaybook() };
     const meta = await deps.meta.get(portalId, stored.version);
     return {
       version: stored.version,
       updatedAt: meta ? new Date(meta.updatedAt).toISOString() : null,
       updatedBy: meta?.updatedBy ?? null,
       playbook: stored.playbook,
+      unsubscribedProperties: unsubscribedProperties(stored.playbook),
+      starter: null,
     };
   }
 

@@ -1,4 +1,4 @@
-import { reconcile, WRITTEN_BACK_PROPERTIES, type PlaybookInput } from '@stagekeeper/shared';
+import { loadExamplePlaybook, reconcile, WRITTEN_BACK_PROPERTIES, type PlaybookInput } from '@stagekeeper/shared';
 import { fixtureInput, MON_10, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -53,10 +53,23 @@ const getPlaybook = (portal: string) => call('GET', '/api/settings/playbook', po
 const putPlaybook = (portal: string, body: unknown) => call('PUT', '/api/settings/playbook', portal, body);
 
 describe('GET /api/settings/playbook', () => {
-  it('all null when the portal has no playbook', async () => {
+  it('all null when the portal has no playbook, with the starter playbook the page can publish (no CLI needed)', async () => {
     const res = await getPlaybook(A);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ version: null, updatedAt: null, updatedBy: null, playbook: null });
+    expect(res.body).toMatchObject({ version: null, updatedAt: null, updatedBy: null, playbook: null, unsubscribedProperties: [] });
+    expect(res.body.starter).toMatchObject({ schemaVersion: 1, name: loadExamplePlaybook('telehealth').name });
+  });
+
+  it('names the properties the playbook reads that the app has no webhook subscription for, with the fix', async () => {
+    const input = fixtureInput() as { signals?: Record<string, string> };
+    await playbooks.save(B, { ...input, signals: { ...input.signals, contactAttempts: 'num_contacted_notes', lastInboundReply: 'portal_reply_seen_at' } });
+    const res = await getPlaybook(B);
+    expect(res.body.starter).toBeNull();
+    expect(res.body.unsubscribedProperties).toContainEqual({
+      property: 'portal_reply_seen_at',
+      at: ['signals.lastInboundReply'],
+      fix: expect.stringContaining('npm run gen:webhooks'),
+    });
   });
 
   it('the parsed playbook with defaults; author unknown for a CLI-seeded version', async () => {

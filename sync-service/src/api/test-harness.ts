@@ -61,7 +61,15 @@ export class PortalGateway extends MemoryGateway {
   }
 }
 
-export function apiApp(opts: { redis: Redis; prefix: string; gateway: PortalGateway; now: () => number; enqueue?: (p: string, ids: string[]) => Promise<unknown> }) {
+export function apiApp(opts: {
+  redis: Redis;
+  prefix: string;
+  gateway: PortalGateway;
+  now: () => number;
+  enqueue?: (p: string, ids: string[]) => Promise<unknown>;
+  /** Paging channels: the sealing key, and http://127.0.0.1 fakes allowed. */
+  encryptionKey?: string;
+}) {
   const api = createApiRoutes({
     redis: opts.redis,
     prefix: opts.prefix,
@@ -71,6 +79,7 @@ export function apiApp(opts: { redis: Redis; prefix: string; gateway: PortalGate
     log: silentLogger,
     clock: opts.now,
     ...(opts.enqueue ? { enqueueReconcile: opts.enqueue } : {}),
+    ...(opts.encryptionKey ? { encryptionKey: opts.encryptionKey, allowHttpLoopbackChannels: true } : {}),
   });
   const app = createApp({
     clientSecret: SECRET,

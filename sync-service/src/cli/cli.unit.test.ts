@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ const telehealth = examplePlaybookPath('telehealth');
 describe('stagekeeper playbook', () => {
   it('validate: exit 0 and the pipeline and stage counts for a valid file', async () => {
     const r = await runCaptured(['playbook', 'validate', telehealth]);
-    expect(r).toEqual({ code: 0, stdout: 'valid: 1 pipelines, 10 stages\n', stderr: '' });
+    expect(r).toEqual({ code: 0, stdout: 'valid: 1 pipelines, 11 stages\n', stderr: '' });
   });
 
   it('validate: exit 1 with one line per problem, each with the file, line and playbook path', async () => {
@@ -29,6 +29,21 @@ describe('stagekeeper playbook', () => {
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toContain(`${file}:5: calendars[0].timeZone: expected an IANA time zone like "America/New_York", got "Mars/Olympus"`);
     expect(lines.some((l) => l.startsWith(`${file}:`) && l.includes('roles'))).toBe(true);
+  });
+
+  it('validate: names each property the playbook reads without a webhook subscription, with the fix (exit 0)', async () => {
+    const text = readFileSync(telehealth, 'utf8').replace(/lastInboundReply: \S+/, 'lastInboundReply: portal_reply_seen_at');
+    expect(text).toContain('lastInboundReply: portal_reply_seen_at');
+    const file = write('unsubscribed.yaml', text);
+    const r = await runCaptured(['playbook', 'validate', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('valid: 1 pipelines, 10 stages\n');
+    expect(r.stderr).toBe(
+      `${file}: warning: portal_reply_seen_at (read at signals.lastInboundReply) has no webhook subscription: ` +
+        'add {"subscriptionType":"object.propertyChange","objectType":"deal","propertyName":"portal_reply_seen_at","active":true} ' +
+        'to hubspot-app/app/webhooks/webhooks-hsmeta.json (or put the playbook in shared/playbooks and run `npm run gen:webhooks`), ' +
+        'then `hs project upload`; until then changes to it are seen only by the sweep\n',
+    );
   });
 
   it('validate: a missing file is one error line', async () => {
@@ -106,7 +121,7 @@ describe('the installed entry points (real processes)', () => {
 
   it('bin/stagekeeper.js validates a playbook with exit 0 and an invalid one with exit 1', () => {
     const ok = run(process.execPath, ['sync-service/bin/stagekeeper.js', 'playbook', 'validate', telehealth]);
-    expect([ok.status, ok.stdout]).toEqual([0, 'valid: 1 pipelines, 10 stages\n']);
+    expect([ok.status, ok.stdout]).toEqual([0, 'valid: 1 pipelines, 11 stages\n']);
     const bad = run(process.execPath, ['sync-service/bin/stagekeeper.js', 'playbook', 'validate', write('empty.yaml', '')]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('expected a playbook, got an empty document');

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { ConfigSchema, type Config } from '../config';
+import { ConfigSchema, redisHostPort, type Config } from '../config';
 import { CliError } from './io';
 
 /**
@@ -16,14 +16,7 @@ export function cliConfig(env: NodeJS.ProcessEnv): Config {
 }
 
 /** host:port only; the URL may carry a password. */
-export function redisLabel(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return 'REDIS_URL';
-  }
-}
+export const redisLabel = redisHostPort;
 
 /**
  * A connection that fails fast: the service's client retries forever, which for a one-shot command would hang

@@ -2,6 +2,7 @@ import { formatPlaybookErrors, loadPlaybookFile, playbookJsonSchemaText, type Pl
 import { createLogger } from '../log';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
+import { unsubscribedProperties } from '../webhooks/subscriptions';
 import { cliConfig, withRedis } from './env';
 import { CliError, line, type CliIo } from './io';
 
@@ -13,6 +14,9 @@ export function validatePlaybookFile(io: CliIo, file: string): number {
   }
   const stages = result.playbook.pipelines.reduce((n, p) => n + p.stages.length, 0);
   io.out(line(`valid: ${result.playbook.pipelines.length} pipelines, ${stages} stages`));
+  // Valid but slow to react: a property without a webhook subscription is seen only by the sweep.
+  for (const u of unsubscribedProperties(result.playbook))
+    io.err(line(`${file}: warning: ${u.property} (read at ${u.at.join(', ')}) has no webhook subscription: ${u.fix}`));
   return 0;
 }
 

@@ -1,11 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SCORECARD_FORMATS, WeekError, type ScorecardFormat } from '@stagekeeper/shared';
+import { addChannelCommands } from './channel-commands';
 import { CliError, line, type CliIo } from './io';
 import { printPlaybookSchema, publishPlaybook, validatePlaybookFile } from './playbook-commands';
 import { runProvision, type ProvisionDeps } from './provision-command';
-import { runScorecard } from './scorecard-command';
+import { runScorecard, type ScorecardDeps } from './scorecard-command';
 
-export type CliDeps = ProvisionDeps;
+export type CliDeps = ProvisionDeps & ScorecardDeps;
 
 /**
  * The `stagekeeper` command line. Thin on purpose: each action parses its options and calls a library function;
@@ -43,13 +44,13 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .description(
       'Print the weekly scorecard (docs/hubspot-app.md §4.7) from the stage history in Redis (REDIS_URL, KEY_PREFIX).',
     )
-    .option('--week <week>', 'ISO week like 2026-W47 (default: the latest complete week)')
+    .option('--week <week>', 'ISO week like 2026-W47 (default: the current week, so far)')
     .addOption(new Option('--format <format>', 'output format').choices(SCORECARD_FORMATS).default('table'))
     .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID, or the only portal with a playbook)')
     .option('--zone <tz>', "IANA time zone the week is cut in (default: the playbook's first calendar zone)")
     .option('--playbook <file>', 'read stage labels and roles from this file instead of the stored playbook')
     .action(async (opts: { week?: string; format: ScorecardFormat; portal?: string; zone?: string; playbook?: string }) =>
-      exit(await runScorecard(io, opts)),
+      exit(await runScorecard(io, opts, deps)),
     );
 
   program
@@ -61,6 +62,8 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .option('--playbook <file>', 'playbook to check against (default: PLAYBOOK_FILE, else the stored playbook)')
     .option('--portal <id>', 'portal id (default: HUBSPOT_PORTAL_ID)')
     .action(async (opts: { playbook?: string; portal?: string }) => exit(await runProvision(io, opts, deps)));
+
+  addChannelCommands(program, io, exit);
 
   return program;
 }

@@ -2,7 +2,7 @@ import {
   assertZone,
   computeScorecard,
   formatScorecard,
-  latestCompleteWeek,
+  isoWeekOf,
   parseIsoWeek,
   reportingZone,
   weekRange,
@@ -12,11 +12,12 @@ import {
   type WeekRange,
 } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
-import { createLogger } from '../log';
+import { DEFAULT_KEY_PREFIX, SANDBOX_KEY_PREFIX } from '../config';
+import { createLogger, silentLogger } from '../log';
 import { HistoryStore, weekStart } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
-import { cliConfig, withRedis } from './env';
+import { cliConfig, redisLabel, withRedis } from './env';
 import { CliError, line, type CliIo } from './io';
 import { readPlaybookOrFail } from './playbook-commands';
 
@@ -41,14 +42,45 @@ export async function readRowsForRange(history: HistoryStore, portalId: string, 
   return rows;
 }
 
-async function resolvePortal(store: PlaybookStore, asked: string | undefined): Promise<string> {
-  if (asked) return asked;
-  const portals = await store.portals();
-  if (portals.length === 1) return portals[0]!;
+export type ScorecardDeps = {
+  /** The prefixes looked at when KEY_PREFIX is unset (tests pass their own so they never read the real ones). */
+  prefixes?: { keyPrefix: string; sandboxPrefix: string };
+  openRedis?: typeof withRedis;
+};
+
+const DEFAULT_PREFIXES = { keyPrefix: DEFAULT_KEY_PREFIX, sandboxPrefix: SANDBOX_KEY_PREFIX };
+
+/**
+ * The key prefix and portal to read. With KEY_PREFIX unset and nothing under the default prefix, the sandbox's
+ * data (what `npm start` without credentials writes) is what the user means: read it and say so on stderr.
+ */
+async function locate(
+  io: CliIo,
+  redis: Redis,
+  redisUrl: string,
+  explicitPrefix: string | undefined,
+  asked: string | undefined,
+  defaults: NonNullable<ScorecardDeps['prefixes']>,
+): Promise<{ keyPrefix: string; portalId: string }> {
+  const portalsUnder = (prefix: string) => new PlaybookStore(redis, redisKeys(prefix), silentLogger).portals();
+  let keyPrefix = explicitPrefix ?? defaults.keyPrefix;
+  let portals = await portalsUnder(keyPrefix);
+  if (portals.length === 0 && explicitPrefix === undefined) {
+    const sandbox = await portalsUnder(defaults.sandboxPrefix);
+    if (sandbox.length > 0) {
+      io.err(line(`note: no portal under KEY_PREFIX=${keyPrefix}; reading the sandbox's data (KEY_PREFIX=${defaults.sandboxPrefix})`));
+      keyPrefix = defaults.sandboxPrefix;
+      portals = sandbox;
+    }
+  }
+  if (asked) return { keyPrefix, portalId: asked };
+  if (portals.length === 1) return { keyPrefix, portalId: portals[0]! };
+  if (portals.length > 1) throw new CliError(`several portals have data (${portals.join(', ')}); pass --portal ID`);
+  const where = explicitPrefix === undefined ? `${keyPrefix} (nor ${defaults.sandboxPrefix}, the sandbox's)` : keyPrefix;
   throw new CliError(
-    portals.length === 0
-      ? 'no portal has a stored playbook; pass --portal ID (or set HUBSPOT_PORTAL_ID)'
-      : `several portals have data (${portals.join(', ')}); pass --portal ID`,
+    `no portal has a stored playbook under KEY_PREFIX=${where} in the Redis at ${redisLabel(redisUrl)} (REDIS_URL): ` +
+      "point REDIS_URL and KEY_PREFIX at the service's Redis (npm start prints the command for its sandbox), " +
+      'or publish a playbook (playbook publish FILE --portal ID)',
   );
 }
 
@@ -59,7 +91,7 @@ async function resolvePlaybook(store: PlaybookStore, portalId: string, file: str
   return stored.playbook;
 }
 
-export async function runScorecard(io: CliIo, opts: ScorecardOptions, openRedis = withRedis): Promise<number> {
+export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: ScorecardDeps = {}): Promise<number> {
   // Argument mistakes first: no reason to wait for Redis to learn the week is misspelt.
   if (opts.week !== undefined) parseIsoWeek(opts.week);
   if (opts.zone !== undefined) assertZone(opts.zone);
@@ -68,13 +100,15 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, openRedis 
   if (portalArg !== undefined && !/^\d+$/.test(portalArg)) throw new CliError(`invalid portal id "${portalArg}": expected digits`);
   // Corrupt-row warnings go to stderr as the service logs them (counts only, never row contents).
   const log = createLogger('warn', { write: (msg: string) => io.err(msg) });
-  return openRedis(config.redisUrl, async (redis: Redis) => {
-    const keys = redisKeys(config.keyPrefix);
+  const explicitPrefix = io.env.KEY_PREFIX?.trim() ? config.keyPrefix : undefined;
+  return (deps.openRedis ?? withRedis)(config.redisUrl, async (redis: Redis) => {
+    const { keyPrefix, portalId } = await locate(io, redis, config.redisUrl, explicitPrefix, portalArg, deps.prefixes ?? DEFAULT_PREFIXES);
+    const keys = redisKeys(keyPrefix);
     const playbooks = new PlaybookStore(redis, keys, log);
-    const portalId = await resolvePortal(playbooks, portalArg);
     const playbook = await resolvePlaybook(playbooks, portalId, opts.playbook);
     const zone = opts.zone ?? reportingZone(playbook);
-    const range = weekRange(opts.week ?? latestCompleteWeek(io.now(), zone), zone);
+    // The current week so far: a fresh install (or the sandbox demo) has no complete week yet.
+    const range = weekRange(opts.week ?? isoWeekOf(io.now(), zone), zone);
     const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, range);
     const card = computeScorecard({ rows, playbook, week: range.week, zone });
     io.out(line(formatScorecard(card, opts.format)));

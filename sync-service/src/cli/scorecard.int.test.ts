@@ -115,16 +115,42 @@ describe('stagekeeper scorecard against Redis', () => {
     expect(otherCard.totals.volume).toBeGreaterThan(0);
   });
 
-  it('an empty week prints the empty state; the default week is the latest complete one', async () => {
+  it('an empty week prints the empty state; the default week is the current one (so far)', async () => {
     const empty = await runCaptured(['scorecard', '--week', '2026-W40'], env);
     expect(empty).toMatchObject({ code: 0, stderr: '' });
     expect(empty.stdout).toContain('No stage visits ended in this week.');
-    const dflt = await runCaptured(['scorecard', '--format', 'json'], env, {}, Date.parse('2026-11-25T12:00:00Z'));
+    // A fresh install (or the sandbox demo) has this week's data only: the default must show it.
+    const dflt = await runCaptured(['scorecard', '--format', 'json'], env, {}, Date.parse('2026-11-20T12:00:00Z'));
     expect(JSON.parse(dflt.stdout).week).toBe('2026-W47');
+    expect(JSON.parse(dflt.stdout).totals.volume).toBe(4);
+    // Sunday 23:00 in New York is Monday in UTC: still the zone's week 47.
+    const lateSunday = await runCaptured(['scorecard', '--format', 'json'], env, {}, Date.parse('2026-11-23T04:00:00Z'));
+    expect(JSON.parse(lateSunday.stdout).week).toBe('2026-W47');
   });
 
   it('a portal without a playbook is a one-line error', async () => {
     const r = await runCaptured(['scorecard', '--week', '2026-W47', '--portal', '999'], env);
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: no playbook stored for portal 999; pass --playbook FILE\n' });
+  });
+
+  it('without KEY_PREFIX it finds the sandbox\'s data (npm start writes under sk-sandbox) and says so', async () => {
+    // Sandbox-shaped prefixes of our own: the default and the sandbox prefix are passed in as the CLI would
+    // derive them, so the test never reads or writes the real `sk` / `sk-sandbox` keys.
+    const defaults = { keyPrefix: `${prefix}-none`, sandboxPrefix: prefix };
+    const r = await runCaptured(['scorecard', '--week', '2026-W47', '--format', 'json'], { REDIS_URL: env.REDIS_URL }, { prefixes: defaults });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`note: no portal under KEY_PREFIX=${prefix}-none; reading the sandbox's data (KEY_PREFIX=${prefix})\n`);
+    expect(Scorecard.parse(JSON.parse(r.stdout)).totals.volume).toBe(4);
+  });
+
+  it('no data under the prefix nor the sandbox\'s: the error names REDIS_URL, KEY_PREFIX and the fix', async () => {
+    const defaults = { keyPrefix: `${prefix}-none`, sandboxPrefix: `${prefix}-nosb` };
+    const r = await runCaptured(['scorecard'], { REDIS_URL: env.REDIS_URL }, { prefixes: defaults });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `error: no portal has a stored playbook under KEY_PREFIX=${prefix}-none (nor ${prefix}-nosb, the sandbox's) in the Redis at ` +
+        '127.0.0.1:6379 (REDIS_URL): point REDIS_URL and KEY_PREFIX at the service\'s Redis (npm start prints the command for its ' +
+        'sandbox), or publish a playbook (playbook publish FILE --portal ID)\n',
+    );
   });
 });

@@ -3,6 +3,7 @@ import { loadExamplePlaybook, P, validatePlaybook } from '@stagekeeper/shared';
 import { SandboxPortal, seedFromPlaybook, type Change } from '@stagekeeper/test/sandbox/index';
 import { scaledClock } from './clock';
 import { demoSettings } from './index';
+import { scorecardHint } from './quickstart';
 import { demoCompatible, demoPlaybook, TELEHEALTH } from './playbook';
 import { demoScenarios } from './script';
 import { StoryTeller } from './story';
@@ -29,6 +30,28 @@ describe('demo settings', () => {
     expect(demoSettings({ DEMO_SPEED: '120' })).toEqual({ enabled: true, speed: 120 });
     expect(() => demoSettings({ DEMO_SPEED: 'fast' })).toThrow(/DEMO_SPEED/);
   });
+
+  it('refuses a DEMO value it cannot read, in one line naming the variable', () => {
+    expect(demoSettings({ DEMO: 'true' })).toEqual({ enabled: true, speed: 60 });
+    expect(() => demoSettings({ DEMO: 'fasle' })).toThrow('invalid configuration: DEMO: expected true or false');
+    expect(() => demoSettings({ DEMO: 'fasle' })).not.toThrow(/\n/);
+  });
+});
+
+describe('the console line naming the sandbox portal and its scorecard command', () => {
+  const base = { redisUrl: 'redis://127.0.0.1:6379', redisSource: 'localhost' as const, keyPrefix: 'sk-sandbox', portalId: '12345' };
+  it('is the bare command when the CLI finds the Redis and the sandbox prefix by itself', () => {
+    expect(scorecardHint(base)).toBe('Sandbox portal 12345. Its weekly scorecard from another terminal: npm run stagekeeper -- scorecard --portal 12345');
+  });
+  it('names a spawned Redis and a custom prefix, and never prints a Redis password', () => {
+    expect(scorecardHint({ ...base, redisUrl: 'redis://127.0.0.1:40123', redisSource: 'spawned', keyPrefix: 'sk-sandbox-x' })).toBe(
+      'Sandbox portal 12345. Its weekly scorecard from another terminal (while this runs: its redis-server stops with it): ' +
+        'REDIS_URL=redis://127.0.0.1:40123 KEY_PREFIX=sk-sandbox-x npm run stagekeeper -- scorecard --portal 12345',
+    );
+    const hint = scorecardHint({ ...base, redisUrl: 'redis://:s3cret@redis.internal:6380', redisSource: 'REDIS_URL' });
+    expect(hint).toContain('REDIS_URL=redis://:****@redis.internal:6380 npm run');
+    expect(hint).not.toContain('s3cret');
+  });
 });
 
 describe('demo playbook', () => {
@@ -48,9 +71,12 @@ describe('demo playbook', () => {
     expect(demoCompatible(other)).toBe(false);
   });
 
-  it('scripts deals owned by the playbook role that owns New Lead', () => {
-    const growth = canonical.roles.find((r) => r.id === 'growth_ops')!;
-    for (const s of demoScenarios(canonical)) expect(growth.owners).toContain(s.ownerId);
+  it('scripts deals owned by the playbook role that owns the stage each starts in (seed 000 owner model)', () => {
+    const stages = canonical.pipelines[0]!.stages;
+    for (const s of demoScenarios(canonical)) {
+      const stage = stages.find((x) => x.id === (s.stage ?? TELEHEALTH.stages.newLead))!;
+      expect(canonical.roles.find((r) => r.id === stage.ownerRole)!.owners, s.name).toContain(s.ownerId);
+    }
   });
 });
 

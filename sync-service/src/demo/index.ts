@@ -16,8 +16,10 @@ export type DemoSettings = { enabled: false } | { enabled: true; speed: number }
 
 /** DEMO=false turns the driver off; DEMO_SPEED sets how much faster than real time the demo clock runs. */
 export function demoSettings(env: NodeJS.ProcessEnv): DemoSettings {
-  const off = ['false', '0', 'no', 'off'].includes((env.DEMO ?? '').trim().toLowerCase());
-  if (off) return { enabled: false };
+  const demo = (env.DEMO ?? '').trim().toLowerCase();
+  if (['false', '0', 'no', 'off'].includes(demo)) return { enabled: false };
+  // A typo must not start the demo the user meant to turn off.
+  if (!['', 'true', '1', 'yes', 'on'].includes(demo)) throw new ConfigError(['DEMO: expected true or false (false runs the sandbox without the demo driver)']);
   const raw = env.DEMO_SPEED?.trim();
   const speed = raw ? Number(raw) : DEFAULT_DEMO_SPEED;
   // A ConfigError: main prints it as a configuration problem, without a stack trace.
@@ -91,7 +93,7 @@ export function startDemo(opts: DemoOptions): Demo {
           {
             dealname: `Demo intake (${sc.name})`,
             pipeline: TELEHEALTH.pipeline,
-            dealstage: TELEHEALTH.stages.newLead,
+            dealstage: sc.stage ?? TELEHEALTH.stages.newLead,
             hubspot_owner_id: sc.ownerId,
             ...(sc.create?.(clock.now()) ?? {}),
           },

@@ -1,4 +1,6 @@
 import type { Playbook } from '@stagekeeper/shared';
+import { DEFAULT_KEY_PREFIX, SANDBOX_KEY_PREFIX } from '../config';
+import type { RedisChoice } from '../redis-bootstrap';
 import { createLocalUi } from '../local-ui';
 import type { Sandbox } from '../sandbox-mode';
 import type { Stack } from '../stack';
@@ -12,6 +14,24 @@ import { demoCompatible, demoPlaybook } from './playbook';
  */
 export function quietLogsForDemo(env: NodeJS.ProcessEnv): void {
   if (env.SANDBOX === 'true' && demoSettings(env).enabled && !env.LOG_LEVEL) env.LOG_LEVEL = 'warn';
+}
+
+/**
+ * The console line that names the sandbox's portal id and the exact command printing its weekly scorecard from
+ * another terminal (REDIS_URL when npm start's Redis is not the default one, with any password masked; KEY_PREFIX
+ * when it is not the sandbox's, which the CLI finds by itself).
+ */
+export function scorecardHint(o: { redisUrl: string; redisSource: RedisChoice['source']; keyPrefix: string; portalId: string }): string {
+  const env: string[] = [];
+  if (o.redisUrl !== 'redis://127.0.0.1:6379') {
+    const u = new URL(o.redisUrl);
+    if (u.password) u.password = '****';
+    env.push(`REDIS_URL=${u.toString().replace(/\/$/, '')}`);
+  }
+  if (o.keyPrefix !== SANDBOX_KEY_PREFIX && o.keyPrefix !== DEFAULT_KEY_PREFIX) env.push(`KEY_PREFIX=${o.keyPrefix}`);
+  const cmd = [...env, 'npm run stagekeeper -- scorecard --portal', o.portalId].join(' ');
+  const lasts = o.redisSource === 'spawned' ? ' (while this runs: its redis-server stops with it)' : '';
+  return `Sandbox portal ${o.portalId}. Its weekly scorecard from another terminal${lasts}: ${cmd}`;
 }
 
 export type Quickstart = ReturnType<typeof prepareQuickstart>;

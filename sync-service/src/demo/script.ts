@@ -20,6 +20,8 @@ export type Scenario = {
   expect: string;
   ownerId: string;
   startMin: number;
+  /** Stage the deal is created in (a deal imported mid-journey is taken as it is); New Lead when omitted. */
+  stage?: string;
   /** Extra deal properties at creation (flags only: the demo invents no patient details). */
   create?: (now: number) => Record<string, string>;
   steps: Step[];
@@ -42,6 +44,8 @@ export function demoScenarios(playbook: Playbook): Scenario[] {
   const growth = playbook.roles.find((r) => r.id === 'growth_ops') ?? playbook.roles[0]!;
   const [repA, repB = repA] = growth.owners as [string, string?];
   const lead = growth.lead;
+  // Intake Completed belongs to Intake Ops (seed 000's owner model), so its deal is an intake coordinator's.
+  const intakeRep = playbook.roles.find((r) => r.id === 'intake_ops')?.owners[0] ?? repB!;
   return [
     {
       name: 'answered in time',
@@ -88,12 +92,13 @@ export function demoScenarios(playbook: Playbook): Scenario[] {
     },
     {
       name: 'remediation',
-      expect: 'sent to clinical review with an incomplete chart: routed to Intake Remediation',
-      ownerId: repB!,
+      expect: 'an intake sent to clinical review without its summary, documents and risk flag: routed to Intake Remediation',
+      ownerId: intakeRep,
       startMin: 5,
-      create: (now) => ({ intake_form_submitted_at: String(now) }),
+      // Taken over mid-journey: Intake Completed, its chart packet ready and assigned (what the stage's exit asks).
+      stage: S.intakeCompleted,
+      create: (now) => ({ intake_form_submitted_at: String(now), chart_packet_ready: 'true', chart_packet_assignee_id: intakeRep }),
       steps: [
-        { atMin: 6, run: contactAndMove(S.intakeCompleted, 'Intake Completed') },
         {
           atMin: 9,
           run: ({ portal, dealId, actor }) => {

@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
 import type { IngestJobData } from '../queue/ingest-queue';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3 } from '../webhooks/signature';
-import { parseWebhookBatch, routeEvent } from '../webhooks/events';
+import { parseWebhookBatch, routeEvent, UNRECOGNISED_REASONS } from '../webhooks/events';
 
 export type AppDeps = {
   /** App client secret for v3 signatures. */
@@ -95,13 +95,21 @@ export function createApp(deps: AppDeps) {
 
       const byPortal = new Map<string, Set<string>>();
       const ignored: Record<string, number> = {};
+      // Events this service did not understand: counted and logged at warn (types only, never values).
+      const unrecognised = new Map<string, number>();
       let routed = 0;
       for (const event of parsed.events) {
         const route = routeEvent(event);
         if (route.kind === 'ignored') {
           ignored[route.reason] = (ignored[route.reason] ?? 0) + 1;
-          webhookEvents.inc({ outcome: route.reason === 'own_write' ? 'own_write' : 'ignored' });
+          const strange = UNRECOGNISED_REASONS.has(route.reason);
+          webhookEvents.inc({ outcome: route.reason === 'own_write' ? 'own_write' : strange ? 'unrecognised' : 'ignored' });
+          if (strange) unrecognised.set(`${event.subscriptionType}: ${route.reason}`, (unrecognised.get(`${event.subscriptionType}: ${route.reason}`) ?? 0) + 1);
           continue;
+        }
+        if (route.incomplete) {
+          webhookEvents.inc({ outcome: 'incomplete' });
+          unrecognised.set(`${event.subscriptionType}: ${route.incomplete}`, (unrecognised.get(`${event.subscriptionType}: ${route.incomplete}`) ?? 0) + 1);
         }
         routed++;
         const set = byPortal.get(route.portalId) ?? new Set<string>();
@@ -125,6 +133,8 @@ export function createApp(deps: AppDeps) {
 
       const summary = { events: parsed.events.length, portals: [...byPortal.keys()], deals: accepted, ignored, invalid: parsed.issues.length };
       if (Object.keys(ignored).length > 0) deps.log.debug({ ignored }, 'webhook events ignored');
+      if (unrecognised.size > 0)
+        deps.log.warn({ unrecognised: Object.fromEntries([...unrecognised].slice(0, 10)) }, 'webhook events not fully understood');
       deps.log.info(summary, 'webhook accepted');
 
       // The valid events are already queued; the 400 reports the broken ones without losing the rest.

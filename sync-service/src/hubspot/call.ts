@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Client } from '@hubspot/api-client';
 import { HubSpotClientFactory, responseStatus } from './client';
 import {
@@ -7,7 +8,7 @@ import {
   HubSpotUnavailableError,
   type Failure,
 } from './errors';
-import type { Bucket, RateLimiter } from './limiter';
+import { DailyLimitBlocked, type Bucket, type Lane, type RateLimiter } from './limiter';
 import { hubspotCalls } from '../metrics';
 
 /** Shape of a prom-client Counter with labels operation/outcome (metrics.ts `hubspotCalls` fits). */
@@ -37,8 +38,17 @@ const DEFAULT_RETRY: RetryPolicy = {
   lockedDelayMs: 2_000,
 };
 
+/**
+ * The limiter lane of the calls made inside `asInteractive` (the deal card's reads and writes): ahead of bulk
+ * work. Async context rather than a parameter, so gateway methods shared by workers and the card need no flag.
+ */
+export const callLane = new AsyncLocalStorage<Lane>();
+export const asInteractive = <T>(fn: () => Promise<T>): Promise<T> => callLane.run('interactive', fn);
+
 export type CallOptions = {
   bucket?: Bucket;
+  /** Defaults to the async context's lane (`asInteractive`), else bulk. */
+  lane?: Lane;
   /**
    * False for creates: after a 5xx or a connection dropped mid-request HubSpot may have created the records, so
    * the call is not repeated blindly; the caller gets `HubSpotUnavailableError{maybeApplied}` and reconciles.
@@ -105,6 +115,7 @@ export class HubSpotCaller {
     options: CallOptions = {},
   ): Promise<T> {
     const bucket = options.bucket ?? 'default';
+    const lane = options.lane ?? callLane.getStore() ?? 'bulk';
     const idempotent = options.idempotent ?? true;
     let failures = 0;
     let rateLimited = 0;
@@ -112,16 +123,25 @@ export class HubSpotCaller {
 
     for (;;) {
       const { client, token } = await this.opts.clients.forPortal(portalId);
-      await this.opts.limiter.acquire(portalId, bucket);
-      const slot: { status?: number } = {};
+      let slot: string | void;
+      try {
+        slot = await this.opts.limiter.acquire(portalId, bucket, lane);
+      } catch (err) {
+        // Another call already met the daily limit: no request is made until the reset.
+        if (err instanceof DailyLimitBlocked) throw new HubSpotDailyLimitError(portalId, operation, undefined, err.retryAt);
+        throw err;
+      }
+      const seen: { status?: number; headers?: Record<string, string> } = {};
       let failure: Failure;
       try {
-        const result = await responseStatus.run(slot, () => fn(client));
+        const result = await responseStatus.run(seen, () => fn(client));
         this.count(operation, 'ok');
+        await this.afterCall(portalId, bucket, slot, seen.headers);
         return result;
       } catch (err) {
-        failure = classify(err, slot.status);
+        failure = classify(err, seen.status);
       }
+      await this.afterCall(portalId, bucket, slot, seen.headers);
       this.count(operation, OUTCOME[failure.kind]);
       const log = { portalId, operation, failure: failure.kind, attempt: failures + rateLimited + 1 };
 
@@ -139,8 +159,12 @@ export class HubSpotCaller {
           await this.opts.limiter.backOff(portalId, hit, waitMs);
           continue;
         }
-        case 'daily':
-          throw new HubSpotDailyLimitError(portalId, operation, failure.correlationId);
+        case 'daily': {
+          // Every process of the portal stops calling until the reset; the job is delayed to then (worker).
+          const retryAt = (await this.opts.limiter.blockDaily?.(portalId)) ?? Date.now() + 3_600_000;
+          this.opts.logger?.warn({ ...log, correlationId: failure.correlationId, retryAt: new Date(retryAt).toISOString() }, 'hubspot daily limit reached');
+          throw new HubSpotDailyLimitError(portalId, operation, failure.correlationId, retryAt);
+        }
         case 'expired_auth': {
           if (!refreshed && (await this.opts.clients.tokens.refresh(portalId, token))) {
             refreshed = true;
@@ -149,6 +173,12 @@ export class HubSpotCaller {
           throw new HubSpotRequestError(portalId, operation, 401, 'EXPIRED_AUTHENTICATION', failure.correlationId, 'token expired and could not be refreshed');
         }
         case 'request':
+          // A token HubSpot no longer knows (401 INVALID_AUTHENTICATION): one refresh tells a stale access token
+          // from an app uninstalled on HubSpot's side, whose refresh token is refused (the provider reports it).
+          if (failure.status === 401 && !refreshed && (await this.opts.clients.tokens.refresh(portalId, token))) {
+            refreshed = true;
+            continue;
+          }
           throw new HubSpotRequestError(
             portalId,
             operation,
@@ -200,6 +230,19 @@ export class HubSpotCaller {
   private backoff(failures: number): number {
     const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (failures - 1));
     return Math.floor(cap / 2 + this.random() * (cap / 2));
+  }
+
+  /**
+   * The call's slot is re-dated to its answer, and the rate-limit headers follow the portal's real budget; a
+   * failure of either never fails the call.
+   */
+  private async afterCall(portalId: string, bucket: Bucket, slot: string | void, headers: Record<string, string> | undefined): Promise<void> {
+    try {
+      if (slot && this.opts.limiter.settle) await this.opts.limiter.settle(portalId, bucket, slot);
+      if (headers && this.opts.limiter.observe) await this.opts.limiter.observe(portalId, bucket, headers);
+    } catch {
+      // Redis blinked: the configured plan still holds.
+    }
   }
 
   private count(operation: string, outcome: string): void {

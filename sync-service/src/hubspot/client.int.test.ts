@@ -117,9 +117,12 @@ describe('OAuthTokenProvider', () => {
     expect(err).toMatchObject({ operation: 'oauth.refresh', status: 400 });
     expect(portal.requests.slice(mark).map((r) => `${r.path} ${r.status}`)).toEqual(['/oauth/v1/token 400']);
 
-    // Revocation also kills the access token: HubSpot answers INVALID_AUTHENTICATION, which is not refreshed.
+    // Revocation also kills the access token: HubSpot answers INVALID_AUTHENTICATION; one refresh (a 401 may be
+    // a stale token) is refused, and that is the end of it: no loop.
     const { caller: fresh } = setup(store);
+    const mark2 = portal.requests.length;
     const err2 = await fresh.call(portalId, 'deals.list', listDeals).catch((e) => e);
-    expect(err2).toMatchObject({ name: 'HubSpotRequestError', status: 401, category: 'INVALID_AUTHENTICATION' });
+    expect(err2).toMatchObject({ name: 'HubSpotRequestError', operation: 'oauth.refresh', status: 400 });
+    expect(portal.requests.slice(mark2).map((r) => `${r.path} ${r.status}`)).toEqual(['/crm/v3/objects/deals 401', '/oauth/v1/token 400']);
   });
 });

@@ -68,7 +68,21 @@ export type OAuthTokenProviderOptions = {
   /** Attempts for the refresh call itself on 5xx / network errors. */
   refreshAttempts?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * HubSpot refused the stored refresh token (BAD_REFRESH_TOKEN / invalid_grant): the app was uninstalled on
+   * HubSpot's side, or its access revoked. HubSpot's project apps get no uninstall webhook (only the webhooks
+   * journal API has an APP_UNINSTALL event), so this refusal is how an uninstall is noticed.
+   */
+  onRefreshRefused?: (portalId: string) => Promise<void>;
 };
+
+/** HubSpot's word for a refresh token that no longer exists (uninstall, revoke). */
+function refreshRefused(err: unknown): boolean {
+  const body = (err as { body?: unknown } | null)?.body;
+  if (typeof body !== 'object' || body === null) return false;
+  const b = body as { status?: unknown; error?: unknown };
+  return b.status === 'BAD_REFRESH_TOKEN' || b.error === 'invalid_grant';
+}
 
 export class OAuthTokenProvider implements TokenProvider {
   private readonly cache = new Map<string, OAuthTokens>();
@@ -141,8 +155,13 @@ export class OAuthTokenProvider implements TokenProvider {
         return tokens;
       } catch (err) {
         const f = classify(err);
-        if (f.kind === 'request')
+        if (f.kind === 'request') {
+          if (refreshRefused(err)) {
+            this.cache.delete(portalId);
+            await this.opts.onRefreshRefused?.(portalId);
+          }
           throw new HubSpotRequestError(portalId, 'oauth.refresh', f.status, f.category, f.correlationId, f.detail);
+        }
         if (f.kind === 'unknown') throw err;
         lastFailure = f.kind;
         if (attempt < attempts) await sleep(200 * 2 ** attempt);
@@ -152,15 +171,19 @@ export class OAuthTokenProvider implements TokenProvider {
   }
 }
 
-/** Carries the HTTP status of the current attempt out of the client, which loses it when a body will not parse. */
-export const responseStatus = new AsyncLocalStorage<{ status?: number }>();
+/**
+ * Carries the HTTP status of the current attempt out of the client, which loses it when a body will not parse,
+ * and its headers (lower-case names), which the client drops: the rate limiter follows X-HubSpot-RateLimit-*.
+ */
+export const responseStatus = new AsyncLocalStorage<{ status?: number; headers?: Record<string, string> }>();
 
 const statusRecorder = {
   pre: (ctx: unknown) => ctx,
   post: (ctx: unknown) => {
     const slot = responseStatus.getStore();
-    const status = (ctx as { httpStatusCode?: unknown }).httpStatusCode;
+    const { httpStatusCode: status, headers } = ctx as { httpStatusCode?: unknown; headers?: unknown };
     if (slot && typeof status === 'number') slot.status = status;
+    if (slot && typeof headers === 'object' && headers !== null) slot.headers = headers as Record<string, string>;
     return ctx;
   },
 };

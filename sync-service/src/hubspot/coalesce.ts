@@ -5,6 +5,8 @@
  * number of calls follows the rate limit, not the number of deals.
  */
 
+import { callLane } from './call';
+
 export type CoalesceOptions = {
   /** HubSpot batch endpoints take at most 100 inputs. */
   maxItems?: number;
@@ -47,6 +49,14 @@ export class Coalescer<I, R> {
   }
 
   submit(lane: string, items: I[]): Promise<R> {
+    // A person is waiting (the deal card): its call goes out at once, alone, in the limiter's interactive lane,
+    // instead of queueing behind bulk batches that wait on the rate limit.
+    if (callLane.getStore() === 'interactive')
+      return this.run(lane, [items]).then(([o]) => {
+        if (!o) throw new Error(`coalesced ${lane}: no answer`);
+        if (!o.ok) throw o.error;
+        return o.value;
+      });
     return new Promise<R>((resolve, reject) => {
       const l = this.lane(lane);
       l.waiting.push({ items, ids: this.identity ? items.map(this.identity) : [], resolve, reject });

@@ -13,6 +13,8 @@ export class HubSpotDailyLimitError extends Error {
     readonly portalId: string,
     readonly operation: string,
     readonly correlationId: string | undefined,
+    /** When work for the portal may resume (HubSpot's daily reset, or the next hourly probe). */
+    readonly retryAt?: number,
   ) {
     super(`HubSpot daily API limit reached for portal ${portalId} (${operation})`);
   }

@@ -162,7 +162,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
     await this.recoverPending(portalId, maps);
     const assume = options.taskStatuses === 'assume-open';
     const statuses = assume ? new Map<string, string>() : await this.readTaskStatuses(portalId, maps);
-    if (!assume) await this.rememberCompleted(portalId, maps, statuses);
+    if (!assume) {
+      await this.noticeReopened(portalId, maps, statuses);
+      await this.rememberCompleted(portalId, maps, statuses);
+    }
 
     for (const [id, props] of rows) {
       const value = (p: string) => {
@@ -177,7 +180,8 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const unread: string[] = [];
       for (const [key, entry] of maps.get(id) ?? []) {
         if (entry.state !== 'mapped') continue;
-        // Stagekeeper closed it itself; a rep reopening a cancelled task is rare enough not to pay a read for.
+        // Closed (by Stagekeeper or a rep): not read for itself; a reopen is noticed when the deal's open tasks
+        // are read anyway (noticeReopened).
         if (entry.closed) tasks[key] = 'COMPLETED';
         else if (assume) {
           tasks[key] = 'NOT_STARTED';
@@ -262,7 +266,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
   /**
    * Tasks a rep completed are recorded as closed, so later reconciles of the deal skip reading them: that keeps
-   * a typical transition at one read. The price: a rep re-opening a completed task is not noticed.
+   * a typical transition at one read. A later reopen is noticed by noticeReopened.
    */
   private async rememberCompleted(
     portalId: string,
@@ -272,14 +276,47 @@ export class HubSpotApiGateway implements HubSpotGateway {
     for (const [dealId, m] of maps) {
       const done = new Map<string, string>();
       for (const [key, e] of m) if (e.state === 'mapped' && !e.closed && statuses.get(e.id) === 'COMPLETED') done.set(key, e.id);
-      await this.tasks.markClosed(portalId, dealId, done);
+      await this.tasks.markClosed(portalId, dealId, done, 'rep');
     }
   }
 
-  /** Status (and text, for a following cancel) of every open task Stagekeeper mapped for these deals. */
+  /**
+   * A closed task whose status read back as anything but COMPLETED was reopened by a rep. One a rep had
+   * completed is tracked again (its gate or handover counts it open). One Stagekeeper closed belonged to a
+   * visit that has ended (Stagekeeper closes tasks only when they stop applying): it becomes the rep's own,
+   * forgotten here, so the engine neither counts it nor cancels it again. `maps` is updated in place.
+   */
+  private async noticeReopened(portalId: string, maps: Map<string, Map<string, MapEntry>>, statuses: Map<string, string>): Promise<void> {
+    for (const [dealId, m] of maps) {
+      const track = new Map<string, string>();
+      const forget: string[] = [];
+      for (const [key, e] of m) {
+        if (e.state !== 'mapped' || !e.closed) continue;
+        const status = statuses.get(e.id);
+        if (!status || status === 'COMPLETED') continue;
+        if (e.closedBy === 'rep') track.set(key, e.id);
+        else forget.push(key);
+      }
+      if (track.size === 0 && forget.length === 0) continue;
+      await this.tasks.setIds(portalId, dealId, track);
+      await this.tasks.remove(portalId, dealId, forget);
+      for (const [key, id] of track) m.set(key, { state: 'mapped', id, closed: false });
+      for (const key of forget) m.delete(key);
+      this.opts.logger?.debug?.({ portalId, dealId, tracked: track.size, released: forget.length }, 'task reopened in HubSpot after it was closed');
+    }
+  }
+
+  /**
+   * Status (and text, for a following cancel) of every open task Stagekeeper mapped for these deals. The closed
+   * tasks of a deal that has open ones ride along in the same batch read (no extra call), so a reopen is seen.
+   */
   private async readTaskStatuses(portalId: string, maps: Map<string, Map<string, MapEntry>>): Promise<Map<string, string>> {
     const ids = new Set<string>();
-    for (const m of maps.values()) for (const e of m.values()) if (e.state === 'mapped' && !e.closed) ids.add(e.id);
+    for (const m of maps.values()) {
+      const mapped = [...m.values()].filter((e): e is Extract<MapEntry, { state: 'mapped' }> => e.state === 'mapped');
+      if (!mapped.some((e) => !e.closed)) continue;
+      for (const e of mapped) ids.add(e.id);
+    }
     const details = await this.readTasks(portalId, [...ids]);
     return new Map([...details].map(([id, d]) => [id, d.status]));
   }
@@ -448,6 +485,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
           break;
         case 'moveStage':
           dealProps.dealstage = c.toStage;
+          if (c.toPipeline) dealProps.pipeline = c.toPipeline;
           break;
         case 'assignOwner':
           dealProps.hubspot_owner_id = c.ownerId;
@@ -726,7 +764,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       updates.push({ key, id, properties });
     }
     await this.tasks.remove(portalId, dealId, gone);
-    await this.tasks.markClosed(portalId, dealId, alreadyDone);
+    await this.tasks.markClosed(portalId, dealId, alreadyDone, 'rep');
 
     for (const part of chunk(updates)) {
       const res = await this.batches.updateTasks(portalId, part.map((u) => ({ id: u.id, properties: u.properties })));

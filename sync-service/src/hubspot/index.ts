@@ -3,6 +3,7 @@ import type { Logger } from '../log';
 import { HubSpotCaller, type CallMetrics, type RetryPolicy } from './call';
 import { HubSpotClientFactory, type TokenProvider } from './client';
 import { HubSpotApiGateway } from './gateway';
+import { nextLocalMidnight } from '@stagekeeper/shared';
 import { PLANS, RedisRateLimiter, type LimiterPlan } from './limiter';
 
 export { HubSpotCaller, type PortalCaller, type CallOptions, type CallMetrics, type RetryPolicy } from './call';
@@ -17,7 +18,8 @@ export {
 } from './client';
 export { HubSpotDailyLimitError, HubSpotRequestError, HubSpotUnavailableError } from './errors';
 export { HubSpotApiGateway, parseHubSpotTime } from './gateway';
-export { PLANS, RedisRateLimiter, type Bucket, type LimiterPlan, type RateLimiter } from './limiter';
+export { burstPlan, PLANS, RedisRateLimiter, type Bucket, type Lane, type LimiterPlan, type RateLimiter } from './limiter';
+export { asInteractive } from './call';
 
 export type HubSpotAdapterOptions = {
   redis: Redis;
@@ -31,12 +33,30 @@ export type HubSpotAdapterOptions = {
   log?: Logger;
   metrics?: CallMetrics;
   retry?: Partial<RetryPolicy>;
+  /**
+   * The portal's time zone, for HubSpot's daily quota reset (midnight there). Unknown: a spent daily quota is
+   * probed hourly.
+   */
+  portalTimeZone?: (portalId: string) => Promise<string | undefined>;
 };
 
 /** Everything the worker needs, wired: gateway for the engine's commands, caller for provisioning and the CLI. */
 export function createHubSpotAdapter(opts: HubSpotAdapterOptions) {
   const clients = new HubSpotClientFactory({ tokens: opts.tokens, ...(opts.basePath ? { basePath: opts.basePath } : {}) });
-  const limiter = new RedisRateLimiter({ redis: opts.redis, prefix: opts.prefix, plan: opts.plan ?? PLANS.privateAppProfessional });
+  const zoneOf = opts.portalTimeZone;
+  const limiter = new RedisRateLimiter({
+    redis: opts.redis,
+    prefix: opts.prefix,
+    plan: opts.plan ?? PLANS.privateAppProfessional,
+    ...(zoneOf
+      ? {
+          dailyResetAt: async (portalId: string) => {
+            const zone = await zoneOf(portalId);
+            return zone ? nextLocalMidnight(zone, Date.now()) : Date.now() + 3_600_000;
+          },
+        }
+      : {}),
+  });
   const caller = new HubSpotCaller({
     clients,
     limiter,

@@ -10,6 +10,13 @@ import { assertKeyPart } from '../state/keys';
 
 export type Bucket = 'default' | 'search';
 
+/**
+ * Who is waiting: a person (the deal card, the settings page) or bulk work (workers, sweeps). Bulk work may
+ * use the window only up to `max - reserve`, so a card read made during a bulk move finds a free slot at once
+ * instead of queueing behind hundreds of jobs (the priority lane).
+ */
+export type Lane = 'interactive' | 'bulk';
+
 export type Window = { max: number; windowMs: number };
 export type LimiterPlan = Record<Bucket, Window>;
 
@@ -24,32 +31,88 @@ export const PLANS = {
   publicApp: { default: { max: 110, windowMs: 10_000 }, search: SEARCH },
 } as const satisfies Record<string, LimiterPlan>;
 
+/**
+ * The plan the service runs with for a burst limit per 10 s: 5 % below it, because our window and HubSpot's
+ * never line up exactly and one 429 pauses every worker of the portal for a whole window (measured: 1.84x the
+ * floor at 190/10 s, 1.03x at 180). OAuth apps get 110 per installing account, private apps their plan's.
+ */
+export function burstPlan(perTenSeconds: number): LimiterPlan {
+  return { default: { max: Math.max(1, Math.floor(perTenSeconds * 0.95)), windowMs: 10_000 }, search: SEARCH };
+}
+
+/** Slots of a window bulk work leaves for interactive calls. */
+export const interactiveReserve = (max: number) => (max < 2 ? 0 : Math.max(1, Math.floor(max * 0.1)));
+
+/** The portal's daily quota is spent (a DAILY 429 or `X-HubSpot-RateLimit-Daily-Remaining: 0`) until `retryAt`. */
+export class DailyLimitBlocked extends Error {
+  override readonly name = 'DailyLimitBlocked';
+  constructor(readonly retryAt: number) {
+    super(`daily HubSpot API quota spent until ${new Date(retryAt).toISOString()}`);
+  }
+}
+
 export interface RateLimiter {
-  /** Resolves when a call may be made now; waits (never fails) while the window is full. */
-  acquire(portalId: string, bucket: Bucket): Promise<void>;
+  /**
+   * Resolves when a call may be made now; waits while the window is full. Rejects with DailyLimitBlocked while
+   * the portal's daily quota is spent (no call would succeed before HubSpot's reset).
+   */
+  acquire(portalId: string, bucket: Bucket, lane?: Lane): Promise<string | void>;
+  /**
+   * The call that took `slot` has its answer: its place in the window moves to now. HubSpot counts a request
+   * when it arrives, somewhere between our acquire and the answer; counting from the answer never undercounts,
+   * so a slow burst (many calls in flight on a busy host) does not earn 429s when the window slides.
+   */
+  settle?(portalId: string, bucket: Bucket, slot: string): Promise<void>;
   /** HubSpot said we are over its limit: stop every process for this portal and bucket for `ms`. */
   backOff(portalId: string, bucket: Bucket, ms: number): Promise<void>;
   window(portalId: string, bucket: Bucket): Window;
+  /** The daily quota is spent: every process stops calling for this portal until its reset; returns when (epoch ms). */
+  blockDaily?(portalId: string): Promise<number>;
+  /** HubSpot's X-HubSpot-RateLimit-* response headers (lower-case names), to follow the portal's real budget. */
+  observe?(portalId: string, bucket: Bucket, headers: Record<string, string>): Promise<void>;
 }
 
-// Redis' own clock, so workers on hosts with skewed clocks agree on the window.
+// Redis' own clock, so workers on hosts with skewed clocks agree on the window. Returns 0 when a slot was
+// taken, a positive wait (ms) while the window or a burst back-off is full, and minus the remaining ms of a
+// daily block. KEYS: log, burst block, daily block, learned plan ("max:windowMs" from HubSpot's headers).
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local daily = redis.call('PTTL', KEYS[3])
+if daily > 0 then return -daily end
 local blocked = redis.call('PTTL', KEYS[2])
 if blocked > 0 then return blocked end
 local max = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
+local learned = redis.call('GET', KEYS[4])
+if learned then
+  local m, w = string.match(learned, '^(%d+):(%d+)$')
+  if m then max = tonumber(m); windowMs = tonumber(w) end
+end
+local limit = max
+if ARGV[4] == 'bulk' then
+  local reserve = 0
+  if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
+  limit = max - reserve
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
-if redis.call('ZCARD', KEYS[1]) < max then
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], windowMs)
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
 local wait = tonumber(oldest[2]) + windowMs - now
 if wait < 1 then wait = 1 end
 return wait
+`;
+
+const SETTLE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 `;
 
 // Only ever lengthens a block: a short secondly back-off must not cut a ten-second one short.
@@ -68,6 +131,8 @@ export type RedisRateLimiterOptions = {
   plan: LimiterPlan | ((portalId: string) => LimiterPlan);
   /** Injected for tests. */
   sleep?: (ms: number) => Promise<void>;
+  /** When the portal's daily quota resets (HubSpot: midnight in the account's time zone). */
+  dailyResetAt?: (portalId: string) => Promise<number>;
 };
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -77,6 +142,9 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly prefix: string;
   private readonly plan: (portalId: string) => LimiterPlan;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly dailyResetAt: ((portalId: string) => Promise<number>) | undefined;
+  /** Last learned plan written per portal/bucket, so observing a header costs a Redis write only on change. */
+  private readonly learned = new Map<string, { value: string; at: number }>();
 
   constructor(opts: RedisRateLimiterOptions) {
     this.redis = opts.redis;
@@ -84,6 +152,7 @@ export class RedisRateLimiter implements RateLimiter {
     const plan = opts.plan;
     this.plan = typeof plan === 'function' ? plan : () => plan;
     this.sleep = opts.sleep ?? defaultSleep;
+    this.dailyResetAt = opts.dailyResetAt;
   }
 
   key(portalId: string, bucket: Bucket): string {
@@ -94,24 +163,82 @@ export class RedisRateLimiter implements RateLimiter {
     return this.plan(portalId)[bucket];
   }
 
-  /** One attempt: 0 when a slot was taken, else how long to wait before the next attempt. */
-  async tryAcquire(portalId: string, bucket: Bucket): Promise<number> {
+  /** Daily quota block of a portal (all buckets). */
+  dailyKey(portalId: string): string {
+    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:rl:daily`;
+  }
+
+  /**
+   * One attempt: 0 when a slot was taken, else how long to wait before the next attempt; negative (minus the
+   * remaining ms) while the daily quota is blocked.
+   */
+  async tryAcquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk', slot: string = randomUUID()): Promise<number> {
     const { max, windowMs } = this.window(portalId, bucket);
     const key = this.key(portalId, bucket);
-    const wait = (await this.redis.eval(ACQUIRE, 2, key, `${key}:block`, max, windowMs, randomUUID())) as number;
+    const wait = (await this.redis.eval(ACQUIRE, 4, key, `${key}:block`, this.dailyKey(portalId), `${key}:learned`, max, windowMs, slot, lane)) as number;
     return Number(wait);
   }
 
-  async acquire(portalId: string, bucket: Bucket): Promise<void> {
+  /** Resolves with the slot taken, for `settle`. */
+  async acquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk'): Promise<string> {
+    const slot = randomUUID();
     for (;;) {
-      const wait = await this.tryAcquire(portalId, bucket);
-      if (wait <= 0) return;
+      const wait = await this.tryAcquire(portalId, bucket, lane, slot);
+      if (wait === 0) return slot;
+      if (wait < 0) throw new DailyLimitBlocked(Date.now() - wait);
       // A little jitter so waiting workers do not all hit Redis in the same millisecond.
       await this.sleep(wait + Math.floor(Math.random() * Math.min(50, wait / 4 + 1)));
     }
   }
 
+  async settle(portalId: string, bucket: Bucket, slot: string): Promise<void> {
+    // The longest window the bucket may have (a learned one can differ): the log must outlive its members.
+    await this.redis.eval(SETTLE, 1, this.key(portalId, bucket), slot, Math.max(this.window(portalId, bucket).windowMs, 60_000));
+  }
+
   async backOff(portalId: string, bucket: Bucket, ms: number): Promise<void> {
     await this.redis.eval(BACK_OFF, 1, `${this.key(portalId, bucket)}:block`, Math.max(1, Math.ceil(ms)));
+  }
+
+  /**
+   * Until the portal's reset when its time zone is known (dailyResetAt), else for an hour: one probe an hour
+   * then costs one refused call, since the block stops every other call of the portal.
+   */
+  async blockDaily(portalId: string): Promise<number> {
+    const now = Date.now();
+    let until = now + 3_600_000;
+    try {
+      if (this.dailyResetAt) until = await this.dailyResetAt(portalId);
+    } catch {
+      // An unknown zone: the hourly probe is the fallback.
+    }
+    await this.redis.eval(BACK_OFF, 1, this.dailyKey(portalId), Math.max(1_000, Math.ceil(until - now)));
+    return until;
+  }
+
+  /**
+   * Follows HubSpot's own account of the budget (hubspot-api-facts §1 headers): the window's size from
+   * `-Max`/`-Interval-Milliseconds` (5 % headroom, as burstPlan), shared through Redis for a day; a pause of a
+   * tenth of the window when `-Remaining` reaches 0 (another app or deployment is spending the same budget);
+   * the daily block when `-Daily-Remaining` reaches 0 (private apps only; OAuth responses omit it).
+   */
+  async observe(portalId: string, bucket: Bucket, headers: Record<string, string>): Promise<void> {
+    const num = (name: string) => {
+      const v = headers[name];
+      return v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) : undefined;
+    };
+    const max = num('x-hubspot-ratelimit-max');
+    const interval = num('x-hubspot-ratelimit-interval-milliseconds');
+    if (max !== undefined && interval !== undefined && max > 0 && interval >= 100) {
+      const value = `${Math.max(1, Math.floor(max * 0.95))}:${interval}`;
+      const memo = `${portalId}/${bucket}`;
+      const seen = this.learned.get(memo);
+      if (seen?.value !== value || Date.now() - seen.at > 3_600_000) {
+        this.learned.set(memo, { value, at: Date.now() });
+        await this.redis.set(`${this.key(portalId, bucket)}:learned`, value, 'PX', 86_400_000);
+      }
+    }
+    if (num('x-hubspot-ratelimit-remaining') === 0) await this.backOff(portalId, bucket, (interval ?? this.window(portalId, bucket).windowMs) / 10);
+    if (num('x-hubspot-ratelimit-daily-remaining') === 0) await this.blockDaily(portalId);
   }
 }

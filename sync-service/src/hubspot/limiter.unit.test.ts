@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRateLimiter, type LimiterPlan } from './limiter';
+import { DailyLimitBlocked, interactiveReserve, RedisRateLimiter, type LimiterPlan } from './limiter';
 
 // Real Redis: the point of this limiter is that separate processes (here: separate connections) share a window.
 const prefix = `sktest-limiter-${process.pid}-${Date.now()}`;
@@ -34,7 +34,7 @@ describe('RedisRateLimiter', () => {
     const start = Date.now();
     const times: number[] = [];
     await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 ? one : two).acquire('101', 'default').then(() => times.push(Date.now() - start))),
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? one : two).acquire('101', 'default', 'interactive').then(() => times.push(Date.now() - start))),
     );
     times.sort((x, y) => x - y);
     // 5 at once, then 5 more a window later, then the last 2 a window after that.
@@ -47,9 +47,9 @@ describe('RedisRateLimiter', () => {
 
   it('portals and buckets are independent', async () => {
     const l = new RedisRateLimiter({ redis: a, prefix, plan });
-    expect(await l.tryAcquire('202', 'search')).toBe(0);
-    expect(await l.tryAcquire('202', 'search')).toBe(0);
-    const wait = await l.tryAcquire('202', 'search');
+    expect(await l.tryAcquire('202', 'search', 'interactive')).toBe(0);
+    expect(await l.tryAcquire('202', 'search', 'interactive')).toBe(0);
+    const wait = await l.tryAcquire('202', 'search', 'interactive');
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(plan.search.windowMs);
     // The full search bucket does not hold back ordinary calls, nor another portal's search.
@@ -67,6 +67,48 @@ describe('RedisRateLimiter', () => {
     const t0 = Date.now();
     await two.acquire('404', 'default');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+  });
+
+  it('bulk work leaves a tenth of the window (at least one slot) to interactive calls: the priority lane', async () => {
+    const l = new RedisRateLimiter({ redis: a, prefix, plan: { default: { max: 110, windowMs: 10_000 }, search: plan.search } });
+    let bulk = 0;
+    while ((await l.tryAcquire('505', 'default', 'bulk')) === 0) bulk++;
+    expect(bulk).toBe(110 - interactiveReserve(110));
+    expect(interactiveReserve(110)).toBe(11);
+    // Bulk is held back, a card read is not, until the whole window is used.
+    for (let i = 0; i < 11; i++) expect(await l.tryAcquire('505', 'default', 'interactive')).toBe(0);
+    expect(await l.tryAcquire('505', 'default', 'interactive')).toBeGreaterThan(0);
+    expect(await l.tryAcquire('505', 'default', 'bulk')).toBeGreaterThan(0);
+  });
+
+  it("follows HubSpot's rate-limit headers: the window's size, a pause at Remaining 0, the daily block at Daily-Remaining 0", async () => {
+    const l = new RedisRateLimiter({ redis: a, prefix, plan: { default: { max: 190, windowMs: 10_000 }, search: plan.search }, dailyResetAt: async () => Date.now() + 60_000 });
+    // HubSpot says this portal's app gets 20 per 10 s (e.g. a smaller plan than configured): 19 after headroom.
+    await l.observe('606', 'default', { 'x-hubspot-ratelimit-max': '20', 'x-hubspot-ratelimit-interval-milliseconds': '10000', 'x-hubspot-ratelimit-remaining': '15' });
+    let taken = 0;
+    while ((await l.tryAcquire('606', 'default', 'interactive')) === 0) taken++;
+    expect(taken).toBe(19);
+    // Another limiter instance (another process) sees the same learned plan through Redis.
+    const other = new RedisRateLimiter({ redis: b, prefix, plan: { default: { max: 190, windowMs: 10_000 }, search: plan.search } });
+    expect(await other.tryAcquire('606', 'default', 'interactive')).toBeGreaterThan(0);
+
+    await l.observe('707', 'default', { 'x-hubspot-ratelimit-remaining': '0' });
+    expect(await l.tryAcquire('707', 'default', 'interactive')).toBeGreaterThan(500);
+
+    await l.observe('808', 'default', { 'x-hubspot-ratelimit-daily-remaining': '0' });
+    const wait = await l.tryAcquire('808', 'search', 'interactive');
+    expect(wait).toBeLessThan(-50_000);
+    await expect(l.acquire('808', 'default')).rejects.toBeInstanceOf(DailyLimitBlocked);
+    // Malformed headers change nothing.
+    await l.observe('909', 'default', { 'x-hubspot-ratelimit-max': 'lots', 'x-hubspot-ratelimit-daily-remaining': '-1' });
+    expect(await l.tryAcquire('909', 'default')).toBe(0);
+  });
+
+  it('a daily block without a known reset lasts an hour (one probe an hour)', async () => {
+    const l = new RedisRateLimiter({ redis: a, prefix, plan });
+    const until = await l.blockDaily('111');
+    expect(until - Date.now()).toBeGreaterThan(3_590_000);
+    expect(await l.tryAcquire('111', 'default')).toBeLessThan(-3_590_000);
   });
 
   it('refuses ids that could alias other keys', () => {

@@ -7,10 +7,12 @@ import { assertKeyPart } from '../state/keys';
  *
  * Values: `pending:<ms>` is written before the create request goes out (write-ahead), so a crash between
  * HubSpot creating the object and us recording its id is detectable; `<id>` once known; `<id>:closed` once
- * Stagekeeper completed or cancelled it (closed tasks need no status read on every reconcile).
+ * Stagekeeper completed or cancelled it, `<id>:done` once a rep completed it (closed tasks need no status read on
+ * every reconcile; who closed it decides what a reopen means, see gateway `noticeReopened`).
  */
 
-export type MapEntry = { state: 'pending'; since: number } | { state: 'mapped'; id: string; closed: boolean };
+export type ClosedBy = 'stagekeeper' | 'rep';
+export type MapEntry = { state: 'pending'; since: number } | { state: 'mapped'; id: string; closed: boolean; closedBy?: ClosedBy };
 
 export type ObjectKind = 'taskmap' | 'notemap';
 
@@ -18,7 +20,9 @@ function parse(raw: string): MapEntry | undefined {
   if (raw.startsWith('pending:')) return { state: 'pending', since: Number(raw.slice(8)) || 0 };
   const [id, flag] = raw.split(':');
   if (!id || !/^\d+$/.test(id)) return undefined;
-  return { state: 'mapped', id, closed: flag === 'closed' };
+  if (flag === 'closed') return { state: 'mapped', id, closed: true, closedBy: 'stagekeeper' };
+  if (flag === 'done') return { state: 'mapped', id, closed: true, closedBy: 'rep' };
+  return { state: 'mapped', id, closed: false };
 }
 
 export class ObjectMap {
@@ -64,11 +68,11 @@ export class ObjectMap {
     await this.redis.hset(this.key(portalId, dealId), Object.fromEntries(ids));
   }
 
-  async markClosed(portalId: string, dealId: string, ids: Map<string, string>): Promise<void> {
+  async markClosed(portalId: string, dealId: string, ids: Map<string, string>, by: ClosedBy = 'stagekeeper'): Promise<void> {
     if (ids.size === 0) return;
     await this.redis.hset(
       this.key(portalId, dealId),
-      Object.fromEntries([...ids].map(([key, id]) => [key, `${id}:closed`])),
+      Object.fromEntries([...ids].map(([key, id]) => [key, `${id}:${by === 'rep' ? 'done' : 'closed'}`])),
     );
   }
 

@@ -91,9 +91,36 @@ export class SharedBatches {
 
   private async runUpdate(l: string, groups: UpdateInput[][]): Promise<Outcome<BatchResult>[]> {
     const [portalId] = unlane(l) as [string];
-    const once = async (inputs: UpdateInput[]) =>
-      (await this.caller.call(portalId, 'tasks.batch.update', (c) => c.crm.objects.tasks.batchApi.update({ inputs }))) as BatchResult;
+    const once = async (inputs: UpdateInput[]) => {
+      try {
+        return (await this.caller.call(portalId, 'tasks.batch.update', (c) => c.crm.objects.tasks.batchApi.update({ inputs }))) as BatchResult;
+      } catch (err) {
+        // HubSpot may refuse a whole batch naming a deleted task (404) instead of answering 207: retrying the
+        // same batch would fail forever, so each task goes on its own and the gone ones read as not found.
+        if (err instanceof HubSpotRequestError && err.notFound) return this.updateTasksOneByOne(portalId, inputs);
+        throw err;
+      }
+    };
     return shared(groups, once, once, (res, group) => ({ ok: true, value: shareUpdate(res, group) }));
+  }
+
+  /** The batch update's answer, built from single updates: results, plus OBJECT_NOT_FOUND / refusals by id. */
+  private async updateTasksOneByOne(portalId: string, inputs: UpdateInput[]): Promise<BatchResult> {
+    const results: BatchResult['results'] = [];
+    const missing: string[] = [];
+    const refused: BatchError[] = [];
+    for (const input of inputs) {
+      try {
+        const r = await this.caller.call(portalId, 'tasks.update', (c) => c.crm.objects.tasks.basicApi.update(input.id, { properties: input.properties }));
+        results.push({ id: r.id, properties: r.properties });
+      } catch (err) {
+        if (!(err instanceof HubSpotRequestError)) throw err;
+        if (err.notFound) missing.push(input.id);
+        else refused.push({ category: err.category ?? 'VALIDATION_ERROR', context: { ids: [input.id] } });
+      }
+    }
+    const errors = [...(missing.length ? [{ category: 'OBJECT_NOT_FOUND', context: { ids: missing } }] : []), ...refused];
+    return { results, ...(errors.length ? { errors } : {}) };
   }
 
   private async runDealUpdate(l: string, groups: UpdateInput[][]): Promise<Outcome<void>[]> {

@@ -2,7 +2,7 @@ export { EncryptionKeyError, keyId, parseKeyRing, type EncryptionKey, type KeyRi
 export { installKeys, type InstallKeys } from './keys';
 export { createTokenProvider, type TokenMode, type TokenModeOptions } from './mode';
 export { authorizeUrl, createOAuthRouter, hubspotPortalLookup, HUBSPOT_AUTHORIZE_URL, type LookupPortal, type OAuthRouterOptions, type PortalIdentity } from './oauth';
-export { OAuthStateStore } from './oauth-state';
+export { OAuthStateSigner } from './oauth-state';
 export { provisionerFor, type InstallProvisioning, type ProvisionPortal } from './provisioning';
 export { installRoutes, type InstallRoutesDeps } from './routes';
 export { ReloadableTokenProvider } from './reloadable-provider';

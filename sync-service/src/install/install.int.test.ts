@@ -1,13 +1,15 @@
+import { Client } from '@hubspot/api-client';
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
-import { manualClock, SandboxPortal, signV3, startSandboxServer, type ManualClock, type SandboxServer } from '../../../test/sandbox';
+import { loadExamplePlaybook, PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
+import { manualClock, SandboxPortal, seedFromPlaybook, signV3, startSandboxServer, type ManualClock, type SandboxServer } from '../../../test/sandbox';
 import { ConfigError, loadConfig } from '../config';
 import { createApp } from '../http/app';
 import type { HubSpotCaller } from '../hubspot/call';
+import { HubSpotRequestError } from '../hubspot/errors';
 import { NoTokenError, OAuthTokenProvider, StaticTokenProvider } from '../hubspot/client';
 import { testPlaybook } from '../hubspot/test-playbook';
 import { createLogger, silentLogger } from '../log';
@@ -16,13 +18,16 @@ import { redisKeys } from '../state/keys';
 import { deletePrefix } from '../testing/fakes';
 import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
 import { installKeys } from './keys';
+import { AccountTimeZones } from '../hubspot/account-zone';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
+import { uninstalledInHubSpot } from './uninstall';
+import { OAuthStateSigner } from './oauth-state';
 import { installRoutes } from './routes';
 import { provisionerFor, type ProvisionPortal } from './provisioning';
 import { ReloadableTokenProvider } from './reloadable-provider';
 import { InstallRegistry } from './registry';
-import { REQUIRED_SCOPES } from './scopes';
+import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from './scopes';
 import { EncryptedRedisTokenStore, StoredTokensUnreadableError } from './token-store';
 
 // The install flow end to end: the real router inside the real HTTP app, Redis, and the sandbox portal's OAuth.
@@ -50,11 +55,9 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
     clientId: portal.clientId,
     clientSecret: portal.clientSecret,
     redirectUri: REDIRECT,
-    redis,
-    prefix,
     tokens: store,
     registry,
-    provisionPortal: provisionerFor({ caller, playbooks }),
+    provisionPortal: provisionerFor({ caller, playbooks, zones: new AccountTimeZones(redis, redisKeys(prefix)) }),
     tokenCache: tokens,
     log,
     basePath: server.url,
@@ -70,6 +73,29 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
     readiness: async () => {},
     log: silentLogger,
     clock: clock.now,
+    routers: [{ path: '/oauth', router }],
+  }) as unknown as Express;
+}
+
+/** The install router for a second sandbox portal (same app credentials), with its own provisioning. */
+function otherPortalApp(other: SandboxPortal, otherServer: SandboxServer, provisionPortal: ProvisionPortal): Express {
+  const router = createOAuthRouter({
+    clientId: other.clientId,
+    clientSecret: other.clientSecret,
+    redirectUri: REDIRECT,
+    tokens: store,
+    registry,
+    provisionPortal,
+    log: silentLogger,
+    basePath: otherServer.url,
+    clock: clock.now,
+  });
+  return createApp({
+    clientSecret: portal.clientSecret,
+    maxBodyBytes: 1024,
+    enqueue: async () => undefined,
+    readiness: async () => {},
+    log: silentLogger,
     routers: [{ path: '/oauth', router }],
   }) as unknown as Express;
 }
@@ -117,57 +143,64 @@ afterAll(async () => {
 });
 
 describe('GET /oauth/install', () => {
-  it('redirects to HubSpot with client id, redirect URI, the app scopes and a single-use state bound to a cookie', async () => {
+  it('redirects to HubSpot with client id, redirect URI, the app scopes and a signed state bound to a cookie; writes nothing', async () => {
     const app = buildApp();
+    const before = await redis.keys(`${prefix}:*`);
     const { location, state, setCookie } = await startInstall(app);
     expect(`${location.origin}${location.pathname}`).toBe('https://app.hubspot.com/oauth/authorize');
     expect(location.searchParams.get('client_id')).toBe(portal.clientId);
     expect(location.searchParams.get('redirect_uri')).toBe(REDIRECT);
     expect(location.searchParams.get('scope')!.split(' ')).toEqual([...REQUIRED_SCOPES]);
-    expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
-
-    const ttl = await redis.pttl(keys.oauthState(state));
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(10 * 60_000);
+    expect(state).toMatch(/^[A-Za-z0-9_-]{22}\.[0-9a-z]+\.[A-Za-z0-9_-]{43}$/);
     expect(setCookie).toHaveLength(1);
     expect(setCookie[0]).toContain(`sk_oauth_state=${state}`);
-    expect(setCookie[0]).toMatch(/Path=\/oauth\/callback;.*HttpOnly; SameSite=Lax; Secure/);
+    expect(setCookie[0]).toMatch(/Path=\/oauth\/callback; Max-Age=600; HttpOnly; SameSite=Lax; Secure/);
 
     const second = await startInstall(app);
     expect(second.state).not.toBe(state);
+    // Stateless: an unauthenticated endpoint that anyone can hit leaves no key behind (issue 12).
+    for (let i = 0; i < 20; i++) await startInstall(app);
+    expect((await redis.keys(`${prefix}:*`)).sort()).toEqual(before.sort());
   });
 });
 
-describe('GET /oauth/callback refuses states it did not issue, or issued and already used or expired', () => {
-  it('unknown, malformed, missing state, or no cookie: 400, nothing exchanged or stored', async () => {
+describe('GET /oauth/callback: a state we issued must match; none issued, none required', () => {
+  it('a state without its cookie, a forged or malformed state: 400, nothing exchanged or stored', async () => {
     const app = buildApp();
     const before = await storedKeys();
     const calls = tokenRequests();
-    const unknown = randomBytes(32).toString('base64url');
 
-    const r1 = await callback(app, { code: mintCode(), state: unknown }, `sk_oauth_state=${unknown}`).expect(400);
-    expect(r1.text).toContain('expired or already used');
-    await callback(app, { code: mintCode(), state: 'not:a*state' }).expect(400);
-    await callback(app, { code: mintCode() }).expect(400);
+    // A state we issued, presented by a browser without the install cookie (a forged callback link).
+    const { state, cookie } = await startInstall(app);
+    const r1 = await callback(app, { code: mintCode(), state }).expect(400);
+    expect(r1.text).toContain('another browser');
+    // A different browser's cookie does not match either.
+    const other = await startInstall(app);
+    await callback(app, { code: mintCode(), state }, other.cookie).expect(400);
 
-    // A state we issued, but presented by a browser without the install cookie (a forged callback link).
-    const { state } = await startInstall(app);
-    const r2 = await callback(app, { code: mintCode(), state }).expect(400);
-    expect(r2.text).toContain('another browser');
-    // …and it is spent: the right browser cannot use it afterwards either.
-    await callback(app, { code: mintCode(), state }, `sk_oauth_state=${state}`).expect(400);
+    // Well-formed but signed with another secret, or tampered (expiry pushed out): refused even with a matching cookie.
+    const foreign = new OAuthStateSigner('not-the-client-secret', 600_000, clock.now).issue();
+    const r2 = await callback(app, { code: mintCode(), state: foreign }, `sk_oauth_state=${foreign}`).expect(400);
+    expect(r2.text).toContain('not recognised');
+    const [nonce, , mac] = state.split('.');
+    const tampered = `${nonce}.${(clock.now() + 86_400_000).toString(36)}.${mac}`;
+    await callback(app, { code: mintCode(), state: tampered }, `sk_oauth_state=${tampered}`).expect(400);
+    await callback(app, { code: mintCode(), state: 'not:a*state' }, 'sk_oauth_state=not:a*state').expect(400);
 
     expect(tokenRequests()).toBe(calls);
     expect(await storedKeys()).toEqual(before);
+    expect(logLines.join('')).toContain('oauth state rejected');
+    // The right browser can still finish (nothing was consumed by the refusals).
+    expect(cookie).toContain(state);
   });
 
   it('an expired state: 400, nothing stored', async () => {
-    const app = buildApp({ stateTtlMs: 50 });
+    const app = buildApp();
     const { state, cookie } = await startInstall(app);
-    await new Promise((r) => setTimeout(r, 120));
+    clock.advance(10 * 60_000 + 1);
     const before = await storedKeys();
     const res = await callback(app, { code: mintCode(), state }, cookie).expect(400);
-    expect(res.text).toContain('expired or already used');
+    expect(res.text).toContain('expired');
     expect(await storedKeys()).toEqual(before);
   });
 
@@ -182,11 +215,15 @@ describe('GET /oauth/callback refuses states it did not issue, or issued and alr
     expect(logLines.join('')).toContain('oauth code exchange failed');
   });
 
-  it('the admin declining in HubSpot (error=access_denied): 400, state spent', async () => {
+  it('the admin declining in HubSpot (error=access_denied), with or without our state: 400, nothing exchanged', async () => {
     const app = buildApp();
+    const calls = tokenRequests();
     const { state, cookie } = await startInstall(app);
-    await callback(app, { error: 'access_denied', state }, cookie).expect(400);
-    expect(await redis.exists(keys.oauthState(state))).toBe(0);
+    const r = await callback(app, { error: 'access_denied', state }, cookie).expect(400);
+    expect(r.text).toContain('did not authorize');
+    await callback(app, { error: 'access_denied' }).expect(400);
+    await callback(app, {}).expect(400);
+    expect(tokenRequests()).toBe(calls);
   });
 });
 
@@ -204,7 +241,8 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(res.headers['referrer-policy']).toBe('no-referrer');
     expect(res.text).toContain('Stagekeeper is connected');
     expect(res.text).toContain(`Properties provisioned (${WRITTEN_BACK_PROPERTIES.length}/${WRITTEN_BACK_PROPERTIES.length})`);
-    expect(res.text).toContain('No playbook yet');
+    // The portal's pipelines do not fit the starter playbook: none published, no mismatch noise (issues: [] below).
+    expect(res.text).toContain('No playbook yet: publish one from the app');
 
     // Tokens: readable through the store, unreadable in Redis.
     const stored = await store.get(portalId);
@@ -247,10 +285,9 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     for (const secret of [code, state, stored!.accessToken, stored!.refreshToken]) expect(logs).not.toContain(secret);
     expect(logs).toContain('app installed');
 
-    // The same state cannot install twice, even with a fresh code.
-    const calls = tokenRequests();
-    await callback(app, { code: mintCode(), state }, cookie).expect(400);
-    expect(tokenRequests()).toBe(calls);
+    // Replaying the callback URL: HubSpot's codes are single use, so nothing changes.
+    const replay = await callback(app, { code, state }, cookie).expect(400);
+    expect(replay.text).toContain('BAD_AUTH_CODE');
     expect((await store.get(portalId))!.accessToken).toBe(firstAccessToken);
   });
 
@@ -368,38 +405,132 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
   });
 });
 
+describe('uninstalled on HubSpot\'s side', () => {
+  it('the first call after the uninstall gets a 401, the refresh is refused, and the portal is disconnected', async () => {
+    await callback(buildApp(), { code: mintCode() }).expect(200);
+    const { refreshToken } = (await store.get(portalId))!;
+    const provider = new OAuthTokenProvider({
+      clientId: portal.clientId,
+      clientSecret: portal.clientSecret,
+      store,
+      basePath: server.url,
+      now: clock.now,
+      onRefreshRefused: (p) => uninstalledInHubSpot(registry, p, createLogger('debug', { write: (l: string) => void logLines.push(l) })),
+    });
+    const hubspot = sandboxCaller({ portal, server }, { redis, prefix, tokens: provider });
+    await hubspot.call(portalId, 'deals.list', (c) => c.crm.deals.basicApi.getPage(1));
+
+    // An admin removes the app in HubSpot: its tokens stop working at once.
+    portal.tokens.revokeRefreshToken(refreshToken);
+    const mark = portal.requests.length;
+    const err = await hubspot.call(portalId, 'deals.list', (c) => c.crm.deals.basicApi.getPage(1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HubSpotRequestError);
+    expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(['GET /crm/v3/objects/deals 401', 'POST /oauth/v1/token 400']);
+
+    const status = await registry.get(portalId);
+    expect(status).toMatchObject({ installed: false, uninstalledAt: new Date(clock.now()).toISOString() });
+    expect(await store.get(portalId)).toBeNull();
+    expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(0);
+    expect(logLines.join('')).toContain('app was uninstalled in HubSpot');
+    // Later calls fail fast without a token instead of knocking on HubSpot.
+    await expect(new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url }).accessToken(portalId)).rejects.toBeInstanceOf(NoTokenError);
+  });
+});
+
+describe('Sensitive Data portals', () => {
+  it('a criteria property held as Sensitive Data is named as unreadable without the optional scope, and fine with it', async () => {
+    portal.catalogs.deals.create({ name: 'waiting_on', label: 'Waiting on', type: 'string', fieldType: 'text', groupName: 'dealinformation' });
+    portal.catalogs.deals.markSensitive('waiting_on');
+    const app = buildApp();
+
+    await callback(app, { code: mintCode([...REQUIRED_SCOPES]) }).expect(200);
+    let issues = (await registry.get(portalId)).provisioning.issues;
+    expect(issues).toContain(
+      'deal property "waiting_on" is Sensitive Data the app cannot read: reinstall the app and grant the optional scope crm.objects.deals.sensitive.read.v2',
+    );
+    // No longer reported as missing: it exists, it is just out of reach.
+    expect(issues.some((i) => i.includes('"waiting_on" is read by the playbook but missing'))).toBe(false);
+
+    await callback(app, { code: mintCode([...REQUIRED_SCOPES, ...OPTIONAL_SCOPES]) }).expect(200);
+    issues = (await registry.get(portalId)).provisioning.issues;
+    expect(issues.filter((i) => i.includes('waiting_on'))).toEqual([]);
+    expect((await registry.get(portalId)).missingScopes).toEqual([]);
+  });
+
+  it('the sandbox holds back Sensitive Data values from a token without the scope, as the portal would', async () => {
+    const deal = portal.ui.createDeal({ dealname: 'Sensitive', waiting_on: 'patient' });
+    const read = async (scopes: string[]) => {
+      const code = portal.tokens.issueCode(REDIRECT, scopes);
+      const t = portal.tokens.exchange(new URLSearchParams({ grant_type: 'authorization_code', client_id: portal.clientId, client_secret: portal.clientSecret, redirect_uri: REDIRECT, code }));
+      const client = new Client({ accessToken: t.access_token as string, basePath: server.url });
+      return (await client.crm.deals.basicApi.getById(deal.id, ['waiting_on', 'dealname'])).properties;
+    };
+    expect(await read([...REQUIRED_SCOPES])).not.toHaveProperty('waiting_on');
+    expect(await read([...REQUIRED_SCOPES, ...OPTIONAL_SCOPES])).toMatchObject({ waiting_on: 'patient' });
+  });
+});
+
+describe('installs started on HubSpot\'s side (app listing, project install link)', () => {
+  it('a callback with a code and no state or cookie installs the portal: nothing was issued, so nothing is required', async () => {
+    await registry.markUninstalled(portalId);
+    const app = buildApp();
+    const calls = tokenRequests();
+    const res = await callback(app, { code: mintCode() }).expect(200);
+    expect(res.text).toContain('Stagekeeper is connected');
+    expect(tokenRequests()).toBe(calls + 1);
+    expect(await store.get(portalId)).not.toBeNull();
+    expect((await registry.get(portalId)).installed).toBe(true);
+    expect(logLines.join('')).toContain('"initiatedBy":"hubspot"');
+    // The account's time zone, for the daily API quota's reset, learned while quota is left.
+    expect(await redis.get(redisKeys(prefix).accountTimeZone(portalId))).toBe('America/New_York');
+    portal.timeZone = 'Australia/Sydney';
+
+    // A browser that once opened /oauth/install and then used HubSpot's link instead still gets through.
+    const abandoned = await startInstall(app);
+    await callback(app, { code: mintCode() }, abandoned.cookie).expect(200);
+    expect(await redis.get(redisKeys(prefix).accountTimeZone(portalId))).toBe('Australia/Sydney');
+    portal.timeZone = 'America/New_York';
+    // …but a code HubSpot did not issue for our redirect URI is still refused by HubSpot.
+    const foreign = portal.tokens.issueCode('https://evil.example/callback', [...REQUIRED_SCOPES]);
+    const r = await callback(app, { code: foreign }).expect(400);
+    expect(r.text).toContain('HubSpot refused the install');
+  });
+});
+
+describe('a first install gets a usable playbook without the CLI', () => {
+  it('a portal whose pipelines match the telehealth playbook gets it in force as version 1 at install', async () => {
+    const pid = '40404';
+    const other = new SandboxPortal({ now: clock.now, portalId: Number(pid), clientId: portal.clientId, clientSecret: portal.clientSecret });
+    const telehealth = loadExamplePlaybook('telehealth');
+    seedFromPlaybook(other, telehealth);
+    const otherServer = await startSandboxServer({ portal: other });
+    try {
+      const otherTokens = new ReloadableTokenProvider(
+        () => new OAuthTokenProvider({ clientId: other.clientId, clientSecret: other.clientSecret, store, basePath: otherServer.url, now: clock.now }),
+      );
+      const otherCaller = sandboxCaller({ portal: other, server: otherServer }, { redis, prefix, tokens: otherTokens });
+      const app = otherPortalApp(other, otherServer, provisionerFor({ caller: otherCaller, playbooks }));
+      expect(await playbooks.current(pid)).toBeNull();
+      const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]) }).expect(200);
+      expect(res.text).toContain(`match the ${telehealth.name} playbook, so it is in force as version 1`);
+      const current = await playbooks.current(pid);
+      expect(current).toMatchObject({ version: 1, playbook: { name: telehealth.name } });
+      expect((await registry.get(pid)).provisioning).toMatchObject({ state: 'complete', checkedPlaybook: true });
+    } finally {
+      await otherServer.close();
+      await registry.markUninstalled(pid);
+    }
+  });
+});
+
 describe('provisioning outcomes in the install status', () => {
   it('provisioning failing during install: tokens kept, portal registered, status failed with one sentence', async () => {
     const other = new SandboxPortal({ now: clock.now, portalId: 31337, clientId: portal.clientId, clientSecret: portal.clientSecret });
     const otherServer = await startSandboxServer({ portal: other });
     try {
-      const app = createApp({
-        clientSecret: portal.clientSecret,
-        maxBodyBytes: 1024,
-        enqueue: async () => undefined,
-        readiness: async () => {},
-        log: silentLogger,
-        routers: [
-          {
-            path: '/oauth',
-            router: createOAuthRouter({
-              clientId: other.clientId,
-              clientSecret: other.clientSecret,
-              redirectUri: REDIRECT,
-              redis,
-              prefix,
-              tokens: store,
-              registry,
-              provisionPortal: async () => {
-                throw Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: { status: 'error', category: 'MISSING_SCOPES' } });
-              },
-              log: silentLogger,
-              basePath: otherServer.url,
-              clock: clock.now,
-            }),
-          },
-        ],
-      }) as unknown as Express;
+      const app = otherPortalApp(other, otherServer, async () => {
+        throw Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: { status: 'error', category: 'MISSING_SCOPES' } });
+      });
       const { state, cookie } = await startInstall(app);
       const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]), state }, cookie).expect(200);
       expect(res.text).toContain('setup incomplete');
@@ -426,6 +557,7 @@ describe('provisioning outcomes in the install status', () => {
         updated: [],
         mismatches: [`property "${names[0]}" exists with type "string", Stagekeeper writes "enumeration": change or delete it in HubSpot`],
         missingProperties: [],
+        unreadableProperties: [],
         warnings: [],
         ok: false,
       },
@@ -447,7 +579,7 @@ describe('provisioning outcomes in the install status', () => {
 
 describe('createTokenProvider', () => {
   const env = (extra: Record<string, string>) =>
-    loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', KEY_PREFIX: prefix, HUBSPOT_CLIENT_SECRET: 'secret', LOG_LEVEL: 'silent', ...extra });
+    loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', KEY_PREFIX: prefix, HUBSPOT_CLIENT_SECRET: 'secret', LOG_LEVEL: 'silent', PUBLIC_URL, ...extra });
 
   it('static token mode: a private-app token for one portal, registered at start', async () => {
     const mode = await createTokenProvider(env({ HUBSPOT_ACCESS_TOKEN: 'pat-na1-static', HUBSPOT_PORTAL_ID: '5550001' }), redis);
@@ -482,11 +614,18 @@ describe('createTokenProvider', () => {
     expect(location.searchParams.get('redirect_uri')).toBe(REDIRECT);
   });
 
-  it('the install routes need PUBLIC_URL (HubSpot must be able to call back)', async () => {
-    const config = env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY });
+  it('the install routes need PUBLIC_URL (HubSpot must be able to call back); the config refuses to start without it', async () => {
+    const config = { ...env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY }), publicUrl: undefined };
     const mode = await createTokenProvider(config, redis);
     if (mode.kind !== 'oauth') throw new Error('expected OAuth mode');
     expect(() => installRoutes(mode, { config, redis, log: silentLogger })).toThrow(/PUBLIC_URL: required/);
+    expect(() => env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL: '' })).toThrow(/PUBLIC_URL: required when SANDBOX is off/);
+  });
+
+  it('the burst budget defaults to 110/10 s for an OAuth app and 190 for a private app; RATE_LIMIT_PER_10S overrides', () => {
+    expect(env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY }).hubspot.rateLimitPer10s).toBe(110);
+    expect(env({ HUBSPOT_ACCESS_TOKEN: 'pat', HUBSPOT_PORTAL_ID: '1' }).hubspot.rateLimitPer10s).toBe(190);
+    expect(env({ HUBSPOT_ACCESS_TOKEN: 'pat', HUBSPOT_PORTAL_ID: '1', RATE_LIMIT_PER_10S: '100' }).hubspot.rateLimitPer10s).toBe(100);
   });
 
   it('OAuth mode without TOKEN_ENCRYPTION_KEY is a configuration error; a malformed key is refused at load', async () => {

@@ -12,8 +12,6 @@ export function installKeys(prefix: string) {
     tokens: (portalId: string) => `${p(portalId)}:oauth:tokens`,
     /** Hash {install: JSON, provisioning: JSON}; separate fields so install and provisioning never overwrite each other. */
     status: (portalId: string) => `${p(portalId)}:install`,
-    /** String with a TTL: one pending authorize redirect (CSRF state), deleted when used. */
-    oauthState: (state: string) => `${prefix}:oauth:state:${assertKeyPart('state', state)}`,
     portals: shared.portals,
     sweepCursor: shared.sweepCursor,
   };

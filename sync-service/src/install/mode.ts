@@ -5,6 +5,7 @@ import type { Logger } from '../log';
 import { parseKeyRing } from './encryption-key';
 import { ReloadableTokenProvider } from './reloadable-provider';
 import { InstallRegistry } from './registry';
+import { uninstalledInHubSpot } from './uninstall';
 import { CALLBACK_PATH } from './scopes';
 import { EncryptedRedisTokenStore } from './token-store';
 
@@ -61,6 +62,7 @@ export async function createTokenProvider(config: Config, redis: Redis, opts: To
         store,
         ...(opts.basePath ? { basePath: opts.basePath } : {}),
         ...(opts.clock ? { now: opts.clock } : {}),
+        onRefreshRefused: (portalId) => uninstalledInHubSpot(registry, portalId, opts.log),
       }),
   );
   return {

@@ -1,34 +1,44 @@
-import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { installKeys, type InstallKeys } from './keys';
-
-/** 32 random bytes, base64url: unguessable, and safe inside a key name and a URL. */
-const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * The OAuth `state` parameter: minted for each authorize redirect, accepted once, within `ttlMs`. A callback
- * carrying any other state was not started here (CSRF, a replayed link, or an install abandoned too long ago).
+ * The OAuth `state` parameter, stateless: `<nonce>.<expiresAt base36>.<HMAC>` signed with a key derived from the
+ * app's client secret. Nothing is written per /oauth/install request, so an unauthenticated endpoint cannot fill
+ * Redis. The state also travels in an HttpOnly cookie on the callback path: a callback is accepted only from the
+ * browser that started the install (the cookie is compared before anything else is looked at). Replay of a state
+ * is harmless on its own: the code it travels with is single-use at HubSpot and bound to our redirect URI.
  */
-export class OAuthStateStore {
-  private readonly keys: InstallKeys;
+const FORMAT = /^([A-Za-z0-9_-]{22})\.([0-9a-z]{1,12})\.([A-Za-z0-9_-]{43})$/;
+
+export type StateVerdict = { ok: true } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+
+export class OAuthStateSigner {
+  private readonly key: Buffer;
 
   constructor(
-    private readonly redis: Redis,
-    prefix: string,
+    clientSecret: string,
     private readonly ttlMs: number = 10 * 60_000,
+    private readonly clock: () => number = Date.now,
   ) {
-    this.keys = installKeys(prefix);
+    // A derived key, so a state's MAC can never double as a webhook or card signature made with the raw secret.
+    this.key = createHmac('sha256', clientSecret).update('stagekeeper oauth state v1').digest();
   }
 
-  async issue(): Promise<string> {
-    const state = randomBytes(32).toString('base64url');
-    await this.redis.set(this.keys.oauthState(state), '1', 'PX', this.ttlMs, 'NX');
-    return state;
+  issue(): string {
+    const body = `${randomBytes(16).toString('base64url')}.${(this.clock() + this.ttlMs).toString(36)}`;
+    return `${body}.${this.mac(body)}`;
   }
 
-  /** True exactly once per issued state; GETDEL makes two racing callbacks unable to both succeed. */
-  async consume(state: string): Promise<boolean> {
-    if (!STATE_FORMAT.test(state)) return false;
-    return (await this.redis.getdel(this.keys.oauthState(state))) !== null;
+  verify(state: string): StateVerdict {
+    const m = FORMAT.exec(state);
+    if (!m) return { ok: false, reason: 'malformed' };
+    const expected = Buffer.from(this.mac(`${m[1]}.${m[2]}`));
+    const got = Buffer.from(m[3]!);
+    if (expected.length !== got.length || !timingSafeEqual(expected, got)) return { ok: false, reason: 'forged' };
+    if (parseInt(m[2]!, 36) <= this.clock()) return { ok: false, reason: 'expired' };
+    return { ok: true };
+  }
+
+  private mac(body: string): string {
+    return createHmac('sha256', this.key).update(body).digest('base64url');
   }
 }

@@ -1,12 +1,11 @@
 import { Client } from '@hubspot/api-client';
 import express, { type Request, type Response, type Router } from 'express';
-import type { Redis } from 'ioredis';
 import { signedUri } from '../http/app';
 import type { OAuthTokens } from '../hubspot/client';
 import { classify } from '../hubspot/errors';
 import type { Logger } from '../log';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3 } from '../webhooks/signature';
-import { OAuthStateStore } from './oauth-state';
+import { OAuthStateSigner } from './oauth-state';
 import { page } from './pages';
 import type { ProvisionPortal } from './provisioning';
 import type { InstallRegistry } from './registry';
@@ -16,9 +15,12 @@ import { uninstallPortal } from './uninstall';
 
 /**
  * The app install flow, mounted at `/oauth`:
- *   GET  /oauth/install    → HubSpot's authorize page, with a single-use state (also set as a cookie)
- *   GET  /oauth/callback   → state checked, code exchanged, portal identified, tokens stored encrypted,
- *                            portal registered, properties provisioned, status recorded
+ *   GET  /oauth/install    → HubSpot's authorize page, with a signed, expiring state (also set as a cookie)
+ *   GET  /oauth/callback   → state checked (when one was issued), code exchanged, portal identified, tokens
+ *                            stored encrypted, portal registered, properties provisioned, status recorded.
+ *                            An install started on HubSpot's side (the app listing, the developer project's
+ *                            install link) arrives with no state and no cookie: nothing was issued, so nothing
+ *                            is required. The code exchange is bound to our redirect URI and client secret.
  *   POST /oauth/uninstall  → signed (v3, like hubspot.fetch) request from the settings page: disconnect
  */
 
@@ -31,9 +33,6 @@ export type OAuthRouterOptions = {
   clientSecret: string;
   /** Absolute, and listed in app-hsmeta.json `auth.redirectUrls`: HubSpot compares it exactly. */
   redirectUri: string;
-  redis: Redis;
-  /** The service's key prefix (config.keyPrefix). */
-  prefix: string;
   tokens: EncryptedRedisTokenStore;
   registry: InstallRegistry;
   provisionPortal: ProvisionPortal;
@@ -77,7 +76,7 @@ export function authorizeUrl(opts: { base?: string; clientId: string; redirectUr
 export function createOAuthRouter(opts: OAuthRouterOptions): Router {
   const router = express.Router();
   const clock = opts.clock ?? Date.now;
-  const states = new OAuthStateStore(opts.redis, opts.prefix, opts.stateTtlMs);
+  const states = new OAuthStateSigner(opts.clientSecret, opts.stateTtlMs, clock);
   const oauthClient = new Client(opts.basePath ? { basePath: opts.basePath } : {});
   const lookupPortal = opts.lookupPortal ?? hubspotPortalLookup(opts.basePath);
   const callback = new URL(opts.redirectUri);
@@ -93,8 +92,8 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
   const clearCookie = (res: Response) =>
     res.append('Set-Cookie', `${STATE_COOKIE}=; Path=${callback.pathname}; Max-Age=0; HttpOnly; SameSite=Lax${secureCookie ? '; Secure' : ''}`);
 
-  router.get('/install', async (_req, res) => {
-    const state = await states.issue();
+  router.get('/install', (_req, res) => {
+    const state = states.issue();
     // Binds the callback to the browser that started the install, not just to any state we issued.
     res.append(
       'Set-Cookie',
@@ -110,16 +109,23 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     const state = typeof q.state === 'string' ? q.state : '';
     clearCookie(res);
 
-    if (typeof q.error === 'string') {
-      if (state) await states.consume(state);
-      return html(res, 400, page('Install not completed', ['HubSpot did not authorize Stagekeeper, so nothing was installed.'], restart));
+    // A state in the callback means this service issued one: it must be this browser's (compared first, so a
+    // forged link learns nothing), carry our signature and be unexpired. No state means HubSpot started the install.
+    if (state) {
+      if (cookie(req, STATE_COOKIE) !== state)
+        return html(res, 400, page('Install started in another browser', ['Finish the install in the browser that started it. Nothing was installed.'], restart));
+      const verdict = states.verify(state);
+      if (!verdict.ok) {
+        opts.log.warn({ reason: verdict.reason }, 'oauth state rejected');
+        return verdict.reason === 'expired'
+          ? html(res, 400, page('Install link expired', ['Each install link works for 10 minutes. Nothing was installed.'], restart))
+          : html(res, 400, page('Install link not recognised', ['The install link was not issued by this service. Nothing was installed.'], restart));
+      }
     }
-    if (!code || !state)
-      return html(res, 400, page('Install link incomplete', ['The callback is missing its code or state, so nothing was installed.'], restart));
-    if (!(await states.consume(state)))
-      return html(res, 400, page('Install link expired or already used', ['Each install link works once, for 10 minutes. Nothing was installed.'], restart));
-    if (cookie(req, STATE_COOKIE) !== state)
-      return html(res, 400, page('Install started in another browser', ['Finish the install in the browser that started it. Nothing was installed.'], restart));
+    if (typeof q.error === 'string')
+      return html(res, 400, page('Install not completed', ['HubSpot did not authorize Stagekeeper, so nothing was installed.'], restart));
+    if (!code) return html(res, 400, page('Install link incomplete', ['The callback is missing its code, so nothing was installed.'], restart));
+    opts.log.info({ initiatedBy: state ? 'service' : 'hubspot' }, 'oauth callback accepted');
 
     const requestedAt = clock();
     let tokens: OAuthTokens;
@@ -153,12 +159,14 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     const lines: string[] = [];
     await opts.registry.markProvisioning(portalId);
     try {
-      const { report, checkedPlaybook } = await opts.provisionPortal(portalId);
+      const { report, checkedPlaybook, publishedStarter } = await opts.provisionPortal(portalId, { grantedScopes: identity.scopes });
       await opts.registry.markProvisioned(portalId, report, { checkedPlaybook });
       const status = await opts.registry.get(portalId);
       const p = status.provisioning;
       lines.push(`Properties provisioned (${p.propertiesPresent}/${p.propertiesExpected}).`);
-      if (!checkedPlaybook) lines.push('No playbook yet: upload one with the Stagekeeper CLI, then check the settings page.');
+      if (publishedStarter)
+        lines.push(`Your pipelines match the ${publishedStarter.name} playbook, so it is in force as version ${publishedStarter.version}; tune it in the app's settings page.`);
+      else if (!checkedPlaybook) lines.push("No playbook yet: publish one from the app's settings page (no command line needed).");
       opts.log.info({ portalId, state: p.state, issues: p.issues.length }, 'install provisioning done');
       return html(
         res,

@@ -115,7 +115,10 @@ export class InstallRegistry {
     const issues = [
       ...report.mismatches,
       ...(opts.checkedPlaybook
-        ? report.missingProperties.map((m) => `deal property "${m.property}" is read by the playbook but missing in the portal`)
+        ? [
+            ...report.missingProperties.map((m) => `deal property "${m.property}" is read by the playbook but missing in the portal`),
+            ...(report.unreadableProperties ?? []).map((m) => `deal property "${m.property}" is ${m.sensitivity === 'sensitive' ? 'Sensitive' : 'Highly Sensitive'} Data the app cannot read: ${m.fix}`),
+          ]
         : []),
     ];
     await this.writeProvisioning(portalId, {

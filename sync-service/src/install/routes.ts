@@ -1,7 +1,8 @@
 import type { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { ConfigError, type Config } from '../config';
-import { createHubSpotAdapter } from '../hubspot';
+import { burstPlan, createHubSpotAdapter } from '../hubspot';
+import { AccountTimeZones } from '../hubspot/account-zone';
 import type { Logger } from '../log';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
@@ -31,18 +32,20 @@ export function installRoutes(mode: Extract<TokenMode, { kind: 'oauth' }>, deps:
     prefix: config.keyPrefix,
     tokens: mode.tokens,
     ...(deps.basePath ? { basePath: deps.basePath } : {}),
-    plan: { default: { max: config.hubspot.rateLimitPer10s, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } },
+    plan: burstPlan(config.hubspot.rateLimitPer10s),
     log,
   });
   const router = createOAuthRouter({
     clientId: mode.clientId,
     clientSecret: mode.clientSecret,
     redirectUri: mode.redirectUri,
-    redis,
-    prefix: config.keyPrefix,
     tokens: mode.store,
     registry: mode.registry,
-    provisionPortal: provisionerFor({ caller: adapter.caller, playbooks: new PlaybookStore(redis, redisKeys(config.keyPrefix), log) }),
+    provisionPortal: provisionerFor({
+      caller: adapter.caller,
+      playbooks: new PlaybookStore(redis, redisKeys(config.keyPrefix), log),
+      zones: new AccountTimeZones(redis, redisKeys(config.keyPrefix)),
+    }),
     tokenCache: mode.tokens,
     log,
     ...(deps.basePath ? { basePath: deps.basePath } : {}),

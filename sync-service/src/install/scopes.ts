@@ -13,7 +13,12 @@ export const REQUIRED_SCOPES = [
   'crm.schemas.deals.write',
 ] as const;
 
-export const OPTIONAL_SCOPES: readonly string[] = [];
+/**
+ * Asked for, not required: a portal with HubSpot's Sensitive Data turned on keeps clinical properties behind it.
+ * Read only: Stagekeeper writes only its own (non-sensitive) properties. The `.v2` name is the one HubSpot's
+ * API reference lists for CRM endpoints (its Sensitive Data guide prints it without `.v2`: confirm on a portal).
+ */
+export const OPTIONAL_SCOPES: readonly string[] = ['crm.objects.deals.sensitive.read.v2'];
 
 /** Path of the OAuth callback under the service's public URL; must match `auth.redirectUrls` in app-hsmeta.json. */
 export const CALLBACK_PATH = '/oauth/callback';

@@ -1,25 +1,15 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { OAuthTokens, TokenStore } from '../hubspot/client';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
 import { parseKeyRing, type KeyRing } from './encryption-key';
 import { installKeys, type InstallKeys } from './keys';
+import { seal, unseal, UnsealError, type UnsealFailure } from './sealed';
 
-/**
- * OAuth tokens at rest: AES-256-GCM, a fresh 96-bit IV per write, and the portal id in the additional data so a
- * blob copied under another portal's key fails authentication instead of handing portal A's token to portal B.
- *
- * Blob: `sk1.<keyId>.<iv>.<ciphertext>.<tag>` (base64url parts). The format version and key id are covered by
- * the additional data too, so neither can be swapped without detection.
- */
+/** OAuth tokens at rest: sealed (sealed.ts) under the `oauth-tokens` purpose and the portal id. */
+const PURPOSE = 'oauth-tokens';
 
-const FORMAT = 'sk1';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-const B64URL = /^[A-Za-z0-9_-]+$/;
-
-export type UnreadableReason = 'malformed' | 'unknown_key' | 'auth_failed' | 'bad_payload';
+export type UnreadableReason = UnsealFailure | 'bad_payload';
 
 /**
  * Thrown by `get` so a portal whose blob cannot be read fails its own requests with a clear cause, while every
@@ -40,38 +30,19 @@ export class StoredTokensUnreadableError extends Error {
   }
 }
 
-const aad = (portalId: string, kid: string) => Buffer.from(`stagekeeper/oauth-tokens/${FORMAT}/${kid}/portal:${portalId}`, 'utf8');
-
 export function encryptTokens(ring: KeyRing, portalId: string, tokens: OAuthTokens): string {
-  const { id, key } = ring.current;
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad(portalId, id));
   const plain = Buffer.from(JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.expiresAt }), 'utf8');
-  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return [FORMAT, id, iv.toString('base64url'), ct.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+  return seal(ring, PURPOSE, portalId, plain);
 }
 
 export function decryptTokens(ring: KeyRing, portalId: string, blob: string): OAuthTokens {
   const fail = (reason: UnreadableReason) => new StoredTokensUnreadableError(portalId, reason);
-  const parts = blob.split('.');
-  if (parts.length !== 5 || parts[0] !== FORMAT || !parts.slice(1).every((p) => B64URL.test(p))) throw fail('malformed');
-  const [, kid, ivText, ctText, tagText] = parts as [string, string, string, string, string];
-  const entry = ring.byId.get(kid);
-  if (!entry) throw fail('unknown_key');
-  const iv = Buffer.from(ivText, 'base64url');
-  const tag = Buffer.from(tagText, 'base64url');
-  // Node accepts shorter tags unless told otherwise; a truncated tag would weaken authentication.
-  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw fail('malformed');
-
   let plain: Buffer;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', entry.key, iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(aad(portalId, kid));
-    decipher.setAuthTag(tag);
-    plain = Buffer.concat([decipher.update(Buffer.from(ctText, 'base64url')), decipher.final()]);
-  } catch {
-    throw fail('auth_failed');
+    plain = unseal(ring, PURPOSE, portalId, blob);
+  } catch (err) {
+    if (err instanceof UnsealError) throw fail(err.reason);
+    throw err;
   }
   let json: unknown;
   try {

@@ -45,3 +45,14 @@ export async function uninstallPortal(deps: UninstallDeps, portalId: string): Pr
   deps.log.info({ portalId, revoked }, 'portal uninstalled');
   return { revoked };
 }
+
+/**
+ * The app was removed on HubSpot's side: HubSpot refused the portal's refresh token. HubSpot sends project apps
+ * no uninstall webhook (an APP_UNINSTALL event exists only in its webhooks journal API, polled with a client
+ * credentials token), so a refused refresh, which follows the first 401, is how it is noticed. The portal is
+ * disconnected as by an admin's uninstall (tokens, sweep membership, status), minus the revoke HubSpot did.
+ */
+export async function uninstalledInHubSpot(registry: Pick<InstallRegistry, 'markUninstalled'>, portalId: string, log?: Logger): Promise<void> {
+  await registry.markUninstalled(portalId);
+  log?.warn({ portalId }, 'HubSpot refused the refresh token: the app was uninstalled in HubSpot or its access revoked; portal disconnected');
+}

@@ -1,4 +1,4 @@
-import { buildCardView, type Playbook } from '@stagekeeper/shared';
+import { buildCardView, reportingZone, taskZone, type Playbook } from '@stagekeeper/shared';
 import type { LocalUiSource } from './source';
 
 /** One deal's live SLA timer as the page shows it: ids, playbook labels and times only, no deal properties. */
@@ -14,6 +14,8 @@ export type DealRow = {
   elapsedMs: number | null;
   remainingMs: number | null;
   dueAt: string | null;
+  /** IANA zone the stage's times are told in (its SLA calendar's): the page labels due times with it. */
+  zone: string;
   warningAt: string | null;
   breachedAt: string | null;
   gate: { status: string; missing: string[]; blockedTo: string | null } | null;
@@ -24,7 +26,7 @@ export const MAX_DEALS = 200;
 
 const stageOf = (playbook: Playbook | null, id: string) => playbook?.pipelines.flatMap((p) => p.stages).find((s) => s.id === id);
 
-export async function dealRows(src: LocalUiSource): Promise<{ now: string; speed: number; deals: DealRow[] }> {
+export async function dealRows(src: LocalUiSource): Promise<{ now: string; zone: string; speed: number; deals: DealRow[] }> {
   const now = src.clock();
   const ids = src.dealIds().slice(0, MAX_DEALS);
   const [current, loaded] = await Promise.all([src.playbooks.current(src.portalId), src.states.loadMany(src.portalId, ids)]);
@@ -44,6 +46,7 @@ export async function dealRows(src: LocalUiSource): Promise<{ now: string; speed
         elapsedMs: null,
         remainingMs: null,
         dueAt: null,
+        zone: reportingZone(playbook ?? undefined),
         warningAt: null,
         breachedAt: null,
         gate: null,
@@ -61,11 +64,12 @@ export async function dealRows(src: LocalUiSource): Promise<{ now: string; speed
       elapsedMs: sla?.elapsedMs ?? null,
       remainingMs: sla?.remainingMs ?? null,
       dueAt: sla?.dueAt ?? null,
+      zone: playbook ? taskZone(playbook, stageOf(playbook, view.stage.id)?.sla?.calendar) : 'UTC',
       warningAt: sla?.warningAt ?? null,
       breachedAt: sla?.breachedAt ?? null,
       gate: view.gate.status === 'clear' ? null : { status: view.gate.status, missing: view.gate.missing, blockedTo: view.gate.blockedTo?.label ?? null },
       breaches: state?.breachCount ?? 0,
     };
   });
-  return { now: new Date(now).toISOString(), speed: src.speed, deals };
+  return { now: new Date(now).toISOString(), zone: reportingZone(playbook ?? undefined), speed: src.speed, deals };
 }

@@ -35,12 +35,28 @@ export const PAGE_HTML = `<!doctype html>
   .tag.met { background: var(--green); } .tag.paused, .tag.pending, .tag.unmanaged, .tag.no_sla, .tag.cancelled { background: var(--grey); }
   .tag.breached_closed { background: #8e2c2c; }
   .overdue { color: var(--red); font-weight: 600; }
-  .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 16px; }
+  .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 340px), 1fr)); gap: 16px; }
+  .charts > * { min-width: 0; }
+  .weeknav { display: inline-flex; gap: 4px; margin-left: 8px; vertical-align: 1px; }
+  .weeknav button { font: inherit; font-size: 12px; border: 1px solid var(--line); background: #fff; border-radius: 4px; padding: 1px 8px; cursor: pointer; }
+  .weeknav button:disabled { color: var(--grey); cursor: default; }
+  .legend .tick { width: 3px; height: 12px; border-radius: 0; }
   .chart h3 { font-size: 13px; margin: 0 0 6px; color: var(--muted); }
-  .legend { font-size: 12px; color: var(--muted); display: flex; gap: 12px; margin-top: 4px; }
+  .legend { font-size: 12px; color: var(--muted); display: flex; flex-wrap: wrap; gap: 4px 12px; margin-top: 4px; }
   .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
   .empty { color: var(--muted); font-style: italic; }
-  footer { color: var(--muted); font-size: 12px; padding: 0 24px 16px; }
+  footer { color: var(--muted); font-size: 12px; padding: 0 24px 16px; overflow-wrap: anywhere; }
+  /* Phones (from 360 px): no sideways scroll; the deals table becomes one card per deal, labelled cell by cell. */
+  @media (max-width: 760px) {
+    header, main, footer { padding-left: 10px; padding-right: 10px; }
+    section { padding: 10px; }
+    #deals thead { display: none; }
+    #deals, #deals tbody, #deals tr { display: block; width: 100%; }
+    #deals tr { border-bottom: 1px solid var(--line); padding: 6px 0; }
+    #deals td { display: flex; gap: 8px; border: 0; padding: 2px 0; white-space: normal; max-width: none; }
+    #deals td::before { content: attr(data-label); flex: 0 0 84px; color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .03em; }
+    #deals td.empty::before, #deals td:empty { display: none; }
+  }
 </style>
 </head>
 <body>
@@ -59,11 +75,15 @@ export const PAGE_HTML = `<!doctype html>
       <thead><tr><th>Deal</th><th>Stage</th><th>Role</th><th>Status</th><th>SLA used</th><th>Remaining</th><th>Due</th><th>Gate</th></tr></thead>
       <tbody><tr><td colspan="8" class="empty">No deals yet.</td></tr></tbody>
     </table>
+    <div class="legend" id="bar-legend"><span>SLA used: the bar spans 0–200 % of the stage's target, coloured by status;</span>
+      <span><i class="tick" style="background:var(--amber)"></i>warning threshold</span><span><i class="tick" style="background:var(--red)"></i>due (100 %)</span>
+      <span>Due times are in the stage calendar's time zone.</span></div>
   </section>
   <section id="scorecard">
-    <h2>Weekly scorecard <span class="sub" id="week"></span></h2>
+    <h2>Weekly scorecard <span class="weeknav"><button id="week-prev" type="button">‹ Previous</button><button id="week-this" type="button">This week</button><button id="week-next" type="button">Next ›</button></span>
+      <span class="sub" id="week"></span></h2>
     <div class="charts">
-      <div class="chart"><h3>Stage visits finished this week</h3><div id="chart-visits"></div>
+      <div class="chart"><h3>Stage visits finished in the week</h3><div id="chart-visits"></div>
         <div class="legend"><span><i style="background:var(--green)"></i>SLA met</span><span><i style="background:var(--red)"></i>breached</span><span><i style="background:var(--grey)"></i>no SLA</span></div></div>
       <div class="chart"><h3>Median time in stage (p90 whisker)</h3><div id="chart-time"></div></div>
       <div class="chart"><h3>Breach rate by role</h3><div id="chart-roles"></div><div id="reasons" class="legend"></div></div>
@@ -104,8 +124,11 @@ function dur(ms) {
   if (!d && !h) parts.push(s + 's');
   return parts.join(' ') || '0s';
 }
-// Due times days away need their date: "02:04 PM" alone reads as today.
-const time = (iso) => iso ? new Date(iso).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '';
+// Due times days away need their date ("02:04 PM" alone reads as today), and their zone: the stage's calendar,
+// not the viewer's.
+const time = (iso, zone) => iso ? new Date(iso).toLocaleString('en-US', { timeZone: zone || 'UTC', weekday: 'short', month: 'short',
+  day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' }) : '';
+const plural = (n, one, many) => n + ' ' + (n === 1 ? one : many);
 const pct = (x) => x === null || x === undefined ? '–' : Math.round(x * 100) + '%';
 const COLORS = { running: '#2f80ed', warning: '#f2994a', breached: '#d64545', met: '#27ae60' };
 
@@ -133,17 +156,17 @@ function renderDeals(data) {
     const gate = d.gate ? (d.gate.status === 'blocked_remediation' ? 'routed to remediation' : 'move reverted') +
       (d.gate.blockedTo ? ' (to ' + d.gate.blockedTo + ')' : '') + ': missing ' + d.gate.missing.join(', ') : '';
     const tr = el('tr', { 'data-deal': d.dealId, 'data-status': d.status },
-      el('td', {}, d.dealId), el('td', {}, d.stage), el('td', {}, d.role),
-      el('td', {}, el('span', { class: 'tag ' + d.status }, d.status.replace('_', ' ') + (d.breaches > 0 && d.status !== 'breached' ? ' · ' + d.breaches + ' breach' : ''))),
-      el('td', {}, slaBar(d)),
-      el('td', overdue ? { class: 'overdue' } : {}, remaining),
-      el('td', {}, time(d.dueAt)),
-      el('td', { class: 'gate' }, gate));
+      el('td', { 'data-label': 'Deal' }, d.dealId), el('td', { 'data-label': 'Stage' }, d.stage), el('td', { 'data-label': 'Role' }, d.role),
+      el('td', { 'data-label': 'Status' }, el('span', { class: 'tag ' + d.status }, d.status.replace('_', ' ') + (d.breaches > 0 && d.status !== 'breached' ? ' · ' + plural(d.breaches, 'breach', 'breaches') : ''))),
+      el('td', { 'data-label': 'SLA used' }, slaBar(d)),
+      el('td', overdue ? { class: 'overdue', 'data-label': 'Remaining' } : { 'data-label': 'Remaining' }, remaining),
+      el('td', { 'data-label': 'Due', class: 'due' }, time(d.dueAt, d.zone)),
+      el('td', { class: 'gate', 'data-label': 'Gate' }, gate));
     return tr;
   });
   body.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '8', class: 'empty' }, 'No deals yet.'))]));
   const speed = data.speed > 1 ? ' · demo clock, ' + data.speed + '× real time' : '';
-  $('clock').textContent = 'portal time ' + new Date(data.now).toLocaleString() + speed;
+  $('clock').textContent = 'portal time ' + time(data.now, data.zone) + speed;
 }
 
 function hbars(target, rows, opts) {
@@ -167,12 +190,16 @@ function hbars(target, rows, opts) {
     }
     s.append(svg('text', { x: labelW + barW + 6, y: y + 13, 'font-size': 12, fill: '#616e7c' }, r.text));
   });
-  target.replaceChildren(rows.length ? s : el('p', { class: 'empty' }, 'No finished stage visits this week yet.'));
+  target.replaceChildren(rows.length ? s : el('p', { class: 'empty' }, 'No finished stage visits in this week (yet).'));
 }
 
 function renderScorecard(card) {
   if (!card) { $('week').textContent = 'no playbook in force'; return; }
-  $('week').textContent = card.week + ' · ' + card.weekStart + ' to ' + card.weekEnd + ' (' + card.timeZone + ') · ' + card.totals.volume + ' visits, breach rate ' + pct(card.totals.breachRate);
+  weeks = card.weeks;
+  $('week-prev').disabled = !weeks;
+  $('week-next').disabled = !weeks || !weeks.next;
+  $('week-this').disabled = !weeks || card.week === weeks.current;
+  $('week').textContent = card.week + ' · ' + card.weekStart + ' to ' + card.weekEnd + ' (' + card.timeZone + ') · ' + plural(card.totals.volume, 'visit', 'visits') + ', breach rate ' + pct(card.totals.breachRate);
   const stages = card.byStage.filter((r) => r.volume > 0);
   hbars($('chart-visits'), stages.map((r) => ({
     label: r.stage.label, total: r.volume, text: r.volume + (r.breached ? ' · ' + r.breached + ' breached' : ''),
@@ -196,13 +223,14 @@ function renderScorecard(card) {
   $('reasons').textContent = reasons.length ? 'Top breach reasons: ' + reasons.join(', ') : '';
 }
 
-const LABELS = [['deals', 'deals'], ['tasks', 'tasks created'], ['warnings', 'warnings'], ['breaches', 'breaches'],
-  ['escalations', 'escalations'], ['reassignments', 'hand-overs'], ['gateBlocks', 'gate blocks'], ['slaMet', 'SLAs met']];
+const LABELS = [['deals', 'deal', 'deals'], ['tasks', 'task created', 'tasks created'], ['warnings', 'warning', 'warnings'],
+  ['breaches', 'breach', 'breaches'], ['escalations', 'escalation', 'escalations'], ['reassignments', 'hand-over', 'hand-overs'],
+  ['gateBlocks', 'gate block', 'gate blocks'], ['slaMet', 'SLA met', 'SLAs met']];
 function renderDemo(d) {
   if (!d || !d.counts) { $('demo-panel').hidden = true; return; }
   $('demo-panel').hidden = false;
   $('demo-state').textContent = d.finished ? 'demo script finished; timers keep running' : 'demo running at ' + d.speed + '× speed';
-  $('counts').replaceChildren(...LABELS.map(([k, label]) => el('span', { class: 'chip', 'data-count': k }, el('b', {}, String(d.counts[k])), label)));
+  $('counts').replaceChildren(...LABELS.map(([k, one, many]) => el('span', { class: 'chip', 'data-count': k }, el('b', {}, String(d.counts[k])), d.counts[k] === 1 ? one : many)));
 }
 
 async function get(path) {
@@ -210,12 +238,21 @@ async function get(path) {
   if (!r.ok) throw new Error(path + ': ' + r.status);
   return r.json();
 }
+// The week picker: null is "the current week", which moves on by itself at the week's turn.
+let week = null;
+let weeks = null;
+const loadScorecard = async () => renderScorecard(await get('/sandbox/api/scorecard' + (week ? '?week=' + encodeURIComponent(week) : '')));
+const pick = (w) => { week = w; loadScorecard().catch(() => undefined); };
+$('week-prev').addEventListener('click', () => weeks && pick(weeks.previous));
+$('week-next').addEventListener('click', () => weeks && weeks.next && pick(weeks.next === weeks.current ? null : weeks.next));
+$('week-this').addEventListener('click', () => pick(null));
+
 let tick = 0;
 async function refresh() {
   try {
     renderDeals(await get('/sandbox/api/deals'));
     if (tick % 3 === 0) {
-      renderScorecard(await get('/sandbox/api/scorecard'));
+      await loadScorecard();
       renderDemo(await get('/sandbox/api/demo'));
     }
     tick++;

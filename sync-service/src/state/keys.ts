@@ -28,10 +28,18 @@ export function redisKeys(prefix: string) {
     playbookSeq: (portalId: string) => `${p(portalId)}:playbook:seq`,
     /** String: epoch ms up to which the sweep has looked. */
     sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
+    /** String with a TTL: the HubSpot account's time zone (its daily API quota resets at midnight there). */
+    accountTimeZone: (portalId: string) => `${p(portalId)}:account:tz`,
     /** Set of portal ids with a playbook (what the sweep walks). */
     portals: () => `${prefix}:portals`,
     /** Hash roleId -> picks handed out: the round-robin cursor of the assignment policy. */
     roundRobin: (portalId: string) => `${p(portalId)}:routing:rr`,
+    /** String: the portal's paging channels, sealed (notify/channel-store.ts). */
+    notifyChannels: (portalId: string) => `${p(portalId)}:notify:channels`,
+    /** Hash channel id -> delivery health JSON (what the settings page reports). */
+    notifyHealth: (portalId: string) => `${p(portalId)}:notify:health`,
+    /** Hash page key -> page record JSON: the deal's paging trail (sent, failed, resolved). */
+    notifyTrail: (portalId: string, dealId: string) => `${p(portalId)}:notify:trail:${assertKeyPart('dealId', dealId)}`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
   };

@@ -78,17 +78,30 @@ export function parseWebhookBatch(body: unknown): ParsedBatch {
 const DEAL_ACTIONS = new Set(['creation', 'deletion', 'propertyChange', 'merge', 'restore', 'associationChange']);
 const OWN_PROPERTIES: ReadonlySet<string> = new Set(Object.values(P));
 
+export type IgnoreReason = 'unknown_type' | 'not_deal' | 'own_write' | 'no_deal_id';
 export type EventRoute =
-  | { kind: 'deal'; portalId: string; dealIds: string[] }
-  | { kind: 'ignored'; reason: 'unknown_type' | 'not_deal' | 'own_write' | 'no_deal_id' };
+  /** `incomplete`: routed on an assumption (an `object.*` event without `objectTypeId`); worth a warning. */
+  | { kind: 'deal'; portalId: string; dealIds: string[]; incomplete?: 'object_type_missing' }
+  | { kind: 'ignored'; reason: IgnoreReason };
+
+/**
+ * Ignore reasons that mean HubSpot sent something this service does not understand (a new event type, an event
+ * without the id it needs): counted as `unrecognised` and logged at warn, so a platform change is noticed. Other
+ * objects' events and our own write-backs are expected and stay quiet.
+ */
+export const UNRECOGNISED_REASONS: ReadonlySet<IgnoreReason> = new Set(['unknown_type', 'no_deal_id']);
 
 /** Which deals an event touches, or why it needs no work. */
 export function routeEvent(e: WebhookEvent): EventRoute {
   const dot = e.subscriptionType.indexOf('.');
   const objectType = dot > 0 ? e.subscriptionType.slice(0, dot) : '';
   const action = dot > 0 ? e.subscriptionType.slice(dot + 1) : '';
+  // The app subscribes through crmObjects to deals only, so an `object.*` event without objectTypeId is taken
+  // as a deal (a reconcile of an id that is no deal is a harmless read) and flagged, never dropped.
+  let incomplete = false;
   if (objectType === 'object') {
-    if (e.objectTypeId !== DEAL_OBJECT_TYPE_ID) return { kind: 'ignored', reason: 'not_deal' };
+    if (e.objectTypeId === undefined) incomplete = true;
+    else if (e.objectTypeId !== DEAL_OBJECT_TYPE_ID) return { kind: 'ignored', reason: 'not_deal' };
   } else if (objectType !== 'deal') {
     return objectType ? { kind: 'ignored', reason: 'not_deal' } : { kind: 'ignored', reason: 'unknown_type' };
   }
@@ -110,5 +123,5 @@ export function routeEvent(e: WebhookEvent): EventRoute {
     ids.add(e.objectId);
   }
   if (ids.size === 0) return { kind: 'ignored', reason: 'no_deal_id' };
-  return { kind: 'deal', portalId: e.portalId, dealIds: [...ids] };
+  return { kind: 'deal', portalId: e.portalId, dealIds: [...ids], ...(incomplete ? { incomplete: 'object_type_missing' as const } : {}) };
 }

@@ -53,6 +53,15 @@ describe('routeEvent', () => {
     expect(routeEvent(parseOne({ ...base, subscriptionType: 'object.propertyChange', objectTypeId: '0-1', objectId: 9 }))).toEqual({ kind: 'ignored', reason: 'not_deal' });
   });
 
+  it('routes an object.* event without objectTypeId as a deal, flagged incomplete (never dropped silently)', () => {
+    expect(routeEvent(parseOne({ ...base, subscriptionType: 'object.creation', objectId: 9 }))).toEqual({
+      kind: 'deal',
+      portalId: '62515',
+      dealIds: ['9'],
+      incomplete: 'object_type_missing',
+    });
+  });
+
   it('ignores other objects and unknown subscription types', () => {
     expect(routeEvent(parseOne({ ...base, subscriptionType: 'contact.creation', objectId: 1 }))).toEqual({ kind: 'ignored', reason: 'not_deal' });
     expect(routeEvent(parseOne({ ...base, subscriptionType: 'deal.somethingNew', objectId: 1 }))).toEqual({ kind: 'ignored', reason: 'unknown_type' });

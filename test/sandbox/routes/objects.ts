@@ -1,6 +1,6 @@
 import { commitCreate, mergeObjects, prepareCreate, updateObject } from '../crm';
 import { OBJECT_LABEL, resolveObjectType, type ObjectType } from '../catalog';
-import { validationError } from '../errors';
+import { notFound, validationError } from '../errors';
 import type { PreparedWrite } from '../objects';
 import type { Route, RouteContext } from '../router';
 import { parseSearch, runSearch } from '../search';
@@ -20,7 +20,7 @@ function getOne(ctx: RouteContext) {
   checkIdProperty(ctx);
   const t = type(ctx);
   const obj = ctx.portal.objects.get(t, ctx.params.id!, boolParam(ctx.query, 'archived'));
-  const body = ctx.portal.objects.toApi(obj, listParam(ctx.query, 'properties'));
+  const body = ctx.portal.objects.toApi(obj, listParam(ctx.query, 'properties'), false, hideSensitive(ctx));
   const assocTypes = listParam(ctx.query, 'associations');
   if (assocTypes?.length) {
     const associations: Record<string, unknown> = {};
@@ -46,7 +46,7 @@ function list(ctx: RouteContext) {
   return {
     status: 200,
     body: {
-      results: page.map((o) => ctx.portal.objects.toApi(o, props)),
+      results: page.map((o) => ctx.portal.objects.toApi(o, props, false, hideSensitive(ctx))),
       ...(next ? { paging: { next: { after: next.id, link: `/crm/v3/objects/${t}?after=${next.id}` } } } : {}),
     },
   };
@@ -68,7 +68,7 @@ function batchRead(ctx: RouteContext) {
     if (!obj) missing.push(id);
     else if (!seen.has(obj.id)) {
       seen.add(obj.id);
-      results.push(ctx.portal.objects.toApi(obj, Array.isArray(body.properties) ? body.properties : undefined));
+      results.push(ctx.portal.objects.toApi(obj, Array.isArray(body.properties) ? body.properties : undefined, false, hideSensitive(ctx)));
     }
   }
   const errors = missing.length
@@ -76,6 +76,9 @@ function batchRead(ctx: RouteContext) {
     : [];
   return { status: errors.length ? 207 : 200, body: batchEnvelope(started, results, errors) };
 }
+
+/** Values of Sensitive Data properties need the sensitive read scope (UNCERTAIN: HubSpot may refuse instead). */
+const hideSensitive = (ctx: RouteContext) => !ctx.portal.canReadSensitive(ctx.principal);
 
 function batchCreate(ctx: RouteContext) {
   const started = Date.now();
@@ -101,6 +104,8 @@ function batchUpdate(ctx: RouteContext) {
     if (!target) missing.push(ids[i]!);
     else prepared.push(ctx.portal.objects.prepareUpdate(t, target, input.properties ?? {}));
   });
+  if (missing.length && ctx.portal.batchUpdateMissing === 'refuse')
+    throw notFound(`Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`, { context: { ids: missing } });
   const results = prepared.map((w) => ctx.portal.objects.toApi(ctx.portal.objects.commitUpdate(w, api(ctx)), undefined, true));
   const errors = missing.length
     ? [batchError('OBJECT_NOT_FOUND', `Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`, { ids: missing })]
@@ -128,7 +133,7 @@ function search(ctx: RouteContext) {
     status: 200,
     body: {
       total,
-      results: page.map((o) => ctx.portal.objects.toApi(o, props)),
+      results: page.map((o) => ctx.portal.objects.toApi(o, props, false, hideSensitive(ctx))),
       ...(nextAfter ? { paging: { next: { after: nextAfter, link: `/crm/v3/objects/${t}/search?after=${nextAfter}` } } } : {}),
     },
   };

@@ -64,7 +64,14 @@ export const SCHEMA_ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: '/crm/v3/properties/:type',
-    handler: (ctx) => ({ status: 200, body: { results: catalog(ctx).list().filter((p) => p.archived === boolParam(ctx.query, 'archived')) } }),
+    // Sensitive Data properties are listed only when asked for by `dataSensitivity` (schema needs no sensitive scope).
+    handler: (ctx) => {
+      const wanted = ctx.query.get('dataSensitivity') ?? 'non_sensitive';
+      const results = catalog(ctx)
+        .list()
+        .filter((p) => p.archived === boolParam(ctx.query, 'archived') && (p.dataSensitivity ?? 'non_sensitive') === wanted);
+      return { status: 200, body: { results } };
+    },
   },
   {
     method: 'POST',
@@ -81,6 +88,33 @@ export const SCHEMA_ROUTES: Route[] = [
       return { status: 200, body: p };
     },
   },
+
+  // Account information (time zone, currency); the 2026-03 path answers the same.
+  ...['/account-info/v3/details', '/account-info/2026-03/details'].map(
+    (pattern): Route => ({
+      method: 'GET',
+      pattern,
+      handler: (ctx) => {
+        const ms = zoneOffsetMs(ctx.portal.timeZone, ctx.portal.now());
+        const sign = ms < 0 ? '-' : '+';
+        const abs = Math.abs(ms) / 60_000;
+        return {
+          status: 200,
+          body: {
+            portalId: ctx.portal.portalId,
+            accountType: 'STANDARD',
+            timeZone: ctx.portal.timeZone,
+            companyCurrency: 'USD',
+            additionalCurrencies: [],
+            dataHostingLocation: 'na1',
+            uiDomain: 'app.hubspot.com',
+            utcOffset: `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`,
+            utcOffsetMilliseconds: ms,
+          },
+        };
+      },
+    }),
+  ),
 
   // Pipelines
   { method: 'GET', pattern: '/crm/v3/pipelines/:type', handler: (ctx) => ({ status: 200, body: { results: dealPipelines(ctx).list() } }) },
@@ -129,3 +163,14 @@ export const SCHEMA_ROUTES: Route[] = [
     }),
   },
 ];
+
+/** The UTC offset of `zone` at `at`, in ms (Intl: no time-zone library in the sandbox). */
+function zoneOffsetMs(zone: string, at: number): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      .formatToParts(at)
+      .map((p) => [p.type, Number(p.value)]),
+  ) as Record<string, number>;
+  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  return wall - Math.floor(at / 1000) * 1000;
+}

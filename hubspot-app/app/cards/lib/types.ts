@@ -34,6 +34,12 @@ export type SlaView = {
 
 export type ChecklistItem = { label: string; met: boolean };
 
+/** A required action of the stage: a task Stagekeeper created on entry. */
+export type RequiredAction = { id: string; subject: string; status: 'open' | 'done'; dueAt: Instant; overdue: boolean };
+
+/** The usual next move and what it still needs (unmet exit criteria here, entry criteria there), before it is tried. */
+export type NextMove = { to: Ref; missing: string[] };
+
 export type GateView = {
   status: GateStatus;
   blockedFrom: Ref | null;
@@ -64,6 +70,10 @@ export type ManagedDealView = {
   ownerRole: { id: string; name: string };
   sla: SlaView | null;
   exitChecklist: ChecklistItem[];
+  /** The stage's required actions, in playbook order. */
+  requiredActions: RequiredAction[];
+  /** Null in a closed stage or the last stage of the journey. */
+  nextMove: NextMove | null;
   gate: GateView;
   /** Reason for the breach in the current stage visit; null when it has not breached. */
   breachReason: BreachReasonView | null;

@@ -29,6 +29,8 @@ export const managed = (over: Partial<ManagedDealView> = {}): ManagedDealView =>
     { label: 'Intake summary written', met: true },
     { label: 'Documents received', met: false },
   ],
+  requiredActions: [],
+  nextMove: null,
   gate: { status: 'clear', blockedFrom: null, blockedTo: null, movedTo: null, at: null, missing: [], remedy: null },
   breachReason: null,
   breaches: [],

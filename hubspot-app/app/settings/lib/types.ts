@@ -20,12 +20,19 @@ export type PlaybookDoc = Open & {
   pipelines: PipelineDoc[];
 };
 
+/** A property the playbook reads that the app's webhooks do not subscribe to, with the fix (issue 13). */
+export type UnsubscribedProperty = { property: string; at: string[]; fix: string };
+
 /** GET /api/settings/playbook and the 200 answer of PUT. */
 export type PlaybookResponse = {
   version: number | null;
   updatedAt: string | null;
   updatedBy: string | null;
   playbook: PlaybookDoc | null;
+  /** Absent from services older than issue 13. */
+  unsubscribedProperties?: UnsubscribedProperty[];
+  /** With no playbook yet: one the page can publish as version 1. */
+  starter?: PlaybookDoc | null;
 };
 
 export type ProvisioningState = 'not_started' | 'in_progress' | 'complete' | 'failed';

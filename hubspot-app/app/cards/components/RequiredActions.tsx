@@ -1,0 +1,32 @@
+import React from 'react';
+import { Flex, Tag, Text } from '@hubspot/ui-extensions';
+import { formatInstant } from '../lib/format.ts';
+import type { RequiredAction } from '../lib/types.ts';
+
+type Props = { actions: RequiredAction[]; timeZone: string; locale?: string };
+
+/** What the stage asks the rep to do, and by when: done, open, or open and past its due time. */
+export const RequiredActions = ({ actions, timeZone, locale }: Props) => {
+  if (actions.length === 0) return (
+      <Text testId="no-required-actions" variant="microcopy">
+        No required actions in this stage.
+      </Text>
+    );
+  return (
+    <Flex direction="column" gap="xs">
+      {actions.map((a, i) => (
+        <Flex key={a.id} direction="row" gap="sm" align="center">
+          <Tag testId={`action-${i}`} variant={a.status === 'done' ? 'success' : a.overdue ? 'error' : 'default'}>
+            {a.status === 'done' ? 'Done' : a.overdue ? 'Overdue' : 'Open'}
+          </Tag>
+          <Text>{a.subject}</Text>
+          {a.status === 'open' && (
+            <Text testId={`action-due-${i}`} variant="microcopy">
+              {`due ${formatInstant(a.dueAt, timeZone, locale)}`}
+            </Text>
+          )}
+        </Flex>
+      ))}
+    </Flex>
+  );
+};
