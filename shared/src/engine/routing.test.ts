@@ -10,8 +10,9 @@ import { assignmentFor } from './routing';
 const policy = (rule: NonNullable<PlaybookInput['assignment']>) =>
   fixturePlaybook((p) => {
     p.assignment = rule;
-    // Lead -> Review straight away (the review stage's entry criterion is the only gate).
+    // Lead -> Review straight away: a declared shortcut, so the review stage's entry criterion is the only gate.
     p.pipelines[0]!.stages[0]!.exitCriteria = [];
+    p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
   });
 
 /** A deal owned by `owner` in Lead, then moved into Review (role care). */
@@ -56,6 +57,7 @@ describe('work follows the accountable role', () => {
       p.assignment = { policy: 'assignDeal', pick: 'roundRobin' };
       p.roles[1]!.owners = ['201', '202', '203'];
       p.pipelines[0]!.stages[0]!.exitCriteria = [];
+      p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
     });
     const picks = [0, 1, 2, 3].map((cursor) => only(moveIntoReview(pb, '101', { cursors: { care: cursor } }), 'assignOwner')[0]!.ownerId);
     expect(picks).toEqual(['201', '202', '203', '201']);
@@ -66,6 +68,7 @@ describe('work follows the accountable role', () => {
       p.assignment = { policy: 'assignDeal', pick: 'fewestOpenTasks' };
       p.roles[1]!.owners = ['201', '202', '203'];
       p.pipelines[0]!.stages[0]!.exitCriteria = [];
+      p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
     });
     expect(moveIntoReview(pb, '101').needsOpenTasksOf).toEqual(['201', '202', '203']);
     const r = moveIntoReview(pb, '101', { openTasks: { '201': 4, '202': 1, '203': 1 } });
@@ -79,6 +82,7 @@ describe('work follows the accountable role', () => {
     const pb = fixturePlaybook((p) => {
       p.assignment = { policy: 'assignTasks', pick: 'roundRobin' };
       p.pipelines[0]!.stages[0]!.exitCriteria = [];
+      p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
       // Staffed when the warning falls due (the fixture's evening calendar would hold it past the due time).
       p.roles[1]!.calendar = 'clinic';
     });
@@ -113,6 +117,7 @@ describe('work follows the accountable role', () => {
       p.assignment = { policy: 'assignDeal' };
       p.roles[1] = { ...p.roles[1]!, owners: [], teams: ['999'] };
       p.pipelines[0]!.stages[0]!.exitCriteria = [];
+      p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
     });
     const r = moveIntoReview(pb, '101');
     expect(only(r, 'assignOwner')[0]!.ownerId).toBe('200');
@@ -126,7 +131,13 @@ describe('work follows the accountable role', () => {
   });
 
   it('keep (or no assignment section) changes nothing; a stage exception overrides the playbook rule', () => {
-    expect(only(moveIntoReview(fixturePlaybook((p) => void (p.pipelines[0]!.stages[0]!.exitCriteria = [])), '101'), 'assignOwner')).toEqual([]);
+    const none = fixturePlaybook((p) => {
+      p.pipelines[0]!.stages[0]!.exitCriteria = [];
+      p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
+    });
+    const moved = moveIntoReview(none, '101');
+    expect(moved.state!.current!.stage).toBe('review');
+    expect(only(moved, 'assignOwner')).toEqual([]);
     const pb = policy({ policy: 'assignDeal', stages: { review: { policy: 'keep' } } });
     expect(assignmentFor(pb, 'review')).toEqual({ policy: 'keep', pick: 'roundRobin', handoffNote: true });
     expect(assignmentFor(pb, 'intake')).toEqual({ policy: 'assignDeal', pick: 'roundRobin', handoffNote: true });

@@ -68,6 +68,7 @@ describe('card: event clocks, routing and trail', () => {
     const playbook = fixturePlaybook((p) => {
       p.assignment = { policy: 'assignDeal' };
       p.pipelines[0]!.stages[0]!.exitCriteria = [];
+      p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
     });
     const first = reconcile({ playbook, state: null, snapshot: snap({ ownerId: '101' }), now: MON_10 }).state!;
     const moved = snap({ ownerId: '101', stage: 'review', stageEnteredAt: MON_10 + HOUR, properties: { docs_ok: 'true' } });
