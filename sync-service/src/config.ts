@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HubSpotRequestError, HubSpotUnavailableError } from './hubspot/errors';
 import { keyRingProblem } from './install/encryption-key';
+import { DEFAULT_HUBSPOT_APP_ORIGIN, HubSpotAppOrigin } from './notify/app-origin';
 
 /**
  * Service configuration from the environment. Every problem is reported at once, one line per variable, so an
@@ -91,6 +92,8 @@ const EnvSchema = z.object({
   /** How long a start waits for a Redis that does not answer yet (it may be restarting) before giving up. */
   REDIS_WAIT_SECONDS: int(0, 3_600).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where deal links in pages point: https://app-eu1.hubspot.com for EU-hosted accounts. */
+  HUBSPOT_APP_ORIGIN: HubSpotAppOrigin.default(DEFAULT_HUBSPOT_APP_ORIGIN),
   /** Run against the embedded sandbox portal: HubSpot credentials are not needed. */
   SANDBOX: flag.default(false),
 });
@@ -118,6 +121,7 @@ const toConfig = (e: Env) => ({
   reconcileDebounceMs: e.RECONCILE_DEBOUNCE_MS,
   workerConcurrency: e.WORKER_CONCURRENCY,
   logLevel: e.LOG_LEVEL,
+  hubspotAppOrigin: e.HUBSPOT_APP_ORIGIN,
 });
 
 export const ConfigSchema = EnvSchema.transform(toConfig);

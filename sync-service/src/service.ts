@@ -93,6 +93,7 @@ export async function startService(opts: StartOptions) {
     log,
     clock,
     states,
+    appOrigin: config.hubspotAppOrigin,
   });
   const processor = createProcessor({
     gateway,

@@ -19,6 +19,7 @@ import { DealTrail } from './components/DealTrail.tsx';
 import { ExitChecklist } from './components/ExitChecklist.tsx';
 import { GateAlert } from './components/GateAlert.tsx';
 import { NextMove } from './components/NextMove.tsx';
+import { PageHistory } from './components/PageHistory.tsx';
 import { RequiredActions } from './components/RequiredActions.tsx';
 import { SlaSection } from './components/SlaSection.tsx';
 import { SERVICE_URL } from './lib/config.ts';
@@ -161,6 +162,13 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
       <Divider />
       <Heading>Breach history</Heading>
       <BreachHistory breaches={view.breaches} timeZone={timeZone} locale={locale} />
+      {view.pages && (
+        <>
+          <Divider />
+          <Heading>Escalation pages</Heading>
+          <PageHistory pages={view.pages} timeZone={timeZone} locale={locale} />
+        </>
+      )}
     </Flex>
   );
 };

@@ -80,3 +80,60 @@ describe('PagingChannels', () => {
     expect(fetch.calls.find((c) => c.method === 'POST')).toMatchObject({ url: `${BASE}/api/settings/channels/ops-slack/test` });
   });
 });
+
+describe('PagingChannels: removing a channel', () => {
+  function withDelete() {
+    const renderer = createRenderer('settings');
+    const afterRemoval = listing({ channels: listing().channels.filter((c) => c.id !== 'pd') });
+    let removed = false;
+    const fetch = fakeFetch((call) => {
+      if (call.method === 'DELETE') {
+        removed = true;
+        return { body: afterRemoval };
+      }
+      return { body: removed ? afterRemoval : listing() };
+    });
+    renderer.render(<PagingChannels client={createServiceClient(BASE, fetch)} />);
+    return { ...renderer, fetch };
+  }
+  const removeButton = (t: ReturnType<typeof withDelete>, id: string) => t.find(Button, (b) => b.props.testId === `remove-${id}`);
+
+  it('asks to confirm, then sends a DELETE for that channel and shows the listing without it', async () => {
+    const t = withDelete();
+    await t.waitFor(() => expect(t.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
+    removeButton(t, 'pd').trigger('onClick');
+    await t.waitFor(() => expect(t.findByTestId(Text, 'confirm-remove').text).toContain('Remove "pd"?'));
+    expect(t.fetch.calls.some((c) => c.method === 'DELETE')).toBe(false);
+    t.find(Button, (b) => b.text === 'Remove channel').trigger('onClick');
+    await t.waitFor(() => expect(t.maybeFindByTestId(StatusTag, 'health-pd')).toBeNull());
+    expect(t.fetch.calls.filter((c) => c.method === 'DELETE')).toEqual([{ url: `${BASE}/api/settings/channels/pd`, method: 'DELETE' }]);
+    expect(t.findByTestId(StatusTag, 'health-ops-slack').text).toBe('Delivering');
+    expect(t.maybeFind(Alert, (a) => a.props.title === 'Channel "pd" is failing')).toBeNull();
+  });
+
+  it('warns that removing the default leaves escalations as HubSpot tasks only; cancel sends nothing', async () => {
+    const t = withDelete();
+    await t.waitFor(() => expect(t.findByTestId(StatusTag, 'health-ops-slack').text).toBe('Delivering'));
+    removeButton(t, 'ops-slack').trigger('onClick');
+    await t.waitFor(() => expect(t.findByTestId(Text, 'confirm-remove').text).toContain('It is the default channel'));
+    t.find(Button, (b) => b.text === 'Cancel').trigger('onClick');
+    await t.waitFor(() => expect(t.maybeFindByTestId(Text, 'confirm-remove')).toBeNull());
+    expect(t.fetch.calls.some((c) => c.method === 'DELETE')).toBe(false);
+  });
+
+  it("shows the service's refusal (e.g. a user without settings rights) and keeps the channel", async () => {
+    const renderer = createRenderer('settings');
+    const fetch = fakeFetch((call) =>
+      call.method === 'DELETE'
+        ? { status: 403, body: { error: { code: 'forbidden', message: 'Only HubSpot super admins can change Stagekeeper settings.' } } }
+        : { body: listing() },
+    );
+    renderer.render(<PagingChannels client={createServiceClient(BASE, fetch)} />);
+    await renderer.waitFor(() => expect(renderer.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
+    renderer.find(Button, (b) => b.props.testId === 'remove-pd').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.find(Button, (b) => b.text === 'Remove channel')).toBeTruthy());
+    renderer.find(Button, (b) => b.text === 'Remove channel').trigger('onClick');
+    await renderer.waitFor(() => expect(renderer.find(Alert, (a) => a.props.title === 'Paging channels').text).toContain('Only HubSpot super admins'));
+    expect(renderer.findByTestId(StatusTag, 'health-pd').text).toBe('Failing');
+  });
+});

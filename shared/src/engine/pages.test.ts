@@ -50,6 +50,15 @@ describe('escalation pages (issue 17)', () => {
     expect(r.state!.current!.sla!.paged).toEqual([0]);
   });
 
+  it("carries the SLA calendar's time zone, so the page can say the due time in the team's clock", () => {
+    expect(only(enterAndFire(playbook, 0, MON_10 + 2 * HOUR), 'page')[0]!.facts.timeZone).toBe('America/New_York');
+    const berlin = fixturePlaybook((p) => {
+      for (const c of p.calendars) c.timeZone = 'Europe/Berlin';
+    });
+    // 10:00 in New York is 16:00 in Berlin: the 2 staffed hours have run by Tuesday 12:00 there.
+    expect(only(enterAndFire(berlin, 0, MON_10 + 20 * HOUR), 'page')[0]!.facts.timeZone).toBe('Europe/Berlin');
+  });
+
   it('no page carries a property value (content rule)', () => {
     const r = enterAndFire(playbook, 0, MON_10 + 2 * HOUR);
     const text = JSON.stringify(only(r, 'page'));

@@ -65,8 +65,15 @@ export function pageFor(
       breached,
       reason,
       breachReason: breached ? entry.breachReason : null,
+      ...pageZone(playbook, ctx),
     },
   };
+}
+
+/** The SLA calendar's zone, else the role's, else the playbook's first calendar's (a calendar-time SLA has none). */
+function pageZone(playbook: Playbook, ctx: ClockContext): { timeZone?: string } {
+  const timeZone = (ctx.calendar ?? ctx.noticeCalendar)?.timeZone ?? playbook.calendars[0]?.timeZone;
+  return timeZone ? { timeZone } : {};
 }
 
 /**

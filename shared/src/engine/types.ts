@@ -218,6 +218,8 @@ export const PageFacts = z.object({
   /** Why the level fired, from the playbook (the lead task's subject) or "SLA at 75 %"; never a value. */
   reason: z.string(),
   breachReason: BreachReason.nullable(),
+  /** IANA zone of the stage's SLA calendar, so the page says the due time as the team reads clocks; absent: UTC. */
+  timeZone: z.string().optional(),
 });
 
 export const PageResolution = z.enum(['stage_left', 'sla_met', 'deal_closed', 'sla_cancelled']);

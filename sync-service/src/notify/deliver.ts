@@ -5,7 +5,10 @@ import {
   pagerDutyResolve,
   pagerDutyTrigger,
   slackPayload,
+  slackResolvedPayload,
   teamsPayload,
+  teamsResolvedPayload,
+  type ResolvedNote,
   webhookPagePayload,
   webhookResolvePayload,
 } from './render';
@@ -21,6 +24,8 @@ import { signWebhook } from './sign';
  * - PagerDuty Events v2: 202 {status:"success", dedup_key}; 400 "invalid event"; 429 when the integration's
  *   rate is exceeded (back off); 5xx retry.
  * - Generic webhook: any 2xx; 408, 429 and 5xx retry; other 4xx do not.
+ * - Any 3xx: never followed (it could carry the page somewhere nobody configured) and not retried: the URL is
+ *   out of date or wrong, which only an admin can fix, so it fails at once with `redirect` and marks the channel.
  */
 
 export type Delivered = { ok: true; dedupKey?: string };
@@ -35,7 +40,15 @@ export type DeliveryResult = Delivered | DeliveryFailure;
 
 export type PageMessage =
   | { action: 'trigger'; portalId: string; key: string; link: string; facts: PageFacts }
-  | { action: 'resolve'; portalId: string; key: string; dealId: string; why: PageResolution };
+  | {
+      action: 'resolve';
+      portalId: string;
+      key: string;
+      dealId: string;
+      why: PageResolution;
+      /** The page being resolved (from the trail): Slack and Teams get a follow-up naming it. */
+      note?: { stage: string; level: number; link: string };
+    };
 
 export type DeliverOptions = {
   fetch?: typeof fetch;
@@ -62,10 +75,15 @@ function request(channel: ChannelConfig, msg: PageMessage, now: number): { url: 
   const json = { 'content-type': 'application/json' };
   switch (channel.kind) {
     case 'slack':
-      // Slack and Teams have no incident to close: the trail records the resolution.
-      return msg.action === 'trigger' ? { url: channel.webhookUrl, body: JSON.stringify(slackPayload(msg.facts, msg.link)), headers: json } : null;
-    case 'teams':
-      return msg.action === 'trigger' ? { url: channel.webhookUrl, body: JSON.stringify(teamsPayload(msg.facts, msg.link)), headers: json } : null;
+    case 'teams': {
+      // No incident to close: a resolve becomes a short follow-up message when the page it follows is known.
+      const trigger = channel.kind === 'slack' ? slackPayload : teamsPayload;
+      const resolved = channel.kind === 'slack' ? slackResolvedPayload : teamsResolvedPayload;
+      if (msg.action === 'trigger') return { url: channel.webhookUrl, body: JSON.stringify(trigger(msg.facts, msg.link)), headers: json };
+      if (!msg.note) return null;
+      const note: ResolvedNote = { dealId: msg.dealId, stage: msg.note.stage, level: msg.note.level, why: msg.why };
+      return { url: channel.webhookUrl, body: JSON.stringify(resolved(note, msg.note.link)), headers: json };
+    }
     case 'pagerduty': {
       const dedup = pagerDutyDedupKey(msg.portalId, msg.key);
       const event = msg.action === 'trigger' ? pagerDutyTrigger(msg.facts, msg.link, channel.routingKey, dedup) : pagerDutyResolve(channel.routingKey, dedup);
@@ -93,8 +111,8 @@ export async function deliver(channel: ChannelConfig, msg: PageMessage, opts: De
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      // A redirect could carry the page somewhere nobody configured.
-      redirect: 'error',
+      // Not followed; 'manual' hands back the 3xx itself, so it is told apart from a network failure.
+      redirect: 'manual',
       signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
     });
   } catch {
@@ -103,6 +121,7 @@ export async function deliver(channel: ChannelConfig, msg: PageMessage, opts: De
   const text = await res.text().catch(() => '');
   const status = res.status;
   const wait = retryAfterMs(res.headers.get('retry-after'), now);
+  if (status >= 300 && status < 400) return { ok: false, retryable: false, code: 'redirect' };
   if (status >= 200 && status < 300) {
     if (channel.kind === 'pagerduty') {
       const body = safeJson(text) as { dedup_key?: unknown } | undefined;

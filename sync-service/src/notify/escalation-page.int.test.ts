@@ -16,7 +16,8 @@ import { createProcessor, sharedEngine } from '../worker';
 import { createPaging, type Paging } from '.';
 
 // The whole path: the escalation timer fires in the worker, the real engine decides, the HubSpot task is created,
-// the page goes out through the portal's default channel, the card shows it, and leaving the stage resolves it.
+// the page goes out through the portal's default channel, the card shows it, and leaving the stage resolves it
+// (Slack gets a short follow-up).
 
 const PORTAL = '3300441';
 const DEAL = '4711';
@@ -99,5 +100,8 @@ it('an escalation to the lead pages through the default channel, shows on the ca
   await processor.processReconcile(PORTAL, [DEAL]);
   await waitFor(async () => (await paging.trail.get(PORTAL, DEAL, key))?.status === 'resolved', 20_000, 'the page resolved');
   expect(await paging.trail.get(PORTAL, DEAL, key)).toMatchObject({ before: 'sent', resolvedWhy: 'stage_left' });
-  expect(fake.requestsTo('/slack/')).toHaveLength(1);
+  // Slack has no incident to close: one short follow-up, no patient data either.
+  const slack = fake.requestsTo('/slack/');
+  expect(slack.map((r) => (r.json as { text: string }).text)).toEqual([expect.stringContaining('deal 4711'), 'Resolved · Lead: deal 4711 left the stage (L1)']);
+  for (const value of ['Jane Q. Patient', 'Type 2 diabetes']) expect(slack[1]!.raw).not.toContain(value);
 });

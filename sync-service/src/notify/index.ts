@@ -5,6 +5,7 @@ import { observeQueueDepth } from '../metrics';
 import type { DealStateStore } from '../state/deal-state-store';
 import { redisKeys } from '../state/keys';
 import { ChannelStore } from './channel-store';
+import { DEFAULT_HUBSPOT_APP_ORIGIN } from './app-origin';
 import { PageQueue, type PageJobCommand } from './page-queue';
 import { PageTrail } from './page-trail';
 import { startPageWorker, type PageProcessorDeps } from './page-worker';
@@ -26,6 +27,7 @@ export type PagingOptions = {
   states?: Pick<DealStateStore, 'load'>;
   allowHttpLoopback?: boolean;
   fetch?: PageProcessorDeps['fetch'];
+  /** HUBSPOT_APP_ORIGIN: deal links point there (app-eu1.hubspot.com for EU-hosted accounts). */
   appOrigin?: string;
   backoffBaseMs?: number;
   /** Delivery attempts per page (tests shorten it). */
@@ -44,6 +46,7 @@ export type Paging = {
 /** The paging side of the service: channel store, trail, page queue and (when asked) its worker. */
 export function createPaging(opts: PagingOptions): Paging {
   const clock = opts.clock ?? Date.now;
+  const appOrigin = opts.appOrigin ?? DEFAULT_HUBSPOT_APP_ORIGIN;
   const channels = new ChannelStore({
     redis: opts.redis,
     prefix: opts.prefix,
@@ -70,7 +73,7 @@ export function createPaging(opts: PagingOptions): Paging {
           ? { isCurrentEntry: async (p: string, d: string, entryId: string) => (await states.load(p, d)).state?.current?.entryId === entryId }
           : {}),
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        ...(opts.appOrigin ? { appOrigin: opts.appOrigin } : {}),
+        appOrigin,
         ...(opts.backoffBaseMs !== undefined ? { backoffBaseMs: opts.backoffBaseMs } : {}),
       })
     : undefined;

@@ -37,7 +37,7 @@ export type PageProcessorDeps = {
   log: Logger;
   clock?: () => number;
   fetch?: DeliverOptions['fetch'];
-  /** HubSpot's app origin for deal links (app-eu1.hubspot.com for EU accounts). */
+  /** HubSpot's app origin for deal links (HUBSPOT_APP_ORIGIN; app-eu1.hubspot.com for EU accounts). */
   appOrigin?: string;
 };
 
@@ -131,7 +131,8 @@ export function createPageProcessor(deps: PageProcessorDeps) {
     }
     const channel = (await deps.channels.get(portalId)).channels[rec.channel];
     if (channel) {
-      const result = await deliver(channel, { action: 'resolve', portalId, key: cmd.key, dealId, why: cmd.why }, { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock });
+      const note = { stage: rec.stage, level: rec.level, link: dealLink(portalId, dealId, deps.appOrigin) };
+      const result = await deliver(channel, { action: 'resolve', portalId, key: cmd.key, dealId, why: cmd.why, note }, { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock });
       if (!result.ok) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? PAGE_ATTEMPTS);
         await deps.channels.recordFailure(portalId, rec.channel, result.code, !result.retryable);

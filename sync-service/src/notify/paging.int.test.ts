@@ -8,7 +8,7 @@ import { silentLogger } from '../log';
 import { registry } from '../metrics';
 import { deletePrefix, testPrefix, testRedis, waitFor } from '../testing/fakes';
 import { createPaging, type Paging } from '.';
-import { pageJobId } from './page-queue';
+import { pageJobId, resolveJobId } from './page-queue';
 import type { PageRecord } from './page-trail';
 import { headline } from './render';
 import { verifyWebhookSignature } from './sign';
@@ -311,6 +311,64 @@ describe('staffed hours, fallback and resolution', () => {
     const page = enginePage();
     await paging.enqueue(PORTAL, DEAL, page);
     expect(await settled(page.key, 'resolved')).toMatchObject({ before: 'queued', resolvedWhy: 'stage_left' });
+    expect(fake.received).toHaveLength(0);
+  });
+});
+
+describe('a channel answering with a redirect', () => {
+  it.each([301, 302, 307, 308])('%i is the channel misconfigured: failed at once, not followed, the channel failing', async (status) => {
+    start();
+    await paging.channels.put(PORTAL, 'moved', { kind: 'webhook', url: `${fake.url}/hook/moved`, secret: 'a-shared-secret-of-the-team' });
+    fake.script('/hook/moved', { status, headers: { Location: `${fake.url}/hook/elsewhere` } });
+    const page = enginePage();
+    await paging.enqueue(PORTAL, DEAL, page);
+    expect(await settled(page.key, 'failed')).toMatchObject({ error: 'redirect', attempts: 1 });
+    // Not followed (a redirect could carry the page somewhere nobody configured) and not retried.
+    expect(fake.requestsTo('/hook/').map((r) => r.path)).toEqual(['/hook/moved']);
+    await waitFor(async () => (await paging.channels.health(PORTAL))['moved']?.state === 'failing', 10_000, 'the channel marked failing');
+    expect((await paging.channels.health(PORTAL))['moved']).toMatchObject({ lastError: 'redirect' });
+  });
+});
+
+describe('Slack and Teams resolved follow-up', () => {
+  it.each([
+    ['slack', { kind: 'slack' as const, webhookUrl: '/slack/services/T000/B000/XXXX' }, '/slack/'],
+    ['teams', { kind: 'teams' as const, webhookUrl: '/teams/ops' }, '/teams/'],
+  ])('%s gets one short "resolved" message when the SLA is met; a replayed resolve sends no more', async (_name, channel, path) => {
+    start();
+    await paging.channels.put(PORTAL, 'chat', { ...channel, webhookUrl: `${fake.url}${channel.webhookUrl}` }, true);
+    const page = enginePage();
+    await paging.enqueue(PORTAL, DEAL, page);
+    await settled(page.key, 'sent');
+    const resolve = { type: 'resolvePage' as const, key: page.key, entryId: page.entryId, why: 'sla_met' as const };
+    await paging.enqueue(PORTAL, DEAL, resolve);
+    expect(await settled(page.key, 'resolved')).toMatchObject({ before: 'sent', resolvedWhy: 'sla_met' });
+    const sent = fake.requestsTo(path);
+    expect(sent).toHaveLength(2);
+    const line = `Resolved · ${page.facts.stage.label}: deal ${DEAL} met its SLA (L1)`;
+    const body = sent[1]!.json as { text?: string; summary?: string };
+    expect(channel.kind === 'slack' ? body.text : body.summary).toBe(line);
+    expect(sent[1]!.raw).toContain(`https://app.hubspot.com/contacts/${PORTAL}/record/0-3/${DEAL}`);
+    for (const value of Object.values(PATIENT).filter((v) => v !== '0')) expect(sent[1]!.raw).not.toContain(value);
+
+    // The same resolution decided again (a replayed webhook, a sweep) after its job is gone: the trail dedups it.
+    const jobId = resolveJobId(PORTAL, page.key);
+    await waitFor(async () => (await paging.queue.queue.getJob(jobId))?.finishedOn !== undefined, 10_000, 'the first resolve job finished');
+    await paging.queue.queue.remove(jobId);
+    await paging.enqueue(PORTAL, DEAL, { ...resolve, why: 'stage_left' });
+    await waitFor(async () => (await (await paging.queue.queue.getJob(jobId))?.getState()) === 'completed', 10_000, 'the replayed resolve job');
+    expect((await paging.queue.queue.getJob(jobId))!.returnvalue).toBe('nothing');
+    expect(fake.requestsTo(path)).toHaveLength(2);
+  });
+
+  it('a page that never went out (no channel) gets no follow-up', async () => {
+    start();
+    const page = enginePage();
+    await paging.enqueue(PORTAL, DEAL, page);
+    await settled(page.key, 'no_channel');
+    await paging.channels.put(PORTAL, 'chat', { kind: 'slack', webhookUrl: `${fake.url}/slack/services/T000/B000/XXXX` }, true);
+    await paging.enqueue(PORTAL, DEAL, { type: 'resolvePage', key: page.key, entryId: page.entryId, why: 'stage_left' });
+    expect(await settled(page.key, 'resolved')).toMatchObject({ before: 'no_channel' });
     expect(fake.received).toHaveLength(0);
   });
 });

@@ -1,4 +1,5 @@
-import { formatDuration, type PageFacts, type PageResolution } from '@stagekeeper/shared';
+import { formatDuration, taskTime, type PageFacts, type PageResolution } from '@stagekeeper/shared';
+import { DEFAULT_HUBSPOT_APP_ORIGIN } from './app-origin';
 
 /**
  * What a page says, per channel. Built from PageFacts only (labels, ids, durations), so no deal property value
@@ -6,8 +7,8 @@ import { formatDuration, type PageFacts, type PageResolution } from '@stagekeepe
  * stage, deal, how long against the SLA, level.
  */
 
-/** HubSpot's deal record URL (app-eu1.hubspot.com for EU-hosted accounts: pass that origin). */
-export function dealLink(portalId: string, dealId: string, appOrigin = 'https://app.hubspot.com'): string {
+/** HubSpot's deal record URL on the account's app origin (HUBSPOT_APP_ORIGIN; app-eu1.hubspot.com in the EU). */
+export function dealLink(portalId: string, dealId: string, appOrigin = DEFAULT_HUBSPOT_APP_ORIGIN): string {
   return `${appOrigin}/contacts/${encodeURIComponent(portalId)}/record/0-3/${encodeURIComponent(dealId)}`;
 }
 
@@ -25,7 +26,7 @@ export function detailLines(f: PageFacts, link: string): string[] {
     `Why: ${f.reason}`,
     `Pipeline: ${f.pipeline.label} · Stage: ${f.stage.label}`,
     `Role: ${f.role.name} (paging its lead)`,
-    `Waited: ${formatDuration(f.waitedMs)} of ${formatDuration(f.slaMs)} ${basisWord(f)} time · due ${new Date(f.dueAt).toISOString()}`,
+    `Waited: ${formatDuration(f.waitedMs)} of ${formatDuration(f.slaMs)} ${basisWord(f)} time · due ${taskTime(f.dueAt, f.timeZone ?? 'UTC')}`,
     `Escalation level ${f.level} (at ${f.atPct}% of the SLA)${f.breachReason ? ` · breach reason: ${f.breachReason}` : ''}`,
     `Open the deal: ${link}`,
   ];
@@ -55,10 +56,10 @@ export function slackPayload(f: PageFacts, link: string) {
 const escapeSlack = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Teams incoming webhook: a message with an Adaptive Card (accepted by connectors and Workflows alike). */
-export function teamsPayload(f: PageFacts, link: string) {
+function teamsMessage(summary: string, body: object[], link: string) {
   return {
     type: 'message',
-    summary: headline(f),
+    summary,
     attachments: [
       {
         contentType: 'application/vnd.microsoft.card.adaptive',
@@ -66,15 +67,23 @@ export function teamsPayload(f: PageFacts, link: string) {
           $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
           type: 'AdaptiveCard',
           version: '1.4',
-          body: [
-            { type: 'TextBlock', text: headline(f), weight: 'Bolder', wrap: true, color: f.breached ? 'Attention' : 'Warning' },
-            { type: 'TextBlock', text: detailLines(f, link).slice(0, -1).join('\n\n'), wrap: true },
-          ],
+          body,
           actions: [{ type: 'Action.OpenUrl', title: 'Open deal in HubSpot', url: link }],
         },
       },
     ],
   };
+}
+
+export function teamsPayload(f: PageFacts, link: string) {
+  return teamsMessage(
+    headline(f),
+    [
+      { type: 'TextBlock', text: headline(f), weight: 'Bolder', wrap: true, color: f.breached ? 'Attention' : 'Warning' },
+      { type: 'TextBlock', text: detailLines(f, link).slice(0, -1).join('\n\n'), wrap: true },
+    ],
+    link,
+  );
 }
 
 /** PagerDuty Events API v2 trigger; the dedup key ties the later resolve to this incident. */
@@ -98,6 +107,7 @@ export function pagerDutyTrigger(f: PageFacts, link: string, routingKey: string,
         waited: formatDuration(f.waitedMs),
         sla: formatDuration(f.slaMs),
         basis: f.basis,
+        due: taskTime(f.dueAt, f.timeZone ?? 'UTC'),
         due_at: new Date(f.dueAt).toISOString(),
         level: f.level,
         reason: f.reason,
@@ -106,6 +116,32 @@ export function pagerDutyTrigger(f: PageFacts, link: string, routingKey: string,
     },
     links: [{ href: link, text: 'Open deal in HubSpot' }],
   };
+}
+
+/** What ended the visit, as the follow-up says it. */
+const RESOLVED_WORDS: Record<PageResolution, string> = {
+  stage_left: 'left the stage',
+  sla_met: 'met its SLA',
+  sla_cancelled: 'no longer has an SLA running',
+  deal_closed: 'was closed',
+};
+
+/** What Slack and Teams are told when a paged visit ends: the page's stage, deal and level; no values. */
+export type ResolvedNote = { dealId: string; stage: string; level: number; why: PageResolution };
+
+/** e.g. "Resolved · Intake Completed: deal 4711 met its SLA (L1)". */
+export const resolvedLine = (r: ResolvedNote) => `Resolved · ${r.stage}: deal ${r.dealId} ${RESOLVED_WORDS[r.why]} (L${r.level})`;
+
+/** Slack and Teams have no incident to close: a short follow-up tells whoever saw the page it is handled. */
+export function slackResolvedPayload(r: ResolvedNote, link: string) {
+  return {
+    text: resolvedLine(r),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `${escapeSlack(resolvedLine(r))} · <${link}|Open deal>` } }],
+  };
+}
+
+export function teamsResolvedPayload(r: ResolvedNote, link: string) {
+  return teamsMessage(resolvedLine(r), [{ type: 'TextBlock', text: resolvedLine(r), wrap: true, color: 'Good' }], link);
 }
 
 export function pagerDutyResolve(routingKey: string, dedupKey: string) {

@@ -1,7 +1,7 @@
 import type { PageFacts } from '@stagekeeper/shared';
 import { describe, expect, it } from 'vitest';
 import { retryAfterMs } from './deliver';
-import { dealLink, headline, pagerDutyTrigger, pageText, slackPayload, teamsPayload, webhookPagePayload } from './render';
+import { dealLink, headline, pagerDutyTrigger, pageText, resolvedLine, slackPayload, slackResolvedPayload, teamsPayload, webhookPagePayload } from './render';
 import { signWebhook, verifyWebhookSignature } from './sign';
 
 const HOUR = 3_600_000;
@@ -21,6 +21,7 @@ const facts: PageFacts = {
   breached: false,
   reason: 'Intake waiting 3h for clinical review',
   breachReason: null,
+  timeZone: 'America/New_York',
 };
 const link = dealLink('880011', '4711');
 
@@ -44,11 +45,36 @@ describe('page rendering', () => {
       expect(text).toContain(part);
   });
 
+  it("says when the SLA is due in the stage calendar's time zone, in words, with the zone named", () => {
+    // 17:00Z on Monday 2 March 2026 is noon in New York (EST, UTC-5).
+    expect(pageText(facts, link)).toContain('due Mon 2 Mar, 12:00 PM EST');
+    expect(pageText({ ...facts, timeZone: 'Europe/Berlin', dueAt: Date.parse('2026-07-01T06:05:00Z') }, link)).toContain('due Wed 1 Jul, 8:05 AM GMT+2');
+    expect(pageText({ ...facts, timeZone: 'Australia/Sydney' }, link)).toContain('due Tue 3 Mar, 4:00 AM GMT+11');
+    // A page queued before facts carried the zone still reads unambiguously.
+    const { timeZone: _zone, ...noZone } = facts;
+    expect(pageText(noZone, link)).toContain('due Mon 2 Mar, 5:00 PM UTC');
+    expect(pageText(facts, link)).not.toContain('T17:00:00');
+    expect(JSON.stringify(teamsPayload(facts, link))).toContain('due Mon 2 Mar, 12:00 PM EST');
+    expect(pagerDutyTrigger(facts, link, 'k'.repeat(32), 'dk').payload.custom_details).toMatchObject({
+      due: 'Mon 2 Mar, 12:00 PM EST',
+      due_at: '2026-03-02T17:00:00.000Z',
+    });
+  });
+
   it('each channel leads with the headline', () => {
     expect(slackPayload(facts, link).text).toBe(headline(facts));
     expect(teamsPayload(facts, link).summary).toBe(headline(facts));
     expect(pagerDutyTrigger(facts, link, 'k'.repeat(32), 'dk').payload.summary).toBe(headline(facts));
     expect(webhookPagePayload(facts, link, 'key', '880011').text).toBe(headline(facts));
+  });
+
+  it('the Slack/Teams follow-up says which page is resolved and why, in one line', () => {
+    const note = { dealId: '4711', stage: 'Intake Completed', level: 1 };
+    expect(resolvedLine({ ...note, why: 'sla_met' })).toBe('Resolved · Intake Completed: deal 4711 met its SLA (L1)');
+    expect(resolvedLine({ ...note, why: 'stage_left' })).toBe('Resolved · Intake Completed: deal 4711 left the stage (L1)');
+    expect(resolvedLine({ ...note, why: 'deal_closed' })).toBe('Resolved · Intake Completed: deal 4711 was closed (L1)');
+    expect(resolvedLine({ ...note, why: 'sla_cancelled' })).toBe('Resolved · Intake Completed: deal 4711 no longer has an SLA running (L1)');
+    expect(JSON.stringify(slackResolvedPayload({ ...note, stage: 'A <b> & C', why: 'sla_met' }, link).blocks)).toContain('A &lt;b&gt; &amp; C');
   });
 
   it('Slack control characters in labels are escaped', () => {

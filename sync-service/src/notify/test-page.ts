@@ -1,4 +1,5 @@
 import type { PageFacts } from '@stagekeeper/shared';
+import { DEFAULT_HUBSPOT_APP_ORIGIN } from './app-origin';
 import type { ChannelStore } from './channel-store';
 import { ChannelConfigError } from './channel-store';
 import { deliver, type DeliverOptions } from './deliver';
@@ -33,7 +34,7 @@ export async function sendTestPage(
     breachReason: null,
   };
   const key = `test:${channelId}:${now}`;
-  const link = opts.link ?? 'https://app.hubspot.com/';
+  const link = opts.link ?? `${DEFAULT_HUBSPOT_APP_ORIGIN}/`;
   const sent = await deliver(config, { action: 'trigger', portalId, key, link, facts }, opts);
   if (sent.ok && config.kind === 'pagerduty') await deliver(config, { action: 'resolve', portalId, key, dealId: 'test', why: 'sla_met' }, opts);
   if (sent.ok) {

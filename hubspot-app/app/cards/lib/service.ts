@@ -4,7 +4,7 @@
 export type FetchResponse = { ok: boolean; status: number; json(): Promise<unknown> };
 export type FetchLike = (
   url: string,
-  init?: { method?: 'GET' | 'POST' | 'PUT'; body?: Record<string, unknown>; timeout?: number },
+  init?: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; body?: Record<string, unknown>; timeout?: number },
 ) => Promise<FetchResponse>;
 
 /** A field-level problem reported by the service; `path` is the zod path inside the request body. */
@@ -63,6 +63,8 @@ export type ServiceClient = {
   get<T>(path: string, query?: Record<string, string | undefined>): Promise<T>;
   post<T>(path: string, body: Record<string, unknown>): Promise<T>;
   put<T>(path: string, body: Record<string, unknown>): Promise<T>;
+  /** hubspot.fetch supports DELETE (FetchHttpMethod in @hubspot/ui-extensions); no body is sent. */
+  delete<T>(path: string): Promise<T>;
 };
 
 /**
@@ -70,7 +72,7 @@ export type ServiceClient = {
  * service trusts only those signed values.
  */
 export function createServiceClient(baseUrl: string, fetchImpl: FetchLike): ServiceClient {
-  const call = async <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: Record<string, unknown>) => {
+  const call = async <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: Record<string, unknown>) => {
     let res: FetchResponse;
     try {
       res = await fetchImpl(`${baseUrl}${path}`, body ? { method, body } : { method });
@@ -91,5 +93,6 @@ export function createServiceClient(baseUrl: string, fetchImpl: FetchLike): Serv
     },
     post: (path, body) => call('POST', path, body),
     put: (path, body) => call('PUT', path, body),
+    delete: (path) => call('DELETE', path),
   };
 }

@@ -61,6 +61,21 @@ export type BreachRecord = {
   source: 'inferred' | 'manual' | null;
 };
 
+/** An escalation page of the deal (issue 17): which level of which stage, through which channel, what became of it. */
+export type PageStatus = 'held' | 'queued' | 'sent' | 'failed' | 'no_channel' | 'resolved';
+export type PageRecordView = {
+  level: number;
+  /** The stage's label. */
+  stage: string;
+  /** The channel id; null when the portal has none (the HubSpot task alone). */
+  channel: string | null;
+  status: PageStatus;
+  /** When the status last changed. */
+  at: Instant;
+  /** A code ("channel_not_found", "stage_left"), never a service's message. */
+  detail: string | null;
+};
+
 export type ManagedDealView = {
   managed: true;
   dealId: string;
@@ -87,6 +102,8 @@ export type ManagedDealView = {
   routing?: RoutingView | null;
   /** What Stagekeeper changed and why, newest first, at most 20. */
   trail?: TrailEvent[];
+  /** Escalation pages, oldest first, at most 20; absent from services without paging. */
+  pages?: PageRecordView[];
 };
 
 export type EventClockView = {

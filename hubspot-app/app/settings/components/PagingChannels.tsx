@@ -86,6 +86,23 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
     }
   };
 
+  // Removing is two clicks: a channel in use silently stops paging once it is gone.
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const remove = async (id: string) => {
+    setBusy(true);
+    try {
+      const next = await client.delete<unknown>(`/api/settings/channels/${encodeURIComponent(id)}`);
+      if (isResponse(next)) setData(next);
+      setError(null);
+      if (tested?.id === id) setTested(null);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : 'Unknown error');
+    } finally {
+      setConfirming(null);
+      setBusy(false);
+    }
+  };
+
   const add = async () => {
     setFieldErrors({});
     if (await write(`/api/settings/channels/${encodeURIComponent(draft.id)}`, { config: configOf(draft), makeDefault: draft.makeDefault })) setDraft(EMPTY);
@@ -145,8 +162,27 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
               Make default
             </Button>
           )}
+          <Button size="xs" variant="destructive" testId={`remove-${c.id}`} disabled={busy} onClick={() => setConfirming(c.id)}>
+            Remove
+          </Button>
         </Flex>
       ))}
+      {confirming && (
+        <Alert title="Remove a paging channel" variant="warning">
+          <Text testId="confirm-remove">
+            {`Remove "${confirming}"? Levels that page through it will fail to page (their HubSpot tasks are still created).`}
+            {data?.defaultChannel === confirming ? ' It is the default channel: escalations will be HubSpot tasks only until you choose another default.' : ''}
+          </Text>
+          <Flex direction="row" gap="sm">
+            <Button size="xs" variant="destructive" disabled={busy} onClick={() => void remove(confirming)}>
+              Remove channel
+            </Button>
+            <Button size="xs" disabled={busy} onClick={() => setConfirming(null)}>
+              Cancel
+            </Button>
+          </Flex>
+        </Alert>
+      )}
       {data?.canStore && (
         <Flex direction="row" gap="sm" wrap="wrap" align="end">
           <Input label="Channel id" name="channel-id" value={draft.id} description='e.g. "clinical-slack"' onChange={(v) => setDraft({ ...draft, id: v })} />
