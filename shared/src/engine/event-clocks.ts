@@ -9,6 +9,7 @@ import { findRole } from './lookup';
 import { retarget } from './retarget';
 import { cancelAllTimers, elapsed, pauseClock, resumeClock, startClock, syncTimers, type ClockContext } from './sla-clock';
 import { ownerForRole, workOwner } from './tasks';
+import { taskTime, taskZone } from './task-time';
 import type { DealSnapshot, DealState, EventClockRun } from './types';
 
 /**
@@ -104,6 +105,8 @@ function startRun(
   if (def.sla.pauseWhen.some((c) => criterionHolds(c, snapshot, [], now))) pauseClock(clock, ctx, Math.max(now, startedAt));
   const key = `${run.runId}:sla`;
   run.tasks.push({ key, kind: 'sla' });
+  // Reps read the body as it is: times in the clock calendar's zone, in words (the trail keeps ISO instants).
+  const zone = taskZone(playbook, clock.calendar);
   fx.push({
     type: 'createTask',
     key,
@@ -112,7 +115,7 @@ function startRun(
     subject: `${def.label} (${formatDuration(clock.targetMs)} SLA)`.slice(0, 255),
     body:
       `${def.label}: ${formatDuration(clock.targetMs)} of ${clock.basis === 'business' ? 'staffed' : 'calendar'} time ` +
-      `(rule: ${clock.targetRule}), started ${iso(startedAt)}, due ${iso(clock.dueAt)}.`,
+      `(rule: ${clock.targetRule}), started ${taskTime(startedAt, zone)}, due ${taskTime(clock.dueAt, zone)}.`,
     dueAt: clock.dueAt,
     ownerId: ownerForRole(fx, playbook, role, workOwner(state.current, snapshot.ownerId), `clock "${def.id}" task`),
     priority: 'HIGH',
