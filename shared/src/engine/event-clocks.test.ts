@@ -223,4 +223,14 @@ describe('event clocks (seed 000 care-continuity SLAs)', () => {
     bad2.clocks = [{ id: 'x', label: 'X', role: 'nobody', start: { property: 'a', on: 'set' }, stopOn: [{ property: 'a', on: 'cleared' }], sla: { target: '1h', basis: 'calendar' } }];
     expect(Playbook.safeParse(bad2).error!.issues.map((i) => i.path.join('.'))).toEqual(['clocks.0.role']);
   });
+
+  it('the schema refuses a page block on an event clock level: event clock breaches reach the lead as HubSpot tasks only', () => {
+    const bad = fixtureInput();
+    const escalations = [{ at: 100, actions: [{ type: 'taskForLead' as const }], page: { now: true } }];
+    bad.clocks = [{ id: 'x', label: 'X', start: { property: 'a', on: 'set' }, stopOn: [{ property: 'a', on: 'cleared' }], sla: { target: '1h', basis: 'calendar', escalations } }];
+    const r = Playbook.safeParse(bad);
+    expect(r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'clocks.0.sla.escalations.0.page: event clocks do not page; their escalations are HubSpot tasks (remove "page")',
+    ]);
+  });
 });

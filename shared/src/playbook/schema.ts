@@ -346,7 +346,19 @@ export const EventClock = z
     sla: Sla,
   })
   .strict()
-  .refine((c) => c.stopOn.length + c.stopWhen.length > 0, { message: 'a clock needs stopOn or stopWhen', path: ['stopOn'] });
+  .refine((c) => c.stopOn.length + c.stopWhen.length > 0, { message: 'a clock needs stopOn or stopWhen', path: ['stopOn'] })
+  // A page names a stage and resolves when the deal leaves it; an event clock run has neither, so a page block
+  // here would be silently ignored. Refused instead, so nobody counts on a page that never goes out.
+  .superRefine((c, ctx) =>
+    c.sla.escalations.forEach((level, i) => {
+      if (level.page)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sla', 'escalations', i, 'page'],
+          message: 'event clocks do not page; their escalations are HubSpot tasks (remove "page")',
+        });
+    }),
+  );
 
 // ---------------------------------------------------------------------------------------------------------
 // Work follows the accountable role (seed 000: "one stage, one accountable role")
