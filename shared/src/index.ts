@@ -11,3 +11,4 @@ export * from './playbook/examples';
 export * from './scorecard';
 export * from './view/card';
 export * from './view/playbook-issues';
+export * from './whatif';

@@ -8,6 +8,7 @@ import * as hubspot from './hubspot';
 import * as ingest from './ingest';
 import * as scorecard from './scorecard';
 import * as timers from './timers';
+import * as whatif from './whatif';
 
 const { values } = parseArgs({ options: { full: { type: 'boolean' }, only: { type: 'string' } } });
 const benches: [string, () => Promise<BenchResult>][] = [
@@ -15,6 +16,7 @@ const benches: [string, () => Promise<BenchResult>][] = [
   ['hubspot', () => hubspot.run(values.full ? { deals: 10_000, budgetMs: 60 * 60_000 } : {})],
   ['timers', () => timers.run()],
   ['scorecard', () => scorecard.run()],
+  ['whatif', () => whatif.run()],
 ];
 const results: BenchResult[] = [];
 let failed = false;

@@ -19,6 +19,7 @@ import { UnsubscribedProperties } from './components/UnsubscribedProperties.tsx'
 import { SERVICE_URL } from './lib/config.ts';
 import { editStage, type StageEdit } from './lib/draft.ts';
 import { createServiceClient, ServiceError, type FetchLike, type Issue } from './lib/service.ts';
+import { WhatIfPreview } from './components/WhatIfPreview.tsx';
 import type { PlaybookDoc, PlaybookResponse, StatusResponse } from './lib/types.ts';
 import { fieldKey, validatePlaybook, type FieldErrors } from './lib/validate.ts';
 
@@ -181,6 +182,7 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
               ))}
             </Flex>
           ))}
+          <WhatIfPreview client={client} draft={draft} disabled={hasClientErrors} />
           <Flex direction="row" gap="sm" align="center">
             <Button variant="primary" disabled={!dirty || hasClientErrors || saving} onClick={() => void save()}>
               {saving ? 'Saving' : 'Save as new version'}

@@ -1,7 +1,8 @@
 import { IANAZone } from 'luxon';
 import { WEEKDAYS, type Calendar } from '../playbook/schema';
 import { compileHolidays, type HolidayLookup } from './holidays';
-import { localDayOf, wallToInstant, weekdayOf, type DayNumber } from './wall';
+import { cachedLocalDay } from './offset-cache';
+import { wallToInstant, weekdayOf, type DayNumber } from './wall';
 
 /** Minutes after local midnight; `end` runs past 1440 for overnight shifts. */
 interface WallInterval {
@@ -78,7 +79,7 @@ export function compileCalendar(cal: Calendar): CompiledCalendar {
   return {
     id: cal.id,
     timeZone: cal.timeZone,
-    dayOf: (at) => localDayOf(zone, at),
+    dayOf: cachedLocalDay(zone),
     spansOf,
     neverCloses: holidays.none && table.every(coversWholeDay),
   };

@@ -3,6 +3,7 @@ import { P } from '../properties';
 import { criterionHolds } from './criteria';
 import { Effects, msProp } from './effects';
 import { findStage } from './lookup';
+import { notePause } from './visit-inputs';
 import { clockContext, pauseClock, resumeClock, syncTimers, type ClockContext } from './sla-clock';
 import type { Command, DealSnapshot, DealState, SlaClock, StageEntry } from './types';
 
@@ -25,6 +26,7 @@ export function trackPause(fx: Effects, state: DealState, playbook: Playbook, sn
   const ctx = ref && clockContext(playbook, ref.stage);
   if (!entry || !clock || !ctx) return;
   const holds = pauseHolds(ctx, snapshot, entry, now);
+  notePause(entry, holds, now);
   if (clock.status === 'running' && holds) {
     pauseClock(clock, ctx, Math.max(now, clock.runningSince ?? now));
     fx.decide('sla.paused', `a pause condition of stage "${entry.stage}" holds; timers cancelled`);

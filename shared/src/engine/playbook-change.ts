@@ -3,7 +3,7 @@ import { P } from '../properties';
 import { Effects, iso, msProp } from './effects';
 import { findStage } from './lookup';
 import { moveSlaTask, pauseHolds, runningStatus } from './pause';
-import { cancelAllTimers, chooseTarget, clockContext, pauseClock, pointAt, refreshTimes, startClock, syncTimers } from './sla-clock';
+import { cancelAllTimers, chooseTarget, clockContext, pauseClock, retarget, startClock, syncTimers } from './sla-clock';
 import { ownerFor, slaTask, slaTaskKey } from './tasks';
 import { taskZone } from './task-time';
 import type { DealSnapshot, DealState } from './types';
@@ -74,16 +74,7 @@ export function applyPlaybookChange(
   }
 
   const before = { targetMs: clock.targetMs, rule: clock.targetRule, dueAt: clock.dueAt };
-  const target = chooseTarget(ctx.sla, snapshot, now);
-  clock.targetMs = target.targetMs;
-  clock.basis = target.basis;
-  clock.targetRule = target.targetRule;
-  clock.calendar = ctx.sla.calendar;
-  clock.levelsFired = clock.levelsFired.filter((i) => i < ctx.sla.escalations.length);
-  // The original due time is what the new rule would have said at entry, with no pause.
-  const unpaused = { ...clock, consumedMs: 0, runningSince: entry.enteredAt, pausedAt: null };
-  clock.originalDueAt = pointAt(unpaused, ctx, 100);
-  refreshTimes(clock, ctx);
+  retarget(clock, ctx, chooseTarget(ctx.sla, snapshot, now), entry.enteredAt);
   fx.push(...syncTimers(entry.entryId, clock, ctx));
   if (clock.dueAt !== before.dueAt) fx.push(...moveSlaTask(entry, clock));
   fx.set({ [P.slaDueAt]: msProp(clock.dueAt), [P.slaWarningAt]: msProp(clock.warningAt) });

@@ -28,7 +28,13 @@ export function chooseTarget(
   snapshot: DealSnapshot,
   now: number,
 ): { targetMs: number; basis: 'business' | 'calendar'; targetRule: string } {
-  const i = sla.overrides.findIndex((o) => evaluateCriteria(o.when, snapshot, [], now).met);
+  return targetFor(sla, sla.overrides.findIndex((o) => evaluateCriteria(o.when, snapshot, [], now).met));
+}
+
+export type ChosenTarget = { targetMs: number; basis: 'business' | 'calendar'; targetRule: string };
+
+/** The target of override `i` (-1: the default), for callers that decided which override holds themselves. */
+export function targetFor(sla: Sla, i: number): ChosenTarget {
   const override = i >= 0 ? sla.overrides[i] : undefined;
   const target = override?.target ?? sla.target;
   // The schema has already rejected unparseable durations; this guards state built from an unchecked object.
@@ -80,8 +86,28 @@ export function refreshTimes(clock: SlaClock, ctx: ClockContext): void {
   clock.warningAt = deliveryTime(ctx, pointAt(clock, ctx, ctx.sla.warningAt));
 }
 
+/**
+ * Puts a running or paused clock on a new target (the repair of a playbook change), keeping the basis time it has
+ * consumed; also what the what-if repair preview applies.
+ */
+export function retarget(clock: SlaClock, ctx: ClockContext, target: ChosenTarget, enteredAt: number): void {
+  clock.targetMs = target.targetMs;
+  clock.basis = target.basis;
+  clock.targetRule = target.targetRule;
+  clock.calendar = ctx.sla.calendar;
+  clock.levelsFired = clock.levelsFired.filter((i) => i < ctx.sla.escalations.length);
+  // The original due time is what the new rule would have said at entry, with no pause.
+  const unpaused = { ...clock, consumedMs: 0, runningSince: enteredAt, pausedAt: null };
+  clock.originalDueAt = pointAt(unpaused, ctx, 100);
+  refreshTimes(clock, ctx);
+}
+
 export function startClock(ctx: ClockContext, snapshot: DealSnapshot, enteredAt: number, now: number): SlaClock {
-  const { targetMs, basis, targetRule } = chooseTarget(ctx.sla, snapshot, now);
+  return startClockWith(ctx, chooseTarget(ctx.sla, snapshot, now), enteredAt);
+}
+
+/** A clock running from `enteredAt` towards a target already chosen. */
+export function startClockWith(ctx: ClockContext, { targetMs, basis, targetRule }: ChosenTarget, enteredAt: number): SlaClock {
   const clock: SlaClock = {
     basis,
     calendar: ctx.sla.calendar,

@@ -9,6 +9,7 @@ import { leadOf, ownerFor, slaTask, templateDueAt, templateTask } from './tasks'
 import { routeWork } from './routing';
 import { taskZone } from './task-time';
 import type { DealSnapshot, DealState, RoutingInput, StageEntry } from './types';
+import { captureInputs, entryCriteriaOf, notePause } from './visit-inputs';
 
 export type PreviousOutcome = 'met' | 'breached' | 'none' | 'cancelled' | null;
 
@@ -50,7 +51,9 @@ export function enterStage(
     breachEvidence: [],
     enteredAtSource: hubspotAt === null ? 'now' : 'hubspot',
     aliasEnteredAt: [],
+    pauseSeen: [],
   };
+  entry.inputs = captureInputs(playbook, entryCriteriaOf(stage), snapshot, entry, now);
   state.current = entry;
   state.lastOwnerId = snapshot.ownerId;
   // A new visit starts from the owner HubSpot shows; an assignment still in flight shows up as a change later.
@@ -79,7 +82,9 @@ export function enterStage(
       'sla.started',
       `target ${clock.targetMs} ms ${clock.basis} (rule ${clock.targetRule}), due ${iso(clock.dueAt)}, warning ${iso(clock.warningAt)}`,
     );
-    if (pauseHolds(ctx, snapshot, entry, now)) {
+    const pausedAtEntry = pauseHolds(ctx, snapshot, entry, now);
+    notePause(entry, pausedAtEntry, Math.max(now, enteredAt));
+    if (pausedAtEntry) {
       pauseClock(clock, ctx, Math.max(now, enteredAt));
       fx.decide('sla.paused', `a pause condition already holds when the entry is first seen`);
     }

@@ -7,6 +7,7 @@ import { findStage } from './lookup';
 import { cancelAllTimers, clockContext, elapsed } from './sla-clock';
 import { slaTaskKey } from './tasks';
 import type { DealSnapshot, DealState, HistoryRow } from './types';
+import { visitInputs } from './visit-inputs';
 
 export type ExitMode =
   /** The deal moved on (another stage, a closed stage): the stage's work counts as done. */
@@ -38,6 +39,8 @@ export function exitStage(
   const label = ref?.stage.label ?? entry.stage;
   const clock = entry.sla;
   const ctx = ref && clockContext(playbook, ref.stage);
+  // What decided the visit, for what-if replays (taken before the clock is settled; it reads none of it).
+  const inputs = visitInputs(playbook, ref?.stage, entry, snapshot, at, now);
 
   // The breach timer may not have fired yet (queue lag, a missed job): leaving after the due time is a breach
   // all the same, at its due time.
@@ -98,6 +101,7 @@ export function exitStage(
       breachReason: entry.breachReason,
       breachedAt: entry.sla?.breachedAt ?? null,
       breachReasonSource: entry.breachReasonSource,
+      ...(inputs ? { inputs } : {}),
     },
   });
   fx.decide('exit', `left "${label}" (${direction}, SLA ${outcome}): ${why}`);

@@ -41,6 +41,44 @@ export const DealSnapshot = z.object({
 });
 
 // ---------------------------------------------------------------------------------------------------------
+// What a stage visit records of the inputs that decided it, so a draft playbook can be replayed over it exactly
+// (shared/src/whatif). Flags and enumeration values only, and truth values of criteria: never free text.
+
+/**
+ * Inputs seen at one instant. `props`: values of the properties the playbook compares by equals / notEquals /
+ * oneOf (enumerations and flags), kept only when the value is a short token, null when empty; a property absent
+ * here was not captured. `held`: whether each criterion of the stage's targets, pauses and exit held, keyed by
+ * `criterionKey` (op, property, comparison value; never the deal's value).
+ */
+export const InputsAt = z.object({
+  props: z.record(z.string(), z.string().nullable()),
+  held: z.record(z.string(), z.boolean()),
+});
+
+export const VisitInputs = z.object({
+  /** At entry: what chose the target (and whether a pause already held). */
+  entry: InputsAt,
+  /** At exit: what the gate and the breach-reason evidence read. */
+  exit: InputsAt,
+  /** Intervals [from, to] (epoch ms) during which a pause condition of the stage held, as the engine saw them. */
+  pauses: z.array(z.tuple([z.number(), z.number()])),
+  /** criterionKey list of the pause conditions in force when the intervals were seen. */
+  pauseKey: z.string(),
+  /** Breach-reason evidence at exit: counts and flags only; absent when the deal was gone (deleted, merged). */
+  evidence: z.object({
+    ownerChanges: z.number().int().nonnegative(),
+    /** When the owner changed (instants only), so a replay counts the changes before its own breach time. */
+    ownerChangesAt: z.array(z.number()).optional(),
+    noOwner: z.boolean(),
+    unansweredAttempts: z.number().int().nonnegative(),
+    ownerOpenTasks: z.number().int().nonnegative().optional(),
+  }).optional(),
+});
+
+export type InputsAt = z.infer<typeof InputsAt>;
+export type VisitInputs = z.infer<typeof VisitInputs>;
+
+// ---------------------------------------------------------------------------------------------------------
 // Stored state per deal (Redis), owned by the engine.
 
 export const SlaClockStatus = z.enum(['running', 'paused', 'met', 'breached', 'cancelled']);
@@ -121,6 +159,10 @@ export const StageEntry = z.object({
   /** Who does the stage's work when routing gave the tasks (not the deal) to a role member. */
   assignee: z.string().nullable().optional(),
   routing: Routing.nullable().optional(),
+  /** Inputs that decided the visit at entry, for what-if replays; optional so older state still parses. */
+  inputs: InputsAt.optional(),
+  /** Intervals in which a pause condition held ([from, null] while it still holds), for what-if replays. */
+  pauseSeen: z.array(z.tuple([z.number(), z.number().nullable()])).optional(),
 });
 
 /** One run of a playbook event clock (`clocks:`), from its start event to its stop. */
@@ -311,6 +353,8 @@ export const Command = z.discriminatedUnion('type', [
        * and `businessMs` its counted time. The scorecard reports these per clock, apart from the stages.
        */
       clock: z.string().optional(),
+      /** What decided the visit (what-if replays); rows written before it replay as "unknown" where needed. */
+      inputs: VisitInputs.optional(),
     }),
   }),
 ]);

@@ -17,7 +17,7 @@ export function formatDurationMs(ms: number | null): string {
 const percent = (rate: number | null) => (rate === null ? '-' : `${(rate * 100).toFixed(1)}%`);
 const reasonsText = (m: ScorecardMetrics, sep: string) => m.topBreachReasons.map((r) => `${r.reason}:${r.count}`).join(sep);
 
-type Column = { title: string; right?: boolean };
+export type Column = { title: string; right?: boolean };
 const METRIC_COLUMNS: Column[] = [
   { title: 'Visits', right: true },
   { title: 'Median', right: true },
@@ -42,7 +42,7 @@ const metricCells = (m: ScorecardMetrics): string[] => [
   reasonsText(m, ', ') || '-',
 ];
 
-function table(columns: Column[], rows: string[][]): string[] {
+export function table(columns: Column[], rows: string[][]): string[] {
   const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
@@ -78,7 +78,7 @@ function formatTable(card: Scorecard): string {
 }
 
 /** RFC 4180: quote when a field holds a comma, quote or line break; labels are user-written. */
-const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+export const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 const csvNumber = (v: number | null) => (v === null ? '' : String(v));
 
 const CSV_HEADER = [

@@ -1,4 +1,4 @@
-import type { DealSnapshot, HistoryRow } from '@stagekeeper/shared';
+import type { DealSnapshot, DealState, HistoryRow } from '@stagekeeper/shared';
 import type { Logger } from '../log';
 import type { HubSpotGateway } from '../ports';
 import type { DealStateStore } from '../state/deal-state-store';
@@ -21,6 +21,8 @@ export type ApiDeps = {
   meta: Pick<PlaybookMetaStore, 'get' | 'set' | 'withSaveLock'>;
   states: Pick<DealStateStore, 'load' | 'save'>;
   history: { rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]> };
+  /** What-if input: visits that ended in the last `weeks` weeks and the deals with a visit open now. */
+  whatIfData?: (portalId: string, now: number, weeks: number) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
   weeks: {
     /** Rows whose exit falls in [fromMs, toMs) (a superset is fine). */
     rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;

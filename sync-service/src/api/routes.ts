@@ -21,6 +21,8 @@ import { PlaybookMetaStore } from './playbook-meta';
 import { recomputeOpenVisits } from './recompute';
 import { scorecardRoutes } from './scorecard-routes';
 import { settingsRoutes } from './settings-routes';
+import { readWhatIfData } from './whatif-data';
+import { whatIfRoutes } from './whatif-routes';
 
 export type { ApiDeps } from './deps';
 
@@ -33,6 +35,7 @@ export const API_MOUNT_PATH = '/api';
  */
 export function createApiRouter(deps: ApiDeps): Router {
   const router = Router();
+  router.use(whatIfRoutes(deps));
   router.use(cardRoutes(deps), settingsRoutes(deps), scorecardRoutes(deps));
   if (deps.channels) router.use(channelRoutes({ ...deps, channels: deps.channels }));
   router.use(apiErrorHandler(deps.log));
@@ -72,6 +75,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     playbooks: new PlaybookStore(w.redis, keys, w.log),
     meta: new PlaybookMetaStore(w.redis, w.prefix),
     states,
+    whatIfData: (portalId, now, weeks) => readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks }),
     history: new DealHistoryReader(w.redis, keys),
     weeks: new HistoryWeeks(w.redis, keys, new HistoryStore(w.redis, keys, w.log)),
     gateway: w.gateway,

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SCORECARD_FORMATS, WeekError, type ScorecardFormat } from '@stagekeeper/shared';
 import { addChannelCommands } from './channel-commands';
 import { CliError, line, type CliIo } from './io';
+import { addWhatIfCommand } from './whatif-command';
 import { printPlaybookSchema, publishPlaybook, validatePlaybookFile } from './playbook-commands';
 import { runProvision, type ProvisionDeps } from './provision-command';
 import { runScorecard, type ScorecardDeps } from './scorecard-command';
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .command('schema')
     .description('Print the playbook JSON Schema (for editors: yaml-language-server, VS Code json.schemas).')
     .action(() => exit(printPlaybookSchema(io)));
+  addWhatIfCommand(playbook, io, exit);
 
   program
     .command('scorecard')
