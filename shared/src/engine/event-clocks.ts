@@ -6,7 +6,7 @@ import { calendarOf } from './calendars';
 import { criterionHolds, parseInstant } from './criteria';
 import { Effects, iso, msProp } from './effects';
 import { findRole } from './lookup';
-import { retarget } from './retarget';
+import { retargetLive } from './retarget';
 import { cancelAllTimers, elapsed, pauseClock, resumeClock, startClock, syncTimers, type ClockContext } from './sla-clock';
 import { ownerForRole, workOwner } from './tasks';
 import { taskTime, taskZone } from './task-time';
@@ -323,7 +323,7 @@ function followRun(fx: Effects, state: DealState, playbook: Playbook, def: Event
     fx.record(state, now, 'clock.resumed', `${def.label} resumed; due ${iso(clock.dueAt)}`);
     moved();
   }
-  const commands = retarget(fx, state, run.runId, def.label, clock, ctx, snapshot, now, true);
+  const commands = retargetLive(fx, state, run.runId, def.label, clock, ctx, snapshot, now, true);
   if (commands) {
     fx.push(...commands);
     for (const t of run.tasks) if (t.kind === 'sla') fx.push({ type: 'rescheduleTask', key: t.key, dueAt: clock.dueAt });

@@ -13,9 +13,10 @@ import { clockContext } from './sla-clock';
  * tightens the clock; lowered, it relaxes). The time already counted stays counted, on the basis it was counted
  * in; the due and warning instants, the timers and the task due time move. A tighter target already used up is
  * due now: nobody can have breached a target before the deal qualified for it. Returns the commands, or null
- * when the target is unchanged.
+ * when the target is unchanged. Not sla-clock's `retarget`, which re-bases a clock on an edited playbook from its
+ * entry (publish repair, what-if preview); this one counts on from `now`.
  */
-export function retarget(
+export function retargetLive(
   fx: Effects,
   state: DealState,
   id: string,
@@ -62,7 +63,7 @@ export function retargetStageClock(fx: Effects, state: DealState, playbook: Play
   const ref = entry && findStage(playbook, entry.stage);
   const ctx = ref && clockContext(playbook, ref.stage);
   if (!entry || !clock || !ref || !ctx || state.playbookVersion !== playbook.version) return;
-  const commands = retarget(fx, state, entry.entryId, ref.stage.label, clock, ctx, snapshot, now);
+  const commands = retargetLive(fx, state, entry.entryId, ref.stage.label, clock, ctx, snapshot, now);
   if (!commands) return;
   fx.push(...commands, ...moveSlaTask(entry, clock));
   fx.set({ [P.slaDueAt]: msProp(clock.dueAt), [P.slaWarningAt]: msProp(clock.warningAt) });
