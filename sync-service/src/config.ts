@@ -96,6 +96,20 @@ const EnvSchema = z.object({
   HUBSPOT_APP_ORIGIN: HubSpotAppOrigin.default(DEFAULT_HUBSPOT_APP_ORIGIN),
   /** Run against the embedded sandbox portal: HubSpot credentials are not needed. */
   SANDBOX: flag.default(false),
+  /**
+   * HubSpot user ids allowed to change the playbook or uninstall, for static-token and sandbox portals (OAuth
+   * portals keep the installing user as their admin). Comma-separated.
+   */
+  ADMIN_USER_IDS: z
+    .string()
+    .trim()
+    .regex(/^\d{1,20}(\s*,\s*\d{1,20})*$/, 'expected HubSpot user ids (digits), comma-separated')
+    .transform((v) => v.split(',').map((s) => s.trim()))
+    .optional(),
+  /** /metrics answers only with `Authorization: Bearer <token>`; unset, /metrics is not served on the main port. */
+  METRICS_TOKEN: z.string().trim().min(16, 'expected at least 16 characters').optional(),
+  /** production: a Redis that can lose data (no persistence, evicting keys) is refused at start instead of warned about. */
+  NODE_ENV: z.string().trim().optional(),
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -122,6 +136,9 @@ const toConfig = (e: Env) => ({
   workerConcurrency: e.WORKER_CONCURRENCY,
   logLevel: e.LOG_LEVEL,
   hubspotAppOrigin: e.HUBSPOT_APP_ORIGIN,
+  adminUserIds: e.ADMIN_USER_IDS ?? [],
+  metricsToken: e.METRICS_TOKEN,
+  production: e.NODE_ENV === 'production',
 });
 
 export const ConfigSchema = EnvSchema.transform(toConfig);

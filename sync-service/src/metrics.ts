@@ -10,7 +10,7 @@ collectDefaultMetrics({ register: registry, prefix: 'stagekeeper_' });
 export const webhookEvents = new Counter({
   name: 'stagekeeper_webhook_events_total',
   help: 'HubSpot webhook events received, by what became of them',
-  labelNames: ['outcome'] as const, // accepted (stored for the ingest worker) | ignored | own_write | unrecognised | incomplete (accepted on an assumption) | invalid | rejected_signature
+  labelNames: ['outcome'] as const, // accepted (stored for the ingest worker) | ignored | own_write | unrecognised | incomplete (accepted on an assumption) | invalid | rejected_signature | replayed
   registers: [registry],
 });
 
@@ -109,3 +109,25 @@ export function observeQueueDepth(queue: DepthSource): () => void {
   depthSources.add(queue);
   return () => depthSources.delete(queue);
 }
+
+/** Times this process found Redis without its seed marker while running (a restart without persistence, a flush). */
+export const redisDataLoss = new Counter({
+  name: 'stagekeeper_redis_data_loss_total',
+  help: 'Redis data losses detected (seed marker gone); enforcement pauses until the service has re-seeded',
+  registers: [registry],
+});
+
+/** Work for a portal that has no playbook in force: nothing is enforced for it, which someone must fix. */
+export const portalWithoutPlaybook = new Counter({
+  name: 'stagekeeper_portal_without_playbook_total',
+  help: 'Reconcile runs and timer firings skipped because the portal has no playbook in force',
+  labelNames: ['work'] as const, // reconcile | timer
+  registers: [registry],
+});
+
+/** Deals seen with no stored state whose existing Stagekeeper tasks were adopted from HubSpot by their markers. */
+export const adoptedTasks = new Counter({
+  name: 'stagekeeper_adopted_tasks_total',
+  help: 'Existing Stagekeeper tasks mapped back from HubSpot for deals without stored state',
+  registers: [registry],
+});

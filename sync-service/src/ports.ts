@@ -28,6 +28,12 @@ export interface HubSpotGateway {
    */
   apply(portalId: string, dealId: string, commands: Command[]): Promise<void>;
 
+  /**
+   * Maps the Stagekeeper tasks a deal already has in HubSpot (by their body marker) so a deal whose state is
+   * unknown adopts them instead of getting duplicates; returns how many. Optional: test gateways may lack it.
+   */
+  adoptMarkedTasks?(portalId: string, dealId: string): Promise<number>;
+
   /** Deal ids modified at or after `sinceMs` (CRM search on hs_lastmodifieddate), for the missed-webhook sweep. */
   modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }>;
 

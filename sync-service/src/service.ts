@@ -12,6 +12,9 @@ import { fanOut, IngestJobData, IngestQueue } from './queue/ingest-queue';
 import { QUEUE_NAMES } from './queue/job-ids';
 import { ReconcileJobData, ReconcileQueue } from './queue/reconcile-queue';
 import { TimerJobData, TimerQueue } from './queue/timer-queue';
+import { ReplayStore } from './http/replay-store';
+import { DataLossGuard, type SeedReason } from './state/data-loss';
+import { DealLock } from './state/deal-lock';
 import { DealStateStore } from './state/deal-state-store';
 import { HistoryStore } from './state/history-store';
 import { redisKeys } from './state/keys';
@@ -46,6 +49,13 @@ export type StartOptions = {
     recordWebhook(portalId: string, at: number): Promise<void>;
     recordSweep(portalId: string, at: number): Promise<void>;
   };
+  /**
+   * Puts back what only start-up writes (the static portal's install record and playbook), when Redis has no
+   * seed marker: at start, and again whenever Redis loses its data while the service runs (state/data-loss.ts).
+   */
+  reseed?: (reason: SeedReason) => Promise<void>;
+  /** How often the service looks for the seed marker; 2 s by default. */
+  dataLossCheckMs?: number;
 };
 
 export type Service = Awaited<ReturnType<typeof startService>>;
@@ -95,6 +105,27 @@ export async function startService(opts: StartOptions) {
     states,
     appOrigin: config.hubspotAppOrigin,
   });
+
+  // Seeding comes before any worker runs: a job must never see a Redis without its playbooks.
+  const guard = new DataLossGuard({
+    redis,
+    keys,
+    log,
+    clock,
+    ...(opts.dataLossCheckMs ? { checkEveryMs: opts.dataLossCheckMs } : {}),
+    reseed: async (reason) => {
+      await opts.reseed?.(reason);
+      // Every deal is read again on the next sweep (the cursor starts at 0 where there is none): timers, state
+      // and task maps are rebuilt from HubSpot, and existing tasks adopted by their markers.
+      for (const portalId of await playbooks.portals()) await cursors.advance(portalId, 0);
+      if (reason === 'data_loss') {
+        await sweepQueue.start(config.sweepIntervalMs);
+        await sweepQueue.runOnce();
+      }
+    },
+  });
+  await guard.start();
+
   const processor = createProcessor({
     gateway,
     engine,
@@ -105,6 +136,9 @@ export async function startService(opts: StartOptions) {
     log,
     clock,
     roundRobin,
+    redisIntact: () => guard.verify(),
+    seededAt: () => guard.currentSeededAt(),
+    lock: new DealLock(redis, keys),
     pages: paging,
   });
 
@@ -185,6 +219,7 @@ export async function startService(opts: StartOptions) {
   }
 
   const readiness = async () => {
+    if (!guard.intact) throw new Error('Redis lost its data; re-seeding');
     const pong = await redis.ping();
     if (pong !== 'PONG') throw new Error('unexpected PING reply');
     // The ingest queue is what the webhook endpoint writes to; the reconcile queue what the workers read.
@@ -198,11 +233,17 @@ export async function startService(opts: StartOptions) {
       clientSecret: secret!,
       publicUrl: config.publicUrl,
       maxBodyBytes: config.webhookMaxBodyBytes,
-      enqueue: (request) => ingestQueue.add({ ...request, receivedAt: clock() }),
+      enqueue: async (request) => {
+        // Until re-seeded, a 503 makes HubSpot redeliver later rather than us enqueueing into a Redis with no playbooks.
+        if (!guard.intact) throw new Error('Redis lost its data; re-seeding');
+        await ingestQueue.add({ ...request, receivedAt: clock() });
+      },
       readiness,
       log,
       clock,
       routers: opts.routers,
+      replay: new ReplayStore(redis, keys),
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, opts.host ?? '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -227,6 +268,7 @@ export async function startService(opts: StartOptions) {
       // Worker.close waits for active jobs, so a reconcile in flight still persists its decision.
       await Promise.all(workers.map((w) => w.close()));
       await paging.close();
+      await guard.stop();
       stopObserving.forEach((stop) => stop());
       await Promise.all([ingestQueue.close(), reconcileQueue.close(), timerQueue.close(), sweepQueue.close()]);
       if (workerRedis) await workerRedis.quit().catch(() => undefined);
@@ -245,6 +287,7 @@ export async function startService(opts: StartOptions) {
     sweepQueue,
     stores: { playbooks: playbookStore, states, history, cursors },
     paging,
+    dataLoss: guard,
   };
 }
 

@@ -11,6 +11,7 @@ import { createCriteriaProperties, type Sandbox } from './sandbox-mode';
 import { LIFECYCLE_EVENTS, watchedProperties } from './webhooks/subscriptions';
 import { startService, type StartOptions } from './service';
 import { redisKeys } from './state/keys';
+import { checkRedisDurability } from './state/data-loss';
 import { PlaybookStore } from './state/playbook-store';
 
 export type StackOptions = {
@@ -35,6 +36,8 @@ export type StackOptions = {
   host?: string;
   /** How long start-up waits for Redis (restarting, or not up yet) before giving up. */
   redisWaitMs?: number;
+  /** The decision engine (tests inject faults into it); the real one by default. */
+  engine?: StartOptions['engine'];
   /** Retry policy of the HubSpot caller (tests shorten it). */
   retry?: Parameters<typeof createHubSpotAdapter>[0]['retry'];
 };
@@ -62,6 +65,7 @@ export async function startStack(opts: StackOptions) {
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   await waitForRedis(redis, log, opts.redisWaitMs ?? 60_000);
+  await checkRedisDurability(redis, log, { production: config.production });
   const remote: RemoteSandbox | undefined = sandbox
     ? { url: sandbox.server.url, portalId: sandbox.portalId, token: sandbox.token, secret: sandbox.secret }
     : opts.remoteSandbox;
@@ -91,6 +95,7 @@ export async function startStack(opts: StackOptions) {
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
 
+  let reseedPortal: (() => Promise<void>) | undefined;
   if (portalId) {
     const caller = adapter.caller.forPortal(portalId);
     if (remote) {
@@ -100,7 +105,12 @@ export async function startStack(opts: StackOptions) {
     }
     const registry = new InstallRegistry(redis, config.keyPrefix, opts.clock);
     // A static token (or the sandbox's) is an install of one portal; OAuth portals are registered by /oauth.
-    if (!opts.tokens || remote) await registry.markInstalled(portalId, { mode: 'static', scopes: null });
+    // Their admins (who may change the playbook or uninstall) come from ADMIN_USER_IDS; the embedded sandbox's
+    // user is its first owner, as its token info says.
+    const sandboxUser = sandbox?.portal.owners.first()?.userId;
+    const admins = [...config.adminUserIds, ...(sandboxUser !== undefined ? [String(sandboxUser)] : [])];
+    const staticInstall = !opts.tokens || !!remote;
+    if (staticInstall) await registry.markInstalled(portalId, { mode: 'static', scopes: null, admins });
     await registry.markProvisioning(portalId);
     await zones.learn(caller);
     const report = await provision({ client: caller, playbook }).catch(async (err: unknown) => {
@@ -112,8 +122,17 @@ export async function startStack(opts: StackOptions) {
       { portalId, created: report.created.length, mismatches: report.mismatches.length, missing: report.missingProperties.length },
       report.ok ? 'provisioned' : `provisioning found problems:\n${formatProvisionReport(report)}`,
     );
-    const stored = await new PlaybookStore(redis, redisKeys(config.keyPrefix), log).saveIfChanged(portalId, playbook);
+    const playbooks = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
+    const stored = await playbooks.saveIfChanged(portalId, playbook);
     log.info({ portalId, version: stored.version, changed: stored.changed }, 'playbook in force');
+    // After a Redis data loss: the install record and the playbook from their source (the file or the static
+    // playbook this process was started with), as at start. Provisioning in HubSpot itself was not lost.
+    reseedPortal = async () => {
+      if (staticInstall) await registry.markInstalled(portalId, { mode: 'static', scopes: null, admins });
+      await registry.markProvisioned(portalId, report, { checkedPlaybook: true });
+      const again = await playbooks.saveIfChanged(portalId, playbook);
+      log.warn({ portalId, version: again.version }, 're-seeded the portal\'s install record and playbook');
+    };
   }
 
   // The card, settings and scorecard API (hubspot.fetch from the app's components), signed like webhooks.
@@ -142,6 +161,8 @@ export async function startStack(opts: StackOptions) {
     ...(remote ? { webhookSecret: remote.secret } : {}),
     routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
     ...(api ? { activity: api.activity } : {}),
+    ...(reseedPortal ? { reseed: reseedPortal } : {}),
+    ...(opts.engine ? { engine: opts.engine } : {}),
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.host ? { host: opts.host } : {}),

@@ -89,7 +89,8 @@ describe('processReconcile', () => {
     expect(outcomes.get('10')).toBe('applied');
     // Only HubSpot-side commands reach the adapter.
     expect(gateway.applied).toEqual([{ portalId: PORTAL, dealId: '10', commands: [COMMANDS[0]] }]);
-    expect(gateway.snapshotCalls[0]!.properties).toEqual(['dealstage', 'pipeline']);
+    // createdate: whether a deal without state predates this Redis's state (task adoption).
+    expect(gateway.snapshotCalls[0]!.properties).toEqual(['dealstage', 'pipeline', 'createdate']);
     expect(await timers.pending(PORTAL, `${ENTRY}:breach`)).toBeDefined();
     expect(await timers.pending(PORTAL, `${ENTRY}:warning`)).toBeUndefined();
     expect((await history.readWeek(PORTAL, NOW)).map((r) => r.dealId)).toEqual(['10']);
@@ -166,6 +167,16 @@ describe('processReconcile', () => {
     expect(err.failures.map((f) => f.dealId)).toEqual(['10']);
     expect(engine.calls.map((c) => c.dealId)).toEqual(['11']);
     expect((await states.load(PORTAL, '11')).version).toBe(1);
+  });
+
+  it('an id HubSpot has no deal for leaves no Redis key (issue 12: each unknown id left a key behind)', async () => {
+    const real = createProcessor({
+      gateway, engine: sharedEngine, playbooks: staticPlaybookSource(playbook, [PORTAL]), states, history, timers, log: silentLogger, clock: () => NOW,
+    });
+    const outcomes = await real.processReconcile(PORTAL, ['404', '405']);
+    expect([...outcomes.values()]).toEqual(['applied', 'applied']);
+    // BullMQ's own queue metadata aside, nothing is stored for them.
+    expect((await redis.keys(`${prefix}:*`)).filter((k) => !k.startsWith(`${prefix}:bull:`))).toEqual([]);
   });
 
   it('does nothing for a portal without playbook', async () => {

@@ -15,9 +15,11 @@ import type {
 } from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
-import { slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
+import { parseHubSpotTime } from './hubspot/gateway';
+import { adoptedTasks, portalWithoutPlaybook, slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
 import type { HubSpotGateway } from './ports';
 import type { TimerQueue } from './queue/timer-queue';
+import type { DealLock } from './state/deal-lock';
 import type { DealStateStore } from './state/deal-state-store';
 import type { HistoryStore } from './state/history-store';
 import type { PlaybookSource } from './state/playbook-store';
@@ -56,7 +58,31 @@ export type WorkerDeps = {
   roundRobin?: Pick<RoundRobinStore, 'cursors' | 'advance'>;
   /** The page queue (notify/); without it escalations are HubSpot tasks only. */
   pages?: { enqueue(portalId: string, dealId: string, cmd: PageCommand | ResolvePageCommand): Promise<void> };
+  /**
+   * Whether Redis still holds its seed (state/data-loss.ts); asked when a portal's playbook is missing, so a
+   * data loss fails the job for a retry after re-seeding instead of enforcing nothing.
+   */
+  redisIntact?: () => Promise<boolean>;
+  /**
+   * When this Redis's state began, read from Redis now (a loss another process already repaired moves it);
+   * null when the seed marker is missing, i.e. Redis lost its data and is not re-seeded yet. Deals created
+   * before it may have Stagekeeper tasks no stored state knows.
+   */
+  seededAt?: () => Promise<number | null>;
+  /** One job at a time per deal across queues and processes (state/deal-lock.ts); none in single-job tests. */
+  lock?: Pick<DealLock, 'withLock'>;
 };
+
+/** Redis lost its data (the seed marker is gone); the job is retried once the service has re-seeded. */
+export class RedisDataLossError extends Error {
+  constructor(readonly portalId: string) {
+    super(`Redis lost its data; portal ${portalId} waits for the re-seed`);
+    this.name = 'RedisDataLossError';
+  }
+}
+
+/** Read with every first snapshot: whether a deal without state predates this Redis's state (adoption). */
+const CREATED = 'createdate';
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
 
@@ -142,6 +168,20 @@ export function createProcessor(deps: WorkerDeps) {
     return withResolutions(decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now, routing));
   }
 
+  /** settleDeal under the deal's lock: the snapshot read before the lock is read again inside it. */
+  async function settleLocked(...args: Parameters<typeof settleDeal>): ReturnType<typeof settleDeal> {
+    if (!deps.lock) return settleDeal(...args);
+    const [portalId, playbook, dealId, first, decide, log] = args;
+    return deps.lock.withLock(portalId, dealId, async () => {
+      // Another job may have decided the deal while this one waited (it saves before it lets go): then start from
+      // what is there now. Otherwise the reads made before the lock stand, and no HubSpot read is repeated.
+      const loaded = await deps.states.load(portalId, dealId);
+      if (loaded.version === first.version) return settleDeal(portalId, playbook, dealId, first, decide, log);
+      const snapshot = (await deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN)).get(dealId);
+      return settleDeal(portalId, playbook, dealId, { ...loaded, snapshot }, decide, log);
+    });
+  }
+
   /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
   async function settleDeal(
     portalId: string,
@@ -155,6 +195,8 @@ export function createProcessor(deps: WorkerDeps) {
     // Timers a losing attempt scheduled: its decision was never saved, so nothing would ever cancel them.
     const orphanTimers = new Set<string>();
     for (let attempt = 0; ; attempt++) {
+      // Every attempt: a state lost between attempts (Redis data loss) must adopt as a first visit does.
+      snapshot = await adoptExistingTasks(portalId, { state, version }, snapshot, deps.engine.requiredProperties(playbook), log);
       if (!snapshot) {
         // The adapter promises an answer for every id (exists=false for a deleted deal). A silent gap must not
         // be read as "deleted", which would cancel the patient's clocks.
@@ -163,7 +205,10 @@ export function createProcessor(deps: WorkerDeps) {
       }
       const result = await decideOn(portalId, playbook, state, snapshot, decide);
       await applyResult(portalId, dealId, result);
-      if (await deps.states.save(portalId, dealId, version, result.state)) {
+      // An id HubSpot has no deal for, never stored: nothing to remember, so no key (any signed webhook can
+      // name any id; each would otherwise leave a tombstone behind).
+      const nothingToKeep = version === 0 && result.state === null && !snapshot.exists;
+      if (nothingToKeep || (await deps.states.save(portalId, dealId, version, result.state))) {
         await cancelOrphanTimers(portalId, orphanTimers, result);
         // Only the saved decision's picks move the cursor, so a retried decision does not skip a member.
         const picked = result.commands.flatMap((c) => (c.type === 'advanceRoundRobin' ? [c.role] : []));
@@ -185,28 +230,68 @@ export function createProcessor(deps: WorkerDeps) {
     }
   }
 
+  /**
+   * No playbook in force: after a Redis data loss that is the loss (the job fails and is retried once re-seeded);
+   * otherwise an installed portal runs unenforced, which is an error someone must fix, not routine.
+   */
+  async function noPlaybook(portalId: string, work: 'reconcile' | 'timer', log: Logger, fields: Record<string, unknown>): Promise<void> {
+    if (deps.redisIntact && !(await deps.redisIntact())) throw new RedisDataLossError(portalId);
+    portalWithoutPlaybook.inc({ work });
+    log.error(fields, 'portal has no playbook in force; nothing is enforced for it (publish one)');
+  }
+
+  /**
+   * A deal with no stored state (never saved, no tombstone) that HubSpot created before this Redis's state began
+   * may carry Stagekeeper tasks from state that was lost: they are mapped by their markers first, so the engine
+   * adopts the current visit's tasks and cancels the open ones of ended visits instead of adding duplicates.
+   * The snapshot is then read again with task statuses (a rep may have completed some).
+   */
+  async function adoptExistingTasks(
+    portalId: string,
+    loaded: { state: DealState | null; version: number },
+    snapshot: DealSnapshot | undefined,
+    properties: string[],
+    log: Logger,
+  ): Promise<DealSnapshot | undefined> {
+    if (!snapshot?.exists || loaded.state !== null || loaded.version !== 0 || !deps.gateway.adoptMarkedTasks) return snapshot;
+    let seededAt: number | null = null;
+    if (deps.seededAt) {
+      seededAt = await deps.seededAt();
+      // No state because Redis lost it, and nothing re-seeded yet: deciding now would duplicate the deal's tasks.
+      if (seededAt === null) throw new RedisDataLossError(portalId);
+    }
+    const created = parseHubSpotTime(snapshot.properties[CREATED] ?? null);
+    if (seededAt !== null && created !== null && created >= seededAt) return snapshot;
+    const adopted = await deps.gateway.adoptMarkedTasks(portalId, snapshot.dealId);
+    if (adopted === 0) return snapshot;
+    adoptedTasks.inc(adopted);
+    log.warn({ dealId: snapshot.dealId, adopted }, 'deal without stored state already had Stagekeeper tasks; adopted them');
+    return (await deps.gateway.snapshots(portalId, [snapshot.dealId], properties)).get(snapshot.dealId);
+  }
+
   async function processReconcile(portalId: string, dealIds: string[]): Promise<Map<string, DealOutcome>> {
     const log = portalLogger(deps.log, portalId);
     const outcomes = new Map<string, DealOutcome>();
     const unique = [...new Set(dealIds)];
     const current = await deps.playbooks.current(portalId);
     if (!current) {
-      log.info({ deals: unique.length }, 'no playbook for portal; nothing to enforce');
+      await noPlaybook(portalId, 'reconcile', log, { deals: unique.length });
       for (const id of unique) outcomes.set(id, 'no_playbook');
       return outcomes;
     }
     const { playbook } = current;
     const properties = deps.engine.requiredProperties(playbook);
+    const firstRead = properties.includes(CREATED) ? properties : [...properties, CREATED];
     const failures: { dealId: string; error: unknown }[] = [];
     for (let i = 0; i < unique.length; i += SNAPSHOT_BATCH) {
       const batch = unique.slice(i, i + SNAPSHOT_BATCH);
       const [states, snapshots] = await Promise.all([
         deps.states.loadMany(portalId, batch),
-        deps.gateway.snapshots(portalId, batch, properties, ASSUME_OPEN),
+        deps.gateway.snapshots(portalId, batch, firstRead, ASSUME_OPEN),
       ]);
       for (const [j, dealId] of batch.entries()) {
         try {
-          const { outcome } = await settleDeal(
+          const { outcome } = await settleLocked(
             portalId,
             playbook,
             dealId,
@@ -230,7 +315,7 @@ export function createProcessor(deps: WorkerDeps) {
     const log = portalLogger(deps.log, portalId, { dealId, timerId: timer.timerId });
     const current = await deps.playbooks.current(portalId);
     if (!current) {
-      log.info('timer fired for a portal without playbook; ignored');
+      await noPlaybook(portalId, 'timer', log, {});
       return 'no_playbook';
     }
     const { playbook } = current;
@@ -240,7 +325,7 @@ export function createProcessor(deps: WorkerDeps) {
     ]);
     // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
     // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.
-    const { outcome, result } = await settleDeal(
+    const { outcome, result } = await settleLocked(
       portalId,
       playbook,
       dealId,

@@ -7,6 +7,7 @@ import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { closeOnSignals } from '@stagekeeper/sync-service/service';
 import { startStack } from '@stagekeeper/sync-service/stack';
+import { buggyEngine, ENGINE_BUGS, type EngineBug } from './engine-bug';
 import { chaosPlaybook } from './playbook';
 
 const env = process.env;
@@ -20,7 +21,15 @@ if (role !== 'web' && role !== 'worker') throw new Error(`chaos child: CHAOS_ROL
 
 const config = loadConfig({ ...env, SANDBOX: 'true', PORT: '0' });
 const log = createLogger(config.logLevel);
+// The run's fast clock, the same formula as the parent's (demo/clock.ts): origin plus real time times the speed.
+const origin = Number(need('CHAOS_CLOCK_ORIGIN'));
+const speed = Number(need('CHAOS_SPEED'));
+const clock = () => Math.round(origin + (Date.now() - origin) * speed);
+const bug = env.CHAOS_ENGINE_BUG as EngineBug | undefined;
+if (bug !== undefined && !ENGINE_BUGS.includes(bug)) throw new Error(`chaos child: unknown CHAOS_ENGINE_BUG ${bug}`);
 const stack = await startStack({
+  clock,
+  ...(bug ? { engine: buggyEngine(bug) } : {}),
   config,
   playbook: chaosPlaybook(),
   remoteSandbox: { url: need('SANDBOX_URL'), portalId: need('SANDBOX_PORTAL_ID'), token: need('SANDBOX_TOKEN'), secret: need('SANDBOX_SECRET') },

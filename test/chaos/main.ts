@@ -3,7 +3,7 @@
  * `--transitions N --deals N --seed N` scale it; the reduced run inside `npm test` is test/e2e/chaos-reduced.test.ts.
  */
 import { parseArgs } from 'node:util';
-import { formatReport, runChaos } from './run';
+import { formatReport, notExercised, runChaos } from './run';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,9 @@ const report = await runChaos({
   seed: Number(values.seed),
   webhook: { duplicateRate: 0.1, dropRate: 0.03, reorder: true },
   api: { http5xxRate: 0.02, lostResponseRate: 0.01 },
-  at: { storm5xx: 0.2, storm429: 0.35, redisRestart: 0.5, workerKill: 0.7 },
+  at: { storm5xx: 0.2, storm429: 0.35, redisRestart: 0.5, workerKill: 0.7, redisWipe: 1 },
+  ops: { ownerChange: 0.06, ready: 0.08, delete: 0.01, merge: 0.01 },
+  speed: 60,
   storm5xx: { rate: 0.6, ms: 3_000 },
   storm429: { ms: 2_000 },
   redisDownMs: 2_000,
@@ -32,6 +34,8 @@ const report = await runChaos({
   print: (l) => console.log(l),
 });
 console.log(formatReport(report));
-const failed = report.discrepancies.total > 0 || report.faults.unexpectedProcessExits! > 0;
+const missing = notExercised(report.exercised);
+if (missing.length) console.log(`chaos: not exercised: ${missing.join(', ')}`);
+const failed = report.discrepancies.total > 0 || report.faults.unexpectedProcessExits! > 0 || missing.length > 0;
 console.log(failed ? 'chaos: FAILED' : 'chaos: ok, 0 discrepancies');
 process.exit(failed ? 1 : 0);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,8 +83,19 @@ export class OwnRedis {
     this.proc = undefined;
   }
 
-  async restart(downMs: number): Promise<void> {
+  /** Restarts not counting `dataLosses`: those came back with their data (AOF). */
+  dataLosses = 0;
+
+  /**
+   * `wipe`: the restart loses everything, as a Redis without persistence (or a replacement node) does: the AOF is
+   * removed while the server is down.
+   */
+  async restart(downMs: number, opts: { wipe?: boolean } = {}): Promise<void> {
     await this.stop();
+    if (opts.wipe) {
+      for (const f of readdirSync(this.dir)) rmSync(join(this.dir, f), { recursive: true, force: true });
+      this.dataLosses++;
+    }
     await new Promise((r) => setTimeout(r, downMs));
     await this.up();
     this.restarts++;

@@ -12,8 +12,11 @@ import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
+import { scaledClock } from '@stagekeeper/sync-service/demo/clock';
+import { P } from '@stagekeeper/shared';
 import { prng } from '../sandbox/prng';
-import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_STAGES, chaosPlaybook } from './playbook';
+import type { EngineBug } from './engine-bug';
+import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_READY, CHAOS_STAGES, chaosPlaybook } from './playbook';
 import { OwnRedis } from './redis-server';
 import { countByKind, verifyDeals, type Discrepancy, type DiscrepancyKind } from './verify';
 
@@ -30,7 +33,17 @@ export type ChaosOptions = {
    * Omitting `workerKill` skips the SIGKILL: a job killed mid-flight is only retried once BullMQ's 30 s lock has
    * expired and a stalled-job check has run (30-60 s), longer than the reduced run may take.
    */
-  at: { storm5xx: number; storm429: number; redisRestart: number; workerKill?: number };
+  /** `redisWipe` (any value): after the workload settles, restart Redis without its data and check recovery. */
+  at: { storm5xx: number; storm429: number; redisRestart: number; workerKill?: number; redisWipe?: number };
+  /**
+   * Share of the workload's steps that, instead of a stage move, change the owner, set the gate's property,
+   * delete a deal or merge two (the rest are moves).
+   */
+  ops?: { ownerChange: number; ready: number; delete: number; merge: number };
+  /** How many times faster than real time the run's clock goes (the SLA targets are minutes). */
+  speed?: number;
+  /** Inject a fault into the engine of every service process (proves the verifier catches it). */
+  engineBug?: EngineBug;
   storm5xx: { rate: number; ms: number };
   storm429: { ms: number };
   redisDownMs: number;
@@ -49,11 +62,24 @@ export type ChaosReport = {
   /** Discrepancies after the traffic settled but before the recovery sweep (expected: only deals with a dropped event). */
   beforeSweep: { total: number; unexplained: number; byKind: Record<DiscrepancyKind, number> };
   discrepancies: { total: number; byKind: Record<DiscrepancyKind, number>; examples: Discrepancy[] };
+  /** Findings of known, filed gaps (see Discrepancy.knownGap): reported, not failed on. */
+  knownGaps: Discrepancy[];
   reconcileJobsFailed: number;
   ingestJobsFailed: number;
+  /** What the run made happen; a run where any of these is 0 proves nothing about it. */
+  exercised: Exercised;
   timings: Record<string, number>;
   logs: string[];
 };
+
+export const EXERCISED_KEYS = ['timersFired', 'warnings', 'breaches', 'escalations', 'gateBlocks', 'ownerChanges', 'deletes', 'merges', 'redisDataLoss'] as const;
+export type Exercised = Record<(typeof EXERCISED_KEYS)[number], number>;
+
+/** The one line the report prints; `missing` names what a run did not exercise. */
+export function exercisedLine(e: Exercised): string {
+  return `exercised: ${EXERCISED_KEYS.map((k) => `${k}=${e[k]}`).join(', ')}`;
+}
+export const notExercised = (e: Exercised) => EXERCISED_KEYS.filter((k) => !(e[k] > 0));
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -71,6 +97,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const prefix = `skchaos-${randomBytes(4).toString('hex')}`;
   const playbook = chaosPlaybook();
   const random = prng(opts.seed);
+  // One fast clock for the sandbox, every service process and the verifier: SLA minutes pass in seconds.
+  const clock = scaledClock(opts.speed ?? 60);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
 
   const redisServer = await OwnRedis.start();
@@ -97,6 +125,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         SANDBOX_TOKEN: sandbox!.token,
         SANDBOX_SECRET: sandbox!.secret,
         RATE_LIMIT_PER_10S: String(opts.rateLimitPer10s),
+        CHAOS_CLOCK_ORIGIN: String(clock.origin),
+        CHAOS_SPEED: String(clock.speed),
+        ...(opts.engineBug ? { CHAOS_ENGINE_BUG: opts.engineBug } : {}),
         RECONCILE_DEBOUNCE_MS: '50',
         SWEEP_INTERVAL_MS: String(24 * 3600_000),
         LOG_LEVEL: 'warn',
@@ -141,10 +172,28 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const ingestQueue = new Queue(QUEUE_NAMES.ingest, { connection: redis, prefix: keys.bullPrefix() });
   const reconcileQueue = new Queue(QUEUE_NAMES.reconcile, { connection: redis, prefix: keys.bullPrefix() });
   const sweepQueue = new Queue(QUEUE_NAMES.sweep, { connection: redis, prefix: keys.bullPrefix() });
+  const timerQueue = new Queue<{ fireAt: number }>(QUEUE_NAMES.timers, { connection: redis, prefix: keys.bullPrefix() });
   const faults: Record<string, number> = {};
+  const done = { ownerChanges: 0, deletes: 0, merges: 0, timersFired: 0, redisDataLoss: 0 };
+  // BullMQ waits real milliseconds; timers are due on the fast clock, so due jobs are promoted here (as the demo does).
+  let pumping = true;
+  const pump = (async () => {
+    while (pumping) {
+      try {
+        const now = clock.now();
+        for (const job of await timerQueue.getDelayed()) {
+          if (job.attemptsMade > 0 || job.data.fireAt > now) continue;
+          if (await job.promote().then(() => true, () => false)) done.timersFired++;
+        }
+      } catch {
+        // Redis restarting: the next round promotes what is due.
+      }
+      await sleep(50);
+    }
+  })();
 
   try {
-    sandbox = await startSandbox({ playbook });
+    sandbox = await startSandbox({ playbook, now: clock.now });
     const portal = sandbox.portal;
     portal.setRateLimit({ max: opts.rateLimitPer10s, windowMs: 10_000 });
     // HubSpot retries a failed delivery up to 10 times over hours; scaled to cover a Redis outage of seconds.
@@ -156,6 +205,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       config: loadConfig({ SANDBOX: 'true', REDIS_URL: redisServer.url, KEY_PREFIX: prefix, LOG_LEVEL: 'silent', RATE_LIMIT_PER_10S: String(opts.rateLimitPer10s) }),
       playbook,
       sandbox,
+      clock: clock.now,
       http: false,
       workers: false,
       log: createLogger('silent'),
@@ -239,9 +289,28 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
             await again.ready;
           })(),
         );
-      const id = pick(dealIds);
-      const current = portal.objects.get('deals', id).props.get('dealstage');
-      portal.ui.moveDeal(id, pick(CHAOS_STAGES.filter((s) => s !== current)), { userId: Number(CHAOS_OWNERS[0]) });
+      const live = dealIds.filter((d) => isLive(portal, d));
+      const id = pick(live);
+      const actor = { userId: Number(CHAOS_OWNERS[0]) };
+      const ops = opts.ops ?? { ownerChange: 0, ready: 0, delete: 0, merge: 0 };
+      const r = random();
+      if (r < ops.ownerChange) {
+        const owner = portal.objects.get('deals', id).props.get('hubspot_owner_id');
+        portal.ui.setOwner(id, CHAOS_OWNERS.find((o) => o !== owner)!, actor);
+        done.ownerChanges++;
+      } else if (r < ops.ownerChange + ops.ready) {
+        portal.ui.setProperty(id, CHAOS_READY, portal.objects.get('deals', id).props.get(CHAOS_READY) ? null : 'yes', actor);
+      } else if (r < ops.ownerChange + ops.ready + ops.delete && live.length > 4) {
+        portal.ui.deleteDeal(id, actor);
+        done.deletes++;
+      } else if (r < ops.ownerChange + ops.ready + ops.delete + ops.merge && live.length > 4) {
+        const other = pick(live.filter((d) => d !== id));
+        portal.ui.mergeDeals(id, other, actor);
+        done.merges++;
+      } else {
+        const current = portal.objects.get('deals', id).props.get('dealstage');
+        portal.ui.moveDeal(id, pick(CHAOS_STAGES.filter((st) => st !== current)), actor);
+      }
       const lag = movesStart + (i + 1) * gapMs - Date.now();
       if (lag > 0) await sleep(lag);
     }
@@ -268,15 +337,72 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
     };
     await quiet('the queues to drain');
+    // Every visit now sits: its warning, breach and escalation fall due within the longest window (7 min at 150 %
+    // on the fast clock). Waiting until no timer is left makes the end state final, so rules can be checked on it.
+    for (let shown = Date.now(); ; ) {
+      const t = await timerQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized');
+      if (Object.values(t).every((n) => n === 0)) break;
+      if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for the SLA timers: ${JSON.stringify(t)}`);
+      if (Date.now() - shown > 5_000) {
+        shown = Date.now();
+        print(`chaos: waiting for the SLA timers: ${JSON.stringify(t)}`);
+      }
+      await sleep(150);
+    }
+    await quiet('the timer decisions to be applied');
     mark('settled');
 
-    const ev = { portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0] };
-    const before = await verifyDeals(ev);
+    // Redis restarts WITHOUT its data, at a quiet moment (what is queued when a volatile Redis dies is lost by
+    // definition: that is why production refuses one). Recovery: every service process notices the missing seed
+    // marker and re-seeds (playbook, install, sweep schedule), a full sweep re-reads every deal, each adopts its
+    // tasks by their markers and gets its state and timers back; the verification below checks the result.
+    // Checked before the data loss too: what the loss takes away (the service's record of deals deleted or merged
+    // before it) cannot be checked after it.
+    const lostBeforeWipe = new Set<string>([
+      ...portal.webhooks.dropped.map((e) => String(e.objectId)),
+      ...portal.webhooks.failed.flat().map((e) => String(e.objectId)),
+    ]);
+    const preWipe =
+      opts.at.redisWipe === undefined
+        ? []
+        : (await verifyDeals({ portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0], now: clock.now, lostEvents: lostBeforeWipe })).filter(
+            (d) => !d.knownGap && d.kind === 'gone',
+          );
+    const goneBeforeWipe = new Set(dealIds.filter((d) => !isLive(portal, d)));
+    if (opts.at.redisWipe !== undefined) {
+      await redisServer.restart(opts.redisDownMs, { wipe: true });
+      print(`chaos: redis restarted WITHOUT its data (down ${opts.redisDownMs} ms)`);
+      const until = Date.now() + 30_000;
+      while (!(await redis.exists(keys.seeded()).catch(() => 0))) {
+        if (Date.now() > until) throw new Error('the service did not re-seed Redis within 30 s of losing its data');
+        await sleep(100);
+      }
+      done.redisDataLoss++;
+      // The re-seed queued its full sweep before writing the marker: wait for it to run, then for its reconciles.
+      for (;;) {
+        const c = await sweepQueue.getJobCounts('waiting', 'active', 'prioritized'); // delayed: the schedule's next run
+        if (Object.values(c).every((n) => n === 0)) break;
+        if (Date.now() > deadline) throw new Error('chaos budget exhausted waiting for the full sweep after the data loss');
+        await sleep(100);
+      }
+      await quiet('the re-seeded full sweep');
+      for (;;) {
+        const t = await timerQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized');
+        if (Object.values(t).every((n) => n === 0)) break;
+        if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for the rebuilt timers: ${JSON.stringify(t)}`);
+        await sleep(150);
+      }
+      await quiet('the rebuilt timers\' decisions');
+      mark('recoveredFromDataLoss');
+    }
+
     const touched = new Set<string>([
       ...portal.webhooks.dropped.map((e) => String(e.objectId)),
       ...portal.webhooks.failed.flat().map((e) => String(e.objectId)),
     ]);
-    const unexplained = before.filter((d) => !touched.has(d.dealId));
+    const ev = { portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0], now: clock.now, lostEvents: touched };
+    const before = await verifyDeals(ev);
+    const unexplained = before.filter((d) => !touched.has(d.dealId) && !d.knownGap);
 
     // The recovery sweep, triggered instead of waiting for its schedule; retried if a fault fails it.
     for (let attempt = 0; ; attempt++) {
@@ -293,7 +419,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await quiet('the sweep reconciles');
     mark('swept');
 
-    const after = await verifyDeals(ev);
+    const checked = await verifyDeals(ev);
+    // Deals gone before the data loss were checked then (preWipe); afterwards their service records are gone too.
+    const after = [...preWipe, ...checked.filter((d) => !d.knownGap && !(d.kind === 'gone' && goneBeforeWipe.has(d.dealId) && opts.at.redisWipe !== undefined))];
     mark('verified');
 
     const requests = portal.requests;
@@ -313,6 +441,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       workerKills: opts.at.workerKill === undefined ? 0 : 1,
       unexpectedProcessExits: unexpectedExits.length,
     });
+    faults.redisDataLosses = redisServer.dataLosses;
     faults.apiRequests = requests.length;
     faults.webhookDeliveries = deliveries.length;
 
@@ -322,13 +451,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       transitions: opts.transitions,
       faults,
       beforeSweep: { total: before.length, unexplained: unexplained.length, byKind: countByKind(before) },
-      discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 10) },
+      discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 20) },
+      knownGaps: checked.filter((d) => d.knownGap),
+      exercised: exercisedFrom(portal, done),
       reconcileJobsFailed: await reconcileQueue.getFailedCount(),
       ingestJobsFailed: await ingestQueue.getFailedCount(),
       timings,
       logs,
     };
   } finally {
+    pumping = false;
+    await pump;
+    await timerQueue.close().catch(() => undefined);
     await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
     await ingestQueue.close().catch(() => undefined);
     await reconcileQueue.close().catch(() => undefined);
@@ -340,6 +474,31 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
+/** Neither deleted nor merged away. */
+function isLive(portal: Sandbox['portal'], dealId: string): boolean {
+  // find() follows a merge to the survivor: a merged-away id comes back under another id.
+  return portal.objects.find('deals', dealId)?.id === dealId;
+}
+
+/** Counted from what HubSpot holds (the service's tasks and property writes), not from the service's own word. */
+function exercisedFrom(portal: Sandbox['portal'], done: { ownerChanges: number; deletes: number; merges: number; timersFired: number; redisDataLoss: number }): Exercised {
+  const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
+  const keys = [...portal.objects.all('tasks'), ...portal.objects.all('tasks', true)].map((t) => MARKER.exec(t.props.get('hs_task_body') ?? '')?.[1] ?? '');
+  const ownWrites = (name: string, values: string[]) =>
+    portal.changes.filter((c) => c.kind === 'propertyChange' && c.objectType === 'deals' && c.propertyName === name && values.includes(c.propertyValue) && c.source.changeSource !== 'CRM_UI').length;
+  return {
+    timersFired: done.timersFired,
+    warnings: keys.filter((k) => k.endsWith(':warning')).length,
+    breaches: ownWrites(P.slaStatus, ['breached']),
+    escalations: keys.filter((k) => k.includes(':level:')).length,
+    gateBlocks: ownWrites(P.gateStatus, ['blocked_reverted', 'blocked_remediation']),
+    ownerChanges: done.ownerChanges,
+    deletes: done.deletes,
+    merges: done.merges,
+    redisDataLoss: done.redisDataLoss,
+  };
+}
+
 export function formatReport(r: ChaosReport): string {
   const lines = [
     `chaos: ${r.transitions} stage moves over ${r.deals} deals (seed ${r.options.seed}), web + 2 workers on one Redis`,
@@ -347,7 +506,10 @@ export function formatReport(r: ChaosReport): string {
     `  before the sweep: ${r.beforeSweep.total} discrepancies (${r.beforeSweep.unexplained} on deals without a dropped/undelivered event) ${JSON.stringify(r.beforeSweep.byKind)}`,
     `  discrepancies: ${r.discrepancies.total} ${JSON.stringify(r.discrepancies.byKind)}`,
     ...r.discrepancies.examples.map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
+    `  known gaps (reported, not failed on): ${r.knownGaps.length}`,
+    ...r.knownGaps.slice(0, 5).map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
     `  jobs left failed: reconcile ${r.reconcileJobsFailed}, ingest ${r.ingestJobsFailed}`,
+    exercisedLine(r.exercised),
     `  timings (ms from start): ${Object.entries(r.timings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `  process logs: ${r.logs.join(' ')}`,
   ];

@@ -1,7 +1,7 @@
 import { Settings } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { at, calendar, DAY, HOUR, MIN, week } from './fixtures';
-import { addBusinessTime, businessTimeBetween, compileCalendar, isOpen, nextClose, nextOpen } from './index';
+import { addBusinessTime, BeyondHorizonError, businessTimeBetween, compileCalendar, HORIZON_DAYS, isOpen, nextClose, nextOpen } from './index';
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -229,5 +229,47 @@ describe('no leaking of the host time zone', () => {
     // Guard against the change silently not taking effect, which would make this test vacuous.
     expect(new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset()).toBe(-825);
     expect(sample()).toEqual(before);
+  });
+});
+
+describe('bounded work on sparse calendars (issue 12: one staffed minute a week froze the service)', () => {
+  /** Counts the clock's steps: days whose spans are built and weeks looked at whole. */
+  function counted(c: ReturnType<typeof compileCalendar>) {
+    const steps = { days: 0, weeks: 0 };
+    const cal = {
+      ...c,
+      spansOf: (d: number) => (steps.days++, c.spansOf(d)),
+      plainWeekMs: (d: number) => (steps.weeks++, c.plainWeekMs(d)),
+    };
+    return { cal, steps };
+  }
+  const sparse = calendar('America/New_York', week({ wed: ['10:00-10:01'] }), { holidays: ['2026-12-25'] });
+
+  it('a 1,000 h target on a calendar open 1 minute a week is refused after at most ~2 years of week steps', () => {
+    const { cal, steps } = counted(compileCalendar(sparse));
+    expect(() => addBusinessTime(cal, at('2026-03-02T09:00:00-05:00'), 1000 * HOUR)).toThrow(BeyondHorizonError);
+    // ~105 plain weeks skipped whole; days walked (each also asking whether a plain week starts there) only
+    // in the 5 weeks with a holiday or a DST change in two years, and the first date. The day walk: 733 days.
+    expect(steps.weeks).toBeLessThanOrEqual(Math.ceil(HORIZON_DAYS / 7) + 5 * 7);
+    expect(steps.days).toBeLessThanOrEqual(5 * 7 + 1);
+  });
+
+  it('a reachable long target (90 staffed minutes: 90 weeks) takes week steps, not day steps', () => {
+    const { cal, steps } = counted(compileCalendar(sparse));
+    const start = at('2026-03-02T09:00:00-05:00');
+    const due = addBusinessTime(cal, start, 90 * MIN);
+    expect(businessTimeBetween(compileCalendar(sparse), start, due)).toBe(90 * MIN);
+    expect(isOpen(compileCalendar(sparse), due - 1)).toBe(true);
+    expect(steps.weeks).toBeLessThanOrEqual(90 + 5 * 7);
+    expect(steps.days).toBeLessThanOrEqual(5 * 7 + 8);
+  });
+
+  it('businessTimeBetween over two years counts weeks whole', () => {
+    const { cal, steps } = counted(compileCalendar(sparse));
+    const from = at('2026-03-02T09:00:00-05:00');
+    expect(businessTimeBetween(cal, from, from + HORIZON_DAYS * DAY)).toBe(
+      businessTimeBetween({ ...compileCalendar(sparse), plainWeekMs: () => undefined }, from, from + HORIZON_DAYS * DAY),
+    );
+    expect(steps.days).toBeLessThanOrEqual(5 * 7 + 14);
   });
 });

@@ -136,3 +136,48 @@ describe('clock is consistent with itself beyond the oracle\'s reach', () => {
     );
   });
 });
+
+describe('whole plain weeks are skipped without changing any answer', () => {
+  /** The same calendar with week skipping off: the plain day-by-day walk the skip must agree with. */
+  const dayByDay = (c: ReturnType<typeof compileCalendar>) => ({ ...c, plainWeekMs: () => undefined });
+
+  it('addBusinessTime and businessTimeBetween agree with the oracle for 3-8 week windows (skips happen)', () => {
+    fc.assert(
+      fc.property(scenario, fc.integer({ min: 21 * 1440, max: 56 * 1440 }), fc.double({ min: 0.3, max: 1, noNaN: true }), (s, span, share) => {
+        const hi = s.start + span * MIN;
+        const oracle = new MinuteOracle(s.cal, s.start, hi);
+        const compiled = compileCalendar(s.cal);
+        expect(businessTimeBetween(compiled, s.start, hi)).toBe(oracle.businessTimeBetween(s.start, hi));
+        const minutes = Math.floor((oracle.businessTimeBetween(s.start, hi) / MIN) * share);
+        expect(addBusinessTime(compiled, s.start, minutes * MIN)).toBe(oracle.addBusinessTime(s.start, minutes));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('agree with the day-by-day walk for targets up to a year, at any millisecond', () => {
+    fc.assert(
+      fc.property(scenario, fc.integer({ min: 0, max: 59_999 }), fc.integer({ min: 1, max: 365 * DAY }), (s, ms, d) => {
+        const compiled = compileCalendar(s.cal);
+        const start = s.start + ms;
+        if (nextOpenOrNever(compiled, start) === Number.POSITIVE_INFINITY) return;
+        let skipped: number | string;
+        let walked: number | string;
+        try {
+          skipped = addBusinessTime(compiled, start, d);
+        } catch (e) {
+          skipped = (e as Error).name;
+        }
+        try {
+          walked = addBusinessTime(dayByDay(compiled), start, d);
+        } catch (e) {
+          walked = (e as Error).name;
+        }
+        expect(skipped).toBe(walked);
+        if (typeof skipped === 'number')
+          expect(businessTimeBetween(compiled, start, skipped)).toBe(businessTimeBetween(dayByDay(compiled), start, skipped));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

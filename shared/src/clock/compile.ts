@@ -2,13 +2,8 @@ import { IANAZone } from 'luxon';
 import { WEEKDAYS, type Calendar } from '../playbook/schema';
 import { compileHolidays, type HolidayLookup } from './holidays';
 import { cachedLocalDay } from './offset-cache';
-import { wallToInstant, weekdayOf, type DayNumber } from './wall';
-
-/** Minutes after local midnight; `end` runs past 1440 for overnight shifts. */
-interface WallInterval {
-  readonly start: number;
-  readonly end: number;
-}
+import { DAY, wallToInstant, weekdayOf, type DayNumber } from './wall';
+import { DAY_MINUTES, wallTable, weeklyStaffedMinutes, type WallInterval } from './weekly';
 
 /** Staffed spans of one local date as [start, end) instant pairs, sorted, merged, clipped to that date. */
 export type DaySpans = readonly (readonly [number, number])[];
@@ -26,28 +21,18 @@ export interface CompiledCalendar {
   readonly spansOf: (day: DayNumber) => DaySpans;
   /** @internal the calendar is staffed around the clock and no holiday can close it. */
   readonly neverCloses: boolean;
+  /**
+   * @internal staffed ms of the 7 local dates from `day` when that week is plain (no holiday, one UTC offset
+   * throughout), so long walks skip it without building its spans; undefined when it must be walked day by day.
+   */
+  readonly plainWeekMs: (day: DayNumber) => number | undefined;
 }
 
-const DAY_MINUTES = 1440;
 // Bounded so a long-running service that touches many dates does not grow without limit.
 const SPAN_CACHE_DAYS = 4096;
 
-function minutesOf(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number) as [number, number];
-  return h * 60 + m;
-}
-
 function weeklyTable(cal: Calendar): WallInterval[][] {
-  const hours = cal.hours;
-  if (hours === '24/7') return WEEKDAYS.map(() => [{ start: 0, end: DAY_MINUTES }]);
-  return WEEKDAYS.map((d) =>
-    hours[d].map(({ start, end }) => {
-      const s = minutesOf(start);
-      const e = minutesOf(end);
-      // end <= start is the schema's overnight shift (equal means a full 24 hours from `start`).
-      return { start: s, end: e <= s ? e + DAY_MINUTES : e };
-    }),
-  );
+  return wallTable(cal.hours === '24/7' ? '24/7' : WEEKDAYS.map((d) => (cal.hours as Exclude<Calendar['hours'], '24/7'>)[d]));
 }
 
 function coversWholeDay(intervals: WallInterval[]): boolean {
@@ -76,12 +61,24 @@ export function compileCalendar(cal: Calendar): CompiledCalendar {
     return spans;
   };
 
+  const weekMs = weeklyStaffedMinutes(table) * 60_000;
+  const plainWeekMs = (day: DayNumber): number | undefined => {
+    for (let d = day; d < day + 7; d++) if (holidays.isHoliday(d)) return undefined;
+    // One offset from a day before the week to its end: every wall time in it then maps to exactly one instant
+    // (no gap, no repeated hour), so its spans are the wall pattern shifted, and the week lasts 7 x 24 h.
+    const start = wallToInstant(zone, day, 0);
+    const offset = zone.offset(start - DAY);
+    for (let k = 0; k <= 8; k++) if (zone.offset(start + k * DAY) !== offset) return undefined;
+    return weekMs;
+  };
+
   return {
     id: cal.id,
     timeZone: cal.timeZone,
     dayOf: cachedLocalDay(zone),
     spansOf,
     neverCloses: holidays.none && table.every(coversWholeDay),
+    plainWeekMs,
   };
 }
 

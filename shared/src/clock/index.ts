@@ -21,5 +21,6 @@
  */
 export type { CompiledCalendar } from './compile';
 export { compileCalendar } from './compile';
-export { isOpen, nextOpen, nextClose, addBusinessTime, businessTimeBetween } from './ops';
+export { isOpen, nextOpen, nextClose, addBusinessTime, businessTimeBetween, BeyondHorizonError, HORIZON_DAYS } from './ops';
 export { nextLocalMidnight } from './midnight';
+export { weeklyStaffedMinutes, wallTable } from './weekly';

@@ -2,6 +2,7 @@ import Holidays from 'date-holidays';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { Duration } from './duration';
+import { checkReachableTargets } from './reachable';
 
 /** "HH:MM" on a 24-hour clock; "24:00" is allowed as an interval end (a day that ends at midnight). */
 const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected a time like "08:00" or "24:00"');
@@ -477,6 +478,7 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
         if (o.basis === 'business' && s.sla?.calendar === undefined)
           issue([...at, 'sla', 'overrides', oi, 'basis'], "a business-time override needs the SLA's calendar");
       });
+      checkReachableTargets(s, at, p.calendars, WEEKDAYS, issue);
       const levels = s.sla?.escalations ?? [];
       levels.forEach((l, li) => {
         if (li > 0 && l.at <= levels[li - 1]!.at)

@@ -42,7 +42,7 @@ export function channelRoutes(deps: ApiDeps & { channels: NonNullable<ApiDeps['c
 
   const writing = async (req: Request, write: (portalId: string) => Promise<PortalChannels>) => {
     const caller = callerOf(req);
-    await assertMayWriteSettings(deps, caller);
+    await assertMayWriteSettings(deps, caller, 'paging channels');
     try {
       const doc = await write(caller.portalId);
       deps.log.info({ portalId: caller.portalId, userId: caller.userId, channels: Object.keys(doc.channels).length }, 'paging channels changed');
@@ -78,7 +78,7 @@ export function channelRoutes(deps: ApiDeps & { channels: NonNullable<ApiDeps['c
   // Sends a test page through the channel now (PagerDuty: opened and resolved); answers what the service said.
   router.post('/settings/channels/:channelId/test', ...signed, async (req, res) => {
     const caller = callerOf(req);
-    await assertMayWriteSettings(deps, caller);
+    await assertMayWriteSettings(deps, caller, 'paging channels');
     const id = channelIdOf(req);
     try {
       const result = await sendTestPage(channels, caller.portalId, id);

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startPagingFake } from '../../../test/fakes/paging/server';
+import { InstallRegistry } from '../install/registry';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { apiApp, hubspotQuery, PortalGateway, signedHeaders } from './test-harness';
@@ -19,8 +20,11 @@ let prefix: string;
 beforeAll(() => {
   redis = testRedis();
 });
-beforeEach(() => {
+// Both portals installed, user 42 (the default caller) their admin: the list kept at install.
+beforeEach(async () => {
   prefix = testPrefix();
+  const registry = new InstallRegistry(redis, prefix);
+  for (const portal of [A, B]) await registry.markInstalled(portal, { mode: 'oauth', scopes: null, admins: ['42'] });
 });
 afterEach(async () => {
   await deletePrefix(redis, prefix);
@@ -32,12 +36,14 @@ afterAll(async () => {
 const app = (encryptionKey: string | null = KEY) =>
   apiApp({ redis, prefix, gateway: new PortalGateway(), now: () => NOW, ...(encryptionKey ? { encryptionKey } : {}) }).app;
 
+let sent = 0;
 function call(a: ReturnType<typeof app>, method: 'GET' | 'PUT' | 'DELETE' | 'POST', route: string, portal: string, body?: unknown, userId = '42') {
   const path = `${route}?${hubspotQuery(portal, { userId, userEmail: 'ops@example.com' })}`;
   const text = body === undefined ? '' : JSON.stringify(body);
   const r =
     method === 'GET' ? request(a).get(path) : method === 'PUT' ? request(a).put(path) : method === 'POST' ? request(a).post(path) : request(a).delete(path);
-  return r.set(signedHeaders(method, path, text, NOW)).send(text || undefined);
+  // HubSpot signs each request afresh: a new timestamp (within the 5-minute window), so no two are replays.
+  return r.set(signedHeaders(method, path, text, NOW + ++sent)).send(text || undefined);
 }
 
 describe('/api/settings/channels', () => {
@@ -84,12 +90,21 @@ describe('/api/settings/channels', () => {
     expect(set.body.defaultChannel).toBe('ops-slack');
   });
 
-  it('a write without a signed HubSpot user is 403 and changes nothing', async () => {
+  it('a write without a signed HubSpot user, or by a user who is no admin of the portal, is 403 and changes nothing', async () => {
     const a = app();
-    const res = await call(a, 'PUT', '/api/settings/channels/ops-slack', A, { config: { kind: 'slack', webhookUrl: SLACK_URL } }, 'not-a-user');
-    expect(res.status).toBe(403);
-    expect(res.body.error.code).toBe('forbidden');
+    for (const userId of ['not-a-user', '77']) {
+      const res = await call(a, 'PUT', '/api/settings/channels/ops-slack', A, { config: { kind: 'slack', webhookUrl: SLACK_URL } }, userId);
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('forbidden');
+    }
     expect((await call(a, 'GET', '/api/settings/channels', A)).body.channels).toEqual([]);
+  });
+
+  it('a portal that never installed cannot store channels (403 not_installed)', async () => {
+    const a = app();
+    const res = await call(a, 'PUT', '/api/settings/channels/ops-slack', '3333333', { config: { kind: 'slack', webhookUrl: SLACK_URL } });
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('not_installed');
   });
 
   it('without TOKEN_ENCRYPTION_KEY the page says channels cannot be stored, and a write says why', async () => {

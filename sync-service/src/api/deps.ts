@@ -5,8 +5,8 @@ import type { DealStateStore } from '../state/deal-state-store';
 import type { PlaybookStore } from '../state/playbook-store';
 import type { ChannelStore } from '../notify/channel-store';
 import type { PageTrail } from '../notify/page-trail';
+import type { ReplayStore } from '../http/replay-store';
 import type { ReasonAuditLog } from './audit';
-import type { Caller } from './verify';
 import type { InstallStatusStore } from './install-status';
 import type { PlaybookMetaStore } from './playbook-meta';
 
@@ -34,6 +34,8 @@ export type ApiDeps = {
     apply: HubSpotGateway['apply'];
   };
   install: Pick<InstallStatusStore, 'status'>;
+  /** Who may change the playbook: the portal's admin list kept at install (InstallRegistry.isAdmin). */
+  admins: { isAdmin(portalId: string, userId: string | null): Promise<boolean> };
   audit: ReasonAuditLog;
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;
@@ -41,8 +43,8 @@ export type ApiDeps = {
   channels?: Pick<ChannelStore, 'get' | 'put' | 'remove' | 'setDefault' | 'health' | 'canStore' | 'recordSuccess' | 'recordFailure'>;
   /** The deals' paging trails, shown on the card. */
   pageTrail?: Pick<PageTrail, 'list'>;
-  /** Who may change settings; defaults to `mayWriteSettings` (api/settings-authz.ts). */
-  authorizeSettingsWrite?: (caller: Caller) => boolean | Promise<boolean>;
+  /** Signed writes already carried out (replays within the signature window are refused). */
+  replay?: Pick<ReplayStore, 'claim'>;
   /** Budget for the live HubSpot read; the UI gives up after 15 s and we answer within 10 s (§4.1). */
   hubspotTimeoutMs?: number;
 };

@@ -8,6 +8,8 @@ export type ApiErrorCode =
   | 'invalid_playbook'
   | 'bad_signature'
   | 'forbidden'
+  | 'not_installed'
+  | 'replayed'
   | 'not_found'
   | 'version_conflict'
   | 'no_breach'
@@ -20,6 +22,8 @@ const STATUS: Record<ApiErrorCode, number> = {
   invalid_playbook: 400,
   bad_signature: 401,
   forbidden: 403,
+  not_installed: 403,
+  replayed: 409,
   not_found: 404,
   version_conflict: 409,
   no_breach: 409,

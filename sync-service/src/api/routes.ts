@@ -16,6 +16,7 @@ import type { ApiDeps } from './deps';
 import { apiErrorHandler } from './errors';
 import { HistoryWeeks } from './history-weeks';
 import { InstallRegistry } from '../install/registry';
+import { ReplayStore } from '../http/replay-store';
 import { PortalActivityStore, registryInstallStatus } from './install-status';
 import { PlaybookMetaStore } from './playbook-meta';
 import { recomputeOpenVisits } from './recompute';
@@ -58,7 +59,7 @@ export type ApiWiring = {
   /** Local fakes in tests listen on http://127.0.0.1. */
   allowHttpLoopbackChannels?: boolean;
   /** The install flow's registry, when the caller already has one; otherwise one over the same Redis keys. */
-  installRegistry?: Pick<InstallRegistry, 'get'>;
+  installRegistry?: Pick<InstallRegistry, 'get' | 'isAdmin'>;
 };
 
 /** The router over the service's Redis stores, ready for `startService({ routers: [...] })`. */
@@ -66,7 +67,8 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
   const keys = redisKeys(w.prefix);
   const states = new DealStateStore(w.redis, keys, w.log);
   const activity = new PortalActivityStore(w.redis, w.prefix);
-  const install = registryInstallStatus(w.installRegistry ?? new InstallRegistry(w.redis, w.prefix), activity);
+  const registry = w.installRegistry ?? new InstallRegistry(w.redis, w.prefix);
+  const install = registryInstallStatus(registry, activity);
   const router = createApiRouter({
     clientSecret: w.clientSecret,
     publicUrl: w.publicUrl,
@@ -80,6 +82,8 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     weeks: new HistoryWeeks(w.redis, keys, new HistoryStore(w.redis, keys, w.log)),
     gateway: w.gateway,
     install,
+    admins: registry,
+    replay: new ReplayStore(w.redis, keys),
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
     channels: new ChannelStore({
       redis: w.redis,

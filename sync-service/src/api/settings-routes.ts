@@ -4,6 +4,7 @@ import { unsubscribedProperties, type UnsubscribedProperty } from '../webhooks/s
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps';
+import { assertMayWriteSettings } from './settings-authz';
 import { ApiError } from './errors';
 import { sendJson } from './respond';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
@@ -50,6 +51,8 @@ export function settingsRoutes(deps: ApiDeps): Router {
   router.put('/settings/playbook', ...signed, async (req, res) => {
     const caller = callerOf(req);
     const { portalId } = caller;
+    // A playbook decides what happens to every patient's deal: only the portal's admins change it.
+    await assertMayWriteSettings(deps, caller, 'the playbook');
     const body = PutBody.safeParse(jsonBody(req));
     if (!body.success) throw new ApiError('invalid_request', 'The request needs a baseVersion and a playbook.');
     const { baseVersion, playbook: input } = body.data;

@@ -43,14 +43,18 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const call = (method: 'GET' | 'PUT', route: string, portal: string, body?: unknown) => {
-  const path = `${route}?${hubspotQuery(portal, { userId: '42', userEmail: 'ops@example.com' })}`;
+const ADMIN = { userId: '42', userEmail: 'ops@example.com' };
+const call = (method: 'GET' | 'PUT', route: string, portal: string, body?: unknown, user: { userId: string; userEmail: string } | null = ADMIN) => {
+  const query = hubspotQuery(portal, user ?? { userId: '', userEmail: '' });
+  // hubspot.fetch from a context without a user: no userId parameter at all.
+  const path = `${route}?${user ? query : query.replace(/userId=&userEmail=&/, '')}`;
   const text = body === undefined ? '' : JSON.stringify(body);
   const req = method === 'GET' ? request(built.app).get(path) : request(built.app).put(path);
   return req.set(signedHeaders(method, path, text, NOW)).send(text || undefined);
 };
 const getPlaybook = (portal: string) => call('GET', '/api/settings/playbook', portal);
-const putPlaybook = (portal: string, body: unknown) => call('PUT', '/api/settings/playbook', portal, body);
+const putPlaybook = (portal: string, body: unknown, user: { userId: string; userEmail: string } | null = ADMIN) =>
+  call('PUT', '/api/settings/playbook', portal, body, user);
 
 describe('GET /api/settings/playbook', () => {
   it('all null when the portal has no playbook, with the starter playbook the page can publish (no CLI needed)', async () => {
@@ -81,6 +85,39 @@ describe('GET /api/settings/playbook', () => {
 });
 
 describe('PUT /api/settings/playbook', () => {
+  // Both portals installed, user 42 their admin (the list kept at install).
+  beforeEach(async () => {
+    const registry = new InstallRegistry(redis, prefix);
+    for (const portal of [A, B]) await registry.markInstalled(portal, { mode: 'oauth', scopes: null, admins: [ADMIN.userId] });
+  });
+
+  it('403 forbidden for a user who is not an admin of the portal, and for a request without userId; nothing saved', async () => {
+    await playbooks.save(A, fixtureInput());
+    const rep = await putPlaybook(A, { baseVersion: 1, playbook: fixtureInput() }, { userId: '77', userEmail: 'rep@clinic.example' });
+    expect(rep.status).toBe(403);
+    expect(rep.body.error.code).toBe('forbidden');
+    const anonymous = await putPlaybook(A, { baseVersion: 1, playbook: fixtureInput() }, null);
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.body.error.code).toBe('forbidden');
+    // An admin of portal A is no admin of a portal that lists someone else.
+    await new InstallRegistry(redis, prefix).markInstalled(B, { mode: 'oauth', scopes: null, admins: ['5'] });
+    await redis.srem(`${prefix}:${B}:admins`, ADMIN.userId);
+    expect((await putPlaybook(B, { baseVersion: null, playbook: fixtureInput() })).status).toBe(403);
+    expect(await playbooks.versions(A)).toEqual([1]);
+    expect(await playbooks.versions(B)).toEqual([]);
+  });
+
+  it('403 not_installed for a portal that never installed (or uninstalled), nothing saved', async () => {
+    const C = '3333333';
+    const res = await putPlaybook(C, { baseVersion: null, playbook: fixtureInput() });
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('not_installed');
+    expect(await playbooks.current(C)).toBeNull();
+    await new InstallRegistry(redis, prefix).markUninstalled(A);
+    expect((await putPlaybook(A, { baseVersion: null, playbook: fixtureInput() })).body.error.code).toBe('not_installed');
+    expect(await playbooks.current(A)).toBeNull();
+  });
+
   it('saves a new version whatever playbook.version says, with who and when', async () => {
     await playbooks.save(A, fixtureInput());
     const edited = (await getPlaybook(A)).body.playbook;
@@ -124,6 +161,21 @@ describe('PUT /api/settings/playbook', () => {
     const results = await Promise.all([1, 2, 3].map(() => putPlaybook(A, { baseVersion: 1, playbook: fixtureInput() })));
     expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409]);
     expect((await playbooks.current(A))!.version).toBe(2);
+  });
+
+  it('the same signed save sent again (a replay) is refused 409 replayed; an unsigned one before its body is read', async () => {
+    await playbooks.save(A, fixtureInput());
+    const path = `/api/settings/playbook?${hubspotQuery(A, ADMIN)}`;
+    const text = JSON.stringify({ baseVersion: 1, playbook: fixtureInput() });
+    const headers = signedHeaders('PUT', path, text, NOW);
+    expect((await request(built.app).put(path).set(headers).send(text)).status).toBe(200);
+    const replayed = await request(built.app).put(path).set(headers).send(text);
+    expect(replayed.status).toBe(409);
+    expect(replayed.body.error.code).toBe('replayed');
+    expect(await playbooks.versions(A)).toEqual([1, 2]);
+    const unsigned = await request(built.app).put(path).set('Content-Type', 'application/json').send(text);
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.body.error.code).toBe('bad_signature');
   });
 
   it('400 invalid_request for a body without baseVersion', async () => {

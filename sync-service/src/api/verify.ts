@@ -1,5 +1,6 @@
 import express, { type Request, type RequestHandler } from 'express';
-import { signedUri } from '../http/app';
+import { signatureHeadersFirst, signedUri } from '../http/app';
+import type { ReplayStore } from '../http/replay-store';
 import type { Logger } from '../log';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3 } from '../webhooks/signature';
 import { ApiError } from './errors';
@@ -20,6 +21,8 @@ export type VerifyOptions = {
   clock?: () => number;
   /** hubspot.fetch bodies are at most 1 MB. */
   maxBodyBytes?: number;
+  /** Signed writes already carried out: the same signed PUT/POST/DELETE again is refused (409 replayed). */
+  replay?: Pick<ReplayStore, 'claim'>;
 };
 
 const ONE_MB = 1024 * 1024;
@@ -93,7 +96,20 @@ export function verifiedCaller(opts: VerifyOptions): RequestHandler[] {
     const r = req as WithCaller;
     r.rawBody = rawBody;
     r[CALLER] = { portalId, userId: single(params, 'userId'), userEmail: single(params, 'userEmail'), appId: single(params, 'appId') };
+    // Reads may repeat harmlessly (a card re-rendering); a write must not run twice from one signature.
+    if (opts.replay && req.method !== 'GET' && req.method !== 'HEAD') {
+      opts.replay.claim(req.get(SIGNATURE_HEADER)!).then(
+        (fresh) => next(fresh ? undefined : new ApiError('replayed', 'This signed request was already received; send a new one.')),
+        next,
+      );
+      return;
+    }
     next();
   };
-  return [raw, verify];
+  // Headers first: an unsigned request is refused before its body is read.
+  const headersFirst = signatureHeadersFirst(clock, (res, reason) => {
+    opts.log.warn({ reason }, 'api signature headers rejected');
+    res.status(401).json({ error: { code: 'bad_signature', message: 'The request signature is missing, expired or wrong.' } });
+  });
+  return [headersFirst, raw, verify];
 }

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { P } from '@stagekeeper/shared';
@@ -8,8 +10,9 @@ import { silentLogger } from '../log';
 import { fanOut, IngestQueue } from '../queue/ingest-queue';
 import { ReconcileQueue } from '../queue/reconcile-queue';
 import { redisKeys } from '../state/keys';
-import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { deletePrefix, testPrefix, testRedis, waitFor } from '../testing/fakes';
 import { createApp } from './app';
+import { ReplayStore } from './replay-store';
 
 const SECRET = 'app-client-secret';
 const PUBLIC = 'https://hooks.example.test';
@@ -40,7 +43,8 @@ let ingest: IngestQueue;
 let reconcile: ReconcileQueue;
 let ready: () => Promise<void>;
 
-const app = () =>
+const METRICS_TOKEN = 'a-metrics-token-of-some-length';
+const app = (over: Partial<Parameters<typeof createApp>[0]> = {}) =>
   createApp({
     clientSecret: SECRET,
     publicUrl: PUBLIC,
@@ -49,6 +53,8 @@ const app = () =>
     readiness: () => ready(),
     log: silentLogger,
     routers: [{ path: '/api/card', router: express.Router().get('/ping', (_req, res) => void res.json({ pong: true })) }],
+    metricsToken: METRICS_TOKEN,
+    ...over,
   });
 
 const post = (body: string, headers: Record<string, string>) => request(app()).post(PATH).set(headers).send(body);
@@ -212,7 +218,7 @@ describe('health, readiness, metrics, extension routes', () => {
       throw new Error('ECONNREFUSED');
     };
     expect((await request(app()).get('/readyz')).status).toBe(503);
-    const m = await request(app()).get('/metrics');
+    const m = await request(app()).get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`);
     expect(m.status).toBe(200);
     expect(m.text).toContain('stagekeeper_webhook_events_total');
     expect(m.text).toContain('stagekeeper_hubspot_calls_total');
@@ -223,5 +229,73 @@ describe('health, readiness, metrics, extension routes', () => {
     const r = await request(app()).get('/nope');
     expect(r.status).toBe(404);
     expect(r.body).toEqual({ error: 'not found' });
+  });
+});
+
+describe('issue 12: metrics protected, headers before bodies, replays', () => {
+  it('/metrics needs the bearer token, and is not served at all without one configured', async () => {
+    expect((await request(app()).get('/metrics')).status).toBe(401);
+    expect((await request(app()).get('/metrics').set('Authorization', 'Bearer wrong-token-of-some-length')).status).toBe(401);
+    expect((await request(app({ metricsToken: undefined })).get('/metrics')).status).toBe(404);
+  });
+
+  it('an unsigned request is refused from its headers, without waiting for (or reading) its body', async () => {
+    const server = app({ maxBodyBytes: 1024 * 1024 }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        // Announces 1 MB and sends 1 KB of it: an answer can only come from the headers.
+        const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: PATH, headers: { 'content-type': 'application/json', 'content-length': String(1024 * 1024) } });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+        req.write(Buffer.alloc(1024, 0x20));
+      });
+      expect(status).toBe(401);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a stale timestamp is refused before the body too', async () => {
+    const body = JSON.stringify([event({ objectId: 90 })]);
+    const res = await post(body, sign(body, `${PUBLIC}${PATH}`, String(Date.now() - 10 * 60_000)));
+    expect(res.status).toBe(401);
+    expect(res.body.reason).toBe('stale');
+  });
+
+  it('the same signed request twice within the window is acknowledged once and enqueued once; a failed one can be retried', async () => {
+    const replay = new ReplayStore(redis, redisKeys(prefix));
+    const body = JSON.stringify([event({ objectId: 91 })]);
+    const headers = sign(body);
+    const first = await request(app({ replay })).post(PATH).set(headers).send(body);
+    expect(first.body).toEqual({ accepted: 1 });
+    const again = await request(app({ replay })).post(PATH).set(headers).send(body);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ accepted: 0, replayed: true });
+    expect(await pendingJobs()).toHaveLength(1);
+    // The claim expires with the signature window.
+    const keys = await redis.keys(`${prefix}:replay:*`);
+    expect(keys).toHaveLength(1);
+    expect(await redis.pttl(keys[0]!)).toBeGreaterThan(9 * 60_000);
+
+    // Redis unreachable for the replay check: 503 (HubSpot redelivers), not a 500.
+    const down = { claim: async () => Promise.reject(new Error('ECONNREFUSED')), release: async () => undefined };
+    const body3 = JSON.stringify([event({ objectId: 93 })]);
+    expect((await request(app({ replay: down })).post(PATH).set(sign(body3)).send(body3)).status).toBe(503);
+
+    // A request answered 503 (Redis could not take it) is not spent: HubSpot's retry of it goes through.
+    const body2 = JSON.stringify([event({ objectId: 92 })]);
+    const headers2 = sign(body2);
+    const failing = app({ replay, enqueue: async () => Promise.reject(new Error('redis down')) });
+    expect((await request(failing).post(PATH).set(headers2).send(body2)).status).toBe(503);
+    // The claim is given back once the 503 has been sent.
+    await waitFor(async () => (await redis.keys(`${prefix}:replay:*`)).length === 1, 5_000, 'the claim to be released');
+    expect((await request(app({ replay })).post(PATH).set(headers2).send(body2)).body).toEqual({ accepted: 1 });
   });
 });

@@ -1,8 +1,10 @@
-import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
 import type { IngestJobData } from '../queue/ingest-queue';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3 } from '../webhooks/signature';
+import { checkSignatureHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3, type SignatureFailure } from '../webhooks/signature';
+import type { ReplayStore } from './replay-store';
 import { parseWebhookBatch, routeEvent, UNRECOGNISED_REASONS } from '../webhooks/events';
 
 export type AppDeps = {
@@ -22,6 +24,10 @@ export type AppDeps = {
    * each is mounted as given, after the built-in routes, and behind the same JSON error handling.
    */
   routers?: { path: string; router: Router | RequestHandler }[];
+  /** Signed webhook requests already accepted; a replay within the signature window is answered without effect. */
+  replay?: Pick<ReplayStore, 'claim' | 'release'>;
+  /** config METRICS_TOKEN: /metrics needs `Authorization: Bearer <token>`; without one it is not served. */
+  metricsToken?: string;
 };
 
 const READINESS_TIMEOUT_MS = 2_000;
@@ -51,13 +57,29 @@ export function createApp(deps: AppDeps) {
     }
   });
 
-  app.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', registry.contentType);
-    res.send(await registry.metrics());
-  });
+  // Operational detail (queue depths, error rates) is not for the internet: only with the token.
+  if (deps.metricsToken) {
+    const expected = digest(deps.metricsToken);
+    app.get('/metrics', async (req, res) => {
+      const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
+      if (!given || !timingSafeEqual(digest(given), expected)) {
+        res.set('WWW-Authenticate', 'Bearer').status(401).json({ error: 'metrics need the bearer token' });
+        return;
+      }
+      res.set('Content-Type', registry.contentType);
+      res.send(await registry.metrics());
+    });
+  }
 
   app.post(
     '/webhooks/hubspot',
+    // Headers first: a request that cannot be signed by HubSpot is refused before any of its body is read.
+    signatureHeadersFirst(clock, (res, reason) => {
+      webhookEvents.inc({ outcome: 'rejected_signature' });
+      webhookRequests.inc({ status: '401' });
+      deps.log.warn({ reason }, 'webhook signature headers rejected');
+      res.status(401).json({ error: 'invalid signature', reason });
+    }),
     // Raw bytes whatever the content type: the signature covers exactly what was sent.
     express.raw({ type: () => true, limit: deps.maxBodyBytes }),
     async (req, res) => {
@@ -83,6 +105,26 @@ export function createApp(deps: AppDeps) {
         deps.log.warn({ reason: verdict.reason, bytes: rawBody.length }, 'webhook signature rejected');
         return reply(401, { error: 'invalid signature', reason: verdict.reason });
       }
+
+      // The same signed request again within the window: it was accepted once, so it is acknowledged, not re-run.
+      const signature = req.get(SIGNATURE_HEADER)!;
+      let fresh = true;
+      try {
+        fresh = !deps.replay || (await deps.replay.claim(signature));
+      } catch (err) {
+        // Redis unreachable: the same 503 as a failed enqueue, so HubSpot redelivers.
+        deps.log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'webhook replay check failed');
+        return reply(503, { error: 'temporarily unable to accept events' });
+      }
+      if (!fresh) {
+        webhookEvents.inc({ outcome: 'replayed' });
+        deps.log.warn({ bytes: rawBody.length }, 'signed webhook request seen before; ignored');
+        return reply(200, { accepted: 0, replayed: true });
+      }
+      // Anything but a 2xx gives the claim back, so HubSpot's retry of this very request is taken.
+      res.on('finish', () => {
+        if (res.statusCode >= 300) void deps.replay?.release(signature).catch(() => undefined);
+      });
 
       let body: unknown;
       try {
@@ -164,6 +206,21 @@ export function createApp(deps: AppDeps) {
   app.use(onError);
 
   return app;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Checks what the signature headers alone can tell (present, well-formed, timestamp inside the window) before
+ * the body is read, and closes the connection on a refusal so an unsigned 1 MB upload is not drained.
+ */
+export function signatureHeadersFirst(clock: () => number, refuse: (res: Response, reason: SignatureFailure) => void): RequestHandler {
+  return (req, res, next) => {
+    const verdict = checkSignatureHeaders(req.get(SIGNATURE_HEADER), req.get(TIMESTAMP_HEADER), clock());
+    if (verdict.ok) return next();
+    res.set('Connection', 'close');
+    refuse(res, verdict.reason);
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

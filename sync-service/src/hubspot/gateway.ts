@@ -657,8 +657,22 @@ export class HubSpotApiGateway implements HubSpotGateway {
     return ids;
   }
 
-  /** Lists the deal's associated tasks/notes and finds the ones carrying our markers. */
-  private async recover(portalId: string, dealId: string, type: ObjectType, keys: Set<string>): Promise<Map<string, string>> {
+  /**
+   * Maps every Stagekeeper task the deal already has in HubSpot (found by its `[stagekeeper:<key>]` marker) into
+   * the task map, for a deal whose state is unknown (first seen, or Redis lost its data): the engine then adopts
+   * the current visit's tasks instead of creating them again, and cancels the open ones of ended visits.
+   * One association listing (plus a body read when there are tasks). Returns how many were mapped.
+   */
+  async adoptMarkedTasks(portalId: string, dealId: string): Promise<number> {
+    const found = await this.recover(portalId, dealId, 'tasks', 'all');
+    const known = await this.tasks.get(portalId, dealId);
+    const fresh = new Map([...found].filter(([key]) => known.get(key)?.state !== 'mapped'));
+    if (fresh.size) await this.tasks.setIds(portalId, dealId, fresh);
+    return fresh.size;
+  }
+
+  /** Lists the deal's associated tasks/notes and finds the ones carrying our markers (`all`: any marker). */
+  private async recover(portalId: string, dealId: string, type: ObjectType, keys: Set<string> | 'all'): Promise<Map<string, string>> {
     const ids: string[] = [];
     let after: string | undefined;
     do {
@@ -678,7 +692,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const byId = new Map(res.results.map((r) => [r.id, r]));
       for (const id of part) {
         const body = byId.get(id)?.properties[bodyProp] ?? '';
-        for (const m of body.matchAll(MARKER_RE)) if (keys.has(m[1]!) && !found.has(m[1]!)) found.set(m[1]!, id);
+        for (const m of body.matchAll(MARKER_RE)) if ((keys === 'all' || keys.has(m[1]!)) && !found.has(m[1]!)) found.set(m[1]!, id);
       }
     }
     return found;

@@ -120,7 +120,8 @@ const storedKeys = async () => (await redis.keys(`${prefix}:*`)).filter((k) => !
 
 beforeAll(async () => {
   clock = manualClock(Date.now());
-  ({ portal, server } = await startSandboxPortal({ now: clock.now }));
+  // The installing user (token info's user_id) is the portal's first owner's user.
+  ({ portal, server } = await startSandboxPortal({ now: clock.now, owners: [{ id: '501', email: 'admin@clinic.test' }] }));
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
   portalId = String(portal.portalId);
   store = new EncryptedRedisTokenStore({ redis, prefix, keys: KEY });
@@ -353,11 +354,32 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(await redis.exists(keys.tokens(portalId))).toBe(1);
   });
 
+  /** A signed uninstall as the settings page sends it (hubspot.fetch appends userId, userEmail, appId, portalId). */
+  const signedUninstall = (app: Express, userId: string | null) => {
+    const url = `/oauth/uninstall?portalId=${portalId}${userId === null ? '' : `&userId=${userId}`}&userEmail=admin%40clinic.test&appId=${portal.appId}`;
+    const ts = clock.now();
+    return request(app)
+      .post(url)
+      .set('X-HubSpot-Signature-v3', signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts))
+      .set('X-HubSpot-Request-Timestamp', String(ts));
+  };
+
+  it('the installing user is kept as the portal admin; uninstall by anyone else, or without userId, is 403 and keeps the tokens', async () => {
+    const installer = String(portal.owners.first()!.userId);
+    expect(await registry.isAdmin(portalId, installer)).toBe(true);
+    const app = buildApp();
+    const other = await signedUninstall(app, String(Number(installer) + 1)).expect(403);
+    expect(other.body.error.code).toBe('forbidden');
+    await signedUninstall(app, null).expect(403);
+    expect(await redis.exists(keys.tokens(portalId))).toBe(1);
+    expect((await registry.get(portalId)).installed).toBe(true);
+  });
+
   it('uninstall: refresh token revoked at HubSpot, tokens deleted, portal off the sweep, status says not installed', async () => {
     const app = buildApp();
     const { refreshToken } = (await store.get(portalId))!;
     await redis.set(redisKeys(prefix).sweepCursor(portalId), String(clock.now()));
-    const url = `/oauth/uninstall?portalId=${portalId}&userId=7&userEmail=admin%40clinic.test&appId=${portal.appId}`;
+    const url = `/oauth/uninstall?portalId=${portalId}&userId=${portal.owners.first()!.userId}&userEmail=admin%40clinic.test&appId=${portal.appId}`;
     const ts = clock.now();
     const res = await request(app)
       .post(url)
@@ -374,6 +396,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(() => portal.tokens.exchange(new URLSearchParams({ grant_type: 'refresh_token', client_id: portal.clientId, client_secret: portal.clientSecret, refresh_token: refreshToken }))).toThrow(/refresh token/);
     const status = await registry.get(portalId);
     expect(status).toMatchObject({ installed: false, uninstalledAt: new Date(ts).toISOString() });
+    expect(await redis.exists(keys.admins(portalId))).toBe(0);
 
     // A fresh provider (another process) has nothing to use for this portal any more.
     const provider = new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url, now: clock.now });

@@ -12,6 +12,8 @@ export function installKeys(prefix: string) {
     tokens: (portalId: string) => `${p(portalId)}:oauth:tokens`,
     /** Hash {install: JSON, provisioning: JSON}; separate fields so install and provisioning never overwrite each other. */
     status: (portalId: string) => `${p(portalId)}:install`,
+    /** Set of HubSpot user ids allowed to change the playbook and uninstall (the installer, ADMIN_USER_IDS). */
+    admins: (portalId: string) => `${p(portalId)}:admins`,
     portals: shared.portals,
     sweepCursor: shared.sweepCursor,
   };

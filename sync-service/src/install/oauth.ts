@@ -24,7 +24,8 @@ import { uninstallPortal } from './uninstall';
  *   POST /oauth/uninstall  → signed (v3, like hubspot.fetch) request from the settings page: disconnect
  */
 
-export type PortalIdentity = { portalId: string; scopes: string[] };
+/** `userId`: the HubSpot user who installed (kept as the portal's admin); absent when HubSpot does not say. */
+export type PortalIdentity = { portalId: string; scopes: string[]; userId?: string };
 /** Which portal a fresh access token belongs to. Injectable for tests and for hosts other than HubSpot's. */
 export type LookupPortal = (accessToken: string) => Promise<PortalIdentity>;
 
@@ -58,7 +59,11 @@ export function hubspotPortalLookup(basePath?: string): LookupPortal {
   return async (accessToken) => {
     const info = await client.oauth.accessTokensApi.get(accessToken);
     if (!Number.isSafeInteger(info.hubId) || info.hubId <= 0) throw new Error('token info has no hub id');
-    return { portalId: String(info.hubId), scopes: Array.isArray(info.scopes) ? info.scopes : [] };
+    return {
+      portalId: String(info.hubId),
+      scopes: Array.isArray(info.scopes) ? info.scopes : [],
+      ...(Number.isSafeInteger(info.userId) && info.userId > 0 ? { userId: String(info.userId) } : {}),
+    };
   };
 }
 
@@ -152,7 +157,7 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
 
     await opts.tokens.set(portalId, tokens);
     opts.tokenCache?.forget(portalId);
-    await opts.registry.markInstalled(portalId, { mode: 'oauth', scopes: identity.scopes });
+    await opts.registry.markInstalled(portalId, { mode: 'oauth', scopes: identity.scopes, ...(identity.userId ? { admins: [identity.userId] } : {}) });
     const missing = missingScopes(identity.scopes);
     opts.log.info({ portalId, missingScopes: missing }, 'app installed');
 
@@ -201,6 +206,12 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     const portalId = typeof req.query.portalId === 'string' ? req.query.portalId : '';
     if (!/^\d{1,20}$/.test(portalId))
       return res.status(400).json({ error: { code: 'invalid_request', message: 'The signed request names no portal.' } });
+    // Any user of the portal can make the settings page send this; only the portal's admins may act on it.
+    const userId = typeof req.query.userId === 'string' ? req.query.userId : null;
+    if (!(await opts.registry.isAdmin(portalId, userId))) {
+      opts.log.warn({ portalId, userId }, 'uninstall refused: not an admin of the portal');
+      return res.status(403).json({ error: { code: 'forbidden', message: 'Only an admin of this HubSpot account can disconnect Stagekeeper.' } });
+    }
     await uninstallPortal({ tokens: opts.tokens, registry: opts.registry, revoke: opts.revoke, basePath: opts.basePath, log: opts.log }, portalId);
     opts.tokenCache?.forget(portalId);
     return res.json({ portalId: Number(portalId), installed: false });

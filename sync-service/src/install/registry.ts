@@ -83,8 +83,11 @@ export class InstallRegistry {
     };
   }
 
-  /** Records the install and adds the portal to the set the sweep walks. */
-  async markInstalled(portalId: string, opts: { mode: 'oauth' | 'static'; scopes: string[] | null }): Promise<void> {
+  /**
+   * Records the install and adds the portal to the set the sweep walks. `admins`: HubSpot user ids who may change
+   * the playbook and uninstall (the installing user for OAuth: HubSpot lets only super admins install apps).
+   */
+  async markInstalled(portalId: string, opts: { mode: 'oauth' | 'static'; scopes: string[] | null; admins?: string[] }): Promise<void> {
     const previous = parse(await this.redis.hget(this.keys.status(portalId), 'install'), NO_INSTALL);
     const record: InstallRecord = {
       installed: true,
@@ -94,12 +97,19 @@ export class InstallRegistry {
       mode: opts.mode,
       scopes: opts.scopes,
     };
-    await this.redis
-      .multi()
-      .hset(this.keys.status(portalId), 'install', JSON.stringify(record))
-      .sadd(this.keys.portals(), portalId)
-      .exec()
-      .then(execOk);
+    const tx = this.redis.multi().hset(this.keys.status(portalId), 'install', JSON.stringify(record)).sadd(this.keys.portals(), portalId);
+    if (opts.admins?.length) tx.sadd(this.keys.admins(portalId), ...opts.admins);
+    await tx.exec().then(execOk);
+  }
+
+  /**
+   * Whether a HubSpot user may change the portal's playbook or uninstall: installed, and in the admin list kept
+   * at install. Checking HubSpot's super-admin flag instead would need the settings.users.read scope.
+   */
+  async isAdmin(portalId: string, userId: string | null): Promise<boolean> {
+    if (userId === null || !/^\d{1,20}$/.test(userId)) return false;
+    const [status, member] = await Promise.all([this.get(portalId), this.redis.sismember(this.keys.admins(portalId), userId)]);
+    return status.installed && member === 1;
   }
 
   async markProvisioning(portalId: string): Promise<void> {
@@ -150,6 +160,8 @@ export class InstallRegistry {
       .del(this.keys.tokens(portalId))
       .srem(this.keys.portals(), portalId)
       .del(this.keys.sweepCursor(portalId))
+      // The next install names its own admin.
+      .del(this.keys.admins(portalId))
       .hset(this.keys.status(portalId), 'install', JSON.stringify(record))
       .exec()
       .then(execOk);

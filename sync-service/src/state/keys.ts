@@ -18,6 +18,8 @@ export function redisKeys(prefix: string) {
   return {
     /** Hash {v: version, s: DealState JSON or "" for none}. */
     dealState: (portalId: string, dealId: string) => `${p(portalId)}:deal:${assertKeyPart('dealId', dealId)}`,
+    /** String with a TTL: the job deciding this deal right now (a token), so two jobs never decide it at once. */
+    dealLock: (portalId: string, dealId: string) => `${p(portalId)}:lock:${assertKeyPart('dealId', dealId)}`,
     /** Hash rowKey -> history row JSON, one per ISO week (Monday, UTC) of the stage exit. */
     history: (portalId: string, weekStart: string) => `${p(portalId)}:history:${weekStart}`,
     /** Hash version -> playbook JSON. */
@@ -40,6 +42,13 @@ export function redisKeys(prefix: string) {
     notifyHealth: (portalId: string) => `${p(portalId)}:notify:health`,
     /** Hash page key -> page record JSON: the deal's paging trail (sent, failed, resolved). */
     notifyTrail: (portalId: string, dealId: string) => `${p(portalId)}:notify:trail:${assertKeyPart('dealId', dealId)}`,
+    /**
+     * String (JSON {seededAt}): written once the service has seeded Redis (playbooks, schedules). Its absence
+     * while running means Redis lost its data (a restart without persistence, a flush): see state/data-loss.ts.
+     */
+    seeded: () => `${prefix}:seeded`,
+    /** String with a TTL: a signed request already answered (its signature's hash), refused if seen again. */
+    replay: (digest: string) => `${prefix}:replay:${assertKeyPart('digest', digest)}`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
   };

@@ -52,12 +52,20 @@ export function computeSignatureV3(secret: string, method: string, uri: string, 
 }
 
 /** v3 verification; a failure says why, so logs can tell a clock problem from a wrong secret. */
-export function verifySignatureV3(secret: string, req: SignedRequest, now: number = Date.now()): SignatureResult {
-  const { signature, timestamp } = req;
+/** The checks that need only the headers, so a request failing them is refused before its body is read. */
+export function checkSignatureHeaders(signature: string | undefined, timestamp: string | undefined, now: number): SignatureResult {
   if (!signature || !timestamp) return { ok: false, reason: 'missing_header' };
   if (!/^\d{1,16}$/.test(timestamp)) return { ok: false, reason: 'bad_timestamp' };
   // Future timestamps count too: a captured request replayed with a forged-ahead clock must not live longer.
   if (Math.abs(now - Number(timestamp)) > MAX_SIGNATURE_AGE_MS) return { ok: false, reason: 'stale' };
+  return { ok: true };
+}
+
+export function verifySignatureV3(secret: string, req: SignedRequest, now: number = Date.now()): SignatureResult {
+  const { signature, timestamp } = req;
+  const headers = checkSignatureHeaders(signature, timestamp, now);
+  if (!headers.ok) return headers;
+  if (!signature || !timestamp) return { ok: false, reason: 'missing_header' };
   const expected = Buffer.from(computeSignatureV3(secret, req.method, req.uri, req.rawBody, timestamp), 'utf8');
   const received = Buffer.from(signature, 'utf8');
   // timingSafeEqual needs equal lengths; a length difference reveals nothing an attacker does not know.
