@@ -68,6 +68,9 @@ export const P = {
   clockBreachedAt: 'stagekeeper_clock_breached_at',
   clockBreachReason: 'stagekeeper_clock_breach_reason',
   closureReason: 'stagekeeper_closure_reason',
+  breachEvidence: 'stagekeeper_breach_evidence',
+  breachOwnerOpenTasks: 'stagekeeper_breach_owner_open_tasks',
+  breachUnansweredAttempts: 'stagekeeper_breach_unanswered_attempts',
 } as const;
 
 export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
@@ -95,5 +98,18 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
     'Why the deal closed (a closed stage with closure reasons requires one); cleared when the deal is reopened.',
     'enumeration',
     CLOSURE_REASONS,
+  ),
+  def(P.breachEvidence, 'Breach evidence', 'What decided the latest breach reason (rule labels, never values).', 'string'),
+  def(
+    P.breachOwnerOpenTasks,
+    'Breach owner open tasks',
+    "Open tasks the deal owner held in HubSpot at the latest breach (capacity evidence); empty when unknown.",
+    'number',
+  ),
+  def(
+    P.breachUnansweredAttempts,
+    'Breach unanswered attempts',
+    'Contact attempts logged in the breached stage without an inbound reply (patient-unreachable evidence).',
+    'number',
   ),
 ];

@@ -22,6 +22,13 @@ export interface HubSpotGateway {
   readUnreadTasks(portalId: string, snapshot: DealSnapshot): Promise<DealSnapshot>;
 
   /**
+   * Open (not completed) tasks the owner holds in HubSpot, all of them, not only Stagekeeper's: the capacity
+   * evidence of a breach. Read only when a decision infers a breach reason (`needsOwnerLoad`). Optional so test
+   * gateways without it leave capacity unknown.
+   */
+  ownerOpenTasks?(portalId: string, ownerId: string): Promise<number>;
+
+  /**
    * Carries out the HubSpot-side commands for one deal (createTask, completeTask, cancelTask, setProperties,
    * moveStage, assignOwner, addNote), batching where HubSpot allows. Idempotent per command: a retried call
    * never creates a second task for the same key. Timer and history commands are ignored here.

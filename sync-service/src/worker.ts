@@ -1,4 +1,4 @@
-import { dependsOnUnreadTasks, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
+import { dependsOnUnreadTasks, needsOwnerLoad, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
 import type {
   Command,
   DealSnapshot,
@@ -164,8 +164,20 @@ export function createProcessor(deps: WorkerDeps) {
       routing = { ...routing, openTasks: await deps.gateway.openTaskCounts(portalId, wanted) };
       result = decide(playbook, state, snapshot, now, routing);
     }
-    if (!dependsOnUnreadTasks((s) => decide(playbook, state, s, now, routing), snapshot, result)) return withResolutions(result);
-    return withResolutions(decide(playbook, state, await deps.gateway.readUnreadTasks(portalId, snapshot), now, routing));
+    if (dependsOnUnreadTasks((s) => decide(playbook, state, s, now, routing), snapshot, result)) {
+      snapshot = await deps.gateway.readUnreadTasks(portalId, snapshot);
+      result = decide(playbook, state, snapshot, now, routing);
+    }
+    // Capacity evidence: the owner's open-task load, read from HubSpot only when a breach reason is being inferred.
+    if (deps.gateway.ownerOpenTasks && needsOwnerLoad(snapshot, result)) {
+      // Evidence, not a precondition: a breach is not held up when the load cannot be read (capacity stays unknown).
+      const load = await deps.gateway.ownerOpenTasks(portalId, snapshot.ownerId!).catch((err: unknown) => {
+        deps.log.warn({ portalId, dealId: snapshot.dealId, err: err instanceof Error ? err.message : String(err) }, 'owner open-task load not read');
+        return undefined;
+      });
+      if (load !== undefined) result = decide(playbook, state, { ...snapshot, ownerOpenTasks: load }, now, routing);
+    }
+    return withResolutions(result);
   }
 
   /** settleDeal under the deal's lock: the snapshot read before the lock is read again inside it. */

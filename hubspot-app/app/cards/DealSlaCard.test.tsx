@@ -152,7 +152,15 @@ describe('DealSlaCard', () => {
 
   it('shows the breach history', async () => {
     const breaches = [
-      { stage: { id: 'review', label: 'Intake review' }, breachedAt: '2026-11-20T15:00:00.000Z', reason: 'capacity' as const, source: 'inferred' as const },
+      {
+        stage: { id: 'review', label: 'Intake review' },
+        breachedAt: '2026-11-20T15:00:00.000Z',
+        reason: 'capacity' as const,
+        source: 'inferred' as const,
+        entryId: '123:review:1',
+        evidence: ["owner holds 31 open tasks in HubSpot, above the role's threshold of 25"],
+        corrected: false,
+      },
       { stage: { id: 'triage', label: 'Triage' }, breachedAt: '2026-11-18T15:00:00.000Z', reason: null, source: null },
     ];
     const t = setup(serve(managed({ breaches })));
@@ -160,9 +168,29 @@ describe('DealSlaCard', () => {
     await t.waitFor(() => expect(t.find(Table)).toBeTruthy());
     const rows = t.find(Table).findAll(TableRow).slice(1);
     expect(rows.map((r) => r.findAll(TableCell).map((c) => c.text))).toEqual([
-      ['Intake review', 'Fri, Nov 20, 10:00 AM EST', 'Capacity (inferred)'],
-      ['Triage', 'Wed, Nov 18, 10:00 AM EST', 'Not set'],
+      ['Intake review', 'Fri, Nov 20, 10:00 AM EST', 'Capacity (inferred)', "owner holds 31 open tasks in HubSpot, above the role's threshold of 25", null],
+      ['Triage', 'Wed, Nov 18, 10:00 AM EST', 'Not set', '-', '-'],
     ]);
+  });
+
+  it('corrects the reason of a past breach from the breach history', async () => {
+    const past = {
+      stage: { id: 'review', label: 'Intake review' },
+      breachedAt: '2026-11-20T15:00:00.000Z',
+      reason: 'handoff' as const,
+      source: 'inferred' as const,
+      entryId: '123:review:1',
+      evidence: ['owner changed 1 time(s) during the visit'],
+      corrected: false,
+    };
+    const after = managed({ breaches: [{ ...past, reason: 'capacity', source: 'manual', corrected: true }] });
+    const t = setup((call) => ({ body: call.method === 'POST' ? after : managed({ breaches: [past] }) }));
+    t.show();
+    await t.waitFor(() => expect(t.find(Select, (n) => n.props.name === 'correct-0')).toBeTruthy());
+    t.find(Select, (n) => n.props.name === 'correct-0').trigger('onChange', 'capacity' as never);
+    await eventually(() => expect(t.mocks.actions.addAlert.callCount).toBe(1));
+    expect(t.fetch.calls[1]).toEqual({ url: `${CARD_URL}/breach-reason`, method: 'POST', body: { reason: 'capacity', entryId: '123:review:1' } });
+    await t.waitFor(() => expect(t.find(TableCell, (c) => c.text === 'Capacity (corrected)')).toBeTruthy());
   });
 
   it('posts a corrected breach reason and confirms it with an alert', async () => {

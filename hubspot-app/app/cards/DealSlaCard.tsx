@@ -71,12 +71,13 @@ export const DealSlaCard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }
   const watched = state.kind === 'ready' && state.view.managed ? state.view.watchProperties : [];
   useWatchedProperties(actions.onCrmPropertiesUpdate, watched, () => void load(false));
 
-  const saveReason = async (reason: BreachReason) => {
+  /** `entryId` names a past breach from the history list; omitted: the current stage's breach. */
+  const saveReason = async (reason: BreachReason, entryId?: string) => {
     setSaving(true);
     try {
       const view = await client.post<DealCardView>(
         `/api/card/deal/${encodeURIComponent(dealId)}/breach-reason`,
-        { reason },
+        entryId ? { reason, entryId } : { reason },
       );
       requestSeq.current++;
       setState({ kind: 'ready', view });
@@ -120,7 +121,7 @@ type ManagedProps = {
   timeZone: string;
   locale?: string;
   saving: boolean;
-  onSaveReason: (reason: BreachReason) => void;
+  onSaveReason: (reason: BreachReason, entryId?: string) => void;
 };
 
 const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedProps) => {
@@ -161,7 +162,13 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
       )}
       <Divider />
       <Heading>Breach history</Heading>
-      <BreachHistory breaches={view.breaches} timeZone={timeZone} locale={locale} />
+      <BreachHistory
+        breaches={view.breaches}
+        timeZone={timeZone}
+        locale={locale}
+        saving={saving}
+        onCorrect={(entryId, reason) => onSaveReason(reason, entryId)}
+      />
       {view.pages && (
         <>
           <Divider />

@@ -27,11 +27,14 @@ describe('Scorecard', () => {
 
     expect(fetch.calls).toEqual([{ url: URL, method: 'GET' }]);
     expect(cells(t.findByTestId(Table, 'by-stage'))).toEqual([
-      ['New referral (Telehealth intake)', '40', '2h 15m', '10%', '88%', '5%', 'Capacity (3), Patient unreachable (1)'],
-      ['Clinical review (Telehealth intake)', '12', '30m', '–', '100%', '0%', '–'],
+      ['New referral (Telehealth intake)', '40', '2h 15m', '10%', '88%', '5%', '3%', '6', '26h', '2', 'Capacity (3), Patient unreachable (1)'],
+      ['Clinical review (Telehealth intake)', '12', '30m', '–', '100%', '0%', '–', '0', '–', '0', '–'],
     ]);
     expect(cells(t.findByTestId(Table, 'by-role'))).toEqual([
-      ['Intake coordinator', '40', '2h 15m', '10%', '88%', '5%', 'Capacity (3)'],
+      ['Intake coordinator', '40', '2h 15m', '10%', '88%', '5%', '–', '0', '–', '0', 'Capacity (3)'],
+    ]);
+    expect(cells(t.findByTestId(Table, 'by-Referring partner'))).toEqual([
+      ['A81001', '7', '–', '–', '–', '–', '–', '0', '–', '0', '–'],
     ]);
     expect(t.find(BarChart).props.data).toEqual([
       { stage: 'New referral', series: 'Visits', count: 40 },

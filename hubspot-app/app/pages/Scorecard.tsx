@@ -27,6 +27,8 @@ export function chartData(rows: StageRow[]) {
   ]);
 }
 
+const dimensionLabels = (d: ScorecardResponse) => [...new Set((d.byDimension ?? []).map((r) => r.dimension.label))];
+
 export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
   const client = useRef(createServiceClient(SERVICE_URL, fetcher)).current;
   // Undefined asks the service for its default: the latest complete week.
@@ -108,6 +110,18 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
             groupLabel="Owner role"
             rows={state.data.byRole.map((r) => ({ ...r, key: r.role.id, label: r.role.name }))}
           />
+          {dimensionLabels(state.data).map((label) => (
+            <Flex key={label} direction="column" gap="sm">
+              <Heading>{`By ${label.toLowerCase()}`}</Heading>
+              <MetricsTable
+                testId={`by-${label}`}
+                groupLabel={label}
+                rows={(state.data.byDimension ?? [])
+                  .filter((r) => r.dimension.label === label)
+                  .map((r) => ({ ...r, key: `${r.dimension.property}/${r.value}`, label: r.value }))}
+              />
+            </Flex>
+          ))}
         </Flex>
       )}
     </Flex>

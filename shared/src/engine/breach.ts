@@ -1,73 +1,20 @@
-import { DEFAULT_BREACH_RULES, BreachReasonRule, type BreachReason, type Playbook, type Stage } from '../playbook/schema';
+import type { Playbook, Stage } from '../playbook/schema';
 import { P } from '../properties';
-import { evaluateCriteria, parseInstant, parseNumber } from './criteria';
+import { breachFacts, gatherEvidence, inferBreachReason } from './breach-evidence';
 import { Effects, msProp } from './effects';
-import type { DealSnapshot, DealState, StageEntry } from './types';
+import type { DealSnapshot, DealState, EngineResult } from './types';
 
-const DEFAULT_RULES = DEFAULT_BREACH_RULES.map((r) => BreachReasonRule.parse(r));
+export { gatherEvidence, inferBreachReason, type BreachEvidence } from './breach-evidence';
 
-/** What the engine can see at breach time, with a label for each piece (counts and names, no values). */
-export type BreachEvidence = {
-  missingExit: string[];
-  ownerChanges: number;
-  noOwner: boolean;
-  unansweredAttempts: number;
-  ownerOpenTasks: number | undefined;
-};
+/** Rule of the decision that an inferred breach reason emits; the worker looks for it (`needsOwnerLoad`). */
+export const REASON_INFERRED = 'breach.reason_inferred';
 
-export function gatherEvidence(
-  playbook: Playbook,
-  stage: Stage | undefined,
-  entry: StageEntry,
-  snapshot: DealSnapshot,
-  now: number,
-): BreachEvidence {
-  const missingExit = stage ? evaluateCriteria(stage.exitCriteria, snapshot, entry.tasks, now).missing : [];
-  const attempts = parseNumber(snapshot.properties[playbook.signals.contactAttempts]) ?? 0;
-  const replyProp = playbook.signals.lastInboundReply;
-  const lastReply = replyProp ? parseInstant(snapshot.properties[replyProp]) : null;
-  // A reply after entry answers the attempts: the patient was reachable, whatever else went wrong.
-  const replied = lastReply !== null && lastReply >= entry.enteredAt;
-  return {
-    missingExit,
-    ownerChanges: entry.ownerChanges.length,
-    noOwner: !snapshot.ownerId,
-    unansweredAttempts: replied ? 0 : Math.max(0, attempts - entry.contactAttemptsAtEntry),
-    ownerOpenTasks: snapshot.ownerOpenTasks,
-  };
-}
-
-function ruleMatches(rule: BreachReasonRule, e: BreachEvidence): boolean {
-  if (rule.missingExitCriteria !== undefined && rule.missingExitCriteria !== e.missingExit.length > 0) return false;
-  if (rule.ownerChanged !== undefined && rule.ownerChanged !== e.ownerChanges > 0) return false;
-  if (rule.noOwner !== undefined && rule.noOwner !== e.noOwner) return false;
-  if (rule.unansweredContactAttempts !== undefined && e.unansweredAttempts < rule.unansweredContactAttempts) return false;
-  if (rule.ownerOpenTasksAtLeast !== undefined && (e.ownerOpenTasks ?? 0) < rule.ownerOpenTasksAtLeast) return false;
-  return true;
-}
-
-function evidenceLabels(rule: BreachReasonRule, e: BreachEvidence): string[] {
-  const labels: string[] = [];
-  if (rule.missingExitCriteria) labels.push(...e.missingExit.map((m) => `exit criterion unmet: ${m}`));
-  if (rule.ownerChanged) labels.push(`owner changed ${e.ownerChanges} time(s) in the stage`);
-  if (rule.noOwner) labels.push('deal has no owner');
-  if (rule.unansweredContactAttempts !== undefined)
-    labels.push(`${e.unansweredAttempts} contact attempt(s) since entry without a reply`);
-  if (rule.ownerOpenTasksAtLeast !== undefined) labels.push(`owner holds ${e.ownerOpenTasks ?? 0} open tasks`);
-  return labels;
-}
-
-/** The first rule (stage's own list, else the defaults) whose every condition holds names the reason. */
-export function inferBreachReason(
-  stage: Stage | undefined,
-  evidence: BreachEvidence,
-): { reason: BreachReason; evidence: string[]; rule: string } {
-  const own = stage?.breachReasons;
-  const rules = own ?? DEFAULT_RULES;
-  const i = rules.findIndex((r) => ruleMatches(r, evidence));
-  const rule = rules[i];
-  if (!rule) return { reason: 'other', evidence: ['no breach-reason rule matched'], rule: 'fallback' };
-  return { reason: rule.reason, evidence: evidenceLabels(rule, evidence), rule: `${own ? 'stage' : 'default'}[${i}]` };
+/**
+ * Whether a decision inferred a breach reason without knowing the owner's open-task load. The worker then reads
+ * the load from HubSpot (one search call, at breaches only) and decides again, so capacity can be told.
+ */
+export function needsOwnerLoad(snapshot: DealSnapshot, result: EngineResult): boolean {
+  return snapshot.ownerOpenTasks === undefined && snapshot.ownerId !== null && result.decisions.some((d) => d.rule === REASON_INFERRED);
 }
 
 /**
@@ -93,12 +40,16 @@ export function applyBreach(
   if (entry.breachReasonSource === 'manual') {
     fx.decide('breach.reason_manual_kept', `reason "${entry.breachReason}" was set by a rep; inference skipped`);
   } else {
-    const inferred = inferBreachReason(stage, gatherEvidence(playbook, stage, entry, snapshot, now));
+    const evidence = gatherEvidence(playbook, stage, entry, snapshot, now);
+    const inferred = inferBreachReason(stage, evidence, playbook.breachRules);
     entry.breachReason = inferred.reason;
     entry.breachReasonSource = 'inferred';
     entry.breachEvidence = inferred.evidence;
-    fx.decide('breach.reason_inferred', `${inferred.reason} by rule ${inferred.rule}: ${inferred.evidence.join('; ')}`);
+    entry.breachFacts = breachFacts(evidence);
+    entry.inferredReason = inferred.reason;
+    fx.decide(REASON_INFERRED, `${inferred.reason} by rule ${inferred.rule}: ${inferred.evidence.join('; ')}`);
   }
+  const facts = entry.breachFacts;
   fx.decide('breach', `SLA of stage "${entry.stage}" breached at its due time ${new Date(at).toISOString()}`);
   fx.set({
     [P.slaStatus]: 'breached',
@@ -107,5 +58,9 @@ export function applyBreach(
     [P.breachReasonSource]: entry.breachReasonSource ?? 'inferred',
     [P.breachStage]: entry.stage,
     [P.breachCount]: String(state.breachCount),
+    // Reportable evidence: what decided the reason (labels) and the load and attempts it read ("" = unknown).
+    [P.breachEvidence]: entry.breachEvidence.join('; ').slice(0, 1000),
+    [P.breachOwnerOpenTasks]: facts?.ownerOpenTasks != null ? String(facts.ownerOpenTasks) : '',
+    [P.breachUnansweredAttempts]: facts ? String(facts.unansweredAttempts) : '',
   });
 }

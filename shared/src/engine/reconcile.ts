@@ -139,7 +139,9 @@ function transition(
     fx.decide('deal.first_seen', 'no stored visit: the current stage is taken as it is, without a gate check');
   }
 
-  if (direction === 'backward' && !viaGate) {
+  const loop = direction === 'backward' && cur ? to.pipeline.loops?.find((l) => l.from === cur.stage && l.to === to.stage.id) : undefined;
+  if (loop) fx.decide('loop', `declared loop back to "${to.stage.id}"${loop.reason ? ` (${loop.reason})` : ''}: not backflow`);
+  else if (direction === 'backward' && !viaGate) {
     // Includes a re-entry of the same stage (the deal left and came back between two reads).
     state.backflowCount += 1;
     fx.set({ [P.backflowCount]: String(state.backflowCount) });

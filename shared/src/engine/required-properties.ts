@@ -11,6 +11,8 @@ export function requiredProperties(playbook: Playbook): string[] {
   for (const pipeline of playbook.pipelines) for (const stage of pipeline.stages) names.add(`hs_v2_date_entered_${stage.id}`);
   // What the engine reads: criteria and signals (escalation actions only write).
   for (const use of propertyUses(playbook)) if (use.source !== 'action') names.add(use.property);
+  // Scorecard dimensions are recorded on each visit at exit.
+  for (const d of playbook.scorecard?.dimensions ?? []) names.add(d.property);
   // Counters restart from these when stored state is lost.
   names.add(P.breachCount);
   names.add(P.backflowCount);

@@ -6,8 +6,8 @@ import { Effects, iso } from './effects';
 import { findStage } from './lookup';
 import { cancelAllTimers, clockContext, elapsed } from './sla-clock';
 import { slaTaskKey } from './tasks';
-import type { DealSnapshot, DealState, HistoryRow } from './types';
-import { visitInputs } from './visit-inputs';
+import type { DealSnapshot, DealState, HistoryRow, StageEntry } from './types';
+import { TOKEN, visitInputs } from './visit-inputs';
 
 export type ExitMode =
   /** The deal moved on (another stage, a closed stage): the stage's work counts as done. */
@@ -101,9 +101,32 @@ export function exitStage(
       breachReason: entry.breachReason,
       breachedAt: entry.sla?.breachedAt ?? null,
       breachReasonSource: entry.breachReasonSource,
+      ...(outcome === 'breached' ? breachRecord(entry) : {}),
+      ...dimensionsOf(playbook, snapshot),
       ...(inputs ? { inputs } : {}),
     },
   });
   fx.decide('exit', `left "${label}" (${direction}, SLA ${outcome}): ${why}`);
   return outcome;
+}
+
+/** The breach's evidence, carried onto the history row so the card and scorecard show it after the visit ends. */
+function breachRecord(entry: StageEntry): Partial<HistoryRow> {
+  return {
+    breachEvidence: [...entry.breachEvidence],
+    ...(entry.breachFacts ? { breachFacts: entry.breachFacts } : {}),
+    ...(entry.inferredReason !== undefined ? { inferredReason: entry.inferredReason } : {}),
+  };
+}
+
+/** Dimension values as short tokens only (an enumeration value or an id): free text never gets into a row. */
+function dimensionsOf(playbook: Playbook, snapshot: DealSnapshot): Partial<HistoryRow> {
+  const declared = playbook.scorecard?.dimensions ?? [];
+  if (declared.length === 0) return {};
+  const dims: Record<string, string> = {};
+  for (const d of declared) {
+    const v = snapshot.properties[d.property];
+    if (v && TOKEN.test(v)) dims[d.property] = v;
+  }
+  return { dims };
 }

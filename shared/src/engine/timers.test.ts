@@ -75,10 +75,10 @@ describe('breach timer', () => {
     const entry = r.state!.current!;
     expect(entry.sla).toMatchObject({ status: 'breached', breachedAt: MON_10 + 2 * HOUR });
     expect(r.state!.breachCount).toBe(1);
-    // Default rules: no contact attempts, so the unmet exit criterion decides.
+    // Default precedence: no contact attempts, an owner of the role, no load known, so the unmet data criterion decides.
     expect(entry.breachReason).toBe('missing_data');
     expect(entry.breachReasonSource).toBe('inferred');
-    expect(entry.breachEvidence).toEqual(['exit criterion unmet: First contact logged']);
+    expect(entry.breachEvidence).toEqual(['data criterion unmet: First contact logged']);
     expect(written(r)).toEqual({
       [P.slaStatus]: 'breached',
       [P.slaBreachedAt]: String(MON_10 + 2 * HOUR),
@@ -86,6 +86,9 @@ describe('breach timer', () => {
       [P.breachReasonSource]: 'inferred',
       [P.breachStage]: 'lead',
       [P.breachCount]: '1',
+      [P.breachEvidence]: 'data criterion unmet: First contact logged',
+      [P.breachOwnerOpenTasks]: '',
+      [P.breachUnansweredAttempts]: '0',
     });
     // The warning never fired; it no longer applies.
     expect(only(r, 'cancelTimer').map((c) => c.timerId)).toEqual([warning.timerId]);
@@ -93,10 +96,11 @@ describe('breach timer', () => {
   });
 
   it.each([
-    ['patient_unreachable', { num_contacted_notes: '3' }, null, ['3 contact attempt(s) since entry without a reply']],
+    ['patient_unreachable', { num_contacted_notes: '3' }, null, ['3 contact attempt(s) since entry, no inbound reply since entry (threshold 2)']],
     // A reply after entry answers the attempts; the owner change then explains the breach.
-    ['handoff', { num_contacted_notes: '3', last_reply_at: String(MON_10 + HOUR) }, '102', ['owner changed 1 time(s) in the stage']],
-    ['handoff', { num_contacted_notes: '1' }, null, ['deal has no owner']],
+    ['handoff', { num_contacted_notes: '3', last_reply_at: String(MON_10 + HOUR) }, '102', ['owner changed 1 time(s) during the visit']],
+    // Losing the owner is also an owner change: both facts are the evidence.
+    ['handoff', { num_contacted_notes: '1' }, null, ['deal has no owner', 'owner changed 1 time(s) during the visit']],
   ] as const)('infers %s from evidence', (reason, properties, newOwner, evidence) => {
     let state = entered;
     const owner = newOwner ?? (evidence[0] === 'deal has no owner' ? null : '101');
@@ -107,7 +111,12 @@ describe('breach timer', () => {
     expect(r.state!.current!.breachEvidence).toEqual(evidence);
   });
 
-  it('infers capacity from the owner workload, and other when nothing matches', () => {
+  it("infers capacity from the owner workload above the role's threshold, and other when nothing matches", () => {
+    const playbook = fixturePlaybook((p) => {
+      p.roles[0]!.capacity = { openTasks: 14 };
+    });
+    const entered = reconcile({ playbook, state: null, snapshot: base, now: MON_10 }).state!;
+    const fire = (state: DealState, timer: TimerFiring, now: number, s: DealSnapshot) => onTimer({ playbook, state, snapshot: s, timer, now });
     const busy = snap({ properties: { num_contacted_notes: '1' }, ownerOpenTasks: 15 });
     expect(fire(entered, breach, MON_10 + 2 * HOUR, busy).state!.current!.breachReason).toBe('capacity');
     const calm = snap({ properties: { num_contacted_notes: '1' }, ownerOpenTasks: 2 });
@@ -116,11 +125,14 @@ describe('breach timer', () => {
 
   it("uses the stage's own rules when it has them", () => {
     const pb = fixturePlaybook((p) => {
-      p.pipelines[0]!.stages[0]!.breachReasons = [{ reason: 'capacity' }];
+      p.pipelines[0]!.stages[0]!.breachReasons = [{ reason: 'capacity', ownerOpenTasksAtLeast: 3 }];
     });
     const st = reconcile({ playbook: pb, state: null, snapshot: base, now: MON_10 }).state!;
-    const r = onTimer({ playbook: pb, state: st, snapshot: base, timer: breach, now: MON_10 + 2 * HOUR });
+    const r = onTimer({ playbook: pb, state: st, snapshot: { ...base, ownerOpenTasks: 3 }, timer: breach, now: MON_10 + 2 * HOUR });
     expect(r.state!.current!.breachReason).toBe('capacity');
+    // The stage's list replaces the defaults: the unmet data criterion does not make it missing_data.
+    const r2 = onTimer({ playbook: pb, state: st, snapshot: { ...base, ownerOpenTasks: 2 }, timer: breach, now: MON_10 + 2 * HOUR });
+    expect(r2.state!.current!.breachReason).toBe('other');
   });
 });
 

@@ -126,6 +126,18 @@ export const Routing = z.object({
   pick: z.enum(['roundRobin', 'fewestOpenTasks', 'lead']),
 });
 
+/** Counts and flags of breach-reason evidence (shared/src/engine/breach-evidence.ts); null: not known. */
+export const BreachFacts = z.object({
+  ownerOpenTasks: z.number().int().nonnegative().nullable(),
+  capacityThreshold: z.number().int().nonnegative().nullable(),
+  unansweredAttempts: z.number().int().nonnegative(),
+  missingData: z.number().int().nonnegative(),
+  pendingActions: z.number().int().nonnegative(),
+  ownerChanges: z.number().int().nonnegative(),
+  noOwner: z.boolean(),
+  ownerOutsideRole: z.boolean().nullable(),
+});
+
 export const OwnerChange = z.object({ at: z.number(), from: z.string().nullable(), to: z.string().nullable() });
 
 export const StageEntry = z.object({
@@ -146,6 +158,10 @@ export const StageEntry = z.object({
   breachReasonSource: z.enum(['inferred', 'manual']).nullable(),
   /** Evidence the reason was inferred from (labels only, no property values). */
   breachEvidence: z.array(z.string()),
+  /** The evidence's counts and flags at the breach (optional: visits that breached before it was recorded). */
+  breachFacts: BreachFacts.optional(),
+  /** What inference said at the breach, kept when a rep corrects the reason so corrections can be counted. */
+  inferredReason: BreachReason.nullable().optional(),
   /**
    * Where `enteredAt` came from: HubSpot's hs_v2_date_entered_<stage>, or `now` when HubSpot gave none.
    * Optional so state stored before this field existed still parses ("hubspot" is assumed).
@@ -353,6 +369,17 @@ export const Command = z.discriminatedUnion('type', [
        * and `businessMs` its counted time. The scorecard reports these per clock, apart from the stages.
        */
       clock: z.string().optional(),
+      /** Labels of the evidence that decided the reason, and its counts (optional: older rows lack them). */
+      breachEvidence: z.array(z.string()).optional(),
+      breachFacts: BreachFacts.optional(),
+      /** The inferred reason when a rep has since corrected it; with `corrections` the scorecard counts them. */
+      inferredReason: BreachReason.nullable().optional(),
+      /** Reason corrections by reps on this visit (who, when, from -> to), oldest first. */
+      corrections: z
+        .array(z.object({ at: z.number(), userId: z.string().nullable(), from: BreachReason.nullable(), to: BreachReason }))
+        .optional(),
+      /** Values of the playbook's scorecard dimensions at exit (short tokens only), keyed by property. */
+      dims: z.record(z.string(), z.string()).optional(),
       /** What decided the visit (what-if replays); rows written before it replay as "unknown" where needed. */
       inputs: VisitInputs.optional(),
     }),
@@ -381,6 +408,7 @@ export type PageFacts = z.infer<typeof PageFacts>;
 export type PageResolution = z.infer<typeof PageResolution>;
 export type PageCommand = Extract<Command, { type: 'page' }>;
 export type ResolvePageCommand = Extract<Command, { type: 'resolvePage' }>;
+export type BreachFactsT = z.infer<typeof BreachFacts>;
 export type HistoryRow = Extract<Command, { type: 'recordHistory' }>['row'];
 
 export type EventClockRun = z.infer<typeof EventClockRun>;

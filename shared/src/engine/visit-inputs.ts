@@ -36,7 +36,7 @@ function keyOf(c: Criterion): string {
 export const criteriaKey = (list: readonly Criterion[]): string => JSON.stringify(list.map(criterionKey));
 
 /** Enumeration values are internal names ("urgent", "true", "patient"): no spaces, short. */
-const TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 const enumCache = new WeakMap<Playbook, string[]>();
 

@@ -58,7 +58,7 @@ const withoutLines = (errors: PlaybookError[]) => errors.map(({ path, message })
 
 const CRITERION_OPS =
   '"present", "equals", "notEquals", "oneOf", "gt", "gte", "lt", "lte", "dateBefore", "dateAfter", "inFuture", "taskDone"';
-const STAGE_KEYS = 'id, label, ownerRole, entryCriteria, exitCriteria, requiredActions, sla, gate, breachReasons, closed, closureReasons';
+const STAGE_KEYS = 'id, label, ownerRole, entryCriteria, exitCriteria, requiredActions, sla, gate, breachReasons, closed, closureReasons, closedLost';
 
 const INVALID: [string, (p: Obj) => void, string, string][] = [
   ['bad duration', (p) => (stage(p, 3).sla.target = '4 hrs'), 'pipelines[0].stages[3].sla.target', 'expected a duration like "4h" or "15m", got "4 hrs"'],

@@ -79,6 +79,11 @@ export const Role = z
     lead: z.string().regex(/^\d+$/, 'expected a HubSpot owner id (digits)'),
     /** Calendar the role is staffed on; warnings and escalations to it wait for its next staffed minute. */
     calendar: Id.optional(),
+    /**
+     * Capacity threshold: an owner of this role holding more open tasks than `openTasks` at a breach is over
+     * capacity (breach reason "capacity"). Omitted: capacity is never the inferred reason for this role's stages.
+     */
+    capacity: z.object({ openTasks: z.number().int().nonnegative() }).strict().optional(),
   })
   .strict()
   .refine((r) => r.owners.length + r.teams.length > 0, { message: 'a role needs at least one owner or team' });
@@ -233,30 +238,61 @@ export const BreachReason = z.enum(BREACH_REASONS);
 export const CLOSURE_REASONS = ['no_response', 'not_a_fit', 'duplicate', 'out_of_coverage'] as const;
 export const ClosureReason = z.enum(CLOSURE_REASONS);
 
-/** Evidence the engine can see at breach time; a rule matches when all its given conditions hold. */
+/**
+ * Evidence the engine can see at breach time; a rule matches when all its given conditions hold. A rule naming a
+ * reason other than "other" must name at least one condition: a reason without evidence is a guess.
+ */
 export const BreachReasonRule = z
   .object({
     reason: BreachReason,
-    /** Exit criteria of the stage still unmet at breach. */
+    /** A *data* exit criterion of the stage (a property test, not a `taskDone`) still unmet at breach. */
+    missingData: z.boolean().optional(),
+    /** Same as `missingData` (the older name; an action not yet done is not missing data). */
     missingExitCriteria: z.boolean().optional(),
-    /** The deal changed owner during the window, or has no owner. */
+    /** The deal changed owner during the visit. */
     ownerChanged: z.boolean().optional(),
     noOwner: z.boolean().optional(),
+    /** The deal's owner is not one of the stage role's owners (known only when the role lists owners, not teams). */
+    ownerOutsideRole: z.boolean().optional(),
     /** At least this many contact attempts logged in the window without a response. */
     unansweredContactAttempts: z.number().int().positive().optional(),
-    /** The owner had at least this many open Stagekeeper tasks at breach. */
+    /** The owner had at least this many open tasks at breach. */
     ownerOpenTasksAtLeast: z.number().int().positive().optional(),
+    /** The owner had more open tasks at breach than the stage role's `capacity.openTasks`. */
+    overCapacity: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.reason === 'other' || Object.keys(r).some((k) => k !== 'reason'), {
+    message: 'a breach-reason rule needs at least one condition (only "other" may have none): a reason without evidence is a guess',
+  });
 
-/** The order the engine tries when a stage lists no rules of its own. */
+/** The older default rule list, kept for callers that name it; the engine now uses `BreachRules` below. */
 export const DEFAULT_BREACH_RULES: z.input<typeof BreachReasonRule>[] = [
   { reason: 'patient_unreachable', unansweredContactAttempts: 2 },
-  { reason: 'missing_data', missingExitCriteria: true },
+  { reason: 'missing_data', missingData: true },
   { reason: 'handoff', noOwner: true },
   { reason: 'handoff', ownerChanged: true },
   { reason: 'capacity', ownerOpenTasksAtLeast: 15 },
 ];
+
+/** Reasons an evidence rule can name ("other" is what is left when none holds). */
+export const EVIDENCED_REASONS = ['patient_unreachable', 'handoff', 'capacity', 'missing_data'] as const;
+
+/**
+ * How the engine infers a breach reason when a stage lists no rules of its own (docs/breach-reasons.md): each
+ * reason has one evidence test, tried in `precedence` order; the first that holds names the reason, none -> other.
+ */
+export const BreachRules = z
+  .object({
+    precedence: z
+      .array(z.enum(EVIDENCED_REASONS))
+      .min(1)
+      .refine((l) => new Set(l).size === l.length, 'each reason appears once')
+      .default(['patient_unreachable', 'handoff', 'capacity', 'missing_data']),
+    /** Contact attempts since entry, with no inbound reply since entry, that make the patient unreachable. */
+    unreachableAfterAttempts: z.number().int().positive().default(2),
+  })
+  .strict();
 
 // ---------------------------------------------------------------------------------------------------------
 // Stages, pipelines, playbook
@@ -282,6 +318,11 @@ export const Stage = z
      * enumeration Stagekeeper provisions, so reports can group closed deals by why they closed).
      */
     closureReasons: z.array(ClosureReason).min(1).optional(),
+    /**
+     * Closed stages only: the journey ended without the outcome (Not Qualified, Denied, Referral Declined). A move
+     * into it is drop-off, not conversion, in the scorecard.
+     */
+    closedLost: z.boolean().optional(),
   })
   .strict();
 
@@ -301,6 +342,11 @@ export const Pipeline = z
     gate: Gate.default({ onBlocked: 'revert' }),
     /** Forward skips allowed without the skipped stages' exit criteria; every other skip must meet them. */
     shortcuts: z.array(Shortcut).default([]),
+    /**
+     * Backward moves that are the journey working as designed (Refill Due -> Active Care), not rework: the
+     * scorecard does not count them as backflow.
+     */
+    loops: z.array(z.object({ from: Id, to: Id, reason: z.string().min(1).optional() }).strict()).optional(),
   })
   .strict();
 
@@ -398,6 +444,16 @@ export const PlaybookObject = z
     clocks: z.array(EventClock).default([]),
     /** Who gets the work when a deal enters a stage whose role does not include its owner; "keep" if omitted. */
     assignment: Assignment.optional(),
+    /**
+     * Deal properties the scorecard cuts by (urgency, channel, lead type, referring partner). Each visit records
+     * the property's value at exit when it is a short token (an enumeration value or an id, never free text).
+     */
+    scorecard: z
+      .object({ dimensions: z.array(z.object({ property: PropertyName, label: z.string().min(1) }).strict()).max(8).default([]) })
+      .strict()
+      .optional(),
+    /** Precedence and thresholds of the breach-reason evidence rules (stages without their own `breachReasons`); omitted: the defaults. */
+    breachRules: BreachRules.optional(),
   })
   .strict();
 
@@ -440,6 +496,14 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
         issue([...path, 'stage'], 'a stage cannot be its own remediation stage');
     };
     checkGate(pl.gate, ['pipelines', pi, 'gate']);
+    pl.loops?.forEach((lp, i) => {
+      const at = ['pipelines', pi, 'loops', i];
+      const from = stages.get(lp.from);
+      const to = stages.get(lp.to);
+      if (from === undefined) issue([...at, 'from'], `unknown stage "${lp.from}" in pipeline "${pl.id}"`);
+      if (to === undefined) issue([...at, 'to'], `unknown stage "${lp.to}" in pipeline "${pl.id}"`);
+      if (from !== undefined && to !== undefined && to >= from) issue([...at, 'to'], `a loop goes back: "${lp.to}" must come before "${lp.from}"`);
+    });
     pl.shortcuts.forEach((sc, i) => {
       const at = ['pipelines', pi, 'shortcuts', i];
       const from = stages.get(sc.from);
@@ -461,6 +525,7 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
         issue([...at, 'sla', 'calendar'], `unknown calendar "${s.sla.calendar}" (known: ${known(calendars)})`);
       if (s.closed && s.sla) issue([...at, 'sla'], 'a closed stage cannot have an SLA');
       if (s.closureReasons && !s.closed) issue([...at, 'closureReasons'], 'only a closed stage takes closure reasons');
+      if (s.closedLost && !s.closed) issue([...at, 'closedLost'], 'only a closed stage can be closed-lost');
       const tasks = new Set(s.requiredActions.map((t) => t.id));
       unique(s.requiredActions, [...at, 'requiredActions'], 'task template');
       (['entryCriteria', 'exitCriteria'] as const).forEach((key) =>
@@ -590,6 +655,7 @@ export type EscalationPage = z.output<typeof EscalationPage>;
 export type Gate = z.output<typeof Gate>;
 export type BreachReason = z.output<typeof BreachReason>;
 export type BreachReasonRule = z.output<typeof BreachReasonRule>;
+export type BreachRules = z.output<typeof BreachRules>;
 export type ClosureReason = z.output<typeof ClosureReason>;
 export type Shortcut = z.output<typeof Shortcut>;
 export type Stage = z.output<typeof Stage>;

@@ -141,8 +141,15 @@ function oracle(rows: HistoryRow[]): ScorecardMetrics {
     slaVisits: sla.length,
     breached: breached.length,
     breachRate: sla.length ? breached.length / sla.length : null,
-    conversionRate: n ? cohort.filter((r) => r.direction === 'forward').length / n : null,
-    backflowRate: n ? cohort.filter((r) => r.direction === 'backward').length / n : null,
+    conversionRate: n ? cohort.filter((r) => r.direction === 'forward' && r.toStage !== 's5').length / n : null,
+    backflowRate: n ? cohort.filter((r) => r.direction === 'backward' && r.toStage !== 's5' && !(r.stage === 's3' && r.toStage === 's2')).length / n : null,
+    droppedOff: cohort.filter((r) => r.toStage === 's5').length,
+    dropOffRate: n ? cohort.filter((r) => r.toStage === 's5').length / n : null,
+    inStage: 0,
+    medianAgeMs: null,
+    maxAgeMs: null,
+    openBreached: 0,
+    reasonCorrections: cohort.filter((r) => r.slaOutcome === 'breached' && (r.corrections?.length ?? 0) > 0).length,
     topBreachReasons: [...counts]
       .map(([reason, count]) => ({ reason: reason as HistoryRow['breachReason'] & string, count }))
       .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
@@ -167,18 +174,98 @@ const rowArb = fc
     // Few distinct values so ties (the hard case for selection) happen.
     businessMs: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 200 * H })),
     direction: fc.constantFrom('forward', 'backward', 'exit'),
+    toStage: fc.constantFrom('s1', 's2', 's4', 's5', null),
+    corrected: fc.boolean(),
     slaOutcome: fc.constantFrom('met', 'breached', 'none', 'cancelled'),
     breachReason: fc.option(fc.constantFrom(...BREACH_REASONS)),
   })
-  .map(({ where, otherRole, ...r }) =>
+  .map(({ where, otherRole, corrected, ...r }) =>
     visit({
       ...r,
+      ...(corrected ? { corrections: [{ at: 0, userId: '1', from: 'other' as const, to: 'capacity' as const }] } : {}),
       pipeline: where[0],
       stage: where[1],
       ownerRole: otherRole ? 'clinical' : where[2],
       breachReason: r.slaOutcome === 'breached' ? r.breachReason : null,
     }),
   );
+
+describe('computeScorecard: stuck work, drop-off and loops (seed 000 weekly review, 001 loops)', () => {
+  it('counts deals still in stages and breached in place, keeps closed-lost apart from conversion, loops out of backflow', () => {
+    const rows = [
+      // s1: two conversions and one drop-off into the closed-lost "Not qualified" stage.
+      visit({ exitedAt: inWeek(1), toStage: 's2', direction: 'forward', slaOutcome: 'met' }),
+      visit({ exitedAt: inWeek(2), toStage: 's3', direction: 'forward', slaOutcome: 'met' }),
+      visit({ exitedAt: inWeek(3), toStage: 's5', direction: 'forward', slaOutcome: 'breached', breachReason: 'patient_unreachable' }),
+      // s3: back to s2 along the declared loop (not backflow), and back to s1 (backflow).
+      visit({ exitedAt: inWeek(4), stage: 's3', ownerRole: 'clinical', toStage: 's2', direction: 'backward' }),
+      visit({ exitedAt: inWeek(5), stage: 's3', ownerRole: 'clinical', toStage: 's1', direction: 'backward' }),
+    ];
+    const now = inWeek(100);
+    const open = [
+      // Two deals sit in s1, one breached in place 10 hours ago; one entered after the week is not counted.
+      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: inWeek(50), hasSla: true, breachedAt: inWeek(90), breachReason: 'capacity' as const },
+      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: inWeek(80), hasSla: true, breachedAt: null },
+      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: end + H, hasSla: true, breachedAt: null },
+      // A deal in s2 with no visit ended this week still gives s2 a row.
+      { pipeline: 'p1', stage: 's2', ownerRole: 'intake', enteredAt: inWeek(10), hasSla: false, breachedAt: null },
+    ];
+    const card = computeScorecard({ rows, playbook, week: WEEK, open, now });
+    const s1 = card.byStage.find((r) => r.stage.id === 's1')!;
+    expect(s1).toMatchObject({
+      volume: 3,
+      conversionRate: 2 / 3,
+      droppedOff: 1,
+      dropOffRate: 1 / 3,
+      inStage: 2,
+      medianAgeMs: 35 * H,
+      maxAgeMs: 50 * H,
+      openBreached: 1,
+      // 1 ended breached + 1 breached in place, over 3 ended with an SLA + 2 open with an SLA.
+      breached: 2,
+      slaVisits: 5,
+      breachRate: 2 / 5,
+    });
+    expect(s1.topBreachReasons).toEqual([
+      { reason: 'capacity', count: 1 },
+      { reason: 'patient_unreachable', count: 1 },
+    ]);
+    const s3 = card.byStage.find((r) => r.stage.id === 's3')!;
+    expect(s3).toMatchObject({ volume: 2, backflowRate: 1 / 2, conversionRate: 0 });
+    expect(card.byStage.find((r) => r.stage.id === 's2')).toMatchObject({ volume: 0, inStage: 1, medianAgeMs: 90 * H });
+    expect(card.totals).toMatchObject({ inStage: 3, openBreached: 1, droppedOff: 1 });
+    // Without the open visits the stuck deal would not count at all: the old blind spot.
+    expect(computeScorecard({ rows, playbook, week: WEEK }).byStage.find((r) => r.stage.id === 's1')).toMatchObject({ breached: 1, inStage: 0 });
+  });
+});
+
+describe('computeScorecard: cuts by declared dimensions (seed 002 lead type and channel, 004 partner)', () => {
+  it('groups the week\'s visits by each declared property\'s recorded value, visits without one apart', () => {
+    const pb = scorecardPlaybook();
+    pb.scorecard = { dimensions: [{ property: 'referrer_ods_code', label: 'Partner' }, { property: 'urgency', label: 'Urgency' }] };
+    const rows = [
+      visit({ exitedAt: inWeek(1), slaOutcome: 'breached', breachReason: 'capacity', dims: { referrer_ods_code: 'A81001', urgency: 'urgent' } }),
+      visit({ exitedAt: inWeek(2), slaOutcome: 'met', dims: { referrer_ods_code: 'A81001' } }),
+      visit({ exitedAt: inWeek(3), slaOutcome: 'met', dims: { referrer_ods_code: 'B82002', urgency: 'routine' } }),
+      visit({ exitedAt: inWeek(4), slaOutcome: 'met' }),
+      visit({ exitedAt: end + H, dims: { referrer_ods_code: 'A81001' } }), // outside the week
+    ];
+    const card = computeScorecard({ rows, playbook: pb, week: WEEK });
+    const partner = card.byDimension!.filter((r) => r.dimension.property === 'referrer_ods_code');
+    expect(partner.map((r) => [r.value, r.volume, r.breached, r.breachRate])).toEqual([
+      ['A81001', 2, 1, 0.5],
+      ['B82002', 1, 0, 0],
+      ['(none)', 1, 0, 0],
+    ]);
+    const urgency = card.byDimension!.filter((r) => r.dimension.label === 'Urgency');
+    expect(urgency.map((r) => [r.value, r.volume])).toEqual([
+      ['routine', 1],
+      ['urgent', 1],
+      ['(none)', 2],
+    ]);
+    expect(computeScorecard({ rows, playbook, week: WEEK }).byDimension).toBeUndefined();
+  });
+});
 
 describe('computeScorecard: property against a brute-force recomputation', () => {
   it('matches per stage, per role and in total on random visits', () => {

@@ -1,7 +1,8 @@
 import { BREACH_REASONS, type Playbook } from '../playbook/schema';
 import type { HistoryRow } from '../engine/types';
+import { wasCorrected } from '../engine/reason-correction';
 import { medianAndP90 } from './stats';
-import type { Scorecard, ScorecardMetrics } from './types';
+import type { Scorecard, ScorecardDimensionRow, ScorecardMetrics } from './types';
 import { reportingZone, weekRange } from './week';
 
 export type ScorecardInput = {
@@ -14,6 +15,27 @@ export type ScorecardInput = {
   zone?: string;
   /** Weeks with data, newest first (§4.7); the caller knows its storage, this module does not. */
   availableWeeks?: string[];
+  /**
+   * Visits open now (from the deals' stored state). Those entered before the week's end count as in the stage at
+   * its end (at `now` for the current week), with their age; the breached ones count in the breach rate.
+   */
+  open?: readonly OpenVisit[];
+  /** The instant the open visits were read; defaults to the week's end. */
+  now?: number;
+};
+
+/** A stage visit still open, as the scorecard needs it (no property values). */
+export type OpenVisit = {
+  /** Needed by cycle times only. */
+  dealId?: string;
+  pipeline: string;
+  stage: string;
+  ownerRole: string;
+  enteredAt: number;
+  /** Whether the visit has an SLA clock, and when it breached (null: not breached). */
+  hasSla: boolean;
+  breachedAt: number | null;
+  breachReason?: Reason | null;
 };
 
 type Reason = (typeof BREACH_REASONS)[number];
@@ -30,7 +52,15 @@ class Counters {
   breached: number[] = [];
   forward: number[] = [];
   backward: number[] = [];
+  lost: number[] = [];
+  corrected: number[] = [];
   reasons: number[] = [];
+  /** Ages of the open visits per group, and how many of them breached / run an SLA. */
+  ages: number[][] = [];
+  openBreached: number[] = [];
+  openSla: number[] = [];
+
+  constructor(private readonly kinds: MoveKinds = NO_KINDS) {}
 
   add(): number {
     const g = this.volume.length;
@@ -39,6 +69,11 @@ class Counters {
     this.breached.push(0);
     this.forward.push(0);
     this.backward.push(0);
+    this.lost.push(0);
+    this.corrected.push(0);
+    this.ages.push([]);
+    this.openBreached.push(0);
+    this.openSla.push(0);
     for (let r = 0; r < NR; r++) this.reasons.push(0);
     return g;
   }
@@ -51,16 +86,35 @@ class Counters {
       this.breached[g]!++;
       const r = row.breachReason === null ? undefined : REASON_INDEX.get(row.breachReason);
       if (r !== undefined) this.reasons[g * NR + r]!++;
+      if ((row.corrections !== undefined || row.breachReasonSource === 'manual') && wasCorrected(row)) this.corrected[g]!++;
     } else if (outcome === 'met') this.sla[g]!++;
-    if (row.direction === 'forward') this.forward[g]!++;
-    else if (row.direction === 'backward') this.backward[g]!++;
+    const to = row.toStage;
+    // Drop-off into a closed-lost stage is not conversion, whichever way the stage order says it went.
+    if (to !== null && this.kinds.lost.has(to)) this.lost[g]!++;
+    else if (row.direction === 'forward') this.forward[g]!++;
+    else if (row.direction === 'backward' && !(to !== null && this.kinds.loops.has(`${row.stage}>${to}`))) this.backward[g]!++;
+  }
+
+  /** `asOf`: the instant ages are measured at; `end`: the week's end, before which a breach counts. */
+  countOpen(g: number, v: OpenVisit, asOf: number, end: number): void {
+    this.ages[g]!.push(Math.max(0, asOf - v.enteredAt));
+    if (v.hasSla) {
+      this.openSla[g]!++;
+      if (v.breachedAt !== null && v.breachedAt < end) {
+        this.openBreached[g]!++;
+        const r = v.breachReason ? REASON_INDEX.get(v.breachReason) : undefined;
+        if (r !== undefined) this.reasons[g * NR + r]!++;
+      }
+    }
   }
 
   /** `values` are the group's businessMs; they are reordered. */
   metrics(g: number, values: Float64Array): ScorecardMetrics {
     const volume = this.volume[g]!;
-    const sla = this.sla[g]!;
-    const breached = this.breached[g]!;
+    const sla = this.sla[g]! + this.openSla[g]!;
+    const breached = this.breached[g]! + this.openBreached[g]!;
+    const ages = Float64Array.from(this.ages[g]!);
+    const age = medianAndP90(ages);
     const reasons: { reason: Reason; count: number }[] = [];
     for (let r = 0; r < NR; r++) {
       const count = this.reasons[g * NR + r]!;
@@ -77,6 +131,13 @@ class Counters {
       breachRate: sla === 0 ? null : breached / sla,
       conversionRate: volume === 0 ? null : this.forward[g]! / volume,
       backflowRate: volume === 0 ? null : this.backward[g]! / volume,
+      droppedOff: this.lost[g]!,
+      dropOffRate: volume === 0 ? null : this.lost[g]! / volume,
+      inStage: ages.length,
+      medianAgeMs: age.median,
+      maxAgeMs: ages.length === 0 ? null : ages.reduce((a, b) => Math.max(a, b), 0),
+      openBreached: this.openBreached[g]!,
+      reasonCorrections: this.corrected[g]!,
       topBreachReasons: reasons.slice(0, 3),
     };
   }
@@ -93,6 +154,20 @@ function groupSlices(groupOf: Int32Array, values: Float64Array, sizes: number[])
     if (g >= 0) out[cursor[g]!++] = values[i]!;
   }
   return sizes.map((_, g) => out.subarray(offsets[g]!, offsets[g + 1]!));
+}
+
+/** Closed-lost stage ids and declared loops ("from>to") of the playbook. */
+type MoveKinds = { lost: Set<string>; loops: Set<string> };
+const NO_KINDS: MoveKinds = { lost: new Set(), loops: new Set() };
+
+function moveKinds(playbook: Playbook): MoveKinds {
+  const lost = new Set<string>();
+  const loops = new Set<string>();
+  for (const pl of playbook.pipelines) {
+    for (const st of pl.stages) if (st.closedLost) lost.add(st.id);
+    for (const lp of pl.loops ?? []) loops.add(`${lp.from}>${lp.to}`);
+  }
+  return { lost, loops };
 }
 
 type StageMeta = {
@@ -115,9 +190,10 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
   const { rows, playbook } = input;
   const range = weekRange(input.week, input.zone ?? reportingZone(playbook));
 
-  const stages = new Counters();
+  const kinds = moveKinds(playbook);
+  const stages = new Counters(kinds);
   const stageMeta: StageMeta[] = [];
-  const roles = new Counters();
+  const roles = new Counters(kinds);
   const roleIndex = new Map<string, number>();
   const roleMeta: { role: { id: string; name: string }; known: boolean }[] = [];
   for (const r of playbook.roles) {
@@ -160,7 +236,7 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
       addStage({ id: row.pipeline, label: pipelineLabel.get(row.pipeline) ?? row.pipeline }, { id: row.stage, label: row.stage }, null, false)
     );
   };
-  const totals = new Counters();
+  const totals = new Counters(kinds);
   totals.add();
   // Event clock runs (rows with `clock`) are counted per clock, never as stage visits or in the totals.
   const clocks = new Counters();
@@ -211,6 +287,20 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     values[i] = row.businessMs;
   }
 
+  // Open visits: in the stage at the week's end (or now, for the current week) if entered before it.
+  // A visit entered after the week is not part of it; ages are clamped at 0 for a reader whose clock runs behind
+  // the service's (the sandbox demo runs its own fast clock).
+  const asOf = Math.min(range.end, input.now ?? range.end);
+  for (const v of input.open ?? []) {
+    if (v.enteredAt >= range.end) continue;
+    const sg = stageGroup({ pipeline: v.pipeline, stage: v.stage } as HistoryRow);
+    const meta = stageMeta[sg]!;
+    const rg = meta.roleId === v.ownerRole ? meta.roleGroup : roleGroup(v.ownerRole);
+    stages.countOpen(sg, v, asOf, range.end);
+    roles.countOpen(rg, v, asOf, range.end);
+    totals.countOpen(0, v, asOf, range.end);
+  }
+
   const stageValues = groupSlices(stageOf, values, stages.volume);
   const roleValues = groupSlices(roleOf, values, roles.volume);
   const allValues = groupSlices(stageOf.map((g) => (g >= 0 ? 0 : -1)), values, totals.volume)[0]!;
@@ -218,7 +308,7 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
 
   const stageOrder = stageMeta
     .map((meta, g) => ({ meta, g }))
-    .filter(({ g }) => stages.volume[g]! > 0)
+    .filter(({ g }) => stages.volume[g]! > 0 || stages.ages[g]!.length > 0)
     .sort((a, b) =>
       a.meta.known && b.meta.known
         ? a.g - b.g
@@ -228,11 +318,12 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     );
   const roleOrder = roleMeta
     .map((meta, g) => ({ meta, g }))
-    .filter(({ g }) => roles.volume[g]! > 0)
+    .filter(({ g }) => roles.volume[g]! > 0 || roles.ages[g]!.length > 0)
     .sort((a, b) =>
       a.meta.known && b.meta.known ? a.g - b.g : a.meta.known !== b.meta.known ? (a.meta.known ? -1 : 1) : byText(a.meta.role.id, b.meta.role.id),
     );
 
+  const byDimension = dimensionRows(playbook, rows, stageOf, values, kinds);
   return {
     week: range.week,
     weekStart: range.weekStart,
@@ -245,6 +336,7 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
       ...stages.metrics(g, stageValues[g]!),
     })),
     byRole: roleOrder.map(({ meta, g }) => ({ role: meta.role, ...roles.metrics(g, roleValues[g]!) })),
+    ...(byDimension ? { byDimension } : {}),
     totals: totals.metrics(0, allValues),
     ...(clockIds.length > 0
       ? {
@@ -266,4 +358,56 @@ function playbookClockOrder(playbook: Playbook, seen: string[]): { id: string; g
   return seen
     .map((id, g) => ({ id, g, label: label.get(id)?.label ?? id, order: label.get(id)?.order ?? Infinity }))
     .sort((a, b) => a.order - b.order || byText(a.id, b.id));
+}
+
+const NONE = '(none)';
+
+/** One group per (dimension, value) over the week's visits (`stageOf[i] >= 0`), values in order of first sight. */
+function dimensionRows(
+  playbook: Playbook,
+  rows: readonly HistoryRow[],
+  stageOf: Int32Array,
+  values: Float64Array,
+  kinds: MoveKinds,
+): ScorecardDimensionRow[] | undefined {
+  const dims = playbook.scorecard?.dimensions ?? [];
+  if (dims.length === 0) return undefined;
+  const out: ScorecardDimensionRow[] = [];
+  for (const d of dims) {
+    const counters = new Counters(kinds);
+    const index = new Map<string, number>();
+    const times: number[][] = [];
+    for (let i = 0; i < rows.length; i++) {
+      if (stageOf[i]! < 0) continue;
+      const row = rows[i]!;
+      const value = row.dims?.[d.property] ?? NONE;
+      let g = index.get(value);
+      if (g === undefined) {
+        index.set(value, (g = counters.add()));
+        times.push([]);
+      }
+      counters.count(g, row);
+      times[g]!.push(values[i]!);
+    }
+    const sorted = [...index].sort(([a], [b]) => (a === NONE ? 1 : b === NONE ? -1 : byText(a, b)));
+    for (const [value, g] of sorted)
+      out.push({ dimension: { property: d.property, label: d.label }, value, ...counters.metrics(g, Float64Array.from(times[g]!)) });
+  }
+  return out;
+}
+
+/** The open visit of a deal's stored state, or null when the deal has none (closed, never seen). */
+export function openVisitOf(state: { dealId: string; current: { pipeline: string; stage: string; ownerRole: string; enteredAt: number; sla: { breachedAt: number | null } | null; breachReason: Reason | null } | null; closedReason: string | null }): OpenVisit | null {
+  const c = state.current;
+  if (!c || state.closedReason) return null;
+  return {
+    dealId: state.dealId,
+    pipeline: c.pipeline,
+    stage: c.stage,
+    ownerRole: c.ownerRole,
+    enteredAt: c.enteredAt,
+    hasSla: c.sla !== null,
+    breachedAt: c.sla?.breachedAt ?? null,
+    breachReason: c.breachReason,
+  };
 }

@@ -20,7 +20,10 @@ export const scorecardPlaybook = (timeZone = 'America/New_York'): Playbook =>
           { id: 's2', label: 'Intake call', ownerRole: 'intake' },
           { id: 's3', label: 'Clinical review', ownerRole: 'clinical' },
           { id: 's4', label: 'Active care', ownerRole: 'clinical', closed: true },
+          { id: 's5', label: 'Not qualified', ownerRole: 'clinical', closed: true, closedLost: true },
         ],
+        // Clinical review sending a deal back for another intake call is by design here (a declared loop).
+        loops: [{ from: 's3', to: 's2' }],
       },
       { id: 'p2', label: 'Referrals', stages: [{ id: 'r1', label: 'Referral received', ownerRole: 'clinical' }] },
     ],

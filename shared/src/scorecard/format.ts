@@ -27,8 +27,21 @@ const METRIC_COLUMNS: Column[] = [
   { title: 'Breach rate', right: true },
   { title: 'Conversion', right: true },
   { title: 'Backflow', right: true },
+  { title: 'Drop-off', right: true },
+  { title: 'In stage', right: true },
+  { title: 'Median age', right: true },
+  { title: 'Oldest', right: true },
+  { title: 'Open breached', right: true },
+  { title: 'Corrected', right: true },
   { title: 'Top breach reasons' },
 ];
+
+/** Ages are wall time since entry: a deal waiting over a weekend has waited the weekend. */
+function formatAgeMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '-';
+  const hours = ms / 3_600_000;
+  return hours < 48 ? formatDurationMs(ms) : `${Math.floor(hours / 24)}d ${Math.round(hours % 24)}h`;
+}
 
 const metricCells = (m: ScorecardMetrics): string[] => [
   String(m.volume),
@@ -39,6 +52,12 @@ const metricCells = (m: ScorecardMetrics): string[] => [
   percent(m.breachRate),
   percent(m.conversionRate),
   percent(m.backflowRate),
+  percent(m.dropOffRate ?? null),
+  String(m.inStage ?? 0),
+  formatAgeMs(m.medianAgeMs),
+  formatAgeMs(m.maxAgeMs),
+  String(m.openBreached ?? 0),
+  String(m.reasonCorrections ?? 0),
   reasonsText(m, ', ') || '-',
 ];
 
@@ -54,8 +73,8 @@ export function table(columns: Column[], rows: string[][]): string[] {
 
 function formatTable(card: Scorecard): string {
   const out = [`Scorecard ${card.week}: ${card.weekStart} to ${card.weekEnd} (${card.timeZone})`, ''];
-  if (card.totals.volume === 0) {
-    out.push('No stage visits ended in this week.');
+  if (card.totals.volume === 0 && !card.totals.inStage) {
+    out.push('No stage visits ended in this week and no deal is in a stage.');
     return out.join('\n');
   }
   out.push('By stage');
@@ -67,6 +86,11 @@ function formatTable(card: Scorecard): string {
   );
   out.push('', 'By owner role');
   out.push(...table([{ title: 'Role' }, ...METRIC_COLUMNS], card.byRole.map((r) => [r.role.name, ...metricCells(r)])));
+  const dims = card.byDimension ?? [];
+  for (const label of [...new Set(dims.map((r) => r.dimension.label))]) {
+    out.push('', `By ${label}`);
+    out.push(...table([{ title: label }, ...METRIC_COLUMNS], dims.filter((r) => r.dimension.label === label).map((r) => [r.value, ...metricCells(r)])));
+  }
   out.push('', 'All visits');
   out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
   if (card.byClock?.length) {
@@ -74,6 +98,8 @@ function formatTable(card: Scorecard): string {
     out.push(...table([{ title: 'Clock' }, ...METRIC_COLUMNS], card.byClock.map((r) => [r.clock.label, ...metricCells(r)])));
   }
   out.push('', 'Median and P90 are time in stage on each stage\'s SLA basis: staffed time for business-time stages, wall time otherwise.');
+  out.push('Visits ended in the week; In stage, ages and Open breached are the deals still in the stage at its end (or now).');
+  out.push('Breach rate counts open breaches too; Conversion excludes moves into closed-lost stages (Drop-off); Backflow excludes declared loops.');
   return out.join('\n');
 }
 
@@ -84,6 +110,8 @@ const csvNumber = (v: number | null) => (v === null ? '' : String(v));
 const CSV_HEADER = [
   'week', 'scope', 'pipeline_id', 'pipeline', 'stage_id', 'stage', 'role_id', 'role', 'volume', 'median_ms', 'p90_ms',
   'sla_visits', 'breached', 'breach_rate', 'conversion_rate', 'backflow_rate', 'top_breach_reasons',
+  // Added after the first release: appended so existing spreadsheet columns keep their places.
+  'drop_off_rate', 'in_stage', 'median_age_ms', 'max_age_ms', 'open_breached', 'reason_corrections',
 ];
 
 /** One flat table (stage, role and total rows told apart by `scope`) so a spreadsheet pivot needs no joins. */
@@ -98,11 +126,19 @@ function formatCsv(card: Scorecard): string {
     csvNumber(m.conversionRate),
     csvNumber(m.backflowRate),
     reasonsText(m, ';'),
+    csvNumber(m.dropOffRate ?? null),
+    String(m.inStage ?? 0),
+    csvNumber(m.medianAgeMs ?? null),
+    csvNumber(m.maxAgeMs ?? null),
+    String(m.openBreached ?? 0),
+    String(m.reasonCorrections ?? 0),
   ];
   const lines = [CSV_HEADER];
   for (const r of card.byStage)
     lines.push([card.week, 'stage', r.pipeline.id, r.pipeline.label, r.stage.id, r.stage.label, '', '', ...metrics(r)]);
   for (const r of card.byRole) lines.push([card.week, 'role', '', '', '', '', r.role.id, r.role.name, ...metrics(r)]);
+  // Dimension cuts: the property in stage_id and its value in stage (scope "dimension").
+  for (const r of card.byDimension ?? []) lines.push([card.week, 'dimension', '', r.dimension.label, r.dimension.property, r.value, '', '', ...metrics(r)]);
   lines.push([card.week, 'total', '', '', '', '', '', '', ...metrics(card.totals)]);
   return lines.map((cells) => cells.map(csvField).join(',')).join('\r\n');
 }

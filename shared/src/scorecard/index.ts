@@ -3,3 +3,4 @@ export * from './week';
 export * from './stats';
 export * from './compute';
 export * from './format';
+export * from './cycle-time';

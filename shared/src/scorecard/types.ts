@@ -15,6 +15,17 @@ export const ScorecardMetrics = z.object({
   breachRate: z.number().nullable(),
   conversionRate: z.number().nullable(),
   backflowRate: z.number().nullable(),
+  /** Visits that ended in a closed-lost stage (Not Qualified, Denied, Referral Declined): drop-off, not conversion. */
+  droppedOff: z.number().int().nonnegative().optional(),
+  dropOffRate: z.number().nullable().optional(),
+  /** Deals in the stage at the end of the week (or now), their median and oldest age (wall time since entry). */
+  inStage: z.number().int().nonnegative().optional(),
+  medianAgeMs: z.number().nullable().optional(),
+  maxAgeMs: z.number().nullable().optional(),
+  /** Of `inStage`, those already breached: counted in `breached` and the breach rate, not hidden until they move. */
+  openBreached: z.number().int().nonnegative().optional(),
+  /** Breaches whose reason a rep corrected. */
+  reasonCorrections: z.number().int().nonnegative().optional(),
   topBreachReasons: z.array(z.object({ reason: BreachReason, count: z.number().int().positive() })).max(3),
 });
 
@@ -32,6 +43,13 @@ export const ScorecardClockRow = ScorecardMetrics.extend({
   clock: z.object({ id: z.string(), label: z.string() }),
 });
 
+/** One value of a playbook-declared dimension (urgency, channel, lead type, partner), over the week's visits. */
+export const ScorecardDimensionRow = ScorecardMetrics.extend({
+  dimension: z.object({ property: z.string(), label: z.string() }),
+  /** The recorded value; "(none)" for visits without one. */
+  value: z.string(),
+});
+
 export const Scorecard = z.object({
   week: z.string(),
   weekStart: z.string(),
@@ -40,6 +58,8 @@ export const Scorecard = z.object({
   availableWeeks: z.array(z.string()),
   byStage: z.array(ScorecardStageRow),
   byRole: z.array(ScorecardRoleRow),
+  /** Cuts by the playbook's `scorecard.dimensions` (absent when it declares none). */
+  byDimension: z.array(ScorecardDimensionRow).optional(),
   totals: ScorecardMetrics,
   /** Event clocks, apart from the stages (their runs are not stage visits); absent from older producers. */
   byClock: z.array(ScorecardClockRow).optional(),
@@ -50,3 +70,4 @@ export type ScorecardStageRow = z.infer<typeof ScorecardStageRow>;
 export type ScorecardRoleRow = z.infer<typeof ScorecardRoleRow>;
 export type Scorecard = z.infer<typeof Scorecard>;
 export type ScorecardClockRow = z.infer<typeof ScorecardClockRow>;
+export type ScorecardDimensionRow = z.infer<typeof ScorecardDimensionRow>;

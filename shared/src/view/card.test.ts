@@ -1,3 +1,4 @@
+import { correctVisitReason } from '../engine/reason-correction';
 import { describe, expect, it } from 'vitest';
 import { onTimer, reconcile, timerId, type DealSnapshot, type DealState, type HistoryRow } from '../engine';
 import { HOUR, MIN, MON_10, at, fixturePlaybook, snap } from '../engine/fixtures';
@@ -121,9 +122,17 @@ describe('managed deal', () => {
     const state = fire(enter(), 'breach', due);
     const v = managed(view(state, due + HOUR));
     expect(v.sla).toMatchObject({ status: 'breached', elapsedMs: 3 * HOUR, remainingMs: -HOUR, breachedAt: '2026-03-02T17:00:00.000Z' });
-    expect(v.breachReason).toEqual({ value: 'missing_data', source: 'inferred', evidence: ['exit criterion unmet: First contact logged'] });
+    expect(v.breachReason).toEqual({ value: 'missing_data', source: 'inferred', evidence: ['data criterion unmet: First contact logged'] });
     expect(v.breaches).toEqual([
-      { stage: { id: 'lead', label: 'Lead' }, breachedAt: '2026-03-02T17:00:00.000Z', reason: 'missing_data', source: 'inferred' },
+      {
+        stage: { id: 'lead', label: 'Lead' },
+        breachedAt: '2026-03-02T17:00:00.000Z',
+        reason: 'missing_data',
+        source: 'inferred',
+        entryId: state.current!.entryId,
+        evidence: ['data criterion unmet: First contact logged'],
+        corrected: false,
+      },
     ]);
   });
 
@@ -206,6 +215,19 @@ describe('breach history', () => {
     ...over,
   });
 
+  it('a past breach a rep corrected is flagged, with the evidence inference used', () => {
+    const state = enter();
+    const past = row(3, { breachEvidence: ['deal has no owner'], breachReasonSource: 'inferred', breachReason: 'handoff' });
+    const corrected = correctVisitReason(past, 'capacity', '77', MON_10)!;
+    const v = managed(view(state, MON_10, snap(), [corrected]));
+    expect(v.breaches[0]).toMatchObject({ reason: 'capacity', source: 'manual', corrected: true, evidence: ['deal has no owner'] });
+    expect(corrected.corrections).toEqual([{ at: MON_10, userId: '77', from: 'handoff', to: 'capacity' }]);
+    expect(corrected.inferredReason).toBe('handoff');
+    // The same reason again changes nothing; a row that did not breach has nothing to correct.
+    expect(correctVisitReason({ ...corrected }, 'capacity', '77', MON_10 + 1)).toBeNull();
+    expect(correctVisitReason(row(4, { slaOutcome: 'met' }), 'capacity', '77', MON_10)).toBeNull();
+  });
+
   it('newest first, at most 20, only breaches of this deal; the latest takes its instant and source from HubSpot', () => {
     const state = enter();
     const rows = [
@@ -228,6 +250,9 @@ describe('breach history', () => {
       breachedAt: new Date(latest.enteredAt + 2 * HOUR).toISOString(),
       reason: 'capacity',
       source: 'manual',
+      entryId: `d1:lead:${latest.enteredAt}`,
+      evidence: [],
+      corrected: false,
     });
     // Older ones only know when the visit ended.
     expect(v.breaches[1]).toMatchObject({ breachedAt: new Date(rows[1]!.exitedAt).toISOString(), source: null });

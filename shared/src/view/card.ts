@@ -1,6 +1,7 @@
 import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
 import { criterionHolds, criterionLabel, entryCriteriaOf, findStage, gateMissing, nextStep, skippedStages, templateDueAt } from '../engine';
 import type { DealSnapshot, DealState, EventClockRun, HistoryRow, SlaClock, StageEntry } from '../engine';
+import { visitKey, wasCorrected } from '../engine/reason-correction';
 import { formatDuration, parseDuration } from '../playbook/duration';
 import type { BreachReason, Criterion, Pipeline, Playbook, Stage } from '../playbook/schema';
 import { P } from '../properties';
@@ -47,7 +48,17 @@ export type CardAction = { id: string; subject: string; status: 'open' | 'done';
 /** What the usual next move needs that the deal does not have yet (labels only), before anyone tries it. */
 export type CardNextMove = { to: Ref; missing: string[] };
 
-export type CardBreach = { stage: Ref; breachedAt: string; reason: BreachReason | null; source: BreachSource | null };
+export type CardBreach = {
+  stage: Ref;
+  breachedAt: string;
+  reason: BreachReason | null;
+  source: BreachSource | null;
+  /** The visit (`${dealId}:${stage}:${enteredAt}`): the card posts it to correct this breach's reason. */
+  entryId: string;
+  /** What decided the inferred reason (labels), and whether a rep has corrected it. */
+  evidence: string[];
+  corrected: boolean;
+};
 
 /**
  * One escalation page as the card lists it (issue 17): which level of which stage, through which channel, and
@@ -386,6 +397,9 @@ function breachList(
       breachedAt: iso(entry.sla!.breachedAt!),
       reason: entry.breachReason,
       source: entry.breachReasonSource,
+      entryId: entry.entryId,
+      evidence: [...entry.breachEvidence],
+      corrected: entry.breachReasonSource === 'manual' && entry.inferredReason != null && entry.inferredReason !== entry.breachReason,
     });
 
   // HubSpot holds the instant and source of the latest breach only; it is matched to the visit it fell in.
@@ -409,6 +423,9 @@ function breachList(
       breachedAt: iso(row.breachedAt ?? (exact ? lastAt : row.exitedAt)),
       reason: row.breachReason,
       source: row.breachReasonSource ?? hubspotSource,
+      entryId: visitKey(row),
+      evidence: row.breachEvidence ?? [],
+      corrected: wasCorrected(row),
     });
   }
   return out.sort((a, b) => (a.breachedAt < b.breachedAt ? 1 : a.breachedAt > b.breachedAt ? -1 : 0)).slice(0, MAX_CARD_BREACHES);

@@ -6,7 +6,12 @@ export type ReasonAudit = {
   at: number;
   dealId: string;
   entryId: string;
+  /** The reason set (the "to" of the correction). */
   reason: BreachReason;
+  /** What the breach said before (optional: entries written before it was recorded). */
+  from?: BreachReason | null;
+  /** The breach was of a visit that had already ended (corrected from the card's breach history). */
+  past?: boolean;
   userId: string | null;
   userEmail: string | null;
 };

@@ -1,6 +1,6 @@
 import { Command, type HistoryRow } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
-import { weekStart } from '../state/history-store';
+import { weekStart, type HistoryStore } from '../state/history-store';
 import { assertKeyPart, type Keys } from '../state/keys';
 
 const WEEK_MS = 7 * 24 * 3600_000;
@@ -17,7 +17,14 @@ export class DealHistoryReader {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    private readonly store?: Pick<HistoryStore, 'append'>,
   ) {}
+
+  /** Writes a corrected row back over its own field (its exit week's hash, keyed by the visit). */
+  async rewrite(portalId: string, row: HistoryRow): Promise<void> {
+    if (!this.store) throw new Error('DealHistoryReader was built without a store to rewrite rows');
+    await this.store.append(portalId, [row]);
+  }
 
   async rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]> {
     const pattern = `${assertKeyPart('dealId', dealId)}:*`;

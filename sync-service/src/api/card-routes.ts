@@ -2,8 +2,11 @@ import {
   BreachReason,
   buildCardView,
   CARD_SNAPSHOT_PROPERTIES,
+  correctVisitReason,
+  visitKey,
   requiredProperties,
   setBreachReason,
+  type BreachReason as Reason,
   type DealSnapshot,
   type DealState,
   type Playbook,
@@ -21,7 +24,8 @@ import { callerOf, jsonBody, verifiedCaller } from './verify';
 const HUBSPOT_COMMANDS = new Set(['setProperties']);
 const SAVE_ATTEMPTS = 4;
 
-const BreachReasonBody = z.object({ reason: BreachReason });
+/** `entryId` names a past breach from the card's breach history; omitted: the current visit's breach. */
+const BreachReasonBody = z.object({ reason: BreachReason, entryId: z.string().regex(/^[A-Za-z0-9_.-]{1,40}:[A-Za-z0-9_.-]{1,100}:\d{1,16}$/).optional() });
 
 function dealIdOf(req: Request): string {
   const id = String(req.params.dealId ?? '');
@@ -59,6 +63,45 @@ export function cardRoutes(deps: ApiDeps): Router {
     return fitCardView(buildCardView({ dealId, playbook, state, snapshot, history, now, ...(pages ? { pages } : {}) }));
   }
 
+  /**
+   * A breach of a visit that has ended: its history row is rewritten (reason, source manual, the correction) and,
+   * when it is the deal's latest breach, the written-back reason too, so HubSpot reports agree with the card.
+   */
+  async function correctPastBreach(
+    portalId: string,
+    dealId: string,
+    entryId: string,
+    reason: Reason,
+    caller: ReturnType<typeof callerOf>,
+    state: DealState | null,
+    playbook: Playbook,
+  ): Promise<void> {
+    if (!deps.history.rewrite) throw new ApiError('unavailable', 'Past breaches cannot be corrected on this service.');
+    const now = clock();
+    const rows = await deps.history.rows(portalId, dealId, now);
+    const row = rows.find((r) => visitKey(r) === entryId && r.slaOutcome === 'breached');
+    if (!row) throw new ApiError('no_breach', 'This deal has no breach in that stage visit.');
+    const corrected = correctVisitReason(row, reason, caller.userId, now);
+    if (!corrected) return;
+    await deps.history.rewrite(portalId, corrected);
+    if (state && state.lastBreachEntryId === entryId) {
+      const result = setBreachReason({ playbook, state, reason, now });
+      const commands = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
+      if (commands.length > 0) await deps.gateway.apply(portalId, dealId, commands);
+    }
+    await deps.audit.record(portalId, {
+      at: now,
+      dealId,
+      entryId,
+      reason,
+      from: row.breachReason,
+      past: true,
+      userId: caller.userId,
+      userEmail: caller.userEmail,
+    });
+    deps.log.info({ portalId, dealId, userId: caller.userId }, 'past breach reason corrected by a rep');
+  }
+
   router.get('/card/deal/:dealId', ...signed, async (req, res) => {
     const { portalId } = callerOf(req);
     const dealId = dealIdOf(req);
@@ -75,10 +118,20 @@ export function cardRoutes(deps: ApiDeps): Router {
     const body = BreachReasonBody.safeParse(jsonBody(req));
     if (!body.success)
       throw new ApiError('invalid_request', 'The breach reason must be one of capacity, missing_data, handoff, patient_unreachable or other.');
-    const { reason } = body.data;
+    const { reason, entryId } = body.data;
     const current = await deps.playbooks.current(portalId);
     if (!current) throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
     const { playbook } = current;
+    if (entryId !== undefined && !entryId.startsWith(`${dealId}:`))
+      throw new ApiError('invalid_request', 'The breach named is not one of this deal.');
+    if (entryId !== undefined) {
+      const loaded = await deps.states.load(portalId, dealId);
+      if (loaded.state?.current?.entryId !== entryId) {
+        await correctPastBreach(portalId, dealId, entryId, reason, caller, loaded.state, playbook);
+        const snapshot = await liveSnapshot(portalId, dealId, playbook);
+        return sendJson(res, await view(portalId, dealId, playbook, loaded.state, snapshot));
+      }
+    }
 
     const snapshot = liveSnapshot(portalId, dealId, playbook);
     // Swallowed here only so an early 404/409 does not leave an unhandled rejection; awaited below.
@@ -104,6 +157,7 @@ export function cardRoutes(deps: ApiDeps): Router {
         dealId,
         entryId: entry.entryId,
         reason,
+        from: entry.breachReason,
         userId: caller.userId,
         userEmail: caller.userEmail,
       });

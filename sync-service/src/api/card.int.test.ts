@@ -203,8 +203,40 @@ describe('POST /api/card/deal/:dealId/breach-reason', () => {
     expect([stored.breachReason, stored.breachReasonSource]).toEqual(['capacity', 'manual']);
     const audit = await new RedisReasonAuditLog(redis, prefix).recent(A);
     expect(audit).toEqual([
-      { at: now, dealId: DEAL, entryId: stored.entryId, reason: 'capacity', userId: '77', userEmail: 'rep@clinic.example' },
+      { at: now, dealId: DEAL, entryId: stored.entryId, reason: 'capacity', from: 'missing_data', userId: '77', userEmail: 'rep@clinic.example' },
     ]);
+  });
+
+  it('corrects a breach of an earlier visit from the breach history: row rewritten, audited from -> to, counted', async () => {
+    const state = await seed(A, snap({ dealId: DEAL }), (s) => ({ ...s, lastBreachEntryId: `${DEAL}:lead:${MON_10 - 48 * HOUR}` }));
+    const past = {
+      dealId: DEAL, pipeline: 'tele', stage: 'lead', ownerRole: 'intake', ownerId: '101',
+      enteredAt: MON_10 - 48 * HOUR, exitedAt: MON_10 - 43 * HOUR, businessMs: 5 * HOUR, toStage: 'intake',
+      direction: 'forward' as const, slaOutcome: 'breached' as const, breachReason: 'handoff' as const,
+      breachReasonSource: 'inferred' as const, breachEvidence: ['owner changed 1 time(s) during the visit'],
+    };
+    const history = new HistoryStore(redis, redisKeys(prefix), silentLogger);
+    await history.append(A, [past]);
+    const entryId = `${DEAL}:lead:${past.enteredAt}`;
+    now = MON_10 + HOUR;
+    const res = await postReason(A, DEAL, { reason: 'capacity', entryId });
+    expect(res.status).toBe(200);
+    expect(res.body.breaches[0]).toMatchObject({ entryId, reason: 'capacity', source: 'manual', corrected: true, evidence: past.breachEvidence });
+    const [row] = await history.readWeek(A, past.exitedAt);
+    expect(row).toMatchObject({ breachReason: 'capacity', breachReasonSource: 'manual', inferredReason: 'handoff', corrections: [{ at: now, userId: '77', from: 'handoff', to: 'capacity' }] });
+    // It was the deal's latest breach, so HubSpot's reason property follows.
+    expect(gateway.applied).toEqual([
+      { portalId: A, dealId: DEAL, commands: [{ type: 'setProperties', properties: { [P.breachReason]: 'capacity', [P.breachReasonSource]: 'manual' } }] },
+    ]);
+    const audit = await new RedisReasonAuditLog(redis, prefix).recent(A);
+    expect(audit).toEqual([
+      { at: now, dealId: DEAL, entryId, reason: 'capacity', from: 'handoff', past: true, userId: '77', userEmail: 'rep@clinic.example' },
+    ]);
+    // The current visit is untouched.
+    expect((await states.load(A, DEAL)).state!.current).toEqual(state.current);
+    // A visit of another deal, or one without a breach, cannot be named.
+    expect((await postReason(A, DEAL, { reason: 'other', entryId: `999:lead:${past.enteredAt}` })).status).toBe(400);
+    expect((await postReason(A, DEAL, { reason: 'other', entryId: `${DEAL}:lead:${MON_10 - 96 * HOUR}` })).body.error.code).toBe('no_breach');
   });
 
   it('refuses an unknown reason (400) and a visit that has not breached (409 no_breach)', async () => {

@@ -20,7 +20,11 @@ export type ApiDeps = {
   playbooks: Pick<PlaybookStore, 'current' | 'save'>;
   meta: Pick<PlaybookMetaStore, 'get' | 'set' | 'withSaveLock'>;
   states: Pick<DealStateStore, 'load' | 'save'>;
-  history: { rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]> };
+  history: {
+    rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]>;
+    /** Writes a corrected row over its own field; absent: past breaches cannot be corrected. */
+    rewrite?(portalId: string, row: HistoryRow): Promise<void>;
+  };
   /** What-if input: visits that ended in the last `weeks` weeks and the deals with a visit open now. */
   whatIfData?: (portalId: string, now: number, weeks: number) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
   weeks: {

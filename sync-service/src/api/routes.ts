@@ -69,6 +69,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
   const activity = new PortalActivityStore(w.redis, w.prefix);
   const registry = w.installRegistry ?? new InstallRegistry(w.redis, w.prefix);
   const install = registryInstallStatus(registry, activity);
+  const historyStore = new HistoryStore(w.redis, keys, w.log);
   const router = createApiRouter({
     clientSecret: w.clientSecret,
     publicUrl: w.publicUrl,
@@ -78,8 +79,8 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     meta: new PlaybookMetaStore(w.redis, w.prefix),
     states,
     whatIfData: (portalId, now, weeks) => readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks }),
-    history: new DealHistoryReader(w.redis, keys),
-    weeks: new HistoryWeeks(w.redis, keys, new HistoryStore(w.redis, keys, w.log)),
+    history: new DealHistoryReader(w.redis, keys, historyStore),
+    weeks: new HistoryWeeks(w.redis, keys, historyStore),
     gateway: w.gateway,
     install,
     admins: registry,

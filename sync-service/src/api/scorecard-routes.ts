@@ -1,4 +1,4 @@
-import { computeScorecard, latestCompleteWeek, reportingZone, isoWeekOf, weekRange, WeekError } from '@stagekeeper/shared';
+import { computeScorecard, openVisitOf, latestCompleteWeek, reportingZone, isoWeekOf, weekRange, WeekError } from '@stagekeeper/shared';
 import { Router } from 'express';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
@@ -47,9 +47,12 @@ export function scorecardRoutes(deps: ApiDeps): Router {
       return sendJson(res, { week, weekStart, weekEnd, timeZone, availableWeeks: availableWeeksList, byStage: [], byRole: [] });
     }
     const rows = await deps.weeks.rows(portalId, range.start, range.end);
+    // Deals still in a stage (stuck work, breached in place), from the stored state the what-if also reads.
+    const running = deps.whatIfData ? (await deps.whatIfData(portalId, now, 0)).running : [];
+    const open = running.flatMap((s) => openVisitOf(s) ?? []);
     sendJson(
       res,
-      computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: availableWeeksList }),
+      computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: availableWeeksList, open, now }),
     );
   });
 

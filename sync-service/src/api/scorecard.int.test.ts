@@ -1,9 +1,10 @@
-import type { HistoryRow } from '@stagekeeper/shared';
-import { fixtureInput, HOUR } from '@stagekeeper/shared/engine/fixtures';
+import { onTimer, reconcile, timerId, type HistoryRow } from '@stagekeeper/shared';
+import { fixtureInput, HOUR, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { silentLogger } from '../log';
+import { DealStateStore } from '../state/deal-state-store';
 import { HistoryStore } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
@@ -100,5 +101,25 @@ describe('GET /api/scorecard', () => {
     expect(res.body).toEqual({
       week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'UTC', availableWeeks: [], byStage: [], byRole: [],
     });
+  });
+});
+
+describe('GET /api/scorecard: deals still in a stage (seed 000 weekly review: stuck work is not hidden)', () => {
+  it('counts a deal sitting breached in its stage in the breach rate, with its age, before it moves', async () => {
+    const keys = redisKeys(prefix);
+    const playbook = (await new PlaybookStore(redis, keys, silentLogger).current(A))!.playbook;
+    const entered = Date.parse('2026-11-23T10:00:00-05:00');
+    const live = snap({ dealId: '77', stageEnteredAt: entered, properties: { num_contacted_notes: '0' } });
+    let state = reconcile({ playbook, state: null, snapshot: live, now: entered }).state!;
+    const entryId = state.current!.entryId;
+    state = onTimer({ playbook, state, snapshot: live, timer: { timerId: timerId(entryId, 'breach'), kind: 'breach', entryId }, now: state.current!.sla!.dueAt }).state!;
+    const states = new DealStateStore(redis, keys, silentLogger);
+    expect(await states.save(A, '77', (await states.load(A, '77')).version, state)).toBe(true);
+
+    const res = await scorecard(A, '2026-W48');
+    expect(res.status).toBe(200);
+    const lead = res.body.byStage.find((r: { stage: { id: string } }) => r.stage.id === 'lead');
+    expect(lead).toMatchObject({ volume: 0, inStage: 1, openBreached: 1, breached: 1, slaVisits: 1, breachRate: 1, maxAgeMs: NOW - entered });
+    expect(lead.topBreachReasons).toEqual([{ reason: 'missing_data', count: 1 }]);
   });
 });

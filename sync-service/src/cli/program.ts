@@ -51,7 +51,8 @@ export function buildProgram(io: CliIo, deps: CliDeps = {}, setExitCode: (code: 
     .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID, or the only portal with a playbook)')
     .option('--zone <tz>', "IANA time zone the week is cut in (default: the playbook's first calendar zone)")
     .option('--playbook <file>', 'read stage labels and roles from this file instead of the stored playbook')
-    .action(async (opts: { week?: string; format: ScorecardFormat; portal?: string; zone?: string; playbook?: string }) =>
+    .option('--cycle <from:to>', 'also print the cycle time between two stage ids (deals reaching "to" in the week; 8 weeks read back)')
+    .action(async (opts: { week?: string; format: ScorecardFormat; portal?: string; zone?: string; playbook?: string; cycle?: string }) =>
       exit(await runScorecard(io, opts, deps)),
     );
 

@@ -1,8 +1,12 @@
 import {
   assertZone,
   computeScorecard,
+  cycleTime,
+  findStage,
+  formatDurationMs,
   formatScorecard,
   isoWeekOf,
+  openVisitOf,
   parseIsoWeek,
   reportingZone,
   weekRange,
@@ -17,6 +21,8 @@ import { createLogger, silentLogger } from '../log';
 import { HistoryStore, weekStart } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
+import { DealStateStore } from '../state/deal-state-store';
+import { readWhatIfData } from '../api/whatif-data';
 import { cliConfig, redisLabel, withRedis } from './env';
 import { CliError, line, type CliIo } from './io';
 import { readPlaybookOrFail } from './playbook-commands';
@@ -27,7 +33,12 @@ export type ScorecardOptions = {
   portal?: string;
   zone?: string;
   playbook?: string;
+  /** "fromStageId:toStageId": cycle time between two stages. */
+  cycle?: string;
 };
+
+/** How far back a cycle's start is looked for: a cohort whose start is older is not counted, not guessed. */
+const CYCLE_WEEKS_BACK = 8;
 
 const WEEK_MS = 7 * 24 * 3600_000;
 
@@ -95,6 +106,8 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: Scor
   // Argument mistakes first: no reason to wait for Redis to learn the week is misspelt.
   if (opts.week !== undefined) parseIsoWeek(opts.week);
   if (opts.zone !== undefined) assertZone(opts.zone);
+  const cycle = opts.cycle === undefined ? undefined : /^([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)$/.exec(opts.cycle);
+  if (cycle === null) throw new CliError(`--cycle: expected two stage ids like 1180512201:1180512208, got "${opts.cycle}"`);
   const config = cliConfig(io.env);
   const portalArg = opts.portal ?? config.hubspot.portalId;
   if (portalArg !== undefined && !/^\d+$/.test(portalArg)) throw new CliError(`invalid portal id "${portalArg}": expected digits`);
@@ -110,8 +123,24 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: Scor
     // The current week so far: a fresh install (or the sandbox demo) has no complete week yet.
     const range = weekRange(opts.week ?? isoWeekOf(io.now(), zone), zone);
     const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, range);
-    const card = computeScorecard({ rows, playbook, week: range.week, zone });
+    const now = io.now();
+    const { running } = await readWhatIfData({ redis, keys, log, states: new DealStateStore(redis, keys, log), portalId, now, weeks: 0 });
+    const open = running.flatMap((s) => openVisitOf(s) ?? []);
+    const card = computeScorecard({ rows, playbook, week: range.week, zone, open, now });
     io.out(line(formatScorecard(card, opts.format)));
+    if (cycle) {
+      const back = { ...range, start: range.start - CYCLE_WEEKS_BACK * WEEK_MS };
+      const history = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, back);
+      const ct = cycleTime(history, open, cycle[1]!, cycle[2]!, range.start, range.end);
+      const label = (id: string) => findStage(playbook, id)?.stage.label ?? id;
+      io.out(
+        line(
+          opts.format === 'json'
+            ? JSON.stringify(ct)
+            : `Cycle time ${label(ct.from)} -> ${label(ct.to)}: ${ct.deals} deal(s), median ${formatDurationMs(ct.medianMs)}, p90 ${formatDurationMs(ct.p90Ms)} (wall time)`,
+        ),
+      );
+    }
     return 0;
   });
 }

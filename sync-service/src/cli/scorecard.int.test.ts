@@ -91,7 +91,7 @@ describe('stagekeeper scorecard against Redis', () => {
     const table = await runCaptured(['scorecard', '--week', '2026-W47'], env);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain('Scorecard 2026-W47: 2026-11-16 to 2026-11-22 (America/New_York)');
-    expect(table.stdout).toMatch(new RegExp(`${first!.label}\\s+3\\s+3h\\s+5h\\s+3\\s+1\\s+33\\.3%\\s+100\\.0%\\s+0\\.0%\\s+capacity:1`));
+    expect(table.stdout).toMatch(new RegExp(`${first!.label}\\s+3\\s+3h\\s+5h\\s+3\\s+1\\s+33\\.3%\\s+100\\.0%\\s+0\\.0%\\s+0\\.0%\\s+0\\s+-\\s+-\\s+0\\s+0\\s+capacity:1`));
     // No deal or owner ids in the human view.
     expect(table.stdout).not.toContain('61230455');
   });
@@ -118,7 +118,7 @@ describe('stagekeeper scorecard against Redis', () => {
   it('an empty week prints the empty state; the default week is the current one (so far)', async () => {
     const empty = await runCaptured(['scorecard', '--week', '2026-W40'], env);
     expect(empty).toMatchObject({ code: 0, stderr: '' });
-    expect(empty.stdout).toContain('No stage visits ended in this week.');
+    expect(empty.stdout).toContain('No stage visits ended in this week and no deal is in a stage.');
     // A fresh install (or the sandbox demo) has this week's data only: the default must show it.
     const dflt = await runCaptured(['scorecard', '--format', 'json'], env, {}, Date.parse('2026-11-20T12:00:00Z'));
     expect(JSON.parse(dflt.stdout).week).toBe('2026-W47');
@@ -126,6 +126,20 @@ describe('stagekeeper scorecard against Redis', () => {
     // Sunday 23:00 in New York is Monday in UTC: still the zone's week 47.
     const lateSunday = await runCaptured(['scorecard', '--format', 'json'], env, {}, Date.parse('2026-11-23T04:00:00Z'));
     expect(JSON.parse(lateSunday.stdout).week).toBe('2026-W47');
+  });
+
+  it('--cycle prints the time from one stage to another, with starts read from earlier weeks', async () => {
+    const keys = redisKeys(prefix);
+    await new HistoryStore(redis, keys, silentLogger).append(PORTAL, [
+      // Entered the first stage in week 46, reached the third in week 47: 3 days.
+      row({ dealId: 'c1', enteredAt: w47.start - 24 * H, exitedAt: w47.start - 20 * H }),
+      row({ dealId: 'c1', stage: third!.id, ownerRole: third!.ownerRole, enteredAt: w47.start + 48 * H, exitedAt: w47.start + 50 * H }),
+    ]);
+    const r = await runCaptured(['scorecard', '--week', '2026-W47', '--cycle', `${first!.id}:${third!.id}`], env);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain(`Cycle time ${first!.label} -> ${third!.label}: 1 deal(s), median 72h, p90 72h (wall time)`);
+    const bad = await runCaptured(['scorecard', '--week', '2026-W47', '--cycle', 'nocolon'], env);
+    expect(bad.code).toBe(1);
   });
 
   it('a portal without a playbook is a one-line error', async () => {

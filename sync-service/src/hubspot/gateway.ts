@@ -19,6 +19,8 @@ const BATCH = 100;
 const SEARCH_PAGE = 200;
 /** Pages of open tasks read for the fewest-open-tasks routing (SEARCH_PAGE each). */
 const OPEN_TASK_PAGES = 5;
+/** How long an owner's open-task count read for a breach is reused (see ownerOpenTasks). */
+const OWNER_LOAD_TTL_MS = 60_000;
 /** HubSpot refuses to page a search past 10,000 results. */
 const SEARCH_CAP = 10_000;
 
@@ -87,6 +89,8 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * In memory only (never Redis, never logs): task bodies may mention patients.
    */
   private readonly details = new Map<string, TaskDetail>();
+  /** Owner loads read in the last minute (and reads in flight), per portal and owner: see `ownerOpenTasks`. */
+  private readonly loads = new Map<string, { at: number; count: Promise<number> }>();
   private readonly batches: SharedBatches;
 
   constructor(private readonly opts: HubSpotApiGatewayOptions) {
@@ -357,6 +361,44 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const d = this.details.get(`${portalId}:${taskId}`);
     if (!d || this.now() - d.at > this.detailTtl) return undefined;
     return d;
+  }
+
+  /**
+   * Breaches come in bursts (a deadline shared by many deals) and search is limited to 5 calls a second per
+   * account, so one read per owner serves the breaches of the next minute: a load a minute old is evidence enough.
+   */
+  async ownerOpenTasks(portalId: string, ownerId: string): Promise<number> {
+    const key = `${portalId}:${ownerId}`;
+    const hit = this.loads.get(key);
+    if (hit && this.now() - hit.at < OWNER_LOAD_TTL_MS) return hit.count;
+    if (this.loads.size > 10_000) this.loads.clear();
+    const count = this.searchOwnerOpenTasks(portalId, ownerId);
+    this.loads.set(key, { at: this.now(), count });
+    count.catch(() => this.loads.delete(key));
+    return count;
+  }
+
+  private async searchOwnerOpenTasks(portalId: string, ownerId: string): Promise<number> {
+    // One search call; `total` counts every match (HubSpot reports it exactly up to 10,000), so one result suffices.
+    const page = await this.opts.caller.call(
+      portalId,
+      'tasks.search',
+      (c) =>
+        c.crm.objects.tasks.searchApi.doSearch({
+          filterGroups: [
+            {
+              filters: [
+                { propertyName: 'hubspot_owner_id', operator: 'EQ' as FilterOperatorEnum, value: ownerId },
+                { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' },
+              ],
+            },
+          ],
+          properties: ['hs_task_status'],
+          limit: 1,
+        } as Parameters<Client['crm']['objects']['tasks']['searchApi']['doSearch']>[0]),
+      { bucket: 'search' },
+    );
+    return page.total;
   }
 
   async modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }> {

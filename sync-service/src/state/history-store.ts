@@ -1,4 +1,4 @@
-import { Command, type HistoryRow } from '@stagekeeper/shared';
+import { Command, visitKey, type HistoryRow } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
@@ -17,7 +17,7 @@ export function weekStart(ms: number): string {
 }
 
 /** One row per stage visit: a retried job rewrites the same field instead of appending a duplicate. */
-const rowKey = (row: HistoryRow) => `${row.dealId}:${row.stage}:${row.enteredAt}`;
+const rowKey = visitKey;
 
 /**
  * Finished stage visits per portal, bucketed by the UTC week of the exit, for the weekly scorecard.

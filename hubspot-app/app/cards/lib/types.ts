@@ -59,6 +59,12 @@ export type BreachRecord = {
   breachedAt: Instant;
   reason: BreachReason | null;
   source: 'inferred' | 'manual' | null;
+  /** The stage visit, posted back to correct this breach (optional: services older than corrections omit it). */
+  entryId?: string;
+  /** What decided the inferred reason (labels, never values). */
+  evidence?: string[];
+  /** A rep changed the reason from what Stagekeeper inferred. */
+  corrected?: boolean;
 };
 
 /** An escalation page of the deal (issue 17): which level of which stage, through which channel, what became of it. */

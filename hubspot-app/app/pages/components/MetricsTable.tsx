@@ -15,6 +15,10 @@ export const MetricsTable = ({ rows, groupLabel, testId }: { rows: Row[]; groupL
         <TableHeader>Breach rate</TableHeader>
         <TableHeader>Conversion</TableHeader>
         <TableHeader>Backflow</TableHeader>
+        <TableHeader>Drop-off</TableHeader>
+        <TableHeader>In stage now</TableHeader>
+        <TableHeader>Oldest</TableHeader>
+        <TableHeader>Breached in place</TableHeader>
         <TableHeader>Top breach reasons</TableHeader>
       </TableRow>
     </TableHead>
@@ -27,6 +31,10 @@ export const MetricsTable = ({ rows, groupLabel, testId }: { rows: Row[]; groupL
           <TableCell>{percent(r.breachRate)}</TableCell>
           <TableCell>{percent(r.conversionRate)}</TableCell>
           <TableCell>{percent(r.backflowRate)}</TableCell>
+          <TableCell>{percent(r.dropOffRate ?? null)}</TableCell>
+          <TableCell>{String(r.inStage ?? 0)}</TableCell>
+          <TableCell>{duration(r.maxAgeMs ?? null)}</TableCell>
+          <TableCell>{String(r.openBreached ?? 0)}</TableCell>
           <TableCell>{reasons(r.topBreachReasons)}</TableCell>
         </TableRow>
       ))}

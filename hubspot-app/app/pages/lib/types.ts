@@ -17,7 +17,17 @@ export type Metrics = {
   backflowRate: number | null;
   /** Most frequent first, at most 3. */
   topBreachReasons: { reason: BreachReason; count: number }[];
+  /** Optional: services before these fields omit them. Moves into closed-lost stages (not conversions). */
+  dropOffRate?: number | null;
+  /** Deals in the stage at the week's end (or now), the oldest one's age, and those already breached. */
+  inStage?: number;
+  maxAgeMs?: number | null;
+  openBreached?: number;
+  /** Breaches whose reason a rep corrected. */
+  reasonCorrections?: number;
 };
+
+export type DimensionRow = Metrics & { dimension: { property: string; label: string }; value: string };
 
 export type StageRow = Metrics & { pipeline: { id: string; label: string }; stage: { id: string; label: string } };
 export type RoleRow = Metrics & { role: { id: string; name: string } };
@@ -32,4 +42,6 @@ export type ScorecardResponse = {
   availableWeeks: string[];
   byStage: StageRow[];
   byRole: RoleRow[];
+  /** Cuts by the playbook's declared dimensions (partner, urgency, channel...). */
+  byDimension?: DimensionRow[];
 };

@@ -30,6 +30,10 @@ export const scorecard = (week = '2026-W47', scale = 1): ScorecardResponse => ({
         breachRate: 0.1,
         conversionRate: 0.875,
         backflowRate: 0.05,
+        dropOffRate: 0.025,
+        inStage: 6,
+        maxAgeMs: 26 * 3_600_000,
+        openBreached: 2,
         topBreachReasons: [
           { reason: 'capacity', count: 3 * scale },
           { reason: 'patient_unreachable', count: scale },
@@ -48,4 +52,5 @@ export const scorecard = (week = '2026-W47', scale = 1): ScorecardResponse => ({
       ...m({ volume: 40 * scale, medianTimeInStageMs: 2.25 * 3_600_000, slaVisits: 40 * scale, breached: 4 * scale, breachRate: 0.1, conversionRate: 0.875, backflowRate: 0.05, topBreachReasons: [{ reason: 'capacity', count: 3 * scale }] }),
     },
   ],
+  byDimension: [{ dimension: { property: 'referrer_ods_code', label: 'Referring partner' }, value: 'A81001', ...m({ volume: 7 }) }],
 });
