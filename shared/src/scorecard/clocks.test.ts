@@ -36,7 +36,7 @@ const run = (hours: number, outcome: 'met' | 'breached', reason: 'capacity' | nu
 describe('computeScorecard: event clocks', () => {
   it('reports runs per clock (breach rate, reasons, time to stop) and leaves stages and totals alone', () => {
     const card = computeScorecard({ playbook, week: WEEK, rows: [run(0.5, 'met'), run(3, 'breached', 'capacity'), visit({ exitedAt: start + H })] });
-    expect(card.byClock).toEqual([
+    expect(card.byClock).toMatchObject([
       {
         clock: { id: 'support_inquiry', label: 'Support inquiry response' },
         volume: 2,

@@ -59,7 +59,7 @@ describe('card: event clocks, routing and trail', () => {
       slaOutcome: 'breached' as const, breachReason: 'capacity' as const, breachedAt: MON_10 + HOUR, breachReasonSource: 'inferred' as const,
     };
     const card = buildCardView({ dealId: 'd1', playbook, state, snapshot: snap(), history: [row], now: MON_10 + 3 * HOUR }) as ManagedCardView;
-    expect(card.breaches).toEqual([
+    expect(card.breaches).toMatchObject([
       { stage: { id: 'clock.support_inquiry', label: 'Support inquiry response' }, breachedAt: new Date(MON_10 + HOUR).toISOString(), reason: 'capacity', source: 'inferred' },
     ]);
   });
