@@ -1,4 +1,6 @@
 import { inferBreachReason, type BreachEvidence } from '../engine/breach';
+import { ownerOutsideRole } from '../engine/breach-evidence';
+import { findRole } from '../engine/lookup';
 import { criterionLabel } from '../engine/criteria';
 import { deliveryTime, pauseClock, pointAt, resumeClock, startClockWith } from '../engine/sla-clock';
 import type { HistoryRow, SlaClock } from '../engine/types';
@@ -108,7 +110,7 @@ export function replayVisit(row: HistoryRow, plan: PlaybookPlan, out: VisitRepla
   out.warned = st.warned;
   out.levels = st.levels;
   out.tasks = st.tasks;
-  out.breachReason = st.breachedAt !== null ? breachReasonOf(row, sp, st.breachedAt) : null;
+  out.breachReason = st.breachedAt !== null ? breachReasonOf(row, plan, sp, st.breachedAt) : null;
   return out;
 }
 
@@ -151,23 +153,49 @@ function settle(clock: SlaClock, sp: StagePlan, st: Progress, end: number, breac
  * The engine infers the reason at breach time; owner changes are recorded with their instants so those before
  * this playbook's breach count. The other evidence is as it stood at exit (the closest instant recorded).
  */
-function breachReasonOf(row: HistoryRow, sp: StagePlan, breachedAt: number): BreachReason | 'unknown' {
+function breachReasonOf(row: HistoryRow, plan: PlaybookPlan, sp: StagePlan, breachedAt: number): BreachReason | 'unknown' {
   // A reason a rep set by hand is never replaced by inference.
   if (row.breachReasonSource === 'manual' && row.breachReason) return row.breachReason;
   const e = row.inputs?.evidence;
   if (!e) return 'unknown';
   const unmet = unmetCriteria(sp.stage.exitCriteria, row.inputs?.exit);
   const ownerChanges = e.ownerChangesAt ? e.ownerChangesAt.filter((t) => t < breachedAt).length : e.ownerChanges;
+  // The role, its capacity threshold and the reason rules are the replayed playbook's (a draft may change them);
+  // the owner is the recorded one, so "owner outside the role" follows the draft's membership.
+  const role = findRole(plan.playbook, sp.stage.ownerRole);
+  // The recorded owner is the one at exit. When it changed after the breach, the breach's own record says whether
+  // the owner then was outside the role (under the playbook in force); without that record it is left open and
+  // only a reason that does not depend on it is given.
+  const changedAfter = e.ownerChangesAt ? e.ownerChangesAt.some((t) => t >= breachedAt) : e.ownerChanges > 0;
+  const atBreach = row.breachFacts?.ownerOutsideRole ?? undefined;
+  const outside = changedAfter ? atBreach : ownerOutsideRole(role, row.ownerId);
+  const open = changedAfter && atBreach === undefined;
   const base: BreachEvidence = {
     missingExit: [],
+    missingData: [],
+    pendingActions: [],
     ownerChanges,
     noOwner: e.noOwner,
+    ...(outside !== undefined ? { ownerOutsideRole: outside } : {}),
     unansweredAttempts: e.unansweredAttempts,
     ownerOpenTasks: e.ownerOpenTasks,
+    ...(role?.capacity ? { capacityThreshold: role.capacity.openTasks } : {}),
   };
-  if (unmet) return inferBreachReason(sp.stage, { ...base, missingExit: unmet.map(criterionLabel) }).reason;
-  // The exit criteria's truth is unknown: the reason is known only when it does not depend on it.
-  const without = inferBreachReason(sp.stage, base).reason;
-  const withMissing = inferBreachReason(sp.stage, { ...base, missingExit: ['unknown'] }).reason;
-  return without === withMissing ? without : 'unknown';
+  const rules = plan.playbook.breachRules;
+  // Every way the unknowns could have been (the owner's membership when it changed after the breach; the exit
+  // criteria's truth when not recorded): the reason is known only when they all agree.
+  const owners: BreachEvidence[] = open && role && row.ownerId
+    ? [{ ...base, ownerOutsideRole: true }, { ...base, ownerOutsideRole: false }]
+    : [base];
+  let cases: BreachEvidence[];
+  if (unmet) {
+    // An action not yet done (taskDone) is no missing data, as the engine tells them apart at the breach.
+    const missingData = unmet.filter((c) => c.op !== 'taskDone').map(criterionLabel);
+    const pendingActions = unmet.filter((c) => c.op === 'taskDone').map(criterionLabel);
+    cases = owners.map((o) => ({ ...o, missingExit: [...missingData, ...pendingActions], missingData, pendingActions }));
+  } else {
+    cases = owners.flatMap((o) => [o, { ...o, missingExit: ['unknown'], missingData: ['unknown'] }]);
+  }
+  const reasons = new Set(cases.map((c) => inferBreachReason(sp.stage, c, rules).reason));
+  return reasons.size === 1 ? [...reasons][0]! : 'unknown';
 }
