@@ -43,4 +43,10 @@ export interface HubSpotGateway {
 
   /** Deal ids modified at or after `sinceMs` (CRM search on hs_lastmodifieddate), for the missed-webhook sweep. */
   modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }>;
+
+  /**
+   * Open (not completed) tasks each owner holds, for the "fewestOpenTasks" assignment policy: a CRM task search
+   * for all of them at once. Optional: a gateway without it leaves such routing on round-robin.
+   */
+  openTaskCounts?(portalId: string, ownerIds: string[]): Promise<Record<string, number>>;
 }

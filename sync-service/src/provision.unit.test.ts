@@ -87,6 +87,30 @@ describe('criteriaProperties', () => {
   });
 });
 
+describe('criteriaProperties: event clocks', () => {
+  it('lists the properties a clock watches (start, stop, conditions) so provisioning checks the portal has them', () => {
+    const pb = testPlaybook();
+    pb.clocks = [
+      {
+        id: 'support_inquiry',
+        label: 'Support inquiry response',
+        start: { property: 'support_inquiry_at', on: 'change' },
+        startAt: 'value',
+        stopOn: [{ property: 'support_inquiry_responded_at', on: 'change' }],
+        stopWhen: [{ op: 'equals', property: 'support_status', value: 'closed' }],
+        sla: { ...pb.pipelines[0]!.stages[1]!.sla!, target: '1h' },
+      },
+    ];
+    const m = Object.fromEntries(criteriaProperties(pb));
+    expect(m).toMatchObject({
+      support_inquiry_at: ['clocks[0].start'],
+      support_inquiry_responded_at: ['clocks[0].stopOn[0]'],
+      support_status: ['clocks[0].stopWhen[0]'],
+      waiting_on: ['pipelines[0].stages[1].sla.pauseWhen[0]', 'clocks[0].sla.pauseWhen[0]'],
+    });
+  });
+});
+
 describe('formatProvisionReport', () => {
   it('renders every section and the verdict', () => {
     const r: ProvisionReport = {

@@ -21,6 +21,7 @@ import { redisKeys } from './state/keys';
 import { PlaybookStore, type PlaybookSource } from './state/playbook-store';
 import { SweepCursorStore } from './state/sweep-cursor';
 import { runSweep, SweepQueue } from './sweep';
+import { RoundRobinStore } from './state/round-robin-store';
 import { createPaging } from './notify';
 import { createProcessor, errorSummary, sharedEngine, type Engine } from './worker';
 
@@ -92,6 +93,7 @@ export async function startService(opts: StartOptions) {
   const sweepQueue = new SweepQueue(redis, bullPrefix);
   const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
 
+  const roundRobin = new RoundRobinStore(redis, keys);
   // Escalation pages (Slack, Teams, PagerDuty, signed webhooks): their own queue and worker.
   const paging = createPaging({
     redis,
@@ -133,6 +135,7 @@ export async function startService(opts: StartOptions) {
     timers: timerQueue,
     log,
     clock,
+    roundRobin,
     redisIntact: () => guard.verify(),
     seededAt: () => guard.currentSeededAt(),
     lock: new DealLock(redis, keys),

@@ -1,5 +1,18 @@
 import { dependsOnUnreadTasks, needsOwnerLoad, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
-import type { Command, DealSnapshot, DealState, EngineResult, HistoryRow, PageCommand, Playbook, ResolvePageCommand, TimerFiring } from '@stagekeeper/shared';
+import type {
+  Command,
+  DealSnapshot,
+  DealState,
+  EngineResult,
+  HistoryRow,
+  PageCommand,
+  Playbook,
+  ReconcileInput,
+  ResolvePageCommand,
+  RoutingInput,
+  TimerFiring,
+  TimerInput,
+} from '@stagekeeper/shared';
 import type { Logger } from './log';
 import { portalLogger } from './log';
 import { parseHubSpotTime } from './hubspot/gateway';
@@ -10,11 +23,12 @@ import type { DealLock } from './state/deal-lock';
 import type { DealStateStore } from './state/deal-state-store';
 import type { HistoryStore } from './state/history-store';
 import type { PlaybookSource } from './state/playbook-store';
+import type { RoundRobinStore } from './state/round-robin-store';
 
 /** The pure engine, as a dependency so worker tests can script decisions without the real rules. */
 export interface Engine {
-  reconcile(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; now: number }): EngineResult;
-  onTimer(input: { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; timer: TimerFiring; now: number }): EngineResult;
+  reconcile(input: ReconcileInput): EngineResult;
+  onTimer(input: TimerInput): EngineResult;
   requiredProperties(playbook: Playbook): string[];
 }
 
@@ -40,6 +54,8 @@ export type WorkerDeps = {
   clock?: () => number;
   /** Re-decisions allowed when another worker saved the same deal in between. */
   maxConflictRetries?: number;
+  /** Round-robin cursors of the assignment policy; without it every role's cursor reads 0. */
+  roundRobin?: Pick<RoundRobinStore, 'cursors' | 'advance'>;
   /** The page queue (notify/); without it escalations are HubSpot tasks only. */
   pages?: { enqueue(portalId: string, dealId: string, cmd: PageCommand | ResolvePageCommand): Promise<void> };
   /**
@@ -90,7 +106,7 @@ export class DealProcessingError extends Error {
   }
 }
 
-type Decide = (playbook: Playbook, state: DealState | null, snapshot: DealSnapshot, now: number) => EngineResult;
+type Decide = (playbook: Playbook, state: DealState | null, snapshot: DealSnapshot, now: number, routing?: RoutingInput) => EngineResult;
 
 /**
  * The imperative shell around the engine. Order per deal: read (state, snapshot) -> decide -> HubSpot commands
@@ -117,6 +133,7 @@ export function createProcessor(deps: WorkerDeps) {
   async function cancelOrphanTimers(portalId: string, scheduled: Set<string>, saved: EngineResult): Promise<void> {
     if (scheduled.size === 0) return;
     const kept = new Set(saved.state?.current?.sla?.timers?.map((t) => t.timerId) ?? []);
+    for (const run of saved.state?.clocks ?? []) for (const t of run.sla.timers ?? []) kept.add(t.timerId);
     for (const c of saved.commands) if (c.type === 'scheduleTimer') kept.add(c.timerId);
     for (const timerId of scheduled) if (!kept.has(timerId)) await deps.timers.cancel(portalId, timerId);
   }
@@ -138,10 +155,18 @@ export function createProcessor(deps: WorkerDeps) {
       const resolves = pageResolutions(state, r.state);
       return resolves.length > 0 ? { ...r, commands: [...r.commands, ...resolves] } : r;
     };
-    let result = decide(playbook, state, snapshot, now);
-    if (dependsOnUnreadTasks((s) => decide(playbook, state, s, now), snapshot, result)) {
+    // Routing input is read only for playbooks that route work; the open-task counts only when a decision asks.
+    let routing: RoutingInput | undefined =
+      playbook.assignment && deps.roundRobin ? { cursors: await deps.roundRobin.cursors(portalId) } : undefined;
+    let result = decide(playbook, state, snapshot, now, routing);
+    const wanted = result.needsOpenTasksOf ?? [];
+    if (wanted.length > 0 && deps.gateway.openTaskCounts) {
+      routing = { ...routing, openTasks: await deps.gateway.openTaskCounts(portalId, wanted) };
+      result = decide(playbook, state, snapshot, now, routing);
+    }
+    if (dependsOnUnreadTasks((s) => decide(playbook, state, s, now, routing), snapshot, result)) {
       snapshot = await deps.gateway.readUnreadTasks(portalId, snapshot);
-      result = decide(playbook, state, snapshot, now);
+      result = decide(playbook, state, snapshot, now, routing);
     }
     // Capacity evidence: the owner's open-task load, read from HubSpot only when a breach reason is being inferred.
     if (deps.gateway.ownerOpenTasks && needsOwnerLoad(snapshot, result)) {
@@ -150,7 +175,7 @@ export function createProcessor(deps: WorkerDeps) {
         deps.log.warn({ portalId, dealId: snapshot.dealId, err: err instanceof Error ? err.message : String(err) }, 'owner open-task load not read');
         return undefined;
       });
-      if (load !== undefined) result = decide(playbook, state, { ...snapshot, ownerOpenTasks: load }, now);
+      if (load !== undefined) result = decide(playbook, state, { ...snapshot, ownerOpenTasks: load }, now, routing);
     }
     return withResolutions(result);
   }
@@ -197,6 +222,9 @@ export function createProcessor(deps: WorkerDeps) {
       const nothingToKeep = version === 0 && result.state === null && !snapshot.exists;
       if (nothingToKeep || (await deps.states.save(portalId, dealId, version, result.state))) {
         await cancelOrphanTimers(portalId, orphanTimers, result);
+        // Only the saved decision's picks move the cursor, so a retried decision does not skip a member.
+        const picked = result.commands.flatMap((c) => (c.type === 'advanceRoundRobin' ? [c.role] : []));
+        if (picked.length > 0) await deps.roundRobin?.advance(portalId, picked);
         log.debug(
           { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
           'deal settled',
@@ -280,7 +308,7 @@ export function createProcessor(deps: WorkerDeps) {
             playbook,
             dealId,
             { ...states[j]!, snapshot: snapshots.get(dealId) },
-            (pb, state, snapshot, now) => deps.engine.reconcile({ playbook: pb, state, snapshot, now }),
+            (pb, state, snapshot, now, routing) => deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
             log,
           );
           outcomes.set(dealId, outcome);
@@ -314,7 +342,7 @@ export function createProcessor(deps: WorkerDeps) {
       playbook,
       dealId,
       { ...loaded, snapshot: snapshots.get(dealId) },
-      (pb, state, snapshot, now) => deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now }),
+      (pb, state, snapshot, now, routing) => deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
       log,
     );
     if (result && result.commands.length > 0) countFiring(timer);

@@ -73,9 +73,18 @@ describe('000 "Owner model: one stage, one accountable role" (lines 64-72), walk
   it('each stage is owned by 000\'s role, and a deal with every item in place passes each gate', async () => {
     const id = create(S.newLead, { intake_form_submitted_at: String(e.clock.now()) });
     await e.settle();
-    const role = () => e.props(id)[P.stageOwnerRole];
+    // The stage's role as Stagekeeper wrote it back, checked against who owns the deal in HubSpot: with the
+    // playbook's `assignment: assignDeal`, each observed move hands the deal to a member of the stage's role.
+    // (A deal first seen keeps the owner it was created with: no move was observed, so nothing is routed.)
+    const roles = contractPlaybook().roles;
+    const role = () => {
+      const p = e.props(id);
+      const held = roles.find((r) => r.id === p[P.stageOwnerRole]);
+      expect(held?.owners, `owner ${p.hubspot_owner_id} in role ${p[P.stageOwnerRole]}`).toContain(p.hubspot_owner_id);
+      return p[P.stageOwnerRole];
+    };
     // "Growth/Ops owns New Lead and Contact Attempted"
-    expect([e.props(id).dealstage, role()]).toEqual([S.newLead, 'growth_ops']);
+    expect([e.props(id).dealstage, e.props(id)[P.stageOwnerRole], e.props(id).hubspot_owner_id]).toEqual([S.newLead, 'growth_ops', REP]);
     e.portal.ui.logContactAttempt(id, actor);
     await move(id, S.contactAttempted);
     expect([e.props(id).dealstage, role()]).toEqual([S.contactAttempted, 'growth_ops']);

@@ -15,6 +15,7 @@ import {
 } from '@hubspot/ui-extensions';
 import { BreachHistory } from './components/BreachHistory.tsx';
 import { BreachReasonControl } from './components/BreachReasonControl.tsx';
+import { DealTrail } from './components/DealTrail.tsx';
 import { ExitChecklist } from './components/ExitChecklist.tsx';
 import { GateAlert } from './components/GateAlert.tsx';
 import { NextMove } from './components/NextMove.tsx';
@@ -136,6 +137,7 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
         <Text variant="microcopy">{view.pipeline.label}</Text>
       </Flex>
       <SlaSection sla={view.sla} timeZone={timeZone} locale={locale} />
+      <DealTrail clocks={view.eventClocks ?? []} routing={view.routing ?? null} trail={view.trail ?? []} timeZone={timeZone} locale={locale} />
       <Divider />
       <Heading>Required actions</Heading>
       <RequiredActions actions={view.requiredActions ?? []} timeZone={timeZone} locale={locale} />

@@ -1,6 +1,7 @@
 import type { Playbook } from '../playbook/schema';
 import { P } from '../properties';
 import { Effects } from './effects';
+import { cancelEventClocks } from './event-clocks';
 import { CLEAR_GATE } from './gate';
 import { exitStage } from './stage-exit';
 import type { DealSnapshot, DealState } from './types';
@@ -31,6 +32,7 @@ export function closeOut(
   const outcome = state.current
     ? exitStage(fx, state, playbook, snapshot, exitAt, null, 'exit', 'cancelled', why, now)
     : 'none';
+  cancelEventClocks(fx, state, playbook, snapshot, now, why, reason === 'unmanaged_pipeline');
   if (state.gate.taskKey) fx.push({ type: 'cancelTask', key: state.gate.taskKey, reason: `${why}; this task no longer applies` });
   state.gate = { ...CLEAR_GATE };
   state.current = null;

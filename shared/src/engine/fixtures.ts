@@ -114,6 +114,39 @@ export const fixturePlaybook = (edit?: (p: PlaybookInput) => void): Playbook => 
   return Playbook.parse(input);
 };
 
+// Seed 000 lines 87-90 (care-continuity SLAs): support inquiry response <= 1 business hour; refill follow-up on
+// missing inputs <= 24 hours (calendar hours).
+export const withClocks = (edit?: (p: PlaybookInput) => void) => {
+  const input = fixtureInput();
+  input.clocks = [
+    {
+      id: 'support_inquiry',
+      label: 'Support inquiry response',
+      role: 'intake',
+      start: { property: 'support_inquiry_at', on: 'change' },
+      startAt: 'value',
+      stopOn: [{ property: 'support_responded_at', on: 'change' }],
+      sla: {
+        target: '1h',
+        calendar: 'clinic',
+        warningAt: 75,
+        overrides: [{ when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '15m' }],
+        escalations: [{ at: 100, actions: [{ type: 'taskForLead', subject: 'Support inquiry unanswered' }] }],
+      },
+    },
+    {
+      id: 'refill_inputs',
+      label: 'Refill follow-up on missing inputs',
+      role: 'care',
+      start: { property: 'refill_missing_input', on: 'set' },
+      stopOn: [{ property: 'refill_missing_input', on: 'cleared' }],
+      sla: { target: '24h', basis: 'calendar', warningAt: 75 },
+    },
+  ];
+  edit?.(input);
+  return Playbook.parse(input);
+};
+
 export function snap(over: Partial<DealSnapshot> = {}): DealSnapshot {
   return {
     dealId: 'd1',

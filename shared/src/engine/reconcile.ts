@@ -11,9 +11,18 @@ import { trackPause } from './pause';
 import { applyPlaybookChange } from './playbook-change';
 import { enterStage } from './stage-entry';
 import { exitStage } from './stage-exit';
-import type { DealSnapshot, DealState, EngineResult, HistoryRow } from './types';
+import type { DealSnapshot, DealState, EngineResult, HistoryRow, RoutingInput } from './types';
+import { eventClockKeyPrefixes, trackEventClocks } from './event-clocks';
+import { retargetStageClock } from './retarget';
 
-export type ReconcileInput = { playbook: Playbook; state: DealState | null; snapshot: DealSnapshot; now: number };
+export type ReconcileInput = {
+  playbook: Playbook;
+  state: DealState | null;
+  snapshot: DealSnapshot;
+  now: number;
+  /** Round-robin cursors and open-task counts for the assignment policy; absent: cursors at 0, counts asked for. */
+  routing?: RoutingInput;
+};
 
 /**
  * A deal seen for the first time (or whose stored state was lost). Counters restart from what Stagekeeper last
@@ -72,6 +81,7 @@ function sameVisit(fx: Effects, state: DealState, playbook: Playbook, snapshot: 
   }
   trackOwner(fx, state, playbook, snapshot, now);
   trackPause(fx, state, playbook, snapshot, now);
+  retargetStageClock(fx, state, playbook, snapshot, now);
 }
 
 function transition(
@@ -81,6 +91,7 @@ function transition(
   to: StageRef,
   snapshot: DealSnapshot,
   now: number,
+  routing: RoutingInput | undefined,
 ): void {
   const at = snapshot.stageEnteredAt;
   const cur = state.current;
@@ -88,6 +99,7 @@ function transition(
     fx.decide('gate.already_blocked', `the move to "${to.stage.id}" was already blocked; waiting for HubSpot to show the gate move`);
     trackOwner(fx, state, playbook, snapshot, now);
     trackPause(fx, state, playbook, snapshot, now);
+    retargetStageClock(fx, state, playbook, snapshot, now);
     return;
   }
 
@@ -107,6 +119,7 @@ function transition(
       blockMove(fx, state, playbook, to, snapshot, missing, now);
       trackOwner(fx, state, playbook, snapshot, now);
       trackPause(fx, state, playbook, snapshot, now);
+      retargetStageClock(fx, state, playbook, snapshot, now);
       return;
     }
   }
@@ -140,7 +153,7 @@ function transition(
   if (!viaGate && gateTask)
     fx.push({ type: 'cancelTask', key: gateTask, reason: 'the deal moved elsewhere before reaching the remediation stage' });
 
-  const entry = enterStage(fx, state, playbook, to, snapshot, now, previous);
+  const entry = enterStage(fx, state, playbook, to, snapshot, now, previous, routing);
   if (recorded) {
     fx.set({ [P.closureReason]: recorded });
     fx.decide('closure.recorded', `closed as "${recorded}" from the recorded outcome of the visit left (patient unreachable)`);
@@ -159,7 +172,7 @@ function transition(
  * Decides what a deal needs given HubSpot's current view of it. Snapshots are read fresh by the service, so
  * the engine does not care which webhook caused the read: duplicates change nothing, older reads are ignored.
  */
-export function reconcile({ playbook, state, snapshot, now }: ReconcileInput): EngineResult {
+export function reconcile({ playbook, state, snapshot, now, routing }: ReconcileInput): EngineResult {
   const fx = new Effects();
   if (state && (state.closedReason === 'deleted' || state.closedReason === 'merged')) {
     fx.decide('deal.gone', `the deal was ${state.closedReason}; nothing more to do`);
@@ -204,11 +217,12 @@ export function reconcile({ playbook, state, snapshot, now }: ReconcileInput): E
   const s = state ? structuredClone(state) : freshState(playbook, snapshot);
   const before = s.current?.entryId ?? null;
   if (isSameVisit(s, snapshot)) sameVisit(fx, s, playbook, snapshot, now);
-  else transition(fx, s, playbook, to, snapshot, now);
+  else transition(fx, s, playbook, to, snapshot, now, routing);
   // A visit opened in this call was already built under the current playbook.
   if (s.current?.entryId === before) applyPlaybookChange(fx, s, playbook, snapshot, now);
   else s.playbookVersion = playbook.version;
   if (snapshot.stageEnteredAt !== null) s.seenEnteredAt = Math.max(s.seenEnteredAt ?? 0, snapshot.stageEnteredAt);
+  trackEventClocks(fx, s, playbook, snapshot, now);
   cancelOrphanTasks(fx, s, snapshot);
   return fx.result(s);
 }
@@ -228,9 +242,9 @@ function cancelOrphanTasks(
   const owned = new Set(current?.tasks.map((t) => t.key) ?? []);
   if (s?.gate.taskKey) owned.add(s.gate.taskKey);
   for (const c of fx.commands) if (c.type === 'cancelTask' || c.type === 'completeTask') owned.add(c.key);
-  const prefix = current ? `${current.entryId}:` : undefined;
+  const prefixes = [...(current ? [`${current.entryId}:`] : []), ...eventClockKeyPrefixes(s)];
   for (const [key, status] of Object.entries(snapshot.tasks)) {
-    if (status === 'COMPLETED' || owned.has(key) || (prefix && key.startsWith(prefix))) continue;
+    if (status === 'COMPLETED' || owned.has(key) || prefixes.some((p) => key.startsWith(p))) continue;
     fx.push({ type: 'cancelTask', key, reason });
     fx.decide('task.orphan', `a task of an ended stage visit was still open; cancelled`);
   }

@@ -26,6 +26,8 @@ const SnapOp = fc.record({
   docs: fc.boolean(),
   waiting: fc.boolean(),
   completeTasks: fc.boolean(),
+  // Raised or lowered during a visit: the conditional target is re-evaluated (engine/retarget.ts).
+  urgent: fc.boolean(),
 });
 const FireOp = fc.record({ type: fc.constant('fire' as const), pick: fc.nat(), lateMin: fc.integer({ min: 0, max: 60 }) });
 const Noise = fc.record({ dup: fc.boolean(), stale: fc.option(fc.nat(), { nil: null }), refire: fc.boolean() });
@@ -85,6 +87,7 @@ function run(ops: Op[], noisy: boolean) {
           intake_form_at: op.form ? String(clock) : null,
           docs_ok: op.docs ? 'true' : null,
           waiting_on: op.waiting ? 'patient' : null,
+          urgency: op.urgent ? 'urgent' : null,
         },
         tasks: op.completeTasks ? Object.fromEntries(entryTasks.map((t) => [t.key, 'COMPLETED' as const])) : {},
       };

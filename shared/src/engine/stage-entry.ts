@@ -6,8 +6,9 @@ import type { StageRef } from './lookup';
 import { pauseHolds, runningStatus } from './pause';
 import { clockContext, pauseClock, startClock, syncTimers } from './sla-clock';
 import { leadOf, ownerFor, slaTask, templateDueAt, templateTask } from './tasks';
+import { routeWork } from './routing';
 import { taskZone } from './task-time';
-import type { DealSnapshot, DealState, StageEntry } from './types';
+import type { DealSnapshot, DealState, RoutingInput, StageEntry } from './types';
 import { captureInputs, entryCriteriaOf, notePause } from './visit-inputs';
 
 export type PreviousOutcome = 'met' | 'breached' | 'none' | 'cancelled' | null;
@@ -26,6 +27,7 @@ export function enterStage(
   snapshot: DealSnapshot,
   now: number,
   previous: PreviousOutcome,
+  routing?: RoutingInput,
 ): StageEntry {
   const { stage, pipeline } = ref;
   const hubspotAt = snapshot.stageEnteredAt;
@@ -68,6 +70,10 @@ export function enterStage(
     return entry;
   }
 
+  // Work follows the accountable role: the stage's tasks go to whoever the assignment policy picks.
+  // Only an entry Stagekeeper saw happen is routed: a deal first seen (an install over a portal's existing deals,
+  // a lost state) has been wherever it is for who knows how long, and reassigning it en masse would surprise.
+  const worker = (previous !== null ? routeWork(fx, state, playbook, ref, entry, snapshot, routing, now) : null) ?? snapshot.ownerId;
   const ctx = clockContext(playbook, stage);
   if (ctx) {
     const clock = startClock(ctx, snapshot, enteredAt, now);
@@ -82,7 +88,7 @@ export function enterStage(
       pauseClock(clock, ctx, Math.max(now, enteredAt));
       fx.decide('sla.paused', `a pause condition already holds when the entry is first seen`);
     }
-    const owner = ownerFor(fx, playbook, stage, snapshot.ownerId, 'SLA task');
+    const owner = ownerFor(fx, playbook, stage, worker, 'SLA task');
     fx.push(slaTask(entry, stage, clock, owner, taskZone(playbook, clock.calendar)));
     entry.tasks.push({ key: `${entry.entryId}:sla`, kind: 'sla' });
     fx.set({
@@ -99,7 +105,7 @@ export function enterStage(
     const owner =
       template.assignee === 'lead'
         ? leadOf(playbook, stage)
-        : ownerFor(fx, playbook, stage, snapshot.ownerId, `task "${template.id}"`);
+        : ownerFor(fx, playbook, stage, worker, `task "${template.id}"`);
     const task = templateTask(entry, template, dueAt, owner);
     fx.push(task);
     entry.tasks.push({ key: task.key, kind: 'action', templateId: template.id });

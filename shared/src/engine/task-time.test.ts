@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixturePlaybook, HOUR, MON_10, only, snap } from './fixtures';
+import { fixturePlaybook, HOUR, MIN, MON_10, only, snap, withClocks } from './fixtures';
 import { onTimer } from './on-timer';
 import { reconcile } from './reconcile';
 import { taskTime, taskZone } from './task-time';
@@ -47,5 +47,22 @@ describe('task times in words, in the stage calendar zone', () => {
     const moved = reconcile({ playbook, state: entered.state, snapshot: snap({ ownerId: '102', properties: { num_contacted_notes: '0' } }), now: MON_10 + HOUR });
     const task = only(moved, 'createTask').find((t) => t.kind === 'handoff')!;
     expect(task.body).toContain(`Stage SLA due ${due} (running).`);
+  });
+
+  it('an event clock\'s SLA, warning and escalation tasks, in its calendar\'s zone', () => {
+    const clocks = withClocks();
+    const inquiry = MON_10 + 5 * MIN;
+    const seen = reconcile({ playbook: clocks, state: null, snapshot: snap(), now: MON_10 });
+    const asked = snap({ properties: { support_inquiry_at: String(inquiry) } });
+    const started = reconcile({ playbook: clocks, state: seen.state, snapshot: asked, now: inquiry });
+    const run = started.state!.clocks![0]!;
+    const clockDue = 'Mon 2 Mar, 11:05 AM EST'; // 1 h after the inquiry, inside the clinic's staffed hours
+    const [task] = only(started, 'createTask').filter((t) => t.key === `${run.runId}:sla`);
+    expect(task!.body).toContain(`due ${clockDue}.`);
+    expect(task!.body).not.toMatch(/\dT\d/);
+    const warn = onTimer({ playbook: clocks, state: started.state, snapshot: asked, timer: { timerId: `${run.runId}:warning`, kind: 'warning', entryId: run.runId }, now: inquiry + 45 * MIN });
+    expect(only(warn, 'createTask')[0]!.subject).toBe(`Support inquiry response: SLA due ${clockDue}`);
+    const level = onTimer({ playbook: clocks, state: started.state, snapshot: asked, timer: { timerId: `${run.runId}:level:0`, kind: 'escalation', level: 0, entryId: run.runId }, now: inquiry + HOUR });
+    expect(only(level, 'createTask').find((t) => t.kind === 'escalation')!.body).toContain(`(due ${clockDue})`);
   });
 });

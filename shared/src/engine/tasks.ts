@@ -16,7 +16,11 @@ export const templateTaskKey = (entryId: string, templateId: string) => `${entry
 const clip = (text: string, max = 255) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 export function leadOf(playbook: Playbook, stage: Stage): string | null {
-  return findRole(playbook, stage.ownerRole)?.lead ?? null;
+  return leadOfRole(playbook, stage.ownerRole);
+}
+
+export function leadOfRole(playbook: Playbook, roleId: string): string | null {
+  return findRole(playbook, roleId)?.lead ?? null;
 }
 
 /**
@@ -24,11 +28,18 @@ export function leadOf(playbook: Playbook, stage: Stage): string | null {
  * it instead, and the decision says so.
  */
 export function ownerFor(fx: Effects, playbook: Playbook, stage: Stage, ownerId: string | null, what: string): string | null {
-  if (ownerId) return ownerId;
-  const lead = leadOf(playbook, stage);
-  fx.decide('task.owner_fallback', `${what}: the deal has no owner, so it goes to the lead of role "${stage.ownerRole}"`);
-  return lead;
+  return ownerForRole(fx, playbook, stage.ownerRole, ownerId, what);
 }
+
+export function ownerForRole(fx: Effects, playbook: Playbook, roleId: string, ownerId: string | null, what: string): string | null {
+  if (ownerId) return ownerId;
+  fx.decide('task.owner_fallback', `${what}: the deal has no owner, so it goes to the lead of role "${roleId}"`);
+  return leadOfRole(playbook, roleId);
+}
+
+/** Who does a visit's work: the member routing gave its tasks to, else the deal owner. */
+export const workOwner = (entry: StageEntry | null | undefined, ownerId: string | null): string | null =>
+  entry?.assignee ?? ownerId;
 
 /** The one-line brief of what the stage needs: its exit criteria, or simply moving the deal on. */
 export function slaTaskSubject(stage: Stage): string {

@@ -115,6 +115,17 @@ export const SlaClock = z.object({
   paged: z.array(z.number().int()).optional(),
 });
 
+/** How the stage's work was routed at entry (seed 000's owner model); shown on the card and in the trail. */
+export const Routing = z.object({
+  at: z.number(),
+  /** assignDeal: the deal changed owner; assignTasks: only the stage's tasks went to `to`. */
+  mode: z.enum(['assignDeal', 'assignTasks']),
+  from: z.string().nullable(),
+  to: z.string(),
+  /** How `to` was chosen: roundRobin, fewestOpenTasks, or lead (the role lists no member). */
+  pick: z.enum(['roundRobin', 'fewestOpenTasks', 'lead']),
+});
+
 /** Counts and flags of breach-reason evidence (shared/src/engine/breach-evidence.ts); null: not known. */
 export const BreachFacts = z.object({
   ownerOpenTasks: z.number().int().nonnegative().nullable(),
@@ -161,11 +172,30 @@ export const StageEntry = z.object({
    * (HubSpot stamps a new entry time when we move the deal back), or the real time after a `now` fallback.
    */
   aliasEnteredAt: z.array(z.number()).optional(),
+  /** Who does the stage's work when routing gave the tasks (not the deal) to a role member. */
+  assignee: z.string().nullable().optional(),
+  routing: Routing.nullable().optional(),
   /** Inputs that decided the visit at entry, for what-if replays; optional so older state still parses. */
   inputs: InputsAt.optional(),
   /** Intervals in which a pause condition held ([from, null] while it still holds), for what-if replays. */
   pauseSeen: z.array(z.tuple([z.number(), z.number().nullable()])).optional(),
 });
+
+/** One run of a playbook event clock (`clocks:`), from its start event to its stop. */
+export const EventClockRun = z.object({
+  clockId: z.string(),
+  /** `${dealId}:clock.${clockId}:${startedAt}`; its task keys and timer ids derive from it like a stage entry's. */
+  runId: z.string(),
+  startedAt: z.number(),
+  role: z.string(),
+  sla: SlaClock,
+  tasks: z.array(z.object({ key: z.string(), kind: z.string() })),
+  stoppedAt: z.number().nullable(),
+  breachReason: BreachReason.nullable(),
+});
+
+/** A line of the deal's trail: what Stagekeeper changed and why (labels and ids, never property values). */
+export const TrailEvent = z.object({ at: z.number(), rule: z.string(), detail: z.string() });
 
 export const GateState = z.object({
   status: z.enum(['clear', 'blocked_reverted', 'blocked_remediation']),
@@ -208,6 +238,15 @@ export const DealState = z.object({
   pendingOwner: z.object({ from: z.string().nullable(), to: z.string() }).nullable().optional(),
   /** Entry id of the latest breach, so a manual reason from the card lands on the breach it is about. */
   lastBreachEntryId: z.string().nullable().optional(),
+  /** The latest run of each event clock (optional so state stored before clocks existed still parses). */
+  clocks: z.array(EventClockRun).optional(),
+  /**
+   * Fingerprints (not values: they may be health data) of the properties event clocks watch, as last seen, so a
+   * change is recognised. Absent until the deal is first seen under a playbook with clocks.
+   */
+  watch: z.record(z.string(), z.string().nullable()).optional(),
+  /** Newest last, bounded (TRAIL_MAX): target changes, event clocks, routing. */
+  trail: z.array(TrailEvent).optional(),
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -285,6 +324,8 @@ export const Command = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('assignOwner'), ownerId: z.string(), reason: z.string() }),
   z.object({ type: z.literal('addNote'), key: z.string(), body: z.string() }),
+  /** The role's round-robin pick was used: the service advances the role's cursor once the decision is saved. */
+  z.object({ type: z.literal('advanceRoundRobin'), role: z.string() }),
   /**
    * Page the role's lead outside HubSpot. `key` (`<entryId>:level:<i>`) deduplicates per deal, stage entry and
    * level; `notBefore` holds the page to the role's staffed hours unless the level says "page now".
@@ -323,6 +364,11 @@ export const Command = z.discriminatedUnion('type', [
       /** When the visit breached and who set its reason; optional so rows written before them still parse. */
       breachedAt: z.number().nullable().optional(),
       breachReasonSource: z.enum(['inferred', 'manual']).nullable().optional(),
+      /**
+       * Set on the run of an event clock (`clocks:`): `stage` is then `clock.<id>`, `enteredAt` the run's start
+       * and `businessMs` its counted time. The scorecard reports these per clock, apart from the stages.
+       */
+      clock: z.string().optional(),
       /** Labels of the evidence that decided the reason, and its counts (optional: older rows lack them). */
       breachEvidence: z.array(z.string()).optional(),
       breachFacts: BreachFacts.optional(),
@@ -367,4 +413,22 @@ export type ResolvePageCommand = Extract<Command, { type: 'resolvePage' }>;
 export type BreachFactsT = z.infer<typeof BreachFacts>;
 export type HistoryRow = Extract<Command, { type: 'recordHistory' }>['row'];
 
-export type EngineResult = { state: DealState | null; commands: Command[]; decisions: Decision[] };
+export type EventClockRun = z.infer<typeof EventClockRun>;
+export type TrailEvent = z.infer<typeof TrailEvent>;
+export type Routing = z.infer<typeof Routing>;
+
+/** What the service knows about the team for routing (the engine reads no Redis). */
+export type RoutingInput = {
+  /** Round-robin cursor per role id (how many picks the role has handed out). */
+  cursors?: Record<string, number>;
+  /** Open Stagekeeper tasks per owner id, for "fewestOpenTasks". */
+  openTasks?: Record<string, number>;
+};
+
+export type EngineResult = {
+  state: DealState | null;
+  commands: Command[];
+  decisions: Decision[];
+  /** Owner ids whose open-task counts the decision needs ("fewestOpenTasks"); the service reads them and asks again. */
+  needsOpenTasksOf?: string[];
+};

@@ -373,6 +373,76 @@ export const Funnel = z
   })
   .strict();
 
+// ---------------------------------------------------------------------------------------------------------
+// Clocks started by events (seed 000's care-continuity SLAs: support inquiry response, refill follow-up)
+
+/** A change of one deal property that starts or stops an event clock. */
+export const ClockTrigger = z
+  .object({
+    property: PropertyName,
+    /** set: empty -> a value; change: any new value (a new inquiry); cleared: a value -> empty. */
+    on: z.enum(['set', 'change', 'cleared']),
+  })
+  .strict();
+
+export const EventClock = z
+  .object({
+    /** Goes into timer and task keys, so letters, digits and "_" only. */
+    id: z.string().regex(/^[a-z0-9_]{1,40}$/, 'expected a clock id like "support_inquiry" (a-z, 0-9, _)'),
+    label: z.string().min(1).max(120),
+    /** Accountable role: escalations go to its lead, and a deal without owner gives it the work. Default: the stage's role. */
+    role: Id.optional(),
+    /** Only deals in these pipelines; all managed pipelines when omitted. */
+    pipelines: z.array(Id).optional(),
+    start: ClockTrigger.refine((t) => t.on !== 'cleared', { message: 'a clock starts on "set" or "change"', path: ['on'] }),
+    /**
+     * Where the clock starts: when Stagekeeper sees the trigger ("seen"), or at the instant the trigger property
+     * holds ("value", for a datetime such as the time the inquiry arrived), so a late webhook gives nobody extra time.
+     */
+    startAt: z.enum(['seen', 'value']).default('seen'),
+    /** The clock stops when any of these property changes happens after it started... */
+    stopOn: z.array(ClockTrigger).default([]),
+    /** ...or when any of these criteria holds. */
+    stopWhen: z.array(Criterion).default([]),
+    sla: Sla,
+  })
+  .strict()
+  .refine((c) => c.stopOn.length + c.stopWhen.length > 0, { message: 'a clock needs stopOn or stopWhen', path: ['stopOn'] })
+  // A page names a stage and resolves when the deal leaves it; an event clock run has neither, so a page block
+  // here would be silently ignored. Refused instead, so nobody counts on a page that never goes out.
+  .superRefine((c, ctx) =>
+    c.sla.escalations.forEach((level, i) => {
+      if (level.page)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sla', 'escalations', i, 'page'],
+          message: 'event clocks do not page; their escalations are HubSpot tasks (remove "page")',
+        });
+    }),
+  );
+
+// ---------------------------------------------------------------------------------------------------------
+// Work follows the accountable role (seed 000: "one stage, one accountable role")
+
+export const AssignmentRule = z
+  .object({
+    /**
+     * What happens when a deal enters a stage whose role does not include its owner: keep the owner; hand the
+     * deal to a role member; or leave the deal with its owner and give only the stage's tasks to a member.
+     */
+    policy: z.enum(['keep', 'assignDeal', 'assignTasks']),
+    /** How the member is chosen; a role without owners listed goes to its lead. */
+    pick: z.enum(['roundRobin', 'fewestOpenTasks']).default('roundRobin'),
+    /** A note on the deal telling the previous owner who has it now. */
+    handoffNote: z.boolean().default(true),
+  })
+  .strict();
+
+export const Assignment = AssignmentRule.extend({
+  /** Per-stage exceptions (by stage id); anything not given comes from the playbook-level rule. */
+  stages: z.record(Id, AssignmentRule.partial().strict()).default({}),
+}).strict();
+
 export const PlaybookObject = z
   .object({
     /** Format version of the playbook file. */
@@ -384,6 +454,10 @@ export const PlaybookObject = z
     roles: z.array(Role).min(1),
     pipelines: z.array(Pipeline).min(1),
     signals: Signals.default({ contactAttempts: 'num_contacted_notes' }),
+    /** SLA clocks started and stopped by deal property changes, independent of stage entry. */
+    clocks: z.array(EventClock).default([]),
+    /** Who gets the work when a deal enters a stage whose role does not include its owner; "keep" if omitted. */
+    assignment: Assignment.optional(),
     /**
      * Deal properties the scorecard cuts by (urgency, channel, lead type, referring partner). Each visit records
      * the property's value at exit when it is a short token (an enumeration value or an id, never free text).
@@ -420,6 +494,7 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
   const known = (set: Set<string>) => [...set].map((s) => `"${s}"`).join(', ');
 
   p.calendars.forEach((c, i) => checkCalendar(c, ['calendars', i], issue));
+  checkClocksAndAssignment(p, issue, roles, calendars, known);
 
   p.roles.forEach((r, i) => {
     if (r.calendar && !calendars.has(r.calendar))
@@ -515,6 +590,43 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
 
 type Path = (string | number)[];
 
+function checkClocksAndAssignment(
+  p: PlaybookShape,
+  issue: (path: Path, message: string) => void,
+  roles: Set<string>,
+  calendars: Set<string>,
+  known: (set: Set<string>) => string,
+): void {
+  const seen = new Set<string>();
+  const pipelines = new Set(p.pipelines.map((pl) => pl.id));
+  p.clocks.forEach((c, i) => {
+    const at = ['clocks', i];
+    if (seen.has(c.id)) issue([...at, 'id'], `duplicate clock id "${c.id}"`);
+    seen.add(c.id);
+    if (c.role && !roles.has(c.role)) issue([...at, 'role'], `unknown role "${c.role}" (known: ${known(roles)})`);
+    c.pipelines?.forEach((pl, pi) => {
+      if (!pipelines.has(pl)) issue([...at, 'pipelines', pi], `unknown pipeline "${pl}" (known: ${known(pipelines)})`);
+    });
+    if (c.sla.calendar && !calendars.has(c.sla.calendar))
+      issue([...at, 'sla', 'calendar'], `unknown calendar "${c.sla.calendar}" (known: ${known(calendars)})`);
+    c.sla.overrides.forEach((o, oi) => {
+      if (o.basis === 'business' && c.sla.calendar === undefined)
+        issue([...at, 'sla', 'overrides', oi, 'basis'], "a business-time override needs the SLA's calendar");
+    });
+    const criteria = [...c.stopWhen, ...c.sla.pauseWhen, ...c.sla.overrides.flatMap((o) => o.when)];
+    if (criteria.some((x) => x.op === 'taskDone'))
+      issue([...at, 'stopWhen'], 'taskDone names a stage task; a clock cannot use it');
+    c.sla.escalations.forEach((l, li) => {
+      const prev = c.sla.escalations[li - 1];
+      if (prev && l.at <= prev.at)
+        issue([...at, 'sla', 'escalations', li, 'at'], `escalation levels must be in increasing order of "at": expected more than ${prev.at}, got ${l.at}`);
+    });
+  });
+  const stageIds = new Set(p.pipelines.flatMap((pl) => pl.stages.map((s) => s.id)));
+  for (const id of Object.keys(p.assignment?.stages ?? {}))
+    if (!stageIds.has(id)) issue(['assignment', 'stages', id], `unknown stage "${id}"`);
+}
+
 // Only the list of known countries, states and regions is read, so one instance serves every parse.
 let catalog: Holidays | undefined;
 const holidayCatalog = () => (catalog ??= new Holidays());
@@ -580,3 +692,7 @@ export type ClosureReason = z.output<typeof ClosureReason>;
 export type Shortcut = z.output<typeof Shortcut>;
 export type Stage = z.output<typeof Stage>;
 export type Pipeline = z.output<typeof Pipeline>;
+export type ClockTrigger = z.output<typeof ClockTrigger>;
+export type EventClock = z.output<typeof EventClock>;
+export type AssignmentRule = z.output<typeof AssignmentRule>;
+export type Assignment = z.output<typeof Assignment>;

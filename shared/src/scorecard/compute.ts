@@ -239,10 +239,24 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
   };
   const totals = new Counters(kinds);
   totals.add();
+  // Event clock runs (rows with `clock`) are counted per clock, never as stage visits or in the totals.
+  const clocks = new Counters();
+  const clockIndex = new Map<string, number>();
+  const clockIds: string[] = [];
+  const clockGroup = (id: string): number => {
+    let g = clockIndex.get(id);
+    if (g === undefined) {
+      g = clocks.add();
+      clockIndex.set(id, g);
+      clockIds.push(id);
+    }
+    return g;
+  };
 
   const n = rows.length;
   const stageOf = new Int32Array(n);
   const roleOf = new Int32Array(n);
+  const clockOf = new Int32Array(n).fill(-1);
   const values = new Float64Array(n);
   const { start, end } = range;
   for (let i = 0; i < n; i++) {
@@ -251,6 +265,15 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     if (!(exited >= start && exited < end)) {
       stageOf[i] = -1;
       roleOf[i] = -1;
+      continue;
+    }
+    if (row.clock !== undefined) {
+      const cg = clockGroup(row.clock);
+      clocks.count(cg, row);
+      clockOf[i] = cg;
+      stageOf[i] = -1;
+      roleOf[i] = -1;
+      values[i] = row.businessMs;
       continue;
     }
     const sg = stageGroup(row);
@@ -282,6 +305,7 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
   const stageValues = groupSlices(stageOf, values, stages.volume);
   const roleValues = groupSlices(roleOf, values, roles.volume);
   const allValues = groupSlices(stageOf.map((g) => (g >= 0 ? 0 : -1)), values, totals.volume)[0]!;
+  const clockValues = groupSlices(clockOf, values, clocks.volume);
 
   const stageOrder = stageMeta
     .map((meta, g) => ({ meta, g }))
@@ -318,7 +342,26 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     ...(byDimension ? { byDimension } : {}),
     ...(funnel ? { funnel } : {}),
     totals: totals.metrics(0, allValues),
+    ...(clockIds.length > 0
+      ? {
+          byClock: playbookClockOrder(playbook, clockIds).map(({ id, g, label }) => ({
+            clock: { id, label },
+            // A run is not a visit: it converts or flows back nowhere.
+            ...clocks.metrics(g, clockValues[g]!),
+            conversionRate: null,
+            backflowRate: null,
+          })),
+        }
+      : {}),
   };
+}
+
+/** Clocks in playbook order, then clocks the playbook no longer has, by id. */
+function playbookClockOrder(playbook: Playbook, seen: string[]): { id: string; g: number; label: string }[] {
+  const label = new Map(playbook.clocks.map((c, i) => [c.id, { label: c.label, order: i }]));
+  return seen
+    .map((id, g) => ({ id, g, label: label.get(id)?.label ?? id, order: label.get(id)?.order ?? Infinity }))
+    .sort((a, b) => a.order - b.order || byText(a.id, b.id));
 }
 
 const NONE = '(none)';

@@ -95,6 +95,10 @@ function formatTable(card: Scorecard): string {
   if (card.funnel) out.push('', ...funnelLines(card.funnel));
   out.push('', 'All visits');
   out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
+  if (card.byClock?.length) {
+    out.push('', 'By event clock (runs stopped this week; median and P90 are time to stop)');
+    out.push(...table([{ title: 'Clock' }, ...METRIC_COLUMNS], card.byClock.map((r) => [r.clock.label, ...metricCells(r)])));
+  }
   out.push('', 'Median and P90 are time in stage on each stage\'s SLA basis: staffed time for business-time stages, wall time otherwise.');
   out.push('Visits ended in the week; In stage, ages and Open breached are the deals still in the stage at its end (or now).');
   out.push('Breach rate counts open breaches too; Conversion excludes moves into closed-lost stages (Drop-off); Backflow excludes declared loops.');

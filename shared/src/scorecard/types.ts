@@ -39,6 +39,11 @@ export const ScorecardRoleRow = ScorecardMetrics.extend({
   role: z.object({ id: z.string(), name: z.string() }),
 });
 
+/** An event clock's runs stopped in the week (support inquiry response, refill follow-up): time is time to stop. */
+export const ScorecardClockRow = ScorecardMetrics.extend({
+  clock: z.object({ id: z.string(), label: z.string() }),
+});
+
 /** One value of a playbook-declared dimension (urgency, channel, lead type, partner), over the week's visits. */
 export const ScorecardDimensionRow = ScorecardMetrics.extend({
   dimension: z.object({ property: z.string(), label: z.string() }),
@@ -63,10 +68,13 @@ export const Scorecard = z.object({
   /** "month" when `week` is a month ("YYYY-MM") and weekStart/weekEnd its first and last days. */
   period: z.enum(['week', 'month']).optional(),
   totals: ScorecardMetrics,
+  /** Event clocks, apart from the stages (their runs are not stage visits); absent from older producers. */
+  byClock: z.array(ScorecardClockRow).optional(),
 });
 
 export type ScorecardMetrics = z.infer<typeof ScorecardMetrics>;
 export type ScorecardStageRow = z.infer<typeof ScorecardStageRow>;
 export type ScorecardRoleRow = z.infer<typeof ScorecardRoleRow>;
 export type Scorecard = z.infer<typeof Scorecard>;
+export type ScorecardClockRow = z.infer<typeof ScorecardClockRow>;
 export type ScorecardDimensionRow = z.infer<typeof ScorecardDimensionRow>;

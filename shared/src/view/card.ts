@@ -1,6 +1,6 @@
 import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
 import { criterionHolds, criterionLabel, entryCriteriaOf, findStage, gateMissing, nextStep, skippedStages, templateDueAt } from '../engine';
-import type { DealSnapshot, DealState, HistoryRow, SlaClock, StageEntry } from '../engine';
+import type { DealSnapshot, DealState, EventClockRun, HistoryRow, SlaClock, StageEntry } from '../engine';
 import { visitKey, wasCorrected } from '../engine/reason-correction';
 import { formatDuration, parseDuration } from '../playbook/duration';
 import type { BreachReason, Criterion, Pipeline, Playbook, Stage } from '../playbook/schema';
@@ -95,9 +95,41 @@ export type ManagedCardView = {
   breachReason: { value: BreachReason; source: BreachSource; evidence: string[] } | null;
   breaches: CardBreach[];
   watchProperties: string[];
+  eventClocks: CardEventClock[];
+  routing: CardRouting | null;
+  trail: CardTrailEvent[];
   /** Escalation pages of this deal, oldest first; absent when the service has no paging trail to show. */
   pages?: CardPage[];
 };
+
+/** An event clock's latest run (playbook `clocks:`): support inquiry response, refill follow-up, ... */
+export type CardEventClock = {
+  id: string;
+  label: string;
+  status: CardSlaStatus;
+  target: string;
+  startedAt: string;
+  dueAt: string;
+  warningAt: string;
+  breachedAt: string | null;
+  stoppedAt: string | null;
+  breachReason: BreachReason | null;
+};
+
+/** How the current stage's work was routed to its accountable role (owner ids; the card resolves names). */
+export type CardRouting = {
+  mode: 'assignDeal' | 'assignTasks';
+  from: string | null;
+  to: string;
+  pick: 'roundRobin' | 'fewestOpenTasks' | 'lead';
+  at: string;
+};
+
+/** The deal's trail, newest first: target changes, event clocks, routing. */
+export type CardTrailEvent = { at: string; rule: string; detail: string };
+
+/** The card shows at most this many trail events. */
+export const MAX_CARD_TRAIL = 20;
 
 export type UnmanagedReason = 'no_playbook' | 'unmanaged_pipeline' | 'not_found';
 export type UnmanagedCardView = { managed: false; dealId: string; reason: UnmanagedReason; pipeline: Ref | null };
@@ -199,9 +231,34 @@ export function buildCardView(input: CardViewInput): CardView {
     nextMove: nextMoveView(playbook, state, entry, snapshot, input.now),
     gate: gateView(state, stages),
     breachReason: breachReasonView(state, entry),
-    breaches: breachList(state, entry, input.history ?? [], snapshot, stages),
+    breaches: breachList(state, entry, input.history ?? [], snapshot, stages, playbook),
     ...(input.pages ? { pages: [...input.pages].sort((a, b) => a.at.localeCompare(b.at)).slice(-MAX_CARD_PAGES) } : {}),
     watchProperties: watchProperties(playbook, entry, stage),
+    eventClocks: (state.clocks ?? []).map((run) => eventClockView(playbook, run)),
+    routing: entry.routing
+      ? { mode: entry.routing.mode, from: entry.routing.from, to: entry.routing.to, pick: entry.routing.pick, at: iso(entry.routing.at) }
+      : null,
+    trail: (state.trail ?? [])
+      .slice(-MAX_CARD_TRAIL)
+      .reverse()
+      .map((t) => ({ at: iso(t.at), rule: t.rule, detail: t.detail })),
+  };
+}
+
+function eventClockView(playbook: Playbook, run: EventClockRun): CardEventClock {
+  const def = playbook.clocks.find((c) => c.id === run.clockId);
+  const clock = run.sla;
+  return {
+    id: run.clockId,
+    label: def?.label ?? run.clockId,
+    status: clock.status === 'running' && clock.warned ? 'warning' : clock.status,
+    target: formatDuration(clock.targetMs),
+    startedAt: iso(run.startedAt),
+    dueAt: iso(clock.dueAt),
+    warningAt: iso(clock.warningAt),
+    breachedAt: isoOrNull(clock.breachedAt),
+    stoppedAt: isoOrNull(run.stoppedAt),
+    breachReason: run.breachReason,
   };
 }
 
@@ -327,8 +384,12 @@ function breachList(
   history: readonly HistoryRow[],
   snapshot: DealSnapshot | null,
   stages: Map<string, StageHit>,
+  playbook: Playbook,
 ): CardBreach[] {
   const ref = (id: string): Ref => ({ id, label: stages.get(id)?.stage.label ?? id });
+  // An event clock's breach is listed under the clock's label (its row's stage is `clock.<id>`).
+  const rowRef = (row: HistoryRow): Ref =>
+    row.clock !== undefined ? { id: row.stage, label: playbook.clocks.find((c) => c.id === row.clock)?.label ?? row.clock } : ref(row.stage);
   const out: CardBreach[] = [];
   if (breachedHere(state, entry))
     out.push({
@@ -357,7 +418,7 @@ function breachList(
     const exact = row.stage === lastStage && Number.isFinite(lastAt) && lastAt >= row.enteredAt && lastAt <= row.exitedAt;
     const hubspotSource = exact && (lastSource === 'inferred' || lastSource === 'manual') ? lastSource : null;
     out.push({
-      stage: ref(row.stage),
+      stage: rowRef(row),
       // Rows from before breachedAt was recorded: the exit is the latest the breach can have happened.
       breachedAt: iso(row.breachedAt ?? (exact ? lastAt : row.exitedAt)),
       reason: row.breachReason,

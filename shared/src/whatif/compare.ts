@@ -9,7 +9,7 @@ import { MAX_LISTED, type WhatIfFlip, type WhatIfMetrics, type WhatIfReport, typ
 export const WEEK_MS = 7 * 24 * 3600_000;
 
 export type WhatIfInput = {
-  /** Recorded stage visits; those whose exit falls outside the window are skipped, so a superset is fine. */
+  /** Recorded stage visits; those whose exit falls outside the window, and event clock runs, are skipped. */
   rows: readonly HistoryRow[];
   /** The playbook in force and the draft. */
   current: Playbook;
@@ -130,6 +130,9 @@ export function whatIf(input: WhatIfInput): WhatIfReport {
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     if (!(row.exitedAt >= from && row.exitedAt <= now)) continue;
+    // Event clock runs (`clocks:`) share the history but are no stage visit: the draft's stage contracts say
+    // nothing about them, so they stay out rather than appear as a stage with no SLA.
+    if (row.clock !== undefined) continue;
     replayVisit(row, cur, c);
     replayVisit(row, dra, d);
     const flip = isFlip(c, d);

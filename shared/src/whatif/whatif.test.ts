@@ -131,6 +131,15 @@ describe('what-if, answers known by construction', () => {
     expect(report.repair.byStage[0]).toMatchObject({ moved: 0, medianShiftMs: 0, unknown: 0 });
   });
 
+  it('leaves event clock runs out: they are not stage visits, and a draft of the stage contracts does not replay them', () => {
+    // An event clock run's history row (issue 11: `clocks:`) carries `clock` and a `clock.<id>` stage.
+    const run: HistoryRow = { ...rows[0]!, stage: 'clock.support_inquiry', clock: 'support_inquiry', slaOutcome: 'breached' };
+    const same = draftOf(() => undefined);
+    const report = whatIf({ rows: [...rows, run], current: playbook, draft: same, now: NOW, weeks: 1 });
+    expect(report.totals.visits).toBe(rows.length);
+    expect(report.byStage.map((r) => r.stage.id)).not.toContain('clock.support_inquiry');
+  });
+
   it('a target doubled turns exactly the visits that lasted between the two targets from breached to met', () => {
     // "fix": 4h of business time, no overrides, no pauses; visits of every length around both targets.
     const rand = seeded(11);

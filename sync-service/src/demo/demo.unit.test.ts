@@ -148,6 +148,16 @@ describe('story lines', () => {
     expect(story.counts).toMatchObject({ deals: 1, warnings: 1, breaches: 1, escalations: 2, reassignments: 1 });
   });
 
+  it('tells a deal handed to a member of the role accountable for its new stage (assignment policy)', () => {
+    const { lines, story, deal, serviceWrites } = setup();
+    const intake = canonical.roles.find((r) => r.id === 'intake_ops')!;
+    serviceWrites({ hubspot_owner_id: intake.owners[0]! });
+    story.poll();
+    expect(lines).toEqual([
+      `[t] deal ${deal.id} · New Lead · service reassigned the deal to owner ${intake.owners[0]} (${intake.name}, accountable for the new stage)`,
+    ]);
+  });
+
   it('says nothing about what reps type in', () => {
     const { portal, lines, story, deal, rep } = setup();
     portal.ui.setProperties(deal.id, { dealname: 'Jane Patient (callback)' }, rep);

@@ -146,7 +146,10 @@ export class StoryTeller {
       case 'hubspot_owner_id': {
         this.counts.reassignments++;
         const role = this.playbook.roles.find((r) => r.lead === c.propertyValue);
-        this.say(id, `service reassigned the deal to owner ${c.propertyValue}${role ? ` (lead of ${role.name})` : ''}`);
+        // Routing to the accountable role hands the deal to a member (assignment policy), not only to a lead.
+        const member = role ? undefined : this.playbook.roles.find((r) => r.owners.includes(c.propertyValue ?? ''));
+        const whose = role ? ` (lead of ${role.name})` : member ? ` (${member.name}, accountable for the new stage)` : '';
+        this.say(id, `service reassigned the deal to owner ${c.propertyValue}${whose}`);
         return;
       }
     }

@@ -17,6 +17,8 @@ const HUBSPOT_DEFINED = 'HUBSPOT_DEFINED' as AssociationSpecAssociationCategoryE
 
 const BATCH = 100;
 const SEARCH_PAGE = 200;
+/** Pages of open tasks read for the fewest-open-tasks routing (SEARCH_PAGE each). */
+const OPEN_TASK_PAGES = 5;
 /** How long an owner's open-task count read for a breach is reused (see ownerOpenTasks). */
 const OWNER_LOAD_TTL_MS = 60_000;
 /** HubSpot refuses to page a search past 10,000 results. */
@@ -496,6 +498,45 @@ export class HubSpotApiGateway implements HubSpotGateway {
       windowStart = lastTs;
     }
     return { dealIds: [...seen], newestMs };
+  }
+
+  /**
+   * Open tasks per owner: one search for all of them (owner IN ..., status not COMPLETED), counted page by page.
+   * Search has its own, small rate limit (5/s), so one call per routing decision rather than one per member;
+   * beyond OPEN_TASK_PAGES pages the owners are all busy enough that the counts so far decide.
+   */
+  async openTaskCounts(portalId: string, ownerIds: string[]): Promise<Record<string, number>> {
+    const counts: Record<string, number> = Object.fromEntries(ownerIds.map((id) => [id, 0]));
+    if (ownerIds.length === 0) return counts;
+    let after: string | undefined;
+    for (let page = 0; page < OPEN_TASK_PAGES; page++) {
+      const res = await this.opts.caller.call(
+        portalId,
+        'tasks.search',
+        (c) =>
+          c.crm.objects.tasks.searchApi.doSearch({
+            filterGroups: [
+              {
+                filters: [
+                  { propertyName: 'hubspot_owner_id', operator: 'IN' as FilterOperatorEnum, values: ownerIds },
+                  { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' },
+                ],
+              },
+            ],
+            properties: ['hubspot_owner_id'],
+            limit: SEARCH_PAGE,
+            ...(after ? { after } : {}),
+          }),
+        { bucket: 'search' },
+      );
+      for (const r of res.results) {
+        const owner = r.properties.hubspot_owner_id;
+        if (owner && owner in counts) counts[owner]! += 1;
+      }
+      after = res.paging?.next?.after;
+      if (!after) break;
+    }
+    return counts;
   }
 
   // -------------------------------------------------------------------------------------------------------

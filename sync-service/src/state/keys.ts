@@ -34,6 +34,8 @@ export function redisKeys(prefix: string) {
     accountTimeZone: (portalId: string) => `${p(portalId)}:account:tz`,
     /** Set of portal ids with a playbook (what the sweep walks). */
     portals: () => `${prefix}:portals`,
+    /** Hash roleId -> picks handed out: the round-robin cursor of the assignment policy. */
+    roundRobin: (portalId: string) => `${p(portalId)}:routing:rr`,
     /** String: the portal's paging channels, sealed (notify/channel-store.ts). */
     notifyChannels: (portalId: string) => `${p(portalId)}:notify:channels`,
     /** Hash channel id -> delivery health JSON (what the settings page reports). */

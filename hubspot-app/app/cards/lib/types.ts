@@ -102,9 +102,39 @@ export type ManagedDealView = {
   breaches: BreachRecord[];
   /** Deal properties the current stage's criteria read; the card refetches when one of them is edited. */
   watchProperties: string[];
+  /** Latest run of each event clock (support inquiry, refill follow-up); optional for older services. */
+  eventClocks?: EventClockView[];
+  /** How the current stage's work was routed to its accountable role; null when the owner already held it. */
+  routing?: RoutingView | null;
+  /** What Stagekeeper changed and why, newest first, at most 20. */
+  trail?: TrailEvent[];
   /** Escalation pages, oldest first, at most 20; absent from services without paging. */
   pages?: PageRecordView[];
 };
+
+export type EventClockView = {
+  id: string;
+  label: string;
+  status: SlaStatus;
+  target: string;
+  startedAt: Instant;
+  dueAt: Instant;
+  warningAt: Instant;
+  breachedAt: Instant | null;
+  stoppedAt: Instant | null;
+  breachReason: BreachReason | null;
+};
+
+export type RoutingView = {
+  mode: 'assignDeal' | 'assignTasks';
+  /** HubSpot owner ids. */
+  from: string | null;
+  to: string;
+  pick: 'roundRobin' | 'fewestOpenTasks' | 'lead';
+  at: Instant;
+};
+
+export type TrailEvent = { at: Instant; rule: string; detail: string };
 
 export type UnmanagedDealView = {
   managed: false;
