@@ -3,6 +3,7 @@
  * must work offline). Everything it shows comes from the JSON endpoints; text is set through textContent only,
  * since stage labels and role names come from an editable playbook.
  */
+import { WHATIF_CSS, WHATIF_JS, WHATIF_SECTION } from './whatif-page';
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -57,6 +58,7 @@ export const PAGE_HTML = `<!doctype html>
     #deals td::before { content: attr(data-label); flex: 0 0 84px; color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .03em; }
     #deals td.empty::before, #deals td:empty { display: none; }
   }
+${WHATIF_CSS}
 </style>
 </head>
 <body>
@@ -89,6 +91,7 @@ export const PAGE_HTML = `<!doctype html>
       <div class="chart"><h3>Breach rate by role</h3><div id="chart-roles"></div><div id="reasons" class="legend"></div></div>
     </div>
   </section>
+${WHATIF_SECTION}
 </main>
 <footer>Refreshes every second from <code>/sandbox/api/deals</code>, <code>/sandbox/api/scorecard</code> and <code>/sandbox/api/demo</code>. Deal ids only: no deal properties are shown.</footer>
 <script src="/sandbox/page.js"></script>
@@ -262,4 +265,4 @@ async function refresh() {
   setTimeout(refresh, 1000);
 }
 refresh();
-`;
+${WHATIF_JS}`;
