@@ -63,7 +63,12 @@ export type ApiWiring = {
 };
 
 /** The router over the service's Redis stores, ready for `startService({ routers: [...] })`. */
-export function createApiRoutes(w: ApiWiring): { path: string; router: Router; activity: PortalActivityStore } {
+export function createApiRoutes(w: ApiWiring): {
+  path: string;
+  router: Router;
+  activity: PortalActivityStore;
+  whatIfData: NonNullable<ApiDeps['whatIfData']>;
+} {
   const keys = redisKeys(w.prefix);
   const states = new DealStateStore(w.redis, keys, w.log);
   const activity = new PortalActivityStore(w.redis, w.prefix);

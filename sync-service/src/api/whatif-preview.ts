@@ -2,7 +2,7 @@ import { whatIf, type Playbook, type WhatIfReport } from '@stagekeeper/shared';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
 
-export type WhatIfPreviewDeps = Pick<ApiDeps, 'playbooks' | 'whatIfData'>;
+export type WhatIfPreviewDeps = { playbooks: Pick<ApiDeps['playbooks'], 'current'>; whatIfData?: ApiDeps['whatIfData'] };
 
 /**
  * A validated draft replayed next to the playbook in force over the portal's last `weeks` weeks, with the repair
