@@ -8,6 +8,7 @@ export * from './playbook/property-uses';
 export * from './playbook/json-schema';
 export * from './playbook/load-file';
 export * from './playbook/examples';
+export * from './playbook/to-yaml';
 export * from './scorecard';
 export * from './view/card';
 export * from './view/playbook-issues';

@@ -3,7 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
-import { isoWeekOf, loadExamplePlaybook, weekRange, type Scorecard } from '@stagekeeper/shared';
+import { Redis } from 'ioredis';
+import { isoWeekOf, loadExamplePlaybook, parsePlaybook, weekRange, WhatIfReport, type Playbook, type Scorecard } from '@stagekeeper/shared';
+import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
+import { HistoryStore } from '@stagekeeper/sync-service/state/history-store';
+import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { prepareQuickstart } from '@stagekeeper/sync-service/demo/quickstart';
@@ -16,6 +20,9 @@ const PREFIX = `sk-sandbox-ui-${randomUUID().slice(0, 8)}`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 // The README's picture of the ops page: `UPDATE_SCREENSHOT=1 npx vitest run test/quickstart/local-ui.test.ts`.
 const README_SCREENSHOT = fileURLToPath(new URL('../../docs/ops-page.png', import.meta.url));
+// docs/whatif.md's picture of the what-if section, made the same way.
+const WHATIF_SCREENSHOT = fileURLToPath(new URL('../../docs/whatif-preview.png', import.meta.url));
+const MIN = 60_000;
 
 type DealRow = {
   dealId: string;
@@ -32,7 +39,24 @@ let sandbox: Sandbox;
 let stack: Stack;
 let extras: { close(): Promise<void> };
 let url: string;
+let inForce: Playbook;
 const lines: string[] = [];
+
+type DemoStatus = { finished: boolean; scenarios: { name: string; dealId: string | null }[] };
+
+/** The one edit the what-if section is shown with: New Lead's default target from 15 to 40 minutes (text in, text out). */
+function newLeadTarget(yaml: string, to: string): string {
+  const at = yaml.indexOf('label: New Lead');
+  const target = yaml.indexOf('target: 15m', at);
+  expect(at).toBeGreaterThan(-1);
+  expect(target).toBeGreaterThan(at);
+  return `${yaml.slice(0, target)}target: ${to}${yaml.slice(target + 'target: 15m'.length)}`;
+}
+
+const postWhatIf = async (body: unknown) => {
+  const res = await fetch(`${url}/sandbox/api/whatif`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as unknown };
+};
 
 const getJson = async <T>(path: string): Promise<{ status: number; body: T }> => {
   const res = await fetch(`${url}${path}`);
@@ -56,6 +80,7 @@ beforeAll(async () => {
     log: createLogger('silent'),
   });
   extras = quick.start(sandbox, stack);
+  inForce = quick.playbook;
   url = stack.service.url;
   await until(
     'a breached stage visit in the scorecard',
@@ -67,6 +92,27 @@ beforeAll(async () => {
     60_000,
   );
 });
+
+/** The whole demo script (its last lead leaves New Lead at demo minute 40) has run. */
+const demoFinished = () =>
+  until(
+    'the demo script to finish',
+    async () => {
+      const { body } = await getJson<DemoStatus>('/sandbox/api/demo');
+      return body.finished ? body : undefined;
+    },
+    60_000,
+  );
+
+/** History rows of the UTC week holding `at` (the demo's visits are minutes old: one or two weeks cover them). */
+async function readRows(at: number) {
+  const redis = new Redis(REDIS_URL);
+  try {
+    return await new HistoryStore(redis, redisKeys(PREFIX), createLogger('silent')).readWeek(sandbox.portalId, at);
+  } finally {
+    await redis.quit();
+  }
+}
 
 afterAll(async () => {
   await extras?.close();
@@ -121,6 +167,58 @@ describe('the local ops page in sandbox mode', () => {
     expect(demo.body.counts.gateBlocks).toBeGreaterThan(0);
     expect((await getJson('/healthz')).status).toBe(200);
     expect((await getJson('/nowhere')).status).toBe(404);
+  });
+
+  it('previews a draft: New Lead 15m -> 40m flips exactly the routine visits that lasted between the two', async () => {
+    const demo = await demoFinished();
+    const playbook = await getJson<{ version: number; yaml: string }>('/sandbox/api/playbook');
+    const back = parsePlaybook(playbook.body.yaml, 'yaml');
+    expect(back.ok ? back.playbook : back.errors).toEqual(inForce);
+
+    // The draft equal to the playbook in force changes nothing.
+    const same = await postWhatIf({ yaml: playbook.body.yaml });
+    expect(same.status).toBe(200);
+    const unchanged = WhatIfReport.parse(same.body);
+    expect(unchanged.flipsTotal).toBe(0);
+    for (const s of unchanged.byStage) expect(s.draft).toEqual(s.current);
+
+    const edited = await postWhatIf({ yaml: newLeadTarget(playbook.body.yaml, '40m'), weeks: 1 });
+    expect(edited.status).toBe(200);
+    const report = WhatIfReport.parse(edited.body);
+    expect(report.weeks).toBe(1);
+    // By construction (the demo playbook's calendars are 24/7, so time in stage is wall time): a routine New Lead
+    // visit that took more than 15 and at most 40 minutes goes from breached to met; the urgent lead keeps its 5m.
+    const urgent = demo.scenarios.find((s) => s.name === 'urgent, neglected')!.dealId;
+    const all = (await Promise.all([report.from, report.to].map((iso) => readRows(Date.parse(iso))))).flat();
+    const expected = [
+      ...new Set(
+        all
+          .filter((r) => r.stage === TELEHEALTH.stages.newLead && r.dealId !== urgent)
+          .filter((r) => r.exitedAt - r.enteredAt > 15 * MIN && r.exitedAt - r.enteredAt <= 40 * MIN)
+          .map((r) => r.dealId),
+      ),
+    ].sort();
+    expect(expected).toContain(demo.scenarios.find((s) => s.name === 'neglected')!.dealId);
+    expect(report.flipped.map((f) => [f.dealId, f.stage, f.from, f.to]).sort()).toEqual(expected.map((id) => [id, TELEHEALTH.stages.newLead, 'breached', 'met']));
+    const lead = report.byStage.find((s) => s.stage.id === TELEHEALTH.stages.newLead)!;
+    expect(lead.draft.breached).toBe(lead.current.breached - expected.length);
+    expect(lead.medianDueShiftMs).toBe(25 * MIN);
+  });
+
+  it('refuses a draft it cannot read with the line of each problem, and a body that is not the draft', async () => {
+    const { body } = await getJson<{ yaml: string }>('/sandbox/api/playbook');
+    const yaml = newLeadTarget(body.yaml, '40 minutes');
+    const line = yaml.slice(0, yaml.indexOf('target: 40 minutes')).split('\n').length;
+    const bad = await postWhatIf({ yaml });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'invalid_playbook', error: 'The draft has 1 problem.' });
+    expect((bad.body as { errors: { line: number; path: string }[] }).errors).toEqual([
+      expect.objectContaining({ line, path: expect.stringMatching(/^pipelines\[0\]\.stages\[0\]\.sla\.target$/) }),
+    ]);
+    expect((await postWhatIf({ playbook: {} })).status).toBe(400);
+    expect((await postWhatIf({ yaml: body.yaml, weeks: 99 })).status).toBe(400);
+    const notJson = await fetch(`${url}/sandbox/api/whatif`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{yaml' });
+    expect(notJson.status).toBe(400);
   });
 
   it('renders in headless Chromium with timers and charts, and keeps a screenshot', async () => {
@@ -186,19 +284,76 @@ describe('the local ops page in sandbox mode', () => {
     }
   });
 
-  it('fits a 360 px phone: no sideways scroll, deals as labelled cards, the scorecard whole', async () => {
+  it('shows the what-if of a real edit in the page (New Lead 15m -> 40m) and keeps its screenshot', async () => {
+    const demo = await demoFinished();
+    const neglected = demo.scenarios.find((s) => s.name === 'neglected')!.dealId!;
+    const browser = await launchChromium({ width: 1280, height: 900 });
+    try {
+      const page = await browser.context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(`${url}/`);
+      // The editor starts from the playbook in force; the edit is typed over it as an ops person would paste it.
+      const yaml = await until('the draft editor prefilled', async () => (await page.inputValue('#wi-draft')) || undefined, 15_000);
+      expect(yaml).toContain('label: New Lead');
+      expect(await page.textContent('#wi-version')).toMatch(/^\(v\d+\)$/);
+      const edited = newLeadTarget(yaml, '40m');
+      await page.fill('#wi-draft', edited);
+      // Show the edited stage's label at the top of the editor in the picture, its new target below.
+      const line = edited.slice(0, edited.indexOf('label: New Lead')).split('\n').length + 4;
+      const showEdit = () =>
+        page.evaluate(`(() => { const t = document.getElementById('wi-draft'); t.scrollTop = ${line - 6} * parseFloat(getComputedStyle(t).lineHeight); })()`);
+      await showEdit();
+      await page.selectOption('#wi-weeks', '1');
+      await page.click('#wi-run');
+      await page.waitForSelector('#wi-stages tr[data-row]', { timeout: 15_000 });
+
+      const leadRow = page.locator(`#wi-stages tr[data-row="${TELEHEALTH.stages.newLead}"]`);
+      expect(Number(await leadRow.locator('td[data-label="Flips"]').textContent())).toBeGreaterThanOrEqual(1);
+      expect(await leadRow.locator('td[data-label="Median due shift"]').textContent()).toBe('+25m');
+      expect(await leadRow.locator('td[data-label="Breach rate"] .down').count()).toBe(1);
+      expect(await page.locator(`#wi-flips [data-flip="${neglected}"]`).textContent()).toMatch(/in New Lead: breached → met$/);
+      expect(await page.locator('#wi-roles tr[data-row="growth_ops"]').count()).toBe(1);
+      expect(await page.locator('#wi-chart-breach svg rect[data-bar="draft"]').count()).toBeGreaterThan(0);
+      expect(await page.textContent('#wi-summary')).toMatch(/would flip/);
+      expect(await page.locator('#wi-repair tr').count()).toBeGreaterThan(1);
+
+      // A mistake in the draft: the line and path come back, the last preview stays until a good draft replaces it.
+      await page.fill('#wi-draft', newLeadTarget(yaml, '40 minutes'));
+      await page.click('#wi-run');
+      await page.waitForSelector('#wi-errors li', { timeout: 15_000 });
+      expect(await page.textContent('#wi-errors')).toMatch(/^line \d+: pipelines\[0\]\.stages\[0\]\.sla\.target: /);
+      await page.fill('#wi-draft', edited);
+      await showEdit();
+      await page.click('#wi-run');
+      await page.waitForSelector('#wi-errors', { state: 'hidden', timeout: 15_000 });
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.locator('#whatif').screenshot({ path: `${ARTIFACTS}whatif-preview.png` });
+      if (process.env.UPDATE_SCREENSHOT) copyFileSync(`${ARTIFACTS}whatif-preview.png`, WHATIF_SCREENSHOT);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('fits a 360 px phone: no sideways scroll, deals as labelled cards, the scorecard and the what-if whole', async () => {
     const browser = await launchChromium({ width: 360, height: 780 });
     try {
       const page = await browser.context.newPage();
       await page.goto(`${url}/`);
       await page.waitForFunction('document.querySelectorAll("#deals tr[data-deal]").length === 6', undefined, { timeout: 15_000 });
       await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
+      // The what-if section with a preview in it: its editor, tables and charts fit too.
+      await until('the draft editor prefilled', async () => (await page.inputValue('#wi-draft')) || undefined, 15_000);
+      await page.click('#wi-run');
+      await page.waitForSelector('#wi-stages tr[data-row]', { timeout: 15_000 });
       // Expressions as strings: they run in the page, and this file is type-checked without the DOM library.
       const widths = await page.evaluate<{ page: number; view: number }>('({ page: document.documentElement.scrollWidth, view: window.innerWidth })');
       expect(widths.page).toBeLessThanOrEqual(widths.view);
       // Every part of the page is inside the viewport's width.
       const overflowing = await page.evaluate<number>(
-        "[...document.querySelectorAll('section, table, svg, .chip, button')].filter((n) => n.getBoundingClientRect().right > window.innerWidth + 0.5).length",
+        "[...document.querySelectorAll('section, table, svg, .chip, button, textarea, select, td')].filter((n) => n.getBoundingClientRect().right > window.innerWidth + 0.5).length",
       );
       expect(overflowing).toBe(0);
       // The per-stage table of stuck work (in stage, oldest, open breached, drop-off) is there, inside the width.
@@ -211,6 +366,7 @@ describe('the local ops page in sandbox mode', () => {
       // Cells carry their column's name, shown before the value on a phone.
       expect(await page.locator('#deals tr[data-deal] td[data-label="Due"]').count()).toBe(6);
       expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#deals thead')).display")).toBe('none');
+      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#wi-stages thead')).display")).toBe('none');
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}local-ui-360.png`, fullPage: true });
     } finally {

@@ -5,3 +5,4 @@ export * from './property-uses';
 export * from './load-file';
 export * from './json-schema';
 export * from './examples';
+export * from './to-yaml';

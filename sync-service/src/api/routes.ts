@@ -63,13 +63,20 @@ export type ApiWiring = {
 };
 
 /** The router over the service's Redis stores, ready for `startService({ routers: [...] })`. */
-export function createApiRoutes(w: ApiWiring): { path: string; router: Router; activity: PortalActivityStore } {
+export function createApiRoutes(w: ApiWiring): {
+  path: string;
+  router: Router;
+  activity: PortalActivityStore;
+  whatIfData: NonNullable<ApiDeps['whatIfData']>;
+} {
   const keys = redisKeys(w.prefix);
   const states = new DealStateStore(w.redis, keys, w.log);
   const activity = new PortalActivityStore(w.redis, w.prefix);
   const registry = w.installRegistry ?? new InstallRegistry(w.redis, w.prefix);
   const install = registryInstallStatus(registry, activity);
   const historyStore = new HistoryStore(w.redis, keys, w.log);
+  const whatIfData: NonNullable<ApiDeps['whatIfData']> = (portalId, now, weeks) =>
+    readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks });
   const router = createApiRouter({
     clientSecret: w.clientSecret,
     publicUrl: w.publicUrl,
@@ -78,7 +85,7 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     playbooks: new PlaybookStore(w.redis, keys, w.log),
     meta: new PlaybookMetaStore(w.redis, w.prefix),
     states,
-    whatIfData: (portalId, now, weeks) => readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks }),
+    whatIfData,
     history: new DealHistoryReader(w.redis, keys, historyStore),
     weeks: new HistoryWeeks(w.redis, keys, historyStore),
     gateway: w.gateway,
@@ -97,5 +104,6 @@ export function createApiRoutes(w: ApiWiring): { path: string; router: Router; a
     pageTrail: new PageTrail(w.redis, w.prefix),
     ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
   });
-  return { path: API_MOUNT_PATH, router, activity };
+  // whatIfData too: the sandbox's local ops page previews drafts through the same reader as the settings page.
+  return { path: API_MOUNT_PATH, router, activity, whatIfData };
 }

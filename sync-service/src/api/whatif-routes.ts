@@ -1,10 +1,11 @@
-import { checkPlaybook, whatIf } from '@stagekeeper/shared';
+import { checkPlaybook } from '@stagekeeper/shared';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
 import { sendJson } from './respond';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
+import { draftProblems, previewWhatIf } from './whatif-preview';
 
 const Body = z.object({
   playbook: z.unknown().refine((v) => v !== undefined, 'required'),
@@ -27,14 +28,8 @@ export function whatIfRoutes(deps: ApiDeps): Router {
     if (!body.success) throw new ApiError('invalid_request', 'The request needs a draft playbook and, optionally, weeks from 1 to 52.');
     const checked = checkPlaybook(body.data.playbook);
     if (!checked.ok)
-      throw new ApiError('invalid_playbook', `The draft has ${checked.issues.length} problem${checked.issues.length === 1 ? '' : 's'}.`, checked.issues);
-    if (!deps.whatIfData) throw new ApiError('unavailable', 'The what-if preview is not available on this service.');
-    const current = await deps.playbooks.current(portalId);
-    if (!current) throw new ApiError('not_found', 'No playbook is in force yet: there is nothing to compare the draft with.');
-    const now = clock();
-    const { weeks } = body.data;
-    const data = await deps.whatIfData(portalId, now, weeks);
-    sendJson(res, whatIf({ ...data, current: current.playbook, draft: { ...checked.playbook, version: current.version + 1 }, now, weeks }));
+      throw new ApiError('invalid_playbook', draftProblems(checked.issues.length), checked.issues);
+    sendJson(res, await previewWhatIf(deps, { portalId, draft: checked.playbook, weeks: body.data.weeks, now: clock() }));
   });
 
   return router;

@@ -70,6 +70,7 @@ export function prepareQuickstart(env: NodeJS.ProcessEnv, loaded: Playbook, writ
         states: stack.service.stores.states,
         playbooks: stack.service.stores.playbooks,
         history: stack.service.stores.history,
+        ...(stack.api ? { whatIfData: stack.api.whatIfData } : {}),
         demo: () => demo?.status(),
         speed: clock?.speed ?? 1,
       });

@@ -1,9 +1,10 @@
 import { WeekError } from '@stagekeeper/shared';
-import { Router, type Response } from 'express';
+import { json as jsonBody, Router, type Response } from 'express';
 import { dealRows } from './deals';
 import { PAGE_HTML, PAGE_JS } from './page';
 import { localScorecard } from './scorecard';
 import type { LocalUiSource } from './source';
+import { localWhatIf, playbookInForce } from './whatif';
 
 export type { LocalUiSource } from './source';
 
@@ -43,6 +44,13 @@ export function createLocalUi() {
       if (!(err instanceof WeekError)) throw err;
       res.status(400).json({ error: 'The week must be an ISO week like 2026-W47.' });
     }
+  });
+  router.get('/sandbox/api/playbook', (_req, res) => json(res, playbookInForce));
+  router.post('/sandbox/api/whatif', jsonBody({ limit: '1mb' }), async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    if (!source) return void res.status(503).json({ error: 'starting' });
+    const answer = await localWhatIf(source, req.body);
+    res.status(answer.status).json(answer.body);
   });
   router.get('/sandbox/api/demo', (_req, res) => json(res, async (src) => src.demo?.() ?? { running: false }));
 

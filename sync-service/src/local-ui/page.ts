@@ -3,6 +3,7 @@
  * must work offline). Everything it shows comes from the JSON endpoints; text is set through textContent only,
  * since stage labels and role names come from an editable playbook.
  */
+import { WHATIF_CSS, WHATIF_JS, WHATIF_SECTION } from './whatif-page';
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -63,6 +64,7 @@ export const PAGE_HTML = `<!doctype html>
     #deals td::before { content: attr(data-label); flex: 0 0 84px; color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .03em; }
     #deals td.empty::before, #deals td:empty { display: none; }
   }
+${WHATIF_CSS}
 </style>
 </head>
 <body>
@@ -101,6 +103,7 @@ export const PAGE_HTML = `<!doctype html>
     <div class="legend"><span>In stage: deals in the stage at the week's end (now, for this week); Oldest: wall time since entry;
       Breached in place: of those, already breached (in the breach rate); Drop-off: finished visits that moved into a closed-lost stage.</span></div>
   </section>
+${WHATIF_SECTION}
 </main>
 <footer>Refreshes every second from <code>/sandbox/api/deals</code>, <code>/sandbox/api/scorecard</code> and <code>/sandbox/api/demo</code>. Deal ids only: no deal properties are shown.</footer>
 <script src="/sandbox/page.js"></script>
@@ -279,4 +282,4 @@ async function refresh() {
   setTimeout(refresh, 1000);
 }
 refresh();
-`;
+${WHATIF_JS}`;

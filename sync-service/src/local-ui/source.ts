@@ -1,4 +1,5 @@
 import type { DealState, HistoryRow, Playbook } from '@stagekeeper/shared';
+import type { ApiDeps } from '../api/deps';
 
 /**
  * What the local page reads. It is attached once the stack is up (the HTTP server starts inside startStack, so
@@ -12,6 +13,8 @@ export type LocalUiSource = {
   states: { loadMany(portalId: string, dealIds: string[]): Promise<{ state: DealState | null }[]> };
   playbooks: { current(portalId: string): Promise<{ playbook: Playbook; version: number } | null> };
   history: { readWeek(portalId: string, week: string | number): Promise<HistoryRow[]> };
+  /** The settings API's what-if reader (createApiRoutes' whatIfData); absent: the page's preview answers 503. */
+  whatIfData?: ApiDeps['whatIfData'];
   /** The demo driver's status, when it runs. */
   demo?: () => unknown;
   /** How much faster than real time the clock runs (1 without the demo). */
