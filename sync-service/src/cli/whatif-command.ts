@@ -1,5 +1,7 @@
 import { Option, type Command } from 'commander';
-import { formatWhatIf, WHATIF_FORMATS, whatIf, type WhatIfFormat } from '@stagekeeper/shared';
+import { formatWhatIf, WHATIF_FORMATS, type WhatIfFormat } from '@stagekeeper/shared';
+import { ApiError } from '../api/errors';
+import { previewWhatIf } from '../api/whatif-preview';
 import { readWhatIfData } from '../api/whatif-data';
 import { DealStateStore } from '../state/deal-state-store';
 import { withRedis } from './env';
@@ -30,28 +32,16 @@ export async function runWhatIf(io: CliIo, file: string, opts: WhatIfOptions, op
     io,
     opts.portal,
     async ({ redis, keys, log, playbooks, portalId }) => {
-      const stored = await playbooks.current(portalId);
-      if (!stored)
-        throw new CliError(
-          `no playbook in force for portal ${portalId}: publish one first, there is nothing to compare the draft with`,
-        );
       const now = at ?? io.now();
-      const data = await readWhatIfData({
-        redis,
-        keys,
-        log,
-        states: new DealStateStore(redis, keys, log),
-        portalId,
-        now,
-        weeks,
-      });
-      // The stored playbook's version numbers the draft: the next one, as publishing it would.
-      const report = whatIf({
-        ...data,
-        current: stored.playbook,
-        draft: { ...draft, version: stored.version + 1 },
-        now,
-        weeks,
+      const states = new DealStateStore(redis, keys, log);
+      // The settings page's preview, read the same way (api/whatif-preview.ts): the CLI cannot drift from it.
+      const report = await previewWhatIf(
+        { playbooks, whatIfData: (p, n, w) => readWhatIfData({ redis, keys, log, states, portalId: p, now: n, weeks: w }) },
+        { portalId, draft, weeks, now },
+      ).catch((err: unknown) => {
+        if (err instanceof ApiError && err.code === 'not_found')
+          throw new CliError(`no playbook in force for portal ${portalId}: publish one first, there is nothing to compare the draft with`);
+        throw err;
       });
       io.out(line(formatWhatIf(report, opts.format)));
       return 0;
