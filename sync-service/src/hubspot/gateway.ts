@@ -420,25 +420,24 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
   private async searchOwnerOpenTasks(portalId: string, ownerId: string): Promise<number> {
     // One search call; `total` counts every match (HubSpot reports it exactly up to 10,000), so one result suffices.
-    const page = await this.opts.caller.call(
+    const page = await this.searchOpenTasks(portalId, { propertyName: 'hubspot_owner_id', operator: 'EQ' as FilterOperatorEnum, value: ownerId }, 1);
+    return page.total;
+  }
+
+  /** One page of the open (not COMPLETED) tasks matching an owner filter: the one search both task counts use. */
+  private searchOpenTasks(portalId: string, owner: { propertyName: string; operator: FilterOperatorEnum; value?: string; values?: string[] }, limit: number, after?: string) {
+    return this.opts.caller.call(
       portalId,
       'tasks.search',
       (c) =>
         c.crm.objects.tasks.searchApi.doSearch({
-          filterGroups: [
-            {
-              filters: [
-                { propertyName: 'hubspot_owner_id', operator: 'EQ' as FilterOperatorEnum, value: ownerId },
-                { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' },
-              ],
-            },
-          ],
-          properties: ['hs_task_status'],
-          limit: 1,
+          filterGroups: [{ filters: [owner, { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' }] }],
+          properties: ['hubspot_owner_id'],
+          limit,
+          ...(after ? { after } : {}),
         } as Parameters<Client['crm']['objects']['tasks']['searchApi']['doSearch']>[0]),
       { bucket: 'search' },
     );
-    return page.total;
   }
 
   async modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }> {
@@ -510,25 +509,7 @@ export class HubSpotApiGateway implements HubSpotGateway {
     if (ownerIds.length === 0) return counts;
     let after: string | undefined;
     for (let page = 0; page < OPEN_TASK_PAGES; page++) {
-      const res = await this.opts.caller.call(
-        portalId,
-        'tasks.search',
-        (c) =>
-          c.crm.objects.tasks.searchApi.doSearch({
-            filterGroups: [
-              {
-                filters: [
-                  { propertyName: 'hubspot_owner_id', operator: 'IN' as FilterOperatorEnum, values: ownerIds },
-                  { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' },
-                ],
-              },
-            ],
-            properties: ['hubspot_owner_id'],
-            limit: SEARCH_PAGE,
-            ...(after ? { after } : {}),
-          }),
-        { bucket: 'search' },
-      );
+      const res = await this.searchOpenTasks(portalId, { propertyName: 'hubspot_owner_id', operator: 'IN' as FilterOperatorEnum, values: ownerIds }, SEARCH_PAGE, after);
       for (const r of res.results) {
         const owner = r.properties.hubspot_owner_id;
         if (owner && owner in counts) counts[owner]! += 1;
