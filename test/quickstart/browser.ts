@@ -1,11 +1,28 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-/** Browsers found on the machine, in the order they are preferred over the one shipped in the npm package. */
-const SYSTEM_CHROMIUMS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+/**
+ * Browsers looked up on the PATH, in the order they are preferred over the one shipped in the npm package. By name,
+ * not by a fixed system path: a machine may have none, and the test must not lean on one.
+ */
+const SYSTEM_CHROMIUMS = ['chromium', 'chromium-browser', 'google-chrome'];
+
+/** The first executable file called `name` in the PATH's folders, as a shell would find it. */
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here; the next folder
+    }
+  }
+  return undefined;
+}
 
 export type ChromiumChoice = {
   executablePath: string;
@@ -26,8 +43,10 @@ export async function chooseChromium(env: NodeJS.ProcessEnv = process.env): Prom
     if (!existsSync(explicit)) throw new Error(`CHROMIUM_PATH=${explicit} does not exist: point it at a Chromium or unset it`);
     return { executablePath: explicit, source: 'CHROMIUM_PATH', env: {} };
   }
-  const system = SYSTEM_CHROMIUMS.find((p) => existsSync(p));
-  if (system) return { executablePath: system, source: 'system', env: {} };
+  for (const name of SYSTEM_CHROMIUMS) {
+    const system = onPath(name, env);
+    if (system) return { executablePath: system, source: 'system', env: {} };
+  }
   return packagedChromium();
 }
 
