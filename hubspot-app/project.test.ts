@@ -27,7 +27,10 @@ async function validate(dirs: string[]): Promise<Map<string, Verdict>> {
   } catch (e) {
     stdout = (e as { stdout: string }).stdout; // exit 1 is expected while broken copies are in the batch
   }
-  const verdicts = stdout.trim().split('\n').map((l) => JSON.parse(l) as Verdict);
+  const verdicts = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Verdict);
   return new Map(verdicts.map((v) => [v.dir, v]));
 }
 
@@ -65,7 +68,10 @@ describe.concurrent('HubSpot project structure', () => {
       { skipValidation: true },
     );
     expect(r.skippedHsMetaFiles).toEqual([]);
-    const nodes = Object.values(r.intermediateRepresentation.intermediateNodesIndexedByUid) as { uid: string; componentType: string }[];
+    const nodes = Object.values(r.intermediateRepresentation.intermediateNodesIndexedByUid) as {
+      uid: string;
+      componentType: string;
+    }[];
     expect(Object.fromEntries(nodes.map((n) => [n.uid, n.componentType]))).toEqual({
       stagekeeper_app: 'APPLICATION',
       stagekeeper_deal_sla_card: 'CARD',
@@ -80,25 +86,55 @@ describe.concurrent('HubSpot project structure', () => {
       'a card hsmeta one folder too deep',
       (app) => {
         fs.mkdirSync(path.join(app, 'cards', 'nested'));
-        fs.renameSync(path.join(app, 'cards', 'deal-sla-card-hsmeta.json'), path.join(app, 'cards', 'nested', 'deal-sla-card-hsmeta.json'));
+        fs.renameSync(
+          path.join(app, 'cards', 'deal-sla-card-hsmeta.json'),
+          path.join(app, 'cards', 'nested', 'deal-sla-card-hsmeta.json'),
+        );
       },
       'hsmeta files HubSpot would skip',
     ],
-    ['a 2025.1-style top-level name', (app) => editJson(path.join(app, 'app-hsmeta.json'), (d) => (d.name = 'x')), 'Unexpected top-level properties found: name'],
-    ['an OAuth app without the oauth scope', (app) => editJson(path.join(app, 'app-hsmeta.json'), (d) => d.config.auth.requiredScopes.shift()), 'config.auth.requiredScopes'],
-    ['a missing entrypoint file', (app) => fs.rmSync(path.join(app, 'settings', 'SettingsPage.tsx')), 'entrypoint /app/settings/SettingsPage.tsx does not exist'],
+    [
+      'a 2025.1-style top-level name',
+      (app) => editJson(path.join(app, 'app-hsmeta.json'), (d) => (d.name = 'x')),
+      'Unexpected top-level properties found: name',
+    ],
+    [
+      'an OAuth app without the oauth scope',
+      (app) => editJson(path.join(app, 'app-hsmeta.json'), (d) => d.config.auth.requiredScopes.shift()),
+      'config.auth.requiredScopes',
+    ],
+    [
+      'a missing entrypoint file',
+      (app) => fs.rmSync(path.join(app, 'settings', 'SettingsPage.tsx')),
+      'entrypoint /app/settings/SettingsPage.tsx does not exist',
+    ],
     [
       'a property subscription without a property',
-      (app) => editJson(path.join(app, 'webhooks', 'webhooks-hsmeta.json'), (d) => delete d.config.subscriptions.crmObjects[4].propertyName),
+      (app) =>
+        editJson(
+          path.join(app, 'webhooks', 'webhooks-hsmeta.json'),
+          (d) => delete d.config.subscriptions.crmObjects[4].propertyName,
+        ),
       "Missing required field: 'config.subscriptions.crmObjects.4.propertyName'",
     ],
-    ['an unknown card location', (app) => editJson(path.join(app, 'cards', 'deal-sla-card-hsmeta.json'), (d) => (d.config.location = 'crm.record.tabs')), 'config.location: must be equal to one of the allowed values'],
+    [
+      'an unknown card location',
+      (app) =>
+        editJson(
+          path.join(app, 'cards', 'deal-sla-card-hsmeta.json'),
+          (d) => (d.config.location = 'crm.record.tabs'),
+        ),
+      'config.location: must be equal to one of the allowed values',
+    ],
   ];
 
   it('passes the offline full validator, which rejects deliberately broken copies', async () => {
     const copies = broken.map(([name, mutate]) => copyProject(name.replace(/\W+/g, '-'), mutate));
     const verdicts = await validate([root, ...copies]);
-    expect(verdicts.get(root)).toMatchObject({ ok: true, platformVersion: LATEST_SUPPORTED_PLATFORM_VERSION });
+    expect(verdicts.get(root)).toMatchObject({
+      ok: true,
+      platformVersion: LATEST_SUPPORTED_PLATFORM_VERSION,
+    });
     broken.forEach(([name, , message], i) => {
       const v = verdicts.get(copies[i]!);
       expect({ name, ok: v?.ok }).toEqual({ name, ok: false });
@@ -109,13 +145,27 @@ describe.concurrent('HubSpot project structure', () => {
   it('every UI extension bundles offline with the HubSpot build tooling', async () => {
     const out = path.join(tmp, 'bundles');
     const { stdout } = await run(process.execPath, ['hubspot-app/tools/bundle.mjs', out], { cwd: root });
-    const built = JSON.parse(stdout.trim().split('\n').pop()!) as { feature: string; bundle: string; bytes: number }[];
-    expect(built.map((b) => b.bundle).sort()).toEqual(['cards/DealSlaCard.js', 'pages/Pages.js', 'settings/SettingsPage.js']);
+    const built = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      feature: string;
+      bundle: string;
+      bytes: number;
+    }[];
+    expect(built.map((b) => b.bundle).sort()).toEqual([
+      'cards/DealSlaCard.js',
+      'pages/Pages.js',
+      'settings/SettingsPage.js',
+    ]);
     for (const b of built) expect(b.bytes).toBeGreaterThan(1_000);
   }, 60_000);
 
   it('type-checks under strict TypeScript', async () => {
-    await expect(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'hubspot-app/tsconfig.json'], { cwd: root })).resolves.toBeDefined();
+    await expect(
+      run(
+        process.execPath,
+        [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'hubspot-app/tsconfig.json'],
+        { cwd: root },
+      ),
+    ).resolves.toBeDefined();
   }, 60_000);
 });
 
@@ -126,7 +176,8 @@ describe('HubSpot app configuration', () => {
 
   it('names one service origin everywhere: fetch allow-list, OAuth callback, webhook target and UI clients', () => {
     expect(serviceUrl).toMatch(/^https:\/\/[^/]+$/);
-    for (const folder of ['settings', 'pages']) expect(read(`app/${folder}/lib/config.ts`)).toBe(read('app/cards/lib/config.ts'));
+    for (const folder of ['settings', 'pages'])
+      expect(read(`app/${folder}/lib/config.ts`)).toBe(read('app/cards/lib/config.ts'));
     expect(app.permittedUrls.fetch).toEqual([serviceUrl]);
     expect(app.auth.redirectUrls).toEqual([`${serviceUrl}/oauth/callback`]);
     expect(hooks.settings.targetUrl).toBe(`${serviceUrl}/webhooks/hubspot`);
@@ -140,7 +191,9 @@ describe('HubSpot app configuration', () => {
 
   it('keeps the per-folder fakeFetch test helpers identical (each folder is a self-contained extension)', () => {
     const card = read('app/cards/test/fakeFetch.ts');
-    expect(read('app/settings/test/fakeFetch.ts'), 'settings/test/fakeFetch.ts drifted from cards/').toBe(card);
+    expect(read('app/settings/test/fakeFetch.ts'), 'settings/test/fakeFetch.ts drifted from cards/').toBe(
+      card,
+    );
     expect(read('app/pages/test/fakeFetch.ts'), 'pages/test/fakeFetch.ts drifted from cards/').toBe(card);
   });
 
@@ -160,7 +213,12 @@ describe('HubSpot app configuration', () => {
   });
 
   it('subscribes to deal lifecycle events and the stage, pipeline and owner properties', () => {
-    const subs = hooks.subscriptions.crmObjects as { subscriptionType: string; objectType: string; propertyName?: string; active: boolean }[];
+    const subs = hooks.subscriptions.crmObjects as {
+      subscriptionType: string;
+      objectType: string;
+      propertyName?: string;
+      active: boolean;
+    }[];
     expect(subs.every((s) => s.objectType === 'deal' && s.active)).toBe(true);
     const types = subs.filter((s) => !s.propertyName).map((s) => s.subscriptionType);
     expect(types.sort()).toEqual(['object.creation', 'object.deletion', 'object.merge', 'object.restore']);

@@ -12,7 +12,10 @@ import { onPath, redisAnswers, spawnRedisServer } from '@stagekeeper/sync-servic
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
   if (await redisAnswers(url)) return undefined;
-  if (process.env.REDIS_URL) throw new Error(`the tests need a Redis: nothing answers at ${redisHostPort(url)} (REDIS_URL); start it or unset REDIS_URL`);
+  if (process.env.REDIS_URL)
+    throw new Error(
+      `the tests need a Redis: nothing answers at ${redisHostPort(url)} (REDIS_URL); start it or unset REDIS_URL`,
+    );
   if (!onPath('redis-server'))
     throw new Error(
       'the tests need a Redis: nothing answers on 127.0.0.1:6379 and redis-server is not on the PATH ' +
@@ -20,7 +23,9 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     );
   const dir = mkdtempSync(path.join(tmpdir(), 'sk-test-redis-'));
   const redis = await spawnRedisServer(6379, dir, { appendonly: false });
-  process.stdout.write('tests: nothing answered on 127.0.0.1:6379, started a redis-server there for this run\n');
+  process.stdout.write(
+    'tests: nothing answered on 127.0.0.1:6379, started a redis-server there for this run\n',
+  );
   return async () => {
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -29,9 +29,20 @@ function entrypoints() {
 const results = [];
 for (const { feature, file } of entrypoints()) {
   const out = path.join(outDir, feature);
-  await buildSingleExtension({ file, outputDir: out, root: path.dirname(file), logLevel: 'silent', emptyOutDir: true });
+  await buildSingleExtension({
+    file,
+    outputDir: out,
+    root: path.dirname(file),
+    logLevel: 'silent',
+    emptyOutDir: true,
+  });
   const js = path.join(out, path.basename(file).replace(/\.(t|j)sx$/, '.js'));
   if (!fs.existsSync(js)) fail(`${feature}: no bundle at ${js}`);
-  results.push({ feature, bundle: path.relative(outDir, js), bytes: fs.statSync(js).size, files: fs.readdirSync(out) });
+  results.push({
+    feature,
+    bundle: path.relative(outDir, js),
+    bytes: fs.statSync(js).size,
+    files: fs.readdirSync(out),
+  });
 }
 console.log(JSON.stringify(results));

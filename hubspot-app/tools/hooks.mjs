@@ -3,5 +3,7 @@
 const STUB = new URL('./schema-stub.mjs', import.meta.url).href;
 
 export async function resolve(specifier, context, next) {
-  return specifier === '@hubspot/local-dev-lib/http' ? { url: STUB, shortCircuit: true } : next(specifier, context);
+  return specifier === '@hubspot/local-dev-lib/http'
+    ? { url: STUB, shortCircuit: true }
+    : next(specifier, context);
 }

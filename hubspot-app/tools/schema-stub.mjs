@@ -27,12 +27,19 @@ const APPLICATION = {
         conditionallyRequiredScopes: strings,
       },
       if: { properties: { type: { const: 'oauth' } } },
-      then: { required: ['redirectUrls'], properties: { redirectUrls: { minItems: 1 }, requiredScopes: { contains: { const: 'oauth' } } } },
+      then: {
+        required: ['redirectUrls'],
+        properties: { redirectUrls: { minItems: 1 }, requiredScopes: { contains: { const: 'oauth' } } },
+      },
     },
     permittedUrls: {
       type: 'object',
       additionalProperties: false,
-      properties: { fetch: { type: 'array', items: origin }, iframe: { type: 'array', items: https }, img: { type: 'array', items: https } },
+      properties: {
+        fetch: { type: 'array', items: origin },
+        iframe: { type: 'array', items: https },
+        img: { type: 'array', items: https },
+      },
     },
     support: {
       type: 'object',
@@ -59,7 +66,11 @@ const CARD = {
     description: { type: 'string' },
     location: { enum: ['crm.record.tab', 'crm.record.sidebar', 'crm.preview', 'helpdesk.sidebar'] },
     entrypoint: entrypoint('cards'),
-    objectTypes: { type: 'array', minItems: 1, items: { enum: ['contacts', 'companies', 'deals', 'tickets'] } },
+    objectTypes: {
+      type: 'array',
+      minItems: 1,
+      items: { enum: ['contacts', 'companies', 'deals', 'tickets'] },
+    },
   },
 };
 
@@ -69,7 +80,14 @@ const crmSubscription = {
   required: ['subscriptionType', 'objectType'],
   properties: {
     subscriptionType: {
-      enum: ['object.creation', 'object.deletion', 'object.merge', 'object.restore', 'object.propertyChange', 'object.associationChange'],
+      enum: [
+        'object.creation',
+        'object.deletion',
+        'object.merge',
+        'object.restore',
+        'object.propertyChange',
+        'object.associationChange',
+      ],
     },
     objectType: { type: 'string', pattern: '^[a-z_]+$' },
     propertyName: { type: 'string', pattern: '^[a-z0-9_]+$' },

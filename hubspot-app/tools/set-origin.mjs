@@ -25,9 +25,13 @@ export function parseOrigin(input) {
   } catch {
     return { error: `"${input}" is not a URL: expected https://host[:port]` };
   }
-  if (url.protocol !== 'https:') return { error: `HubSpot calls apps over HTTPS only: expected https://, got ${url.protocol}//` };
+  if (url.protocol !== 'https:')
+    return { error: `HubSpot calls apps over HTTPS only: expected https://, got ${url.protocol}//` };
   if (url.pathname !== '/' || url.search || url.hash || url.username)
-    return { error: 'expected an origin only (https://host[:port]): HubSpot allow-lists origins, and the app adds the paths' };
+    return {
+      error:
+        'expected an origin only (https://host[:port]): HubSpot allow-lists origins, and the app adds the paths',
+    };
   return { origin: url.origin };
 }
 
@@ -39,9 +43,13 @@ export function setOrigin(appDir, origin) {
   for (const rel of FILES) {
     const file = path.join(appDir, rel);
     const before = fs.readFileSync(file, 'utf8');
-    if (!before.includes(current)) throw new Error(`${file} does not name the current origin ${current}: fix it by hand first`);
+    if (!before.includes(current))
+      throw new Error(`${file} does not name the current origin ${current}: fix it by hand first`);
     // Only whole origins: "https://a.com" must not match inside "https://a.com.evil".
-    const after = before.replace(new RegExp(`${current.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[/'"])`, 'g'), origin);
+    const after = before.replace(
+      new RegExp(`${current.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[/'"])`, 'g'),
+      origin,
+    );
     if (after !== before) {
       fs.writeFileSync(file, after);
       changed.push(rel);
@@ -53,7 +61,8 @@ export function setOrigin(appDir, origin) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const args = process.argv.slice(2);
   const at = args.indexOf('--app-dir');
-  const appDir = at >= 0 ? path.resolve(args[at + 1] ?? '') : fileURLToPath(new URL('../app', import.meta.url));
+  const appDir =
+    at >= 0 ? path.resolve(args[at + 1] ?? '') : fileURLToPath(new URL('../app', import.meta.url));
   const input = args.filter((_, i) => at < 0 || (i !== at && i !== at + 1))[0];
   if (!input) {
     process.stderr.write('usage: npm run app:set-origin -- https://stagekeeper.your-org.com\n');
@@ -67,10 +76,15 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   try {
     const { from, changed } = setOrigin(appDir, parsed.origin);
     process.stdout.write(
-      changed.length === 0 ? `already ${parsed.origin}\n` : `${from} -> ${parsed.origin} in ${changed.join(', ')}\n`,
+      changed.length === 0
+        ? `already ${parsed.origin}\n`
+        : `${from} -> ${parsed.origin} in ${changed.join(', ')}\n`,
     );
-    const email = JSON.parse(fs.readFileSync(path.join(appDir, 'app-hsmeta.json'), 'utf8')).config.support?.supportEmail ?? '';
-    if (email.endsWith('example.com')) process.stdout.write(`note: support.supportEmail in app-hsmeta.json is still ${email}: set your own\n`);
+    const email =
+      JSON.parse(fs.readFileSync(path.join(appDir, 'app-hsmeta.json'), 'utf8')).config.support
+        ?.supportEmail ?? '';
+    if (email.endsWith('example.com'))
+      process.stdout.write(`note: support.supportEmail in app-hsmeta.json is still ${email}: set your own\n`);
     process.stdout.write('next: set PUBLIC_URL to the same origin on the service, then hs project upload\n');
   } catch (e) {
     process.stderr.write(`error: ${e.message}\n`);

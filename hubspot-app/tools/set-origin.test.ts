@@ -35,7 +35,9 @@ function origins(dir: string) {
   const app = JSON.parse(read('app-hsmeta.json')).config;
   const hooks = JSON.parse(read('webhooks/webhooks-hsmeta.json')).config;
   return {
-    ui: ['cards', 'settings', 'pages'].map((f) => /SERVICE_URL = '([^']+)'/.exec(read(`${f}/lib/config.ts`))?.[1]),
+    ui: ['cards', 'settings', 'pages'].map(
+      (f) => /SERVICE_URL = '([^']+)'/.exec(read(`${f}/lib/config.ts`))?.[1],
+    ),
     fetch: app.permittedUrls.fetch,
     redirect: app.auth.redirectUrls,
     webhook: hooks.settings.targetUrl,
@@ -48,7 +50,9 @@ describe('npm run app:set-origin', () => {
     const dir = copyApp('move');
     const first = await setOrigin(dir, 'https://sk.clinic-one.org');
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain('-> https://sk.clinic-one.org in cards/lib/config.ts, settings/lib/config.ts, pages/lib/config.ts, app-hsmeta.json, webhooks/webhooks-hsmeta.json');
+    expect(first.stdout).toContain(
+      '-> https://sk.clinic-one.org in cards/lib/config.ts, settings/lib/config.ts, pages/lib/config.ts, app-hsmeta.json, webhooks/webhooks-hsmeta.json',
+    );
     expect(origins(dir)).toEqual({
       ui: Array(3).fill('https://sk.clinic-one.org'),
       fetch: ['https://sk.clinic-one.org'],
@@ -59,7 +63,9 @@ describe('npm run app:set-origin', () => {
     // A trailing slash is the same origin; a second run moves from the new one.
     expect((await setOrigin(dir, 'https://sk.clinic-two.org:8443/')).code).toBe(0);
     expect(origins(dir).webhook).toBe('https://sk.clinic-two.org:8443/webhooks/hubspot');
-    expect((await setOrigin(dir, 'https://sk.clinic-two.org:8443')).stdout).toContain('already https://sk.clinic-two.org:8443');
+    expect((await setOrigin(dir, 'https://sk.clinic-two.org:8443')).stdout).toContain(
+      'already https://sk.clinic-two.org:8443',
+    );
   });
 
   it('refuses what HubSpot cannot call, and changes nothing', async () => {

@@ -12,11 +12,13 @@ async function validate(dir) {
   const cfg = parseProjectConfig(dir);
   const srcDir = path.join(dir, cfg.srcDir);
   const r = await translate({ projectSourceDir: srcDir, platformVersion: cfg.platformVersion, accountId: 1 });
-  if (r.skippedHsMetaFiles.length) throw new Error(`hsmeta files HubSpot would skip: ${r.skippedHsMetaFiles.join(', ')}`);
+  if (r.skippedHsMetaFiles.length)
+    throw new Error(`hsmeta files HubSpot would skip: ${r.skippedHsMetaFiles.join(', ')}`);
   const nodes = Object.values(r.intermediateRepresentation.intermediateNodesIndexedByUid);
   for (const n of nodes) {
     const entry = n.config?.entrypoint;
-    if (entry && !fs.existsSync(path.join(srcDir, entry))) throw new Error(`${n.uid}: entrypoint ${entry} does not exist`);
+    if (entry && !fs.existsSync(path.join(srcDir, entry)))
+      throw new Error(`${n.uid}: entrypoint ${entry} does not exist`);
   }
   return { platformVersion: cfg.platformVersion, components: nodes.map((n) => [n.uid, n.componentType]) };
 }

@@ -3,7 +3,15 @@ import { BREACH_REASONS, CLOSURE_REASONS } from './playbook/schema';
 /** HubSpot property group that holds every property Stagekeeper writes back. */
 export const PROPERTY_GROUP = { name: 'stagekeeper', label: 'Stagekeeper', displayOrder: -1 } as const;
 
-export const SLA_STATUSES = ['running', 'paused', 'warning', 'breached', 'met', 'breached_closed', 'cancelled'] as const;
+export const SLA_STATUSES = [
+  'running',
+  'paused',
+  'warning',
+  'breached',
+  'met',
+  'breached_closed',
+  'cancelled',
+] as const;
 export const GATE_STATUSES = ['clear', 'blocked_reverted', 'blocked_remediation'] as const;
 export const BREACH_REASON_SOURCES = ['inferred', 'manual'] as const;
 
@@ -42,7 +50,8 @@ const def = (
   description,
   groupName: PROPERTY_GROUP.name,
   type,
-  fieldType: type === 'enumeration' ? 'select' : type === 'datetime' ? 'date' : type === 'number' ? 'number' : 'text',
+  fieldType:
+    type === 'enumeration' ? 'select' : type === 'datetime' ? 'date' : type === 'number' ? 'number' : 'text',
   ...(values ? { options: options(values) } : {}),
 });
 
@@ -79,19 +88,62 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
   def(P.slaWarningAt, 'SLA warning at', 'When the owner is warned for the current stage.', 'datetime'),
   def(P.slaBreachedAt, 'SLA breached at', 'When the latest SLA breach happened.', 'datetime'),
   def(P.breachReason, 'Breach reason', 'Why the latest SLA breach happened.', 'enumeration', BREACH_REASONS),
-  def(P.breachReasonSource, 'Breach reason source', 'Inferred by Stagekeeper or set by a rep.', 'enumeration', BREACH_REASON_SOURCES),
+  def(
+    P.breachReasonSource,
+    'Breach reason source',
+    'Inferred by Stagekeeper or set by a rep.',
+    'enumeration',
+    BREACH_REASON_SOURCES,
+  ),
   def(P.breachStage, 'Breach stage', 'Stage id in which the latest breach happened.', 'string'),
   def(P.breachCount, 'Breach count', 'SLA breaches over the life of the deal.', 'number'),
-  def(P.escalationLevel, 'Escalation level', 'Highest escalation level reached in the current stage (0 = none).', 'number'),
-  def(P.gateStatus, 'Gate status', 'Outcome of the latest transition gate check.', 'enumeration', GATE_STATUSES),
-  def(P.gateMissing, 'Gate missing items', 'What the latest blocked move was missing (labels, not values).', 'string'),
+  def(
+    P.escalationLevel,
+    'Escalation level',
+    'Highest escalation level reached in the current stage (0 = none).',
+    'number',
+  ),
+  def(
+    P.gateStatus,
+    'Gate status',
+    'Outcome of the latest transition gate check.',
+    'enumeration',
+    GATE_STATUSES,
+  ),
+  def(
+    P.gateMissing,
+    'Gate missing items',
+    'What the latest blocked move was missing (labels, not values).',
+    'string',
+  ),
   def(P.stageOwnerRole, 'Stage owner role', 'Role accountable for the current stage.', 'string'),
   def(P.backflowCount, 'Backflow count', 'Backward stage moves over the life of the deal.', 'number'),
-  def(P.clocksOpen, 'Open event clocks', 'Ids of the event clocks running on the deal (e.g. support_inquiry).', 'string'),
-  def(P.clocksDueAt, 'Event clocks due at', 'Earliest due time of the open event clocks (past when one has breached).', 'datetime'),
+  def(
+    P.clocksOpen,
+    'Open event clocks',
+    'Ids of the event clocks running on the deal (e.g. support_inquiry).',
+    'string',
+  ),
+  def(
+    P.clocksDueAt,
+    'Event clocks due at',
+    'Earliest due time of the open event clocks (past when one has breached).',
+    'datetime',
+  ),
   def(P.clockBreach, 'Event clock breach', 'Id of the event clock that breached latest.', 'string'),
-  def(P.clockBreachedAt, 'Event clock breached at', 'When the latest event clock breach happened.', 'datetime'),
-  def(P.clockBreachReason, 'Event clock breach reason', 'Why the latest event clock breach happened.', 'enumeration', BREACH_REASONS),
+  def(
+    P.clockBreachedAt,
+    'Event clock breached at',
+    'When the latest event clock breach happened.',
+    'datetime',
+  ),
+  def(
+    P.clockBreachReason,
+    'Event clock breach reason',
+    'Why the latest event clock breach happened.',
+    'enumeration',
+    BREACH_REASONS,
+  ),
   def(
     P.closureReason,
     'Closure reason',
@@ -99,11 +151,16 @@ export const WRITTEN_BACK_PROPERTIES: PropertyDefinition[] = [
     'enumeration',
     CLOSURE_REASONS,
   ),
-  def(P.breachEvidence, 'Breach evidence', 'What decided the latest breach reason (rule labels, never values).', 'string'),
+  def(
+    P.breachEvidence,
+    'Breach evidence',
+    'What decided the latest breach reason (rule labels, never values).',
+    'string',
+  ),
   def(
     P.breachOwnerOpenTasks,
     'Breach owner open tasks',
-    "Open tasks the deal owner held in HubSpot at the latest breach (capacity evidence); empty when unknown.",
+    'Open tasks the deal owner held in HubSpot at the latest breach (capacity evidence); empty when unknown.',
     'number',
   ),
   def(

@@ -8,9 +8,12 @@ import { loadExamplePlaybook } from '@stagekeeper/shared';
 const hsmeta = fileURLToPath(new URL('../../hubspot-app/app/webhooks/webhooks-hsmeta.json', import.meta.url));
 
 describe('HubSpot app webhook subscriptions', () => {
-  it('cover every property the canonical playbook\'s event clocks start or stop on', () => {
-    const subs = (JSON.parse(readFileSync(hsmeta, 'utf8')) as { config: { subscriptions: { crmObjects: { propertyName?: string }[] } } })
-      .config.subscriptions.crmObjects.flatMap((s) => (s.propertyName ? [s.propertyName] : []));
+  it("cover every property the canonical playbook's event clocks start or stop on", () => {
+    const subs = (
+      JSON.parse(readFileSync(hsmeta, 'utf8')) as {
+        config: { subscriptions: { crmObjects: { propertyName?: string }[] } };
+      }
+    ).config.subscriptions.crmObjects.flatMap((s) => (s.propertyName ? [s.propertyName] : []));
     const playbook = loadExamplePlaybook('telehealth');
     const watched = playbook.clocks.flatMap((c) => [c.start.property, ...c.stopOn.map((t) => t.property)]);
     expect(watched.length).toBeGreaterThan(0);

@@ -12,7 +12,10 @@ const flag = z
   .string()
   .trim()
   .toLowerCase()
-  .refine((v) => ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''].includes(v), 'expected true or false')
+  .refine(
+    (v) => ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''].includes(v),
+    'expected true or false',
+  )
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
 const int = (min: number, max: number) =>
@@ -147,7 +150,11 @@ export type Config = z.output<typeof ConfigSchema>;
 export class ConfigError extends Error {
   constructor(readonly lines: string[]) {
     // One problem, one line; several, one line each under a heading.
-    super(lines.length === 1 ? `invalid configuration: ${lines[0]}` : `invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    super(
+      lines.length === 1
+        ? `invalid configuration: ${lines[0]}`
+        : `invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -174,7 +181,9 @@ export function redisHostPort(url: string): string {
 export function startupProblem(err: unknown, config: { port: number }): StartupError | undefined {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EADDRINUSE')
-    return new StartupError(`PORT ${config.port} is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)`);
+    return new StartupError(
+      `PORT ${config.port} is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)`,
+    );
   if (e?.code === 'EACCES' && /listen/.test(e.message))
     return new StartupError(`PORT ${config.port} needs privileges to listen on: set PORT to 1024 or above`);
   // A static-token portal is provisioned at start: the first HubSpot call is where a wrong token shows.
@@ -187,7 +196,9 @@ export function startupProblem(err: unknown, config: { port: number }): StartupE
       `HUBSPOT_ACCESS_TOKEN: the private app lacks a scope for ${err.operation} (403): give it the scopes in docs/hubspot-app.md §2`,
     );
   if (err instanceof HubSpotUnavailableError)
-    return new StartupError(`HubSpot did not answer at start-up (${err.operation}: ${err.lastFailure}): check the network to api.hubapi.com, then start again`);
+    return new StartupError(
+      `HubSpot did not answer at start-up (${err.operation}: ${err.lastFailure}): check the network to api.hubapi.com, then start again`,
+    );
   return undefined;
 }
 
@@ -196,11 +207,15 @@ function crossChecks(env: Env): string[] {
   const lines: string[] = [];
   if (env.SANDBOX) return lines;
   if (!env.HUBSPOT_CLIENT_SECRET)
-    lines.push('HUBSPOT_CLIENT_SECRET: required when SANDBOX is off (webhook signatures are checked with it)');
+    lines.push(
+      'HUBSPOT_CLIENT_SECRET: required when SANDBOX is off (webhook signatures are checked with it)',
+    );
   if (!env.HUBSPOT_ACCESS_TOKEN && !env.HUBSPOT_CLIENT_ID)
     lines.push('HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off and HUBSPOT_CLIENT_ID (OAuth) is not set');
   if (env.HUBSPOT_ACCESS_TOKEN && !env.HUBSPOT_PORTAL_ID)
-    lines.push('HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set (a static token belongs to one portal)');
+    lines.push(
+      'HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set (a static token belongs to one portal)',
+    );
   if (!env.PUBLIC_URL)
     lines.push(
       'PUBLIC_URL: required when SANDBOX is off (the https origin HubSpot calls: webhook and card signatures cover that URL, which the service cannot see behind a proxy)',
@@ -210,7 +225,9 @@ function crossChecks(env: Env): string[] {
 
 /** Empty strings count as unset: `FOO=` in an env file should fall back to the default, not fail. */
 function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''),
+  );
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

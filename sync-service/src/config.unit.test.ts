@@ -34,22 +34,52 @@ describe('loadConfig', () => {
       expect.stringMatching(/^HUBSPOT_ACCESS_TOKEN: required when SANDBOX is off/),
       expect.stringMatching(/^PUBLIC_URL: required when SANDBOX is off/),
     ]);
-    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_ACCESS_TOKEN: 't', PUBLIC_URL: 'https://sk.example.com' })).toEqual([
-      expect.stringMatching(/^HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set/),
-    ]);
-    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c', PUBLIC_URL: 'https://sk.example.com' })).toEqual([]);
+    expect(
+      errorLines({
+        HUBSPOT_CLIENT_SECRET: 's',
+        HUBSPOT_ACCESS_TOKEN: 't',
+        PUBLIC_URL: 'https://sk.example.com',
+      }),
+    ).toEqual([expect.stringMatching(/^HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set/)]);
+    expect(
+      errorLines({
+        HUBSPOT_CLIENT_SECRET: 's',
+        HUBSPOT_CLIENT_ID: 'c',
+        PUBLIC_URL: 'https://sk.example.com',
+      }),
+    ).toEqual([]);
     // Issue 13: behind a TLS-terminating proxy every signature would fail without it, and HubSpot retries for a day.
-    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c' })).toEqual([expect.stringMatching(/^PUBLIC_URL: required when SANDBOX is off \(the https origin HubSpot calls/)]);
+    expect(errorLines({ HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c' })).toEqual([
+      expect.stringMatching(/^PUBLIC_URL: required when SANDBOX is off \(the https origin HubSpot calls/),
+    ]);
   });
 
   it('reports every bad value without echoing it', () => {
-    const lines = errorLines({ SANDBOX: '1', PORT: 'eighty', WEBHOOK_MAX_BODY: 'huge-secret-ish', KEY_PREFIX: 'a:b', LOG_LEVEL: 'loud', PUBLIC_URL: 'ftp://x' });
-    expect(lines.map((l) => l.split(':')[0]).sort()).toEqual(['KEY_PREFIX', 'LOG_LEVEL', 'PORT', 'PUBLIC_URL', 'WEBHOOK_MAX_BODY']);
+    const lines = errorLines({
+      SANDBOX: '1',
+      PORT: 'eighty',
+      WEBHOOK_MAX_BODY: 'huge-secret-ish',
+      KEY_PREFIX: 'a:b',
+      LOG_LEVEL: 'loud',
+      PUBLIC_URL: 'ftp://x',
+    });
+    expect(lines.map((l) => l.split(':')[0]).sort()).toEqual([
+      'KEY_PREFIX',
+      'LOG_LEVEL',
+      'PORT',
+      'PUBLIC_URL',
+      'WEBHOOK_MAX_BODY',
+    ]);
     expect(lines.join('\n')).not.toContain('huge-secret-ish');
   });
 
   it('parses sizes and strips a trailing slash from PUBLIC_URL; empty values fall back to defaults', () => {
-    const c = loadConfig({ SANDBOX: 'yes', WEBHOOK_MAX_BODY: '512kb', PUBLIC_URL: 'https://sk.example.com/', PORT: '' });
+    const c = loadConfig({
+      SANDBOX: 'yes',
+      WEBHOOK_MAX_BODY: '512kb',
+      PUBLIC_URL: 'https://sk.example.com/',
+      PORT: '',
+    });
     expect(c.webhookMaxBodyBytes).toBe(512 * 1024);
     expect(c.publicUrl).toBe('https://sk.example.com');
     expect(c.port).toBe(3000);
@@ -58,24 +88,54 @@ describe('loadConfig', () => {
 
 describe('start-up errors', () => {
   it('a single bad variable is one line naming it; a taken or privileged port names PORT and the fix', () => {
-    expect(() => loadConfig({ SANDBOX: 'true', PORT: 'http' })).toThrow(/^invalid configuration: PORT: expected a whole number$/);
-    const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 0.0.0.0:3000'), { code: 'EADDRINUSE' });
+    expect(() => loadConfig({ SANDBOX: 'true', PORT: 'http' })).toThrow(
+      /^invalid configuration: PORT: expected a whole number$/,
+    );
+    const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 0.0.0.0:3000'), {
+      code: 'EADDRINUSE',
+    });
     expect(startupProblem(inUse, { port: 3000 })?.message).toBe(
       'PORT 3000 is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)',
     );
-    const denied = Object.assign(new Error('listen EACCES: permission denied 0.0.0.0:80'), { code: 'EACCES' });
+    const denied = Object.assign(new Error('listen EACCES: permission denied 0.0.0.0:80'), {
+      code: 'EACCES',
+    });
     expect(startupProblem(denied, { port: 80 })?.message).toMatch(/^PORT 80 needs privileges/);
     expect(startupProblem(new Error('boom'), { port: 3000 })).toBeUndefined();
   });
 
   it('HubSpot refusing the static token at provisioning names HUBSPOT_ACCESS_TOKEN', () => {
-    const refused = new HubSpotRequestError('123', 'properties.getAll', 401, 'INVALID_AUTHENTICATION', undefined, 'expired');
-    expect(startupProblem(refused, { port: 3000 })?.message).toMatch(/^HUBSPOT_ACCESS_TOKEN: HubSpot refused it for portal 123 \(401\): .*HUBSPOT_PORTAL_ID$/);
-    const scope = new HubSpotRequestError('123', 'properties.create', 403, 'MISSING_SCOPES', undefined, 'missing');
-    expect(startupProblem(scope, { port: 3000 })?.message).toMatch(/^HUBSPOT_ACCESS_TOKEN: the private app lacks a scope for properties\.create \(403\)/);
+    const refused = new HubSpotRequestError(
+      '123',
+      'properties.getAll',
+      401,
+      'INVALID_AUTHENTICATION',
+      undefined,
+      'expired',
+    );
+    expect(startupProblem(refused, { port: 3000 })?.message).toMatch(
+      /^HUBSPOT_ACCESS_TOKEN: HubSpot refused it for portal 123 \(401\): .*HUBSPOT_PORTAL_ID$/,
+    );
+    const scope = new HubSpotRequestError(
+      '123',
+      'properties.create',
+      403,
+      'MISSING_SCOPES',
+      undefined,
+      'missing',
+    );
+    expect(startupProblem(scope, { port: 3000 })?.message).toMatch(
+      /^HUBSPOT_ACCESS_TOKEN: the private app lacks a scope for properties\.create \(403\)/,
+    );
     const down = new HubSpotUnavailableError('123', 'properties.getAll', 3, 'ECONNREFUSED');
-    expect(startupProblem(down, { port: 3000 })?.message).toMatch(/^HubSpot did not answer at start-up \(properties\.getAll: ECONNREFUSED\)/);
-    expect(startupProblem(new HubSpotRequestError('123', 'deals.read', 400, undefined, undefined, 'bad'), { port: 3000 })).toBeUndefined();
+    expect(startupProblem(down, { port: 3000 })?.message).toMatch(
+      /^HubSpot did not answer at start-up \(properties\.getAll: ECONNREFUSED\)/,
+    );
+    expect(
+      startupProblem(new HubSpotRequestError('123', 'deals.read', 400, undefined, undefined, 'bad'), {
+        port: 3000,
+      }),
+    ).toBeUndefined();
   });
 
   it('REDIS_WAIT_SECONDS bounds how long a start waits for Redis', () => {
@@ -83,4 +143,3 @@ describe('start-up errors', () => {
     expect(loadConfig({ SANDBOX: 'true', REDIS_WAIT_SECONDS: '2' }).redisWaitMs).toBe(2_000);
   });
 });
-

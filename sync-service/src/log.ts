@@ -36,7 +36,10 @@ export const REDACT_PATHS = [
   '*.clientSecret',
 ];
 
-export function createLogger(level: LoggerOptions['level'] = 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: LoggerOptions['level'] = 'info',
+  destination?: pino.DestinationStream,
+): Logger {
   const options: LoggerOptions = {
     level,
     base: { service: 'stagekeeper-sync' },
@@ -46,7 +49,11 @@ export function createLogger(level: LoggerOptions['level'] = 'info', destination
 }
 
 /** Every line about a portal's work carries its id (multi-tenant from day one). */
-export function portalLogger(log: Logger, portalId: string, bindings: Record<string, string | number> = {}): Logger {
+export function portalLogger(
+  log: Logger,
+  portalId: string,
+  bindings: Record<string, string | number> = {},
+): Logger {
   return log.child({ portalId, ...bindings });
 }
 

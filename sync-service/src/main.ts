@@ -1,5 +1,13 @@
 import { EXAMPLE_PLAYBOOKS, formatPlaybookErrors, loadPlaybookFile } from '@stagekeeper/shared';
-import { ConfigError, loadConfig, redisHostPort, SANDBOX_KEY_PREFIX, StartupError, startupProblem, type Config } from './config';
+import {
+  ConfigError,
+  loadConfig,
+  redisHostPort,
+  SANDBOX_KEY_PREFIX,
+  StartupError,
+  startupProblem,
+  type Config,
+} from './config';
 import { createLogger } from './log';
 import { chooseRedis, RedisUnavailableError, type RedisChoice } from './redis-bootstrap';
 import { Redis } from 'ioredis';
@@ -72,7 +80,10 @@ async function main(): Promise<void> {
       ...(quick?.clock ? { now: quick.clock.now } : {}),
       ...(env.HUBSPOT_REQUEST_LOG ? { requestLog: env.HUBSPOT_REQUEST_LOG } : {}),
     });
-    log.info({ portalId: sandbox.portalId, url: sandbox.server.url }, 'sandbox portal running (no HubSpot account needed)');
+    log.info(
+      { portalId: sandbox.portalId, url: sandbox.server.url },
+      'sandbox portal running (no HubSpot account needed)',
+    );
   }
 
   // Real portals: one static token (private app), or OAuth installs with encrypted tokens and /oauth routes.
@@ -93,12 +104,22 @@ async function main(): Promise<void> {
   log.info({ url: stack.service.url, portalId: stack.portalId }, 'stagekeeper ready');
   const extras = quick && sandbox ? quick.start(sandbox, stack) : undefined;
   const say = (line: string) => void process.stdout.write(`${line}\n`);
-  if (sandbox) say(scorecardHint({ redisUrl: config.redisUrl, redisSource: redis.source, keyPrefix: config.keyPrefix, portalId: sandbox.portalId }));
+  if (sandbox)
+    say(
+      scorecardHint({
+        redisUrl: config.redisUrl,
+        redisSource: redis.source,
+        keyPrefix: config.keyPrefix,
+        portalId: sandbox.portalId,
+      }),
+    );
 
   if (sandbox) {
     // The demo turns info logs off: say on the console what Ctrl-C does (registered before the draining handler).
     const onStop = (signal: NodeJS.Signals) =>
-      say(`${signal}: stopping — the demo stops, jobs in flight finish, then Redis and the sandbox close (again to quit at once)`);
+      say(
+        `${signal}: stopping — the demo stops, jobs in flight finish, then Redis and the sandbox close (again to quit at once)`,
+      );
     process.once('SIGINT', onStop);
     process.once('SIGTERM', onStop);
   }
@@ -110,7 +131,10 @@ async function main(): Promise<void> {
         await appRedis.quit();
         await sandbox?.close();
         await redis.stop();
-        if (sandbox) say(`stopped${redis.source === 'spawned' ? ' (the redis-server it started too; its data stays in .data/redis)' : ''}`);
+        if (sandbox)
+          say(
+            `stopped${redis.source === 'spawned' ? ' (the redis-server it started too; its data stays in .data/redis)' : ''}`,
+          );
       },
     },
     log,
@@ -120,10 +144,16 @@ async function main(): Promise<void> {
 main().catch(async (err: unknown) => {
   const known = config ? startupProblem(err, config) : undefined;
   if (known) process.stderr.write(`${known.message}\n`);
-  else if (err instanceof ConfigError || err instanceof RedisUnavailableError || err instanceof StartupError) {
+  else if (
+    err instanceof ConfigError ||
+    err instanceof RedisUnavailableError ||
+    err instanceof StartupError
+  ) {
     process.stderr.write(`${err.message}\n`);
   } else {
-    process.stderr.write(`stagekeeper failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `stagekeeper failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   }
   await startedRedis?.stop().catch(() => undefined);
   process.exit(1);

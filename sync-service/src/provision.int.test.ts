@@ -90,7 +90,10 @@ describe('provision against the sandbox portal', () => {
     expect(text).toContain('✗ stage "123"');
     expect(text).toContain('NOT READY');
 
-    const wrongPipeline = await provision({ client: portalCaller(), playbook: testPlaybook({ pipelineId: 'X' }) });
+    const wrongPipeline = await provision({
+      client: portalCaller(),
+      playbook: testPlaybook({ pipelineId: 'X' }),
+    });
     expect(wrongPipeline.mismatches).toHaveLength(1);
     expect(wrongPipeline.mismatches[0]).toMatch(
       /^pipeline "X" \(playbook pipelines\[0\], label "Care journey"\) not found in the portal; a pipeline labelled "Care journey" has id "sk_care": use that id; the portal has: "default" \(Sales Pipeline\), "sk_care" \(Care journey\)$/,
@@ -101,9 +104,18 @@ describe('provision against the sandbox portal', () => {
     const { portal: p, server: s } = await startSandboxPortal({ carePipeline: false });
     try {
       p.catalogs.deals.createGroup({ name: 'stagekeeper', label: 'Stagekeeper' });
-      p.catalogs.deals.create({ name: 'stagekeeper_breach_count', label: 'Breach count', type: 'string', fieldType: 'text', groupName: 'stagekeeper' });
+      p.catalogs.deals.create({
+        name: 'stagekeeper_breach_count',
+        label: 'Breach count',
+        type: 'string',
+        fieldType: 'text',
+        groupName: 'stagekeeper',
+      });
       const caller = sandboxCaller({ portal: p, server: s }, { redis, prefix });
-      const report = await provision({ client: caller.forPortal(String(p.portalId)), playbook: testPlaybook() });
+      const report = await provision({
+        client: caller.forPortal(String(p.portalId)),
+        playbook: testPlaybook(),
+      });
       expect(report.mismatches).toContain(
         'property "stagekeeper_breach_count" exists with type "string", Stagekeeper writes "number": change or delete it in HubSpot',
       );

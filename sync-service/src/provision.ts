@@ -31,13 +31,24 @@ export type ProvisionReport = {
    * Properties the playbook reads that are HubSpot Sensitive Data the install may not read (scope not granted,
    * or highly sensitive, which Stagekeeper never requests): reads return nothing for them, so gates would fail.
    */
-  unreadableProperties: Array<{ property: string; usedAt: string[]; sensitivity: 'sensitive' | 'highly_sensitive'; fix: string }>;
+  unreadableProperties: Array<{
+    property: string;
+    usedAt: string[];
+    sensitivity: 'sensitive' | 'highly_sensitive';
+    fix: string;
+  }>;
   /** Worth knowing, not blocking. */
   warnings: string[];
   ok: boolean;
 };
 
-type HubSpotOption = { label: string; value: string; displayOrder?: number; hidden?: boolean; description?: string };
+type HubSpotOption = {
+  label: string;
+  value: string;
+  displayOrder?: number;
+  hidden?: boolean;
+  description?: string;
+};
 type HubSpotProperty = {
   name: string;
   label: string;
@@ -68,7 +79,11 @@ function callerFor(client: PortalCaller | Client): PortalCaller['call'] {
   return (op, fn, options) => client.call(op, fn, options);
 }
 
-export async function provision({ client, playbook, grantedScopes }: ProvisionInput): Promise<ProvisionReport> {
+export async function provision({
+  client,
+  playbook,
+  grantedScopes,
+}: ProvisionInput): Promise<ProvisionReport> {
   const call = callerFor(client);
   const report: ProvisionReport = {
     group: 'exists',
@@ -103,7 +118,8 @@ export async function provision({ client, playbook, grantedScopes }: ProvisionIn
   }
 
   // Properties -------------------------------------------------------------------------------------------
-  const all = (await call('properties.list', (c) => c.crm.properties.coreApi.getAll(OBJECT))).results as HubSpotProperty[];
+  const all = (await call('properties.list', (c) => c.crm.properties.coreApi.getAll(OBJECT)))
+    .results as HubSpotProperty[];
   const byName = new Map(all.map((p) => [p.name, p]));
   const missing = WRITTEN_BACK_PROPERTIES.filter((d) => !byName.has(d.name));
 
@@ -151,7 +167,9 @@ export async function provision({ client, playbook, grantedScopes }: ProvisionIn
     const known = new Set<string>();
     let after: string | undefined;
     do {
-      const page = await call('owners.list', (c) => c.crm.owners.ownersApi.getPage(undefined, after, 100, false));
+      const page = await call('owners.list', (c) =>
+        c.crm.owners.ownersApi.getPage(undefined, after, 100, false),
+      );
       for (const o of page.results) known.add(String(o.id));
       after = page.paging?.next?.after;
     } while (after);
@@ -172,7 +190,10 @@ export async function provision({ client, playbook, grantedScopes }: ProvisionIn
 
   if (report.missingProperties.length) await checkSensitive(call, report, grantedScopes ?? null);
 
-  report.ok = report.mismatches.length === 0 && report.missingProperties.length === 0 && report.unreadableProperties.length === 0;
+  report.ok =
+    report.mismatches.length === 0 &&
+    report.missingProperties.length === 0 &&
+    report.unreadableProperties.length === 0;
   return report;
 }
 
@@ -181,12 +202,18 @@ export async function provision({ client, playbook, grantedScopes }: ProvisionIn
  * so a criteria property "missing" from the ordinary list may be one. Readable with SENSITIVE_READ_SCOPE when
  * the level is `sensitive`; `highly_sensitive` never (Stagekeeper does not ask for that scope).
  */
-async function checkSensitive(call: PortalCaller['call'], report: ProvisionReport, grantedScopes: readonly string[] | null): Promise<void> {
+async function checkSensitive(
+  call: PortalCaller['call'],
+  report: ProvisionReport,
+  grantedScopes: readonly string[] | null,
+): Promise<void> {
   const levels = ['sensitive', 'highly_sensitive'] as const;
   const found = new Map<string, (typeof levels)[number]>();
   for (const level of levels) {
     // The client's property list has no `dataSensitivity` parameter.
-    const list = await call(`properties.list.${level}`, (c) => getJson<{ results?: HubSpotProperty[] }>(c, `/crm/v3/properties/${OBJECT}?dataSensitivity=${level}`));
+    const list = await call(`properties.list.${level}`, (c) =>
+      getJson<{ results?: HubSpotProperty[] }>(c, `/crm/v3/properties/${OBJECT}?dataSensitivity=${level}`),
+    );
     for (const p of list.results ?? []) found.set(p.name, level);
   }
   const canRead = grantedScopes === null || grantedScopes.includes(SENSITIVE_READ_SCOPE);
@@ -194,11 +221,23 @@ async function checkSensitive(call: PortalCaller['call'], report: ProvisionRepor
     const sensitivity = found.get(property);
     if (!sensitivity) return true;
     if (sensitivity === 'highly_sensitive')
-      report.unreadableProperties.push({ property, usedAt, sensitivity, fix: 'Highly Sensitive Data cannot be read by Stagekeeper: use another property, or lower its sensitivity to Sensitive' });
+      report.unreadableProperties.push({
+        property,
+        usedAt,
+        sensitivity,
+        fix: 'Highly Sensitive Data cannot be read by Stagekeeper: use another property, or lower its sensitivity to Sensitive',
+      });
     else if (!canRead)
-      report.unreadableProperties.push({ property, usedAt, sensitivity, fix: `reinstall the app and grant the optional scope ${SENSITIVE_READ_SCOPE}` });
+      report.unreadableProperties.push({
+        property,
+        usedAt,
+        sensitivity,
+        fix: `reinstall the app and grant the optional scope ${SENSITIVE_READ_SCOPE}`,
+      });
     else if (grantedScopes === null)
-      report.warnings.push(`deal property "${property}" is Sensitive Data: the private app needs the scope ${SENSITIVE_READ_SCOPE} to read it`);
+      report.warnings.push(
+        `deal property "${property}" is Sensitive Data: the private app needs the scope ${SENSITIVE_READ_SCOPE} to read it`,
+      );
     return false;
   });
 }
@@ -231,22 +270,44 @@ async function reconcile(
   }
   const changes: string[] = [];
   const update: Record<string, unknown> = {};
-  if (existing.label !== d.label) (update.label = d.label), changes.push('label');
-  if ((existing.description ?? '') !== d.description) (update.description = d.description), changes.push('description');
-  if (existing.groupName !== d.groupName) (update.groupName = d.groupName), changes.push('group');
-  if (existing.fieldType !== d.fieldType) (update.fieldType = d.fieldType), changes.push('field type');
+  if (existing.label !== d.label) {
+    update.label = d.label;
+    changes.push('label');
+  }
+  if ((existing.description ?? '') !== d.description) {
+    update.description = d.description;
+    changes.push('description');
+  }
+  if (existing.groupName !== d.groupName) {
+    update.groupName = d.groupName;
+    changes.push('group');
+  }
+  if (existing.fieldType !== d.fieldType) {
+    update.fieldType = d.fieldType;
+    changes.push('field type');
+  }
   if (d.options) {
     const have = new Map((existing.options ?? []).map((o) => [o.value, o]));
     const differs = d.options.some((o) => {
       const h = have.get(o.value);
-      return !h || h.label !== o.label || (h.hidden ?? false) !== o.hidden || (h.displayOrder ?? o.displayOrder) !== o.displayOrder;
+      return (
+        !h ||
+        h.label !== o.label ||
+        (h.hidden ?? false) !== o.hidden ||
+        (h.displayOrder ?? o.displayOrder) !== o.displayOrder
+      );
     });
     if (differs) {
       // Options the portal has beyond ours are kept (after ours): deals may carry them, and HubSpot replaces the list.
       const ours = new Set(d.options.map((o) => o.value));
       const extra = (existing.options ?? [])
         .filter((o) => !ours.has(o.value))
-        .map((o, i) => ({ label: o.label, value: o.value, displayOrder: d.options!.length + i, hidden: o.hidden ?? false }));
+        .map((o, i) => ({
+          label: o.label,
+          value: o.value,
+          displayOrder: d.options!.length + i,
+          hidden: o.hidden ?? false,
+        }));
       update.options = [...d.options, ...extra];
       changes.push('options');
     }
@@ -270,7 +331,9 @@ function checkPipelines(playbook: Playbook, portal: HubSpotPipeline[], report: P
       const sameLabel = live.find((p) => p.label.trim().toLowerCase() === pl.label.trim().toLowerCase());
       report.mismatches.push(
         `pipeline "${pl.id}" (playbook pipelines[${pi}], label "${pl.label}") not found in the portal` +
-          (sameLabel ? `; a pipeline labelled "${sameLabel.label}" has id "${sameLabel.id}": use that id` : '') +
+          (sameLabel
+            ? `; a pipeline labelled "${sameLabel.label}" has id "${sameLabel.id}": use that id`
+            : '') +
           `; the portal has: ${quoteList(live)}`,
       );
       return;
@@ -283,7 +346,9 @@ function checkPipelines(playbook: Playbook, portal: HubSpotPipeline[], report: P
         const sameLabel = stages.find((x) => x.label.trim().toLowerCase() === st.label.trim().toLowerCase());
         report.mismatches.push(
           `stage "${st.id}" (${where}) not in pipeline "${pl.id}"` +
-            (sameLabel ? `; a stage labelled "${sameLabel.label}" has id "${sameLabel.id}": use that id` : '') +
+            (sameLabel
+              ? `; a stage labelled "${sameLabel.label}" has id "${sameLabel.id}": use that id`
+              : '') +
             `; the portal has: ${quoteList(stages)}`,
         );
         return;
@@ -298,14 +363,17 @@ function checkPipelines(playbook: Playbook, portal: HubSpotPipeline[], report: P
     });
     const unmanaged = stages.filter((s) => !pl.stages.some((st) => st.id === s.id));
     if (unmanaged.length)
-      report.warnings.push(`pipeline "${pl.id}" has stages the playbook does not cover: ${quoteList(unmanaged)}`);
+      report.warnings.push(
+        `pipeline "${pl.id}" has stages the playbook does not cover: ${quoteList(unmanaged)}`,
+      );
   });
 }
 
 /** Every deal property a playbook's criteria or actions name, with where (playbook paths). */
 export function criteriaProperties(playbook: Playbook): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const { property, at } of propertyUses(playbook)) out.set(property, [...(out.get(property) ?? []), at]);
+  for (const { property, at } of propertyUses(playbook))
+    out.set(property, [...(out.get(property) ?? []), at]);
   return out;
 }
 
@@ -331,13 +399,19 @@ export function formatProvisionReport(r: ProvisionReport): string {
     r.missingProperties.forEach((m) => lines.push(`  ✗ "${m.property}" used at ${m.usedAt.join(', ')}`));
   }
   if (r.unreadableProperties.length) {
-    lines.push(`Sensitive Data properties the playbook reads but Stagekeeper may not read (${r.unreadableProperties.length}):`);
-    r.unreadableProperties.forEach((m) => lines.push(`  ✗ "${m.property}" (${m.sensitivity}) used at ${m.usedAt.join(', ')}: ${m.fix}`));
+    lines.push(
+      `Sensitive Data properties the playbook reads but Stagekeeper may not read (${r.unreadableProperties.length}):`,
+    );
+    r.unreadableProperties.forEach((m) =>
+      lines.push(`  ✗ "${m.property}" (${m.sensitivity}) used at ${m.usedAt.join(', ')}: ${m.fix}`),
+    );
   }
   if (r.warnings.length) {
     lines.push(`Warnings (${r.warnings.length}):`);
     r.warnings.forEach((w) => lines.push(`  ! ${w}`));
   }
-  lines.push(r.ok ? 'OK: the portal matches the playbook.' : 'NOT READY: fix the items marked ✗ and run again.');
+  lines.push(
+    r.ok ? 'OK: the portal matches the playbook.' : 'NOT READY: fix the items marked ✗ and run again.',
+  );
   return lines.join('\n');
 }

@@ -13,10 +13,13 @@ function stubPortal(existing: Array<Record<string, unknown>>) {
     apiRequest: async () => new Response(JSON.stringify({ results: [] }), { status: 200 }),
     crm: {
       properties: {
-        groupsApi: { getAll: async () => ({ results: [{ name: PROPERTY_GROUP.name, label: PROPERTY_GROUP.label }] }) },
+        groupsApi: {
+          getAll: async () => ({ results: [{ name: PROPERTY_GROUP.name, label: PROPERTY_GROUP.label }] }),
+        },
         coreApi: {
           getAll: async () => ({ results: existing }),
-          update: async (_t: string, name: string, body: Record<string, unknown>) => void updates.push({ name, body }),
+          update: async (_t: string, name: string, body: Record<string, unknown>) =>
+            void updates.push({ name, body }),
         },
         batchApi: { create: async () => ({ results: [] }) },
       },
@@ -44,7 +47,8 @@ function stubPortal(existing: Array<Record<string, unknown>>) {
   return { client: client as unknown as Client, updates };
 }
 
-const asPortalHas = () => WRITTEN_BACK_PROPERTIES.map((d) => ({ ...d, options: d.options ? [...d.options] : [] }));
+const asPortalHas = () =>
+  WRITTEN_BACK_PROPERTIES.map((d) => ({ ...d, options: d.options ? [...d.options] : [] }));
 
 describe('provision: definition drift', () => {
   it('adds missing enum options and keeps options deals may already hold', async () => {
@@ -54,7 +58,13 @@ describe('provision: definition drift', () => {
       ...status.options.filter((o) => o.value !== 'breached_closed'),
       { label: 'Legacy', value: 'legacy', displayOrder: 99, hidden: false },
     ];
-    const { client, updates } = stubPortal([...props, { name: 'intake_form_received', type: 'bool' }, { name: 'waiting_on', type: 'string' }, { name: 'dealname', type: 'string' }, { name: 'num_contacted_notes', type: 'number' }]);
+    const { client, updates } = stubPortal([
+      ...props,
+      { name: 'intake_form_received', type: 'bool' },
+      { name: 'waiting_on', type: 'string' },
+      { name: 'dealname', type: 'string' },
+      { name: 'num_contacted_notes', type: 'number' },
+    ]);
     const report = await provision({ client, playbook: testPlaybook() });
     expect(report.updated).toEqual([{ name: P.slaStatus, changes: ['options'] }]);
     expect(updates).toHaveLength(1);
@@ -67,7 +77,10 @@ describe('provision: definition drift', () => {
 
   it('fixes a moved group or changed label without touching the type', async () => {
     const props = asPortalHas();
-    Object.assign(props.find((p) => p.name === P.breachCount)!, { groupName: 'dealinformation', label: 'Breaches' });
+    Object.assign(
+      props.find((p) => p.name === P.breachCount)!,
+      { groupName: 'dealinformation', label: 'Breaches' },
+    );
     const { client, updates } = stubPortal(props);
     const report = await provision({ client, playbook: testPlaybook() });
     expect(report.updated).toEqual([{ name: P.breachCount, changes: ['label', 'group'] }]);
@@ -118,7 +131,9 @@ describe('formatProvisionReport', () => {
       created: ['a', 'b'],
       existing: [],
       updated: [{ name: 'c', changes: ['options'] }],
-      mismatches: ['stage "123" (pipelines[0].stages[2], label "Intake Completed") not in pipeline "X"; the portal has: "1" (One)'],
+      mismatches: [
+        'stage "123" (pipelines[0].stages[2], label "Intake Completed") not in pipeline "X"; the portal has: "1" (One)',
+      ],
       missingProperties: [{ property: 'waiting_on', usedAt: ['pipelines[0].stages[1].sla.pauseWhen[0]'] }],
       unreadableProperties: [],
       warnings: ['w'],
@@ -132,13 +147,22 @@ describe('formatProvisionReport', () => {
         '  - c: options',
         'Mismatches (1):',
         '  ✗ stage "123" (pipelines[0].stages[2], label "Intake Completed") not in pipeline "X"; the portal has: "1" (One)',
-        "Deal properties the playbook reads but the portal lacks (1):",
+        'Deal properties the playbook reads but the portal lacks (1):',
         '  ✗ "waiting_on" used at pipelines[0].stages[1].sla.pauseWhen[0]',
         'Warnings (1):',
         '  ! w',
         'NOT READY: fix the items marked ✗ and run again.',
       ].join('\n'),
     );
-    expect(formatProvisionReport({ ...r, mismatches: [], missingProperties: [], warnings: [], updated: [], ok: true })).toMatch(/OK: the portal matches the playbook\.$/);
+    expect(
+      formatProvisionReport({
+        ...r,
+        mismatches: [],
+        missingProperties: [],
+        warnings: [],
+        updated: [],
+        ok: true,
+      }),
+    ).toMatch(/OK: the portal matches the playbook\.$/);
   });
 });

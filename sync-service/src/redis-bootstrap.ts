@@ -24,7 +24,12 @@ export class RedisUnavailableError extends Error {
 
 /** Whether a Redis at `url` answers PING within `timeoutMs`. */
 export async function redisAnswers(url: string, timeoutMs = 1_000): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -47,7 +52,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export const onPath = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+export const onPath = (bin: string) =>
+  spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 
 /**
  * The quick start must work with nothing configured: REDIS_URL when set, else a local Redis when one answers,
@@ -69,12 +75,27 @@ export async function chooseRedis(env: NodeJS.ProcessEnv, dataDir: string): Prom
  * Starts `redis-server` from the PATH on 127.0.0.1:`port` with its files in `dataDir`, and waits until it answers.
  * `appendonly` keeps the data across restarts (npm start's own Redis); tests want none.
  */
-export async function spawnRedisServer(port: number, dataDir: string, opts: { appendonly: boolean }): Promise<Omit<RedisChoice, 'source'>> {
+export async function spawnRedisServer(
+  port: number,
+  dataDir: string,
+  opts: { appendonly: boolean },
+): Promise<Omit<RedisChoice, 'source'>> {
   const dir = path.resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', opts.appendonly ? 'yes' : 'no', '--save', ''],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      opts.appendonly ? 'yes' : 'no',
+      '--save',
+      '',
+    ],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;

@@ -23,12 +23,18 @@ export type Sandbox = {
  * deletes every key under the sandbox's own prefix, never anything else.
  */
 export async function clearSandboxKeys(redis: Redis, prefix: string): Promise<number> {
-  if (!prefix.includes('sandbox')) throw new Error(`refusing to clear keys under "${prefix}": not a sandbox prefix`);
+  if (!prefix.includes('sandbox'))
+    throw new Error(`refusing to clear keys under "${prefix}": not a sandbox prefix`);
   return deleteKeysUnder(redis, prefix);
 }
 
-export async function startSandbox(opts: { playbook: Playbook; now?: () => number; requestLog?: string }): Promise<Sandbox> {
-  const { SandboxPortal, startSandboxServer, seedFromPlaybook } = await import('@stagekeeper/test/sandbox/index');
+export async function startSandbox(opts: {
+  playbook: Playbook;
+  now?: () => number;
+  requestLog?: string;
+}): Promise<Sandbox> {
+  const { SandboxPortal, startSandboxServer, seedFromPlaybook } =
+    await import('@stagekeeper/test/sandbox/index');
   const portal = new SandboxPortal({
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.requestLog ? { requestLog: opts.requestLog } : {}),

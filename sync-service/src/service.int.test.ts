@@ -7,7 +7,16 @@ import { startService, type Service } from './service';
 import { DealStateStore } from './state/deal-state-store';
 import { redisKeys } from './state/keys';
 import { staticPlaybookSource } from './state/playbook-store';
-import { deletePrefix, MemoryGateway, MINIMAL_PLAYBOOK_INPUT, ScriptedEngine, testConfig, testPrefix, testRedis, waitFor } from './testing/fakes';
+import {
+  deletePrefix,
+  MemoryGateway,
+  MINIMAL_PLAYBOOK_INPUT,
+  ScriptedEngine,
+  testConfig,
+  testPrefix,
+  testRedis,
+  waitFor,
+} from './testing/fakes';
 
 const PORTAL = '321';
 const METRICS_TOKEN = 'metrics-token-for-tests';
@@ -38,7 +47,11 @@ async function postEvents(url: string, events: unknown[]): Promise<Response> {
   return fetch(uri, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': ts },
+    headers: {
+      'content-type': 'application/json',
+      'x-hubspot-signature-v3': signature,
+      'x-hubspot-request-timestamp': ts,
+    },
   });
 }
 const stageChange = (dealId: number) => ({
@@ -80,11 +93,19 @@ describe('startService', () => {
     gateway.setDeal('500', 'next', Date.now() - 10 * 3600_000);
     const res = await postEvents(service.url, [stageChange(500)]);
     expect(res.status).toBe(200);
-    await waitFor(async () => (await states.load(PORTAL, '500')).version === 1, 5_000, 'reconcile of deal 500');
-    expect(new Set(engine.calls.map((c) => `${c.kind}:${c.dealId}:${c.stage}`))).toEqual(new Set(['reconcile:500:next']));
+    await waitFor(
+      async () => (await states.load(PORTAL, '500')).version === 1,
+      5_000,
+      'reconcile of deal 500',
+    );
+    expect(new Set(engine.calls.map((c) => `${c.kind}:${c.dealId}:${c.stage}`))).toEqual(
+      new Set(['reconcile:500:next']),
+    );
     expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
     expect((await fetch(`${service.url}/metrics`)).status).toBe(401);
-    const metrics = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    const metrics = await (
+      await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    ).text();
     expect(metrics).toMatch(/stagekeeper_queue_depth\{queue="reconcile",state="waiting"\} \d+/);
     expect(metrics).toMatch(/stagekeeper_job_duration_seconds_count\{queue="reconcile",outcome="ok"\} [1-9]/);
   });
@@ -92,7 +113,11 @@ describe('startService', () => {
   it('recovers a deal whose webhook was missed through the repeatable sweep', async () => {
     gateway.setDeal('600', 'new', Date.now());
     service = await start();
-    await waitFor(async () => (await states.load(PORTAL, '600')).version >= 1, 8_000, 'sweep to reconcile deal 600');
+    await waitFor(
+      async () => (await states.load(PORTAL, '600')).version >= 1,
+      8_000,
+      'sweep to reconcile deal 600',
+    );
     expect(engine.calls.some((c) => c.dealId === '600')).toBe(true);
   });
 

@@ -69,14 +69,16 @@ export async function startService(opts: StartOptions) {
   const secret = opts.webhookSecret ?? config.hubspot.clientSecret;
   const wantHttp = opts.http ?? true;
   const wantWorkers = opts.workers ?? true;
-  if (wantHttp && !secret) throw new Error('HUBSPOT_CLIENT_SECRET: required to verify webhooks (or pass webhookSecret)');
+  if (wantHttp && !secret)
+    throw new Error('HUBSPOT_CLIENT_SECRET: required to verify webhooks (or pass webhookSecret)');
 
   const ownsRedis = !opts.redis;
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
   // Workers block on Redis; BullMQ requires such connections to retry forever instead of failing commands.
   const workerRedis = wantWorkers ? redis.duplicate({ maxRetriesPerRequest: null }) : undefined;
   // A Redis restart surfaces as connection errors; ioredis reconnects by itself, so they are logged, not thrown.
-  const onRedisError = (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)');
+  const onRedisError = (err: Error) =>
+    log.warn({ err: err.message }, 'redis connection error (reconnecting)');
   if (ownsRedis) redis.on('error', onRedisError);
   workerRedis?.on('error', onRedisError);
 
@@ -91,7 +93,9 @@ export async function startService(opts: StartOptions) {
   const reconcileQueue = new ReconcileQueue(redis, bullPrefix, config.reconcileDebounceMs);
   const timerQueue = new TimerQueue(redis, bullPrefix, clock);
   const sweepQueue = new SweepQueue(redis, bullPrefix);
-  const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map((q) => observeQueueDepth(q));
+  const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map(
+    (q) => observeQueueDepth(q),
+  );
 
   const roundRobin = new RoundRobinStore(redis, keys);
   // Escalation pages (Slack, Teams, PagerDuty, signed webhooks): their own queue and worker.
@@ -144,19 +148,24 @@ export async function startService(opts: StartOptions) {
 
   const workers: Worker[] = [];
   if (workerRedis) {
-    const timed = <T>(queue: string, fn: (job: Job) => Promise<T>) => async (job: Job, token?: string) => {
-      const end = jobDuration.startTimer({ queue });
-      try {
-        const out = await fn(job);
-        end({ outcome: 'ok' });
-        return out;
-      } catch (err) {
-        end({ outcome: 'error' });
-        // A daily HubSpot limit delays the job to the reset; a 4xx is not retried as if transient.
-        throw await settleJobFailure(err, job, token);
-      }
-    };
-    const parse = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, job: Job): T => {
+    const timed =
+      <T>(queue: string, fn: (job: Job) => Promise<T>) =>
+      async (job: Job, token?: string) => {
+        const end = jobDuration.startTimer({ queue });
+        try {
+          const out = await fn(job);
+          end({ outcome: 'ok' });
+          return out;
+        } catch (err) {
+          end({ outcome: 'error' });
+          // A daily HubSpot limit delays the job to the reset; a 4xx is not retried as if transient.
+          throw await settleJobFailure(err, job, token);
+        }
+      };
+    const parse = <T>(
+      schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+      job: Job,
+    ): T => {
       const r = schema.safeParse(job.data);
       // Retrying a job whose payload is wrong cannot help; fail it once, visibly.
       if (!r.success) throw new UnrecoverableError(`job ${job.id} has an invalid payload`);
@@ -202,7 +211,14 @@ export async function startService(opts: StartOptions) {
       new Worker(
         QUEUE_NAMES.sweep,
         timed(QUEUE_NAMES.sweep, async () => {
-          const report = await runSweep({ gateway, playbooks, cursors, reconcile: reconcileQueue, log, clock });
+          const report = await runSweep({
+            gateway,
+            playbooks,
+            cursors,
+            reconcile: reconcileQueue,
+            log,
+            clock,
+          });
           await Promise.all(report.map((r) => opts.activity?.recordSweep(r.portalId, clock())));
           return report;
         }),
@@ -211,7 +227,10 @@ export async function startService(opts: StartOptions) {
     );
     for (const w of workers) {
       w.on('failed', (job, err) =>
-        log.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) }, 'job failed'),
+        log.warn(
+          { queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) },
+          'job failed',
+        ),
       );
       w.on('error', (err) => log.error({ queue: w.name, err: errorSummary(err) }, 'worker error'));
     }
@@ -223,7 +242,10 @@ export async function startService(opts: StartOptions) {
     const pong = await redis.ping();
     if (pong !== 'PONG') throw new Error('unexpected PING reply');
     // The ingest queue is what the webhook endpoint writes to; the reconcile queue what the workers read.
-    await Promise.all([ingestQueue.queue.getJobCounts('waiting'), reconcileQueue.queue.getJobCounts('waiting')]);
+    await Promise.all([
+      ingestQueue.queue.getJobCounts('waiting'),
+      reconcileQueue.queue.getJobCounts('waiting'),
+    ]);
   };
 
   let server: Server | undefined;
@@ -246,7 +268,9 @@ export async function startService(opts: StartOptions) {
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     });
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, opts.host ?? '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(s)));
+      const s = app.listen(config.port, opts.host ?? '0.0.0.0', (err?: Error) =>
+        err ? reject(err) : resolve(s),
+      );
     });
     const addr = server.address() as AddressInfo;
     url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address}:${addr.port}`;
@@ -270,7 +294,12 @@ export async function startService(opts: StartOptions) {
       await paging.close();
       await guard.stop();
       stopObserving.forEach((stop) => stop());
-      await Promise.all([ingestQueue.close(), reconcileQueue.close(), timerQueue.close(), sweepQueue.close()]);
+      await Promise.all([
+        ingestQueue.close(),
+        reconcileQueue.close(),
+        timerQueue.close(),
+        sweepQueue.close(),
+      ]);
       if (workerRedis) await workerRedis.quit().catch(() => undefined);
       if (ownsRedis) await redis.quit().catch(() => undefined);
       log.info('stopped');

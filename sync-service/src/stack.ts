@@ -50,7 +50,10 @@ export type Stack = Awaited<ReturnType<typeof startStack>>;
 export function dealSubscriptions(playbook: Playbook) {
   return [
     ...LIFECYCLE_EVENTS.map((e) => ({ eventType: `deal.${e}` as const })),
-    ...watchedProperties(playbook).map(({ property }) => ({ eventType: 'deal.propertyChange' as const, propertyName: property })),
+    ...watchedProperties(playbook).map(({ property }) => ({
+      eventType: 'deal.propertyChange' as const,
+      propertyName: property,
+    })),
   ];
 }
 
@@ -63,7 +66,10 @@ export async function startStack(opts: StackOptions) {
   const log = opts.log ?? createLogger(config.logLevel);
   const ownsRedis = !opts.redis;
   const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
+  if (ownsRedis)
+    redis.on('error', (err: Error) =>
+      log.warn({ err: err.message }, 'redis connection error (reconnecting)'),
+    );
   await waitForRedis(redis, log, opts.redisWaitMs ?? 60_000);
   await checkRedisDurability(redis, log, { production: config.production });
   const remote: RemoteSandbox | undefined = sandbox
@@ -78,7 +84,10 @@ export async function startStack(opts: StackOptions) {
       : config.hubspot.accessToken && portalId
         ? new StaticTokenProvider({ [portalId]: config.hubspot.accessToken })
         : undefined);
-  if (!tokens) throw new Error('no HubSpot credentials: set HUBSPOT_ACCESS_TOKEN and HUBSPOT_PORTAL_ID, or run the sandbox');
+  if (!tokens)
+    throw new Error(
+      'no HubSpot credentials: set HUBSPOT_ACCESS_TOKEN and HUBSPOT_PORTAL_ID, or run the sandbox',
+    );
 
   const zoneSource = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
   const zones = new AccountTimeZones(redis, redisKeys(config.keyPrefix));
@@ -90,7 +99,8 @@ export async function startStack(opts: StackOptions) {
     plan: burstPlan(config.hubspot.rateLimitPer10s),
     // HubSpot resets the daily quota at midnight in the account's zone, learned at provisioning; until then the
     // playbook's first calendar stands in.
-    portalTimeZone: async (p) => (await zones.get(p)) ?? (await zoneSource.current(p))?.playbook.calendars[0]?.timeZone,
+    portalTimeZone: async (p) =>
+      (await zones.get(p)) ?? (await zoneSource.current(p))?.playbook.calendars[0]?.timeZone,
     log,
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
@@ -101,7 +111,11 @@ export async function startStack(opts: StackOptions) {
     if (remote) {
       // In a real portal an admin creates these fields; the sandbox starts empty.
       const created = await caller.call('properties.create', (c) => createCriteriaProperties(c, playbook));
-      if (created.length) log.info({ portalId, count: created.length }, 'sandbox: created the deal properties the playbook reads');
+      if (created.length)
+        log.info(
+          { portalId, count: created.length },
+          'sandbox: created the deal properties the playbook reads',
+        );
     }
     const registry = new InstallRegistry(redis, config.keyPrefix, opts.clock);
     // A static token (or the sandbox's) is an install of one portal; OAuth portals are registered by /oauth.
@@ -119,7 +133,12 @@ export async function startStack(opts: StackOptions) {
     });
     await registry.markProvisioned(portalId, report, { checkedPlaybook: true });
     log[report.ok ? 'info' : 'warn'](
-      { portalId, created: report.created.length, mismatches: report.mismatches.length, missing: report.missingProperties.length },
+      {
+        portalId,
+        created: report.created.length,
+        mismatches: report.mismatches.length,
+        missing: report.missingProperties.length,
+      },
       report.ok ? 'provisioned' : `provisioning found problems:\n${formatProvisionReport(report)}`,
     );
     const playbooks = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
@@ -131,12 +150,14 @@ export async function startStack(opts: StackOptions) {
       if (staticInstall) await registry.markInstalled(portalId, { mode: 'static', scopes: null, admins });
       await registry.markProvisioned(portalId, report, { checkedPlaybook: true });
       const again = await playbooks.saveIfChanged(portalId, playbook);
-      log.warn({ portalId, version: again.version }, 're-seeded the portal\'s install record and playbook');
+      log.warn({ portalId, version: again.version }, "re-seeded the portal's install record and playbook");
     };
   }
 
   // The card, settings and scorecard API (hubspot.fetch from the app's components), signed like webhooks.
   const secret = remote?.secret ?? config.hubspot.clientSecret;
+  // Late-bound: the API is built before the queues it enqueues into.
+  // eslint-disable-next-line prefer-const
   let enqueue: ((portalId: string, dealIds: string[]) => Promise<unknown>) | undefined;
   const api = secret
     ? createApiRoutes({
@@ -171,7 +192,10 @@ export async function startStack(opts: StackOptions) {
   enqueue = (portalId, dealIds) => service.reconcileQueue.enqueue(portalId, dealIds, 'manual');
 
   if (sandbox && service.url) {
-    sandbox.portal.webhooks.configure({ targetUrl: `${service.url}/webhooks/hubspot`, subscriptions: dealSubscriptions(playbook) });
+    sandbox.portal.webhooks.configure({
+      targetUrl: `${service.url}/webhooks/hubspot`,
+      subscriptions: dealSubscriptions(playbook),
+    });
   }
 
   let closing: Promise<void> | undefined;
@@ -200,7 +224,13 @@ export async function waitForRedis(redis: Redis, log: Logger, maxWaitMs: number)
     try {
       if ((await redis.ping()) === 'PONG') return;
     } catch (err) {
-      if (Date.now() >= deadline) throw new Error(`Redis did not answer within ${Math.round(maxWaitMs / 1000)} s: ${(err as Error).message}`);
+      if (Date.now() >= deadline)
+        throw new Error(
+          `Redis did not answer within ${Math.round(maxWaitMs / 1000)} s: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       if (attempt === 1) log.warn({ err: (err as Error).message }, 'waiting for Redis');
     }
     await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * attempt)));

@@ -27,7 +27,8 @@ const sweep = () =>
     overlapMs: 1_000,
     initialLookbackMs: 60_000,
   });
-const queued = async () => (await queue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data.dealId).sort();
+const queued = async () =>
+  (await queue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data.dealId).sort();
 
 beforeAll(() => {
   redis = testRedis();

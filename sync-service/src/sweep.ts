@@ -51,10 +51,14 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
       report.push({ portalId, since, found: dealIds.length, cursor: next });
     } catch (err) {
       failures.push(portalId);
-      log.error({ err: err instanceof Error ? { name: err.name } : undefined }, 'sweep failed for portal; cursor unchanged');
+      log.error(
+        { err: err instanceof Error ? { name: err.name } : undefined },
+        'sweep failed for portal; cursor unchanged',
+      );
     }
   }
-  if (failures.length > 0) throw new Error(`sweep failed for ${failures.length} portal(s): ${failures.join(', ')}`);
+  if (failures.length > 0)
+    throw new Error(`sweep failed for ${failures.length} portal(s): ${failures.join(', ')}`);
   return report;
 }
 

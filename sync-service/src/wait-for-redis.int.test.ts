@@ -23,7 +23,13 @@ describe('waitForRedis', () => {
     redis.on('error', () => undefined);
     const dir = mkdtempSync(path.join(tmpdir(), 'sk-wait-'));
     // Our own redis-server on its own port, started after the wait began.
-    const later = setTimeout(() => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''], { stdio: 'ignore' }), 700);
+    const later = setTimeout(
+      () =>
+        spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''], {
+          stdio: 'ignore',
+        }),
+      700,
+    );
     const started = Date.now();
     try {
       await waitForRedis(redis, silentLogger, 15_000);

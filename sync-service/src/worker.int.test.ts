@@ -7,7 +7,15 @@ import { DealStateStore } from './state/deal-state-store';
 import { HistoryStore } from './state/history-store';
 import { redisKeys, type Keys } from './state/keys';
 import { staticPlaybookSource } from './state/playbook-store';
-import { blankState, deletePrefix, MemoryGateway, MINIMAL_PLAYBOOK_INPUT, ScriptedEngine, testPrefix, testRedis } from './testing/fakes';
+import {
+  blankState,
+  deletePrefix,
+  MemoryGateway,
+  MINIMAL_PLAYBOOK_INPUT,
+  ScriptedEngine,
+  testPrefix,
+  testRedis,
+} from './testing/fakes';
 import { createProcessor, DealProcessingError, sharedEngine } from './worker';
 
 const PORTAL = '77';
@@ -58,7 +66,13 @@ afterAll(async () => {
 
 const COMMANDS: Command[] = [
   { type: 'setProperties', properties: { stagekeeper_sla_status: 'running' } },
-  { type: 'scheduleTimer', timerId: `${ENTRY}:breach`, kind: 'breach', entryId: ENTRY, fireAt: NOW + 3_600_000 },
+  {
+    type: 'scheduleTimer',
+    timerId: `${ENTRY}:breach`,
+    kind: 'breach',
+    entryId: ENTRY,
+    fireAt: NOW + 3_600_000,
+  },
   { type: 'cancelTimer', timerId: `${ENTRY}:warning` },
   {
     type: 'recordHistory',
@@ -83,7 +97,13 @@ describe('processReconcile', () => {
   it('applies HubSpot commands, schedules timers, records history and persists state', async () => {
     gateway.setDeal('10', 'new');
     engine.commands = () => COMMANDS;
-    await timers.schedule(PORTAL, '10', { type: 'scheduleTimer', timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY, fireAt: NOW + 1000 });
+    await timers.schedule(PORTAL, '10', {
+      type: 'scheduleTimer',
+      timerId: `${ENTRY}:warning`,
+      kind: 'warning',
+      entryId: ENTRY,
+      fireAt: NOW + 1000,
+    });
 
     const outcomes = await processor().processReconcile(PORTAL, ['10']);
     expect(outcomes.get('10')).toBe('applied');
@@ -131,7 +151,17 @@ describe('processReconcile', () => {
     const kept = `${ENTRY}:breach`;
     // The losing attempt schedules both; the winner's re-decision schedules only the breach timer.
     engine.commands = (call) => [
-      ...(call.runsBefore === 0 ? [{ type: 'scheduleTimer' as const, timerId: lost, kind: 'warning' as const, entryId: ENTRY, fireAt: NOW + 60_000 }] : []),
+      ...(call.runsBefore === 0
+        ? [
+            {
+              type: 'scheduleTimer' as const,
+              timerId: lost,
+              kind: 'warning' as const,
+              entryId: ENTRY,
+              fireAt: NOW + 60_000,
+            },
+          ]
+        : []),
       { type: 'scheduleTimer', timerId: kept, kind: 'breach', entryId: ENTRY, fireAt: NOW + 3_600_000 },
     ];
     await processor().processReconcile(PORTAL, ['10']);
@@ -150,7 +180,9 @@ describe('processReconcile', () => {
       if (calls === 1) throw new Error('HubSpot 502 with body "secret value"');
       return failing(...args);
     };
-    const err = await processor().processReconcile(PORTAL, ['10']).catch((e: unknown) => e);
+    const err = await processor()
+      .processReconcile(PORTAL, ['10'])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DealProcessingError);
     expect(await states.load(PORTAL, '10')).toEqual({ state: null, version: 0 });
 
@@ -163,7 +195,9 @@ describe('processReconcile', () => {
     gateway.setDeal('10', 'new');
     gateway.setDeal('11', 'new');
     gateway.omitFromSnapshots.add('10');
-    const err = (await processor().processReconcile(PORTAL, ['10', '11']).catch((e: unknown) => e)) as DealProcessingError;
+    const err = (await processor()
+      .processReconcile(PORTAL, ['10', '11'])
+      .catch((e: unknown) => e)) as DealProcessingError;
     expect(err.failures.map((f) => f.dealId)).toEqual(['10']);
     expect(engine.calls.map((c) => c.dealId)).toEqual(['11']);
     expect((await states.load(PORTAL, '11')).version).toBe(1);
@@ -171,7 +205,14 @@ describe('processReconcile', () => {
 
   it('an id HubSpot has no deal for leaves no Redis key (issue 12: each unknown id left a key behind)', async () => {
     const real = createProcessor({
-      gateway, engine: sharedEngine, playbooks: staticPlaybookSource(playbook, [PORTAL]), states, history, timers, log: silentLogger, clock: () => NOW,
+      gateway,
+      engine: sharedEngine,
+      playbooks: staticPlaybookSource(playbook, [PORTAL]),
+      states,
+      history,
+      timers,
+      log: silentLogger,
+      clock: () => NOW,
     });
     const outcomes = await real.processReconcile(PORTAL, ['404', '405']);
     expect([...outcomes.values()]).toEqual(['applied', 'applied']);
@@ -192,7 +233,9 @@ describe('processTimer', () => {
     await states.save(PORTAL, '10', 0, blankState('10', 5));
     const firing = { timerId: `${ENTRY}:breach`, kind: 'breach' as const, entryId: ENTRY };
     expect(await processor().processTimer(PORTAL, '10', firing)).toBe('applied');
-    expect(engine.calls).toEqual([{ kind: 'timer', dealId: '10', stage: 'new', runsBefore: 5, timer: firing }]);
+    expect(engine.calls).toEqual([
+      { kind: 'timer', dealId: '10', stage: 'new', runsBefore: 5, timer: firing },
+    ]);
     expect((await states.load(PORTAL, '10')).state?.breachCount).toBe(6);
   });
 });

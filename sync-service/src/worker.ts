@@ -1,4 +1,11 @@
-import { dependsOnUnreadTasks, needsOwnerLoad, onTimer, pageResolutions, reconcile, requiredProperties } from '@stagekeeper/shared';
+import {
+  dependsOnUnreadTasks,
+  needsOwnerLoad,
+  onTimer,
+  pageResolutions,
+  reconcile,
+  requiredProperties,
+} from '@stagekeeper/shared';
 import type {
   Command,
   DealSnapshot,
@@ -16,7 +23,14 @@ import type {
 import type { Logger } from './log';
 import { portalLogger } from './log';
 import { parseHubSpotTime } from './hubspot/gateway';
-import { adoptedTasks, portalWithoutPlaybook, slaBreaches, slaEscalations, slaWarnings, stateConflicts } from './metrics';
+import {
+  adoptedTasks,
+  portalWithoutPlaybook,
+  slaBreaches,
+  slaEscalations,
+  slaWarnings,
+  stateConflicts,
+} from './metrics';
 import type { HubSpotGateway } from './ports';
 import type { TimerQueue } from './queue/timer-queue';
 import type { DealLock } from './state/deal-lock';
@@ -36,7 +50,16 @@ export interface Engine {
 export const sharedEngine: Engine = { reconcile, onTimer, requiredProperties };
 
 /** Timer commands go to BullMQ; the rest (except history) to HubSpot. */
-const HUBSPOT_COMMANDS = new Set<Command['type']>(['createTask', 'completeTask', 'cancelTask', 'rescheduleTask', 'setProperties', 'moveStage', 'assignOwner', 'addNote']);
+const HUBSPOT_COMMANDS = new Set<Command['type']>([
+  'createTask',
+  'completeTask',
+  'cancelTask',
+  'rescheduleTask',
+  'setProperties',
+  'moveStage',
+  'assignOwner',
+  'addNote',
+]);
 
 /** HubSpot batch reads take at most 100 ids. */
 const SNAPSHOT_BATCH = 100;
@@ -101,12 +124,20 @@ export class DealProcessingError extends Error {
     readonly portalId: string,
     readonly failures: { dealId: string; error: unknown }[],
   ) {
-    super(`${failures.length} deal(s) failed in portal ${portalId}: ${failures.map((f) => f.dealId).join(', ')}`);
+    super(
+      `${failures.length} deal(s) failed in portal ${portalId}: ${failures.map((f) => f.dealId).join(', ')}`,
+    );
     this.name = 'DealProcessingError';
   }
 }
 
-type Decide = (playbook: Playbook, state: DealState | null, snapshot: DealSnapshot, now: number, routing?: RoutingInput) => EngineResult;
+type Decide = (
+  playbook: Playbook,
+  state: DealState | null,
+  snapshot: DealSnapshot,
+  now: number,
+  routing?: RoutingInput,
+) => EngineResult;
 
 /**
  * The imperative shell around the engine. Order per deal: read (state, snapshot) -> decide -> HubSpot commands
@@ -124,13 +155,18 @@ export function createProcessor(deps: WorkerDeps) {
       if (c.type === 'scheduleTimer') await deps.timers.schedule(portalId, dealId, c);
       else if (c.type === 'cancelTimer') await deps.timers.cancel(portalId, c.timerId);
     }
-    for (const c of result.commands) if (c.type === 'page' || c.type === 'resolvePage') await deps.pages?.enqueue(portalId, dealId, c);
+    for (const c of result.commands)
+      if (c.type === 'page' || c.type === 'resolvePage') await deps.pages?.enqueue(portalId, dealId, c);
     const rows: HistoryRow[] = result.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []));
     await deps.history.append(portalId, rows);
   }
 
   /** Cancels timers scheduled by lost attempts unless the saved decision keeps them. */
-  async function cancelOrphanTimers(portalId: string, scheduled: Set<string>, saved: EngineResult): Promise<void> {
+  async function cancelOrphanTimers(
+    portalId: string,
+    scheduled: Set<string>,
+    saved: EngineResult,
+  ): Promise<void> {
     if (scheduled.size === 0) return;
     const kept = new Set(saved.state?.current?.sla?.timers?.map((t) => t.timerId) ?? []);
     for (const run of saved.state?.clocks ?? []) for (const t of run.sla.timers ?? []) kept.add(t.timerId);
@@ -157,7 +193,9 @@ export function createProcessor(deps: WorkerDeps) {
     };
     // Routing input is read only for playbooks that route work; the open-task counts only when a decision asks.
     let routing: RoutingInput | undefined =
-      playbook.assignment && deps.roundRobin ? { cursors: await deps.roundRobin.cursors(portalId) } : undefined;
+      playbook.assignment && deps.roundRobin
+        ? { cursors: await deps.roundRobin.cursors(portalId) }
+        : undefined;
     let result = decide(playbook, state, snapshot, now, routing);
     const wanted = result.needsOpenTasksOf ?? [];
     if (wanted.length > 0 && deps.gateway.openTaskCounts) {
@@ -172,10 +210,14 @@ export function createProcessor(deps: WorkerDeps) {
     if (deps.gateway.ownerOpenTasks && needsOwnerLoad(snapshot, result)) {
       // Evidence, not a precondition: a breach is not held up when the load cannot be read (capacity stays unknown).
       const load = await deps.gateway.ownerOpenTasks(portalId, snapshot.ownerId!).catch((err: unknown) => {
-        deps.log.warn({ portalId, dealId: snapshot.dealId, err: err instanceof Error ? err.message : String(err) }, 'owner open-task load not read');
+        deps.log.warn(
+          { portalId, dealId: snapshot.dealId, err: err instanceof Error ? err.message : String(err) },
+          'owner open-task load not read',
+        );
         return undefined;
       });
-      if (load !== undefined) result = decide(playbook, state, { ...snapshot, ownerOpenTasks: load }, now, routing);
+      if (load !== undefined)
+        result = decide(playbook, state, { ...snapshot, ownerOpenTasks: load }, now, routing);
     }
     return withResolutions(result);
   }
@@ -189,7 +231,14 @@ export function createProcessor(deps: WorkerDeps) {
       // what is there now. Otherwise the reads made before the lock stand, and no HubSpot read is repeated.
       const loaded = await deps.states.load(portalId, dealId);
       if (loaded.version === first.version) return settleDeal(portalId, playbook, dealId, first, decide, log);
-      const snapshot = (await deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN)).get(dealId);
+      const snapshot = (
+        await deps.gateway.snapshots(
+          portalId,
+          [dealId],
+          deps.engine.requiredProperties(playbook),
+          ASSUME_OPEN,
+        )
+      ).get(dealId);
       return settleDeal(portalId, playbook, dealId, { ...loaded, snapshot }, decide, log);
     });
   }
@@ -208,7 +257,13 @@ export function createProcessor(deps: WorkerDeps) {
     const orphanTimers = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       // Every attempt: a state lost between attempts (Redis data loss) must adopt as a first visit does.
-      snapshot = await adoptExistingTasks(portalId, { state, version }, snapshot, deps.engine.requiredProperties(playbook), log);
+      snapshot = await adoptExistingTasks(
+        portalId,
+        { state, version },
+        snapshot,
+        deps.engine.requiredProperties(playbook),
+        log,
+      );
       if (!snapshot) {
         // The adapter promises an answer for every id (exists=false for a deleted deal). A silent gap must not
         // be read as "deleted", which would cancel the patient's clocks.
@@ -226,7 +281,12 @@ export function createProcessor(deps: WorkerDeps) {
         const picked = result.commands.flatMap((c) => (c.type === 'advanceRoundRobin' ? [c.role] : []));
         if (picked.length > 0) await deps.roundRobin?.advance(portalId, picked);
         log.debug(
-          { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
+          {
+            dealId,
+            commands: countByType(result.commands),
+            rules: result.decisions.map((d) => d.rule),
+            attempt,
+          },
           'deal settled',
         );
         return { outcome: 'applied', result };
@@ -238,7 +298,14 @@ export function createProcessor(deps: WorkerDeps) {
       const reloaded = await deps.states.load(portalId, dealId);
       state = reloaded.state;
       version = reloaded.version;
-      snapshot = (await deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN)).get(dealId);
+      snapshot = (
+        await deps.gateway.snapshots(
+          portalId,
+          [dealId],
+          deps.engine.requiredProperties(playbook),
+          ASSUME_OPEN,
+        )
+      ).get(dealId);
     }
   }
 
@@ -246,7 +313,12 @@ export function createProcessor(deps: WorkerDeps) {
    * No playbook in force: after a Redis data loss that is the loss (the job fails and is retried once re-seeded);
    * otherwise an installed portal runs unenforced, which is an error someone must fix, not routine.
    */
-  async function noPlaybook(portalId: string, work: 'reconcile' | 'timer', log: Logger, fields: Record<string, unknown>): Promise<void> {
+  async function noPlaybook(
+    portalId: string,
+    work: 'reconcile' | 'timer',
+    log: Logger,
+    fields: Record<string, unknown>,
+  ): Promise<void> {
     if (deps.redisIntact && !(await deps.redisIntact())) throw new RedisDataLossError(portalId);
     portalWithoutPlaybook.inc({ work });
     log.error(fields, 'portal has no playbook in force; nothing is enforced for it (publish one)');
@@ -265,7 +337,8 @@ export function createProcessor(deps: WorkerDeps) {
     properties: string[],
     log: Logger,
   ): Promise<DealSnapshot | undefined> {
-    if (!snapshot?.exists || loaded.state !== null || loaded.version !== 0 || !deps.gateway.adoptMarkedTasks) return snapshot;
+    if (!snapshot?.exists || loaded.state !== null || loaded.version !== 0 || !deps.gateway.adoptMarkedTasks)
+      return snapshot;
     let seededAt: number | null = null;
     if (deps.seededAt) {
       seededAt = await deps.seededAt();
@@ -277,7 +350,10 @@ export function createProcessor(deps: WorkerDeps) {
     const adopted = await deps.gateway.adoptMarkedTasks(portalId, snapshot.dealId);
     if (adopted === 0) return snapshot;
     adoptedTasks.inc(adopted);
-    log.warn({ dealId: snapshot.dealId, adopted }, 'deal without stored state already had Stagekeeper tasks; adopted them');
+    log.warn(
+      { dealId: snapshot.dealId, adopted },
+      'deal without stored state already had Stagekeeper tasks; adopted them',
+    );
     return (await deps.gateway.snapshots(portalId, [snapshot.dealId], properties)).get(snapshot.dealId);
   }
 
@@ -308,7 +384,8 @@ export function createProcessor(deps: WorkerDeps) {
             playbook,
             dealId,
             { ...states[j]!, snapshot: snapshots.get(dealId) },
-            (pb, state, snapshot, now, routing) => deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
+            (pb, state, snapshot, now, routing) =>
+              deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
             log,
           );
           outcomes.set(dealId, outcome);
@@ -342,7 +419,8 @@ export function createProcessor(deps: WorkerDeps) {
       playbook,
       dealId,
       { ...loaded, snapshot: snapshots.get(dealId) },
-      (pb, state, snapshot, now, routing) => deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
+      (pb, state, snapshot, now, routing) =>
+        deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
       log,
     );
     if (result && result.commands.length > 0) countFiring(timer);

@@ -5,7 +5,14 @@ import { fileURLToPath } from 'node:url';
 
 export const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
-export type Target = { name: string; target: string; value: number; unit: string; met: boolean; note?: string };
+export type Target = {
+  name: string;
+  target: string;
+  value: number;
+  unit: string;
+  met: boolean;
+  note?: string;
+};
 export type BenchResult = {
   name: string;
   /** Measured figures, flat, with units in the key names. */
@@ -30,25 +37,44 @@ export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 1
 export function table(title: string, rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? String(round(c)) : c)));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [`\n${title}`, line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [
+    `\n${title}`,
+    line(cells[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...cells.slice(1).map(line),
+  ].join('\n');
 }
 
 export function printTargets(r: BenchResult): void {
   console.log(`  baseline: ${r.baseline.what}`);
   console.log(`  ratio: ${r.ratio.what} = ${round(r.ratio.value)}x`);
-  for (const t of r.targets) console.log(`  target ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${round(t.value)} ${t.unit} (target ${t.target})${t.note ? ` (${t.note})` : ''}`);
+  for (const t of r.targets)
+    console.log(
+      `  target ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${round(t.value)} ${t.unit} (target ${t.target})${t.note ? ` (${t.note})` : ''}`,
+    );
   for (const n of r.notes ?? []) console.log(`  note: ${n}`);
 }
 
 /** Merges one bench's result into results/latest.json, so a single bench can be re-run on its own. */
 export function saveResult(r: BenchResult): void {
   mkdirSync(dirname(RESULTS), { recursive: true });
-  const prev = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as { benches?: Record<string, BenchResult> }) : {};
+  const prev = existsSync(RESULTS)
+    ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as { benches?: Record<string, BenchResult> })
+    : {};
   const out = {
     updatedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '', node: process.version, loadavg1m: round(loadavg()[0]!) },
-    benches: { ...(prev.benches ?? {}), [r.name]: { ...r, measuredAt: new Date().toISOString(), loadavg1m: round(loadavg()[0]!) } },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? '',
+      node: process.version,
+      loadavg1m: round(loadavg()[0]!),
+    },
+    benches: {
+      ...(prev.benches ?? {}),
+      [r.name]: { ...r, measuredAt: new Date().toISOString(), loadavg1m: round(loadavg()[0]!) },
+    },
   };
   writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
 }

@@ -18,12 +18,26 @@ import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_STAGES, chaosPlaybook } from '../chaos/playbook';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
-import { isMain, percentile, printTargets, round, saveResult, sleep, table, type BenchResult } from './common';
+import {
+  isMain,
+  percentile,
+  printTargets,
+  round,
+  saveResult,
+  sleep,
+  table,
+  type BenchResult,
+} from './common';
 
 const playbook = chaosPlaybook();
 const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
 
-async function boot(sandbox: Sandbox, prefix: string, ratePer10s: number, debounceMs: number): Promise<Stack> {
+async function boot(
+  sandbox: Sandbox,
+  prefix: string,
+  ratePer10s: number,
+  debounceMs: number,
+): Promise<Stack> {
   const config = loadConfig({
     SANDBOX: 'true',
     KEY_PREFIX: prefix,
@@ -34,7 +48,13 @@ async function boot(sandbox: Sandbox, prefix: string, ratePer10s: number, deboun
     RECONCILE_DEBOUNCE_MS: String(debounceMs),
     SWEEP_INTERVAL_MS: '3600000',
   });
-  const stack = await startStack({ config, playbook, sandbox, host: '127.0.0.1', log: createLogger('silent') });
+  const stack = await startStack({
+    config,
+    playbook,
+    sandbox,
+    host: '127.0.0.1',
+    log: createLogger('silent'),
+  });
   sandbox.portal.webhooks.configure({ batchWindowMs: 1 });
   return stack;
 }
@@ -46,7 +66,9 @@ async function idle(stack: Stack, sandbox: Sandbox, deadline: number): Promise<b
     await Promise.race([sandbox.portal.webhooks.drain(), sleep(1_000)]);
     // Accepted webhooks sit in the ingest queue until the worker fans them out into reconcile jobs.
     const c = await Promise.all(
-      [stack.service.ingestQueue.queue, stack.service.reconcileQueue.queue].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
+      [stack.service.ingestQueue.queue, stack.service.reconcileQueue.queue].map((q) =>
+        q.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+      ),
     );
     calm = c.every((counts) => Object.values(counts).every((n) => n === 0)) ? calm + 1 : 0;
     await sleep(100);
@@ -55,13 +77,21 @@ async function idle(stack: Stack, sandbox: Sandbox, deadline: number): Promise<b
 }
 
 const opName = (method: string, path: string) =>
-  `${method} ${path.replace(/\/\d+/g, '/{id}').replace(/^\/crm\/v\d+\/objects\//, '').replace(/^\/crm\/v\d+\//, '')}`;
+  `${method} ${path
+    .replace(/\/\d+/g, '/{id}')
+    .replace(/^\/crm\/v\d+\/objects\//, '')
+    .replace(/^\/crm\/v\d+\//, '')}`;
 
 function createDeals(sandbox: Sandbox, n: number): string[] {
   return Array.from({ length: n }, (_, i) => {
     const owner = CHAOS_OWNERS[i % CHAOS_OWNERS.length]!;
     return sandbox.portal.ui.createDeal(
-      { dealname: `Bench ${i}`, pipeline: CHAOS_PIPELINE, dealstage: CHAOS_STAGES[0], hubspot_owner_id: owner },
+      {
+        dealname: `Bench ${i}`,
+        pipeline: CHAOS_PIPELINE,
+        dealstage: CHAOS_STAGES[0],
+        hubspot_owner_id: owner,
+      },
       { userId: Number(owner) },
     ).id;
   });
@@ -70,7 +100,11 @@ function createDeals(sandbox: Sandbox, n: number): string[] {
 const slaTaskExists = (sandbox: Sandbox, dealId: string, entryId: string) =>
   sandbox.portal.associations
     .ids('deals', dealId, 'tasks')
-    .some((t) => MARKER.exec(sandbox.portal.objects.get('tasks', t).props.get('hs_task_body') ?? '')?.[1] === `${entryId}:sla`);
+    .some(
+      (t) =>
+        MARKER.exec(sandbox.portal.objects.get('tasks', t).props.get('hs_task_body') ?? '')?.[1] ===
+        `${entryId}:sla`,
+    );
 
 const entryOf = (sandbox: Sandbox, dealId: string) => {
   const props = sandbox.portal.objects.get('deals', dealId).props;
@@ -95,7 +129,13 @@ async function single(sandbox: Sandbox, transitions: number) {
     const rtt: number[] = [];
     for (let i = 0; i < 30; i++) {
       const t0 = performance.now();
-      await caller.call('deals.batch.read', (c) => c.crm.deals.batchApi.read({ inputs: [{ id: deals[0]! }], properties: ['dealstage'], propertiesWithHistory: [] }));
+      await caller.call('deals.batch.read', (c) =>
+        c.crm.deals.batchApi.read({
+          inputs: [{ id: deals[0]! }],
+          properties: ['dealstage'],
+          propertiesWithHistory: [],
+        }),
+      );
       rtt.push(performance.now() - t0);
     }
     await sleep(300);
@@ -105,7 +145,10 @@ async function single(sandbox: Sandbox, transitions: number) {
     for (let i = 0; i < transitions; i++) {
       const dealId = deals[i % deals.length]!;
       const from = sandbox.portal.objects.get('deals', dealId).props.get('dealstage')!;
-      const to = CHAOS_STAGES[(CHAOS_STAGES.indexOf(from as (typeof CHAOS_STAGES)[number]) + 1) % CHAOS_STAGES.length]!;
+      const to =
+        CHAOS_STAGES[
+          (CHAOS_STAGES.indexOf(from as (typeof CHAOS_STAGES)[number]) + 1) % CHAOS_STAGES.length
+        ]!;
       const before = sandbox.portal.requests.length;
       const t0 = performance.now();
       sandbox.portal.ui.moveDeal(dealId, to, { userId: Number(CHAOS_OWNERS[0]) });
@@ -158,11 +201,25 @@ async function bulk(sandbox: Sandbox, n: number, budgetMs: number, servicePer10s
     const wallMs = Date.now() - t0;
     const reqs = portal.requests.slice(before);
     const states = await stack.service.stores.states.loadMany(sandbox.portalId, deals);
-    const done = deals.filter((id, i) => states[i]!.state?.current?.entryId === entries.get(id) && slaTaskExists(sandbox, id, entries.get(id)!)).length;
+    const done = deals.filter(
+      (id, i) =>
+        states[i]!.state?.current?.entryId === entries.get(id) &&
+        slaTaskExists(sandbox, id, entries.get(id)!),
+    ).length;
     const ops = new Map<string, number>();
-    for (const r of reqs) if (r.status !== 429) ops.set(opName(r.method, r.path), (ops.get(opName(r.method, r.path)) ?? 0) + 1);
+    for (const r of reqs)
+      if (r.status !== 429) ops.set(opName(r.method, r.path), (ops.get(opName(r.method, r.path)) ?? 0) + 1);
     const failed = await stack.service.reconcileQueue.queue.getFailedCount();
-    return { n, settled, wallMs, calls: reqs.filter((r) => r.status !== 429).length, r429: reqs.filter((r) => r.status === 429).length, done, ops, failed };
+    return {
+      n,
+      settled,
+      wallMs,
+      calls: reqs.filter((r) => r.status !== 429).length,
+      r429: reqs.filter((r) => r.status === 429).length,
+      done,
+      ops,
+      failed,
+    };
   } finally {
     await stack.close();
     await deleteKeys(prefix);
@@ -179,7 +236,9 @@ async function withSandbox<T>(fn: (sandbox: Sandbox) => Promise<T>): Promise<T> 
   }
 }
 
-export async function run(opts: { transitions?: number; deals?: number; budgetMs?: number } = {}): Promise<BenchResult> {
+export async function run(
+  opts: { transitions?: number; deals?: number; budgetMs?: number } = {},
+): Promise<BenchResult> {
   const transitions = opts.transitions ?? 40;
   // Scaled by default to keep `npm run bench` short; `--full` moves the issue's 10,000.
   const n = opts.deals ?? 1_000;
@@ -192,13 +251,26 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
     const p99 = percentile(s.latencies, 99);
     const floorMs = s.debounceMs + perTransition * s.rttP50;
     console.log(
-      table(`Transition latency: stage change -> SLA task in HubSpot + breach timer armed (${transitions} transitions, one at a time)`, [
-        ['what', 'p50 ms', 'p99 ms', 'max ms'],
-        ['Stagekeeper', p50, p99, Math.max(...s.latencies)],
-        [`floor: debounce ${s.debounceMs} ms + ${round(perTransition)} calls x ${round(s.rttP50)} ms round trip`, floorMs, '', ''],
+      table(
+        `Transition latency: stage change -> SLA task in HubSpot + breach timer armed (${transitions} transitions, one at a time)`,
+        [
+          ['what', 'p50 ms', 'p99 ms', 'max ms'],
+          ['Stagekeeper', p50, p99, Math.max(...s.latencies)],
+          [
+            `floor: debounce ${s.debounceMs} ms + ${round(perTransition)} calls x ${round(s.rttP50)} ms round trip`,
+            floorMs,
+            '',
+            '',
+          ],
+        ],
+      ),
+    );
+    console.log(
+      table('HubSpot requests per single transition', [
+        ['operation', 'per transition'],
+        ...[...s.ops].map(([k, v]) => [k, v / transitions]),
       ]),
     );
-    console.log(table('HubSpot requests per single transition', [['operation', 'per transition'], ...[...s.ops].map(([k, v]) => [k, v / transitions])]));
 
     // Each bulk gets a portal of its own: a fresh install's first sweep reconciles every recently modified deal,
     // so deals left by an earlier run would be counted as this run's work.
@@ -223,11 +295,19 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
         ['reconcile jobs failed', b.failed],
         ['settled within budget', String(b.settled)],
         ['floor at the 0.1 call/deal target (s)', targetFloorS],
-        ['diagnostic, service limiter at 180/10 s: wall (s) / 429s / wall over 190-floor', `${round(h.wallMs / 1000)} / ${h.r429} / ${round(h.wallMs / 1000 / hFloorS)}x`],
+        [
+          'diagnostic, service limiter at 180/10 s: wall (s) / 429s / wall over 190-floor',
+          `${round(h.wallMs / 1000)} / ${h.r429} / ${round(h.wallMs / 1000 / hFloorS)}x`,
+        ],
         [`extrapolated to 10,000 deals at ${round(perDeal)} calls/deal (s)`, (10_000 * perDeal) / rate],
       ]),
     );
-    console.log(table('Bulk: requests by operation', [['operation', 'count', 'per deal'], ...[...b.ops].map(([k, v]) => [k, v, v / n])]));
+    console.log(
+      table('Bulk: requests by operation', [
+        ['operation', 'count', 'per deal'],
+        ...[...b.ops].map(([k, v]) => [k, v, v / n]),
+      ]),
+    );
 
     const result: BenchResult = {
       name: 'hubspot',
@@ -254,11 +334,18 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
         headroom180WallOverFloor: round(h.wallMs / 1000 / hFloorS),
         headroom180DealsLost: n - h.done,
         bulkOps: JSON.stringify(Object.fromEntries(b.ops)),
-        singleOps: JSON.stringify(Object.fromEntries([...s.ops].map(([k, v]) => [k, round(v / transitions)]))),
+        singleOps: JSON.stringify(
+          Object.fromEntries([...s.ops].map(([k, v]) => [k, round(v / transitions)])),
+        ),
       },
       baseline: {
         what: 'transition floor = debounce + calls x sandbox round trip via the same caller (same run); bulk floor = calls made / (190 per 10 s)',
-        figures: { transitionFloorMs: round(floorMs), roundTripP50Ms: round(s.rttP50), bulkFloorSeconds: round(floorS), bulkFloorAtTargetSeconds: round(targetFloorS) },
+        figures: {
+          transitionFloorMs: round(floorMs),
+          roundTripP50Ms: round(s.rttP50),
+          bulkFloorSeconds: round(floorS),
+          bulkFloorAtTargetSeconds: round(targetFloorS),
+        },
       },
       ratio: { what: 'bulk wall time / floor for the calls made', value: round(b.wallMs / 1000 / floorS) },
       targets: [
@@ -270,7 +357,13 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
           met: perTransition <= 3,
           note: 'each measured transition leaves a stage whose SLA task is open: read deal, create the new task, complete the old one, write the SLA fields back (3 when nothing is open to close; see docs/architecture.md)',
         },
-        { name: 'HubSpot calls per deal on bulk', target: '<= 0.1', value: round(perDeal), unit: 'calls/deal', met: perDeal <= 0.1 },
+        {
+          name: 'HubSpot calls per deal on bulk',
+          target: '<= 0.1',
+          value: round(perDeal),
+          unit: 'calls/deal',
+          met: perDeal <= 0.1,
+        },
         {
           name: 'bulk wall time vs rate-limit floor',
           target: '<= 1.2x',
@@ -279,9 +372,18 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
           met: b.wallMs / 1000 / floorS <= 1.2 && b.done === n,
           note: `against the floor for the calls it made; against the 0.1 call/deal floor (${round(targetFloorS)} s) it is ${round(b.wallMs / 1000 / targetFloorS)}x`,
         },
-        { name: 'no deal lost in bulk (429s recovered)', target: '0 lost', value: n - b.done, unit: 'deals', met: b.done === n },
+        {
+          name: 'no deal lost in bulk (429s recovered)',
+          target: '0 lost',
+          value: n - b.done,
+          unit: 'deals',
+          met: b.done === n,
+        },
       ],
-      notes: [`transition latency includes the ${s.debounceMs} ms reconcile debounce (production default)`, `bulk run with ${n} deals${n < 10_000 ? ' (scaled; --full runs 10,000)' : ''}`],
+      notes: [
+        `transition latency includes the ${s.debounceMs} ms reconcile debounce (production default)`,
+        `bulk run with ${n} deals${n < 10_000 ? ' (scaled; --full runs 10,000)' : ''}`,
+      ],
     };
     printTargets(result);
     return result;
@@ -292,8 +394,15 @@ export async function run(opts: { transitions?: number; deals?: number; budgetMs
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { deals: { type: 'string' }, full: { type: 'boolean' }, transitions: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { deals: { type: 'string' }, full: { type: 'boolean' }, transitions: { type: 'string' } },
+  });
   const deals = values.full ? 10_000 : values.deals ? Number(values.deals) : undefined;
-  saveResult(await run({ ...(deals ? { deals } : {}), ...(values.transitions ? { transitions: Number(values.transitions) } : {}) }));
+  saveResult(
+    await run({
+      ...(deals ? { deals } : {}),
+      ...(values.transitions ? { transitions: Number(values.transitions) } : {}),
+    }),
+  );
   process.exit(0);
 }

@@ -16,7 +16,16 @@ import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { ReconcileQueue } from '@stagekeeper/sync-service/queue/reconcile-queue';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
-import { isMain, percentile, printTargets, round, saveResult, sleep, table, type BenchResult } from './common';
+import {
+  isMain,
+  percentile,
+  printTargets,
+  round,
+  saveResult,
+  sleep,
+  table,
+  type BenchResult,
+} from './common';
 
 const SECRET = 'bench-secret';
 const PORTAL = 24681357;
@@ -25,7 +34,15 @@ const BATCH = 100;
 const DEALS = 20_000;
 const CONCURRENCY = 8;
 
-type Run = { requests: number; events: number; seconds: number; p50: number; p99: number; max: number; errors: number };
+type Run = {
+  requests: number;
+  events: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+};
 
 function listen(app: express.Express): Promise<http.Server> {
   return new Promise((resolve) => {
@@ -74,7 +91,12 @@ async function drive(url: string, count: number, maxMs: number): Promise<Run> {
         {
           method: 'POST',
           agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-hubspot-signature-v3': sig, 'x-hubspot-request-timestamp': ts },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'x-hubspot-signature-v3': sig,
+            'x-hubspot-request-timestamp': ts,
+          },
         },
         (res) => {
           res.resume();
@@ -111,7 +133,9 @@ async function drive(url: string, count: number, maxMs: number): Promise<Run> {
   };
 }
 
-export async function run(opts: { requests?: number; maxMs?: number; fanOutMs?: number } = {}): Promise<BenchResult> {
+export async function run(
+  opts: { requests?: number; maxMs?: number; fanOutMs?: number } = {},
+): Promise<BenchResult> {
   const requests = opts.requests ?? 3_000;
   const maxMs = opts.maxMs ?? 20_000;
   const fanOutMs = opts.fanOutMs ?? 10_000;
@@ -141,7 +165,11 @@ export async function run(opts: { requests?: number; maxMs?: number; fanOutMs?: 
     readiness: async () => undefined,
     log: createLogger('silent'),
   });
-  const [bareServer, serviceServer, noQueueServer] = await Promise.all([listen(bare), listen(service), listen(noQueue)]);
+  const [bareServer, serviceServer, noQueueServer] = await Promise.all([
+    listen(bare),
+    listen(service),
+    listen(noQueue),
+  ]);
   const url = (s: http.Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}/webhooks/hubspot`;
   let worker: Worker | undefined;
   const workerRedis = redis.duplicate({ maxRetriesPerRequest: null });
@@ -182,7 +210,9 @@ export async function run(opts: { requests?: number; maxMs?: number; fanOutMs?: 
         ['  diagnostic: enqueue stubbed', n.requests, n.events / n.seconds, n.p50, n.p99, n.max, n.errors],
       ]),
     );
-    console.log(`  fan-out afterwards: ${fannedJobs}/${backlog} ingest jobs, ${round(fannedDeals / fanSeconds)} deals/s (worker concurrency 4)`);
+    console.log(
+      `  fan-out afterwards: ${fannedJobs}/${backlog} ingest jobs, ${round(fannedDeals / fanSeconds)} deals/s (worker concurrency 4)`,
+    );
     const result: BenchResult = {
       name: 'ingest',
       figures: {
@@ -200,10 +230,24 @@ export async function run(opts: { requests?: number; maxMs?: number; fanOutMs?: 
       },
       baseline: {
         what: 'bare express server that only acknowledges (same client, same run)',
-        figures: { requests: b.requests, eventsPerSecond: round(b.events / b.seconds), p50Ms: round(b.p50), p99Ms: round(b.p99), maxMs: round(b.max) },
+        figures: {
+          requests: b.requests,
+          eventsPerSecond: round(b.events / b.seconds),
+          p50Ms: round(b.p50),
+          p99Ms: round(b.p99),
+          maxMs: round(b.max),
+        },
       },
       ratio: { what: 'service p99 / bare p99', value: round(ratioP99) },
-      targets: [{ name: 'ingest p99 within 2x of bare', target: '<= 2x', value: round(ratioP99), unit: 'x', met: ratioP99 <= 2 }],
+      targets: [
+        {
+          name: 'ingest p99 within 2x of bare',
+          target: '<= 2x',
+          value: round(ratioP99),
+          unit: 'x',
+          met: ratioP99 <= 2,
+        },
+      ],
       notes: [
         `throughput ratio service/bare = ${round(s.events / s.seconds / (b.events / b.seconds))}x`,
         `the service acknowledges once one ingest job per request (BullMQ add, one round trip) is in Redis; the per-deal reconcile jobs are made by the fan-out worker, which did not run during the HTTP runs`,

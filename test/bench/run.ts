@@ -34,6 +34,8 @@ for (const [name, bench] of benches) {
   }
 }
 console.log('\nTargets');
-for (const r of results) for (const t of r.targets) console.log(`  ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${t.value} ${t.unit} (target ${t.target})`);
+for (const r of results)
+  for (const t of r.targets)
+    console.log(`  ${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${t.value} ${t.unit} (target ${t.target})`);
 console.log(`\nfigures written to ${RESULTS}`);
 process.exit(failed ? 1 : 0);

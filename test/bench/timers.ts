@@ -10,7 +10,16 @@ import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { TimerJobData, TimerQueue } from '@stagekeeper/sync-service/queue/timer-queue';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { OwnRedis } from '../chaos/redis-server';
-import { isMain, percentile, printTargets, round, saveResult, sleep, table, type BenchResult } from './common';
+import {
+  isMain,
+  percentile,
+  printTargets,
+  round,
+  saveResult,
+  sleep,
+  table,
+  type BenchResult,
+} from './common';
 
 const PORTAL = '24681357';
 
@@ -21,7 +30,13 @@ async function usedMemory(redis: Redis): Promise<number> {
 
 const timerCmd = (i: number, fireAt: number) => {
   const entryId = `${40_000_000_001 + i}:1180512201:${1_790_000_000_000 + i}`;
-  return { type: 'scheduleTimer' as const, timerId: `${entryId}:breach`, kind: 'breach' as const, entryId, fireAt };
+  return {
+    type: 'scheduleTimer' as const,
+    timerId: `${entryId}:breach`,
+    kind: 'breach' as const,
+    entryId,
+    fireAt,
+  };
 };
 
 /** Runs `fn` over 0..n-1 with at most `width` in flight. */
@@ -50,7 +65,8 @@ export async function run(opts: { timers?: number; firing?: number } = {}): Prom
     const m0 = await usedMemory(redis);
     for (let i = 0; i < N; i += 1_000) {
       const args: (string | number)[] = [];
-      for (let j = i; j < Math.min(N, i + 1_000); j++) args.push(Date.now() + 86_400_000 + j, timerCmd(j, 0).timerId);
+      for (let j = i; j < Math.min(N, i + 1_000); j++)
+        args.push(Date.now() + 86_400_000 + j, timerCmd(j, 0).timerId);
       await redis.zadd('baseline:timers', ...args);
     }
     const m1 = await usedMemory(redis);
@@ -103,8 +119,14 @@ export async function run(opts: { timers?: number; firing?: number } = {}): Prom
         ['  job hash MEMORY USAGE, avg of 100 (bytes)', hashAvg],
         ['  delayed zset MEMORY USAGE / timers (bytes)', delayedZset / delayedCount],
         ['baseline: bare ZADD per timer (bytes)', zsetPerTimer],
-        ['firing lateness p50 / p99 / max (ms)', `${percentile(lateness, 50)} / ${p99} / ${Math.max(...lateness)}`],
-        ['baseline setTimeout lateness p50 / p99 (ms)', `${percentile(baseLate, 50)} / ${percentile(baseLate, 99)}`],
+        [
+          'firing lateness p50 / p99 / max (ms)',
+          `${percentile(lateness, 50)} / ${p99} / ${Math.max(...lateness)}`,
+        ],
+        [
+          'baseline setTimeout lateness p50 / p99 (ms)',
+          `${percentile(baseLate, 50)} / ${percentile(baseLate, 99)}`,
+        ],
         ['fired / scheduled', `${fired} / ${F}`],
       ]),
     );
@@ -124,17 +146,36 @@ export async function run(opts: { timers?: number; firing?: number } = {}): Prom
       },
       baseline: {
         what: 'bare sorted-set timer (ZADD member=timer id, score=fire time) for memory; setTimeout in-process for lateness',
-        figures: { bytesPerTimer: round(zsetPerTimer), setTimeoutLatenessP50Ms: percentile(baseLate, 50), setTimeoutLatenessP99Ms: percentile(baseLate, 99) },
+        figures: {
+          bytesPerTimer: round(zsetPerTimer),
+          setTimeoutLatenessP50Ms: percentile(baseLate, 50),
+          setTimeoutLatenessP99Ms: percentile(baseLate, 99),
+        },
       },
-      ratio: { what: 'Redis bytes per TimerQueue timer / bare ZADD timer', value: round(perTimer / zsetPerTimer) },
+      ratio: {
+        what: 'Redis bytes per TimerQueue timer / bare ZADD timer',
+        value: round(perTimer / zsetPerTimer),
+      },
       targets: [
-        { name: 'Redis memory per timer', target: '<= 1024 bytes', value: round(perTimer), unit: 'bytes', met: perTimer <= 1024 },
-        { name: 'timer lateness p99', target: '< 1000 ms', value: p99, unit: 'ms', met: p99 < 1000 && fired === F },
+        {
+          name: 'Redis memory per timer',
+          target: '<= 1024 bytes',
+          value: round(perTimer),
+          unit: 'bytes',
+          met: perTimer <= 1024,
+        },
+        {
+          name: 'timer lateness p99',
+          target: '< 1000 ms',
+          value: p99,
+          unit: 'ms',
+          met: p99 < 1000 && fired === F,
+        },
       ],
       notes: [
         'a timer is a BullMQ job: a hash with name (the kind), data (portal, timer id, fireAt; deal, kind, entry derived from the timer id), opts (attempts, backoff, removeOn*, delay, jobId) and bookkeeping fields, plus its delayed-zset member; job id tm-<12-char digest of portal + timer id>; removeOnFail a count (10,000) without the 7-day age',
         'opts alone exceed the 64-byte listpack value limit, so the job hash is hashtable-encoded (~32 B of dict entry per field on top of the strings)',
-        'before the compact shape: 1,265.51 bytes per timer (full data, escaped timer id in the job id); its job-hash figure (1,084) was MEMORY USAGE\'s 5-field estimate, now SAMPLES 0 (exact)',
+        "before the compact shape: 1,265.51 bytes per timer (full data, escaped timer id in the job id); its job-hash figure (1,084) was MEMORY USAGE's 5-field estimate, now SAMPLES 0 (exact)",
         `lateness p99 ratio vs setTimeout p99 = ${round(p99 / Math.max(1, percentile(baseLate, 99)))}x`,
       ],
     };

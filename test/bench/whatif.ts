@@ -12,9 +12,15 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 export async function run(opts: { rows?: number } = {}): Promise<BenchResult> {
   const rows = opts.rows ?? 1_000_000;
-  const out = spawnSync(process.execPath, ['--import', 'tsx', BENCH, String(rows)], { cwd: REPO, encoding: 'utf8', timeout: 600_000 });
+  const out = spawnSync(process.execPath, ['--import', 'tsx', BENCH, String(rows)], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   const text = `${out.stdout ?? ''}${out.stderr ?? ''}`.trim();
-  console.log(`\nWhat-if replay (${rows.toLocaleString('en-US')} visits, shared/src/whatif/bench.ts)\n${text}`);
+  console.log(
+    `\nWhat-if replay (${rows.toLocaleString('en-US')} visits, shared/src/whatif/bench.ts)\n${text}`,
+  );
   const num = (re: RegExp) => {
     const m = re.exec(text);
     return m ? Number(m[1]) : NaN;
@@ -22,14 +28,35 @@ export async function run(opts: { rows?: number } = {}): Promise<BenchResult> {
   const replayMs = num(/whatIf ([\d.]+) ms/);
   const firstMs = num(/first run ([\d.]+) ms/);
   const cardMs = num(/computeScorecard ([\d.]+) ms/);
-  if (out.status !== 0 || Number.isNaN(replayMs)) throw new Error(`what-if bench failed or changed its output:\n${text}`);
+  if (out.status !== 0 || Number.isNaN(replayMs))
+    throw new Error(`what-if bench failed or changed its output:\n${text}`);
   const worst = Number.isNaN(firstMs) ? replayMs : Math.max(replayMs, firstMs);
   const result: BenchResult = {
     name: 'whatif',
-    figures: { visits: rows, replayMsBestOf2: replayMs, replayMsFirstRun: firstMs, visitsPerSecond: Math.round(rows / (replayMs / 1000)) },
-    baseline: { what: 'computeScorecard over the same rows (same process, same run)', figures: { scorecardMs: cardMs } },
-    ratio: { what: 'whatIf (two playbooks replayed, compared, repair preview) / computeScorecard', value: Math.round((replayMs / cardMs) * 10) / 10 },
-    targets: [{ name: 'what-if replay of 1M visits', target: '< 10000 ms', value: worst, unit: 'ms', met: worst < 10_000, note: 'worse of the first run (calendars compiled, JIT cold) and the second' }],
+    figures: {
+      visits: rows,
+      replayMsBestOf2: replayMs,
+      replayMsFirstRun: firstMs,
+      visitsPerSecond: Math.round(rows / (replayMs / 1000)),
+    },
+    baseline: {
+      what: 'computeScorecard over the same rows (same process, same run)',
+      figures: { scorecardMs: cardMs },
+    },
+    ratio: {
+      what: 'whatIf (two playbooks replayed, compared, repair preview) / computeScorecard',
+      value: Math.round((replayMs / cardMs) * 10) / 10,
+    },
+    targets: [
+      {
+        name: 'what-if replay of 1M visits',
+        target: '< 10000 ms',
+        value: worst,
+        unit: 'ms',
+        met: worst < 10_000,
+        note: 'worse of the first run (calendars compiled, JIT cold) and the second',
+      },
+    ],
     notes: ['rows are generated in memory with recorded inputs; reading them from Redis is not included'],
   };
   printTargets(result);

@@ -17,7 +17,8 @@ const need = (name: string) => {
   return v;
 };
 const role = need('CHAOS_ROLE');
-if (role !== 'web' && role !== 'worker') throw new Error(`chaos child: CHAOS_ROLE must be web or worker, got ${role}`);
+if (role !== 'web' && role !== 'worker')
+  throw new Error(`chaos child: CHAOS_ROLE must be web or worker, got ${role}`);
 
 const config = loadConfig({ ...env, SANDBOX: 'true', PORT: '0' });
 const log = createLogger(config.logLevel);
@@ -26,17 +27,25 @@ const origin = Number(need('CHAOS_CLOCK_ORIGIN'));
 const speed = Number(need('CHAOS_SPEED'));
 const clock = () => Math.round(origin + (Date.now() - origin) * speed);
 const bug = env.CHAOS_ENGINE_BUG as EngineBug | undefined;
-if (bug !== undefined && !ENGINE_BUGS.includes(bug)) throw new Error(`chaos child: unknown CHAOS_ENGINE_BUG ${bug}`);
+if (bug !== undefined && !ENGINE_BUGS.includes(bug))
+  throw new Error(`chaos child: unknown CHAOS_ENGINE_BUG ${bug}`);
 const stack = await startStack({
   clock,
   ...(bug ? { engine: buggyEngine(bug) } : {}),
   config,
   playbook: chaosPlaybook(),
-  remoteSandbox: { url: need('SANDBOX_URL'), portalId: need('SANDBOX_PORTAL_ID'), token: need('SANDBOX_TOKEN'), secret: need('SANDBOX_SECRET') },
+  remoteSandbox: {
+    url: need('SANDBOX_URL'),
+    portalId: need('SANDBOX_PORTAL_ID'),
+    token: need('SANDBOX_TOKEN'),
+    secret: need('SANDBOX_SECRET'),
+  },
   http: role === 'web',
   workers: role === 'worker',
   host: '127.0.0.1',
   log,
 });
 closeOnSignals(stack, log);
-process.stdout.write(`${JSON.stringify({ chaosReady: { role, pid: process.pid, url: stack.service.url } })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ chaosReady: { role, pid: process.pid, url: stack.service.url } })}\n`,
+);

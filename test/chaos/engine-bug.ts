@@ -19,10 +19,13 @@ export function buggyEngine(bug: EngineBug): Engine {
     commands: r.commands.map((c): Command => {
       if (c.type === 'createTask' && c.key.endsWith(':sla')) return { ...c, dueAt: c.dueAt + MINUTE };
       if (c.type === 'rescheduleTask' && c.key.endsWith(':sla')) return { ...c, dueAt: c.dueAt + MINUTE };
-      if (c.type === 'scheduleTimer' && c.timerId.endsWith(':breach')) return { ...c, fireAt: c.fireAt + MINUTE };
+      if (c.type === 'scheduleTimer' && c.timerId.endsWith(':breach'))
+        return { ...c, fireAt: c.fireAt + MINUTE };
       if (c.type === 'setProperties' && c.properties[P.slaDueAt]) {
         const due = Number(c.properties[P.slaDueAt]);
-        return Number.isFinite(due) ? { ...c, properties: { ...c.properties, [P.slaDueAt]: String(due + MINUTE) } } : c;
+        return Number.isFinite(due)
+          ? { ...c, properties: { ...c.properties, [P.slaDueAt]: String(due + MINUTE) } }
+          : c;
       }
       return c;
     }),

@@ -36,6 +36,7 @@ const report = await runChaos({
 console.log(formatReport(report));
 const missing = notExercised(report.exercised);
 if (missing.length) console.log(`chaos: not exercised: ${missing.join(', ')}`);
-const failed = report.discrepancies.total > 0 || report.faults.unexpectedProcessExits! > 0 || missing.length > 0;
+const failed =
+  report.discrepancies.total > 0 || report.faults.unexpectedProcessExits! > 0 || missing.length > 0;
 console.log(failed ? 'chaos: FAILED' : 'chaos: ok, 0 discrepancies');
 process.exit(failed ? 1 : 0);

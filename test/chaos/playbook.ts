@@ -2,7 +2,14 @@ import { Playbook } from '@stagekeeper/shared';
 
 export const CHAOS_PIPELINE = 'sk_chaos';
 /** The stages the workload moves deals between (the remediation stage is reached through the gate too). */
-export const CHAOS_STAGES = ['sk_chaos_new', 'sk_chaos_contacted', 'sk_chaos_intake', 'sk_chaos_review', 'sk_chaos_booked', 'sk_chaos_fix'] as const;
+export const CHAOS_STAGES = [
+  'sk_chaos_new',
+  'sk_chaos_contacted',
+  'sk_chaos_intake',
+  'sk_chaos_review',
+  'sk_chaos_booked',
+  'sk_chaos_fix',
+] as const;
 export const CHAOS_OWNERS = ['61000001', '61000002'] as const;
 export const CHAOS_LEAD = '61000000';
 /** The gated stage: entering it needs CHAOS_READY set, else the deal goes to the remediation stage. */
@@ -27,7 +34,9 @@ export function chaosPlaybook(): Playbook {
     name: 'Chaos',
     version: 1,
     calendars: [{ id: 'always', timeZone: 'America/New_York', hours: '24/7' }],
-    roles: [{ id: 'care', name: 'Care team', owners: [...CHAOS_OWNERS], lead: CHAOS_LEAD, calendar: 'always' }],
+    roles: [
+      { id: 'care', name: 'Care team', owners: [...CHAOS_OWNERS], lead: CHAOS_LEAD, calendar: 'always' },
+    ],
     pipelines: [
       {
         id: CHAOS_PIPELINE,
@@ -44,7 +53,10 @@ export function chaosPlaybook(): Playbook {
             escalations: [{ at: CHAOS_ESCALATION_PCT, actions: [{ type: 'taskForLead' }] }],
           },
           ...(id === CHAOS_GATED
-            ? { entryCriteria: [{ op: 'present', property: CHAOS_READY }], gate: { onBlocked: 'remediate', stage: CHAOS_REMEDIATION } }
+            ? {
+                entryCriteria: [{ op: 'present', property: CHAOS_READY }],
+                gate: { onBlocked: 'remediate', stage: CHAOS_REMEDIATION },
+              }
             : {}),
           ...(id === 'sk_chaos_intake'
             ? {

@@ -48,7 +48,18 @@ export class OwnRedis {
     this.proc = spawn(
       'redis-server',
       [
-        ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--protected-mode', 'no'],
+        ...[
+          '--port',
+          String(this.port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          this.dir,
+          '--save',
+          '',
+          '--protected-mode',
+          'no',
+        ],
         ...['--maxmemory-policy', 'noeviction'],
         ...(this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       ],
@@ -56,7 +67,11 @@ export class OwnRedis {
     );
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(this.url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       probe.on('error', () => undefined); // refused until the server listens: that is what the loop waits for
       try {
         await probe.connect();

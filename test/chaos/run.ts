@@ -72,7 +72,17 @@ export type ChaosReport = {
   logs: string[];
 };
 
-export const EXERCISED_KEYS = ['timersFired', 'warnings', 'breaches', 'escalations', 'gateBlocks', 'ownerChanges', 'deletes', 'merges', 'redisDataLoss'] as const;
+export const EXERCISED_KEYS = [
+  'timersFired',
+  'warnings',
+  'breaches',
+  'escalations',
+  'gateBlocks',
+  'ownerChanges',
+  'deletes',
+  'merges',
+  'redisDataLoss',
+] as const;
 export type Exercised = Record<(typeof EXERCISED_KEYS)[number], number>;
 
 /** The one line the report prints; `missing` names what a run did not exercise. */
@@ -85,7 +95,13 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Child = { role: string; proc: ChildProcess; ready: Promise<{ url: string }>; expectedExit: boolean; log: string };
+type Child = {
+  role: string;
+  proc: ChildProcess;
+  ready: Promise<{ url: string }>;
+  expectedExit: boolean;
+  log: string;
+};
 
 /** Runs the whole chaos scenario and tears everything down, whatever happens. */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -172,7 +188,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const ingestQueue = new Queue(QUEUE_NAMES.ingest, { connection: redis, prefix: keys.bullPrefix() });
   const reconcileQueue = new Queue(QUEUE_NAMES.reconcile, { connection: redis, prefix: keys.bullPrefix() });
   const sweepQueue = new Queue(QUEUE_NAMES.sweep, { connection: redis, prefix: keys.bullPrefix() });
-  const timerQueue = new Queue<{ fireAt: number }>(QUEUE_NAMES.timers, { connection: redis, prefix: keys.bullPrefix() });
+  const timerQueue = new Queue<{ fireAt: number }>(QUEUE_NAMES.timers, {
+    connection: redis,
+    prefix: keys.bullPrefix(),
+  });
   const faults: Record<string, number> = {};
   const done = { ownerChanges: 0, deletes: 0, merges: 0, timersFired: 0, redisDataLoss: 0 };
   // BullMQ waits real milliseconds; timers are due on the fast clock, so due jobs are promoted here (as the demo does).
@@ -183,7 +202,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         const now = clock.now();
         for (const job of await timerQueue.getDelayed()) {
           if (job.attemptsMade > 0 || job.data.fireAt > now) continue;
-          if (await job.promote().then(() => true, () => false)) done.timersFired++;
+          if (
+            await job.promote().then(
+              () => true,
+              () => false,
+            )
+          )
+            done.timersFired++;
         }
       } catch {
         // Redis restarting: the next round promotes what is due.
@@ -197,12 +222,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const portal = sandbox.portal;
     portal.setRateLimit({ max: opts.rateLimitPer10s, windowMs: 10_000 });
     // HubSpot retries a failed delivery up to 10 times over hours; scaled to cover a Redis outage of seconds.
-    portal.webhooks.configure({ batchWindowMs: 20, retryDelayMs: (n) => 300 * n, maxRetries: 10, timeoutMs: 5_000 });
+    portal.webhooks.configure({
+      batchWindowMs: 20,
+      retryDelayMs: (n) => 300 * n,
+      maxRetries: 10,
+      timeoutMs: 5_000,
+    });
 
     // Provisioning (properties, playbook) once, in this process: the three children then find everything in place
     // and start in parallel instead of racing to create the same properties.
     const provisioner = await startStack({
-      config: loadConfig({ SANDBOX: 'true', REDIS_URL: redisServer.url, KEY_PREFIX: prefix, LOG_LEVEL: 'silent', RATE_LIMIT_PER_10S: String(opts.rateLimitPer10s) }),
+      config: loadConfig({
+        SANDBOX: 'true',
+        REDIS_URL: redisServer.url,
+        KEY_PREFIX: prefix,
+        LOG_LEVEL: 'silent',
+        RATE_LIMIT_PER_10S: String(opts.rateLimitPer10s),
+      }),
       playbook,
       sandbox,
       clock: clock.now,
@@ -216,17 +252,30 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const web = spawnChild('web', 'web');
     let workers = [spawnChild('worker', 'worker-1'), spawnChild('worker', 'worker-2')];
     const { url } = await web.ready;
-    portal.webhooks.configure({ targetUrl: `${url}/webhooks/hubspot`, subscriptions: dealSubscriptions(playbook) });
+    portal.webhooks.configure({
+      targetUrl: `${url}/webhooks/hubspot`,
+      subscriptions: dealSubscriptions(playbook),
+    });
     await Promise.all(workers.map((w) => w.ready));
     mark('processesReady');
-    print(`chaos: web + 2 workers up on ${redisServer.url} (prefix ${prefix}) in ${timings.processesReady} ms`);
+    print(
+      `chaos: web + 2 workers up on ${redisServer.url} (prefix ${prefix}) in ${timings.processesReady} ms`,
+    );
 
     portal.setFaults({ ...opts.webhook, ...opts.api, latencyMs: 0, seed: opts.seed });
     const dealIds: string[] = [];
     for (let i = 0; i < opts.deals; i++) {
       const owner = CHAOS_OWNERS[i % CHAOS_OWNERS.length]!;
       dealIds.push(
-        portal.ui.createDeal({ dealname: `Chaos ${i}`, pipeline: CHAOS_PIPELINE, dealstage: CHAOS_STAGES[0], hubspot_owner_id: owner }, { userId: Number(owner) }).id,
+        portal.ui.createDeal(
+          {
+            dealname: `Chaos ${i}`,
+            pipeline: CHAOS_PIPELINE,
+            dealstage: CHAOS_STAGES[0],
+            hubspot_owner_id: owner,
+          },
+          { userId: Number(owner) },
+        ).id,
       );
       if (i % 20 === 19) await sleep(50);
     }
@@ -236,13 +285,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const disruptions: Promise<void>[] = [];
     const fired = new Set<string>();
     const due = (name: keyof ChaosOptions['at'], i: number) =>
-      opts.at[name] !== undefined && !fired.has(name) && i >= Math.floor(opts.at[name]! * opts.transitions) && (fired.add(name), true);
+      opts.at[name] !== undefined &&
+      !fired.has(name) &&
+      i >= Math.floor(opts.at[name]! * opts.transitions) &&
+      (fired.add(name), true);
     faults.workerKillActiveJobs = 0;
 
     const gapMs = 1000 / opts.movesPerSecond;
     const movesStart = Date.now();
     for (let i = 0; i < opts.transitions; i++) {
-      if (Date.now() > deadline) throw new Error(`chaos budget exhausted during the moves (${i}/${opts.transitions})`);
+      if (Date.now() > deadline)
+        throw new Error(`chaos budget exhausted during the moves (${i}/${opts.transitions})`);
       if (due('storm5xx', i))
         disruptions.push(
           (async () => {
@@ -282,7 +335,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
             }
             const victim = workers[0]!;
             await stopChild(victim, 'SIGKILL');
-            print(`chaos: SIGKILL worker-1 with ${faults.workerKillActiveJobs} reconcile job(s) active across workers at move ${i}`);
+            print(
+              `chaos: SIGKILL worker-1 with ${faults.workerKillActiveJobs} reconcile job(s) active across workers at move ${i}`,
+            );
             await sleep(500);
             const again = spawnChild('worker', 'worker-1b');
             workers = [again, workers[1]!];
@@ -296,10 +351,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const r = random();
       if (r < ops.ownerChange) {
         const owner = portal.objects.get('deals', id).props.get('hubspot_owner_id');
-        portal.ui.setOwner(id, CHAOS_OWNERS.find((o) => o !== owner)!, actor);
+        portal.ui.setOwner(
+          id,
+          CHAOS_OWNERS.find((o) => o !== owner)!,
+          actor,
+        );
         done.ownerChanges++;
       } else if (r < ops.ownerChange + ops.ready) {
-        portal.ui.setProperty(id, CHAOS_READY, portal.objects.get('deals', id).props.get(CHAOS_READY) ? null : 'yes', actor);
+        portal.ui.setProperty(
+          id,
+          CHAOS_READY,
+          portal.objects.get('deals', id).props.get(CHAOS_READY) ? null : 'yes',
+          actor,
+        );
       } else if (r < ops.ownerChange + ops.ready + ops.delete && live.length > 4) {
         portal.ui.deleteDeal(id, actor);
         done.deletes++;
@@ -325,24 +389,31 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         await Promise.race([portal.webhooks.drain(), sleep(1_000)]);
         // An accepted webhook is an ingest job until a worker fans it out into reconcile jobs: both must be empty.
         const states = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
-        const [ingest, reconcile] = await Promise.all([ingestQueue.getJobCounts(...states), reconcileQueue.getJobCounts(...states)]);
+        const [ingest, reconcile] = await Promise.all([
+          ingestQueue.getJobCounts(...states),
+          reconcileQueue.getJobCounts(...states),
+        ]);
         const c = { ingest, reconcile };
-        if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for ${what}: ${JSON.stringify(c)}`);
+        if (Date.now() > deadline)
+          throw new Error(`chaos budget exhausted waiting for ${what}: ${JSON.stringify(c)}`);
         if (Date.now() - shown > 5_000) {
           shown = Date.now();
           print(`chaos: waiting for ${what}: ${JSON.stringify(c)}`);
         }
-        calm = [ingest, reconcile].every((counts) => Object.values(counts).every((n) => n === 0)) ? calm + 1 : 0;
+        calm = [ingest, reconcile].every((counts) => Object.values(counts).every((n) => n === 0))
+          ? calm + 1
+          : 0;
         await sleep(150);
       }
     };
     await quiet('the queues to drain');
     // Every visit now sits: its warning, breach and escalation fall due within the longest window (7 min at 150 %
     // on the fast clock). Waiting until no timer is left makes the end state final, so rules can be checked on it.
-    for (let shown = Date.now(); ; ) {
+    for (let shown = Date.now(); ;) {
       const t = await timerQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized');
       if (Object.values(t).every((n) => n === 0)) break;
-      if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for the SLA timers: ${JSON.stringify(t)}`);
+      if (Date.now() > deadline)
+        throw new Error(`chaos budget exhausted waiting for the SLA timers: ${JSON.stringify(t)}`);
       if (Date.now() - shown > 5_000) {
         shown = Date.now();
         print(`chaos: waiting for the SLA timers: ${JSON.stringify(t)}`);
@@ -365,16 +436,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const preWipe =
       opts.at.redisWipe === undefined
         ? []
-        : (await verifyDeals({ portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0], now: clock.now, lostEvents: lostBeforeWipe })).filter(
-            (d) => !d.knownGap && d.kind === 'gone',
-          );
+        : (
+            await verifyDeals({
+              portal,
+              playbook,
+              redis,
+              prefix,
+              dealIds,
+              firstStage: CHAOS_STAGES[0],
+              now: clock.now,
+              lostEvents: lostBeforeWipe,
+            })
+          ).filter((d) => !d.knownGap && d.kind === 'gone');
     const goneBeforeWipe = new Set(dealIds.filter((d) => !isLive(portal, d)));
     if (opts.at.redisWipe !== undefined) {
       await redisServer.restart(opts.redisDownMs, { wipe: true });
       print(`chaos: redis restarted WITHOUT its data (down ${opts.redisDownMs} ms)`);
       const until = Date.now() + 30_000;
       while (!(await redis.exists(keys.seeded()).catch(() => 0))) {
-        if (Date.now() > until) throw new Error('the service did not re-seed Redis within 30 s of losing its data');
+        if (Date.now() > until)
+          throw new Error('the service did not re-seed Redis within 30 s of losing its data');
         await sleep(100);
       }
       done.redisDataLoss++;
@@ -382,17 +463,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       for (;;) {
         const c = await sweepQueue.getJobCounts('waiting', 'active', 'prioritized'); // delayed: the schedule's next run
         if (Object.values(c).every((n) => n === 0)) break;
-        if (Date.now() > deadline) throw new Error('chaos budget exhausted waiting for the full sweep after the data loss');
+        if (Date.now() > deadline)
+          throw new Error('chaos budget exhausted waiting for the full sweep after the data loss');
         await sleep(100);
       }
       await quiet('the re-seeded full sweep');
       for (;;) {
         const t = await timerQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized');
         if (Object.values(t).every((n) => n === 0)) break;
-        if (Date.now() > deadline) throw new Error(`chaos budget exhausted waiting for the rebuilt timers: ${JSON.stringify(t)}`);
+        if (Date.now() > deadline)
+          throw new Error(`chaos budget exhausted waiting for the rebuilt timers: ${JSON.stringify(t)}`);
         await sleep(150);
       }
-      await quiet('the rebuilt timers\' decisions');
+      await quiet("the rebuilt timers' decisions");
       mark('recoveredFromDataLoss');
     }
 
@@ -400,13 +483,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       ...portal.webhooks.dropped.map((e) => String(e.objectId)),
       ...portal.webhooks.failed.flat().map((e) => String(e.objectId)),
     ]);
-    const ev = { portal, playbook, redis, prefix, dealIds, firstStage: CHAOS_STAGES[0], now: clock.now, lostEvents: touched };
+    const ev = {
+      portal,
+      playbook,
+      redis,
+      prefix,
+      dealIds,
+      firstStage: CHAOS_STAGES[0],
+      now: clock.now,
+      lostEvents: touched,
+    };
     const before = await verifyDeals(ev);
     const unexplained = before.filter((d) => !touched.has(d.dealId) && !d.knownGap);
 
     // The recovery sweep, triggered instead of waiting for its schedule; retried if a fault fails it.
     for (let attempt = 0; ; attempt++) {
-      const job = await sweepQueue.add('sweep', {}, { removeOnComplete: true, removeOnFail: false, attempts: 1 });
+      const job = await sweepQueue.add(
+        'sweep',
+        {},
+        { removeOnComplete: true, removeOnFail: false, attempts: 1 },
+      );
       let state = await job.getState();
       while (state !== 'unknown' && state !== 'failed' && state !== 'completed') {
         if (Date.now() > deadline) throw new Error('chaos budget exhausted waiting for the sweep');
@@ -421,18 +517,30 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     const checked = await verifyDeals(ev);
     // Deals gone before the data loss were checked then (preWipe); afterwards their service records are gone too.
-    const after = [...preWipe, ...checked.filter((d) => !d.knownGap && !(d.kind === 'gone' && goneBeforeWipe.has(d.dealId) && opts.at.redisWipe !== undefined))];
+    const after = [
+      ...preWipe,
+      ...checked.filter(
+        (d) =>
+          !d.knownGap &&
+          !(d.kind === 'gone' && goneBeforeWipe.has(d.dealId) && opts.at.redisWipe !== undefined),
+      ),
+    ];
     mark('verified');
 
     const requests = portal.requests;
     const deliveries = portal.webhooks.deliveries;
     const firstSends = new Map<number, number>();
-    for (const d of deliveries) if (d.attemptNumber === 0) for (const e of d.eventIds) firstSends.set(e, (firstSends.get(e) ?? 0) + 1);
+    for (const d of deliveries)
+      if (d.attemptNumber === 0) for (const e of d.eventIds) firstSends.set(e, (firstSends.get(e) ?? 0) + 1);
     Object.assign(faults, {
       webhookEventsDropped: portal.webhooks.dropped.length,
       webhookEventsDuplicated: [...firstSends.values()].reduce((a, n) => a + n - 1, 0),
-      webhookDeliveriesShuffled: deliveries.filter((d) => d.attemptNumber === 0 && d.eventIds.some((e, i) => i > 0 && e < d.eventIds[i - 1]!)).length,
-      webhookDeliveriesRejectedOrFailed: deliveries.filter((d) => d.status === undefined || d.status < 200 || d.status >= 300).length,
+      webhookDeliveriesShuffled: deliveries.filter(
+        (d) => d.attemptNumber === 0 && d.eventIds.some((e, i) => i > 0 && e < d.eventIds[i - 1]!),
+      ).length,
+      webhookDeliveriesRejectedOrFailed: deliveries.filter(
+        (d) => d.status === undefined || d.status < 200 || d.status >= 300,
+      ).length,
       webhookBatchesExhausted: portal.webhooks.failed.length,
       api5xx: requests.filter((r) => r.status >= 500 && r.status !== 504).length,
       apiLostResponses504: requests.filter((r) => r.status === 504).length,
@@ -481,11 +589,23 @@ function isLive(portal: Sandbox['portal'], dealId: string): boolean {
 }
 
 /** Counted from what HubSpot holds (the service's tasks and property writes), not from the service's own word. */
-function exercisedFrom(portal: Sandbox['portal'], done: { ownerChanges: number; deletes: number; merges: number; timersFired: number; redisDataLoss: number }): Exercised {
+function exercisedFrom(
+  portal: Sandbox['portal'],
+  done: { ownerChanges: number; deletes: number; merges: number; timersFired: number; redisDataLoss: number },
+): Exercised {
   const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
-  const keys = [...portal.objects.all('tasks'), ...portal.objects.all('tasks', true)].map((t) => MARKER.exec(t.props.get('hs_task_body') ?? '')?.[1] ?? '');
+  const keys = [...portal.objects.all('tasks'), ...portal.objects.all('tasks', true)].map(
+    (t) => MARKER.exec(t.props.get('hs_task_body') ?? '')?.[1] ?? '',
+  );
   const ownWrites = (name: string, values: string[]) =>
-    portal.changes.filter((c) => c.kind === 'propertyChange' && c.objectType === 'deals' && c.propertyName === name && values.includes(c.propertyValue) && c.source.changeSource !== 'CRM_UI').length;
+    portal.changes.filter(
+      (c) =>
+        c.kind === 'propertyChange' &&
+        c.objectType === 'deals' &&
+        c.propertyName === name &&
+        values.includes(c.propertyValue) &&
+        c.source.changeSource !== 'CRM_UI',
+    ).length;
   return {
     timersFired: done.timersFired,
     warnings: keys.filter((k) => k.endsWith(':warning')).length,
@@ -502,7 +622,9 @@ function exercisedFrom(portal: Sandbox['portal'], done: { ownerChanges: number; 
 export function formatReport(r: ChaosReport): string {
   const lines = [
     `chaos: ${r.transitions} stage moves over ${r.deals} deals (seed ${r.options.seed}), web + 2 workers on one Redis`,
-    `  faults injected: ${Object.entries(r.faults).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `  faults injected: ${Object.entries(r.faults)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
     `  before the sweep: ${r.beforeSweep.total} discrepancies (${r.beforeSweep.unexplained} on deals without a dropped/undelivered event) ${JSON.stringify(r.beforeSweep.byKind)}`,
     `  discrepancies: ${r.discrepancies.total} ${JSON.stringify(r.discrepancies.byKind)}`,
     ...r.discrepancies.examples.map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
@@ -510,7 +632,9 @@ export function formatReport(r: ChaosReport): string {
     ...r.knownGaps.slice(0, 5).map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
     `  jobs left failed: reconcile ${r.reconcileJobsFailed}, ingest ${r.ingestJobsFailed}`,
     exercisedLine(r.exercised),
-    `  timings (ms from start): ${Object.entries(r.timings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `  timings (ms from start): ${Object.entries(r.timings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
     `  process logs: ${r.logs.join(' ')}`,
   ];
   return lines.join('\n');

@@ -61,10 +61,20 @@ const iso = (ms: number | null) => (ms === null ? '∅' : new Date(ms).toISOStri
 type Visit = { stage: string; enteredAt: number };
 
 /** HubSpot's own stage history of a deal, from the sandbox's change log: creation stage, then every stage change. */
-function hubspotVisits(portal: SandboxPortal, dealId: string, firstStage: string, createdAt: number): Visit[] {
+function hubspotVisits(
+  portal: SandboxPortal,
+  dealId: string,
+  firstStage: string,
+  createdAt: number,
+): Visit[] {
   const visits: Visit[] = [{ stage: firstStage, enteredAt: createdAt }];
   for (const c of portal.changes)
-    if (c.objectType === 'deals' && c.objectId === dealId && c.kind === 'propertyChange' && c.propertyName === 'dealstage')
+    if (
+      c.objectType === 'deals' &&
+      c.objectId === dealId &&
+      c.kind === 'propertyChange' &&
+      c.propertyName === 'dealstage'
+    )
       visits.push({ stage: c.propertyValue, enteredAt: c.occurredAt });
   return visits;
 }
@@ -81,18 +91,28 @@ export function stageRules(playbook: Playbook): Map<string, StageRule> {
     for (const st of pl.stages) {
       if (!st.sla) continue;
       if (st.sla.basis !== 'calendar' || st.sla.overrides.length || st.sla.pauseWhen.length)
-        throw new Error(`chaos verifier: stage ${st.id} must use plain calendar time (its rules are computed without the engine)`);
-      out.set(st.id, { targetMs: parseDuration(st.sla.target)!, warningPct: st.sla.warningAt, escalationPcts: st.sla.escalations.map((l) => l.at) });
+        throw new Error(
+          `chaos verifier: stage ${st.id} must use plain calendar time (its rules are computed without the engine)`,
+        );
+      out.set(st.id, {
+        targetMs: parseDuration(st.sla.target)!,
+        warningPct: st.sla.warningAt,
+        escalationPcts: st.sla.escalations.map((l) => l.at),
+      });
     }
   return out;
 }
 
 /** What a finished visit's history row must say: breached iff it was left at or after its due time. */
-export function checkHistoryRow(rule: StageRule, row: Pick<HistoryRow, 'enteredAt' | 'exitedAt' | 'slaOutcome' | 'breachedAt'>): string | null {
+export function checkHistoryRow(
+  rule: StageRule,
+  row: Pick<HistoryRow, 'enteredAt' | 'exitedAt' | 'slaOutcome' | 'breachedAt'>,
+): string | null {
   if (row.slaOutcome !== 'met' && row.slaOutcome !== 'breached') return null;
   const due = row.enteredAt + rule.targetMs;
   const late = row.exitedAt >= due;
-  if (late !== (row.slaOutcome === 'breached')) return `visit left ${iso(row.exitedAt)}, due ${iso(due)}, recorded ${row.slaOutcome}`;
+  if (late !== (row.slaOutcome === 'breached'))
+    return `visit left ${iso(row.exitedAt)}, due ${iso(due)}, recorded ${row.slaOutcome}`;
   if (late && row.breachedAt !== undefined && row.breachedAt !== null && row.breachedAt !== due)
     return `breached at ${iso(row.breachedAt)}, due ${iso(due)}`;
   return null;
@@ -103,18 +123,34 @@ export function checkCurrentVisit(
   rule: StageRule,
   enteredAt: number,
   now: number,
-  seen: { slaTaskDue: number | null; dueProp: number | null; warningProp: number | null; status: string | null; breachedAt: number | null; escalated: boolean },
+  seen: {
+    slaTaskDue: number | null;
+    dueProp: number | null;
+    warningProp: number | null;
+    status: string | null;
+    breachedAt: number | null;
+    escalated: boolean;
+  },
 ): { kind: DiscrepancyKind; detail: string }[] {
   const out: { kind: DiscrepancyKind; detail: string }[] = [];
   const due = enteredAt + rule.targetMs;
   const warning = enteredAt + (rule.targetMs * rule.warningPct) / 100;
-  if (seen.slaTaskDue !== due) out.push({ kind: 'due', detail: `SLA task due ${iso(seen.slaTaskDue)}, entry + target ${iso(due)}` });
-  if (seen.dueProp !== due) out.push({ kind: 'due', detail: `${P.slaDueAt} ${iso(seen.dueProp)}, entry + target ${iso(due)}` });
-  if (seen.warningProp !== warning) out.push({ kind: 'due', detail: `${P.slaWarningAt} ${iso(seen.warningProp)}, expected ${iso(warning)}` });
+  if (seen.slaTaskDue !== due)
+    out.push({ kind: 'due', detail: `SLA task due ${iso(seen.slaTaskDue)}, entry + target ${iso(due)}` });
+  if (seen.dueProp !== due)
+    out.push({ kind: 'due', detail: `${P.slaDueAt} ${iso(seen.dueProp)}, entry + target ${iso(due)}` });
+  if (seen.warningProp !== warning)
+    out.push({ kind: 'due', detail: `${P.slaWarningAt} ${iso(seen.warningProp)}, expected ${iso(warning)}` });
   const breached = seen.status === 'breached';
-  if (now >= due && !breached) out.push({ kind: 'breach', detail: `past due ${iso(due)} at ${iso(now)} but status ${seen.status ?? '∅'}` });
-  if (now < due && breached) out.push({ kind: 'breach', detail: `breached before due ${iso(due)} (now ${iso(now)})` });
-  if (breached && seen.breachedAt !== due) out.push({ kind: 'breach', detail: `breached at ${iso(seen.breachedAt)}, due ${iso(due)}` });
+  if (now >= due && !breached)
+    out.push({
+      kind: 'breach',
+      detail: `past due ${iso(due)} at ${iso(now)} but status ${seen.status ?? '∅'}`,
+    });
+  if (now < due && breached)
+    out.push({ kind: 'breach', detail: `breached before due ${iso(due)} (now ${iso(now)})` });
+  if (breached && seen.breachedAt !== due)
+    out.push({ kind: 'breach', detail: `breached at ${iso(seen.breachedAt)}, due ${iso(due)}` });
   const firstLevel = rule.escalationPcts[0];
   if (firstLevel !== undefined && now >= enteredAt + (rule.targetMs * firstLevel) / 100 && !seen.escalated)
     out.push({ kind: 'escalation', detail: `past ${firstLevel} % of the window and no escalation task` });
@@ -185,21 +221,40 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
   dealIds.forEach((dealId, index) => {
     const survivor = portal.changes.some((c) => c.kind === 'merge' && c.primaryObjectId === dealId);
     const bad = (kind: DiscrepancyKind, detail: string) =>
-      out.push({ dealId, kind, detail, ...(survivor && (kind === 'due' || kind === 'owner') ? { knownGap: true as const } : {}) });
+      out.push({
+        dealId,
+        kind,
+        detail,
+        ...(survivor && (kind === 'due' || kind === 'owner') ? { knownGap: true as const } : {}),
+      });
     const tasks = tasksOf(dealId);
     const deal = portal.objects.find('deals', dealId);
     const mergedAway = deal !== undefined && deal.id !== dealId;
     const seen = new Map<string, number>();
     for (const t of tasks) seen.set(t.key, (seen.get(t.key) ?? 0) + 1);
     for (const [key, n] of seen)
-      if (n > 1) out.push({ dealId, kind: 'duplicateTask', detail: `${n} tasks for ${key}`, ...(mergedAway ? { knownGap: true as const } : {}) });
+      if (n > 1)
+        out.push({
+          dealId,
+          kind: 'duplicateTask',
+          detail: `${n} tasks for ${key}`,
+          ...(mergedAway ? { knownGap: true as const } : {}),
+        });
     const open = tasks.filter((t) => t.open);
     const pending = timersByDeal.get(dealId) ?? [];
 
     // Deleted, or merged into another deal: nothing of it may stay open or armed.
     if (deal?.id !== dealId) {
       const goneAt = Math.min(
-        ...portal.changes.filter((c) => c.objectType === 'deals' && (c.kind === 'deletion' ? c.objectId === dealId : c.kind === 'merge' && c.mergedObjectIds.includes(dealId))).map((c) => c.occurredAt),
+        ...portal.changes
+          .filter(
+            (c) =>
+              c.objectType === 'deals' &&
+              (c.kind === 'deletion'
+                ? c.objectId === dealId
+                : c.kind === 'merge' && c.mergedObjectIds.includes(dealId)),
+          )
+          .map((c) => c.occurredAt),
       );
       const neverAnswered = (key: string) => taskMaps.get(dealId)?.get(key)?.state === 'pending';
       for (const t of open)
@@ -215,7 +270,9 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
                   ? ' (its create answer was lost)'
                   : ''
           }`,
-          ...(t.createdAt >= goneAt || (!deal && (input.lostEvents?.has(dealId) || neverAnswered(t.key))) ? { knownGap: true as const } : {}),
+          ...(t.createdAt >= goneAt || (!deal && (input.lostEvents?.has(dealId) || neverAnswered(t.key)))
+            ? { knownGap: true as const }
+            : {}),
         });
       if (pending.length) bad('gone', `${pending.length} timer(s) pending for a gone deal`);
       return;
@@ -232,7 +289,8 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
     let cursor = 0;
     for (const r of mine) {
       const at = truth.findIndex((v, i) => i >= cursor && v.stage === r.stage && v.enteredAt === r.enteredAt);
-      if (at < 0 || at === truth.length - 1) bad('history', `row ${r.stage}@${r.enteredAt} is not a finished HubSpot visit`);
+      if (at < 0 || at === truth.length - 1)
+        bad('history', `row ${r.stage}@${r.enteredAt} is not a finished HubSpot visit`);
       else cursor = at + 1;
       const rule = rules.get(r.stage);
       const wrong = rule ? checkHistoryRow(rule, r) : null;
@@ -249,17 +307,24 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
       const blocked = /:remediation:([^:]+):/.exec(key)?.[1];
       return blocked !== undefined && remediationStages.get(blocked) === stage;
     };
-    for (const t of open) if (!t.key.startsWith(`${entryId}:`) && !remediationOpen(t.key)) bad('staleOpenTask', t.key);
+    for (const t of open)
+      if (!t.key.startsWith(`${entryId}:`) && !remediationOpen(t.key)) bad('staleOpenTask', t.key);
     const slaTask = openSla.find((t) => t.key === `${entryId}:sla`);
     // Tasks stay with whoever they were given to; an owner change in the stage gives the new owner a handoff task
     // instead (engine/owner.ts). So: the SLA task is the deal owner's, or the entry has a handoff task.
     const handedOff = tasks.some((t) => t.key.startsWith(`${entryId}:handoff:`));
     if (slaTask && slaTask.owner !== value('hubspot_owner_id') && !handedOff)
-      bad('owner', `SLA task owner ${slaTask.owner ?? '∅'}, deal owner ${value('hubspot_owner_id') ?? '∅'}, no handoff task`);
+      bad(
+        'owner',
+        `SLA task owner ${slaTask.owner ?? '∅'}, deal owner ${value('hubspot_owner_id') ?? '∅'}, no handoff task`,
+      );
 
     // Timers: none for another entry, one job per timer.
-    for (const t of pending) if (t.firing.entryId !== entryId) bad('timers', `timer ${t.firing.timerId} for entry ${t.firing.entryId}`);
-    if (pending.length !== new Set(pending.map((t) => t.firing.timerId)).size) bad('timers', 'duplicate timer job(s)');
+    for (const t of pending)
+      if (t.firing.entryId !== entryId)
+        bad('timers', `timer ${t.firing.timerId} for entry ${t.firing.entryId}`);
+    if (pending.length !== new Set(pending.map((t) => t.firing.timerId)).size)
+      bad('timers', 'duplicate timer job(s)');
 
     // The SLA rules, from the playbook.
     const rule = rules.get(stage);
@@ -275,7 +340,8 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
         bad(d.kind, d.detail);
 
     const stored = states[index]!.state;
-    if (stored?.current?.entryId !== entryId) bad('state', `stored entry ${stored?.current?.entryId ?? '∅'}, HubSpot ${entryId}`);
+    if (stored?.current?.entryId !== entryId)
+      bad('state', `stored entry ${stored?.current?.entryId ?? '∅'}, HubSpot ${entryId}`);
   });
   return out;
 }

@@ -26,7 +26,14 @@ const openTasksFor = (owner: string, n: number) => {
     createObject(
       e.portal,
       'tasks',
-      { properties: { hs_task_subject: `Other work ${i}`, hs_timestamp: new Date(e.clock.now()).toISOString(), hubspot_owner_id: owner, hs_task_status: 'NOT_STARTED' } },
+      {
+        properties: {
+          hs_task_subject: `Other work ${i}`,
+          hs_timestamp: new Date(e.clock.now()).toISOString(),
+          hubspot_owner_id: owner,
+          hs_task_status: 'NOT_STARTED',
+        },
+      },
       { changeSource: 'CRM_UI', sourceId: `userId:${owner}` },
     );
 };
@@ -34,8 +41,18 @@ const openTasksFor = (owner: string, n: number) => {
 describe('breach reason evidence through the service and the sandbox', () => {
   it("capacity: the owner's open-task load is read from HubSpot at the breach and written back", async () => {
     openTasksFor(BUSY, 21);
-    const busy = e.portal.ui.createDeal({ dealname: 'Intake request', pipeline: TELEHEALTH.pipeline, dealstage: TELEHEALTH.stages.newLead, hubspot_owner_id: BUSY }).id;
-    const calm = e.portal.ui.createDeal({ dealname: 'Intake request', pipeline: TELEHEALTH.pipeline, dealstage: TELEHEALTH.stages.newLead, hubspot_owner_id: CALM }).id;
+    const busy = e.portal.ui.createDeal({
+      dealname: 'Intake request',
+      pipeline: TELEHEALTH.pipeline,
+      dealstage: TELEHEALTH.stages.newLead,
+      hubspot_owner_id: BUSY,
+    }).id;
+    const calm = e.portal.ui.createDeal({
+      dealname: 'Intake request',
+      pipeline: TELEHEALTH.pipeline,
+      dealstage: TELEHEALTH.stages.newLead,
+      hubspot_owner_id: CALM,
+    }).id;
     await e.settle();
     await e.advance(16 * MIN);
     const b = e.props(busy);

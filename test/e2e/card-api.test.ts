@@ -17,7 +17,10 @@ afterAll(async () => {
 });
 
 /** What hubspot.fetch sends: the portal and user appended to the URL, the whole URL signed with v3. */
-async function signedFetch(pathAndQuery: string, opts: { method?: string; body?: unknown; portalId?: string; secret?: string } = {}) {
+async function signedFetch(
+  pathAndQuery: string,
+  opts: { method?: string; body?: unknown; portalId?: string; secret?: string } = {},
+) {
   const method = opts.method ?? 'GET';
   const sep = pathAndQuery.includes('?') ? '&' : '?';
   const url = `${e.stack.service.url}${pathAndQuery}${sep}userId=1001&userEmail=rep%40clinic.test&appId=1&portalId=${opts.portalId ?? e.stack.portalId}`;
@@ -28,28 +31,42 @@ async function signedFetch(pathAndQuery: string, opts: { method?: string; body?:
     .digest('base64');
   return fetch(url, {
     method,
-    headers: { 'X-HubSpot-Signature-v3': sig, 'X-HubSpot-Request-Timestamp': ts, 'Content-Type': 'application/json' },
+    headers: {
+      'X-HubSpot-Signature-v3': sig,
+      'X-HubSpot-Request-Timestamp': ts,
+      'Content-Type': 'application/json',
+    },
     ...(body ? { body } : {}),
   });
 }
 
 describe('the deal card API against the live stack', () => {
   it('shows the running SLA of a deal the service is tracking', async () => {
-    const id = e.portal.ui.createDeal({ dealname: 'C', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    const id = e.portal.ui.createDeal(
+      { dealname: 'C', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
     await e.settle();
     const res = await signedFetch(`/api/card/deal/${id}`);
     expect(res.status).toBe(200);
-    const card = (await res.json()) as { managed: boolean; stage: { id: string }; sla: { status: string; targetMs: number } };
+    const card = (await res.json()) as {
+      managed: boolean;
+      stage: { id: string };
+      sla: { status: string; targetMs: number };
+    };
     expect(card.managed).toBe(true);
     expect(card.stage.id).toBe(NEW_LEAD);
     expect(card.sla.status).toBe('running');
     expect(card.sla.targetMs).toBe(15 * MIN);
   });
 
-  it('tells the rep what to do now: the stage\'s required actions and what the move to the next stage still needs', async () => {
+  it("tells the rep what to do now: the stage's required actions and what the move to the next stage still needs", async () => {
     // Intake Completed (seed 000: "quality check + route to clinical queue"; exit "chart packet ready and assigned").
     const INTAKE_COMPLETED = '1180512205';
-    const id = e.portal.ui.createDeal({ dealname: 'N', pipeline: PIPELINE, dealstage: INTAKE_COMPLETED, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    const id = e.portal.ui.createDeal(
+      { dealname: 'N', pipeline: PIPELINE, dealstage: INTAKE_COMPLETED, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
     await e.settle();
     type Card = {
       requiredActions: { id: string; status: string; overdue: boolean }[];
@@ -63,11 +80,21 @@ describe('the deal card API against the live stack', () => {
     ]);
     expect(before.nextMove).toEqual({
       to: { id: '1180512206', label: 'Clinical Review Queue' },
-      missing: ['Chart packet ready', 'Chart packet assigned', 'Structured intake summary', 'Required intake documents received', 'Risk flag set'],
+      missing: [
+        'Chart packet ready',
+        'Chart packet assigned',
+        'Structured intake summary',
+        'Required intake documents received',
+        'Risk flag set',
+      ],
     });
     const check = e.openTasks(id).find((t) => t.key.endsWith(':task:quality_check'))!;
     e.portal.ui.completeTask(check.id, { userId: Number(REP) });
-    e.portal.ui.setProperties(id, { chart_packet_ready: 'true', chart_packet_assignee_id: REP, intake_summary: 'structured' }, { userId: Number(REP) });
+    e.portal.ui.setProperties(
+      id,
+      { chart_packet_ready: 'true', chart_packet_assignee_id: REP, intake_summary: 'structured' },
+      { userId: Number(REP) },
+    );
     await e.settle();
     const after = await card();
     expect(after.requiredActions.map((a) => a.status)).toEqual(['done', 'open']);
@@ -75,11 +102,17 @@ describe('the deal card API against the live stack', () => {
   });
 
   it('lets a rep correct the breach reason, written back to HubSpot as a manual reason', async () => {
-    const id = e.portal.ui.createDeal({ dealname: 'B', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    const id = e.portal.ui.createDeal(
+      { dealname: 'B', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
     await e.settle();
     await e.advance(16 * MIN);
     expect(e.props(id)[P.slaStatus]).toBe('breached');
-    const res = await signedFetch(`/api/card/deal/${id}/breach-reason`, { method: 'POST', body: { reason: 'capacity' } });
+    const res = await signedFetch(`/api/card/deal/${id}/breach-reason`, {
+      method: 'POST',
+      body: { reason: 'capacity' },
+    });
     expect(res.status).toBe(200);
     await e.settle();
     expect(e.props(id)[P.breachReason]).toBe('capacity');
@@ -89,7 +122,11 @@ describe('the deal card API against the live stack', () => {
   it('reports install, provisioning and webhook activity on the settings status', async () => {
     const res = await signedFetch('/api/settings/status');
     expect(res.status).toBe(200);
-    const status = (await res.json()) as { installed: boolean; provisioning: { state: string; propertiesPresent: number }; lastWebhookAt: string | null };
+    const status = (await res.json()) as {
+      installed: boolean;
+      provisioning: { state: string; propertiesPresent: number };
+      lastWebhookAt: string | null;
+    };
     expect(status.installed).toBe(true);
     expect(status.provisioning.state).toBe('complete');
     expect(status.provisioning.propertiesPresent).toBe(WRITTEN_BACK_PROPERTIES.length);

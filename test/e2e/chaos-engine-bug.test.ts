@@ -27,5 +27,7 @@ it('a consistent off-by-one-minute in due times fails the chaos verification', a
   });
   console.log(formatReport(report));
   expect(report.discrepancies.byKind.due).toBeGreaterThan(0);
-  expect(report.discrepancies.examples.some((d) => d.kind === 'due' && /entry \+ target/.test(d.detail))).toBe(true);
+  expect(
+    report.discrepancies.examples.some((d) => d.kind === 'due' && /entry \+ target/.test(d.detail)),
+  ).toBe(true);
 }, 120_000);

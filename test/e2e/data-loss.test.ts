@@ -16,8 +16,13 @@ afterEach(async () => {
 
 /** Six deals in New Lead, three of them moved on to Contact Attempted: each with its current SLA task open. */
 async function seedDeals(x: E2E): Promise<string[]> {
-  const ids = Array.from({ length: 6 }, (_, i) =>
-    x.portal.ui.createDeal({ dealname: `L${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, by).id,
+  const ids = Array.from(
+    { length: 6 },
+    (_, i) =>
+      x.portal.ui.createDeal(
+        { dealname: `L${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+        by,
+      ).id,
   );
   await x.settle();
   for (const id of ids.slice(0, 3)) {
@@ -37,8 +42,14 @@ function openTaskIds(x: E2E, ids: string[]): Map<string, string[]> {
   for (const id of ids) {
     const open = x.openTasks(id).filter((t) => t.key);
     const stage = x.props(id).dealstage!;
-    expect(open.filter((t) => t.key.endsWith(':sla')), `open SLA tasks of deal ${id}`).toHaveLength(1);
-    expect(open.every((t) => t.key.includes(`:${stage}:`)), `open tasks of ended visits on deal ${id}`).toBe(true);
+    expect(
+      open.filter((t) => t.key.endsWith(':sla')),
+      `open SLA tasks of deal ${id}`,
+    ).toHaveLength(1);
+    expect(
+      open.every((t) => t.key.includes(`:${stage}:`)),
+      `open tasks of ended visits on deal ${id}`,
+    ).toBe(true);
     out.set(id, open.map((t) => t.id).sort());
   }
   return out;
@@ -63,7 +74,10 @@ describe('Redis data loss (issue 12)', () => {
     // What a Redis restart without persistence looks like to this service: every key it had is gone.
     await deleteKeys(e.prefix);
     const guard = e.stack.service.dataLoss;
-    await until('the loss to be detected and repaired', async () => (await guard.verify()) && guard.seededAt !== null);
+    await until(
+      'the loss to be detected and repaired',
+      async () => (await guard.verify()) && guard.seededAt !== null,
+    );
     await guard.settled();
     expect(await e.stack.service.stores.playbooks.current(e.stack.portalId!)).not.toBeNull();
     await e.settle();
@@ -81,7 +95,8 @@ describe('Redis data loss (issue 12)', () => {
     await e.settle();
     const now = openTaskIds(e, ids);
     expect(now.get(moved)).not.toEqual(before.get(moved));
-    for (const old of before.get(moved)!) expect(e.tasks(moved).find((t) => t.id === old)!.status).toBe('COMPLETED');
+    for (const old of before.get(moved)!)
+      expect(e.tasks(moved).find((t) => t.id === old)!.status).toBe('COMPLETED');
   });
 
   it('while stopped: a restart on an empty Redis re-seeds, and restart plus sweep leaves one open task per deal', async () => {

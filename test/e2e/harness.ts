@@ -19,7 +19,9 @@ export type E2E = Awaited<ReturnType<typeof startE2E>>;
  * with a real Redis under a test-only key prefix. Time is a manual clock shared by portal and service; SLA
  * timers fire by promoting their BullMQ delayed jobs once the clock passes their fire time, never by sleeping.
  */
-export async function startE2E(opts: { playbook?: Playbook; clock?: ManualClock; prefix?: string; sandbox?: Sandbox } = {}) {
+export async function startE2E(
+  opts: { playbook?: Playbook; clock?: ManualClock; prefix?: string; sandbox?: Sandbox } = {},
+) {
   const clock = opts.clock ?? manualClock(MONDAY_9AM_NY);
   const prefix = opts.prefix ?? `sktest-e2e-${randomUUID().slice(0, 8)}`;
   const playbook = opts.playbook ?? loadExamplePlaybook('telehealth');

@@ -24,7 +24,13 @@ afterAll(async () => {
 
 const newDeal = (extra: Record<string, string> = {}, owner = GROWTH_REP) =>
   e.portal.ui.createDeal(
-    { dealname: 'Intake request', pipeline: PIPELINE, dealstage: S.newLead, hubspot_owner_id: owner, ...extra },
+    {
+      dealname: 'Intake request',
+      pipeline: PIPELINE,
+      dealstage: S.newLead,
+      hubspot_owner_id: owner,
+      ...extra,
+    },
     { userId: Number(owner) },
   ).id;
 
@@ -57,7 +63,12 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     expect(sla1.status).toBe('COMPLETED');
     const open = e.openTasks(id);
     // The SLA task plus the day 1 / 3 / 7 re-engagement cadence.
-    expect(open.map((t) => t.key.split(':').pop()).sort()).toEqual(['reengage_day1', 'reengage_day3', 'reengage_day7', 'sla']);
+    expect(open.map((t) => t.key.split(':').pop()).sort()).toEqual([
+      'reengage_day1',
+      'reengage_day3',
+      'reengage_day7',
+      'sla',
+    ]);
     expect(open.every((t) => t.owner === GROWTH_REP)).toBe(true);
     expect(e.props(id)[P.slaStatus]).toBe('running');
   });
@@ -78,7 +89,7 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     expect(e.tasks(id).filter((t) => t.key.endsWith(':sla'))).toHaveLength(1);
   });
 
-  it("passes a gate on a task the rep completed just before moving, which Stagekeeper had not read yet", async () => {
+  it('passes a gate on a task the rep completed just before moving, which Stagekeeper had not read yet', async () => {
     const id = newDeal({}, CLINICAL_REP);
     await e.settle();
     e.portal.ui.logContactAttempt(id, { userId: Number(CLINICAL_REP) });
@@ -87,7 +98,11 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     expect(e.props(id).dealstage).toBe(S.intakeStarted);
     const verify = e.openTasks(id).find((t) => t.key.endsWith(':task:verify_identity'))!;
     e.portal.ui.completeTask(verify.id, { userId: Number(CLINICAL_REP) });
-    e.portal.ui.setProperties(id, { intake_form_submitted_at: String(e.clock.now()) }, { userId: Number(CLINICAL_REP) });
+    e.portal.ui.setProperties(
+      id,
+      { intake_form_submitted_at: String(e.clock.now()) },
+      { userId: Number(CLINICAL_REP) },
+    );
     e.portal.ui.moveDeal(id, S.intakeCompleted, { userId: Number(CLINICAL_REP) });
     await e.settle();
     const p = e.props(id);
@@ -106,7 +121,9 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     e.portal.ui.setProperties(id, { dealstage: S.intakeCompleted }, rep);
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.newLead);
-    expect(e.props(id)[P.gateMissing]).toBe('First contact attempt logged; Intake Started: Identity and insurance verified');
+    expect(e.props(id)[P.gateMissing]).toBe(
+      'First contact attempt logged; Intake Started: Identity and insurance verified',
+    );
     // Walk it there instead: contact, Intake Started, verification, Intake Completed with a ready, assigned chart.
     await e.advance(MIN);
     e.portal.ui.logContactAttempt(id, rep);
@@ -118,7 +135,11 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     e.portal.ui.moveDeal(id, S.intakeCompleted, rep);
     await e.settle();
     expect(e.props(id).dealstage).toBe(S.intakeCompleted);
-    e.portal.ui.setProperties(id, { chart_packet_ready: 'true', chart_packet_assignee_id: CLINICAL_REP }, rep);
+    e.portal.ui.setProperties(
+      id,
+      { chart_packet_ready: 'true', chart_packet_assignee_id: CLINICAL_REP },
+      rep,
+    );
     await e.advance(MIN);
     e.portal.ui.moveDeal(id, S.clinicalReview, rep);
     await e.settle();
@@ -169,7 +190,8 @@ describe('a deal walking the canonical telehealth pipeline', () => {
     await e.settle();
     e.portal.ui.moveDeal(id, S.intakeStarted, { userId: Number(GROWTH_REP) });
     await e.settle();
-    const slaTask = () => e.openTasks(id).find((t) => t.key.includes(`:${S.intakeStarted}:`) && t.key.endsWith(':sla'))!;
+    const slaTask = () =>
+      e.openTasks(id).find((t) => t.key.includes(`:${S.intakeStarted}:`) && t.key.endsWith(':sla'))!;
     const due = slaTask().dueAt;
     e.portal.ui.setProperty(id, 'waiting_on', 'patient', { userId: Number(GROWTH_REP) });
     await e.settle();

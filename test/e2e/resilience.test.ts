@@ -24,7 +24,10 @@ async function walk(x: E2E, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     ids.push(
-      x.portal.ui.createDeal({ dealname: `Deal ${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id,
+      x.portal.ui.createDeal(
+        { dealname: `Deal ${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+        { userId: Number(REP) },
+      ).id,
     );
   }
   await x.settle();
@@ -47,7 +50,10 @@ function assertOneTaskPerEntry(x: E2E, id: string): void {
     const entry = t.key.slice(0, -':sla'.length);
     byEntry.set(entry, (byEntry.get(entry) ?? 0) + 1);
   }
-  expect([...byEntry.values()].every((n) => n === 1), `duplicate SLA task on deal ${id}`).toBe(true);
+  expect(
+    [...byEntry.values()].every((n) => n === 1),
+    `duplicate SLA task on deal ${id}`,
+  ).toBe(true);
   // New Lead, Contact Attempted, Intake Started: three entries, three SLA tasks.
   expect(byEntry.size).toBe(3);
   const open = x.openTasks(id).filter((t) => t.key.endsWith(':sla'));
@@ -64,7 +70,10 @@ describe('webhook faults', () => {
     const seen = new Set<number>();
     let dupes = 0;
     for (const d of e.portal.webhooks.deliveries.filter((d) => d.attemptNumber === 0))
-      for (const id of d.eventIds) seen.has(id) ? dupes++ : seen.add(id);
+      for (const id of d.eventIds) {
+        if (seen.has(id)) dupes++;
+        else seen.add(id);
+      }
     expect(dupes).toBeGreaterThan(5);
     for (const id of ids) {
       expect(e.props(id).dealstage).toBe(INTAKE_STARTED);
@@ -74,7 +83,10 @@ describe('webhook faults', () => {
 
   it('dropped deliveries are recovered by the sweep', async () => {
     e = await startE2E();
-    const id = e.portal.ui.createDeal({ dealname: 'D', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    const id = e.portal.ui.createDeal(
+      { dealname: 'D', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
     await e.settle();
     e.portal.setFaults({ dropRate: 1, seed: 3 });
     e.portal.ui.logContactAttempt(id, { userId: Number(REP) });
@@ -87,7 +99,9 @@ describe('webhook faults', () => {
     e.portal.setFaults({ dropRate: 0 });
     await e.stack.service.sweepQueue.runOnce();
     await e.settle();
-    expect(e.openTasks(id).some((t) => t.key.includes(`:${CONTACT_ATTEMPTED}:`) && t.key.endsWith(':sla'))).toBe(true);
+    expect(
+      e.openTasks(id).some((t) => t.key.includes(`:${CONTACT_ATTEMPTED}:`) && t.key.endsWith(':sla')),
+    ).toBe(true);
     expect(e.props(id)[P.stageOwnerRole]).toBe('growth_ops');
   });
 });
@@ -97,7 +111,12 @@ describe('restarts', () => {
     e = await startE2E();
     const ids: string[] = [];
     for (let i = 0; i < 6; i++)
-      ids.push(e.portal.ui.createDeal({ dealname: `R${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id);
+      ids.push(
+        e.portal.ui.createDeal(
+          { dealname: `R${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+          { userId: Number(REP) },
+        ).id,
+      );
     // Stop while deliveries and reconciles are in flight; HubSpot retries what the stopped service refused.
     await new Promise((r) => setTimeout(r, 15));
     await e.restart();
@@ -118,9 +137,15 @@ describe('request log', () => {
     const sandbox = await startSandbox({ playbook, now: clock.now, requestLog: file });
     e = await startE2E({ clock, playbook, sandbox });
     const before = e.portal.requests.length;
-    const id = e.portal.ui.createDeal({ dealname: 'L', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP }, { userId: Number(REP) }).id;
+    const id = e.portal.ui.createDeal(
+      { dealname: 'L', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
     await e.settle();
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method: string; url: string });
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { method: string; url: string });
     expect(lines.length).toBe(e.portal.requests.length);
     expect(lines.every((l) => typeof l.method === 'string' && l.url.startsWith('/'))).toBe(true);
     // One deal's entry writes exactly one task create and one deal update; under load a second reconcile may

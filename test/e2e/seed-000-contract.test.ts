@@ -24,7 +24,13 @@ const S = {
 const LAPSED_PIPELINE = '812404418';
 const LAPSED = '1180512301';
 
-const LEADS = { growth_ops: '52841901', intake_ops: '61230440', clinical_ops: '70315510', provider_team: '80112001', patient_success: '90440300' };
+const LEADS = {
+  growth_ops: '52841901',
+  intake_ops: '61230440',
+  clinical_ops: '70315510',
+  provider_team: '80112001',
+  patient_success: '90440300',
+};
 const REP = '61230455'; // an intake coordinator
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -41,7 +47,9 @@ function contractPlaybook(): Playbook {
         id: LAPSED,
         label: 'Lapsed',
         ownerRole: 'patient_success',
-        entryCriteria: [{ op: 'present', property: 'refill_window_missed_at', label: 'Missed refill window recorded' }],
+        entryCriteria: [
+          { op: 'present', property: 'refill_window_missed_at', label: 'Missed refill window recorded' },
+        ],
       },
     ],
   });
@@ -58,7 +66,10 @@ afterAll(async () => {
 
 const actor = { userId: Number(REP) };
 const create = (stage: string, extra: Record<string, string> = {}) =>
-  e.portal.ui.createDeal({ dealname: 'Intake request', pipeline: PIPELINE, dealstage: stage, hubspot_owner_id: REP, ...extra }, actor).id;
+  e.portal.ui.createDeal(
+    { dealname: 'Intake request', pipeline: PIPELINE, dealstage: stage, hubspot_owner_id: REP, ...extra },
+    actor,
+  ).id;
 const move = async (id: string, stage: string) => {
   // A minute between moves: HubSpot never stamps two stage entries of one deal in the same millisecond.
   await e.advance(MIN);
@@ -66,11 +77,13 @@ const move = async (id: string, stage: string) => {
   await e.settle();
 };
 const entered = (id: string, stage: string) => ms(e.props(id)[`hs_v2_date_entered_${stage}`]);
-const taskOf = (id: string, stage: string, suffix: string) => e.tasks(id).find((t) => t.key.includes(`:${stage}:`) && t.key.endsWith(suffix));
-const leadTasks = (id: string, lead: string) => e.openTasks(id).filter((t) => t.owner === lead && t.key.includes(':level:'));
+const taskOf = (id: string, stage: string, suffix: string) =>
+  e.tasks(id).find((t) => t.key.includes(`:${stage}:`) && t.key.endsWith(suffix));
+const leadTasks = (id: string, lead: string) =>
+  e.openTasks(id).filter((t) => t.owner === lead && t.key.includes(':level:'));
 
 describe('000 "Owner model: one stage, one accountable role" (lines 64-72), walked stage by stage', () => {
-  it('each stage is owned by 000\'s role, and a deal with every item in place passes each gate', async () => {
+  it("each stage is owned by 000's role, and a deal with every item in place passes each gate", async () => {
     const id = create(S.newLead, { intake_form_submitted_at: String(e.clock.now()) });
     await e.settle();
     // The stage's role as Stagekeeper wrote it back, checked against who owns the deal in HubSpot: with the
@@ -80,11 +93,17 @@ describe('000 "Owner model: one stage, one accountable role" (lines 64-72), walk
     const role = () => {
       const p = e.props(id);
       const held = roles.find((r) => r.id === p[P.stageOwnerRole]);
-      expect(held?.owners, `owner ${p.hubspot_owner_id} in role ${p[P.stageOwnerRole]}`).toContain(p.hubspot_owner_id);
+      expect(held?.owners, `owner ${p.hubspot_owner_id} in role ${p[P.stageOwnerRole]}`).toContain(
+        p.hubspot_owner_id,
+      );
       return p[P.stageOwnerRole];
     };
     // "Growth/Ops owns New Lead and Contact Attempted"
-    expect([e.props(id).dealstage, e.props(id)[P.stageOwnerRole], e.props(id).hubspot_owner_id]).toEqual([S.newLead, 'growth_ops', REP]);
+    expect([e.props(id).dealstage, e.props(id)[P.stageOwnerRole], e.props(id).hubspot_owner_id]).toEqual([
+      S.newLead,
+      'growth_ops',
+      REP,
+    ]);
     e.portal.ui.logContactAttempt(id, actor);
     await move(id, S.contactAttempted);
     expect([e.props(id).dealstage, role()]).toEqual([S.contactAttempted, 'growth_ops']);
@@ -97,13 +116,23 @@ describe('000 "Owner model: one stage, one accountable role" (lines 64-72), walk
     // "Clinical Ops owns Clinical Review Queue"
     e.portal.ui.setProperties(
       id,
-      { chart_packet_ready: 'true', chart_packet_assignee_id: '70315521', intake_summary: 'structured', intake_documents_received: 'true', clinical_risk_level: 'low' },
+      {
+        chart_packet_ready: 'true',
+        chart_packet_assignee_id: '70315521',
+        intake_summary: 'structured',
+        intake_documents_received: 'true',
+        clinical_risk_level: 'low',
+      },
       actor,
     );
     await move(id, S.clinicalReview);
     expect([e.props(id).dealstage, role()]).toEqual([S.clinicalReview, 'clinical_ops']);
     // "Provider Team owns Qualified / Not Qualified"
-    e.portal.ui.setProperties(id, { reviewing_provider_id: '80112045', clinical_decision: 'qualified' }, actor);
+    e.portal.ui.setProperties(
+      id,
+      { reviewing_provider_id: '80112045', clinical_decision: 'qualified' },
+      actor,
+    );
     await move(id, S.qualified);
     expect([e.props(id).dealstage, role()]).toEqual([S.qualified, 'provider_team']);
     // "Patient Success owns Started Care and Active / Retention"
@@ -119,7 +148,10 @@ describe('000 "Owner model: one stage, one accountable role" (lines 64-72), walk
   });
 
   it('"Provider Team owns Qualified / Not Qualified": the closed outcome too', async () => {
-    const id = create(S.clinicalReview, { reviewing_provider_id: '80112045', not_qualified_reason: 'outside program criteria' });
+    const id = create(S.clinicalReview, {
+      reviewing_provider_id: '80112045',
+      not_qualified_reason: 'outside program criteria',
+    });
     await e.settle();
     await move(id, S.notQualified);
     expect([e.props(id).dealstage, e.props(id)[P.stageOwnerRole]]).toEqual([S.notQualified, 'provider_team']);
@@ -163,7 +195,11 @@ describe('000 "Route incomplete records to remediation instead of advancing stag
   });
 
   it('Intake Completed -> Qualified skips Clinical Review Queue and is sent back', async () => {
-    const id = create(S.intakeCompleted, { chart_packet_ready: 'true', chart_packet_assignee_id: '70315521', clinical_decision: 'qualified' });
+    const id = create(S.intakeCompleted, {
+      chart_packet_ready: 'true',
+      chart_packet_assignee_id: '70315521',
+      clinical_decision: 'qualified',
+    });
     await e.settle();
     await move(id, S.qualified);
     expect(e.props(id).dealstage).toBe(S.intakeCompleted);
@@ -171,14 +207,19 @@ describe('000 "Route incomplete records to remediation instead of advancing stag
   });
 
   it('an incomplete chart sent to Clinical Review Queue is routed to Intake Remediation', async () => {
-    const id = create(S.intakeCompleted, { chart_packet_ready: 'true', chart_packet_assignee_id: '70315521' });
+    const id = create(S.intakeCompleted, {
+      chart_packet_ready: 'true',
+      chart_packet_assignee_id: '70315521',
+    });
     await e.settle();
     await move(id, S.clinicalReview);
     expect(e.props(id).dealstage).toBe(S.remediation);
-    expect(e.props(id)[P.gateMissing]).toBe('Structured intake summary; Required intake documents received; Risk flag set');
+    expect(e.props(id)[P.gateMissing]).toBe(
+      'Structured intake summary; Required intake documents received; Risk flag set',
+    );
   });
 
-  it('a move into another pipeline meets the target\'s entry criteria, else it goes back across pipelines', async () => {
+  it("a move into another pipeline meets the target's entry criteria, else it goes back across pipelines", async () => {
     const id = create(S.active);
     await e.settle();
     await move(id, LAPSED);
@@ -186,26 +227,39 @@ describe('000 "Route incomplete records to remediation instead of advancing stag
     expect(e.props(id)[P.gateMissing]).toBe('Missed refill window recorded');
     e.portal.ui.setProperty(id, 'refill_window_missed_at', String(e.clock.now()), actor);
     await move(id, LAPSED);
-    expect([e.props(id).pipeline, e.props(id).dealstage, e.props(id)[P.stageOwnerRole]]).toEqual([LAPSED_PIPELINE, LAPSED, 'patient_success']);
+    expect([e.props(id).pipeline, e.props(id).dealstage, e.props(id)[P.stageOwnerRole]]).toEqual([
+      LAPSED_PIPELINE,
+      LAPSED,
+      'patient_success',
+    ]);
   });
 
-  it('after the cadence the lead closes as Unreachable only with a closure reason from 003\'s list, kept as a reportable enumeration', async () => {
+  it("after the cadence the lead closes as Unreachable only with a closure reason from 003's list, kept as a reportable enumeration", async () => {
     // 003: "Closure reasons are why leads end, such as no response, not a fit, duplicate, or service out of coverage area."
     const property = e.portal.catalogs.deals.get(P.closureReason)!;
-    expect([property.type, property.options?.map((o) => o.value)]).toEqual(['enumeration', [...CLOSURE_REASONS]]);
+    expect([property.type, property.options?.map((o) => o.value)]).toEqual([
+      'enumeration',
+      [...CLOSURE_REASONS],
+    ]);
     const id = create(S.newLead);
     await e.settle();
     e.portal.ui.logContactAttempt(id, actor);
     await move(id, S.contactAttempted);
     await move(id, S.unreachable);
     expect(e.props(id).dealstage).toBe(S.contactAttempted);
-    expect(e.props(id)[P.gateMissing]).toBe('Closure reason recorded (no response, not a fit, duplicate or out of coverage)');
+    expect(e.props(id)[P.gateMissing]).toBe(
+      'Closure reason recorded (no response, not a fit, duplicate or out of coverage)',
+    );
     // HubSpot refuses a value outside the enumeration's options.
     expect(() => e.portal.ui.setProperty(id, P.closureReason, 'gave_up', actor)).toThrow();
     e.portal.ui.setProperty(id, P.closureReason, 'no_response', actor);
     await move(id, S.unreachable);
     const p = e.props(id);
-    expect([p.dealstage, p[P.closureReason], p[P.stageOwnerRole]]).toEqual([S.unreachable, 'no_response', 'growth_ops']);
+    expect([p.dealstage, p[P.closureReason], p[P.stageOwnerRole]]).toEqual([
+      S.unreachable,
+      'no_response',
+      'growth_ops',
+    ]);
     // The cadence is over: its open attempts are closed, and a closed stage starts no clock.
     expect(e.openTasks(id)).toEqual([]);
     expect(p[P.slaDueAt] ?? '').toBe('');
@@ -243,7 +297,9 @@ describe('000 "Intake Completed -> Clinical Review Queue: <= 4 business hours", 
     expect([p[P.slaStatus], p[P.breachStage]]).toEqual(['breached', S.intakeCompleted]);
     expect(ms(p[P.slaBreachedAt])).toBe(at + 4 * HOUR);
     expect(p.clinical_review_priority).toBe('expedite');
-    expect(leadTasks(id, LEADS.intake_ops).map((t) => t.subject)).toContain('Intake Completed -> Clinical Review Queue SLA breached');
+    expect(leadTasks(id, LEADS.intake_ops).map((t) => t.subject)).toContain(
+      'Intake Completed -> Clinical Review Queue SLA breached',
+    );
   });
 });
 
@@ -258,7 +314,9 @@ describe('000 "New Lead -> Contact Attempted: <= 15 minutes during staffed hours
     // Breach goes to the Growth/Ops lead.
     await e.advance(Date.parse('2026-11-23T21:15:00Z') - e.clock.now());
     expect(e.props(id)[P.slaStatus]).toBe('breached');
-    expect(leadTasks(id, LEADS.growth_ops).map((t) => t.subject)).toEqual(['New lead not contacted within SLA']);
+    expect(leadTasks(id, LEADS.growth_ops).map((t) => t.subject)).toEqual([
+      'New lead not contacted within SLA',
+    ]);
   });
 });
 
@@ -274,7 +332,9 @@ describe('000 "Qualified -> Started Care next-step outreach: <= 2 business hours
     expect(taskOf(id, S.qualified, ':task:welcome_call')).toBeDefined();
     await e.advance(tuesday9 - e.clock.now());
     expect(e.props(id)[P.slaStatus]).toBe('breached');
-    expect(leadTasks(id, LEADS.provider_team).map((t) => t.subject)).toEqual(['Qualified patient not contacted within 2 business hours']);
+    expect(leadTasks(id, LEADS.provider_team).map((t) => t.subject)).toEqual([
+      'Qualified patient not contacted within 2 business hours',
+    ]);
   });
 });
 
@@ -292,10 +352,19 @@ describe('003 "Closure should not be based only on an agent\'s internal judgment
     }
     // 000 "escalate to lead on breach": the cadence's 8 days are over.
     await e.advance(at + 8 * DAY - e.clock.now());
-    expect([e.props(id)[P.slaStatus], e.props(id)[P.breachReason]]).toEqual(['breached', 'patient_unreachable']);
-    expect(leadTasks(id, LEADS.growth_ops).map((t) => t.subject)).toContain('Re-engagement cadence over: close as Unreachable or move on');
+    expect([e.props(id)[P.slaStatus], e.props(id)[P.breachReason]]).toEqual([
+      'breached',
+      'patient_unreachable',
+    ]);
+    expect(leadTasks(id, LEADS.growth_ops).map((t) => t.subject)).toContain(
+      'Re-engagement cadence over: close as Unreachable or move on',
+    );
     await move(id, S.unreachable);
     const p = e.props(id);
-    expect([p.dealstage, p[P.closureReason], p[P.gateStatus]]).toEqual([S.unreachable, 'no_response', 'clear']);
+    expect([p.dealstage, p[P.closureReason], p[P.gateStatus]]).toEqual([
+      S.unreachable,
+      'no_response',
+      'clear',
+    ]);
   });
 });

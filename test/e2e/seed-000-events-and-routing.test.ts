@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCardView, loadExamplePlaybook, P, type ManagedCardView, type Playbook } from '@stagekeeper/shared';
+import {
+  buildCardView,
+  loadExamplePlaybook,
+  P,
+  type ManagedCardView,
+  type Playbook,
+} from '@stagekeeper/shared';
 import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
 import { createObject } from '../sandbox/crm';
 import { startE2E, type E2E } from './harness';
@@ -28,15 +34,24 @@ const INTAKE_LEAD = '61230440';
 /** HubSpot returns datetimes as ISO strings; we write epoch-ms strings. Read both. */
 const ms = (v: string | null | undefined) => (v && /^\d+$/.test(v) ? Number(v) : Date.parse(v ?? ''));
 
-const stageByLabel = (playbook: Playbook, re: RegExp) => playbook.pipelines[0]!.stages.find((s) => re.test(s.label))!.id;
+const stageByLabel = (playbook: Playbook, re: RegExp) =>
+  playbook.pipelines[0]!.stages.find((s) => re.test(s.label))!.id;
 
 async function card(e: E2E, dealId: string): Promise<ManagedCardView> {
   const { state } = await e.stack.service.stores.states.load(String(e.portal.portalId), dealId);
-  return buildCardView({ dealId, playbook: e.playbook, state, snapshot: null, now: e.clock.now() }) as ManagedCardView;
+  return buildCardView({
+    dealId,
+    playbook: e.playbook,
+    state,
+    snapshot: null,
+    now: e.clock.now(),
+  }) as ManagedCardView;
 }
 
 const notes = (e: E2E, dealId: string) =>
-  e.portal.associations.ids('deals', dealId, 'notes').map((id) => e.portal.objects.get('notes', id).props.get('hs_note_body') ?? '');
+  e.portal.associations
+    .ids('deals', dealId, 'notes')
+    .map((id) => e.portal.objects.get('notes', id).props.get('hs_note_body') ?? '');
 
 describe('seed 000 care-continuity clocks and work routed to the accountable role', () => {
   let e: E2E;
@@ -46,7 +61,9 @@ describe('seed 000 care-continuity clocks and work routed to the accountable rol
     // The canonical New Lead SLA with its conditional target for urgent leads written out here, so the
     // re-evaluation scenario does not depend on how the canonical stage blocks are tuned.
     const newLead = playbook.pipelines[0]!.stages.find((s) => s.id === S.newLead)!;
-    newLead.sla!.overrides = [{ when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '5m' }];
+    newLead.sla!.overrides = [
+      { when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '5m' },
+    ];
     e = await startE2E({ playbook });
     // The care-continuity clocks run in any stage; Active / Retention has no stage SLA of its own to get in the way.
     ACTIVE = stageByLabel(e.playbook, /retention/i);
@@ -84,15 +101,22 @@ describe('seed 000 care-continuity clocks and work routed to the accountable rol
     expect(p[P.clockBreachReason]).toBeTruthy();
     expect(p[P.breachCount]).toBe('1');
     const leadTask = e.openTasks(id).find((t) => t.key === `${run}:level:0:lead`);
-    expect(leadTask).toMatchObject({ owner: PS_LEAD, subject: 'Support inquiry not answered within 1 business hour' });
+    expect(leadTask).toMatchObject({
+      owner: PS_LEAD,
+      subject: 'Support inquiry not answered within 1 business hour',
+    });
 
-    e.portal.ui.setProperty(id, 'support_inquiry_responded_at', String(e.clock.now()), { userId: Number(PS_REP) });
+    e.portal.ui.setProperty(id, 'support_inquiry_responded_at', String(e.clock.now()), {
+      userId: Number(PS_REP),
+    });
     await e.settle();
     expect(slaTask().status).toBe('COMPLETED');
     expect(e.props(id)[P.clocksOpen] ?? '').toBe('');
     const view = await card(e, id);
     expect(view.eventClocks[0]).toMatchObject({ id: 'support_inquiry', status: 'breached', target: '1h' });
-    expect(view.trail.map((t) => t.rule)).toEqual(expect.arrayContaining(['clock.started', 'clock.breached', 'clock.stopped']));
+    expect(view.trail.map((t) => t.rule)).toEqual(
+      expect.arrayContaining(['clock.started', 'clock.breached', 'clock.stopped']),
+    );
   });
 
   it('seed 000 line 90: a missing refill input starts a 24-hour clock (calendar hours), stopped when the input arrives', async () => {
@@ -150,7 +174,12 @@ describe('seed 000 care-continuity clocks and work routed to the accountable rol
     const owners: string[] = [];
     for (const name of ['first', 'second']) {
       const id = e.portal.ui.createDeal(
-        { dealname: `Routing ${name}`, pipeline: PIPELINE, dealstage: S.newLead, hubspot_owner_id: GROWTH_REP },
+        {
+          dealname: `Routing ${name}`,
+          pipeline: PIPELINE,
+          dealstage: S.newLead,
+          hubspot_owner_id: GROWTH_REP,
+        },
         { userId: Number(GROWTH_REP) },
       ).id;
       await e.settle();
@@ -171,7 +200,12 @@ describe('seed 000 care-continuity clocks and work routed to the accountable rol
       const note = notes(e, id).find((b) => b.includes('Stagekeeper handoff'));
       expect(note).toContain(`Owner ${GROWTH_REP} handed the deal to ${owner}`);
       const view = await card(e, id);
-      expect(view.routing).toMatchObject({ mode: 'assignDeal', from: GROWTH_REP, to: owner, pick: 'roundRobin' });
+      expect(view.routing).toMatchObject({
+        mode: 'assignDeal',
+        from: GROWTH_REP,
+        to: owner,
+        pick: 'roundRobin',
+      });
       expect(view.trail.map((t) => t.rule)).toContain('routing.deal_assigned');
       // HubSpot's echo of the new owner is the routing itself, not a handoff inside the stage.
       expect(e.tasks(id).some((t) => t.key.includes(':handoff:'))).toBe(false);
@@ -196,7 +230,12 @@ describe('seed 000 owner model when the accountable role lists no member', () =>
 
   it('seed 000 lines 68-69 and 103: the deal goes to the Intake Ops lead', async () => {
     const id = e.portal.ui.createDeal(
-      { dealname: 'No member', pipeline: PIPELINE, dealstage: S.contactAttempted, hubspot_owner_id: GROWTH_REP },
+      {
+        dealname: 'No member',
+        pipeline: PIPELINE,
+        dealstage: S.contactAttempted,
+        hubspot_owner_id: GROWTH_REP,
+      },
       { userId: Number(GROWTH_REP) },
     ).id;
     await e.settle();
@@ -226,7 +265,14 @@ describe('seed 000 owner model with the fewest-open-tasks policy', () => {
     createObject(
       e.portal,
       'tasks',
-      { properties: { hs_timestamp: String(e.clock.now()), hs_task_subject: 'Callback', hs_task_status: status, hubspot_owner_id: ownerId } },
+      {
+        properties: {
+          hs_timestamp: String(e.clock.now()),
+          hs_task_subject: 'Callback',
+          hs_task_status: status,
+          hubspot_owner_id: ownerId,
+        },
+      },
       { changeSource: 'CRM_UI', sourceId: `userId:${ownerId}` },
     );
 

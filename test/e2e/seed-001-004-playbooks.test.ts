@@ -40,7 +40,13 @@ describe('seed 001: five-phase journey (shared/playbooks/five-phase-journey.yaml
   };
 
   it('"explicit sub-status values": an incomplete intake stays in its stage, visible, its clock paused', async () => {
-    const id = e.portal.ui.createDeal({ dealname: 'Journey', pipeline: 'default', dealstage: S.intake, hubspot_owner_id: INTAKE, intake_substatus: 'awaiting_consent' }).id;
+    const id = e.portal.ui.createDeal({
+      dealname: 'Journey',
+      pipeline: 'default',
+      dealstage: S.intake,
+      hubspot_owner_id: INTAKE,
+      intake_substatus: 'awaiting_consent',
+    }).id;
     await e.settle();
     expect(e.props(id)[P.slaStatus]).toBe('paused');
     e.portal.ui.setProperty(id, 'intake_substatus', 'complete');
@@ -49,19 +55,27 @@ describe('seed 001: five-phase journey (shared/playbooks/five-phase-journey.yaml
   });
 
   it('"Denied ... must route to defined follow-up states, not dead ends": an owned stage with a task and an SLA that escalates', async () => {
-    const id = e.portal.ui.createDeal({ dealname: 'Journey', pipeline: 'default', dealstage: S.review, hubspot_owner_id: CLINICAL }).id;
+    const id = e.portal.ui.createDeal({
+      dealname: 'Journey',
+      pipeline: 'default',
+      dealstage: S.review,
+      hubspot_owner_id: CLINICAL,
+    }).id;
     await e.settle();
     e.portal.ui.setProperties(id, { clinical_decision: 'denied', denial_reason: 'contraindication' });
     await move(id, S.denied);
     const p = e.props(id);
     expect([p.dealstage, p[P.stageOwnerRole], p[P.slaStatus]]).toEqual([S.denied, 'clinical_ops', 'running']);
-    expect(e.openTasks(id).map((t) => t.subject)).toContain('Tell the patient the decision and the alternatives (redirect)');
+    expect(e.openTasks(id).map((t) => t.subject)).toContain(
+      'Tell the patient the decision and the alternatives (redirect)',
+    );
     // 12 care-team hours: Monday 08:00-19:00 Chicago is 11, so Tuesday 08:00 is past due; the lead gets a task.
     await e.advance(24 * 60 * MIN);
     expect(e.props(id)[P.slaStatus]).toBe('breached');
     expect(e.openTasks(id).some((t) => t.owner === CLINICAL_LEAD)).toBe(true);
     // The journey then closes as Not Eligible (closed-lost, with a closure reason), once the patient was told.
-    for (const t of e.openTasks(id)) if (t.subject.startsWith('Tell the patient')) e.portal.ui.completeTask(t.id);
+    for (const t of e.openTasks(id))
+      if (t.subject.startsWith('Tell the patient')) e.portal.ui.completeTask(t.id);
     e.portal.ui.setProperty(id, P.closureReason, 'not_a_fit');
     await move(id, S.notEligible);
     expect(e.props(id).dealstage).toBe(S.notEligible);
@@ -69,7 +83,12 @@ describe('seed 001: five-phase journey (shared/playbooks/five-phase-journey.yaml
   });
 
   it('"refill cadence ... represented in pipeline state": Refill Due -> Active Care is a declared loop, not backflow', async () => {
-    const id = e.portal.ui.createDeal({ dealname: 'Journey', pipeline: 'default', dealstage: S.active, hubspot_owner_id: '48120815' }).id;
+    const id = e.portal.ui.createDeal({
+      dealname: 'Journey',
+      pipeline: 'default',
+      dealstage: S.active,
+      hubspot_owner_id: '48120815',
+    }).id;
     await e.settle();
     e.portal.ui.setProperty(id, 'next_refill_date', String(e.clock.now() + 7 * 24 * 60 * MIN));
     await move(id, S.refillDue);
@@ -84,7 +103,12 @@ describe('seed 001: five-phase journey (shared/playbooks/five-phase-journey.yaml
 });
 
 describe('seed 004: provider referrals (shared/playbooks/provider-referrals.yaml)', () => {
-  const S = { received: '1290330101', triage: '1290330103', declinedFeedback: '1290330109', declined: '1290330108' };
+  const S = {
+    received: '1290330101',
+    triage: '1290330103',
+    declinedFeedback: '1290330109',
+    declined: '1290330108',
+  };
   const COORD = '33019204';
   const COORD_LEAD = '33019200';
   let e: E2E;
@@ -95,7 +119,13 @@ describe('seed 004: provider referrals (shared/playbooks/provider-referrals.yaml
     await e?.close();
   });
   const create = (extra: Record<string, string> = {}) =>
-    e.portal.ui.createDeal({ dealname: 'Referral', pipeline: '845120077', dealstage: S.received, hubspot_owner_id: COORD, ...extra }).id;
+    e.portal.ui.createDeal({
+      dealname: 'Referral',
+      pipeline: '845120077',
+      dealstage: S.received,
+      hubspot_owner_id: COORD,
+      ...extra,
+    }).id;
 
   it('"Referral intake should be faster than consumer intake": first touch due in 10 staffed minutes (consumer: 15)', async () => {
     const id = create();
@@ -135,7 +165,11 @@ describe('seed 004: provider referrals (shared/playbooks/provider-referrals.yaml
     e.portal.ui.moveDeal(id, S.declinedFeedback);
     await e.settle();
     const p = e.props(id);
-    expect([p.dealstage, p[P.stageOwnerRole], p[P.slaStatus]]).toEqual([S.declinedFeedback, 'partner_liaison', 'running']);
+    expect([p.dealstage, p[P.stageOwnerRole], p[P.slaStatus]]).toEqual([
+      S.declinedFeedback,
+      'partner_liaison',
+      'running',
+    ]);
     const feedback = e.openTasks(id).find((t) => t.subject.startsWith('Tell the referrer why'));
     expect(feedback).toBeTruthy();
     // Closing before the feedback is sent is refused by the gate; after it, the referral closes as declined.
@@ -151,13 +185,17 @@ describe('seed 004: provider referrals (shared/playbooks/provider-referrals.yaml
     expect(e.props(id).dealstage).toBe(S.declined);
   });
 
-  it('004\'s referral scorecard: first touch, incomplete referrals and the partner referring again within 30 days', async () => {
+  it("004's referral scorecard: first touch, incomplete referrals and the partner referring again within 30 days", async () => {
     // Two referrals from one partner, the second two days after the first and incomplete (clarification first).
     const first = create({ referrer_ods_code: 'B82002' });
     await e.settle();
     await e.advance(4 * MIN);
     e.portal.ui.logContactAttempt(first);
-    e.portal.ui.setProperties(first, { referral_letter_received_at: String(e.clock.now()), referral_reason: 'assessment', referral_complete: 'true' });
+    e.portal.ui.setProperties(first, {
+      referral_letter_received_at: String(e.clock.now()),
+      referral_reason: 'assessment',
+      referral_complete: 'true',
+    });
     e.portal.ui.moveDeal(first, S.triage);
     await e.settle();
     expect(e.props(first).dealstage).toBe(S.triage);
@@ -172,9 +210,17 @@ describe('seed 004: provider referrals (shared/playbooks/provider-referrals.yaml
 
     const redis = new Redis(REDIS_URL);
     const portalId = e.stack.portalId!;
-    const rows = await new HistoryStore(redis, redisKeys(e.prefix), createLogger('silent')).readWeek(portalId, e.clock.now()).finally(() => redis.quit());
+    const rows = await new HistoryStore(redis, redisKeys(e.prefix), createLogger('silent'))
+      .readWeek(portalId, e.clock.now())
+      .finally(() => redis.quit());
     const zone = e.playbook.calendars[0]!.timeZone;
-    const card = computeScorecard({ rows, playbook: e.playbook, week: isoWeekOf(e.clock.now(), zone), zone, now: e.clock.now() });
+    const card = computeScorecard({
+      rows,
+      playbook: e.playbook,
+      week: isoWeekOf(e.clock.now(), zone),
+      zone,
+      now: e.clock.now(),
+    });
     const mine = rows.filter((r) => r.dealId === first || r.dealId === second);
     expect(mine.map((r) => r.dims?.referrer_ods_code)).toEqual(['B82002', 'B82002']);
     // Other tests' referrals share the week; these two add their first touches (4 and 6 wall minutes).

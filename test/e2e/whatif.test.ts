@@ -43,7 +43,13 @@ beforeAll(async () => {
 
   const create = (urgency: string) =>
     e.portal.ui.createDeal(
-      { dealname: 'What-if', pipeline: TELEHEALTH.pipeline, dealstage: S.newLead, hubspot_owner_id: REP, urgency },
+      {
+        dealname: 'What-if',
+        pipeline: TELEHEALTH.pipeline,
+        dealstage: S.newLead,
+        hubspot_owner_id: REP,
+        urgency,
+      },
       { userId: Number(REP) },
     ).id;
   ids.urgentSlow = create('urgent');
@@ -74,7 +80,10 @@ afterAll(async () => {
 async function historyRows(): Promise<HistoryRow[]> {
   const redis = new Redis(REDIS_URL);
   try {
-    return await new HistoryStore(redis, redisKeys(e.prefix), createLogger('silent')).readWeek(portal(), e.clock.now());
+    return await new HistoryStore(redis, redisKeys(e.prefix), createLogger('silent')).readWeek(
+      portal(),
+      e.clock.now(),
+    );
   } finally {
     await redis.quit();
   }
@@ -94,7 +103,9 @@ function expectFlipAndRepair(report: WhatIfReport) {
 describe('what-if over visits the worker recorded', () => {
   it('the worker records the inputs that decided each visit: the urgency value and the pause record, nothing else', async () => {
     const rows = (await historyRows()).filter((r) => r.stage === S.newLead);
-    expect(rows.map((r) => r.dealId).sort()).toEqual([ids.urgentSlow, ids.routineSlow, ids.routineFast].sort());
+    expect(rows.map((r) => r.dealId).sort()).toEqual(
+      [ids.urgentSlow, ids.routineSlow, ids.routineFast].sort(),
+    );
     const byDeal = new Map(rows.map((r) => [r.dealId, r]));
     expect(byDeal.get(ids.urgentSlow)!.slaOutcome).toBe('breached');
     expect(byDeal.get(ids.routineFast)!.slaOutcome).toBe('met');
@@ -147,7 +158,10 @@ describe('what-if over visits the worker recorded', () => {
     // A portal with no playbook in force has nothing to compare the draft with.
     const none = await signedPost('/api/settings/whatif', { playbook: draft }, '99999');
     expect(none.status).toBe(404);
-    const unsigned = await fetch(`${e.stack.service.url}/api/settings/whatif?portalId=${portal()}`, { method: 'POST', body: '{}' });
+    const unsigned = await fetch(`${e.stack.service.url}/api/settings/whatif?portalId=${portal()}`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(unsigned.status).toBe(401);
   });
 });
@@ -157,10 +171,16 @@ async function signedPost(path: string, payload: unknown, portalId = portal()) {
   const url = `${e.stack.service.url}${path}?userId=1001&userEmail=admin%40clinic.test&appId=1&portalId=${portalId}`;
   const body = JSON.stringify(payload);
   const ts = String(e.clock.now());
-  const sig = createHmac('sha256', e.portal.clientSecret).update(`POST${url.replace('%40', '@')}${body}${ts}`).digest('base64');
+  const sig = createHmac('sha256', e.portal.clientSecret)
+    .update(`POST${url.replace('%40', '@')}${body}${ts}`)
+    .digest('base64');
   return fetch(url, {
     method: 'POST',
-    headers: { 'X-HubSpot-Signature-v3': sig, 'X-HubSpot-Request-Timestamp': ts, 'Content-Type': 'application/json' },
+    headers: {
+      'X-HubSpot-Signature-v3': sig,
+      'X-HubSpot-Request-Timestamp': ts,
+      'Content-Type': 'application/json',
+    },
     body,
   });
 }

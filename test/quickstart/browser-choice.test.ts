@@ -13,8 +13,13 @@ describe('chooseChromium', () => {
     const file = path.join(dir, 'my-chrome');
     writeFileSync(file, '#!/bin/sh\n');
     chmodSync(file, 0o755);
-    expect(await chooseChromium({ CHROMIUM_PATH: file, PATH: '' })).toMatchObject({ executablePath: file, source: 'CHROMIUM_PATH' });
-    await expect(chooseChromium({ CHROMIUM_PATH: path.join(dir, 'nope'), PATH: '' })).rejects.toThrow(/CHROMIUM_PATH/);
+    expect(await chooseChromium({ CHROMIUM_PATH: file, PATH: '' })).toMatchObject({
+      executablePath: file,
+      source: 'CHROMIUM_PATH',
+    });
+    await expect(chooseChromium({ CHROMIUM_PATH: path.join(dir, 'nope'), PATH: '' })).rejects.toThrow(
+      /CHROMIUM_PATH/,
+    );
   });
 
   it('takes an executable chromium from the PATH, skipping a file that is not executable', async () => {

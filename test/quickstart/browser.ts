@@ -1,4 +1,13 @@
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,7 +49,8 @@ export type ChromiumChoice = {
 export async function chooseChromium(env: NodeJS.ProcessEnv = process.env): Promise<ChromiumChoice> {
   const explicit = env.CHROMIUM_PATH?.trim();
   if (explicit) {
-    if (!existsSync(explicit)) throw new Error(`CHROMIUM_PATH=${explicit} does not exist: point it at a Chromium or unset it`);
+    if (!existsSync(explicit))
+      throw new Error(`CHROMIUM_PATH=${explicit} does not exist: point it at a Chromium or unset it`);
     return { executablePath: explicit, source: 'CHROMIUM_PATH', env: {} };
   }
   for (const name of SYSTEM_CHROMIUMS) {
@@ -58,7 +68,8 @@ export async function chooseChromium(env: NodeJS.ProcessEnv = process.env): Prom
 async function packagedChromium(): Promise<ChromiumChoice> {
   const require = createRequire(import.meta.url);
   const pkgDir = path.dirname(path.dirname(require.resolve('@sparticuz/chromium')));
-  const version = (JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string })
+    .version;
   const dir = path.join(tmpdir(), `sk-sparticuz-chromium-${version}`);
   const done = path.join(dir, '.unpacked');
   if (!existsSync(done)) {
@@ -70,7 +81,11 @@ async function packagedChromium(): Promise<ChromiumChoice> {
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = dir;
     try {
-      await Promise.all(['chromium.br', 'fonts.tar.br', 'swiftshader.tar.br', 'al2023.tar.br'].map((f) => inflate(path.join(pkgDir, 'bin', f))));
+      await Promise.all(
+        ['chromium.br', 'fonts.tar.br', 'swiftshader.tar.br', 'al2023.tar.br'].map((f) =>
+          inflate(path.join(pkgDir, 'bin', f)),
+        ),
+      );
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;

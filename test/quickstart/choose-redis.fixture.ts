@@ -26,5 +26,7 @@ try {
   const afterStop = await ping(choice.url);
   process.stdout.write(`${JSON.stringify({ source: choice.source, pong, afterStop })}\n`);
 } catch (err) {
-  process.stdout.write(`${JSON.stringify({ error: (err as Error).name, message: (err as Error).message })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ error: (err as Error).name, message: (err as Error).message })}\n`,
+  );
 }

@@ -4,7 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
 import { Redis } from 'ioredis';
-import { isoWeekOf, loadExamplePlaybook, parsePlaybook, weekRange, WhatIfReport, type Playbook, type Scorecard } from '@stagekeeper/shared';
+import {
+  isoWeekOf,
+  loadExamplePlaybook,
+  parsePlaybook,
+  weekRange,
+  WhatIfReport,
+  type Playbook,
+  type Scorecard,
+} from '@stagekeeper/shared';
 import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
 import { HistoryStore } from '@stagekeeper/sync-service/state/history-store';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
@@ -54,7 +62,11 @@ function newLeadTarget(yaml: string, to: string): string {
 }
 
 const postWhatIf = async (body: unknown) => {
-  const res = await fetch(`${url}/sandbox/api/whatif`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${url}/sandbox/api/whatif`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as unknown };
 };
 
@@ -66,9 +78,19 @@ const getJson = async <T>(path: string): Promise<{ status: number; body: T }> =>
 beforeAll(async () => {
   // The same wiring as `npm start` in sandbox mode, in process, with the demo clock at 120x so the urgent lead's
   // breach and exit (16 demo minutes) land within seconds.
-  const quick = prepareQuickstart({ SANDBOX: 'true', DEMO_SPEED: '120' }, loadExamplePlaybook('telehealth'), (l) => lines.push(l));
+  const quick = prepareQuickstart(
+    { SANDBOX: 'true', DEMO_SPEED: '120' },
+    loadExamplePlaybook('telehealth'),
+    (l) => lines.push(l),
+  );
   const clock = quick.clock!;
-  const config = loadConfig({ SANDBOX: 'true', KEY_PREFIX: PREFIX, PORT: '0', REDIS_URL, LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    SANDBOX: 'true',
+    KEY_PREFIX: PREFIX,
+    PORT: '0',
+    REDIS_URL,
+    LOG_LEVEL: 'silent',
+  });
   sandbox = await startSandbox({ playbook: quick.playbook, now: clock.now });
   stack = await startStack({
     config,
@@ -108,7 +130,10 @@ const demoFinished = () =>
 async function readRows(at: number) {
   const redis = new Redis(REDIS_URL);
   try {
-    return await new HistoryStore(redis, redisKeys(PREFIX), createLogger('silent')).readWeek(sandbox.portalId, at);
+    return await new HistoryStore(redis, redisKeys(PREFIX), createLogger('silent')).readWeek(
+      sandbox.portalId,
+      at,
+    );
   } finally {
     await redis.quit();
   }
@@ -123,12 +148,16 @@ afterAll(async () => {
 
 describe('the local ops page in sandbox mode', () => {
   it('serves the deals with their live SLA timers, and no deal properties', async () => {
-    const { status, body } = await getJson<{ now: string; speed: number; deals: DealRow[] }>('/sandbox/api/deals');
+    const { status, body } = await getJson<{ now: string; speed: number; deals: DealRow[] }>(
+      '/sandbox/api/deals',
+    );
     expect(status).toBe(200);
     expect(body.speed).toBe(120);
     expect(body.deals).toHaveLength(6);
     // The urgent lead breached in New Lead and was moved on by the Growth Ops lead (that exit is what beforeAll waited for).
-    expect(body.deals.some((d) => d.stage === 'Contact Attempted' && d.breaches === 1 && d.role === 'Growth Ops')).toBe(true);
+    expect(
+      body.deals.some((d) => d.stage === 'Contact Attempted' && d.breaches === 1 && d.role === 'Growth Ops'),
+    ).toBe(true);
     const remediated = body.deals.find((d) => d.stage === 'Intake Remediation')!;
     expect(remediated.gate).toEqual({
       status: 'blocked_remediation',
@@ -146,11 +175,19 @@ describe('the local ops page in sandbox mode', () => {
   });
 
   it('serves the current week scorecard and the demo status; a bad week is a 400, other routes are untouched', async () => {
-    const card = await getJson<Scorecard & { weeks: { previous: string; next: string | null; current: string } }>('/sandbox/api/scorecard');
+    const card = await getJson<
+      Scorecard & { weeks: { previous: string; next: string | null; current: string } }
+    >('/sandbox/api/scorecard');
     const newLead = card.body.byStage.find((r) => r.stage.label === 'New Lead')!;
     // The week picker's steps: back from the current week, and no step into weeks that have not happened.
-    expect(card.body.weeks).toEqual({ previous: isoWeekOf(weekRange(card.body.week, card.body.timeZone).start - 1, card.body.timeZone), next: null, current: card.body.week });
-    const before = await getJson<Scorecard & { weeks: { next: string | null } }>(`/sandbox/api/scorecard?week=${card.body.weeks.previous}`);
+    expect(card.body.weeks).toEqual({
+      previous: isoWeekOf(weekRange(card.body.week, card.body.timeZone).start - 1, card.body.timeZone),
+      next: null,
+      current: card.body.week,
+    });
+    const before = await getJson<Scorecard & { weeks: { next: string | null } }>(
+      `/sandbox/api/scorecard?week=${card.body.weeks.previous}`,
+    );
     expect(before.body.week).toBe(card.body.weeks.previous);
     expect(before.body.weeks.next).toBe(card.body.week);
     expect(newLead.volume).toBeGreaterThanOrEqual(3);
@@ -199,7 +236,9 @@ describe('the local ops page in sandbox mode', () => {
       ),
     ].sort();
     expect(expected).toContain(demo.scenarios.find((s) => s.name === 'neglected')!.dealId);
-    expect(report.flipped.map((f) => [f.dealId, f.stage, f.from, f.to]).sort()).toEqual(expected.map((id) => [id, TELEHEALTH.stages.newLead, 'breached', 'met']));
+    expect(report.flipped.map((f) => [f.dealId, f.stage, f.from, f.to]).sort()).toEqual(
+      expected.map((id) => [id, TELEHEALTH.stages.newLead, 'breached', 'met']),
+    );
     const lead = report.byStage.find((s) => s.stage.id === TELEHEALTH.stages.newLead)!;
     expect(lead.draft.breached).toBe(lead.current.breached - expected.length);
     expect(lead.medianDueShiftMs).toBe(25 * MIN);
@@ -213,11 +252,18 @@ describe('the local ops page in sandbox mode', () => {
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ code: 'invalid_playbook', error: 'The draft has 1 problem.' });
     expect((bad.body as { errors: { line: number; path: string }[] }).errors).toEqual([
-      expect.objectContaining({ line, path: expect.stringMatching(/^pipelines\[0\]\.stages\[0\]\.sla\.target$/) }),
+      expect.objectContaining({
+        line,
+        path: expect.stringMatching(/^pipelines\[0\]\.stages\[0\]\.sla\.target$/),
+      }),
     ]);
     expect((await postWhatIf({ playbook: {} })).status).toBe(400);
     expect((await postWhatIf({ yaml: body.yaml, weeks: 99 })).status).toBe(400);
-    const notJson = await fetch(`${url}/sandbox/api/whatif`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{yaml' });
+    const notJson = await fetch(`${url}/sandbox/api/whatif`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{yaml',
+    });
     expect(notJson.status).toBe(400);
   });
 
@@ -232,7 +278,11 @@ describe('the local ops page in sandbox mode', () => {
         if (m.type() === 'error') problems.push(m.text());
       });
       await page.goto(`${url}/`);
-      await page.waitForFunction('document.querySelectorAll("#deals tr[data-deal]").length === 6', undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        'document.querySelectorAll("#deals tr[data-deal]").length === 6',
+        undefined,
+        { timeout: 15_000 },
+      );
       await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
       await page.waitForSelector('#counts .chip', { timeout: 15_000 });
 
@@ -253,8 +303,14 @@ describe('the local ops page in sandbox mode', () => {
       expect(await page.textContent('#bar-legend')).toMatch(/warning threshold.*due \(100 %\)/);
       for (const chip of await page.locator('#counts .chip').allTextContents()) {
         const [, n, label] = /^(\d+)(.*)$/.exec(chip)!;
-        if (n === '1') expect(label, chip).not.toMatch(/(breaches|deals|warnings|tasks created|escalations|hand-overs|gate blocks|SLAs met)$/);
-        else expect(label, chip).not.toMatch(/^(breach|deal|warning|task created|escalation|hand-over|gate block|SLA met)$/);
+        if (n === '1')
+          expect(label, chip).not.toMatch(
+            /(breaches|deals|warnings|tasks created|escalations|hand-overs|gate blocks|SLAs met)$/,
+          );
+        else
+          expect(label, chip).not.toMatch(
+            /^(breach|deal|warning|task created|escalation|hand-over|gate block|SLA met)$/,
+          );
       }
 
       // The week picker: back a week (nothing happened there in a fresh sandbox), then back to this week.
@@ -294,7 +350,11 @@ describe('the local ops page in sandbox mode', () => {
       page.on('pageerror', (e) => problems.push(e.message));
       await page.goto(`${url}/`);
       // The editor starts from the playbook in force; the edit is typed over it as an ops person would paste it.
-      const yaml = await until('the draft editor prefilled', async () => (await page.inputValue('#wi-draft')) || undefined, 15_000);
+      const yaml = await until(
+        'the draft editor prefilled',
+        async () => (await page.inputValue('#wi-draft')) || undefined,
+        15_000,
+      );
       expect(yaml).toContain('label: New Lead');
       expect(await page.textContent('#wi-version')).toMatch(/^\(v\d+\)$/);
       const edited = newLeadTarget(yaml, '40m');
@@ -302,7 +362,9 @@ describe('the local ops page in sandbox mode', () => {
       // Show the edited stage's label at the top of the editor in the picture, its new target below.
       const line = edited.slice(0, edited.indexOf('label: New Lead')).split('\n').length + 4;
       const showEdit = () =>
-        page.evaluate(`(() => { const t = document.getElementById('wi-draft'); t.scrollTop = ${line - 6} * parseFloat(getComputedStyle(t).lineHeight); })()`);
+        page.evaluate(
+          `(() => { const t = document.getElementById('wi-draft'); t.scrollTop = ${line - 6} * parseFloat(getComputedStyle(t).lineHeight); })()`,
+        );
       await showEdit();
       await page.selectOption('#wi-weeks', '1');
       await page.click('#wi-run');
@@ -312,7 +374,9 @@ describe('the local ops page in sandbox mode', () => {
       expect(Number(await leadRow.locator('td[data-label="Flips"]').textContent())).toBeGreaterThanOrEqual(1);
       expect(await leadRow.locator('td[data-label="Median due shift"]').textContent()).toBe('+25m');
       expect(await leadRow.locator('td[data-label="Breach rate"] .down').count()).toBe(1);
-      expect(await page.locator(`#wi-flips [data-flip="${neglected}"]`).textContent()).toMatch(/in New Lead: breached → met$/);
+      expect(await page.locator(`#wi-flips [data-flip="${neglected}"]`).textContent()).toMatch(
+        /in New Lead: breached → met$/,
+      );
       expect(await page.locator('#wi-roles tr[data-row="growth_ops"]').count()).toBe(1);
       expect(await page.locator('#wi-chart-breach svg rect[data-bar="draft"]').count()).toBeGreaterThan(0);
       expect(await page.textContent('#wi-summary')).toMatch(/would flip/);
@@ -322,7 +386,9 @@ describe('the local ops page in sandbox mode', () => {
       await page.fill('#wi-draft', newLeadTarget(yaml, '40 minutes'));
       await page.click('#wi-run');
       await page.waitForSelector('#wi-errors li', { timeout: 15_000 });
-      expect(await page.textContent('#wi-errors')).toMatch(/^line \d+: pipelines\[0\]\.stages\[0\]\.sla\.target: /);
+      expect(await page.textContent('#wi-errors')).toMatch(
+        /^line \d+: pipelines\[0\]\.stages\[0\]\.sla\.target: /,
+      );
       await page.fill('#wi-draft', edited);
       await showEdit();
       await page.click('#wi-run');
@@ -342,14 +408,24 @@ describe('the local ops page in sandbox mode', () => {
     try {
       const page = await browser.context.newPage();
       await page.goto(`${url}/`);
-      await page.waitForFunction('document.querySelectorAll("#deals tr[data-deal]").length === 6', undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        'document.querySelectorAll("#deals tr[data-deal]").length === 6',
+        undefined,
+        { timeout: 15_000 },
+      );
       await page.waitForSelector('#chart-visits svg rect', { timeout: 15_000 });
       // The what-if section with a preview in it: its editor, tables and charts fit too.
-      await until('the draft editor prefilled', async () => (await page.inputValue('#wi-draft')) || undefined, 15_000);
+      await until(
+        'the draft editor prefilled',
+        async () => (await page.inputValue('#wi-draft')) || undefined,
+        15_000,
+      );
       await page.click('#wi-run');
       await page.waitForSelector('#wi-stages tr[data-row]', { timeout: 15_000 });
       // Expressions as strings: they run in the page, and this file is type-checked without the DOM library.
-      const widths = await page.evaluate<{ page: number; view: number }>('({ page: document.documentElement.scrollWidth, view: window.innerWidth })');
+      const widths = await page.evaluate<{ page: number; view: number }>(
+        '({ page: document.documentElement.scrollWidth, view: window.innerWidth })',
+      );
       expect(widths.page).toBeLessThanOrEqual(widths.view);
       // Every part of the page is inside the viewport's width.
       const overflowing = await page.evaluate<number>(
@@ -365,8 +441,12 @@ describe('the local ops page in sandbox mode', () => {
       expect(stageNow.cells % 5).toBe(0);
       // Cells carry their column's name, shown before the value on a phone.
       expect(await page.locator('#deals tr[data-deal] td[data-label="Due"]').count()).toBe(6);
-      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#deals thead')).display")).toBe('none');
-      expect(await page.evaluate<string>("getComputedStyle(document.querySelector('#wi-stages thead')).display")).toBe('none');
+      expect(
+        await page.evaluate<string>("getComputedStyle(document.querySelector('#deals thead')).display"),
+      ).toBe('none');
+      expect(
+        await page.evaluate<string>("getComputedStyle(document.querySelector('#wi-stages thead')).display"),
+      ).toBe('none');
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}local-ui-360.png`, fullPage: true });
     } finally {

@@ -24,7 +24,11 @@ export function descendants(root: number): number[] {
   const queue = [root];
   while (queue.length) {
     const p = queue.shift()!;
-    for (const [child, parent] of parents) if (parent === p) (out.push(child), queue.push(child));
+    for (const [child, parent] of parents)
+      if (parent === p) {
+        out.push(child);
+        queue.push(child);
+      }
   }
   return out;
 }

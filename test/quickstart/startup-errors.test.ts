@@ -9,11 +9,18 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PREFIX = `sk-sandbox-se-${randomUUID().slice(0, 8)}`;
 
 /** The service's entry point as `npm start` runs it, with this environment; resolves when it exits. */
-function start(vars: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function start(
+  vars: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['HUBSPOT_ACCESS_TOKEN', 'HUBSPOT_CLIENT_ID', 'SANDBOX', 'LOG_LEVEL', 'PLAYBOOK_FILE']) delete env[k];
+  for (const k of ['HUBSPOT_ACCESS_TOKEN', 'HUBSPOT_CLIENT_ID', 'SANDBOX', 'LOG_LEVEL', 'PLAYBOOK_FILE'])
+    delete env[k];
   Object.assign(env, { KEY_PREFIX: PREFIX, PORT: '0', REDIS_URL, DEMO: 'false', ...vars });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'sync-service/src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sync-service/src/main.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -23,7 +30,9 @@ function start(vars: Record<string, string>): Promise<{ code: number | null; std
 }
 
 const listen = (server: Server, port = 0) =>
-  new Promise<number>((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  new Promise<number>((resolve) =>
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 
 const servers: Server[] = [];
 const children: ChildProcess[] = [];
@@ -42,7 +51,11 @@ describe('start-up failures are one line naming the variable and the fix', () =>
     await new Promise((r) => probe.close(r));
     const r = await start({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_WAIT_SECONDS: '1' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^REDIS_URL: no answer from the Redis at 127\\.0\\.0\\.1:${port} within 1 s \\(.*\\): start it, or fix REDIS_URL .*\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^REDIS_URL: no answer from the Redis at 127\\.0\\.0\\.1:${port} within 1 s \\(.*\\): start it, or fix REDIS_URL .*\\n$`,
+      ),
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
@@ -52,16 +65,25 @@ describe('start-up failures are one line naming the variable and the fix', () =>
     const port = await listen(busy);
     const r = await start({ PORT: String(port) });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`PORT ${port} is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)\n`);
+    expect(r.stderr).toBe(
+      `PORT ${port} is already in use: stop the process listening there, or set PORT to a free port (PORT=0 picks one)\n`,
+    );
   });
 
   it('a PLAYBOOK_FILE that cannot be read (a playbook with errors lists each with its line, under the same name)', async () => {
     const r = await start({ PLAYBOOK_FILE: '/nonexistent/playbook.yaml' });
-    expect(r).toMatchObject({ code: 1, stderr: 'PLAYBOOK_FILE: /nonexistent/playbook.yaml: cannot read the file (ENOENT)\n' });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: 'PLAYBOOK_FILE: /nonexistent/playbook.yaml: cannot read the file (ENOENT)\n',
+    });
   });
 
   it('a DEMO value that is neither true nor false', async () => {
     const r = await start({ DEMO: 'fasle' });
-    expect(r).toMatchObject({ code: 1, stderr: 'invalid configuration: DEMO: expected true or false (false runs the sandbox without the demo driver)\n' });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr:
+        'invalid configuration: DEMO: expected true or false (false runs the sandbox without the demo driver)\n',
+    });
   });
 });

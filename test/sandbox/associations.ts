@@ -3,13 +3,29 @@ import { notFound, validationError } from './errors';
 /** Object types the association API knows; only deals, tasks and notes have records in the sandbox. */
 export type AssocType = 'deals' | 'tasks' | 'notes' | 'contacts' | 'companies';
 const ALIASES: Record<string, AssocType> = {
-  deals: 'deals', deal: 'deals', '0-3': 'deals',
-  tasks: 'tasks', task: 'tasks', '0-27': 'tasks',
-  notes: 'notes', note: 'notes', '0-46': 'notes',
-  contacts: 'contacts', contact: 'contacts', '0-1': 'contacts',
-  companies: 'companies', company: 'companies', '0-2': 'companies',
+  deals: 'deals',
+  deal: 'deals',
+  '0-3': 'deals',
+  tasks: 'tasks',
+  task: 'tasks',
+  '0-27': 'tasks',
+  notes: 'notes',
+  note: 'notes',
+  '0-46': 'notes',
+  contacts: 'contacts',
+  contact: 'contacts',
+  '0-1': 'contacts',
+  companies: 'companies',
+  company: 'companies',
+  '0-2': 'companies',
 };
-export const ASSOC_TYPE_IDS: Record<AssocType, string> = { deals: '0-3', tasks: '0-27', notes: '0-46', contacts: '0-1', companies: '0-2' };
+export const ASSOC_TYPE_IDS: Record<AssocType, string> = {
+  deals: '0-3',
+  tasks: '0-27',
+  notes: '0-46',
+  contacts: '0-1',
+  companies: '0-2',
+};
 
 export function resolveAssocType(segment: string): AssocType {
   const t = ALIASES[segment.toLowerCase()];
@@ -26,7 +42,10 @@ const DEFINED: [AssocType, AssocType, number, number][] = [
 ];
 
 /** The default ("unlabelled") type id for a pair, and its inverse. */
-export function defaultTypeId(from: AssocType, to: AssocType): { typeId: number; inverse: number } | undefined {
+export function defaultTypeId(
+  from: AssocType,
+  to: AssocType,
+): { typeId: number; inverse: number } | undefined {
   for (const [f, t, id, inv] of DEFINED) {
     if (f === from && t === to) return { typeId: id, inverse: inv };
     if (f === to && t === from) return { typeId: inv, inverse: id };
@@ -35,7 +54,14 @@ export function defaultTypeId(from: AssocType, to: AssocType): { typeId: number;
 }
 
 export type AssociationSpec = { associationCategory: string; associationTypeId: number };
-export type AssociationRecord = { from: AssocType; fromId: string; to: AssocType; toId: string; category: string; typeId: number };
+export type AssociationRecord = {
+  from: AssocType;
+  fromId: string;
+  to: AssocType;
+  toId: string;
+  category: string;
+  typeId: number;
+};
 
 const CATEGORIES = ['HUBSPOT_DEFINED', 'INTEGRATOR_DEFINED', 'USER_DEFINED', 'WORK'];
 
@@ -49,12 +75,20 @@ export class AssociationStore {
   check(from: AssocType, to: AssocType, spec: unknown): { typeId: number; inverse: number } {
     const s = spec as Partial<AssociationSpec> | null;
     if (!s || typeof s.associationTypeId !== 'number' || !CATEGORIES.includes(String(s.associationCategory)))
-      throw validationError('Invalid association spec: associationCategory and associationTypeId are required');
+      throw validationError(
+        'Invalid association spec: associationCategory and associationTypeId are required',
+      );
     const def = defaultTypeId(from, to);
     if (s.associationCategory !== 'HUBSPOT_DEFINED' || !def || def.typeId !== s.associationTypeId)
       throw validationError(
         `${s.associationCategory} ${s.associationTypeId} is not a valid association type between ${ASSOC_TYPE_IDS[from]} and ${ASSOC_TYPE_IDS[to]}`,
-        { context: { associationTypeId: [String(s.associationTypeId)], fromObjectType: [ASSOC_TYPE_IDS[from]], toObjectType: [ASSOC_TYPE_IDS[to]] } },
+        {
+          context: {
+            associationTypeId: [String(s.associationTypeId)],
+            fromObjectType: [ASSOC_TYPE_IDS[from]],
+            toObjectType: [ASSOC_TYPE_IDS[to]],
+          },
+        },
       );
     return def;
   }
@@ -62,12 +96,24 @@ export class AssociationStore {
   /** Stores both directions, as HubSpot shows an association from either side. Idempotent. */
   add(from: AssocType, fromId: string, to: AssocType, toId: string, typeId: number, inverse: number): void {
     this.put({ from, fromId, to, toId, category: 'HUBSPOT_DEFINED', typeId });
-    this.put({ from: to, fromId: toId, to: from, toId: fromId, category: 'HUBSPOT_DEFINED', typeId: inverse });
+    this.put({
+      from: to,
+      fromId: toId,
+      to: from,
+      toId: fromId,
+      category: 'HUBSPOT_DEFINED',
+      typeId: inverse,
+    });
   }
 
   private put(r: AssociationRecord): void {
     const exists = this.records.some(
-      (x) => x.from === r.from && x.fromId === r.fromId && x.to === r.to && x.toId === r.toId && x.typeId === r.typeId,
+      (x) =>
+        x.from === r.from &&
+        x.fromId === r.fromId &&
+        x.to === r.to &&
+        x.toId === r.toId &&
+        x.typeId === r.typeId,
     );
     if (!exists) this.records.push(r);
   }
@@ -90,7 +136,11 @@ export class AssociationStore {
   }
 
   /** Grouped by target id, in v4 `MultiAssociatedObjectWithLabel` form. */
-  list(from: AssocType, fromId: string, to: AssocType): { toObjectId: number; associationTypes: { category: string; typeId: number; label: null }[] }[] {
+  list(
+    from: AssocType,
+    fromId: string,
+    to: AssocType,
+  ): { toObjectId: number; associationTypes: { category: string; typeId: number; label: null }[] }[] {
     const byTarget = new Map<string, { category: string; typeId: number; label: null }[]>();
     for (const r of this.records) {
       if (r.from !== from || r.fromId !== fromId || r.to !== to) continue;
@@ -99,7 +149,9 @@ export class AssociationStore {
       byTarget.set(r.toId, list);
     }
     // Real v4 responses carry toObjectId as a JSON number although the spec types it as a string.
-    return [...byTarget].sort(([a], [b]) => Number(a) - Number(b)).map(([id, associationTypes]) => ({ toObjectId: Number(id), associationTypes }));
+    return [...byTarget]
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([id, associationTypes]) => ({ toObjectId: Number(id), associationTypes }));
   }
 
   ids(from: AssocType, fromId: string, to: AssocType): string[] {

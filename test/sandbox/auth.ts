@@ -8,7 +8,11 @@ const AUTH_MISSING =
 
 /** OAuth failures come back as 400 with a `status` code word rather than the CRM error shape (facts §10). */
 export class OAuthError extends Error {
-  constructor(readonly statusWord: string, message: string, readonly httpStatus = 400) {
+  constructor(
+    readonly statusWord: string,
+    message: string,
+    readonly httpStatus = 400,
+  ) {
     super(message);
   }
   body(): Record<string, unknown> {
@@ -43,12 +47,19 @@ export class TokenStore {
     if (!issued) throw new HubSpotError(401, 'INVALID_AUTHENTICATION', AUTH_MISSING);
     const ago = this.now() - issued.expiresAt;
     if (ago >= 0)
-      throw new HubSpotError(401, 'EXPIRED_AUTHENTICATION', `The OAuth token used to make this call expired ${Math.max(1, Math.round(ago / 60_000))} minute(s) ago.`);
+      throw new HubSpotError(
+        401,
+        'EXPIRED_AUTHENTICATION',
+        `The OAuth token used to make this call expired ${Math.max(1, Math.round(ago / 60_000))} minute(s) ago.`,
+      );
     return { token, kind: 'oauth' };
   }
 
   /** What the install flow's redirect would carry: a one-time code for `redirectUri`. */
-  issueCode(redirectUri: string, scopes: string[] = ['oauth', 'crm.objects.deals.read', 'crm.objects.deals.write']): string {
+  issueCode(
+    redirectUri: string,
+    scopes: string[] = ['oauth', 'crm.objects.deals.read', 'crm.objects.deals.write'],
+  ): string {
     const code = randomUUID();
     this.codes.set(code, { redirectUri, scopes });
     return code;
@@ -65,12 +76,15 @@ export class TokenStore {
 
   exchange(form: URLSearchParams): Record<string, unknown> {
     const grant = form.get('grant_type');
-    if (form.get('client_id') !== this.client.clientId) throw new OAuthError('BAD_CLIENT_ID', 'missing or unknown client id');
-    if (form.get('client_secret') !== this.client.clientSecret) throw new OAuthError('BAD_CLIENT_SECRET', 'missing or invalid client secret');
+    if (form.get('client_id') !== this.client.clientId)
+      throw new OAuthError('BAD_CLIENT_ID', 'missing or unknown client id');
+    if (form.get('client_secret') !== this.client.clientSecret)
+      throw new OAuthError('BAD_CLIENT_SECRET', 'missing or invalid client secret');
     if (grant === 'authorization_code') {
       const c = this.codes.get(form.get('code') ?? '');
       if (!c) throw new OAuthError('BAD_AUTH_CODE', 'missing or unknown auth code');
-      if (form.get('redirect_uri') !== c.redirectUri) throw new OAuthError('BAD_REDIRECT_URI', 'redirect_uri does not match the one used for the code');
+      if (form.get('redirect_uri') !== c.redirectUri)
+        throw new OAuthError('BAD_REDIRECT_URI', 'redirect_uri does not match the one used for the code');
       this.codes.delete(form.get('code')!);
       return this.issue(c.scopes);
     }
@@ -124,7 +138,10 @@ export class RateLimiter {
   }
 
   takeBurst(principal: Principal) {
-    return this.take(principal.kind === 'oauth' ? 'burst:oauth-app' : `burst:${principal.token}`, this.burstFor(principal));
+    return this.take(
+      principal.kind === 'oauth' ? 'burst:oauth-app' : `burst:${principal.token}`,
+      this.burstFor(principal),
+    );
   }
 
   takeSearch() {

@@ -4,9 +4,15 @@ export type ObjectType = 'deals' | 'tasks' | 'notes';
 
 /** Path segments HubSpot accepts for each object type: plural name, singular, and the object type id. */
 const TYPE_ALIASES: Record<string, ObjectType> = {
-  deals: 'deals', deal: 'deals', '0-3': 'deals',
-  tasks: 'tasks', task: 'tasks', '0-27': 'tasks',
-  notes: 'notes', note: 'notes', '0-46': 'notes',
+  deals: 'deals',
+  deal: 'deals',
+  '0-3': 'deals',
+  tasks: 'tasks',
+  task: 'tasks',
+  '0-27': 'tasks',
+  notes: 'notes',
+  note: 'notes',
+  '0-46': 'notes',
 };
 export const OBJECT_TYPE_IDS: Record<ObjectType, string> = { deals: '0-3', tasks: '0-27', notes: '0-46' };
 /** Singular upper-case names HubSpot uses in batch error messages ("Could not get some DEAL objects"). */
@@ -18,10 +24,28 @@ export function resolveObjectType(segment: string): ObjectType {
   return t;
 }
 
-export const PROPERTY_TYPES = ['bool', 'date', 'datetime', 'enumeration', 'number', 'phone_number', 'string'] as const;
+export const PROPERTY_TYPES = [
+  'bool',
+  'date',
+  'datetime',
+  'enumeration',
+  'number',
+  'phone_number',
+  'string',
+] as const;
 export const FIELD_TYPES = [
-  'booleancheckbox', 'calculation_equation', 'checkbox', 'date', 'file', 'html', 'number', 'phonenumber', 'radio',
-  'select', 'text', 'textarea',
+  'booleancheckbox',
+  'calculation_equation',
+  'checkbox',
+  'date',
+  'file',
+  'html',
+  'number',
+  'phonenumber',
+  'radio',
+  'select',
+  'text',
+  'textarea',
 ] as const;
 /** Which field types HubSpot lets each data type use; a mismatch is refused on create. */
 const COMPATIBLE: Record<string, readonly string[]> = {
@@ -34,7 +58,13 @@ const COMPATIBLE: Record<string, readonly string[]> = {
   phone_number: ['phonenumber'],
 };
 
-export type Option = { label: string; value: string; displayOrder: number; hidden: boolean; description?: string };
+export type Option = {
+  label: string;
+  value: string;
+  displayOrder: number;
+  hidden: boolean;
+  description?: string;
+};
 
 export type PropertyDef = {
   name: string;
@@ -61,7 +91,13 @@ export type PropertyDef = {
 
 export type PropertyGroup = { name: string; label: string; displayOrder: number; archived: boolean };
 
-type BuiltIn = [name: string, type: string, fieldType: string, group: string, opts?: { readOnly?: boolean; options?: string[]; external?: boolean }];
+type BuiltIn = [
+  name: string,
+  type: string,
+  fieldType: string,
+  group: string,
+  opts?: { readOnly?: boolean; options?: string[]; external?: boolean },
+];
 
 const DEAL_BUILT_INS: BuiltIn[] = [
   ['dealname', 'string', 'text', 'dealinformation'],
@@ -103,9 +139,21 @@ const TASK_BUILT_INS: BuiltIn[] = [
   ...ENGAGEMENT_BASE,
   ['hs_task_subject', 'string', 'text', 'task'],
   ['hs_task_body', 'string', 'html', 'task'],
-  ['hs_task_status', 'enumeration', 'select', 'task', { options: ['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'COMPLETED', 'DEFERRED'] }],
+  [
+    'hs_task_status',
+    'enumeration',
+    'select',
+    'task',
+    { options: ['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'COMPLETED', 'DEFERRED'] },
+  ],
   ['hs_task_priority', 'enumeration', 'select', 'task', { options: ['NONE', 'LOW', 'MEDIUM', 'HIGH'] }],
-  ['hs_task_type', 'enumeration', 'select', 'task', { options: ['EMAIL', 'CALL', 'TODO', 'LINKED_IN', 'MEETING'] }],
+  [
+    'hs_task_type',
+    'enumeration',
+    'select',
+    'task',
+    { options: ['EMAIL', 'CALL', 'TODO', 'LINKED_IN', 'MEETING'] },
+  ],
   ['hs_task_reminders', 'string', 'text', 'task'],
   ['hs_task_completion_date', 'datetime', 'date', 'task', { readOnly: true }],
   ['hs_queue_membership_ids', 'enumeration', 'checkbox', 'task', { external: true }],
@@ -117,14 +165,32 @@ const NOTE_BUILT_INS: BuiltIn[] = [
   ['hs_attachment_ids', 'enumeration', 'checkbox', 'note', { external: true }],
 ];
 
-const BUILT_INS: Record<ObjectType, BuiltIn[]> = { deals: DEAL_BUILT_INS, tasks: TASK_BUILT_INS, notes: NOTE_BUILT_INS };
+const BUILT_INS: Record<ObjectType, BuiltIn[]> = {
+  deals: DEAL_BUILT_INS,
+  tasks: TASK_BUILT_INS,
+  notes: NOTE_BUILT_INS,
+};
 const BUILT_IN_GROUPS: Record<ObjectType, [string, string][]> = {
-  deals: [['dealinformation', 'Deal information'], ['deal_activity', 'Deal activity'], ['dealstages', 'Deal stage history']],
-  tasks: [['engagement', 'Engagement'], ['task', 'Task information']],
-  notes: [['engagement', 'Engagement'], ['note', 'Note information']],
+  deals: [
+    ['dealinformation', 'Deal information'],
+    ['deal_activity', 'Deal activity'],
+    ['dealstages', 'Deal stage history'],
+  ],
+  tasks: [
+    ['engagement', 'Engagement'],
+    ['task', 'Task information'],
+  ],
+  notes: [
+    ['engagement', 'Engagement'],
+    ['note', 'Note information'],
+  ],
 };
 
-const label = (name: string) => name.replace(/^hs_/, '').replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+const label = (name: string) =>
+  name
+    .replace(/^hs_/, '')
+    .replace(/_/g, ' ')
+    .replace(/^./, (c) => c.toUpperCase());
 
 /**
  * Property definitions and groups for one object type. Stage-history properties are added per stage when a
@@ -139,7 +205,9 @@ export class PropertyCatalog {
     private readonly now: () => number,
   ) {
     const at = new Date(0).toISOString();
-    BUILT_IN_GROUPS[objectType].forEach(([name, lbl], i) => this.groups.set(name, { name, label: lbl, displayOrder: i, archived: false }));
+    BUILT_IN_GROUPS[objectType].forEach(([name, lbl], i) =>
+      this.groups.set(name, { name, label: lbl, displayOrder: i, archived: false }),
+    );
     for (const [name, type, fieldType, group, opts] of BUILT_INS[objectType]) {
       this.props.set(name, {
         name,
@@ -148,7 +216,12 @@ export class PropertyCatalog {
         fieldType,
         description: '',
         groupName: group,
-        options: (opts?.options ?? []).map((value, displayOrder) => ({ label: label(value.toLowerCase()), value, displayOrder, hidden: false })),
+        options: (opts?.options ?? []).map((value, displayOrder) => ({
+          label: label(value.toLowerCase()),
+          value,
+          displayOrder,
+          hidden: false,
+        })),
         displayOrder: -1,
         calculated: Boolean(opts?.readOnly),
         externalOptions: Boolean(opts?.external),
@@ -156,7 +229,11 @@ export class PropertyCatalog {
         hidden: false,
         hubspotDefined: true,
         formField: !opts?.readOnly,
-        modificationMetadata: { archivable: false, readOnlyDefinition: true, readOnlyValue: Boolean(opts?.readOnly) },
+        modificationMetadata: {
+          archivable: false,
+          readOnlyDefinition: true,
+          readOnlyValue: Boolean(opts?.readOnly),
+        },
         createdAt: at,
         updatedAt: at,
         archived: false,
@@ -178,7 +255,10 @@ export class PropertyCatalog {
 
   getGroup(name: string): PropertyGroup {
     const g = this.groups.get(name);
-    if (!g) throw notFound(`Unable to find property group ${name} for object type ${OBJECT_TYPE_IDS[this.objectType]}`);
+    if (!g)
+      throw notFound(
+        `Unable to find property group ${name} for object type ${OBJECT_TYPE_IDS[this.objectType]}`,
+      );
     return g;
   }
 
@@ -194,21 +274,45 @@ export class PropertyCatalog {
     if (this.props.has(name)) return;
     const at = new Date(this.now()).toISOString();
     this.props.set(name, {
-      name, label: label(name), type, fieldType: type === 'datetime' ? 'date' : 'number', description: '', groupName: group,
-      options: [], displayOrder: -1, calculated: true, externalOptions: false, hasUniqueValue: false, hidden: false,
-      hubspotDefined: true, formField: false,
+      name,
+      label: label(name),
+      type,
+      fieldType: type === 'datetime' ? 'date' : 'number',
+      description: '',
+      groupName: group,
+      options: [],
+      displayOrder: -1,
+      calculated: true,
+      externalOptions: false,
+      hasUniqueValue: false,
+      hidden: false,
+      hubspotDefined: true,
+      formField: false,
       modificationMetadata: { archivable: false, readOnlyDefinition: true, readOnlyValue: true },
-      createdAt: at, updatedAt: at, archived: false,
+      createdAt: at,
+      updatedAt: at,
+      archived: false,
     });
   }
 
   createGroup(input: unknown): PropertyGroup {
     const g = input as Partial<PropertyGroup> | null;
-    const missing = ['name', 'label'].filter((k) => typeof (g as Record<string, unknown> | null)?.[k] !== 'string');
-    if (!g || missing.length) throw validationError(`Invalid input JSON: missing required field(s) ${missing.join(', ')}`);
-    if (!/^[a-z0-9_]+$/.test(g.name!)) throw validationError(`Property group name "${g.name}" must contain only lowercase letters, digits and underscores`);
+    const missing = ['name', 'label'].filter(
+      (k) => typeof (g as Record<string, unknown> | null)?.[k] !== 'string',
+    );
+    if (!g || missing.length)
+      throw validationError(`Invalid input JSON: missing required field(s) ${missing.join(', ')}`);
+    if (!/^[a-z0-9_]+$/.test(g.name!))
+      throw validationError(
+        `Property group name "${g.name}" must contain only lowercase letters, digits and underscores`,
+      );
     if (this.groups.has(g.name!)) throw conflict(`A property group with name ${g.name} already exists.`);
-    const group = { name: g.name!, label: g.label!, displayOrder: typeof g.displayOrder === 'number' ? g.displayOrder : -1, archived: false };
+    const group = {
+      name: g.name!,
+      label: g.label!,
+      displayOrder: typeof g.displayOrder === 'number' ? g.displayOrder : -1,
+      archived: false,
+    };
     this.groups.set(group.name, group);
     return group;
   }
@@ -216,11 +320,20 @@ export class PropertyCatalog {
   /** Validates a PropertyCreate the way HubSpot does, then stores it; 409 when the name is taken. */
   create(input: unknown): PropertyDef {
     const p = (input ?? {}) as Record<string, unknown>;
-    const missing = ['name', 'label', 'type', 'fieldType', 'groupName'].filter((k) => typeof p[k] !== 'string' || p[k] === '');
+    const missing = ['name', 'label', 'type', 'fieldType', 'groupName'].filter(
+      (k) => typeof p[k] !== 'string' || p[k] === '',
+    );
     if (missing.length)
-      throw validationError(`Invalid input JSON on line 1: missing required field(s): ${missing.join(', ')}`, {
-        errors: missing.map((m) => ({ message: `Missing required field '${m}'`, code: 'REQUIRED_FIELD', in: m })),
-      });
+      throw validationError(
+        `Invalid input JSON on line 1: missing required field(s): ${missing.join(', ')}`,
+        {
+          errors: missing.map((m) => ({
+            message: `Missing required field '${m}'`,
+            code: 'REQUIRED_FIELD',
+            in: m,
+          })),
+        },
+      );
     const name = p.name as string;
     const type = p.type as string;
     const fieldType = p.fieldType as string;
@@ -231,17 +344,29 @@ export class PropertyCatalog {
     if (!COMPATIBLE[type]!.includes(fieldType))
       throw validationError(`Property type ${type} is not compatible with field type ${fieldType}`);
     if (!/^[a-z][a-z0-9_]*$/.test(name))
-      throw validationError(`Property name "${name}" is invalid: use lowercase letters, digits and underscores, starting with a letter`);
-    if (name.startsWith('hs_')) throw validationError(`Property name "${name}" uses the reserved prefix "hs_"`);
+      throw validationError(
+        `Property name "${name}" is invalid: use lowercase letters, digits and underscores, starting with a letter`,
+      );
+    if (name.startsWith('hs_'))
+      throw validationError(`Property name "${name}" uses the reserved prefix "hs_"`);
     if (this.props.has(name))
-      throw conflict(`Property already exists: ${name}`, { context: { name: [name] }, subCategory: 'Property.ALREADY_EXISTS' });
+      throw conflict(`Property already exists: ${name}`, {
+        context: { name: [name] },
+        subCategory: 'Property.ALREADY_EXISTS',
+      });
     if (!this.groups.has(p.groupName as string))
-      throw validationError(`Property group ${String(p.groupName)} does not exist for object type ${OBJECT_TYPE_IDS[this.objectType]}`);
+      throw validationError(
+        `Property group ${String(p.groupName)} does not exist for object type ${OBJECT_TYPE_IDS[this.objectType]}`,
+      );
     const rawOptions = Array.isArray(p.options) ? (p.options as Record<string, unknown>[]) : [];
-    if (type === 'enumeration' && rawOptions.some((o) => typeof o?.label !== 'string' || typeof o?.value !== 'string'))
+    if (
+      type === 'enumeration' &&
+      rawOptions.some((o) => typeof o?.label !== 'string' || typeof o?.value !== 'string')
+    )
       throw validationError('Each option needs a string label and value');
     const values = rawOptions.map((o) => o.value as string);
-    if (new Set(values).size !== values.length) throw validationError(`Duplicate option values for property ${name}`);
+    if (new Set(values).size !== values.length)
+      throw validationError(`Duplicate option values for property ${name}`);
     const at = new Date(this.now()).toISOString();
     const def: PropertyDef = {
       name,

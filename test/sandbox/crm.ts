@@ -8,7 +8,15 @@ type InlineAssociation = { toType: AssocType; toId: string; typeId: number; inve
 export type PreparedCreate = { write: PreparedWrite; associations: InlineAssociation[] };
 
 /** The default target type of each HUBSPOT_DEFINED id a task or note may carry inline (facts §6, §8). */
-const INLINE_TARGETS: Record<number, AssocType> = { 216: 'deals', 214: 'deals', 215: 'tasks', 213: 'notes', 3: 'contacts', 341: 'companies', 5: 'companies' };
+const INLINE_TARGETS: Record<number, AssocType> = {
+  216: 'deals',
+  214: 'deals',
+  215: 'tasks',
+  213: 'notes',
+  3: 'contacts',
+  341: 'companies',
+  5: 'companies',
+};
 
 /**
  * Validates a create input, inline associations included, without changing anything. An association to an
@@ -18,7 +26,8 @@ export function prepareCreate(portal: SandboxPortal, type: ObjectType, input: un
   const i = (input ?? {}) as { properties?: unknown; associations?: unknown };
   const write = portal.objects.prepareCreate(type, i.properties ?? {});
   const associations: InlineAssociation[] = [];
-  if (i.associations !== undefined && !Array.isArray(i.associations)) throw validationError('associations must be an array');
+  if (i.associations !== undefined && !Array.isArray(i.associations))
+    throw validationError('associations must be an array');
   for (const a of (i.associations ?? []) as { to?: { id?: unknown }; types?: unknown[] }[]) {
     const toId = a?.to?.id === undefined ? undefined : String(a.to.id);
     if (!toId || !Array.isArray(a.types) || a.types.length === 0)
@@ -27,11 +36,15 @@ export function prepareCreate(portal: SandboxPortal, type: ObjectType, input: un
       const typeId = (spec as { associationTypeId?: unknown })?.associationTypeId;
       const toType = typeof typeId === 'number' ? INLINE_TARGETS[typeId] : undefined;
       if (!toType)
-        throw validationError(`${String((spec as { associationCategory?: unknown })?.associationCategory)} ${String(typeId)} is not a valid association type from ${type}`, {
-          context: { associationTypeId: [String(typeId)] },
-        });
+        throw validationError(
+          `${String((spec as { associationCategory?: unknown })?.associationCategory)} ${String(typeId)} is not a valid association type from ${type}`,
+          {
+            context: { associationTypeId: [String(typeId)] },
+          },
+        );
       const def = portal.associations.check(type, toType, spec);
-      if (!exists(portal, toType, toId)) throw validationError(`One or more associations are invalid: ${assocNotFound(toType, toId).message}`);
+      if (!exists(portal, toType, toId))
+        throw validationError(`One or more associations are invalid: ${assocNotFound(toType, toId).message}`);
       associations.push({ toType, toId, ...def });
     }
   }
@@ -40,15 +53,27 @@ export function prepareCreate(portal: SandboxPortal, type: ObjectType, input: un
 
 export function commitCreate(portal: SandboxPortal, p: PreparedCreate, source: Source): StoredObject {
   const obj = portal.objects.commitCreate(p.write, source);
-  for (const a of p.associations) portal.associations.add(p.write.type, obj.id, a.toType, a.toId, a.typeId, a.inverse);
+  for (const a of p.associations)
+    portal.associations.add(p.write.type, obj.id, a.toType, a.toId, a.typeId, a.inverse);
   return obj;
 }
 
-export function createObject(portal: SandboxPortal, type: ObjectType, input: unknown, source: Source): StoredObject {
+export function createObject(
+  portal: SandboxPortal,
+  type: ObjectType,
+  input: unknown,
+  source: Source,
+): StoredObject {
   return commitCreate(portal, prepareCreate(portal, type, input), source);
 }
 
-export function updateObject(portal: SandboxPortal, type: ObjectType, id: string, properties: unknown, source: Source): StoredObject {
+export function updateObject(
+  portal: SandboxPortal,
+  type: ObjectType,
+  id: string,
+  properties: unknown,
+  source: Source,
+): StoredObject {
   const target = portal.objects.get(type, id);
   return portal.objects.commitUpdate(portal.objects.prepareUpdate(type, target, properties), source);
 }
@@ -58,7 +83,13 @@ export function exists(portal: SandboxPortal, type: AssocType, id: string): bool
   return Boolean(portal.objects.find(type, id));
 }
 
-export function mergeObjects(portal: SandboxPortal, type: ObjectType, primaryId: string, otherId: string, source: Source): StoredObject {
+export function mergeObjects(
+  portal: SandboxPortal,
+  type: ObjectType,
+  primaryId: string,
+  otherId: string,
+  source: Source,
+): StoredObject {
   const primary = portal.objects.get(type, primaryId);
   const other = portal.objects.get(type, otherId);
   if (primary.id === other.id) throw validationError('Cannot merge an object with itself');

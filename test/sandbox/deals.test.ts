@@ -24,7 +24,14 @@ describe('deals through the real client', () => {
   it('creates, reads and updates a deal with string values and ISO dates', async () => {
     const hs = sb.client();
     const created = await hs.crm.deals.basicApi.create({
-      properties: { dealname: 'Pat A', pipeline: 'intake', dealstage: '1001', amount: '120.50', closedate: '1775000000000', hubspot_owner_id: '501' },
+      properties: {
+        dealname: 'Pat A',
+        pipeline: 'intake',
+        dealstage: '1001',
+        amount: '120.50',
+        closedate: '1775000000000',
+        hubspot_owner_id: '501',
+      },
       associations: [],
     });
     expect(created.id).toMatch(/^\d+$/);
@@ -32,8 +39,18 @@ describe('deals through the real client', () => {
     expect(created.properties.closedate).toBe(new Date(1775000000000).toISOString());
 
     // Repeated keys (the client's form) and unknown names (ignored on read, as HubSpot does).
-    const read = await hs.crm.deals.basicApi.getById(created.id, ['amount', 'hubspot_owner_id', 'description', 'no_such_prop']);
-    expect(read.properties).toMatchObject({ amount: '120.50', hubspot_owner_id: '501', description: null, hs_object_id: created.id });
+    const read = await hs.crm.deals.basicApi.getById(created.id, [
+      'amount',
+      'hubspot_owner_id',
+      'description',
+      'no_such_prop',
+    ]);
+    expect(read.properties).toMatchObject({
+      amount: '120.50',
+      hubspot_owner_id: '501',
+      description: null,
+      hs_object_id: created.id,
+    });
     expect(read.properties).not.toHaveProperty('no_such_prop');
 
     clock.advance(60_000);
@@ -44,7 +61,12 @@ describe('deals through the real client', () => {
   });
 
   it('accepts a comma list for properties, as curl users send it', async () => {
-    const deal = sb.portal.ui.createDeal({ dealname: 'Comma', pipeline: 'intake', dealstage: '1001', amount: '7' });
+    const deal = sb.portal.ui.createDeal({
+      dealname: 'Comma',
+      pipeline: 'intake',
+      dealstage: '1001',
+      amount: '7',
+    });
     const res = await fetch(`${sb.server.url}/crm/v3/objects/deals/${deal.id}?properties=dealname,amount`, {
       headers: { authorization: `Bearer ${sb.portal.privateAppToken}` },
     });
@@ -56,17 +78,30 @@ describe('deals through the real client', () => {
   it('batch creates, reads (207 for missing ids) and updates (207 for missing ids), then archives with 204', async () => {
     const hs = sb.client();
     const created = await hs.crm.deals.batchApi.create({
-      inputs: [1, 2, 3].map((n) => ({ properties: { dealname: `Batch ${n}`, pipeline: 'intake', dealstage: '1001' }, associations: [] })),
+      inputs: [1, 2, 3].map((n) => ({
+        properties: { dealname: `Batch ${n}`, pipeline: 'intake', dealstage: '1001' },
+        associations: [],
+      })),
     });
     expect(created.results).toHaveLength(3);
     const ids = created.results.map((d) => d.id);
 
-    const read = await hs.crm.deals.batchApi.read({ inputs: [...ids, '999'].map((id) => ({ id })), properties: ['dealname'], propertiesWithHistory: [] });
+    const read = await hs.crm.deals.batchApi.read({
+      inputs: [...ids, '999'].map((id) => ({ id })),
+      properties: ['dealname'],
+      propertiesWithHistory: [],
+    });
     expect(read.results.map((r) => r.properties.dealname).sort()).toEqual(['Batch 1', 'Batch 2', 'Batch 3']);
-    expect('errors' in read && read.errors?.[0]).toMatchObject({ category: 'OBJECT_NOT_FOUND', context: { ids: ['999'] } });
+    expect('errors' in read && read.errors?.[0]).toMatchObject({
+      category: 'OBJECT_NOT_FOUND',
+      context: { ids: ['999'] },
+    });
 
     const upd = await hs.crm.deals.batchApi.update({
-      inputs: [{ id: ids[0]!, properties: { dealstage: '1002' } }, { id: '998', properties: { dealname: 'ghost' } }],
+      inputs: [
+        { id: ids[0]!, properties: { dealstage: '1002' } },
+        { id: '998', properties: { dealname: 'ghost' } },
+      ],
     });
     expect(upd.results[0]!.properties.dealstage).toBe('1002');
     expect('numErrors' in upd && upd.numErrors).toBe(1);
@@ -83,54 +118,87 @@ describe('deals through the real client', () => {
     const hs = sb.client();
     const deal = sb.portal.ui.createDeal({ dealname: 'Refusals', pipeline: 'intake', dealstage: '1001' });
 
-    const unknown = await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { dealnmae: 'typo' } }));
+    const unknown = await refusal(
+      hs.crm.deals.basicApi.update(deal.id, { properties: { dealnmae: 'typo' } }),
+    );
     expect(unknown.code).toBe(400);
     expect(unknown.body).toMatchObject({ status: 'error', category: 'VALIDATION_ERROR' });
     expect(unknown.body.correlationId).toMatch(/^[0-9a-f-]{36}$/);
     expect(String(unknown.body.message)).toMatch(/^Property values were not valid: .*PROPERTY_DOESNT_EXIST/);
-    expect(unknown.body.errors).toEqual([expect.objectContaining({ code: 'PROPERTY_DOESNT_EXIST', context: { propertyName: ['dealnmae'] } })]);
+    expect(unknown.body.errors).toEqual([
+      expect.objectContaining({ code: 'PROPERTY_DOESNT_EXIST', context: { propertyName: ['dealnmae'] } }),
+    ]);
 
-    const enumBad = await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { dealtype: 'bogus' } }));
+    const enumBad = await refusal(
+      hs.crm.deals.basicApi.update(deal.id, { properties: { dealtype: 'bogus' } }),
+    );
     expect(enumBad.code).toBe(400);
     expect(String(enumBad.body.message)).toContain('INVALID_OPTION');
 
-    const notNumber = await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { amount: 'twelve' } }));
+    const notNumber = await refusal(
+      hs.crm.deals.basicApi.update(deal.id, { properties: { amount: 'twelve' } }),
+    );
     expect(String(notNumber.body.message)).toContain('twelve was not a valid number.');
 
-    const foreignStage = await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { dealstage: 'closedwon' } }));
+    const foreignStage = await refusal(
+      hs.crm.deals.basicApi.update(deal.id, { properties: { dealstage: 'closedwon' } }),
+    );
     expect(foreignStage.code).toBe(400);
     expect(String(foreignStage.body.message)).toContain('dealstage');
 
-    const noSuchOwner = await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { hubspot_owner_id: '999999' } }));
+    const noSuchOwner = await refusal(
+      hs.crm.deals.basicApi.update(deal.id, { properties: { hubspot_owner_id: '999999' } }),
+    );
     expect(noSuchOwner.code).toBe(400);
 
-    const readOnly = await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { hs_v2_date_entered_1001: '1' } }));
+    const readOnly = await refusal(
+      hs.crm.deals.basicApi.update(deal.id, { properties: { hs_v2_date_entered_1001: '1' } }),
+    );
     expect(String(readOnly.body.message)).toContain('READ_ONLY_VALUE');
 
     const missing = await refusal(hs.crm.deals.basicApi.update('123', { properties: { dealname: 'x' } }));
     expect(missing.code).toBe(404);
 
     const tooMany = await refusal(
-      hs.crm.deals.batchApi.read({ inputs: Array.from({ length: 101 }, (_, i) => ({ id: String(i) })), properties: [], propertiesWithHistory: [] }),
+      hs.crm.deals.batchApi.read({
+        inputs: Array.from({ length: 101 }, (_, i) => ({ id: String(i) })),
+        properties: [],
+        propertiesWithHistory: [],
+      }),
     );
     expect(tooMany).toMatchObject({ code: 400, body: { category: 'VALIDATION_ERROR' } });
 
     // One bad input refuses the whole batch: nothing is half-written.
     const before = sb.portal.objects.all('deals').length;
     const badBatch = await refusal(
-      hs.crm.deals.batchApi.create({ inputs: [{ properties: { dealname: 'ok' }, associations: [] }, { properties: { nope: 'x' }, associations: [] }] }),
+      hs.crm.deals.batchApi.create({
+        inputs: [
+          { properties: { dealname: 'ok' }, associations: [] },
+          { properties: { nope: 'x' }, associations: [] },
+        ],
+      }),
     );
     expect(badBatch.code).toBe(400);
     expect(sb.portal.objects.all('deals')).toHaveLength(before);
 
-    const dupes = await refusal(hs.crm.deals.batchApi.update({ inputs: [{ id: deal.id, properties: {} }, { id: deal.id, properties: {} }] }));
+    const dupes = await refusal(
+      hs.crm.deals.batchApi.update({
+        inputs: [
+          { id: deal.id, properties: {} },
+          { id: deal.id, properties: {} },
+        ],
+      }),
+    );
     expect(String(dupes.body.message)).toContain('Duplicate IDs');
   });
 
   it('writes stage timestamps on every stage change (create, update, batch update, UI move)', async () => {
     const hs = sb.client();
     const t0 = clock.now();
-    const deal = await hs.crm.deals.basicApi.create({ properties: { dealname: 'Stages', pipeline: 'intake', dealstage: '1001' }, associations: [] });
+    const deal = await hs.crm.deals.basicApi.create({
+      properties: { dealname: 'Stages', pipeline: 'intake', dealstage: '1001' },
+      associations: [],
+    });
     clock.advance(3_600_000);
     await hs.crm.deals.basicApi.update(deal.id, { properties: { dealstage: '1002' } });
     clock.advance(1_800_000);
@@ -141,9 +209,16 @@ describe('deals through the real client', () => {
 
     const iso = (ms: number) => new Date(ms).toISOString();
     const props = [
-      'hs_v2_date_entered_1001', 'hs_v2_date_exited_1001', 'hs_v2_date_entered_1002', 'hs_v2_date_exited_1002',
-      'hs_v2_date_entered_1003', 'hs_v2_date_entered_current_stage', 'hs_v2_time_in_current_stage',
-      'hs_v2_cumulative_time_in_1001', 'hs_is_closed', 'hs_is_closed_won',
+      'hs_v2_date_entered_1001',
+      'hs_v2_date_exited_1001',
+      'hs_v2_date_entered_1002',
+      'hs_v2_date_exited_1002',
+      'hs_v2_date_entered_1003',
+      'hs_v2_date_entered_current_stage',
+      'hs_v2_time_in_current_stage',
+      'hs_v2_cumulative_time_in_1001',
+      'hs_is_closed',
+      'hs_is_closed_won',
     ];
     const read = await hs.crm.deals.basicApi.getById(deal.id, props);
     expect(read.properties).toMatchObject({
@@ -162,7 +237,7 @@ describe('deals through the real client', () => {
 
   it('lists deals with cursor paging', async () => {
     const hs = sb.client();
-    const all = await hs.crm.deals.getAll(undefined, undefined, ["dealname"]);
+    const all = await hs.crm.deals.getAll(undefined, undefined, ['dealname']);
     const firstPage = await hs.crm.deals.basicApi.getPage(2);
     expect(firstPage.results).toHaveLength(2);
     expect(firstPage.paging?.next?.after).toBeTruthy();

@@ -35,7 +35,8 @@ export const validationError = (message: string, extra?: HubSpotError['extra']) 
 export const notFound = (message = 'resource not found', extra?: HubSpotError['extra']) =>
   new HubSpotError(404, 'OBJECT_NOT_FOUND', message, extra);
 
-export const conflict = (message: string, extra?: HubSpotError['extra']) => new HubSpotError(409, 'CONFLICT', message, extra);
+export const conflict = (message: string, extra?: HubSpotError['extra']) =>
+  new HubSpotError(409, 'CONFLICT', message, extra);
 
 /**
  * One invalid property value, in the shape HubSpot serialises inside "Property values were not valid: [...]".

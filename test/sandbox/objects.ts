@@ -8,8 +8,22 @@ import { normalizeWrite, type ExternalOptions } from './values';
 export type Source = { changeSource: string; sourceId: string };
 
 export type Change =
-  | { kind: 'creation' | 'deletion' | 'restore'; objectType: ObjectType; objectId: string; occurredAt: number; source: Source }
-  | { kind: 'propertyChange'; objectType: ObjectType; objectId: string; occurredAt: number; source: Source; propertyName: string; propertyValue: string }
+  | {
+      kind: 'creation' | 'deletion' | 'restore';
+      objectType: ObjectType;
+      objectId: string;
+      occurredAt: number;
+      source: Source;
+    }
+  | {
+      kind: 'propertyChange';
+      objectType: ObjectType;
+      objectId: string;
+      occurredAt: number;
+      source: Source;
+      propertyName: string;
+      propertyValue: string;
+    }
   | {
       kind: 'merge';
       objectType: ObjectType;
@@ -43,20 +57,42 @@ export type StoreContext = {
   nextId: () => string;
 };
 
-const CREATE_DATE: Record<ObjectType, string> = { deals: 'createdate', tasks: 'hs_createdate', notes: 'hs_createdate' };
+const CREATE_DATE: Record<ObjectType, string> = {
+  deals: 'createdate',
+  tasks: 'hs_createdate',
+  notes: 'hs_createdate',
+};
 const DEFAULT_READ: Record<ObjectType, string[]> = {
-  deals: ['amount', 'closedate', 'createdate', 'dealname', 'dealstage', 'hs_lastmodifieddate', 'hs_object_id', 'pipeline'],
+  deals: [
+    'amount',
+    'closedate',
+    'createdate',
+    'dealname',
+    'dealstage',
+    'hs_lastmodifieddate',
+    'hs_object_id',
+    'pipeline',
+  ],
   tasks: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'],
   notes: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'],
 };
 /** Changes to these never reach webhooks: HubSpot forbids subscribing to hs_lastmodifieddate, and ids don't change. */
-const SILENT = (name: string) => name === 'hs_lastmodifieddate' || name === 'hs_object_id' || name.startsWith('hs_v2_');
+const SILENT = (name: string) =>
+  name === 'hs_lastmodifieddate' || name === 'hs_object_id' || name.startsWith('hs_v2_');
 
 /** A validated write, ready to apply; batch endpoints validate every input before applying any. */
-export type PreparedWrite = { type: ObjectType; target?: StoredObject; values: Record<string, string | null> };
+export type PreparedWrite = {
+  type: ObjectType;
+  target?: StoredObject;
+  values: Record<string, string | null>;
+};
 
 export class ObjectStore {
-  private readonly objects: Record<ObjectType, Map<string, StoredObject>> = { deals: new Map(), tasks: new Map(), notes: new Map() };
+  private readonly objects: Record<ObjectType, Map<string, StoredObject>> = {
+    deals: new Map(),
+    tasks: new Map(),
+    notes: new Map(),
+  };
 
   constructor(private readonly ctx: StoreContext) {}
 
@@ -82,7 +118,10 @@ export class ObjectStore {
 
   get(type: ObjectType, id: string, archived = false): StoredObject {
     const o = this.find(type, id, archived);
-    if (!o) throw notFound(`Object not found.  objectId are usually numeric.`, { context: { id: [id], objectType: [OBJECT_LABEL[type]] } });
+    if (!o)
+      throw notFound(`Object not found.  objectId are usually numeric.`, {
+        context: { id: [id], objectType: [OBJECT_LABEL[type]] },
+      });
     return o;
   }
 
@@ -95,7 +134,12 @@ export class ObjectStore {
     if (type === 'deals') {
       const pipelineId = values.pipeline ?? this.ctx.pipelines.defaultPipeline()?.id;
       const pipeline = pipelineId ? this.ctx.pipelines.find(pipelineId) : undefined;
-      if (!pipeline) problems.push({ name: 'pipeline', message: `${pipelineId ?? '(none)'} is not a valid pipeline`, error: 'INVALID_OPTION' });
+      if (!pipeline)
+        problems.push({
+          name: 'pipeline',
+          message: `${pipelineId ?? '(none)'} is not a valid pipeline`,
+          error: 'INVALID_OPTION',
+        });
       else {
         values.pipeline = pipeline.id;
         // HubSpot UI puts a deal without a stage into the pipeline's first stage; the API docs ask for one. UNCERTAIN.
@@ -116,8 +160,10 @@ export class ObjectStore {
     if (type === 'deals' && ('pipeline' in values || 'dealstage' in values)) {
       const pipelineId = values.pipeline === undefined ? target.props.get('pipeline') : values.pipeline;
       const stageId = values.dealstage === undefined ? target.props.get('dealstage') : values.dealstage;
-      if (!pipelineId) problems.push({ name: 'pipeline', message: 'pipeline cannot be empty', error: 'INVALID_OPTION' });
-      else if (!stageId) problems.push({ name: 'dealstage', message: 'dealstage cannot be empty', error: 'INVALID_OPTION' });
+      if (!pipelineId)
+        problems.push({ name: 'pipeline', message: 'pipeline cannot be empty', error: 'INVALID_OPTION' });
+      else if (!stageId)
+        problems.push({ name: 'dealstage', message: 'dealstage cannot be empty', error: 'INVALID_OPTION' });
       else if (!this.ctx.pipelines.find(pipelineId)?.stages.some((s) => s.id === stageId))
         problems.push(stageNotInPipeline(stageId, pipelineId));
     }
@@ -130,7 +176,14 @@ export class ObjectStore {
   commitCreate(w: PreparedWrite, source: Source): StoredObject {
     const now = this.ctx.now();
     const id = this.ctx.nextId();
-    const obj: StoredObject = { id, type: w.type, props: new Map(), createdAt: now, updatedAt: now, archived: false };
+    const obj: StoredObject = {
+      id,
+      type: w.type,
+      props: new Map(),
+      createdAt: now,
+      updatedAt: now,
+      archived: false,
+    };
     this.objects[w.type].set(id, obj);
     obj.props.set('hs_object_id', id);
     obj.props.set(CREATE_DATE[w.type], w.values[CREATE_DATE[w.type]] ?? new Date(now).toISOString());
@@ -157,10 +210,13 @@ export class ObjectStore {
       changed.push(k);
     }
     if (obj.type === 'deals' && changed.includes('dealstage')) {
-      changed.push(...applyStageChange(obj.props, oldStage, obj.props.get('dealstage')!, now, this.ctx.pipelines));
+      changed.push(
+        ...applyStageChange(obj.props, oldStage, obj.props.get('dealstage')!, now, this.ctx.pipelines),
+      );
     }
     if (obj.type === 'tasks' && changed.includes('hs_task_status')) {
-      if (obj.props.get('hs_task_status') === 'COMPLETED') obj.props.set('hs_task_completion_date', new Date(now).toISOString());
+      if (obj.props.get('hs_task_status') === 'COMPLETED')
+        obj.props.set('hs_task_completion_date', new Date(now).toISOString());
       else obj.props.delete('hs_task_completion_date');
       changed.push('hs_task_completion_date');
     }
@@ -169,8 +225,13 @@ export class ObjectStore {
     for (const name of new Set(changed)) {
       if (SILENT(name)) continue;
       this.ctx.emit({
-        kind: 'propertyChange', objectType: obj.type, objectId: obj.id, occurredAt: now, source,
-        propertyName: name, propertyValue: obj.props.get(name) ?? '',
+        kind: 'propertyChange',
+        objectType: obj.type,
+        objectId: obj.id,
+        occurredAt: now,
+        source,
+        propertyName: name,
+        propertyValue: obj.props.get(name) ?? '',
       });
     }
   }
@@ -201,7 +262,9 @@ export class ObjectStore {
       primary.props.set(k, v);
       moved++;
     }
-    const mergedIds = [...(primary.props.get('hs_merged_object_ids')?.split(';') ?? []), other.id].filter(Boolean);
+    const mergedIds = [...(primary.props.get('hs_merged_object_ids')?.split(';') ?? []), other.id].filter(
+      Boolean,
+    );
     primary.props.set('hs_merged_object_ids', mergedIds.join(';'));
     primary.props.set('hs_lastmodifieddate', new Date(now).toISOString());
     primary.updatedAt = now;
@@ -209,8 +272,15 @@ export class ObjectStore {
     other.archived = true;
     other.archivedAt = now;
     this.ctx.emit({
-      kind: 'merge', objectType: type, objectId: primary.id, occurredAt: now, source,
-      primaryObjectId: primary.id, mergedObjectIds: [other.id], newObjectId: primary.id, numberOfPropertiesMoved: moved,
+      kind: 'merge',
+      objectType: type,
+      objectId: primary.id,
+      occurredAt: now,
+      source,
+      primaryObjectId: primary.id,
+      mergedObjectIds: [other.id],
+      newObjectId: primary.id,
+      numberOfPropertiesMoved: moved,
     });
     return primary;
   }
@@ -221,14 +291,21 @@ export class ObjectStore {
    * for properties that have no value. `full` → everything the object has (create/update responses).
    */
   /** `hideSensitive`: the caller lacks the sensitive-data scope, so Sensitive Data properties are left out. */
-  toApi(obj: StoredObject, requested?: string[], full = false, hideSensitive = false): Record<string, unknown> {
+  toApi(
+    obj: StoredObject,
+    requested?: string[],
+    full = false,
+    hideSensitive = false,
+  ): Record<string, unknown> {
     const catalog = this.ctx.catalogs[obj.type];
     const derived = this.derived(obj);
     const properties: Record<string, string | null> = {};
     if (full) {
       for (const [k, v] of obj.props) properties[k] = v;
     } else {
-      const names = requested ? [...requested, CREATE_DATE[obj.type], 'hs_lastmodifieddate', 'hs_object_id'] : DEFAULT_READ[obj.type];
+      const names = requested
+        ? [...requested, CREATE_DATE[obj.type], 'hs_lastmodifieddate', 'hs_object_id']
+        : DEFAULT_READ[obj.type];
       for (const n of names) {
         if (!catalog.get(n)) continue;
         if (hideSensitive && catalog.get(n)!.dataSensitivity) continue;
@@ -249,7 +326,9 @@ export class ObjectStore {
   private derived(obj: StoredObject): Record<string, string> {
     if (obj.type !== 'deals') return {};
     const entered = Date.parse(obj.props.get('hs_v2_date_entered_current_stage') ?? '');
-    return Number.isNaN(entered) ? {} : { hs_v2_time_in_current_stage: String(Math.max(0, this.ctx.now() - entered)) };
+    return Number.isNaN(entered)
+      ? {}
+      : { hs_v2_time_in_current_stage: String(Math.max(0, this.ctx.now() - entered)) };
   }
 
   /** Current value for search/filtering, including read-time values. */

@@ -1,7 +1,15 @@
 import { notFound } from './errors';
 
 export type TeamSeed = { id: string; name: string; primary?: boolean };
-export type OwnerSeed = { id: string; email: string; firstName?: string; lastName?: string; userId?: number; teams?: TeamSeed[]; archived?: boolean };
+export type OwnerSeed = {
+  id: string;
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  userId?: number;
+  teams?: TeamSeed[];
+  archived?: boolean;
+};
 export type Owner = {
   id: string;
   email: string;
@@ -56,7 +64,9 @@ export class OwnerStore {
   }
 
   get(id: string, opts: { archived?: boolean; byUserId?: boolean } = {}): Owner {
-    const o = opts.byUserId ? [...this.owners.values()].find((x) => String(x.userId) === id) : this.owners.get(id);
+    const o = opts.byUserId
+      ? [...this.owners.values()].find((x) => String(x.userId) === id)
+      : this.owners.get(id);
     if (!o || o.archived !== Boolean(opts.archived)) throw notFound(`Owner with id ${id} not found`);
     return o;
   }

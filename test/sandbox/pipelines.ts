@@ -13,7 +13,15 @@ export type Stage = {
   archived: boolean;
   writePermissions: 'CRM_PERMISSIONS_ENFORCEMENT';
 };
-export type Pipeline = { id: string; label: string; displayOrder: number; stages: Stage[]; createdAt: string; updatedAt: string; archived: boolean };
+export type Pipeline = {
+  id: string;
+  label: string;
+  displayOrder: number;
+  stages: Stage[];
+  createdAt: string;
+  updatedAt: string;
+  archived: boolean;
+};
 
 /** HubSpot's out-of-the-box deal pipeline; a fresh portal has it. Ids are the widely observed ones (facts §5). */
 export const DEFAULT_PIPELINE: PipelineSeed = {
@@ -38,10 +46,12 @@ export class PipelineStore {
 
   /** Adds or replaces a pipeline. Stage ids are unique across a portal's deal pipelines, so reuse is refused. */
   seed(seed: PipelineSeed, onStage: (stageId: string) => void): Pipeline {
-    if (!seed.id || !seed.label || !seed.stages?.length) throw validationError('A pipeline needs an id, a label and at least one stage');
+    if (!seed.id || !seed.label || !seed.stages?.length)
+      throw validationError('A pipeline needs an id, a label and at least one stage');
     for (const s of seed.stages) {
       const owner = this.pipelineOfStage(s.id);
-      if (owner && owner.id !== seed.id) throw validationError(`Stage id ${s.id} is already used by pipeline ${owner.id}`);
+      if (owner && owner.id !== seed.id)
+        throw validationError(`Stage id ${s.id} is already used by pipeline ${owner.id}`);
       if (s.probability !== undefined && (s.probability < 0 || s.probability > 1))
         throw validationError(`Stage ${s.id}: probability must be between 0.0 and 1.0`);
     }
@@ -59,7 +69,10 @@ export class PipelineStore {
         displayOrder: i,
         metadata: {
           isClosed: String(Boolean(s.isClosed)),
-          probability: String(s.probability ?? (s.isClosed ? 1 : Math.min(0.9, Math.round((i + 1) * 10 / (seed.stages.length + 1)) / 10))),
+          probability: String(
+            s.probability ??
+              (s.isClosed ? 1 : Math.min(0.9, Math.round(((i + 1) * 10) / (seed.stages.length + 1)) / 10)),
+          ),
         },
         createdAt: at,
         updatedAt: at,

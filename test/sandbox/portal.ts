@@ -41,7 +41,14 @@ export type SandboxOptions = {
   apiSource?: Source;
 };
 
-export type RequestRecord = { method: string; path: string; url: string; status: number; body: unknown; at: number };
+export type RequestRecord = {
+  method: string;
+  path: string;
+  url: string;
+  status: number;
+  body: unknown;
+  at: number;
+};
 
 /** A fake HubSpot account: all state in memory, reachable over HTTP through `route` and changed by `ui`. */
 export class SandboxPortal {
@@ -64,7 +71,15 @@ export class SandboxPortal {
   readonly changes: Change[] = [];
   requestLog: string | undefined;
   apiSource: Source;
-  faults: Faults = { http5xxRate: 0, lostResponseRate: 0, latencyMs: 0, duplicateRate: 0, dropRate: 0, reorder: false, seed: 1 };
+  faults: Faults = {
+    http5xxRate: 0,
+    lostResponseRate: 0,
+    latencyMs: 0,
+    duplicateRate: 0,
+    dropRate: 0,
+    reorder: false,
+    seed: 1,
+  };
   /**
    * A batch update naming a deleted object: `multi-status` answers 207 with the rest applied (what was
    * observed); `refuse` answers 404 for the whole batch with nothing applied, as HubSpot may (issue 13).
@@ -95,7 +110,11 @@ export class SandboxPortal {
     // Indirection so tests can swap `portal.now` after construction and every store follows.
     const now = () => this.now();
     this.now = opts.now ?? Date.now;
-    this.catalogs = { deals: new PropertyCatalog('deals', now), tasks: new PropertyCatalog('tasks', now), notes: new PropertyCatalog('notes', now) };
+    this.catalogs = {
+      deals: new PropertyCatalog('deals', now),
+      tasks: new PropertyCatalog('tasks', now),
+      notes: new PropertyCatalog('notes', now),
+    };
     this.pipelines = new PipelineStore(now);
     this.owners = new OwnerStore(now);
     this.tokens = new TokenStore(now, { clientId: this.clientId, clientSecret: this.clientSecret });
@@ -103,7 +122,12 @@ export class SandboxPortal {
     this.limits = new RateLimiter(now);
     this.setRateLimit(opts.rateLimit ?? {});
     this.setSearchRateLimit(opts.searchRateLimit ?? {});
-    this.webhooks = new WebhookDispatcher({ portalId: this.portalId, appId: this.appId, clientSecret: this.clientSecret, now });
+    this.webhooks = new WebhookDispatcher({
+      portalId: this.portalId,
+      appId: this.appId,
+      clientSecret: this.clientSecret,
+      now,
+    });
     this.objects = new ObjectStore({
       now,
       portalId: this.portalId,
@@ -178,14 +202,27 @@ export class SandboxPortal {
       // form bodies (OAuth) stay as sent, minus the secret so the log can be shared
       body = req.body.replace(/client_secret=[^&]*/, 'client_secret=***');
     }
-    this.requests.push({ method: req.method, path: u.pathname, url: u.pathname + u.search, status, body, at: this.now() });
+    this.requests.push({
+      method: req.method,
+      path: u.pathname,
+      url: u.pathname + u.search,
+      status,
+      body,
+      at: this.now(),
+    });
     // The status tells a request the sandbox accepted from one it refused on purpose (as HubSpot would).
-    if (this.requestLog) appendFileSync(this.requestLog, JSON.stringify({ method: req.method, url: u.pathname + u.search, status, body }) + '\n');
+    if (this.requestLog)
+      appendFileSync(
+        this.requestLog,
+        JSON.stringify({ method: req.method, url: u.pathname + u.search, status, body }) + '\n',
+      );
   }
 
   /** How many requests matched, e.g. `portal.count('PATCH', /\/crm\/v3\/objects\/deals\//)`. */
   count(method: string, path: RegExp | string): number {
-    return this.requests.filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path))).length;
+    return this.requests.filter(
+      (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)),
+    ).length;
   }
 
   close(): void {

@@ -7,7 +7,12 @@ import { OAUTH_ROUTES } from './routes/oauth';
 import { OBJECT_ROUTES } from './routes/objects';
 import { SCHEMA_ROUTES } from './routes/schema';
 
-export type SandboxRequest = { method: string; url: string; headers: Record<string, string | undefined>; body: string };
+export type SandboxRequest = {
+  method: string;
+  url: string;
+  headers: Record<string, string | undefined>;
+  body: string;
+};
 export type SandboxResponse = { status: number; headers: Record<string, string>; body: string };
 
 export type RouteContext = {
@@ -54,8 +59,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The 5xx bodies HubSpot's edge sends; JSON so the client's retry decorator sees the status code. */
 function serverError(status: number): Record<string, unknown> {
-  const message = status === 500 ? 'internal error' : status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Unavailable' : 'Gateway Timeout';
-  return { status: 'error', message, correlationId: randomUUID(), category: status === 500 ? 'INTERNAL_ERROR' : 'SERVICE_UNAVAILABLE' };
+  const message =
+    status === 500
+      ? 'internal error'
+      : status === 502
+        ? 'Bad Gateway'
+        : status === 503
+          ? 'Service Unavailable'
+          : 'Gateway Timeout';
+  return {
+    status: 'error',
+    message,
+    correlationId: randomUUID(),
+    category: status === 500 ? 'INTERNAL_ERROR' : 'SERVICE_UNAVAILABLE',
+  };
 }
 
 function parseBody(req: SandboxRequest): unknown {
@@ -83,7 +100,11 @@ export async function route(portal: SandboxPortal, req: SandboxRequest): Promise
     }
   }
   if (portal.faults.latencyMs > 0) await sleep(portal.faults.latencyMs);
-  if (!found) return json(404, new HubSpotError(404, 'OBJECT_NOT_FOUND', `Sandbox has no route for ${req.method} ${path}`).body());
+  if (!found)
+    return json(
+      404,
+      new HubSpotError(404, 'OBJECT_NOT_FOUND', `Sandbox has no route for ${req.method} ${path}`).body(),
+    );
   const { route: r, params } = found;
   const kind = r.kind ?? 'api';
   const headers: Record<string, string> = {};
@@ -113,8 +134,20 @@ export async function route(portal: SandboxPortal, req: SandboxRequest): Promise
         return json(status, serverError(status));
       }
     }
-    const result = await r.handler({ portal, params, query: url.searchParams, body: parseBody(req), req, principal });
-    if (r.write && result.status < 300 && portal.faults.lostResponseRate > 0 && portal.random() < portal.faults.lostResponseRate)
+    const result = await r.handler({
+      portal,
+      params,
+      query: url.searchParams,
+      body: parseBody(req),
+      req,
+      principal,
+    });
+    if (
+      r.write &&
+      result.status < 300 &&
+      portal.faults.lostResponseRate > 0 &&
+      portal.random() < portal.faults.lostResponseRate
+    )
       return json(504, serverError(504));
     return json(result.status, result.body, { ...headers, ...result.headers });
   } catch (e) {

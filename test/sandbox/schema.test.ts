@@ -9,32 +9,56 @@ beforeAll(async () => {
   sb = await startSandbox();
   hs = sb.client();
   for (let i = 1; i <= 5; i++)
-    sb.portal.seedOwner({ id: String(700 + i), email: `o${i}@clinic.test`, firstName: `O${i}`, teams: i <= 2 ? [{ id: '42', name: 'Intake nurses' }] : [] });
+    sb.portal.seedOwner({
+      id: String(700 + i),
+      email: `o${i}@clinic.test`,
+      firstName: `O${i}`,
+      teams: i <= 2 ? [{ id: '42', name: 'Intake nurses' }] : [],
+    });
 });
 afterAll(() => sb.close());
 
 const toDeal = (id: string, typeId = 216) => ({
   to: { id },
-  types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: typeId }],
+  types: [
+    { associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: typeId },
+  ],
 });
 
 describe('tasks, notes and associations', () => {
   it('creates a task with an inline deal association and reads it back through v4', async () => {
     const deal = sb.portal.ui.createDeal({ dealname: 'Task target' });
     const task = await hs.crm.objects.tasks.basicApi.create({
-      properties: { hs_timestamp: '2026-03-03T09:00:00Z', hs_task_subject: 'Call patient', hs_task_type: 'CALL', hs_task_priority: 'HIGH', hubspot_owner_id: '701' },
+      properties: {
+        hs_timestamp: '2026-03-03T09:00:00Z',
+        hs_task_subject: 'Call patient',
+        hs_task_type: 'CALL',
+        hs_task_priority: 'HIGH',
+        hubspot_owner_id: '701',
+      },
       associations: [toDeal(deal.id)],
     });
-    expect(task.properties).toMatchObject({ hs_task_status: 'NOT_STARTED', hs_timestamp: '2026-03-03T09:00:00.000Z' });
+    expect(task.properties).toMatchObject({
+      hs_task_status: 'NOT_STARTED',
+      hs_timestamp: '2026-03-03T09:00:00.000Z',
+    });
 
     const fromDeal = await hs.crm.associations.v4.basicApi.getPage('deals', deal.id, 'tasks');
     expect(fromDeal.results).toHaveLength(1);
     expect(String(fromDeal.results[0]!.toObjectId)).toBe(task.id);
-    expect(fromDeal.results[0]!.associationTypes).toEqual([{ category: 'HUBSPOT_DEFINED', typeId: 215, label: null }]);
+    expect(fromDeal.results[0]!.associationTypes).toEqual([
+      { category: 'HUBSPOT_DEFINED', typeId: 215, label: null },
+    ]);
 
-    const done = await hs.crm.objects.tasks.basicApi.update(task.id, { properties: { hs_task_status: 'COMPLETED' } });
+    const done = await hs.crm.objects.tasks.basicApi.update(task.id, {
+      properties: { hs_task_status: 'COMPLETED' },
+    });
     expect(done.properties.hs_task_completion_date).toBeTruthy();
-    const batch = await hs.crm.objects.tasks.batchApi.read({ inputs: [{ id: task.id }], properties: ['hs_task_status'], propertiesWithHistory: [] });
+    const batch = await hs.crm.objects.tasks.batchApi.read({
+      inputs: [{ id: task.id }],
+      properties: ['hs_task_status'],
+      propertiesWithHistory: [],
+    });
     expect(batch.results[0]!.properties.hs_task_status).toBe('COMPLETED');
   });
 
@@ -44,7 +68,10 @@ describe('tasks, notes and associations', () => {
       properties: { hs_timestamp: String(Date.now()), hs_note_body: 'Left voicemail' },
       associations: [toDeal(deal.id, 214)],
     });
-    const task = await hs.crm.objects.tasks.basicApi.create({ properties: { hs_timestamp: String(Date.now()) }, associations: [] });
+    const task = await hs.crm.objects.tasks.basicApi.create({
+      properties: { hs_timestamp: String(Date.now()) },
+      associations: [],
+    });
     await hs.crm.associations.v4.basicApi.createDefault('tasks', task.id, 'deals', deal.id);
     const labelled = await hs.crm.associations.v4.basicApi.create('notes', note.id, 'deals', deal.id, [
       { associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: 214 },
@@ -58,16 +85,38 @@ describe('tasks, notes and associations', () => {
 
   it('refuses a task without hs_timestamp, an unknown association type and a missing target', async () => {
     const deal = sb.portal.ui.createDeal({ dealname: 'Refusals' });
-    const noTimestamp = await refusal(hs.crm.objects.tasks.basicApi.create({ properties: { hs_task_subject: 'x' }, associations: [] }));
+    const noTimestamp = await refusal(
+      hs.crm.objects.tasks.basicApi.create({ properties: { hs_task_subject: 'x' }, associations: [] }),
+    );
     expect(noTimestamp).toMatchObject({ code: 400, body: { category: 'VALIDATION_ERROR' } });
-    const wrongType = await refusal(hs.crm.objects.tasks.basicApi.create({ properties: { hs_timestamp: '1' }, associations: [toDeal(deal.id, 999)] }));
+    const wrongType = await refusal(
+      hs.crm.objects.tasks.basicApi.create({
+        properties: { hs_timestamp: '1' },
+        associations: [toDeal(deal.id, 999)],
+      }),
+    );
     expect(wrongType.code).toBe(400);
     // 214 is note→deal: valid id, wrong direction for a task.
-    const wrongDirection = await refusal(hs.crm.objects.tasks.basicApi.create({ properties: { hs_timestamp: '1' }, associations: [toDeal(deal.id, 214)] }));
+    const wrongDirection = await refusal(
+      hs.crm.objects.tasks.basicApi.create({
+        properties: { hs_timestamp: '1' },
+        associations: [toDeal(deal.id, 214)],
+      }),
+    );
     expect(wrongDirection.code).toBe(400);
-    const ghost = await refusal(hs.crm.objects.tasks.basicApi.create({ properties: { hs_timestamp: '1' }, associations: [toDeal('123')] }));
+    const ghost = await refusal(
+      hs.crm.objects.tasks.basicApi.create({
+        properties: { hs_timestamp: '1' },
+        associations: [toDeal('123')],
+      }),
+    );
     expect(ghost.code).toBe(400);
-    const badStatus = await refusal(hs.crm.objects.tasks.basicApi.create({ properties: { hs_timestamp: '1', hs_task_status: 'DONE' }, associations: [] }));
+    const badStatus = await refusal(
+      hs.crm.objects.tasks.basicApi.create({
+        properties: { hs_timestamp: '1', hs_task_status: 'DONE' },
+        associations: [],
+      }),
+    );
     expect(String(badStatus.body.message)).toContain('INVALID_OPTION');
     expect(sb.portal.objects.all('tasks').every((t) => t.props.get('hs_task_subject') !== 'x')).toBe(true);
   });
@@ -75,16 +124,25 @@ describe('tasks, notes and associations', () => {
   it('batch creates tasks with associations', async () => {
     const deal = sb.portal.ui.createDeal({ dealname: 'Batch tasks' });
     const res = await hs.crm.objects.tasks.batchApi.create({
-      inputs: [1, 2].map((n) => ({ properties: { hs_timestamp: String(Date.now() + n), hs_task_subject: `T${n}` }, associations: [toDeal(deal.id)] })),
+      inputs: [1, 2].map((n) => ({
+        properties: { hs_timestamp: String(Date.now() + n), hs_task_subject: `T${n}` },
+        associations: [toDeal(deal.id)],
+      })),
     });
     expect(res.results).toHaveLength(2);
-    expect((await hs.crm.associations.v4.basicApi.getPage('deals', deal.id, 'tasks')).results).toHaveLength(2);
+    expect((await hs.crm.associations.v4.basicApi.getPage('deals', deal.id, 'tasks')).results).toHaveLength(
+      2,
+    );
   });
 });
 
 describe('properties, pipelines and owners', () => {
   it('creates the written-back group and properties (201), and answers 409 on a second create', async () => {
-    const group = await hs.crm.properties.groupsApi.create('deals', { name: PROPERTY_GROUP.name, label: PROPERTY_GROUP.label, displayOrder: PROPERTY_GROUP.displayOrder });
+    const group = await hs.crm.properties.groupsApi.create('deals', {
+      name: PROPERTY_GROUP.name,
+      label: PROPERTY_GROUP.label,
+      displayOrder: PROPERTY_GROUP.displayOrder,
+    });
     expect(group.name).toBe('stagekeeper');
     const [first, ...rest] = WRITTEN_BACK_PROPERTIES;
     const created = await hs.crm.properties.coreApi.create('deals', first as never);
@@ -94,33 +152,69 @@ describe('properties, pipelines and owners', () => {
 
     const again = await refusal(hs.crm.properties.coreApi.create('deals', first as never));
     expect(again).toMatchObject({ code: 409, body: { category: 'CONFLICT' } });
-    const groupAgain = await refusal(hs.crm.properties.groupsApi.create('deals', { name: 'stagekeeper', label: 'x' }));
+    const groupAgain = await refusal(
+      hs.crm.properties.groupsApi.create('deals', { name: 'stagekeeper', label: 'x' }),
+    );
     expect(groupAgain.code).toBe(409);
 
     const read = await hs.crm.properties.coreApi.getByName('deals', 'stagekeeper_sla_status');
     expect(read.type).toBe('enumeration');
     const all = await hs.crm.properties.coreApi.getAll('deals');
-    expect(all.results.map((p) => p.name)).toEqual(expect.arrayContaining(['dealstage', 'num_contacted_notes', 'stagekeeper_breach_count']));
+    expect(all.results.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['dealstage', 'num_contacted_notes', 'stagekeeper_breach_count']),
+    );
 
     // The new properties are enforced like HubSpot's own.
     const deal = sb.portal.ui.createDeal({ dealname: 'Uses custom props' });
-    await hs.crm.deals.basicApi.update(deal.id, { properties: { stagekeeper_sla_status: 'breached', stagekeeper_breach_count: '2', stagekeeper_sla_due_at: '2026-03-04T10:00:00Z' } });
-    expect((await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { stagekeeper_sla_status: 'late' } }))).code).toBe(400);
-    expect((await refusal(hs.crm.deals.basicApi.update(deal.id, { properties: { stagekeeper_breach_count: 'two' } }))).code).toBe(400);
+    await hs.crm.deals.basicApi.update(deal.id, {
+      properties: {
+        stagekeeper_sla_status: 'breached',
+        stagekeeper_breach_count: '2',
+        stagekeeper_sla_due_at: '2026-03-04T10:00:00Z',
+      },
+    });
+    expect(
+      (
+        await refusal(
+          hs.crm.deals.basicApi.update(deal.id, { properties: { stagekeeper_sla_status: 'late' } }),
+        )
+      ).code,
+    ).toBe(400);
+    expect(
+      (
+        await refusal(
+          hs.crm.deals.basicApi.update(deal.id, { properties: { stagekeeper_breach_count: 'two' } }),
+        )
+      ).code,
+    ).toBe(400);
   });
 
   it('refuses malformed property definitions', async () => {
-    const base = { name: 'x_prop', label: 'X', type: 'string', fieldType: 'text', groupName: 'dealinformation' };
+    const base = {
+      name: 'x_prop',
+      label: 'X',
+      type: 'string',
+      fieldType: 'text',
+      groupName: 'dealinformation',
+    };
     for (const bad of [
       { ...base, groupName: 'no_such_group' },
       { ...base, type: 'enumeration', fieldType: 'text' },
       { ...base, name: 'hs_mine' },
       { ...base, label: undefined },
-    ]) expect((await refusal(hs.crm.properties.coreApi.create('deals', bad as never))).code).toBe(400);
+    ])
+      expect((await refusal(hs.crm.properties.coreApi.create('deals', bad as never))).code).toBe(400);
   });
 
   it('lists pipelines and stages with string metadata', async () => {
-    sb.portal.seedPipeline({ id: 'intake', label: 'Intake', stages: [{ id: '2001', label: 'New' }, { id: '2002', label: 'Done', isClosed: true }] });
+    sb.portal.seedPipeline({
+      id: 'intake',
+      label: 'Intake',
+      stages: [
+        { id: '2001', label: 'New' },
+        { id: '2002', label: 'Done', isClosed: true },
+      ],
+    });
     const all = await hs.crm.pipelines.pipelinesApi.getAll('deals');
     expect(all.results.map((p) => p.id)).toEqual(['default', 'intake']);
     const intake = await hs.crm.pipelines.pipelinesApi.getById('deals', 'intake');

@@ -26,14 +26,30 @@ beforeAll(async () => {
 afterAll(() => sb.close());
 
 const search = (body: Record<string, unknown>) =>
-  hs().crm.deals.searchApi.doSearch({ filterGroups: [], properties: ['dealname', 'amount'], limit: 100, after: '0', sorts: [], ...body } as never);
+  hs().crm.deals.searchApi.doSearch({
+    filterGroups: [],
+    properties: ['dealname', 'amount'],
+    limit: 100,
+    after: '0',
+    sorts: [],
+    ...body,
+  } as never);
 
 describe('CRM search', () => {
   it('ANDs filters in a group, ORs groups, and pages with after', async () => {
     const res = await search({
       filterGroups: [
-        { filters: [{ propertyName: 'dealstage', operator: FilterOperatorEnum.Eq, value: 'appointmentscheduled' }, { propertyName: 'amount', operator: FilterOperatorEnum.Gte, value: '50' }] },
-        { filters: [{ propertyName: 'amount', operator: FilterOperatorEnum.Between, value: '200', highValue: '220' }] },
+        {
+          filters: [
+            { propertyName: 'dealstage', operator: FilterOperatorEnum.Eq, value: 'appointmentscheduled' },
+            { propertyName: 'amount', operator: FilterOperatorEnum.Gte, value: '50' },
+          ],
+        },
+        {
+          filters: [
+            { propertyName: 'amount', operator: FilterOperatorEnum.Between, value: '200', highValue: '220' },
+          ],
+        },
       ],
       limit: 3,
       sorts: [{ propertyName: 'amount', direction: 'DESCENDING' }],
@@ -47,20 +63,27 @@ describe('CRM search', () => {
   });
 
   it('supports every operator', async () => {
-    const count = async (filter: Record<string, unknown>) => (await search({ filterGroups: [{ filters: [filter] }] })).total;
+    const count = async (filter: Record<string, unknown>) =>
+      (await search({ filterGroups: [{ filters: [filter] }] })).total;
     expect(await count({ propertyName: 'amount', operator: 'NEQ', value: '0' })).toBe(24);
     expect(await count({ propertyName: 'amount', operator: 'LT', value: '30' })).toBe(3);
     expect(await count({ propertyName: 'amount', operator: 'LTE', value: '30' })).toBe(4);
     expect(await count({ propertyName: 'amount', operator: 'GT', value: '230' })).toBe(1);
     expect(await count({ propertyName: 'dealstage', operator: 'IN', values: ['qualifiedtobuy'] })).toBe(15);
-    expect(await count({ propertyName: 'dealstage', operator: 'NOT_IN', values: ['qualifiedtobuy'] })).toBe(10);
+    expect(await count({ propertyName: 'dealstage', operator: 'NOT_IN', values: ['qualifiedtobuy'] })).toBe(
+      10,
+    );
     expect(await count({ propertyName: 'description', operator: 'HAS_PROPERTY' })).toBe(5);
     expect(await count({ propertyName: 'description', operator: 'NOT_HAS_PROPERTY' })).toBe(20);
     expect(await count({ propertyName: 'dealname', operator: 'CONTAINS_TOKEN', value: 'referral' })).toBe(13);
-    expect(await count({ propertyName: 'dealname', operator: 'NOT_CONTAINS_TOKEN', value: 'refer*' })).toBe(12);
+    expect(await count({ propertyName: 'dealname', operator: 'NOT_CONTAINS_TOKEN', value: 'refer*' })).toBe(
+      12,
+    );
     // Datetimes compare as instants, whether the filter is given in epoch ms or ISO.
     const tenth = sb.portal.objects.get('deals', ids[9]!).props.get('hs_lastmodifieddate')!;
-    expect(await count({ propertyName: 'hs_lastmodifieddate', operator: 'LTE', value: String(Date.parse(tenth)) })).toBe(10);
+    expect(
+      await count({ propertyName: 'hs_lastmodifieddate', operator: 'LTE', value: String(Date.parse(tenth)) }),
+    ).toBe(10);
     expect(await count({ propertyName: 'hs_lastmodifieddate', operator: 'GT', value: tenth })).toBe(15);
   });
 
@@ -72,7 +95,12 @@ describe('CRM search', () => {
       { filterGroups: Array.from({ length: 4 }, () => ({ filters: Array.from({ length: 5 }, () => f) })) }, // 20 > 18
       { limit: 201 },
       { after: '9950', limit: 100 },
-      { sorts: [{ propertyName: 'amount', direction: 'ASCENDING' }, { propertyName: 'dealname', direction: 'ASCENDING' }] },
+      {
+        sorts: [
+          { propertyName: 'amount', direction: 'ASCENDING' },
+          { propertyName: 'dealname', direction: 'ASCENDING' },
+        ],
+      },
       { filterGroups: [{ filters: [{ propertyName: 'not_a_property', operator: 'EQ', value: 'x' }] }] },
     ];
     for (const c of cases) {
@@ -90,12 +118,18 @@ describe('CRM search', () => {
       const call = () =>
         fetch(`${sb.server.url}/crm/v3/objects/deals/search`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${sb.portal.privateAppToken}`, 'content-type': 'application/json' },
+          headers: {
+            authorization: `Bearer ${sb.portal.privateAppToken}`,
+            'content-type': 'application/json',
+          },
           body: '{}',
         });
       const [a, b, c] = [await call(), await call(), await call()];
       expect([a.status, b.status, c.status]).toEqual([200, 200, 429]);
-      expect(await c.json()).toMatchObject({ message: 'You have reached your secondly limit.', errorType: 'RATE_LIMIT' });
+      expect(await c.json()).toMatchObject({
+        message: 'You have reached your secondly limit.',
+        errorType: 'RATE_LIMIT',
+      });
       expect(a.headers.get('x-hubspot-ratelimit-max')).toBeNull();
       clock.advance(1000);
       expect((await call()).status).toBe(200);

@@ -22,10 +22,20 @@ it('seeds the pipelines, stages and owners a playbook names', () => {
   });
   const portal = new SandboxPortal();
   seedFromPlaybook(portal, playbook);
-  expect(portal.pipelines.get('intake').stages.map((s) => [s.id, s.metadata.isClosed])).toEqual([['5001', 'false'], ['5002', 'true']]);
+  expect(portal.pipelines.get('intake').stages.map((s) => [s.id, s.metadata.isClosed])).toEqual([
+    ['5001', 'false'],
+    ['5002', 'true'],
+  ]);
   expect(portal.owners.list(false).map((o) => o.id)).toEqual(['9001', '9002', '9003']);
-  expect(portal.owners.get('9001').teams).toEqual([{ id: '77', name: 'Intake nurse team 77', primary: true }]);
+  expect(portal.owners.get('9001').teams).toEqual([
+    { id: '77', name: 'Intake nurse team 77', primary: true },
+  ]);
   expect(portal.catalogs.deals.get('hs_v2_date_entered_5001')?.modificationMetadata.readOnlyValue).toBe(true);
-  const deal = portal.ui.createDeal({ dealname: 'Seeded', pipeline: 'intake', dealstage: '5001', hubspot_owner_id: '9002' });
+  const deal = portal.ui.createDeal({
+    dealname: 'Seeded',
+    pipeline: 'intake',
+    dealstage: '5001',
+    hubspot_owner_id: '9002',
+  });
   expect(deal.props.get('hs_v2_date_entered_5001')).toBeTruthy();
 });

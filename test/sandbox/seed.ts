@@ -7,7 +7,12 @@ import type { SandboxPortal } from './portal';
  */
 export function seedFromPlaybook(portal: SandboxPortal, playbook: Playbook): void {
   for (const pl of playbook.pipelines) {
-    if (pl.id === 'default' && portal.pipelines.has('default') && pl.stages.every((s) => portal.pipelines.stage(s.id))) continue;
+    if (
+      pl.id === 'default' &&
+      portal.pipelines.has('default') &&
+      pl.stages.every((s) => portal.pipelines.stage(s.id))
+    )
+      continue;
     portal.seedPipeline({
       id: pl.id,
       label: pl.label,
@@ -19,10 +24,20 @@ export function seedFromPlaybook(portal: SandboxPortal, playbook: Playbook): voi
   for (const role of playbook.roles) {
     for (const id of [...role.owners, role.lead]) {
       owners.add(id);
-      if (role.teams.length) teamsOf.set(id, [...(teamsOf.get(id) ?? []), ...role.teams.map((t) => ({ id: t, name: `${role.name} team ${t}` }))]);
+      if (role.teams.length)
+        teamsOf.set(id, [
+          ...(teamsOf.get(id) ?? []),
+          ...role.teams.map((t) => ({ id: t, name: `${role.name} team ${t}` })),
+        ]);
     }
   }
   for (const id of owners) {
-    portal.seedOwner({ id, email: `owner${id}@sandbox.test`, firstName: 'Owner', lastName: id, teams: teamsOf.get(id) ?? [] });
+    portal.seedOwner({
+      id,
+      email: `owner${id}@sandbox.test`,
+      firstName: 'Owner',
+      lastName: id,
+      teams: teamsOf.get(id) ?? [],
+    });
   }
 }

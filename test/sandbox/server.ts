@@ -11,17 +11,35 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** Serves the portal over real HTTP on 127.0.0.1; point the client at it with `basePath: server.url`. */
-export async function startSandboxServer({ portal, port = 0 }: { portal: SandboxPortal; port?: number }): Promise<SandboxServer> {
+export async function startSandboxServer({
+  portal,
+  port = 0,
+}: {
+  portal: SandboxPortal;
+  port?: number;
+}): Promise<SandboxServer> {
   const server = createServer(async (req, res) => {
     try {
       const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-      const out = await portal.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body: await readBody(req) });
+      for (const [k, v] of Object.entries(req.headers))
+        headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      const out = await portal.handle({
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers,
+        body: await readBody(req),
+      });
       res.writeHead(out.status, out.headers);
       res.end(out.body);
     } catch (e) {
       res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ status: 'error', message: `sandbox bug: ${(e as Error).message}`, category: 'INTERNAL_ERROR' }));
+      res.end(
+        JSON.stringify({
+          status: 'error',
+          message: `sandbox bug: ${(e as Error).message}`,
+          category: 'INTERNAL_ERROR',
+        }),
+      );
     }
   });
   // Keep-alive sockets would hold close() open; HubSpot's edge closes idle ones too.

@@ -24,12 +24,20 @@ export class PortalUi {
   moveDeal(dealId: string, stageId: string, actor?: Actor): StoredObject {
     const pipeline = this.portal.pipelines.pipelineOfStage(stageId);
     // Dragging a card onto another pipeline's board changes both properties at once, as the UI does.
-    const props: Record<string, string> = pipeline ? { dealstage: stageId, pipeline: pipeline.id } : { dealstage: stageId };
+    const props: Record<string, string> = pipeline
+      ? { dealstage: stageId, pipeline: pipeline.id }
+      : { dealstage: stageId };
     return updateObject(this.portal, 'deals', dealId, props, this.source(actor));
   }
 
   setOwner(dealId: string, ownerId: string | null, actor?: Actor): StoredObject {
-    return updateObject(this.portal, 'deals', dealId, { hubspot_owner_id: ownerId ?? '' }, this.source(actor));
+    return updateObject(
+      this.portal,
+      'deals',
+      dealId,
+      { hubspot_owner_id: ownerId ?? '' },
+      this.source(actor),
+    );
   }
 
   setProperty(dealId: string, name: string, value: string | null, actor?: Actor): StoredObject {
@@ -59,7 +67,14 @@ export class PortalUi {
     const deal = this.portal.objects.get('deals', dealId);
     const count = Number(deal.props.get('num_contacted_notes') ?? '0') + 1;
     return this.portal.objects.commitUpdate(
-      { type: 'deals', target: deal, values: { num_contacted_notes: String(count), notes_last_contacted: new Date(this.portal.now()).toISOString() } },
+      {
+        type: 'deals',
+        target: deal,
+        values: {
+          num_contacted_notes: String(count),
+          notes_last_contacted: new Date(this.portal.now()).toISOString(),
+        },
+      },
       this.source(actor),
     );
   }

@@ -26,10 +26,18 @@ function describeOptions(def: PropertyDef): string {
  * Turns one incoming value into HubSpot's stored string form, or explains why HubSpot would refuse it.
  * null / "" clear the property, as in HubSpot.
  */
-function normalizeOne(def: PropertyDef, value: unknown, ext: ExternalOptions): { value: string | null } | PropertyProblem {
+function normalizeOne(
+  def: PropertyDef,
+  value: unknown,
+  ext: ExternalOptions,
+): { value: string | null } | PropertyProblem {
   if (value === null || value === '') return { value: null };
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
-    return { name: def.name, message: `${JSON.stringify(value)} is not a valid value for ${def.name}`, error: 'INVALID_VALUE' };
+    return {
+      name: def.name,
+      message: `${JSON.stringify(value)} is not a valid value for ${def.name}`,
+      error: 'INVALID_VALUE',
+    };
   const raw = String(value);
   switch (def.type) {
     case 'number': {
@@ -40,12 +48,14 @@ function normalizeOne(def: PropertyDef, value: unknown, ext: ExternalOptions): {
     }
     case 'datetime': {
       const ms = parseInstant(raw.trim());
-      if (ms === undefined) return { name: def.name, message: `${raw} was not a valid long.`, error: 'INVALID_LONG' };
+      if (ms === undefined)
+        return { name: def.name, message: `${raw} was not a valid long.`, error: 'INVALID_LONG' };
       return { value: new Date(ms).toISOString() };
     }
     case 'date': {
       const ms = parseInstant(raw.trim());
-      if (ms === undefined) return { name: def.name, message: `${raw} was not a valid date.`, error: 'INVALID_DATE' };
+      if (ms === undefined)
+        return { name: def.name, message: `${raw} was not a valid date.`, error: 'INVALID_DATE' };
       const rest = ((ms % MS_IN_DAY) + MS_IN_DAY) % MS_IN_DAY;
       if (rest !== 0) {
         const d = new Date(rest);
@@ -85,7 +95,11 @@ function normalizeOne(def: PropertyDef, value: unknown, ext: ExternalOptions): {
     }
     default: {
       if (raw.length > 65_536)
-        return { name: def.name, message: `Value for ${def.name} is longer than 65536 characters.`, error: 'INVALID_STRING_LENGTH' };
+        return {
+          name: def.name,
+          message: `Value for ${def.name} is longer than 65536 characters.`,
+          error: 'INVALID_STRING_LENGTH',
+        };
       return { value: raw };
     }
   }
@@ -107,7 +121,11 @@ export function normalizeWrite(
   const problems: PropertyProblem[] = [];
   if (input === undefined) return { values, problems };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    problems.push({ name: 'properties', message: 'properties must be an object of name → string value', error: 'INVALID_VALUE' });
+    problems.push({
+      name: 'properties',
+      message: 'properties must be an object of name → string value',
+      error: 'INVALID_VALUE',
+    });
     return { values, problems };
   }
   for (const [name, value] of Object.entries(input)) {
@@ -117,7 +135,11 @@ export function normalizeWrite(
       continue;
     }
     if (def.modificationMetadata.readOnlyValue && !opts.allowReadOnly?.includes(name)) {
-      problems.push({ name, message: `"${name}" is a read only property; its value cannot be set.`, error: 'READ_ONLY_VALUE' });
+      problems.push({
+        name,
+        message: `"${name}" is a read only property; its value cannot be set.`,
+        error: 'READ_ONLY_VALUE',
+      });
       continue;
     }
     const r = normalizeOne(def, value, ext);

@@ -36,40 +36,107 @@ describe('webhook deliveries', () => {
   it.each([
     ['object', (kind: string) => ({ subscriptionType: `object.${kind}`, objectTypeId: '0-3' })],
     ['legacy', (kind: string) => ({ subscriptionType: `deal.${kind}` })],
-  ] as const)('sends signed v3 batches with HubSpot fields for API writes and UI actions (%s format)', async (format, type) => {
-    await setup(undefined, format);
-    const hs = sb.client();
-    const created = await hs.crm.deals.basicApi.create({ properties: { dealname: 'Hook', dealstage: 'appointmentscheduled' }, associations: [] });
-    const other = sb.portal.ui.createDeal({ dealname: 'Dupe' });
-    sb.portal.ui.moveDeal(created.id, 'qualifiedtobuy', { userId: 45678 });
-    sb.portal.ui.setOwner(created.id, '801');
-    sb.portal.ui.mergeDeals(created.id, other.id);
-    sb.portal.ui.deleteDeal(created.id);
-    await sb.portal.webhooks.drain();
+  ] as const)(
+    'sends signed v3 batches with HubSpot fields for API writes and UI actions (%s format)',
+    async (format, type) => {
+      await setup(undefined, format);
+      const hs = sb.client();
+      const created = await hs.crm.deals.basicApi.create({
+        properties: { dealname: 'Hook', dealstage: 'appointmentscheduled' },
+        associations: [],
+      });
+      const other = sb.portal.ui.createDeal({ dealname: 'Dupe' });
+      sb.portal.ui.moveDeal(created.id, 'qualifiedtobuy', { userId: 45678 });
+      sb.portal.ui.setOwner(created.id, '801');
+      sb.portal.ui.mergeDeals(created.id, other.id);
+      sb.portal.ui.deleteDeal(created.id);
+      await sb.portal.webhooks.drain();
 
-    for (const r of rx.received) {
-      expect(r.headers['content-type']).toBe('application/json');
-      const ok = verifyV3(sb.portal.clientSecret, 'POST', rx.url, r.raw, r.headers['x-hubspot-signature-v3'] as string, r.headers['x-hubspot-request-timestamp'] as string);
-      expect(ok).toBe(true);
-      expect(verifyV3('other-secret', 'POST', rx.url, r.raw, r.headers['x-hubspot-signature-v3'] as string, r.headers['x-hubspot-request-timestamp'] as string)).toBe(false);
-    }
-    const id = Number(created.id);
-    const base = { portalId: sb.portal.portalId, appId: sb.portal.appId, attemptNumber: 0, subscriptionId: expect.any(Number), eventId: expect.any(Number), occurredAt: expect.any(Number) };
-    const mine = events().filter((e) => e.objectId === id);
-    expect(mine).toEqual([
-      { ...base, ...type('creation'), objectId: id, changeFlag: 'CREATED', changeSource: 'API', sourceId: String(sb.portal.appId) },
-      { ...base, ...type('propertyChange'), objectId: id, propertyName: 'dealstage', propertyValue: 'appointmentscheduled', changeSource: 'API', sourceId: String(sb.portal.appId) },
-      { ...base, ...type('propertyChange'), objectId: id, propertyName: 'dealstage', propertyValue: 'qualifiedtobuy', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
-      { ...base, ...type('propertyChange'), objectId: id, propertyName: 'hubspot_owner_id', propertyValue: '801', changeSource: 'CRM_UI', sourceId: 'userId:45678' },
-      {
-        ...base, ...type('merge'), objectId: id, changeSource: 'CRM_UI', sourceId: 'userId:45678',
-        primaryObjectId: id, mergedObjectIds: [Number(other.id)], newObjectId: id, numberOfPropertiesMoved: expect.any(Number),
-      },
-      { ...base, ...type('deletion'), objectId: id, changeSource: 'CRM_UI', sourceId: 'userId:45678' },
-    ]);
-    // Everything happened inside one batching window: one POST.
-    expect(rx.received).toHaveLength(1);
-  });
+      for (const r of rx.received) {
+        expect(r.headers['content-type']).toBe('application/json');
+        const ok = verifyV3(
+          sb.portal.clientSecret,
+          'POST',
+          rx.url,
+          r.raw,
+          r.headers['x-hubspot-signature-v3'] as string,
+          r.headers['x-hubspot-request-timestamp'] as string,
+        );
+        expect(ok).toBe(true);
+        expect(
+          verifyV3(
+            'other-secret',
+            'POST',
+            rx.url,
+            r.raw,
+            r.headers['x-hubspot-signature-v3'] as string,
+            r.headers['x-hubspot-request-timestamp'] as string,
+          ),
+        ).toBe(false);
+      }
+      const id = Number(created.id);
+      const base = {
+        portalId: sb.portal.portalId,
+        appId: sb.portal.appId,
+        attemptNumber: 0,
+        subscriptionId: expect.any(Number),
+        eventId: expect.any(Number),
+        occurredAt: expect.any(Number),
+      };
+      const mine = events().filter((e) => e.objectId === id);
+      expect(mine).toEqual([
+        {
+          ...base,
+          ...type('creation'),
+          objectId: id,
+          changeFlag: 'CREATED',
+          changeSource: 'API',
+          sourceId: String(sb.portal.appId),
+        },
+        {
+          ...base,
+          ...type('propertyChange'),
+          objectId: id,
+          propertyName: 'dealstage',
+          propertyValue: 'appointmentscheduled',
+          changeSource: 'API',
+          sourceId: String(sb.portal.appId),
+        },
+        {
+          ...base,
+          ...type('propertyChange'),
+          objectId: id,
+          propertyName: 'dealstage',
+          propertyValue: 'qualifiedtobuy',
+          changeSource: 'CRM_UI',
+          sourceId: 'userId:45678',
+        },
+        {
+          ...base,
+          ...type('propertyChange'),
+          objectId: id,
+          propertyName: 'hubspot_owner_id',
+          propertyValue: '801',
+          changeSource: 'CRM_UI',
+          sourceId: 'userId:45678',
+        },
+        {
+          ...base,
+          ...type('merge'),
+          objectId: id,
+          changeSource: 'CRM_UI',
+          sourceId: 'userId:45678',
+          primaryObjectId: id,
+          mergedObjectIds: [Number(other.id)],
+          newObjectId: id,
+          numberOfPropertiesMoved: expect.any(Number),
+        },
+        { ...base, ...type('deletion'), objectId: id, changeSource: 'CRM_UI', sourceId: 'userId:45678' },
+      ]);
+      // Everything happened inside one batching window: one POST.
+      expect(rx.received).toHaveLength(1);
+    },
+  );
 
   it('retries a failed delivery with attemptNumber 1 and the same events', async () => {
     await setup((n) => (n === 0 ? 500 : 200));
@@ -80,7 +147,11 @@ describe('webhook deliveries', () => {
     expect(first!.events.every((e) => e.attemptNumber === 0)).toBe(true);
     expect(second!.events.every((e) => e.attemptNumber === 1)).toBe(true);
     expect(second!.events.map((e) => e.eventId)).toEqual(first!.events.map((e) => e.eventId));
-    expect(second!.events[0]).toMatchObject({ objectId: Number(deal.id), subscriptionType: 'object.creation', objectTypeId: '0-3' });
+    expect(second!.events[0]).toMatchObject({
+      objectId: Number(deal.id),
+      subscriptionType: 'object.creation',
+      objectTypeId: '0-3',
+    });
   });
 
   it('gives up after 10 retries', async () => {
@@ -119,7 +190,13 @@ describe('webhook faults', () => {
 
     sb.portal.setFaults({ dropRate: 0, reorder: true, seed: 11 });
     const deal = sb.portal.ui.createDeal({ dealname: 'Shuffled' });
-    const stages = ['qualifiedtobuy', 'presentationscheduled', 'decisionmakerboughtin', 'contractsent', 'closedwon'];
+    const stages = [
+      'qualifiedtobuy',
+      'presentationscheduled',
+      'decisionmakerboughtin',
+      'contractsent',
+      'closedwon',
+    ];
     for (const s of [...stages, ...stages]) sb.portal.ui.moveDeal(deal.id, s);
     await sb.portal.webhooks.drain();
     const arrived = events().map((e) => e.eventId as number);

@@ -2,7 +2,13 @@ import { createHmac } from 'node:crypto';
 import type { Change } from './objects';
 import { prng, shuffle } from './prng';
 
-export const DEAL_EVENT_TYPES = ['deal.creation', 'deal.deletion', 'deal.propertyChange', 'deal.merge', 'deal.restore'] as const;
+export const DEAL_EVENT_TYPES = [
+  'deal.creation',
+  'deal.deletion',
+  'deal.propertyChange',
+  'deal.merge',
+  'deal.restore',
+] as const;
 export type DealEventType = (typeof DEAL_EVENT_TYPES)[number];
 export type Subscription = { id: number; eventType: DealEventType; propertyName?: string; active: boolean };
 
@@ -40,7 +46,13 @@ export type WebhookEvent = {
 
 export type WebhookFaults = { duplicateRate: number; dropRate: number; reorder: boolean; seed: number };
 
-export type DeliveryRecord = { attemptNumber: number; eventIds: number[]; status?: number; error?: string; at: number };
+export type DeliveryRecord = {
+  attemptNumber: number;
+  eventIds: number[];
+  status?: number;
+  error?: string;
+  at: number;
+};
 
 export type WebhookOptions = {
   targetUrl?: string;
@@ -60,8 +72,16 @@ export type WebhookOptions = {
 type Identity = { portalId: number; appId: number; clientSecret: string; now: () => number };
 
 /** v3 signature (facts §4): base64 HMAC-SHA256 keyed by the client secret over method + uri + body + timestamp. */
-export function signV3(clientSecret: string, method: string, uri: string, body: string, timestamp: number): string {
-  return createHmac('sha256', clientSecret).update(`${method}${uri}${body}${timestamp}`, 'utf8').digest('base64');
+export function signV3(
+  clientSecret: string,
+  method: string,
+  uri: string,
+  body: string,
+  timestamp: number,
+): string {
+  return createHmac('sha256', clientSecret)
+    .update(`${method}${uri}${body}${timestamp}`, 'utf8')
+    .digest('base64');
 }
 
 const KIND_TO_TYPE: Record<Change['kind'], DealEventType> = {
@@ -104,7 +124,9 @@ export class WebhookDispatcher {
 
   constructor(private readonly id: Identity) {}
 
-  configure(opts: Partial<WebhookOptions> & { subscriptions?: { eventType: DealEventType; propertyName?: string }[] }): this {
+  configure(
+    opts: Partial<WebhookOptions> & { subscriptions?: { eventType: DealEventType; propertyName?: string }[] },
+  ): this {
     const { subscriptions, ...rest } = opts;
     this.options = { ...this.options, ...rest };
     subscriptions?.forEach((s) => this.subscribe(s.eventType, s.propertyName));
@@ -114,9 +136,16 @@ export class WebhookDispatcher {
   /** Unlike HubSpot (new subscriptions start paused), sandbox subscriptions start active: tests want events. */
   subscribe(eventType: DealEventType, propertyName?: string): Subscription {
     if (!DEAL_EVENT_TYPES.includes(eventType)) throw new Error(`unknown eventType ${eventType}`);
-    if (eventType === 'deal.propertyChange' && !propertyName) throw new Error('deal.propertyChange needs a propertyName');
-    if (propertyName === 'hs_lastmodifieddate') throw new Error('HubSpot does not allow subscribing to hs_lastmodifieddate');
-    const sub: Subscription = { id: this.nextSubscriptionId++, eventType, ...(propertyName ? { propertyName } : {}), active: true };
+    if (eventType === 'deal.propertyChange' && !propertyName)
+      throw new Error('deal.propertyChange needs a propertyName');
+    if (propertyName === 'hs_lastmodifieddate')
+      throw new Error('HubSpot does not allow subscribing to hs_lastmodifieddate');
+    const sub: Subscription = {
+      id: this.nextSubscriptionId++,
+      eventType,
+      ...(propertyName ? { propertyName } : {}),
+      active: true,
+    };
     this.subscriptions.push(sub);
     return sub;
   }
@@ -148,7 +177,8 @@ export class WebhookDispatcher {
         sourceId: c.source.sourceId,
       };
       if (c.kind === 'creation') event.changeFlag = 'CREATED';
-      if (c.kind === 'propertyChange') Object.assign(event, { propertyName: c.propertyName, propertyValue: c.propertyValue });
+      if (c.kind === 'propertyChange')
+        Object.assign(event, { propertyName: c.propertyName, propertyValue: c.propertyValue });
       if (c.kind === 'merge')
         Object.assign(event, {
           primaryObjectId: Number(c.primaryObjectId),
@@ -186,7 +216,8 @@ export class WebhookDispatcher {
     });
     if (this.faults.reorder) events = shuffle(events, this.random);
     const batches: WebhookEvent[][] = [];
-    for (let i = 0; i < events.length; i += this.options.maxBatchSize) batches.push(events.slice(i, i + this.options.maxBatchSize));
+    for (let i = 0; i < events.length; i += this.options.maxBatchSize)
+      batches.push(events.slice(i, i + this.options.maxBatchSize));
     // A duplicate arrives as its own later request, the way HubSpot re-sends a notification it thinks was lost.
     if (duplicates.length) batches.push(duplicates);
     for (const batch of batches) {
@@ -204,7 +235,8 @@ export class WebhookDispatcher {
 
   private async send(batch: WebhookEvent[], attemptNumber: number): Promise<void> {
     if (this.closed || !this.options.targetUrl) return;
-    while (this.inFlight >= this.options.maxConcurrentRequests) await new Promise<void>((r) => this.waitingToSend.push(r));
+    while (this.inFlight >= this.options.maxConcurrentRequests)
+      await new Promise<void>((r) => this.waitingToSend.push(r));
     this.inFlight++;
     const events = batch.map((e) => ({ ...e, attemptNumber }));
     const body = JSON.stringify(events);
@@ -236,7 +268,8 @@ export class WebhookDispatcher {
     }
     if (ok) return;
     // Current docs: any failure (connection, >5 s timeout, 4xx or 5xx) is retried, up to 10 times.
-    if (attemptNumber < this.options.maxRetries) this.schedule(() => this.send(batch, attemptNumber + 1), this.options.retryDelayMs(attemptNumber + 1));
+    if (attemptNumber < this.options.maxRetries)
+      this.schedule(() => this.send(batch, attemptNumber + 1), this.options.retryDelayMs(attemptNumber + 1));
     else this.failed.push(events);
   }
 

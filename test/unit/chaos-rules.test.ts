@@ -28,27 +28,85 @@ describe('chaos verifier rules (issue 12)', () => {
 
   it('accepts a visit that follows the rules', () => {
     expect(checkCurrentVisit(rule, entered, entered + 2 * T, right)).toEqual([]);
-    expect(checkCurrentVisit(rule, entered, entered + T / 3, { ...right, status: 'running', breachedAt: null, escalated: false })).toEqual([]);
+    expect(
+      checkCurrentVisit(rule, entered, entered + T / 3, {
+        ...right,
+        status: 'running',
+        breachedAt: null,
+        escalated: false,
+      }),
+    ).toEqual([]);
   });
 
   it('an off-by-one-minute due time is a "due" discrepancy, wherever it shows', () => {
-    const late = { ...right, slaTaskDue: entered + T + MIN, dueProp: entered + T + MIN, breachedAt: entered + T + MIN };
+    const late = {
+      ...right,
+      slaTaskDue: entered + T + MIN,
+      dueProp: entered + T + MIN,
+      breachedAt: entered + T + MIN,
+    };
     const found = checkCurrentVisit(rule, entered, entered + 2 * T, late);
     expect(found.filter((d) => d.kind === 'due')).toHaveLength(2);
     expect(found.filter((d) => d.kind === 'breach')).toHaveLength(1);
   });
 
   it('breach iff past due: not breached after due, or breached before it', () => {
-    expect(checkCurrentVisit(rule, entered, entered + T + 1, { ...right, status: 'warning', breachedAt: null, escalated: false }).map((d) => d.kind)).toEqual(['breach']);
-    expect(checkCurrentVisit(rule, entered, entered + T - 1, { ...right, escalated: false }).map((d) => d.kind)).toEqual(['breach']);
-    expect(checkCurrentVisit(rule, entered, entered + 1.5 * T, { ...right, escalated: false }).map((d) => d.kind)).toEqual(['escalation']);
+    expect(
+      checkCurrentVisit(rule, entered, entered + T + 1, {
+        ...right,
+        status: 'warning',
+        breachedAt: null,
+        escalated: false,
+      }).map((d) => d.kind),
+    ).toEqual(['breach']);
+    expect(
+      checkCurrentVisit(rule, entered, entered + T - 1, { ...right, escalated: false }).map((d) => d.kind),
+    ).toEqual(['breach']);
+    expect(
+      checkCurrentVisit(rule, entered, entered + 1.5 * T, { ...right, escalated: false }).map((d) => d.kind),
+    ).toEqual(['escalation']);
   });
 
   it('history rows: left at or after due is breached at due; before it, met', () => {
-    expect(checkHistoryRow(rule, { enteredAt: entered, exitedAt: entered + T, slaOutcome: 'breached', breachedAt: entered + T })).toBeNull();
-    expect(checkHistoryRow(rule, { enteredAt: entered, exitedAt: entered + T - 1, slaOutcome: 'met', breachedAt: null })).toBeNull();
-    expect(checkHistoryRow(rule, { enteredAt: entered, exitedAt: entered + T - 1, slaOutcome: 'breached', breachedAt: entered + T - 1 })).toMatch(/recorded breached/);
-    expect(checkHistoryRow(rule, { enteredAt: entered, exitedAt: entered + T + MIN, slaOutcome: 'met', breachedAt: null })).toMatch(/recorded met/);
-    expect(checkHistoryRow(rule, { enteredAt: entered, exitedAt: entered + 2 * T, slaOutcome: 'breached', breachedAt: entered + T + MIN })).toMatch(/breached at/);
+    expect(
+      checkHistoryRow(rule, {
+        enteredAt: entered,
+        exitedAt: entered + T,
+        slaOutcome: 'breached',
+        breachedAt: entered + T,
+      }),
+    ).toBeNull();
+    expect(
+      checkHistoryRow(rule, {
+        enteredAt: entered,
+        exitedAt: entered + T - 1,
+        slaOutcome: 'met',
+        breachedAt: null,
+      }),
+    ).toBeNull();
+    expect(
+      checkHistoryRow(rule, {
+        enteredAt: entered,
+        exitedAt: entered + T - 1,
+        slaOutcome: 'breached',
+        breachedAt: entered + T - 1,
+      }),
+    ).toMatch(/recorded breached/);
+    expect(
+      checkHistoryRow(rule, {
+        enteredAt: entered,
+        exitedAt: entered + T + MIN,
+        slaOutcome: 'met',
+        breachedAt: null,
+      }),
+    ).toMatch(/recorded met/);
+    expect(
+      checkHistoryRow(rule, {
+        enteredAt: entered,
+        exitedAt: entered + 2 * T,
+        slaOutcome: 'breached',
+        breachedAt: entered + T + MIN,
+      }),
+    ).toMatch(/breached at/);
   });
 });

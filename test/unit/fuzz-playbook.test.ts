@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { EXAMPLE_PLAYBOOKS, parsePlaybook, PlaybookError, type PlaybookParseResult } from '@stagekeeper/shared';
+import {
+  EXAMPLE_PLAYBOOKS,
+  parsePlaybook,
+  PlaybookError,
+  type PlaybookParseResult,
+} from '@stagekeeper/shared';
 
 /**
  * Text-level fuzzing of the playbook loader (the structured mutations live in shared's load.property.test.ts):
@@ -17,7 +22,12 @@ const isMapping = (v: unknown) => typeof v === 'object' && v !== null && !Array.
 /** What the document decodes to, if it decodes: errors about a mapping's content must carry a path. */
 function decoded(text: string): { ok: boolean; value?: unknown } {
   try {
-    return { ok: true, value: /^\s*[{[]/.test(text) ? JSON.parse(text) : parse(text, { uniqueKeys: true, maxAliasCount: 1000, logLevel: 'silent' }) };
+    return {
+      ok: true,
+      value: /^\s*[{[]/.test(text)
+        ? JSON.parse(text)
+        : parse(text, { uniqueKeys: true, maxAliasCount: 1000, logLevel: 'silent' }),
+    };
   } catch {
     return { ok: false };
   }
@@ -49,21 +59,50 @@ const edit = fc.record({
   remove: fc.nat({ max: 40 }),
   insert: fc.oneof(
     fc.string({ maxLength: 12 }),
-    fc.constantFrom(':', '- ', '  ', '\n', '{', '}', '[', ']', '"', "'", '&a ', '*a', '!!binary ', '? ', '|', '>', '#', '\t', 'null', '~', '1e400', '-0', '"\\u0000"'),
+    fc.constantFrom(
+      ':',
+      '- ',
+      '  ',
+      '\n',
+      '{',
+      '}',
+      '[',
+      ']',
+      '"',
+      "'",
+      '&a ',
+      '*a',
+      '!!binary ',
+      '? ',
+      '|',
+      '>',
+      '#',
+      '\t',
+      'null',
+      '~',
+      '1e400',
+      '-0',
+      '"\\u0000"',
+    ),
   ),
 });
 
 describe('parsePlaybook under text fuzzing', () => {
   it('byte edits of the example playbooks: never a crash, every error located', () => {
     fc.assert(
-      fc.property(fc.nat({ max: sources.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 6 }), fc.boolean(), (which, edits, asJson) => {
-        let text = asJson ? JSON.stringify(parse(sources[which]!), null, 1) : sources[which]!;
-        for (const e of edits) {
-          const at = e.at % (text.length + 1);
-          text = text.slice(0, at) + e.insert + text.slice(at + e.remove);
-        }
-        check(text);
-      }),
+      fc.property(
+        fc.nat({ max: sources.length - 1 }),
+        fc.array(edit, { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        (which, edits, asJson) => {
+          let text = asJson ? JSON.stringify(parse(sources[which]!), null, 1) : sources[which]!;
+          for (const e of edits) {
+            const at = e.at % (text.length + 1);
+            text = text.slice(0, at) + e.insert + text.slice(at + e.remove);
+          }
+          check(text);
+        },
+      ),
       { numRuns: 300, seed: 61 },
     );
   });
@@ -72,16 +111,37 @@ describe('parsePlaybook under text fuzzing', () => {
     const doc = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? ''),
-      fc.dictionary(
-        fc.constantFrom('schemaVersion', 'name', 'version', 'calendars', 'roles', 'pipelines', 'signals', 'extra'),
-        fc.jsonValue({ maxDepth: 3 }),
-      ).map((o) => JSON.stringify(o)),
+      fc
+        .dictionary(
+          fc.constantFrom(
+            'schemaVersion',
+            'name',
+            'version',
+            'calendars',
+            'roles',
+            'pipelines',
+            'signals',
+            'extra',
+          ),
+          fc.jsonValue({ maxDepth: 3 }),
+        )
+        .map((o) => JSON.stringify(o)),
     );
-    fc.assert(fc.property(doc, (text) => void check(text)), { numRuns: 500, seed: 62 });
+    fc.assert(
+      fc.property(doc, (text) => void check(text)),
+      { numRuns: 500, seed: 62 },
+    );
   });
 
   it('hostile YAML: alias bombs, deep nesting, duplicate keys, odd scalars', () => {
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      ),
+    ].join('\n');
     const cases = [
       bomb,
       `${'['.repeat(5_000)}${']'.repeat(5_000)}`,

@@ -64,14 +64,30 @@ describe('DealSlaCard', () => {
   });
 
   it('says how long a breached clock is overdue and why a paused one is paused', async () => {
-    const t = setup(serve(managed({ sla: sla({ status: 'breached', elapsedMs: 4.5 * 3_600_000, remainingMs: -1_800_000 }) })));
+    const t = setup(
+      serve(
+        managed({ sla: sla({ status: 'breached', elapsedMs: 4.5 * 3_600_000, remainingMs: -1_800_000 }) }),
+      ),
+    );
     t.show();
     await t.waitFor(() => expect(t.findByTestId(Text, 'sla-left').text).toBe('Overdue by 30m business time'));
     expect(t.find(ProgressBar).props.value).toBe(100);
 
-    const p = setup(serve(managed({ sla: sla({ status: 'paused', pauseReason: 'Waiting on patient', pausedAt: '2026-11-24T18:00:00.000Z' }) })));
+    const p = setup(
+      serve(
+        managed({
+          sla: sla({
+            status: 'paused',
+            pauseReason: 'Waiting on patient',
+            pausedAt: '2026-11-24T18:00:00.000Z',
+          }),
+        }),
+      ),
+    );
     p.show();
-    await p.waitFor(() => expect(p.findByTestId(Text, 'sla-paused').text).toContain('Clock paused: Waiting on patient'));
+    await p.waitFor(() =>
+      expect(p.findByTestId(Text, 'sla-paused').text).toContain('Clock paused: Waiting on patient'),
+    );
   });
 
   it("formats the due time in the viewer's HubSpot time zone, not the runtime's", async () => {
@@ -84,7 +100,9 @@ describe('DealSlaCard', () => {
     sydney.mocks.context.portal.timezone = 'Australia/Sydney';
     sydney.show();
     // Same instant is already Wednesday 07:00 in Sydney (AEDT, UTC+11).
-    await sydney.waitFor(() => expect(sydney.findByTestId(Text, 'sla-due').text).toBe('Wed, Nov 25, 7:00 AM GMT+11'));
+    await sydney.waitFor(() =>
+      expect(sydney.findByTestId(Text, 'sla-due').text).toBe('Wed, Nov 25, 7:00 AM GMT+11'),
+    );
   });
 
   it('lists each exit criterion as met or missing', async () => {
@@ -121,11 +139,32 @@ describe('DealSlaCard', () => {
   it('tells the rep what to do now: required actions (done, open with due time, overdue) and what the next move needs', async () => {
     const view = managed({
       requiredActions: [
-        { id: 'quality_check', subject: 'Quality check of the intake chart', status: 'done', dueAt: '2026-11-24T16:00:00.000Z', overdue: false },
-        { id: 'route', subject: 'Route the chart packet to the clinical review queue', status: 'open', dueAt: '2026-11-24T18:00:00.000Z', overdue: false },
-        { id: 'late', subject: 'Call the patient back', status: 'open', dueAt: '2026-11-24T15:00:00.000Z', overdue: true },
+        {
+          id: 'quality_check',
+          subject: 'Quality check of the intake chart',
+          status: 'done',
+          dueAt: '2026-11-24T16:00:00.000Z',
+          overdue: false,
+        },
+        {
+          id: 'route',
+          subject: 'Route the chart packet to the clinical review queue',
+          status: 'open',
+          dueAt: '2026-11-24T18:00:00.000Z',
+          overdue: false,
+        },
+        {
+          id: 'late',
+          subject: 'Call the patient back',
+          status: 'open',
+          dueAt: '2026-11-24T15:00:00.000Z',
+          overdue: true,
+        },
       ],
-      nextMove: { to: { id: 'crq', label: 'Clinical Review Queue' }, missing: ['Chart packet assigned', 'Risk flag set'] },
+      nextMove: {
+        to: { id: 'crq', label: 'Clinical Review Queue' },
+        missing: ['Chart packet assigned', 'Risk flag set'],
+      },
     });
     const t = setup(serve(view));
     t.show();
@@ -136,17 +175,30 @@ describe('DealSlaCard', () => {
     expect(t.maybeFindByTestId(Text, 'action-due-0')).toBeNull();
     expect(t.findAll(Heading).map((h) => h.text)).toContain('To move to Clinical Review Queue');
     expect(t.findByTestId(Tag, 'next-missing-1').text).toBe('Missing');
-    expect(t.findAll(Text).map((x) => x.text)).toEqual(expect.arrayContaining(['Chart packet assigned', 'Risk flag set']));
+    expect(t.findAll(Text).map((x) => x.text)).toEqual(
+      expect.arrayContaining(['Chart packet assigned', 'Risk flag set']),
+    );
   });
 
   it('says when the next move has everything it needs, and shows no next move in a closed stage', async () => {
-    const ready = setup(serve(managed({ nextMove: { to: { id: 'crq', label: 'Clinical Review Queue' }, missing: [] } })));
+    const ready = setup(
+      serve(managed({ nextMove: { to: { id: 'crq', label: 'Clinical Review Queue' }, missing: [] } })),
+    );
     ready.show();
-    await ready.waitFor(() => expect(ready.findByTestId(Text, 'next-move-ready').text).toBe('Everything Clinical Review Queue needs is in place.'));
+    await ready.waitFor(() =>
+      expect(ready.findByTestId(Text, 'next-move-ready').text).toBe(
+        'Everything Clinical Review Queue needs is in place.',
+      ),
+    );
     const closed = setup(serve(managed({ nextMove: null })));
     closed.show();
     await closed.waitFor(() => expect(closed.find(Heading).text).toBe('Intake review'));
-    expect(closed.findAll(Heading).map((h) => h.text ?? '').some((h) => h.startsWith('To move to'))).toBe(false);
+    expect(
+      closed
+        .findAll(Heading)
+        .map((h) => h.text ?? '')
+        .some((h) => h.startsWith('To move to')),
+    ).toBe(false);
     expect(closed.findByTestId(Text, 'no-required-actions')).toBeTruthy();
   });
 
@@ -161,14 +213,25 @@ describe('DealSlaCard', () => {
         evidence: ["owner holds 31 open tasks in HubSpot, above the role's threshold of 25"],
         corrected: false,
       },
-      { stage: { id: 'triage', label: 'Triage' }, breachedAt: '2026-11-18T15:00:00.000Z', reason: null, source: null },
+      {
+        stage: { id: 'triage', label: 'Triage' },
+        breachedAt: '2026-11-18T15:00:00.000Z',
+        reason: null,
+        source: null,
+      },
     ];
     const t = setup(serve(managed({ breaches })));
     t.show();
     await t.waitFor(() => expect(t.find(Table)).toBeTruthy());
     const rows = t.find(Table).findAll(TableRow).slice(1);
     expect(rows.map((r) => r.findAll(TableCell).map((c) => c.text))).toEqual([
-      ['Intake review', 'Fri, Nov 20, 10:00 AM EST', 'Capacity (inferred)', "owner holds 31 open tasks in HubSpot, above the role's threshold of 25", null],
+      [
+        'Intake review',
+        'Fri, Nov 20, 10:00 AM EST',
+        'Capacity (inferred)',
+        "owner holds 31 open tasks in HubSpot, above the role's threshold of 25",
+        null,
+      ],
       ['Triage', 'Wed, Nov 18, 10:00 AM EST', 'Not set', '-', '-'],
     ]);
   });
@@ -189,16 +252,27 @@ describe('DealSlaCard', () => {
     await t.waitFor(() => expect(t.find(Select, (n) => n.props.name === 'correct-0')).toBeTruthy());
     t.find(Select, (n) => n.props.name === 'correct-0').trigger('onChange', 'capacity' as never);
     await eventually(() => expect(t.mocks.actions.addAlert.callCount).toBe(1));
-    expect(t.fetch.calls[1]).toEqual({ url: `${CARD_URL}/breach-reason`, method: 'POST', body: { reason: 'capacity', entryId: '123:review:1' } });
+    expect(t.fetch.calls[1]).toEqual({
+      url: `${CARD_URL}/breach-reason`,
+      method: 'POST',
+      body: { reason: 'capacity', entryId: '123:review:1' },
+    });
     await t.waitFor(() => expect(t.find(TableCell, (c) => c.text === 'Capacity (corrected)')).toBeTruthy());
   });
 
   it('posts a corrected breach reason and confirms it with an alert', async () => {
     const breached = managed({
       sla: sla({ status: 'breached', remainingMs: -60_000, elapsedMs: 4 * 3_600_000 + 60_000 }),
-      breachReason: { value: 'missing_data', source: 'inferred', evidence: ['exit criteria unmet at breach'] },
+      breachReason: {
+        value: 'missing_data',
+        source: 'inferred',
+        evidence: ['exit criteria unmet at breach'],
+      },
     });
-    const after = managed({ ...breached, breachReason: { value: 'capacity', source: 'manual', evidence: [] } });
+    const after = managed({
+      ...breached,
+      breachReason: { value: 'capacity', source: 'manual', evidence: [] },
+    });
     const t = setup((call) => ({ body: call.method === 'POST' ? after : breached }));
     t.show();
     await t.waitFor(() => expect(t.find(Select).props.value).toBe('missing_data'));
@@ -208,8 +282,15 @@ describe('DealSlaCard', () => {
     t.find(Button, (n) => n.text === 'Save reason').trigger('onClick');
 
     await eventually(() => expect(t.mocks.actions.addAlert.callCount).toBe(1));
-    expect(t.fetch.calls[1]).toEqual({ url: `${CARD_URL}/breach-reason`, method: 'POST', body: { reason: 'capacity' } });
-    expect(t.mocks.actions.addAlert.calls[0]![0]).toEqual({ type: 'success', message: 'Breach reason set to Capacity.' });
+    expect(t.fetch.calls[1]).toEqual({
+      url: `${CARD_URL}/breach-reason`,
+      method: 'POST',
+      body: { reason: 'capacity' },
+    });
+    expect(t.mocks.actions.addAlert.calls[0]![0]).toEqual({
+      type: 'success',
+      message: 'Breach reason set to Capacity.',
+    });
     await t.waitFor(() => expect(t.find(Text, (n) => n.text === 'Set by a rep')).toBeTruthy());
     expect(t.find(Select).props.value).toBe('capacity');
   });
@@ -218,7 +299,10 @@ describe('DealSlaCard', () => {
     const breached = managed({ sla: sla({ status: 'breached', remainingMs: -60_000 }), breachReason: null });
     const t = setup((call) =>
       call.method === 'POST'
-        ? { status: 409, body: { error: { code: 'no_breach', message: 'This stage visit has not breached.' } } }
+        ? {
+            status: 409,
+            body: { error: { code: 'no_breach', message: 'This stage visit has not breached.' } },
+          }
         : { body: breached },
     );
     t.show();
@@ -244,7 +328,9 @@ describe('DealSlaCard', () => {
         : { body: managed() },
     );
     t.show();
-    await t.waitFor(() => expect(t.find(ErrorState).props.title).toBe('Could not load the SLA for this deal'));
+    await t.waitFor(() =>
+      expect(t.find(ErrorState).props.title).toBe('Could not load the SLA for this deal'),
+    );
     expect(t.find(ErrorState).find(Text).text).toBe('Stagekeeper is restarting');
 
     t.find(ErrorState).find(Button).trigger('onClick');
@@ -256,7 +342,9 @@ describe('DealSlaCard', () => {
     const t = setup(serve(unmanaged));
     t.show();
     await t.waitFor(() => expect(t.find(EmptyState).props.title).toBe('Not managed by Stagekeeper'));
-    expect(t.find(EmptyState).find(Text).text).toBe("This deal's pipeline is not managed by the Stagekeeper playbook.");
+    expect(t.find(EmptyState).find(Text).text).toBe(
+      "This deal's pipeline is not managed by the Stagekeeper playbook.",
+    );
     expect(t.maybeFind(ProgressBar)).toBeNull();
   });
 

@@ -28,13 +28,11 @@ import { createServiceClient, ServiceError, type FetchLike } from './lib/service
 import type { BreachReason, DealCardView, ManagedDealView } from './lib/types.ts';
 import { useWatchedProperties } from './lib/watch.ts';
 
-type State =
-  | { kind: 'loading' }
-  | { kind: 'error'; message: string }
-  | { kind: 'ready'; view: DealCardView };
+type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; view: DealCardView };
 
 const UNMANAGED_TEXT: Record<string, string> = {
-  no_playbook: 'Stagekeeper has no playbook for this HubSpot account yet. An admin can add one in the app settings.',
+  no_playbook:
+    'Stagekeeper has no playbook for this HubSpot account yet. An admin can add one in the app settings.',
   unmanaged_pipeline: "This deal's pipeline is not managed by the Stagekeeper playbook.",
   not_found: 'Stagekeeper has no record of this deal yet. It appears after the next sync.',
 };
@@ -137,7 +135,13 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
         <Text variant="microcopy">{view.pipeline.label}</Text>
       </Flex>
       <SlaSection sla={view.sla} timeZone={timeZone} locale={locale} />
-      <DealTrail clocks={view.eventClocks ?? []} routing={view.routing ?? null} trail={view.trail ?? []} timeZone={timeZone} locale={locale} />
+      <DealTrail
+        clocks={view.eventClocks ?? []}
+        routing={view.routing ?? null}
+        trail={view.trail ?? []}
+        timeZone={timeZone}
+        locale={locale}
+      />
       <Divider />
       <Heading>Required actions</Heading>
       <RequiredActions actions={view.requiredActions ?? []} timeZone={timeZone} locale={locale} />
@@ -157,7 +161,10 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
           <Heading>Why did this stage breach?</Heading>
           <BreachReasonControl
             key={`${view.breachReason?.value}:${view.breachReason?.source}`}
-            current={view.breachReason} saving={saving} onSave={onSaveReason} />
+            current={view.breachReason}
+            saving={saving}
+            onSave={onSaveReason}
+          />
         </>
       )}
       <Divider />

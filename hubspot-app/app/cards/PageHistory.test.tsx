@@ -34,7 +34,13 @@ describe('DealSlaCard escalation pages', () => {
       managed({
         pages: [
           page(),
-          page({ level: 2, channel: 'pd', status: 'failed', detail: 'channel_not_found', at: '2026-11-24T21:30:00.000Z' }),
+          page({
+            level: 2,
+            channel: 'pd',
+            status: 'failed',
+            detail: 'channel_not_found',
+            at: '2026-11-24T21:30:00.000Z',
+          }),
           page({ level: 3, channel: null, status: 'no_channel' }),
           page({ status: 'resolved', detail: 'stage_left' }),
           page({ status: 'held' }),

@@ -28,7 +28,10 @@ import { scorecard } from './test/fixtures.ts';
 const URL = `${SERVICE_URL}/api/scorecard`;
 
 const cells = (table: RenderedElementNode<TableProps>) =>
-  table.findAll(TableRow).slice(1).map((r) => r.findAll(TableCell).map((c) => c.text));
+  table
+    .findAll(TableRow)
+    .slice(1)
+    .map((r) => r.findAll(TableCell).map((c) => c.text));
 
 describe('Scorecard', () => {
   afterEach(() => vi.unstubAllGlobals());
@@ -41,7 +44,19 @@ describe('Scorecard', () => {
 
     expect(fetch.calls).toEqual([{ url: URL, method: 'GET' }]);
     expect(cells(t.findByTestId(Table, 'by-stage'))).toEqual([
-      ['New referral (Telehealth intake)', '40', '2h 15m', '10%', '88%', '5%', '3%', '6', '26h', '2', 'Capacity (3), Patient unreachable (1)'],
+      [
+        'New referral (Telehealth intake)',
+        '40',
+        '2h 15m',
+        '10%',
+        '88%',
+        '5%',
+        '3%',
+        '6',
+        '26h',
+        '2',
+        'Capacity (3), Patient unreachable (1)',
+      ],
       ['Clinical review (Telehealth intake)', '12', '30m', '–', '100%', '0%', '–', '0', '–', '0', '–'],
     ]);
     expect(cells(t.findByTestId(Table, 'by-role'))).toEqual([
@@ -63,9 +78,9 @@ describe('Scorecard', () => {
 
   it('refetches when another week is picked', async () => {
     const t = createRenderer('pages');
-    const fetch = fakeFetch((call) =>
-      ({ body: call.url.endsWith('week=2026-W46') ? scorecard('2026-W46', 2) : scorecard() }),
-    );
+    const fetch = fakeFetch((call) => ({
+      body: call.url.endsWith('week=2026-W46') ? scorecard('2026-W46', 2) : scorecard(),
+    }));
     t.render(<Scorecard fetcher={fetch} />);
     await t.waitFor(() => expect(t.find(Select).props.value).toBe('2026-W47'));
 
@@ -77,11 +92,21 @@ describe('Scorecard', () => {
 
   it('the chart follows the week picker', async () => {
     const t = createRenderer('pages');
-    const fetch = fakeFetch((call) => ({ body: call.url.endsWith('week=2026-W46') ? scorecard('2026-W46', 2) : scorecard() }));
+    const fetch = fakeFetch((call) => ({
+      body: call.url.endsWith('week=2026-W46') ? scorecard('2026-W46', 2) : scorecard(),
+    }));
     t.render(<Scorecard fetcher={fetch} />);
-    await t.waitFor(() => expect((t.find(BarChart).props.data as unknown[])[0]).toEqual({ stage: 'New referral', series: 'Visits', count: 40 }));
+    await t.waitFor(() =>
+      expect((t.find(BarChart).props.data as unknown[])[0]).toEqual({
+        stage: 'New referral',
+        series: 'Visits',
+        count: 40,
+      }),
+    );
     t.find(Select).trigger('onChange', '2026-W46' as never);
-    await t.waitFor(() => expect(t.find(BarChart).props.options?.title).toBe('Visits and breaches by stage, 2026-W46'));
+    await t.waitFor(() =>
+      expect(t.find(BarChart).props.options?.title).toBe('Visits and breaches by stage, 2026-W46'),
+    );
     expect((t.find(BarChart).props.data as unknown[]).slice(0, 2)).toEqual([
       { stage: 'New referral', series: 'Visits', count: 80 },
       { stage: 'New referral', series: 'Breached', count: 8 },
@@ -90,7 +115,13 @@ describe('Scorecard', () => {
 
   it('switches to the monthly review: asks for the latest month, then lists the months to browse', async () => {
     const t = createRenderer('pages');
-    const month = { ...scorecard('2026-10'), period: 'month', weekStart: '2026-10-01', weekEnd: '2026-10-31', availableMonths: ['2026-11', '2026-10'] };
+    const month = {
+      ...scorecard('2026-10'),
+      period: 'month',
+      weekStart: '2026-10-01',
+      weekEnd: '2026-10-31',
+      availableMonths: ['2026-11', '2026-10'],
+    };
     const fetch = fakeFetch((call) => ({ body: call.url.includes('month=') ? month : scorecard() }));
     t.render(<Scorecard fetcher={fetch} />);
     await t.waitFor(() => expect(t.find(Select).props.value).toBe('2026-W47'));
@@ -101,21 +132,41 @@ describe('Scorecard', () => {
     expect(t.find(Select).props.options[0]!.label).toBe('2026-10 (October)');
     expect(t.find(Heading).text).toBe('Monthly stage scorecard');
     t.find(Select).trigger('onChange', '2026-11' as never);
-    await eventually(() => expect(fetch.calls.map((c) => c.url)).toEqual([URL, `${URL}?month=`, `${URL}?month=2026-11`]));
+    await eventually(() =>
+      expect(fetch.calls.map((c) => c.url)).toEqual([URL, `${URL}?month=`, `${URL}?month=2026-11`]),
+    );
   });
 
   it('shows seed 003 and 004 intake metrics when the service sends the funnel', async () => {
     const t = createRenderer('pages');
     const funnel = {
       receivedStage: { id: 'r1', label: 'Referral Received' },
-      received: 20, contacted: 18, contactRate: 0.9, firstTouchMedianMs: 6 * 60_000, firstTouchP90Ms: 9 * 60_000,
-      incomplete: 5, incompleteRate: 0.25, appointmentsBooked: 11,
+      received: 20,
+      contacted: 18,
+      contactRate: 0.9,
+      firstTouchMedianMs: 6 * 60_000,
+      firstTouchP90Ms: 9 * 60_000,
+      incomplete: 5,
+      incompleteRate: 0.25,
+      appointmentsBooked: 11,
       closureReasons: [{ stage: { id: 'x', label: 'Referral Declined' }, reason: null, count: 2 }],
-      reReferral: { property: 'referrer_ods_code', referrals: 20, decided: 10, reReferred: 4, rate: 0.4, pending: 8, noPartner: 2, partners: 6, partnersReferringAgain: 3 },
+      reReferral: {
+        property: 'referrer_ods_code',
+        referrals: 20,
+        decided: 10,
+        reReferred: 4,
+        rate: 0.4,
+        pending: 8,
+        noPartner: 2,
+        partners: 6,
+        partnersReferringAgain: 3,
+      },
     };
     t.render(<Scorecard fetcher={fakeFetch(() => ({ body: { ...scorecard(), funnel } }))} />);
     await t.waitFor(() => expect(t.findAll(DescriptionListItem).length).toBeGreaterThan(0));
-    const items = Object.fromEntries(t.findAll(DescriptionListItem).map((i) => [i.props.label, i.find(Text).text]));
+    const items = Object.fromEntries(
+      t.findAll(DescriptionListItem).map((i) => [i.props.label, i.find(Text).text]),
+    );
     expect(items).toMatchObject({
       'Received (Referral Received)': '20',
       'Contact rate': '90% (18 of 20)',
@@ -131,7 +182,9 @@ describe('Scorecard', () => {
     const t = createRenderer('pages');
     const csv = 'week,scope\r\n2026-W47,total';
     const fetch = fakeFetch((call) => ({
-      body: call.url.includes('format=csv') ? { week: '2026-W47', filename: 'stagekeeper-scorecard-2026-W47.csv', csv } : scorecard(),
+      body: call.url.includes('format=csv')
+        ? { week: '2026-W47', filename: 'stagekeeper-scorecard-2026-W47.csv', csv }
+        : scorecard(),
     }));
     t.render(<Scorecard fetcher={fetch} />);
     await t.waitFor(() => expect(t.findByTestId(Table, 'by-stage')).toBeTruthy());
@@ -147,7 +200,9 @@ describe('Scorecard', () => {
     let attempt = 0;
     const t = createRenderer('pages');
     const fetch = fakeFetch(() =>
-      ++attempt === 1 ? { status: 502, body: { error: { code: 'upstream', message: 'Report store unavailable' } } } : { body: scorecard() },
+      ++attempt === 1
+        ? { status: 502, body: { error: { code: 'upstream', message: 'Report store unavailable' } } }
+        : { body: scorecard() },
     );
     t.render(<Scorecard fetcher={fetch} />);
     await t.waitFor(() => expect(t.find(ErrorState).find(Text).text).toBe('Report store unavailable'));
@@ -158,7 +213,9 @@ describe('Scorecard', () => {
 
   it('says so when no stage visit ended in the week', async () => {
     const t = createRenderer('pages');
-    t.render(<Scorecard fetcher={fakeFetch(() => ({ body: { ...scorecard(), byStage: [], byRole: [] } }))} />);
+    t.render(
+      <Scorecard fetcher={fakeFetch(() => ({ body: { ...scorecard(), byStage: [], byRole: [] } }))} />,
+    );
     await t.waitFor(() => expect(t.find(EmptyState).props.title).toBe('No stage visits ended this week'));
     expect(t.maybeFind(BarChart)).toBeNull();
   });

@@ -20,12 +20,18 @@ import { monthLabel, weekLabel } from './lib/format.ts';
 import { createServiceClient, type FetchLike } from './lib/service.ts';
 import type { ScorecardCsv, ScorecardResponse, StageRow } from './lib/types.ts';
 
-type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: ScorecardResponse };
+type State =
+  { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: ScorecardResponse };
 type Period = 'week' | 'month';
-type Csv = { kind: 'none' } | { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: ScorecardCsv };
+type Csv =
+  | { kind: 'none' }
+  | { kind: 'loading' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ready'; data: ScorecardCsv };
 
 /** The query of one period: a month given as "" asks the service for the latest complete one. */
-const periodQuery = (period: Period, value: string | undefined) => (period === 'month' ? { month: value ?? '' } : { week: value });
+const periodQuery = (period: Period, value: string | undefined) =>
+  period === 'month' ? { month: value ?? '' } : { week: value };
 
 /** One bar pair per stage: how many visits ended there, and how many of them breached. */
 export function chartData(rows: StageRow[]) {
@@ -35,7 +41,9 @@ export function chartData(rows: StageRow[]) {
   ]);
 }
 
-const dimensionLabels = (d: ScorecardResponse) => [...new Set((d.byDimension ?? []).map((r) => r.dimension.label))];
+const dimensionLabels = (d: ScorecardResponse) => [
+  ...new Set((d.byDimension ?? []).map((r) => r.dimension.label)),
+];
 
 export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
   const client = useRef(createServiceClient(SERVICE_URL, fetcher)).current;
@@ -57,7 +65,8 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
         // Flipping weeks quickly must not let an older answer overwrite the newer one.
         if (mine === seq.current) setState({ kind: 'ready', data });
       } catch (e) {
-        if (mine === seq.current) setState({ kind: 'error', message: e instanceof Error ? e.message : 'Unknown error' });
+        if (mine === seq.current)
+          setState({ kind: 'error', message: e instanceof Error ? e.message : 'Unknown error' });
       }
     },
     [client],
@@ -68,7 +77,12 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
   }, [load, period, week]);
 
   const shownWeek = state.kind === 'ready' ? state.data.week : week;
-  const weeks = state.kind === 'ready' ? (period === 'month' ? (state.data.availableMonths ?? []) : state.data.availableWeeks) : [];
+  const weeks =
+    state.kind === 'ready'
+      ? period === 'month'
+        ? (state.data.availableMonths ?? [])
+        : state.data.availableWeeks
+      : [];
   const options = [...new Set([...(shownWeek ? [shownWeek] : []), ...weeks])].map((w) => ({
     value: w,
     label: period === 'month' ? monthLabel(w) : weekLabel(w),
@@ -80,10 +94,14 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
     const mine = seq.current;
     setCsv({ kind: 'loading' });
     try {
-      const data = await client.get<ScorecardCsv>('/api/scorecard', { ...periodQuery(period, shownWeek), format: 'csv' });
+      const data = await client.get<ScorecardCsv>('/api/scorecard', {
+        ...periodQuery(period, shownWeek),
+        format: 'csv',
+      });
       if (mine === seq.current) setCsv({ kind: 'ready', data });
     } catch (e) {
-      if (mine === seq.current) setCsv({ kind: 'error', message: e instanceof Error ? e.message : 'Unknown error' });
+      if (mine === seq.current)
+        setCsv({ kind: 'error', message: e instanceof Error ? e.message : 'Unknown error' });
     }
   };
 
@@ -129,8 +147,8 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
       {state.kind === 'ready' && state.data.byStage.length > 0 && (
         <Flex direction="column" gap="md">
           <Text variant="microcopy">
-            {state.data.weekStart} to {state.data.weekEnd}, {state.data.timeZone}. Times are business time on each
-            stage's SLA calendar.
+            {state.data.weekStart} to {state.data.weekEnd}, {state.data.timeZone}. Times are business time on
+            each stage's SLA calendar.
           </Text>
           <BarChart
             data={chartData(state.data.byStage)}
@@ -139,7 +157,11 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
               y: { field: 'count', fieldType: 'linear', label: 'Stage visits' },
               options: { groupFieldByColor: 'series', colors: { Visits: 'blue', Breached: 'orange' } },
             }}
-            options={{ title: `Visits and breaches by stage, ${shownWeek ?? ''}`, showLegend: true, showTooltips: true }}
+            options={{
+              title: `Visits and breaches by stage, ${shownWeek ?? ''}`,
+              showLegend: true,
+              showTooltips: true,
+            }}
           />
           {state.data.funnel && (
             <Flex direction="column" gap="sm">
@@ -151,7 +173,11 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
           <MetricsTable
             testId="by-stage"
             groupLabel="Stage"
-            rows={state.data.byStage.map((r) => ({ ...r, key: `${r.pipeline.id}/${r.stage.id}`, label: `${r.stage.label} (${r.pipeline.label})` }))}
+            rows={state.data.byStage.map((r) => ({
+              ...r,
+              key: `${r.pipeline.id}/${r.stage.id}`,
+              label: `${r.stage.label} (${r.pipeline.label})`,
+            }))}
           />
           <Heading>By owner role</Heading>
           <MetricsTable

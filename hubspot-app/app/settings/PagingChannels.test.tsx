@@ -12,7 +12,13 @@ const listing = (over: Partial<ChannelsResponse> = {}): ChannelsResponse => ({
   canStore: true,
   defaultChannel: 'ops-slack',
   channels: [
-    { id: 'ops-slack', kind: 'slack', target: 'hooks.slack.com (…wxyz)', isDefault: true, health: { state: 'ok', consecutiveFailures: 0, lastError: null, lastFailureAt: null } },
+    {
+      id: 'ops-slack',
+      kind: 'slack',
+      target: 'hooks.slack.com (…wxyz)',
+      isDefault: true,
+      health: { state: 'ok', consecutiveFailures: 0, lastError: null, lastFailureAt: null },
+    },
     {
       id: 'pd',
       kind: 'pagerduty',
@@ -24,7 +30,10 @@ const listing = (over: Partial<ChannelsResponse> = {}): ChannelsResponse => ({
   ...over,
 });
 
-function setup(onPut: (call: Call) => { status?: number; body: unknown } = () => ({ body: listing() }), initial = listing()) {
+function setup(
+  onPut: (call: Call) => { status?: number; body: unknown } = () => ({ body: listing() }),
+  initial = listing(),
+) {
   const renderer = createRenderer('settings');
   const fetch = fakeFetch((call) => (call.method === 'PUT' ? onPut(call) : { body: initial }));
   renderer.render(<PagingChannels client={createServiceClient(BASE, fetch)} />);
@@ -37,14 +46,25 @@ describe('PagingChannels', () => {
     await t.waitFor(() => expect(t.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
     expect(t.findByTestId(StatusTag, 'health-ops-slack').text).toBe('Delivering');
     expect(t.find(Alert, (a) => a.props.title === 'Channel "pd" is failing')).toBeTruthy();
-    expect(t.findByTestId(Text, 'failing-pd').text).toContain('4 failed deliveries in a row (last: invalid_event)');
+    expect(t.findByTestId(Text, 'failing-pd').text).toContain(
+      '4 failed deliveries in a row (last: invalid_event)',
+    );
     expect(t.findByTestId(Text, 'failing-pd').text).toContain('HubSpot tasks are still created');
   });
 
-  it('adds a channel with a PUT of its config, and shows the service\'s field error next to the input', async () => {
+  it("adds a channel with a PUT of its config, and shows the service's field error next to the input", async () => {
     const t = setup((call) =>
       call.url.endsWith('/api/settings/channels/oncall')
-        ? { status: 400, body: { error: { code: 'invalid_request', message: 'The channel settings are not valid.', issues: [{ path: ['url'], message: 'expected an https:// URL' }] } } }
+        ? {
+            status: 400,
+            body: {
+              error: {
+                code: 'invalid_request',
+                message: 'The channel settings are not valid.',
+                issues: [{ path: ['url'], message: 'expected an https:// URL' }],
+              },
+            },
+          }
         : { body: listing() },
     );
     await t.waitFor(() => expect(t.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
@@ -54,30 +74,48 @@ describe('PagingChannels', () => {
     t.find(Input, { name: 'channel-url' }).trigger('onChange', 'http://tools.example.com/page' as never);
     t.find(Input, { name: 'channel-secret' }).trigger('onChange', 'a-long-enough-secret' as never);
     t.find(Button, (b) => b.text === 'Add channel').trigger('onClick');
-    await t.waitFor(() => expect(t.find(Input, { name: 'channel-url' }).props.validationMessage).toBe('expected an https:// URL'));
+    await t.waitFor(() =>
+      expect(t.find(Input, { name: 'channel-url' }).props.validationMessage).toBe('expected an https:// URL'),
+    );
     const put = t.fetch.calls.find((c) => c.method === 'PUT')!;
     expect(put).toMatchObject({
       url: `${BASE}/api/settings/channels/oncall`,
-      body: { config: { kind: 'webhook', url: 'http://tools.example.com/page', secret: 'a-long-enough-secret' }, makeDefault: false },
+      body: {
+        config: { kind: 'webhook', url: 'http://tools.example.com/page', secret: 'a-long-enough-secret' },
+        makeDefault: false,
+      },
     });
   });
 
   it('makes another channel the default', async () => {
-    const t = setup((call) => ({ body: listing({ defaultChannel: (call.body as { channel: string }).channel }) }));
+    const t = setup((call) => ({
+      body: listing({ defaultChannel: (call.body as { channel: string }).channel }),
+    }));
     await t.waitFor(() => expect(t.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
     t.find(Button, (b) => b.text === 'Make default').trigger('onClick');
     await t.waitFor(() => expect(t.fetch.calls.some((c) => c.method === 'PUT')).toBe(true));
-    expect(t.fetch.calls.find((c) => c.method === 'PUT')).toMatchObject({ url: `${BASE}/api/settings/channels-default`, body: { channel: 'pd' } });
+    expect(t.fetch.calls.find((c) => c.method === 'PUT')).toMatchObject({
+      url: `${BASE}/api/settings/channels-default`,
+      body: { channel: 'pd' },
+    });
   });
 
   it('sends a test page and says what the service answered', async () => {
     const renderer = createRenderer('settings');
-    const fetch = fakeFetch((call) => (call.method === 'POST' ? { body: { ok: false, code: 'channel_not_found', ...listing() } } : { body: listing() }));
+    const fetch = fakeFetch((call) =>
+      call.method === 'POST'
+        ? { body: { ok: false, code: 'channel_not_found', ...listing() } }
+        : { body: listing() },
+    );
     renderer.render(<PagingChannels client={createServiceClient(BASE, fetch)} />);
     await renderer.waitFor(() => expect(renderer.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
     renderer.findAll(Button, (b) => b.text === 'Send test page')[0]!.trigger('onClick');
-    await renderer.waitFor(() => expect(renderer.findByTestId(Text, 'test-result').text).toBe('The service answered channel_not_found.'));
-    expect(fetch.calls.find((c) => c.method === 'POST')).toMatchObject({ url: `${BASE}/api/settings/channels/ops-slack/test` });
+    await renderer.waitFor(() =>
+      expect(renderer.findByTestId(Text, 'test-result').text).toBe('The service answered channel_not_found.'),
+    );
+    expect(fetch.calls.find((c) => c.method === 'POST')).toMatchObject({
+      url: `${BASE}/api/settings/channels/ops-slack/test`,
+    });
   });
 });
 
@@ -96,7 +134,8 @@ describe('PagingChannels: removing a channel', () => {
     renderer.render(<PagingChannels client={createServiceClient(BASE, fetch)} />);
     return { ...renderer, fetch };
   }
-  const removeButton = (t: ReturnType<typeof withDelete>, id: string) => t.find(Button, (b) => b.props.testId === `remove-${id}`);
+  const removeButton = (t: ReturnType<typeof withDelete>, id: string) =>
+    t.find(Button, (b) => b.props.testId === `remove-${id}`);
 
   it('asks to confirm, then sends a DELETE for that channel and shows the listing without it', async () => {
     const t = withDelete();
@@ -106,7 +145,9 @@ describe('PagingChannels: removing a channel', () => {
     expect(t.fetch.calls.some((c) => c.method === 'DELETE')).toBe(false);
     t.find(Button, (b) => b.text === 'Remove channel').trigger('onClick');
     await t.waitFor(() => expect(t.maybeFindByTestId(StatusTag, 'health-pd')).toBeNull());
-    expect(t.fetch.calls.filter((c) => c.method === 'DELETE')).toEqual([{ url: `${BASE}/api/settings/channels/pd`, method: 'DELETE' }]);
+    expect(t.fetch.calls.filter((c) => c.method === 'DELETE')).toEqual([
+      { url: `${BASE}/api/settings/channels/pd`, method: 'DELETE' },
+    ]);
     expect(t.findByTestId(StatusTag, 'health-ops-slack').text).toBe('Delivering');
     expect(t.maybeFind(Alert, (a) => a.props.title === 'Channel "pd" is failing')).toBeNull();
   });
@@ -115,7 +156,9 @@ describe('PagingChannels: removing a channel', () => {
     const t = withDelete();
     await t.waitFor(() => expect(t.findByTestId(StatusTag, 'health-ops-slack').text).toBe('Delivering'));
     removeButton(t, 'ops-slack').trigger('onClick');
-    await t.waitFor(() => expect(t.findByTestId(Text, 'confirm-remove').text).toContain('It is the default channel'));
+    await t.waitFor(() =>
+      expect(t.findByTestId(Text, 'confirm-remove').text).toContain('It is the default channel'),
+    );
     t.find(Button, (b) => b.text === 'Cancel').trigger('onClick');
     await t.waitFor(() => expect(t.maybeFindByTestId(Text, 'confirm-remove')).toBeNull());
     expect(t.fetch.calls.some((c) => c.method === 'DELETE')).toBe(false);
@@ -125,15 +168,29 @@ describe('PagingChannels: removing a channel', () => {
     const renderer = createRenderer('settings');
     const fetch = fakeFetch((call) =>
       call.method === 'DELETE'
-        ? { status: 403, body: { error: { code: 'forbidden', message: 'Only HubSpot super admins can change Stagekeeper settings.' } } }
+        ? {
+            status: 403,
+            body: {
+              error: {
+                code: 'forbidden',
+                message: 'Only HubSpot super admins can change Stagekeeper settings.',
+              },
+            },
+          }
         : { body: listing() },
     );
     renderer.render(<PagingChannels client={createServiceClient(BASE, fetch)} />);
     await renderer.waitFor(() => expect(renderer.findByTestId(StatusTag, 'health-pd').text).toBe('Failing'));
     renderer.find(Button, (b) => b.props.testId === 'remove-pd').trigger('onClick');
-    await renderer.waitFor(() => expect(renderer.find(Button, (b) => b.text === 'Remove channel')).toBeTruthy());
+    await renderer.waitFor(() =>
+      expect(renderer.find(Button, (b) => b.text === 'Remove channel')).toBeTruthy(),
+    );
     renderer.find(Button, (b) => b.text === 'Remove channel').trigger('onClick');
-    await renderer.waitFor(() => expect(renderer.find(Alert, (a) => a.props.title === 'Paging channels').text).toContain('Only HubSpot super admins'));
+    await renderer.waitFor(() =>
+      expect(renderer.find(Alert, (a) => a.props.title === 'Paging channels').text).toContain(
+        'Only HubSpot super admins',
+      ),
+    );
     expect(renderer.findByTestId(StatusTag, 'health-pd').text).toBe('Failing');
   });
 });

@@ -1,7 +1,18 @@
 import React from 'react';
 import { describe, expect, it } from 'vitest';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
-import { Alert, Button, EmptyState, ErrorState, Heading, Input, NumberInput, Select, StatusTag, Text } from '@hubspot/ui-extensions';
+import {
+  Alert,
+  Button,
+  EmptyState,
+  ErrorState,
+  Heading,
+  Input,
+  NumberInput,
+  Select,
+  StatusTag,
+  Text,
+} from '@hubspot/ui-extensions';
 import { SettingsPage } from './SettingsPage.tsx';
 import { SERVICE_URL } from './lib/config.ts';
 import type { PlaybookDoc } from './lib/types.ts';
@@ -20,7 +31,8 @@ function setup(onPut: (call: Call) => Reply = (c) => ({ body: saved(c) }), onGet
   const renderer = createRenderer('settings');
   const fetch = fakeFetch((call) => {
     if (call.url === `${BASE}/api/settings/status`) return { body: status() };
-    if (call.url === `${BASE}/api/settings/channels`) return { body: { canStore: true, defaultChannel: null, channels: [] } };
+    if (call.url === `${BASE}/api/settings/channels`)
+      return { body: { canStore: true, defaultChannel: null, channels: [] } };
     if (call.method === 'PUT') return onPut(call);
     return onGetPlaybook ? onGetPlaybook() : { body: playbookResponse() };
   });
@@ -64,7 +76,9 @@ describe('SettingsPage', () => {
     await ready(t);
     t.field(TARGET_0).trigger('onChange', '4 hrs' as never);
     await t.waitFor(() => expect(t.field(TARGET_0).props.error).toBe(true));
-    expect(t.field(TARGET_0).props.validationMessage).toBe('expected a duration like "4h" or "15m", got "4 hrs"');
+    expect(t.field(TARGET_0).props.validationMessage).toBe(
+      'expected a duration like "4h" or "15m", got "4 hrs"',
+    );
     expect(t.save().props.disabled).toBe(true);
     expect(t.findByTestId(Text, 'fix-fields').text).toBe('Fix the highlighted fields to save.');
 
@@ -101,8 +115,13 @@ describe('SettingsPage', () => {
     expect(t.puts()).toEqual([
       { url: `${BASE}/api/settings/playbook`, method: 'PUT', body: { baseVersion: 3, playbook: expected } },
     ]);
-    expect(t.mocks.actions.addAlert.calls[0]![0]).toEqual({ type: 'success', message: 'Playbook saved as version 4.' });
-    await t.waitFor(() => expect(t.findAll(Heading).map((h) => h.text)).toContain('Playbook: Telehealth intake (version 4)'));
+    expect(t.mocks.actions.addAlert.calls[0]![0]).toEqual({
+      type: 'success',
+      message: 'Playbook saved as version 4.',
+    });
+    await t.waitFor(() =>
+      expect(t.findAll(Heading).map((h) => h.text)).toContain('Playbook: Telehealth intake (version 4)'),
+    );
   });
 
   const rejection = {
@@ -110,7 +129,10 @@ describe('SettingsPage', () => {
       code: 'invalid_playbook',
       message: 'The playbook has 2 problems',
       issues: [
-        { path: ['pipelines', 0, 'stages', 1, 'ownerRole'], message: 'role "intake" has no owners in this portal' },
+        {
+          path: ['pipelines', 0, 'stages', 1, 'ownerRole'],
+          message: 'role "intake" has no owners in this portal',
+        },
         { path: ['roles', 0, 'lead'], message: 'expected a HubSpot owner id (digits)' },
       ],
     },
@@ -138,10 +160,15 @@ describe('SettingsPage', () => {
     t.save().trigger('onClick');
 
     await t.waitFor(() => expect(t.find(Select, { name: ROLE_1 }).props.error).toBe(true));
-    expect(t.find(Select, { name: ROLE_1 }).props.validationMessage).toBe('role "intake" has no owners in this portal');
+    expect(t.find(Select, { name: ROLE_1 }).props.validationMessage).toBe(
+      'role "intake" has no owners in this portal',
+    );
     const other = t.find(Alert, { title: 'The service rejected the playbook' });
     expect(other.find(Text).text).toBe('roles.0.lead: expected a HubSpot owner id (digits)');
-    expect(t.mocks.actions.addAlert.calls[0]![0]).toMatchObject({ type: 'danger', message: 'The playbook has 2 problems' });
+    expect(t.mocks.actions.addAlert.calls[0]![0]).toMatchObject({
+      type: 'danger',
+      message: 'The playbook has 2 problems',
+    });
 
     // Touching the field answers the complaint; the service re-checks on the next save.
     t.find(Select, { name: ROLE_1 }).trigger('onChange', 'clinical' as never);
@@ -149,7 +176,10 @@ describe('SettingsPage', () => {
   });
 
   it('asks to reload when someone saved a newer version first', async () => {
-    const t = setup(() => ({ status: 409, body: { error: { code: 'version_conflict', message: 'Version 4 exists' } } }));
+    const t = setup(() => ({
+      status: 409,
+      body: { error: { code: 'version_conflict', message: 'Version 4 exists' } },
+    }));
     await ready(t);
     t.field(TARGET_0).trigger('onChange', '5h' as never);
     await t.waitFor(() => expect(t.save().props.disabled).toBe(false));
@@ -165,7 +195,12 @@ describe('SettingsPage', () => {
   it('publishes the starter playbook the service offers as the first version, without the CLI', async () => {
     const starter = { ...playbook(), version: 0 };
     const t = setup(
-      (c) => ({ body: { ...playbookResponse({ ...(c.body as { playbook: PlaybookDoc }).playbook, version: 1 }), version: 1 } }),
+      (c) => ({
+        body: {
+          ...playbookResponse({ ...(c.body as { playbook: PlaybookDoc }).playbook, version: 1 }),
+          version: 1,
+        },
+      }),
       () => ({ body: { ...playbookResponse(null), starter } }),
     );
     const publish = () => t.find(Button, (n) => n.text === 'Publish the Telehealth intake playbook');
@@ -174,18 +209,31 @@ describe('SettingsPage', () => {
     publish().trigger('onClick');
     await eventually(() => expect(t.puts()).toHaveLength(1));
     expect(t.puts()[0]!.body).toEqual({ baseVersion: null, playbook: starter });
-    await t.waitFor(() => expect(t.findAll(Heading).map((h) => h.text)).toContain('Playbook: Telehealth intake (version 1)'));
-    expect(t.mocks.actions.addAlert.calls[0]![0]).toMatchObject({ type: 'success', message: 'Playbook saved as version 1.' });
+    await t.waitFor(() =>
+      expect(t.findAll(Heading).map((h) => h.text)).toContain('Playbook: Telehealth intake (version 1)'),
+    );
+    expect(t.mocks.actions.addAlert.calls[0]![0]).toMatchObject({
+      type: 'success',
+      message: 'Playbook saved as version 1.',
+    });
   });
 
   it('names each property the playbook reads without a webhook subscription, with the fix', async () => {
-    const fix = 'add {"subscriptionType":"object.propertyChange","objectType":"deal","propertyName":"intake_summary","active":true} to webhooks-hsmeta.json';
+    const fix =
+      'add {"subscriptionType":"object.propertyChange","objectType":"deal","propertyName":"intake_summary","active":true} to webhooks-hsmeta.json';
     const t = setup(undefined, () => ({
-      body: { ...playbookResponse(), unsubscribedProperties: [{ property: 'intake_summary', at: ['pipelines[0].stages[0].exitCriteria[0]'], fix }] },
+      body: {
+        ...playbookResponse(),
+        unsubscribedProperties: [
+          { property: 'intake_summary', at: ['pipelines[0].stages[0].exitCriteria[0]'], fix },
+        ],
+      },
     }));
     await ready(t);
     expect(t.find(Alert, { title: '1 property is read without a webhook subscription' })).toBeTruthy();
-    expect(t.findByTestId(Text, 'unsubscribed-intake_summary').text).toBe(`intake_summary (read at pipelines[0].stages[0].exitCriteria[0]): ${fix}`);
+    expect(t.findByTestId(Text, 'unsubscribed-intake_summary').text).toBe(
+      `intake_summary (read at pipelines[0].stages[0].exitCriteria[0]): ${fix}`,
+    );
   });
 
   it('shows no subscription warning when every property is subscribed', async () => {
@@ -197,7 +245,9 @@ describe('SettingsPage', () => {
   it('shows an error state when the playbook cannot be loaded, and retries', async () => {
     let attempt = 0;
     const t = setup(undefined, () =>
-      ++attempt === 1 ? { status: 500, body: { error: { code: 'internal', message: 'Redis is down' } } } : { body: playbookResponse() },
+      ++attempt === 1
+        ? { status: 500, body: { error: { code: 'internal', message: 'Redis is down' } } }
+        : { body: playbookResponse() },
     );
     await t.waitFor(() => expect(t.find(ErrorState).find(Text).text).toBe('Redis is down'));
     t.find(ErrorState).find(Button).trigger('onClick');

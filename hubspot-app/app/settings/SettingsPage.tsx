@@ -108,7 +108,9 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
     const editable = new Set(
       (draft?.pipelines ?? []).flatMap((pl, pi) =>
         pl.stages.flatMap((_, si) =>
-          ['ownerRole', 'sla.target', 'sla.warningAt', 'sla.calendar'].map((f) => `pipelines.${pi}.stages.${si}.${f}`),
+          ['ownerRole', 'sla.target', 'sla.warningAt', 'sla.calendar'].map(
+            (f) => `pipelines.${pi}.stages.${si}.${f}`,
+          ),
         ),
       ),
     );
@@ -144,7 +146,11 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
         </ErrorState>
       )}
       {saved.kind === 'ready' && !draft && (
-        <StarterPlaybook starter={saved.data.starter ?? null} publishing={saving} onPublish={() => void save(saved.data.starter ?? null)} />
+        <StarterPlaybook
+          starter={saved.data.starter ?? null}
+          publishing={saving}
+          onPublish={() => void save(saved.data.starter ?? null)}
+        />
       )}
       {saved.kind === 'ready' && draft && (
         <Flex direction="column" gap="sm">
@@ -184,7 +190,11 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
           ))}
           <WhatIfPreview client={client} draft={draft} disabled={hasClientErrors} />
           <Flex direction="row" gap="sm" align="center">
-            <Button variant="primary" disabled={!dirty || hasClientErrors || saving} onClick={() => void save()}>
+            <Button
+              variant="primary"
+              disabled={!dirty || hasClientErrors || saving}
+              onClick={() => void save()}
+            >
               {saving ? 'Saving' : 'Save as new version'}
             </Button>
             {hasClientErrors && <Text testId="fix-fields">Fix the highlighted fields to save.</Text>}

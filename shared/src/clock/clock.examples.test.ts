@@ -1,7 +1,16 @@
 import { Settings } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { at, calendar, DAY, HOUR, MIN, week } from './fixtures';
-import { addBusinessTime, BeyondHorizonError, businessTimeBetween, compileCalendar, HORIZON_DAYS, isOpen, nextClose, nextOpen } from './index';
+import {
+  addBusinessTime,
+  BeyondHorizonError,
+  businessTimeBetween,
+  compileCalendar,
+  HORIZON_DAYS,
+  isOpen,
+  nextClose,
+  nextOpen,
+} from './index';
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -42,7 +51,9 @@ describe('DST nights: wall-clock hours become 3 or 5 real hours', () => {
     const sydney = compileCalendar(calendar('Australia/Sydney', week({ sun: ['02:30-06:00'] })));
     // 02:30 first happens in daylight time (+11), so the shift is 4.5 real hours.
     expect(iso(nextOpen(sydney, at('2026-04-05T00:00:00+11:00')))).toBe('2026-04-04T15:30:00.000Z');
-    expect(businessTimeBetween(sydney, at('2026-04-04T00:00:00Z'), at('2026-04-06T00:00:00Z'))).toBe(4.5 * HOUR);
+    expect(businessTimeBetween(sydney, at('2026-04-04T00:00:00Z'), at('2026-04-06T00:00:00Z'))).toBe(
+      4.5 * HOUR,
+    );
   });
 
   it('an end pushed before its start by the gap leaves that night empty', () => {
@@ -71,18 +82,24 @@ describe('overnight shifts, midnight and split days', () => {
 
     // A holiday on the Monday leaves Tuesday's early hours staffed.
     const monHoliday = compileCalendar(
-      calendar('America/New_York', week({ mon: ['22:00-06:00'] }), { holidays: [{ date: '2026-11-09', name: 'x' }] }),
+      calendar('America/New_York', week({ mon: ['22:00-06:00'] }), {
+        holidays: [{ date: '2026-11-09', name: 'x' }],
+      }),
     );
     expect(businessTimeBetween(monHoliday, ...weekOf)).toBe(6 * HOUR);
     expect(iso(nextOpen(monHoliday, at('2026-11-09T12:00:00-05:00')))).toBe('2026-11-10T05:00:00.000Z');
   });
 
   it('a day ending 24:00 and the next starting 00:00 are one stretch with no gap', () => {
-    const cal = compileCalendar(calendar('Europe/Berlin', week({ mon: ['18:00-24:00'], tue: ['00:00-06:00'] })));
+    const cal = compileCalendar(
+      calendar('Europe/Berlin', week({ mon: ['18:00-24:00'], tue: ['00:00-06:00'] })),
+    );
     expect(isOpen(cal, at('2026-06-15T23:59:00+02:00'))).toBe(true);
     expect(isOpen(cal, at('2026-06-16T00:00:00+02:00'))).toBe(true);
     expect(iso(nextClose(cal, at('2026-06-15T19:00:00+02:00')))).toBe('2026-06-16T04:00:00.000Z');
-    expect(businessTimeBetween(cal, at('2026-06-15T00:00:00+02:00'), at('2026-06-17T00:00:00+02:00'))).toBe(12 * HOUR);
+    expect(businessTimeBetween(cal, at('2026-06-15T00:00:00+02:00'), at('2026-06-17T00:00:00+02:00'))).toBe(
+      12 * HOUR,
+    );
   });
 
   it('a 24/7 calendar is never closed at midnight', () => {
@@ -93,7 +110,9 @@ describe('overnight shifts, midnight and split days', () => {
 
   it('a split day skips its lunch break', () => {
     const cal = compileCalendar(calendar('Asia/Kolkata', week({ mon: ['09:00-12:00', '13:00-17:00'] })));
-    expect(iso(addBusinessTime(cal, at('2026-06-15T11:00:00+05:30'), 2 * HOUR))).toBe('2026-06-15T08:30:00.000Z');
+    expect(iso(addBusinessTime(cal, at('2026-06-15T11:00:00+05:30'), 2 * HOUR))).toBe(
+      '2026-06-15T08:30:00.000Z',
+    );
     expect(isOpen(cal, at('2026-06-15T12:30:00+05:30'))).toBe(false);
     expect(iso(nextClose(cal, at('2026-06-15T09:30:00+05:30')))).toBe('2026-06-15T06:30:00.000Z');
   });
@@ -108,15 +127,21 @@ describe('targets', () => {
   );
 
   it('a target starting mid-interval runs into the next day', () => {
-    expect(iso(addBusinessTime(weekdays, at('2026-06-15T16:00:00-04:00'), 4 * HOUR))).toBe('2026-06-16T16:00:00.000Z');
+    expect(iso(addBusinessTime(weekdays, at('2026-06-15T16:00:00-04:00'), 4 * HOUR))).toBe(
+      '2026-06-16T16:00:00.000Z',
+    );
   });
 
   it('a target starting outside hours starts counting at the next opening', () => {
-    expect(iso(addBusinessTime(weekdays, at('2026-06-13T10:00:00-04:00'), 1 * HOUR))).toBe('2026-06-15T14:00:00.000Z');
+    expect(iso(addBusinessTime(weekdays, at('2026-06-13T10:00:00-04:00'), 1 * HOUR))).toBe(
+      '2026-06-15T14:00:00.000Z',
+    );
   });
 
   it('a target landing exactly on a close ends there, not at the next opening', () => {
-    expect(iso(addBusinessTime(weekdays, at('2026-06-15T09:00:00-04:00'), 8 * HOUR))).toBe('2026-06-15T21:00:00.000Z');
+    expect(iso(addBusinessTime(weekdays, at('2026-06-15T09:00:00-04:00'), 8 * HOUR))).toBe(
+      '2026-06-15T21:00:00.000Z',
+    );
   });
 
   it('a 2-week target (80 staffed hours) crosses two weekends', () => {
@@ -165,13 +190,19 @@ describe('holidays', () => {
 
   it('a US holidaySet closes Thanksgiving (2026-11-26) in New York, and the substitute Independence Day', () => {
     const cal = compileCalendar(
-      calendar('America/New_York', week({ wed: ['09:00-17:00'], thu: ['09:00-17:00'], fri: ['09:00-17:00'] }), {
-        holidaySet: { country: 'US', types: ['public'] },
-      }),
+      calendar(
+        'America/New_York',
+        week({ wed: ['09:00-17:00'], thu: ['09:00-17:00'], fri: ['09:00-17:00'] }),
+        {
+          holidaySet: { country: 'US', types: ['public'] },
+        },
+      ),
     );
     expect(isOpen(cal, at('2026-11-26T10:00:00-05:00'))).toBe(false);
     expect(isOpen(cal, at('2026-11-27T10:00:00-05:00'))).toBe(true);
-    expect(iso(addBusinessTime(cal, at('2026-11-25T16:00:00-05:00'), 2 * HOUR))).toBe('2026-11-27T15:00:00.000Z');
+    expect(iso(addBusinessTime(cal, at('2026-11-25T16:00:00-05:00'), 2 * HOUR))).toBe(
+      '2026-11-27T15:00:00.000Z',
+    );
     expect(isOpen(cal, at('2026-07-03T10:00:00-04:00'))).toBe(false);
     expect(isOpen(cal, at('2026-07-02T10:00:00-04:00'))).toBe(true);
   });
@@ -179,7 +210,9 @@ describe('holidays', () => {
   it('holidaySet types choose which holidays close: a bank-holiday set closes Christmas Eve, a public one does not', () => {
     const christmasEve = at('2026-12-24T10:00:00+01:00');
     const withTypes = (types: ('public' | 'bank')[]) =>
-      compileCalendar(calendar('Europe/Berlin', '24/7', { holidaySet: { country: 'DE', state: 'BY', types } }));
+      compileCalendar(
+        calendar('Europe/Berlin', '24/7', { holidaySet: { country: 'DE', state: 'BY', types } }),
+      );
     expect(isOpen(withTypes(['public']), christmasEve)).toBe(true);
     // date-holidays starts Heiliger Abend at 14:00; holidays are whole local dates here.
     expect(isOpen(withTypes(['bank']), christmasEve)).toBe(false);
@@ -187,11 +220,13 @@ describe('holidays', () => {
   });
 
   it('an unknown holiday country or state fails at compile time', () => {
-    expect(() => compileCalendar(calendar('UTC', '24/7', { holidaySet: { country: 'XX', types: ['public'] } }))).toThrow(
-      /no country "XX"/,
-    );
     expect(() =>
-      compileCalendar(calendar('UTC', '24/7', { holidaySet: { country: 'US', state: 'ZZ', types: ['public'] } })),
+      compileCalendar(calendar('UTC', '24/7', { holidaySet: { country: 'XX', types: ['public'] } })),
+    ).toThrow(/no country "XX"/);
+    expect(() =>
+      compileCalendar(
+        calendar('UTC', '24/7', { holidaySet: { country: 'US', state: 'ZZ', types: ['public'] } }),
+      ),
     ).toThrow(/no state "ZZ"/);
   });
 });
@@ -207,10 +242,14 @@ describe('no leaking of the host time zone', () => {
 
   const sample = () => {
     const cal = compileCalendar(
-      calendar('America/New_York', week({ mon: ['22:00-06:00'], sun: ['01:00-05:00'], fri: ['09:00-24:00'] }), {
-        holidays: ['2026-11-10'],
-        holidaySet: { country: 'US', types: ['public'] },
-      }),
+      calendar(
+        'America/New_York',
+        week({ mon: ['22:00-06:00'], sun: ['01:00-05:00'], fri: ['09:00-24:00'] }),
+        {
+          holidays: ['2026-11-10'],
+          holidaySet: { country: 'US', types: ['public'] },
+        },
+      ),
     );
     const t = at('2026-10-30T12:00:00Z');
     return [
@@ -247,7 +286,9 @@ describe('bounded work on sparse calendars (issue 12: one staffed minute a week 
 
   it('a 1,000 h target on a calendar open 1 minute a week is refused after at most ~2 years of week steps', () => {
     const { cal, steps } = counted(compileCalendar(sparse));
-    expect(() => addBusinessTime(cal, at('2026-03-02T09:00:00-05:00'), 1000 * HOUR)).toThrow(BeyondHorizonError);
+    expect(() => addBusinessTime(cal, at('2026-03-02T09:00:00-05:00'), 1000 * HOUR)).toThrow(
+      BeyondHorizonError,
+    );
     // ~105 plain weeks skipped whole; days walked (each also asking whether a plain week starts there) only
     // in the 5 weeks with a holiday or a DST change in two years, and the first date. The day walk: 733 days.
     expect(steps.weeks).toBeLessThanOrEqual(Math.ceil(HORIZON_DAYS / 7) + 5 * 7);
@@ -268,7 +309,11 @@ describe('bounded work on sparse calendars (issue 12: one staffed minute a week 
     const { cal, steps } = counted(compileCalendar(sparse));
     const from = at('2026-03-02T09:00:00-05:00');
     expect(businessTimeBetween(cal, from, from + HORIZON_DAYS * DAY)).toBe(
-      businessTimeBetween({ ...compileCalendar(sparse), plainWeekMs: () => undefined }, from, from + HORIZON_DAYS * DAY),
+      businessTimeBetween(
+        { ...compileCalendar(sparse), plainWeekMs: () => undefined },
+        from,
+        from + HORIZON_DAYS * DAY,
+      ),
     );
     expect(steps.days).toBeLessThanOrEqual(5 * 7 + 14);
   });

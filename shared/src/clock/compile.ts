@@ -32,7 +32,9 @@ export interface CompiledCalendar {
 const SPAN_CACHE_DAYS = 4096;
 
 function weeklyTable(cal: Calendar): WallInterval[][] {
-  return wallTable(cal.hours === '24/7' ? '24/7' : WEEKDAYS.map((d) => (cal.hours as Exclude<Calendar['hours'], '24/7'>)[d]));
+  return wallTable(
+    cal.hours === '24/7' ? '24/7' : WEEKDAYS.map((d) => (cal.hours as Exclude<Calendar['hours'], '24/7'>)[d]),
+  );
 }
 
 function coversWholeDay(intervals: WallInterval[]): boolean {
@@ -87,7 +89,12 @@ export function compileCalendar(cal: Calendar): CompiledCalendar {
  * into real instants first and only then clipped to the day, so DST handling depends only on the interval's
  * own endpoints and the holiday rule applies per local date.
  */
-function computeDaySpans(zone: IANAZone, table: WallInterval[][], holidays: HolidayLookup, day: DayNumber): DaySpans {
+function computeDaySpans(
+  zone: IANAZone,
+  table: WallInterval[][],
+  holidays: HolidayLookup,
+  day: DayNumber,
+): DaySpans {
   if (holidays.isHoliday(day)) return [];
   const dayStart = wallToInstant(zone, day, 0);
   const dayEnd = wallToInstant(zone, day + 1, 0);

@@ -13,7 +13,9 @@ export interface HolidayLookup {
 }
 
 export function compileHolidays(cal: Calendar): HolidayLookup {
-  const explicit = new Set<DayNumber>(cal.holidays.map((h) => dayNumberOf(typeof h === 'string' ? h : h.date)));
+  const explicit = new Set<DayNumber>(
+    cal.holidays.map((h) => dayNumberOf(typeof h === 'string' ? h : h.date)),
+  );
   const feed = cal.holidaySet ? holidayFeed(cal.holidaySet, cal.id) : undefined;
   return {
     none: explicit.size === 0 && feed === undefined,
@@ -23,7 +25,10 @@ export function compileHolidays(cal: Calendar): HolidayLookup {
 
 function holidayFeed(set: HolidaySetConfig, calendarId: string): (day: DayNumber) => boolean {
   const types = new Set(set.types);
-  const hd = new Holidays({ country: set.country, state: set.state, region: set.region }, { types: set.types });
+  const hd = new Holidays(
+    { country: set.country, state: set.state, region: set.region },
+    { types: set.types },
+  );
   checkKnown(hd, set, calendarId);
   const years = new Map<number, Set<DayNumber>>();
   const daysOfYear = (year: number): Set<DayNumber> => {
@@ -53,7 +58,8 @@ function holidayFeed(set: HolidaySetConfig, calendarId: string): (day: DayNumber
 /** date-holidays silently returns nothing (or a parent's list) for unknown codes; a typo must not open a holiday. */
 function checkKnown(hd: Holidays, set: HolidaySetConfig, calendarId: string): void {
   const where = `calendar "${calendarId}" holidaySet`;
-  if (!hd.getCountries()[set.country]) throw new Error(`${where}: date-holidays has no country "${set.country}"`);
+  if (!hd.getCountries()[set.country])
+    throw new Error(`${where}: date-holidays has no country "${set.country}"`);
   if (set.state !== undefined && !hd.getStates(set.country)?.[set.state])
     throw new Error(`${where}: date-holidays has no state "${set.state}" in ${set.country}`);
   if (set.region !== undefined) {

@@ -21,6 +21,14 @@
  */
 export type { CompiledCalendar } from './compile';
 export { compileCalendar } from './compile';
-export { isOpen, nextOpen, nextClose, addBusinessTime, businessTimeBetween, BeyondHorizonError, HORIZON_DAYS } from './ops';
+export {
+  isOpen,
+  nextOpen,
+  nextClose,
+  addBusinessTime,
+  businessTimeBetween,
+  BeyondHorizonError,
+  HORIZON_DAYS,
+} from './ops';
 export { nextLocalMidnight } from './midnight';
 export { weeklyStaffedMinutes, wallTable } from './weekly';

@@ -34,7 +34,11 @@ function neverOpen(cal: CompiledCalendar, at: number): Error {
 }
 
 /** Staffed spans ending after `at`, in order, over the local dates from `at`'s to `horizon` days later. */
-function* spansAfter(cal: CompiledCalendar, at: number, horizon: number): Generator<readonly [number, number]> {
+function* spansAfter(
+  cal: CompiledCalendar,
+  at: number,
+  horizon: number,
+): Generator<readonly [number, number]> {
   const first = cal.dayOf(at);
   for (let day = first; day <= first + horizon; day++)
     for (const span of cal.spansOf(day)) if (span[1] > at) yield span;
@@ -72,7 +76,7 @@ export function addBusinessTime(cal: CompiledCalendar, start: number, durationMs
   let remaining = durationMs;
   const first = cal.dayOf(start);
   let staffedSeen = false;
-  for (let day = first; day <= first + HORIZON_DAYS; ) {
+  for (let day = first; day <= first + HORIZON_DAYS;) {
     // Whole weeks after the start's own date: skipped in one step while the target lies beyond them (the week
     // that reaches it is walked day by day, so the answer is the same instant the day walk gives).
     if (day > first) {
@@ -104,7 +108,7 @@ export function businessTimeBetween(cal: CompiledCalendar, from: number, to: num
   let total = 0;
   const firstDay = cal.dayOf(from);
   const last = cal.dayOf(to);
-  for (let day = firstDay; day <= last; ) {
+  for (let day = firstDay; day <= last;) {
     // Weeks strictly between the two ends' dates are counted whole when plain.
     if (day > firstDay && day + 7 <= last) {
       const week = cal.plainWeekMs(day);

@@ -93,7 +93,8 @@ export class MinuteOracle {
   }
 
   private index(at: number): number {
-    if (at % MIN !== 0 || at < this.lo || at >= this.hi) throw new Error('oracle: instant outside its window');
+    if (at % MIN !== 0 || at < this.lo || at >= this.hi)
+      throw new Error('oracle: instant outside its window');
     return (at - this.lo) / MIN;
   }
 

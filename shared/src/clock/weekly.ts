@@ -41,7 +41,7 @@ export function weeklyStaffedMinutes(table: readonly (readonly WallInterval[])[]
   let total = 0;
   for (let d = 0; d < 7; d++) {
     const pieces: [number, number][] = [];
-    for (const { start, end } of table[(d + 6) % 7]!) if (end > DAY_MINUTES) pieces.push([0, end - DAY_MINUTES]);
+    for (const { end } of table[(d + 6) % 7]!) if (end > DAY_MINUTES) pieces.push([0, end - DAY_MINUTES]);
     for (const { start, end } of table[d]!) pieces.push([start, Math.min(end, DAY_MINUTES)]);
     pieces.sort((a, b) => a[0] - b[0]);
     let reach = 0;

@@ -71,7 +71,9 @@ export function gatherEvidence(
 
 const dataMissing = (e: BreachEvidence) => e.missingData ?? e.missingExit;
 const overCapacity = (e: BreachEvidence) =>
-  e.ownerOpenTasks !== undefined && e.capacityThreshold !== undefined && e.ownerOpenTasks > e.capacityThreshold;
+  e.ownerOpenTasks !== undefined &&
+  e.capacityThreshold !== undefined &&
+  e.ownerOpenTasks > e.capacityThreshold;
 
 export type Inferred = { reason: BreachReason; evidence: string[]; rule: string };
 
@@ -79,11 +81,17 @@ export type Inferred = { reason: BreachReason; evidence: string[]; rule: string 
  * The documented evidence test of each reason (docs/breach-reasons.md), with the labels of what decided it.
  * Returns null when the reason's evidence is absent.
  */
-function testReason(reason: BreachRules['precedence'][number], e: BreachEvidence, rules: BreachRules): string[] | null {
+function testReason(
+  reason: BreachRules['precedence'][number],
+  e: BreachEvidence,
+  rules: BreachRules,
+): string[] | null {
   switch (reason) {
     case 'patient_unreachable':
       return e.unansweredAttempts >= rules.unreachableAfterAttempts
-        ? [`${e.unansweredAttempts} contact attempt(s) since entry, no inbound reply since entry (threshold ${rules.unreachableAfterAttempts})`]
+        ? [
+            `${e.unansweredAttempts} contact attempt(s) since entry, no inbound reply since entry (threshold ${rules.unreachableAfterAttempts})`,
+          ]
         : null;
     case 'handoff': {
       const found = [
@@ -95,7 +103,9 @@ function testReason(reason: BreachRules['precedence'][number], e: BreachEvidence
     }
     case 'capacity':
       return overCapacity(e)
-        ? [`owner holds ${e.ownerOpenTasks} open tasks in HubSpot, above the role's threshold of ${e.capacityThreshold}`]
+        ? [
+            `owner holds ${e.ownerOpenTasks} open tasks in HubSpot, above the role's threshold of ${e.capacityThreshold}`,
+          ]
         : null;
     case 'missing_data':
       return dataMissing(e).length > 0 ? dataMissing(e).map((m) => `data criterion unmet: ${m}`) : null;
@@ -109,8 +119,12 @@ function ruleMatches(rule: BreachReasonRule, e: BreachEvidence): boolean {
   if (rule.noOwner !== undefined && rule.noOwner !== e.noOwner) return false;
   // An owner whose membership cannot be told matches neither "outside" nor "inside": no guess either way.
   if (rule.ownerOutsideRole !== undefined && e.ownerOutsideRole !== rule.ownerOutsideRole) return false;
-  if (rule.unansweredContactAttempts !== undefined && e.unansweredAttempts < rule.unansweredContactAttempts) return false;
-  if (rule.ownerOpenTasksAtLeast !== undefined && (e.ownerOpenTasks === undefined || e.ownerOpenTasks < rule.ownerOpenTasksAtLeast))
+  if (rule.unansweredContactAttempts !== undefined && e.unansweredAttempts < rule.unansweredContactAttempts)
+    return false;
+  if (
+    rule.ownerOpenTasksAtLeast !== undefined &&
+    (e.ownerOpenTasks === undefined || e.ownerOpenTasks < rule.ownerOpenTasksAtLeast)
+  )
     return false;
   if (rule.overCapacity !== undefined && rule.overCapacity !== overCapacity(e)) return false;
   return true;
@@ -118,14 +132,19 @@ function ruleMatches(rule: BreachReasonRule, e: BreachEvidence): boolean {
 
 function ruleLabels(rule: BreachReasonRule, e: BreachEvidence): string[] {
   const labels: string[] = [];
-  if (rule.missingData || rule.missingExitCriteria) labels.push(...dataMissing(e).map((m) => `data criterion unmet: ${m}`));
+  if (rule.missingData || rule.missingExitCriteria)
+    labels.push(...dataMissing(e).map((m) => `data criterion unmet: ${m}`));
   if (rule.ownerChanged) labels.push(`owner changed ${e.ownerChanges} time(s) during the visit`);
   if (rule.noOwner) labels.push('deal has no owner');
   if (rule.ownerOutsideRole) labels.push("owner is not one of the stage role's owners");
   if (rule.unansweredContactAttempts !== undefined)
     labels.push(`${e.unansweredAttempts} contact attempt(s) since entry, no inbound reply since entry`);
-  if (rule.ownerOpenTasksAtLeast !== undefined) labels.push(`owner holds ${e.ownerOpenTasks} open tasks in HubSpot`);
-  if (rule.overCapacity) labels.push(`owner holds ${e.ownerOpenTasks} open tasks, above the role's threshold of ${e.capacityThreshold}`);
+  if (rule.ownerOpenTasksAtLeast !== undefined)
+    labels.push(`owner holds ${e.ownerOpenTasks} open tasks in HubSpot`);
+  if (rule.overCapacity)
+    labels.push(
+      `owner holds ${e.ownerOpenTasks} open tasks, above the role's threshold of ${e.capacityThreshold}`,
+    );
   return labels;
 }
 
@@ -135,7 +154,11 @@ const NO_EVIDENCE = 'no evidence for capacity, missing data, handoff or an unrea
  * A stage's own rule list is tried in order (first match wins); otherwise each reason's evidence test in the
  * playbook's precedence. Nothing holds: "other", never a guess.
  */
-export function inferBreachReason(stage: Stage | undefined, evidence: BreachEvidence, rules?: BreachRules): Inferred {
+export function inferBreachReason(
+  stage: Stage | undefined,
+  evidence: BreachEvidence,
+  rules?: BreachRules,
+): Inferred {
   const own = stage?.breachReasons;
   if (own) {
     const i = own.findIndex((r) => ruleMatches(r, evidence));
@@ -152,7 +175,10 @@ export function inferBreachReason(stage: Stage | undefined, evidence: BreachEvid
   return { reason: 'other', evidence: [NO_EVIDENCE], rule: 'fallback' };
 }
 
-const DEFAULT_RULES: BreachRules = { precedence: ['patient_unreachable', 'handoff', 'capacity', 'missing_data'], unreachableAfterAttempts: 2 };
+const DEFAULT_RULES: BreachRules = {
+  precedence: ['patient_unreachable', 'handoff', 'capacity', 'missing_data'],
+  unreachableAfterAttempts: 2,
+};
 
 /** Facts of the evidence worth reporting on (numbers and flags), kept on the visit and written back. */
 export function breachFacts(e: BreachEvidence): BreachFactsT {

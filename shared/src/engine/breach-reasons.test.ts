@@ -39,8 +39,17 @@ const capacity = (openTasks: number) => (p: PlaybookInput) => {
 };
 
 const situations: Situation[] = [
-  { name: 'no contact logged: the data criterion is unmet', reason: 'missing_data', evidence: [UNMET_CONTACT] },
-  { name: 'contact logged, nothing else wrong', atBreach: { num_contacted_notes: '1' }, reason: 'other', evidence: NONE },
+  {
+    name: 'no contact logged: the data criterion is unmet',
+    reason: 'missing_data',
+    evidence: [UNMET_CONTACT],
+  },
+  {
+    name: 'contact logged, nothing else wrong',
+    atBreach: { num_contacted_notes: '1' },
+    reason: 'other',
+    evidence: NONE,
+  },
   {
     name: '2 attempts since entry, no reply',
     atBreach: { num_contacted_notes: '2' },
@@ -221,7 +230,11 @@ function run(s: Situation) {
   const stage = s.stage ?? 'lead';
   const ownerAtEntry = s.ownerAtEntry === undefined ? '101' : s.ownerAtEntry;
   const ownerAtBreach = s.ownerAtBreach === undefined ? ownerAtEntry : s.ownerAtBreach;
-  const entry = snap({ stage, ownerId: ownerAtEntry, properties: { num_contacted_notes: '0', ...s.atEntry } });
+  const entry = snap({
+    stage,
+    ownerId: ownerAtEntry,
+    properties: { num_contacted_notes: '0', ...s.atEntry },
+  });
   let state = reconcile({ playbook, state: null, snapshot: entry, now: MON_10 }).state!;
   const entryId = state.current!.entryId;
   const consentKey = state.current!.tasks.find((t) => t.templateId === 'consent')?.key;
@@ -232,9 +245,21 @@ function run(s: Situation) {
     tasks: consentKey && s.consentDone ? { [consentKey]: 'COMPLETED' } : {},
     ...(s.ownerOpenTasks !== undefined ? { ownerOpenTasks: s.ownerOpenTasks } : {}),
   };
-  if (ownerAtBreach !== ownerAtEntry) state = reconcile({ playbook, state, snapshot: { ...atBreach, ownerOpenTasks: undefined }, now: MON_10 + HOUR / 2 }).state!;
+  if (ownerAtBreach !== ownerAtEntry)
+    state = reconcile({
+      playbook,
+      state,
+      snapshot: { ...atBreach, ownerOpenTasks: undefined },
+      now: MON_10 + HOUR / 2,
+    }).state!;
   const dueAt = state.current!.sla!.dueAt;
-  return onTimer({ playbook, state, snapshot: atBreach, timer: { timerId: `${entryId}:breach`, kind: 'breach', entryId }, now: dueAt });
+  return onTimer({
+    playbook,
+    state,
+    snapshot: atBreach,
+    timer: { timerId: `${entryId}:breach`, kind: 'breach', entryId },
+    now: dueAt,
+  });
 }
 
 describe('breach reasons: the evidence decides (seed 000 taxonomy)', () => {
@@ -250,16 +275,28 @@ describe('breach reasons: the evidence decides (seed 000 taxonomy)', () => {
     const props = written(r);
     expect(props[P.breachReason]).toBe(s.reason);
     expect(props[P.breachEvidence]).toBe(s.evidence.join('; '));
-    expect(props[P.breachOwnerOpenTasks]).toBe(s.ownerOpenTasks !== undefined ? String(s.ownerOpenTasks) : '');
+    expect(props[P.breachOwnerOpenTasks]).toBe(
+      s.ownerOpenTasks !== undefined ? String(s.ownerOpenTasks) : '',
+    );
   });
 
   it('keeps the counts it read on the visit and its history row', () => {
     const r = run(situations.find((s) => s.reason === 'capacity')!);
-    const facts = { ownerOpenTasks: 11, capacityThreshold: 10, unansweredAttempts: 1, noOwner: false, missingData: 0 };
+    const facts = {
+      ownerOpenTasks: 11,
+      capacityThreshold: 10,
+      unansweredAttempts: 1,
+      noOwner: false,
+      missingData: 0,
+    };
     expect(r.state!.current!.breachFacts).toMatchObject(facts);
     expect(r.state!.current!.inferredReason).toBe('capacity');
     const playbook = fixturePlaybook(capacity(10));
-    const moved = snap({ stage: 'intake', stageEnteredAt: MON_10 + 3 * HOUR, properties: { num_contacted_notes: '1', insurance_id: 'x' } });
+    const moved = snap({
+      stage: 'intake',
+      stageEnteredAt: MON_10 + 3 * HOUR,
+      properties: { num_contacted_notes: '1', insurance_id: 'x' },
+    });
     const exit = reconcile({ playbook, state: r.state, snapshot: moved, now: MON_10 + 3 * HOUR });
     const row = exit.commands.find((c) => c.type === 'recordHistory');
     expect(row?.type === 'recordHistory' && row.row).toMatchObject({
@@ -277,7 +314,13 @@ describe('breach reasons: the evidence decides (seed 000 taxonomy)', () => {
     const state = reconcile({ playbook, state: null, snapshot: entry, now: MON_10 }).state!;
     const preset = setBreachReason({ playbook, state, reason: 'capacity', now: MON_10 + HOUR }).state!;
     const id = preset.current!.entryId;
-    const r = onTimer({ playbook, state: preset, snapshot: entry, timer: { timerId: `${id}:breach`, kind: 'breach', entryId: id }, now: preset.current!.sla!.dueAt });
+    const r = onTimer({
+      playbook,
+      state: preset,
+      snapshot: entry,
+      timer: { timerId: `${id}:breach`, kind: 'breach', entryId: id },
+      now: preset.current!.sla!.dueAt,
+    });
     expect(r.state!.current).toMatchObject({ breachReason: 'capacity', breachReasonSource: 'manual' });
   });
 

@@ -14,7 +14,11 @@ export const REASON_INFERRED = 'breach.reason_inferred';
  * the load from HubSpot (one search call, at breaches only) and decides again, so capacity can be told.
  */
 export function needsOwnerLoad(snapshot: DealSnapshot, result: EngineResult): boolean {
-  return snapshot.ownerOpenTasks === undefined && snapshot.ownerId !== null && result.decisions.some((d) => d.rule === REASON_INFERRED);
+  return (
+    snapshot.ownerOpenTasks === undefined &&
+    snapshot.ownerId !== null &&
+    result.decisions.some((d) => d.rule === REASON_INFERRED)
+  );
 }
 
 /**
@@ -38,7 +42,10 @@ export function applyBreach(
   state.breachCount += 1;
   state.lastBreachEntryId = entry.entryId;
   if (entry.breachReasonSource === 'manual') {
-    fx.decide('breach.reason_manual_kept', `reason "${entry.breachReason}" was set by a rep; inference skipped`);
+    fx.decide(
+      'breach.reason_manual_kept',
+      `reason "${entry.breachReason}" was set by a rep; inference skipped`,
+    );
   } else {
     const evidence = gatherEvidence(playbook, stage, entry, snapshot, now);
     const inferred = inferBreachReason(stage, evidence, playbook.breachRules);
@@ -47,7 +54,10 @@ export function applyBreach(
     entry.breachEvidence = inferred.evidence;
     entry.breachFacts = breachFacts(evidence);
     entry.inferredReason = inferred.reason;
-    fx.decide(REASON_INFERRED, `${inferred.reason} by rule ${inferred.rule}: ${inferred.evidence.join('; ')}`);
+    fx.decide(
+      REASON_INFERRED,
+      `${inferred.reason} by rule ${inferred.rule}: ${inferred.evidence.join('; ')}`,
+    );
   }
   const facts = entry.breachFacts;
   fx.decide('breach', `SLA of stage "${entry.stage}" breached at its due time ${new Date(at).toISOString()}`);

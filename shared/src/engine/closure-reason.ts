@@ -9,7 +9,11 @@ import type { DealSnapshot, DealState } from './types';
  * reasons when outcome data is missing." A visit that breached because the patient did not answer the logged
  * attempts (breach reason patient_unreachable) is a recorded "no response"; anything else needs the rep's reason.
  */
-export function recordedClosureReason(state: DealState, to: StageRef, snapshot: DealSnapshot): ClosureReason | null {
+export function recordedClosureReason(
+  state: DealState,
+  to: StageRef,
+  snapshot: DealSnapshot,
+): ClosureReason | null {
   const reasons = to.stage.closureReasons;
   if (!reasons?.includes('no_response')) return null;
   const set = snapshot.properties[P.closureReason];

@@ -33,7 +33,8 @@ export function closeOut(
     ? exitStage(fx, state, playbook, snapshot, exitAt, null, 'exit', 'cancelled', why, now)
     : 'none';
   cancelEventClocks(fx, state, playbook, snapshot, now, why, reason === 'unmanaged_pipeline');
-  if (state.gate.taskKey) fx.push({ type: 'cancelTask', key: state.gate.taskKey, reason: `${why}; this task no longer applies` });
+  if (state.gate.taskKey)
+    fx.push({ type: 'cancelTask', key: state.gate.taskKey, reason: `${why}; this task no longer applies` });
   state.gate = { ...CLEAR_GATE };
   state.current = null;
   state.closedReason = reason;

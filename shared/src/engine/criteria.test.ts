@@ -6,7 +6,12 @@ import { requiredProperties } from './required-properties';
 
 const NOW = MON_10;
 const check = (c: Criterion, properties: Record<string, string | null>, tasks = {}) =>
-  evaluateCriteria([c], snap({ properties, tasks }), [{ key: 'k1', kind: 'action', templateId: 'consent' }], NOW);
+  evaluateCriteria(
+    [c],
+    snap({ properties, tasks }),
+    [{ key: 'k1', kind: 'action', templateId: 'consent' }],
+    NOW,
+  );
 
 describe('evaluateCriteria', () => {
   it.each<[Criterion, Record<string, string | null>, boolean]>([
@@ -24,7 +29,11 @@ describe('evaluateCriteria', () => {
     [{ op: 'lt', property: 'n', value: 2 }, { n: 'abc' }, false],
     [{ op: 'lte', property: 'n', value: 2 }, { n: '1.5' }, true],
     [{ op: 'dateBefore', property: 'd', value: '2026-03-01' }, { d: '2026-02-28' }, true],
-    [{ op: 'dateAfter', property: 'd', value: '2026-03-01T00:00:00Z' }, { d: String(Date.UTC(2026, 2, 2)) }, true],
+    [
+      { op: 'dateAfter', property: 'd', value: '2026-03-01T00:00:00Z' },
+      { d: String(Date.UTC(2026, 2, 2)) },
+      true,
+    ],
     [{ op: 'inFuture', property: 'd' }, { d: String(NOW + 1) }, true],
     [{ op: 'inFuture', property: 'd' }, { d: String(NOW) }, false],
   ])('%j with %j -> %s', (c, properties, met) => {
@@ -50,7 +59,10 @@ describe('evaluateCriteria', () => {
       [],
       NOW,
     );
-    expect(r).toEqual({ met: false, missing: ['dealname present', 'Insurance verified', 'age >= 18', 'task "consent" done'] });
+    expect(r).toEqual({
+      met: false,
+      missing: ['dealname present', 'Insurance verified', 'age >= 18', 'task "consent" done'],
+    });
     expect(JSON.stringify(r)).not.toContain('SECRET');
     expect(JSON.stringify(r)).not.toContain('12');
   });
@@ -72,7 +84,8 @@ describe('requiredProperties', () => {
       'docs_ok',
     ])
       expect(names).toContain(n);
-    for (const stage of ['lead', 'intake', 'fix', 'review', 'won', 'lost']) expect(names).toContain(`hs_v2_date_entered_${stage}`);
+    for (const stage of ['lead', 'intake', 'fix', 'review', 'won', 'lost'])
+      expect(names).toContain(`hs_v2_date_entered_${stage}`);
     expect(new Set(names).size).toBe(names.length);
   });
 });

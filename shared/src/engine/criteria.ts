@@ -52,7 +52,12 @@ export function parseNumber(raw: string | null | undefined): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
-export function criterionHolds(c: Criterion, snapshot: DealSnapshot, entryTasks: EntryTasks, now: number): boolean {
+export function criterionHolds(
+  c: Criterion,
+  snapshot: DealSnapshot,
+  entryTasks: EntryTasks,
+  now: number,
+): boolean {
   if (c.op === 'taskDone') {
     const task = entryTasks.find((t) => t.templateId === c.task);
     return task !== undefined && snapshot.tasks[task.key] === 'COMPLETED';
@@ -75,7 +80,13 @@ export function criterionHolds(c: Criterion, snapshot: DealSnapshot, entryTasks:
     case 'lte': {
       const n = parseNumber(raw);
       if (n === null) return false;
-      return c.op === 'gt' ? n > c.value : c.op === 'gte' ? n >= c.value : c.op === 'lt' ? n < c.value : n <= c.value;
+      return c.op === 'gt'
+        ? n > c.value
+        : c.op === 'gte'
+          ? n >= c.value
+          : c.op === 'lt'
+            ? n < c.value
+            : n <= c.value;
     }
     case 'dateBefore':
     case 'dateAfter': {
@@ -111,5 +122,13 @@ export function entryCriteriaOf(stage: Stage): Criterion[] {
   if (!reasons) return stage.entryCriteria;
   const names = reasons.map((r) => r.replace(/_/g, ' '));
   const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0];
-  return [...stage.entryCriteria, { op: 'oneOf', property: P.closureReason, values: [...reasons], label: `Closure reason recorded (${list})` }];
+  return [
+    ...stage.entryCriteria,
+    {
+      op: 'oneOf',
+      property: P.closureReason,
+      values: [...reasons],
+      label: `Closure reason recorded (${list})`,
+    },
+  ];
 }

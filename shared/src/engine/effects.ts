@@ -48,7 +48,8 @@ export class Effects {
 
   result(state: DealState | null): EngineResult {
     const commands = [...this.commands];
-    if (this.props.size > 0) commands.push({ type: 'setProperties', properties: Object.fromEntries(this.props) });
+    if (this.props.size > 0)
+      commands.push({ type: 'setProperties', properties: Object.fromEntries(this.props) });
     return {
       state,
       commands,
@@ -59,6 +60,7 @@ export class Effects {
 }
 
 /** HubSpot datetime properties take epoch milliseconds as a string. */
-export const msProp = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '' : String(ms));
+export const msProp = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined ? '' : String(ms);
 
 export const iso = (ms: number): string => new Date(ms).toISOString();

@@ -23,7 +23,12 @@ describe('stage entry', () => {
   });
 
   it('falls back to now only when HubSpot gave no entry time, and says so', () => {
-    const r = reconcile({ playbook, state: null, snapshot: snap({ stageEnteredAt: null }), now: MON_10 + 5 * MIN });
+    const r = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ stageEnteredAt: null }),
+      now: MON_10 + 5 * MIN,
+    });
     expect(r.state!.current!.enteredAt).toBe(MON_10 + 5 * MIN);
     expect(r.state!.current!.enteredAtSource).toBe('now');
     expect(rules(r)).toContain('entry.time_fallback');
@@ -33,18 +38,38 @@ describe('stage entry', () => {
     const r = reconcile({ playbook, state: null, snapshot: snap(), now: MON_10 });
     const id = `d1:lead:${MON_10}`;
     const timers = Object.fromEntries(only(r, 'scheduleTimer').map((t) => [t.timerId, t]));
-    expect(Object.keys(timers).sort()).toEqual([`${id}:breach`, `${id}:level:0`, `${id}:level:1`, `${id}:warning`].sort());
+    expect(Object.keys(timers).sort()).toEqual(
+      [`${id}:breach`, `${id}:level:0`, `${id}:level:1`, `${id}:warning`].sort(),
+    );
     expect(timers[`${id}:warning`]!.fireAt).toBe(MON_10 + 1.5 * HOUR);
     expect(timers[`${id}:breach`]!.fireAt).toBe(MON_10 + 2 * HOUR);
-    expect(timers[`${id}:level:0`]).toMatchObject({ kind: 'escalation', level: 0, fireAt: MON_10 + 2 * HOUR });
+    expect(timers[`${id}:level:0`]).toMatchObject({
+      kind: 'escalation',
+      level: 0,
+      fireAt: MON_10 + 2 * HOUR,
+    });
     // 150 % = 3 staffed hours: 13:00.
     expect(timers[`${id}:level:1`]!.fireAt).toBe(MON_10 + 3 * HOUR);
   });
 
   it('uses the first matching override and records which rule chose the target', () => {
-    const r = reconcile({ playbook, state: null, snapshot: snap({ properties: { urgency: 'urgent' } }), now: MON_10 });
-    expect(r.state!.current!.sla).toMatchObject({ targetRule: 'overrides[0]', targetMs: 30 * MIN, dueAt: MON_10 + 30 * MIN });
-    const plain = reconcile({ playbook, state: null, snapshot: snap({ properties: { urgency: 'routine' } }), now: MON_10 });
+    const r = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ properties: { urgency: 'urgent' } }),
+      now: MON_10,
+    });
+    expect(r.state!.current!.sla).toMatchObject({
+      targetRule: 'overrides[0]',
+      targetMs: 30 * MIN,
+      dueAt: MON_10 + 30 * MIN,
+    });
+    const plain = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ properties: { urgency: 'routine' } }),
+      now: MON_10,
+    });
     expect(plain.state!.current!.sla).toMatchObject({ targetRule: 'default', targetMs: 2 * HOUR });
   });
 
@@ -81,13 +106,23 @@ describe('stage entry', () => {
       dueAt: due,
       subject: 'Intake: Consent collected, intake_form_at present',
     });
-    expect(tasks[`${id}:task:consent`]).toMatchObject({ kind: 'action', ownerId: '101', dueAt: due, subject: 'Collect consent' });
+    expect(tasks[`${id}:task:consent`]).toMatchObject({
+      kind: 'action',
+      ownerId: '101',
+      dueAt: due,
+      subject: 'Collect consent',
+    });
     // Calendar basis, assigned to the role lead.
     expect(tasks[`${id}:task:day1`]).toMatchObject({ ownerId: '100', dueAt: MON_10 + 24 * HOUR });
   });
 
   it('counts a business-basis task offset in staffed time', () => {
-    const r = reconcile({ playbook, state: null, snapshot: snap({ stageEnteredAt: at('2026-03-02T16:30:00-05:00') }), now: MON_10 });
+    const r = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ stageEnteredAt: at('2026-03-02T16:30:00-05:00') }),
+      now: MON_10,
+    });
     const call = only(r, 'createTask').find((t) => t.key.endsWith(':task:call'))!;
     expect(call.dueAt).toBe(at('2026-03-03T09:30:00-05:00'));
     expect(call.taskType).toBe('CALL');
@@ -112,7 +147,12 @@ describe('stage entry', () => {
   });
 
   it('starts paused when a pause condition already holds, with no timers', () => {
-    const r = reconcile({ playbook, state: null, snapshot: snap({ properties: { waiting_on: 'patient' } }), now: MON_10 });
+    const r = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ properties: { waiting_on: 'patient' } }),
+      now: MON_10,
+    });
     expect(r.state!.current!.sla!.status).toBe('paused');
     expect(only(r, 'scheduleTimer')).toEqual([]);
     expect(written(r)[P.slaStatus]).toBe('paused');

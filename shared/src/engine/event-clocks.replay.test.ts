@@ -14,15 +14,25 @@ import type { DealSnapshot, DealState, EngineResult } from './types';
 const playbook = withClocks();
 
 const Op = fc.oneof(
-  { weight: 3, arbitrary: fc.record({
-    type: fc.constant('snap' as const),
-    gapMin: fc.integer({ min: 1, max: 600 }),
-    inquiry: fc.boolean(),
-    answer: fc.boolean(),
-    refill: fc.constantFrom('keep', 'set', 'other', 'clear'),
-    urgent: fc.boolean(),
-  }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('fire' as const), pick: fc.nat(), lateMin: fc.integer({ min: 0, max: 30 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      type: fc.constant('snap' as const),
+      gapMin: fc.integer({ min: 1, max: 600 }),
+      inquiry: fc.boolean(),
+      answer: fc.boolean(),
+      refill: fc.constantFrom('keep', 'set', 'other', 'clear'),
+      urgent: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      type: fc.constant('fire' as const),
+      pick: fc.nat(),
+      lateMin: fc.integer({ min: 0, max: 30 }),
+    }),
+  },
 );
 const Journey = fc.array(Op, { minLength: 1, maxLength: 30 });
 type Ops = typeof Journey extends fc.Arbitrary<infer T> ? T : never;
@@ -32,12 +42,21 @@ function run(ops: Ops, noisy: boolean) {
   let now = MON_10;
   const props: Record<string, string | null> = {};
   let last: DealSnapshot | null = null;
-  const outstanding = new Map<string, { entryId: string; fireAt: number; kind: 'warning' | 'breach' | 'escalation'; level?: number }>();
+  const outstanding = new Map<
+    string,
+    { entryId: string; fireAt: number; kind: 'warning' | 'breach' | 'escalation'; level?: number }
+  >();
   const creations = new Map<string, number>();
 
   const apply = (r: EngineResult) => {
     for (const c of r.commands) {
-      if (c.type === 'scheduleTimer') outstanding.set(c.timerId, { entryId: c.entryId, fireAt: c.fireAt, kind: c.kind, ...(c.level !== undefined ? { level: c.level } : {}) });
+      if (c.type === 'scheduleTimer')
+        outstanding.set(c.timerId, {
+          entryId: c.entryId,
+          fireAt: c.fireAt,
+          kind: c.kind,
+          ...(c.level !== undefined ? { level: c.level } : {}),
+        });
       if (c.type === 'cancelTimer') outstanding.delete(c.timerId);
       if (c.type === 'createTask') creations.set(c.key, (creations.get(c.key) ?? 0) + 1);
     }
@@ -78,9 +97,15 @@ function run(ops: Ops, noisy: boolean) {
       const job = outstanding.get(id)!;
       now = Math.max(now, job.fireAt + op.lateMin * MIN);
       outstanding.delete(id);
-      const timer = { timerId: id, kind: job.kind, entryId: job.entryId, ...(job.level !== undefined ? { level: job.level } : {}) };
+      const timer = {
+        timerId: id,
+        kind: job.kind,
+        entryId: job.entryId,
+        ...(job.level !== undefined ? { level: job.level } : {}),
+      };
       apply(onTimer({ playbook, state, snapshot: last, timer, now }));
-      if (noisy) expectNoop(onTimer({ playbook, state, snapshot: last, timer, now: now + MIN }), 'repeated firing');
+      if (noisy)
+        expectNoop(onTimer({ playbook, state, snapshot: last, timer, now: now + MIN }), 'repeated firing');
     }
   }
   return { state: state as DealState | null, outstanding, creations };
@@ -94,13 +119,14 @@ describe('event clocks replayed', () => {
         const noisy = run(ops, true);
         expect(noisy.state).toEqual(clean.state);
         expect([...noisy.creations.values()].every((n) => n === 1)).toBe(true);
-        const held = [noisy.state?.current?.sla, ...(noisy.state?.clocks ?? []).map((r) => r.sla)].flatMap((c) =>
-          (c?.timers ?? []).map((t) => [t.timerId, t.fireAt]),
+        const held = [noisy.state?.current?.sla, ...(noisy.state?.clocks ?? []).map((r) => r.sla)].flatMap(
+          (c) => (c?.timers ?? []).map((t) => [t.timerId, t.fireAt]),
         );
         const left = [...noisy.outstanding.entries()].map(([id, t]) => [id, t.fireAt]);
         expect(left.sort()).toEqual(held.sort());
         // A run that stopped holds no timers; at most one live run per clock.
-        for (const r of noisy.state?.clocks ?? []) if (r.stoppedAt !== null) expect(r.sla.timers ?? []).toEqual([]);
+        for (const r of noisy.state?.clocks ?? [])
+          if (r.stoppedAt !== null) expect(r.sla.timers ?? []).toEqual([]);
         const ids = (noisy.state?.clocks ?? []).map((r) => r.clockId);
         expect(new Set(ids).size).toBe(ids.length);
       }),

@@ -7,7 +7,15 @@ import { criterionHolds, parseInstant } from './criteria';
 import { Effects, iso, msProp } from './effects';
 import { findRole } from './lookup';
 import { retargetLive } from './retarget';
-import { cancelAllTimers, elapsed, pauseClock, resumeClock, startClock, syncTimers, type ClockContext } from './sla-clock';
+import {
+  cancelAllTimers,
+  elapsed,
+  pauseClock,
+  resumeClock,
+  startClock,
+  syncTimers,
+  type ClockContext,
+} from './sla-clock';
 import { ownerForRole, workOwner } from './tasks';
 import { taskTime, taskZone } from './task-time';
 import type { DealSnapshot, DealState, EventClockRun } from './types';
@@ -19,11 +27,16 @@ import type { DealSnapshot, DealState, EventClockRun } from './types';
  * stage visit, so a stage move does not stop it.
  */
 
-export const runIdOf = (dealId: string, clockId: string, startedAt: number) => `${dealId}:clock.${clockId}:${startedAt}`;
+export const runIdOf = (dealId: string, clockId: string, startedAt: number) =>
+  `${dealId}:clock.${clockId}:${startedAt}`;
 
 export function eventClockContext(playbook: Playbook, def: EventClock, roleId: string): ClockContext {
   const calendar = calendarOf(playbook, def.sla.calendar);
-  return { sla: def.sla, calendar, noticeCalendar: calendarOf(playbook, findRole(playbook, roleId)?.calendar) ?? calendar };
+  return {
+    sla: def.sla,
+    calendar,
+    noticeCalendar: calendarOf(playbook, findRole(playbook, roleId)?.calendar) ?? calendar,
+  };
 }
 
 /** FNV-1a: enough to tell a changed value from an unchanged one without keeping the value (it may be health data). */
@@ -68,7 +81,10 @@ function summary(state: DealState): Record<string, string> {
   const open = (state.clocks ?? []).filter(live);
   // A breached run still waiting for its answer keeps its (past) due time: it is the most overdue.
   const dues = open.map((r) => r.sla.dueAt);
-  return { [P.clocksOpen]: open.map((r) => r.clockId).join(';'), [P.clocksDueAt]: msProp(dues.length ? Math.min(...dues) : null) };
+  return {
+    [P.clocksOpen]: open.map((r) => r.clockId).join(';'),
+    [P.clocksDueAt]: msProp(dues.length ? Math.min(...dues) : null),
+  };
 }
 
 /** Only a changed summary is written: every webhook of a deal must not cost a HubSpot write. */
@@ -102,7 +118,8 @@ function startRun(
     stoppedAt: null,
     breachReason: null,
   };
-  if (def.sla.pauseWhen.some((c) => criterionHolds(c, snapshot, [], now))) pauseClock(clock, ctx, Math.max(now, startedAt));
+  if (def.sla.pauseWhen.some((c) => criterionHolds(c, snapshot, [], now)))
+    pauseClock(clock, ctx, Math.max(now, startedAt));
   const key = `${run.runId}:sla`;
   run.tasks.push({ key, kind: 'sla' });
   // Reps read the body as it is: times in the clock calendar's zone, in words (the trail keeps ISO instants).
@@ -117,7 +134,13 @@ function startRun(
       `${def.label}: ${formatDuration(clock.targetMs)} of ${clock.basis === 'business' ? 'staffed' : 'calendar'} time ` +
       `(rule: ${clock.targetRule}), started ${taskTime(startedAt, zone)}, due ${taskTime(clock.dueAt, zone)}.`,
     dueAt: clock.dueAt,
-    ownerId: ownerForRole(fx, playbook, role, workOwner(state.current, snapshot.ownerId), `clock "${def.id}" task`),
+    ownerId: ownerForRole(
+      fx,
+      playbook,
+      role,
+      workOwner(state.current, snapshot.ownerId),
+      `clock "${def.id}" task`,
+    ),
     priority: 'HIGH',
     taskType: 'TODO',
   });
@@ -155,7 +178,12 @@ export function breachRun(
     ownerOpenTasks: snapshot.ownerOpenTasks,
   });
   run.breachReason = inferred.reason;
-  fx.record(state, now, 'clock.breached', `${def.label} breached at its due time ${iso(clock.dueAt)}; reason ${inferred.reason}`);
+  fx.record(
+    state,
+    now,
+    'clock.breached',
+    `${def.label} breached at its due time ${iso(clock.dueAt)}; reason ${inferred.reason}`,
+  );
   fx.set({
     [P.clockBreach]: def.id,
     [P.clockBreachedAt]: msProp(clock.dueAt),
@@ -177,10 +205,12 @@ function stopRun(
 ): void {
   const clock = run.sla;
   // The breach timer may not have run yet: a stop after the due time is a breach all the same, at its due time.
-  if (!cancelled && clock.status === 'running' && now >= clock.dueAt) breachRun(fx, state, def, run, snapshot, now);
+  if (!cancelled && clock.status === 'running' && now >= clock.dueAt)
+    breachRun(fx, state, def, run, snapshot, now);
   fx.push(...cancelAllTimers(clock));
   // A breached run keeps counting until its stop: the scorecard reports how long the answer took.
-  if (clock.runningSince !== null) clock.consumedMs += elapsed(clock, ctx, clock.runningSince, Math.max(now, clock.runningSince));
+  if (clock.runningSince !== null)
+    clock.consumedMs += elapsed(clock, ctx, clock.runningSince, Math.max(now, clock.runningSince));
   clock.runningSince = null;
   if (clock.status === 'running' || clock.status === 'paused') clock.status = cancelled ? 'cancelled' : 'met';
   if (!cancelled) clock.metAt = now;
@@ -210,7 +240,12 @@ function stopRun(
     if (t.kind === 'sla' && !cancelled) fx.push({ type: 'completeTask', key: t.key });
     else fx.push({ type: 'cancelTask', key: t.key, reason: `${why}; this task no longer applies` });
   }
-  fx.record(state, now, cancelled ? 'clock.cancelled' : 'clock.stopped', `${def.label} ${cancelled ? 'cancelled' : `stopped (${clock.status})`}: ${why}`);
+  fx.record(
+    state,
+    now,
+    cancelled ? 'clock.cancelled' : 'clock.stopped',
+    `${def.label} ${cancelled ? 'cancelled' : `stopped (${clock.status})`}: ${why}`,
+  );
 }
 
 /** Ends every open run (the deal was closed, deleted or left the managed pipelines). */
@@ -243,7 +278,13 @@ export function cancelEventClocks(
  * under a playbook with clocks, the watched properties are only remembered: a value already there says nothing
  * about when it arrived.
  */
-export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbook, snapshot: DealSnapshot, now: number): void {
+export function trackEventClocks(
+  fx: Effects,
+  state: DealState,
+  playbook: Playbook,
+  snapshot: DealSnapshot,
+  now: number,
+): void {
   const runs = state.clocks ?? [];
   if (playbook.clocks.length === 0 && runs.length === 0) return;
   if (state.closedReason !== null || !state.current) {
@@ -262,13 +303,22 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
     else if (live(run)) {
       fx.push(...cancelAllTimers(run.sla));
       for (const t of run.tasks)
-        if (snapshot.tasks[t.key] !== 'COMPLETED') fx.push({ type: 'cancelTask', key: t.key, reason: 'the playbook no longer has this clock' });
-      fx.record(state, now, 'clock.removed', `clock "${run.clockId}" is no longer in the playbook; its run ended`);
+        if (snapshot.tasks[t.key] !== 'COMPLETED')
+          fx.push({ type: 'cancelTask', key: t.key, reason: 'the playbook no longer has this clock' });
+      fx.record(
+        state,
+        now,
+        'clock.removed',
+        `clock "${run.clockId}" is no longer in the playbook; its run ended`,
+      );
     }
   }
   state.clocks = kept;
   if (!before) {
-    fx.decide('clock.baseline', 'first look at the properties event clocks watch: remembered, nothing started');
+    fx.decide(
+      'clock.baseline',
+      'first look at the properties event clocks watch: remembered, nothing started',
+    );
     writeSummary(fx, state, written);
     return;
   }
@@ -279,7 +329,11 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
     const changed = (t: ClockTrigger) => fired(t, before[t.property], seen[t.property] ?? null);
     const stopEvent = def.stopOn.find(changed);
     const stopHolds = def.stopWhen.find((c) => criterionHolds(c, snapshot, [], now));
-    const why = stopEvent ? `${stopEvent.property} ${stopEvent.on}` : stopHolds ? 'its stop condition holds' : '';
+    const why = stopEvent
+      ? `${stopEvent.property} ${stopEvent.on}`
+      : stopHolds
+        ? 'its stop condition holds'
+        : '';
     let run = state.clocks.find((r) => r.clockId === def.id && live(r));
     let stopUsed = false;
     if (run && (stopEvent || stopHolds)) {
@@ -289,7 +343,10 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
     }
     if (!run && startable && changed(def.start)) {
       if (stopHolds) {
-        fx.decide('clock.not_started', `${def.label}: ${def.start.property} ${def.start.on}, but its stop condition already holds`);
+        fx.decide(
+          'clock.not_started',
+          `${def.label}: ${def.start.property} ${def.start.on}, but its stop condition already holds`,
+        );
         continue;
       }
       const started = startRun(fx, state, playbook, def, snapshot, now);
@@ -299,20 +356,33 @@ export function trackEventClocks(fx: Effects, state: DealState, playbook: Playbo
         stopRun(fx, state, def, started, eventClockContext(playbook, def, started.role), snapshot, now, why);
       continue;
     }
-    if (run && changed(def.start)) fx.decide('clock.already_running', `${def.label}: ${def.start.property} changed while the clock runs; it keeps counting from the first event`);
+    if (run && changed(def.start))
+      fx.decide(
+        'clock.already_running',
+        `${def.label}: ${def.start.property} changed while the clock runs; it keeps counting from the first event`,
+      );
     if (run) followRun(fx, state, playbook, def, run, snapshot, now);
   }
   writeSummary(fx, state, written);
 }
 
 /** A running run pauses and resumes like a stage clock, and its conditional target is re-evaluated. */
-function followRun(fx: Effects, state: DealState, playbook: Playbook, def: EventClock, run: EventClockRun, snapshot: DealSnapshot, now: number): void {
+function followRun(
+  fx: Effects,
+  state: DealState,
+  playbook: Playbook,
+  def: EventClock,
+  run: EventClockRun,
+  snapshot: DealSnapshot,
+  now: number,
+): void {
   const ctx = eventClockContext(playbook, def, run.role);
   const clock = run.sla;
   const holds = def.sla.pauseWhen.some((c) => criterionHolds(c, snapshot, [], now));
   const moved = (): void => {
     fx.push(...syncTimers(run.runId, clock, ctx));
-    for (const t of run.tasks) if (t.kind === 'sla') fx.push({ type: 'rescheduleTask', key: t.key, dueAt: clock.dueAt });
+    for (const t of run.tasks)
+      if (t.kind === 'sla') fx.push({ type: 'rescheduleTask', key: t.key, dueAt: clock.dueAt });
   };
   if (clock.status === 'running' && holds) {
     pauseClock(clock, ctx, Math.max(now, clock.runningSince ?? now));
@@ -326,6 +396,7 @@ function followRun(fx: Effects, state: DealState, playbook: Playbook, def: Event
   const commands = retargetLive(fx, state, run.runId, def.label, clock, ctx, snapshot, now, true);
   if (commands) {
     fx.push(...commands);
-    for (const t of run.tasks) if (t.kind === 'sla') fx.push({ type: 'rescheduleTask', key: t.key, dueAt: clock.dueAt });
+    for (const t of run.tasks)
+      if (t.kind === 'sla') fx.push({ type: 'rescheduleTask', key: t.key, dueAt: clock.dueAt });
   }
 }

@@ -58,7 +58,9 @@ export const fixtureInput = (): PlaybookInput => ({
           id: 'lead',
           label: 'Lead',
           ownerRole: 'intake',
-          exitCriteria: [{ op: 'gte', property: 'num_contacted_notes', value: 1, label: 'First contact logged' }],
+          exitCriteria: [
+            { op: 'gte', property: 'num_contacted_notes', value: 1, label: 'First contact logged' },
+          ],
           requiredActions: [{ id: 'call', subject: 'First call', type: 'CALL', dueAfter: '1h' }],
           sla: {
             target: '2h',
@@ -67,7 +69,13 @@ export const fixtureInput = (): PlaybookInput => ({
             pauseWhen: [{ op: 'equals', property: 'waiting_on', value: 'patient' }],
             escalations: [
               { at: 100, actions: [{ type: 'taskForLead' }] },
-              { at: 150, actions: [{ type: 'reassignToLead' }, { type: 'setProperty', property: 'priority_flag', value: 'high' }] },
+              {
+                at: 150,
+                actions: [
+                  { type: 'reassignToLead' },
+                  { type: 'setProperty', property: 'priority_flag', value: 'high' },
+                ],
+              },
             ],
           },
         },

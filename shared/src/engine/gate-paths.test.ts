@@ -14,8 +14,18 @@ import type { DealSnapshot, DealState } from './types';
 const T1 = MON_10 + HOUR;
 const contacted = { num_contacted_notes: '1' };
 
-function inStage(playbook: Playbook, stage: string, properties: Record<string, string> = {}, at = MON_10): DealState {
-  return reconcile({ playbook, state: null, snapshot: snap({ stage, stageEnteredAt: at, properties }), now: at }).state!;
+function inStage(
+  playbook: Playbook,
+  stage: string,
+  properties: Record<string, string> = {},
+  at = MON_10,
+): DealState {
+  return reconcile({
+    playbook,
+    state: null,
+    snapshot: snap({ stage, stageEnteredAt: at, properties }),
+    now: at,
+  }).state!;
 }
 
 const move = (playbook: Playbook, state: DealState, over: Partial<DealSnapshot>, now = T1) =>
@@ -46,12 +56,20 @@ describe('a forward move that skips stages', () => {
 
   it('passes without the skipped exits when the pipeline names the move as a shortcut; own exit and entry still apply', () => {
     const withShortcut = fixturePlaybook((p) => {
-      p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review', reason: 'urgent referrals go straight to review' }];
+      p.pipelines[0]!.shortcuts = [
+        { from: 'lead', to: 'review', reason: 'urgent referrals go straight to review' },
+      ];
     });
-    const ok = move(withShortcut, inStage(withShortcut, 'lead', ready), { stage: 'review', properties: ready });
+    const ok = move(withShortcut, inStage(withShortcut, 'lead', ready), {
+      stage: 'review',
+      properties: ready,
+    });
     expect(only(ok, 'moveStage')).toEqual([]);
     expect(ok.state!.current!.stage).toBe('review');
-    const notContacted = move(withShortcut, inStage(withShortcut, 'lead', {}), { stage: 'review', properties: { docs_ok: 'true' } });
+    const notContacted = move(withShortcut, inStage(withShortcut, 'lead', {}), {
+      stage: 'review',
+      properties: { docs_ok: 'true' },
+    });
     expect(written(notContacted)[P.gateMissing]).toBe('First contact logged');
   });
 
@@ -68,7 +86,10 @@ describe('entry criteria on every other path', () => {
   it('a backward move into a stage whose entry criteria do not hold is reverted', () => {
     const props = { ...contacted, docs_ok: 'true', insurance_id: 'x', intake_form_at: String(MON_10) };
     const review = inStage(playbook, 'review', props);
-    const r = move(playbook, review, { stage: 'intake', properties: { ...props, insurance_id: null as unknown as string } });
+    const r = move(playbook, review, {
+      stage: 'intake',
+      properties: { ...props, insurance_id: null as unknown as string },
+    });
     expect(only(r, 'moveStage')).toEqual([{ type: 'moveStage', toStage: 'review', reason: 'gate_revert' }]);
     expect(written(r)[P.gateMissing]).toBe('Insurance id');
     expect(r.state!.backflowCount).toBe(0);
@@ -82,7 +103,14 @@ describe('entry criteria on every other path', () => {
     input.pipelines.push({
       id: 'lapsed',
       label: 'Re-engagement',
-      stages: [{ id: 'lapsed1', label: 'Lapsed', ownerRole: 'care', entryCriteria: [{ op: 'present', property: 'lapse_reason', label: 'Lapse reason' }] }],
+      stages: [
+        {
+          id: 'lapsed1',
+          label: 'Lapsed',
+          ownerRole: 'care',
+          entryCriteria: [{ op: 'present', property: 'lapse_reason', label: 'Lapse reason' }],
+        },
+      ],
     });
     return Playbook.parse(input);
   };
@@ -91,12 +119,18 @@ describe('entry criteria on every other path', () => {
     const playbook = twoPipelines();
     const lead = inStage(playbook, 'lead');
     const r = move(playbook, lead, { pipeline: 'lapsed', stage: 'lapsed1' });
-    expect(only(r, 'moveStage')).toEqual([{ type: 'moveStage', toStage: 'lead', toPipeline: 'tele', reason: 'gate_revert' }]);
+    expect(only(r, 'moveStage')).toEqual([
+      { type: 'moveStage', toStage: 'lead', toPipeline: 'tele', reason: 'gate_revert' },
+    ]);
     expect(written(r)[P.gateMissing]).toBe('Lapse reason');
     // HubSpot's echo of the revert is the same visit: the New Lead clock was never stopped.
     const echo = move(playbook, r.state!, { stage: 'lead', properties: {} }, T1 + MIN);
     expect(echo.state!.current!.entryId).toBe(lead.current!.entryId);
-    const ok = move(playbook, lead, { pipeline: 'lapsed', stage: 'lapsed1', properties: { lapse_reason: 'x' } });
+    const ok = move(playbook, lead, {
+      pipeline: 'lapsed',
+      stage: 'lapsed1',
+      properties: { lapse_reason: 'x' },
+    });
     expect(only(ok, 'moveStage')).toEqual([]);
     expect(ok.state!.current!.stage).toBe('lapsed1');
     expect(only(ok, 'recordHistory')[0]!.row).toMatchObject({ stage: 'lead', direction: 'exit' });
@@ -112,15 +146,29 @@ describe('closed stages with closure reasons (seed 003: no response, not a fit, 
     const r = move(playbook, inStage(playbook, 'lead'), { stage: 'lost' });
     expect(only(r, 'moveStage')).toEqual([{ type: 'moveStage', toStage: 'lead', reason: 'gate_revert' }]);
     expect(written(r)[P.gateMissing]).toBe('Closure reason recorded (no response or duplicate)');
-    const notListed = move(playbook, inStage(playbook, 'lead'), { stage: 'lost', properties: { [P.closureReason]: 'not_a_fit' } });
+    const notListed = move(playbook, inStage(playbook, 'lead'), {
+      stage: 'lost',
+      properties: { [P.closureReason]: 'not_a_fit' },
+    });
     expect(only(notListed, 'moveStage')).toHaveLength(1);
-    const ok = move(playbook, inStage(playbook, 'lead'), { stage: 'lost', properties: { [P.closureReason]: 'duplicate' } });
+    const ok = move(playbook, inStage(playbook, 'lead'), {
+      stage: 'lost',
+      properties: { [P.closureReason]: 'duplicate' },
+    });
     expect(ok.state!.closedReason).toBe('closed_stage');
   });
 
   it('clear the written-back reason when the deal is reopened, so reports do not count it as closed', () => {
-    const closed = move(playbook, inStage(playbook, 'lead'), { stage: 'lost', properties: { [P.closureReason]: 'duplicate' } }).state!;
-    const reopened = move(playbook, closed, { stage: 'lead', properties: { [P.closureReason]: 'duplicate' } }, T1 + HOUR);
+    const closed = move(playbook, inStage(playbook, 'lead'), {
+      stage: 'lost',
+      properties: { [P.closureReason]: 'duplicate' },
+    }).state!;
+    const reopened = move(
+      playbook,
+      closed,
+      { stage: 'lead', properties: { [P.closureReason]: 'duplicate' } },
+      T1 + HOUR,
+    );
     expect(reopened.state!.current!.stage).toBe('lead');
     expect(written(reopened)[P.closureReason]).toBe('');
   });
@@ -135,13 +183,24 @@ describe('closure from recorded outcomes (seed 003: "use recorded outcomes, plus
     const state = inStage(playbook, 'lead');
     const id = state.current!.entryId;
     const snapshot = snap({ properties: { num_contacted_notes: attempts } });
-    return onTimer({ playbook, state, snapshot, timer: { timerId: timerId(id, 'breach'), kind: 'breach', entryId: id }, now: MON_10 + 2 * HOUR }).state!;
+    return onTimer({
+      playbook,
+      state,
+      snapshot,
+      timer: { timerId: timerId(id, 'breach'), kind: 'breach', entryId: id },
+      now: MON_10 + 2 * HOUR,
+    }).state!;
   };
 
   it('a visit that breached as patient unreachable closes as "no response", written back by Stagekeeper', () => {
     const state = breachedWith('2');
     expect(state.current!.breachReason).toBe('patient_unreachable');
-    const r = move(playbook, state, { stage: 'lost', properties: { num_contacted_notes: '2' } }, MON_10 + 3 * HOUR);
+    const r = move(
+      playbook,
+      state,
+      { stage: 'lost', properties: { num_contacted_notes: '2' } },
+      MON_10 + 3 * HOUR,
+    );
     expect(only(r, 'moveStage')).toEqual([]);
     expect(r.state!.closedReason).toBe('closed_stage');
     expect(written(r)[P.closureReason]).toBe('no_response');
@@ -152,7 +211,12 @@ describe('closure from recorded outcomes (seed 003: "use recorded outcomes, plus
     expect(other.current!.breachReason).not.toBe('patient_unreachable');
     const r = move(playbook, other, { stage: 'lost' }, MON_10 + 3 * HOUR);
     expect(written(r)[P.gateMissing]).toBe('Closure reason recorded (no response or not a fit)');
-    const documented = move(playbook, breachedWith('2'), { stage: 'lost', properties: { [P.closureReason]: 'not_a_fit' } }, MON_10 + 3 * HOUR);
+    const documented = move(
+      playbook,
+      breachedWith('2'),
+      { stage: 'lost', properties: { [P.closureReason]: 'not_a_fit' } },
+      MON_10 + 3 * HOUR,
+    );
     expect(documented.state!.closedReason).toBe('closed_stage');
     expect(written(documented)[P.closureReason]).toBeUndefined();
   });
@@ -193,7 +257,12 @@ describe('time in stage (issue 11 item 6)', () => {
 
   it('stays staffed time for a business-time stage', () => {
     // Lead counts business time on the clinic calendar (09:00-17:00): 10:00 Monday to 10:00 Tuesday is 8 staffed hours.
-    const r = move(playbook, inStage(playbook, 'lead', props), { stage: 'intake', properties: props }, MON_10 + 24 * HOUR);
+    const r = move(
+      playbook,
+      inStage(playbook, 'lead', props),
+      { stage: 'intake', properties: props },
+      MON_10 + 24 * HOUR,
+    );
     expect(only(r, 'recordHistory')[0]!.row).toMatchObject({ stage: 'lead', businessMs: 8 * HOUR });
   });
 });

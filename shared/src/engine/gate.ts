@@ -41,7 +41,8 @@ export function skippedStages(from: StageRef, to: StageRef): StageRef['stage'][]
 /** Stages some gate of the pipeline sends blocked deals to. */
 function remediationStages(pipeline: Pipeline): Set<string> {
   const out = new Set<string>();
-  for (const g of [pipeline.gate, ...pipeline.stages.map((s) => s.gate)]) if (g?.onBlocked === 'remediate') out.add(g.stage);
+  for (const g of [pipeline.gate, ...pipeline.stages.map((s) => s.gate)])
+    if (g?.onBlocked === 'remediate') out.add(g.stage);
   return out;
 }
 
@@ -56,7 +57,9 @@ export function nextStep(from: StageRef): StageRef | undefined {
   const at = (index: number): StageRef => ({ pipeline, stage: pipeline.stages[index]!, index });
   if (detours.has(from.stage.id)) {
     // A pipeline-wide remediation stage serves every stage; then the journey order decides.
-    const back = pipeline.stages.findIndex((s) => s.gate?.onBlocked === 'remediate' && s.gate.stage === from.stage.id);
+    const back = pipeline.stages.findIndex(
+      (s) => s.gate?.onBlocked === 'remediate' && s.gate.stage === from.stage.id,
+    );
     if (back >= 0) return at(back);
   }
   const index = pipeline.stages.findIndex((s, i) => i > from.index && !s.closed && !detours.has(s.id));
@@ -82,7 +85,9 @@ export function gateMissing(
   const exit = forward ? evaluateCriteria(from.stage.exitCriteria, snapshot, entryTasks, now).missing : [];
   // A skipped stage was never visited (this time), so its task criteria see no tasks and stay unmet.
   const skipped = forward
-    ? skippedStages(from, to).flatMap((s) => evaluateCriteria(s.exitCriteria, snapshot, [], now).missing.map((m) => `${s.label}: ${m}`))
+    ? skippedStages(from, to).flatMap((s) =>
+        evaluateCriteria(s.exitCriteria, snapshot, [], now).missing.map((m) => `${s.label}: ${m}`),
+      )
     : [];
   // Entry criteria cannot refer to tasks of a visit that has not started, so they see none.
   const entry = evaluateCriteria(entryCriteriaOf(to.stage), snapshot, [], now).missing;
@@ -112,13 +117,22 @@ export function blockMove(
   const key = `${entry.entryId}:remediation:${to.stage.id}:${blockedEnteredAt ?? now}`;
 
   // A remediation task left over from an earlier block that never reached its stage is superseded.
-  if (state.gate.taskKey) fx.push({ type: 'cancelTask', key: state.gate.taskKey, reason: 'superseded by a newer gate block' });
+  if (state.gate.taskKey)
+    fx.push({ type: 'cancelTask', key: state.gate.taskKey, reason: 'superseded by a newer gate block' });
 
-  const owner = destRef ? ownerFor(fx, playbook, destRef.stage, snapshot.ownerId, 'remediation task') : snapshot.ownerId;
+  const owner = destRef
+    ? ownerFor(fx, playbook, destRef.stage, snapshot.ownerId, 'remediation task')
+    : snapshot.ownerId;
   const clock = entry.sla;
   // A blocked move into another pipeline goes back across: HubSpot only takes a stage together with its pipeline.
-  const toPipeline = destRef && destRef.pipeline.id !== snapshot.pipeline ? { toPipeline: destRef.pipeline.id } : {};
-  fx.push({ type: 'moveStage', toStage: dest, ...toPipeline, reason: gate.onBlocked === 'revert' ? 'gate_revert' : 'gate_remediation' });
+  const toPipeline =
+    destRef && destRef.pipeline.id !== snapshot.pipeline ? { toPipeline: destRef.pipeline.id } : {};
+  fx.push({
+    type: 'moveStage',
+    toStage: dest,
+    ...toPipeline,
+    reason: gate.onBlocked === 'revert' ? 'gate_revert' : 'gate_remediation',
+  });
   fx.push({
     type: 'createTask',
     key,

@@ -17,7 +17,8 @@ export function setBreachReason({ state, reason }: ManualReasonInput): EngineRes
   const fx = new Effects();
   const s = structuredClone(state);
   const entry = s.current;
-  const breachedHere = entry !== null && entry.sla?.status === 'breached' && s.lastBreachEntryId === entry.entryId;
+  const breachedHere =
+    entry !== null && entry.sla?.status === 'breached' && s.lastBreachEntryId === entry.entryId;
   const earlier = !breachedHere && (s.lastBreachEntryId ?? null) !== null;
   const live = entry?.sla && (entry.sla.status === 'running' || entry.sla.status === 'paused');
 
@@ -30,13 +31,18 @@ export function setBreachReason({ state, reason }: ManualReasonInput): EngineRes
       fx.decide('manual_reason.unchanged', `reason is already "${reason}" (manual)`);
       return fx.result(state);
     }
-    entry.breachEvidence = [`set by a rep (was ${entry.breachReason ?? 'none'}, ${entry.breachReasonSource ?? 'no source'})`];
+    entry.breachEvidence = [
+      `set by a rep (was ${entry.breachReason ?? 'none'}, ${entry.breachReasonSource ?? 'no source'})`,
+    ];
     entry.breachReason = reason;
     entry.breachReasonSource = 'manual';
   }
   if (breachedHere || earlier) {
     fx.set({ [P.breachReason]: reason, [P.breachReasonSource]: 'manual' });
-    fx.decide('manual_reason', `breach reason set to "${reason}" by a rep${earlier ? ' (breach in an earlier stage)' : ''}`);
+    fx.decide(
+      'manual_reason',
+      `breach reason set to "${reason}" by a rep${earlier ? ' (breach in an earlier stage)' : ''}`,
+    );
   } else {
     fx.decide('manual_reason.preset', `"${reason}" will be the reason if stage "${entry!.stage}" breaches`);
   }

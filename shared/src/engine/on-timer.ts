@@ -10,7 +10,15 @@ import { reconcile } from './reconcile';
 import { breachRun, findEventClock } from './event-clocks';
 import { clockContext, forgetTimer, syncTimers, type ClockContext } from './sla-clock';
 import { leadOfRole, ownerForRole, workOwner } from './tasks';
-import type { DealSnapshot, DealState, EngineResult, PageCommand, RoutingInput, SlaClock, TimerFiring } from './types';
+import type {
+  DealSnapshot,
+  DealState,
+  EngineResult,
+  PageCommand,
+  RoutingInput,
+  SlaClock,
+  TimerFiring,
+} from './types';
 
 export type TimerInput = {
   playbook: Playbook;
@@ -87,9 +95,21 @@ function escalate(
         fx.decide('escalation.reassign_skipped', 'the role lead already owns the deal');
         return;
       }
-      fx.push({ type: 'assignOwner', ownerId: lead, reason: `${head}: reassigned to the lead of role "${host.role}"` });
+      fx.push({
+        type: 'assignOwner',
+        ownerId: lead,
+        reason: `${head}: reassigned to the lead of role "${host.role}"`,
+      });
       const from = state.lastOwnerId;
-      recordOwnerChange(fx, state, playbook, snapshot, lead, now, `escalation level ${level + 1} reassigned the deal`);
+      recordOwnerChange(
+        fx,
+        state,
+        playbook,
+        snapshot,
+        lead,
+        now,
+        `escalation level ${level + 1} reassigned the deal`,
+      );
       state.pendingOwner = { from, to: lead };
       return;
     }
@@ -117,12 +137,25 @@ export function onTimer({ playbook, state, snapshot, timer, now, routing }: Time
   const { clock, ctx } = host;
   const scheduled = (clock.timers ?? []).find((t) => t.timerId === timer.timerId);
   if (!scheduled || (clock.status !== 'running' && clock.status !== 'breached')) {
-    fx.decide('timer.inactive', `timer ${timer.timerId} is not scheduled (already fired, or the clock is ${clock.status})`);
+    fx.decide(
+      'timer.inactive',
+      `timer ${timer.timerId} is not scheduled (already fired, or the clock is ${clock.status})`,
+    );
     return fx.result(s);
   }
   if (now + EARLY_TOLERANCE_MS < scheduled.fireAt) {
-    fx.push({ type: 'scheduleTimer', timerId: timer.timerId, kind: timer.kind, ...(timer.level !== undefined ? { level: timer.level } : {}), entryId: host.id, fireAt: scheduled.fireAt });
-    fx.decide('timer.early', `timer ${timer.timerId} fired before its time ${iso(scheduled.fireAt)}; scheduled again`);
+    fx.push({
+      type: 'scheduleTimer',
+      timerId: timer.timerId,
+      kind: timer.kind,
+      ...(timer.level !== undefined ? { level: timer.level } : {}),
+      entryId: host.id,
+      fireAt: scheduled.fireAt,
+    });
+    fx.decide(
+      'timer.early',
+      `timer ${timer.timerId} fired before its time ${iso(scheduled.fireAt)}; scheduled again`,
+    );
     return fx.result(s);
   }
   forgetTimer(clock, timer.timerId);
@@ -130,7 +163,10 @@ export function onTimer({ playbook, state, snapshot, timer, now, routing }: Time
   if (timer.kind === 'warning') {
     clock.warned = true;
     if (clock.status !== 'running' || now >= clock.dueAt) {
-      fx.decide('warning.skipped', 'the clock is already at or past its due time; the breach decides instead');
+      fx.decide(
+        'warning.skipped',
+        'the clock is already at or past its due time; the breach decides instead',
+      );
     } else {
       const key = `${host.id}:warning`;
       host.tasks.push({ key, kind: 'warning' });
@@ -138,7 +174,10 @@ export function onTimer({ playbook, state, snapshot, timer, now, routing }: Time
         type: 'createTask',
         key,
         kind: 'warning',
-        subject: `${host.label}: SLA due ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))}`.slice(0, 255),
+        subject: `${host.label}: SLA due ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))}`.slice(
+          0,
+          255,
+        ),
         body: `${ctx.sla.warningAt}% of the ${host.label} SLA is used. It breaches at ${taskTime(clock.dueAt, taskZone(playbook, clock.calendar))}.`,
         dueAt: clock.dueAt,
         ownerId: ownerForRole(fx, playbook, host.role, host.worker, 'SLA warning'),
@@ -167,7 +206,10 @@ export function onTimer({ playbook, state, snapshot, timer, now, routing }: Time
         clock.paged = [...(clock.paged ?? []), level];
       }
       if (host.writeBack) fx.set({ [P.escalationLevel]: String(Math.max(...clock.levelsFired) + 1) });
-      fx.decide('escalation', `level ${level + 1} (${def.at}%): ${def.actions.map((a) => a.type).join(', ')}`);
+      fx.decide(
+        'escalation',
+        `level ${level + 1} (${def.at}%): ${def.actions.map((a) => a.type).join(', ')}`,
+      );
     }
   }
   fx.push(...syncTimers(host.id, clock, ctx));
@@ -175,7 +217,14 @@ export function onTimer({ playbook, state, snapshot, timer, now, routing }: Time
 }
 
 /** The clock a timer belongs to: the current visit's, or a live event clock run's; undefined when stale. */
-function hostOf(fx: Effects, s: DealState, playbook: Playbook, snapshot: DealSnapshot, timer: TimerFiring, now: number): ClockHost | undefined {
+function hostOf(
+  fx: Effects,
+  s: DealState,
+  playbook: Playbook,
+  snapshot: DealSnapshot,
+  timer: TimerFiring,
+  now: number,
+): ClockHost | undefined {
   const entry = s.current;
   const found = findEventClock(playbook, s, timer.entryId);
   if (found) {

@@ -66,7 +66,13 @@ export function recordOwnerChange(
   });
 }
 
-export function trackOwner(fx: Effects, state: DealState, playbook: Playbook, snapshot: DealSnapshot, now: number): void {
+export function trackOwner(
+  fx: Effects,
+  state: DealState,
+  playbook: Playbook,
+  snapshot: DealSnapshot,
+  now: number,
+): void {
   const pending = state.pendingOwner ?? null;
   if (pending) {
     // Until HubSpot shows our own assignment, a read with the previous owner is just a read from before it.

@@ -11,9 +11,19 @@ import { reconcile } from './reconcile';
 import type { DealSnapshot, TimerFiring } from './types';
 
 const ID = `d1:lead:${MON_10}`;
-const level = (i: number): TimerFiring => ({ timerId: `${ID}:level:${i}`, kind: 'escalation', level: i, entryId: ID });
+const level = (i: number): TimerFiring => ({
+  timerId: `${ID}:level:${i}`,
+  kind: 'escalation',
+  level: i,
+  entryId: ID,
+});
 /** Patient-like values in every property the snapshot carries: none may reach a page. */
-const PATIENT = { num_contacted_notes: '0', dealname: 'Jane Q. Patient', diagnosis: 'Type 2 diabetes', dob: '1961-04-12' };
+const PATIENT = {
+  num_contacted_notes: '0',
+  dealname: 'Jane Q. Patient',
+  diagnosis: 'Type 2 diabetes',
+  dob: '1961-04-12',
+};
 const base = snap({ properties: PATIENT });
 
 function enterAndFire(playbook: Playbook, i: number, now: number, snapshot: DealSnapshot = base) {
@@ -51,12 +61,16 @@ describe('escalation pages (issue 17)', () => {
   });
 
   it("carries the SLA calendar's time zone, so the page can say the due time in the team's clock", () => {
-    expect(only(enterAndFire(playbook, 0, MON_10 + 2 * HOUR), 'page')[0]!.facts.timeZone).toBe('America/New_York');
+    expect(only(enterAndFire(playbook, 0, MON_10 + 2 * HOUR), 'page')[0]!.facts.timeZone).toBe(
+      'America/New_York',
+    );
     const berlin = fixturePlaybook((p) => {
       for (const c of p.calendars) c.timeZone = 'Europe/Berlin';
     });
     // 10:00 in New York is 16:00 in Berlin: the 2 staffed hours have run by Tuesday 12:00 there.
-    expect(only(enterAndFire(berlin, 0, MON_10 + 20 * HOUR), 'page')[0]!.facts.timeZone).toBe('Europe/Berlin');
+    expect(only(enterAndFire(berlin, 0, MON_10 + 20 * HOUR), 'page')[0]!.facts.timeZone).toBe(
+      'Europe/Berlin',
+    );
   });
 
   it('no page carries a property value (content rule)', () => {
@@ -71,9 +85,13 @@ describe('escalation pages (issue 17)', () => {
     });
     expect(only(enterAndFire(owners, 0, MON_10 + 2 * HOUR), 'page')).toEqual([]);
     const asked = fixturePlaybook((p) => {
-      stageOf(p, 'lead').sla!.escalations = [{ at: 100, actions: [{ type: 'notifyOwner' as const }], page: { channel: 'ops-teams' } }];
+      stageOf(p, 'lead').sla!.escalations = [
+        { at: 100, actions: [{ type: 'notifyOwner' as const }], page: { channel: 'ops-teams' } },
+      ];
     });
-    expect(only(enterAndFire(asked, 0, MON_10 + 2 * HOUR), 'page')[0]).toMatchObject({ channel: 'ops-teams' });
+    expect(only(enterAndFire(asked, 0, MON_10 + 2 * HOUR), 'page')[0]).toMatchObject({
+      channel: 'ops-teams',
+    });
     const off = fixturePlaybook((p) => {
       stageOf(p, 'lead').sla!.escalations[0]!.page = { enabled: false };
     });
@@ -105,8 +123,12 @@ describe('escalation pages (issue 17)', () => {
         p.roles[0]!.calendar = 'evening';
       });
       const timerAt = (b: Playbook) =>
-        reconcile({ playbook: b, state: null, snapshot: base, now: MON_10 }).state!.current!.sla!.timers!.find((t) => t.timerId === `${ID}:level:0`)!
-          .fireAt;
+        reconcile({
+          playbook: b,
+          state: null,
+          snapshot: base,
+          now: MON_10,
+        }).state!.current!.sla!.timers!.find((t) => t.timerId === `${ID}:level:0`)!.fireAt;
       expect(timerAt(held)).toBe(at('2026-03-02T18:00:00-05:00'));
       const now = fixturePlaybook((p) => {
         p.roles[0]!.calendar = 'evening';
@@ -119,21 +141,34 @@ describe('escalation pages (issue 17)', () => {
   describe('resolution', () => {
     const paged = enterAndFire(playbook, 0, MON_10 + 2 * HOUR).state!;
 
-    it('leaving the stage resolves the visit\'s pages', () => {
+    it("leaving the stage resolves the visit's pages", () => {
       const moved = reconcile({
         playbook,
         state: paged,
-        snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + 3 * HOUR, properties: { ...PATIENT, num_contacted_notes: '1', insurance_id: 'X' } }),
+        snapshot: snap({
+          stage: 'intake',
+          stageEnteredAt: MON_10 + 3 * HOUR,
+          properties: { ...PATIENT, num_contacted_notes: '1', insurance_id: 'X' },
+        }),
         now: MON_10 + 3 * HOUR,
       }).state;
-      expect(pageResolutions(paged, moved)).toEqual([{ type: 'resolvePage', key: `${ID}:level:0`, entryId: ID, why: 'stage_left' }]);
+      expect(pageResolutions(paged, moved)).toEqual([
+        { type: 'resolvePage', key: `${ID}:level:0`, entryId: ID, why: 'stage_left' },
+      ]);
       // Once resolved, the next decision has nothing left to resolve.
       expect(pageResolutions(moved, moved)).toEqual([]);
     });
 
     it('a deleted deal resolves as closed; a decision that keeps the visit resolves nothing', () => {
-      const gone = reconcile({ playbook, state: paged, snapshot: snap({ exists: false }), now: MON_10 + 3 * HOUR }).state;
-      expect(pageResolutions(paged, gone).map((c) => c.type === 'resolvePage' && c.why)).toEqual(['deal_closed']);
+      const gone = reconcile({
+        playbook,
+        state: paged,
+        snapshot: snap({ exists: false }),
+        now: MON_10 + 3 * HOUR,
+      }).state;
+      expect(pageResolutions(paged, gone).map((c) => c.type === 'resolvePage' && c.why)).toEqual([
+        'deal_closed',
+      ]);
       const same = reconcile({ playbook, state: paged, snapshot: base, now: MON_10 + 3 * HOUR }).state;
       expect(pageResolutions(paged, same)).toEqual([]);
     });
@@ -142,21 +177,28 @@ describe('escalation pages (issue 17)', () => {
 
 // Seed 000: "Intake Completed … Escalation: auto-page team lead at 3 hours" (SLA <= 4 business hours).
 const file = fileURLToPath(new URL('../../playbooks/telehealth-intake.yaml', import.meta.url));
-describe.runIf(existsSync(file))('seed 000: the canonical playbook pages the lead at 3 hours on Intake Completed', () => {
-  it('the Intake Completed level that fires at 3 hours pages (default channel: no playbook edit needed)', () => {
-    const pb = Playbook.parse(parse(readFileSync(file, 'utf8')));
-    const stage = pb.pipelines.flatMap((p) => p.stages).find((s) => s.label === 'Intake Completed')!;
-    const target = parseDuration(stage.sla!.target)!;
-    const atThree = stage.sla!.escalations.filter((l) => (l.at / 100) * target === 3 * HOUR);
-    expect(atThree).toHaveLength(1);
-    expect(levelPages(atThree[0]!)).toBe(true);
-    expect(atThree[0]!.page?.channel).toBeUndefined();
-  });
-});
+describe.runIf(existsSync(file))(
+  'seed 000: the canonical playbook pages the lead at 3 hours on Intake Completed',
+  () => {
+    it('the Intake Completed level that fires at 3 hours pages (default channel: no playbook edit needed)', () => {
+      const pb = Playbook.parse(parse(readFileSync(file, 'utf8')));
+      const stage = pb.pipelines.flatMap((p) => p.stages).find((s) => s.label === 'Intake Completed')!;
+      const target = parseDuration(stage.sla!.target)!;
+      const atThree = stage.sla!.escalations.filter((l) => (l.at / 100) * target === 3 * HOUR);
+      expect(atThree).toHaveLength(1);
+      expect(levelPages(atThree[0]!)).toBe(true);
+      expect(atThree[0]!.page?.channel).toBeUndefined();
+    });
+  },
+);
 
 function stageOf(p: PlaybookInput, id: string) {
   const stage = p.pipelines[0]!.stages.find((s) => s.id === id);
   if (!stage) throw new Error(`no stage ${id}`);
   if (!stage.sla?.escalations) throw new Error(`stage ${id} has no escalations`);
-  return stage as typeof stage & { sla: NonNullable<typeof stage.sla> & { escalations: NonNullable<NonNullable<typeof stage.sla>['escalations']> } };
+  return stage as typeof stage & {
+    sla: NonNullable<typeof stage.sla> & {
+      escalations: NonNullable<NonNullable<typeof stage.sla>['escalations']>;
+    };
+  };
 }

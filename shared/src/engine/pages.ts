@@ -38,7 +38,8 @@ export function pageFor(
   if (!level || !clock || !levelPages(level)) return undefined;
   const role = findRole(playbook, stage.ownerRole);
   const ref = findStage(playbook, entry.stage);
-  const waitedMs = clock.consumedMs + (clock.runningSince !== null ? elapsed(clock, ctx, clock.runningSince, now) : 0);
+  const waitedMs =
+    clock.consumedMs + (clock.runningSince !== null ? elapsed(clock, ctx, clock.runningSince, now) : 0);
   const leadTask = level.actions.find((a) => a.type === 'taskForLead');
   const breached = clock.status === 'breached' || now >= clock.dueAt;
   const reason =
@@ -86,14 +87,21 @@ export function pageResolutions(before: DealState | null, after: DealState | nul
   const paged = entry?.sla?.paged ?? [];
   if (!entry || paged.length === 0) return [];
   const now = after?.current?.entryId === entry.entryId ? after.current : null;
-  const wasOpen = entry.sla?.status === 'running' || entry.sla?.status === 'paused' || entry.sla?.status === 'breached';
+  const wasOpen =
+    entry.sla?.status === 'running' || entry.sla?.status === 'paused' || entry.sla?.status === 'breached';
   let why: PageResolution | null;
   if (!now) why = after?.closedReason ? 'deal_closed' : 'stage_left';
-  else if (!wasOpen) why = null; // already resolved when the clock stopped
+  else if (!wasOpen)
+    why = null; // already resolved when the clock stopped
   else if (now.sla?.status === 'met') why = 'sla_met';
   else if (now.sla?.status === 'cancelled' || !now.sla) why = 'sla_cancelled';
   else why = null;
   if (!why) return [];
   const resolved = why;
-  return paged.map((level) => ({ type: 'resolvePage' as const, key: pageKey(entry.entryId, level), entryId: entry.entryId, why: resolved }));
+  return paged.map((level) => ({
+    type: 'resolvePage' as const,
+    key: pageKey(entry.entryId, level),
+    entryId: entry.entryId,
+    why: resolved,
+  }));
 }

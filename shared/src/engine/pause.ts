@@ -7,7 +7,12 @@ import { notePause } from './visit-inputs';
 import { clockContext, pauseClock, resumeClock, syncTimers, type ClockContext } from './sla-clock';
 import type { Command, DealSnapshot, DealState, SlaClock, StageEntry } from './types';
 
-export function pauseHolds(ctx: ClockContext, snapshot: DealSnapshot, entry: StageEntry, now: number): boolean {
+export function pauseHolds(
+  ctx: ClockContext,
+  snapshot: DealSnapshot,
+  entry: StageEntry,
+  now: number,
+): boolean {
   return ctx.sla.pauseWhen.some((c) => criterionHolds(c, snapshot, entry.tasks, now));
 }
 
@@ -19,7 +24,13 @@ export const runningStatus = (clock: SlaClock) => (clock.warned ? 'warning' : 'r
  * still counting towards its breach pauses; after a breach the remaining escalation levels keep running.
  * The pause starts when the engine sees the condition: time it could not observe counts against the SLA.
  */
-export function trackPause(fx: Effects, state: DealState, playbook: Playbook, snapshot: DealSnapshot, now: number): void {
+export function trackPause(
+  fx: Effects,
+  state: DealState,
+  playbook: Playbook,
+  snapshot: DealSnapshot,
+  now: number,
+): void {
   const entry = state.current;
   const clock = entry?.sla;
   const ref = entry && findStage(playbook, entry.stage);
@@ -41,11 +52,17 @@ export function trackPause(fx: Effects, state: DealState, playbook: Playbook, sn
         `(originally ${new Date(clock.originalDueAt).toISOString()}, paused since ${new Date(pausedAt).toISOString()})`,
     );
     fx.push(...syncTimers(entry.entryId, clock, ctx), ...moveSlaTask(entry, clock));
-    fx.set({ [P.slaStatus]: runningStatus(clock), [P.slaDueAt]: msProp(clock.dueAt), [P.slaWarningAt]: msProp(clock.warningAt) });
+    fx.set({
+      [P.slaStatus]: runningStatus(clock),
+      [P.slaDueAt]: msProp(clock.dueAt),
+      [P.slaWarningAt]: msProp(clock.warningAt),
+    });
   }
 }
 
 /** The SLA task is due at the deadline, so it moves with it (a rep's task list must not show a stale due time). */
 export function moveSlaTask(entry: StageEntry, clock: SlaClock): Command[] {
-  return entry.tasks.filter((t) => t.kind === 'sla').map((t) => ({ type: 'rescheduleTask' as const, key: t.key, dueAt: clock.dueAt }));
+  return entry.tasks
+    .filter((t) => t.kind === 'sla')
+    .map((t) => ({ type: 'rescheduleTask' as const, key: t.key, dueAt: clock.dueAt }));
 }

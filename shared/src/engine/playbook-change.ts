@@ -3,7 +3,15 @@ import { P } from '../properties';
 import { Effects, iso, msProp } from './effects';
 import { findStage } from './lookup';
 import { moveSlaTask, pauseHolds, runningStatus } from './pause';
-import { cancelAllTimers, chooseTarget, clockContext, pauseClock, retarget, startClock, syncTimers } from './sla-clock';
+import {
+  cancelAllTimers,
+  chooseTarget,
+  clockContext,
+  pauseClock,
+  retarget,
+  startClock,
+  syncTimers,
+} from './sla-clock';
 import { ownerFor, slaTask, slaTaskKey } from './tasks';
 import { taskZone } from './task-time';
 import type { DealSnapshot, DealState } from './types';
@@ -43,9 +51,16 @@ export function applyPlaybookChange(
       clock.status = 'cancelled';
       fx.set({ [P.slaStatus]: '', [P.slaDueAt]: '', [P.slaWarningAt]: '' });
       if (snapshot.tasks[slaTaskKey(entry.entryId)] !== 'COMPLETED')
-        fx.push({ type: 'cancelTask', key: slaTaskKey(entry.entryId), reason: `playbook v${playbook.version} removed this stage's SLA` });
+        fx.push({
+          type: 'cancelTask',
+          key: slaTaskKey(entry.entryId),
+          reason: `playbook v${playbook.version} removed this stage's SLA`,
+        });
     }
-    fx.decide('playbook.recompute', `v${from} -> v${playbook.version}: stage "${entry.stage}" has no SLA any more`);
+    fx.decide(
+      'playbook.recompute',
+      `v${from} -> v${playbook.version}: stage "${entry.stage}" has no SLA any more`,
+    );
     return;
   }
 
@@ -55,7 +70,15 @@ export function applyPlaybookChange(
     entry.sla = started;
     if (pauseHolds(ctx, snapshot, entry, now)) pauseClock(started, ctx, Math.max(now, entry.enteredAt));
     const zone = taskZone(playbook, started.calendar);
-    fx.push(slaTask(entry, ref.stage, started, ownerFor(fx, playbook, ref.stage, snapshot.ownerId, 'SLA task'), zone));
+    fx.push(
+      slaTask(
+        entry,
+        ref.stage,
+        started,
+        ownerFor(fx, playbook, ref.stage, snapshot.ownerId, 'SLA task'),
+        zone,
+      ),
+    );
     entry.tasks.push({ key: slaTaskKey(entry.entryId), kind: 'sla' });
     fx.push(...syncTimers(entry.entryId, started, ctx));
     fx.set({
@@ -63,12 +86,18 @@ export function applyPlaybookChange(
       [P.slaDueAt]: msProp(started.dueAt),
       [P.slaWarningAt]: msProp(started.warningAt),
     });
-    fx.decide('playbook.recompute', `v${from} -> v${playbook.version}: stage "${entry.stage}" gained an SLA, due ${iso(started.dueAt)}`);
+    fx.decide(
+      'playbook.recompute',
+      `v${from} -> v${playbook.version}: stage "${entry.stage}" gained an SLA, due ${iso(started.dueAt)}`,
+    );
     return;
   }
 
   if (!live) {
-    fx.decide('playbook.recompute', `v${from} -> v${playbook.version}: the ${clock.status} clock of "${entry.stage}" is kept as it was`);
+    fx.decide(
+      'playbook.recompute',
+      `v${from} -> v${playbook.version}: the ${clock.status} clock of "${entry.stage}" is kept as it was`,
+    );
     fx.push(...syncTimers(entry.entryId, clock, ctx));
     return;
   }

@@ -63,7 +63,13 @@ function isSameVisit(state: DealState, snapshot: DealSnapshot): boolean {
   return cur.enteredAtSource === 'now' && at <= cur.enteredAt;
 }
 
-function sameVisit(fx: Effects, state: DealState, playbook: Playbook, snapshot: DealSnapshot, now: number): void {
+function sameVisit(
+  fx: Effects,
+  state: DealState,
+  playbook: Playbook,
+  snapshot: DealSnapshot,
+  now: number,
+): void {
   const cur = state.current!;
   const at = snapshot.stageEnteredAt;
   if (at !== null && at !== cur.enteredAt && !(cur.aliasEnteredAt ?? []).includes(at)) {
@@ -76,7 +82,10 @@ function sameVisit(fx: Effects, state: DealState, playbook: Playbook, snapshot: 
           `the visit that began ${iso(cur.enteredAt)} and its clock continue`,
       );
     } else {
-      fx.decide('entry.time_reported', `HubSpot now reports ${iso(at)} for the visit first seen without an entry time`);
+      fx.decide(
+        'entry.time_reported',
+        `HubSpot now reports ${iso(at)} for the visit first seen without an entry time`,
+      );
     }
   }
   trackOwner(fx, state, playbook, snapshot, now);
@@ -96,7 +105,10 @@ function transition(
   const at = snapshot.stageEnteredAt;
   const cur = state.current;
   if (cur && at !== null && state.gate.blockedTo === to.stage.id && state.gate.blockedEnteredAt === at) {
-    fx.decide('gate.already_blocked', `the move to "${to.stage.id}" was already blocked; waiting for HubSpot to show the gate move`);
+    fx.decide(
+      'gate.already_blocked',
+      `the move to "${to.stage.id}" was already blocked; waiting for HubSpot to show the gate move`,
+    );
     trackOwner(fx, state, playbook, snapshot, now);
     trackPause(fx, state, playbook, snapshot, now);
     retargetStageClock(fx, state, playbook, snapshot, now);
@@ -113,7 +125,9 @@ function transition(
   // same stage (left and back between two reads: the deal is where it was) are taken as they are.
   const recorded = recordedClosureReason(state, to, snapshot);
   if (cur && from && !viaGate && from.stage.id !== to.stage.id) {
-    const seen = recorded ? { ...snapshot, properties: { ...snapshot.properties, [P.closureReason]: recorded } } : snapshot;
+    const seen = recorded
+      ? { ...snapshot, properties: { ...snapshot.properties, [P.closureReason]: recorded } }
+      : snapshot;
     const missing = gateMissing(state, from, to, seen, now);
     if (missing.length > 0) {
       blockMove(fx, state, playbook, to, snapshot, missing, now);
@@ -126,21 +140,36 @@ function transition(
 
   let previous = null as ReturnType<typeof exitStage> | null;
   if (cur) {
-    const why = viaGate ? `the gate sent the deal to ${to.stage.label}` : `the deal moved to ${to.stage.label}`;
+    const why = viaGate
+      ? `the gate sent the deal to ${to.stage.label}`
+      : `the deal moved to ${to.stage.label}`;
     previous = exitStage(fx, state, playbook, snapshot, at ?? now, to.stage.id, direction, 'left', why, now);
     // A reopened deal is no longer closed: its closure reason would count it among closed deals in reports.
     if (from?.stage.closureReasons && !to.stage.closed) {
       fx.set({ [P.closureReason]: '' });
-      fx.decide('closure.reopened', `the deal left closed stage "${from.stage.label}"; its closure reason is cleared`);
+      fx.decide(
+        'closure.reopened',
+        `the deal left closed stage "${from.stage.label}"; its closure reason is cleared`,
+      );
     }
   } else if (state.closedReason === 'unmanaged_pipeline') {
     fx.decide('deal.returned', `the deal is back in managed pipeline "${to.pipeline.id}"`);
   } else {
-    fx.decide('deal.first_seen', 'no stored visit: the current stage is taken as it is, without a gate check');
+    fx.decide(
+      'deal.first_seen',
+      'no stored visit: the current stage is taken as it is, without a gate check',
+    );
   }
 
-  const loop = direction === 'backward' && cur ? to.pipeline.loops?.find((l) => l.from === cur.stage && l.to === to.stage.id) : undefined;
-  if (loop) fx.decide('loop', `declared loop back to "${to.stage.id}"${loop.reason ? ` (${loop.reason})` : ''}: not backflow`);
+  const loop =
+    direction === 'backward' && cur
+      ? to.pipeline.loops?.find((l) => l.from === cur.stage && l.to === to.stage.id)
+      : undefined;
+  if (loop)
+    fx.decide(
+      'loop',
+      `declared loop back to "${to.stage.id}"${loop.reason ? ` (${loop.reason})` : ''}: not backflow`,
+    );
   else if (direction === 'backward' && !viaGate) {
     // Includes a re-entry of the same stage (the deal left and came back between two reads).
     state.backflowCount += 1;
@@ -151,17 +180,27 @@ function transition(
   const gateTask = state.gate.taskKey ?? null;
   const keepGate = viaGate ? state.gate : null;
   if (!viaGate && gateTask)
-    fx.push({ type: 'cancelTask', key: gateTask, reason: 'the deal moved elsewhere before reaching the remediation stage' });
+    fx.push({
+      type: 'cancelTask',
+      key: gateTask,
+      reason: 'the deal moved elsewhere before reaching the remediation stage',
+    });
 
   const entry = enterStage(fx, state, playbook, to, snapshot, now, previous, routing);
   if (recorded) {
     fx.set({ [P.closureReason]: recorded });
-    fx.decide('closure.recorded', `closed as "${recorded}" from the recorded outcome of the visit left (patient unreachable)`);
+    fx.decide(
+      'closure.recorded',
+      `closed as "${recorded}" from the recorded outcome of the visit left (patient unreachable)`,
+    );
   }
   if (keepGate) {
     if (gateTask) entry.tasks.push({ key: gateTask, kind: 'remediation' });
     state.gate = { ...keepGate, pendingStage: null, taskKey: null };
-    fx.decide('gate.remediation_entered', `remediation stage "${to.stage.id}" entered; gate status stays ${keepGate.status}`);
+    fx.decide(
+      'gate.remediation_entered',
+      `remediation stage "${to.stage.id}" entered; gate status stays ${keepGate.status}`,
+    );
   } else {
     state.gate = { ...CLEAR_GATE };
     fx.set({ [P.gateStatus]: 'clear', [P.gateMissing]: '' });
@@ -210,7 +249,8 @@ export function reconcile({ playbook, state, snapshot, now, routing }: Reconcile
     const s = structuredClone(state);
     closeOut(fx, s, playbook, snapshot, 'unmanaged_pipeline', snapshot.stageEnteredAt ?? now, now);
     s.playbookVersion = playbook.version;
-    if (snapshot.stageEnteredAt !== null) s.seenEnteredAt = Math.max(s.seenEnteredAt ?? 0, snapshot.stageEnteredAt);
+    if (snapshot.stageEnteredAt !== null)
+      s.seenEnteredAt = Math.max(s.seenEnteredAt ?? 0, snapshot.stageEnteredAt);
     return fx.result(s);
   }
 
@@ -221,7 +261,8 @@ export function reconcile({ playbook, state, snapshot, now, routing }: Reconcile
   // A visit opened in this call was already built under the current playbook.
   if (s.current?.entryId === before) applyPlaybookChange(fx, s, playbook, snapshot, now);
   else s.playbookVersion = playbook.version;
-  if (snapshot.stageEnteredAt !== null) s.seenEnteredAt = Math.max(s.seenEnteredAt ?? 0, snapshot.stageEnteredAt);
+  if (snapshot.stageEnteredAt !== null)
+    s.seenEnteredAt = Math.max(s.seenEnteredAt ?? 0, snapshot.stageEnteredAt);
   trackEventClocks(fx, s, playbook, snapshot, now);
   cancelOrphanTasks(fx, s, snapshot);
   return fx.result(s);
@@ -251,4 +292,6 @@ function cancelOrphanTasks(
 }
 
 const goneWhy = (snapshot: DealSnapshot): string =>
-  snapshot.mergedInto ? `the deal was merged into another deal (${snapshot.mergedInto})` : 'the deal was deleted';
+  snapshot.mergedInto
+    ? `the deal was merged into another deal (${snapshot.mergedInto})`
+    : 'the deal was deleted';

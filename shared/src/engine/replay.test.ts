@@ -29,15 +29,29 @@ const SnapOp = fc.record({
   // Raised or lowered during a visit: the conditional target is re-evaluated (engine/retarget.ts).
   urgent: fc.boolean(),
 });
-const FireOp = fc.record({ type: fc.constant('fire' as const), pick: fc.nat(), lateMin: fc.integer({ min: 0, max: 60 }) });
-const Noise = fc.record({ dup: fc.boolean(), stale: fc.option(fc.nat(), { nil: null }), refire: fc.boolean() });
-const Journey = fc.array(fc.tuple(fc.oneof({ weight: 3, arbitrary: SnapOp }, { weight: 1, arbitrary: FireOp }), Noise), {
-  minLength: 1,
-  maxLength: 25,
+const FireOp = fc.record({
+  type: fc.constant('fire' as const),
+  pick: fc.nat(),
+  lateMin: fc.integer({ min: 0, max: 60 }),
 });
+const Noise = fc.record({
+  dup: fc.boolean(),
+  stale: fc.option(fc.nat(), { nil: null }),
+  refire: fc.boolean(),
+});
+const Journey = fc.array(
+  fc.tuple(fc.oneof({ weight: 3, arbitrary: SnapOp }, { weight: 1, arbitrary: FireOp }), Noise),
+  {
+    minLength: 1,
+    maxLength: 25,
+  },
+);
 type Op = (typeof Journey extends fc.Arbitrary<infer T> ? T : never)[number];
 
-type Outstanding = Map<string, { entryId: string; fireAt: number; kind: 'warning' | 'breach' | 'escalation'; level?: number }>;
+type Outstanding = Map<
+  string,
+  { entryId: string; fireAt: number; kind: 'warning' | 'breach' | 'escalation'; level?: number }
+>;
 
 function run(ops: Op[], noisy: boolean) {
   let state: DealState | null = null;
@@ -53,9 +67,15 @@ function run(ops: Op[], noisy: boolean) {
   const apply = (r: EngineResult) => {
     for (const c of r.commands) {
       if (c.type === 'scheduleTimer')
-        outstanding.set(c.timerId, { entryId: c.entryId, fireAt: c.fireAt, kind: c.kind, ...(c.level !== undefined ? { level: c.level } : {}) });
+        outstanding.set(c.timerId, {
+          entryId: c.entryId,
+          fireAt: c.fireAt,
+          kind: c.kind,
+          ...(c.level !== undefined ? { level: c.level } : {}),
+        });
       if (c.type === 'cancelTimer') outstanding.delete(c.timerId);
-      if (c.type === 'createTask' && c.key.endsWith(':sla')) slaTaskCreations.set(c.key, (slaTaskCreations.get(c.key) ?? 0) + 1);
+      if (c.type === 'createTask' && c.key.endsWith(':sla'))
+        slaTaskCreations.set(c.key, (slaTaskCreations.get(c.key) ?? 0) + 1);
     }
     state = r.state;
     if (state?.current?.sla) entriesWithSla.add(state.current.entryId);
@@ -89,18 +109,22 @@ function run(ops: Op[], noisy: boolean) {
           waiting_on: op.waiting ? 'patient' : null,
           urgency: op.urgent ? 'urgent' : null,
         },
-        tasks: op.completeTasks ? Object.fromEntries(entryTasks.map((t) => [t.key, 'COMPLETED' as const])) : {},
+        tasks: op.completeTasks
+          ? Object.fromEntries(entryTasks.map((t) => [t.key, 'COMPLETED' as const]))
+          : {},
       };
       now = Math.max(now, clock + op.latencyMin * MIN);
       apply(reconcile({ playbook, state, snapshot, now }));
       last = snapshot;
       history.push(snapshot);
       maxSeen = Math.max(maxSeen, snapshot.stageEnteredAt!);
-      if (noisy && noise.dup) expectNoop(reconcile({ playbook, state, snapshot, now: now + 7 * MIN }), 'duplicate read');
+      if (noisy && noise.dup)
+        expectNoop(reconcile({ playbook, state, snapshot, now: now + 7 * MIN }), 'duplicate read');
       if (noisy && noise.stale !== null) {
         const older = history.filter((h) => h.stageEnteredAt! < maxSeen);
         const pick = older[noise.stale % Math.max(1, older.length)];
-        if (pick) expectNoop(reconcile({ playbook, state, snapshot: pick, now: now + 9 * MIN }), 'stale read');
+        if (pick)
+          expectNoop(reconcile({ playbook, state, snapshot: pick, now: now + 9 * MIN }), 'stale read');
       }
     } else {
       const ids = [...outstanding.keys()].sort();
@@ -109,9 +133,15 @@ function run(ops: Op[], noisy: boolean) {
       const job = outstanding.get(id)!;
       now = Math.max(now, job.fireAt + op.lateMin * MIN);
       outstanding.delete(id); // the scheduler drops a job once it runs
-      const timer = { timerId: id, kind: job.kind, entryId: job.entryId, ...(job.level !== undefined ? { level: job.level } : {}) };
+      const timer = {
+        timerId: id,
+        kind: job.kind,
+        entryId: job.entryId,
+        ...(job.level !== undefined ? { level: job.level } : {}),
+      };
       apply(onTimer({ playbook, state, snapshot: last, timer, now }));
-      if (noisy && noise.refire) expectNoop(onTimer({ playbook, state, snapshot: last, timer, now: now + MIN }), 'repeated firing');
+      if (noisy && noise.refire)
+        expectNoop(onTimer({ playbook, state, snapshot: last, timer, now: now + MIN }), 'repeated firing');
     }
   }
   return { state: state as DealState | null, slaTaskCreations, entriesWithSla, outstanding };
@@ -127,7 +157,9 @@ describe('replaying journeys', () => {
 
         // Exactly one SLA task per stage visit that had a clock, over the whole run.
         expect([...noisy.slaTaskCreations.values()].every((n) => n === 1)).toBe(true);
-        expect([...noisy.slaTaskCreations.keys()].sort()).toEqual([...noisy.entriesWithSla].map((id) => `${id}:sla`).sort());
+        expect([...noisy.slaTaskCreations.keys()].sort()).toEqual(
+          [...noisy.entriesWithSla].map((id) => `${id}:sla`).sort(),
+        );
 
         // Scheduled minus cancelled minus fired: only the current visit's timers, exactly those the state holds.
         const current = noisy.state?.current;

@@ -8,7 +8,8 @@ import { P } from '../properties';
  */
 export function requiredProperties(playbook: Playbook): string[] {
   const names = new Set<string>(['dealstage', 'pipeline', 'hubspot_owner_id']);
-  for (const pipeline of playbook.pipelines) for (const stage of pipeline.stages) names.add(`hs_v2_date_entered_${stage.id}`);
+  for (const pipeline of playbook.pipelines)
+    for (const stage of pipeline.stages) names.add(`hs_v2_date_entered_${stage.id}`);
   // What the engine reads: criteria and signals (escalation actions only write).
   for (const use of propertyUses(playbook)) if (use.source !== 'action') names.add(use.property);
   // Scorecard dimensions are recorded on each visit at exit.

@@ -57,7 +57,13 @@ export function retargetLive(
 }
 
 /** The current stage's clock, re-targeted in place; the SLA task and the written-back instants follow. */
-export function retargetStageClock(fx: Effects, state: DealState, playbook: Playbook, snapshot: DealSnapshot, now: number): void {
+export function retargetStageClock(
+  fx: Effects,
+  state: DealState,
+  playbook: Playbook,
+  snapshot: DealSnapshot,
+  now: number,
+): void {
   const entry = state.current;
   const clock = entry?.sla;
   const ref = entry && findStage(playbook, entry.stage);

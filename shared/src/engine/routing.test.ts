@@ -16,12 +16,21 @@ const policy = (rule: NonNullable<PlaybookInput['assignment']>) =>
   });
 
 /** A deal owned by `owner` in Lead, then moved into Review (role care). */
-function moveIntoReview(playbook: ReturnType<typeof policy>, owner: string | null, routing?: Parameters<typeof reconcile>[0]['routing']) {
+function moveIntoReview(
+  playbook: ReturnType<typeof policy>,
+  owner: string | null,
+  routing?: Parameters<typeof reconcile>[0]['routing'],
+) {
   const first = reconcile({ playbook, state: null, snapshot: snap({ ownerId: owner }), now: MON_10 });
   return reconcile({
     playbook,
     state: first.state,
-    snapshot: snap({ ownerId: owner, stage: 'review', stageEnteredAt: MON_10 + HOUR, properties: { docs_ok: 'true' } }),
+    snapshot: snap({
+      ownerId: owner,
+      stage: 'review',
+      stageEnteredAt: MON_10 + HOUR,
+      properties: { docs_ok: 'true' },
+    }),
     now: MON_10 + HOUR,
     routing,
   });
@@ -31,12 +40,18 @@ describe('work follows the accountable role', () => {
   it('assignDeal by round-robin: the deal goes to the member at the role cursor, with a note for the previous owner', () => {
     const pb = policy({ policy: 'assignDeal', pick: 'roundRobin' });
     const r = moveIntoReview(pb, '101', { cursors: { care: 7 } });
-    expect(only(r, 'assignOwner')).toEqual([{ type: 'assignOwner', ownerId: '201', reason: expect.stringContaining('Review') }]);
+    expect(only(r, 'assignOwner')).toEqual([
+      { type: 'assignOwner', ownerId: '201', reason: expect.stringContaining('Review') },
+    ]);
     expect(only(r, 'advanceRoundRobin')).toEqual([{ type: 'advanceRoundRobin', role: 'care' }]);
     const entry = r.state!.current!;
     expect(entry.routing).toMatchObject({ mode: 'assignDeal', from: '101', to: '201', pick: 'roundRobin' });
     // The stage's tasks are created for the new owner straight away.
-    expect(only(r, 'createTask').filter((t) => t.kind === 'sla').map((t) => t.ownerId)).toEqual(['201']);
+    expect(
+      only(r, 'createTask')
+        .filter((t) => t.kind === 'sla')
+        .map((t) => t.ownerId),
+    ).toEqual(['201']);
     const note = only(r, 'addNote')[0]!;
     expect(note.key).toBe(`${entry.entryId}:handoff-note`);
     expect(note.body).toContain('Owner 101 handed the deal to 201');
@@ -46,7 +61,12 @@ describe('work follows the accountable role', () => {
     const echo = reconcile({
       playbook: pb,
       state: r.state,
-      snapshot: snap({ ownerId: '201', stage: 'review', stageEnteredAt: MON_10 + HOUR, properties: { docs_ok: 'true' } }),
+      snapshot: snap({
+        ownerId: '201',
+        stage: 'review',
+        stageEnteredAt: MON_10 + HOUR,
+        properties: { docs_ok: 'true' },
+      }),
       now: MON_10 + HOUR + MIN,
     });
     expect(echo.commands.filter((c) => c.type === 'createTask' || c.type === 'assignOwner')).toEqual([]);
@@ -59,7 +79,9 @@ describe('work follows the accountable role', () => {
       p.pipelines[0]!.stages[0]!.exitCriteria = [];
       p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
     });
-    const picks = [0, 1, 2, 3].map((cursor) => only(moveIntoReview(pb, '101', { cursors: { care: cursor } }), 'assignOwner')[0]!.ownerId);
+    const picks = [0, 1, 2, 3].map(
+      (cursor) => only(moveIntoReview(pb, '101', { cursors: { care: cursor } }), 'assignOwner')[0]!.ownerId,
+    );
     expect(picks).toEqual(['201', '202', '203', '201']);
   });
 
@@ -89,13 +111,22 @@ describe('work follows the accountable role', () => {
     const r = moveIntoReview(pb, '101');
     expect(only(r, 'assignOwner')).toEqual([]);
     expect(r.state!.current!.assignee).toBe('201');
-    expect(only(r, 'createTask').filter((t) => t.kind === 'sla').map((t) => t.ownerId)).toEqual(['201']);
+    expect(
+      only(r, 'createTask')
+        .filter((t) => t.kind === 'sla')
+        .map((t) => t.ownerId),
+    ).toEqual(['201']);
     expect(only(r, 'addNote')[0]!.body).toContain("Owner 101 keeps the deal; the stage's tasks went to 201");
     const entry = r.state!.current!;
     const warning = onTimer({
       playbook: pb,
       state: r.state,
-      snapshot: snap({ ownerId: '101', stage: 'review', stageEnteredAt: MON_10 + HOUR, properties: { docs_ok: 'true' } }),
+      snapshot: snap({
+        ownerId: '101',
+        stage: 'review',
+        stageEnteredAt: MON_10 + HOUR,
+        properties: { docs_ok: 'true' },
+      }),
       timer: { timerId: `${entry.entryId}:warning`, kind: 'warning', entryId: entry.entryId },
       now: entry.sla!.warningAt,
     });
@@ -140,18 +171,29 @@ describe('work follows the accountable role', () => {
     expect(only(moved, 'assignOwner')).toEqual([]);
     const pb = policy({ policy: 'assignDeal', stages: { review: { policy: 'keep' } } });
     expect(assignmentFor(pb, 'review')).toEqual({ policy: 'keep', pick: 'roundRobin', handoffNote: true });
-    expect(assignmentFor(pb, 'intake')).toEqual({ policy: 'assignDeal', pick: 'roundRobin', handoffNote: true });
+    expect(assignmentFor(pb, 'intake')).toEqual({
+      policy: 'assignDeal',
+      pick: 'roundRobin',
+      handoffNote: true,
+    });
     expect(only(moveIntoReview(pb, '101'), 'assignOwner')).toEqual([]);
   });
 
   it('a deal first seen (install over existing deals, lost state) keeps its owner: only an observed entry is routed', () => {
     const pb = policy({ policy: 'assignDeal' });
-    const r = reconcile({ playbook: pb, state: null, snapshot: snap({ ownerId: '101', stage: 'review', properties: { docs_ok: 'true' } }), now: MON_10 });
+    const r = reconcile({
+      playbook: pb,
+      state: null,
+      snapshot: snap({ ownerId: '101', stage: 'review', properties: { docs_ok: 'true' } }),
+      now: MON_10,
+    });
     expect(only(r, 'assignOwner')).toEqual([]);
     expect(r.state!.current!.routing ?? null).toBeNull();
   });
 
   it('the schema refuses an exception for an unknown stage', () => {
-    expect(() => policy({ policy: 'assignDeal', stages: { nowhere: { policy: 'keep' } } })).toThrow(/unknown stage/);
+    expect(() => policy({ policy: 'assignDeal', stages: { nowhere: { policy: 'keep' } } })).toThrow(
+      /unknown stage/,
+    );
   });
 });

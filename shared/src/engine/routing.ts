@@ -71,16 +71,27 @@ export function routeWork(
   const { to, pick } = pickMember(fx, role, rule, routing);
   const mode = rule.policy;
   entry.routing = { at: now, mode, from, to, pick };
-  const how = pick === 'lead' ? `role "${role.id}" lists no member, so its lead` : `${pick} in role "${role.id}"`;
+  const how =
+    pick === 'lead' ? `role "${role.id}" lists no member, so its lead` : `${pick} in role "${role.id}"`;
   if (mode === 'assignDeal') {
     fx.push({ type: 'assignOwner', ownerId: to, reason: `work follows the role of "${stage.label}"` });
     // The stage starts with this owner: not a mid-stage handoff (no breach evidence), but HubSpot may lag.
     state.lastOwnerId = to;
     state.pendingOwner = { from, to };
-    fx.record(state, now, 'routing.deal_assigned', `"${stage.label}" belongs to ${role.name}: deal owner ${from ?? 'none'} -> ${to} (${how})`);
+    fx.record(
+      state,
+      now,
+      'routing.deal_assigned',
+      `"${stage.label}" belongs to ${role.name}: deal owner ${from ?? 'none'} -> ${to} (${how})`,
+    );
   } else {
     entry.assignee = to;
-    fx.record(state, now, 'routing.tasks_assigned', `"${stage.label}" belongs to ${role.name}: its tasks go to ${to} (${how}); the deal stays with ${from ?? 'no owner'}`);
+    fx.record(
+      state,
+      now,
+      'routing.tasks_assigned',
+      `"${stage.label}" belongs to ${role.name}: its tasks go to ${to} (${how}); the deal stays with ${from ?? 'no owner'}`,
+    );
   }
   if (rule.handoffNote && from) {
     fx.push({

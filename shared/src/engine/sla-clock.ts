@@ -28,7 +28,10 @@ export function chooseTarget(
   snapshot: DealSnapshot,
   now: number,
 ): { targetMs: number; basis: 'business' | 'calendar'; targetRule: string } {
-  return targetFor(sla, sla.overrides.findIndex((o) => evaluateCriteria(o.when, snapshot, [], now).met));
+  return targetFor(
+    sla,
+    sla.overrides.findIndex((o) => evaluateCriteria(o.when, snapshot, [], now).met),
+  );
 }
 
 export type ChosenTarget = { targetMs: number; basis: 'business' | 'calendar'; targetRule: string };
@@ -40,10 +43,17 @@ export function targetFor(sla: Sla, i: number): ChosenTarget {
   // The schema has already rejected unparseable durations; this guards state built from an unchecked object.
   const targetMs = parseDuration(target);
   if (targetMs === null) throw new Error(`invalid SLA target "${target}"`);
-  return { targetMs, basis: override?.basis ?? sla.basis, targetRule: override ? `overrides[${i}]` : 'default' };
+  return {
+    targetMs,
+    basis: override?.basis ?? sla.basis,
+    targetRule: override ? `overrides[${i}]` : 'default',
+  };
 }
 
-function usesBusinessTime(clock: SlaClock, ctx: ClockContext): ctx is ClockContext & { calendar: CompiledCalendar } {
+function usesBusinessTime(
+  clock: SlaClock,
+  ctx: ClockContext,
+): ctx is ClockContext & { calendar: CompiledCalendar } {
   return clock.basis === 'business' && ctx.calendar !== undefined;
 }
 
@@ -102,12 +112,21 @@ export function retarget(clock: SlaClock, ctx: ClockContext, target: ChosenTarge
   refreshTimes(clock, ctx);
 }
 
-export function startClock(ctx: ClockContext, snapshot: DealSnapshot, enteredAt: number, now: number): SlaClock {
+export function startClock(
+  ctx: ClockContext,
+  snapshot: DealSnapshot,
+  enteredAt: number,
+  now: number,
+): SlaClock {
   return startClockWith(ctx, chooseTarget(ctx.sla, snapshot, now), enteredAt);
 }
 
 /** A clock running from `enteredAt` towards a target already chosen. */
-export function startClockWith(ctx: ClockContext, { targetMs, basis, targetRule }: ChosenTarget, enteredAt: number): SlaClock {
+export function startClockWith(
+  ctx: ClockContext,
+  { targetMs, basis, targetRule }: ChosenTarget,
+  enteredAt: number,
+): SlaClock {
   const clock: SlaClock = {
     basis,
     calendar: ctx.sla.calendar,
@@ -160,12 +179,17 @@ export const timerId = (entryId: string, kind: TimerKind, level?: number): strin
  * Timers a clock should have scheduled right now: those not yet fired. A paused, met or cancelled clock has
  * none; a breached one keeps its later escalation levels (e.g. reassign at 150 %).
  */
-export function plannedTimers(entryId: string, clock: SlaClock | null, ctx: ClockContext | undefined): PlannedTimer[] {
+export function plannedTimers(
+  entryId: string,
+  clock: SlaClock | null,
+  ctx: ClockContext | undefined,
+): PlannedTimer[] {
   if (!clock || !ctx || clock.runningSince === null) return [];
   if (clock.status !== 'running' && clock.status !== 'breached') return [];
   const timers: PlannedTimer[] = [];
   if (clock.status === 'running') {
-    if (!clock.warned) timers.push({ timerId: timerId(entryId, 'warning'), kind: 'warning', fireAt: clock.warningAt });
+    if (!clock.warned)
+      timers.push({ timerId: timerId(entryId, 'warning'), kind: 'warning', fireAt: clock.warningAt });
     timers.push({ timerId: timerId(entryId, 'breach'), kind: 'breach', fireAt: clock.dueAt });
   }
   ctx.sla.escalations.forEach((level, i) => {
@@ -175,7 +199,9 @@ export function plannedTimers(entryId: string, clock: SlaClock | null, ctx: Cloc
       kind: 'escalation',
       level: i,
       // A level that pages "now" acts at its moment; the others wait for someone staffed to read them.
-      fireAt: level.page?.now ? pointAt(clock, ctx, level.at) : deliveryTime(ctx, pointAt(clock, ctx, level.at)),
+      fireAt: level.page?.now
+        ? pointAt(clock, ctx, level.at)
+        : deliveryTime(ctx, pointAt(clock, ctx, level.at)),
     });
   });
   return timers;
@@ -185,13 +211,18 @@ export function plannedTimers(entryId: string, clock: SlaClock | null, ctx: Cloc
  * Brings the scheduled timers in line with the clock: cancels what no longer applies, (re)schedules what is
  * new or moved (same id, so the scheduler replaces the job), and emits nothing when nothing changed.
  */
-export function syncTimers(entryId: string, clock: SlaClock | null, ctx: ClockContext | undefined): Command[] {
+export function syncTimers(
+  entryId: string,
+  clock: SlaClock | null,
+  ctx: ClockContext | undefined,
+): Command[] {
   if (!clock) return [];
   const planned = plannedTimers(entryId, clock, ctx);
   const current = clock.timers ?? [];
   const commands: Command[] = [];
   for (const t of current)
-    if (!planned.some((p) => p.timerId === t.timerId)) commands.push({ type: 'cancelTimer', timerId: t.timerId });
+    if (!planned.some((p) => p.timerId === t.timerId))
+      commands.push({ type: 'cancelTimer', timerId: t.timerId });
   for (const p of planned) {
     if (current.some((t) => t.timerId === p.timerId && t.fireAt === p.fireAt)) continue;
     commands.push({

@@ -13,7 +13,8 @@ import { captureInputs, entryCriteriaOf, notePause } from './visit-inputs';
 
 export type PreviousOutcome = 'met' | 'breached' | 'none' | 'cancelled' | null;
 
-export const entryIdOf = (dealId: string, stage: string, enteredAt: number) => `${dealId}:${stage}:${enteredAt}`;
+export const entryIdOf = (dealId: string, stage: string, enteredAt: number) =>
+  `${dealId}:${stage}:${enteredAt}`;
 
 /**
  * Opens a new stage visit. The clock starts when HubSpot says the deal entered the stage, so a webhook that
@@ -33,7 +34,10 @@ export function enterStage(
   const hubspotAt = snapshot.stageEnteredAt;
   const enteredAt = hubspotAt ?? now;
   if (hubspotAt === null)
-    fx.decide('entry.time_fallback', `HubSpot gave no hs_v2_date_entered_${stage.id}; the clock starts now instead`);
+    fx.decide(
+      'entry.time_fallback',
+      `HubSpot gave no hs_v2_date_entered_${stage.id}; the clock starts now instead`,
+    );
 
   const entry: StageEntry = {
     entryId: entryIdOf(snapshot.dealId, stage.id, enteredAt),
@@ -73,7 +77,9 @@ export function enterStage(
   // Work follows the accountable role: the stage's tasks go to whoever the assignment policy picks.
   // Only an entry Stagekeeper saw happen is routed: a deal first seen (an install over a portal's existing deals,
   // a lost state) has been wherever it is for who knows how long, and reassigning it en masse would surprise.
-  const worker = (previous !== null ? routeWork(fx, state, playbook, ref, entry, snapshot, routing, now) : null) ?? snapshot.ownerId;
+  const worker =
+    (previous !== null ? routeWork(fx, state, playbook, ref, entry, snapshot, routing, now) : null) ??
+    snapshot.ownerId;
   const ctx = clockContext(playbook, stage);
   if (ctx) {
     const clock = startClock(ctx, snapshot, enteredAt, now);

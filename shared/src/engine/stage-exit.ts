@@ -46,7 +46,10 @@ export function exitStage(
   // The breach timer may not have fired yet (queue lag, a missed job): leaving after the due time is a breach
   // all the same, at its due time.
   if (clock && mode === 'left' && clock.status === 'running' && at >= clock.dueAt) {
-    fx.decide('breach.detected_at_exit', `"${label}" was left at ${iso(at)}, after its due time ${iso(clock.dueAt)}`);
+    fx.decide(
+      'breach.detected_at_exit',
+      `"${label}" was left at ${iso(at)}, after its due time ${iso(clock.dueAt)}`,
+    );
     applyBreach(fx, state, playbook, ref?.stage, snapshot, clock.dueAt, now);
   }
   fx.push(...cancelAllTimers(clock));
@@ -84,7 +87,8 @@ export function exitStage(
   // Time in stage counts the way the stage's SLA does: staffed time for a business-time stage, wall time for a
   // calendar-time stage (a "8d" cadence stage took days, not the staffed hours inside them) or one without an SLA.
   const basis = clock?.basis ?? ref?.stage.sla?.basis;
-  const calendar = basis === 'business' ? calendarOf(playbook, clock?.calendar ?? ref?.stage.sla?.calendar) : undefined;
+  const calendar =
+    basis === 'business' ? calendarOf(playbook, clock?.calendar ?? ref?.stage.sla?.calendar) : undefined;
   fx.push({
     type: 'recordHistory',
     row: {

@@ -8,7 +8,9 @@ import { taskTime, taskZone } from './task-time';
 describe('task times in words, in the stage calendar zone', () => {
   it('formats an instant with its zone named, standard and daylight time alike', () => {
     expect(taskTime(Date.parse('2026-11-23T14:15:00Z'), 'America/New_York')).toBe('Mon 23 Nov, 9:15 AM EST');
-    expect(taskTime(Date.parse('2026-07-06T21:05:00Z'), 'America/Los_Angeles')).toBe('Mon 6 Jul, 2:05 PM PDT');
+    expect(taskTime(Date.parse('2026-07-06T21:05:00Z'), 'America/Los_Angeles')).toBe(
+      'Mon 6 Jul, 2:05 PM PDT',
+    );
     expect(taskTime(Date.parse('2026-11-23T14:15:00Z'), 'UTC')).toBe('Mon 23 Nov, 2:15 PM UTC');
   });
 
@@ -31,25 +33,42 @@ describe('task times in words, in the stage calendar zone', () => {
   });
 
   it('the warning task subject and body', () => {
-    const r = onTimer({ playbook, state: entered.state, snapshot: base, timer: { timerId: `${ID}:warning`, kind: 'warning', entryId: ID }, now: MON_10 + 1.5 * HOUR });
+    const r = onTimer({
+      playbook,
+      state: entered.state,
+      snapshot: base,
+      timer: { timerId: `${ID}:warning`, kind: 'warning', entryId: ID },
+      now: MON_10 + 1.5 * HOUR,
+    });
     const [task] = only(r, 'createTask');
     expect(task!.subject).toBe(`Lead: SLA due ${due}`);
     expect(task!.body).toContain(`It breaches at ${due}.`);
   });
 
   it('the escalation task body', () => {
-    const r = onTimer({ playbook, state: entered.state, snapshot: base, timer: { timerId: `${ID}:level:0`, kind: 'escalation', level: 0, entryId: ID }, now: MON_10 + 2 * HOUR });
+    const r = onTimer({
+      playbook,
+      state: entered.state,
+      snapshot: base,
+      timer: { timerId: `${ID}:level:0`, kind: 'escalation', level: 0, entryId: ID },
+      now: MON_10 + 2 * HOUR,
+    });
     const task = only(r, 'createTask').find((t) => t.kind === 'escalation')!;
     expect(task.body).toContain(`(due ${due})`);
   });
 
   it('the handoff task body', () => {
-    const moved = reconcile({ playbook, state: entered.state, snapshot: snap({ ownerId: '102', properties: { num_contacted_notes: '0' } }), now: MON_10 + HOUR });
+    const moved = reconcile({
+      playbook,
+      state: entered.state,
+      snapshot: snap({ ownerId: '102', properties: { num_contacted_notes: '0' } }),
+      now: MON_10 + HOUR,
+    });
     const task = only(moved, 'createTask').find((t) => t.kind === 'handoff')!;
     expect(task.body).toContain(`Stage SLA due ${due} (running).`);
   });
 
-  it('an event clock\'s SLA, warning and escalation tasks, in its calendar\'s zone', () => {
+  it("an event clock's SLA, warning and escalation tasks, in its calendar's zone", () => {
     const clocks = withClocks();
     const inquiry = MON_10 + 5 * MIN;
     const seen = reconcile({ playbook: clocks, state: null, snapshot: snap(), now: MON_10 });
@@ -60,9 +79,23 @@ describe('task times in words, in the stage calendar zone', () => {
     const [task] = only(started, 'createTask').filter((t) => t.key === `${run.runId}:sla`);
     expect(task!.body).toContain(`due ${clockDue}.`);
     expect(task!.body).not.toMatch(/\dT\d/);
-    const warn = onTimer({ playbook: clocks, state: started.state, snapshot: asked, timer: { timerId: `${run.runId}:warning`, kind: 'warning', entryId: run.runId }, now: inquiry + 45 * MIN });
+    const warn = onTimer({
+      playbook: clocks,
+      state: started.state,
+      snapshot: asked,
+      timer: { timerId: `${run.runId}:warning`, kind: 'warning', entryId: run.runId },
+      now: inquiry + 45 * MIN,
+    });
     expect(only(warn, 'createTask')[0]!.subject).toBe(`Support inquiry response: SLA due ${clockDue}`);
-    const level = onTimer({ playbook: clocks, state: started.state, snapshot: asked, timer: { timerId: `${run.runId}:level:0`, kind: 'escalation', level: 0, entryId: run.runId }, now: inquiry + HOUR });
-    expect(only(level, 'createTask').find((t) => t.kind === 'escalation')!.body).toContain(`(due ${clockDue})`);
+    const level = onTimer({
+      playbook: clocks,
+      state: started.state,
+      snapshot: asked,
+      timer: { timerId: `${run.runId}:level:0`, kind: 'escalation', level: 0, entryId: run.runId },
+      now: inquiry + HOUR,
+    });
+    expect(only(level, 'createTask').find((t) => t.kind === 'escalation')!.body).toContain(
+      `(due ${clockDue})`,
+    );
   });
 });

@@ -27,13 +27,28 @@ export function leadOfRole(playbook: Playbook, roleId: string): string | null {
  * Work goes to the deal owner; a deal nobody owns would leave the task unseen, so the stage role's lead gets
  * it instead, and the decision says so.
  */
-export function ownerFor(fx: Effects, playbook: Playbook, stage: Stage, ownerId: string | null, what: string): string | null {
+export function ownerFor(
+  fx: Effects,
+  playbook: Playbook,
+  stage: Stage,
+  ownerId: string | null,
+  what: string,
+): string | null {
   return ownerForRole(fx, playbook, stage.ownerRole, ownerId, what);
 }
 
-export function ownerForRole(fx: Effects, playbook: Playbook, roleId: string, ownerId: string | null, what: string): string | null {
+export function ownerForRole(
+  fx: Effects,
+  playbook: Playbook,
+  roleId: string,
+  ownerId: string | null,
+  what: string,
+): string | null {
   if (ownerId) return ownerId;
-  fx.decide('task.owner_fallback', `${what}: the deal has no owner, so it goes to the lead of role "${roleId}"`);
+  fx.decide(
+    'task.owner_fallback',
+    `${what}: the deal has no owner, so it goes to the lead of role "${roleId}"`,
+  );
   return leadOfRole(playbook, roleId);
 }
 
@@ -48,7 +63,13 @@ export function slaTaskSubject(stage: Stage): string {
 }
 
 /** `zone`: where the due time is told (taskZone); reps read the body in HubSpot. */
-export function slaTask(entry: StageEntry, stage: Stage, clock: SlaClock, ownerId: string | null, zone = 'UTC'): CreateTask {
+export function slaTask(
+  entry: StageEntry,
+  stage: Stage,
+  clock: SlaClock,
+  ownerId: string | null,
+  zone = 'UTC',
+): CreateTask {
   const basis = clock.basis === 'business' ? 'staffed time' : 'calendar time';
   const criteria = stage.exitCriteria.map((c) => `- ${criterionLabel(c)}`).join('\n');
   return {

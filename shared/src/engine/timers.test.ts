@@ -13,7 +13,12 @@ const entered = reconcile({ playbook, state: null, snapshot: base, now: MON_10 }
 
 const warning: TimerFiring = { timerId: `${ID}:warning`, kind: 'warning', entryId: ID };
 const breach: TimerFiring = { timerId: `${ID}:breach`, kind: 'breach', entryId: ID };
-const level = (i: number): TimerFiring => ({ timerId: `${ID}:level:${i}`, kind: 'escalation', level: i, entryId: ID });
+const level = (i: number): TimerFiring => ({
+  timerId: `${ID}:level:${i}`,
+  kind: 'escalation',
+  level: i,
+  entryId: ID,
+});
 
 const fire = (state: DealState | null, timer: TimerFiring, now: number, snapshot: DealSnapshot = base) =>
   onTimer({ playbook, state, snapshot, timer, now });
@@ -23,7 +28,13 @@ describe('warning timer', () => {
 
   it('gives the owner a warning task and sets the status', () => {
     const [task] = only(r, 'createTask');
-    expect(task).toMatchObject({ kind: 'warning', key: `${ID}:warning`, ownerId: '101', dueAt: MON_10 + 2 * HOUR, priority: 'HIGH' });
+    expect(task).toMatchObject({
+      kind: 'warning',
+      key: `${ID}:warning`,
+      ownerId: '101',
+      dueAt: MON_10 + 2 * HOUR,
+      priority: 'HIGH',
+    });
     expect(written(r)).toEqual({ [P.slaStatus]: 'warning' });
     expect(r.state!.current!.sla!.warned).toBe(true);
   });
@@ -64,7 +75,13 @@ describe('warning timer', () => {
     const r2 = fire(entered, warning, MON_10 + HOUR);
     expect(only(r2, 'createTask')).toEqual([]);
     expect(only(r2, 'scheduleTimer')).toEqual([
-      { type: 'scheduleTimer', timerId: warning.timerId, kind: 'warning', entryId: ID, fireAt: MON_10 + 1.5 * HOUR },
+      {
+        type: 'scheduleTimer',
+        timerId: warning.timerId,
+        kind: 'warning',
+        entryId: ID,
+        fireAt: MON_10 + 1.5 * HOUR,
+      },
     ]);
   });
 });
@@ -96,11 +113,26 @@ describe('breach timer', () => {
   });
 
   it.each([
-    ['patient_unreachable', { num_contacted_notes: '3' }, null, ['3 contact attempt(s) since entry, no inbound reply since entry (threshold 2)']],
+    [
+      'patient_unreachable',
+      { num_contacted_notes: '3' },
+      null,
+      ['3 contact attempt(s) since entry, no inbound reply since entry (threshold 2)'],
+    ],
     // A reply after entry answers the attempts; the owner change then explains the breach.
-    ['handoff', { num_contacted_notes: '3', last_reply_at: String(MON_10 + HOUR) }, '102', ['owner changed 1 time(s) during the visit']],
+    [
+      'handoff',
+      { num_contacted_notes: '3', last_reply_at: String(MON_10 + HOUR) },
+      '102',
+      ['owner changed 1 time(s) during the visit'],
+    ],
     // Losing the owner is also an owner change: both facts are the evidence.
-    ['handoff', { num_contacted_notes: '1' }, null, ['deal has no owner', 'owner changed 1 time(s) during the visit']],
+    [
+      'handoff',
+      { num_contacted_notes: '1' },
+      null,
+      ['deal has no owner', 'owner changed 1 time(s) during the visit'],
+    ],
   ] as const)('infers %s from evidence', (reason, properties, newOwner, evidence) => {
     let state = entered;
     const owner = newOwner ?? (evidence[0] === 'deal has no owner' ? null : '101');
@@ -116,7 +148,8 @@ describe('breach timer', () => {
       p.roles[0]!.capacity = { openTasks: 14 };
     });
     const entered = reconcile({ playbook, state: null, snapshot: base, now: MON_10 }).state!;
-    const fire = (state: DealState, timer: TimerFiring, now: number, s: DealSnapshot) => onTimer({ playbook, state, snapshot: s, timer, now });
+    const fire = (state: DealState, timer: TimerFiring, now: number, s: DealSnapshot) =>
+      onTimer({ playbook, state, snapshot: s, timer, now });
     const busy = snap({ properties: { num_contacted_notes: '1' }, ownerOpenTasks: 15 });
     expect(fire(entered, breach, MON_10 + 2 * HOUR, busy).state!.current!.breachReason).toBe('capacity');
     const calm = snap({ properties: { num_contacted_notes: '1' }, ownerOpenTasks: 2 });
@@ -128,10 +161,22 @@ describe('breach timer', () => {
       p.pipelines[0]!.stages[0]!.breachReasons = [{ reason: 'capacity', ownerOpenTasksAtLeast: 3 }];
     });
     const st = reconcile({ playbook: pb, state: null, snapshot: base, now: MON_10 }).state!;
-    const r = onTimer({ playbook: pb, state: st, snapshot: { ...base, ownerOpenTasks: 3 }, timer: breach, now: MON_10 + 2 * HOUR });
+    const r = onTimer({
+      playbook: pb,
+      state: st,
+      snapshot: { ...base, ownerOpenTasks: 3 },
+      timer: breach,
+      now: MON_10 + 2 * HOUR,
+    });
     expect(r.state!.current!.breachReason).toBe('capacity');
     // The stage's list replaces the defaults: the unmet data criterion does not make it missing_data.
-    const r2 = onTimer({ playbook: pb, state: st, snapshot: { ...base, ownerOpenTasks: 2 }, timer: breach, now: MON_10 + 2 * HOUR });
+    const r2 = onTimer({
+      playbook: pb,
+      state: st,
+      snapshot: { ...base, ownerOpenTasks: 2 },
+      timer: breach,
+      now: MON_10 + 2 * HOUR,
+    });
     expect(r2.state!.current!.breachReason).toBe('other');
   });
 });
@@ -143,17 +188,30 @@ describe('manual breach reason', () => {
     const r = setBreachReason({ playbook, state: breached, reason: 'capacity', now: MON_10 + 3 * HOUR });
     expect(written(r)).toEqual({ [P.breachReason]: 'capacity', [P.breachReasonSource]: 'manual' });
     expect(r.state!.current).toMatchObject({ breachReason: 'capacity', breachReasonSource: 'manual' });
-    expect(setBreachReason({ playbook, state: r.state!, reason: 'capacity', now: MON_10 + 4 * HOUR }).commands).toEqual([]);
+    expect(
+      setBreachReason({ playbook, state: r.state!, reason: 'capacity', now: MON_10 + 4 * HOUR }).commands,
+    ).toEqual([]);
   });
 
   it('set before the breach, is not overwritten by the inference at breach', () => {
-    const preset = setBreachReason({ playbook, state: entered, reason: 'patient_unreachable', now: MON_10 + HOUR });
+    const preset = setBreachReason({
+      playbook,
+      state: entered,
+      reason: 'patient_unreachable',
+      now: MON_10 + HOUR,
+    });
     expect(preset.commands).toEqual([]);
     expect(rules(preset)).toContain('manual_reason.preset');
     // The evidence would say missing_data; the rep's reason stands and is written as manual.
     const r = fire(preset.state, breach, MON_10 + 2 * HOUR);
-    expect(r.state!.current).toMatchObject({ breachReason: 'patient_unreachable', breachReasonSource: 'manual' });
-    expect(written(r)).toMatchObject({ [P.breachReason]: 'patient_unreachable', [P.breachReasonSource]: 'manual' });
+    expect(r.state!.current).toMatchObject({
+      breachReason: 'patient_unreachable',
+      breachReasonSource: 'manual',
+    });
+    expect(written(r)).toMatchObject({
+      [P.breachReason]: 'patient_unreachable',
+      [P.breachReasonSource]: 'manual',
+    });
     expect(rules(r)).toContain('breach.reason_manual_kept');
   });
 
@@ -161,7 +219,11 @@ describe('manual breach reason', () => {
     const moved = reconcile({
       playbook,
       state: breached,
-      snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + 3 * HOUR, properties: { num_contacted_notes: '1', insurance_id: 'x' } }),
+      snapshot: snap({
+        stage: 'intake',
+        stageEnteredAt: MON_10 + 3 * HOUR,
+        properties: { num_contacted_notes: '1', insurance_id: 'x' },
+      }),
       now: MON_10 + 3 * HOUR,
     }).state!;
     const r = setBreachReason({ playbook, state: moved, reason: 'handoff', now: MON_10 + 4 * HOUR });
@@ -170,7 +232,12 @@ describe('manual breach reason', () => {
   });
 
   it('is refused when there is no breach and no running clock', () => {
-    const lost = reconcile({ playbook, state: entered, snapshot: snap({ stage: 'lost', stageEnteredAt: MON_10 + HOUR }), now: MON_10 + HOUR });
+    const lost = reconcile({
+      playbook,
+      state: entered,
+      snapshot: snap({ stage: 'lost', stageEnteredAt: MON_10 + HOUR }),
+      now: MON_10 + HOUR,
+    });
     const r = setBreachReason({ playbook, state: lost.state!, reason: 'capacity', now: MON_10 + HOUR });
     expect(r.commands).toEqual([]);
     expect(rules(r)).toContain('manual_reason.no_breach');
@@ -189,15 +256,28 @@ describe('escalation timers', () => {
   });
 
   it('level at 150 %: reassigns to the lead and sets the property, once', () => {
-    const afterBreach = fire(fire(entered, breach, MON_10 + 2 * HOUR).state, level(0), MON_10 + 2 * HOUR).state!;
+    const afterBreach = fire(
+      fire(entered, breach, MON_10 + 2 * HOUR).state,
+      level(0),
+      MON_10 + 2 * HOUR,
+    ).state!;
     const r = fire(afterBreach, level(1), MON_10 + 3 * HOUR);
-    expect(only(r, 'assignOwner')).toEqual([{ type: 'assignOwner', ownerId: '100', reason: expect.stringContaining('lead') }]);
+    expect(only(r, 'assignOwner')).toEqual([
+      { type: 'assignOwner', ownerId: '100', reason: expect.stringContaining('lead') },
+    ]);
     expect(written(r)).toMatchObject({ priority_flag: 'high', [P.escalationLevel]: '2' });
     expect(r.state!.current!.ownerChanges.at(-1)).toMatchObject({ from: '101', to: '100' });
     expect(r.state!.current!.sla!.timers).toEqual([]);
     expect(fire(r.state, level(1), MON_10 + 3 * HOUR + 1).commands).toEqual([]);
     // HubSpot then shows the lead as owner: already recorded, nothing to do.
-    expect(reconcile({ playbook, state: r.state, snapshot: snap({ ...base, ownerId: '100' }), now: MON_10 + 4 * HOUR }).commands).toEqual([]);
+    expect(
+      reconcile({
+        playbook,
+        state: r.state,
+        snapshot: snap({ ...base, ownerId: '100' }),
+        now: MON_10 + 4 * HOUR,
+      }).commands,
+    ).toEqual([]);
   });
 
   it('notifyOwner makes a high-priority task for the owner', () => {

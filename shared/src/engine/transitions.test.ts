@@ -30,9 +30,11 @@ describe('stage exit on a forward move', () => {
   });
 
   it('cancels every timer of the old entry', () => {
-    expect(only(r, 'cancelTimer').map((c) => c.timerId).sort()).toEqual(
-      [`${LEAD_ID}:breach`, `${LEAD_ID}:level:0`, `${LEAD_ID}:level:1`, `${LEAD_ID}:warning`].sort(),
-    );
+    expect(
+      only(r, 'cancelTimer')
+        .map((c) => c.timerId)
+        .sort(),
+    ).toEqual([`${LEAD_ID}:breach`, `${LEAD_ID}:level:0`, `${LEAD_ID}:level:1`, `${LEAD_ID}:warning`].sort());
   });
 
   it('records history with business time in stage and the exit instant HubSpot gave', () => {
@@ -66,7 +68,10 @@ describe('stage exit on a forward move', () => {
   it('detects a breach at exit when the stage was left after its due time', () => {
     const late = { ...moved, stageEnteredAt: MON_10 + 3 * HOUR };
     const r3 = reconcile({ playbook, state, snapshot: late, now: late.stageEnteredAt! });
-    expect(only(r3, 'recordHistory')[0]!.row).toMatchObject({ slaOutcome: 'breached', breachReason: expect.any(String) });
+    expect(only(r3, 'recordHistory')[0]!.row).toMatchObject({
+      slaOutcome: 'breached',
+      breachReason: expect.any(String),
+    });
     expect(r3.state!.breachCount).toBe(1);
     expect(only(r3, 'completeTask')).toEqual([]);
     expect(only(r3, 'cancelTask').map((c) => c.key)).toContain(`${LEAD_ID}:sla`);
@@ -86,7 +91,10 @@ describe('gate: revert', () => {
     expect(task).toMatchObject({ kind: 'remediation', ownerId: '101' });
     expect(task!.subject).toContain('First contact logged');
     expect(task!.subject).toContain('Insurance id');
-    expect(written(r)).toEqual({ [P.gateStatus]: 'blocked_reverted', [P.gateMissing]: 'First contact logged; Insurance id' });
+    expect(written(r)).toEqual({
+      [P.gateStatus]: 'blocked_reverted',
+      [P.gateMissing]: 'First contact logged; Insurance id',
+    });
   });
 
   it('keeps the original clock running: no exit, no history, no new entry', () => {
@@ -106,18 +114,30 @@ describe('gate: revert', () => {
     expect(rules(e)).toContain('gate.echo');
     // Replaying the echo, or the blocked move itself, changes nothing.
     expect(reconcile({ playbook, state: e.state, snapshot: echo, now: T1 + 9 * MIN }).commands).toEqual([]);
-    expect(reconcile({ playbook, state: e.state, snapshot: blocked, now: T1 + 9 * MIN }).commands).toEqual([]);
+    expect(reconcile({ playbook, state: e.state, snapshot: blocked, now: T1 + 9 * MIN }).commands).toEqual(
+      [],
+    );
     // Later, a complete forward move goes through and clears the gate.
-    const ok = snap({ stage: 'intake', stageEnteredAt: T1 + 20 * MIN, properties: { num_contacted_notes: '2', insurance_id: 'x' } });
+    const ok = snap({
+      stage: 'intake',
+      stageEnteredAt: T1 + 20 * MIN,
+      properties: { num_contacted_notes: '2', insurance_id: 'x' },
+    });
     const o = reconcile({ playbook, state: e.state, snapshot: ok, now: T1 + 21 * MIN });
-    expect(only(o, 'recordHistory')[0]!.row).toMatchObject({ stage: 'lead', enteredAt: MON_10, slaOutcome: 'met' });
+    expect(only(o, 'recordHistory')[0]!.row).toMatchObject({
+      stage: 'lead',
+      enteredAt: MON_10,
+      slaOutcome: 'met',
+    });
     expect(written(o)[P.gateStatus]).toBe('clear');
     // The gate passed, so the remediation task's gap is closed: completed, not cancelled.
     expect(only(o, 'completeTask').map((c) => c.key)).toContain(only(r, 'createTask')[0]!.key);
   });
 
   it('does nothing twice for a duplicate of the blocked snapshot', () => {
-    expect(reconcile({ playbook, state: r.state, snapshot: blocked, now: T1 + 2 * MIN }).commands).toEqual([]);
+    expect(reconcile({ playbook, state: r.state, snapshot: blocked, now: T1 + 2 * MIN }).commands).toEqual(
+      [],
+    );
   });
 });
 
@@ -126,7 +146,11 @@ describe('gate: remediation stage', () => {
   const state = reconcile({
     playbook,
     state: start(),
-    snapshot: snap({ stage: 'intake', stageEnteredAt: intakeAt, properties: { num_contacted_notes: '1', insurance_id: 'x' } }),
+    snapshot: snap({
+      stage: 'intake',
+      stageEnteredAt: intakeAt,
+      properties: { num_contacted_notes: '1', insurance_id: 'x' },
+    }),
     now: intakeAt,
   }).state!;
   const intakeId = `d1:intake:${intakeAt}`;
@@ -145,16 +169,28 @@ describe('gate: remediation stage', () => {
 
   it('routes the deal to the remediation stage named on the target stage', () => {
     expect(only(r, 'moveStage')).toEqual([{ type: 'moveStage', toStage: 'fix', reason: 'gate_remediation' }]);
-    expect(written(r)).toEqual({ [P.gateStatus]: 'blocked_remediation', [P.gateMissing]: 'Documents received' });
+    expect(written(r)).toEqual({
+      [P.gateStatus]: 'blocked_remediation',
+      [P.gateMissing]: 'Documents received',
+    });
     expect(r.state!.gate.pendingStage).toBe('fix');
   });
 
   it('enters the remediation stage as a normal entry, not counted as backflow, keeping its task', () => {
-    const arrive = snap({ stage: 'fix', stageEnteredAt: intakeAt + HOUR + MIN, properties: ready, tasks: toReview.tasks });
+    const arrive = snap({
+      stage: 'fix',
+      stageEnteredAt: intakeAt + HOUR + MIN,
+      properties: ready,
+      tasks: toReview.tasks,
+    });
     const e = reconcile({ playbook, state: r.state, snapshot: arrive, now: intakeAt + HOUR + MIN });
     expect(e.state!.current!.stage).toBe('fix');
     expect(e.state!.backflowCount).toBe(0);
-    expect(only(e, 'recordHistory')[0]!.row).toMatchObject({ stage: 'intake', toStage: 'fix', slaOutcome: 'met' });
+    expect(only(e, 'recordHistory')[0]!.row).toMatchObject({
+      stage: 'intake',
+      toStage: 'fix',
+      slaOutcome: 'met',
+    });
     const remediationKey = only(r, 'createTask')[0]!.key;
     expect(e.state!.current!.tasks.map((t) => t.key)).toContain(remediationKey);
     expect(only(e, 'cancelTask').map((c) => c.key)).not.toContain(remediationKey);
@@ -169,7 +205,11 @@ describe('backward moves', () => {
     const inIntake = reconcile({
       playbook,
       state: start(),
-      snapshot: snap({ stage: 'intake', stageEnteredAt: T1, properties: { num_contacted_notes: '1', insurance_id: 'x' } }),
+      snapshot: snap({
+        stage: 'intake',
+        stageEnteredAt: T1,
+        properties: { num_contacted_notes: '1', insurance_id: 'x' },
+      }),
       now: T1,
     }).state!;
     const back = snap({ stage: 'lead', stageEnteredAt: T1 + HOUR });
@@ -191,7 +231,10 @@ describe('owner changes', () => {
     expect(handoff).toMatchObject({ kind: 'handoff', ownerId: '102', key: `${LEAD_ID}:handoff:1` });
     expect(handoff!.body).toContain('First call');
     expect(rules(r)).toContain('owner.changed');
-    expect(reconcile({ playbook, state: r.state, snapshot: snap({ ownerId: '102' }), now: MON_10 + HOUR }).commands).toEqual([]);
+    expect(
+      reconcile({ playbook, state: r.state, snapshot: snap({ ownerId: '102' }), now: MON_10 + HOUR })
+        .commands,
+    ).toEqual([]);
   });
 
   it('record an unassignment without a task', () => {
@@ -204,7 +247,12 @@ describe('owner changes', () => {
 describe('pause and resume', () => {
   const state = start();
   const pausedAt = MON_10 + 30 * MIN;
-  const paused = reconcile({ playbook, state, snapshot: snap({ properties: { waiting_on: 'patient' } }), now: pausedAt });
+  const paused = reconcile({
+    playbook,
+    state,
+    snapshot: snap({ properties: { waiting_on: 'patient' } }),
+    now: pausedAt,
+  });
 
   it('pauses while a pause condition holds and cancels the timers', () => {
     expect(paused.state!.current!.sla!.status).toBe('paused');
@@ -215,18 +263,31 @@ describe('pause and resume', () => {
   it('resumes with the due time moved by the paused business time, same timer ids', () => {
     // Paused 10:30 Monday -> resumed 10:00 Tuesday: 6.5 staffed hours paused (overnight is not staffed).
     const resumeAt = at('2026-03-03T10:00:00-05:00');
-    const r = reconcile({ playbook, state: paused.state, snapshot: snap({ properties: { waiting_on: '' } }), now: resumeAt });
+    const r = reconcile({
+      playbook,
+      state: paused.state,
+      snapshot: snap({ properties: { waiting_on: '' } }),
+      now: resumeAt,
+    });
     const clock = r.state!.current!.sla!;
     expect(clock.status).toBe('running');
     expect(clock.originalDueAt).toBe(MON_10 + 2 * HOUR);
     // 30 min consumed before the pause, 90 min left from Tuesday 10:00.
     expect(clock.dueAt).toBe(resumeAt + 90 * MIN);
-    const ids = only(r, 'scheduleTimer').map((t) => t.timerId).sort();
-    expect(ids).toEqual(only(reconcile({ playbook, state: null, snapshot: snap(), now: MON_10 }), 'scheduleTimer').map((t) => t.timerId).sort());
+    const ids = only(r, 'scheduleTimer')
+      .map((t) => t.timerId)
+      .sort();
+    expect(ids).toEqual(
+      only(reconcile({ playbook, state: null, snapshot: snap(), now: MON_10 }), 'scheduleTimer')
+        .map((t) => t.timerId)
+        .sort(),
+    );
     expect(written(r)).toMatchObject({ [P.slaStatus]: 'running', [P.slaDueAt]: String(resumeAt + 90 * MIN) });
     // The SLA task is due at the deadline, so it moves too.
     const slaKey = r.state!.current!.tasks.find((t) => t.kind === 'sla')!.key;
-    expect(only(r, 'rescheduleTask')).toEqual([{ type: 'rescheduleTask', key: slaKey, dueAt: resumeAt + 90 * MIN }]);
+    expect(only(r, 'rescheduleTask')).toEqual([
+      { type: 'rescheduleTask', key: slaKey, dueAt: resumeAt + 90 * MIN },
+    ]);
   });
 });
 
@@ -244,7 +305,11 @@ describe('idempotency', () => {
     const moved = reconcile({
       playbook,
       state: start(),
-      snapshot: snap({ stage: 'intake', stageEnteredAt: T1, properties: { num_contacted_notes: '1', insurance_id: 'x' } }),
+      snapshot: snap({
+        stage: 'intake',
+        stageEnteredAt: T1,
+        properties: { num_contacted_notes: '1', insurance_id: 'x' },
+      }),
       now: T1,
     });
     const stale = reconcile({ playbook, state: moved.state, snapshot: snap(), now: T1 + MIN });
@@ -262,7 +327,11 @@ describe('tasks orphaned by a crash between the HubSpot write and the state save
   const snapshot = snap({
     stage: 'lead',
     stageEnteredAt: MON_10,
-    tasks: { [`${lostEntry}:sla`]: 'NOT_STARTED', [`${lostEntry}:task:docs`]: 'COMPLETED', [`${LEAD_ID}:sla`]: 'NOT_STARTED' },
+    tasks: {
+      [`${lostEntry}:sla`]: 'NOT_STARTED',
+      [`${lostEntry}:task:docs`]: 'COMPLETED',
+      [`${LEAD_ID}:sla`]: 'NOT_STARTED',
+    },
   });
   const r = reconcile({ playbook, state, snapshot, now: T1 + 5 * MIN });
 

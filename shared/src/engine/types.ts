@@ -65,14 +65,16 @@ export const VisitInputs = z.object({
   /** criterionKey list of the pause conditions in force when the intervals were seen. */
   pauseKey: z.string(),
   /** Breach-reason evidence at exit: counts and flags only; absent when the deal was gone (deleted, merged). */
-  evidence: z.object({
-    ownerChanges: z.number().int().nonnegative(),
-    /** When the owner changed (instants only), so a replay counts the changes before its own breach time. */
-    ownerChangesAt: z.array(z.number()).optional(),
-    noOwner: z.boolean(),
-    unansweredAttempts: z.number().int().nonnegative(),
-    ownerOpenTasks: z.number().int().nonnegative().optional(),
-  }).optional(),
+  evidence: z
+    .object({
+      ownerChanges: z.number().int().nonnegative(),
+      /** When the owner changed (instants only), so a replay counts the changes before its own breach time. */
+      ownerChangesAt: z.array(z.number()).optional(),
+      noOwner: z.boolean(),
+      unansweredAttempts: z.number().int().nonnegative(),
+      ownerOpenTasks: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
 });
 
 export type InputsAt = z.infer<typeof InputsAt>;
@@ -138,7 +140,11 @@ export const BreachFacts = z.object({
   ownerOutsideRole: z.boolean().nullable(),
 });
 
-export const OwnerChange = z.object({ at: z.number(), from: z.string().nullable(), to: z.string().nullable() });
+export const OwnerChange = z.object({
+  at: z.number(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+});
 
 export const StageEntry = z.object({
   /** Deterministic: `${dealId}:${stage}:${enteredAt}`; task keys and timer ids derive from it. */
@@ -376,7 +382,14 @@ export const Command = z.discriminatedUnion('type', [
       inferredReason: BreachReason.nullable().optional(),
       /** Reason corrections by reps on this visit (who, when, from -> to), oldest first. */
       corrections: z
-        .array(z.object({ at: z.number(), userId: z.string().nullable(), from: BreachReason.nullable(), to: BreachReason }))
+        .array(
+          z.object({
+            at: z.number(),
+            userId: z.string().nullable(),
+            from: BreachReason.nullable(),
+            to: BreachReason,
+          }),
+        )
         .optional(),
       /** Values of the playbook's scorecard dimensions at exit (short tokens only), keyed by property. */
       dims: z.record(z.string(), z.string()).optional(),

@@ -9,7 +9,8 @@ const T1 = MON_10 + HOUR;
 const LEAD = `d1:lead:${MON_10}`;
 const INTAKE = `d1:intake:${T1}`;
 
-const decideWith = (state: DealState, now: number) => (s: DealSnapshot) => reconcile({ playbook, state, snapshot: s, now });
+const decideWith = (state: DealState, now: number) => (s: DealSnapshot) =>
+  reconcile({ playbook, state, snapshot: s, now });
 
 /** The service's view: every task Stagekeeper left open is taken as open and listed as unread. */
 function unread(s: DealSnapshot, keys: string[]): DealSnapshot {
@@ -23,7 +24,14 @@ describe('dependsOnUnreadTasks', () => {
   const leadTasks = [`${LEAD}:sla`, `${LEAD}:task:call`];
 
   it('a forward move that passes its gate does not depend on them: leaving closes the tasks whatever their status', () => {
-    const moved = unread(snap({ stage: 'intake', stageEnteredAt: T1, properties: { num_contacted_notes: '1', insurance_id: 'x' } }), leadTasks);
+    const moved = unread(
+      snap({
+        stage: 'intake',
+        stageEnteredAt: T1,
+        properties: { num_contacted_notes: '1', insurance_id: 'x' },
+      }),
+      leadTasks,
+    );
     const decide = decideWith(lead, T1 + MIN);
     expect(dependsOnUnreadTasks(decide, moved, decide(moved))).toBe(false);
   });
@@ -32,13 +40,21 @@ describe('dependsOnUnreadTasks', () => {
     const inIntake = reconcile({
       playbook,
       state: lead,
-      snapshot: snap({ stage: 'intake', stageEnteredAt: T1, properties: { num_contacted_notes: '1', insurance_id: 'x' } }),
+      snapshot: snap({
+        stage: 'intake',
+        stageEnteredAt: T1,
+        properties: { num_contacted_notes: '1', insurance_id: 'x' },
+      }),
       now: T1,
     }).state!;
     const T2 = T1 + 2 * HOUR;
     const intakeTasks = [`${INTAKE}:sla`, `${INTAKE}:task:consent`, `${INTAKE}:task:day1`];
     const moved = unread(
-      snap({ stage: 'review', stageEnteredAt: T2, properties: { num_contacted_notes: '1', insurance_id: 'x', intake_form_at: '1', docs_ok: 'true' } }),
+      snap({
+        stage: 'review',
+        stageEnteredAt: T2,
+        properties: { num_contacted_notes: '1', insurance_id: 'x', intake_form_at: '1', docs_ok: 'true' },
+      }),
       intakeTasks,
     );
     const decide = decideWith(inIntake, T2 + MIN);

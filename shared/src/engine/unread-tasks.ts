@@ -7,7 +7,11 @@ import type { Command, DealSnapshot, EngineResult } from './types';
  * changes nothing. The decision is made again with each unread task completed, and with all of them completed;
  * if each comes out the same (state and commands, except closing those very tasks), the first decision stands.
  */
-export function dependsOnUnreadTasks(decide: (snapshot: DealSnapshot) => EngineResult, snapshot: DealSnapshot, decided: EngineResult): boolean {
+export function dependsOnUnreadTasks(
+  decide: (snapshot: DealSnapshot) => EngineResult,
+  snapshot: DealSnapshot,
+  decided: EngineResult,
+): boolean {
   const unread = snapshot.unreadTasks ?? [];
   if (unread.length === 0) return false;
   const variants = unread.length === 1 ? [unread] : [...unread.map((k) => [k]), unread];
@@ -20,7 +24,8 @@ export function dependsOnUnreadTasks(decide: (snapshot: DealSnapshot) => EngineR
   return false;
 }
 
-const closes = (c: Command, keys: Set<string>) => (c.type === 'completeTask' || c.type === 'cancelTask') && keys.has(c.key);
+const closes = (c: Command, keys: Set<string>) =>
+  (c.type === 'completeTask' || c.type === 'cancelTask') && keys.has(c.key);
 
 function fingerprint(r: EngineResult, completed: Set<string>): string {
   return JSON.stringify({ state: r.state, commands: r.commands.filter((c) => !closes(c, completed)) });

@@ -46,7 +46,8 @@ export function enumerationProperties(playbook: Playbook): string[] {
   if (hit) return hit;
   const names = new Set<string>();
   const visit = (list: readonly Criterion[]) => {
-    for (const c of list) if (c.op === 'equals' || c.op === 'notEquals' || c.op === 'oneOf') names.add(c.property);
+    for (const c of list)
+      if (c.op === 'equals' || c.op === 'notEquals' || c.op === 'oneOf') names.add(c.property);
   };
   for (const pl of playbook.pipelines)
     for (const st of pl.stages) {
@@ -117,9 +118,17 @@ export function visitInputs(
     entry: entry.inputs,
     // A deleted or merged deal's snapshot has no properties: recording them as empty would be a guess.
     exit: snapshot.exists
-      ? captureInputs(playbook, [...(stage?.exitCriteria ?? []), ...(stage ? entryCriteriaOf(stage) : [])], snapshot, entry, now)
+      ? captureInputs(
+          playbook,
+          [...(stage?.exitCriteria ?? []), ...(stage ? entryCriteriaOf(stage) : [])],
+          snapshot,
+          entry,
+          now,
+        )
       : { props: {}, held: {} },
-    pauses: (entry.pauseSeen ?? []).map(([from, to]) => [from, to ?? Math.max(from, exitAt)] as [number, number]),
+    pauses: (entry.pauseSeen ?? []).map(
+      ([from, to]) => [from, to ?? Math.max(from, exitAt)] as [number, number],
+    ),
     pauseKey: criteriaKey(stage?.sla?.pauseWhen ?? []),
     ...(snapshot.exists
       ? {

@@ -9,7 +9,10 @@ export function parseDuration(text: string): number | null {
   if (!m || text.trim() === '') return null;
   const [, w, d, h, min] = m;
   const ms =
-    Number(w ?? 0) * UNIT_MS.w + Number(d ?? 0) * UNIT_MS.d + Number(h ?? 0) * UNIT_MS.h + Number(min ?? 0) * UNIT_MS.m;
+    Number(w ?? 0) * UNIT_MS.w +
+    Number(d ?? 0) * UNIT_MS.d +
+    Number(h ?? 0) * UNIT_MS.h +
+    Number(min ?? 0) * UNIT_MS.m;
   return ms > 0 ? ms : null;
 }
 
@@ -17,7 +20,12 @@ export function parseDuration(text: string): number | null {
 export function formatDuration(ms: number): string {
   let rest = Math.round(ms / 60_000);
   const parts: string[] = [];
-  for (const [unit, size] of [['w', 10_080], ['d', 1_440], ['h', 60], ['m', 1]] as const) {
+  for (const [unit, size] of [
+    ['w', 10_080],
+    ['d', 1_440],
+    ['h', 60],
+    ['m', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) parts.push(`${n}${unit}`);
     rest -= n * size;
@@ -31,6 +39,9 @@ export function formatDuration(ms: number): string {
  */
 export const Duration = z.string().superRefine((value, ctx) => {
   if (parseDuration(value) === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like "4h" or "15m", got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a duration like "4h" or "15m", got ${JSON.stringify(value)}`,
+    });
   }
 });

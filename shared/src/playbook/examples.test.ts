@@ -18,12 +18,16 @@ describe('example playbooks', () => {
     expect(first).toBe('# yaml-language-server: $schema=./playbook.schema.json');
   });
 
-  it.each(names)('%s uses HubSpot-shaped ids: digit owner and team ids, stage ids unique across pipelines', (name) => {
-    const p = loadExamplePlaybook(name);
-    for (const r of p.roles) for (const id of [r.lead, ...r.owners, ...r.teams]) expect(id).toMatch(/^\d+$/);
-    const stageIds = p.pipelines.flatMap((pl) => pl.stages.map((s) => s.id));
-    expect(new Set(stageIds).size).toBe(stageIds.length);
-  });
+  it.each(names)(
+    '%s uses HubSpot-shaped ids: digit owner and team ids, stage ids unique across pipelines',
+    (name) => {
+      const p = loadExamplePlaybook(name);
+      for (const r of p.roles)
+        for (const id of [r.lead, ...r.owners, ...r.teams]) expect(id).toMatch(/^\d+$/);
+      const stageIds = p.pipelines.flatMap((pl) => pl.stages.map((s) => s.id));
+      expect(new Set(stageIds).size).toBe(stageIds.length);
+    },
+  );
 });
 
 // The canonical playbook is seed 000 ("Telehealth CRM Pipeline Design: Stages, Owners, and SLAs") exactly; each
@@ -38,7 +42,16 @@ describe('canonical telehealth playbook (seed 000)', () => {
     return s;
   };
   const role = (id: string) => p.roles.find((r) => r.id === id)!;
-  const CORE = ['New Lead', 'Contact Attempted', 'Intake Started', 'Intake Completed', 'Clinical Review Queue', 'Qualified', 'Started Care', 'Active / Retention'];
+  const CORE = [
+    'New Lead',
+    'Contact Attempted',
+    'Intake Started',
+    'Intake Completed',
+    'Clinical Review Queue',
+    'Qualified',
+    'Started Care',
+    'Active / Retention',
+  ];
 
   it('000 "Use one canonical pipeline across teams: 1. New Lead ... 8. Active / Retention": core stages in that order', () => {
     expect(pipeline.id).toBe('812404417');
@@ -79,7 +92,10 @@ describe('canonical telehealth playbook (seed 000)', () => {
     // "Provider Team owns Qualified / Not Qualified"
     expect([owners['Qualified'], owners['Not Qualified']]).toEqual(['provider_team', 'provider_team']);
     // "Patient Success owns Started Care and Active / Retention"
-    expect([owners['Started Care'], owners['Active / Retention']]).toEqual(['patient_success', 'patient_success']);
+    expect([owners['Started Care'], owners['Active / Retention']]).toEqual([
+      'patient_success',
+      'patient_success',
+    ]);
     // The remediation detour is Intake Ops' rework; Unreachable closes Growth/Ops' cadence.
     expect([owners['Intake Remediation'], owners['Unreachable']]).toEqual(['intake_ops', 'growth_ops']);
   });
@@ -99,7 +115,9 @@ describe('canonical telehealth playbook (seed 000)', () => {
     expect(sla).toMatchObject({ target: '15m', basis: 'business', calendar: 'intake' });
     // The SLA counts on the staffed calendar of the role that owns the stage.
     expect(role('growth_ops').calendar).toBe('intake');
-    expect(sla.overrides).toEqual([{ when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '5m' }]);
+    expect(sla.overrides).toEqual([
+      { when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '5m' },
+    ]);
   });
 
   it('000 "No-response re-engagement: day 1, day 3, day 7 cadence" in calendar days from Contact Attempted', () => {
@@ -143,13 +161,21 @@ describe('canonical telehealth playbook (seed 000)', () => {
 
   it('000 "escalate to lead on breach": every SLA stage has a lead task or hand-over at 100 % or earlier', () => {
     for (const s of stages.filter((x) => x.sla)) {
-      const byBreach = s.sla!.escalations.filter((l) => l.at <= 100).flatMap((l) => l.actions.map((a) => a.type));
-      expect(byBreach.some((t) => t === 'taskForLead' || t === 'reassignToLead'), s.label).toBe(true);
+      const byBreach = s
+        .sla!.escalations.filter((l) => l.at <= 100)
+        .flatMap((l) => l.actions.map((a) => a.type));
+      expect(
+        byBreach.some((t) => t === 'taskForLead' || t === 'reassignToLead'),
+        s.label,
+      ).toBe(true);
     }
   });
 
   it('003 closure reasons "no response, not a fit, duplicate, or service out of coverage area" close the cadence', () => {
-    expect(byLabel('Unreachable')).toMatchObject({ closed: true, closureReasons: ['no_response', 'not_a_fit', 'duplicate', 'out_of_coverage'] });
+    expect(byLabel('Unreachable')).toMatchObject({
+      closed: true,
+      closureReasons: ['no_response', 'not_a_fit', 'duplicate', 'out_of_coverage'],
+    });
   });
 
   it('gates clinical review on a complete chart and routes gaps to remediation (000 handoff rules)', () => {
@@ -162,8 +188,15 @@ describe('canonical telehealth playbook (seed 000)', () => {
   });
 
   it("pauses clocks while waiting on the patient where that is someone else's delay", () => {
-    const pausing = stages.filter((s) => s.sla?.pauseWhen.some((c) => c.op === 'equals' && c.property === 'waiting_on'));
-    expect(pausing.map((s) => s.label)).toEqual(['Intake Started', 'Intake Remediation', 'Clinical Review Queue', 'Started Care']);
+    const pausing = stages.filter((s) =>
+      s.sla?.pauseWhen.some((c) => c.op === 'equals' && c.property === 'waiting_on'),
+    );
+    expect(pausing.map((s) => s.label)).toEqual([
+      'Intake Started',
+      'Intake Remediation',
+      'Clinical Review Queue',
+      'Started Care',
+    ]);
   });
 
   it('has a split-day intake calendar with an overnight shift, a US-holiday business-hours calendar and a 24/7 calendar', () => {
@@ -174,7 +207,11 @@ describe('canonical telehealth playbook (seed 000)', () => {
     ]);
     // Overnight: the end is earlier than the start.
     expect(intake?.hours !== '24/7' && intake?.hours.fri[1]).toEqual({ start: '16:00', end: '02:00' });
-    expect(clinical).toMatchObject({ id: 'clinical', timeZone: 'America/New_York', holidaySet: { country: 'US' } });
+    expect(clinical).toMatchObject({
+      id: 'clinical',
+      timeZone: 'America/New_York',
+      holidaySet: { country: 'US' },
+    });
     expect(clinical?.hours !== '24/7' && clinical?.hours.mon).toEqual([{ start: '08:00', end: '18:00' }]);
     expect(onCall?.hours).toBe('24/7');
   });

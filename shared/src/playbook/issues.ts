@@ -22,7 +22,8 @@ export function renderPath(path: Segments): string {
   return out;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function valueAt(input: unknown, path: Segments): { found: boolean; value: unknown } {
   let v = input;
@@ -37,7 +38,8 @@ function valueAt(input: unknown, path: Segments): { found: boolean; value: unkno
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null (an empty value)';
-  if (typeof v === 'string') return v.length > 60 ? `${JSON.stringify(v.slice(0, 57))}...` : JSON.stringify(v);
+  if (typeof v === 'string')
+    return v.length > 60 ? `${JSON.stringify(v.slice(0, 57))}...` : JSON.stringify(v);
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list of ${v.length}`;
   if (typeof v === 'object') return 'an object';
   return String(v);
@@ -59,7 +61,15 @@ const oneOf = (values: readonly unknown[]) =>
 // ---------------------------------------------------------------------------------------------------------
 // Walking the schema alongside the input, to list the keys an object accepts.
 
-type Def = { type: string; innerType?: Schema; in?: Schema; shape?: Record<string, Schema>; element?: Schema; options?: Schema[]; discriminator?: string };
+type Def = {
+  type: string;
+  innerType?: Schema;
+  in?: Schema;
+  shape?: Record<string, Schema>;
+  element?: Schema;
+  options?: Schema[];
+  discriminator?: string;
+};
 type Schema = { _zod: { def: unknown }; safeParse?: (v: unknown) => { success: boolean } };
 const defOf = (s: Schema) => s._zod.def as Def;
 
@@ -85,7 +95,11 @@ function pickOption(s: Schema, value: unknown): Schema | undefined {
     });
     if (hit) return hit;
   }
-  return options.find((o) => (defOf(o).type === 'object') === isRecord(value) && (defOf(o).type === 'array') === Array.isArray(value));
+  return options.find(
+    (o) =>
+      (defOf(o).type === 'object') === isRecord(value) &&
+      (defOf(o).type === 'array') === Array.isArray(value),
+  );
 }
 
 function schemaAt(root: Schema, path: Segments, input: unknown): Schema | undefined {
@@ -142,7 +156,8 @@ function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PropertyKe
   const got = describe(value);
   const one = (message: string): MappedIssue[] => [{ segments, message }];
   // A key that is simply absent reads better as "missing" than as "got nothing".
-  const expectation = (what: string) => (found ? `expected ${what}, got ${got}` : `missing: expected ${what}`);
+  const expectation = (what: string) =>
+    found ? `expected ${what}, got ${got}` : `missing: expected ${what}`;
 
   switch (issue.code) {
     case 'invalid_type': {
@@ -175,13 +190,20 @@ function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PropertyKe
       }
       // When exactly one branch got past the type check, its own complaints (unknown keys included) are the
       // useful ones; the other branches only say "not a string".
-      const typeMismatch = (i: Issue) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value');
+      const typeMismatch = (i: Issue) =>
+        i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value');
       const deep = issue.errors.filter((branch) => branch.length > 0 && !branch.some(typeMismatch));
       if (deep.length === 1) return deep[0]!.flatMap((i) => mapIssue(i, input, root, segments));
       const alternatives = issue.errors.flatMap((branch) =>
         branch
           .filter((i) => i.path.length === 0)
-          .flatMap((i) => (i.code === 'invalid_value' ? i.values.map(literal) : i.code === 'invalid_type' ? [expectedName(i.expected)] : [])),
+          .flatMap((i) =>
+            i.code === 'invalid_value'
+              ? i.values.map(literal)
+              : i.code === 'invalid_type'
+                ? [expectedName(i.expected)]
+                : [],
+          ),
       );
       const unique = [...new Set(alternatives)];
       return one(unique.length ? expectation(unique.join(' or ')) : `${issue.message}, got ${got}`);
@@ -189,7 +211,11 @@ function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PropertyKe
     case 'too_small':
     case 'too_big': {
       const small = issue.code === 'too_small';
-      const bound = Number(small ? (issue as { minimum: number | bigint }).minimum : (issue as { maximum: number | bigint }).maximum);
+      const bound = Number(
+        small
+          ? (issue as { minimum: number | bigint }).minimum
+          : (issue as { maximum: number | bigint }).maximum,
+      );
       const inclusive = issue.inclusive !== false;
       if (issue.origin === 'array' || issue.origin === 'set') {
         const n = Array.isArray(value) ? value.length : 0;
@@ -209,7 +235,8 @@ function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PropertyKe
       // Schema messages that state an expectation ("expected an IANA time zone ...") get the value appended;
       // cross-reference messages already name what they found.
       const msg = issue.message;
-      if (/^expected /.test(msg) && !/, got /.test(msg)) return one(found ? `${msg}, got ${got}` : `missing: ${msg}`);
+      if (/^expected /.test(msg) && !/, got /.test(msg))
+        return one(found ? `${msg}, got ${got}` : `missing: ${msg}`);
       return one(msg);
     }
     default:

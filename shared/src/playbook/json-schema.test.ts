@@ -9,7 +9,12 @@ describe('playbook JSON Schema', () => {
   });
 
   it('identifies itself and leaves keys with defaults optional', () => {
-    const schema = playbookJsonSchema() as { $id: string; title: string; required: string[]; additionalProperties: boolean };
+    const schema = playbookJsonSchema() as {
+      $id: string;
+      title: string;
+      required: string[];
+      additionalProperties: boolean;
+    };
     expect(schema.$id).toMatch(/^https:\/\//);
     expect(schema.title).toBe('Stagekeeper playbook');
     expect(schema.required.sort()).toEqual(['calendars', 'name', 'pipelines', 'roles', 'schemaVersion']);

@@ -18,6 +18,7 @@ export function loadPlaybookFile(path: string): PlaybookParseResult {
 /** A shipped example, validated; throws with the formatted errors because a broken example is a bug. */
 export function loadExamplePlaybook(name: ExamplePlaybookName): Playbook {
   const result = loadPlaybookFile(EXAMPLE_PLAYBOOKS[name]);
-  if (!result.ok) throw new Error(`example playbook "${name}" is invalid:\n${formatPlaybookErrors(result.errors)}`);
+  if (!result.ok)
+    throw new Error(`example playbook "${name}" is invalid:\n${formatPlaybookErrors(result.errors)}`);
   return result.playbook;
 }

@@ -8,7 +8,8 @@ import { parsePlaybook, PlaybookError } from './load';
 type Path = (string | number)[];
 type Mutation = { kind: 'delete' } | { kind: 'replace'; value: unknown };
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Every node's path, root included, in a stable order. */
 function allPaths(v: unknown, at: Path = []): Path[] {
@@ -40,25 +41,29 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 describe('parsePlaybook under random mutations of a valid playbook', () => {
   it('never throws; every error has a message and a path unless the whole document is wrong', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), mutation), { minLength: 1, maxLength: 3 }), fc.boolean(), (mutations, asYaml) => {
-        let doc: unknown = structuredClone(valid);
-        for (const [n, m] of mutations) {
-          const paths = allPaths(doc);
-          doc = mutate(doc, paths[n % paths.length]!, m);
-        }
-        const text = doc === undefined ? '' : asYaml ? stringify(doc) : JSON.stringify(doc);
-        const result = parsePlaybook(text, asYaml ? 'yaml' : 'json');
-        if (result.ok) return;
-        expect(result.errors.length).toBeGreaterThan(0);
-        const lineCount = text.split('\n').length;
-        for (const e of result.errors) {
-          expect(PlaybookError.safeParse(e).success).toBe(true);
-          expect(e.message.trim()).not.toBe('');
-          // Only a document that is not an object at all earns an error without a path.
-          if (e.path === '') expect(isRecord(doc)).toBe(false);
-          if (e.line !== undefined) expect(e.line).toBeLessThanOrEqual(lineCount);
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), mutation), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        (mutations, asYaml) => {
+          let doc: unknown = structuredClone(valid);
+          for (const [n, m] of mutations) {
+            const paths = allPaths(doc);
+            doc = mutate(doc, paths[n % paths.length]!, m);
+          }
+          const text = doc === undefined ? '' : asYaml ? stringify(doc) : JSON.stringify(doc);
+          const result = parsePlaybook(text, asYaml ? 'yaml' : 'json');
+          if (result.ok) return;
+          expect(result.errors.length).toBeGreaterThan(0);
+          const lineCount = text.split('\n').length;
+          for (const e of result.errors) {
+            expect(PlaybookError.safeParse(e).success).toBe(true);
+            expect(e.message.trim()).not.toBe('');
+            // Only a document that is not an object at all earns an error without a path.
+            if (e.path === '') expect(isRecord(doc)).toBe(false);
+            if (e.line !== undefined) expect(e.line).toBeLessThanOrEqual(lineCount);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

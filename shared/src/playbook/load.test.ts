@@ -13,7 +13,9 @@ type Obj = Record<string, any>;
 const base = (): Obj => ({
   schemaVersion: 1,
   name: 'Test playbook',
-  calendars: [{ id: 'office', timeZone: 'America/New_York', hours: { mon: [{ start: '09:00', end: '17:00' }] } }],
+  calendars: [
+    { id: 'office', timeZone: 'America/New_York', hours: { mon: [{ start: '09:00', end: '17:00' }] } },
+  ],
   roles: [{ id: 'intake', name: 'Intake', owners: ['101'], lead: '100' }],
   pipelines: [
     {
@@ -58,16 +60,52 @@ const withoutLines = (errors: PlaybookError[]) => errors.map(({ path, message })
 
 const CRITERION_OPS =
   '"present", "equals", "notEquals", "oneOf", "gt", "gte", "lt", "lte", "dateBefore", "dateAfter", "inFuture", "taskDone"';
-const STAGE_KEYS = 'id, label, ownerRole, entryCriteria, exitCriteria, requiredActions, sla, gate, breachReasons, closed, closureReasons, closedLost';
+const STAGE_KEYS =
+  'id, label, ownerRole, entryCriteria, exitCriteria, requiredActions, sla, gate, breachReasons, closed, closureReasons, closedLost';
 
 const INVALID: [string, (p: Obj) => void, string, string][] = [
-  ['bad duration', (p) => (stage(p, 3).sla.target = '4 hrs'), 'pipelines[0].stages[3].sla.target', 'expected a duration like "4h" or "15m", got "4 hrs"'],
-  ['unknown role', (p) => (stage(p, 1).ownerRole = 'nurse'), 'pipelines[0].stages[1].ownerRole', 'unknown role "nurse" (known: "intake")'],
-  ['unknown SLA calendar', (p) => (stage(p, 0).sla.calendar = 'weekend'), 'pipelines[0].stages[0].sla.calendar', 'unknown calendar "weekend" (known: "office")'],
-  ['unknown role calendar', (p) => (p.roles[0].calendar = 'weekend'), 'roles[0].calendar', 'unknown calendar "weekend" (known: "office")'],
-  ['unknown remediation stage', (p) => (stage(p, 2).gate.stage = 's9'), 'pipelines[0].stages[2].gate.stage', 'unknown remediation stage "s9" in pipeline "p1"'],
-  ['bad time zone', (p) => (p.calendars[0].timeZone = 'America/Springfield'), 'calendars[0].timeZone', 'expected an IANA time zone like "America/New_York", got "America/Springfield"'],
-  ['unknown key', (p) => (p.calendars[0].colour = 'blue'), 'calendars[0].colour', 'unknown key "colour"; allowed here: id, timeZone, hours, holidays, holidaySet'],
+  [
+    'bad duration',
+    (p) => (stage(p, 3).sla.target = '4 hrs'),
+    'pipelines[0].stages[3].sla.target',
+    'expected a duration like "4h" or "15m", got "4 hrs"',
+  ],
+  [
+    'unknown role',
+    (p) => (stage(p, 1).ownerRole = 'nurse'),
+    'pipelines[0].stages[1].ownerRole',
+    'unknown role "nurse" (known: "intake")',
+  ],
+  [
+    'unknown SLA calendar',
+    (p) => (stage(p, 0).sla.calendar = 'weekend'),
+    'pipelines[0].stages[0].sla.calendar',
+    'unknown calendar "weekend" (known: "office")',
+  ],
+  [
+    'unknown role calendar',
+    (p) => (p.roles[0].calendar = 'weekend'),
+    'roles[0].calendar',
+    'unknown calendar "weekend" (known: "office")',
+  ],
+  [
+    'unknown remediation stage',
+    (p) => (stage(p, 2).gate.stage = 's9'),
+    'pipelines[0].stages[2].gate.stage',
+    'unknown remediation stage "s9" in pipeline "p1"',
+  ],
+  [
+    'bad time zone',
+    (p) => (p.calendars[0].timeZone = 'America/Springfield'),
+    'calendars[0].timeZone',
+    'expected an IANA time zone like "America/New_York", got "America/Springfield"',
+  ],
+  [
+    'unknown key',
+    (p) => (p.calendars[0].colour = 'blue'),
+    'calendars[0].colour',
+    'unknown key "colour"; allowed here: id, timeZone, hours, holidays, holidaySet',
+  ],
   [
     'misspelt key (the missing real key is not reported twice)',
     (p) => {
@@ -78,27 +116,47 @@ const INVALID: [string, (p: Obj) => void, string, string][] = [
     `unknown key "owner_role" (did you mean "ownerRole"?); allowed here: ${STAGE_KEYS}`,
   ],
   [
-    'unknown key inside a criterion lists that criterion\'s keys',
+    "unknown key inside a criterion lists that criterion's keys",
     (p) => (stage(p, 2).entryCriteria[0].value = 'x'),
     'pipelines[0].stages[2].entryCriteria[0].value',
     'unknown key "value"; allowed here: op, property, label',
   ],
-  ['bad criterion op', (p) => (stage(p, 2).entryCriteria[0].op = 'exists'), 'pipelines[0].stages[2].entryCriteria[0].op', `expected one of ${CRITERION_OPS}, got "exists"`],
-  ['missing criterion op', (p) => delete stage(p, 2).entryCriteria[0].op, 'pipelines[0].stages[2].entryCriteria[0].op', `missing: expected one of ${CRITERION_OPS}`],
+  [
+    'bad criterion op',
+    (p) => (stage(p, 2).entryCriteria[0].op = 'exists'),
+    'pipelines[0].stages[2].entryCriteria[0].op',
+    `expected one of ${CRITERION_OPS}, got "exists"`,
+  ],
+  [
+    'missing criterion op',
+    (p) => delete stage(p, 2).entryCriteria[0].op,
+    'pipelines[0].stages[2].entryCriteria[0].op',
+    `missing: expected one of ${CRITERION_OPS}`,
+  ],
   [
     'bad escalation action',
     (p) => (stage(p, 3).sla.escalations[0].actions[0].type = 'page'),
     'pipelines[0].stages[3].sla.escalations[0].actions[0].type',
     'expected one of "notifyOwner", "taskForLead", "reassignToLead", "setProperty", got "page"',
   ],
-  ['taskDone naming an unknown task', (p) => (stage(p, 1).exitCriteria[0].task = 'email'), 'pipelines[0].stages[1].exitCriteria[0].task', 'unknown task "email": name one of this stage\'s requiredActions'],
+  [
+    'taskDone naming an unknown task',
+    (p) => (stage(p, 1).exitCriteria[0].task = 'email'),
+    'pipelines[0].stages[1].exitCriteria[0].task',
+    'unknown task "email": name one of this stage\'s requiredActions',
+  ],
   [
     'taskDone as an entry criterion',
     (p) => (stage(p, 1).entryCriteria = [{ op: 'taskDone', task: 'call' }]),
     'pipelines[0].stages[1].entryCriteria[0].op',
     'taskDone is only possible in exitCriteria: a stage creates its tasks on entry',
   ],
-  ['duplicate stage id', (p) => (stage(p, 1).id = 's0'), 'pipelines[0].stages[1].id', 'duplicate stage id "s0"'],
+  [
+    'duplicate stage id',
+    (p) => (stage(p, 1).id = 's0'),
+    'pipelines[0].stages[1].id',
+    'duplicate stage id "s0"',
+  ],
   [
     'non-increasing escalation levels',
     (p) => (stage(p, 3).sla.escalations[1].at = 75),
@@ -112,29 +170,99 @@ const INVALID: [string, (p: Obj) => void, string, string][] = [
     'pipelines[0].stages[0].id',
     'expected a string, got 1180512201 (write it in quotes: "1180512201")',
   ],
-  ['empty stage list', (p) => (p.pipelines[0].stages = []), 'pipelines[0].stages', 'expected at least 1 item, got none'],
+  [
+    'empty stage list',
+    (p) => (p.pipelines[0].stages = []),
+    'pipelines[0].stages',
+    'expected at least 1 item, got none',
+  ],
   ['empty name', (p) => (p.name = ''), 'name', 'expected a non-empty string, got ""'],
   ['wrong schemaVersion', (p) => (p.schemaVersion = 2), 'schemaVersion', 'expected 1, got 2'],
-  ['bad enum', (p) => (stage(p, 1).requiredActions[0].type = 'SMS'), 'pipelines[0].stages[1].requiredActions[0].type', 'expected one of "CALL", "EMAIL", "TODO", got "SMS"'],
-  ['hours neither 24/7 nor weekly', (p) => (p.calendars[0].hours = '24x7'), 'calendars[0].hours', 'expected "24/7" or an object, got "24x7"'],
+  [
+    'bad enum',
+    (p) => (stage(p, 1).requiredActions[0].type = 'SMS'),
+    'pipelines[0].stages[1].requiredActions[0].type',
+    'expected one of "CALL", "EMAIL", "TODO", got "SMS"',
+  ],
+  [
+    'hours neither 24/7 nor weekly',
+    (p) => (p.calendars[0].hours = '24x7'),
+    'calendars[0].hours',
+    'expected "24/7" or an object, got "24x7"',
+  ],
   [
     'bad date inside the holiday union',
     (p) => (p.calendars[0].holidays = [{ date: '2026-13-01', name: 'Nope' }]),
     'calendars[0].holidays[0].date',
     'expected a real calendar date, got "2026-13-01"',
   ],
-  ['bad clock time', (p) => (p.calendars[0].hours.mon[0].end = '5pm'), 'calendars[0].hours.mon[0].end', 'expected a time like "08:00" or "24:00", got "5pm"'],
-  ['escalation beyond range', (p) => (stage(p, 3).sla.escalations[1].at = 2000), 'pipelines[0].stages[3].sla.escalations[1].at', 'expected a number <= 1000, got 2000'],
-  ['role without owners or teams', (p) => (p.roles[0].owners = []), 'roles[0]', 'a role needs at least one owner or team'],
-  ['business SLA without calendar', (p) => delete stage(p, 0).sla.calendar, 'pipelines[0].stages[0].sla.calendar', 'a business-time SLA needs a calendar'],
-  ['closed stage with an SLA', (p) => (stage(p, 3).closed = true), 'pipelines[0].stages[3].sla', 'a closed stage cannot have an SLA'],
-  ['stage as its own remediation', (p) => (stage(p, 2).gate.stage = 's2'), 'pipelines[0].stages[2].gate.stage', 'a stage cannot be its own remediation stage'],
+  [
+    'bad clock time',
+    (p) => (p.calendars[0].hours.mon[0].end = '5pm'),
+    'calendars[0].hours.mon[0].end',
+    'expected a time like "08:00" or "24:00", got "5pm"',
+  ],
+  [
+    'escalation beyond range',
+    (p) => (stage(p, 3).sla.escalations[1].at = 2000),
+    'pipelines[0].stages[3].sla.escalations[1].at',
+    'expected a number <= 1000, got 2000',
+  ],
+  [
+    'role without owners or teams',
+    (p) => (p.roles[0].owners = []),
+    'roles[0]',
+    'a role needs at least one owner or team',
+  ],
+  [
+    'business SLA without calendar',
+    (p) => delete stage(p, 0).sla.calendar,
+    'pipelines[0].stages[0].sla.calendar',
+    'a business-time SLA needs a calendar',
+  ],
+  [
+    'closed stage with an SLA',
+    (p) => (stage(p, 3).closed = true),
+    'pipelines[0].stages[3].sla',
+    'a closed stage cannot have an SLA',
+  ],
+  [
+    'stage as its own remediation',
+    (p) => (stage(p, 2).gate.stage = 's2'),
+    'pipelines[0].stages[2].gate.stage',
+    'a stage cannot be its own remediation stage',
+  ],
   // Checks added to schema.ts alongside the loader:
-  ['impossible holiday date', (p) => (p.calendars[0].holidays = ['2026-02-30']), 'calendars[0].holidays[0]', 'expected a real calendar date, got "2026-02-30"'],
-  ['malformed holiday date reported once', (p) => (p.calendars[0].holidays = ['2026-2-3']), 'calendars[0].holidays[0]', 'expected a local date like "2026-12-25", got "2026-2-3"'],
-  ['unknown holiday country', (p) => (p.calendars[0].holidaySet = { country: 'UK' }), 'calendars[0].holidaySet.country', 'unknown holiday country "UK" (date-holidays has no such code)'],
-  ['unknown holiday state', (p) => (p.calendars[0].holidaySet = { country: 'GB', state: 'XYZ' }), 'calendars[0].holidaySet.state', 'unknown holiday state "XYZ" for GB (known: ALD, ENG, NIR, SCT, WLS)'],
-  ['calendar never staffed', (p) => (p.calendars[0].hours = {}), 'calendars[0].hours', 'a calendar needs at least one staffed interval (or "24/7")'],
+  [
+    'impossible holiday date',
+    (p) => (p.calendars[0].holidays = ['2026-02-30']),
+    'calendars[0].holidays[0]',
+    'expected a real calendar date, got "2026-02-30"',
+  ],
+  [
+    'malformed holiday date reported once',
+    (p) => (p.calendars[0].holidays = ['2026-2-3']),
+    'calendars[0].holidays[0]',
+    'expected a local date like "2026-12-25", got "2026-2-3"',
+  ],
+  [
+    'unknown holiday country',
+    (p) => (p.calendars[0].holidaySet = { country: 'UK' }),
+    'calendars[0].holidaySet.country',
+    'unknown holiday country "UK" (date-holidays has no such code)',
+  ],
+  [
+    'unknown holiday state',
+    (p) => (p.calendars[0].holidaySet = { country: 'GB', state: 'XYZ' }),
+    'calendars[0].holidaySet.state',
+    'unknown holiday state "XYZ" for GB (known: ALD, ENG, NIR, SCT, WLS)',
+  ],
+  [
+    'calendar never staffed',
+    (p) => (p.calendars[0].hours = {}),
+    'calendars[0].hours',
+    'a calendar needs at least one staffed interval (or "24/7")',
+  ],
   [
     'interval starting at 24:00',
     (p) => (p.calendars[0].hours.tue = [{ start: '24:00', end: '06:00' }]),
@@ -147,14 +275,21 @@ const INVALID: [string, (p: Obj) => void, string, string][] = [
       (stage(p, 0).sla = {
         target: '1d',
         basis: 'calendar',
-        overrides: [{ when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '2h', basis: 'business' }],
+        overrides: [
+          { when: [{ op: 'equals', property: 'urgency', value: 'urgent' }], target: '2h', basis: 'business' },
+        ],
       }),
     'pipelines[0].stages[0].sla.overrides[0].basis',
     "a business-time override needs the SLA's calendar",
   ],
   [
     'date comparison without an offset',
-    (p) => (stage(p, 2).entryCriteria[0] = { op: 'dateBefore', property: 'care_start_date', value: '2026-03-01T09:00' }),
+    (p) =>
+      (stage(p, 2).entryCriteria[0] = {
+        op: 'dateBefore',
+        property: 'care_start_date',
+        value: '2026-03-01T09:00',
+      }),
     'pipelines[0].stages[2].entryCriteria[0].value',
     'expected an ISO date like "2026-03-01" or a date-time with an offset like "2026-03-01T09:00:00Z", got "2026-03-01T09:00"',
   ],
@@ -189,7 +324,8 @@ describe('parsePlaybook: invalid playbooks', () => {
       { path: 'calendars[0].hours', message: 'a calendar needs at least one staffed interval (or "24/7")' },
       {
         path: 'calendars[0].hours.monday',
-        message: 'unknown key "monday" (did you mean "mon"?); allowed here: mon, tue, wed, thu, fri, sat, sun',
+        message:
+          'unknown key "monday" (did you mean "mon"?); allowed here: mon, tue, wed, thu, fri, sat, sun',
       },
     ]);
   });
@@ -199,12 +335,17 @@ describe('parsePlaybook: invalid playbooks', () => {
     stage(p, 3).sla.target = '4 hrs';
     p.calendars[0].colour = 'blue';
     const r = parsePlaybook(JSON.stringify(p), 'json');
-    expect(r.ok ? [] : r.errors.map((e) => e.path)).toEqual(['calendars[0].colour', 'pipelines[0].stages[3].sla.target']);
+    expect(r.ok ? [] : r.errors.map((e) => e.path)).toEqual([
+      'calendars[0].colour',
+      'pipelines[0].stages[3].sla.target',
+    ]);
   });
 
   it('a document that is not an object is a top-level error', () => {
     const r = parsePlaybook('just a sentence', 'yaml');
-    expect(r.ok ? null : withoutLines(r.errors)).toEqual([{ path: '', message: 'expected the playbook to be an object, got "just a sentence"' }]);
+    expect(r.ok ? null : withoutLines(r.errors)).toEqual([
+      { path: '', message: 'expected the playbook to be an object, got "just a sentence"' },
+    ]);
   });
 
   it('an empty document is a top-level error', () => {
@@ -225,7 +366,9 @@ describe('parsePlaybook: syntax errors come back as errors with a line', () => {
 
   it('YAML duplicate keys', () => {
     const r = parsePlaybook('schemaVersion: 1\nname: A\nname: B\n', 'yaml');
-    expect(r.ok ? null : r.errors).toEqual([{ path: '', line: 3, message: 'YAML syntax error: Map keys must be unique' }]);
+    expect(r.ok ? null : r.errors).toEqual([
+      { path: '', line: 3, message: 'YAML syntax error: Map keys must be unique' },
+    ]);
   });
 
   it('JSON', () => {
@@ -266,9 +409,15 @@ describe('parsePlaybook: line numbers', () => {
   });
 
   it('points a value inside a flow mapping at its line', () => {
-    const text = telehealth.replace('op: oneOf, property: clinical_risk_level', 'op: anyOf, property: clinical_risk_level');
+    const text = telehealth.replace(
+      'op: oneOf, property: clinical_risk_level',
+      'op: anyOf, property: clinical_risk_level',
+    );
     const [e] = errorsOf(text);
-    expect(e).toMatchObject({ path: 'pipelines[0].stages[5].entryCriteria[2].op', line: lineOf('op: anyOf', text) });
+    expect(e).toMatchObject({
+      path: 'pipelines[0].stages[5].entryCriteria[2].op',
+      line: lineOf('op: anyOf', text),
+    });
   });
 
   it('points an unknown key at the key', () => {
@@ -281,18 +430,26 @@ describe('parsePlaybook: line numbers', () => {
   it('points a missing key at the object that lacks it', () => {
     const text = telehealth.replace('    lead: "70315510"\n', '');
     const [e] = errorsOf(text);
-    expect(e).toMatchObject({ path: 'roles[2].lead', message: 'missing: expected a string', line: lineOf('- id: clinical_ops', text) });
+    expect(e).toMatchObject({
+      path: 'roles[2].lead',
+      message: 'missing: expected a string',
+      line: lineOf('- id: clinical_ops', text),
+    });
   });
 
   it('points a cross-reference error at the referring value', () => {
-    const text = telehealth.replace('ownerRole: patient_success\n        requiredActions:\n          - { id: checkin_30d', 'ownerRole: success_team\n        requiredActions:\n          - { id: checkin_30d');
+    const text = telehealth.replace(
+      'ownerRole: patient_success\n        requiredActions:\n          - { id: checkin_30d',
+      'ownerRole: success_team\n        requiredActions:\n          - { id: checkin_30d',
+    );
     const [e] = errorsOf(text);
     expect(e?.path).toBe('pipelines[0].stages[8].ownerRole');
     expect(e?.line).toBe(lineOf('ownerRole: success_team', text));
   });
 
   it('points at the anchor when the bad value is reused through an alias', () => {
-    const text = 'schemaVersion: 1\nname: x\ncalendars:\n  - &cal\n    id: c\n    timeZone: Mars/Base\n    hours: "24/7"\nroles: []\npipelines: []\n';
+    const text =
+      'schemaVersion: 1\nname: x\ncalendars:\n  - &cal\n    id: c\n    timeZone: Mars/Base\n    hours: "24/7"\nroles: []\npipelines: []\n';
     const r = parsePlaybook(text, 'yaml');
     expect(r.ok ? [] : r.errors.find((e) => e.path === 'calendars[0].timeZone')?.line).toBe(6);
   });
@@ -326,7 +483,11 @@ describe('parsePlaybook: formats', () => {
     if (!r.ok) return;
     expect(r.playbook.version).toBe(1);
     expect(r.playbook.pipelines[0]!.gate).toEqual({ onBlocked: 'revert' });
-    expect(r.playbook.pipelines[0]!.stages[0]!.sla).toMatchObject({ basis: 'business', warningAt: 75, overrides: [] });
+    expect(r.playbook.pipelines[0]!.stages[0]!.sla).toMatchObject({
+      basis: 'business',
+      warningAt: 75,
+      overrides: [],
+    });
   });
 
   it('takes the format from the source name when there is one', () => {
@@ -345,7 +506,12 @@ describe('validatePlaybook', () => {
     stage(p, 3).sla.target = '4 hrs';
     expect(validatePlaybook(p)).toEqual({
       ok: false,
-      errors: [{ path: 'pipelines[0].stages[3].sla.target', message: 'expected a duration like "4h" or "15m", got "4 hrs"' }],
+      errors: [
+        {
+          path: 'pipelines[0].stages[3].sla.target',
+          message: 'expected a duration like "4h" or "15m", got "4 hrs"',
+        },
+      ],
     });
     expect(validatePlaybook(base()).ok).toBe(true);
   });
@@ -381,18 +547,27 @@ describe('loadPlaybookFile and formatPlaybookErrors', () => {
         ],
         'draft.yaml',
       ),
-    ).toBe('draft.yaml: expected a playbook, got an empty document\ndraft.yaml:7: roles[0].lead: missing: expected a string');
+    ).toBe(
+      'draft.yaml: expected a playbook, got an empty document\ndraft.yaml:7: roles[0].lead: missing: expected a string',
+    );
   });
 
   it('reports an unreadable file as an error, not a throw', () => {
     const r = loadPlaybookFile(join(tmpdir(), 'stagekeeper-no-such-dir', 'missing.yaml'));
     expect(r.ok ? null : r.errors).toEqual([
-      { path: '', message: 'cannot read the file (ENOENT)', source: join(tmpdir(), 'stagekeeper-no-such-dir', 'missing.yaml') },
+      {
+        path: '',
+        message: 'cannot read the file (ENOENT)',
+        source: join(tmpdir(), 'stagekeeper-no-such-dir', 'missing.yaml'),
+      },
     ]);
   });
 });
 
 it('an unknown YAML tag is an error at its line, not a warning on stderr', () => {
   const r = parsePlaybook('schemaVersion: 1\nname: !custom x\n', 'yaml');
-  expect(r).toEqual({ ok: false, errors: [{ path: '', message: 'YAML error: Unresolved tag: !custom', line: 2 }] });
+  expect(r).toEqual({
+    ok: false,
+    errors: [{ path: '', message: 'YAML error: Unresolved tag: !custom', line: 2 }],
+  });
 });

@@ -34,7 +34,9 @@ function detectFormat(text: string, sourceName?: string): 'yaml' | 'json' {
 
 const lineAtOffset = (text: string, offset: number) => text.slice(0, offset).split('\n').length;
 
-type Decoded = { ok: true; value: unknown; lineOf: (path: readonly PropertyKey[]) => number | undefined } | { ok: false; errors: PlaybookError[] };
+type Decoded =
+  | { ok: true; value: unknown; lineOf: (path: readonly PropertyKey[]) => number | undefined }
+  | { ok: false; errors: PlaybookError[] };
 
 function decodeYaml(text: string): Decoded {
   const lineCounter = new LineCounter();
@@ -57,7 +59,11 @@ function decodeYaml(text: string): Decoded {
     };
   }
   try {
-    return { ok: true, value: doc.toJS({ maxAliasCount: 1000 }), lineOf: (path) => yamlLineOf(doc, lineCounter, path) };
+    return {
+      ok: true,
+      value: doc.toJS({ maxAliasCount: 1000 }),
+      lineOf: (path) => yamlLineOf(doc, lineCounter, path),
+    };
   } catch (e) {
     // toJS throws on alias bombs and similar; those are input errors, not crashes.
     return { ok: false, errors: [{ path: '', message: `YAML error: ${(e as Error).message}` }] };
@@ -74,7 +80,13 @@ function decodeJson(text: string): Decoded {
     const clean = message.replace(/\s*in JSON at position \d+.*$/s, '');
     return {
       ok: false,
-      errors: [{ path: '', message: `JSON syntax error: ${clean}`, ...(pos ? { line: lineAtOffset(text, Number(pos[1])) } : {}) }],
+      errors: [
+        {
+          path: '',
+          message: `JSON syntax error: ${clean}`,
+          ...(pos ? { line: lineAtOffset(text, Number(pos[1])) } : {}),
+        },
+      ],
     };
   }
   // Valid JSON is valid YAML here, and the YAML AST knows where every node starts. Built only once an error
@@ -88,13 +100,20 @@ function decodeJson(text: string): Decoded {
 }
 
 /** Validates playbook text. Never throws: every problem, syntax included, comes back as an error. */
-export function parsePlaybook(text: string, format: PlaybookFormat = 'auto', sourceName?: string): PlaybookParseResult {
+export function parsePlaybook(
+  text: string,
+  format: PlaybookFormat = 'auto',
+  sourceName?: string,
+): PlaybookParseResult {
   const tag = (errors: PlaybookError[]): PlaybookParseResult => ({
     ok: false,
     errors: sourceName === undefined ? errors : errors.map((e) => ({ ...e, source: sourceName })),
   });
   if (text.trim() === '') return tag([{ path: '', message: 'expected a playbook, got an empty document' }]);
-  const decoded = (format === 'auto' ? detectFormat(text, sourceName) : format) === 'json' ? decodeJson(text) : decodeYaml(text);
+  const decoded =
+    (format === 'auto' ? detectFormat(text, sourceName) : format) === 'json'
+      ? decodeJson(text)
+      : decodeYaml(text);
   if (!decoded.ok) return tag(decoded.errors);
 
   const result = validatePlaybook(decoded.value, decoded.lineOf);

@@ -14,12 +14,19 @@ describe('propertyUses', () => {
       source: 'criterion',
     });
     expect(find('first_visit_at').map((u) => u.kind)).toEqual(['datetime']);
-    expect(find('waiting_on').every((u) => u.kind === 'string' && u.at.includes('.sla.pauseWhen['))).toBe(true);
+    expect(find('waiting_on').every((u) => u.kind === 'string' && u.at.includes('.sla.pauseWhen['))).toBe(
+      true,
+    );
   });
 
   it('includes escalation writes and the signals, and never a taskDone criterion', () => {
     expect(find('clinical_review_priority')).toEqual([
-      { property: 'clinical_review_priority', at: 'pipelines[0].stages[4].sla.escalations[1].actions[1]', kind: 'string', source: 'action' },
+      {
+        property: 'clinical_review_priority',
+        at: 'pipelines[0].stages[4].sla.escalations[1].actions[1]',
+        kind: 'string',
+        source: 'action',
+      },
     ]);
     expect(uses.filter((u) => u.source === 'signal').map((u) => [u.property, u.kind])).toEqual([
       ['num_contacted_notes', 'number'],

@@ -27,7 +27,8 @@ export function propertyUses(playbook: Playbook): PropertyUse[] {
   const out: PropertyUse[] = [];
   const criteria = (list: readonly Criterion[], at: string) =>
     list.forEach((c, i) => {
-      if (c.op !== 'taskDone') out.push({ property: c.property, at: `${at}[${i}]`, kind: kindOf(c), source: 'criterion' });
+      if (c.op !== 'taskDone')
+        out.push({ property: c.property, at: `${at}[${i}]`, kind: kindOf(c), source: 'criterion' });
     });
   playbook.pipelines.forEach((pl, pi) =>
     pl.stages.forEach((st, si) => {
@@ -39,7 +40,12 @@ export function propertyUses(playbook: Playbook): PropertyUse[] {
       st.sla?.escalations.forEach((l, li) =>
         l.actions.forEach((a, ai) => {
           if (a.type === 'setProperty')
-            out.push({ property: a.property, at: `${at}.sla.escalations[${li}].actions[${ai}]`, kind: 'string', source: 'action' });
+            out.push({
+              property: a.property,
+              at: `${at}.sla.escalations[${li}].actions[${ai}]`,
+              kind: 'string',
+              source: 'action',
+            });
         }),
       );
     }),
@@ -47,20 +53,42 @@ export function propertyUses(playbook: Playbook): PropertyUse[] {
   playbook.clocks.forEach((c, ci) => {
     const at = `clocks[${ci}]`;
     // A clock anchored on the trigger's own value needs a datetime; any other trigger is read as text.
-    out.push({ property: c.start.property, at: `${at}.start`, kind: c.startAt === 'value' ? 'datetime' : 'string', source: 'criterion' });
-    c.stopOn.forEach((t, ti) => out.push({ property: t.property, at: `${at}.stopOn[${ti}]`, kind: 'string', source: 'criterion' }));
+    out.push({
+      property: c.start.property,
+      at: `${at}.start`,
+      kind: c.startAt === 'value' ? 'datetime' : 'string',
+      source: 'criterion',
+    });
+    c.stopOn.forEach((t, ti) =>
+      out.push({ property: t.property, at: `${at}.stopOn[${ti}]`, kind: 'string', source: 'criterion' }),
+    );
     criteria(c.stopWhen, `${at}.stopWhen`);
     c.sla.overrides.forEach((o, oi) => criteria(o.when, `${at}.sla.overrides[${oi}].when`));
     criteria(c.sla.pauseWhen, `${at}.sla.pauseWhen`);
     c.sla.escalations.forEach((l, li) =>
       l.actions.forEach((a, ai) => {
         if (a.type === 'setProperty')
-          out.push({ property: a.property, at: `${at}.sla.escalations[${li}].actions[${ai}]`, kind: 'string', source: 'action' });
+          out.push({
+            property: a.property,
+            at: `${at}.sla.escalations[${li}].actions[${ai}]`,
+            kind: 'string',
+            source: 'action',
+          });
       }),
     );
   });
-  out.push({ property: playbook.signals.contactAttempts, at: 'signals.contactAttempts', kind: 'number', source: 'signal' });
+  out.push({
+    property: playbook.signals.contactAttempts,
+    at: 'signals.contactAttempts',
+    kind: 'number',
+    source: 'signal',
+  });
   if (playbook.signals.lastInboundReply)
-    out.push({ property: playbook.signals.lastInboundReply, at: 'signals.lastInboundReply', kind: 'datetime', source: 'signal' });
+    out.push({
+      property: playbook.signals.lastInboundReply,
+      at: 'signals.lastInboundReply',
+      kind: 'datetime',
+      source: 'signal',
+    });
   return out;
 }

@@ -7,7 +7,9 @@ import { parsePlaybook } from './load';
 const sparse = (target: string, extra: Record<string, unknown> = {}) => ({
   schemaVersion: 1,
   name: 'Sparse',
-  calendars: [{ id: 'minute', timeZone: 'America/New_York', hours: { wed: [{ start: '10:00', end: '10:01' }] } }],
+  calendars: [
+    { id: 'minute', timeZone: 'America/New_York', hours: { wed: [{ start: '10:00', end: '10:01' }] } },
+  ],
   roles: [{ id: 'intake', name: 'Intake', owners: ['101'], lead: '100' }],
   pipelines: [
     {
@@ -15,7 +17,12 @@ const sparse = (target: string, extra: Record<string, unknown> = {}) => ({
       label: 'Intake',
       stages: [
         { id: 'new', label: 'New', ownerRole: 'intake' },
-        { id: 'waiting', label: 'Waiting', ownerRole: 'intake', sla: { target, calendar: 'minute', ...extra } },
+        {
+          id: 'waiting',
+          label: 'Waiting',
+          ownerRole: 'intake',
+          sla: { target, calendar: 'minute', ...extra },
+        },
       ],
     },
   ],
@@ -36,7 +43,9 @@ describe('targets a calendar cannot reach within the horizon are refused (path, 
 
   it('counts the last escalation level: 40m reachable alone, not when escalated at 200 %', () => {
     expect(parsePlaybook(stringify(sparse('40m'))).ok).toBe(true);
-    const r = parsePlaybook(stringify(sparse('40m', { escalations: [{ at: 200, actions: [{ type: 'taskForLead' }] }] })));
+    const r = parsePlaybook(
+      stringify(sparse('40m', { escalations: [{ at: 200, actions: [{ type: 'taskForLead' }] }] })),
+    );
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors[0]!.message).toMatch(/200 % of it for the last escalation: 1h20m/);
   });

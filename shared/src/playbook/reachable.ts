@@ -23,7 +23,9 @@ export function checkReachableTargets(
   const calendar = calendars.find((c) => c.id === stage.sla?.calendar);
   if (!calendar) return;
   const hours = calendar.hours;
-  const weeklyMin = weeklyStaffedMinutes(wallTable(hours === '24/7' ? '24/7' : weekdays.map((d) => hours[d])));
+  const weeklyMin = weeklyStaffedMinutes(
+    wallTable(hours === '24/7' ? '24/7' : weekdays.map((d) => hours[d])),
+  );
   if (weeklyMin === 0) return; // "needs at least one staffed interval" is reported by the calendar check
   const budgetMs = weeklyMin * 60_000 * REACHABLE_WEEKS;
   const sla = stage.sla!;
@@ -44,10 +46,22 @@ export function checkReachableTargets(
   };
   check(sla.target, sla.basis === 'business', [...at, 'sla', 'target'], 'the SLA target', furthestPct);
   sla.overrides.forEach((o, oi) =>
-    check(o.target, (o.basis ?? sla.basis) === 'business', [...at, 'sla', 'overrides', oi, 'target'], `override ${oi}'s target`, furthestPct),
+    check(
+      o.target,
+      (o.basis ?? sla.basis) === 'business',
+      [...at, 'sla', 'overrides', oi, 'target'],
+      `override ${oi}'s target`,
+      furthestPct,
+    ),
   );
   stage.requiredActions.forEach((t, ti) => {
     if (t.dueAfter !== undefined)
-      check(t.dueAfter, t.basis === 'business', [...at, 'requiredActions', ti, 'dueAfter'], `task "${t.id}" due after`, 100);
+      check(
+        t.dueAfter,
+        t.basis === 'business',
+        [...at, 'requiredActions', ti, 'dueAfter'],
+        `task "${t.id}" due after`,
+        100,
+      );
   });
 }

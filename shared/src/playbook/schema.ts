@@ -5,7 +5,9 @@ import { Duration } from './duration';
 import { checkReachableTargets } from './reachable';
 
 /** "HH:MM" on a 24-hour clock; "24:00" is allowed as an interval end (a day that ends at midnight). */
-const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected a time like "08:00" or "24:00"');
+const ClockTime = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected a time like "08:00" or "24:00"');
 const LOCAL_DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 // Date.parse rolls "2026-02-30" over into March instead of rejecting it, so the date must survive a round trip.
 const isRealDate = (s: string) => {
@@ -33,12 +35,17 @@ export const Weekday = z.enum(Weekdays);
 export const WEEKDAYS = Weekdays;
 
 export const WeeklyHours = z
-  .object(Object.fromEntries(Weekdays.map((d) => [d, z.array(Interval).default([])])) as {
-    [K in (typeof Weekdays)[number]]: z.ZodDefault<z.ZodArray<typeof Interval>>;
-  })
+  .object(
+    Object.fromEntries(Weekdays.map((d) => [d, z.array(Interval).default([])])) as {
+      [K in (typeof Weekdays)[number]]: z.ZodDefault<z.ZodArray<typeof Interval>>;
+    },
+  )
   .strict();
 
-export const Holiday = z.union([LocalDate, z.object({ date: LocalDate, name: z.string().optional() }).strict()]);
+export const Holiday = z.union([
+  LocalDate,
+  z.object({ date: LocalDate, name: z.string().optional() }).strict(),
+]);
 
 export const HolidaySet = z
   .object({
@@ -86,12 +93,16 @@ export const Role = z
     capacity: z.object({ openTasks: z.number().int().nonnegative() }).strict().optional(),
   })
   .strict()
-  .refine((r) => r.owners.length + r.teams.length > 0, { message: 'a role needs at least one owner or team' });
+  .refine((r) => r.owners.length + r.teams.length > 0, {
+    message: 'a role needs at least one owner or team',
+  });
 
 // ---------------------------------------------------------------------------------------------------------
 // Criteria (entry, exit, SLA overrides, pause conditions)
 
-const PropertyName = z.string().regex(/^[a-z0-9_]+$/, 'expected a HubSpot property internal name like "dealname"');
+const PropertyName = z
+  .string()
+  .regex(/^[a-z0-9_]+$/, 'expected a HubSpot property internal name like "dealname"');
 const label = z.string().min(1).optional();
 
 /**
@@ -113,8 +124,12 @@ export const Criterion = z.discriminatedUnion('op', [
   z.object({ op: z.literal('present'), property: PropertyName, label }).strict(),
   z.object({ op: z.literal('equals'), property: PropertyName, value: z.string(), label }).strict(),
   z.object({ op: z.literal('notEquals'), property: PropertyName, value: z.string(), label }).strict(),
-  z.object({ op: z.literal('oneOf'), property: PropertyName, values: z.array(z.string()).min(1), label }).strict(),
-  z.object({ op: z.enum(['gt', 'gte', 'lt', 'lte']), property: PropertyName, value: z.number(), label }).strict(),
+  z
+    .object({ op: z.literal('oneOf'), property: PropertyName, values: z.array(z.string()).min(1), label })
+    .strict(),
+  z
+    .object({ op: z.enum(['gt', 'gte', 'lt', 'lte']), property: PropertyName, value: z.number(), label })
+    .strict(),
   /** Date comparisons against a fixed ISO date or instant. */
   z
     .object({
@@ -174,7 +189,10 @@ export const EscalationAction = z.discriminatedUnion('type', [
 export const EscalationPage = z
   .object({
     /** A channel id configured for the portal (settings page or CLI); omitted: the portal's default channel. */
-    channel: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected a channel id like "clinical-slack"').optional(),
+    channel: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected a channel id like "clinical-slack"')
+      .optional(),
     /** false: this level never pages (the HubSpot task alone). */
     enabled: z.boolean().optional(),
     /** Page at once even when the role is not staffed (pages otherwise wait for the role's next staffed minute). */
@@ -231,7 +249,13 @@ export const Gate = z.discriminatedUnion('onBlocked', [
   z.object({ onBlocked: z.literal('remediate'), stage: Id }).strict(),
 ]);
 
-export const BREACH_REASONS = ['capacity', 'missing_data', 'handoff', 'patient_unreachable', 'other'] as const;
+export const BREACH_REASONS = [
+  'capacity',
+  'missing_data',
+  'handoff',
+  'patient_unreachable',
+  'other',
+] as const;
 export const BreachReason = z.enum(BREACH_REASONS);
 
 /** Why a lead ends, from the documented closure-reason list (seed 003: no response, not a fit, duplicate, out of coverage). */
@@ -263,7 +287,8 @@ export const BreachReasonRule = z
   })
   .strict()
   .refine((r) => r.reason === 'other' || Object.keys(r).some((k) => k !== 'reason'), {
-    message: 'a breach-reason rule needs at least one condition (only "other" may have none): a reason without evidence is a guess',
+    message:
+      'a breach-reason rule needs at least one condition (only "other" may have none): a reason without evidence is a guess',
   });
 
 /** The older default rule list, kept for callers that name it; the engine now uses `BreachRules` below. */
@@ -394,7 +419,10 @@ export const EventClock = z
     role: Id.optional(),
     /** Only deals in these pipelines; all managed pipelines when omitted. */
     pipelines: z.array(Id).optional(),
-    start: ClockTrigger.refine((t) => t.on !== 'cleared', { message: 'a clock starts on "set" or "change"', path: ['on'] }),
+    start: ClockTrigger.refine((t) => t.on !== 'cleared', {
+      message: 'a clock starts on "set" or "change"',
+      path: ['on'],
+    }),
     /**
      * Where the clock starts: when Stagekeeper sees the trigger ("seen"), or at the instant the trigger property
      * holds ("value", for a datetime such as the time the inquiry arrived), so a late webhook gives nobody extra time.
@@ -407,7 +435,10 @@ export const EventClock = z
     sla: Sla,
   })
   .strict()
-  .refine((c) => c.stopOn.length + c.stopWhen.length > 0, { message: 'a clock needs stopOn or stopWhen', path: ['stopOn'] })
+  .refine((c) => c.stopOn.length + c.stopWhen.length > 0, {
+    message: 'a clock needs stopOn or stopWhen',
+    path: ['stopOn'],
+  })
   // A page names a stage and resolves when the deal leaves it; an event clock run has neither, so a page block
   // here would be silently ignored. Refused instead, so nobody counts on a page that never goes out.
   .superRefine((c, ctx) =>
@@ -464,7 +495,10 @@ export const PlaybookObject = z
      */
     scorecard: z
       .object({
-        dimensions: z.array(z.object({ property: PropertyName, label: z.string().min(1) }).strict()).max(8).default([]),
+        dimensions: z
+          .array(z.object({ property: PropertyName, label: z.string().min(1) }).strict())
+          .max(8)
+          .default([]),
         funnel: Funnel.optional(),
       })
       .strict()
@@ -478,7 +512,8 @@ type PlaybookShape = z.output<typeof PlaybookObject>;
 
 /** Cross-references: every id a playbook uses must be defined in it, and ids must be unique. */
 function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path, message });
   const unique = <T extends { id: string }>(items: T[], path: (string | number)[], what: string) => {
     const seen = new Set<string>();
     items.forEach((item, i) => {
@@ -513,14 +548,21 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
     );
     // Rows record only declared dimensions, so the partner must be one of them.
     if (funnel.partner && !p.scorecard?.dimensions.some((d) => d.property === funnel.partner))
-      issue([...at, 'partner'], `"${funnel.partner}" must be one of scorecard.dimensions: visits record only those`);
+      issue(
+        [...at, 'partner'],
+        `"${funnel.partner}" must be one of scorecard.dimensions: visits record only those`,
+      );
   }
 
   const stageIdsAcrossPipelines = new Map<string, number>();
   p.pipelines.forEach((pl, pi) => {
     unique(pl.stages, ['pipelines', pi, 'stages'], 'stage');
     const stages = new Map(pl.stages.map((s, i) => [s.id, i]));
-    const checkGate = (gate: z.output<typeof Gate> | undefined, path: (string | number)[], ownIndex?: number) => {
+    const checkGate = (
+      gate: z.output<typeof Gate> | undefined,
+      path: (string | number)[],
+      ownIndex?: number,
+    ) => {
       if (gate?.onBlocked !== 'remediate') return;
       if (!stages.has(gate.stage))
         issue([...path, 'stage'], `unknown remediation stage "${gate.stage}" in pipeline "${pl.id}"`);
@@ -534,7 +576,8 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
       const to = stages.get(lp.to);
       if (from === undefined) issue([...at, 'from'], `unknown stage "${lp.from}" in pipeline "${pl.id}"`);
       if (to === undefined) issue([...at, 'to'], `unknown stage "${lp.to}" in pipeline "${pl.id}"`);
-      if (from !== undefined && to !== undefined && to >= from) issue([...at, 'to'], `a loop goes back: "${lp.to}" must come before "${lp.from}"`);
+      if (from !== undefined && to !== undefined && to >= from)
+        issue([...at, 'to'], `a loop goes back: "${lp.to}" must come before "${lp.from}"`);
     });
     pl.shortcuts.forEach((sc, i) => {
       const at = ['pipelines', pi, 'shortcuts', i];
@@ -543,20 +586,31 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
       if (from === undefined) issue([...at, 'from'], `unknown stage "${sc.from}" in pipeline "${pl.id}"`);
       if (to === undefined) issue([...at, 'to'], `unknown stage "${sc.to}" in pipeline "${pl.id}"`);
       if (from !== undefined && to !== undefined && to <= from + 1)
-        issue([...at, 'to'], `a shortcut skips stages: "${sc.to}" must come at least two stages after "${sc.from}"`);
+        issue(
+          [...at, 'to'],
+          `a shortcut skips stages: "${sc.to}" must come at least two stages after "${sc.from}"`,
+        );
     });
     pl.stages.forEach((s, si) => {
       const at = ['pipelines', pi, 'stages', si];
       const other = stageIdsAcrossPipelines.get(s.id);
       if (other !== undefined && other !== pi)
-        issue([...at, 'id'], `stage id "${s.id}" is also used in pipelines[${other}]; HubSpot stage ids are unique`);
+        issue(
+          [...at, 'id'],
+          `stage id "${s.id}" is also used in pipelines[${other}]; HubSpot stage ids are unique`,
+        );
       stageIdsAcrossPipelines.set(s.id, pi);
-      if (!roles.has(s.ownerRole)) issue([...at, 'ownerRole'], `unknown role "${s.ownerRole}" (known: ${known(roles)})`);
+      if (!roles.has(s.ownerRole))
+        issue([...at, 'ownerRole'], `unknown role "${s.ownerRole}" (known: ${known(roles)})`);
       checkGate(s.gate, [...at, 'gate'], si);
       if (s.sla?.calendar && !calendars.has(s.sla.calendar))
-        issue([...at, 'sla', 'calendar'], `unknown calendar "${s.sla.calendar}" (known: ${known(calendars)})`);
+        issue(
+          [...at, 'sla', 'calendar'],
+          `unknown calendar "${s.sla.calendar}" (known: ${known(calendars)})`,
+        );
       if (s.closed && s.sla) issue([...at, 'sla'], 'a closed stage cannot have an SLA');
-      if (s.closureReasons && !s.closed) issue([...at, 'closureReasons'], 'only a closed stage takes closure reasons');
+      if (s.closureReasons && !s.closed)
+        issue([...at, 'closureReasons'], 'only a closed stage takes closure reasons');
       if (s.closedLost && !s.closed) issue([...at, 'closedLost'], 'only a closed stage can be closed-lost');
       const tasks = new Set(s.requiredActions.map((t) => t.id));
       unique(s.requiredActions, [...at, 'requiredActions'], 'task template');
@@ -565,15 +619,24 @@ function checkReferences(p: PlaybookShape, ctx: z.RefinementCtx): void {
           if (c.op !== 'taskDone') return;
           // The gate checks entry criteria before the visit exists, so a task can never be done by then.
           if (key === 'entryCriteria')
-            issue([...at, key, ci, 'op'], 'taskDone is only possible in exitCriteria: a stage creates its tasks on entry');
+            issue(
+              [...at, key, ci, 'op'],
+              'taskDone is only possible in exitCriteria: a stage creates its tasks on entry',
+            );
           else if (!tasks.has(c.task))
-            issue([...at, key, ci, 'task'], `unknown task "${c.task}": name one of this stage's requiredActions`);
+            issue(
+              [...at, key, ci, 'task'],
+              `unknown task "${c.task}": name one of this stage's requiredActions`,
+            );
         }),
       );
       s.sla?.overrides.forEach((o, oi) => {
         // The SLA-level refinement only sees the SLA's own basis; an override can switch to business time.
         if (o.basis === 'business' && s.sla?.calendar === undefined)
-          issue([...at, 'sla', 'overrides', oi, 'basis'], "a business-time override needs the SLA's calendar");
+          issue(
+            [...at, 'sla', 'overrides', oi, 'basis'],
+            "a business-time override needs the SLA's calendar",
+          );
       });
       checkReachableTargets(s, at, p.calendars, WEEKDAYS, issue);
       const levels = s.sla?.escalations ?? [];
@@ -603,9 +666,11 @@ function checkClocksAndAssignment(
     const at = ['clocks', i];
     if (seen.has(c.id)) issue([...at, 'id'], `duplicate clock id "${c.id}"`);
     seen.add(c.id);
-    if (c.role && !roles.has(c.role)) issue([...at, 'role'], `unknown role "${c.role}" (known: ${known(roles)})`);
+    if (c.role && !roles.has(c.role))
+      issue([...at, 'role'], `unknown role "${c.role}" (known: ${known(roles)})`);
     c.pipelines?.forEach((pl, pi) => {
-      if (!pipelines.has(pl)) issue([...at, 'pipelines', pi], `unknown pipeline "${pl}" (known: ${known(pipelines)})`);
+      if (!pipelines.has(pl))
+        issue([...at, 'pipelines', pi], `unknown pipeline "${pl}" (known: ${known(pipelines)})`);
     });
     if (c.sla.calendar && !calendars.has(c.sla.calendar))
       issue([...at, 'sla', 'calendar'], `unknown calendar "${c.sla.calendar}" (known: ${known(calendars)})`);
@@ -619,7 +684,10 @@ function checkClocksAndAssignment(
     c.sla.escalations.forEach((l, li) => {
       const prev = c.sla.escalations[li - 1];
       if (prev && l.at <= prev.at)
-        issue([...at, 'sla', 'escalations', li, 'at'], `escalation levels must be in increasing order of "at": expected more than ${prev.at}, got ${l.at}`);
+        issue(
+          [...at, 'sla', 'escalations', li, 'at'],
+          `escalation levels must be in increasing order of "at": expected more than ${prev.at}, got ${l.at}`,
+        );
     });
   });
   const stageIds = new Set(p.pipelines.flatMap((pl) => pl.stages.map((s) => s.id)));
@@ -631,7 +699,11 @@ function checkClocksAndAssignment(
 let catalog: Holidays | undefined;
 const holidayCatalog = () => (catalog ??= new Holidays());
 
-function checkCalendar(c: z.output<typeof Calendar>, at: Path, issue: (path: Path, message: string) => void): void {
+function checkCalendar(
+  c: z.output<typeof Calendar>,
+  at: Path,
+  issue: (path: Path, message: string) => void,
+): void {
   if (c.hours !== '24/7') {
     const hours = c.hours;
     // A calendar that is never staffed would leave every business-time clock waiting forever.
@@ -640,7 +712,10 @@ function checkCalendar(c: z.output<typeof Calendar>, at: Path, issue: (path: Pat
     WEEKDAYS.forEach((d) =>
       hours[d].forEach((iv, ii) => {
         if (iv.start === '24:00')
-          issue([...at, 'hours', d, ii, 'start'], 'an interval cannot start at "24:00": start the next day at "00:00"');
+          issue(
+            [...at, 'hours', d, ii, 'start'],
+            'an interval cannot start at "24:00": start the next day at "00:00"',
+          );
       }),
     );
   }
@@ -650,7 +725,10 @@ function checkCalendar(c: z.output<typeof Calendar>, at: Path, issue: (path: Pat
   const hd = holidayCatalog();
   const countries = hd.getCountries() ?? {};
   if (!Object.hasOwn(countries, set.country)) {
-    issue([...at, 'holidaySet', 'country'], `unknown holiday country "${set.country}" (date-holidays has no such code)`);
+    issue(
+      [...at, 'holidaySet', 'country'],
+      `unknown holiday country "${set.country}" (date-holidays has no such code)`,
+    );
     return;
   }
   if (set.state === undefined) {
@@ -668,7 +746,10 @@ function checkCalendar(c: z.output<typeof Calendar>, at: Path, issue: (path: Pat
     return;
   }
   if (set.region !== undefined && !Object.hasOwn(hd.getRegions(set.country, set.state) ?? {}, set.region))
-    issue([...at, 'holidaySet', 'region'], `unknown holiday region "${set.region}" for ${set.country}-${set.state}`);
+    issue(
+      [...at, 'holidaySet', 'region'],
+      `unknown holiday region "${set.region}" for ${set.country}-${set.state}`,
+    );
 }
 
 export const Playbook = PlaybookObject.superRefine(checkReferences);

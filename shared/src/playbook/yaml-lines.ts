@@ -5,7 +5,11 @@ import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type 
  * missing key resolves to the line of the nearest enclosing node that does exist, which is where the author
  * has to add it. A map entry resolves to its key's line, since a block value starts on the line below.
  */
-export function yamlLineOf(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {
+export function yamlLineOf(
+  doc: Document,
+  lineCounter: LineCounter,
+  path: readonly PropertyKey[],
+): number | undefined {
   const lineOfNode = (n: unknown): number | undefined => {
     const range = (n as Node | null)?.range;
     return range ? lineCounter.linePos(range[0]).line : undefined;

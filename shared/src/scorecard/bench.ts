@@ -17,7 +17,7 @@ const { start, end } = weekRange(week, zone);
 
 // A fixed-seed generator so runs are comparable.
 let seed = 42;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const stages = playbook.pipelines.flatMap((pl) => pl.stages.map((st) => ({ pl, st })));
 
 function makeRows(n: number): HistoryRow[] {
@@ -39,7 +39,8 @@ function makeRows(n: number): HistoryRow[] {
       toStage: null,
       direction: (['forward', 'backward', 'exit'] as const)[Math.floor(rand() * 3)]!,
       slaOutcome: outcome,
-      breachReason: outcome === 'breached' ? BREACH_REASONS[Math.floor(rand() * BREACH_REASONS.length)]! : null,
+      breachReason:
+        outcome === 'breached' ? BREACH_REASONS[Math.floor(rand() * BREACH_REASONS.length)]! : null,
     };
   }
   return rows;

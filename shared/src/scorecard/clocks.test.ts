@@ -18,7 +18,15 @@ playbook.clocks = [
     startAt: 'value',
     stopOn: [{ property: 'support_inquiry_responded_at', on: 'change' }],
     stopWhen: [],
-    sla: { target: '1h', basis: 'calendar', overrides: [], pauseWhen: [], warningAt: 75, escalations: [], noticesInStaffedHours: true },
+    sla: {
+      target: '1h',
+      basis: 'calendar',
+      overrides: [],
+      pauseWhen: [],
+      warningAt: 75,
+      escalations: [],
+      noticesInStaffedHours: true,
+    },
   },
 ];
 const run = (hours: number, outcome: 'met' | 'breached', reason: 'capacity' | null = null) =>
@@ -35,7 +43,11 @@ const run = (hours: number, outcome: 'met' | 'breached', reason: 'capacity' | nu
 
 describe('computeScorecard: event clocks', () => {
   it('reports runs per clock (breach rate, reasons, time to stop) and leaves stages and totals alone', () => {
-    const card = computeScorecard({ playbook, week: WEEK, rows: [run(0.5, 'met'), run(3, 'breached', 'capacity'), visit({ exitedAt: start + H })] });
+    const card = computeScorecard({
+      playbook,
+      week: WEEK,
+      rows: [run(0.5, 'met'), run(3, 'breached', 'capacity'), visit({ exitedAt: start + H })],
+    });
     expect(card.byClock).toMatchObject([
       {
         clock: { id: 'support_inquiry', label: 'Support inquiry response' },
@@ -55,13 +67,21 @@ describe('computeScorecard: event clocks', () => {
   });
 
   it('the CLI table lists the clocks after the stages', () => {
-    const card = computeScorecard({ playbook, week: WEEK, rows: [run(0.5, 'met'), visit({ exitedAt: start + H })] });
+    const card = computeScorecard({
+      playbook,
+      week: WEEK,
+      rows: [run(0.5, 'met'), visit({ exitedAt: start + H })],
+    });
     const text = formatScorecard(card, 'table');
     expect(text).toContain('By event clock');
-    expect(text.split('\n').find((l) => l.startsWith('Support inquiry response'))).toMatch(/^Support inquiry response\s+1\s+30m/);
+    expect(text.split('\n').find((l) => l.startsWith('Support inquiry response'))).toMatch(
+      /^Support inquiry response\s+1\s+30m/,
+    );
   });
 
   it('has no byClock section when the week has no clock runs', () => {
-    expect(computeScorecard({ playbook, week: WEEK, rows: [visit({ exitedAt: start + H })] }).byClock).toBeUndefined();
+    expect(
+      computeScorecard({ playbook, week: WEEK, rows: [visit({ exitedAt: start + H })] }).byClock,
+    ).toBeUndefined();
   });
 });

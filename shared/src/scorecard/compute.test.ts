@@ -44,7 +44,9 @@ describe('computeScorecard: hand-checked weeks', () => {
     expect(s1).toMatchObject({ volume: 3, conversionRate: 2 / 3, backflowRate: 0 });
     const s2 = card.byStage.find((r) => r.stage.id === 's2')!;
     expect(s2).toMatchObject({ volume: 1, conversionRate: 0, backflowRate: 1 });
-    expect(card.byRole).toEqual([expect.objectContaining({ role: { id: 'intake', name: 'Intake coordinator' }, volume: 4 })]);
+    expect(card.byRole).toEqual([
+      expect.objectContaining({ role: { id: 'intake', name: 'Intake coordinator' }, volume: 4 }),
+    ]);
     expect(card.totals).toMatchObject({ volume: 4, conversionRate: 0.5, backflowRate: 0.25 });
   });
 
@@ -86,7 +88,11 @@ describe('computeScorecard: hand-checked weeks', () => {
       'Referrals/Referral received',
       'Telehealth intake/gone',
     ]);
-    expect(card.byRole.map((r) => r.role.name)).toEqual(['Intake coordinator', 'Clinical ops', 'retired_role']);
+    expect(card.byRole.map((r) => r.role.name)).toEqual([
+      'Intake coordinator',
+      'Clinical ops',
+      'retired_role',
+    ]);
   });
 
   it('takes visits that exited in [local Monday 00:00, next local Monday 00:00) and nothing else', () => {
@@ -112,7 +118,12 @@ describe('computeScorecard: hand-checked weeks', () => {
       byStage: [],
       byRole: [],
     });
-    expect(card.totals).toMatchObject({ volume: 0, medianTimeInStageMs: null, breachRate: null, conversionRate: null });
+    expect(card.totals).toMatchObject({
+      volume: 0,
+      medianTimeInStageMs: null,
+      breachRate: null,
+      conversionRate: null,
+    });
   });
 
   it('cuts the week in the zone it is given instead of the playbook zone', () => {
@@ -133,23 +144,33 @@ function oracle(rows: HistoryRow[]): ScorecardMetrics {
   const sla = cohort.filter((r) => r.slaOutcome === 'met' || r.slaOutcome === 'breached');
   const breached = cohort.filter((r) => r.slaOutcome === 'breached');
   const counts = new Map<string, number>();
-  for (const r of breached) if (r.breachReason) counts.set(r.breachReason, (counts.get(r.breachReason) ?? 0) + 1);
+  for (const r of breached)
+    if (r.breachReason) counts.set(r.breachReason, (counts.get(r.breachReason) ?? 0) + 1);
   return {
     volume: n,
-    medianTimeInStageMs: n === 0 ? null : n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2,
+    medianTimeInStageMs:
+      n === 0 ? null : n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2,
     p90TimeInStageMs: n === 0 ? null : sorted[Math.ceil(0.9 * n) - 1]!,
     slaVisits: sla.length,
     breached: breached.length,
     breachRate: sla.length ? breached.length / sla.length : null,
-    conversionRate: n ? cohort.filter((r) => r.direction === 'forward' && r.toStage !== 's5').length / n : null,
-    backflowRate: n ? cohort.filter((r) => r.direction === 'backward' && r.toStage !== 's5' && !(r.stage === 's3' && r.toStage === 's2')).length / n : null,
+    conversionRate: n
+      ? cohort.filter((r) => r.direction === 'forward' && r.toStage !== 's5').length / n
+      : null,
+    backflowRate: n
+      ? cohort.filter(
+          (r) =>
+            r.direction === 'backward' && r.toStage !== 's5' && !(r.stage === 's3' && r.toStage === 's2'),
+        ).length / n
+      : null,
     droppedOff: cohort.filter((r) => r.toStage === 's5').length,
     dropOffRate: n ? cohort.filter((r) => r.toStage === 's5').length / n : null,
     inStage: 0,
     medianAgeMs: null,
     maxAgeMs: null,
     openBreached: 0,
-    reasonCorrections: cohort.filter((r) => r.slaOutcome === 'breached' && (r.corrections?.length ?? 0) > 0).length,
+    reasonCorrections: cohort.filter((r) => r.slaOutcome === 'breached' && (r.corrections?.length ?? 0) > 0)
+      .length,
     topBreachReasons: [...counts]
       .map(([reason, count]) => ({ reason: reason as HistoryRow['breachReason'] & string, count }))
       .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
@@ -182,7 +203,9 @@ const rowArb = fc
   .map(({ where, otherRole, corrected, ...r }) =>
     visit({
       ...r,
-      ...(corrected ? { corrections: [{ at: 0, userId: '1', from: 'other' as const, to: 'capacity' as const }] } : {}),
+      ...(corrected
+        ? { corrections: [{ at: 0, userId: '1', from: 'other' as const, to: 'capacity' as const }] }
+        : {}),
       pipeline: where[0],
       stage: where[1],
       ownerRole: otherRole ? 'clinical' : where[2],
@@ -196,19 +219,66 @@ describe('computeScorecard: stuck work, drop-off and loops (seed 000 weekly revi
       // s1: two conversions and one drop-off into the closed-lost "Not qualified" stage.
       visit({ exitedAt: inWeek(1), toStage: 's2', direction: 'forward', slaOutcome: 'met' }),
       visit({ exitedAt: inWeek(2), toStage: 's3', direction: 'forward', slaOutcome: 'met' }),
-      visit({ exitedAt: inWeek(3), toStage: 's5', direction: 'forward', slaOutcome: 'breached', breachReason: 'patient_unreachable' }),
+      visit({
+        exitedAt: inWeek(3),
+        toStage: 's5',
+        direction: 'forward',
+        slaOutcome: 'breached',
+        breachReason: 'patient_unreachable',
+      }),
       // s3: back to s2 along the declared loop (not backflow), and back to s1 (backflow).
-      visit({ exitedAt: inWeek(4), stage: 's3', ownerRole: 'clinical', toStage: 's2', direction: 'backward' }),
-      visit({ exitedAt: inWeek(5), stage: 's3', ownerRole: 'clinical', toStage: 's1', direction: 'backward' }),
+      visit({
+        exitedAt: inWeek(4),
+        stage: 's3',
+        ownerRole: 'clinical',
+        toStage: 's2',
+        direction: 'backward',
+      }),
+      visit({
+        exitedAt: inWeek(5),
+        stage: 's3',
+        ownerRole: 'clinical',
+        toStage: 's1',
+        direction: 'backward',
+      }),
     ];
     const now = inWeek(100);
     const open = [
       // Two deals sit in s1, one breached in place 10 hours ago; one entered after the week is not counted.
-      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: inWeek(50), hasSla: true, breachedAt: inWeek(90), breachReason: 'capacity' as const },
-      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: inWeek(80), hasSla: true, breachedAt: null },
-      { pipeline: 'p1', stage: 's1', ownerRole: 'intake', enteredAt: end + H, hasSla: true, breachedAt: null },
+      {
+        pipeline: 'p1',
+        stage: 's1',
+        ownerRole: 'intake',
+        enteredAt: inWeek(50),
+        hasSla: true,
+        breachedAt: inWeek(90),
+        breachReason: 'capacity' as const,
+      },
+      {
+        pipeline: 'p1',
+        stage: 's1',
+        ownerRole: 'intake',
+        enteredAt: inWeek(80),
+        hasSla: true,
+        breachedAt: null,
+      },
+      {
+        pipeline: 'p1',
+        stage: 's1',
+        ownerRole: 'intake',
+        enteredAt: end + H,
+        hasSla: true,
+        breachedAt: null,
+      },
       // A deal in s2 with no visit ended this week still gives s2 a row.
-      { pipeline: 'p1', stage: 's2', ownerRole: 'intake', enteredAt: inWeek(10), hasSla: false, breachedAt: null },
+      {
+        pipeline: 'p1',
+        stage: 's2',
+        ownerRole: 'intake',
+        enteredAt: inWeek(10),
+        hasSla: false,
+        breachedAt: null,
+      },
     ];
     const card = computeScorecard({ rows, playbook, week: WEEK, open, now });
     const s1 = card.byStage.find((r) => r.stage.id === 's1')!;
@@ -232,21 +302,41 @@ describe('computeScorecard: stuck work, drop-off and loops (seed 000 weekly revi
     ]);
     const s3 = card.byStage.find((r) => r.stage.id === 's3')!;
     expect(s3).toMatchObject({ volume: 2, backflowRate: 1 / 2, conversionRate: 0 });
-    expect(card.byStage.find((r) => r.stage.id === 's2')).toMatchObject({ volume: 0, inStage: 1, medianAgeMs: 90 * H });
+    expect(card.byStage.find((r) => r.stage.id === 's2')).toMatchObject({
+      volume: 0,
+      inStage: 1,
+      medianAgeMs: 90 * H,
+    });
     expect(card.totals).toMatchObject({ inStage: 3, openBreached: 1, droppedOff: 1 });
     // Without the open visits the stuck deal would not count at all: the old blind spot.
-    expect(computeScorecard({ rows, playbook, week: WEEK }).byStage.find((r) => r.stage.id === 's1')).toMatchObject({ breached: 1, inStage: 0 });
+    expect(
+      computeScorecard({ rows, playbook, week: WEEK }).byStage.find((r) => r.stage.id === 's1'),
+    ).toMatchObject({ breached: 1, inStage: 0 });
   });
 });
 
 describe('computeScorecard: cuts by declared dimensions (seed 002 lead type and channel, 004 partner)', () => {
-  it('groups the week\'s visits by each declared property\'s recorded value, visits without one apart', () => {
+  it("groups the week's visits by each declared property's recorded value, visits without one apart", () => {
     const pb = scorecardPlaybook();
-    pb.scorecard = { dimensions: [{ property: 'referrer_ods_code', label: 'Partner' }, { property: 'urgency', label: 'Urgency' }] };
+    pb.scorecard = {
+      dimensions: [
+        { property: 'referrer_ods_code', label: 'Partner' },
+        { property: 'urgency', label: 'Urgency' },
+      ],
+    };
     const rows = [
-      visit({ exitedAt: inWeek(1), slaOutcome: 'breached', breachReason: 'capacity', dims: { referrer_ods_code: 'A81001', urgency: 'urgent' } }),
+      visit({
+        exitedAt: inWeek(1),
+        slaOutcome: 'breached',
+        breachReason: 'capacity',
+        dims: { referrer_ods_code: 'A81001', urgency: 'urgent' },
+      }),
       visit({ exitedAt: inWeek(2), slaOutcome: 'met', dims: { referrer_ods_code: 'A81001' } }),
-      visit({ exitedAt: inWeek(3), slaOutcome: 'met', dims: { referrer_ods_code: 'B82002', urgency: 'routine' } }),
+      visit({
+        exitedAt: inWeek(3),
+        slaOutcome: 'met',
+        dims: { referrer_ods_code: 'B82002', urgency: 'routine' },
+      }),
       visit({ exitedAt: inWeek(4), slaOutcome: 'met' }),
       visit({ exitedAt: end + H, dims: { referrer_ods_code: 'A81001' } }), // outside the week
     ];
@@ -274,7 +364,9 @@ describe('computeScorecard: property against a brute-force recomputation', () =>
         const card = computeScorecard({ rows, playbook, week: WEEK });
         for (const row of card.byStage) {
           const { pipeline, stage, ...metrics } = row;
-          expect(metrics).toEqual(oracle(rows.filter((r) => r.pipeline === pipeline.id && r.stage === stage.id)));
+          expect(metrics).toEqual(
+            oracle(rows.filter((r) => r.pipeline === pipeline.id && r.stage === stage.id)),
+          );
         }
         for (const row of card.byRole) {
           const { role, ...metrics } = row;
@@ -292,15 +384,19 @@ describe('computeScorecard: property against a brute-force recomputation', () =>
 
   it('quickselect puts the k-th smallest at k with smaller before and larger after, on large inputs too', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 3000 }), fc.nat(), (xs, kSeed) => {
-        const a = Float64Array.from(xs);
-        const k = kSeed % a.length;
-        quickselect(a, k);
-        const sorted = [...xs].sort((x, y) => x - y);
-        expect(a[k]).toBe(sorted[k]);
-        for (let i = 0; i < k; i++) expect(a[i]!).toBeLessThanOrEqual(a[k]!);
-        for (let i = k + 1; i < a.length; i++) expect(a[i]!).toBeGreaterThanOrEqual(a[k]!);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 3000 }),
+        fc.nat(),
+        (xs, kSeed) => {
+          const a = Float64Array.from(xs);
+          const k = kSeed % a.length;
+          quickselect(a, k);
+          const sorted = [...xs].sort((x, y) => x - y);
+          expect(a[k]).toBe(sorted[k]);
+          for (let i = 0; i < k; i++) expect(a[i]!).toBeLessThanOrEqual(a[k]!);
+          for (let i = k + 1; i < a.length; i++) expect(a[i]!).toBeGreaterThanOrEqual(a[k]!);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -87,13 +87,15 @@ class Counters {
       this.breached[g]!++;
       const r = row.breachReason === null ? undefined : REASON_INDEX.get(row.breachReason);
       if (r !== undefined) this.reasons[g * NR + r]!++;
-      if ((row.corrections !== undefined || row.breachReasonSource === 'manual') && wasCorrected(row)) this.corrected[g]!++;
+      if ((row.corrections !== undefined || row.breachReasonSource === 'manual') && wasCorrected(row))
+        this.corrected[g]!++;
     } else if (outcome === 'met') this.sla[g]!++;
     const to = row.toStage;
     // Drop-off into a closed-lost stage is not conversion, whichever way the stage order says it went.
     if (to !== null && this.kinds.lost.has(to)) this.lost[g]!++;
     else if (row.direction === 'forward') this.forward[g]!++;
-    else if (row.direction === 'backward' && !(to !== null && this.kinds.loops.has(`${row.stage}>${to}`))) this.backward[g]!++;
+    else if (row.direction === 'backward' && !(to !== null && this.kinds.loops.has(`${row.stage}>${to}`)))
+      this.backward[g]!++;
   }
 
   /** `asOf`: the instant ages are measured at; `end`: the week's end, before which a breach counts. */
@@ -216,7 +218,12 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
   const stageById = new Map<string, number>();
   const stageIndex = new Map<string, Map<string, number>>();
   const pipelineLabel = new Map<string, string>();
-  const addStage = (pipeline: { id: string; label: string }, stage: { id: string; label: string }, role: string | null, known: boolean) => {
+  const addStage = (
+    pipeline: { id: string; label: string },
+    stage: { id: string; label: string },
+    role: string | null,
+    known: boolean,
+  ) => {
     const g = stages.add();
     let m = stageIndex.get(pipeline.id);
     if (!m) stageIndex.set(pipeline.id, (m = new Map()));
@@ -227,14 +234,20 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
   };
   for (const pl of playbook.pipelines) {
     pipelineLabel.set(pl.id, pl.label);
-    for (const st of pl.stages) addStage({ id: pl.id, label: pl.label }, { id: st.id, label: st.label }, st.ownerRole, true);
+    for (const st of pl.stages)
+      addStage({ id: pl.id, label: pl.label }, { id: st.id, label: st.label }, st.ownerRole, true);
   }
   const stageGroup = (row: HistoryRow): number => {
     const g = stageById.get(row.stage);
     if (g !== undefined && stageMeta[g]!.pipeline.id === row.pipeline) return g;
     return (
       stageIndex.get(row.pipeline)?.get(row.stage) ??
-      addStage({ id: row.pipeline, label: pipelineLabel.get(row.pipeline) ?? row.pipeline }, { id: row.stage, label: row.stage }, null, false)
+      addStage(
+        { id: row.pipeline, label: pipelineLabel.get(row.pipeline) ?? row.pipeline },
+        { id: row.stage, label: row.stage },
+        null,
+        false,
+      )
     );
   };
   const totals = new Counters(kinds);
@@ -304,7 +317,11 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
 
   const stageValues = groupSlices(stageOf, values, stages.volume);
   const roleValues = groupSlices(roleOf, values, roles.volume);
-  const allValues = groupSlices(stageOf.map((g) => (g >= 0 ? 0 : -1)), values, totals.volume)[0]!;
+  const allValues = groupSlices(
+    stageOf.map((g) => (g >= 0 ? 0 : -1)),
+    values,
+    totals.volume,
+  )[0]!;
   const clockValues = groupSlices(clockOf, values, clocks.volume);
 
   const stageOrder = stageMeta
@@ -314,14 +331,22 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
       a.meta.known && b.meta.known
         ? a.g - b.g
         : a.meta.known !== b.meta.known
-          ? (a.meta.known ? -1 : 1)
+          ? a.meta.known
+            ? -1
+            : 1
           : byText(a.meta.pipeline.id, b.meta.pipeline.id) || byText(a.meta.stage.id, b.meta.stage.id),
     );
   const roleOrder = roleMeta
     .map((meta, g) => ({ meta, g }))
     .filter(({ g }) => roles.volume[g]! > 0 || roles.ages[g]!.length > 0)
     .sort((a, b) =>
-      a.meta.known && b.meta.known ? a.g - b.g : a.meta.known !== b.meta.known ? (a.meta.known ? -1 : 1) : byText(a.meta.role.id, b.meta.role.id),
+      a.meta.known && b.meta.known
+        ? a.g - b.g
+        : a.meta.known !== b.meta.known
+          ? a.meta.known
+            ? -1
+            : 1
+          : byText(a.meta.role.id, b.meta.role.id),
     );
 
   const byDimension = dimensionRows(playbook, rows, stageOf, values, kinds);
@@ -395,13 +420,28 @@ function dimensionRows(
     }
     const sorted = [...index].sort(([a], [b]) => (a === NONE ? 1 : b === NONE ? -1 : byText(a, b)));
     for (const [value, g] of sorted)
-      out.push({ dimension: { property: d.property, label: d.label }, value, ...counters.metrics(g, Float64Array.from(times[g]!)) });
+      out.push({
+        dimension: { property: d.property, label: d.label },
+        value,
+        ...counters.metrics(g, Float64Array.from(times[g]!)),
+      });
   }
   return out;
 }
 
 /** The open visit of a deal's stored state, or null when the deal has none (closed, never seen). */
-export function openVisitOf(state: { dealId: string; current: { pipeline: string; stage: string; ownerRole: string; enteredAt: number; sla: { breachedAt: number | null } | null; breachReason: Reason | null } | null; closedReason: string | null }): OpenVisit | null {
+export function openVisitOf(state: {
+  dealId: string;
+  current: {
+    pipeline: string;
+    stage: string;
+    ownerRole: string;
+    enteredAt: number;
+    sla: { breachedAt: number | null } | null;
+    breachReason: Reason | null;
+  } | null;
+  closedReason: string | null;
+}): OpenVisit | null {
   const c = state.current;
   if (!c || state.closedReason) return null;
   return {

@@ -20,10 +20,32 @@ describe('cycleTime between two stages', () => {
       visit({ dealId: 'c', stage: 's4', enteredAt: T + 5 * H, exitedAt: T + 6 * H }),
     ];
     // Deal d is in s4 now (an open visit), having entered s1 at T+1h.
-    const open = [{ dealId: 'd', pipeline: 'p1', stage: 's4', ownerRole: 'clinical', enteredAt: T + 5 * H, hasSla: false, breachedAt: null }];
+    const open = [
+      {
+        dealId: 'd',
+        pipeline: 'p1',
+        stage: 's4',
+        ownerRole: 'clinical',
+        enteredAt: T + 5 * H,
+        hasSla: false,
+        breachedAt: null,
+      },
+    ];
     const more = [...rows, visit({ dealId: 'd', stage: 's1', enteredAt: T + H, exitedAt: T + 2 * H })];
-    expect(cycleTime(more, open, 's1', 's4', T, T + 24 * H)).toEqual({ from: 's1', to: 's4', deals: 2, medianMs: 7 * H, p90Ms: 10 * H });
+    expect(cycleTime(more, open, 's1', 's4', T, T + 24 * H)).toEqual({
+      from: 's1',
+      to: 's4',
+      deals: 2,
+      medianMs: 7 * H,
+      p90Ms: 10 * H,
+    });
     expect(cycleTime(rows, [], 's1', 's4', T, T + 48 * H)).toMatchObject({ deals: 2, medianMs: 20 * H });
-    expect(cycleTime([], [], 's1', 's4', T, T + H)).toEqual({ from: 's1', to: 's4', deals: 0, medianMs: null, p90Ms: null });
+    expect(cycleTime([], [], 's1', 's4', T, T + H)).toEqual({
+      from: 's1',
+      to: 's4',
+      deals: 0,
+      medianMs: null,
+      p90Ms: null,
+    });
   });
 });

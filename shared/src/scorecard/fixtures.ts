@@ -25,7 +25,11 @@ export const scorecardPlaybook = (timeZone = 'America/New_York'): Playbook =>
         // Clinical review sending a deal back for another intake call is by design here (a declared loop).
         loops: [{ from: 's3', to: 's2' }],
       },
-      { id: 'p2', label: 'Referrals', stages: [{ id: 'r1', label: 'Referral received', ownerRole: 'clinical' }] },
+      {
+        id: 'p2',
+        label: 'Referrals',
+        stages: [{ id: 'r1', label: 'Referral received', ownerRole: 'clinical' }],
+      },
     ],
   });
 

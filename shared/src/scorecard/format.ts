@@ -4,7 +4,6 @@ import type { Scorecard, ScorecardMetrics } from './types';
 export const SCORECARD_FORMATS = ['table', 'csv', 'json'] as const;
 export type ScorecardFormat = (typeof SCORECARD_FORMATS)[number];
 
-
 /** Business durations read best in hours and minutes; days would suggest 24 staffed hours per day. */
 export function formatDurationMs(ms: number | null): string {
   if (ms === null) return '-';
@@ -16,7 +15,8 @@ export function formatDurationMs(ms: number | null): string {
 }
 
 const percent = (rate: number | null) => (rate === null ? '-' : `${(rate * 100).toFixed(1)}%`);
-const reasonsText = (m: ScorecardMetrics, sep: string) => m.topBreachReasons.map((r) => `${r.reason}:${r.count}`).join(sep);
+const reasonsText = (m: ScorecardMetrics, sep: string) =>
+  m.topBreachReasons.map((r) => `${r.reason}:${r.count}`).join(sep);
 
 export type Column = { title: string; right?: boolean };
 const METRIC_COLUMNS: Column[] = [
@@ -73,7 +73,10 @@ export function table(columns: Column[], rows: string[][]): string[] {
 }
 
 function formatTable(card: Scorecard): string {
-  const out = [`Scorecard ${card.period === 'month' ? 'month ' : ''}${card.week}: ${card.weekStart} to ${card.weekEnd} (${card.timeZone})`, ''];
+  const out = [
+    `Scorecard ${card.period === 'month' ? 'month ' : ''}${card.week}: ${card.weekStart} to ${card.weekEnd} (${card.timeZone})`,
+    '',
+  ];
   if (card.totals.volume === 0 && !card.totals.inStage) {
     out.push('No stage visits ended in this week and no deal is in a stage.');
     return out.join('\n');
@@ -86,26 +89,49 @@ function formatTable(card: Scorecard): string {
     ),
   );
   out.push('', 'By owner role');
-  out.push(...table([{ title: 'Role' }, ...METRIC_COLUMNS], card.byRole.map((r) => [r.role.name, ...metricCells(r)])));
+  out.push(
+    ...table(
+      [{ title: 'Role' }, ...METRIC_COLUMNS],
+      card.byRole.map((r) => [r.role.name, ...metricCells(r)]),
+    ),
+  );
   const dims = card.byDimension ?? [];
   for (const label of [...new Set(dims.map((r) => r.dimension.label))]) {
     out.push('', `By ${label}`);
-    out.push(...table([{ title: label }, ...METRIC_COLUMNS], dims.filter((r) => r.dimension.label === label).map((r) => [r.value, ...metricCells(r)])));
+    out.push(
+      ...table(
+        [{ title: label }, ...METRIC_COLUMNS],
+        dims.filter((r) => r.dimension.label === label).map((r) => [r.value, ...metricCells(r)]),
+      ),
+    );
   }
   if (card.funnel) out.push('', ...funnelLines(card.funnel));
   out.push('', 'All visits');
   out.push(...table(METRIC_COLUMNS, [metricCells(card.totals)]));
   if (card.byClock?.length) {
     out.push('', 'By event clock (runs stopped this week; median and P90 are time to stop)');
-    out.push(...table([{ title: 'Clock' }, ...METRIC_COLUMNS], card.byClock.map((r) => [r.clock.label, ...metricCells(r)])));
+    out.push(
+      ...table(
+        [{ title: 'Clock' }, ...METRIC_COLUMNS],
+        card.byClock.map((r) => [r.clock.label, ...metricCells(r)]),
+      ),
+    );
   }
-  out.push('', 'Median and P90 are time in stage on each stage\'s SLA basis: staffed time for business-time stages, wall time otherwise.');
-  out.push('Visits ended in the week; In stage, ages and Open breached are the deals still in the stage at its end (or now).');
-  out.push('Breach rate counts open breaches too; Conversion excludes moves into closed-lost stages (Drop-off); Backflow excludes declared loops.');
+  out.push(
+    '',
+    "Median and P90 are time in stage on each stage's SLA basis: staffed time for business-time stages, wall time otherwise.",
+  );
+  out.push(
+    'Visits ended in the week; In stage, ages and Open breached are the deals still in the stage at its end (or now).',
+  );
+  out.push(
+    'Breach rate counts open breaches too; Conversion excludes moves into closed-lost stages (Drop-off); Backflow excludes declared loops.',
+  );
   return out.join('\n');
 }
 
-const count = (n: number, of: number | null, rate: number | null) => `${n}${of === null ? '' : ` of ${of}`}${rate === null ? '' : ` (${percent(rate)})`}`;
+const count = (n: number, of: number | null, rate: number | null) =>
+  `${n}${of === null ? '' : ` of ${of}`}${rate === null ? '' : ` (${percent(rate)})`}`;
 
 /** 003's and 004's named metrics as label/value lines (docs/scorecard.md, "Intake funnel"). */
 export function funnelRows(f: ScorecardFunnel): [string, string][] {
@@ -116,19 +142,28 @@ export function funnelRows(f: ScorecardFunnel): [string, string][] {
     ['First touch P90', formatDurationMs(f.firstTouchP90Ms)],
     ['Incomplete rate', `${percent(f.incompleteRate)}  (${f.incomplete} of ${f.received})`],
     ['Appointments booked', String(f.appointmentsBooked)],
-    ['Closure reasons', f.closureReasons.map((c) => `${c.stage.label}/${c.reason ?? '-'}:${c.count}`).join(', ') || '-'],
+    [
+      'Closure reasons',
+      f.closureReasons.map((c) => `${c.stage.label}/${c.reason ?? '-'}:${c.count}`).join(', ') || '-',
+    ],
   ];
   const r = f.reReferral;
   if (r)
     rows.push(
-      ['Re-referral (30 days)', `${percent(r.rate)}  (${count(r.reReferred, r.decided, null)} decided; ${r.pending} pending; ${r.noPartner} without partner)`],
+      [
+        'Re-referral (30 days)',
+        `${percent(r.rate)}  (${count(r.reReferred, r.decided, null)} decided; ${r.pending} pending; ${r.noPartner} without partner)`,
+      ],
       ['Partners referring again', `${r.partnersReferringAgain} of ${r.partners}`],
     );
   return rows;
 }
 
 function funnelLines(f: ScorecardFunnel): string[] {
-  return [`Intake funnel (${f.receivedStage.label})`, ...table([{ title: 'Metric' }, { title: 'Value' }], funnelRows(f))];
+  return [
+    `Intake funnel (${f.receivedStage.label})`,
+    ...table([{ title: 'Metric' }, { title: 'Value' }], funnelRows(f)),
+  ];
 }
 
 /** RFC 4180: quote when a field holds a comma, quote or line break; labels are user-written. */
@@ -136,12 +171,33 @@ export const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g,
 const csvNumber = (v: number | null) => (v === null ? '' : String(v));
 
 const CSV_HEADER = [
-  'week', 'scope', 'pipeline_id', 'pipeline', 'stage_id', 'stage', 'role_id', 'role', 'volume', 'median_ms', 'p90_ms',
-  'sla_visits', 'breached', 'breach_rate', 'conversion_rate', 'backflow_rate', 'top_breach_reasons',
+  'week',
+  'scope',
+  'pipeline_id',
+  'pipeline',
+  'stage_id',
+  'stage',
+  'role_id',
+  'role',
+  'volume',
+  'median_ms',
+  'p90_ms',
+  'sla_visits',
+  'breached',
+  'breach_rate',
+  'conversion_rate',
+  'backflow_rate',
+  'top_breach_reasons',
   // Added after the first release: appended so existing spreadsheet columns keep their places.
-  'drop_off_rate', 'in_stage', 'median_age_ms', 'max_age_ms', 'open_breached', 'reason_corrections',
+  'drop_off_rate',
+  'in_stage',
+  'median_age_ms',
+  'max_age_ms',
+  'open_breached',
+  'reason_corrections',
   // Named metrics of the intake funnel (scope "funnel"), one per row.
-  'metric', 'value',
+  'metric',
+  'value',
 ];
 
 /** The funnel's metrics as (name, value) for CSV rows; rates as fractions, times in ms, counts as numbers. */
@@ -155,7 +211,10 @@ function funnelCsv(f: ScorecardFunnel): [string, string][] {
     ['incomplete', String(f.incomplete)],
     ['incomplete_rate', csvNumber(f.incompleteRate)],
     ['appointments_booked', String(f.appointmentsBooked)],
-    ...f.closureReasons.map((c): [string, string] => [`closure:${c.stage.id}:${c.reason ?? ''}`, String(c.count)]),
+    ...f.closureReasons.map((c): [string, string] => [
+      `closure:${c.stage.id}:${c.reason ?? ''}`,
+      String(c.count),
+    ]),
   ];
   const r = f.reReferral;
   if (r)
@@ -194,15 +253,52 @@ function formatCsv(card: Scorecard): string {
   ];
   const lines = [CSV_HEADER];
   for (const r of card.byStage)
-    lines.push([card.week, 'stage', r.pipeline.id, r.pipeline.label, r.stage.id, r.stage.label, '', '', ...metrics(r)]);
-  for (const r of card.byRole) lines.push([card.week, 'role', '', '', '', '', r.role.id, r.role.name, ...metrics(r)]);
+    lines.push([
+      card.week,
+      'stage',
+      r.pipeline.id,
+      r.pipeline.label,
+      r.stage.id,
+      r.stage.label,
+      '',
+      '',
+      ...metrics(r),
+    ]);
+  for (const r of card.byRole)
+    lines.push([card.week, 'role', '', '', '', '', r.role.id, r.role.name, ...metrics(r)]);
   // Dimension cuts: the property in stage_id and its value in stage (scope "dimension").
-  for (const r of card.byDimension ?? []) lines.push([card.week, 'dimension', '', r.dimension.label, r.dimension.property, r.value, '', '', ...metrics(r)]);
+  for (const r of card.byDimension ?? [])
+    lines.push([
+      card.week,
+      'dimension',
+      '',
+      r.dimension.label,
+      r.dimension.property,
+      r.value,
+      '',
+      '',
+      ...metrics(r),
+    ]);
   lines.push([card.week, 'total', '', '', '', '', '', '', ...metrics(card.totals)]);
   const f = card.funnel;
   if (f) {
-    const blank = metrics(card.totals).map(() => '').slice(2);
-    for (const [name, value] of funnelCsv(f)) lines.push([card.week, 'funnel', '', '', f.receivedStage.id, f.receivedStage.label, '', '', ...blank, name, value]);
+    const blank = metrics(card.totals)
+      .map(() => '')
+      .slice(2);
+    for (const [name, value] of funnelCsv(f))
+      lines.push([
+        card.week,
+        'funnel',
+        '',
+        '',
+        f.receivedStage.id,
+        f.receivedStage.label,
+        '',
+        '',
+        ...blank,
+        name,
+        value,
+      ]);
   }
   return lines.map((cells) => cells.map(csvField).join(',')).join('\r\n');
 }
@@ -217,4 +313,3 @@ export function formatScorecard(card: Scorecard, format: ScorecardFormat): strin
       return formatTable(card);
   }
 }
-

@@ -27,7 +27,11 @@ export const ScorecardFunnel = z.object({
   appointmentsBooked: z.number().int().nonnegative(),
   /** Moves into a closed stage in the period, by stage and recorded closure reason (null: none recorded). */
   closureReasons: z.array(
-    z.object({ stage: z.object({ id: z.string(), label: z.string() }), reason: z.string().nullable(), count: z.number().int().positive() }),
+    z.object({
+      stage: z.object({ id: z.string(), label: z.string() }),
+      reason: z.string().nullable(),
+      count: z.number().int().positive(),
+    }),
   ),
   /**
    * Re-referral within 30 days (004's key metric), over the referrals received in the period (entered the received
@@ -56,7 +60,13 @@ export type ScorecardFunnel = z.infer<typeof ScorecardFunnel>;
  * received-stage rows up to 30 days after `end` (a caller reads that far, or up to `now`). `now` decides which
  * 30-day windows are over.
  */
-export function computeFunnel(playbook: Playbook, rows: readonly HistoryRow[], start: number, end: number, now: number): ScorecardFunnel | undefined {
+export function computeFunnel(
+  playbook: Playbook,
+  rows: readonly HistoryRow[],
+  start: number,
+  end: number,
+  now: number,
+): ScorecardFunnel | undefined {
   const funnel = playbook.scorecard?.funnel;
   if (!funnel) return undefined;
   const stages = new Map(playbook.pipelines.flatMap((pl) => pl.stages.map((s) => [s.id, s] as const)));
@@ -103,20 +113,35 @@ export function computeFunnel(playbook: Playbook, rows: readonly HistoryRow[], s
     incompleteRate: rate(incomplete, received),
     appointmentsBooked: booked,
     closureReasons: [...closures.values()]
-      .sort((a, b) => b.count - a.count || (a.stage < b.stage ? -1 : a.stage > b.stage ? 1 : 0) || ((a.reason ?? '') < (b.reason ?? '') ? -1 : 1))
+      .sort(
+        (a, b) =>
+          b.count - a.count ||
+          (a.stage < b.stage ? -1 : a.stage > b.stage ? 1 : 0) ||
+          ((a.reason ?? '') < (b.reason ?? '') ? -1 : 1),
+      )
       .map((c) => ({ stage: label(c.stage), reason: c.reason, count: c.count })),
-    ...(funnel.partner ? { reReferral: reReferral(rows, funnel.received, funnel.partner, start, end, now) } : {}),
+    ...(funnel.partner
+      ? { reReferral: reReferral(rows, funnel.received, funnel.partner, start, end, now) }
+      : {}),
   };
 }
 
-function reReferral(rows: readonly HistoryRow[], receivedStage: string, property: string, start: number, end: number, now: number) {
+function reReferral(
+  rows: readonly HistoryRow[],
+  receivedStage: string,
+  property: string,
+  start: number,
+  end: number,
+  now: number,
+) {
   // A referral is a visit of the received stage, dated by its entry; one row per visit, so a deal re-entering
   // the stage (sent back to intake) is not a new referral unless it is a new deal.
   const firstEntry = new Map<string, { at: number; partner: string | undefined }>();
   for (const r of rows) {
     if (r.stage !== receivedStage) continue;
     const seen = firstEntry.get(r.dealId);
-    if (!seen || r.enteredAt < seen.at) firstEntry.set(r.dealId, { at: r.enteredAt, partner: r.dims?.[property] ?? seen?.partner });
+    if (!seen || r.enteredAt < seen.at)
+      firstEntry.set(r.dealId, { at: r.enteredAt, partner: r.dims?.[property] ?? seen?.partner });
     else if (seen.partner === undefined && r.dims?.[property]) seen.partner = r.dims[property];
   }
   const byPartner = new Map<string, number[]>();

@@ -7,7 +7,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 describe('ISO weeks in a reporting zone', () => {
   it('cuts 2026-W47 at local Monday midnight in New York (UTC-5 in November)', () => {
     const r = weekRange('2026-W47', 'America/New_York');
-    expect(r).toMatchObject({ week: '2026-W47', weekStart: '2026-11-16', weekEnd: '2026-11-22', timeZone: 'America/New_York' });
+    expect(r).toMatchObject({
+      week: '2026-W47',
+      weekStart: '2026-11-16',
+      weekEnd: '2026-11-22',
+      timeZone: 'America/New_York',
+    });
     expect(iso(r.start)).toBe('2026-11-16T05:00:00.000Z');
     expect(iso(r.end)).toBe('2026-11-23T05:00:00.000Z');
   });
@@ -35,7 +40,9 @@ describe('ISO weeks in a reporting zone', () => {
   });
 
   it('rejects malformed weeks and week numbers the year does not have, with the expected form', () => {
-    expect(() => parseIsoWeek('2026-47')).toThrow('invalid week "2026-47": expected an ISO week like "2026-W47"');
+    expect(() => parseIsoWeek('2026-47')).toThrow(
+      'invalid week "2026-47": expected an ISO week like "2026-W47"',
+    );
     expect(() => parseIsoWeek('2026-W5')).toThrow(/expected an ISO week/);
     expect(() => parseIsoWeek('2026-W00')).toThrow('2026 has weeks W01 to W53');
     expect(() => parseIsoWeek('2025-W53')).toThrow('2025 has weeks W01 to W52');

@@ -37,7 +37,8 @@ export function parseIsoWeek(text: string): { weekYear: number; weekNumber: numb
 }
 
 export function assertZone(zone: string): string {
-  if (!IANAZone.isValidZone(zone)) throw new WeekError(`unknown time zone "${zone}": expected an IANA zone like "America/New_York"`);
+  if (!IANAZone.isValidZone(zone))
+    throw new WeekError(`unknown time zone "${zone}": expected an IANA zone like "America/New_York"`);
   return zone;
 }
 
@@ -71,7 +72,9 @@ export function isoWeekOf(ms: number, zone = 'UTC'): string {
 
 /** The newest week that has fully ended at `now`: the default when no week is asked for (§4.7). */
 export function latestCompleteWeek(now: number, zone = 'UTC'): string {
-  const d = DateTime.fromMillis(now, { zone: assertZone(zone) }).startOf('week').minus({ weeks: 1 });
+  const d = DateTime.fromMillis(now, { zone: assertZone(zone) })
+    .startOf('week')
+    .minus({ weeks: 1 });
   return label(d.weekYear, d.weekNumber);
 }
 
@@ -87,7 +90,8 @@ export function monthRange(month: string, zone = 'UTC'): WeekRange {
   const m = MONTH_RE.exec(month.trim());
   const year = Number(m?.[1]);
   const monthNumber = Number(m?.[2]);
-  if (!m || monthNumber < 1 || monthNumber > 12) throw new WeekError(`invalid month "${month}": expected a month like "2026-11"`);
+  if (!m || monthNumber < 1 || monthNumber > 12)
+    throw new WeekError(`invalid month "${month}": expected a month like "2026-11"`);
   const first = DateTime.fromObject({ year, month: monthNumber, day: 1 }, { zone }).startOf('day');
   const next = first.plus({ months: 1 });
   return {
@@ -114,5 +118,8 @@ export function monthOf(ms: number, zone = 'UTC'): string {
 
 /** The newest month that has fully ended at `now`. */
 export function latestCompleteMonth(now: number, zone = 'UTC'): string {
-  return DateTime.fromMillis(now, { zone: assertZone(zone) }).startOf('month').minus({ months: 1 }).toFormat('yyyy-MM');
+  return DateTime.fromMillis(now, { zone: assertZone(zone) })
+    .startOf('month')
+    .minus({ months: 1 })
+    .toFormat('yyyy-MM');
 }

@@ -21,7 +21,13 @@ describe('card: event clocks, routing and trail', () => {
     const first = reconcile({ playbook, state: null, snapshot: snap(), now: MON_10 }).state;
     const snapshot = snap({ properties: { refill_missing_input: 'secret_weight_value', urgency: 'urgent' } });
     const state = reconcile({ playbook, state: first, snapshot, now: MON_10 + MIN }).state;
-    const card = buildCardView({ dealId: 'd1', playbook, state, snapshot, now: MON_10 + 2 * MIN }) as ManagedCardView;
+    const card = buildCardView({
+      dealId: 'd1',
+      playbook,
+      state,
+      snapshot,
+      now: MON_10 + 2 * MIN,
+    }) as ManagedCardView;
     expect(card.eventClocks).toEqual([
       {
         id: 'refill_inputs',
@@ -54,13 +60,37 @@ describe('card: event clocks, routing and trail', () => {
     const playbook = Playbook.parse(input);
     const state = reconcile({ playbook, state: null, snapshot: snap(), now: MON_10 }).state;
     const row = {
-      dealId: 'd1', pipeline: 'tele', stage: 'clock.support_inquiry', clock: 'support_inquiry', ownerRole: 'intake', ownerId: '101',
-      enteredAt: MON_10, exitedAt: MON_10 + 2 * HOUR, businessMs: 2 * HOUR, toStage: null, direction: 'exit' as const,
-      slaOutcome: 'breached' as const, breachReason: 'capacity' as const, breachedAt: MON_10 + HOUR, breachReasonSource: 'inferred' as const,
+      dealId: 'd1',
+      pipeline: 'tele',
+      stage: 'clock.support_inquiry',
+      clock: 'support_inquiry',
+      ownerRole: 'intake',
+      ownerId: '101',
+      enteredAt: MON_10,
+      exitedAt: MON_10 + 2 * HOUR,
+      businessMs: 2 * HOUR,
+      toStage: null,
+      direction: 'exit' as const,
+      slaOutcome: 'breached' as const,
+      breachReason: 'capacity' as const,
+      breachedAt: MON_10 + HOUR,
+      breachReasonSource: 'inferred' as const,
     };
-    const card = buildCardView({ dealId: 'd1', playbook, state, snapshot: snap(), history: [row], now: MON_10 + 3 * HOUR }) as ManagedCardView;
+    const card = buildCardView({
+      dealId: 'd1',
+      playbook,
+      state,
+      snapshot: snap(),
+      history: [row],
+      now: MON_10 + 3 * HOUR,
+    }) as ManagedCardView;
     expect(card.breaches).toMatchObject([
-      { stage: { id: 'clock.support_inquiry', label: 'Support inquiry response' }, breachedAt: new Date(MON_10 + HOUR).toISOString(), reason: 'capacity', source: 'inferred' },
+      {
+        stage: { id: 'clock.support_inquiry', label: 'Support inquiry response' },
+        breachedAt: new Date(MON_10 + HOUR).toISOString(),
+        reason: 'capacity',
+        source: 'inferred',
+      },
     ]);
   });
 
@@ -70,12 +100,37 @@ describe('card: event clocks, routing and trail', () => {
       p.pipelines[0]!.stages[0]!.exitCriteria = [];
       p.pipelines[0]!.shortcuts = [{ from: 'lead', to: 'review' }];
     });
-    const first = reconcile({ playbook, state: null, snapshot: snap({ ownerId: '101' }), now: MON_10 }).state!;
-    const moved = snap({ ownerId: '101', stage: 'review', stageEnteredAt: MON_10 + HOUR, properties: { docs_ok: 'true' } });
+    const first = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ ownerId: '101' }),
+      now: MON_10,
+    }).state!;
+    const moved = snap({
+      ownerId: '101',
+      stage: 'review',
+      stageEnteredAt: MON_10 + HOUR,
+      properties: { docs_ok: 'true' },
+    });
     const state = reconcile({ playbook, state: first, snapshot: moved, now: MON_10 + HOUR }).state!;
-    state.trail = [...Array.from({ length: 30 }, (_, i) => ({ at: MON_10 + i, rule: 'x', detail: String(i) })), ...state.trail!];
-    const card = buildCardView({ dealId: 'd1', playbook, state, snapshot: moved, now: MON_10 + HOUR }) as ManagedCardView;
-    expect(card.routing).toEqual({ mode: 'assignDeal', from: '101', to: '201', pick: 'roundRobin', at: new Date(MON_10 + HOUR).toISOString() });
+    state.trail = [
+      ...Array.from({ length: 30 }, (_, i) => ({ at: MON_10 + i, rule: 'x', detail: String(i) })),
+      ...state.trail!,
+    ];
+    const card = buildCardView({
+      dealId: 'd1',
+      playbook,
+      state,
+      snapshot: moved,
+      now: MON_10 + HOUR,
+    }) as ManagedCardView;
+    expect(card.routing).toEqual({
+      mode: 'assignDeal',
+      from: '101',
+      to: '201',
+      pick: 'roundRobin',
+      at: new Date(MON_10 + HOUR).toISOString(),
+    });
     expect(card.trail).toHaveLength(MAX_CARD_TRAIL);
     expect(card.trail[0]!.rule).toBe('routing.deal_assigned');
   });

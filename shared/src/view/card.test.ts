@@ -15,7 +15,13 @@ function enter(over: Partial<DealSnapshot> = {}, now = MON_10): DealState {
 
 function fire(state: DealState, kind: 'warning' | 'breach', now: number, snapshot = snap()): DealState {
   const entryId = state.current!.entryId;
-  return onTimer({ playbook, state, snapshot, timer: { timerId: timerId(entryId, kind), kind, entryId }, now }).state!;
+  return onTimer({
+    playbook,
+    state,
+    snapshot,
+    timer: { timerId: timerId(entryId, kind), kind, entryId },
+    now,
+  }).state!;
 }
 
 const managed = (v: CardView): ManagedCardView => {
@@ -23,12 +29,18 @@ const managed = (v: CardView): ManagedCardView => {
   return v;
 };
 
-const view = (state: DealState | null, now: number, snapshot: DealSnapshot | null = snap(), history: HistoryRow[] = []) =>
-  buildCardView({ dealId: 'd1', playbook, state, snapshot, history, now });
+const view = (
+  state: DealState | null,
+  now: number,
+  snapshot: DealSnapshot | null = snap(),
+  history: HistoryRow[] = [],
+) => buildCardView({ dealId: 'd1', playbook, state, snapshot, history, now });
 
 describe('unmanaged variants', () => {
   it('no playbook in the portal', () => {
-    expect(buildCardView({ dealId: 'd1', playbook: null, state: null, snapshot: snap(), now: MON_10 })).toEqual({
+    expect(
+      buildCardView({ dealId: 'd1', playbook: null, state: null, snapshot: snap(), now: MON_10 }),
+    ).toEqual({
       managed: false,
       dealId: 'd1',
       reason: 'no_playbook',
@@ -50,8 +62,16 @@ describe('unmanaged variants', () => {
   });
 
   it('not found: nothing stored yet, deleted in HubSpot, or merged away', () => {
-    expect(view(null, MON_10)).toEqual({ managed: false, dealId: 'd1', reason: 'not_found', pipeline: { id: 'tele', label: 'Telehealth' } });
-    expect(view(enter(), MON_10, snap({ exists: false, pipeline: null, stage: null }))).toMatchObject({ reason: 'not_found', pipeline: null });
+    expect(view(null, MON_10)).toEqual({
+      managed: false,
+      dealId: 'd1',
+      reason: 'not_found',
+      pipeline: { id: 'tele', label: 'Telehealth' },
+    });
+    expect(view(enter(), MON_10, snap({ exists: false, pipeline: null, stage: null }))).toMatchObject({
+      reason: 'not_found',
+      pipeline: null,
+    });
     const merged = { ...enter(), closedReason: 'merged' as const, current: null };
     expect(view(merged, MON_10)).toMatchObject({ managed: false, reason: 'not_found' });
   });
@@ -86,10 +106,20 @@ describe('managed deal', () => {
       metAt: null,
     });
     expect(v.exitChecklist).toEqual([{ label: 'First contact logged', met: true }]);
-    expect(managed(view(state, MON_10, snap())).exitChecklist).toEqual([{ label: 'First contact logged', met: false }]);
+    expect(managed(view(state, MON_10, snap())).exitChecklist).toEqual([
+      { label: 'First contact logged', met: false },
+    ]);
     // The stage's own criteria, then what the next move (to Intake) needs on entry.
     expect(v.watchProperties).toEqual(['num_contacted_notes', 'waiting_on', 'urgency', 'insurance_id']);
-    expect(v.gate).toEqual({ status: 'clear', blockedFrom: null, blockedTo: null, movedTo: null, at: null, missing: [], remedy: null });
+    expect(v.gate).toEqual({
+      status: 'clear',
+      blockedFrom: null,
+      blockedTo: null,
+      movedTo: null,
+      at: null,
+      missing: [],
+      remedy: null,
+    });
   });
 
   it('business elapsed skips closed hours: 10:00 to 20:00 on a 9-17 calendar is 7 staffed hours', () => {
@@ -99,7 +129,10 @@ describe('managed deal', () => {
 
   it('warning after the warning timer fired', () => {
     const state = fire(enter(), 'warning', at('2026-03-02T11:30:00-05:00'));
-    expect(managed(view(state, at('2026-03-02T11:40:00-05:00'))).sla).toMatchObject({ status: 'warning', remainingMs: 20 * MIN });
+    expect(managed(view(state, at('2026-03-02T11:40:00-05:00'))).sla).toMatchObject({
+      status: 'warning',
+      remainingMs: 20 * MIN,
+    });
   });
 
   it('paused: elapsed frozen at the pause, reason is the holding criterion label', () => {
@@ -121,8 +154,17 @@ describe('managed deal', () => {
     const due = at('2026-03-02T12:00:00-05:00');
     const state = fire(enter(), 'breach', due);
     const v = managed(view(state, due + HOUR));
-    expect(v.sla).toMatchObject({ status: 'breached', elapsedMs: 3 * HOUR, remainingMs: -HOUR, breachedAt: '2026-03-02T17:00:00.000Z' });
-    expect(v.breachReason).toEqual({ value: 'missing_data', source: 'inferred', evidence: ['data criterion unmet: First contact logged'] });
+    expect(v.sla).toMatchObject({
+      status: 'breached',
+      elapsedMs: 3 * HOUR,
+      remainingMs: -HOUR,
+      breachedAt: '2026-03-02T17:00:00.000Z',
+    });
+    expect(v.breachReason).toEqual({
+      value: 'missing_data',
+      source: 'inferred',
+      evidence: ['data criterion unmet: First contact logged'],
+    });
     expect(v.breaches).toEqual([
       {
         stage: { id: 'lead', label: 'Lead' },
@@ -139,9 +181,22 @@ describe('managed deal', () => {
   it('met and cancelled clocks show what they consumed; an override target is shown as written', () => {
     const state = enter({ properties: { urgency: 'urgent' } });
     const clock = state.current!.sla!;
-    state.current!.sla = { ...clock, status: 'met', runningSince: null, consumedMs: 20 * MIN, metAt: MON_10 + 20 * MIN };
+    state.current!.sla = {
+      ...clock,
+      status: 'met',
+      runningSince: null,
+      consumedMs: 20 * MIN,
+      metAt: MON_10 + 20 * MIN,
+    };
     const v = managed(view(state, MON_10 + 5 * HOUR));
-    expect(v.sla).toMatchObject({ status: 'met', target: '30m', targetMs: 30 * MIN, elapsedMs: 20 * MIN, remainingMs: 10 * MIN, metAt: '2026-03-02T15:20:00.000Z' });
+    expect(v.sla).toMatchObject({
+      status: 'met',
+      target: '30m',
+      targetMs: 30 * MIN,
+      elapsedMs: 20 * MIN,
+      remainingMs: 10 * MIN,
+      metAt: '2026-03-02T15:20:00.000Z',
+    });
     state.current!.sla = { ...state.current!.sla!, status: 'cancelled' };
     expect(managed(view(state, MON_10)).sla!.status).toBe('cancelled');
   });
@@ -153,7 +208,12 @@ describe('managed deal', () => {
   });
 
   it('a stage without SLA (closed stage) has sla null', () => {
-    const won = reconcile({ playbook, state: enter(), snapshot: snap({ stage: 'won', stageEnteredAt: MON_10 + HOUR }), now: MON_10 + HOUR }).state!;
+    const won = reconcile({
+      playbook,
+      state: enter(),
+      snapshot: snap({ stage: 'won', stageEnteredAt: MON_10 + HOUR }),
+      now: MON_10 + HOUR,
+    }).state!;
     const v = managed(view(won, MON_10 + HOUR, snap({ stage: 'won' })));
     expect(v.stage.label).toBe('Started care');
     expect(v.sla).toBeNull();
@@ -166,7 +226,12 @@ describe('gate', () => {
 
   it('remediation: where the deal went and what to do', () => {
     const blockedAt = MON_10 + HOUR;
-    const r = reconcile({ playbook, state: inIntake(), snapshot: snap({ stage: 'review', stageEnteredAt: blockedAt }), now: blockedAt });
+    const r = reconcile({
+      playbook,
+      state: inIntake(),
+      snapshot: snap({ stage: 'review', stageEnteredAt: blockedAt }),
+      now: blockedAt,
+    });
     const v = managed(view(r.state!, blockedAt, snap({ stage: 'review' })));
     expect(v.gate).toEqual({
       status: 'blocked_remediation',
@@ -180,7 +245,12 @@ describe('gate', () => {
   });
 
   it('revert: the deal went back where it was', () => {
-    const r = reconcile({ playbook, state: enter(), snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + HOUR }), now: MON_10 + HOUR });
+    const r = reconcile({
+      playbook,
+      state: enter(),
+      snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + HOUR }),
+      now: MON_10 + HOUR,
+    });
     const v = managed(view(r.state!, MON_10 + HOUR));
     expect(v.gate).toMatchObject({
       status: 'blocked_reverted',
@@ -191,7 +261,12 @@ describe('gate', () => {
   });
 
   it('is cleared once the deal is in neither the blocked stage nor where the gate sent it', () => {
-    const r = reconcile({ playbook, state: enter(), snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + HOUR }), now: MON_10 + HOUR });
+    const r = reconcile({
+      playbook,
+      state: enter(),
+      snapshot: snap({ stage: 'intake', stageEnteredAt: MON_10 + HOUR }),
+      now: MON_10 + HOUR,
+    });
     const moved = structuredClone(r.state!);
     moved.current!.stage = 'review';
     expect(managed(view(moved, MON_10 + HOUR)).gate.status).toBe('clear');
@@ -217,10 +292,19 @@ describe('breach history', () => {
 
   it('a past breach a rep corrected is flagged, with the evidence inference used', () => {
     const state = enter();
-    const past = row(3, { breachEvidence: ['deal has no owner'], breachReasonSource: 'inferred', breachReason: 'handoff' });
+    const past = row(3, {
+      breachEvidence: ['deal has no owner'],
+      breachReasonSource: 'inferred',
+      breachReason: 'handoff',
+    });
     const corrected = correctVisitReason(past, 'capacity', '77', MON_10)!;
     const v = managed(view(state, MON_10, snap(), [corrected]));
-    expect(v.breaches[0]).toMatchObject({ reason: 'capacity', source: 'manual', corrected: true, evidence: ['deal has no owner'] });
+    expect(v.breaches[0]).toMatchObject({
+      reason: 'capacity',
+      source: 'manual',
+      corrected: true,
+      evidence: ['deal has no owner'],
+    });
     expect(corrected.corrections).toEqual([{ at: MON_10, userId: '77', from: 'handoff', to: 'capacity' }]);
     expect(corrected.inferredReason).toBe('handoff');
     // The same reason again changes nothing; a row that did not breach has nothing to correct.
@@ -255,7 +339,10 @@ describe('breach history', () => {
       corrected: false,
     });
     // Older ones only know when the visit ended.
-    expect(v.breaches[1]).toMatchObject({ breachedAt: new Date(rows[1]!.exitedAt).toISOString(), source: null });
+    expect(v.breaches[1]).toMatchObject({
+      breachedAt: new Date(rows[1]!.exitedAt).toISOString(),
+      source: null,
+    });
     const times = v.breaches.map((b) => b.breachedAt);
     expect([...times].sort().reverse()).toEqual(times);
   });
@@ -272,13 +359,26 @@ describe('breach history', () => {
       },
     });
     const v = managed(view(state, MON_10, live, [older, latest]));
-    expect(v.breaches[0]).toMatchObject({ breachedAt: new Date(latest.enteredAt + 3 * HOUR).toISOString(), source: 'inferred' });
-    expect(v.breaches[1]).toMatchObject({ breachedAt: new Date(older.breachedAt!).toISOString(), source: 'inferred' });
+    expect(v.breaches[0]).toMatchObject({
+      breachedAt: new Date(latest.enteredAt + 3 * HOUR).toISOString(),
+      source: 'inferred',
+    });
+    expect(v.breaches[1]).toMatchObject({
+      breachedAt: new Date(older.breachedAt!).toISOString(),
+      source: 'inferred',
+    });
   });
 });
 
 it('never carries deal property values, only labels', () => {
-  const live = snap({ properties: { waiting_on: 'patient', patient_name: 'Jane Roe', num_contacted_notes: '7', urgency: 'Chest pain' } });
+  const live = snap({
+    properties: {
+      waiting_on: 'patient',
+      patient_name: 'Jane Roe',
+      num_contacted_notes: '7',
+      urgency: 'Chest pain',
+    },
+  });
   const paused = reconcile({ playbook, state: enter(), snapshot: live, now: MON_10 + MIN }).state!;
   const json = JSON.stringify(view(paused, MON_10 + HOUR, live));
   expect(json).not.toContain('Jane Roe');
@@ -289,26 +389,47 @@ it('never carries deal property values, only labels', () => {
 describe('what to do now (issue 11 item 5): required actions and the next move, before any move is tried', () => {
   const taskKey = `d1:lead:${MON_10}:task:call`;
 
-  it('lists the stage\'s required actions as open with their due time, overdue once past it, done once completed', () => {
+  it("lists the stage's required actions as open with their due time, overdue once past it, done once completed", () => {
     const state = enter();
     // "First call" is due 1 staffed hour after entry (10:00 -> 11:00 on the clinic calendar).
     expect(managed(view(state, MON_10 + 30 * MIN)).requiredActions).toEqual([
-      { id: 'call', subject: 'First call', status: 'open', dueAt: '2026-03-02T16:00:00.000Z', overdue: false },
+      {
+        id: 'call',
+        subject: 'First call',
+        status: 'open',
+        dueAt: '2026-03-02T16:00:00.000Z',
+        overdue: false,
+      },
     ]);
-    expect(managed(view(state, MON_10 + 90 * MIN)).requiredActions[0]).toMatchObject({ status: 'open', overdue: true });
+    expect(managed(view(state, MON_10 + 90 * MIN)).requiredActions[0]).toMatchObject({
+      status: 'open',
+      overdue: true,
+    });
     const done = snap({ tasks: { [taskKey]: 'COMPLETED' } });
-    expect(managed(view(state, MON_10 + 90 * MIN, done)).requiredActions[0]).toMatchObject({ status: 'done', overdue: false });
+    expect(managed(view(state, MON_10 + 90 * MIN, done)).requiredActions[0]).toMatchObject({
+      status: 'done',
+      overdue: false,
+    });
   });
 
   it('says what moving to the next stage needs: unmet exit criteria here and entry criteria there', () => {
     const state = enter();
-    expect(managed(view(state, MON_10)).nextMove).toEqual({ to: { id: 'intake', label: 'Intake' }, missing: ['First contact logged', 'Insurance id'] });
+    expect(managed(view(state, MON_10)).nextMove).toEqual({
+      to: { id: 'intake', label: 'Intake' },
+      missing: ['First contact logged', 'Insurance id'],
+    });
     const half = snap({ properties: { num_contacted_notes: '1' } });
     expect(managed(view(state, MON_10, half)).nextMove!.missing).toEqual(['Insurance id']);
     const ready = snap({ properties: { num_contacted_notes: '1', insurance_id: 'x' } });
-    expect(managed(view(state, MON_10, ready)).nextMove).toEqual({ to: { id: 'intake', label: 'Intake' }, missing: [] });
+    expect(managed(view(state, MON_10, ready)).nextMove).toEqual({
+      to: { id: 'intake', label: 'Intake' },
+      missing: [],
+    });
     // Without HubSpot's view nothing can be shown as met.
-    expect(managed(view(state, MON_10, null)).nextMove!.missing).toEqual(['First contact logged', 'Insurance id']);
+    expect(managed(view(state, MON_10, null)).nextMove!.missing).toEqual([
+      'First contact logged',
+      'Insurance id',
+    ]);
   });
 
   it('from a remediation stage, the next move is back to the stage whose gate sent the deal there', () => {

@@ -1,5 +1,14 @@
 import { businessTimeBetween, compileCalendar, type CompiledCalendar } from '../clock';
-import { criterionHolds, criterionLabel, entryCriteriaOf, findStage, gateMissing, nextStep, skippedStages, templateDueAt } from '../engine';
+import {
+  criterionHolds,
+  criterionLabel,
+  entryCriteriaOf,
+  findStage,
+  gateMissing,
+  nextStep,
+  skippedStages,
+  templateDueAt,
+} from '../engine';
 import type { DealSnapshot, DealState, EventClockRun, HistoryRow, SlaClock, StageEntry } from '../engine';
 import { visitKey, wasCorrected } from '../engine/reason-correction';
 import { formatDuration, parseDuration } from '../playbook/duration';
@@ -13,7 +22,8 @@ import { P } from '../properties';
  */
 
 export type Ref = { id: string; label: string };
-export type CardSlaStatus = 'running' | 'paused' | 'warning' | 'breached' | 'met' | 'breached_closed' | 'cancelled';
+export type CardSlaStatus =
+  'running' | 'paused' | 'warning' | 'breached' | 'met' | 'breached_closed' | 'cancelled';
 export type BreachSource = 'inferred' | 'manual';
 
 export type CardSla = {
@@ -43,7 +53,13 @@ export type CardGate = {
 };
 
 /** A required action of the stage (a task Stagekeeper created on entry): done, or open and when it is due. */
-export type CardAction = { id: string; subject: string; status: 'open' | 'done'; dueAt: string; overdue: boolean };
+export type CardAction = {
+  id: string;
+  subject: string;
+  status: 'open' | 'done';
+  dueAt: string;
+  overdue: boolean;
+};
 
 /** What the usual next move needs that the deal does not have yet (labels only), before anyone tries it. */
 export type CardNextMove = { to: Ref; missing: string[] };
@@ -132,7 +148,12 @@ export type CardTrailEvent = { at: string; rule: string; detail: string };
 export const MAX_CARD_TRAIL = 20;
 
 export type UnmanagedReason = 'no_playbook' | 'unmanaged_pipeline' | 'not_found';
-export type UnmanagedCardView = { managed: false; dealId: string; reason: UnmanagedReason; pipeline: Ref | null };
+export type UnmanagedCardView = {
+  managed: false;
+  dealId: string;
+  reason: UnmanagedReason;
+  pipeline: Ref | null;
+};
 export type CardView = ManagedCardView | UnmanagedCardView;
 
 export type CardViewInput = {
@@ -155,7 +176,12 @@ export const MAX_CARD_BREACHES = 20;
  * Properties written back with every breach. The card reads them with the snapshot because a history row does not
  * carry its breach instant or reason source; for the latest breach, HubSpot has both.
  */
-export const CARD_SNAPSHOT_PROPERTIES = [P.slaBreachedAt, P.breachStage, P.breachReason, P.breachReasonSource] as const;
+export const CARD_SNAPSHOT_PROPERTIES = [
+  P.slaBreachedAt,
+  P.breachStage,
+  P.breachReason,
+  P.breachReasonSource,
+] as const;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : iso(ms));
@@ -164,7 +190,8 @@ type StageHit = { pipeline: Pipeline; stage: Stage };
 
 function stageIndex(playbook: Playbook): Map<string, StageHit> {
   const out = new Map<string, StageHit>();
-  for (const pipeline of playbook.pipelines) for (const stage of pipeline.stages) out.set(stage.id, { pipeline, stage });
+  for (const pipeline of playbook.pipelines)
+    for (const stage of pipeline.stages) out.set(stage.id, { pipeline, stage });
   return out;
 }
 
@@ -192,7 +219,8 @@ export function buildCardView(input: CardViewInput): CardView {
     return { id, label: playbook.pipelines.find((p) => p.id === id)?.label ?? id };
   };
 
-  const gone = snapshot?.exists === false || state?.closedReason === 'deleted' || state?.closedReason === 'merged';
+  const gone =
+    snapshot?.exists === false || state?.closedReason === 'deleted' || state?.closedReason === 'merged';
   if (gone) return { managed: false, dealId, reason: 'not_found', pipeline: null };
 
   const livePipeline = snapshot?.pipeline ?? null;
@@ -232,11 +260,19 @@ export function buildCardView(input: CardViewInput): CardView {
     gate: gateView(state, stages),
     breachReason: breachReasonView(state, entry),
     breaches: breachList(state, entry, input.history ?? [], snapshot, stages, playbook),
-    ...(input.pages ? { pages: [...input.pages].sort((a, b) => a.at.localeCompare(b.at)).slice(-MAX_CARD_PAGES) } : {}),
+    ...(input.pages
+      ? { pages: [...input.pages].sort((a, b) => a.at.localeCompare(b.at)).slice(-MAX_CARD_PAGES) }
+      : {}),
     watchProperties: watchProperties(playbook, entry, stage),
     eventClocks: (state.clocks ?? []).map((run) => eventClockView(playbook, run)),
     routing: entry.routing
-      ? { mode: entry.routing.mode, from: entry.routing.from, to: entry.routing.to, pick: entry.routing.pick, at: iso(entry.routing.at) }
+      ? {
+          mode: entry.routing.mode,
+          from: entry.routing.from,
+          to: entry.routing.to,
+          pick: entry.routing.pick,
+          at: iso(entry.routing.at),
+        }
       : null,
     trail: (state.trail ?? [])
       .slice(-MAX_CARD_TRAIL)
@@ -262,14 +298,26 @@ function eventClockView(playbook: Playbook, run: EventClockRun): CardEventClock 
   };
 }
 
-function actionsView(playbook: Playbook, stage: Stage, entry: StageEntry, snapshot: DealSnapshot | null, now: number): CardAction[] {
+function actionsView(
+  playbook: Playbook,
+  stage: Stage,
+  entry: StageEntry,
+  snapshot: DealSnapshot | null,
+  now: number,
+): CardAction[] {
   // Due times are recomputed from entry exactly as the engine set them; its notes about them are not shown here.
   const notes = { decide: () => undefined };
   return stage.requiredActions.map((t) => {
     const key = entry.tasks.find((x) => x.templateId === t.id)?.key;
     const done = key !== undefined && snapshot?.tasks[key] === 'COMPLETED';
     const dueAt = templateDueAt(notes, playbook, stage, t, entry.enteredAt, entry.sla?.dueAt ?? null);
-    return { id: t.id, subject: t.subject, status: done ? 'done' : 'open', dueAt: iso(dueAt), overdue: !done && dueAt < now };
+    return {
+      id: t.id,
+      subject: t.subject,
+      status: done ? 'done' : 'open',
+      dueAt: iso(dueAt),
+      overdue: !done && dueAt < now,
+    };
   });
 }
 
@@ -285,7 +333,13 @@ const blank = (entry: StageEntry, dealId: string): DealSnapshot => ({
   tasks: {},
 });
 
-function nextMoveView(playbook: Playbook, state: DealState, entry: StageEntry, snapshot: DealSnapshot | null, now: number): CardNextMove | null {
+function nextMoveView(
+  playbook: Playbook,
+  state: DealState,
+  entry: StageEntry,
+  snapshot: DealSnapshot | null,
+  now: number,
+): CardNextMove | null {
   const from = findStage(playbook, entry.stage);
   const to = from && nextStep(from);
   if (!from || !to) return null;
@@ -297,10 +351,16 @@ function nextMoveView(playbook: Playbook, state: DealState, entry: StageEntry, s
 function targetText(stage: Stage | undefined, clock: SlaClock): string {
   const sla = stage?.sla;
   const m = /^overrides\[(\d+)\]$/.exec(clock.targetRule);
-  const written = m ? sla?.overrides[Number(m[1])]?.target : clock.targetRule === 'default' ? sla?.target : undefined;
+  const written = m
+    ? sla?.overrides[Number(m[1])]?.target
+    : clock.targetRule === 'default'
+      ? sla?.target
+      : undefined;
   // After a playbook edit the stored clock may still run on the old target until the worker recomputes it;
   // the card must show the target the clock actually counts against.
-  return written !== undefined && parseDuration(written) === clock.targetMs ? written : formatDuration(clock.targetMs);
+  return written !== undefined && parseDuration(written) === clock.targetMs
+    ? written
+    : formatDuration(clock.targetMs);
 }
 
 function slaView(
@@ -315,10 +375,13 @@ function slaView(
   // Same rule as the engine: business time needs a calendar it can find, plain time otherwise.
   const calendar = clock.basis === 'business' ? calendarOf(playbook, clock.calendar) : undefined;
   const since = clock.runningSince;
-  const running = since !== null && now > since ? (calendar ? businessTimeBetween(calendar, since, now) : now - since) : 0;
+  const running =
+    since !== null && now > since ? (calendar ? businessTimeBetween(calendar, since, now) : now - since) : 0;
   const elapsedMs = Math.round(clock.consumedMs + running);
   const holding =
-    clock.status === 'paused' && snapshot ? pauseCriteria.find((c) => criterionHolds(c, snapshot, entry.tasks, now)) : undefined;
+    clock.status === 'paused' && snapshot
+      ? pauseCriteria.find((c) => criterionHolds(c, snapshot, entry.tasks, now))
+      : undefined;
   return {
     status: clock.status === 'running' && clock.warned ? 'warning' : clock.status,
     basis: clock.basis,
@@ -336,7 +399,15 @@ function slaView(
   };
 }
 
-const CLEAR: CardGate = { status: 'clear', blockedFrom: null, blockedTo: null, movedTo: null, at: null, missing: [], remedy: null };
+const CLEAR: CardGate = {
+  status: 'clear',
+  blockedFrom: null,
+  blockedTo: null,
+  movedTo: null,
+  at: null,
+  missing: [],
+  remedy: null,
+};
 
 function gateView(state: DealState, stages: Map<string, StageHit>): CardGate {
   const gate = state.gate;
@@ -370,12 +441,18 @@ function gateView(state: DealState, stages: Map<string, StageHit>): CardGate {
 }
 
 const breachedHere = (state: DealState, entry: StageEntry) =>
-  entry.sla?.status === 'breached' && entry.sla.breachedAt !== null && (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
+  entry.sla?.status === 'breached' &&
+  entry.sla.breachedAt !== null &&
+  (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
 
 function breachReasonView(state: DealState, entry: StageEntry): ManagedCardView['breachReason'] {
   // A reason preset by a rep before any breach stays hidden: the card offers the control only for a breach.
   if (!breachedHere(state, entry)) return null;
-  return { value: entry.breachReason ?? 'other', source: entry.breachReasonSource ?? 'inferred', evidence: [...entry.breachEvidence] };
+  return {
+    value: entry.breachReason ?? 'other',
+    source: entry.breachReasonSource ?? 'inferred',
+    evidence: [...entry.breachEvidence],
+  };
 }
 
 function breachList(
@@ -389,7 +466,9 @@ function breachList(
   const ref = (id: string): Ref => ({ id, label: stages.get(id)?.stage.label ?? id });
   // An event clock's breach is listed under the clock's label (its row's stage is `clock.<id>`).
   const rowRef = (row: HistoryRow): Ref =>
-    row.clock !== undefined ? { id: row.stage, label: playbook.clocks.find((c) => c.id === row.clock)?.label ?? row.clock } : ref(row.stage);
+    row.clock !== undefined
+      ? { id: row.stage, label: playbook.clocks.find((c) => c.id === row.clock)?.label ?? row.clock }
+      : ref(row.stage);
   const out: CardBreach[] = [];
   if (breachedHere(state, entry))
     out.push({
@@ -399,7 +478,10 @@ function breachList(
       source: entry.breachReasonSource,
       entryId: entry.entryId,
       evidence: [...entry.breachEvidence],
-      corrected: entry.breachReasonSource === 'manual' && entry.inferredReason != null && entry.inferredReason !== entry.breachReason,
+      corrected:
+        entry.breachReasonSource === 'manual' &&
+        entry.inferredReason != null &&
+        entry.inferredReason !== entry.breachReason,
     });
 
   // HubSpot holds the instant and source of the latest breach only; it is matched to the visit it fell in.
@@ -415,7 +497,8 @@ function breachList(
     const key = `${row.stage}:${row.enteredAt}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const exact = row.stage === lastStage && Number.isFinite(lastAt) && lastAt >= row.enteredAt && lastAt <= row.exitedAt;
+    const exact =
+      row.stage === lastStage && Number.isFinite(lastAt) && lastAt >= row.enteredAt && lastAt <= row.exitedAt;
     const hubspotSource = exact && (lastSource === 'inferred' || lastSource === 'manual') ? lastSource : null;
     out.push({
       stage: rowRef(row),
@@ -428,7 +511,9 @@ function breachList(
       corrected: wasCorrected(row),
     });
   }
-  return out.sort((a, b) => (a.breachedAt < b.breachedAt ? 1 : a.breachedAt > b.breachedAt ? -1 : 0)).slice(0, MAX_CARD_BREACHES);
+  return out
+    .sort((a, b) => (a.breachedAt < b.breachedAt ? 1 : a.breachedAt > b.breachedAt ? -1 : 0))
+    .slice(0, MAX_CARD_BREACHES);
 }
 
 /**
@@ -443,7 +528,9 @@ function watchProperties(playbook: Playbook, entry: StageEntry, stage: Stage | u
     ...stage.exitCriteria,
     ...(stage.sla?.pauseWhen ?? []),
     ...(stage.sla?.overrides ?? []).flatMap((o) => o.when),
-    ...(next ? [...skippedStages(from!, next).flatMap((s) => s.exitCriteria), ...entryCriteriaOf(next.stage)] : []),
+    ...(next
+      ? [...skippedStages(from!, next).flatMap((s) => s.exitCriteria), ...entryCriteriaOf(next.stage)]
+      : []),
   ];
   const names = new Set<string>();
   for (const c of criteria) if (c.op !== 'taskDone') names.add(c.property);

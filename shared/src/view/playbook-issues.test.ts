@@ -4,7 +4,14 @@ import { checkPlaybook, pathSegments } from './playbook-issues';
 
 describe('pathSegments', () => {
   it('reads back what the validator renders', () => {
-    expect(pathSegments('pipelines[0].stages[3].sla.target')).toEqual(['pipelines', 0, 'stages', 3, 'sla', 'target']);
+    expect(pathSegments('pipelines[0].stages[3].sla.target')).toEqual([
+      'pipelines',
+      0,
+      'stages',
+      3,
+      'sla',
+      'target',
+    ]);
     expect(pathSegments('calendars[1].hours["mon day"][0]')).toEqual(['calendars', 1, 'hours', 'mon day', 0]);
     expect(pathSegments('')).toEqual([]);
   });
@@ -16,7 +23,9 @@ describe('pathSegments', () => {
 
 describe('checkPlaybook', () => {
   it('reports each problem at its segment path with the validator wording', () => {
-    const input = fixtureInput() as { pipelines: { stages: { ownerRole: string; sla?: { target: string } }[] }[] };
+    const input = fixtureInput() as {
+      pipelines: { stages: { ownerRole: string; sla?: { target: string } }[] }[];
+    };
     input.pipelines[0]!.stages[1]!.sla!.target = '4 hrs';
     input.pipelines[0]!.stages[2]!.ownerRole = 'nurse';
     const r = checkPlaybook(input);
@@ -24,8 +33,14 @@ describe('checkPlaybook', () => {
     if (r.ok) return;
     expect(r.issues).toEqual(
       expect.arrayContaining([
-        { path: ['pipelines', 0, 'stages', 1, 'sla', 'target'], message: 'expected a duration like "4h" or "15m", got "4 hrs"' },
-        { path: ['pipelines', 0, 'stages', 2, 'ownerRole'], message: 'unknown role "nurse" (known: "intake", "care")' },
+        {
+          path: ['pipelines', 0, 'stages', 1, 'sla', 'target'],
+          message: 'expected a duration like "4h" or "15m", got "4 hrs"',
+        },
+        {
+          path: ['pipelines', 0, 'stages', 2, 'ownerRole'],
+          message: 'unknown role "nurse" (known: "intake", "care")',
+        },
       ]),
     );
     expect(r.issues).toHaveLength(2);

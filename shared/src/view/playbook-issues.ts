@@ -29,5 +29,8 @@ export function pathSegments(rendered: string): (string | number)[] {
 export function checkPlaybook(value: unknown): PlaybookCheck {
   const result = validatePlaybook(value);
   if (result.ok) return { ok: true, playbook: result.playbook };
-  return { ok: false, issues: result.errors.map((e) => ({ path: pathSegments(e.path), message: e.message })) };
+  return {
+    ok: false,
+    issues: result.errors.map((e) => ({ path: pathSegments(e.path), message: e.message })),
+  };
 }

@@ -25,8 +25,12 @@ draftInput.calendars[0]!.holidays = [...draftInput.calendars[0]!.holidays, { dat
 const draft = Playbook.parse(draftInput);
 
 let seed = 42;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-const stages = current.pipelines.flatMap((pl) => pl.stages.filter((s) => !s.closed).map((st) => ({ pl, st, pauseKey: criteriaKey(st.sla?.pauseWhen ?? []) })));
+const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+const stages = current.pipelines.flatMap((pl) =>
+  pl.stages
+    .filter((s) => !s.closed)
+    .map((st) => ({ pl, st, pauseKey: criteriaKey(st.sla?.pauseWhen ?? []) })),
+);
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
 
 function makeRows(n: number): HistoryRow[] {
@@ -40,7 +44,11 @@ function makeRows(n: number): HistoryRow[] {
       const a = enteredAt + Math.floor(rand() * (exitedAt - enteredAt));
       pauses.push([a, Math.min(exitedAt, a + Math.floor(rand() * 8 * 3_600_000))]);
     }
-    const props = { urgency: rand() < 0.2 ? 'urgent' : 'routine', clinical_risk_level: pick(['low', 'medium', 'high', null]), waiting_on: null };
+    const props = {
+      urgency: rand() < 0.2 ? 'urgent' : 'routine',
+      clinical_risk_level: pick(['low', 'medium', 'high', null]),
+      waiting_on: null,
+    };
     rows[i] = {
       dealId: String(1e9 + i),
       pipeline: pl.id,
@@ -59,7 +67,12 @@ function makeRows(n: number): HistoryRow[] {
         exit: { props, held: {} },
         pauses,
         pauseKey,
-        evidence: { ownerChanges: 0, ownerChangesAt: [], noOwner: false, unansweredAttempts: Math.floor(rand() * 3) },
+        evidence: {
+          ownerChanges: 0,
+          ownerChangesAt: [],
+          noOwner: false,
+          unansweredAttempts: Math.floor(rand() * 3),
+        },
       },
     };
   }

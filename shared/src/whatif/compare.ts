@@ -31,7 +31,8 @@ class SideCounters {
   unknown: number[] = [];
 
   add(): void {
-    for (const a of [this.sla, this.breached, this.warnings, this.levels, this.tasks, this.unknown]) a.push(0);
+    for (const a of [this.sla, this.breached, this.warnings, this.levels, this.tasks, this.unknown])
+      a.push(0);
   }
 
   count(g: number, r: VisitReplay): void {
@@ -105,7 +106,10 @@ class Groups {
 }
 
 const isFlip = (c: VisitReplay, d: VisitReplay) =>
-  c.outcome !== 'unknown' && d.outcome !== 'unknown' && c.outcome !== d.outcome && (c.outcome === 'breached' || d.outcome === 'breached');
+  c.outcome !== 'unknown' &&
+  d.outcome !== 'unknown' &&
+  c.outcome !== d.outcome &&
+  (c.outcome === 'breached' || d.outcome === 'breached');
 
 /**
  * What the draft would have done to the last `weeks` weeks of visits, next to what the playbook in force does
@@ -114,7 +118,8 @@ const isFlip = (c: VisitReplay, d: VisitReplay) =>
  */
 export function whatIf(input: WhatIfInput): WhatIfReport {
   const { rows, current, draft, now, weeks } = input;
-  if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) throw new RangeError(`weeks must be an integer from 1 to 52, got ${weeks}`);
+  if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52)
+    throw new RangeError(`weeks must be an integer from 1 to 52, got ${weeks}`);
   const from = now - weeks * WEEK_MS;
   const cur = planOf(current);
   const dra = planOf(draft);
@@ -141,7 +146,13 @@ export function whatIf(input: WhatIfInput): WhatIfReport {
     totals.count(0, c, d, flip);
     if (flip) {
       flipsTotal++;
-      flipped.push({ dealId: row.dealId, stage: row.stage, enteredAt: row.enteredAt, from: c.outcome, to: d.outcome });
+      flipped.push({
+        dealId: row.dealId,
+        stage: row.stage,
+        enteredAt: row.enteredAt,
+        from: c.outcome,
+        to: d.outcome,
+      });
     }
   }
   flipped.sort((a, b) => b.enteredAt - a.enteredAt);
@@ -160,7 +171,11 @@ export function whatIf(input: WhatIfInput): WhatIfReport {
     .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
     .map(([id, g]) => {
       const pl = pipelineOf(id);
-      return { pipeline: { id: pl?.id ?? '', label: pl?.label ?? '' }, stage: { id, label: stageLabel(id) }, ...stages.metrics(g, weeks) };
+      return {
+        pipeline: { id: pl?.id ?? '', label: pl?.label ?? '' },
+        stage: { id, label: stageLabel(id) },
+        ...stages.metrics(g, weeks),
+      };
     });
   const roleOrder = [...draft.roles, ...current.roles].map((r) => r.id);
   const byRole = [...roles.index]

@@ -37,17 +37,31 @@ export function driveLead(s: Scenario, pb: Playbook = playbook): { row: HistoryR
     ...(paused ? { waiting_on: 'patient' } : {}),
   });
   const at = (paused: boolean, over: Parameters<typeof snap>[0] = {}) =>
-    snap({ dealId: s.dealId, stage: s.stage ?? 'lead', stageEnteredAt: enteredAt, properties: props(paused), ...over });
+    snap({
+      dealId: s.dealId,
+      stage: s.stage ?? 'lead',
+      stageEnteredAt: enteredAt,
+      properties: props(paused),
+      ...over,
+    });
   let state = reconcile({ playbook: pb, state: null, snapshot: at(false), now: enteredAt }).state!;
   let paused = false;
   const runTimers = (until: number) => {
     for (;;) {
       const due = [...(state.current?.sla?.timers ?? [])].sort((a, b) => a.fireAt - b.fireAt)[0];
       if (!due || due.fireAt >= until) return;
-      state = onTimer({ playbook: pb, state, snapshot: at(paused), timer: firing(due.timerId, state.current!.entryId), now: due.fireAt }).state!;
+      state = onTimer({
+        playbook: pb,
+        state,
+        snapshot: at(paused),
+        timer: firing(due.timerId, state.current!.entryId),
+        now: due.fireAt,
+      }).state!;
     }
   };
-  const events = s.pauses.flatMap(([a, b]) => [[a, true] as const, [b, false] as const]).sort((x, y) => x[0] - y[0]);
+  const events = s.pauses
+    .flatMap(([a, b]) => [[a, true] as const, [b, false] as const])
+    .sort((x, y) => x[0] - y[0]);
   for (const [t, p] of events) {
     if (t >= s.exitAt) break;
     runTimers(t);
@@ -59,16 +73,23 @@ export function driveLead(s: Scenario, pb: Playbook = playbook): { row: HistoryR
   const r = reconcile({
     playbook: pb,
     state,
-    snapshot: at(paused, { stage: s.toStage ?? 'intake', stageEnteredAt: s.exitAt, properties: { ...props(paused), insurance_id: 'x' } }),
+    snapshot: at(paused, {
+      stage: s.toStage ?? 'intake',
+      stageEnteredAt: s.exitAt,
+      properties: { ...props(paused), insurance_id: 'x' },
+    }),
     now: s.exitAt,
   });
   const row = r.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []))[0];
-  if (!row) throw new Error(`deal ${s.dealId}: the move out of "${s.stage ?? 'lead'}" recorded no visit: ${r.decisions.map((d) => d.rule).join(', ')}`);
+  if (!row)
+    throw new Error(
+      `deal ${s.dealId}: the move out of "${s.stage ?? 'lead'}" recorded no visit: ${r.decisions.map((d) => d.rule).join(', ')}`,
+    );
   return { row, before };
 }
 
 /** A fixed-seed generator so failures reproduce. */
 export function seeded(seed: number): () => number {
   let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }

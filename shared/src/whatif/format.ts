@@ -46,19 +46,34 @@ const cells = (m: WhatIfMetrics): string[] => [
 ];
 
 function formatTable(r: WhatIfReport): string {
-  const out = [`What-if: draft v${r.draftVersion} against v${r.currentVersion} in force, ${r.weeks} week(s) from ${r.from} to ${r.to}`, ''];
+  const out = [
+    `What-if: draft v${r.draftVersion} against v${r.currentVersion} in force, ${r.weeks} week(s) from ${r.from} to ${r.to}`,
+    '',
+  ];
   if (r.totals.visits === 0) out.push('No stage visits ended in this window.');
   else {
     out.push('By stage');
-    out.push(...table([{ title: 'Stage' }, ...COLUMNS], r.byStage.map((s) => [s.stage.label, ...cells(s)])));
+    out.push(
+      ...table(
+        [{ title: 'Stage' }, ...COLUMNS],
+        r.byStage.map((s) => [s.stage.label, ...cells(s)]),
+      ),
+    );
     out.push('', 'By owner role');
-    out.push(...table([{ title: 'Role' }, ...COLUMNS], r.byRole.map((s) => [s.role.name, ...cells(s)])));
+    out.push(
+      ...table(
+        [{ title: 'Role' }, ...COLUMNS],
+        r.byRole.map((s) => [s.role.name, ...cells(s)]),
+      ),
+    );
     out.push('', 'All visits');
     out.push(...table(COLUMNS, [cells(r.totals)]));
     out.push('', `Outcome flips: ${r.flipsTotal}`);
     const label = new Map(r.byStage.map((s) => [s.stage.id, s.stage.label]));
-    for (const f of r.flipped.slice(0, 20)) out.push(`  deal ${f.dealId} in ${label.get(f.stage) ?? f.stage}: ${f.from} -> ${f.to}`);
-    if (r.flipsTotal > 20) out.push(`  ... ${r.flipsTotal - 20} more (--format json lists up to ${r.flipped.length})`);
+    for (const f of r.flipped.slice(0, 20))
+      out.push(`  deal ${f.dealId} in ${label.get(f.stage) ?? f.stage}: ${f.from} -> ${f.to}`);
+    if (r.flipsTotal > 20)
+      out.push(`  ... ${r.flipsTotal - 20} more (--format json lists up to ${r.flipped.length})`);
   }
   out.push('', `Repair preview: ${r.repair.deals} running visit(s)`);
   if (r.repair.byStage.length > 0)
@@ -97,18 +112,45 @@ function formatTable(r: WhatIfReport): string {
 }
 
 const CSV_HEADER = [
-  'scope', 'stage_id', 'stage', 'role_id', 'role', 'visits', 'breach_rate_current', 'breach_rate_draft', 'breached_current',
-  'breached_draft', 'warnings_per_week_current', 'warnings_per_week_draft', 'escalations_per_week_current',
-  'escalations_per_week_draft', 'tasks_per_week_current', 'tasks_per_week_draft', 'median_due_shift_ms', 'flips',
-  'unknown_current', 'unknown_draft',
+  'scope',
+  'stage_id',
+  'stage',
+  'role_id',
+  'role',
+  'visits',
+  'breach_rate_current',
+  'breach_rate_draft',
+  'breached_current',
+  'breached_draft',
+  'warnings_per_week_current',
+  'warnings_per_week_draft',
+  'escalations_per_week_current',
+  'escalations_per_week_draft',
+  'tasks_per_week_current',
+  'tasks_per_week_draft',
+  'median_due_shift_ms',
+  'flips',
+  'unknown_current',
+  'unknown_draft',
 ];
 
 function formatCsv(r: WhatIfReport): string {
   const n = (v: number | null) => (v === null ? '' : String(v));
   const metrics = (m: WhatIfMetrics) => [
-    String(m.visits), n(m.current.breachRate), n(m.draft.breachRate), String(m.current.breached), String(m.draft.breached),
-    n(m.current.warningsPerWeek), n(m.draft.warningsPerWeek), n(m.current.escalationsPerWeek), n(m.draft.escalationsPerWeek),
-    n(m.current.tasksPerWeek), n(m.draft.tasksPerWeek), n(m.medianDueShiftMs), String(m.flips), String(m.current.unknown),
+    String(m.visits),
+    n(m.current.breachRate),
+    n(m.draft.breachRate),
+    String(m.current.breached),
+    String(m.draft.breached),
+    n(m.current.warningsPerWeek),
+    n(m.draft.warningsPerWeek),
+    n(m.current.escalationsPerWeek),
+    n(m.draft.escalationsPerWeek),
+    n(m.current.tasksPerWeek),
+    n(m.draft.tasksPerWeek),
+    n(m.medianDueShiftMs),
+    String(m.flips),
+    String(m.current.unknown),
     String(m.draft.unknown),
   ];
   const lines = [CSV_HEADER];

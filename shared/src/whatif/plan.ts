@@ -37,7 +37,9 @@ export function planOf(playbook: Playbook): PlaybookPlan {
         pauseKey: criteriaKey(sla?.pauseWhen ?? []),
         entryTasks: stage.closed ? 0 : (ctx ? 1 : 0) + stage.requiredActions.length,
         // reassignToLead gives the lead a handoff task (recordOwnerChange); skipped only when the lead already owns it.
-        levelTasks: (sla?.escalations ?? []).map((l) => l.actions.filter((a) => a.type !== 'setProperty').length),
+        levelTasks: (sla?.escalations ?? []).map(
+          (l) => l.actions.filter((a) => a.type !== 'setProperty').length,
+        ),
       });
     }
   const plan = { playbook, stages };

@@ -12,7 +12,10 @@ export function recordedTruth(c: Criterion, at: InputsAt | undefined): boolean |
   if (!at) return undefined;
   const held = at.held[criterionKey(c)];
   if (held !== undefined) return held;
-  if ((c.op === 'equals' || c.op === 'notEquals' || c.op === 'oneOf' || c.op === 'present') && Object.hasOwn(at.props, c.property))
+  if (
+    (c.op === 'equals' || c.op === 'notEquals' || c.op === 'oneOf' || c.op === 'present') &&
+    Object.hasOwn(at.props, c.property)
+  )
     return criterionHolds(c, { properties: at.props } as unknown as DealSnapshot, [], 0);
   return undefined;
 }
@@ -32,7 +35,10 @@ export function allHold(list: readonly Criterion[], at: InputsAt | undefined): b
  * Index of the first override that holds (-1: the default target), as the engine's chooseTarget picks it;
  * undefined when an override before the deciding one cannot be evaluated.
  */
-export function overrideIndex(overrides: readonly { when: readonly Criterion[] }[], at: InputsAt | undefined): number | undefined {
+export function overrideIndex(
+  overrides: readonly { when: readonly Criterion[] }[],
+  at: InputsAt | undefined,
+): number | undefined {
   for (let i = 0; i < overrides.length; i++) {
     const v = allHold(overrides[i]!.when, at);
     if (v === true) return i;

@@ -6,7 +6,14 @@ import { planOf } from './plan';
 import { overrideIndex } from './recorded';
 import { MAX_LISTED, type RepairPreview, type RepairStageRow } from './types';
 
-type Acc = { deals: number; moved: number; unknown: number; removed: number; added: number; shifts: number[] };
+type Acc = {
+  deals: number;
+  moved: number;
+  unknown: number;
+  removed: number;
+  added: number;
+  shifts: number[];
+};
 
 /**
  * How far the due times of the visits running now would move when the draft is published: the engine's own
@@ -14,7 +21,11 @@ type Acc = { deals: number; moved: number; unknown: number; removed: number; add
  * running clock, with the target chosen from the values recorded at the visit's entry. Met and breached clocks
  * are history and do not move, as in the engine.
  */
-export function repairPreview(states: readonly DealState[], current: Playbook, draft: Playbook): RepairPreview {
+export function repairPreview(
+  states: readonly DealState[],
+  current: Playbook,
+  draft: Playbook,
+): RepairPreview {
   const plan = planOf(draft);
   const accs = new Map<string, Acc>();
   const moves: RepairPreview['moves'] = [];
@@ -28,7 +39,8 @@ export function repairPreview(states: readonly DealState[], current: Playbook, d
     const ctx = sp?.ctx;
     if (!clock && !ctx) continue;
     let acc = accs.get(entry.stage);
-    if (!acc) accs.set(entry.stage, (acc = { deals: 0, moved: 0, unknown: 0, removed: 0, added: 0, shifts: [] }));
+    if (!acc)
+      accs.set(entry.stage, (acc = { deals: 0, moved: 0, unknown: 0, removed: 0, added: 0, shifts: [] }));
     acc.deals++;
     deals++;
     if (!ctx) {
@@ -44,7 +56,12 @@ export function repairPreview(states: readonly DealState[], current: Playbook, d
     const target = sp.targets[idx + 1]!;
     if (!clock) {
       acc.added++;
-      moves.push({ dealId: state.dealId, stage: entry.stage, fromDueAt: null, toDueAt: startClockWith(ctx, target, entry.enteredAt).dueAt });
+      moves.push({
+        dealId: state.dealId,
+        stage: entry.stage,
+        fromDueAt: null,
+        toDueAt: startClockWith(ctx, target, entry.enteredAt).dueAt,
+      });
       continue;
     }
     const next = { ...clock, levelsFired: [...clock.levelsFired] };

@@ -56,7 +56,11 @@ function none(out: VisitReplay, outcome: 'none' | 'unknown', tasks: number): Vis
  * and pause intervals are facts; only the contract changes. `out` is filled and returned, so a loop over a million
  * visits can reuse one object per playbook.
  */
-export function replayVisit(row: HistoryRow, plan: PlaybookPlan, out: VisitReplay = blankReplay()): VisitReplay {
+export function replayVisit(
+  row: HistoryRow,
+  plan: PlaybookPlan,
+  out: VisitReplay = blankReplay(),
+): VisitReplay {
   const sp = plan.stages.get(row.stage);
   if (!sp) return none(out, 'none', 0);
   const ctx = sp.ctx;
@@ -115,7 +119,13 @@ export function replayVisit(row: HistoryRow, plan: PlaybookPlan, out: VisitRepla
 }
 
 /** warningDone: the warning timer has fired (or was skipped); warned: it gave the owner a warning task. */
-type Progress = { warningDone: boolean; warned: boolean; breachedAt: number | null; levels: number; tasks: number };
+type Progress = {
+  warningDone: boolean;
+  warned: boolean;
+  breachedAt: number | null;
+  levels: number;
+  tasks: number;
+};
 // One scratch record: replayVisit is synchronous and not re-entrant, so it never holds two at once.
 const progress: Progress = { warningDone: false, warned: false, breachedAt: null, levels: 0, tasks: 0 };
 
@@ -153,13 +163,20 @@ function settle(clock: SlaClock, sp: StagePlan, st: Progress, end: number, breac
  * The engine infers the reason at breach time; owner changes are recorded with their instants so those before
  * this playbook's breach count. The other evidence is as it stood at exit (the closest instant recorded).
  */
-function breachReasonOf(row: HistoryRow, plan: PlaybookPlan, sp: StagePlan, breachedAt: number): BreachReason | 'unknown' {
+function breachReasonOf(
+  row: HistoryRow,
+  plan: PlaybookPlan,
+  sp: StagePlan,
+  breachedAt: number,
+): BreachReason | 'unknown' {
   // A reason a rep set by hand is never replaced by inference.
   if (row.breachReasonSource === 'manual' && row.breachReason) return row.breachReason;
   const e = row.inputs?.evidence;
   if (!e) return 'unknown';
   const unmet = unmetCriteria(sp.stage.exitCriteria, row.inputs?.exit);
-  const ownerChanges = e.ownerChangesAt ? e.ownerChangesAt.filter((t) => t < breachedAt).length : e.ownerChanges;
+  const ownerChanges = e.ownerChangesAt
+    ? e.ownerChangesAt.filter((t) => t < breachedAt).length
+    : e.ownerChanges;
   // The role, its capacity threshold and the reason rules are the replayed playbook's (a draft may change them);
   // the owner is the recorded one, so "owner outside the role" follows the draft's membership.
   const role = findRole(plan.playbook, sp.stage.ownerRole);
@@ -184,15 +201,24 @@ function breachReasonOf(row: HistoryRow, plan: PlaybookPlan, sp: StagePlan, brea
   const rules = plan.playbook.breachRules;
   // Every way the unknowns could have been (the owner's membership when it changed after the breach; the exit
   // criteria's truth when not recorded): the reason is known only when they all agree.
-  const owners: BreachEvidence[] = open && role && row.ownerId
-    ? [{ ...base, ownerOutsideRole: true }, { ...base, ownerOutsideRole: false }]
-    : [base];
+  const owners: BreachEvidence[] =
+    open && role && row.ownerId
+      ? [
+          { ...base, ownerOutsideRole: true },
+          { ...base, ownerOutsideRole: false },
+        ]
+      : [base];
   let cases: BreachEvidence[];
   if (unmet) {
     // An action not yet done (taskDone) is no missing data, as the engine tells them apart at the breach.
     const missingData = unmet.filter((c) => c.op !== 'taskDone').map(criterionLabel);
     const pendingActions = unmet.filter((c) => c.op === 'taskDone').map(criterionLabel);
-    cases = owners.map((o) => ({ ...o, missingExit: [...missingData, ...pendingActions], missingData, pendingActions }));
+    cases = owners.map((o) => ({
+      ...o,
+      missingExit: [...missingData, ...pendingActions],
+      missingData,
+      pendingActions,
+    }));
   } else {
     cases = owners.flatMap((o) => [o, { ...o, missingExit: ['unknown'], missingData: ['unknown'] }]);
   }

@@ -31,7 +31,13 @@ export const WhatIfRoleRow = WhatIfMetrics.extend({ role: z.object({ id: z.strin
 
 export const WhatIfOutcome = z.enum(['met', 'breached', 'none', 'cancelled', 'unknown']);
 /** Ids only: a deal, the stage of the visit and how its outcome changes. */
-export const WhatIfFlip = z.object({ dealId: z.string(), stage: z.string(), enteredAt: z.number(), from: WhatIfOutcome, to: WhatIfOutcome });
+export const WhatIfFlip = z.object({
+  dealId: z.string(),
+  stage: z.string(),
+  enteredAt: z.number(),
+  from: WhatIfOutcome,
+  to: WhatIfOutcome,
+});
 
 export const RepairStageRow = z.object({
   stage: z.object({ id: z.string(), label: z.string() }),
@@ -51,7 +57,14 @@ export const RepairPreview = z.object({
   deals: z.number().int().nonnegative(),
   byStage: z.array(RepairStageRow),
   /** Deals whose due time moves, largest move first (ids only); at most MAX_LISTED. */
-  moves: z.array(z.object({ dealId: z.string(), stage: z.string(), fromDueAt: z.number().nullable(), toDueAt: z.number().nullable() })),
+  moves: z.array(
+    z.object({
+      dealId: z.string(),
+      stage: z.string(),
+      fromDueAt: z.number().nullable(),
+      toDueAt: z.number().nullable(),
+    }),
+  ),
 });
 
 export const WhatIfReport = z.object({

@@ -48,7 +48,15 @@ function reviewScenarios(n: number): Scenario[] {
   const rand = seeded(13);
   return Array.from({ length: n }, (_, i) => {
     const enteredAt = MON_10 + Math.floor((rand() * 4 * 24 * HOUR) / MIN) * MIN;
-    return { dealId: String(3000 + i), urgent: false, pauses: [], enteredAt, exitAt: enteredAt + Math.floor(rand() * 40 * HOUR), stage: 'review', toStage: 'won' };
+    return {
+      dealId: String(3000 + i),
+      urgent: false,
+      pauses: [],
+      enteredAt,
+      exitAt: enteredAt + Math.floor(rand() * 40 * HOUR),
+      stage: 'review',
+      toStage: 'won',
+    };
   });
 }
 
@@ -63,7 +71,9 @@ describe('replaying visits the engine recorded', () => {
     expect(driven.some(({ row }) => (row.inputs?.pauses.length ?? 0) > 0)).toBe(true);
     expect(driven.some(({ before }) => before.current!.sla!.levelsFired.length === 2)).toBe(true);
     expect(driven.some(({ before }) => before.current!.tasks.some((t) => t.kind === 'warning'))).toBe(true);
-    expect(driven.some(({ row }) => row.slaOutcome === 'breached' && (row.inputs?.pauses.length ?? 0) > 0)).toBe(true);
+    expect(
+      driven.some(({ row }) => row.slaOutcome === 'breached' && (row.inputs?.pauses.length ?? 0) > 0),
+    ).toBe(true);
     for (const { row, before } of driven) {
       const r = replayVisit(row, plan);
       const clock = before.current!.sla!;
@@ -73,14 +83,26 @@ describe('replaying visits the engine recorded', () => {
       expect(r.targetMs).toBe(clock.targetMs);
       expect(r.levels).toBe(clock.levelsFired.length);
       expect(r.warned).toBe(before.current!.tasks.some((t) => t.kind === 'warning'));
-      expect(r.tasks, `deal ${row.dealId}: ${before.current!.tasks.map((t) => t.kind).join(',')}`).toBe(before.current!.tasks.length);
+      expect(r.tasks, `deal ${row.dealId}: ${before.current!.tasks.map((t) => t.kind).join(',')}`).toBe(
+        before.current!.tasks.length,
+      );
       if (row.slaOutcome === 'breached' && row.breachReason) expect(r.breachReason).toBe(row.breachReason);
     }
   });
 
   it('a deleted deal replays as cancelled, or as breached when the draft was due before the deletion', () => {
-    const entered = reconcile({ playbook, state: null, snapshot: snap({ dealId: '77', properties: {} }), now: MON_10 }).state!;
-    const gone = reconcile({ playbook, state: entered, snapshot: snap({ dealId: '77', exists: false }), now: MON_10 + HOUR });
+    const entered = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ dealId: '77', properties: {} }),
+      now: MON_10,
+    }).state!;
+    const gone = reconcile({
+      playbook,
+      state: entered,
+      snapshot: snap({ dealId: '77', exists: false }),
+      now: MON_10 + HOUR,
+    });
     const row = gone.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []))[0]!;
     expect(row.slaOutcome).toBe('cancelled');
     // HubSpot no longer has the deal: nothing is recorded as its exit values.
@@ -91,8 +113,19 @@ describe('replaying visits the engine recorded', () => {
     expect(replayVisit(row, planOf(tight))).toMatchObject({ outcome: 'breached', dueAt: MON_10 + 30 * MIN });
     // Breached, then deleted: with a target it would have kept, the visit is cancelled, not met.
     const id = `77:lead:${MON_10}`;
-    const breached = onTimer({ playbook, state: entered, snapshot: snap({ dealId: '77' }), timer: { timerId: `${id}:breach`, kind: 'breach', entryId: id }, now: MON_10 + 2 * HOUR }).state!;
-    const goneLate = reconcile({ playbook, state: breached, snapshot: snap({ dealId: '77', exists: false }), now: MON_10 + 3 * HOUR });
+    const breached = onTimer({
+      playbook,
+      state: entered,
+      snapshot: snap({ dealId: '77' }),
+      timer: { timerId: `${id}:breach`, kind: 'breach', entryId: id },
+      now: MON_10 + 2 * HOUR,
+    }).state!;
+    const goneLate = reconcile({
+      playbook,
+      state: breached,
+      snapshot: snap({ dealId: '77', exists: false }),
+      now: MON_10 + 3 * HOUR,
+    });
     const late = goneLate.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []))[0]!;
     expect(late.slaOutcome).toBe('breached');
     expect(replayVisit(late, planOf(playbook)).outcome).toBe('breached');
@@ -107,7 +140,12 @@ describe('replaying visits the engine recorded', () => {
     expect(Object.keys(row.inputs!.exit.props)).not.toContain('num_contacted_notes');
     expect(Object.values(row.inputs!.exit.held).every((v) => typeof v === 'boolean')).toBe(true);
     // Free text in an enumeration-compared property is not a token: not kept.
-    const r = reconcile({ playbook, state: null, snapshot: snap({ properties: { urgency: 'call Jane Doe at home' } }), now: MON_10 });
+    const r = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ properties: { urgency: 'call Jane Doe at home' } }),
+      now: MON_10,
+    });
     expect(r.state!.current!.inputs!.props).not.toHaveProperty('urgency');
   });
 });
@@ -118,7 +156,14 @@ describe('what-if, answers known by construction', () => {
 
   it('a draft equal to the playbook in force changes nothing', () => {
     const same = draftOf(() => undefined);
-    const running = [reconcile({ playbook, state: null, snapshot: snap({ properties: { urgency: 'urgent' } }), now: NOW - HOUR }).state!];
+    const running = [
+      reconcile({
+        playbook,
+        state: null,
+        snapshot: snap({ properties: { urgency: 'urgent' } }),
+        now: NOW - HOUR,
+      }).state!,
+    ];
     const report = whatIf({ rows, current: playbook, draft: same, now: NOW, weeks: 1, running });
     expect(report.totals.visits).toBe(rows.length);
     expect(report.flipsTotal).toBe(0);
@@ -133,7 +178,12 @@ describe('what-if, answers known by construction', () => {
 
   it('leaves event clock runs out: they are not stage visits, and a draft of the stage contracts does not replay them', () => {
     // An event clock run's history row (issue 11: `clocks:`) carries `clock` and a `clock.<id>` stage.
-    const run: HistoryRow = { ...rows[0]!, stage: 'clock.support_inquiry', clock: 'support_inquiry', slaOutcome: 'breached' };
+    const run: HistoryRow = {
+      ...rows[0]!,
+      stage: 'clock.support_inquiry',
+      clock: 'support_inquiry',
+      slaOutcome: 'breached',
+    };
     const same = draftOf(() => undefined);
     const report = whatIf({ rows: [...rows, run], current: playbook, draft: same, now: NOW, weeks: 1 });
     expect(report.totals.visits).toBe(rows.length);
@@ -145,16 +195,34 @@ describe('what-if, answers known by construction', () => {
     const rand = seeded(11);
     const fixRows: HistoryRow[] = Array.from({ length: 400 }, (_, i) => {
       const enteredAt = MON_10 + Math.floor(rand() * 4 * 24 * HOUR);
-      const businessMs = Math.floor(rand() * 12 * HOUR / MIN) * MIN;
+      const businessMs = Math.floor((rand() * 12 * HOUR) / MIN) * MIN;
       return {
-        dealId: String(5000 + i), pipeline: 'tele', stage: 'fix', ownerRole: 'intake', ownerId: '101', enteredAt,
-        exitedAt: addBusinessTime(clinic, enteredAt, businessMs), businessMs, toStage: 'review', direction: 'forward',
-        slaOutcome: 'met', breachReason: null,
+        dealId: String(5000 + i),
+        pipeline: 'tele',
+        stage: 'fix',
+        ownerRole: 'intake',
+        ownerId: '101',
+        enteredAt,
+        exitedAt: addBusinessTime(clinic, enteredAt, businessMs),
+        businessMs,
+        toStage: 'review',
+        direction: 'forward',
+        slaOutcome: 'met',
+        breachReason: null,
       };
     });
     const doubled = draftOf((p) => (stageIn(p, 'fix').sla!.target = '8h'));
-    const report = whatIf({ rows: fixRows, current: playbook, draft: doubled, now: NOW + 7 * 24 * HOUR, weeks: 2 });
-    const expected = fixRows.filter((r) => r.businessMs >= 4 * HOUR && r.businessMs < 8 * HOUR).map((r) => r.dealId).sort();
+    const report = whatIf({
+      rows: fixRows,
+      current: playbook,
+      draft: doubled,
+      now: NOW + 7 * 24 * HOUR,
+      weeks: 2,
+    });
+    const expected = fixRows
+      .filter((r) => r.businessMs >= 4 * HOUR && r.businessMs < 8 * HOUR)
+      .map((r) => r.dealId)
+      .sort();
     expect(expected.length).toBeGreaterThan(50);
     expect(report.flipped.map((f) => f.dealId).sort()).toEqual(expected);
     expect(report.flipped.every((f) => f.from === 'breached' && f.to === 'met')).toBe(true);
@@ -178,8 +246,18 @@ describe('what-if, answers known by construction', () => {
       const enteredAt = MON_10 - 4 * 24 * HOUR + Math.floor(rand() * (4 * 24 + 38) * HOUR);
       const exitedAt = enteredAt + 5 * 24 * HOUR;
       return {
-        dealId: String(7000 + i), pipeline: 'tele', stage: 'fix', ownerRole: 'intake', ownerId: '101', enteredAt, exitedAt,
-        businessMs: businessTimeBetween(clinic, enteredAt, exitedAt), toStage: 'review', direction: 'forward', slaOutcome: 'met', breachReason: null,
+        dealId: String(7000 + i),
+        pipeline: 'tele',
+        stage: 'fix',
+        ownerRole: 'intake',
+        ownerId: '101',
+        enteredAt,
+        exitedAt,
+        businessMs: businessTimeBetween(clinic, enteredAt, exitedAt),
+        toStage: 'review',
+        direction: 'forward',
+        slaOutcome: 'met',
+        breachReason: null,
       };
     });
     const cur = planOf(current);
@@ -201,7 +279,12 @@ describe('what-if, answers known by construction', () => {
 
   it('a property the visits never recorded yields "unknown", not a guess', () => {
     // A new override on a property the playbook in force never read.
-    const draft = draftOf((p) => stageIn(p, 'lead').sla!.overrides!.unshift({ when: [{ op: 'equals', property: 'language', value: 'es' }], target: '4h' }));
+    const draft = draftOf((p) =>
+      stageIn(p, 'lead').sla!.overrides!.unshift({
+        when: [{ op: 'equals', property: 'language', value: 'es' }],
+        target: '4h',
+      }),
+    );
     const report = whatIf({ rows, current: playbook, draft, now: NOW, weeks: 1 });
     const lead = report.byStage.find((s) => s.stage.id === 'lead')!;
     expect(lead.draft.unknown).toBe(leadRows.length);
@@ -209,8 +292,15 @@ describe('what-if, answers known by construction', () => {
     expect(report.flipsTotal).toBe(0);
     expect(lead.medianDueShiftMs).toBeNull();
     // An override on a recorded enumeration value is decided from it: "routine" visits get 4h.
-    const routine = draftOf((p) => stageIn(p, 'lead').sla!.overrides!.push({ when: [{ op: 'equals', property: 'urgency', value: 'routine' }], target: '4h' }));
-    const known = whatIf({ rows, current: playbook, draft: routine, now: NOW, weeks: 1 }).byStage.find((s) => s.stage.id === 'lead')!;
+    const routine = draftOf((p) =>
+      stageIn(p, 'lead').sla!.overrides!.push({
+        when: [{ op: 'equals', property: 'urgency', value: 'routine' }],
+        target: '4h',
+      }),
+    );
+    const known = whatIf({ rows, current: playbook, draft: routine, now: NOW, weeks: 1 }).byStage.find(
+      (s) => s.stage.id === 'lead',
+    )!;
     expect(known.draft.unknown).toBe(0);
     for (const row of leadRows) {
       const r = replayVisit(row, planOf(routine));
@@ -223,21 +313,36 @@ describe('what-if, answers known by construction', () => {
     // "review" reads no property: its visits replay the same with or without inputs.
     expect(oldReport.byStage.find((s) => s.stage.id === 'review')!.current.unknown).toBe(0);
     // A pause condition that was never watched cannot be replayed either; removing all of them can.
-    const newPause = draftOf((p) => (stageIn(p, 'lead').sla!.pauseWhen = [{ op: 'equals', property: 'waiting_on', value: 'lab' }]));
-    expect(whatIf({ rows, current: playbook, draft: newPause, now: NOW, weeks: 1 }).totals.draft.unknown).toBe(leadRows.length);
+    const newPause = draftOf(
+      (p) => (stageIn(p, 'lead').sla!.pauseWhen = [{ op: 'equals', property: 'waiting_on', value: 'lab' }]),
+    );
+    expect(
+      whatIf({ rows, current: playbook, draft: newPause, now: NOW, weeks: 1 }).totals.draft.unknown,
+    ).toBe(leadRows.length);
     const noPause = draftOf((p) => (stageIn(p, 'lead').sla!.pauseWhen = []));
-    expect(whatIf({ rows, current: playbook, draft: noPause, now: NOW, weeks: 1 }).totals.draft.unknown).toBe(0);
+    expect(whatIf({ rows, current: playbook, draft: noPause, now: NOW, weeks: 1 }).totals.draft.unknown).toBe(
+      0,
+    );
   });
 });
 
 describe('bounded recording', () => {
   it('a visit that pauses more than MAX_PAUSE_INTERVALS times gives up its inputs and replays as unknown', () => {
-    const pauses = (n: number) => Array.from({ length: n }, (_, i): [number, number] => [MON_10 + (2 * i + 1) * MIN, MON_10 + (2 * i + 2) * MIN]);
+    const pauses = (n: number) =>
+      Array.from({ length: n }, (_, i): [number, number] => [
+        MON_10 + (2 * i + 1) * MIN,
+        MON_10 + (2 * i + 2) * MIN,
+      ]);
     const exitAt = MON_10 + 6 * HOUR;
     const within = driveLead({ dealId: '8001', urgent: false, pauses: pauses(MAX_PAUSE_INTERVALS), exitAt });
     expect(within.row.inputs!.pauses).toHaveLength(MAX_PAUSE_INTERVALS);
     expect(replayVisit(within.row, planOf(playbook)).outcome).toBe(within.row.slaOutcome);
-    const over = driveLead({ dealId: '8002', urgent: false, pauses: pauses(MAX_PAUSE_INTERVALS + 1), exitAt });
+    const over = driveLead({
+      dealId: '8002',
+      urgent: false,
+      pauses: pauses(MAX_PAUSE_INTERVALS + 1),
+      exitAt,
+    });
     expect(over.row.inputs).toBeUndefined();
     expect(replayVisit(over.row, planOf(playbook)).outcome).toBe('unknown');
   });
@@ -245,14 +350,31 @@ describe('bounded recording', () => {
 
 describe('repair preview and output', () => {
   it('moves a running clock by the added target on its calendar, as the engine would on publish', () => {
-    const running = reconcile({ playbook, state: null, snapshot: snap({ dealId: '42', properties: {} }), now: MON_10 }).state!;
+    const running = reconcile({
+      playbook,
+      state: null,
+      snapshot: snap({ dealId: '42', properties: {} }),
+      now: MON_10,
+    }).state!;
     const draft = draftOf((p) => (stageIn(p, 'lead').sla!.target = '3h'));
-    const report = whatIf({ rows: [], current: playbook, draft, now: MON_10 + 10 * MIN, weeks: 4, running: [running] });
+    const report = whatIf({
+      rows: [],
+      current: playbook,
+      draft,
+      now: MON_10 + 10 * MIN,
+      weeks: 4,
+      running: [running],
+    });
     const move = report.repair.moves[0]!;
     expect(move.dealId).toBe('42');
     expect(businessTimeBetween(clinic, move.fromDueAt!, move.toDueAt!)).toBe(HOUR);
     // The engine itself, given the draft as the new version, lands on the same due time.
-    const applied = reconcile({ playbook: draft, state: running, snapshot: snap({ dealId: '42', properties: {} }), now: MON_10 + 10 * MIN }).state!;
+    const applied = reconcile({
+      playbook: draft,
+      state: running,
+      snapshot: snap({ dealId: '42', properties: {} }),
+      now: MON_10 + 10 * MIN,
+    }).state!;
     expect(applied.current!.sla!.dueAt).toBe(move.toDueAt);
   });
 

@@ -39,7 +39,11 @@ export class RedisReasonAuditLog implements ReasonAuditLog {
 
   async record(portalId: string, entry: ReasonAudit): Promise<void> {
     const key = this.key(portalId);
-    await this.redis.multi().lpush(key, JSON.stringify(entry)).ltrim(key, 0, KEEP - 1).exec();
+    await this.redis
+      .multi()
+      .lpush(key, JSON.stringify(entry))
+      .ltrim(key, 0, KEEP - 1)
+      .exec();
   }
 
   async recent(portalId: string, count = 20): Promise<ReasonAudit[]> {

@@ -28,7 +28,9 @@ export class DealHistoryReader {
 
   async rows(portalId: string, dealId: string, now: number): Promise<HistoryRow[]> {
     const pattern = `${assertKeyPart('dealId', dealId)}:*`;
-    const weeks = Array.from({ length: WEEKS_KEPT }, (_, i) => this.keys.history(portalId, weekStart(now - i * WEEK_MS)));
+    const weeks = Array.from({ length: WEEKS_KEPT }, (_, i) =>
+      this.keys.history(portalId, weekStart(now - i * WEEK_MS)),
+    );
     const rows: HistoryRow[] = [];
     // First page of every week in one round trip; only large weeks need more pages.
     let pending = weeks.map((key) => ({ key, cursor: '0' }));

@@ -25,7 +25,13 @@ const HUBSPOT_COMMANDS = new Set(['setProperties']);
 const SAVE_ATTEMPTS = 4;
 
 /** `entryId` names a past breach from the card's breach history; omitted: the current visit's breach. */
-const BreachReasonBody = z.object({ reason: BreachReason, entryId: z.string().regex(/^[A-Za-z0-9_.-]{1,40}:[A-Za-z0-9_.-]{1,100}:\d{1,16}$/).optional() });
+const BreachReasonBody = z.object({
+  reason: BreachReason,
+  entryId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,40}:[A-Za-z0-9_.-]{1,100}:\d{1,16}$/)
+    .optional(),
+});
 
 function dealIdOf(req: Request): string {
   const id = String(req.params.dealId ?? '');
@@ -36,7 +42,10 @@ function dealIdOf(req: Request): string {
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ApiError('unavailable', 'HubSpot did not answer in time; please try again.')), ms);
+    timer = setTimeout(
+      () => reject(new ApiError('unavailable', 'HubSpot did not answer in time; please try again.')),
+      ms,
+    );
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -50,17 +59,28 @@ export function cardRoutes(deps: ApiDeps): Router {
   async function liveSnapshot(portalId: string, dealId: string, playbook: Playbook): Promise<DealSnapshot> {
     const properties = [...new Set([...requiredProperties(playbook), ...CARD_SNAPSHOT_PROPERTIES])].sort();
     // A person is waiting: ahead of bulk work in the rate limiter (hubspot/call.ts asInteractive).
-    const snapshots = await withTimeout(asInteractive(() => deps.gateway.snapshots(portalId, [dealId], properties)), deps.hubspotTimeoutMs ?? 8_000);
+    const snapshots = await withTimeout(
+      asInteractive(() => deps.gateway.snapshots(portalId, [dealId], properties)),
+      deps.hubspotTimeoutMs ?? 8_000,
+    );
     const snapshot = snapshots.get(dealId);
     if (!snapshot) throw new ApiError('unavailable', 'HubSpot did not return this deal; please try again.');
     return snapshot;
   }
 
-  async function view(portalId: string, dealId: string, playbook: Playbook, state: DealState | null, snapshot: DealSnapshot) {
+  async function view(
+    portalId: string,
+    dealId: string,
+    playbook: Playbook,
+    state: DealState | null,
+    snapshot: DealSnapshot,
+  ) {
     const now = clock();
     const history = state?.current ? await deps.history.rows(portalId, dealId, now) : [];
     const pages = deps.pageTrail ? cardPages(await deps.pageTrail.list(portalId, dealId)) : undefined;
-    return fitCardView(buildCardView({ dealId, playbook, state, snapshot, history, now, ...(pages ? { pages } : {}) }));
+    return fitCardView(
+      buildCardView({ dealId, playbook, state, snapshot, history, now, ...(pages ? { pages } : {}) }),
+    );
   }
 
   /**
@@ -76,7 +96,8 @@ export function cardRoutes(deps: ApiDeps): Router {
     state: DealState | null,
     playbook: Playbook,
   ): Promise<void> {
-    if (!deps.history.rewrite) throw new ApiError('unavailable', 'Past breaches cannot be corrected on this service.');
+    if (!deps.history.rewrite)
+      throw new ApiError('unavailable', 'Past breaches cannot be corrected on this service.');
     const now = clock();
     const rows = await deps.history.rows(portalId, dealId, now);
     const row = rows.find((r) => visitKey(r) === entryId && r.slaOutcome === 'breached');
@@ -106,8 +127,15 @@ export function cardRoutes(deps: ApiDeps): Router {
     const { portalId } = callerOf(req);
     const dealId = dealIdOf(req);
     const current = await deps.playbooks.current(portalId);
-    if (!current) return sendJson(res, buildCardView({ dealId, playbook: null, state: null, snapshot: null, now: clock() }));
-    const [loaded, snapshot] = await Promise.all([deps.states.load(portalId, dealId), liveSnapshot(portalId, dealId, current.playbook)]);
+    if (!current)
+      return sendJson(
+        res,
+        buildCardView({ dealId, playbook: null, state: null, snapshot: null, now: clock() }),
+      );
+    const [loaded, snapshot] = await Promise.all([
+      deps.states.load(portalId, dealId),
+      liveSnapshot(portalId, dealId, current.playbook),
+    ]);
     sendJson(res, await view(portalId, dealId, current.playbook, loaded.state, snapshot));
   });
 
@@ -117,7 +145,10 @@ export function cardRoutes(deps: ApiDeps): Router {
     const dealId = dealIdOf(req);
     const body = BreachReasonBody.safeParse(jsonBody(req));
     if (!body.success)
-      throw new ApiError('invalid_request', 'The breach reason must be one of capacity, missing_data, handoff, patient_unreachable or other.');
+      throw new ApiError(
+        'invalid_request',
+        'The breach reason must be one of capacity, missing_data, handoff, patient_unreachable or other.',
+      );
     const { reason, entryId } = body.data;
     const current = await deps.playbooks.current(portalId);
     if (!current) throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
@@ -144,13 +175,19 @@ export function cardRoutes(deps: ApiDeps): Router {
       const entry = state.current;
       // §4.3 is stricter than the engine (which also presets a reason on a running clock): the card only offers
       // the control for a breach of the current visit, so anything else is a stale card.
-      const breached = entry?.sla?.status === 'breached' && (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
-      if (!breached) throw new ApiError('no_breach', 'The current stage has not breached its SLA, so it needs no breach reason.');
+      const breached =
+        entry?.sla?.status === 'breached' && (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
+      if (!breached)
+        throw new ApiError(
+          'no_breach',
+          'The current stage has not breached its SLA, so it needs no breach reason.',
+        );
 
       const result = setBreachReason({ playbook, state, reason, now: clock() });
       const commands = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
       if (commands.length > 0) await asInteractive(() => deps.gateway.apply(portalId, dealId, commands));
-      const saved = result.state === state || (await deps.states.save(portalId, dealId, loaded.version, result.state));
+      const saved =
+        result.state === state || (await deps.states.save(portalId, dealId, loaded.version, result.state));
       if (!saved) continue;
       await deps.audit.record(portalId, {
         at: clock(),
@@ -161,7 +198,10 @@ export function cardRoutes(deps: ApiDeps): Router {
         userId: caller.userId,
         userEmail: caller.userEmail,
       });
-      deps.log.info({ portalId, dealId, userId: caller.userId, rules: result.decisions.map((d) => d.rule) }, 'breach reason set by a rep');
+      deps.log.info(
+        { portalId, dealId, userId: caller.userId, rules: result.decisions.map((d) => d.rule) },
+        'breach reason set by a rep',
+      );
       return sendJson(res, await view(portalId, dealId, playbook, result.state, await snapshot));
     }
     throw new ApiError('unavailable', 'The deal is being updated right now; please try again.');

@@ -1,4 +1,13 @@
-import { onTimer, P, reconcile, timerId, type DealSnapshot, type DealState, type Playbook, type PlaybookInput } from '@stagekeeper/shared';
+import {
+  onTimer,
+  P,
+  reconcile,
+  timerId,
+  type DealSnapshot,
+  type DealState,
+  type Playbook,
+  type PlaybookInput,
+} from '@stagekeeper/shared';
 import { fixtureInput, HOUR, MON_10, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -56,16 +65,25 @@ afterAll(async () => {
 
 const get = (portal: string, dealId: string) => {
   const path = `/api/card/deal/${dealId}?${hubspotQuery(portal)}`;
-  return request(app).get(path).set(signedHeaders('GET', path, '', now));
+  return request(app)
+    .get(path)
+    .set(signedHeaders('GET', path, '', now));
 };
 const postReason = (portal: string, dealId: string, body: unknown) => {
   const path = `/api/card/deal/${dealId}/breach-reason?${hubspotQuery(portal)}`;
   const text = JSON.stringify(body);
-  return request(app).post(path).set(signedHeaders('POST', path, text, now)).send(text);
+  return request(app)
+    .post(path)
+    .set(signedHeaders('POST', path, text, now))
+    .send(text);
 };
 
 /** A deal as HubSpot shows it in a portal, and the state the real engine stores for it. */
-async function seed(portal: string, live: DealSnapshot, edit?: (s: DealState, p: Playbook) => DealState): Promise<DealState> {
+async function seed(
+  portal: string,
+  live: DealSnapshot,
+  edit?: (s: DealState, p: Playbook) => DealState,
+): Promise<DealState> {
   const stored = (await playbooks.current(portal)) ?? (await playbooks.save(portal, fixtureInput()));
   let state = reconcile({ playbook: stored.playbook, state: null, snapshot: live, now: MON_10 }).state!;
   if (edit) state = edit(state, stored.playbook);
@@ -104,12 +122,17 @@ describe('GET /api/card/deal/:dealId', () => {
     expect(lanes.at(-1)).toBe('interactive');
     const asked = gateway.snapshotCalls.at(-1)!;
     expect(asked.portalId).toBe(A);
-    expect(asked.properties).toEqual(expect.arrayContaining(['num_contacted_notes', 'waiting_on', P.slaBreachedAt, P.breachReasonSource]));
+    expect(asked.properties).toEqual(
+      expect.arrayContaining(['num_contacted_notes', 'waiting_on', P.slaBreachedAt, P.breachReasonSource]),
+    );
   });
 
   it('paused and breached variants', async () => {
     await seed(A, snap({ dealId: DEAL, properties: { waiting_on: 'patient' } }));
-    expect((await get(A, DEAL)).body.sla).toMatchObject({ status: 'paused', pauseReason: 'waiting_on is patient' });
+    expect((await get(A, DEAL)).body.sla).toMatchObject({
+      status: 'paused',
+      pauseReason: 'waiting_on is patient',
+    });
 
     await seed(A, snap({ dealId: '502' }), breach);
     now = DUE + HOUR;
@@ -119,25 +142,45 @@ describe('GET /api/card/deal/:dealId', () => {
   });
 
   it('answers managed:false (200) for unmanaged, unknown and playbook-less deals', async () => {
-    expect((await get(A, DEAL)).body).toEqual({ managed: false, dealId: DEAL, reason: 'no_playbook', pipeline: null });
+    expect((await get(A, DEAL)).body).toEqual({
+      managed: false,
+      dealId: DEAL,
+      reason: 'no_playbook',
+      pipeline: null,
+    });
     await playbooks.save(A, fixtureInput());
     gateway.put(A, snap({ dealId: '600', pipeline: 'default', stage: 'appointmentscheduled' }));
-    expect((await get(A, '600')).body).toMatchObject({ managed: false, reason: 'unmanaged_pipeline', pipeline: { id: 'default' } });
+    expect((await get(A, '600')).body).toMatchObject({
+      managed: false,
+      reason: 'unmanaged_pipeline',
+      pipeline: { id: 'default' },
+    });
     expect((await get(A, '601')).body).toMatchObject({ managed: false, reason: 'not_found' });
   });
 
   it('lists breaches of earlier visits from stored history', async () => {
     await seed(A, snap({ dealId: DEAL }));
     const rows = [1, 2].map((i) => ({
-      dealId: DEAL, pipeline: 'tele', stage: 'lead', ownerRole: 'intake', ownerId: null,
-      enteredAt: MON_10 - i * 48 * HOUR, exitedAt: MON_10 - i * 48 * HOUR + 5 * HOUR, businessMs: 5 * HOUR,
-      toStage: 'intake', direction: 'forward' as const, slaOutcome: 'breached' as const, breachReason: 'capacity' as const,
+      dealId: DEAL,
+      pipeline: 'tele',
+      stage: 'lead',
+      ownerRole: 'intake',
+      ownerId: null,
+      enteredAt: MON_10 - i * 48 * HOUR,
+      exitedAt: MON_10 - i * 48 * HOUR + 5 * HOUR,
+      businessMs: 5 * HOUR,
+      toStage: 'intake',
+      direction: 'forward' as const,
+      slaOutcome: 'breached' as const,
+      breachReason: 'capacity' as const,
     }));
     const history = new HistoryStore(redis, redisKeys(prefix), silentLogger);
     await history.append(A, rows);
     await history.append(B, [{ ...rows[0]!, enteredAt: MON_10 - HOUR, exitedAt: MON_10 - 1 }]);
     const res = await get(A, DEAL);
-    expect(res.body.breaches.map((b: { breachedAt: string }) => b.breachedAt)).toEqual(rows.map((r) => new Date(r.exitedAt).toISOString()));
+    expect(res.body.breaches.map((b: { breachedAt: string }) => b.breachedAt)).toEqual(
+      rows.map((r) => new Date(r.exitedAt).toISOString()),
+    );
   });
 
   it('rejects a deal id that is not a HubSpot id', async () => {
@@ -149,7 +192,9 @@ describe('GET /api/card/deal/:dealId', () => {
   it('keeps the response under 1 MB even for a stage with thousands of long criteria', async () => {
     const input: PlaybookInput = fixtureInput();
     input.pipelines[0]!.stages[0]!.exitCriteria = Array.from({ length: 3000 }, (_, i) => ({
-      op: 'present' as const, property: `prop_${i}`, label: `${'long label '.repeat(40)}${i}`,
+      op: 'present' as const,
+      property: `prop_${i}`,
+      label: `${'long label '.repeat(40)}${i}`,
     }));
     await playbooks.save(A, input);
     await seed(A, snap({ dealId: DEAL }));
@@ -171,7 +216,7 @@ describe('portal isolation', () => {
     expect(gateway.snapshotCalls.map((c) => c.portalId)).toEqual([A, B]);
   });
 
-  it("a deal that exists only in portal B is not found from portal A, for GET and POST", async () => {
+  it('a deal that exists only in portal B is not found from portal A, for GET and POST', async () => {
     await playbooks.save(A, fixtureInput());
     await seed(B, snap({ dealId: '777' }), breach);
     expect((await get(A, '777')).body).toMatchObject({ managed: false, reason: 'not_found' });
@@ -196,24 +241,50 @@ describe('POST /api/card/deal/:dealId/breach-reason', () => {
       {
         portalId: A,
         dealId: DEAL,
-        commands: [{ type: 'setProperties', properties: { [P.breachReason]: 'capacity', [P.breachReasonSource]: 'manual' } }],
+        commands: [
+          {
+            type: 'setProperties',
+            properties: { [P.breachReason]: 'capacity', [P.breachReasonSource]: 'manual' },
+          },
+        ],
       },
     ]);
     const stored = (await states.load(A, DEAL)).state!.current!;
     expect([stored.breachReason, stored.breachReasonSource]).toEqual(['capacity', 'manual']);
     const audit = await new RedisReasonAuditLog(redis, prefix).recent(A);
     expect(audit).toEqual([
-      { at: now, dealId: DEAL, entryId: stored.entryId, reason: 'capacity', from: 'missing_data', userId: '77', userEmail: 'rep@clinic.example' },
+      {
+        at: now,
+        dealId: DEAL,
+        entryId: stored.entryId,
+        reason: 'capacity',
+        from: 'missing_data',
+        userId: '77',
+        userEmail: 'rep@clinic.example',
+      },
     ]);
   });
 
   it('corrects a breach of an earlier visit from the breach history: row rewritten, audited from -> to, counted', async () => {
-    const state = await seed(A, snap({ dealId: DEAL }), (s) => ({ ...s, lastBreachEntryId: `${DEAL}:lead:${MON_10 - 48 * HOUR}` }));
+    const state = await seed(A, snap({ dealId: DEAL }), (s) => ({
+      ...s,
+      lastBreachEntryId: `${DEAL}:lead:${MON_10 - 48 * HOUR}`,
+    }));
     const past = {
-      dealId: DEAL, pipeline: 'tele', stage: 'lead', ownerRole: 'intake', ownerId: '101',
-      enteredAt: MON_10 - 48 * HOUR, exitedAt: MON_10 - 43 * HOUR, businessMs: 5 * HOUR, toStage: 'intake',
-      direction: 'forward' as const, slaOutcome: 'breached' as const, breachReason: 'handoff' as const,
-      breachReasonSource: 'inferred' as const, breachEvidence: ['owner changed 1 time(s) during the visit'],
+      dealId: DEAL,
+      pipeline: 'tele',
+      stage: 'lead',
+      ownerRole: 'intake',
+      ownerId: '101',
+      enteredAt: MON_10 - 48 * HOUR,
+      exitedAt: MON_10 - 43 * HOUR,
+      businessMs: 5 * HOUR,
+      toStage: 'intake',
+      direction: 'forward' as const,
+      slaOutcome: 'breached' as const,
+      breachReason: 'handoff' as const,
+      breachReasonSource: 'inferred' as const,
+      breachEvidence: ['owner changed 1 time(s) during the visit'],
     };
     const history = new HistoryStore(redis, redisKeys(prefix), silentLogger);
     await history.append(A, [past]);
@@ -221,22 +292,56 @@ describe('POST /api/card/deal/:dealId/breach-reason', () => {
     now = MON_10 + HOUR;
     const res = await postReason(A, DEAL, { reason: 'capacity', entryId });
     expect(res.status).toBe(200);
-    expect(res.body.breaches[0]).toMatchObject({ entryId, reason: 'capacity', source: 'manual', corrected: true, evidence: past.breachEvidence });
+    expect(res.body.breaches[0]).toMatchObject({
+      entryId,
+      reason: 'capacity',
+      source: 'manual',
+      corrected: true,
+      evidence: past.breachEvidence,
+    });
     const [row] = await history.readWeek(A, past.exitedAt);
-    expect(row).toMatchObject({ breachReason: 'capacity', breachReasonSource: 'manual', inferredReason: 'handoff', corrections: [{ at: now, userId: '77', from: 'handoff', to: 'capacity' }] });
+    expect(row).toMatchObject({
+      breachReason: 'capacity',
+      breachReasonSource: 'manual',
+      inferredReason: 'handoff',
+      corrections: [{ at: now, userId: '77', from: 'handoff', to: 'capacity' }],
+    });
     // It was the deal's latest breach, so HubSpot's reason property follows.
     expect(gateway.applied).toEqual([
-      { portalId: A, dealId: DEAL, commands: [{ type: 'setProperties', properties: { [P.breachReason]: 'capacity', [P.breachReasonSource]: 'manual' } }] },
+      {
+        portalId: A,
+        dealId: DEAL,
+        commands: [
+          {
+            type: 'setProperties',
+            properties: { [P.breachReason]: 'capacity', [P.breachReasonSource]: 'manual' },
+          },
+        ],
+      },
     ]);
     const audit = await new RedisReasonAuditLog(redis, prefix).recent(A);
     expect(audit).toEqual([
-      { at: now, dealId: DEAL, entryId, reason: 'capacity', from: 'handoff', past: true, userId: '77', userEmail: 'rep@clinic.example' },
+      {
+        at: now,
+        dealId: DEAL,
+        entryId,
+        reason: 'capacity',
+        from: 'handoff',
+        past: true,
+        userId: '77',
+        userEmail: 'rep@clinic.example',
+      },
     ]);
     // The current visit is untouched.
     expect((await states.load(A, DEAL)).state!.current).toEqual(state.current);
     // A visit of another deal, or one without a breach, cannot be named.
-    expect((await postReason(A, DEAL, { reason: 'other', entryId: `999:lead:${past.enteredAt}` })).status).toBe(400);
-    expect((await postReason(A, DEAL, { reason: 'other', entryId: `${DEAL}:lead:${MON_10 - 96 * HOUR}` })).body.error.code).toBe('no_breach');
+    expect(
+      (await postReason(A, DEAL, { reason: 'other', entryId: `999:lead:${past.enteredAt}` })).status,
+    ).toBe(400);
+    expect(
+      (await postReason(A, DEAL, { reason: 'other', entryId: `${DEAL}:lead:${MON_10 - 96 * HOUR}` })).body
+        .error.code,
+    ).toBe('no_breach');
   });
 
   it('refuses an unknown reason (400) and a visit that has not breached (409 no_breach)', async () => {

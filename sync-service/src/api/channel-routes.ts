@@ -19,7 +19,8 @@ const DefaultBody = z.object({ channel: ChannelId.nullable() });
 
 function channelIdOf(req: Request): string {
   const parsed = ChannelId.safeParse(String(req.params.channelId ?? ''));
-  if (!parsed.success) throw new ApiError('invalid_request', 'A channel id is 1-40 lower-case letters, digits, "-" or "_".');
+  if (!parsed.success)
+    throw new ApiError('invalid_request', 'A channel id is 1-40 lower-case letters, digits, "-" or "_".');
   return parsed.data;
 }
 
@@ -45,10 +46,14 @@ export function channelRoutes(deps: ApiDeps & { channels: NonNullable<ApiDeps['c
     await assertMayWriteSettings(deps, caller, 'paging channels');
     try {
       const doc = await write(caller.portalId);
-      deps.log.info({ portalId: caller.portalId, userId: caller.userId, channels: Object.keys(doc.channels).length }, 'paging channels changed');
+      deps.log.info(
+        { portalId: caller.portalId, userId: caller.userId, channels: Object.keys(doc.channels).length },
+        'paging channels changed',
+      );
       return listing(caller.portalId, doc);
     } catch (err) {
-      if (err instanceof ChannelConfigError) throw new ApiError('invalid_request', err.message, err.issues.length ? err.issues : undefined);
+      if (err instanceof ChannelConfigError)
+        throw new ApiError('invalid_request', err.message, err.issues.length ? err.issues : undefined);
       throw err;
     }
   };
@@ -60,8 +65,14 @@ export function channelRoutes(deps: ApiDeps & { channels: NonNullable<ApiDeps['c
   router.put('/settings/channels/:channelId', ...signed, async (req, res) => {
     const id = channelIdOf(req);
     const body = PutBody.safeParse(jsonBody(req));
-    if (!body.success || body.data.config === undefined) throw new ApiError('invalid_request', 'The request needs a channel config.');
-    sendJson(res, await writing(req, (portalId) => channels.put(portalId, id, body.data.config, body.data.makeDefault ?? false)));
+    if (!body.success || body.data.config === undefined)
+      throw new ApiError('invalid_request', 'The request needs a channel config.');
+    sendJson(
+      res,
+      await writing(req, (portalId) =>
+        channels.put(portalId, id, body.data.config, body.data.makeDefault ?? false),
+      ),
+    );
   });
 
   router.delete('/settings/channels/:channelId', ...signed, async (req, res) => {
@@ -71,7 +82,8 @@ export function channelRoutes(deps: ApiDeps & { channels: NonNullable<ApiDeps['c
 
   router.put('/settings/channels-default', ...signed, async (req, res) => {
     const body = DefaultBody.safeParse(jsonBody(req));
-    if (!body.success) throw new ApiError('invalid_request', 'The request needs a channel id, or null for none.');
+    if (!body.success)
+      throw new ApiError('invalid_request', 'The request needs a channel id, or null for none.');
     sendJson(res, await writing(req, (portalId) => channels.setDefault(portalId, body.data.channel)));
   });
 

@@ -26,7 +26,11 @@ export type ApiDeps = {
     rewrite?(portalId: string, row: HistoryRow): Promise<void>;
   };
   /** What-if input: visits that ended in the last `weeks` weeks and the deals with a visit open now. */
-  whatIfData?: (portalId: string, now: number, weeks: number) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
+  whatIfData?: (
+    portalId: string,
+    now: number,
+    weeks: number,
+  ) => Promise<{ rows: HistoryRow[]; running: DealState[] }>;
   weeks: {
     /** Rows whose exit falls in [fromMs, toMs) (a superset is fine). */
     rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
@@ -44,7 +48,10 @@ export type ApiDeps = {
   /** After a playbook save: have the worker re-decide the portal's open visits under the new version. */
   recompute?: (portalId: string) => Promise<void>;
   /** Paging channels (settings page); absent: the channel routes are not mounted. */
-  channels?: Pick<ChannelStore, 'get' | 'put' | 'remove' | 'setDefault' | 'health' | 'canStore' | 'recordSuccess' | 'recordFailure'>;
+  channels?: Pick<
+    ChannelStore,
+    'get' | 'put' | 'remove' | 'setDefault' | 'health' | 'canStore' | 'recordSuccess' | 'recordFailure'
+  >;
   /** The deals' paging trails, shown on the card. */
   pageTrail?: Pick<PageTrail, 'list'>;
   /** Signed writes already carried out (replays within the signature window are refused). */

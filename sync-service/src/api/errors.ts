@@ -50,7 +50,9 @@ export class ApiError extends Error {
 }
 
 export function sendError(res: Response, err: ApiError): void {
-  res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
+  res
+    .status(err.status)
+    .json({ error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
 }
 
 /**
@@ -60,7 +62,8 @@ export function sendError(res: Response, err: ApiError): void {
 export function apiErrorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (err instanceof ApiError) return sendError(res, err);
-    if (err?.type === 'entity.too.large') return sendError(res, new ApiError('invalid_request', 'The request body is too large.'));
+    if (err?.type === 'entity.too.large')
+      return sendError(res, new ApiError('invalid_request', 'The request body is too large.'));
     if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500)
       return sendError(res, new ApiError('invalid_request', 'The request could not be read.'));
     log.error({ path: req.path, err: errorSummary(err) }, 'api request failed');

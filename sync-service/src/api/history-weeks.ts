@@ -16,13 +16,16 @@ export class HistoryWeeks {
   /** A local week spans one or two stored UTC weeks; rows outside the range are left to the caller's filter. */
   async rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]> {
     const buckets = new Set<string>();
-    for (let t = Date.parse(`${weekStart(fromMs)}T00:00:00Z`); t < toMs; t += WEEK_MS) buckets.add(weekStart(t));
+    for (let t = Date.parse(`${weekStart(fromMs)}T00:00:00Z`); t < toMs; t += WEEK_MS)
+      buckets.add(weekStart(t));
     const weeks = await Promise.all([...buckets].map((w) => this.history.readWeek(portalId, w)));
     return weeks.flat();
   }
 
   async stored(portalId: string, now: number, count: number): Promise<number[]> {
-    const mondays = Array.from({ length: count }, (_, i) => Date.parse(`${weekStart(now - i * WEEK_MS)}T00:00:00Z`));
+    const mondays = Array.from({ length: count }, (_, i) =>
+      Date.parse(`${weekStart(now - i * WEEK_MS)}T00:00:00Z`),
+    );
     const pipeline = this.redis.pipeline();
     for (const m of mondays) pipeline.exists(this.keys.history(portalId, weekStart(m)));
     const replies = (await pipeline.exec()) ?? [];

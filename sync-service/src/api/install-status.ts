@@ -41,7 +41,8 @@ export class PortalActivityStore {
 
   async get(portalId: string): Promise<{ lastWebhookAt: number | null; lastSweepAt: number | null }> {
     const [webhook, sweep] = await this.redis.hmget(this.key(portalId), 'lastWebhookAt', 'lastSweepAt');
-    const num = (v: string | null | undefined) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : null);
+    const num = (v: string | null | undefined) =>
+      typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : null;
     return { lastWebhookAt: num(webhook), lastSweepAt: num(sweep) };
   }
 
@@ -70,7 +71,10 @@ export class PortalActivityStore {
 const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** §4.6 from the install registry (install, scopes, provisioning) plus the activity store. */
-export function registryInstallStatus(registry: Pick<InstallRegistry, 'get'>, activity: PortalActivityStore): InstallStatusStore {
+export function registryInstallStatus(
+  registry: Pick<InstallRegistry, 'get'>,
+  activity: PortalActivityStore,
+): InstallStatusStore {
   return {
     async status(portalId) {
       const [s, seen] = await Promise.all([registry.get(portalId), activity.get(portalId)]);

@@ -40,7 +40,10 @@ export class PlaybookMetaStore {
   }
 
   /** Runs `fn` holding the portal's save lock; `ran: false` when another save holds it. */
-  async withSaveLock<T>(portalId: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+  async withSaveLock<T>(
+    portalId: string,
+    fn: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
     const key = this.key(portalId, 'playbook-lock');
     const token = randomUUID();
     const ok = await this.redis.set(key, token, 'PX', LOCK_MS, 'NX');

@@ -10,7 +10,8 @@ const bytes = (body: unknown) => Buffer.byteLength(JSON.stringify(body), 'utf8')
 /** Sends JSON that fits HubSpot's limit; a body that cannot fit is a server fault, never a truncated document. */
 export function sendJson(res: Response, body: unknown, limit = MAX_RESPONSE_BYTES): void {
   const text = JSON.stringify(body);
-  if (Buffer.byteLength(text, 'utf8') > limit) throw new ApiError('unavailable', 'The answer is too large to send; please contact support.');
+  if (Buffer.byteLength(text, 'utf8') > limit)
+    throw new ApiError('unavailable', 'The answer is too large to send; please contact support.');
   res.type('application/json').send(text);
 }
 

@@ -102,7 +102,16 @@ export function createApiRoutes(w: ApiWiring): {
       ...(w.allowHttpLoopbackChannels ? { allowHttpLoopback: true } : {}),
     }),
     pageTrail: new PageTrail(w.redis, w.prefix),
-    ...(w.enqueueReconcile ? { recompute: recomputeOpenVisits({ redis: w.redis, prefix: w.prefix, states, enqueue: w.enqueueReconcile }) } : {}),
+    ...(w.enqueueReconcile
+      ? {
+          recompute: recomputeOpenVisits({
+            redis: w.redis,
+            prefix: w.prefix,
+            states,
+            enqueue: w.enqueueReconcile,
+          }),
+        }
+      : {}),
   });
   // whatIfData too: the sandbox's local ops page previews drafts through the same reader as the settings page.
   return { path: API_MOUNT_PATH, router, activity, whatIfData };

@@ -36,7 +36,9 @@ export function scorecardRoutes(deps: ApiDeps): Router {
     const stored = await deps.weeks.stored(portalId, now, MAX_WEEKS + 1);
     const current = isoWeekOf(now, zone);
     const weeks = new Set<string>();
-    for (const monday of stored) for (const w of [isoWeekOf(monday, zone), isoWeekOf(monday + WEEK_MS - 1, zone)]) if (w <= current) weeks.add(w);
+    for (const monday of stored)
+      for (const w of [isoWeekOf(monday, zone), isoWeekOf(monday + WEEK_MS - 1, zone)])
+        if (w <= current) weeks.add(w);
     return [...weeks].sort().reverse().slice(0, MAX_WEEKS);
   }
 
@@ -45,10 +47,13 @@ export function scorecardRoutes(deps: ApiDeps): Router {
     const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
     const raw = query.getAll('week');
     const rawMonth = query.getAll('month');
-    if (raw.length > 1 || rawMonth.length > 1) throw new ApiError('invalid_request', 'Ask for one week at a time.');
+    if (raw.length > 1 || rawMonth.length > 1)
+      throw new ApiError('invalid_request', 'Ask for one week at a time.');
     const format = query.get('format') ?? 'json';
-    if (format !== 'json' && format !== 'csv') throw new ApiError('invalid_request', 'The format must be json or csv.');
-    if (raw.length > 0 && rawMonth.length > 0) throw new ApiError('invalid_request', 'Ask for a week or a month, not both.');
+    if (format !== 'json' && format !== 'csv')
+      throw new ApiError('invalid_request', 'The format must be json or csv.');
+    if (raw.length > 0 && rawMonth.length > 0)
+      throw new ApiError('invalid_request', 'Ask for a week or a month, not both.');
     const now = clock();
     const current = await deps.playbooks.current(portalId);
     const zone = reportingZone(current?.playbook);
@@ -61,30 +66,69 @@ export function scorecardRoutes(deps: ApiDeps): Router {
           : weekRange(raw[0] ?? latestCompleteWeek(now, zone), zone);
     } catch (err) {
       if (err instanceof WeekError)
-        throw new ApiError('invalid_request', rawMonth.length > 0 ? 'The month must be like 2026-11.' : 'The week must be an ISO week like 2026-W47.');
+        throw new ApiError(
+          'invalid_request',
+          rawMonth.length > 0
+            ? 'The month must be like 2026-11.'
+            : 'The week must be an ISO week like 2026-W47.',
+        );
       throw err;
     }
     const availableWeeksList = await availableWeeks(portalId, zone, now);
     // Months that may hold data: those of the listed weeks' Mondays and Sundays (browsable like the weeks).
     const availableMonths = [
-      ...new Set(availableWeeksList.flatMap((w) => { const r = weekRange(w, zone); return [monthOf(r.start, zone), monthOf(r.end - 1, zone)]; })),
+      ...new Set(
+        availableWeeksList.flatMap((w) => {
+          const r = weekRange(w, zone);
+          return [monthOf(r.start, zone), monthOf(r.end - 1, zone)];
+        }),
+      ),
     ]
       .filter((m) => m <= monthOf(now, zone))
       .sort()
       .reverse();
     if (!current) {
       const { week, weekStart, weekEnd, timeZone } = range;
-      return sendJson(res, { week, weekStart, weekEnd, timeZone, availableWeeks: availableWeeksList, availableMonths, byStage: [], byRole: [] });
+      return sendJson(res, {
+        week,
+        weekStart,
+        weekEnd,
+        timeZone,
+        availableWeeks: availableWeeksList,
+        availableMonths,
+        byStage: [],
+        byRole: [],
+      });
     }
     // Re-referral within 30 days reads referrals up to 30 days past the period (no further than now).
-    const rows = await deps.weeks.rows(portalId, range.start, historyNeededUntil(current.playbook, range.end, now));
+    const rows = await deps.weeks.rows(
+      portalId,
+      range.start,
+      historyNeededUntil(current.playbook, range.end, now),
+    );
     // Deals still in a stage (stuck work, breached in place), from the stored state the what-if also reads.
     const running = deps.whatIfData ? (await deps.whatIfData(portalId, now, 0)).running : [];
     const open = running.flatMap((s) => openVisitOf(s) ?? []);
-    const card = { ...computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: availableWeeksList, open, now }), availableMonths };
+    const card = {
+      ...computeScorecard({
+        rows,
+        playbook: current.playbook,
+        week: range.week,
+        zone,
+        availableWeeks: availableWeeksList,
+        open,
+        now,
+      }),
+      availableMonths,
+    };
     // format=csv: the CLI's CSV inside JSON, because hubspot.fetch hands the app home JSON only and the UI kit has
     // no file download; the page shows it in a text area to copy.
-    if (format === 'csv') return sendJson(res, { week: card.week, filename: `stagekeeper-scorecard-${card.week}.csv`, csv: formatScorecard(card, 'csv') });
+    if (format === 'csv')
+      return sendJson(res, {
+        week: card.week,
+        filename: `stagekeeper-scorecard-${card.week}.csv`,
+        csv: formatScorecard(card, 'csv'),
+      });
     sendJson(res, card);
   });
 

@@ -30,8 +30,19 @@ export function settingsRoutes(deps: ApiDeps): Router {
   const signed = verifiedCaller(deps);
   const clock = deps.clock ?? Date.now;
 
-  async function playbookBody(portalId: string, stored: { version: number; playbook: Playbook } | null): Promise<PlaybookBody> {
-    if (!stored) return { version: null, updatedAt: null, updatedBy: null, playbook: null, unsubscribedProperties: [], starter: starterPlaybook() };
+  async function playbookBody(
+    portalId: string,
+    stored: { version: number; playbook: Playbook } | null,
+  ): Promise<PlaybookBody> {
+    if (!stored)
+      return {
+        version: null,
+        updatedAt: null,
+        updatedBy: null,
+        playbook: null,
+        unsubscribedProperties: [],
+        starter: starterPlaybook(),
+      };
     const meta = await deps.meta.get(portalId, stored.version);
     return {
       version: stored.version,
@@ -54,14 +65,18 @@ export function settingsRoutes(deps: ApiDeps): Router {
     // A playbook decides what happens to every patient's deal: only the portal's admins change it.
     await assertMayWriteSettings(deps, caller, 'the playbook');
     const body = PutBody.safeParse(jsonBody(req));
-    if (!body.success) throw new ApiError('invalid_request', 'The request needs a baseVersion and a playbook.');
+    if (!body.success)
+      throw new ApiError('invalid_request', 'The request needs a baseVersion and a playbook.');
     const { baseVersion, playbook: input } = body.data;
 
     const outcome = await deps.meta.withSaveLock(portalId, async () => {
       const current = await deps.playbooks.current(portalId);
       // "No playbook yet" may be sent as null or 0; any other mismatch means someone saved in between.
       if ((baseVersion ?? 0) !== (current?.version ?? 0))
-        throw new ApiError('version_conflict', 'The playbook was changed by someone else; reload it and apply your edits again.');
+        throw new ApiError(
+          'version_conflict',
+          'The playbook was changed by someone else; reload it and apply your edits again.',
+        );
       const checked = checkPlaybook(input);
       if (!checked.ok)
         throw new ApiError(
@@ -71,16 +86,31 @@ export function settingsRoutes(deps: ApiDeps): Router {
         );
       // The store numbers versions itself (stored + 1), whatever `playbook.version` the page sent.
       const saved = await deps.playbooks.save(portalId, input);
-      await deps.meta.set(portalId, saved.version, { updatedAt: clock(), updatedBy: caller.userEmail ?? caller.userId });
+      await deps.meta.set(portalId, saved.version, {
+        updatedAt: clock(),
+        updatedBy: caller.userEmail ?? caller.userId,
+      });
       return saved;
     });
-    if (!outcome.ran) throw new ApiError('version_conflict', 'Someone else is saving the playbook right now; reload it and try again.');
-    deps.log.info({ portalId, playbookVersion: outcome.value.version, userId: caller.userId }, 'playbook saved from settings');
+    if (!outcome.ran)
+      throw new ApiError(
+        'version_conflict',
+        'Someone else is saving the playbook right now; reload it and try again.',
+      );
+    deps.log.info(
+      { portalId, playbookVersion: outcome.value.version, userId: caller.userId },
+      'playbook saved from settings',
+    );
     // Running clocks follow the new version through the worker; a failure here is logged, the next reconcile of
     // each deal applies the version anyway.
-    deps.recompute?.(portalId).catch((err: unknown) =>
-      deps.log.error({ portalId, err: err instanceof Error ? { name: err.name } : undefined }, 'recompute after playbook save failed'),
-    );
+    deps
+      .recompute?.(portalId)
+      .catch((err: unknown) =>
+        deps.log.error(
+          { portalId, err: err instanceof Error ? { name: err.name } : undefined },
+          'recompute after playbook save failed',
+        ),
+      );
     sendJson(res, await playbookBody(portalId, outcome.value));
   });
 

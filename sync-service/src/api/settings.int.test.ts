@@ -1,4 +1,9 @@
-import { loadExamplePlaybook, reconcile, WRITTEN_BACK_PROPERTIES, type PlaybookInput } from '@stagekeeper/shared';
+import {
+  loadExamplePlaybook,
+  reconcile,
+  WRITTEN_BACK_PROPERTIES,
+  type PlaybookInput,
+} from '@stagekeeper/shared';
 import { fixtureInput, MON_10, snap } from '@stagekeeper/shared/engine/fixtures';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -44,7 +49,13 @@ afterAll(async () => {
 });
 
 const ADMIN = { userId: '42', userEmail: 'ops@example.com' };
-const call = (method: 'GET' | 'PUT', route: string, portal: string, body?: unknown, user: { userId: string; userEmail: string } | null = ADMIN) => {
+const call = (
+  method: 'GET' | 'PUT',
+  route: string,
+  portal: string,
+  body?: unknown,
+  user: { userId: string; userEmail: string } | null = ADMIN,
+) => {
   const query = hubspotQuery(portal, user ?? { userId: '', userEmail: '' });
   // hubspot.fetch from a context without a user: no userId parameter at all.
   const path = `${route}?${user ? query : query.replace(/userId=&userEmail=&/, '')}`;
@@ -53,20 +64,39 @@ const call = (method: 'GET' | 'PUT', route: string, portal: string, body?: unkno
   return req.set(signedHeaders(method, path, text, NOW)).send(text || undefined);
 };
 const getPlaybook = (portal: string) => call('GET', '/api/settings/playbook', portal);
-const putPlaybook = (portal: string, body: unknown, user: { userId: string; userEmail: string } | null = ADMIN) =>
-  call('PUT', '/api/settings/playbook', portal, body, user);
+const putPlaybook = (
+  portal: string,
+  body: unknown,
+  user: { userId: string; userEmail: string } | null = ADMIN,
+) => call('PUT', '/api/settings/playbook', portal, body, user);
 
 describe('GET /api/settings/playbook', () => {
   it('all null when the portal has no playbook, with the starter playbook the page can publish (no CLI needed)', async () => {
     const res = await getPlaybook(A);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ version: null, updatedAt: null, updatedBy: null, playbook: null, unsubscribedProperties: [] });
-    expect(res.body.starter).toMatchObject({ schemaVersion: 1, name: loadExamplePlaybook('telehealth').name });
+    expect(res.body).toMatchObject({
+      version: null,
+      updatedAt: null,
+      updatedBy: null,
+      playbook: null,
+      unsubscribedProperties: [],
+    });
+    expect(res.body.starter).toMatchObject({
+      schemaVersion: 1,
+      name: loadExamplePlaybook('telehealth').name,
+    });
   });
 
   it('names the properties the playbook reads that the app has no webhook subscription for, with the fix', async () => {
     const input = fixtureInput() as { signals?: Record<string, string> };
-    await playbooks.save(B, { ...input, signals: { ...input.signals, contactAttempts: 'num_contacted_notes', lastInboundReply: 'portal_reply_seen_at' } });
+    await playbooks.save(B, {
+      ...input,
+      signals: {
+        ...input.signals,
+        contactAttempts: 'num_contacted_notes',
+        lastInboundReply: 'portal_reply_seen_at',
+      },
+    });
     const res = await getPlaybook(B);
     expect(res.body.starter).toBeNull();
     expect(res.body.unsubscribedProperties).toContainEqual({
@@ -79,7 +109,12 @@ describe('GET /api/settings/playbook', () => {
   it('the parsed playbook with defaults; author unknown for a CLI-seeded version', async () => {
     await playbooks.save(A, fixtureInput());
     const res = await getPlaybook(A);
-    expect(res.body).toMatchObject({ version: 1, updatedAt: null, updatedBy: null, playbook: { name: 'Fixture telehealth', version: 1 } });
+    expect(res.body).toMatchObject({
+      version: 1,
+      updatedAt: null,
+      updatedBy: null,
+      playbook: { name: 'Fixture telehealth', version: 1 },
+    });
     expect(res.body.playbook.pipelines[0].stages[1].sla.warningAt).toBe(75);
   });
 });
@@ -88,12 +123,17 @@ describe('PUT /api/settings/playbook', () => {
   // Both portals installed, user 42 their admin (the list kept at install).
   beforeEach(async () => {
     const registry = new InstallRegistry(redis, prefix);
-    for (const portal of [A, B]) await registry.markInstalled(portal, { mode: 'oauth', scopes: null, admins: [ADMIN.userId] });
+    for (const portal of [A, B])
+      await registry.markInstalled(portal, { mode: 'oauth', scopes: null, admins: [ADMIN.userId] });
   });
 
   it('403 forbidden for a user who is not an admin of the portal, and for a request without userId; nothing saved', async () => {
     await playbooks.save(A, fixtureInput());
-    const rep = await putPlaybook(A, { baseVersion: 1, playbook: fixtureInput() }, { userId: '77', userEmail: 'rep@clinic.example' });
+    const rep = await putPlaybook(
+      A,
+      { baseVersion: 1, playbook: fixtureInput() },
+      { userId: '77', userEmail: 'rep@clinic.example' },
+    );
     expect(rep.status).toBe(403);
     expect(rep.body.error.code).toBe('forbidden');
     const anonymous = await putPlaybook(A, { baseVersion: 1, playbook: fixtureInput() }, null);
@@ -114,7 +154,9 @@ describe('PUT /api/settings/playbook', () => {
     expect(res.body.error.code).toBe('not_installed');
     expect(await playbooks.current(C)).toBeNull();
     await new InstallRegistry(redis, prefix).markUninstalled(A);
-    expect((await putPlaybook(A, { baseVersion: null, playbook: fixtureInput() })).body.error.code).toBe('not_installed');
+    expect((await putPlaybook(A, { baseVersion: null, playbook: fixtureInput() })).body.error.code).toBe(
+      'not_installed',
+    );
     expect(await playbooks.current(A)).toBeNull();
   });
 
@@ -125,7 +167,12 @@ describe('PUT /api/settings/playbook', () => {
     edited.version = 99;
     const res = await putPlaybook(A, { baseVersion: 1, playbook: edited });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ version: 2, updatedAt: '2026-11-20T10:00:00.000Z', updatedBy: 'ops@example.com', playbook: { version: 2 } });
+    expect(res.body).toMatchObject({
+      version: 2,
+      updatedAt: '2026-11-20T10:00:00.000Z',
+      updatedBy: 'ops@example.com',
+      playbook: { version: 2 },
+    });
     expect(res.body.playbook.pipelines[0].stages[0].sla.target).toBe('3h');
     expect((await getPlaybook(A)).body).toEqual(res.body);
     expect((await playbooks.current(A))!.version).toBe(2);
@@ -141,7 +188,12 @@ describe('PUT /api/settings/playbook', () => {
       error: {
         code: 'invalid_playbook',
         message: 'The playbook has 1 problem.',
-        issues: [{ path: ['pipelines', 0, 'stages', 1, 'sla', 'target'], message: 'expected a duration like "4h" or "15m", got "4 hrs"' }],
+        issues: [
+          {
+            path: ['pipelines', 0, 'stages', 1, 'sla', 'target'],
+            message: 'expected a duration like "4h" or "15m", got "4 hrs"',
+          },
+        ],
       },
     });
     expect((await playbooks.current(A))!.version).toBe(1);
@@ -158,7 +210,9 @@ describe('PUT /api/settings/playbook', () => {
 
   it('two saves from the same base: exactly one wins', async () => {
     await playbooks.save(A, fixtureInput());
-    const results = await Promise.all([1, 2, 3].map(() => putPlaybook(A, { baseVersion: 1, playbook: fixtureInput() })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => putPlaybook(A, { baseVersion: 1, playbook: fixtureInput() })),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409]);
     expect((await playbooks.current(A))!.version).toBe(2);
   });
@@ -189,14 +243,26 @@ describe('PUT /api/settings/playbook', () => {
     await playbooks.save(B, fixtureInput());
     const states = new DealStateStore(redis, redisKeys(prefix), silentLogger);
     const playbook = (await playbooks.current(A))!.playbook;
-    for (const [portal, dealId] of [[A, '11'], [A, '12'], [B, '21']] as const)
-      await states.save(portal, dealId, 0, reconcile({ playbook, state: null, snapshot: snap({ dealId }), now: MON_10 }).state);
+    for (const [portal, dealId] of [
+      [A, '11'],
+      [A, '12'],
+      [B, '21'],
+    ] as const)
+      await states.save(
+        portal,
+        dealId,
+        0,
+        reconcile({ playbook, state: null, snapshot: snap({ dealId }), now: MON_10 }).state,
+      );
     await states.save(A, '13', 0, null);
 
     const edited = fixtureInput();
     edited.name = 'Portal A edit';
     expect((await putPlaybook(A, { baseVersion: 1, playbook: edited })).status).toBe(200);
-    expect((await getPlaybook(B)).body).toMatchObject({ version: 1, playbook: { name: 'Fixture telehealth' } });
+    expect((await getPlaybook(B)).body).toMatchObject({
+      version: 1,
+      playbook: { name: 'Fixture telehealth' },
+    });
     await waitFor(() => enqueued.flatMap((e) => e.dealIds).length >= 2, 5_000, 'recompute enqueue');
     expect(enqueued.every((e) => e.portalId === A)).toBe(true);
     expect(enqueued.flatMap((e) => e.dealIds).sort()).toEqual(['11', '12']);
@@ -211,12 +277,21 @@ describe('GET /api/settings/status', () => {
       installed: false,
       installedAt: null,
       missingScopes: [],
-      provisioning: { state: 'not_started', propertiesExpected: WRITTEN_BACK_PROPERTIES.length, propertiesPresent: 0, lastRunAt: null, error: null },
+      provisioning: {
+        state: 'not_started',
+        propertiesExpected: WRITTEN_BACK_PROPERTIES.length,
+        propertiesPresent: 0,
+        lastRunAt: null,
+        error: null,
+      },
       lastWebhookAt: null,
       lastSweepAt: null,
     });
     const registry = new InstallRegistry(redis, prefix, () => Date.parse('2026-11-01T09:00:00Z'));
-    await registry.markInstalled(A, { mode: 'oauth', scopes: ['oauth', 'crm.objects.deals.read', 'crm.objects.deals.write'] });
+    await registry.markInstalled(A, {
+      mode: 'oauth',
+      scopes: ['oauth', 'crm.objects.deals.read', 'crm.objects.deals.write'],
+    });
     await registry.markProvisioning(A);
     await registry.markProvisionFailed(A, 'HubSpot refused to create the properties.');
     const { activity } = built;
@@ -228,7 +303,12 @@ describe('GET /api/settings/status', () => {
       portalId: 1111111,
       installed: true,
       installedAt: '2026-11-01T09:00:00.000Z',
-      missingScopes: ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.objects.owners.read', 'crm.schemas.deals.write'],
+      missingScopes: [
+        'crm.objects.contacts.read',
+        'crm.objects.contacts.write',
+        'crm.objects.owners.read',
+        'crm.schemas.deals.write',
+      ],
       provisioning: {
         state: 'failed',
         propertiesExpected: WRITTEN_BACK_PROPERTIES.length,
@@ -239,8 +319,15 @@ describe('GET /api/settings/status', () => {
       lastWebhookAt: '2026-11-20T09:59:00.000Z',
       lastSweepAt: '2026-11-20T09:55:00.000Z',
     });
-    expect((await call('GET', '/api/settings/status', B)).body).toMatchObject({ installed: false, lastWebhookAt: null });
+    expect((await call('GET', '/api/settings/status', B)).body).toMatchObject({
+      installed: false,
+      lastWebhookAt: null,
+    });
     await registry.markUninstalled(A);
-    expect((await call('GET', '/api/settings/status', A)).body).toMatchObject({ installed: false, installedAt: null, missingScopes: [] });
+    expect((await call('GET', '/api/settings/status', A)).body).toMatchObject({
+      installed: false,
+      installedAt: null,
+      missingScopes: [],
+    });
   });
 });

@@ -16,11 +16,27 @@ export const PUBLIC = 'https://stagekeeper.example.com';
 
 // Reference §4 v3: HubSpot signs the URI with exactly these escapes decoded.
 const DECODE: Record<string, string> = {
-  '%3A': ':', '%2F': '/', '%3F': '?', '%40': '@', '%21': '!', '%24': '$',
-  '%27': "'", '%28': '(', '%29': ')', '%2A': '*', '%2C': ',', '%3B': ';',
+  '%3A': ':',
+  '%2F': '/',
+  '%3F': '?',
+  '%40': '@',
+  '%21': '!',
+  '%24': '$',
+  '%27': "'",
+  '%28': '(',
+  '%29': ')',
+  '%2A': '*',
+  '%2C': ',',
+  '%3B': ';',
 };
 
-export function hubspotSignature(secret: string, method: string, url: string, body: string, timestamp: string): string {
+export function hubspotSignature(
+  secret: string,
+  method: string,
+  url: string,
+  body: string,
+  timestamp: string,
+): string {
   const uri = url.replace(/%[0-9A-F]{2}/gi, (m) => DECODE[m.toUpperCase()] ?? m);
   return createHmac('sha256', secret).update(`${method}${uri}${body}${timestamp}`, 'utf8').digest('base64');
 }
@@ -30,7 +46,13 @@ export const hubspotQuery = (portalId: string, user = { userId: '77', userEmail:
   new URLSearchParams({ userId: user.userId, userEmail: user.userEmail, appId: '9001', portalId }).toString();
 
 /** Headers for `path` (with its query) as HubSpot would send them to PUBLIC. */
-export function signedHeaders(method: string, path: string, body: string, timestamp: number, secret = SECRET) {
+export function signedHeaders(
+  method: string,
+  path: string,
+  body: string,
+  timestamp: number,
+  secret = SECRET,
+) {
   const ts = String(timestamp);
   return {
     'X-HubSpot-Signature-v3': hubspotSignature(secret, method, `${PUBLIC}${path}`, body, ts),
@@ -47,14 +69,25 @@ export class PortalGateway extends MemoryGateway {
     this.live.set(`${portalId}:${snapshot.dealId}`, snapshot);
   }
 
-  override async snapshots(portalId: string, dealIds: string[], properties: string[]): Promise<Map<string, DealSnapshot>> {
+  override async snapshots(
+    portalId: string,
+    dealIds: string[],
+    properties: string[],
+  ): Promise<Map<string, DealSnapshot>> {
     this.snapshotCalls.push({ portalId, dealIds: [...dealIds], properties });
     const out = new Map<string, DealSnapshot>();
     for (const dealId of dealIds)
       out.set(
         dealId,
         this.live.get(`${portalId}:${dealId}`) ?? {
-          dealId, exists: false, pipeline: null, stage: null, ownerId: null, stageEnteredAt: null, properties: {}, tasks: {},
+          dealId,
+          exists: false,
+          pipeline: null,
+          stage: null,
+          ownerId: null,
+          stageEnteredAt: null,
+          properties: {},
+          tasks: {},
         },
       );
     return out;

@@ -95,13 +95,25 @@ export function verifiedCaller(opts: VerifyOptions): RequestHandler[] {
       return next(new ApiError('invalid_request', 'The signed request names no HubSpot account.'));
     const r = req as WithCaller;
     r.rawBody = rawBody;
-    r[CALLER] = { portalId, userId: single(params, 'userId'), userEmail: single(params, 'userEmail'), appId: single(params, 'appId') };
+    r[CALLER] = {
+      portalId,
+      userId: single(params, 'userId'),
+      userEmail: single(params, 'userEmail'),
+      appId: single(params, 'appId'),
+    };
     // Reads may repeat harmlessly (a card re-rendering); a write must not run twice from one signature.
     if (opts.replay && req.method !== 'GET' && req.method !== 'HEAD') {
-      opts.replay.claim(req.get(SIGNATURE_HEADER)!).then(
-        (fresh) => next(fresh ? undefined : new ApiError('replayed', 'This signed request was already received; send a new one.')),
-        next,
-      );
+      opts.replay
+        .claim(req.get(SIGNATURE_HEADER)!)
+        .then(
+          (fresh) =>
+            next(
+              fresh
+                ? undefined
+                : new ApiError('replayed', 'This signed request was already received; send a new one.'),
+            ),
+          next,
+        );
       return;
     }
     next();
@@ -109,7 +121,9 @@ export function verifiedCaller(opts: VerifyOptions): RequestHandler[] {
   // Headers first: an unsigned request is refused before its body is read.
   const headersFirst = signatureHeadersFirst(clock, (res, reason) => {
     opts.log.warn({ reason }, 'api signature headers rejected');
-    res.status(401).json({ error: { code: 'bad_signature', message: 'The request signature is missing, expired or wrong.' } });
+    res.status(401).json({
+      error: { code: 'bad_signature', message: 'The request signature is missing, expired or wrong.' },
+    });
   });
   return [headersFirst, raw, verify];
 }

@@ -24,7 +24,11 @@ export async function readWhatIfData(deps: {
 }): Promise<{ rows: HistoryRow[]; running: DealState[] }> {
   const { redis, keys, portalId, now } = deps;
   const from = now - deps.weeks * WHATIF_WEEK_MS;
-  const rows = await new HistoryWeeks(redis, keys, new HistoryStore(redis, keys, deps.log)).rows(portalId, from, now);
+  const rows = await new HistoryWeeks(redis, keys, new HistoryStore(redis, keys, deps.log)).rows(
+    portalId,
+    from,
+    now,
+  );
   // Deal keys of the portal (keys.ts layout); SCAN walks them without blocking Redis.
   const prefix = keys.dealState(portalId, '0').slice(0, -1);
   const running: DealState[] = [];

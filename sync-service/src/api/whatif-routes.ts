@@ -25,11 +25,18 @@ export function whatIfRoutes(deps: ApiDeps): Router {
   router.post('/settings/whatif', ...signed, async (req, res) => {
     const { portalId } = callerOf(req);
     const body = Body.safeParse(jsonBody(req));
-    if (!body.success) throw new ApiError('invalid_request', 'The request needs a draft playbook and, optionally, weeks from 1 to 52.');
+    if (!body.success)
+      throw new ApiError(
+        'invalid_request',
+        'The request needs a draft playbook and, optionally, weeks from 1 to 52.',
+      );
     const checked = checkPlaybook(body.data.playbook);
     if (!checked.ok)
       throw new ApiError('invalid_playbook', draftProblems(checked.issues.length), checked.issues);
-    sendJson(res, await previewWhatIf(deps, { portalId, draft: checked.playbook, weeks: body.data.weeks, now: clock() }));
+    sendJson(
+      res,
+      await previewWhatIf(deps, { portalId, draft: checked.playbook, weeks: body.data.weeks, now: clock() }),
+    );
   });
 
   return router;

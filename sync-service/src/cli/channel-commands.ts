@@ -11,7 +11,15 @@ import { CliError, line, type CliIo } from './io';
  * STAGEKEEPER_CHANNEL_URL, STAGEKEEPER_CHANNEL_ROUTING_KEY, STAGEKEEPER_CHANNEL_SECRET. Output is always masked.
  */
 
-type AddOptions = { portal?: string; kind: string; url?: string; routingKey?: string; secret?: string; eventsUrl?: string; default?: boolean };
+type AddOptions = {
+  portal?: string;
+  kind: string;
+  url?: string;
+  routingKey?: string;
+  secret?: string;
+  eventsUrl?: string;
+  default?: boolean;
+};
 
 function portalOf(io: CliIo, portal: string | undefined): string {
   const id = portal ?? cliConfig(io.env).hubspot.portalId;
@@ -23,18 +31,30 @@ function portalOf(io: CliIo, portal: string | undefined): string {
 async function withChannels<T>(io: CliIo, fn: (store: ChannelStore) => Promise<T>): Promise<T> {
   const config = cliConfig(io.env);
   return withRedis(config.redisUrl, async (redis) => {
-    const store = new ChannelStore({ redis, prefix: config.keyPrefix, keys: config.hubspot.tokenEncryptionKey });
+    const store = new ChannelStore({
+      redis,
+      prefix: config.keyPrefix,
+      keys: config.hubspot.tokenEncryptionKey,
+    });
     try {
       return await fn(store);
     } catch (err) {
       if (err instanceof ChannelConfigError)
-        throw new CliError([err.message, ...err.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)].join('; '));
+        throw new CliError(
+          [err.message, ...err.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)].join(
+            '; ',
+          ),
+        );
       throw err;
     }
   });
 }
 
-function print(io: CliIo, doc: PortalChannels, health: Awaited<ReturnType<ChannelStore['health']>> = {}): void {
+function print(
+  io: CliIo,
+  doc: PortalChannels,
+  health: Awaited<ReturnType<ChannelStore['health']>> = {},
+): void {
   const ids = Object.keys(doc.channels).sort();
   if (ids.length === 0) io.out(line('no paging channels: escalations are HubSpot tasks only'));
   for (const id of ids) {
@@ -46,14 +66,18 @@ function print(io: CliIo, doc: PortalChannels, health: Awaited<ReturnType<Channe
 }
 
 export function addChannelCommands(program: Command, io: CliIo, exit: (code: number) => void): void {
-  const channels = program.command('channels').description('Paging channels escalations page through (Slack, Teams, PagerDuty, signed webhook).');
+  const channels = program
+    .command('channels')
+    .description('Paging channels escalations page through (Slack, Teams, PagerDuty, signed webhook).');
   channels
     .command('list')
-    .description('List a portal\'s channels (secrets masked), the default marked *, with delivery health.')
+    .description("List a portal's channels (secrets masked), the default marked *, with delivery health.")
     .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID)')
     .action(async (opts: { portal?: string }) => {
       const portalId = portalOf(io, opts.portal);
-      await withChannels(io, async (store) => print(io, await store.get(portalId), await store.health(portalId)));
+      await withChannels(io, async (store) =>
+        print(io, await store.get(portalId), await store.health(portalId)),
+      );
       exit(0);
     });
   channels
@@ -61,18 +85,25 @@ export function addChannelCommands(program: Command, io: CliIo, exit: (code: num
     .description('Add or replace a channel; the first one becomes the default.')
     .argument('<id>', 'channel id, e.g. clinical-slack')
     .requiredOption('--kind <kind>', 'slack | teams | pagerduty | webhook')
-    .option('--url <url>', 'Slack/Teams incoming webhook URL, or the webhook URL (or STAGEKEEPER_CHANNEL_URL)')
+    .option(
+      '--url <url>',
+      'Slack/Teams incoming webhook URL, or the webhook URL (or STAGEKEEPER_CHANNEL_URL)',
+    )
     .option('--routing-key <key>', 'PagerDuty integration key (or STAGEKEEPER_CHANNEL_ROUTING_KEY)')
     .option('--events-url <url>', 'PagerDuty Events API URL (EU: https://events.eu.pagerduty.com/v2/enqueue)')
     .option('--secret <secret>', 'webhook signing secret (or STAGEKEEPER_CHANNEL_SECRET)')
-    .option('--default', 'make it the portal\'s default channel')
+    .option('--default', "make it the portal's default channel")
     .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID)')
     .action(async (id: string, opts: AddOptions) => {
       const portalId = portalOf(io, opts.portal);
       const url = opts.url ?? io.env.STAGEKEEPER_CHANNEL_URL;
       const config =
         opts.kind === 'pagerduty'
-          ? { kind: 'pagerduty', routingKey: opts.routingKey ?? io.env.STAGEKEEPER_CHANNEL_ROUTING_KEY, ...(opts.eventsUrl ? { eventsUrl: opts.eventsUrl } : {}) }
+          ? {
+              kind: 'pagerduty',
+              routingKey: opts.routingKey ?? io.env.STAGEKEEPER_CHANNEL_ROUTING_KEY,
+              ...(opts.eventsUrl ? { eventsUrl: opts.eventsUrl } : {}),
+            }
           : opts.kind === 'webhook'
             ? { kind: 'webhook', url, secret: opts.secret ?? io.env.STAGEKEEPER_CHANNEL_SECRET }
             : { kind: opts.kind, webhookUrl: url };
@@ -87,7 +118,9 @@ export function addChannelCommands(program: Command, io: CliIo, exit: (code: num
     .command('test')
     .argument('<id>', 'channel id')
     .option('--portal <id>', 'HubSpot portal id (default: HUBSPOT_PORTAL_ID)')
-    .description('Send a test page through the channel now (a PagerDuty test incident is resolved at once). Exits 1 if refused.')
+    .description(
+      'Send a test page through the channel now (a PagerDuty test incident is resolved at once). Exits 1 if refused.',
+    )
     .action(async (id: string, opts: { portal?: string }) => {
       const portalId = portalOf(io, opts.portal);
       const result = await withChannels(io, (store) => sendTestPage(store, portalId, id));
@@ -112,7 +145,9 @@ export function addChannelCommands(program: Command, io: CliIo, exit: (code: num
     .description('Choose the channel escalation levels page through unless they name their own.')
     .action(async (id: string, opts: { portal?: string }) => {
       const portalId = portalOf(io, opts.portal);
-      await withChannels(io, async (store) => print(io, await store.setDefault(portalId, id === 'none' ? null : id)));
+      await withChannels(io, async (store) =>
+        print(io, await store.setDefault(portalId, id === 'none' ? null : id)),
+      );
       exit(0);
     });
 }

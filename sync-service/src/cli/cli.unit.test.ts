@@ -22,17 +22,25 @@ describe('stagekeeper playbook', () => {
   });
 
   it('validate: exit 1 with one line per problem, each with the file, line and playbook path', async () => {
-    const file = write('bad.yaml', 'schemaVersion: 1\nname: Bad\ncalendars:\n  - id: c\n    timeZone: Mars/Olympus\n    hours: "24/7"\n');
+    const file = write(
+      'bad.yaml',
+      'schemaVersion: 1\nname: Bad\ncalendars:\n  - id: c\n    timeZone: Mars/Olympus\n    hours: "24/7"\n',
+    );
     const r = await runCaptured(['playbook', 'validate', file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
-    expect(lines).toContain(`${file}:5: calendars[0].timeZone: expected an IANA time zone like "America/New_York", got "Mars/Olympus"`);
+    expect(lines).toContain(
+      `${file}:5: calendars[0].timeZone: expected an IANA time zone like "America/New_York", got "Mars/Olympus"`,
+    );
     expect(lines.some((l) => l.startsWith(`${file}:`) && l.includes('roles'))).toBe(true);
   });
 
   it('validate: names each property the playbook reads without a webhook subscription, with the fix (exit 0)', async () => {
-    const text = readFileSync(telehealth, 'utf8').replace(/lastInboundReply: \S+/, 'lastInboundReply: portal_reply_seen_at');
+    const text = readFileSync(telehealth, 'utf8').replace(
+      /lastInboundReply: \S+/,
+      'lastInboundReply: portal_reply_seen_at',
+    );
     expect(text).toContain('lastInboundReply: portal_reply_seen_at');
     const file = write('unsubscribed.yaml', text);
     const r = await runCaptured(['playbook', 'validate', file]);
@@ -49,7 +57,10 @@ describe('stagekeeper playbook', () => {
 
   it('validate: a missing file is one error line', async () => {
     const r = await runCaptured(['playbook', 'validate', join(dir, 'nope.yaml')]);
-    expect(r).toMatchObject({ code: 1, stderr: `${join(dir, 'nope.yaml')}: cannot read the file (ENOENT)\n` });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: `${join(dir, 'nope.yaml')}: cannot read the file (ENOENT)\n`,
+    });
   });
 
   it('schema: prints the JSON Schema as parseable JSON', async () => {
@@ -78,11 +89,20 @@ describe('stagekeeper help and usage errors', () => {
   });
 
   it.each([
-    [['scorecard', '--format', 'xml'], "error: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, csv, json.\n"],
+    [
+      ['scorecard', '--format', 'xml'],
+      "error: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, csv, json.\n",
+    ],
     [['scorecard', '--wek', '1'], "error: unknown option '--wek'\n"],
-    [['scorecard', '--week', '2026-47'], 'error: invalid week "2026-47": expected an ISO week like "2026-W47"\n'],
+    [
+      ['scorecard', '--week', '2026-47'],
+      'error: invalid week "2026-47": expected an ISO week like "2026-W47"\n',
+    ],
     [['scorecard', '--week', '2025-W53'], 'error: invalid week "2025-W53": 2025 has weeks W01 to W52\n'],
-    [['scorecard', '--zone', 'Mars/Olympus'], 'error: unknown time zone "Mars/Olympus": expected an IANA zone like "America/New_York"\n'],
+    [
+      ['scorecard', '--zone', 'Mars/Olympus'],
+      'error: unknown time zone "Mars/Olympus": expected an IANA zone like "America/New_York"\n',
+    ],
     [['scorecard', '--portal', '12;3'], 'error: invalid portal id "12;3": expected digits\n'],
     [['playbook', 'validate'], "error: missing required argument 'file'\n"],
     [['bogus'], "error: unknown command 'bogus'\n"],
@@ -92,7 +112,10 @@ describe('stagekeeper help and usage errors', () => {
   });
 
   it('reports a bad environment without echoing values', async () => {
-    const r = await runCaptured(['scorecard', '--portal', '1'], { REDIS_URL: 'http://secret-host', KEY_PREFIX: 'has space' });
+    const r = await runCaptured(['scorecard', '--portal', '1'], {
+      REDIS_URL: 'http://secret-host',
+      KEY_PREFIX: 'has space',
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       'error: invalid environment: REDIS_URL: expected a redis:// or rediss:// URL; KEY_PREFIX: expected 1-32 letters, digits, "_" or "-"\n',
@@ -100,8 +123,14 @@ describe('stagekeeper help and usage errors', () => {
   });
 
   it('says Redis is unreachable in one line, host and port only', async () => {
-    const r = await runCaptured(['scorecard', '--portal', '1', '--week', '2026-W47'], { REDIS_URL: 'redis://:pw@127.0.0.1:1' });
-    expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: cannot connect to Redis at 127.0.0.1:1 (ECONNREFUSED); set REDIS_URL\n' });
+    const r = await runCaptured(['scorecard', '--portal', '1', '--week', '2026-W47'], {
+      REDIS_URL: 'redis://:pw@127.0.0.1:1',
+    });
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: cannot connect to Redis at 127.0.0.1:1 (ECONNREFUSED); set REDIS_URL\n',
+    });
   });
 
   it('provision: missing token or portal is a one-line error before any network call', async () => {
@@ -109,7 +138,9 @@ describe('stagekeeper help and usage errors', () => {
       code: 1,
       stderr: 'error: HUBSPOT_ACCESS_TOKEN is not set (a private-app token for the portal to provision)\n',
     });
-    expect(await runCaptured(['provision', '--playbook', telehealth], { HUBSPOT_ACCESS_TOKEN: 'pat-x' })).toMatchObject({
+    expect(
+      await runCaptured(['provision', '--playbook', telehealth], { HUBSPOT_ACCESS_TOKEN: 'pat-x' }),
+    ).toMatchObject({
       code: 1,
       stderr: 'error: HUBSPOT_PORTAL_ID is not set (the portal the token belongs to); or pass --portal ID\n',
     });
@@ -118,12 +149,18 @@ describe('stagekeeper help and usage errors', () => {
 
 describe('the installed entry points (real processes)', () => {
   const root = fileURLToPath(new URL('../../..', import.meta.url));
-  const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const run = (cmd: string, args: string[]) =>
+    spawnSync(cmd, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
   it('bin/stagekeeper.js validates a playbook with exit 0 and an invalid one with exit 1', () => {
     const ok = run(process.execPath, ['sync-service/bin/stagekeeper.js', 'playbook', 'validate', telehealth]);
     expect([ok.status, ok.stdout]).toEqual([0, 'valid: 1 pipelines, 11 stages\n']);
-    const bad = run(process.execPath, ['sync-service/bin/stagekeeper.js', 'playbook', 'validate', write('empty.yaml', '')]);
+    const bad = run(process.execPath, [
+      'sync-service/bin/stagekeeper.js',
+      'playbook',
+      'validate',
+      write('empty.yaml', ''),
+    ]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('expected a playbook, got an empty document');
     expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -131,6 +168,9 @@ describe('the installed entry points (real processes)', () => {
 
   it('npx tsx sync-service/src/cli.ts fails a bad week with one line and exit 1', () => {
     const bad = run('npx', ['tsx', 'sync-service/src/cli.ts', 'scorecard', '--week', 'soon']);
-    expect([bad.status, bad.stderr]).toEqual([1, 'error: invalid week "soon": expected an ISO week like "2026-W47"\n']);
+    expect([bad.status, bad.stderr]).toEqual([
+      1,
+      'error: invalid week "soon": expected an ISO week like "2026-W47"\n',
+    ]);
   });
 });

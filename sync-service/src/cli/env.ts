@@ -7,11 +7,15 @@ import { CliError } from './io';
  * the webhook secret the running service insists on.
  */
 export function cliConfig(env: NodeJS.ProcessEnv): Config {
-  const set = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+  const set = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''),
+  );
   const parsed = ConfigSchema.safeParse(set);
   if (!parsed.success)
     // Variable names and rules only: a secret pasted into the wrong variable must not be echoed.
-    throw new CliError(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new CliError(
+      `invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
@@ -23,7 +27,12 @@ export const redisLabel = redisHostPort;
  * instead of saying Redis is down.
  */
 export async function openRedis(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 5_000 });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    connectTimeout: 5_000,
+  });
   // connect() only rejects with "Connection is closed."; the socket error (ECONNREFUSED, ENOTFOUND) says why.
   let cause: Error | undefined;
   redis.on('error', (err: Error) => (cause ??= err));

@@ -1,4 +1,9 @@
-import { formatPlaybookErrors, loadPlaybookFile, playbookJsonSchemaText, type Playbook } from '@stagekeeper/shared';
+import {
+  formatPlaybookErrors,
+  loadPlaybookFile,
+  playbookJsonSchemaText,
+  type Playbook,
+} from '@stagekeeper/shared';
 import { createLogger } from '../log';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
@@ -16,7 +21,11 @@ export function validatePlaybookFile(io: CliIo, file: string): number {
   io.out(line(`valid: ${result.playbook.pipelines.length} pipelines, ${stages} stages`));
   // Valid but slow to react: a property without a webhook subscription is seen only by the sweep.
   for (const u of unsubscribedProperties(result.playbook))
-    io.err(line(`${file}: warning: ${u.property} (read at ${u.at.join(', ')}) has no webhook subscription: ${u.fix}`));
+    io.err(
+      line(
+        `${file}: warning: ${u.property} (read at ${u.at.join(', ')}) has no webhook subscription: ${u.fix}`,
+      ),
+    );
   return 0;
 }
 
@@ -46,8 +55,17 @@ export async function publishPlaybook(io: CliIo, file: string, opts: { portal?: 
   if (!portalId) throw new CliError('which portal? pass --portal <id> or set HUBSPOT_PORTAL_ID');
   if (!/^\d+$/.test(portalId)) throw new CliError(`--portal: expected a HubSpot portal id (digits)`);
   const stored = await withRedis(config.redisUrl, (redis) =>
-    new PlaybookStore(redis, redisKeys(config.keyPrefix), createLogger('silent')).saveIfChanged(portalId, playbook),
+    new PlaybookStore(redis, redisKeys(config.keyPrefix), createLogger('silent')).saveIfChanged(
+      portalId,
+      playbook,
+    ),
   );
-  io.out(line(stored.changed ? `published: portal ${portalId} now runs version ${stored.version}` : `unchanged: portal ${portalId} already runs this playbook (version ${stored.version})`));
+  io.out(
+    line(
+      stored.changed
+        ? `published: portal ${portalId} now runs version ${stored.version}`
+        : `unchanged: portal ${portalId} already runs this playbook (version ${stored.version})`,
+    ),
+  );
   return 0;
 }

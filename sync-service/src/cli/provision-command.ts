@@ -27,7 +27,11 @@ const WHAT_STATUS_MEANS: Record<number, string> = {
  * Private-app tokens only: an OAuth install is provisioned by the service when the app is installed, and the sandbox
  * portal runs inside the service process, so neither has a token for a CLI to use.
  */
-export async function runProvision(io: CliIo, opts: ProvisionOptions, deps: ProvisionDeps = {}): Promise<number> {
+export async function runProvision(
+  io: CliIo,
+  opts: ProvisionOptions,
+  deps: ProvisionDeps = {},
+): Promise<number> {
   const config = cliConfig(io.env);
   const token = config.hubspot.accessToken;
   if (!token)
@@ -37,7 +41,8 @@ export async function runProvision(io: CliIo, opts: ProvisionOptions, deps: Prov
         : 'HUBSPOT_ACCESS_TOKEN is not set (a private-app token for the portal to provision)',
     );
   const portalId = opts.portal ?? config.hubspot.portalId;
-  if (!portalId) throw new CliError('HUBSPOT_PORTAL_ID is not set (the portal the token belongs to); or pass --portal ID');
+  if (!portalId)
+    throw new CliError('HUBSPOT_PORTAL_ID is not set (the portal the token belongs to); or pass --portal ID');
 
   let playbook: Playbook;
   const file = opts.playbook ?? config.playbookFile;
@@ -47,7 +52,10 @@ export async function runProvision(io: CliIo, opts: ProvisionOptions, deps: Prov
     const stored = await (deps.openRedis ?? withRedis)(config.redisUrl, (redis) =>
       new PlaybookStore(redis, redisKeys(config.keyPrefix), log).current(portalId),
     );
-    if (!stored) throw new CliError(`no playbook stored for portal ${portalId}; pass --playbook FILE or set PLAYBOOK_FILE`);
+    if (!stored)
+      throw new CliError(
+        `no playbook stored for portal ${portalId}; pass --playbook FILE or set PLAYBOOK_FILE`,
+      );
     playbook = stored.playbook;
   }
 
@@ -58,7 +66,10 @@ export async function runProvision(io: CliIo, opts: ProvisionOptions, deps: Prov
   } catch (err) {
     const status = statusOf(err);
     // The client's messages embed whole response bodies; the status and what to do about it are what a user needs.
-    if (status !== undefined) throw new CliError(`HubSpot answered ${status}: ${WHAT_STATUS_MEANS[status] ?? 'provisioning stopped'}`);
+    if (status !== undefined)
+      throw new CliError(
+        `HubSpot answered ${status}: ${WHAT_STATUS_MEANS[status] ?? 'provisioning stopped'}`,
+      );
     throw err;
   }
   io.out(line(formatProvisionReport(report)));

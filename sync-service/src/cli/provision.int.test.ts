@@ -24,8 +24,13 @@ afterAll(async () => {
 });
 
 // The sandbox stands in for HubSpot through the client's basePath; the CLI's own wiring is a plain token client.
-const deps = () => ({ hubspotClient: (accessToken: string) => new Client({ accessToken, basePath: server.url }) });
-const env = () => ({ HUBSPOT_ACCESS_TOKEN: portal.privateAppToken, HUBSPOT_PORTAL_ID: String(portal.portalId) });
+const deps = () => ({
+  hubspotClient: (accessToken: string) => new Client({ accessToken, basePath: server.url }),
+});
+const env = () => ({
+  HUBSPOT_ACCESS_TOKEN: portal.privateAppToken,
+  HUBSPOT_PORTAL_ID: String(portal.portalId),
+});
 
 describe('stagekeeper provision (static token) against the sandbox portal', () => {
   it('creates the properties, prints the report, and exits 1 while the playbook reads properties deals lack', async () => {
@@ -38,7 +43,15 @@ describe('stagekeeper provision (static token) against the sandbox portal', () =
   });
 
   it('a rejected token is one line naming the variable to fix', async () => {
-    const r = await runCaptured(['provision', '--playbook', playbookFile], { ...env(), HUBSPOT_ACCESS_TOKEN: 'pat-wrong' }, deps());
-    expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: HubSpot answered 401: the token was rejected; check HUBSPOT_ACCESS_TOKEN\n' });
+    const r = await runCaptured(
+      ['provision', '--playbook', playbookFile],
+      { ...env(), HUBSPOT_ACCESS_TOKEN: 'pat-wrong' },
+      deps(),
+    );
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: HubSpot answered 401: the token was rejected; check HUBSPOT_ACCESS_TOKEN\n',
+    });
   });
 });

@@ -33,7 +33,10 @@ describe('stagekeeper playbook publish', () => {
   it('refuses an invalid playbook with its path, and stores nothing', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sk-pub-'));
     const bad = path.join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ schemaVersion: 1, name: 'x', calendars: [], roles: [], pipelines: [] }));
+    writeFileSync(
+      bad,
+      JSON.stringify({ schemaVersion: 1, name: 'x', calendars: [], roles: [], pipelines: [] }),
+    );
     const r = await runCaptured(['playbook', 'publish', bad, '--portal', '778'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('calendars');
@@ -42,6 +45,9 @@ describe('stagekeeper playbook publish', () => {
 
   it('asks which portal when none is given', async () => {
     const r = await runCaptured(['playbook', 'publish', examplePlaybookPath('telehealth')], env);
-    expect(r).toMatchObject({ code: 1, stderr: 'error: which portal? pass --portal <id> or set HUBSPOT_PORTAL_ID\n' });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: 'error: which portal? pass --portal <id> or set HUBSPOT_PORTAL_ID\n',
+    });
   });
 });

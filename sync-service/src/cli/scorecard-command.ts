@@ -50,7 +50,11 @@ const WEEK_MS = 7 * 24 * 3600_000;
  * History is bucketed by the UTC week of the exit while the report cuts weeks in a local zone, so a local week can
  * straddle two buckets: read every bucket the range touches; computeScorecard drops the rows outside it.
  */
-export async function readRowsForRange(history: HistoryStore, portalId: string, range: WeekRange): Promise<HistoryRow[]> {
+export async function readRowsForRange(
+  history: HistoryStore,
+  portalId: string,
+  range: WeekRange,
+): Promise<HistoryRow[]> {
   const rows: HistoryRow[] = [];
   for (let t = Date.parse(`${weekStart(range.start)}T00:00:00Z`); t < range.end; t += WEEK_MS)
     rows.push(...(await history.readWeek(portalId, t)));
@@ -77,21 +81,28 @@ async function locate(
   asked: string | undefined,
   defaults: NonNullable<ScorecardDeps['prefixes']>,
 ): Promise<{ keyPrefix: string; portalId: string }> {
-  const portalsUnder = (prefix: string) => new PlaybookStore(redis, redisKeys(prefix), silentLogger).portals();
+  const portalsUnder = (prefix: string) =>
+    new PlaybookStore(redis, redisKeys(prefix), silentLogger).portals();
   let keyPrefix = explicitPrefix ?? defaults.keyPrefix;
   let portals = await portalsUnder(keyPrefix);
   if (portals.length === 0 && explicitPrefix === undefined) {
     const sandbox = await portalsUnder(defaults.sandboxPrefix);
     if (sandbox.length > 0) {
-      io.err(line(`note: no portal under KEY_PREFIX=${keyPrefix}; reading the sandbox's data (KEY_PREFIX=${defaults.sandboxPrefix})`));
+      io.err(
+        line(
+          `note: no portal under KEY_PREFIX=${keyPrefix}; reading the sandbox's data (KEY_PREFIX=${defaults.sandboxPrefix})`,
+        ),
+      );
       keyPrefix = defaults.sandboxPrefix;
       portals = sandbox;
     }
   }
   if (asked) return { keyPrefix, portalId: asked };
   if (portals.length === 1) return { keyPrefix, portalId: portals[0]! };
-  if (portals.length > 1) throw new CliError(`several portals have data (${portals.join(', ')}); pass --portal ID`);
-  const where = explicitPrefix === undefined ? `${keyPrefix} (nor ${defaults.sandboxPrefix}, the sandbox's)` : keyPrefix;
+  if (portals.length > 1)
+    throw new CliError(`several portals have data (${portals.join(', ')}); pass --portal ID`);
+  const where =
+    explicitPrefix === undefined ? `${keyPrefix} (nor ${defaults.sandboxPrefix}, the sandbox's)` : keyPrefix;
   throw new CliError(
     `no portal has a stored playbook under KEY_PREFIX=${where} in the Redis at ${redisLabel(redisUrl)} (REDIS_URL): ` +
       "point REDIS_URL and KEY_PREFIX at the service's Redis (npm start prints the command for its sandbox), " +
@@ -99,29 +110,48 @@ async function locate(
   );
 }
 
-async function resolvePlaybook(store: PlaybookStore, portalId: string, file: string | undefined): Promise<Playbook> {
+async function resolvePlaybook(
+  store: PlaybookStore,
+  portalId: string,
+  file: string | undefined,
+): Promise<Playbook> {
   if (file) return readPlaybookOrFail(file);
   const stored = await store.current(portalId);
   if (!stored) throw new CliError(`no playbook stored for portal ${portalId}; pass --playbook FILE`);
   return stored.playbook;
 }
 
-export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: ScorecardDeps = {}): Promise<number> {
+export async function runScorecard(
+  io: CliIo,
+  opts: ScorecardOptions,
+  deps: ScorecardDeps = {},
+): Promise<number> {
   // Argument mistakes first: no reason to wait for Redis to learn the week is misspelt.
-  if (opts.week !== undefined && opts.month !== undefined) throw new CliError('pass --week or --month, not both');
+  if (opts.week !== undefined && opts.month !== undefined)
+    throw new CliError('pass --week or --month, not both');
   if (opts.week !== undefined) parseIsoWeek(opts.week);
   if (opts.month !== undefined) monthRange(opts.month);
   if (opts.zone !== undefined) assertZone(opts.zone);
-  const cycle = opts.cycle === undefined ? undefined : /^([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)$/.exec(opts.cycle);
-  if (cycle === null) throw new CliError(`--cycle: expected two stage ids like 1180512201:1180512208, got "${opts.cycle}"`);
+  const cycle =
+    opts.cycle === undefined ? undefined : /^([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)$/.exec(opts.cycle);
+  if (cycle === null)
+    throw new CliError(`--cycle: expected two stage ids like 1180512201:1180512208, got "${opts.cycle}"`);
   const config = cliConfig(io.env);
   const portalArg = opts.portal ?? config.hubspot.portalId;
-  if (portalArg !== undefined && !/^\d+$/.test(portalArg)) throw new CliError(`invalid portal id "${portalArg}": expected digits`);
+  if (portalArg !== undefined && !/^\d+$/.test(portalArg))
+    throw new CliError(`invalid portal id "${portalArg}": expected digits`);
   // Corrupt-row warnings go to stderr as the service logs them (counts only, never row contents).
   const log = createLogger('warn', { write: (msg: string) => io.err(msg) });
   const explicitPrefix = io.env.KEY_PREFIX?.trim() ? config.keyPrefix : undefined;
   return (deps.openRedis ?? withRedis)(config.redisUrl, async (redis: Redis) => {
-    const { keyPrefix, portalId } = await locate(io, redis, config.redisUrl, explicitPrefix, portalArg, deps.prefixes ?? DEFAULT_PREFIXES);
+    const { keyPrefix, portalId } = await locate(
+      io,
+      redis,
+      config.redisUrl,
+      explicitPrefix,
+      portalArg,
+      deps.prefixes ?? DEFAULT_PREFIXES,
+    );
     const keys = redisKeys(keyPrefix);
     const playbooks = new PlaybookStore(redis, keys, log);
     const playbook = await resolvePlaybook(playbooks, portalId, opts.playbook);
@@ -129,10 +159,23 @@ export async function runScorecard(io: CliIo, opts: ScorecardOptions, deps: Scor
     // The current week (or month) so far: a fresh install (or the sandbox demo) has no complete week yet.
     const now = io.now();
     const range =
-      opts.month !== undefined ? monthRange(opts.month, zone) : weekRange(opts.week ?? isoWeekOf(now, zone), zone);
+      opts.month !== undefined
+        ? monthRange(opts.month, zone)
+        : weekRange(opts.week ?? isoWeekOf(now, zone), zone);
     // Re-referral within 30 days looks at referrals up to 30 days after the period (no further than now).
-    const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, { ...range, end: historyNeededUntil(playbook, range.end, now) });
-    const { running } = await readWhatIfData({ redis, keys, log, states: new DealStateStore(redis, keys, log), portalId, now, weeks: 0 });
+    const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, {
+      ...range,
+      end: historyNeededUntil(playbook, range.end, now),
+    });
+    const { running } = await readWhatIfData({
+      redis,
+      keys,
+      log,
+      states: new DealStateStore(redis, keys, log),
+      portalId,
+      now,
+      weeks: 0,
+    });
     const open = running.flatMap((s) => openVisitOf(s) ?? []);
     const card = computeScorecard({ rows, playbook, week: range.week, zone, open, now });
     io.out(line(formatScorecard(card, opts.format)));

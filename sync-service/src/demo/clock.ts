@@ -13,7 +13,8 @@ export type ScaledClock = {
 };
 
 export function scaledClock(speed: number, realNow: () => number = Date.now): ScaledClock {
-  if (!Number.isFinite(speed) || speed < 1) throw new Error(`demo speed must be a number >= 1 (got ${speed})`);
+  if (!Number.isFinite(speed) || speed < 1)
+    throw new Error(`demo speed must be a number >= 1 (got ${speed})`);
   const origin = realNow();
   return {
     now: () => Math.round(origin + (realNow() - origin) * speed),

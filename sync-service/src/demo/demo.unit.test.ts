@@ -33,22 +33,42 @@ describe('demo settings', () => {
 
   it('refuses a DEMO value it cannot read, in one line naming the variable', () => {
     expect(demoSettings({ DEMO: 'true' })).toEqual({ enabled: true, speed: 60 });
-    expect(() => demoSettings({ DEMO: 'fasle' })).toThrow('invalid configuration: DEMO: expected true or false');
+    expect(() => demoSettings({ DEMO: 'fasle' })).toThrow(
+      'invalid configuration: DEMO: expected true or false',
+    );
     expect(() => demoSettings({ DEMO: 'fasle' })).not.toThrow(/\n/);
   });
 });
 
 describe('the console line naming the sandbox portal and its scorecard command', () => {
-  const base = { redisUrl: 'redis://127.0.0.1:6379', redisSource: 'localhost' as const, keyPrefix: 'sk-sandbox', portalId: '12345' };
+  const base = {
+    redisUrl: 'redis://127.0.0.1:6379',
+    redisSource: 'localhost' as const,
+    keyPrefix: 'sk-sandbox',
+    portalId: '12345',
+  };
   it('is the bare command when the CLI finds the Redis and the sandbox prefix by itself', () => {
-    expect(scorecardHint(base)).toBe('Sandbox portal 12345. Its weekly scorecard from another terminal: npm run stagekeeper -- scorecard --portal 12345');
+    expect(scorecardHint(base)).toBe(
+      'Sandbox portal 12345. Its weekly scorecard from another terminal: npm run stagekeeper -- scorecard --portal 12345',
+    );
   });
   it('names a spawned Redis and a custom prefix, and never prints a Redis password', () => {
-    expect(scorecardHint({ ...base, redisUrl: 'redis://127.0.0.1:40123', redisSource: 'spawned', keyPrefix: 'sk-sandbox-x' })).toBe(
+    expect(
+      scorecardHint({
+        ...base,
+        redisUrl: 'redis://127.0.0.1:40123',
+        redisSource: 'spawned',
+        keyPrefix: 'sk-sandbox-x',
+      }),
+    ).toBe(
       'Sandbox portal 12345. Its weekly scorecard from another terminal (while this runs: its redis-server stops with it): ' +
         'REDIS_URL=redis://127.0.0.1:40123 KEY_PREFIX=sk-sandbox-x npm run stagekeeper -- scorecard --portal 12345',
     );
-    const hint = scorecardHint({ ...base, redisUrl: 'redis://:s3cret@redis.internal:6380', redisSource: 'REDIS_URL' });
+    const hint = scorecardHint({
+      ...base,
+      redisUrl: 'redis://:s3cret@redis.internal:6380',
+      redisSource: 'REDIS_URL',
+    });
     expect(hint).toContain('REDIS_URL=redis://:****@redis.internal:6380 npm run');
     expect(hint).not.toContain('s3cret');
   });
@@ -58,7 +78,9 @@ describe('demo playbook', () => {
   it('opens every calendar around the clock, keeps targets and stays a valid playbook', () => {
     const demo = demoPlaybook(canonical);
     expect(validatePlaybook(demo).ok).toBe(true);
-    expect(demo.calendars.every((c) => c.hours === '24/7' && c.holidays.length === 0 && !c.holidaySet)).toBe(true);
+    expect(demo.calendars.every((c) => c.hours === '24/7' && c.holidays.length === 0 && !c.holidaySet)).toBe(
+      true,
+    );
     expect(demo.pipelines).toEqual(canonical.pipelines);
     // The loaded playbook is left as it was (main still reports it, the settings page may show it).
     expect(canonical.calendars.some((c) => c.hours !== '24/7')).toBe(true);
@@ -102,10 +124,21 @@ describe('story lines', () => {
     const portal = new SandboxPortal({ now: () => Date.parse('2026-11-23T14:00:00Z') });
     seedFromPlaybook(portal, canonical);
     const lines: string[] = [];
-    const story = new StoryTeller(portal, canonical, (l) => lines.push(l), () => '[t]', portal.now);
+    const story = new StoryTeller(
+      portal,
+      canonical,
+      (l) => lines.push(l),
+      () => '[t]',
+      portal.now,
+    );
     const rep = { userId: 52841907 };
     const deal = portal.ui.createDeal(
-      { dealname: 'Jane Patient', pipeline: TELEHEALTH.pipeline, dealstage: TELEHEALTH.stages.newLead, hubspot_owner_id: '52841907' },
+      {
+        dealname: 'Jane Patient',
+        pipeline: TELEHEALTH.pipeline,
+        dealstage: TELEHEALTH.stages.newLead,
+        hubspot_owner_id: '52841907',
+      },
       rep,
     );
     const api = { changeSource: 'API', sourceId: '1' };
@@ -113,7 +146,15 @@ describe('story lines', () => {
     const serviceWrites = (props: Record<string, string>) => {
       for (const [name, value] of Object.entries(props)) {
         deal.props.set(name, value);
-        portal.changes.push({ kind: 'propertyChange', objectType: 'deals', objectId: deal.id, occurredAt: portal.now(), source: api, propertyName: name, propertyValue: value } as Change);
+        portal.changes.push({
+          kind: 'propertyChange',
+          objectType: 'deals',
+          objectId: deal.id,
+          occurredAt: portal.now(),
+          source: api,
+          propertyName: name,
+          propertyValue: value,
+        } as Change);
       }
     };
     return { portal, lines, story, deal, rep, serviceWrites };
@@ -122,7 +163,11 @@ describe('story lines', () => {
   it('tells a reverted move with what was missing, by labels, never with deal values', () => {
     const { portal, lines, story, deal, rep, serviceWrites } = setup();
     portal.ui.moveDeal(deal.id, TELEHEALTH.stages.contactAttempted, rep);
-    serviceWrites({ dealstage: TELEHEALTH.stages.newLead, [P.gateStatus]: 'blocked_reverted', [P.gateMissing]: 'First contact attempt logged' });
+    serviceWrites({
+      dealstage: TELEHEALTH.stages.newLead,
+      [P.gateStatus]: 'blocked_reverted',
+      [P.gateMissing]: 'First contact attempt logged',
+    });
     story.poll();
     expect(lines).toEqual([
       `[t] deal ${deal.id} · New Lead · service moved the deal to New Lead`,
@@ -145,7 +190,13 @@ describe('story lines', () => {
       `[t] deal ${deal.id} · New Lead · service reassigned the deal to owner 52841901 (lead of Growth Ops)`,
       `[t] deal ${deal.id} · New Lead · escalation level 2 at 200% of the SLA: deal handed to the Growth Ops lead`,
     ]);
-    expect(story.counts).toMatchObject({ deals: 1, warnings: 1, breaches: 1, escalations: 2, reassignments: 1 });
+    expect(story.counts).toMatchObject({
+      deals: 1,
+      warnings: 1,
+      breaches: 1,
+      escalations: 2,
+      reassignments: 1,
+    });
   });
 
   it('tells a deal handed to a member of the role accountable for its new stage (assignment policy)', () => {

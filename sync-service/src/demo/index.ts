@@ -19,11 +19,13 @@ export function demoSettings(env: NodeJS.ProcessEnv): DemoSettings {
   const demo = (env.DEMO ?? '').trim().toLowerCase();
   if (['false', '0', 'no', 'off'].includes(demo)) return { enabled: false };
   // A typo must not start the demo the user meant to turn off.
-  if (!['', 'true', '1', 'yes', 'on'].includes(demo)) throw new ConfigError(['DEMO: expected true or false (false runs the sandbox without the demo driver)']);
+  if (!['', 'true', '1', 'yes', 'on'].includes(demo))
+    throw new ConfigError(['DEMO: expected true or false (false runs the sandbox without the demo driver)']);
   const raw = env.DEMO_SPEED?.trim();
   const speed = raw ? Number(raw) : DEFAULT_DEMO_SPEED;
   // A ConfigError: main prints it as a configuration problem, without a stack trace.
-  if (!Number.isFinite(speed) || speed < 1 || speed > 600) throw new ConfigError(['DEMO_SPEED: expected a number from 1 to 600']);
+  if (!Number.isFinite(speed) || speed < 1 || speed > 600)
+    throw new ConfigError(['DEMO_SPEED: expected a number from 1 to 600']);
   return { enabled: true, speed };
 }
 

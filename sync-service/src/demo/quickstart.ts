@@ -21,14 +21,20 @@ export function quietLogsForDemo(env: NodeJS.ProcessEnv): void {
  * another terminal (REDIS_URL when npm start's Redis is not the default one, with any password masked; KEY_PREFIX
  * when it is not the sandbox's, which the CLI finds by itself).
  */
-export function scorecardHint(o: { redisUrl: string; redisSource: RedisChoice['source']; keyPrefix: string; portalId: string }): string {
+export function scorecardHint(o: {
+  redisUrl: string;
+  redisSource: RedisChoice['source'];
+  keyPrefix: string;
+  portalId: string;
+}): string {
   const env: string[] = [];
   if (o.redisUrl !== 'redis://127.0.0.1:6379') {
     const u = new URL(o.redisUrl);
     if (u.password) u.password = '****';
     env.push(`REDIS_URL=${u.toString().replace(/\/$/, '')}`);
   }
-  if (o.keyPrefix !== SANDBOX_KEY_PREFIX && o.keyPrefix !== DEFAULT_KEY_PREFIX) env.push(`KEY_PREFIX=${o.keyPrefix}`);
+  if (o.keyPrefix !== SANDBOX_KEY_PREFIX && o.keyPrefix !== DEFAULT_KEY_PREFIX)
+    env.push(`KEY_PREFIX=${o.keyPrefix}`);
   const cmd = [...env, 'npm run stagekeeper -- scorecard --portal', o.portalId].join(' ');
   const lasts = o.redisSource === 'spawned' ? ' (while this runs: its redis-server stops with it)' : '';
   return `Sandbox portal ${o.portalId}. Its weekly scorecard from another terminal${lasts}: ${cmd}`;
@@ -41,12 +47,19 @@ export type Quickstart = ReturnType<typeof prepareQuickstart>;
  * clock and round-the-clock variant of the playbook. Prepared before the sandbox and the stack start (they take the
  * clock, playbook and routers), started once the stack is up.
  */
-export function prepareQuickstart(env: NodeJS.ProcessEnv, loaded: Playbook, write: (line: string) => void = (l) => void process.stdout.write(`${l}\n`)) {
+export function prepareQuickstart(
+  env: NodeJS.ProcessEnv,
+  loaded: Playbook,
+  write: (line: string) => void = (l) => void process.stdout.write(`${l}\n`),
+) {
   const settings = demoSettings(env);
   const compatible = demoCompatible(loaded);
   if (settings.enabled && !compatible)
-    write('demo: off, the playbook in force is not the canonical telehealth one (its stages are what the demo drives)');
-  const clock: ScaledClock | undefined = settings.enabled && compatible ? scaledClock(settings.speed) : undefined;
+    write(
+      'demo: off, the playbook in force is not the canonical telehealth one (its stages are what the demo drives)',
+    );
+  const clock: ScaledClock | undefined =
+    settings.enabled && compatible ? scaledClock(settings.speed) : undefined;
   const playbook = clock ? demoPlaybook(loaded) : loaded;
   const ui = createLocalUi();
 
@@ -75,7 +88,15 @@ export function prepareQuickstart(env: NodeJS.ProcessEnv, loaded: Playbook, writ
         speed: clock?.speed ?? 1,
       });
       if (pageUrl) write(`Stagekeeper is running against the sandbox portal. Ops page: ${pageUrl}`);
-      if (clock) demo = startDemo({ portal: sandbox.portal, playbook, clock, timerQueue: stack.service.timerQueue.queue, write, ...(pageUrl ? { pageUrl } : {}) });
+      if (clock)
+        demo = startDemo({
+          portal: sandbox.portal,
+          playbook,
+          clock,
+          timerQueue: stack.service.timerQueue.queue,
+          write,
+          ...(pageUrl ? { pageUrl } : {}),
+        });
       return { close: async () => demo?.close() };
     },
   };

@@ -5,7 +5,12 @@ import { TELEHEALTH } from './playbook';
 const S = TELEHEALTH.stages;
 
 /** What a step can do: the portal's UI (as a rep), the deal it works on, and the clock to stamp values with. */
-export type StepContext = { portal: SandboxPortal; dealId: string; now: () => number; actor: { userId: number } };
+export type StepContext = {
+  portal: SandboxPortal;
+  dealId: string;
+  now: () => number;
+  actor: { userId: number };
+};
 
 export type Step = {
   /** Demo minutes after the start of the demo. */
@@ -79,25 +84,32 @@ export function demoScenarios(playbook: Playbook): Scenario[] {
     },
     {
       name: 'urgent, neglected',
-      expect: 'an urgent lead (5 minutes) nobody calls: warning, breach, task for the lead, then hand-over to the lead',
+      expect:
+        'an urgent lead (5 minutes) nobody calls: warning, breach, task for the lead, then hand-over to the lead',
       ownerId: repB!,
       startMin: 3,
       create: () => ({ urgency: 'urgent' }),
       steps: [
         {
           atMin: 16,
-          run: (ctx) => `the lead takes over: ${contactAndMove(S.contactAttempted, 'Contact Attempted')({ ...ctx, actor: { userId: Number(lead) } })}`,
+          run: (ctx) =>
+            `the lead takes over: ${contactAndMove(S.contactAttempted, 'Contact Attempted')({ ...ctx, actor: { userId: Number(lead) } })}`,
         },
       ],
     },
     {
       name: 'remediation',
-      expect: 'an intake sent to clinical review without its summary, documents and risk flag: routed to Intake Remediation',
+      expect:
+        'an intake sent to clinical review without its summary, documents and risk flag: routed to Intake Remediation',
       ownerId: intakeRep,
       startMin: 5,
       // Taken over mid-journey: Intake Completed, its chart packet ready and assigned (what the stage's exit asks).
       stage: S.intakeCompleted,
-      create: (now) => ({ intake_form_submitted_at: String(now), chart_packet_ready: 'true', chart_packet_assignee_id: intakeRep }),
+      create: (now) => ({
+        intake_form_submitted_at: String(now),
+        chart_packet_ready: 'true',
+        chart_packet_assignee_id: intakeRep,
+      }),
       steps: [
         {
           atMin: 9,
@@ -116,7 +128,8 @@ export function demoScenarios(playbook: Playbook): Scenario[] {
       steps: [
         {
           atMin: 40,
-          run: (ctx) => `the lead takes over: ${contactAndMove(S.contactAttempted, 'Contact Attempted')({ ...ctx, actor: { userId: Number(lead) } })}`,
+          run: (ctx) =>
+            `the lead takes over: ${contactAndMove(S.contactAttempted, 'Contact Attempted')({ ...ctx, actor: { userId: Number(lead) } })}`,
         },
       ],
     },
@@ -124,4 +137,5 @@ export function demoScenarios(playbook: Playbook): Scenario[] {
 }
 
 /** Demo minute at which the last step runs. */
-export const scriptLength = (scenarios: Scenario[]) => Math.max(...scenarios.flatMap((s) => [s.startMin, ...s.steps.map((t) => t.atMin)]));
+export const scriptLength = (scenarios: Scenario[]) =>
+  Math.max(...scenarios.flatMap((s) => [s.startMin, ...s.steps.map((t) => t.atMin)]));

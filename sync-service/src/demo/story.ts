@@ -54,7 +54,9 @@ export class StoryTeller {
   /** A line about a deal, in the deal's current stage. */
   say(dealId: string, text: string): void {
     const stage = this.portal.objects.find('deals', dealId)?.props.get('dealstage');
-    this.write(`${this.stamp()} deal ${dealId} · ${stage ? this.stageLabel(stage) : 'unknown stage'} · ${text}`);
+    this.write(
+      `${this.stamp()} deal ${dealId} · ${stage ? this.stageLabel(stage) : 'unknown stage'} · ${text}`,
+    );
   }
 
   note(text: string): void {
@@ -71,7 +73,10 @@ export class StoryTeller {
       else if (c.objectType === 'deals') this.onDeal(c);
     }
     for (const [dealId, items] of newTasks) {
-      this.say(dealId, `service created ${items.length === 1 ? 'a task' : `${items.length} tasks`}: ${items.join('; ')}`);
+      this.say(
+        dealId,
+        `service created ${items.length === 1 ? 'a task' : `${items.length} tasks`}: ${items.join('; ')}`,
+      );
     }
   }
 
@@ -99,7 +104,9 @@ export class StoryTeller {
       !(task.props.get('hs_task_subject') ?? '').startsWith(CANCELLED_PREFIX);
     if (closedAsMet) {
       this.counts.slaMet++;
-      this.write(`${this.stamp()} deal ${dealId} · ${this.stageLabel(stage)} · SLA met: the deal left the stage in time; its SLA task is completed`);
+      this.write(
+        `${this.stamp()} deal ${dealId} · ${this.stageLabel(stage)} · SLA met: the deal left the stage in time; its SLA task is completed`,
+      );
     }
   }
 
@@ -126,8 +133,12 @@ export class StoryTeller {
         this.counts.gateBlocks++;
         const tried = this.attempted.get(id);
         const missing = prop(P.gateMissing) || 'required items';
-        const what = c.propertyValue === 'blocked_remediation' ? 'routing it to remediation' : 'reverting the move';
-        this.say(id, `gate blocked the move${tried ? ` to ${this.stageLabel(tried)}` : ''}, ${what}; missing: ${missing}`);
+        const what =
+          c.propertyValue === 'blocked_remediation' ? 'routing it to remediation' : 'reverting the move';
+        this.say(
+          id,
+          `gate blocked the move${tried ? ` to ${this.stageLabel(tried)}` : ''}, ${what}; missing: ${missing}`,
+        );
         return;
       }
       case P.slaStatus:
@@ -139,7 +150,9 @@ export class StoryTeller {
         this.counts.escalations++;
         const stage = this.stageOf(prop('dealstage'));
         const def = stage?.sla?.escalations[level - 1];
-        const actions = def ? def.actions.map((a) => this.describeAction(a.type, stage!)).join(', ') : 'escalated';
+        const actions = def
+          ? def.actions.map((a) => this.describeAction(a.type, stage!)).join(', ')
+          : 'escalated';
         this.say(id, `escalation level ${level}${def ? ` at ${def.at}% of the SLA` : ''}: ${actions}`);
         return;
       }
@@ -147,8 +160,14 @@ export class StoryTeller {
         this.counts.reassignments++;
         const role = this.playbook.roles.find((r) => r.lead === c.propertyValue);
         // Routing to the accountable role hands the deal to a member (assignment policy), not only to a lead.
-        const member = role ? undefined : this.playbook.roles.find((r) => r.owners.includes(c.propertyValue ?? ''));
-        const whose = role ? ` (lead of ${role.name})` : member ? ` (${member.name}, accountable for the new stage)` : '';
+        const member = role
+          ? undefined
+          : this.playbook.roles.find((r) => r.owners.includes(c.propertyValue ?? ''));
+        const whose = role
+          ? ` (lead of ${role.name})`
+          : member
+            ? ` (${member.name}, accountable for the new stage)`
+            : '';
         this.say(id, `service reassigned the deal to owner ${c.propertyValue}${whose}`);
         return;
       }
@@ -162,18 +181,29 @@ export class StoryTeller {
       case 'running': {
         // The due time, not the playbook's target: a conditional override (urgent leads) may have shortened it.
         const due = instant(prop(P.slaDueAt));
-        const left = Number.isFinite(due) ? formatDuration(Math.max(60_000, Math.ceil((due - this.now()) / 60_000) * 60_000)) : undefined;
-        this.say(id, `SLA clock running${left ? `: due in ${left}` : ''}${sla?.calendar ? ` (${sla.calendar} calendar)` : ''}`);
+        const left = Number.isFinite(due)
+          ? formatDuration(Math.max(60_000, Math.ceil((due - this.now()) / 60_000) * 60_000))
+          : undefined;
+        this.say(
+          id,
+          `SLA clock running${left ? `: due in ${left}` : ''}${sla?.calendar ? ` (${sla.calendar} calendar)` : ''}`,
+        );
         return;
       }
       case 'warning':
         this.counts.warnings++;
-        this.say(id, `SLA warning: ${sla?.warningAt ?? 75}% of the stage's time is used; the owner is warned`);
+        this.say(
+          id,
+          `SLA warning: ${sla?.warningAt ?? 75}% of the stage's time is used; the owner is warned`,
+        );
         return;
       case 'breached': {
         this.counts.breaches++;
         const reason = prop(P.breachReason);
-        this.say(id, `SLA breached: the deal is still here after its target${reason ? `; breach reason inferred: ${reason}` : ''}`);
+        this.say(
+          id,
+          `SLA breached: the deal is still here after its target${reason ? `; breach reason inferred: ${reason}` : ''}`,
+        );
         return;
       }
       case 'met':

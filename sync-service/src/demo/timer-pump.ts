@@ -11,7 +11,11 @@ type TimerQueueLike = Pick<Queue<{ fireAt: number }>, 'getDelayed'>;
  * Jobs that already failed once are left to BullMQ: their delay is the retry backoff, not an SLA instant, and
  * promoting them would burn every attempt in a burst.
  */
-export function startTimerPump(queue: TimerQueueLike, clock: () => number, intervalMs = 100): { stop(): Promise<void> } {
+export function startTimerPump(
+  queue: TimerQueueLike,
+  clock: () => number,
+  intervalMs = 100,
+): { stop(): Promise<void> } {
   let stopped = false;
   let running: Promise<void> | undefined;
 

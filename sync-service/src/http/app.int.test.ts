@@ -52,12 +52,18 @@ const app = (over: Partial<Parameters<typeof createApp>[0]> = {}) =>
     enqueue: (request) => ingest.add(request),
     readiness: () => ready(),
     log: silentLogger,
-    routers: [{ path: '/api/card', router: express.Router().get('/ping', (_req, res) => void res.json({ pong: true })) }],
+    routers: [
+      {
+        path: '/api/card',
+        router: express.Router().get('/ping', (_req, res) => void res.json({ pong: true })),
+      },
+    ],
     metricsToken: METRICS_TOKEN,
     ...over,
   });
 
-const post = (body: string, headers: Record<string, string>) => request(app()).post(PATH).set(headers).send(body);
+const post = (body: string, headers: Record<string, string>) =>
+  request(app()).post(PATH).set(headers).send(body);
 
 /** What the endpoint stored: one ingest job per accepted request. */
 const pendingJobs = async () => (await ingest.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data);
@@ -108,7 +114,10 @@ describe('POST /webhooks/hubspot', () => {
     const bad = '[{"objectId":';
     const r1 = await post(bad, sign(bad));
     expect(r1.status).toBe(400);
-    expect(r1.body).toMatchObject({ error: 'malformed JSON', issues: [{ path: [], message: expect.any(String) }] });
+    expect(r1.body).toMatchObject({
+      error: 'malformed JSON',
+      issues: [{ path: [], message: expect.any(String) }],
+    });
 
     const obj = '{"objectId":1}';
     const r2 = await post(obj, sign(obj));
@@ -118,7 +127,11 @@ describe('POST /webhooks/hubspot', () => {
   });
 
   it('400s invalid events with their paths but still enqueues the valid ones', async () => {
-    const body = JSON.stringify([event({ objectId: 7 }), event({ objectId: 'seven' }), event({ objectId: 8, occurredAt: undefined })]);
+    const body = JSON.stringify([
+      event({ objectId: 7 }),
+      event({ objectId: 'seven' }),
+      event({ objectId: 8, occurredAt: undefined }),
+    ]);
     const r = await post(body, sign(body));
     expect(r.status).toBe(400);
     expect(r.body.issues.map((i: { path: unknown[] }) => i.path)).toEqual([
@@ -148,12 +161,23 @@ describe('POST /webhooks/hubspot', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ accepted: 3 });
     expect(await pendingJobs()).toEqual([
-      { portals: [{ portalId: '555', dealIds: ['10', '11'] }, { portalId: '556', dealIds: ['12'] }] },
+      {
+        portals: [
+          { portalId: '555', dealIds: ['10', '11'] },
+          { portalId: '556', dealIds: ['12'] },
+        ],
+      },
     ]);
     await fanOutPending();
     const jobs = await reconcile.queue.getJobs(['delayed']);
-    expect(jobs.map((j) => `${j.data.portalId}/${j.data.dealId}`).sort()).toEqual(['555/10', '555/11', '556/12']);
-    expect(jobs.every((j) => j.opts.deduplication?.id === `reconcile:${j.data.portalId}:${j.data.dealId}`)).toBe(true);
+    expect(jobs.map((j) => `${j.data.portalId}/${j.data.dealId}`).sort()).toEqual([
+      '555/10',
+      '555/11',
+      '556/12',
+    ]);
+    expect(
+      jobs.every((j) => j.opts.deduplication?.id === `reconcile:${j.data.portalId}:${j.data.dealId}`),
+    ).toBe(true);
 
     const again = await post(body, sign(body));
     expect(again.body).toEqual({ accepted: 3 });
@@ -163,18 +187,30 @@ describe('POST /webhooks/hubspot', () => {
 
   it('enqueues both sides of a merge and skips echoes of our own properties and other objects', async () => {
     const body = JSON.stringify([
-      event({ subscriptionType: 'deal.merge', objectId: 20, primaryObjectId: 20, mergedObjectIds: [21], newObjectId: 20 }),
+      event({
+        subscriptionType: 'deal.merge',
+        objectId: 20,
+        primaryObjectId: 20,
+        mergedObjectIds: [21],
+        newObjectId: 20,
+      }),
       event({ objectId: 30, propertyName: P.gateStatus }),
       event({ subscriptionType: 'contact.creation', objectId: 40 }),
       event({ subscriptionType: 'deal.futureThing', objectId: 50 }),
     ]);
     const r = await post(body, sign(body));
     expect(r.status).toBe(200);
-    expect((await pendingJobs()).flatMap((d) => d.portals.flatMap((p) => p.dealIds)).sort()).toEqual(['20', '21']);
+    expect((await pendingJobs()).flatMap((d) => d.portals.flatMap((p) => p.dealIds)).sort()).toEqual([
+      '20',
+      '21',
+    ]);
   });
 
   it('stores nothing for a request whose events all need no work', async () => {
-    const body = JSON.stringify([event({ objectId: 80, propertyName: P.gateStatus }), event({ subscriptionType: 'contact.creation', objectId: 81 })]);
+    const body = JSON.stringify([
+      event({ objectId: 80, propertyName: P.gateStatus }),
+      event({ subscriptionType: 'contact.creation', objectId: 81 }),
+    ]);
     const r = await post(body, sign(body));
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ accepted: 0 });
@@ -190,7 +226,11 @@ describe('POST /webhooks/hubspot', () => {
       log: silentLogger,
     });
     const body = JSON.stringify([event({ objectId: 60 })]);
-    const r = await request(bare).post(`${PATH}?x=1`).set('Host', 'sk.internal:8080').set(sign(body, `http://sk.internal:8080${PATH}?x=1`)).send(body);
+    const r = await request(bare)
+      .post(`${PATH}?x=1`)
+      .set('Host', 'sk.internal:8080')
+      .set(sign(body, `http://sk.internal:8080${PATH}?x=1`))
+      .send(body);
     expect(r.status).toBe(200);
   });
 
@@ -235,7 +275,9 @@ describe('health, readiness, metrics, extension routes', () => {
 describe('issue 12: metrics protected, headers before bodies, replays', () => {
   it('/metrics needs the bearer token, and is not served at all without one configured', async () => {
     expect((await request(app()).get('/metrics')).status).toBe(401);
-    expect((await request(app()).get('/metrics').set('Authorization', 'Bearer wrong-token-of-some-length')).status).toBe(401);
+    expect(
+      (await request(app()).get('/metrics').set('Authorization', 'Bearer wrong-token-of-some-length')).status,
+    ).toBe(401);
     expect((await request(app({ metricsToken: undefined })).get('/metrics')).status).toBe(404);
   });
 
@@ -246,13 +288,21 @@ describe('issue 12: metrics protected, headers before bodies, replays', () => {
     try {
       const status = await new Promise<number>((resolve, reject) => {
         // Announces 1 MB and sends 1 KB of it: an answer can only come from the headers.
-        const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: PATH, headers: { 'content-type': 'application/json', 'content-length': String(1024 * 1024) } });
+        const req = http.request({
+          port,
+          host: '127.0.0.1',
+          method: 'POST',
+          path: PATH,
+          headers: { 'content-type': 'application/json', 'content-length': String(1024 * 1024) },
+        });
         req.on('response', (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
           req.destroy();
         });
-        req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+        req.on('error', (err) =>
+          (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err),
+        );
         req.write(Buffer.alloc(1024, 0x20));
       });
       expect(status).toBe(401);
@@ -285,9 +335,19 @@ describe('issue 12: metrics protected, headers before bodies, replays', () => {
     expect(await redis.pttl(keys[0]!)).toBeGreaterThan(9 * 60_000);
 
     // Redis unreachable for the replay check: 503 (HubSpot redelivers), not a 500.
-    const down = { claim: async () => Promise.reject(new Error('ECONNREFUSED')), release: async () => undefined };
+    const down = {
+      claim: async () => Promise.reject(new Error('ECONNREFUSED')),
+      release: async () => undefined,
+    };
     const body3 = JSON.stringify([event({ objectId: 93 })]);
-    expect((await request(app({ replay: down })).post(PATH).set(sign(body3)).send(body3)).status).toBe(503);
+    expect(
+      (
+        await request(app({ replay: down }))
+          .post(PATH)
+          .set(sign(body3))
+          .send(body3)
+      ).status,
+    ).toBe(503);
 
     // A request answered 503 (Redis could not take it) is not spent: HubSpot's retry of it goes through.
     const body2 = JSON.stringify([event({ objectId: 92 })]);
@@ -295,7 +355,13 @@ describe('issue 12: metrics protected, headers before bodies, replays', () => {
     const failing = app({ replay, enqueue: async () => Promise.reject(new Error('redis down')) });
     expect((await request(failing).post(PATH).set(headers2).send(body2)).status).toBe(503);
     // The claim is given back once the 503 has been sent.
-    await waitFor(async () => (await redis.keys(`${prefix}:replay:*`)).length === 1, 5_000, 'the claim to be released');
-    expect((await request(app({ replay })).post(PATH).set(headers2).send(body2)).body).toEqual({ accepted: 1 });
+    await waitFor(
+      async () => (await redis.keys(`${prefix}:replay:*`)).length === 1,
+      5_000,
+      'the claim to be released',
+    );
+    expect((await request(app({ replay })).post(PATH).set(headers2).send(body2)).body).toEqual({
+      accepted: 1,
+    });
   });
 });

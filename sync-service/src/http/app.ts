@@ -1,9 +1,21 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
 import type { IngestJobData } from '../queue/ingest-queue';
-import { checkSignatureHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignatureV3, type SignatureFailure } from '../webhooks/signature';
+import {
+  checkSignatureHeaders,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  verifySignatureV3,
+  type SignatureFailure,
+} from '../webhooks/signature';
 import type { ReplayStore } from './replay-store';
 import { parseWebhookBatch, routeEvent, UNRECOGNISED_REASONS } from '../webhooks/events';
 
@@ -52,7 +64,10 @@ export function createApp(deps: AppDeps) {
       await withTimeout(deps.readiness(), READINESS_TIMEOUT_MS);
       res.json({ status: 'ready' });
     } catch (err) {
-      deps.log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'not ready');
+      deps.log.warn(
+        { err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
+        'not ready',
+      );
       res.status(503).json({ status: 'unavailable' });
     }
   });
@@ -108,12 +123,15 @@ export function createApp(deps: AppDeps) {
 
       // The same signed request again within the window: it was accepted once, so it is acknowledged, not re-run.
       const signature = req.get(SIGNATURE_HEADER)!;
-      let fresh = true;
+      let fresh: boolean;
       try {
         fresh = !deps.replay || (await deps.replay.claim(signature));
       } catch (err) {
         // Redis unreachable: the same 503 as a failed enqueue, so HubSpot redelivers.
-        deps.log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'webhook replay check failed');
+        deps.log.error(
+          { err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
+          'webhook replay check failed',
+        );
         return reply(503, { error: 'temporarily unable to accept events' });
       }
       if (!fresh) {
@@ -130,7 +148,10 @@ export function createApp(deps: AppDeps) {
       try {
         body = JSON.parse(rawBody.toString('utf8'));
       } catch {
-        return reply(400, { error: 'malformed JSON', issues: [{ path: [], message: 'body is not valid JSON' }] });
+        return reply(400, {
+          error: 'malformed JSON',
+          issues: [{ path: [], message: 'body is not valid JSON' }],
+        });
       }
       const parsed = parseWebhookBatch(body);
       if (!parsed.ok) return reply(400, { error: 'invalid webhook payload', issues: parsed.issues });
@@ -145,13 +166,22 @@ export function createApp(deps: AppDeps) {
         if (route.kind === 'ignored') {
           ignored[route.reason] = (ignored[route.reason] ?? 0) + 1;
           const strange = UNRECOGNISED_REASONS.has(route.reason);
-          webhookEvents.inc({ outcome: route.reason === 'own_write' ? 'own_write' : strange ? 'unrecognised' : 'ignored' });
-          if (strange) unrecognised.set(`${event.subscriptionType}: ${route.reason}`, (unrecognised.get(`${event.subscriptionType}: ${route.reason}`) ?? 0) + 1);
+          webhookEvents.inc({
+            outcome: route.reason === 'own_write' ? 'own_write' : strange ? 'unrecognised' : 'ignored',
+          });
+          if (strange)
+            unrecognised.set(
+              `${event.subscriptionType}: ${route.reason}`,
+              (unrecognised.get(`${event.subscriptionType}: ${route.reason}`) ?? 0) + 1,
+            );
           continue;
         }
         if (route.incomplete) {
           webhookEvents.inc({ outcome: 'incomplete' });
-          unrecognised.set(`${event.subscriptionType}: ${route.incomplete}`, (unrecognised.get(`${event.subscriptionType}: ${route.incomplete}`) ?? 0) + 1);
+          unrecognised.set(
+            `${event.subscriptionType}: ${route.incomplete}`,
+            (unrecognised.get(`${event.subscriptionType}: ${route.incomplete}`) ?? 0) + 1,
+          );
         }
         routed++;
         const set = byPortal.get(route.portalId) ?? new Set<string>();
@@ -166,22 +196,36 @@ export function createApp(deps: AppDeps) {
           await deps.enqueue({ portals });
         } catch (err) {
           // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
-          deps.log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 'webhook enqueue failed');
+          deps.log.error(
+            { err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
+            'webhook enqueue failed',
+          );
           return reply(503, { error: 'temporarily unable to accept events' });
         }
       }
       webhookEvents.inc({ outcome: 'accepted' }, routed);
-      if (parsed.issues.length > 0) webhookEvents.inc({ outcome: 'invalid' }, new Set(parsed.issues.map((i) => i.path[0])).size);
+      if (parsed.issues.length > 0)
+        webhookEvents.inc({ outcome: 'invalid' }, new Set(parsed.issues.map((i) => i.path[0])).size);
 
-      const summary = { events: parsed.events.length, portals: [...byPortal.keys()], deals: accepted, ignored, invalid: parsed.issues.length };
+      const summary = {
+        events: parsed.events.length,
+        portals: [...byPortal.keys()],
+        deals: accepted,
+        ignored,
+        invalid: parsed.issues.length,
+      };
       if (Object.keys(ignored).length > 0) deps.log.debug({ ignored }, 'webhook events ignored');
       if (unrecognised.size > 0)
-        deps.log.warn({ unrecognised: Object.fromEntries([...unrecognised].slice(0, 10)) }, 'webhook events not fully understood');
+        deps.log.warn(
+          { unrecognised: Object.fromEntries([...unrecognised].slice(0, 10)) },
+          'webhook events not fully understood',
+        );
       deps.log.info(summary, 'webhook accepted');
 
       // The valid events are already queued; the 400 reports the broken ones without losing the rest.
       // Coalescing per deal happens later, in the ingest worker, so the count is of deals accepted, not runs created.
-      if (parsed.issues.length > 0) return reply(400, { error: 'invalid webhook events', issues: parsed.issues, accepted });
+      if (parsed.issues.length > 0)
+        return reply(400, { error: 'invalid webhook events', issues: parsed.issues, accepted });
       return reply(200, { accepted });
     },
   );
@@ -193,15 +237,19 @@ export function createApp(deps: AppDeps) {
   });
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
+    const status =
+      typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
     if (req.path === '/webhooks/hubspot') webhookRequests.inc({ status: String(status) });
     if (err?.type === 'entity.too.large') {
       deps.log.warn({ path: req.path, limit: deps.maxBodyBytes }, 'request body too large');
       res.status(413).json({ error: 'payload too large', limitBytes: deps.maxBodyBytes });
       return;
     }
-    if (status >= 500) deps.log.error({ path: req.path, err: { name: err?.name, message: err?.message } }, 'request failed');
-    res.status(status).json({ error: status >= 500 ? 'internal error' : String(err?.message ?? 'bad request') });
+    if (status >= 500)
+      deps.log.error({ path: req.path, err: { name: err?.name, message: err?.message } }, 'request failed');
+    res
+      .status(status)
+      .json({ error: status >= 500 ? 'internal error' : String(err?.message ?? 'bad request') });
   };
   app.use(onError);
 
@@ -214,7 +262,10 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
  * Checks what the signature headers alone can tell (present, well-formed, timestamp inside the window) before
  * the body is read, and closes the connection on a refusal so an unsigned 1 MB upload is not drained.
  */
-export function signatureHeadersFirst(clock: () => number, refuse: (res: Response, reason: SignatureFailure) => void): RequestHandler {
+export function signatureHeadersFirst(
+  clock: () => number,
+  refuse: (res: Response, reason: SignatureFailure) => void,
+): RequestHandler {
   return (req, res, next) => {
     const verdict = checkSignatureHeaders(req.get(SIGNATURE_HEADER), req.get(TIMESTAMP_HEADER), clock());
     if (verdict.ok) return next();

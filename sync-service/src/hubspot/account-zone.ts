@@ -32,8 +32,11 @@ export class AccountTimeZones {
   /** Asks HubSpot and remembers the answer for a week; any failure keeps what was known (it is not essential). */
   async learn(caller: PortalCaller): Promise<string | undefined> {
     try {
-      const details = await caller.call('account.details', (c) => getJson<{ timeZone?: unknown }>(c, '/account-info/v3/details'));
-      const zone = typeof details?.timeZone === 'string' && isZone(details.timeZone) ? details.timeZone : undefined;
+      const details = await caller.call('account.details', (c) =>
+        getJson<{ timeZone?: unknown }>(c, '/account-info/v3/details'),
+      );
+      const zone =
+        typeof details?.timeZone === 'string' && isZone(details.timeZone) ? details.timeZone : undefined;
       if (zone) await this.redis.set(this.keys.accountTimeZone(caller.portalId), zone, 'PX', WEEK_MS);
       return zone;
     } catch {

@@ -68,7 +68,14 @@ export type HubSpotCallerOptions = {
 };
 
 /** Connection never established: the request cannot have reached HubSpot, so even a create may be repeated. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 const OUTCOME: Record<Failure['kind'], string> = {
   burst: 'rate_limited',
@@ -128,7 +135,8 @@ export class HubSpotCaller {
         slot = await this.opts.limiter.acquire(portalId, bucket, lane);
       } catch (err) {
         // Another call already met the daily limit: no request is made until the reset.
-        if (err instanceof DailyLimitBlocked) throw new HubSpotDailyLimitError(portalId, operation, undefined, err.retryAt);
+        if (err instanceof DailyLimitBlocked)
+          throw new HubSpotDailyLimitError(portalId, operation, undefined, err.retryAt);
         throw err;
       }
       const seen: { status?: number; headers?: Record<string, string> } = {};
@@ -149,20 +157,32 @@ export class HubSpotCaller {
         case 'burst': {
           rateLimited++;
           if (rateLimited > this.retry.maxRateLimitRetries)
-            throw new HubSpotUnavailableError(portalId, operation, failures + rateLimited, `429 ${failure.window}`, 429);
+            throw new HubSpotUnavailableError(
+              portalId,
+              operation,
+              failures + rateLimited,
+              `429 ${failure.window}`,
+              429,
+            );
           // HubSpot counts its window on its side; our shared window evidently disagrees (another app, another
           // deployment, a smaller plan), so every worker pauses for one full window of the bucket that was hit.
           const hit: Bucket = failure.window === 'secondly' ? 'search' : 'default';
           const windowMs = this.opts.limiter.window(portalId, hit).windowMs;
           const waitMs = windowMs + Math.floor(this.random() * windowMs * 0.1);
-          this.opts.logger?.warn({ ...log, correlationId: failure.correlationId, waitMs }, 'hubspot rate limited');
+          this.opts.logger?.warn(
+            { ...log, correlationId: failure.correlationId, waitMs },
+            'hubspot rate limited',
+          );
           await this.opts.limiter.backOff(portalId, hit, waitMs);
           continue;
         }
         case 'daily': {
           // Every process of the portal stops calling until the reset; the job is delayed to then (worker).
           const retryAt = (await this.opts.limiter.blockDaily?.(portalId)) ?? Date.now() + 3_600_000;
-          this.opts.logger?.warn({ ...log, correlationId: failure.correlationId, retryAt: new Date(retryAt).toISOString() }, 'hubspot daily limit reached');
+          this.opts.logger?.warn(
+            { ...log, correlationId: failure.correlationId, retryAt: new Date(retryAt).toISOString() },
+            'hubspot daily limit reached',
+          );
           throw new HubSpotDailyLimitError(portalId, operation, failure.correlationId, retryAt);
         }
         case 'expired_auth': {
@@ -170,12 +190,23 @@ export class HubSpotCaller {
             refreshed = true;
             continue;
           }
-          throw new HubSpotRequestError(portalId, operation, 401, 'EXPIRED_AUTHENTICATION', failure.correlationId, 'token expired and could not be refreshed');
+          throw new HubSpotRequestError(
+            portalId,
+            operation,
+            401,
+            'EXPIRED_AUTHENTICATION',
+            failure.correlationId,
+            'token expired and could not be refreshed',
+          );
         }
         case 'request':
           // A token HubSpot no longer knows (401 INVALID_AUTHENTICATION): one refresh tells a stale access token
           // from an app uninstalled on HubSpot's side, whose refresh token is refused (the provider reports it).
-          if (failure.status === 401 && !refreshed && (await this.opts.clients.tokens.refresh(portalId, token))) {
+          if (
+            failure.status === 401 &&
+            !refreshed &&
+            (await this.opts.clients.tokens.refresh(portalId, token))
+          ) {
             refreshed = true;
             continue;
           }
@@ -195,7 +226,12 @@ export class HubSpotCaller {
         case 'network':
         case 'unparseable': {
           failures++;
-          const status = failure.kind === 'server' ? failure.status : failure.kind === 'unparseable' ? failure.status : undefined;
+          const status =
+            failure.kind === 'server'
+              ? failure.status
+              : failure.kind === 'unparseable'
+                ? failure.status
+                : undefined;
           const what =
             failure.kind === 'server'
               ? `${failure.status}`
@@ -204,8 +240,17 @@ export class HubSpotCaller {
                 : failure.kind === 'locked'
                   ? '423 locked'
                   : `unparseable response${failure.status ? ` (${failure.status})` : ''}`;
-          const unsent = failure.kind === 'locked' || (failure.kind === 'network' && NOT_SENT.has(failure.code));
-          if (!idempotent && !unsent) throw new HubSpotUnavailableError(portalId, operation, failures + rateLimited, what, status, true);
+          const unsent =
+            failure.kind === 'locked' || (failure.kind === 'network' && NOT_SENT.has(failure.code));
+          if (!idempotent && !unsent)
+            throw new HubSpotUnavailableError(
+              portalId,
+              operation,
+              failures + rateLimited,
+              what,
+              status,
+              true,
+            );
           if (failures >= this.retry.maxAttempts)
             throw new HubSpotUnavailableError(portalId, operation, failures + rateLimited, what, status);
           const waitMs = failure.kind === 'locked' ? this.retry.lockedDelayMs : this.backoff(failures);
@@ -236,7 +281,12 @@ export class HubSpotCaller {
    * The call's slot is re-dated to its answer, and the rate-limit headers follow the portal's real budget; a
    * failure of either never fails the call.
    */
-  private async afterCall(portalId: string, bucket: Bucket, slot: string | void, headers: Record<string, string> | undefined): Promise<void> {
+  private async afterCall(
+    portalId: string,
+    bucket: Bucket,
+    slot: string | void,
+    headers: Record<string, string> | undefined,
+  ): Promise<void> {
     try {
       if (slot && this.opts.limiter.settle) await this.opts.limiter.settle(portalId, bucket, slot);
       if (headers && this.opts.limiter.observe) await this.opts.limiter.observe(portalId, bucket, headers);

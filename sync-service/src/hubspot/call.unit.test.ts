@@ -7,10 +7,35 @@ import type { Bucket, RateLimiter, Window } from './limiter';
 
 const apiError = (status: number, body: unknown) => new ApiException(status, 'An error occurred.', body, {});
 const burst = () =>
-  apiError(429, { status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', correlationId: 'c1', policyName: 'TEN_SECONDLY_ROLLING' });
-const secondly = () => apiError(429, { status: 'error', message: 'You have reached your secondly limit.', errorType: 'RATE_LIMIT', correlationId: 'c2' });
-const daily = () => apiError(429, { status: 'error', message: 'You have reached your daily limit.', errorType: 'RATE_LIMIT', correlationId: 'c3', policyName: 'DAILY' });
-const server = (status = 502) => apiError(status, { status: 'error', message: 'internal error', correlationId: 'c4', category: 'INTERNAL_ERROR' });
+  apiError(429, {
+    status: 'error',
+    message: 'You have reached your ten_secondly_rolling limit.',
+    errorType: 'RATE_LIMIT',
+    correlationId: 'c1',
+    policyName: 'TEN_SECONDLY_ROLLING',
+  });
+const secondly = () =>
+  apiError(429, {
+    status: 'error',
+    message: 'You have reached your secondly limit.',
+    errorType: 'RATE_LIMIT',
+    correlationId: 'c2',
+  });
+const daily = () =>
+  apiError(429, {
+    status: 'error',
+    message: 'You have reached your daily limit.',
+    errorType: 'RATE_LIMIT',
+    correlationId: 'c3',
+    policyName: 'DAILY',
+  });
+const server = (status = 502) =>
+  apiError(status, {
+    status: 'error',
+    message: 'internal error',
+    correlationId: 'c4',
+    category: 'INTERNAL_ERROR',
+  });
 
 /** Records what the caller asks of the limiter; never waits. */
 class RecordingLimiter implements RateLimiter {
@@ -91,7 +116,9 @@ describe('HubSpotCaller', () => {
 
   it('5xx and network errors back off exponentially, bounded', async () => {
     const { caller, sleeps } = setup({ maxAttempts: 4, baseDelayMs: 100 });
-    const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) });
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }),
+    });
     const s = script(server(500), refused, server(503));
     expect(await caller.call('1', 'deals.batch.read', s.fn)).toBe('done');
     // Equal jitter with random=0.5: 75 % of 100, 200, 400.
@@ -107,19 +134,29 @@ describe('HubSpotCaller', () => {
   it('a create is not repeated after an ambiguous failure, but is after a refused connection or a lock', async () => {
     const { caller } = setup();
     const ambiguous = script(server(504));
-    const err = await caller.call('1', 'tasks.batch.create', ambiguous.fn, { idempotent: false }).catch((e) => e);
+    const err = await caller
+      .call('1', 'tasks.batch.create', ambiguous.fn, { idempotent: false })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(HubSpotUnavailableError);
     expect(err.maybeApplied).toBe(true);
     expect(ambiguous.calls()).toBe(1);
 
-    const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) });
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+    });
     const safe = script(refused, apiError(423, { status: 'error', message: 'locked', correlationId: 'c' }));
     expect(await caller.call('1', 'tasks.batch.create', safe.fn, { idempotent: false })).toBe('done');
   });
 
   it('an expired token is refreshed once and the call repeated with the new token', async () => {
     const { caller, tokens } = setup();
-    const expired = () => apiError(401, { status: 'error', message: 'expired', correlationId: 'c', category: 'EXPIRED_AUTHENTICATION' });
+    const expired = () =>
+      apiError(401, {
+        status: 'error',
+        message: 'expired',
+        correlationId: 'c',
+        category: 'EXPIRED_AUTHENTICATION',
+      });
     const s = script(expired());
     expect(await caller.call('1', 'deals.batch.read', s.fn)).toBe('done');
     expect(s.tokensSeen).toEqual(['token-1', 'token-2']);
@@ -137,14 +174,20 @@ describe('HubSpotCaller', () => {
     const s = script(
       apiError(400, {
         status: 'error',
-        message: 'Property values were not valid: [{"isValid":false,"message":"Jane Doe was not a valid number","error":"INVALID_INTEGER","name":"stagekeeper_breach_count"}]',
+        message:
+          'Property values were not valid: [{"isValid":false,"message":"Jane Doe was not a valid number","error":"INVALID_INTEGER","name":"stagekeeper_breach_count"}]',
         correlationId: '5b7c',
         category: 'VALIDATION_ERROR',
       }),
     );
     const err = await caller.call('1', 'deals.update', s.fn).catch((e) => e);
     expect(err).toBeInstanceOf(HubSpotRequestError);
-    expect(err).toMatchObject({ status: 400, category: 'VALIDATION_ERROR', correlationId: '5b7c', properties: ['stagekeeper_breach_count'] });
+    expect(err).toMatchObject({
+      status: 400,
+      category: 'VALIDATION_ERROR',
+      correlationId: '5b7c',
+      properties: ['stagekeeper_breach_count'],
+    });
     expect(err.message).not.toContain('Jane');
     expect(s.calls()).toBe(1);
   });

@@ -36,21 +36,36 @@ async function install(store: MemoryStore): Promise<string> {
     portal.clientSecret,
   );
   const portalId = String(portal.portalId);
-  await store.set(portalId, { accessToken: t.accessToken, refreshToken: t.refreshToken, expiresAt: Date.now() + t.expiresIn * 1000 });
+  await store.set(portalId, {
+    accessToken: t.accessToken,
+    refreshToken: t.refreshToken,
+    expiresAt: Date.now() + t.expiresIn * 1000,
+  });
   return portalId;
 }
 
 function setup(store: MemoryStore, now: () => number = Date.now) {
-  const tokens = new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url, now });
+  const tokens = new OAuthTokenProvider({
+    clientId: portal.clientId,
+    clientSecret: portal.clientSecret,
+    store,
+    basePath: server.url,
+    now,
+  });
   const caller = new HubSpotCaller({
     clients: new HubSpotClientFactory({ tokens, basePath: server.url }),
-    limiter: new RedisRateLimiter({ redis, prefix, plan: { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } } }),
+    limiter: new RedisRateLimiter({
+      redis,
+      prefix,
+      plan: { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } },
+    }),
     metrics: { inc: () => {} },
   });
   return { tokens, caller };
 }
 
-const tokenCalls = (mark: number) => portal.requests.slice(mark).filter((r) => r.path === '/oauth/v1/token').length;
+const tokenCalls = (mark: number) =>
+  portal.requests.slice(mark).filter((r) => r.path === '/oauth/v1/token').length;
 const listDeals = (c: Client) => c.crm.deals.basicApi.getPage(10);
 
 beforeAll(async () => {
@@ -94,7 +109,10 @@ describe('OAuthTokenProvider', () => {
     const before = store.data.get(portalId)!.accessToken;
     const mark = portal.requests.length;
     await caller.call(portalId, 'deals.list', listDeals);
-    expect(portal.requests.slice(mark).map((r) => `${r.path} ${r.status}`)).toEqual(['/oauth/v1/token 200', '/crm/v3/objects/deals 200']);
+    expect(portal.requests.slice(mark).map((r) => `${r.path} ${r.status}`)).toEqual([
+      '/oauth/v1/token 200',
+      '/crm/v3/objects/deals 200',
+    ]);
     const after = store.data.get(portalId)!;
     expect(after.accessToken).not.toBe(before);
     // expires_in honoured: 1800 s from when we asked.
@@ -123,6 +141,9 @@ describe('OAuthTokenProvider', () => {
     const mark2 = portal.requests.length;
     const err2 = await fresh.call(portalId, 'deals.list', listDeals).catch((e) => e);
     expect(err2).toMatchObject({ name: 'HubSpotRequestError', operation: 'oauth.refresh', status: 400 });
-    expect(portal.requests.slice(mark2).map((r) => `${r.path} ${r.status}`)).toEqual(['/crm/v3/objects/deals 401', '/oauth/v1/token 400']);
+    expect(portal.requests.slice(mark2).map((r) => `${r.path} ${r.status}`)).toEqual([
+      '/crm/v3/objects/deals 401',
+      '/oauth/v1/token 400',
+    ]);
   });
 });

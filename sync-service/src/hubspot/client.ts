@@ -160,7 +160,14 @@ export class OAuthTokenProvider implements TokenProvider {
             this.cache.delete(portalId);
             await this.opts.onRefreshRefused?.(portalId);
           }
-          throw new HubSpotRequestError(portalId, 'oauth.refresh', f.status, f.category, f.correlationId, f.detail);
+          throw new HubSpotRequestError(
+            portalId,
+            'oauth.refresh',
+            f.status,
+            f.category,
+            f.correlationId,
+            f.detail,
+          );
         }
         if (f.kind === 'unknown') throw err;
         lastFailure = f.kind;
@@ -183,7 +190,8 @@ const statusRecorder = {
     const slot = responseStatus.getStore();
     const { httpStatusCode: status, headers } = ctx as { httpStatusCode?: unknown; headers?: unknown };
     if (slot && typeof status === 'number') slot.status = status;
-    if (slot && typeof headers === 'object' && headers !== null) slot.headers = headers as Record<string, string>;
+    if (slot && typeof headers === 'object' && headers !== null)
+      slot.headers = headers as Record<string, string>;
     return ctx;
   },
 };

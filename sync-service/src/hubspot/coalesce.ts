@@ -62,10 +62,11 @@ export class Coalescer<I, R> {
       l.waiting.push({ items, ids: this.identity ? items.map(this.identity) : [], resolve, reject });
       const queued = l.waiting.reduce((n, r) => n + r.items.length, 0);
       if (queued >= this.maxItems) this.pump(lane);
-      else l.timer ??= setTimeout(() => {
-        l.timer = undefined;
-        this.pump(lane);
-      }, this.lingerMs);
+      else
+        l.timer ??= setTimeout(() => {
+          l.timer = undefined;
+          this.pump(lane);
+        }, this.lingerMs);
     });
   }
 

@@ -53,7 +53,10 @@ describe('Coalescer', () => {
     await tick();
     await rec.releaseAll();
     expect(await answers).toEqual(['a', 'b', 'c', 'd', 'e']);
-    expect(rec.calls.map((x) => x.groups.flat())).toEqual([['a', 'b', 'c'], ['d', 'e']]);
+    expect(rec.calls.map((x) => x.groups.flat())).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
   });
 
   it('while maxInFlight calls wait, new requests gather into the next one', async () => {
@@ -88,7 +91,9 @@ describe('Coalescer', () => {
     const c = new Coalescer<string, string>(
       async (_lane, groups) => {
         if (mode === 'throw') throw new Error('503');
-        return groups.map((g) => (g[0] === 'bad' ? { ok: false, error: new Error('400 for bad') } : { ok: true, value: g[0]! }));
+        return groups.map((g) =>
+          g[0] === 'bad' ? { ok: false, error: new Error('400 for bad') } : { ok: true, value: g[0]! },
+        );
       },
       undefined,
       { lingerMs: 1 },

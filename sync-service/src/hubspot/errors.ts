@@ -53,7 +53,9 @@ export class HubSpotRequestError extends Error {
     /** Property names HubSpot rejected, when it said which. */
     readonly properties: string[] = [],
   ) {
-    super(`HubSpot ${operation} for portal ${portalId} answered ${status}${category ? ` ${category}` : ''}: ${detail}`);
+    super(
+      `HubSpot ${operation} for portal ${portalId} answered ${status}${category ? ` ${category}` : ''}: ${detail}`,
+    );
   }
 
   get notFound(): boolean {
@@ -147,7 +149,8 @@ function rejectedProperties(body: ErrorBody): string[] {
     }
   };
   fromContext(body.context);
-  if (Array.isArray(body.errors)) body.errors.forEach((e) => fromContext((e as { context?: unknown })?.context));
+  if (Array.isArray(body.errors))
+    body.errors.forEach((e) => fromContext((e as { context?: unknown })?.context));
   for (const item of embeddedJson(str(body.message))) {
     const n = (item as { name?: unknown })?.name;
     if (typeof n === 'string') names.add(n);
@@ -210,7 +213,8 @@ export function classify(err: unknown, observedStatus?: number): Failure {
       // TEN_SECONDLY_ROLLING, and any unknown burst policy: waiting a window is the safe reading.
       return { kind: 'burst', window: 'ten_secondly', correlationId };
     }
-    if (api.status === 401 && body.category === 'EXPIRED_AUTHENTICATION') return { kind: 'expired_auth', correlationId };
+    if (api.status === 401 && body.category === 'EXPIRED_AUTHENTICATION')
+      return { kind: 'expired_auth', correlationId };
     // Write floods lock a record for about 2 s; the request was not applied.
     if (api.status === 423) return { kind: 'locked' };
     if (api.status >= 500) return { kind: 'server', status: api.status, correlationId };
@@ -227,8 +231,17 @@ export function classify(err: unknown, observedStatus?: number): Failure {
   const net = networkCode(err);
   if (net) return { kind: 'network', code: net };
   // The client throws plain Errors when it cannot parse a body (no content type, HTML from a proxy, cut-off JSON).
-  if (err instanceof SyntaxError || (err instanceof Error && /Cannot parse content|not supported by ObjectSerializer/.test(err.message))) {
-    if (observedStatus !== undefined && observedStatus >= 400 && observedStatus < 500 && observedStatus !== 429 && observedStatus !== 423)
+  if (
+    err instanceof SyntaxError ||
+    (err instanceof Error && /Cannot parse content|not supported by ObjectSerializer/.test(err.message))
+  ) {
+    if (
+      observedStatus !== undefined &&
+      observedStatus >= 400 &&
+      observedStatus < 500 &&
+      observedStatus !== 429 &&
+      observedStatus !== 423
+    )
       return {
         kind: 'request',
         status: observedStatus,

@@ -17,12 +17,21 @@ describe('classify', () => {
         groupName: 'publicapi:private_app-api-calls-ten-secondly:3141592:24681357',
       }),
     );
-    expect(f).toEqual({ kind: 'burst', window: 'ten_secondly', correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24' });
+    expect(f).toEqual({
+      kind: 'burst',
+      window: 'ten_secondly',
+      correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
+    });
   });
 
   it('search 429 is recognised by its message, not a policy name', () => {
     const f = classify(
-      apiError(429, { status: 'error', message: 'You have reached your secondly limit.', errorType: 'RATE_LIMIT', correlationId: 'x' }),
+      apiError(429, {
+        status: 'error',
+        message: 'You have reached your secondly limit.',
+        errorType: 'RATE_LIMIT',
+        correlationId: 'x',
+      }),
     );
     expect(f).toMatchObject({ kind: 'burst', window: 'secondly' });
   });
@@ -42,20 +51,42 @@ describe('classify', () => {
   });
 
   it('expired OAuth token', () => {
-    const f = classify(apiError(401, { status: 'error', message: 'The OAuth token used to make this call expired 2 minute(s) ago.', correlationId: 'c', category: 'EXPIRED_AUTHENTICATION' }));
+    const f = classify(
+      apiError(401, {
+        status: 'error',
+        message: 'The OAuth token used to make this call expired 2 minute(s) ago.',
+        correlationId: 'c',
+        category: 'EXPIRED_AUTHENTICATION',
+      }),
+    );
     expect(f.kind).toBe('expired_auth');
   });
 
   it('an invalid token is a request error, not a refresh trigger', () => {
-    const f = classify(apiError(401, { status: 'error', message: 'Authentication credentials not found.', correlationId: 'c', category: 'INVALID_AUTHENTICATION' }));
+    const f = classify(
+      apiError(401, {
+        status: 'error',
+        message: 'Authentication credentials not found.',
+        correlationId: 'c',
+        category: 'INVALID_AUTHENTICATION',
+      }),
+    );
     expect(f).toMatchObject({ kind: 'request', status: 401, category: 'INVALID_AUTHENTICATION' });
   });
 
   it('validation errors keep codes and property names but drop the submitted value', () => {
     const message =
       'Property values were not valid: [{"isValid":false,"message":"Jane Doe was not one of the allowed options: [label: \\"Running\\"\\nvalue: \\"running\\"]","error":"INVALID_OPTION","name":"stagekeeper_sla_status","localizedErrorMessage":"Jane Doe was not one of the allowed options"}]';
-    const f = classify(apiError(400, { status: 'error', message, correlationId: '9e1b', category: 'VALIDATION_ERROR' }));
-    expect(f).toMatchObject({ kind: 'request', status: 400, category: 'VALIDATION_ERROR', correlationId: '9e1b', properties: ['stagekeeper_sla_status'] });
+    const f = classify(
+      apiError(400, { status: 'error', message, correlationId: '9e1b', category: 'VALIDATION_ERROR' }),
+    );
+    expect(f).toMatchObject({
+      kind: 'request',
+      status: 400,
+      category: 'VALIDATION_ERROR',
+      correlationId: '9e1b',
+      properties: ['stagekeeper_sla_status'],
+    });
     if (f.kind !== 'request') throw new Error('unreachable');
     expect(f.detail).toContain('INVALID_OPTION');
     expect(f.detail).toContain('stagekeeper_sla_status');
@@ -69,7 +100,9 @@ describe('classify', () => {
         message: 'Property "dealname" has value "Jane Doe" which is too long',
         correlationId: 'c',
         category: 'VALIDATION_ERROR',
-        errors: [{ message: 'Jane Doe too long', code: 'INVALID_LENGTH', context: { propertyName: ['dealname'] } }],
+        errors: [
+          { message: 'Jane Doe too long', code: 'INVALID_LENGTH', context: { propertyName: ['dealname'] } },
+        ],
       }),
     );
     if (f.kind !== 'request') throw new Error(`expected request, got ${f.kind}`);
@@ -79,23 +112,65 @@ describe('classify', () => {
   });
 
   it('404 / 409 are request errors with their category', () => {
-    expect(classify(apiError(404, { status: 'error', message: 'Object not found.  objectId are usually numeric.', correlationId: 'c', category: 'OBJECT_NOT_FOUND' }))).toMatchObject({ kind: 'request', status: 404, category: 'OBJECT_NOT_FOUND' });
-    expect(classify(apiError(409, { status: 'error', message: 'Property named stagekeeper_sla_status already exists.', correlationId: 'c', category: 'CONFLICT' }))).toMatchObject({ kind: 'request', status: 409, category: 'CONFLICT' });
+    expect(
+      classify(
+        apiError(404, {
+          status: 'error',
+          message: 'Object not found.  objectId are usually numeric.',
+          correlationId: 'c',
+          category: 'OBJECT_NOT_FOUND',
+        }),
+      ),
+    ).toMatchObject({ kind: 'request', status: 404, category: 'OBJECT_NOT_FOUND' });
+    expect(
+      classify(
+        apiError(409, {
+          status: 'error',
+          message: 'Property named stagekeeper_sla_status already exists.',
+          correlationId: 'c',
+          category: 'CONFLICT',
+        }),
+      ),
+    ).toMatchObject({ kind: 'request', status: 409, category: 'CONFLICT' });
   });
 
   it('5xx, 423 and network failures are transient', () => {
-    expect(classify(apiError(502, '<html>Bad Gateway</html>'))).toMatchObject({ kind: 'server', status: 502 });
-    expect(classify(apiError(500, { status: 'error', message: 'internal error', correlationId: 'c', category: 'INTERNAL_ERROR' }))).toMatchObject({ kind: 'server', status: 500 });
-    expect(classify(apiError(423, { status: 'error', message: 'locked', correlationId: 'c' }))).toEqual({ kind: 'locked' });
-    const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    expect(classify(apiError(502, '<html>Bad Gateway</html>'))).toMatchObject({
+      kind: 'server',
+      status: 502,
+    });
+    expect(
+      classify(
+        apiError(500, {
+          status: 'error',
+          message: 'internal error',
+          correlationId: 'c',
+          category: 'INTERNAL_ERROR',
+        }),
+      ),
+    ).toMatchObject({ kind: 'server', status: 500 });
+    expect(classify(apiError(423, { status: 'error', message: 'locked', correlationId: 'c' }))).toEqual({
+      kind: 'locked',
+    });
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    });
     expect(classify(refused)).toEqual({ kind: 'network', code: 'ECONNREFUSED' });
-    const reset = new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+    const reset = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
+    });
     expect(classify(reset)).toEqual({ kind: 'network', code: 'UND_ERR_SOCKET' });
   });
 
   it('a body the client cannot parse keeps the status seen on the wire', () => {
-    expect(classify(new Error('Cannot parse content. No Content-Type defined.'), 503)).toMatchObject({ kind: 'unparseable', status: 503 });
-    expect(classify(new SyntaxError('Unexpected end of JSON input'), 400)).toMatchObject({ kind: 'request', status: 400 });
+    expect(classify(new Error('Cannot parse content. No Content-Type defined.'), 503)).toMatchObject({
+      kind: 'unparseable',
+      status: 503,
+    });
+    expect(classify(new SyntaxError('Unexpected end of JSON input'), 400)).toMatchObject({
+      kind: 'request',
+      status: 400,
+    });
   });
 
   it('anything else is not retried', () => {

@@ -21,7 +21,12 @@ let portalId: string;
 function gatewayWith(plan: LimiterPlan = roomy, retry = {}, coalesce?: CoalesceOptions) {
   const caller = sandboxCaller(
     { portal, server },
-    { redis, prefix: `${prefix}-${JSON.stringify(plan).length}`, plan, retry: { baseDelayMs: 10, maxDelayMs: 100, ...retry } },
+    {
+      redis,
+      prefix: `${prefix}-${JSON.stringify(plan).length}`,
+      plan,
+      retry: { baseDelayMs: 10, maxDelayMs: 100, ...retry },
+    },
   );
   return { gateway: new HubSpotApiGateway({ caller, redis, prefix, coalesce }), caller };
 }
@@ -31,11 +36,19 @@ const summary = (mark: number) =>
   since(mark).map((r) => `${r.method} ${r.path.replace(/\/\d{5,}/g, '/:id')} ${r.status}`);
 
 function newDeal(stage = 'sk_referral', extra: Record<string, string> = {}) {
-  return portal.ui.createDeal({ dealname: 'Jane Doe', pipeline: 'sk_care', dealstage: stage, hubspot_owner_id: '501', ...extra }).id;
+  return portal.ui.createDeal({
+    dealname: 'Jane Doe',
+    pipeline: 'sk_care',
+    dealstage: stage,
+    hubspot_owner_id: '501',
+    ...extra,
+  }).id;
 }
 
 function tasksOf(dealId: string) {
-  return portal.objects.all('tasks').filter((t) => (t.props.get('hs_task_body') ?? '').includes(`[stagekeeper:${dealId}:`));
+  return portal.objects
+    .all('tasks')
+    .filter((t) => (t.props.get('hs_task_body') ?? '').includes(`[stagekeeper:${dealId}:`));
 }
 
 const createTask = (dealId: string, name: string, dueAt = Date.now() + 3_600_000): Command => ({
@@ -99,12 +112,25 @@ describe('snapshots', () => {
     portal.ui.mergeDeals(survivor, mergedAway);
 
     const mark = portal.requests.length;
-    const snaps = await gateway.snapshots(portalId, [moved, untouched, deleted, mergedAway, '99999999999'], ['dealname', 'num_contacted_notes']);
+    const snaps = await gateway.snapshots(
+      portalId,
+      [moved, untouched, deleted, mergedAway, '99999999999'],
+      ['dealname', 'num_contacted_notes'],
+    );
     // One read; the merged-away deal's tasks are looked for among the survivor's (it has none).
-    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 207', 'GET /crm/v4/objects/deals/:id/associations/tasks 200']);
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/deals/batch/read 207',
+      'GET /crm/v4/objects/deals/:id/associations/tasks 200',
+    ]);
 
     const m = snaps.get(moved)!;
-    expect(m).toMatchObject({ exists: true, pipeline: 'sk_care', stage: 'sk_intake', ownerId: '501', tasks: {} });
+    expect(m).toMatchObject({
+      exists: true,
+      pipeline: 'sk_care',
+      stage: 'sk_intake',
+      ownerId: '501',
+      tasks: {},
+    });
     expect(m.stageEnteredAt).toBeGreaterThanOrEqual(before - 1);
     expect(m.stageEnteredAt).toBeLessThanOrEqual(Date.now());
     expect(m.properties).toEqual({ dealname: 'Jane Doe', num_contacted_notes: null });
@@ -127,7 +153,10 @@ describe('snapshots', () => {
     const snaps = await gateway.snapshots(portalId, ids, []);
     expect(snaps.size).toBe(130);
     expect([...snaps.values()].every((s) => s.exists)).toBe(true);
-    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200', 'POST /crm/v3/objects/deals/batch/read 200']);
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/deals/batch/read 200',
+      'POST /crm/v3/objects/deals/batch/read 200',
+    ]);
     const sizes = since(mark).map((r) => (r.body as { inputs: unknown[] }).inputs.length);
     expect(sizes).toEqual([100, 30]);
   });
@@ -148,7 +177,10 @@ describe('apply', () => {
       { type: 'moveStage', toStage: 'sk_referral', reason: 'gate_revert' },
       { type: 'assignOwner', ownerId: '502', reason: 'escalation' },
     ]);
-    expect(summary(mark)).toEqual(['POST /crm/v3/objects/tasks/batch/create 201', 'PATCH /crm/v3/objects/deals/:id 200']);
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/tasks/batch/create 201',
+      'PATCH /crm/v3/objects/deals/:id 200',
+    ]);
     const d = portal.objects.get('deals', deal);
     expect(d.props.get(P.slaStatus)).toBe('warning'); // later setProperties wins
     expect(d.props.get(P.stageOwnerRole)).toBe('intake');
@@ -173,8 +205,12 @@ describe('apply', () => {
       { type: 'completeTask', key: `${deal}:a` },
       { type: 'cancelTask', key: `${deal}:b`, reason: 'deal left the stage' },
     ]);
-    expect(summary(mark)).toEqual(['POST /crm/v3/objects/tasks/batch/read 200', 'POST /crm/v3/objects/tasks/batch/update 200']);
-    const byKey = (k: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(marker(`${deal}:${k}`)))!;
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/tasks/batch/read 200',
+      'POST /crm/v3/objects/tasks/batch/update 200',
+    ]);
+    const byKey = (k: string) =>
+      tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(marker(`${deal}:${k}`)))!;
     expect(byKey('a').props.get('hs_task_status')).toBe('COMPLETED');
     expect(byKey('b').props.get('hs_task_status')).toBe('COMPLETED');
     expect(byKey('b').props.get('hs_task_subject')).toBe('[Cancelled] Call patient (b)');
@@ -182,24 +218,36 @@ describe('apply', () => {
     expect(byKey('c').props.get('hs_task_status')).toBe('NOT_STARTED');
 
     const snap = (await gateway.snapshots(portalId, [deal], [])).get(deal)!;
-    expect(snap.tasks).toEqual({ [`${deal}:a`]: 'COMPLETED', [`${deal}:b`]: 'COMPLETED', [`${deal}:c`]: 'NOT_STARTED' });
+    expect(snap.tasks).toEqual({
+      [`${deal}:a`]: 'COMPLETED',
+      [`${deal}:b`]: 'COMPLETED',
+      [`${deal}:c`]: 'NOT_STARTED',
+    });
   });
 
   it('reports what a stage transition costs in HubSpot calls', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();
     await gateway.apply(portalId, deal, [createTask(deal, 'intake-call'), createTask(deal, 'intake-form')]);
-    portal.ui.completeTask(tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes('intake-call'))!.id);
+    portal.ui.completeTask(
+      tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes('intake-call'))!.id,
+    );
     portal.ui.moveDeal(deal, 'sk_intake');
 
     // A transition whose previous stage left open tasks: read, close them, open the next stage's, write back.
     let mark = portal.requests.length;
     const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
-    expect(snap.tasks).toEqual({ [`${deal}:intake-call`]: 'COMPLETED', [`${deal}:intake-form`]: 'NOT_STARTED' });
+    expect(snap.tasks).toEqual({
+      [`${deal}:intake-call`]: 'COMPLETED',
+      [`${deal}:intake-form`]: 'NOT_STARTED',
+    });
     await gateway.apply(portalId, deal, [
       { type: 'cancelTask', key: `${deal}:intake-form`, reason: 'stage exited' },
       createTask(deal, 'schedule'),
-      { type: 'setProperties', properties: { [P.slaStatus]: 'running', [P.slaDueAt]: String(Date.now() + 86_400_000) } },
+      {
+        type: 'setProperties',
+        properties: { [P.slaStatus]: 'running', [P.slaDueAt]: String(Date.now() + 86_400_000) },
+      },
     ]);
     const full = summary(mark);
     expect(full).toEqual([
@@ -215,7 +263,10 @@ describe('apply', () => {
     await gateway.apply(portalId, deal, [{ type: 'completeTask', key: `${deal}:schedule` }]);
     mark = portal.requests.length;
     await gateway.snapshots(portalId, [deal], ['dealname']);
-    await gateway.apply(portalId, deal, [createTask(deal, 'visit'), { type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]);
+    await gateway.apply(portalId, deal, [
+      createTask(deal, 'visit'),
+      { type: 'setProperties', properties: { [P.slaStatus]: 'running' } },
+    ]);
     expect(summary(mark)).toEqual([
       'POST /crm/v3/objects/deals/batch/read 200',
       'POST /crm/v3/objects/tasks/batch/create 201',
@@ -226,14 +277,21 @@ describe('apply', () => {
   it('assume-open skips the task read; the usual transition is then 4 calls, and unread statuses are read on demand', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();
-    await gateway.apply(portalId, deal, [createTask(deal, 'sla'), createTask(deal, 'call'), createTask(deal, 'gone')]);
-    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    await gateway.apply(portalId, deal, [
+      createTask(deal, 'sla'),
+      createTask(deal, 'call'),
+      createTask(deal, 'gone'),
+    ]);
+    const byName = (n: string) =>
+      tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
     portal.ui.completeTask(byName('call').id);
     portal.ui.deleteTask(byName('gone').id);
     portal.ui.moveDeal(deal, 'sk_intake');
 
     let mark = portal.requests.length;
-    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'], { taskStatuses: 'assume-open' })).get(deal)!;
+    const snap = (
+      await gateway.snapshots(portalId, [deal], ['dealname'], { taskStatuses: 'assume-open' })
+    ).get(deal)!;
     expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200']);
     const keys = [`${deal}:sla`, `${deal}:call`, `${deal}:gone`];
     expect(snap.tasks).toEqual(Object.fromEntries(keys.map((k) => [k, 'NOT_STARTED'])));
@@ -269,7 +327,8 @@ describe('apply', () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();
     await gateway.apply(portalId, deal, [createTask(deal, 'done'), createTask(deal, 'deleted')]);
-    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`));
+    const byName = (n: string) =>
+      tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`));
     const doneId = byName('done')!.id;
     portal.ui.completeTask(doneId);
     portal.ui.deleteTask(byName('deleted')!.id);
@@ -290,15 +349,24 @@ describe('apply', () => {
   it('a portal that refuses a whole task batch with 404 (one task deleted) gets each task updated on its own', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();
-    await gateway.apply(portalId, deal, [createTask(deal, 'open'), createTask(deal, 'gone'), createTask(deal, 'also-open')]);
-    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    await gateway.apply(portalId, deal, [
+      createTask(deal, 'open'),
+      createTask(deal, 'gone'),
+      createTask(deal, 'also-open'),
+    ]);
+    const byName = (n: string) =>
+      tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
     const openId = byName('open').id;
     const alsoId = byName('also-open').id;
     portal.ui.deleteTask(byName('gone').id);
     portal.batchUpdateMissing = 'refuse';
     try {
       const mark = portal.requests.length;
-      await gateway.apply(portalId, deal, ['open', 'gone', 'also-open'].map((k) => ({ type: 'completeTask' as const, key: `${deal}:${k}` })));
+      await gateway.apply(
+        portalId,
+        deal,
+        ['open', 'gone', 'also-open'].map((k) => ({ type: 'completeTask' as const, key: `${deal}:${k}` })),
+      );
       // The batch refused as a whole, then one update per task; the deleted one is forgotten, not retried.
       expect(summary(mark)).toEqual([
         'POST /crm/v3/objects/tasks/batch/update 404',
@@ -306,7 +374,8 @@ describe('apply', () => {
         'PATCH /crm/v3/objects/tasks/:id 404',
         'PATCH /crm/v3/objects/tasks/:id 200',
       ]);
-      for (const id of [openId, alsoId]) expect(portal.objects.get('tasks', id).props.get('hs_task_status')).toBe('COMPLETED');
+      for (const id of [openId, alsoId])
+        expect(portal.objects.get('tasks', id).props.get('hs_task_status')).toBe('COMPLETED');
       const again = portal.requests.length;
       await gateway.apply(portalId, deal, [{ type: 'completeTask', key: `${deal}:gone` }]);
       expect(summary(again)).toEqual([]);
@@ -315,13 +384,20 @@ describe('apply', () => {
     }
   });
 
-  it('a reopened task is noticed when the deal\'s open tasks are read: a rep\'s own is tracked again, one Stagekeeper closed is released', async () => {
+  it("a reopened task is noticed when the deal's open tasks are read: a rep's own is tracked again, one Stagekeeper closed is released", async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();
-    await gateway.apply(portalId, deal, [createTask(deal, 'cancelled'), createTask(deal, 'reps'), createTask(deal, 'open')]);
-    const byName = (n: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
+    await gateway.apply(portalId, deal, [
+      createTask(deal, 'cancelled'),
+      createTask(deal, 'reps'),
+      createTask(deal, 'open'),
+    ]);
+    const byName = (n: string) =>
+      tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!;
     // Stagekeeper cancels one; a rep completes another (seen at the next full read).
-    await gateway.apply(portalId, deal, [{ type: 'cancelTask', key: `${deal}:cancelled`, reason: 'the stage visit ended' }]);
+    await gateway.apply(portalId, deal, [
+      { type: 'cancelTask', key: `${deal}:cancelled`, reason: 'the stage visit ended' },
+    ]);
     portal.ui.completeTask(byName('reps').id);
     expect((await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!.tasks).toEqual({
       [`${deal}:cancelled`]: 'COMPLETED',
@@ -335,14 +411,19 @@ describe('apply', () => {
     const mark = portal.requests.length;
     const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
     // The closed ones rode along in the read of the open one: still two calls.
-    expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/read 200', 'POST /crm/v3/objects/tasks/batch/read 200']);
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/deals/batch/read 200',
+      'POST /crm/v3/objects/tasks/batch/read 200',
+    ]);
     // The rep's own counts as open again; the one Stagekeeper cancelled is theirs now, neither counted nor re-cancelled.
     expect(snap.tasks).toEqual({ [`${deal}:reps`]: 'NOT_STARTED', [`${deal}:open`]: 'NOT_STARTED' });
     await gateway.apply(portalId, deal, [{ type: 'cancelTask', key: `${deal}:cancelled`, reason: 'again?' }]);
     expect(byName('cancelled').props.get('hs_task_status')).toBe('NOT_STARTED');
     // And the rep completing theirs again is seen as before.
     portal.ui.completeTask(byName('reps').id);
-    expect((await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!.tasks[`${deal}:reps`]).toBe('COMPLETED');
+    expect((await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!.tasks[`${deal}:reps`]).toBe(
+      'COMPLETED',
+    );
   });
 
   it('createTask is idempotent across a crash between HubSpot creating the task and us recording its id', async () => {
@@ -350,7 +431,9 @@ describe('apply', () => {
     const deal = newDeal();
     const cmds = [createTask(deal, 'x'), createTask(deal, 'y')];
     await gateway.apply(portalId, deal, cmds);
-    const created = tasksOf(deal).map((t) => t.id).sort();
+    const created = tasksOf(deal)
+      .map((t) => t.id)
+      .sort();
     expect(created).toHaveLength(2);
 
     // The crash: the write-ahead markers are all Redis holds; HubSpot already has both tasks.
@@ -363,7 +446,11 @@ describe('apply', () => {
       'GET /crm/v4/objects/deals/:id/associations/tasks 200',
       'POST /crm/v3/objects/tasks/batch/read 200',
     ]);
-    expect(tasksOf(deal).map((t) => t.id).sort()).toEqual(created);
+    expect(
+      tasksOf(deal)
+        .map((t) => t.id)
+        .sort(),
+    ).toEqual(created);
     expect(Object.values(await redis.hgetall(key)).sort()).toEqual(created);
 
     // A pending key HubSpot never got is created after the search comes back empty.
@@ -382,13 +469,17 @@ describe('apply', () => {
     // (an hour ago), one for a create that may still be on its way (another job holds the deal and waits for a
     // rate-limit slot): dropping that one would let a retry of that job create its task twice.
     const hourAgo = Date.now() - 3_600_000;
-    await redis.hset(key, { [`${deal}:old`]: `pending:${hourAgo}`, [`${deal}:never`]: `pending:${hourAgo}`, [`${deal}:coming`]: `pending:${Date.now()}` });
+    await redis.hset(key, {
+      [`${deal}:old`]: `pending:${hourAgo}`,
+      [`${deal}:never`]: `pending:${hourAgo}`,
+      [`${deal}:coming`]: `pending:${Date.now()}`,
+    });
 
-    let snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
     expect(snap.tasks).toEqual({ [`${deal}:old`]: 'NOT_STARTED' });
     expect(Object.keys(await redis.hgetall(key)).sort()).toEqual([`${deal}:coming`, `${deal}:old`]);
     await redis.hdel(key, `${deal}:coming`);
-    snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    await gateway.snapshots(portalId, [deal], ['dealname']);
     expect(await redis.hgetall(key)).toEqual({ [`${deal}:old`]: task!.id });
 
     // Nothing pending any more: the next read costs no association lookup.
@@ -402,12 +493,24 @@ describe('apply', () => {
     // The first attempt created the tasks for owner 501 and died before saving state; the deal then changed
     // owner, so the retry decides the same entry for 502. One task's create answer was even lost (pending).
     const deal = newDeal();
-    await gateway.apply(portalId, deal, [createTask(deal, 'sla'), createTask(deal, 'lost'), createTask(deal, 'done')]);
+    await gateway.apply(portalId, deal, [
+      createTask(deal, 'sla'),
+      createTask(deal, 'lost'),
+      createTask(deal, 'done'),
+    ]);
     await redis.hset(`${prefix}:${portalId}:taskmap:${deal}`, { [`${deal}:lost`]: `pending:${Date.now()}` });
-    const byKey = (k: string) => tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`[stagekeeper:${deal}:${k}]`))!;
+    const byKey = (k: string) =>
+      tasksOf(deal).find((t) => t.props.get('hs_task_body')!.includes(`[stagekeeper:${deal}:${k}]`))!;
     portal.ui.completeTask(byKey('done').id);
-    const to502 = (c: Command): Command => ({ ...(c as Extract<Command, { type: 'createTask' }>), ownerId: '502' });
-    await gateway.apply(portalId, deal, ['sla', 'lost', 'done'].map((k) => to502(createTask(deal, k))));
+    const to502 = (c: Command): Command => ({
+      ...(c as Extract<Command, { type: 'createTask' }>),
+      ownerId: '502',
+    });
+    await gateway.apply(
+      portalId,
+      deal,
+      ['sla', 'lost', 'done'].map((k) => to502(createTask(deal, k))),
+    );
     expect(tasksOf(deal)).toHaveLength(3);
     expect(byKey('sla').props.get('hubspot_owner_id')).toBe('502');
     expect(byKey('lost').props.get('hubspot_owner_id')).toBe('502');
@@ -415,7 +518,11 @@ describe('apply', () => {
     expect(byKey('done').props.get('hubspot_owner_id')).toBe('501');
     // Once the owners match, a further retry reads and writes nothing but the read.
     const mark = portal.requests.length;
-    await gateway.apply(portalId, deal, ['sla'].map((k) => to502(createTask(deal, k))));
+    await gateway.apply(
+      portalId,
+      deal,
+      ['sla'].map((k) => to502(createTask(deal, k))),
+    );
     expect(summary(mark).filter((r) => r.includes('batch/update'))).toEqual([]);
   });
 
@@ -438,19 +545,47 @@ describe('apply', () => {
     portal.ui.mergeDeals(survivor, mergedAway);
 
     const snaps = await gateway.snapshots(portalId, [deleted, mergedAway], []);
-    expect(snaps.get(deleted)).toMatchObject({ exists: false, tasks: { [`${deleted}:sla`]: 'NOT_STARTED', [`${deleted}:done`]: 'COMPLETED' } });
+    expect(snaps.get(deleted)).toMatchObject({
+      exists: false,
+      tasks: { [`${deleted}:sla`]: 'NOT_STARTED', [`${deleted}:done`]: 'COMPLETED' },
+    });
     // Found by their markers among the survivor's tasks, where the merge moved them; the survivor's own stay its own.
     expect(snaps.get(mergedAway)).toEqual(
-      expect.objectContaining({ exists: false, mergedInto: survivor, tasks: { [`${mergedAway}:sla`]: 'NOT_STARTED', [`${mergedAway}:call`]: 'NOT_STARTED' } }),
+      expect.objectContaining({
+        exists: false,
+        mergedInto: survivor,
+        tasks: { [`${mergedAway}:sla`]: 'NOT_STARTED', [`${mergedAway}:call`]: 'NOT_STARTED' },
+      }),
     );
-    const idOf = (k: string) => tasksOf(mergedAway).find((t) => t.props.get('hs_task_body')!.includes(`[stagekeeper:${mergedAway}:${k}]`))!.id;
-    expect(await redis.hgetall(mergedKey)).toEqual({ [`${mergedAway}:sla`]: idOf('sla'), [`${mergedAway}:call`]: idOf('call') });
+    const idOf = (k: string) =>
+      tasksOf(mergedAway).find((t) =>
+        t.props.get('hs_task_body')!.includes(`[stagekeeper:${mergedAway}:${k}]`),
+      )!.id;
+    expect(await redis.hgetall(mergedKey)).toEqual({
+      [`${mergedAway}:sla`]: idOf('sla'),
+      [`${mergedAway}:call`]: idOf('call'),
+    });
 
-    await gateway.apply(portalId, deleted, [{ type: 'cancelTask', key: `${deleted}:sla`, reason: 'the deal was deleted' }]);
-    await gateway.apply(portalId, mergedAway, ['sla', 'call'].map((k) => ({ type: 'cancelTask' as const, key: `${mergedAway}:${k}`, reason: 'the deal was merged' })));
+    await gateway.apply(portalId, deleted, [
+      { type: 'cancelTask', key: `${deleted}:sla`, reason: 'the deal was deleted' },
+    ]);
+    await gateway.apply(
+      portalId,
+      mergedAway,
+      ['sla', 'call'].map((k) => ({
+        type: 'cancelTask' as const,
+        key: `${mergedAway}:${k}`,
+        reason: 'the deal was merged',
+      })),
+    );
     expect(tasksOf(survivor)[0]!.props.get('hs_task_status')).toBe('NOT_STARTED');
-    for (const t of [...tasksOf(deleted), ...tasksOf(mergedAway)]) expect(t.props.get('hs_task_status')).toBe('COMPLETED');
-    expect(tasksOf(deleted).find((t) => t.props.get('hs_task_body')!.includes(':sla]'))!.props.get('hs_task_subject')).toMatch(/^\[Cancelled\] /);
+    for (const t of [...tasksOf(deleted), ...tasksOf(mergedAway)])
+      expect(t.props.get('hs_task_status')).toBe('COMPLETED');
+    expect(
+      tasksOf(deleted)
+        .find((t) => t.props.get('hs_task_body')!.includes(':sla]'))!
+        .props.get('hs_task_subject'),
+    ).toMatch(/^\[Cancelled\] /);
   });
 
   it("a deleted deal's pending key stays pending (no associations to list) and costs no failing call", async () => {
@@ -480,10 +615,16 @@ describe('apply', () => {
   it('adds a note on the deal timeline once per key', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();
-    const note: Command = { type: 'addNote', key: `${deal}:gate`, body: 'Move blocked: intake form missing.' };
+    const note: Command = {
+      type: 'addNote',
+      key: `${deal}:gate`,
+      body: 'Move blocked: intake form missing.',
+    };
     await gateway.apply(portalId, deal, [note]);
     await gateway.apply(portalId, deal, [note]);
-    const notes = portal.objects.all('notes').filter((n) => (n.props.get('hs_note_body') ?? '').includes(marker(`${deal}:gate`)));
+    const notes = portal.objects
+      .all('notes')
+      .filter((n) => (n.props.get('hs_note_body') ?? '').includes(marker(`${deal}:gate`)));
     expect(notes).toHaveLength(1);
     expect(notes[0]!.props.get('hs_timestamp')).toBeTruthy();
   });
@@ -493,7 +634,10 @@ describe('apply', () => {
     const deal = newDeal();
     const err = await gateway
       .apply(portalId, deal, [
-        { type: 'setProperties', properties: { [P.slaStatus]: 'not_an_option', [P.stageOwnerRole]: 'scheduler' } },
+        {
+          type: 'setProperties',
+          properties: { [P.slaStatus]: 'not_an_option', [P.stageOwnerRole]: 'scheduler' },
+        },
         { type: 'moveStage', toStage: 'sk_intake', reason: 'gate_remediation' },
       ])
       .catch((e) => e);
@@ -543,7 +687,9 @@ describe('deals worked on at the same time share batch calls', () => {
       'POST /crm/v3/objects/deals/batch/update 200': 1,
     });
     for (const d of deals) {
-      const byKey = new Map(tasksOf(d).map((t) => [/\[stagekeeper:[^\]]*:(\w+)\]/.exec(t.props.get('hs_task_body')!)![1], t]));
+      const byKey = new Map(
+        tasksOf(d).map((t) => [/\[stagekeeper:[^\]]*:(\w+)\]/.exec(t.props.get('hs_task_body')!)![1], t]),
+      );
       expect(byKey.get('old')!.props.get('hs_task_status')).toBe('COMPLETED');
       expect(byKey.get('new')!.props.get('hs_task_status')).toBe('NOT_STARTED');
       expect(portal.objects.get('deals', d).props.get('dealstage')).toBe('sk_intake');
@@ -578,13 +724,22 @@ describe('deals worked on at the same time share batch calls', () => {
     portal.ui.deleteDeal(deals[1]!);
     const mark = portal.requests.length;
     const results = await Promise.allSettled(
-      deals.map((d) => gateway.apply(portalId, d, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }])),
+      deals.map((d) =>
+        gateway.apply(portalId, d, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]),
+      ),
     );
     expect(summary(mark)).toEqual(['POST /crm/v3/objects/deals/batch/update 207']);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    const lone = await gateway.apply(portalId, deals[1]!, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]).catch((e) => e);
+    const lone = await gateway
+      .apply(portalId, deals[1]!, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }])
+      .catch((e) => e);
     expect(lone).toMatchObject({ name: 'HubSpotRequestError', status: 404, notFound: true });
-    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'HubSpotRequestError', status: 404, notFound: true, operation: lone.operation });
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({
+      name: 'HubSpotRequestError',
+      status: 404,
+      notFound: true,
+      operation: lone.operation,
+    });
     expect(portal.objects.get('deals', deals[0]!).props.get(P.slaStatus)).toBe('running');
     expect(portal.objects.get('deals', deals[2]!).props.get(P.slaStatus)).toBe('running');
   });
@@ -597,7 +752,10 @@ describe('deals worked on at the same time share batch calls', () => {
       gateway.apply(portalId, d, [{ type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]),
       gateway.apply(portalId, d, [{ type: 'setProperties', properties: { [P.stageOwnerRole]: 'intake' } }]),
     ]);
-    expect(summary(mark)).toEqual([`PATCH /crm/v3/objects/deals/:id 200`, `PATCH /crm/v3/objects/deals/:id 200`]);
+    expect(summary(mark)).toEqual([
+      `PATCH /crm/v3/objects/deals/:id 200`,
+      `PATCH /crm/v3/objects/deals/:id 200`,
+    ]);
     expect(portal.objects.get('deals', d).props.get(P.stageOwnerRole)).toBe('intake');
   });
 });
@@ -605,12 +763,19 @@ describe('deals worked on at the same time share batch calls', () => {
 describe('faults', () => {
   it('a 429 storm (sandbox limit far below ours) loses nothing', async () => {
     portal.setRateLimit({ max: 4, windowMs: 250 });
-    const { gateway } = gatewayWith({ default: { max: 50, windowMs: 250 }, search: { max: 5, windowMs: 1_000 } });
+    const { gateway } = gatewayWith({
+      default: { max: 50, windowMs: 250 },
+      search: { max: 5, windowMs: 1_000 },
+    });
     const deals = Array.from({ length: 6 }, () => newDeal());
     const mark = portal.requests.length;
     await Promise.all(
       deals.map((d) =>
-        gateway.apply(portalId, d, [createTask(d, 's1'), createTask(d, 's2'), { type: 'setProperties', properties: { [P.slaStatus]: 'running' } }]),
+        gateway.apply(portalId, d, [
+          createTask(d, 's1'),
+          createTask(d, 's2'),
+          { type: 'setProperties', properties: { [P.slaStatus]: 'running' } },
+        ]),
       ),
     );
     const limited = since(mark).filter((r) => r.status === 429).length;
@@ -628,7 +793,11 @@ describe('faults', () => {
     const mark = portal.requests.length;
     const snaps = await gateway.snapshots(portalId, deals, ['dealname']);
     expect(snaps.size).toBe(6);
-    for (const d of deals) await gateway.apply(portalId, d, [createTask(d, 'f'), { type: 'setProperties', properties: { [P.breachCount]: '1' } }]);
+    for (const d of deals)
+      await gateway.apply(portalId, d, [
+        createTask(d, 'f'),
+        { type: 'setProperties', properties: { [P.breachCount]: '1' } },
+      ]);
     portal.setFaults({ http5xxRate: 0 });
 
     const log = summary(mark);
@@ -636,7 +805,9 @@ describe('faults', () => {
     expect(log.some((l) => /^POST \/crm\/v3\/objects\/deals\/batch\/read 5\d\d$/.test(l))).toBe(true);
     const failedCreate = log.findIndex((l) => /^POST \/crm\/v3\/objects\/tasks\/batch\/create 5/.test(l));
     expect(failedCreate).toBeGreaterThanOrEqual(0);
-    expect(log.slice(failedCreate + 1).find((l) => !/ 5\d\d$/.test(l))).toBe('GET /crm/v4/objects/deals/:id/associations/tasks 200');
+    expect(log.slice(failedCreate + 1).find((l) => !/ 5\d\d$/.test(l))).toBe(
+      'GET /crm/v4/objects/deals/:id/associations/tasks 200',
+    );
     for (const d of deals) {
       expect(tasksOf(d)).toHaveLength(1);
       expect(portal.objects.get('deals', d).props.get(P.breachCount)).toBe('1');
@@ -657,7 +828,9 @@ describe('modifiedSince', () => {
     const searches = since(mark).filter((r) => r.path === '/crm/v3/objects/deals/search');
     expect(searches.length).toBeGreaterThanOrEqual(1);
     expect(searches[0]!.body).toMatchObject({
-      filterGroups: [{ filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: String(start) }] }],
+      filterGroups: [
+        { filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: String(start) }] },
+      ],
       sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }],
       limit: 200,
     });

@@ -25,7 +25,13 @@ const OWNER_LOAD_TTL_MS = 60_000;
 const SEARCH_CAP = 10_000;
 
 /** Always read: the snapshot's own fields, the fallback for the stage clock, and merge attribution. */
-const BASE_PROPERTIES = ['dealstage', 'pipeline', 'hubspot_owner_id', 'hs_v2_date_entered_current_stage', 'hs_merged_object_ids'];
+const BASE_PROPERTIES = [
+  'dealstage',
+  'pipeline',
+  'hubspot_owner_id',
+  'hs_v2_date_entered_current_stage',
+  'hs_merged_object_ids',
+];
 const TASK_PROPERTIES = ['hs_task_status', 'hs_task_subject', 'hs_task_body'];
 /** How long a write-ahead marker may belong to a create still under way (see `abandoned`). */
 const PENDING_GRACE_MS = 10 * 60_000;
@@ -105,7 +111,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
     this.detailTtl = opts.taskDetailTtlMs ?? 30_000;
   }
 
-  private call<T>(portalId: string, op: string, fn: (c: Client) => Promise<T>, idempotent = true): Promise<T> {
+  private call<T>(
+    portalId: string,
+    op: string,
+    fn: (c: Client) => Promise<T>,
+    idempotent = true,
+  ): Promise<T> {
     return this.opts.caller.call(portalId, op, fn, { idempotent });
   }
 
@@ -130,7 +141,14 @@ export class HubSpotApiGateway implements HubSpotGateway {
       for (const e of res.errors ?? []) {
         if (e.category === 'OBJECT_NOT_FOUND') (e.context?.ids ?? []).forEach((id) => notFound.add(id));
         else if (concerns(e, part))
-          throw new HubSpotRequestError(portalId, 'deals.batch.read', 207, e.category, undefined, 'partial batch read failure');
+          throw new HubSpotRequestError(
+            portalId,
+            'deals.batch.read',
+            207,
+            e.category,
+            undefined,
+            'partial batch read failure',
+          );
       }
       const requested = new Set(part);
       const strays: BatchResult['results'] = [];
@@ -146,7 +164,8 @@ export class HubSpotApiGateway implements HubSpotGateway {
         for (const m of (s.properties.hs_merged_object_ids ?? '').split(';'))
           if (requested.has(m) && !rows.has(m)) mergedInto.set(m, s.id);
       const unexplained = part.filter((id) => !rows.has(id) && !mergedInto.has(id) && !notFound.has(id));
-      if (unexplained.length === 1 && strays.length === 1 && !mergedInto.size) mergedInto.set(unexplained[0]!, strays[0]!.id);
+      if (unexplained.length === 1 && strays.length === 1 && !mergedInto.size)
+        mergedInto.set(unexplained[0]!, strays[0]!.id);
 
       for (const id of part) {
         if (rows.has(id)) continue;
@@ -204,7 +223,8 @@ export class HubSpotApiGateway implements HubSpotGateway {
     }
     for (const id of gone.keys()) {
       const { tasks, unread } = snapshotTasks(maps.get(id), assume, statuses);
-      if (Object.keys(tasks).length) out.set(id, { ...out.get(id)!, tasks, ...(unread.length ? { unreadTasks: unread } : {}) });
+      if (Object.keys(tasks).length)
+        out.set(id, { ...out.get(id)!, tasks, ...(unread.length ? { unreadTasks: unread } : {}) });
     }
     return out;
   }
@@ -214,7 +234,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const unread = snapshot.unreadTasks ?? [];
     if (unread.length === 0) return snapshot;
     const entries = await this.tasks.get(portalId, snapshot.dealId);
-    const maps = new Map([[snapshot.dealId, new Map(unread.flatMap((k) => (entries.has(k) ? [[k, entries.get(k)!] as const] : [])))]]);
+    const maps = new Map([
+      [
+        snapshot.dealId,
+        new Map(unread.flatMap((k) => (entries.has(k) ? [[k, entries.get(k)!] as const] : []))),
+      ],
+    ]);
     const statuses = await this.readTaskStatuses(portalId, maps);
     await this.rememberCompleted(portalId, maps, statuses);
     const tasks = { ...snapshot.tasks };
@@ -232,10 +257,18 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * `hs_v2_date_entered_<stage>` can only be asked for once the stage is known. The current-stage copy normally
    * answers in the same read; only deals where neither came back cost one extra read for their stage's property.
    */
-  private async fillStageEntered(portalId: string, rows: Map<string, Record<string, string | null>>): Promise<void> {
+  private async fillStageEntered(
+    portalId: string,
+    rows: Map<string, Record<string, string | null>>,
+  ): Promise<void> {
     const missing = [...rows].filter(([, p]) => {
       const stage = p.dealstage;
-      return stage && !p[`hs_v2_date_entered_${stage}`] && !p.hs_v2_date_entered_current_stage && !(`hs_v2_date_entered_${stage}` in p);
+      return (
+        stage &&
+        !p[`hs_v2_date_entered_${stage}`] &&
+        !p.hs_v2_date_entered_current_stage &&
+        !(`hs_v2_date_entered_${stage}` in p)
+      );
     });
     if (missing.length === 0) return;
     const props = [...new Set(missing.map(([, p]) => `hs_v2_date_entered_${p.dealstage}`))];
@@ -267,7 +300,11 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const found = await this.recover(portalId, dealId, 'tasks', pending);
       // Not in HubSpot: that create never landed. Dropping the marker stops paying this lookup on every read;
       // a later createTask for the key simply creates it.
-      await this.tasks.remove(portalId, dealId, [...pending].filter((k) => !found.has(k) && this.abandoned(m.get(k))));
+      await this.tasks.remove(
+        portalId,
+        dealId,
+        [...pending].filter((k) => !found.has(k) && this.abandoned(m.get(k))),
+      );
       await this.tasks.setIds(portalId, dealId, found);
       const fresh = await this.tasks.get(portalId, dealId);
       maps.set(dealId, fresh);
@@ -299,8 +336,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
       if (survivor === undefined) continue;
       const m = maps.get(dealId) ?? new Map<string, MapEntry>();
       const found = await this.recover(portalId, survivor, 'tasks', 'all');
-      const fresh = new Map([...found].filter(([key]) => key.startsWith(`${dealId}:`) && m.get(key)?.state !== 'mapped'));
-      const pending = [...m].filter(([key, e]) => e.state === 'pending' && !fresh.has(key) && this.abandoned(e)).map(([key]) => key);
+      const fresh = new Map(
+        [...found].filter(([key]) => key.startsWith(`${dealId}:`) && m.get(key)?.state !== 'mapped'),
+      );
+      const pending = [...m]
+        .filter(([key, e]) => e.state === 'pending' && !fresh.has(key) && this.abandoned(e))
+        .map(([key]) => key);
       if (fresh.size === 0 && pending.length === 0) continue;
       await this.tasks.remove(portalId, dealId, pending); // not among the survivor's tasks: never created
       await this.tasks.setIds(portalId, dealId, fresh);
@@ -319,7 +360,8 @@ export class HubSpotApiGateway implements HubSpotGateway {
   ): Promise<void> {
     for (const [dealId, m] of maps) {
       const done = new Map<string, string>();
-      for (const [key, e] of m) if (e.state === 'mapped' && !e.closed && statuses.get(e.id) === 'COMPLETED') done.set(key, e.id);
+      for (const [key, e] of m)
+        if (e.state === 'mapped' && !e.closed && statuses.get(e.id) === 'COMPLETED') done.set(key, e.id);
       await this.tasks.markClosed(portalId, dealId, done, 'rep');
     }
   }
@@ -330,7 +372,11 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * visit that has ended (Stagekeeper closes tasks only when they stop applying): it becomes the rep's own,
    * forgotten here, so the engine neither counts it nor cancels it again. `maps` is updated in place.
    */
-  private async noticeReopened(portalId: string, maps: Map<string, Map<string, MapEntry>>, statuses: Map<string, string>): Promise<void> {
+  private async noticeReopened(
+    portalId: string,
+    maps: Map<string, Map<string, MapEntry>>,
+    statuses: Map<string, string>,
+  ): Promise<void> {
     for (const [dealId, m] of maps) {
       const track = new Map<string, string>();
       const forget: string[] = [];
@@ -346,7 +392,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
       await this.tasks.remove(portalId, dealId, forget);
       for (const [key, id] of track) m.set(key, { state: 'mapped', id, closed: false });
       for (const key of forget) m.delete(key);
-      this.opts.logger?.debug?.({ portalId, dealId, tracked: track.size, released: forget.length }, 'task reopened in HubSpot after it was closed');
+      this.opts.logger?.debug?.(
+        { portalId, dealId, tracked: track.size, released: forget.length },
+        'task reopened in HubSpot after it was closed',
+      );
     }
   }
 
@@ -354,10 +403,15 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * Status (and text, for a following cancel) of every open task Stagekeeper mapped for these deals. The closed
    * tasks of a deal that has open ones ride along in the same batch read (no extra call), so a reopen is seen.
    */
-  private async readTaskStatuses(portalId: string, maps: Map<string, Map<string, MapEntry>>): Promise<Map<string, string>> {
+  private async readTaskStatuses(
+    portalId: string,
+    maps: Map<string, Map<string, MapEntry>>,
+  ): Promise<Map<string, string>> {
     const ids = new Set<string>();
     for (const m of maps.values()) {
-      const mapped = [...m.values()].filter((e): e is Extract<MapEntry, { state: 'mapped' }> => e.state === 'mapped');
+      const mapped = [...m.values()].filter(
+        (e): e is Extract<MapEntry, { state: 'mapped' }> => e.state === 'mapped',
+      );
       if (!mapped.some((e) => !e.closed)) continue;
       for (const e of mapped) ids.add(e.id);
     }
@@ -372,7 +426,14 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const mine = new Set(part);
       for (const e of res.errors ?? [])
         if (e.category !== 'OBJECT_NOT_FOUND' && concerns(e, part))
-          throw new HubSpotRequestError(portalId, 'tasks.batch.read', 207, e.category, undefined, 'partial batch read failure');
+          throw new HubSpotRequestError(
+            portalId,
+            'tasks.batch.read',
+            207,
+            e.category,
+            undefined,
+            'partial batch read failure',
+          );
       for (const r of res.results) {
         if (!mine.has(r.id)) continue;
         const status = r.properties.hs_task_status ?? 'NOT_STARTED';
@@ -420,18 +481,34 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
   private async searchOwnerOpenTasks(portalId: string, ownerId: string): Promise<number> {
     // One search call; `total` counts every match (HubSpot reports it exactly up to 10,000), so one result suffices.
-    const page = await this.searchOpenTasks(portalId, { propertyName: 'hubspot_owner_id', operator: 'EQ' as FilterOperatorEnum, value: ownerId }, 1);
+    const page = await this.searchOpenTasks(
+      portalId,
+      { propertyName: 'hubspot_owner_id', operator: 'EQ' as FilterOperatorEnum, value: ownerId },
+      1,
+    );
     return page.total;
   }
 
   /** One page of the open (not COMPLETED) tasks matching an owner filter: the one search both task counts use. */
-  private searchOpenTasks(portalId: string, owner: { propertyName: string; operator: FilterOperatorEnum; value?: string; values?: string[] }, limit: number, after?: string) {
+  private searchOpenTasks(
+    portalId: string,
+    owner: { propertyName: string; operator: FilterOperatorEnum; value?: string; values?: string[] },
+    limit: number,
+    after?: string,
+  ) {
     return this.opts.caller.call(
       portalId,
       'tasks.search',
       (c) =>
         c.crm.objects.tasks.searchApi.doSearch({
-          filterGroups: [{ filters: [owner, { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' }] }],
+          filterGroups: [
+            {
+              filters: [
+                owner,
+                { propertyName: 'hs_task_status', operator: 'NEQ' as FilterOperatorEnum, value: 'COMPLETED' },
+              ],
+            },
+          ],
           properties: ['hubspot_owner_id'],
           limit,
           ...(after ? { after } : {}),
@@ -458,7 +535,11 @@ export class HubSpotApiGateway implements HubSpotGateway {
               filterGroups: [
                 {
                   filters: [
-                    { propertyName: 'hs_lastmodifieddate', operator: 'GTE' as FilterOperatorEnum, value: String(windowStart) },
+                    {
+                      propertyName: 'hs_lastmodifieddate',
+                      operator: 'GTE' as FilterOperatorEnum,
+                      value: String(windowStart),
+                    },
                   ],
                 },
               ],
@@ -490,7 +571,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
       if (exhausted) break;
       if (lastTs <= windowStart) {
         // 10,000 deals modified in the same millisecond: the window cannot move on; the next sweep starts here.
-        this.opts.logger?.warn({ portalId, operation: 'deals.search', windowStart }, 'search window stuck at 10,000 results');
+        this.opts.logger?.warn(
+          { portalId, operation: 'deals.search', windowStart },
+          'search window stuck at 10,000 results',
+        );
         break;
       }
       // GTE on the last timestamp re-reads deals sharing it; `seen` removes the repeats.
@@ -509,7 +593,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
     if (ownerIds.length === 0) return counts;
     let after: string | undefined;
     for (let page = 0; page < OPEN_TASK_PAGES; page++) {
-      const res = await this.searchOpenTasks(portalId, { propertyName: 'hubspot_owner_id', operator: 'IN' as FilterOperatorEnum, values: ownerIds }, SEARCH_PAGE, after);
+      const res = await this.searchOpenTasks(
+        portalId,
+        { propertyName: 'hubspot_owner_id', operator: 'IN' as FilterOperatorEnum, values: ownerIds },
+        SEARCH_PAGE,
+        after,
+      );
       for (const r of res.results) {
         const owner = r.properties.hubspot_owner_id;
         if (owner && owner in counts) counts[owner]! += 1;
@@ -575,7 +664,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
     if (creates.size) {
       await collect(() =>
-        this.createObjects(portalId, dealId, 'tasks', [...creates.values()].map((c) => ({ key: c.key, properties: this.taskProperties(c) }))),
+        this.createObjects(
+          portalId,
+          dealId,
+          'tasks',
+          [...creates.values()].map((c) => ({ key: c.key, properties: this.taskProperties(c) })),
+        ),
       );
     }
     if (closes.size) await collect(() => this.closeTasks(portalId, dealId, closes));
@@ -589,7 +683,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
           portalId,
           dealId,
           'notes',
-          [...notes].map(([key, body]) => ({ key, properties: { hs_timestamp: ts, hs_note_body: `${body}\n\n${marker(key)}` } })),
+          [...notes].map(([key, body]) => ({
+            key,
+            properties: { hs_timestamp: ts, hs_note_body: `${body}\n\n${marker(key)}` },
+          })),
         ),
       );
     }
@@ -614,17 +711,33 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * key found later (crash, or an answer lost to a 5xx) is looked for among the deal's associated objects by its
    * marker before anything is created again.
    */
-  private async createObjects(portalId: string, dealId: string, type: ObjectType, items: CreateItem[]): Promise<void> {
+  private async createObjects(
+    portalId: string,
+    dealId: string,
+    type: ObjectType,
+    items: CreateItem[],
+  ): Promise<void> {
     const map = type === 'tasks' ? this.tasks : this.notes;
     const entries = await map.get(portalId, dealId);
     let todo = items.filter((i) => entries.get(i.key)?.state !== 'mapped');
     const pending = todo.filter((i) => entries.get(i.key)?.state === 'pending').map((i) => i.key);
     const read = new Map<string, Record<string, string | null>>(); // what recovery read of the tasks it found
     if (pending.length) todo = await this.recoverInto(portalId, dealId, type, todo, pending, read);
-    if (type === 'tasks' && todo.length < items.length) await this.alignOwners(portalId, dealId, items.filter((i) => !todo.includes(i)), read);
+    if (type === 'tasks' && todo.length < items.length)
+      await this.alignOwners(
+        portalId,
+        dealId,
+        items.filter((i) => !todo.includes(i)),
+        read,
+      );
     if (todo.length === 0) return;
 
-    await map.markPending(portalId, dealId, todo.map((i) => i.key), this.now());
+    await map.markPending(
+      portalId,
+      dealId,
+      todo.map((i) => i.key),
+      this.now(),
+    );
     const rounds = this.opts.caller.policy.maxAttempts;
     for (let round = 1; ; round++) {
       try {
@@ -634,7 +747,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
         // Same budget and backoff as any other 5xx, but each retry first looks for what the lost attempt created.
         if (err instanceof HubSpotUnavailableError && err.maybeApplied && round < rounds) {
           await this.opts.caller.pause(round);
-          todo = await this.recoverInto(portalId, dealId, type, todo, todo.map((i) => i.key));
+          todo = await this.recoverInto(
+            portalId,
+            dealId,
+            type,
+            todo,
+            todo.map((i) => i.key),
+          );
           if (todo.length === 0) return;
           continue;
         }
@@ -662,7 +781,9 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const owner = i.properties.hubspot_owner_id;
       if (owner && e?.state === 'mapped' && !e.closed) wanted.set(e.id, owner);
     }
-    const current = new Map([...wanted.keys()].flatMap((id) => (known.has(id) ? [[id, known.get(id)!] as const] : [])));
+    const current = new Map(
+      [...wanted.keys()].flatMap((id) => (known.has(id) ? [[id, known.get(id)!] as const] : [])),
+    );
     for (const part of chunk([...wanted.keys()].filter((id) => !current.has(id)))) {
       const { res } = await this.batches.read(portalId, 'tasks', part, OWNER_PROPERTIES);
       for (const r of res.results) current.set(r.id, r.properties);
@@ -670,16 +791,24 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const updates: Array<{ id: string; properties: Record<string, string> }> = [];
     for (const [id, props] of current) {
       const owner = wanted.get(id);
-      if (owner && props.hs_task_status !== 'COMPLETED' && props.hubspot_owner_id !== owner) updates.push({ id, properties: { hubspot_owner_id: owner } });
+      if (owner && props.hs_task_status !== 'COMPLETED' && props.hubspot_owner_id !== owner)
+        updates.push({ id, properties: { hubspot_owner_id: owner } });
     }
     for (const part of chunk(updates)) {
       const res = await this.batches.updateTasks(portalId, part);
       // A refused owner (deactivated) leaves the task where it was: not worth failing the deal's decision for.
       const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
-      if (rejected.length) this.opts.logger?.warn({ portalId, dealId, rejected: rejected.length }, 'task owner realignment refused');
+      if (rejected.length)
+        this.opts.logger?.warn(
+          { portalId, dealId, rejected: rejected.length },
+          'task owner realignment refused',
+        );
     }
     if (updates.length)
-      this.opts.logger?.warn({ portalId, dealId, reassigned: updates.length }, 'tasks created by an unsaved attempt given to the owner decided now');
+      this.opts.logger?.warn(
+        { portalId, dealId, reassigned: updates.length },
+        'tasks created by an unsaved attempt given to the owner decided now',
+      );
   }
 
   /** Recovers ids for `keys` and returns the items still to create. */
@@ -694,12 +823,20 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const found = await this.recover(portalId, dealId, type, new Set(keys), read);
     if (found.size) {
       await (type === 'tasks' ? this.tasks : this.notes).setIds(portalId, dealId, found);
-      this.opts.logger?.warn({ portalId, dealId, type, recovered: found.size }, 'recovered objects created before a crash');
+      this.opts.logger?.warn(
+        { portalId, dealId, type, recovered: found.size },
+        'recovered objects created before a crash',
+      );
     }
     return todo.filter((i) => !found.has(i.key));
   }
 
-  private async createBatches(portalId: string, dealId: string, type: ObjectType, todo: CreateItem[]): Promise<void> {
+  private async createBatches(
+    portalId: string,
+    dealId: string,
+    type: ObjectType,
+    todo: CreateItem[],
+  ): Promise<void> {
     const map = type === 'tasks' ? this.tasks : this.notes;
     const typeId = type === 'tasks' ? TASK_TO_DEAL : NOTE_TO_DEAL;
     const bodyProp = type === 'tasks' ? 'hs_task_body' : 'hs_note_body';
@@ -710,7 +847,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
         properties: i.properties,
         // Opts in to per-input results; also lets us match results to keys without trusting their order.
         objectWriteTraceId: i.key,
-        associations: [{ to: { id: dealId }, types: [{ associationCategory: HUBSPOT_DEFINED, associationTypeId: typeId }] }],
+        associations: [
+          {
+            to: { id: dealId },
+            types: [{ associationCategory: HUBSPOT_DEFINED, associationTypeId: typeId }],
+          },
+        ],
       }));
       let res: BatchResult;
       try {
@@ -718,7 +860,15 @@ export class HubSpotApiGateway implements HubSpotGateway {
       } catch (err) {
         const definite = !(err instanceof HubSpotUnavailableError && err.maybeApplied);
         // Nothing was created for this or later chunks: drop their write-ahead markers so no recovery read is paid.
-        if (definite) await map.remove(portalId, dealId, parts.slice(pi).flat().map((i) => i.key));
+        if (definite)
+          await map.remove(
+            portalId,
+            dealId,
+            parts
+              .slice(pi)
+              .flat()
+              .map((i) => i.key),
+          );
         if (err instanceof HubSpotRequestError && part.length > 1) {
           // One bad input fails the whole batch; retry one by one so the good ones are still created.
           await this.createOneByOne(portalId, dealId, type, parts.slice(pi).flat());
@@ -729,22 +879,41 @@ export class HubSpotApiGateway implements HubSpotGateway {
       await map.setIds(portalId, dealId, this.matchCreated(part, res, bodyProp));
       if (res.errors?.length) {
         const e = res.errors[0]!;
-        throw new HubSpotRequestError(portalId, `${type}.batch.create`, 207, e.category, undefined, `${res.errors.length} input(s) rejected`);
+        throw new HubSpotRequestError(
+          portalId,
+          `${type}.batch.create`,
+          207,
+          e.category,
+          undefined,
+          `${res.errors.length} input(s) rejected`,
+        );
       }
     }
   }
 
-  private async createOneByOne(portalId: string, dealId: string, type: ObjectType, items: CreateItem[]): Promise<void> {
+  private async createOneByOne(
+    portalId: string,
+    dealId: string,
+    type: ObjectType,
+    items: CreateItem[],
+  ): Promise<void> {
     let first: HubSpotRequestError | undefined;
     for (const item of items) {
       try {
         await this.createObjects(portalId, dealId, type, [item]);
       } catch (err) {
         if (!(err instanceof HubSpotRequestError)) throw err;
-        if (type === 'tasks' && err.properties.includes('hubspot_owner_id') && item.properties.hubspot_owner_id) {
+        if (
+          type === 'tasks' &&
+          err.properties.includes('hubspot_owner_id') &&
+          item.properties.hubspot_owner_id
+        ) {
           // A deactivated owner should not cost the deal its task: create it unassigned and say so.
           const { hubspot_owner_id: _drop, ...rest } = item.properties;
-          this.opts.logger?.warn({ portalId, dealId, key: item.key }, 'task owner rejected; creating the task unassigned');
+          this.opts.logger?.warn(
+            { portalId, dealId, key: item.key },
+            'task owner rejected; creating the task unassigned',
+          );
           await this.createObjects(portalId, dealId, type, [{ key: item.key, properties: rest }]);
         }
         first ??= err;
@@ -757,8 +926,11 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const keys = new Set(part.map((i) => i.key));
     const ids = new Map<string, string>();
     for (const r of res.results) {
-      const byTrace = r.objectWriteTraceId && keys.has(r.objectWriteTraceId) ? r.objectWriteTraceId : undefined;
-      const byMarker = [...(r.properties[bodyProp] ?? '').matchAll(MARKER_RE)].map((m) => m[1]!).find((k) => keys.has(k));
+      const byTrace =
+        r.objectWriteTraceId && keys.has(r.objectWriteTraceId) ? r.objectWriteTraceId : undefined;
+      const byMarker = [...(r.properties[bodyProp] ?? '').matchAll(MARKER_RE)]
+        .map((m) => m[1]!)
+        .find((k) => keys.has(k));
       const key = byTrace ?? byMarker;
       if (key && !ids.has(key)) ids.set(key, r.id);
     }
@@ -806,7 +978,12 @@ export class HubSpotApiGateway implements HubSpotGateway {
     // Oldest first, so if a duplicate slipped through earlier the original keeps the mapping.
     ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
     for (const part of chunk(ids)) {
-      const { res } = await this.batches.read(portalId, type, part, type === 'tasks' ? [bodyProp, ...OWNER_PROPERTIES] : [bodyProp]);
+      const { res } = await this.batches.read(
+        portalId,
+        type,
+        part,
+        type === 'tasks' ? [bodyProp, ...OWNER_PROPERTIES] : [bodyProp],
+      );
       const byId = new Map(res.results.map((r) => [r.id, r]));
       for (const id of part) {
         const body = byId.get(id)?.properties[bodyProp] ?? '';
@@ -829,13 +1006,21 @@ export class HubSpotApiGateway implements HubSpotGateway {
     const inputs: Array<{ id: string; properties: Record<string, string> }> = [];
     for (const [key, dueAt] of dues) {
       const e = entries.get(key);
-      if (e?.state === 'mapped' && !e.closed) inputs.push({ id: e.id, properties: { hs_timestamp: String(dueAt) } });
+      if (e?.state === 'mapped' && !e.closed)
+        inputs.push({ id: e.id, properties: { hs_timestamp: String(dueAt) } });
     }
     for (const part of chunk(inputs)) {
       const res = await this.batches.updateTasks(portalId, part);
       const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
       if (rejected.length)
-        throw new HubSpotRequestError(portalId, 'tasks.batch.update', 207, rejected[0]!.category, undefined, `${rejected.length} reschedule(s) rejected`);
+        throw new HubSpotRequestError(
+          portalId,
+          'tasks.batch.update',
+          207,
+          rejected[0]!.category,
+          undefined,
+          `${rejected.length} reschedule(s) rejected`,
+        );
     }
   }
 
@@ -844,7 +1029,11 @@ export class HubSpotApiGateway implements HubSpotGateway {
    * cancelled task is closed as COMPLETED with its subject prefixed and the reason appended, which keeps it off
    * the rep's open list while its history stays readable.
    */
-  private async closeTasks(portalId: string, dealId: string, closes: Map<string, { reason?: string }>): Promise<void> {
+  private async closeTasks(
+    portalId: string,
+    dealId: string,
+    closes: Map<string, { reason?: string }>,
+  ): Promise<void> {
     let entries = await this.tasks.get(portalId, dealId);
     const pending = [...closes.keys()].filter((k) => entries.get(k)?.state === 'pending');
     if (pending.length) {
@@ -894,7 +1083,9 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const reason = closes.get(key)!.reason;
       const properties: Record<string, string> = { hs_task_status: 'COMPLETED' };
       if (reason !== undefined) {
-        properties.hs_task_subject = d.subject.startsWith(CANCELLED_PREFIX) ? d.subject : `${CANCELLED_PREFIX}${d.subject}`;
+        properties.hs_task_subject = d.subject.startsWith(CANCELLED_PREFIX)
+          ? d.subject
+          : `${CANCELLED_PREFIX}${d.subject}`;
         properties.hs_task_body = `${d.body}\n\nCancelled by Stagekeeper: ${reason}`;
       }
       updates.push({ key, id, properties });
@@ -903,16 +1094,38 @@ export class HubSpotApiGateway implements HubSpotGateway {
     await this.tasks.markClosed(portalId, dealId, alreadyDone, 'rep');
 
     for (const part of chunk(updates)) {
-      const res = await this.batches.updateTasks(portalId, part.map((u) => ({ id: u.id, properties: u.properties })));
+      const res = await this.batches.updateTasks(
+        portalId,
+        part.map((u) => ({ id: u.id, properties: u.properties })),
+      );
       const ok = new Set(res.results.map((r) => r.id));
-      await this.tasks.markClosed(portalId, dealId, new Map(part.filter((u) => ok.has(u.id)).map((u) => [u.key, u.id])));
+      await this.tasks.markClosed(
+        portalId,
+        dealId,
+        new Map(part.filter((u) => ok.has(u.id)).map((u) => [u.key, u.id])),
+      );
       for (const u of part) this.details.delete(`${portalId}:${u.id}`);
-      const missing = new Set((res.errors ?? []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []));
+      const missing = new Set(
+        (res.errors ?? [])
+          .filter((e) => e.category === 'OBJECT_NOT_FOUND')
+          .flatMap((e) => e.context?.ids ?? []),
+      );
       // Deleted in HubSpot since we mapped it: nothing left to close.
-      await this.tasks.remove(portalId, dealId, part.filter((u) => missing.has(u.id) && !ok.has(u.id)).map((u) => u.key));
+      await this.tasks.remove(
+        portalId,
+        dealId,
+        part.filter((u) => missing.has(u.id) && !ok.has(u.id)).map((u) => u.key),
+      );
       const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
       if (rejected.length)
-        throw new HubSpotRequestError(portalId, 'tasks.batch.update', 207, rejected[0]!.category, undefined, `${rejected.length} update(s) rejected`);
+        throw new HubSpotRequestError(
+          portalId,
+          'tasks.batch.update',
+          207,
+          rejected[0]!.category,
+          undefined,
+          `${rejected.length} update(s) rejected`,
+        );
     }
   }
 
@@ -925,7 +1138,8 @@ export class HubSpotApiGateway implements HubSpotGateway {
     try {
       await this.batches.updateDeal(portalId, dealId, props);
     } catch (err) {
-      if (!(err instanceof HubSpotRequestError) || err.status !== 400 || err.properties.length === 0) throw err;
+      if (!(err instanceof HubSpotRequestError) || err.status !== 400 || err.properties.length === 0)
+        throw err;
       const rest = Object.fromEntries(Object.entries(props).filter(([k]) => !err.properties.includes(k)));
       if (Object.keys(rest).length && Object.keys(rest).length < Object.keys(props).length)
         await this.batches.updateDeal(portalId, dealId, rest);

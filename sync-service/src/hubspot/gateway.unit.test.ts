@@ -14,6 +14,8 @@ describe('parseHubSpotTime', () => {
 
 describe('marker', () => {
   it('is one bracketed token per key', () => {
-    expect(marker('40000000001:sk_intake:1772460000000:action:call')).toBe('[stagekeeper:40000000001:sk_intake:1772460000000:action:call]');
+    expect(marker('40000000001:sk_intake:1772460000000:action:call')).toBe(
+      '[stagekeeper:40000000001:sk_intake:1772460000000:action:call]',
+    );
   });
 });

@@ -6,7 +6,13 @@ import { HubSpotApiGateway } from './gateway';
 import { nextLocalMidnight } from '@stagekeeper/shared';
 import { PLANS, RedisRateLimiter, type LimiterPlan } from './limiter';
 
-export { HubSpotCaller, type PortalCaller, type CallOptions, type CallMetrics, type RetryPolicy } from './call';
+export {
+  HubSpotCaller,
+  type PortalCaller,
+  type CallOptions,
+  type CallMetrics,
+  type RetryPolicy,
+} from './call';
 export {
   HubSpotClientFactory,
   NoTokenError,
@@ -18,7 +24,15 @@ export {
 } from './client';
 export { HubSpotDailyLimitError, HubSpotRequestError, HubSpotUnavailableError } from './errors';
 export { HubSpotApiGateway, parseHubSpotTime } from './gateway';
-export { burstPlan, PLANS, RedisRateLimiter, type Bucket, type Lane, type LimiterPlan, type RateLimiter } from './limiter';
+export {
+  burstPlan,
+  PLANS,
+  RedisRateLimiter,
+  type Bucket,
+  type Lane,
+  type LimiterPlan,
+  type RateLimiter,
+} from './limiter';
 export { asInteractive } from './call';
 
 export type HubSpotAdapterOptions = {
@@ -42,7 +56,10 @@ export type HubSpotAdapterOptions = {
 
 /** Everything the worker needs, wired: gateway for the engine's commands, caller for provisioning and the CLI. */
 export function createHubSpotAdapter(opts: HubSpotAdapterOptions) {
-  const clients = new HubSpotClientFactory({ tokens: opts.tokens, ...(opts.basePath ? { basePath: opts.basePath } : {}) });
+  const clients = new HubSpotClientFactory({
+    tokens: opts.tokens,
+    ...(opts.basePath ? { basePath: opts.basePath } : {}),
+  });
   const zoneOf = opts.portalTimeZone;
   const limiter = new RedisRateLimiter({
     redis: opts.redis,

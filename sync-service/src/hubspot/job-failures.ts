@@ -18,14 +18,24 @@ function causes(err: unknown): unknown[] {
  * - anything else (5xx, network, conflicts): thrown as is, for BullMQ's ordinary retries.
  * Returns the error to throw from the processor.
  */
-export async function settleJobFailure(err: unknown, job: Job, token: string | undefined, random: () => number = Math.random): Promise<unknown> {
+export async function settleJobFailure(
+  err: unknown,
+  job: Job,
+  token: string | undefined,
+  random: () => number = Math.random,
+): Promise<unknown> {
   const all = causes(err);
   const daily = all.find((e): e is HubSpotDailyLimitError => e instanceof HubSpotDailyLimitError);
   if (daily && token) {
     // Spread the wake-up over a minute: the first call of the portal probes; the limiter's block holds the rest.
-    const at = Math.max(Date.now() + 1_000, (daily.retryAt ?? Date.now() + 3_600_000) + Math.floor(random() * 60_000));
+    const at = Math.max(
+      Date.now() + 1_000,
+      (daily.retryAt ?? Date.now() + 3_600_000) + Math.floor(random() * 60_000),
+    );
     await job.moveToDelayed(at, token);
-    return new DelayedError(`daily HubSpot limit for portal ${daily.portalId}: delayed to ${new Date(at).toISOString()}`);
+    return new DelayedError(
+      `daily HubSpot limit for portal ${daily.portalId}: delayed to ${new Date(at).toISOString()}`,
+    );
   }
   // A portal without tokens (uninstalled) stays that way until someone installs again: no retry helps.
   if (all.length > 0 && all.every((e) => e instanceof HubSpotRequestError || e instanceof NoTokenError))

@@ -37,7 +37,10 @@ export const PLANS = {
  * floor at 190/10 s, 1.03x at 180). OAuth apps get 110 per installing account, private apps their plan's.
  */
 export function burstPlan(perTenSeconds: number): LimiterPlan {
-  return { default: { max: Math.max(1, Math.floor(perTenSeconds * 0.95)), windowMs: 10_000 }, search: SEARCH };
+  return {
+    default: { max: Math.max(1, Math.floor(perTenSeconds * 0.95)), windowMs: 10_000 },
+    search: SEARCH,
+  };
 }
 
 /** Slots of a window bulk work leaves for interactive calls. */
@@ -172,10 +175,26 @@ export class RedisRateLimiter implements RateLimiter {
    * One attempt: 0 when a slot was taken, else how long to wait before the next attempt; negative (minus the
    * remaining ms) while the daily quota is blocked.
    */
-  async tryAcquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk', slot: string = randomUUID()): Promise<number> {
+  async tryAcquire(
+    portalId: string,
+    bucket: Bucket,
+    lane: Lane = 'bulk',
+    slot: string = randomUUID(),
+  ): Promise<number> {
     const { max, windowMs } = this.window(portalId, bucket);
     const key = this.key(portalId, bucket);
-    const wait = (await this.redis.eval(ACQUIRE, 4, key, `${key}:block`, this.dailyKey(portalId), `${key}:learned`, max, windowMs, slot, lane)) as number;
+    const wait = (await this.redis.eval(
+      ACQUIRE,
+      4,
+      key,
+      `${key}:block`,
+      this.dailyKey(portalId),
+      `${key}:learned`,
+      max,
+      windowMs,
+      slot,
+      lane,
+    )) as number;
     return Number(wait);
   }
 
@@ -193,7 +212,13 @@ export class RedisRateLimiter implements RateLimiter {
 
   async settle(portalId: string, bucket: Bucket, slot: string): Promise<void> {
     // The longest window the bucket may have (a learned one can differ): the log must outlive its members.
-    await this.redis.eval(SETTLE, 1, this.key(portalId, bucket), slot, Math.max(this.window(portalId, bucket).windowMs, 60_000));
+    await this.redis.eval(
+      SETTLE,
+      1,
+      this.key(portalId, bucket),
+      slot,
+      Math.max(this.window(portalId, bucket).windowMs, 60_000),
+    );
   }
 
   async backOff(portalId: string, bucket: Bucket, ms: number): Promise<void> {
@@ -238,7 +263,8 @@ export class RedisRateLimiter implements RateLimiter {
         await this.redis.set(`${this.key(portalId, bucket)}:learned`, value, 'PX', 86_400_000);
       }
     }
-    if (num('x-hubspot-ratelimit-remaining') === 0) await this.backOff(portalId, bucket, (interval ?? this.window(portalId, bucket).windowMs) / 10);
+    if (num('x-hubspot-ratelimit-remaining') === 0)
+      await this.backOff(portalId, bucket, (interval ?? this.window(portalId, bucket).windowMs) / 10);
     if (num('x-hubspot-ratelimit-daily-remaining') === 0) await this.blockDaily(portalId);
   }
 }

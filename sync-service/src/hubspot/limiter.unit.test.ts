@@ -34,7 +34,11 @@ describe('RedisRateLimiter', () => {
     const start = Date.now();
     const times: number[] = [];
     await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 ? one : two).acquire('101', 'default', 'interactive').then(() => times.push(Date.now() - start))),
+      Array.from({ length: 12 }, (_, i) =>
+        (i % 2 ? one : two)
+          .acquire('101', 'default', 'interactive')
+          .then(() => times.push(Date.now() - start)),
+      ),
     );
     times.sort((x, y) => x - y);
     // 5 at once, then 5 more a window later, then the last 2 a window after that.
@@ -42,7 +46,8 @@ describe('RedisRateLimiter', () => {
     expect(times[5]!).toBeGreaterThanOrEqual(plan.default.windowMs - 20);
     expect(times[10]!).toBeGreaterThanOrEqual(2 * plan.default.windowMs - 20);
     // No window of 400 ms ever saw more than 5 calls.
-    for (let i = 0; i + 5 < times.length; i++) expect(times[i + 5]! - times[i]!).toBeGreaterThanOrEqual(plan.default.windowMs - 20);
+    for (let i = 0; i + 5 < times.length; i++)
+      expect(times[i + 5]! - times[i]!).toBeGreaterThanOrEqual(plan.default.windowMs - 20);
   });
 
   it('portals and buckets are independent', async () => {
@@ -70,7 +75,11 @@ describe('RedisRateLimiter', () => {
   });
 
   it('bulk work leaves a tenth of the window (at least one slot) to interactive calls: the priority lane', async () => {
-    const l = new RedisRateLimiter({ redis: a, prefix, plan: { default: { max: 110, windowMs: 10_000 }, search: plan.search } });
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 110, windowMs: 10_000 }, search: plan.search },
+    });
     let bulk = 0;
     while ((await l.tryAcquire('505', 'default', 'bulk')) === 0) bulk++;
     expect(bulk).toBe(110 - interactiveReserve(110));
@@ -82,14 +91,27 @@ describe('RedisRateLimiter', () => {
   });
 
   it("follows HubSpot's rate-limit headers: the window's size, a pause at Remaining 0, the daily block at Daily-Remaining 0", async () => {
-    const l = new RedisRateLimiter({ redis: a, prefix, plan: { default: { max: 190, windowMs: 10_000 }, search: plan.search }, dailyResetAt: async () => Date.now() + 60_000 });
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 190, windowMs: 10_000 }, search: plan.search },
+      dailyResetAt: async () => Date.now() + 60_000,
+    });
     // HubSpot says this portal's app gets 20 per 10 s (e.g. a smaller plan than configured): 19 after headroom.
-    await l.observe('606', 'default', { 'x-hubspot-ratelimit-max': '20', 'x-hubspot-ratelimit-interval-milliseconds': '10000', 'x-hubspot-ratelimit-remaining': '15' });
+    await l.observe('606', 'default', {
+      'x-hubspot-ratelimit-max': '20',
+      'x-hubspot-ratelimit-interval-milliseconds': '10000',
+      'x-hubspot-ratelimit-remaining': '15',
+    });
     let taken = 0;
     while ((await l.tryAcquire('606', 'default', 'interactive')) === 0) taken++;
     expect(taken).toBe(19);
     // Another limiter instance (another process) sees the same learned plan through Redis.
-    const other = new RedisRateLimiter({ redis: b, prefix, plan: { default: { max: 190, windowMs: 10_000 }, search: plan.search } });
+    const other = new RedisRateLimiter({
+      redis: b,
+      prefix,
+      plan: { default: { max: 190, windowMs: 10_000 }, search: plan.search },
+    });
     expect(await other.tryAcquire('606', 'default', 'interactive')).toBeGreaterThan(0);
 
     await l.observe('707', 'default', { 'x-hubspot-ratelimit-remaining': '0' });
@@ -100,7 +122,10 @@ describe('RedisRateLimiter', () => {
     expect(wait).toBeLessThan(-50_000);
     await expect(l.acquire('808', 'default')).rejects.toBeInstanceOf(DailyLimitBlocked);
     // Malformed headers change nothing.
-    await l.observe('909', 'default', { 'x-hubspot-ratelimit-max': 'lots', 'x-hubspot-ratelimit-daily-remaining': '-1' });
+    await l.observe('909', 'default', {
+      'x-hubspot-ratelimit-max': 'lots',
+      'x-hubspot-ratelimit-daily-remaining': '-1',
+    });
     expect(await l.tryAcquire('909', 'default')).toBe(0);
   });
 

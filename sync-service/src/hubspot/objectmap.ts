@@ -12,7 +12,8 @@ import { assertKeyPart } from '../state/keys';
  */
 
 export type ClosedBy = 'stagekeeper' | 'rep';
-export type MapEntry = { state: 'pending'; since: number } | { state: 'mapped'; id: string; closed: boolean; closedBy?: ClosedBy };
+export type MapEntry =
+  { state: 'pending'; since: number } | { state: 'mapped'; id: string; closed: boolean; closedBy?: ClosedBy };
 
 export type ObjectKind = 'taskmap' | 'notemap';
 
@@ -68,7 +69,12 @@ export class ObjectMap {
     await this.redis.hset(this.key(portalId, dealId), Object.fromEntries(ids));
   }
 
-  async markClosed(portalId: string, dealId: string, ids: Map<string, string>, by: ClosedBy = 'stagekeeper'): Promise<void> {
+  async markClosed(
+    portalId: string,
+    dealId: string,
+    ids: Map<string, string>,
+    by: ClosedBy = 'stagekeeper',
+  ): Promise<void> {
     if (ids.size === 0) return;
     await this.redis.hset(
       this.key(portalId, dealId),

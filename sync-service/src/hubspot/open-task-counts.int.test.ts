@@ -33,7 +33,14 @@ const task = (ownerId: string, status: string) =>
   createObject(
     portal,
     'tasks',
-    { properties: { hs_timestamp: String(Date.now()), hs_task_subject: 'Callback', hs_task_status: status, hubspot_owner_id: ownerId } },
+    {
+      properties: {
+        hs_timestamp: String(Date.now()),
+        hs_task_subject: 'Callback',
+        hs_task_status: status,
+        hubspot_owner_id: ownerId,
+      },
+    },
     { changeSource: 'CRM_UI', sourceId: 'userId:1' },
   );
 
@@ -45,13 +52,22 @@ describe('gateway.openTaskCounts', () => {
     task('502', 'WAITING');
     const caller = sandboxCaller(
       { portal, server },
-      { redis, prefix, plan: { default: { max: 1_000, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } }, retry: { baseDelayMs: 10, maxDelayMs: 100 } },
+      {
+        redis,
+        prefix,
+        plan: { default: { max: 1_000, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } },
+        retry: { baseDelayMs: 10, maxDelayMs: 100 },
+      },
     );
     const gateway = new HubSpotApiGateway({ caller, redis, prefix });
     const mark = portal.requests.length;
-    expect(await gateway.openTaskCounts(String(portal.portalId), ['501', '502', '503'])).toEqual({ '501': 2, '502': 1, '503': 0 });
-    expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(
-      ["POST /crm/v3/objects/tasks/search 200"],
-    );
+    expect(await gateway.openTaskCounts(String(portal.portalId), ['501', '502', '503'])).toEqual({
+      '501': 2,
+      '502': 1,
+      '503': 0,
+    });
+    expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'POST /crm/v3/objects/tasks/search 200',
+    ]);
   });
 });

@@ -7,7 +7,7 @@ import { deletePrefix, testPrefix, testRedis, waitFor } from '../testing/fakes';
 import { startSandboxPortal, type Sandbox } from '../testing/sandbox-portal';
 import { asInteractive, HubSpotCaller } from './call';
 import { HubSpotClientFactory, StaticTokenProvider } from './client';
-import { HubSpotDailyLimitError, HubSpotRequestError } from './errors';
+import { HubSpotDailyLimitError } from './errors';
 import { HubSpotApiGateway } from './gateway';
 import { settleJobFailure } from './job-failures';
 import { burstPlan, RedisRateLimiter } from './limiter';
@@ -28,7 +28,12 @@ afterAll(async () => {
 });
 
 function stack(sb: Sandbox, perTenSeconds: number, token = sb.portal.privateAppToken) {
-  const limiter = new RedisRateLimiter({ redis, prefix, plan: burstPlan(perTenSeconds), dailyResetAt: async () => nextLocalMidnight(ZONE, Date.now()) });
+  const limiter = new RedisRateLimiter({
+    redis,
+    prefix,
+    plan: burstPlan(perTenSeconds),
+    dailyResetAt: async () => nextLocalMidnight(ZONE, Date.now()),
+  });
   const caller = new HubSpotCaller({
     clients: new HubSpotClientFactory({ tokens: new StaticTokenProvider(token), basePath: sb.server.url }),
     limiter,
@@ -57,8 +62,11 @@ describe('daily limit', () => {
       const { caller, portalId } = stack(sb, 110, oauthToken(sb));
       const deal = sb.portal.ui.createDeal({ dealname: 'Daily' });
       sb.portal.limits.daily = 2;
-      for (let i = 0; i < 2; i++) await caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id));
-      const err = await caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id)).catch((e: unknown) => e);
+      for (let i = 0; i < 2; i++)
+        await caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id));
+      const err = await caller
+        .call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id))
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(HubSpotDailyLimitError);
       const retryAt = (err as HubSpotDailyLimitError).retryAt!;
       expect(retryAt).toBe(nextLocalMidnight(ZONE, retryAt - 1));
@@ -66,7 +74,9 @@ describe('daily limit', () => {
       expect(sb.portal.requests.map((r) => r.status)).toEqual([200, 200, 429]);
 
       // Every other call of the portal is held back locally: HubSpot sees no further refused requests.
-      const again = await caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id)).catch((e: unknown) => e);
+      const again = await caller
+        .call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id))
+        .catch((e: unknown) => e);
       expect(again).toBeInstanceOf(HubSpotDailyLimitError);
       expect(Math.abs((again as HubSpotDailyLimitError).retryAt! - retryAt)).toBeLessThan(2_000);
       expect(sb.portal.requests).toHaveLength(3);
@@ -81,8 +91,11 @@ describe('daily limit', () => {
       const { caller, portalId } = stack(sb, 190);
       const deal = sb.portal.ui.createDeal({ dealname: 'Daily headers' });
       sb.portal.limits.daily = 2;
-      for (let i = 0; i < 2; i++) await caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id));
-      await expect(caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id))).rejects.toBeInstanceOf(HubSpotDailyLimitError);
+      for (let i = 0; i < 2; i++)
+        await caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id));
+      await expect(
+        caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id)),
+      ).rejects.toBeInstanceOf(HubSpotDailyLimitError);
       expect(sb.portal.requests.map((r) => r.status)).toEqual([200, 200]);
     } finally {
       await sb.server.close();
@@ -103,7 +116,10 @@ describe('daily limit', () => {
         name,
         async (job: Job, token?: string) => {
           try {
-            if (job.data.kind === 'bad') await caller.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(deal.id, { properties: { no_such_property: 'x' } }));
+            if (job.data.kind === 'bad')
+              await caller.call(portalId, 'deals.update', (c) =>
+                c.crm.deals.basicApi.update(deal.id, { properties: { no_such_property: 'x' } }),
+              );
             else await caller.call(portalId, 'deals.get', (c) => c.crm.deals.basicApi.getById(deal.id));
           } catch (err) {
             throw await settleJobFailure(err, job, token, () => 0);
@@ -113,12 +129,18 @@ describe('daily limit', () => {
       );
       const opts = { attempts: 8, backoff: { type: 'exponential', delay: 10 } };
       const daily = await queue.add('daily', { kind: 'daily' }, opts);
-      await waitFor(async () => (await daily.getState()) === 'delayed', 10_000, 'the daily job to be delayed');
+      await waitFor(
+        async () => (await daily.getState()) === 'delayed',
+        10_000,
+        'the daily job to be delayed',
+      );
       const delayed = (await queue.getJob(daily.id!))!;
       expect(delayed.attemptsMade).toBe(0);
       expect(delayed.failedReason).toBeFalsy();
       // Scheduled for the portal's next midnight (BullMQ keeps `delay` relative to when the job was moved).
-      expect(Math.abs(delayed.processedOn! + delayed.delay - nextLocalMidnight(ZONE, Date.now()))).toBeLessThan(5_000);
+      expect(
+        Math.abs(delayed.processedOn! + delayed.delay - nextLocalMidnight(ZONE, Date.now())),
+      ).toBeLessThan(5_000);
 
       // A 4xx: the same request gets the same answer, so one attempt, not eight.
       sb.portal.limits.daily = Infinity;
@@ -150,7 +172,13 @@ describe('priority lane', () => {
       const dealReads = () => sb.portal.requests.filter((r) => r.path.startsWith('/crm/v3/objects/deals'));
 
       // The bulk move: one call per deal (no batching, to fill the window), all queued at once.
-      const bulk = Promise.all(deals.map((d) => caller.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(d.id, { properties: { description: 'moved' } }))));
+      const bulk = Promise.all(
+        deals.map((d) =>
+          caller.call(portalId, 'deals.update', (c) =>
+            c.crm.deals.basicApi.update(d.id, { properties: { description: 'moved' } }),
+          ),
+        ),
+      );
       // 104 after headroom, of which bulk work may use 94: it then waits for the window to slide.
       await waitFor(() => dealReads().length >= 94, 30_000, '94 bulk calls');
       expect(dealReads()).toHaveLength(94);
@@ -159,7 +187,9 @@ describe('priority lane', () => {
       expect(snapshots.get(card.id)).toBeDefined();
       const afterCard = dealReads();
       // The card's read is the 95th deal request: no bulk call got in before it.
-      expect(afterCard.slice(94).map((r) => `${r.method} ${r.path}`)).toEqual(['POST /crm/v3/objects/deals/batch/read']);
+      expect(afterCard.slice(94).map((r) => `${r.method} ${r.path}`)).toEqual([
+        'POST /crm/v3/objects/deals/batch/read',
+      ]);
 
       await bulk;
       expect(dealReads()).toHaveLength(121);

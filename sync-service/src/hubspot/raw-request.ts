@@ -8,6 +8,10 @@ import type { Client } from '@hubspot/api-client';
 export async function getJson<T>(client: Client, path: string): Promise<T> {
   const res = await client.apiRequest({ method: 'GET', path });
   const body: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) throw Object.assign(new Error(`GET ${path.split('?')[0]} answered ${res.status}`), { code: res.status, body });
+  if (!res.ok)
+    throw Object.assign(new Error(`GET ${path.split('?')[0]} answered ${res.status}`), {
+      code: res.status,
+      body,
+    });
   return body as T;
 }

@@ -37,7 +37,14 @@ describe('modifiedSince', () => {
       if (i % 3 === 0) clock.advance(1);
       ids.push(portal.ui.createDeal({ dealname: `Deal ${i}`, dealstage: 'appointmentscheduled' }).id);
     }
-    const caller = sandboxCaller({ portal, server }, { redis, prefix, plan: { default: { max: 1_000, windowMs: 10_000 }, search: { max: 1_000, windowMs: 1_000 } } });
+    const caller = sandboxCaller(
+      { portal, server },
+      {
+        redis,
+        prefix,
+        plan: { default: { max: 1_000, windowMs: 10_000 }, search: { max: 1_000, windowMs: 1_000 } },
+      },
+    );
     const gateway = new HubSpotApiGateway({ caller, redis, prefix });
     const mark = portal.requests.length;
     const res = await gateway.modifiedSince(String(portal.portalId), start);
@@ -49,7 +56,12 @@ describe('modifiedSince', () => {
     expect(res.newestMs).toBe(clock.now());
     // 50 pages reach the cap; the second window starts at the last timestamp and needs two more.
     expect(searches.length).toBe(52);
-    const windowStarts = new Set(searches.map((r) => (r.body as { filterGroups: { filters: { value: string }[] }[] }).filterGroups[0]!.filters[0]!.value));
+    const windowStarts = new Set(
+      searches.map(
+        (r) =>
+          (r.body as { filterGroups: { filters: { value: string }[] }[] }).filterGroups[0]!.filters[0]!.value,
+      ),
+    );
     expect(windowStarts.size).toBe(2);
   });
 });

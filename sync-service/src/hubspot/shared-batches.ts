@@ -11,12 +11,20 @@ export type BatchResult = {
 };
 /** A read's answer plus every id the shared call asked for, so a caller can tell merged-away strays apart. */
 export type SharedRead = { res: BatchResult; requested: Set<string> };
-export type CreateInput = { properties: Record<string, string>; objectWriteTraceId: string; associations: unknown[] };
+export type CreateInput = {
+  properties: Record<string, string>;
+  objectWriteTraceId: string;
+  associations: unknown[];
+};
 export type UpdateInput = { id: string; properties: Record<string, string> };
 
 // The generated clients differ per object type only in where their batch API lives.
 const batchApi = (c: Client, type: BatchObject) =>
-  type === 'deals' ? c.crm.deals.batchApi : type === 'tasks' ? c.crm.objects.tasks.batchApi : c.crm.objects.notes.batchApi;
+  type === 'deals'
+    ? c.crm.deals.batchApi
+    : type === 'tasks'
+      ? c.crm.objects.tasks.batchApi
+      : c.crm.objects.notes.batchApi;
 
 const lane = (...parts: string[]) => parts.join('\n');
 const unlane = (l: string) => l.split('\n');
@@ -38,9 +46,21 @@ export class SharedBatches {
     opts: CoalesceOptions = {},
   ) {
     this.reads = new Coalescer((l, groups) => this.runRead(l, groups), undefined, opts);
-    this.creates = new Coalescer((l, groups) => this.runCreate(l, groups), (i) => i.objectWriteTraceId, opts);
-    this.updates = new Coalescer((l, groups) => this.runUpdate(l, groups), (i) => i.id, opts);
-    this.dealUpdates = new Coalescer((l, groups) => this.runDealUpdate(l, groups), (i) => i.id, opts);
+    this.creates = new Coalescer(
+      (l, groups) => this.runCreate(l, groups),
+      (i) => i.objectWriteTraceId,
+      opts,
+    );
+    this.updates = new Coalescer(
+      (l, groups) => this.runUpdate(l, groups),
+      (i) => i.id,
+      opts,
+    );
+    this.dealUpdates = new Coalescer(
+      (l, groups) => this.runDealUpdate(l, groups),
+      (i) => i.id,
+      opts,
+    );
   }
 
   /** Up to 100 ids. */
@@ -67,7 +87,11 @@ export class SharedBatches {
     const [portalId, type, props] = unlane(l) as [string, BatchObject, string];
     const ids = [...new Set(groups.flat())];
     const res = (await this.caller.call(portalId, `${type}.batch.read`, (c) =>
-      batchApi(c, type).read({ inputs: ids.map((id) => ({ id })), properties: props ? props.split(',') : [], propertiesWithHistory: [] }),
+      batchApi(c, type).read({
+        inputs: ids.map((id) => ({ id })),
+        properties: props ? props.split(',') : [],
+        propertiesWithHistory: [],
+      }),
     )) as BatchResult;
     const value = { res, requested: new Set(ids) };
     return groups.map(() => ({ ok: true, value }));
@@ -77,15 +101,23 @@ export class SharedBatches {
     const [portalId, type] = unlane(l) as [string, 'tasks' | 'notes'];
     // Not idempotent: after a lost answer each deal looks for its own objects by marker before creating again.
     const once = async (inputs: CreateInput[]) =>
-      (await this.caller.call(portalId, `${type}.batch.create`, (c) => batchApi(c, type).create({ inputs } as never), {
-        idempotent: false,
-      })) as BatchResult;
+      (await this.caller.call(
+        portalId,
+        `${type}.batch.create`,
+        (c) => batchApi(c, type).create({ inputs } as never),
+        {
+          idempotent: false,
+        },
+      )) as BatchResult;
     return shared(groups, once, once, (res, group) => {
       const mine = new Set(group.map((i) => i.objectWriteTraceId));
       const results = res.results.filter((r) => !r.objectWriteTraceId || mine.has(r.objectWriteTraceId));
       const answered = new Set(results.map((r) => r.objectWriteTraceId));
       const complete = group.every((i) => answered.has(i.objectWriteTraceId));
-      return { ok: true, value: { results, ...(res.errors?.length && !complete ? { errors: res.errors } : {}) } };
+      return {
+        ok: true,
+        value: { results, ...(res.errors?.length && !complete ? { errors: res.errors } : {}) },
+      };
     });
   }
 
@@ -93,11 +125,14 @@ export class SharedBatches {
     const [portalId] = unlane(l) as [string];
     const once = async (inputs: UpdateInput[]) => {
       try {
-        return (await this.caller.call(portalId, 'tasks.batch.update', (c) => c.crm.objects.tasks.batchApi.update({ inputs }))) as BatchResult;
+        return (await this.caller.call(portalId, 'tasks.batch.update', (c) =>
+          c.crm.objects.tasks.batchApi.update({ inputs }),
+        )) as BatchResult;
       } catch (err) {
         // HubSpot may refuse a whole batch naming a deleted task (404) instead of answering 207: retrying the
         // same batch would fail forever, so each task goes on its own and the gone ones read as not found.
-        if (err instanceof HubSpotRequestError && err.notFound) return this.updateTasksOneByOne(portalId, inputs);
+        if (err instanceof HubSpotRequestError && err.notFound)
+          return this.updateTasksOneByOne(portalId, inputs);
         throw err;
       }
     };
@@ -111,7 +146,9 @@ export class SharedBatches {
     const refused: BatchError[] = [];
     for (const input of inputs) {
       try {
-        const r = await this.caller.call(portalId, 'tasks.update', (c) => c.crm.objects.tasks.basicApi.update(input.id, { properties: input.properties }));
+        const r = await this.caller.call(portalId, 'tasks.update', (c) =>
+          c.crm.objects.tasks.basicApi.update(input.id, { properties: input.properties }),
+        );
         results.push({ id: r.id, properties: r.properties });
       } catch (err) {
         if (!(err instanceof HubSpotRequestError)) throw err;
@@ -119,7 +156,10 @@ export class SharedBatches {
         else refused.push({ category: err.category ?? 'VALIDATION_ERROR', context: { ids: [input.id] } });
       }
     }
-    const errors = [...(missing.length ? [{ category: 'OBJECT_NOT_FOUND', context: { ids: missing } }] : []), ...refused];
+    const errors = [
+      ...(missing.length ? [{ category: 'OBJECT_NOT_FOUND', context: { ids: missing } }] : []),
+      ...refused,
+    ];
     return { results, ...(errors.length ? { errors } : {}) };
   }
 
@@ -127,16 +167,30 @@ export class SharedBatches {
     const [portalId] = unlane(l) as [string];
     // A deal alone keeps its own PATCH; deals updated together share a batch update.
     const patch = async ([input]: UpdateInput[]) => {
-      await this.caller.call(portalId, 'deals.update', (c) => c.crm.deals.basicApi.update(input!.id, { properties: input!.properties }));
+      await this.caller.call(portalId, 'deals.update', (c) =>
+        c.crm.deals.basicApi.update(input!.id, { properties: input!.properties }),
+      );
     };
     const batch = async (inputs: UpdateInput[]) =>
-      (await this.caller.call(portalId, 'deals.batch.update', (c) => c.crm.deals.batchApi.update({ inputs }))) as BatchResult;
+      (await this.caller.call(portalId, 'deals.batch.update', (c) =>
+        c.crm.deals.batchApi.update({ inputs }),
+      )) as BatchResult;
     return shared<UpdateInput, BatchResult, void>(groups, patch, batch, (res, group) => {
       const e = shareUpdate(res, group).errors?.[0];
       if (!e) return { ok: true, value: undefined };
       // The same error the deal's own PATCH would have raised, so callers need one code path.
       const status = e.category === 'OBJECT_NOT_FOUND' ? 404 : 400;
-      return { ok: false, error: new HubSpotRequestError(portalId, 'deals.update', status, e.category, undefined, 'rejected in a shared batch update') };
+      return {
+        ok: false,
+        error: new HubSpotRequestError(
+          portalId,
+          'deals.update',
+          status,
+          e.category,
+          undefined,
+          'rejected in a shared batch update',
+        ),
+      };
     });
   }
 }

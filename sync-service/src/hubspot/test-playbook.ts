@@ -13,14 +13,28 @@ export function testPlaybook(overrides: { stageIds?: string[]; pipelineId?: stri
         id: overrides.pipelineId ?? 'sk_care',
         label: 'Care journey',
         stages: [
-          { id: ids[0], label: 'Referral', ownerRole: 'intake', exitCriteria: [{ op: 'present', property: 'intake_form_received' }] },
+          {
+            id: ids[0],
+            label: 'Referral',
+            ownerRole: 'intake',
+            exitCriteria: [{ op: 'present', property: 'intake_form_received' }],
+          },
           {
             id: ids[1],
             label: 'Intake Completed',
             ownerRole: 'intake',
-            sla: { target: '2d', basis: 'calendar', pauseWhen: [{ op: 'equals', property: 'waiting_on', value: 'patient' }] },
+            sla: {
+              target: '2d',
+              basis: 'calendar',
+              pauseWhen: [{ op: 'equals', property: 'waiting_on', value: 'patient' }],
+            },
           },
-          { id: ids[2], label: 'Scheduled', ownerRole: 'intake', entryCriteria: [{ op: 'present', property: 'dealname' }] },
+          {
+            id: ids[2],
+            label: 'Scheduled',
+            ownerRole: 'intake',
+            entryCriteria: [{ op: 'present', property: 'dealname' }],
+          },
           { id: ids[3], label: 'Done', ownerRole: 'intake', closed: true },
         ],
       },

@@ -28,7 +28,8 @@ function decodeOne(text: string, position: number): Buffer {
     throw new EncryptionKeyError(
       `${where}: expected 32 random bytes as 64 hex digits or 44 base64 characters (e.g. \`openssl rand -base64 32\`)`,
     );
-  if (key.length !== 32) throw new EncryptionKeyError(`${where}: decodes to ${key.length} bytes, expected 32`);
+  if (key.length !== 32)
+    throw new EncryptionKeyError(`${where}: decodes to ${key.length} bytes, expected 32`);
   return key;
 }
 
@@ -42,7 +43,8 @@ export function keyId(key: Buffer): string {
 
 export function parseKeyRing(raw: string): KeyRing {
   const parts = raw.split(',').map((p) => p.trim());
-  if (parts.length === 0 || parts.some((p) => p === '')) throw new EncryptionKeyError('expected one or more comma-separated keys, none empty');
+  if (parts.length === 0 || parts.some((p) => p === ''))
+    throw new EncryptionKeyError('expected one or more comma-separated keys, none empty');
   const keys = parts.map((p, i) => {
     const key = decodeOne(p, i + 1);
     return { id: keyId(key), key };

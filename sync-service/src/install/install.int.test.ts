@@ -5,7 +5,15 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadExamplePlaybook, PROPERTY_GROUP, WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
-import { manualClock, SandboxPortal, seedFromPlaybook, signV3, startSandboxServer, type ManualClock, type SandboxServer } from '../../../test/sandbox';
+import {
+  manualClock,
+  SandboxPortal,
+  seedFromPlaybook,
+  signV3,
+  startSandboxServer,
+  type ManualClock,
+  type SandboxServer,
+} from '../../../test/sandbox';
 import { ConfigError, loadConfig } from '../config';
 import { createApp } from '../http/app';
 import { ReplayStore } from '../http/replay-store';
@@ -58,7 +66,11 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
     redirectUri: REDIRECT,
     tokens: store,
     registry,
-    provisionPortal: provisionerFor({ caller, playbooks, zones: new AccountTimeZones(redis, redisKeys(prefix)) }),
+    provisionPortal: provisionerFor({
+      caller,
+      playbooks,
+      zones: new AccountTimeZones(redis, redisKeys(prefix)),
+    }),
     tokenCache: tokens,
     log,
     basePath: server.url,
@@ -80,7 +92,11 @@ function buildApp(over: { stateTtlMs?: number; provisionPortal?: ProvisionPortal
 }
 
 /** The install router for a second sandbox portal (same app credentials), with its own provisioning. */
-function otherPortalApp(other: SandboxPortal, otherServer: SandboxServer, provisionPortal: ProvisionPortal): Express {
+function otherPortalApp(
+  other: SandboxPortal,
+  otherServer: SandboxServer,
+  provisionPortal: ProvisionPortal,
+): Express {
   const router = createOAuthRouter({
     clientId: other.clientId,
     clientSecret: other.clientSecret,
@@ -118,18 +134,29 @@ const callback = (app: Express, q: Record<string, string>, cookie?: string) => {
   return cookie ? r.set('Cookie', cookie) : r;
 };
 const tokenRequests = () => portal.count('POST', '/oauth/v1/token');
-const storedKeys = async () => (await redis.keys(`${prefix}:*`)).filter((k) => !k.includes(':oauth:state:') && !k.includes(':rl:')).sort();
+const storedKeys = async () =>
+  (await redis.keys(`${prefix}:*`)).filter((k) => !k.includes(':oauth:state:') && !k.includes(':rl:')).sort();
 
 beforeAll(async () => {
   clock = manualClock(Date.now());
   // The installing user (token info's user_id) is the portal's first owner's user.
-  ({ portal, server } = await startSandboxPortal({ now: clock.now, owners: [{ id: '501', email: 'admin@clinic.test' }] }));
+  ({ portal, server } = await startSandboxPortal({
+    now: clock.now,
+    owners: [{ id: '501', email: 'admin@clinic.test' }],
+  }));
   redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
   portalId = String(portal.portalId);
   store = new EncryptedRedisTokenStore({ redis, prefix, keys: KEY });
   registry = new InstallRegistry(redis, prefix, clock.now);
   tokens = new ReloadableTokenProvider(
-    () => new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url, now: clock.now }),
+    () =>
+      new OAuthTokenProvider({
+        clientId: portal.clientId,
+        clientSecret: portal.clientSecret,
+        store,
+        basePath: server.url,
+        now: clock.now,
+      }),
   );
   caller = sandboxCaller({ portal, server }, { redis, prefix, tokens });
   playbooks = new PlaybookStore(redis, redisKeys(prefix), silentLogger);
@@ -183,7 +210,9 @@ describe('GET /oauth/callback: a state we issued must match; none issued, none r
 
     // Well-formed but signed with another secret, or tampered (expiry pushed out): refused even with a matching cookie.
     const foreign = new OAuthStateSigner('not-the-client-secret', 600_000, clock.now).issue();
-    const r2 = await callback(app, { code: mintCode(), state: foreign }, `sk_oauth_state=${foreign}`).expect(400);
+    const r2 = await callback(app, { code: mintCode(), state: foreign }, `sk_oauth_state=${foreign}`).expect(
+      400,
+    );
     expect(r2.text).toContain('not recognised');
     const [nonce, , mac] = state.split('.');
     const tampered = `${nonce}.${(clock.now() + 86_400_000).toString(36)}.${mac}`;
@@ -207,7 +236,7 @@ describe('GET /oauth/callback: a state we issued must match; none issued, none r
     expect(await storedKeys()).toEqual(before);
   });
 
-  it('HubSpot refusing the code (unknown code): 400 naming HubSpot\'s reason, nothing stored, code never logged', async () => {
+  it("HubSpot refusing the code (unknown code): 400 naming HubSpot's reason, nothing stored, code never logged", async () => {
     const app = buildApp();
     const { state, cookie } = await startInstall(app);
     const before = await storedKeys();
@@ -243,7 +272,9 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['referrer-policy']).toBe('no-referrer');
     expect(res.text).toContain('Stagekeeper is connected');
-    expect(res.text).toContain(`Properties provisioned (${WRITTEN_BACK_PROPERTIES.length}/${WRITTEN_BACK_PROPERTIES.length})`);
+    expect(res.text).toContain(
+      `Properties provisioned (${WRITTEN_BACK_PROPERTIES.length}/${WRITTEN_BACK_PROPERTIES.length})`,
+    );
     // The portal's pipelines do not fit the starter playbook: none published, no mismatch noise (issues: [] below).
     expect(res.text).toContain('No playbook yet: publish one from the app');
 
@@ -281,11 +312,13 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
 
     // Provisioning reached the portal with the installed token.
     expect(portal.catalogs.deals.getGroup(PROPERTY_GROUP.name).label).toBe(PROPERTY_GROUP.label);
-    for (const p of WRITTEN_BACK_PROPERTIES) expect(portal.catalogs.deals.get(p.name)?.groupName).toBe(PROPERTY_GROUP.name);
+    for (const p of WRITTEN_BACK_PROPERTIES)
+      expect(portal.catalogs.deals.get(p.name)?.groupName).toBe(PROPERTY_GROUP.name);
 
     // Nothing secret in the logs.
     const logs = logLines.join('');
-    for (const secret of [code, state, stored!.accessToken, stored!.refreshToken]) expect(logs).not.toContain(secret);
+    for (const secret of [code, state, stored!.accessToken, stored!.refreshToken])
+      expect(logs).not.toContain(secret);
     expect(logs).toContain('app installed');
 
     // Replaying the callback URL: HubSpot's codes are single use, so nothing changes.
@@ -321,12 +354,26 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
 
   it('an unreadable blob fails that portal with a clear error, without crashing or touching other portals', async () => {
     const other = '99887766';
-    await store.set(other, { accessToken: 'x-access', refreshToken: 'x-refresh', expiresAt: clock.now() + 60 * 60_000 });
+    await store.set(other, {
+      accessToken: 'x-access',
+      refreshToken: 'x-refresh',
+      expiresAt: clock.now() + 60 * 60_000,
+    });
     const good = await redis.get(keys.tokens(other));
     await redis.set(keys.tokens(other), `${good!.slice(0, -6)}AAAAAA`);
-    await expect(store.get(other)).rejects.toMatchObject({ name: 'StoredTokensUnreadableError', reason: 'auth_failed', portalId: other });
+    await expect(store.get(other)).rejects.toMatchObject({
+      name: 'StoredTokensUnreadableError',
+      reason: 'auth_failed',
+      portalId: other,
+    });
 
-    const provider = new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url, now: clock.now });
+    const provider = new OAuthTokenProvider({
+      clientId: portal.clientId,
+      clientSecret: portal.clientSecret,
+      store,
+      basePath: server.url,
+      now: clock.now,
+    });
     await expect(provider.accessToken(other)).rejects.toBeInstanceOf(StoredTokensUnreadableError);
     await expect(provider.accessToken(portalId)).resolves.toBeTruthy();
 
@@ -339,7 +386,11 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
   it('a store with a different key cannot read the tokens', async () => {
     const wrong = new EncryptedRedisTokenStore({ redis, prefix, keys: randomBytes(32).toString('hex') });
     await expect(wrong.get(portalId)).rejects.toMatchObject({ reason: 'unknown_key' });
-    const rotated = new EncryptedRedisTokenStore({ redis, prefix, keys: `${randomBytes(32).toString('hex')},${KEY}` });
+    const rotated = new EncryptedRedisTokenStore({
+      redis,
+      prefix,
+      keys: `${randomBytes(32).toString('hex')},${KEY}`,
+    });
     expect((await rotated.get(portalId))?.accessToken).toBe(await tokens.accessToken(portalId));
   });
 
@@ -362,7 +413,10 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     const ts = clock.now();
     return request(app)
       .post(url)
-      .set('X-HubSpot-Signature-v3', signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts))
+      .set(
+        'X-HubSpot-Signature-v3',
+        signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts),
+      )
       .set('X-HubSpot-Request-Timestamp', String(ts));
   };
 
@@ -380,7 +434,11 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
   it('uninstall checks the signature headers before reading a body, and refuses a replayed signed request', async () => {
     const app = buildApp();
     // No signature headers and a body over the route's limit: refused for the headers (401), not read (413).
-    const unsigned = await request(app).post(`/oauth/uninstall?portalId=${portalId}`).type('application/json').send('x'.repeat(64 * 1024)).expect(401);
+    const unsigned = await request(app)
+      .post(`/oauth/uninstall?portalId=${portalId}`)
+      .type('application/json')
+      .send('x'.repeat(64 * 1024))
+      .expect(401);
     expect(unsigned.body.error.code).toBe('bad_signature');
     // The same signed request twice within the signature window: the second is refused as a replay.
     const installer = String(portal.owners.first()!.userId);
@@ -389,7 +447,10 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     const send = () =>
       request(app)
         .post(url)
-        .set('X-HubSpot-Signature-v3', signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts))
+        .set(
+          'X-HubSpot-Signature-v3',
+          signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts),
+        )
         .set('X-HubSpot-Request-Timestamp', String(ts));
     await send().expect(403);
     const again = await send().expect(409);
@@ -406,7 +467,10 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     const res = await request(app)
       .post(url)
       // HubSpot signs the URL with %40 decoded (see webhooks/signature.ts).
-      .set('X-HubSpot-Signature-v3', signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts))
+      .set(
+        'X-HubSpot-Signature-v3',
+        signV3(portal.clientSecret, 'POST', `${PUBLIC_URL}${url.replace('%40', '@')}`, '', ts),
+      )
       .set('X-HubSpot-Request-Timestamp', String(ts))
       .expect(200);
     expect(res.body).toEqual({ portalId: Number(portalId), installed: false });
@@ -415,13 +479,28 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(await store.get(portalId)).toBeNull();
     expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(0);
     expect(await redis.exists(redisKeys(prefix).sweepCursor(portalId))).toBe(0);
-    expect(() => portal.tokens.exchange(new URLSearchParams({ grant_type: 'refresh_token', client_id: portal.clientId, client_secret: portal.clientSecret, refresh_token: refreshToken }))).toThrow(/refresh token/);
+    expect(() =>
+      portal.tokens.exchange(
+        new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: portal.clientId,
+          client_secret: portal.clientSecret,
+          refresh_token: refreshToken,
+        }),
+      ),
+    ).toThrow(/refresh token/);
     const status = await registry.get(portalId);
     expect(status).toMatchObject({ installed: false, uninstalledAt: new Date(ts).toISOString() });
     expect(await redis.exists(keys.admins(portalId))).toBe(0);
 
     // A fresh provider (another process) has nothing to use for this portal any more.
-    const provider = new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url, now: clock.now });
+    const provider = new OAuthTokenProvider({
+      clientId: portal.clientId,
+      clientSecret: portal.clientSecret,
+      store,
+      basePath: server.url,
+      now: clock.now,
+    });
     await expect(provider.accessToken(portalId)).rejects.toBeInstanceOf(NoTokenError);
     expect(logLines.join('')).not.toContain(refreshToken);
   });
@@ -450,7 +529,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
   });
 });
 
-describe('uninstalled on HubSpot\'s side', () => {
+describe("uninstalled on HubSpot's side", () => {
   it('the first call after the uninstall gets a 401, the refresh is refused, and the portal is disconnected', async () => {
     await callback(buildApp(), { code: mintCode() }).expect(200);
     const { refreshToken } = (await store.get(portalId))!;
@@ -460,7 +539,12 @@ describe('uninstalled on HubSpot\'s side', () => {
       store,
       basePath: server.url,
       now: clock.now,
-      onRefreshRefused: (p) => uninstalledInHubSpot(registry, p, createLogger('debug', { write: (l: string) => void logLines.push(l) })),
+      onRefreshRefused: (p) =>
+        uninstalledInHubSpot(
+          registry,
+          p,
+          createLogger('debug', { write: (l: string) => void logLines.push(l) }),
+        ),
     });
     const hubspot = sandboxCaller({ portal, server }, { redis, prefix, tokens: provider });
     await hubspot.call(portalId, 'deals.list', (c) => c.crm.deals.basicApi.getPage(1));
@@ -468,9 +552,14 @@ describe('uninstalled on HubSpot\'s side', () => {
     // An admin removes the app in HubSpot: its tokens stop working at once.
     portal.tokens.revokeRefreshToken(refreshToken);
     const mark = portal.requests.length;
-    const err = await hubspot.call(portalId, 'deals.list', (c) => c.crm.deals.basicApi.getPage(1)).catch((e: unknown) => e);
+    const err = await hubspot
+      .call(portalId, 'deals.list', (c) => c.crm.deals.basicApi.getPage(1))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HubSpotRequestError);
-    expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(['GET /crm/v3/objects/deals 401', 'POST /oauth/v1/token 400']);
+    expect(portal.requests.slice(mark).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'GET /crm/v3/objects/deals 401',
+      'POST /oauth/v1/token 400',
+    ]);
 
     const status = await registry.get(portalId);
     expect(status).toMatchObject({ installed: false, uninstalledAt: new Date(clock.now()).toISOString() });
@@ -478,13 +567,26 @@ describe('uninstalled on HubSpot\'s side', () => {
     expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(0);
     expect(logLines.join('')).toContain('app was uninstalled in HubSpot');
     // Later calls fail fast without a token instead of knocking on HubSpot.
-    await expect(new OAuthTokenProvider({ clientId: portal.clientId, clientSecret: portal.clientSecret, store, basePath: server.url }).accessToken(portalId)).rejects.toBeInstanceOf(NoTokenError);
+    await expect(
+      new OAuthTokenProvider({
+        clientId: portal.clientId,
+        clientSecret: portal.clientSecret,
+        store,
+        basePath: server.url,
+      }).accessToken(portalId),
+    ).rejects.toBeInstanceOf(NoTokenError);
   });
 });
 
 describe('Sensitive Data portals', () => {
   it('a criteria property held as Sensitive Data is named as unreadable without the optional scope, and fine with it', async () => {
-    portal.catalogs.deals.create({ name: 'waiting_on', label: 'Waiting on', type: 'string', fieldType: 'text', groupName: 'dealinformation' });
+    portal.catalogs.deals.create({
+      name: 'waiting_on',
+      label: 'Waiting on',
+      type: 'string',
+      fieldType: 'text',
+      groupName: 'dealinformation',
+    });
     portal.catalogs.deals.markSensitive('waiting_on');
     const app = buildApp();
 
@@ -506,7 +608,15 @@ describe('Sensitive Data portals', () => {
     const deal = portal.ui.createDeal({ dealname: 'Sensitive', waiting_on: 'patient' });
     const read = async (scopes: string[]) => {
       const code = portal.tokens.issueCode(REDIRECT, scopes);
-      const t = portal.tokens.exchange(new URLSearchParams({ grant_type: 'authorization_code', client_id: portal.clientId, client_secret: portal.clientSecret, redirect_uri: REDIRECT, code }));
+      const t = portal.tokens.exchange(
+        new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: portal.clientId,
+          client_secret: portal.clientSecret,
+          redirect_uri: REDIRECT,
+          code,
+        }),
+      );
       const client = new Client({ accessToken: t.access_token as string, basePath: server.url });
       return (await client.crm.deals.basicApi.getById(deal.id, ['waiting_on', 'dealname'])).properties;
     };
@@ -515,7 +625,7 @@ describe('Sensitive Data portals', () => {
   });
 });
 
-describe('installs started on HubSpot\'s side (app listing, project install link)', () => {
+describe("installs started on HubSpot's side (app listing, project install link)", () => {
   it('a callback with a code and no state or cookie installs the portal: nothing was issued, so nothing is required', async () => {
     await registry.markUninstalled(portalId);
     const app = buildApp();
@@ -545,22 +655,42 @@ describe('installs started on HubSpot\'s side (app listing, project install link
 describe('a first install gets a usable playbook without the CLI', () => {
   it('a portal whose pipelines match the telehealth playbook gets it in force as version 1 at install', async () => {
     const pid = '40404';
-    const other = new SandboxPortal({ now: clock.now, portalId: Number(pid), clientId: portal.clientId, clientSecret: portal.clientSecret });
+    const other = new SandboxPortal({
+      now: clock.now,
+      portalId: Number(pid),
+      clientId: portal.clientId,
+      clientSecret: portal.clientSecret,
+    });
     const telehealth = loadExamplePlaybook('telehealth');
     seedFromPlaybook(other, telehealth);
     const otherServer = await startSandboxServer({ portal: other });
     try {
       const otherTokens = new ReloadableTokenProvider(
-        () => new OAuthTokenProvider({ clientId: other.clientId, clientSecret: other.clientSecret, store, basePath: otherServer.url, now: clock.now }),
+        () =>
+          new OAuthTokenProvider({
+            clientId: other.clientId,
+            clientSecret: other.clientSecret,
+            store,
+            basePath: otherServer.url,
+            now: clock.now,
+          }),
       );
-      const otherCaller = sandboxCaller({ portal: other, server: otherServer }, { redis, prefix, tokens: otherTokens });
+      const otherCaller = sandboxCaller(
+        { portal: other, server: otherServer },
+        { redis, prefix, tokens: otherTokens },
+      );
       const app = otherPortalApp(other, otherServer, provisionerFor({ caller: otherCaller, playbooks }));
       expect(await playbooks.current(pid)).toBeNull();
-      const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]) }).expect(200);
+      const res = await callback(app, {
+        code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]),
+      }).expect(200);
       expect(res.text).toContain(`match the ${telehealth.name} playbook, so it is in force as version 1`);
       const current = await playbooks.current(pid);
       expect(current).toMatchObject({ version: 1, playbook: { name: telehealth.name } });
-      expect((await registry.get(pid)).provisioning).toMatchObject({ state: 'complete', checkedPlaybook: true });
+      expect((await registry.get(pid)).provisioning).toMatchObject({
+        state: 'complete',
+        checkedPlaybook: true,
+      });
     } finally {
       await otherServer.close();
       await registry.markUninstalled(pid);
@@ -570,20 +700,35 @@ describe('a first install gets a usable playbook without the CLI', () => {
 
 describe('provisioning outcomes in the install status', () => {
   it('provisioning failing during install: tokens kept, portal registered, status failed with one sentence', async () => {
-    const other = new SandboxPortal({ now: clock.now, portalId: 31337, clientId: portal.clientId, clientSecret: portal.clientSecret });
+    const other = new SandboxPortal({
+      now: clock.now,
+      portalId: 31337,
+      clientId: portal.clientId,
+      clientSecret: portal.clientSecret,
+    });
     const otherServer = await startSandboxServer({ portal: other });
     try {
       const app = otherPortalApp(other, otherServer, async () => {
-        throw Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: { status: 'error', category: 'MISSING_SCOPES' } });
+        throw Object.assign(new Error('HTTP-Code: 403'), {
+          code: 403,
+          body: { status: 'error', category: 'MISSING_SCOPES' },
+        });
       });
       const { state, cookie } = await startInstall(app);
-      const res = await callback(app, { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]), state }, cookie).expect(200);
+      const res = await callback(
+        app,
+        { code: other.tokens.issueCode(REDIRECT, [...REQUIRED_SCOPES]), state },
+        cookie,
+      ).expect(200);
       expect(res.text).toContain('setup incomplete');
       expect(await store.get('31337')).not.toBeNull();
       expect(await redis.sismember(redisKeys(prefix).portals(), '31337')).toBe(1);
       const status = await registry.get('31337');
       expect(status.installed).toBe(true);
-      expect(status.provisioning).toMatchObject({ state: 'failed', error: expect.stringMatching(/^HubSpot refused a provisioning request \(403\)/) });
+      expect(status.provisioning).toMatchObject({
+        state: 'failed',
+        error: expect.stringMatching(/^HubSpot refused a provisioning request \(403\)/),
+      });
     } finally {
       await otherServer.close();
       await registry.markUninstalled('31337');
@@ -600,7 +745,9 @@ describe('provisioning outcomes in the install status', () => {
         created: names.slice(2),
         existing: [],
         updated: [],
-        mismatches: [`property "${names[0]}" exists with type "string", Stagekeeper writes "enumeration": change or delete it in HubSpot`],
+        mismatches: [
+          `property "${names[0]}" exists with type "string", Stagekeeper writes "enumeration": change or delete it in HubSpot`,
+        ],
         missingProperties: [],
         unreadableProperties: [],
         warnings: [],
@@ -617,32 +764,58 @@ describe('provisioning outcomes in the install status', () => {
     expect(status.provisioning.issues).toHaveLength(1);
 
     await redis.hset(keys.status('777'), 'install', '{not json');
-    expect(await registry.get('777')).toMatchObject({ installed: false, installedAt: null, provisioning: { state: 'failed' } });
+    expect(await registry.get('777')).toMatchObject({
+      installed: false,
+      installedAt: null,
+      provisioning: { state: 'failed' },
+    });
     await redis.del(keys.status('777'));
   });
 });
 
 describe('createTokenProvider', () => {
   const env = (extra: Record<string, string>) =>
-    loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', KEY_PREFIX: prefix, HUBSPOT_CLIENT_SECRET: 'secret', LOG_LEVEL: 'silent', PUBLIC_URL, ...extra });
+    loadConfig({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      KEY_PREFIX: prefix,
+      HUBSPOT_CLIENT_SECRET: 'secret',
+      LOG_LEVEL: 'silent',
+      PUBLIC_URL,
+      ...extra,
+    });
 
   it('static token mode: a private-app token for one portal, registered at start', async () => {
-    const mode = await createTokenProvider(env({ HUBSPOT_ACCESS_TOKEN: 'pat-na1-static', HUBSPOT_PORTAL_ID: '5550001' }), redis);
+    const mode = await createTokenProvider(
+      env({ HUBSPOT_ACCESS_TOKEN: 'pat-na1-static', HUBSPOT_PORTAL_ID: '5550001' }),
+      redis,
+    );
     expect(mode.kind).toBe('static');
     expect(mode.tokens).toBeInstanceOf(StaticTokenProvider);
     expect(await mode.tokens.accessToken('5550001')).toBe('pat-na1-static');
     await expect(mode.tokens.accessToken('5550002')).rejects.toBeInstanceOf(NoTokenError);
     expect(await redis.sismember(redisKeys(prefix).portals(), '5550001')).toBe(1);
-    expect(await mode.registry.get('5550001')).toMatchObject({ installed: true, mode: 'static', scopes: null, missingScopes: [] });
+    expect(await mode.registry.get('5550001')).toMatchObject({
+      installed: true,
+      mode: 'static',
+      scopes: null,
+      missingScopes: [],
+    });
   });
 
   it('OAuth mode: encrypted Redis store behind the refreshing provider; the callback URL from PUBLIC_URL', async () => {
-    const mode = await createTokenProvider(env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL: PUBLIC_URL }), redis);
+    const mode = await createTokenProvider(
+      env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL: PUBLIC_URL }),
+      redis,
+    );
     expect(mode.kind).toBe('oauth');
     if (mode.kind !== 'oauth') return;
     expect(mode.tokens).toBeInstanceOf(ReloadableTokenProvider);
     expect(mode.redirectUri).toBe(REDIRECT);
-    await mode.store.set('5550003', { accessToken: 'a', refreshToken: 'r', expiresAt: Date.now() + 3600_000 });
+    await mode.store.set('5550003', {
+      accessToken: 'a',
+      refreshToken: 'r',
+      expiresAt: Date.now() + 3600_000,
+    });
     expect(await mode.tokens.accessToken('5550003')).toBe('a');
     await mode.store.delete('5550003');
 
@@ -652,9 +825,17 @@ describe('createTokenProvider', () => {
       enqueue: async () => undefined,
       readiness: async () => {},
       log: silentLogger,
-      routers: [installRoutes(mode, { config: env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL }), redis, log: silentLogger })],
+      routers: [
+        installRoutes(mode, {
+          config: env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL }),
+          redis,
+          log: silentLogger,
+        }),
+      ],
     }) as unknown as Express;
-    const location = new URL((await request(app).get('/oauth/install').expect(302)).headers.location as string);
+    const location = new URL(
+      (await request(app).get('/oauth/install').expect(302)).headers.location as string,
+    );
     expect(location.searchParams.get('client_id')).toBe('cid');
     expect(location.searchParams.get('redirect_uri')).toBe(REDIRECT);
   });
@@ -664,19 +845,28 @@ describe('createTokenProvider', () => {
     const mode = await createTokenProvider(config, redis);
     if (mode.kind !== 'oauth') throw new Error('expected OAuth mode');
     expect(() => installRoutes(mode, { config, redis, log: silentLogger })).toThrow(/PUBLIC_URL: required/);
-    expect(() => env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL: '' })).toThrow(/PUBLIC_URL: required when SANDBOX is off/);
+    expect(() => env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY, PUBLIC_URL: '' })).toThrow(
+      /PUBLIC_URL: required when SANDBOX is off/,
+    );
   });
 
   it('the burst budget defaults to 110/10 s for an OAuth app and 190 for a private app; RATE_LIMIT_PER_10S overrides', () => {
     expect(env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: KEY }).hubspot.rateLimitPer10s).toBe(110);
     expect(env({ HUBSPOT_ACCESS_TOKEN: 'pat', HUBSPOT_PORTAL_ID: '1' }).hubspot.rateLimitPer10s).toBe(190);
-    expect(env({ HUBSPOT_ACCESS_TOKEN: 'pat', HUBSPOT_PORTAL_ID: '1', RATE_LIMIT_PER_10S: '100' }).hubspot.rateLimitPer10s).toBe(100);
+    expect(
+      env({ HUBSPOT_ACCESS_TOKEN: 'pat', HUBSPOT_PORTAL_ID: '1', RATE_LIMIT_PER_10S: '100' }).hubspot
+        .rateLimitPer10s,
+    ).toBe(100);
   });
 
   it('OAuth mode without TOKEN_ENCRYPTION_KEY is a configuration error; a malformed key is refused at load', async () => {
     await expect(createTokenProvider(env({ HUBSPOT_CLIENT_ID: 'cid' }), redis)).rejects.toThrow(ConfigError);
-    await expect(createTokenProvider(env({ HUBSPOT_CLIENT_ID: 'cid' }), redis)).rejects.toThrow(/TOKEN_ENCRYPTION_KEY: required/);
-    expect(() => env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: 'too-short-secret' })).toThrow(/TOKEN_ENCRYPTION_KEY: key 1: expected 32 random bytes/);
+    await expect(createTokenProvider(env({ HUBSPOT_CLIENT_ID: 'cid' }), redis)).rejects.toThrow(
+      /TOKEN_ENCRYPTION_KEY: required/,
+    );
+    expect(() => env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: 'too-short-secret' })).toThrow(
+      /TOKEN_ENCRYPTION_KEY: key 1: expected 32 random bytes/,
+    );
     try {
       env({ HUBSPOT_CLIENT_ID: 'cid', TOKEN_ENCRYPTION_KEY: 'too-short-secret' });
     } catch (err) {

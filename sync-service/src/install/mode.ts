@@ -36,24 +36,47 @@ export type TokenModeOptions = {
   clock?: () => number;
 };
 
-export async function createTokenProvider(config: Config, redis: Redis, opts: TokenModeOptions = {}): Promise<TokenMode> {
+export async function createTokenProvider(
+  config: Config,
+  redis: Redis,
+  opts: TokenModeOptions = {},
+): Promise<TokenMode> {
   const hs = config.hubspot;
   const registry = new InstallRegistry(redis, config.keyPrefix, opts.clock);
 
   if (hs.accessToken) {
-    if (!hs.portalId) throw new ConfigError(['HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set (a static token belongs to one portal)']);
+    if (!hs.portalId)
+      throw new ConfigError([
+        'HUBSPOT_PORTAL_ID: required when HUBSPOT_ACCESS_TOKEN is set (a static token belongs to one portal)',
+      ]);
     await registry.markInstalled(hs.portalId, { mode: 'static', scopes: null });
     // Keyed by portal, so a webhook or job for any other portal fails with NoTokenError instead of using this token.
-    return { kind: 'static', tokens: new StaticTokenProvider({ [hs.portalId]: hs.accessToken }), registry, portalId: hs.portalId };
+    return {
+      kind: 'static',
+      tokens: new StaticTokenProvider({ [hs.portalId]: hs.accessToken }),
+      registry,
+      portalId: hs.portalId,
+    };
   }
 
   const problems: string[] = [];
-  if (!hs.clientId) problems.push('HUBSPOT_CLIENT_ID: required for OAuth installs (or set HUBSPOT_ACCESS_TOKEN for one portal)');
+  if (!hs.clientId)
+    problems.push(
+      'HUBSPOT_CLIENT_ID: required for OAuth installs (or set HUBSPOT_ACCESS_TOKEN for one portal)',
+    );
   if (!hs.clientSecret) problems.push('HUBSPOT_CLIENT_SECRET: required for OAuth installs');
-  if (!hs.tokenEncryptionKey) problems.push('TOKEN_ENCRYPTION_KEY: required for OAuth installs (tokens are encrypted at rest); generate one with `openssl rand -base64 32`');
+  if (!hs.tokenEncryptionKey)
+    problems.push(
+      'TOKEN_ENCRYPTION_KEY: required for OAuth installs (tokens are encrypted at rest); generate one with `openssl rand -base64 32`',
+    );
   if (problems.length) throw new ConfigError(problems);
 
-  const store = new EncryptedRedisTokenStore({ redis, prefix: config.keyPrefix, keys: parseKeyRing(hs.tokenEncryptionKey!), log: opts.log });
+  const store = new EncryptedRedisTokenStore({
+    redis,
+    prefix: config.keyPrefix,
+    keys: parseKeyRing(hs.tokenEncryptionKey!),
+    log: opts.log,
+  });
   const tokens = new ReloadableTokenProvider(
     () =>
       new OAuthTokenProvider({

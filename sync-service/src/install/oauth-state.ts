@@ -33,7 +33,8 @@ export class OAuthStateSigner {
     if (!m) return { ok: false, reason: 'malformed' };
     const expected = Buffer.from(this.mac(`${m[1]}.${m[2]}`));
     const got = Buffer.from(m[3]!);
-    if (expected.length !== got.length || !timingSafeEqual(expected, got)) return { ok: false, reason: 'forged' };
+    if (expected.length !== got.length || !timingSafeEqual(expected, got))
+      return { ok: false, reason: 'forged' };
     if (parseInt(m[2]!, 36) <= this.clock()) return { ok: false, reason: 'expired' };
     return { ok: true };
   }

@@ -70,7 +70,12 @@ export function hubspotPortalLookup(basePath?: string): LookupPortal {
   };
 }
 
-export function authorizeUrl(opts: { base?: string; clientId: string; redirectUri: string; state: string }): string {
+export function authorizeUrl(opts: {
+  base?: string;
+  clientId: string;
+  redirectUri: string;
+  state: string;
+}): string {
   const url = new URL(opts.base ?? HUBSPOT_AUTHORIZE_URL);
   url.searchParams.set('client_id', opts.clientId);
   url.searchParams.set('redirect_uri', opts.redirectUri);
@@ -98,7 +103,10 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     res.status(status).type('html').send(body);
   };
   const clearCookie = (res: Response) =>
-    res.append('Set-Cookie', `${STATE_COOKIE}=; Path=${callback.pathname}; Max-Age=0; HttpOnly; SameSite=Lax${secureCookie ? '; Secure' : ''}`);
+    res.append(
+      'Set-Cookie',
+      `${STATE_COOKIE}=; Path=${callback.pathname}; Max-Age=0; HttpOnly; SameSite=Lax${secureCookie ? '; Secure' : ''}`,
+    );
 
   router.get('/install', (_req, res) => {
     const state = states.issue();
@@ -108,7 +116,15 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
       `${STATE_COOKIE}=${state}; Path=${callback.pathname}; Max-Age=${ttlSeconds}; HttpOnly; SameSite=Lax${secureCookie ? '; Secure' : ''}`,
     );
     res.set('Cache-Control', 'no-store');
-    res.redirect(302, authorizeUrl({ base: opts.authorizeUrl, clientId: opts.clientId, redirectUri: opts.redirectUri, state }));
+    res.redirect(
+      302,
+      authorizeUrl({
+        base: opts.authorizeUrl,
+        clientId: opts.clientId,
+        redirectUri: opts.redirectUri,
+        state,
+      }),
+    );
   });
 
   router.get('/callback', async (req, res) => {
@@ -121,32 +137,108 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
     // forged link learns nothing), carry our signature and be unexpired. No state means HubSpot started the install.
     if (state) {
       if (cookie(req, STATE_COOKIE) !== state)
-        return html(res, 400, page('Install started in another browser', ['Finish the install in the browser that started it. Nothing was installed.'], restart));
+        return html(
+          res,
+          400,
+          page(
+            'Install started in another browser',
+            ['Finish the install in the browser that started it. Nothing was installed.'],
+            restart,
+          ),
+        );
       const verdict = states.verify(state);
       if (!verdict.ok) {
         opts.log.warn({ reason: verdict.reason }, 'oauth state rejected');
         return verdict.reason === 'expired'
-          ? html(res, 400, page('Install link expired', ['Each install link works for 10 minutes. Nothing was installed.'], restart))
-          : html(res, 400, page('Install link not recognised', ['The install link was not issued by this service. Nothing was installed.'], restart));
+          ? html(
+              res,
+              400,
+              page(
+                'Install link expired',
+                ['Each install link works for 10 minutes. Nothing was installed.'],
+                restart,
+              ),
+            )
+          : html(
+              res,
+              400,
+              page(
+                'Install link not recognised',
+                ['The install link was not issued by this service. Nothing was installed.'],
+                restart,
+              ),
+            );
       }
     }
     if (typeof q.error === 'string')
-      return html(res, 400, page('Install not completed', ['HubSpot did not authorize Stagekeeper, so nothing was installed.'], restart));
-    if (!code) return html(res, 400, page('Install link incomplete', ['The callback is missing its code, so nothing was installed.'], restart));
+      return html(
+        res,
+        400,
+        page(
+          'Install not completed',
+          ['HubSpot did not authorize Stagekeeper, so nothing was installed.'],
+          restart,
+        ),
+      );
+    if (!code)
+      return html(
+        res,
+        400,
+        page(
+          'Install link incomplete',
+          ['The callback is missing its code, so nothing was installed.'],
+          restart,
+        ),
+      );
     opts.log.info({ initiatedBy: state ? 'service' : 'hubspot' }, 'oauth callback accepted');
 
     const requestedAt = clock();
     let tokens: OAuthTokens;
     try {
-      const r = await oauthClient.oauth.tokensApi.create('authorization_code', code, opts.redirectUri, opts.clientId, opts.clientSecret);
+      const r = await oauthClient.oauth.tokensApi.create(
+        'authorization_code',
+        code,
+        opts.redirectUri,
+        opts.clientId,
+        opts.clientSecret,
+      );
       // Counted from when we asked, so the lifetime is never overestimated.
-      tokens = { accessToken: r.accessToken, refreshToken: r.refreshToken, expiresAt: requestedAt + r.expiresIn * 1000 };
+      tokens = {
+        accessToken: r.accessToken,
+        refreshToken: r.refreshToken,
+        expiresAt: requestedAt + r.expiresIn * 1000,
+      };
     } catch (err) {
       const f = classify(err);
-      opts.log.warn({ failure: f.kind, status: 'status' in f ? f.status : undefined, hubspotStatus: oauthStatusWord(err) }, 'oauth code exchange failed');
+      opts.log.warn(
+        {
+          failure: f.kind,
+          status: 'status' in f ? f.status : undefined,
+          hubspotStatus: oauthStatusWord(err),
+        },
+        'oauth code exchange failed',
+      );
       if (f.kind === 'request')
-        return html(res, 400, page('HubSpot refused the install', [`HubSpot rejected the authorization (${oauthStatusWord(err) ?? f.status}). Nothing was installed.`], restart));
-      return html(res, 502, page('HubSpot is unavailable', ['The install could not be completed because HubSpot did not answer. Nothing was installed.'], restart));
+        return html(
+          res,
+          400,
+          page(
+            'HubSpot refused the install',
+            [
+              `HubSpot rejected the authorization (${oauthStatusWord(err) ?? f.status}). Nothing was installed.`,
+            ],
+            restart,
+          ),
+        );
+      return html(
+        res,
+        502,
+        page(
+          'HubSpot is unavailable',
+          ['The install could not be completed because HubSpot did not answer. Nothing was installed.'],
+          restart,
+        ),
+      );
     }
 
     let identity: PortalIdentity;
@@ -154,42 +246,73 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
       identity = await lookupPortal(tokens.accessToken);
     } catch (err) {
       opts.log.warn({ failure: classify(err).kind }, 'oauth portal lookup failed');
-      return html(res, 502, page('HubSpot is unavailable', ['HubSpot did not say which account was installed. Nothing was stored.'], restart));
+      return html(
+        res,
+        502,
+        page(
+          'HubSpot is unavailable',
+          ['HubSpot did not say which account was installed. Nothing was stored.'],
+          restart,
+        ),
+      );
     }
     const { portalId } = identity;
 
     await opts.tokens.set(portalId, tokens);
     opts.tokenCache?.forget(portalId);
-    await opts.registry.markInstalled(portalId, { mode: 'oauth', scopes: identity.scopes, ...(identity.userId ? { admins: [identity.userId] } : {}) });
+    await opts.registry.markInstalled(portalId, {
+      mode: 'oauth',
+      scopes: identity.scopes,
+      ...(identity.userId ? { admins: [identity.userId] } : {}),
+    });
     const missing = missingScopes(identity.scopes);
     opts.log.info({ portalId, missingScopes: missing }, 'app installed');
 
     const lines: string[] = [];
     await opts.registry.markProvisioning(portalId);
     try {
-      const { report, checkedPlaybook, publishedStarter } = await opts.provisionPortal(portalId, { grantedScopes: identity.scopes });
+      const { report, checkedPlaybook, publishedStarter } = await opts.provisionPortal(portalId, {
+        grantedScopes: identity.scopes,
+      });
       await opts.registry.markProvisioned(portalId, report, { checkedPlaybook });
       const status = await opts.registry.get(portalId);
       const p = status.provisioning;
       lines.push(`Properties provisioned (${p.propertiesPresent}/${p.propertiesExpected}).`);
       if (publishedStarter)
-        lines.push(`Your pipelines match the ${publishedStarter.name} playbook, so it is in force as version ${publishedStarter.version}; tune it in the app's settings page.`);
-      else if (!checkedPlaybook) lines.push("No playbook yet: publish one from the app's settings page (no command line needed).");
+        lines.push(
+          `Your pipelines match the ${publishedStarter.name} playbook, so it is in force as version ${publishedStarter.version}; tune it in the app's settings page.`,
+        );
+      else if (!checkedPlaybook)
+        lines.push("No playbook yet: publish one from the app's settings page (no command line needed).");
       opts.log.info({ portalId, state: p.state, issues: p.issues.length }, 'install provisioning done');
       return html(
         res,
         200,
-        page('Stagekeeper is connected', [`HubSpot account ${portalId} is connected.`, ...lines, ...missingLine(missing)], undefined, p.issues),
+        page(
+          'Stagekeeper is connected',
+          [`HubSpot account ${portalId} is connected.`, ...lines, ...missingLine(missing)],
+          undefined,
+          p.issues,
+        ),
       );
     } catch (err) {
       const f = classify(err);
-      const error = f.kind === 'request' ? `HubSpot refused a provisioning request (${f.status})` : 'HubSpot was unavailable during provisioning';
-      await opts.registry.markProvisionFailed(portalId, `${error}; it is retried on the next playbook save or deploy.`);
+      const error =
+        f.kind === 'request'
+          ? `HubSpot refused a provisioning request (${f.status})`
+          : 'HubSpot was unavailable during provisioning';
+      await opts.registry.markProvisionFailed(
+        portalId,
+        `${error}; it is retried on the next playbook save or deploy.`,
+      );
       opts.log.warn({ portalId, failure: f.kind }, 'install provisioning failed');
       return html(
         res,
         200,
-        page('Stagekeeper is connected, setup incomplete', [`HubSpot account ${portalId} is connected, but ${error}.`, ...missingLine(missing)]),
+        page('Stagekeeper is connected, setup incomplete', [
+          `HubSpot account ${portalId} is connected, but ${error}.`,
+          ...missingLine(missing),
+        ]),
       );
     }
   });
@@ -210,9 +333,23 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
       // Any user of the portal can make the settings page send this; only the portal's admins may act on it.
       if (!(await opts.registry.isAdmin(portalId, userId))) {
         opts.log.warn({ portalId, userId }, 'uninstall refused: not an admin of the portal');
-        return res.status(403).json({ error: { code: 'forbidden', message: 'Only an admin of this HubSpot account can disconnect Stagekeeper.' } });
+        return res.status(403).json({
+          error: {
+            code: 'forbidden',
+            message: 'Only an admin of this HubSpot account can disconnect Stagekeeper.',
+          },
+        });
       }
-      await uninstallPortal({ tokens: opts.tokens, registry: opts.registry, revoke: opts.revoke, basePath: opts.basePath, log: opts.log }, portalId);
+      await uninstallPortal(
+        {
+          tokens: opts.tokens,
+          registry: opts.registry,
+          revoke: opts.revoke,
+          basePath: opts.basePath,
+          log: opts.log,
+        },
+        portalId,
+      );
       opts.tokenCache?.forget(portalId);
       return res.json({ portalId: Number(portalId), installed: false });
     } catch (err) {
@@ -225,7 +362,11 @@ export function createOAuthRouter(opts: OAuthRouterOptions): Router {
 }
 
 const missingLine = (missing: string[]) =>
-  missing.length ? [`HubSpot granted fewer scopes than Stagekeeper needs (missing: ${missing.join(', ')}); reinstall to grant them.`] : [];
+  missing.length
+    ? [
+        `HubSpot granted fewer scopes than Stagekeeper needs (missing: ${missing.join(', ')}); reinstall to grant them.`,
+      ]
+    : [];
 
 function cookie(req: Request, name: string): string | undefined {
   for (const part of (req.get('cookie') ?? '').split(';')) {

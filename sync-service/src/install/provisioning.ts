@@ -11,7 +11,10 @@ export type InstallProvisioning = {
   publishedStarter?: { name: string; version: number };
 };
 /** `grantedScopes`: what the install granted, so Sensitive Data properties the app may not read are reported. */
-export type ProvisionPortal = (portalId: string, opts?: { grantedScopes?: readonly string[] | null }) => Promise<InstallProvisioning>;
+export type ProvisionPortal = (
+  portalId: string,
+  opts?: { grantedScopes?: readonly string[] | null },
+) => Promise<InstallProvisioning>;
 
 let starter: Playbook | undefined;
 /**
@@ -32,7 +35,9 @@ export function starterPlaybook(): Playbook {
  */
 export function provisionerFor(deps: {
   caller: { forPortal(portalId: string): PortalCaller };
-  playbooks: Pick<PlaybookSource, 'current'> & { save(portalId: string, playbook: unknown): Promise<{ version: number }> };
+  playbooks: Pick<PlaybookSource, 'current'> & {
+    save(portalId: string, playbook: unknown): Promise<{ version: number }>;
+  };
   /** Learns the account's time zone while quota is left (the daily reset is midnight there). */
   zones?: Pick<AccountTimeZones, 'learn'>;
 }): ProvisionPortal {
@@ -41,15 +46,30 @@ export function provisionerFor(deps: {
     await deps.zones?.learn(client);
     const grantedScopes = opts.grantedScopes ?? null;
     const current = await deps.playbooks.current(portalId);
-    if (current) return { report: await provision({ client, playbook: current.playbook, grantedScopes }), checkedPlaybook: true };
+    if (current)
+      return {
+        report: await provision({ client, playbook: current.playbook, grantedScopes }),
+        checkedPlaybook: true,
+      };
 
     const candidate = starterPlaybook();
     const report = await provision({ client, playbook: candidate, grantedScopes });
     if (report.mismatches.length === 0) {
       const saved = await deps.playbooks.save(portalId, candidate);
-      return { report, checkedPlaybook: true, publishedStarter: { name: candidate.name, version: saved.version } };
+      return {
+        report,
+        checkedPlaybook: true,
+        publishedStarter: { name: candidate.name, version: saved.version },
+      };
     }
-    const propertiesOnly: ProvisionReport = { ...report, mismatches: [], missingProperties: [], unreadableProperties: [], warnings: [], ok: true };
+    const propertiesOnly: ProvisionReport = {
+      ...report,
+      mismatches: [],
+      missingProperties: [],
+      unreadableProperties: [],
+      warnings: [],
+      ok: true,
+    };
     return { report: propertiesOnly, checkedPlaybook: false };
   };
 }

@@ -46,7 +46,13 @@ type ProvisioningRecord = Omit<ProvisioningStatus, 'propertiesExpected'>;
 
 const EXPECTED = WRITTEN_BACK_PROPERTIES.length;
 
-const NO_INSTALL: InstallRecord = { installed: false, installedAt: null, uninstalledAt: null, mode: null, scopes: null };
+const NO_INSTALL: InstallRecord = {
+  installed: false,
+  installedAt: null,
+  uninstalledAt: null,
+  mode: null,
+  scopes: null,
+};
 const NO_PROVISIONING: ProvisioningRecord = {
   state: 'not_started',
   propertiesPresent: 0,
@@ -72,7 +78,11 @@ export class InstallRegistry {
 
   /** Always a full status: a portal never seen reads as not installed, provisioning not started. */
   async get(portalId: string): Promise<InstallStatus> {
-    const [installRaw, provRaw] = await this.redis.hmget(this.keys.status(portalId), 'install', 'provisioning');
+    const [installRaw, provRaw] = await this.redis.hmget(
+      this.keys.status(portalId),
+      'install',
+      'provisioning',
+    );
     const install = parse(installRaw, NO_INSTALL);
     const prov = parse(provRaw, NO_PROVISIONING);
     return {
@@ -87,7 +97,10 @@ export class InstallRegistry {
    * Records the install and adds the portal to the set the sweep walks. `admins`: HubSpot user ids who may change
    * the playbook and uninstall (the installing user for OAuth: HubSpot lets only super admins install apps).
    */
-  async markInstalled(portalId: string, opts: { mode: 'oauth' | 'static'; scopes: string[] | null; admins?: string[] }): Promise<void> {
+  async markInstalled(
+    portalId: string,
+    opts: { mode: 'oauth' | 'static'; scopes: string[] | null; admins?: string[] },
+  ): Promise<void> {
     const previous = parse(await this.redis.hget(this.keys.status(portalId), 'install'), NO_INSTALL);
     const record: InstallRecord = {
       installed: true,
@@ -97,7 +110,10 @@ export class InstallRegistry {
       mode: opts.mode,
       scopes: opts.scopes,
     };
-    const tx = this.redis.multi().hset(this.keys.status(portalId), 'install', JSON.stringify(record)).sadd(this.keys.portals(), portalId);
+    const tx = this.redis
+      .multi()
+      .hset(this.keys.status(portalId), 'install', JSON.stringify(record))
+      .sadd(this.keys.portals(), portalId);
     if (opts.admins?.length) tx.sadd(this.keys.admins(portalId), ...opts.admins);
     await tx.exec().then(execOk);
   }
@@ -108,17 +124,29 @@ export class InstallRegistry {
    */
   async isAdmin(portalId: string, userId: string | null): Promise<boolean> {
     if (userId === null || !/^\d{1,20}$/.test(userId)) return false;
-    const [status, member] = await Promise.all([this.get(portalId), this.redis.sismember(this.keys.admins(portalId), userId)]);
+    const [status, member] = await Promise.all([
+      this.get(portalId),
+      this.redis.sismember(this.keys.admins(portalId), userId),
+    ]);
     return status.installed && member === 1;
   }
 
   async markProvisioning(portalId: string): Promise<void> {
     const prev = parse(await this.redis.hget(this.keys.status(portalId), 'provisioning'), NO_PROVISIONING);
-    await this.writeProvisioning(portalId, { ...prev, state: 'in_progress', lastRunAt: this.iso(), error: null });
+    await this.writeProvisioning(portalId, {
+      ...prev,
+      state: 'in_progress',
+      lastRunAt: this.iso(),
+      error: null,
+    });
   }
 
   /** `checkedPlaybook`: false when the run had no playbook, so pipeline and criteria checks did not happen. */
-  async markProvisioned(portalId: string, report: ProvisionReport, opts: { checkedPlaybook: boolean }): Promise<void> {
+  async markProvisioned(
+    portalId: string,
+    report: ProvisionReport,
+    opts: { checkedPlaybook: boolean },
+  ): Promise<void> {
     const prev = parse(await this.redis.hget(this.keys.status(portalId), 'provisioning'), NO_PROVISIONING);
     const present = new Set([...report.created, ...report.existing, ...report.updated.map((u) => u.name)]);
     const ours = WRITTEN_BACK_PROPERTIES.filter((d) => present.has(d.name)).length;
@@ -126,8 +154,13 @@ export class InstallRegistry {
       ...report.mismatches,
       ...(opts.checkedPlaybook
         ? [
-            ...report.missingProperties.map((m) => `deal property "${m.property}" is read by the playbook but missing in the portal`),
-            ...(report.unreadableProperties ?? []).map((m) => `deal property "${m.property}" is ${m.sensitivity === 'sensitive' ? 'Sensitive' : 'Highly Sensitive'} Data the app cannot read: ${m.fix}`),
+            ...report.missingProperties.map(
+              (m) => `deal property "${m.property}" is read by the playbook but missing in the portal`,
+            ),
+            ...(report.unreadableProperties ?? []).map(
+              (m) =>
+                `deal property "${m.property}" is ${m.sensitivity === 'sensitive' ? 'Sensitive' : 'Highly Sensitive'} Data the app cannot read: ${m.fix}`,
+            ),
           ]
         : []),
     ];
@@ -135,7 +168,10 @@ export class InstallRegistry {
       state: ours === EXPECTED ? 'complete' : 'failed',
       propertiesPresent: ours,
       lastRunAt: prev.lastRunAt ?? this.iso(),
-      error: ours === EXPECTED ? null : `${EXPECTED - ours} Stagekeeper properties could not be created or updated`,
+      error:
+        ours === EXPECTED
+          ? null
+          : `${EXPECTED - ours} Stagekeeper properties could not be created or updated`,
       issues,
       warnings: report.warnings,
       checkedPlaybook: opts.checkedPlaybook,
@@ -145,7 +181,12 @@ export class InstallRegistry {
   /** `error` is shown to admins as is: one sentence, no property values. */
   async markProvisionFailed(portalId: string, error: string): Promise<void> {
     const prev = parse(await this.redis.hget(this.keys.status(portalId), 'provisioning'), NO_PROVISIONING);
-    await this.writeProvisioning(portalId, { ...prev, state: 'failed', lastRunAt: prev.lastRunAt ?? this.iso(), error });
+    await this.writeProvisioning(portalId, {
+      ...prev,
+      state: 'failed',
+      lastRunAt: prev.lastRunAt ?? this.iso(),
+      error,
+    });
   }
 
   /**
@@ -181,7 +222,8 @@ function parse<T extends object>(raw: string | null | undefined, fallback: T): T
   if (raw === null || raw === undefined) return fallback;
   try {
     const value = JSON.parse(raw) as unknown;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { ...fallback, ...(value as Partial<T>) };
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return { ...fallback, ...(value as Partial<T>) };
   } catch {
     // fall through
   }

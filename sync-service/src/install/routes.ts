@@ -25,9 +25,15 @@ export type InstallRoutesDeps = {
  * own caller over the same token provider and the same Redis rate limiter as the workers, so the router can be
  * built before the rest of the stack exists.
  */
-export function installRoutes(mode: Extract<TokenMode, { kind: 'oauth' }>, deps: InstallRoutesDeps): { path: string; router: Router } {
+export function installRoutes(
+  mode: Extract<TokenMode, { kind: 'oauth' }>,
+  deps: InstallRoutesDeps,
+): { path: string; router: Router } {
   const { config, redis, log } = deps;
-  if (!mode.redirectUri) throw new ConfigError(['PUBLIC_URL: required for OAuth installs (HubSpot redirects to PUBLIC_URL/oauth/callback)']);
+  if (!mode.redirectUri)
+    throw new ConfigError([
+      'PUBLIC_URL: required for OAuth installs (HubSpot redirects to PUBLIC_URL/oauth/callback)',
+    ]);
   const adapter = createHubSpotAdapter({
     redis,
     prefix: config.keyPrefix,

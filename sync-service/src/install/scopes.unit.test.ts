@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { authorizeUrl } from './oauth';
 import { CALLBACK_PATH, missingScopes, OPTIONAL_SCOPES, REQUIRED_SCOPES } from './scopes';
 
-const appMeta = JSON.parse(readFileSync(new URL('../../../hubspot-app/app/app-hsmeta.json', import.meta.url), 'utf8')) as {
+const appMeta = JSON.parse(
+  readFileSync(new URL('../../../hubspot-app/app/app-hsmeta.json', import.meta.url), 'utf8'),
+) as {
   config: { auth: { requiredScopes: string[]; optionalScopes: string[]; redirectUrls: string[] } };
 };
 
@@ -21,7 +23,13 @@ describe('scopes and redirect URL match the HubSpot app definition', () => {
 
 describe('authorizeUrl', () => {
   it('carries client id, redirect URI, space-separated scopes and the state', () => {
-    const url = new URL(authorizeUrl({ clientId: 'cid-1', redirectUri: 'https://sk.example.com/oauth/callback', state: 'st4te' }));
+    const url = new URL(
+      authorizeUrl({
+        clientId: 'cid-1',
+        redirectUri: 'https://sk.example.com/oauth/callback',
+        state: 'st4te',
+      }),
+    );
     expect(`${url.origin}${url.pathname}`).toBe('https://app.hubspot.com/oauth/authorize');
     expect(url.searchParams.get('client_id')).toBe('cid-1');
     expect(url.searchParams.get('redirect_uri')).toBe('https://sk.example.com/oauth/callback');
@@ -33,7 +41,9 @@ describe('authorizeUrl', () => {
 
 describe('missingScopes', () => {
   it('lists required scopes the token lacks; unknown scopes (static tokens) report none', () => {
-    expect(missingScopes(['oauth', 'crm.objects.deals.read'])).toEqual(REQUIRED_SCOPES.filter((s) => !['oauth', 'crm.objects.deals.read'].includes(s)));
+    expect(missingScopes(['oauth', 'crm.objects.deals.read'])).toEqual(
+      REQUIRED_SCOPES.filter((s) => !['oauth', 'crm.objects.deals.read'].includes(s)),
+    );
     expect(missingScopes([...REQUIRED_SCOPES, 'extra'])).toEqual([]);
     expect(missingScopes(null)).toEqual([]);
   });

@@ -33,12 +33,19 @@ export function seal(ring: KeyRing, purpose: string, portalId: string, plain: Bu
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad(purpose, portalId, id));
   const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return [FORMAT, id, iv.toString('base64url'), ct.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+  return [
+    FORMAT,
+    id,
+    iv.toString('base64url'),
+    ct.toString('base64url'),
+    cipher.getAuthTag().toString('base64url'),
+  ].join('.');
 }
 
 export function unseal(ring: KeyRing, purpose: string, portalId: string, blob: string): Buffer {
   const parts = blob.split('.');
-  if (parts.length !== 5 || parts[0] !== FORMAT || !parts.slice(1).every((p) => B64URL.test(p))) throw new UnsealError('malformed');
+  if (parts.length !== 5 || parts[0] !== FORMAT || !parts.slice(1).every((p) => B64URL.test(p)))
+    throw new UnsealError('malformed');
   const [, kid, ivText, ctText, tagText] = parts as [string, string, string, string, string];
   const entry = ring.byId.get(kid);
   if (!entry) throw new UnsealError('unknown_key');

@@ -31,7 +31,10 @@ export class StoredTokensUnreadableError extends Error {
 }
 
 export function encryptTokens(ring: KeyRing, portalId: string, tokens: OAuthTokens): string {
-  const plain = Buffer.from(JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.expiresAt }), 'utf8');
+  const plain = Buffer.from(
+    JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.expiresAt }),
+    'utf8',
+  );
   return seal(ring, PURPOSE, portalId, plain);
 }
 
@@ -51,7 +54,8 @@ export function decryptTokens(ring: KeyRing, portalId: string, blob: string): OA
     throw fail('bad_payload');
   }
   const t = json as { a?: unknown; r?: unknown; e?: unknown };
-  if (typeof t.a !== 'string' || typeof t.r !== 'string' || typeof t.e !== 'number' || !t.a || !t.r) throw fail('bad_payload');
+  if (typeof t.a !== 'string' || typeof t.r !== 'string' || typeof t.e !== 'number' || !t.a || !t.r)
+    throw fail('bad_payload');
   return { accessToken: t.a, refreshToken: t.r, expiresAt: t.e };
 }
 

@@ -4,7 +4,11 @@ import { EncryptionKeyError, keyRingProblem, parseKeyRing } from './encryption-k
 import { decryptTokens, encryptTokens, StoredTokensUnreadableError } from './token-store';
 
 const key = () => randomBytes(32);
-const tokens = { accessToken: `CN${'a'.repeat(200)}`, refreshToken: 'na1-refresh-0001', expiresAt: 1_772_460_000_000 };
+const tokens = {
+  accessToken: `CN${'a'.repeat(200)}`,
+  refreshToken: 'na1-refresh-0001',
+  expiresAt: 1_772_460_000_000,
+};
 
 function reasonOf(fn: () => unknown): string {
   try {
@@ -41,7 +45,8 @@ describe('token encryption', () => {
 
   it('rejects a flipped bit in the IV, ciphertext or tag', () => {
     const blob = encryptTokens(ring, '123', tokens);
-    for (const part of [2, 3, 4]) expect(reasonOf(() => decryptTokens(ring, '123', tamper(blob, part)))).toBe('auth_failed');
+    for (const part of [2, 3, 4])
+      expect(reasonOf(() => decryptTokens(ring, '123', tamper(blob, part)))).toBe('auth_failed');
   });
 
   it('rejects a blob moved to another portal (the portal id is authenticated)', () => {
@@ -60,7 +65,14 @@ describe('token encryption', () => {
 
   it('reports malformed blobs without throwing anything else', () => {
     const blob = encryptTokens(ring, '123', tokens);
-    for (const bad of ['', 'garbage', '{"accessToken":"x"}', blob.replace('sk1', 'sk9'), blob.split('.').slice(0, 4).join('.'), `${blob}.x`])
+    for (const bad of [
+      '',
+      'garbage',
+      '{"accessToken":"x"}',
+      blob.replace('sk1', 'sk9'),
+      blob.split('.').slice(0, 4).join('.'),
+      `${blob}.x`,
+    ])
       expect(reasonOf(() => decryptTokens(ring, '123', bad))).toBe('malformed');
     // A truncated tag would weaken authentication; it is refused, not tried.
     const parts = blob.split('.');
@@ -88,7 +100,9 @@ describe('token encryption', () => {
 describe('TOKEN_ENCRYPTION_KEY parsing', () => {
   it('accepts 32 bytes as hex, base64 and base64url', () => {
     const k = key();
-    const ids = [k.toString('hex'), k.toString('base64'), k.toString('base64url')].map((t) => parseKeyRing(t).current.id);
+    const ids = [k.toString('hex'), k.toString('base64'), k.toString('base64url')].map(
+      (t) => parseKeyRing(t).current.id,
+    );
     expect(new Set(ids).size).toBe(1);
   });
 

@@ -38,7 +38,10 @@ export async function uninstallPortal(deps: UninstallDeps, portalId: string): Pr
       await (deps.revoke ?? hubspotRevoker(deps.basePath))(tokens.refreshToken);
       revoked = true;
     } catch (err) {
-      deps.log.warn({ portalId, err: err instanceof Error ? { name: err.name } : undefined }, 'refresh token revoke failed; deleting locally anyway');
+      deps.log.warn(
+        { portalId, err: err instanceof Error ? { name: err.name } : undefined },
+        'refresh token revoke failed; deleting locally anyway',
+      );
     }
   }
   await deps.registry.markUninstalled(portalId);
@@ -52,7 +55,14 @@ export async function uninstallPortal(deps: UninstallDeps, portalId: string): Pr
  * credentials token), so a refused refresh, which follows the first 401, is how it is noticed. The portal is
  * disconnected as by an admin's uninstall (tokens, sweep membership, status), minus the revoke HubSpot did.
  */
-export async function uninstalledInHubSpot(registry: Pick<InstallRegistry, 'markUninstalled'>, portalId: string, log?: Logger): Promise<void> {
+export async function uninstalledInHubSpot(
+  registry: Pick<InstallRegistry, 'markUninstalled'>,
+  portalId: string,
+  log?: Logger,
+): Promise<void> {
   await registry.markUninstalled(portalId);
-  log?.warn({ portalId }, 'HubSpot refused the refresh token: the app was uninstalled in HubSpot or its access revoked; portal disconnected');
+  log?.warn(
+    { portalId },
+    'HubSpot refused the refresh token: the app was uninstalled in HubSpot or its access revoked; portal disconnected',
+  );
 }

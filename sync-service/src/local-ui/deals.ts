@@ -24,12 +24,18 @@ export type DealRow = {
 
 export const MAX_DEALS = 200;
 
-const stageOf = (playbook: Playbook | null, id: string) => playbook?.pipelines.flatMap((p) => p.stages).find((s) => s.id === id);
+const stageOf = (playbook: Playbook | null, id: string) =>
+  playbook?.pipelines.flatMap((p) => p.stages).find((s) => s.id === id);
 
-export async function dealRows(src: LocalUiSource): Promise<{ now: string; zone: string; speed: number; deals: DealRow[] }> {
+export async function dealRows(
+  src: LocalUiSource,
+): Promise<{ now: string; zone: string; speed: number; deals: DealRow[] }> {
   const now = src.clock();
   const ids = src.dealIds().slice(0, MAX_DEALS);
-  const [current, loaded] = await Promise.all([src.playbooks.current(src.portalId), src.states.loadMany(src.portalId, ids)]);
+  const [current, loaded] = await Promise.all([
+    src.playbooks.current(src.portalId),
+    src.states.loadMany(src.portalId, ids),
+  ]);
   const playbook = current?.playbook ?? null;
   const deals = ids.map((dealId, i): DealRow => {
     const state = loaded[i]?.state ?? null;
@@ -67,9 +73,21 @@ export async function dealRows(src: LocalUiSource): Promise<{ now: string; zone:
       zone: playbook ? taskZone(playbook, stageOf(playbook, view.stage.id)?.sla?.calendar) : 'UTC',
       warningAt: sla?.warningAt ?? null,
       breachedAt: sla?.breachedAt ?? null,
-      gate: view.gate.status === 'clear' ? null : { status: view.gate.status, missing: view.gate.missing, blockedTo: view.gate.blockedTo?.label ?? null },
+      gate:
+        view.gate.status === 'clear'
+          ? null
+          : {
+              status: view.gate.status,
+              missing: view.gate.missing,
+              blockedTo: view.gate.blockedTo?.label ?? null,
+            },
       breaches: state?.breachCount ?? 0,
     };
   });
-  return { now: new Date(now).toISOString(), zone: reportingZone(playbook ?? undefined), speed: src.speed, deals };
+  return {
+    now: new Date(now).toISOString(),
+    zone: reportingZone(playbook ?? undefined),
+    speed: src.speed,
+    deals,
+  };
 }

@@ -9,7 +9,8 @@ import { localWhatIf, playbookInForce } from './whatif';
 export type { LocalUiSource } from './source';
 
 /** Scripts only from this origin: labels shown on the page come from an editable playbook. */
-const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
 /**
  * The sandbox's local ops page (`/` and `/sandbox`) and its JSON endpoints. Mounted through startStack's routers
@@ -25,7 +26,11 @@ export function createLocalUi() {
     res.json(await fn(source));
   };
   const page = (_req: unknown, res: Response) => {
-    res.set({ 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
+    res.set({
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': CSP,
+      'Cache-Control': 'no-store',
+    });
     res.send(PAGE_HTML);
   };
 
@@ -52,7 +57,9 @@ export function createLocalUi() {
     const answer = await localWhatIf(source, req.body);
     res.status(answer.status).json(answer.body);
   });
-  router.get('/sandbox/api/demo', (_req, res) => json(res, async (src) => src.demo?.() ?? { running: false }));
+  router.get('/sandbox/api/demo', (_req, res) =>
+    json(res, async (src) => src.demo?.() ?? { running: false }),
+  );
 
   return {
     routers: [{ path: '/', router }],

@@ -1,4 +1,11 @@
-import { computeScorecard, isoWeekOf, openVisitOf, reportingZone, weekRange, type Scorecard } from '@stagekeeper/shared';
+import {
+  computeScorecard,
+  isoWeekOf,
+  openVisitOf,
+  reportingZone,
+  weekRange,
+  type Scorecard,
+} from '@stagekeeper/shared';
 import { weekStart } from '../state/history-store';
 import type { LocalUiSource } from './source';
 
@@ -9,7 +16,10 @@ import type { LocalUiSource } from './source';
 /** The weeks the page's picker steps to; no `next` past the current week (nothing has happened there yet). */
 export type WeekNav = { previous: string; next: string | null; current: string };
 
-export async function localScorecard(src: LocalUiSource, week?: string): Promise<(Scorecard & { weeks: WeekNav }) | null> {
+export async function localScorecard(
+  src: LocalUiSource,
+  week?: string,
+): Promise<(Scorecard & { weeks: WeekNav }) | null> {
   const now = src.clock();
   const current = await src.playbooks.current(src.portalId);
   if (!current) return null;
@@ -21,8 +31,20 @@ export async function localScorecard(src: LocalUiSource, week?: string): Promise
   // The deals still in a stage (in stage now, their age, breached in place), from their stored state.
   const states = await src.states.loadMany(src.portalId, src.dealIds());
   const open = states.flatMap(({ state }) => (state ? (openVisitOf(state) ?? []) : []));
-  const card = computeScorecard({ rows, playbook: current.playbook, week: range.week, zone, availableWeeks: [range.week], open, now });
+  const card = computeScorecard({
+    rows,
+    playbook: current.playbook,
+    week: range.week,
+    zone,
+    availableWeeks: [range.week],
+    open,
+    now,
+  });
   const thisWeek = isoWeekOf(now, zone);
-    const weeks = { previous: isoWeekOf(range.start - 1, zone), next: range.end > now ? null : isoWeekOf(range.end, zone), current: thisWeek };
+  const weeks = {
+    previous: isoWeekOf(range.start - 1, zone),
+    next: range.end > now ? null : isoWeekOf(range.end, zone),
+    current: thisWeek,
+  };
   return { ...card, weeks };
 }

@@ -22,11 +22,21 @@ export async function playbookInForce(src: LocalUiSource): Promise<{ version: nu
  */
 export async function localWhatIf(src: LocalUiSource, body: unknown): Promise<LocalWhatIfAnswer> {
   const parsed = Body.safeParse(body);
-  if (!parsed.success) return { status: 400, body: { error: 'Send JSON {"yaml": "<the draft playbook>", "weeks": 1-52}.' } };
+  if (!parsed.success)
+    return { status: 400, body: { error: 'Send JSON {"yaml": "<the draft playbook>", "weeks": 1-52}.' } };
   const draft = parsePlaybook(parsed.data.yaml, 'yaml', 'draft');
-  if (!draft.ok) return { status: 400, body: { error: draftProblems(draft.errors.length), code: 'invalid_playbook', errors: draft.errors } };
+  if (!draft.ok)
+    return {
+      status: 400,
+      body: { error: draftProblems(draft.errors.length), code: 'invalid_playbook', errors: draft.errors },
+    };
   try {
-    const report = await previewWhatIf(src, { portalId: src.portalId, draft: draft.playbook, weeks: parsed.data.weeks, now: src.clock() });
+    const report = await previewWhatIf(src, {
+      portalId: src.portalId,
+      draft: draft.playbook,
+      weeks: parsed.data.weeks,
+      now: src.clock(),
+    });
     return { status: 200, body: report };
   } catch (err) {
     if (err instanceof ApiError) return { status: err.status, body: { error: err.message, code: err.code } };

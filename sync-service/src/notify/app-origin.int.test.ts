@@ -49,14 +49,28 @@ it('a page sent by the service links the deal on HUBSPOT_APP_ORIGIN', async () =
   const entered = reconcile({ playbook, state: null, snapshot: snap({ dealId: DEAL }), now: MON_10 }).state!;
   await new DealStateStore(redis, redisKeys(prefix), silentLogger).save(PORTAL, DEAL, 0, entered);
   const entryId = entered.current!.entryId;
-  const fired = onTimer({ playbook, state: entered, snapshot: snap({ dealId: DEAL }), timer: { timerId: `${entryId}:level:0`, kind: 'escalation', level: 0, entryId }, now });
+  const fired = onTimer({
+    playbook,
+    state: entered,
+    snapshot: snap({ dealId: DEAL }),
+    timer: { timerId: `${entryId}:level:0`, kind: 'escalation', level: 0, entryId },
+    now,
+  });
   const page = fired.commands.find((c): c is PageCommand => c.type === 'page')!;
   // The local fake speaks plain http, which only a store allowing loopback accepts; the service reads it back.
   const setup = new ChannelStore({ redis, prefix, keys: KEY, log: silentLogger, allowHttpLoopback: true });
-  await setup.put(PORTAL, 'ops-slack', { kind: 'slack', webhookUrl: `${fake.url}/slack/services/T1/B1/EU` }, true);
+  await setup.put(
+    PORTAL,
+    'ops-slack',
+    { kind: 'slack', webhookUrl: `${fake.url}/slack/services/T1/B1/EU` },
+    true,
+  );
 
   service = await startService({
-    config: testConfig(prefix, { HUBSPOT_APP_ORIGIN: 'https://app-eu1.hubspot.com/', TOKEN_ENCRYPTION_KEY: KEY }),
+    config: testConfig(prefix, {
+      HUBSPOT_APP_ORIGIN: 'https://app-eu1.hubspot.com/',
+      TOKEN_ENCRYPTION_KEY: KEY,
+    }),
     gateway: new MemoryGateway(),
     playbookSource: staticPlaybookSource(playbook, [PORTAL]),
     log: silentLogger,

@@ -17,12 +17,16 @@ function isAppOrigin(text: string): boolean {
   } catch {
     return false;
   }
-  const originOnly = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password && !url.port;
+  const originOnly =
+    url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password && !url.port;
   return url.protocol === 'https:' && HOST.test(url.hostname) && originOnly;
 }
 
 export const HubSpotAppOrigin = z
   .string()
   .trim()
-  .refine(isAppOrigin, "expected HubSpot's app origin: https://app.hubspot.com, or https://app-eu1.hubspot.com for EU-hosted accounts")
+  .refine(
+    isAppOrigin,
+    "expected HubSpot's app origin: https://app.hubspot.com, or https://app-eu1.hubspot.com for EU-hosted accounts",
+  )
   .transform((text) => new URL(text).origin);

@@ -34,7 +34,8 @@ export function webUrl(allowHttpLoopback: boolean) {
       const loopback = LOOPBACK.has(url.hostname);
       if (url.protocol !== 'https:' && !(allowHttpLoopback && loopback && url.protocol === 'http:'))
         ctx.addIssue({ code: 'custom', message: 'expected an https:// URL' });
-      if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'credentials belong in the channel secret, not in the URL' });
+      if (url.username || url.password)
+        ctx.addIssue({ code: 'custom', message: 'credentials belong in the channel secret, not in the URL' });
     });
 }
 
@@ -49,12 +50,20 @@ export function channelConfigSchema(allowHttpLoopback = false) {
     z
       .object({
         kind: z.literal('pagerduty'),
-        routingKey: z.string().regex(/^[A-Za-z0-9]{32}$/, 'expected the 32-character integration (routing) key'),
+        routingKey: z
+          .string()
+          .regex(/^[A-Za-z0-9]{32}$/, 'expected the 32-character integration (routing) key'),
         eventsUrl: url.optional(),
       })
       .strict(),
     /** A team's own tooling: JSON POSTed and signed with HMAC-SHA256 (notify/sign.ts). */
-    z.object({ kind: z.literal('webhook'), url, secret: z.string().min(16, 'use a secret of at least 16 characters').max(256) }).strict(),
+    z
+      .object({
+        kind: z.literal('webhook'),
+        url,
+        secret: z.string().min(16, 'use a secret of at least 16 characters').max(256),
+      })
+      .strict(),
   ]);
 }
 

@@ -40,14 +40,23 @@ describe('ChannelStore', () => {
 
   it('reads channels sealed under a key that was rotated out of first place', async () => {
     await store.put(A, 'ops', SLACK);
-    const rotated = new ChannelStore({ redis, prefix, keys: `${randomBytes(32).toString('hex')},${key}`, log: silentLogger });
+    const rotated = new ChannelStore({
+      redis,
+      prefix,
+      keys: `${randomBytes(32).toString('hex')},${key}`,
+      log: silentLogger,
+    });
     expect((await rotated.get(A)).channels.ops).toEqual(SLACK);
-    expect(parseKeyRing(key).current.id).not.toBe(parseKeyRing(`${randomBytes(32).toString('hex')},${key}`).current.id);
+    expect(parseKeyRing(key).current.id).not.toBe(
+      parseKeyRing(`${randomBytes(32).toString('hex')},${key}`).current.id,
+    );
   });
 
   it('concurrent edits by two admins keep both channels', async () => {
     await Promise.all(
-      Array.from({ length: 6 }, (_, i) => store.put(A, `c${i}`, { ...SLACK, webhookUrl: `${SLACK.webhookUrl}${i}` })),
+      Array.from({ length: 6 }, (_, i) =>
+        store.put(A, `c${i}`, { ...SLACK, webhookUrl: `${SLACK.webhookUrl}${i}` }),
+      ),
     );
     expect(Object.keys((await store.get(A)).channels).sort()).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
   });
@@ -58,6 +67,10 @@ describe('ChannelStore', () => {
     expect((await store.recordFailure(A, 'ops', 'http_503', false)).state).toBe('ok');
     expect((await store.recordFailure(A, 'ops', 'http_503', false)).state).toBe('failing');
     await store.recordSuccess(A, 'ops');
-    expect((await store.health(A)).ops).toMatchObject({ state: 'ok', consecutiveFailures: 0, lastError: 'http_503' });
+    expect((await store.health(A)).ops).toMatchObject({
+      state: 'ok',
+      consecutiveFailures: 0,
+      lastError: 'http_503',
+    });
   });
 });

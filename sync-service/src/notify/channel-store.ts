@@ -5,7 +5,13 @@ import { seal, unseal, UnsealError } from '../install/sealed';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
 import { redisKeys, type Keys } from '../state/keys';
-import { channelConfigSchema, NO_CHANNELS, PortalChannels, type ChannelConfig, type ChannelKind } from './channel-config';
+import {
+  channelConfigSchema,
+  NO_CHANNELS,
+  PortalChannels,
+  type ChannelConfig,
+  type ChannelKind,
+} from './channel-config';
 
 const PURPOSE = 'notify-channels';
 
@@ -70,7 +76,9 @@ export class ChannelStore {
   private open(portalId: string, blob: string | null): PortalChannels {
     if (blob === null || !this.ring) return NO_CHANNELS;
     try {
-      const parsed = PortalChannels.safeParse(JSON.parse(unseal(this.ring, PURPOSE, portalId, blob).toString('utf8')));
+      const parsed = PortalChannels.safeParse(
+        JSON.parse(unseal(this.ring, PURPOSE, portalId, blob).toString('utf8')),
+      );
       if (parsed.success) return parsed.data;
     } catch (err) {
       if (!(err instanceof UnsealError) && !(err instanceof SyntaxError)) throw err;
@@ -87,7 +95,10 @@ export class ChannelStore {
     if (!checked.success)
       throw new ChannelConfigError(
         'The channel settings are not valid.',
-        checked.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: i.message })),
+        checked.error.issues.map((i) => ({
+          path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+          message: i.message,
+        })),
       );
     return this.update(portalId, (doc) => ({
       defaultChannel: makeDefault || doc.defaultChannel === null ? id : doc.defaultChannel,
@@ -111,8 +122,14 @@ export class ChannelStore {
     });
   }
 
-  private async update(portalId: string, edit: (doc: PortalChannels) => PortalChannels): Promise<PortalChannels> {
-    if (!this.ring) throw new ChannelConfigError('Paging channels need TOKEN_ENCRYPTION_KEY on the service: their secrets are stored encrypted.');
+  private async update(
+    portalId: string,
+    edit: (doc: PortalChannels) => PortalChannels,
+  ): Promise<PortalChannels> {
+    if (!this.ring)
+      throw new ChannelConfigError(
+        'Paging channels need TOKEN_ENCRYPTION_KEY on the service: their secrets are stored encrypted.',
+      );
     const key = this.keys.notifyChannels(portalId);
     const ring = this.ring;
     // Optimistic: WATCH the blob so two admins editing at once cannot drop each other's channel. WATCH belongs to a
@@ -155,7 +172,12 @@ export class ChannelStore {
   }
 
   /** `permanent`: the service refused the channel itself (gone, revoked, bad payload): failing at once. */
-  async recordFailure(portalId: string, id: string, code: string, permanent: boolean): Promise<ChannelHealth> {
+  async recordFailure(
+    portalId: string,
+    id: string,
+    code: string,
+    permanent: boolean,
+  ): Promise<ChannelHealth> {
     const prev = (await this.health(portalId))[id];
     const consecutiveFailures = (prev?.consecutiveFailures ?? 0) + 1;
     const next: ChannelHealth = {
@@ -177,7 +199,10 @@ export class ChannelStore {
 export type ResolvedChannel = { id: string; config: ChannelConfig; kind: ChannelKind };
 
 /** The channel a page goes to: the level's own, else the portal's default; undefined when neither is set. */
-export function pickChannel(doc: PortalChannels, requested: string | null): ResolvedChannel | { missing: string } | undefined {
+export function pickChannel(
+  doc: PortalChannels,
+  requested: string | null,
+): ResolvedChannel | { missing: string } | undefined {
   const id = requested ?? doc.defaultChannel;
   if (id === null) return undefined;
   const config = doc.channels[id];

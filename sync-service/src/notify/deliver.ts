@@ -71,7 +71,11 @@ const codeOf = (text: string, status: number) => {
   return /^[a-z_]{3,60}$/.test(t) ? t : `http_${status}`;
 };
 
-function request(channel: ChannelConfig, msg: PageMessage, now: number): { url: string; body: string; headers: Record<string, string> } | null {
+function request(
+  channel: ChannelConfig,
+  msg: PageMessage,
+  now: number,
+): { url: string; body: string; headers: Record<string, string> } | null {
   const json = { 'content-type': 'application/json' };
   switch (channel.kind) {
     case 'slack':
@@ -79,14 +83,23 @@ function request(channel: ChannelConfig, msg: PageMessage, now: number): { url: 
       // No incident to close: a resolve becomes a short follow-up message when the page it follows is known.
       const trigger = channel.kind === 'slack' ? slackPayload : teamsPayload;
       const resolved = channel.kind === 'slack' ? slackResolvedPayload : teamsResolvedPayload;
-      if (msg.action === 'trigger') return { url: channel.webhookUrl, body: JSON.stringify(trigger(msg.facts, msg.link)), headers: json };
+      if (msg.action === 'trigger')
+        return { url: channel.webhookUrl, body: JSON.stringify(trigger(msg.facts, msg.link)), headers: json };
       if (!msg.note) return null;
-      const note: ResolvedNote = { dealId: msg.dealId, stage: msg.note.stage, level: msg.note.level, why: msg.why };
+      const note: ResolvedNote = {
+        dealId: msg.dealId,
+        stage: msg.note.stage,
+        level: msg.note.level,
+        why: msg.why,
+      };
       return { url: channel.webhookUrl, body: JSON.stringify(resolved(note, msg.note.link)), headers: json };
     }
     case 'pagerduty': {
       const dedup = pagerDutyDedupKey(msg.portalId, msg.key);
-      const event = msg.action === 'trigger' ? pagerDutyTrigger(msg.facts, msg.link, channel.routingKey, dedup) : pagerDutyResolve(channel.routingKey, dedup);
+      const event =
+        msg.action === 'trigger'
+          ? pagerDutyTrigger(msg.facts, msg.link, channel.routingKey, dedup)
+          : pagerDutyResolve(channel.routingKey, dedup);
       return { url: channel.eventsUrl ?? PAGERDUTY_EVENTS_URL, body: JSON.stringify(event), headers: json };
     }
     case 'webhook': {
@@ -101,7 +114,11 @@ function request(channel: ChannelConfig, msg: PageMessage, now: number): { url: 
 }
 
 /** Sends one page or resolve; `null` request means the channel has nothing to do for this message. */
-export async function deliver(channel: ChannelConfig, msg: PageMessage, opts: DeliverOptions = {}): Promise<DeliveryResult> {
+export async function deliver(
+  channel: ChannelConfig,
+  msg: PageMessage,
+  opts: DeliverOptions = {},
+): Promise<DeliveryResult> {
   const now = (opts.clock ?? Date.now)();
   const req = request(channel, msg, now);
   if (!req) return { ok: true };
@@ -129,13 +146,33 @@ export async function deliver(channel: ChannelConfig, msg: PageMessage, opts: De
     }
     return { ok: true };
   }
-  if (status === 429) return { ok: false, retryable: true, code: 'rate_limited', ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
-  if (status >= 500 || status === 408) return { ok: false, retryable: true, code: `http_${status}`, ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
+  if (status === 429)
+    return {
+      ok: false,
+      retryable: true,
+      code: 'rate_limited',
+      ...(wait !== undefined ? { retryAfterMs: wait } : {}),
+    };
+  if (status >= 500 || status === 408)
+    return {
+      ok: false,
+      retryable: true,
+      code: `http_${status}`,
+      ...(wait !== undefined ? { retryAfterMs: wait } : {}),
+    };
   if (channel.kind === 'pagerduty') {
     const body = safeJson(text) as { status?: unknown } | undefined;
-    return { ok: false, retryable: false, code: body?.status === 'invalid event' ? 'invalid_event' : `http_${status}` };
+    return {
+      ok: false,
+      retryable: false,
+      code: body?.status === 'invalid event' ? 'invalid_event' : `http_${status}`,
+    };
   }
-  return { ok: false, retryable: false, code: channel.kind === 'slack' ? codeOf(text, status) : `http_${status}` };
+  return {
+    ok: false,
+    retryable: false,
+    code: channel.kind === 'slack' ? codeOf(text, status) : `http_${status}`,
+  };
 }
 
 function safeJson(text: string): unknown {

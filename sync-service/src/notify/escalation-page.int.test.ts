@@ -58,8 +58,21 @@ it('an escalation to the lead pages through the default channel, shows on the ca
   await playbooks.save(PORTAL, fixtureInput());
   const gateway = new PortalGateway();
   gateway.put(PORTAL, snap({ dealId: DEAL, properties: PATIENT }));
-  paging = createPaging({ redis, workerRedis, prefix, encryptionKey: KEY, log: silentLogger, clock: () => now, states, allowHttpLoopback: true, backoffBaseMs: 10 });
-  await paging.channels.put(PORTAL, 'ops-slack', { kind: 'slack', webhookUrl: `${fake.url}/slack/services/T000/B000/XXXX` });
+  paging = createPaging({
+    redis,
+    workerRedis,
+    prefix,
+    encryptionKey: KEY,
+    log: silentLogger,
+    clock: () => now,
+    states,
+    allowHttpLoopback: true,
+    backoffBaseMs: 10,
+  });
+  await paging.channels.put(PORTAL, 'ops-slack', {
+    kind: 'slack',
+    webhookUrl: `${fake.url}/slack/services/T000/B000/XXXX`,
+  });
   const processor = createProcessor({
     gateway,
     engine: sharedEngine,
@@ -75,33 +88,79 @@ it('an escalation to the lead pages through the default channel, shows on the ca
   await processor.processReconcile(PORTAL, [DEAL]);
   const entryId = (await states.load(PORTAL, DEAL)).state!.current!.entryId;
   now = MON_10 + 2 * HOUR; // level 1 (100 %, a task for the lead) is due
-  await processor.processTimer(PORTAL, DEAL, { timerId: timerId(entryId, 'escalation', 0), kind: 'escalation', level: 0, entryId });
+  await processor.processTimer(PORTAL, DEAL, {
+    timerId: timerId(entryId, 'escalation', 0),
+    kind: 'escalation',
+    level: 0,
+    entryId,
+  });
 
   // The HubSpot task for the lead is created regardless of the page.
-  const tasks = gateway.applied.flatMap((a) => a.commands).filter((c) => c.type === 'createTask' && c.kind === 'escalation');
+  const tasks = gateway.applied
+    .flatMap((a) => a.commands)
+    .filter((c) => c.type === 'createTask' && c.kind === 'escalation');
   expect(tasks).toEqual([expect.objectContaining({ ownerId: '100', priority: 'HIGH' })]);
   const key = `${entryId}:level:0`;
-  await waitFor(async () => (await paging.trail.get(PORTAL, DEAL, key))?.status === 'sent', 20_000, 'the page sent');
+  await waitFor(
+    async () => (await paging.trail.get(PORTAL, DEAL, key))?.status === 'sent',
+    20_000,
+    'the page sent',
+  );
   expect(fake.requestsTo('/slack/')).toHaveLength(1);
-  for (const value of ['Jane Q. Patient', 'Type 2 diabetes']) expect(fake.received[0]!.raw).not.toContain(value);
+  for (const value of ['Jane Q. Patient', 'Type 2 diabetes'])
+    expect(fake.received[0]!.raw).not.toContain(value);
 
   // A second firing of the same timer (redelivered job) pages no more.
-  await processor.processTimer(PORTAL, DEAL, { timerId: timerId(entryId, 'escalation', 0), kind: 'escalation', level: 0, entryId });
+  await processor.processTimer(PORTAL, DEAL, {
+    timerId: timerId(entryId, 'escalation', 0),
+    kind: 'escalation',
+    level: 0,
+    entryId,
+  });
 
   const app = apiApp({ redis, prefix, gateway, now: () => now, encryptionKey: KEY }).app;
   const path = `/api/card/deal/${DEAL}?${hubspotQuery(PORTAL)}`;
-  const card = await request(app).get(path).set(signedHeaders('GET', path, '', now));
+  const card = await request(app)
+    .get(path)
+    .set(signedHeaders('GET', path, '', now));
   expect(card.status).toBe(200);
-  expect(card.body.pages).toEqual([{ level: 1, stage: 'Lead', channel: 'ops-slack', status: 'sent', at: new Date(now).toISOString(), detail: null }]);
+  expect(card.body.pages).toEqual([
+    {
+      level: 1,
+      stage: 'Lead',
+      channel: 'ops-slack',
+      status: 'sent',
+      at: new Date(now).toISOString(),
+      detail: null,
+    },
+  ]);
 
   // The deal moves on: the page of the visit it left is resolved in the trail.
   now = MON_10 + 3 * HOUR;
-  gateway.put(PORTAL, snap({ dealId: DEAL, stage: 'intake', stageEnteredAt: now, properties: { ...PATIENT, num_contacted_notes: '1', insurance_id: 'X' } }));
+  gateway.put(
+    PORTAL,
+    snap({
+      dealId: DEAL,
+      stage: 'intake',
+      stageEnteredAt: now,
+      properties: { ...PATIENT, num_contacted_notes: '1', insurance_id: 'X' },
+    }),
+  );
   await processor.processReconcile(PORTAL, [DEAL]);
-  await waitFor(async () => (await paging.trail.get(PORTAL, DEAL, key))?.status === 'resolved', 20_000, 'the page resolved');
-  expect(await paging.trail.get(PORTAL, DEAL, key)).toMatchObject({ before: 'sent', resolvedWhy: 'stage_left' });
+  await waitFor(
+    async () => (await paging.trail.get(PORTAL, DEAL, key))?.status === 'resolved',
+    20_000,
+    'the page resolved',
+  );
+  expect(await paging.trail.get(PORTAL, DEAL, key)).toMatchObject({
+    before: 'sent',
+    resolvedWhy: 'stage_left',
+  });
   // Slack has no incident to close: one short follow-up, no patient data either.
   const slack = fake.requestsTo('/slack/');
-  expect(slack.map((r) => (r.json as { text: string }).text)).toEqual([expect.stringContaining('deal 4711'), 'Resolved · Lead: deal 4711 left the stage (L1)']);
+  expect(slack.map((r) => (r.json as { text: string }).text)).toEqual([
+    expect.stringContaining('deal 4711'),
+    'Resolved · Lead: deal 4711 left the stage (L1)',
+  ]);
   for (const value of ['Jane Q. Patient', 'Type 2 diabetes']) expect(slack[1]!.raw).not.toContain(value);
 });

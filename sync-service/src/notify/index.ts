@@ -70,7 +70,10 @@ export function createPaging(opts: PagingOptions): Paging {
         log: opts.log,
         clock,
         ...(states
-          ? { isCurrentEntry: async (p: string, d: string, entryId: string) => (await states.load(p, d)).state?.current?.entryId === entryId }
+          ? {
+              isCurrentEntry: async (p: string, d: string, entryId: string) =>
+                (await states.load(p, d)).state?.current?.entryId === entryId,
+            }
           : {}),
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
         appOrigin,

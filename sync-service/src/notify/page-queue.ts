@@ -15,12 +15,16 @@ export type PageJobCommand = PageCommand | ResolvePageCommand;
 export const PageJobData = z.object({
   p: z.string().regex(/^\d+$/),
   d: z.string().regex(/^\d+$/),
-  c: Command.refine((c) => c.type === 'page' || c.type === 'resolvePage', 'expected a page or resolvePage command'),
+  c: Command.refine(
+    (c) => c.type === 'page' || c.type === 'resolvePage',
+    'expected a page or resolvePage command',
+  ),
 });
 export type PageJobData = { p: string; d: string; c: PageJobCommand };
 
 /** 16 base64url characters of SHA-256 (BullMQ forbids ":" in ids): one job per page and per resolve. */
-const digest = (portalId: string, key: string) => createHash('sha256').update(`${portalId}\n${key}`).digest('base64url').slice(0, 16);
+const digest = (portalId: string, key: string) =>
+  createHash('sha256').update(`${portalId}\n${key}`).digest('base64url').slice(0, 16);
 export const pageJobId = (portalId: string, key: string) => `pg-${digest(portalId, key)}`;
 export const resolveJobId = (portalId: string, key: string) => `pr-${digest(portalId, key)}`;
 
@@ -54,7 +58,11 @@ export class PageQueue {
   async enqueue(portalId: string, dealId: string, cmd: PageJobCommand): Promise<void> {
     const now = this.clock();
     if (cmd.type === 'resolvePage') {
-      await this.queue.add('resolve', { p: portalId, d: dealId, c: cmd }, { jobId: resolveJobId(portalId, cmd.key) });
+      await this.queue.add(
+        'resolve',
+        { p: portalId, d: dealId, c: cmd },
+        { jobId: resolveJobId(portalId, cmd.key) },
+      );
       return;
     }
     const held = cmd.notBefore > now;
@@ -84,7 +92,11 @@ export class PageQueue {
         return;
       }
     }
-    await this.queue.add('page', { p: portalId, d: dealId, c: cmd }, { jobId: pageJobId(portalId, cmd.key), delay: Math.max(0, cmd.notBefore - now) });
+    await this.queue.add(
+      'page',
+      { p: portalId, d: dealId, c: cmd },
+      { jobId: pageJobId(portalId, cmd.key), delay: Math.max(0, cmd.notBefore - now) },
+    );
   }
 
   /** A held page whose visit ended before it went out is simply dropped. */

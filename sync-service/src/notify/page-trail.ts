@@ -52,7 +52,9 @@ export class PageTrail {
 
   async list(portalId: string, dealId: string): Promise<PageRecord[]> {
     const raw = await this.redis.hvals(this.keys.notifyTrail(portalId, dealId));
-    return raw.flatMap((r) => parse(r) ?? []).sort((a, b) => a.updatedAt - b.updatedAt || a.key.localeCompare(b.key));
+    return raw
+      .flatMap((r) => parse(r) ?? [])
+      .sort((a, b) => a.updatedAt - b.updatedAt || a.key.localeCompare(b.key));
   }
 
   async put(portalId: string, dealId: string, record: PageRecord): Promise<void> {
@@ -63,10 +65,11 @@ export class PageTrail {
   /** Writes the record only if the page has none yet (a replayed decision must not reset a sent page). */
   async create(portalId: string, dealId: string, record: PageRecord): Promise<boolean> {
     const key = this.keys.notifyTrail(portalId, dealId);
-    const [[, created] = [null, 0]] = ((await this.redis.multi().hsetnx(key, record.key, JSON.stringify(record)).expire(key, TRAIL_TTL_S).exec()) ?? []) as [
-      Error | null,
-      number,
-    ][];
+    const [[, created] = [null, 0]] = ((await this.redis
+      .multi()
+      .hsetnx(key, record.key, JSON.stringify(record))
+      .expire(key, TRAIL_TTL_S)
+      .exec()) ?? []) as [Error | null, number][];
     return created === 1;
   }
 }

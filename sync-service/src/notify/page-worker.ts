@@ -50,20 +50,35 @@ export type PageProcessorDeps = {
 export function createPageProcessor(deps: PageProcessorDeps) {
   const clock = deps.clock ?? Date.now;
 
-  async function record(portalId: string, dealId: string, rec: PageRecord, patch: Partial<PageRecord>): Promise<PageRecord> {
+  async function record(
+    portalId: string,
+    dealId: string,
+    rec: PageRecord,
+    patch: Partial<PageRecord>,
+  ): Promise<PageRecord> {
     const next = { ...rec, ...patch, updatedAt: clock() };
     await deps.trail.put(portalId, dealId, next);
     return next;
   }
 
-  async function trigger(job: Job<PageJobData>, portalId: string, dealId: string, cmd: Extract<PageJobData['c'], { type: 'page' }>) {
+  async function trigger(
+    job: Job<PageJobData>,
+    portalId: string,
+    dealId: string,
+    cmd: Extract<PageJobData['c'], { type: 'page' }>,
+  ) {
     const rec = await deps.trail.get(portalId, dealId, cmd.key);
     if (!rec || (rec.status !== 'held' && rec.status !== 'queued')) {
       pageMetric.inc({ channel: 'none', outcome: 'deduplicated' });
       return 'deduplicated';
     }
     if (deps.isCurrentEntry && !(await deps.isCurrentEntry(portalId, dealId, cmd.entryId))) {
-      await record(portalId, dealId, rec, { status: 'resolved', before: rec.status, resolvedAt: clock(), resolvedWhy: 'stage_left' });
+      await record(portalId, dealId, rec, {
+        status: 'resolved',
+        before: rec.status,
+        resolvedAt: clock(),
+        resolvedWhy: 'stage_left',
+      });
       pageMetric.inc({ channel: 'none', outcome: 'stale' });
       return 'stale';
     }
@@ -74,34 +89,68 @@ export function createPageProcessor(deps: PageProcessorDeps) {
       return 'no_channel';
     }
     if ('missing' in picked) {
-      await record(portalId, dealId, rec, { status: 'failed', channel: picked.missing, error: 'channel_not_configured' });
+      await record(portalId, dealId, rec, {
+        status: 'failed',
+        channel: picked.missing,
+        error: 'channel_not_configured',
+      });
       pageMetric.inc({ channel: 'none', outcome: 'failed' });
-      deps.log.warn({ portalId, dealId, channel: picked.missing }, 'page names a channel the portal has not configured; the HubSpot task stands');
+      deps.log.warn(
+        { portalId, dealId, channel: picked.missing },
+        'page names a channel the portal has not configured; the HubSpot task stands',
+      );
       return 'failed';
     }
     const attempts = job.attemptsMade + 1;
     const result = await deliver(
       picked.config,
-      { action: 'trigger', portalId, key: cmd.key, link: dealLink(portalId, dealId, deps.appOrigin), facts: cmd.facts },
+      {
+        action: 'trigger',
+        portalId,
+        key: cmd.key,
+        link: dealLink(portalId, dealId, deps.appOrigin),
+        facts: cmd.facts,
+      },
       { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock },
     );
     const base = { channel: picked.id, kind: picked.kind, attempts };
     if (result.ok) {
-      await record(portalId, dealId, rec, { ...base, status: 'sent', sentAt: clock(), error: null, dedupKey: result.dedupKey ?? null });
+      await record(portalId, dealId, rec, {
+        ...base,
+        status: 'sent',
+        sentAt: clock(),
+        error: null,
+        dedupKey: result.dedupKey ?? null,
+      });
       await deps.channels.recordSuccess(portalId, picked.id);
       pageMetric.inc({ channel: picked.kind, outcome: 'sent' });
-      deps.log.info({ portalId, dealId, channel: picked.id, kind: picked.kind, level: cmd.facts.level, attempts }, 'page sent');
+      deps.log.info(
+        { portalId, dealId, channel: picked.id, kind: picked.kind, level: cmd.facts.level, attempts },
+        'page sent',
+      );
       return 'sent';
     }
     const last = attempts >= (job.opts.attempts ?? PAGE_ATTEMPTS);
     const givingUp = !result.retryable || last;
     // Being rate limited is the service working as documented, not the channel failing, until a page is lost to it.
     const health =
-      result.code === 'rate_limited' && !givingUp ? undefined : await deps.channels.recordFailure(portalId, picked.id, result.code, givingUp);
+      result.code === 'rate_limited' && !givingUp
+        ? undefined
+        : await deps.channels.recordFailure(portalId, picked.id, result.code, givingUp);
     if (result.retryable && !last) {
       await record(portalId, dealId, rec, { ...base, error: result.code });
       pageMetric.inc({ channel: picked.kind, outcome: 'retried' });
-      deps.log.warn({ portalId, dealId, channel: picked.id, code: result.code, attempts, retryAfterMs: result.retryAfterMs }, 'page not delivered; will retry');
+      deps.log.warn(
+        {
+          portalId,
+          dealId,
+          channel: picked.id,
+          code: result.code,
+          attempts,
+          retryAfterMs: result.retryAfterMs,
+        },
+        'page not delivered; will retry',
+      );
       throw new RetryPageLater(result.code, result.retryAfterMs);
     }
     await record(portalId, dealId, rec, { ...base, status: 'failed', error: result.code });
@@ -113,11 +162,22 @@ export function createPageProcessor(deps: PageProcessorDeps) {
     throw new UnrecoverableError(`page failed on channel ${picked.id} (${result.code})`);
   }
 
-  async function resolve(job: Job<PageJobData>, portalId: string, dealId: string, cmd: Extract<PageJobData['c'], { type: 'resolvePage' }>) {
+  async function resolve(
+    job: Job<PageJobData>,
+    portalId: string,
+    dealId: string,
+    cmd: Extract<PageJobData['c'], { type: 'resolvePage' }>,
+  ) {
     const rec = await deps.trail.get(portalId, dealId, cmd.key);
     if (!rec || rec.status === 'resolved') return 'nothing';
     const done = (patch: Partial<PageRecord> = {}) =>
-      record(portalId, dealId, rec, { status: 'resolved', before: rec.status, resolvedAt: clock(), resolvedWhy: cmd.why, ...patch });
+      record(portalId, dealId, rec, {
+        status: 'resolved',
+        before: rec.status,
+        resolvedAt: clock(),
+        resolvedWhy: cmd.why,
+        ...patch,
+      });
     if (rec.status === 'held' || rec.status === 'queued') {
       // Never sent: drop the job (a job already running sees the resolved record and sends nothing).
       await deps.queue.dropHeld(portalId, cmd.key);
@@ -132,7 +192,11 @@ export function createPageProcessor(deps: PageProcessorDeps) {
     const channel = (await deps.channels.get(portalId)).channels[rec.channel];
     if (channel) {
       const note = { stage: rec.stage, level: rec.level, link: dealLink(portalId, dealId, deps.appOrigin) };
-      const result = await deliver(channel, { action: 'resolve', portalId, key: cmd.key, dealId, why: cmd.why, note }, { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock });
+      const result = await deliver(
+        channel,
+        { action: 'resolve', portalId, key: cmd.key, dealId, why: cmd.why, note },
+        { ...(deps.fetch ? { fetch: deps.fetch } : {}), clock },
+      );
       if (!result.ok) {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? PAGE_ATTEMPTS);
         await deps.channels.recordFailure(portalId, rec.channel, result.code, !result.retryable);
@@ -170,6 +234,8 @@ export function startPageWorker(opts: PageWorkerOptions): Worker<PageJobData> {
     concurrency: opts.concurrency ?? 20,
     settings: { backoffStrategy: pageBackoff(opts.backoffBaseMs ?? 5_000) },
   });
-  worker.on('error', (err) => opts.log.error({ queue: PAGE_QUEUE, err: { name: err.name } }, 'page worker error'));
+  worker.on('error', (err) =>
+    opts.log.error({ queue: PAGE_QUEUE, err: { name: err.name } }, 'page worker error'),
+  );
   return worker;
 }

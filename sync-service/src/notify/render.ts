@@ -43,7 +43,10 @@ export function slackPayload(f: PageFacts, link: string) {
     text: headline(f),
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `*${escapeSlack(headline(f))}*` } },
-      { type: 'section', text: { type: 'mrkdwn', text: detailLines(f, link).slice(0, -1).map(escapeSlack).join('\n') } },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: detailLines(f, link).slice(0, -1).map(escapeSlack).join('\n') },
+      },
       {
         type: 'actions',
         elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open deal in HubSpot' }, url: link }],
@@ -79,7 +82,13 @@ export function teamsPayload(f: PageFacts, link: string) {
   return teamsMessage(
     headline(f),
     [
-      { type: 'TextBlock', text: headline(f), weight: 'Bolder', wrap: true, color: f.breached ? 'Attention' : 'Warning' },
+      {
+        type: 'TextBlock',
+        text: headline(f),
+        weight: 'Bolder',
+        wrap: true,
+        color: f.breached ? 'Attention' : 'Warning',
+      },
       { type: 'TextBlock', text: detailLines(f, link).slice(0, -1).join('\n\n'), wrap: true },
     ],
     link,
@@ -130,18 +139,28 @@ const RESOLVED_WORDS: Record<PageResolution, string> = {
 export type ResolvedNote = { dealId: string; stage: string; level: number; why: PageResolution };
 
 /** e.g. "Resolved · Intake Completed: deal 4711 met its SLA (L1)". */
-export const resolvedLine = (r: ResolvedNote) => `Resolved · ${r.stage}: deal ${r.dealId} ${RESOLVED_WORDS[r.why]} (L${r.level})`;
+export const resolvedLine = (r: ResolvedNote) =>
+  `Resolved · ${r.stage}: deal ${r.dealId} ${RESOLVED_WORDS[r.why]} (L${r.level})`;
 
 /** Slack and Teams have no incident to close: a short follow-up tells whoever saw the page it is handled. */
 export function slackResolvedPayload(r: ResolvedNote, link: string) {
   return {
     text: resolvedLine(r),
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `${escapeSlack(resolvedLine(r))} · <${link}|Open deal>` } }],
+    blocks: [
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `${escapeSlack(resolvedLine(r))} · <${link}|Open deal>` },
+      },
+    ],
   };
 }
 
 export function teamsResolvedPayload(r: ResolvedNote, link: string) {
-  return teamsMessage(resolvedLine(r), [{ type: 'TextBlock', text: resolvedLine(r), wrap: true, color: 'Good' }], link);
+  return teamsMessage(
+    resolvedLine(r),
+    [{ type: 'TextBlock', text: resolvedLine(r), wrap: true, color: 'Good' }],
+    link,
+  );
 }
 
 export function pagerDutyResolve(routingKey: string, dedupKey: string) {
@@ -161,4 +180,5 @@ export function webhookResolvePayload(key: string, portalId: string, dealId: str
  * PagerDuty's dedup_key: one incident per portal, deal, stage entry and level (at most 255 characters; the
  * engine's key is `<dealId>:<stage>:<enteredAt>:level:<i>`).
  */
-export const pagerDutyDedupKey = (portalId: string, pageKey: string) => `stagekeeper:${portalId}:${pageKey}`.slice(0, 255);
+export const pagerDutyDedupKey = (portalId: string, pageKey: string) =>
+  `stagekeeper:${portalId}:${pageKey}`.slice(0, 255);

@@ -1,7 +1,17 @@
 import type { PageFacts } from '@stagekeeper/shared';
 import { describe, expect, it } from 'vitest';
 import { retryAfterMs } from './deliver';
-import { dealLink, headline, pagerDutyTrigger, pageText, resolvedLine, slackPayload, slackResolvedPayload, teamsPayload, webhookPagePayload } from './render';
+import {
+  dealLink,
+  headline,
+  pagerDutyTrigger,
+  pageText,
+  resolvedLine,
+  slackPayload,
+  slackResolvedPayload,
+  teamsPayload,
+  webhookPagePayload,
+} from './render';
 import { signWebhook, verifyWebhookSignature } from './sign';
 
 const HOUR = 3_600_000;
@@ -28,7 +38,9 @@ const link = dealLink('880011', '4711');
 describe('page rendering', () => {
   it('links the deal record in HubSpot', () => {
     expect(link).toBe('https://app.hubspot.com/contacts/880011/record/0-3/4711');
-    expect(dealLink('1', '2', 'https://app-eu1.hubspot.com')).toBe('https://app-eu1.hubspot.com/contacts/1/record/0-3/2');
+    expect(dealLink('1', '2', 'https://app-eu1.hubspot.com')).toBe(
+      'https://app-eu1.hubspot.com/contacts/1/record/0-3/2',
+    );
   });
 
   it('the first line says it all (stage, deal, waited against the SLA, level) and fits a lock screen', () => {
@@ -41,15 +53,27 @@ describe('page rendering', () => {
 
   it('the full text carries pipeline, stage, role, waited vs SLA, level, reason and the link', () => {
     const text = pageText(facts, link);
-    for (const part of ['Telehealth intake', 'Intake Completed', 'Intake Ops', '3h of 4h staffed time', 'Escalation level 1 (at 75%', 'Intake waiting 3h for clinical review', link])
+    for (const part of [
+      'Telehealth intake',
+      'Intake Completed',
+      'Intake Ops',
+      '3h of 4h staffed time',
+      'Escalation level 1 (at 75%',
+      'Intake waiting 3h for clinical review',
+      link,
+    ])
       expect(text).toContain(part);
   });
 
   it("says when the SLA is due in the stage calendar's time zone, in words, with the zone named", () => {
     // 17:00Z on Monday 2 March 2026 is noon in New York (EST, UTC-5).
     expect(pageText(facts, link)).toContain('due Mon 2 Mar, 12:00 PM EST');
-    expect(pageText({ ...facts, timeZone: 'Europe/Berlin', dueAt: Date.parse('2026-07-01T06:05:00Z') }, link)).toContain('due Wed 1 Jul, 8:05 AM GMT+2');
-    expect(pageText({ ...facts, timeZone: 'Australia/Sydney' }, link)).toContain('due Tue 3 Mar, 4:00 AM GMT+11');
+    expect(
+      pageText({ ...facts, timeZone: 'Europe/Berlin', dueAt: Date.parse('2026-07-01T06:05:00Z') }, link),
+    ).toContain('due Wed 1 Jul, 8:05 AM GMT+2');
+    expect(pageText({ ...facts, timeZone: 'Australia/Sydney' }, link)).toContain(
+      'due Tue 3 Mar, 4:00 AM GMT+11',
+    );
     // A page queued before facts carried the zone still reads unambiguously.
     const { timeZone: _zone, ...noZone } = facts;
     expect(pageText(noZone, link)).toContain('due Mon 2 Mar, 5:00 PM UTC');
@@ -70,11 +94,21 @@ describe('page rendering', () => {
 
   it('the Slack/Teams follow-up says which page is resolved and why, in one line', () => {
     const note = { dealId: '4711', stage: 'Intake Completed', level: 1 };
-    expect(resolvedLine({ ...note, why: 'sla_met' })).toBe('Resolved · Intake Completed: deal 4711 met its SLA (L1)');
-    expect(resolvedLine({ ...note, why: 'stage_left' })).toBe('Resolved · Intake Completed: deal 4711 left the stage (L1)');
-    expect(resolvedLine({ ...note, why: 'deal_closed' })).toBe('Resolved · Intake Completed: deal 4711 was closed (L1)');
-    expect(resolvedLine({ ...note, why: 'sla_cancelled' })).toBe('Resolved · Intake Completed: deal 4711 no longer has an SLA running (L1)');
-    expect(JSON.stringify(slackResolvedPayload({ ...note, stage: 'A <b> & C', why: 'sla_met' }, link).blocks)).toContain('A &lt;b&gt; &amp; C');
+    expect(resolvedLine({ ...note, why: 'sla_met' })).toBe(
+      'Resolved · Intake Completed: deal 4711 met its SLA (L1)',
+    );
+    expect(resolvedLine({ ...note, why: 'stage_left' })).toBe(
+      'Resolved · Intake Completed: deal 4711 left the stage (L1)',
+    );
+    expect(resolvedLine({ ...note, why: 'deal_closed' })).toBe(
+      'Resolved · Intake Completed: deal 4711 was closed (L1)',
+    );
+    expect(resolvedLine({ ...note, why: 'sla_cancelled' })).toBe(
+      'Resolved · Intake Completed: deal 4711 no longer has an SLA running (L1)',
+    );
+    expect(
+      JSON.stringify(slackResolvedPayload({ ...note, stage: 'A <b> & C', why: 'sla_met' }, link).blocks),
+    ).toContain('A &lt;b&gt; &amp; C');
   });
 
   it('Slack control characters in labels are escaped', () => {
@@ -91,9 +125,18 @@ describe('webhook signature', () => {
     const headers = { timestamp: h['X-Stagekeeper-Timestamp'], signature: h['X-Stagekeeper-Signature'] };
     expect(headers.signature).toMatch(/^v1=[0-9a-f]{64}$/);
     expect(verifyWebhookSignature('s3cret-s3cret-s3cret', body, headers, now + 1_000)).toEqual({ ok: true });
-    expect(verifyWebhookSignature('s3cret-s3cret-s3cret', `${body} `, headers, now)).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifyWebhookSignature('other-other-other', body, headers, now)).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifyWebhookSignature('s3cret-s3cret-s3cret', body, headers, now + 301_000)).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyWebhookSignature('s3cret-s3cret-s3cret', `${body} `, headers, now)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(verifyWebhookSignature('other-other-other', body, headers, now)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(verifyWebhookSignature('s3cret-s3cret-s3cret', body, headers, now + 301_000)).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
   });
 });
 

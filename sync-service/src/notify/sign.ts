@@ -32,8 +32,11 @@ export function verifyWebhookSignature(
 ): SignatureVerdict {
   const { timestamp, signature } = headers;
   if (!timestamp || !signature || !/^\d+$/.test(timestamp)) return { ok: false, reason: 'missing' };
-  if (Math.abs(nowMs / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_S) return { ok: false, reason: 'stale' };
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_S)
+    return { ok: false, reason: 'stale' };
   const expected = Buffer.from(`v1=${mac(secret, timestamp, body)}`, 'utf8');
   const given = Buffer.from(signature, 'utf8');
-  return expected.length === given.length && timingSafeEqual(expected, given) ? { ok: true } : { ok: false, reason: 'mismatch' };
+  return expected.length === given.length && timingSafeEqual(expected, given)
+    ? { ok: true }
+    : { ok: false, reason: 'mismatch' };
 }

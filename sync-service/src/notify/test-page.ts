@@ -36,7 +36,8 @@ export async function sendTestPage(
   const key = `test:${channelId}:${now}`;
   const link = opts.link ?? `${DEFAULT_HUBSPOT_APP_ORIGIN}/`;
   const sent = await deliver(config, { action: 'trigger', portalId, key, link, facts }, opts);
-  if (sent.ok && config.kind === 'pagerduty') await deliver(config, { action: 'resolve', portalId, key, dealId: 'test', why: 'sla_met' }, opts);
+  if (sent.ok && config.kind === 'pagerduty')
+    await deliver(config, { action: 'resolve', portalId, key, dealId: 'test', why: 'sla_met' }, opts);
   if (sent.ok) {
     await channels.recordSuccess(portalId, channelId);
     return { ok: true };

@@ -38,7 +38,10 @@ function startWorker(concurrency: number) {
   worker = new Worker<ReconcileJobData>(
     QUEUE_NAMES.reconcile,
     async (job: Job<ReconcileJobData>) => {
-      const run: { dealId: string; start: number; end?: number } = { dealId: job.data.dealId, start: Date.now() };
+      const run: { dealId: string; start: number; end?: number } = {
+        dealId: job.data.dealId,
+        start: Date.now(),
+      };
       runs.push(run);
       await gate;
       run.end = Date.now();
@@ -50,7 +53,9 @@ function startWorker(concurrency: number) {
 
 describe('reconcile coalescing', () => {
   it('turns a burst of requests for one deal into one run', async () => {
-    const results = await Promise.all(Array.from({ length: 20 }, () => queue.enqueue('1', ['42', '42'], 'webhook')));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => queue.enqueue('1', ['42', '42'], 'webhook')),
+    );
     await queue.enqueue('1', ['43'], 'webhook');
     expect(results.reduce((n, r) => n + r.added, 0)).toBe(1);
     expect(await queue.queue.getJobs(['delayed', 'waiting'])).toHaveLength(2);
@@ -96,14 +101,22 @@ describe('reconcile coalescing', () => {
           throw new Error('HubSpot 502');
         }
       },
-      { connection: workerRedis, prefix: redisKeys(prefix).bullPrefix(), settings: { backoffStrategy: () => 20 } },
+      {
+        connection: workerRedis,
+        prefix: redisKeys(prefix).bullPrefix(),
+        settings: { backoffStrategy: () => 20 },
+      },
     );
-    await queue.queue.add('reconcile', { portalId: '1', dealId: '42', source: 'manual' }, {
-      jobId: 'first-run',
-      attempts: 2,
-      backoff: { type: 'custom' },
-      deduplication: { id: 'reconcile:1:42', keepLastIfActive: true },
-    });
+    await queue.queue.add(
+      'reconcile',
+      { portalId: '1', dealId: '42', source: 'manual' },
+      {
+        jobId: 'first-run',
+        attempts: 2,
+        backoff: { type: 'custom' },
+        deduplication: { id: 'reconcile:1:42', keepLastIfActive: true },
+      },
+    );
     await waitFor(() => seen.length >= 3, 5_000, 'retry and follow-up');
     await sleep(300);
     // The failed attempt is retried; the request made during it was parked, not dropped, and runs after.

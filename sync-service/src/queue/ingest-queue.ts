@@ -47,7 +47,10 @@ export class IngestQueue {
  * The ingest worker's job: one reconcile request per deal. Safe to run again after a partial failure, since
  * reconcile requests for a deal coalesce (and a reconcile run that happens twice decides the same thing).
  */
-export async function fanOut(data: IngestJobData, reconcile: Pick<ReconcileQueue, 'enqueue'>): Promise<EnqueueResult> {
+export async function fanOut(
+  data: IngestJobData,
+  reconcile: Pick<ReconcileQueue, 'enqueue'>,
+): Promise<EnqueueResult> {
   const total: EnqueueResult = { added: 0, coalesced: 0 };
   for (const { portalId, dealIds } of data.portals) {
     const r = await reconcile.enqueue(portalId, dealIds, 'webhook');

@@ -7,7 +7,17 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { silentLogger } from '../log';
 import { startService, type Service } from '../service';
 import { staticPlaybookSource } from '../state/playbook-store';
-import { deletePrefix, MemoryGateway, MINIMAL_PLAYBOOK_INPUT, REDIS_URL, sleep, testConfig, testPrefix, testRedis, waitFor } from '../testing/fakes';
+import {
+  deletePrefix,
+  MemoryGateway,
+  MINIMAL_PLAYBOOK_INPUT,
+  REDIS_URL,
+  sleep,
+  testConfig,
+  testPrefix,
+  testRedis,
+  waitFor,
+} from '../testing/fakes';
 
 const PORTAL = '321';
 const playbook = Playbook.parse(MINIMAL_PLAYBOOK_INPUT);
@@ -53,7 +63,11 @@ async function post(url: string, dealIds: number[]): Promise<{ status: number; b
   const res = await fetch(uri, {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': ts },
+    headers: {
+      'content-type': 'application/json',
+      'x-hubspot-signature-v3': signature,
+      'x-hubspot-request-timestamp': ts,
+    },
   });
   return { status: res.status, body: await res.json() };
 }
@@ -121,7 +135,11 @@ describe('webhook ingest', () => {
 
     await start('worker');
     await waitFor(async () => (await web.reconcileQueue.queue.getDelayedCount()) === 3, 5_000, 'the fan-out');
-    await waitFor(async () => (await web.ingestQueue.queue.count()) === 0, 5_000, 'the ingest job to complete');
+    await waitFor(
+      async () => (await web.ingestQueue.queue.count()) === 0,
+      5_000,
+      'the ingest job to complete',
+    );
     const reconciles = await web.reconcileQueue.queue.getJobs(['delayed', 'waiting']);
     expect(reconciles.map((j) => j.data.dealId).sort()).toEqual(['501', '502', '503']);
     expect(reconciles.every((j) => j.data.portalId === PORTAL && j.data.source === 'webhook')).toBe(true);
@@ -137,15 +155,24 @@ describe('webhook ingest', () => {
       expect((await post(web.url, [601])).status).toBe(200);
 
       await proxy.cut();
-      expect(await post(web.url, [602])).toEqual({ status: 503, body: { error: 'temporarily unable to accept events' } });
+      expect(await post(web.url, [602])).toEqual({
+        status: 503,
+        body: { error: 'temporarily unable to accept events' },
+      });
 
       await proxy.restore();
       let status = 0;
-      await waitFor(async () => (status = (await post(web.url, [603])).status) === 200, 10_000, 'Redis to be reachable again');
+      await waitFor(
+        async () => (status = (await post(web.url, [603])).status) === 200,
+        10_000,
+        'Redis to be reachable again',
+      );
       expect(status).toBe(200);
 
       // Read through the direct connection: what was acknowledged is in Redis, what was 503'd is not.
-      const ids = (await web.ingestQueue.queue.getJobs(['waiting'])).flatMap((j) => j.data.portals.flatMap((p) => p.dealIds));
+      const ids = (await web.ingestQueue.queue.getJobs(['waiting'])).flatMap((j) =>
+        j.data.portals.flatMap((p) => p.dealIds),
+      );
       expect(ids.sort()).toEqual(['601', '603']);
     } finally {
       await Promise.all(services.splice(0).map((s) => s.close()));
@@ -156,7 +183,9 @@ describe('webhook ingest', () => {
 
   it('fails an ingest job with an invalid payload once, without retries', async () => {
     const worker = await start('worker');
-    const job = await worker.ingestQueue.queue.add('ingest', { portals: [{ portalId: 'not-a-portal', dealIds: [] }] });
+    const job = await worker.ingestQueue.queue.add('ingest', {
+      portals: [{ portalId: 'not-a-portal', dealIds: [] }],
+    });
     await waitFor(async () => (await job.getState()) === 'failed', 5_000, 'the job to fail');
     // Longer than the first retry's backoff (1 s): an ordinary failure would be back in the queue by now.
     await sleep(1_500);

@@ -1,6 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 
-export const QUEUE_NAMES = { ingest: 'ingest', reconcile: 'reconcile', timers: 'timers', sweep: 'sweep' } as const;
+export const QUEUE_NAMES = {
+  ingest: 'ingest',
+  reconcile: 'reconcile',
+  timers: 'timers',
+  sweep: 'sweep',
+} as const;
 
 /**
  * The deal's coalescing identity: every reconcile request for one deal shares it, so BullMQ keeps at most one
@@ -14,7 +19,8 @@ export const reconcileDedupId = (portalId: string, dealId: string) => `reconcile
  * be dropped. It still names portal and deal so a job is traceable in Redis and logs.
  * (BullMQ forbids ":" in custom ids.)
  */
-export const reconcileJobId = (portalId: string, dealId: string) => `rc-${portalId}-${dealId}-${randomUUID()}`;
+export const reconcileJobId = (portalId: string, dealId: string) =>
+  `rc-${portalId}-${dealId}-${randomUUID()}`;
 
 /** Escapes ":" (forbidden by BullMQ) reversibly, so distinct timer ids never share a job id. */
 const escapeTimerId = (timerId: string) => timerId.replace(/%/g, '%25').replace(/:/g, '%3A');

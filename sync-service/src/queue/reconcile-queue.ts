@@ -35,7 +35,11 @@ export class ReconcileQueue {
     });
   }
 
-  async enqueue(portalId: string, dealIds: Iterable<string>, source: ReconcileJobData['source']): Promise<EnqueueResult> {
+  async enqueue(
+    portalId: string,
+    dealIds: Iterable<string>,
+    source: ReconcileJobData['source'],
+  ): Promise<EnqueueResult> {
     const unique = [...new Set(dealIds)];
     if (unique.length === 0) return { added: 0, coalesced: 0 };
     const requested = unique.map((dealId) => ({

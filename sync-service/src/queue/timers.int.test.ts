@@ -148,13 +148,27 @@ describe('timer queue', () => {
 
   it('rescheduling or cancelling reaches an old-shape job under the old id', async () => {
     const [legacyId, legacyNext] = legacyTimerJobIds('7', `${ENTRY}:warning`);
-    const old = (fireAt: number) => ({ portalId: '7', dealId: '900', firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY }, fireAt });
-    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, { jobId: legacyId, delay: 60_000 });
-    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, { jobId: legacyNext, delay: 60_000 });
+    const old = (fireAt: number) => ({
+      portalId: '7',
+      dealId: '900',
+      firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY },
+      fireAt,
+    });
+    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, {
+      jobId: legacyId,
+      delay: 60_000,
+    });
+    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, {
+      jobId: legacyNext,
+      delay: 60_000,
+    });
     expect((await timers.pending('7', `${ENTRY}:warning`))?.id).toBe(legacyId);
     const { jobId } = await timers.schedule('7', '900', timer('warning', Date.now() + 60_000));
     expect((await timers.queue.getJobs(['delayed'])).map((j) => j.id)).toEqual([jobId]);
-    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, { jobId: legacyId, delay: 60_000 });
+    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, {
+      jobId: legacyId,
+      delay: 60_000,
+    });
     await timers.cancel('7', `${ENTRY}:warning`);
     expect(await timers.queue.getJobs(['delayed'])).toEqual([]);
     expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
@@ -162,12 +176,37 @@ describe('timer queue', () => {
 
   it('stores what it cannot derive from the timer id, and parses both shapes to the same data', () => {
     const cases: TimerJobData[] = [
-      { portalId: '7', dealId: '900', fireAt: 1, firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY } },
-      { portalId: '7', dealId: '900', fireAt: 2, firing: { timerId: `${ENTRY}:level:3`, kind: 'escalation', entryId: ENTRY, level: 3 } },
+      {
+        portalId: '7',
+        dealId: '900',
+        fireAt: 1,
+        firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY },
+      },
+      {
+        portalId: '7',
+        dealId: '900',
+        fireAt: 2,
+        firing: { timerId: `${ENTRY}:level:3`, kind: 'escalation', entryId: ENTRY, level: 3 },
+      },
       // Timer ids or entries the engine does not spell this way keep every field.
-      { portalId: '7', dealId: '901', fireAt: 3, firing: { timerId: `${ENTRY}:breach`, kind: 'breach', entryId: ENTRY } },
-      { portalId: '7', dealId: '900', fireAt: 4, firing: { timerId: 'custom-id', kind: 'escalation', entryId: 'other', level: 0 } },
-      { portalId: '7', dealId: '900', fireAt: 5, firing: { timerId: `${ENTRY}:breach`, kind: 'warning', entryId: ENTRY } },
+      {
+        portalId: '7',
+        dealId: '901',
+        fireAt: 3,
+        firing: { timerId: `${ENTRY}:breach`, kind: 'breach', entryId: ENTRY },
+      },
+      {
+        portalId: '7',
+        dealId: '900',
+        fireAt: 4,
+        firing: { timerId: 'custom-id', kind: 'escalation', entryId: 'other', level: 0 },
+      },
+      {
+        portalId: '7',
+        dealId: '900',
+        fireAt: 5,
+        firing: { timerId: `${ENTRY}:breach`, kind: 'warning', entryId: ENTRY },
+      },
     ];
     for (const data of cases) {
       expect(TimerJobData.parse(encodeTimerJob(data))).toEqual(data);

@@ -5,7 +5,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../log';
 import { registry } from '../metrics';
 import { startService, type Service } from '../service';
-import { deletePrefix, MemoryGateway, MINIMAL_PLAYBOOK_INPUT, ScriptedEngine, testConfig, testPrefix, testRedis } from '../testing/fakes';
+import {
+  deletePrefix,
+  MemoryGateway,
+  MINIMAL_PLAYBOOK_INPUT,
+  ScriptedEngine,
+  testConfig,
+  testPrefix,
+  testRedis,
+} from '../testing/fakes';
 import { RedisDataLossError } from '../worker';
 import { checkRedisDurability } from './data-loss';
 import { redisKeys } from './keys';
@@ -32,16 +40,34 @@ afterAll(async () => {
 
 async function postWebhook(url: string): Promise<number> {
   const body = JSON.stringify([
-    { eventId: 1, subscriptionId: 1, portalId: Number(PORTAL), appId: 1, occurredAt: Date.now(), attemptNumber: 0, subscriptionType: 'deal.creation', objectId: 7 },
+    {
+      eventId: 1,
+      subscriptionId: 1,
+      portalId: Number(PORTAL),
+      appId: 1,
+      occurredAt: Date.now(),
+      attemptNumber: 0,
+      subscriptionType: 'deal.creation',
+      objectId: 7,
+    },
   ]);
   const ts = String(Date.now());
   const uri = `${url}/webhooks/hubspot`;
   const signature = createHmac('sha256', 'test-secret').update(`POST${uri}${body}${ts}`).digest('base64');
-  const res = await fetch(uri, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': ts } });
+  const res = await fetch(uri, {
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-hubspot-signature-v3': signature,
+      'x-hubspot-request-timestamp': ts,
+    },
+  });
   return res.status;
 }
 
-const lossCount = async () => (await registry.getSingleMetric('stagekeeper_redis_data_loss_total')!.get()).values[0]?.value ?? 0;
+const lossCount = async () =>
+  (await registry.getSingleMetric('stagekeeper_redis_data_loss_total')!.get()).values[0]?.value ?? 0;
 
 describe('Redis data loss while the service runs', () => {
   it('readyz and webhooks 503 and jobs retry (not "nothing to enforce") until re-seeded; then all is back', async () => {
@@ -74,7 +100,9 @@ describe('Redis data loss while the service runs', () => {
     expect((await fetch(`${service.url}/readyz`)).status).toBe(503);
     expect(await postWebhook(service.url)).toBe(503);
     // A job that finds no playbook now fails (BullMQ retries it) instead of succeeding with nothing enforced.
-    await expect(service.processor.processReconcile(PORTAL, ['7'])).rejects.toBeInstanceOf(RedisDataLossError);
+    await expect(service.processor.processReconcile(PORTAL, ['7'])).rejects.toBeInstanceOf(
+      RedisDataLossError,
+    );
 
     release();
     await service.dataLoss.settled();
@@ -102,7 +130,9 @@ describe('Redis data loss while the service runs', () => {
     const before = (await metric.get()).values.find((v) => v.labels.work === 'reconcile')?.value ?? 0;
     expect((await service.processor.processReconcile('999', ['1'])).get('1')).toBe('no_playbook');
     expect((await metric.get()).values.find((v) => v.labels.work === 'reconcile')?.value).toBe(before + 1);
-    const line = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => /no playbook/.test(l.msg));
+    const line = lines
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .find((l) => /no playbook/.test(l.msg));
     expect(line?.level).toBe(50); // pino "error"
   });
 });
@@ -113,7 +143,9 @@ describe('Redis durability at start', () => {
   const volatile = fakeRedis({ appendonly: 'no', save: '', 'maxmemory-policy': 'allkeys-lru' });
 
   it('refuses a Redis without persistence or with eviction in production', async () => {
-    await expect(checkRedisDurability(volatile, silentLogger, { production: true })).rejects.toThrow(/refusing to start.*no persistence.*allkeys-lru/);
+    await expect(checkRedisDurability(volatile, silentLogger, { production: true })).rejects.toThrow(
+      /refusing to start.*no persistence.*allkeys-lru/,
+    );
   });
 
   it('warns loudly elsewhere, and is quiet for an AOF Redis with noeviction', async () => {
@@ -121,6 +153,12 @@ describe('Redis durability at start', () => {
     const log = createLogger('info', { write: (s: string) => void lines.push(s) });
     expect(await checkRedisDurability(volatile, log, { production: false })).toHaveLength(2);
     expect(lines.filter((l) => JSON.parse(l).level === 40)).toHaveLength(2);
-    expect(await checkRedisDurability(fakeRedis({ appendonly: 'yes', save: '', 'maxmemory-policy': 'noeviction' }), log, { production: true })).toEqual([]);
+    expect(
+      await checkRedisDurability(
+        fakeRedis({ appendonly: 'yes', save: '', 'maxmemory-policy': 'noeviction' }),
+        log,
+        { production: true },
+      ),
+    ).toEqual([]);
   });
 });

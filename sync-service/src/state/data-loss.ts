@@ -47,7 +47,9 @@ export class DataLossGuard {
   async start(): Promise<void> {
     const marker = await this.read();
     if (marker === null) {
-      this.opts.log.warn('Redis has no seed marker (first start on this Redis, or its data was lost while the service was down): seeding');
+      this.opts.log.warn(
+        'Redis has no seed marker (first start on this Redis, or its data was lost while the service was down): seeding',
+      );
       await this.opts.reseed('start');
       await this.write();
     } else this.seeded = marker;
@@ -110,10 +112,16 @@ export class DataLossGuard {
         await this.opts.reseed('data_loss');
         await this.write();
         this.lost = false;
-        this.opts.log.warn({ attempt }, 're-seeded Redis after data loss; enforcement resumed, a full sweep re-reads every deal');
+        this.opts.log.warn(
+          { attempt },
+          're-seeded Redis after data loss; enforcement resumed, a full sweep re-reads every deal',
+        );
         return;
       } catch (err) {
-        this.opts.log.error({ attempt, err: err instanceof Error ? { name: err.name, message: err.message } : undefined }, 're-seeding failed; retrying');
+        this.opts.log.error(
+          { attempt, err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
+          're-seeding failed; retrying',
+        );
         await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt)).unref());
       }
     }
@@ -143,25 +151,42 @@ export class DataLossGuard {
  * pressure) is refused in production and warned about loudly elsewhere. Managed Redis that disables CONFIG
  * cannot be checked; that is said once, not treated as a failure.
  */
-export async function checkRedisDurability(redis: Redis, log: Logger, opts: { production: boolean }): Promise<string[]> {
+export async function checkRedisDurability(
+  redis: Redis,
+  log: Logger,
+  opts: { production: boolean },
+): Promise<string[]> {
   let config: { appendonly: string; save: string; policy: string };
   try {
     const get = async (name: string) => {
       const reply = (await redis.config('GET', name)) as string[];
       return reply[1] ?? '';
     };
-    config = { appendonly: await get('appendonly'), save: await get('save'), policy: await get('maxmemory-policy') };
+    config = {
+      appendonly: await get('appendonly'),
+      save: await get('save'),
+      policy: await get('maxmemory-policy'),
+    };
   } catch {
-    log.warn('could not read the Redis configuration (CONFIG disabled?): persistence and eviction policy unchecked');
+    log.warn(
+      'could not read the Redis configuration (CONFIG disabled?): persistence and eviction policy unchecked',
+    );
     return [];
   }
   const problems: string[] = [];
   if (config.appendonly !== 'yes' && config.save.trim() === '')
-    problems.push('Redis has no persistence (appendonly no, save ""): a restart loses every timer, state and token');
+    problems.push(
+      'Redis has no persistence (appendonly no, save ""): a restart loses every timer, state and token',
+    );
   if (config.policy !== 'noeviction')
-    problems.push(`Redis maxmemory-policy is "${config.policy}", not "noeviction": under memory pressure it deletes queued jobs and state`);
+    problems.push(
+      `Redis maxmemory-policy is "${config.policy}", not "noeviction": under memory pressure it deletes queued jobs and state`,
+    );
   if (problems.length === 0) return problems;
   if (opts.production) throw new Error(`refusing to start (NODE_ENV=production): ${problems.join('; ')}`);
-  for (const p of problems) log.warn(`!!! ${p}. Stagekeeper detects and repairs a data loss, but history and OAuth installs are lost with it.`);
+  for (const p of problems)
+    log.warn(
+      `!!! ${p}. Stagekeeper detects and repairs a data loss, but history and OAuth installs are lost with it.`,
+    );
   return problems;
 }

@@ -50,7 +50,10 @@ export class DealLock {
     }
     // Kept alive while the job runs (HubSpot back-off under a 429 storm can outlast the TTL): a lock expiring
     // under a live holder would let a second job decide the deal at the same time.
-    const heartbeat = setInterval(() => void extendScript(this.redis, [key], [token, ttl]).catch(() => undefined), ttl / 3);
+    const heartbeat = setInterval(
+      () => void extendScript(this.redis, [key], [token, ttl]).catch(() => undefined),
+      ttl / 3,
+    );
     heartbeat.unref();
     try {
       return await fn();
@@ -72,7 +75,13 @@ export class DealLock {
       void (async () => {
         for (let i = 0; i < 60; i++) {
           await new Promise((r) => setTimeout(r, 500).unref());
-          if (await give().then(() => true, () => false)) return;
+          if (
+            await give().then(
+              () => true,
+              () => false,
+            )
+          )
+            return;
         }
       })();
     }

@@ -57,7 +57,8 @@ export class DealStateStore {
       if (err) return this.corrupt(portalId, dealId, 0, 'unreadable key');
       const [v, s] = value as [string | null, string | null];
       const version = v === null ? 0 : Number(v);
-      if (!Number.isSafeInteger(version) || version < 0) return this.corrupt(portalId, dealId, 0, 'bad version');
+      if (!Number.isSafeInteger(version) || version < 0)
+        return this.corrupt(portalId, dealId, 0, 'bad version');
       if (s === null || s === '') return { state: null, version };
       let json: unknown;
       try {
@@ -66,16 +67,27 @@ export class DealStateStore {
         return this.corrupt(portalId, dealId, version, 'not JSON');
       }
       const parsed = DealState.safeParse(json);
-      if (!parsed.success) return this.corrupt(portalId, dealId, version, `schema: ${parsed.error.issues.length} issue(s)`);
-      if (parsed.data.dealId !== dealId) return this.corrupt(portalId, dealId, version, 'belongs to another deal');
+      if (!parsed.success)
+        return this.corrupt(portalId, dealId, version, `schema: ${parsed.error.issues.length} issue(s)`);
+      if (parsed.data.dealId !== dealId)
+        return this.corrupt(portalId, dealId, version, 'belongs to another deal');
       return { state: parsed.data, version };
     });
   }
 
   /** Writes `state` if nobody saved since `expectedVersion` was loaded; false means "reload and decide again". */
-  async save(portalId: string, dealId: string, expectedVersion: number, state: DealState | null): Promise<boolean> {
+  async save(
+    portalId: string,
+    dealId: string,
+    expectedVersion: number,
+    state: DealState | null,
+  ): Promise<boolean> {
     const body = state === null ? '' : JSON.stringify(DealState.parse(state));
-    const result = await casScript(this.redis, [this.keys.dealState(portalId, dealId)], [expectedVersion, body, TOMBSTONE_TTL_MS]);
+    const result = await casScript(
+      this.redis,
+      [this.keys.dealState(portalId, dealId)],
+      [expectedVersion, body, TOMBSTONE_TTL_MS],
+    );
     return Number(result) >= 0;
   }
 

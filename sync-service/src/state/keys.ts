@@ -41,7 +41,8 @@ export function redisKeys(prefix: string) {
     /** Hash channel id -> delivery health JSON (what the settings page reports). */
     notifyHealth: (portalId: string) => `${p(portalId)}:notify:health`,
     /** Hash page key -> page record JSON: the deal's paging trail (sent, failed, resolved). */
-    notifyTrail: (portalId: string, dealId: string) => `${p(portalId)}:notify:trail:${assertKeyPart('dealId', dealId)}`,
+    notifyTrail: (portalId: string, dealId: string) =>
+      `${p(portalId)}:notify:trail:${assertKeyPart('dealId', dealId)}`,
     /**
      * String (JSON {seededAt}): written once the service has seeded Redis (playbooks, schedules). Its absence
      * while running means Redis lost its data (a restart without persistence, a flush): see state/data-loss.ts.

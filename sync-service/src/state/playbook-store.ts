@@ -15,7 +15,9 @@ export interface PlaybookSource {
 
 export class PlaybookInvalidError extends Error {
   constructor(readonly issues: { path: (string | number)[]; message: string }[]) {
-    super(`invalid playbook: ${issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    super(
+      `invalid playbook: ${issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
     this.name = 'PlaybookInvalidError';
   }
 }
@@ -48,12 +50,20 @@ export class PlaybookStore implements PlaybookSource {
     const parsed = Playbook.safeParse(input);
     if (!parsed.success)
       throw new PlaybookInvalidError(
-        parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: i.message })),
+        parsed.error.issues.map((i) => ({
+          path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+          message: i.message,
+        })),
       );
     const version = Number(
       await saveScript(
         this.redis,
-        [this.keys.playbookSeq(portalId), this.keys.playbookVersions(portalId), this.keys.playbookCurrent(portalId), this.keys.portals()],
+        [
+          this.keys.playbookSeq(portalId),
+          this.keys.playbookVersions(portalId),
+          this.keys.playbookCurrent(portalId),
+          this.keys.portals(),
+        ],
         [JSON.stringify(parsed.data), portalId],
       ),
     );
@@ -69,7 +79,8 @@ export class PlaybookStore implements PlaybookSource {
   async saveIfChanged(portalId: string, input: unknown): Promise<StoredPlaybook & { changed: boolean }> {
     const parsed = Playbook.safeParse(input);
     const current = await this.current(portalId);
-    if (parsed.success && current && sameContent(parsed.data, current.playbook)) return { ...current, changed: false };
+    if (parsed.success && current && sameContent(parsed.data, current.playbook))
+      return { ...current, changed: false };
     return { ...(await this.save(portalId, input)), changed: true };
   }
 
@@ -94,7 +105,8 @@ export class PlaybookStore implements PlaybookSource {
       return this.corrupt(portalId, version, 'not JSON');
     }
     const parsed = Playbook.safeParse(json);
-    if (!parsed.success) return this.corrupt(portalId, version, `schema: ${parsed.error.issues.length} issue(s)`);
+    if (!parsed.success)
+      return this.corrupt(portalId, version, `schema: ${parsed.error.issues.length} issue(s)`);
     return { version, playbook: { ...parsed.data, version } };
   }
 
@@ -109,12 +121,16 @@ export class PlaybookStore implements PlaybookSource {
 
   private corrupt(portalId: string, version: number, why: string): null {
     corruptRecords.inc({ kind: 'playbook' });
-    this.log.error({ portalId, playbookVersion: version, why }, 'stored playbook is corrupt; portal runs without one');
+    this.log.error(
+      { portalId, playbookVersion: version, why },
+      'stored playbook is corrupt; portal runs without one',
+    );
     return null;
   }
 }
 
-const sameContent = (a: Playbook, b: Playbook) => JSON.stringify({ ...a, version: 0 }) === JSON.stringify({ ...b, version: 0 });
+const sameContent = (a: Playbook, b: Playbook) =>
+  JSON.stringify({ ...a, version: 0 }) === JSON.stringify({ ...b, version: 0 });
 
 /** A fixed playbook for every listed portal (sandbox, tests, a PLAYBOOK_FILE with a single portal). */
 export function staticPlaybookSource(playbook: Playbook, portalIds: string[]): PlaybookSource {

@@ -42,7 +42,10 @@ describe('DealStateStore', () => {
     const b = new DealStateStore(redis, keys, silentLogger);
     await a.save('1', '10', 0, blankState('10', 0));
     const [ra, rb] = await Promise.all([a.load('1', '10'), b.load('1', '10')]);
-    const results = await Promise.all([a.save('1', '10', ra.version, blankState('10', 100)), b.save('1', '10', rb.version, blankState('10', 200))]);
+    const results = await Promise.all([
+      a.save('1', '10', ra.version, blankState('10', 100)),
+      b.save('1', '10', rb.version, blankState('10', 200)),
+    ]);
     expect(results.filter(Boolean)).toHaveLength(1);
     const winner = results[0] ? 100 : 200;
     expect((await a.load('1', '10')).state?.breachCount).toBe(winner);
@@ -68,7 +71,13 @@ describe('DealStateStore', () => {
   it('treats corrupt values as missing without throwing, and the next save repairs them', async () => {
     const store = new DealStateStore(redis, keys, silentLogger);
     await redis.hset(keys.dealState('1', '20'), 'v', '4', 's', '{not json');
-    await redis.hset(keys.dealState('1', '21'), 'v', '2', 's', JSON.stringify({ dealId: '21', breachCount: 'many' }));
+    await redis.hset(
+      keys.dealState('1', '21'),
+      'v',
+      '2',
+      's',
+      JSON.stringify({ dealId: '21', breachCount: 'many' }),
+    );
     await redis.set(keys.dealState('1', '22'), 'a plain string');
     await redis.hset(keys.dealState('1', '23'), 'v', '1', 's', JSON.stringify(blankState('999')));
     const loaded = await store.loadMany('1', ['20', '21', '22', '23']);
@@ -125,7 +134,11 @@ describe('HistoryStore', () => {
   it('appends idempotently and reads a week back in exit order, skipping corrupt rows', async () => {
     const store = new HistoryStore(redis, keys, silentLogger);
     const mon = Date.parse('2026-03-02T10:00:00Z');
-    await store.append('1', [row('10', mon + 5_000), row('11', mon + 1_000), row('12', mon + 8 * 86_400_000)]);
+    await store.append('1', [
+      row('10', mon + 5_000),
+      row('11', mon + 1_000),
+      row('12', mon + 8 * 86_400_000),
+    ]);
     await store.append('1', [row('10', mon + 5_000)]); // a replayed decision
     await redis.hset(keys.history('1', '2026-03-02'), 'junk', '{"dealId":1}');
     const week = await store.readWeek('1', '2026-03-04');
@@ -154,16 +167,28 @@ describe('PlaybookStore', () => {
   it('saveIfChanged mints a version only when the content changed', async () => {
     const store = new PlaybookStore(redis, keys, silentLogger);
     expect((await store.saveIfChanged('1', MINIMAL_PLAYBOOK_INPUT)).changed).toBe(true);
-    expect(await store.saveIfChanged('1', MINIMAL_PLAYBOOK_INPUT)).toMatchObject({ changed: false, version: 1 });
-    expect(await store.saveIfChanged('1', { ...MINIMAL_PLAYBOOK_INPUT, name: 'edited' })).toMatchObject({ changed: true, version: 2 });
+    expect(await store.saveIfChanged('1', MINIMAL_PLAYBOOK_INPUT)).toMatchObject({
+      changed: false,
+      version: 1,
+    });
+    expect(await store.saveIfChanged('1', { ...MINIMAL_PLAYBOOK_INPUT, name: 'edited' })).toMatchObject({
+      changed: true,
+      version: 2,
+    });
   });
 
   it('rejects an invalid playbook with path-precise issues and stores nothing', async () => {
     const store = new PlaybookStore(redis, keys, silentLogger);
-    const bad = { ...MINIMAL_PLAYBOOK_INPUT, pipelines: [{ id: 'default', label: 'D', stages: [{ id: 'new', label: 'New', ownerRole: 'ghost' }] }] };
+    const bad = {
+      ...MINIMAL_PLAYBOOK_INPUT,
+      pipelines: [{ id: 'default', label: 'D', stages: [{ id: 'new', label: 'New', ownerRole: 'ghost' }] }],
+    };
     const err = await store.save('1', bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PlaybookInvalidError);
-    expect((err as PlaybookInvalidError).issues).toContainEqual({ path: ['pipelines', 0, 'stages', 0, 'ownerRole'], message: expect.stringContaining('ghost') });
+    expect((err as PlaybookInvalidError).issues).toContainEqual({
+      path: ['pipelines', 0, 'stages', 0, 'ownerRole'],
+      message: expect.stringContaining('ghost'),
+    });
     expect(await store.current('1')).toBeNull();
   });
 

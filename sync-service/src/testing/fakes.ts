@@ -4,7 +4,14 @@
  */
 import { deleteKeysUnder } from '../state/delete-prefix';
 import { randomBytes } from 'node:crypto';
-import type { Command, DealSnapshot, DealState, EngineResult, Playbook, TimerFiring } from '@stagekeeper/shared';
+import type {
+  Command,
+  DealSnapshot,
+  DealState,
+  EngineResult,
+  Playbook,
+  TimerFiring,
+} from '@stagekeeper/shared';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config';
 import type { HubSpotGateway } from '../ports';
@@ -35,7 +42,11 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
   });
 }
 
-export const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> => {
+export const waitFor = async (
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<void> => {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -62,7 +73,11 @@ export class MemoryGateway implements HubSpotGateway {
     this.deals.set(dealId, { stage, modifiedAt, exists: true });
   }
 
-  async snapshots(portalId: string, dealIds: string[], properties: string[]): Promise<Map<string, DealSnapshot>> {
+  async snapshots(
+    portalId: string,
+    dealIds: string[],
+    properties: string[],
+  ): Promise<Map<string, DealSnapshot>> {
     this.snapshotCalls.push({ portalId, dealIds: [...dealIds], properties });
     await this.onSnapshot?.(dealIds);
     const out = new Map<string, DealSnapshot>();
@@ -112,7 +127,13 @@ export function blankState(dealId: string, runs = 0): DealState {
   };
 }
 
-export type EngineCall = { kind: 'reconcile' | 'timer'; dealId: string; stage: string | null; runsBefore: number; timer?: TimerFiring };
+export type EngineCall = {
+  kind: 'reconcile' | 'timer';
+  dealId: string;
+  stage: string | null;
+  runsBefore: number;
+  timer?: TimerFiring;
+};
 
 /**
  * Stands in for the real engine: counts runs in the state and emits whatever commands the test scripts,
@@ -122,18 +143,41 @@ export class ScriptedEngine implements Engine {
   readonly calls: EngineCall[] = [];
   commands: (call: EngineCall) => Command[] = () => [];
 
-  reconcile = ({ state, snapshot }: { state: DealState | null; snapshot: DealSnapshot }): EngineResult => this.run('reconcile', state, snapshot);
+  reconcile = ({ state, snapshot }: { state: DealState | null; snapshot: DealSnapshot }): EngineResult =>
+    this.run('reconcile', state, snapshot);
 
-  onTimer = ({ state, snapshot, timer }: { state: DealState | null; snapshot: DealSnapshot; timer: TimerFiring }): EngineResult =>
-    this.run('timer', state, snapshot, timer);
+  onTimer = ({
+    state,
+    snapshot,
+    timer,
+  }: {
+    state: DealState | null;
+    snapshot: DealSnapshot;
+    timer: TimerFiring;
+  }): EngineResult => this.run('timer', state, snapshot, timer);
 
   requiredProperties = (_p: Playbook): string[] => ['dealstage', 'pipeline'];
 
-  private run(kind: EngineCall['kind'], state: DealState | null, snapshot: DealSnapshot, timer?: TimerFiring): EngineResult {
+  private run(
+    kind: EngineCall['kind'],
+    state: DealState | null,
+    snapshot: DealSnapshot,
+    timer?: TimerFiring,
+  ): EngineResult {
     const runsBefore = state?.breachCount ?? 0;
-    const call: EngineCall = { kind, dealId: snapshot.dealId, stage: snapshot.stage, runsBefore, ...(timer ? { timer } : {}) };
+    const call: EngineCall = {
+      kind,
+      dealId: snapshot.dealId,
+      stage: snapshot.stage,
+      runsBefore,
+      ...(timer ? { timer } : {}),
+    };
     this.calls.push(call);
-    return { state: blankState(snapshot.dealId, runsBefore + 1), commands: this.commands(call), decisions: [{ rule: `fake.${kind}`, detail: '' }] };
+    return {
+      state: blankState(snapshot.dealId, runsBefore + 1),
+      commands: this.commands(call),
+      decisions: [{ rule: `fake.${kind}`, detail: '' }],
+    };
   }
 }
 
@@ -143,5 +187,7 @@ export const MINIMAL_PLAYBOOK_INPUT = {
   name: 'test',
   calendars: [{ id: 'cal', timeZone: 'UTC', hours: '24/7' }],
   roles: [{ id: 'intake', name: 'Intake', owners: ['1'], lead: '1' }],
-  pipelines: [{ id: 'default', label: 'Default', stages: [{ id: 'new', label: 'New', ownerRole: 'intake' }] }],
+  pipelines: [
+    { id: 'default', label: 'Default', stages: [{ id: 'new', label: 'New', ownerRole: 'intake' }] },
+  ],
 };

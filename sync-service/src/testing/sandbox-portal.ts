@@ -4,7 +4,14 @@
  * that talk HTTP to a fake HubSpot; nothing here is imported by production code.
  */
 import type { Redis } from 'ioredis';
-import { SandboxPortal, startSandboxServer, type OwnerSeed, type PipelineSeed, type SandboxOptions, type SandboxServer } from '../../../test/sandbox';
+import {
+  SandboxPortal,
+  startSandboxServer,
+  type OwnerSeed,
+  type PipelineSeed,
+  type SandboxOptions,
+  type SandboxServer,
+} from '../../../test/sandbox';
 import { HubSpotCaller, type RetryPolicy } from '../hubspot/call';
 import { HubSpotClientFactory, StaticTokenProvider, type TokenProvider } from '../hubspot/client';
 import { RedisRateLimiter, type LimiterPlan } from '../hubspot/limiter';
@@ -40,7 +47,10 @@ export async function startSandboxPortal(opts: SandboxPortalOptions = {}): Promi
 }
 
 /** Roomy for ordinary calls; HubSpot's own 5/s for search. */
-export const SANDBOX_LIMITER_PLAN: LimiterPlan = { default: { max: 500, windowMs: 10_000 }, search: { max: 5, windowMs: 1_000 } };
+export const SANDBOX_LIMITER_PLAN: LimiterPlan = {
+  default: { max: 500, windowMs: 10_000 },
+  search: { max: 5, windowMs: 1_000 },
+};
 
 export type SandboxCallerOptions = {
   redis: Redis;
@@ -55,8 +65,15 @@ export type SandboxCallerOptions = {
 /** The real HubSpotCaller against the sandbox, metrics discarded. */
 export function sandboxCaller({ portal, server }: Sandbox, opts: SandboxCallerOptions): HubSpotCaller {
   return new HubSpotCaller({
-    clients: new HubSpotClientFactory({ tokens: opts.tokens ?? new StaticTokenProvider(portal.privateAppToken), basePath: server.url }),
-    limiter: new RedisRateLimiter({ redis: opts.redis, prefix: opts.prefix, plan: opts.plan ?? SANDBOX_LIMITER_PLAN }),
+    clients: new HubSpotClientFactory({
+      tokens: opts.tokens ?? new StaticTokenProvider(portal.privateAppToken),
+      basePath: server.url,
+    }),
+    limiter: new RedisRateLimiter({
+      redis: opts.redis,
+      prefix: opts.prefix,
+      plan: opts.plan ?? SANDBOX_LIMITER_PLAN,
+    }),
     metrics: { inc: () => {} },
     ...(opts.retry ? { retry: opts.retry } : {}),
   });

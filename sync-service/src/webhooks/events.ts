@@ -52,17 +52,22 @@ export const MAX_EVENTS_PER_REQUEST = 1000;
 export type EventIssue = { path: (string | number)[]; message: string };
 
 export type ParsedBatch =
-  | { ok: true; events: WebhookEvent[]; issues: EventIssue[] }
-  | { ok: false; issues: EventIssue[] };
+  { ok: true; events: WebhookEvent[]; issues: EventIssue[] } | { ok: false; issues: EventIssue[] };
 
 /**
  * Validates each event on its own: one malformed event must not cost the valid ones next to it, since a
  * redelivery of the same batch would fail the same way.
  */
 export function parseWebhookBatch(body: unknown): ParsedBatch {
-  if (!Array.isArray(body)) return { ok: false, issues: [{ path: [], message: 'expected a JSON array of events' }] };
+  if (!Array.isArray(body))
+    return { ok: false, issues: [{ path: [], message: 'expected a JSON array of events' }] };
   if (body.length > MAX_EVENTS_PER_REQUEST)
-    return { ok: false, issues: [{ path: [], message: `expected at most ${MAX_EVENTS_PER_REQUEST} events, got ${body.length}` }] };
+    return {
+      ok: false,
+      issues: [
+        { path: [], message: `expected at most ${MAX_EVENTS_PER_REQUEST} events, got ${body.length}` },
+      ],
+    };
   const events: WebhookEvent[] = [];
   const issues: EventIssue[] = [];
   body.forEach((raw, index) => {
@@ -70,12 +75,24 @@ export function parseWebhookBatch(body: unknown): ParsedBatch {
     if (fast) return void events.push(fast);
     const parsed = WebhookEvent.safeParse(raw);
     if (parsed.success) events.push(parsed.data);
-    else for (const i of parsed.error.issues) issues.push({ path: [index, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: i.message });
+    else
+      for (const i of parsed.error.issues)
+        issues.push({
+          path: [index, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+          message: i.message,
+        });
   });
   return { ok: true, events, issues };
 }
 
-const DEAL_ACTIONS = new Set(['creation', 'deletion', 'propertyChange', 'merge', 'restore', 'associationChange']);
+const DEAL_ACTIONS = new Set([
+  'creation',
+  'deletion',
+  'propertyChange',
+  'merge',
+  'restore',
+  'associationChange',
+]);
 const OWN_PROPERTIES: ReadonlySet<string> = new Set(Object.values(P));
 
 export type IgnoreReason = 'unknown_type' | 'not_deal' | 'own_write' | 'no_deal_id';
@@ -114,14 +131,21 @@ export function routeEvent(e: WebhookEvent): EventRoute {
   const ids = new Set<string>();
   if (action === 'merge') {
     // Both sides: the survivor picks up the merged deal's journey, the merged one must cancel its clocks.
-    for (const id of [e.objectId, e.primaryObjectId, e.newObjectId, ...(e.mergedObjectIds ?? [])]) if (id) ids.add(id);
+    for (const id of [e.objectId, e.primaryObjectId, e.newObjectId, ...(e.mergedObjectIds ?? [])])
+      if (id) ids.add(id);
   } else if (action === 'associationChange') {
     const t = (e.associationType ?? '').toUpperCase();
-    const dealSide = t.endsWith('_TO_DEAL') && !t.startsWith('DEAL_TO_') ? e.toObjectId : (e.fromObjectId ?? e.objectId);
+    const dealSide =
+      t.endsWith('_TO_DEAL') && !t.startsWith('DEAL_TO_') ? e.toObjectId : (e.fromObjectId ?? e.objectId);
     if (dealSide) ids.add(dealSide);
   } else if (e.objectId) {
     ids.add(e.objectId);
   }
   if (ids.size === 0) return { kind: 'ignored', reason: 'no_deal_id' };
-  return { kind: 'deal', portalId: e.portalId, dealIds: [...ids], ...(incomplete ? { incomplete: 'object_type_missing' as const } : {}) };
+  return {
+    kind: 'deal',
+    portalId: e.portalId,
+    dealIds: [...ids],
+    ...(incomplete ? { incomplete: 'object_type_missing' as const } : {}),
+  };
 }

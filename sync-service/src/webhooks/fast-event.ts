@@ -36,14 +36,22 @@ const FIELDS = new Map<string, (v: unknown) => boolean>([
  * schema's shape, so a field added to the schema later is zod's to check until it is added here too.
  */
 export function fastEventParser(declared: readonly string[]): (raw: unknown) => WebhookEvent | undefined {
-  for (const key of FIELDS.keys()) if (!declared.includes(key)) throw new Error(`fast-event: ${key} is not in the schema`);
+  for (const key of FIELDS.keys())
+    if (!declared.includes(key)) throw new Error(`fast-event: ${key} is not in the schema`);
   const zodOnly = new Set(declared.filter((k) => !FIELDS.has(k)));
 
   return (raw) => {
     // JSON.parse's objects; anything else (class instances, null-prototype objects) is zod's to judge.
-    if (typeof raw !== 'object' || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) return undefined;
+    if (typeof raw !== 'object' || raw === null || Object.getPrototypeOf(raw) !== Object.prototype)
+      return undefined;
     const e = raw as Record<string, unknown>;
-    if (e.portalId === undefined || e.occurredAt === undefined || e.subscriptionType === undefined || e.objectId === undefined) return undefined;
+    if (
+      e.portalId === undefined ||
+      e.occurredAt === undefined ||
+      e.subscriptionType === undefined ||
+      e.objectId === undefined
+    )
+      return undefined;
     for (const key in e) {
       // zod drops "__proto__" from its output, where a spread would copy it.
       if (key === '__proto__' || zodOnly.has(key)) return undefined;

@@ -25,7 +25,25 @@ const typical = {
 const edgy = fc.oneof(
   {
     weight: 8,
-    arbitrary: fc.constantFrom<unknown>(0, -0, -1, 2 ** 53, 2 ** 53 - 1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '', '7', 'x'.repeat(200), 'x'.repeat(201), null, undefined, true, [], {}),
+    arbitrary: fc.constantFrom<unknown>(
+      0,
+      -0,
+      -1,
+      2 ** 53,
+      2 ** 53 - 1,
+      1.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      '',
+      '7',
+      'x'.repeat(200),
+      'x'.repeat(201),
+      null,
+      undefined,
+      true,
+      [],
+      {},
+    ),
   },
   fc.integer(),
   fc.maxSafeNat(),
@@ -41,9 +59,17 @@ const edgy = fc.oneof(
 const keys = [...Object.keys(WebhookEvent.shape), 'somethingNew', '__proto__', 'constructor'];
 const event = fc
   .tuple(
-    fc.record(Object.fromEntries(Object.entries(typical).map(([k, v]) => [k, fc.oneof({ weight: 10, arbitrary: fc.constant<unknown>(v) }, edgy)])), {
-      requiredKeys: [],
-    }),
+    fc.record(
+      Object.fromEntries(
+        Object.entries(typical).map(([k, v]) => [
+          k,
+          fc.oneof({ weight: 10, arbitrary: fc.constant<unknown>(v) }, edgy),
+        ]),
+      ),
+      {
+        requiredKeys: [],
+      },
+    ),
     fc.dictionary(fc.constantFrom(...keys), edgy, { maxKeys: 3 }),
   )
   .map(([base, extra]) => ({ ...base, ...extra }));
@@ -51,7 +77,11 @@ const event = fc
 describe('fast webhook event parsing', () => {
   it('takes the common event without zod', () => {
     expect(fastEvent(typical)).toEqual(WebhookEvent.parse(typical));
-    expect(fastEvent(JSON.parse(JSON.stringify({ ...typical, subscriptionType: 'deal.creation', isSensitive: false })))).toBeDefined();
+    expect(
+      fastEvent(
+        JSON.parse(JSON.stringify({ ...typical, subscriptionType: 'deal.creation', isSensitive: false })),
+      ),
+    ).toBeDefined();
   });
 
   it('answers only where zod accepts, with zod’s value', () => {
@@ -76,7 +106,9 @@ describe('fast webhook event parsing', () => {
 
   it('leaves merges, association changes, string ids and non-plain objects to zod', () => {
     expect(fastEvent({ ...typical, subscriptionType: 'deal.merge', mergedObjectIds: [1] })).toBeUndefined();
-    expect(fastEvent({ ...typical, subscriptionType: 'deal.associationChange', fromObjectId: 1, toObjectId: 2 })).toBeUndefined();
+    expect(
+      fastEvent({ ...typical, subscriptionType: 'deal.associationChange', fromObjectId: 1, toObjectId: 2 }),
+    ).toBeUndefined();
     expect(fastEvent({ ...typical, objectId: '40000000001' })).toBeUndefined();
     expect(fastEvent(Object.assign(Object.create(null), typical))).toBeUndefined();
     expect(fastEvent([typical])).toBeUndefined();
@@ -90,7 +122,9 @@ describe('fast webhook event parsing', () => {
         const parsed = parseWebhookBatch(raw);
         if (!parsed.ok) throw new Error('a batch of at most 6 events is always an array the parser takes');
         expect(parsed.events).toStrictEqual(viaZod.filter((r) => r.success).map((r) => r.data));
-        expect(new Set(parsed.issues.map((i) => i.path[0]))).toEqual(new Set(viaZod.flatMap((r, i) => (r.success ? [] : [i]))));
+        expect(new Set(parsed.issues.map((i) => i.path[0]))).toEqual(
+          new Set(viaZod.flatMap((r, i) => (r.success ? [] : [i]))),
+        );
       }),
       { numRuns: 500, seed: 20261126 },
     );

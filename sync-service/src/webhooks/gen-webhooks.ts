@@ -6,7 +6,9 @@ import { loadShippedPlaybooks, webhooksHsmeta } from './subscriptions';
  * `npm run gen:webhooks`: rewrites hubspot-app/app/webhooks/webhooks-hsmeta.json so the app subscribes to every
  * deal property the shipped playbooks read. `--check` only reports drift (exit 1), as the unit test does.
  */
-export const WEBHOOKS_HSMETA_PATH = fileURLToPath(new URL('../../../hubspot-app/app/webhooks/webhooks-hsmeta.json', import.meta.url));
+export const WEBHOOKS_HSMETA_PATH = fileURLToPath(
+  new URL('../../../hubspot-app/app/webhooks/webhooks-hsmeta.json', import.meta.url),
+);
 
 export function renderWebhooksHsmeta(currentText: string): string {
   return `${JSON.stringify(webhooksHsmeta(JSON.parse(currentText), loadShippedPlaybooks()), null, 2)}\n`;

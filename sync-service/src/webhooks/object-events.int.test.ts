@@ -36,7 +36,9 @@ afterAll(async () => {
 
 const dealIds = () => enqueued.flatMap((r) => r.portals.flatMap((p) => p.dealIds));
 const metric = async (outcome: string) =>
-  (await registry.getSingleMetric('stagekeeper_webhook_events_total')!.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+  (await registry.getSingleMetric('stagekeeper_webhook_events_total')!.get()).values.find(
+    (v) => v.labels.outcome === outcome,
+  )?.value ?? 0;
 
 async function post(events: Record<string, unknown>[]) {
   const body = JSON.stringify(events);
@@ -44,7 +46,11 @@ async function post(events: Record<string, unknown>[]) {
   return fetch(url, {
     method: 'POST',
     body,
-    headers: { 'Content-Type': 'application/json', 'X-HubSpot-Signature-v3': signV3(sb.portal.clientSecret, 'POST', url, body, ts), 'X-HubSpot-Request-Timestamp': String(ts) },
+    headers: {
+      'Content-Type': 'application/json',
+      'X-HubSpot-Signature-v3': signV3(sb.portal.clientSecret, 'POST', url, body, ts),
+      'X-HubSpot-Request-Timestamp': String(ts),
+    },
   });
 }
 
@@ -52,7 +58,10 @@ describe('object.* deliveries from the sandbox reach the ingest queue', () => {
   it('the sandbox delivers object.* events (objectTypeId 0-3) and the service routes every deal', async () => {
     sb.portal.webhooks.configure({
       targetUrl: url,
-      subscriptions: [{ eventType: 'deal.creation' }, { eventType: 'deal.propertyChange', propertyName: 'dealstage' }],
+      subscriptions: [
+        { eventType: 'deal.creation' },
+        { eventType: 'deal.propertyChange', propertyName: 'dealstage' },
+      ],
     });
     const deal = sb.portal.ui.createDeal({ dealname: 'Object event' });
     sb.portal.ui.moveDeal(deal.id, 'qualifiedtobuy');
@@ -74,19 +83,37 @@ describe('object.* deliveries from the sandbox reach the ingest queue', () => {
 });
 
 describe('events the service does not fully understand are counted and logged at warn, never dropped silently', () => {
-  const base = { eventId: 1, subscriptionId: 2, portalId: Number(55501), appId: 3, occurredAt: Date.now(), attemptNumber: 0 };
+  const base = {
+    eventId: 1,
+    subscriptionId: 2,
+    portalId: Number(55501),
+    appId: 3,
+    occurredAt: Date.now(),
+    attemptNumber: 0,
+  };
 
   it('an object.* event without objectTypeId is routed as a deal (the app subscribes to deals only), counted and warned', async () => {
     enqueued.length = 0;
     logs.length = 0;
     const before = await metric('incomplete');
-    const r = await post([{ ...base, subscriptionType: 'object.propertyChange', objectId: 4242, propertyName: 'dealstage', propertyValue: 'x' }]);
+    const r = await post([
+      {
+        ...base,
+        subscriptionType: 'object.propertyChange',
+        objectId: 4242,
+        propertyName: 'dealstage',
+        propertyValue: 'x',
+      },
+    ]);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ accepted: 1 });
     expect(dealIds()).toEqual(['4242']);
     expect(await metric('incomplete')).toBe(before + 1);
     const warn = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'webhook events not fully understood');
-    expect(warn).toMatchObject({ level: 40, unrecognised: { 'object.propertyChange: object_type_missing': 1 } });
+    expect(warn).toMatchObject({
+      level: 40,
+      unrecognised: { 'object.propertyChange: object_type_missing': 1 },
+    });
     // Types only: the property value never reaches the log.
     expect(logs.join('')).not.toContain('"x"');
   });

@@ -42,7 +42,13 @@ export type SignedRequest = {
   timestamp: string | undefined;
 };
 
-export function computeSignatureV3(secret: string, method: string, uri: string, rawBody: Buffer | string, timestamp: string): string {
+export function computeSignatureV3(
+  secret: string,
+  method: string,
+  uri: string,
+  rawBody: Buffer | string,
+  timestamp: string,
+): string {
   // Fed in pieces so the body's bytes are hashed as received, never re-encoded through a JS string.
   return createHmac('sha256', secret)
     .update(`${method.toUpperCase()}${decodeSignedUri(uri)}`, 'utf8')
@@ -53,7 +59,11 @@ export function computeSignatureV3(secret: string, method: string, uri: string, 
 
 /** v3 verification; a failure says why, so logs can tell a clock problem from a wrong secret. */
 /** The checks that need only the headers, so a request failing them is refused before its body is read. */
-export function checkSignatureHeaders(signature: string | undefined, timestamp: string | undefined, now: number): SignatureResult {
+export function checkSignatureHeaders(
+  signature: string | undefined,
+  timestamp: string | undefined,
+  now: number,
+): SignatureResult {
   if (!signature || !timestamp) return { ok: false, reason: 'missing_header' };
   if (!/^\d{1,16}$/.test(timestamp)) return { ok: false, reason: 'bad_timestamp' };
   // Future timestamps count too: a captured request replayed with a forged-ahead clock must not live longer.
@@ -61,14 +71,22 @@ export function checkSignatureHeaders(signature: string | undefined, timestamp: 
   return { ok: true };
 }
 
-export function verifySignatureV3(secret: string, req: SignedRequest, now: number = Date.now()): SignatureResult {
+export function verifySignatureV3(
+  secret: string,
+  req: SignedRequest,
+  now: number = Date.now(),
+): SignatureResult {
   const { signature, timestamp } = req;
   const headers = checkSignatureHeaders(signature, timestamp, now);
   if (!headers.ok) return headers;
   if (!signature || !timestamp) return { ok: false, reason: 'missing_header' };
-  const expected = Buffer.from(computeSignatureV3(secret, req.method, req.uri, req.rawBody, timestamp), 'utf8');
+  const expected = Buffer.from(
+    computeSignatureV3(secret, req.method, req.uri, req.rawBody, timestamp),
+    'utf8',
+  );
   const received = Buffer.from(signature, 'utf8');
   // timingSafeEqual needs equal lengths; a length difference reveals nothing an attacker does not know.
-  if (expected.length !== received.length || !timingSafeEqual(expected, received)) return { ok: false, reason: 'mismatch' };
+  if (expected.length !== received.length || !timingSafeEqual(expected, received))
+    return { ok: false, reason: 'mismatch' };
   return { ok: true };
 }

@@ -61,7 +61,12 @@ export function shippedSubscriptions(): ReadonlySet<string> {
   return shipped;
 }
 
-export type CrmObjectSubscription = { subscriptionType: string; objectType: 'deal'; propertyName?: string; active: true };
+export type CrmObjectSubscription = {
+  subscriptionType: string;
+  objectType: 'deal';
+  propertyName?: string;
+  active: true;
+};
 
 /** HubSpot refuses the 1001st subscription of an app (facts §4). */
 export const MAX_SUBSCRIPTIONS = 1000;
@@ -69,19 +74,36 @@ export const MAX_SUBSCRIPTIONS = 1000;
 /** The `crmObjects` list of webhooks-hsmeta.json (platform 2026.03 generic `object.*` subscriptions). */
 export function crmObjectSubscriptions(properties: readonly string[]): CrmObjectSubscription[] {
   if (LIFECYCLE_EVENTS.length + properties.length > MAX_SUBSCRIPTIONS)
-    throw new Error(`${LIFECYCLE_EVENTS.length + properties.length} webhook subscriptions: HubSpot allows ${MAX_SUBSCRIPTIONS} per app`);
+    throw new Error(
+      `${LIFECYCLE_EVENTS.length + properties.length} webhook subscriptions: HubSpot allows ${MAX_SUBSCRIPTIONS} per app`,
+    );
   return [
-    ...LIFECYCLE_EVENTS.map((e) => ({ subscriptionType: `object.${e}`, objectType: 'deal' as const, active: true as const })),
-    ...properties.map((propertyName) => ({ subscriptionType: 'object.propertyChange', objectType: 'deal' as const, propertyName, active: true as const })),
+    ...LIFECYCLE_EVENTS.map((e) => ({
+      subscriptionType: `object.${e}`,
+      objectType: 'deal' as const,
+      active: true as const,
+    })),
+    ...properties.map((propertyName) => ({
+      subscriptionType: 'object.propertyChange',
+      objectType: 'deal' as const,
+      propertyName,
+      active: true as const,
+    })),
   ];
 }
 
 /** The whole webhooks component, keeping the existing file's uid and settings (targetUrl is deployment's). */
-export function webhooksHsmeta(existing: { uid: string; config: { settings: unknown } }, playbooks: readonly Playbook[]) {
+export function webhooksHsmeta(
+  existing: { uid: string; config: { settings: unknown } },
+  playbooks: readonly Playbook[],
+) {
   return {
     uid: existing.uid,
     type: 'webhooks',
-    config: { settings: existing.config.settings, subscriptions: { crmObjects: crmObjectSubscriptions(subscribedPropertyNames(playbooks)) } },
+    config: {
+      settings: existing.config.settings,
+      subscriptions: { crmObjects: crmObjectSubscriptions(subscribedPropertyNames(playbooks)) },
+    },
   };
 }
 
@@ -91,7 +113,10 @@ export type UnsubscribedProperty = { property: string; at: string[]; fix: string
  * Properties a playbook reads that the app does not subscribe to: changes to them (a pause, a gate) would be
  * noticed only by the sweep, minutes late. Each comes with the fix.
  */
-export function unsubscribedProperties(playbook: Playbook, subscribed: ReadonlySet<string> = shippedSubscriptions()): UnsubscribedProperty[] {
+export function unsubscribedProperties(
+  playbook: Playbook,
+  subscribed: ReadonlySet<string> = shippedSubscriptions(),
+): UnsubscribedProperty[] {
   return watchedProperties(playbook)
     .filter((w) => !subscribed.has(w.property))
     .map((w) => ({

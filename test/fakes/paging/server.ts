@@ -19,7 +19,13 @@ import express from 'express';
  */
 
 export type Answer = { status: number; body?: string | object; headers?: Record<string, string> };
-export type Received = { path: string; headers: Record<string, string>; raw: string; json: unknown; at: number };
+export type Received = {
+  path: string;
+  headers: Record<string, string>;
+  raw: string;
+  json: unknown;
+  at: number;
+};
 
 export type PagingFake = {
   url: string;
@@ -49,46 +55,73 @@ export async function startPagingFake(): Promise<PagingFake> {
     } catch {
       json = undefined;
     }
-    received.push({ path: req.path, headers: req.headers as Record<string, string>, raw, json, at: Date.now() });
+    received.push({
+      path: req.path,
+      headers: req.headers as Record<string, string>,
+      raw,
+      json,
+      at: Date.now(),
+    });
     const scripted = scripts.get(req.path)?.shift();
     if (!scripted) return next();
     for (const [k, v] of Object.entries(scripted.headers ?? {})) res.setHeader(k, v);
     res.status(scripted.status);
-    return typeof scripted.body === 'object' ? res.json(scripted.body) : res.type('text/plain').send(scripted.body ?? '');
+    return typeof scripted.body === 'object'
+      ? res.json(scripted.body)
+      : res.type('text/plain').send(scripted.body ?? '');
   });
 
   app.post(/^\/slack\/services\/(.+)$/, (req, res) => {
     const hook = req.path.slice('/slack/services/'.length);
     if (!hooks.has(hook)) return void res.status(404).type('text/plain').send('no_service');
     const body = received.at(-1)!.json as { text?: unknown; blocks?: unknown } | undefined;
-    if (!body || (typeof body.text !== 'string' && !Array.isArray(body.blocks))) return void res.status(400).type('text/plain').send('invalid_payload');
+    if (!body || (typeof body.text !== 'string' && !Array.isArray(body.blocks)))
+      return void res.status(400).type('text/plain').send('invalid_payload');
     res.status(200).type('text/plain').send('ok');
   });
 
   app.post('/teams/:hook', (req, res) => {
-    if (!hooks.has(String(req.params.hook))) return void res.status(404).type('text/plain').send('Webhook not found');
-    const body = received.at(-1)!.json as { summary?: unknown; text?: unknown; attachments?: unknown } | undefined;
-    if (!body || (typeof body.summary !== 'string' && typeof body.text !== 'string' && !Array.isArray(body.attachments)))
+    if (!hooks.has(String(req.params.hook)))
+      return void res.status(404).type('text/plain').send('Webhook not found');
+    const body = received.at(-1)!.json as
+      { summary?: unknown; text?: unknown; attachments?: unknown } | undefined;
+    if (
+      !body ||
+      (typeof body.summary !== 'string' && typeof body.text !== 'string' && !Array.isArray(body.attachments))
+    )
       return void res.status(400).type('text/plain').send('Summary or Text is required.');
     res.status(200).type('text/plain').send('1');
   });
 
   app.post('/pagerduty/v2/enqueue', (_req, res) => {
     const e = received.at(-1)!.json as
-      | { routing_key?: unknown; event_action?: unknown; dedup_key?: unknown; payload?: { summary?: unknown; source?: unknown; severity?: unknown } }
+      | {
+          routing_key?: unknown;
+          event_action?: unknown;
+          dedup_key?: unknown;
+          payload?: { summary?: unknown; source?: unknown; severity?: unknown };
+        }
       | undefined;
     const errors: string[] = [];
     if (!e) errors.push('Event object is invalid');
     else {
-      if (typeof e.routing_key !== 'string' || e.routing_key.length !== 32) errors.push("'routing_key' must be 32 characters");
-      if (!['trigger', 'acknowledge', 'resolve'].includes(String(e.event_action))) errors.push("'event_action' is invalid");
+      if (typeof e.routing_key !== 'string' || e.routing_key.length !== 32)
+        errors.push("'routing_key' must be 32 characters");
+      if (!['trigger', 'acknowledge', 'resolve'].includes(String(e.event_action)))
+        errors.push("'event_action' is invalid");
       if (e.event_action === 'trigger') {
-        if (typeof e.payload?.summary !== 'string' || e.payload.summary.length === 0) errors.push("'payload.summary' is missing or blank");
+        if (typeof e.payload?.summary !== 'string' || e.payload.summary.length === 0)
+          errors.push("'payload.summary' is missing or blank");
         if (typeof e.payload?.source !== 'string') errors.push("'payload.source' is missing or blank");
-        if (!['critical', 'error', 'warning', 'info'].includes(String(e.payload?.severity))) errors.push("'payload.severity' is invalid");
-      } else if (typeof e.dedup_key !== 'string') errors.push("'dedup_key' is required for acknowledge and resolve");
+        if (!['critical', 'error', 'warning', 'info'].includes(String(e.payload?.severity)))
+          errors.push("'payload.severity' is invalid");
+      } else if (typeof e.dedup_key !== 'string')
+        errors.push("'dedup_key' is required for acknowledge and resolve");
     }
-    if (errors.length > 0) return void res.status(400).json({ status: 'invalid event', message: 'Event object is invalid', errors });
+    if (errors.length > 0)
+      return void res
+        .status(400)
+        .json({ status: 'invalid event', message: 'Event object is invalid', errors });
     const dedup = typeof e!.dedup_key === 'string' ? e!.dedup_key : `pd-${received.length}`;
     if (e!.event_action === 'trigger') incidents.set(dedup, 'triggered');
     if (e!.event_action === 'resolve' && incidents.has(dedup)) incidents.set(dedup, 'resolved');

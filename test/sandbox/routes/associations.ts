@@ -1,4 +1,10 @@
-import { ASSOC_TYPE_IDS, assocNotFound, defaultTypeId, resolveAssocType, type AssocType } from '../associations';
+import {
+  ASSOC_TYPE_IDS,
+  assocNotFound,
+  defaultTypeId,
+  resolveAssocType,
+  type AssocType,
+} from '../associations';
 import { exists } from '../crm';
 import { validationError } from '../errors';
 import type { Route, RouteContext } from '../router';
@@ -14,7 +20,10 @@ function endpoints(ctx: RouteContext, fromKey: string, fromIdKey: string, toKey:
 
 function pairDefault(from: AssocType, to: AssocType) {
   const def = defaultTypeId(from, to);
-  if (!def) throw validationError(`No default association type between ${ASSOC_TYPE_IDS[from]} and ${ASSOC_TYPE_IDS[to]}`);
+  if (!def)
+    throw validationError(
+      `No default association type between ${ASSOC_TYPE_IDS[from]} and ${ASSOC_TYPE_IDS[to]}`,
+    );
   return def;
 }
 
@@ -29,7 +38,10 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const offset = Number(ctx.query.get('after') ?? 0);
       const page = all.slice(offset, offset + limit);
       const next = offset + limit < all.length ? String(offset + limit) : undefined;
-      return { status: 200, body: { results: page, ...(next ? { paging: { next: { after: next, link: '' } } } : {}) } };
+      return {
+        status: 200,
+        body: { results: page, ...(next ? { paging: { next: { after: next, link: '' } } } : {}) },
+      };
     },
   },
   {
@@ -43,7 +55,10 @@ export const ASSOCIATION_ROUTES: Route[] = [
       if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
       const def = pairDefault(from, to);
       ctx.portal.associations.add(from, fromId, to, toId, def.typeId, def.inverse);
-      const spec = (typeId: number) => ({ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeId });
+      const spec = (typeId: number) => ({
+        associationCategory: 'HUBSPOT_DEFINED',
+        associationTypeId: typeId,
+      });
       return {
         status: 200,
         body: batchEnvelope(started, [
@@ -61,12 +76,19 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const { from, to, fromId } = endpoints(ctx, 'type', 'id', 'toType');
       const toId = ctx.params.toId!;
       if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
-      if (!Array.isArray(ctx.body) || ctx.body.length === 0) throw validationError('Body must be a non-empty array of association specs');
+      if (!Array.isArray(ctx.body) || ctx.body.length === 0)
+        throw validationError('Body must be a non-empty array of association specs');
       const defs = ctx.body.map((spec) => ctx.portal.associations.check(from, to, spec));
       defs.forEach((d) => ctx.portal.associations.add(from, fromId, to, toId, d.typeId, d.inverse));
       return {
         status: 201,
-        body: { fromObjectTypeId: ASSOC_TYPE_IDS[from], fromObjectId: Number(fromId), toObjectTypeId: ASSOC_TYPE_IDS[to], toObjectId: Number(toId), labels: [] },
+        body: {
+          fromObjectTypeId: ASSOC_TYPE_IDS[from],
+          fromObjectId: Number(fromId),
+          toObjectTypeId: ASSOC_TYPE_IDS[to],
+          toObjectId: Number(toId),
+          labels: [],
+        },
       };
     },
   },
@@ -96,7 +118,12 @@ export const ASSOCIATION_ROUTES: Route[] = [
         if (list.length) results.push({ from: { id }, to: list });
         else
           errors.push(
-            batchError('OBJECT_NOT_FOUND', `No ${to.replace(/s$/, '')} is associated with ${from.replace(/s$/, '')} ${id}.`, { fromObjectId: [id] }, 'crm.associations.NO_ASSOCIATIONS_FOUND'),
+            batchError(
+              'OBJECT_NOT_FOUND',
+              `No ${to.replace(/s$/, '')} is associated with ${from.replace(/s$/, '')} ${id}.`,
+              { fromObjectId: [id] },
+              'crm.associations.NO_ASSOCIATIONS_FOUND',
+            ),
           );
       }
       return { status: errors.length ? 207 : 200, body: batchEnvelope(started, results, errors) };
@@ -110,19 +137,28 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const started = Date.now();
       const from = resolveAssocType(ctx.params.from!);
       const to = resolveAssocType(ctx.params.to!);
-      const inputs = batchInputs<{ from?: { id?: unknown }; to?: { id?: unknown }; types?: unknown[] }>(ctx.body);
+      const inputs = batchInputs<{ from?: { id?: unknown }; to?: { id?: unknown }; types?: unknown[] }>(
+        ctx.body,
+      );
       // Validate everything first so a bad input leaves no half-written batch behind.
       const planned = inputs.map((i) => {
         const fromId = String(i?.from?.id ?? '');
         const toId = String(i?.to?.id ?? '');
         if (!exists(ctx.portal, from, fromId)) throw assocNotFound(from, fromId);
         if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
-        if (!Array.isArray(i.types) || !i.types.length) throw validationError('Each input needs at least one association type');
+        if (!Array.isArray(i.types) || !i.types.length)
+          throw validationError('Each input needs at least one association type');
         return { fromId, toId, defs: i.types.map((spec) => ctx.portal.associations.check(from, to, spec)) };
       });
       const results = planned.map(({ fromId, toId, defs }) => {
         defs.forEach((d) => ctx.portal.associations.add(from, fromId, to, toId, d.typeId, d.inverse));
-        return { fromObjectTypeId: ASSOC_TYPE_IDS[from], fromObjectId: Number(fromId), toObjectTypeId: ASSOC_TYPE_IDS[to], toObjectId: Number(toId), labels: [] };
+        return {
+          fromObjectTypeId: ASSOC_TYPE_IDS[from],
+          fromObjectId: Number(fromId),
+          toObjectTypeId: ASSOC_TYPE_IDS[to],
+          toObjectId: Number(toId),
+          labels: [],
+        };
       });
       return { status: 201, body: batchEnvelope(started, results) };
     },
@@ -146,7 +182,11 @@ export const ASSOCIATION_ROUTES: Route[] = [
       });
       const results = pairs.map(({ fromId, toId }) => {
         ctx.portal.associations.add(from, fromId, to, toId, def.typeId, def.inverse);
-        return { from: { id: fromId }, to: { id: toId }, associationSpec: { associationCategory: 'HUBSPOT_DEFINED', associationTypeId: def.typeId } };
+        return {
+          from: { id: fromId },
+          to: { id: toId },
+          associationSpec: { associationCategory: 'HUBSPOT_DEFINED', associationTypeId: def.typeId },
+        };
       });
       return { status: 200, body: batchEnvelope(started, results) };
     },

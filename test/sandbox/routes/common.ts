@@ -6,7 +6,10 @@ export const BATCH_MAX = 100;
 export function listParam(query: URLSearchParams, name: string): string[] | undefined {
   const raw = query.getAll(name);
   if (raw.length === 0) return undefined;
-  return raw.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  return raw
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function boolParam(query: URLSearchParams, name: string): boolean {
@@ -18,9 +21,12 @@ export function batchInputs<T = Record<string, unknown>>(body: unknown): T[] {
   const inputs = (body as { inputs?: unknown } | undefined)?.inputs;
   if (!Array.isArray(inputs)) throw validationError('Invalid input JSON: "inputs" must be an array');
   if (inputs.length > BATCH_MAX)
-    throw validationError(`Batch input exceeds the limit of ${BATCH_MAX} inputs (got ${inputs.length}). Batch operations are limited to ${BATCH_MAX} records at a time.`, {
-      context: { limit: [String(BATCH_MAX)], received: [String(inputs.length)] },
-    });
+    throw validationError(
+      `Batch input exceeds the limit of ${BATCH_MAX} inputs (got ${inputs.length}). Batch operations are limited to ${BATCH_MAX} records at a time.`,
+      {
+        context: { limit: [String(BATCH_MAX)], received: [String(inputs.length)] },
+      },
+    );
   return inputs as T[];
 }
 
@@ -28,7 +34,8 @@ export function intParam(query: URLSearchParams, name: string, dflt: number, max
   const raw = query.get(name);
   if (raw === null) return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw validationError(`${name} must be an integer between 1 and ${max}, got ${raw}`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw validationError(`${name} must be an integer between 1 and ${max}, got ${raw}`);
   return n;
 }
 
@@ -42,6 +49,19 @@ export function batchEnvelope(startedAt: number, results: unknown[], errors: unk
   };
 }
 
-export function batchError(category: string, message: string, context: Record<string, string[]>, subCategory?: string) {
-  return { status: 'error', category, ...(subCategory ? { subCategory } : {}), message, context, errors: [], links: {} };
+export function batchError(
+  category: string,
+  message: string,
+  context: Record<string, string[]>,
+  subCategory?: string,
+) {
+  return {
+    status: 'error',
+    category,
+    ...(subCategory ? { subCategory } : {}),
+    message,
+    context,
+    errors: [],
+    links: {},
+  };
 }

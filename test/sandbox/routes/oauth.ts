@@ -8,7 +8,8 @@ export const OAUTH_ROUTES: Route[] = [
     kind: 'public',
     handler: (ctx) => {
       // The v1 endpoint takes a form body only; JSON is refused like HubSpot refuses it.
-      if (!(ctx.body instanceof URLSearchParams)) throw new OAuthError('BAD_REQUEST', 'body must be application/x-www-form-urlencoded');
+      if (!(ctx.body instanceof URLSearchParams))
+        throw new OAuthError('BAD_REQUEST', 'body must be application/x-www-form-urlencoded');
       return { status: 200, body: ctx.portal.tokens.exchange(ctx.body) };
     },
   },

@@ -11,7 +11,8 @@ const api = (ctx: RouteContext) => ctx.portal.apiSource;
 const singular = { deals: 'deal', tasks: 'task', notes: 'note' } as const;
 
 function checkIdProperty(ctx: RouteContext): void {
-  const idProperty = ctx.query.get('idProperty') ?? (ctx.body as { idProperty?: string } | undefined)?.idProperty;
+  const idProperty =
+    ctx.query.get('idProperty') ?? (ctx.body as { idProperty?: string } | undefined)?.idProperty;
   if (idProperty && idProperty !== 'hs_object_id')
     throw validationError(`Sandbox supports only record ids, not idProperty=${idProperty}`);
 }
@@ -27,7 +28,9 @@ function getOne(ctx: RouteContext) {
     for (const to of assocTypes) {
       const ids = ctx.portal.associations.ids(t, obj.id, to as never);
       if (ids.length)
-        associations[to] = { results: ids.map((id) => ({ id, type: `${singular[t]}_to_${to.replace(/s$/, '')}` })) };
+        associations[to] = {
+          results: ids.map((id) => ({ id, type: `${singular[t]}_to_${to.replace(/s$/, '')}` })),
+        };
     }
     Object.assign(body, { associations });
   }
@@ -38,7 +41,9 @@ function list(ctx: RouteContext) {
   const t = type(ctx);
   const limit = intParam(ctx.query, 'limit', 10, 100);
   const after = ctx.query.get('after');
-  const all = ctx.portal.objects.all(t, boolParam(ctx.query, 'archived')).sort((a, b) => Number(a.id) - Number(b.id));
+  const all = ctx.portal.objects
+    .all(t, boolParam(ctx.query, 'archived'))
+    .sort((a, b) => Number(a.id) - Number(b.id));
   const start = after ? all.findIndex((o) => Number(o.id) >= Number(after)) : 0;
   const page = start < 0 ? [] : all.slice(start, start + limit);
   const next = start < 0 ? undefined : all[start + limit];
@@ -47,7 +52,9 @@ function list(ctx: RouteContext) {
     status: 200,
     body: {
       results: page.map((o) => ctx.portal.objects.toApi(o, props, false, hideSensitive(ctx))),
-      ...(next ? { paging: { next: { after: next.id, link: `/crm/v3/objects/${t}?after=${next.id}` } } } : {}),
+      ...(next
+        ? { paging: { next: { after: next.id, link: `/crm/v3/objects/${t}?after=${next.id}` } } }
+        : {}),
     },
   };
 }
@@ -68,11 +75,24 @@ function batchRead(ctx: RouteContext) {
     if (!obj) missing.push(id);
     else if (!seen.has(obj.id)) {
       seen.add(obj.id);
-      results.push(ctx.portal.objects.toApi(obj, Array.isArray(body.properties) ? body.properties : undefined, false, hideSensitive(ctx)));
+      results.push(
+        ctx.portal.objects.toApi(
+          obj,
+          Array.isArray(body.properties) ? body.properties : undefined,
+          false,
+          hideSensitive(ctx),
+        ),
+      );
     }
   }
   const errors = missing.length
-    ? [batchError('OBJECT_NOT_FOUND', `Could not get some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`, { ids: missing })]
+    ? [
+        batchError(
+          'OBJECT_NOT_FOUND',
+          `Could not get some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`,
+          { ids: missing },
+        ),
+      ]
     : [];
   return { status: errors.length ? 207 : 200, body: batchEnvelope(started, results, errors) };
 }
@@ -85,7 +105,9 @@ function batchCreate(ctx: RouteContext) {
   const t = type(ctx);
   // HubSpot validates the whole batch first: one bad input refuses all of them.
   const prepared = batchInputs(ctx.body).map((input) => prepareCreate(ctx.portal, t, input));
-  const results = prepared.map((p) => ctx.portal.objects.toApi(commitCreate(ctx.portal, p, api(ctx)), undefined, true));
+  const results = prepared.map((p) =>
+    ctx.portal.objects.toApi(commitCreate(ctx.portal, p, api(ctx)), undefined, true),
+  );
   return { status: 201, body: batchEnvelope(started, results) };
 }
 
@@ -96,7 +118,8 @@ function batchUpdate(ctx: RouteContext) {
   const inputs = batchInputs<{ id?: unknown; properties?: unknown }>(ctx.body);
   const ids = inputs.map((i) => String(i?.id ?? ''));
   const dupes = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
-  if (dupes.length) throw validationError(`Duplicate IDs found in batch input: [${dupes.join(', ')}]. IDs must be unique`);
+  if (dupes.length)
+    throw validationError(`Duplicate IDs found in batch input: [${dupes.join(', ')}]. IDs must be unique`);
   const missing: string[] = [];
   const prepared: PreparedWrite[] = [];
   inputs.forEach((input, i) => {
@@ -105,10 +128,21 @@ function batchUpdate(ctx: RouteContext) {
     else prepared.push(ctx.portal.objects.prepareUpdate(t, target, input.properties ?? {}));
   });
   if (missing.length && ctx.portal.batchUpdateMissing === 'refuse')
-    throw notFound(`Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`, { context: { ids: missing } });
-  const results = prepared.map((w) => ctx.portal.objects.toApi(ctx.portal.objects.commitUpdate(w, api(ctx)), undefined, true));
+    throw notFound(
+      `Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`,
+      { context: { ids: missing } },
+    );
+  const results = prepared.map((w) =>
+    ctx.portal.objects.toApi(ctx.portal.objects.commitUpdate(w, api(ctx)), undefined, true),
+  );
   const errors = missing.length
-    ? [batchError('OBJECT_NOT_FOUND', `Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`, { ids: missing })]
+    ? [
+        batchError(
+          'OBJECT_NOT_FOUND',
+          `Could not update some ${OBJECT_LABEL[t]} objects, they may be deleted or not exist. Check that ids are valid.`,
+          { ids: missing },
+        ),
+      ]
     : [];
   return { status: errors.length ? 207 : 200, body: batchEnvelope(started, results, errors) };
 }
@@ -126,7 +160,9 @@ function search(ctx: RouteContext) {
   const t = type(ctx);
   const catalog = ctx.portal.catalogs[t];
   const req = parseSearch(ctx.body, catalog);
-  const { total, page, nextAfter } = runSearch(req, ctx.portal.objects.all(t), catalog, (o, n) => ctx.portal.objects.value(o, n));
+  const { total, page, nextAfter } = runSearch(req, ctx.portal.objects.all(t), catalog, (o, n) =>
+    ctx.portal.objects.value(o, n),
+  );
   // Search's default property set is the three HubSpot always includes.
   const props = req.properties ?? [];
   return {
@@ -134,7 +170,9 @@ function search(ctx: RouteContext) {
     body: {
       total,
       results: page.map((o) => ctx.portal.objects.toApi(o, props, false, hideSensitive(ctx))),
-      ...(nextAfter ? { paging: { next: { after: nextAfter, link: `/crm/v3/objects/${t}/search?after=${nextAfter}` } } } : {}),
+      ...(nextAfter
+        ? { paging: { next: { after: nextAfter, link: `/crm/v3/objects/${t}/search?after=${nextAfter}` } } }
+        : {}),
     },
   };
 }
@@ -151,8 +189,15 @@ export const OBJECT_ROUTES: Route[] = [
     write: true,
     handler: (ctx) => {
       const b = (ctx.body ?? {}) as { primaryObjectId?: unknown; objectIdToMerge?: unknown };
-      if (b.primaryObjectId === undefined || b.objectIdToMerge === undefined) throw validationError('primaryObjectId and objectIdToMerge are required');
-      const merged = mergeObjects(ctx.portal, type(ctx), String(b.primaryObjectId), String(b.objectIdToMerge), api(ctx));
+      if (b.primaryObjectId === undefined || b.objectIdToMerge === undefined)
+        throw validationError('primaryObjectId and objectIdToMerge are required');
+      const merged = mergeObjects(
+        ctx.portal,
+        type(ctx),
+        String(b.primaryObjectId),
+        String(b.objectIdToMerge),
+        api(ctx),
+      );
       return { status: 200, body: ctx.portal.objects.toApi(merged, undefined, true) };
     },
   },
@@ -173,7 +218,13 @@ export const OBJECT_ROUTES: Route[] = [
     write: true,
     handler: (ctx) => {
       checkIdProperty(ctx);
-      const obj = updateObject(ctx.portal, type(ctx), ctx.params.id!, (ctx.body as { properties?: unknown } | undefined)?.properties ?? {}, api(ctx));
+      const obj = updateObject(
+        ctx.portal,
+        type(ctx),
+        ctx.params.id!,
+        (ctx.body as { properties?: unknown } | undefined)?.properties ?? {},
+        api(ctx),
+      );
       return { status: 200, body: ctx.portal.objects.toApi(obj, undefined, true) };
     },
   },

@@ -6,7 +6,8 @@ import { batchEnvelope, batchError, batchInputs, boolParam, intParam } from './c
 const catalog = (ctx: RouteContext) => ctx.portal.catalogs[resolveObjectType(ctx.params.type!)];
 
 function dealPipelines(ctx: RouteContext) {
-  if (resolveObjectType(ctx.params.type!) !== 'deals') throw validationError(`Sandbox has pipelines for deals only, not ${ctx.params.type}`);
+  if (resolveObjectType(ctx.params.type!) !== 'deals')
+    throw validationError(`Sandbox has pipelines for deals only, not ${ctx.params.type}`);
   return ctx.portal.pipelines;
 }
 
@@ -57,7 +58,9 @@ export const SCHEMA_ROUTES: Route[] = [
       const inputs = batchInputs<{ name?: string }>(ctx.body);
       const found = inputs.map((i) => c.get(String(i?.name))).filter((p) => p !== undefined);
       const missing = inputs.map((i) => String(i?.name)).filter((n) => !c.get(n));
-      const errors = missing.length ? [batchError('OBJECT_NOT_FOUND', 'Some properties were not found', { names: missing })] : [];
+      const errors = missing.length
+        ? [batchError('OBJECT_NOT_FOUND', 'Some properties were not found', { names: missing })]
+        : [];
       return { status: errors.length ? 207 : 200, body: batchEnvelope(started, found, errors) };
     },
   },
@@ -69,7 +72,11 @@ export const SCHEMA_ROUTES: Route[] = [
       const wanted = ctx.query.get('dataSensitivity') ?? 'non_sensitive';
       const results = catalog(ctx)
         .list()
-        .filter((p) => p.archived === boolParam(ctx.query, 'archived') && (p.dataSensitivity ?? 'non_sensitive') === wanted);
+        .filter(
+          (p) =>
+            p.archived === boolParam(ctx.query, 'archived') &&
+            (p.dataSensitivity ?? 'non_sensitive') === wanted,
+        );
       return { status: 200, body: { results } };
     },
   },
@@ -90,35 +97,41 @@ export const SCHEMA_ROUTES: Route[] = [
   },
 
   // Account information (time zone, currency); the 2026-03 path answers the same.
-  ...['/account-info/v3/details', '/account-info/2026-03/details'].map(
-    (pattern): Route => ({
-      method: 'GET',
-      pattern,
-      handler: (ctx) => {
-        const ms = zoneOffsetMs(ctx.portal.timeZone, ctx.portal.now());
-        const sign = ms < 0 ? '-' : '+';
-        const abs = Math.abs(ms) / 60_000;
-        return {
-          status: 200,
-          body: {
-            portalId: ctx.portal.portalId,
-            accountType: 'STANDARD',
-            timeZone: ctx.portal.timeZone,
-            companyCurrency: 'USD',
-            additionalCurrencies: [],
-            dataHostingLocation: 'na1',
-            uiDomain: 'app.hubspot.com',
-            utcOffset: `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`,
-            utcOffsetMilliseconds: ms,
-          },
-        };
-      },
-    }),
-  ),
+  ...['/account-info/v3/details', '/account-info/2026-03/details'].map((pattern): Route => ({
+    method: 'GET',
+    pattern,
+    handler: (ctx) => {
+      const ms = zoneOffsetMs(ctx.portal.timeZone, ctx.portal.now());
+      const sign = ms < 0 ? '-' : '+';
+      const abs = Math.abs(ms) / 60_000;
+      return {
+        status: 200,
+        body: {
+          portalId: ctx.portal.portalId,
+          accountType: 'STANDARD',
+          timeZone: ctx.portal.timeZone,
+          companyCurrency: 'USD',
+          additionalCurrencies: [],
+          dataHostingLocation: 'na1',
+          uiDomain: 'app.hubspot.com',
+          utcOffset: `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`,
+          utcOffsetMilliseconds: ms,
+        },
+      };
+    },
+  })),
 
   // Pipelines
-  { method: 'GET', pattern: '/crm/v3/pipelines/:type', handler: (ctx) => ({ status: 200, body: { results: dealPipelines(ctx).list() } }) },
-  { method: 'GET', pattern: '/crm/v3/pipelines/:type/:id', handler: (ctx) => ({ status: 200, body: dealPipelines(ctx).get(ctx.params.id!) }) },
+  {
+    method: 'GET',
+    pattern: '/crm/v3/pipelines/:type',
+    handler: (ctx) => ({ status: 200, body: { results: dealPipelines(ctx).list() } }),
+  },
+  {
+    method: 'GET',
+    pattern: '/crm/v3/pipelines/:type/:id',
+    handler: (ctx) => ({ status: 200, body: dealPipelines(ctx).get(ctx.params.id!) }),
+  },
   {
     method: 'GET',
     pattern: '/crm/v3/pipelines/:type/:id/stages',
@@ -128,7 +141,9 @@ export const SCHEMA_ROUTES: Route[] = [
     method: 'GET',
     pattern: '/crm/v3/pipelines/:type/:id/stages/:stageId',
     handler: (ctx) => {
-      const stage = dealPipelines(ctx).get(ctx.params.id!).stages.find((s) => s.id === ctx.params.stageId);
+      const stage = dealPipelines(ctx)
+        .get(ctx.params.id!)
+        .stages.find((s) => s.id === ctx.params.stageId);
       if (!stage) throw notFound(`Unable to find stage ${ctx.params.stageId} in pipeline ${ctx.params.id}`);
       return { status: 200, body: stage };
     },
@@ -140,14 +155,25 @@ export const SCHEMA_ROUTES: Route[] = [
     pattern: '/crm/v3/owners',
     handler: (ctx) => {
       const limit = intParam(ctx.query, 'limit', 100, 500);
-      const all = ctx.portal.owners.list(boolParam(ctx.query, 'archived'), ctx.query.get('email') ?? undefined);
+      const all = ctx.portal.owners.list(
+        boolParam(ctx.query, 'archived'),
+        ctx.query.get('email') ?? undefined,
+      );
       const after = ctx.query.get('after');
-      const start = after ? Math.max(0, all.findIndex((o) => Number(o.id) >= Number(after))) : 0;
+      const start = after
+        ? Math.max(
+            0,
+            all.findIndex((o) => Number(o.id) >= Number(after)),
+          )
+        : 0;
       const page = all.slice(start, start + limit);
       const next = all[start + limit];
       return {
         status: 200,
-        body: { results: page, ...(next ? { paging: { next: { after: next.id, link: `/crm/v3/owners?after=${next.id}` } } } : {}) },
+        body: {
+          results: page,
+          ...(next ? { paging: { next: { after: next.id, link: `/crm/v3/owners?after=${next.id}` } } } : {}),
+        },
       };
     },
   },
@@ -167,7 +193,16 @@ export const SCHEMA_ROUTES: Route[] = [
 /** The UTC offset of `zone` at `at`, in ms (Intl: no time-zone library in the sandbox). */
 function zoneOffsetMs(zone: string, at: number): number {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
       .formatToParts(at)
       .map((p) => [p.type, Number(p.value)]),
   ) as Record<string, number>;

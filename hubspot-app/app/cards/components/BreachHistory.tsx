@@ -1,5 +1,14 @@
 import React from 'react';
-import { Select, Table, TableBody, TableCell, TableHead, TableHeader, TableRow, Text } from '@hubspot/ui-extensions';
+import {
+  Select,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+  Text,
+} from '@hubspot/ui-extensions';
 import { REASON_LABELS, formatInstant } from '../lib/format.ts';
 import { BREACH_REASONS, type BreachReason, type BreachRecord } from '../lib/types.ts';
 

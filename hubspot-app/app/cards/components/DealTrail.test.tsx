@@ -32,15 +32,31 @@ describe('DealTrail on the deal card', () => {
             breachReason: 'capacity',
           },
         ],
-        routing: { mode: 'assignDeal', from: '52841907', to: '61230455', pick: 'roundRobin', at: '2026-11-23T14:00:00.000Z' },
+        routing: {
+          mode: 'assignDeal',
+          from: '52841907',
+          to: '61230455',
+          pick: 'roundRobin',
+          at: '2026-11-23T14:00:00.000Z',
+        },
         trail: [
-          { at: '2026-11-23T15:00:00.000Z', rule: 'clock.breached', detail: 'Support inquiry response breached' },
-          { at: '2026-11-23T14:00:00.000Z', rule: 'routing.deal_assigned', detail: 'Intake Started belongs to Intake Ops' },
+          {
+            at: '2026-11-23T15:00:00.000Z',
+            rule: 'clock.breached',
+            detail: 'Support inquiry response breached',
+          },
+          {
+            at: '2026-11-23T14:00:00.000Z',
+            rule: 'routing.deal_assigned',
+            detail: 'Intake Started belongs to Intake Ops',
+          },
         ],
       }),
     );
     await t.waitFor(() => expect(t.findByTestId(Tag, 'clock-support_inquiry').text).toBe('Breached'));
-    expect(t.findByTestId(Text, 'routing').text).toContain('Deal handed from owner 52841907 to 61230455 (in turn)');
+    expect(t.findByTestId(Text, 'routing').text).toContain(
+      'Deal handed from owner 52841907 to 61230455 (in turn)',
+    );
     expect(t.findAll(Heading).map((h) => h.text)).toEqual(expect.arrayContaining(['Event clocks', 'Trail']));
     expect(t.findByTestId(Text, 'trail-0').text).toContain('Support inquiry response breached');
     expect(t.findByTestId(Text, 'trail-1').text).toContain('Intake Started belongs to Intake Ops');

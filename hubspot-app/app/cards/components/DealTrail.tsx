@@ -1,5 +1,15 @@
 import React from 'react';
-import { Heading, Table, TableBody, TableCell, TableHead, TableHeader, TableRow, Tag, Text } from '@hubspot/ui-extensions';
+import {
+  Heading,
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+  Tag,
+  Text,
+} from '@hubspot/ui-extensions';
 import { REASON_LABELS, STATUS_DISPLAY, formatInstant } from '../lib/format.ts';
 import type { EventClockView, RoutingView, TrailEvent } from '../lib/types.ts';
 

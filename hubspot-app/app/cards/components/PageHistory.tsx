@@ -1,5 +1,14 @@
 import React from 'react';
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow, Tag, Text } from '@hubspot/ui-extensions';
+import {
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+  Tag,
+  Text,
+} from '@hubspot/ui-extensions';
 import { formatInstant } from '../lib/format.ts';
 import type { PageRecordView, PageStatus } from '../lib/types.ts';
 
@@ -28,7 +37,12 @@ type Props = { pages: PageRecordView[]; timeZone: string; locale?: string };
 
 /** The deal's escalation pages (Slack, Teams, PagerDuty, webhook): level, stage, channel, what became of it, when. */
 export const PageHistory = ({ pages, timeZone, locale }: Props) => {
-  if (pages.length === 0) return <Text testId="no-pages" variant="microcopy">No escalation has paged a lead on this deal.</Text>;
+  if (pages.length === 0)
+    return (
+      <Text testId="no-pages" variant="microcopy">
+        No escalation has paged a lead on this deal.
+      </Text>
+    );
   return (
     <Table bordered density="condensed">
       <TableHead>

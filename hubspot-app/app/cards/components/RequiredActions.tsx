@@ -7,7 +7,8 @@ type Props = { actions: RequiredAction[]; timeZone: string; locale?: string };
 
 /** What the stage asks the rep to do, and by when: done, open, or open and past its due time. */
 export const RequiredActions = ({ actions, timeZone, locale }: Props) => {
-  if (actions.length === 0) return (
+  if (actions.length === 0)
+    return (
       <Text testId="no-required-actions" variant="microcopy">
         No required actions in this stage.
       </Text>
@@ -16,7 +17,10 @@ export const RequiredActions = ({ actions, timeZone, locale }: Props) => {
     <Flex direction="column" gap="xs">
       {actions.map((a, i) => (
         <Flex key={a.id} direction="row" gap="sm" align="center">
-          <Tag testId={`action-${i}`} variant={a.status === 'done' ? 'success' : a.overdue ? 'error' : 'default'}>
+          <Tag
+            testId={`action-${i}`}
+            variant={a.status === 'done' ? 'success' : a.overdue ? 'error' : 'default'}
+          >
             {a.status === 'done' ? 'Done' : a.overdue ? 'Overdue' : 'Open'}
           </Tag>
           <Text>{a.subject}</Text>

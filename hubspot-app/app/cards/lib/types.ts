@@ -1,11 +1,18 @@
 // The card's view model, as GET /api/card/deal/:dealId returns it (docs/hubspot-app.md).
 // Kept here, not imported from shared/, because HubSpot bundles this folder on its own.
 
-export const BREACH_REASONS = ['capacity', 'missing_data', 'handoff', 'patient_unreachable', 'other'] as const;
+export const BREACH_REASONS = [
+  'capacity',
+  'missing_data',
+  'handoff',
+  'patient_unreachable',
+  'other',
+] as const;
 export type BreachReason = (typeof BREACH_REASONS)[number];
 
 /** Same values as the written-back stagekeeper_sla_status property. */
-export type SlaStatus = 'running' | 'paused' | 'warning' | 'breached' | 'met' | 'breached_closed' | 'cancelled';
+export type SlaStatus =
+  'running' | 'paused' | 'warning' | 'breached' | 'met' | 'breached_closed' | 'cancelled';
 export type GateStatus = 'clear' | 'blocked_reverted' | 'blocked_remediation';
 
 export type Ref = { id: string; label: string };
@@ -35,7 +42,13 @@ export type SlaView = {
 export type ChecklistItem = { label: string; met: boolean };
 
 /** A required action of the stage: a task Stagekeeper created on entry. */
-export type RequiredAction = { id: string; subject: string; status: 'open' | 'done'; dueAt: Instant; overdue: boolean };
+export type RequiredAction = {
+  id: string;
+  subject: string;
+  status: 'open' | 'done';
+  dueAt: Instant;
+  overdue: boolean;
+};
 
 /** The usual next move and what it still needs (unmet exit criteria here, entry criteria there), before it is tried. */
 export type NextMove = { to: Ref; missing: string[] };

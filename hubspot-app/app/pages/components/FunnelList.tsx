@@ -25,7 +25,11 @@ export const FunnelList = ({ funnel: f }: { funnel: Funnel }) => {
       </DescriptionListItem>
       <DescriptionListItem label="Closure reasons">
         <Text>
-          {f.closureReasons.length === 0 ? '–' : f.closureReasons.map((c) => `${c.stage.label}: ${c.reason ?? 'none recorded'} (${c.count})`).join(', ')}
+          {f.closureReasons.length === 0
+            ? '–'
+            : f.closureReasons
+                .map((c) => `${c.stage.label}: ${c.reason ?? 'none recorded'} (${c.count})`)
+                .join(', ')}
         </Text>
       </DescriptionListItem>
       {r && (

@@ -5,7 +5,15 @@ import type { Metrics } from '../lib/types.ts';
 
 type Row = Metrics & { key: string; label: string };
 
-export const MetricsTable = ({ rows, groupLabel, testId }: { rows: Row[]; groupLabel: string; testId: string }) => (
+export const MetricsTable = ({
+  rows,
+  groupLabel,
+  testId,
+}: {
+  rows: Row[];
+  groupLabel: string;
+  testId: string;
+}) => (
   <Table testId={testId} bordered density="condensed">
     <TableHead>
       <TableRow>

@@ -29,7 +29,10 @@ export type Metrics = {
 
 export type DimensionRow = Metrics & { dimension: { property: string; label: string }; value: string };
 
-export type StageRow = Metrics & { pipeline: { id: string; label: string }; stage: { id: string; label: string } };
+export type StageRow = Metrics & {
+  pipeline: { id: string; label: string };
+  stage: { id: string; label: string };
+};
 export type RoleRow = Metrics & { role: { id: string; name: string } };
 
 export type ScorecardResponse = {

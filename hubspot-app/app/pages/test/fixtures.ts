@@ -43,14 +43,35 @@ export const scorecard = (week = '2026-W47', scale = 1): ScorecardResponse => ({
     {
       pipeline: { id: 'p1', label: 'Telehealth intake' },
       stage: { id: 's2', label: 'Clinical review' },
-      ...m({ volume: 12 * scale, medianTimeInStageMs: 30 * 60_000, slaVisits: 0, conversionRate: 1, backflowRate: 0 }),
+      ...m({
+        volume: 12 * scale,
+        medianTimeInStageMs: 30 * 60_000,
+        slaVisits: 0,
+        conversionRate: 1,
+        backflowRate: 0,
+      }),
     },
   ],
   byRole: [
     {
       role: { id: 'intake', name: 'Intake coordinator' },
-      ...m({ volume: 40 * scale, medianTimeInStageMs: 2.25 * 3_600_000, slaVisits: 40 * scale, breached: 4 * scale, breachRate: 0.1, conversionRate: 0.875, backflowRate: 0.05, topBreachReasons: [{ reason: 'capacity', count: 3 * scale }] }),
+      ...m({
+        volume: 40 * scale,
+        medianTimeInStageMs: 2.25 * 3_600_000,
+        slaVisits: 40 * scale,
+        breached: 4 * scale,
+        breachRate: 0.1,
+        conversionRate: 0.875,
+        backflowRate: 0.05,
+        topBreachReasons: [{ reason: 'capacity', count: 3 * scale }],
+      }),
     },
   ],
-  byDimension: [{ dimension: { property: 'referrer_ods_code', label: 'Referring partner' }, value: 'A81001', ...m({ volume: 7 }) }],
+  byDimension: [
+    {
+      dimension: { property: 'referrer_ods_code', label: 'Referring partner' },
+      value: 'A81001',
+      ...m({ volume: 7 }),
+    },
+  ],
 });

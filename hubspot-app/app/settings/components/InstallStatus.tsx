@@ -2,14 +2,18 @@ import React from 'react';
 import { DescriptionList, DescriptionListItem, StatusTag, Text } from '@hubspot/ui-extensions';
 import type { ProvisioningState, StatusResponse } from '../lib/types.ts';
 
-const PROVISIONING: Record<ProvisioningState, { label: string; variant: 'success' | 'warning' | 'danger' | 'info' }> = {
+const PROVISIONING: Record<
+  ProvisioningState,
+  { label: string; variant: 'success' | 'warning' | 'danger' | 'info' }
+> = {
   complete: { label: 'Properties provisioned', variant: 'success' },
   in_progress: { label: 'Provisioning', variant: 'info' },
   not_started: { label: 'Not provisioned', variant: 'warning' },
   failed: { label: 'Provisioning failed', variant: 'danger' },
 };
 
-const when = (iso: string | null) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never');
+const when = (iso: string | null) =>
+  iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never';
 
 export const InstallStatus = ({ status }: { status: StatusResponse }) => {
   const p = PROVISIONING[status.provisioning.state];

@@ -1,5 +1,16 @@
 import React, { useCallback, useEffect, useState } from 'react';
-import { Alert, Button, Checkbox, Flex, Heading, Input, LoadingSpinner, Select, StatusTag, Text } from '@hubspot/ui-extensions';
+import {
+  Alert,
+  Button,
+  Checkbox,
+  Flex,
+  Heading,
+  Input,
+  LoadingSpinner,
+  Select,
+  StatusTag,
+  Text,
+} from '@hubspot/ui-extensions';
 import { ServiceError, type ServiceClient } from '../lib/service.ts';
 
 /**
@@ -8,8 +19,19 @@ import { ServiceError, type ServiceClient } from '../lib/service.ts';
  * Secrets go to the service once and never come back: the list shows masked targets only.
  */
 
-export type ChannelHealth = { state: 'ok' | 'failing'; consecutiveFailures: number; lastError: string | null; lastFailureAt: number | null };
-export type ChannelRow = { id: string; kind: Kind; target: string; isDefault: boolean; health: ChannelHealth | null };
+export type ChannelHealth = {
+  state: 'ok' | 'failing';
+  consecutiveFailures: number;
+  lastError: string | null;
+  lastFailureAt: number | null;
+};
+export type ChannelRow = {
+  id: string;
+  kind: Kind;
+  target: string;
+  isDefault: boolean;
+  health: ChannelHealth | null;
+};
 export type ChannelsResponse = { canStore: boolean; defaultChannel: string | null; channels: ChannelRow[] };
 type Kind = 'slack' | 'teams' | 'pagerduty' | 'webhook';
 
@@ -21,9 +43,19 @@ const KINDS: { value: Kind; label: string }[] = [
 ];
 
 const isResponse = (v: unknown): v is ChannelsResponse =>
-  typeof v === 'object' && v !== null && Array.isArray((v as ChannelsResponse).channels) && typeof (v as ChannelsResponse).canStore === 'boolean';
+  typeof v === 'object' &&
+  v !== null &&
+  Array.isArray((v as ChannelsResponse).channels) &&
+  typeof (v as ChannelsResponse).canStore === 'boolean';
 
-type Draft = { id: string; kind: Kind; url: string; routingKey: string; secret: string; makeDefault: boolean };
+type Draft = {
+  id: string;
+  kind: Kind;
+  url: string;
+  routingKey: string;
+  secret: string;
+  makeDefault: boolean;
+};
 const EMPTY: Draft = { id: '', kind: 'slack', url: '', routingKey: '', secret: '', makeDefault: false };
 
 function configOf(d: Draft): Record<string, unknown> {
@@ -63,7 +95,9 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
       return true;
     } catch (e) {
       if (e instanceof ServiceError && e.issues.length > 0)
-        setFieldErrors(Object.fromEntries(e.issues.map((i) => [String(i.path[i.path.length - 1] ?? 'config'), i.message])));
+        setFieldErrors(
+          Object.fromEntries(e.issues.map((i) => [String(i.path[i.path.length - 1] ?? 'config'), i.message])),
+        );
       setError(e instanceof Error ? e.message : 'Unknown error');
       return false;
     } finally {
@@ -105,18 +139,25 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
 
   const add = async () => {
     setFieldErrors({});
-    if (await write(`/api/settings/channels/${encodeURIComponent(draft.id)}`, { config: configOf(draft), makeDefault: draft.makeDefault })) setDraft(EMPTY);
+    if (
+      await write(`/api/settings/channels/${encodeURIComponent(draft.id)}`, {
+        config: configOf(draft),
+        makeDefault: draft.makeDefault,
+      })
+    )
+      setDraft(EMPTY);
   };
 
   const failing = data?.channels.filter((c) => c.health?.state === 'failing') ?? [];
-  const fieldError = (name: string) => (fieldErrors[name] ? { error: true, validationMessage: fieldErrors[name] } : {});
+  const fieldError = (name: string) =>
+    fieldErrors[name] ? { error: true, validationMessage: fieldErrors[name] } : {};
 
   return (
     <Flex direction="column" gap="sm">
       <Heading>Paging channels</Heading>
       <Text variant="microcopy">
-        Escalations to a role's lead also page through the default channel (or the channel a level names). Pages never carry deal
-        property values. Without a channel, the HubSpot task is the only notice.
+        Escalations to a role's lead also page through the default channel (or the channel a level names).
+        Pages never carry deal property values. Without a channel, the HubSpot task is the only notice.
       </Text>
       {!data && !error && <LoadingSpinner label="Loading paging channels" />}
       {error && (
@@ -127,14 +168,24 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
       {failing.map((c) => (
         <Alert key={c.id} title={`Channel "${c.id}" is failing`} variant="danger">
           <Text testId={`failing-${c.id}`}>
-            {c.health!.consecutiveFailures} failed deliveries in a row (last: {c.health!.lastError ?? 'unknown'}). Pages through it are
-            not reaching anyone; their HubSpot tasks are still created. Check or replace the channel.
+            {c.health!.consecutiveFailures} failed deliveries in a row (last:{' '}
+            {c.health!.lastError ?? 'unknown'}). Pages through it are not reaching anyone; their HubSpot tasks
+            are still created. Check or replace the channel.
           </Text>
         </Alert>
       ))}
       {tested && (
-        <Alert title={tested.ok ? `Test page delivered through "${tested.id}"` : `"${tested.id}" refused the test page`} variant={tested.ok ? 'success' : 'danger'}>
-          <Text testId="test-result">{tested.ok ? 'Check that it arrived where the lead will see it.' : `The service answered ${tested.code ?? 'an error'}.`}</Text>
+        <Alert
+          title={
+            tested.ok ? `Test page delivered through "${tested.id}"` : `"${tested.id}" refused the test page`
+          }
+          variant={tested.ok ? 'success' : 'danger'}
+        >
+          <Text testId="test-result">
+            {tested.ok
+              ? 'Check that it arrived where the lead will see it.'
+              : `The service answered ${tested.code ?? 'an error'}.`}
+          </Text>
         </Alert>
       )}
       {data && !data.canStore && (
@@ -142,14 +193,19 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
           The service has no TOKEN_ENCRYPTION_KEY, which channel secrets are encrypted with.
         </Alert>
       )}
-      {data && data.channels.length === 0 && <Text testId="no-channels">No channel yet: escalations are HubSpot tasks only.</Text>}
+      {data && data.channels.length === 0 && (
+        <Text testId="no-channels">No channel yet: escalations are HubSpot tasks only.</Text>
+      )}
       {data?.channels.map((c) => (
         <Flex key={c.id} direction="row" gap="sm" align="center">
           <Text format={{ fontWeight: 'bold' }}>{c.id}</Text>
           <Text>
             {KINDS.find((k) => k.value === c.kind)?.label ?? c.kind} · {c.target}
           </Text>
-          <StatusTag testId={`health-${c.id}`} variant={c.health?.state === 'failing' ? 'danger' : c.health ? 'success' : 'info'}>
+          <StatusTag
+            testId={`health-${c.id}`}
+            variant={c.health?.state === 'failing' ? 'danger' : c.health ? 'success' : 'info'}
+          >
             {c.health?.state === 'failing' ? 'Failing' : c.health ? 'Delivering' : 'Not used yet'}
           </StatusTag>
           <Button size="xs" disabled={busy} onClick={() => void test(c.id)}>
@@ -158,11 +214,21 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
           {c.isDefault ? (
             <StatusTag variant="info">Default</StatusTag>
           ) : (
-            <Button size="xs" disabled={busy} onClick={() => void write('/api/settings/channels-default', { channel: c.id })}>
+            <Button
+              size="xs"
+              disabled={busy}
+              onClick={() => void write('/api/settings/channels-default', { channel: c.id })}
+            >
               Make default
             </Button>
           )}
-          <Button size="xs" variant="destructive" testId={`remove-${c.id}`} disabled={busy} onClick={() => setConfirming(c.id)}>
+          <Button
+            size="xs"
+            variant="destructive"
+            testId={`remove-${c.id}`}
+            disabled={busy}
+            onClick={() => setConfirming(c.id)}
+          >
             Remove
           </Button>
         </Flex>
@@ -171,7 +237,9 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
         <Alert title="Remove a paging channel" variant="warning">
           <Text testId="confirm-remove">
             {`Remove "${confirming}"? Levels that page through it will fail to page (their HubSpot tasks are still created).`}
-            {data?.defaultChannel === confirming ? ' It is the default channel: escalations will be HubSpot tasks only until you choose another default.' : ''}
+            {data?.defaultChannel === confirming
+              ? ' It is the default channel: escalations will be HubSpot tasks only until you choose another default.'
+              : ''}
           </Text>
           <Flex direction="row" gap="sm">
             <Button size="xs" variant="destructive" disabled={busy} onClick={() => void remove(confirming)}>
@@ -185,10 +253,28 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
       )}
       {data?.canStore && (
         <Flex direction="row" gap="sm" wrap="wrap" align="end">
-          <Input label="Channel id" name="channel-id" value={draft.id} description='e.g. "clinical-slack"' onChange={(v) => setDraft({ ...draft, id: v })} />
-          <Select label="Kind" name="channel-kind" options={KINDS} value={draft.kind} onChange={(v) => setDraft({ ...draft, kind: v as Kind })} />
+          <Input
+            label="Channel id"
+            name="channel-id"
+            value={draft.id}
+            description='e.g. "clinical-slack"'
+            onChange={(v) => setDraft({ ...draft, id: v })}
+          />
+          <Select
+            label="Kind"
+            name="channel-kind"
+            options={KINDS}
+            value={draft.kind}
+            onChange={(v) => setDraft({ ...draft, kind: v as Kind })}
+          />
           {draft.kind === 'pagerduty' ? (
-            <Input label="Integration key" name="channel-routing-key" value={draft.routingKey} onChange={(v) => setDraft({ ...draft, routingKey: v })} {...fieldError('routingKey')} />
+            <Input
+              label="Integration key"
+              name="channel-routing-key"
+              value={draft.routingKey}
+              onChange={(v) => setDraft({ ...draft, routingKey: v })}
+              {...fieldError('routingKey')}
+            />
           ) : (
             <Input
               label="Webhook URL"
@@ -199,9 +285,19 @@ export const PagingChannels = ({ client }: { client: ServiceClient }) => {
             />
           )}
           {draft.kind === 'webhook' && (
-            <Input label="Signing secret" name="channel-secret" value={draft.secret} onChange={(v) => setDraft({ ...draft, secret: v })} {...fieldError('secret')} />
+            <Input
+              label="Signing secret"
+              name="channel-secret"
+              value={draft.secret}
+              onChange={(v) => setDraft({ ...draft, secret: v })}
+              {...fieldError('secret')}
+            />
           )}
-          <Checkbox name="channel-default" checked={draft.makeDefault} onChange={(v) => setDraft({ ...draft, makeDefault: Boolean(v) })}>
+          <Checkbox
+            name="channel-default"
+            checked={draft.makeDefault}
+            onChange={(v) => setDraft({ ...draft, makeDefault: Boolean(v) })}
+          >
             Default
           </Checkbox>
           <Button variant="primary" disabled={busy || draft.id === ''} onClick={() => void add()}>

@@ -55,7 +55,9 @@ export const StageFields = ({ stage, path, playbook, errors, onEdit }: Props) =>
                 min={1}
                 max={99}
                 precision={0}
-                onChange={(v) => onEdit({ sla: { warningAt: typeof v === 'number' && Number.isFinite(v) ? v : undefined } })}
+                onChange={(v) =>
+                  onEdit({ sla: { warningAt: typeof v === 'number' && Number.isFinite(v) ? v : undefined } })
+                }
                 {...errorProps(errors, [...path, 'sla', 'warningAt'])}
               />
               <Select

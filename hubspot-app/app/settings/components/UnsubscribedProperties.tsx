@@ -8,7 +8,10 @@ import type { UnsubscribedProperty } from '../lib/types.ts';
  */
 export const UnsubscribedProperties = ({ items }: { items: UnsubscribedProperty[] }) =>
   items.length === 0 ? null : (
-    <Alert title={`${items.length} propert${items.length === 1 ? 'y is' : 'ies are'} read without a webhook subscription`} variant="warning">
+    <Alert
+      title={`${items.length} propert${items.length === 1 ? 'y is' : 'ies are'} read without a webhook subscription`}
+      variant="warning"
+    >
       <Text>Changes to these reach Stagekeeper only at the next sweep (every few minutes), not at once.</Text>
       {items.map((u) => (
         <Text key={u.property} testId={`unsubscribed-${u.property}`}>

@@ -19,7 +19,11 @@ import type { ServiceClient } from '../lib/service.ts';
 import type { PlaybookDoc } from '../lib/types.ts';
 import { percent, shift, type WhatIfMetrics, type WhatIfReport } from '../lib/whatif.ts';
 
-type State = { kind: 'idle' } | { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; report: WhatIfReport };
+type State =
+  | { kind: 'idle' }
+  | { kind: 'loading' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ready'; report: WhatIfReport };
 
 const WEEK_OPTIONS = [1, 2, 4, 8, 13].map((w) => ({ label: `${w} week${w === 1 ? '' : 's'}`, value: w }));
 
@@ -65,14 +69,25 @@ const MetricHeaders = ({ first }: { first: string }) => (
  * (POST /api/settings/whatif) and shows, per stage and role, what would change, the deals whose outcome flips (ids
  * only) and how far the running deals' due times would move.
  */
-export const WhatIfPreview = ({ client, draft, disabled }: { client: ServiceClient; draft: PlaybookDoc; disabled: boolean }) => {
+export const WhatIfPreview = ({
+  client,
+  draft,
+  disabled,
+}: {
+  client: ServiceClient;
+  draft: PlaybookDoc;
+  disabled: boolean;
+}) => {
   const [weeks, setWeeks] = useState(4);
   const [state, setState] = useState<State>({ kind: 'idle' });
 
   const run = async () => {
     setState({ kind: 'loading' });
     try {
-      setState({ kind: 'ready', report: await client.post<WhatIfReport>('/api/settings/whatif', { playbook: draft, weeks }) });
+      setState({
+        kind: 'ready',
+        report: await client.post<WhatIfReport>('/api/settings/whatif', { playbook: draft, weeks }),
+      });
     } catch (e) {
       setState({ kind: 'error', message: e instanceof Error ? e.message : 'Unknown error' });
     }
@@ -81,8 +96,16 @@ export const WhatIfPreview = ({ client, draft, disabled }: { client: ServiceClie
   const report = state.kind === 'ready' ? state.report : null;
   const chart = report
     ? report.byStage.flatMap((s) => [
-        { stage: s.stage.label, playbook: 'In force', breachRate: Math.round((s.current.breachRate ?? 0) * 1000) / 10 },
-        { stage: s.stage.label, playbook: 'Draft', breachRate: Math.round((s.draft.breachRate ?? 0) * 1000) / 10 },
+        {
+          stage: s.stage.label,
+          playbook: 'In force',
+          breachRate: Math.round((s.current.breachRate ?? 0) * 1000) / 10,
+        },
+        {
+          stage: s.stage.label,
+          playbook: 'Draft',
+          breachRate: Math.round((s.draft.breachRate ?? 0) * 1000) / 10,
+        },
       ])
     : [];
 
@@ -110,9 +133,10 @@ export const WhatIfPreview = ({ client, draft, disabled }: { client: ServiceClie
       {report && (
         <Flex direction="column" gap="sm">
           <Text testId="whatif-summary">
-            {report.totals.visits} stage visits from {report.from.slice(0, 10)} to {report.to.slice(0, 10)}: breach rate{' '}
-            {percent(report.totals.current.breachRate)} now, {percent(report.totals.draft.breachRate)} with the draft;{' '}
-            {report.flipsTotal} outcome{report.flipsTotal === 1 ? '' : 's'} would flip.
+            {report.totals.visits} stage visits from {report.from.slice(0, 10)} to {report.to.slice(0, 10)}:
+            breach rate {percent(report.totals.current.breachRate)} now,{' '}
+            {percent(report.totals.draft.breachRate)} with the draft; {report.flipsTotal} outcome
+            {report.flipsTotal === 1 ? '' : 's'} would flip.
           </Text>
           {chart.length > 0 && (
             <BarChart
@@ -122,7 +146,11 @@ export const WhatIfPreview = ({ client, draft, disabled }: { client: ServiceClie
                 y: { field: 'breachRate', fieldType: 'linear', label: 'Breach rate (%)' },
                 options: { groupFieldByColor: 'playbook' },
               }}
-              options={{ title: 'Breach rate per stage: in force and draft', showLegend: true, showDataLabels: true }}
+              options={{
+                title: 'Breach rate per stage: in force and draft',
+                showLegend: true,
+                showDataLabels: true,
+              }}
             />
           )}
           <Table>
@@ -149,8 +177,11 @@ export const WhatIfPreview = ({ client, draft, disabled }: { client: ServiceClie
           </Table>
           {report.flipped.length > 0 && (
             <Text testId="whatif-flips">
-              Deals whose outcome flips: {report.flipped.map((f) => `${f.dealId} (${f.from} → ${f.to})`).join(', ')}
-              {report.flipsTotal > report.flipped.length ? `, and ${report.flipsTotal - report.flipped.length} more` : ''}
+              Deals whose outcome flips:{' '}
+              {report.flipped.map((f) => `${f.dealId} (${f.from} → ${f.to})`).join(', ')}
+              {report.flipsTotal > report.flipped.length
+                ? `, and ${report.flipsTotal - report.flipped.length} more`
+                : ''}
             </Text>
           )}
           <Heading>Deals running now (repair preview)</Heading>
@@ -176,7 +207,11 @@ export const WhatIfPreview = ({ client, draft, disabled }: { client: ServiceClie
                     <TableCell>{s.moved + s.removed + s.added}</TableCell>
                     <TableCell>{shift(s.medianShiftMs)}</TableCell>
                     <TableCell>
-                      {shift(Math.abs(s.minShiftMs ?? 0) > Math.abs(s.maxShiftMs ?? 0) ? s.minShiftMs : s.maxShiftMs)}
+                      {shift(
+                        Math.abs(s.minShiftMs ?? 0) > Math.abs(s.maxShiftMs ?? 0)
+                          ? s.minShiftMs
+                          : s.maxShiftMs,
+                      )}
                     </TableCell>
                     <TableCell>{s.unknown}</TableCell>
                   </TableRow>
@@ -185,8 +220,8 @@ export const WhatIfPreview = ({ client, draft, disabled }: { client: ServiceClie
             </Table>
           )}
           <Text variant="microcopy">
-            Both playbooks are replayed over the same recorded visits. Unknown: visits recorded without a value the
-            playbook reads; they are never guessed.
+            Both playbooks are replayed over the same recorded visits. Unknown: visits recorded without a
+            value the playbook reads; they are never guessed.
           </Text>
         </Flex>
       )}

@@ -1,6 +1,9 @@
 import type { PlaybookDoc, SlaDoc, StageDoc } from './types.ts';
 
-export type StageEdit = { ownerRole?: string; sla?: Partial<Pick<SlaDoc, 'target' | 'warningAt' | 'calendar'>> };
+export type StageEdit = {
+  ownerRole?: string;
+  sla?: Partial<Pick<SlaDoc, 'target' | 'warningAt' | 'calendar'>>;
+};
 
 /** Returns a new playbook with one stage changed; every other field is shared, not copied or dropped. */
 export function editStage(p: PlaybookDoc, pi: number, si: number, edit: StageEdit): PlaybookDoc {
@@ -13,7 +16,10 @@ export function editStage(p: PlaybookDoc, pi: number, si: number, edit: StageEdi
             ...pl,
             stages: pl.stages.map((s, j): StageDoc => {
               if (j !== si) return s;
-              const next: StageDoc = { ...s, ...(edit.ownerRole !== undefined ? { ownerRole: edit.ownerRole } : {}) };
+              const next: StageDoc = {
+                ...s,
+                ...(edit.ownerRole !== undefined ? { ownerRole: edit.ownerRole } : {}),
+              };
               if (edit.sla && s.sla) next.sla = { ...s.sla, ...edit.sla };
               return next;
             }),

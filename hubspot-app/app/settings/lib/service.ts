@@ -29,7 +29,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function toServiceError(status: number, body: unknown): ServiceError {
   const err = isRecord(body) ? (body as ErrorBody).error : undefined;
   const code = typeof err?.code === 'string' ? err.code : `http_${status}`;
-  const message = typeof err?.message === 'string' ? err.message : `The Stagekeeper service answered ${status}`;
+  const message =
+    typeof err?.message === 'string' ? err.message : `The Stagekeeper service answered ${status}`;
   const issues = Array.isArray(err?.issues)
     ? err.issues.filter(
         (i): i is Issue => isRecord(i) && Array.isArray(i.path) && typeof i.message === 'string',
@@ -72,7 +73,11 @@ export type ServiceClient = {
  * service trusts only those signed values.
  */
 export function createServiceClient(baseUrl: string, fetchImpl: FetchLike): ServiceClient {
-  const call = async <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: Record<string, unknown>) => {
+  const call = async <T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: Record<string, unknown>,
+  ) => {
     let res: FetchResponse;
     try {
       res = await fetchImpl(`${baseUrl}${path}`, body ? { method, body } : { method });

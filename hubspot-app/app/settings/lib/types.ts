@@ -9,7 +9,13 @@ export type SlaDoc = Open & {
   calendar?: string;
   warningAt?: number;
 };
-export type StageDoc = Open & { id: string; label: string; ownerRole: string; sla?: SlaDoc; closed?: boolean };
+export type StageDoc = Open & {
+  id: string;
+  label: string;
+  ownerRole: string;
+  sla?: SlaDoc;
+  closed?: boolean;
+};
 export type PipelineDoc = Open & { id: string; label: string; stages: StageDoc[] };
 export type PlaybookDoc = Open & {
   schemaVersion: 1;

@@ -25,7 +25,10 @@ export type WhatIfReport = {
   to: string;
   currentVersion: number;
   draftVersion: number;
-  byStage: (WhatIfMetrics & { pipeline: { id: string; label: string }; stage: { id: string; label: string } })[];
+  byStage: (WhatIfMetrics & {
+    pipeline: { id: string; label: string };
+    stage: { id: string; label: string };
+  })[];
   byRole: (WhatIfMetrics & { role: { id: string; name: string } })[];
   totals: WhatIfMetrics;
   flipped: { dealId: string; stage: string; enteredAt: number; from: string; to: string }[];
