@@ -19,7 +19,7 @@ import { HistoryStore } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
-import { RedisReasonAuditLog } from './audit';
+import { RedisReasonAuditLog } from '../state/reason-audit-store';
 import { MAX_RESPONSE_BYTES } from './respond';
 import { apiApp, hubspotQuery, PortalGateway, signedHeaders } from './test-harness';
 

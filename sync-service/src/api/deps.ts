@@ -6,9 +6,9 @@ import type { PlaybookStore } from '../state/playbook-store';
 import type { ChannelStore } from '../notify/channel-store';
 import type { PageTrail } from '../notify/page-trail';
 import type { ReplayStore } from '../http/replay-store';
-import type { ReasonAuditLog } from './audit';
+import type { ReasonAuditLog } from '../state/reason-audit-store';
 import type { InstallStatusStore } from './install-status';
-import type { PlaybookMetaStore } from './playbook-meta';
+import type { PlaybookMetaStore } from '../state/playbook-meta-store';
 
 /** What the API routes need; every method takes the caller's signed portal id first. */
 export type ApiDeps = {

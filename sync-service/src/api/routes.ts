@@ -6,7 +6,7 @@ import { DealStateStore } from '../state/deal-state-store';
 import { HistoryStore } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
-import { RedisReasonAuditLog } from './audit';
+import { RedisReasonAuditLog } from '../state/reason-audit-store';
 import { DealHistoryReader } from './breach-history';
 import { cardRoutes } from './card-routes';
 import { channelRoutes } from './channel-routes';
@@ -17,8 +17,9 @@ import { apiErrorHandler } from './errors';
 import { HistoryWeeks } from './history-weeks';
 import { InstallRegistry } from '../install/registry';
 import { ReplayStore } from '../http/replay-store';
-import { PortalActivityStore, registryInstallStatus } from './install-status';
-import { PlaybookMetaStore } from './playbook-meta';
+import { registryInstallStatus } from './install-status';
+import { PortalActivityStore } from '../state/portal-activity-store';
+import { PlaybookMetaStore } from '../state/playbook-meta-store';
 import { recomputeOpenVisits } from './recompute';
 import { scorecardRoutes } from './scorecard-routes';
 import { settingsRoutes } from './settings-routes';
@@ -105,8 +106,6 @@ export function createApiRoutes(w: ApiWiring): {
     ...(w.enqueueReconcile
       ? {
           recompute: recomputeOpenVisits({
-            redis: w.redis,
-            prefix: w.prefix,
             states,
             enqueue: w.enqueueReconcile,
           }),

@@ -17,7 +17,7 @@ export async function readWhatIfData(deps: {
   redis: Redis;
   keys: Keys;
   log: Logger;
-  states: Pick<DealStateStore, 'loadMany'>;
+  states: Pick<DealStateStore, 'loadMany' | 'dealIdPages'>;
   portalId: string;
   now: number;
   weeks: number;
@@ -29,16 +29,10 @@ export async function readWhatIfData(deps: {
     from,
     now,
   );
-  // Deal keys of the portal (keys.ts layout); SCAN walks them without blocking Redis.
-  const prefix = keys.dealState(portalId, '0').slice(0, -1);
   const running: DealState[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', BATCH);
-    cursor = next;
-    const ids = found.map((k) => k.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
+  for await (const ids of deps.states.dealIdPages(portalId, BATCH)) {
     const loaded = await deps.states.loadMany(portalId, ids);
     for (const l of loaded) if (l.state?.current && !l.state.closedReason) running.push(l.state);
-  } while (cursor !== '0');
+  }
   return { rows, running };
 }

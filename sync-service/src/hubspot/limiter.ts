@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { assertKeyPart } from '../state/keys';
+import { redisKeys, type Keys } from '../state/keys';
 
 /**
  * HubSpot's burst limits are per app per account, and every worker process shares them, so the window lives in
@@ -128,7 +128,7 @@ return 0
 
 export type RedisRateLimiterOptions = {
   redis: Redis;
-  /** Key prefix, as for the rest of the service's keys; keys are `${prefix}:${portalId}:rl:${bucket}`. */
+  /** Key prefix, as for the rest of the service's keys (state/keys.ts: rateWindow, rateBlock, ...). */
   prefix: string;
   /** One plan for all portals, or a lookup per portal (portals differ in plan). */
   plan: LimiterPlan | ((portalId: string) => LimiterPlan);
@@ -142,7 +142,7 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Redis;
-  private readonly prefix: string;
+  private readonly keys: Keys;
   private readonly plan: (portalId: string) => LimiterPlan;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly dailyResetAt: ((portalId: string) => Promise<number>) | undefined;
@@ -151,7 +151,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   constructor(opts: RedisRateLimiterOptions) {
     this.redis = opts.redis;
-    this.prefix = opts.prefix;
+    this.keys = redisKeys(opts.prefix);
     const plan = opts.plan;
     this.plan = typeof plan === 'function' ? plan : () => plan;
     this.sleep = opts.sleep ?? defaultSleep;
@@ -159,7 +159,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   key(portalId: string, bucket: Bucket): string {
-    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:rl:${bucket}`;
+    return this.keys.rateWindow(portalId, bucket);
   }
 
   window(portalId: string, bucket: Bucket): Window {
@@ -168,7 +168,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   /** Daily quota block of a portal (all buckets). */
   dailyKey(portalId: string): string {
-    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:rl:daily`;
+    return this.keys.rateDaily(portalId);
   }
 
   /**
@@ -187,9 +187,9 @@ export class RedisRateLimiter implements RateLimiter {
       ACQUIRE,
       4,
       key,
-      `${key}:block`,
+      this.keys.rateBlock(portalId, bucket),
       this.dailyKey(portalId),
-      `${key}:learned`,
+      this.keys.rateLearned(portalId, bucket),
       max,
       windowMs,
       slot,
@@ -222,7 +222,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async backOff(portalId: string, bucket: Bucket, ms: number): Promise<void> {
-    await this.redis.eval(BACK_OFF, 1, `${this.key(portalId, bucket)}:block`, Math.max(1, Math.ceil(ms)));
+    await this.redis.eval(BACK_OFF, 1, this.keys.rateBlock(portalId, bucket), Math.max(1, Math.ceil(ms)));
   }
 
   /**
@@ -260,7 +260,7 @@ export class RedisRateLimiter implements RateLimiter {
       const seen = this.learned.get(memo);
       if (seen?.value !== value || Date.now() - seen.at > 3_600_000) {
         this.learned.set(memo, { value, at: Date.now() });
-        await this.redis.set(`${this.key(portalId, bucket)}:learned`, value, 'PX', 86_400_000);
+        await this.redis.set(this.keys.rateLearned(portalId, bucket), value, 'PX', 86_400_000);
       }
     }
     if (num('x-hubspot-ratelimit-remaining') === 0)

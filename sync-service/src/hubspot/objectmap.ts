@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { assertKeyPart } from '../state/keys';
+import { redisKeys } from '../state/keys';
 
 /**
  * Which HubSpot object Stagekeeper created for each engine key, per deal: the idempotency record behind
@@ -27,14 +27,19 @@ function parse(raw: string): MapEntry | undefined {
 }
 
 export class ObjectMap {
+  private readonly keyOf: (portalId: string, dealId: string) => string;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly kind: ObjectKind,
-  ) {}
+    prefix: string,
+    kind: ObjectKind,
+  ) {
+    const keys = redisKeys(prefix);
+    this.keyOf = kind === 'taskmap' ? keys.taskMap : keys.noteMap;
+  }
 
   key(portalId: string, dealId: string): string {
-    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:${this.kind}:${assertKeyPart('dealId', dealId)}`;
+    return this.keyOf(portalId, dealId);
   }
 
   async get(portalId: string, dealId: string): Promise<Map<string, MapEntry>> {

@@ -1,5 +1,4 @@
 export { EncryptionKeyError, keyId, parseKeyRing, type EncryptionKey, type KeyRing } from './encryption-key';
-export { installKeys, type InstallKeys } from './keys';
 export { createTokenProvider, type TokenMode, type TokenModeOptions } from './mode';
 export {
   authorizeUrl,

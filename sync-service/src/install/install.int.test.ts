@@ -26,7 +26,6 @@ import { PlaybookStore } from '../state/playbook-store';
 import { redisKeys } from '../state/keys';
 import { deletePrefix } from '../testing/fakes';
 import { sandboxCaller, startSandboxPortal } from '../testing/sandbox-portal';
-import { installKeys } from './keys';
 import { AccountTimeZones } from '../hubspot/account-zone';
 import { createTokenProvider } from './mode';
 import { createOAuthRouter } from './oauth';
@@ -44,7 +43,7 @@ const prefix = `sktest-inst-${process.pid}-${Date.now() % 1e6}`;
 const PUBLIC_URL = 'https://sk.example.test';
 const REDIRECT = `${PUBLIC_URL}/oauth/callback`;
 const KEY = randomBytes(32).toString('base64');
-const keys = installKeys(prefix);
+const keys = redisKeys(prefix);
 
 let clock: ManualClock;
 let portal: SandboxPortal;
@@ -283,7 +282,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(stored).not.toBeNull();
     expect(stored!.expiresAt).toBe(installedAt + 1800 * 1000);
     firstAccessToken = stored!.accessToken;
-    const raw = (await redis.get(keys.tokens(portalId)))!;
+    const raw = (await redis.get(keys.oauthTokens(portalId)))!;
     expect(raw.startsWith('sk1.')).toBe(true);
     expect(raw).not.toContain(stored!.accessToken);
     expect(raw).not.toContain(stored!.refreshToken);
@@ -342,7 +341,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(after.accessToken).toBe(fresh);
     expect(after.refreshToken).toBe(before.refreshToken);
     expect(after.expiresAt).toBe(clock.now() + 1800 * 1000);
-    expect(await redis.get(keys.tokens(portalId))).not.toContain(fresh);
+    expect(await redis.get(keys.oauthTokens(portalId))).not.toContain(fresh);
 
     // Past the first token's life: HubSpot refuses it, the refreshed one works, and no second refresh happens.
     clock.advance(5 * 60_000);
@@ -359,8 +358,8 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
       refreshToken: 'x-refresh',
       expiresAt: clock.now() + 60 * 60_000,
     });
-    const good = await redis.get(keys.tokens(other));
-    await redis.set(keys.tokens(other), `${good!.slice(0, -6)}AAAAAA`);
+    const good = await redis.get(keys.oauthTokens(other));
+    await redis.set(keys.oauthTokens(other), `${good!.slice(0, -6)}AAAAAA`);
     await expect(store.get(other)).rejects.toMatchObject({
       name: 'StoredTokensUnreadableError',
       reason: 'auth_failed',
@@ -378,9 +377,9 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     await expect(provider.accessToken(portalId)).resolves.toBeTruthy();
 
     // A copy of this portal's blob under another portal's key fails authentication too.
-    await redis.set(keys.tokens(other), (await redis.get(keys.tokens(portalId)))!);
+    await redis.set(keys.oauthTokens(other), (await redis.get(keys.oauthTokens(portalId)))!);
     await expect(store.get(other)).rejects.toMatchObject({ reason: 'auth_failed' });
-    await redis.del(keys.tokens(other));
+    await redis.del(keys.oauthTokens(other));
   });
 
   it('a store with a different key cannot read the tokens', async () => {
@@ -404,7 +403,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
       .set('X-HubSpot-Signature-v3', signV3('wrong-secret', 'POST', `${PUBLIC_URL}${url}`, '', ts))
       .set('X-HubSpot-Request-Timestamp', String(ts))
       .expect(401);
-    expect(await redis.exists(keys.tokens(portalId))).toBe(1);
+    expect(await redis.exists(keys.oauthTokens(portalId))).toBe(1);
   });
 
   /** A signed uninstall as the settings page sends it (hubspot.fetch appends userId, userEmail, appId, portalId). */
@@ -427,7 +426,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     const other = await signedUninstall(app, String(Number(installer) + 1)).expect(403);
     expect(other.body.error.code).toBe('forbidden');
     await signedUninstall(app, null).expect(403);
-    expect(await redis.exists(keys.tokens(portalId))).toBe(1);
+    expect(await redis.exists(keys.oauthTokens(portalId))).toBe(1);
     expect((await registry.get(portalId)).installed).toBe(true);
   });
 
@@ -455,7 +454,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     await send().expect(403);
     const again = await send().expect(409);
     expect(again.body.error.code).toBe('replayed');
-    expect(await redis.exists(keys.tokens(portalId))).toBe(1);
+    expect(await redis.exists(keys.oauthTokens(portalId))).toBe(1);
   });
 
   it('uninstall: refresh token revoked at HubSpot, tokens deleted, portal off the sweep, status says not installed', async () => {
@@ -475,7 +474,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
       .expect(200);
     expect(res.body).toEqual({ portalId: Number(portalId), installed: false });
 
-    expect(await redis.exists(keys.tokens(portalId))).toBe(0);
+    expect(await redis.exists(keys.oauthTokens(portalId))).toBe(0);
     expect(await store.get(portalId)).toBeNull();
     expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(0);
     expect(await redis.exists(redisKeys(prefix).sweepCursor(portalId))).toBe(0);
@@ -763,13 +762,13 @@ describe('provisioning outcomes in the install status', () => {
     });
     expect(status.provisioning.issues).toHaveLength(1);
 
-    await redis.hset(keys.status('777'), 'install', '{not json');
+    await redis.hset(keys.install('777'), 'install', '{not json');
     expect(await registry.get('777')).toMatchObject({
       installed: false,
       installedAt: null,
       provisioning: { state: 'failed' },
     });
-    await redis.del(keys.status('777'));
+    await redis.del(keys.install('777'));
   });
 });
 

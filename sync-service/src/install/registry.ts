@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { WRITTEN_BACK_PROPERTIES } from '@stagekeeper/shared';
 import { corruptRecords } from '../metrics';
 import type { ProvisionReport } from '../provision';
-import { installKeys, type InstallKeys } from './keys';
+import { redisKeys, type Keys } from '../state/keys';
 import { missingScopes } from './scopes';
 
 /**
@@ -64,7 +64,7 @@ const NO_PROVISIONING: ProvisioningRecord = {
 };
 
 export class InstallRegistry {
-  private readonly keys: InstallKeys;
+  private readonly keys: Keys;
   private readonly now: () => number;
 
   constructor(
@@ -72,14 +72,14 @@ export class InstallRegistry {
     prefix: string,
     clock: () => number = Date.now,
   ) {
-    this.keys = installKeys(prefix);
+    this.keys = redisKeys(prefix);
     this.now = clock;
   }
 
   /** Always a full status: a portal never seen reads as not installed, provisioning not started. */
   async get(portalId: string): Promise<InstallStatus> {
     const [installRaw, provRaw] = await this.redis.hmget(
-      this.keys.status(portalId),
+      this.keys.install(portalId),
       'install',
       'provisioning',
     );
@@ -101,7 +101,7 @@ export class InstallRegistry {
     portalId: string,
     opts: { mode: 'oauth' | 'static'; scopes: string[] | null; admins?: string[] },
   ): Promise<void> {
-    const previous = parse(await this.redis.hget(this.keys.status(portalId), 'install'), NO_INSTALL);
+    const previous = parse(await this.redis.hget(this.keys.install(portalId), 'install'), NO_INSTALL);
     const record: InstallRecord = {
       installed: true,
       // A restart in static mode or a repeated install keeps the original date: "installed since".
@@ -112,7 +112,7 @@ export class InstallRegistry {
     };
     const tx = this.redis
       .multi()
-      .hset(this.keys.status(portalId), 'install', JSON.stringify(record))
+      .hset(this.keys.install(portalId), 'install', JSON.stringify(record))
       .sadd(this.keys.portals(), portalId);
     if (opts.admins?.length) tx.sadd(this.keys.admins(portalId), ...opts.admins);
     await tx.exec().then(execOk);
@@ -132,7 +132,7 @@ export class InstallRegistry {
   }
 
   async markProvisioning(portalId: string): Promise<void> {
-    const prev = parse(await this.redis.hget(this.keys.status(portalId), 'provisioning'), NO_PROVISIONING);
+    const prev = parse(await this.redis.hget(this.keys.install(portalId), 'provisioning'), NO_PROVISIONING);
     await this.writeProvisioning(portalId, {
       ...prev,
       state: 'in_progress',
@@ -147,7 +147,7 @@ export class InstallRegistry {
     report: ProvisionReport,
     opts: { checkedPlaybook: boolean },
   ): Promise<void> {
-    const prev = parse(await this.redis.hget(this.keys.status(portalId), 'provisioning'), NO_PROVISIONING);
+    const prev = parse(await this.redis.hget(this.keys.install(portalId), 'provisioning'), NO_PROVISIONING);
     const present = new Set([...report.created, ...report.existing, ...report.updated.map((u) => u.name)]);
     const ours = WRITTEN_BACK_PROPERTIES.filter((d) => present.has(d.name)).length;
     const issues = [
@@ -180,7 +180,7 @@ export class InstallRegistry {
 
   /** `error` is shown to admins as is: one sentence, no property values. */
   async markProvisionFailed(portalId: string, error: string): Promise<void> {
-    const prev = parse(await this.redis.hget(this.keys.status(portalId), 'provisioning'), NO_PROVISIONING);
+    const prev = parse(await this.redis.hget(this.keys.install(portalId), 'provisioning'), NO_PROVISIONING);
     await this.writeProvisioning(portalId, {
       ...prev,
       state: 'failed',
@@ -194,22 +194,22 @@ export class InstallRegistry {
    * fresh look-back instead of re-scanning the whole uninstalled period). Stored deal state and playbooks stay.
    */
   async markUninstalled(portalId: string): Promise<void> {
-    const previous = parse(await this.redis.hget(this.keys.status(portalId), 'install'), NO_INSTALL);
+    const previous = parse(await this.redis.hget(this.keys.install(portalId), 'install'), NO_INSTALL);
     const record: InstallRecord = { ...previous, installed: false, uninstalledAt: this.iso() };
     await this.redis
       .multi()
-      .del(this.keys.tokens(portalId))
+      .del(this.keys.oauthTokens(portalId))
       .srem(this.keys.portals(), portalId)
       .del(this.keys.sweepCursor(portalId))
       // The next install names its own admin.
       .del(this.keys.admins(portalId))
-      .hset(this.keys.status(portalId), 'install', JSON.stringify(record))
+      .hset(this.keys.install(portalId), 'install', JSON.stringify(record))
       .exec()
       .then(execOk);
   }
 
   private async writeProvisioning(portalId: string, record: ProvisioningRecord): Promise<void> {
-    await this.redis.hset(this.keys.status(portalId), 'provisioning', JSON.stringify(record));
+    await this.redis.hset(this.keys.install(portalId), 'provisioning', JSON.stringify(record));
   }
 
   private iso(): string {

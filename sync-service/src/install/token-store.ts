@@ -3,7 +3,7 @@ import type { OAuthTokens, TokenStore } from '../hubspot/client';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
 import { parseKeyRing, type KeyRing } from './encryption-key';
-import { installKeys, type InstallKeys } from './keys';
+import { redisKeys, type Keys } from '../state/keys';
 import { seal, unseal, UnsealError, type UnsealFailure } from './sealed';
 
 /** OAuth tokens at rest: sealed (sealed.ts) under the `oauth-tokens` purpose and the portal id. */
@@ -70,15 +70,15 @@ export type EncryptedRedisTokenStoreOptions = {
 
 export class EncryptedRedisTokenStore implements TokenStore {
   private readonly ring: KeyRing;
-  private readonly keys: InstallKeys;
+  private readonly keys: Keys;
 
   constructor(private readonly opts: EncryptedRedisTokenStoreOptions) {
     this.ring = typeof opts.keys === 'string' ? parseKeyRing(opts.keys) : opts.keys;
-    this.keys = installKeys(opts.prefix);
+    this.keys = redisKeys(opts.prefix);
   }
 
   async get(portalId: string): Promise<OAuthTokens | null> {
-    const blob = await this.opts.redis.get(this.keys.tokens(portalId));
+    const blob = await this.opts.redis.get(this.keys.oauthTokens(portalId));
     if (blob === null) return null;
     try {
       return decryptTokens(this.ring, portalId, blob);
@@ -92,10 +92,10 @@ export class EncryptedRedisTokenStore implements TokenStore {
   }
 
   async set(portalId: string, tokens: OAuthTokens): Promise<void> {
-    await this.opts.redis.set(this.keys.tokens(portalId), encryptTokens(this.ring, portalId, tokens));
+    await this.opts.redis.set(this.keys.oauthTokens(portalId), encryptTokens(this.ring, portalId, tokens));
   }
 
   async delete(portalId: string): Promise<void> {
-    await this.opts.redis.del(this.keys.tokens(portalId));
+    await this.opts.redis.del(this.keys.oauthTokens(portalId));
   }
 }

@@ -42,6 +42,20 @@ export class DealStateStore {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * The portal's stored deal ids, one SCAN page at a time (`count` is SCAN's hint): SCAN walks the keys without
+   * blocking Redis the way KEYS would. Tombstoned deals are included; loading tells them apart.
+   */
+  async *dealIdPages(portalId: string, count: number): AsyncGenerator<string[]> {
+    const prefix = this.keys.dealStatePrefix(portalId);
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', count);
+      cursor = next;
+      yield found.map((k) => k.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
+    } while (cursor !== '0');
+  }
+
   async load(portalId: string, dealId: string): Promise<LoadedState> {
     const [loaded] = await this.loadMany(portalId, [dealId]);
     return loaded!;

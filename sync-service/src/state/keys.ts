@@ -1,6 +1,8 @@
 /**
- * Redis key layout. Every key starts with the configured prefix and (except the portal index) the portal id,
- * so one Redis can hold many tenants and a test can clean exactly its own keys.
+ * Redis key layout: the one module that spells a key. Every key starts with the configured prefix and (except
+ * the portal index, the seeded marker, replay claims and BullMQ's prefix) the portal id, so one Redis can hold
+ * many tenants and a test can clean exactly its own keys. Stored data depends on these shapes: change one and
+ * existing installs lose what is under the old name.
  */
 
 const SAFE_ID = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -15,42 +17,93 @@ export type Keys = ReturnType<typeof redisKeys>;
 
 export function redisKeys(prefix: string) {
   const p = (portalId: string) => `${prefix}:${assertKeyPart('portalId', portalId)}`;
+  const dealStates = (portalId: string) => `${p(portalId)}:deal:`;
   return {
-    /** Hash {v: version, s: DealState JSON or "" for none}. */
-    dealState: (portalId: string, dealId: string) => `${p(portalId)}:deal:${assertKeyPart('dealId', dealId)}`,
-    /** String with a TTL: the job deciding this deal right now (a token), so two jobs never decide it at once. */
+    /**
+     * Hash {v: version, s: DealState JSON or "" for none}. No TTL while it holds a state; a tombstone ("")
+     * expires after 30 days (state/deal-state-store.ts).
+     */
+    dealState: (portalId: string, dealId: string) =>
+      `${dealStates(portalId)}${assertKeyPart('dealId', dealId)}`,
+    /** What every dealState key of the portal starts with: SCAN `${this}*` finds the portal's deals. */
+    dealStatePrefix: (portalId: string) => dealStates(portalId),
+    /**
+     * String, TTL 30 s unless set otherwise (state/deal-lock.ts): the job deciding this deal right now (a token),
+     * so two jobs never decide it at once.
+     */
     dealLock: (portalId: string, dealId: string) => `${p(portalId)}:lock:${assertKeyPart('dealId', dealId)}`,
     /** Hash rowKey -> history row JSON, one per ISO week (Monday, UTC) of the stage exit. */
     history: (portalId: string, weekStart: string) => `${p(portalId)}:history:${weekStart}`,
-    /** Hash version -> playbook JSON. */
+    /** Hash version -> playbook JSON. No TTL. */
     playbookVersions: (portalId: string) => `${p(portalId)}:playbook:versions`,
-    /** String: the current playbook version number. */
+    /** String: the current playbook version number. No TTL. */
     playbookCurrent: (portalId: string) => `${p(portalId)}:playbook:current`,
-    /** String counter handing out playbook version numbers. */
+    /** String counter handing out playbook version numbers. No TTL. */
     playbookSeq: (portalId: string) => `${p(portalId)}:playbook:seq`,
-    /** String: epoch ms up to which the sweep has looked. */
+    /** String: epoch ms up to which the sweep has looked. No TTL (deleted at uninstall). */
     sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
-    /** String with a TTL: the HubSpot account's time zone (its daily API quota resets at midnight there). */
+    /** String, TTL a week: the HubSpot account's time zone (its daily API quota resets at midnight there). */
     accountTimeZone: (portalId: string) => `${p(portalId)}:account:tz`,
-    /** Set of portal ids with a playbook (what the sweep walks). */
+    /** Set of portal ids with a playbook (what the sweep walks). No TTL. */
     portals: () => `${prefix}:portals`,
-    /** Hash roleId -> picks handed out: the round-robin cursor of the assignment policy. */
+    /** Hash roleId -> picks handed out: the round-robin cursor of the assignment policy. No TTL. */
     roundRobin: (portalId: string) => `${p(portalId)}:routing:rr`,
-    /** String: the portal's paging channels, sealed (notify/channel-store.ts). */
+    /** String: the portal's paging channels, sealed (notify/channel-store.ts). No TTL. */
     notifyChannels: (portalId: string) => `${p(portalId)}:notify:channels`,
-    /** Hash channel id -> delivery health JSON (what the settings page reports). */
+    /** Hash channel id -> delivery health JSON (what the settings page reports). No TTL. */
     notifyHealth: (portalId: string) => `${p(portalId)}:notify:health`,
-    /** Hash page key -> page record JSON: the deal's paging trail (sent, failed, resolved). */
+    /** Hash page key -> page record JSON: the deal's paging trail (sent, failed, resolved). TTL 180 days. */
     notifyTrail: (portalId: string, dealId: string) =>
       `${p(portalId)}:notify:trail:${assertKeyPart('dealId', dealId)}`,
     /**
      * String (JSON {seededAt}): written once the service has seeded Redis (playbooks, schedules). Its absence
      * while running means Redis lost its data (a restart without persistence, a flush): see state/data-loss.ts.
+     * No TTL.
      */
     seeded: () => `${prefix}:seeded`,
-    /** String with a TTL: a signed request already answered (its signature's hash), refused if seen again. */
+    /**
+     * String, TTL twice the accepted signature age (http/replay-store.ts): a signed request already answered
+     * (its signature's hash), refused if seen again.
+     */
     replay: (digest: string) => `${prefix}:replay:${assertKeyPart('digest', digest)}`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
+
+    // Install (install/registry.ts, install/token-store.ts).
+    /** String: the encrypted OAuth token blob (install/token-store.ts). No TTL (deleted at uninstall). */
+    oauthTokens: (portalId: string) => `${p(portalId)}:oauth:tokens`,
+    /**
+     * Hash {install: JSON, provisioning: JSON}; separate fields so install and provisioning never overwrite each
+     * other. No TTL.
+     */
+    install: (portalId: string) => `${p(portalId)}:install`,
+    /** Set of HubSpot user ids allowed to change the playbook and uninstall. No TTL (deleted at uninstall). */
+    admins: (portalId: string) => `${p(portalId)}:admins`,
+
+    // HubSpot adapter (hubspot/limiter.ts, hubspot/objectmap.ts).
+    /** Sorted set of request slots in the bucket's rate window; TTL the window, renewed on each slot. */
+    rateWindow: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}`,
+    /** String, TTL the back-off HubSpot asked for: the bucket is blocked until it expires. */
+    rateBlock: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:block`,
+    /** String "max:windowMs", TTL a day: the bucket's limit as HubSpot's headers last reported it. */
+    rateLearned: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:learned`,
+    /** String, TTL until the daily quota resets: every bucket of the portal is blocked until it expires. */
+    rateDaily: (portalId: string) => `${p(portalId)}:rl:daily`,
+    /** Hash engine key -> task id and state (hubspot/objectmap.ts): the tasks created for a deal. No TTL. */
+    taskMap: (portalId: string, dealId: string) =>
+      `${p(portalId)}:taskmap:${assertKeyPart('dealId', dealId)}`,
+    /** Hash engine key -> note id and state (hubspot/objectmap.ts): the notes created for a deal. No TTL. */
+    noteMap: (portalId: string, dealId: string) =>
+      `${p(portalId)}:notemap:${assertKeyPart('dealId', dealId)}`,
+
+    // Settings and card API (state/reason-audit-store.ts, playbook-meta-store.ts, portal-activity-store.ts).
+    /** List of reason-audit JSON entries, newest first, trimmed to the newest 5,000. No TTL. */
+    reasonAudit: (portalId: string) => `${p(portalId)}:api:reason-audit`,
+    /** Hash playbook version -> {updatedAt, updatedBy} JSON: who saved each version. No TTL. */
+    playbookMeta: (portalId: string) => `${p(portalId)}:api:playbook-meta`,
+    /** String, TTL 10 s: the token of the playbook save in progress, so two saves never both win. */
+    playbookSaveLock: (portalId: string) => `${p(portalId)}:api:playbook-lock`,
+    /** Hash {lastWebhookAt, lastSweepAt} (epoch ms): when the portal was last heard from and swept. No TTL. */
+    portalActivity: (portalId: string) => `${p(portalId)}:api:activity`,
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { assertKeyPart } from '../state/keys';
+import { redisKeys, type Keys } from './keys';
 
 export type PlaybookMeta = { updatedAt: number; updatedBy: string | null };
 
@@ -14,17 +14,17 @@ const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
  * Versions seeded by the CLI have no entry: the page shows them without an author.
  */
 export class PlaybookMetaStore {
+  private readonly keys: Keys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
-
-  private key(portalId: string, what: 'playbook-meta' | 'playbook-lock'): string {
-    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:api:${what}`;
+    prefix: string,
+  ) {
+    this.keys = redisKeys(prefix);
   }
 
   async get(portalId: string, version: number): Promise<PlaybookMeta | null> {
-    const raw = await this.redis.hget(this.key(portalId, 'playbook-meta'), String(version));
+    const raw = await this.redis.hget(this.keys.playbookMeta(portalId), String(version));
     if (raw === null) return null;
     try {
       const v = JSON.parse(raw) as Partial<PlaybookMeta>;
@@ -36,7 +36,7 @@ export class PlaybookMetaStore {
   }
 
   async set(portalId: string, version: number, meta: PlaybookMeta): Promise<void> {
-    await this.redis.hset(this.key(portalId, 'playbook-meta'), String(version), JSON.stringify(meta));
+    await this.redis.hset(this.keys.playbookMeta(portalId), String(version), JSON.stringify(meta));
   }
 
   /** Runs `fn` holding the portal's save lock; `ran: false` when another save holds it. */
@@ -44,7 +44,7 @@ export class PlaybookMetaStore {
     portalId: string,
     fn: () => Promise<T>,
   ): Promise<{ ran: true; value: T } | { ran: false }> {
-    const key = this.key(portalId, 'playbook-lock');
+    const key = this.keys.playbookSaveLock(portalId);
     const token = randomUUID();
     const ok = await this.redis.set(key, token, 'PX', LOCK_MS, 'NX');
     if (ok !== 'OK') return { ran: false };

@@ -1,6 +1,6 @@
 import type { BreachReason } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
-import { assertKeyPart } from '../state/keys';
+import { redisKeys, type Keys } from './keys';
 
 export type ReasonAudit = {
   at: number;
@@ -28,13 +28,17 @@ const KEEP = 5_000;
  * personal data, and the logs carry only the HubSpot user id.
  */
 export class RedisReasonAuditLog implements ReasonAuditLog {
+  private readonly keys: Keys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    prefix: string,
+  ) {
+    this.keys = redisKeys(prefix);
+  }
 
   key(portalId: string): string {
-    return `${this.prefix}:${assertKeyPart('portalId', portalId)}:api:reason-audit`;
+    return this.keys.reasonAudit(portalId);
   }
 
   async record(portalId: string, entry: ReasonAudit): Promise<void> {
