@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisKeys } from './keys';
 
 /**
  * Deletes every key under `prefix:` (SCAN in pages, never FLUSHDB: the Redis may be shared). Used for the
@@ -8,7 +9,7 @@ export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<num
   let cursor = '0';
   let removed = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', redisKeys(prefix).everyKey(), 'COUNT', 1000);
     cursor = next;
     if (keys.length > 0) removed += await redis.del(...keys);
   } while (cursor !== '0');

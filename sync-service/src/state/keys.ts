@@ -68,6 +68,8 @@ export function redisKeys(prefix: string) {
     replay: (digest: string) => `${prefix}:replay:${assertKeyPart('digest', digest)}`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
+    /** SCAN pattern matching every key above (BullMQ's included): what a sandbox reset or a test deletes. */
+    everyKey: () => `${prefix}:*`,
 
     // Install (install/registry.ts, install/token-store.ts).
     /** String: the encrypted OAuth token blob (install/token-store.ts). No TTL (deleted at uninstall). */

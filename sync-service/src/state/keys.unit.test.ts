@@ -21,6 +21,7 @@ describe('redisKeys spells every key as existing data has it', () => {
     [k.seeded(), 'sk:seeded'],
     [k.replay('ab12'), 'sk:replay:ab12'],
     [k.bullPrefix(), 'sk:bull'],
+    [k.everyKey(), 'sk:*'],
     [k.oauthTokens('1'), 'sk:1:oauth:tokens'],
     [k.install('1'), 'sk:1:install'],
     [k.admins('1'), 'sk:1:admins'],
