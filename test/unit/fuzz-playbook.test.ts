@@ -45,7 +45,7 @@ function check(text: string): PlaybookParseResult {
     expect(PlaybookError.safeParse(e).success, JSON.stringify(e)).toBe(true);
     expect(e.message.trim()).not.toBe('');
     if (e.line !== undefined) expect(e.line).toBeLessThanOrEqual(lines + 1);
-    if (e.path === '') {
+    if (e.path.length === 0) {
       // Top-level messages: syntax errors, an empty document, or a root that is not a mapping.
       const topLevel = !doc.ok || !isMapping(doc.value) || /syntax|YAML|JSON|empty/i.test(e.message);
       expect(topLevel, `pathless error for a mapping: ${e.message}`).toBe(true);

@@ -7,10 +7,19 @@ import type { z } from 'zod';
 
 type Issue = z.core.$ZodIssue;
 type Segments = readonly PropertyKey[];
-export type MappedIssue = { segments: PropertyKey[]; message: string; suggests?: PropertyKey[] };
+/** One step of an issue path: an object key or an array index. */
+export type PathSegment = string | number;
+export type MappedIssue = { segments: PathSegment[]; message: string; suggests?: PathSegment[] };
 
-/** `pipelines[0].stages[3].sla.target`; keys that are not plain identifiers are quoted in brackets. */
-export function renderPath(path: Segments): string {
+/** zod types path steps as PropertyKey; a playbook is plain data, so a symbol never occurs and reads as text. */
+const segment = (k: PropertyKey): PathSegment => (typeof k === 'symbol' ? String(k) : k);
+
+/**
+ * An issue path as people read it, `pipelines[0].stages[3].sla.target`; keys that are not plain identifiers are
+ * quoted in brackets. Only where a path is shown as text (the CLI, the local page's answer): errors carry the
+ * segments, which the settings page places fields by.
+ */
+export function renderPlaybookPath(path: Segments): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
@@ -150,8 +159,8 @@ function closestKey(key: string, allowed: string[]): string | undefined {
 
 // ---------------------------------------------------------------------------------------------------------
 
-function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PropertyKey[]): MappedIssue[] {
-  const segments = [...prefix, ...issue.path];
+function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PathSegment[]): MappedIssue[] {
+  const segments = [...prefix, ...issue.path.map(segment)];
   const { found, value } = valueAt(input, segments);
   const got = describe(value);
   const one = (message: string): MappedIssue[] => [{ segments, message }];
@@ -250,10 +259,11 @@ function mapIssue(issue: Issue, input: unknown, root: Schema, prefix: PropertyKe
  */
 export function issuesToErrors(issues: readonly Issue[], input: unknown, root: Schema): MappedIssue[] {
   const mapped = issues.flatMap((i) => mapIssue(i, input, root, []));
-  const suggested = new Set(mapped.flatMap((e) => (e.suggests ? [renderPath(e.suggests)] : [])));
+  const pathKey = (segments: readonly PathSegment[]) => JSON.stringify(segments);
+  const suggested = new Set(mapped.flatMap((e) => (e.suggests ? [pathKey(e.suggests)] : [])));
   const seen = new Set<string>();
   return mapped.filter((e) => {
-    const path = renderPath(e.segments);
+    const path = pathKey(e.segments);
     if (suggested.has(path) && e.message.startsWith('missing:')) return false;
     const key = `${path}\u0000${e.message}`;
     if (seen.has(key)) return false;

@@ -10,7 +10,7 @@ export function loadPlaybookFile(path: string): PlaybookParseResult {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    return { ok: false, errors: [{ path: '', message: `cannot read the file (${code})`, source: path }] };
+    return { ok: false, errors: [{ path: [], message: `cannot read the file (${code})`, source: path }] };
   }
   return parsePlaybook(text, 'auto', path);
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { EXAMPLE_PLAYBOOKS } from './examples';
-import { parsePlaybook, PlaybookError } from './load';
+import { parsePlaybook, PlaybookError, renderPlaybookPath } from './load';
 
 type Path = (string | number)[];
 type Mutation = { kind: 'delete' } | { kind: 'replace'; value: unknown };
@@ -59,7 +59,7 @@ describe('parsePlaybook under random mutations of a valid playbook', () => {
             expect(PlaybookError.safeParse(e).success).toBe(true);
             expect(e.message.trim()).not.toBe('');
             // Only a document that is not an object at all earns an error without a path.
-            if (e.path === '') expect(isRecord(doc)).toBe(false);
+            if (e.path.length === 0) expect(isRecord(doc)).toBe(false);
             if (e.line !== undefined) expect(e.line).toBeLessThanOrEqual(lineCount);
           }
         },
@@ -76,7 +76,7 @@ describe('parsePlaybook under random mutations of a valid playbook', () => {
         const doc = structuredClone(valid) as { roles: Record<string, unknown>[] };
         delete doc.roles[i]![key];
         const r = parsePlaybook(JSON.stringify(doc), 'json');
-        expect(r.ok ? [] : r.errors.map((e) => e.path)).toContain(`roles[${i}].${key}`);
+        expect(r.ok ? [] : r.errors.map((e) => renderPlaybookPath(e.path))).toContain(`roles[${i}].${key}`);
       }),
       { numRuns: 30 },
     );

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { EXAMPLE_PLAYBOOKS } from './examples';
-import { formatPlaybookErrors, parsePlaybook, validatePlaybook, type PlaybookError } from './load';
+import {
+  formatPlaybookErrors,
+  parsePlaybook,
+  renderPlaybookPath,
+  validatePlaybook,
+  type PlaybookError,
+} from './load';
 import { loadPlaybookFile } from './load-file';
 
 type Obj = Record<string, any>;
@@ -56,7 +62,10 @@ const base = (): Obj => ({
 });
 
 const stage = (p: Obj, i: number): Obj => p.pipelines[0].stages[i];
-const withoutLines = (errors: PlaybookError[]) => errors.map(({ path, message }) => ({ path, message }));
+/** Errors with their paths written as the CLI shows them, so expectations read like what an author sees. */
+const shown = (errors: PlaybookError[]) => errors.map((e) => ({ ...e, path: renderPlaybookPath(e.path) }));
+const withoutLines = (errors: PlaybookError[]) =>
+  shown(errors).map(({ path, message }) => ({ path, message }));
 
 const CRITERION_OPS =
   '"present", "equals", "notEquals", "oneOf", "gt", "gte", "lt", "lte", "dateBefore", "dateAfter", "inFuture", "taskDone"';
@@ -335,7 +344,7 @@ describe('parsePlaybook: invalid playbooks', () => {
     stage(p, 3).sla.target = '4 hrs';
     p.calendars[0].colour = 'blue';
     const r = parsePlaybook(JSON.stringify(p), 'json');
-    expect(r.ok ? [] : r.errors.map((e) => e.path)).toEqual([
+    expect(r.ok ? [] : r.errors.map((e) => renderPlaybookPath(e.path))).toEqual([
       'calendars[0].colour',
       'pipelines[0].stages[3].sla.target',
     ]);
@@ -350,7 +359,7 @@ describe('parsePlaybook: invalid playbooks', () => {
 
   it('an empty document is a top-level error', () => {
     const r = parsePlaybook('  \n# only a comment\n', 'yaml');
-    expect(r.ok ? null : r.errors.map((e) => e.path)).toEqual(['']);
+    expect(r.ok ? null : r.errors.map((e) => renderPlaybookPath(e.path))).toEqual(['']);
   });
 });
 
@@ -360,13 +369,13 @@ describe('parsePlaybook: syntax errors come back as errors with a line', () => {
     const r = parsePlaybook(text, 'yaml');
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.errors[0]).toMatchObject({ path: '', line: 5 });
+    expect(shown(r.errors)[0]).toMatchObject({ path: '', line: 5 });
     expect(r.errors[0]!.message).toMatch(/^YAML syntax error: /);
   });
 
   it('YAML duplicate keys', () => {
     const r = parsePlaybook('schemaVersion: 1\nname: A\nname: B\n', 'yaml');
-    expect(r.ok ? null : r.errors).toEqual([
+    expect(r.ok ? null : shown(r.errors)).toEqual([
       { path: '', line: 3, message: 'YAML syntax error: Map keys must be unique' },
     ]);
   });
@@ -376,7 +385,7 @@ describe('parsePlaybook: syntax errors come back as errors with a line', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors).toHaveLength(1);
-    expect(r.errors[0]).toMatchObject({ path: '', line: 4 });
+    expect(shown(r.errors)[0]).toMatchObject({ path: '', line: 4 });
     expect(r.errors[0]!.message).toMatch(/^JSON syntax error: /);
   });
 });
@@ -393,7 +402,7 @@ describe('parsePlaybook: line numbers', () => {
   const errorsOf = (text: string) => {
     const r = parsePlaybook(text, 'yaml', 'telehealth-intake.yaml');
     expect(r.ok).toBe(false);
-    return r.ok ? [] : r.errors;
+    return r.ok ? [] : shown(r.errors);
   };
 
   it('points a bad value at its own line', () => {
@@ -451,7 +460,9 @@ describe('parsePlaybook: line numbers', () => {
     const text =
       'schemaVersion: 1\nname: x\ncalendars:\n  - &cal\n    id: c\n    timeZone: Mars/Base\n    hours: "24/7"\nroles: []\npipelines: []\n';
     const r = parsePlaybook(text, 'yaml');
-    expect(r.ok ? [] : r.errors.find((e) => e.path === 'calendars[0].timeZone')?.line).toBe(6);
+    expect(
+      r.ok ? [] : r.errors.find((e) => renderPlaybookPath(e.path) === 'calendars[0].timeZone')?.line,
+    ).toBe(6);
   });
 
   it('gives JSON input line numbers too', () => {
@@ -459,7 +470,7 @@ describe('parsePlaybook: line numbers', () => {
     p.calendars[0].timeZone = 'America/Springfield';
     const text = JSON.stringify(p, null, 2);
     const r = parsePlaybook(text, 'auto');
-    expect(r.ok ? null : r.errors).toEqual([
+    expect(r.ok ? null : shown(r.errors)).toEqual([
       {
         path: 'calendars[0].timeZone',
         message: 'expected an IANA time zone like "America/New_York", got "America/Springfield"',
@@ -504,7 +515,8 @@ describe('validatePlaybook', () => {
   it('gives decoded values (a request body) the same errors, without lines', () => {
     const p = base();
     stage(p, 3).sla.target = '4 hrs';
-    expect(validatePlaybook(p)).toEqual({
+    const r = validatePlaybook(p);
+    expect(r.ok ? r : { ok: r.ok, errors: shown(r.errors) }).toEqual({
       ok: false,
       errors: [
         {
@@ -513,6 +525,7 @@ describe('validatePlaybook', () => {
         },
       ],
     });
+    expect(r.ok ? null : r.errors[0]!.path).toEqual(['pipelines', 0, 'stages', 3, 'sla', 'target']);
     expect(validatePlaybook(base()).ok).toBe(true);
   });
 });
@@ -542,8 +555,8 @@ describe('loadPlaybookFile and formatPlaybookErrors', () => {
     expect(
       formatPlaybookErrors(
         [
-          { path: '', message: 'expected a playbook, got an empty document' },
-          { path: 'roles[0].lead', message: 'missing: expected a string', line: 7 },
+          { path: [], message: 'expected a playbook, got an empty document' },
+          { path: ['roles', 0, 'lead'], message: 'missing: expected a string', line: 7 },
         ],
         'draft.yaml',
       ),
@@ -554,7 +567,7 @@ describe('loadPlaybookFile and formatPlaybookErrors', () => {
 
   it('reports an unreadable file as an error, not a throw', () => {
     const r = loadPlaybookFile(join(tmpdir(), 'stagekeeper-no-such-dir', 'missing.yaml'));
-    expect(r.ok ? null : r.errors).toEqual([
+    expect(r.ok ? null : shown(r.errors)).toEqual([
       {
         path: '',
         message: 'cannot read the file (ENOENT)',
@@ -566,7 +579,7 @@ describe('loadPlaybookFile and formatPlaybookErrors', () => {
 
 it('an unknown YAML tag is an error at its line, not a warning on stderr', () => {
   const r = parsePlaybook('schemaVersion: 1\nname: !custom x\n', 'yaml');
-  expect(r).toEqual({
+  expect(r.ok ? r : { ok: r.ok, errors: shown(r.errors) }).toEqual({
     ok: false,
     errors: [{ path: '', message: 'YAML error: Unresolved tag: !custom', line: 2 }],
   });

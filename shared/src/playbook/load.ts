@@ -1,6 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { issuesToErrors, renderPath } from './issues';
+import { issuesToErrors, renderPlaybookPath } from './issues';
 import { yamlLineOf } from './yaml-lines';
 import { Playbook } from './schema';
 
@@ -11,8 +11,12 @@ import { Playbook } from './schema';
 
 /** A schema so the service can hand validation errors to the settings page over HTTP unchanged. */
 export const PlaybookError = z.object({
-  /** Where in the playbook, like `pipelines[0].stages[3].sla.target`; "" for the document as a whole. */
-  path: z.string(),
+  /**
+   * Where in the playbook, as zod's path: `['pipelines', 0, 'stages', 3, 'sla', 'target']`; empty for the document
+   * as a whole. Kept as segments so the settings page can place an error by field; shown as text only at the edge
+   * (`renderPlaybookPath`, `formatPlaybookErrors`).
+   */
+  path: z.array(z.union([z.string(), z.number()])),
   message: z.string().min(1),
   /** 1-based line in the source text, when it could be traced back. */
   line: z.number().int().positive().optional(),
@@ -20,6 +24,8 @@ export const PlaybookError = z.object({
   source: z.string().optional(),
 });
 export type PlaybookError = z.infer<typeof PlaybookError>;
+
+export { renderPlaybookPath, type PathSegment } from './issues';
 
 export type PlaybookParseResult = { ok: true; playbook: Playbook } | { ok: false; errors: PlaybookError[] };
 
@@ -52,7 +58,7 @@ function decodeYaml(text: string): Decoded {
     return {
       ok: false,
       errors: problems.map(({ e, kind }) => ({
-        path: '',
+        path: [],
         message: `${kind}: ${e.message}`,
         line: lineCounter.linePos(e.pos[0]).line,
       })),
@@ -66,7 +72,7 @@ function decodeYaml(text: string): Decoded {
     };
   } catch (e) {
     // toJS throws on alias bombs and similar; those are input errors, not crashes.
-    return { ok: false, errors: [{ path: '', message: `YAML error: ${(e as Error).message}` }] };
+    return { ok: false, errors: [{ path: [], message: `YAML error: ${(e as Error).message}` }] };
   }
 }
 
@@ -82,7 +88,7 @@ function decodeJson(text: string): Decoded {
       ok: false,
       errors: [
         {
-          path: '',
+          path: [],
           message: `JSON syntax error: ${clean}`,
           ...(pos ? { line: lineAtOffset(text, Number(pos[1])) } : {}),
         },
@@ -109,7 +115,7 @@ export function parsePlaybook(
     ok: false,
     errors: sourceName === undefined ? errors : errors.map((e) => ({ ...e, source: sourceName })),
   });
-  if (text.trim() === '') return tag([{ path: '', message: 'expected a playbook, got an empty document' }]);
+  if (text.trim() === '') return tag([{ path: [], message: 'expected a playbook, got an empty document' }]);
   const decoded =
     (format === 'auto' ? detectFormat(text, sourceName) : format) === 'json'
       ? decodeJson(text)
@@ -132,7 +138,7 @@ export function validatePlaybook(
   if (result.success) return { ok: true, playbook: result.data };
   const errors = issuesToErrors(result.error.issues, value, Playbook).map((e) => {
     const line = lineOf(e.segments);
-    return { path: renderPath(e.segments), message: e.message, ...(line !== undefined ? { line } : {}) };
+    return { path: e.segments, message: e.message, ...(line !== undefined ? { line } : {}) };
   });
   // zod reports structure before cross-references; an author fixing a file top to bottom wants line order.
   return { ok: false, errors: errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) };
@@ -143,7 +149,7 @@ export function formatPlaybookErrors(errors: readonly PlaybookError[], sourceNam
   return errors
     .map((e) => {
       const where = `${e.source ?? sourceName ?? 'playbook'}${e.line !== undefined ? `:${e.line}` : ''}`;
-      return `${where}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+      return `${where}: ${e.path.length > 0 ? `${renderPlaybookPath(e.path)}: ` : ''}${e.message}`;
     })
     .join('\n');
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { addBusinessTime, compileCalendar } from '../clock';
-import { parsePlaybook } from './load';
+import { parsePlaybook, renderPlaybookPath } from './load';
 
 /** One stage on a calendar staffed one minute a week (issue 12: a 1,000 h target froze the service for 29 s). */
 const sparse = (target: string, extra: Record<string, unknown> = {}) => ({
@@ -36,7 +36,7 @@ describe('targets a calendar cannot reach within the horizon are refused (path, 
     if (r.ok) return;
     expect(r.errors).toHaveLength(1);
     const [e] = r.errors;
-    expect(e!.path).toBe('pipelines[0].stages[1].sla.target');
+    expect(renderPlaybookPath(e!.path)).toBe('pipelines[0].stages[1].sla.target');
     expect(e!.line).toBe(text.split('\n').findIndex((l) => l.includes('target: 1000h')) + 1);
     expect(e!.message).toMatch(/stage "waiting".*calendar "minute".*60000 weeks.*within 52 weeks/);
   });

@@ -1,25 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureInput } from '../engine/fixtures';
-import { checkPlaybook, pathSegments } from './playbook-issues';
-
-describe('pathSegments', () => {
-  it('reads back what the validator renders', () => {
-    expect(pathSegments('pipelines[0].stages[3].sla.target')).toEqual([
-      'pipelines',
-      0,
-      'stages',
-      3,
-      'sla',
-      'target',
-    ]);
-    expect(pathSegments('calendars[1].hours["mon day"][0]')).toEqual(['calendars', 1, 'hours', 'mon day', 0]);
-    expect(pathSegments('')).toEqual([]);
-  });
-
-  it('keeps an unreadable path whole instead of guessing', () => {
-    expect(pathSegments('a..b')).toEqual(['a..b']);
-  });
-});
+import { checkPlaybook } from './playbook-issues';
 
 describe('checkPlaybook', () => {
   it('reports each problem at its segment path with the validator wording', () => {

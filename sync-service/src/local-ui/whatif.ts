@@ -1,4 +1,10 @@
-import { parsePlaybook, playbookYaml, type PlaybookError, type WhatIfReport } from '@stagekeeper/shared';
+import {
+  parsePlaybook,
+  playbookYaml,
+  renderPlaybookPath,
+  type PlaybookError,
+  type WhatIfReport,
+} from '@stagekeeper/shared';
 import { z } from 'zod';
 import { ApiError } from '../api/errors';
 import { draftProblems, previewWhatIf } from '../api/whatif-preview';
@@ -8,7 +14,10 @@ const Body = z.object({ yaml: z.string(), weeks: z.number().int().min(1).max(52)
 
 export type LocalWhatIfAnswer =
   | { status: 200; body: WhatIfReport }
-  | { status: number; body: { error: string; code?: string; errors?: PlaybookError[] } };
+  | { status: number; body: { error: string; code?: string; errors?: ShownPlaybookError[] } };
+
+/** A playbook error as the local page lists it: the path written out (`pipelines[0].stages[3].sla.target`). */
+export type ShownPlaybookError = Omit<PlaybookError, 'path'> & { path: string };
 
 /** The playbook in force as YAML, to prefill the page's draft editor. */
 export async function playbookInForce(src: LocalUiSource): Promise<{ version: number; yaml: string } | null> {
@@ -28,7 +37,11 @@ export async function localWhatIf(src: LocalUiSource, body: unknown): Promise<Lo
   if (!draft.ok)
     return {
       status: 400,
-      body: { error: draftProblems(draft.errors.length), code: 'invalid_playbook', errors: draft.errors },
+      body: {
+        error: draftProblems(draft.errors.length),
+        code: 'invalid_playbook',
+        errors: draft.errors.map((e) => ({ ...e, path: renderPlaybookPath(e.path) })),
+      },
     };
   try {
     const report = await previewWhatIf(src, {
