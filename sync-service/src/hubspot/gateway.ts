@@ -141,14 +141,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
       for (const e of res.errors ?? []) {
         if (e.category === 'OBJECT_NOT_FOUND') (e.context?.ids ?? []).forEach((id) => notFound.add(id));
         else if (concerns(e, part))
-          throw new HubSpotRequestError(
+          throw new HubSpotRequestError({
             portalId,
-            'deals.batch.read',
-            207,
-            e.category,
-            undefined,
-            'partial batch read failure',
-          );
+            operation: 'deals.batch.read',
+            status: 207,
+            category: e.category,
+            detail: 'partial batch read failure',
+          });
       }
       const requested = new Set(part);
       const strays: BatchResult['results'] = [];
@@ -426,14 +425,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const mine = new Set(part);
       for (const e of res.errors ?? [])
         if (e.category !== 'OBJECT_NOT_FOUND' && concerns(e, part))
-          throw new HubSpotRequestError(
+          throw new HubSpotRequestError({
             portalId,
-            'tasks.batch.read',
-            207,
-            e.category,
-            undefined,
-            'partial batch read failure',
-          );
+            operation: 'tasks.batch.read',
+            status: 207,
+            category: e.category,
+            detail: 'partial batch read failure',
+          });
       for (const r of res.results) {
         if (!mine.has(r.id)) continue;
         const status = r.properties.hs_task_status ?? 'NOT_STARTED';
@@ -879,14 +877,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
       await map.setIds(portalId, dealId, this.matchCreated(part, res, bodyProp));
       if (res.errors?.length) {
         const e = res.errors[0]!;
-        throw new HubSpotRequestError(
+        throw new HubSpotRequestError({
           portalId,
-          `${type}.batch.create`,
-          207,
-          e.category,
-          undefined,
-          `${res.errors.length} input(s) rejected`,
-        );
+          operation: `${type}.batch.create`,
+          status: 207,
+          category: e.category,
+          detail: `${res.errors.length} input(s) rejected`,
+        });
       }
     }
   }
@@ -1013,14 +1010,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
       const res = await this.batches.updateTasks(portalId, part);
       const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
       if (rejected.length)
-        throw new HubSpotRequestError(
+        throw new HubSpotRequestError({
           portalId,
-          'tasks.batch.update',
-          207,
-          rejected[0]!.category,
-          undefined,
-          `${rejected.length} reschedule(s) rejected`,
-        );
+          operation: 'tasks.batch.update',
+          status: 207,
+          category: rejected[0]!.category,
+          detail: `${rejected.length} reschedule(s) rejected`,
+        });
     }
   }
 
@@ -1118,14 +1114,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
       );
       const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
       if (rejected.length)
-        throw new HubSpotRequestError(
+        throw new HubSpotRequestError({
           portalId,
-          'tasks.batch.update',
-          207,
-          rejected[0]!.category,
-          undefined,
-          `${rejected.length} update(s) rejected`,
-        );
+          operation: 'tasks.batch.update',
+          status: 207,
+          category: rejected[0]!.category,
+          detail: `${rejected.length} update(s) rejected`,
+        });
     }
   }
 
