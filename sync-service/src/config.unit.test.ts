@@ -105,36 +105,42 @@ describe('start-up errors', () => {
   });
 
   it('HubSpot refusing the static token at provisioning names HUBSPOT_ACCESS_TOKEN', () => {
-    const refused = new HubSpotRequestError(
-      '123',
-      'properties.getAll',
-      401,
-      'INVALID_AUTHENTICATION',
-      undefined,
-      'expired',
-    );
+    const refused = new HubSpotRequestError({
+      portalId: '123',
+      operation: 'properties.getAll',
+      status: 401,
+      category: 'INVALID_AUTHENTICATION',
+      detail: 'expired',
+    });
     expect(startupProblem(refused, { port: 3000 })?.message).toMatch(
       /^HUBSPOT_ACCESS_TOKEN: HubSpot refused it for portal 123 \(401\): .*HUBSPOT_PORTAL_ID$/,
     );
-    const scope = new HubSpotRequestError(
-      '123',
-      'properties.create',
-      403,
-      'MISSING_SCOPES',
-      undefined,
-      'missing',
-    );
+    const scope = new HubSpotRequestError({
+      portalId: '123',
+      operation: 'properties.create',
+      status: 403,
+      category: 'MISSING_SCOPES',
+      detail: 'missing',
+    });
     expect(startupProblem(scope, { port: 3000 })?.message).toMatch(
       /^HUBSPOT_ACCESS_TOKEN: the private app lacks a scope for properties\.create \(403\)/,
     );
-    const down = new HubSpotUnavailableError('123', 'properties.getAll', 3, 'ECONNREFUSED');
+    const down = new HubSpotUnavailableError({
+      portalId: '123',
+      operation: 'properties.getAll',
+      attempts: 3,
+      lastFailure: 'ECONNREFUSED',
+    });
     expect(startupProblem(down, { port: 3000 })?.message).toMatch(
       /^HubSpot did not answer at start-up \(properties\.getAll: ECONNREFUSED\)/,
     );
     expect(
-      startupProblem(new HubSpotRequestError('123', 'deals.read', 400, undefined, undefined, 'bad'), {
-        port: 3000,
-      }),
+      startupProblem(
+        new HubSpotRequestError({ portalId: '123', operation: 'deals.read', status: 400, detail: 'bad' }),
+        {
+          port: 3000,
+        },
+      ),
     ).toBeUndefined();
   });
 

@@ -95,7 +95,7 @@ export class StoryTeller {
       return;
     }
     // A stage left in time is visible in HubSpot only as its SLA task being completed: the status property moves
-    // straight on to the next stage's clock. A cancelled task is closed the same way but renamed (gateway.ts).
+    // straight on to the next stage's clock. A cancelled task is closed the same way but renamed (task-closing.ts).
     const closedAsMet =
       c.kind === 'propertyChange' &&
       c.propertyName === 'hs_task_status' &&

@@ -136,7 +136,7 @@ export class HubSpotCaller {
       } catch (err) {
         // Another call already met the daily limit: no request is made until the reset.
         if (err instanceof DailyLimitBlocked)
-          throw new HubSpotDailyLimitError(portalId, operation, undefined, err.retryAt);
+          throw new HubSpotDailyLimitError({ portalId, operation, retryAt: err.retryAt });
         throw err;
       }
       const seen: { status?: number; headers?: Record<string, string> } = {};
@@ -157,13 +157,13 @@ export class HubSpotCaller {
         case 'burst': {
           rateLimited++;
           if (rateLimited > this.retry.maxRateLimitRetries)
-            throw new HubSpotUnavailableError(
+            throw new HubSpotUnavailableError({
               portalId,
               operation,
-              failures + rateLimited,
-              `429 ${failure.window}`,
-              429,
-            );
+              attempts: failures + rateLimited,
+              lastFailure: `429 ${failure.window}`,
+              status: 429,
+            });
           // HubSpot counts its window on its side; our shared window evidently disagrees (another app, another
           // deployment, a smaller plan), so every worker pauses for one full window of the bucket that was hit.
           const hit: Bucket = failure.window === 'secondly' ? 'search' : 'default';
@@ -183,21 +183,26 @@ export class HubSpotCaller {
             { ...log, correlationId: failure.correlationId, retryAt: new Date(retryAt).toISOString() },
             'hubspot daily limit reached',
           );
-          throw new HubSpotDailyLimitError(portalId, operation, failure.correlationId, retryAt);
+          throw new HubSpotDailyLimitError({
+            portalId,
+            operation,
+            correlationId: failure.correlationId,
+            retryAt,
+          });
         }
         case 'expired_auth': {
           if (!refreshed && (await this.opts.clients.tokens.refresh(portalId, token))) {
             refreshed = true;
             continue;
           }
-          throw new HubSpotRequestError(
+          throw new HubSpotRequestError({
             portalId,
             operation,
-            401,
-            'EXPIRED_AUTHENTICATION',
-            failure.correlationId,
-            'token expired and could not be refreshed',
-          );
+            status: 401,
+            category: 'EXPIRED_AUTHENTICATION',
+            correlationId: failure.correlationId,
+            detail: 'token expired and could not be refreshed',
+          });
         }
         case 'request':
           // A token HubSpot no longer knows (401 INVALID_AUTHENTICATION): one refresh tells a stale access token
@@ -210,15 +215,15 @@ export class HubSpotCaller {
             refreshed = true;
             continue;
           }
-          throw new HubSpotRequestError(
+          throw new HubSpotRequestError({
             portalId,
             operation,
-            failure.status,
-            failure.category,
-            failure.correlationId,
-            failure.detail,
-            failure.properties,
-          );
+            status: failure.status,
+            category: failure.category,
+            correlationId: failure.correlationId,
+            detail: failure.detail,
+            properties: failure.properties,
+          });
         case 'unknown':
           throw failure.error;
         case 'locked':
@@ -243,16 +248,22 @@ export class HubSpotCaller {
           const unsent =
             failure.kind === 'locked' || (failure.kind === 'network' && NOT_SENT.has(failure.code));
           if (!idempotent && !unsent)
-            throw new HubSpotUnavailableError(
+            throw new HubSpotUnavailableError({
               portalId,
               operation,
-              failures + rateLimited,
-              what,
+              attempts: failures + rateLimited,
+              lastFailure: what,
               status,
-              true,
-            );
+              maybeApplied: true,
+            });
           if (failures >= this.retry.maxAttempts)
-            throw new HubSpotUnavailableError(portalId, operation, failures + rateLimited, what, status);
+            throw new HubSpotUnavailableError({
+              portalId,
+              operation,
+              attempts: failures + rateLimited,
+              lastFailure: what,
+              status,
+            });
           const waitMs = failure.kind === 'locked' ? this.retry.lockedDelayMs : this.backoff(failures);
           this.opts.logger?.warn({ ...log, what, waitMs }, 'hubspot call failed, retrying');
           await this.sleep(waitMs);

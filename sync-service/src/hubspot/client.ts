@@ -160,21 +160,21 @@ export class OAuthTokenProvider implements TokenProvider {
             this.cache.delete(portalId);
             await this.opts.onRefreshRefused?.(portalId);
           }
-          throw new HubSpotRequestError(
+          throw new HubSpotRequestError({
             portalId,
-            'oauth.refresh',
-            f.status,
-            f.category,
-            f.correlationId,
-            f.detail,
-          );
+            operation: 'oauth.refresh',
+            status: f.status,
+            category: f.category,
+            correlationId: f.correlationId,
+            detail: f.detail,
+          });
         }
         if (f.kind === 'unknown') throw err;
         lastFailure = f.kind;
         if (attempt < attempts) await sleep(200 * 2 ** attempt);
       }
     }
-    throw new HubSpotUnavailableError(portalId, 'oauth.refresh', attempts, lastFailure);
+    throw new HubSpotUnavailableError({ portalId, operation: 'oauth.refresh', attempts, lastFailure });
   }
 }
 

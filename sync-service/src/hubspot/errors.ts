@@ -9,53 +9,86 @@
 /** The portal's daily quota is spent; nothing will succeed until HubSpot's midnight reset. */
 export class HubSpotDailyLimitError extends Error {
   override readonly name = 'HubSpotDailyLimitError';
-  constructor(
-    readonly portalId: string,
-    readonly operation: string,
-    readonly correlationId: string | undefined,
-    /** When work for the portal may resume (HubSpot's daily reset, or the next hourly probe). */
-    readonly retryAt?: number,
-  ) {
-    super(`HubSpot daily API limit reached for portal ${portalId} (${operation})`);
+  readonly portalId: string;
+  readonly operation: string;
+  readonly correlationId: string | undefined;
+  /** When work for the portal may resume (HubSpot's daily reset, or the next hourly probe). */
+  readonly retryAt: number | undefined;
+
+  constructor(o: { portalId: string; operation: string; correlationId?: string; retryAt?: number }) {
+    super(`HubSpot daily API limit reached for portal ${o.portalId} (${o.operation})`);
+    this.portalId = o.portalId;
+    this.operation = o.operation;
+    this.correlationId = o.correlationId;
+    this.retryAt = o.retryAt;
   }
 }
 
 /** 5xx, network failures or a rate-limit storm that outlasted our retries: the same call may work later. */
 export class HubSpotUnavailableError extends Error {
   override readonly name = 'HubSpotUnavailableError';
-  constructor(
-    readonly portalId: string,
-    readonly operation: string,
-    readonly attempts: number,
-    readonly lastFailure: string,
-    readonly status?: number,
-    /** A write whose outcome is unknown (5xx or a dropped connection after sending): it may have been applied. */
-    readonly maybeApplied = false,
-  ) {
+  readonly portalId: string;
+  readonly operation: string;
+  readonly attempts: number;
+  readonly lastFailure: string;
+  readonly status: number | undefined;
+  /** A write whose outcome is unknown (5xx or a dropped connection after sending): it may have been applied. */
+  readonly maybeApplied: boolean;
+
+  constructor(o: {
+    portalId: string;
+    operation: string;
+    attempts: number;
+    lastFailure: string;
+    status?: number;
+    maybeApplied?: boolean;
+  }) {
+    const maybeApplied = o.maybeApplied ?? false;
     super(
-      `HubSpot ${operation} for portal ${portalId} failed after ${attempts} attempt(s): ${lastFailure}` +
+      `HubSpot ${o.operation} for portal ${o.portalId} failed after ${o.attempts} attempt(s): ${o.lastFailure}` +
         (maybeApplied ? ' (outcome unknown)' : ''),
     );
+    this.portalId = o.portalId;
+    this.operation = o.operation;
+    this.attempts = o.attempts;
+    this.lastFailure = o.lastFailure;
+    this.status = o.status;
+    this.maybeApplied = maybeApplied;
   }
 }
 
 /** A 4xx other than rate limiting: repeating the same request will get the same answer. */
 export class HubSpotRequestError extends Error {
   override readonly name = 'HubSpotRequestError';
-  constructor(
-    readonly portalId: string,
-    readonly operation: string,
-    readonly status: number,
-    readonly category: string | undefined,
-    readonly correlationId: string | undefined,
-    /** Sanitised: error codes and property/object names only. */
-    readonly detail: string,
-    /** Property names HubSpot rejected, when it said which. */
-    readonly properties: string[] = [],
-  ) {
+  readonly portalId: string;
+  readonly operation: string;
+  readonly status: number;
+  readonly category: string | undefined;
+  readonly correlationId: string | undefined;
+  /** Sanitised: error codes and property/object names only. */
+  readonly detail: string;
+  /** Property names HubSpot rejected, when it said which. */
+  readonly properties: string[];
+
+  constructor(o: {
+    portalId: string;
+    operation: string;
+    status: number;
+    category?: string;
+    correlationId?: string;
+    detail: string;
+    properties?: string[];
+  }) {
     super(
-      `HubSpot ${operation} for portal ${portalId} answered ${status}${category ? ` ${category}` : ''}: ${detail}`,
+      `HubSpot ${o.operation} for portal ${o.portalId} answered ${o.status}${o.category ? ` ${o.category}` : ''}: ${o.detail}`,
     );
+    this.portalId = o.portalId;
+    this.operation = o.operation;
+    this.status = o.status;
+    this.category = o.category;
+    this.correlationId = o.correlationId;
+    this.detail = o.detail;
+    this.properties = o.properties ?? [];
   }
 
   get notFound(): boolean {

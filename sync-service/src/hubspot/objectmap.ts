@@ -8,7 +8,7 @@ import { redisKeys } from '../state/keys';
  * Values: `pending:<ms>` is written before the create request goes out (write-ahead), so a crash between
  * HubSpot creating the object and us recording its id is detectable; `<id>` once known; `<id>:closed` once
  * Stagekeeper completed or cancelled it, `<id>:done` once a rep completed it (closed tasks need no status read on
- * every reconcile; who closed it decides what a reopen means, see gateway `noticeReopened`).
+ * every reconcile; who closed it decides what a reopen means, see `noticeReopened` in gateway/task-statuses.ts).
  */
 
 export type ClosedBy = 'stagekeeper' | 'rep';

@@ -182,14 +182,13 @@ export class SharedBatches {
       const status = e.category === 'OBJECT_NOT_FOUND' ? 404 : 400;
       return {
         ok: false,
-        error: new HubSpotRequestError(
+        error: new HubSpotRequestError({
           portalId,
-          'deals.update',
+          operation: 'deals.update',
           status,
-          e.category,
-          undefined,
-          'rejected in a shared batch update',
-        ),
+          category: e.category,
+          detail: 'rejected in a shared batch update',
+        }),
       };
     });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { marker, parseHubSpotTime } from './gateway';
+import { parseHubSpotTime } from './hubspot-time';
 
 describe('parseHubSpotTime', () => {
   it('reads ISO (what v3 returns) and epoch-ms strings (what HubSpot accepts)', () => {
@@ -9,13 +9,5 @@ describe('parseHubSpotTime', () => {
     expect(parseHubSpotTime(null)).toBeNull();
     expect(parseHubSpotTime(undefined)).toBeNull();
     expect(parseHubSpotTime('not a date')).toBeNull();
-  });
-});
-
-describe('marker', () => {
-  it('is one bracketed token per key', () => {
-    expect(marker('40000000001:sk_intake:1772460000000:action:call')).toBe(
-      '[stagekeeper:40000000001:sk_intake:1772460000000:action:call]',
-    );
   });
 });

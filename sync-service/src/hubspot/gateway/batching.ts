@@ -1,0 +1,23 @@
+import { HubSpotRequestError } from '../errors';
+
+/** HubSpot's batch endpoints take at most 100 inputs a call. */
+export const BATCH = 100;
+/** The largest page a CRM search returns. */
+export const SEARCH_PAGE = 200;
+
+export const chunk = <T>(items: T[], size = BATCH): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+};
+
+/** Whether a batch error is about these ids; an error naming no ids may be anyone's. */
+export const concerns = (e: { context?: Record<string, string[]> }, ids: string[]) =>
+  !e.context?.ids || e.context.ids.some((id) => ids.includes(id));
+
+/**
+ * A batch HubSpot answered 207 with errors for some inputs: raised as a request error, because sending the same
+ * inputs again would get the same answer.
+ */
+export const batchRejected = (o: { portalId: string; operation: string; category: string; detail: string }) =>
+  new HubSpotRequestError({ ...o, status: 207 });
