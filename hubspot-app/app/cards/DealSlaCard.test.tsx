@@ -17,9 +17,9 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { DealSlaCard } from './DealSlaCard.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import type { DealCardView, SlaStatus } from './lib/types.ts';
-import { deferred, eventually, fakeFetch } from './test/fakeFetch.ts';
+import { deferred, eventually, fakeFetch } from '@stagekeeper/app-client/fake-fetch';
 import { managed, sla, unmanaged } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.

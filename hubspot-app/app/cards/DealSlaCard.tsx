@@ -22,9 +22,9 @@ import { NextMove } from './components/NextMove.tsx';
 import { PageHistory } from './components/PageHistory.tsx';
 import { RequiredActions } from './components/RequiredActions.tsx';
 import { SlaSection } from './components/SlaSection.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import { REASON_LABELS } from './lib/format.ts';
-import { createServiceClient, ServiceError, type FetchLike } from './lib/service.ts';
+import { createServiceClient, ServiceError, type FetchLike } from '@stagekeeper/app-client/service';
 import type { BreachReason, DealCardView, ManagedDealView } from './lib/types.ts';
 import { useWatchedProperties } from './lib/watch.ts';
 

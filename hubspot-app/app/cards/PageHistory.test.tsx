@@ -4,7 +4,7 @@ import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Heading, Table, TableCell, Tag, Text } from '@hubspot/ui-extensions';
 import { DealSlaCard } from './DealSlaCard.tsx';
 import type { DealCardView, PageRecordView } from './lib/types.ts';
-import { fakeFetch } from './test/fakeFetch.ts';
+import { fakeFetch } from '@stagekeeper/app-client/fake-fetch';
 import { managed } from './test/fixtures.ts';
 
 // The card's "Escalation pages" section (issue 17): the view's `pages` field, rendered through the real card.

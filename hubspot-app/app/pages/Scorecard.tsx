@@ -15,9 +15,9 @@ import {
 } from '@hubspot/ui-extensions';
 import { FunnelList } from './components/FunnelList.tsx';
 import { MetricsTable } from './components/MetricsTable.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import { monthLabel, weekLabel } from './lib/format.ts';
-import { createServiceClient, type FetchLike } from './lib/service.ts';
+import { createServiceClient, type FetchLike } from '@stagekeeper/app-client/service';
 import type { ScorecardCsv, ScorecardResponse, StageRow } from './lib/types.ts';
 
 type State =

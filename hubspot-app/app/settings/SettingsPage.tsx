@@ -16,9 +16,14 @@ import { PagingChannels } from './components/PagingChannels.tsx';
 import { StageFields } from './components/StageFields.tsx';
 import { StarterPlaybook } from './components/StarterPlaybook.tsx';
 import { UnsubscribedProperties } from './components/UnsubscribedProperties.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import { editStage, type StageEdit } from './lib/draft.ts';
-import { createServiceClient, ServiceError, type FetchLike, type Issue } from './lib/service.ts';
+import {
+  createServiceClient,
+  ServiceError,
+  type FetchLike,
+  type Issue,
+} from '@stagekeeper/app-client/service';
 import { WhatIfPreview } from './components/WhatIfPreview.tsx';
 import type { PlaybookDoc, PlaybookResponse, StatusResponse } from './lib/types.ts';
 import { fieldKey, validatePlaybook, type FieldErrors } from './lib/validate.ts';

@@ -4,7 +4,7 @@ import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Heading, Tag, Text } from '@hubspot/ui-extensions';
 import { DealSlaCard } from '../DealSlaCard.tsx';
 import type { DealCardView } from '../lib/types.ts';
-import { fakeFetch } from '../test/fakeFetch.ts';
+import { fakeFetch } from '@stagekeeper/app-client/fake-fetch';
 import { managed } from '../test/fixtures.ts';
 
 // Issue 11 items 3-4 on the card: event clocks, the routing of the stage's work, and the deal's trail.

@@ -15,7 +15,7 @@ import {
   TableRow,
   Text,
 } from '@hubspot/ui-extensions';
-import type { ServiceClient } from '../lib/service.ts';
+import type { ServiceClient } from '@stagekeeper/app-client/service';
 import type { PlaybookDoc } from '../lib/types.ts';
 import { percent, shift, type WhatIfMetrics, type WhatIfReport } from '../lib/whatif.ts';
 
