@@ -166,6 +166,12 @@ describe.concurrent('HubSpot project structure', () => {
       const js = fs.readFileSync(path.join(out, b.bundle), 'utf8');
       expect(js, b.bundle).toContain(serviceUrl);
       expect(js, b.bundle).toContain('appServerStatusCode');
+      // The API types come from the service's code as `import type`: erased, so none of it is bundled.
+      const manifest = fs.readFileSync(path.join(out, b.bundle.replace(/\.js$/, '-manifest.json')), 'utf8');
+      const modules = (JSON.parse(manifest).modules.internal as { module: string }[]).map((m) => m.module);
+      expect(modules).toContain(path.join(srcDir, 'app/packages/client/src/service.ts'));
+      const fromService = modules.filter((m) => /^(shared|sync-service)\//.test(path.relative(root, m)));
+      expect(fromService, b.bundle).toEqual([]);
     }
   }, 60_000);
 });

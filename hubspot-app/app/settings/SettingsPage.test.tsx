@@ -15,7 +15,7 @@ import {
 } from '@hubspot/ui-extensions';
 import { SettingsPage } from './SettingsPage.tsx';
 import { SERVICE_URL } from '@stagekeeper/app-client/config';
-import type { PlaybookDoc } from './lib/types.ts';
+import type { PlaybookDoc } from '@stagekeeper/app-client/api';
 import { eventually, fakeFetch, type Call } from '@stagekeeper/app-client/fake-fetch';
 import { playbook, playbookResponse, status } from './test/fixtures.ts';
 

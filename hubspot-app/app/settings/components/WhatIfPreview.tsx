@@ -16,7 +16,7 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import type { ServiceClient } from '@stagekeeper/app-client/service';
-import type { PlaybookDoc } from '../lib/types.ts';
+import type { PlaybookDoc } from '@stagekeeper/app-client/api';
 import { percent, shift, type WhatIfMetrics, type WhatIfReport } from '../lib/whatif.ts';
 
 type State =
