@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Usage: npm run app:set-origin -- https://stagekeeper.your-org.com [--app-dir hubspot-app/app]
 // Points the HubSpot app at the service's public origin (the service's PUBLIC_URL) everywhere HubSpot needs it:
-// the UI extensions' SERVICE_URL (cards/, settings/, pages/ lib/config.ts: each folder is bundled on its own),
+// the UI extensions' SERVICE_URL (packages/client/src/config.ts, which the card, settings and app pages share),
 // the app's fetch allow-list, OAuth redirect URL and support links (app-hsmeta.json) and the webhook target
 // (webhooks-hsmeta.json). It replaces whatever origin is there now, so it can be run again to move. Plain text
 // edits: files keep their formatting, and project.test.ts checks the result agrees.
@@ -9,13 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const FILES = [
-  'cards/lib/config.ts',
-  'settings/lib/config.ts',
-  'pages/lib/config.ts',
-  'app-hsmeta.json',
-  'webhooks/webhooks-hsmeta.json',
-];
+const FILES = ['packages/client/src/config.ts', 'app-hsmeta.json', 'webhooks/webhooks-hsmeta.json'];
 
 /** The origin HubSpot will call, or a one-line reason it cannot be one. */
 export function parseOrigin(input) {

@@ -35,9 +35,7 @@ function origins(dir: string) {
   const app = JSON.parse(read('app-hsmeta.json')).config;
   const hooks = JSON.parse(read('webhooks/webhooks-hsmeta.json')).config;
   return {
-    ui: ['cards', 'settings', 'pages'].map(
-      (f) => /SERVICE_URL = '([^']+)'/.exec(read(`${f}/lib/config.ts`))?.[1],
-    ),
+    ui: /SERVICE_URL = '([^']+)'/.exec(read('packages/client/src/config.ts'))?.[1],
     fetch: app.permittedUrls.fetch,
     redirect: app.auth.redirectUrls,
     webhook: hooks.settings.targetUrl,
@@ -51,10 +49,10 @@ describe('npm run app:set-origin', () => {
     const first = await setOrigin(dir, 'https://sk.clinic-one.org');
     expect(first.code).toBe(0);
     expect(first.stdout).toContain(
-      '-> https://sk.clinic-one.org in cards/lib/config.ts, settings/lib/config.ts, pages/lib/config.ts, app-hsmeta.json, webhooks/webhooks-hsmeta.json',
+      '-> https://sk.clinic-one.org in packages/client/src/config.ts, app-hsmeta.json, webhooks/webhooks-hsmeta.json',
     );
     expect(origins(dir)).toEqual({
-      ui: Array(3).fill('https://sk.clinic-one.org'),
+      ui: 'https://sk.clinic-one.org',
       fetch: ['https://sk.clinic-one.org'],
       redirect: ['https://sk.clinic-one.org/oauth/callback'],
       webhook: 'https://sk.clinic-one.org/webhooks/hubspot',

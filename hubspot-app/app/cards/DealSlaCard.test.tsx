@@ -17,9 +17,9 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { DealSlaCard } from './DealSlaCard.tsx';
-import { SERVICE_URL } from './lib/config.ts';
-import type { DealCardView, SlaStatus } from './lib/types.ts';
-import { deferred, eventually, fakeFetch } from './test/fakeFetch.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
+import type { CardView, CardSlaStatus } from '@stagekeeper/app-client/api';
+import { deferred, eventually, fakeFetch } from '@stagekeeper/app-client/fake-fetch';
 import { managed, sla, unmanaged } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.
@@ -31,11 +31,11 @@ function setup(handler: Parameters<typeof fakeFetch>[0]) {
   return { ...renderer, fetch, show: () => renderer.render(<DealSlaCard fetcher={fetch} />) };
 }
 
-const serve = (view: DealCardView) => () => ({ body: view });
+const serve = (view: CardView) => () => ({ body: view });
 
 describe('DealSlaCard', () => {
   it('shows a spinner, then the stage, its accountable role and the SLA from the service', async () => {
-    const reply = deferred<{ body: DealCardView }>();
+    const reply = deferred<{ body: CardView }>();
     const t = setup(() => reply.promise);
     t.show();
     expect(t.find(LoadingSpinner).props.label).toBe('Loading SLA');
@@ -50,7 +50,7 @@ describe('DealSlaCard', () => {
     expect(t.maybeFind(LoadingSpinner)).toBeNull();
   });
 
-  it.each<[SlaStatus, string, string]>([
+  it.each<[CardSlaStatus, string, string]>([
     ['running', 'On track', 'success'],
     ['warning', 'At risk', 'warning'],
     ['breached', 'Breached', 'error'],

@@ -22,13 +22,13 @@ import { NextMove } from './components/NextMove.tsx';
 import { PageHistory } from './components/PageHistory.tsx';
 import { RequiredActions } from './components/RequiredActions.tsx';
 import { SlaSection } from './components/SlaSection.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import { REASON_LABELS } from './lib/format.ts';
-import { createServiceClient, ServiceError, type FetchLike } from './lib/service.ts';
-import type { BreachReason, DealCardView, ManagedDealView } from './lib/types.ts';
+import { createServiceClient, ServiceError, type FetchLike } from '@stagekeeper/app-client/service';
+import type { BreachReason, CardView, ManagedCardView } from '@stagekeeper/app-client/api';
 import { useWatchedProperties } from './lib/watch.ts';
 
-type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; view: DealCardView };
+type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; view: CardView };
 
 const UNMANAGED_TEXT: Record<string, string> = {
   no_playbook:
@@ -51,7 +51,7 @@ export const DealSlaCard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }
       const seq = ++requestSeq.current;
       if (showSpinner) setState({ kind: 'loading' });
       try {
-        const view = await client.get<DealCardView>(`/api/card/deal/${encodeURIComponent(dealId)}`);
+        const view = await client.get<CardView>(`/api/card/deal/${encodeURIComponent(dealId)}`);
         // Property edits can fire several refetches; only the newest answer may win.
         if (seq === requestSeq.current) setState({ kind: 'ready', view });
       } catch (e) {
@@ -73,7 +73,7 @@ export const DealSlaCard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }
   const saveReason = async (reason: BreachReason, entryId?: string) => {
     setSaving(true);
     try {
-      const view = await client.post<DealCardView>(
+      const view = await client.post<CardView>(
         `/api/card/deal/${encodeURIComponent(dealId)}/breach-reason`,
         entryId ? { reason, entryId } : { reason },
       );
@@ -115,7 +115,7 @@ export const DealSlaCard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }
 };
 
 type ManagedProps = {
-  view: ManagedDealView;
+  view: ManagedCardView;
   timeZone: string;
   locale?: string;
   saving: boolean;

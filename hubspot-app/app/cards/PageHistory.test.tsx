@@ -3,20 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Heading, Table, TableCell, Tag, Text } from '@hubspot/ui-extensions';
 import { DealSlaCard } from './DealSlaCard.tsx';
-import type { DealCardView, PageRecordView } from './lib/types.ts';
-import { fakeFetch } from './test/fakeFetch.ts';
+import type { CardView, CardPage } from '@stagekeeper/app-client/api';
+import { fakeFetch } from '@stagekeeper/app-client/fake-fetch';
 import { managed } from './test/fixtures.ts';
 
 // The card's "Escalation pages" section (issue 17): the view's `pages` field, rendered through the real card.
 
-function show(view: DealCardView, timeZone?: string) {
+function show(view: CardView, timeZone?: string) {
   const renderer = createRenderer('crm.record.tab');
   if (timeZone) renderer.mocks.context.portal.timezone = timeZone;
   renderer.render(<DealSlaCard fetcher={fakeFetch(() => ({ body: view }))} />);
   return renderer;
 }
 
-const page = (over: Partial<PageRecordView> = {}): PageRecordView => ({
+const page = (over: Partial<CardPage> = {}): CardPage => ({
   level: 1,
   stage: 'Intake Completed',
   channel: 'ops-slack',

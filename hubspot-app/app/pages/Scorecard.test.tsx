@@ -19,9 +19,9 @@ import {
 } from '@hubspot/ui-extensions';
 import { PageRouter } from './Pages.tsx';
 import { Scorecard } from './Scorecard.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import { isoWeekMonday, weekLabel } from './lib/format.ts';
-import { eventually, fakeFetch } from './test/fakeFetch.ts';
+import { eventually, fakeFetch } from '@stagekeeper/app-client/fake-fetch';
 import { scorecard } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.

@@ -15,33 +15,34 @@ import {
 } from '@hubspot/ui-extensions';
 import { FunnelList } from './components/FunnelList.tsx';
 import { MetricsTable } from './components/MetricsTable.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import { monthLabel, weekLabel } from './lib/format.ts';
-import { createServiceClient, type FetchLike } from './lib/service.ts';
-import type { ScorecardCsv, ScorecardResponse, StageRow } from './lib/types.ts';
+import { createServiceClient, type FetchLike } from '@stagekeeper/app-client/service';
+// Namespaced: this file's component is also called Scorecard.
+import type * as Api from '@stagekeeper/app-client/api';
 
 type State =
-  { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: ScorecardResponse };
+  { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: Api.Scorecard };
 type Period = 'week' | 'month';
 type Csv =
   | { kind: 'none' }
   | { kind: 'loading' }
   | { kind: 'error'; message: string }
-  | { kind: 'ready'; data: ScorecardCsv };
+  | { kind: 'ready'; data: Api.ScorecardCsv };
 
 /** The query of one period: a month given as "" asks the service for the latest complete one. */
 const periodQuery = (period: Period, value: string | undefined) =>
   period === 'month' ? { month: value ?? '' } : { week: value };
 
 /** One bar pair per stage: how many visits ended there, and how many of them breached. */
-export function chartData(rows: StageRow[]) {
+export function chartData(rows: Api.ScorecardStageRow[]) {
   return rows.flatMap((r) => [
     { stage: r.stage.label, series: 'Visits', count: r.volume },
     { stage: r.stage.label, series: 'Breached', count: r.breached },
   ]);
 }
 
-const dimensionLabels = (d: ScorecardResponse) => [
+const dimensionLabels = (d: Api.Scorecard) => [
   ...new Set((d.byDimension ?? []).map((r) => r.dimension.label)),
 ];
 
@@ -61,7 +62,7 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
       setState({ kind: 'loading' });
       setCsv({ kind: 'none' });
       try {
-        const data = await client.get<ScorecardResponse>('/api/scorecard', periodQuery(p, w));
+        const data = await client.get<Api.Scorecard>('/api/scorecard', periodQuery(p, w));
         // Flipping weeks quickly must not let an older answer overwrite the newer one.
         if (mine === seq.current) setState({ kind: 'ready', data });
       } catch (e) {
@@ -94,7 +95,7 @@ export const Scorecard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) 
     const mine = seq.current;
     setCsv({ kind: 'loading' });
     try {
-      const data = await client.get<ScorecardCsv>('/api/scorecard', {
+      const data = await client.get<Api.ScorecardCsv>('/api/scorecard', {
         ...periodQuery(period, shownWeek),
         format: 'csv',
       });

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Alert, Button, Input, Select, StatusTag, Text } from '@hubspot/ui-extensions';
 import { PagingChannels, type ChannelsResponse } from './components/PagingChannels.tsx';
-import { createServiceClient } from './lib/service.ts';
-import { fakeFetch, type Call } from './test/fakeFetch.ts';
+import { createServiceClient } from '@stagekeeper/app-client/service';
+import { fakeFetch, type Call } from '@stagekeeper/app-client/fake-fetch';
 
 const BASE = 'https://stagekeeper.example.com';
 

@@ -14,9 +14,9 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { SettingsPage } from './SettingsPage.tsx';
-import { SERVICE_URL } from './lib/config.ts';
-import type { PlaybookDoc } from './lib/types.ts';
-import { eventually, fakeFetch, type Call } from './test/fakeFetch.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
+import type { PlaybookDoc } from '@stagekeeper/app-client/api';
+import { eventually, fakeFetch, type Call } from '@stagekeeper/app-client/fake-fetch';
 import { playbook, playbookResponse, status } from './test/fixtures.ts';
 
 // trigger() types its argument as the handler itself, so event values are cast.

@@ -16,11 +16,16 @@ import { PagingChannels } from './components/PagingChannels.tsx';
 import { StageFields } from './components/StageFields.tsx';
 import { StarterPlaybook } from './components/StarterPlaybook.tsx';
 import { UnsubscribedProperties } from './components/UnsubscribedProperties.tsx';
-import { SERVICE_URL } from './lib/config.ts';
+import { SERVICE_URL } from '@stagekeeper/app-client/config';
 import { editStage, type StageEdit } from './lib/draft.ts';
-import { createServiceClient, ServiceError, type FetchLike, type Issue } from './lib/service.ts';
+import {
+  createServiceClient,
+  ServiceError,
+  type FetchLike,
+  type Issue,
+} from '@stagekeeper/app-client/service';
 import { WhatIfPreview } from './components/WhatIfPreview.tsx';
-import type { PlaybookDoc, PlaybookResponse, StatusResponse } from './lib/types.ts';
+import type { PlaybookDoc, PlaybookBody, InstallStatusBody } from '@stagekeeper/app-client/api';
 import { fieldKey, validatePlaybook, type FieldErrors } from './lib/validate.ts';
 
 type Loadable<T> = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; data: T };
@@ -30,8 +35,8 @@ const message = (e: unknown) => (e instanceof Error ? e.message : 'Unknown error
 export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
   const actions = useExtensionActions<'settings'>();
   const client = useRef(createServiceClient(SERVICE_URL, fetcher)).current;
-  const [status, setStatus] = useState<Loadable<StatusResponse>>({ kind: 'loading' });
-  const [saved, setSaved] = useState<Loadable<PlaybookResponse>>({ kind: 'loading' });
+  const [status, setStatus] = useState<Loadable<InstallStatusBody>>({ kind: 'loading' });
+  const [saved, setSaved] = useState<Loadable<PlaybookBody>>({ kind: 'loading' });
   const [draft, setDraft] = useState<PlaybookDoc | null>(null);
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
   const [otherIssues, setOtherIssues] = useState<Issue[]>([]);
@@ -41,7 +46,7 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
   const loadPlaybook = useCallback(async () => {
     setSaved({ kind: 'loading' });
     try {
-      const data = await client.get<PlaybookResponse>('/api/settings/playbook');
+      const data = await client.get<PlaybookBody>('/api/settings/playbook');
       setSaved({ kind: 'ready', data });
       setDraft(data.playbook);
       setServerErrors({});
@@ -54,7 +59,7 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
 
   const loadStatus = useCallback(async () => {
     try {
-      setStatus({ kind: 'ready', data: await client.get<StatusResponse>('/api/settings/status') });
+      setStatus({ kind: 'ready', data: await client.get<InstallStatusBody>('/api/settings/status') });
     } catch (e) {
       setStatus({ kind: 'error', message: message(e) });
     }
@@ -86,7 +91,7 @@ export const SettingsPage = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike 
     if (!doc || saved.kind !== 'ready' || (doc === draft && hasClientErrors) || saving) return;
     setSaving(true);
     try {
-      const data = await client.put<PlaybookResponse>('/api/settings/playbook', {
+      const data = await client.put<PlaybookBody>('/api/settings/playbook', {
         baseVersion: saved.data.version,
         playbook: doc,
       });

@@ -14,7 +14,7 @@ const PutBody = z.object({
   playbook: z.unknown().refine((v) => v !== undefined, 'required'),
 });
 
-type PlaybookBody = {
+export type PlaybookBody = {
   version: number | null;
   updatedAt: string | null;
   updatedBy: string | null;

@@ -10,10 +10,11 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { REASON_LABELS, formatInstant } from '../lib/format.ts';
-import { BREACH_REASONS, type BreachReason, type BreachRecord } from '../lib/types.ts';
+import type { BreachReason, CardBreach } from '@stagekeeper/app-client/api';
+import { BREACH_REASONS } from '../lib/breach-reasons.ts';
 
 type Props = {
-  breaches: BreachRecord[];
+  breaches: CardBreach[];
   timeZone: string;
   locale?: string;
   saving?: boolean;
@@ -24,7 +25,7 @@ type Props = {
 const OPTIONS = BREACH_REASONS.map((value) => ({ value, label: REASON_LABELS[value] }));
 const isReason = (v: unknown): v is BreachReason => (BREACH_REASONS as readonly unknown[]).includes(v);
 
-function reasonText(b: BreachRecord): string {
+function reasonText(b: CardBreach): string {
   if (!b.reason) return 'Not set';
   const label = REASON_LABELS[b.reason];
   if (b.corrected) return `${label} (corrected)`;

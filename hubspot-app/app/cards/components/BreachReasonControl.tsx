@@ -1,9 +1,14 @@
 import React, { useState } from 'react';
 import { Button, Flex, Select, Text } from '@hubspot/ui-extensions';
 import { REASON_LABELS } from '../lib/format.ts';
-import { BREACH_REASONS, type BreachReason, type BreachReasonView } from '../lib/types.ts';
+import type { BreachReason, ManagedCardView } from '@stagekeeper/app-client/api';
+import { BREACH_REASONS } from '../lib/breach-reasons.ts';
 
-type Props = { current: BreachReasonView | null; saving: boolean; onSave: (reason: BreachReason) => void };
+type Props = {
+  current: ManagedCardView['breachReason'];
+  saving: boolean;
+  onSave: (reason: BreachReason) => void;
+};
 
 const OPTIONS = BREACH_REASONS.map((value) => ({ value, label: REASON_LABELS[value] }));
 const isReason = (v: unknown): v is BreachReason => (BREACH_REASONS as readonly unknown[]).includes(v);

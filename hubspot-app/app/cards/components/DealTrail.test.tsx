@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Heading, Tag, Text } from '@hubspot/ui-extensions';
 import { DealSlaCard } from '../DealSlaCard.tsx';
-import type { DealCardView } from '../lib/types.ts';
-import { fakeFetch } from '../test/fakeFetch.ts';
+import type { CardView } from '@stagekeeper/app-client/api';
+import { fakeFetch } from '@stagekeeper/app-client/fake-fetch';
 import { managed } from '../test/fixtures.ts';
 
 // Issue 11 items 3-4 on the card: event clocks, the routing of the stage's work, and the deal's trail.
-function show(view: DealCardView) {
+function show(view: CardView) {
   const renderer = createRenderer('crm.record.tab');
   renderer.render(<DealSlaCard fetcher={fakeFetch(() => ({ body: view }))} />);
   return renderer;

@@ -11,17 +11,17 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { REASON_LABELS, STATUS_DISPLAY, formatInstant } from '../lib/format.ts';
-import type { EventClockView, RoutingView, TrailEvent } from '../lib/types.ts';
+import type { CardEventClock, CardRouting, CardTrailEvent } from '@stagekeeper/app-client/api';
 
 type Props = {
-  clocks: EventClockView[];
-  routing: RoutingView | null;
-  trail: TrailEvent[];
+  clocks: CardEventClock[];
+  routing: CardRouting | null;
+  trail: CardTrailEvent[];
   timeZone: string;
   locale?: string;
 };
 
-const PICK_TEXT: Record<RoutingView['pick'], string> = {
+const PICK_TEXT: Record<CardRouting['pick'], string> = {
   roundRobin: 'in turn',
   fewestOpenTasks: 'fewest open tasks',
   lead: 'the role lists no member: its lead',

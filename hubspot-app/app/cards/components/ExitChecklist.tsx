@@ -1,8 +1,8 @@
 import React from 'react';
 import { Flex, Tag, Text } from '@hubspot/ui-extensions';
-import type { ChecklistItem } from '../lib/types.ts';
+import type { ManagedCardView } from '@stagekeeper/app-client/api';
 
-export const ExitChecklist = ({ items }: { items: ChecklistItem[] }) => {
+export const ExitChecklist = ({ items }: { items: ManagedCardView['exitChecklist'] }) => {
   if (items.length === 0) return <Text variant="microcopy">No exit criteria for this stage.</Text>;
   return (
     <Flex direction="column" gap="xs">

@@ -1,8 +1,8 @@
 import React from 'react';
 import { Alert, Text } from '@hubspot/ui-extensions';
-import type { GateView } from '../lib/types.ts';
+import type { CardGate } from '@stagekeeper/app-client/api';
 
-export const GateAlert = ({ gate }: { gate: GateView }) => {
+export const GateAlert = ({ gate }: { gate: CardGate }) => {
   if (gate.status === 'clear') return null;
   const target = gate.blockedTo?.label ?? 'the next stage';
   const where = gate.movedTo ? ` The deal was moved to ${gate.movedTo.label}.` : '';

@@ -1,9 +1,9 @@
 import React from 'react';
 import { Flex, Tag, Text } from '@hubspot/ui-extensions';
-import type { NextMove as NextMoveView } from '../lib/types.ts';
+import type { CardNextMove } from '@stagekeeper/app-client/api';
 
 /** "To move to <next stage>": what the gate would still refuse, so the rep fixes it before moving the deal. */
-export const NextMove = ({ move }: { move: NextMoveView }) => {
+export const NextMove = ({ move }: { move: CardNextMove }) => {
   if (move.missing.length === 0)
     return <Text testId="next-move-ready">{`Everything ${move.to.label} needs is in place.`}</Text>;
   return (

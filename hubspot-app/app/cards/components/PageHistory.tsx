@@ -10,12 +10,12 @@ import {
   Text,
 } from '@hubspot/ui-extensions';
 import { formatInstant } from '../lib/format.ts';
-import type { PageRecordView, PageStatus } from '../lib/types.ts';
+import type { CardPage } from '@stagekeeper/app-client/api';
 
 type TagVariant = 'default' | 'warning' | 'success' | 'error' | 'info';
 
 /** What the rep reads for each trail status; "failed" and "task only" are why the lead may not have heard. */
-const STATUS: Record<PageStatus, { label: string; tag: TagVariant }> = {
+const STATUS: Record<CardPage['status'], { label: string; tag: TagVariant }> = {
   held: { label: 'Held for staffed hours', tag: 'default' },
   queued: { label: 'Sending', tag: 'default' },
   sent: { label: 'Sent', tag: 'success' },
@@ -33,7 +33,7 @@ const DETAIL: Record<string, string> = {
 };
 const detailText = (code: string) => DETAIL[code] ?? code.replace(/_/g, ' ');
 
-type Props = { pages: PageRecordView[]; timeZone: string; locale?: string };
+type Props = { pages: CardPage[]; timeZone: string; locale?: string };
 
 /** The deal's escalation pages (Slack, Teams, PagerDuty, webhook): level, stage, channel, what became of it, when. */
 export const PageHistory = ({ pages, timeZone, locale }: Props) => {

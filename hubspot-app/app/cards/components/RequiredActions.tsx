@@ -1,9 +1,9 @@
 import React from 'react';
 import { Flex, Tag, Text } from '@hubspot/ui-extensions';
 import { formatInstant } from '../lib/format.ts';
-import type { RequiredAction } from '../lib/types.ts';
+import type { CardAction } from '@stagekeeper/app-client/api';
 
-type Props = { actions: RequiredAction[]; timeZone: string; locale?: string };
+type Props = { actions: CardAction[]; timeZone: string; locale?: string };
 
 /** What the stage asks the rep to do, and by when: done, open, or open and past its due time. */
 export const RequiredActions = ({ actions, timeZone, locale }: Props) => {

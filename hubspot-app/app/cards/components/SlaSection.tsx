@@ -1,9 +1,9 @@
 import React from 'react';
 import { DescriptionList, DescriptionListItem, Flex, ProgressBar, Tag, Text } from '@hubspot/ui-extensions';
 import { STATUS_DISPLAY, formatInstant, percentUsed, timeLeftText } from '../lib/format.ts';
-import type { SlaView } from '../lib/types.ts';
+import type { CardSla } from '@stagekeeper/app-client/api';
 
-type Props = { sla: SlaView | null; timeZone: string; locale?: string };
+type Props = { sla: CardSla | null; timeZone: string; locale?: string };
 
 export const SlaSection = ({ sla, timeZone, locale }: Props) => {
   if (!sla) return <Text variant="microcopy">This stage has no SLA.</Text>;

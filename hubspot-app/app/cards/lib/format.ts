@@ -1,10 +1,10 @@
-import type { BreachReason, SlaStatus } from './types.ts';
+import type { BreachReason, CardSlaStatus } from '@stagekeeper/app-client/api';
 
 type TagVariant = 'default' | 'warning' | 'success' | 'error' | 'info';
 type BarVariant = 'success' | 'warning' | 'danger';
 
 /** What the rep sees for each SLA state; the service speaks the written-back property's values. */
-export const STATUS_DISPLAY: Record<SlaStatus, { label: string; tag: TagVariant; bar: BarVariant }> = {
+export const STATUS_DISPLAY: Record<CardSlaStatus, { label: string; tag: TagVariant; bar: BarVariant }> = {
   running: { label: 'On track', tag: 'success', bar: 'success' },
   warning: { label: 'At risk', tag: 'warning', bar: 'warning' },
   breached: { label: 'Breached', tag: 'error', bar: 'danger' },

@@ -1,6 +1,6 @@
-import type { ManagedDealView, SlaView, UnmanagedDealView } from '../lib/types.ts';
+import type { ManagedCardView, CardSla, UnmanagedCardView } from '@stagekeeper/app-client/api';
 
-export const sla = (over: Partial<SlaView> = {}): SlaView => ({
+export const sla = (over: Partial<CardSla> = {}): CardSla => ({
   status: 'running',
   basis: 'business',
   target: '4h',
@@ -17,7 +17,7 @@ export const sla = (over: Partial<SlaView> = {}): SlaView => ({
   ...over,
 });
 
-export const managed = (over: Partial<ManagedDealView> = {}): ManagedDealView => ({
+export const managed = (over: Partial<ManagedCardView> = {}): ManagedCardView => ({
   managed: true,
   dealId: '123',
   playbookVersion: 3,
@@ -46,7 +46,7 @@ export const managed = (over: Partial<ManagedDealView> = {}): ManagedDealView =>
   ...over,
 });
 
-export const unmanaged: UnmanagedDealView = {
+export const unmanaged: UnmanagedCardView = {
   managed: false,
   dealId: '123',
   reason: 'unmanaged_pipeline',

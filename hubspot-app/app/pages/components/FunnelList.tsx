@@ -1,10 +1,10 @@
 import React from 'react';
 import { DescriptionList, DescriptionListItem, Text } from '@hubspot/ui-extensions';
 import { duration, percent } from '../lib/format.ts';
-import type { Funnel } from '../lib/types.ts';
+import type { ScorecardFunnel } from '@stagekeeper/app-client/api';
 
 /** Seed 003's and 004's named intake metrics; their definitions are in docs/scorecard.md ("Intake funnel"). */
-export const FunnelList = ({ funnel: f }: { funnel: Funnel }) => {
+export const FunnelList = ({ funnel: f }: { funnel: ScorecardFunnel }) => {
   const r = f.reReferral;
   return (
     <DescriptionList direction="row">

@@ -1,9 +1,9 @@
 import React from 'react';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@hubspot/ui-extensions';
 import { duration, percent, reasons } from '../lib/format.ts';
-import type { Metrics } from '../lib/types.ts';
+import type { ScorecardMetrics } from '@stagekeeper/app-client/api';
 
-type Row = Metrics & { key: string; label: string };
+type Row = ScorecardMetrics & { key: string; label: string };
 
 export const MetricsTable = ({
   rows,

@@ -1,4 +1,4 @@
-import type { BreachReason } from './types.ts';
+import type { BreachReason } from '@stagekeeper/app-client/api';
 
 const REASONS: Record<BreachReason, string> = {
   capacity: 'Capacity',

@@ -1,8 +1,9 @@
-import type { Metrics, ScorecardResponse } from '../lib/types.ts';
+import type { ScorecardMetrics, Scorecard } from '@stagekeeper/app-client/api';
 
-const m = (over: Partial<Metrics>): Metrics => ({
+const m = (over: Partial<ScorecardMetrics>): ScorecardMetrics => ({
   volume: 0,
   medianTimeInStageMs: null,
+  p90TimeInStageMs: null,
   slaVisits: 0,
   breached: 0,
   breachRate: null,
@@ -12,12 +13,13 @@ const m = (over: Partial<Metrics>): Metrics => ({
   ...over,
 });
 
-export const scorecard = (week = '2026-W47', scale = 1): ScorecardResponse => ({
+export const scorecard = (week = '2026-W47', scale = 1): Scorecard => ({
   week,
   weekStart: '2026-11-16',
   weekEnd: '2026-11-22',
   timeZone: 'America/New_York',
   availableWeeks: ['2026-W47', '2026-W46', '2026-W45'],
+  totals: m({ volume: 52 * scale }),
   byStage: [
     {
       pipeline: { id: 'p1', label: 'Telehealth intake' },

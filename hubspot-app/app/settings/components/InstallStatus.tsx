@@ -1,6 +1,6 @@
 import React from 'react';
 import { DescriptionList, DescriptionListItem, StatusTag, Text } from '@hubspot/ui-extensions';
-import type { ProvisioningState, StatusResponse } from '../lib/types.ts';
+import type { ProvisioningState, InstallStatusBody } from '@stagekeeper/app-client/api';
 
 const PROVISIONING: Record<
   ProvisioningState,
@@ -15,7 +15,7 @@ const PROVISIONING: Record<
 const when = (iso: string | null) =>
   iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'never';
 
-export const InstallStatus = ({ status }: { status: StatusResponse }) => {
+export const InstallStatus = ({ status }: { status: InstallStatusBody }) => {
   const p = PROVISIONING[status.provisioning.state];
   return (
     <DescriptionList direction="row">

@@ -11,7 +11,7 @@ import {
   StatusTag,
   Text,
 } from '@hubspot/ui-extensions';
-import { ServiceError, type ServiceClient } from '../lib/service.ts';
+import { ServiceError, type ServiceClient } from '@stagekeeper/app-client/service';
 
 /**
  * Where escalations page the role's lead (issue 17): the portal's channels with their delivery health (a failing

@@ -2,7 +2,7 @@ import React from 'react';
 import { Flex, Input, NumberInput, Select, Tag, Text, Tile } from '@hubspot/ui-extensions';
 import type { StageEdit } from '../lib/draft.ts';
 import { fieldKey, type FieldErrors } from '../lib/validate.ts';
-import type { PlaybookDoc, StageDoc } from '../lib/types.ts';
+import type { PlaybookDoc, StageDoc } from '@stagekeeper/app-client/api';
 
 type Props = {
   stage: StageDoc;

@@ -1,6 +1,6 @@
 import React from 'react';
 import { Button, EmptyState, Text } from '@hubspot/ui-extensions';
-import type { PlaybookDoc } from '../lib/types.ts';
+import type { PlaybookDoc } from '@stagekeeper/app-client/api';
 
 /** A portal without a playbook: publish the service's starter (the canonical telehealth playbook) as version 1. */
 export const StarterPlaybook = ({

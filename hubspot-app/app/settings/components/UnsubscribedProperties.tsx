@@ -1,6 +1,6 @@
 import React from 'react';
 import { Alert, Text } from '@hubspot/ui-extensions';
-import type { UnsubscribedProperty } from '../lib/types.ts';
+import type { UnsubscribedProperty } from '@stagekeeper/app-client/api';
 
 /**
  * Properties the playbook reads that the app has no webhook subscription for: a change to one (a pause, a gate)

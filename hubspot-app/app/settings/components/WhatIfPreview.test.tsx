@@ -2,9 +2,9 @@ import React from 'react';
 import { describe, expect, it } from 'vitest';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { Alert, BarChart, Button, Select, TableCell, Text } from '@hubspot/ui-extensions';
-import { createServiceClient } from '../lib/service.ts';
+import { createServiceClient } from '@stagekeeper/app-client/service';
 import type { WhatIfReport } from '../lib/whatif.ts';
-import { fakeFetch, type Call } from '../test/fakeFetch.ts';
+import { fakeFetch, type Call } from '@stagekeeper/app-client/fake-fetch';
 import { playbook } from '../test/fixtures.ts';
 import { WhatIfPreview } from './WhatIfPreview.tsx';
 

@@ -15,8 +15,8 @@ import {
   TableRow,
   Text,
 } from '@hubspot/ui-extensions';
-import type { ServiceClient } from '../lib/service.ts';
-import type { PlaybookDoc } from '../lib/types.ts';
+import type { ServiceClient } from '@stagekeeper/app-client/service';
+import type { PlaybookDoc } from '@stagekeeper/app-client/api';
 import { percent, shift, type WhatIfMetrics, type WhatIfReport } from '../lib/whatif.ts';
 
 type State =

@@ -1,4 +1,4 @@
-import type { PlaybookDoc, SlaDoc, StageDoc } from './types.ts';
+import type { PlaybookDoc, SlaDoc, StageDoc } from '@stagekeeper/app-client/api';
 
 export type StageEdit = {
   ownerRole?: string;

@@ -1,4 +1,4 @@
-import type { PlaybookDoc } from './types.ts';
+import type { PlaybookDoc } from '@stagekeeper/app-client/api';
 
 // Mirrors the service's playbook rules for the fields this page edits, with the same wording, so a
 // rep sees the error before saving instead of after a round trip. The service stays the authority.

@@ -1,4 +1,4 @@
-import type { PlaybookDoc, PlaybookResponse, StatusResponse } from '../lib/types.ts';
+import type { PlaybookDoc, PlaybookBody, InstallStatusBody } from '@stagekeeper/app-client/api';
 
 export const playbook = (): PlaybookDoc => ({
   schemaVersion: 1,
@@ -46,14 +46,14 @@ export const playbook = (): PlaybookDoc => ({
   signals: { contactAttempts: 'num_contacted_notes' },
 });
 
-export const playbookResponse = (doc: PlaybookDoc | null = playbook()): PlaybookResponse => ({
+export const playbookResponse = (doc: PlaybookDoc | null = playbook()): PlaybookBody => ({
   version: doc?.version ?? null,
   updatedAt: doc ? '2026-11-20T10:00:00.000Z' : null,
   updatedBy: doc ? 'ops@example.com' : null,
   playbook: doc,
 });
 
-export const status = (over: Partial<StatusResponse> = {}): StatusResponse => ({
+export const status = (over: Partial<InstallStatusBody> = {}): InstallStatusBody => ({
   portalId: 123,
   installed: true,
   installedAt: '2026-11-01T09:00:00.000Z',

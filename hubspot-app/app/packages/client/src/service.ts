@@ -1,4 +1,5 @@
-// Kept identical in cards/, settings/ and pages/ lib/service.ts (project.test.ts checks): HubSpot packages each UI extension folder alone, so an import from outside it is missing once deployed.
+// One client for the card, settings and app pages: each imports @stagekeeper/app-client/service, and HubSpot's
+// build bundles this workspace package into every extension (docs/hubspot-app.md, "Layout").
 
 /** The part of a fetch Response the client reads; hubspot.fetch and test stubs both satisfy it. */
 export type FetchResponse = { ok: boolean; status: number; json(): Promise<unknown> };

@@ -1,5 +1,5 @@
-// Kept identical in cards/, settings/ and pages/ test/fakeFetch.ts (project.test.ts checks): each folder is a self-contained HubSpot extension and types this against its own lib/service.ts copy.
-import type { FetchLike, FetchResponse } from '../lib/service.ts';
+// Test helper for every extension's tests (never imported by an entrypoint, so never bundled).
+import type { FetchLike, FetchResponse } from './service.ts';
 
 export type Call = { url: string; method: string; body?: Record<string, unknown> };
 type Reply = { status?: number; body: unknown } | Error;

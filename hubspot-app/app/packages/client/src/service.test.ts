@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createServiceClient, ServiceError } from './service.ts';
-import { fakeFetch } from '../test/fakeFetch.ts';
+import { fakeFetch } from './fake-fetch.ts';
 
 // One test file covers the three identical copies (project.test.ts keeps them identical).
 const BASE = 'https://svc.example.com';
