@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { weekOfVisits, writeVisits } from '../testing/history-visits';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
 
@@ -59,11 +60,7 @@ const row = (dealId: string, exitedAt: number, over: Partial<HistoryRow> = {}): 
 
 /** `count` visits of other deals in the week of `at`, written as the worker writes them. */
 async function crowd(store: HistoryStore, count: number, at: number): Promise<void> {
-  for (let i = 0; i < count; i += 1000)
-    await store.append(
-      P,
-      Array.from({ length: Math.min(1000, count - i) }, (_, k) => row(String(900_000 + i + k), at + i + k)),
-    );
+  await writeVisits(store, P, weekOfVisits(count, Date.parse(`${weekStart(at)}T00:00:00Z`), 900_000));
 }
 
 /** Rows as the service wrote them before the deal index and the compact encoding: JSON, week hash only. */
