@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { silentLogger } from '../log';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { weekOfVisits, writeVisits } from '../testing/history-visits';
+import { hashValues } from './hash-scan';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
 
@@ -163,6 +164,24 @@ describe('HistoryStore by week (the scorecard)', () => {
     expect(rows).toHaveLength(4500);
     expect(new Set(rows.map(visitKey)).size).toBe(4500);
     expect(rows.map((r) => r.exitedAt)).toEqual([...rows.map((r) => r.exitedAt)].sort((a, b) => a - b));
+  });
+
+  it('read while the week is written to, says the read was not exact (so rows are deduped), each visit once', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
+    const before = weekOfVisits(6000, monday, 1_000_000);
+    await writeVisits(store, P, before);
+    const weekKey = keys.history(P, weekStart(THU));
+    expect(await hashValues(redis, weekKey, () => undefined)).toEqual({ exact: true });
+    const [walk, rows] = await Promise.all([
+      hashValues(redis, weekKey, () => undefined),
+      store.scanWeek(P, THU),
+      writeVisits(store, P, weekOfVisits(20_000, monday, 2_000_000), 500),
+    ]);
+    expect(walk).toEqual({ exact: false });
+    const seen = new Set(rows.map(visitKey));
+    expect(seen.size).toBe(rows.length);
+    for (const r of before) expect(seen.has(visitKey(r))).toBe(true);
   });
 
   it('gives the scorecard the same result as the old read (HVALS + zod over JSON rows)', async () => {
