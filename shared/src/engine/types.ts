@@ -290,6 +290,56 @@ export const PageResolution = z.enum(['stage_left', 'sla_met', 'deal_closed', 's
 
 export const TaskKind = z.enum(['action', 'remediation', 'warning', 'escalation', 'handoff', 'sla']);
 
+/** A finished stage visit (the stage history row); its own schema so the history store can check rows by part. */
+export const HistoryRowSchema = z.object({
+  dealId: z.string(),
+  pipeline: z.string(),
+  stage: z.string(),
+  ownerRole: z.string(),
+  ownerId: z.string().nullable(),
+  enteredAt: z.number(),
+  exitedAt: z.number(),
+  /**
+   * Time in stage on the stage's SLA basis: staffed time on the SLA calendar for a business-time stage, wall
+   * time for a calendar-time stage or one without an SLA.
+   */
+  businessMs: z.number(),
+  toStage: z.string().nullable(),
+  direction: z.enum(['forward', 'backward', 'exit']),
+  slaOutcome: z.enum(['met', 'breached', 'none', 'cancelled']),
+  breachReason: BreachReason.nullable(),
+  /** When the visit breached and who set its reason; optional so rows written before them still parse. */
+  breachedAt: z.number().nullable().optional(),
+  breachReasonSource: z.enum(['inferred', 'manual']).nullable().optional(),
+  /**
+   * Set on the run of an event clock (`clocks:`): `stage` is then `clock.<id>`, `enteredAt` the run's start
+   * and `businessMs` its counted time. The scorecard reports these per clock, apart from the stages.
+   */
+  clock: z.string().optional(),
+  /** Labels of the evidence that decided the reason, and its counts (optional: older rows lack them). */
+  breachEvidence: z.array(z.string()).optional(),
+  breachFacts: BreachFacts.optional(),
+  /** The inferred reason when a rep has since corrected it; with `corrections` the scorecard counts them. */
+  inferredReason: BreachReason.nullable().optional(),
+  /** Reason corrections by reps on this visit (who, when, from -> to), oldest first. */
+  corrections: z
+    .array(
+      z.object({
+        at: z.number(),
+        userId: z.string().nullable(),
+        from: BreachReason.nullable(),
+        to: BreachReason,
+      }),
+    )
+    .optional(),
+  /** Values of the playbook's scorecard dimensions at exit (short tokens only), keyed by property. */
+  dims: z.record(z.string(), z.string()).optional(),
+  /** For a move into a closed stage with `closureReasons`: the reason recorded (003's closure reasons). */
+  closureReason: z.string().optional(),
+  /** What decided the visit (what-if replays); rows written before it replay as "unknown" where needed. */
+  inputs: VisitInputs.optional(),
+});
+
 export const Command = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('createTask'),
@@ -350,54 +400,7 @@ export const Command = z.discriminatedUnion('type', [
   /** A finished stage visit, for the scorecard's stage history. */
   z.object({
     type: z.literal('recordHistory'),
-    row: z.object({
-      dealId: z.string(),
-      pipeline: z.string(),
-      stage: z.string(),
-      ownerRole: z.string(),
-      ownerId: z.string().nullable(),
-      enteredAt: z.number(),
-      exitedAt: z.number(),
-      /**
-       * Time in stage on the stage's SLA basis: staffed time on the SLA calendar for a business-time stage, wall
-       * time for a calendar-time stage or one without an SLA.
-       */
-      businessMs: z.number(),
-      toStage: z.string().nullable(),
-      direction: z.enum(['forward', 'backward', 'exit']),
-      slaOutcome: z.enum(['met', 'breached', 'none', 'cancelled']),
-      breachReason: BreachReason.nullable(),
-      /** When the visit breached and who set its reason; optional so rows written before them still parse. */
-      breachedAt: z.number().nullable().optional(),
-      breachReasonSource: z.enum(['inferred', 'manual']).nullable().optional(),
-      /**
-       * Set on the run of an event clock (`clocks:`): `stage` is then `clock.<id>`, `enteredAt` the run's start
-       * and `businessMs` its counted time. The scorecard reports these per clock, apart from the stages.
-       */
-      clock: z.string().optional(),
-      /** Labels of the evidence that decided the reason, and its counts (optional: older rows lack them). */
-      breachEvidence: z.array(z.string()).optional(),
-      breachFacts: BreachFacts.optional(),
-      /** The inferred reason when a rep has since corrected it; with `corrections` the scorecard counts them. */
-      inferredReason: BreachReason.nullable().optional(),
-      /** Reason corrections by reps on this visit (who, when, from -> to), oldest first. */
-      corrections: z
-        .array(
-          z.object({
-            at: z.number(),
-            userId: z.string().nullable(),
-            from: BreachReason.nullable(),
-            to: BreachReason,
-          }),
-        )
-        .optional(),
-      /** Values of the playbook's scorecard dimensions at exit (short tokens only), keyed by property. */
-      dims: z.record(z.string(), z.string()).optional(),
-      /** For a move into a closed stage with `closureReasons`: the reason recorded (003's closure reasons). */
-      closureReason: z.string().optional(),
-      /** What decided the visit (what-if replays); rows written before it replay as "unknown" where needed. */
-      inputs: VisitInputs.optional(),
-    }),
+    row: HistoryRowSchema,
   }),
 ]);
 

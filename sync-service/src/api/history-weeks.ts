@@ -10,15 +10,18 @@ export class HistoryWeeks {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly history: Pick<HistoryStore, 'readWeek'>,
+    private readonly history: Pick<HistoryStore, 'scanWeek'>,
   ) {}
 
-  /** A local week spans one or two stored UTC weeks; rows outside the range are left to the caller's filter. */
+  /**
+   * A local week spans one or two stored UTC weeks; rows outside the range are left to the caller's filter.
+   * In no particular order: the scorecard aggregates.
+   */
   async rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]> {
     const buckets = new Set<string>();
     for (let t = Date.parse(`${weekStart(fromMs)}T00:00:00Z`); t < toMs; t += WEEK_MS)
       buckets.add(weekStart(t));
-    const weeks = await Promise.all([...buckets].map((w) => this.history.readWeek(portalId, w)));
+    const weeks = await Promise.all([...buckets].map((w) => this.history.scanWeek(portalId, w)));
     return weeks.flat();
   }
 

@@ -87,7 +87,7 @@ export function createApiRoutes(w: ApiWiring): {
     meta: new PlaybookMetaStore(w.redis, w.prefix),
     states,
     whatIfData,
-    history: new DealHistoryReader(w.redis, keys, historyStore),
+    history: new DealHistoryReader(historyStore),
     weeks: new HistoryWeeks(w.redis, keys, historyStore),
     gateway: w.gateway,
     install,

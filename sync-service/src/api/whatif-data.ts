@@ -24,11 +24,10 @@ export async function readWhatIfData(deps: {
 }): Promise<{ rows: HistoryRow[]; running: DealState[] }> {
   const { redis, keys, portalId, now } = deps;
   const from = now - deps.weeks * WHATIF_WEEK_MS;
-  const rows = await new HistoryWeeks(redis, keys, new HistoryStore(redis, keys, deps.log)).rows(
-    portalId,
-    from,
-    now,
-  );
+  // Oldest exit first, as the replay has always been given them.
+  const rows = (
+    await new HistoryWeeks(redis, keys, new HistoryStore(redis, keys, deps.log)).rows(portalId, from, now)
+  ).sort((a, b) => a.exitedAt - b.exitedAt);
   const running: DealState[] = [];
   for await (const ids of deps.states.dealIdPages(portalId, BATCH)) {
     const loaded = await deps.states.loadMany(portalId, ids);

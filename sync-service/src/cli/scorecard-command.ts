@@ -48,7 +48,8 @@ const WEEK_MS = 7 * 24 * 3600_000;
 
 /**
  * History is bucketed by the UTC week of the exit while the report cuts weeks in a local zone, so a local week can
- * straddle two buckets: read every bucket the range touches; computeScorecard drops the rows outside it.
+ * straddle two buckets: read every bucket the range touches; computeScorecard drops the rows outside it. In no
+ * particular order (the scorecard and the cycle time aggregate).
  */
 export async function readRowsForRange(
   history: HistoryStore,
@@ -57,7 +58,7 @@ export async function readRowsForRange(
 ): Promise<HistoryRow[]> {
   const rows: HistoryRow[] = [];
   for (let t = Date.parse(`${weekStart(range.start)}T00:00:00Z`); t < range.end; t += WEEK_MS)
-    rows.push(...(await history.readWeek(portalId, t)));
+    for (const row of await history.scanWeek(portalId, t)) rows.push(row);
   return rows;
 }
 

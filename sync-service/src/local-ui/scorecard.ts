@@ -27,7 +27,7 @@ export async function localScorecard(
   const range = weekRange(week ?? isoWeekOf(now, zone), zone);
   // History is bucketed by UTC week; a local week overlaps at most two of them.
   const buckets = new Set([weekStart(range.start), weekStart(range.end - 1)]);
-  const rows = (await Promise.all([...buckets].map((w) => src.history.readWeek(src.portalId, w)))).flat();
+  const rows = (await Promise.all([...buckets].map((w) => src.history.scanWeek(src.portalId, w)))).flat();
   // The deals still in a stage (in stage now, their age, breached in place), from their stored state.
   const states = await src.states.loadMany(src.portalId, src.dealIds());
   const open = states.flatMap(({ state }) => (state ? (openVisitOf(state) ?? []) : []));

@@ -12,7 +12,8 @@ export type LocalUiSource = {
   dealIds: () => string[];
   states: { loadMany(portalId: string, dealIds: string[]): Promise<{ state: DealState | null }[]> };
   playbooks: { current(portalId: string): Promise<{ playbook: Playbook; version: number } | null> };
-  history: { readWeek(portalId: string, week: string | number): Promise<HistoryRow[]> };
+  /** HistoryStore's week read (rows in no particular order). */
+  history: { scanWeek(portalId: string, week: string | number): Promise<HistoryRow[]> };
   /** The settings API's what-if reader (createApiRoutes' whatIfData); absent: the page's preview answers 503. */
   whatIfData?: ApiDeps['whatIfData'];
   /** The demo driver's status, when it runs. */

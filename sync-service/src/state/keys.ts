@@ -34,6 +34,11 @@ export function redisKeys(prefix: string) {
     dealLock: (portalId: string, dealId: string) => `${p(portalId)}:lock:${assertKeyPart('dealId', dealId)}`,
     /** Hash rowKey -> history row JSON, one per ISO week (Monday, UTC) of the stage exit. */
     history: (portalId: string, weekStart: string) => `${p(portalId)}:history:${weekStart}`,
+    /** Hash visitKey -> exit week (YYYY-MM-DD) of the deal's stage visits: the card reads its rows by it. TTL 400 days. */
+    historyByDeal: (portalId: string, dealId: string) =>
+      `${p(portalId)}:history-by-deal:${assertKeyPart('dealId', dealId)}`,
+    /** String: set once every week hash of the portal is covered by historyByDeal (history-store.ts). */
+    historyIndexed: (portalId: string) => `${p(portalId)}:history-indexed`,
     /** Hash version -> playbook JSON. No TTL. */
     playbookVersions: (portalId: string) => `${p(portalId)}:playbook:versions`,
     /** String: the current playbook version number. No TTL. */

@@ -1,0 +1,132 @@
+import { BREACH_REASONS, HistoryRowSchema, type HistoryRow } from '@stagekeeper/shared';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeHistoryRow, encodeHistoryRow } from './history-row-codec';
+
+const token = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/);
+const reason = fc.constantFrom(...BREACH_REASONS);
+const ms = fc.integer({ min: 0, max: 2 ** 42 });
+
+/** Rows as the engine writes them, optional fields present or absent (absent is not the same as null). */
+const rowArb: fc.Arbitrary<HistoryRow> = fc.record(
+  {
+    dealId: token,
+    pipeline: token,
+    stage: token,
+    ownerRole: token,
+    ownerId: fc.option(token, { nil: null }),
+    enteredAt: ms,
+    exitedAt: ms,
+    businessMs: ms,
+    toStage: fc.option(token, { nil: null }),
+    direction: fc.constantFrom('forward', 'backward', 'exit'),
+    slaOutcome: fc.constantFrom('met', 'breached', 'none', 'cancelled'),
+    breachReason: fc.option(reason, { nil: null }),
+    breachedAt: fc.option(ms, { nil: null }),
+    breachReasonSource: fc.option(fc.constantFrom('inferred', 'manual'), { nil: null }),
+    clock: token,
+    breachEvidence: fc.array(token, { maxLength: 3 }),
+    breachFacts: fc.record({
+      ownerOpenTasks: fc.option(fc.nat(50), { nil: null }),
+      capacityThreshold: fc.option(fc.nat(50), { nil: null }),
+      unansweredAttempts: fc.nat(9),
+      missingData: fc.nat(9),
+      pendingActions: fc.nat(9),
+      ownerChanges: fc.nat(9),
+      noOwner: fc.boolean(),
+      ownerOutsideRole: fc.option(fc.boolean(), { nil: null }),
+    }),
+    inferredReason: fc.option(reason, { nil: null }),
+    corrections: fc.array(
+      fc.record({
+        at: ms,
+        userId: fc.option(token, { nil: null }),
+        from: fc.option(reason, { nil: null }),
+        to: reason,
+      }),
+      { maxLength: 2 },
+    ),
+    dims: fc.dictionary(token, token, { maxKeys: 2, noNullPrototype: true }),
+    closureReason: token,
+  },
+  {
+    requiredKeys: [
+      'dealId',
+      'pipeline',
+      'stage',
+      'ownerRole',
+      'ownerId',
+      'enteredAt',
+      'exitedAt',
+      'businessMs',
+      'toStage',
+      'direction',
+      'slaOutcome',
+      'breachReason',
+    ],
+  },
+);
+
+describe('history row codec', () => {
+  it('decodes what it encodes, field for field (absent stays absent)', () => {
+    fc.assert(
+      fc.property(rowArb, (row) => {
+        expect(HistoryRowSchema.parse(row)).toEqual(row); // the arbitrary makes valid rows only
+        const back = decodeHistoryRow(encodeHistoryRow(row));
+        expect(back).toEqual(row);
+        expect(Object.keys(back!).sort()).toEqual(Object.keys(row).sort());
+      }),
+    );
+  });
+
+  it('reads rows stored in the old encoding (the row as a JSON object) the same as new ones', () => {
+    fc.assert(
+      fc.property(rowArb, (row) => {
+        const old = decodeHistoryRow(JSON.stringify(row));
+        expect(old).toEqual(decodeHistoryRow(encodeHistoryRow(row)));
+        expect(Object.keys(old!).sort()).toEqual(Object.keys(row).sort());
+      }),
+    );
+  });
+
+  it('is smaller than the old encoding', () => {
+    fc.assert(fc.property(rowArb, (row) => encodeHistoryRow(row).length < JSON.stringify(row).length));
+  });
+
+  it('refuses what the row schema refuses, in either encoding', () => {
+    const good = encodeHistoryRow({
+      dealId: '1',
+      pipeline: 'p',
+      stage: 's',
+      ownerRole: 'r',
+      ownerId: null,
+      enteredAt: 1,
+      exitedAt: 2,
+      businessMs: 1,
+      toStage: null,
+      direction: 'forward',
+      slaOutcome: 'met',
+      breachReason: null,
+      breachedAt: null,
+      breachReasonSource: null,
+    });
+    const parts = JSON.parse(good) as unknown[];
+    const variant = (i: number, v: unknown) => JSON.stringify(parts.map((p, j) => (j === i ? v : p)));
+    expect(decodeHistoryRow(good)).not.toBeNull();
+    for (const bad of [
+      'not json',
+      '{"dealId":1}',
+      '[2' + good.slice(2), // an unknown version
+      JSON.stringify(parts.slice(0, 10)),
+      variant(1, 7), // dealId not a string
+      variant(6, '1'), // enteredAt not a number
+      variant(10, 'sideways'),
+      variant(11, 'late'),
+      variant(12, 'bad luck'),
+      variant(13, 'yesterday'),
+      variant(14, 'guessed'),
+      JSON.stringify([...parts, { corrections: 'none' }]),
+    ])
+      expect(decodeHistoryRow(bad)).toBeNull();
+  });
+});

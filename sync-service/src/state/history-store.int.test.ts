@@ -1,0 +1,279 @@
+import {
+  BREACH_REASONS,
+  Command,
+  computeScorecard,
+  weekRange,
+  visitKey,
+  type HistoryRow,
+} from '@stagekeeper/shared';
+import { scorecardPlaybook } from '@stagekeeper/shared/scorecard/fixtures';
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../log';
+import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { weekOfVisits, writeVisits } from '../testing/history-visits';
+import { hashValues } from './hash-scan';
+import { HistoryStore, weekStart } from './history-store';
+import { redisKeys, type Keys } from './keys';
+
+const P = '1';
+/** Thursday of the UTC week starting Monday 2026-11-16. */
+const THU = Date.parse('2026-11-19T12:00:00Z');
+const WEEK = 7 * 24 * 3600_000;
+const NOW = THU + 7 * 24 * 3600_000;
+
+let redis: Redis;
+let prefix: string;
+let keys: Keys;
+
+beforeAll(() => {
+  redis = testRedis();
+});
+beforeEach(() => {
+  prefix = testPrefix();
+  keys = redisKeys(prefix);
+});
+afterEach(async () => {
+  await deletePrefix(redis, prefix);
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+const row = (dealId: string, exitedAt: number, over: Partial<HistoryRow> = {}): HistoryRow => ({
+  dealId,
+  pipeline: 'p1',
+  stage: 's1',
+  ownerRole: 'intake',
+  ownerId: '7',
+  enteredAt: exitedAt - 3_600_000,
+  exitedAt,
+  businessMs: 3_600_000,
+  toStage: 's2',
+  direction: 'forward',
+  slaOutcome: 'met',
+  breachReason: null,
+  breachedAt: null,
+  breachReasonSource: null,
+  ...over,
+});
+
+/** `count` visits of other deals in the week of `at`, written as the worker writes them. */
+async function crowd(store: HistoryStore, count: number, at: number): Promise<void> {
+  await writeVisits(store, P, weekOfVisits(count, Date.parse(`${weekStart(at)}T00:00:00Z`), 900_000));
+}
+
+/** Rows as the service wrote them before the deal index and the compact encoding: JSON, week hash only. */
+async function writeOldLayout(rows: HistoryRow[]): Promise<void> {
+  const pipeline = redis.pipeline();
+  for (const r of rows) pipeline.hset(keys.history(P, weekStart(r.exitedAt)), visitKey(r), JSON.stringify(r));
+  await pipeline.exec();
+}
+
+const byVisit = (rows: HistoryRow[]) => [...rows].sort((a, b) => visitKey(a).localeCompare(visitKey(b)));
+
+describe('HistoryStore by deal', () => {
+  it("finds one deal's visits among many other deals' visits, across weeks", async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    await crowd(store, 3000, THU);
+    const mine = [
+      row('42', THU - 3 * WEEK, { stage: 's1' }),
+      row('42', THU, { stage: 's2', slaOutcome: 'breached', breachReason: 'capacity' }),
+      row('42', THU + 1000, { stage: 's3' }),
+    ];
+    await store.append(P, mine);
+    await store.append(P, [row('43', THU + 5)]);
+    expect(byVisit(await store.dealRows(P, '42', NOW))).toEqual(byVisit(mine));
+    expect(await store.dealRows(P, '44', NOW)).toEqual([]);
+    // Rows past retention are not read even while the deal's index still names them.
+    expect(byVisit(await store.dealRows(P, '42', THU + 60 * WEEK))).toEqual([]);
+  });
+
+  it('a replayed or corrected visit overwrites its row: one row in the week and for the deal', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const first = row('42', THU, { slaOutcome: 'breached', breachReason: 'capacity' });
+    await store.append(P, [first, row('43', THU)]);
+    await store.append(P, [first]); // the worker replays the decision
+    const corrected = { ...first, breachReason: 'handoff' as const, breachReasonSource: 'manual' as const };
+    await store.append(P, [corrected]);
+    expect(await store.dealRows(P, '42', NOW)).toEqual([corrected]);
+    expect((await store.readWeek(P, THU)).filter((r) => r.dealId === '42')).toEqual([corrected]);
+    expect(await redis.hlen(keys.history(P, weekStart(THU)))).toBe(2);
+    expect(await redis.hlen(keys.historyByDeal(P, '42'))).toBe(1);
+  });
+
+  it('keeps both key kinds for the history retention', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    await store.append(P, [row('42', THU)]);
+    for (const key of [keys.history(P, weekStart(THU)), keys.historyByDeal(P, '42')])
+      expect(await redis.pttl(key)).toBeGreaterThan(399 * 24 * 3600_000);
+  });
+
+  it('reads rows written in the old layout (JSON, no deal index), indexing them on the first read', async () => {
+    const old = [row('42', THU - WEEK, { stage: 's1' }), row('42', THU, { stage: 's2' }), row('43', THU)];
+    await writeOldLayout(old);
+    const store = new HistoryStore(redis, keys, silentLogger);
+    await store.append(P, [row('42', THU + 2000, { stage: 's3' })]); // written after the upgrade
+    expect(await redis.exists(keys.historyIndexed(P))).toBe(0);
+    const expected = byVisit([old[0]!, old[1]!, row('42', THU + 2000, { stage: 's3' })]);
+    expect(byVisit(await store.dealRows(P, '42', NOW))).toEqual(expected);
+    // Small enough to index before answering: the portal is marked and the old rows are in the deal's index.
+    expect(await redis.exists(keys.historyIndexed(P))).toBe(1);
+    expect(await redis.hlen(keys.historyByDeal(P, '42'))).toBe(3);
+    expect(byVisit(await store.dealRows(P, '42', NOW))).toEqual(expected);
+    expect(await store.dealRows(P, '43', NOW)).toEqual([old[2]]);
+    // The scorecard's week read takes both encodings.
+    expect(byVisit(await store.readWeek(P, THU))).toEqual(
+      byVisit([old[1]!, old[2]!, row('42', THU + 2000, { stage: 's3' })]),
+    );
+  });
+
+  it('with much old history, answers by scanning while it indexes in the background', async () => {
+    const old = [row('42', THU - WEEK), row('42', THU, { stage: 's2' }), row('43', THU)];
+    await writeOldLayout(old);
+    const store = new HistoryStore(redis, keys, silentLogger, 0);
+    expect(byVisit(await store.dealRows(P, '42', NOW))).toEqual(byVisit(old.slice(0, 2)));
+    await store.indexingSettled(P);
+    expect(await redis.exists(keys.historyIndexed(P))).toBe(1);
+    expect(await redis.hlen(keys.historyByDeal(P, '42'))).toBe(2);
+    expect(byVisit(await new HistoryStore(redis, keys, silentLogger, 0).dealRows(P, '42', NOW))).toEqual(
+      byVisit(old.slice(0, 2)),
+    );
+  });
+
+  it("a card read never scans the week: its Redis commands touch the deal's index and rows only", async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    await crowd(store, 5000, THU);
+    await store.append(P, [row('42', THU - WEEK), row('42', THU, { stage: 's2' })]);
+    await store.dealRows(P, '42', NOW); // the portal's first read indexes it (nothing old here)
+    const seen = await commandsDuring(() => store.dealRows(P, '42', NOW));
+    const weekKeys = new Set([keys.history(P, weekStart(THU)), keys.history(P, weekStart(THU - WEEK))]);
+    // EXISTS marker + HGETALL index in one round trip, then one HMGET per week the deal has visits in.
+    expect(seen.map(([cmd]) => cmd).sort()).toEqual(['exists', 'hgetall', 'hmget', 'hmget']);
+    for (const [cmd, key] of seen) if (weekKeys.has(key!)) expect(cmd).toBe('hmget');
+    expect(seen.find(([cmd]) => cmd === 'hgetall')?.[1]).toBe(keys.historyByDeal(P, '42'));
+  });
+});
+
+describe('HistoryStore by week (the scorecard)', () => {
+  it('reads a week larger than one HSCAN page, each visit once', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    await crowd(store, 4500, THU);
+    const rows = await store.readWeek(P, THU);
+    expect(rows).toHaveLength(4500);
+    expect(new Set(rows.map(visitKey)).size).toBe(4500);
+    expect(rows.map((r) => r.exitedAt)).toEqual([...rows.map((r) => r.exitedAt)].sort((a, b) => a - b));
+  });
+
+  it('read while the week is written to, says the read was not exact (so rows are deduped), each visit once', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
+    const before = weekOfVisits(6000, monday, 1_000_000);
+    await writeVisits(store, P, before);
+    const weekKey = keys.history(P, weekStart(THU));
+    expect(await hashValues(redis, weekKey, () => undefined)).toEqual({ exact: true });
+    const [walk, rows] = await Promise.all([
+      hashValues(redis, weekKey, () => undefined),
+      store.scanWeek(P, THU),
+      writeVisits(store, P, weekOfVisits(20_000, monday, 2_000_000), 500),
+    ]);
+    expect(walk).toEqual({ exact: false });
+    const seen = new Set(rows.map(visitKey));
+    expect(seen.size).toBe(rows.length);
+    for (const r of before) expect(seen.has(visitKey(r))).toBe(true);
+  });
+
+  it('gives the scorecard the same result as the old read (HVALS + zod over JSON rows)', async () => {
+    const playbook = scorecardPlaybook('UTC');
+    const range = weekRange('2026-W47', 'UTC');
+    const stages = [
+      { pipeline: 'p1', stage: 's1', ownerRole: 'intake' },
+      { pipeline: 'p1', stage: 's2', ownerRole: 'intake' },
+      { pipeline: 'p1', stage: 's3', ownerRole: 'clinical' },
+      { pipeline: 'p2', stage: 'r1', ownerRole: 'clinical' },
+    ];
+    const visitArb = fc
+      .record({
+        deal: fc.integer({ min: 1, max: 40 }),
+        stage: fc.constantFrom(...stages),
+        exit: fc.integer({ min: range.start, max: range.end - 1 }),
+        hours: fc.integer({ min: 0, max: 90 }),
+        outcome: fc.constantFrom('met', 'breached', 'none', 'cancelled'),
+        reason: fc.constantFrom(...BREACH_REASONS),
+        manual: fc.boolean(),
+        direction: fc.constantFrom('forward', 'backward', 'exit'),
+        owner: fc.option(fc.constantFrom('1', '2'), { nil: null }),
+        dim: fc.option(fc.constantFrom('A81001', 'B12'), { nil: undefined }),
+      })
+      .map(({ deal, stage: { pipeline, stage, ownerRole }, exit, hours, outcome, reason, manual, ...v }) => {
+        const breached = outcome === 'breached';
+        return row(String(deal), exit, {
+          pipeline,
+          stage,
+          ownerRole,
+          ownerId: v.owner,
+          enteredAt: exit - hours * 3_600_000,
+          businessMs: hours * 3_600_000,
+          direction: v.direction,
+          toStage: v.direction === 'exit' ? null : 's2',
+          slaOutcome: outcome,
+          breachReason: breached ? reason : null,
+          breachedAt: breached ? exit - 1000 : null,
+          breachReasonSource: breached ? (manual ? 'manual' : 'inferred') : null,
+          ...(breached && manual
+            ? { inferredReason: 'other', corrections: [{ at: exit, userId: '9', from: 'other', to: reason }] }
+            : {}),
+          ...(v.dim ? { dims: { referrer: v.dim } } : {}),
+        });
+      });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(visitArb, { maxLength: 60 }), async (rows) => {
+        const portal = String(++run);
+        const oldKeys = redisKeys(`${prefix}-old`);
+        const oldWeek = oldKeys.history(portal, weekStart(range.start));
+        const pipeline = redis.pipeline();
+        for (const r of rows) pipeline.hset(oldWeek, visitKey(r), JSON.stringify(r));
+        await pipeline.exec();
+        await new HistoryStore(redis, keys, silentLogger).append(portal, rows);
+        const oldRead = (await redis.hvals(oldWeek)).flatMap((v) => {
+          const parsed = Command.safeParse({ type: 'recordHistory', row: JSON.parse(v) });
+          return parsed.success && parsed.data.type === 'recordHistory' ? [parsed.data.row] : [];
+        });
+        const newRead = await new HistoryStore(redis, keys, silentLogger).readWeek(portal, range.start);
+        const card = (r: HistoryRow[]) =>
+          computeScorecard({ rows: r, playbook, week: range.week, zone: 'UTC', now: range.end });
+        expect(newRead).toHaveLength(new Set(rows.map(visitKey)).size);
+        expect(card(newRead)).toEqual(card(oldRead));
+      }),
+      { numRuns: 25 },
+    );
+    await deletePrefix(redis, `${prefix}-old`);
+  });
+});
+
+/**
+ * The commands (name, first key) Redis ran on this test's keys while `fn` ran, seen by MONITOR on its own
+ * connection; an ECHO after `fn` marks the end, so nothing still in flight is missed.
+ */
+async function commandsDuring(fn: () => Promise<unknown>): Promise<[string, string | undefined][]> {
+  const monitor = await testRedis().monitor();
+  const seen: [string, string | undefined][] = [];
+  const end = `${prefix}-end`;
+  const done = new Promise<void>((resolve) =>
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[1] === end) resolve();
+      else if (args.slice(1).some((a) => a.startsWith(`${prefix}:`)))
+        seen.push([args[0]!.toLowerCase(), args[1]]);
+    }),
+  );
+  try {
+    await fn();
+    await redis.echo(end);
+    await done;
+  } finally {
+    monitor.disconnect();
+  }
+  return seen;
+}
