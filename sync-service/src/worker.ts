@@ -11,7 +11,6 @@ import type {
   DealSnapshot,
   DealState,
   EngineResult,
-  HistoryRow,
   PageCommand,
   Playbook,
   ReconcileInput,
@@ -23,15 +22,9 @@ import type {
 import type { Logger } from './log';
 import { portalLogger } from './log';
 import { parseHubSpotTime } from './hubspot/gateway';
-import {
-  adoptedTasks,
-  portalWithoutPlaybook,
-  slaBreaches,
-  slaEscalations,
-  slaWarnings,
-  stateConflicts,
-} from './metrics';
+import { adoptedTasks, portalWithoutPlaybook, slaBreaches, slaEscalations, slaWarnings } from './metrics';
 import type { HubSpotGateway } from './ports';
+import { createSettle } from './settle';
 import type { TimerQueue } from './queue/timer-queue';
 import type { DealLock } from './state/deal-lock';
 import type { DealStateStore } from './state/deal-state-store';
@@ -48,18 +41,6 @@ export interface Engine {
 
 /** The real engine from '@stagekeeper/shared'; typed against `Engine`, so a contract drift fails the build. */
 export const sharedEngine: Engine = { reconcile, onTimer, requiredProperties };
-
-/** Timer commands go to BullMQ; the rest (except history) to HubSpot. */
-const HUBSPOT_COMMANDS = new Set<Command['type']>([
-  'createTask',
-  'completeTask',
-  'cancelTask',
-  'rescheduleTask',
-  'setProperties',
-  'moveStage',
-  'assignOwner',
-  'addNote',
-]);
 
 /** HubSpot batch reads take at most 100 ids. */
 const SNAPSHOT_BATCH = 100;
@@ -109,16 +90,6 @@ const CREATED = 'createdate';
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
 
-export class StateConflictError extends Error {
-  constructor(
-    readonly portalId: string,
-    readonly dealId: string,
-  ) {
-    super(`deal state kept changing underneath (portal ${portalId}, deal ${dealId})`);
-    this.name = 'StateConflictError';
-  }
-}
-
 export class DealProcessingError extends Error {
   constructor(
     readonly portalId: string,
@@ -147,32 +118,7 @@ type Decide = (
 export function createProcessor(deps: WorkerDeps) {
   const clock = deps.clock ?? Date.now;
   const maxRetries = deps.maxConflictRetries ?? 5;
-
-  async function applyResult(portalId: string, dealId: string, result: EngineResult): Promise<void> {
-    const hubspot = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
-    if (hubspot.length > 0) await deps.gateway.apply(portalId, dealId, hubspot);
-    for (const c of result.commands) {
-      if (c.type === 'scheduleTimer') await deps.timers.schedule(portalId, dealId, c);
-      else if (c.type === 'cancelTimer') await deps.timers.cancel(portalId, c.timerId);
-    }
-    for (const c of result.commands)
-      if (c.type === 'page' || c.type === 'resolvePage') await deps.pages?.enqueue(portalId, dealId, c);
-    const rows: HistoryRow[] = result.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []));
-    await deps.history.append(portalId, rows);
-  }
-
-  /** Cancels timers scheduled by lost attempts unless the saved decision keeps them. */
-  async function cancelOrphanTimers(
-    portalId: string,
-    scheduled: Set<string>,
-    saved: EngineResult,
-  ): Promise<void> {
-    if (scheduled.size === 0) return;
-    const kept = new Set(saved.state?.current?.sla?.timers?.map((t) => t.timerId) ?? []);
-    for (const run of saved.state?.clocks ?? []) for (const t of run.sla.timers ?? []) kept.add(t.timerId);
-    for (const c of saved.commands) if (c.type === 'scheduleTimer') kept.add(c.timerId);
-    for (const timerId of scheduled) if (!kept.has(timerId)) await deps.timers.cancel(portalId, timerId);
-  }
+  const settle = createSettle(deps);
 
   /**
    * Decides with the tasks Stagekeeper left open taken as open; only if the decision would change had a rep
@@ -243,7 +189,7 @@ export function createProcessor(deps: WorkerDeps) {
     });
   }
 
-  /** Runs one deal to a persisted decision, re-reading everything when a concurrent save wins. */
+  /** Runs one deal to a persisted decision (settle.ts), re-reading everything when a concurrent save wins. */
   async function settleDeal(
     portalId: string,
     playbook: Playbook,
@@ -252,61 +198,39 @@ export function createProcessor(deps: WorkerDeps) {
     decide: Decide,
     log: Logger,
   ): Promise<{ outcome: DealOutcome; result?: EngineResult }> {
-    let { state, version, snapshot } = first;
-    // Timers a losing attempt scheduled: its decision was never saved, so nothing would ever cancel them.
-    const orphanTimers = new Set<string>();
-    for (let attempt = 0; ; attempt++) {
-      // Every attempt: a state lost between attempts (Redis data loss) must adopt as a first visit does.
-      snapshot = await adoptExistingTasks(
-        portalId,
-        { state, version },
-        snapshot,
-        deps.engine.requiredProperties(playbook),
-        log,
-      );
-      if (!snapshot) {
-        // The adapter promises an answer for every id (exists=false for a deleted deal). A silent gap must not
-        // be read as "deleted", which would cancel the patient's clocks.
-        log.error({ dealId }, 'gateway returned no snapshot for deal');
-        throw new Error(`no snapshot for deal ${dealId}`);
-      }
-      const result = await decideOn(portalId, playbook, state, snapshot, decide);
-      await applyResult(portalId, dealId, result);
+    const properties = deps.engine.requiredProperties(playbook);
+    // The snapshot the latest decision was made on (after adoption, which reads the deal again).
+    let decidedOn: DealSnapshot | undefined;
+    const { result, attempt } = await settle(portalId, dealId, first, {
+      attempts: maxRetries + 1,
+      log,
+      decide: async ({ state, version, snapshot }) => {
+        // Every attempt: a state lost between attempts (Redis data loss) must adopt as a first visit does.
+        decidedOn = await adoptExistingTasks(portalId, { state, version }, snapshot, properties, log);
+        if (!decidedOn) {
+          // The adapter promises an answer for every id (exists=false for a deleted deal). A silent gap must not
+          // be read as "deleted", which would cancel the patient's clocks.
+          log.error({ dealId }, 'gateway returned no snapshot for deal');
+          throw new Error(`no snapshot for deal ${dealId}`);
+        }
+        return decideOn(portalId, playbook, state, decidedOn, decide);
+      },
       // An id HubSpot has no deal for, never stored: nothing to remember, so no key (any signed webhook can
       // name any id; each would otherwise leave a tombstone behind).
-      const nothingToKeep = version === 0 && result.state === null && !snapshot.exists;
-      if (nothingToKeep || (await deps.states.save(portalId, dealId, version, result.state))) {
-        await cancelOrphanTimers(portalId, orphanTimers, result);
-        // Only the saved decision's picks move the cursor, so a retried decision does not skip a member.
-        const picked = result.commands.flatMap((c) => (c.type === 'advanceRoundRobin' ? [c.role] : []));
-        if (picked.length > 0) await deps.roundRobin?.advance(portalId, picked);
-        log.debug(
-          {
-            dealId,
-            commands: countByType(result.commands),
-            rules: result.decisions.map((d) => d.rule),
-            attempt,
-          },
-          'deal settled',
+      nothingToSave: ({ version }, r) => version === 0 && r.state === null && !decidedOn?.exists,
+      reload: async () => {
+        const reloaded = await deps.states.load(portalId, dealId);
+        const snapshot = (await deps.gateway.snapshots(portalId, [dealId], properties, ASSUME_OPEN)).get(
+          dealId,
         );
-        return { outcome: 'applied', result };
-      }
-      for (const c of result.commands) if (c.type === 'scheduleTimer') orphanTimers.add(c.timerId);
-      stateConflicts.inc();
-      if (attempt >= maxRetries) throw new StateConflictError(portalId, dealId);
-      log.info({ dealId, attempt }, 'deal state changed concurrently; deciding again');
-      const reloaded = await deps.states.load(portalId, dealId);
-      state = reloaded.state;
-      version = reloaded.version;
-      snapshot = (
-        await deps.gateway.snapshots(
-          portalId,
-          [dealId],
-          deps.engine.requiredProperties(playbook),
-          ASSUME_OPEN,
-        )
-      ).get(dealId);
-    }
+        return { ...reloaded, snapshot };
+      },
+    });
+    log.debug(
+      { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
+      'deal settled',
+    );
+    return { outcome: 'applied', result };
   }
 
   /**
