@@ -2,7 +2,7 @@ import type { Command, EngineResult, HistoryRow, PageCommand, ResolvePageCommand
 import type { Logger } from './log';
 import { stateConflicts } from './metrics';
 import type { HubSpotGateway } from './ports';
-import type { TimerQueue } from './queue/timer-queue';
+import type { TimerQueue } from './queue/timers';
 import type { DealStateStore, LoadedState } from './state/deal-state-store';
 import type { HistoryStore } from './state/history-store';
 import type { RoundRobinStore } from './state/round-robin-store';

@@ -8,7 +8,7 @@ import express, {
 } from 'express';
 import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
-import type { IngestJobData } from '../queue/ingest-queue';
+import type { IngestJobData } from '../queue/ingest';
 import {
   checkSignatureHeaders,
   SIGNATURE_HEADER,

@@ -16,16 +16,14 @@ import type {
   ReconcileInput,
   ResolvePageCommand,
   RoutingInput,
-  TimerFiring,
   TimerInput,
 } from '@stagekeeper/shared';
 import type { Logger } from './log';
-import { portalLogger } from './log';
 import { parseHubSpotTime } from './hubspot/gateway';
-import { adoptedTasks, portalWithoutPlaybook, slaBreaches, slaEscalations, slaWarnings } from './metrics';
+import { adoptedTasks, portalWithoutPlaybook } from './metrics';
 import type { HubSpotGateway } from './ports';
 import { createSettle } from './settle';
-import type { TimerQueue } from './queue/timer-queue';
+import type { TimerQueue } from './queue/timers';
 import type { DealLock } from './state/deal-lock';
 import type { DealStateStore } from './state/deal-state-store';
 import type { HistoryStore } from './state/history-store';
@@ -42,12 +40,10 @@ export interface Engine {
 /** The real engine from '@stagekeeper/shared'; typed against `Engine`, so a contract drift fails the build. */
 export const sharedEngine: Engine = { reconcile, onTimer, requiredProperties };
 
-/** HubSpot batch reads take at most 100 ids. */
-const SNAPSHOT_BATCH = 100;
 /** Task statuses are read only when a decision depends on them (see `decideOn`). */
-const ASSUME_OPEN = { taskStatuses: 'assume-open' } as const;
+export const ASSUME_OPEN = { taskStatuses: 'assume-open' } as const;
 
-export type WorkerDeps = {
+export type DecideDeps = {
   gateway: HubSpotGateway;
   engine: Engine;
   playbooks: PlaybookSource;
@@ -88,21 +84,13 @@ export class RedisDataLossError extends Error {
 /** Read with every first snapshot: whether a deal without state predates this Redis's state (adoption). */
 const CREATED = 'createdate';
 
+/** What a job's first snapshot of a deal reads: the playbook's properties and the deal's creation time. */
+export const firstReadProperties = (properties: string[]) =>
+  properties.includes(CREATED) ? properties : [...properties, CREATED];
+
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
 
-export class DealProcessingError extends Error {
-  constructor(
-    readonly portalId: string,
-    readonly failures: { dealId: string; error: unknown }[],
-  ) {
-    super(
-      `${failures.length} deal(s) failed in portal ${portalId}: ${failures.map((f) => f.dealId).join(', ')}`,
-    );
-    this.name = 'DealProcessingError';
-  }
-}
-
-type Decide = (
+export type Decide = (
   playbook: Playbook,
   state: DealState | null,
   snapshot: DealSnapshot,
@@ -111,11 +99,11 @@ type Decide = (
 ) => EngineResult;
 
 /**
- * The imperative shell around the engine. Order per deal: read (state, snapshot) -> decide -> HubSpot commands
- * -> timers -> history -> persist state. State goes last so a crash anywhere before it re-runs the same
- * decision: the adapter is idempotent per task key, timers replace by id and history rows overwrite by key.
+ * The engine's decision for one deal, run to a saved decision (settle.ts) under the deal's lock: the reads a
+ * decision asks for (routing, unread task statuses, the owner's load), the adoption of tasks a lost state left
+ * behind, and the playbook in force. The reconcile and timer queues (queue/reconcile.ts, queue/timers.ts) call it.
  */
-export function createProcessor(deps: WorkerDeps) {
+export function createDecider(deps: DecideDeps) {
   const clock = deps.clock ?? Date.now;
   const maxRetries = deps.maxConflictRetries ?? 5;
   const settle = createSettle(deps);
@@ -234,18 +222,21 @@ export function createProcessor(deps: WorkerDeps) {
   }
 
   /**
-   * No playbook in force: after a Redis data loss that is the loss (the job fails and is retried once re-seeded);
-   * otherwise an installed portal runs unenforced, which is an error someone must fix, not routine.
+   * The portal's playbook in force. None: after a Redis data loss that is the loss (the job fails and is retried
+   * once re-seeded); otherwise an installed portal runs unenforced, which is an error someone must fix, not routine.
    */
-  async function noPlaybook(
+  async function playbookInForce(
     portalId: string,
     work: 'reconcile' | 'timer',
     log: Logger,
     fields: Record<string, unknown>,
-  ): Promise<void> {
+  ): Promise<Playbook | null> {
+    const current = await deps.playbooks.current(portalId);
+    if (current) return current.playbook;
     if (deps.redisIntact && !(await deps.redisIntact())) throw new RedisDataLossError(portalId);
     portalWithoutPlaybook.inc({ work });
     log.error(fields, 'portal has no playbook in force; nothing is enforced for it (publish one)');
+    return null;
   }
 
   /**
@@ -281,99 +272,13 @@ export function createProcessor(deps: WorkerDeps) {
     return (await deps.gateway.snapshots(portalId, [snapshot.dealId], properties)).get(snapshot.dealId);
   }
 
-  async function processReconcile(portalId: string, dealIds: string[]): Promise<Map<string, DealOutcome>> {
-    const log = portalLogger(deps.log, portalId);
-    const outcomes = new Map<string, DealOutcome>();
-    const unique = [...new Set(dealIds)];
-    const current = await deps.playbooks.current(portalId);
-    if (!current) {
-      await noPlaybook(portalId, 'reconcile', log, { deals: unique.length });
-      for (const id of unique) outcomes.set(id, 'no_playbook');
-      return outcomes;
-    }
-    const { playbook } = current;
-    const properties = deps.engine.requiredProperties(playbook);
-    const firstRead = properties.includes(CREATED) ? properties : [...properties, CREATED];
-    const failures: { dealId: string; error: unknown }[] = [];
-    for (let i = 0; i < unique.length; i += SNAPSHOT_BATCH) {
-      const batch = unique.slice(i, i + SNAPSHOT_BATCH);
-      const [states, snapshots] = await Promise.all([
-        deps.states.loadMany(portalId, batch),
-        deps.gateway.snapshots(portalId, batch, firstRead, ASSUME_OPEN),
-      ]);
-      for (const [j, dealId] of batch.entries()) {
-        try {
-          const { outcome } = await settleLocked(
-            portalId,
-            playbook,
-            dealId,
-            { ...states[j]!, snapshot: snapshots.get(dealId) },
-            (pb, state, snapshot, now, routing) =>
-              deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
-            log,
-          );
-          outcomes.set(dealId, outcome);
-        } catch (error) {
-          // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
-          failures.push({ dealId, error });
-          log.error({ dealId, err: errorSummary(error) }, 'reconcile failed for deal');
-        }
-      }
-    }
-    if (failures.length > 0) throw new DealProcessingError(portalId, failures);
-    return outcomes;
-  }
-
-  async function processTimer(portalId: string, dealId: string, timer: TimerFiring): Promise<DealOutcome> {
-    const log = portalLogger(deps.log, portalId, { dealId, timerId: timer.timerId });
-    const current = await deps.playbooks.current(portalId);
-    if (!current) {
-      await noPlaybook(portalId, 'timer', log, {});
-      return 'no_playbook';
-    }
-    const { playbook } = current;
-    const [loaded, snapshots] = await Promise.all([
-      deps.states.load(portalId, dealId),
-      deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN),
-    ]);
-    // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
-    // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.
-    const { outcome, result } = await settleLocked(
-      portalId,
-      playbook,
-      dealId,
-      { ...loaded, snapshot: snapshots.get(dealId) },
-      (pb, state, snapshot, now, routing) =>
-        deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
-      log,
-    );
-    if (result && result.commands.length > 0) countFiring(timer);
-    return outcome;
-  }
-
-  return { processReconcile, processTimer };
+  return { playbookInForce, settle: settleLocked };
 }
 
-export type Processor = ReturnType<typeof createProcessor>;
-
-/** A firing that led to commands really warned / breached / escalated; a stale one yields none. */
-function countFiring(timer: TimerFiring): void {
-  if (timer.kind === 'warning') slaWarnings.inc();
-  else if (timer.kind === 'breach') slaBreaches.inc();
-  else slaEscalations.inc();
-}
+export type Decider = ReturnType<typeof createDecider>;
 
 function countByType(commands: Command[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const c of commands) counts[c.type] = (counts[c.type] ?? 0) + 1;
   return counts;
-}
-
-/**
- * Error name and message with quoted fragments blanked: adapter errors may quote HubSpot bodies, and HubSpot's
- * validation messages quote the offending property value.
- */
-export function errorSummary(error: unknown): { name: string; message: string } {
-  if (!(error instanceof Error)) return { name: 'NonError', message: typeof error };
-  return { name: error.name, message: error.message.replace(/"[^"]*"|'[^']*'/g, '"…"').slice(0, 300) };
 }

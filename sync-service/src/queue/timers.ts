@@ -1,7 +1,11 @@
 import { TimerFiring, type Command } from '@stagekeeper/shared';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
 import { z } from 'zod';
+import { ASSUME_OPEN, createDecider, type DealOutcome, type DecideDeps } from '../decide';
+import { portalLogger } from '../log';
+import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
 import { allTimerJobIds, QUEUE_NAMES, timerJobId, timerRetryJobId } from './job-ids';
+import { runWorker, type WorkerConnection } from './run-worker';
 
 const Numeric = z.string().regex(/^\d+$/);
 
@@ -150,4 +154,54 @@ export class TimerQueue {
   close(): Promise<void> {
     return this.queue.close();
   }
+}
+
+/**
+ * The timer worker's job: a warning, breach or escalation timer of one deal fired, so the deal is brought to the
+ * decision `engine.onTimer` makes now (which re-checks that the stage entry and level are still current).
+ */
+export async function fireTimer(
+  deps: DecideDeps,
+  portalId: string,
+  dealId: string,
+  timer: TimerFiring,
+): Promise<DealOutcome> {
+  const decider = createDecider(deps);
+  const log = portalLogger(deps.log, portalId, { dealId, timerId: timer.timerId });
+  const playbook = await decider.playbookInForce(portalId, 'timer', log, {});
+  if (!playbook) return 'no_playbook';
+  const [loaded, snapshots] = await Promise.all([
+    deps.states.load(portalId, dealId),
+    deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN),
+  ]);
+  // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
+  // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.
+  const { outcome, result } = await decider.settle(
+    portalId,
+    playbook,
+    dealId,
+    { ...loaded, snapshot: snapshots.get(dealId) },
+    (pb, state, snapshot, now, routing) =>
+      deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
+    log,
+  );
+  if (result && result.commands.length > 0) countFiring(timer);
+  return outcome;
+}
+
+/** A firing that led to commands really warned / breached / escalated; a stale one yields none. */
+function countFiring(timer: TimerFiring): void {
+  if (timer.kind === 'warning') slaWarnings.inc();
+  else if (timer.kind === 'breach') slaBreaches.inc();
+  else slaEscalations.inc();
+}
+
+/** The timer worker: each due timer job (either stored shape) run by `fireTimer`. */
+export function startTimerWorker(deps: DecideDeps, w: WorkerConnection): Worker {
+  return runWorker(
+    QUEUE_NAMES.timers,
+    TimerJobData,
+    (data) => fireTimer(deps, data.portalId, data.dealId, data.firing),
+    w,
+  );
 }
