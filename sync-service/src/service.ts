@@ -5,6 +5,7 @@ import type { TimerFiring } from '@stagekeeper/shared';
 import { Redis } from 'ioredis';
 import type { Config } from './config';
 import { sharedEngine, type DecideDeps, type Engine } from './decide';
+import { createApiRoutes } from './api/routes';
 import { createApp, type AppDeps } from './http/app';
 import { createLogger, errorSummary, type Logger } from './log';
 import { observeQueueDepth } from './metrics';
@@ -36,7 +37,15 @@ export type StartOptions = {
   clock?: () => number;
   /** Overrides config.hubspot.clientSecret (e.g. the sandbox portal's own secret). */
   webhookSecret?: string;
-  /** Card / settings / scorecard / OAuth routes, mounted by the HTTP app. */
+  /**
+   * The card, settings and scorecard API (hubspot.fetch from the app's components, signed like webhooks), built
+   * over this service's stores and reconcile queue and mounted ahead of `routers`. Its portal activity store
+   * records webhooks and sweeps unless `activity` is given.
+   */
+  api?: boolean;
+  /** The versioned playbook store, when the caller already has one over the same Redis (stack.ts provisions). */
+  playbookStore?: PlaybookStore;
+  /** More routes (OAuth, the local page), mounted by the HTTP app. */
   routers?: AppDeps['routers'];
   /** Web-only or worker-only processes; both by default. */
   http?: boolean;
@@ -83,11 +92,12 @@ export async function startService(opts: StartOptions) {
 
   const keys = redisKeys(config.keyPrefix);
   const bullPrefix = keys.bullPrefix();
-  const playbookStore = new PlaybookStore(redis, keys, log);
+  const playbookStore = opts.playbookStore ?? new PlaybookStore(redis, keys, log);
   const playbooks = opts.playbookSource ?? playbookStore;
   const states = new DealStateStore(redis, keys, log);
   const history = new HistoryStore(redis, keys, log);
   const cursors = new SweepCursorStore(redis, keys);
+  const replay = new ReplayStore(redis, keys);
   const ingestQueue = new IngestQueue(redis, bullPrefix);
   const reconcileQueue = new ReconcileQueue(redis, bullPrefix, config.reconcileDebounceMs);
   const timerQueue = new TimerQueue(redis, bullPrefix, clock);
@@ -97,6 +107,22 @@ export async function startService(opts: StartOptions) {
   );
 
   const roundRobin = new RoundRobinStore(redis, keys);
+  const api =
+    opts.api && secret
+      ? createApiRoutes({
+          redis,
+          prefix: config.keyPrefix,
+          gateway,
+          clientSecret: secret,
+          publicUrl: config.publicUrl,
+          log,
+          ...(opts.clock ? { clock: opts.clock } : {}),
+          enqueueReconcile: (portalId, dealIds) => reconcileQueue.enqueue(portalId, dealIds, 'manual'),
+          ...(config.hubspot.tokenEncryptionKey ? { encryptionKey: config.hubspot.tokenEncryptionKey } : {}),
+          stores: { playbooks: playbookStore, states, history, replay },
+        })
+      : undefined;
+  const activity = opts.activity ?? api?.activity;
   // Escalation pages (Slack, Teams, PagerDuty, signed webhooks): their own queue and worker.
   const paging = createPaging({
     redis,
@@ -150,10 +176,7 @@ export async function startService(opts: StartOptions) {
   if (workerRedis) {
     const w = { connection: workerRedis, prefix: bullPrefix, concurrency: config.workerConcurrency, log };
     workers.push(
-      startIngestWorker(
-        { reconcile: reconcileQueue, ...(opts.activity ? { activity: opts.activity } : {}) },
-        w,
-      ),
+      startIngestWorker({ reconcile: reconcileQueue, ...(activity ? { activity } : {}) }, w),
       startReconcileWorker(decideDeps, w),
       startTimerWorker(decideDeps, w),
       startSweepWorker(
@@ -164,7 +187,7 @@ export async function startService(opts: StartOptions) {
           reconcile: reconcileQueue,
           log,
           clock,
-          ...(opts.activity ? { activity: opts.activity } : {}),
+          ...(activity ? { activity } : {}),
         },
         w,
       ),
@@ -198,8 +221,8 @@ export async function startService(opts: StartOptions) {
       readiness,
       log,
       clock,
-      routers: opts.routers,
-      replay: new ReplayStore(redis, keys),
+      routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
+      replay,
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     });
     server = await new Promise<Server>((resolve, reject) => {
@@ -244,6 +267,7 @@ export async function startService(opts: StartOptions) {
     url,
     close,
     redis,
+    api,
     /** The reconcile and timer workers' jobs, callable directly (tests, operators). */
     reconcileDeals: (portalId: string, dealIds: string[]) => reconcileDeals(decideDeps, portalId, dealIds),
     fireTimer: (portalId: string, dealId: string, timer: TimerFiring) =>
