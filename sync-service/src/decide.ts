@@ -156,6 +156,21 @@ export function createDecider(deps: DecideDeps) {
     return withResolutions(result);
   }
 
+  /** The deal as HubSpot has it now, task statuses taken as open (`decideOn` reads them when they matter). */
+  async function readSnapshot(portalId: string, dealId: string, playbook: Playbook) {
+    const properties = deps.engine.requiredProperties(playbook);
+    return (await deps.gateway.snapshots(portalId, [dealId], properties, ASSUME_OPEN)).get(dealId);
+  }
+
+  /** The deal's stored state and its snapshot, read together. */
+  async function readDeal(portalId: string, dealId: string, playbook: Playbook) {
+    const [loaded, snapshot] = await Promise.all([
+      deps.states.load(portalId, dealId),
+      readSnapshot(portalId, dealId, playbook),
+    ]);
+    return { ...loaded, snapshot };
+  }
+
   /** settleDeal under the deal's lock: the snapshot read before the lock is read again inside it. */
   async function settleLocked(...args: Parameters<typeof settleDeal>): ReturnType<typeof settleDeal> {
     if (!deps.lock) return settleDeal(...args);
@@ -165,14 +180,7 @@ export function createDecider(deps: DecideDeps) {
       // what is there now. Otherwise the reads made before the lock stand, and no HubSpot read is repeated.
       const loaded = await deps.states.load(portalId, dealId);
       if (loaded.version === first.version) return settleDeal(portalId, playbook, dealId, first, decide, log);
-      const snapshot = (
-        await deps.gateway.snapshots(
-          portalId,
-          [dealId],
-          deps.engine.requiredProperties(playbook),
-          ASSUME_OPEN,
-        )
-      ).get(dealId);
+      const snapshot = await readSnapshot(portalId, dealId, playbook);
       return settleDeal(portalId, playbook, dealId, { ...loaded, snapshot }, decide, log);
     });
   }
@@ -206,13 +214,7 @@ export function createDecider(deps: DecideDeps) {
       // An id HubSpot has no deal for, never stored: nothing to remember, so no key (any signed webhook can
       // name any id; each would otherwise leave a tombstone behind).
       nothingToSave: ({ version }, r) => version === 0 && r.state === null && !decidedOn?.exists,
-      reload: async () => {
-        const reloaded = await deps.states.load(portalId, dealId);
-        const snapshot = (await deps.gateway.snapshots(portalId, [dealId], properties, ASSUME_OPEN)).get(
-          dealId,
-        );
-        return { ...reloaded, snapshot };
-      },
+      reload: () => readDeal(portalId, dealId, playbook),
     });
     log.debug(
       { dealId, commands: countByType(result.commands), rules: result.decisions.map((d) => d.rule), attempt },
@@ -272,7 +274,7 @@ export function createDecider(deps: DecideDeps) {
     return (await deps.gateway.snapshots(portalId, [snapshot.dealId], properties)).get(snapshot.dealId);
   }
 
-  return { playbookInForce, settle: settleLocked };
+  return { playbookInForce, readDeal, settle: settleLocked };
 }
 
 export type Decider = ReturnType<typeof createDecider>;

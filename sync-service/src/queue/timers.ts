@@ -1,7 +1,7 @@
 import { dealIdOfEntry, firingOfTimerId, TimerFiring, type Command } from '@stagekeeper/shared';
 import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
 import { z } from 'zod';
-import { ASSUME_OPEN, createDecider, type DealOutcome, type DecideDeps } from '../decide';
+import { createDecider, type DealOutcome, type DecideDeps } from '../decide';
 import { portalLogger } from '../log';
 import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
 import { allTimerJobIds, QUEUE_NAMES, timerJobId, timerRetryJobId } from './job-ids';
@@ -160,17 +160,14 @@ export async function fireTimer(
   const log = portalLogger(deps.log, portalId, { dealId, timerId: timer.timerId });
   const playbook = await decider.playbookInForce(portalId, 'timer', log, {});
   if (!playbook) return 'no_playbook';
-  const [loaded, snapshots] = await Promise.all([
-    deps.states.load(portalId, dealId),
-    deps.gateway.snapshots(portalId, [dealId], deps.engine.requiredProperties(playbook), ASSUME_OPEN),
-  ]);
+  const first = await decider.readDeal(portalId, dealId, playbook);
   // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
   // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.
   const { outcome, result } = await decider.settle(
     portalId,
     playbook,
     dealId,
-    { ...loaded, snapshot: snapshots.get(dealId) },
+    first,
     (pb, state, snapshot, now, routing) =>
       deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
     log,
