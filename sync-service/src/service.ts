@@ -68,7 +68,10 @@ export type StartOptions = {
 
 export type Service = Awaited<ReturnType<typeof startService>>;
 
-/** Wires HTTP, queues and workers on one Redis; `close()` shuts down without dropping in-flight work. */
+/**
+ * The composition root: builds the stores, queues, workers, the API and HTTP once, on one Redis, around the
+ * gateway it is given (stack.ts builds that); `close()` shuts down without dropping in-flight work.
+ */
 export async function startService(opts: StartOptions) {
   const { config, gateway } = opts;
   const log = opts.log ?? createLogger(config.logLevel);
