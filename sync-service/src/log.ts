@@ -59,3 +59,12 @@ export function portalLogger(
 
 /** A logger for tests and callers that do not care. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * Error name and message with quoted fragments blanked: adapter errors may quote HubSpot bodies, and HubSpot's
+ * validation messages quote the offending property value.
+ */
+export function errorSummary(error: unknown): { name: string; message: string } {
+  if (!(error instanceof Error)) return { name: 'NonError', message: typeof error };
+  return { name: error.name, message: error.message.replace(/"[^"]*"|'[^']*'/g, '"…"').slice(0, 300) };
+}

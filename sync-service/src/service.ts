@@ -1,17 +1,19 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { settleJobFailure } from './hubspot/job-failures';
+import type { Worker } from 'bullmq';
+import type { TimerFiring } from '@stagekeeper/shared';
 import { Redis } from 'ioredis';
 import type { Config } from './config';
+import { sharedEngine, type DecideDeps, type Engine } from './decide';
+import { createApiRoutes } from './api/routes';
 import { createApp, type AppDeps } from './http/app';
-import { createLogger, type Logger } from './log';
-import { ingestDeals, jobDuration, observeQueueDepth } from './metrics';
+import { createLogger, errorSummary, type Logger } from './log';
+import { observeQueueDepth } from './metrics';
 import type { HubSpotGateway } from './ports';
-import { fanOut, IngestJobData, IngestQueue } from './queue/ingest-queue';
-import { QUEUE_NAMES } from './queue/job-ids';
-import { ReconcileJobData, ReconcileQueue } from './queue/reconcile-queue';
-import { TimerJobData, TimerQueue } from './queue/timer-queue';
+import { IngestQueue, startIngestWorker } from './queue/ingest';
+import { reconcileDeals, ReconcileQueue, startReconcileWorker } from './queue/reconcile';
+import { startSweepWorker, SweepQueue } from './queue/sweep';
+import { fireTimer, startTimerWorker, TimerQueue } from './queue/timers';
 import { ReplayStore } from './http/replay-store';
 import { DataLossGuard, type SeedReason } from './state/data-loss';
 import { DealLock } from './state/deal-lock';
@@ -20,10 +22,8 @@ import { HistoryStore } from './state/history-store';
 import { redisKeys } from './state/keys';
 import { PlaybookStore, type PlaybookSource } from './state/playbook-store';
 import { SweepCursorStore } from './state/sweep-cursor';
-import { runSweep, SweepQueue } from './sweep';
 import { RoundRobinStore } from './state/round-robin-store';
 import { createPaging } from './notify';
-import { createProcessor, errorSummary, sharedEngine, type Engine } from './worker';
 
 export type StartOptions = {
   config: Config;
@@ -37,7 +37,15 @@ export type StartOptions = {
   clock?: () => number;
   /** Overrides config.hubspot.clientSecret (e.g. the sandbox portal's own secret). */
   webhookSecret?: string;
-  /** Card / settings / scorecard / OAuth routes, mounted by the HTTP app. */
+  /**
+   * The card, settings and scorecard API (hubspot.fetch from the app's components, signed like webhooks), built
+   * over this service's stores and reconcile queue and mounted ahead of `routers`. Its portal activity store
+   * records webhooks and sweeps unless `activity` is given.
+   */
+  api?: boolean;
+  /** The versioned playbook store, when the caller already has one over the same Redis (stack.ts provisions). */
+  playbookStore?: PlaybookStore;
+  /** More routes (OAuth, the local page), mounted by the HTTP app. */
   routers?: AppDeps['routers'];
   /** Web-only or worker-only processes; both by default. */
   http?: boolean;
@@ -60,7 +68,10 @@ export type StartOptions = {
 
 export type Service = Awaited<ReturnType<typeof startService>>;
 
-/** Wires HTTP, queues and workers on one Redis; `close()` shuts down without dropping in-flight work. */
+/**
+ * The composition root: builds the stores, queues, workers, the API and HTTP once, on one Redis, around the
+ * gateway it is given (stack.ts builds that); `close()` shuts down without dropping in-flight work.
+ */
 export async function startService(opts: StartOptions) {
   const { config, gateway } = opts;
   const log = opts.log ?? createLogger(config.logLevel);
@@ -84,11 +95,12 @@ export async function startService(opts: StartOptions) {
 
   const keys = redisKeys(config.keyPrefix);
   const bullPrefix = keys.bullPrefix();
-  const playbookStore = new PlaybookStore(redis, keys, log);
+  const playbookStore = opts.playbookStore ?? new PlaybookStore(redis, keys, log);
   const playbooks = opts.playbookSource ?? playbookStore;
   const states = new DealStateStore(redis, keys, log);
   const history = new HistoryStore(redis, keys, log);
   const cursors = new SweepCursorStore(redis, keys);
+  const replay = new ReplayStore(redis, keys);
   const ingestQueue = new IngestQueue(redis, bullPrefix);
   const reconcileQueue = new ReconcileQueue(redis, bullPrefix, config.reconcileDebounceMs);
   const timerQueue = new TimerQueue(redis, bullPrefix, clock);
@@ -98,6 +110,22 @@ export async function startService(opts: StartOptions) {
   );
 
   const roundRobin = new RoundRobinStore(redis, keys);
+  const api =
+    opts.api && secret
+      ? createApiRoutes({
+          redis,
+          prefix: config.keyPrefix,
+          gateway,
+          clientSecret: secret,
+          publicUrl: config.publicUrl,
+          log,
+          ...(opts.clock ? { clock: opts.clock } : {}),
+          enqueueReconcile: (portalId, dealIds) => reconcileQueue.enqueue(portalId, dealIds, 'manual'),
+          ...(config.hubspot.tokenEncryptionKey ? { encryptionKey: config.hubspot.tokenEncryptionKey } : {}),
+          stores: { playbooks: playbookStore, states, history, replay },
+        })
+      : undefined;
+  const activity = opts.activity ?? api?.activity;
   // Escalation pages (Slack, Teams, PagerDuty, signed webhooks): their own queue and worker.
   const paging = createPaging({
     redis,
@@ -130,7 +158,8 @@ export async function startService(opts: StartOptions) {
   });
   await guard.start();
 
-  const processor = createProcessor({
+  // What the reconcile and timer workers decide with (decide.ts).
+  const decideDeps: DecideDeps = {
     gateway,
     engine,
     playbooks,
@@ -144,96 +173,28 @@ export async function startService(opts: StartOptions) {
     seededAt: () => guard.currentSeededAt(),
     lock: new DealLock(redis, keys),
     pages: paging,
-  });
+  };
 
   const workers: Worker[] = [];
   if (workerRedis) {
-    const timed =
-      <T>(queue: string, fn: (job: Job) => Promise<T>) =>
-      async (job: Job, token?: string) => {
-        const end = jobDuration.startTimer({ queue });
-        try {
-          const out = await fn(job);
-          end({ outcome: 'ok' });
-          return out;
-        } catch (err) {
-          end({ outcome: 'error' });
-          // A daily HubSpot limit delays the job to the reset; a 4xx is not retried as if transient.
-          throw await settleJobFailure(err, job, token);
-        }
-      };
-    const parse = <T>(
-      schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
-      job: Job,
-    ): T => {
-      const r = schema.safeParse(job.data);
-      // Retrying a job whose payload is wrong cannot help; fail it once, visibly.
-      if (!r.success) throw new UnrecoverableError(`job ${job.id} has an invalid payload`);
-      return r.data;
-    };
-    const common = { connection: workerRedis, prefix: bullPrefix, concurrency: config.workerConcurrency };
+    const w = { connection: workerRedis, prefix: bullPrefix, concurrency: config.workerConcurrency, log };
     workers.push(
-      new Worker(
-        QUEUE_NAMES.ingest,
-        timed(QUEUE_NAMES.ingest, async (job) => {
-          const data = parse(IngestJobData, job);
-          const r = await fanOut(data, reconcileQueue);
-          ingestDeals.inc({ outcome: 'enqueued' }, r.added);
-          ingestDeals.inc({ outcome: 'coalesced' }, r.coalesced);
-          // Recorded here rather than on the webhook's request path, which does one Redis write and nothing else.
-          // Status only: a failure to record it must not make the fan-out run again.
-          await Promise.all(
-            data.portals.map(({ portalId }) =>
-              opts.activity
-                ?.recordWebhook(portalId, data.receivedAt ?? job.timestamp)
-                .catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded')),
-            ),
-          );
-        }),
-        common,
-      ),
-      new Worker(
-        QUEUE_NAMES.reconcile,
-        timed(QUEUE_NAMES.reconcile, async (job) => {
-          const data = parse(ReconcileJobData, job);
-          await processor.processReconcile(data.portalId, [data.dealId]);
-        }),
-        common,
-      ),
-      new Worker(
-        QUEUE_NAMES.timers,
-        timed(QUEUE_NAMES.timers, async (job) => {
-          const data = parse(TimerJobData, job);
-          await processor.processTimer(data.portalId, data.dealId, data.firing);
-        }),
-        common,
-      ),
-      new Worker(
-        QUEUE_NAMES.sweep,
-        timed(QUEUE_NAMES.sweep, async () => {
-          const report = await runSweep({
-            gateway,
-            playbooks,
-            cursors,
-            reconcile: reconcileQueue,
-            log,
-            clock,
-          });
-          await Promise.all(report.map((r) => opts.activity?.recordSweep(r.portalId, clock())));
-          return report;
-        }),
-        { ...common, concurrency: 1 },
+      startIngestWorker({ reconcile: reconcileQueue, ...(activity ? { activity } : {}) }, w),
+      startReconcileWorker(decideDeps, w),
+      startTimerWorker(decideDeps, w),
+      startSweepWorker(
+        {
+          gateway,
+          playbooks,
+          cursors,
+          reconcile: reconcileQueue,
+          log,
+          clock,
+          ...(activity ? { activity } : {}),
+        },
+        w,
       ),
     );
-    for (const w of workers) {
-      w.on('failed', (job, err) =>
-        log.warn(
-          { queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) },
-          'job failed',
-        ),
-      );
-      w.on('error', (err) => log.error({ queue: w.name, err: errorSummary(err) }, 'worker error'));
-    }
     await sweepQueue.start(config.sweepIntervalMs);
   }
 
@@ -263,8 +224,8 @@ export async function startService(opts: StartOptions) {
       readiness,
       log,
       clock,
-      routers: opts.routers,
-      replay: new ReplayStore(redis, keys),
+      routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
+      replay,
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     });
     server = await new Promise<Server>((resolve, reject) => {
@@ -309,7 +270,11 @@ export async function startService(opts: StartOptions) {
     url,
     close,
     redis,
-    processor,
+    api,
+    /** The reconcile and timer workers' jobs, callable directly (tests, operators). */
+    reconcileDeals: (portalId: string, dealIds: string[]) => reconcileDeals(decideDeps, portalId, dealIds),
+    fireTimer: (portalId: string, dealId: string, timer: TimerFiring) =>
+      fireTimer(decideDeps, portalId, dealId, timer),
     ingestQueue,
     reconcileQueue,
     timerQueue,

@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
 import type { Playbook } from '@stagekeeper/shared';
-import { createApiRoutes } from './api/routes';
 import { InstallRegistry } from './install/registry';
 import type { Config } from './config';
 import { burstPlan, createHubSpotAdapter, StaticTokenProvider, type TokenProvider } from './hubspot';
@@ -89,7 +88,8 @@ export async function startStack(opts: StackOptions) {
       'no HubSpot credentials: set HUBSPOT_ACCESS_TOKEN and HUBSPOT_PORTAL_ID, or run the sandbox',
     );
 
-  const zoneSource = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
+  // The one playbook store of the process: provisioning seeds it, the service's workers and API read it.
+  const playbooks = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
   const zones = new AccountTimeZones(redis, redisKeys(config.keyPrefix));
   const adapter = createHubSpotAdapter({
     redis,
@@ -100,7 +100,7 @@ export async function startStack(opts: StackOptions) {
     // HubSpot resets the daily quota at midnight in the account's zone, learned at provisioning; until then the
     // playbook's first calendar stands in.
     portalTimeZone: async (p) =>
-      (await zones.get(p)) ?? (await zoneSource.current(p))?.playbook.calendars[0]?.timeZone,
+      (await zones.get(p)) ?? (await playbooks.current(p))?.playbook.calendars[0]?.timeZone,
     log,
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
@@ -141,7 +141,6 @@ export async function startStack(opts: StackOptions) {
       },
       report.ok ? 'provisioned' : `provisioning found problems:\n${formatProvisionReport(report)}`,
     );
-    const playbooks = new PlaybookStore(redis, redisKeys(config.keyPrefix), log);
     const stored = await playbooks.saveIfChanged(portalId, playbook);
     log.info({ portalId, version: stored.version, changed: stored.changed }, 'playbook in force');
     // After a Redis data loss: the install record and the playbook from their source (the file or the static
@@ -154,25 +153,6 @@ export async function startStack(opts: StackOptions) {
     };
   }
 
-  // The card, settings and scorecard API (hubspot.fetch from the app's components), signed like webhooks.
-  const secret = remote?.secret ?? config.hubspot.clientSecret;
-  // Late-bound: the API is built before the queues it enqueues into.
-  // eslint-disable-next-line prefer-const
-  let enqueue: ((portalId: string, dealIds: string[]) => Promise<unknown>) | undefined;
-  const api = secret
-    ? createApiRoutes({
-        redis,
-        prefix: config.keyPrefix,
-        gateway: adapter.gateway,
-        clientSecret: secret,
-        publicUrl: config.publicUrl,
-        log,
-        ...(opts.clock ? { clock: opts.clock } : {}),
-        enqueueReconcile: (portalId, dealIds) => enqueue!(portalId, dealIds),
-        ...(config.hubspot.tokenEncryptionKey ? { encryptionKey: config.hubspot.tokenEncryptionKey } : {}),
-      })
-    : undefined;
-
   const service = await startService({
     config,
     gateway: adapter.gateway,
@@ -180,16 +160,16 @@ export async function startStack(opts: StackOptions) {
     log,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(remote ? { webhookSecret: remote.secret } : {}),
-    routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
-    ...(api ? { activity: api.activity } : {}),
+    // The card, settings and scorecard API, signed with the same secret as webhooks.
+    api: true,
+    playbookStore: playbooks,
+    ...(opts.routers ? { routers: opts.routers } : {}),
     ...(reseedPortal ? { reseed: reseedPortal } : {}),
     ...(opts.engine ? { engine: opts.engine } : {}),
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.host ? { host: opts.host } : {}),
   });
-
-  enqueue = (portalId, dealIds) => service.reconcileQueue.enqueue(portalId, dealIds, 'manual');
 
   if (sandbox && service.url) {
     sandbox.portal.webhooks.configure({
@@ -202,7 +182,7 @@ export async function startStack(opts: StackOptions) {
   return {
     service,
     adapter,
-    api,
+    api: service.api,
     portalId,
     redis,
     log,

@@ -11,9 +11,9 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createApp } from '@stagekeeper/sync-service/http/app';
 import { createLogger } from '@stagekeeper/sync-service/log';
-import { fanOut, IngestQueue, type IngestJobData } from '@stagekeeper/sync-service/queue/ingest-queue';
+import { fanOut, IngestQueue, type IngestJobData } from '@stagekeeper/sync-service/queue/ingest';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
-import { ReconcileQueue } from '@stagekeeper/sync-service/queue/reconcile-queue';
+import { ReconcileQueue } from '@stagekeeper/sync-service/queue/reconcile';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
 import {

@@ -7,7 +7,7 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
-import { TimerJobData, TimerQueue } from '@stagekeeper/sync-service/queue/timer-queue';
+import { TimerJobData, TimerQueue } from '@stagekeeper/sync-service/queue/timers';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { OwnRedis } from '../chaos/redis-server';
 import {

@@ -1,5 +1,5 @@
 import { P, type Command, type EngineResult } from '@stagekeeper/shared';
-import { sharedEngine, type Engine } from '@stagekeeper/sync-service/worker';
+import { sharedEngine, type Engine } from '@stagekeeper/sync-service/decide';
 
 /** Faults a chaos run can inject into the engine to prove the verifier sees them (CHAOS_ENGINE_BUG). */
 export const ENGINE_BUGS = ['due-plus-1m'] as const;

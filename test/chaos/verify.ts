@@ -5,7 +5,7 @@ import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { ObjectMap } from '@stagekeeper/sync-service/hubspot/objectmap';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
-import { TimerJobData } from '@stagekeeper/sync-service/queue/timer-queue';
+import { TimerJobData } from '@stagekeeper/sync-service/queue/timers';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SandboxPortal } from '../sandbox/index';

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '@stagekeeper/sync-service/http/app';
 import { createLogger } from '@stagekeeper/sync-service/log';
-import { IngestQueue } from '@stagekeeper/sync-service/queue/ingest-queue';
+import { IngestQueue } from '@stagekeeper/sync-service/queue/ingest';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { deleteKeys, REDIS_URL } from './harness';
 

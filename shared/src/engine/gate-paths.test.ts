@@ -4,7 +4,7 @@ import { P } from '../properties';
 import { fixtureInput, fixturePlaybook, HOUR, MIN, MON_10, only, snap, written } from './fixtures';
 import { onTimer } from './on-timer';
 import { reconcile } from './reconcile';
-import { timerId } from './sla-clock';
+import { timerId } from './timer-id';
 import type { DealSnapshot, DealState } from './types';
 
 // Gates on every path (issue 11 item 2; seed 000: "No transition should happen with missing critical fields.

@@ -5,6 +5,7 @@ import { calendarOf } from './calendars';
 import { evaluateCriteria } from './criteria';
 import { findRole } from './lookup';
 import type { Command, DealSnapshot, SlaClock } from './types';
+import { timerId, type TimerKind } from './timer-id';
 
 /** What a clock needs from the playbook: its SLA, the calendar it counts on, and where notices are delivered. */
 export type ClockContext = {
@@ -169,11 +170,7 @@ export function resumeClock(clock: SlaClock, ctx: ClockContext, at: number): voi
 // ---------------------------------------------------------------------------------------------------------
 // Timers
 
-export type TimerKind = 'warning' | 'breach' | 'escalation';
 export type PlannedTimer = { timerId: string; kind: TimerKind; level?: number; fireAt: number };
-
-export const timerId = (entryId: string, kind: TimerKind, level?: number): string =>
-  kind === 'escalation' ? `${entryId}:level:${level}` : `${entryId}:${kind}`;
 
 /**
  * Timers a clock should have scheduled right now: those not yet fired. A paused, met or cancelled clock has

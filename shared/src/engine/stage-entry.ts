@@ -16,6 +16,10 @@ export type PreviousOutcome = 'met' | 'breached' | 'none' | 'cancelled' | null;
 export const entryIdOf = (dealId: string, stage: string, enteredAt: number) =>
   `${dealId}:${stage}:${enteredAt}`;
 
+/** The deal of an entry id (`entryIdOf`, or an event-clock run `<deal>:clock.<id>:<start>`); '' without one. */
+export const dealIdOfEntry = (entryId: string): string =>
+  entryId.indexOf(':') > 0 ? entryId.slice(0, entryId.indexOf(':')) : '';
+
 /**
  * Opens a new stage visit. The clock starts when HubSpot says the deal entered the stage, so a webhook that
  * arrives late (or a sweep that finds the deal hours later) does not give anyone extra time.

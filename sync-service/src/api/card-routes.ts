@@ -19,9 +19,12 @@ import { ApiError } from './errors';
 import { cardPages } from '../notify/card-pages';
 import { fitCardView, sendJson } from './respond';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
+import { createSettle, StateConflictError } from '../settle';
+import { withTimeout } from '../with-timeout';
 
 /** HubSpot commands setBreachReason may emit; timers and history are the worker's business. */
 const HUBSPOT_COMMANDS = new Set(['setProperties']);
+/** Decisions before the card gives up on a deal the workers keep saving (the rep is asked to try again). */
 const SAVE_ATTEMPTS = 4;
 
 /** `entryId` names a past breach from the card's breach history; omitted: the current visit's breach. */
@@ -39,21 +42,12 @@ function dealIdOf(req: Request): string {
   return id;
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ApiError('unavailable', 'HubSpot did not answer in time; please try again.')),
-      ms,
-    );
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
 export function cardRoutes(deps: ApiDeps): Router {
   const router = Router();
   const signed = verifiedCaller(deps);
   const clock = deps.clock ?? Date.now;
+  // Only HubSpot and the state store: a rep's reason schedules no timer and records no history.
+  const settle = createSettle({ gateway: deps.gateway, states: deps.states });
 
   /** The deal as HubSpot has it now: the checklist must tick as soon as a rep edits a watched property. */
   async function liveSnapshot(portalId: string, dealId: string, playbook: Playbook): Promise<DealSnapshot> {
@@ -62,6 +56,7 @@ export function cardRoutes(deps: ApiDeps): Router {
     const snapshots = await withTimeout(
       asInteractive(() => deps.gateway.snapshots(portalId, [dealId], properties)),
       deps.hubspotTimeoutMs ?? 8_000,
+      () => new ApiError('unavailable', 'HubSpot did not answer in time; please try again.'),
     );
     const snapshot = snapshots.get(dealId);
     if (!snapshot) throw new ApiError('unavailable', 'HubSpot did not return this deal; please try again.');
@@ -167,44 +162,55 @@ export function cardRoutes(deps: ApiDeps): Router {
     const snapshot = liveSnapshot(portalId, dealId, playbook);
     // Swallowed here only so an early 404/409 does not leave an unhandled rejection; awaited below.
     snapshot.catch(() => undefined);
-    for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
-      const loaded = await deps.states.load(portalId, dealId);
-      const state = loaded.state;
-      if (!state || state.closedReason === 'deleted' || state.closedReason === 'merged')
-        throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
-      const entry = state.current;
-      // §4.3 is stricter than the engine (which also presets a reason on a running clock): the card only offers
-      // the control for a breach of the current visit, so anything else is a stale card.
-      const breached =
-        entry?.sla?.status === 'breached' && (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
-      if (!breached)
-        throw new ApiError(
-          'no_breach',
-          'The current stage has not breached its SLA, so it needs no breach reason.',
-        );
-
-      const result = setBreachReason({ playbook, state, reason, now: clock() });
-      const commands = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
-      if (commands.length > 0) await asInteractive(() => deps.gateway.apply(portalId, dealId, commands));
-      const saved =
-        result.state === state || (await deps.states.save(portalId, dealId, loaded.version, result.state));
-      if (!saved) continue;
-      await deps.audit.record(portalId, {
-        at: clock(),
-        dealId,
-        entryId: entry.entryId,
-        reason,
-        from: entry.breachReason,
-        userId: caller.userId,
-        userEmail: caller.userEmail,
-      });
-      deps.log.info(
-        { portalId, dealId, userId: caller.userId, rules: result.decisions.map((d) => d.rule) },
-        'breach reason set by a rep',
-      );
-      return sendJson(res, await view(portalId, dealId, playbook, result.state, await snapshot));
-    }
-    throw new ApiError('unavailable', 'The deal is being updated right now; please try again.');
+    // The rep's decision goes through the workers' decide-and-save loop; a person is waiting, so its HubSpot
+    // write goes ahead of bulk work (hubspot/call.ts asInteractive).
+    const settled = await asInteractive(() =>
+      deps.states.load(portalId, dealId).then((first) =>
+        settle(portalId, dealId, first, {
+          attempts: SAVE_ATTEMPTS,
+          log: deps.log,
+          reload: () => deps.states.load(portalId, dealId),
+          decide: async ({ state }) => {
+            if (!state || state.closedReason === 'deleted' || state.closedReason === 'merged')
+              throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
+            const entry = state.current;
+            // §4.3 is stricter than the engine (which also presets a reason on a running clock): the card only
+            // offers the control for a breach of the current visit, so anything else is a stale card.
+            const breached =
+              entry?.sla?.status === 'breached' &&
+              (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
+            if (!breached)
+              throw new ApiError(
+                'no_breach',
+                'The current stage has not breached its SLA, so it needs no breach reason.',
+              );
+            return setBreachReason({ playbook, state, reason, now: clock() });
+          },
+          // An unchanged reason changes no state: nothing to save.
+          nothingToSave: ({ state }, result) => result.state === state,
+        }),
+      ),
+    ).catch((err: unknown) => {
+      if (err instanceof StateConflictError)
+        throw new ApiError('unavailable', 'The deal is being updated right now; please try again.');
+      throw err;
+    });
+    const entry = settled.loaded.state!.current!;
+    const { result } = settled;
+    await deps.audit.record(portalId, {
+      at: clock(),
+      dealId,
+      entryId: entry.entryId,
+      reason,
+      from: entry.breachReason,
+      userId: caller.userId,
+      userEmail: caller.userEmail,
+    });
+    deps.log.info(
+      { portalId, dealId, userId: caller.userId, rules: result.decisions.map((d) => d.rule) },
+      'breach reason set by a rep',
+    );
+    return sendJson(res, await view(portalId, dealId, playbook, result.state, await snapshot));
   });
 
   return router;

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../log';
-import { errorSummary } from '../worker';
+import { errorSummary } from '../log';
 
 /** The stable codes of docs/hubspot-app.md §4.1; the UI branches on them. */
 export type ApiErrorCode =

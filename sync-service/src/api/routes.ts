@@ -61,9 +61,16 @@ export type ApiWiring = {
   allowHttpLoopbackChannels?: boolean;
   /** The install flow's registry, when the caller already has one; otherwise one over the same Redis keys. */
   installRegistry?: Pick<InstallRegistry, 'get' | 'isAdmin'>;
+  /** The service's stores, when the caller already built them (service.ts); otherwise built here. */
+  stores?: {
+    playbooks: PlaybookStore;
+    states: DealStateStore;
+    history: HistoryStore;
+    replay: ReplayStore;
+  };
 };
 
-/** The router over the service's Redis stores, ready for `startService({ routers: [...] })`. */
+/** The router over the service's Redis stores; startService mounts it (its `api` option). */
 export function createApiRoutes(w: ApiWiring): {
   path: string;
   router: Router;
@@ -71,11 +78,11 @@ export function createApiRoutes(w: ApiWiring): {
   whatIfData: NonNullable<ApiDeps['whatIfData']>;
 } {
   const keys = redisKeys(w.prefix);
-  const states = new DealStateStore(w.redis, keys, w.log);
+  const states = w.stores?.states ?? new DealStateStore(w.redis, keys, w.log);
   const activity = new PortalActivityStore(w.redis, w.prefix);
   const registry = w.installRegistry ?? new InstallRegistry(w.redis, w.prefix);
   const install = registryInstallStatus(registry, activity);
-  const historyStore = new HistoryStore(w.redis, keys, w.log);
+  const historyStore = w.stores?.history ?? new HistoryStore(w.redis, keys, w.log);
   const whatIfData: NonNullable<ApiDeps['whatIfData']> = (portalId, now, weeks) =>
     readWhatIfData({ redis: w.redis, keys, log: w.log, states, portalId, now, weeks });
   const router = createApiRouter({
@@ -83,7 +90,7 @@ export function createApiRoutes(w: ApiWiring): {
     publicUrl: w.publicUrl,
     log: w.log,
     ...(w.clock ? { clock: w.clock } : {}),
-    playbooks: new PlaybookStore(w.redis, keys, w.log),
+    playbooks: w.stores?.playbooks ?? new PlaybookStore(w.redis, keys, w.log),
     meta: new PlaybookMetaStore(w.redis, w.prefix),
     states,
     whatIfData,
@@ -92,7 +99,7 @@ export function createApiRoutes(w: ApiWiring): {
     gateway: w.gateway,
     install,
     admins: registry,
-    replay: new ReplayStore(w.redis, keys),
+    replay: w.stores?.replay ?? new ReplayStore(w.redis, keys),
     audit: new RedisReasonAuditLog(w.redis, w.prefix),
     channels: new ChannelStore({
       redis: w.redis,

@@ -8,7 +8,7 @@ import express, {
 } from 'express';
 import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
-import type { IngestJobData } from '../queue/ingest-queue';
+import type { IngestJobData } from '../queue/ingest';
 import {
   checkSignatureHeaders,
   SIGNATURE_HEADER,
@@ -18,6 +18,7 @@ import {
 } from '../webhooks/signature';
 import type { ReplayStore } from './replay-store';
 import { parseWebhookBatch, routeEvent, UNRECOGNISED_REASONS } from '../webhooks/events';
+import { withTimeout } from '../with-timeout';
 
 export type AppDeps = {
   /** App client secret for v3 signatures. */
@@ -61,7 +62,11 @@ export function createApp(deps: AppDeps) {
 
   app.get('/readyz', async (_req, res) => {
     try {
-      await withTimeout(deps.readiness(), READINESS_TIMEOUT_MS);
+      await withTimeout(
+        deps.readiness(),
+        READINESS_TIMEOUT_MS,
+        () => new Error(`timed out after ${READINESS_TIMEOUT_MS} ms`),
+      );
       res.json({ status: 'ready' });
     } catch (err) {
       deps.log.warn(
@@ -272,12 +277,4 @@ export function signatureHeadersFirst(
     res.set('Connection', 'close');
     refuse(res, verdict.reason);
   };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -12,7 +12,9 @@ import { HistoryStore } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
 import { deletePrefix, testPrefix, testRedis, waitFor } from '../testing/fakes';
-import { createProcessor, sharedEngine } from '../worker';
+import { sharedEngine, type DecideDeps } from '../decide';
+import { reconcileDeals } from '../queue/reconcile';
+import { fireTimer } from '../queue/timers';
 import { createPaging, type Paging } from '.';
 
 // The whole path: the escalation timer fires in the worker, the real engine decides, the HubSpot task is created,
@@ -73,7 +75,7 @@ it('an escalation to the lead pages through the default channel, shows on the ca
     kind: 'slack',
     webhookUrl: `${fake.url}/slack/services/T000/B000/XXXX`,
   });
-  const processor = createProcessor({
+  const deps: DecideDeps = {
     gateway,
     engine: sharedEngine,
     playbooks,
@@ -83,12 +85,12 @@ it('an escalation to the lead pages through the default channel, shows on the ca
     log: silentLogger,
     clock: () => now,
     pages: paging,
-  });
+  };
 
-  await processor.processReconcile(PORTAL, [DEAL]);
+  await reconcileDeals(deps, PORTAL, [DEAL]);
   const entryId = (await states.load(PORTAL, DEAL)).state!.current!.entryId;
   now = MON_10 + 2 * HOUR; // level 1 (100 %, a task for the lead) is due
-  await processor.processTimer(PORTAL, DEAL, {
+  await fireTimer(deps, PORTAL, DEAL, {
     timerId: timerId(entryId, 'escalation', 0),
     kind: 'escalation',
     level: 0,
@@ -111,7 +113,7 @@ it('an escalation to the lead pages through the default channel, shows on the ca
     expect(fake.received[0]!.raw).not.toContain(value);
 
   // A second firing of the same timer (redelivered job) pages no more.
-  await processor.processTimer(PORTAL, DEAL, {
+  await fireTimer(deps, PORTAL, DEAL, {
     timerId: timerId(entryId, 'escalation', 0),
     kind: 'escalation',
     level: 0,
@@ -146,7 +148,7 @@ it('an escalation to the lead pages through the default channel, shows on the ca
       properties: { ...PATIENT, num_contacted_notes: '1', insurance_id: 'X' },
     }),
   );
-  await processor.processReconcile(PORTAL, [DEAL]);
+  await reconcileDeals(deps, PORTAL, [DEAL]);
   await waitFor(
     async () => (await paging.trail.get(PORTAL, DEAL, key))?.status === 'resolved',
     20_000,

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, sleep, testPrefix, testRedis, waitFor } from '../testing/fakes';
 import { QUEUE_NAMES } from './job-ids';
-import { ReconcileQueue, type ReconcileJobData } from './reconcile-queue';
+import { ReconcileQueue, type ReconcileJobData } from './reconcile';
 
 let redis: Redis;
 let workerRedis: Redis;

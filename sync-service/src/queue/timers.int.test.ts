@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, sleep, testPrefix, testRedis, waitFor } from '../testing/fakes';
 import { legacyTimerJobIds, QUEUE_NAMES, timerJobId } from './job-ids';
-import { encodeTimerJob, TimerJobData, TimerQueue } from './timer-queue';
+import { encodeTimerJob, TimerJobData, TimerQueue } from './timers';
 
 type Schedule = Extract<Command, { type: 'scheduleTimer' }>;
 const ENTRY = '900:appointmentscheduled:1700000000000';

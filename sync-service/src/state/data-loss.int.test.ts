@@ -14,7 +14,7 @@ import {
   testPrefix,
   testRedis,
 } from '../testing/fakes';
-import { RedisDataLossError } from '../worker';
+import { RedisDataLossError } from '../decide';
 import { checkRedisDurability } from './data-loss';
 import { redisKeys } from './keys';
 import { PlaybookStore } from './playbook-store';
@@ -100,9 +100,7 @@ describe('Redis data loss while the service runs', () => {
     expect((await fetch(`${service.url}/readyz`)).status).toBe(503);
     expect(await postWebhook(service.url)).toBe(503);
     // A job that finds no playbook now fails (BullMQ retries it) instead of succeeding with nothing enforced.
-    await expect(service.processor.processReconcile(PORTAL, ['7'])).rejects.toBeInstanceOf(
-      RedisDataLossError,
-    );
+    await expect(service.reconcileDeals(PORTAL, ['7'])).rejects.toBeInstanceOf(RedisDataLossError);
 
     release();
     await service.dataLoss.settled();
@@ -110,7 +108,7 @@ describe('Redis data loss while the service runs', () => {
     expect(service.dataLoss.intact).toBe(true);
     expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
     expect(await postWebhook(service.url)).toBe(200);
-    expect((await service.processor.processReconcile(PORTAL, ['8'])).get('8')).toBe('applied');
+    expect((await service.reconcileDeals(PORTAL, ['8'])).get('8')).toBe('applied');
     // The sweep schedule came back with the seed.
     expect((await service.sweepQueue.queue.getJobSchedulers()).length).toBe(1);
   });
@@ -128,7 +126,7 @@ describe('Redis data loss while the service runs', () => {
     });
     const metric = registry.getSingleMetric('stagekeeper_portal_without_playbook_total')!;
     const before = (await metric.get()).values.find((v) => v.labels.work === 'reconcile')?.value ?? 0;
-    expect((await service.processor.processReconcile('999', ['1'])).get('1')).toBe('no_playbook');
+    expect((await service.reconcileDeals('999', ['1'])).get('1')).toBe('no_playbook');
     expect((await metric.get()).values.find((v) => v.labels.work === 'reconcile')?.value).toBe(before + 1);
     const line = lines
       .map((l) => JSON.parse(l) as { level: number; msg: string })

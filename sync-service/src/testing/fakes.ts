@@ -15,7 +15,7 @@ import type {
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../config';
 import type { HubSpotGateway } from '../ports';
-import type { Engine } from '../worker';
+import type { Engine } from '../decide';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -5,7 +5,7 @@ import { startSandbox } from '../../../test/sandbox/harness';
 import { createApp } from '../http/app';
 import { createLogger } from '../log';
 import { registry } from '../metrics';
-import type { IngestJobData } from '../queue/ingest-queue';
+import type { IngestJobData } from '../queue/ingest';
 import { signV3 } from '../../../test/sandbox';
 
 // Issue 13 point 3: real deliveries to a 2026.03 app are `object.*` events. The sandbox now sends them by

@@ -1,7 +1,11 @@
-import { TimerFiring, type Command } from '@stagekeeper/shared';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { dealIdOfEntry, firingOfTimerId, TimerFiring, type Command } from '@stagekeeper/shared';
+import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
 import { z } from 'zod';
+import { createDecider, type DealOutcome, type DecideDeps } from '../decide';
+import { portalLogger } from '../log';
+import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
 import { allTimerJobIds, QUEUE_NAMES, timerJobId, timerRetryJobId } from './job-ids';
+import { runWorker, type WorkerConnection } from './run-worker';
 
 const Numeric = z.string().regex(/^\d+$/);
 
@@ -16,7 +20,7 @@ const LegacyTimerJob = z.object({
 /**
  * The stored shape (a pending timer costs Redis memory for as long as it waits, so it is kept small):
  * p portal, t engine timer id, fireAt; d deal, k kind, e entry id and l level only when they cannot be derived
- * from the timer id (`<entryId>:<kind>` or `<entryId>:level:<n>`, entry id `<dealId>:<stage>:<enteredAt>`).
+ * from the timer id (shared `firingOfTimerId`, `dealIdOfEntry`).
  * `fireAt` keeps its name: the e2e harness and the demo's timer pump read `job.data.fireAt` of delayed jobs
  * (and the value lands in the same allocator size class either way).
  */
@@ -31,27 +35,17 @@ const CompactTimerJob = z.object({
 });
 type CompactTimerJob = z.infer<typeof CompactTimerJob>;
 
-/** Kind, entry and level as the engine spells them into a timer id (shared/src/engine/sla-clock.ts `timerId`). */
-function firingFromTimerId(timerId: string): TimerFiring | undefined {
-  const level = /^(.+):level:(\d+)$/.exec(timerId);
-  if (level) return { timerId, kind: 'escalation', entryId: level[1]!, level: Number(level[2]) };
-  const plain = /^(.+):(warning|breach)$/.exec(timerId);
-  return plain ? { timerId, kind: plain[2] as 'warning' | 'breach', entryId: plain[1]! } : undefined;
-}
-
-const dealOfEntry = (entryId: string) => entryId.slice(0, entryId.indexOf(':'));
-
 const sameFiring = (a: TimerFiring | undefined, b: TimerFiring) =>
   !!a && a.timerId === b.timerId && a.kind === b.kind && a.entryId === b.entryId && a.level === b.level;
 
 /** What a timer job is stored as: only what the worker cannot derive. */
 export function encodeTimerJob(data: TimerJobData): CompactTimerJob {
   const { portalId, dealId, firing, fireAt } = data;
-  const derivable = sameFiring(firingFromTimerId(firing.timerId), firing);
+  const derivable = sameFiring(firingOfTimerId(firing.timerId), firing);
   const explicit = derivable
     ? {}
     : { k: firing.kind, e: firing.entryId, ...(firing.level !== undefined ? { l: firing.level } : {}) };
-  const dealDerivable = firing.entryId.indexOf(':') > 0 && dealOfEntry(firing.entryId) === dealId;
+  const dealDerivable = dealIdOfEntry(firing.entryId) === dealId;
   return { p: portalId, t: firing.timerId, fireAt, ...(dealDerivable ? {} : { d: dealId }), ...explicit };
 }
 
@@ -65,8 +59,8 @@ export const TimerJobData = z.union([
     const firing: TimerFiring | undefined =
       c.k !== undefined
         ? { timerId: c.t, kind: c.k, entryId: c.e ?? '', ...(c.l !== undefined ? { level: c.l } : {}) }
-        : firingFromTimerId(c.t);
-    const dealId = c.d ?? (firing ? dealOfEntry(firing.entryId) : '');
+        : firingOfTimerId(c.t);
+    const dealId = c.d ?? (firing ? dealIdOfEntry(firing.entryId) : '');
     if (!firing || !firing.entryId || !/^\d+$/.test(dealId)) {
       ctx.addIssue({ code: 'custom', message: `timer job ${c.t}: firing or deal cannot be derived` });
       return z.NEVER;
@@ -150,4 +144,51 @@ export class TimerQueue {
   close(): Promise<void> {
     return this.queue.close();
   }
+}
+
+/**
+ * The timer worker's job: a warning, breach or escalation timer of one deal fired, so the deal is brought to the
+ * decision `engine.onTimer` makes now (which re-checks that the stage entry and level are still current).
+ */
+export async function fireTimer(
+  deps: DecideDeps,
+  portalId: string,
+  dealId: string,
+  timer: TimerFiring,
+): Promise<DealOutcome> {
+  const decider = createDecider(deps);
+  const log = portalLogger(deps.log, portalId, { dealId, timerId: timer.timerId });
+  const playbook = await decider.playbookInForce(portalId, 'timer', log, {});
+  if (!playbook) return 'no_playbook';
+  const first = await decider.readDeal(portalId, dealId, playbook);
+  // Only the first decision is the firing itself; after a conflict the firing may have been handled already,
+  // but onTimer re-checks entry and level against the fresh state, so re-asking is safe.
+  const { outcome, result } = await decider.settle(
+    portalId,
+    playbook,
+    dealId,
+    first,
+    (pb, state, snapshot, now, routing) =>
+      deps.engine.onTimer({ playbook: pb, state, snapshot, timer, now, routing }),
+    log,
+  );
+  if (result && result.commands.length > 0) countFiring(timer);
+  return outcome;
+}
+
+/** A firing that led to commands really warned / breached / escalated; a stale one yields none. */
+function countFiring(timer: TimerFiring): void {
+  if (timer.kind === 'warning') slaWarnings.inc();
+  else if (timer.kind === 'breach') slaBreaches.inc();
+  else slaEscalations.inc();
+}
+
+/** The timer worker: each due timer job (either stored shape) run by `fireTimer`. */
+export function startTimerWorker(deps: DecideDeps, w: WorkerConnection): Worker {
+  return runWorker(
+    QUEUE_NAMES.timers,
+    TimerJobData,
+    (data) => fireTimer(deps, data.portalId, data.dealId, data.firing),
+    w,
+  );
 }

@@ -2,7 +2,7 @@ import { Playbook, type Command } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from './log';
-import { TimerQueue } from './queue/timer-queue';
+import { TimerQueue } from './queue/timers';
 import { DealStateStore } from './state/deal-state-store';
 import { HistoryStore } from './state/history-store';
 import { redisKeys, type Keys } from './state/keys';
@@ -16,7 +16,9 @@ import {
   testPrefix,
   testRedis,
 } from './testing/fakes';
-import { createProcessor, DealProcessingError, sharedEngine } from './worker';
+import { sharedEngine, type DecideDeps } from './decide';
+import { DealProcessingError, reconcileDeals } from './queue/reconcile';
+import { fireTimer } from './queue/timers';
 
 const PORTAL = '77';
 const ENTRY = '10:new:1';
@@ -32,17 +34,16 @@ let history: HistoryStore;
 let timers: TimerQueue;
 const NOW = Date.parse('2026-03-04T12:00:00Z');
 
-const processor = () =>
-  createProcessor({
-    gateway,
-    engine,
-    playbooks: staticPlaybookSource(playbook, [PORTAL]),
-    states,
-    history,
-    timers,
-    log: silentLogger,
-    clock: () => NOW,
-  });
+const deps = (): DecideDeps => ({
+  gateway,
+  engine,
+  playbooks: staticPlaybookSource(playbook, [PORTAL]),
+  states,
+  history,
+  timers,
+  log: silentLogger,
+  clock: () => NOW,
+});
 
 beforeAll(() => {
   redis = testRedis();
@@ -93,7 +94,7 @@ const COMMANDS: Command[] = [
   },
 ];
 
-describe('processReconcile', () => {
+describe('reconcileDeals', () => {
   it('applies HubSpot commands, schedules timers, records history and persists state', async () => {
     gateway.setDeal('10', 'new');
     engine.commands = () => COMMANDS;
@@ -105,7 +106,7 @@ describe('processReconcile', () => {
       fireAt: NOW + 1000,
     });
 
-    const outcomes = await processor().processReconcile(PORTAL, ['10']);
+    const outcomes = await reconcileDeals(deps(), PORTAL, ['10']);
     expect(outcomes.get('10')).toBe('applied');
     // Only HubSpot-side commands reach the adapter.
     expect(gateway.applied).toEqual([{ portalId: PORTAL, dealId: '10', commands: [COMMANDS[0]] }]);
@@ -120,7 +121,7 @@ describe('processReconcile', () => {
   it('reads snapshots in batches of at most 100', async () => {
     const ids = Array.from({ length: 150 }, (_, i) => String(1000 + i));
     ids.forEach((id) => gateway.setDeal(id, 'new'));
-    const outcomes = await processor().processReconcile(PORTAL, ids);
+    const outcomes = await reconcileDeals(deps(), PORTAL, ids);
     expect(gateway.snapshotCalls.map((c) => c.dealIds.length)).toEqual([100, 50]);
     expect([...outcomes.values()].every((o) => o === 'applied')).toBe(true);
   });
@@ -134,7 +135,7 @@ describe('processReconcile', () => {
       // A timer firing for the same deal persists between our read and our save.
       await states.save(PORTAL, '10', 0, blankState('10', 41));
     };
-    await processor().processReconcile(PORTAL, ['10']);
+    await reconcileDeals(deps(), PORTAL, ['10']);
     expect(engine.calls.map((c) => c.runsBefore)).toEqual([0, 41]);
     expect((await states.load(PORTAL, '10')).state?.breachCount).toBe(42);
   });
@@ -164,7 +165,7 @@ describe('processReconcile', () => {
         : []),
       { type: 'scheduleTimer', timerId: kept, kind: 'breach', entryId: ENTRY, fireAt: NOW + 3_600_000 },
     ];
-    await processor().processReconcile(PORTAL, ['10']);
+    await reconcileDeals(deps(), PORTAL, ['10']);
     expect(engine.calls.map((c) => c.runsBefore)).toEqual([0, 41]);
     expect(await timers.pending(PORTAL, lost)).toBeUndefined();
     expect(await timers.pending(PORTAL, kept)).toBeDefined();
@@ -180,13 +181,11 @@ describe('processReconcile', () => {
       if (calls === 1) throw new Error('HubSpot 502 with body "secret value"');
       return failing(...args);
     };
-    const err = await processor()
-      .processReconcile(PORTAL, ['10'])
-      .catch((e: unknown) => e);
+    const err = await reconcileDeals(deps(), PORTAL, ['10']).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DealProcessingError);
     expect(await states.load(PORTAL, '10')).toEqual({ state: null, version: 0 });
 
-    await processor().processReconcile(PORTAL, ['10']);
+    await reconcileDeals(deps(), PORTAL, ['10']);
     expect(engine.calls.map((c) => c.runsBefore)).toEqual([0, 0]);
     expect((await states.load(PORTAL, '10')).state?.breachCount).toBe(1);
   });
@@ -195,16 +194,16 @@ describe('processReconcile', () => {
     gateway.setDeal('10', 'new');
     gateway.setDeal('11', 'new');
     gateway.omitFromSnapshots.add('10');
-    const err = (await processor()
-      .processReconcile(PORTAL, ['10', '11'])
-      .catch((e: unknown) => e)) as DealProcessingError;
+    const err = (await reconcileDeals(deps(), PORTAL, ['10', '11']).catch(
+      (e: unknown) => e,
+    )) as DealProcessingError;
     expect(err.failures.map((f) => f.dealId)).toEqual(['10']);
     expect(engine.calls.map((c) => c.dealId)).toEqual(['11']);
     expect((await states.load(PORTAL, '11')).version).toBe(1);
   });
 
   it('an id HubSpot has no deal for leaves no Redis key (issue 12: each unknown id left a key behind)', async () => {
-    const real = createProcessor({
+    const real: DecideDeps = {
       gateway,
       engine: sharedEngine,
       playbooks: staticPlaybookSource(playbook, [PORTAL]),
@@ -213,26 +212,26 @@ describe('processReconcile', () => {
       timers,
       log: silentLogger,
       clock: () => NOW,
-    });
-    const outcomes = await real.processReconcile(PORTAL, ['404', '405']);
+    };
+    const outcomes = await reconcileDeals(real, PORTAL, ['404', '405']);
     expect([...outcomes.values()]).toEqual(['applied', 'applied']);
     // BullMQ's own queue metadata aside, nothing is stored for them.
     expect((await redis.keys(`${prefix}:*`)).filter((k) => !k.startsWith(`${prefix}:bull:`))).toEqual([]);
   });
 
   it('does nothing for a portal without playbook', async () => {
-    const outcomes = await processor().processReconcile('999', ['10']);
+    const outcomes = await reconcileDeals(deps(), '999', ['10']);
     expect(outcomes.get('10')).toBe('no_playbook');
     expect(gateway.snapshotCalls).toEqual([]);
   });
 });
 
-describe('processTimer', () => {
+describe('fireTimer', () => {
   it('asks onTimer with the firing and persists the result', async () => {
     gateway.setDeal('10', 'new');
     await states.save(PORTAL, '10', 0, blankState('10', 5));
     const firing = { timerId: `${ENTRY}:breach`, kind: 'breach' as const, entryId: ENTRY };
-    expect(await processor().processTimer(PORTAL, '10', firing)).toBe('applied');
+    expect(await fireTimer(deps(), PORTAL, '10', firing)).toBe('applied');
     expect(engine.calls).toEqual([
       { kind: 'timer', dealId: '10', stage: 'new', runsBefore: 5, timer: firing },
     ]);
@@ -243,7 +242,7 @@ describe('processTimer', () => {
 describe('the real engine', () => {
   it('runs end to end through the worker for a new deal (smoke)', async () => {
     gateway.setDeal('10', 'new');
-    const real = createProcessor({
+    const real: DecideDeps = {
       gateway,
       engine: sharedEngine,
       playbooks: staticPlaybookSource(playbook, [PORTAL]),
@@ -252,8 +251,8 @@ describe('the real engine', () => {
       timers,
       log: silentLogger,
       clock: () => NOW,
-    });
-    expect((await real.processReconcile(PORTAL, ['10'])).get('10')).toBe('applied');
+    };
+    expect((await reconcileDeals(real, PORTAL, ['10'])).get('10')).toBe('applied');
     const { state } = await states.load(PORTAL, '10');
     expect(state?.dealId).toBe('10');
   });

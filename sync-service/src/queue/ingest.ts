@@ -1,7 +1,10 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
 import { z } from 'zod';
+import { errorSummary } from '../log';
+import { ingestDeals } from '../metrics';
 import { DURABLE_JOB_OPTIONS, QUEUE_NAMES } from './job-ids';
-import type { EnqueueResult, ReconcileQueue } from './reconcile-queue';
+import type { EnqueueResult, ReconcileQueue } from './reconcile';
+import { runWorker, type WorkerConnection } from './run-worker';
 
 const Numeric = z.string().regex(/^\d+$/);
 
@@ -58,4 +61,36 @@ export async function fanOut(
     total.coalesced += r.coalesced;
   }
   return total;
+}
+
+/**
+ * The ingest worker: fans each accepted request out into the reconcile queue, then records the portal's last
+ * webhook (the settings page's status block).
+ */
+export function startIngestWorker(
+  deps: {
+    reconcile: Pick<ReconcileQueue, 'enqueue'>;
+    activity?: { recordWebhook(portalId: string, at: number): Promise<void> };
+  },
+  w: WorkerConnection,
+): Worker {
+  return runWorker(
+    QUEUE_NAMES.ingest,
+    IngestJobData,
+    async (data, job) => {
+      const r = await fanOut(data, deps.reconcile);
+      ingestDeals.inc({ outcome: 'enqueued' }, r.added);
+      ingestDeals.inc({ outcome: 'coalesced' }, r.coalesced);
+      // Recorded here rather than on the webhook's request path, which does one Redis write and nothing else.
+      // Status only: a failure to record it must not make the fan-out run again.
+      await Promise.all(
+        data.portals.map(({ portalId }) =>
+          deps.activity
+            ?.recordWebhook(portalId, data.receivedAt ?? job.timestamp)
+            .catch((err: unknown) => w.log.warn({ err: errorSummary(err) }, 'activity not recorded')),
+        ),
+      );
+    },
+    w,
+  );
 }

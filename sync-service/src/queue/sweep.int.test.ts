@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from './log';
-import { ReconcileQueue } from './queue/reconcile-queue';
-import { redisKeys, type Keys } from './state/keys';
-import { SweepCursorStore } from './state/sweep-cursor';
+import { silentLogger } from '../log';
+import { ReconcileQueue } from './reconcile';
+import { redisKeys, type Keys } from '../state/keys';
+import { SweepCursorStore } from '../state/sweep-cursor';
 import { runSweep } from './sweep';
-import { deletePrefix, MemoryGateway, testPrefix, testRedis } from './testing/fakes';
+import { deletePrefix, MemoryGateway, testPrefix, testRedis } from '../testing/fakes';
 
 const T0 = Date.parse('2026-03-04T12:00:00Z');
 let redis: Redis;

@@ -1,11 +1,12 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
-import type { Logger } from './log';
-import { portalLogger } from './log';
-import type { HubSpotGateway } from './ports';
-import { QUEUE_NAMES } from './queue/job-ids';
-import type { ReconcileQueue } from './queue/reconcile-queue';
-import type { PlaybookSource } from './state/playbook-store';
-import type { SweepCursorStore } from './state/sweep-cursor';
+import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
+import type { Logger } from '../log';
+import { portalLogger } from '../log';
+import type { HubSpotGateway } from '../ports';
+import type { PlaybookSource } from '../state/playbook-store';
+import type { SweepCursorStore } from '../state/sweep-cursor';
+import { QUEUE_NAMES } from './job-ids';
+import type { ReconcileQueue } from './reconcile';
+import { runWorker, type WorkerConnection } from './run-worker';
 
 export const SWEEP_SCHEDULER_ID = 'sweep:modified-deals';
 
@@ -87,4 +88,22 @@ export class SweepQueue {
   close(): Promise<void> {
     return this.queue.close();
   }
+}
+
+/** The sweep worker: one sweep at a time, each finished portal recorded (the settings page's status block). */
+export function startSweepWorker(
+  deps: SweepDeps & { activity?: { recordSweep(portalId: string, at: number): Promise<void> } },
+  w: WorkerConnection,
+): Worker {
+  const clock = deps.clock ?? Date.now;
+  return runWorker(
+    QUEUE_NAMES.sweep,
+    null,
+    async () => {
+      const report = await runSweep(deps);
+      await Promise.all(report.map((r) => deps.activity?.recordSweep(r.portalId, clock())));
+      return report;
+    },
+    { ...w, concurrency: 1 },
+  );
 }
