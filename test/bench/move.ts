@@ -11,7 +11,7 @@ import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { OwnRedis } from '../chaos/redis-server';
 import { percentile, sleep } from './common';
 import { commandCount } from './redis-stats';
-import { createDeals, moveOn, QueueWatch, quiet, withPortal } from './scene';
+import { createDeals, moveOn, quiet, withPortal } from './scene';
 import { pointWebhooksAt, signedGet, startServiceProc } from './service-proc';
 
 /** Progress on stderr, so a long full run shows where it is. */
@@ -91,14 +91,16 @@ export async function bulkMove(opts: {
       // Setup at a high limit: getting N deals known is not what is measured.
       portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
       let svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s: 10_000 });
-      const watch = new QueueWatch(redisServer.url, prefix);
       try {
         pointWebhooksAt(sandbox, svc.url!);
         // Cards are read for deals outside the move, tracked like any other.
-        const cardDeals = opts.card ? createDeals(sandbox, 20, n) : [];
-        const deals = createDeals(sandbox, n);
+        const cardVisits = opts.card ? createDeals(sandbox, 20, n) : new Map<string, string>();
+        const created = createDeals(sandbox, n);
+        const cardDeals = [...cardVisits.keys()];
+        const deals = [...created.keys()];
         step(`setup: ${n} deals made, waiting for the service to track them`);
-        if (!(await watch.idle(sandbox, Date.now() + 30 * 60_000))) throw new Error('setup did not settle');
+        if (!(await quiet(sandbox, new Map([...created, ...cardVisits]), Date.now() + 30 * 60_000)))
+          throw new Error('setup did not settle');
         step('setup settled; restarting the service at the measured limit');
         await svc.stop();
         portal.setRateLimit({ max: ratePer10s, windowMs: 10_000 });
@@ -176,7 +178,6 @@ export async function bulkMove(opts: {
           ...(card ? { card } : {}),
         };
       } finally {
-        await watch.close();
         await svc.stop();
       }
     });

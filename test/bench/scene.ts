@@ -3,15 +3,19 @@
  * request log the count of calls), deals made and moved the way a rep or an import does (through the portal, so
  * the service hears of it by webhook), and ways to tell that the service has caught up, seen from HubSpot's side.
  */
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
-import { redisKeys } from '@stagekeeper/sync-service/state/keys';
-import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_STAGES, chaosPlaybook } from '../chaos/playbook';
+import {
+  CHAOS_GATED,
+  CHAOS_OWNERS,
+  CHAOS_PIPELINE,
+  CHAOS_REMEDIATION,
+  CHAOS_STAGES,
+  chaosPlaybook,
+} from '../chaos/playbook';
 import { sleep } from './common';
 
-export const STAGES = CHAOS_STAGES;
+/** The stages deals move through: the gated stage (and its remediation stage) would send a deal elsewhere. */
+export const STAGES = CHAOS_STAGES.filter((s) => s !== CHAOS_GATED && s !== CHAOS_REMEDIATION);
 const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
 
 /** A fresh portal per scenario: a new install's first sweep reconciles recently modified deals of older runs. */
@@ -25,7 +29,12 @@ export async function withPortal<T>(fn: (sandbox: Sandbox) => Promise<T>): Promi
   }
 }
 
-export function createDeals(sandbox: Sandbox, n: number, from = 0): string[] {
+/** Deals made in HubSpot, each with the stage visit the service must open for it. */
+export function createDeals(sandbox: Sandbox, n: number, from = 0): Map<string, string> {
+  return new Map(makeDeals(sandbox, n, from).map((id) => [id, entryOf(sandbox, id)]));
+}
+
+function makeDeals(sandbox: Sandbox, n: number, from: number): string[] {
   return Array.from({ length: n }, (_, k) => {
     const i = from + k;
     const owner = CHAOS_OWNERS[i % CHAOS_OWNERS.length]!;
@@ -94,7 +103,21 @@ export async function quiet(
       still = Date.now();
     }
     if (pending.size === 0 && Date.now() - still >= quietMs) return true;
-    if (Date.now() > deadline) return false;
+    if (Date.now() > deadline) {
+      const [deal, entry] = [...pending][0] ?? [];
+      if (deal)
+        process.stderr.write(
+          `  gave up: ${pending.size} deals lack their SLA task, e.g. deal ${deal} visit ${entry}; its tasks: ${JSON.stringify(
+            sandbox.portal.associations
+              .ids('deals', deal, 'tasks')
+              .map(
+                (t) =>
+                  MARKER.exec(sandbox.portal.objects.get('tasks', t).props.get('hs_task_body') ?? '')?.[1],
+              ),
+          )}\n`,
+        );
+      return false;
+    }
     if (Date.now() - lastNote > 10_000) {
       lastNote = Date.now();
       process.stderr.write(
@@ -102,38 +125,5 @@ export async function quiet(
       );
     }
     await sleep(pending.size > 0 ? 50 : 100);
-  }
-}
-
-/** The service's queues, watched from outside (BullMQ job counts): for setup, where Redis commands do not count. */
-export class QueueWatch {
-  private readonly redis: Redis;
-  private readonly queues: Queue[];
-  constructor(redisUrl: string, prefix: string) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    const bull = redisKeys(prefix).bullPrefix();
-    this.queues = [QUEUE_NAMES.ingest, QUEUE_NAMES.reconcile].map(
-      (name) => new Queue(name, { connection: this.redis, prefix: bull }),
-    );
-  }
-
-  /** Until the webhooks are delivered and the ingest and reconcile queues have been empty three checks running. */
-  async idle(sandbox: Sandbox, deadline: number): Promise<boolean> {
-    let calm = 0;
-    while (calm < 3) {
-      if (Date.now() > deadline) return false;
-      await Promise.race([sandbox.portal.webhooks.drain(), sleep(1_000)]);
-      const counts = await Promise.all(
-        this.queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
-      );
-      calm = counts.every((c) => Object.values(c).every((n) => n === 0)) ? calm + 1 : 0;
-      await sleep(100);
-    }
-    return true;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.queues.map((q) => q.close()));
-    await this.redis.quit();
   }
 }
