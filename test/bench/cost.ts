@@ -93,17 +93,9 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
         await sleep(2_000);
         const m1 = await usedMemory(redis);
         const perDeal = (m1 - m0) / N;
-        let keyBytes = 0;
-        let keys = 0;
-        for (let cursor = '0'; ;) {
-          const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
-          for (const k of batch) {
-            keyBytes += Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'));
-            keys++;
-          }
-          cursor = next;
-          if (cursor === '0') break;
-        }
+        const after = await keyspace(redis);
+        const keyBytes = after.bytes - before.bytes;
+        const keys = after.keys - before.keys;
 
         // The idle service's own rate (BullMQ polling, markers), to take out of the windows below.
         const idle = await measure(svc, redis, async () => {
