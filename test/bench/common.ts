@@ -4,7 +4,9 @@ import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+/** BENCH_RESULTS moves the file (the smoke test writes elsewhere, leaving the committed figures alone). */
+export const RESULTS =
+  process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/latest.json', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 export type Target = {
@@ -81,7 +83,13 @@ export function gitState(): { commit: string; dirty: boolean; dirtyFiles: string
  */
 export function writeRun(
   results: BenchResult[],
-  run: { mode: string; args: string[]; startedAt: string; failed?: Record<string, string> },
+  run: {
+    mode: string;
+    args: string[];
+    startedAt: string;
+    sizes?: Record<string, number>;
+    failed?: Record<string, string>;
+  },
 ): void {
   mkdirSync(dirname(RESULTS), { recursive: true });
   const out = {
