@@ -89,14 +89,26 @@ export function writeRun(
     startedAt: string;
     sizes?: Record<string, number>;
     failed?: Record<string, string>;
+    /** gitState() when the run started: a commit or an edit during the run makes the figures not one commit's. */
+    gitAtStart?: ReturnType<typeof gitState>;
   },
 ): void {
+  const { gitAtStart, ...meta } = run;
+  const atEnd = gitState();
+  const git = gitAtStart
+    ? {
+        ...gitAtStart,
+        dirty: gitAtStart.dirty || atEnd.dirty || atEnd.commit !== gitAtStart.commit,
+        dirtyFiles: [...new Set([...gitAtStart.dirtyFiles, ...atEnd.dirtyFiles])],
+        ...(atEnd.commit !== gitAtStart.commit ? { commitAtEnd: atEnd.commit } : {}),
+      }
+    : atEnd;
   mkdirSync(dirname(RESULTS), { recursive: true });
   const out = {
     run: {
-      ...run,
+      ...meta,
       finishedAt: new Date().toISOString(),
-      git: gitState(),
+      git,
       failed: run.failed ?? {},
     },
     machine: {

@@ -12,7 +12,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as bulk from './bulk';
-import { round, writeRun, type BenchResult } from './common';
+import { gitState, round, writeRun, type BenchResult } from './common';
 import * as card from './card';
 import * as cost from './cost';
 import * as history from './history';
@@ -83,6 +83,7 @@ const benches: [string, () => Promise<BenchResult>][] = [
 ];
 
 const startedAt = new Date().toISOString();
+const gitAtStart = gitState();
 const results: BenchResult[] = [];
 const failed: Record<string, string> = {};
 for (const [name, bench] of benches) {
@@ -97,7 +98,7 @@ for (const [name, bench] of benches) {
     console.error(`bench ${name} failed:`, err);
   }
 }
-writeRun(results, { mode, args: process.argv.slice(2), startedAt, sizes, failed });
+writeRun(results, { mode, args: process.argv.slice(2), startedAt, sizes, failed, gitAtStart });
 console.log('\nTargets');
 for (const r of results)
   for (const t of r.targets)
