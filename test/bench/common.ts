@@ -1,9 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+/** BENCH_RESULTS moves the file (the smoke test writes elsewhere, leaving the committed figures alone). */
+export const RESULTS =
+  process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/latest.json', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 export type Target = {
   name: string;
@@ -21,6 +25,9 @@ export type BenchResult = {
   ratio: { what: string; value: number };
   targets: Target[];
   notes?: string[];
+  /** Added by the runner: when this bench ran and the load then. */
+  measuredAt?: string;
+  loadavg1m?: number;
 };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,26 +64,67 @@ export function printTargets(r: BenchResult): void {
   for (const n of r.notes ?? []) console.log(`  note: ${n}`);
 }
 
-/** Merges one bench's result into results/latest.json, so a single bench can be re-run on its own. */
-export function saveResult(r: BenchResult): void {
+/** The commit the figures belong to, and whether the tree had changes the commit does not hold. */
+export function gitState(): { commit: string; dirty: boolean; dirtyFiles: string[] } {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const status = git('status', '--porcelain', '--untracked-files=no');
+    const dirtyFiles = status ? status.split('\n').map((l) => l.slice(3)) : [];
+    return { commit: git('rev-parse', 'HEAD'), dirty: dirtyFiles.length > 0, dirtyFiles };
+  } catch {
+    return { commit: 'unknown', dirty: true, dirtyFiles: [] };
+  }
+}
+
+/**
+ * Writes results/latest.json from this run alone: one commit, one run. A bench that did not run (skipped,
+ * failed) is absent or listed as failed, never carried over from an earlier file.
+ */
+export function writeRun(
+  results: BenchResult[],
+  run: {
+    mode: string;
+    args: string[];
+    startedAt: string;
+    sizes?: Record<string, number>;
+    failed?: Record<string, string>;
+    /** gitState() when the run started: a commit or an edit during the run makes the figures not one commit's. */
+    gitAtStart?: ReturnType<typeof gitState>;
+  },
+): void {
+  const { gitAtStart, ...meta } = run;
+  const atEnd = gitState();
+  const git = gitAtStart
+    ? {
+        ...gitAtStart,
+        dirty: gitAtStart.dirty || atEnd.dirty || atEnd.commit !== gitAtStart.commit,
+        dirtyFiles: [...new Set([...gitAtStart.dirtyFiles, ...atEnd.dirtyFiles])],
+        ...(atEnd.commit !== gitAtStart.commit ? { commitAtEnd: atEnd.commit } : {}),
+      }
+    : atEnd;
   mkdirSync(dirname(RESULTS), { recursive: true });
-  const prev = existsSync(RESULTS)
-    ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as { benches?: Record<string, BenchResult> })
-    : {};
   const out = {
-    updatedAt: new Date().toISOString(),
+    run: {
+      ...meta,
+      finishedAt: new Date().toISOString(),
+      git,
+      failed: run.failed ?? {},
+    },
     machine: {
       cpus: cpus().length,
       model: cpus()[0]?.model ?? '',
       node: process.version,
       loadavg1m: round(loadavg()[0]!),
     },
-    benches: {
-      ...(prev.benches ?? {}),
-      [r.name]: { ...r, measuredAt: new Date().toISOString(), loadavg1m: round(loadavg()[0]!) },
-    },
+    benches: Object.fromEntries(results.map((r) => [r.name, r])),
   };
   writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
+}
+
+/** A bench module run on its own (tsx test/bench/<name>.ts) writes a file holding that bench only. */
+export function saveResult(r: BenchResult): void {
+  writeRun([r], { mode: 'single', args: process.argv.slice(2), startedAt: new Date().toISOString() });
 }
 
 /** Runs a bench module's `run` when the file is executed directly (tsx test/bench/<name>.ts). */

@@ -2,9 +2,9 @@
  * The HubSpot side of a transition, with the whole stack in this process against the sandbox portal (answering
  * instantly, real clock):
  * - latency: a stage change in the sandbox until its SLA task exists in HubSpot and its breach timer is armed;
- * - calls per transition: requests the sandbox served for one transition;
- * - bulk: N deals moved at once (an import) under HubSpot's 190 requests / 10 s, wall time against the floor the
- *   limit sets for the calls made, 429s received and whether every deal still arrived.
+ * - calls per transition: requests the sandbox served for one transition.
+ * Bulk moves (calls and wall time against the 4-calls-per-100-deals floor) are bulk.ts's, measured on a separate
+ * service process.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -116,7 +116,7 @@ const entryOf = (sandbox: Sandbox, dealId: string) => {
 async function single(sandbox: Sandbox, transitions: number) {
   const prefix = `skbench-tr-${randomBytes(3).toString('hex')}`;
   const debounceMs = loadConfig({ SANDBOX: 'true' }).reconcileDebounceMs;
-  // Latency with HubSpot answering at once and no quota in the way: the limit is what the bulk part measures.
+  // Latency with HubSpot answering at once and no quota in the way: the limit is what bulk.ts measures.
   sandbox.portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
   const stack = await boot(sandbox, prefix, 10_000, debounceMs);
   const redis = new Redis(REDIS_URL);
@@ -174,75 +174,8 @@ async function single(sandbox: Sandbox, transitions: number) {
   }
 }
 
-/** N deals known to the service, then all moved at once under the real burst limit. */
-async function bulk(sandbox: Sandbox, n: number, budgetMs: number, servicePer10s = 190) {
-  const prefix = `skbench-bulk-${randomBytes(3).toString('hex')}`;
-  const portal = sandbox.portal;
-  // Setup at a high limit: getting N deals known is not what is measured.
-  portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
-  let stack = await boot(sandbox, prefix, 10_000, 250);
-  try {
-    const deals = createDeals(sandbox, n);
-    if (!(await idle(stack, sandbox, Date.now() + 10 * 60_000))) throw new Error('bulk setup did not settle');
-    await stack.close();
-    portal.setRateLimit({ max: 190, windowMs: 10_000 });
-    // Both sliding windows (sandbox and service) forget the setup traffic.
-    await sleep(10_500);
-    stack = await boot(sandbox, prefix, servicePer10s, 250);
-
-    const before = portal.requests.length;
-    const t0 = Date.now();
-    const entries = new Map<string, string>();
-    for (const id of deals) {
-      portal.ui.moveDeal(id, CHAOS_STAGES[1], { userId: Number(CHAOS_OWNERS[0]) });
-      entries.set(id, entryOf(sandbox, id));
-    }
-    const settled = await idle(stack, sandbox, t0 + budgetMs);
-    const wallMs = Date.now() - t0;
-    const reqs = portal.requests.slice(before);
-    const states = await stack.service.stores.states.loadMany(sandbox.portalId, deals);
-    const done = deals.filter(
-      (id, i) =>
-        states[i]!.state?.current?.entryId === entries.get(id) &&
-        slaTaskExists(sandbox, id, entries.get(id)!),
-    ).length;
-    const ops = new Map<string, number>();
-    for (const r of reqs)
-      if (r.status !== 429) ops.set(opName(r.method, r.path), (ops.get(opName(r.method, r.path)) ?? 0) + 1);
-    const failed = await stack.service.reconcileQueue.queue.getFailedCount();
-    return {
-      n,
-      settled,
-      wallMs,
-      calls: reqs.filter((r) => r.status !== 429).length,
-      r429: reqs.filter((r) => r.status === 429).length,
-      done,
-      ops,
-      failed,
-    };
-  } finally {
-    await stack.close();
-    await deleteKeys(prefix);
-  }
-}
-
-async function withSandbox<T>(fn: (sandbox: Sandbox) => Promise<T>): Promise<T> {
-  const sandbox = await startSandbox({ playbook });
-  try {
-    return await fn(sandbox);
-  } finally {
-    await sandbox.close();
-    sandbox.portal.close();
-  }
-}
-
-export async function run(
-  opts: { transitions?: number; deals?: number; budgetMs?: number } = {},
-): Promise<BenchResult> {
+export async function run(opts: { transitions?: number } = {}): Promise<BenchResult> {
   const transitions = opts.transitions ?? 40;
-  // Scaled by default to keep `npm run bench` short; `--full` moves the issue's 10,000.
-  const n = opts.deals ?? 1_000;
-  const budgetMs = opts.budgetMs ?? 15 * 60_000;
   const sandbox = await startSandbox({ playbook });
   try {
     const s = await single(sandbox, transitions);
@@ -272,43 +205,6 @@ export async function run(
       ]),
     );
 
-    // Each bulk gets a portal of its own: a fresh install's first sweep reconciles every recently modified deal,
-    // so deals left by an earlier run would be counted as this run's work.
-    const b = await withSandbox((sb) => bulk(sb, n, budgetMs));
-    // Diagnostic: the same bulk with the service's own limiter 5 % under HubSpot's, to show what the 429s cost.
-    const h = await withSandbox((sb) => bulk(sb, n, budgetMs, 180));
-    const hFloorS = h.calls / 19;
-    const rate = 190 / 10; // requests per second
-    const floorS = b.calls / rate;
-    const targetFloorS = (n * 0.1) / rate;
-    const perDeal = b.calls / n;
-    console.log(
-      table(`Bulk move of ${n.toLocaleString('en-US')} deals under 190 requests / 10 s`, [
-        ['what', 'value'],
-        ['wall time (s)', b.wallMs / 1000],
-        ['calls made (non-429)', b.calls],
-        ['calls per deal', perDeal],
-        ['floor for those calls (calls / 19 per s, s)', floorS],
-        ['wall / floor', b.wallMs / 1000 / floorS],
-        ['429s received', b.r429],
-        ['deals arrived (task + state) / moved', `${b.done} / ${n}`],
-        ['reconcile jobs failed', b.failed],
-        ['settled within budget', String(b.settled)],
-        ['floor at the 0.1 call/deal target (s)', targetFloorS],
-        [
-          'diagnostic, service limiter at 180/10 s: wall (s) / 429s / wall over 190-floor',
-          `${round(h.wallMs / 1000)} / ${h.r429} / ${round(h.wallMs / 1000 / hFloorS)}x`,
-        ],
-        [`extrapolated to 10,000 deals at ${round(perDeal)} calls/deal (s)`, (10_000 * perDeal) / rate],
-      ]),
-    );
-    console.log(
-      table('Bulk: requests by operation', [
-        ['operation', 'count', 'per deal'],
-        ...[...b.ops].map(([k, v]) => [k, v, v / n]),
-      ]),
-    );
-
     const result: BenchResult = {
       name: 'hubspot',
       figures: {
@@ -317,37 +213,18 @@ export async function run(
         transitionP99Ms: round(p99),
         debounceMs: s.debounceMs,
         callsPerTransition: round(perTransition),
-        bulkDeals: n,
-        bulkFull10k: n >= 10_000,
-        bulkWallSeconds: round(b.wallMs / 1000),
-        bulkCalls: b.calls,
-        bulkCallsPerDeal: round(perDeal),
-        bulkFloorSeconds: round(floorS),
-        bulkWallOverFloor: round(b.wallMs / 1000 / floorS),
-        bulk429s: b.r429,
-        bulkDealsArrived: b.done,
-        bulkDealsLost: n - b.done,
-        bulkSettledInBudget: b.settled,
-        extrapolated10kSeconds: round((10_000 * perDeal) / rate),
-        headroom180WallSeconds: round(h.wallMs / 1000),
-        headroom180429s: h.r429,
-        headroom180WallOverFloor: round(h.wallMs / 1000 / hFloorS),
-        headroom180DealsLost: n - h.done,
-        bulkOps: JSON.stringify(Object.fromEntries(b.ops)),
         singleOps: JSON.stringify(
           Object.fromEntries([...s.ops].map(([k, v]) => [k, round(v / transitions)])),
         ),
       },
       baseline: {
-        what: 'transition floor = debounce + calls x sandbox round trip via the same caller (same run); bulk floor = calls made / (190 per 10 s)',
+        what: 'transition floor = debounce + calls x sandbox round trip via the same caller (same run)',
         figures: {
           transitionFloorMs: round(floorMs),
           roundTripP50Ms: round(s.rttP50),
-          bulkFloorSeconds: round(floorS),
-          bulkFloorAtTargetSeconds: round(targetFloorS),
         },
       },
-      ratio: { what: 'bulk wall time / floor for the calls made', value: round(b.wallMs / 1000 / floorS) },
+      ratio: { what: 'transition p50 / floor', value: round(p50 / floorMs) },
       targets: [
         {
           name: 'HubSpot calls per single transition',
@@ -357,33 +234,8 @@ export async function run(
           met: perTransition <= 3,
           note: 'each measured transition leaves a stage whose SLA task is open: read deal, create the new task, complete the old one, write the SLA fields back (3 when nothing is open to close; see docs/architecture.md)',
         },
-        {
-          name: 'HubSpot calls per deal on bulk',
-          target: '<= 0.1',
-          value: round(perDeal),
-          unit: 'calls/deal',
-          met: perDeal <= 0.1,
-        },
-        {
-          name: 'bulk wall time vs rate-limit floor',
-          target: '<= 1.2x',
-          value: round(b.wallMs / 1000 / floorS),
-          unit: 'x',
-          met: b.wallMs / 1000 / floorS <= 1.2 && b.done === n,
-          note: `against the floor for the calls it made; against the 0.1 call/deal floor (${round(targetFloorS)} s) it is ${round(b.wallMs / 1000 / targetFloorS)}x`,
-        },
-        {
-          name: 'no deal lost in bulk (429s recovered)',
-          target: '0 lost',
-          value: n - b.done,
-          unit: 'deals',
-          met: b.done === n,
-        },
       ],
-      notes: [
-        `transition latency includes the ${s.debounceMs} ms reconcile debounce (production default)`,
-        `bulk run with ${n} deals${n < 10_000 ? ' (scaled; --full runs 10,000)' : ''}`,
-      ],
+      notes: [`transition latency includes the ${s.debounceMs} ms reconcile debounce (production default)`],
     };
     printTargets(result);
     return result;
@@ -394,15 +246,7 @@ export async function run(
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({
-    options: { deals: { type: 'string' }, full: { type: 'boolean' }, transitions: { type: 'string' } },
-  });
-  const deals = values.full ? 10_000 : values.deals ? Number(values.deals) : undefined;
-  saveResult(
-    await run({
-      ...(deals ? { deals } : {}),
-      ...(values.transitions ? { transitions: Number(values.transitions) } : {}),
-    }),
-  );
+  const { values } = parseArgs({ options: { transitions: { type: 'string' } } });
+  saveResult(await run(values.transitions ? { transitions: Number(values.transitions) } : {}));
   process.exit(0);
 }

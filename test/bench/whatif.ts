@@ -49,7 +49,7 @@ export async function run(opts: { rows?: number } = {}): Promise<BenchResult> {
     },
     targets: [
       {
-        name: 'what-if replay of 1M visits',
+        name: `what-if replay of ${rows.toLocaleString('en-US')} visits`,
         target: '< 10000 ms',
         value: worst,
         unit: 'ms',

@@ -2,7 +2,16 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SandboxPortal } from './portal';
 
-export type SandboxServer = { url: string; port: number; close: () => Promise<void> };
+export type SandboxServer = {
+  url: string;
+  port: number;
+  /** TCP connections accepted so far: a keep-alive client makes one, not one per call. */
+  connections: () => number;
+  close: () => Promise<void>;
+};
+
+/** HubSpot's edge keeps idle client connections for about a minute; a little more, so the client closes first. */
+const KEEP_ALIVE_MS = 65_000;
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -42,13 +51,18 @@ export async function startSandboxServer({
       );
     }
   });
-  // Keep-alive sockets would hold close() open; HubSpot's edge closes idle ones too.
-  server.keepAliveTimeout = 1000;
+  // As HubSpot: a shorter idle timeout (it was 1 s) made undici drop every socket after its response, so each
+  // call paid a new TCP connection. close() ends idle sockets itself (closeAllConnections).
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1_000;
+  let accepted = 0;
+  server.on('connection', () => accepted++);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const actual = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${actual}`,
     port: actual,
+    connections: () => accepted,
     close: () =>
       new Promise<void>((resolve, reject) => {
         portal.close();

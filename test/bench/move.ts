@@ -1,0 +1,195 @@
+/**
+ * A bulk stage move as the benchmarks run it: a fresh portal and a private redis-server, N deals made known to a
+ * Stagekeeper process (service-child.ts) at a high limit, then the portal's burst limit set to `ratePer10s`, a new
+ * service process started with the same limit, and all N deals moved at once (an import), optionally with reps
+ * opening deal cards meanwhile. Everything is observed from outside: HubSpot's request log, the card API, the
+ * service process's CPU, Redis INFO.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { OwnRedis } from '../chaos/redis-server';
+import { percentile, sleep } from './common';
+import { commandCount } from './redis-stats';
+import { createDeals, moveOn, quiet, withPortal } from './scene';
+import { pointWebhooksAt, signedGet, startServiceProc } from './service-proc';
+
+/** Progress on stderr, so a long full run shows where it is. */
+const step = (what: string) =>
+  process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${what}\n`);
+
+export type CardReads = { readers: number; everyMs: number; idleReads: number };
+
+export type MoveResult = {
+  deals: number;
+  ratePer10s: number;
+  settled: boolean;
+  wallMs: number;
+  calls: number;
+  r429: number;
+  ops: Record<string, number>;
+  serviceCpuMs: number;
+  redisCommands: number;
+  card?: {
+    idle: number[];
+    during: number[];
+    idleNon200: number;
+    during503: number;
+    duringOtherNon200: number;
+    loopMaxMs: number;
+  };
+};
+
+const opName = (method: string, path: string) =>
+  `${method} ${path
+    .replace(/\/\d+/g, '/{id}')
+    .replace(/^\/crm\/v\d+\/objects\//, '')
+    .replace(/^\/crm\/v\d+\//, '')}`;
+
+/** Reads deal cards on `readers` loops, one each `everyMs`, until `stop()`; latencies and statuses. */
+function cardReaders(url: string, sandbox: Sandbox, deals: string[], cfg: CardReads) {
+  const latencies: number[] = [];
+  const statuses: number[] = [];
+  let running = true;
+  const loops = Array.from({ length: cfg.readers }, async (_, r) => {
+    for (let i = r; running; i += cfg.readers) {
+      const t0 = performance.now();
+      const { status } = await signedGet(
+        url,
+        sandbox.secret,
+        sandbox.portalId,
+        `/api/card/deal/${deals[i % deals.length]}`,
+      ).catch(() => ({ status: 0 }));
+      latencies.push(performance.now() - t0);
+      statuses.push(status);
+      await sleep(Math.max(0, cfg.everyMs - (performance.now() - t0)));
+    }
+  });
+  return {
+    latencies,
+    statuses,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+export async function bulkMove(opts: {
+  deals: number;
+  ratePer10s: number;
+  budgetMs: number;
+  card?: CardReads;
+}): Promise<MoveResult> {
+  const { deals: n, ratePer10s } = opts;
+  const redisServer = await OwnRedis.start({ persist: false });
+  const prefix = `skbench-move-${randomBytes(3).toString('hex')}`;
+  const info = new Redis(redisServer.url);
+  try {
+    return await withPortal(async (sandbox) => {
+      const portal = sandbox.portal;
+      // Setup at a high limit: getting N deals known is not what is measured.
+      portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
+      let svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s: 10_000 });
+      try {
+        pointWebhooksAt(sandbox, svc.url!);
+        // Cards are read for deals outside the move, tracked like any other.
+        const cardVisits = opts.card ? createDeals(sandbox, 20, n) : new Map<string, string>();
+        const created = createDeals(sandbox, n);
+        const cardDeals = [...cardVisits.keys()];
+        const deals = [...created.keys()];
+        step(`setup: ${n} deals made, waiting for the service to track them`);
+        if (!(await quiet(sandbox, new Map([...created, ...cardVisits]), Date.now() + 30 * 60_000)))
+          throw new Error('setup did not settle');
+        step('setup settled; restarting the service at the measured limit');
+        await svc.stop();
+        portal.setRateLimit({ max: ratePer10s, windowMs: 10_000 });
+        // Both sliding windows (portal and service) forget the setup traffic.
+        await sleep(10_500);
+        svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s });
+        pointWebhooksAt(sandbox, svc.url!);
+
+        let card: MoveResult['card'];
+        let idle: number[] = [];
+        let idleNon200 = 0;
+        if (opts.card) {
+          // Baseline in the same run: the same reads with nothing else going on.
+          const warm = cardReaders(svc.url!, sandbox, cardDeals, { ...opts.card, readers: 1 });
+          await sleep(1_000);
+          await warm.stop();
+          const base = cardReaders(svc.url!, sandbox, cardDeals, opts.card);
+          while (base.latencies.length < opts.card.idleReads) await sleep(50);
+          await base.stop();
+          idle = base.latencies;
+          idleNon200 = base.statuses.filter((s) => s !== 200).length;
+          await svc.loop();
+          // The idle reads spent some of the rate budget; let the window forget them.
+          await sleep(10_500);
+        }
+
+        step(`moving ${n} deals at ${ratePer10s} / 10 s`);
+        const cpu0 = await svc.cpuMs();
+        const cmd0 = await commandCount(info);
+        const before = portal.requests.length;
+        const t0 = Date.now();
+        const readers = opts.card ? cardReaders(svc.url!, sandbox, cardDeals, opts.card) : undefined;
+        const visits = new Map<string, string>();
+        for (const id of deals) visits.set(id, moveOn(sandbox, id));
+        const settled = await quiet(
+          sandbox,
+          visits,
+          t0 + opts.budgetMs,
+          1_000,
+          () => readers?.stop() ?? Promise.resolve(),
+        );
+        await readers?.stop();
+        step(
+          `move ${settled ? 'settled' : 'did NOT settle'} after ${Math.round((Date.now() - t0) / 1000)} s`,
+        );
+        const reqs = portal.requests.slice(before);
+        const serviceCpuMs = (await svc.cpuMs()) - cpu0;
+        const redisCommands = (await commandCount(info)) - cmd0;
+        // Wall time ends at the service's last call to HubSpot, not at the end of the quiet wait.
+        const lastAt = reqs.length ? reqs[reqs.length - 1]!.at : t0;
+        const ops: Record<string, number> = {};
+        for (const r of reqs)
+          if (r.status !== 429) ops[opName(r.method, r.path)] = (ops[opName(r.method, r.path)] ?? 0) + 1;
+        if (readers) {
+          const loop = await svc.loop();
+          card = {
+            idle,
+            during: readers.latencies,
+            idleNon200,
+            during503: readers.statuses.filter((s) => s === 503).length,
+            duringOtherNon200: readers.statuses.filter((s) => s !== 200 && s !== 503).length,
+            loopMaxMs: loop.loopMaxMs,
+          };
+        }
+        return {
+          deals: n,
+          ratePer10s,
+          settled,
+          wallMs: lastAt - t0,
+          calls: reqs.filter((r) => r.status !== 429).length,
+          r429: reqs.filter((r) => r.status === 429).length,
+          ops,
+          serviceCpuMs,
+          redisCommands,
+          ...(card ? { card } : {}),
+        };
+      } finally {
+        await svc.stop();
+      }
+    });
+  } finally {
+    info.disconnect();
+    await redisServer.close();
+  }
+}
+
+export const cardSummary = (c: NonNullable<MoveResult['card']>) => ({
+  idleP50: percentile(c.idle, 50),
+  idleP99: percentile(c.idle, 99),
+  duringP50: percentile(c.during, 50),
+  duringP99: percentile(c.during, 99),
+});

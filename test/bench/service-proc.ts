@@ -1,0 +1,134 @@
+/**
+ * Stagekeeper as a separate process (service-child.ts) for the benchmarks, and what a bench does to it from the
+ * outside: point the sandbox's webhooks at it, read its card API signed as hubspot.fetch signs, ask it for its
+ * CPU time and event-loop stalls. Nothing here reaches into the service's modules beyond its public entry points.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { dealSubscriptions } from '@stagekeeper/sync-service/stack';
+import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { chaosPlaybook } from '../chaos/playbook';
+
+const CHILD = fileURLToPath(new URL('./service-child.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+export type ServiceProc = {
+  role: string;
+  pid: number;
+  url: string | null;
+  /** User + system CPU of the service process so far, ms. */
+  cpuMs(): Promise<number>;
+  /** Worst and p99 event-loop delay since the last call, ms. */
+  loop(): Promise<{ loopMaxMs: number; loopP99Ms: number }>;
+  stop(): Promise<void>;
+};
+
+export async function startServiceProc(opts: {
+  sandbox: Sandbox;
+  prefix: string;
+  redisUrl: string;
+  role?: 'all' | 'web' | 'worker';
+  ratePer10s: number;
+  debounceMs?: number;
+  env?: Record<string, string>;
+}): Promise<ServiceProc> {
+  const role = opts.role ?? 'all';
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      BENCH_ROLE: role,
+      REDIS_URL: opts.redisUrl,
+      KEY_PREFIX: opts.prefix,
+      LOG_LEVEL: 'silent',
+      RATE_LIMIT_PER_10S: String(opts.ratePer10s),
+      RECONCILE_DEBOUNCE_MS: String(opts.debounceMs ?? 250),
+      SWEEP_INTERVAL_MS: '3600000',
+      SANDBOX_URL: opts.sandbox.server.url,
+      SANDBOX_PORTAL_ID: opts.sandbox.portalId,
+      SANDBOX_TOKEN: opts.sandbox.token,
+      SANDBOX_SECRET: opts.sandbox.secret,
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<{ url: string | null }>((resolve, reject) => {
+    const lines = createInterface({ input: proc.stdout! });
+    lines.on('line', (line) => {
+      if (line.startsWith('{"benchReady"'))
+        resolve((JSON.parse(line) as { benchReady: { url: string | null } }).benchReady);
+    });
+    proc.once('exit', (code) =>
+      reject(new Error(`bench service (${role}) exited with ${code} before ready`)),
+    );
+  });
+  let next = 0;
+  const ask = <T>(type: string) =>
+    new Promise<T>((resolve) => {
+      const id = next++;
+      const onMessage = (m: { id: number } & T) => {
+        if (m.id !== id) return;
+        proc.off('message', onMessage);
+        resolve(m);
+      };
+      proc.on('message', onMessage);
+      proc.send({ type, id });
+    });
+  return {
+    role,
+    pid: proc.pid!,
+    url: ready.url,
+    cpuMs: async () => {
+      const { cpu } = await ask<{ cpu: NodeJS.CpuUsage }>('cpu');
+      return (cpu.user + cpu.system) / 1000;
+    },
+    loop: () => ask<{ loopMaxMs: number; loopP99Ms: number }>('loop'),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        const kill = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+        proc.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+/** What provisioning in HubSpot does: the portal's deal webhooks go to the service's public endpoint. */
+export function pointWebhooksAt(sandbox: Sandbox, serviceUrl: string): void {
+  sandbox.portal.webhooks.configure({
+    targetUrl: `${serviceUrl}/webhooks/hubspot`,
+    subscriptions: dealSubscriptions(chaosPlaybook()),
+    batchWindowMs: 1,
+  });
+}
+
+/** A GET as hubspot.fetch sends it: portal and user appended to the URL, the whole URL signed with v3. */
+export async function signedGet(
+  serviceUrl: string,
+  secret: string,
+  portalId: string,
+  pathAndQuery: string,
+): Promise<{ status: number; body: unknown }> {
+  const sep = pathAndQuery.includes('?') ? '&' : '?';
+  const url = `${serviceUrl}${pathAndQuery}${sep}userId=1001&userEmail=rep%40clinic.test&appId=1&portalId=${portalId}`;
+  const ts = String(Date.now());
+  const sig = createHmac('sha256', secret)
+    .update(`GET${url.replace('%40', '@')}${ts}`)
+    .digest('base64');
+  const res = await fetch(url, {
+    headers: { 'X-HubSpot-Signature-v3': sig, 'X-HubSpot-Request-Timestamp': ts },
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: kept as text for the error message
+  }
+  return { status: res.status, body };
+}
