@@ -106,6 +106,28 @@ export class RedisDataLossError extends Error {
 
 /** Read with every first snapshot: whether a deal without state predates this Redis's state (adoption). */
 const CREATED = 'createdate';
+/**
+ * Read with every first snapshot: the deals merged into this one. A merged-away deal is closed by its own
+ * reconcile, which only its merge webhook (or a timer of its) triggers; when that webhook is lost and no timer is
+ * left, nothing else ever names it (HubSpot lists it no more), so its open tasks would stay open on the survivor.
+ */
+const MERGED_IDS = 'hs_merged_object_ids';
+
+/** The ids HubSpot merged into the deal (`hs_merged_object_ids`, `;`-separated); none for a gone deal. */
+export function mergedIds(snapshot: DealSnapshot | undefined): string[] {
+  if (!snapshot?.exists) return [];
+  return (snapshot.properties[MERGED_IDS] ?? '').split(';').filter((id) => /^\d+$/.test(id));
+}
+
+/**
+ * Whether a merged-away deal still needs its own reconcile: its stored state is not closed, or there is none at
+ * all (never reconciled, or lost with Redis's data). A tombstone (version > 0, no state) is a reconcile that
+ * already ran.
+ */
+export function needsClosing(loaded: { state: DealState | null; version: number }): boolean {
+  if (loaded.state === null) return loaded.version === 0;
+  return loaded.state.closedReason !== 'merged' && loaded.state.closedReason !== 'deleted';
+}
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
 
@@ -274,7 +296,9 @@ export function createProcessor(deps: WorkerDeps) {
       await applyResult(portalId, dealId, result);
       // An id HubSpot has no deal for, never stored: nothing to remember, so no key (any signed webhook can
       // name any id; each would otherwise leave a tombstone behind).
-      const nothingToKeep = version === 0 && result.state === null && !snapshot.exists;
+      // A merged-away id does get one (a tombstone that expires): the survivor's reconciles then know it is done.
+      const nothingToKeep =
+        version === 0 && result.state === null && !snapshot.exists && !snapshot.mergedInto;
       if (nothingToKeep || (await deps.states.save(portalId, dealId, version, result.state))) {
         await cancelOrphanTimers(portalId, orphanTimers, result);
         // Only the saved decision's picks move the cursor, so a retried decision does not skip a member.
@@ -369,31 +393,49 @@ export function createProcessor(deps: WorkerDeps) {
     }
     const { playbook } = current;
     const properties = deps.engine.requiredProperties(playbook);
-    const firstRead = properties.includes(CREATED) ? properties : [...properties, CREATED];
+    const firstRead = [...new Set([...properties, CREATED, MERGED_IDS])];
     const failures: { dealId: string; error: unknown }[] = [];
-    for (let i = 0; i < unique.length; i += SNAPSHOT_BATCH) {
-      const batch = unique.slice(i, i + SNAPSHOT_BATCH);
-      const [states, snapshots] = await Promise.all([
-        deps.states.loadMany(portalId, batch),
-        deps.gateway.snapshots(portalId, batch, firstRead, ASSUME_OPEN),
-      ]);
-      for (const [j, dealId] of batch.entries()) {
-        try {
-          const { outcome } = await settleLocked(
-            portalId,
-            playbook,
-            dealId,
-            { ...states[j]!, snapshot: snapshots.get(dealId) },
-            (pb, state, snapshot, now, routing) =>
-              deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
-            log,
-          );
-          outcomes.set(dealId, outcome);
-        } catch (error) {
-          // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
-          failures.push({ dealId, error });
-          log.error({ dealId, err: errorSummary(error) }, 'reconcile failed for deal');
+    const merged = new Set<string>();
+
+    async function settleAll(ids: string[], onSettled: (dealId: string, snapshot?: DealSnapshot) => void) {
+      for (let i = 0; i < ids.length; i += SNAPSHOT_BATCH) {
+        const batch = ids.slice(i, i + SNAPSHOT_BATCH);
+        const [states, snapshots] = await Promise.all([
+          deps.states.loadMany(portalId, batch),
+          deps.gateway.snapshots(portalId, batch, firstRead, ASSUME_OPEN),
+        ]);
+        for (const [j, dealId] of batch.entries()) {
+          try {
+            const { outcome } = await settleLocked(
+              portalId,
+              playbook,
+              dealId,
+              { ...states[j]!, snapshot: snapshots.get(dealId) },
+              (pb, state, snapshot, now, routing) =>
+                deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
+              log,
+            );
+            outcomes.set(dealId, outcome);
+            onSettled(dealId, snapshots.get(dealId));
+          } catch (error) {
+            // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
+            failures.push({ dealId, error });
+            log.error({ dealId, err: errorSummary(error) }, 'reconcile failed for deal');
+          }
         }
+      }
+    }
+
+    await settleAll(unique, (_, snapshot) => mergedIds(snapshot).forEach((id) => merged.add(id)));
+    // Deals merged into these whose merge was never processed (a lost webhook, or state lost with Redis's data)
+    // are reconciled here: their gone path closes the tasks the merge moved onto the survivor.
+    const candidates = [...merged].filter((id) => !outcomes.has(id));
+    if (candidates.length > 0) {
+      const loaded = await deps.states.loadMany(portalId, candidates);
+      const open = candidates.filter((_, i) => needsClosing(loaded[i]!));
+      if (open.length > 0) {
+        log.info({ dealIds: open }, 'merged-away deal(s) not closed yet; reconciling them with the survivor');
+        await settleAll(open, () => undefined);
       }
     }
     if (failures.length > 0) throw new DealProcessingError(portalId, failures);
