@@ -63,3 +63,24 @@ describe('a merged-away deal whose merge webhook was lost', () => {
     expect(openTasksOf(e, survivor, survivor).filter((t) => t.key.endsWith(':sla'))).toHaveLength(1);
   });
 });
+
+describe('a merge processed before a Redis data loss', () => {
+  it('leaves, after the restart and full sweep, the merged tasks closed and one open SLA task on the survivor', async () => {
+    e = await startE2E();
+    const { survivor, merged } = await twoDeals(e);
+    e.portal.ui.mergeDeals(survivor, merged, by);
+    await e.settle();
+    expect(openTasksOf(e, survivor, merged)).toEqual([]);
+    const tasksBefore = e.portal.objects.all('tasks').length;
+    e.clock.advance(60_000);
+    await e.stack.close();
+    await deleteKeys(e.prefix);
+    await e.restart();
+    await e.stack.service.sweepQueue.runOnce();
+    await e.settle();
+    // The survivor adopted the tasks that name the merged deal (the merge moved them) without reopening them.
+    expect(openTasksOf(e, survivor, merged)).toEqual([]);
+    expect(openTasksOf(e, survivor, survivor).filter((t) => t.key.endsWith(':sla'))).toHaveLength(1);
+    expect(e.portal.objects.all('tasks').length).toBe(tasksBefore);
+  });
+});
