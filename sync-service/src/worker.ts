@@ -114,7 +114,7 @@ const CREATED = 'createdate';
 const MERGED_IDS = 'hs_merged_object_ids';
 
 /** The ids HubSpot merged into the deal (`hs_merged_object_ids`, `;`-separated); none for a gone deal. */
-export function mergedIds(snapshot: DealSnapshot | undefined): string[] {
+function mergedIds(snapshot: DealSnapshot | undefined): string[] {
   if (!snapshot?.exists) return [];
   return (snapshot.properties[MERGED_IDS] ?? '').split(';').filter((id) => /^\d+$/.test(id));
 }
@@ -124,7 +124,7 @@ export function mergedIds(snapshot: DealSnapshot | undefined): string[] {
  * all (never reconciled, or lost with Redis's data). A tombstone (version > 0, no state) is a reconcile that
  * already ran.
  */
-export function needsClosing(loaded: { state: DealState | null; version: number }): boolean {
+function needsClosing(loaded: { state: DealState | null; version: number }): boolean {
   if (loaded.state === null) return loaded.version === 0;
   return loaded.state.closedReason !== 'merged' && loaded.state.closedReason !== 'deleted';
 }
@@ -397,7 +397,7 @@ export function createProcessor(deps: WorkerDeps) {
     const failures: { dealId: string; error: unknown }[] = [];
     const merged = new Set<string>();
 
-    async function settleAll(ids: string[], onSettled: (dealId: string, snapshot?: DealSnapshot) => void) {
+    async function settleAll(ids: string[], onSettled: (snapshot?: DealSnapshot) => void) {
       for (let i = 0; i < ids.length; i += SNAPSHOT_BATCH) {
         const batch = ids.slice(i, i + SNAPSHOT_BATCH);
         const [states, snapshots] = await Promise.all([
@@ -416,7 +416,7 @@ export function createProcessor(deps: WorkerDeps) {
               log,
             );
             outcomes.set(dealId, outcome);
-            onSettled(dealId, snapshots.get(dealId));
+            onSettled(snapshots.get(dealId));
           } catch (error) {
             // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
             failures.push({ dealId, error });
@@ -426,7 +426,7 @@ export function createProcessor(deps: WorkerDeps) {
       }
     }
 
-    await settleAll(unique, (_, snapshot) => mergedIds(snapshot).forEach((id) => merged.add(id)));
+    await settleAll(unique, (snapshot) => mergedIds(snapshot).forEach((id) => merged.add(id)));
     // Deals merged into these whose merge was never processed (a lost webhook, or state lost with Redis's data)
     // are reconciled here: their gone path closes the tasks the merge moved onto the survivor.
     const candidates = [...merged].filter((id) => !outcomes.has(id));
