@@ -110,8 +110,14 @@ describe('reconcileDeals', () => {
     expect(outcomes.get('10')).toBe('applied');
     // Only HubSpot-side commands reach the adapter.
     expect(gateway.applied).toEqual([{ portalId: PORTAL, dealId: '10', commands: [COMMANDS[0]] }]);
-    // createdate: whether a deal without state predates this Redis's state (task adoption).
-    expect(gateway.snapshotCalls[0]!.properties).toEqual(['dealstage', 'pipeline', 'createdate']);
+    // createdate: whether a deal without state predates this Redis's state (task adoption); the merged ids:
+    // deals merged into this one whose own merge was never processed.
+    expect(gateway.snapshotCalls[0]!.properties).toEqual([
+      'dealstage',
+      'pipeline',
+      'createdate',
+      'hs_merged_object_ids',
+    ]);
     expect(await timers.pending(PORTAL, `${ENTRY}:breach`)).toBeDefined();
     expect(await timers.pending(PORTAL, `${ENTRY}:warning`)).toBeUndefined();
     expect((await history.readWeek(PORTAL, NOW)).map((r) => r.dealId)).toEqual(['10']);
@@ -217,6 +223,51 @@ describe('reconcileDeals', () => {
     expect([...outcomes.values()]).toEqual(['applied', 'applied']);
     // BullMQ's own queue metadata aside, nothing is stored for them.
     expect((await redis.keys(`${prefix}:*`)).filter((k) => !k.startsWith(`${prefix}:bull:`))).toEqual([]);
+  });
+
+  describe('a deal merged into the one reconciled', () => {
+    const realDeps = (): DecideDeps => ({
+      gateway,
+      engine: sharedEngine,
+      playbooks: staticPlaybookSource(playbook, [PORTAL]),
+      states,
+      history,
+      timers,
+      log: silentLogger,
+      clock: () => NOW,
+    });
+
+    it('is reconciled too when its merge was never processed (its webhook was lost)', async () => {
+      gateway.setDeal('20', 'new');
+      gateway.setDeal('21', 'new');
+      await states.save(PORTAL, '21', 0, blankState('21', 3));
+      gateway.merge('20', '21');
+      await reconcileDeals(deps(), PORTAL, ['20']);
+      expect(engine.calls.map((c) => c.dealId)).toEqual(['20', '21']);
+      expect((await states.load(PORTAL, '21')).version).toBe(2);
+    });
+
+    it('is not reconciled again once closed as merged', async () => {
+      gateway.setDeal('20', 'new');
+      gateway.setDeal('21', 'new');
+      await states.save(PORTAL, '21', 0, { ...blankState('21'), closedReason: 'merged' });
+      gateway.merge('20', '21');
+      await reconcileDeals(deps(), PORTAL, ['20']);
+      expect(engine.calls.map((c) => c.dealId)).toEqual(['20']);
+      expect(gateway.snapshotCalls.flatMap((c) => c.dealIds)).toEqual(['20']);
+    });
+
+    it('without any stored state (lost with Redis) is reconciled once and leaves a tombstone', async () => {
+      gateway.setDeal('20', 'new');
+      gateway.setDeal('21', 'new');
+      gateway.merge('20', '21');
+      await reconcileDeals(realDeps(), PORTAL, ['20']);
+      expect(gateway.snapshotCalls.flatMap((c) => c.dealIds)).toEqual(['20', '21']);
+      expect(await states.load(PORTAL, '21')).toEqual({ state: null, version: 1 });
+      // The survivor's next reconcile reads only the survivor.
+      await reconcileDeals(realDeps(), PORTAL, ['20']);
+      expect(gateway.snapshotCalls.flatMap((c) => c.dealIds)).toEqual(['20', '21', '20']);
+    });
   });
 
   it('does nothing for a portal without playbook', async () => {

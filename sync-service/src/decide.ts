@@ -84,9 +84,36 @@ export class RedisDataLossError extends Error {
 /** Read with every first snapshot: whether a deal without state predates this Redis's state (adoption). */
 const CREATED = 'createdate';
 
-/** What a job's first snapshot of a deal reads: the playbook's properties and the deal's creation time. */
-export const firstReadProperties = (properties: string[]) =>
-  properties.includes(CREATED) ? properties : [...properties, CREATED];
+/**
+ * Read with every first snapshot: the deals merged into this one. A merged-away deal is closed by its own
+ * reconcile, which only its merge webhook (or a timer of its) triggers; when that webhook is lost and no timer is
+ * left, nothing else ever names it (HubSpot lists it no more), so its open tasks would stay open on the survivor.
+ */
+const MERGED_IDS = 'hs_merged_object_ids';
+
+/**
+ * What a job's first snapshot of a deal reads: the playbook's properties, the deal's creation time and the ids
+ * merged into it.
+ */
+export const firstReadProperties = (properties: string[]) => [
+  ...new Set([...properties, CREATED, MERGED_IDS]),
+];
+
+/** The ids HubSpot merged into the deal (`hs_merged_object_ids`, `;`-separated); none for a gone deal. */
+export function mergedIds(snapshot: DealSnapshot | undefined): string[] {
+  if (!snapshot?.exists) return [];
+  return (snapshot.properties[MERGED_IDS] ?? '').split(';').filter((id) => /^\d+$/.test(id));
+}
+
+/**
+ * Whether a merged-away deal still needs its own reconcile: its stored state is not closed, or there is none at
+ * all (never reconciled, or lost with Redis's data). A tombstone (version > 0, no state) is a reconcile that
+ * already ran.
+ */
+export function needsClosing(loaded: { state: DealState | null; version: number }): boolean {
+  if (loaded.state === null) return loaded.version === 0;
+  return loaded.state.closedReason !== 'merged' && loaded.state.closedReason !== 'deleted';
+}
 
 export type DealOutcome = 'applied' | 'no_playbook' | 'missing_snapshot' | 'conflict_exhausted';
 
@@ -213,7 +240,9 @@ export function createDecider(deps: DecideDeps) {
       },
       // An id HubSpot has no deal for, never stored: nothing to remember, so no key (any signed webhook can
       // name any id; each would otherwise leave a tombstone behind).
-      nothingToSave: ({ version }, r) => version === 0 && r.state === null && !decidedOn?.exists,
+      // A merged-away id does get one (a tombstone that expires): the survivor's reconciles then know it is done.
+      nothingToSave: ({ version }, r) =>
+        version === 0 && r.state === null && !decidedOn?.exists && !decidedOn?.mergedInto,
       reload: () => readDeal(portalId, dealId, playbook),
     });
     log.debug(

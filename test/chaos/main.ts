@@ -23,13 +23,15 @@ const report = await runChaos({
   api: { http5xxRate: 0.02, lostResponseRate: 0.01 },
   at: { storm5xx: 0.2, storm429: 0.35, redisRestart: 0.5, workerKill: 0.7, redisWipe: 1 },
   ops: { ownerChange: 0.06, ready: 0.08, delete: 0.01, merge: 0.01 },
-  speed: 60,
+  // 30x, not 60x as in the reduced run: with 400 deals the service runs far behind under load (hundreds of
+  // reconciles active), and a warning fired later than its window's second half is skipped as past due.
+  speed: 30,
   storm5xx: { rate: 0.6, ms: 3_000 },
   storm429: { ms: 2_000 },
   redisDownMs: 2_000,
   // Bounded: at 30 moves/s the moves take ~70 s; recovery waits (10 s 429 back-off, stalled-job detection after
-  // the kill) add about a minute.
-  budgetMs: Math.max(240_000, (transitions / Number(values.rate)) * 1000 + 180_000),
+  // the kill) add about a minute, the SLA timers' last window (150 % of 7 min, 21 s at 30x) twice more.
+  budgetMs: Math.max(300_000, (transitions / Number(values.rate)) * 1000 + 240_000),
   rateLimitPer10s: 5_000,
   print: (l) => console.log(l),
 });

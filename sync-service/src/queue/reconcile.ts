@@ -4,9 +4,12 @@ import {
   ASSUME_OPEN,
   createDecider,
   firstReadProperties,
+  mergedIds,
+  needsClosing,
   type DealOutcome,
   type DecideDeps,
 } from '../decide';
+import type { DealSnapshot } from '@stagekeeper/shared';
 import { errorSummary, portalLogger } from '../log';
 import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, reconcileDedupId, reconcileJobId } from './job-ids';
 import { runWorker, type WorkerConnection } from './run-worker';
@@ -107,29 +110,47 @@ export async function reconcileDeals(
   }
   const firstRead = firstReadProperties(deps.engine.requiredProperties(playbook));
   const failures: { dealId: string; error: unknown }[] = [];
-  for (let i = 0; i < unique.length; i += SNAPSHOT_BATCH) {
-    const batch = unique.slice(i, i + SNAPSHOT_BATCH);
-    const [states, snapshots] = await Promise.all([
-      deps.states.loadMany(portalId, batch),
-      deps.gateway.snapshots(portalId, batch, firstRead, ASSUME_OPEN),
-    ]);
-    for (const [j, dealId] of batch.entries()) {
-      try {
-        const { outcome } = await decider.settle(
-          portalId,
-          playbook,
-          dealId,
-          { ...states[j]!, snapshot: snapshots.get(dealId) },
-          (pb, state, snapshot, now, routing) =>
-            deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
-          log,
-        );
-        outcomes.set(dealId, outcome);
-      } catch (error) {
-        // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
-        failures.push({ dealId, error });
-        log.error({ dealId, err: errorSummary(error) }, 'reconcile failed for deal');
+  const merged = new Set<string>();
+
+  async function settleAll(ids: string[], onSettled: (snapshot?: DealSnapshot) => void) {
+    for (let i = 0; i < ids.length; i += SNAPSHOT_BATCH) {
+      const batch = ids.slice(i, i + SNAPSHOT_BATCH);
+      const [states, snapshots] = await Promise.all([
+        deps.states.loadMany(portalId, batch),
+        deps.gateway.snapshots(portalId, batch, firstRead, ASSUME_OPEN),
+      ]);
+      for (const [j, dealId] of batch.entries()) {
+        try {
+          const { outcome } = await decider.settle(
+            portalId,
+            playbook!,
+            dealId,
+            { ...states[j]!, snapshot: snapshots.get(dealId) },
+            (pb, state, snapshot, now, routing) =>
+              deps.engine.reconcile({ playbook: pb, state, snapshot, now, routing }),
+            log,
+          );
+          outcomes.set(dealId, outcome);
+          onSettled(snapshots.get(dealId));
+        } catch (error) {
+          // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
+          failures.push({ dealId, error });
+          log.error({ dealId, err: errorSummary(error) }, 'reconcile failed for deal');
+        }
       }
+    }
+  }
+
+  await settleAll(unique, (snapshot) => mergedIds(snapshot).forEach((id) => merged.add(id)));
+  // Deals merged into these whose merge was never processed (a lost webhook, or state lost with Redis's data)
+  // are reconciled here: their gone path closes the tasks the merge moved onto the survivor.
+  const candidates = [...merged].filter((id) => !outcomes.has(id));
+  if (candidates.length > 0) {
+    const loaded = await deps.states.loadMany(portalId, candidates);
+    const open = candidates.filter((_, i) => needsClosing(loaded[i]!));
+    if (open.length > 0) {
+      log.info({ dealIds: open }, 'merged-away deal(s) not closed yet; reconciling them with the survivor');
+      await settleAll(open, () => undefined);
     }
   }
   if (failures.length > 0) throw new DealProcessingError(portalId, failures);

@@ -58,7 +58,13 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------------------
 
-type FakeDeal = { stage: string; modifiedAt: number; exists: boolean };
+type FakeDeal = {
+  stage: string;
+  modifiedAt: number;
+  exists: boolean;
+  mergedInto?: string;
+  merged?: string[];
+};
 
 /** HubSpot as a map of deals; records every call so tests can assert what the worker asked for. */
 export class MemoryGateway implements HubSpotGateway {
@@ -71,6 +77,13 @@ export class MemoryGateway implements HubSpotGateway {
 
   setDeal(dealId: string, stage: string, modifiedAt = Date.now()): void {
     this.deals.set(dealId, { stage, modifiedAt, exists: true });
+  }
+
+  /** HubSpot's merge: `mergedId` is gone (resolving to the survivor), the survivor lists it as merged in. */
+  merge(survivorId: string, mergedId: string): void {
+    const survivor = this.deals.get(survivorId)!;
+    survivor.merged = [...(survivor.merged ?? []), mergedId];
+    this.deals.set(mergedId, { ...this.deals.get(mergedId)!, exists: false, mergedInto: survivorId });
   }
 
   async snapshots(
@@ -87,11 +100,15 @@ export class MemoryGateway implements HubSpotGateway {
       out.set(dealId, {
         dealId,
         exists: d?.exists ?? false,
+        ...(d?.mergedInto ? { mergedInto: d.mergedInto } : {}),
         pipeline: d ? 'default' : null,
         stage: d?.stage ?? null,
         ownerId: null,
         stageEnteredAt: d ? 1 : null,
-        properties: {},
+        properties:
+          d?.merged && properties.includes('hs_merged_object_ids')
+            ? { hs_merged_object_ids: d.merged.join(';') }
+            : {},
         tasks: {},
       });
     }
