@@ -96,7 +96,11 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
     const legacy = HistoryRowSchema.safeParse(parsed);
     return legacy.success ? legacy.data : null;
   }
-  const a = parsed as unknown[];
+  return rowOfArray(parsed);
+}
+
+/** A row of the positional encoding, already parsed, checked by hand (null when it is not one). */
+function rowOfArray(a: unknown[]): HistoryRow | null {
   if (a[0] !== VERSION || a.length < 15 || a.length > 16) return null;
   const [, dealId, pipeline, stage, ownerRole, ownerId, enteredAt, exitedAt, businessMs, toStage] = a;
   const [direction, slaOutcome, breachReason, breachedAt, source] = a.slice(10, 15);
@@ -139,4 +143,72 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
     Object.assign(row, extra.data);
   }
   return row;
+}
+
+/**
+ * The scorecard's packed form: a chunk is many rows, each the positional encoding above followed by "\n" (which
+ * JSON.stringify never leaves inside a row), so a whole chunk decodes with one JSON.parse instead of one per row.
+ * A superseded row (a replayed or corrected visit, rewritten further on) is overwritten in place by a tombstone of
+ * the same length: "0" and spaces, which parses as the number 0 and is skipped.
+ */
+export const CHUNK_RECORD_END = '\n';
+
+/** What is appended to a chunk for `row`. */
+export function encodeChunkRecord(row: HistoryRow): string {
+  return encodeHistoryRow(row) + CHUNK_RECORD_END;
+}
+
+/**
+ * Every row of a chunk, in the order written, and how many records were not valid rows (tombstones are neither).
+ * One JSON.parse over the chunk; if the chunk is damaged, record by record so only the damaged rows are lost.
+ */
+export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt: number } {
+  if (chunk.length === 0) return { corrupt: 0 };
+  let records: unknown[] | undefined;
+  try {
+    const parsed: unknown = JSON.parse(`[${chunk.slice(0, -1).replaceAll(CHUNK_RECORD_END, ',')}]`);
+    if (Array.isArray(parsed) && chunk.endsWith(CHUNK_RECORD_END)) records = parsed;
+  } catch {
+    records = undefined;
+  }
+  let corrupt = 0;
+  if (records) {
+    for (const record of records) {
+      if (record === TOMBSTONE_VALUE) continue;
+      const row = Array.isArray(record) ? rowOfArray(record) : null;
+      if (row) into.push(row);
+      else corrupt++;
+    }
+    return { corrupt };
+  }
+  for (const record of chunk.split(CHUNK_RECORD_END)) {
+    if (record.length === 0 || isTombstone(record)) continue;
+    const parsed = parseArray(record);
+    const row = parsed ? rowOfArray(parsed) : null;
+    if (row) into.push(row);
+    else corrupt++;
+  }
+  return { corrupt };
+}
+
+/** One record read alone (the card reads its deal's records by offset): the row, or null if not a valid row. */
+export function decodeChunkRecord(record: string): HistoryRow | null {
+  const parsed = parseArray(record);
+  return parsed ? rowOfArray(parsed) : null;
+}
+
+/** What a tombstone parses to: see CHUNK_RECORD_END. */
+const TOMBSTONE_VALUE = 0;
+
+function isTombstone(record: string): boolean {
+  return /^0 *$/.test(record);
+}
+
+function parseArray(record: string): unknown[] | null {
+  try {
+    const parsed: unknown = JSON.parse(record);
+    return Array.isArray(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
 }
