@@ -29,7 +29,7 @@ const INDEX_NOW_LIMIT = 50_000;
  * either takes well under a millisecond, so neither holds other clients up.
  */
 export const CHUNK_BYTES = 512 * 1024;
-/** Rows per run of the append script: ~8 Redis calls a row, so one run stays around a millisecond. */
+/** Rows per run of the append script: ~5 Redis calls a row, so one run stays around a millisecond. */
 const ROWS_PER_SCRIPT = 100;
 /** Chunk GETs in flight during a week read: Redis sends the next while this process decodes one. */
 const CHUNK_READS_IN_FLIGHT = 4;
@@ -48,6 +48,8 @@ const PLACE = /^(\d{4}-\d{2}-\d{2}):(\d+):(\d+):(\d+)$/;
  */
 const APPEND_SCRIPT = `
 local ttl, limit = ARGV[1], tonumber(ARGV[2])
+-- Per key touched: the log's head chunk number, and the keys whose TTL to push back once at the end.
+local heads, touched = {}, {}
 for i = 0, #KEYS / 3 - 1 do
   local log, index, legacy = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
   local field, week, record = ARGV[3 * i + 3], ARGV[3 * i + 4], ARGV[3 * i + 5]
@@ -70,17 +72,23 @@ for i = 0, #KEYS / 3 - 1 do
     -- Not indexed yet: an older-layout row of this visit may still sit in the week hash.
     superseded = redis.call('HDEL', legacy, field) == 1
   end
-  local head = redis.call('HGET', log, 'head') or '0'
+  local head = heads[log]
+  if not head then head = tonumber(redis.call('HGET', log, 'head') or '0') end
   local chunk = log .. ':' .. head
   local size = redis.call('APPEND', chunk, record)
-  redis.call('PEXPIRE', chunk, ttl)
+  touched[chunk] = true
   redis.call('HSET', index, field, week .. ':' .. head .. ':' .. (size - #record) .. ':' .. (#record - 1))
-  redis.call('PEXPIRE', index, ttl)
-  if size >= limit then redis.call('HSET', log, 'head', tonumber(head) + 1) end
+  touched[index] = true
+  if size >= limit then
+    head = head + 1
+    redis.call('HSET', log, 'head', head)
+  end
+  heads[log] = head
   if superseded then redis.call('HINCRBY', log, 'rewrites', 1) end
   -- The log must outlive the chunks it counts: pushed back whenever it exists.
-  if head ~= '0' or size >= limit or superseded then redis.call('PEXPIRE', log, ttl) end
+  if head > 0 or superseded then touched[log] = true end
 end
+for key in pairs(touched) do redis.call('PEXPIRE', key, ttl) end
 return #KEYS / 3
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
