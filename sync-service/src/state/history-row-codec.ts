@@ -9,10 +9,7 @@ import { BREACH_REASONS, HistoryRowSchema, type HistoryRow } from '@stagekeeper/
  */
 
 const VERSION = 1;
-const DIRECTIONS = new Set(['forward', 'backward', 'exit']);
-const OUTCOMES = new Set(['met', 'breached', 'none', 'cancelled']);
 const REASONS = new Set<string>(BREACH_REASONS);
-const SOURCES = new Set(['inferred', 'manual']);
 /** Marks breachedAt / breachReasonSource absent (rows written before them): neither can be `false`. */
 const ABSENT = false;
 
@@ -80,10 +77,6 @@ export function encodeHistoryRow(row: HistoryRow): string {
   return JSON.stringify(out);
 }
 
-const str = (v: unknown): v is string => typeof v === 'string';
-const num = (v: unknown): v is number => typeof v === 'number';
-const strOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
-
 /** The row, or null when the value is not a valid row in either encoding (the caller counts it as corrupt). */
 export function decodeHistoryRow(value: string): HistoryRow | null {
   let parsed: unknown;
@@ -102,23 +95,41 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
 /** A row of the positional encoding, already parsed, checked by hand (null when it is not one). */
 function rowOfArray(a: unknown[]): HistoryRow | null {
   if (a[0] !== VERSION || a.length < 15 || a.length > 16) return null;
-  const [, dealId, pipeline, stage, ownerRole, ownerId, enteredAt, exitedAt, businessMs, toStage] = a;
-  const [direction, slaOutcome, breachReason, breachedAt, source] = a.slice(10, 15);
+  // Indexed reads, no destructuring or slices: this runs once per row of a million-row scorecard.
+  const dealId = a[1];
+  const pipeline = a[2];
+  const stage = a[3];
+  const ownerRole = a[4];
+  const ownerId = a[5];
+  const enteredAt = a[6];
+  const exitedAt = a[7];
+  const businessMs = a[8];
+  const toStage = a[9];
+  const direction = a[10];
+  const slaOutcome = a[11];
+  const breachReason = a[12];
+  const breachedAt = a[13];
+  const source = a[14];
   if (
-    !str(dealId) ||
-    !str(pipeline) ||
-    !str(stage) ||
-    !str(ownerRole) ||
-    !strOrNull(ownerId) ||
-    !num(enteredAt) ||
-    !num(exitedAt) ||
-    !num(businessMs) ||
-    !strOrNull(toStage) ||
-    !DIRECTIONS.has(direction as string) ||
-    !OUTCOMES.has(slaOutcome as string) ||
+    typeof dealId !== 'string' ||
+    typeof pipeline !== 'string' ||
+    typeof stage !== 'string' ||
+    typeof ownerRole !== 'string' ||
+    !(ownerId === null || typeof ownerId === 'string') ||
+    typeof enteredAt !== 'number' ||
+    typeof exitedAt !== 'number' ||
+    typeof businessMs !== 'number' ||
+    !(toStage === null || typeof toStage === 'string') ||
+    !(direction === 'forward' || direction === 'backward' || direction === 'exit') ||
+    !(
+      slaOutcome === 'met' ||
+      slaOutcome === 'breached' ||
+      slaOutcome === 'none' ||
+      slaOutcome === 'cancelled'
+    ) ||
     !(breachReason === null || REASONS.has(breachReason as string)) ||
-    !(breachedAt === ABSENT || breachedAt === null || num(breachedAt)) ||
-    !(source === ABSENT || source === null || SOURCES.has(source as string))
+    !(breachedAt === ABSENT || breachedAt === null || typeof breachedAt === 'number') ||
+    !(source === ABSENT || source === null || source === 'inferred' || source === 'manual')
   )
     return null;
   const row = {
