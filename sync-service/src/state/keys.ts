@@ -34,7 +34,10 @@ export function redisKeys(prefix: string) {
     dealLock: (portalId: string, dealId: string) => `${p(portalId)}:lock:${assertKeyPart('dealId', dealId)}`,
     /** Hash rowKey -> history row JSON, one per ISO week (Monday, UTC) of the stage exit. */
     history: (portalId: string, weekStart: string) => `${p(portalId)}:history:${weekStart}`,
-    /** Hash visitKey -> exit week (YYYY-MM-DD) of the deal's stage visits: the card reads its rows by it. TTL 400 days. */
+    /**
+     * Hash visitKey -> where the row of each of the deal's stage visits is: `week:chunk:offset:length` in the
+     * week's packed chunks, or a bare exit week (YYYY-MM-DD) for a row of the older week hash. TTL 400 days.
+     */
     historyByDeal: (portalId: string, dealId: string) =>
       `${p(portalId)}:history-by-deal:${assertKeyPart('dealId', dealId)}`,
     /**
