@@ -233,6 +233,57 @@ describe('HistoryStore by week (the scorecard)', () => {
     for (const r of replays) expect(byKey.get(visitKey(r))).toEqual(r);
   });
 
+  it('replays and corrections in any order: each visit counted once, as its last write (as the week hash kept it)', async () => {
+    const playbook = scorecardPlaybook('UTC');
+    const range = weekRange('2026-W47', 'UTC');
+    // Few deals, stages and entry times, so writes often hit a visit already stored.
+    const writeArb = fc
+      .record({
+        deal: fc.integer({ min: 1, max: 6 }),
+        stage: fc.constantFrom('s1', 's2', 's3'),
+        entered: fc.integer({ min: 0, max: 3 }),
+        exitAfter: fc.integer({ min: 1, max: 100 }),
+        outcome: fc.constantFrom('met', 'breached', 'none'),
+        reason: fc.constantFrom(...BREACH_REASONS),
+      })
+      .map(({ deal, stage, entered, exitAfter, outcome, reason }) => {
+        const enteredAt = range.start + entered * 3_600_000;
+        return row(String(deal), enteredAt + exitAfter * 60_000, {
+          stage,
+          enteredAt,
+          businessMs: exitAfter * 60_000,
+          slaOutcome: outcome,
+          breachReason: outcome === 'breached' ? reason : null,
+        });
+      });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(writeArb, { minLength: 1, maxLength: 8 }), { maxLength: 8 }),
+        async (batches) => {
+          const portal = String(++run);
+          // Small chunks so rewrites land in other chunks than the rows they supersede.
+          const store = new HistoryStore(redis, keys, silentLogger, undefined, 600);
+          const last = new Map<string, HistoryRow>();
+          for (const batch of batches) {
+            await store.append(portal, batch);
+            for (const r of batch) last.set(visitKey(r), r);
+          }
+          const read = await store.scanWeek(portal, range.start);
+          expect(byVisit(read)).toEqual(byVisit([...last.values()]));
+          const card = (r: HistoryRow[]) =>
+            computeScorecard({ rows: r, playbook, week: range.week, zone: 'UTC', now: range.end });
+          expect(card(read)).toEqual(card([...last.values()]));
+          for (const r of last.values())
+            expect(
+              (await store.dealRows(portal, r.dealId, NOW)).filter((d) => visitKey(d) === visitKey(r)),
+            ).toEqual([r]);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it('gives the scorecard the same result as the old read (HVALS + zod over JSON rows)', async () => {
     const playbook = scorecardPlaybook('UTC');
     const range = weekRange('2026-W47', 'UTC');
