@@ -12,7 +12,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
-import { weekOfVisits, writeVisits } from '../testing/history-visits';
+import { timeScorecardFromRedis, weekOfVisits, writeVisits } from '../testing/history-visits';
+import { HistoryWeeks } from '../api/history-weeks';
 import { hashValues } from './hash-scan';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
@@ -191,6 +192,27 @@ describe('HistoryStore by week (the scorecard)', () => {
     expect(rows).toHaveLength(4500);
     expect(new Set(rows.map(visitKey)).size).toBe(4500);
     expect(rows.map((r) => r.exitedAt)).toEqual([...rows.map((r) => r.exitedAt)].sort((a, b) => a - b));
+  });
+
+  it("the bench's timing helper reads the local week the scorecard reads, older and packed rows alike", async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const range = weekRange('2026-W47', 'UTC');
+    const packed = weekOfVisits(3000, range.start, 1_000_000);
+    const old = weekOfVisits(500, range.start, 2_000_000);
+    await writeVisits(store, P, packed);
+    await writeOldLayout(old);
+    const playbook = scorecardPlaybook('UTC');
+    const timed = await timeScorecardFromRedis(new HistoryWeeks(redis, keys, store), P, playbook, '2026-W47');
+    expect(timed.rows).toBe(3500);
+    expect(timed.scorecard).toEqual(
+      computeScorecard({
+        rows: [...packed, ...old],
+        playbook,
+        week: range.week,
+        zone: 'UTC',
+        now: range.end,
+      }),
+    );
   });
 
   it('an older week hash read while written to is not exact (so rows are deduped), each visit once', async () => {
