@@ -30,8 +30,13 @@ export class HistoryWeeks {
       Date.parse(`${weekStart(now - i * WEEK_MS)}T00:00:00Z`),
     );
     const pipeline = this.redis.pipeline();
-    for (const m of mondays) pipeline.exists(this.keys.history(portalId, weekStart(m)));
+    // A week holds rows in its first chunk, or in its week hash if written before rows were packed.
+    for (const m of mondays)
+      pipeline.exists(
+        this.keys.historyChunk(portalId, weekStart(m), 0),
+        this.keys.history(portalId, weekStart(m)),
+      );
     const replies = (await pipeline.exec()) ?? [];
-    return mondays.filter((_, i) => replies[i]?.[1] === 1);
+    return mondays.filter((_, i) => ((replies[i]?.[1] as number | undefined) ?? 0) > 0);
   }
 }

@@ -9,10 +9,7 @@ import { BREACH_REASONS, HistoryRowSchema, type HistoryRow } from '@stagekeeper/
  */
 
 const VERSION = 1;
-const DIRECTIONS = new Set(['forward', 'backward', 'exit']);
-const OUTCOMES = new Set(['met', 'breached', 'none', 'cancelled']);
 const REASONS = new Set<string>(BREACH_REASONS);
-const SOURCES = new Set(['inferred', 'manual']);
 /** Marks breachedAt / breachReasonSource absent (rows written before them): neither can be `false`. */
 const ABSENT = false;
 
@@ -80,10 +77,6 @@ export function encodeHistoryRow(row: HistoryRow): string {
   return JSON.stringify(out);
 }
 
-const str = (v: unknown): v is string => typeof v === 'string';
-const num = (v: unknown): v is number => typeof v === 'number';
-const strOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
-
 /** The row, or null when the value is not a valid row in either encoding (the caller counts it as corrupt). */
 export function decodeHistoryRow(value: string): HistoryRow | null {
   let parsed: unknown;
@@ -96,25 +89,47 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
     const legacy = HistoryRowSchema.safeParse(parsed);
     return legacy.success ? legacy.data : null;
   }
-  const a = parsed as unknown[];
+  return rowOfArray(parsed);
+}
+
+/** A row of the positional encoding, already parsed, checked by hand (null when it is not one). */
+function rowOfArray(a: unknown[]): HistoryRow | null {
   if (a[0] !== VERSION || a.length < 15 || a.length > 16) return null;
-  const [, dealId, pipeline, stage, ownerRole, ownerId, enteredAt, exitedAt, businessMs, toStage] = a;
-  const [direction, slaOutcome, breachReason, breachedAt, source] = a.slice(10, 15);
+  // Indexed reads, no destructuring or slices: this runs once per row of a million-row scorecard.
+  const dealId = a[1];
+  const pipeline = a[2];
+  const stage = a[3];
+  const ownerRole = a[4];
+  const ownerId = a[5];
+  const enteredAt = a[6];
+  const exitedAt = a[7];
+  const businessMs = a[8];
+  const toStage = a[9];
+  const direction = a[10];
+  const slaOutcome = a[11];
+  const breachReason = a[12];
+  const breachedAt = a[13];
+  const source = a[14];
   if (
-    !str(dealId) ||
-    !str(pipeline) ||
-    !str(stage) ||
-    !str(ownerRole) ||
-    !strOrNull(ownerId) ||
-    !num(enteredAt) ||
-    !num(exitedAt) ||
-    !num(businessMs) ||
-    !strOrNull(toStage) ||
-    !DIRECTIONS.has(direction as string) ||
-    !OUTCOMES.has(slaOutcome as string) ||
+    typeof dealId !== 'string' ||
+    typeof pipeline !== 'string' ||
+    typeof stage !== 'string' ||
+    typeof ownerRole !== 'string' ||
+    !(ownerId === null || typeof ownerId === 'string') ||
+    typeof enteredAt !== 'number' ||
+    typeof exitedAt !== 'number' ||
+    typeof businessMs !== 'number' ||
+    !(toStage === null || typeof toStage === 'string') ||
+    !(direction === 'forward' || direction === 'backward' || direction === 'exit') ||
+    !(
+      slaOutcome === 'met' ||
+      slaOutcome === 'breached' ||
+      slaOutcome === 'none' ||
+      slaOutcome === 'cancelled'
+    ) ||
     !(breachReason === null || REASONS.has(breachReason as string)) ||
-    !(breachedAt === ABSENT || breachedAt === null || num(breachedAt)) ||
-    !(source === ABSENT || source === null || SOURCES.has(source as string))
+    !(breachedAt === ABSENT || breachedAt === null || typeof breachedAt === 'number') ||
+    !(source === ABSENT || source === null || source === 'inferred' || source === 'manual')
   )
     return null;
   const row = {
@@ -139,4 +154,72 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
     Object.assign(row, extra.data);
   }
   return row;
+}
+
+/**
+ * The scorecard's packed form: a chunk is many rows, each the positional encoding above followed by "\n" (which
+ * JSON.stringify never leaves inside a row), so a whole chunk decodes with one JSON.parse instead of one per row.
+ * A superseded row (a replayed or corrected visit, rewritten further on) is overwritten in place by a tombstone of
+ * the same length: "0" and spaces, which parses as the number 0 and is skipped.
+ */
+export const CHUNK_RECORD_END = '\n';
+
+/** What is appended to a chunk for `row`. */
+export function encodeChunkRecord(row: HistoryRow): string {
+  return encodeHistoryRow(row) + CHUNK_RECORD_END;
+}
+
+/**
+ * Every row of a chunk, in the order written, and how many records were not valid rows (tombstones are neither).
+ * One JSON.parse over the chunk; if the chunk is damaged, record by record so only the damaged rows are lost.
+ */
+export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt: number } {
+  if (chunk.length === 0) return { corrupt: 0 };
+  let records: unknown[] | undefined;
+  try {
+    const parsed: unknown = JSON.parse(`[${chunk.slice(0, -1).replaceAll(CHUNK_RECORD_END, ',')}]`);
+    if (Array.isArray(parsed) && chunk.endsWith(CHUNK_RECORD_END)) records = parsed;
+  } catch {
+    records = undefined;
+  }
+  let corrupt = 0;
+  if (records) {
+    for (const record of records) {
+      if (record === TOMBSTONE_VALUE) continue;
+      const row = Array.isArray(record) ? rowOfArray(record) : null;
+      if (row) into.push(row);
+      else corrupt++;
+    }
+    return { corrupt };
+  }
+  for (const record of chunk.split(CHUNK_RECORD_END)) {
+    if (record.length === 0 || isTombstone(record)) continue;
+    const parsed = parseArray(record);
+    const row = parsed ? rowOfArray(parsed) : null;
+    if (row) into.push(row);
+    else corrupt++;
+  }
+  return { corrupt };
+}
+
+/** One record read alone (the card reads its deal's records by offset): the row, or null if not a valid row. */
+export function decodeChunkRecord(record: string): HistoryRow | null {
+  const parsed = parseArray(record);
+  return parsed ? rowOfArray(parsed) : null;
+}
+
+/** What a tombstone parses to: see CHUNK_RECORD_END. */
+const TOMBSTONE_VALUE = 0;
+
+function isTombstone(record: string): boolean {
+  return /^0 *$/.test(record);
+}
+
+function parseArray(record: string): unknown[] | null {
+  try {
+    const parsed: unknown = JSON.parse(record);
+    return Array.isArray(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
 }

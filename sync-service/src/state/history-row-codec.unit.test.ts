@@ -1,7 +1,13 @@
 import { BREACH_REASONS, HistoryRowSchema, type HistoryRow } from '@stagekeeper/shared';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeHistoryRow, encodeHistoryRow } from './history-row-codec';
+import {
+  decodeChunkRecord,
+  decodeHistoryChunk,
+  decodeHistoryRow,
+  encodeChunkRecord,
+  encodeHistoryRow,
+} from './history-row-codec';
 
 const token = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/);
 const reason = fc.constantFrom(...BREACH_REASONS);
@@ -129,4 +135,56 @@ describe('history row codec', () => {
     ])
       expect(decodeHistoryRow(bad)).toBeNull();
   });
+
+  it('decodes a chunk of packed rows in order, skipping tombstones, as one record at a time would', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(rowArb, fc.boolean()), { maxLength: 20 }), (entries) => {
+        // A superseded record is overwritten in place by "0" and spaces, its length unchanged.
+        const chunk = entries
+          .map(([row, dead]) => {
+            const record = encodeChunkRecord(row);
+            return dead ? `0${' '.repeat(record.length - 2)}\n` : record;
+          })
+          .join('');
+        const rows: HistoryRow[] = [];
+        expect(decodeHistoryChunk(chunk, rows)).toEqual({ corrupt: 0 });
+        const live = entries.filter(([, dead]) => !dead).map(([row]) => row);
+        expect(rows).toEqual(live);
+        for (const row of live) expect(decodeChunkRecord(encodeChunkRecord(row).slice(0, -1))).toEqual(row);
+      }),
+    );
+  });
+
+  it('loses only the damaged records of a damaged chunk, and counts them', () => {
+    const rows = weekOf(3);
+    const records = rows.map(encodeChunkRecord);
+    const damaged = [records[0], '[1,"cut short\n', records[1], '[1,"x"]\n', records[2]].join('');
+    const into: HistoryRow[] = [];
+    expect(decodeHistoryChunk(damaged, into)).toEqual({ corrupt: 2 });
+    expect(into).toEqual(rows);
+    // A chunk cut mid-record (a damaged append) keeps the whole records before the cut.
+    const cut: HistoryRow[] = [];
+    expect(decodeHistoryChunk(records.join('').slice(0, -5), cut)).toEqual({ corrupt: 1 });
+    expect(cut).toEqual(rows.slice(0, 2));
+    expect(decodeHistoryChunk('', [])).toEqual({ corrupt: 0 });
+  });
 });
+
+function weekOf(n: number): HistoryRow[] {
+  return Array.from({ length: n }, (_, i) => ({
+    dealId: String(100 + i),
+    pipeline: 'p',
+    stage: 's',
+    ownerRole: 'r',
+    ownerId: null,
+    enteredAt: 1000 * i,
+    exitedAt: 1000 * i + 500,
+    businessMs: 500,
+    toStage: null,
+    direction: 'forward' as const,
+    slaOutcome: 'met' as const,
+    breachReason: null,
+    breachedAt: null,
+    breachReasonSource: null,
+  }));
+}

@@ -12,7 +12,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
-import { weekOfVisits, writeVisits } from '../testing/history-visits';
+import { timeScorecardFromRedis, weekOfVisits, writeVisits } from '../testing/history-visits';
+import { HistoryWeeks } from '../api/history-weeks';
 import { hashValues } from './hash-scan';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
@@ -99,14 +100,15 @@ describe('HistoryStore by deal', () => {
     await store.append(P, [corrected]);
     expect(await store.dealRows(P, '42', NOW)).toEqual([corrected]);
     expect((await store.readWeek(P, THU)).filter((r) => r.dealId === '42')).toEqual([corrected]);
-    expect(await redis.hlen(keys.history(P, weekStart(THU)))).toBe(2);
+    // Stored once: the week's rows are the two visits (the earlier copies are tombstones).
+    expect(await store.readWeek(P, THU)).toHaveLength(2);
     expect(await redis.hlen(keys.historyByDeal(P, '42'))).toBe(1);
   });
 
   it('keeps both key kinds for the history retention', async () => {
     const store = new HistoryStore(redis, keys, silentLogger);
     await store.append(P, [row('42', THU)]);
-    for (const key of [keys.history(P, weekStart(THU)), keys.historyByDeal(P, '42')])
+    for (const key of [keys.historyChunk(P, weekStart(THU), 0), keys.historyByDeal(P, '42')])
       expect(await redis.pttl(key)).toBeGreaterThan(399 * 24 * 3600_000);
   });
 
@@ -129,6 +131,31 @@ describe('HistoryStore by deal', () => {
     );
   });
 
+  it('a visit of the old layout written again is stored once: the week and the deal read its new row', async () => {
+    const old = [row('42', THU, { slaOutcome: 'breached', breachReason: 'capacity' }), row('43', THU)];
+    await writeOldLayout(old);
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const corrected = { ...old[0]!, breachReason: 'handoff' as const, breachReasonSource: 'manual' as const };
+    await store.append(P, [corrected]); // before the portal is indexed
+    expect(byVisit(await store.readWeek(P, THU))).toEqual(byVisit([corrected, old[1]!]));
+    expect(await store.dealRows(P, '42', NOW)).toEqual([corrected]);
+    await store.append(P, [old[1]!]); // after: the index names the week hash
+    expect(byVisit(await store.readWeek(P, THU))).toEqual(byVisit([corrected, old[1]!]));
+    expect(await redis.hlen(keys.history(P, weekStart(THU)))).toBe(0);
+    expect(await store.dealRows(P, '43', NOW)).toEqual([old[1]]);
+  });
+
+  it('a visit whose exit moved to another week is read in its new week only', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const first = row('42', THU);
+    await store.append(P, [first, row('43', THU)]);
+    const moved = { ...first, exitedAt: THU + WEEK };
+    await store.append(P, [moved]);
+    expect(await store.readWeek(P, THU)).toEqual([row('43', THU)]);
+    expect(await store.readWeek(P, THU + WEEK)).toEqual([moved]);
+    expect(await store.dealRows(P, '42', NOW + WEEK)).toEqual([moved]);
+  });
+
   it('with much old history, answers by scanning while it indexes in the background', async () => {
     const old = [row('42', THU - WEEK), row('42', THU, { stage: 's2' }), row('43', THU)];
     await writeOldLayout(old);
@@ -148,10 +175,11 @@ describe('HistoryStore by deal', () => {
     await store.append(P, [row('42', THU - WEEK), row('42', THU, { stage: 's2' })]);
     await store.dealRows(P, '42', NOW); // the portal's first read indexes it (nothing old here)
     const seen = await commandsDuring(() => store.dealRows(P, '42', NOW));
-    const weekKeys = new Set([keys.history(P, weekStart(THU)), keys.history(P, weekStart(THU - WEEK))]);
-    // EXISTS marker + HGETALL index in one round trip, then one HMGET per week the deal has visits in.
-    expect(seen.map(([cmd]) => cmd).sort()).toEqual(['exists', 'hgetall', 'hmget', 'hmget']);
-    for (const [cmd, key] of seen) if (weekKeys.has(key!)) expect(cmd).toBe('hmget');
+    const chunksOf = [weekStart(THU), weekStart(THU - WEEK)].map((w) => `${keys.historyLog(P, w)}:`);
+    // EXISTS marker + HGETALL index in one round trip, then one GETRANGE per visit of the deal.
+    expect(seen.map(([cmd]) => cmd).sort()).toEqual(['exists', 'getrange', 'getrange', 'hgetall']);
+    for (const [cmd, key] of seen)
+      if (cmd === 'getrange') expect(chunksOf.some((c) => key!.startsWith(c))).toBe(true);
     expect(seen.find(([cmd]) => cmd === 'hgetall')?.[1]).toBe(keys.historyByDeal(P, '42'));
   });
 });
@@ -166,22 +194,116 @@ describe('HistoryStore by week (the scorecard)', () => {
     expect(rows.map((r) => r.exitedAt)).toEqual([...rows.map((r) => r.exitedAt)].sort((a, b) => a - b));
   });
 
-  it('read while the week is written to, says the read was not exact (so rows are deduped), each visit once', async () => {
+  it("the bench's timing helper reads the local week the scorecard reads, older and packed rows alike", async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const range = weekRange('2026-W47', 'UTC');
+    const packed = weekOfVisits(3000, range.start, 1_000_000);
+    const old = weekOfVisits(500, range.start, 2_000_000);
+    await writeVisits(store, P, packed);
+    await writeOldLayout(old);
+    const playbook = scorecardPlaybook('UTC');
+    const timed = await timeScorecardFromRedis(new HistoryWeeks(redis, keys, store), P, playbook, '2026-W47');
+    expect(timed.rows).toBe(3500);
+    expect(timed.scorecard).toEqual(
+      computeScorecard({
+        rows: [...packed, ...old],
+        playbook,
+        week: range.week,
+        zone: 'UTC',
+        now: range.end,
+      }),
+    );
+  });
+
+  it('an older week hash read while written to is not exact (so rows are deduped), each visit once', async () => {
     const store = new HistoryStore(redis, keys, silentLogger);
     const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
     const before = weekOfVisits(6000, monday, 1_000_000);
-    await writeVisits(store, P, before);
+    await writeOldLayout(before);
     const weekKey = keys.history(P, weekStart(THU));
     expect(await hashValues(redis, weekKey, () => undefined)).toEqual({ exact: true });
     const [walk, rows] = await Promise.all([
       hashValues(redis, weekKey, () => undefined),
       store.scanWeek(P, THU),
-      writeVisits(store, P, weekOfVisits(20_000, monday, 2_000_000), 500),
+      writeOldLayout(weekOfVisits(20_000, monday, 2_000_000)),
     ]);
     expect(walk).toEqual({ exact: false });
     const seen = new Set(rows.map(visitKey));
     expect(seen.size).toBe(rows.length);
     for (const r of before) expect(seen.has(visitKey(r))).toBe(true);
+  });
+
+  it('read while visits are added and rewritten, counts each visit once and loses none written before', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
+    const before = weekOfVisits(6000, monday, 1_000_000);
+    await writeVisits(store, P, before);
+    expect(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head')).not.toBeNull(); // many chunks
+    const replays = before.filter((_, i) => i % 3 === 0).map((r) => ({ ...r, businessMs: r.businessMs + 1 }));
+    const [rows] = await Promise.all([
+      store.scanWeek(P, THU),
+      writeVisits(store, P, weekOfVisits(6000, monday, 2_000_000), 100),
+      writeVisits(store, P, replays, 50),
+    ]);
+    const seen = new Set(rows.map(visitKey));
+    expect(seen.size).toBe(rows.length);
+    for (const r of before) expect(seen.has(visitKey(r))).toBe(true);
+    // Once settled: every visit once, each replay in its rewritten form.
+    const after = await store.scanWeek(P, THU);
+    expect(after).toHaveLength(12_000);
+    const byKey = new Map(after.map((r) => [visitKey(r), r]));
+    for (const r of replays) expect(byKey.get(visitKey(r))).toEqual(r);
+  });
+
+  it('replays and corrections in any order: each visit counted once, as its last write (as the week hash kept it)', async () => {
+    const playbook = scorecardPlaybook('UTC');
+    const range = weekRange('2026-W47', 'UTC');
+    // Few deals, stages and entry times, so writes often hit a visit already stored.
+    const writeArb = fc
+      .record({
+        deal: fc.integer({ min: 1, max: 6 }),
+        stage: fc.constantFrom('s1', 's2', 's3'),
+        entered: fc.integer({ min: 0, max: 3 }),
+        exitAfter: fc.integer({ min: 1, max: 100 }),
+        outcome: fc.constantFrom('met', 'breached', 'none'),
+        reason: fc.constantFrom(...BREACH_REASONS),
+      })
+      .map(({ deal, stage, entered, exitAfter, outcome, reason }) => {
+        const enteredAt = range.start + entered * 3_600_000;
+        return row(String(deal), enteredAt + exitAfter * 60_000, {
+          stage,
+          enteredAt,
+          businessMs: exitAfter * 60_000,
+          slaOutcome: outcome,
+          breachReason: outcome === 'breached' ? reason : null,
+        });
+      });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(writeArb, { minLength: 1, maxLength: 8 }), { maxLength: 8 }),
+        async (batches) => {
+          const portal = String(++run);
+          // Small chunks so rewrites land in other chunks than the rows they supersede.
+          const store = new HistoryStore(redis, keys, silentLogger, undefined, 600);
+          const last = new Map<string, HistoryRow>();
+          for (const batch of batches) {
+            await store.append(portal, batch);
+            for (const r of batch) last.set(visitKey(r), r);
+          }
+          const read = await store.scanWeek(portal, range.start);
+          expect(byVisit(read)).toEqual(byVisit([...last.values()]));
+          const card = (r: HistoryRow[]) =>
+            computeScorecard({ rows: r, playbook, week: range.week, zone: 'UTC', now: range.end });
+          expect(card(read)).toEqual(card([...last.values()]));
+          for (const r of last.values())
+            expect(
+              (await store.dealRows(portal, r.dealId, NOW)).filter((d) => visitKey(d) === visitKey(r)),
+            ).toEqual([r]);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 
   it('gives the scorecard the same result as the old read (HVALS + zod over JSON rows)', async () => {

@@ -1,8 +1,14 @@
 import { visitKey, type HistoryRow } from '@stagekeeper/shared';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
-import { decodeHistoryRow, encodeHistoryRow } from './history-row-codec';
+import {
+  decodeChunkRecord,
+  decodeHistoryChunk,
+  decodeHistoryRow,
+  encodeChunkRecord,
+} from './history-row-codec';
 import { hashValues, scanHash } from './hash-scan';
 import { assertKeyPart, type Keys } from './keys';
 
@@ -17,6 +23,75 @@ export const HISTORY_WEEKS_KEPT = Math.ceil(400 / 7) + 1;
  * second); beyond, indexing runs in the background so no card read waits for it.
  */
 const INDEX_NOW_LIMIT = 50_000;
+/**
+ * A week's packed rows go to a new chunk once the current one holds this many bytes (~3,000 rows). Appending
+ * to a string reallocates it as it grows, and a GET copies it whole into the reply: kept to half a megabyte,
+ * either takes well under a millisecond, so neither holds other clients up.
+ */
+export const CHUNK_BYTES = 512 * 1024;
+/** Rows per run of the append script: ~5 Redis calls a row, so one run stays around a millisecond. */
+const ROWS_PER_SCRIPT = 100;
+/** Chunk GETs in flight during a week read: Redis sends the next while this process decodes one. */
+const CHUNK_READS_IN_FLIGHT = 4;
+/** Where a packed row is: `${week}:${chunk}:${offset}:${length}` (a bare week: a row of the older week hash). */
+const PLACE = /^(\d{4}-\d{2}-\d{2}):(\d+):(\d+):(\d+)$/;
+
+/**
+ * Appends rows to their weeks' chunks and points the deals' indexes at them, atomically per row. A visit already
+ * stored (a replayed or corrected decision) is superseded where it lies: its packed record is overwritten in
+ * place by a tombstone of the same length, or its field is deleted from the older week hash, so a week read never
+ * counts it twice; `rewrites` counts it so a read that overlapped the rewrite knows to dedupe. Chunk and older
+ * week-hash names are derived from the given keys by swapping the trailing week (10 characters), as keys.ts
+ * spells them.
+ * KEYS per row: week log hash, deal index, older week hash. ARGV: TTL ms, chunk bytes, then per row: visit key,
+ * week, record.
+ */
+const APPEND_SCRIPT = `
+local ttl, limit = ARGV[1], tonumber(ARGV[2])
+-- Per key touched: the log's head chunk number, and the keys whose TTL to push back once at the end.
+local heads, touched = {}, {}
+for i = 0, #KEYS / 3 - 1 do
+  local log, index, legacy = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local field, week, record = ARGV[3 * i + 3], ARGV[3 * i + 4], ARGV[3 * i + 5]
+  local old = redis.call('HGET', index, field)
+  local superseded = false
+  if old then
+    local w, n, off, len = string.match(old, '^(%d%d%d%d%-%d%d%-%d%d):(%d+):(%d+):(%d+)$')
+    if w then
+      local chunk = string.sub(log, 1, -11) .. w .. ':' .. n
+      off, len = tonumber(off), tonumber(len)
+      -- A chunk expired or shorter than the place names is left alone: SETRANGE past its end would pad it.
+      if redis.call('STRLEN', chunk) >= off + len then
+        redis.call('SETRANGE', chunk, off, '0' .. string.rep(' ', len - 1))
+        superseded = true
+      end
+    elseif string.match(old, '^%d%d%d%d%-%d%d%-%d%d$') then
+      superseded = redis.call('HDEL', string.sub(legacy, 1, -11) .. old, field) == 1
+    end
+  else
+    -- Not indexed yet: an older-layout row of this visit may still sit in the week hash.
+    superseded = redis.call('HDEL', legacy, field) == 1
+  end
+  local head = heads[log]
+  if not head then head = tonumber(redis.call('HGET', log, 'head') or '0') end
+  local chunk = log .. ':' .. head
+  local size = redis.call('APPEND', chunk, record)
+  touched[chunk] = true
+  redis.call('HSET', index, field, week .. ':' .. head .. ':' .. (size - #record) .. ':' .. (#record - 1))
+  touched[index] = true
+  if size >= limit then
+    head = head + 1
+    redis.call('HSET', log, 'head', head)
+  end
+  heads[log] = head
+  if superseded then redis.call('HINCRBY', log, 'rewrites', 1) end
+  -- The log must outlive the chunks it counts: pushed back whenever it exists.
+  if head > 0 or superseded then touched[log] = true end
+end
+for key in pairs(touched) do redis.call('PEXPIRE', key, ttl) end
+return #KEYS / 3
+`;
+const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 /** Monday 00:00 UTC of the week containing `ms`, as YYYY-MM-DD (the week bucket of a stage exit). */
 export function weekStart(ms: number): string {
@@ -35,13 +110,17 @@ export function keptWeeks(now: number): string[] {
 const rowKey = visitKey;
 
 /**
- * Finished stage visits per portal, stored twice over:
- * - by exit week (UTC), a hash visitKey -> row, for the scorecard, which reads whole weeks;
- * - by deal, a hash visitKey -> exit week, for the card, which reads one deal's visits without touching the
- *   rest of the week (the week can hold hundreds of thousands of visits).
- * Hashes (not streams) because the worker may replay a decision after a crash or a state conflict: the replay
- * writes the same fields again. Rows written before the deal index existed are indexed once per portal
- * (indexLegacy); until then a deal's read falls back to scanning the weeks for its fields.
+ * Finished stage visits per portal, stored as:
+ * - by exit week (UTC), packed: rows appended one after another to a few string chunks per week (~512 KB each),
+ *   which the scorecard reads whole with a handful of GETs and decodes with one JSON.parse per chunk (1M rows
+ *   read through HSCAN took ~10 s; Redis alone spent ~1.8 us a row walking the hash);
+ * - by deal, a hash visitKey -> where its packed row is (week, chunk, offset, length), for the card, which reads
+ *   one deal's rows by GETRANGE without touching the rest of the week.
+ * The worker may replay a decision after a crash or a state conflict, and a rep may correct a visit: the append
+ * script finds the visit in the deal's index and overwrites its earlier row with a tombstone, so each visit is
+ * stored once. Rows of the older layout (one hash per week, visitKey -> row, indexed by deal as visitKey -> week)
+ * are still read, and superseded there the same way; rows written before the deal index existed are indexed once
+ * per portal (indexLegacy); until then a deal's read falls back to scanning the older week hashes.
  */
 export class HistoryStore {
   /** Legacy indexing under way in this process, per portal (one at a time; repeating it is harmless). */
@@ -53,25 +132,46 @@ export class HistoryStore {
     private readonly log: Logger,
     /** Tests lower it to see the background path without writing 50,000 rows. */
     private readonly indexNowLimit = INDEX_NOW_LIMIT,
+    /** Tests lower it to see a week span many chunks without writing megabytes. */
+    private readonly chunkBytes = CHUNK_BYTES,
   ) {}
 
+  /**
+   * Stores the rows (one EVALSHA per 100 rows, all in one round trip; a transition's rows take one). Safe to
+   * repeat: a visit written again replaces its earlier row.
+   */
   async append(portalId: string, rows: HistoryRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    const touched = new Set<string>();
-    for (const row of rows) {
-      const week = weekStart(row.exitedAt);
-      const weekKey = this.keys.history(portalId, week);
-      const dealKey = this.keys.historyByDeal(portalId, row.dealId);
-      pipeline.hset(weekKey, rowKey(row), encodeHistoryRow(row));
-      pipeline.hset(dealKey, rowKey(row), week);
-      touched.add(weekKey).add(dealKey);
+    const runs: [string[], (string | number)[]][] = [];
+    for (let i = 0; i < rows.length; i += ROWS_PER_SCRIPT) {
+      const keys: string[] = [];
+      const args: (string | number)[] = [HISTORY_TTL_MS, this.chunkBytes];
+      for (const row of rows.slice(i, i + ROWS_PER_SCRIPT)) {
+        const week = weekStart(row.exitedAt);
+        keys.push(
+          this.keys.historyLog(portalId, week),
+          this.keys.historyByDeal(portalId, row.dealId),
+          this.keys.history(portalId, week),
+        );
+        args.push(rowKey(row), week, encodeChunkRecord(row));
+      }
+      runs.push([keys, args]);
     }
-    // The deal's index lives as long as its newest week (every write pushes both back).
-    for (const key of touched) pipeline.pexpire(key, HISTORY_TTL_MS);
-    const replies = (await pipeline.exec()) ?? [];
+    let replies = await this.runAppends(runs);
+    // Redis lost its script cache (a restart): load it and run again. Rows that went through are simply
+    // rewritten (the script supersedes them).
+    if (replies.some(([err]) => err?.message.includes('NOSCRIPT'))) {
+      await this.redis.script('LOAD', APPEND_SCRIPT);
+      replies = await this.runAppends(runs);
+    }
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
+  }
+
+  private async runAppends(runs: [string[], (string | number)[]][]): Promise<[Error | null, unknown][]> {
+    const pipeline = this.redis.pipeline();
+    for (const [keys, args] of runs) pipeline.evalsha(APPEND_SHA, keys.length, ...keys, ...args);
+    return (await pipeline.exec()) ?? [];
   }
 
   /** Rows whose stage exit falls in the UTC week starting on `week` (any date in the week works), oldest exit first. */
@@ -81,27 +181,85 @@ export class HistoryStore {
 
   /**
    * The same rows in no particular order, for readers that aggregate (the scorecard: sorting a million rows costs
-   * about as much as reading them). Read in pages (hashValues), never one HVALS: a week of 200,000 rows in one
-   * reply held Redis (and every other client, webhook acknowledgements included) for 222 ms.
+   * about as much as reading them): the week's chunks, a few GETs in flight, plus the rows of the older week hash
+   * if it still exists (read in HSCAN pages, never one HVALS: a week of 200,000 rows in one reply held Redis, and
+   * every other client, for 222 ms).
    */
   async scanWeek(portalId: string, week: string | number): Promise<HistoryRow[]> {
     const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
+    const logKey = this.keys.historyLog(portalId, start);
+    const legacyKey = this.keys.history(portalId, start);
+    const before = await this.logState(logKey);
     let rows: HistoryRow[] = [];
     let corrupt = 0;
-    const { exact } = await hashValues(this.redis, this.keys.history(portalId, start), (values) => {
-      for (const value of values) {
-        const row = decodeHistoryRow(value);
-        if (row) rows.push(row);
-        else corrupt++;
-      }
-    });
-    // Written to while read: a visit may have come twice (see hashValues); keep its last copy.
-    if (!exact) rows = [...new Map(rows.map((r) => [rowKey(r), r])).values()];
+    let exact = true;
+    if ((await this.redis.exists(legacyKey)) === 1) {
+      ({ exact } = await hashValues(this.redis, legacyKey, (values) => {
+        for (const value of values) {
+          const row = decodeHistoryRow(value);
+          if (row) rows.push(row);
+          else corrupt++;
+        }
+      }));
+    }
+    // Chunks 0..head; a chunk started meanwhile is read too, so rows written during the read are not lost.
+    let next = 0;
+    let state = before;
+    for (;;) {
+      corrupt += await this.readChunks(portalId, start, next, state.head, rows);
+      next = state.head + 1;
+      const after = await this.logState(logKey);
+      const moved = after.head !== state.head;
+      state = after;
+      if (!moved) break;
+    }
+    // A visit rewritten while the week was read may have been seen in both places; keep its last copy (chunks
+    // are read in the order written, after the older hash).
+    if (!exact || state.rewrites !== before.rewrites)
+      rows = [...new Map(rows.map((r) => [rowKey(r), r])).values()];
     if (corrupt > 0) {
       corruptRecords.inc({ kind: 'history_row' }, corrupt);
       this.log.warn({ portalId, week: start, corrupt }, 'skipped corrupt stage history rows');
     }
     return rows;
+  }
+
+  /** Decodes chunks `from`..`to` of a week into `rows`, in order; the number of corrupt records. */
+  private async readChunks(
+    portalId: string,
+    week: string,
+    from: number,
+    to: number,
+    rows: HistoryRow[],
+  ): Promise<number> {
+    const inFlight: Promise<string | null>[] = [];
+    let asked = from;
+    let corrupt = 0;
+    const ask = () => {
+      const read = this.redis.get(this.keys.historyChunk(portalId, week, asked++));
+      // Awaited in order below; an error on a later one must not surface as unhandled meanwhile.
+      read.catch(() => undefined);
+      inFlight.push(read);
+    };
+    while (asked <= to && inFlight.length < CHUNK_READS_IN_FLIGHT) ask();
+    while (inFlight.length > 0) {
+      let chunk: string | null;
+      try {
+        chunk = await inFlight.shift()!;
+      } catch {
+        // A key of another type (corruption) reads as no rows, as bad rows are.
+        chunk = null;
+        corrupt++;
+      }
+      if (asked <= to) ask();
+      if (chunk !== null) corrupt += decodeHistoryChunk(chunk, rows).corrupt;
+    }
+    return corrupt;
+  }
+
+  private async logState(logKey: string): Promise<{ head: number; rewrites: number }> {
+    const [head, rewrites] = await this.redis.hmget(logKey, 'head', 'rewrites').catch(() => [null, null]);
+    return { head: Number(head ?? 0) || 0, rewrites: Number(rewrites ?? 0) || 0 };
   }
 
   /**
@@ -125,10 +283,19 @@ export class HistoryStore {
       if ((await this.redis.exists(this.keys.historyIndexed(portalId))) === 1)
         return this.rowsOfIndex(portalId, dealId, now, await this.redis.hgetall(indexKey));
     }
-    return this.scanDealRows(portalId, dealId, now);
+    // Packed rows are always indexed; only the older week hashes need the scan.
+    const packed = Object.fromEntries(Object.entries(indexErr ? {} : index).filter(([, v]) => PLACE.test(v)));
+    const [scanned, fromIndex] = await Promise.all([
+      this.scanDealRows(portalId, dealId, now),
+      this.rowsOfIndex(portalId, dealId, now, packed),
+    ]);
+    return [...new Map([...scanned, ...fromIndex].map((r) => [rowKey(r), r])).values()];
   }
 
-  /** The rows an index names, from the kept weeks only (one HMGET per week the deal has visits in). */
+  /**
+   * The rows an index names, from the kept weeks only: one pipeline of a GETRANGE per packed row and an HMGET per
+   * older week hash the deal has rows in.
+   */
   private async rowsOfIndex(
     portalId: string,
     dealId: string,
@@ -136,29 +303,49 @@ export class HistoryStore {
     index: Record<string, string>,
   ): Promise<HistoryRow[]> {
     const kept = new Set(keptWeeks(now));
-    const byWeek = new Map<string, string[]>();
-    for (const [field, week] of Object.entries(index))
-      if (kept.has(week)) byWeek.set(week, [...(byWeek.get(week) ?? []), field]);
-    if (byWeek.size === 0) return [];
+    const legacy = new Map<string, string[]>();
+    const packed: string[] = [];
     const pipeline = this.redis.pipeline();
-    for (const [week, fields] of byWeek) pipeline.hmget(this.keys.history(portalId, week), ...fields);
+    for (const [field, place] of Object.entries(index)) {
+      const at = PLACE.exec(place);
+      if (at) {
+        const [, week, chunk, offset, length] = at;
+        if (!kept.has(week!)) continue;
+        const from = Number(offset);
+        pipeline.getrange(
+          this.keys.historyChunk(portalId, week!, Number(chunk)),
+          from,
+          from + Number(length) - 1,
+        );
+        packed.push(field);
+      } else if (kept.has(place)) legacy.set(place, [...(legacy.get(place) ?? []), field]);
+    }
+    for (const [week, fields] of legacy) pipeline.hmget(this.keys.history(portalId, week), ...fields);
+    if (pipeline.length === 0) return [];
     const replies = (await pipeline.exec()) ?? [];
     const rows: HistoryRow[] = [];
-    for (const [err, values] of replies) {
+    replies.forEach(([err, value], i) => {
       // A key of another type (corruption) reads as no rows, as the week readers treat bad rows.
-      if (err) continue;
-      for (const value of values as (string | null)[]) {
-        const row = value === null ? null : decodeHistoryRow(value);
+      if (err) return;
+      if (i < packed.length) {
+        // The place must still hold this visit: a damaged index or a chunk rewritten under it reads as nothing.
+        const row = decodeChunkRecord(value as string);
+        if (row && row.dealId === dealId && rowKey(row) === packed[i]) rows.push(row);
+        return;
+      }
+      for (const v of value as (string | null)[]) {
+        const row = v === null ? null : decodeHistoryRow(v);
         if (row && row.dealId === dealId) rows.push(row);
       }
-    }
+    });
     return rows;
   }
 
   /**
    * Indexes by deal the rows of every kept week (rows written before the deal index existed), then marks the
    * portal indexed so deal reads stop scanning. Idempotent: rows written meanwhile index themselves, and an
-   * entry written twice holds the same week.
+   * entry written twice holds the same week. HSETNX: an entry already there may name the visit's packed row
+   * (rewritten since), which is the one to keep.
    */
   async indexLegacy(portalId: string, now: number): Promise<void> {
     for (const week of keptWeeks(now)) {
@@ -171,7 +358,7 @@ export class HistoryStore {
           // visitKey is `${dealId}:${stage}:${enteredAt}`; a deal id never holds ":" (keys.ts).
           const dealId = field.slice(0, field.indexOf(':'));
           if (!isKeyPart(dealId)) continue;
-          pipeline.hset(this.keys.historyByDeal(portalId, dealId), field, week);
+          pipeline.hsetnx(this.keys.historyByDeal(portalId, dealId), field, week);
           deals.add(dealId);
         }
         for (const dealId of deals)

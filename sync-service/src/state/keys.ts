@@ -34,9 +34,23 @@ export function redisKeys(prefix: string) {
     dealLock: (portalId: string, dealId: string) => `${p(portalId)}:lock:${assertKeyPart('dealId', dealId)}`,
     /** Hash rowKey -> history row JSON, one per ISO week (Monday, UTC) of the stage exit. */
     history: (portalId: string, weekStart: string) => `${p(portalId)}:history:${weekStart}`,
-    /** Hash visitKey -> exit week (YYYY-MM-DD) of the deal's stage visits: the card reads its rows by it. TTL 400 days. */
+    /**
+     * Hash visitKey -> where the row of each of the deal's stage visits is: `week:chunk:offset:length` in the
+     * week's packed chunks, or a bare exit week (YYYY-MM-DD) for a row of the older week hash. TTL 400 days.
+     */
     historyByDeal: (portalId: string, dealId: string) =>
       `${p(portalId)}:history-by-deal:${assertKeyPart('dealId', dealId)}`,
+    /**
+     * Hash {head: number of the chunk rows are appended to, rewrites: rows superseded so far} of the UTC week's
+     * packed rows (history-store.ts). Absent until the week's first chunk fills or a row is rewritten. TTL 400 days.
+     */
+    historyLog: (portalId: string, weekStart: string) => `${p(portalId)}:history-log:${weekStart}`,
+    /**
+     * String: rows of the week packed one after another (history-row-codec.ts), chunk 0, 1, ... each up to about
+     * 512 KB. The append script derives these names from historyLog's as `${historyLog}:${n}`. TTL 400 days.
+     */
+    historyChunk: (portalId: string, weekStart: string, n: number) =>
+      `${p(portalId)}:history-log:${weekStart}:${n}`,
     /** String: set once every week hash of the portal is covered by historyByDeal (history-store.ts). */
     historyIndexed: (portalId: string) => `${p(portalId)}:history-indexed`,
     /** Hash version -> playbook JSON. No TTL. */

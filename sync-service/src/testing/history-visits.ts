@@ -1,4 +1,12 @@
-import type { HistoryRow } from '@stagekeeper/shared';
+import {
+  computeScorecard,
+  reportingZone,
+  weekRange,
+  type HistoryRow,
+  type Playbook,
+  type Scorecard,
+} from '@stagekeeper/shared';
+import type { HistoryWeeks } from '../api/history-weeks';
 import type { HistoryStore } from '../state/history-store';
 
 const WEEK_MS = 7 * 24 * 3600_000;
@@ -41,4 +49,23 @@ export async function writeVisits(
   batch = 2000,
 ): Promise<void> {
   for (let i = 0; i < rows.length; i += batch) await store.append(portalId, rows.slice(i, i + batch));
+}
+
+/**
+ * The scorecard of a week timed from Redis to result, for benchmarks: the week's rows read as the scorecard API
+ * reads them (HistoryWeeks.rows over the UTC weeks the local week touches), then computed. Milliseconds each.
+ */
+export async function timeScorecardFromRedis(
+  weeks: Pick<HistoryWeeks, 'rows'>,
+  portalId: string,
+  playbook: Playbook,
+  isoWeek: string,
+  zone = reportingZone(playbook),
+): Promise<{ rows: number; readMs: number; computeMs: number; scorecard: Scorecard }> {
+  const range = weekRange(isoWeek, zone);
+  const t0 = performance.now();
+  const rows = await weeks.rows(portalId, range.start, range.end);
+  const t1 = performance.now();
+  const scorecard = computeScorecard({ rows, playbook, week: range.week, zone, now: range.end });
+  return { rows: rows.length, readMs: t1 - t0, computeMs: performance.now() - t1, scorecard };
 }
