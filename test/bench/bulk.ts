@@ -5,8 +5,7 @@
  * of 4 batch endpoints, and at R requests per 10 s those calls take (calls / (R / 10)) seconds.
  * Imports: move.ts (service-child.ts = startStack, the sandbox).
  */
-import { parseArgs } from 'node:util';
-import { isMain, printTargets, round, saveResult, table, type BenchResult, type Target } from './common';
+import { numberFlag, printTargets, round, runIfMain, table, type BenchResult, type Target } from './common';
 import { bulkMove, type MoveResult } from './move';
 
 /** Four batch endpoints at 100 inputs per call: read the deals, create tasks, complete tasks, write deals back. */
@@ -87,13 +86,7 @@ export async function run(opts: BulkOptions = {}): Promise<BenchResult> {
   return result;
 }
 
-if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { deals: { type: 'string' }, rates: { type: 'string' } } });
-  saveResult(
-    await run({
-      ...(values.deals ? { deals: Number(values.deals) } : {}),
-      ...(values.rates ? { rates: values.rates.split(',').map(Number) } : {}),
-    }),
-  );
-  process.exit(0);
-}
+await runIfMain(import.meta.url, run, {
+  deals: numberFlag('deals'),
+  rates: (v) => ({ rates: v.split(',').map(Number) }),
+});

@@ -3,8 +3,7 @@
  * hubspot.fetch sends it) while N deals move at once through webhooks, against the same reads on the idle service
  * in the same run. Counts 503s. Imports: move.ts (service-child.ts = startStack, the sandbox, the card API).
  */
-import { parseArgs } from 'node:util';
-import { isMain, printTargets, round, saveResult, table, type BenchResult } from './common';
+import { numberFlag, printTargets, round, runIfMain, table, type BenchResult } from './common';
 import { bulkMove, cardSummary } from './move';
 
 export type CardOptions = { deals?: number; ratePer10s?: number; budgetMs?: number };
@@ -74,13 +73,4 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
   return result;
 }
 
-if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { deals: { type: 'string' }, rate: { type: 'string' } } });
-  saveResult(
-    await run({
-      ...(values.deals ? { deals: Number(values.deals) } : {}),
-      ...(values.rate ? { ratePer10s: Number(values.rate) } : {}),
-    }),
-  );
-  process.exit(0);
-}
+await runIfMain(import.meta.url, run, { deals: numberFlag('deals'), rate: numberFlag('ratePer10s') });

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /** BENCH_RESULTS moves the file (the smoke test writes elsewhere, leaving the committed figures alone). */
 export const RESULTS =
@@ -130,4 +131,42 @@ export function saveResult(r: BenchResult): void {
 /** Runs a bench module's `run` when the file is executed directly (tsx test/bench/<name>.ts). */
 export function isMain(url: string): boolean {
   return process.argv[1] !== undefined && fileURLToPath(url) === process.argv[1];
+}
+
+/**
+ * The command line of a bench file run on its own: each flag either sets options from its value (`--deals 300`)
+ * or, given no value, is a preset (`--full`). Presets apply first, so a value flag given with one wins.
+ */
+export type Flags<O> = Record<string, ((value: string) => Partial<O>) | Partial<O>>;
+
+/** A flag whose value is a number, for option `key`. */
+export const numberFlag =
+  <K extends string>(key: K) =>
+  (value: string) =>
+    ({ [key]: Number(value) }) as Record<K, number>;
+
+/**
+ * When the bench file is executed directly (tsx test/bench/<name>.ts): runs it with its flags, writes a results
+ * file holding that bench only, exits (the service children and sandboxes would otherwise hold the process).
+ */
+export async function runIfMain<O>(
+  url: string,
+  run: (opts: O) => Promise<BenchResult>,
+  flags: Flags<O> = {},
+): Promise<void> {
+  if (!isMain(url)) return;
+  const { values } = parseArgs({
+    options: Object.fromEntries(
+      Object.entries(flags).map(([name, f]) => [
+        name,
+        { type: typeof f === 'function' ? ('string' as const) : ('boolean' as const) },
+      ]),
+    ),
+  });
+  const given = Object.entries(flags).filter(([name]) => values[name] !== undefined);
+  const opts: Partial<O> = {};
+  for (const [, f] of given) if (typeof f !== 'function') Object.assign(opts, f);
+  for (const [name, f] of given) if (typeof f === 'function') Object.assign(opts, f(String(values[name])));
+  saveResult(await run(opts as O));
+  process.exit(0);
 }

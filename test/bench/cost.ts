@@ -9,10 +9,9 @@
  * Imports: service-proc.ts (service-child.ts = startStack), scene.ts (the sandbox), redis-stats.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { OwnRedis } from '../chaos/redis-server';
-import { isMain, printTargets, round, saveResult, sleep, table, type BenchResult } from './common';
+import { numberFlag, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
 import { commandCount, commandStats, usedMemory } from './redis-stats';
 import { createDeals, moveOn, quiet, withPortal } from './scene';
 import { pointWebhooksAt, startServiceProc, type ServiceProc } from './service-proc';
@@ -215,13 +214,4 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
   }
 }
 
-if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { deals: { type: 'string' }, singles: { type: 'string' } } });
-  saveResult(
-    await run({
-      ...(values.deals ? { deals: Number(values.deals) } : {}),
-      ...(values.singles ? { singles: Number(values.singles) } : {}),
-    }),
-  );
-  process.exit(0);
-}
+await runIfMain(import.meta.url, run, { deals: numberFlag('deals'), singles: numberFlag('singles') });

@@ -11,7 +11,6 @@
  * Imports: service-proc.ts (service-child.ts = startStack), scene.ts (the sandbox), HistoryStore, redisKeys.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { latestCompleteWeek, weekRange, type HistoryRow } from '@stagekeeper/shared';
 import { createLogger } from '@stagekeeper/sync-service/log';
@@ -20,11 +19,11 @@ import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { OwnRedis } from '../chaos/redis-server';
 import { CHAOS_PIPELINE, chaosPlaybook } from '../chaos/playbook';
 import {
-  isMain,
+  numberFlag,
   percentile,
   printTargets,
   round,
-  saveResult,
+  runIfMain,
   sleep,
   table,
   type BenchResult,
@@ -248,16 +247,8 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
   }
 }
 
-if (isMain(import.meta.url)) {
-  const { values } = parseArgs({
-    options: { big: { type: 'string' }, rows: { type: 'string' }, full: { type: 'boolean' } },
-  });
-  saveResult(
-    await run({
-      ...(values.full ? { bigWeek: 500_000, scorecardRows: 1_000_000 } : {}),
-      ...(values.big ? { bigWeek: Number(values.big) } : {}),
-      ...(values.rows ? { scorecardRows: Number(values.rows) } : {}),
-    }),
-  );
-  process.exit(0);
-}
+await runIfMain(import.meta.url, run, {
+  full: { bigWeek: 500_000, scorecardRows: 1_000_000 },
+  big: numberFlag('bigWeek'),
+  rows: numberFlag('scorecardRows'),
+});

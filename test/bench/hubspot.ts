@@ -7,7 +7,6 @@
  * service process.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { timerId } from '@stagekeeper/shared';
 import { loadConfig } from '@stagekeeper/sync-service/config';
@@ -19,11 +18,11 @@ import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_STAGES, chaosPlaybook } from '../chaos/playbook';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
 import {
-  isMain,
+  numberFlag,
   percentile,
   printTargets,
   round,
-  saveResult,
+  runIfMain,
   sleep,
   table,
   type BenchResult,
@@ -245,8 +244,4 @@ export async function run(opts: { transitions?: number } = {}): Promise<BenchRes
   }
 }
 
-if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { transitions: { type: 'string' } } });
-  saveResult(await run(values.transitions ? { transitions: Number(values.transitions) } : {}));
-  process.exit(0);
-}
+await runIfMain(import.meta.url, run, { transitions: numberFlag('transitions') });

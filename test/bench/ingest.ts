@@ -16,16 +16,7 @@ import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { ReconcileQueue } from '@stagekeeper/sync-service/queue/reconcile';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
-import {
-  isMain,
-  percentile,
-  printTargets,
-  round,
-  saveResult,
-  sleep,
-  table,
-  type BenchResult,
-} from './common';
+import { percentile, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
 
 const SECRET = 'bench-secret';
 const PORTAL = 24681357;
@@ -274,4 +265,4 @@ export async function run(
   }
 }
 
-if (isMain(import.meta.url)) saveResult(await run());
+await runIfMain(import.meta.url, run);

@@ -10,16 +10,7 @@ import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { TimerJobData, TimerQueue } from '@stagekeeper/sync-service/queue/timers';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { OwnRedis } from '../chaos/redis-server';
-import {
-  isMain,
-  percentile,
-  printTargets,
-  round,
-  saveResult,
-  sleep,
-  table,
-  type BenchResult,
-} from './common';
+import { percentile, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
 
 const PORTAL = '24681357';
 
@@ -190,4 +181,4 @@ export async function run(opts: { timers?: number; firing?: number } = {}): Prom
   }
 }
 
-if (isMain(import.meta.url)) saveResult(await run());
+await runIfMain(import.meta.url, run);

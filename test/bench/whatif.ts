@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { isMain, printTargets, saveResult, type BenchResult } from './common';
+import { printTargets, runIfMain, type BenchResult } from './common';
 
 const BENCH = fileURLToPath(new URL('../../shared/src/whatif/bench.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -63,4 +63,4 @@ export async function run(opts: { rows?: number } = {}): Promise<BenchResult> {
   return result;
 }
 
-if (isMain(import.meta.url)) saveResult(await run());
+await runIfMain(import.meta.url, run);
