@@ -15,7 +15,7 @@ import { QUEUE_NAMES, timerJobId } from '@stagekeeper/sync-service/queue/job-ids
 import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
-import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_STAGES, chaosPlaybook } from '../chaos/playbook';
+import { CHAOS_STAGES, chaosPlaybook } from '../chaos/playbook';
 import { deleteKeys, REDIS_URL } from '../e2e/harness';
 import {
   numberFlag,
@@ -27,9 +27,9 @@ import {
   table,
   type BenchResult,
 } from './common';
+import { moveOn, newDeals, opName, slaTaskExists } from './scene';
 
 const playbook = chaosPlaybook();
-const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
 
 async function boot(
   sandbox: Sandbox,
@@ -75,42 +75,6 @@ async function idle(stack: Stack, sandbox: Sandbox, deadline: number): Promise<b
   return true;
 }
 
-const opName = (method: string, path: string) =>
-  `${method} ${path
-    .replace(/\/\d+/g, '/{id}')
-    .replace(/^\/crm\/v\d+\/objects\//, '')
-    .replace(/^\/crm\/v\d+\//, '')}`;
-
-function createDeals(sandbox: Sandbox, n: number): string[] {
-  return Array.from({ length: n }, (_, i) => {
-    const owner = CHAOS_OWNERS[i % CHAOS_OWNERS.length]!;
-    return sandbox.portal.ui.createDeal(
-      {
-        dealname: `Bench ${i}`,
-        pipeline: CHAOS_PIPELINE,
-        dealstage: CHAOS_STAGES[0],
-        hubspot_owner_id: owner,
-      },
-      { userId: Number(owner) },
-    ).id;
-  });
-}
-
-const slaTaskExists = (sandbox: Sandbox, dealId: string, entryId: string) =>
-  sandbox.portal.associations
-    .ids('deals', dealId, 'tasks')
-    .some(
-      (t) =>
-        MARKER.exec(sandbox.portal.objects.get('tasks', t).props.get('hs_task_body') ?? '')?.[1] ===
-        `${entryId}:sla`,
-    );
-
-const entryOf = (sandbox: Sandbox, dealId: string) => {
-  const props = sandbox.portal.objects.get('deals', dealId).props;
-  const stage = props.get('dealstage')!;
-  return `${dealId}:${stage}:${Date.parse(props.get(`hs_v2_date_entered_${stage}`)!)}`;
-};
-
 /** Latency and calls for single transitions, one at a time. */
 async function single(sandbox: Sandbox, transitions: number) {
   const prefix = `skbench-tr-${randomBytes(3).toString('hex')}`;
@@ -121,7 +85,7 @@ async function single(sandbox: Sandbox, transitions: number) {
   const redis = new Redis(REDIS_URL);
   const bull = redisKeys(prefix).bullPrefix();
   try {
-    const deals = createDeals(sandbox, Math.min(transitions, 40));
+    const deals = newDeals(sandbox, Math.min(transitions, 40));
     if (!(await idle(stack, sandbox, Date.now() + 60_000))) throw new Error('setup did not settle');
     // Floor pieces, same run: one sandbox round trip through the service's own HubSpot caller.
     const caller = stack.adapter.caller.forPortal(sandbox.portalId);
@@ -143,15 +107,10 @@ async function single(sandbox: Sandbox, transitions: number) {
     const ops = new Map<string, number>();
     for (let i = 0; i < transitions; i++) {
       const dealId = deals[i % deals.length]!;
-      const from = sandbox.portal.objects.get('deals', dealId).props.get('dealstage')!;
-      const to =
-        CHAOS_STAGES[
-          (CHAOS_STAGES.indexOf(from as (typeof CHAOS_STAGES)[number]) + 1) % CHAOS_STAGES.length
-        ]!;
       const before = sandbox.portal.requests.length;
       const t0 = performance.now();
-      sandbox.portal.ui.moveDeal(dealId, to, { userId: Number(CHAOS_OWNERS[0]) });
-      const entryId = entryOf(sandbox, dealId);
+      // Every stage, the gated one included, as this bench always has.
+      const entryId = moveOn(sandbox, dealId, CHAOS_STAGES);
       const timerKey = `${bull}:${QUEUE_NAMES.timers}:${timerJobId(sandbox.portalId, timerId(entryId, 'breach'))}`;
       const until = Date.now() + 30_000;
       while (!((await redis.exists(timerKey)) && slaTaskExists(sandbox, dealId, entryId))) {

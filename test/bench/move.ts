@@ -11,7 +11,7 @@ import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { OwnRedis } from '../chaos/redis-server';
 import { percentile, sleep } from './common';
 import { commandCount } from './redis-stats';
-import { createDeals, moveOn, quiet, withPortal } from './scene';
+import { createDeals, moveOn, opName, quiet, withPortal } from './scene';
 import { pointWebhooksAt, signedGet, startServiceProc } from './service-proc';
 
 /** Progress on stderr, so a long full run shows where it is. */
@@ -39,12 +39,6 @@ export type MoveResult = {
     loopMaxMs: number;
   };
 };
-
-const opName = (method: string, path: string) =>
-  `${method} ${path
-    .replace(/\/\d+/g, '/{id}')
-    .replace(/^\/crm\/v\d+\/objects\//, '')
-    .replace(/^\/crm\/v\d+\//, '')}`;
 
 /** Reads deal cards on `readers` loops, one each `everyMs`, until `stop()`; latencies and statuses. */
 function cardReaders(url: string, sandbox: Sandbox, deals: string[], cfg: CardReads) {

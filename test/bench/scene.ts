@@ -31,10 +31,11 @@ export async function withPortal<T>(fn: (sandbox: Sandbox) => Promise<T>): Promi
 
 /** Deals made in HubSpot, each with the stage visit the service must open for it. */
 export function createDeals(sandbox: Sandbox, n: number, from = 0): Map<string, string> {
-  return new Map(makeDeals(sandbox, n, from).map((id) => [id, entryOf(sandbox, id)]));
+  return new Map(newDeals(sandbox, n, from).map((id) => [id, entryOf(sandbox, id)]));
 }
 
-function makeDeals(sandbox: Sandbox, n: number, from: number): string[] {
+/** Deals made in HubSpot in the first stage, owners taken in turn; their ids. */
+export function newDeals(sandbox: Sandbox, n: number, from = 0): string[] {
   return Array.from({ length: n }, (_, k) => {
     const i = from + k;
     const owner = CHAOS_OWNERS[i % CHAOS_OWNERS.length]!;
@@ -50,10 +51,20 @@ function makeDeals(sandbox: Sandbox, n: number, from: number): string[] {
   });
 }
 
-/** Moves a deal one stage on, as a rep does in HubSpot; returns the stage visit the service must open. */
-export function moveOn(sandbox: Sandbox, dealId: string): string {
+/** A HubSpot request as an operation: `POST deals/batch/read`, `PATCH deals/{id}`. */
+export const opName = (method: string, path: string) =>
+  `${method} ${path
+    .replace(/\/\d+/g, '/{id}')
+    .replace(/^\/crm\/v\d+\/objects\//, '')
+    .replace(/^\/crm\/v\d+\//, '')}`;
+
+/**
+ * Moves a deal one stage on, as a rep does in HubSpot; returns the stage visit the service must open. `stages` is
+ * the round the deal goes: by default the ungated ones (a gated stage would send the deal to remediation).
+ */
+export function moveOn(sandbox: Sandbox, dealId: string, stages: readonly string[] = STAGES): string {
   const from = sandbox.portal.objects.get('deals', dealId).props.get('dealstage')!;
-  const to = STAGES[(STAGES.indexOf(from as (typeof STAGES)[number]) + 1) % STAGES.length]!;
+  const to = stages[(stages.indexOf(from) + 1) % stages.length]!;
   sandbox.portal.ui.moveDeal(dealId, to, { userId: Number(CHAOS_OWNERS[0]) });
   return entryOf(sandbox, dealId);
 }
