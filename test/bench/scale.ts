@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { OwnRedis } from '../chaos/redis-server';
 import { numberFlag, printTargets, round, runIfMain, table, type BenchResult } from './common';
 import { capCpu, processCpuMs } from './cpu-cap';
-import { createDeals, moveOn, quiet, withPortal } from './scene';
+import { createDeals, moveOn, opName, quiet, withPortal } from './scene';
 import { pointWebhooksAt, startServiceProc, type ServiceProc } from './service-proc';
 
 export type ScaleOptions = { deals?: number; share?: number };
@@ -34,6 +34,8 @@ type Scaled = {
   benchCpuShare: number;
   redisCpuShare: number;
   calls: number;
+  /** Calls per HubSpot operation and their mean inputs per call: half-empty batches point at the coalescer. */
+  ops: Record<string, { calls: number; inputsPerCall: number }>;
   loadavg1m: number;
   settled: boolean;
 };
@@ -43,6 +45,18 @@ async function redisCpuMs(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+}
+
+function operations(reqs: { method: string; path: string; body: unknown }[]): Scaled['ops'] {
+  const ops: Scaled['ops'] = {};
+  for (const r of reqs) {
+    const o = (ops[opName(r.method, r.path)] ??= { calls: 0, inputsPerCall: 0 });
+    const inputs = (r.body as { inputs?: unknown[] } | null)?.inputs?.length ?? 1;
+    o.inputsPerCall = (o.inputsPerCall * o.calls + inputs) / (o.calls + 1);
+    o.calls++;
+  }
+  for (const o of Object.values(ops)) o.inputsPerCall = round(o.inputsPerCall, 1);
+  return ops;
 }
 
 const benchCpuMs = () => {
@@ -93,6 +107,7 @@ async function withWorkers(workers: number, n: number, share: number): Promise<S
             benchCpuShare: (bench1 - bench0) / span,
             redisCpuShare: (redis1 - redis0) / span,
             calls: reqs.length,
+            ops: operations(reqs),
             loadavg1m: load,
             settled,
           };
@@ -168,6 +183,8 @@ export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
       twoWebCpuShare: round(two.webCpuShare),
       twoRedisCpuShare: round(two.redisCpuShare),
       twoBenchCpuShare: round(two.benchCpuShare),
+      oneWorkerOps: JSON.stringify(one.ops),
+      twoWorkersOps: JSON.stringify(two.ops),
     },
     baseline: {
       what: `one worker process held to ${round(share * 100)} % of a core (plus the same uncapped web process), same deals, same run`,
@@ -191,6 +208,7 @@ export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
       `each worker is stopped and continued (SIGSTOP/SIGCONT, 100 ms period, windows staggered) to hold it to ${round(share * 100)} % of one core; the web process, Redis and the sandbox are not capped and their CPU is shown as a share of one core`,
     ],
   };
+  for (const s of runs) console.log(`  HubSpot operations, ${s.workers} worker(s): ${JSON.stringify(s.ops)}`);
   printTargets(result);
   return result;
 }
