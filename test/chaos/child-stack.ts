@@ -1,0 +1,44 @@
+/**
+ * A Stagekeeper stack in a child process of a test run (chaos/child.ts, bench/service-child.ts): configured from
+ * the environment the parent set, against the sandbox portal that lives in the parent and is reached over HTTP as
+ * HubSpot would be, serving HTTP and/or running workers as the child's role says. SIGTERM drains and exits like
+ * production.
+ */
+import { loadConfig } from '@stagekeeper/sync-service/config';
+import { createLogger } from '@stagekeeper/sync-service/log';
+import { closeOnSignals } from '@stagekeeper/sync-service/service';
+import { startStack, type StackOptions } from '@stagekeeper/sync-service/stack';
+import { chaosPlaybook } from './playbook';
+
+/** A variable the parent must have set; `who` names the child in the error. */
+export function requireEnv(who: string, name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${who}: ${name} is required`);
+  return v;
+}
+
+export async function startChildStack(
+  who: string,
+  role: { http: boolean; workers: boolean },
+  extra: Pick<StackOptions, 'clock' | 'engine'> = {},
+) {
+  const need = (name: string) => requireEnv(who, name);
+  const config = loadConfig({ ...process.env, SANDBOX: 'true', PORT: '0' });
+  const log = createLogger(config.logLevel);
+  const stack = await startStack({
+    ...extra,
+    config,
+    playbook: chaosPlaybook(),
+    remoteSandbox: {
+      url: need('SANDBOX_URL'),
+      portalId: need('SANDBOX_PORTAL_ID'),
+      token: need('SANDBOX_TOKEN'),
+      secret: need('SANDBOX_SECRET'),
+    },
+    ...role,
+    host: '127.0.0.1',
+    log,
+  });
+  closeOnSignals(stack, log);
+  return stack;
+}
