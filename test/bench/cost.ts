@@ -8,13 +8,12 @@
  *   queue bookkeeping), and the keyspace's MEMORY USAGE sum over the same deals.
  * Imports: service-proc.ts (service-child.ts = startStack), scene.ts (the sandbox), redis-stats.ts.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { OwnRedis } from '../chaos/redis-server';
 import { numberFlag, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
 import { commandCount, commandStats, usedMemory } from './redis-stats';
-import { createDeals, moveOn, quiet, withPortal } from './scene';
-import { pointWebhooksAt, startServiceProc, type ServiceProc } from './service-proc';
+import { withRig, withService } from './rig';
+import { createDeals, moveOn, quiet } from './scene';
+import type { ServiceProc } from './service-proc';
 
 export type CostOptions = { deals?: number; singles?: number };
 
@@ -68,150 +67,137 @@ const top = (stats: Record<string, number>, n: number) =>
 export async function run(opts: CostOptions = {}): Promise<BenchResult> {
   const N = opts.deals ?? 300;
   const K = opts.singles ?? 20;
-  const server = await OwnRedis.start({ persist: false });
-  const redis = new Redis(server.url);
-  const prefix = `skbench-cost-${randomBytes(3).toString('hex')}`;
-  try {
-    return await withPortal(async (sandbox) => {
-      sandbox.portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
-      const svc = await startServiceProc({ sandbox, prefix, redisUrl: server.url, ratePer10s: 10_000 });
-      try {
-        pointWebhooksAt(sandbox, svc.url!);
-        await sleep(2_000);
-        const m0 = await usedMemory(redis);
-        const before = await keyspace(redis);
-        // Tracked deals: made, then moved once (a finished visit in history, a running one with its timers).
-        const created = createDeals(sandbox, N);
-        const deals = [...created.keys()];
-        if (!(await quiet(sandbox, created, Date.now() + 30 * 60_000)))
-          throw new Error('setup did not settle');
-        const first = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
-        if (!(await quiet(sandbox, first, Date.now() + 30 * 60_000)))
-          throw new Error('first move did not settle');
-        // The last Redis writes (history, timers) follow the last HubSpot call.
-        await sleep(2_000);
-        const m1 = await usedMemory(redis);
-        const perDeal = (m1 - m0) / N;
-        const after = await keyspace(redis);
-        const keyBytes = after.bytes - before.bytes;
-        const keys = after.keys - before.keys;
+  return withRig('cost', (rig) =>
+    withService(rig, async (svc) => {
+      const { sandbox, redis } = rig;
+      await sleep(2_000);
+      const m0 = await usedMemory(redis);
+      const before = await keyspace(redis);
+      // Tracked deals: made, then moved once (a finished visit in history, a running one with its timers).
+      const created = createDeals(sandbox, N);
+      const deals = [...created.keys()];
+      if (!(await quiet(sandbox, created, Date.now() + 30 * 60_000))) throw new Error('setup did not settle');
+      const first = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
+      if (!(await quiet(sandbox, first, Date.now() + 30 * 60_000)))
+        throw new Error('first move did not settle');
+      // The last Redis writes (history, timers) follow the last HubSpot call.
+      await sleep(2_000);
+      const m1 = await usedMemory(redis);
+      const perDeal = (m1 - m0) / N;
+      const after = await keyspace(redis);
+      const keyBytes = after.bytes - before.bytes;
+      const keys = after.keys - before.keys;
 
-        // The idle service's own rate (BullMQ polling, markers), to take out of the windows below.
-        const idle = await measure(svc, redis, async () => {
-          await sleep(3_000);
-        });
-        // Single moves, one at a time, each waited for (its SLA task in HubSpot, then quiet).
-        const single = await measure(svc, redis, async () => {
-          for (let i = 0; i < K; i++) {
-            const id = deals[i % deals.length]!;
-            const visit = new Map([[id, moveOn(sandbox, id)]]);
-            if (!(await quiet(sandbox, visit, Date.now() + 60_000, 300)))
-              throw new Error(`single move ${i} did not settle`);
-          }
-        });
-        // Every tracked deal moved at once.
-        const bulk = await measure(svc, redis, async () => {
-          const visits = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
-          if (!(await quiet(sandbox, visits, Date.now() + 30 * 60_000)))
-            throw new Error('bulk move did not settle');
-        });
-        const s = net(single, idle, K);
-        const b = net(bulk, idle, N);
-        console.log(
-          table(
-            `Cost per transition (service process, private Redis), ${K} single moves and a ${N}-deal bulk move`,
+      // The idle service's own rate (BullMQ polling, markers), to take out of the windows below.
+      const idle = await measure(svc, redis, async () => {
+        await sleep(3_000);
+      });
+      // Single moves, one at a time, each waited for (its SLA task in HubSpot, then quiet).
+      const single = await measure(svc, redis, async () => {
+        for (let i = 0; i < K; i++) {
+          const id = deals[i % deals.length]!;
+          const visit = new Map([[id, moveOn(sandbox, id)]]);
+          if (!(await quiet(sandbox, visit, Date.now() + 60_000, 300)))
+            throw new Error(`single move ${i} did not settle`);
+        }
+      });
+      // Every tracked deal moved at once.
+      const bulk = await measure(svc, redis, async () => {
+        const visits = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
+        if (!(await quiet(sandbox, visits, Date.now() + 30 * 60_000)))
+          throw new Error('bulk move did not settle');
+      });
+      const s = net(single, idle, K);
+      const b = net(bulk, idle, N);
+      console.log(
+        table(
+          `Cost per transition (service process, private Redis), ${K} single moves and a ${N}-deal bulk move`,
+          [
+            ['what', 'CPU ms', 'Redis commands', 'raw CPU ms', 'raw commands'],
+            ['single move', s.cpuMs, s.commands, s.rawCpuMs, s.rawCommands],
+            ['bulk move', b.cpuMs, b.commands, b.rawCpuMs, b.rawCommands],
             [
-              ['what', 'CPU ms', 'Redis commands', 'raw CPU ms', 'raw commands'],
-              ['single move', s.cpuMs, s.commands, s.rawCpuMs, s.rawCommands],
-              ['bulk move', b.cpuMs, b.commands, b.rawCpuMs, b.rawCommands],
-              [
-                'idle service, per second',
-                (idle.cpuMs / idle.ms) * 1000,
-                (idle.commands / idle.ms) * 1000,
-                '',
-                '',
-              ],
+              'idle service, per second',
+              (idle.cpuMs / idle.ms) * 1000,
+              (idle.commands / idle.ms) * 1000,
+              '',
+              '',
             ],
-          ),
-        );
-        console.log(
-          table(`Redis per tracked deal (${N} deals, each moved once)`, [
-            ['what', 'bytes'],
-            ['used_memory growth / deals', perDeal],
-            ['MEMORY USAGE growth of the keyspace / deals', keyBytes / N],
-            ['keys per deal', keys / N],
-          ]),
-        );
-        const worstCpu = Math.max(s.cpuMs, b.cpuMs);
-        const worstCmds = Math.max(s.commands, b.commands);
-        const result: BenchResult = {
-          name: 'cost',
+          ],
+        ),
+      );
+      console.log(
+        table(`Redis per tracked deal (${N} deals, each moved once)`, [
+          ['what', 'bytes'],
+          ['used_memory growth / deals', perDeal],
+          ['MEMORY USAGE growth of the keyspace / deals', keyBytes / N],
+          ['keys per deal', keys / N],
+        ]),
+      );
+      const worstCpu = Math.max(s.cpuMs, b.cpuMs);
+      const worstCmds = Math.max(s.commands, b.commands);
+      const result: BenchResult = {
+        name: 'cost',
+        figures: {
+          deals: N,
+          singles: K,
+          singleCpuMsPerTransition: round(s.cpuMs),
+          singleCommandsPerTransition: round(s.commands),
+          bulkCpuMsPerTransition: round(b.cpuMs),
+          bulkCommandsPerTransition: round(b.commands),
+          singleRawCpuMs: round(s.rawCpuMs),
+          singleRawCommands: round(s.rawCommands),
+          bulkRawCpuMs: round(b.rawCpuMs),
+          bulkRawCommands: round(b.rawCommands),
+          singleCommandsByType: JSON.stringify(top(single.stats, K)),
+          bulkCommandsByType: JSON.stringify(top(bulk.stats, N)),
+          bytesPerTrackedDeal: round(perDeal),
+          keyspaceBytesPerDeal: round(keyBytes / N),
+          keysPerDeal: round(keys / N, 1),
+        },
+        baseline: {
+          what: 'the idle service over 3 s just before (its rate taken out of each window)',
           figures: {
-            deals: N,
-            singles: K,
-            singleCpuMsPerTransition: round(s.cpuMs),
-            singleCommandsPerTransition: round(s.commands),
-            bulkCpuMsPerTransition: round(b.cpuMs),
-            bulkCommandsPerTransition: round(b.commands),
-            singleRawCpuMs: round(s.rawCpuMs),
-            singleRawCommands: round(s.rawCommands),
-            bulkRawCpuMs: round(b.rawCpuMs),
-            bulkRawCommands: round(b.rawCommands),
-            singleCommandsByType: JSON.stringify(top(single.stats, K)),
-            bulkCommandsByType: JSON.stringify(top(bulk.stats, N)),
-            bytesPerTrackedDeal: round(perDeal),
-            keyspaceBytesPerDeal: round(keyBytes / N),
-            keysPerDeal: round(keys / N, 1),
+            idleCpuMsPerSecond: round((idle.cpuMs / idle.ms) * 1000),
+            idleCommandsPerSecond: round((idle.commands / idle.ms) * 1000),
           },
-          baseline: {
-            what: 'the idle service over 3 s just before (its rate taken out of each window)',
-            figures: {
-              idleCpuMsPerSecond: round((idle.cpuMs / idle.ms) * 1000),
-              idleCommandsPerSecond: round((idle.commands / idle.ms) * 1000),
-            },
+        },
+        ratio: {
+          what: 'single-move CPU per transition / bulk CPU per transition',
+          value: round(s.cpuMs / b.cpuMs),
+        },
+        targets: [
+          {
+            name: 'service CPU per transition (worse of single and bulk)',
+            target: '<= 1.5 ms',
+            value: round(worstCpu),
+            unit: 'ms',
+            met: worstCpu <= 1.5,
           },
-          ratio: {
-            what: 'single-move CPU per transition / bulk CPU per transition',
-            value: round(s.cpuMs / b.cpuMs),
+          {
+            name: 'Redis commands per transition (worse of single and bulk)',
+            target: '<= 60',
+            value: round(worstCmds),
+            unit: 'commands',
+            met: worstCmds <= 60,
           },
-          targets: [
-            {
-              name: 'service CPU per transition (worse of single and bulk)',
-              target: '<= 1.5 ms',
-              value: round(worstCpu),
-              unit: 'ms',
-              met: worstCpu <= 1.5,
-            },
-            {
-              name: 'Redis commands per transition (worse of single and bulk)',
-              target: '<= 60',
-              value: round(worstCmds),
-              unit: 'commands',
-              met: worstCmds <= 60,
-            },
-            {
-              name: 'Redis bytes per tracked deal',
-              target: '<= 2048 bytes',
-              value: round(perDeal),
-              unit: 'bytes',
-              met: perDeal <= 2048,
-            },
-          ],
-          notes: [
-            `${N} tracked deals${N < 10_000 ? ' (scaled; BENCH_COST_DEALS sets it)' : ''}; the webhook intake and the reconcile are both in the service process, so the CPU covers a transition from webhook to HubSpot write-back`,
-            'used_memory growth includes allocator overhead and BullMQ bookkeeping (completed-job retention, zset shares); the keyspace sum does not',
-          ],
-        };
-        printTargets(result);
-        return result;
-      } finally {
-        await svc.stop();
-      }
-    });
-  } finally {
-    redis.disconnect();
-    await server.close();
-  }
+          {
+            name: 'Redis bytes per tracked deal',
+            target: '<= 2048 bytes',
+            value: round(perDeal),
+            unit: 'bytes',
+            met: perDeal <= 2048,
+          },
+        ],
+        notes: [
+          `${N} tracked deals${N < 10_000 ? ' (scaled; BENCH_COST_DEALS sets it)' : ''}; the webhook intake and the reconcile are both in the service process, so the CPU covers a transition from webhook to HubSpot write-back`,
+          'used_memory growth includes allocator overhead and BullMQ bookkeeping (completed-job retention, zset shares); the keyspace sum does not',
+        ],
+      };
+      printTargets(result);
+      return result;
+    }),
+  );
 }
 
 await runIfMain(import.meta.url, run, { deals: numberFlag('deals'), singles: numberFlag('singles') });

@@ -10,13 +10,11 @@
  * the reads go through the HTTP API and need no change.
  * Imports: service-proc.ts (service-child.ts = startStack), scene.ts (the sandbox), HistoryStore, redisKeys.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { latestCompleteWeek, weekRange, type HistoryRow } from '@stagekeeper/shared';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { HistoryStore } from '@stagekeeper/sync-service/state/history-store';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
-import { OwnRedis } from '../chaos/redis-server';
 import { CHAOS_PIPELINE, chaosPlaybook } from '../chaos/playbook';
 import {
   numberFlag,
@@ -28,8 +26,9 @@ import {
   table,
   type BenchResult,
 } from './common';
-import { createDeals, quiet, STAGES, withPortal } from './scene';
-import { pointWebhooksAt, signedGet, startServiceProc } from './service-proc';
+import { withRig, withService } from './rig';
+import { createDeals, quiet, STAGES } from './scene';
+import { signedGet } from './service-proc';
 
 export type HistoryOptions = { smallWeek?: number; bigWeek?: number; scorecardRows?: number; reads?: number };
 
@@ -105,146 +104,133 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
   const big = opts.bigWeek ?? 50_000;
   const scorecardRows = opts.scorecardRows ?? 100_000;
   const reads = opts.reads ?? 30;
-  const server = await OwnRedis.start({ persist: false });
-  const redis = new Redis(server.url);
-  const prefix = `skbench-history-${randomBytes(3).toString('hex')}`;
-  const store = new HistoryStore(redis, redisKeys(prefix), createLogger('silent'));
-  try {
-    return await withPortal(async (sandbox) => {
-      sandbox.portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
-      const svc = await startServiceProc({ sandbox, prefix, redisUrl: server.url, ratePer10s: 10_000 });
-      try {
-        pointWebhooksAt(sandbox, svc.url!);
-        const tracked = createDeals(sandbox, 1);
-        if (!(await quiet(sandbox, tracked, Date.now() + 60_000)))
-          throw new Error('the deal was not tracked');
-        const dealId = [...tracked.keys()][0]!;
-        const now = Date.now();
-        // The current UTC week (the store's bucket): from its Monday, or the last 3 days if that is later.
-        const day = Math.floor(now / DAY_MS);
-        const monday = (day - ((day + 3) % 7)) * DAY_MS;
-        const from = Math.max(monday, now - 3 * DAY_MS);
-        // The deal's own visits: five finished ones this week.
-        await store.append(
-          sandbox.portalId,
-          Array.from({ length: 5 }, (_, i) => visit(dealId, now - (i + 1) * 60_000)),
-        );
-        const cardReads = async () => {
-          const ms: number[] = [];
-          for (let i = 0; i < reads; i++) {
-            const t0 = performance.now();
-            const r = await signedGet(svc.url!, sandbox.secret, sandbox.portalId, `/api/card/deal/${dealId}`);
-            if (r.status !== 200) throw new Error(`card read answered ${r.status}`);
-            ms.push(performance.now() - t0);
-          }
-          return ms;
-        };
-        await fill(store, sandbox.portalId, small, from, now - 1_000, 9_000_000_000);
-        // Warm-up (JIT, sockets) twice over, so the first measured size is not the colder one.
-        await cardReads();
-        await cardReads();
-        const atSmall = await cardReads();
-        await fill(store, sandbox.portalId, big - small, from, now - 1_000, 9_100_000_000);
-        const atBig = await cardReads();
+  return withRig('history', (rig) =>
+    withService(rig, async (svc) => {
+      const { sandbox, redis, redisUrl } = rig;
+      const store = new HistoryStore(redis, redisKeys(rig.prefix), createLogger('silent'));
+      const tracked = createDeals(sandbox, 1);
+      if (!(await quiet(sandbox, tracked, Date.now() + 60_000))) throw new Error('the deal was not tracked');
+      const dealId = [...tracked.keys()][0]!;
+      const now = Date.now();
+      // The current UTC week (the store's bucket): from its Monday, or the last 3 days if that is later.
+      const day = Math.floor(now / DAY_MS);
+      const monday = (day - ((day + 3) % 7)) * DAY_MS;
+      const from = Math.max(monday, now - 3 * DAY_MS);
+      // The deal's own visits: five finished ones this week.
+      await store.append(
+        sandbox.portalId,
+        Array.from({ length: 5 }, (_, i) => visit(dealId, now - (i + 1) * 60_000)),
+      );
+      const cardReads = async () => {
+        const ms: number[] = [];
+        for (let i = 0; i < reads; i++) {
+          const t0 = performance.now();
+          const r = await signedGet(svc.url!, sandbox.secret, sandbox.portalId, `/api/card/deal/${dealId}`);
+          if (r.status !== 200) throw new Error(`card read answered ${r.status}`);
+          ms.push(performance.now() - t0);
+        }
+        return ms;
+      };
+      await fill(store, sandbox.portalId, small, from, now - 1_000, 9_000_000_000);
+      // Warm-up (JIT, sockets) twice over, so the first measured size is not the colder one.
+      await cardReads();
+      await cardReads();
+      const atSmall = await cardReads();
+      await fill(store, sandbox.portalId, big - small, from, now - 1_000, 9_100_000_000);
+      const atBig = await cardReads();
 
-        // The scorecard's week: the latest complete local week of the playbook's zone, as the page defaults to.
-        const zone = chaosPlaybook().calendars[0]!.timeZone;
-        const week = weekRange(latestCompleteWeek(now, zone), zone);
-        await fill(store, sandbox.portalId, scorecardRows, week.start, week.end, 8_000_000_000);
-        const idlePing = pinger(server.url);
-        await sleep(1_000);
-        const idleRtts = await idlePing.stop();
-        const busyPing = pinger(server.url);
-        const t0 = performance.now();
-        const card = await signedGet(svc.url!, sandbox.secret, sandbox.portalId, '/api/scorecard');
-        const scorecardMs = performance.now() - t0;
-        const busyRtts = await busyPing.stop();
-        const body = card.body as { byStage?: unknown[] };
-        if (card.status !== 200 || !Array.isArray(body.byStage) || body.byStage.length === 0)
-          throw new Error(`scorecard answered ${card.status} without stages: the rows were not read`);
+      // The scorecard's week: the latest complete local week of the playbook's zone, as the page defaults to.
+      const zone = chaosPlaybook().calendars[0]!.timeZone;
+      const week = weekRange(latestCompleteWeek(now, zone), zone);
+      await fill(store, sandbox.portalId, scorecardRows, week.start, week.end, 8_000_000_000);
+      const idlePing = pinger(redisUrl);
+      await sleep(1_000);
+      const idleRtts = await idlePing.stop();
+      const busyPing = pinger(redisUrl);
+      const t0 = performance.now();
+      const card = await signedGet(svc.url!, sandbox.secret, sandbox.portalId, '/api/scorecard');
+      const scorecardMs = performance.now() - t0;
+      const busyRtts = await busyPing.stop();
+      const body = card.body as { byStage?: unknown[] };
+      if (card.status !== 200 || !Array.isArray(body.byStage) || body.byStage.length === 0)
+        throw new Error(`scorecard answered ${card.status} without stages: the rows were not read`);
 
-        const s50 = percentile(atSmall, 50);
-        const b50 = percentile(atBig, 50);
-        const ratio = b50 / s50;
-        const pingMax = Math.max(...busyRtts);
-        console.log(
-          table('Card read (signed GET /api/card/deal/:id) by size of the current week', [
-            ['visits this week', 'reads', 'p50 ms', 'p99 ms'],
-            [small, atSmall.length, s50, percentile(atSmall, 99)],
-            [big, atBig.length, b50, percentile(atBig, 99)],
-          ]),
-        );
-        console.log(
-          table(
-            `Scorecard over ${scorecardRows.toLocaleString('en-US')} visits from Redis (GET /api/scorecard)`,
-            [
-              ['what', 'ms'],
-              ['request to result', scorecardMs],
-              ['other client PING max meanwhile', pingMax],
-              ['other client PING max, idle Redis (baseline)', Math.max(...idleRtts)],
-            ],
-          ),
-        );
-        const result: BenchResult = {
-          name: 'history',
-          figures: {
-            smallWeekVisits: small,
-            bigWeekVisits: big,
-            cardP50MsSmallWeek: round(s50),
-            cardP99MsSmallWeek: round(percentile(atSmall, 99)),
-            cardP50MsBigWeek: round(b50),
-            cardP99MsBigWeek: round(percentile(atBig, 99)),
-            scorecardRows,
-            scorecardMs: round(scorecardMs),
-            pingMaxMsDuringScorecard: round(pingMax),
-            pingP99MsDuringScorecard: round(percentile(busyRtts, 99)),
-          },
-          baseline: {
-            what: `the card read at ${small} visits a week; PINGs on the idle Redis (same run)`,
-            figures: { cardP50MsSmallWeek: round(s50), idlePingMaxMs: round(Math.max(...idleRtts)) },
-          },
-          ratio: { what: `card p50 at ${big} / at ${small} visits a week`, value: round(ratio) },
-          targets: [
-            {
-              name: 'card history read independent of week size (p50 ratio)',
-              target: '<= 1.5x',
-              value: round(ratio),
-              unit: 'x',
-              met: ratio <= 1.5,
-            },
-            {
-              name: `scorecard over ${scorecardRows.toLocaleString('en-US')} rows from Redis`,
-              target: '< 2000 ms',
-              value: round(scorecardMs),
-              unit: 'ms',
-              met: scorecardMs < 2_000,
-            },
-            {
-              name: 'worst wait of another Redis client during the scorecard',
-              target: '<= 50 ms',
-              value: round(pingMax),
-              unit: 'ms',
-              met: pingMax <= 50,
-              note: 'the 50 ms bound is the bench\'s proposal; the issue says "without stalling other clients"',
-            },
+      const s50 = percentile(atSmall, 50);
+      const b50 = percentile(atBig, 50);
+      const ratio = b50 / s50;
+      const pingMax = Math.max(...busyRtts);
+      console.log(
+        table('Card read (signed GET /api/card/deal/:id) by size of the current week', [
+          ['visits this week', 'reads', 'p50 ms', 'p99 ms'],
+          [small, atSmall.length, s50, percentile(atSmall, 99)],
+          [big, atBig.length, b50, percentile(atBig, 99)],
+        ]),
+      );
+      console.log(
+        table(
+          `Scorecard over ${scorecardRows.toLocaleString('en-US')} visits from Redis (GET /api/scorecard)`,
+          [
+            ['what', 'ms'],
+            ['request to result', scorecardMs],
+            ['other client PING max meanwhile', pingMax],
+            ['other client PING max, idle Redis (baseline)', Math.max(...idleRtts)],
           ],
-          notes: [
-            big < 500_000 || scorecardRows < 1_000_000
-              ? `scaled (${big.toLocaleString('en-US')} visits a week, ${scorecardRows.toLocaleString('en-US')} scorecard rows); the issue asks for 500,000 and 1,000,000: --full`
-              : 'full sizes',
-            'the card read includes its live HubSpot snapshot (sandbox, same at both sizes): the ratio isolates the history part',
-          ],
-        };
-        printTargets(result);
-        return result;
-      } finally {
-        await svc.stop();
-      }
-    });
-  } finally {
-    redis.disconnect();
-    await server.close();
-  }
+        ),
+      );
+      const result: BenchResult = {
+        name: 'history',
+        figures: {
+          smallWeekVisits: small,
+          bigWeekVisits: big,
+          cardP50MsSmallWeek: round(s50),
+          cardP99MsSmallWeek: round(percentile(atSmall, 99)),
+          cardP50MsBigWeek: round(b50),
+          cardP99MsBigWeek: round(percentile(atBig, 99)),
+          scorecardRows,
+          scorecardMs: round(scorecardMs),
+          pingMaxMsDuringScorecard: round(pingMax),
+          pingP99MsDuringScorecard: round(percentile(busyRtts, 99)),
+        },
+        baseline: {
+          what: `the card read at ${small} visits a week; PINGs on the idle Redis (same run)`,
+          figures: { cardP50MsSmallWeek: round(s50), idlePingMaxMs: round(Math.max(...idleRtts)) },
+        },
+        ratio: { what: `card p50 at ${big} / at ${small} visits a week`, value: round(ratio) },
+        targets: [
+          {
+            name: 'card history read independent of week size (p50 ratio)',
+            target: '<= 1.5x',
+            value: round(ratio),
+            unit: 'x',
+            met: ratio <= 1.5,
+          },
+          {
+            name: `scorecard over ${scorecardRows.toLocaleString('en-US')} rows from Redis`,
+            target: '< 2000 ms',
+            value: round(scorecardMs),
+            unit: 'ms',
+            met: scorecardMs < 2_000,
+          },
+          {
+            name: 'worst wait of another Redis client during the scorecard',
+            target: '<= 50 ms',
+            value: round(pingMax),
+            unit: 'ms',
+            met: pingMax <= 50,
+            note: 'the 50 ms bound is the bench\'s proposal; the issue says "without stalling other clients"',
+          },
+        ],
+        notes: [
+          big < 500_000 || scorecardRows < 1_000_000
+            ? `scaled (${big.toLocaleString('en-US')} visits a week, ${scorecardRows.toLocaleString('en-US')} scorecard rows); the issue asks for 500,000 and 1,000,000: --full`
+            : 'full sizes',
+          'the card read includes its live HubSpot snapshot (sandbox, same at both sizes): the ratio isolates the history part',
+        ],
+      };
+      printTargets(result);
+      return result;
+    }),
+  );
 }
 
 await runIfMain(import.meta.url, run, {
