@@ -36,6 +36,17 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
+/**
+ * Time a process's main thread (its event loop: the JS work) ran on a CPU and time it was ready to run but waited
+ * for one, ms, from /proc/<pid>/schedstat. On a loaded machine a process that used little CPU may still have
+ * wanted it all the time: run + wait is what its event loop asked for, and near its cap means it was CPU-bound.
+ * (Summed over all threads the waits of the libuv and GC threads would overlap and exceed the wall time.)
+ */
+export function processSchedMs(pid: number): { runMs: number; waitMs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { runMs: run! / 1e6, waitMs: wait! / 1e6 };
+}
+
 export async function capCpu(pids: number[], share: number, periodMs = 100): Promise<CpuCap> {
   if (!(share > 0 && share < 1)) throw new Error(`cpu cap: share must be in (0, 1), got ${share}`);
   const limiter = spawn(process.execPath, ['--import', 'tsx', SELF], {
