@@ -137,7 +137,7 @@ async function withWorkers(workers: number, n: number, share: number): Promise<S
 }
 
 export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
-  const n = opts.deals ?? 2_000;
+  const n = opts.deals ?? 2_500;
   const share = opts.share ?? 0.35;
   const one = await withWorkers(1, n, share);
   const two = await withWorkers(2, n, share);
