@@ -7,22 +7,21 @@
  * process takes the webhooks, and W capped worker processes (W = 1, then 2, each in a fresh portal and
  * redis-server) move N tracked deals at once. Throughput = deals / (first move to the service's last HubSpot call).
  * Setup (creating and tracking the deals) runs uncapped: only the move is measured.
- * Imports: service-proc.ts (service-child.ts = startStack with http/workers split), scene.ts (the sandbox).
+ * Imports: rig.ts (private Redis, portal), service-proc.ts (service-child.ts = startStack with http/workers split),
+ * cpu-cap.ts (the cap, CPU from /proc), scene.ts (deals and moves).
  */
-import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
-import { OwnRedis } from '../chaos/redis-server';
 import { numberFlag, printTargets, round, runIfMain, table, type BenchResult } from './common';
 import { capCpu, processCpuMs, processSchedMs } from './cpu-cap';
-import { createDeals, moveOn, opName, quiet, withPortal } from './scene';
+import { UNBOUND_PER_10S, withRig } from './rig';
+import { createDeals, moveOn, opName, quiet } from './scene';
 import { pointWebhooksAt, startServiceProc, type ServiceProc } from './service-proc';
 
 export type ScaleOptions = { deals?: number; share?: number };
 
 /** A worker counts as CPU-bound when it used at least this part of its cap. */
 const BOUND = 0.85;
-const RATE_PER_10S = 10_000;
 
 type Scaled = {
   workers: number;
@@ -69,71 +68,61 @@ const benchCpuMs = () => {
 };
 
 async function withWorkers(workers: number, n: number, share: number): Promise<Scaled> {
-  const server = await OwnRedis.start({ persist: false });
-  const redis = new Redis(server.url);
-  const prefix = `skbench-scale-${randomBytes(3).toString('hex')}`;
-  try {
-    return await withPortal(async (sandbox) => {
-      sandbox.portal.setRateLimit({ max: RATE_PER_10S, windowMs: 10_000 });
-      const common = { sandbox, prefix, redisUrl: server.url, ratePer10s: RATE_PER_10S };
-      const procs: ServiceProc[] = [];
+  return withRig('scale', async ({ sandbox, redis, redisUrl, prefix }) => {
+    const common = { sandbox, prefix, redisUrl, ratePer10s: UNBOUND_PER_10S };
+    const procs: ServiceProc[] = [];
+    try {
+      // The web process provisions first; the workers then find the portal set up.
+      const web = await startServiceProc({ ...common, role: 'web' });
+      procs.push(web);
+      for (let i = 0; i < workers; i++) procs.push(await startServiceProc({ ...common, role: 'worker' }));
+      pointWebhooksAt(sandbox, web.url!);
+      const created = createDeals(sandbox, n);
+      if (!(await quiet(sandbox, created, Date.now() + 30 * 60_000))) throw new Error('setup did not settle');
+      const workerPids = procs.slice(1).map((p) => p.pid);
+      // share 1: no cap (to see what the cap itself costs).
+      const cap = share < 1 ? await capCpu(workerPids, share) : { release: async () => {} };
       try {
-        // The web process provisions first; the workers then find the portal set up.
-        const web = await startServiceProc({ ...common, role: 'web' });
-        procs.push(web);
-        for (let i = 0; i < workers; i++) procs.push(await startServiceProc({ ...common, role: 'worker' }));
-        pointWebhooksAt(sandbox, web.url!);
-        const created = createDeals(sandbox, n);
-        if (!(await quiet(sandbox, created, Date.now() + 30 * 60_000)))
-          throw new Error('setup did not settle');
-        const workerPids = procs.slice(1).map((p) => p.pid);
-        // share 1: no cap (to see what the cap itself costs).
-        const cap = share < 1 ? await capCpu(workerPids, share) : { release: async () => {} };
-        try {
-          const load = loadavg()[0]!;
-          const cpu0 = workerPids.map(processCpuMs);
-          const sched0 = [...workerPids, process.pid].map(processSchedMs);
-          const [web0, bench0, redis0] = [processCpuMs(web.pid), benchCpuMs(), await redisCpuMs(redis)];
-          const before = sandbox.portal.requests.length;
-          const t0 = Date.now();
-          const visits = new Map([...created.keys()].map((id) => [id, moveOn(sandbox, id)]));
-          const settled = await quiet(sandbox, visits, t0 + 30 * 60_000);
-          const reqs = sandbox.portal.requests.slice(before);
-          const ms = (reqs.length ? reqs[reqs.length - 1]!.at : Date.now()) - t0;
-          // CPU and waits over the whole wait (quiet adds ~1 s after the last call), all against that span.
-          const span = Date.now() - t0;
-          const cpu1 = workerPids.map(processCpuMs);
-          const sched1 = [...workerPids, process.pid].map(processSchedMs);
-          const wantedShares = sched1.map(
-            (s, i) => (s.runMs + s.waitMs - sched0[i]!.runMs - sched0[i]!.waitMs) / span,
-          );
-          const [web1, bench1, redis1] = [processCpuMs(web.pid), benchCpuMs(), await redisCpuMs(redis)];
-          return {
-            workers,
-            seconds: ms / 1000,
-            dealsPerSecond: n / (ms / 1000),
-            workerCpuShare: cpu1.map((c, i) => (c - cpu0[i]!) / span),
-            workerWantedShare: wantedShares.slice(0, -1),
-            benchWantedShare: wantedShares.at(-1)!,
-            webCpuShare: (web1 - web0) / span,
-            benchCpuShare: (bench1 - bench0) / span,
-            redisCpuShare: (redis1 - redis0) / span,
-            calls: reqs.length,
-            ops: operations(reqs),
-            loadavg1m: load,
-            settled,
-          };
-        } finally {
-          await cap.release();
-        }
+        const load = loadavg()[0]!;
+        const cpu0 = workerPids.map(processCpuMs);
+        const sched0 = [...workerPids, process.pid].map(processSchedMs);
+        const [web0, bench0, redis0] = [processCpuMs(web.pid), benchCpuMs(), await redisCpuMs(redis)];
+        const before = sandbox.portal.requests.length;
+        const t0 = Date.now();
+        const visits = new Map([...created.keys()].map((id) => [id, moveOn(sandbox, id)]));
+        const settled = await quiet(sandbox, visits, t0 + 30 * 60_000);
+        const reqs = sandbox.portal.requests.slice(before);
+        const ms = (reqs.length ? reqs[reqs.length - 1]!.at : Date.now()) - t0;
+        // CPU and waits over the whole wait (quiet adds ~1 s after the last call), all against that span.
+        const span = Date.now() - t0;
+        const cpu1 = workerPids.map(processCpuMs);
+        const sched1 = [...workerPids, process.pid].map(processSchedMs);
+        const wantedShares = sched1.map(
+          (s, i) => (s.runMs + s.waitMs - sched0[i]!.runMs - sched0[i]!.waitMs) / span,
+        );
+        const [web1, bench1, redis1] = [processCpuMs(web.pid), benchCpuMs(), await redisCpuMs(redis)];
+        return {
+          workers,
+          seconds: ms / 1000,
+          dealsPerSecond: n / (ms / 1000),
+          workerCpuShare: cpu1.map((c, i) => (c - cpu0[i]!) / span),
+          workerWantedShare: wantedShares.slice(0, -1),
+          benchWantedShare: wantedShares.at(-1)!,
+          webCpuShare: (web1 - web0) / span,
+          benchCpuShare: (bench1 - bench0) / span,
+          redisCpuShare: (redis1 - redis0) / span,
+          calls: reqs.length,
+          ops: operations(reqs),
+          loadavg1m: load,
+          settled,
+        };
       } finally {
-        await Promise.all(procs.map((p) => p.stop()));
+        await cap.release();
       }
-    });
-  } finally {
-    redis.disconnect();
-    await server.close();
-  }
+    } finally {
+      await Promise.all(procs.map((p) => p.stop()));
+    }
+  });
 }
 
 export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
@@ -223,7 +212,7 @@ export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
     ],
     notes: [
       `${n.toLocaleString('en-US')} deals${n < 5_000 ? ' (scaled; BENCH_SCALE_DEALS sets it)' : ''}; the move of the two-process run lasted ${round(two.seconds)} s${two.seconds < 10 ? ' (under 10 s: too short to trust, raise the deals)' : ''}`,
-      `HubSpot's rate limit set to ${RATE_PER_10S.toLocaleString('en-US')} per 10 s in the sandbox and the service, so it does not bind (${one.calls} and ${two.calls} calls)`,
+      `HubSpot's rate limit set to ${UNBOUND_PER_10S.toLocaleString('en-US')} per 10 s in the sandbox and the service, so it does not bind (${one.calls} and ${two.calls} calls)`,
       `each worker is stopped and continued (SIGSTOP/SIGCONT, 100 ms period, windows staggered) to hold it to ${round(share * 100)} % of one core; the web process, Redis and the sandbox are not capped and their CPU is shown as a share of one core`,
     ],
   };
