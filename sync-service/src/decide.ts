@@ -49,7 +49,7 @@ export type DecideDeps = {
   playbooks: PlaybookSource;
   states: DealStateStore;
   history: HistoryStore;
-  timers: Pick<TimerQueue, 'schedule' | 'cancel'>;
+  timers: Pick<TimerQueue, 'apply'>;
   log: Logger;
   clock?: () => number;
   /** Re-decisions allowed when another worker saved the same deal in between. */
