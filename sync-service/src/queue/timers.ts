@@ -77,6 +77,14 @@ export type StoredTimerJob = z.input<typeof TimerJobData>;
 type ScheduleTimer = Extract<Command, { type: 'scheduleTimer' }>;
 export type TimerCommand = Extract<Command, { type: 'scheduleTimer' | 'cancelTimer' }>;
 
+/**
+ * Finished timer jobs: completed ones dropped, the last 10,000 failed kept for inspection (a count, no age).
+ * Given to the worker rather than to each job: job options are stored in every pending job's hash (~50 bytes
+ * each, the difference between the 112- and 160-byte allocation of its opts), while BullMQ falls back to the
+ * worker's for a job that has none. Jobs armed before this carry their own, which are the same.
+ */
+export const TIMER_RETENTION = { removeOnComplete: { count: 0 }, removeOnFail: { count: 10_000 } };
+
 /** Which of KEYS exist (1) or not (0), in one round trip. */
 const existingKeys = luaScript(`
 local out = {}
@@ -99,14 +107,8 @@ export class TimerQueue {
     this.queue = new Queue<StoredTimerJob>(QUEUE_NAMES.timers, {
       connection,
       prefix: bullPrefix,
-      defaultJobOptions: {
-        attempts: 10,
-        backoff: { type: 'exponential', delay: 2_000 },
-        removeOnComplete: true,
-        // Keep the last 10,000 failed timers for inspection (a count, no age: `{age, count}` cost 23 more bytes
-        // in every pending job's opts, which then no longer fit the 160-byte allocation).
-        removeOnFail: 10_000,
-      },
+      // What to keep of finished jobs is the worker's (TIMER_RETENTION): it would be stored in every pending job.
+      defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 2_000 } },
     });
   }
 
@@ -236,5 +238,6 @@ export function startTimerWorker(deps: DecideDeps, w: WorkerConnection): Worker 
     TimerJobData,
     (data) => fireTimer(deps, data.portalId, data.dealId, data.firing),
     w,
+    TIMER_RETENTION,
   );
 }

@@ -43,7 +43,9 @@ const DICTIONARY_V1 = Buffer.from(
 
 /** The stored bytes of a state (already validated by the caller). */
 export function encodeDealState(json: string): Buffer {
-  const body = deflateRawSync(json, { dictionary: DICTIONARY_V1 });
+  // A 4 KB window holds the dictionary and a state; zlib's default 32 KB one costs ~20 µs more per save to set up.
+  // (Inflating uses the default window, which reads any smaller one.)
+  const body = deflateRawSync(json, { dictionary: DICTIONARY_V1, windowBits: 12, memLevel: 5 });
   return Buffer.concat([Buffer.of(DEFLATE_V1), body]);
 }
 
