@@ -12,8 +12,9 @@ const REP = '52841907';
  * Issue #18 asks for at most 60 Redis commands per transition. Counted here: every command a client sends on
  * this test's keys (a script call counts once; what a script runs inside Redis is reported, not bounded, since
  * BullMQ's job lifecycle alone runs about a hundred). Before the timer commands were batched one transition sent
- * ~74 (48 script calls, 24 of them timer-job removals over four ids per timer); now ~50. The bound leaves room
- * for a worker's extra empty poll, not for a per-id removal to come back (that alone would add 12+).
+ * 82 (31 on timer jobs: BullMQ's remove script for four ids per timer, two of them legacy shapes); now ~45 plus
+ * ~6 paced by the clock. The bound leaves room for an extra empty poll of a worker, not for per-id removals to
+ * come back (12+ on their own).
  */
 const MAX_COMMANDS = 60;
 const MAX_TIMER_COMMANDS = 10;
@@ -87,23 +88,22 @@ describe('Redis commands per transition', () => {
     mon.stop();
 
     expect(e.props(id).dealstage).toBe(S.contactAttempted);
-    const sent = mon.seen.filter((c) => c.source !== 'lua' && c.source !== waiterAddr);
+    const all = mon.seen.filter((c) => c.source !== 'lua' && c.source !== waiterAddr);
+    // Paced by the clock, not by the transition: a worker's blocking wait for work (BZPOPMIN, again after its
+    // timeout) and the data-loss guard's marker check every 2 s. Counted apart, so a slow run cannot fail the bound.
+    const timed = (c: Seen) =>
+      c.args[0]!.toLowerCase() === 'bzpopmin' ||
+      (c.args[0]!.toLowerCase() === 'get' && c.args[1] === keys.seeded());
+    const sent = all.filter((c) => !timed(c));
     const timerCommands = sent.filter((c) => c.args.some((a) => a.startsWith(`${bull}:timers:t`)));
     const inner = mon.seen.filter((c) => c.source === 'lua').length;
     console.log(
-      `one transition: ${sent.length} commands sent (${timerCommands.length} on timer jobs), ${inner} run inside scripts`,
+      `one transition: ${sent.length} commands sent (${timerCommands.length} on timer jobs) and ${all.length - sent.length} ` +
+        `paced by the clock; ${inner} run inside scripts`,
     );
-    if (process.env.SHOW)
-      for (const c of sent)
-        console.log(
-          c.args
-            .slice(0, 3)
-            .map((a) => a.replace(e.prefix, ''))
-            .join(' ')
-            .slice(0, 100),
-        );
     expect(timerCommands.length).toBeGreaterThan(0);
     expect(timerCommands.length).toBeLessThanOrEqual(MAX_TIMER_COMMANDS);
-    expect(sent.length).toBeLessThanOrEqual(MAX_COMMANDS);
+    const listing = sent.map((c) => c.args.slice(0, 2).join(' ').replace(e.prefix, '')).join('\n');
+    expect(sent.length, listing).toBeLessThanOrEqual(MAX_COMMANDS);
   });
 });
