@@ -79,6 +79,7 @@ export function createSettle(deps: SettleDeps) {
   /** Cancels timers scheduled by lost attempts unless the saved decision keeps them. */
   async function cancelOrphanTimers(
     portalId: string,
+    dealId: string,
     scheduled: Set<string>,
     saved: EngineResult,
   ): Promise<void> {
@@ -90,7 +91,7 @@ export function createSettle(deps: SettleDeps) {
     if (orphans.length > 0)
       await deps.timers?.apply(
         portalId,
-        saved.state?.dealId ?? '',
+        dealId,
         orphans.map((timerId) => ({ type: 'cancelTimer', timerId })),
       );
   }
@@ -112,7 +113,7 @@ export function createSettle(deps: SettleDeps) {
         steps.nothingToSave(loaded, result) ||
         (await deps.states.save(portalId, dealId, loaded.version, result.state))
       ) {
-        await cancelOrphanTimers(portalId, orphanTimers, result);
+        await cancelOrphanTimers(portalId, dealId, orphanTimers, result);
         // Only the saved decision's picks move the cursor, so a retried decision does not skip a member.
         const picked = result.commands.flatMap((c) => (c.type === 'advanceRoundRobin' ? [c.role] : []));
         if (picked.length > 0) await deps.roundRobin?.advance(portalId, picked);

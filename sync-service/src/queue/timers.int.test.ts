@@ -195,6 +195,29 @@ describe('timer queue', () => {
     expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
   });
 
+  it("one decision's timer commands: the last per timer id wins, others are untouched", async () => {
+    const warning = `${ENTRY}:warning`;
+    const breach = `${ENTRY}:breach`;
+    const later = Date.now() + 120_000;
+    await timers.apply('7', '900', [
+      timer('warning', Date.now() + 60_000),
+      timer('breach', Date.now() + 60_000),
+    ]);
+    const ids = await timers.apply('7', '900', [
+      { type: 'cancelTimer', timerId: warning },
+      timer('warning', later),
+      timer('escalation', later, 0),
+      { type: 'cancelTimer', timerId: `${ENTRY}:level:0` },
+    ]);
+    expect(ids).toEqual([timerJobId('7', warning)]);
+    expect((await timers.pending('7', warning))?.data).toMatchObject({ fireAt: later });
+    expect(await timers.pending('7', breach)).toBeDefined();
+    expect(await timers.pending('7', `${ENTRY}:level:0`)).toBeUndefined();
+    expect((await timers.queue.getJobs(['delayed'])).map((j) => j.id).sort()).toEqual(
+      [timerJobId('7', warning), timerJobId('7', breach)].sort(),
+    );
+  });
+
   it('stores what it cannot derive from the timer id, and parses both shapes to the same data', () => {
     const cases: TimerJobData[] = [
       {
