@@ -49,7 +49,7 @@ export type DecideDeps = {
   playbooks: PlaybookSource;
   states: DealStateStore;
   history: HistoryStore;
-  timers: Pick<TimerQueue, 'schedule' | 'cancel'>;
+  timers: Pick<TimerQueue, 'apply'>;
   log: Logger;
   clock?: () => number;
   /** Re-decisions allowed when another worker saved the same deal in between. */
@@ -202,11 +202,12 @@ export function createDecider(deps: DecideDeps) {
   async function settleLocked(...args: Parameters<typeof settleDeal>): ReturnType<typeof settleDeal> {
     if (!deps.lock) return settleDeal(...args);
     const [portalId, playbook, dealId, first, decide, log] = args;
-    return deps.lock.withLock(portalId, dealId, async () => {
+    return deps.lock.withLock(portalId, dealId, async (version) => {
       // Another job may have decided the deal while this one waited (it saves before it lets go): then start from
-      // what is there now. Otherwise the reads made before the lock stand, and no HubSpot read is repeated.
+      // what is there now. Otherwise the reads made before the lock stand, and no read is repeated (the lock
+      // brings the state's version along).
+      if (version === first.version) return settleDeal(portalId, playbook, dealId, first, decide, log);
       const loaded = await deps.states.load(portalId, dealId);
-      if (loaded.version === first.version) return settleDeal(portalId, playbook, dealId, first, decide, log);
       const snapshot = await readSnapshot(portalId, dealId, playbook);
       return settleDeal(portalId, playbook, dealId, { ...loaded, snapshot }, decide, log);
     });

@@ -2,7 +2,7 @@ import type { Command, EngineResult, HistoryRow, PageCommand, ResolvePageCommand
 import type { Logger } from './log';
 import { stateConflicts } from './metrics';
 import type { HubSpotGateway } from './ports';
-import type { TimerQueue } from './queue/timers';
+import type { TimerCommand, TimerQueue } from './queue/timers';
 import type { DealStateStore, LoadedState } from './state/deal-state-store';
 import type { HistoryStore } from './state/history-store';
 import type { RoundRobinStore } from './state/round-robin-store';
@@ -24,7 +24,7 @@ export type SettleDeps = {
   gateway: Pick<HubSpotGateway, 'apply'>;
   states: Pick<DealStateStore, 'save'>;
   /** Absent (the card API): its decisions schedule no timers. */
-  timers?: Pick<TimerQueue, 'schedule' | 'cancel'>;
+  timers?: Pick<TimerQueue, 'apply'>;
   /** The page queue (notify/); without it escalations are HubSpot tasks only. */
   pages?: { enqueue(portalId: string, dealId: string, cmd: PageCommand | ResolvePageCommand): Promise<void> };
   /** Absent (the card API): its decisions record no history. */
@@ -66,10 +66,10 @@ export function createSettle(deps: SettleDeps) {
   async function applyEffects(portalId: string, dealId: string, result: EngineResult): Promise<void> {
     const hubspot = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
     if (hubspot.length > 0) await deps.gateway.apply(portalId, dealId, hubspot);
-    for (const c of result.commands) {
-      if (c.type === 'scheduleTimer') await deps.timers?.schedule(portalId, dealId, c);
-      else if (c.type === 'cancelTimer') await deps.timers?.cancel(portalId, c.timerId);
-    }
+    const timers = result.commands.filter(
+      (c): c is TimerCommand => c.type === 'scheduleTimer' || c.type === 'cancelTimer',
+    );
+    if (timers.length > 0) await deps.timers?.apply(portalId, dealId, timers);
     for (const c of result.commands)
       if (c.type === 'page' || c.type === 'resolvePage') await deps.pages?.enqueue(portalId, dealId, c);
     const rows: HistoryRow[] = result.commands.flatMap((c) => (c.type === 'recordHistory' ? [c.row] : []));
@@ -79,6 +79,7 @@ export function createSettle(deps: SettleDeps) {
   /** Cancels timers scheduled by lost attempts unless the saved decision keeps them. */
   async function cancelOrphanTimers(
     portalId: string,
+    dealId: string,
     scheduled: Set<string>,
     saved: EngineResult,
   ): Promise<void> {
@@ -86,7 +87,13 @@ export function createSettle(deps: SettleDeps) {
     const kept = new Set(saved.state?.current?.sla?.timers?.map((t) => t.timerId) ?? []);
     for (const run of saved.state?.clocks ?? []) for (const t of run.sla.timers ?? []) kept.add(t.timerId);
     for (const c of saved.commands) if (c.type === 'scheduleTimer') kept.add(c.timerId);
-    for (const timerId of scheduled) if (!kept.has(timerId)) await deps.timers?.cancel(portalId, timerId);
+    const orphans = [...scheduled].filter((timerId) => !kept.has(timerId));
+    if (orphans.length > 0)
+      await deps.timers?.apply(
+        portalId,
+        dealId,
+        orphans.map((timerId) => ({ type: 'cancelTimer', timerId })),
+      );
   }
 
   /** Runs one deal to a saved decision: the decision, what it was made on and its attempt (from 0). */
@@ -106,7 +113,7 @@ export function createSettle(deps: SettleDeps) {
         steps.nothingToSave(loaded, result) ||
         (await deps.states.save(portalId, dealId, loaded.version, result.state))
       ) {
-        await cancelOrphanTimers(portalId, orphanTimers, result);
+        await cancelOrphanTimers(portalId, dealId, orphanTimers, result);
         // Only the saved decision's picks move the cursor, so a retried decision does not skip a member.
         const picked = result.commands.flatMap((c) => (c.type === 'advanceRoundRobin' ? [c.role] : []));
         if (picked.length > 0) await deps.roundRobin?.advance(portalId, picked);

@@ -34,11 +34,11 @@ function recorder(saves: boolean[]) {
       },
     },
     timers: {
-      schedule: async (_p, _d, c) => {
-        calls.push(`schedule:${c.timerId}`);
-        return { jobId: c.timerId };
-      },
-      cancel: async (_p, id) => void calls.push(`cancel:${id}`),
+      apply: async (_p, _d, cmds) =>
+        cmds.flatMap((c) => {
+          calls.push(`${c.type === 'scheduleTimer' ? 'schedule' : 'cancel'}:${c.timerId}`);
+          return c.type === 'scheduleTimer' ? [c.timerId] : [];
+        }),
     },
     pages: { enqueue: async (_p, _d, c) => void calls.push(`page:${c.type}`) },
     history: { append: async (_p, rows) => void calls.push(`history:${rows.length}`) },

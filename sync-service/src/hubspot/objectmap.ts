@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { redisKeys } from '../state/keys';
+import { luaScript } from '../state/lua';
 
 /**
  * Which HubSpot object Stagekeeper created for each engine key, per deal: the idempotency record behind
@@ -16,6 +17,12 @@ export type MapEntry =
   { state: 'pending'; since: number } | { state: 'mapped'; id: string; closed: boolean; closedBy?: ClosedBy };
 
 export type ObjectKind = 'taskmap' | 'notemap';
+
+/** HSETNX of ARGV[1] for every field in ARGV[2..]. */
+const setMissing = luaScript(`
+for i = 2, #ARGV do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) end
+return 0
+`);
 
 function parse(raw: string): MapEntry | undefined {
   if (raw.startsWith('pending:')) return { state: 'pending', since: Number(raw.slice(8)) || 0 };
@@ -60,13 +67,10 @@ export class ObjectMap {
     return out;
   }
 
-  /** Write-ahead; never overwrites a known id. */
+  /** Write-ahead; never overwrites a known id. One command however many keys (HSETNX takes one field). */
   async markPending(portalId: string, dealId: string, keys: string[], now: number): Promise<void> {
     if (keys.length === 0) return;
-    const k = this.key(portalId, dealId);
-    const pipe = this.redis.pipeline();
-    keys.forEach((field) => pipe.hsetnx(k, field, `pending:${now}`));
-    await pipe.exec();
+    await setMissing(this.redis, [this.key(portalId, dealId)], [`pending:${now}`, ...keys]);
   }
 
   async setIds(portalId: string, dealId: string, ids: Map<string, string>): Promise<void> {

@@ -81,7 +81,7 @@ it('an escalation to the lead pages through the default channel, shows on the ca
     playbooks,
     states,
     history: new HistoryStore(redis, keys, silentLogger),
-    timers: { schedule: async () => ({ jobId: 'x' }), cancel: async () => undefined },
+    timers: { apply: async () => [] },
     log: silentLogger,
     clock: () => now,
     pages: paging,

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type WorkerOptions } from 'bullmq';
 import { settleJobFailure } from '../hubspot/job-failures';
 import { errorSummary, type Logger } from '../log';
 import { jobDuration } from '../metrics';
@@ -23,6 +23,8 @@ export function runWorker<T>(
   schema: Schema<T> | null,
   run: (data: T, job: Job) => Promise<unknown>,
   w: WorkerConnection,
+  /** What to keep of finished jobs whose own options do not say. */
+  retention: Pick<WorkerOptions, 'removeOnComplete' | 'removeOnFail'> = {},
 ): Worker {
   const worker = new Worker(
     queue,
@@ -38,7 +40,7 @@ export function runWorker<T>(
         throw await settleJobFailure(err, job, token);
       }
     },
-    { connection: w.connection, prefix: w.prefix, concurrency: w.concurrency },
+    { connection: w.connection, prefix: w.prefix, concurrency: w.concurrency, ...retention },
   );
   worker.on('failed', (job, err) =>
     w.log.warn(

@@ -2,10 +2,12 @@ import type { Command } from '@stagekeeper/shared';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../log';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, sleep, testPrefix, testRedis, waitFor } from '../testing/fakes';
 import { legacyTimerJobIds, QUEUE_NAMES, timerJobId } from './job-ids';
-import { encodeTimerJob, TimerJobData, TimerQueue } from './timers';
+import { runWorker } from './run-worker';
+import { encodeTimerJob, TIMER_RETENTION, TimerJobData, TimerQueue } from './timers';
 
 type Schedule = Extract<Command, { type: 'scheduleTimer' }>;
 const ENTRY = '900:appointmentscheduled:1700000000000';
@@ -105,6 +107,25 @@ describe('timer queue', () => {
     await timers.cancel('7', 'never-scheduled'); // harmless
   });
 
+  it('a pending job stores no retention; the service worker still drops it once fired', async () => {
+    const jobId = timerJobId('7', `${ENTRY}:warning`);
+    await timers.schedule('7', '900', timer('warning', Date.now() + 200));
+    const opts = (await timers.queue.getJob(jobId))!.opts;
+    expect(opts).not.toHaveProperty('removeOnComplete');
+    expect(opts).toMatchObject({ attempts: 10 });
+    const ran: string[] = [];
+    worker = runWorker(
+      QUEUE_NAMES.timers,
+      TimerJobData,
+      async (data) => void ran.push(data.firing.timerId),
+      { connection: workerRedis, prefix: redisKeys(prefix).bullPrefix(), concurrency: 1, log: silentLogger },
+      TIMER_RETENTION,
+    );
+    await waitFor(() => ran.length === 1, 5_000, 'timer to fire');
+    await waitFor(async () => !(await timers.queue.getJob(jobId)), 5_000, 'fired job to be dropped');
+    expect(await timers.queue.getCompletedCount()).toBe(0);
+  });
+
   it('a timer past due fires immediately', async () => {
     startWorker();
     await timers.schedule('7', '900', timer('warning', Date.now() - 10_000));
@@ -172,6 +193,29 @@ describe('timer queue', () => {
     await timers.cancel('7', `${ENTRY}:warning`);
     expect(await timers.queue.getJobs(['delayed'])).toEqual([]);
     expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
+  });
+
+  it("one decision's timer commands: the last per timer id wins, others are untouched", async () => {
+    const warning = `${ENTRY}:warning`;
+    const breach = `${ENTRY}:breach`;
+    const later = Date.now() + 120_000;
+    await timers.apply('7', '900', [
+      timer('warning', Date.now() + 60_000),
+      timer('breach', Date.now() + 60_000),
+    ]);
+    const ids = await timers.apply('7', '900', [
+      { type: 'cancelTimer', timerId: warning },
+      timer('warning', later),
+      timer('escalation', later, 0),
+      { type: 'cancelTimer', timerId: `${ENTRY}:level:0` },
+    ]);
+    expect(ids).toEqual([timerJobId('7', warning)]);
+    expect((await timers.pending('7', warning))?.data).toMatchObject({ fireAt: later });
+    expect(await timers.pending('7', breach)).toBeDefined();
+    expect(await timers.pending('7', `${ENTRY}:level:0`)).toBeUndefined();
+    expect((await timers.queue.getJobs(['delayed'])).map((j) => j.id).sort()).toEqual(
+      [timerJobId('7', warning), timerJobId('7', breach)].sort(),
+    );
   });
 
   it('stores what it cannot derive from the timer id, and parses both shapes to the same data', () => {

@@ -1,10 +1,12 @@
 import { dealIdOfEntry, firingOfTimerId, TimerFiring, type Command } from '@stagekeeper/shared';
 import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { createDecider, type DealOutcome, type DecideDeps } from '../decide';
 import { portalLogger } from '../log';
 import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
 import { allTimerJobIds, QUEUE_NAMES, timerJobId, timerRetryJobId } from './job-ids';
+import { luaScript } from '../state/lua';
 import { runWorker, type WorkerConnection } from './run-worker';
 
 const Numeric = z.string().regex(/^\d+$/);
@@ -73,6 +75,22 @@ export type TimerJobData = z.output<typeof LegacyTimerJob>;
 export type StoredTimerJob = z.input<typeof TimerJobData>;
 
 type ScheduleTimer = Extract<Command, { type: 'scheduleTimer' }>;
+export type TimerCommand = Extract<Command, { type: 'scheduleTimer' | 'cancelTimer' }>;
+
+/**
+ * Finished timer jobs: completed ones dropped, the last 10,000 failed kept for inspection (a count, no age).
+ * Given to the worker rather than to each job: job options are stored in every pending job's hash (~50 bytes
+ * each, the difference between the 112- and 160-byte allocation of its opts), while BullMQ falls back to the
+ * worker's for a job that has none. Jobs armed before this carry their own, which are the same.
+ */
+export const TIMER_RETENTION = { removeOnComplete: { count: 0 }, removeOnFail: { count: 10_000 } };
+
+/** Which of KEYS exist (1) or not (0), in one round trip. */
+const existingKeys = luaScript(`
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('EXISTS', key) end
+return out
+`);
 
 /**
  * SLA warning / breach / escalation timers as BullMQ delayed jobs whose id is derived from the engine's timer
@@ -89,42 +107,77 @@ export class TimerQueue {
     this.queue = new Queue<StoredTimerJob>(QUEUE_NAMES.timers, {
       connection,
       prefix: bullPrefix,
-      defaultJobOptions: {
-        attempts: 10,
-        backoff: { type: 'exponential', delay: 2_000 },
-        removeOnComplete: true,
-        // Keep the last 10,000 failed timers for inspection (a count, no age: `{age, count}` cost 23 more bytes
-        // in every pending job's opts, which then no longer fit the 160-byte allocation).
-        removeOnFail: 10_000,
-      },
+      // What to keep of finished jobs is the worker's (TIMER_RETENTION): it would be stored in every pending job.
+      defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 2_000 } },
     });
   }
 
   /** Replaces any pending job for the same timer id (under any of its ids): the latest schedule wins. */
   async schedule(portalId: string, dealId: string, cmd: ScheduleTimer): Promise<{ jobId: string }> {
-    const primary = timerJobId(portalId, cmd.timerId);
-    const secondary = timerRetryJobId(portalId, cmd.timerId);
-    await Promise.all(allTimerJobIds(portalId, cmd.timerId).map((id) => this.removeIfIdle(id)));
-    // BullMQ cannot remove a job that is running. If the primary is firing right now (typically this very
-    // schedule comes out of that firing), the new schedule goes under the secondary id instead of being
-    // silently swallowed as a duplicate. (A legacy-id job firing right now does not block the primary id.)
-    const jobId = (await this.queue.getJob(primary)) ? secondary : primary;
-    const firing: TimerFiring = {
-      timerId: cmd.timerId,
-      kind: cmd.kind,
-      entryId: cmd.entryId,
-      ...(cmd.level !== undefined ? { level: cmd.level } : {}),
-    };
-    // The job name is the kind alone (the queue already says "timers").
-    await this.queue.add(cmd.kind, encodeTimerJob({ portalId, dealId, firing, fireAt: cmd.fireAt }), {
-      jobId,
-      delay: Math.max(0, cmd.fireAt - this.clock()),
-    });
-    return { jobId };
+    const [jobId] = await this.apply(portalId, dealId, [cmd]);
+    return { jobId: jobId! };
   }
 
   async cancel(portalId: string, timerId: string): Promise<void> {
-    await Promise.all(allTimerJobIds(portalId, timerId).map((id) => this.removeIfIdle(id)));
+    await this.apply(portalId, '', [{ type: 'cancelTimer', timerId }]);
+  }
+
+  /**
+   * One decision's timer commands in a few round trips: per timer id only its last command counts (a cancel
+   * followed by a schedule of the same timer is one replacement). One script tells which of the timers' job ids
+   * exist, so BullMQ's remove script (about twenty commands inside Redis each) runs only for jobs that are there,
+   * legacy ids included; the new jobs go in one bulk add. Returns the job ids scheduled, in order.
+   */
+  async apply(portalId: string, dealId: string, commands: TimerCommand[]): Promise<string[]> {
+    const last = new Map<string, TimerCommand>();
+    for (const c of commands) {
+      last.delete(c.timerId);
+      last.set(c.timerId, c);
+    }
+    if (last.size === 0) return [];
+    const ids = [...last.keys()].map((timerId) => allTimerJobIds(portalId, timerId));
+    // BullMQ connects with ioredis; its client type is an interface narrower than the class.
+    const client = (await this.queue.client) as unknown as Redis;
+    const exists = (await existingKeys(
+      client,
+      ids.flat().map((id) => this.queue.toKey(id)),
+      [],
+    )) as number[];
+    const primaries = new Set(ids.map(([primary]) => primary!));
+    const blocked = new Set<string>();
+    await Promise.all(
+      ids.flat().map(async (id, i) => {
+        if (exists[i] !== 1) return;
+        // 0 means locked by a worker (or gone meanwhile); a running primary keeps the next schedule off its id.
+        const removed = await this.queue.remove(id);
+        if (removed === 0 && primaries.has(id) && (await client.exists(this.queue.toKey(id))) === 1)
+          blocked.add(id);
+      }),
+    );
+    const jobs = [...last.values()].flatMap((cmd) => {
+      if (cmd.type !== 'scheduleTimer') return [];
+      const primary = timerJobId(portalId, cmd.timerId);
+      // BullMQ cannot remove a job that is running. If the primary is firing right now (typically this very
+      // schedule comes out of that firing), the new schedule goes under the secondary id instead of being
+      // silently swallowed as a duplicate. (A legacy-id job firing right now does not block the primary id.)
+      const jobId = blocked.has(primary) ? timerRetryJobId(portalId, cmd.timerId) : primary;
+      const firing: TimerFiring = {
+        timerId: cmd.timerId,
+        kind: cmd.kind,
+        entryId: cmd.entryId,
+        ...(cmd.level !== undefined ? { level: cmd.level } : {}),
+      };
+      // The job name is the kind alone (the queue already says "timers").
+      return [
+        {
+          name: cmd.kind,
+          data: encodeTimerJob({ portalId, dealId, firing, fireAt: cmd.fireAt }),
+          opts: { jobId, delay: Math.max(0, cmd.fireAt - this.clock()) },
+        },
+      ];
+    });
+    if (jobs.length > 0) await this.queue.addBulk(jobs);
+    return jobs.map((j) => j.opts.jobId);
   }
 
   /** Pending (delayed or waiting) job for a timer id, if any; used by tests and the card's diagnostics. */
@@ -134,11 +187,6 @@ export class TimerQueue {
       if (job && ['delayed', 'waiting', 'prioritized'].includes(await job.getState())) return job;
     }
     return undefined;
-  }
-
-  private async removeIfIdle(jobId: string): Promise<void> {
-    // 0 means absent or locked by a worker; either way there is nothing more to do here.
-    await this.queue.remove(jobId);
   }
 
   close(): Promise<void> {
@@ -190,5 +238,6 @@ export function startTimerWorker(deps: DecideDeps, w: WorkerConnection): Worker 
     TimerJobData,
     (data) => fireTimer(deps, data.portalId, data.dealId, data.firing),
     w,
+    TIMER_RETENTION,
   );
 }

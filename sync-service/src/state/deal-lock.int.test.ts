@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { blankState, deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { DealBusyError, DealLock } from './deal-lock';
+import { silentLogger } from '../log';
+import { DealStateStore } from './deal-state-store';
 import { redisKeys } from './keys';
 
 let redis: Redis;
@@ -66,4 +68,17 @@ it('a live holder renews the lock (it does not expire under a slow job)', async 
   release();
   await held;
   expect(await redis.exists(key)).toBe(0);
+});
+
+it('hands the holder the deal state version as the lock was taken (0 when none or unreadable)', async () => {
+  const keys = redisKeys(prefix);
+  const lock = new DealLock(redis, keys, { pollMs: 5 });
+  const states = new DealStateStore(redis, keys, silentLogger);
+  expect(await lock.withLock('1', '20', async (v) => v)).toBe(0);
+  await states.save('1', '20', 0, blankState('20'));
+  await states.save('1', '20', 1, blankState('20'));
+  expect(await lock.withLock('1', '20', async (v) => v)).toBe((await states.load('1', '20')).version);
+  expect(await lock.withLock('1', '20', async (v) => v)).toBe(2);
+  await redis.set(keys.dealState('1', '21'), 'not a hash');
+  expect(await lock.withLock('1', '21', async (v) => v)).toBe(0);
 });

@@ -3,6 +3,18 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
 import { luaScript } from './lua';
 
+/**
+ * Takes the lock if free and, in the same round trip, reads the deal state's version: every holder needs to know
+ * whether the deal was saved since it read it. -1: held by someone else; 0: no (readable) state.
+ */
+const acquireScript = luaScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
+if redis.call('TYPE', KEYS[2])['ok'] ~= 'hash' then return 0 end
+local v = tonumber(redis.call('HGET', KEYS[2], 'v') or '0') or 0
+if v < 0 or v ~= math.floor(v) then return 0 end
+return v
+`);
+
 const extendScript = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -39,12 +51,15 @@ export class DealLock {
     private readonly opts: { ttlMs?: number; waitMs?: number; pollMs?: number } = {},
   ) {}
 
-  async withLock<T>(portalId: string, dealId: string, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` holding the deal's lock; `fn` is given the deal state's version as the lock was taken. */
+  async withLock<T>(portalId: string, dealId: string, fn: (stateVersion: number) => Promise<T>): Promise<T> {
     const key = this.keys.dealLock(portalId, dealId);
+    const stateKey = this.keys.dealState(portalId, dealId);
     const token = randomBytes(8).toString('hex');
     const ttl = this.opts.ttlMs ?? 30_000;
     const until = Date.now() + (this.opts.waitMs ?? 10_000);
-    while ((await this.redis.set(key, token, 'PX', ttl, 'NX')) !== 'OK') {
+    let version: number;
+    while ((version = Number(await acquireScript(this.redis, [key, stateKey], [token, ttl]))) < 0) {
       if (Date.now() > until) throw new DealBusyError(portalId, dealId);
       await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 25));
     }
@@ -56,7 +71,7 @@ export class DealLock {
     );
     heartbeat.unref();
     try {
-      return await fn();
+      return await fn(version);
     } finally {
       clearInterval(heartbeat);
       await this.release(key, token);

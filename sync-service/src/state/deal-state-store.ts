@@ -2,6 +2,7 @@ import { DealState } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
+import { decodeDealState, encodeDealState } from './deal-state-codec';
 import { luaScript } from './lua';
 import type { Keys } from './keys';
 
@@ -64,19 +65,20 @@ export class DealStateStore {
   async loadMany(portalId: string, dealIds: string[]): Promise<LoadedState[]> {
     if (dealIds.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of dealIds) pipeline.hmget(this.keys.dealState(portalId, id), 'v', 's');
+    // Buffers: a state is stored deflated (deal-state-codec.ts), which is not UTF-8.
+    for (const id of dealIds) pipeline.hmgetBuffer(this.keys.dealState(portalId, id), 'v', 's');
     const replies = (await pipeline.exec()) ?? [];
     return dealIds.map((dealId, i) => {
       const [err, value] = replies[i] ?? [new Error('no reply'), null];
       if (err) return this.corrupt(portalId, dealId, 0, 'unreadable key');
-      const [v, s] = value as [string | null, string | null];
-      const version = v === null ? 0 : Number(v);
+      const [v, s] = value as [Buffer | null, Buffer | null];
+      const version = v === null ? 0 : Number(v.toString('latin1'));
       if (!Number.isSafeInteger(version) || version < 0)
         return this.corrupt(portalId, dealId, 0, 'bad version');
-      if (s === null || s === '') return { state: null, version };
+      if (s === null || s.length === 0) return { state: null, version };
       let json: unknown;
       try {
-        json = JSON.parse(s);
+        json = JSON.parse(decodeDealState(s));
       } catch {
         return this.corrupt(portalId, dealId, version, 'not JSON');
       }
@@ -96,7 +98,7 @@ export class DealStateStore {
     expectedVersion: number,
     state: DealState | null,
   ): Promise<boolean> {
-    const body = state === null ? '' : JSON.stringify(DealState.parse(state));
+    const body = state === null ? '' : encodeDealState(JSON.stringify(DealState.parse(state)));
     const result = await casScript(
       this.redis,
       [this.keys.dealState(portalId, dealId)],

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 /** A server-side script run by hash, loaded on first use (and again after a Redis restart flushes it). */
 export function luaScript(source: string) {
   const sha = createHash('sha1').update(source).digest('hex');
-  return async (redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> => {
+  return async (redis: Redis, keys: string[], args: (string | number | Buffer)[]): Promise<unknown> => {
     try {
       return await redis.evalsha(sha, keys.length, ...keys, ...args);
     } catch (err) {

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log';
 import { blankState, deletePrefix, MINIMAL_PLAYBOOK_INPUT, testPrefix, testRedis } from '../testing/fakes';
+import { typicalDealState } from '../testing/typical-deal-state';
 import { DealStateStore } from './deal-state-store';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
@@ -66,6 +67,21 @@ describe('DealStateStore', () => {
     };
     await Promise.all(Array.from({ length: 20 }, increment));
     expect((await store.load('1', '11')).state?.breachCount).toBe(20);
+  });
+
+  it('loads a state stored as plain JSON (the first shape); the next save stores it compact', async () => {
+    const store = new DealStateStore(redis, keys, silentLogger);
+    const state = typicalDealState('40');
+    await redis.hset(keys.dealState('1', '40'), 'v', '3', 's', JSON.stringify(state));
+    const oldBytes = Number(await redis.memory('USAGE', keys.dealState('1', '40')));
+    expect(await store.load('1', '40')).toEqual({ state, version: 3 });
+    expect(await store.save('1', '40', 3, state)).toBe(true);
+    expect(await store.load('1', '40')).toEqual({ state, version: 4 });
+    const stored = await redis.hgetBuffer(keys.dealState('1', '40'), 's');
+    expect(stored![0]).not.toBe('{'.charCodeAt(0));
+    const bytes = Number(await redis.memory('USAGE', keys.dealState('1', '40')));
+    console.log(`typical deal state: ${oldBytes} bytes as JSON, ${bytes} compact`);
+    expect(bytes).toBeLessThan(oldBytes / 2);
   });
 
   it('treats corrupt values as missing without throwing, and the next save repairs them', async () => {
