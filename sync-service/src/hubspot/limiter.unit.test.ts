@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DailyLimitBlocked, interactiveReserve, RedisRateLimiter, type LimiterPlan } from './limiter';
+import {
+  burstPlan,
+  DailyLimitBlocked,
+  interactiveReserve,
+  LaneBusy,
+  RedisRateLimiter,
+  type LimiterPlan,
+} from './limiter';
 
 // Real Redis: the point of this limiter is that separate processes (here: separate connections) share a window.
 const prefix = `sktest-limiter-${process.pid}-${Date.now()}`;
@@ -139,5 +146,52 @@ describe('RedisRateLimiter', () => {
   it('refuses ids that could alias other keys', () => {
     const l = new RedisRateLimiter({ redis: a, prefix, plan });
     expect(() => l.key('1:*', 'default')).toThrow();
+  });
+
+  it('bulk work yields: every interactive call waiting for the window is owed a slot before bulk takes one', async () => {
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 10, windowMs: 300 }, search: plan.search },
+    });
+    // A full window: nine bulk calls and the one interactive slot they leave.
+    for (let i = 0; i < 9; i++) expect(await l.tryAcquire('121', 'default', 'bulk')).toBe(0);
+    expect(await l.tryAcquire('121', 'default', 'interactive')).toBe(0);
+    // Five card reads wait for the window to slide.
+    const cards = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    for (const c of cards) expect(await l.tryAcquire('121', 'default', 'interactive', c)).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 320));
+    // The window is empty again: bulk takes what the waiting cards and the reserve leave, no more.
+    let bulk = 0;
+    while ((await l.tryAcquire('121', 'default', 'bulk')) === 0) bulk++;
+    expect(bulk).toBe(10 - interactiveReserve(10) - cards.length);
+    for (const c of cards) expect(await l.tryAcquire('121', 'default', 'interactive', c)).toBe(0);
+    // The reserve is still there for the next card read.
+    expect(await l.tryAcquire('121', 'default', 'interactive')).toBe(0);
+    expect(await a.zcard(l.waitingKey('121', 'default'))).toBe(0);
+  });
+
+  it('an interactive call that cannot get a slot before its deadline gives up at once and takes none', async () => {
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 2, windowMs: 5_000 }, search: plan.search },
+    });
+    await l.acquire('131', 'default', 'interactive');
+    await l.acquire('131', 'default', 'interactive');
+    const t0 = Date.now();
+    await expect(l.acquire('131', 'default', 'interactive', t0 + 500)).rejects.toBeInstanceOf(LaneBusy);
+    // It no longer counts as waiting: bulk work is not held back by a caller that left.
+    expect(await a.zcard(l.waitingKey('131', 'default'))).toBe(0);
+  });
+
+  it("the service's plan spreads bulk work over the window: a tenth of bulk's share per tenth of the window", async () => {
+    const l = new RedisRateLimiter({ redis: a, prefix, plan: burstPlan(110) });
+    const bulkShare = 104 - interactiveReserve(104);
+    let burst = 0;
+    while ((await l.tryAcquire('141', 'default', 'bulk')) === 0) burst++;
+    expect(burst).toBe(Math.ceil(bulkShare / 10));
+    // The slots bulk did not take right away are there for a card read at once.
+    expect(await l.tryAcquire('141', 'default', 'interactive')).toBe(0);
   });
 });
