@@ -17,6 +17,7 @@ import { z } from 'zod';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
 import { cardPages } from '../notify/card-pages';
+import { CardSnapshots } from './card-snapshot';
 import { fitCardView, sendJson } from './respond';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
 
@@ -54,6 +55,7 @@ export function cardRoutes(deps: ApiDeps): Router {
   const router = Router();
   const signed = verifiedCaller(deps);
   const clock = deps.clock ?? Date.now;
+  const cardSnapshots = new CardSnapshots(clock);
 
   /** The deal as HubSpot has it now: the checklist must tick as soon as a rep edits a watched property. */
   async function liveSnapshot(portalId: string, dealId: string, playbook: Playbook): Promise<DealSnapshot> {
@@ -73,7 +75,7 @@ export function cardRoutes(deps: ApiDeps): Router {
     dealId: string,
     playbook: Playbook,
     state: DealState | null,
-    snapshot: DealSnapshot,
+    snapshot: DealSnapshot | null,
   ) {
     const now = clock();
     const history = state?.current ? await deps.history.rows(portalId, dealId, now) : [];
@@ -132,11 +134,12 @@ export function cardRoutes(deps: ApiDeps): Router {
         res,
         buildCardView({ dealId, playbook: null, state: null, snapshot: null, now: clock() }),
       );
-    const [loaded, snapshot] = await Promise.all([
+    const [loaded, read] = await Promise.all([
       deps.states.load(portalId, dealId),
-      liveSnapshot(portalId, dealId, current.playbook),
+      cardSnapshots.read(portalId, dealId, () => liveSnapshot(portalId, dealId, current.playbook)),
     ]);
-    sendJson(res, await view(portalId, dealId, current.playbook, loaded.state, snapshot));
+    const shown = await view(portalId, dealId, current.playbook, loaded.state, read.snapshot);
+    sendJson(res, { ...shown, freshness: read.freshness });
   });
 
   router.post('/card/deal/:dealId/breach-reason', ...signed, async (req, res) => {

@@ -45,6 +45,14 @@ const DEFAULT_RETRY: RetryPolicy = {
 export const callLane = new AsyncLocalStorage<Lane>();
 export const asInteractive = <T>(fn: () => Promise<T>): Promise<T> => callLane.run('interactive', fn);
 
+/**
+ * When the person waiting stops waiting (epoch ms): an interactive call made inside `withDeadline` takes no rate
+ * slot after it (the limiter's LaneBusy), so a card that already answered from saved state spends none.
+ */
+export const callDeadline = new AsyncLocalStorage<number>();
+export const withDeadline = <T>(until: number, fn: () => Promise<T>): Promise<T> =>
+  callDeadline.run(until, fn);
+
 export type CallOptions = {
   bucket?: Bucket;
   /** Defaults to the async context's lane (`asInteractive`), else bulk. */
@@ -139,7 +147,12 @@ export class HubSpotCaller {
       let slot: string | void = admitted;
       admitted = undefined;
       try {
-        slot ??= await this.opts.limiter.acquire(portalId, bucket, lane);
+        slot ??= await this.opts.limiter.acquire(
+          portalId,
+          bucket,
+          lane,
+          lane === 'interactive' ? callDeadline.getStore() : undefined,
+        );
       } catch (err) {
         // Another call already met the daily limit: no request is made until the reset.
         if (err instanceof DailyLimitBlocked)

@@ -247,6 +247,7 @@ export class RedisRateLimiter implements RateLimiter {
   async acquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk', until?: number): Promise<string> {
     const slot = randomUUID();
     for (;;) {
+      if (until !== undefined && Date.now() >= until) throw new LaneBusy(0);
       const wait = await this.tryAcquire(portalId, bucket, lane, slot);
       if (wait === 0) return slot;
       if (wait < 0) throw new DailyLimitBlocked(Date.now() - wait);
