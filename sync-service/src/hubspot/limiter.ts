@@ -79,7 +79,10 @@ export interface RateLimiter {
   /**
    * The call that took `slot` has its answer: its place in the window moves to now. HubSpot counts a request
    * when it arrives, somewhere between our acquire and the answer; counting from the answer never undercounts,
-   * so a slow burst (many calls in flight on a busy host) does not earn 429s when the window slides.
+   * so a slow burst (many calls in flight on a busy host) does not earn 429s when the window slides. Until then
+   * the slot counts as made a window after it was taken (issue #18: dated at the acquire, a request that left
+   * late, on a stalled event loop, dropped out of our window while still in HubSpot's, and 429s followed); a
+   * caller that never settles holds its slot for two windows.
    */
   settle?(portalId: string, bucket: Bucket, slot: string): Promise<void>;
   /** HubSpot said we are over its limit: stop every process for this portal and bucket for `ms`. */
@@ -126,20 +129,25 @@ if ARGV[4] == 'bulk' then
     local pace = math.max(1, math.ceil(share / slices))
     local recent = redis.call('ZRANGEBYSCORE', KEYS[1], now - slice, '+inf', 'WITHSCORES', 'LIMIT', 0, pace)
     if #recent >= 2 * pace then
-      local wait = tonumber(recent[2]) + slice - now
+      -- In-flight calls (dated ahead) are happening now: they leave the slice a slice after their answer.
+      local wait = math.min(tonumber(recent[2]) + slice - now, slice)
       if wait < 1 then wait = 1 end
       return wait
     end
   end
 end
 if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], windowMs)
+  -- Dated a window ahead until settled: a call still in flight counts, however late its request leaves.
+  redis.call('ZADD', KEYS[1], now + windowMs, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], 2 * windowMs)
   if ARGV[4] ~= 'bulk' then redis.call('ZREM', KEYS[5], ARGV[3]) end
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + windowMs - now
+local at = tonumber(oldest[2])
+local wait = at + windowMs - now
+-- A call still in flight frees its place when answered, which may be any moment: look again soon.
+if at > now then wait = math.min(wait, math.max(1, math.floor(windowMs / 20))) end
 if wait < 1 then wait = 1 end
 if ARGV[4] ~= 'bulk' then
   -- Registered until a little after its next attempt: a caller that died or gave up stops counting soon.
