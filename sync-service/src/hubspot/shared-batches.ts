@@ -49,7 +49,7 @@ export class SharedBatches {
     options: CoalesceOptions = {},
   ) {
     // Each batch is formed once its call holds a rate slot, so it carries everything that queued meanwhile.
-    const opts = { admit: (l: string) => this.caller.admit(unlane(l)[0]!), ...options };
+    const opts = { admit: (l: string) => this.caller.admit(unlane(l)[0]!), maxInFlight: 1, ...options };
     this.reads = new Coalescer((l, groups, slot) => this.runRead(l, groups, slot), undefined, opts);
     this.creates = new Coalescer(
       (l, groups, slot) => this.runCreate(l, groups, slot),
