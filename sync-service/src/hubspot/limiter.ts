@@ -13,9 +13,10 @@ export type Bucket = 'default' | 'search';
 /**
  * Who is waiting: a person (the deal card, the settings page) or bulk work (workers, sweeps). Bulk work may
  * use the window only up to `max - reserve`, so a card read made during a bulk move finds a free slot at once
- * instead of queueing behind hundreds of jobs (the priority lane). Beyond the reserve bulk work yields: while
- * interactive calls wait for the window, each is owed a slot before bulk work takes one (issue #18: with only
- * the reserve, card reads beyond it raced the bulk waiters for every freed slot and waited seconds).
+ * instead of queueing behind hundreds of jobs (the priority lane). The reserve grows with use: bulk work leaves
+ * free as many slots as interactive calls took in the last window. And bulk work yields: while interactive
+ * calls wait for the window, each is owed a slot before bulk work takes one (issue #18: with a fixed reserve,
+ * card reads beyond it raced the bulk waiters for every freed slot and waited seconds).
  */
 export type Lane = 'interactive' | 'bulk';
 
@@ -97,7 +98,7 @@ export interface RateLimiter {
 // Redis' own clock, so workers on hosts with skewed clocks agree on the window. Returns 0 when a slot was
 // taken, a positive wait (ms) while the window or a burst back-off is full, and minus the remaining ms of a
 // daily block. KEYS: log, burst block, daily block, learned plan ("max:windowMs" from HubSpot's headers),
-// interactive waiters (member: slot, score: when the registration lapses).
+// interactive waiters (member: slot, score: when the registration lapses), interactive calls of the window.
 // ARGV: max, windowMs, slot, lane, slices (0: bulk unpaced).
 const ACQUIRE = `
 local t = redis.call('TIME')
@@ -118,11 +119,14 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local count = redis.call('ZCARD', KEYS[1])
 local limit = max
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - windowMs)
 if ARGV[4] == 'bulk' then
   local reserve = 0
   if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
   local share = max - reserve
-  limit = share - redis.call('ZCARD', KEYS[5])
+  -- Room for as many interactive calls as the last window saw, at least the reserve, and one for each waiting.
+  local held = math.max(reserve, redis.call('ZCARD', KEYS[6]))
+  limit = max - held - redis.call('ZCARD', KEYS[5])
   if limit < 1 then return math.max(1, math.floor(windowMs / 20)) end
   if count < limit and slices > 1 then
     local slice = math.floor(windowMs / slices)
@@ -140,7 +144,11 @@ if count < limit then
   -- Dated a window ahead until settled: a call still in flight counts, however late its request leaves.
   redis.call('ZADD', KEYS[1], now + windowMs, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], 2 * windowMs)
-  if ARGV[4] ~= 'bulk' then redis.call('ZREM', KEYS[5], ARGV[3]) end
+  if ARGV[4] ~= 'bulk' then
+    redis.call('ZREM', KEYS[5], ARGV[3])
+    redis.call('ZADD', KEYS[6], now, ARGV[3])
+    redis.call('PEXPIRE', KEYS[6], windowMs)
+  end
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
@@ -236,12 +244,13 @@ export class RedisRateLimiter implements RateLimiter {
     const key = this.key(portalId, bucket);
     const wait = (await this.redis.eval(
       ACQUIRE,
-      5,
+      6,
       key,
       this.keys.rateBlock(portalId, bucket),
       this.dailyKey(portalId),
       this.keys.rateLearned(portalId, bucket),
       this.waitingKey(portalId, bucket),
+      this.keys.rateInteractive(portalId, bucket),
       max,
       windowMs,
       slot,

@@ -195,4 +195,19 @@ describe('RedisRateLimiter', () => {
     // The slots bulk did not take right away are there for a card read at once.
     expect(await l.tryAcquire('141', 'default', 'interactive')).toBe(0);
   });
+
+  it('bulk work leaves interactive calls as many slots as they used in the last window', async () => {
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 20, windowMs: 10_000 }, search: plan.search },
+    });
+    // Card reads have been using six slots a window, more than the reserve of two.
+    for (let i = 0; i < 6; i++) expect(await l.tryAcquire('151', 'default', 'interactive')).toBe(0);
+    let bulk = 0;
+    while ((await l.tryAcquire('151', 'default', 'bulk')) === 0) bulk++;
+    expect(bulk).toBe(20 - 6 - 6);
+    // The next six card reads find their slots free at once.
+    for (let i = 0; i < 6; i++) expect(await l.tryAcquire('151', 'default', 'interactive')).toBe(0);
+  });
 });
