@@ -14,7 +14,8 @@ export type Bucket = 'default' | 'search';
  * Who is waiting: a person (the deal card, the settings page) or bulk work (workers, sweeps). Bulk work may
  * use the window only up to `max - reserve`, so a card read made during a bulk move finds a free slot at once
  * instead of queueing behind hundreds of jobs (the priority lane). The reserve grows with use: bulk work leaves
- * free as many slots as interactive calls took in the last window. And bulk work yields: while interactive
+ * free as many slots as interactive calls took in the last window (up to half of it; bulk always keeps a
+ * quarter, so a move still ends under heavy card traffic). And bulk work yields: while interactive
  * calls wait for the window, each is owed a slot before bulk work takes one (issue #18: with a fixed reserve,
  * card reads beyond it raced the bulk waiters for every freed slot and waited seconds).
  */
@@ -124,9 +125,13 @@ if ARGV[4] == 'bulk' then
   local reserve = 0
   if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
   local share = max - reserve
-  -- Room for as many interactive calls as the last window saw, at least the reserve, and one for each waiting.
-  local held = math.max(reserve, redis.call('ZCARD', KEYS[6]))
+  -- Room for as many interactive calls as the last window saw (at least the reserve, at most half the window)
+  -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window.
+  local interactive = redis.call('ZCARD', KEYS[6])
+  local held = math.min(math.max(reserve, interactive), math.floor(max / 2))
   limit = max - held - redis.call('ZCARD', KEYS[5])
+  local floor = math.floor(max / 4)
+  if count >= limit and count - interactive < floor and count < share then limit = count + 1 end
   if limit < 1 then return math.max(1, math.floor(windowMs / 20)) end
   if count < limit and slices > 1 then
     local slice = math.floor(windowMs / slices)

@@ -210,4 +210,18 @@ describe('RedisRateLimiter', () => {
     // The next six card reads find their slots free at once.
     for (let i = 0; i < 6; i++) expect(await l.tryAcquire('151', 'default', 'interactive')).toBe(0);
   });
+
+  it('however busy the cards, bulk work keeps a quarter of the window and never enters the reserve', async () => {
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 20, windowMs: 10_000 }, search: plan.search },
+    });
+    for (let i = 0; i < 14; i++) expect(await l.tryAcquire('171', 'default', 'interactive')).toBe(0);
+    let bulk = 0;
+    while ((await l.tryAcquire('171', 'default', 'bulk')) === 0) bulk++;
+    // 14 card calls hold bulk to its quarter (5), and the reserve (2) stays free: bulk gets 4.
+    expect(bulk).toBe(4);
+    expect(await l.tryAcquire('171', 'default', 'interactive')).toBe(0);
+  });
 });
