@@ -121,6 +121,13 @@ redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local count = redis.call('ZCARD', KEYS[1])
 local limit = max
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - windowMs)
+-- Bulk work keeps a quarter of the window however busy the cards; 'bulk' in the waiters' set says it waits.
+local floor = math.floor(max / 4)
+local bulkWaits = redis.call('ZSCORE', KEYS[5], 'bulk')
+if ARGV[4] ~= 'bulk' and bulkWaits then
+  local bulkUsed = count - redis.call('ZCARD', KEYS[6])
+  if bulkUsed < floor then limit = max - (floor - bulkUsed) end
+end
 if ARGV[4] == 'bulk' then
   local reserve = 0
   if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
@@ -129,10 +136,14 @@ if ARGV[4] == 'bulk' then
   -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window.
   local interactive = redis.call('ZCARD', KEYS[6])
   local held = math.min(math.max(reserve, interactive), math.floor(max / 2))
-  limit = max - held - redis.call('ZCARD', KEYS[5])
-  local floor = math.floor(max / 4)
+  local waiting = redis.call('ZCARD', KEYS[5])
+  if bulkWaits then waiting = waiting - 1 end
+  limit = max - held - waiting
   if count >= limit and count - interactive < floor and count < share then limit = count + 1 end
-  if limit < 1 then return math.max(1, math.floor(windowMs / 20)) end
+  if limit < 1 then
+    redis.call('ZADD', KEYS[5], now + 2000, 'bulk')
+    return math.max(1, math.floor(windowMs / 20))
+  end
   if count < limit and slices > 1 then
     local slice = math.floor(windowMs / slices)
     local pace = math.max(1, math.ceil(share / slices))
@@ -162,11 +173,11 @@ local wait = at + windowMs - now
 -- A call still in flight frees its place when answered, which may be any moment: look again soon.
 if at > now then wait = math.min(wait, math.max(1, math.floor(windowMs / 20))) end
 if wait < 1 then wait = 1 end
-if ARGV[4] ~= 'bulk' then
-  -- Registered until a little after its next attempt: a caller that died or gave up stops counting soon.
-  redis.call('ZADD', KEYS[5], now + wait + 1000, ARGV[3])
-  redis.call('PEXPIRE', KEYS[5], wait + 1000 + windowMs)
-end
+-- Registered until a little after its next attempt: a caller that died or gave up stops counting soon.
+local member = ARGV[3]
+if ARGV[4] == 'bulk' then member = 'bulk' end
+redis.call('ZADD', KEYS[5], now + wait + 1000, member)
+redis.call('PEXPIRE', KEYS[5], wait + 1000 + windowMs)
 return wait
 `;
 

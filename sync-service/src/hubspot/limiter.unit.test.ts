@@ -169,7 +169,8 @@ describe('RedisRateLimiter', () => {
     for (const c of cards) expect(await l.tryAcquire('121', 'default', 'interactive', c)).toBe(0);
     // The reserve is still there for the next card read.
     expect(await l.tryAcquire('121', 'default', 'interactive')).toBe(0);
-    expect(await a.zcard(l.waitingKey('121', 'default'))).toBe(0);
+    // No card is waiting any more; bulk is (it found its share taken).
+    expect(await a.zrange(l.waitingKey('121', 'default'), 0, -1)).toEqual(['bulk']);
   });
 
   it('an interactive call that cannot get a slot before its deadline gives up at once and takes none', async () => {
@@ -223,5 +224,34 @@ describe('RedisRateLimiter', () => {
     // 14 card calls hold bulk to its quarter (5), and the reserve (2) stays free: bulk gets 4.
     expect(bulk).toBe(4);
     expect(await l.tryAcquire('171', 'default', 'interactive')).toBe(0);
+  });
+
+  it('while bulk work waits, card reads leave it its quarter of the window; with none waiting they may use it all', async () => {
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 20, windowMs: 10_000 }, search: plan.search },
+    });
+    let cards = 0;
+    while ((await l.tryAcquire('181', 'default', 'interactive')) === 0) cards++;
+    expect(cards).toBe(20);
+
+    const m = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      plan: { default: { max: 20, windowMs: 300 }, search: plan.search },
+    });
+    // Cards hold the whole window; a bulk call finds it full and waits.
+    for (let i = 0; i < 20; i++) expect(await m.tryAcquire('191', 'default', 'interactive')).toBe(0);
+    expect(await m.tryAcquire('191', 'default', 'bulk')).toBeGreaterThan(0);
+    // Never settled, the calls count for two windows (see settle).
+    await new Promise((r) => setTimeout(r, 620));
+    cards = 0;
+    while ((await m.tryAcquire('191', 'default', 'interactive')) === 0) cards++;
+    // Cards stop where bulk's quarter (5) begins, and bulk gets it, short of the reserve (2).
+    expect(cards).toBe(15);
+    let bulk = 0;
+    while ((await m.tryAcquire('191', 'default', 'bulk')) === 0) bulk++;
+    expect(bulk).toBe(3);
   });
 });
