@@ -36,6 +36,18 @@ afterAll(async () => {
 
 describe('RedisRateLimiter', () => {
   it('two limiters share one sliding window per portal', async () => {
+    // A window far longer than the test: which calls get a slot cannot depend on how fast this machine is.
+    const long: LimiterPlan = { ...plan, default: { max: 5, windowMs: 60_000 } };
+    const one = new RedisRateLimiter({ redis: a, prefix, plan: long });
+    const two = new RedisRateLimiter({ redis: b, prefix, plan: long });
+    for (let i = 0; i < 5; i++)
+      expect(await (i % 2 ? one : two).tryAcquire('100', 'default', 'interactive')).toBe(0);
+    // Five taken through two connections fill the one window for both.
+    expect(await one.tryAcquire('100', 'default', 'interactive')).toBeGreaterThan(0);
+    expect(await two.tryAcquire('100', 'default', 'interactive')).toBeGreaterThan(0);
+  });
+
+  it('waiting callers of two limiters get slots a window apart', async () => {
     const one = new RedisRateLimiter({ redis: a, prefix, plan });
     const two = new RedisRateLimiter({ redis: b, prefix, plan });
     const start = Date.now();
@@ -48,13 +60,10 @@ describe('RedisRateLimiter', () => {
       ),
     );
     times.sort((x, y) => x - y);
-    // 5 at once, then 5 more a window later, then the last 2 a window after that.
-    expect(times.slice(0, 5).every((t) => t < 200)).toBe(true);
+    // 5 at once, then 5 more a window later, then the last 2 a window after that. Only lower bounds: a busy
+    // machine may hand out a slot late, never early.
     expect(times[5]!).toBeGreaterThanOrEqual(plan.default.windowMs - 20);
     expect(times[10]!).toBeGreaterThanOrEqual(2 * plan.default.windowMs - 20);
-    // No window of 400 ms ever saw more than 5 calls.
-    for (let i = 0; i + 5 < times.length; i++)
-      expect(times[i + 5]! - times[i]!).toBeGreaterThanOrEqual(plan.default.windowMs - 20);
   });
 
   it('portals and buckets are independent', async () => {
