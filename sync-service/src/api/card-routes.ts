@@ -17,6 +17,7 @@ import { z } from 'zod';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
 import { cardPages } from '../notify/card-pages';
+import { CardSnapshots } from './card-snapshot';
 import { fitCardView, sendJson } from './respond';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
 import { createSettle, StateConflictError } from '../settle';
@@ -48,6 +49,7 @@ export function cardRoutes(deps: ApiDeps): Router {
   const clock = deps.clock ?? Date.now;
   // Only HubSpot and the state store: a rep's reason schedules no timer and records no history.
   const settle = createSettle({ gateway: deps.gateway, states: deps.states });
+  const cardSnapshots = new CardSnapshots(clock);
 
   /** The deal as HubSpot has it now: the checklist must tick as soon as a rep edits a watched property. */
   async function liveSnapshot(portalId: string, dealId: string, playbook: Playbook): Promise<DealSnapshot> {
@@ -68,7 +70,7 @@ export function cardRoutes(deps: ApiDeps): Router {
     dealId: string,
     playbook: Playbook,
     state: DealState | null,
-    snapshot: DealSnapshot,
+    snapshot: DealSnapshot | null,
   ) {
     const now = clock();
     const history = state?.current ? await deps.history.rows(portalId, dealId, now) : [];
@@ -103,7 +105,8 @@ export function cardRoutes(deps: ApiDeps): Router {
     if (state && state.lastBreachEntryId === entryId) {
       const result = setBreachReason({ playbook, state, reason, now });
       const commands = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
-      if (commands.length > 0) await deps.gateway.apply(portalId, dealId, commands);
+      // A rep is waiting for this write too: the card's lane, ahead of bulk work.
+      if (commands.length > 0) await asInteractive(() => deps.gateway.apply(portalId, dealId, commands));
     }
     await deps.audit.record(portalId, {
       at: now,
@@ -127,11 +130,12 @@ export function cardRoutes(deps: ApiDeps): Router {
         res,
         buildCardView({ dealId, playbook: null, state: null, snapshot: null, now: clock() }),
       );
-    const [loaded, snapshot] = await Promise.all([
+    const [loaded, read] = await Promise.all([
       deps.states.load(portalId, dealId),
-      liveSnapshot(portalId, dealId, current.playbook),
+      cardSnapshots.read(portalId, dealId, () => liveSnapshot(portalId, dealId, current.playbook)),
     ]);
-    sendJson(res, await view(portalId, dealId, current.playbook, loaded.state, snapshot));
+    const shown = await view(portalId, dealId, current.playbook, loaded.state, read.snapshot);
+    sendJson(res, { ...shown, freshness: read.freshness });
   });
 
   router.post('/card/deal/:dealId/breach-reason', ...signed, async (req, res) => {

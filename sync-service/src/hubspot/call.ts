@@ -45,6 +45,14 @@ const DEFAULT_RETRY: RetryPolicy = {
 export const callLane = new AsyncLocalStorage<Lane>();
 export const asInteractive = <T>(fn: () => Promise<T>): Promise<T> => callLane.run('interactive', fn);
 
+/**
+ * When the person waiting stops waiting (epoch ms): an interactive call made inside `withDeadline` takes no rate
+ * slot after it (the limiter's LaneBusy), so a card that already answered from saved state spends none.
+ */
+export const callDeadline = new AsyncLocalStorage<number>();
+export const withDeadline = <T>(until: number, fn: () => Promise<T>): Promise<T> =>
+  callDeadline.run(until, fn);
+
 export type CallOptions = {
   bucket?: Bucket;
   /** Defaults to the async context's lane (`asInteractive`), else bulk. */
@@ -54,6 +62,11 @@ export type CallOptions = {
    * the call is not repeated blindly; the caller gets `HubSpotUnavailableError{maybeApplied}` and reconciles.
    */
   idempotent?: boolean;
+  /**
+   * A slot already taken for this call (`admit`), used by its first attempt instead of acquiring one; retries
+   * acquire their own.
+   */
+  slot?: string;
 };
 
 export type HubSpotCallerOptions = {
@@ -127,12 +140,19 @@ export class HubSpotCaller {
     let failures = 0;
     let rateLimited = 0;
     let refreshed = false;
+    let admitted = options.slot;
 
     for (;;) {
       const { client, token } = await this.opts.clients.forPortal(portalId);
-      let slot: string | void;
+      let slot: string | void = admitted;
+      admitted = undefined;
       try {
-        slot = await this.opts.limiter.acquire(portalId, bucket, lane);
+        slot ??= await this.opts.limiter.acquire(
+          portalId,
+          bucket,
+          lane,
+          lane === 'interactive' ? callDeadline.getStore() : undefined,
+        );
       } catch (err) {
         // Another call already met the daily limit: no request is made until the reset.
         if (err instanceof DailyLimitBlocked)
@@ -271,6 +291,14 @@ export class HubSpotCaller {
         }
       }
     }
+  }
+
+  /**
+   * Waits for a bulk rate slot of the portal's bucket and returns it, for a call whose inputs are gathered only
+   * once it may go out (coalesce.ts); pass it as `slot`. Rejects as `acquire` does (DailyLimitBlocked).
+   */
+  async admit(portalId: string, bucket: Bucket = 'default'): Promise<string | undefined> {
+    return (await this.opts.limiter.acquire(portalId, bucket, 'bulk')) ?? undefined;
   }
 
   get policy(): Readonly<RetryPolicy> {

@@ -1,8 +1,10 @@
 /**
  * Shares HubSpot batch calls between deals. Each deal's job asks for its own few items (its deal, its tasks);
  * requests for the same endpoint that are waiting at the same moment go out as one batch of up to 100 inputs.
- * Under a bulk move the calls in flight wait on the rate limiter, so the next batch fills up meanwhile: the
- * number of calls follows the rate limit, not the number of deals.
+ * Under a bulk move the rate limit is what paces the calls, so a batch is formed only once its call has a rate
+ * slot (`admit`): everything that queued while the slot was awaited rides along, and the number of calls follows
+ * the rate limit, not the number of deals. Formed before the wait (as it once was), a batch held only what had
+ * queued within the linger, and the deals arriving during its wait went into the next, equally half-full, one.
  */
 
 import { callLane } from './call';
@@ -14,6 +16,13 @@ export type CoalesceOptions = {
   maxInFlight?: number;
   /** How long the first request of a new batch waits for others to join. */
   lingerMs?: number;
+  /**
+   * Waits until a call of this lane may go out (a rate-limiter slot) and resolves with a ticket handed to the
+   * runner; the batch is taken from the queue only then. One admission per lane is awaited at a time, so a
+   * queue is never split between two calls that were admitted together. A rejected admission sends the batch
+   * without a ticket (its call then meets the limit, or the daily block, on its own).
+   */
+  admit?: (lane: string) => Promise<unknown>;
 };
 
 /** What the runner hands back for one request: its share of the combined answer, or its own failure. */
@@ -23,29 +32,35 @@ export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * Runs one combined call for the requests of a lane (`groups[i]` are the items of request i) and answers each
  * request. It may fall back to separate calls (e.g. when one bad input makes HubSpot refuse the whole batch).
  */
-export type BatchRunner<I, R> = (lane: string, groups: I[][]) => Promise<Outcome<R>[]>;
+export type BatchRunner<I, R, T = unknown> = (
+  lane: string,
+  groups: I[][],
+  ticket?: T,
+) => Promise<Outcome<R>[]>;
 
 type Request<I, R> = { items: I[]; ids: string[]; resolve: (r: R) => void; reject: (e: unknown) => void };
-type Lane<I, R> = { waiting: Request<I, R>[]; inFlight: number; timer?: NodeJS.Timeout };
+type Lane<I, R> = { waiting: Request<I, R>[]; inFlight: number; admitting: boolean; timer?: NodeJS.Timeout };
 
-export class Coalescer<I, R> {
+export class Coalescer<I, R, T = unknown> {
   private readonly lanes = new Map<string, Lane<I, R>>();
   private readonly maxItems: number;
   private readonly maxInFlight: number;
   private readonly lingerMs: number;
+  private readonly admit: ((lane: string) => Promise<T>) | undefined;
 
   /**
    * @param identity the id HubSpot refuses to see twice in one batch (batch updates: "Duplicate IDs"), or
    * undefined where repeats are harmless. Requests naming the same id never share a call.
    */
   constructor(
-    private readonly run: BatchRunner<I, R>,
+    private readonly run: BatchRunner<I, R, T>,
     private readonly identity: ((item: I) => string) | undefined,
     opts: CoalesceOptions = {},
   ) {
     this.maxItems = opts.maxItems ?? 100;
     this.maxInFlight = opts.maxInFlight ?? 2;
     this.lingerMs = opts.lingerMs ?? 2;
+    this.admit = opts.admit as ((lane: string) => Promise<T>) | undefined;
   }
 
   submit(lane: string, items: I[]): Promise<R> {
@@ -72,23 +87,36 @@ export class Coalescer<I, R> {
 
   private lane(name: string): Lane<I, R> {
     let l = this.lanes.get(name);
-    if (!l) this.lanes.set(name, (l = { waiting: [], inFlight: 0 }));
+    if (!l) this.lanes.set(name, (l = { waiting: [], inFlight: 0, admitting: false }));
     return l;
   }
 
   private pump(name: string): void {
     const l = this.lanes.get(name);
     if (!l) return;
-    while (l.inFlight < this.maxInFlight && l.waiting.length > 0) {
-      const batch = this.take(l);
-      l.inFlight++;
-      void this.execute(name, batch).finally(() => {
-        l.inFlight--;
-        // Whatever queued while this call waited has lingered long enough.
-        if (l.waiting.length > 0) this.pump(name);
-        else if (l.inFlight === 0 && !l.timer) this.lanes.delete(name);
-      });
+    if (this.admit) {
+      if (l.admitting || l.inFlight >= this.maxInFlight || l.waiting.length === 0) return;
+      l.admitting = true;
+      const admitted = (ticket?: T) => {
+        l.admitting = false;
+        // Requests only leave the queue here, so the one that asked for this slot is still waiting.
+        this.send(name, l, this.take(l), ticket);
+        this.pump(name);
+      };
+      this.admit(name).then(admitted, () => admitted());
+      return;
     }
+    while (l.inFlight < this.maxInFlight && l.waiting.length > 0) this.send(name, l, this.take(l));
+  }
+
+  private send(name: string, l: Lane<I, R>, batch: Request<I, R>[], ticket?: T): void {
+    l.inFlight++;
+    void this.execute(name, batch, ticket).finally(() => {
+      l.inFlight--;
+      // Whatever queued while this call waited has lingered long enough.
+      if (l.waiting.length > 0) this.pump(name);
+      else if (l.inFlight === 0 && !l.admitting && !l.timer) this.lanes.delete(name);
+    });
   }
 
   /** First come first served, up to maxItems, skipping requests that repeat an id already in the batch. */
@@ -109,12 +137,13 @@ export class Coalescer<I, R> {
     return batch;
   }
 
-  private async execute(lane: string, batch: Request<I, R>[]): Promise<void> {
+  private async execute(lane: string, batch: Request<I, R>[], ticket?: T): Promise<void> {
     let outcomes: Outcome<R>[];
     try {
       outcomes = await this.run(
         lane,
         batch.map((r) => r.items),
+        ticket,
       );
     } catch (error) {
       for (const r of batch) r.reject(error);

@@ -115,4 +115,77 @@ describe('Coalescer', () => {
     await rec.releaseAll();
     expect(await answer).toBe('a+b');
   });
+
+  it('with an admission step, a batch is formed when its slot is granted: what queued during the wait rides along', async () => {
+    const rec = recorder();
+    const slots: Array<(ticket: string) => void> = [];
+    const tickets: unknown[] = [];
+    const c = new Coalescer<string, string, string>(
+      (lane, groups, ticket) => {
+        tickets.push(ticket);
+        return rec.run(lane, groups);
+      },
+      undefined,
+      { lingerMs: 1, admit: () => new Promise<string>((r) => slots.push(r)) },
+    );
+    const first = c.submit('p', ['a']);
+    await tick();
+    // The rate limiter has not granted a slot yet: nothing is sent, and later requests join the same batch.
+    expect(rec.calls).toHaveLength(0);
+    const later = ['b', 'c', 'd'].map((x) => c.submit('p', [x]));
+    await tick();
+    expect(slots).toHaveLength(1);
+    slots.shift()!('slot-1');
+    await tick();
+    expect(rec.calls.map((x) => x.groups.flat())).toEqual([['a', 'b', 'c', 'd']]);
+    expect(tickets).toEqual(['slot-1']);
+    await rec.releaseAll();
+    expect(await Promise.all([first, ...later])).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('with an admission step, one lane waits for one slot at a time, so two half batches never split a queue', async () => {
+    const rec = recorder();
+    const slots: Array<(ticket: string) => void> = [];
+    const c = new Coalescer<string, string, string>((lane, groups) => rec.run(lane, groups), undefined, {
+      maxItems: 3,
+      maxInFlight: 2,
+      lingerMs: 1,
+      admit: () => new Promise<string>((r) => slots.push(r)),
+    });
+    const answers = Promise.all(['a', 'b', 'c', 'd', 'e'].map((x) => c.submit('p', [x])));
+    await tick();
+    expect(slots).toHaveLength(1);
+    slots.shift()!('1');
+    await tick();
+    // The first call took a full batch; the rest wait for the next slot (asked for at once, up to maxInFlight).
+    expect(rec.calls.map((x) => x.groups.flat())).toEqual([['a', 'b', 'c']]);
+    expect(slots).toHaveLength(1);
+    const f = c.submit('p', ['f']);
+    slots.shift()!('2');
+    await tick();
+    expect(rec.calls.map((x) => x.groups.flat())).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e', 'f'],
+    ]);
+    await rec.releaseAll();
+    expect(await Promise.all([answers, f])).toEqual([['a', 'b', 'c', 'd', 'e'], 'f']);
+  });
+
+  it('an admission that fails sends the batch without a ticket (the call then meets the limit itself)', async () => {
+    const rec = recorder();
+    const tickets: unknown[] = [];
+    const c = new Coalescer<string, string, string>(
+      (lane, groups, ticket) => {
+        tickets.push(ticket);
+        return rec.run(lane, groups);
+      },
+      undefined,
+      { lingerMs: 1, admit: () => Promise.reject(new Error('daily quota spent')) },
+    );
+    const answer = c.submit('p', ['a']);
+    await tick();
+    await rec.releaseAll();
+    expect(await answer).toBe('a');
+    expect(tickets).toEqual([undefined]);
+  });
 });

@@ -13,11 +13,20 @@ export type Bucket = 'default' | 'search';
 /**
  * Who is waiting: a person (the deal card, the settings page) or bulk work (workers, sweeps). Bulk work may
  * use the window only up to `max - reserve`, so a card read made during a bulk move finds a free slot at once
- * instead of queueing behind hundreds of jobs (the priority lane).
+ * instead of queueing behind hundreds of jobs (the priority lane). The reserve grows with use: bulk work leaves
+ * free as many slots as interactive calls took in the last window (up to half of it; bulk always keeps a
+ * quarter, so a move still ends under heavy card traffic). And bulk work yields: while interactive
+ * calls wait for the window, each is owed a slot before bulk work takes one (issue #18: with a fixed reserve,
+ * card reads beyond it raced the bulk waiters for every freed slot and waited seconds).
  */
 export type Lane = 'interactive' | 'bulk';
 
-export type Window = { max: number; windowMs: number };
+/**
+ * `slices`: bulk work spreads over the window, at most its share / slices per windowMs / slices. A window
+ * filled in one burst empties in one burst a window later, so a card read arriving just after it found no slot
+ * for up to a whole window; spread, slots free up every slice. Absent: bulk may take its share at once.
+ */
+export type Window = { max: number; windowMs: number; slices?: number };
 export type LimiterPlan = Record<Bucket, Window>;
 
 const SEARCH: Window = { max: 5, windowMs: 1_000 };
@@ -38,7 +47,7 @@ export const PLANS = {
  */
 export function burstPlan(perTenSeconds: number): LimiterPlan {
   return {
-    default: { max: Math.max(1, Math.floor(perTenSeconds * 0.95)), windowMs: 10_000 },
+    default: { max: Math.max(1, Math.floor(perTenSeconds * 0.95)), windowMs: 10_000, slices: 10 },
     search: SEARCH,
   };
 }
@@ -54,16 +63,28 @@ export class DailyLimitBlocked extends Error {
   }
 }
 
+/** An interactive call could not get a slot before its deadline (a person is waiting; the caller answers otherwise). */
+export class LaneBusy extends Error {
+  override readonly name = 'LaneBusy';
+  constructor(readonly waitMs: number) {
+    super(`no HubSpot rate slot within the caller's deadline (next in ${waitMs} ms)`);
+  }
+}
+
 export interface RateLimiter {
   /**
    * Resolves when a call may be made now; waits while the window is full. Rejects with DailyLimitBlocked while
-   * the portal's daily quota is spent (no call would succeed before HubSpot's reset).
+   * the portal's daily quota is spent (no call would succeed before HubSpot's reset), and with LaneBusy when
+   * no slot is to be had before `until` (epoch ms).
    */
-  acquire(portalId: string, bucket: Bucket, lane?: Lane): Promise<string | void>;
+  acquire(portalId: string, bucket: Bucket, lane?: Lane, until?: number): Promise<string | void>;
   /**
    * The call that took `slot` has its answer: its place in the window moves to now. HubSpot counts a request
    * when it arrives, somewhere between our acquire and the answer; counting from the answer never undercounts,
-   * so a slow burst (many calls in flight on a busy host) does not earn 429s when the window slides.
+   * so a slow burst (many calls in flight on a busy host) does not earn 429s when the window slides. Until then
+   * the slot counts as made a window after it was taken (issue #18: dated at the acquire, a request that left
+   * late, on a stalled event loop, dropped out of our window while still in HubSpot's, and 429s followed); a
+   * caller that never settles holds its slot for two windows.
    */
   settle?(portalId: string, bucket: Bucket, slot: string): Promise<void>;
   /** HubSpot said we are over its limit: stop every process for this portal and bucket for `ms`. */
@@ -77,7 +98,9 @@ export interface RateLimiter {
 
 // Redis' own clock, so workers on hosts with skewed clocks agree on the window. Returns 0 when a slot was
 // taken, a positive wait (ms) while the window or a burst back-off is full, and minus the remaining ms of a
-// daily block. KEYS: log, burst block, daily block, learned plan ("max:windowMs" from HubSpot's headers).
+// daily block. KEYS: log, burst block, daily block, learned plan ("max:windowMs" from HubSpot's headers),
+// interactive waiters (member: slot, score: when the registration lapses), interactive calls of the window.
+// ARGV: max, windowMs, slot, lane, slices (0: bulk unpaced).
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -87,27 +110,74 @@ local blocked = redis.call('PTTL', KEYS[2])
 if blocked > 0 then return blocked end
 local max = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
+local slices = tonumber(ARGV[5])
 local learned = redis.call('GET', KEYS[4])
 if learned then
   local m, w = string.match(learned, '^(%d+):(%d+)$')
   if m then max = tonumber(m); windowMs = tonumber(w) end
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+local count = redis.call('ZCARD', KEYS[1])
 local limit = max
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - windowMs)
+-- Bulk work keeps a quarter of the window however busy the cards; 'bulk' in the waiters' set says it waits.
+local floor = math.floor(max / 4)
+local bulkWaits = redis.call('ZSCORE', KEYS[5], 'bulk')
+if ARGV[4] ~= 'bulk' and bulkWaits then
+  local bulkUsed = count - redis.call('ZCARD', KEYS[6])
+  if bulkUsed < floor then limit = max - (floor - bulkUsed) end
+end
 if ARGV[4] == 'bulk' then
   local reserve = 0
   if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
-  limit = max - reserve
+  local share = max - reserve
+  -- Room for as many interactive calls as the last window saw (at least the reserve, at most half the window)
+  -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window.
+  local interactive = redis.call('ZCARD', KEYS[6])
+  local held = math.min(math.max(reserve, interactive), math.floor(max / 2))
+  local waiting = redis.call('ZCARD', KEYS[5])
+  if bulkWaits then waiting = waiting - 1 end
+  limit = max - held - waiting
+  if count >= limit and count - interactive < floor and count < share then limit = count + 1 end
+  if limit < 1 then
+    redis.call('ZADD', KEYS[5], now + 2000, 'bulk')
+    return math.max(1, math.floor(windowMs / 20))
+  end
+  if count < limit and slices > 1 then
+    local slice = math.floor(windowMs / slices)
+    local pace = math.max(1, math.ceil(share / slices))
+    local recent = redis.call('ZRANGEBYSCORE', KEYS[1], now - slice, '+inf', 'WITHSCORES', 'LIMIT', 0, pace)
+    if #recent >= 2 * pace then
+      -- In-flight calls (dated ahead) are happening now: they leave the slice a slice after their answer.
+      local wait = math.min(tonumber(recent[2]) + slice - now, slice)
+      if wait < 1 then wait = 1 end
+      return wait
+    end
+  end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
-local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], windowMs)
+  -- Dated a window ahead until settled: a call still in flight counts, however late its request leaves.
+  redis.call('ZADD', KEYS[1], now + windowMs, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], 2 * windowMs)
+  if ARGV[4] ~= 'bulk' then
+    redis.call('ZREM', KEYS[5], ARGV[3])
+    redis.call('ZADD', KEYS[6], now, ARGV[3])
+    redis.call('PEXPIRE', KEYS[6], windowMs)
+  end
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + windowMs - now
+local at = tonumber(oldest[2])
+local wait = at + windowMs - now
+-- A call still in flight frees its place when answered, which may be any moment: look again soon.
+if at > now then wait = math.min(wait, math.max(1, math.floor(windowMs / 20))) end
 if wait < 1 then wait = 1 end
+-- Registered until a little after its next attempt: a caller that died or gave up stops counting soon.
+local member = ARGV[3]
+if ARGV[4] == 'bulk' then member = 'bulk' end
+redis.call('ZADD', KEYS[5], now + wait + 1000, member)
+redis.call('PEXPIRE', KEYS[5], wait + 1000 + windowMs)
 return wait
 `;
 
@@ -166,6 +236,11 @@ export class RedisRateLimiter implements RateLimiter {
     return this.plan(portalId)[bucket];
   }
 
+  /** Interactive calls of the portal and bucket waiting for the window. */
+  waitingKey(portalId: string, bucket: Bucket): string {
+    return this.keys.rateWaiting(portalId, bucket);
+  }
+
   /** Daily quota block of a portal (all buckets). */
   dailyKey(portalId: string): string {
     return this.keys.rateDaily(portalId);
@@ -181,32 +256,46 @@ export class RedisRateLimiter implements RateLimiter {
     lane: Lane = 'bulk',
     slot: string = randomUUID(),
   ): Promise<number> {
-    const { max, windowMs } = this.window(portalId, bucket);
+    const { max, windowMs, slices } = this.window(portalId, bucket);
     const key = this.key(portalId, bucket);
     const wait = (await this.redis.eval(
       ACQUIRE,
-      4,
+      6,
       key,
       this.keys.rateBlock(portalId, bucket),
       this.dailyKey(portalId),
       this.keys.rateLearned(portalId, bucket),
+      this.waitingKey(portalId, bucket),
+      this.keys.rateInteractive(portalId, bucket),
       max,
       windowMs,
       slot,
       lane,
+      slices ?? 0,
     )) as number;
     return Number(wait);
   }
 
   /** Resolves with the slot taken, for `settle`. */
-  async acquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk'): Promise<string> {
+  async acquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk', until?: number): Promise<string> {
     const slot = randomUUID();
     for (;;) {
+      if (until !== undefined && Date.now() >= until) throw new LaneBusy(0);
       const wait = await this.tryAcquire(portalId, bucket, lane, slot);
       if (wait === 0) return slot;
       if (wait < 0) throw new DailyLimitBlocked(Date.now() - wait);
-      // A little jitter so waiting workers do not all hit Redis in the same millisecond.
-      await this.sleep(wait + Math.floor(Math.random() * Math.min(50, wait / 4 + 1)));
+      if (until !== undefined && Date.now() + wait > until) {
+        // Leaving: bulk work must not keep yielding to a caller that is no longer there.
+        await this.redis.zrem(this.waitingKey(portalId, bucket), slot).catch(() => undefined);
+        throw new LaneBusy(wait);
+      }
+      // Waiting interactive calls wake a little early: bulk work holds back for them meanwhile. Bulk waiters get
+      // a little jitter so they do not all hit Redis in the same millisecond.
+      const jitter =
+        lane === 'interactive'
+          ? -Math.min(20, Math.floor(wait / 4))
+          : Math.floor(Math.random() * Math.min(50, wait / 4 + 1));
+      await this.sleep(Math.max(1, wait + jitter));
     }
   }
 

@@ -199,3 +199,43 @@ describe('priority lane', () => {
     }
   }, 60_000);
 });
+
+describe('window accounting', () => {
+  it('a call whose request leaves late (a stalled event loop) counts until HubSpot answered it: no 429', async () => {
+    const sb = await startSandboxPortal({ portalId: 9105 });
+    try {
+      // HubSpot allows 4 a second; the service plans for 3. Three calls take their slots, but their requests
+      // reach HubSpot only 1.2 s later, as on a busy host; three more calls come after the window has slid.
+      sb.portal.setRateLimit({ max: 4, windowMs: 1_000 });
+      const limiter = new RedisRateLimiter({
+        redis,
+        prefix,
+        plan: { default: { max: 3, windowMs: 1_000 }, search: { max: 5, windowMs: 1_000 } },
+      });
+      const caller = new HubSpotCaller({
+        clients: new HubSpotClientFactory({
+          tokens: new StaticTokenProvider(sb.portal.privateAppToken),
+          basePath: sb.server.url,
+        }),
+        limiter,
+        metrics: { inc: () => {} },
+      });
+      const portalId = String(sb.portal.portalId);
+      const deal = sb.portal.ui.createDeal({ dealname: 'Late' });
+      const read = (delayMs: number) =>
+        asInteractive(() =>
+          caller.call(portalId, 'deals.get', async (c) => {
+            await new Promise((r) => setTimeout(r, delayMs));
+            return c.crm.deals.basicApi.getById(deal.id);
+          }),
+        );
+      const late = [1, 2, 3].map(() => read(1_200));
+      await new Promise((r) => setTimeout(r, 1_050));
+      const prompt = [1, 2, 3].map(() => read(0));
+      await Promise.all([...late, ...prompt]);
+      expect(sb.portal.requests.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    } finally {
+      await sb.server.close();
+    }
+  }, 20_000);
+});

@@ -26,6 +26,9 @@ const batchApi = (c: Client, type: BatchObject) =>
       ? c.crm.objects.tasks.batchApi
       : c.crm.objects.notes.batchApi;
 
+/** A rate slot taken before the batch was formed (HubSpotCaller.admit), for the batch's first call. */
+type Slot = string | undefined;
+
 const lane = (...parts: string[]) => parts.join('\n');
 const unlane = (l: string) => l.split('\n');
 
@@ -36,28 +39,30 @@ const unlane = (l: string) => l.split('\n');
  * (one invalid input) is sent again request by request, so one deal's bad input never fails another deal.
  */
 export class SharedBatches {
-  private readonly reads: Coalescer<string, SharedRead>;
-  private readonly creates: Coalescer<CreateInput, BatchResult>;
-  private readonly updates: Coalescer<UpdateInput, BatchResult>;
-  private readonly dealUpdates: Coalescer<UpdateInput, void>;
+  private readonly reads: Coalescer<string, SharedRead, Slot>;
+  private readonly creates: Coalescer<CreateInput, BatchResult, Slot>;
+  private readonly updates: Coalescer<UpdateInput, BatchResult, Slot>;
+  private readonly dealUpdates: Coalescer<UpdateInput, void, Slot>;
 
   constructor(
     private readonly caller: HubSpotCaller,
-    opts: CoalesceOptions = {},
+    options: CoalesceOptions = {},
   ) {
-    this.reads = new Coalescer((l, groups) => this.runRead(l, groups), undefined, opts);
+    // Each batch is formed once its call holds a rate slot, so it carries everything that queued meanwhile.
+    const opts = { admit: (l: string) => this.caller.admit(unlane(l)[0]!), maxInFlight: 1, ...options };
+    this.reads = new Coalescer((l, groups, slot) => this.runRead(l, groups, slot), undefined, opts);
     this.creates = new Coalescer(
-      (l, groups) => this.runCreate(l, groups),
+      (l, groups, slot) => this.runCreate(l, groups, slot),
       (i) => i.objectWriteTraceId,
       opts,
     );
     this.updates = new Coalescer(
-      (l, groups) => this.runUpdate(l, groups),
+      (l, groups, slot) => this.runUpdate(l, groups, slot),
       (i) => i.id,
       opts,
     );
     this.dealUpdates = new Coalescer(
-      (l, groups) => this.runDealUpdate(l, groups),
+      (l, groups, slot) => this.runDealUpdate(l, groups, slot),
       (i) => i.id,
       opts,
     );
@@ -83,33 +88,35 @@ export class SharedBatches {
     return this.dealUpdates.submit(lane(portalId, 'deals'), [{ id: dealId, properties }]);
   }
 
-  private async runRead(l: string, groups: string[][]): Promise<Outcome<SharedRead>[]> {
+  private async runRead(l: string, groups: string[][], slot: Slot): Promise<Outcome<SharedRead>[]> {
     const [portalId, type, props] = unlane(l) as [string, BatchObject, string];
     const ids = [...new Set(groups.flat())];
-    const res = (await this.caller.call(portalId, `${type}.batch.read`, (c) =>
-      batchApi(c, type).read({
-        inputs: ids.map((id) => ({ id })),
-        properties: props ? props.split(',') : [],
-        propertiesWithHistory: [],
-      }),
+    const res = (await this.caller.call(
+      portalId,
+      `${type}.batch.read`,
+      (c) =>
+        batchApi(c, type).read({
+          inputs: ids.map((id) => ({ id })),
+          properties: props ? props.split(',') : [],
+          propertiesWithHistory: [],
+        }),
+      { slot },
     )) as BatchResult;
     const value = { res, requested: new Set(ids) };
     return groups.map(() => ({ ok: true, value }));
   }
 
-  private async runCreate(l: string, groups: CreateInput[][]): Promise<Outcome<BatchResult>[]> {
+  private async runCreate(l: string, groups: CreateInput[][], slot: Slot): Promise<Outcome<BatchResult>[]> {
     const [portalId, type] = unlane(l) as [string, 'tasks' | 'notes'];
     // Not idempotent: after a lost answer each deal looks for its own objects by marker before creating again.
-    const once = async (inputs: CreateInput[]) =>
+    const once = async (inputs: CreateInput[], slot?: string) =>
       (await this.caller.call(
         portalId,
         `${type}.batch.create`,
         (c) => batchApi(c, type).create({ inputs } as never),
-        {
-          idempotent: false,
-        },
+        { idempotent: false, slot },
       )) as BatchResult;
-    return shared(groups, once, once, (res, group) => {
+    return shared(slot, groups, once, once, (res, group) => {
       const mine = new Set(group.map((i) => i.objectWriteTraceId));
       const results = res.results.filter((r) => !r.objectWriteTraceId || mine.has(r.objectWriteTraceId));
       const answered = new Set(results.map((r) => r.objectWriteTraceId));
@@ -121,12 +128,15 @@ export class SharedBatches {
     });
   }
 
-  private async runUpdate(l: string, groups: UpdateInput[][]): Promise<Outcome<BatchResult>[]> {
+  private async runUpdate(l: string, groups: UpdateInput[][], slot: Slot): Promise<Outcome<BatchResult>[]> {
     const [portalId] = unlane(l) as [string];
-    const once = async (inputs: UpdateInput[]) => {
+    const once = async (inputs: UpdateInput[], slot?: string) => {
       try {
-        return (await this.caller.call(portalId, 'tasks.batch.update', (c) =>
-          c.crm.objects.tasks.batchApi.update({ inputs }),
+        return (await this.caller.call(
+          portalId,
+          'tasks.batch.update',
+          (c) => c.crm.objects.tasks.batchApi.update({ inputs }),
+          { slot },
         )) as BatchResult;
       } catch (err) {
         // HubSpot may refuse a whole batch naming a deleted task (404) instead of answering 207: retrying the
@@ -136,7 +146,7 @@ export class SharedBatches {
         throw err;
       }
     };
-    return shared(groups, once, once, (res, group) => ({ ok: true, value: shareUpdate(res, group) }));
+    return shared(slot, groups, once, once, (res, group) => ({ ok: true, value: shareUpdate(res, group) }));
   }
 
   /** The batch update's answer, built from single updates: results, plus OBJECT_NOT_FOUND / refusals by id. */
@@ -163,19 +173,25 @@ export class SharedBatches {
     return { results, ...(errors.length ? { errors } : {}) };
   }
 
-  private async runDealUpdate(l: string, groups: UpdateInput[][]): Promise<Outcome<void>[]> {
+  private async runDealUpdate(l: string, groups: UpdateInput[][], slot: Slot): Promise<Outcome<void>[]> {
     const [portalId] = unlane(l) as [string];
     // A deal alone keeps its own PATCH; deals updated together share a batch update.
-    const patch = async ([input]: UpdateInput[]) => {
-      await this.caller.call(portalId, 'deals.update', (c) =>
-        c.crm.deals.basicApi.update(input!.id, { properties: input!.properties }),
+    const patch = async ([input]: UpdateInput[], slot?: string) => {
+      await this.caller.call(
+        portalId,
+        'deals.update',
+        (c) => c.crm.deals.basicApi.update(input!.id, { properties: input!.properties }),
+        { slot },
       );
     };
-    const batch = async (inputs: UpdateInput[]) =>
-      (await this.caller.call(portalId, 'deals.batch.update', (c) =>
-        c.crm.deals.batchApi.update({ inputs }),
+    const batch = async (inputs: UpdateInput[], slot?: string) =>
+      (await this.caller.call(
+        portalId,
+        'deals.batch.update',
+        (c) => c.crm.deals.batchApi.update({ inputs }),
+        { slot },
       )) as BatchResult;
-    return shared<UpdateInput, BatchResult, void>(groups, patch, batch, (res, group) => {
+    return shared<UpdateInput, BatchResult, void>(slot, groups, patch, batch, (res, group) => {
       const e = shareUpdate(res, group).errors?.[0];
       if (!e) return { ok: true, value: undefined };
       // The same error the deal's own PATCH would have raised, so callers need one code path.
@@ -197,18 +213,19 @@ export class SharedBatches {
 /**
  * A request alone makes its own call (`alone`); several share one (`together`) and each gets its share. If
  * HubSpot refuses the shared batch as a whole (one invalid input), each request is sent alone so each gets its
- * own verdict.
+ * own verdict. The batch's rate slot goes to its first call; the separate ones take their own.
  */
 async function shared<I, T, R>(
+  slot: Slot,
   groups: I[][],
-  alone: (inputs: I[]) => Promise<R>,
-  together: (inputs: I[]) => Promise<T>,
+  alone: (inputs: I[], slot?: string) => Promise<R>,
+  together: (inputs: I[], slot?: string) => Promise<T>,
   share: (res: T, group: I[]) => Outcome<R>,
 ): Promise<Outcome<R>[]> {
-  if (groups.length === 1) return [await settle(() => alone(groups[0]!))];
+  if (groups.length === 1) return [await settle(() => alone(groups[0]!, slot))];
   let res: T;
   try {
-    res = await together(groups.flat());
+    res = await together(groups.flat(), slot);
   } catch (err) {
     if (err instanceof HubSpotRequestError) return Promise.all(groups.map((g) => settle(() => alone(g))));
     throw err;

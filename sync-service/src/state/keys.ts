@@ -108,6 +108,10 @@ export function redisKeys(prefix: string) {
     rateBlock: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:block`,
     /** String "max:windowMs", TTL a day: the bucket's limit as HubSpot's headers last reported it. */
     rateLearned: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:learned`,
+    /** Sorted set of interactive calls waiting for the window (score: when the registration lapses). */
+    rateWaiting: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:waiting`,
+    /** Sorted set of the interactive calls in the bucket's rate window (score: when each was made). */
+    rateInteractive: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:interactive`,
     /** String, TTL until the daily quota resets: every bucket of the portal is blocked until it expires. */
     rateDaily: (portalId: string) => `${p(portalId)}:rl:daily`,
     /** Hash engine key -> task id and state (hubspot/objectmap.ts): the tasks created for a deal. No TTL. */

@@ -28,6 +28,8 @@ describe('redisKeys spells every key as existing data has it', () => {
     [k.rateWindow('1', 'search'), 'sk:1:rl:search'],
     [k.rateBlock('1', 'default'), 'sk:1:rl:default:block'],
     [k.rateLearned('1', 'default'), 'sk:1:rl:default:learned'],
+    [k.rateWaiting('1', 'default'), 'sk:1:rl:default:waiting'],
+    [k.rateInteractive('1', 'default'), 'sk:1:rl:default:interactive'],
     [k.rateDaily('1'), 'sk:1:rl:daily'],
     [k.taskMap('1', '2'), 'sk:1:taskmap:2'],
     [k.noteMap('1', '2'), 'sk:1:notemap:2'],
