@@ -14,14 +14,19 @@ export class HistoryWeeks {
   ) {}
 
   /**
-   * A local week spans one or two stored UTC weeks; rows outside the range are left to the caller's filter.
-   * In no particular order: the scorecard aggregates.
+   * Rows whose exit falls in [fromMs, toMs), in no particular order (the scorecard aggregates). A local week spans
+   * one or two stored UTC weeks, and the second is often the current week, busy with visits of other days: rows
+   * outside the range are dropped as they are decoded, so a million of them never become objects. An empty range
+   * reads nothing (the scorecard's open-visit read asks for [now, now) and used to decode the whole current week).
    */
   async rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]> {
+    if (!(fromMs < toMs)) return [];
     const buckets = new Set<string>();
     for (let t = Date.parse(`${weekStart(fromMs)}T00:00:00Z`); t < toMs; t += WEEK_MS)
       buckets.add(weekStart(t));
-    const weeks = await Promise.all([...buckets].map((w) => this.history.scanWeek(portalId, w)));
+    const weeks = await Promise.all(
+      [...buckets].map((w) => this.history.scanWeek(portalId, w, { from: fromMs, to: toMs })),
+    );
     return weeks.flat();
   }
 

@@ -92,6 +92,22 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
   return rowOfArray(parsed);
 }
 
+/** Exits kept by a filtered chunk decode: from (inclusive) to (exclusive), epoch ms. */
+type Exits = { from: number; to: number };
+
+/**
+ * Whether a parsed record is a row exiting outside `exits`, told from its exitedAt alone, before the row is checked
+ * or built: the scorecard's second UTC week is mostly other days' rows (a damaged row out there goes uncounted,
+ * as it would not be shown). Anything else goes on to rowOfArray, which counts it as corrupt or keeps it.
+ */
+function exitsOutside(record: unknown, exits: Exits | undefined): boolean {
+  if (!exits || !Array.isArray(record)) return false;
+  const exitedAt: unknown = record[7];
+  return (
+    typeof exitedAt === 'number' && !(exitedAt >= exits.from && exitedAt < exits.to) && record[0] === VERSION
+  );
+}
+
 /** A row of the positional encoding, already parsed, checked by hand (null when it is not one). */
 function rowOfArray(a: unknown[]): HistoryRow | null {
   if (a[0] !== VERSION || a.length < 15 || a.length > 16) return null;
@@ -173,7 +189,7 @@ export function encodeChunkRecord(row: HistoryRow): string {
  * Every row of a chunk, in the order written, and how many records were not valid rows (tombstones are neither).
  * One JSON.parse over the chunk; if the chunk is damaged, record by record so only the damaged rows are lost.
  */
-export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt: number } {
+export function decodeHistoryChunk(chunk: string, into: HistoryRow[], exits?: Exits): { corrupt: number } {
   if (chunk.length === 0) return { corrupt: 0 };
   let records: unknown[] | undefined;
   try {
@@ -185,7 +201,7 @@ export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt
   let corrupt = 0;
   if (records) {
     for (const record of records) {
-      if (record === TOMBSTONE_VALUE) continue;
+      if (record === TOMBSTONE_VALUE || exitsOutside(record, exits)) continue;
       const row = Array.isArray(record) ? rowOfArray(record) : null;
       if (row) into.push(row);
       else corrupt++;
@@ -195,6 +211,7 @@ export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt
   for (const record of chunk.split(CHUNK_RECORD_END)) {
     if (record.length === 0 || isTombstone(record)) continue;
     const parsed = parseArray(record);
+    if (exitsOutside(parsed, exits)) continue;
     const row = parsed ? rowOfArray(parsed) : null;
     if (row) into.push(row);
     else corrupt++;

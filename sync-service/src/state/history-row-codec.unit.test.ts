@@ -155,6 +155,23 @@ describe('history row codec', () => {
     );
   });
 
+  it('with an exit range, keeps exactly the rows a filter after decoding would keep, whole or damaged', () => {
+    fc.assert(
+      fc.property(fc.array(rowArb, { maxLength: 20 }), ms, ms, (rows, a, b) => {
+        const exits = { from: Math.min(a, b), to: Math.max(a, b) };
+        const inRange = (r: HistoryRow) => r.exitedAt >= exits.from && r.exitedAt < exits.to;
+        const chunk = rows.map(encodeChunkRecord).join('');
+        const whole: HistoryRow[] = [];
+        expect(decodeHistoryChunk(chunk, whole, exits)).toEqual({ corrupt: 0 });
+        expect(whole).toEqual(rows.filter(inRange));
+        // Damaged: decoded record by record, filtered the same way.
+        const damaged: HistoryRow[] = [];
+        expect(decodeHistoryChunk(`${chunk}[1,"cut short\n`, damaged, exits)).toEqual({ corrupt: 1 });
+        expect(damaged).toEqual(rows.filter(inRange));
+      }),
+    );
+  });
+
   it('loses only the damaged records of a damaged chunk, and counts them', () => {
     const rows = weekOf(3);
     const records = rows.map(encodeChunkRecord);
