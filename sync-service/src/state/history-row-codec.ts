@@ -190,6 +190,7 @@ export function encodeChunkRecord(row: HistoryRow): string {
  * One JSON.parse over the chunk; if the chunk is damaged, record by record so only the damaged rows are lost.
  */
 export function decodeHistoryChunk(chunk: string, into: HistoryRow[], exits?: Exits): { corrupt: number } {
+  if (exits) chunk = recordsMaybeExiting(chunk, exits);
   if (chunk.length === 0) return { corrupt: 0 };
   let records: unknown[] | undefined;
   try {
@@ -217,6 +218,83 @@ export function decodeHistoryChunk(chunk: string, into: HistoryRow[], exits?: Ex
     else corrupt++;
   }
   return { corrupt };
+}
+
+/**
+ * The records of `chunk` whose exit may fall in `exits`, as chunk text: those whose exitedAt, read from the text,
+ * is outside are cut before JSON.parse, which costs far more than this look (the scorecard's second UTC week is
+ * mostly other days' rows). A record whose exit cannot be read that way (a tombstone, a damaged record) is kept
+ * for the parser to judge. The chunk itself when every record is kept.
+ */
+function recordsMaybeExiting(chunk: string, exits: Exits): string {
+  const parts: string[] = [];
+  let run = 0;
+  let pos = 0;
+  while (pos < chunk.length) {
+    const newline = chunk.indexOf(CHUNK_RECORD_END, pos);
+    const end = newline === -1 ? chunk.length : newline + 1;
+    const exit = exitOfRecord(chunk, pos, end);
+    if (exit < exits.from || exit >= exits.to) {
+      if (pos > run) parts.push(chunk.slice(run, pos));
+      run = end;
+    }
+    pos = end;
+  }
+  if (run === 0) return chunk;
+  if (run < chunk.length) parts.push(chunk.slice(run));
+  return parts.join('');
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COMMA = 44;
+const LETTER_N = 110;
+
+/**
+ * exitedAt of the record at [start, end) of a chunk, read from its text as encodeHistoryRow writes it: "[1,", five
+ * strings or nulls, enteredAt, exitedAt. NaN when the text is not plainly that (then the record is parsed).
+ */
+function exitOfRecord(s: string, start: number, end: number): number {
+  // "[1," : the array opens with VERSION.
+  if (
+    s.charCodeAt(start) !== 91 ||
+    s.charCodeAt(start + 1) !== 48 + VERSION ||
+    s.charCodeAt(start + 2) !== COMMA
+  )
+    return NaN;
+  let i = start + 3;
+  for (let field = 0; field < 5; field++) {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; ;) {
+        if (i >= end) return NaN;
+        const d = s.charCodeAt(i);
+        if (d === BACKSLASH) i += 2;
+        else if (d === QUOTE) break;
+        else i++;
+      }
+      i++;
+    } else if (c === LETTER_N && s.startsWith('null', i)) i += 4;
+    else return NaN;
+    if (s.charCodeAt(i) !== COMMA) return NaN;
+    i++;
+  }
+  // enteredAt: a number's characters up to the comma.
+  const entered = i;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || c === 45 || c === 46 || c === 43 || c === 101 || c === 69)) break;
+  }
+  if (i === entered || s.charCodeAt(i) !== COMMA) return NaN;
+  // exitedAt: epoch ms are plain digits; anything else (a sign, a fraction, an exponent) is left to the parser.
+  let n = 0;
+  const first = ++i;
+  for (; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  return i > first && i - first <= 15 && s.charCodeAt(i) === COMMA ? n : NaN;
 }
 
 /** One record read alone (the card reads its deal's records by offset): the row, or null if not a valid row. */
