@@ -27,7 +27,9 @@ export class HistoryWeeks {
     const weeks = await Promise.all(
       [...buckets].map((w) => this.history.scanWeek(portalId, w, { from: fromMs, to: toMs })),
     );
-    return weeks.flat();
+    // concat copies packed arrays in bulk; flat() walked a million rows one by one (~0.1 s).
+    const [first = [], ...rest] = weeks;
+    return rest.length === 0 ? first : first.concat(...rest);
   }
 
   async stored(portalId: string, now: number, count: number): Promise<number[]> {
