@@ -266,14 +266,10 @@ function exitOfRecord(s: string, start: number, end: number): number {
   for (let field = 0; field < 5; field++) {
     const c = s.charCodeAt(i);
     if (c === QUOTE) {
-      for (i++; ;) {
-        if (i >= end) return NaN;
-        const d = s.charCodeAt(i);
-        if (d === BACKSLASH) i += 2;
-        else if (d === QUOTE) break;
-        else i++;
-      }
-      i++;
+      // The closing quote found natively; one after a backslash may be escaped: left to the parser.
+      const close = s.indexOf('"', i + 1);
+      if (close === -1 || close >= end || s.charCodeAt(close - 1) === BACKSLASH) return NaN;
+      i = close + 1;
     } else if (c === LETTER_N && s.startsWith('null', i)) i += 4;
     else return NaN;
     if (s.charCodeAt(i) !== COMMA) return NaN;
