@@ -45,8 +45,8 @@ const row = (dealId: string, exitedAt: number): HistoryRow => ({
   breachReason: null,
 });
 
-describe('HistoryWeeks.rows', () => {
-  it('reads no week for an empty range (the scorecard asks for the visits of [now, now))', async () => {
+describe('HistoryWeeks.rowsExiting', () => {
+  it('reads no week for an empty range', async () => {
     const store = new HistoryStore(redis, keys, silentLogger);
     await store.append(P, [row('10', THU - HOUR), row('11', THU + HOUR)]);
     let weeksRead = 0;
@@ -56,7 +56,7 @@ describe('HistoryWeeks.rows', () => {
         return store.scanWeek(...args);
       },
     });
-    expect(await weeks.rows(P, THU, THU)).toEqual([]);
+    expect(await weeks.rowsExiting(P, THU, THU)).toEqual([]);
     expect(weeksRead).toBe(0);
   });
 
@@ -68,7 +68,7 @@ describe('HistoryWeeks.rows', () => {
     const weeks = new HistoryWeeks(redis, keys, store);
     const from = monday + 20 * HOUR;
     const to = monday + 9 * 24 * HOUR;
-    const read = await weeks.rows(P, from, to);
+    const read = await weeks.rowsExiting(P, from, to);
     const byId = (a: HistoryRow, b: HistoryRow) => a.dealId.localeCompare(b.dealId);
     expect(read.sort(byId)).toEqual(rows.filter((r) => r.exitedAt >= from && r.exitedAt < to).sort(byId));
   });

@@ -105,7 +105,7 @@ export function scorecardRoutes(deps: ApiDeps): Router {
     // alongside the week: that read mostly waits on Redis (a key scan) while the week's decode keeps this process
     // busy, so together they take about the longer of the two instead of their sum.
     const [rows, running] = await Promise.all([
-      deps.weeks.rows(portalId, range.start, historyNeededUntil(current.playbook, range.end, now)),
+      deps.weeks.rowsExiting(portalId, range.start, historyNeededUntil(current.playbook, range.end, now)),
       deps.whatIfData ? deps.whatIfData(portalId, now, 0).then((d) => d.running) : [],
     ]);
     const open = running.flatMap((s) => openVisitOf(s) ?? []);
