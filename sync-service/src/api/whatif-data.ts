@@ -6,13 +6,7 @@ import { HistoryStore } from '../state/history-store';
 import type { Keys } from '../state/keys';
 import { HistoryWeeks } from './history-weeks';
 
-/**
- * Keys SCAN walks per round trip while looking for the portal's deal states. The keyspace also holds a history
- * index per deal that ever had a visit (a million in a busy year), so at 500 the walk took ~3,000 round trips, and
- * during the scorecard each waits for the event loop between chunk decodes: ~2-4 s of the request. At 20,000 one
- * SCAN still costs Redis a few milliseconds, and the walk is ~80 round trips.
- */
-const BATCH = 20_000;
+const BATCH = 500;
 
 /**
  * What a what-if replays, read from the service's stores: the stage visits that ended in the last `weeks` weeks
