@@ -34,6 +34,8 @@ export type ApiDeps = {
   weeks: {
     /** Rows whose exit falls in [fromMs, toMs) (a superset is fine). */
     rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
+    /** Exactly the rows whose exit falls in [fromMs, toMs), cut while decoding (the scorecard's read). */
+    rowsExiting(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
     /** Instants (UTC Monday 00:00) of stored weeks with data, newest first, looking back `count` weeks. */
     stored(portalId: string, now: number, count: number): Promise<number[]>;
   };

@@ -1,6 +1,6 @@
 import type { HistoryRow } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
-import { weekStart, type HistoryStore } from '../state/history-store';
+import { weekStart, type ExitRange, type HistoryStore } from '../state/history-store';
 import type { Keys } from '../state/keys';
 
 const WEEK_MS = 7 * 24 * 3600_000;
@@ -15,14 +15,35 @@ export class HistoryWeeks {
 
   /**
    * A local week spans one or two stored UTC weeks; rows outside the range are left to the caller's filter.
-   * In no particular order: the scorecard aggregates.
+   * In no particular order: the scorecard aggregates. (The what-if replays these whole, outside rows included.)
    */
   async rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]> {
+    return this.read(portalId, fromMs, toMs);
+  }
+
+  /**
+   * Only the rows whose exit falls in [fromMs, toMs), for the scorecard. The local week's second UTC week is often
+   * the current one, busy with visits of other days: those are dropped as they are decoded, so they never become
+   * objects (1M rows in the week and 500,000 of this week's: 9.2 s before, with the open-visit read below).
+   */
+  async rowsExiting(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]> {
+    if (!(fromMs < toMs)) return [];
+    return this.read(portalId, fromMs, toMs, { from: fromMs, to: toMs });
+  }
+
+  private async read(
+    portalId: string,
+    fromMs: number,
+    toMs: number,
+    exits?: ExitRange,
+  ): Promise<HistoryRow[]> {
     const buckets = new Set<string>();
     for (let t = Date.parse(`${weekStart(fromMs)}T00:00:00Z`); t < toMs; t += WEEK_MS)
       buckets.add(weekStart(t));
-    const weeks = await Promise.all([...buckets].map((w) => this.history.scanWeek(portalId, w)));
-    return weeks.flat();
+    const weeks = await Promise.all([...buckets].map((w) => this.history.scanWeek(portalId, w, exits)));
+    // concat copies packed arrays in bulk; flat() walked a million rows one by one (~0.1 s).
+    const [first = [], ...rest] = weeks;
+    return rest.length === 0 ? first : first.concat(...rest);
   }
 
   async stored(portalId: string, now: number, count: number): Promise<number[]> {

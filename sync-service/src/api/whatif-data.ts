@@ -24,10 +24,18 @@ export async function readWhatIfData(deps: {
 }): Promise<{ rows: HistoryRow[]; running: DealState[] }> {
   const { redis, keys, portalId, now } = deps;
   const from = now - deps.weeks * WHATIF_WEEK_MS;
-  // Oldest exit first, as the replay has always been given them.
-  const rows = (
-    await new HistoryWeeks(redis, keys, new HistoryStore(redis, keys, deps.log)).rows(portalId, from, now)
-  ).sort((a, b) => a.exitedAt - b.exitedAt);
+  // Oldest exit first, as the replay has always been given them. weeks: 0 asks for the running deals alone (the
+  // scorecard, for its open visits): reading the visits would decode the whole current week for nothing.
+  const rows =
+    deps.weeks > 0
+      ? (
+          await new HistoryWeeks(redis, keys, new HistoryStore(redis, keys, deps.log)).rows(
+            portalId,
+            from,
+            now,
+          )
+        ).sort((a, b) => a.exitedAt - b.exitedAt)
+      : [];
   const running: DealState[] = [];
   for await (const ids of deps.states.dealIdPages(portalId, BATCH)) {
     const loaded = await deps.states.loadMany(portalId, ids);

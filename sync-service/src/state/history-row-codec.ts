@@ -92,6 +92,22 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
   return rowOfArray(parsed);
 }
 
+/** Exits kept by a filtered chunk decode: from (inclusive) to (exclusive), epoch ms. */
+type Exits = { from: number; to: number };
+
+/**
+ * Whether a parsed record is a row exiting outside `exits`, told from its exitedAt alone, before the row is checked
+ * or built: the scorecard's second UTC week is mostly other days' rows (a damaged row out there goes uncounted,
+ * as it would not be shown). Anything else goes on to rowOfArray, which counts it as corrupt or keeps it.
+ */
+function exitsOutside(record: unknown, exits: Exits | undefined): boolean {
+  if (!exits || !Array.isArray(record)) return false;
+  const exitedAt: unknown = record[7];
+  return (
+    typeof exitedAt === 'number' && !(exitedAt >= exits.from && exitedAt < exits.to) && record[0] === VERSION
+  );
+}
+
 /** A row of the positional encoding, already parsed, checked by hand (null when it is not one). */
 function rowOfArray(a: unknown[]): HistoryRow | null {
   if (a[0] !== VERSION || a.length < 15 || a.length > 16) return null;
@@ -173,7 +189,8 @@ export function encodeChunkRecord(row: HistoryRow): string {
  * Every row of a chunk, in the order written, and how many records were not valid rows (tombstones are neither).
  * One JSON.parse over the chunk; if the chunk is damaged, record by record so only the damaged rows are lost.
  */
-export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt: number } {
+export function decodeHistoryChunk(chunk: string, into: HistoryRow[], exits?: Exits): { corrupt: number } {
+  if (exits) chunk = recordsMaybeExiting(chunk, exits);
   if (chunk.length === 0) return { corrupt: 0 };
   let records: unknown[] | undefined;
   try {
@@ -185,7 +202,7 @@ export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt
   let corrupt = 0;
   if (records) {
     for (const record of records) {
-      if (record === TOMBSTONE_VALUE) continue;
+      if (record === TOMBSTONE_VALUE || exitsOutside(record, exits)) continue;
       const row = Array.isArray(record) ? rowOfArray(record) : null;
       if (row) into.push(row);
       else corrupt++;
@@ -195,11 +212,85 @@ export function decodeHistoryChunk(chunk: string, into: HistoryRow[]): { corrupt
   for (const record of chunk.split(CHUNK_RECORD_END)) {
     if (record.length === 0 || isTombstone(record)) continue;
     const parsed = parseArray(record);
+    if (exitsOutside(parsed, exits)) continue;
     const row = parsed ? rowOfArray(parsed) : null;
     if (row) into.push(row);
     else corrupt++;
   }
   return { corrupt };
+}
+
+/**
+ * The records of `chunk` whose exit may fall in `exits`, as chunk text: those whose exitedAt, read from the text,
+ * is outside are cut before JSON.parse, which costs far more than this look (the scorecard's second UTC week is
+ * mostly other days' rows). A record whose exit cannot be read that way (a tombstone, a damaged record) is kept
+ * for the parser to judge. The chunk itself when every record is kept.
+ */
+function recordsMaybeExiting(chunk: string, exits: Exits): string {
+  const parts: string[] = [];
+  let run = 0;
+  let pos = 0;
+  while (pos < chunk.length) {
+    const newline = chunk.indexOf(CHUNK_RECORD_END, pos);
+    const end = newline === -1 ? chunk.length : newline + 1;
+    const exit = exitOfRecord(chunk, pos, end);
+    if (exit < exits.from || exit >= exits.to) {
+      if (pos > run) parts.push(chunk.slice(run, pos));
+      run = end;
+    }
+    pos = end;
+  }
+  if (run === 0) return chunk;
+  if (run < chunk.length) parts.push(chunk.slice(run));
+  return parts.join('');
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COMMA = 44;
+const LETTER_N = 110;
+
+/**
+ * exitedAt of the record at [start, end) of a chunk, read from its text as encodeHistoryRow writes it: "[1,", five
+ * strings or nulls, enteredAt, exitedAt. NaN when the text is not plainly that (then the record is parsed).
+ */
+function exitOfRecord(s: string, start: number, end: number): number {
+  // "[1," : the array opens with VERSION.
+  if (
+    s.charCodeAt(start) !== 91 ||
+    s.charCodeAt(start + 1) !== 48 + VERSION ||
+    s.charCodeAt(start + 2) !== COMMA
+  )
+    return NaN;
+  let i = start + 3;
+  for (let field = 0; field < 5; field++) {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE) {
+      // The closing quote found natively; one after a backslash may be escaped: left to the parser.
+      const close = s.indexOf('"', i + 1);
+      if (close === -1 || close >= end || s.charCodeAt(close - 1) === BACKSLASH) return NaN;
+      i = close + 1;
+    } else if (c === LETTER_N && s.startsWith('null', i)) i += 4;
+    else return NaN;
+    if (s.charCodeAt(i) !== COMMA) return NaN;
+    i++;
+  }
+  // enteredAt: a number's characters up to the comma.
+  const entered = i;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || c === 45 || c === 46 || c === 43 || c === 101 || c === 69)) break;
+  }
+  if (i === entered || s.charCodeAt(i) !== COMMA) return NaN;
+  // exitedAt: epoch ms are plain digits; anything else (a sign, a fraction, an exponent) is left to the parser.
+  let n = 0;
+  const first = ++i;
+  for (; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  return i > first && i - first <= 15 && s.charCodeAt(i) === COMMA ? n : NaN;
 }
 
 /** One record read alone (the card reads its deal's records by offset): the row, or null if not a valid row. */

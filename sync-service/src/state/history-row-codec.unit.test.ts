@@ -160,6 +160,26 @@ describe('history row codec', () => {
     );
   });
 
+  it('with an exit range, keeps exactly the rows a filter after decoding would keep, whole or damaged', () => {
+    fc.assert(
+      fc.property(fc.array(anyTextRowArb, { maxLength: 20 }), ms, ms, fc.nat(), (rows, a, b, pick) => {
+        // Half the time, bounds on rows' own exits: the boundaries are where an off-by-one would show.
+        const exitOf = (k: number) => rows[k % rows.length]!.exitedAt;
+        const [x, y] = pick % 2 && rows.length > 0 ? [exitOf(pick), exitOf(pick >> 1)] : [a, b];
+        const exits = { from: Math.min(x, y), to: Math.max(x, y) + (pick % 4 === 1 ? 1 : 0) };
+        const inRange = (r: HistoryRow) => r.exitedAt >= exits.from && r.exitedAt < exits.to;
+        const chunk = rows.map(encodeChunkRecord).join('');
+        const whole: HistoryRow[] = [];
+        expect(decodeHistoryChunk(chunk, whole, exits)).toEqual({ corrupt: 0 });
+        expect(whole).toEqual(rows.filter(inRange));
+        // Damaged: decoded record by record, filtered the same way.
+        const damaged: HistoryRow[] = [];
+        expect(decodeHistoryChunk(`${chunk}[1,"cut short\n`, damaged, exits)).toEqual({ corrupt: 1 });
+        expect(damaged).toEqual(rows.filter(inRange));
+      }),
+    );
+  });
+
   it('loses only the damaged records of a damaged chunk, and counts them', () => {
     const rows = weekOf(3);
     const records = rows.map(encodeChunkRecord);
@@ -174,6 +194,18 @@ describe('history row codec', () => {
     expect(decodeHistoryChunk('', [])).toEqual({ corrupt: 0 });
   });
 });
+
+/** Rows whose text fields hold anything JSON escapes (quotes, backslashes, commas, newlines), and odd numbers. */
+const anyTextRowArb: fc.Arbitrary<HistoryRow> = fc
+  .tuple(rowArb, fc.string(), fc.string(), fc.string(), fc.option(fc.string(), { nil: null }), fc.boolean())
+  .map(([row, dealId, pipeline, stage, ownerId, odd]) => ({
+    ...row,
+    dealId,
+    pipeline,
+    stage,
+    ownerId,
+    ...(odd ? { enteredAt: -row.enteredAt - 0.5, exitedAt: row.exitedAt + 0.25 } : {}),
+  }));
 
 function weekOf(n: number): HistoryRow[] {
   return Array.from({ length: n }, (_, i) => ({

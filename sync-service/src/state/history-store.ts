@@ -93,6 +93,9 @@ return #KEYS / 3
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
+/** Exits from `from` (inclusive) to `to` (exclusive), epoch ms. */
+export type ExitRange = { from: number; to: number };
+
 /** Monday 00:00 UTC of the week containing `ms`, as YYYY-MM-DD (the week bucket of a stage exit). */
 export function weekStart(ms: number): string {
   const day = Math.floor(ms / DAY_MS);
@@ -183,9 +186,9 @@ export class HistoryStore {
    * The same rows in no particular order, for readers that aggregate (the scorecard: sorting a million rows costs
    * about as much as reading them): the week's chunks, a few GETs in flight, plus the rows of the older week hash
    * if it still exists (read in HSCAN pages, never one HVALS: a week of 200,000 rows in one reply held Redis, and
-   * every other client, for 222 ms).
+   * every other client, for 222 ms). With `exits`, only rows whose exitedAt falls in [from, to) are kept.
    */
-  async scanWeek(portalId: string, week: string | number): Promise<HistoryRow[]> {
+  async scanWeek(portalId: string, week: string | number, exits?: ExitRange): Promise<HistoryRow[]> {
     const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
     const logKey = this.keys.historyLog(portalId, start);
     const legacyKey = this.keys.history(portalId, start);
@@ -197,8 +200,8 @@ export class HistoryStore {
       ({ exact } = await hashValues(this.redis, legacyKey, (values) => {
         for (const value of values) {
           const row = decodeHistoryRow(value);
-          if (row) rows.push(row);
-          else corrupt++;
+          if (!row) corrupt++;
+          else if (!exits || (row.exitedAt >= exits.from && row.exitedAt < exits.to)) rows.push(row);
         }
       }));
     }
@@ -206,7 +209,7 @@ export class HistoryStore {
     let next = 0;
     let state = before;
     for (;;) {
-      corrupt += await this.readChunks(portalId, start, next, state.head, rows);
+      corrupt += await this.readChunks(portalId, start, next, state.head, rows, exits);
       next = state.head + 1;
       const after = await this.logState(logKey);
       const moved = after.head !== state.head;
@@ -215,8 +218,15 @@ export class HistoryStore {
     }
     // A visit rewritten while the week was read may have been seen in both places; keep its last copy (chunks
     // are read in the order written, after the older hash).
-    if (!exact || state.rewrites !== before.rewrites)
+    if (!exact || state.rewrites !== before.rewrites) {
+      // Filtered, the earlier copy may have been kept and the last one dropped (a correction that moved the exit):
+      // read again whole (rare: only reads that overlapped a rewrite), dedupe, then filter.
+      if (exits) {
+        const whole = await this.scanWeek(portalId, week);
+        return whole.filter((r) => r.exitedAt >= exits.from && r.exitedAt < exits.to);
+      }
       rows = [...new Map(rows.map((r) => [rowKey(r), r])).values()];
+    }
     if (corrupt > 0) {
       corruptRecords.inc({ kind: 'history_row' }, corrupt);
       this.log.warn({ portalId, week: start, corrupt }, 'skipped corrupt stage history rows');
@@ -231,6 +241,7 @@ export class HistoryStore {
     from: number,
     to: number,
     rows: HistoryRow[],
+    exits: ExitRange | undefined,
   ): Promise<number> {
     const inFlight: Promise<string | null>[] = [];
     let asked = from;
@@ -252,7 +263,7 @@ export class HistoryStore {
         corrupt++;
       }
       if (asked <= to) ask();
-      if (chunk !== null) corrupt += decodeHistoryChunk(chunk, rows).corrupt;
+      if (chunk !== null) corrupt += decodeHistoryChunk(chunk, rows, exits).corrupt;
     }
     return corrupt;
   }
