@@ -21,3 +21,22 @@ export const concerns = (e: { context?: Record<string, string[]> }, ids: string[
  */
 export const batchRejected = (o: { portalId: string; operation: string; category: string; detail: string }) =>
   new HubSpotRequestError({ ...o, status: 207 });
+
+/**
+ * A task batch update HubSpot answered with errors: a task deleted in HubSpot (OBJECT_NOT_FOUND) is the caller's
+ * business, anything else fails the decision so the job is retried.
+ */
+export function throwIfTaskUpdatesRefused(
+  portalId: string,
+  errors: readonly { category: string }[] | undefined,
+  what: string,
+): void {
+  const rejected = (errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
+  if (rejected.length)
+    throw batchRejected({
+      portalId,
+      operation: 'tasks.batch.update',
+      category: rejected[0]!.category,
+      detail: `${rejected.length} ${what} rejected`,
+    });
+}

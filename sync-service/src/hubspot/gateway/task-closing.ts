@@ -1,4 +1,4 @@
-import { batchRejected, chunk } from './batching';
+import { chunk, throwIfTaskUpdatesRefused } from './batching';
 import type { GatewayContext } from './context';
 import { findMarked } from './marked-objects';
 import type { TaskDetail } from './task-details';
@@ -99,13 +99,6 @@ export async function closeTasks(
       dealId,
       part.filter((u) => missing.has(u.id) && !ok.has(u.id)).map((u) => u.key),
     );
-    const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
-    if (rejected.length)
-      throw batchRejected({
-        portalId,
-        operation: 'tasks.batch.update',
-        category: rejected[0]!.category,
-        detail: `${rejected.length} update(s) rejected`,
-      });
+    throwIfTaskUpdatesRefused(portalId, res.errors, 'update(s)');
   }
 }

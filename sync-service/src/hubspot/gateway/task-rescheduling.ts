@@ -1,4 +1,4 @@
-import { batchRejected, chunk } from './batching';
+import { chunk, throwIfTaskUpdatesRefused } from './batching';
 import type { GatewayContext } from './context';
 
 /**
@@ -20,13 +20,6 @@ export async function rescheduleTasks(
   }
   for (const part of chunk(inputs)) {
     const res = await ctx.batches.updateTasks(portalId, part);
-    const rejected = (res.errors ?? []).filter((e) => e.category !== 'OBJECT_NOT_FOUND');
-    if (rejected.length)
-      throw batchRejected({
-        portalId,
-        operation: 'tasks.batch.update',
-        category: rejected[0]!.category,
-        detail: `${rejected.length} reschedule(s) rejected`,
-      });
+    throwIfTaskUpdatesRefused(portalId, res.errors, 'reschedule(s)');
   }
 }
