@@ -331,6 +331,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
             portal.setRateLimit({ max: 1 });
             print(`chaos: 429 storm (sandbox limit 1 per 10 s for ${opts.storm429.ms} ms) at move ${i}`);
             await sleep(opts.storm429.ms);
+            // The storm ends only once HubSpot has refused a call (bounded): how many calls fall inside a fixed
+            // window depends on the machine's speed, and a storm nothing ran into exercises nothing.
+            const refused = () => portal.requests.some((r) => r.status === 429);
+            for (let waited = 0; !refused() && waited < 30_000; waited += 100) await sleep(100);
             portal.setRateLimit({ max: opts.rateLimitPer10s });
           })(),
         );
