@@ -186,10 +186,14 @@ export async function run(opts: { transitions?: number } = {}): Promise<BenchRes
       targets: [
         {
           name: 'HubSpot calls per single transition',
-          target: '<= 3',
+          // The floor of the work, not a wish: each measured transition leaves a stage whose SLA task is open, so
+          // the deal is read, the new task created, the old one completed and the SLA fields written back, and no
+          // HubSpot endpoint combines two of these (docs/architecture.md, "Calls per transition"; issue #18 names
+          // 4 as the floor). A 5th call (task statuses read up front) would fail it.
+          target: '<= 4',
           value: round(perTransition),
           unit: 'calls',
-          met: perTransition <= 3,
+          met: perTransition <= 4,
           note: 'each measured transition leaves a stage whose SLA task is open: read deal, create the new task, complete the old one, write the SLA fields back (3 when nothing is open to close; see docs/architecture.md)',
         },
       ],
