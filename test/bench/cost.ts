@@ -146,6 +146,22 @@ function familyGrowth(before: Keyspace, after: Keyspace, n: number): [string, nu
     .sort((x, y) => y[1] - x[1]);
 }
 
+/** Waits (until `deadline` at most) for the ingest and reconcile queues to hold no job. */
+async function drained(redis: Redis, prefix: string, deadline: number): Promise<void> {
+  for (;;) {
+    const pipe = redis.pipeline();
+    for (const q of ['ingest', 'reconcile'])
+      pipe
+        .llen(`${prefix}:bull:${q}:wait`)
+        .llen(`${prefix}:bull:${q}:active`)
+        .zcard(`${prefix}:bull:${q}:delayed`)
+        .zcard(`${prefix}:bull:${q}:prioritized`);
+    const counts = ((await pipe.exec()) ?? []).map(([, n]) => Number(n));
+    if (counts.every((n) => n === 0) || Date.now() > deadline) return;
+    await sleep(200);
+  }
+}
+
 /** Per transition, less what the idle service spends over the same time. */
 const net = (w: Window, idle: Window, n: number) => ({
   cpuMs: (w.cpuMs - (idle.cpuMs * w.ms) / idle.ms) / n,
@@ -179,8 +195,10 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       const first = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
       if (!(await quiet(sandbox, first, Date.now() + 30 * 60_000)))
         throw new Error('first move did not settle');
-      // The last Redis writes (history, timers) follow the last HubSpot call.
+      // The last Redis writes (history, timers) follow the last HubSpot call; then the deals are at rest (no
+      // reconcile or ingest job in flight, whose job hashes, dedup keys and locks are not what a deal keeps).
       await sleep(2_000);
+      await drained(redis, rig.prefix, Date.now() + 30_000);
       const m1 = await usedMemory(redis);
       const info1 = await memoryInfo(redis);
       const perDeal = (m1 - m0) / N;
