@@ -33,18 +33,132 @@ async function measure(svc: ServiceProc, redis: Redis, fn: () => Promise<void>):
   return { cpuMs: (await svc.cpuMs()) - cpu0, commands: c1 - c0, ms, stats };
 }
 
-/** MEMORY USAGE (exact: SAMPLES 0) summed over every key, and the number of keys. */
-async function keyspace(redis: Redis): Promise<{ bytes: number; keys: number }> {
-  let bytes = 0;
-  let keys = 0;
+/**
+ * Which part of the service a key belongs to, by its name (sync-service/src/state/keys.ts and BullMQ's own
+ * layout under `{p}:bull:<queue>:`), so the bytes per deal can be told apart.
+ */
+export function keyFamily(key: string): string {
+  const bull = /:bull:([^:]+):(.*)$/.exec(key);
+  if (bull) {
+    const [, queue, rest] = bull as unknown as [string, string, string];
+    if (queue === 'timers') return 'timers (BullMQ)';
+    if (rest === 'events') return `events stream (${queue})`;
+    if (rest.startsWith('de:')) return `dedup keys (${queue})`;
+    if (
+      /^(wait|paused|active|delayed|prioritized|completed|failed|waiting-children|stalled|stalled-check|marker|meta|id|pc|limiter|repeat|metrics.*)$/.test(
+        rest,
+      )
+    )
+      return `queue structures (${queue})`;
+    return `job hashes (${queue})`;
+  }
+  if (/:timer/.test(key)) return 'timers (other)';
+  if (/:deal:[^:]+$/.test(key)) return 'deal state';
+  if (/:taskmap:/.test(key)) return 'task map';
+  if (/:notemap:/.test(key)) return 'note map';
+  if (/:history-by-deal:/.test(key)) return 'history index (per deal)';
+  if (/:history-log:|:history:/.test(key)) return 'history weeks (shared)';
+  if (/:lock:/.test(key)) return 'locks';
+  if (/:notify:trail:/.test(key)) return 'notify trails';
+  return 'other';
+}
+
+type Family = { bytes: number; keys: number; sample?: string };
+type Keyspace = { bytes: number; keys: number; families: Map<string, Family> };
+
+/** MEMORY USAGE (exact: SAMPLES 0) summed over every key, and the number of keys, in total and by family. */
+async function keyspace(redis: Redis): Promise<Keyspace> {
+  const out: Keyspace = { bytes: 0, keys: 0, families: new Map() };
   for (let cursor = '0'; ;) {
     const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
-    for (const k of batch) {
-      bytes += Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'));
-      keys++;
-    }
+    const pipe = redis.pipeline();
+    for (const k of batch) pipe.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+    const sizes = (await pipe.exec()) ?? [];
+    batch.forEach((k, i) => {
+      // A key gone between SCAN and MEMORY USAGE (a lock released) answers null: it costs nothing now.
+      const bytes = Number(sizes[i]?.[1] ?? 0);
+      const f = keyFamily(k);
+      const fam: Family = out.families.get(f) ?? { bytes: 0, keys: 0, sample: k };
+      fam.bytes += bytes;
+      fam.keys++;
+      out.families.set(f, fam);
+      out.bytes += bytes;
+      out.keys++;
+    });
     cursor = next;
-    if (cursor === '0') return { bytes, keys };
+    if (cursor === '0') return out;
+  }
+}
+
+/** What one key of each family looks like (type, encoding, elements, bytes), so the table can be explained. */
+async function samples(redis: Redis, ks: Keyspace, prefix: string): Promise<(string | number)[][]> {
+  const rows: (string | number)[][] = [];
+  for (const [f, { sample }] of ks.families) {
+    if (!sample) continue;
+    const type = String(await redis.type(sample));
+    const size =
+      type === 'string'
+        ? await redis.strlen(sample)
+        : type === 'hash'
+          ? await redis.hlen(sample)
+          : type === 'zset'
+            ? await redis.zcard(sample)
+            : type === 'stream'
+              ? await redis.xlen(sample)
+              : type === 'list'
+                ? await redis.llen(sample)
+                : type === 'set'
+                  ? await redis.scard(sample)
+                  : 0;
+    const encoding = type === 'none' ? '' : String(await redis.object('ENCODING', sample));
+    const bytes = Number((await redis.call('MEMORY', 'USAGE', sample, 'SAMPLES', '0')) ?? 0);
+    rows.push([f, sample.slice(prefix.length), type, encoding, size, bytes]);
+  }
+  return rows;
+}
+
+/** INFO memory fields that split used_memory: the keyspace, Redis' own per-key tables, clients, scripts. */
+async function memoryInfo(redis: Redis): Promise<Record<string, number>> {
+  const text = await redis.info('memory');
+  const out: Record<string, number> = {};
+  for (const name of [
+    'used_memory',
+    'used_memory_dataset',
+    'used_memory_overhead',
+    'mem_clients_normal',
+    'used_memory_scripts',
+    'used_memory_lua',
+  ])
+    out[name] = Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return out;
+}
+
+/** Growth per deal by family between two keyspace readings, largest first. */
+function familyGrowth(before: Keyspace, after: Keyspace, n: number): [string, number, number][] {
+  const names = new Set([...before.families.keys(), ...after.families.keys()]);
+  return [...names]
+    .map((f): [string, number, number] => {
+      const a = after.families.get(f) ?? { bytes: 0, keys: 0 };
+      const b = before.families.get(f) ?? { bytes: 0, keys: 0 };
+      return [f, (a.bytes - b.bytes) / n, (a.keys - b.keys) / n];
+    })
+    .filter(([, bytes, keys]) => bytes !== 0 || keys !== 0)
+    .sort((x, y) => y[1] - x[1]);
+}
+
+/** Waits (until `deadline` at most) for the ingest and reconcile queues to hold no job. */
+async function drained(redis: Redis, prefix: string, deadline: number): Promise<void> {
+  for (;;) {
+    const pipe = redis.pipeline();
+    for (const q of ['ingest', 'reconcile'])
+      pipe
+        .llen(`${prefix}:bull:${q}:wait`)
+        .llen(`${prefix}:bull:${q}:active`)
+        .zcard(`${prefix}:bull:${q}:delayed`)
+        .zcard(`${prefix}:bull:${q}:prioritized`);
+    const counts = ((await pipe.exec()) ?? []).map(([, n]) => Number(n));
+    if (counts.every((n) => n === 0) || Date.now() > deadline) return;
+    await sleep(200);
   }
 }
 
@@ -72,6 +186,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       const { sandbox, redis } = rig;
       await sleep(2_000);
       const m0 = await usedMemory(redis);
+      const info0 = await memoryInfo(redis);
       const before = await keyspace(redis);
       // Tracked deals: made, then moved once (a finished visit in history, a running one with its timers).
       const created = createDeals(sandbox, N);
@@ -80,13 +195,18 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       const first = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
       if (!(await quiet(sandbox, first, Date.now() + 30 * 60_000)))
         throw new Error('first move did not settle');
-      // The last Redis writes (history, timers) follow the last HubSpot call.
+      // The last Redis writes (history, timers) follow the last HubSpot call; then the deals are at rest (no
+      // reconcile or ingest job in flight, whose job hashes, dedup keys and locks are not what a deal keeps).
       await sleep(2_000);
+      await drained(redis, rig.prefix, Date.now() + 30_000);
       const m1 = await usedMemory(redis);
+      const info1 = await memoryInfo(redis);
       const perDeal = (m1 - m0) / N;
       const after = await keyspace(redis);
       const keyBytes = after.bytes - before.bytes;
       const keys = after.keys - before.keys;
+      const families = familyGrowth(before, after, N);
+      const sampleRows = await samples(redis, after, rig.prefix);
 
       // The idle service's own rate (BullMQ polling, markers), to take out of the windows below.
       const idle = await measure(svc, redis, async () => {
@@ -134,6 +254,24 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           ['keys per deal', keys / N],
         ]),
       );
+      console.log(
+        table(`Redis per tracked deal by key family (MEMORY USAGE growth / ${N} deals)`, [
+          ['family', 'bytes', 'keys'],
+          ...families.map(([f, bytes, k]): (string | number)[] => [f, bytes, k]),
+        ]),
+      );
+      console.log(
+        table(`One key of each family after the first move`, [
+          ['family', 'key (prefix left out)', 'type', 'encoding', 'elements', 'bytes'],
+          ...sampleRows,
+        ]),
+      );
+      console.log(
+        table(`INFO memory growth / ${N} deals`, [
+          ['field', 'bytes'],
+          ...Object.keys(info1).map((k): (string | number)[] => [k, (info1[k]! - info0[k]!) / N]),
+        ]),
+      );
       const worstCpu = Math.max(s.cpuMs, b.cpuMs);
       const worstCmds = Math.max(s.commands, b.commands);
       const result: BenchResult = {
@@ -154,6 +292,12 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           bytesPerTrackedDeal: round(perDeal),
           keyspaceBytesPerDeal: round(keyBytes / N),
           keysPerDeal: round(keys / N, 1),
+          keyspaceBytesPerDealByFamily: JSON.stringify(
+            Object.fromEntries(families.map(([f, bytes]) => [f, round(bytes, 1)])),
+          ),
+          keysPerDealByFamily: JSON.stringify(
+            Object.fromEntries(families.map(([f, , k]) => [f, round(k, 2)])),
+          ),
         },
         baseline: {
           what: 'the idle service over 3 s just before (its rate taken out of each window)',

@@ -65,7 +65,8 @@ describe('Redis commands per transition', () => {
     const keys = redisKeys(e.prefix);
     const stateKey = keys.dealState(String(portalId), id);
     const bull = keys.bullPrefix();
-    const before = Number(await waiter.hget(stateKey, 'v'));
+    // The state's version leads its record (`<version>:<body>`, deal-state-codec.ts).
+    const before = parseInt(await waiter.getrange(stateKey, 0, 16), 10);
     const waiterAddr = String(await waiter.client('INFO')).match(/ addr=(\S+)/)![1]!;
     const mon = monitor(e.prefix);
     await mon.ready;
@@ -77,10 +78,10 @@ describe('Redis commands per transition', () => {
     for (let quiet = 0; quiet < 3;) {
       if (Date.now() > deadline) throw new Error('transition did not settle');
       await e.portal.webhooks.drain();
-      const pipe = waiter.pipeline().hget(stateKey, 'v');
+      const pipe = waiter.pipeline().getrange(stateKey, 0, 16);
       for (const q of ['ingest', 'reconcile'])
         pipe.llen(`${bull}:${q}:wait`).llen(`${bull}:${q}:active`).zcard(`${bull}:${q}:delayed`);
-      const r = (await pipe.exec())!.map(([, v]) => Number(v));
+      const r = (await pipe.exec())!.map(([, v]) => parseInt(String(v), 10));
       quiet = r[0]! > before && r.slice(1).every((n) => n === 0) ? quiet + 1 : 0;
       await new Promise((res) => setTimeout(res, 50));
     }

@@ -3,6 +3,7 @@ import { Command, type PageCommand, type ResolvePageCommand } from '@stagekeeper
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { z } from 'zod';
 import { pages as pageMetric } from '../metrics';
+import { QUEUE_STREAMS } from '../queue/job-ids';
 import type { PageTrail } from './page-trail';
 
 export const PAGE_QUEUE = 'pages';
@@ -52,6 +53,7 @@ export class PageQueue {
         removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
         removeOnFail: 10_000,
       },
+      streams: QUEUE_STREAMS,
     });
   }
 

@@ -2,7 +2,7 @@ import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
 import { z } from 'zod';
 import { errorSummary } from '../log';
 import { ingestDeals } from '../metrics';
-import { DURABLE_JOB_OPTIONS, QUEUE_NAMES } from './job-ids';
+import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
 import type { EnqueueResult, ReconcileQueue } from './reconcile';
 import { runWorker, type WorkerConnection } from './run-worker';
 
@@ -33,6 +33,7 @@ export class IngestQueue {
       prefix: bullPrefix,
       // A Redis blip during the fan-out must not lose the request HubSpot was already told we have.
       defaultJobOptions: DURABLE_JOB_OPTIONS,
+      streams: QUEUE_STREAMS,
     });
   }
 

@@ -69,3 +69,12 @@ export const DURABLE_JOB_OPTIONS = {
   removeOnComplete: true,
   removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
 } as const;
+
+/**
+ * The events stream every BullMQ queue keeps (`<queue>:events`), capped small. BullMQ writes several events per
+ * job (added, delayed, active, completed, removed...) and keeps the last 10,000 by default: ~1.3 MB per queue,
+ * which a bulk move fills and which then stays. Only `QueueEvents` listeners read it and the service runs none
+ * (job outcomes are in the metrics and logs), so the last hundred or so are kept for an operator's XREVRANGE.
+ * Trimming is approximate (whole stream nodes of 100 entries), so the stream holds between 100 and ~200.
+ */
+export const QUEUE_STREAMS = { events: { maxLen: 100 } } as const;

@@ -11,7 +11,7 @@ import {
 } from '../decide';
 import type { DealSnapshot } from '@stagekeeper/shared';
 import { errorSummary, portalLogger } from '../log';
-import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, reconcileDedupId, reconcileJobId } from './job-ids';
+import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, QUEUE_STREAMS, reconcileDedupId, reconcileJobId } from './job-ids';
 import { runWorker, type WorkerConnection } from './run-worker';
 
 /** HubSpot batch reads take at most 100 ids. */
@@ -47,6 +47,7 @@ export class ReconcileQueue {
       prefix: bullPrefix,
       // Run ids are unique, so failed runs kept for inspection never collide with new ones.
       defaultJobOptions: DURABLE_JOB_OPTIONS,
+      streams: QUEUE_STREAMS,
     });
   }
 

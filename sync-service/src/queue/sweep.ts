@@ -4,7 +4,7 @@ import { portalLogger } from '../log';
 import type { HubSpotGateway } from '../ports';
 import type { PlaybookSource } from '../state/playbook-store';
 import type { SweepCursorStore } from '../state/sweep-cursor';
-import { QUEUE_NAMES } from './job-ids';
+import { QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
 import type { ReconcileQueue } from './reconcile';
 import { runWorker, type WorkerConnection } from './run-worker';
 
@@ -72,6 +72,7 @@ export class SweepQueue {
       connection,
       prefix: bullPrefix,
       defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 100 }, attempts: 1 },
+      streams: QUEUE_STREAMS,
     });
   }
 

@@ -81,4 +81,7 @@ it('hands the holder the deal state version as the lock was taken (0 when none o
   expect(await lock.withLock('1', '20', async (v) => v)).toBe(2);
   await redis.set(keys.dealState('1', '21'), 'not a hash');
   expect(await lock.withLock('1', '21', async (v) => v)).toBe(0);
+  // A state saved before records were strings: a hash {v, s}.
+  await redis.hset(keys.dealState('1', '22'), 'v', '5', 's', '');
+  expect(await lock.withLock('1', '22', async (v) => v)).toBe(5);
 });

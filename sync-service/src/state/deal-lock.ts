@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RECORD_VERSION_DIGITS } from './deal-state-codec';
 import type { Keys } from './keys';
 import { luaScript } from './lua';
 
 /**
  * Takes the lock if free and, in the same round trip, reads the deal state's version: every holder needs to know
- * whether the deal was saved since it read it. -1: held by someone else; 0: no (readable) state.
+ * whether the deal was saved since it read it. -1: held by someone else; 0: no (readable) state. The version is
+ * read as the state store's save script reads it (a `<version>:` string, or `v` of the older hash shape).
  */
 const acquireScript = luaScript(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
-if redis.call('TYPE', KEYS[2])['ok'] ~= 'hash' then return 0 end
-local v = tonumber(redis.call('HGET', KEYS[2], 'v') or '0') or 0
+local head = redis.pcall('GETRANGE', KEYS[2], 0, ${RECORD_VERSION_DIGITS})
+if type(head) == 'string' then return tonumber(string.match(head, '^(%d+):') or '0') end
+local v = tonumber(redis.pcall('HGET', KEYS[2], 'v')) or 0
 if v < 0 or v ~= math.floor(v) then return 0 end
 return v
 `);

@@ -41,6 +41,24 @@ const DICTIONARY_V1 = Buffer.from(
   ].join(''),
 );
 
+/**
+ * How a deal's key holds its state: one Redis string `<version>:<body>`, where body is `encodeDealState`'s bytes,
+ * or nothing for a tombstone ("no state", with a TTL). The version sits in front so the save script and the
+ * deal lock read it with a GETRANGE of a few bytes. (The first records were a hash {v: version, s: body}: a
+ * hash whose value is over 64 bytes is stored as a hash table, ~160 bytes more per deal than this string.
+ * They are still read, and the next save of their deal writes the string.)
+ */
+export const RECORD_VERSION_DIGITS = 16;
+
+/** The version and body of a stored record, or null when the bytes do not start with `<digits>:`. */
+export function decodeDealRecord(stored: Buffer): { version: number; body: Buffer } | null {
+  const colon = stored.subarray(0, RECORD_VERSION_DIGITS + 1).indexOf(0x3a);
+  if (colon < 1) return null;
+  const digits = stored.subarray(0, colon).toString('latin1');
+  if (!/^\d+$/.test(digits)) return null;
+  return { version: Number(digits), body: stored.subarray(colon + 1) };
+}
+
 /** The stored bytes of a state (already validated by the caller). */
 export function encodeDealState(json: string): Buffer {
   // A 4 KB window holds the dictionary and a state; zlib's default 32 KB one costs ~20 µs more per save to set up.

@@ -2,7 +2,12 @@ import { DealState } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
-import { decodeDealState, encodeDealState } from './deal-state-codec';
+import {
+  decodeDealRecord,
+  decodeDealState,
+  encodeDealState,
+  RECORD_VERSION_DIGITS,
+} from './deal-state-codec';
 import { luaScript } from './lua';
 import type { Keys } from './keys';
 
@@ -16,19 +21,27 @@ export type LoadedState = {
 const TOMBSTONE_TTL_MS = 30 * 24 * 3600_000;
 
 /**
- * Compare-and-set on the version field. A key of the wrong type counts as version 0 (corrupt = missing) and
- * is replaced, so one bad write cannot wedge a deal forever.
+ * Compare-and-set on the version in front of the record (`<version>:<body>`, deal-state-codec.ts). A key saved
+ * in the older shape, a hash {v, s}, gives its version from `v`; a key of any other type or shape counts as
+ * version 0 (corrupt = missing) and is replaced, so one bad write cannot wedge a deal forever. SET replaces a key
+ * of any type and drops a tombstone's TTL.
  * Returns the new version, or -1 when someone else wrote first.
  */
 const casScript = luaScript(`
-local t = redis.call('TYPE', KEYS[1])['ok']
-local current = 0
-if t == 'hash' then current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') or 0 end
+local head = redis.pcall('GETRANGE', KEYS[1], 0, ${RECORD_VERSION_DIGITS})
+local current
+if type(head) == 'string' then
+  current = tonumber(string.match(head, '^(%d+):') or '0')
+else
+  current = tonumber(redis.pcall('HGET', KEYS[1], 'v')) or 0
+end
 if current ~= tonumber(ARGV[1]) then return -1 end
-if t ~= 'hash' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
 local nextVersion = current + 1
-redis.call('HSET', KEYS[1], 'v', nextVersion, 's', ARGV[2])
-if ARGV[2] == '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) else redis.call('PERSIST', KEYS[1]) end
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], nextVersion .. ':', 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], nextVersion .. ':' .. ARGV[2])
+end
 return nextVersion
 `);
 
@@ -64,31 +77,53 @@ export class DealStateStore {
 
   async loadMany(portalId: string, dealIds: string[]): Promise<LoadedState[]> {
     if (dealIds.length === 0) return [];
+    const keyOf = (id: string) => this.keys.dealState(portalId, id);
     const pipeline = this.redis.pipeline();
     // Buffers: a state is stored deflated (deal-state-codec.ts), which is not UTF-8.
-    for (const id of dealIds) pipeline.hmgetBuffer(this.keys.dealState(portalId, id), 'v', 's');
+    for (const id of dealIds) pipeline.getBuffer(keyOf(id));
     const replies = (await pipeline.exec()) ?? [];
+    const wrongType = (err: Error | null | undefined) => !!err && err.message.startsWith('WRONGTYPE');
+    // Deals not saved since records became strings are hashes {v, s}: a second round trip for those only.
+    const older = dealIds.filter((_, i) => wrongType(replies[i]?.[0]));
+    const hashes = new Map<string, [Error | null, unknown]>();
+    if (older.length > 0) {
+      const again = this.redis.pipeline();
+      for (const id of older) again.hmgetBuffer(keyOf(id), 'v', 's');
+      const res = (await again.exec()) ?? [];
+      older.forEach((id, i) => hashes.set(id, res[i] ?? [new Error('no reply'), null]));
+    }
     return dealIds.map((dealId, i) => {
-      const [err, value] = replies[i] ?? [new Error('no reply'), null];
+      const [err, value] = hashes.get(dealId) ?? replies[i] ?? [new Error('no reply'), null];
       if (err) return this.corrupt(portalId, dealId, 0, 'unreadable key');
-      const [v, s] = value as [Buffer | null, Buffer | null];
-      const version = v === null ? 0 : Number(v.toString('latin1'));
-      if (!Number.isSafeInteger(version) || version < 0)
-        return this.corrupt(portalId, dealId, 0, 'bad version');
-      if (s === null || s.length === 0) return { state: null, version };
-      let json: unknown;
-      try {
-        json = JSON.parse(decodeDealState(s));
-      } catch {
-        return this.corrupt(portalId, dealId, version, 'not JSON');
+      if (hashes.has(dealId)) {
+        const [v, s] = value as [Buffer | null, Buffer | null];
+        const version = v === null ? 0 : Number(v.toString('latin1'));
+        if (!Number.isSafeInteger(version) || version < 0)
+          return this.corrupt(portalId, dealId, 0, 'bad version');
+        return this.parse(portalId, dealId, version, s);
       }
-      const parsed = DealState.safeParse(json);
-      if (!parsed.success)
-        return this.corrupt(portalId, dealId, version, `schema: ${parsed.error.issues.length} issue(s)`);
-      if (parsed.data.dealId !== dealId)
-        return this.corrupt(portalId, dealId, version, 'belongs to another deal');
-      return { state: parsed.data, version };
+      if (value === null) return { state: null, version: 0 };
+      const record = decodeDealRecord(value as Buffer);
+      if (!record || !Number.isSafeInteger(record.version))
+        return this.corrupt(portalId, dealId, 0, 'bad version');
+      return this.parse(portalId, dealId, record.version, record.body);
     });
+  }
+
+  private parse(portalId: string, dealId: string, version: number, body: Buffer | null): LoadedState {
+    if (body === null || body.length === 0) return { state: null, version };
+    let json: unknown;
+    try {
+      json = JSON.parse(decodeDealState(body));
+    } catch {
+      return this.corrupt(portalId, dealId, version, 'not JSON');
+    }
+    const parsed = DealState.safeParse(json);
+    if (!parsed.success)
+      return this.corrupt(portalId, dealId, version, `schema: ${parsed.error.issues.length} issue(s)`);
+    if (parsed.data.dealId !== dealId)
+      return this.corrupt(portalId, dealId, version, 'belongs to another deal');
+    return { state: parsed.data, version };
   }
 
   /** Writes `state` if nobody saved since `expectedVersion` was loaded; false means "reload and decide again". */

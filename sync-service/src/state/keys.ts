@@ -20,7 +20,8 @@ export function redisKeys(prefix: string) {
   const dealStates = (portalId: string) => `${p(portalId)}:deal:`;
   return {
     /**
-     * Hash {v: version, s: DealState JSON or "" for none}. No TTL while it holds a state; a tombstone ("")
+     * String `<version>:<DealState, deflated>`, or `<version>:` for none (state/deal-state-codec.ts); states saved
+     * before are a hash {v: version, s: state} until their next save. No TTL while it holds a state; a tombstone
      * expires after 30 days (state/deal-state-store.ts).
      */
     dealState: (portalId: string, dealId: string) =>

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { silentLogger } from '../log';
 import { blankState, deletePrefix, MINIMAL_PLAYBOOK_INPUT, testPrefix, testRedis } from '../testing/fakes';
 import { typicalDealState } from '../testing/typical-deal-state';
+import { encodeDealState } from './deal-state-codec';
 import { DealStateStore } from './deal-state-store';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
@@ -77,11 +78,36 @@ describe('DealStateStore', () => {
     expect(await store.load('1', '40')).toEqual({ state, version: 3 });
     expect(await store.save('1', '40', 3, state)).toBe(true);
     expect(await store.load('1', '40')).toEqual({ state, version: 4 });
-    const stored = await redis.hgetBuffer(keys.dealState('1', '40'), 's');
-    expect(stored![0]).not.toBe('{'.charCodeAt(0));
+    const stored = await redis.getBuffer(keys.dealState('1', '40'));
+    expect(stored!.subarray(0, 2).toString()).toBe('4:');
+    expect(stored![2]).not.toBe('{'.charCodeAt(0));
     const bytes = Number(await redis.memory('USAGE', keys.dealState('1', '40')));
     console.log(`typical deal state: ${oldBytes} bytes as JSON, ${bytes} compact`);
     expect(bytes).toBeLessThan(oldBytes / 2);
+  });
+
+  it('loads states of the deflated hash shape {v, s}; their next save stores one smaller string', async () => {
+    const store = new DealStateStore(redis, keys, silentLogger);
+    const [a, b] = [typicalDealState('41'), typicalDealState('42')];
+    await redis.hset(keys.dealState('1', '41'), 'v', '7', 's', encodeDealState(JSON.stringify(a)));
+    await store.save('1', '42', 0, b);
+    await redis.hset(keys.dealState('1', '43'), 'v', '2', 's', '');
+    const hashBytes = Number(await redis.memory('USAGE', keys.dealState('1', '41'), 'SAMPLES', 0));
+    // Both shapes in one read: the older hash, the string, and an older tombstone.
+    expect(await store.loadMany('1', ['41', '42', '43', '44'])).toEqual([
+      { state: a, version: 7 },
+      { state: b, version: 1 },
+      { state: null, version: 2 },
+      { state: null, version: 0 },
+    ]);
+    expect(await store.save('1', '41', 6, a)).toBe(false); // the hash's version still guards it
+    expect(await store.save('1', '43', 1, b)).toBe(false);
+    expect(await store.save('1', '41', 7, a)).toBe(true);
+    expect(await redis.type(keys.dealState('1', '41'))).toBe('string');
+    expect(await store.load('1', '41')).toEqual({ state: a, version: 8 });
+    const bytes = Number(await redis.memory('USAGE', keys.dealState('1', '41'), 'SAMPLES', 0));
+    console.log(`typical deal state: ${hashBytes} bytes as a hash {v, s}, ${bytes} as a string`);
+    expect(bytes).toBeLessThan(hashBytes - 100);
   });
 
   it('treats corrupt values as missing without throwing, and the next save repairs them', async () => {
@@ -116,6 +142,9 @@ describe('DealStateStore', () => {
     expect(await store.load('1', '30')).toEqual({ state: null, version: 2 });
     expect(await store.save('1', '30', 1, blankState('30', 9))).toBe(false);
     expect(await redis.pttl(keys.dealState('1', '30'))).toBeGreaterThan(0);
+    // A state saved on the tombstone's version is kept for good again.
+    expect(await store.save('1', '30', 2, blankState('30', 3))).toBe(true);
+    expect(await redis.pttl(keys.dealState('1', '30'))).toBe(-1);
   });
 
   it('refuses ids that would alias other keys', async () => {
