@@ -64,7 +64,15 @@ export type StartOptions = {
   reseed?: (reason: SeedReason) => Promise<void>;
   /** How often the service looks for the seed marker; 2 s by default. */
   dataLossCheckMs?: number;
+  /**
+   * Webhook deliveries naming at most this many deals are fanned out into reconcile requests before the 200,
+   * without an ingest job (queue/ingest.ts InlineFanOut); bigger ones go through the ingest queue. 0: all do.
+   */
+  inlineFanOutMaxDeals?: number;
 };
+
+/** A rep's move arrives alone; an import or bulk edit arrives in deliveries of up to 100 events. */
+const INLINE_FAN_OUT_MAX_DEALS = 10;
 
 export type Service = Awaited<ReturnType<typeof startService>>;
 
@@ -101,8 +109,11 @@ export async function startService(opts: StartOptions) {
   const history = new HistoryStore(redis, keys, log);
   const cursors = new SweepCursorStore(redis, keys);
   const replay = new ReplayStore(redis, keys);
-  const ingestQueue = new IngestQueue(redis, bullPrefix);
   const reconcileQueue = new ReconcileQueue(redis, bullPrefix, config.reconcileDebounceMs);
+  const ingestQueue = new IngestQueue(redis, bullPrefix, {
+    reconcile: reconcileQueue,
+    maxDeals: opts.inlineFanOutMaxDeals ?? INLINE_FAN_OUT_MAX_DEALS,
+  });
   const timerQueue = new TimerQueue(redis, bullPrefix, clock);
   const sweepQueue = new SweepQueue(redis, bullPrefix);
   const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map(
@@ -219,7 +230,14 @@ export async function startService(opts: StartOptions) {
       enqueue: async (request) => {
         // Until re-seeded, a 503 makes HubSpot redeliver later rather than us enqueueing into a Redis with no playbooks.
         if (!guard.intact) throw new Error('Redis lost its data; re-seeding');
-        await ingestQueue.add({ ...request, receivedAt: clock() });
+        const receivedAt = clock();
+        const how = await ingestQueue.add({ ...request, receivedAt });
+        // What the ingest worker records for a queued request; status only, so it does not hold up the 200.
+        if (how === 'fanned-out')
+          for (const { portalId } of request.portals)
+            void activity
+              ?.recordWebhook(portalId, receivedAt)
+              .catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded'));
       },
       readiness,
       log,

@@ -27,7 +27,7 @@ export type AppDeps = {
   publicUrl?: string;
   maxBodyBytes: number;
   /** Stores one accepted request durably (the ingest queue); rejects when it cannot, and the webhook is then 503'd. */
-  enqueue: (request: IngestJobData) => Promise<void>;
+  enqueue: (request: IngestJobData) => Promise<unknown>;
   /** Redis ping + queue reachability; throws or rejects when not ready. */
   readiness: () => Promise<void>;
   log: Logger;

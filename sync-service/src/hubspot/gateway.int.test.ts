@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { P, type Command } from '@stagekeeper/shared';
 import type { SandboxPortal, SandboxServer } from '../../../test/sandbox';
 import { provision } from '../provision';
@@ -321,6 +321,40 @@ describe('apply', () => {
       'POST /crm/v3/objects/tasks/batch/update 200',
       'PATCH /crm/v3/objects/deals/:id 200',
     ]);
+  });
+
+  it("a move's apply reads the task map once, and closes a task the same apply created", async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    await gateway.apply(portalId, deal, [createTask(deal, 'sla')]);
+    portal.ui.moveDeal(deal, 'sk_intake');
+    const hgetall = vi.spyOn(redis, 'hgetall');
+    try {
+      await gateway.apply(portalId, deal, [
+        { type: 'completeTask', key: `${deal}:sla` },
+        createTask(deal, 'intake-sla'),
+        createTask(deal, 'brief'),
+        { type: 'cancelTask', key: `${deal}:brief`, reason: 'no longer needed' },
+      ]);
+      // Was two: the creates and the closes each read the deal's map (three with an owner check).
+      expect(hgetall).toHaveBeenCalledTimes(1);
+    } finally {
+      hgetall.mockRestore();
+    }
+    const status = (n: string) =>
+      tasksOf(deal)
+        .find((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`))!
+        .props.get('hs_task_status');
+    expect([status('sla'), status('intake-sla'), status('brief')]).toEqual([
+      'COMPLETED',
+      'NOT_STARTED',
+      'COMPLETED',
+    ]);
+    const map = await redis.hgetall(`${prefix}:${portalId}:taskmap:${deal}`);
+    expect(Object.keys(map).sort()).toEqual([`${deal}:brief`, `${deal}:intake-sla`, `${deal}:sla`]);
+    expect(map[`${deal}:sla`]).toMatch(/^\d+:closed$/);
+    expect(map[`${deal}:brief`]).toMatch(/^\d+:closed$/);
+    expect(map[`${deal}:intake-sla`]).toMatch(/^\d+$/);
   });
 
   it('a blind complete leaves a rep-completed task completed and forgets a deleted one without failing', async () => {

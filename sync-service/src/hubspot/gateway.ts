@@ -107,9 +107,13 @@ export class HubSpotApiGateway implements HubSpotGateway {
       }
     };
 
+    // Read once for the creates and the closes (kept up to date by the creates' own writes).
+    const tasks = creates.size || closes.size ? await ctx.taskMap.get(portalId, dealId) : undefined;
     if (creates.size)
-      await collect(() => createKeyed(ctx, portalId, dealId, 'tasks', [...creates.values()].map(taskCreate)));
-    if (closes.size) await collect(() => closeTasks(ctx, portalId, dealId, closes));
+      await collect(() =>
+        createKeyed(ctx, portalId, dealId, 'tasks', [...creates.values()].map(taskCreate), tasks),
+      );
+    if (closes.size) await collect(() => closeTasks(ctx, portalId, dealId, closes, tasks));
     if (reschedules.size) await collect(() => rescheduleTasks(ctx, portalId, dealId, reschedules));
     if (Object.keys(dealProps).length) await collect(() => updateDeal(ctx, portalId, dealId, dealProps));
     if (notes.size) {

@@ -18,6 +18,19 @@ export type MapEntry =
 
 export type ObjectKind = 'taskmap' | 'notemap';
 
+/**
+ * A deal's map as read once, kept equal to Redis by the writes it is given: a decision's apply reads the task map
+ * once and passes it along (it was read three times per move). Updated only after the write succeeded.
+ */
+export type MapMirror = Map<string, MapEntry>;
+
+function mirrorSet(mirror: MapMirror | undefined, key: string, raw: string): void {
+  if (!mirror) return;
+  const e = parse(raw);
+  if (e) mirror.set(key, e);
+  else mirror.delete(key);
+}
+
 /** HSETNX of ARGV[1] for every field in ARGV[2..]. */
 const setMissing = luaScript(`
 for i = 2, #ARGV do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) end
@@ -68,14 +81,27 @@ export class ObjectMap {
   }
 
   /** Write-ahead; never overwrites a known id. One command however many keys (HSETNX takes one field). */
-  async markPending(portalId: string, dealId: string, keys: string[], now: number): Promise<void> {
+  async markPending(
+    portalId: string,
+    dealId: string,
+    keys: string[],
+    now: number,
+    mirror?: MapMirror,
+  ): Promise<void> {
     if (keys.length === 0) return;
     await setMissing(this.redis, [this.key(portalId, dealId)], [`pending:${now}`, ...keys]);
+    for (const key of keys) if (!mirror?.has(key)) mirrorSet(mirror, key, `pending:${now}`);
   }
 
-  async setIds(portalId: string, dealId: string, ids: Map<string, string>): Promise<void> {
+  async setIds(
+    portalId: string,
+    dealId: string,
+    ids: Map<string, string>,
+    mirror?: MapMirror,
+  ): Promise<void> {
     if (ids.size === 0) return;
     await this.redis.hset(this.key(portalId, dealId), Object.fromEntries(ids));
+    for (const [key, id] of ids) mirrorSet(mirror, key, id);
   }
 
   async markClosed(
@@ -83,17 +109,18 @@ export class ObjectMap {
     dealId: string,
     ids: Map<string, string>,
     by: ClosedBy = 'stagekeeper',
+    mirror?: MapMirror,
   ): Promise<void> {
     if (ids.size === 0) return;
-    await this.redis.hset(
-      this.key(portalId, dealId),
-      Object.fromEntries([...ids].map(([key, id]) => [key, `${id}:${by === 'rep' ? 'done' : 'closed'}`])),
-    );
+    const values = [...ids].map(([key, id]) => [key, `${id}:${by === 'rep' ? 'done' : 'closed'}`] as const);
+    await this.redis.hset(this.key(portalId, dealId), Object.fromEntries(values));
+    for (const [key, raw] of values) mirrorSet(mirror, key, raw);
   }
 
-  async remove(portalId: string, dealId: string, keys: string[]): Promise<void> {
+  async remove(portalId: string, dealId: string, keys: string[], mirror?: MapMirror): Promise<void> {
     if (keys.length === 0) return;
     await this.redis.hdel(this.key(portalId, dealId), ...keys);
+    for (const key of keys) mirror?.delete(key);
   }
 
   private toMap(raw: Record<string, string>): Map<string, MapEntry> {

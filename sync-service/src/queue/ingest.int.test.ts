@@ -27,7 +27,7 @@ let prefix: string;
 const services: Service[] = [];
 
 /** Web-only or worker-only, like the chaos run's processes; reconcile runs stay delayed (a long debounce) to be counted. */
-const start = async (role: 'web' | 'worker', over: { redis?: Redis } = {}) => {
+const start = async (role: 'web' | 'worker', over: { redis?: Redis; inlineFanOutMaxDeals?: number } = {}) => {
   const service = await startService({
     config: testConfig(prefix, { RECONCILE_DEBOUNCE_MS: '60000', SWEEP_INTERVAL_MS: '3600000' }),
     gateway: new MemoryGateway(),
@@ -123,7 +123,7 @@ afterAll(async () => {
 
 describe('webhook ingest', () => {
   it('stores one ingest job per signed request; the worker fans it out into one reconcile job per distinct deal', async () => {
-    const web = await start('web');
+    const web = await start('web', { inlineFanOutMaxDeals: 0 });
     const res = await post(web.url, [501, 502, 501, 503]);
     expect(res).toEqual({ status: 200, body: { accepted: 3 } });
 
@@ -151,7 +151,7 @@ describe('webhook ingest', () => {
     const hop = new Redis(proxy.url(), { maxRetriesPerRequest: 1 });
     hop.on('error', () => undefined);
     try {
-      const web = await start('web', { redis: hop });
+      const web = await start('web', { redis: hop, inlineFanOutMaxDeals: 0 });
       expect((await post(web.url, [601])).status).toBe(200);
 
       await proxy.cut();
@@ -174,6 +174,48 @@ describe('webhook ingest', () => {
         j.data.portals.flatMap((p) => p.dealIds),
       );
       expect(ids.sort()).toEqual(['601', '603']);
+    } finally {
+      await Promise.all(services.splice(0).map((s) => s.close()));
+      hop.disconnect();
+      await proxy.cut();
+    }
+  });
+
+  it('fans a small delivery out before the 200, without an ingest job; a bigger one is an ingest job', async () => {
+    const web = await start('web', { inlineFanOutMaxDeals: 3 });
+    expect(await post(web.url, [701, 702, 701, 703])).toEqual({ status: 200, body: { accepted: 3 } });
+    // Already in Redis when the 200 came: one delayed reconcile run per distinct deal, no ingest job.
+    const reconciles = await web.reconcileQueue.queue.getJobs(['delayed', 'waiting']);
+    expect(reconciles.map((j) => j.data.dealId).sort()).toEqual(['701', '702', '703']);
+    expect(reconciles.every((j) => j.data.portalId === PORTAL && j.data.source === 'webhook')).toBe(true);
+    expect(await web.ingestQueue.queue.count()).toBe(0);
+
+    expect(await post(web.url, [801, 802, 803, 804])).toEqual({ status: 200, body: { accepted: 4 } });
+    const stored = await web.ingestQueue.queue.getJobs(['waiting', 'delayed', 'active']);
+    expect(stored.map((j) => j.data.portals)).toEqual([
+      [{ portalId: PORTAL, dealIds: ['801', '802', '803', '804'] }],
+    ]);
+    expect(await web.reconcileQueue.queue.count()).toBe(3);
+  });
+
+  it('answers 503 for a small delivery while Redis is unreachable, and keeps the ones it acknowledged', async () => {
+    const proxy = await redisProxy();
+    const hop = new Redis(proxy.url(), { maxRetriesPerRequest: 1 });
+    hop.on('error', () => undefined);
+    try {
+      const web = await start('web', { redis: hop });
+      expect((await post(web.url, [611])).status).toBe(200);
+      await proxy.cut();
+      expect((await post(web.url, [612])).status).toBe(503);
+      await proxy.restore();
+      await waitFor(
+        async () => (await post(web.url, [613])).status === 200,
+        10_000,
+        'Redis to be reachable again',
+      );
+      const ids = (await web.reconcileQueue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data.dealId);
+      expect(ids.sort()).toEqual(['611', '613']);
+      expect(await web.ingestQueue.queue.count()).toBe(0);
     } finally {
       await Promise.all(services.splice(0).map((s) => s.close()));
       hop.disconnect();

@@ -1,6 +1,7 @@
 import type { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/tasks/index';
 import type { Command } from '@stagekeeper/shared';
 import { HubSpotRequestError, HubSpotUnavailableError } from '../errors';
+import type { MapMirror } from '../objectmap';
 import type { BatchResult } from '../shared-batches';
 import { batchRejected, chunk } from './batching';
 import { bodyProperty, mapOf, type GatewayContext, type ObjectType, type Row } from './context';
@@ -37,7 +38,8 @@ export function noteCreate(key: string, body: string, at: number): KeyedCreate {
 /**
  * Creates each keyed object at most once. Write-ahead `pending` markers are set before the request; a pending
  * key found later (crash, or an answer lost to a 5xx) is looked for among the deal's associated objects by its
- * marker before anything is created again.
+ * marker before anything is created again. `known`: the deal's map already read by the caller, kept up to date
+ * here (the closes that follow use it).
  */
 export async function createKeyed(
   ctx: GatewayContext,
@@ -45,13 +47,15 @@ export async function createKeyed(
   dealId: string,
   type: ObjectType,
   items: KeyedCreate[],
+  known?: MapMirror,
 ): Promise<void> {
   const map = mapOf(ctx, type);
-  const entries = await map.get(portalId, dealId);
+  const entries = known ?? (await map.get(portalId, dealId));
   let todo = items.filter((i) => entries.get(i.key)?.state !== 'mapped');
   const pending = todo.filter((i) => entries.get(i.key)?.state === 'pending').map((i) => i.key);
   const read = new Map<string, Row>(); // what the marker lookup read of the tasks it found
-  if (pending.length) todo = await mapAlreadyCreated(ctx, portalId, dealId, type, todo, pending, read);
+  if (pending.length)
+    todo = await mapAlreadyCreated(ctx, portalId, dealId, type, todo, pending, read, entries);
   if (type === 'tasks' && todo.length < items.length)
     await alignOwners(
       ctx,
@@ -59,6 +63,7 @@ export async function createKeyed(
       dealId,
       items.filter((i) => !todo.includes(i)),
       read,
+      entries,
     );
   if (todo.length === 0) return;
 
@@ -67,11 +72,12 @@ export async function createKeyed(
     dealId,
     todo.map((i) => i.key),
     ctx.now(),
+    entries,
   );
   const rounds = ctx.caller.policy.maxAttempts;
   for (let round = 1; ; round++) {
     try {
-      await createBatches(ctx, portalId, dealId, type, todo);
+      await createBatches(ctx, portalId, dealId, type, todo, entries);
       return;
     } catch (err) {
       // Same budget and backoff as any other 5xx, but each retry first looks for what the lost attempt created.
@@ -84,6 +90,8 @@ export async function createKeyed(
           type,
           todo,
           todo.map((i) => i.key),
+          undefined,
+          entries,
         );
         if (todo.length === 0) return;
         continue;
@@ -104,11 +112,12 @@ async function mapAlreadyCreated(
   type: ObjectType,
   todo: KeyedCreate[],
   keys: string[],
-  read?: Map<string, Row>,
+  read: Map<string, Row> | undefined,
+  entries: MapMirror,
 ): Promise<KeyedCreate[]> {
   const found = await findMarked(ctx, portalId, dealId, type, new Set(keys), read);
   if (found.size) {
-    await mapOf(ctx, type).setIds(portalId, dealId, found);
+    await mapOf(ctx, type).setIds(portalId, dealId, found, entries);
     ctx.logger?.warn(
       { portalId, dealId, type, recovered: found.size },
       'recovered objects created before a crash',
@@ -123,6 +132,7 @@ async function createBatches(
   dealId: string,
   type: ObjectType,
   todo: KeyedCreate[],
+  entries: MapMirror,
 ): Promise<void> {
   const map = mapOf(ctx, type);
   const typeId = type === 'tasks' ? TASK_TO_DEAL : NOTE_TO_DEAL;
@@ -154,15 +164,16 @@ async function createBatches(
             .slice(pi)
             .flat()
             .map((i) => i.key),
+          entries,
         );
       if (err instanceof HubSpotRequestError && part.length > 1) {
         // One bad input fails the whole batch; retry one by one so the good ones are still created.
-        await createOneByOne(ctx, portalId, dealId, type, parts.slice(pi).flat());
+        await createOneByOne(ctx, portalId, dealId, type, parts.slice(pi).flat(), entries);
         return;
       }
       throw err;
     }
-    await map.setIds(portalId, dealId, matchCreated(part, res, bodyProperty(type)));
+    await map.setIds(portalId, dealId, matchCreated(part, res, bodyProperty(type)), entries);
     if (res.errors?.length) {
       const e = res.errors[0]!;
       throw batchRejected({
@@ -181,11 +192,12 @@ async function createOneByOne(
   dealId: string,
   type: ObjectType,
   items: KeyedCreate[],
+  entries: MapMirror,
 ): Promise<void> {
   let first: HubSpotRequestError | undefined;
   for (const item of items) {
     try {
-      await createKeyed(ctx, portalId, dealId, type, [item]);
+      await createKeyed(ctx, portalId, dealId, type, [item], entries);
     } catch (err) {
       if (!(err instanceof HubSpotRequestError)) throw err;
       if (
@@ -199,7 +211,7 @@ async function createOneByOne(
           { portalId, dealId, key: item.key },
           'task owner rejected; creating the task unassigned',
         );
-        await createKeyed(ctx, portalId, dealId, type, [{ key: item.key, properties: rest }]);
+        await createKeyed(ctx, portalId, dealId, type, [{ key: item.key, properties: rest }], entries);
       }
       first ??= err;
     }

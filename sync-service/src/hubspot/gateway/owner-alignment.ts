@@ -1,3 +1,4 @@
+import type { MapMirror } from '../objectmap';
 import { chunk } from './batching';
 import type { GatewayContext, Row } from './context';
 
@@ -17,8 +18,9 @@ export async function alignOwners(
   dealId: string,
   items: Array<{ key: string; properties: Record<string, string> }>,
   known: ReadonlyMap<string, Row>,
+  /** The deal's task map as the caller holds it (read once per apply). */
+  entries: MapMirror,
 ): Promise<void> {
-  const entries = await ctx.taskMap.get(portalId, dealId);
   const wanted = new Map<string, string>(); // task id -> owner
   for (const i of items) {
     const e = entries.get(i.key);

@@ -1,3 +1,4 @@
+import type { MapMirror } from '../objectmap';
 import { chunk, throwIfTaskUpdatesRefused } from './batching';
 import type { GatewayContext } from './context';
 import { findMarked } from './marked-objects';
@@ -15,8 +16,10 @@ export async function closeTasks(
   portalId: string,
   dealId: string,
   closes: Map<string, { reason?: string }>,
+  /** The deal's task map as the caller holds it (read once per apply); read here when not given. */
+  known?: MapMirror,
 ): Promise<void> {
-  let entries = await ctx.taskMap.get(portalId, dealId);
+  let entries = known ?? (await ctx.taskMap.get(portalId, dealId));
   // A create whose answer was lost may have landed: find it by its marker so it is closed too.
   const pending = [...closes.keys()].filter((k) => entries.get(k)?.state === 'pending');
   if (pending.length) {
