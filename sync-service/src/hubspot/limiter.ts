@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redisKeys, type Keys } from '../state/keys';
+import { luaScript } from '../state/lua';
 
 /**
  * HubSpot's burst limits are per app per account, and every worker process shares them, so the window lives in
@@ -96,12 +97,14 @@ export interface RateLimiter {
   observe?(portalId: string, bucket: Bucket, headers: Record<string, string>): Promise<void>;
 }
 
+// Every script here runs by hash (state/lua.ts, loaded again after a Redis restart): sent as text, each
+// acquire and settle carried the script across the wire, 8 times per single move.
 // Redis' own clock, so workers on hosts with skewed clocks agree on the window. Returns 0 when a slot was
 // taken, a positive wait (ms) while the window or a burst back-off is full, and minus the remaining ms of a
 // daily block. KEYS: log, burst block, daily block, learned plan ("max:windowMs" from HubSpot's headers),
 // interactive waiters (member: slot, score: when the registration lapses), interactive calls of the window.
 // ARGV: max, windowMs, slot, lane, slices (0: bulk unpaced).
-const ACQUIRE = `
+const ACQUIRE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local daily = redis.call('PTTL', KEYS[3])
@@ -179,22 +182,22 @@ if ARGV[4] == 'bulk' then member = 'bulk' end
 redis.call('ZADD', KEYS[5], now + wait + 1000, member)
 redis.call('PEXPIRE', KEYS[5], wait + 1000 + windowMs)
 return wait
-`;
+`);
 
-const SETTLE = `
+const SETTLE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
-`;
+`);
 
 // Only ever lengthens a block: a short secondly back-off must not cut a ten-second one short.
-const BACK_OFF = `
+const BACK_OFF = luaScript(`
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
 return 0
-`;
+`);
 
 export type RedisRateLimiterOptions = {
   redis: Redis;
@@ -258,21 +261,18 @@ export class RedisRateLimiter implements RateLimiter {
   ): Promise<number> {
     const { max, windowMs, slices } = this.window(portalId, bucket);
     const key = this.key(portalId, bucket);
-    const wait = (await this.redis.eval(
-      ACQUIRE,
-      6,
-      key,
-      this.keys.rateBlock(portalId, bucket),
-      this.dailyKey(portalId),
-      this.keys.rateLearned(portalId, bucket),
-      this.waitingKey(portalId, bucket),
-      this.keys.rateInteractive(portalId, bucket),
-      max,
-      windowMs,
-      slot,
-      lane,
-      slices ?? 0,
-    )) as number;
+    const wait = await ACQUIRE(
+      this.redis,
+      [
+        key,
+        this.keys.rateBlock(portalId, bucket),
+        this.dailyKey(portalId),
+        this.keys.rateLearned(portalId, bucket),
+        this.waitingKey(portalId, bucket),
+        this.keys.rateInteractive(portalId, bucket),
+      ],
+      [max, windowMs, slot, lane, slices ?? 0],
+    );
     return Number(wait);
   }
 
@@ -301,17 +301,15 @@ export class RedisRateLimiter implements RateLimiter {
 
   async settle(portalId: string, bucket: Bucket, slot: string): Promise<void> {
     // The longest window the bucket may have (a learned one can differ): the log must outlive its members.
-    await this.redis.eval(
-      SETTLE,
-      1,
-      this.key(portalId, bucket),
-      slot,
-      Math.max(this.window(portalId, bucket).windowMs, 60_000),
+    await SETTLE(
+      this.redis,
+      [this.key(portalId, bucket)],
+      [slot, Math.max(this.window(portalId, bucket).windowMs, 60_000)],
     );
   }
 
   async backOff(portalId: string, bucket: Bucket, ms: number): Promise<void> {
-    await this.redis.eval(BACK_OFF, 1, this.keys.rateBlock(portalId, bucket), Math.max(1, Math.ceil(ms)));
+    await BACK_OFF(this.redis, [this.keys.rateBlock(portalId, bucket)], [Math.max(1, Math.ceil(ms))]);
   }
 
   /**
@@ -326,7 +324,7 @@ export class RedisRateLimiter implements RateLimiter {
     } catch {
       // An unknown zone: the hourly probe is the fallback.
     }
-    await this.redis.eval(BACK_OFF, 1, this.dailyKey(portalId), Math.max(1_000, Math.ceil(until - now)));
+    await BACK_OFF(this.redis, [this.dailyKey(portalId)], [Math.max(1_000, Math.ceil(until - now))]);
     return until;
   }
 

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OwnRedis } from '../../../test/chaos/redis-server';
 import {
   burstPlan,
   DailyLimitBlocked,
@@ -262,5 +263,40 @@ describe('RedisRateLimiter', () => {
     let bulk = 0;
     while ((await m.tryAcquire('191', 'default', 'bulk')) === 0) bulk++;
     expect(bulk).toBe(3);
+  });
+
+  it('runs its scripts by hash, and loads them again after a Redis restart lost them', async () => {
+    // Its own redis-server: the command counts are this test's alone, and it may be restarted.
+    const own = await OwnRedis.start({ persist: false });
+    const r = new Redis(own.url, { maxRetriesPerRequest: 3 });
+    const calls = async () => {
+      const info = await r.info('commandstats');
+      const count = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return { eval: count('eval'), evalsha: count('evalsha') };
+    };
+    try {
+      const l = new RedisRateLimiter({ redis: r, prefix, plan });
+      for (let i = 0; i < 5; i++) {
+        const slot = await l.acquire('161', 'default', 'interactive');
+        await l.settle('161', 'default', slot);
+      }
+      await l.backOff('162', 'default', 1);
+      // The script text crosses the wire once per script (acquire, settle, back-off), after its hash was not
+      // known yet; every call is asked for by hash (Redis counts the three refused ones too).
+      const before = await calls();
+      expect(before.eval).toBe(3);
+      expect(before.evalsha).toBe(5 + 5 + 1);
+
+      await own.restart(0);
+      // The restarted server knows no script: the limiter loads each again and still counts the window.
+      for (let i = 0; i < plan.default.max; i++)
+        expect(await l.tryAcquire('163', 'default', 'interactive')).toBe(0);
+      expect(await l.tryAcquire('163', 'default', 'interactive')).toBeGreaterThan(0);
+      await l.backOff('164', 'default', 60_000);
+      expect(await l.tryAcquire('164', 'default')).toBeGreaterThan(50_000);
+    } finally {
+      r.disconnect();
+      await own.close();
+    }
   });
 });
