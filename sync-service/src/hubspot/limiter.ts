@@ -14,7 +14,8 @@ export type Bucket = 'default' | 'search';
 /**
  * Who is waiting: a person (the deal card, the settings page) or bulk work (workers, sweeps). Bulk work may
  * use the window only up to `max - reserve`, so a card read made during a bulk move finds a free slot at once
- * instead of queueing behind hundreds of jobs (the priority lane). The reserve grows with use: bulk work leaves
+ * instead of queueing behind hundreds of jobs (the priority lane); while no card has read for a window, the
+ * reserve shrinks to a slot or two (idleReserve). The reserve grows with use: bulk work leaves
  * free as many slots as interactive calls took in the last window (up to half of it; bulk always keeps a
  * quarter, so a move still ends under heavy card traffic). And bulk work yields: while interactive
  * calls wait for the window, each is owed a slot before bulk work takes one (issue #18: with a fixed reserve,
@@ -55,6 +56,14 @@ export function burstPlan(perTenSeconds: number): LimiterPlan {
 
 /** Slots of a window bulk work leaves for interactive calls. */
 export const interactiveReserve = (max: number) => (max < 2 ? 0 : Math.max(1, Math.floor(max * 0.1)));
+
+/**
+ * Slots bulk work leaves free while no interactive call was made or awaited in the last window: enough for the
+ * first card read to go out at once; that read makes the full reserve apply. Holding the whole reserve for cards
+ * nobody reads cost every bulk move a tenth of its pace (issue #18).
+ */
+export const idleReserve = (max: number) =>
+  Math.min(interactiveReserve(max), Math.max(1, Math.floor(max / 50)));
 
 /** The portal's daily quota is spent (a DAILY 429 or `X-HubSpot-RateLimit-Daily-Remaining: 0`) until `retryAt`. */
 export class DailyLimitBlocked extends Error {
@@ -135,12 +144,14 @@ if ARGV[4] == 'bulk' then
   local reserve = 0
   if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
   local share = max - reserve
-  -- Room for as many interactive calls as the last window saw (at least the reserve, at most half the window)
-  -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window.
   local interactive = redis.call('ZCARD', KEYS[6])
-  local held = math.min(math.max(reserve, interactive), math.floor(max / 2))
   local waiting = redis.call('ZCARD', KEYS[5])
   if bulkWaits then waiting = waiting - 1 end
+  -- Room for as many interactive calls as the last window saw (at least the reserve, at most half the window)
+  -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window. While no
+  -- person has used or awaited the window for a whole window, only the idle reserve stays free.
+  local held = math.min(math.max(reserve, interactive), math.floor(max / 2))
+  if interactive == 0 and waiting == 0 then held = math.min(reserve, math.max(1, math.floor(max / 50))) end
   limit = max - held - waiting
   if count >= limit and count - interactive < floor and count < share then limit = count + 1 end
   if limit < 1 then
@@ -149,7 +160,7 @@ if ARGV[4] == 'bulk' then
   end
   if count < limit and slices > 1 then
     local slice = math.floor(windowMs / slices)
-    local pace = math.max(1, math.ceil(share / slices))
+    local pace = math.max(1, math.ceil((max - held) / slices))
     local recent = redis.call('ZRANGEBYSCORE', KEYS[1], now - slice, '+inf', 'WITHSCORES', 'LIMIT', 0, pace)
     if #recent >= 2 * pace then
       -- In-flight calls (dated ahead) are happening now: they leave the slice a slice after their answer.
