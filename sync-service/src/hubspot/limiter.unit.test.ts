@@ -229,6 +229,30 @@ describe('RedisRateLimiter', () => {
     expect(burst).toBe(Math.ceil((104 - interactiveReserve(104)) / 10) - 1);
   });
 
+  it("bulk's pace does not shrink with the time its calls take: answered calls leave room for those in flight", async () => {
+    // Slices of 10 s: the steps below stay within one whatever the machine's speed.
+    const paced: LimiterPlan = { ...plan, default: { max: 104, windowMs: 100_000, slices: 10 } };
+    const l = new RedisRateLimiter({ redis: a, prefix, plan: paced });
+    const pace = Math.ceil((104 - idleReserve(104)) / 10);
+    const slots: string[] = [];
+    for (let i = 0; i < pace; i++) {
+      slots.push(`s${i}`);
+      expect(await l.tryAcquire('145', 'default', 'bulk', `s${i}`)).toBe(0);
+    }
+    expect(await l.tryAcquire('145', 'default', 'bulk')).toBeGreaterThan(0);
+    // All answered within the slice: the pace is spent.
+    for (const s of slots) await l.settle('145', 'default', s);
+    expect(await l.tryAcquire('145', 'default', 'bulk')).toBeGreaterThan(0);
+
+    // Eight answered and three still in flight: an answered call counted until a slice after its answer, so each
+    // call took the pace for a slice plus its own duration; calls in flight stand for that time, up to half a pace.
+    for (let i = 0; i < pace; i++) expect(await l.tryAcquire('146', 'default', 'bulk', `t${i}`)).toBe(0);
+    for (let i = 0; i < 8; i++) await l.settle('146', 'default', `t${i}`);
+    let more = 0;
+    while ((await l.tryAcquire('146', 'default', 'bulk')) === 0) more++;
+    expect(more).toBe(Math.ceil(pace / 2));
+  });
+
   it('bulk work leaves interactive calls as many slots as they used in the last window', async () => {
     const l = new RedisRateLimiter({
       redis: a,
