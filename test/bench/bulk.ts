@@ -3,10 +3,13 @@
  * OAuth app's 110 and a private app's 190 requests per 10 s (the sandbox enforces the limit, so 429s are real).
  * The floor comes from the work, not from the calls the run happened to make: each 100 deals need one call on each
  * of 4 batch endpoints, and at R requests per 10 s those calls take (calls / (R / 10)) seconds.
- * Imports: move.ts (service-child.ts = startStack, the sandbox).
+ * Beside each move, the rate limiter alone making the floor's calls (pace.ts), in the same run: what its pacing
+ * costs apart from the service's CPU and the portal's answers.
+ * Imports: move.ts (service-child.ts = startStack, the sandbox), pace.ts.
  */
 import { numberFlag, printTargets, round, runIfMain, table, type BenchResult, type Target } from './common';
 import { bulkMove, type MoveResult } from './move';
+import { limiterPace } from './pace';
 
 /** Four batch endpoints at 100 inputs per call: read the deals, create tasks, complete tasks, write deals back. */
 export const FLOOR_CALLS_PER_100 = 4;
@@ -26,8 +29,12 @@ export async function run(opts: BulkOptions = {}): Promise<BenchResult> {
   const deals = opts.deals ?? 1_000;
   const rates = opts.rates ?? [110, 190];
   const runs: MoveResult[] = [];
-  for (const ratePer10s of rates)
+  const paced = new Map<number, number>();
+  for (const ratePer10s of rates) {
     runs.push(await bulkMove({ deals, ratePer10s, budgetMs: opts.budgetMs ?? 20 * 60_000 }));
+    const p = await limiterPace({ ratePer10s, calls: floorCalls(deals) });
+    paced.set(ratePer10s, p.wallMs / p.floorMs);
+  }
   const floor = floorCalls(deals);
   console.log(
     table(`Bulk move of ${deals.toLocaleString('en-US')} deals; floor ${floor} calls (4 per 100 deals)`, [
@@ -42,6 +49,7 @@ export async function run(opts: BulkOptions = {}): Promise<BenchResult> {
         'first call s',
         'CPU ms/deal',
         'CPU/wall',
+        'limiter alone/floor',
         'settled',
       ],
       ...runs.map((m) => [
@@ -55,6 +63,7 @@ export async function run(opts: BulkOptions = {}): Promise<BenchResult> {
         m.firstCallMs / 1000,
         m.serviceCpuMs / deals,
         m.serviceCpuMs / m.wallMs,
+        paced.get(m.ratePer10s)!,
         String(m.settled),
       ]),
     ]),
@@ -78,6 +87,8 @@ export async function run(opts: BulkOptions = {}): Promise<BenchResult> {
       [`movedSeconds${r}`]: round(m.movedMs / 1000),
       [`firstCallSeconds${r}`]: round(m.firstCallMs / 1000),
       [`burstFloorSeconds${r}`]: burstFloorSeconds(deals, r),
+      // The limiter alone making the same calls (pace.ts): the part of wall/floor that is its pacing.
+      [`limiterOnlyWallOverFloor${r}`]: round(paced.get(r)!),
       [`ops${r}`]: JSON.stringify(m.ops),
     });
     targets.push(
