@@ -25,6 +25,10 @@ export type MoveResult = {
   ratePer10s: number;
   settled: boolean;
   wallMs: number;
+  /** From the first move to the end of the moves (the sandbox sends their webhooks meanwhile). */
+  movedMs: number;
+  /** From the first move to the service's first call to HubSpot: debounce, ingest, the first batch formed. */
+  firstCallMs: number;
   calls: number;
   r429: number;
   ops: Record<string, number>;
@@ -129,6 +133,7 @@ export async function bulkMove(opts: {
         const readers = opts.card ? cardReaders(svc.url!, sandbox, cardDeals, opts.card) : undefined;
         const visits = new Map<string, string>();
         for (const id of deals) visits.set(id, moveOn(sandbox, id));
+        const movedMs = Date.now() - t0;
         const settled = await quiet(
           sandbox,
           visits,
@@ -145,6 +150,7 @@ export async function bulkMove(opts: {
         const redisCommands = (await commandCount(info)) - cmd0;
         // Wall time ends at the service's last call to HubSpot, not at the end of the quiet wait.
         const lastAt = reqs.length ? reqs[reqs.length - 1]!.at : t0;
+        const firstAt = reqs.length ? reqs[0]!.at : t0;
         const ops: Record<string, number> = {};
         for (const r of reqs)
           if (r.status !== 429) ops[opName(r.method, r.path)] = (ops[opName(r.method, r.path)] ?? 0) + 1;
@@ -164,6 +170,8 @@ export async function bulkMove(opts: {
           ratePer10s,
           settled,
           wallMs: lastAt - t0,
+          movedMs,
+          firstCallMs: firstAt - t0,
           calls: reqs.filter((r) => r.status !== 429).length,
           r429: reqs.filter((r) => r.status === 429).length,
           ops,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redisKeys, type Keys } from '../state/keys';
+import { luaScript } from '../state/lua';
 
 /**
  * HubSpot's burst limits are per app per account, and every worker process shares them, so the window lives in
@@ -13,7 +14,8 @@ export type Bucket = 'default' | 'search';
 /**
  * Who is waiting: a person (the deal card, the settings page) or bulk work (workers, sweeps). Bulk work may
  * use the window only up to `max - reserve`, so a card read made during a bulk move finds a free slot at once
- * instead of queueing behind hundreds of jobs (the priority lane). The reserve grows with use: bulk work leaves
+ * instead of queueing behind hundreds of jobs (the priority lane); while no card has read for a window, the
+ * reserve shrinks to a slot or two (idleReserve). The reserve grows with use: bulk work leaves
  * free as many slots as interactive calls took in the last window (up to half of it; bulk always keeps a
  * quarter, so a move still ends under heavy card traffic). And bulk work yields: while interactive
  * calls wait for the window, each is owed a slot before bulk work takes one (issue #18: with a fixed reserve,
@@ -54,6 +56,14 @@ export function burstPlan(perTenSeconds: number): LimiterPlan {
 
 /** Slots of a window bulk work leaves for interactive calls. */
 export const interactiveReserve = (max: number) => (max < 2 ? 0 : Math.max(1, Math.floor(max * 0.1)));
+
+/**
+ * Slots bulk work leaves free while no interactive call was made or awaited in the last window: enough for the
+ * first card read to go out at once; that read makes the full reserve apply. Holding the whole reserve for cards
+ * nobody reads cost every bulk move a tenth of its pace (issue #18).
+ */
+export const idleReserve = (max: number) =>
+  Math.min(interactiveReserve(max), Math.max(1, Math.floor(max / 50)));
 
 /** The portal's daily quota is spent (a DAILY 429 or `X-HubSpot-RateLimit-Daily-Remaining: 0`) until `retryAt`. */
 export class DailyLimitBlocked extends Error {
@@ -96,12 +106,14 @@ export interface RateLimiter {
   observe?(portalId: string, bucket: Bucket, headers: Record<string, string>): Promise<void>;
 }
 
+// Every script here runs by hash (state/lua.ts, loaded again after a Redis restart): sent as text, each
+// acquire and settle carried the script across the wire, 8 times per single move.
 // Redis' own clock, so workers on hosts with skewed clocks agree on the window. Returns 0 when a slot was
 // taken, a positive wait (ms) while the window or a burst back-off is full, and minus the remaining ms of a
 // daily block. KEYS: log, burst block, daily block, learned plan ("max:windowMs" from HubSpot's headers),
 // interactive waiters (member: slot, score: when the registration lapses), interactive calls of the window.
 // ARGV: max, windowMs, slot, lane, slices (0: bulk unpaced).
-const ACQUIRE = `
+const ACQUIRE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local daily = redis.call('PTTL', KEYS[3])
@@ -132,12 +144,14 @@ if ARGV[4] == 'bulk' then
   local reserve = 0
   if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
   local share = max - reserve
-  -- Room for as many interactive calls as the last window saw (at least the reserve, at most half the window)
-  -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window.
   local interactive = redis.call('ZCARD', KEYS[6])
-  local held = math.min(math.max(reserve, interactive), math.floor(max / 2))
   local waiting = redis.call('ZCARD', KEYS[5])
   if bulkWaits then waiting = waiting - 1 end
+  -- Room for as many interactive calls as the last window saw (at least the reserve, at most half the window)
+  -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window. While no
+  -- person has used or awaited the window for a whole window, only the idle reserve stays free.
+  local held = math.min(math.max(reserve, interactive), math.floor(max / 2))
+  if interactive == 0 and waiting == 0 then held = math.min(reserve, math.max(1, math.floor(max / 50))) end
   limit = max - held - waiting
   if count >= limit and count - interactive < floor and count < share then limit = count + 1 end
   if limit < 1 then
@@ -146,11 +160,18 @@ if ARGV[4] == 'bulk' then
   end
   if count < limit and slices > 1 then
     local slice = math.floor(windowMs / slices)
-    local pace = math.max(1, math.ceil(share / slices))
-    local recent = redis.call('ZRANGEBYSCORE', KEYS[1], now - slice, '+inf', 'WITHSCORES', 'LIMIT', 0, pace)
-    if #recent >= 2 * pace then
+    local pace = math.max(1, math.ceil((max - held) / slices))
+    -- An answered call stays in the slice until a slice after its answer, so each call held the pace for a slice
+    -- plus its own duration L: bulk ran at pace / (slice + L), not pace / slice (issue #18: 9.6 instead of 10.2 a
+    -- second at 150 ms a call). Calls in flight are about rate x L, and so are the answered ones that were
+    -- started before the slice: that many more are allowed (never more than were answered in the slice, so a
+    -- burst of calls that have not answered yet still gets only the pace; at most half a pace).
+    local inFlight = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+    local answered = redis.call('ZCOUNT', KEYS[1], now - slice, now)
+    if answered + inFlight >= pace + math.min(inFlight, answered, math.ceil(pace / 2)) then
+      local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], now - slice, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
       -- In-flight calls (dated ahead) are happening now: they leave the slice a slice after their answer.
-      local wait = math.min(tonumber(recent[2]) + slice - now, slice)
+      local wait = math.min(tonumber(oldest[2]) + slice - now, slice)
       if wait < 1 then wait = 1 end
       return wait
     end
@@ -179,22 +200,22 @@ if ARGV[4] == 'bulk' then member = 'bulk' end
 redis.call('ZADD', KEYS[5], now + wait + 1000, member)
 redis.call('PEXPIRE', KEYS[5], wait + 1000 + windowMs)
 return wait
-`;
+`);
 
-const SETTLE = `
+const SETTLE = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
-`;
+`);
 
 // Only ever lengthens a block: a short secondly back-off must not cut a ten-second one short.
-const BACK_OFF = `
+const BACK_OFF = luaScript(`
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 end
 return 0
-`;
+`);
 
 export type RedisRateLimiterOptions = {
   redis: Redis;
@@ -258,21 +279,18 @@ export class RedisRateLimiter implements RateLimiter {
   ): Promise<number> {
     const { max, windowMs, slices } = this.window(portalId, bucket);
     const key = this.key(portalId, bucket);
-    const wait = (await this.redis.eval(
-      ACQUIRE,
-      6,
-      key,
-      this.keys.rateBlock(portalId, bucket),
-      this.dailyKey(portalId),
-      this.keys.rateLearned(portalId, bucket),
-      this.waitingKey(portalId, bucket),
-      this.keys.rateInteractive(portalId, bucket),
-      max,
-      windowMs,
-      slot,
-      lane,
-      slices ?? 0,
-    )) as number;
+    const wait = await ACQUIRE(
+      this.redis,
+      [
+        key,
+        this.keys.rateBlock(portalId, bucket),
+        this.dailyKey(portalId),
+        this.keys.rateLearned(portalId, bucket),
+        this.waitingKey(portalId, bucket),
+        this.keys.rateInteractive(portalId, bucket),
+      ],
+      [max, windowMs, slot, lane, slices ?? 0],
+    );
     return Number(wait);
   }
 
@@ -301,17 +319,15 @@ export class RedisRateLimiter implements RateLimiter {
 
   async settle(portalId: string, bucket: Bucket, slot: string): Promise<void> {
     // The longest window the bucket may have (a learned one can differ): the log must outlive its members.
-    await this.redis.eval(
-      SETTLE,
-      1,
-      this.key(portalId, bucket),
-      slot,
-      Math.max(this.window(portalId, bucket).windowMs, 60_000),
+    await SETTLE(
+      this.redis,
+      [this.key(portalId, bucket)],
+      [slot, Math.max(this.window(portalId, bucket).windowMs, 60_000)],
     );
   }
 
   async backOff(portalId: string, bucket: Bucket, ms: number): Promise<void> {
-    await this.redis.eval(BACK_OFF, 1, this.keys.rateBlock(portalId, bucket), Math.max(1, Math.ceil(ms)));
+    await BACK_OFF(this.redis, [this.keys.rateBlock(portalId, bucket)], [Math.max(1, Math.ceil(ms))]);
   }
 
   /**
@@ -326,7 +342,7 @@ export class RedisRateLimiter implements RateLimiter {
     } catch {
       // An unknown zone: the hourly probe is the fallback.
     }
-    await this.redis.eval(BACK_OFF, 1, this.dailyKey(portalId), Math.max(1_000, Math.ceil(until - now)));
+    await BACK_OFF(this.redis, [this.dailyKey(portalId)], [Math.max(1_000, Math.ceil(until - now))]);
     return until;
   }
 

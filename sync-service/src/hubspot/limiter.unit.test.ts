@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OwnRedis } from '../../../test/chaos/redis-server';
 import {
   burstPlan,
   DailyLimitBlocked,
+  idleReserve,
   interactiveReserve,
   LaneBusy,
   RedisRateLimiter,
@@ -90,20 +92,33 @@ describe('RedisRateLimiter', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
   });
 
-  it('bulk work leaves a tenth of the window (at least one slot) to interactive calls: the priority lane', async () => {
+  it('bulk work leaves a slot or two while no card reads; once one has, a tenth of the window: the priority lane', async () => {
     const l = new RedisRateLimiter({
       redis: a,
       prefix,
       plan: { default: { max: 110, windowMs: 10_000 }, search: plan.search },
     });
+    // No card has read in the last window: bulk work leaves only the idle reserve unused (issue #18: a tenth of
+    // the window held for cards nobody was reading made every bulk move 1.1x slower than it had to be).
     let bulk = 0;
     while ((await l.tryAcquire('505', 'default', 'bulk')) === 0) bulk++;
-    expect(bulk).toBe(110 - interactiveReserve(110));
-    expect(interactiveReserve(110)).toBe(11);
-    // Bulk is held back, a card read is not, until the whole window is used.
-    for (let i = 0; i < 11; i++) expect(await l.tryAcquire('505', 'default', 'interactive')).toBe(0);
+    expect(idleReserve(110)).toBe(2);
+    expect(bulk).toBe(110 - idleReserve(110));
+    // The first card reads find their slots at once; the window is then full for everyone.
+    for (let i = 0; i < 2; i++) expect(await l.tryAcquire('505', 'default', 'interactive')).toBe(0);
     expect(await l.tryAcquire('505', 'default', 'interactive')).toBeGreaterThan(0);
     expect(await l.tryAcquire('505', 'default', 'bulk')).toBeGreaterThan(0);
+
+    // A window in which a card has read: bulk work leaves the interactive reserve, a tenth, free.
+    expect(await l.tryAcquire('506', 'default', 'interactive')).toBe(0);
+    bulk = 0;
+    while ((await l.tryAcquire('506', 'default', 'bulk')) === 0) bulk++;
+    expect(interactiveReserve(110)).toBe(11);
+    expect(bulk).toBe(110 - interactiveReserve(110) - 1);
+    // Bulk is held back, a card read is not, until the whole window is used.
+    for (let i = 0; i < 11; i++) expect(await l.tryAcquire('506', 'default', 'interactive')).toBe(0);
+    expect(await l.tryAcquire('506', 'default', 'interactive')).toBeGreaterThan(0);
+    expect(await l.tryAcquire('506', 'default', 'bulk')).toBeGreaterThan(0);
   });
 
   it("follows HubSpot's rate-limit headers: the window's size, a pause at Remaining 0, the daily block at Daily-Remaining 0", async () => {
@@ -198,12 +213,44 @@ describe('RedisRateLimiter', () => {
 
   it("the service's plan spreads bulk work over the window: a tenth of bulk's share per tenth of the window", async () => {
     const l = new RedisRateLimiter({ redis: a, prefix, plan: burstPlan(110) });
-    const bulkShare = 104 - interactiveReserve(104);
+    // No card has read lately: bulk's share is all but the idle reserve.
+    const bulkShare = 104 - idleReserve(104);
     let burst = 0;
     while ((await l.tryAcquire('141', 'default', 'bulk')) === 0) burst++;
     expect(burst).toBe(Math.ceil(bulkShare / 10));
     // The slots bulk did not take right away are there for a card read at once.
     expect(await l.tryAcquire('141', 'default', 'interactive')).toBe(0);
+
+    // Once a card has read, bulk's share leaves the interactive reserve, and so does its pace (of which the
+    // card's own call, made in this slice, takes one).
+    expect(await l.tryAcquire('142', 'default', 'interactive')).toBe(0);
+    burst = 0;
+    while ((await l.tryAcquire('142', 'default', 'bulk')) === 0) burst++;
+    expect(burst).toBe(Math.ceil((104 - interactiveReserve(104)) / 10) - 1);
+  });
+
+  it("bulk's pace does not shrink with the time its calls take: answered calls leave room for those in flight", async () => {
+    // Slices of 10 s: the steps below stay within one whatever the machine's speed.
+    const paced: LimiterPlan = { ...plan, default: { max: 104, windowMs: 100_000, slices: 10 } };
+    const l = new RedisRateLimiter({ redis: a, prefix, plan: paced });
+    const pace = Math.ceil((104 - idleReserve(104)) / 10);
+    const slots: string[] = [];
+    for (let i = 0; i < pace; i++) {
+      slots.push(`s${i}`);
+      expect(await l.tryAcquire('145', 'default', 'bulk', `s${i}`)).toBe(0);
+    }
+    expect(await l.tryAcquire('145', 'default', 'bulk')).toBeGreaterThan(0);
+    // All answered within the slice: the pace is spent.
+    for (const s of slots) await l.settle('145', 'default', s);
+    expect(await l.tryAcquire('145', 'default', 'bulk')).toBeGreaterThan(0);
+
+    // Eight answered and three still in flight: an answered call counted until a slice after its answer, so each
+    // call took the pace for a slice plus its own duration; calls in flight stand for that time, up to half a pace.
+    for (let i = 0; i < pace; i++) expect(await l.tryAcquire('146', 'default', 'bulk', `t${i}`)).toBe(0);
+    for (let i = 0; i < 8; i++) await l.settle('146', 'default', `t${i}`);
+    let more = 0;
+    while ((await l.tryAcquire('146', 'default', 'bulk')) === 0) more++;
+    expect(more).toBe(Math.ceil(pace / 2));
   });
 
   it('bulk work leaves interactive calls as many slots as they used in the last window', async () => {
@@ -262,5 +309,40 @@ describe('RedisRateLimiter', () => {
     let bulk = 0;
     while ((await m.tryAcquire('191', 'default', 'bulk')) === 0) bulk++;
     expect(bulk).toBe(3);
+  });
+
+  it('runs its scripts by hash, and loads them again after a Redis restart lost them', async () => {
+    // Its own redis-server: the command counts are this test's alone, and it may be restarted.
+    const own = await OwnRedis.start({ persist: false });
+    const r = new Redis(own.url, { maxRetriesPerRequest: 3 });
+    const calls = async () => {
+      const info = await r.info('commandstats');
+      const count = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return { eval: count('eval'), evalsha: count('evalsha') };
+    };
+    try {
+      const l = new RedisRateLimiter({ redis: r, prefix, plan });
+      for (let i = 0; i < 5; i++) {
+        const slot = await l.acquire('161', 'default', 'interactive');
+        await l.settle('161', 'default', slot);
+      }
+      await l.backOff('162', 'default', 1);
+      // The script text crosses the wire once per script (acquire, settle, back-off), after its hash was not
+      // known yet; every call is asked for by hash (Redis counts the three refused ones too).
+      const before = await calls();
+      expect(before.eval).toBe(3);
+      expect(before.evalsha).toBe(5 + 5 + 1);
+
+      await own.restart(0);
+      // The restarted server knows no script: the limiter loads each again and still counts the window.
+      for (let i = 0; i < plan.default.max; i++)
+        expect(await l.tryAcquire('163', 'default', 'interactive')).toBe(0);
+      expect(await l.tryAcquire('163', 'default', 'interactive')).toBeGreaterThan(0);
+      await l.backOff('164', 'default', 60_000);
+      expect(await l.tryAcquire('164', 'default')).toBeGreaterThan(50_000);
+    } finally {
+      r.disconnect();
+      await own.close();
+    }
   });
 });
