@@ -28,6 +28,8 @@ export async function run(opts: { rows?: number } = {}): Promise<BenchResult> {
   const replayMs = num(/whatIf ([\d.]+) ms/);
   const firstMs = num(/first run ([\d.]+) ms/);
   const cardMs = num(/computeScorecard ([\d.]+) ms/);
+  const cpuFirstMs = num(/CPU first ([\d.]+) ms/);
+  const cpuSecondMs = num(/CPU first [\d.]+ ms, second ([\d.]+) ms/);
   if (out.status !== 0 || Number.isNaN(replayMs))
     throw new Error(`what-if bench failed or changed its output:\n${text}`);
   const worst = Number.isNaN(firstMs) ? replayMs : Math.max(replayMs, firstMs);
@@ -38,6 +40,8 @@ export async function run(opts: { rows?: number } = {}): Promise<BenchResult> {
       replayMsBestOf2: replayMs,
       replayMsFirstRun: firstMs,
       visitsPerSecond: Math.round(rows / (replayMs / 1000)),
+      replayCpuMsFirstRun: cpuFirstMs,
+      replayCpuMsSecondRun: cpuSecondMs,
     },
     baseline: {
       what: 'computeScorecard over the same rows (same process, same run)',
@@ -57,7 +61,10 @@ export async function run(opts: { rows?: number } = {}): Promise<BenchResult> {
         note: 'worse of the first run (calendars compiled, JIT cold) and the second',
       },
     ],
-    notes: ['rows are generated in memory with recorded inputs; reading them from Redis is not included'],
+    notes: [
+      'rows are generated in memory with recorded inputs; reading them from Redis is not included',
+      'replayCpuMs*: CPU time of the bench process during each replay; on a busy machine the wall time also holds the wait for a core',
+    ],
   };
   printTargets(result);
   return result;

@@ -1,5 +1,5 @@
-import { Settings } from 'luxon';
-import { afterEach, describe, expect, it } from 'vitest';
+import { IANAZone, Settings } from 'luxon';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { at, calendar, DAY, HOUR, MIN, week } from './fixtures';
 import {
   addBusinessTime,
@@ -316,5 +316,27 @@ describe('bounded work on sparse calendars (issue 12: one staffed minute a week 
       ),
     );
     expect(steps.days).toBeLessThanOrEqual(5 * 7 + 14);
+  });
+});
+
+describe('memoised per calendar (issue 18: re-reading offsets made a 1M-visit what-if take 175 s)', () => {
+  it('a second walk over dates already walked reads no zone offset', () => {
+    // Clinic-like hours in New York, long enough a target that the walk crosses weeks and asks per date whether a
+    // plain week starts there.
+    const cal = compileCalendar(
+      calendar('America/New_York', week({ mon: ['09:00-17:00'], thu: ['09:00-17:00'] })),
+    );
+    const start = at('2026-10-20T10:00:00-04:00');
+    const due = addBusinessTime(cal, start, 30 * HOUR);
+    expect(businessTimeBetween(cal, start, due)).toBe(30 * HOUR);
+    const spy = vi.spyOn(IANAZone.prototype, 'offset');
+    try {
+      expect(addBusinessTime(cal, start, 30 * HOUR)).toBe(due);
+      expect(businessTimeBetween(cal, start, due)).toBe(30 * HOUR);
+      // Luxon reads offsets through Intl, microseconds each; every answer here is already known per hour and date.
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -64,14 +64,27 @@ export function compileCalendar(cal: Calendar): CompiledCalendar {
   };
 
   const weekMs = weeklyStaffedMinutes(table) * 60_000;
-  const plainWeekMs = (day: DayNumber): number | undefined => {
-    for (let d = day; d < day + 7; d++) if (holidays.isHoliday(d)) return undefined;
+  const isPlainWeek = (day: DayNumber): boolean => {
+    for (let d = day; d < day + 7; d++) if (holidays.isHoliday(d)) return false;
     // One offset from a day before the week to its end: every wall time in it then maps to exactly one instant
     // (no gap, no repeated hour), so its spans are the wall pattern shifted, and the week lasts 7 x 24 h.
     const start = wallToInstant(zone, day, 0);
     const offset = zone.offset(start - DAY);
-    for (let k = 0; k <= 8; k++) if (zone.offset(start + k * DAY) !== offset) return undefined;
-    return weekMs;
+    for (let k = 0; k <= 8; k++) if (zone.offset(start + k * DAY) !== offset) return false;
+    return true;
+  };
+  // Memoised per date like the spans: the check reads the zone's offset a dozen times (luxon through Intl, a few
+  // microseconds each), and every walk past its start date asks it once per date, so unmemoised it cost a
+  // million-visit replay most of its time.
+  const plainWeeks = new Map<DayNumber, boolean>();
+  const plainWeekMs = (day: DayNumber): number | undefined => {
+    let plain = plainWeeks.get(day);
+    if (plain === undefined) {
+      plain = isPlainWeek(day);
+      if (plainWeeks.size >= SPAN_CACHE_DAYS) plainWeeks.delete(plainWeeks.keys().next().value!);
+      plainWeeks.set(day, plain);
+    }
+    return plain ? weekMs : undefined;
   };
 
   return {

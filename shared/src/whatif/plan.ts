@@ -1,11 +1,14 @@
 import { calendarOf } from '../engine/calendars';
+import { findRole } from '../engine/lookup';
 import { clockContext, targetFor, type ChosenTarget, type ClockContext } from '../engine/sla-clock';
 import { criteriaKey } from '../engine/visit-inputs';
-import type { Playbook, Stage } from '../playbook/schema';
+import type { Playbook, Role, Stage } from '../playbook/schema';
 
 /** Everything a replay needs of one stage, prepared once per playbook so the per-visit loop only computes. */
 export type StagePlan = {
   stage: Stage;
+  /** The stage's owner role in this playbook (its owners, capacity threshold). */
+  role: Role | undefined;
   ctx: ClockContext | undefined;
   /** targets[i + 1] is override i's target, targets[0] the default. */
   targets: ChosenTarget[];
@@ -32,6 +35,7 @@ export function planOf(playbook: Playbook): PlaybookPlan {
       if (sla?.calendar) calendarOf(playbook, sla.calendar);
       stages.set(stage.id, {
         stage,
+        role: findRole(playbook, stage.ownerRole),
         ctx,
         targets: sla ? [-1, ...sla.overrides.map((_, i) => i)].map((i) => targetFor(sla, i)) : [],
         pauseKey: criteriaKey(sla?.pauseWhen ?? []),

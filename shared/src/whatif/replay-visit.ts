@@ -1,6 +1,5 @@
 import { inferBreachReason, type BreachEvidence } from '../engine/breach';
 import { ownerOutsideRole } from '../engine/breach-evidence';
-import { findRole } from '../engine/lookup';
 import { criterionLabel } from '../engine/criteria';
 import { deliveryTime, pauseClock, pointAt, resumeClock, startClockWith } from '../engine/sla-clock';
 import type { HistoryRow, SlaClock } from '../engine/types';
@@ -160,6 +159,27 @@ function settle(clock: SlaClock, sp: StagePlan, st: Progress, end: number, breac
 }
 
 /**
+ * The evidence handed to inferBreachReason, one record reused: replayVisit is synchronous and not re-entrant,
+ * and inferBreachReason keeps nothing of it (it returns new label arrays). Half the visits of a replay breach;
+ * building evidence objects, case lists and a set for each of them was about a fifth of the replay's profile.
+ */
+const evidence: BreachEvidence = {
+  missingExit: [],
+  missingData: [],
+  pendingActions: [],
+  ownerChanges: 0,
+  noOwner: false,
+  ownerOutsideRole: undefined,
+  unansweredAttempts: 0,
+  ownerOpenTasks: undefined,
+  capacityThreshold: undefined,
+};
+// Shared, never written: inferBreachReason only reads these lists.
+const NONE: string[] = [];
+const UNKNOWN_EXIT: string[] = ['unknown'];
+const EITHER_MEMBERSHIP = [true, false] as const;
+
+/**
  * The engine infers the reason at breach time; owner changes are recorded with their instants so those before
  * this playbook's breach count. The other evidence is as it stood at exit (the closest instant recorded).
  */
@@ -174,54 +194,57 @@ function breachReasonOf(
   const e = row.inputs?.evidence;
   if (!e) return 'unknown';
   const unmet = unmetCriteria(sp.stage.exitCriteria, row.inputs?.exit);
-  const ownerChanges = e.ownerChangesAt
-    ? e.ownerChangesAt.filter((t) => t < breachedAt).length
-    : e.ownerChanges;
-  // The role, its capacity threshold and the reason rules are the replayed playbook's (a draft may change them);
-  // the owner is the recorded one, so "owner outside the role" follows the draft's membership.
-  const role = findRole(plan.playbook, sp.stage.ownerRole);
+  let ownerChanges = e.ownerChanges;
   // The recorded owner is the one at exit. When it changed after the breach, the breach's own record says whether
   // the owner then was outside the role (under the playbook in force); without that record it is left open and
   // only a reason that does not depend on it is given.
-  const changedAfter = e.ownerChangesAt ? e.ownerChangesAt.some((t) => t >= breachedAt) : e.ownerChanges > 0;
+  let changedAfter = e.ownerChanges > 0;
+  if (e.ownerChangesAt) {
+    ownerChanges = 0;
+    changedAfter = false;
+    for (const t of e.ownerChangesAt) {
+      if (t < breachedAt) ownerChanges++;
+      // Both tests, as the filter and some() they replace: an instant neither before nor after counts for neither.
+      else if (t >= breachedAt) changedAfter = true;
+    }
+  }
+  // The role, its capacity threshold and the reason rules are the replayed playbook's (a draft may change them);
+  // the owner is the recorded one, so "owner outside the role" follows the draft's membership.
+  const role = sp.role;
   const atBreach = row.breachFacts?.ownerOutsideRole ?? undefined;
   const outside = changedAfter ? atBreach : ownerOutsideRole(role, row.ownerId);
   const open = changedAfter && atBreach === undefined;
-  const base: BreachEvidence = {
-    missingExit: [],
-    missingData: [],
-    pendingActions: [],
-    ownerChanges,
-    noOwner: e.noOwner,
-    ...(outside !== undefined ? { ownerOutsideRole: outside } : {}),
-    unansweredAttempts: e.unansweredAttempts,
-    ownerOpenTasks: e.ownerOpenTasks,
-    ...(role?.capacity ? { capacityThreshold: role.capacity.openTasks } : {}),
-  };
+  const ev = evidence;
+  ev.ownerChanges = ownerChanges;
+  ev.noOwner = e.noOwner;
+  ev.unansweredAttempts = e.unansweredAttempts;
+  ev.ownerOpenTasks = e.ownerOpenTasks;
+  ev.capacityThreshold = role?.capacity ? role.capacity.openTasks : undefined;
+  let missingData = NONE;
+  let pendingActions = NONE;
+  let missingExit = NONE;
+  if (unmet && unmet.length > 0) {
+    // An action not yet done (taskDone) is no missing data, as the engine tells them apart at the breach.
+    missingData = unmet.filter((c) => c.op !== 'taskDone').map(criterionLabel);
+    pendingActions = unmet.filter((c) => c.op === 'taskDone').map(criterionLabel);
+    missingExit = [...missingData, ...pendingActions];
+  }
   const rules = plan.playbook.breachRules;
   // Every way the unknowns could have been (the owner's membership when it changed after the breach; the exit
   // criteria's truth when not recorded): the reason is known only when they all agree.
-  const owners: BreachEvidence[] =
-    open && role && row.ownerId
-      ? [
-          { ...base, ownerOutsideRole: true },
-          { ...base, ownerOutsideRole: false },
-        ]
-      : [base];
-  let cases: BreachEvidence[];
-  if (unmet) {
-    // An action not yet done (taskDone) is no missing data, as the engine tells them apart at the breach.
-    const missingData = unmet.filter((c) => c.op !== 'taskDone').map(criterionLabel);
-    const pendingActions = unmet.filter((c) => c.op === 'taskDone').map(criterionLabel);
-    cases = owners.map((o) => ({
-      ...o,
-      missingExit: [...missingData, ...pendingActions],
-      missingData,
-      pendingActions,
-    }));
-  } else {
-    cases = owners.flatMap((o) => [o, { ...o, missingExit: ['unknown'], missingData: ['unknown'] }]);
+  let reason: BreachReason | undefined;
+  const memberships = open && role && row.ownerId ? EITHER_MEMBERSHIP : [outside];
+  for (const m of memberships) {
+    // Known exit criteria: one case; unknown: none unmet, or data missing.
+    for (let k = unmet ? 1 : 0; k < 2; k++) {
+      ev.ownerOutsideRole = m;
+      ev.missingExit = k === 0 ? UNKNOWN_EXIT : missingExit;
+      ev.missingData = k === 0 ? UNKNOWN_EXIT : missingData;
+      ev.pendingActions = pendingActions;
+      const r = inferBreachReason(sp.stage, ev, rules).reason;
+      if (reason === undefined) reason = r;
+      else if (r !== reason) return 'unknown';
+    }
   }
-  const reasons = new Set(cases.map((c) => inferBreachReason(sp.stage, c, rules).reason));
-  return reasons.size === 1 ? [...reasons][0]! : 'unknown';
+  return reason!;
 }
