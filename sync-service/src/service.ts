@@ -162,12 +162,21 @@ export async function startService(opts: StartOptions) {
       // and task maps are rebuilt from HubSpot, and existing tasks adopted by their markers.
       for (const portalId of await playbooks.portals()) await cursors.advance(portalId, 0);
       if (reason === 'data_loss') {
+        // The tracked deal sets went with the data: complete again while the keyspace is small.
+        for (const portalId of await playbooks.portals()) await states.ensureTracked(portalId);
         await sweepQueue.start(config.sweepIntervalMs);
         await sweepQueue.runOnce();
       }
     },
   });
   await guard.start();
+  // Portals whose tracked deal set is incomplete (states saved by a release before it) get it completed in the
+  // background by one SCAN; until then its readers scan as before (state/deal-state-store.ts).
+  const tracking = (async () => {
+    for (const portalId of await playbooks.portals()) await states.ensureTracked(portalId);
+  })().catch((err: unknown) =>
+    log.warn({ err: errorSummary(err) }, 'completing the tracked deal sets failed; their readers scan'),
+  );
 
   // What the reconcile and timer workers decide with (decide.ts).
   const decideDeps: DecideDeps = {
@@ -272,6 +281,8 @@ export async function startService(opts: StartOptions) {
       await Promise.all(workers.map((w) => w.close()));
       await paging.close();
       await guard.stop();
+      states.stop();
+      await tracking;
       stopObserving.forEach((stop) => stop());
       await Promise.all([
         ingestQueue.close(),

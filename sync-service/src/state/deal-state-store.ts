@@ -1,4 +1,5 @@
 import { DealState } from '@stagekeeper/shared';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
@@ -37,12 +38,66 @@ else
 end
 if current ~= tonumber(ARGV[1]) then return -1 end
 local nextVersion = current + 1
+-- The tracked set follows the state. pcall: a set key of another type (corruption) must not fail the save;
+-- readers then find no complete marker and scan.
 if ARGV[2] == '' then
   redis.call('SET', KEYS[1], nextVersion .. ':', 'PX', ARGV[3])
+  redis.pcall('SREM', KEYS[2], ARGV[4])
 else
   redis.call('SET', KEYS[1], nextVersion .. ':' .. ARGV[2])
+  redis.pcall('SADD', KEYS[2], ARGV[4])
 end
 return nextVersion
+`);
+
+/** Members of the tracked set that are not deal ids: a colon is never in one (keys.ts refuses it). */
+const COMPLETE = ':complete';
+const BUILDING = ':building:';
+const DEAL_ID = /^\d+$/;
+/** SCAN's page hint for the walk that completes the tracked set. */
+const WALK_PAGE = 1000;
+
+/**
+ * A walk of the dealState keys begins: its marker goes into the tracked set (a set key of another type, corrupt,
+ * is replaced). The walk may mark the set complete only if its marker is still there at the end: a set lost
+ * meanwhile (a flush, a data loss) misses ids the walk already passed.
+ * KEYS: tracked set. ARGV: the walk's marker.
+ */
+const walkStartScript = luaScript(`
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'set' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
+redis.call('SADD', KEYS[1], ARGV[1])
+return 1
+`);
+
+/**
+ * One page of the walk: the ids whose key holds a state (not a tombstone) are added. Atomic against the state
+ * save, so an id tombstoned meanwhile is not added back. 0 when the walk's marker is gone (see walkStartScript).
+ * KEYS: tracked set, then the dealState key of each id. ARGV: the walk's marker, then the ids.
+ */
+const walkPageScript = luaScript(`
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+for i = 2, #KEYS do
+  -- A state is '<version>:<body>' with a body (a tombstone has none), or the older hash {v, s} with an s.
+  local record = redis.pcall('GET', KEYS[i])
+  local held
+  if type(record) == 'string' then
+    local colon = string.find(record, ':', 1, true)
+    held = colon ~= nil and colon < #record
+  else
+    local s = redis.pcall('HGET', KEYS[i], 's')
+    held = type(s) == 'string' and s ~= ''
+  end
+  if held then redis.call('SADD', KEYS[1], ARGV[i]) end
+end
+return 1
+`);
+
+/** The walk is done: the set is complete if its marker survived. KEYS: tracked set. ARGV: marker, COMPLETE. */
+const walkEndScript = luaScript(`
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[1], ARGV[2])
+return 1
 `);
 
 /**
@@ -50,6 +105,8 @@ return nextVersion
  * can race; the loser's save fails and it re-decides from the winner's state.
  */
 export class DealStateStore {
+  private stopped = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -57,19 +114,93 @@ export class DealStateStore {
   ) {}
 
   /**
-   * The portal's stored deal ids, one SCAN page at a time (`count` is SCAN's hint): SCAN walks the keys without
-   * blocking Redis the way KEYS would. Tombstoned deals are included; loading tells them apart.
+   * The portal's stored deal ids, a page at a time (`count` is the page hint), each id once. From the portal's
+   * tracked set when it is complete: O(deals), however many other keys Redis holds (a SCAN of the keyspace took
+   * ~3,000 round trips at a million history keys). Otherwise (ids saved before the set existed, or the set lost
+   * with a data loss) by SCAN as before, which completes the set on the way. May include tombstoned or deleted
+   * deals; loading tells them apart.
    */
   async *dealIdPages(portalId: string, count: number): AsyncGenerator<string[]> {
-    const prefix = this.keys.dealStatePrefix(portalId);
+    if (!(await this.isTracked(portalId))) {
+      yield* this.walk(portalId, count);
+      return;
+    }
+    const set = this.keys.trackedDeals(portalId);
+    // SSCAN may return a member twice (the set resized meanwhile); a deal counted twice would skew the scorecard.
+    const seen = new Set<string>();
     let cursor = '0';
     do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', count);
+      const [next, members] = await this.redis.sscan(set, cursor, 'COUNT', count);
       cursor = next;
-      yield found.map((k) => k.slice(prefix.length)).filter((id) => /^\d+$/.test(id));
+      const ids = members.filter((id) => DEAL_ID.test(id) && !seen.has(id));
+      for (const id of ids) seen.add(id);
+      if (ids.length > 0) yield ids;
     } while (cursor !== '0');
   }
 
+  /**
+   * Completes the portal's tracked set if it is not (the service does it at start, in the background, and after
+   * a data loss); true once it is complete. Stops early, leaving it for the next reader, after `stop()`.
+   */
+  async ensureTracked(portalId: string): Promise<boolean> {
+    if (await this.isTracked(portalId)) return true;
+    for await (const _page of this.walk(portalId, WALK_PAGE)) if (this.stopped) break;
+    return this.isTracked(portalId);
+  }
+
+  /** Ends walks in progress at their next page (the service closing). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Whether the tracked set holds every id with a state (its complete marker); false if unreadable. */
+  private async isTracked(portalId: string): Promise<boolean> {
+    const set = this.keys.trackedDeals(portalId);
+    return (await this.redis.sismember(set, COMPLETE).catch(() => 0)) === 1;
+  }
+
+  /**
+   * The ids of the dealState keys by SCAN (a key can come twice: deduped), adding the stored ones to the tracked
+   * set as it goes and marking the set complete at the end. A state saved during the walk is added by its save;
+   * tracking that fails leaves the set incomplete, never the read unanswered.
+   */
+  private async *walk(portalId: string, count: number): AsyncGenerator<string[]> {
+    const prefix = this.keys.dealStatePrefix(portalId);
+    const set = this.keys.trackedDeals(portalId);
+    const marker = `${BUILDING}${randomBytes(6).toString('hex')}`;
+    let tracking = await walkStartScript(this.redis, [set], [marker]).then(
+      () => true,
+      () => false,
+    );
+    let done = false;
+    const seen = new Set<string>();
+    try {
+      let cursor = '0';
+      do {
+        const [next, found] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', count);
+        cursor = next;
+        const ids = found
+          .map((k) => k.slice(prefix.length))
+          .filter((id) => DEAL_ID.test(id) && !seen.has(id));
+        for (const id of ids) seen.add(id);
+        if (tracking && ids.length > 0)
+          tracking = await walkPageScript(
+            this.redis,
+            [set, ...ids.map((id) => this.keys.dealState(portalId, id))],
+            [marker, ...ids],
+          ).then(
+            (r) => Number(r) === 1,
+            () => false,
+          );
+        yield ids;
+      } while (cursor !== '0');
+      if (tracking) await walkEndScript(this.redis, [set], [marker, COMPLETE]);
+      done = true;
+    } finally {
+      // A walk stopped early or failed: its marker goes, so the set does not collect them.
+      if (!done) await this.redis.srem(set, marker).catch(() => undefined);
+    }
+  }
   async load(portalId: string, dealId: string): Promise<LoadedState> {
     const [loaded] = await this.loadMany(portalId, [dealId]);
     return loaded!;
@@ -136,8 +267,8 @@ export class DealStateStore {
     const body = state === null ? '' : encodeDealState(JSON.stringify(DealState.parse(state)));
     const result = await casScript(
       this.redis,
-      [this.keys.dealState(portalId, dealId)],
-      [expectedVersion, body, TOMBSTONE_TTL_MS],
+      [this.keys.dealState(portalId, dealId), this.keys.trackedDeals(portalId)],
+      [expectedVersion, body, TOMBSTONE_TTL_MS, dealId],
     );
     return Number(result) >= 0;
   }

@@ -187,110 +187,238 @@ export function encodeChunkRecord(row: HistoryRow): string {
 
 /**
  * Every row of a chunk, in the order written, and how many records were not valid rows (tombstones are neither).
- * One JSON.parse over the chunk; if the chunk is damaged, record by record so only the damaged rows are lost.
+ * Records as encodeHistoryRow writes them are read straight from the chunk text (ChunkReader): no JSON.parse, no
+ * intermediate array, and the few strings that repeat (pipelines, stages, roles, outcomes) shared instead of
+ * copied, so a million-row week allocates about a row object and a deal id per row (JSON.parse of the chunk, then
+ * a row per array, allocated several times that, and garbage collection dominated). Anything else (an escape, a
+ * fraction, the trailing object of optional fields, damage) goes through JSON.parse and rowOfArray record by
+ * record, so only the damaged records are lost; a property test holds both paths to the same answer. With
+ * `exits`, rows exiting outside are skipped as soon as their exitedAt is read, before the rest of the record.
  */
 export function decodeHistoryChunk(chunk: string, into: HistoryRow[], exits?: Exits): { corrupt: number } {
-  if (exits) chunk = recordsMaybeExiting(chunk, exits);
-  if (chunk.length === 0) return { corrupt: 0 };
-  let records: unknown[] | undefined;
-  try {
-    const parsed: unknown = JSON.parse(`[${chunk.slice(0, -1).replaceAll(CHUNK_RECORD_END, ',')}]`);
-    if (Array.isArray(parsed) && chunk.endsWith(CHUNK_RECORD_END)) records = parsed;
-  } catch {
-    records = undefined;
-  }
+  const reader = new ChunkReader(chunk, exits);
   let corrupt = 0;
-  if (records) {
-    for (const record of records) {
-      if (record === TOMBSTONE_VALUE || exitsOutside(record, exits)) continue;
-      const row = Array.isArray(record) ? rowOfArray(record) : null;
-      if (row) into.push(row);
-      else corrupt++;
+  let pos = 0;
+  while (pos < chunk.length) {
+    const newline = chunk.indexOf(CHUNK_RECORD_END, pos);
+    const end = newline === -1 ? chunk.length : newline;
+    if (end > pos) {
+      const fast = reader.record(pos, end);
+      if (fast === SKIP) {
+        // A tombstone, or a row exiting outside `exits`.
+      } else if (fast !== null) into.push(fast);
+      else {
+        const record = chunk.slice(pos, end);
+        if (!isTombstone(record)) {
+          const parsed = parseArray(record);
+          if (!exitsOutside(parsed, exits)) {
+            const row = parsed ? rowOfArray(parsed) : null;
+            if (row) into.push(row);
+            else corrupt++;
+          }
+        }
+      }
     }
-    return { corrupt };
-  }
-  for (const record of chunk.split(CHUNK_RECORD_END)) {
-    if (record.length === 0 || isTombstone(record)) continue;
-    const parsed = parseArray(record);
-    if (exitsOutside(parsed, exits)) continue;
-    const row = parsed ? rowOfArray(parsed) : null;
-    if (row) into.push(row);
-    else corrupt++;
+    pos = end + 1;
   }
   return { corrupt };
 }
 
-/**
- * The records of `chunk` whose exit may fall in `exits`, as chunk text: those whose exitedAt, read from the text,
- * is outside are cut before JSON.parse, which costs far more than this look (the scorecard's second UTC week is
- * mostly other days' rows). A record whose exit cannot be read that way (a tombstone, a damaged record) is kept
- * for the parser to judge. The chunk itself when every record is kept.
- */
-function recordsMaybeExiting(chunk: string, exits: Exits): string {
-  const parts: string[] = [];
-  let run = 0;
-  let pos = 0;
-  while (pos < chunk.length) {
-    const newline = chunk.indexOf(CHUNK_RECORD_END, pos);
-    const end = newline === -1 ? chunk.length : newline + 1;
-    const exit = exitOfRecord(chunk, pos, end);
-    if (exit < exits.from || exit >= exits.to) {
-      if (pos > run) parts.push(chunk.slice(run, pos));
-      run = end;
-    }
-    pos = end;
-  }
-  if (run === 0) return chunk;
-  if (run < chunk.length) parts.push(chunk.slice(run));
-  return parts.join('');
-}
-
+/** ChunkReader's answer for a record that is no row to keep and no damage: a tombstone, or exiting outside. */
+const SKIP = 1;
 const QUOTE = 34;
-const BACKSLASH = 92;
 const COMMA = 44;
 const LETTER_N = 110;
+const ZERO = 48;
+const SPACE = 32;
+const MINUS = 45;
+const OPEN = 91;
+const CLOSE = 93;
+/** Distinct values remembered per field; beyond, values are copied (the owner ids of a large team, say). */
+const REMEMBERED = 32;
 
 /**
- * exitedAt of the record at [start, end) of a chunk, read from its text as encodeHistoryRow writes it: "[1,", five
- * strings or nulls, enteredAt, exitedAt. NaN when the text is not plainly that (then the record is parsed).
+ * Reads the records of one chunk in the exact form encodeHistoryRow writes. Answers null whenever the text is not
+ * plainly that form, for JSON.parse to judge; never a row the record-by-record path would not return.
  */
-function exitOfRecord(s: string, start: number, end: number): number {
-  // "[1," : the array opens with VERSION.
-  if (
-    s.charCodeAt(start) !== 91 ||
-    s.charCodeAt(start + 1) !== 48 + VERSION ||
-    s.charCodeAt(start + 2) !== COMMA
-  )
-    return NaN;
-  let i = start + 3;
-  for (let field = 0; field < 5; field++) {
+class ChunkReader {
+  /** Where the next backslash is: a string ending before it holds no escape. */
+  private backslash: number;
+  /** Values seen per field (pipeline, stage and toStage, role, owner, direction, outcome, reason), shared. */
+  private readonly seen: string[][] = [[], [], [], [], [], [], []];
+  /** Cursor in the record being read. */
+  private i = 0;
+
+  constructor(
+    private readonly s: string,
+    private readonly exits: Exits | undefined,
+  ) {
+    this.backslash = this.nextBackslash(0);
+  }
+
+  record(start: number, end: number): HistoryRow | typeof SKIP | null {
+    const s = this.s;
+    if (this.backslash < start) this.backslash = this.nextBackslash(start);
+    if (s.charCodeAt(start) === ZERO) {
+      for (let k = start + 1; k < end; k++) if (s.charCodeAt(k) !== SPACE) return null;
+      return SKIP;
+    }
+    if (
+      s.charCodeAt(start) !== OPEN ||
+      s.charCodeAt(start + 1) !== ZERO + VERSION ||
+      s.charCodeAt(start + 2) !== COMMA
+    )
+      return null;
+    this.i = start + 3;
+    const dealId = this.str(end, -1);
+    if (typeof dealId !== 'string') return null;
+    const pipeline = this.str(end, 0);
+    if (typeof pipeline !== 'string') return null;
+    const stage = this.str(end, 1);
+    if (typeof stage !== 'string') return null;
+    const ownerRole = this.str(end, 2);
+    if (typeof ownerRole !== 'string') return null;
+    const ownerId = this.str(end, 3);
+    if (ownerId === undefined) return null;
+    const enteredAt = this.int(end);
+    if (Number.isNaN(enteredAt)) return null;
+    const exitedAt = this.int(end);
+    if (Number.isNaN(exitedAt)) return null;
+    const exits = this.exits;
+    if (exits && !(exitedAt >= exits.from && exitedAt < exits.to)) return SKIP;
+    const businessMs = this.int(end);
+    if (Number.isNaN(businessMs)) return null;
+    const toStage = this.str(end, 1);
+    if (toStage === undefined) return null;
+    const direction = this.str(end, 4);
+    if (!(direction === 'forward' || direction === 'backward' || direction === 'exit')) return null;
+    const slaOutcome = this.str(end, 5);
+    if (!(
+      slaOutcome === 'met' ||
+      slaOutcome === 'breached' ||
+      slaOutcome === 'none' ||
+      slaOutcome === 'cancelled'
+    ))
+      return null;
+    const breachReason = this.str(end, 6);
+    if (!(breachReason === null || (typeof breachReason === 'string' && REASONS.has(breachReason))))
+      return null;
+    // breachedAt: false (absent), null or a number.
+    let breachedAt: number | null | typeof ABSENT;
+    if (s.startsWith('false,', this.i)) {
+      breachedAt = ABSENT;
+      this.i += 6;
+    } else if (s.startsWith('null,', this.i)) {
+      breachedAt = null;
+      this.i += 5;
+    } else {
+      breachedAt = this.int(end);
+      if (Number.isNaN(breachedAt)) return null;
+    }
+    // breachReasonSource: false (absent), null, "inferred" or "manual"; then the array's end.
+    let source: HistoryRow['breachReasonSource'] | typeof ABSENT;
+    if (s.startsWith('false', this.i)) {
+      source = ABSENT;
+      this.i += 5;
+    } else if (s.startsWith('null', this.i)) {
+      source = null;
+      this.i += 4;
+    } else if (s.startsWith('"inferred"', this.i)) {
+      source = 'inferred';
+      this.i += 10;
+    } else if (s.startsWith('"manual"', this.i)) {
+      source = 'manual';
+      this.i += 8;
+    } else return null;
+    // The trailing object of optional fields is left to JSON.parse and the schema, as is anything else.
+    if (s.charCodeAt(this.i) !== CLOSE || this.i + 1 !== end) return null;
+    const row = {
+      dealId,
+      pipeline,
+      stage,
+      ownerRole,
+      ownerId,
+      enteredAt,
+      exitedAt,
+      businessMs,
+      toStage,
+      direction,
+      slaOutcome,
+      breachReason,
+    } as HistoryRow;
+    if (breachedAt !== ABSENT) row.breachedAt = breachedAt;
+    if (source !== ABSENT) row.breachReasonSource = source;
+    return row;
+  }
+
+  private nextBackslash(from: number): number {
+    const at = this.s.indexOf('\\', from);
+    return at === -1 ? this.s.length : at;
+  }
+
+  /**
+   * A string or null at the cursor and the comma after it (a closing bracket instead is the caller's to check);
+   * undefined when the text is not plainly one. `field`: whose seen values to share (-1: none, a deal id).
+   */
+  private str(end: number, field: number): string | null | undefined {
+    const s = this.s;
+    const i = this.i;
     const c = s.charCodeAt(i);
-    if (c === QUOTE) {
-      // The closing quote found natively; one after a backslash may be escaped: left to the parser.
-      const close = s.indexOf('"', i + 1);
-      if (close === -1 || close >= end || s.charCodeAt(close - 1) === BACKSLASH) return NaN;
-      i = close + 1;
-    } else if (c === LETTER_N && s.startsWith('null', i)) i += 4;
-    else return NaN;
-    if (s.charCodeAt(i) !== COMMA) return NaN;
-    i++;
+    if (c === LETTER_N) {
+      if (!s.startsWith('null,', i)) return undefined;
+      this.i = i + 5;
+      return null;
+    }
+    if (c !== QUOTE) return undefined;
+    const close = s.indexOf('"', i + 1);
+    if (close === -1 || close >= end || close > this.backslash) return undefined;
+    if (s.charCodeAt(close + 1) !== COMMA) return undefined;
+    const length = close - i - 1;
+    const seen = field < 0 ? undefined : this.seen[field]!;
+    let value: string | undefined;
+    if (seen)
+      for (let k = 0; k < seen.length; k++) {
+        const v = seen[k]!;
+        if (v.length === length && s.startsWith(v, i + 1)) {
+          value = v;
+          break;
+        }
+      }
+    if (value === undefined) {
+      // JSON refuses raw control characters in a string: such a record goes to JSON.parse to be refused.
+      for (let k = i + 1; k < close; k++) if (s.charCodeAt(k) < SPACE) return undefined;
+      value = s.slice(i + 1, close);
+      if (seen && seen.length < REMEMBERED) seen.push(value);
+    }
+    this.i = close + 2;
+    return value;
   }
-  // enteredAt: a number's characters up to the comma.
-  const entered = i;
-  for (; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || c === 45 || c === 46 || c === 43 || c === 101 || c === 69)) break;
+
+  /** A plain integer at the cursor (digits, maybe a minus: JSON's form) and the comma after it; NaN otherwise. */
+  private int(end: number): number {
+    const s = this.s;
+    let i = this.i;
+    const negative = s.charCodeAt(i) === MINUS;
+    if (negative) i++;
+    const first = i;
+    let n = 0;
+    for (; i < end; i++) {
+      const d = s.charCodeAt(i) - ZERO;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+    }
+    const digits = i - first;
+    // None, more than a double holds exactly, a leading zero (not JSON), or no comma after: JSON.parse judges.
+    if (
+      digits === 0 ||
+      digits > 15 ||
+      (digits > 1 && s.charCodeAt(first) === ZERO) ||
+      s.charCodeAt(i) !== COMMA
+    )
+      return NaN;
+    this.i = i + 1;
+    return negative ? -n : n;
   }
-  if (i === entered || s.charCodeAt(i) !== COMMA) return NaN;
-  // exitedAt: epoch ms are plain digits; anything else (a sign, a fraction, an exponent) is left to the parser.
-  let n = 0;
-  const first = ++i;
-  for (; i < end; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) break;
-    n = n * 10 + d;
-  }
-  return i > first && i - first <= 15 && s.charCodeAt(i) === COMMA ? n : NaN;
 }
 
 /** One record read alone (the card reads its deal's records by offset): the row, or null if not a valid row. */
@@ -299,9 +427,7 @@ export function decodeChunkRecord(record: string): HistoryRow | null {
   return parsed ? rowOfArray(parsed) : null;
 }
 
-/** What a tombstone parses to: see CHUNK_RECORD_END. */
-const TOMBSTONE_VALUE = 0;
-
+/** A superseded record: "0" and spaces (see CHUNK_RECORD_END). */
 function isTombstone(record: string): boolean {
   return /^0 *$/.test(record);
 }

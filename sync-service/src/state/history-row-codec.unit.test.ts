@@ -180,6 +180,82 @@ describe('history row codec', () => {
     );
   });
 
+  it('reads any text, damaged anywhere, as JSON.parse of each record would (the fast reader never differs)', () => {
+    const piece = fc
+      .array(
+        fc.constantFrom(
+          '0',
+          '1',
+          '-',
+          '.',
+          'e',
+          '"',
+          '\\',
+          '\n',
+          ',',
+          '[',
+          ']',
+          '{',
+          ' ',
+          'n',
+          '\u0001',
+          'é',
+        ),
+        {
+          maxLength: 3,
+        },
+      )
+      .map((cs) => cs.join(''));
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(rowArb, anyTextRowArb), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.tuple(fc.nat(), piece), { maxLength: 4 }),
+        (rows, edits) => {
+          let chunk = rows.map(encodeChunkRecord).join('');
+          for (const [at, text] of edits) {
+            const i = at % (chunk.length + 1);
+            chunk = chunk.slice(0, i) + text + chunk.slice(i + 1);
+          }
+          const expected: HistoryRow[] = [];
+          let corrupt = 0;
+          for (const record of chunk.split('\n')) {
+            if (record.length === 0 || /^0 *$/.test(record)) continue;
+            const row = decodeChunkRecord(record);
+            if (row) expected.push(row);
+            else corrupt++;
+          }
+          const got: HistoryRow[] = [];
+          expect(decodeHistoryChunk(chunk, got)).toEqual({ corrupt });
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses, record by record, what JSON refuses even where the fast reader could read on', () => {
+    const sample = { ...weekOf(1)[0]!, enteredAt: 1_764_000_000_000, exitedAt: 1_764_000_500_000 };
+    const good = encodeHistoryRow(sample);
+    const entered = String(sample.enteredAt);
+    const bad = [
+      good.replace(entered, `0${entered}`), // a leading zero
+      good.replace(entered, `-0${entered}`),
+      good.replace(entered, `${entered}.`),
+      good.replace(entered, '-'),
+      good.replace(entered, '1'.repeat(400)), // no longer exact, but JSON still: kept, as JSON.parse reads it
+      good.replace('"', '"\u0001'), // a raw control character in a string
+      good.replace('[1,', '[1 ,'),
+      good.replace(/]$/, ',]'),
+      `${good.slice(0, -1)},{"clock":7}]`,
+    ];
+    for (const record of bad) {
+      const got: HistoryRow[] = [];
+      const row = decodeChunkRecord(record);
+      expect(decodeHistoryChunk(`${record}\n`, got)).toEqual({ corrupt: row ? 0 : 1 });
+      expect(got).toEqual(row ? [row] : []);
+    }
+  });
+
   it('loses only the damaged records of a damaged chunk, and counts them', () => {
     const rows = weekOf(3);
     const records = rows.map(encodeChunkRecord);

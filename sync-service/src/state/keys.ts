@@ -29,6 +29,13 @@ export function redisKeys(prefix: string) {
     /** What every dealState key of the portal starts with: SCAN `${this}*` finds the portal's deals. */
     dealStatePrefix: (portalId: string) => dealStates(portalId),
     /**
+     * Set of the portal's deal ids with a stored state (the state save adds an id, its tombstone removes it), so
+     * finding the portal's deals costs its deals, not a SCAN of every key. Holds the member ":complete" once a
+     * walk of the dealState keys has added the ids saved before the set existed (state/deal-state-store.ts);
+     * without it readers scan. No TTL.
+     */
+    trackedDeals: (portalId: string) => `${p(portalId)}:deals`,
+    /**
      * String, TTL 30 s unless set otherwise (state/deal-lock.ts): the job deciding this deal right now (a token),
      * so two jobs never decide it at once.
      */

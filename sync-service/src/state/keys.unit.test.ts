@@ -7,6 +7,7 @@ describe('redisKeys spells every key as existing data has it', () => {
   it.each([
     [k.dealState('1', '2'), 'sk:1:deal:2'],
     [k.dealStatePrefix('1'), 'sk:1:deal:'],
+    [k.trackedDeals('1'), 'sk:1:deals'],
     [k.dealLock('1', '2'), 'sk:1:lock:2'],
     [k.playbookVersions('1'), 'sk:1:playbook:versions'],
     [k.playbookCurrent('1'), 'sk:1:playbook:current'],
