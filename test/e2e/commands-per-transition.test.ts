@@ -14,7 +14,8 @@ const REP = '52841907';
  * this test's keys (a script call counts once; what a script runs inside Redis is reported, not bounded, since
  * BullMQ's job lifecycle alone runs about a hundred). Before the timer commands were batched one transition sent
  * 74 (31 on timer jobs: BullMQ's remove script for four ids per timer, two of them legacy shapes; 686 inside
- * scripts); now 44 (5; 289). The bound is the issue's; per-id removals coming back would break it on their own.
+ * scripts); then 44 (5; 289); with timers in the due index instead of BullMQ jobs, 35 (1; 212). The bound is the
+ * issue's; per-id removals coming back would break it on their own.
  */
 const MAX_COMMANDS = 60;
 const MAX_TIMER_COMMANDS = 10;
