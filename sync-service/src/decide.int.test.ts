@@ -55,7 +55,7 @@ beforeEach(() => {
   engine = new ScriptedEngine();
   states = new DealStateStore(redis, keys, silentLogger);
   history = new HistoryStore(redis, keys, silentLogger);
-  timers = new TimerQueue(redis, keys.bullPrefix(), () => NOW);
+  timers = new TimerQueue(redis, keys, () => NOW);
 });
 afterEach(async () => {
   await timers.close();

@@ -3,6 +3,7 @@ import { Playbook } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from './log';
+import { LegacyTimerJobs } from './queue/legacy-timer-jobs';
 import { startService, type Service } from './service';
 import { DealStateStore } from './state/deal-state-store';
 import { redisKeys } from './state/keys';
@@ -137,5 +138,57 @@ describe('startService', () => {
     // The job that was running when close() began finished and saved its decision.
     expect((await states.load(PORTAL, '700')).version).toBe(1);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('SLA timers', () => {
+  const ENTRY = '800:next:1700000000000';
+  const firingOf = (kind: 'warning' | 'breach') => ({ timerId: `${ENTRY}:${kind}`, kind, entryId: ENTRY });
+
+  it('fires a due timer from the index through the engine, then drops it', async () => {
+    gateway.setDeal('800', 'next', Date.now() - 10 * 3600_000);
+    service = await start();
+    await service.timerQueue.schedule(PORTAL, '800', {
+      type: 'scheduleTimer',
+      ...firingOf('warning'),
+      fireAt: Date.now() - 1,
+    });
+    await waitFor(() => engine.calls.some((c) => c.kind === 'timer'), 8_000, 'the timer to fire');
+    expect(engine.calls.find((c) => c.kind === 'timer')).toMatchObject({
+      dealId: '800',
+      timer: firingOf('warning'),
+    });
+    await waitFor(
+      async () => (await service!.timerQueue.pending(PORTAL, `${ENTRY}:warning`)) === undefined,
+      5_000,
+      'the fired timer to leave the index',
+    );
+  });
+
+  it('still fires a timer an older version stored as a BullMQ job, and starts no such worker without one', async () => {
+    gateway.setDeal('800', 'next', Date.now() - 10 * 3600_000);
+    service = await start();
+    expect(service.timerQueue.legacy!.present).toBe(false);
+    await service.close();
+    // An older version armed it (compact job shape, short job id), due now.
+    const queue = new LegacyTimerJobs(redis, redisKeys(prefix).bullPrefix(), silentLogger).queue;
+    await queue.add(
+      'breach',
+      { p: PORTAL, t: `${ENTRY}:breach`, fireAt: Date.now() },
+      { jobId: 'tm-legacy' },
+    );
+    service = await start();
+    expect(service.timerQueue.legacy!.present).toBe(true);
+    await waitFor(() => engine.calls.some((c) => c.kind === 'timer'), 8_000, 'the legacy timer to fire');
+    expect(engine.calls.find((c) => c.kind === 'timer')).toMatchObject({
+      dealId: '800',
+      timer: firingOf('breach'),
+    });
+    await waitFor(
+      async () => (await queue.getJob('tm-legacy')) === undefined,
+      5_000,
+      'the job to be dropped',
+    );
+    await queue.close();
   });
 });

@@ -13,7 +13,9 @@ import type { HubSpotGateway } from './ports';
 import { IngestQueue, startIngestWorker } from './queue/ingest';
 import { reconcileDeals, ReconcileQueue, startReconcileWorker } from './queue/reconcile';
 import { startSweepWorker, SweepQueue } from './queue/sweep';
-import { fireTimer, startTimerWorker, TimerQueue } from './queue/timers';
+import { LegacyTimerJobs, startLegacyTimerWorker } from './queue/legacy-timer-jobs';
+import { TimerPoller } from './queue/timer-poller';
+import { fireTimer, TimerQueue } from './queue/timers';
 import { ReplayStore } from './http/replay-store';
 import { DataLossGuard, type SeedReason } from './state/data-loss';
 import { DealLock } from './state/deal-lock';
@@ -69,6 +71,10 @@ export type StartOptions = {
    * without an ingest job (queue/ingest.ts InlineFanOut); bigger ones go through the ingest queue. 0: all do.
    */
   inlineFanOutMaxDeals?: number;
+  /** How often a worker process polls for due timers when none is due; 200 ms by default. */
+  timerPollMs?: number;
+  /** How often the service looks for BullMQ timer jobs armed by older versions; a minute by default. */
+  legacyTimerCheckMs?: number;
 };
 
 /** A rep's move arrives alone; an import or bulk edit arrives in deliveries of up to 100 events. */
@@ -114,10 +120,12 @@ export async function startService(opts: StartOptions) {
     reconcile: reconcileQueue,
     maxDeals: opts.inlineFanOutMaxDeals ?? INLINE_FAN_OUT_MAX_DEALS,
   });
-  const timerQueue = new TimerQueue(redis, bullPrefix, clock);
+  // SLA timers: the due index (queue/timers.ts), and the BullMQ jobs older versions armed until they are gone.
+  const legacyTimers = new LegacyTimerJobs(redis, bullPrefix, log, opts.legacyTimerCheckMs);
+  const timerQueue = new TimerQueue(redis, keys, clock, legacyTimers);
   const sweepQueue = new SweepQueue(redis, bullPrefix);
-  const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue.queue, sweepQueue.queue].map(
-    (q) => observeQueueDepth(q),
+  const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue, sweepQueue.queue].map((q) =>
+    observeQueueDepth(q),
   );
 
   const roundRobin = new RoundRobinStore(redis, keys);
@@ -196,12 +204,30 @@ export async function startService(opts: StartOptions) {
   };
 
   const workers: Worker[] = [];
+  let timerPoller: TimerPoller | undefined;
+  let closingWorkers = false;
   if (workerRedis) {
     const w = { connection: workerRedis, prefix: bullPrefix, concurrency: config.workerConcurrency, log };
+    timerPoller = new TimerPoller({
+      redis: workerRedis,
+      keys,
+      clock,
+      log,
+      concurrency: config.workerConcurrency,
+      fire: (t) => fireTimer(decideDeps, t.portalId, t.dealId, t.firing),
+      ...(opts.timerPollMs ? { pollMs: opts.timerPollMs } : {}),
+    }).start();
+    // Legacy timer jobs are drained by a BullMQ worker, started only once some are found (at start, or by the
+    // once-a-minute look while an older version may still arm them).
+    let legacyWorker: Worker | undefined;
+    await legacyTimers.start(() => {
+      if (legacyWorker || closingWorkers) return;
+      legacyWorker = startLegacyTimerWorker(decideDeps, w);
+      workers.push(legacyWorker);
+    });
     workers.push(
       startIngestWorker({ reconcile: reconcileQueue, ...(activity ? { activity } : {}) }, w),
       startReconcileWorker(decideDeps, w),
-      startTimerWorker(decideDeps, w),
       startSweepWorker(
         {
           gateway,
@@ -277,8 +303,10 @@ export async function startService(opts: StartOptions) {
           s.closeIdleConnections();
         });
       }
-      // Worker.close waits for active jobs, so a reconcile in flight still persists its decision.
-      await Promise.all(workers.map((w) => w.close()));
+      // Worker.close waits for active jobs, so a reconcile in flight still persists its decision; the timer
+      // poller likewise lets its firings finish and records them.
+      closingWorkers = true;
+      await Promise.all([...workers.map((w) => w.close()), timerPoller?.close()]);
       await paging.close();
       await guard.stop();
       states.stop();
@@ -307,6 +335,8 @@ export async function startService(opts: StartOptions) {
     ingestQueue,
     reconcileQueue,
     timerQueue,
+    /** Claims and fires due timers; absent in a web-only process. */
+    timerPoller,
     sweepQueue,
     stores: { playbooks: playbookStore, states, history, cursors },
     paging,

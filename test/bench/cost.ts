@@ -208,7 +208,8 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       const families = familyGrowth(before, after, N);
       const sampleRows = await samples(redis, after, rig.prefix);
 
-      // The idle service's own rate (BullMQ polling, markers), to take out of the windows below.
+      // The idle service's own rate (BullMQ polling, markers, the timer poller's claim every 200 ms), to take out
+      // of the windows below.
       const idle = await measure(svc, redis, async () => {
         await sleep(3_000);
       });
@@ -336,6 +337,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
         notes: [
           `${N} tracked deals${N < 10_000 ? ' (scaled; BENCH_COST_DEALS sets it)' : ''}; the webhook intake and the reconcile are both in the service process, so the CPU covers a transition from webhook to HubSpot write-back`,
           'used_memory growth includes allocator overhead and BullMQ bookkeeping (completed-job retention, zset shares); the keyspace sum does not',
+          "a deal's pending SLA timers are its members of the one timer index ({prefix}:timers:due), counted in both",
         ],
       };
       printTargets(result);

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { timerId } from '@stagekeeper/shared';
 import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
-import { QUEUE_NAMES, timerJobId } from '@stagekeeper/sync-service/queue/job-ids';
+import { timerMember } from '@stagekeeper/sync-service/queue/timers';
 import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
@@ -83,7 +83,7 @@ async function single(sandbox: Sandbox, transitions: number) {
   sandbox.portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
   const stack = await boot(sandbox, prefix, 10_000, debounceMs);
   const redis = new Redis(REDIS_URL);
-  const bull = redisKeys(prefix).bullPrefix();
+  const due = redisKeys(prefix).timersDue();
   try {
     const deals = newDeals(sandbox, Math.min(transitions, 40));
     if (!(await idle(stack, sandbox, Date.now() + 60_000))) throw new Error('setup did not settle');
@@ -111,9 +111,9 @@ async function single(sandbox: Sandbox, transitions: number) {
       const t0 = performance.now();
       // Every stage, the gated one included, as this bench always has.
       const entryId = moveOn(sandbox, dealId, CHAOS_STAGES);
-      const timerKey = `${bull}:${QUEUE_NAMES.timers}:${timerJobId(sandbox.portalId, timerId(entryId, 'breach'))}`;
+      const breach = timerMember(sandbox.portalId, timerId(entryId, 'breach'));
       const until = Date.now() + 30_000;
-      while (!((await redis.exists(timerKey)) && slaTaskExists(sandbox, dealId, entryId))) {
+      while (!((await redis.zscore(due, breach)) !== null && slaTaskExists(sandbox, dealId, entryId))) {
         if (Date.now() > until) throw new Error(`transition ${i} did not complete`);
         await sleep(1);
       }

@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { Job, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { dealSubscriptions, startStack } from '@stagekeeper/sync-service/stack';
 import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
+import { isLease, TimerQueue } from '@stagekeeper/sync-service/queue/timers';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { scaledClock } from '@stagekeeper/sync-service/demo/clock';
 import { P } from '@stagekeeper/shared';
@@ -188,54 +189,42 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const ingestQueue = new Queue(QUEUE_NAMES.ingest, { connection: redis, prefix: keys.bullPrefix() });
   const reconcileQueue = new Queue(QUEUE_NAMES.reconcile, { connection: redis, prefix: keys.bullPrefix() });
   const sweepQueue = new Queue(QUEUE_NAMES.sweep, { connection: redis, prefix: keys.bullPrefix() });
-  const timerQueue = new Queue<{ fireAt: number }>(QUEUE_NAMES.timers, {
-    connection: redis,
-    prefix: keys.bullPrefix(),
-  });
+  const timerIndex = new TimerQueue(redis, keys);
   const faults: Record<string, number> = {};
   const done = { ownerChanges: 0, deletes: 0, merges: 0, timersFired: 0, redisDataLoss: 0 };
-  // BullMQ waits real milliseconds; timers are due on the fast clock, so due jobs are promoted here (as the demo does).
-  // Each round reads the delayed set as ids and scores only, and a job's data once per (id, score): a rescheduled
-  // timer comes back under its id with a new score. Reading every delayed job 20 times a second (1,000+ of them
-  // in the full run) starved this process, which also serves the sandbox, under load: warnings, due at half the
-  // window, then fired too late to be given, and the run failed on warnings=0.
-  let pumping = true;
-  const pump = (async () => {
-    let known = new Map<string, Job<{ fireAt: number }> | null>();
-    while (pumping) {
+  // The children's timer pollers fire timers on the fast clock by themselves. What this run counts is how many
+  // fired, from outside: the due index read a few times a second, a timer counted once it was seen claimed (its
+  // score a lease, ending in .5) or seen gone or moved after it fell due. (One fired and re-armed entirely between
+  // two reads is missed: the count shows that timers fired, it is not an exact tally.)
+  let watching = true;
+  const watch = (async () => {
+    const fired = new Set<string>();
+    let last = new Map<string, number>();
+    while (watching) {
       try {
-        const flat = await redis.zrange(timerQueue.keys.delayed!, 0, -1, 'WITHSCORES');
-        const seen = new Map<string, Job<{ fireAt: number }> | null>();
-        const fresh: string[] = [];
-        for (let i = 0; i < flat.length; i += 2) {
-          const key = `${flat[i]}@${flat[i + 1]}`;
-          if (known.has(key)) seen.set(key, known.get(key)!);
-          else fresh.push(key);
-        }
-        const jobs = await Promise.all(
-          fresh.map((key) => Job.fromId<{ fireAt: number }>(timerQueue, key.slice(0, key.lastIndexOf('@')))),
-        );
-        // A retry waiting out its backoff is left to BullMQ (null: never promoted).
-        fresh.forEach((key, i) => seen.set(key, jobs[i] && jobs[i]!.attemptsMade === 0 ? jobs[i]! : null));
-        known = seen;
+        const flat = await redis.zrange(keys.timersDue(), 0, -1, 'WITHSCORES');
         const now = clock.now();
-        for (const [key, job] of known) {
-          if (!job || job.data.fireAt > now) continue;
-          known.delete(key);
-          if (
-            await job.promote().then(
-              () => true,
-              () => false,
-            )
-          )
-            done.timersFired++;
+        const seen = new Map<string, number>();
+        for (let i = 0; i < flat.length; i += 2) seen.set(flat[i]!, Number(flat[i + 1]));
+        for (const [member, score] of seen) {
+          const before = last.get(member);
+          if (isLease(score) && (before === undefined || !isLease(before)))
+            fired.add(`${member}@${before ?? score}`);
         }
+        for (const [member, score] of last)
+          if (!isLease(score) && score <= now && seen.get(member) !== score) fired.add(`${member}@${score}`);
+        last = seen;
+        done.timersFired = fired.size;
       } catch {
-        // Redis restarting: the next round promotes what is due.
+        // Redis restarting: the next read catches up.
       }
-      await sleep(50);
+      await sleep(200);
     }
   })();
+  const timersLeft = async () => {
+    const c = await timerIndex.counts(clock.now());
+    return { due: c.waiting, later: c.delayed };
+  };
 
   try {
     sandbox = await startSandbox({ playbook, now: clock.now });
@@ -460,7 +449,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // Every visit now sits: its warning, breach and escalation fall due within the longest window (7 min at 150 %
     // on the fast clock). Waiting until no timer is left makes the end state final, so rules can be checked on it.
     for (let shown = Date.now(); ;) {
-      const t = await timerQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized');
+      const t = await timersLeft();
       if (Object.values(t).every((n) => n === 0)) break;
       if (Date.now() > deadline)
         throw new Error(`chaos budget exhausted waiting for the SLA timers: ${JSON.stringify(t)}`);
@@ -519,7 +508,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
       await quiet('the re-seeded full sweep');
       for (;;) {
-        const t = await timerQueue.getJobCounts('delayed', 'waiting', 'active', 'prioritized');
+        const t = await timersLeft();
         if (Object.values(t).every((n) => n === 0)) break;
         if (Date.now() > deadline)
           throw new Error(`chaos budget exhausted waiting for the rebuilt timers: ${JSON.stringify(t)}`);
@@ -602,9 +591,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       logs,
     };
   } finally {
-    pumping = false;
-    await pump;
-    await timerQueue.close().catch(() => undefined);
+    watching = false;
+    await watch;
     await Promise.all(children.map((c) => stopChild(c, 'SIGTERM')));
     await ingestQueue.close().catch(() => undefined);
     await reconcileQueue.close().catch(() => undefined);

@@ -87,6 +87,14 @@ describe('Redis data loss (issue 12)', () => {
     expect(after).toEqual(before);
     expect(e.portal.objects.all('tasks').length).toBe(tasksBefore);
     for (const id of ids) expect(e.props(id)[P.slaStatus]).toBe('running');
+    // The SLA timers, lost with the rest, are armed again in the due index from the re-read deals.
+    for (const id of ids) {
+      const portalId = e.stack.portalId!;
+      const { state } = await e.stack.service.stores.states.load(portalId, id);
+      const armed = state!.current!.sla!.timers!.map((t) => t.timerId);
+      expect(armed.length, `timers of deal ${id}`).toBeGreaterThan(0);
+      for (const t of armed) expect(await e.stack.service.timerQueue.pending(portalId, t), t).toBeDefined();
+    }
 
     // Enforcement runs on: a move after the loss closes the adopted task and opens exactly one new one.
     const moved = ids[3]!;

@@ -17,7 +17,8 @@ export type E2E = Awaited<ReturnType<typeof startE2E>>;
 /**
  * The whole product on one machine: the sandbox portal (faithful fake HubSpot) and the service, over real HTTP,
  * with a real Redis under a test-only key prefix. Time is a manual clock shared by portal and service; SLA
- * timers fire by promoting their BullMQ delayed jobs once the clock passes their fire time, never by sleeping.
+ * timers fire once the clock passes their fire time (the service's timer poller reads the same clock, and is
+ * woken when the clock moves), never by sleeping.
  */
 export async function startE2E(
   opts: { playbook?: Playbook; clock?: ManualClock; prefix?: string; sandbox?: Sandbox } = {},
@@ -54,12 +55,11 @@ export async function startE2E(
   const queues = () => [
     stack.service.ingestQueue.queue,
     stack.service.reconcileQueue.queue,
-    stack.service.timerQueue.queue,
     stack.service.sweepQueue.queue,
   ];
 
   /**
-   * Waits until webhooks are delivered and no ingest, reconcile or due timer job is waiting or running (an accepted
+   * Waits until webhooks are delivered and no ingest, reconcile or due timer is waiting or running (an accepted
    * webhook is an ingest job until the worker fans it out, so an empty reconcile queue alone is not quiet).
    */
   async function settle(timeoutMs = 30_000): Promise<void> {
@@ -69,15 +69,18 @@ export async function startE2E(
       if (Date.now() > deadline) throw new Error('system did not settle');
       await portal.webhooks.drain();
       let busy = 0;
-      const [ingest, reconcile, timers, sweep] = queues();
+      const [ingest, reconcile, sweep] = queues();
       const counts = await Promise.all([
         // Delayed included: an ingest job waiting out its retry backoff is still work to come.
         ingest!.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
         reconcile!.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
-        timers!.getJobCounts('waiting', 'active', 'prioritized'),
         sweep!.getJobCounts('waiting', 'active'),
       ]);
       busy += counts.flatMap((c) => Object.values(c)).reduce((a, b) => a + b, 0);
+      // Timers due and not claimed yet, then the poller's claims in flight (read in this order: a claim in between
+      // is still seen as busy).
+      busy += (await stack.service.timerQueue.counts(clock.now())).waiting;
+      if (stack.service.timerPoller?.busy()) busy++;
       quiet = busy === 0 ? quiet + 1 : 0;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -86,11 +89,7 @@ export async function startE2E(
   /** Moves the shared clock forward and fires every SLA timer that is now due. */
   async function advance(ms: number): Promise<void> {
     clock.advance(ms);
-    const now = clock.now();
-    const delayed = await stack.service.timerQueue.queue.getDelayed();
-    for (const job of delayed.sort((a, b) => a.data.fireAt - b.data.fireAt)) {
-      if (job.data.fireAt <= now) await job.promote();
-    }
+    stack.service.timerPoller?.wake();
     await settle();
   }
 

@@ -7,7 +7,6 @@ import { scorecardHint } from './quickstart';
 import { demoCompatible, demoPlaybook, TELEHEALTH } from './playbook';
 import { demoScenarios } from './script';
 import { StoryTeller } from './story';
-import { startTimerPump } from './timer-pump';
 
 const canonical = loadExamplePlaybook('telehealth');
 
@@ -99,23 +98,6 @@ describe('demo playbook', () => {
       const stage = stages.find((x) => x.id === (s.stage ?? TELEHEALTH.stages.newLead))!;
       expect(canonical.roles.find((r) => r.id === stage.ownerRole)!.owners, s.name).toContain(s.ownerId);
     }
-  });
-});
-
-describe('timer pump', () => {
-  it('promotes first attempts whose fire time the demo clock passed, and leaves retries to their backoff', async () => {
-    const promoted: string[] = [];
-    const job = (id: string, fireAt: number, attemptsMade = 0) => ({
-      id,
-      data: { fireAt },
-      attemptsMade,
-      promote: async () => void promoted.push(id),
-    });
-    const queue = { getDelayed: async () => [job('due', 100), job('later', 500), job('retry', 50, 1)] };
-    const pump = startTimerPump(queue as never, () => 200, 5);
-    await new Promise((r) => setTimeout(r, 40));
-    await pump.stop();
-    expect([...new Set(promoted)]).toEqual(['due']);
   });
 });
 

@@ -5,7 +5,6 @@ import { scaledClock, type ScaledClock } from './clock';
 import { demoCompatible, demoPlaybook, TELEHEALTH } from './playbook';
 import { demoScenarios, scriptLength, type Scenario } from './script';
 import { StoryTeller, type DemoCounts } from './story';
-import { startTimerPump } from './timer-pump';
 
 export { scaledClock, demoPlaybook, demoCompatible, TELEHEALTH, StoryTeller };
 export type { DemoCounts, ScaledClock };
@@ -44,8 +43,6 @@ export type DemoOptions = {
   /** The playbook in force (the demo variant); stage labels and role names for the story come from it. */
   playbook: Playbook;
   clock: ScaledClock;
-  /** The service's BullMQ timer queue: its due jobs are promoted on the demo clock. */
-  timerQueue: Parameters<typeof startTimerPump>[0];
   /** Where story lines go (stdout in `npm start`). */
   write: (line: string) => void;
   /** Where the local page is, for the closing line. */
@@ -55,8 +52,9 @@ export type DemoOptions = {
 export type Demo = { status(): DemoStatus; close(): Promise<void> };
 
 /**
- * The quick start's driver: plays the scripted deals through the sandbox portal's UI, fires SLA timers on the demo
- * clock, and tells what the service does in plain lines.
+ * The quick start's driver: plays the scripted deals through the sandbox portal's UI on the demo clock and tells
+ * what the service does in plain lines. SLA timers need nothing from it: the service's timer poller compares
+ * fire times with the same clock, so they fall due in demo time.
  */
 export function startDemo(opts: DemoOptions): Demo {
   const { portal, playbook, clock } = opts;
@@ -128,7 +126,6 @@ export function startDemo(opts: DemoOptions): Demo {
   });
 
   const poll = setInterval(() => story.poll(), 200);
-  const pump = startTimerPump(opts.timerQueue, clock.now);
 
   return {
     status: () => ({
@@ -142,7 +139,6 @@ export function startDemo(opts: DemoOptions): Demo {
     async close() {
       timers.forEach(clearTimeout);
       clearInterval(poll);
-      await pump.stop();
     },
   };
 }

@@ -93,7 +93,6 @@ export function prepareQuickstart(
           portal: sandbox.portal,
           playbook,
           clock,
-          timerQueue: stack.service.timerQueue.queue,
           write,
           ...(pageUrl ? { pageUrl } : {}),
         });

@@ -3,7 +3,7 @@ import { NoTokenError } from './client';
 import { HubSpotDailyLimitError, HubSpotRequestError } from './errors';
 
 /** The HubSpot errors behind a job's failure: the error itself, or each deal's inside a DealProcessingError. */
-function causes(err: unknown): unknown[] {
+export function causes(err: unknown): unknown[] {
   const failures = (err as { failures?: unknown } | null)?.failures;
   if (Array.isArray(failures)) return failures.map((f) => (f as { error?: unknown })?.error);
   return [err];

@@ -1,13 +1,12 @@
 import type { Command } from '@stagekeeper/shared';
-import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../log';
 import { redisKeys } from '../state/keys';
-import { deletePrefix, sleep, testPrefix, testRedis, waitFor } from '../testing/fakes';
-import { legacyTimerJobIds, QUEUE_NAMES, timerJobId } from './job-ids';
-import { runWorker } from './run-worker';
-import { encodeTimerJob, TIMER_RETENTION, TimerJobData, TimerQueue } from './timers';
+import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { legacyTimerJobIds } from './job-ids';
+import { LegacyTimerJobs } from './legacy-timer-jobs';
+import { decodeTimer, TimerQueue, type TimerTarget } from './timers';
 
 type Schedule = Extract<Command, { type: 'scheduleTimer' }>;
 const ENTRY = '900:appointmentscheduled:1700000000000';
@@ -19,246 +18,216 @@ const timer = (kind: Schedule['kind'], fireAt: number, level?: number): Schedule
   fireAt,
   ...(level === undefined ? {} : { level }),
 });
+const NOW = 1_800_000_000_000;
 
 let redis: Redis;
-let workerRedis: Redis;
 let prefix: string;
+let keys: ReturnType<typeof redisKeys>;
 let timers: TimerQueue;
-let worker: Worker | undefined;
-let fired: { data: TimerJobData; at: number; jobId: string | undefined }[];
-let holdFiring: Promise<void> | undefined;
+let legacy: LegacyTimerJobs | undefined;
 
-function startWorker() {
-  worker = new Worker<TimerJobData>(
-    QUEUE_NAMES.timers,
-    async (job) => {
-      // As the service's worker reads it: either stored shape parsed into the worker's view.
-      fired.push({ data: TimerJobData.parse(job.data), at: Date.now(), jobId: job.id });
-      await holdFiring;
-    },
-    { connection: workerRedis, prefix: redisKeys(prefix).bullPrefix() },
-  );
-}
+const members = async () => {
+  const flat = await redis.zrange(keys.timersDue(), 0, -1, 'WITHSCORES');
+  const out: Record<string, number> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = Number(flat[i + 1]);
+  return out;
+};
 
 beforeEach(() => {
   redis = testRedis();
-  workerRedis = redis.duplicate({ maxRetriesPerRequest: null });
   prefix = testPrefix();
-  timers = new TimerQueue(redis, redisKeys(prefix).bullPrefix());
-  fired = [];
-  holdFiring = undefined;
+  keys = redisKeys(prefix);
+  timers = new TimerQueue(redis, keys, () => NOW);
 });
 afterEach(async () => {
-  await worker?.close();
-  worker = undefined;
   await timers.close();
+  await legacy?.close();
+  legacy = undefined;
   await deletePrefix(redis, prefix);
-  await workerRedis.quit();
   await redis.quit();
 });
 
-describe('timer queue', () => {
-  it('fires a delayed job at fireAt, not before, with the firing the engine asked for', async () => {
-    startWorker();
-    const fireAt = Date.now() + 300;
-    const { jobId } = await timers.schedule('7', '900', timer('breach', fireAt));
-    expect(jobId).toBe(timerJobId('7', `${ENTRY}:breach`));
-    expect(jobId).not.toContain(':');
-    // Stored compactly: entry, kind and deal are derived from the timer id, so only portal, timer id and fireAt.
-    const stored = await timers.queue.getJob(jobId);
-    expect(stored!.name).toBe('breach');
-    expect(stored!.data).toEqual({ p: '7', t: `${ENTRY}:breach`, fireAt });
-    await waitFor(() => fired.length === 1, 5_000, 'timer to fire');
-    expect(fired[0]!.at).toBeGreaterThanOrEqual(fireAt - 5);
-    expect(fired[0]!.data).toEqual({
+describe('timer index', () => {
+  it('stores a timer as one member (portal|timer id) scored by its fire time, and nothing else', async () => {
+    const { member } = await timers.schedule('7', '900', timer('breach', NOW + 300));
+    expect(member).toBe(`7|${ENTRY}:breach`);
+    expect(await members()).toEqual({ [member]: NOW + 300 });
+    expect(await redis.exists(keys.timersMeta())).toBe(0);
+    expect(await timers.pending('7', `${ENTRY}:breach`)).toEqual({
       portalId: '7',
       dealId: '900',
-      fireAt,
+      fireAt: NOW + 300,
       firing: { timerId: `${ENTRY}:breach`, kind: 'breach', entryId: ENTRY },
     });
   });
 
-  it('rescheduling the same timer id replaces the pending job', async () => {
-    await timers.schedule('7', '900', timer('warning', Date.now() + 60_000));
-    await timers.schedule('7', '900', timer('warning', Date.now() + 150));
-    expect(await timers.queue.getJobs(['delayed', 'waiting'])).toHaveLength(1);
-    startWorker();
-    await waitFor(() => fired.length === 1, 5_000, 'replaced timer to fire');
-    await sleep(200);
-    expect(fired).toHaveLength(1);
+  it('rescheduling the same timer id replaces it; different timers stay apart (levels, kinds, portals)', async () => {
+    await timers.schedule('7', '900', timer('warning', NOW + 60_000));
+    await timers.schedule('7', '900', timer('warning', NOW + 150));
+    expect(await members()).toEqual({ [`7|${ENTRY}:warning`]: NOW + 150 });
+    await timers.schedule('7', '900', timer('escalation', NOW, 0));
+    await timers.schedule('7', '900', timer('escalation', NOW, 1));
+    await timers.schedule('8', '900', timer('warning', NOW));
+    expect(Object.keys(await members())).toHaveLength(4);
   });
 
-  it('keeps different timers of the same entry apart (levels, kinds, portals)', async () => {
-    const at = Date.now() + 60_000;
-    await timers.schedule('7', '900', timer('escalation', at, 0));
-    await timers.schedule('7', '900', timer('escalation', at, 1));
-    await timers.schedule('7', '900', timer('warning', at));
-    await timers.schedule('8', '900', timer('warning', at));
-    expect(await timers.queue.getJobs(['delayed'])).toHaveLength(4);
-  });
-
-  it('cancel removes the pending job so it never fires', async () => {
-    await timers.schedule('7', '900', timer('breach', Date.now() + 150));
+  it('cancel removes the timer; cancelling one never scheduled is harmless', async () => {
+    await timers.schedule('7', '900', timer('breach', NOW + 150));
     await timers.cancel('7', `${ENTRY}:breach`);
     expect(await timers.pending('7', `${ENTRY}:breach`)).toBeUndefined();
-    startWorker();
-    await sleep(400);
-    expect(fired).toEqual([]);
-    await timers.cancel('7', 'never-scheduled'); // harmless
+    expect(await members()).toEqual({});
+    await timers.cancel('7', 'never-scheduled');
   });
 
-  it('a pending job stores no retention; the service worker still drops it once fired', async () => {
-    const jobId = timerJobId('7', `${ENTRY}:warning`);
-    await timers.schedule('7', '900', timer('warning', Date.now() + 200));
-    const opts = (await timers.queue.getJob(jobId))!.opts;
-    expect(opts).not.toHaveProperty('removeOnComplete');
-    expect(opts).toMatchObject({ attempts: 10 });
-    const ran: string[] = [];
-    worker = runWorker(
-      QUEUE_NAMES.timers,
-      TimerJobData,
-      async (data) => void ran.push(data.firing.timerId),
-      { connection: workerRedis, prefix: redisKeys(prefix).bullPrefix(), concurrency: 1, log: silentLogger },
-      TIMER_RETENTION,
-    );
-    await waitFor(() => ran.length === 1, 5_000, 'timer to fire');
-    await waitFor(async () => !(await timers.queue.getJob(jobId)), 5_000, 'fired job to be dropped');
-    expect(await timers.queue.getCompletedCount()).toBe(0);
-  });
-
-  it('a timer past due fires immediately', async () => {
-    startWorker();
-    await timers.schedule('7', '900', timer('warning', Date.now() - 10_000));
-    await waitFor(() => fired.length === 1, 5_000, 'overdue timer');
-  });
-
-  it('rescheduling a timer while its own job is firing is not swallowed', async () => {
-    let release: () => void = () => undefined;
-    holdFiring = new Promise((r) => (release = r));
-    startWorker();
-    await timers.schedule('7', '900', timer('warning', Date.now()));
-    await waitFor(() => fired.length === 1, 5_000, 'first firing');
-    // The firing's own decision re-arms the same timer id (e.g. a pause moved the warning).
-    await timers.schedule('7', '900', timer('warning', Date.now() + 100));
-    expect(await timers.pending('7', `${ENTRY}:warning`)).toBeDefined();
-    holdFiring = undefined;
-    release();
-    await waitFor(() => fired.length === 2, 5_000, 'the re-armed timer');
-    // And cancelling reaches the re-armed copy as well.
-    await timers.schedule('7', '900', timer('warning', Date.now() + 60_000));
-    await timers.cancel('7', `${ENTRY}:warning`);
-    expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
-  });
-
-  it('a job stored in the old shape under the old id (armed before the compact shape) still fires', async () => {
-    startWorker();
-    const fireAt = Date.now() + 100;
-    const old = {
-      portalId: '7',
-      dealId: '900',
-      firing: { timerId: `${ENTRY}:level:2`, kind: 'escalation', entryId: ENTRY, level: 2 },
-      fireAt,
-    };
-    const [legacyId] = legacyTimerJobIds('7', `${ENTRY}:level:2`);
-    expect(legacyId).toBe('tm-7-900%3Aappointmentscheduled%3A1700000000000%3Alevel%3A2');
-    await timers.queue.add('timer:escalation', old as never, { jobId: legacyId, delay: 100 });
-    await waitFor(() => fired.length === 1, 5_000, 'old-shape timer to fire');
-    expect(fired[0]!.data).toEqual(old);
-    expect(fired[0]!.jobId).toBe(legacyId);
-  });
-
-  it('rescheduling or cancelling reaches an old-shape job under the old id', async () => {
-    const [legacyId, legacyNext] = legacyTimerJobIds('7', `${ENTRY}:warning`);
-    const old = (fireAt: number) => ({
-      portalId: '7',
-      dealId: '900',
-      firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY },
-      fireAt,
-    });
-    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, {
-      jobId: legacyId,
-      delay: 60_000,
-    });
-    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, {
-      jobId: legacyNext,
-      delay: 60_000,
-    });
-    expect((await timers.pending('7', `${ENTRY}:warning`))?.id).toBe(legacyId);
-    const { jobId } = await timers.schedule('7', '900', timer('warning', Date.now() + 60_000));
-    expect((await timers.queue.getJobs(['delayed'])).map((j) => j.id)).toEqual([jobId]);
-    await timers.queue.add('timer:warning', old(Date.now() + 60_000) as never, {
-      jobId: legacyId,
-      delay: 60_000,
-    });
-    await timers.cancel('7', `${ENTRY}:warning`);
-    expect(await timers.queue.getJobs(['delayed'])).toEqual([]);
-    expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
-  });
-
-  it("one decision's timer commands: the last per timer id wins, others are untouched", async () => {
+  it("one decision's timer commands in one call: the last per timer id wins, others are untouched", async () => {
     const warning = `${ENTRY}:warning`;
-    const breach = `${ENTRY}:breach`;
-    const later = Date.now() + 120_000;
-    await timers.apply('7', '900', [
-      timer('warning', Date.now() + 60_000),
-      timer('breach', Date.now() + 60_000),
-    ]);
-    const ids = await timers.apply('7', '900', [
+    await timers.apply('7', '900', [timer('warning', NOW + 60_000), timer('breach', NOW + 60_000)]);
+    const sent = vi.spyOn(redis, 'evalsha');
+    const added = await timers.apply('7', '900', [
       { type: 'cancelTimer', timerId: warning },
-      timer('warning', later),
-      timer('escalation', later, 0),
+      timer('warning', NOW + 120_000),
+      timer('escalation', NOW + 120_000, 0),
       { type: 'cancelTimer', timerId: `${ENTRY}:level:0` },
     ]);
-    expect(ids).toEqual([timerJobId('7', warning)]);
-    expect((await timers.pending('7', warning))?.data).toMatchObject({ fireAt: later });
-    expect(await timers.pending('7', breach)).toBeDefined();
-    expect(await timers.pending('7', `${ENTRY}:level:0`)).toBeUndefined();
-    expect((await timers.queue.getJobs(['delayed'])).map((j) => j.id).sort()).toEqual(
-      [timerJobId('7', warning), timerJobId('7', breach)].sort(),
-    );
+    expect(sent).toHaveBeenCalledTimes(1);
+    expect(added).toEqual([`7|${warning}`]);
+    expect(await members()).toEqual({ [`7|${warning}`]: NOW + 120_000, [`7|${ENTRY}:breach`]: NOW + 60_000 });
   });
 
-  it('stores what it cannot derive from the timer id, and parses both shapes to the same data', () => {
-    const cases: TimerJobData[] = [
-      {
-        portalId: '7',
-        dealId: '900',
-        fireAt: 1,
-        firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY },
-      },
-      {
-        portalId: '7',
-        dealId: '900',
-        fireAt: 2,
-        firing: { timerId: `${ENTRY}:level:3`, kind: 'escalation', entryId: ENTRY, level: 3 },
-      },
-      // Timer ids or entries the engine does not spell this way keep every field.
+  it('keeps what a timer id does not derive in the meta hash, only for that timer, and reads it back', async () => {
+    const cases: (TimerTarget & { fireAt: number })[] = [
+      // Another deal than the entry's, a custom id, a kind the id does not spell.
       {
         portalId: '7',
         dealId: '901',
-        fireAt: 3,
+        fireAt: NOW + 3,
         firing: { timerId: `${ENTRY}:breach`, kind: 'breach', entryId: ENTRY },
       },
       {
         portalId: '7',
         dealId: '900',
-        fireAt: 4,
+        fireAt: NOW + 4,
         firing: { timerId: 'custom-id', kind: 'escalation', entryId: 'other', level: 0 },
       },
       {
-        portalId: '7',
+        portalId: '8',
         dealId: '900',
-        fireAt: 5,
+        fireAt: NOW + 5,
         firing: { timerId: `${ENTRY}:breach`, kind: 'warning', entryId: ENTRY },
       },
     ];
-    for (const data of cases) {
-      expect(TimerJobData.parse(encodeTimerJob(data))).toEqual(data);
-      expect(TimerJobData.parse(JSON.parse(JSON.stringify(data)))).toEqual(data);
-    }
-    expect(encodeTimerJob(cases[1]!)).toEqual({ p: '7', t: `${ENTRY}:level:3`, fireAt: 2 });
-    expect(encodeTimerJob(cases[2]!)).toEqual({ p: '7', t: `${ENTRY}:breach`, fireAt: 3, d: '901' });
-    expect(TimerJobData.safeParse({ p: '7', t: 'underivable', fireAt: 1 }).success).toBe(false);
-    expect(TimerJobData.safeParse({ p: 'x', t: `${ENTRY}:breach`, fireAt: 1 }).success).toBe(false);
+    for (const c of cases)
+      await timers.schedule(c.portalId, c.dealId, {
+        type: 'scheduleTimer',
+        timerId: c.firing.timerId,
+        kind: c.firing.kind,
+        entryId: c.firing.entryId,
+        ...(c.firing.level !== undefined ? { level: c.firing.level } : {}),
+        fireAt: c.fireAt,
+      });
+    expect(await redis.hgetall(keys.timersMeta())).toEqual({
+      [`7|${ENTRY}:breach`]: '{"d":"901"}',
+      // An entry id that names no deal: the deal is kept too.
+      '7|custom-id': '{"d":"900","k":"escalation","e":"other","l":0}',
+      [`8|${ENTRY}:breach`]: '{"k":"warning","e":"900:appointmentscheduled:1700000000000"}',
+    });
+    for (const c of cases) expect(await timers.pending(c.portalId, c.firing.timerId)).toEqual(c);
+    expect((await timers.list()).sort((a, b) => a.fireAt - b.fireAt)).toEqual(cases);
+    // Scheduled again the way the engine spells it, or cancelled: its meta goes with it.
+    await timers.schedule('7', '900', timer('breach', NOW));
+    await timers.cancel('7', 'custom-id');
+    expect(await redis.hgetall(keys.timersMeta())).toEqual({
+      [`8|${ENTRY}:breach`]: '{"k":"warning","e":"900:appointmentscheduled:1700000000000"}',
+    });
+  });
+
+  it('reads back nothing from a member or meta it cannot make sense of', () => {
+    expect(decodeTimer(`7|${ENTRY}:breach`, null)?.dealId).toBe('900');
+    expect(decodeTimer('7|underivable', null)).toBeUndefined();
+    expect(decodeTimer(`|${ENTRY}:breach`, null)).toBeUndefined();
+    expect(decodeTimer(`7|${ENTRY}:breach`, '{"d":"x"}')).toBeUndefined();
+    expect(decodeTimer(`7|${ENTRY}:breach`, 'not json')).toBeUndefined();
+  });
+
+  it('counts timers due now (waiting) apart from later ones, for the queue-depth gauge', async () => {
+    await timers.apply('7', '900', [
+      timer('warning', NOW - 1),
+      timer('breach', NOW),
+      timer('escalation', NOW + 1, 0),
+    ]);
+    expect(await timers.counts()).toEqual({ waiting: 2, delayed: 1 });
+    expect(await timers.getJobCounts()).toEqual({ waiting: 2, delayed: 1 });
+  });
+});
+
+describe('timers armed as BullMQ jobs before the index', () => {
+  const start = async () => {
+    legacy = new LegacyTimerJobs(redis, keys.bullPrefix(), silentLogger, 60_000);
+    timers = new TimerQueue(redis, keys, () => NOW, legacy);
+    const found = vi.fn();
+    await legacy.start(found);
+    return found;
+  };
+
+  it('a deployment without any costs nothing: found absent at start, so apply never looks for one', async () => {
+    const found = await start();
+    expect(found).not.toHaveBeenCalled();
+    const remove = vi.spyOn(legacy!, 'remove');
+    await timers.apply('7', '900', [
+      timer('warning', NOW),
+      { type: 'cancelTimer', timerId: `${ENTRY}:breach` },
+    ]);
+    expect(remove).not.toHaveBeenCalled();
+  });
+
+  it('rescheduling or cancelling reaches a legacy job under any of its ids, in either stored shape', async () => {
+    const queue = new LegacyTimerJobs(redis, keys.bullPrefix(), silentLogger).queue;
+    const [oldId, oldNext] = legacyTimerJobIds('7', `${ENTRY}:warning`);
+    const full = {
+      portalId: '7',
+      dealId: '900',
+      firing: { timerId: `${ENTRY}:warning`, kind: 'warning', entryId: ENTRY },
+      fireAt: NOW + 60_000,
+    };
+    await queue.add('timer:warning', full, { jobId: oldId, delay: 60_000 });
+    await queue.add(
+      'warning',
+      { p: '7', t: `${ENTRY}:breach`, fireAt: NOW + 60_000 },
+      { jobId: 'tm-x', delay: 60_000 },
+    );
+    const found = await start();
+    expect(found).toHaveBeenCalledTimes(1);
+    expect(legacy!.present).toBe(true);
+    // Before anything is done, the legacy jobs are pending timers like any other.
+    expect(await timers.pending('7', `${ENTRY}:warning`)).toMatchObject({
+      fireAt: NOW + 60_000,
+      legacyJobId: oldId,
+    });
+    expect((await timers.list()).map((t) => t.firing.timerId).sort()).toEqual([
+      `${ENTRY}:breach`,
+      `${ENTRY}:warning`,
+    ]);
+
+    await timers.schedule('7', '900', timer('warning', NOW + 5));
+    expect(await queue.getJob(oldId)).toBeUndefined();
+    expect(await timers.pending('7', `${ENTRY}:warning`)).toMatchObject({ fireAt: NOW + 5 });
+    await queue.add('timer:warning', full, { jobId: oldNext, delay: 60_000 });
+    await timers.cancel('7', `${ENTRY}:warning`);
+    expect(await queue.getJob(oldNext)).toBeUndefined();
+    expect(await timers.pending('7', `${ENTRY}:warning`)).toBeUndefined();
+    await queue.close();
+  });
+
+  it('looks again while it runs: jobs an older process armed later are found, and none once drained', async () => {
+    await start();
+    expect(legacy!.present).toBe(false);
+    await legacy!.queue.add(
+      'warning',
+      { p: '7', t: `${ENTRY}:breach`, fireAt: NOW },
+      { jobId: 'tm-y', delay: 60_000 },
+    );
+    expect(await legacy!.refresh()).toBe(true);
+    await legacy!.queue.remove('tm-y');
+    expect(await legacy!.refresh()).toBe(false);
   });
 });

@@ -1,121 +1,169 @@
 import { dealIdOfEntry, firingOfTimerId, TimerFiring, type Command } from '@stagekeeper/shared';
-import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { createDecider, type DealOutcome, type DecideDeps } from '../decide';
 import { portalLogger } from '../log';
 import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
-import { allTimerJobIds, QUEUE_NAMES, timerJobId, timerRetryJobId } from './job-ids';
+import { assertKeyPart, type Keys } from '../state/keys';
 import { luaScript } from '../state/lua';
-import { runWorker, type WorkerConnection } from './run-worker';
+import type { LegacyTimerJobs } from './legacy-timer-jobs';
 
 const Numeric = z.string().regex(/^\d+$/);
 
-/** The first stored shape; timers armed before the compact shape may still be pending and must fire. */
-const LegacyTimerJob = z.object({
-  portalId: Numeric,
-  dealId: Numeric,
-  firing: TimerFiring,
-  fireAt: z.number(),
-});
-
 /**
- * The stored shape (a pending timer costs Redis memory for as long as it waits, so it is kept small):
- * p portal, t engine timer id, fireAt; d deal, k kind, e entry id and l level only when they cannot be derived
- * from the timer id (shared `firingOfTimerId`, `dealIdOfEntry`).
- * `fireAt` keeps its name: the e2e harness and the demo's timer pump read `job.data.fireAt` of delayed jobs
- * (and the value lands in the same allocator size class either way).
+ * What a pending timer stores besides its member and score, in the timersMeta hash and only when there is
+ * something to store: d deal, k kind, e entry id and l level when they cannot be derived from the timer id
+ * (shared `firingOfTimerId`, `dealIdOfEntry`: every timer the engine arms today derives them, but a timer id
+ * it does not spell must still fire as asked); a the failed attempts of a firing being retried.
  */
-const CompactTimerJob = z.object({
-  p: Numeric,
-  t: z.string().min(1),
-  fireAt: z.number(),
+export const TimerMeta = z.object({
   d: Numeric.optional(),
   k: TimerFiring.shape.kind.optional(),
   e: z.string().optional(),
   l: z.number().int().optional(),
+  a: z.number().int().nonnegative().optional(),
 });
-type CompactTimerJob = z.infer<typeof CompactTimerJob>;
+export type TimerMeta = z.infer<typeof TimerMeta>;
+
+/** A timer as the firing needs it. */
+export type TimerTarget = { portalId: string; dealId: string; firing: TimerFiring };
 
 const sameFiring = (a: TimerFiring | undefined, b: TimerFiring) =>
   !!a && a.timerId === b.timerId && a.kind === b.kind && a.entryId === b.entryId && a.level === b.level;
 
-/** What a timer job is stored as: only what the worker cannot derive. */
-export function encodeTimerJob(data: TimerJobData): CompactTimerJob {
-  const { portalId, dealId, firing, fireAt } = data;
-  const derivable = sameFiring(firingOfTimerId(firing.timerId), firing);
-  const explicit = derivable
+/** Only what cannot be derived from the timer id: `{}` for every timer the engine arms. */
+export function timerExtra(dealId: string, firing: TimerFiring): Omit<TimerMeta, 'a'> {
+  const explicit = sameFiring(firingOfTimerId(firing.timerId), firing)
     ? {}
     : { k: firing.kind, e: firing.entryId, ...(firing.level !== undefined ? { l: firing.level } : {}) };
-  const dealDerivable = dealIdOfEntry(firing.entryId) === dealId;
-  return { p: portalId, t: firing.timerId, fireAt, ...(dealDerivable ? {} : { d: dealId }), ...explicit };
+  return { ...(dealIdOfEntry(firing.entryId) === dealId ? {} : { d: dealId }), ...explicit };
 }
 
-/**
- * The worker's view of a timer job: `{portalId, dealId, firing, fireAt}`, parsed from either stored shape
- * (`TimerJobData.safeParse(job.data)`).
- */
-export const TimerJobData = z.union([
-  LegacyTimerJob,
-  CompactTimerJob.transform((c, ctx) => {
-    const firing: TimerFiring | undefined =
-      c.k !== undefined
-        ? { timerId: c.t, kind: c.k, entryId: c.e ?? '', ...(c.l !== undefined ? { level: c.l } : {}) }
-        : firingOfTimerId(c.t);
-    const dealId = c.d ?? (firing ? dealIdOfEntry(firing.entryId) : '');
-    if (!firing || !firing.entryId || !/^\d+$/.test(dealId)) {
-      ctx.addIssue({ code: 'custom', message: `timer job ${c.t}: firing or deal cannot be derived` });
-      return z.NEVER;
+/** The deal and firing of a timer id plus what `timerExtra` kept; undefined when they cannot be derived. */
+export function firingOf(
+  timerId: string,
+  extra: Omit<TimerMeta, 'a'>,
+): { dealId: string; firing: TimerFiring } | undefined {
+  const firing: TimerFiring | undefined =
+    extra.k !== undefined
+      ? {
+          timerId,
+          kind: extra.k,
+          entryId: extra.e ?? '',
+          ...(extra.l !== undefined ? { level: extra.l } : {}),
+        }
+      : firingOfTimerId(timerId);
+  const dealId = extra.d ?? (firing ? dealIdOfEntry(firing.entryId) : '');
+  if (!firing || !firing.entryId || !/^\d+$/.test(dealId)) return undefined;
+  return { dealId, firing };
+}
+
+/** The index member of a timer: portal ids never hold "|" (keys.ts), so the first one splits it back. */
+export const timerMember = (portalId: string, timerId: string) =>
+  `${assertKeyPart('portalId', portalId)}|${timerId}`;
+
+/** Portal and timer id of a member; undefined for a member that is not one. */
+export function splitMember(member: string): { portalId: string; timerId: string } | undefined {
+  const at = member.indexOf('|');
+  if (at <= 0 || at === member.length - 1) return undefined;
+  return { portalId: member.slice(0, at), timerId: member.slice(at + 1) };
+}
+
+/** A member and its stored meta (JSON or null) read back as a timer; undefined when it cannot be. */
+export function decodeTimer(
+  member: string,
+  meta: string | null | undefined,
+): (TimerTarget & { attempts: number }) | undefined {
+  const ids = splitMember(member);
+  if (!ids) return undefined;
+  let parsed: TimerMeta = {};
+  if (meta) {
+    try {
+      const r = TimerMeta.safeParse(JSON.parse(meta));
+      if (!r.success) return undefined;
+      parsed = r.data;
+    } catch {
+      return undefined;
     }
-    return { portalId: c.p, dealId, firing, fireAt: c.fireAt };
-  }),
-]);
-export type TimerJobData = z.output<typeof LegacyTimerJob>;
-/** Either stored shape, as it sits in Redis. */
-export type StoredTimerJob = z.input<typeof TimerJobData>;
+  }
+  const derived = firingOf(ids.timerId, parsed);
+  return derived && { portalId: ids.portalId, ...derived, attempts: parsed.a ?? 0 };
+}
+
+/** A pending timer as tests, the chaos verifier and operators see it. */
+export type PendingTimer = TimerTarget & {
+  fireAt: number;
+  /** Claimed by a process firing it now (its score is that process's lease, not the fire time). */
+  leased?: boolean;
+  /** Still a BullMQ job armed before the index (queue/legacy-timer-jobs.ts). */
+  legacyJobId?: string;
+};
+
+/** A lease ends in .5 (queue/timer-poller.ts); the engine's fire times are whole milliseconds. */
+export const isLease = (score: number) => !Number.isInteger(score);
 
 type ScheduleTimer = Extract<Command, { type: 'scheduleTimer' }>;
 export type TimerCommand = Extract<Command, { type: 'scheduleTimer' | 'cancelTimer' }>;
 
 /**
- * Finished timer jobs: completed ones dropped, the last 10,000 failed kept for inspection (a count, no age).
- * Given to the worker rather than to each job: job options are stored in every pending job's hash (~50 bytes
- * each, the difference between the 112- and 160-byte allocation of its opts), while BullMQ falls back to the
- * worker's for a job that has none. Jobs armed before this carry their own, which are the same.
+ * One decision's timer commands, atomically: ZADD of the scheduled (score = fire time), ZREM of the cancelled;
+ * the meta hash is touched only when a timer needs meta or the hash exists at all (a rescheduled or cancelled
+ * timer's meta, attempts included, goes with it).
+ * KEYS: due, meta. ARGV: n, then n triples (fireAt, member, meta JSON or ''), then the members to remove.
  */
-export const TIMER_RETENTION = { removeOnComplete: { count: 0 }, removeOnFail: { count: 10_000 } };
-
-/** Which of KEYS exist (1) or not (0), in one round trip. */
-const existingKeys = luaScript(`
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('EXISTS', key) end
-return out
+const applyScript = luaScript(`
+local n = tonumber(ARGV[1])
+local add, withMeta, plain, rem = {}, {}, {}, {}
+for i = 0, n - 1 do
+  local member, meta = ARGV[3 + 3 * i], ARGV[4 + 3 * i]
+  add[#add + 1] = ARGV[2 + 3 * i]
+  add[#add + 1] = member
+  if meta ~= '' then
+    withMeta[#withMeta + 1] = member
+    withMeta[#withMeta + 1] = meta
+  else
+    plain[#plain + 1] = member
+  end
+end
+for i = 2 + 3 * n, #ARGV do
+  rem[#rem + 1] = ARGV[i]
+  plain[#plain + 1] = ARGV[i]
+end
+if #add > 0 then redis.call('ZADD', KEYS[1], unpack(add)) end
+if #rem > 0 then redis.call('ZREM', KEYS[1], unpack(rem)) end
+if #plain > 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HDEL', KEYS[2], unpack(plain)) end
+if #withMeta > 0 then redis.call('HSET', KEYS[2], unpack(withMeta)) end
+return #add / 2
 `);
 
 /**
- * SLA warning / breach / escalation timers as BullMQ delayed jobs whose id is derived from the engine's timer
- * id. A firing only tells the worker "look now": the engine re-checks that the stage entry is still current.
+ * SLA warning / breach / escalation timers: one sorted set for every portal (member `portal|timer id`, score the
+ * fire time), claimed and fired by queue/timer-poller.ts. A firing only tells the deal "look now": the engine
+ * re-checks that the stage entry and level are still current. Not BullMQ (as it was): a delayed job cost ~930 B
+ * of Redis and BullMQ's scripts ~40 commands per add or remove; a member costs ~100 B and one command
+ * (docs/architecture.md has the figures). Timers armed as BullMQ jobs before still fire and are still cancelled
+ * (`legacy`).
  */
 export class TimerQueue {
-  readonly queue: Queue<StoredTimerJob>;
+  /** For the queue-depth gauge (metrics.ts). */
+  readonly name = 'timers';
+  private readonly due: string;
+  private readonly meta: string;
 
   constructor(
-    connection: ConnectionOptions,
-    bullPrefix: string,
+    private readonly redis: Redis,
+    keys: Keys,
     private readonly clock: () => number = Date.now,
+    /** BullMQ timer jobs armed before the index; absent where none can exist (tests, benchmarks). */
+    readonly legacy?: LegacyTimerJobs,
   ) {
-    this.queue = new Queue<StoredTimerJob>(QUEUE_NAMES.timers, {
-      connection,
-      prefix: bullPrefix,
-      // What to keep of finished jobs is the worker's (TIMER_RETENTION): it would be stored in every pending job.
-      defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 2_000 } },
-    });
+    this.due = keys.timersDue();
+    this.meta = keys.timersMeta();
   }
 
-  /** Replaces any pending job for the same timer id (under any of its ids): the latest schedule wins. */
-  async schedule(portalId: string, dealId: string, cmd: ScheduleTimer): Promise<{ jobId: string }> {
-    const [jobId] = await this.apply(portalId, dealId, [cmd]);
-    return { jobId: jobId! };
+  async schedule(portalId: string, dealId: string, cmd: ScheduleTimer): Promise<{ member: string }> {
+    await this.apply(portalId, dealId, [cmd]);
+    return { member: timerMember(portalId, cmd.timerId) };
   }
 
   async cancel(portalId: string, timerId: string): Promise<void> {
@@ -123,10 +171,9 @@ export class TimerQueue {
   }
 
   /**
-   * One decision's timer commands in a few round trips: per timer id only its last command counts (a cancel
-   * followed by a schedule of the same timer is one replacement). One script tells which of the timers' job ids
-   * exist, so BullMQ's remove script (about twenty commands inside Redis each) runs only for jobs that are there,
-   * legacy ids included; the new jobs go in one bulk add. Returns the job ids scheduled, in order.
+   * One decision's timer commands in one script call: per timer id only its last command counts (a cancel
+   * followed by a schedule of the same timer is one replacement). A timer being fired right now is replaced or
+   * removed like any other; its firing then leaves it alone (timer-poller.ts). Returns the members scheduled.
    */
   async apply(portalId: string, dealId: string, commands: TimerCommand[]): Promise<string[]> {
     const last = new Map<string, TimerCommand>();
@@ -135,68 +182,95 @@ export class TimerQueue {
       last.set(c.timerId, c);
     }
     if (last.size === 0) return [];
-    const ids = [...last.keys()].map((timerId) => allTimerJobIds(portalId, timerId));
-    // BullMQ connects with ioredis; its client type is an interface narrower than the class.
-    const client = (await this.queue.client) as unknown as Redis;
-    const exists = (await existingKeys(
-      client,
-      ids.flat().map((id) => this.queue.toKey(id)),
-      [],
-    )) as number[];
-    const primaries = new Set(ids.map(([primary]) => primary!));
-    const blocked = new Set<string>();
-    await Promise.all(
-      ids.flat().map(async (id, i) => {
-        if (exists[i] !== 1) return;
-        // 0 means locked by a worker (or gone meanwhile); a running primary keeps the next schedule off its id.
-        const removed = await this.queue.remove(id);
-        if (removed === 0 && primaries.has(id) && (await client.exists(this.queue.toKey(id))) === 1)
-          blocked.add(id);
-      }),
-    );
-    const jobs = [...last.values()].flatMap((cmd) => {
-      if (cmd.type !== 'scheduleTimer') return [];
-      const primary = timerJobId(portalId, cmd.timerId);
-      // BullMQ cannot remove a job that is running. If the primary is firing right now (typically this very
-      // schedule comes out of that firing), the new schedule goes under the secondary id instead of being
-      // silently swallowed as a duplicate. (A legacy-id job firing right now does not block the primary id.)
-      const jobId = blocked.has(primary) ? timerRetryJobId(portalId, cmd.timerId) : primary;
+    const added: (string | number)[] = [];
+    const removed: string[] = [];
+    const members: string[] = [];
+    for (const cmd of last.values()) {
+      const member = timerMember(portalId, cmd.timerId);
+      if (cmd.type === 'cancelTimer') {
+        removed.push(member);
+        continue;
+      }
       const firing: TimerFiring = {
         timerId: cmd.timerId,
         kind: cmd.kind,
         entryId: cmd.entryId,
         ...(cmd.level !== undefined ? { level: cmd.level } : {}),
       };
-      // The job name is the kind alone (the queue already says "timers").
-      return [
-        {
-          name: cmd.kind,
-          data: encodeTimerJob({ portalId, dealId, firing, fireAt: cmd.fireAt }),
-          opts: { jobId, delay: Math.max(0, cmd.fireAt - this.clock()) },
-        },
-      ];
-    });
-    if (jobs.length > 0) await this.queue.addBulk(jobs);
-    return jobs.map((j) => j.opts.jobId);
+      const extra = timerExtra(dealId, firing);
+      // Whole milliseconds: a score with a fraction is a lease.
+      added.push(Math.round(cmd.fireAt), member, Object.keys(extra).length > 0 ? JSON.stringify(extra) : '');
+      members.push(member);
+    }
+    // Armed by an older version of the service (or one still running during a rolling deploy): removed too, so a
+    // reschedule or cancel reaches it. Costs nothing once no such job is left.
+    if (this.legacy?.present) await this.legacy.remove(portalId, [...last.keys()]);
+    await applyScript(this.redis, [this.due, this.meta], [members.length, ...added, ...removed]);
+    return members;
   }
 
-  /** Pending (delayed or waiting) job for a timer id, if any; used by tests and the card's diagnostics. */
-  async pending(portalId: string, timerId: string) {
-    for (const id of allTimerJobIds(portalId, timerId)) {
-      const job = await this.queue.getJob(id);
-      if (job && ['delayed', 'waiting', 'prioritized'].includes(await job.getState())) return job;
+  /** The pending timer with this id, if any (the index first, then a legacy job); tests and diagnostics. */
+  async pending(portalId: string, timerId: string): Promise<PendingTimer | undefined> {
+    const member = timerMember(portalId, timerId);
+    const [score, meta] = await Promise.all([
+      this.redis.zscore(this.due, member),
+      this.redis.hget(this.meta, member),
+    ]);
+    if (score !== null) {
+      const t = decodeTimer(member, meta);
+      if (t) return { ...withoutAttempts(t), fireAt: Number(score), ...leasedFlag(Number(score)) };
     }
-    return undefined;
+    return this.legacy?.pending(portalId, timerId);
+  }
+
+  /** Every pending timer (the chaos verifier; a full read, not for the request path). */
+  async list(): Promise<PendingTimer[]> {
+    const [flat, metas] = await Promise.all([
+      this.redis.zrange(this.due, 0, -1, 'WITHSCORES'),
+      this.redis.hgetall(this.meta),
+    ]);
+    const out: PendingTimer[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const t = decodeTimer(flat[i]!, metas[flat[i]!]);
+      const score = Number(flat[i + 1]);
+      if (t) out.push({ ...withoutAttempts(t), fireAt: score, ...leasedFlag(score) });
+    }
+    return [...out, ...((await this.legacy?.list()) ?? [])];
+  }
+
+  /** Timers due now and not claimed (waiting), and the rest (delayed: later, or being fired under a lease). */
+  async counts(now = this.clock()): Promise<{ waiting: number; delayed: number }> {
+    const [waiting, total] = await Promise.all([
+      this.redis.zcount(this.due, '-inf', now),
+      this.redis.zcard(this.due),
+    ]);
+    return { waiting, delayed: total - waiting };
+  }
+
+  /** The queue-depth gauge's view: the index's counts, plus the legacy queue's while it holds jobs. */
+  async getJobCounts(): Promise<Record<string, number>> {
+    const own: Record<string, number> = await this.counts();
+    if (!this.legacy?.present) return own;
+    const old = await this.legacy.queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+    for (const [state, n] of Object.entries(old)) own[state] = (own[state] ?? 0) + n;
+    return own;
   }
 
   close(): Promise<void> {
-    return this.queue.close();
+    return this.legacy?.close() ?? Promise.resolve();
   }
 }
 
+const withoutAttempts = ({ portalId, dealId, firing }: TimerTarget & { attempts: number }): TimerTarget => ({
+  portalId,
+  dealId,
+  firing,
+});
+const leasedFlag = (score: number) => (isLease(score) ? { leased: true } : {});
+
 /**
- * The timer worker's job: a warning, breach or escalation timer of one deal fired, so the deal is brought to the
- * decision `engine.onTimer` makes now (which re-checks that the stage entry and level are still current).
+ * A timer fired: a warning, breach or escalation timer of one deal is due, so the deal is brought to the decision
+ * `engine.onTimer` makes now (which re-checks that the stage entry and level are still current).
  */
 export async function fireTimer(
   deps: DecideDeps,
@@ -229,15 +303,4 @@ function countFiring(timer: TimerFiring): void {
   if (timer.kind === 'warning') slaWarnings.inc();
   else if (timer.kind === 'breach') slaBreaches.inc();
   else slaEscalations.inc();
-}
-
-/** The timer worker: each due timer job (either stored shape) run by `fireTimer`. */
-export function startTimerWorker(deps: DecideDeps, w: WorkerConnection): Worker {
-  return runWorker(
-    QUEUE_NAMES.timers,
-    TimerJobData,
-    (data) => fireTimer(deps, data.portalId, data.dealId, data.firing),
-    w,
-    TIMER_RETENTION,
-  );
 }

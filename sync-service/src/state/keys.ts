@@ -1,6 +1,6 @@
 /**
  * Redis key layout: the one module that spells a key. Every key starts with the configured prefix and (except
- * the portal index, the seeded marker, replay claims and BullMQ's prefix) the portal id, so one Redis can hold
+ * the portal index, the seeded marker, replay claims, the timer index and BullMQ's prefix) the portal id, so one Redis can hold
  * many tenants and a test can clean exactly its own keys. Stored data depends on these shapes: change one and
  * existing installs lose what is under the old name.
  */
@@ -93,6 +93,17 @@ export function redisKeys(prefix: string) {
      * (its signature's hash), refused if seen again.
      */
     replay: (digest: string) => `${prefix}:replay:${assertKeyPart('digest', digest)}`,
+    /**
+     * Sorted set, every portal's pending SLA timers (queue/timers.ts): member `${portalId}|${engine timer id}`,
+     * score the fire time (epoch ms, an integer), or the lease of the process firing it (a time ending in .5,
+     * queue/timer-poller.ts). No TTL: a member leaves when its timer fires, is cancelled or gives up.
+     */
+    timersDue: () => `${prefix}:timers:due`,
+    /**
+     * Hash timersDue member -> compact JSON, only for the rare timers whose firing cannot be derived from the
+     * timer id ({d, k, e, l}) and for those whose firing failed ({a: attempts so far}). Absent when none is.
+     */
+    timersMeta: () => `${prefix}:timers:meta`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
     /** SCAN pattern matching every key above (BullMQ's included): what a sandbox reset or a test deletes. */

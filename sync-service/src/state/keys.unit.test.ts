@@ -21,6 +21,8 @@ describe('redisKeys spells every key as existing data has it', () => {
     [k.notifyTrail('1', '2'), 'sk:1:notify:trail:2'],
     [k.seeded(), 'sk:seeded'],
     [k.replay('ab12'), 'sk:replay:ab12'],
+    [k.timersDue(), 'sk:timers:due'],
+    [k.timersMeta(), 'sk:timers:meta'],
     [k.bullPrefix(), 'sk:bull'],
     [k.everyKey(), 'sk:*'],
     [k.oauthTokens('1'), 'sk:1:oauth:tokens'],
