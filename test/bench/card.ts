@@ -3,8 +3,35 @@
  * hubspot.fetch sends it) while N deals move at once through webhooks, against the same reads on the idle service
  * in the same run. Counts 503s. Imports: move.ts (service-child.ts = startStack, the sandbox, the card API).
  */
-import { numberFlag, printTargets, round, runIfMain, table, type BenchResult } from './common';
-import { bulkMove, cardSummary } from './move';
+import { numberFlag, percentile, printTargets, round, runIfMain, table, type BenchResult } from './common';
+import { bulkMove, cardSummary, type CardRead } from './move';
+
+const SOURCES = ['live', 'recent', 'saved'] as const;
+/** The card route's Server-Timing phases (api/card-routes.ts), then the time outside its handler. */
+const PHASES = ['playbook', 'state', 'live', 'slot', 'hubspot', 'view', 'total', 'outside'] as const;
+
+/** How many reads had their HubSpot view from each source (freshness.source); errors have none. */
+const bySource = (reads: CardRead[]) =>
+  Object.fromEntries(SOURCES.map((src) => [src, reads.filter((r) => r.source === src).length])) as Record<
+    (typeof SOURCES)[number],
+    number
+  >;
+
+/** A phase's ms in one read; `outside` is what the client waited beyond the handler (event loop, network). */
+const phase = (r: CardRead, name: (typeof PHASES)[number]) =>
+  name === 'outside' ? Math.max(0, r.ms - (r.timing.total ?? r.ms)) : (r.timing[name] ?? 0);
+
+/** The tail's make-up: mean ms per phase over the reads at or above the p95 latency. */
+function tail(reads: CardRead[]) {
+  const cut = percentile(
+    reads.map((r) => r.ms),
+    95,
+  );
+  const slow = reads.filter((r) => r.ms >= cut);
+  return Object.fromEntries(
+    PHASES.map((p) => [p, slow.length ? slow.reduce((a, r) => a + phase(r, p), 0) / slow.length : NaN]),
+  ) as Record<(typeof PHASES)[number], number>;
+}
 
 export type CardOptions = { deals?: number; ratePer10s?: number; budgetMs?: number };
 
@@ -20,11 +47,43 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
   const c = m.card!;
   const s = cardSummary(c);
   const ratio = s.duringP99 / s.idleP99;
+  const idleSrc = bySource(c.idleReads);
+  const duringSrc = bySource(c.duringReads);
   console.log(
     table(`Card reads during a ${deals.toLocaleString('en-US')}-deal move at ${ratePer10s} / 10 s`, [
-      ['when', 'reads', 'p50 ms', 'p99 ms', '503s', 'other non-200'],
-      ['idle (baseline)', c.idle.length, s.idleP50, s.idleP99, '', c.idleNon200],
-      ['during the move', c.during.length, s.duringP50, s.duringP99, c.during503, c.duringOtherNon200],
+      ['when', 'reads', 'p50 ms', 'p99 ms', '503s', 'other non-200', 'live', 'recent', 'saved'],
+      [
+        'idle (baseline)',
+        c.idle.length,
+        s.idleP50,
+        s.idleP99,
+        '',
+        c.idleNon200,
+        ...SOURCES.map((x) => idleSrc[x]),
+      ],
+      [
+        'during the move',
+        c.during.length,
+        s.duringP50,
+        s.duringP99,
+        c.during503,
+        c.duringOtherNon200,
+        ...SOURCES.map((x) => duringSrc[x]),
+      ],
+    ]),
+  );
+  // Where the time went: the service's Server-Timing per phase, and the rest (outside the handler).
+  const p99 = (reads: CardRead[], p: (typeof PHASES)[number]) =>
+    percentile(
+      reads.map((r) => phase(r, p)),
+      99,
+    );
+  const idleTail = tail(c.idleReads);
+  const duringTail = tail(c.duringReads);
+  console.log(
+    table('Card read phases, ms (p99 of each phase; mean over the slowest 5 % of reads)', [
+      ['phase', 'idle p99', 'during p99', 'idle slowest 5 %', 'during slowest 5 %'],
+      ...PHASES.map((p) => [p, p99(c.idleReads, p), p99(c.duringReads, p), idleTail[p], duringTail[p]]),
     ]),
   );
   const result: BenchResult = {
@@ -37,14 +96,28 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
       duringP99Ms: round(s.duringP99),
       during503: c.during503,
       duringOtherNon200: c.duringOtherNon200,
+      duringLive: duringSrc.live,
+      duringRecent: duringSrc.recent,
+      duringSaved: duringSrc.saved,
+      ...Object.fromEntries(
+        PHASES.map((p) => [`duringP99${p[0]!.toUpperCase()}${p.slice(1)}Ms`, round(p99(c.duringReads, p))]),
+      ),
       serviceLoopMaxMs: round(c.loopMaxMs),
+      serviceLoopP99Ms: round(c.loopP99Ms),
       moveSettled: m.settled,
       moveWallSeconds: round(m.wallMs / 1000),
       move429s: m.r429,
     },
     baseline: {
       what: 'the same card reads (2 readers, one read each 400 ms) on the idle service, same process, same run',
-      figures: { reads: c.idle.length, idleP50Ms: round(s.idleP50), idleP99Ms: round(s.idleP99) },
+      figures: {
+        reads: c.idle.length,
+        idleP50Ms: round(s.idleP50),
+        idleP99Ms: round(s.idleP99),
+        idleLive: idleSrc.live,
+        idleRecent: idleSrc.recent,
+        idleSaved: idleSrc.saved,
+      },
     },
     ratio: { what: 'card p99 during the move / idle card p99', value: round(ratio) },
     targets: [
@@ -66,7 +139,8 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
     notes: [
       `${deals.toLocaleString('en-US')} deals${deals < 10_000 ? ' (scaled; the issue asks for 10,000: --full or BENCH_CARD_DEALS=10000)' : ''}`,
       'the service runs in its own process with its own redis-server; the sandbox portal and the card readers share this process',
-      `service event loop worst stall during the move: ${round(c.loopMaxMs)} ms`,
+      `service event loop worst stall during the move: ${round(c.loopMaxMs)} ms (p99 ${round(c.loopP99Ms)} ms)`,
+      `card reads answered during the move: ${duringSrc.live} live, ${duringSrc.recent} recent, ${duringSrc.saved} saved; idle: ${idleSrc.live} live, ${idleSrc.recent} recent, ${idleSrc.saved} saved`,
     ],
   };
   printTargets(result);

@@ -13,12 +13,19 @@ import { percentile, sleep } from './common';
 import { commandCount } from './redis-stats';
 import { createDeals, moveOn, opName, quiet, withPortal } from './scene';
 import { pointWebhooksAt, signedGet, startServiceProc } from './service-proc';
+import { parseServerTiming } from '@stagekeeper/sync-service/api/server-timing';
 
 /** Progress on stderr, so a long full run shows where it is. */
 const step = (what: string) =>
   process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${what}\n`);
 
 export type CardReads = { readers: number; everyMs: number; idleReads: number };
+
+/**
+ * One card read seen from outside: latency, status, where its HubSpot view came from (`freshness.source`, absent
+ * on an error) and the service's own account of its time (Server-Timing: phase -> ms).
+ */
+export type CardRead = { ms: number; status: number; source?: string; timing: Record<string, number> };
 
 export type MoveResult = {
   deals: number;
@@ -41,6 +48,10 @@ export type MoveResult = {
     during503: number;
     duringOtherNon200: number;
     loopMaxMs: number;
+    loopP99Ms: number;
+    /** Every read, idle and during the move, for the sources and phase breakdowns. */
+    idleReads: CardRead[];
+    duringReads: CardRead[];
   };
 };
 
@@ -48,24 +59,35 @@ export type MoveResult = {
 function cardReaders(url: string, sandbox: Sandbox, deals: string[], cfg: CardReads) {
   const latencies: number[] = [];
   const statuses: number[] = [];
+  const reads: CardRead[] = [];
   let running = true;
   const loops = Array.from({ length: cfg.readers }, async (_, r) => {
     for (let i = r; running; i += cfg.readers) {
       const t0 = performance.now();
-      const { status } = await signedGet(
+      const res = await signedGet(
         url,
         sandbox.secret,
         sandbox.portalId,
         `/api/card/deal/${deals[i % deals.length]}`,
-      ).catch(() => ({ status: 0 }));
-      latencies.push(performance.now() - t0);
+      ).catch(() => undefined);
+      const ms = performance.now() - t0;
+      const status = res?.status ?? 0;
+      const source = (res?.body as { freshness?: { source?: string } } | undefined)?.freshness?.source;
+      latencies.push(ms);
       statuses.push(status);
+      reads.push({
+        ms,
+        status,
+        ...(source ? { source } : {}),
+        timing: parseServerTiming(res?.headers.get('server-timing')),
+      });
       await sleep(Math.max(0, cfg.everyMs - (performance.now() - t0)));
     }
   });
   return {
     latencies,
     statuses,
+    reads,
     stop: async () => {
       running = false;
       await Promise.all(loops);
@@ -110,6 +132,7 @@ export async function bulkMove(opts: {
         let card: MoveResult['card'];
         let idle: number[] = [];
         let idleNon200 = 0;
+        let idleReads: CardRead[] = [];
         if (opts.card) {
           // Baseline in the same run: the same reads with nothing else going on.
           const warm = cardReaders(svc.url!, sandbox, cardDeals, { ...opts.card, readers: 1 });
@@ -120,6 +143,7 @@ export async function bulkMove(opts: {
           await base.stop();
           idle = base.latencies;
           idleNon200 = base.statuses.filter((s) => s !== 200).length;
+          idleReads = base.reads;
           await svc.loop();
           // The idle reads spent some of the rate budget; let the window forget them.
           await sleep(10_500);
@@ -163,6 +187,9 @@ export async function bulkMove(opts: {
             during503: readers.statuses.filter((s) => s === 503).length,
             duringOtherNon200: readers.statuses.filter((s) => s !== 200 && s !== 503).length,
             loopMaxMs: loop.loopMaxMs,
+            loopP99Ms: loop.loopP99Ms,
+            idleReads,
+            duringReads: readers.reads,
           };
         }
         return {

@@ -113,7 +113,7 @@ export async function signedGet(
   secret: string,
   portalId: string,
   pathAndQuery: string,
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; body: unknown; headers: Headers }> {
   const sep = pathAndQuery.includes('?') ? '&' : '?';
   const url = `${serviceUrl}${pathAndQuery}${sep}userId=1001&userEmail=rep%40clinic.test&appId=1&portalId=${portalId}`;
   const ts = String(Date.now());
@@ -130,5 +130,5 @@ export async function signedGet(
   } catch {
     // not JSON: kept as text for the error message
   }
-  return { status: res.status, body };
+  return { status: res.status, body, headers: res.headers };
 }

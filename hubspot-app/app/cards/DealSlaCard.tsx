@@ -17,6 +17,7 @@ import { BreachHistory } from './components/BreachHistory.tsx';
 import { BreachReasonControl } from './components/BreachReasonControl.tsx';
 import { DealTrail } from './components/DealTrail.tsx';
 import { ExitChecklist } from './components/ExitChecklist.tsx';
+import { FreshnessNotice } from './components/FreshnessNotice.tsx';
 import { GateAlert } from './components/GateAlert.tsx';
 import { NextMove } from './components/NextMove.tsx';
 import { PageHistory } from './components/PageHistory.tsx';
@@ -37,7 +38,13 @@ const UNMANAGED_TEXT: Record<string, string> = {
   not_found: 'Stagekeeper has no record of this deal yet. It appears after the next sync.',
 };
 
-export const DealSlaCard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }) => {
+type CardProps = {
+  fetcher?: FetchLike;
+  /** The viewer's clock, for how old a shown HubSpot read is (tests fix it). */
+  now?: () => number;
+};
+
+export const DealSlaCard = ({ fetcher = hubspot.fetch, now = Date.now }: CardProps) => {
   const context = useExtensionContext<'crm.record.tab'>();
   const actions = useExtensionActions<'crm.record.tab'>();
   const dealId = String(context.crm.objectId);
@@ -110,6 +117,8 @@ export const DealSlaCard = ({ fetcher = hubspot.fetch }: { fetcher?: FetchLike }
       locale={context.user.locale}
       saving={saving}
       onSaveReason={saveReason}
+      now={now()}
+      onRefresh={() => void load(false)}
     />
   );
 };
@@ -120,12 +129,17 @@ type ManagedProps = {
   locale?: string;
   saving: boolean;
   onSaveReason: (reason: BreachReason, entryId?: string) => void;
+  now: number;
+  onRefresh: () => void;
 };
 
-const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedProps) => {
+const ManagedView = ({ view, timeZone, locale, saving, onSaveReason, now, onRefresh }: ManagedProps) => {
   const breachedNow = view.sla?.status === 'breached' || view.breachReason !== null;
+  // No HubSpot read behind this answer: what only HubSpot knows is shown as not checked, never as missing.
+  const unchecked = view.freshness?.source === 'saved';
   return (
     <Flex direction="column" gap="md">
+      <FreshnessNotice freshness={view.freshness} now={now} onRefresh={onRefresh} />
       <GateAlert gate={view.gate} />
       <Flex direction="row" gap="sm" align="center" wrap="wrap">
         <Heading>{view.stage.label}</Heading>
@@ -144,17 +158,22 @@ const ManagedView = ({ view, timeZone, locale, saving, onSaveReason }: ManagedPr
       />
       <Divider />
       <Heading>Required actions</Heading>
-      <RequiredActions actions={view.requiredActions ?? []} timeZone={timeZone} locale={locale} />
+      <RequiredActions
+        actions={view.requiredActions ?? []}
+        timeZone={timeZone}
+        locale={locale}
+        unchecked={unchecked}
+      />
       {view.nextMove && (
         <>
           <Divider />
           <Heading>{`To move to ${view.nextMove.to.label}`}</Heading>
-          <NextMove move={view.nextMove} />
+          <NextMove move={view.nextMove} unchecked={unchecked} />
         </>
       )}
       <Divider />
       <Heading>Exit checklist</Heading>
-      <ExitChecklist items={view.exitChecklist} />
+      <ExitChecklist items={view.exitChecklist} unchecked={unchecked} />
       {breachedNow && (
         <>
           <Divider />

@@ -12,13 +12,14 @@ import {
   type Playbook,
 } from '@stagekeeper/shared';
 import { Router, type Request } from 'express';
-import { asInteractive } from '../hubspot/call';
+import { asInteractive, timed, type CallTiming } from '../hubspot/call';
 import { z } from 'zod';
 import type { ApiDeps } from './deps';
 import { ApiError } from './errors';
 import { cardPages } from '../notify/card-pages';
 import { CardSnapshots } from './card-snapshot';
 import { fitCardView, sendJson } from './respond';
+import { ServerTiming } from './server-timing';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
 import { createSettle, StateConflictError } from '../settle';
 import { withTimeout } from '../with-timeout';
@@ -124,17 +125,32 @@ export function cardRoutes(deps: ApiDeps): Router {
   router.get('/card/deal/:dealId', ...signed, async (req, res) => {
     const { portalId } = callerOf(req);
     const dealId = dealIdOf(req);
-    const current = await deps.playbooks.current(portalId);
+    // Where this answer's time went (issue #18: a card slow during a bulk move must say whether it waited on
+    // Redis, a rate slot, HubSpot or neither, i.e. the event loop).
+    const timing = new ServerTiming();
+    const current = await timing.time('playbook', deps.playbooks.current(portalId));
     if (!current)
       return sendJson(
         res,
         buildCardView({ dealId, playbook: null, state: null, snapshot: null, now: clock() }),
       );
+    const calls: CallTiming = { slotMs: 0, hubspotMs: 0, calls: 0 };
     const [loaded, read] = await Promise.all([
-      deps.states.load(portalId, dealId),
-      cardSnapshots.read(portalId, dealId, () => liveSnapshot(portalId, dealId, current.playbook)),
+      timing.time('state', deps.states.load(portalId, dealId)),
+      timing.time(
+        'live',
+        timed(calls, () =>
+          cardSnapshots.read(portalId, dealId, () => liveSnapshot(portalId, dealId, current.playbook)),
+        ),
+      ),
     ]);
-    const shown = await view(portalId, dealId, current.playbook, loaded.state, read.snapshot);
+    timing.add('slot', calls.slotMs);
+    timing.add('hubspot', calls.hubspotMs);
+    const shown = await timing.time(
+      'view',
+      view(portalId, dealId, current.playbook, loaded.state, read.snapshot),
+    );
+    res.setHeader('Server-Timing', timing.header());
     sendJson(res, { ...shown, freshness: read.freshness });
   });
 

@@ -53,6 +53,21 @@ export const callDeadline = new AsyncLocalStorage<number>();
 export const withDeadline = <T>(until: number, fn: () => Promise<T>): Promise<T> =>
   callDeadline.run(until, fn);
 
+/**
+ * Interactive calls made inside `withoutSlotWait` take a rate slot only if one is free at once (the limiter's
+ * `once`), else fail with LaneBusy: the card answers from what Stagekeeper has rather than queue (issue #18).
+ */
+export const callNoSlotWait = new AsyncLocalStorage<boolean>();
+export const withoutSlotWait = <T>(fn: () => Promise<T>): Promise<T> => callNoSlotWait.run(true, fn);
+
+/**
+ * Where the calls made inside `timed` spent their time: waiting for a rate slot, and in HubSpot (request to
+ * answer). The card reports both per request (Server-Timing), so a slow card says which of them it waited on.
+ */
+export type CallTiming = { slotMs: number; hubspotMs: number; calls: number };
+export const callTiming = new AsyncLocalStorage<CallTiming>();
+export const timed = <T>(timing: CallTiming, fn: () => Promise<T>): Promise<T> => callTiming.run(timing, fn);
+
 export type CallOptions = {
   bucket?: Bucket;
   /** Defaults to the async context's lane (`asInteractive`), else bulk. */
@@ -146,23 +161,36 @@ export class HubSpotCaller {
       const { client, token } = await this.opts.clients.forPortal(portalId);
       let slot: string | void = admitted;
       admitted = undefined;
+      const timing = callTiming.getStore();
+      const waited = performance.now();
       try {
         slot ??= await this.opts.limiter.acquire(
           portalId,
           bucket,
           lane,
           lane === 'interactive' ? callDeadline.getStore() : undefined,
+          lane === 'interactive' && callNoSlotWait.getStore() === true,
         );
       } catch (err) {
         // Another call already met the daily limit: no request is made until the reset.
         if (err instanceof DailyLimitBlocked)
           throw new HubSpotDailyLimitError({ portalId, operation, retryAt: err.retryAt });
         throw err;
+      } finally {
+        if (timing) timing.slotMs += performance.now() - waited;
       }
       const seen: { status?: number; headers?: Record<string, string> } = {};
       let failure: Failure;
+      const sent = performance.now();
       try {
-        const result = await responseStatus.run(seen, () => fn(client));
+        const result = await responseStatus
+          .run(seen, () => fn(client))
+          .finally(() => {
+            if (timing) {
+              timing.hubspotMs += performance.now() - sent;
+              timing.calls++;
+            }
+          });
         this.count(operation, 'ok');
         await this.afterCall(portalId, bucket, slot, seen.headers);
         return result;

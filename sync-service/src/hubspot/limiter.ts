@@ -85,9 +85,15 @@ export interface RateLimiter {
   /**
    * Resolves when a call may be made now; waits while the window is full. Rejects with DailyLimitBlocked while
    * the portal's daily quota is spent (no call would succeed before HubSpot's reset), and with LaneBusy when
-   * no slot is to be had before `until` (epoch ms).
+   * no slot is to be had before `until` (epoch ms), or, with `once`, when none is free at the first attempt.
    */
-  acquire(portalId: string, bucket: Bucket, lane?: Lane, until?: number): Promise<string | void>;
+  acquire(
+    portalId: string,
+    bucket: Bucket,
+    lane?: Lane,
+    until?: number,
+    once?: boolean,
+  ): Promise<string | void>;
   /**
    * The call that took `slot` has its answer: its place in the window moves to now. HubSpot counts a request
    * when it arrives, somewhere between our acquire and the answer; counting from the answer never undercounts,
@@ -294,15 +300,24 @@ export class RedisRateLimiter implements RateLimiter {
     return Number(wait);
   }
 
-  /** Resolves with the slot taken, for `settle`. */
-  async acquire(portalId: string, bucket: Bucket, lane: Lane = 'bulk', until?: number): Promise<string> {
+  /**
+   * Resolves with the slot taken, for `settle`. `once`: a person is waiting and will be answered otherwise (the
+   * card, issue #18): a slot free now or LaneBusy, never a wait behind bulk work.
+   */
+  async acquire(
+    portalId: string,
+    bucket: Bucket,
+    lane: Lane = 'bulk',
+    until?: number,
+    once = false,
+  ): Promise<string> {
     const slot = randomUUID();
     for (;;) {
       if (until !== undefined && Date.now() >= until) throw new LaneBusy(0);
       const wait = await this.tryAcquire(portalId, bucket, lane, slot);
       if (wait === 0) return slot;
       if (wait < 0) throw new DailyLimitBlocked(Date.now() - wait);
-      if (until !== undefined && Date.now() + wait > until) {
+      if (once || (until !== undefined && Date.now() + wait > until)) {
         // Leaving: bulk work must not keep yielding to a caller that is no longer there.
         await this.redis.zrem(this.waitingKey(portalId, bucket), slot).catch(() => undefined);
         throw new LaneBusy(wait);

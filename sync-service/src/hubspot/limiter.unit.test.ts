@@ -211,6 +211,25 @@ describe('RedisRateLimiter', () => {
     expect(await a.zcard(l.waitingKey('131', 'default'))).toBe(0);
   });
 
+  it('an interactive call that may not wait (the card) tries once: a free slot, or LaneBusy at once', async () => {
+    const sleeps: number[] = [];
+    const l = new RedisRateLimiter({
+      redis: a,
+      prefix,
+      // A window far longer than the test: whether a slot is free cannot depend on this machine's speed.
+      plan: { default: { max: 2, windowMs: 60_000 }, search: plan.search },
+      sleep: async (ms) => void sleeps.push(ms),
+    });
+    expect(await l.acquire('132', 'default', 'interactive', undefined, true)).toEqual(expect.any(String));
+    await l.acquire('132', 'default', 'interactive');
+    await expect(l.acquire('132', 'default', 'interactive', undefined, true)).rejects.toBeInstanceOf(
+      LaneBusy,
+    );
+    // It never slept for a slot, and does not count as waiting: bulk work is not held back for it.
+    expect(sleeps).toEqual([]);
+    expect(await a.zcard(l.waitingKey('132', 'default'))).toBe(0);
+  });
+
   it("the service's plan spreads bulk work over the window: a tenth of bulk's share per tenth of the window", async () => {
     const l = new RedisRateLimiter({ redis: a, prefix, plan: burstPlan(110) });
     // No card has read lately: bulk's share is all but the idle reserve.

@@ -65,3 +65,11 @@ export function formatInstant(iso: string, timeZone: string, locale?: string): s
     return new Intl.DateTimeFormat('en-US', { ...options, timeZone: 'UTC' }).format(date);
   }
 }
+
+/** How long ago, in the card's words: "just now", "2 min ago", "3 h ago". */
+export function ageText(ms: number): string {
+  const minutes = Math.floor(Math.max(0, ms) / 60_000);
+  if (minutes < 1) return 'less than a minute ago';
+  if (minutes < 60) return `${minutes} min ago`;
+  return `${Math.floor(minutes / 60)} h ago`;
+}

@@ -9,6 +9,7 @@ import type {
   UnmanagedCardView,
 } from '@stagekeeper/shared/view/card';
 import type { PlaybookBody as ServicePlaybookBody } from '@stagekeeper/sync-service/api/settings-routes';
+import type { CardFreshness } from '@stagekeeper/sync-service/api/card-snapshot';
 
 /**
  * Fields a service older than the app leaves out: the app is uploaded to HubSpot and the service deployed apart,
@@ -37,8 +38,14 @@ export type CardBreach = FromOlderService<ServiceCardBreach, 'entryId' | 'eviden
 export type ManagedCardView = FromOlderService<
   Omit<ServiceManagedCardView, 'breaches'> & { breaches: CardBreach[] },
   'eventClocks' | 'routing' | 'trail'
->;
+> & { freshness?: CardFreshness };
 export type CardView = ManagedCardView | UnmanagedCardView;
+/**
+ * Where a managed card's HubSpot view came from (issue #18): read now (`live`), this service's read at `asOf`
+ * (`recent`), or none while HubSpot is busy (`saved`: the SLA and contract are Stagekeeper's own, current; what
+ * only HubSpot knows, the checklist and task states, could not be checked). GET only; older services send none.
+ */
+export type { CardFreshness };
 
 // GET /api/scorecard (the app home page).
 export type {
