@@ -280,9 +280,10 @@ export function encodeChunkRecord(row: HistoryRow): string {
  * intermediate array, and the few strings that repeat (pipelines, stages, roles, outcomes) shared instead of
  * copied, so a million-row week allocates about a row object and a deal id per row (JSON.parse of the chunk, then
  * a row per array, allocated several times that, and garbage collection dominated). Anything else (an escape, a
- * fraction, the trailing object of optional fields, damage) goes through JSON.parse and rowOfArray record by
- * record, so only the damaged records are lost; a property test holds both paths to the same answer. With
- * `exits`, rows exiting outside are skipped as soon as their exitedAt is read, before the rest of the record.
+ * fraction, a trailing object of optional fields other than inputs with nothing to report, damage) goes through
+ * JSON.parse and rowOfArray record by record, so only the damaged records are lost; a property test holds both
+ * paths to the same answer. With `exits`, rows exiting outside are skipped as soon as their exitedAt is read,
+ * before the rest of the record.
  */
 export function decodeHistoryChunk(chunk: string, into: HistoryRow[], exits?: Exits): { corrupt: number } {
   const reader = new ChunkReader(chunk, exits);
@@ -323,6 +324,8 @@ const SPACE = 32;
 const MINUS = 45;
 const OPEN = 91;
 const CLOSE = 93;
+/** The end of a record whose inputs compacted to nothing (compactInputs): read without JSON.parse. */
+const EMPTY_INPUTS_TAIL = `,${JSON.stringify({ [COMPACT_INPUTS]: {} })}]`;
 /** Distinct values remembered per field; beyond, values are copied (the owner ids of a large team, say). */
 const REMEMBERED = 32;
 
@@ -419,7 +422,13 @@ class ChunkReader {
       source = 'manual';
       this.i += 8;
     } else return null;
-    // The trailing object of optional fields is left to JSON.parse and the schema, as is anything else.
+    // Inputs with nothing to report (the common visit) are read here; any other trailing object of optional
+    // fields is left to JSON.parse and the schema, as is anything else.
+    let plainInputs = false;
+    if (this.i + EMPTY_INPUTS_TAIL.length === end && s.startsWith(EMPTY_INPUTS_TAIL, this.i)) {
+      plainInputs = true;
+      this.i = end - 1;
+    }
     if (s.charCodeAt(this.i) !== CLOSE || this.i + 1 !== end) return null;
     const row = {
       dealId,
@@ -437,6 +446,7 @@ class ChunkReader {
     } as HistoryRow;
     if (breachedAt !== ABSENT) row.breachedAt = breachedAt;
     if (source !== ABSENT) row.breachReasonSource = source;
+    if (plainInputs) row.inputs = expandInputs({}) as VisitInputs;
     return row;
   }
 

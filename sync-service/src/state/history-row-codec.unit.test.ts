@@ -1,6 +1,6 @@
-import { BREACH_REASONS, HistoryRowSchema, type HistoryRow } from '@stagekeeper/shared';
+import { BREACH_REASONS, HistoryRowSchema, type HistoryRow, type VisitInputs } from '@stagekeeper/shared';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   decodeChunkRecord,
   decodeHistoryChunk,
@@ -63,12 +63,15 @@ const rowArb: fc.Arbitrary<HistoryRow> = fc.record(
       {
         entry: fc.oneof(emptyInputsAt(), inputsAtArb()),
         exit: fc.oneof(emptyInputsAt(), inputsAtArb()),
-        pauses: fc.oneof(fc.constant([]), fc.array(fc.tuple(ms, ms), { maxLength: 2 })),
+        pauses: fc.oneof(
+          fc.array(fc.tuple(ms, ms), { maxLength: 0 }),
+          fc.array(fc.tuple(ms, ms), { maxLength: 2 }),
+        ),
         pauseKey: fc.oneof(fc.constant('[]'), fc.string()),
         evidence: fc.record(
           {
             ownerChanges: fc.oneof(fc.constant(0), fc.nat(9)),
-            ownerChangesAt: fc.oneof(fc.constant([]), fc.array(ms, { maxLength: 2 })),
+            ownerChangesAt: fc.oneof(fc.array(ms, { maxLength: 0 }), fc.array(ms, { maxLength: 2 })),
             noOwner: fc.boolean(),
             unansweredAttempts: fc.oneof(fc.constant(0), fc.nat(9)),
             ownerOpenTasks: fc.oneof(fc.constant(0), fc.nat(9)),
@@ -176,13 +179,31 @@ describe('history row codec', () => {
     // Without evidence (a deleted deal's visit), and with the optional evidence fields absent: still exact.
     const { evidence, ...noEvidence } = row.inputs!;
     const { ownerChangesAt: _a, ownerOpenTasks: _b, ...bare } = evidence!;
-    for (const inputs of [noEvidence, { ...noEvidence, evidence: bare }]) {
+    const variants: VisitInputs[] = [noEvidence, { ...noEvidence, evidence: bare }];
+    for (const inputs of variants) {
       const back = decodeHistoryRow(encodeHistoryRow({ ...row, inputs }));
       expect(back).toEqual({ ...row, inputs });
       expect(Object.keys(back!.inputs!).sort()).toEqual(Object.keys(inputs).sort());
       expect(Object.keys(back!.inputs!.evidence ?? {}).sort()).toEqual(
         Object.keys(inputs.evidence ?? {}).sort(),
       );
+    }
+  });
+
+  it('reads a chunk of typical visits (inputs with nothing to report) without JSON.parse', () => {
+    const rows = weekOf(50).map((r) => ({ ...r, inputs: typicalInputs() }));
+    const chunk = rows.map(encodeChunkRecord).join('');
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const got: HistoryRow[] = [];
+      expect(decodeHistoryChunk(chunk, got)).toEqual({ corrupt: 0 });
+      expect(parse).not.toHaveBeenCalled();
+      expect(got).toEqual(rows);
+      // Each row its own inputs: a caller changing one changes no other.
+      expect(got[0]!.inputs).not.toBe(got[1]!.inputs);
+      expect(got[0]!.inputs!.evidence).not.toBe(got[1]!.inputs!.evidence);
+    } finally {
+      parse.mockRestore();
     }
   });
 
@@ -293,7 +314,14 @@ describe('history row codec', () => {
       .map((cs) => cs.join(''));
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(rowArb, anyTextRowArb), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.oneof(
+            rowArb,
+            anyTextRowArb,
+            rowArb.map((r) => ({ ...r, inputs: typicalInputs() })),
+          ),
+          { minLength: 1, maxLength: 6 },
+        ),
         fc.array(fc.tuple(fc.nat(), piece), { maxLength: 4 }),
         (rows, edits) => {
           let chunk = rows.map(encodeChunkRecord).join('');
@@ -367,6 +395,22 @@ const anyTextRowArb: fc.Arbitrary<HistoryRow> = fc
     ownerId,
     ...(odd ? { enteredAt: -row.enteredAt - 0.5, exitedAt: row.exitedAt + 0.25 } : {}),
   }));
+
+function typicalInputs(): NonNullable<HistoryRow['inputs']> {
+  return {
+    entry: { props: {}, held: {} },
+    exit: { props: {}, held: {} },
+    pauses: [],
+    pauseKey: '[]',
+    evidence: {
+      ownerChanges: 0,
+      ownerChangesAt: [],
+      noOwner: false,
+      unansweredAttempts: 0,
+      ownerOpenTasks: 0,
+    },
+  };
+}
 
 function weekOf(n: number): HistoryRow[] {
   return Array.from({ length: n }, (_, i) => ({
