@@ -1,4 +1,4 @@
-import { BREACH_REASONS, HistoryRowSchema, type HistoryRow } from '@stagekeeper/shared';
+import { BREACH_REASONS, HistoryRowSchema, type HistoryRow, type VisitInputs } from '@stagekeeper/shared';
 
 /**
  * How a stage history row is stored. Rows used to be the row's JSON object, checked with zod on read: ~420 bytes
@@ -50,11 +50,91 @@ const ExtraSchema = HistoryRowSchema.omit({
   breachReasonSource: true,
 });
 
+/**
+ * Where a row's `inputs` is stored, compacted (compactInputs): most visits record no properties, no criteria, no
+ * pauses and zero evidence, which spelled out took ~190 of a row's ~340 bytes, in every history row kept a year.
+ * A key of its own: rows with `inputs` in full (written before) still decode as they were.
+ */
+const COMPACT_INPUTS = 'in';
+
+/** The evidence the engine records for a visit with nothing to report: left out of the compacted inputs. */
+const EVIDENCE_DEFAULTS = { ownerChanges: 0, noOwner: false, unansweredAttempts: 0 } as const;
+
+const isEmptyObject = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+
+/** `props` and `held` both empty, nothing else: what a stage without criteria records at entry or exit. */
+function isEmptyInputsAt(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const keys = Object.keys(v);
+  const at = v as Record<string, unknown>;
+  return keys.length === 2 && isEmptyObject(at['props']) && isEmptyObject(at['held']);
+}
+
+/**
+ * `inputs` without what is empty or zero: entry/exit with no props or held, no pauses, no pause conditions ("[]"),
+ * evidence of zeros; an absent optional (evidence, ownerChangesAt, ownerOpenTasks) is written as null, which none
+ * of them can be, so expandInputs restores exactly the row given.
+ */
+function compactInputs(inputs: VisitInputs): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(inputs)) {
+    if (v === undefined) continue;
+    if ((k === 'entry' || k === 'exit') && isEmptyInputsAt(v)) continue;
+    if (k === 'pauses' && Array.isArray(v) && v.length === 0) continue;
+    if (k === 'pauseKey' && v === '[]') continue;
+    if (k === 'evidence') {
+      const evidence: Record<string, unknown> = {};
+      for (const [ek, ev] of Object.entries(v as Record<string, unknown>)) {
+        if (ev === undefined) continue;
+        if (EVIDENCE_DEFAULTS[ek as keyof typeof EVIDENCE_DEFAULTS] === ev) continue;
+        if (ek === 'ownerChangesAt' && Array.isArray(ev) && ev.length === 0) continue;
+        if (ek === 'ownerOpenTasks' && ev === 0) continue;
+        evidence[ek] = ev;
+      }
+      for (const optional of ['ownerChangesAt', 'ownerOpenTasks'])
+        if ((v as Record<string, unknown>)[optional] === undefined) evidence[optional] = null;
+      if (Object.keys(evidence).length > 0) out[k] = evidence;
+      continue;
+    }
+    out[k] = v;
+  }
+  if (inputs.evidence === undefined) out['evidence'] = null;
+  return out;
+}
+
+/** The inputs compactInputs stored, whole again (checked by the row schema afterwards, as any trailing field). */
+function expandInputs(compact: unknown): unknown {
+  if (typeof compact !== 'object' || compact === null || Array.isArray(compact)) return compact;
+  const c = compact as Record<string, unknown>;
+  const out: Record<string, unknown> = {
+    ...c,
+    entry: c['entry'] ?? { props: {}, held: {} },
+    exit: c['exit'] ?? { props: {}, held: {} },
+    pauses: c['pauses'] ?? [],
+    pauseKey: c['pauseKey'] ?? '[]',
+  };
+  const evidence = c['evidence'];
+  if (evidence === null) delete out['evidence'];
+  else if (evidence === undefined || (typeof evidence === 'object' && !Array.isArray(evidence))) {
+    const e: Record<string, unknown> = {
+      ...EVIDENCE_DEFAULTS,
+      ownerChangesAt: [],
+      ownerOpenTasks: 0,
+      ...(evidence as Record<string, unknown> | undefined),
+    };
+    for (const optional of ['ownerChangesAt', 'ownerOpenTasks']) if (e[optional] === null) delete e[optional];
+    out['evidence'] = e;
+  }
+  return out;
+}
+
 export function encodeHistoryRow(row: HistoryRow): string {
   let extra: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(row)) {
     if (FIXED_SET.has(k) || v === undefined) continue;
-    (extra ??= {})[k] = v;
+    if (k === 'inputs') (extra ??= {})[COMPACT_INPUTS] = compactInputs(v as VisitInputs);
+    else (extra ??= {})[k] = v;
   }
   const out: unknown[] = [
     VERSION,
@@ -165,11 +245,20 @@ function rowOfArray(a: unknown[]): HistoryRow | null {
   if (breachedAt !== ABSENT) row.breachedAt = breachedAt as number | null;
   if (source !== ABSENT) row.breachReasonSource = source as HistoryRow['breachReasonSource'];
   if (a.length === 16) {
-    const extra = ExtraSchema.safeParse(a[15]);
+    const extra = ExtraSchema.safeParse(withInputs(a[15]));
     if (!extra.success) return null;
     Object.assign(row, extra.data);
   }
   return row;
+}
+
+/** The trailing object with compacted inputs (COMPACT_INPUTS) restored to `inputs`, for the row schema. */
+function withInputs(extra: unknown): unknown {
+  if (typeof extra !== 'object' || extra === null || !(COMPACT_INPUTS in extra)) return extra;
+  const { [COMPACT_INPUTS]: compact, ...rest } = extra as Record<string, unknown>;
+  // Both spellings in one record is none the encoder writes: refused rather than one silently preferred.
+  if ('inputs' in rest) return null;
+  return { ...rest, inputs: expandInputs(compact) };
 }
 
 /**
@@ -191,9 +280,10 @@ export function encodeChunkRecord(row: HistoryRow): string {
  * intermediate array, and the few strings that repeat (pipelines, stages, roles, outcomes) shared instead of
  * copied, so a million-row week allocates about a row object and a deal id per row (JSON.parse of the chunk, then
  * a row per array, allocated several times that, and garbage collection dominated). Anything else (an escape, a
- * fraction, the trailing object of optional fields, damage) goes through JSON.parse and rowOfArray record by
- * record, so only the damaged records are lost; a property test holds both paths to the same answer. With
- * `exits`, rows exiting outside are skipped as soon as their exitedAt is read, before the rest of the record.
+ * fraction, a trailing object of optional fields other than inputs with nothing to report, damage) goes through
+ * JSON.parse and rowOfArray record by record, so only the damaged records are lost; a property test holds both
+ * paths to the same answer. With `exits`, rows exiting outside are skipped as soon as their exitedAt is read,
+ * before the rest of the record.
  */
 export function decodeHistoryChunk(chunk: string, into: HistoryRow[], exits?: Exits): { corrupt: number } {
   const reader = new ChunkReader(chunk, exits);
@@ -234,6 +324,8 @@ const SPACE = 32;
 const MINUS = 45;
 const OPEN = 91;
 const CLOSE = 93;
+/** The end of a record whose inputs compacted to nothing (compactInputs): read without JSON.parse. */
+const EMPTY_INPUTS_TAIL = `,${JSON.stringify({ [COMPACT_INPUTS]: {} })}]`;
 /** Distinct values remembered per field; beyond, values are copied (the owner ids of a large team, say). */
 const REMEMBERED = 32;
 
@@ -330,7 +422,13 @@ class ChunkReader {
       source = 'manual';
       this.i += 8;
     } else return null;
-    // The trailing object of optional fields is left to JSON.parse and the schema, as is anything else.
+    // Inputs with nothing to report (the common visit) are read here; any other trailing object of optional
+    // fields is left to JSON.parse and the schema, as is anything else.
+    let plainInputs = false;
+    if (this.i + EMPTY_INPUTS_TAIL.length === end && s.startsWith(EMPTY_INPUTS_TAIL, this.i)) {
+      plainInputs = true;
+      this.i = end - 1;
+    }
     if (s.charCodeAt(this.i) !== CLOSE || this.i + 1 !== end) return null;
     const row = {
       dealId,
@@ -348,6 +446,7 @@ class ChunkReader {
     } as HistoryRow;
     if (breachedAt !== ABSENT) row.breachedAt = breachedAt;
     if (source !== ABSENT) row.breachReasonSource = source;
+    if (plainInputs) row.inputs = expandInputs({}) as VisitInputs;
     return row;
   }
 

@@ -1,6 +1,6 @@
-import { BREACH_REASONS, HistoryRowSchema, type HistoryRow } from '@stagekeeper/shared';
+import { BREACH_REASONS, HistoryRowSchema, type HistoryRow, type VisitInputs } from '@stagekeeper/shared';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   decodeChunkRecord,
   decodeHistoryChunk,
@@ -59,6 +59,28 @@ const rowArb: fc.Arbitrary<HistoryRow> = fc.record(
       { maxKeys: 2, noNullPrototype: true },
     ),
     closureReason: token,
+    inputs: fc.record(
+      {
+        entry: fc.oneof(emptyInputsAt(), inputsAtArb()),
+        exit: fc.oneof(emptyInputsAt(), inputsAtArb()),
+        pauses: fc.oneof(
+          fc.array(fc.tuple(ms, ms), { maxLength: 0 }),
+          fc.array(fc.tuple(ms, ms), { maxLength: 2 }),
+        ),
+        pauseKey: fc.oneof(fc.constant('[]'), fc.string()),
+        evidence: fc.record(
+          {
+            ownerChanges: fc.oneof(fc.constant(0), fc.nat(9)),
+            ownerChangesAt: fc.oneof(fc.array(ms, { maxLength: 0 }), fc.array(ms, { maxLength: 2 })),
+            noOwner: fc.boolean(),
+            unansweredAttempts: fc.oneof(fc.constant(0), fc.nat(9)),
+            ownerOpenTasks: fc.oneof(fc.constant(0), fc.nat(9)),
+          },
+          { requiredKeys: ['ownerChanges', 'noOwner', 'unansweredAttempts'] },
+        ),
+      },
+      { requiredKeys: ['entry', 'exit', 'pauses', 'pauseKey'] },
+    ),
   },
   {
     requiredKeys: [
@@ -77,6 +99,21 @@ const rowArb: fc.Arbitrary<HistoryRow> = fc.record(
     ],
   },
 );
+
+function emptyInputsAt() {
+  return fc.constant(null).map(() => ({ props: {}, held: {} }));
+}
+
+function inputsAtArb() {
+  const key = fc.stringMatching(/^[a-z]{1,6}$/).filter((k) => k !== '__proto__');
+  return fc.record({
+    props: fc.dictionary(key, fc.option(fc.stringMatching(/^[a-z0-9]{1,6}$/), { nil: null }), {
+      maxKeys: 2,
+      noNullPrototype: true,
+    }),
+    held: fc.dictionary(key, fc.boolean(), { maxKeys: 2, noNullPrototype: true }),
+  });
+}
 
 describe('history row codec', () => {
   it('decodes what it encodes, field for field (absent stays absent)', () => {
@@ -102,6 +139,72 @@ describe('history row codec', () => {
 
   it('is smaller than the old encoding', () => {
     fc.assert(fc.property(rowArb, (row) => encodeHistoryRow(row).length < JSON.stringify(row).length));
+  });
+
+  it('stores a typical visit in under 200 bytes: empty inputs and zero evidence are left out', () => {
+    // What the engine records for a stage without criteria or pauses: the common row (the cost bench's).
+    const row: HistoryRow = {
+      ...weekOf(1)[0]!,
+      dealId: '123456789012',
+      pipeline: 'default',
+      stage: 'appointmentscheduled',
+      ownerRole: 'intake',
+      ownerId: '987654321',
+      enteredAt: 1_764_000_000_000,
+      exitedAt: 1_764_000_500_000,
+      businessMs: 500_000,
+      toStage: 'qualifiedtobuy',
+      inputs: {
+        entry: { props: {}, held: {} },
+        exit: { props: {}, held: {} },
+        pauses: [],
+        pauseKey: '[]',
+        evidence: {
+          ownerChanges: 0,
+          ownerChangesAt: [],
+          noOwner: false,
+          unansweredAttempts: 0,
+          ownerOpenTasks: 0,
+        },
+      },
+    };
+    const record = encodeHistoryRow(row);
+    expect(record.length).toBeLessThan(200);
+    expect(decodeHistoryRow(record)).toEqual(row);
+    // As the encoder wrote it before inputs were compacted (the trailing object holding `inputs` whole).
+    const { inputs: full, ...fixed } = row;
+    const before = `${encodeHistoryRow(fixed).slice(0, -1)},${JSON.stringify({ inputs: full })}]`;
+    expect(decodeHistoryRow(before)).toEqual(row);
+    expect(decodeHistoryChunk(`${before}\n${record}\n`, [])).toEqual({ corrupt: 0 });
+    // Without evidence (a deleted deal's visit), and with the optional evidence fields absent: still exact.
+    const { evidence, ...noEvidence } = row.inputs!;
+    const { ownerChangesAt: _a, ownerOpenTasks: _b, ...bare } = evidence!;
+    const variants: VisitInputs[] = [noEvidence, { ...noEvidence, evidence: bare }];
+    for (const inputs of variants) {
+      const back = decodeHistoryRow(encodeHistoryRow({ ...row, inputs }));
+      expect(back).toEqual({ ...row, inputs });
+      expect(Object.keys(back!.inputs!).sort()).toEqual(Object.keys(inputs).sort());
+      expect(Object.keys(back!.inputs!.evidence ?? {}).sort()).toEqual(
+        Object.keys(inputs.evidence ?? {}).sort(),
+      );
+    }
+  });
+
+  it('reads a chunk of typical visits (inputs with nothing to report) without JSON.parse', () => {
+    const rows = weekOf(50).map((r) => ({ ...r, inputs: typicalInputs() }));
+    const chunk = rows.map(encodeChunkRecord).join('');
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const got: HistoryRow[] = [];
+      expect(decodeHistoryChunk(chunk, got)).toEqual({ corrupt: 0 });
+      expect(parse).not.toHaveBeenCalled();
+      expect(got).toEqual(rows);
+      // Each row its own inputs: a caller changing one changes no other.
+      expect(got[0]!.inputs).not.toBe(got[1]!.inputs);
+      expect(got[0]!.inputs!.evidence).not.toBe(got[1]!.inputs!.evidence);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('refuses what the row schema refuses, in either encoding', () => {
@@ -137,6 +240,9 @@ describe('history row codec', () => {
       variant(13, 'yesterday'),
       variant(14, 'guessed'),
       JSON.stringify([...parts, { corrections: 'none' }]),
+      JSON.stringify([...parts, { in: { pauses: 'none' } }]), // compacted inputs, still checked
+      JSON.stringify([...parts, { in: { evidence: { noOwner: 1 } } }]),
+      JSON.stringify([...parts, { in: {}, inputs: { pauses: [] } }]), // both spellings: none the encoder writes
     ])
       expect(decodeHistoryRow(bad)).toBeNull();
   });
@@ -208,7 +314,14 @@ describe('history row codec', () => {
       .map((cs) => cs.join(''));
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(rowArb, anyTextRowArb), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.oneof(
+            rowArb,
+            anyTextRowArb,
+            rowArb.map((r) => ({ ...r, inputs: typicalInputs() })),
+          ),
+          { minLength: 1, maxLength: 6 },
+        ),
         fc.array(fc.tuple(fc.nat(), piece), { maxLength: 4 }),
         (rows, edits) => {
           let chunk = rows.map(encodeChunkRecord).join('');
@@ -282,6 +395,22 @@ const anyTextRowArb: fc.Arbitrary<HistoryRow> = fc
     ownerId,
     ...(odd ? { enteredAt: -row.enteredAt - 0.5, exitedAt: row.exitedAt + 0.25 } : {}),
   }));
+
+function typicalInputs(): NonNullable<HistoryRow['inputs']> {
+  return {
+    entry: { props: {}, held: {} },
+    exit: { props: {}, held: {} },
+    pauses: [],
+    pauseKey: '[]',
+    evidence: {
+      ownerChanges: 0,
+      ownerChangesAt: [],
+      noOwner: false,
+      unansweredAttempts: 0,
+      ownerOpenTasks: 0,
+    },
+  };
+}
 
 function weekOf(n: number): HistoryRow[] {
   return Array.from({ length: n }, (_, i) => ({

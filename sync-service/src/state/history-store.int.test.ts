@@ -184,6 +184,37 @@ describe('HistoryStore by deal', () => {
   });
 });
 
+describe('HistoryStore chunk memory', () => {
+  it('a chunk holds about its length in memory, not the twice that greedy APPEND growth leaves', async () => {
+    // Small chunks, so full chunks and the head chunk are both seen; rows a few at a time, as transitions write.
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 32 * 1024);
+    const written: HistoryRow[] = [];
+    const worst = { ratio: 0, at: 0 };
+    for (let i = 0; i < 500; i += 4) {
+      const rows = [0, 1, 2, 3].map((k) => row(String(1000 + i + k), THU + i + k));
+      await store.append(P, rows);
+      written.push(...rows);
+      const head = Number((await redis.hget(keys.historyLog(P, weekStart(THU)), 'head')) ?? 0);
+      for (let n = 0; n <= head; n++) {
+        const chunk = keys.historyChunk(P, weekStart(THU), n);
+        const length = await redis.strlen(chunk);
+        if (length < 4096) continue;
+        const used = Number(await redis.call('MEMORY', 'USAGE', chunk, 'SAMPLES', '0'));
+        // jemalloc rounds up to a size class (at most a quarter more), plus the key's own few dozen bytes.
+        if (used / (length * 1.25 + 256) > worst.ratio) worst.ratio = used / (length * 1.25 + 256);
+        if (used > length * 1.25 + 256) worst.at = length;
+      }
+    }
+    expect(worst).toMatchObject({ at: 0 });
+    expect(worst.ratio).toBeLessThanOrEqual(1);
+    expect(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head')).not.toBeNull(); // full chunks seen
+    // Rewritten in place, nothing lost or moved: the week and each deal read every row, the TTL kept.
+    expect(byVisit(await store.readWeek(P, THU))).toEqual(byVisit(written));
+    expect(await store.dealRows(P, '1001', NOW)).toEqual([written[1]]);
+    expect(await redis.pttl(keys.historyChunk(P, weekStart(THU), 0))).toBeGreaterThan(0);
+  });
+});
+
 describe('HistoryStore by week (the scorecard)', () => {
   it('reads a week larger than one HSCAN page, each visit once', async () => {
     const store = new HistoryStore(redis, keys, silentLogger);

@@ -37,6 +37,11 @@ const CHUNK_READS_IN_FLIGHT = 4;
 const PLACE = /^(\d{4}-\d{2}-\d{2}):(\d+):(\d+):(\d+)$/;
 
 /**
+ * Below this, a chunk's greedy growth (see APPEND_SCRIPT) wastes under this much: not worth a MEMORY USAGE per row.
+ */
+const REWRITE_FROM_BYTES = 4096;
+
+/**
  * Appends rows to their weeks' chunks and points the deals' indexes at them, atomically per row. A visit already
  * stored (a replayed or corrected decision) is superseded where it lies: its packed record is overwritten in
  * place by a tombstone of the same length, or its field is deleted from the older week hash, so a week read never
@@ -76,6 +81,16 @@ for i = 0, #KEYS / 3 - 1 do
   if not head then head = tonumber(redis.call('HGET', log, 'head') or '0') end
   local chunk = log .. ':' .. head
   local size = redis.call('APPEND', chunk, record)
+  -- APPEND grows a string greedily (to twice its new length, below a megabyte), so a chunk held up to twice its
+  -- bytes, for a year. Right after such a growth, write the chunk again at its length: Redis then allocates the
+  -- nearest size class (at most a quarter more), and later appends fill that before the next growth. One
+  -- rewrite per size class crossed, so a full chunk is copied a few times in all; small chunks are left alone.
+  if size >= ${REWRITE_FROM_BYTES} then
+    local used = redis.call('MEMORY', 'USAGE', chunk)
+    if used and used > size * 1.5 + 1024 then
+      redis.call('SET', chunk, redis.call('GET', chunk), 'KEEPTTL')
+    end
+  end
   touched[chunk] = true
   redis.call('HSET', index, field, week .. ':' .. head .. ':' .. (size - #record) .. ':' .. (#record - 1))
   touched[index] = true
