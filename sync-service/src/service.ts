@@ -242,6 +242,10 @@ export async function startService(opts: StartOptions) {
       ),
     );
     await sweepQueue.start(config.sweepIntervalMs);
+    // The service is started once every worker's connections are up: a BullMQ worker closed while its blocking
+    // connection still initialises leaves that initialisation's failure as an unhandled rejection (seen when a
+    // test, or a SIGTERM right after boot, closes the service at once).
+    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
   }
 
   const readiness = async () => {
