@@ -5,6 +5,8 @@
  */
 import { numberFlag, percentile, printTargets, round, runIfMain, table, type BenchResult } from './common';
 import { bulkMove, cardSummary, type CardRead } from './move';
+import { playbookNote } from './playbook';
+import { firingsTotal } from './service-proc';
 
 const SOURCES = ['live', 'recent', 'saved'] as const;
 /** The card route's Server-Timing phases (api/card-routes.ts), then the time outside its handler. */
@@ -107,6 +109,7 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
       moveSettled: m.settled,
       moveWallSeconds: round(m.wallMs / 1000),
       move429s: m.r429,
+      moveTimerFirings: firingsTotal(m.timerFirings),
     },
     baseline: {
       what: 'the same card reads (2 readers, one read each 400 ms) on the idle service, same process, same run',
@@ -141,6 +144,12 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
       'the service runs in its own process with its own redis-server; the sandbox portal and the card readers share this process',
       `service event loop worst stall during the move: ${round(c.loopMaxMs)} ms (p99 ${round(c.loopP99Ms)} ms)`,
       `card reads answered during the move: ${duringSrc.live} live, ${duringSrc.recent} recent, ${duringSrc.saved} saved; idle: ${idleSrc.live} live, ${idleSrc.recent} recent, ${idleSrc.saved} saved`,
+      playbookNote(m.playbook),
+      ...(firingsTotal(m.timerFirings) > 0
+        ? [
+            `${firingsTotal(m.timerFirings)} SLA timer firings ran during the move: the cards waited on them too`,
+          ]
+        : []),
     ],
   };
   printTargets(result);

@@ -12,14 +12,17 @@ import { Redis } from 'ioredis';
 import { numberFlag, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
 import { commandCount, commandStats, usedMemory } from './redis-stats';
 import { withRig, withService } from './rig';
+import { playbookNote } from './playbook';
 import { createDeals, moveOn, quiet } from './scene';
-import type { ServiceProc } from './service-proc';
+import { firingsTotal, type ServiceProc } from './service-proc';
 
 export type CostOptions = { deals?: number; singles?: number };
 
-type Window = { cpuMs: number; commands: number; ms: number; stats: Record<string, number> };
+/** `firings`: SLA timer firings in the window (their decisions are not the moves'; 0 expected). */
+type Window = { cpuMs: number; commands: number; ms: number; stats: Record<string, number>; firings: number };
 
 async function measure(svc: ServiceProc, redis: Redis, fn: () => Promise<void>): Promise<Window> {
+  const fired0 = firingsTotal(await svc.timerFirings());
   const [cpu0, stats0] = [await svc.cpuMs(), await commandStats(redis)];
   const c0 = await commandCount(redis);
   const t0 = performance.now();
@@ -30,7 +33,8 @@ async function measure(svc: ServiceProc, redis: Redis, fn: () => Promise<void>):
   const stats: Record<string, number> = {};
   for (const [k, v] of Object.entries(stats1))
     if (k !== 'info' && v - (stats0[k] ?? 0) > 0) stats[k] = v - (stats0[k] ?? 0);
-  return { cpuMs: (await svc.cpuMs()) - cpu0, commands: c1 - c0, ms, stats };
+  const cpuMs = (await svc.cpuMs()) - cpu0;
+  return { cpuMs, commands: c1 - c0, ms, stats, firings: firingsTotal(await svc.timerFirings()) - fired0 };
 }
 
 /**
@@ -290,6 +294,8 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           bulkRawCommands: round(b.rawCommands),
           singleCommandsByType: JSON.stringify(top(single.stats, K)),
           bulkCommandsByType: JSON.stringify(top(bulk.stats, N)),
+          singleTimerFirings: single.firings,
+          bulkTimerFirings: bulk.firings,
           bytesPerTrackedDeal: round(perDeal),
           keyspaceBytesPerDeal: round(keyBytes / N),
           keysPerDeal: round(keys / N, 1),
@@ -338,6 +344,12 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           `${N} tracked deals${N < 10_000 ? ' (scaled; BENCH_COST_DEALS sets it)' : ''}; the webhook intake and the reconcile are both in the service process, so the CPU covers a transition from webhook to HubSpot write-back`,
           'used_memory growth includes allocator overhead and BullMQ bookkeeping (completed-job retention, zset shares); the keyspace sum does not',
           "a deal's pending SLA timers are its members of the one timer index ({prefix}:timers:due), counted in both",
+          playbookNote(rig.playbook),
+          ...(single.firings + bulk.firings > 0
+            ? [
+                `${single.firings} (single moves) and ${bulk.firings} (bulk move) SLA timer firings ran while measured: their CPU and commands are in the figures`,
+              ]
+            : []),
         ],
       };
       printTargets(result);

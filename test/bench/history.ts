@@ -26,6 +26,7 @@ import {
   table,
   type BenchResult,
 } from './common';
+import { playbookNote } from './playbook';
 import { withRig, withService } from './rig';
 import { createDeals, quiet, STAGES } from './scene';
 import { signedGet } from './service-proc';
@@ -225,6 +226,7 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
             ? `scaled (${big.toLocaleString('en-US')} visits a week, ${scorecardRows.toLocaleString('en-US')} scorecard rows); the issue asks for 500,000 and 1,000,000: --full`
             : 'full sizes',
           'the card read includes its live HubSpot snapshot (sandbox, same at both sizes): the ratio isolates the history part',
+          playbookNote(rig.playbook),
         ],
       };
       printTargets(result);

@@ -8,11 +8,19 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { OwnRedis } from '../chaos/redis-server';
 import { percentile, sleep } from './common';
+import type { BenchPlaybookName } from './playbook';
 import { commandCount } from './redis-stats';
 import { createDeals, moveOn, opName, quiet, withPortal } from './scene';
-import { pointWebhooksAt, signedGet, startServiceProc } from './service-proc';
+import {
+  firingsTotal,
+  pointWebhooksAt,
+  signedGet,
+  startServiceProc,
+  type TimerFirings,
+} from './service-proc';
 import { parseServerTiming } from '@stagekeeper/sync-service/api/server-timing';
 
 /** Progress on stderr, so a long full run shows where it is. */
@@ -30,7 +38,15 @@ export type CardRead = { ms: number; status: number; source?: string; timing: Re
 export type MoveResult = {
   deals: number;
   ratePer10s: number;
+  playbook: BenchPlaybookName;
   settled: boolean;
+  /**
+   * SLA timer firings that warned, breached or escalated from the first move to the end of the quiet wait: each is
+   * a decision with its own HubSpot calls, not the move's. 0 unless the playbook's SLAs are shorter than set-up.
+   */
+  timerFirings: TimerFirings;
+  /** The earliest pending timer when the move began, seconds after it (null: none); later than the wall, none could fire. */
+  firstTimerDueSeconds: number | null;
   wallMs: number;
   /** From the first move to the end of the moves (the sandbox sends their webhooks meanwhile). */
   movedMs: number;
@@ -100,8 +116,11 @@ export async function bulkMove(opts: {
   ratePer10s: number;
   budgetMs: number;
   card?: CardReads;
+  /** The bench playbook unless told: its SLAs outlast set-up and move (test/bench/playbook.ts). */
+  playbook?: BenchPlaybookName;
 }): Promise<MoveResult> {
   const { deals: n, ratePer10s } = opts;
+  const playbook = opts.playbook ?? 'bench';
   const redisServer = await OwnRedis.start({ persist: false });
   const prefix = `skbench-move-${randomBytes(3).toString('hex')}`;
   const info = new Redis(redisServer.url);
@@ -110,9 +129,15 @@ export async function bulkMove(opts: {
       const portal = sandbox.portal;
       // Setup at a high limit: getting N deals known is not what is measured.
       portal.setRateLimit({ max: 10_000, windowMs: 10_000 });
-      let svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s: 10_000 });
+      let svc = await startServiceProc({
+        sandbox,
+        prefix,
+        redisUrl: redisServer.url,
+        ratePer10s: 10_000,
+        playbook,
+      });
       try {
-        pointWebhooksAt(sandbox, svc.url!);
+        pointWebhooksAt(sandbox, svc.url!, playbook);
         // Cards are read for deals outside the move, tracked like any other.
         const cardVisits = opts.card ? createDeals(sandbox, 20, n) : new Map<string, string>();
         const created = createDeals(sandbox, n);
@@ -126,8 +151,8 @@ export async function bulkMove(opts: {
         portal.setRateLimit({ max: ratePer10s, windowMs: 10_000 });
         // Both sliding windows (portal and service) forget the setup traffic.
         await sleep(10_500);
-        svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s });
-        pointWebhooksAt(sandbox, svc.url!);
+        svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s, playbook });
+        pointWebhooksAt(sandbox, svc.url!, playbook);
 
         let card: MoveResult['card'];
         let idle: number[] = [];
@@ -150,6 +175,8 @@ export async function bulkMove(opts: {
         }
 
         step(`moving ${n} deals at ${ratePer10s} / 10 s`);
+        const fired0 = await svc.timerFirings();
+        const [, firstDue] = await info.zrange(redisKeys(prefix).timersDue(), 0, 0, 'WITHSCORES');
         const cpu0 = await svc.cpuMs();
         const cmd0 = await commandCount(info);
         const before = portal.requests.length;
@@ -172,6 +199,16 @@ export async function bulkMove(opts: {
         const reqs = portal.requests.slice(before);
         const serviceCpuMs = (await svc.cpuMs()) - cpu0;
         const redisCommands = (await commandCount(info)) - cmd0;
+        const fired1 = await svc.timerFirings();
+        const timerFirings: TimerFirings = {
+          warnings: fired1.warnings - fired0.warnings,
+          breaches: fired1.breaches - fired0.breaches,
+          escalations: fired1.escalations - fired0.escalations,
+        };
+        if (firingsTotal(timerFirings) > 0)
+          step(
+            `${firingsTotal(timerFirings)} SLA timer firings ran during the move: ${JSON.stringify(timerFirings)}`,
+          );
         // Wall time ends at the service's last call to HubSpot, not at the end of the quiet wait.
         const lastAt = reqs.length ? reqs[reqs.length - 1]!.at : t0;
         const firstAt = reqs.length ? reqs[0]!.at : t0;
@@ -195,7 +232,10 @@ export async function bulkMove(opts: {
         return {
           deals: n,
           ratePer10s,
+          playbook,
           settled,
+          timerFirings,
+          firstTimerDueSeconds: firstDue === undefined ? null : (Number(firstDue) - t0) / 1000,
           wallMs: lastAt - t0,
           movedMs,
           firstCallMs: firstAt - t0,
@@ -209,7 +249,7 @@ export async function bulkMove(opts: {
       } finally {
         await svc.stop();
       }
-    });
+    }, playbook);
   } finally {
     info.disconnect();
     await redisServer.close();

@@ -7,23 +7,35 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { OwnRedis } from '../chaos/redis-server';
+import type { BenchPlaybookName } from './playbook';
 import { withPortal } from './scene';
 import { pointWebhooksAt, startServiceProc, type ServiceProc } from './service-proc';
 
 /** HubSpot's limit (sandbox and service) far above what a bench sends: the work is measured, not the quota. */
 export const UNBOUND_PER_10S = 10_000;
 
-export type Rig = { sandbox: Sandbox; redis: Redis; redisUrl: string; prefix: string };
+/** `playbook`: what the portal and every service process on the rig play (test/bench/playbook.ts). */
+export type Rig = {
+  sandbox: Sandbox;
+  redis: Redis;
+  redisUrl: string;
+  prefix: string;
+  playbook: BenchPlaybookName;
+};
 
-export async function withRig<T>(name: string, fn: (rig: Rig) => Promise<T>): Promise<T> {
+export async function withRig<T>(
+  name: string,
+  fn: (rig: Rig) => Promise<T>,
+  playbook: BenchPlaybookName = 'bench',
+): Promise<T> {
   const server = await OwnRedis.start({ persist: false });
   const redis = new Redis(server.url);
   const prefix = `skbench-${name}-${randomBytes(3).toString('hex')}`;
   try {
     return await withPortal(async (sandbox) => {
       sandbox.portal.setRateLimit({ max: UNBOUND_PER_10S, windowMs: 10_000 });
-      return await fn({ sandbox, redis, redisUrl: server.url, prefix });
-    });
+      return await fn({ sandbox, redis, redisUrl: server.url, prefix, playbook });
+    }, playbook);
   } finally {
     redis.disconnect();
     await server.close();
@@ -37,9 +49,10 @@ export async function withService<T>(rig: Rig, fn: (svc: ServiceProc) => Promise
     prefix: rig.prefix,
     redisUrl: rig.redisUrl,
     ratePer10s: UNBOUND_PER_10S,
+    playbook: rig.playbook,
   });
   try {
-    pointWebhooksAt(rig.sandbox, svc.url!);
+    pointWebhooksAt(rig.sandbox, svc.url!, rig.playbook);
     return await fn(svc);
   } finally {
     await svc.stop();

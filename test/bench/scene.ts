@@ -10,17 +10,23 @@ import {
   CHAOS_PIPELINE,
   CHAOS_REMEDIATION,
   CHAOS_STAGES,
-  chaosPlaybook,
 } from '../chaos/playbook';
 import { sleep } from './common';
+import { playbookNamed, type BenchPlaybookName } from './playbook';
 
 /** The stages deals move through: the gated stage (and its remediation stage) would send a deal elsewhere. */
 export const STAGES = CHAOS_STAGES.filter((s) => s !== CHAOS_GATED && s !== CHAOS_REMEDIATION);
 const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
 
-/** A fresh portal per scenario: a new install's first sweep reconciles recently modified deals of older runs. */
-export async function withPortal<T>(fn: (sandbox: Sandbox) => Promise<T>): Promise<T> {
-  const sandbox = await startSandbox({ playbook: chaosPlaybook() });
+/**
+ * A fresh portal per scenario: a new install's first sweep reconciles recently modified deals of older runs. Its
+ * pipeline is the playbook's (the bench and chaos playbooks have the same stages).
+ */
+export async function withPortal<T>(
+  fn: (sandbox: Sandbox) => Promise<T>,
+  playbook: BenchPlaybookName = 'bench',
+): Promise<T> {
+  const sandbox = await startSandbox({ playbook: playbookNamed(playbook) });
   try {
     return await fn(sandbox);
   } finally {

@@ -1,17 +1,28 @@
 /**
  * One Stagekeeper process for a benchmark, started by service-proc.ts: `BENCH_ROLE=all` (HTTP and workers),
  * `web` or `worker`, against the bench's Redis and the sandbox portal living in the parent, reached over HTTP as
- * HubSpot would be (chaos/child-stack.ts, as the chaos run's children). Its own process so that its CPU
- * (process.cpuUsage) and event-loop stalls are the service's alone, not the sandbox's or the load generator's.
+ * HubSpot would be (chaos/child-stack.ts, as the chaos run's children), playing `BENCH_PLAYBOOK` (bench, the
+ * default, or chaos: test/bench/playbook.ts). Its own process so that its CPU (process.cpuUsage), event-loop stalls
+ * and timer firings are the service's alone, not the sandbox's or the load generator's.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { slaBreaches, slaEscalations, slaWarnings } from '@stagekeeper/sync-service/metrics';
 import { requireEnv, startChildStack } from '../chaos/child-stack';
+import { playbookNamed } from './playbook';
 
 const role = requireEnv('bench child', 'BENCH_ROLE');
 if (role !== 'all' && role !== 'web' && role !== 'worker')
   throw new Error(`bench child: BENCH_ROLE must be all, web or worker, got ${role}`);
 
-const stack = await startChildStack('bench child', { http: role !== 'worker', workers: role !== 'web' });
+const playbook = process.env.BENCH_PLAYBOOK ?? 'bench';
+if (playbook !== 'bench' && playbook !== 'chaos')
+  throw new Error(`bench child: BENCH_PLAYBOOK must be bench or chaos, got ${playbook}`);
+
+const stack = await startChildStack(
+  'bench child',
+  { http: role !== 'worker', workers: role !== 'web' },
+  { playbook: playbookNamed(playbook) },
+);
 // The bench that started this process is gone (killed, crashed): so is its reason to run.
 process.on('disconnect', () => process.exit(1));
 
@@ -24,6 +35,17 @@ process.on('message', (m: { type: string; id: number }) => {
     process.send!({ id: m.id, loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6 });
     loop.reset();
   }
+  // The service's own counters (metrics.ts) of timer firings that warned, breached or escalated: a bench checks
+  // that none ran while it measured something else.
+  if (m.type === 'timers')
+    void Promise.all([slaWarnings.get(), slaBreaches.get(), slaEscalations.get()]).then(([w, b, e]) =>
+      process.send!({
+        id: m.id,
+        warnings: w.values[0]?.value ?? 0,
+        breaches: b.values[0]?.value ?? 0,
+        escalations: e.values[0]?.value ?? 0,
+      }),
+    );
 });
 process.stdout.write(
   `${JSON.stringify({ benchReady: { role, pid: process.pid, url: stack.service.url ?? null } })}\n`,

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dealSubscriptions } from '@stagekeeper/sync-service/stack';
 import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
-import { chaosPlaybook } from '../chaos/playbook';
+import { playbookNamed, type BenchPlaybookName } from './playbook';
 
 const CHILD = fileURLToPath(new URL('./service-child.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,8 +22,13 @@ export type ServiceProc = {
   cpuMs(): Promise<number>;
   /** Worst and p99 event-loop delay since the last call, ms. */
   loop(): Promise<{ loopMaxMs: number; loopP99Ms: number }>;
+  /** SLA timer firings that warned, breached or escalated in this process so far (its metrics counters). */
+  timerFirings(): Promise<TimerFirings>;
   stop(): Promise<void>;
 };
+
+export type TimerFirings = { warnings: number; breaches: number; escalations: number };
+export const firingsTotal = (f: TimerFirings) => f.warnings + f.breaches + f.escalations;
 
 export async function startServiceProc(opts: {
   sandbox: Sandbox;
@@ -32,6 +37,8 @@ export async function startServiceProc(opts: {
   role?: 'all' | 'web' | 'worker';
   ratePer10s: number;
   debounceMs?: number;
+  /** The playbook the service plays (test/bench/playbook.ts): bench unless told. */
+  playbook?: BenchPlaybookName;
   env?: Record<string, string>;
 }): Promise<ServiceProc> {
   const role = opts.role ?? 'all';
@@ -40,6 +47,7 @@ export async function startServiceProc(opts: {
     env: {
       ...process.env,
       BENCH_ROLE: role,
+      BENCH_PLAYBOOK: opts.playbook ?? 'bench',
       REDIS_URL: opts.redisUrl,
       KEY_PREFIX: opts.prefix,
       LOG_LEVEL: 'silent',
@@ -85,6 +93,10 @@ export async function startServiceProc(opts: {
       return (cpu.user + cpu.system) / 1000;
     },
     loop: () => ask<{ loopMaxMs: number; loopP99Ms: number }>('loop'),
+    timerFirings: async () => {
+      const { warnings, breaches, escalations } = await ask<TimerFirings>('timers');
+      return { warnings, breaches, escalations };
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();
@@ -99,10 +111,14 @@ export async function startServiceProc(opts: {
 }
 
 /** What provisioning in HubSpot does: the portal's deal webhooks go to the service's public endpoint. */
-export function pointWebhooksAt(sandbox: Sandbox, serviceUrl: string): void {
+export function pointWebhooksAt(
+  sandbox: Sandbox,
+  serviceUrl: string,
+  playbook: BenchPlaybookName = 'bench',
+): void {
   sandbox.portal.webhooks.configure({
     targetUrl: `${serviceUrl}/webhooks/hubspot`,
-    subscriptions: dealSubscriptions(chaosPlaybook()),
+    subscriptions: dealSubscriptions(playbookNamed(playbook)),
     batchWindowMs: 1,
   });
 }

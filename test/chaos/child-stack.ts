@@ -8,6 +8,7 @@ import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { closeOnSignals } from '@stagekeeper/sync-service/service';
 import { startStack, type StackOptions } from '@stagekeeper/sync-service/stack';
+import type { Playbook } from '@stagekeeper/shared';
 import { chaosPlaybook } from './playbook';
 
 /** A variable the parent must have set; `who` names the child in the error. */
@@ -20,7 +21,8 @@ export function requireEnv(who: string, name: string): string {
 export async function startChildStack(
   who: string,
   role: { http: boolean; workers: boolean },
-  extra: Pick<StackOptions, 'clock' | 'engine'> = {},
+  /** `playbook`: the chaos run's unless given (the benchmarks give theirs, test/bench/playbook.ts). */
+  { playbook, ...extra }: Pick<StackOptions, 'clock' | 'engine'> & { playbook?: Playbook } = {},
 ) {
   const need = (name: string) => requireEnv(who, name);
   const config = loadConfig({ ...process.env, SANDBOX: 'true', PORT: '0' });
@@ -28,7 +30,7 @@ export async function startChildStack(
   const stack = await startStack({
     ...extra,
     config,
-    playbook: chaosPlaybook(),
+    playbook: playbook ?? chaosPlaybook(),
     remoteSandbox: {
       url: need('SANDBOX_URL'),
       portalId: need('SANDBOX_PORTAL_ID'),

@@ -24,14 +24,21 @@ export const CHAOS_ESCALATION_PCT = 150;
 export const chaosTargetMinutes = (i: number) => 2 + i;
 
 /**
+ * What may differ from the chaos run's playbook: the benchmarks (test/bench/playbook.ts) play the same stages with
+ * SLAs long enough that no timer fires while they set up and measure a move. The defaults are the chaos run's.
+ */
+export type ChaosPlaybookOptions = { name?: string; targetMinutes?: (i: number) => number };
+
+/**
  * Every stage has a short calendar-time SLA (minutes, on a clock running many times faster than real time), so
  * warnings, breaches and escalations fire during the run and under its faults. One stage is gated (entry needs a
  * property) with a remediation stage; one has task templates so multi-task creates and cancels are exercised.
  */
-export function chaosPlaybook(): Playbook {
+export function chaosPlaybook(opts: ChaosPlaybookOptions = {}): Playbook {
+  const targetMinutes = opts.targetMinutes ?? chaosTargetMinutes;
   return Playbook.parse({
     schemaVersion: 1,
-    name: 'Chaos',
+    name: opts.name ?? 'Chaos',
     version: 1,
     calendars: [{ id: 'always', timeZone: 'America/New_York', hours: '24/7' }],
     roles: [
@@ -46,7 +53,7 @@ export function chaosPlaybook(): Playbook {
           label: `Chaos ${i + 1}`,
           ownerRole: 'care',
           sla: {
-            target: `${chaosTargetMinutes(i)}m`,
+            target: `${targetMinutes(i)}m`,
             basis: 'calendar',
             calendar: 'always',
             warningAt: CHAOS_WARNING_PCT,
