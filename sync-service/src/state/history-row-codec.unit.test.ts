@@ -154,19 +154,7 @@ describe('history row codec', () => {
       exitedAt: 1_764_000_500_000,
       businessMs: 500_000,
       toStage: 'qualifiedtobuy',
-      inputs: {
-        entry: { props: {}, held: {} },
-        exit: { props: {}, held: {} },
-        pauses: [],
-        pauseKey: '[]',
-        evidence: {
-          ownerChanges: 0,
-          ownerChangesAt: [],
-          noOwner: false,
-          unansweredAttempts: 0,
-          ownerOpenTasks: 0,
-        },
-      },
+      inputs: typicalInputs(),
     };
     const record = encodeHistoryRow(row);
     expect(record.length).toBeLessThan(200);
