@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -65,14 +65,29 @@ export function printTargets(r: BenchResult): void {
   for (const n of r.notes ?? []) console.log(`  note: ${n}`);
 }
 
+/**
+ * The files `git status --porcelain` names, less the results file (not code: a run that rewrote it leaves the
+ * figures one commit's). Lines are `XY path`: trimming the output first would eat a leading blank status column
+ * (" M path") and with it the path's first letter.
+ */
+export function changedFiles(porcelain: string, resultsFile: string): string[] {
+  return porcelain
+    .split('\n')
+    .filter((l) => l.length > 3)
+    .map((l) => l.slice(3))
+    .filter((f) => f !== resultsFile);
+}
+
 /** The commit the figures belong to, and whether the tree had changes the commit does not hold. */
 export function gitState(): { commit: string; dirty: boolean; dirtyFiles: string[] } {
   const git = (...args: string[]) =>
-    execFileSync('git', args, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    execFileSync('git', args, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   try {
-    const status = git('status', '--porcelain', '--untracked-files=no');
-    const dirtyFiles = status ? status.split('\n').map((l) => l.slice(3)) : [];
-    return { commit: git('rev-parse', 'HEAD'), dirty: dirtyFiles.length > 0, dirtyFiles };
+    const dirtyFiles = changedFiles(
+      git('status', '--porcelain', '--untracked-files=no'),
+      relative(REPO, RESULTS),
+    );
+    return { commit: git('rev-parse', 'HEAD').trim(), dirty: dirtyFiles.length > 0, dirtyFiles };
   } catch {
     return { commit: 'unknown', dirty: true, dirtyFiles: [] };
   }
