@@ -13,16 +13,37 @@ import { numberFlag, printTargets, round, runIfMain, sleep, table, type BenchRes
 import { commandCount, commandStats, usedMemory } from './redis-stats';
 import { withRig, withService } from './rig';
 import { playbookNote } from './playbook';
-import { createDeals, moveOn, quiet } from './scene';
+import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { createDeals, moveOn, opName, quiet } from './scene';
 import { firingsTotal, type ServiceProc } from './service-proc';
 
-export type CostOptions = { deals?: number; singles?: number };
+export type CostOptions = {
+  deals?: number;
+  singles?: number;
+  /** Steady traffic: distinct deals moved one per webhook delivery at `steadyRate` per second for `steadySeconds`. */
+  steadyRate?: number;
+  steadySeconds?: number;
+};
 
 /** `firings`: SLA timer firings in the window (their decisions are not the moves'; 0 expected). */
-type Window = { cpuMs: number; commands: number; ms: number; stats: Record<string, number>; firings: number };
+type Window = {
+  cpuMs: number;
+  commands: number;
+  ms: number;
+  stats: Record<string, number>;
+  firings: number;
+  /** HubSpot requests the service made in the window, by operation (scene.ts opName). */
+  hubspot: Record<string, number>;
+};
 
-async function measure(svc: ServiceProc, redis: Redis, fn: () => Promise<void>): Promise<Window> {
+async function measure(
+  svc: ServiceProc,
+  redis: Redis,
+  sandbox: Sandbox,
+  fn: () => Promise<void>,
+): Promise<Window> {
   const fired0 = firingsTotal(await svc.timerFirings());
+  const req0 = sandbox.portal.requests.length;
   const [cpu0, stats0] = [await svc.cpuMs(), await commandStats(redis)];
   const c0 = await commandCount(redis);
   const t0 = performance.now();
@@ -34,7 +55,19 @@ async function measure(svc: ServiceProc, redis: Redis, fn: () => Promise<void>):
   for (const [k, v] of Object.entries(stats1))
     if (k !== 'info' && v - (stats0[k] ?? 0) > 0) stats[k] = v - (stats0[k] ?? 0);
   const cpuMs = (await svc.cpuMs()) - cpu0;
-  return { cpuMs, commands: c1 - c0, ms, stats, firings: firingsTotal(await svc.timerFirings()) - fired0 };
+  const hubspot: Record<string, number> = {};
+  for (const r of sandbox.portal.requests.slice(req0)) {
+    const op = opName(r.method, r.path);
+    hubspot[op] = (hubspot[op] ?? 0) + 1;
+  }
+  return {
+    cpuMs,
+    commands: c1 - c0,
+    ms,
+    stats,
+    firings: firingsTotal(await svc.timerFirings()) - fired0,
+    hubspot,
+  };
 }
 
 /**
@@ -174,6 +207,8 @@ const net = (w: Window, idle: Window, n: number) => ({
   rawCommands: w.commands / n,
 });
 
+const calls = (w: Window) => Object.values(w.hubspot).reduce((a, b) => a + b, 0);
+
 const top = (stats: Record<string, number>, n: number) =>
   Object.fromEntries(
     Object.entries(stats)
@@ -185,6 +220,9 @@ const top = (stats: Record<string, number>, n: number) =>
 export async function run(opts: CostOptions = {}): Promise<BenchResult> {
   const N = opts.deals ?? 300;
   const K = opts.singles ?? 20;
+  const rate = opts.steadyRate ?? 20;
+  const seconds = opts.steadySeconds ?? 15;
+  const S = Math.round(rate * seconds);
   return withRig('cost', (rig) =>
     withService(rig, async (svc) => {
       const { sandbox, redis } = rig;
@@ -214,11 +252,11 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
 
       // The idle service's own rate (BullMQ polling, markers, the timer poller's claim every 200 ms), to take out
       // of the windows below.
-      const idle = await measure(svc, redis, async () => {
+      const idle = await measure(svc, redis, sandbox, async () => {
         await sleep(3_000);
       });
       // Single moves, one at a time, each waited for (its SLA task in HubSpot, then quiet).
-      const single = await measure(svc, redis, async () => {
+      const single = await measure(svc, redis, sandbox, async () => {
         for (let i = 0; i < K; i++) {
           const id = deals[i % deals.length]!;
           const visit = new Map([[id, moveOn(sandbox, id)]]);
@@ -226,20 +264,36 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
             throw new Error(`single move ${i} did not settle`);
         }
       });
+      // Steady traffic: distinct deals (not those the single moves took) moved one at a time at a fixed rate, as a
+      // portal with busy reps sends them: each move is its own webhook delivery, and several are in flight at once.
+      const steadyDeals = Array.from({ length: S }, (_, i) => deals[(K + i) % deals.length]!);
+      const steady = await measure(svc, redis, sandbox, async () => {
+        const visits = new Map<string, string>();
+        const t0 = performance.now();
+        for (let i = 0; i < S; i++) {
+          const wait = t0 + (i * 1000) / rate - performance.now();
+          if (wait > 0) await sleep(wait);
+          visits.set(steadyDeals[i]!, moveOn(sandbox, steadyDeals[i]!));
+        }
+        if (!(await quiet(sandbox, visits, Date.now() + 5 * 60_000, 300)))
+          throw new Error('steady traffic did not settle');
+      });
       // Every tracked deal moved at once.
-      const bulk = await measure(svc, redis, async () => {
+      const bulk = await measure(svc, redis, sandbox, async () => {
         const visits = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
         if (!(await quiet(sandbox, visits, Date.now() + 30 * 60_000)))
           throw new Error('bulk move did not settle');
       });
       const s = net(single, idle, K);
       const b = net(bulk, idle, N);
+      const st = net(steady, idle, S);
       console.log(
         table(
-          `Cost per transition (service process, private Redis), ${K} single moves and a ${N}-deal bulk move`,
+          `Cost per transition (service process, private Redis), ${K} single moves, ${S} moves at ${rate}/s and a ${N}-deal bulk move`,
           [
             ['what', 'CPU ms', 'Redis commands', 'raw CPU ms', 'raw commands'],
             ['single move', s.cpuMs, s.commands, s.rawCpuMs, s.rawCommands],
+            [`steady traffic, ${rate}/s`, st.cpuMs, st.commands, st.rawCpuMs, st.rawCommands],
             ['bulk move', b.cpuMs, b.commands, b.rawCpuMs, b.rawCommands],
             [
               'idle service, per second',
@@ -277,8 +331,11 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           ...Object.keys(info1).map((k): (string | number)[] => [k, (info1[k]! - info0[k]!) / N]),
         ]),
       );
-      const worstCpu = Math.max(s.cpuMs, b.cpuMs);
-      const worstCmds = Math.max(s.commands, b.commands);
+      // The targets judge steady traffic and the bulk move (see the notes); the isolated single move is reported.
+      const worstCpu = Math.max(st.cpuMs, b.cpuMs);
+      const worstCmds = Math.max(st.commands, b.commands);
+      // How much of the single-move figure is the idle rate taken out (its wall time is mostly waiting).
+      const idleShare = (w: Window, n: number) => (idle.cpuMs * w.ms) / idle.ms / n;
       const result: BenchResult = {
         name: 'cost',
         figures: {
@@ -286,6 +343,14 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           singles: K,
           singleCpuMsPerTransition: round(s.cpuMs),
           singleCommandsPerTransition: round(s.commands),
+          steadyRatePerSecond: rate,
+          steadyTransitions: S,
+          steadyCpuMsPerTransition: round(st.cpuMs),
+          steadyCommandsPerTransition: round(st.commands),
+          steadyRawCpuMs: round(st.rawCpuMs),
+          steadyRawCommands: round(st.rawCommands),
+          steadyCommandsByType: JSON.stringify(top(steady.stats, S)),
+          steadyTimerFirings: steady.firings,
           bulkCpuMsPerTransition: round(b.cpuMs),
           bulkCommandsPerTransition: round(b.commands),
           singleRawCpuMs: round(s.rawCpuMs),
@@ -293,6 +358,11 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           bulkRawCpuMs: round(b.rawCpuMs),
           bulkRawCommands: round(b.rawCommands),
           singleCommandsByType: JSON.stringify(top(single.stats, K)),
+          singleHubSpotCallsPerTransition: round(calls(single) / K),
+          steadyHubSpotCallsPerTransition: round(calls(steady) / S),
+          bulkHubSpotCallsPerTransition: round(calls(bulk) / N),
+          singleHubSpotCallsByOperation: JSON.stringify(top(single.hubspot, K)),
+          steadyHubSpotCallsByOperation: JSON.stringify(top(steady.hubspot, S)),
           bulkCommandsByType: JSON.stringify(top(bulk.stats, N)),
           singleTimerFirings: single.firings,
           bulkTimerFirings: bulk.firings,
@@ -319,14 +389,14 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
         },
         targets: [
           {
-            name: 'service CPU per transition (worse of single and bulk)',
+            name: 'service CPU per transition (worse of steady traffic and bulk)',
             target: '<= 1.5 ms',
             value: round(worstCpu),
             unit: 'ms',
             met: worstCpu <= 1.5,
           },
           {
-            name: 'Redis commands per transition (worse of single and bulk)',
+            name: 'Redis commands per transition (worse of steady traffic and bulk)',
             target: '<= 60',
             value: round(worstCmds),
             unit: 'commands',
@@ -345,9 +415,12 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           'used_memory growth includes allocator overhead and BullMQ bookkeeping (completed-job retention, zset shares); the keyspace sum does not',
           "a deal's pending SLA timers are its members of the one timer index ({prefix}:timers:due), counted in both",
           playbookNote(rig.playbook),
-          ...(single.firings + bulk.firings > 0
+          `the CPU and command targets judge steady traffic (${rate}/s, distinct deals, one webhook delivery each: how a portal's reps move deals) and the bulk move, the worse of the two; the isolated single move is reported, not judged: its window is mostly idle waiting (debounce, settling), so ${round(idleShare(single, K))} of its ${round(s.rawCpuMs)} raw CPU ms per move are the idle rate taken out (${round(idleShare(steady, S))} of ${round(st.rawCpuMs)} under steady traffic), and its net figure swings with the idle measurement`,
+          "HubSpot calls per transition are counted from the sandbox portal's request log (the limiter's own Redis commands are ~20 per call, inside the command figures)",
+          'steady traffic is cheaper per move on a starved machine: a service that falls behind works several deals at once and shares batch calls (fewer HubSpot calls and commands per transition); compare steady figures of runs whose steadyHubSpotCallsPerTransition and load agree',
+          ...(single.firings + steady.firings + bulk.firings > 0
             ? [
-                `${single.firings} (single moves) and ${bulk.firings} (bulk move) SLA timer firings ran while measured: their CPU and commands are in the figures`,
+                `${single.firings} (single moves), ${steady.firings} (steady traffic) and ${bulk.firings} (bulk move) SLA timer firings ran while measured: their CPU and commands are in the figures`,
               ]
             : []),
         ],
@@ -358,4 +431,9 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
   );
 }
 
-await runIfMain(import.meta.url, run, { deals: numberFlag('deals'), singles: numberFlag('singles') });
+await runIfMain(import.meta.url, run, {
+  deals: numberFlag('deals'),
+  singles: numberFlag('singles'),
+  'steady-rate': numberFlag('steadyRate'),
+  'steady-seconds': numberFlag('steadySeconds'),
+});

@@ -32,6 +32,8 @@ const SIZES = {
   BULK_DEALS: { quick: 100, default: 1_000, full: 10_000 },
   COST_DEALS: { quick: 30, default: 1_000, full: 10_000 },
   COST_SINGLES: { quick: 5, default: 20, full: 50 },
+  COST_STEADY_RATE: { quick: 20, default: 20, full: 20 },
+  COST_STEADY_SECONDS: { quick: 3, default: 15, full: 20 },
   HISTORY_SMALL: { quick: 2_000, default: 2_000, full: 2_000 },
   HISTORY_BIG: { quick: 5_000, default: 100_000, full: 500_000 },
   SCORECARD_ROWS: { quick: 5_000, default: 200_000, full: 1_000_000 },
@@ -56,7 +58,16 @@ const sizes = Object.fromEntries(Object.keys(SIZES).map((k) => [k, size(k as key
 const benches: [string, () => Promise<BenchResult>][] = [
   ['card', () => card.run({ deals: size('CARD_DEALS'), ratePer10s: size('CARD_RATE') })],
   ['bulk', () => bulk.run({ deals: size('BULK_DEALS'), rates: [110, 190] })],
-  ['cost', () => cost.run({ deals: size('COST_DEALS'), singles: size('COST_SINGLES') })],
+  [
+    'cost',
+    () =>
+      cost.run({
+        deals: size('COST_DEALS'),
+        singles: size('COST_SINGLES'),
+        steadyRate: size('COST_STEADY_RATE'),
+        steadySeconds: size('COST_STEADY_SECONDS'),
+      }),
+  ],
   [
     'history',
     () =>

@@ -42,7 +42,12 @@ export async function startServiceProc(opts: {
   env?: Record<string, string>;
 }): Promise<ServiceProc> {
   const role = opts.role ?? 'all';
-  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+  // BENCH_CPU_PROF=<dir>: each service child writes a V8 CPU profile there when it stops (NODE_OPTIONS refuses
+  // --cpu-prof, and a profile of the bench process would be the sandbox's and the load generator's).
+  const prof = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
+  const proc: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', CHILD], {
     cwd: REPO,
     env: {
       ...process.env,

@@ -1,6 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, sleep, testPrefix, testRedis, waitFor } from '../testing/fakes';
 import { QUEUE_NAMES } from './job-ids';
@@ -64,6 +64,20 @@ describe('reconcile coalescing', () => {
     await waitFor(() => w.runs.filter((r) => r.end).length === 2, 5_000, 'two runs');
     await sleep(200);
     expect(w.runs.map((r) => r.dealId).sort()).toEqual(['42', '43']);
+  });
+
+  it("adds a single deal's request without a pipeline (a pipeline costs CPU on the shared connection)", async () => {
+    const pipelines = vi.spyOn(redis, 'pipeline');
+    try {
+      expect(await queue.enqueue('1', ['42'], 'webhook')).toEqual({ added: 1, coalesced: 0 });
+      expect(await queue.enqueue('1', ['42'], 'webhook')).toEqual({ added: 0, coalesced: 1 });
+      expect(pipelines).not.toHaveBeenCalled();
+      expect(await queue.enqueue('1', ['43', '44'], 'webhook')).toEqual({ added: 2, coalesced: 0 });
+      expect(pipelines).toHaveBeenCalledTimes(1);
+    } finally {
+      pipelines.mockRestore();
+    }
+    expect(await queue.queue.getJobs(['delayed', 'waiting'])).toHaveLength(3);
   });
 
   it('runs exactly once more when requests arrive while a run is active, and never overlaps runs of one deal', async () => {

@@ -1,6 +1,6 @@
 import type { HistoryRow } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../log';
 import { blankState, deletePrefix, MINIMAL_PLAYBOOK_INPUT, testPrefix, testRedis } from '../testing/fakes';
 import { typicalDealState } from '../testing/typical-deal-state';
@@ -145,6 +145,23 @@ describe('DealStateStore', () => {
     // A state saved on the tombstone's version is kept for good again.
     expect(await store.save('1', '30', 2, blankState('30', 3))).toBe(true);
     expect(await redis.pttl(keys.dealState('1', '30'))).toBe(-1);
+  });
+
+  it('reads one deal without a pipeline, several with one (a pipeline costs CPU on the shared connection)', async () => {
+    const store = new DealStateStore(redis, keys, silentLogger);
+    await store.save('1', '10', 0, blankState('10', 1));
+    const pipelines = vi.spyOn(redis, 'pipeline');
+    try {
+      expect(await store.load('1', '10')).toEqual({ state: blankState('10', 1), version: 1 });
+      expect(pipelines).not.toHaveBeenCalled();
+      expect(await store.loadMany('1', ['10', '11'])).toEqual([
+        { state: blankState('10', 1), version: 1 },
+        { state: null, version: 0 },
+      ]);
+      expect(pipelines).toHaveBeenCalledTimes(1);
+    } finally {
+      pipelines.mockRestore();
+    }
   });
 
   it('refuses ids that would alias other keys', async () => {
