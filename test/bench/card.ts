@@ -11,7 +11,17 @@ import { firingsTotal } from './service-proc';
 
 const SOURCES = ['live', 'recent', 'saved'] as const;
 /** The card route's Server-Timing phases (api/card-routes.ts), then the time outside its handler. */
-const PHASES = ['playbook', 'state', 'live', 'slot', 'hubspot', 'view', 'total', 'outside'] as const;
+const PHASES = [
+  'playbook',
+  'state',
+  'history',
+  'live',
+  'slot',
+  'hubspot',
+  'view',
+  'total',
+  'outside',
+] as const;
 
 /** How many reads had their HubSpot view from each source (freshness.source); errors have none. */
 const bySource = (reads: CardRead[]) =>
