@@ -13,7 +13,13 @@ import { percentile, sleep } from './common';
 import type { BenchPlaybookName } from './playbook';
 import { commandCount } from './redis-stats';
 import { createDeals, moveOn, opName, quiet, withPortal } from './scene';
-import { firingsTotal, pointWebhooksAt, startServiceProc, type TimerFirings } from './service-proc';
+import {
+  firingsTotal,
+  pointWebhooksAt,
+  startServiceProc,
+  type ServiceProc,
+  type TimerFirings,
+} from './service-proc';
 import { startCardReaderProc, type CardRead, type CardReaderProc, type CardSpell } from './card-readers';
 
 /** Progress on stderr, so a long full run shows where it is. */
@@ -68,6 +74,11 @@ export async function bulkMove(opts: {
   card?: CardReads;
   /** The bench playbook unless told: its SLAs outlast set-up and move (test/bench/playbook.ts). */
   playbook?: BenchPlaybookName;
+  /**
+   * `all` (default, as `npm start` runs): one service process. `split`: the measured move runs on a web process
+   * (HTTP: webhooks, cards) and a worker process, as the scale bench does; the card sees the web one's loop.
+   */
+  roles?: 'all' | 'split';
 }): Promise<MoveResult> {
   const { deals: n, ratePer10s } = opts;
   const playbook = opts.playbook ?? 'bench';
@@ -102,7 +113,14 @@ export async function bulkMove(opts: {
         portal.setRateLimit({ max: ratePer10s, windowMs: 10_000 });
         // Both sliding windows (portal and service) forget the setup traffic.
         await sleep(10_500);
-        svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s, playbook });
+        const measured = { sandbox, prefix, redisUrl: redisServer.url, ratePer10s, playbook };
+        svc =
+          opts.roles === 'split'
+            ? splitService(
+                await startServiceProc({ ...measured, role: 'web' }),
+                await startServiceProc({ ...measured, role: 'worker' }),
+              )
+            : await startServiceProc(measured);
         pointWebhooksAt(sandbox, svc.url!, playbook);
 
         let card: MoveResult['card'];
@@ -217,6 +235,29 @@ export async function bulkMove(opts: {
     info.disconnect();
     await redisServer.close();
   }
+}
+
+/** A web and a worker process seen as one service: CPU and timer firings summed, the loop the web one's. */
+function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
+  const both = [web, worker];
+  return {
+    role: 'split',
+    pid: web.pid,
+    url: web.url,
+    cpuMs: async () => (await Promise.all(both.map((p) => p.cpuMs()))).reduce((a, b) => a + b, 0),
+    loop: () => web.loop(),
+    timerFirings: async () => {
+      const [a, b] = await Promise.all(both.map((p) => p.timerFirings()));
+      return {
+        warnings: a!.warnings + b!.warnings,
+        breaches: a!.breaches + b!.breaches,
+        escalations: a!.escalations + b!.escalations,
+      };
+    },
+    stop: async () => {
+      await Promise.all(both.map((p) => p.stop()));
+    },
+  };
 }
 
 export const cardSummary = (c: NonNullable<MoveResult['card']>) => ({
