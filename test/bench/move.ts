@@ -64,6 +64,9 @@ export type MoveResult = {
     /** Every read, idle and during the move, for the sources and phase breakdowns. */
     idleReads: CardRead[];
     duringReads: CardRead[];
+    /** The same idle reads once the move is over (and the rate window has forgotten it): the baseline's check. */
+    idleAfter: number[];
+    idleAfterReads: CardRead[];
   };
 };
 
@@ -188,8 +191,14 @@ export async function bulkMove(opts: {
         const ops: Record<string, number> = {};
         for (const r of reqs)
           if (r.status !== 429) ops[opName(r.method, r.path)] = (ops[opName(r.method, r.path)] ?? 0) + 1;
-        if (idle && spell) {
+        if (idle && spell && readerProc && cardCfg && opts.card) {
           const loop = await svc.loop();
+          // The baseline again once the service is idle: the machine's load may have moved meanwhile (other
+          // processes, the service's own warm-up), and a ratio against a baseline that moved is not the service's.
+          await sleep(10_500);
+          await readerProc.start(cardCfg);
+          await readerProc.waitFor(opts.card.idleReads);
+          const after = await readerProc.stop();
           const statuses = spell.reads.map((r) => r.status);
           card = {
             idle: idle.reads.map((r) => r.ms),
@@ -207,6 +216,8 @@ export async function bulkMove(opts: {
             },
             idleReads: idle.reads,
             duringReads: spell.reads,
+            idleAfter: after.reads.map((r) => r.ms),
+            idleAfterReads: after.reads,
           };
         }
         return {
@@ -263,6 +274,8 @@ function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
 export const cardSummary = (c: NonNullable<MoveResult['card']>) => ({
   idleP50: percentile(c.idle, 50),
   idleP99: percentile(c.idle, 99),
+  idleAfterP50: percentile(c.idleAfter, 50),
+  idleAfterP99: percentile(c.idleAfter, 99),
   duringP50: percentile(c.during, 50),
   duringP99: percentile(c.during, 99),
 });
