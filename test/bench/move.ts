@@ -59,6 +59,8 @@ export type MoveResult = {
     duringOtherNon200: number;
     loopMaxMs: number;
     loopP99Ms: number;
+    /** Commands awaiting replies on the service's main Redis connection during the move (10 ms samples). */
+    redisBacklog: { max: number; p99: number; p50: number };
     /** The card reader process's own event-loop delay (card-readers.ts), idle and during the move. */
     readerLoop: { idleMaxMs: number; idleP99Ms: number; duringMaxMs: number; duringP99Ms: number };
     /** Every read, idle and during the move, for the sources and phase breakdowns. */
@@ -147,6 +149,7 @@ export async function bulkMove(opts: {
           await readerProc.waitFor(opts.card.idleReads);
           idle = await readerProc.stop();
           await svc.loop();
+          await svc.redisBacklog();
           // The idle reads spent some of the rate budget; let the window forget them.
           await sleep(10_500);
         }
@@ -193,6 +196,7 @@ export async function bulkMove(opts: {
           if (r.status !== 429) ops[opName(r.method, r.path)] = (ops[opName(r.method, r.path)] ?? 0) + 1;
         if (idle && spell && readerProc && cardCfg && opts.card) {
           const loop = await svc.loop();
+          const backlog = await svc.redisBacklog();
           // The baseline again once the service is idle: the machine's load may have moved meanwhile (other
           // processes, the service's own warm-up), and a ratio against a baseline that moved is not the service's.
           await sleep(10_500);
@@ -208,6 +212,7 @@ export async function bulkMove(opts: {
             duringOtherNon200: statuses.filter((s) => s !== 200 && s !== 503).length,
             loopMaxMs: loop.loopMaxMs,
             loopP99Ms: loop.loopP99Ms,
+            redisBacklog: backlog,
             readerLoop: {
               idleMaxMs: idle.loopMaxMs,
               idleP99Ms: idle.loopP99Ms,
@@ -257,6 +262,7 @@ function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
     url: web.url,
     cpuMs: async () => (await Promise.all(both.map((p) => p.cpuMs()))).reduce((a, b) => a + b, 0),
     loop: () => web.loop(),
+    redisBacklog: () => web.redisBacklog(),
     timerFirings: async () => {
       const [a, b] = await Promise.all(both.map((p) => p.timerFirings()));
       return {

@@ -21,6 +21,8 @@ export type ServiceProc = {
   cpuMs(): Promise<number>;
   /** Worst and p99 event-loop delay since the last call, ms. */
   loop(): Promise<{ loopMaxMs: number; loopP99Ms: number }>;
+  /** Commands awaiting replies on the service's main Redis connection since the last call (10 ms samples). */
+  redisBacklog(): Promise<{ max: number; p99: number; p50: number }>;
   /** SLA timer firings that warned, breached or escalated in this process so far (its metrics counters). */
   timerFirings(): Promise<TimerFirings>;
   stop(): Promise<void>;
@@ -92,6 +94,10 @@ export async function startServiceProc(opts: {
       return (cpu.user + cpu.system) / 1000;
     },
     loop: () => ask<{ loopMaxMs: number; loopP99Ms: number }>('loop'),
+    redisBacklog: async () => {
+      const { max, p99, p50 } = await ask<{ max: number; p99: number; p50: number }>('backlog');
+      return { max, p99, p50 };
+    },
     timerFirings: async () => {
       const { warnings, breaches, escalations } = await ask<TimerFirings>('timers');
       return { warnings, breaches, escalations };
