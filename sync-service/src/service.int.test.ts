@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Playbook } from '@stagekeeper/shared';
-import type { Redis } from 'ioredis';
+import type { Command, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from './log';
 import { LegacyTimerJobs } from './queue/legacy-timer-jobs';
@@ -109,6 +109,47 @@ describe('startService', () => {
     ).text();
     expect(metrics).toMatch(/stagekeeper_queue_depth\{queue="reconcile",state="waiting"\} \d+/);
     expect(metrics).toMatch(/stagekeeper_job_duration_seconds_count\{queue="reconcile",outcome="ok"\} [1-9]/);
+  });
+
+  it('reads cards on a Redis connection of its own, not behind the workers’ commands (issue #18)', async () => {
+    // One connection answers in the order it was asked: a card read on the workers' connection waits for the
+    // replies to every bulk command sent before it, which during a bulk move are hundreds.
+    const main = redis.duplicate();
+    const sent: string[] = [];
+    const send = main.sendCommand.bind(main);
+    main.sendCommand = ((command: Command, stream?: unknown) => {
+      sent.push(command.args.map(String).join(' '));
+      return (send as (c: Command, s?: unknown) => unknown)(command, stream);
+    }) as typeof main.sendCommand;
+    try {
+      service = await startService({
+        config: testConfig(prefix, { METRICS_TOKEN }),
+        gateway,
+        engine,
+        playbookSource: staticPlaybookSource(playbook, [PORTAL]),
+        log: silentLogger,
+        host: '127.0.0.1',
+        redis: main,
+        api: true,
+      });
+      const url = `${service.url}/api/card/deal/77?userId=1&userEmail=rep%40clinic.test&appId=1&portalId=${PORTAL}`;
+      const ts = String(Date.now());
+      const signature = createHmac('sha256', 'test-secret')
+        .update(`GET${url.replace('%40', '@')}${ts}`)
+        .digest('base64');
+      sent.length = 0;
+      const res = await fetch(url, {
+        headers: { 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': ts },
+      });
+      expect(res.status).toBe(200);
+      // The card read the portal's playbook (none stored here: an unmanaged card), just not on this connection.
+      expect(await res.json()).toMatchObject({ managed: false });
+      expect(sent.filter((args) => args.includes(redisKeys(prefix).playbookCurrent(PORTAL)))).toEqual([]);
+    } finally {
+      await service?.close();
+      service = undefined;
+      main.disconnect();
+    }
   });
 
   it('recovers a deal whose webhook was missed through the repeatable sweep', async () => {

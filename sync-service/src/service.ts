@@ -129,10 +129,14 @@ export async function startService(opts: StartOptions) {
   );
 
   const roundRobin = new RoundRobinStore(redis, keys);
+  // Beside workers, the API reads on a connection of its own: on theirs, a card's reads would wait for the
+  // replies to every bulk command sent before them (issue #18: a rep's card during a bulk move).
+  const apiRedis = opts.api && secret && wantWorkers && wantHttp ? redis.duplicate() : undefined;
+  apiRedis?.on('error', onRedisError);
   const api =
     opts.api && secret
       ? createApiRoutes({
-          redis,
+          redis: apiRedis ?? redis,
           prefix: config.keyPrefix,
           gateway,
           clientSecret: secret,
@@ -141,7 +145,15 @@ export async function startService(opts: StartOptions) {
           ...(opts.clock ? { clock: opts.clock } : {}),
           enqueueReconcile: (portalId, dealIds) => reconcileQueue.enqueue(portalId, dealIds, 'manual'),
           ...(config.hubspot.tokenEncryptionKey ? { encryptionKey: config.hubspot.tokenEncryptionKey } : {}),
-          stores: { playbooks: playbookStore, states, history, replay },
+          stores: apiRedis
+            ? {
+                // A store per connection; the playbook cache is keyed by version, so two stay consistent.
+                playbooks: opts.playbookStore ?? new PlaybookStore(apiRedis, keys, log),
+                states: new DealStateStore(apiRedis, keys, log),
+                history: new HistoryStore(apiRedis, keys, log),
+                replay,
+              }
+            : { playbooks: playbookStore, states, history, replay },
         })
       : undefined;
   const activity = opts.activity ?? api?.activity;
@@ -323,6 +335,7 @@ export async function startService(opts: StartOptions) {
         sweepQueue.close(),
       ]);
       if (workerRedis) await workerRedis.quit().catch(() => undefined);
+      if (apiRedis) await apiRedis.quit().catch(() => undefined);
       if (ownsRedis) await redis.quit().catch(() => undefined);
       log.info('stopped');
     })());

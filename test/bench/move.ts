@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { OwnRedis } from '../chaos/redis-server';
 import { percentile, sleep } from './common';
@@ -17,23 +16,18 @@ import { createDeals, moveOn, opName, quiet, withPortal } from './scene';
 import {
   firingsTotal,
   pointWebhooksAt,
-  signedGet,
   startServiceProc,
+  type ServiceProc,
   type TimerFirings,
 } from './service-proc';
-import { parseServerTiming } from '@stagekeeper/sync-service/api/server-timing';
+import { startCardReaderProc, type CardRead, type CardReaderProc, type CardSpell } from './card-readers';
 
 /** Progress on stderr, so a long full run shows where it is. */
 const step = (what: string) =>
   process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${what}\n`);
 
 export type CardReads = { readers: number; everyMs: number; idleReads: number };
-
-/**
- * One card read seen from outside: latency, status, where its HubSpot view came from (`freshness.source`, absent
- * on an error) and the service's own account of its time (Server-Timing: phase -> ms).
- */
-export type CardRead = { ms: number; status: number; source?: string; timing: Record<string, number> };
+export type { CardRead };
 
 export type MoveResult = {
   deals: number;
@@ -65,51 +59,18 @@ export type MoveResult = {
     duringOtherNon200: number;
     loopMaxMs: number;
     loopP99Ms: number;
+    /** Commands awaiting replies on the service's main Redis connection during the move (10 ms samples). */
+    redisBacklog: { max: number; p99: number; p50: number };
+    /** The card reader process's own event-loop delay (card-readers.ts), idle and during the move. */
+    readerLoop: { idleMaxMs: number; idleP99Ms: number; duringMaxMs: number; duringP99Ms: number };
     /** Every read, idle and during the move, for the sources and phase breakdowns. */
     idleReads: CardRead[];
     duringReads: CardRead[];
+    /** The same idle reads once the move is over (and the rate window has forgotten it): the baseline's check. */
+    idleAfter: number[];
+    idleAfterReads: CardRead[];
   };
 };
-
-/** Reads deal cards on `readers` loops, one each `everyMs`, until `stop()`; latencies and statuses. */
-function cardReaders(url: string, sandbox: Sandbox, deals: string[], cfg: CardReads) {
-  const latencies: number[] = [];
-  const statuses: number[] = [];
-  const reads: CardRead[] = [];
-  let running = true;
-  const loops = Array.from({ length: cfg.readers }, async (_, r) => {
-    for (let i = r; running; i += cfg.readers) {
-      const t0 = performance.now();
-      const res = await signedGet(
-        url,
-        sandbox.secret,
-        sandbox.portalId,
-        `/api/card/deal/${deals[i % deals.length]}`,
-      ).catch(() => undefined);
-      const ms = performance.now() - t0;
-      const status = res?.status ?? 0;
-      const source = (res?.body as { freshness?: { source?: string } } | undefined)?.freshness?.source;
-      latencies.push(ms);
-      statuses.push(status);
-      reads.push({
-        ms,
-        status,
-        ...(source ? { source } : {}),
-        timing: parseServerTiming(res?.headers.get('server-timing')),
-      });
-      await sleep(Math.max(0, cfg.everyMs - (performance.now() - t0)));
-    }
-  });
-  return {
-    latencies,
-    statuses,
-    reads,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
 
 export async function bulkMove(opts: {
   deals: number;
@@ -118,12 +79,18 @@ export async function bulkMove(opts: {
   card?: CardReads;
   /** The bench playbook unless told: its SLAs outlast set-up and move (test/bench/playbook.ts). */
   playbook?: BenchPlaybookName;
+  /**
+   * `all` (default, as `npm start` runs): one service process. `split`: the measured move runs on a web process
+   * (HTTP: webhooks, cards) and a worker process, as the scale bench does; the card sees the web one's loop.
+   */
+  roles?: 'all' | 'split';
 }): Promise<MoveResult> {
   const { deals: n, ratePer10s } = opts;
   const playbook = opts.playbook ?? 'bench';
   const redisServer = await OwnRedis.start({ persist: false });
   const prefix = `skbench-move-${randomBytes(3).toString('hex')}`;
   const info = new Redis(redisServer.url);
+  let readerProc: CardReaderProc | undefined;
   try {
     return await withPortal(async (sandbox) => {
       const portal = sandbox.portal;
@@ -151,25 +118,38 @@ export async function bulkMove(opts: {
         portal.setRateLimit({ max: ratePer10s, windowMs: 10_000 });
         // Both sliding windows (portal and service) forget the setup traffic.
         await sleep(10_500);
-        svc = await startServiceProc({ sandbox, prefix, redisUrl: redisServer.url, ratePer10s, playbook });
+        const measured = { sandbox, prefix, redisUrl: redisServer.url, ratePer10s, playbook };
+        svc =
+          opts.roles === 'split'
+            ? splitService(
+                await startServiceProc({ ...measured, role: 'web' }),
+                await startServiceProc({ ...measured, role: 'worker' }),
+              )
+            : await startServiceProc(measured);
         pointWebhooksAt(sandbox, svc.url!, playbook);
 
         let card: MoveResult['card'];
-        let idle: number[] = [];
-        let idleNon200 = 0;
-        let idleReads: CardRead[] = [];
-        if (opts.card) {
-          // Baseline in the same run: the same reads with nothing else going on.
-          const warm = cardReaders(svc.url!, sandbox, cardDeals, { ...opts.card, readers: 1 });
+        let idle: CardSpell | undefined;
+        // The reps read from a process of their own: this one plays HubSpot for the whole move.
+        if (opts.card) readerProc = await startCardReaderProc();
+        const cardCfg = opts.card && {
+          url: svc.url!,
+          secret: sandbox.secret,
+          portalId: sandbox.portalId,
+          deals: cardDeals,
+          readers: opts.card.readers,
+          everyMs: opts.card.everyMs,
+        };
+        if (readerProc && cardCfg && opts.card) {
+          // Baseline in the same run: the same reads, by the same process, with nothing else going on.
+          await readerProc.start({ ...cardCfg, readers: 1 });
           await sleep(1_000);
-          await warm.stop();
-          const base = cardReaders(svc.url!, sandbox, cardDeals, opts.card);
-          while (base.latencies.length < opts.card.idleReads) await sleep(50);
-          await base.stop();
-          idle = base.latencies;
-          idleNon200 = base.statuses.filter((s) => s !== 200).length;
-          idleReads = base.reads;
+          await readerProc.stop();
+          await readerProc.start(cardCfg);
+          await readerProc.waitFor(opts.card.idleReads);
+          idle = await readerProc.stop();
           await svc.loop();
+          await svc.redisBacklog();
           // The idle reads spent some of the rate budget; let the window forget them.
           await sleep(10_500);
         }
@@ -181,18 +161,17 @@ export async function bulkMove(opts: {
         const cmd0 = await commandCount(info);
         const before = portal.requests.length;
         const t0 = Date.now();
-        const readers = opts.card ? cardReaders(svc.url!, sandbox, cardDeals, opts.card) : undefined;
+        let during: Promise<CardSpell> | undefined;
+        if (readerProc && cardCfg) await readerProc.start(cardCfg);
+        // Stopped once every SLA task exists (their reads are not the move's), or at the end at the latest.
+        const stopReaders = () => (during ??= readerProc ? readerProc.stop() : undefined);
         const visits = new Map<string, string>();
         for (const id of deals) visits.set(id, moveOn(sandbox, id));
         const movedMs = Date.now() - t0;
-        const settled = await quiet(
-          sandbox,
-          visits,
-          t0 + opts.budgetMs,
-          1_000,
-          () => readers?.stop() ?? Promise.resolve(),
-        );
-        await readers?.stop();
+        const settled = await quiet(sandbox, visits, t0 + opts.budgetMs, 1_000, async () => {
+          await stopReaders();
+        });
+        const spell = await stopReaders();
         step(
           `move ${settled ? 'settled' : 'did NOT settle'} after ${Math.round((Date.now() - t0) / 1000)} s`,
         );
@@ -215,18 +194,35 @@ export async function bulkMove(opts: {
         const ops: Record<string, number> = {};
         for (const r of reqs)
           if (r.status !== 429) ops[opName(r.method, r.path)] = (ops[opName(r.method, r.path)] ?? 0) + 1;
-        if (readers) {
+        if (idle && spell && readerProc && cardCfg && opts.card) {
           const loop = await svc.loop();
+          const backlog = await svc.redisBacklog();
+          // The baseline again once the service is idle: the machine's load may have moved meanwhile (other
+          // processes, the service's own warm-up), and a ratio against a baseline that moved is not the service's.
+          await sleep(10_500);
+          await readerProc.start(cardCfg);
+          await readerProc.waitFor(opts.card.idleReads);
+          const after = await readerProc.stop();
+          const statuses = spell.reads.map((r) => r.status);
           card = {
-            idle,
-            during: readers.latencies,
-            idleNon200,
-            during503: readers.statuses.filter((s) => s === 503).length,
-            duringOtherNon200: readers.statuses.filter((s) => s !== 200 && s !== 503).length,
+            idle: idle.reads.map((r) => r.ms),
+            during: spell.reads.map((r) => r.ms),
+            idleNon200: idle.reads.filter((r) => r.status !== 200).length,
+            during503: statuses.filter((s) => s === 503).length,
+            duringOtherNon200: statuses.filter((s) => s !== 200 && s !== 503).length,
             loopMaxMs: loop.loopMaxMs,
             loopP99Ms: loop.loopP99Ms,
-            idleReads,
-            duringReads: readers.reads,
+            redisBacklog: backlog,
+            readerLoop: {
+              idleMaxMs: idle.loopMaxMs,
+              idleP99Ms: idle.loopP99Ms,
+              duringMaxMs: spell.loopMaxMs,
+              duringP99Ms: spell.loopP99Ms,
+            },
+            idleReads: idle.reads,
+            duringReads: spell.reads,
+            idleAfter: after.reads.map((r) => r.ms),
+            idleAfterReads: after.reads,
           };
         }
         return {
@@ -247,6 +243,7 @@ export async function bulkMove(opts: {
           ...(card ? { card } : {}),
         };
       } finally {
+        await readerProc?.close();
         await svc.stop();
       }
     }, playbook);
@@ -256,9 +253,35 @@ export async function bulkMove(opts: {
   }
 }
 
+/** A web and a worker process seen as one service: CPU and timer firings summed, the loop the web one's. */
+function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
+  const both = [web, worker];
+  return {
+    role: 'split',
+    pid: web.pid,
+    url: web.url,
+    cpuMs: async () => (await Promise.all(both.map((p) => p.cpuMs()))).reduce((a, b) => a + b, 0),
+    loop: () => web.loop(),
+    redisBacklog: () => web.redisBacklog(),
+    timerFirings: async () => {
+      const [a, b] = await Promise.all(both.map((p) => p.timerFirings()));
+      return {
+        warnings: a!.warnings + b!.warnings,
+        breaches: a!.breaches + b!.breaches,
+        escalations: a!.escalations + b!.escalations,
+      };
+    },
+    stop: async () => {
+      await Promise.all(both.map((p) => p.stop()));
+    },
+  };
+}
+
 export const cardSummary = (c: NonNullable<MoveResult['card']>) => ({
   idleP50: percentile(c.idle, 50),
   idleP99: percentile(c.idle, 99),
+  idleAfterP50: percentile(c.idleAfter, 50),
+  idleAfterP99: percentile(c.idleAfter, 99),
   duringP50: percentile(c.during, 50),
   duringP99: percentile(c.during, 99),
 });

@@ -7,7 +7,8 @@
  *   npm run bench -- --full            the issue's sizes (10,000-deal moves, 500,000-visit week, 1M rows)
  *   npm run bench -- --quick           tiny sizes, a couple of minutes: the shape of the results, not figures
  *   npm run bench -- --only card,bulk  some benches only
- * Any size can be set on its own with an environment variable (BENCH_* below).
+ * Any size can be set on its own with an environment variable (BENCH_* below). BENCH_CARD_ROLES=split runs the
+ * card bench's service as a web and a worker process (card.ts), to compare with the one process npm start runs.
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';

@@ -28,9 +28,23 @@ process.on('disconnect', () => process.exit(1));
 
 const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
+// Commands sent on the service's main Redis connection and not yet answered, sampled every 10 ms: what a
+// command sent on that connection now would wait behind (ioredis's queue of commands awaiting replies).
+const backlog: number[] = [];
+const main = stack.service.redis as unknown as { commandQueue?: { length: number } };
+setInterval(() => backlog.push(main.commandQueue?.length ?? 0), 10).unref();
 // The parent asks; answers carry this process's own figures only.
 process.on('message', (m: { type: string; id: number }) => {
   if (m.type === 'cpu') process.send!({ id: m.id, cpu: process.cpuUsage() });
+  if (m.type === 'backlog') {
+    const sorted = backlog.splice(0).sort((a, b) => a - b);
+    process.send!({
+      id: m.id,
+      max: sorted.at(-1) ?? 0,
+      p99: sorted[Math.max(0, Math.ceil(sorted.length * 0.99) - 1)] ?? 0,
+      p50: sorted[Math.max(0, Math.ceil(sorted.length * 0.5) - 1)] ?? 0,
+    });
+  }
   if (m.type === 'loop') {
     process.send!({ id: m.id, loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6 });
     loop.reset();

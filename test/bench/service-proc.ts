@@ -4,7 +4,6 @@
  * CPU time and event-loop stalls. Nothing here reaches into the service's modules beyond its public entry points.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dealSubscriptions } from '@stagekeeper/sync-service/stack';
@@ -22,6 +21,8 @@ export type ServiceProc = {
   cpuMs(): Promise<number>;
   /** Worst and p99 event-loop delay since the last call, ms. */
   loop(): Promise<{ loopMaxMs: number; loopP99Ms: number }>;
+  /** Commands awaiting replies on the service's main Redis connection since the last call (10 ms samples). */
+  redisBacklog(): Promise<{ max: number; p99: number; p50: number }>;
   /** SLA timer firings that warned, breached or escalated in this process so far (its metrics counters). */
   timerFirings(): Promise<TimerFirings>;
   stop(): Promise<void>;
@@ -98,6 +99,10 @@ export async function startServiceProc(opts: {
       return (cpu.user + cpu.system) / 1000;
     },
     loop: () => ask<{ loopMaxMs: number; loopP99Ms: number }>('loop'),
+    redisBacklog: async () => {
+      const { max, p99, p50 } = await ask<{ max: number; p99: number; p50: number }>('backlog');
+      return { max, p99, p50 };
+    },
     timerFirings: async () => {
       const { warnings, breaches, escalations } = await ask<TimerFirings>('timers');
       return { warnings, breaches, escalations };
@@ -128,28 +133,5 @@ export function pointWebhooksAt(
   });
 }
 
-/** A GET as hubspot.fetch sends it: portal and user appended to the URL, the whole URL signed with v3. */
-export async function signedGet(
-  serviceUrl: string,
-  secret: string,
-  portalId: string,
-  pathAndQuery: string,
-): Promise<{ status: number; body: unknown; headers: Headers }> {
-  const sep = pathAndQuery.includes('?') ? '&' : '?';
-  const url = `${serviceUrl}${pathAndQuery}${sep}userId=1001&userEmail=rep%40clinic.test&appId=1&portalId=${portalId}`;
-  const ts = String(Date.now());
-  const sig = createHmac('sha256', secret)
-    .update(`GET${url.replace('%40', '@')}${ts}`)
-    .digest('base64');
-  const res = await fetch(url, {
-    headers: { 'X-HubSpot-Signature-v3': sig, 'X-HubSpot-Request-Timestamp': ts },
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON: kept as text for the error message
-  }
-  return { status: res.status, body, headers: res.headers };
-}
+// Moved to its own file so the card reader process (card-reader-child.ts) need not load the service's modules.
+export { signedGet } from './signed-get';

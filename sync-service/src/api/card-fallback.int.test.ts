@@ -89,7 +89,7 @@ describe('the card when HubSpot is slow', () => {
     // Issue 18: a slot free at once or none (LaneBusy, answered from what Stagekeeper has), never a queue.
     expect(noWait).toEqual([true]);
     // And says where its time went (Server-Timing), for the card bench and anyone looking at a slow card.
-    for (const phase of ['playbook', 'state', 'live', 'slot', 'hubspot', 'view', 'total'])
+    for (const phase of ['playbook', 'state', 'history', 'live', 'slot', 'hubspot', 'view', 'total'])
       expect(res.headers['server-timing']).toMatch(new RegExp(`\\b${phase};dur=\\d+(\\.\\d)?\\b`));
   });
 

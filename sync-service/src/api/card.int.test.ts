@@ -12,7 +12,7 @@ import { fixtureInput, HOUR, MON_10, snap } from '@stagekeeper/shared/engine/fix
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callLane } from '../hubspot/call';
-import type { Redis } from 'ioredis';
+import type { Command, Redis } from 'ioredis';
 import { silentLogger } from '../log';
 import { DealStateStore } from '../state/deal-state-store';
 import { HistoryStore } from '../state/history-store';
@@ -181,6 +181,60 @@ describe('GET /api/card/deal/:dealId', () => {
     expect(res.body.breaches.map((b: { breachedAt: string }) => b.breachedAt)).toEqual(
       rows.map((r) => new Date(r.exitedAt).toISOString()),
     );
+  });
+
+  it('sends its Redis reads together: two rounds, not one per read (issue #18)', async () => {
+    // During a bulk move each round waits its turn behind the workers on the event loop, so rounds are latency.
+    await seed(A, snap({ dealId: DEAL }));
+    await new HistoryStore(redis, redisKeys(prefix), silentLogger).append(A, [
+      {
+        dealId: DEAL,
+        pipeline: 'tele',
+        stage: 'lead',
+        ownerRole: 'intake',
+        ownerId: null,
+        enteredAt: MON_10 - 48 * HOUR,
+        exitedAt: MON_10 - 43 * HOUR,
+        businessMs: 5 * HOUR,
+        toStage: 'intake',
+        direction: 'forward',
+        slaOutcome: 'breached',
+        breachReason: 'capacity',
+      },
+    ]);
+    // A command's round: 1 + the highest round among the commands answered before it was sent.
+    const counted = redis.duplicate();
+    const rounds: number[] = [];
+    let answered = 0;
+    const send = counted.sendCommand.bind(counted);
+    counted.sendCommand = ((command: Command, stream?: unknown) => {
+      const round = answered + 1;
+      rounds.push(round);
+      command.promise.then(
+        () => (answered = Math.max(answered, round)),
+        () => (answered = Math.max(answered, round)),
+      );
+      return (send as (c: Command, s?: unknown) => unknown)(command, stream);
+    }) as typeof counted.sendCommand;
+    try {
+      const counting = apiApp({ redis: counted, prefix, gateway, now: () => now }).app;
+      const path = `/api/card/deal/${DEAL}?${hubspotQuery(A)}`;
+      const read = () =>
+        request(counting)
+          .get(path)
+          .set(signedHeaders('GET', path, '', now));
+      // The first read also loads the playbook into the process's cache; the second is a rep's usual read.
+      expect((await read()).status).toBe(200);
+      rounds.length = 0;
+      answered = 0;
+      const res = await read();
+      expect(res.status).toBe(200);
+      expect(res.body.breaches).toHaveLength(1);
+      expect(rounds.length).toBeGreaterThanOrEqual(4);
+      expect(Math.max(...rounds)).toBeLessThanOrEqual(2);
+    } finally {
+      counted.disconnect();
+    }
   });
 
   it('rejects a deal id that is not a HubSpot id', async () => {
