@@ -92,6 +92,11 @@ const EnvSchema = z.object({
   RECONCILE_DEBOUNCE_MS: int(0, 60_000).default(250),
   // Jobs mostly wait on HubSpot; enough of them at once lets deals share batch calls (hubspot/coalesce.ts).
   WORKER_CONCURRENCY: int(1, 2_000).default(500),
+  /**
+   * What this process runs: `all` (HTTP and workers), `web` (webhooks, cards, settings) or `worker` (queues, SLA
+   * timers, sweeps). Split, a card read never waits on an event loop busy with a bulk move's jobs.
+   */
+  SERVICE_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
   /** How long a start waits for a Redis that does not answer yet (it may be restarting) before giving up. */
   REDIS_WAIT_SECONDS: int(0, 3_600).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -137,6 +142,7 @@ const toConfig = (e: Env) => ({
   sweepIntervalMs: e.SWEEP_INTERVAL_MS,
   reconcileDebounceMs: e.RECONCILE_DEBOUNCE_MS,
   workerConcurrency: e.WORKER_CONCURRENCY,
+  role: e.SERVICE_ROLE,
   logLevel: e.LOG_LEVEL,
   hubspotAppOrigin: e.HUBSPOT_APP_ORIGIN,
   adminUserIds: e.ADMIN_USER_IDS ?? [],
@@ -205,7 +211,12 @@ export function startupProblem(err: unknown, config: { port: number }): StartupE
 /** Rules that tie variables together; each returns the problem lines it finds. */
 function crossChecks(env: Env): string[] {
   const lines: string[] = [];
-  if (env.SANDBOX) return lines;
+  if (env.SANDBOX) {
+    // The embedded portal lives in the process: workers in another process could not reach it.
+    if (env.SERVICE_ROLE !== 'all')
+      lines.push('SERVICE_ROLE: must be all in sandbox mode (the embedded portal lives in this one process)');
+    return lines;
+  }
   if (!env.HUBSPOT_CLIENT_SECRET)
     lines.push(
       'HUBSPOT_CLIENT_SECRET: required when SANDBOX is off (webhook signatures are checked with it)',

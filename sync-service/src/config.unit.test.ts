@@ -54,6 +54,17 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('splits HTTP from workers by SERVICE_ROLE, which sandbox mode keeps whole', () => {
+    const real = { HUBSPOT_CLIENT_SECRET: 's', HUBSPOT_CLIENT_ID: 'c', PUBLIC_URL: 'https://sk.example.com' };
+    expect(loadConfig(real).role).toBe('all');
+    expect(loadConfig({ ...real, SERVICE_ROLE: 'web' }).role).toBe('web');
+    expect(loadConfig({ ...real, SERVICE_ROLE: 'worker' }).role).toBe('worker');
+    expect(errorLines({ ...real, SERVICE_ROLE: 'api' })).toEqual([expect.stringMatching(/^SERVICE_ROLE: /)]);
+    expect(errorLines({ SANDBOX: 'true', SERVICE_ROLE: 'web' })).toEqual([
+      'SERVICE_ROLE: must be all in sandbox mode (the embedded portal lives in this one process)',
+    ]);
+  });
+
   it('reports every bad value without echoing it', () => {
     const lines = errorLines({
       SANDBOX: '1',

@@ -99,9 +99,12 @@ async function main(): Promise<void> {
     redisWaitMs: config.redisWaitMs,
     ...(quick?.clock ? { clock: quick.clock.now } : {}),
     routers: [...(quick?.routers ?? []), ...oauthRouters],
+    // A worker still answers on PORT for its health and metrics (its SLA and HubSpot counters live in it).
+    http: config.role === 'worker' ? 'operations' : true,
+    workers: config.role !== 'web',
     log,
   });
-  log.info({ url: stack.service.url, portalId: stack.portalId }, 'stagekeeper ready');
+  log.info({ url: stack.service.url, portalId: stack.portalId, role: config.role }, 'stagekeeper ready');
   const extras = quick && sandbox ? quick.start(sandbox, stack) : undefined;
   const say = (line: string) => void process.stdout.write(`${line}\n`);
   if (sandbox)

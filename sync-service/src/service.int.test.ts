@@ -111,6 +111,38 @@ describe('startService', () => {
     expect(metrics).toMatch(/stagekeeper_job_duration_seconds_count\{queue="reconcile",outcome="ok"\} [1-9]/);
   });
 
+  it('splits into a web process and a worker process that answers only for health and metrics', async () => {
+    const role = (http: true | 'operations', workers: boolean) =>
+      startService({
+        config: testConfig(prefix, { SWEEP_INTERVAL_MS: '1000', METRICS_TOKEN }),
+        gateway,
+        engine,
+        playbookSource: staticPlaybookSource(playbook, [PORTAL]),
+        log: silentLogger,
+        host: '127.0.0.1',
+        http,
+        workers,
+      });
+    const web = await role(true, false);
+    const worker = await role('operations', true);
+    try {
+      gateway.setDeal('501', 'next', Date.now() - 10 * 3600_000);
+      expect((await postEvents(web.url, [stageChange(501)])).status).toBe(200);
+      await waitFor(async () => (await states.load(PORTAL, '501')).version === 1, 5_000, 'deal 501');
+      // Nothing routes HubSpot's traffic to a worker: its webhook and card routes do not exist.
+      expect((await postEvents(worker.url, [stageChange(501)])).status).toBe(404);
+      expect((await fetch(`${worker.url}/api/card/deal/501`)).status).toBe(404);
+      expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+      const metrics = await fetch(`${worker.url}/metrics`, {
+        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+      });
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/stagekeeper_job_duration_seconds_count\{queue="reconcile"/);
+    } finally {
+      await Promise.all([web.close(), worker.close()]);
+    }
+  });
+
   it('reads cards on a Redis connection of its own, not behind the workers’ commands (issue #18)', async () => {
     // One connection answers in the order it was asked: a card read on the workers' connection waits for the
     // replies to every bulk command sent before it, which during a bulk move are hundreds.

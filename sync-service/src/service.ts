@@ -49,8 +49,11 @@ export type StartOptions = {
   playbookStore?: PlaybookStore;
   /** More routes (OAuth, the local page), mounted by the HTTP app. */
   routers?: AppDeps['routers'];
-  /** Web-only or worker-only processes; both by default. */
-  http?: boolean;
+  /**
+   * Web-only or worker-only processes; both by default. `operations`: HTTP for health and metrics only (a
+   * worker-role process).
+   */
+  http?: boolean | 'operations';
   workers?: boolean;
   /** Host to bind; all interfaces by default. */
   host?: string;
@@ -93,8 +96,9 @@ export async function startService(opts: StartOptions) {
   const clock = opts.clock ?? Date.now;
   const secret = opts.webhookSecret ?? config.hubspot.clientSecret;
   const wantHttp = opts.http ?? true;
+  const operationsOnly = wantHttp === 'operations';
   const wantWorkers = opts.workers ?? true;
-  if (wantHttp && !secret)
+  if (wantHttp === true && !secret)
     throw new Error('HUBSPOT_CLIENT_SECRET: required to verify webhooks (or pass webhookSecret)');
 
   const ownsRedis = !opts.redis;
@@ -131,10 +135,10 @@ export async function startService(opts: StartOptions) {
   const roundRobin = new RoundRobinStore(redis, keys);
   // Beside workers, the API reads on a connection of its own: on theirs, a card's reads would wait for the
   // replies to every bulk command sent before them (issue #18: a rep's card during a bulk move).
-  const apiRedis = opts.api && secret && wantWorkers && wantHttp ? redis.duplicate() : undefined;
+  const apiRedis = opts.api && secret && wantWorkers && wantHttp === true ? redis.duplicate() : undefined;
   apiRedis?.on('error', onRedisError);
   const api =
-    opts.api && secret
+    opts.api && secret && !operationsOnly
       ? createApiRoutes({
           redis: apiRedis ?? redis,
           prefix: config.keyPrefix,
@@ -275,7 +279,8 @@ export async function startService(opts: StartOptions) {
   let url = '';
   if (wantHttp) {
     const app = createApp({
-      clientSecret: secret!,
+      // Unset only for an operations-only app, which mounts no signed route.
+      clientSecret: secret ?? '',
       publicUrl: config.publicUrl,
       maxBodyBytes: config.webhookMaxBodyBytes,
       enqueue: async (request) => {
@@ -296,6 +301,7 @@ export async function startService(opts: StartOptions) {
       routers: [...(api ? [{ path: api.path, router: api.router }] : []), ...(opts.routers ?? [])],
       replay,
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+      operationsOnly,
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, opts.host ?? '0.0.0.0', (err?: Error) =>

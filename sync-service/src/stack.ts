@@ -30,7 +30,7 @@ export type StackOptions = {
   clock?: () => number;
   log?: Logger;
   routers?: StartOptions['routers'];
-  http?: boolean;
+  http?: boolean | 'operations';
   workers?: boolean;
   host?: string;
   /** How long start-up waits for Redis (restarting, or not up yet) before giving up. */

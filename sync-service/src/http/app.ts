@@ -41,6 +41,8 @@ export type AppDeps = {
   replay?: Pick<ReplayStore, 'claim' | 'release'>;
   /** config METRICS_TOKEN: /metrics needs `Authorization: Bearer <token>`; without one it is not served. */
   metricsToken?: string;
+  /** Only /healthz, /readyz and /metrics (a worker-role process: its SLA and HubSpot counters live in it). */
+  operationsOnly?: boolean;
 };
 
 const READINESS_TIMEOUT_MS = 2_000;
@@ -91,151 +93,154 @@ export function createApp(deps: AppDeps) {
     });
   }
 
-  app.post(
-    '/webhooks/hubspot',
-    // Headers first: a request that cannot be signed by HubSpot is refused before any of its body is read.
-    signatureHeadersFirst(clock, (res, reason) => {
-      webhookEvents.inc({ outcome: 'rejected_signature' });
-      webhookRequests.inc({ status: '401' });
-      deps.log.warn({ reason }, 'webhook signature headers rejected');
-      res.status(401).json({ error: 'invalid signature', reason });
-    }),
-    // Raw bytes whatever the content type: the signature covers exactly what was sent.
-    express.raw({ type: () => true, limit: deps.maxBodyBytes }),
-    async (req, res) => {
-      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const reply = (status: number, body: unknown) => {
-        webhookRequests.inc({ status: String(status) });
-        res.status(status).json(body);
-      };
-
-      const verdict = verifySignatureV3(
-        deps.clientSecret,
-        {
-          method: req.method,
-          uri: signedUri(req, deps.publicUrl),
-          rawBody,
-          signature: req.get(SIGNATURE_HEADER),
-          timestamp: req.get(TIMESTAMP_HEADER),
-        },
-        clock(),
-      );
-      if (!verdict.ok) {
+  // A worker-role process answers only for its health and metrics: nothing routes HubSpot's traffic to it.
+  if (!deps.operationsOnly) {
+    app.post(
+      '/webhooks/hubspot',
+      // Headers first: a request that cannot be signed by HubSpot is refused before any of its body is read.
+      signatureHeadersFirst(clock, (res, reason) => {
         webhookEvents.inc({ outcome: 'rejected_signature' });
-        deps.log.warn({ reason: verdict.reason, bytes: rawBody.length }, 'webhook signature rejected');
-        return reply(401, { error: 'invalid signature', reason: verdict.reason });
-      }
+        webhookRequests.inc({ status: '401' });
+        deps.log.warn({ reason }, 'webhook signature headers rejected');
+        res.status(401).json({ error: 'invalid signature', reason });
+      }),
+      // Raw bytes whatever the content type: the signature covers exactly what was sent.
+      express.raw({ type: () => true, limit: deps.maxBodyBytes }),
+      async (req, res) => {
+        const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const reply = (status: number, body: unknown) => {
+          webhookRequests.inc({ status: String(status) });
+          res.status(status).json(body);
+        };
 
-      // The same signed request again within the window: it was accepted once, so it is acknowledged, not re-run.
-      const signature = req.get(SIGNATURE_HEADER)!;
-      let fresh: boolean;
-      try {
-        fresh = !deps.replay || (await deps.replay.claim(signature));
-      } catch (err) {
-        // Redis unreachable: the same 503 as a failed enqueue, so HubSpot redelivers.
-        deps.log.error(
-          { err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
-          'webhook replay check failed',
+        const verdict = verifySignatureV3(
+          deps.clientSecret,
+          {
+            method: req.method,
+            uri: signedUri(req, deps.publicUrl),
+            rawBody,
+            signature: req.get(SIGNATURE_HEADER),
+            timestamp: req.get(TIMESTAMP_HEADER),
+          },
+          clock(),
         );
-        return reply(503, { error: 'temporarily unable to accept events' });
-      }
-      if (!fresh) {
-        webhookEvents.inc({ outcome: 'replayed' });
-        deps.log.warn({ bytes: rawBody.length }, 'signed webhook request seen before; ignored');
-        return reply(200, { accepted: 0, replayed: true });
-      }
-      // Anything but a 2xx gives the claim back, so HubSpot's retry of this very request is taken.
-      res.on('finish', () => {
-        if (res.statusCode >= 300) void deps.replay?.release(signature).catch(() => undefined);
-      });
-
-      let body: unknown;
-      try {
-        body = JSON.parse(rawBody.toString('utf8'));
-      } catch {
-        return reply(400, {
-          error: 'malformed JSON',
-          issues: [{ path: [], message: 'body is not valid JSON' }],
-        });
-      }
-      const parsed = parseWebhookBatch(body);
-      if (!parsed.ok) return reply(400, { error: 'invalid webhook payload', issues: parsed.issues });
-
-      const byPortal = new Map<string, Set<string>>();
-      const ignored: Record<string, number> = {};
-      // Events this service did not understand: counted and logged at warn (types only, never values).
-      const unrecognised = new Map<string, number>();
-      let routed = 0;
-      for (const event of parsed.events) {
-        const route = routeEvent(event);
-        if (route.kind === 'ignored') {
-          ignored[route.reason] = (ignored[route.reason] ?? 0) + 1;
-          const strange = UNRECOGNISED_REASONS.has(route.reason);
-          webhookEvents.inc({
-            outcome: route.reason === 'own_write' ? 'own_write' : strange ? 'unrecognised' : 'ignored',
-          });
-          if (strange)
-            unrecognised.set(
-              `${event.subscriptionType}: ${route.reason}`,
-              (unrecognised.get(`${event.subscriptionType}: ${route.reason}`) ?? 0) + 1,
-            );
-          continue;
+        if (!verdict.ok) {
+          webhookEvents.inc({ outcome: 'rejected_signature' });
+          deps.log.warn({ reason: verdict.reason, bytes: rawBody.length }, 'webhook signature rejected');
+          return reply(401, { error: 'invalid signature', reason: verdict.reason });
         }
-        if (route.incomplete) {
-          webhookEvents.inc({ outcome: 'incomplete' });
-          unrecognised.set(
-            `${event.subscriptionType}: ${route.incomplete}`,
-            (unrecognised.get(`${event.subscriptionType}: ${route.incomplete}`) ?? 0) + 1,
-          );
-        }
-        routed++;
-        const set = byPortal.get(route.portalId) ?? new Set<string>();
-        for (const id of route.dealIds) set.add(id);
-        byPortal.set(route.portalId, set);
-      }
 
-      const portals = [...byPortal].map(([portalId, dealIds]) => ({ portalId, dealIds: [...dealIds] }));
-      const accepted = portals.reduce((n, p) => n + p.dealIds.length, 0);
-      if (portals.length > 0) {
+        // The same signed request again within the window: it was accepted once, so it is acknowledged, not re-run.
+        const signature = req.get(SIGNATURE_HEADER)!;
+        let fresh: boolean;
         try {
-          await deps.enqueue({ portals });
+          fresh = !deps.replay || (await deps.replay.claim(signature));
         } catch (err) {
-          // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
+          // Redis unreachable: the same 503 as a failed enqueue, so HubSpot redelivers.
           deps.log.error(
             { err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
-            'webhook enqueue failed',
+            'webhook replay check failed',
           );
           return reply(503, { error: 'temporarily unable to accept events' });
         }
-      }
-      webhookEvents.inc({ outcome: 'accepted' }, routed);
-      if (parsed.issues.length > 0)
-        webhookEvents.inc({ outcome: 'invalid' }, new Set(parsed.issues.map((i) => i.path[0])).size);
+        if (!fresh) {
+          webhookEvents.inc({ outcome: 'replayed' });
+          deps.log.warn({ bytes: rawBody.length }, 'signed webhook request seen before; ignored');
+          return reply(200, { accepted: 0, replayed: true });
+        }
+        // Anything but a 2xx gives the claim back, so HubSpot's retry of this very request is taken.
+        res.on('finish', () => {
+          if (res.statusCode >= 300) void deps.replay?.release(signature).catch(() => undefined);
+        });
 
-      const summary = {
-        events: parsed.events.length,
-        portals: [...byPortal.keys()],
-        deals: accepted,
-        ignored,
-        invalid: parsed.issues.length,
-      };
-      if (Object.keys(ignored).length > 0) deps.log.debug({ ignored }, 'webhook events ignored');
-      if (unrecognised.size > 0)
-        deps.log.warn(
-          { unrecognised: Object.fromEntries([...unrecognised].slice(0, 10)) },
-          'webhook events not fully understood',
-        );
-      deps.log.info(summary, 'webhook accepted');
+        let body: unknown;
+        try {
+          body = JSON.parse(rawBody.toString('utf8'));
+        } catch {
+          return reply(400, {
+            error: 'malformed JSON',
+            issues: [{ path: [], message: 'body is not valid JSON' }],
+          });
+        }
+        const parsed = parseWebhookBatch(body);
+        if (!parsed.ok) return reply(400, { error: 'invalid webhook payload', issues: parsed.issues });
 
-      // The valid events are already queued; the 400 reports the broken ones without losing the rest.
-      // Coalescing per deal happens later, in the ingest worker, so the count is of deals accepted, not runs created.
-      if (parsed.issues.length > 0)
-        return reply(400, { error: 'invalid webhook events', issues: parsed.issues, accepted });
-      return reply(200, { accepted });
-    },
-  );
+        const byPortal = new Map<string, Set<string>>();
+        const ignored: Record<string, number> = {};
+        // Events this service did not understand: counted and logged at warn (types only, never values).
+        const unrecognised = new Map<string, number>();
+        let routed = 0;
+        for (const event of parsed.events) {
+          const route = routeEvent(event);
+          if (route.kind === 'ignored') {
+            ignored[route.reason] = (ignored[route.reason] ?? 0) + 1;
+            const strange = UNRECOGNISED_REASONS.has(route.reason);
+            webhookEvents.inc({
+              outcome: route.reason === 'own_write' ? 'own_write' : strange ? 'unrecognised' : 'ignored',
+            });
+            if (strange)
+              unrecognised.set(
+                `${event.subscriptionType}: ${route.reason}`,
+                (unrecognised.get(`${event.subscriptionType}: ${route.reason}`) ?? 0) + 1,
+              );
+            continue;
+          }
+          if (route.incomplete) {
+            webhookEvents.inc({ outcome: 'incomplete' });
+            unrecognised.set(
+              `${event.subscriptionType}: ${route.incomplete}`,
+              (unrecognised.get(`${event.subscriptionType}: ${route.incomplete}`) ?? 0) + 1,
+            );
+          }
+          routed++;
+          const set = byPortal.get(route.portalId) ?? new Set<string>();
+          for (const id of route.dealIds) set.add(id);
+          byPortal.set(route.portalId, set);
+        }
 
-  for (const { path, router } of deps.routers ?? []) app.use(path, router);
+        const portals = [...byPortal].map(([portalId, dealIds]) => ({ portalId, dealIds: [...dealIds] }));
+        const accepted = portals.reduce((n, p) => n + p.dealIds.length, 0);
+        if (portals.length > 0) {
+          try {
+            await deps.enqueue({ portals });
+          } catch (err) {
+            // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
+            deps.log.error(
+              { err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
+              'webhook enqueue failed',
+            );
+            return reply(503, { error: 'temporarily unable to accept events' });
+          }
+        }
+        webhookEvents.inc({ outcome: 'accepted' }, routed);
+        if (parsed.issues.length > 0)
+          webhookEvents.inc({ outcome: 'invalid' }, new Set(parsed.issues.map((i) => i.path[0])).size);
+
+        const summary = {
+          events: parsed.events.length,
+          portals: [...byPortal.keys()],
+          deals: accepted,
+          ignored,
+          invalid: parsed.issues.length,
+        };
+        if (Object.keys(ignored).length > 0) deps.log.debug({ ignored }, 'webhook events ignored');
+        if (unrecognised.size > 0)
+          deps.log.warn(
+            { unrecognised: Object.fromEntries([...unrecognised].slice(0, 10)) },
+            'webhook events not fully understood',
+          );
+        deps.log.info(summary, 'webhook accepted');
+
+        // The valid events are already queued; the 400 reports the broken ones without losing the rest.
+        // Coalescing per deal happens later, in the ingest worker, so the count is of deals accepted, not runs created.
+        if (parsed.issues.length > 0)
+          return reply(400, { error: 'invalid webhook events', issues: parsed.issues, accepted });
+        return reply(200, { accepted });
+      },
+    );
+
+    for (const { path, router } of deps.routers ?? []) app.use(path, router);
+  }
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
