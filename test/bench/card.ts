@@ -46,13 +46,17 @@ function tail(reads: CardRead[]) {
   ) as Record<(typeof PHASES)[number], number>;
 }
 
-/** `roles`: how the measured service runs (move.ts); BENCH_CARD_ROLES=split compares the web/worker split. */
+/**
+ * `roles`: how the measured service runs (move.ts): `all` one process (`npm start`, SERVICE_ROLE=all), `split` a
+ * web and a worker process (SERVICE_ROLE=web and worker, docs/deploy.md). run.ts measures both, as `card` and
+ * `card-split` (`--only card-split` for the split alone).
+ */
 export type CardOptions = { deals?: number; ratePer10s?: number; budgetMs?: number; roles?: 'all' | 'split' };
 
 export async function run(opts: CardOptions = {}): Promise<BenchResult> {
   const deals = opts.deals ?? 1_000;
   const ratePer10s = opts.ratePer10s ?? 110;
-  const roles = opts.roles ?? (process.env.BENCH_CARD_ROLES === 'split' ? 'split' : 'all');
+  const roles = opts.roles ?? 'all';
   const m = await bulkMove({
     deals,
     ratePer10s,
@@ -117,7 +121,7 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
     ]),
   );
   const result: BenchResult = {
-    name: 'card',
+    name: roles === 'split' ? 'card-split' : 'card',
     figures: {
       deals,
       ratePer10s,
@@ -163,7 +167,7 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
     ratio: { what: 'card p99 during the move / idle card p99', value: round(ratio) },
     targets: [
       {
-        name: 'card p99 during bulk move vs idle',
+        name: `card p99 during bulk move vs idle (${roles === 'split' ? 'web and worker processes' : 'one process'})`,
         target: '<= 1.5x',
         value: round(ratio),
         unit: 'x',
@@ -175,7 +179,7 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
             }),
       },
       {
-        name: 'card reads answered 503 during bulk move',
+        name: `card reads answered 503 during bulk move (${roles === 'split' ? 'web and worker processes' : 'one process'})`,
         target: '0',
         value: c.during503,
         unit: 'reads',

@@ -7,8 +7,8 @@
  *   npm run bench -- --full            the issue's sizes (10,000-deal moves, 500,000-visit week, 1M rows)
  *   npm run bench -- --quick           tiny sizes, a couple of minutes: the shape of the results, not figures
  *   npm run bench -- --only card,bulk  some benches only
- * Any size can be set on its own with an environment variable (BENCH_* below). BENCH_CARD_ROLES=split runs the
- * card bench's service as a web and a worker process (card.ts), to compare with the one process npm start runs.
+ * Any size can be set on its own with an environment variable (BENCH_* below). `card` measures the service as one
+ * process (npm start), `card-split` as a web and a worker process (SERVICE_ROLE, docs/deploy.md).
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -58,6 +58,10 @@ const sizes = Object.fromEntries(Object.keys(SIZES).map((k) => [k, size(k as key
 
 const benches: [string, () => Promise<BenchResult>][] = [
   ['card', () => card.run({ deals: size('CARD_DEALS'), ratePer10s: size('CARD_RATE') })],
+  [
+    'card-split',
+    () => card.run({ deals: size('CARD_DEALS'), ratePer10s: size('CARD_RATE'), roles: 'split' }),
+  ],
   ['bulk', () => bulk.run({ deals: size('BULK_DEALS'), rates: [110, 190] })],
   [
     'cost',
