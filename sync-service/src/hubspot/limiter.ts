@@ -291,9 +291,9 @@ const ACQUIRE = luaScript(ACQUIRE_LUA);
 
 // Settles no acquire of this process carried in time (ARGV: windowMs for the key's life, then slot / ms-since-answer pairs), and
 // callers that leave (ARGV[2] the slot whose waiting registration ends). A window already gone stays gone.
-const SETTLE = luaScript(
+const SETTLE_LUA =
   WINDOW_LUA +
-    `
+  `
 local now = clock()
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
@@ -303,8 +303,11 @@ settle(st, now, 3)
 if ARGV[2] ~= '' then st.w[ARGV[2]] = nil end
 save(KEYS[1], st, tonumber(ARGV[1]))
 return 0
-`,
-);
+`;
+const SETTLE = luaScript(SETTLE_LUA);
+
+/** The window scripts' text, for the property test that runs them on a simulated clock (`clock()` replaced). */
+export const WINDOW_SCRIPTS = { acquire: ACQUIRE_LUA, settle: SETTLE_LUA } as const;
 
 // Only ever lengthens a block: a short secondly back-off must not cut a ten-second one short. The value is when
 // it ends on Redis' clock, so an acquire reads it with the window in one MGET (no PTTL).
