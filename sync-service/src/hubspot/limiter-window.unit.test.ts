@@ -77,7 +77,7 @@ async function simulate(seed: number, seconds: number, loseAt?: number): Promise
   const arrivals: number[] = [];
   let slots = 0;
   let n = 0;
-  // Each process carries its settles on its next acquire, or sends them alone 50 ms after the first.
+  // Each process carries its settles on its next acquire, or sends them alone a quarter window after the first.
   const procs = [0, 1].map(() => ({ pending: [] as [string, number][], flushAt: -1 }));
   const settles = (p: (typeof procs)[number]) => {
     const out = p.pending.flatMap(([slot, answered]) => [slot, now - answered]);
@@ -104,7 +104,7 @@ async function simulate(seed: number, seconds: number, loseAt?: number): Promise
     at(answer, async () => {
       p.pending.push([slot, answer]);
       if (p.flushAt < 0) {
-        const due = answer + 50;
+        const due = answer + W / 4;
         p.flushAt = due;
         at(due, async () => {
           if (p.flushAt === due) await flush(p);
