@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redisKeys, type Keys } from '../state/keys';
 import { luaScript } from '../state/lua';
@@ -113,45 +113,118 @@ export interface RateLimiter {
 }
 
 // Every script here runs by hash (state/lua.ts, loaded again after a Redis restart): sent as text, each
-// acquire and settle carried the script across the wire, 8 times per single move.
-// Redis' own clock, so workers on hosts with skewed clocks agree on the window. Returns 0 when a slot was
-// taken, a positive wait (ms) while the window or a burst back-off is full, and minus the remaining ms of a
-// daily block. KEYS: log, burst block, daily block, learned plan ("max:windowMs" from HubSpot's headers),
-// interactive waiters (member: slot, score: when the registration lapses), interactive calls of the window.
-// ARGV: max, windowMs, slot, lane, slices (0: bulk unpaced).
-const ACQUIRE = luaScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local daily = redis.call('PTTL', KEYS[3])
-if daily > 0 then return -daily end
-local blocked = redis.call('PTTL', KEYS[2])
-if blocked > 0 then return blocked end
+// acquire and settle carried the script across the wire.
+//
+// A bucket's whole window is one string (MessagePack): `s` the calls' scores and `i` their slot ids, `a` when the
+// interactive calls of the window were made, `w` who waits (slot id or 'bulk' -> when the registration lapses).
+// An acquire is then TIME, one MGET and at most one SET inside one script, however full the window: it was a
+// sorted set per concept, read with a dozen ZCARD/ZCOUNT/ZREMRANGEBYSCORE/PTTL calls (issue #18: 15 commands per
+// HubSpot call, most of a single move's Redis cost). A call's score is its answer time once settled; until then a
+// window after it was taken, so a request that leaves late still counts (see `settle`). Exact times, not slice
+// counters: HubSpot's window is rolling, and counters would have to count a partial slice as whole.
+const WINDOW_LUA = `
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- The window at \`now\`: calls scored at or before now - windowMs, interactive calls made then, and lapsed
+-- registrations are gone.
+local function load(raw, now, windowMs)
+  local st = { s = {}, i = {}, a = {}, w = {} }
+  if raw then st = cmsgpack.unpack(raw) end
+  local s, i, a, w = {}, {}, {}, {}
+  for k = 1, #st.s do
+    if st.s[k] > now - windowMs then s[#s + 1] = st.s[k]; i[#i + 1] = st.i[k] end
+  end
+  for k = 1, #st.a do
+    if st.a[k] > now - windowMs then a[#a + 1] = st.a[k] end
+  end
+  for id, lapse in pairs(st.w) do
+    if lapse > now then w[id] = lapse end
+  end
+  return { s = s, i = i, a = a, w = w }
+end
+-- Settles (ARGV from \`from\` on: slot id, ms since its answer): each call is dated at its answer.
+local function settle(st, now, from)
+  local n = 0
+  for k = from, #ARGV - 1, 2 do
+    local id = ARGV[k]
+    for j = 1, #st.i do
+      if st.i[j] == id then st.s[j] = now - tonumber(ARGV[k + 1]); n = n + 1; break end
+    end
+  end
+  return n
+end
+local function save(key, st, windowMs)
+  redis.call('SET', key, cmsgpack.pack(st), 'PX', 2 * windowMs + 60000)
+end
+`;
+
+// Returns 0 when a slot was taken, a positive wait (ms) while the window or a burst back-off is full, and minus
+// the remaining ms of a daily block. KEYS: window, burst block, daily block, learned plan ("max:windowMs" from
+// HubSpot's headers), the Redis epoch (see below). ARGV: max, windowMs, slot, lane, slices (0: bulk unpaced), then
+// the settles this process has not sent yet (pairs: slot, ms since its answer).
+const ACQUIRE_LUA =
+  WINDOW_LUA +
+  `
+local now = clock()
+local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 local max = tonumber(ARGV[1])
 local windowMs = tonumber(ARGV[2])
+local slot = ARGV[3]
+local lane = ARGV[4]
 local slices = tonumber(ARGV[5])
-local learned = redis.call('GET', KEYS[4])
-if learned then
-  local m, w = string.match(learned, '^(%d+):(%d+)$')
+if v[4] then
+  local m, w = string.match(v[4], '^(%d+):(%d+)$')
   if m then max = tonumber(m); windowMs = tonumber(w) end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
-local count = redis.call('ZCARD', KEYS[1])
+local st = load(v[1], now, windowMs)
+local dirty = settle(st, now, 6) > 0
+if not v[1] then
+  -- No window: the bucket was idle for two windows (its key expired), or Redis lost its data, and with it the
+  -- calls HubSpot still counts. The epoch tells them apart: set when the limiter first finds this Redis empty.
+  -- Within a window of it, the lost window is taken as full and evenly used (as bulk pacing leaves it), so calls
+  -- come back only as fast as it slides out, never in a burst on top of it.
+  local epoch = tonumber(redis.call('GET', KEYS[5]) or '')
+  if not epoch then
+    epoch = now
+    redis.call('SET', KEYS[5], now)
+  end
+  if now - epoch < windowMs then
+    for k = 1, max do
+      local at = epoch - windowMs + math.floor(k * windowMs / max)
+      if at > now - windowMs then st.s[#st.s + 1] = at; st.i[#st.i + 1] = '' end
+    end
+    dirty = true
+  end
+end
+local daily = tonumber(v[3] or '')
+if daily and daily > now then
+  if dirty then save(KEYS[1], st, windowMs) end
+  return -(daily - now)
+end
+local blocked = tonumber(v[2] or '')
+if blocked and blocked > now then
+  if dirty then save(KEYS[1], st, windowMs) end
+  return blocked - now
+end
+local count = #st.s
+local interactive = #st.a
+local waiters = 0
+for _ in pairs(st.w) do waiters = waiters + 1 end
 local limit = max
-redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - windowMs)
--- Bulk work keeps a quarter of the window however busy the cards; 'bulk' in the waiters' set says it waits.
+-- Bulk work keeps a quarter of the window however busy the cards; 'bulk' among the waiters says it waits.
 local floor = math.floor(max / 4)
-local bulkWaits = redis.call('ZSCORE', KEYS[5], 'bulk')
-if ARGV[4] ~= 'bulk' and bulkWaits then
-  local bulkUsed = count - redis.call('ZCARD', KEYS[6])
+local bulkWaits = st.w['bulk']
+if lane ~= 'bulk' and bulkWaits then
+  local bulkUsed = count - interactive
   if bulkUsed < floor then limit = max - (floor - bulkUsed) end
 end
-if ARGV[4] == 'bulk' then
+if lane == 'bulk' then
   local reserve = 0
   if max >= 2 then reserve = math.max(1, math.floor(max * 0.1)) end
   local share = max - reserve
-  local interactive = redis.call('ZCARD', KEYS[6])
-  local waiting = redis.call('ZCARD', KEYS[5])
+  local waiting = waiters
   if bulkWaits then waiting = waiting - 1 end
   -- Room for as many interactive calls as the last window saw (at least the reserve, at most half the window)
   -- and one for each waiting; but however busy the cards, bulk work keeps a quarter of the window. While no
@@ -161,7 +234,8 @@ if ARGV[4] == 'bulk' then
   limit = max - held - waiting
   if count >= limit and count - interactive < floor and count < share then limit = count + 1 end
   if limit < 1 then
-    redis.call('ZADD', KEYS[5], now + 2000, 'bulk')
+    st.w['bulk'] = now + 2000
+    save(KEYS[1], st, windowMs)
     return math.max(1, math.floor(windowMs / 20))
   end
   if count < limit and slices > 1 then
@@ -172,56 +246,113 @@ if ARGV[4] == 'bulk' then
     -- second at 150 ms a call). Calls in flight are about rate x L, and so are the answered ones that were
     -- started before the slice: that many more are allowed (never more than were answered in the slice, so a
     -- burst of calls that have not answered yet still gets only the pace; at most half a pace).
-    local inFlight = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
-    local answered = redis.call('ZCOUNT', KEYS[1], now - slice, now)
+    local inFlight, answered, oldest = 0, 0, nil
+    for k = 1, count do
+      local at = st.s[k]
+      if at > now then inFlight = inFlight + 1 elseif at >= now - slice then answered = answered + 1 end
+      if at >= now - slice and (oldest == nil or at < oldest) then oldest = at end
+    end
     if answered + inFlight >= pace + math.min(inFlight, answered, math.ceil(pace / 2)) then
-      local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], now - slice, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
       -- In-flight calls (dated ahead) are happening now: they leave the slice a slice after their answer.
-      local wait = math.min(tonumber(oldest[2]) + slice - now, slice)
+      local wait = math.min(oldest + slice - now, slice)
       if wait < 1 then wait = 1 end
+      if dirty then save(KEYS[1], st, windowMs) end
       return wait
     end
   end
 end
 if count < limit then
   -- Dated a window ahead until settled: a call still in flight counts, however late its request leaves.
-  redis.call('ZADD', KEYS[1], now + windowMs, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], 2 * windowMs)
-  if ARGV[4] ~= 'bulk' then
-    redis.call('ZREM', KEYS[5], ARGV[3])
-    redis.call('ZADD', KEYS[6], now, ARGV[3])
-    redis.call('PEXPIRE', KEYS[6], windowMs)
+  st.s[count + 1] = now + windowMs
+  st.i[count + 1] = slot
+  if lane ~= 'bulk' then
+    st.w[slot] = nil
+    st.a[interactive + 1] = now
   end
+  save(KEYS[1], st, windowMs)
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-local at = tonumber(oldest[2])
+local sorted = {}
+for k = 1, count do sorted[k] = st.s[k] end
+table.sort(sorted)
+local at = sorted[count - limit + 1]
 local wait = at + windowMs - now
 -- A call still in flight frees its place when answered, which may be any moment: look again soon.
 if at > now then wait = math.min(wait, math.max(1, math.floor(windowMs / 20))) end
 if wait < 1 then wait = 1 end
 -- Registered until a little after its next attempt: a caller that died or gave up stops counting soon.
-local member = ARGV[3]
-if ARGV[4] == 'bulk' then member = 'bulk' end
-redis.call('ZADD', KEYS[5], now + wait + 1000, member)
-redis.call('PEXPIRE', KEYS[5], wait + 1000 + windowMs)
+local member = slot
+if lane == 'bulk' then member = 'bulk' end
+st.w[member] = now + wait + 1000
+save(KEYS[1], st, windowMs)
 return wait
-`);
+`;
+const ACQUIRE = luaScript(ACQUIRE_LUA);
 
-const SETTLE = luaScript(`
+// Settles no acquire of this process carried in time (ARGV: windowMs for the key's life, then slot / ms-since-answer pairs), and
+// callers that leave (ARGV[2] the slot whose waiting registration ends). A window already gone stays gone.
+const SETTLE_LUA =
+  WINDOW_LUA +
+  `
+local now = clock()
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+-- Not pruned here: the window's length may be a learned one, which only an acquire reads.
+local st = cmsgpack.unpack(raw)
+settle(st, now, 3)
+if ARGV[2] ~= '' then st.w[ARGV[2]] = nil end
+save(KEYS[1], st, tonumber(ARGV[1]))
+return 0
+`;
+const SETTLE = luaScript(SETTLE_LUA);
+
+/** The window scripts' text, for the property test that runs them on a simulated clock (`clock()` replaced). */
+export const WINDOW_SCRIPTS = { acquire: ACQUIRE_LUA, settle: SETTLE_LUA } as const;
+
+// Only ever lengthens a block: a short secondly back-off must not cut a ten-second one short. The value is when
+// it ends on Redis' clock, so an acquire reads it with the window in one MGET (no PTTL).
+const BACK_OFF = luaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`);
-
-// Only ever lengthens a block: a short secondly back-off must not cut a ten-second one short.
-const BACK_OFF = luaScript(`
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+local ms = tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '')
+if not current or current < now + ms then
+  redis.call('SET', KEYS[1], now + ms, 'PX', ms)
 end
 return 0
 `);
+
+// What a window holds, for tests and diagnostics: JSON {calls, interactive, waiting}.
+const INSPECT = luaScript(
+  WINDOW_LUA +
+    `
+local st = load(redis.call('GET', KEYS[1]), clock(), tonumber(ARGV[1]))
+local waiting = {}
+for id in pairs(st.w) do waiting[#waiting + 1] = id end
+table.sort(waiting)
+return cjson.encode({ calls = #st.s, interactive = #st.a, waiting = waiting })
+`,
+);
+
+/** Settles waiting to ride along the next acquire of the same window (see `settle`). */
+type PendingSettles = {
+  portalId: string;
+  bucket: Bucket;
+  slots: [slot: string, answeredAt: number][];
+  timer?: NodeJS.Timeout;
+};
+
+/**
+ * How long a settle waits for an acquire of the same process and window to carry it before it is sent alone: a
+ * quarter of the window. A bulk move's waiters poll and a move's calls follow each other, so in a busy process it
+ * rides along within milliseconds; an idle one sends it alone (issue #18: one script per call less). Meanwhile the
+ * call counts as in flight: it stays in the window as it would once settled (the settle, when it comes, dates it at
+ * its answer), and only bulk pacing sees it in the current slice a little longer.
+ */
+const settleDelayMs = (windowMs: number) => Math.min(2_500, Math.max(1, Math.floor(windowMs / 4)));
+
+/** Slot ids: short (they are stored in the window), random enough never to meet within one window. */
+const newSlot = () => randomBytes(9).toString('base64url');
 
 export type RedisRateLimiterOptions = {
   redis: Redis;
@@ -245,6 +376,8 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly dailyResetAt: ((portalId: string) => Promise<number>) | undefined;
   /** Last learned plan written per portal/bucket, so observing a header costs a Redis write only on change. */
   private readonly learned = new Map<string, { value: string; at: number }>();
+  /** Settles not sent yet, per window key. */
+  private readonly pending = new Map<string, PendingSettles>();
 
   constructor(opts: RedisRateLimiterOptions) {
     this.redis = opts.redis;
@@ -263,25 +396,35 @@ export class RedisRateLimiter implements RateLimiter {
     return this.plan(portalId)[bucket];
   }
 
-  /** Interactive calls of the portal and bucket waiting for the window. */
-  waitingKey(portalId: string, bucket: Bucket): string {
-    return this.keys.rateWaiting(portalId, bucket);
-  }
-
   /** Daily quota block of a portal (all buckets). */
   dailyKey(portalId: string): string {
     return this.keys.rateDaily(portalId);
   }
 
+  /** The window as Redis holds it now: calls counted, interactive calls among them, who waits. */
+  async inspect(
+    portalId: string,
+    bucket: Bucket,
+  ): Promise<{ calls: number; interactive: number; waiting: string[] }> {
+    const raw = await INSPECT(
+      this.redis,
+      [this.key(portalId, bucket)],
+      [this.window(portalId, bucket).windowMs],
+    );
+    const out = JSON.parse(String(raw)) as { calls: number; interactive: number; waiting: unknown };
+    // cjson writes an empty list as an object.
+    return { ...out, waiting: Array.isArray(out.waiting) ? (out.waiting as string[]) : [] };
+  }
+
   /**
    * One attempt: 0 when a slot was taken, else how long to wait before the next attempt; negative (minus the
-   * remaining ms) while the daily quota is blocked.
+   * remaining ms) while the daily quota is blocked. Carries this process's pending settles of the window.
    */
   async tryAcquire(
     portalId: string,
     bucket: Bucket,
     lane: Lane = 'bulk',
-    slot: string = randomUUID(),
+    slot: string = newSlot(),
   ): Promise<number> {
     const { max, windowMs, slices } = this.window(portalId, bucket);
     const key = this.key(portalId, bucket);
@@ -292,10 +435,9 @@ export class RedisRateLimiter implements RateLimiter {
         this.keys.rateBlock(portalId, bucket),
         this.dailyKey(portalId),
         this.keys.rateLearned(portalId, bucket),
-        this.waitingKey(portalId, bucket),
-        this.keys.rateInteractive(portalId, bucket),
+        this.keys.rateEpoch(),
       ],
-      [max, windowMs, slot, lane, slices ?? 0],
+      [max, windowMs, slot, lane, slices ?? 0, ...this.takeSettles(key)],
     );
     return Number(wait);
   }
@@ -311,7 +453,7 @@ export class RedisRateLimiter implements RateLimiter {
     until?: number,
     once = false,
   ): Promise<string> {
-    const slot = randomUUID();
+    const slot = newSlot();
     for (;;) {
       if (until !== undefined && Date.now() >= until) throw new LaneBusy(0);
       const wait = await this.tryAcquire(portalId, bucket, lane, slot);
@@ -319,7 +461,7 @@ export class RedisRateLimiter implements RateLimiter {
       if (wait < 0) throw new DailyLimitBlocked(Date.now() - wait);
       if (once || (until !== undefined && Date.now() + wait > until)) {
         // Leaving: bulk work must not keep yielding to a caller that is no longer there.
-        await this.redis.zrem(this.waitingKey(portalId, bucket), slot).catch(() => undefined);
+        await this.sendSettles(portalId, bucket, slot).catch(() => undefined);
         throw new LaneBusy(wait);
       }
       // Waiting interactive calls wake a little early: bulk work holds back for them meanwhile. Bulk waiters get
@@ -332,13 +474,49 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  async settle(portalId: string, bucket: Bucket, slot: string): Promise<void> {
-    // The longest window the bucket may have (a learned one can differ): the log must outlive its members.
-    await SETTLE(
-      this.redis,
-      [this.key(portalId, bucket)],
-      [slot, Math.max(this.window(portalId, bucket).windowMs, 60_000)],
-    );
+  /**
+   * Dates the slot's call at its answer (now). Not a round trip of its own: the next acquire of this process for
+   * the window carries it (a single move's calls follow each other, a bulk move's waiters poll), or it is sent
+   * alone a quarter of a window later (settleDelayMs). Until it arrives the call counts as in flight, which never
+   * undercounts.
+   */
+  settle(portalId: string, bucket: Bucket, slot: string): Promise<void> {
+    const key = this.key(portalId, bucket);
+    let p = this.pending.get(key);
+    if (!p) this.pending.set(key, (p = { portalId, bucket, slots: [] }));
+    p.slots.push([slot, performance.now()]);
+    if (!p.timer) {
+      p.timer = setTimeout(
+        () => void this.sendSettles(portalId, bucket).catch(() => undefined),
+        settleDelayMs(this.window(portalId, bucket).windowMs),
+      );
+      p.timer.unref();
+    }
+    return Promise.resolve();
+  }
+
+  /** Sends every pending settle now (tests; a process about to stop). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending.values()].map((p) => this.sendSettles(p.portalId, p.bucket)));
+  }
+
+  private async sendSettles(portalId: string, bucket: Bucket, leaving = ''): Promise<void> {
+    const key = this.key(portalId, bucket);
+    const settles = this.takeSettles(key);
+    if (settles.length === 0 && !leaving) return;
+    // The longest window the bucket may have (a learned one can differ): the window must outlive its calls.
+    const windowMs = Math.max(this.window(portalId, bucket).windowMs, 10_000);
+    await SETTLE(this.redis, [key], [windowMs, leaving, ...settles]);
+  }
+
+  /** The window's pending settles as script arguments (slot, ms since its answer), taken off the queue. */
+  private takeSettles(key: string): (string | number)[] {
+    const p = this.pending.get(key);
+    if (!p) return [];
+    this.pending.delete(key);
+    if (p.timer) clearTimeout(p.timer);
+    const now = performance.now();
+    return p.slots.flatMap(([slot, at]) => [slot, Math.max(0, Math.floor(now - at))]);
   }
 
   async backOff(portalId: string, bucket: Bucket, ms: number): Promise<void> {

@@ -89,6 +89,12 @@ export function redisKeys(prefix: string) {
      */
     seeded: () => `${prefix}:seeded`,
     /**
+     * String, epoch ms (Redis' clock): when the rate limiter first found this Redis without it, i.e. when Redis
+     * started empty or lost its data. A rate window missing within a window after it may have been lost, not
+     * idle (hubspot/limiter.ts). No TTL.
+     */
+    rateEpoch: () => `${prefix}:rl:epoch`,
+    /**
      * String, TTL twice the accepted signature age (http/replay-store.ts): a signed request already answered
      * (its signature's hash), refused if seen again.
      */
@@ -121,17 +127,17 @@ export function redisKeys(prefix: string) {
     admins: (portalId: string) => `${p(portalId)}:admins`,
 
     // HubSpot adapter (hubspot/limiter.ts, hubspot/objectmap.ts).
-    /** Sorted set of request slots in the bucket's rate window; TTL the window, renewed on each slot. */
-    rateWindow: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}`,
-    /** String, TTL the back-off HubSpot asked for: the bucket is blocked until it expires. */
+    /**
+     * String, a MessagePack map, TTL two windows and a minute: the bucket's whole rate window (its calls, the
+     * card calls among them, the callers waiting), read and written once per acquire by one script
+     * (hubspot/limiter.ts). Named apart from the sorted set it replaced, which older processes still expect.
+     */
+    rateWindow: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:w`,
+    /** String, the epoch ms (Redis' clock) until which HubSpot asked us to back off; TTL the same. */
     rateBlock: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:block`,
     /** String "max:windowMs", TTL a day: the bucket's limit as HubSpot's headers last reported it. */
     rateLearned: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:learned`,
-    /** Sorted set of interactive calls waiting for the window (score: when the registration lapses). */
-    rateWaiting: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:waiting`,
-    /** Sorted set of the interactive calls in the bucket's rate window (score: when each was made). */
-    rateInteractive: (portalId: string, bucket: string) => `${p(portalId)}:rl:${bucket}:interactive`,
-    /** String, TTL until the daily quota resets: every bucket of the portal is blocked until it expires. */
+    /** String, the epoch ms (Redis' clock) the portal's daily quota resets; every bucket waits for it. TTL the same. */
     rateDaily: (portalId: string) => `${p(portalId)}:rl:daily`,
     /** Hash engine key -> task id and state (hubspot/objectmap.ts): the tasks created for a deal. No TTL. */
     taskMap: (portalId: string, dealId: string) =>
