@@ -237,9 +237,16 @@ export class HistoryStore {
    * The same rows in no particular order, for readers that aggregate (the scorecard: sorting a million rows costs
    * about as much as reading them): the week's chunks, a few GETs in flight, plus the rows of the older week hash
    * if it still exists (read in HSCAN pages, never one HVALS: a week of 200,000 rows in one reply held Redis, and
-   * every other client, for 222 ms). With `exits`, only rows whose exitedAt falls in [from, to) are kept.
+   * every other client, for 222 ms). With `exits`, only rows whose exitedAt falls in [from, to) are kept. With
+   * `inputs` false, packed rows come without their visit inputs (decodeHistoryChunk), for readers that never
+   * replay visits.
    */
-  async scanWeek(portalId: string, week: string | number, exits?: ExitRange): Promise<HistoryRow[]> {
+  async scanWeek(
+    portalId: string,
+    week: string | number,
+    exits?: ExitRange,
+    { inputs = true }: { inputs?: boolean } = {},
+  ): Promise<HistoryRow[]> {
     const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
     const logKey = this.keys.historyLog(portalId, start);
     const legacyKey = this.keys.history(portalId, start);
@@ -261,7 +268,7 @@ export class HistoryStore {
     let state = before;
     for (;;) {
       const skip = exits ? await this.chunksOutside(portalId, start, next, state.head, exits) : undefined;
-      corrupt += await this.readChunks(portalId, start, next, state.head, rows, exits, skip);
+      corrupt += await this.readChunks(portalId, start, next, state.head, rows, { exits, skip, inputs });
       next = state.head + 1;
       const after = await this.logState(logKey);
       const moved = after.head !== state.head;
@@ -274,7 +281,7 @@ export class HistoryStore {
       // Filtered, the earlier copy may have been kept and the last one dropped (a correction that moved the exit):
       // read again whole (rare: only reads that overlapped a rewrite), dedupe, then filter.
       if (exits) {
-        const whole = await this.scanWeek(portalId, week);
+        const whole = await this.scanWeek(portalId, week, undefined, { inputs });
         return whole.filter((r) => r.exitedAt >= exits.from && r.exitedAt < exits.to);
       }
       rows = [...new Map(rows.map((r) => [rowKey(r), r])).values()];
@@ -293,8 +300,11 @@ export class HistoryStore {
     from: number,
     to: number,
     rows: HistoryRow[],
-    exits: ExitRange | undefined,
-    skip: ReadonlySet<number> = new Set(),
+    {
+      exits,
+      skip = new Set(),
+      inputs = true,
+    }: { exits?: ExitRange | undefined; skip?: ReadonlySet<number> | undefined; inputs?: boolean },
   ): Promise<number> {
     const inFlight: Promise<string | null>[] = [];
     let asked = from;
@@ -318,7 +328,7 @@ export class HistoryStore {
         corrupt++;
       }
       if (asked <= to) ask();
-      if (chunk !== null) corrupt += decodeHistoryChunk(chunk, rows, exits).corrupt;
+      if (chunk !== null) corrupt += decodeHistoryChunk(chunk, rows, exits, inputs).corrupt;
     }
     return corrupt;
   }
