@@ -185,6 +185,32 @@ describe('HistoryStore by deal', () => {
   });
 });
 
+describe('HistoryStore by deal, as the week grows (issue #18: the card read independent of week size)', () => {
+  it('reads the same commands and bytes for a deal whether its week holds 1,000 or 20,000 other visits', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const mine = [row('42', THU - 60_000), row('42', THU - 120_000, { stage: 's2' }), row('42', THU - WEEK)];
+    await store.append(P, mine);
+    await crowd(store, 1000, THU);
+    await store.dealRows(P, '42', NOW); // the portal's first read indexes it (nothing old here)
+    const touched = async () => {
+      let rows: HistoryRow[] = [];
+      const seen = await commandsDuringWithArgs(async () => (rows = await store.dealRows(P, '42', NOW)));
+      expect(byVisit(rows)).toEqual(byVisit(mine));
+      // Bytes asked of the chunks: each GETRANGE's range.
+      const bytes = seen
+        .filter(([cmd]) => cmd === 'getrange')
+        .reduce((sum, [, args]) => sum + Number(args[2]) - Number(args[1]) + 1, 0);
+      return { commands: seen.map(([cmd]) => cmd).sort(), bytes };
+    };
+    const small = await touched();
+    await crowd(store, 19_000, THU);
+    expect(Number(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head'))).toBeGreaterThan(3);
+    expect(await touched()).toEqual(small);
+    expect(small.commands).toEqual(['exists', 'getrange', 'getrange', 'getrange', 'hgetall']);
+    expect(small.bytes).toBe(mine.reduce((sum, r) => sum + encodeChunkRecord(r).length - 1, 0));
+  });
+});
+
 describe('HistoryStore chunk memory', () => {
   it('a chunk holds about its length in memory, not the twice that greedy APPEND growth leaves', async () => {
     // Small chunks, so full chunks and the head chunk are both seen; rows a few at a time, as transitions write.
@@ -474,14 +500,19 @@ describe('HistoryStore by week (the scorecard)', () => {
  * connection; an ECHO after `fn` marks the end, so nothing still in flight is missed.
  */
 async function commandsDuring(fn: () => Promise<unknown>): Promise<[string, string | undefined][]> {
+  return (await commandsDuringWithArgs(fn)).map(([cmd, args]) => [cmd, args[0]]);
+}
+
+/** As commandsDuring, with each command's arguments (key first). */
+async function commandsDuringWithArgs(fn: () => Promise<unknown>): Promise<[string, string[]][]> {
   const monitor = await testRedis().monitor();
-  const seen: [string, string | undefined][] = [];
+  const seen: [string, string[]][] = [];
   const end = `${prefix}-end`;
   const done = new Promise<void>((resolve) =>
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args[1] === end) resolve();
       else if (args.slice(1).some((a) => a.startsWith(`${prefix}:`)))
-        seen.push([args[0]!.toLowerCase(), args[1]]);
+        seen.push([args[0]!.toLowerCase(), args.slice(1)]);
     }),
   );
   try {
