@@ -327,6 +327,13 @@ describe('HistoryStore by week (the scorecard)', () => {
     expect(await store.scanWeek(P, THU, lateDay)).toEqual([late]);
   });
 
+  it('reads chunks holding names beyond ASCII (UTF-8) as written', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const written = [row('1', THU), row('2', THU + 1000, { stage: 'étape-rendez-vous', ownerId: 'Zoë 🩺' })];
+    await store.append(P, written);
+    expect(byVisit(await store.scanWeek(P, THU))).toEqual(byVisit(written));
+  });
+
   it('an older week hash read while written to is not exact (so rows are deduped), each visit once', async () => {
     const store = new HistoryStore(redis, keys, silentLogger);
     const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);

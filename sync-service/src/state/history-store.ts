@@ -1,4 +1,5 @@
 import { visitKey, type HistoryRow } from '@stagekeeper/shared';
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
@@ -306,20 +307,22 @@ export class HistoryStore {
       inputs = true,
     }: { exits?: ExitRange | undefined; skip?: ReadonlySet<number> | undefined; inputs?: boolean },
   ): Promise<number> {
-    const inFlight: Promise<string | null>[] = [];
+    const inFlight: Promise<Buffer | null>[] = [];
     let asked = from;
     let corrupt = 0;
     const ask = () => {
       while (skip.has(asked)) asked++;
       if (asked > to) return;
-      const read = this.redis.get(this.keys.historyChunk(portalId, week, asked++));
+      // As bytes: ioredis would decode a half-megabyte reply piece by piece into a string of pieces, which the
+      // first read of it then copies flat; chunkText makes it one flat string at once.
+      const read = this.redis.getBuffer(this.keys.historyChunk(portalId, week, asked++));
       // Awaited in order below; an error on a later one must not surface as unhandled meanwhile.
       read.catch(() => undefined);
       inFlight.push(read);
     };
     while (asked <= to && inFlight.length < CHUNK_READS_IN_FLIGHT) ask();
     while (inFlight.length > 0) {
-      let chunk: string | null;
+      let chunk: Buffer | null;
       try {
         chunk = await inFlight.shift()!;
       } catch {
@@ -328,7 +331,7 @@ export class HistoryStore {
         corrupt++;
       }
       if (asked <= to) ask();
-      if (chunk !== null) corrupt += decodeHistoryChunk(chunk, rows, exits, inputs).corrupt;
+      if (chunk !== null) corrupt += decodeHistoryChunk(chunkText(chunk), rows, exits, inputs).corrupt;
     }
     return corrupt;
   }
@@ -525,6 +528,11 @@ export class HistoryStore {
     );
     return [...rows.values()];
   }
+}
+
+/** A chunk's text: Latin-1 is a plain copy, the same string as UTF-8 for ASCII (rows are, but for odd names). */
+function chunkText(chunk: Buffer): string {
+  return isAscii(chunk) ? chunk.toString('latin1') : chunk.toString('utf8');
 }
 
 function isKeyPart(value: string): boolean {
