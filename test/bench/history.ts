@@ -90,7 +90,15 @@ async function bytesSent(redis: Redis): Promise<number> {
  * deal's packed rows, one each) and the bytes Redis sent per read (the service's background work included, a
  * few hundred bytes).
  */
-type CardReads = { ms: number[]; viewMs: number[]; rowReadsPerRead: number; bytesPerRead: number };
+type CardReads = {
+  ms: number[];
+  viewMs: number[];
+  /** Every Server-Timing phase of every read (api/card-routes.ts), and `outside`: the latency beyond `total`. */
+  phases: Record<string, number[]>;
+  rowReadsPerRead: number;
+  bytesPerRead: number;
+};
+const PHASES = ['playbook', 'state', 'live', 'slot', 'hubspot', 'view', 'total', 'outside'] as const;
 
 /** PINGs every 5 ms on its own connection until stopped; round-trip times. */
 function pinger(url: string) {
@@ -140,6 +148,7 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
       const cardReads = async (): Promise<CardReads> => {
         const ms: number[] = [];
         const viewMs: number[] = [];
+        const phases: Record<string, number[]> = Object.fromEntries(PHASES.map((p) => [p, []]));
         const getrange0 = (await commandStats(redis))['getrange'] ?? 0;
         const bytes0 = await bytesSent(redis);
         for (let i = 0; i < reads; i++) {
@@ -147,13 +156,17 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
           const r = await signedGet(svc.url!, sandbox.secret, sandbox.portalId, `/api/card/deal/${dealId}`);
           if (r.status !== 200) throw new Error(`card read answered ${r.status}`);
           ms.push(performance.now() - t0);
-          viewMs.push(parseServerTiming(r.headers.get('server-timing')).view ?? NaN);
+          const timing = parseServerTiming(r.headers.get('server-timing'));
+          viewMs.push(timing.view ?? NaN);
+          for (const p of PHASES)
+            phases[p]!.push(p === 'outside' ? ms.at(-1)! - (timing.total ?? NaN) : (timing[p] ?? 0));
         }
         const bytes1 = await bytesSent(redis);
         const getrange1 = (await commandStats(redis))['getrange'] ?? 0;
         return {
           ms,
           viewMs,
+          phases,
           rowReadsPerRead: round((getrange1 - getrange0) / reads),
           // One INFO reply (~1 kB) is in the bytes.
           bytesPerRead: Math.round((bytes1 - bytes0) / reads),
@@ -209,6 +222,13 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
             r.rowReadsPerRead,
             r.bytesPerRead,
           ]),
+        ]),
+      );
+      console.log(
+        table('Card read p50 per Server-Timing phase (ms; outside: latency beyond the handler)', [
+          ['visits this week', ...PHASES],
+          [small, ...PHASES.map((p) => percentile(atSmall.phases[p]!, 50))],
+          [big, ...PHASES.map((p) => percentile(atBig.phases[p]!, 50))],
         ]),
       );
       console.log(
