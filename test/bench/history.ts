@@ -1,13 +1,14 @@
 /**
  * History reads as the portal grows:
  * - a deal's card (GET /api/card/deal/:id, signed) when the current week holds 2,000 and then 500,000 visits of
- *   other deals: its breach history should cost the deal's visits, not the portal's (ratio near 1);
+ *   other deals: its breach history should cost the deal's visits, not the portal's (ratio near 1). Compared over
+ *   reads whose HubSpot view was read live at both sizes (a card in a busy spell answers from its recent read
+ *   without calling HubSpot, a different path); the Server-Timing phases, GETRANGEs and bytes per read show the
+ *   history part alone;
  * - the week's scorecard (GET /api/scorecard) over 1,000,000 visits from Redis to result, while another Redis
  *   client PINGs every 5 ms: the worst PING is how long every other client (webhook acknowledgements included)
  *   waited meanwhile; the same PINGs on the idle Redis are the baseline.
- * Visits are written through the service's history store (HistoryStore.append, today's layout).
- * TODO(history layout): when the history helper's new store lands, write through its append (or its successor);
- * the reads go through the HTTP API and need no change.
+ * Visits are written through the service's history store (HistoryStore.append, today's layout: exit spans kept).
  * Imports: service-proc.ts (service-child.ts = startStack), scene.ts (the sandbox), HistoryStore, redisKeys.
  */
 import { Redis } from 'ioredis';
@@ -98,6 +99,8 @@ type CardReads = {
   phases: Record<string, number[]>;
   /** Reads whose HubSpot view was read live (the rest came from the card's recent read, no HubSpot call). */
   live: number;
+  /** Latencies of `reads` live reads (more reads taken, after a busy spell, until there are that many). */
+  liveMs: number[];
   rowReadsPerRead: number;
   bytesPerRead: number;
 };
@@ -168,11 +171,21 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
         }
         const bytes1 = await bytesSent(redis);
         const getrange1 = (await commandStats(redis))['getrange'] ?? 0;
+        const liveMs = ms.filter((_, i) => phases['live']![i]! > 0);
+        const until = Date.now() + 12 * BUSY_MS;
+        while (liveMs.length < reads && Date.now() < until) {
+          const t0 = performance.now();
+          const r = await signedGet(svc.url!, sandbox.secret, sandbox.portalId, `/api/card/deal/${dealId}`);
+          const took = performance.now() - t0;
+          if ((r.body as { freshness?: { source?: string } }).freshness?.source === 'live') liveMs.push(took);
+          else await sleep(1_000);
+        }
         return {
           ms,
           viewMs,
           phases,
           live,
+          liveMs,
           rowReadsPerRead: round((getrange1 - getrange0) / reads),
           // One INFO reply (~1 kB) is in the bytes.
           bytesPerRead: Math.round((bytes1 - bytes0) / reads),
@@ -222,8 +235,9 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
       if (card.status !== 200 || !Array.isArray(body.byStage) || body.byStage.length === 0)
         throw new Error(`scorecard answered ${card.status} without stages: the rows were not read`);
 
-      const s50 = percentile(atSmall.ms, 50);
-      const b50 = percentile(atBig.ms, 50);
+      // Like with like: live reads at both sizes (a read from the card's recent read skips HubSpot, ~2 ms).
+      const s50 = percentile(atSmall.liveMs, 50);
+      const b50 = percentile(atBig.liveMs, 50);
       const sView = percentile(atSmall.viewMs, 50);
       const bView = percentile(atBig.viewMs, 50);
       const ratio = b50 / s50;
@@ -236,6 +250,7 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
             'live',
             'p50 ms',
             'p99 ms',
+            'live p50 ms (n)',
             'view p50 ms',
             'GETRANGE/read',
             'Redis B/read',
@@ -251,6 +266,7 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
             r.live,
             percentile(r.ms, 50),
             percentile(r.ms, 99),
+            `${round(percentile(r.liveMs, 50))} (${r.liveMs.length})`,
             percentile(r.viewMs, 50),
             r.rowReadsPerRead,
             r.bytesPerRead,
@@ -281,12 +297,14 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
           smallWeekVisits: small,
           bigWeekVisits: big,
           cardP50MsSmallWeek: round(s50),
+          cardP50MsSmallWeekAllReads: round(percentile(atSmall.ms, 50)),
           cardP99MsSmallWeek: round(percentile(atSmall.ms, 99)),
           cardViewP50MsSmallWeek: round(sView),
           cardLiveReadsSmallWeek: atSmall.live,
           rowReadsPerCardReadSmallWeek: atSmall.rowReadsPerRead,
           redisBytesPerCardReadSmallWeek: atSmall.bytesPerRead,
           cardP50MsBigWeek: round(b50),
+          cardP50MsBigWeekAllReads: round(percentile(atBig.ms, 50)),
           cardP99MsBigWeek: round(percentile(atBig.ms, 99)),
           cardViewP50MsBigWeek: round(bView),
           cardLiveReadsBigWeek: atBig.live,
@@ -301,7 +319,10 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
           what: `the card read at ${small} visits a week; PINGs on the idle Redis (same run)`,
           figures: { cardP50MsSmallWeek: round(s50), idlePingMaxMs: round(Math.max(...idleRtts)) },
         },
-        ratio: { what: `card p50 at ${big} / at ${small} visits a week`, value: round(ratio) },
+        ratio: {
+          what: `card p50 at ${big} / at ${small} visits a week, live reads at both (${atBig.liveMs.length} / ${atSmall.liveMs.length})`,
+          value: round(ratio),
+        },
         targets: [
           {
             name: 'card history read independent of week size (p50 ratio)',
@@ -330,7 +351,7 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
           big < 500_000 || scorecardRows < 1_000_000
             ? `scaled (${big.toLocaleString('en-US')} visits a week, ${scorecardRows.toLocaleString('en-US')} scorecard rows); the issue asks for 500,000 and 1,000,000: --full`
             : 'full sizes',
-          `the card read includes its HubSpot snapshot (sandbox): read live in ${atSmall.live} / ${atBig.live} of ${reads} reads at ${small} / ${big} visits (the rest from the card's recent read, no HubSpot call); the ratio isolates the history part only when both are all live`,
+          `the card read includes its HubSpot snapshot (sandbox): read live in ${atSmall.live} / ${atBig.live} of ${reads} reads at ${small} / ${big} visits (the rest from the card's recent read, no HubSpot call, a busy spell after a slow read); the p50s and ratio are over live reads only (more taken until ${reads}), so both sizes take the same path`,
           `the history part alone, at ${small} / ${big} visits: Server-Timing view p50 ${round(sView)} / ${round(bView)} ms, ` +
             `${atSmall.rowReadsPerRead} / ${atBig.rowReadsPerRead} GETRANGE and ${atSmall.bytesPerRead} / ${atBig.bytesPerRead} B from Redis a read`,
           playbookNote(rig.playbook),
