@@ -72,4 +72,25 @@ describe('HistoryWeeks.rowsExiting', () => {
     const byId = (a: HistoryRow, b: HistoryRow) => a.dealId.localeCompare(b.dealId);
     expect(read.sort(byId)).toEqual(rows.filter((r) => r.exitedAt >= from && r.exitedAt < to).sort(byId));
   });
+
+  it('reads rows without the visit inputs the scorecard never uses; the what-if read keeps them', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const inputs = {
+      entry: { props: { dealstage: 'a' }, held: { consent: true } },
+      exit: { props: {}, held: {} },
+      pauses: [[THU - 2 * HOUR, THU - HOUR]] as [number, number][],
+      pauseKey: '[]',
+    };
+    const written = [
+      { ...row('10', THU), inputs, dims: { referrer: 'A81001' } },
+      { ...row('11', THU + HOUR), inputs },
+      row('12', THU + 2 * HOUR),
+    ];
+    await store.append(P, written);
+    const weeks = new HistoryWeeks(redis, keys, store);
+    const byId = (a: HistoryRow, b: HistoryRow) => a.dealId.localeCompare(b.dealId);
+    const bare = written.map(({ inputs: _inputs, ...rest }: HistoryRow) => rest);
+    expect((await weeks.rowsExiting(P, THU - HOUR, THU + 3 * HOUR)).sort(byId)).toEqual(bare);
+    expect((await weeks.rows(P, THU - HOUR, THU + 3 * HOUR)).sort(byId)).toEqual(written);
+  });
 });

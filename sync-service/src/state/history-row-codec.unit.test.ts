@@ -328,9 +328,49 @@ describe('history row codec', () => {
           const got: HistoryRow[] = [];
           expect(decodeHistoryChunk(chunk, got)).toEqual({ corrupt });
           expect(got).toEqual(expected);
+          // Without inputs (the scorecard's read): the same, record by record, with inputs left unread.
+          const bare: HistoryRow[] = [];
+          let bareCorrupt = 0;
+          for (const record of chunk.split('\n')) {
+            if (record.length === 0 || /^0 *$/.test(record)) continue;
+            const row = decodeChunkRecord(record, false);
+            if (row) bare.push(row);
+            else bareCorrupt++;
+          }
+          const gotBare: HistoryRow[] = [];
+          expect(decodeHistoryChunk(chunk, gotBare, undefined, false)).toEqual({ corrupt: bareCorrupt });
+          expect(gotBare).toEqual(bare);
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it('without inputs, reads every row as it was written less its inputs, each with one JSON.parse at most', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            rowArb,
+            rowArb.map((r) => ({ ...r, inputs: typicalInputs() })),
+          ),
+          { maxLength: 20 },
+        ),
+        (rows) => {
+          const chunk = rows.map(encodeChunkRecord).join('');
+          const parse = vi.spyOn(JSON, 'parse');
+          try {
+            const got: HistoryRow[] = [];
+            expect(decodeHistoryChunk(chunk, got, undefined, false)).toEqual({ corrupt: 0 });
+            expect(got).toEqual(rows.map(({ inputs: _inputs, ...rest }) => rest));
+            // The trailing object alone, and only where it holds more than empty inputs.
+            expect(parse.mock.calls.length).toBeLessThanOrEqual(rows.length);
+            for (const [text] of parse.mock.calls) expect(text.startsWith('{')).toBe(true);
+          } finally {
+            parse.mockRestore();
+          }
+        },
+      ),
     );
   });
 

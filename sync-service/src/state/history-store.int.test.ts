@@ -15,6 +15,7 @@ import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { timeScorecardFromRedis, weekOfVisits, writeVisits } from '../testing/history-visits';
 import { HistoryWeeks } from '../api/history-weeks';
 import { hashValues } from './hash-scan';
+import { encodeChunkRecord } from './history-row-codec';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
 
@@ -184,6 +185,32 @@ describe('HistoryStore by deal', () => {
   });
 });
 
+describe('HistoryStore by deal, as the week grows (issue #18: the card read independent of week size)', () => {
+  it('reads the same commands and bytes for a deal whether its week holds 1,000 or 20,000 other visits', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const mine = [row('42', THU - 60_000), row('42', THU - 120_000, { stage: 's2' }), row('42', THU - WEEK)];
+    await store.append(P, mine);
+    await crowd(store, 1000, THU);
+    await store.dealRows(P, '42', NOW); // the portal's first read indexes it (nothing old here)
+    const touched = async () => {
+      let rows: HistoryRow[] = [];
+      const seen = await commandsDuringWithArgs(async () => (rows = await store.dealRows(P, '42', NOW)));
+      expect(byVisit(rows)).toEqual(byVisit(mine));
+      // Bytes asked of the chunks: each GETRANGE's range.
+      const bytes = seen
+        .filter(([cmd]) => cmd === 'getrange')
+        .reduce((sum, [, args]) => sum + Number(args[2]) - Number(args[1]) + 1, 0);
+      return { commands: seen.map(([cmd]) => cmd).sort(), bytes };
+    };
+    const small = await touched();
+    await crowd(store, 19_000, THU);
+    expect(Number(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head'))).toBeGreaterThan(3);
+    expect(await touched()).toEqual(small);
+    expect(small.commands).toEqual(['exists', 'getrange', 'getrange', 'getrange', 'hgetall']);
+    expect(small.bytes).toBe(mine.reduce((sum, r) => sum + encodeChunkRecord(r).length - 1, 0));
+  });
+});
+
 describe('HistoryStore chunk memory', () => {
   it('a chunk holds about its length in memory, not the twice that greedy APPEND growth leaves', async () => {
     // Small chunks, so full chunks and the head chunk are both seen; rows a few at a time, as transitions write.
@@ -244,6 +271,67 @@ describe('HistoryStore by week (the scorecard)', () => {
         now: range.end,
       }),
     );
+  });
+
+  it('a read of the rows exiting in a range GETs only the chunks that may hold them', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
+    const DAY = 24 * 3600_000;
+    // Visits written as they exit, day after day (a few per transition), as the worker writes them.
+    const written: HistoryRow[] = [];
+    for (let d = 0; d < 7; d++)
+      for (let k = 0; k < 300; k += 10) {
+        const rows = Array.from({ length: 10 }, (_, j) =>
+          row(String(d * 1000 + k + j), monday + d * DAY + (k + j) * 60_000),
+        );
+        await store.append(P, rows);
+        written.push(...rows);
+      }
+    const head = Number(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head'));
+    expect(head).toBeGreaterThan(20);
+    const exits = { from: monday + 3 * DAY, to: monday + 4 * DAY };
+    let rows: HistoryRow[] = [];
+    const seen = await commandsDuring(async () => (rows = await store.scanWeek(P, THU, exits)));
+    expect(byVisit(rows)).toEqual(
+      byVisit(written.filter((r) => r.exitedAt >= exits.from && r.exitedAt < exits.to)),
+    );
+    // A day's chunks, and at most one more at each end (a chunk that also holds the day before or after).
+    const gets = seen.filter(([cmd]) => cmd === 'get').length;
+    expect(gets).toBeLessThanOrEqual(Math.ceil((head + 1) / 7) + 2);
+    // Unfiltered, every chunk is read.
+    const whole = await commandsDuring(() => store.scanWeek(P, THU));
+    expect(whole.filter(([cmd]) => cmd === 'get')).toHaveLength(head + 1);
+  });
+
+  it('a chunk grown without its exit span (an older release appending) or written before spans is read whole', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
+    const DAY = 24 * 3600_000;
+    const early = [row('1', monday + 3_600_000), row('2', monday + 7_200_000)];
+    await store.append(P, early);
+    // The older release's script appends the record and indexes it, leaving the exit span as it was.
+    const late = row('3', monday + 5 * DAY);
+    const chunk = keys.historyChunk(P, weekStart(THU), 0);
+    await redis.append(chunk, encodeChunkRecord(late));
+    const lateDay = { from: monday + 5 * DAY, to: monday + 6 * DAY };
+    expect(await store.scanWeek(P, THU, lateDay)).toEqual([late]);
+    // Appends of this release do not trust the span again: a later row of the first day is still found with both.
+    const later = row('4', monday + 10_800_000);
+    await store.append(P, [later]);
+    expect(await store.scanWeek(P, THU, lateDay)).toEqual([late]);
+    expect(byVisit(await store.scanWeek(P, THU, { from: monday, to: monday + DAY }))).toEqual(
+      byVisit([...early, later]),
+    );
+    // Chunks written before spans were kept have none: read.
+    await redis.hdel(keys.historyLog(P, weekStart(THU)), 'exits:0');
+    expect(await store.scanWeek(P, THU, lateDay)).toEqual([late]);
+  });
+
+  it('reads chunks holding names beyond ASCII (UTF-8) as written', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger);
+    const written = [row('1', THU), row('2', THU + 1000, { stage: 'étape-rendez-vous', ownerId: 'Zoë 🩺' })];
+    await store.append(P, written);
+    expect(byVisit(await store.scanWeek(P, THU))).toEqual(byVisit(written));
   });
 
   it('an older week hash read while written to is not exact (so rows are deduped), each visit once', async () => {
@@ -313,7 +401,9 @@ describe('HistoryStore by week (the scorecard)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(writeArb, { minLength: 1, maxLength: 8 }), { maxLength: 8 }),
-        async (batches) => {
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 1, max: 200 }),
+        async (batches, from, span) => {
           const portal = String(++run);
           // Small chunks so rewrites land in other chunks than the rows they supersede.
           const store = new HistoryStore(redis, keys, silentLogger, undefined, 600);
@@ -324,6 +414,12 @@ describe('HistoryStore by week (the scorecard)', () => {
           }
           const read = await store.scanWeek(portal, range.start);
           expect(byVisit(read)).toEqual(byVisit([...last.values()]));
+          // A filtered read (chunks outside the range skipped by their exit spans) keeps exactly those rows.
+          const exits = { from: range.start + from * 60_000, to: range.start + (from + span) * 60_000 };
+          const inRange = (r: HistoryRow) => r.exitedAt >= exits.from && r.exitedAt < exits.to;
+          expect(byVisit(await store.scanWeek(portal, range.start, exits))).toEqual(
+            byVisit([...last.values()].filter(inRange)),
+          );
           const card = (r: HistoryRow[]) =>
             computeScorecard({ rows: r, playbook, week: range.week, zone: 'UTC', now: range.end });
           expect(card(read)).toEqual(card([...last.values()]));
@@ -411,14 +507,19 @@ describe('HistoryStore by week (the scorecard)', () => {
  * connection; an ECHO after `fn` marks the end, so nothing still in flight is missed.
  */
 async function commandsDuring(fn: () => Promise<unknown>): Promise<[string, string | undefined][]> {
+  return (await commandsDuringWithArgs(fn)).map(([cmd, args]) => [cmd, args[0]]);
+}
+
+/** As commandsDuring, with each command's arguments (key first). */
+async function commandsDuringWithArgs(fn: () => Promise<unknown>): Promise<[string, string[]][]> {
   const monitor = await testRedis().monitor();
-  const seen: [string, string | undefined][] = [];
+  const seen: [string, string[]][] = [];
   const end = `${prefix}-end`;
   const done = new Promise<void>((resolve) =>
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args[1] === end) resolve();
       else if (args.slice(1).some((a) => a.startsWith(`${prefix}:`)))
-        seen.push([args[0]!.toLowerCase(), args[1]]);
+        seen.push([args[0]!.toLowerCase(), args.slice(1)]);
     }),
   );
   try {

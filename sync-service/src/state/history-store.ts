@@ -1,4 +1,5 @@
 import { visitKey, type HistoryRow } from '@stagekeeper/shared';
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
@@ -36,6 +37,9 @@ const CHUNK_READS_IN_FLIGHT = 4;
 /** Where a packed row is: `${week}:${chunk}:${offset}:${length}` (a bare week: a row of the older week hash). */
 const PLACE = /^(\d{4}-\d{2}-\d{2}):(\d+):(\d+):(\d+)$/;
 
+/** A chunk's exit span in the week's log, as `exits:{n}=least:greatest:length` (see APPEND_SCRIPT). */
+const EXIT_SPAN = /^exits:(\d+)=(-?\d+):(-?\d+):(\d+)$/;
+
 /**
  * Below this, a chunk's greedy growth (see APPEND_SCRIPT) wastes under this much: not worth a MEMORY USAGE per row.
  */
@@ -48,16 +52,23 @@ const REWRITE_FROM_BYTES = 4096;
  * counts it twice; `rewrites` counts it so a read that overlapped the rewrite knows to dedupe. Chunk and older
  * week-hash names are derived from the given keys by swapping the trailing week (10 characters), as keys.ts
  * spells them.
+ * Per chunk, the log also keeps `exits:{n}` = "least exit:greatest exit:chunk length", widened by each append to
+ * that chunk, so a read of the rows exiting in a range skips the chunks that hold none (visits exit in roughly the
+ * order they are appended: the current week, busy with other days, is mostly skipped by last week's scorecard).
+ * The length says which appends the span accounts for: a chunk grown by anything else (a process of an older
+ * release appends without it) no longer matches, is read whole, and its span is never widened again.
  * KEYS per row: week log hash, deal index, older week hash. ARGV: TTL ms, chunk bytes, then per row: visit key,
- * week, record.
+ * week, record, exit (epoch ms).
  */
 const APPEND_SCRIPT = `
 local ttl, limit = ARGV[1], tonumber(ARGV[2])
--- Per key touched: the log's head chunk number, and the keys whose TTL to push back once at the end.
-local heads, touched = {}, {}
+-- Per key touched: the log's head chunk number, and the keys whose TTL to push back once at the end; per chunk
+-- appended to, its exit span so far ({log, field, least, greatest, length}; false: the chunk has none).
+local heads, touched, spans = {}, {}, {}
 for i = 0, #KEYS / 3 - 1 do
   local log, index, legacy = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local field, week, record = ARGV[3 * i + 3], ARGV[3 * i + 4], ARGV[3 * i + 5]
+  local field, week, record = ARGV[4 * i + 3], ARGV[4 * i + 4], ARGV[4 * i + 5]
+  local exit = tonumber(ARGV[4 * i + 6])
   local old = redis.call('HGET', index, field)
   local superseded = false
   if old then
@@ -92,6 +103,26 @@ for i = 0, #KEYS / 3 - 1 do
     end
   end
   touched[chunk] = true
+  local span = spans[chunk]
+  if span == nil then
+    span = false
+    local spanField = 'exits:' .. head
+    if size == #record then
+      -- A new chunk: its span starts here (a stale one of a lost chunk of the same number is replaced).
+      span = {log, spanField, exit, exit, 0}
+    else
+      local lo, hi, len = string.match(redis.call('HGET', log, spanField) or '', '^(%-?%d+):(%-?%d+):(%d+)$')
+      if lo and tonumber(len) == size - #record then span = {log, spanField, tonumber(lo), tonumber(hi), 0} end
+    end
+  end
+  -- An exit that is no number leaves the span unwritten: its length then no longer matches, so the chunk is read.
+  if span and not exit then span = false end
+  if span then
+    if exit < span[3] then span[3] = exit end
+    if exit > span[4] then span[4] = exit end
+    span[5] = size
+  end
+  spans[chunk] = span
   redis.call('HSET', index, field, week .. ':' .. head .. ':' .. (size - #record) .. ':' .. (#record - 1))
   touched[index] = true
   if size >= limit then
@@ -102,6 +133,12 @@ for i = 0, #KEYS / 3 - 1 do
   if superseded then redis.call('HINCRBY', log, 'rewrites', 1) end
   -- The log must outlive the chunks it counts: pushed back whenever it exists.
   if head > 0 or superseded then touched[log] = true end
+end
+for _, span in pairs(spans) do
+  if span then
+    redis.call('HSET', span[1], span[2], string.format('%d:%d:%d', math.floor(span[3]), math.ceil(span[4]), span[5]))
+    touched[span[1]] = true
+  end
 end
 for key in pairs(touched) do redis.call('PEXPIRE', key, ttl) end
 return #KEYS / 3
@@ -171,7 +208,7 @@ export class HistoryStore {
           this.keys.historyByDeal(portalId, row.dealId),
           this.keys.history(portalId, week),
         );
-        args.push(rowKey(row), week, encodeChunkRecord(row));
+        args.push(rowKey(row), week, encodeChunkRecord(row), row.exitedAt);
       }
       runs.push([keys, args]);
     }
@@ -201,9 +238,16 @@ export class HistoryStore {
    * The same rows in no particular order, for readers that aggregate (the scorecard: sorting a million rows costs
    * about as much as reading them): the week's chunks, a few GETs in flight, plus the rows of the older week hash
    * if it still exists (read in HSCAN pages, never one HVALS: a week of 200,000 rows in one reply held Redis, and
-   * every other client, for 222 ms). With `exits`, only rows whose exitedAt falls in [from, to) are kept.
+   * every other client, for 222 ms). With `exits`, only rows whose exitedAt falls in [from, to) are kept. With
+   * `inputs` false, packed rows come without their visit inputs (decodeHistoryChunk), for readers that never
+   * replay visits.
    */
-  async scanWeek(portalId: string, week: string | number, exits?: ExitRange): Promise<HistoryRow[]> {
+  async scanWeek(
+    portalId: string,
+    week: string | number,
+    exits?: ExitRange,
+    { inputs = true }: { inputs?: boolean } = {},
+  ): Promise<HistoryRow[]> {
     const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
     const logKey = this.keys.historyLog(portalId, start);
     const legacyKey = this.keys.history(portalId, start);
@@ -224,7 +268,8 @@ export class HistoryStore {
     let next = 0;
     let state = before;
     for (;;) {
-      corrupt += await this.readChunks(portalId, start, next, state.head, rows, exits);
+      const skip = exits ? await this.chunksOutside(portalId, start, next, state.head, exits) : undefined;
+      corrupt += await this.readChunks(portalId, start, next, state.head, rows, { exits, skip, inputs });
       next = state.head + 1;
       const after = await this.logState(logKey);
       const moved = after.head !== state.head;
@@ -237,7 +282,7 @@ export class HistoryStore {
       // Filtered, the earlier copy may have been kept and the last one dropped (a correction that moved the exit):
       // read again whole (rare: only reads that overlapped a rewrite), dedupe, then filter.
       if (exits) {
-        const whole = await this.scanWeek(portalId, week);
+        const whole = await this.scanWeek(portalId, week, undefined, { inputs });
         return whole.filter((r) => r.exitedAt >= exits.from && r.exitedAt < exits.to);
       }
       rows = [...new Map(rows.map((r) => [rowKey(r), r])).values()];
@@ -256,20 +301,28 @@ export class HistoryStore {
     from: number,
     to: number,
     rows: HistoryRow[],
-    exits: ExitRange | undefined,
+    {
+      exits,
+      skip = new Set(),
+      inputs = true,
+    }: { exits?: ExitRange | undefined; skip?: ReadonlySet<number> | undefined; inputs?: boolean },
   ): Promise<number> {
-    const inFlight: Promise<string | null>[] = [];
+    const inFlight: Promise<Buffer | null>[] = [];
     let asked = from;
     let corrupt = 0;
     const ask = () => {
-      const read = this.redis.get(this.keys.historyChunk(portalId, week, asked++));
+      while (skip.has(asked)) asked++;
+      if (asked > to) return;
+      // As bytes: ioredis would decode a half-megabyte reply piece by piece into a string of pieces, which the
+      // first read of it then copies flat; chunkText makes it one flat string at once.
+      const read = this.redis.getBuffer(this.keys.historyChunk(portalId, week, asked++));
       // Awaited in order below; an error on a later one must not surface as unhandled meanwhile.
       read.catch(() => undefined);
       inFlight.push(read);
     };
     while (asked <= to && inFlight.length < CHUNK_READS_IN_FLIGHT) ask();
     while (inFlight.length > 0) {
-      let chunk: string | null;
+      let chunk: Buffer | null;
       try {
         chunk = await inFlight.shift()!;
       } catch {
@@ -278,9 +331,41 @@ export class HistoryStore {
         corrupt++;
       }
       if (asked <= to) ask();
-      if (chunk !== null) corrupt += decodeHistoryChunk(chunk, rows, exits).corrupt;
+      if (chunk !== null) corrupt += decodeHistoryChunk(chunkText(chunk), rows, exits, inputs).corrupt;
     }
     return corrupt;
+  }
+
+  /**
+   * Chunks `from`..`to` of a week that hold no row exiting in `exits`: their span in the log (see APPEND_SCRIPT)
+   * lies outside it and still accounts for the whole chunk (its length is the one recorded). Chunks without a span
+   * (written before spans were kept, or grown by an older release) are not among them: they are read.
+   */
+  private async chunksOutside(
+    portalId: string,
+    week: string,
+    from: number,
+    to: number,
+    exits: ExitRange,
+  ): Promise<Set<number>> {
+    const fields = await this.redis.hgetall(this.keys.historyLog(portalId, week)).catch(() => ({}));
+    const candidates: [number, number][] = [];
+    for (const [field, value] of Object.entries(fields)) {
+      const at = EXIT_SPAN.exec(`${field}=${value}`);
+      if (!at) continue;
+      const [n, lo, hi, length] = [Number(at[1]), Number(at[2]), Number(at[3]), Number(at[4])];
+      if (n >= from && n <= to && (hi < exits.from || lo >= exits.to)) candidates.push([n, length]);
+    }
+    const skip = new Set<number>();
+    if (candidates.length === 0) return skip;
+    const pipeline = this.redis.pipeline();
+    for (const [n] of candidates) pipeline.strlen(this.keys.historyChunk(portalId, week, n));
+    const replies = (await pipeline.exec()) ?? [];
+    candidates.forEach(([n, length], i) => {
+      const [err, strlen] = replies[i] ?? [];
+      if (!err && strlen === length) skip.add(n);
+    });
+    return skip;
   }
 
   private async logState(logKey: string): Promise<{ head: number; rewrites: number }> {
@@ -443,6 +528,11 @@ export class HistoryStore {
     );
     return [...rows.values()];
   }
+}
+
+/** A chunk's text: Latin-1 is a plain copy, the same string as UTF-8 for ASCII (rows are, but for odd names). */
+function chunkText(chunk: Buffer): string {
+  return isAscii(chunk) ? chunk.toString('latin1') : chunk.toString('utf8');
 }
 
 function isKeyPart(value: string): boolean {

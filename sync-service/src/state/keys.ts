@@ -49,8 +49,9 @@ export function redisKeys(prefix: string) {
     historyByDeal: (portalId: string, dealId: string) =>
       `${p(portalId)}:history-by-deal:${assertKeyPart('dealId', dealId)}`,
     /**
-     * Hash {head: number of the chunk rows are appended to, rewrites: rows superseded so far} of the UTC week's
-     * packed rows (history-store.ts). Absent until the week's first chunk fills or a row is rewritten. TTL 400 days.
+     * Hash {head: number of the chunk rows are appended to, rewrites: rows superseded so far, exits:{n}: chunk n's
+     * least exit, greatest exit and the length they account for} of the UTC week's packed rows (history-store.ts).
+     * Written with the week's first row (its first exit span). TTL 400 days.
      */
     historyLog: (portalId: string, weekStart: string) => `${p(portalId)}:history-log:${weekStart}`,
     /**
