@@ -416,7 +416,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           "a deal's pending SLA timers are its members of the one timer index ({prefix}:timers:due), counted in both",
           playbookNote(rig.playbook),
           `the CPU and command targets judge steady traffic (${rate}/s, distinct deals, one webhook delivery each: how a portal's reps move deals) and the bulk move, the worse of the two; the isolated single move is reported, not judged: its window is mostly idle waiting (debounce, settling), so ${round(idleShare(single, K))} of its ${round(s.rawCpuMs)} raw CPU ms per move are the idle rate taken out (${round(idleShare(steady, S))} of ${round(st.rawCpuMs)} under steady traffic), and its net figure swings with the idle measurement`,
-          "HubSpot calls per transition are counted from the sandbox portal's request log (the limiter's own Redis commands are ~20 per call, inside the command figures)",
+          "HubSpot calls per transition are counted from the sandbox portal's request log (the rate limiter's own Redis commands, about 4 per call (pace.ts counts them), are inside the command figures)",
           'steady traffic is cheaper per move on a starved machine: a service that falls behind works several deals at once and shares batch calls (fewer HubSpot calls and commands per transition); compare steady figures of runs whose steadyHubSpotCallsPerTransition and load agree',
           ...(single.firings + steady.firings + bulk.firings > 0
             ? [
