@@ -298,9 +298,11 @@ export class DuePoller<T> {
         const where = { queue: this.opts.queue, ...this.opts.describe(t) };
         if ('drop' in plan) {
           this.opts.log.error({ ...where, err: errorSummary(err), why: plan.drop }, 'run failed; dropped');
-          await this.opts.onGiveUp?.(t, plan.drop, err).catch((e: unknown) =>
-            this.opts.log.warn({ ...where, err: errorSummary(e) }, 'give-up not recorded'),
-          );
+          await this.opts
+            .onGiveUp?.(t, plan.drop, err)
+            .catch((e: unknown) =>
+              this.opts.log.warn({ ...where, err: errorSummary(e) }, 'give-up not recorded'),
+            );
         } else
           this.opts.log.warn(
             { ...where, attempts: plan.attempts, err: errorSummary(err), retryAt: plan.at },
@@ -335,7 +337,10 @@ export class DuePoller<T> {
     this.io = this.io.then(op).catch((err: unknown) =>
       // Left as it is, a claimed member comes back when its lease ends: at worst it runs twice, and every run
       // decides afresh on what it reads.
-      this.opts.log.warn({ queue: this.opts.queue, err: errorSummary(err) }, 'could not record finished runs'),
+      this.opts.log.warn(
+        { queue: this.opts.queue, err: errorSummary(err) },
+        'could not record finished runs',
+      ),
     );
   }
 

@@ -102,7 +102,6 @@ export type PendingTimer = TimerTarget & {
   legacyJobId?: string;
 };
 
-
 type ScheduleTimer = Extract<Command, { type: 'scheduleTimer' }>;
 export type TimerCommand = Extract<Command, { type: 'scheduleTimer' | 'cancelTimer' }>;
 
