@@ -188,6 +188,8 @@ export class DuePoller<T> {
   private io: Promise<void> = Promise.resolve();
   private flushQueued = false;
   private renewTimer: NodeJS.Timeout | undefined;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeTimerAt = 0;
 
   constructor(private readonly opts: DuePollerOptions<T>) {
     this.due = opts.keys.due;
@@ -210,6 +212,24 @@ export class DuePoller<T> {
     else this.woken = true;
   }
 
+  /**
+   * Polls at `at` (this poller's clock) unless a poll is already set for earlier: work added by this process
+   * runs when due rather than up to a poll interval later.
+   */
+  wakeAt(at: number): void {
+    if (this.closed || (this.wakeTimer && this.wakeTimerAt <= at)) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeTimerAt = at;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeTimer = undefined;
+        this.wake();
+      },
+      Math.max(0, at - this.opts.clock()),
+    );
+    this.wakeTimer.unref();
+  }
+
   /** Claiming, running, or not yet done telling Redis about a run (the e2e harness waits for this). */
   busy(): boolean {
     return this.claiming || this.held.size > 0;
@@ -218,6 +238,7 @@ export class DuePoller<T> {
   /** Stops claiming, lets every run in flight finish and records it, like a BullMQ worker's close. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.wakeTimer);
     this.wake();
     await this.loop;
     while (this.running.size > 0) await Promise.all(this.running);
