@@ -253,7 +253,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       const families = familyGrowth(before, after, N);
       const sampleRows = await samples(redis, after, rig.prefix);
 
-      // The idle service's own rate (BullMQ polling, markers, the timer poller's claim every 200 ms), to take out
+      // The idle service's own rate (BullMQ polling, markers, the timer and reconcile pollers' claims every 200 ms), to take out
       // of the windows below.
       const idle = await measure(svc, redis, sandbox, async () => {
         await sleep(3_000);

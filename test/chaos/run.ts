@@ -351,7 +351,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
             const victim = workers[0]!;
             await stopChild(victim, 'SIGKILL');
             print(
-              `chaos: SIGKILL worker-1 with ${faults.workerKillActiveJobs} reconcile job(s) active across workers at move ${i}`,
+              `chaos: SIGKILL worker-1 with ${faults.workerKillActiveJobs} reconcile run(s) leased across workers at move ${i}`,
             );
             await sleep(500);
             const again = spawnChild('worker', 'worker-1b');

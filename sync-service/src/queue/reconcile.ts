@@ -186,8 +186,8 @@ export class DealProcessingError extends Error {
 }
 
 /**
- * The reconcile worker's job: each deal read (states and snapshots in batches) and brought to the decision
- * `engine.reconcile` makes on what HubSpot has now. One failing deal does not hold up the others; the job then
+ * What a reconcile run does: each deal read (states and snapshots in batches) and brought to the decision
+ * `engine.reconcile` makes on what HubSpot has now. One failing deal does not hold up the others; the run then
  * fails with every deal's error (DealProcessingError) so the run is retried.
  */
 export async function reconcileDeals(
