@@ -286,7 +286,12 @@ export class DuePoller<T> {
       const score = Number(flat[i + 1]);
       const t = this.opts.decode(member, metas[i / 2]);
       const already = this.held.get(member);
-      if (already) {
+      // A run that is over but not yet recorded is left out: this claim is a new run (the member was re-scored
+      // after it, or its lease ran out), and that run's record, now stale, is dropped with it (flush only records
+      // what the map still holds; its ack or retry would no-op on the new lease anyway). Updating its lease
+      // instead would let the record miss the new lease and leave the member leased, run by nobody, until the
+      // lease ran out.
+      if (already && !already.result) {
         // Still running here. A lease that ran out meanwhile: that run ends it under the new lease. A due time:
         // the member was re-scored (re-armed, requested again) for now, so it runs again once this run is over.
         already.lease = lease;

@@ -90,6 +90,22 @@ describe('ReconcilePoller', () => {
     expect(await score()).toBeNull();
   });
 
+  it('runs once more for a request made as a run ends, whichever of its ack and the next claim comes first', async () => {
+    // The request lands at the end of the run and the poller is woken at once: its claim may reach Redis before
+    // the finished run's ack. The follow-up must run either way, and nothing may be left leased.
+    outcome = async (_t, n) => {
+      if (n !== 1) return;
+      await queue.enqueue('1', ['42'], 'webhook');
+      pollers[0]!.wake();
+    };
+    await queue.enqueue('1', ['42'], 'webhook');
+    poller();
+    await waitFor(() => runs.length === 2, 5_000, 'the follow-up run');
+    await idle();
+    expect(runs).toHaveLength(2);
+    expect(await score()).toBeNull();
+  });
+
   it('retries a failed run with backoff and its attempts kept, then succeeds', async () => {
     outcome = async (_t, n) => {
       if (n <= 2) throw new DealProcessingError('1', [{ dealId: '42', error: new Error('HubSpot 502') }]);
