@@ -213,8 +213,10 @@ export class DuePoller<T> {
   }
 
   /**
-   * Polls at `at` (this poller's clock) unless a poll is already set for earlier: work added by this process
-   * runs when due rather than up to a poll interval later.
+   * Polls at `at` (this poller's clock) unless a poll is already set for earlier: a lone request added by this
+   * process runs when due rather than up to a poll interval later. Requests falling due after that one wait for
+   * the next poll and are claimed together, so their runs share HubSpot batch calls (the cost bench's steady
+   * traffic: 1.5 calls and ~8 ms CPU per move instead of 4 and ~13.6 ms with a wake at every due time).
    */
   wakeAt(at: number): void {
     if (this.closed || (this.wakeTimer && this.wakeTimerAt <= at)) return;
