@@ -11,7 +11,9 @@ import { createLogger, errorSummary, type Logger } from './log';
 import { observeQueueDepth } from './metrics';
 import type { HubSpotGateway } from './ports';
 import { IngestQueue, startIngestWorker } from './queue/ingest';
-import { reconcileDeals, ReconcileQueue, startReconcileWorker } from './queue/reconcile';
+import { reconcileDeals, ReconcileQueue } from './queue/reconcile';
+import { LegacyReconcileJobs, startLegacyReconcileWorker } from './queue/legacy-reconcile-jobs';
+import { ReconcilePoller, reconcileRunner } from './queue/reconcile-poller';
 import { startSweepWorker, SweepQueue } from './queue/sweep';
 import { LegacyTimerJobs, startLegacyTimerWorker } from './queue/legacy-timer-jobs';
 import { TimerPoller } from './queue/timer-poller';
@@ -119,7 +121,18 @@ export async function startService(opts: StartOptions) {
   const history = new HistoryStore(redis, keys, log);
   const cursors = new SweepCursorStore(redis, keys);
   const replay = new ReplayStore(redis, keys);
-  const reconcileQueue = new ReconcileQueue(redis, bullPrefix, config.reconcileDebounceMs);
+  // Reconcile requests: the due set (queue/reconcile.ts), on the wall clock; BullMQ jobs older versions left
+  // are drained until they are gone.
+  let reconcilePoller: ReconcilePoller | undefined;
+  const legacyReconcile = new LegacyReconcileJobs(redis, bullPrefix, log, opts.legacyTimerCheckMs);
+  const reconcileQueue = new ReconcileQueue(
+    redis,
+    keys,
+    config.reconcileDebounceMs,
+    Date.now,
+    (at) => reconcilePoller?.wakeAt(at),
+    legacyReconcile,
+  );
   const ingestQueue = new IngestQueue(redis, bullPrefix, {
     reconcile: reconcileQueue,
     maxDeals: opts.inlineFanOutMaxDeals ?? INLINE_FAN_OUT_MAX_DEALS,
@@ -128,7 +141,7 @@ export async function startService(opts: StartOptions) {
   const legacyTimers = new LegacyTimerJobs(redis, bullPrefix, log, opts.legacyTimerCheckMs);
   const timerQueue = new TimerQueue(redis, keys, clock, legacyTimers);
   const sweepQueue = new SweepQueue(redis, bullPrefix);
-  const stopObserving = [ingestQueue.queue, reconcileQueue.queue, timerQueue, sweepQueue.queue].map((q) =>
+  const stopObserving = [ingestQueue.queue, reconcileQueue, timerQueue, sweepQueue.queue].map((q) =>
     observeQueueDepth(q),
   );
 
@@ -241,9 +254,23 @@ export async function startService(opts: StartOptions) {
       legacyWorker = startLegacyTimerWorker(decideDeps, w);
       workers.push(legacyWorker);
     });
+    reconcilePoller = new ReconcilePoller({
+      redis: workerRedis,
+      keys,
+      log,
+      concurrency: config.workerConcurrency,
+      queue: reconcileQueue,
+      run: reconcileRunner(decideDeps),
+    }).start();
+    // Likewise reconcile jobs left by a version before the due set.
+    let legacyReconcileWorker: Worker | undefined;
+    await legacyReconcile.start(() => {
+      if (legacyReconcileWorker || closingWorkers) return;
+      legacyReconcileWorker = startLegacyReconcileWorker(decideDeps, w);
+      workers.push(legacyReconcileWorker);
+    });
     workers.push(
       startIngestWorker({ reconcile: reconcileQueue, ...(activity ? { activity } : {}) }, w),
-      startReconcileWorker(decideDeps, w),
       startSweepWorker(
         {
           gateway,
@@ -268,11 +295,8 @@ export async function startService(opts: StartOptions) {
     if (!guard.intact) throw new Error('Redis lost its data; re-seeding');
     const pong = await redis.ping();
     if (pong !== 'PONG') throw new Error('unexpected PING reply');
-    // The ingest queue is what the webhook endpoint writes to; the reconcile queue what the workers read.
-    await Promise.all([
-      ingestQueue.queue.getJobCounts('waiting'),
-      reconcileQueue.queue.getJobCounts('waiting'),
-    ]);
+    // The ingest queue is what the webhook endpoint writes to; the reconcile due set what the workers read.
+    await Promise.all([ingestQueue.queue.getJobCounts('waiting'), reconcileQueue.counts()]);
   };
 
   let server: Server | undefined;
@@ -326,9 +350,9 @@ export async function startService(opts: StartOptions) {
         });
       }
       // Worker.close waits for active jobs, so a reconcile in flight still persists its decision; the timer
-      // poller likewise lets its firings finish and records them.
+      // and reconcile pollers likewise let their runs finish and record them.
       closingWorkers = true;
-      await Promise.all([...workers.map((w) => w.close()), timerPoller?.close()]);
+      await Promise.all([...workers.map((w) => w.close()), timerPoller?.close(), reconcilePoller?.close()]);
       await paging.close();
       await guard.stop();
       states.stop();
@@ -337,6 +361,7 @@ export async function startService(opts: StartOptions) {
       await Promise.all([
         ingestQueue.close(),
         reconcileQueue.close(),
+        legacyReconcile.close(),
         timerQueue.close(),
         sweepQueue.close(),
       ]);
@@ -357,6 +382,8 @@ export async function startService(opts: StartOptions) {
       fireTimer(decideDeps, portalId, dealId, timer),
     ingestQueue,
     reconcileQueue,
+    /** Claims and runs due reconcile requests; absent in a web-only process. */
+    reconcilePoller,
     timerQueue,
     /** Claims and fires due timers; absent in a web-only process. */
     timerPoller,

@@ -15,6 +15,7 @@ import { withRig, withService } from './rig';
 import { playbookNote } from './playbook';
 import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { createDeals, moveOn, opName, quiet } from './scene';
+import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { firingsTotal, type ServiceProc } from './service-proc';
 
 export type CostOptions = {
@@ -183,16 +184,18 @@ function familyGrowth(before: Keyspace, after: Keyspace, n: number): [string, nu
     .sort((x, y) => y[1] - x[1]);
 }
 
-/** Waits (until `deadline` at most) for the ingest and reconcile queues to hold no job. */
+/** Waits (until `deadline` at most) for the ingest queue to hold no job and the reconcile due set no request. */
 async function drained(redis: Redis, prefix: string, deadline: number): Promise<void> {
+  const keys = redisKeys(prefix);
   for (;;) {
-    const pipe = redis.pipeline();
-    for (const q of ['ingest', 'reconcile'])
-      pipe
-        .llen(`${prefix}:bull:${q}:wait`)
-        .llen(`${prefix}:bull:${q}:active`)
-        .zcard(`${prefix}:bull:${q}:delayed`)
-        .zcard(`${prefix}:bull:${q}:prioritized`);
+    const q = `${keys.bullPrefix()}:ingest`;
+    const pipe = redis
+      .pipeline()
+      .llen(`${q}:wait`)
+      .llen(`${q}:active`)
+      .zcard(`${q}:delayed`)
+      .zcard(`${q}:prioritized`)
+      .zcard(keys.reconcileDue());
     const counts = ((await pipe.exec()) ?? []).map(([, n]) => Number(n));
     if (counts.every((n) => n === 0) || Date.now() > deadline) return;
     await sleep(200);
@@ -250,7 +253,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       const families = familyGrowth(before, after, N);
       const sampleRows = await samples(redis, after, rig.prefix);
 
-      // The idle service's own rate (BullMQ polling, markers, the timer poller's claim every 200 ms), to take out
+      // The idle service's own rate (BullMQ polling, markers, the timer and reconcile pollers' claims every 200 ms), to take out
       // of the windows below.
       const idle = await measure(svc, redis, sandbox, async () => {
         await sleep(3_000);

@@ -63,12 +63,11 @@ async function idle(stack: Stack, sandbox: Sandbox, deadline: number): Promise<b
   while (calm < 3) {
     if (Date.now() > deadline) return false;
     await Promise.race([sandbox.portal.webhooks.drain(), sleep(1_000)]);
-    // Accepted webhooks sit in the ingest queue until the worker fans them out into reconcile jobs.
-    const c = await Promise.all(
-      [stack.service.ingestQueue.queue, stack.service.reconcileQueue.queue].map((q) =>
-        q.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
-      ),
-    );
+    // Accepted webhooks sit in the ingest queue until the worker fans them out into reconcile requests.
+    const c = await Promise.all([
+      stack.service.ingestQueue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+      stack.service.reconcileQueue.counts(),
+    ]);
     calm = c.every((counts) => Object.values(counts).every((n) => n === 0)) ? calm + 1 : 0;
     await sleep(100);
   }

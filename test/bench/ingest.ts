@@ -134,8 +134,8 @@ export async function run(
   const bullPrefix = redisKeys(prefix).bullPrefix();
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const ingest = new IngestQueue(redis, bullPrefix);
-  // The production debounce, so the fan-out behaves as in production (new delayed job or coalesced into one).
-  const reconcile = new ReconcileQueue(redis, bullPrefix, 250);
+  // The production debounce, so the fan-out behaves as in production (a new request or coalesced into one).
+  const reconcile = new ReconcileQueue(redis, redisKeys(prefix), 250);
 
   const bare = express();
   bare.post('/webhooks/hubspot', express.raw({ type: () => true, limit: 1024 * 1024 }), (_req, res) => {
@@ -241,9 +241,9 @@ export async function run(
       ],
       notes: [
         `throughput ratio service/bare = ${round(s.events / s.seconds / (b.events / b.seconds))}x`,
-        `the service acknowledges once one ingest job per request (BullMQ add, one round trip) is in Redis; the per-deal reconcile jobs are made by the fan-out worker, which did not run during the HTTP runs`,
+        `the service acknowledges once one ingest job per request (BullMQ add, one round trip) is in Redis; the per-deal reconcile requests are made by the fan-out worker, which did not run during the HTTP runs`,
         `diagnostic: with enqueue stubbed (signature, JSON, event validation, routing only) p99 = ${round(n.p99)} ms (${round(n.p99 / b.p99)}x bare); service minus stubbed = ${round(s.p99 - n.p99)} ms, the ingest job's add (runs back to back on a shared machine: a few ms either way is noise)`,
-        `fan-out afterwards: ${fannedJobs} of ${backlog} queued ingest jobs in ${round(fanSeconds)} s = ${round(fannedDeals / fanSeconds)} deals/s into the reconcile queue (${BATCH} deduplicated delayed jobs per request); intake was ${round(s.events / s.seconds)} events/s`,
+        `fan-out afterwards: ${fannedJobs} of ${backlog} queued ingest jobs in ${round(fanSeconds)} s = ${round(fannedDeals / fanSeconds)} deals/s into the reconcile due set (one ZADD of ${BATCH} members per request); intake was ${round(s.events / s.seconds)} events/s`,
         'client, servers and Redis share the machine (2 cores shared with other work): absolute figures move with load, the ratio less so',
       ],
     };

@@ -12,6 +12,7 @@ import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { QUEUE_NAMES } from '@stagekeeper/sync-service/queue/job-ids';
 import { isLease, TimerQueue } from '@stagekeeper/sync-service/queue/timers';
+import { ReconcileQueue } from '@stagekeeper/sync-service/queue/reconcile';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { scaledClock } from '@stagekeeper/sync-service/demo/clock';
 import { P } from '@stagekeeper/shared';
@@ -187,7 +188,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
   const keys = redisKeys(prefix);
   const ingestQueue = new Queue(QUEUE_NAMES.ingest, { connection: redis, prefix: keys.bullPrefix() });
-  const reconcileQueue = new Queue(QUEUE_NAMES.reconcile, { connection: redis, prefix: keys.bullPrefix() });
+  // Read only: the reconcile due set's counts, leases and give-ups (the children enqueue and run).
+  const reconcileQueue = new ReconcileQueue(redis, keys, 0);
   const sweepQueue = new Queue(QUEUE_NAMES.sweep, { connection: redis, prefix: keys.bullPrefix() });
   const timerIndex = new TimerQueue(redis, keys);
   const faults: Record<string, number> = {};
@@ -339,7 +341,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           (async () => {
             // Wait (bounded) for work in flight so the kill lands mid-job.
             for (let k = 0; k < 100; k++) {
-              const active = await reconcileQueue.getActiveCount();
+              const active = (await reconcileQueue.list()).filter((r) => r.leased).length;
               if (active > 0) {
                 faults.workerKillActiveJobs = active;
                 break;
@@ -349,7 +351,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
             const victim = workers[0]!;
             await stopChild(victim, 'SIGKILL');
             print(
-              `chaos: SIGKILL worker-1 with ${faults.workerKillActiveJobs} reconcile job(s) active across workers at move ${i}`,
+              `chaos: SIGKILL worker-1 with ${faults.workerKillActiveJobs} reconcile run(s) leased across workers at move ${i}`,
             );
             await sleep(500);
             const again = spawnChild('worker', 'worker-1b');
@@ -400,11 +402,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       let shown = Date.now();
       while (calm < 4) {
         await Promise.race([portal.webhooks.drain(), sleep(1_000)]);
-        // An accepted webhook is an ingest job until a worker fans it out into reconcile jobs: both must be empty.
+        // An accepted webhook is an ingest job until a worker fans it out into reconcile requests: both must be
+        // empty (the due set: no request waiting, retrying or running).
         const states = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
         const [ingest, reconcile] = await Promise.all([
           ingestQueue.getJobCounts(...states),
-          reconcileQueue.getJobCounts(...states),
+          reconcileQueue.counts(),
         ]);
         const c = { ingest, reconcile };
         if (Date.now() > deadline)
@@ -585,7 +588,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 20) },
       knownGaps: checked.filter((d) => d.knownGap),
       exercised: exercisedFrom(portal, done),
-      reconcileJobsFailed: await reconcileQueue.getFailedCount(),
+      reconcileJobsFailed: (await reconcileQueue.getJobCounts()).failed ?? 0,
       ingestJobsFailed: await ingestQueue.getFailedCount(),
       timings,
       logs,

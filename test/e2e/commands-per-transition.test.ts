@@ -16,9 +16,13 @@ const REP = '52841907';
  * 74 (31 on timer jobs: BullMQ's remove script for four ids per timer, two of them legacy shapes; 686 inside
  * scripts); then 44 (5; 289); with timers in the due index instead of BullMQ jobs, 35 (1; 212). The bound is the
  * issue's; per-id removals coming back would break it on their own.
+ * The reconcile request's own path is bounded with what runs inside scripts, since that is where its cost was: as
+ * a BullMQ job (add, promote, take, finish) ~81 commands ran inside BullMQ's scripts; in the due set it is a ZADD,
+ * its share of a claim and an ack.
  */
 const MAX_COMMANDS = 60;
 const MAX_TIMER_COMMANDS = 10;
+const MAX_RECONCILE_COMMANDS = 12;
 
 let e: E2E;
 let waiter: Redis;
@@ -83,6 +87,7 @@ describe('Redis commands per transition', () => {
       const pipe = waiter.pipeline().getrange(stateKey, 0, 16);
       for (const q of ['ingest', 'reconcile'])
         pipe.llen(`${bull}:${q}:wait`).llen(`${bull}:${q}:active`).zcard(`${bull}:${q}:delayed`);
+      pipe.zcard(keys.reconcileDue());
       const r = (await pipe.exec())!.map(([, v]) => parseInt(String(v), 10));
       quiet = r[0]! > before && r.slice(1).every((n) => n === 0) ? quiet + 1 : 0;
       await new Promise((res) => setTimeout(res, 50));
@@ -103,10 +108,23 @@ describe('Redis commands per transition', () => {
       c.args.some((a) => a === keys.timersDue() || a.startsWith(`${bull}:timers:`)),
     );
     const inner = mon.seen.filter((c) => c.source === 'lua').length;
+    // The reconcile request's path, sent and inside scripts: not the pollers' reads of the due set (every 200 ms).
+    const onReconcile = (c: Seen) =>
+      c.args.some(
+        (a) => a === keys.reconcileDue() || a === keys.reconcileMeta() || a.startsWith(`${bull}:reconcile:`),
+      );
+    const reconcilePath = [...sent, ...mon.seen.filter((c) => c.source === 'lua')].filter(
+      (c) => onReconcile(c) && c.args[0]!.toLowerCase() !== 'zrangebyscore',
+    );
     console.log(
       `one transition: ${sent.length} commands sent (${timerCommands.length} on timer jobs) and ${all.length - sent.length} ` +
-        `paced by the clock; ${inner} run inside scripts`,
+        `paced by the clock; ${inner} run inside scripts; the reconcile request's path ${reconcilePath.length}`,
     );
+    const reconcileListing = reconcilePath
+      .map((c) => `${c.source === 'lua' ? 'lua ' : ''}${c.args[0]}`)
+      .join('\n');
+    expect(reconcilePath.length, reconcileListing).toBeGreaterThan(0);
+    expect(reconcilePath.length, reconcileListing).toBeLessThanOrEqual(MAX_RECONCILE_COMMANDS);
     expect(timerCommands.length).toBeGreaterThan(0);
     expect(timerCommands.length).toBeLessThanOrEqual(MAX_TIMER_COMMANDS);
     const listing = sent.map((c) => c.args.slice(0, 2).join(' ').replace(e.prefix, '')).join('\n');

@@ -52,11 +52,7 @@ export async function startE2E(
     });
   }
 
-  const queues = () => [
-    stack.service.ingestQueue.queue,
-    stack.service.reconcileQueue.queue,
-    stack.service.sweepQueue.queue,
-  ];
+  const queues = () => [stack.service.ingestQueue.queue, stack.service.sweepQueue.queue];
 
   /**
    * Waits until webhooks are delivered and no ingest, reconcile or due timer is waiting or running (an accepted
@@ -69,11 +65,12 @@ export async function startE2E(
       if (Date.now() > deadline) throw new Error('system did not settle');
       await portal.webhooks.drain();
       let busy = 0;
-      const [ingest, reconcile, sweep] = queues();
+      const [ingest, sweep] = queues();
       const counts = await Promise.all([
         // Delayed included: an ingest job waiting out its retry backoff is still work to come.
         ingest!.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
-        reconcile!.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+        // Every reconcile request, due or not (debounce, retry backoff) or running (leased).
+        stack.service.reconcileQueue.counts(),
         sweep!.getJobCounts('waiting', 'active'),
       ]);
       busy += counts.flatMap((c) => Object.values(c)).reduce((a, b) => a + b, 0);
@@ -81,6 +78,7 @@ export async function startE2E(
       // is still seen as busy).
       busy += (await stack.service.timerQueue.counts(clock.now())).waiting;
       if (stack.service.timerPoller?.busy()) busy++;
+      if (stack.service.reconcilePoller?.busy()) busy++;
       quiet = busy === 0 ? quiet + 1 : 0;
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -6,7 +6,6 @@ import type { PageTrail } from '../notify/page-trail';
 import { redisKeys } from '../state/keys';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { IngestQueue } from './ingest';
-import { ReconcileQueue } from './reconcile';
 import { SweepQueue } from './sweep';
 
 let redis: Redis;
@@ -27,7 +26,6 @@ afterEach(async () => {
 describe('BullMQ events streams', () => {
   const queues: [string, (bull: string) => { queue: Queue; close(): Promise<void> }][] = [
     ['ingest', (bull) => new IngestQueue(redis, bull)],
-    ['reconcile', (bull) => new ReconcileQueue(redis, bull, 60_000)],
     ['sweep', (bull) => new SweepQueue(redis, bull)],
     ['pages', (bull) => new PageQueue(redis, bull, {} as PageTrail)],
   ];

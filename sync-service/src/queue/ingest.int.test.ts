@@ -122,7 +122,7 @@ afterAll(async () => {
 });
 
 describe('webhook ingest', () => {
-  it('stores one ingest job per signed request; the worker fans it out into one reconcile job per distinct deal', async () => {
+  it('stores one ingest job per signed request; the worker fans it out into one reconcile request per distinct deal', async () => {
     const web = await start('web', { inlineFanOutMaxDeals: 0 });
     const res = await post(web.url, [501, 502, 501, 503]);
     expect(res).toEqual({ status: 200, body: { accepted: 3 } });
@@ -131,18 +131,18 @@ describe('webhook ingest', () => {
     expect(stored.map((j) => j.data)).toEqual([
       { portals: [{ portalId: PORTAL, dealIds: ['501', '502', '503'] }], receivedAt: expect.any(Number) },
     ]);
-    expect(await web.reconcileQueue.queue.count()).toBe(0);
+    expect(await web.reconcileQueue.list()).toEqual([]);
 
     await start('worker');
-    await waitFor(async () => (await web.reconcileQueue.queue.getDelayedCount()) === 3, 5_000, 'the fan-out');
+    await waitFor(async () => (await web.reconcileQueue.list()).length === 3, 5_000, 'the fan-out');
     await waitFor(
       async () => (await web.ingestQueue.queue.count()) === 0,
       5_000,
       'the ingest job to complete',
     );
-    const reconciles = await web.reconcileQueue.queue.getJobs(['delayed', 'waiting']);
-    expect(reconciles.map((j) => j.data.dealId).sort()).toEqual(['501', '502', '503']);
-    expect(reconciles.every((j) => j.data.portalId === PORTAL && j.data.source === 'webhook')).toBe(true);
+    const reconciles = await web.reconcileQueue.list();
+    expect(reconciles.map((r) => r.dealId).sort()).toEqual(['501', '502', '503']);
+    expect(reconciles.every((r) => r.portalId === PORTAL)).toBe(true);
     expect(await web.ingestQueue.queue.getFailedCount()).toBe(0);
   });
 
@@ -184,10 +184,10 @@ describe('webhook ingest', () => {
   it('fans a small delivery out before the 200, without an ingest job; a bigger one is an ingest job', async () => {
     const web = await start('web', { inlineFanOutMaxDeals: 3 });
     expect(await post(web.url, [701, 702, 701, 703])).toEqual({ status: 200, body: { accepted: 3 } });
-    // Already in Redis when the 200 came: one delayed reconcile run per distinct deal, no ingest job.
-    const reconciles = await web.reconcileQueue.queue.getJobs(['delayed', 'waiting']);
-    expect(reconciles.map((j) => j.data.dealId).sort()).toEqual(['701', '702', '703']);
-    expect(reconciles.every((j) => j.data.portalId === PORTAL && j.data.source === 'webhook')).toBe(true);
+    // Already in Redis when the 200 came: one debounced reconcile request per distinct deal, no ingest job.
+    const reconciles = await web.reconcileQueue.list();
+    expect(reconciles.map((r) => r.dealId).sort()).toEqual(['701', '702', '703']);
+    expect(reconciles.every((r) => r.portalId === PORTAL && !r.leased)).toBe(true);
     expect(await web.ingestQueue.queue.count()).toBe(0);
 
     expect(await post(web.url, [801, 802, 803, 804])).toEqual({ status: 200, body: { accepted: 4 } });
@@ -195,7 +195,7 @@ describe('webhook ingest', () => {
     expect(stored.map((j) => j.data.portals)).toEqual([
       [{ portalId: PORTAL, dealIds: ['801', '802', '803', '804'] }],
     ]);
-    expect(await web.reconcileQueue.queue.count()).toBe(3);
+    expect(await web.reconcileQueue.list()).toHaveLength(3);
   });
 
   it('answers 503 for a small delivery while Redis is unreachable, and keeps the ones it acknowledged', async () => {
@@ -213,7 +213,7 @@ describe('webhook ingest', () => {
         10_000,
         'Redis to be reachable again',
       );
-      const ids = (await web.reconcileQueue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data.dealId);
+      const ids = (await web.reconcileQueue.list()).map((r) => r.dealId);
       expect(ids.sort()).toEqual(['611', '613']);
       expect(await web.ingestQueue.queue.count()).toBe(0);
     } finally {
@@ -235,6 +235,6 @@ describe('webhook ingest', () => {
     expect(await after!.getState()).toBe('failed');
     expect(after!.attemptsMade).toBe(1);
     expect(after!.failedReason).toMatch(/invalid payload/);
-    expect(await worker.reconcileQueue.queue.count()).toBe(0);
+    expect(await worker.reconcileQueue.list()).toEqual([]);
   });
 });

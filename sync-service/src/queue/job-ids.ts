@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 export const QUEUE_NAMES = {
   ingest: 'ingest',
@@ -6,21 +6,6 @@ export const QUEUE_NAMES = {
   timers: 'timers',
   sweep: 'sweep',
 } as const;
-
-/**
- * The deal's coalescing identity: every reconcile request for one deal shares it, so BullMQ keeps at most one
- * waiting and one active run per deal (BullMQ's `deduplication.id`).
- */
-export const reconcileDedupId = (portalId: string, dealId: string) => `reconcile:${portalId}:${dealId}`;
-
-/**
- * The BullMQ job id of one reconcile *run*. It cannot be the dedup id itself: BullMQ ignores an add whose job id
- * already exists before it looks at deduplication, so a run requested while the previous one is active would
- * be dropped. It still names portal and deal so a job is traceable in Redis and logs.
- * (BullMQ forbids ":" in custom ids.)
- */
-export const reconcileJobId = (portalId: string, dealId: string) =>
-  `rc-${portalId}-${dealId}-${randomUUID()}`;
 
 /** Escapes ":" (forbidden by BullMQ) reversibly, so distinct timer ids never share a job id. */
 const escapeTimerId = (timerId: string) => timerId.replace(/%/g, '%25').replace(/:/g, '%3A');
@@ -60,8 +45,9 @@ export const allTimerJobIds = (portalId: string, timerId: string): string[] => [
 ];
 
 /**
- * Retries and retention for jobs that carry a request HubSpot was already told we have (ingest, reconcile):
- * eight tries over about four minutes, and failures kept a week so an operator can see what failed.
+ * Retries and retention for jobs that carry a request HubSpot was already told we have (ingest; reconcile runs
+ * retry the same way, queue/reconcile-poller.ts): eight tries over about four minutes, and failures kept a week
+ * so an operator can see what failed.
  */
 export const DURABLE_JOB_OPTIONS = {
   attempts: 8,

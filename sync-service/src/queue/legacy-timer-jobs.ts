@@ -1,11 +1,12 @@
 import { TimerFiring } from '@stagekeeper/shared';
-import { Queue, type ConnectionOptions, type Job, type Worker } from 'bullmq';
+import type { ConnectionOptions, Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { DecideDeps } from '../decide';
-import { errorSummary, type Logger } from '../log';
+import type { Logger } from '../log';
 import { luaScript } from '../state/lua';
 import { allTimerJobIds, QUEUE_NAMES } from './job-ids';
+import { LegacyJobs } from './legacy-jobs';
 import { runWorker, type WorkerConnection } from './run-worker';
 import { fireTimer, firingOf, type PendingTimer } from './timers';
 
@@ -57,54 +58,12 @@ return out
 /**
  * SLA timers armed as BullMQ delayed jobs, by versions of the service before the due index (queue/timers.ts).
  * Such a job may wait for weeks, and during a rolling deploy an older process may still arm one: they must still
- * fire (the draining worker below) and a reschedule or cancel must still reach them (`remove`). Whether the queue
- * holds any job at all is looked up at start and then once a minute, so a deployment that never had such jobs
- * pays one small read a minute and nothing per transition.
+ * fire (the draining worker below, started as legacy-jobs.ts finds jobs) and a reschedule or cancel must still
+ * reach them (`remove`).
  */
-export class LegacyTimerJobs {
-  readonly queue: Queue;
-  private found = false;
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<boolean> | undefined;
-
-  constructor(
-    connection: ConnectionOptions,
-    bullPrefix: string,
-    private readonly log: Logger,
-    private readonly checkEveryMs = 60_000,
-  ) {
-    this.queue = new Queue(QUEUE_NAMES.timers, { connection, prefix: bullPrefix });
-  }
-
-  /** True while the last look found a job (pending, running or waiting out a retry). */
-  get present(): boolean {
-    return this.found;
-  }
-
-  /** Looks once now (awaited) and then every `checkEveryMs`; `onFound` is told each time jobs are found. */
-  async start(onFound?: () => void): Promise<void> {
-    if (await this.refresh()) onFound?.();
-    this.timer = setInterval(() => {
-      void this.refresh().then(
-        (found) => found && onFound?.(),
-        (err: unknown) => this.log.warn({ err: errorSummary(err) }, 'could not look for legacy timer jobs'),
-      );
-    }, this.checkEveryMs);
-    this.timer.unref();
-  }
-
-  /** One look at the legacy queue's counts. */
-  async refresh(): Promise<boolean> {
-    this.checking ??= (async () => {
-      try {
-        const counts = await this.queue.getJobCounts('delayed', 'waiting', 'active', 'prioritized', 'paused');
-        this.found = Object.values(counts).some((n) => n > 0);
-        return this.found;
-      } finally {
-        this.checking = undefined;
-      }
-    })();
-    return this.checking;
+export class LegacyTimerJobs extends LegacyJobs {
+  constructor(connection: ConnectionOptions, bullPrefix: string, log: Logger, checkEveryMs = 60_000) {
+    super(QUEUE_NAMES.timers, connection, bullPrefix, log, checkEveryMs);
   }
 
   /**
@@ -126,7 +85,7 @@ export class LegacyTimerJobs {
 
   /** The pending legacy job of a timer id, if any. */
   async pending(portalId: string, timerId: string): Promise<PendingTimer | undefined> {
-    if (!this.found) return undefined;
+    if (!this.present) return undefined;
     for (const id of allTimerJobIds(portalId, timerId)) {
       const job = await this.queue.getJob(id);
       if (job && ['delayed', 'waiting', 'prioritized'].includes(await job.getState())) {
@@ -139,15 +98,9 @@ export class LegacyTimerJobs {
 
   /** Every pending legacy job. */
   async list(): Promise<PendingTimer[]> {
-    if (!this.found) return [];
+    if (!this.present) return [];
     const jobs = await this.queue.getJobs(['delayed', 'waiting', 'prioritized', 'active', 'paused']);
     return jobs.flatMap((j) => (j ? (asPending(j) ?? []) : []));
-  }
-
-  async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.checking?.catch(() => undefined);
-    await this.queue.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
   ASSUME_OPEN,
@@ -11,12 +11,14 @@ import {
 } from '../decide';
 import type { DealSnapshot } from '@stagekeeper/shared';
 import { errorSummary, portalLogger } from '../log';
-import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, QUEUE_STREAMS, reconcileDedupId, reconcileJobId } from './job-ids';
-import { runWorker, type WorkerConnection } from './run-worker';
+import { assertKeyPart, type Keys } from '../state/keys';
+import { isLease } from './due-poller';
+import type { LegacyJobs } from './legacy-jobs';
 
 /** HubSpot batch reads take at most 100 ids. */
 const SNAPSHOT_BATCH = 100;
 
+/** The payload of a BullMQ reconcile job, as versions before the due set wrote them (legacy-reconcile-jobs.ts). */
 export const ReconcileJobData = z.object({
   portalId: z.string().regex(/^\d+$/),
   dealId: z.string().regex(/^\d+$/),
@@ -26,60 +28,148 @@ export type ReconcileJobData = z.infer<typeof ReconcileJobData>;
 
 export type EnqueueResult = { added: number; coalesced: number };
 
+/** A due-set member: portal ids never hold "|" (keys.ts). */
+export const reconcileMember = (portalId: string, dealId: string) =>
+  `${assertKeyPart('portalId', portalId)}|${assertKeyPart('dealId', dealId)}`;
+
+/** Portal and deal of a member; undefined for a member that is not one. */
+export function splitReconcileMember(member: string): { portalId: string; dealId: string } | undefined {
+  const at = member.indexOf('|');
+  const portalId = member.slice(0, at);
+  const dealId = member.slice(at + 1);
+  return at > 0 && /^\d+$/.test(portalId) && /^\d+$/.test(dealId) ? { portalId, dealId } : undefined;
+}
+
+/** A reconcile run given up (kept in the reconcileFailed list for operators). */
+export const ReconcileGiveUp = z.object({
+  portalId: z.string(),
+  dealId: z.string(),
+  at: z.number(),
+  attempts: z.number(),
+  why: z.string(),
+});
+export type ReconcileGiveUp = z.infer<typeof ReconcileGiveUp>;
+
+/** Give-ups kept for operators, newest first (BullMQ kept the last 10,000 failed reconcile jobs). */
+const GIVE_UPS_KEPT = 10_000;
+
 /**
- * "Deal X changed" requests, coalesced per deal:
- * - the first request creates a run delayed by the debounce window;
- * - requests while that run waits are absorbed into it (same deduplication id);
- * - a request while the run is ACTIVE is parked by BullMQ (`keepLastIfActive`) and becomes exactly one
- *   follow-up run when the active one finishes, so a change made mid-run is never lost;
- * so at most one run per deal waits and one runs, and two runs for one deal never overlap.
+ * "Deal X changed" requests, coalesced per deal, in one due set for every portal (keys.reconcileDue, member
+ * `portal|deal`, score when the run is due), claimed and run by queue/reconcile-poller.ts. One `ZADD ... LT`
+ * per request (any number of deals):
+ * - the first request adds the member, due after the debounce window;
+ * - requests while it waits are absorbed (LT keeps the earlier due time), so a burst is one run;
+ * - a request while the run is in flight replaces that run's lease (a time 30 s ahead) with a due time, so the
+ *   poller runs the deal exactly once more when the run ends, and the run's ack leaves the member in place
+ *   (due-poller.ts); in one process the two never overlap, across processes the deal lock orders them;
+ * - a request while a failed run waits out its backoff brings the retry forward (its attempts are kept).
+ * Not BullMQ jobs (as it was): a lone request's job lifecycle cost ~80 Redis commands inside BullMQ's scripts
+ * (add, promote, take, finish, the worker's empty fetches); a member costs one command to add and its share of
+ * a claim and an ack (docs/architecture.md has the figures). Jobs an older version left still run
+ * (queue/legacy-reconcile-jobs.ts).
  */
 export class ReconcileQueue {
-  readonly queue: Queue<ReconcileJobData>;
+  /** For the queue-depth gauge (metrics.ts). */
+  readonly name = 'reconcile';
+  private readonly due: string;
+  private readonly failed: string;
 
   constructor(
-    connection: ConnectionOptions,
-    bullPrefix: string,
+    private readonly redis: Redis,
+    keys: Keys,
     private readonly debounceMs: number,
+    /** The wall clock (or a test's): never the playbook clock, which a demo or test may hold still. */
+    private readonly clock: () => number = Date.now,
+    /** Told when a request is due, so this process's poller looks then rather than at its next poll. */
+    private readonly onDue?: (at: number) => void,
+    /** BullMQ reconcile jobs left by an older version, counted while there are any. */
+    private readonly legacy?: Pick<LegacyJobs, 'present' | 'queue'>,
   ) {
-    this.queue = new Queue<ReconcileJobData>(QUEUE_NAMES.reconcile, {
-      connection,
-      prefix: bullPrefix,
-      // Run ids are unique, so failed runs kept for inspection never collide with new ones.
-      defaultJobOptions: DURABLE_JOB_OPTIONS,
-      streams: QUEUE_STREAMS,
-    });
+    this.due = keys.reconcileDue();
+    this.failed = keys.reconcileFailed();
   }
 
+  /**
+   * Resolves once Redis holds the requests. `source` is not stored: a run reads the deal afresh whatever asked
+   * for it.
+   */
   async enqueue(
     portalId: string,
     dealIds: Iterable<string>,
-    source: ReconcileJobData['source'],
+    _source: 'webhook' | 'sweep' | 'manual',
   ): Promise<EnqueueResult> {
     const unique = [...new Set(dealIds)];
     if (unique.length === 0) return { added: 0, coalesced: 0 };
-    const requested = unique.map((dealId) => ({
-      name: 'reconcile',
-      data: { portalId, dealId, source },
-      opts: {
-        jobId: reconcileJobId(portalId, dealId),
-        delay: this.debounceMs,
-        deduplication: { id: reconcileDedupId(portalId, dealId), keepLastIfActive: true },
-      },
-    }));
-    // One deal (a single move's webhook) with `add`: addBulk builds a pipeline, which on the shared connection costs
-    // ~135 µs more CPU than the script call itself (ioredis copies BullMQ's ~50 scripts into each pipeline).
-    const jobs =
-      requested.length === 1
-        ? [await this.queue.add(requested[0]!.name, requested[0]!.data, requested[0]!.opts)]
-        : await this.queue.addBulk(requested);
-    // BullMQ hands back the existing job's id when a request was absorbed.
-    const added = jobs.filter((job, i) => job.id === requested[i]!.opts.jobId).length;
-    return { added, coalesced: unique.length - added };
+    // Whole milliseconds: a score with a fraction is a lease.
+    const at = Math.ceil(this.clock()) + this.debounceMs;
+    const args: (string | number)[] = [];
+    for (const dealId of unique) args.push(at, reconcileMember(portalId, dealId));
+    const added = await this.redis.zadd(this.due, 'LT', ...args);
+    this.onDue?.(at);
+    return { added: Number(added), coalesced: unique.length - Number(added) };
+  }
+
+  /** Requests due now and not claimed (waiting), and the rest (delayed: later, retrying, or running). */
+  async counts(now = this.clock()): Promise<{ waiting: number; delayed: number }> {
+    const [waiting, total] = await Promise.all([
+      this.redis.zcount(this.due, '-inf', now),
+      this.redis.zcard(this.due),
+    ]);
+    return { waiting, delayed: total - waiting };
+  }
+
+  /** The queue-depth gauge's view: the due set's counts and the give-ups, plus the legacy queue's while it has jobs. */
+  async getJobCounts(): Promise<Record<string, number>> {
+    const [c, failed] = await Promise.all([this.counts(), this.redis.llen(this.failed)]);
+    const own: Record<string, number> = { ...c, failed };
+    if (!this.legacy?.present) return own;
+    const old = await this.legacy.queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+    for (const [state, n] of Object.entries(old)) own[state] = (own[state] ?? 0) + n;
+    return own;
+  }
+
+  /** The deal's pending request, if any: when it is due (or its lease ends, while a run holds it). */
+  async pending(portalId: string, dealId: string): Promise<{ dueAt: number; leased: boolean } | undefined> {
+    const s = await this.redis.zscore(this.due, reconcileMember(portalId, dealId));
+    return s === null ? undefined : { dueAt: Number(s), leased: isLease(Number(s)) };
+  }
+
+  /** Every pending request (tests, diagnostics; a full read, not for the request path). */
+  async list(): Promise<{ portalId: string; dealId: string; dueAt: number; leased: boolean }[]> {
+    const flat = await this.redis.zrange(this.due, 0, -1, 'WITHSCORES');
+    const out: { portalId: string; dealId: string; dueAt: number; leased: boolean }[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const ids = splitReconcileMember(flat[i]!);
+      const s = Number(flat[i + 1]);
+      if (ids) out.push({ ...ids, dueAt: s, leased: isLease(s) });
+    }
+    return out;
+  }
+
+  /** Records a run given up, where operators look (the list, and the queue-depth gauge's `failed`). */
+  async recordGiveUp(g: ReconcileGiveUp): Promise<void> {
+    await this.redis
+      .multi()
+      .lpush(this.failed, JSON.stringify(g))
+      .ltrim(this.failed, 0, GIVE_UPS_KEPT - 1)
+      .exec();
+  }
+
+  /** The newest give-ups, newest first. */
+  async giveUps(count = 100): Promise<ReconcileGiveUp[]> {
+    const raw = await this.redis.lrange(this.failed, 0, count - 1);
+    return raw.flatMap((r) => {
+      try {
+        const p = ReconcileGiveUp.safeParse(JSON.parse(r));
+        return p.success ? [p.data] : [];
+      } catch {
+        return [];
+      }
+    });
   }
 
   close(): Promise<void> {
-    return this.queue.close();
+    return Promise.resolve();
   }
 }
 
@@ -96,9 +186,9 @@ export class DealProcessingError extends Error {
 }
 
 /**
- * The reconcile worker's job: each deal read (states and snapshots in batches) and brought to the decision
- * `engine.reconcile` makes on what HubSpot has now. One failing deal does not hold up the others; the job then
- * fails with every deal's error (DealProcessingError) so BullMQ retries it.
+ * What a reconcile run does: each deal read (states and snapshots in batches) and brought to the decision
+ * `engine.reconcile` makes on what HubSpot has now. One failing deal does not hold up the others; the run then
+ * fails with every deal's error (DealProcessingError) so the run is retried.
  */
 export async function reconcileDeals(
   deps: DecideDeps,
@@ -139,7 +229,7 @@ export async function reconcileDeals(
           outcomes.set(dealId, outcome);
           onSettled(snapshots.get(dealId));
         } catch (error) {
-          // One bad deal must not hold up the rest of the batch; the job still fails so BullMQ retries.
+          // One bad deal must not hold up the rest of the batch; the run still fails so it is retried.
           failures.push({ dealId, error });
           log.error({ dealId, err: errorSummary(error) }, 'reconcile failed for deal');
         }
@@ -161,14 +251,4 @@ export async function reconcileDeals(
   }
   if (failures.length > 0) throw new DealProcessingError(portalId, failures);
   return outcomes;
-}
-
-/** The reconcile worker: one job per deal (coalesced by ReconcileQueue), run by `reconcileDeals`. */
-export function startReconcileWorker(deps: DecideDeps, w: WorkerConnection): Worker {
-  return runWorker(
-    QUEUE_NAMES.reconcile,
-    ReconcileJobData,
-    (data) => reconcileDeals(deps, data.portalId, [data.dealId]),
-    w,
-  );
 }

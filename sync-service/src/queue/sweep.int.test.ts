@@ -27,8 +27,7 @@ const sweep = () =>
     overlapMs: 1_000,
     initialLookbackMs: 60_000,
   });
-const queued = async () =>
-  (await queue.queue.getJobs(['delayed', 'waiting'])).map((j) => j.data.dealId).sort();
+const queued = async () => (await queue.list()).map((r) => r.dealId).sort();
 
 beforeAll(() => {
   redis = testRedis();
@@ -38,7 +37,7 @@ beforeEach(() => {
   keys = redisKeys(prefix);
   gateway = new MemoryGateway();
   cursors = new SweepCursorStore(redis, keys);
-  queue = new ReconcileQueue(redis, keys.bullPrefix(), 60_000);
+  queue = new ReconcileQueue(redis, keys, 60_000);
   now = T0;
 });
 afterEach(async () => {
@@ -62,7 +61,7 @@ describe('runSweep', () => {
   it('recovers a deal whose webhook never arrived, with an overlap for late-indexed changes', async () => {
     gateway.setDeal('2', 'new', T0 - 30_000);
     await sweep();
-    await queue.queue.obliterate({ force: true });
+    await redis.del(keys.reconcileDue());
 
     now = T0 + 300_000;
     gateway.setDeal('3', 'next', T0 + 200_000); // the missed webhook

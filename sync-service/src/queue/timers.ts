@@ -6,7 +6,10 @@ import { portalLogger } from '../log';
 import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
 import { assertKeyPart, type Keys } from '../state/keys';
 import { luaScript } from '../state/lua';
+import { isLease } from './due-poller';
 import type { LegacyTimerJobs } from './legacy-timer-jobs';
+
+export { isLease };
 
 const Numeric = z.string().regex(/^\d+$/);
 
@@ -98,9 +101,6 @@ export type PendingTimer = TimerTarget & {
   /** Still a BullMQ job armed before the index (queue/legacy-timer-jobs.ts). */
   legacyJobId?: string;
 };
-
-/** A lease ends in .5 (queue/timer-poller.ts); the engine's fire times are whole milliseconds. */
-export const isLease = (score: number) => !Number.isInteger(score);
 
 type ScheduleTimer = Extract<Command, { type: 'scheduleTimer' }>;
 export type TimerCommand = Extract<Command, { type: 'scheduleTimer' | 'cancelTimer' }>;

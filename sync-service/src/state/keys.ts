@@ -1,7 +1,7 @@
 /**
  * Redis key layout: the one module that spells a key. Every key starts with the configured prefix and (except
- * the portal index, the seeded marker, replay claims, the timer index and BullMQ's prefix) the portal id, so one Redis can hold
- * many tenants and a test can clean exactly its own keys. Stored data depends on these shapes: change one and
+ * the portal index, the seeded marker, replay claims, the timer and reconcile due sets and BullMQ's prefix) the
+ * portal id, so one Redis can hold many tenants and a test can clean exactly its own keys. Stored data depends on these shapes: change one and
  * existing installs lose what is under the old name.
  */
 
@@ -111,6 +111,20 @@ export function redisKeys(prefix: string) {
      * timer id ({d, k, e, l}) and for those whose firing failed ({a: attempts so far}). Absent when none is.
      */
     timersMeta: () => `${prefix}:timers:meta`,
+    /**
+     * Sorted set, every portal's pending reconcile requests (queue/reconcile.ts): member `${portalId}|${dealId}`,
+     * score when the run is due (epoch ms on the wall clock, an integer: the request's debounce, or a retry's
+     * backoff), or the lease of the process running it (a time ending in .5, queue/due-poller.ts). No TTL: a
+     * member leaves when its run ends (or gives up).
+     */
+    reconcileDue: () => `${prefix}:reconcile:due`,
+    /** Hash reconcileDue member -> `{"a": failed attempts}` JSON, only for runs being retried. Absent when none is. */
+    reconcileMeta: () => `${prefix}:reconcile:meta`,
+    /**
+     * List of the reconcile runs given up (JSON {portalId, dealId, at, attempts, why}), newest first, trimmed to
+     * the newest 10,000: what BullMQ's failed set of reconcile jobs was to operators. No TTL.
+     */
+    reconcileFailed: () => `${prefix}:reconcile:failed`,
     /** BullMQ's own prefix; its keys live under `${prefix}:bull:<queue>:...`. */
     bullPrefix: () => `${prefix}:bull`,
     /** SCAN pattern matching every key above (BullMQ's included): what a sandbox reset or a test deletes. */
