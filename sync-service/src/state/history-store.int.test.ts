@@ -7,6 +7,7 @@ import {
   type HistoryRow,
 } from '@stagekeeper/shared';
 import { scorecardPlaybook } from '@stagekeeper/shared/scorecard/fixtures';
+import { connect } from 'node:net';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -510,24 +511,43 @@ async function commandsDuring(fn: () => Promise<unknown>): Promise<[string, stri
   return (await commandsDuringWithArgs(fn)).map(([cmd, args]) => [cmd, args[0]]);
 }
 
-/** As commandsDuring, with each command's arguments (key first). */
+/**
+ * As commandsDuring, with each command's arguments (key first). MONITOR runs on a raw socket: ioredis' monitor()
+ * takes a line of another client's command that arrives with MONITOR's +OK for a reply ("Command queue state
+ * error"), which the full suite's busy Redis made happen.
+ */
 async function commandsDuringWithArgs(fn: () => Promise<unknown>): Promise<[string, string[]][]> {
-  const monitor = await testRedis().monitor();
   const seen: [string, string[]][] = [];
   const end = `${prefix}-end`;
-  const done = new Promise<void>((resolve) =>
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[1] === end) resolve();
+  const socket = connect(Number(redis.options.port ?? 6379), redis.options.host ?? '127.0.0.1');
+  socket.setEncoding('latin1');
+  let monitoring!: () => void;
+  let ended!: () => void;
+  const started = new Promise<void>((resolve) => (monitoring = resolve));
+  const done = new Promise<void>((resolve) => (ended = resolve));
+  let buffer = '';
+  socket.on('data', (data: string) => {
+    buffer += data;
+    for (let i = buffer.indexOf('\r\n'); i >= 0; i = buffer.indexOf('\r\n')) {
+      const line = buffer.slice(0, i);
+      buffer = buffer.slice(i + 2);
+      if (line === '+OK') monitoring();
+      if (!line.startsWith('+') || line === '+OK') continue;
+      // +<time> [<db> <client>] "CMD" "arg" ...: each argument quoted, with backslash escapes.
+      const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
+      if (args[1] === end) ended();
       else if (args.slice(1).some((a) => a.startsWith(`${prefix}:`)))
         seen.push([args[0]!.toLowerCase(), args.slice(1)]);
-    }),
-  );
+    }
+  });
   try {
+    socket.write('MONITOR\r\n');
+    await started;
     await fn();
     await redis.echo(end);
     await done;
   } finally {
-    monitor.disconnect();
+    socket.destroy();
   }
   return seen;
 }
