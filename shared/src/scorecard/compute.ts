@@ -235,7 +235,13 @@ class Columns {
 }
 
 /** One scorecard dimension's groups, filled row by row in order of first sight of each value. */
-type DimensionFold = { property: string; label: string; counters: Counters; index: Map<string, number>; times: number[][] };
+type DimensionFold = {
+  property: string;
+  label: string;
+  counters: Counters;
+  index: Map<string, number>;
+  times: number[][];
+};
 
 export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): ScorecardFold {
   const { playbook } = input;
