@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HistoryRow } from '../engine/types';
-import { BREACH_REASONS } from '../playbook/schema';
-import { computeScorecard } from './compute';
+import { BREACH_REASONS, Playbook } from '../playbook/schema';
+import { computeScorecard, startScorecard } from './compute';
 import { scorecardPlaybook, visit } from './fixtures';
+import { computeFunnel } from './funnel';
 import { quickselect } from './stats';
 import type { ScorecardMetrics } from './types';
 import { weekRange } from './week';
@@ -398,6 +399,56 @@ describe('computeScorecard: property against a brute-force recomputation', () =>
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('startScorecard: rows folded a batch at a time', () => {
+  // Dimensions, an intake funnel with re-referral and clock runs: every part of the card a batch could split.
+  const full = Playbook.parse({
+    ...scorecardPlaybook(),
+    scorecard: {
+      dimensions: [{ property: 'referrer', label: 'Referring partner' }],
+      funnel: { received: 's1', incomplete: ['s2'], booked: ['s3'], partner: 'referrer' },
+    },
+  });
+  const batchedRowArb = fc
+    .record({
+      row: rowArb,
+      referrer: fc.option(fc.constantFrom('a', 'b', 'c')),
+      clock: fc.option(fc.constantFrom('first_touch', 'gone_clock'), { freq: 5 }),
+      deal: fc.integer({ min: 1, max: 8 }),
+      enteredBefore: fc.integer({ min: 0, max: 40 * 24 * H }),
+    })
+    .map(({ row, referrer, clock, deal, enteredBefore }) => ({
+      ...row,
+      dealId: String(deal),
+      enteredAt: row.exitedAt - enteredBefore,
+      ...(referrer ? { dims: { referrer } } : {}),
+      ...(clock ? { clock } : {}),
+    }));
+
+  it('gives computeScorecard over the same rows, however they are cut into batches', () => {
+    fc.assert(
+      fc.property(
+        fc.array(batchedRowArb, { maxLength: 200 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.integer({ min: start, max: end + 60 * 24 * H }),
+        (rows, cutSeeds, now) => {
+          const cuts = [...new Set(cutSeeds.map((c) => c % (rows.length + 1)))].sort((a, b) => a - b);
+          const fold = startScorecard({ playbook: full, week: WEEK, now });
+          let from = 0;
+          for (const cut of [...cuts, rows.length]) {
+            fold.add(rows.slice(from, cut));
+            from = cut;
+          }
+          const card = fold.result();
+          expect(card).toEqual(computeScorecard({ rows, playbook: full, week: WEEK, now }));
+          // The fold keeps only the rows the funnel reads (funnelKeeps): the funnel over all of them is the same.
+          expect(card.funnel).toEqual(computeFunnel(full, rows, start, end, now));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

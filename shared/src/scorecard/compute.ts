@@ -4,7 +4,7 @@ import { wasCorrected } from '../engine/reason-correction';
 import { medianAndP90 } from './stats';
 import type { Scorecard, ScorecardDimensionRow, ScorecardMetrics } from './types';
 import { reportingZone, periodRange, isMonth } from './week';
-import { computeFunnel } from './funnel';
+import { computeFunnel, funnelKeeps } from './funnel';
 
 export type ScorecardInput = {
   /** Stage visits; rows whose exit falls outside the week are ignored, so a caller may pass a superset. */
@@ -190,7 +190,61 @@ const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * count, listed after the known ones under their ids, so totals never silently lose visits.
  */
 export function computeScorecard(input: ScorecardInput): Scorecard {
-  const { rows, playbook } = input;
+  const fold = startScorecard(input);
+  fold.add(input.rows);
+  return fold.result(input.open);
+}
+
+/**
+ * computeScorecard fed rows a batch at a time: `add` folds each batch into counters and per-group times, so a
+ * reader can hand over a chunk's rows and drop them (a million row objects kept until the end cost more in garbage
+ * collection than decoding them), and `result` gives what computeScorecard gives for all the batches' rows in the
+ * same order. The funnel, which needs its rows whole, keeps only the few it reads (funnelKeeps).
+ */
+export type ScorecardFold = {
+  add(rows: readonly HistoryRow[]): void;
+  /** The scorecard of every row added so far; `open`: the visits open now (see ScorecardInput.open). */
+  result(open?: readonly OpenVisit[]): Scorecard;
+};
+
+/** Growable parallel columns, one entry per row in the period: its stage, role or clock group and businessMs. */
+class Columns {
+  length = 0;
+  stageOf = new Int32Array(1024);
+  roleOf = new Int32Array(1024);
+  clockOf = new Int32Array(1024);
+  values = new Float64Array(1024);
+
+  push(stage: number, role: number, clock: number, value: number): void {
+    if (this.length === this.values.length) this.grow();
+    const i = this.length++;
+    this.stageOf[i] = stage;
+    this.roleOf[i] = role;
+    this.clockOf[i] = clock;
+    this.values[i] = value;
+  }
+
+  private grow(): void {
+    const size = this.values.length * 2;
+    const more = <T extends Int32Array | Float64Array>(a: T, fresh: T): T => (fresh.set(a), fresh);
+    this.stageOf = more(this.stageOf, new Int32Array(size));
+    this.roleOf = more(this.roleOf, new Int32Array(size));
+    this.clockOf = more(this.clockOf, new Int32Array(size));
+    this.values = more(this.values, new Float64Array(size));
+  }
+}
+
+/** One scorecard dimension's groups, filled row by row in order of first sight of each value. */
+type DimensionFold = {
+  property: string;
+  label: string;
+  counters: Counters;
+  index: Map<string, number>;
+  times: number[][];
+};
+
+export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): ScorecardFold {
+  const { playbook } = input;
   const range = periodRange(input.week, input.zone ?? reportingZone(playbook));
 
   const kinds = moveKinds(playbook);
@@ -237,7 +291,7 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     for (const st of pl.stages)
       addStage({ id: pl.id, label: pl.label }, { id: st.id, label: st.label }, st.ownerRole, true);
   }
-  const stageGroup = (row: HistoryRow): number => {
+  const stageGroup = (row: Pick<HistoryRow, 'pipeline' | 'stage'>): number => {
     const g = stageById.get(row.stage);
     if (g !== undefined && stageMeta[g]!.pipeline.id === row.pipeline) return g;
     return (
@@ -266,119 +320,139 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
     return g;
   };
 
-  const n = rows.length;
-  const stageOf = new Int32Array(n);
-  const roleOf = new Int32Array(n);
-  const clockOf = new Int32Array(n).fill(-1);
-  const values = new Float64Array(n);
+  const dims: DimensionFold[] = (playbook.scorecard?.dimensions ?? []).map((d) => ({
+    property: d.property,
+    label: d.label,
+    counters: new Counters(kinds),
+    index: new Map(),
+    times: [],
+  }));
+  const keepForFunnel = funnelKeeps(playbook, range.start, range.end);
+  const funnelRows: HistoryRow[] = [];
+
+  const columns = new Columns();
   const { start, end } = range;
-  for (let i = 0; i < n; i++) {
-    const row = rows[i]!;
-    const exited = row.exitedAt;
-    if (!(exited >= start && exited < end)) {
-      stageOf[i] = -1;
-      roleOf[i] = -1;
-      continue;
-    }
-    if (row.clock !== undefined) {
-      const cg = clockGroup(row.clock);
-      clocks.count(cg, row);
-      clockOf[i] = cg;
-      stageOf[i] = -1;
-      roleOf[i] = -1;
-      values[i] = row.businessMs;
-      continue;
-    }
-    const sg = stageGroup(row);
-    const meta = stageMeta[sg]!;
-    // The row's role is almost always the stage's role: a string compare instead of a map lookup.
-    const rg = meta.roleId === row.ownerRole ? meta.roleGroup : roleGroup(row.ownerRole);
-    stages.count(sg, row);
-    roles.count(rg, row);
-    totals.count(0, row);
-    stageOf[i] = sg;
-    roleOf[i] = rg;
-    values[i] = row.businessMs;
-  }
 
-  // Open visits: in the stage at the week's end (or now, for the current week) if entered before it.
-  // A visit entered after the week is not part of it; ages are clamped at 0 for a reader whose clock runs behind
-  // the service's (the sandbox demo runs its own fast clock).
-  const asOf = Math.min(range.end, input.now ?? range.end);
-  for (const v of input.open ?? []) {
-    if (v.enteredAt >= range.end) continue;
-    const sg = stageGroup({ pipeline: v.pipeline, stage: v.stage } as HistoryRow);
-    const meta = stageMeta[sg]!;
-    const rg = meta.roleId === v.ownerRole ? meta.roleGroup : roleGroup(v.ownerRole);
-    stages.countOpen(sg, v, asOf, range.end);
-    roles.countOpen(rg, v, asOf, range.end);
-    totals.countOpen(0, v, asOf, range.end);
-  }
-
-  const stageValues = groupSlices(stageOf, values, stages.volume);
-  const roleValues = groupSlices(roleOf, values, roles.volume);
-  const allValues = groupSlices(
-    stageOf.map((g) => (g >= 0 ? 0 : -1)),
-    values,
-    totals.volume,
-  )[0]!;
-  const clockValues = groupSlices(clockOf, values, clocks.volume);
-
-  const stageOrder = stageMeta
-    .map((meta, g) => ({ meta, g }))
-    .filter(({ g }) => stages.volume[g]! > 0 || stages.ages[g]!.length > 0)
-    .sort((a, b) =>
-      a.meta.known && b.meta.known
-        ? a.g - b.g
-        : a.meta.known !== b.meta.known
-          ? a.meta.known
-            ? -1
-            : 1
-          : byText(a.meta.pipeline.id, b.meta.pipeline.id) || byText(a.meta.stage.id, b.meta.stage.id),
-    );
-  const roleOrder = roleMeta
-    .map((meta, g) => ({ meta, g }))
-    .filter(({ g }) => roles.volume[g]! > 0 || roles.ages[g]!.length > 0)
-    .sort((a, b) =>
-      a.meta.known && b.meta.known
-        ? a.g - b.g
-        : a.meta.known !== b.meta.known
-          ? a.meta.known
-            ? -1
-            : 1
-          : byText(a.meta.role.id, b.meta.role.id),
-    );
-
-  const byDimension = dimensionRows(playbook, rows, stageOf, values, kinds);
-  const funnel = computeFunnel(playbook, rows, range.start, range.end, input.now ?? range.end);
-  return {
-    week: range.week,
-    ...(isMonth(range.week) ? { period: 'month' as const } : {}),
-    weekStart: range.weekStart,
-    weekEnd: range.weekEnd,
-    timeZone: range.timeZone,
-    availableWeeks: input.availableWeeks ?? [],
-    byStage: stageOrder.map(({ meta, g }) => ({
-      pipeline: meta.pipeline,
-      stage: meta.stage,
-      ...stages.metrics(g, stageValues[g]!),
-    })),
-    byRole: roleOrder.map(({ meta, g }) => ({ role: meta.role, ...roles.metrics(g, roleValues[g]!) })),
-    ...(byDimension ? { byDimension } : {}),
-    ...(funnel ? { funnel } : {}),
-    totals: totals.metrics(0, allValues),
-    ...(clockIds.length > 0
-      ? {
-          byClock: playbookClockOrder(playbook, clockIds).map(({ id, g, label }) => ({
-            clock: { id, label },
-            // A run is not a visit: it converts or flows back nowhere.
-            ...clocks.metrics(g, clockValues[g]!),
-            conversionRate: null,
-            backflowRate: null,
-          })),
+  function add(rows: readonly HistoryRow[]): void {
+    const n = rows.length;
+    for (let i = 0; i < n; i++) {
+      const row = rows[i]!;
+      if (keepForFunnel?.(row)) funnelRows.push(row);
+      const exited = row.exitedAt;
+      // Rows outside the period count nowhere and need no column: only their order among the kept ones matters.
+      if (!(exited >= start && exited < end)) continue;
+      if (row.clock !== undefined) {
+        const cg = clockGroup(row.clock);
+        clocks.count(cg, row);
+        columns.push(-1, -1, cg, row.businessMs);
+        continue;
+      }
+      const sg = stageGroup(row);
+      const meta = stageMeta[sg]!;
+      // The row's role is almost always the stage's role: a string compare instead of a map lookup.
+      const rg = meta.roleId === row.ownerRole ? meta.roleGroup : roleGroup(row.ownerRole);
+      stages.count(sg, row);
+      roles.count(rg, row);
+      totals.count(0, row);
+      columns.push(sg, rg, -1, row.businessMs);
+      for (const d of dims) {
+        const value = row.dims?.[d.property] ?? NONE;
+        let g = d.index.get(value);
+        if (g === undefined) {
+          d.index.set(value, (g = d.counters.add()));
+          d.times.push([]);
         }
-      : {}),
-  };
+        d.counters.count(g, row);
+        d.times[g]!.push(row.businessMs);
+      }
+    }
+  }
+
+  function result(open: readonly OpenVisit[] = []): Scorecard {
+    // Open visits: in the stage at the week's end (or now, for the current week) if entered before it.
+    // A visit entered after the week is not part of it; ages are clamped at 0 for a reader whose clock runs behind
+    // the service's (the sandbox demo runs its own fast clock).
+    const asOf = Math.min(range.end, input.now ?? range.end);
+    for (const v of open) {
+      if (v.enteredAt >= range.end) continue;
+      const sg = stageGroup(v);
+      const meta = stageMeta[sg]!;
+      const rg = meta.roleId === v.ownerRole ? meta.roleGroup : roleGroup(v.ownerRole);
+      stages.countOpen(sg, v, asOf, range.end);
+      roles.countOpen(rg, v, asOf, range.end);
+      totals.countOpen(0, v, asOf, range.end);
+    }
+
+    const n = columns.length;
+    const stageOf = columns.stageOf.subarray(0, n);
+    const values = columns.values.subarray(0, n);
+    const stageValues = groupSlices(stageOf, values, stages.volume);
+    const roleValues = groupSlices(columns.roleOf.subarray(0, n), values, roles.volume);
+    const allValues = groupSlices(
+      stageOf.map((g) => (g >= 0 ? 0 : -1)),
+      values,
+      totals.volume,
+    )[0]!;
+    const clockValues = groupSlices(columns.clockOf.subarray(0, n), values, clocks.volume);
+
+    const stageOrder = stageMeta
+      .map((meta, g) => ({ meta, g }))
+      .filter(({ g }) => stages.volume[g]! > 0 || stages.ages[g]!.length > 0)
+      .sort((a, b) =>
+        a.meta.known && b.meta.known
+          ? a.g - b.g
+          : a.meta.known !== b.meta.known
+            ? a.meta.known
+              ? -1
+              : 1
+            : byText(a.meta.pipeline.id, b.meta.pipeline.id) || byText(a.meta.stage.id, b.meta.stage.id),
+      );
+    const roleOrder = roleMeta
+      .map((meta, g) => ({ meta, g }))
+      .filter(({ g }) => roles.volume[g]! > 0 || roles.ages[g]!.length > 0)
+      .sort((a, b) =>
+        a.meta.known && b.meta.known
+          ? a.g - b.g
+          : a.meta.known !== b.meta.known
+            ? a.meta.known
+              ? -1
+              : 1
+            : byText(a.meta.role.id, b.meta.role.id),
+      );
+
+    const byDimension = dims.length > 0 ? dimensionRows(dims) : undefined;
+    const funnel = computeFunnel(playbook, funnelRows, range.start, range.end, input.now ?? range.end);
+    return {
+      week: range.week,
+      ...(isMonth(range.week) ? { period: 'month' as const } : {}),
+      weekStart: range.weekStart,
+      weekEnd: range.weekEnd,
+      timeZone: range.timeZone,
+      availableWeeks: input.availableWeeks ?? [],
+      byStage: stageOrder.map(({ meta, g }) => ({
+        pipeline: meta.pipeline,
+        stage: meta.stage,
+        ...stages.metrics(g, stageValues[g]!),
+      })),
+      byRole: roleOrder.map(({ meta, g }) => ({ role: meta.role, ...roles.metrics(g, roleValues[g]!) })),
+      ...(byDimension ? { byDimension } : {}),
+      ...(funnel ? { funnel } : {}),
+      totals: totals.metrics(0, allValues),
+      ...(clockIds.length > 0
+        ? {
+            byClock: playbookClockOrder(playbook, clockIds).map(({ id, g, label }) => ({
+              clock: { id, label },
+              // A run is not a visit: it converts or flows back nowhere.
+              ...clocks.metrics(g, clockValues[g]!),
+              conversionRate: null,
+              backflowRate: null,
+            })),
+          }
+        : {}),
+    };
+  }
+
+  return { add, result };
 }
 
 /** Clocks in playbook order, then clocks the playbook no longer has, by id. */
@@ -391,39 +465,16 @@ function playbookClockOrder(playbook: Playbook, seen: string[]): { id: string; g
 
 const NONE = '(none)';
 
-/** One group per (dimension, value) over the week's visits (`stageOf[i] >= 0`), values in order of first sight. */
-function dimensionRows(
-  playbook: Playbook,
-  rows: readonly HistoryRow[],
-  stageOf: Int32Array,
-  values: Float64Array,
-  kinds: MoveKinds,
-): ScorecardDimensionRow[] | undefined {
-  const dims = playbook.scorecard?.dimensions ?? [];
-  if (dims.length === 0) return undefined;
+/** The dimensions' groups, values sorted with "(none)" last. */
+function dimensionRows(dims: readonly DimensionFold[]): ScorecardDimensionRow[] {
   const out: ScorecardDimensionRow[] = [];
   for (const d of dims) {
-    const counters = new Counters(kinds);
-    const index = new Map<string, number>();
-    const times: number[][] = [];
-    for (let i = 0; i < rows.length; i++) {
-      if (stageOf[i]! < 0) continue;
-      const row = rows[i]!;
-      const value = row.dims?.[d.property] ?? NONE;
-      let g = index.get(value);
-      if (g === undefined) {
-        index.set(value, (g = counters.add()));
-        times.push([]);
-      }
-      counters.count(g, row);
-      times[g]!.push(values[i]!);
-    }
-    const sorted = [...index].sort(([a], [b]) => (a === NONE ? 1 : b === NONE ? -1 : byText(a, b)));
+    const sorted = [...d.index].sort(([a], [b]) => (a === NONE ? 1 : b === NONE ? -1 : byText(a, b)));
     for (const [value, g] of sorted)
       out.push({
         dimension: { property: d.property, label: d.label },
         value,
-        ...counters.metrics(g, Float64Array.from(times[g]!)),
+        ...d.counters.metrics(g, Float64Array.from(d.times[g]!)),
       });
   }
   return out;

@@ -126,6 +126,25 @@ export function computeFunnel(
   };
 }
 
+/**
+ * Which rows computeFunnel reads, for a reader that cannot keep them all (startScorecard): the received stage's
+ * visits (any exit: re-referral dates them by entry), and the period's moves into a booked or closed stage. Given
+ * those rows in their order, computeFunnel answers as it does over all of them. Undefined: no funnel.
+ */
+export function funnelKeeps(
+  playbook: Playbook,
+  start: number,
+  end: number,
+): ((row: HistoryRow) => boolean) | undefined {
+  const funnel = playbook.scorecard?.funnel;
+  if (!funnel) return undefined;
+  const into = new Set<string>(funnel.booked);
+  for (const pl of playbook.pipelines) for (const s of pl.stages) if (s.closed) into.add(s.id);
+  return (r) =>
+    r.stage === funnel.received ||
+    (r.toStage !== null && into.has(r.toStage) && r.exitedAt >= start && r.exitedAt < end);
+}
+
 function reReferral(
   rows: readonly HistoryRow[],
   receivedStage: string,

@@ -36,6 +36,13 @@ export type ApiDeps = {
     rows(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
     /** Exactly the rows whose exit falls in [fromMs, toMs), cut while decoding (the scorecard's read). */
     rowsExiting(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
+    /** The same rows folded into `fresh()` a batch at a time, none kept (the scorecard's read). */
+    foldExiting<F extends { add(rows: readonly HistoryRow[]): void }>(
+      portalId: string,
+      fromMs: number,
+      toMs: number,
+      fresh: () => F,
+    ): Promise<F>;
     /** Instants (UTC Monday 00:00) of stored weeks with data, newest first, looking back `count` weeks. */
     stored(portalId: string, now: number, count: number): Promise<number[]>;
   };

@@ -10,7 +10,7 @@ export class HistoryWeeks {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly history: Pick<HistoryStore, 'scanWeek'>,
+    private readonly history: Pick<HistoryStore, 'scanWeek' | 'streamWeek'>,
   ) {}
 
   /**
@@ -32,6 +32,38 @@ export class HistoryWeeks {
     return this.read(portalId, fromMs, toMs, { from: fromMs, to: toMs }, false);
   }
 
+  /**
+   * rowsExiting's rows folded into `fresh()` a chunk at a time (the scorecard: no million row objects kept, and
+   * other requests served between chunks), week after week in the order rowsExiting returns them. A read that
+   * overlapped a rewrite may have handed a visit over twice: then a fresh fold is fed the deduped rows instead.
+   */
+  async foldExiting<F extends { add(rows: readonly HistoryRow[]): void }>(
+    portalId: string,
+    fromMs: number,
+    toMs: number,
+    fresh: () => F,
+  ): Promise<F> {
+    const fold = fresh();
+    if (!(fromMs < toMs)) return fold;
+    const exits = { from: fromMs, to: toMs };
+    let exact = true;
+    for (const week of this.buckets(fromMs, toMs))
+      exact =
+        (await this.history.streamWeek(portalId, week, exits, (rows) => fold.add(rows), { inputs: false })) &&
+        exact;
+    if (exact) return fold;
+    const again = fresh();
+    again.add(await this.read(portalId, fromMs, toMs, exits, false));
+    return again;
+  }
+
+  private buckets(fromMs: number, toMs: number): string[] {
+    const buckets = new Set<string>();
+    for (let t = Date.parse(`${weekStart(fromMs)}T00:00:00Z`); t < toMs; t += WEEK_MS)
+      buckets.add(weekStart(t));
+    return [...buckets];
+  }
+
   private async read(
     portalId: string,
     fromMs: number,
@@ -39,11 +71,8 @@ export class HistoryWeeks {
     exits?: ExitRange,
     inputs = true,
   ): Promise<HistoryRow[]> {
-    const buckets = new Set<string>();
-    for (let t = Date.parse(`${weekStart(fromMs)}T00:00:00Z`); t < toMs; t += WEEK_MS)
-      buckets.add(weekStart(t));
     const weeks = await Promise.all(
-      [...buckets].map((w) => this.history.scanWeek(portalId, w, exits, { inputs })),
+      this.buckets(fromMs, toMs).map((w) => this.history.scanWeek(portalId, w, exits, { inputs })),
     );
     // concat copies packed arrays in bulk; flat() walked a million rows one by one (~0.1 s).
     const [first = [], ...rest] = weeks;

@@ -1,6 +1,7 @@
 import { visitKey, type HistoryRow } from '@stagekeeper/shared';
 import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
@@ -248,37 +249,11 @@ export class HistoryStore {
     exits?: ExitRange,
     { inputs = true }: { inputs?: boolean } = {},
   ): Promise<HistoryRow[]> {
-    const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
-    const logKey = this.keys.historyLog(portalId, start);
-    const legacyKey = this.keys.history(portalId, start);
-    const before = await this.logState(logKey);
     let rows: HistoryRow[] = [];
-    let corrupt = 0;
-    let exact = true;
-    if ((await this.redis.exists(legacyKey)) === 1) {
-      ({ exact } = await hashValues(this.redis, legacyKey, (values) => {
-        for (const value of values) {
-          const row = decodeHistoryRow(value);
-          if (!row) corrupt++;
-          else if (!exits || (row.exitedAt >= exits.from && row.exitedAt < exits.to)) rows.push(row);
-        }
-      }));
-    }
-    // Chunks 0..head; a chunk started meanwhile is read too, so rows written during the read are not lost.
-    let next = 0;
-    let state = before;
-    for (;;) {
-      const skip = exits ? await this.chunksOutside(portalId, start, next, state.head, exits) : undefined;
-      corrupt += await this.readChunks(portalId, start, next, state.head, rows, { exits, skip, inputs });
-      next = state.head + 1;
-      const after = await this.logState(logKey);
-      const moved = after.head !== state.head;
-      state = after;
-      if (!moved) break;
-    }
-    // A visit rewritten while the week was read may have been seen in both places; keep its last copy (chunks
-    // are read in the order written, after the older hash).
-    if (!exact || state.rewrites !== before.rewrites) {
+    const exact = await this.readWeekBatches(portalId, week, exits, inputs, (batch) => {
+      for (const row of batch) rows.push(row);
+    });
+    if (!exact) {
       // Filtered, the earlier copy may have been kept and the last one dropped (a correction that moved the exit):
       // read again whole (rare: only reads that overlapped a rewrite), dedupe, then filter.
       if (exits) {
@@ -287,25 +262,100 @@ export class HistoryStore {
       }
       rows = [...new Map(rows.map((r) => [rowKey(r), r])).values()];
     }
+    return rows;
+  }
+
+  /**
+   * scanWeek's rows handed to `onRows` a batch at a time (a chunk's, or an HSCAN page's), in the same order, and
+   * the event loop let through between chunks: a reader that folds them keeps no million row objects, and card
+   * reads and webhooks get their turn during a big week's read. False when the read overlapped a rewrite, so a
+   * visit may have been handed over twice: the caller starts again from scanWeek, which dedupes.
+   */
+  async streamWeek(
+    portalId: string,
+    week: string | number,
+    exits: ExitRange | undefined,
+    onRows: (rows: HistoryRow[]) => void,
+    { inputs = true }: { inputs?: boolean } = {},
+  ): Promise<boolean> {
+    return this.readWeekBatches(portalId, week, exits, inputs, onRows, true);
+  }
+
+  /**
+   * The week read behind scanWeek and streamWeek; false when a visit rewritten meanwhile may have been seen in
+   * both places (chunks are read in the order written, after the older hash, so its last copy is the one to keep).
+   */
+  private async readWeekBatches(
+    portalId: string,
+    week: string | number,
+    exits: ExitRange | undefined,
+    inputs: boolean,
+    onRows: (rows: HistoryRow[]) => void,
+    yieldBetween = false,
+  ): Promise<boolean> {
+    const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
+    const logKey = this.keys.historyLog(portalId, start);
+    const legacyKey = this.keys.history(portalId, start);
+    const before = await this.logState(logKey);
+    let corrupt = 0;
+    let exact = true;
+    if ((await this.redis.exists(legacyKey)) === 1) {
+      ({ exact } = await hashValues(this.redis, legacyKey, (values) => {
+        const rows: HistoryRow[] = [];
+        for (const value of values) {
+          const row = decodeHistoryRow(value);
+          if (!row) corrupt++;
+          else if (!exits || (row.exitedAt >= exits.from && row.exitedAt < exits.to)) rows.push(row);
+        }
+        onRows(rows);
+      }));
+    }
+    // Chunks 0..head; a chunk started meanwhile is read too, so rows written during the read are not lost.
+    let next = 0;
+    let state = before;
+    for (;;) {
+      const skip = exits ? await this.chunksOutside(portalId, start, next, state.head, exits) : undefined;
+      corrupt += await this.readChunks(portalId, start, next, state.head, onRows, {
+        exits,
+        skip,
+        inputs,
+        yieldBetween,
+      });
+      next = state.head + 1;
+      const after = await this.logState(logKey);
+      const moved = after.head !== state.head;
+      state = after;
+      if (!moved) break;
+    }
     if (corrupt > 0) {
       corruptRecords.inc({ kind: 'history_row' }, corrupt);
       this.log.warn({ portalId, week: start, corrupt }, 'skipped corrupt stage history rows');
     }
-    return rows;
+    return exact && state.rewrites === before.rewrites;
   }
 
-  /** Decodes chunks `from`..`to` of a week into `rows`, in order; the number of corrupt records. */
+  /**
+   * Decodes chunks `from`..`to` of a week, in order, handing each one's rows to `onRows`; the number of corrupt
+   * records. `yieldBetween`: a chunk whose GET already came back would otherwise be decoded in the same turn as
+   * the last (~3,000 rows, a few ms each), so a big week held the event loop for its whole read.
+   */
   private async readChunks(
     portalId: string,
     week: string,
     from: number,
     to: number,
-    rows: HistoryRow[],
+    onRows: (rows: HistoryRow[]) => void,
     {
       exits,
       skip = new Set(),
       inputs = true,
-    }: { exits?: ExitRange | undefined; skip?: ReadonlySet<number> | undefined; inputs?: boolean },
+      yieldBetween = false,
+    }: {
+      exits?: ExitRange | undefined;
+      skip?: ReadonlySet<number> | undefined;
+      inputs?: boolean;
+      yieldBetween?: boolean;
+    },
   ): Promise<number> {
     const inFlight: Promise<Buffer | null>[] = [];
     let asked = from;
@@ -331,7 +381,11 @@ export class HistoryStore {
         corrupt++;
       }
       if (asked <= to) ask();
-      if (chunk !== null) corrupt += decodeHistoryChunk(chunkText(chunk), rows, exits, inputs).corrupt;
+      if (chunk === null) continue;
+      const rows: HistoryRow[] = [];
+      corrupt += decodeHistoryChunk(chunkText(chunk), rows, exits, inputs).corrupt;
+      onRows(rows);
+      if (yieldBetween) await setImmediate();
     }
     return corrupt;
   }
