@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../state/keys';
+import { prng } from '../../../test/sandbox/prng';
 import { burstPlan, WINDOW_SCRIPTS } from './limiter';
 
 // HubSpot's limit is a rolling window: no `max` requests may reach it within ANY `windowMs`. The limiter's own
@@ -37,18 +38,6 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-/** A small seeded generator (mulberry32): each run is the same on every machine. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Sim = { arrivals: number[]; slots: number; lostAt?: number };
 
 /**
@@ -56,7 +45,8 @@ type Sim = { arrivals: number[]; slots: number; lostAt?: number };
  * epoch), as a restart without persistence does.
  */
 async function simulate(seed: number, seconds: number, loseAt?: number): Promise<Sim> {
-  const rnd = random(seed);
+  // Seeded: each run is the same on every machine.
+  const rnd = prng(seed);
   const portal = `p${seed}`;
   const window = keys.rateWindow(portal, 'default');
   const KEYS = [
