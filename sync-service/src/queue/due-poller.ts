@@ -17,6 +17,19 @@ import { luaScript } from '../state/lua';
 /** A lease ends in .5; a due time is whole milliseconds. */
 export const isLease = (score: number) => !Number.isInteger(score);
 
+/**
+ * A due set's members due by `now` (waiting) and the rest (delayed: later, retrying, or held under a lease: a
+ * lease's score lies ahead too), as the queue-depth gauge shows them.
+ */
+export async function dueCounts(
+  redis: Redis,
+  due: string,
+  now: number,
+): Promise<{ waiting: number; delayed: number }> {
+  const [waiting, total] = await Promise.all([redis.zcount(due, '-inf', now), redis.zcard(due)]);
+  return { waiting, delayed: total - waiting };
+}
+
 /** What becomes of a member whose run failed: run again at `at` (the poller's clock), or dropped. */
 export type RetryPlan = { at: number; attempts: number } | { drop: string };
 

@@ -12,7 +12,7 @@ import {
 import type { DealSnapshot } from '@stagekeeper/shared';
 import { errorSummary, portalLogger } from '../log';
 import { assertKeyPart, type Keys } from '../state/keys';
-import { isLease } from './due-poller';
+import { dueCounts, isLease } from './due-poller';
 import type { LegacyJobs } from './legacy-jobs';
 
 /** HubSpot batch reads take at most 100 ids. */
@@ -110,12 +110,8 @@ export class ReconcileQueue {
   }
 
   /** Requests due now and not claimed (waiting), and the rest (delayed: later, retrying, or running). */
-  async counts(now = this.clock()): Promise<{ waiting: number; delayed: number }> {
-    const [waiting, total] = await Promise.all([
-      this.redis.zcount(this.due, '-inf', now),
-      this.redis.zcard(this.due),
-    ]);
-    return { waiting, delayed: total - waiting };
+  counts(now = this.clock()): Promise<{ waiting: number; delayed: number }> {
+    return dueCounts(this.redis, this.due, now);
   }
 
   /** The queue-depth gauge's view: the due set's counts and the give-ups, plus the legacy queue's while it has jobs. */

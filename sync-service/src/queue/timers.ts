@@ -6,7 +6,7 @@ import { portalLogger } from '../log';
 import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
 import { assertKeyPart, type Keys } from '../state/keys';
 import { luaScript } from '../state/lua';
-import { isLease } from './due-poller';
+import { dueCounts, isLease } from './due-poller';
 import type { LegacyTimerJobs } from './legacy-timer-jobs';
 
 export { isLease };
@@ -239,12 +239,8 @@ export class TimerQueue {
   }
 
   /** Timers due now and not claimed (waiting), and the rest (delayed: later, or being fired under a lease). */
-  async counts(now = this.clock()): Promise<{ waiting: number; delayed: number }> {
-    const [waiting, total] = await Promise.all([
-      this.redis.zcount(this.due, '-inf', now),
-      this.redis.zcard(this.due),
-    ]);
-    return { waiting, delayed: total - waiting };
+  counts(now = this.clock()): Promise<{ waiting: number; delayed: number }> {
+    return dueCounts(this.redis, this.due, now);
   }
 
   /** The queue-depth gauge's view: the index's counts, plus the legacy queue's while it holds jobs. */
