@@ -30,7 +30,8 @@ let engine: ScriptedEngine;
 let service: Service | undefined;
 let states: DealStateStore;
 
-const start = () =>
+/** `roles`: a web-only or worker-only process (both by default). */
+const start = (roles: { http?: true | 'operations'; workers?: boolean } = {}) =>
   startService({
     config: testConfig(prefix, { SWEEP_INTERVAL_MS: '1000', METRICS_TOKEN }),
     gateway,
@@ -38,6 +39,7 @@ const start = () =>
     playbookSource: staticPlaybookSource(playbook, [PORTAL]),
     log: silentLogger,
     host: '127.0.0.1',
+    ...roles,
   });
 
 async function postEvents(url: string, events: unknown[]): Promise<Response> {
@@ -112,19 +114,8 @@ describe('startService', () => {
   });
 
   it('splits into a web process and a worker process that answers only for health and metrics', async () => {
-    const role = (http: true | 'operations', workers: boolean) =>
-      startService({
-        config: testConfig(prefix, { SWEEP_INTERVAL_MS: '1000', METRICS_TOKEN }),
-        gateway,
-        engine,
-        playbookSource: staticPlaybookSource(playbook, [PORTAL]),
-        log: silentLogger,
-        host: '127.0.0.1',
-        http,
-        workers,
-      });
-    const web = await role(true, false);
-    const worker = await role('operations', true);
+    const web = await start({ http: true, workers: false });
+    const worker = await start({ http: 'operations', workers: true });
     try {
       gateway.setDeal('501', 'next', Date.now() - 10 * 3600_000);
       expect((await postEvents(web.url, [stageChange(501)])).status).toBe(200);
