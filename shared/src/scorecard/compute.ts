@@ -185,6 +185,29 @@ type StageMeta = {
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
+ * The groups a report lists (those with visits or open deals), with their group index: the playbook's own in its
+ * order, then the ones it does not know, by `byId`.
+ */
+function reportOrder<M extends { known: boolean }>(
+  metas: M[],
+  groups: { volume: number[]; ages: number[][] },
+  byId: (a: M, b: M) => number,
+): { meta: M; g: number }[] {
+  return metas
+    .map((meta, g) => ({ meta, g }))
+    .filter(({ g }) => groups.volume[g]! > 0 || groups.ages[g]!.length > 0)
+    .sort((a, b) =>
+      a.meta.known && b.meta.known
+        ? a.g - b.g
+        : a.meta.known !== b.meta.known
+          ? a.meta.known
+            ? -1
+            : 1
+          : byId(a.meta, b.meta),
+    );
+}
+
+/**
  * The weekly scorecard of §4.7. Cohort: visits with `exitedAt` in [local Monday 00:00, next local Monday 00:00).
  * Stages follow playbook order; visits to stages or roles the playbook no longer has (an edited playbook) still
  * count, listed after the known ones under their ids, so totals never silently lose visits.
@@ -395,30 +418,12 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
     )[0]!;
     const clockValues = groupSlices(columns.clockOf.subarray(0, n), values, clocks.volume);
 
-    const stageOrder = stageMeta
-      .map((meta, g) => ({ meta, g }))
-      .filter(({ g }) => stages.volume[g]! > 0 || stages.ages[g]!.length > 0)
-      .sort((a, b) =>
-        a.meta.known && b.meta.known
-          ? a.g - b.g
-          : a.meta.known !== b.meta.known
-            ? a.meta.known
-              ? -1
-              : 1
-            : byText(a.meta.pipeline.id, b.meta.pipeline.id) || byText(a.meta.stage.id, b.meta.stage.id),
-      );
-    const roleOrder = roleMeta
-      .map((meta, g) => ({ meta, g }))
-      .filter(({ g }) => roles.volume[g]! > 0 || roles.ages[g]!.length > 0)
-      .sort((a, b) =>
-        a.meta.known && b.meta.known
-          ? a.g - b.g
-          : a.meta.known !== b.meta.known
-            ? a.meta.known
-              ? -1
-              : 1
-            : byText(a.meta.role.id, b.meta.role.id),
-      );
+    const stageOrder = reportOrder(
+      stageMeta,
+      stages,
+      (x, y) => byText(x.pipeline.id, y.pipeline.id) || byText(x.stage.id, y.stage.id),
+    );
+    const roleOrder = reportOrder(roleMeta, roles, (x, y) => byText(x.role.id, y.role.id));
 
     const byDimension = dims.length > 0 ? dimensionRows(dims) : undefined;
     const funnel = computeFunnel(playbook, funnelRows, range.start, range.end, input.now ?? range.end);
