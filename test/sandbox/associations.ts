@@ -65,8 +65,27 @@ export type AssociationRecord = {
 
 const CATEGORIES = ['HUBSPOT_DEFINED', 'INTEGRATOR_DEFINED', 'USER_DEFINED', 'WORK'];
 
+type Labelled = { category: string; typeId: number };
+
+/** Every AssocType, for a rehome that must find an object's associations to each of them. */
+const ALL_TYPES = Object.keys(ASSOC_TYPE_IDS) as AssocType[];
+
 export class AssociationStore {
-  private readonly records: AssociationRecord[] = [];
+  /**
+   * Indexed by side (from type, from id, to type), then target id: a list or an add costs what one object's
+   * associations cost, as HubSpot's do. A flat list cost the whole portal per call: at 10,000 deals with their
+   * tasks, the bulk bench's sandbox spent seconds per pass in it and answered the service late (issue #18).
+   */
+  private readonly sides = new Map<string, Map<string, Labelled[]>>();
+
+  private side(from: AssocType, fromId: string, to: AssocType, create: true): Map<string, Labelled[]>;
+  private side(from: AssocType, fromId: string, to: AssocType): Map<string, Labelled[]> | undefined;
+  private side(from: AssocType, fromId: string, to: AssocType, create = false) {
+    const key = `${from}:${fromId}:${to}`;
+    let m = this.sides.get(key);
+    if (!m && create) this.sides.set(key, (m = new Map()));
+    return m;
+  }
 
   /**
    * Checks a spec the way HubSpot does: a HUBSPOT_DEFINED id must be the one defined for this direction. The
@@ -107,31 +126,33 @@ export class AssociationStore {
   }
 
   private put(r: AssociationRecord): void {
-    const exists = this.records.some(
-      (x) =>
-        x.from === r.from &&
-        x.fromId === r.fromId &&
-        x.to === r.to &&
-        x.toId === r.toId &&
-        x.typeId === r.typeId,
-    );
-    if (!exists) this.records.push(r);
+    const m = this.side(r.from, r.fromId, r.to, true);
+    const types = m.get(r.toId) ?? [];
+    if (!types.some((x) => x.typeId === r.typeId)) types.push({ category: r.category, typeId: r.typeId });
+    m.set(r.toId, types);
   }
 
   remove(from: AssocType, fromId: string, to: AssocType, toId: string): void {
-    for (let i = this.records.length - 1; i >= 0; i--) {
-      const r = this.records[i]!;
-      const fwd = r.from === from && r.fromId === fromId && r.to === to && r.toId === toId;
-      const back = r.from === to && r.fromId === toId && r.to === from && r.toId === fromId;
-      if (fwd || back) this.records.splice(i, 1);
-    }
+    this.side(from, fromId, to)?.delete(toId);
+    this.side(to, toId, from)?.delete(fromId);
   }
 
   /** Moves every association of `oldId` to `newId` (merge). */
   rehome(type: AssocType, oldId: string, newId: string): void {
-    for (const r of this.records) {
-      if (r.from === type && r.fromId === oldId) r.fromId = newId;
-      if (r.to === type && r.toId === oldId) r.toId = newId;
+    if (oldId === newId) return;
+    for (const to of ALL_TYPES) {
+      const key = `${type}:${oldId}:${to}`;
+      const moving = this.sides.get(key);
+      if (!moving) continue;
+      this.sides.delete(key);
+      for (const [toId, types] of moving) {
+        for (const t of types) this.put({ from: type, fromId: newId, to, toId, ...t });
+        // The other side of each: the target now points at the survivor.
+        const back = this.side(to, toId, type);
+        const backTypes = back?.get(oldId) ?? [];
+        back?.delete(oldId);
+        for (const t of backTypes) this.put({ from: to, fromId: toId, to: type, toId: newId, ...t });
+      }
     }
   }
 
@@ -141,17 +162,15 @@ export class AssociationStore {
     fromId: string,
     to: AssocType,
   ): { toObjectId: number; associationTypes: { category: string; typeId: number; label: null }[] }[] {
-    const byTarget = new Map<string, { category: string; typeId: number; label: null }[]>();
-    for (const r of this.records) {
-      if (r.from !== from || r.fromId !== fromId || r.to !== to) continue;
-      const list = byTarget.get(r.toId) ?? [];
-      list.push({ category: r.category, typeId: r.typeId, label: null });
-      byTarget.set(r.toId, list);
-    }
+    const m = this.side(from, fromId, to);
     // Real v4 responses carry toObjectId as a JSON number although the spec types it as a string.
-    return [...byTarget]
+    return [...(m ?? [])]
+      .filter(([, types]) => types.length > 0)
       .sort(([a], [b]) => Number(a) - Number(b))
-      .map(([id, associationTypes]) => ({ toObjectId: Number(id), associationTypes }));
+      .map(([id, types]) => ({
+        toObjectId: Number(id),
+        associationTypes: types.map((t) => ({ ...t, label: null })),
+      }));
   }
 
   ids(from: AssocType, fromId: string, to: AssocType): string[] {
