@@ -6,6 +6,7 @@
  * service process's CPU, Redis INFO.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { OwnRedis } from '../chaos/redis-server';
@@ -176,6 +177,12 @@ export async function bulkMove(opts: {
           `move ${settled ? 'settled' : 'did NOT settle'} after ${Math.round((Date.now() - t0) / 1000)} s`,
         );
         const reqs = portal.requests.slice(before);
+        // BENCH_TIMELINE=file: every call of the move (ms after the first move, operation, status), to find gaps.
+        if (process.env.BENCH_TIMELINE)
+          writeFileSync(
+            process.env.BENCH_TIMELINE,
+            reqs.map((r) => `${r.at - t0} ${opName(r.method, r.path)} ${r.status}`).join('\n'),
+          );
         const serviceCpuMs = (await svc.cpuMs()) - cpu0;
         const redisCommands = (await commandCount(info)) - cmd0;
         const fired1 = await svc.timerFirings();
