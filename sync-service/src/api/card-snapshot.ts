@@ -15,6 +15,15 @@ export const CARD_BUDGET_MS = 1_500;
  */
 export const BUDGET_FACTOR = 3;
 export const MIN_BUDGET_MS = 50;
+/**
+ * With a live read of the deal younger than REFRESH_AFTER_MS to fall back on, the card waits less: twice the
+ * usual latency, at least FALLBACK_MIN_BUDGET_MS. That fallback shows HubSpot's values of seconds ago with their
+ * time, nearly as good as a live read; without one the card would show the saved state alone (no checklist), which
+ * is worth the longer wait. A rep re-opening deals during a bulk move then waits about as long as when idle
+ * (issue #18: card p99 within 1.5x of idle).
+ */
+export const FALLBACK_BUDGET_FACTOR = 2;
+export const FALLBACK_MIN_BUDGET_MS = 25;
 const LATENCY_SAMPLES = 100;
 /** Reads needed before the measured latency sets the budget; until then CARD_BUDGET_MS. */
 const LATENCY_MIN_SAMPLES = 5;
@@ -69,12 +78,28 @@ export class CardSnapshots {
     this.elapsed = opts.elapsed ?? (() => performance.now());
   }
 
-  /** How long a card waits for a live read now (ms). */
-  budget(): number {
+  /** How long a card waits for a live read now (ms); `fallback`: a recent live read of the deal is there to show. */
+  budget(fallback = false): number {
     if (this.latencies.length < LATENCY_MIN_SAMPLES) return this.maxBudgetMs;
     const sorted = [...this.latencies].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
-    return Math.min(this.maxBudgetMs, Math.max(MIN_BUDGET_MS, BUDGET_FACTOR * median));
+    const [factor, min] = fallback
+      ? [FALLBACK_BUDGET_FACTOR, FALLBACK_MIN_BUDGET_MS]
+      : [BUDGET_FACTOR, MIN_BUDGET_MS];
+    return Math.min(this.maxBudgetMs, Math.max(min, factor * median));
+  }
+
+  /**
+   * For a card of this deal now: `budget`, past which HubSpot counts as busy, and `wait`, how long this card waits
+   * for its live read (less while a recent read of the deal can stand in).
+   */
+  waits(portalId: string, dealId: string): { budget: number; wait: number } {
+    const seen = this.seen(`${portalId}:${dealId}`);
+    const budget = this.budget();
+    return {
+      budget,
+      wait: Math.min(budget, this.budget(!!seen && this.clock() - seen.at <= REFRESH_AFTER_MS)),
+    };
   }
 
   /** HubSpot was found busy (no free slot, or slower than the budget) within the last BUSY_MS. */
@@ -93,12 +118,12 @@ export class CardSnapshots {
       if (!seen || this.clock() - seen.at > REFRESH_AFTER_MS) this.refresh(key, live);
       return this.fallback(seen);
     }
-    const budget = this.budget();
+    const { budget, wait } = this.waits(portalId, dealId);
     let timer: NodeJS.Timeout | undefined;
     const spent = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BudgetSpent()), budget);
+      timer = setTimeout(() => reject(new BudgetSpent()), wait);
     });
-    // Past the budget the read still lands in `recent` (it already holds its slot), for the next card.
+    // Past the wait the read still lands in `recent` (it already holds its slot), for the next card.
     const reading = this.liveRead(key, live, budget);
     reading.catch(() => undefined);
     try {
@@ -106,7 +131,8 @@ export class CardSnapshots {
       return { snapshot, freshness: { source: 'live', asOf: new Date(at).toISOString() } };
     } catch (err) {
       if (!isSlow(err)) throw err;
-      this.busyUntil = this.clock() + BUSY_MS;
+      // Past the shorter wait alone HubSpot is not known to be busy yet: the read goes on, and says so if it is.
+      if (!(err instanceof BudgetSpent && wait < budget)) this.busyUntil = this.clock() + BUSY_MS;
       return this.fallback(this.seen(key));
     } finally {
       clearTimeout(timer);

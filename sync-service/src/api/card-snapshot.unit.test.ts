@@ -3,7 +3,15 @@ import { snap } from '@stagekeeper/shared/engine/fixtures';
 import { describe, expect, it } from 'vitest';
 import { callNoSlotWait } from '../hubspot/call';
 import { LaneBusy } from '../hubspot/limiter';
-import { BUDGET_FACTOR, BUSY_MS, CardSnapshots, MIN_BUDGET_MS, REFRESH_AFTER_MS } from './card-snapshot';
+import {
+  BUDGET_FACTOR,
+  BUSY_MS,
+  CardSnapshots,
+  FALLBACK_BUDGET_FACTOR,
+  FALLBACK_MIN_BUDGET_MS,
+  MIN_BUDGET_MS,
+  REFRESH_AFTER_MS,
+} from './card-snapshot';
 
 // Issue 18: card reads never queue behind bulk jobs, and answer at once from what Stagekeeper has while HubSpot is
 // busy. Time is driven by the test (clock and latency counter) except the budget's timer, which is made so long
@@ -121,5 +129,35 @@ describe('CardSnapshots', () => {
     expect(r.freshness.source).toBe('live');
     expect(t.cards.busy()).toBe(true);
     expect((await t.cards.read(P, D, t.live())).freshness.source).toBe('recent');
+  });
+
+  it('with a recent read of the deal to show, a card waits less, and that alone does not mark HubSpot busy', async () => {
+    const t = setup();
+    for (let i = 0; i < 5; i++) await t.cards.read(P, D, t.live(40));
+    expect(t.cards.budget(true)).toBe(FALLBACK_BUDGET_FACTOR * 40);
+    for (let i = 0; i < 10; i++) await t.cards.read(P, D, t.live(1));
+    expect(t.cards.budget(true)).toBe(FALLBACK_MIN_BUDGET_MS);
+    expect(FALLBACK_MIN_BUDGET_MS).toBeLessThan(MIN_BUDGET_MS);
+
+    // A read that has not answered when the shorter wait ends (a real timer of FALLBACK_MIN_BUDGET_MS).
+    let answer!: () => void;
+    const slow = async (): Promise<DealSnapshot> => {
+      await new Promise<void>((r) => (answer = r));
+      return snap({ dealId: D, properties: { n: 'late' } });
+    };
+    const r = await t.cards.read(P, D, slow);
+    expect(r.freshness.source).toBe('recent');
+    expect(t.cards.busy()).toBe(false);
+    // It answers within the usual budget (by the latency counter): HubSpot was not busy; the next card has it.
+    answer();
+    await settle();
+    expect(t.cards.busy()).toBe(false);
+    expect((await t.cards.read(P, D, t.live())).freshness.source).toBe('live');
+
+    expect(t.cards.waits(P, D)).toEqual({ budget: MIN_BUDGET_MS, wait: FALLBACK_MIN_BUDGET_MS });
+    // Read longer ago than REFRESH_AFTER_MS, or never: nothing recent enough to stand in, the usual budget.
+    expect(t.cards.waits(P, '999')).toEqual({ budget: MIN_BUDGET_MS, wait: MIN_BUDGET_MS });
+    t.advance(REFRESH_AFTER_MS + 1);
+    expect(t.cards.waits(P, D)).toEqual({ budget: MIN_BUDGET_MS, wait: MIN_BUDGET_MS });
   });
 });
