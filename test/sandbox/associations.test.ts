@@ -48,7 +48,14 @@ describe('sandbox association store', () => {
     const s = new AssociationStore();
     for (let d = 0; d < 10_000; d++)
       for (const k of [0, 1])
-        s.add('tasks', String(100_000 + d * 2 + k), 'deals', String(d), TASK_TO_DEAL.typeId, TASK_TO_DEAL.inverse);
+        s.add(
+          'tasks',
+          String(100_000 + d * 2 + k),
+          'deals',
+          String(d),
+          TASK_TO_DEAL.typeId,
+          TASK_TO_DEAL.inverse,
+        );
     const seen = countIterations(() => ids(s, 'deals', '5000', 'tasks'));
     expect(ids(s, 'deals', '5000', 'tasks')).toEqual(['110000', '110001']);
     expect(seen).toBeLessThan(50);

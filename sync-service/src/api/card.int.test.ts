@@ -237,6 +237,33 @@ describe('GET /api/card/deal/:dealId', () => {
     }
   });
 
+  it('reads HubSpot with the properties of the playbook in force, also right after it changed', async () => {
+    // The live read starts with the playbook this process last saw, beside the Redis reads (issue #18); a newer
+    // version found by then means a read with its properties.
+    await seed(A, snap({ dealId: DEAL }));
+    expect((await get(A, DEAL)).status).toBe(200);
+    expect(gateway.snapshotCalls.at(-1)!.properties).not.toContain('insurance_checked');
+    const input = fixtureInput();
+    const lead = input.pipelines[0]!.stages.find((st) => st.id === 'lead')!;
+    lead.exitCriteria = [
+      ...(lead.exitCriteria ?? []),
+      { op: 'equals', property: 'insurance_checked', value: 'yes', label: 'Insurance checked' },
+    ];
+    await playbooks.save(A, input);
+    const before = gateway.snapshotCalls.length;
+    const res = await get(A, DEAL);
+    expect(res.status).toBe(200);
+    expect(gateway.snapshotCalls.at(-1)!.properties).toContain('insurance_checked');
+    expect(res.body.exitChecklist).toEqual(
+      expect.arrayContaining([expect.objectContaining({ label: 'Insurance checked' })]),
+    );
+    // The read with the old properties was spent; the card is built on the new one.
+    expect(gateway.snapshotCalls.length - before).toBe(2);
+    // From then on one read per card.
+    await get(A, DEAL);
+    expect(gateway.snapshotCalls.length - before).toBe(3);
+  });
+
   it('rejects a deal id that is not a HubSpot id', async () => {
     const res = await get(A, 'abc');
     expect(res.status).toBe(400);
