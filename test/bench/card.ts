@@ -61,7 +61,8 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
     deals,
     ratePer10s,
     budgetMs: opts.budgetMs ?? 20 * 60_000,
-    card: { readers: 2, everyMs: 400, idleReads: 40 },
+    // 150 idle reads (30 s): a p99 of 40 was their maximum, and moved by 30 % between runs.
+    card: { readers: 2, everyMs: 400, idleReads: 150 },
     roles,
   });
   const c = m.card!;
