@@ -15,6 +15,8 @@ import { firingsTotal } from './service-proc';
 
 /** Four batch endpoints at 100 inputs per call: read the deals, create tasks, complete tasks, write deals back. */
 export const FLOOR_CALLS_PER_100 = 4;
+/** The limit the wall target is judged at (issue #18's "Done means"): an OAuth app's burst limit. */
+export const WALL_JUDGED_AT = 110;
 export const floorCalls = (deals: number) => FLOOR_CALLS_PER_100 * Math.ceil(deals / 100);
 export const floorSeconds = (deals: number, ratePer10s: number) => floorCalls(deals) / (ratePer10s / 10);
 /**
@@ -111,17 +113,24 @@ export async function run(opts: BulkOptions = {}): Promise<BenchResult> {
       [`limiterOnlyWallOverFloor${r}`]: round(paced.get(r)!),
       [`ops${r}`]: JSON.stringify(m.ops),
     });
-    targets.push(
-      {
+    // Issue #18 asks for the wall at an OAuth app's 110 per 10 s; at 190 it is reported (its calls against the
+    // floor too), not judged. 429s are judged at every limit.
+    if (r === WALL_JUDGED_AT)
+      targets.push({
         name: `bulk wall vs 4-calls-per-100 floor at ${r} / 10 s`,
         target: '<= 1.2x',
         value: round(wallOverFloor),
         unit: 'x',
         // A move with timer firings in it measured more than the move: not counted as met.
         met: wallOverFloor <= 1.2 && m.settled && firingsTotal(m.timerFirings) === 0,
-      },
-      { name: `HTTP 429s at ${r} / 10 s`, target: '0', value: m.r429, unit: '429s', met: m.r429 === 0 },
-    );
+      });
+    targets.push({
+      name: `HTTP 429s at ${r} / 10 s`,
+      target: '0',
+      value: m.r429,
+      unit: '429s',
+      met: m.r429 === 0,
+    });
   }
   const first = runs[0]!;
   const result: BenchResult = {
@@ -142,6 +151,7 @@ export async function run(opts: BulkOptions = {}): Promise<BenchResult> {
       "the floor assumes steady pacing at limit / 10 per s; HubSpot's rolling window would allow bursts of a whole " +
         'window (burstFloorSeconds), which the service does not take: it paces bulk work so card reads find slots',
       'serviceCpuOverWall near 1: the service process was CPU-bound (one core), not paced by the limit',
+      `the wall target is judged at ${WALL_JUDGED_AT} / 10 s, as issue #18 asks; other limits are reported (wallOverFloor, callsOverFloor)`,
       playbookNote(first.playbook),
       ...runs
         .filter((m) => firingsTotal(m.timerFirings) > 0)
