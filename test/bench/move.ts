@@ -268,6 +268,7 @@ function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
     pid: web.pid,
     url: web.url,
     cpuMs: async () => (await Promise.all(both.map((p) => p.cpuMs()))).reduce((a, b) => a + b, 0),
+    systemCpuMs: async () => (await Promise.all(both.map((p) => p.systemCpuMs()))).reduce((a, b) => a + b, 0),
     loop: () => web.loop(),
     redisBacklog: () => web.redisBacklog(),
     timerFirings: async () => {

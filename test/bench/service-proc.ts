@@ -19,6 +19,8 @@ export type ServiceProc = {
   url: string | null;
   /** User + system CPU of the service process so far, ms. */
   cpuMs(): Promise<number>;
+  /** The kernel's part of cpuMs (system time: socket writes and reads, among them loopback delivery). */
+  systemCpuMs(): Promise<number>;
   /** Worst and p99 event-loop delay since the last call, ms. */
   loop(): Promise<{ loopMaxMs: number; loopP99Ms: number }>;
   /** Commands awaiting replies on the service's main Redis connection since the last call (10 ms samples). */
@@ -98,6 +100,7 @@ export async function startServiceProc(opts: {
       const { cpu } = await ask<{ cpu: NodeJS.CpuUsage }>('cpu');
       return (cpu.user + cpu.system) / 1000;
     },
+    systemCpuMs: async () => (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu.system / 1000,
     loop: () => ask<{ loopMaxMs: number; loopP99Ms: number }>('loop'),
     redisBacklog: async () => {
       const { max, p99, p50 } = await ask<{ max: number; p99: number; p50: number }>('backlog');
