@@ -5,6 +5,7 @@ import type { TimerFiring } from '@stagekeeper/shared';
 import { Redis } from 'ioredis';
 import type { Config } from './config';
 import { sharedEngine, type DecideDeps, type Engine } from './decide';
+import { HistoryWeeks } from './api/history-weeks';
 import { createApiRoutes } from './api/routes';
 import { createApp, type AppDeps } from './http/app';
 import { createLogger, errorSummary, type Logger } from './log';
@@ -388,7 +389,13 @@ export async function startService(opts: StartOptions) {
     /** Claims and fires due timers; absent in a web-only process. */
     timerPoller,
     sweepQueue,
-    stores: { playbooks: playbookStore, states, history, cursors },
+    stores: {
+      playbooks: playbookStore,
+      states,
+      history,
+      weeks: new HistoryWeeks(redis, keys, history),
+      cursors,
+    },
     paging,
     dataLoss: guard,
   };

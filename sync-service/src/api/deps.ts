@@ -7,6 +7,7 @@ import type { ChannelStore } from '../notify/channel-store';
 import type { PageTrail } from '../notify/page-trail';
 import type { ReplayStore } from '../http/replay-store';
 import type { ReasonAuditLog } from '../state/reason-audit-store';
+import type { HistoryWeeks } from './history-weeks';
 import type { InstallStatusStore } from './install-status';
 import type { PlaybookMetaStore } from '../state/playbook-meta-store';
 
@@ -43,6 +44,8 @@ export type ApiDeps = {
       toMs: number,
       fresh: () => F,
     ): Promise<F>;
+    /** A period's scorecard folded from its rows (HistoryWeeks.scorecard), to be finished with the open visits. */
+    scorecard: HistoryWeeks['scorecard'];
     /** Instants (UTC Monday 00:00) of stored weeks with data, newest first, looking back `count` weeks. */
     stored(portalId: string, now: number, count: number): Promise<number[]>;
   };

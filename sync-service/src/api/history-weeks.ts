@@ -1,4 +1,11 @@
-import type { HistoryRow } from '@stagekeeper/shared';
+import {
+  historyNeededUntil,
+  startScorecard,
+  type HistoryRow,
+  type Playbook,
+  type ScorecardFold,
+  type WeekRange,
+} from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import { weekStart, type ExitRange, type HistoryStore } from '../state/history-store';
 import type { Keys } from '../state/keys';
@@ -55,6 +62,22 @@ export class HistoryWeeks {
     const again = fresh();
     again.add(await this.read(portalId, fromMs, toMs, exits, false));
     return again;
+  }
+
+  /**
+   * A week's (or month's) scorecard, folded from its rows as foldExiting reads them: the one way the app's
+   * scorecard, the CLI and the local page compute it. Re-referral (seed 004) reads referrals up to 30 days past the
+   * period (no further than now). `result(open)` with the visits open now finishes it.
+   */
+  scorecard(
+    portalId: string,
+    playbook: Playbook,
+    range: Pick<WeekRange, 'week' | 'start' | 'end'>,
+    opts: { zone: string; now: number; availableWeeks?: string[] },
+  ): Promise<ScorecardFold> {
+    return this.foldExiting(portalId, range.start, historyNeededUntil(playbook, range.end, opts.now), () =>
+      startScorecard({ playbook, week: range.week, ...opts }),
+    );
   }
 
   private buckets(fromMs: number, toMs: number): string[] {

@@ -1,5 +1,4 @@
 import {
-  startScorecard,
   formatScorecard,
   openVisitOf,
   latestCompleteWeek,
@@ -10,7 +9,6 @@ import {
   isoWeekOf,
   weekRange,
   WeekError,
-  historyNeededUntil,
 } from '@stagekeeper/shared';
 import { Router } from 'express';
 import type { ApiDeps } from './deps';
@@ -100,27 +98,18 @@ export function scorecardRoutes(deps: ApiDeps): Router {
         byRole: [],
       });
     }
-    // Re-referral within 30 days reads referrals up to 30 days past the period (no further than now).
     // Deals still in a stage (stuck work, breached in place), from the stored state the what-if also reads. Read
     // alongside the week: that read mostly waits on Redis (a key scan) while the week's decode keeps this process
     // busy, so together they take about the longer of the two instead of their sum.
-    // The week's rows are folded chunk by chunk as they are decoded (startScorecard): kept whole until the end, the
+    // The week's rows are folded chunk by chunk as they are decoded (HistoryWeeks.scorecard): kept whole until the end, the
     // rows outlived the young generation, and the garbage collector copying them took about a quarter of the
     // request in the service's profile.
     const [fold, running] = await Promise.all([
-      deps.weeks.foldExiting(
-        portalId,
-        range.start,
-        historyNeededUntil(current.playbook, range.end, now),
-        () =>
-          startScorecard({
-            playbook: current.playbook,
-            week: range.week,
-            zone,
-            availableWeeks: availableWeeksList,
-            now,
-          }),
-      ),
+      deps.weeks.scorecard(portalId, current.playbook, range, {
+        zone,
+        now,
+        availableWeeks: availableWeeksList,
+      }),
       deps.whatIfData ? deps.whatIfData(portalId, now, 0).then((d) => d.running) : [],
     ]);
     const open = running.flatMap((s) => openVisitOf(s) ?? []);

@@ -1,6 +1,5 @@
 import {
   assertZone,
-  computeScorecard,
   cycleTime,
   findStage,
   formatDurationMs,
@@ -8,19 +7,17 @@ import {
   isoWeekOf,
   monthRange,
   openVisitOf,
-  historyNeededUntil,
   parseIsoWeek,
   reportingZone,
   weekRange,
-  type HistoryRow,
   type Playbook,
   type ScorecardFormat,
-  type WeekRange,
 } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX, SANDBOX_KEY_PREFIX } from '../config';
 import { createLogger, silentLogger } from '../log';
-import { HistoryStore, weekStart } from '../state/history-store';
+import { HistoryWeeks } from '../api/history-weeks';
+import { HistoryStore } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
 import { DealStateStore } from '../state/deal-state-store';
@@ -45,22 +42,6 @@ export type ScorecardOptions = {
 const CYCLE_WEEKS_BACK = 8;
 
 const WEEK_MS = 7 * 24 * 3600_000;
-
-/**
- * History is bucketed by the UTC week of the exit while the report cuts weeks in a local zone, so a local week can
- * straddle two buckets: read every bucket the range touches; computeScorecard drops the rows outside it. In no
- * particular order (the scorecard and the cycle time aggregate).
- */
-export async function readRowsForRange(
-  history: HistoryStore,
-  portalId: string,
-  range: WeekRange,
-): Promise<HistoryRow[]> {
-  const rows: HistoryRow[] = [];
-  for (let t = Date.parse(`${weekStart(range.start)}T00:00:00Z`); t < range.end; t += WEEK_MS)
-    for (const row of await history.scanWeek(portalId, t)) rows.push(row);
-  return rows;
-}
 
 export type ScorecardDeps = {
   /** The prefixes looked at when KEY_PREFIX is unset (tests pass their own so they never read the real ones). */
@@ -163,11 +144,8 @@ export async function runScorecard(
       opts.month !== undefined
         ? monthRange(opts.month, zone)
         : weekRange(opts.week ?? isoWeekOf(now, zone), zone);
-    // Re-referral within 30 days looks at referrals up to 30 days after the period (no further than now).
-    const rows = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, {
-      ...range,
-      end: historyNeededUntil(playbook, range.end, now),
-    });
+    const weeks = new HistoryWeeks(redis, keys, new HistoryStore(redis, keys, log));
+    const fold = await weeks.scorecard(portalId, playbook, range, { zone, now });
     const { running } = await readWhatIfData({
       redis,
       keys,
@@ -178,11 +156,11 @@ export async function runScorecard(
       weeks: 0,
     });
     const open = running.flatMap((s) => openVisitOf(s) ?? []);
-    const card = computeScorecard({ rows, playbook, week: range.week, zone, open, now });
+    const card = fold.result(open);
     io.out(line(formatScorecard(card, opts.format)));
     if (cycle) {
       const back = { ...range, start: range.start - CYCLE_WEEKS_BACK * WEEK_MS };
-      const history = await readRowsForRange(new HistoryStore(redis, keys, log), portalId, back);
+      const history = await weeks.rows(portalId, back.start, back.end);
       const ct = cycleTime(history, open, cycle[1]!, cycle[2]!, range.start, range.end);
       const label = (id: string) => findStage(playbook, id)?.stage.label ?? id;
       io.out(

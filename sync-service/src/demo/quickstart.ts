@@ -82,7 +82,7 @@ export function prepareQuickstart(
             .map((d) => d.id),
         states: stack.service.stores.states,
         playbooks: stack.service.stores.playbooks,
-        history: stack.service.stores.history,
+        weeks: stack.service.stores.weeks,
         ...(stack.api ? { whatIfData: stack.api.whatIfData } : {}),
         demo: () => demo?.status(),
         speed: clock?.speed ?? 1,

@@ -1,12 +1,4 @@
-import {
-  computeScorecard,
-  isoWeekOf,
-  openVisitOf,
-  reportingZone,
-  weekRange,
-  type Scorecard,
-} from '@stagekeeper/shared';
-import { weekStart } from '../state/history-store';
+import { isoWeekOf, openVisitOf, reportingZone, weekRange, type Scorecard } from '@stagekeeper/shared';
 import type { LocalUiSource } from './source';
 
 /**
@@ -25,21 +17,15 @@ export async function localScorecard(
   if (!current) return null;
   const zone = reportingZone(current.playbook);
   const range = weekRange(week ?? isoWeekOf(now, zone), zone);
-  // History is bucketed by UTC week; a local week overlaps at most two of them.
-  const buckets = new Set([weekStart(range.start), weekStart(range.end - 1)]);
-  const rows = (await Promise.all([...buckets].map((w) => src.history.scanWeek(src.portalId, w)))).flat();
   // The deals still in a stage (in stage now, their age, breached in place), from their stored state.
   const states = await src.states.loadMany(src.portalId, src.dealIds());
   const open = states.flatMap(({ state }) => (state ? (openVisitOf(state) ?? []) : []));
-  const card = computeScorecard({
-    rows,
-    playbook: current.playbook,
-    week: range.week,
+  const fold = await src.weeks.scorecard(src.portalId, current.playbook, range, {
     zone,
-    availableWeeks: [range.week],
-    open,
     now,
+    availableWeeks: [range.week],
   });
+  const card = fold.result(open);
   const thisWeek = isoWeekOf(now, zone);
   const weeks = {
     previous: isoWeekOf(range.start - 1, zone),

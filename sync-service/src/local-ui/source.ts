@@ -1,5 +1,6 @@
-import type { DealState, HistoryRow, Playbook } from '@stagekeeper/shared';
+import type { DealState, Playbook } from '@stagekeeper/shared';
 import type { ApiDeps } from '../api/deps';
+import type { HistoryWeeks } from '../api/history-weeks';
 
 /**
  * What the local page reads. It is attached once the stack is up (the HTTP server starts inside startStack, so
@@ -12,8 +13,8 @@ export type LocalUiSource = {
   dealIds: () => string[];
   states: { loadMany(portalId: string, dealIds: string[]): Promise<{ state: DealState | null }[]> };
   playbooks: { current(portalId: string): Promise<{ playbook: Playbook; version: number } | null> };
-  /** HistoryStore's week read (rows in no particular order). */
-  history: { scanWeek(portalId: string, week: string | number): Promise<HistoryRow[]> };
+  /** The stored weeks' scorecard (HistoryWeeks.scorecard), as the app's scorecard reads it. */
+  weeks: Pick<HistoryWeeks, 'scorecard'>;
   /** The settings API's what-if reader (createApiRoutes' whatIfData); absent: the page's preview answers 503. */
   whatIfData?: ApiDeps['whatIfData'];
   /** The demo driver's status, when it runs. */
