@@ -7,11 +7,7 @@
  * queued within the linger, and the deals arriving during its wait went into the next, equally half-full, one.
  */
 
-import { setImmediate } from 'node:timers/promises';
 import { callLane } from './call';
-
-/** Requests answered before the event loop gets a turn (see `execute`). */
-const ANSWER_SLICE = 10;
 
 export type CoalesceOptions = {
   /** HubSpot batch endpoints take at most 100 inputs. */
@@ -153,16 +149,11 @@ export class Coalescer<I, R, T = unknown> {
       for (const r of batch) r.reject(error);
       return;
     }
-    for (let i = 0; i < batch.length; i++) {
-      const r = batch[i]!;
+    batch.forEach((r, i) => {
       const o = outcomes[i];
       if (!o) r.reject(new Error(`coalesced ${lane}: no answer for request ${i}`));
       else if (o.ok) r.resolve(o.value);
       else r.reject(o.error);
-      // Each answer resumes a deal's decision, which runs on until its next wait for I/O: a hundred answered at
-      // once ran back to back and held the event loop for tens of ms, so a rep's card read, served by the same
-      // process, waited behind them (issue #18). Answered a slice at a time, I/O gets its turn in between.
-      if ((i + 1) % ANSWER_SLICE === 0 && i + 1 < batch.length) await setImmediate();
-    }
+    });
   }
 }

@@ -188,22 +188,4 @@ describe('Coalescer', () => {
     expect(await answer).toBe('a');
     expect(tickets).toEqual([undefined]);
   });
-
-  it('answers a full batch a slice at a time, so other I/O runs between the deals it resumes (issue #18)', async () => {
-    // Each answer resumes a deal's decision; a hundred back to back held the event loop, and a rep's card read
-    // (served by the same process) waited behind them. Here the I/O is a callback queued as the call returns.
-    const order: (number | 'io')[] = [];
-    const run = async (_lane: string, groups: string[][]): Promise<Outcome<string>[]> => {
-      setImmediate(() => order.push('io'));
-      return groups.map((g) => ({ ok: true, value: g.join('+') }));
-    };
-    const c = new Coalescer(run, undefined, { lingerMs: 1 });
-    const answers = Array.from({ length: 100 }, (_, i) =>
-      c.submit('p1', [String(i)]).then(() => order.push(i)),
-    );
-    await Promise.all(answers);
-    expect(order).toHaveLength(101);
-    expect(order.indexOf('io')).toBeGreaterThan(0);
-    expect(order.indexOf('io')).toBeLessThanOrEqual(10);
-  });
 });
