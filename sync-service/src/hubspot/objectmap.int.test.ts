@@ -1,30 +1,15 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { describe, expect, it, vi } from 'vitest';
+import { redisPerTest } from '../testing/redis-per-test';
 import { ObjectMap } from './objectmap';
 
-let redis: Redis;
-let prefix: string;
-
-beforeAll(() => {
-  redis = testRedis();
-});
-beforeEach(() => {
-  prefix = testPrefix();
-});
-afterEach(async () => {
-  await deletePrefix(redis, prefix);
-});
-afterAll(async () => {
-  await redis.quit();
-});
+const t = redisPerTest();
 
 describe('ObjectMap.getMany', () => {
   it('reads one deal without a pipeline, several with one (a pipeline costs CPU on the shared connection)', async () => {
-    const map = new ObjectMap(redis, prefix, 'taskmap');
+    const map = new ObjectMap(t.redis, t.prefix, 'taskmap');
     await map.setIds('1', '10', new Map([['k1', '501']]));
     await map.markPending('1', '11', ['k2'], 1_000);
-    const pipelines = vi.spyOn(redis, 'pipeline');
+    const pipelines = vi.spyOn(t.redis, 'pipeline');
     try {
       const one = await map.getMany('1', ['10']);
       expect([...one.keys()]).toEqual(['10']);

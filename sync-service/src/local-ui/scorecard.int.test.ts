@@ -1,42 +1,27 @@
 import { loadExamplePlaybook, type HistoryRow } from '@stagekeeper/shared';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { HistoryWeeks } from '../api/history-weeks';
 import { silentLogger } from '../log';
 import { DealStateStore } from '../state/deal-state-store';
 import { HistoryStore } from '../state/history-store';
 import { redisKeys } from '../state/keys';
 import { PlaybookStore } from '../state/playbook-store';
-import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { redisPerTest } from '../testing/redis-per-test';
 import { localScorecard } from './scorecard';
 
 const D = '4444444';
 const NOW = Date.parse('2026-11-24T15:00:00.000Z');
 
-let redis: Redis;
-let prefix: string;
-
-beforeAll(() => {
-  redis = testRedis();
-});
-beforeEach(() => {
-  prefix = testPrefix();
-});
-afterEach(async () => {
-  await deletePrefix(redis, prefix);
-});
-afterAll(async () => {
-  await redis.quit();
-});
+const t = redisPerTest();
 
 it('seed 004 re-referral on the local page: a partner referring again the next week counts, as in the app', async () => {
   // The local page read only the asked week's rows; the app's scorecard (and the CLI) read referrals up to 30
   // days past it, so the page showed no re-referral where the app showed one.
-  const keys = redisKeys(prefix);
+  const keys = redisKeys(t.prefix);
   const referrals = loadExamplePlaybook('referrals');
-  const playbooks = new PlaybookStore(redis, keys, silentLogger);
+  const playbooks = new PlaybookStore(t.redis, keys, silentLogger);
   await playbooks.save(D, referrals);
-  const history = new HistoryStore(redis, keys, silentLogger);
+  const history = new HistoryStore(t.redis, keys, silentLogger);
   const referral = (dealId: string, at: string): HistoryRow => {
     const exit = Date.parse(at);
     return {
@@ -62,9 +47,9 @@ it('seed 004 re-referral on the local page: a partner referring again the next w
       portalId: D,
       clock: () => NOW,
       dealIds: () => [],
-      states: new DealStateStore(redis, keys, silentLogger),
+      states: new DealStateStore(t.redis, keys, silentLogger),
       playbooks,
-      weeks: new HistoryWeeks(redis, keys, history),
+      weeks: new HistoryWeeks(t.redis, keys, history),
       speed: 1,
     },
     '2026-W46',
