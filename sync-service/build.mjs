@@ -28,13 +28,15 @@ const externalPackages = {
 /**
  * A source file that finds data beside itself (shared/playbooks via `new URL('../../playbooks/…', import.meta.url)`)
  * keeps finding it from the bundle: its import.meta.url becomes its own location, computed from the bundle's.
+ * Except worker-thread.ts, which looks for the built worker thread's entry beside the bundle.
  */
+const BUNDLE_RELATIVE = new Set([path.join(here, 'src', 'worker-thread.ts')]);
 const keepFileUrls = {
   name: 'keep-file-urls',
   setup(b) {
     b.onLoad({ filter: /\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      if (!source.includes('import.meta.url')) return undefined;
+      if (!source.includes('import.meta.url') || BUNDLE_RELATIVE.has(args.path)) return undefined;
       const rel = path.relative(outdir, args.path).split(path.sep).join('/');
       return {
         contents: source.replaceAll(
@@ -48,7 +50,12 @@ const keepFileUrls = {
 };
 
 await build({
-  entryPoints: { main: path.join(here, 'src/main.ts'), cli: path.join(here, 'src/cli.ts') },
+  entryPoints: {
+    main: path.join(here, 'src/main.ts'),
+    cli: path.join(here, 'src/cli.ts'),
+    // SERVICE_ROLE=all's worker thread (worker-thread.ts starts it from beside main.js).
+    'worker-thread-entry': path.join(here, 'src/worker-thread-entry.ts'),
+  },
   outdir,
   bundle: true,
   splitting: true,
@@ -61,4 +68,6 @@ await build({
   plugins: [externalPackages, keepFileUrls],
   logLevel: 'warning',
 });
-process.stdout.write(`built ${path.relative(process.cwd(), outdir) || '.'}/main.js and cli.js\n`);
+process.stdout.write(
+  `built ${path.relative(process.cwd(), outdir) || '.'}/main.js, cli.js and worker-thread-entry.js\n`,
+);

@@ -97,6 +97,11 @@ const EnvSchema = z.object({
    * timers, sweeps). Split, a card read never waits on an event loop busy with a bulk move's jobs.
    */
   SERVICE_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
+  /**
+   * SERVICE_ROLE=all: run the workers in a worker thread of the process, so HTTP keeps an event loop of its own
+   * (worker-thread.ts). false: one thread for both.
+   */
+  WORKER_THREAD: flag.default(true),
   /** How long a start waits for a Redis that does not answer yet (it may be restarting) before giving up. */
   REDIS_WAIT_SECONDS: int(0, 3_600).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -143,6 +148,7 @@ const toConfig = (e: Env) => ({
   reconcileDebounceMs: e.RECONCILE_DEBOUNCE_MS,
   workerConcurrency: e.WORKER_CONCURRENCY,
   role: e.SERVICE_ROLE,
+  workerThread: e.WORKER_THREAD,
   logLevel: e.LOG_LEVEL,
   hubspotAppOrigin: e.HUBSPOT_APP_ORIGIN,
   adminUserIds: e.ADMIN_USER_IDS ?? [],

@@ -101,7 +101,16 @@ async function main(): Promise<void> {
     routers: [...(quick?.routers ?? []), ...oauthRouters],
     // A worker still answers on PORT for its health and metrics (its SLA and HubSpot counters live in it).
     http: config.role === 'worker' ? 'operations' : true,
-    workers: config.role !== 'web',
+    // SERVICE_ROLE=all: the workers in a thread of their own, so webhooks and cards keep this event loop.
+    workers:
+      config.role === 'all' && config.workerThread
+        ? {
+            thread: {
+              env,
+              ...(quick?.clock ? { clock: { origin: quick.clock.origin, speed: quick.clock.speed } } : {}),
+            },
+          }
+        : config.role !== 'web',
     log,
   });
   log.info({ url: stack.service.url, portalId: stack.portalId, role: config.role }, 'stagekeeper ready');

@@ -81,6 +81,8 @@ export type StartOptions = {
   timerPollMs?: number;
   /** How often the service looks for BullMQ timer jobs armed by older versions; a minute by default. */
   legacyTimerCheckMs?: number;
+  /** What /metrics serves; this thread's registry by default (stack.ts adds a worker thread's series). */
+  metrics?: AppDeps['metrics'];
 };
 
 /** A rep's move arrives alone; an import or bulk edit arrives in deliveries of up to 100 events. */
@@ -327,6 +329,7 @@ export async function startService(opts: StartOptions) {
       replay,
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
       operationsOnly,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, opts.host ?? '0.0.0.0', (err?: Error) =>

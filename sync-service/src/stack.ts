@@ -12,6 +12,13 @@ import { startService, type StartOptions } from './service';
 import { redisKeys } from './state/keys';
 import { checkRedisDurability } from './state/data-loss';
 import { PlaybookStore } from './state/playbook-store';
+import {
+  processMetrics,
+  processMetricsJson,
+  startWorkerThread,
+  type WorkerThread,
+  type WorkerThreadData,
+} from './worker-thread';
 
 export type StackOptions = {
   config: Config;
@@ -31,17 +38,32 @@ export type StackOptions = {
   log?: Logger;
   routers?: StartOptions['routers'];
   http?: boolean | 'operations';
-  workers?: boolean;
+  /**
+   * Run the workers here (true), not at all (false), or in a worker thread of this process (worker-thread.ts;
+   * SERVICE_ROLE=all by default), started from `env` (what config.ts read) as a worker-role process would be.
+   * `clock`: the demo's scaled clock, where it started and its speed. `onCrash`: the thread ended on its own;
+   * by default the process exits 1, to be restarted whole.
+   */
+  workers?: boolean | WorkerThreadOptions;
   host?: string;
   /** How long start-up waits for Redis (restarting, or not up yet) before giving up. */
   redisWaitMs?: number;
   /** The decision engine (tests inject faults into it); the real one by default. */
   engine?: StartOptions['engine'];
+  /**
+   * Provisioning (the install record, HubSpot properties, the playbook in force) is another thread's: this one
+   * (a worker thread, worker-thread-entry.ts) skips it, and after a Redis data loss asks that thread to re-seed.
+   */
+  seededBy?: () => Promise<void>;
   /** Retry policy of the HubSpot caller (tests shorten it). */
   retry?: Parameters<typeof createHubSpotAdapter>[0]['retry'];
 };
 
 export type RemoteSandbox = { url: string; portalId: string; token: string; secret: string };
+
+export type WorkerThreadOptions = {
+  thread: Pick<WorkerThreadData, 'env' | 'clock'> & { onCrash?: (err: Error) => void };
+};
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
@@ -105,8 +127,8 @@ export async function startStack(opts: StackOptions) {
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
 
-  let reseedPortal: (() => Promise<void>) | undefined;
-  if (portalId) {
+  let reseedPortal: (() => Promise<void>) | undefined = opts.seededBy;
+  if (portalId && !opts.seededBy) {
     const caller = adapter.caller.forPortal(portalId);
     if (remote) {
       // In a real portal an admin creates these fields; the sandbox starts empty.
@@ -153,6 +175,8 @@ export async function startStack(opts: StackOptions) {
     };
   }
 
+  const inThread = typeof opts.workers === 'object' ? opts.workers.thread : undefined;
+  let thread: WorkerThread | undefined;
   const service = await startService({
     config,
     gateway: adapter.gateway,
@@ -167,8 +191,10 @@ export async function startStack(opts: StackOptions) {
     ...(reseedPortal ? { reseed: reseedPortal } : {}),
     ...(opts.engine ? { engine: opts.engine } : {}),
     ...(opts.http !== undefined ? { http: opts.http } : {}),
-    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.workers !== undefined ? { workers: opts.workers === true } : {}),
     ...(opts.host ? { host: opts.host } : {}),
+    // With the workers in a thread, their counters (SLA firings, HubSpot calls, jobs) are in its registry.
+    ...(inThread ? { metrics: () => processMetrics(thread) } : {}),
   });
 
   if (sandbox && service.url) {
@@ -178,9 +204,38 @@ export async function startStack(opts: StackOptions) {
     });
   }
 
+  if (inThread) {
+    const onCrash =
+      inThread.onCrash ??
+      ((err: Error) => {
+        log.fatal(
+          { err: err.message },
+          'the worker thread stopped; exiting so the process is restarted whole',
+        );
+        process.exit(1);
+      });
+    thread = await startWorkerThread(
+      {
+        env: inThread.env,
+        playbook,
+        ...(remote ? { remoteSandbox: remote } : {}),
+        ...(inThread.clock ? { clock: inThread.clock } : {}),
+      },
+      { log, onCrash, reseed: async () => reseedPortal?.() },
+    ).catch(async (err: unknown) => {
+      await service.close();
+      if (ownsRedis) await redis.quit().catch(() => undefined);
+      throw err;
+    });
+  }
+
   let closing: Promise<void> | undefined;
   return {
     service,
+    /** The worker thread, when the workers run in one. */
+    thread,
+    /** What /metrics serves, as JSON: this thread's series and the worker thread's. */
+    metricsJson: () => processMetricsJson(thread),
     adapter,
     api: service.api,
     portalId,
@@ -188,7 +243,9 @@ export async function startStack(opts: StackOptions) {
     log,
     close: () =>
       (closing ??= (async () => {
+        // HTTP stops taking webhooks first; the thread's workers then finish what is in flight.
         await service.close();
+        await thread?.close();
         if (ownsRedis) await redis.quit().catch(() => undefined);
       })()),
   };

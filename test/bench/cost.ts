@@ -44,13 +44,16 @@ async function measure(
   redis: Redis,
   sandbox: Sandbox,
   fn: () => Promise<void>,
+  name = 'window',
 ): Promise<Window> {
   const fired0 = firingsTotal(await svc.timerFirings());
   const req0 = sandbox.portal.requests.length;
   const [cpu0, sys0, stats0] = [await svc.cpuMs(), await svc.systemCpuMs(), await commandStats(redis)];
   const c0 = await commandCount(redis);
   const t0 = performance.now();
+  if (process.env.BENCH_CPU_PROF) await svc.profileStart();
   await fn();
+  if (process.env.BENCH_CPU_PROF) await svc.profileStop(`cost-${name}`);
   const ms = performance.now() - t0;
   const c1 = await commandCount(redis);
   const stats1 = await commandStats(redis);
@@ -259,38 +262,62 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
 
       // The idle service's own rate (BullMQ polling, markers, the timer and reconcile pollers' claims every 200 ms), to take out
       // of the windows below.
-      const idle = await measure(svc, redis, sandbox, async () => {
-        await sleep(3_000);
-      });
+      const idle = await measure(
+        svc,
+        redis,
+        sandbox,
+        async () => {
+          await sleep(3_000);
+        },
+        'idle',
+      );
       // Single moves, one at a time, each waited for (its SLA task in HubSpot, then quiet).
-      const single = await measure(svc, redis, sandbox, async () => {
-        for (let i = 0; i < K; i++) {
-          const id = deals[i % deals.length]!;
-          const visit = new Map([[id, moveOn(sandbox, id)]]);
-          if (!(await quiet(sandbox, visit, Date.now() + 60_000, 300)))
-            throw new Error(`single move ${i} did not settle`);
-        }
-      });
+      const single = await measure(
+        svc,
+        redis,
+        sandbox,
+        async () => {
+          for (let i = 0; i < K; i++) {
+            const id = deals[i % deals.length]!;
+            const visit = new Map([[id, moveOn(sandbox, id)]]);
+            if (!(await quiet(sandbox, visit, Date.now() + 60_000, 300)))
+              throw new Error(`single move ${i} did not settle`);
+          }
+        },
+        'single',
+      );
       // Steady traffic: distinct deals (not those the single moves took) moved one at a time at a fixed rate, as a
       // portal with busy reps sends them: each move is its own webhook delivery, and several are in flight at once.
       const steadyDeals = Array.from({ length: S }, (_, i) => deals[(K + i) % deals.length]!);
-      const steady = await measure(svc, redis, sandbox, async () => {
-        const visits = new Map<string, string>();
-        const t0 = performance.now();
-        for (let i = 0; i < S; i++) {
-          const wait = t0 + (i * 1000) / rate - performance.now();
-          if (wait > 0) await sleep(wait);
-          visits.set(steadyDeals[i]!, moveOn(sandbox, steadyDeals[i]!));
-        }
-        if (!(await quiet(sandbox, visits, Date.now() + 5 * 60_000, 300)))
-          throw new Error('steady traffic did not settle');
-      });
+      const steady = await measure(
+        svc,
+        redis,
+        sandbox,
+        async () => {
+          const visits = new Map<string, string>();
+          const t0 = performance.now();
+          for (let i = 0; i < S; i++) {
+            const wait = t0 + (i * 1000) / rate - performance.now();
+            if (wait > 0) await sleep(wait);
+            visits.set(steadyDeals[i]!, moveOn(sandbox, steadyDeals[i]!));
+          }
+          if (!(await quiet(sandbox, visits, Date.now() + 5 * 60_000, 300)))
+            throw new Error('steady traffic did not settle');
+        },
+        'steady',
+      );
       // Every tracked deal moved at once.
-      const bulk = await measure(svc, redis, sandbox, async () => {
-        const visits = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
-        if (!(await quiet(sandbox, visits, Date.now() + 30 * 60_000)))
-          throw new Error('bulk move did not settle');
-      });
+      const bulk = await measure(
+        svc,
+        redis,
+        sandbox,
+        async () => {
+          const visits = new Map(deals.map((id) => [id, moveOn(sandbox, id)]));
+          if (!(await quiet(sandbox, visits, Date.now() + 30 * 60_000)))
+            throw new Error('bulk move did not settle');
+        },
+        'bulk',
+      );
       const s = net(single, idle, K);
       const b = net(bulk, idle, N);
       const st = net(steady, idle, S);

@@ -279,6 +279,12 @@ function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
         escalations: a!.escalations + b!.escalations,
       };
     },
+    profileStart: async () => {
+      await Promise.all(both.map((p) => p.profileStart()));
+    },
+    profileStop: async (name) => {
+      await Promise.all(both.map((p) => p.profileStop(name)));
+    },
     stop: async () => {
       await Promise.all(both.map((p) => p.stop()));
     },

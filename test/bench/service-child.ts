@@ -5,8 +5,10 @@
  * default, or chaos: test/bench/playbook.ts). Its own process so that its CPU (process.cpuUsage), event-loop stalls
  * and timer firings are the service's alone, not the sandbox's or the load generator's.
  */
+import { Session } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { slaBreaches, slaEscalations, slaWarnings } from '@stagekeeper/sync-service/metrics';
 import { requireEnv, startChildStack } from '../chaos/child-stack';
 import { playbookNamed } from './playbook';
 
@@ -18,6 +20,7 @@ const playbook = process.env.BENCH_PLAYBOOK ?? 'bench';
 if (playbook !== 'bench' && playbook !== 'chaos')
   throw new Error(`bench child: BENCH_PLAYBOOK must be bench or chaos, got ${playbook}`);
 
+// `all` runs as SERVICE_ROLE=all does (its workers in a worker thread unless WORKER_THREAD=false).
 const stack = await startChildStack(
   'bench child',
   { http: role !== 'worker', workers: role !== 'web' },
@@ -33,8 +36,29 @@ loop.enable();
 const backlog: number[] = [];
 const main = stack.service.redis as unknown as { commandQueue?: { length: number } };
 setInterval(() => backlog.push(main.commandQueue?.length ?? 0), 10).unref();
+// BENCH_CPU_PROF=<dir>: the parent can profile one measured window (prof-start, then prof-stop with a name), so a
+// profile holds that window's work and not the set-up's. Sampled every 100 µs: a window's moves are short.
+let profiler: Session | undefined;
+async function profile(m: { type: string; id: number; name?: string }): Promise<void> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (dir && m.type === 'prof-start') {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+    await profiler.post('Profiler.start');
+  }
+  if (dir && m.type === 'prof-stop' && profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    profiler = undefined;
+    await writeFile(join(dir, `${m.name ?? 'window'}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+  }
+  process.send!({ id: m.id });
+}
 // The parent asks; answers carry this process's own figures only.
-process.on('message', (m: { type: string; id: number }) => {
+process.on('message', (m: { type: string; id: number; name?: string }) => {
+  if (m.type === 'prof-start' || m.type === 'prof-stop') void profile(m);
   if (m.type === 'cpu') process.send!({ id: m.id, cpu: process.cpuUsage() });
   if (m.type === 'backlog') {
     const sorted = backlog.splice(0).sort((a, b) => a - b);
@@ -52,14 +76,15 @@ process.on('message', (m: { type: string; id: number }) => {
   // The service's own counters (metrics.ts) of timer firings that warned, breached or escalated: a bench checks
   // that none ran while it measured something else.
   if (m.type === 'timers')
-    void Promise.all([slaWarnings.get(), slaBreaches.get(), slaEscalations.get()]).then(([w, b, e]) =>
+    void stack.metricsJson().then((all) => {
+      const value = (name: string) => all.find((x) => x.name === name)?.values[0]?.value ?? 0;
       process.send!({
         id: m.id,
-        warnings: w.values[0]?.value ?? 0,
-        breaches: b.values[0]?.value ?? 0,
-        escalations: e.values[0]?.value ?? 0,
-      }),
-    );
+        warnings: value('stagekeeper_sla_warnings_total'),
+        breaches: value('stagekeeper_sla_breaches_total'),
+        escalations: value('stagekeeper_sla_escalations_total'),
+      });
+    });
 });
 process.stdout.write(
   `${JSON.stringify({ benchReady: { role, pid: process.pid, url: stack.service.url ?? null } })}\n`,

@@ -27,6 +27,9 @@ export type ServiceProc = {
   redisBacklog(): Promise<{ max: number; p99: number; p50: number }>;
   /** SLA timer firings that warned, breached or escalated in this process so far (its metrics counters). */
   timerFirings(): Promise<TimerFirings>;
+  /** With BENCH_CPU_PROF set: profile from now until profileStop, written as <name>-<pid>.cpuprofile there. */
+  profileStart(): Promise<void>;
+  profileStop(name: string): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -46,10 +49,12 @@ export async function startServiceProc(opts: {
 }): Promise<ServiceProc> {
   const role = opts.role ?? 'all';
   // BENCH_CPU_PROF=<dir>: each service child writes a V8 CPU profile there when it stops (NODE_OPTIONS refuses
-  // --cpu-prof, and a profile of the bench process would be the sandbox's and the load generator's).
-  const prof = process.env.BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
-    : [];
+  // --cpu-prof, and a profile of the bench process would be the sandbox's and the load generator's); a bench may
+  // also profile one window (profileStart/profileStop). BENCH_CPU_PROF_WHOLE=0 leaves out the whole-life profile.
+  const prof =
+    process.env.BENCH_CPU_PROF && process.env.BENCH_CPU_PROF_WHOLE !== '0'
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : [];
   const proc: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', CHILD], {
     cwd: REPO,
     env: {
@@ -81,7 +86,7 @@ export async function startServiceProc(opts: {
     );
   });
   let next = 0;
-  const ask = <T>(type: string) =>
+  const ask = <T>(type: string, extra: Record<string, unknown> = {}) =>
     new Promise<T>((resolve) => {
       const id = next++;
       const onMessage = (m: { id: number } & T) => {
@@ -90,7 +95,7 @@ export async function startServiceProc(opts: {
         resolve(m);
       };
       proc.on('message', onMessage);
-      proc.send({ type, id });
+      proc.send({ type, id, ...extra });
     });
   return {
     role,
@@ -109,6 +114,12 @@ export async function startServiceProc(opts: {
     timerFirings: async () => {
       const { warnings, breaches, escalations } = await ask<TimerFirings>('timers');
       return { warnings, breaches, escalations };
+    },
+    profileStart: async () => {
+      await ask('prof-start');
+    },
+    profileStop: async (name) => {
+      await ask('prof-stop', { name });
     },
     stop: () =>
       new Promise<void>((resolve) => {

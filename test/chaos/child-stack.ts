@@ -25,7 +25,8 @@ export async function startChildStack(
   { playbook, ...extra }: Pick<StackOptions, 'clock' | 'engine'> & { playbook?: Playbook } = {},
 ) {
   const need = (name: string) => requireEnv(who, name);
-  const config = loadConfig({ ...process.env, SANDBOX: 'true', PORT: '0' });
+  const env = { ...process.env, SANDBOX: 'true', PORT: '0' };
+  const config = loadConfig(env);
   const log = createLogger(config.logLevel);
   const stack = await startStack({
     ...extra,
@@ -37,7 +38,9 @@ export async function startChildStack(
       token: need('SANDBOX_TOKEN'),
       secret: need('SANDBOX_SECRET'),
     },
-    ...role,
+    http: role.http,
+    // Both roles: as SERVICE_ROLE=all runs them (workers in a thread unless WORKER_THREAD=false).
+    workers: role.workers && role.http && config.workerThread ? { thread: { env } } : role.workers,
     host: '127.0.0.1',
     log,
   });

@@ -13,9 +13,13 @@ export type ScaledClock = {
 };
 
 export function scaledClock(speed: number, realNow: () => number = Date.now): ScaledClock {
+  return scaledClockAt(realNow(), speed, realNow);
+}
+
+/** The clock `scaledClock` made at `origin`: a worker thread (worker-thread.ts) keeps the main thread's time. */
+export function scaledClockAt(origin: number, speed: number, realNow: () => number = Date.now): ScaledClock {
   if (!Number.isFinite(speed) || speed < 1)
     throw new Error(`demo speed must be a number >= 1 (got ${speed})`);
-  const origin = realNow();
   return {
     now: () => Math.round(origin + (realNow() - origin) * speed),
     speed,

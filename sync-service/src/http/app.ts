@@ -41,6 +41,8 @@ export type AppDeps = {
   replay?: Pick<ReplayStore, 'claim' | 'release'>;
   /** config METRICS_TOKEN: /metrics needs `Authorization: Bearer <token>`; without one it is not served. */
   metricsToken?: string;
+  /** What /metrics serves (Prometheus text): the process registry's by default. */
+  metrics?: () => Promise<string>;
   /** Only /healthz, /readyz and /metrics (a worker-role process: its SLA and HubSpot counters live in it). */
   operationsOnly?: boolean;
 };
@@ -89,7 +91,7 @@ export function createApp(deps: AppDeps) {
         return;
       }
       res.set('Content-Type', registry.contentType);
-      res.send(await registry.metrics());
+      res.send(await (deps.metrics ?? (() => registry.metrics()))());
     });
   }
 

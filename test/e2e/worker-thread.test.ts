@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadExamplePlaybook } from '@stagekeeper/shared';
+import { loadConfig } from '@stagekeeper/sync-service/config';
+import { createLogger } from '@stagekeeper/sync-service/log';
+import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
+import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
+import { deleteKeys, REDIS_URL } from './harness';
+import { until } from '../quickstart/until';
+
+// Seed 000: New Lead, 15 minutes to first contact, owned by the intake rep.
+const PIPELINE = '812404417';
+const NEW_LEAD = '1180512201';
+const REP = '52841907';
+const METRICS_TOKEN = 'metrics-token-for-this-test';
+
+let sandbox: Sandbox | undefined;
+let stack: Stack | undefined;
+let prefix = '';
+afterEach(async () => {
+  await stack?.close();
+  await sandbox?.close();
+  await deleteKeys(prefix);
+  stack = sandbox = undefined;
+});
+
+/** SERVICE_ROLE=all as main.ts starts it: HTTP here, the workers in a worker thread (worker-thread.ts). */
+async function start(extraEnv: Record<string, string> = {}, onCrash?: (err: Error) => void) {
+  prefix = `sktest-thread-${randomUUID().slice(0, 8)}`;
+  const playbook = loadExamplePlaybook('telehealth');
+  const env = {
+    SANDBOX: 'true',
+    KEY_PREFIX: prefix,
+    PORT: '0',
+    REDIS_URL,
+    LOG_LEVEL: 'silent',
+    RECONCILE_DEBOUNCE_MS: '10',
+    SWEEP_INTERVAL_MS: '3600000',
+    METRICS_TOKEN,
+  };
+  const config = loadConfig(env);
+  sandbox = await startSandbox({ playbook });
+  stack = await startStack({
+    config,
+    playbook,
+    sandbox,
+    host: '127.0.0.1',
+    log: createLogger('silent'),
+    workers: { thread: { env: { ...env, ...extraEnv }, ...(onCrash ? { onCrash } : {}) } },
+  });
+  return { sandbox, stack };
+}
+
+const openTasks = (s: Sandbox, dealId: string) =>
+  s.portal.associations
+    .ids('deals', dealId, 'tasks')
+    .filter((t) => s.portal.objects.get('tasks', t).props.get('hs_task_status') !== 'COMPLETED');
+
+describe('SERVICE_ROLE=all: the workers in a worker thread (issue #18: the card keeps its own event loop)', () => {
+  it("works a rep's new deal from the thread: its SLA task is made, and /metrics counts the thread's calls", async () => {
+    const { sandbox, stack } = await start();
+    // This thread has no workers: whatever works the deal is the other one.
+    expect(stack.thread).toBeDefined();
+    expect(stack.service.reconcilePoller).toBeUndefined();
+    expect(stack.service.timerPoller).toBeUndefined();
+    const id = sandbox.portal.ui.createDeal(
+      { dealname: 'Thread', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
+    await until(
+      'the SLA task of the new deal',
+      async () => openTasks(sandbox, id).length > 0 || undefined,
+      20_000,
+    );
+
+    const res = await fetch(`${stack.service.url}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    // Task creation happens only in the thread (the main thread makes no HubSpot writes here).
+    expect(text).toMatch(
+      /stagekeeper_hubspot_calls_total\{[^}]*operation="tasks\.batch\.create"[^}]*\} [1-9]/,
+    );
+    // Process figures once: the thread's copies are left out, not summed into the main thread's (this test runs
+    // in the stack's process, so its CPU so far bounds the process's).
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const cpu = process.cpuUsage();
+    expect(value('stagekeeper_process_cpu_seconds_total')).toBeLessThanOrEqual((cpu.user + cpu.system) / 1e6);
+    expect(value('stagekeeper_process_start_time_seconds')).toBeCloseTo(
+      Date.now() / 1000 - process.uptime(),
+      -1,
+    );
+  });
+
+  it('a thread that cannot start fails the start with its reason', async () => {
+    await expect(start({ KEY_PREFIX: 'not a prefix' })).rejects.toThrow(
+      /worker thread failed to start: .*KEY_PREFIX/,
+    );
+    stack = undefined;
+  });
+
+  it('close drains the thread and ends it without reporting a crash', async () => {
+    const crashes: Error[] = [];
+    const { stack } = await start({}, (err) => crashes.push(err));
+    await stack.close();
+    expect(crashes).toEqual([]);
+  });
+});
