@@ -17,6 +17,43 @@ import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { createDeals, moveOn, opName, quiet } from './scene';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { firingsTotal, type ServiceProc } from './service-proc';
+import { computeSignatureV3 } from '@stagekeeper/sync-service/webhooks/signature';
+
+/** Bare exchanges timed for the steady move's floor (bare-exchanges.ts). */
+const FLOOR_EXCHANGES = 200;
+
+/** A rep's move as HubSpot delivers it (one object.propertyChange event), signed, to `url`. */
+async function postMoveWebhook(url: string, secret: string, portalId: string, i: number): Promise<void> {
+  const body = JSON.stringify([
+    {
+      eventId: 9_000_000 + i,
+      subscriptionId: 1,
+      portalId: Number(portalId),
+      appId: 1,
+      occurredAt: Date.now(),
+      subscriptionType: 'object.propertyChange',
+      attemptNumber: 0,
+      objectId: 40_000_000_000 + i,
+      objectTypeId: '0-3',
+      propertyName: 'dealstage',
+      propertyValue: '1180512202',
+      changeSource: 'CRM_UI',
+      sourceId: 'userId:52841907',
+    },
+  ]);
+  const ts = String(Date.now());
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-hubspot-signature-v3': computeSignatureV3(secret, 'POST', url, body, ts),
+      'x-hubspot-request-timestamp': ts,
+    },
+    body,
+  });
+  if (res.status !== 200) throw new Error(`bare webhook answered ${res.status}`);
+  await res.arrayBuffer();
+}
 
 export type CostOptions = {
   deals?: number;
@@ -306,6 +343,26 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
         },
         'steady',
       );
+      // The floor of a steady move: what the service's process spends, beside the idle service, on the bare
+      // exchanges each move needs (bare-exchanges.ts): the webhook in, and as many HubSpot calls as steady traffic
+      // made per move. Stagekeeper's own work (state, timers, history, the engine) comes on top.
+      const floorUrl = await svc.floorServer();
+      const floorHooks = await measure(
+        svc,
+        redis,
+        sandbox,
+        async () => {
+          for (let i = 0; i < FLOOR_EXCHANGES; i++)
+            await postMoveWebhook(floorUrl, sandbox.secret, sandbox.portalId, i);
+        },
+        'floor-webhooks',
+      );
+      const floorCalls = await svc.floorCalls(FLOOR_EXCHANGES, deals[0]!);
+      const idleRate = idle.cpuMs / idle.ms;
+      const webhookFloorMs = net(floorHooks, idle, FLOOR_EXCHANGES).cpuMs;
+      const callFloorMs = (floorCalls.cpuMs - idleRate * floorCalls.ms) / FLOOR_EXCHANGES;
+      const steadyCallsPerMove = calls(steady) / S;
+      const steadyFloorMs = webhookFloorMs + steadyCallsPerMove * callFloorMs;
       // Every tracked deal moved at once.
       const bulk = await measure(
         svc,
@@ -329,6 +386,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
             ['single move', s.cpuMs, s.commands, s.rawCpuMs, s.rawCommands],
             [`steady traffic, ${rate}/s`, st.cpuMs, st.commands, st.rawCpuMs, st.rawCommands],
             ['bulk move', b.cpuMs, b.commands, b.rawCpuMs, b.rawCommands],
+            [`floor of a steady move (bare exchanges)`, steadyFloorMs, '', '', ''],
             [
               'idle service, per second',
               (idle.cpuMs / idle.ms) * 1000,
@@ -398,6 +456,10 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           singleCommandsByType: JSON.stringify(top(single.stats, K)),
           singleHubSpotCallsPerTransition: round(calls(single) / K),
           steadyHubSpotCallsPerTransition: round(calls(steady) / S),
+          steadyFloorCpuMs: round(steadyFloorMs),
+          steadyOverFloor: round(st.cpuMs / steadyFloorMs),
+          webhookFloorCpuMs: round(webhookFloorMs),
+          hubspotCallFloorCpuMs: round(callFloorMs),
           bulkHubSpotCallsPerTransition: round(calls(bulk) / N),
           singleHubSpotCallsByOperation: JSON.stringify(top(single.hubspot, K)),
           steadyHubSpotCallsByOperation: JSON.stringify(top(steady.hubspot, S)),
@@ -454,6 +516,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           "a deal's pending SLA timers are its members of the one timer index ({prefix}:timers:due), counted in both",
           playbookNote(rig.playbook),
           `the CPU and command targets judge steady traffic (${rate}/s, distinct deals, one webhook delivery each: how a portal's reps move deals) and the bulk move, the worse of the two; the isolated single move is reported, not judged: its window is mostly idle waiting (debounce, settling), so ${round(idleShare(single, K))} of its ${round(s.rawCpuMs)} raw CPU ms per move are the idle rate taken out (${round(idleShare(steady, S))} of ${round(st.rawCpuMs)} under steady traffic), and its net figure swings with the idle measurement`,
+          `the floor of a steady move, ${round(steadyFloorMs)} ms, is what the service's process spends on the bare exchanges a move needs (test/bench/bare-exchanges.ts, ${FLOOR_EXCHANGES} of each, the idle rate taken out): one signed webhook verified and answered (${round(webhookFloorMs)} ms) and ${round(steadyCallsPerMove)} HubSpot calls through the api-client (${round(callFloorMs)} ms each); steady traffic costs ${round(st.cpuMs / steadyFloorMs)}x that`,
           "HubSpot calls per transition are counted from the sandbox portal's request log (the rate limiter's own Redis commands, about 4 per call (pace.ts counts them), are inside the command figures)",
           'steady traffic is cheaper per move on a starved machine: a service that falls behind works several deals at once and shares batch calls (fewer HubSpot calls and commands per transition); compare steady figures of runs whose steadyHubSpotCallsPerTransition and load agree',
           ...(single.firings + steady.firings + bulk.firings > 0

@@ -279,6 +279,8 @@ function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
         escalations: a!.escalations + b!.escalations,
       };
     },
+    floorServer: () => web.floorServer(),
+    floorCalls: (n, dealId) => web.floorCalls(n, dealId),
     profileStart: async () => {
       await Promise.all(both.map((p) => p.profileStart()));
     },

@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { requireEnv, startChildStack } from '../chaos/child-stack';
+import { bareHubSpotCalls, bareWebhookServer } from './bare-exchanges';
 import { playbookNamed } from './playbook';
 
 const role = requireEnv('bench child', 'BENCH_ROLE');
@@ -57,8 +58,23 @@ async function profile(m: { type: string; id: number; name?: string }): Promise<
   process.send!({ id: m.id });
 }
 // The parent asks; answers carry this process's own figures only.
-process.on('message', (m: { type: string; id: number; name?: string }) => {
+process.on('message', (m: { type: string; id: number; name?: string; n?: number; dealId?: string }) => {
   if (m.type === 'prof-start' || m.type === 'prof-stop') void profile(m);
+  // The floor of a steady move (bare-exchanges.ts), in this process beside the idle service.
+  if (m.type === 'floor-server')
+    void bareWebhookServer(requireEnv('bench child', 'SANDBOX_SECRET')).then((url) =>
+      process.send!({ id: m.id, url }),
+    );
+  if (m.type === 'floor-calls')
+    void bareHubSpotCalls(
+      {
+        url: requireEnv('bench child', 'SANDBOX_URL'),
+        portalId: requireEnv('bench child', 'SANDBOX_PORTAL_ID'),
+        token: requireEnv('bench child', 'SANDBOX_TOKEN'),
+      },
+      m.dealId!,
+      m.n!,
+    ).then((r) => process.send!({ id: m.id, ...r }));
   if (m.type === 'cpu') process.send!({ id: m.id, cpu: process.cpuUsage() });
   if (m.type === 'backlog') {
     const sorted = backlog.splice(0).sort((a, b) => a - b);

@@ -27,6 +27,10 @@ export type ServiceProc = {
   redisBacklog(): Promise<{ max: number; p99: number; p50: number }>;
   /** SLA timer firings that warned, breached or escalated in this process so far (its metrics counters). */
   timerFirings(): Promise<TimerFirings>;
+  /** A bare signed-webhook server in the service's process (bare-exchanges.ts); its URL. */
+  floorServer(): Promise<string>;
+  /** `n` bare HubSpot calls made from the service's process (bare-exchanges.ts): their CPU and wall time, ms. */
+  floorCalls(n: number, dealId: string): Promise<{ cpuMs: number; ms: number }>;
   /** With BENCH_CPU_PROF set: profile from now until profileStop, written as <name>-<pid>.cpuprofile there. */
   profileStart(): Promise<void>;
   profileStop(name: string): Promise<void>;
@@ -114,6 +118,11 @@ export async function startServiceProc(opts: {
     timerFirings: async () => {
       const { warnings, breaches, escalations } = await ask<TimerFirings>('timers');
       return { warnings, breaches, escalations };
+    },
+    floorServer: async () => (await ask<{ url: string }>('floor-server')).url,
+    floorCalls: async (n, dealId) => {
+      const { cpuMs, ms } = await ask<{ cpuMs: number; ms: number }>('floor-calls', { n, dealId });
+      return { cpuMs, ms };
     },
     profileStart: async () => {
       await ask('prof-start');
