@@ -10,7 +10,7 @@
  */
 import { Redis } from 'ioredis';
 import { numberFlag, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
-import { commandCount, commandStats, usedMemory } from './redis-stats';
+import { commandCount, commandStats, readEvents, usedMemory } from './redis-stats';
 import { withRig, withService } from './rig';
 import { playbookNote } from './playbook';
 import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
@@ -69,6 +69,8 @@ type Window = {
   /** The kernel's part of cpuMs. */
   systemCpuMs: number;
   commands: number;
+  /** Redis read events on client connections: round trips, each carrying one command or a pipeline. */
+  roundTrips: number;
   ms: number;
   stats: Record<string, number>;
   firings: number;
@@ -87,12 +89,14 @@ async function measure(
   const req0 = sandbox.portal.requests.length;
   const [cpu0, sys0, stats0] = [await svc.cpuMs(), await svc.systemCpuMs(), await commandStats(redis)];
   const c0 = await commandCount(redis);
+  const r0 = await readEvents(redis);
   const t0 = performance.now();
   if (process.env.BENCH_CPU_PROF) await svc.profileStart();
   await fn();
   if (process.env.BENCH_CPU_PROF) await svc.profileStop(`cost-${name}`);
   const ms = performance.now() - t0;
   const c1 = await commandCount(redis);
+  const r1 = await readEvents(redis);
   const stats1 = await commandStats(redis);
   const stats: Record<string, number> = {};
   for (const [k, v] of Object.entries(stats1))
@@ -108,6 +112,8 @@ async function measure(
     cpuMs,
     systemCpuMs,
     commands: c1 - c0,
+    // The bench's own INFO calls after r0 (commandstats, then stats) are read events too.
+    roundTrips: r1 - r0 - 2,
     ms,
     stats,
     firings: firingsTotal(await svc.timerFirings()) - fired0,
@@ -252,6 +258,7 @@ const net = (w: Window, idle: Window, n: number) => ({
   commands: (w.commands - (idle.commands * w.ms) / idle.ms) / n,
   rawCpuMs: w.cpuMs / n,
   rawCommands: w.commands / n,
+  roundTrips: (w.roundTrips - (idle.roundTrips * w.ms) / idle.ms) / n,
 });
 
 const calls = (w: Window) => Object.values(w.hubspot).reduce((a, b) => a + b, 0);
@@ -456,6 +463,8 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           singleCommandsByType: JSON.stringify(top(single.stats, K)),
           singleHubSpotCallsPerTransition: round(calls(single) / K),
           steadyHubSpotCallsPerTransition: round(calls(steady) / S),
+          steadyRedisRoundTripsPerTransition: round(st.roundTrips),
+          bulkRedisRoundTripsPerTransition: round(b.roundTrips),
           steadyFloorCpuMs: round(steadyFloorMs),
           steadyOverFloor: round(st.cpuMs / steadyFloorMs),
           webhookFloorCpuMs: round(webhookFloorMs),

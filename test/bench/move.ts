@@ -162,6 +162,8 @@ export async function bulkMove(opts: {
         const cmd0 = await commandCount(info);
         const before = portal.requests.length;
         const t0 = Date.now();
+        // BENCH_CPU_PROF=<dir>: the move's window profiled in the service (each process's main thread).
+        if (process.env.BENCH_CPU_PROF) await svc.profileStart();
         let during: Promise<CardSpell> | undefined;
         if (readerProc && cardCfg) await readerProc.start(cardCfg);
         // Stopped once every SLA task exists (their reads are not the move's), or at the end at the latest.
@@ -173,6 +175,7 @@ export async function bulkMove(opts: {
           await stopReaders();
         });
         const spell = await stopReaders();
+        if (process.env.BENCH_CPU_PROF) await svc.profileStop(`move-${ratePer10s}`);
         step(
           `move ${settled ? 'settled' : 'did NOT settle'} after ${Math.round((Date.now() - t0) / 1000)} s`,
         );

@@ -19,3 +19,11 @@ export async function commandStats(redis: Redis): Promise<Record<string, number>
 export async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 }
+
+/**
+ * Read events Redis has processed on client connections since it started (INFO stats total_reads_processed): about
+ * one per round trip, however many commands a pipeline carried.
+ */
+export async function readEvents(redis: Redis): Promise<number> {
+  return Number(/total_reads_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? Number.NaN);
+}
