@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadExamplePlaybook } from '@stagekeeper/shared';
 import { loadConfig } from '@stagekeeper/sync-service/config';
@@ -51,6 +52,13 @@ async function start(extraEnv: Record<string, string> = {}, onCrash?: (err: Erro
   return { sandbox, stack };
 }
 
+/** Linux nice of each thread of this process (/proc/self/task/<tid>/stat, field 19). */
+const threadNices = () =>
+  readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+
 const openTasks = (s: Sandbox, dealId: string) =>
   s.portal.associations
     .ids('deals', dealId, 'tasks')
@@ -63,6 +71,8 @@ describe('SERVICE_ROLE=all: the workers in a worker thread (issue #18: the card 
     expect(stack.thread).toBeDefined();
     expect(stack.service.reconcilePoller).toBeUndefined();
     expect(stack.service.timerPoller).toBeUndefined();
+    // Bulk work yields: the workers' thread, and no other, runs at a lower priority than HTTP's (Linux nice 10).
+    if (process.platform === 'linux') expect(threadNices().filter((n) => n === 10)).toHaveLength(1);
     const id = sandbox.portal.ui.createDeal(
       { dealname: 'Thread', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
       { userId: Number(REP) },
