@@ -47,7 +47,7 @@ function tail(reads: CardRead[]) {
 }
 
 /**
- * `roles`: how the measured service runs (move.ts): `all` one process (`npm start`, SERVICE_ROLE=all), `split` a
+ * `roles`: how the measured service runs (move.ts): `all` one process (`npm start`, SERVICE_ROLE=all: HTTP and a worker thread), `split` a
  * web and a worker process (SERVICE_ROLE=web and worker, docs/deploy.md). run.ts measures both, as `card` and
  * `card-split` (`--only card-split` for the split alone).
  */

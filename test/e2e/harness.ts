@@ -14,6 +14,17 @@ export const MONDAY_9AM_NY = Date.parse('2026-11-23T14:00:00Z');
 
 export type E2E = Awaited<ReturnType<typeof startE2E>>;
 
+/** The environment an end-to-end stack reads: sandbox mode under `prefix`, quiet, short debounce, no sweeps. */
+export const e2eEnv = (prefix: string) => ({
+  SANDBOX: 'true',
+  KEY_PREFIX: prefix,
+  PORT: '0',
+  REDIS_URL,
+  LOG_LEVEL: 'silent',
+  RECONCILE_DEBOUNCE_MS: '10',
+  SWEEP_INTERVAL_MS: '3600000',
+});
+
 /**
  * The whole product on one machine: the sandbox portal (faithful fake HubSpot) and the service, over real HTTP,
  * with a real Redis under a test-only key prefix. Time is a manual clock shared by portal and service; SLA
@@ -26,15 +37,7 @@ export async function startE2E(
   const clock = opts.clock ?? manualClock(MONDAY_9AM_NY);
   const prefix = opts.prefix ?? `sktest-e2e-${randomUUID().slice(0, 8)}`;
   const playbook = opts.playbook ?? loadExamplePlaybook('telehealth');
-  const config = loadConfig({
-    SANDBOX: 'true',
-    KEY_PREFIX: prefix,
-    PORT: '0',
-    REDIS_URL,
-    LOG_LEVEL: 'silent',
-    RECONCILE_DEBOUNCE_MS: '10',
-    SWEEP_INTERVAL_MS: '3600000',
-  });
+  const config = loadConfig(e2eEnv(prefix));
   const sandbox = opts.sandbox ?? (await startSandbox({ playbook, now: clock.now }));
   const portal = sandbox.portal;
   let stack: Stack = await boot();

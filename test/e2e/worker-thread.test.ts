@@ -6,7 +6,7 @@ import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
-import { deleteKeys, REDIS_URL } from './harness';
+import { deleteKeys, e2eEnv } from './harness';
 import { until } from '../quickstart/until';
 
 // Seed 000: New Lead, 15 minutes to first contact, owned by the intake rep.
@@ -29,16 +29,7 @@ afterEach(async () => {
 async function start(extraEnv: Record<string, string> = {}, onCrash?: (err: Error) => void) {
   prefix = `sktest-thread-${randomUUID().slice(0, 8)}`;
   const playbook = loadExamplePlaybook('telehealth');
-  const env = {
-    SANDBOX: 'true',
-    KEY_PREFIX: prefix,
-    PORT: '0',
-    REDIS_URL,
-    LOG_LEVEL: 'silent',
-    RECONCILE_DEBOUNCE_MS: '10',
-    SWEEP_INTERVAL_MS: '3600000',
-    METRICS_TOKEN,
-  };
+  const env = { ...e2eEnv(prefix), METRICS_TOKEN };
   const config = loadConfig(env);
   sandbox = await startSandbox({ playbook });
   stack = await startStack({
