@@ -69,7 +69,14 @@ export async function startWorkerThread(
   let nextId = 0;
   const pending = new Map<number, (m: ThreadMetrics) => void>();
   let closed: (() => void) | undefined;
+  let exited = false;
   const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // An error event is followed by the exit: the crash is reported once.
+  const crashed = (err: Error) => {
+    if (closing) return;
+    closing = true;
+    onCrash(err);
+  };
 
   await new Promise<void>((resolve, reject) => {
     let up = false;
@@ -100,13 +107,14 @@ export async function startWorkerThread(
     worker.on('error', (err) => {
       if (!up) return reject(err);
       log.error({ err: errorSummary(err) }, 'worker thread failed');
-      if (!closing) onCrash(err);
+      crashed(err);
     });
     worker.once('exit', (code) => {
+      exited = true;
       for (const answer of pending.values()) answer([]);
       pending.clear();
       if (!up) return reject(new Error(`worker thread exited with ${code} before its workers were up`));
-      if (!closing) onCrash(new Error(`worker thread exited with ${code}`));
+      crashed(new Error(`worker thread exited with ${code}`));
     });
   });
   log.info('workers running in a worker thread');
@@ -114,6 +122,8 @@ export async function startWorkerThread(
   return {
     metrics: () =>
       new Promise<ThreadMetrics>((resolve) => {
+        // A thread gone has no series to add (and would never answer).
+        if (exited) return resolve([]);
         const id = nextId++;
         pending.set(id, resolve);
         worker.postMessage({ type: 'metrics', id } satisfies ToThread);
