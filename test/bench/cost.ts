@@ -17,12 +17,12 @@ import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { createDeals, moveOn, opName, quiet } from './scene';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { firingsTotal, type ServiceProc } from './service-proc';
-import { computeSignatureV3 } from '@stagekeeper/sync-service/webhooks/signature';
+import { signV3 } from '../sandbox';
 
 /** Bare exchanges timed for the steady move's floor (bare-exchanges.ts). */
 const FLOOR_EXCHANGES = 200;
 
-/** A rep's move as HubSpot delivers it (one object.propertyChange event), signed, to `url`. */
+/** A rep's move as HubSpot delivers it (one object.propertyChange event), signed as the sandbox portal signs, to `url`. */
 async function postMoveWebhook(url: string, secret: string, portalId: string, i: number): Promise<void> {
   const body = JSON.stringify([
     {
@@ -41,13 +41,13 @@ async function postMoveWebhook(url: string, secret: string, portalId: string, i:
       sourceId: 'userId:52841907',
     },
   ]);
-  const ts = String(Date.now());
+  const ts = Date.now();
   const res = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      'x-hubspot-signature-v3': computeSignatureV3(secret, 'POST', url, body, ts),
-      'x-hubspot-request-timestamp': ts,
+      'x-hubspot-signature-v3': signV3(secret, 'POST', url, body, ts),
+      'x-hubspot-request-timestamp': String(ts),
     },
     body,
   });
