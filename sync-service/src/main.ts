@@ -9,7 +9,7 @@ import {
   type Config,
 } from './config';
 import { createLogger } from './log';
-import { chooseRedis, RedisUnavailableError, type RedisChoice } from './redis-bootstrap';
+import { APP_REDIS_OPTIONS, chooseRedis, RedisUnavailableError, type RedisChoice } from './redis-bootstrap';
 import { Redis } from 'ioredis';
 import { clearSandboxKeys, startSandbox, type Sandbox } from './sandbox-mode';
 import { prepareQuickstart, quietLogsForDemo, scorecardHint } from './demo/quickstart';
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const playbook = quick?.playbook ?? loaded.playbook;
   let sandbox: Sandbox | undefined;
   // One connection for the whole process's stores and queues (the workers duplicate it as BullMQ needs).
-  const appRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const appRedis = new Redis(config.redisUrl, APP_REDIS_OPTIONS);
   let lastRedisError: string | undefined;
   appRedis.on('error', (err: Error) => {
     lastRedisError = err.message;

@@ -4,6 +4,13 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 
+/**
+ * The options of the connection a process's stores and queues share. Auto-pipelining: commands issued in the same
+ * tick (a transition's store reads and writes, many deals' at once) go out in one write and come back in one read,
+ * instead of a socket write each; blocking, WATCH and pub/sub connections must not use it and are made without it.
+ */
+export const APP_REDIS_OPTIONS = { maxRetriesPerRequest: 3, enableAutoPipelining: true } as const;
+
 export type RedisChoice = {
   url: string;
   /** How the URL was found, for the start-up story. */

@@ -24,6 +24,7 @@ import { DataLossGuard, type SeedReason } from './state/data-loss';
 import { DealLock } from './state/deal-lock';
 import { DealStateStore } from './state/deal-state-store';
 import { HistoryStore } from './state/history-store';
+import { APP_REDIS_OPTIONS } from './redis-bootstrap';
 import { redisKeys } from './state/keys';
 import { PlaybookStore, type PlaybookSource } from './state/playbook-store';
 import { SweepCursorStore } from './state/sweep-cursor';
@@ -107,9 +108,11 @@ export async function startService(opts: StartOptions) {
     throw new Error('HUBSPOT_CLIENT_SECRET: required to verify webhooks (or pass webhookSecret)');
 
   const ownsRedis = !opts.redis;
-  const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const redis = opts.redis ?? new Redis(config.redisUrl, { ...APP_REDIS_OPTIONS, lazyConnect: false });
   // Workers block on Redis; BullMQ requires such connections to retry forever instead of failing commands.
-  const workerRedis = wantWorkers ? redis.duplicate({ maxRetriesPerRequest: null }) : undefined;
+  const workerRedis = wantWorkers
+    ? redis.duplicate({ maxRetriesPerRequest: null, enableAutoPipelining: false })
+    : undefined;
   // A Redis restart surfaces as connection errors; ioredis reconnects by itself, so they are logged, not thrown.
   const onRedisError = (err: Error) =>
     log.warn({ err: err.message }, 'redis connection error (reconnecting)');

@@ -9,6 +9,7 @@ import { formatProvisionReport, provision } from './provision';
 import { createCriteriaProperties, type Sandbox } from './sandbox-mode';
 import { LIFECYCLE_EVENTS, watchedProperties } from './webhooks/subscriptions';
 import { startService, type StartOptions } from './service';
+import { APP_REDIS_OPTIONS } from './redis-bootstrap';
 import { redisKeys } from './state/keys';
 import { checkRedisDurability } from './state/data-loss';
 import { PlaybookStore } from './state/playbook-store';
@@ -86,7 +87,7 @@ export async function startStack(opts: StackOptions) {
   const { config, playbook, sandbox } = opts;
   const log = opts.log ?? createLogger(config.logLevel);
   const ownsRedis = !opts.redis;
-  const redis = opts.redis ?? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = opts.redis ?? new Redis(config.redisUrl, APP_REDIS_OPTIONS);
   if (ownsRedis)
     redis.on('error', (err: Error) =>
       log.warn({ err: err.message }, 'redis connection error (reconnecting)'),

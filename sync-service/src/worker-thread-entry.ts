@@ -6,6 +6,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
+import { APP_REDIS_OPTIONS } from './redis-bootstrap';
 import { loadConfig } from './config';
 import { scaledClockAt } from './demo/clock';
 import { createTokenProvider } from './install/mode';
@@ -56,7 +57,7 @@ try {
   const config = loadConfig(data.env);
   const log = createLogger(config.logLevel).child({ thread: 'workers' });
   yieldToHttp(log);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = new Redis(config.redisUrl, APP_REDIS_OPTIONS);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (reconnecting)'));
   // OAuth installs: the same encrypted tokens as the main thread (a refresh by either is harmless to the other, as
   // between processes: HubSpot refresh tokens do not rotate). A static token or the sandbox's: startStack's own.

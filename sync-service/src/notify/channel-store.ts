@@ -134,7 +134,7 @@ export class ChannelStore {
     const ring = this.ring;
     // Optimistic: WATCH the blob so two admins editing at once cannot drop each other's channel. WATCH belongs to a
     // connection (any EXEC on it clears it), so the edit gets a connection of its own; settings writes are rare.
-    const conn = this.opts.redis.duplicate();
+    const conn = this.opts.redis.duplicate({ enableAutoPipelining: false });
     try {
       // Each lost round means another writer committed, so n concurrent writers need at most n attempts.
       for (let attempt = 0; attempt < 10; attempt++) {
