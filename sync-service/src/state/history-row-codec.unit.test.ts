@@ -397,6 +397,26 @@ describe('history row codec', () => {
     }
   });
 
+  it('reads a value seen before only where the record holds it whole (a longer id, a damaged close)', () => {
+    const [a, b, c] = weekOf(3);
+    const rows = [
+      { ...a!, stage: 'sk_intake' },
+      // The seen value is a prefix of this one, and of the next one's text up to a stray quote.
+      { ...b!, stage: 'sk_intake_review', toStage: 'sk_intake' },
+      { ...c!, stage: 'sk_intake' },
+    ];
+    const records = rows.map(encodeChunkRecord);
+    records[2] = records[2]!.replace('"sk_intake",', '"sk_intake"x,');
+    const chunk = records.join('');
+    const got: HistoryRow[] = [];
+    expect(decodeHistoryChunk(chunk, got)).toEqual({ corrupt: 1 });
+    expect(got).toEqual(rows.slice(0, 2).map((r) => decodeChunkRecord(encodeChunkRecord(r))));
+    expect(got.map((r) => [r.stage, r.toStage])).toEqual([
+      ['sk_intake', null],
+      ['sk_intake_review', 'sk_intake'],
+    ]);
+  });
+
   it('loses only the damaged records of a damaged chunk, and counts them', () => {
     const rows = weekOf(3);
     const records = rows.map(encodeChunkRecord);
