@@ -80,6 +80,13 @@ export type StartOptions = {
   inlineFanOutMaxDeals?: number;
   /** How often a worker process polls for due timers when none is due; 200 ms by default. */
   timerPollMs?: number;
+  /** How often the reconcile poller looks for due requests when nothing woke it; 200 ms by default. */
+  reconcilePollMs?: number;
+  /**
+   * Told when a reconcile request this process added falls due, where this process has no reconcile poller of its
+   * own to wake: HTTP in the main thread, its poller in the worker thread (stack.ts forwards it there).
+   */
+  reconcileDueAt?: (at: number) => void;
   /** How often the service looks for BullMQ timer jobs armed by older versions; a minute by default. */
   legacyTimerCheckMs?: number;
   /** What /metrics serves; this thread's registry by default (stack.ts adds a worker thread's series). */
@@ -136,7 +143,7 @@ export async function startService(opts: StartOptions) {
     keys,
     config.reconcileDebounceMs,
     Date.now,
-    (at) => reconcilePoller?.wakeAt(at),
+    (at) => (reconcilePoller ? reconcilePoller.wakeAt(at) : opts.reconcileDueAt?.(at)),
     legacyReconcile,
   );
   const ingestQueue = new IngestQueue(redis, bullPrefix, {
@@ -267,6 +274,7 @@ export async function startService(opts: StartOptions) {
       concurrency: config.workerConcurrency,
       queue: reconcileQueue,
       run: reconcileRunner(decideDeps),
+      ...(opts.reconcilePollMs ? { pollMs: opts.reconcilePollMs } : {}),
     }).start();
     // Likewise reconcile jobs left by a version before the due set.
     let legacyReconcileWorker: Worker | undefined;

@@ -56,6 +56,8 @@ export type StackOptions = {
    * (a worker thread, worker-thread-entry.ts) skips it, and after a Redis data loss asks that thread to re-seed.
    */
   seededBy?: () => Promise<void>;
+  /** The reconcile poller's interval when nothing wakes it (StartOptions.reconcilePollMs). */
+  reconcilePollMs?: number;
   /** Retry policy of the HubSpot caller (tests shorten it). */
   retry?: Parameters<typeof createHubSpotAdapter>[0]['retry'];
 };
@@ -63,7 +65,7 @@ export type StackOptions = {
 export type RemoteSandbox = { url: string; portalId: string; token: string; secret: string };
 
 export type WorkerThreadOptions = {
-  thread: Pick<WorkerThreadData, 'env' | 'clock'> & { onCrash?: (err: Error) => void };
+  thread: Pick<WorkerThreadData, 'env' | 'clock' | 'reconcilePollMs'> & { onCrash?: (err: Error) => void };
 };
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -194,8 +196,12 @@ export async function startStack(opts: StackOptions) {
     ...(opts.http !== undefined ? { http: opts.http } : {}),
     ...(opts.workers !== undefined ? { workers: opts.workers === true } : {}),
     ...(opts.host ? { host: opts.host } : {}),
-    // With the workers in a thread, their counters (SLA firings, HubSpot calls, jobs) are in its registry.
-    ...(inThread ? { metrics: () => processMetrics(thread) } : {}),
+    ...(opts.reconcilePollMs ? { reconcilePollMs: opts.reconcilePollMs } : {}),
+    // With the workers in a thread, their counters (SLA firings, HubSpot calls, jobs) are in its registry, and the
+    // reconcile requests this thread adds from webhooks wake its poller when due, as they would in one thread.
+    ...(inThread
+      ? { metrics: () => processMetrics(thread), reconcileDueAt: (at: number) => thread?.reconcileDue(at) }
+      : {}),
   });
 
   if (sandbox && service.url) {
@@ -221,6 +227,7 @@ export async function startStack(opts: StackOptions) {
         playbook,
         ...(remote ? { remoteSandbox: remote } : {}),
         ...(inThread.clock ? { clock: inThread.clock } : {}),
+        ...(inThread.reconcilePollMs ? { reconcilePollMs: inThread.reconcilePollMs } : {}),
       },
       { log, onCrash, reseed: async () => reseedPortal?.() },
     ).catch(async (err: unknown) => {

@@ -76,9 +76,11 @@ try {
     http: false,
     workers: true,
     seededBy: seededByMain,
+    ...(data.reconcilePollMs ? { reconcilePollMs: data.reconcilePollMs } : {}),
     log,
   });
   port.on('message', (m: ToThread) => {
+    if (m.type === 'reconcileDue') stack.service.reconcilePoller?.wakeAt(m.at);
     if (m.type === 'metrics')
       void registry
         .getMetricsAsJSON()

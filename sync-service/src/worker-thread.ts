@@ -15,10 +15,15 @@ export type WorkerThreadData = {
   remoteSandbox?: { url: string; portalId: string; token: string; secret: string };
   /** The demo's scaled clock (demo/clock.ts), rebuilt in the thread from where it started and its speed. */
   clock?: { origin: number; speed: number };
+  /** The thread's reconcile poll interval (tests lengthen it to see the forwarded wake alone at work). */
+  reconcilePollMs?: number;
 };
 
 export type ToThread =
-  { type: 'metrics'; id: number } | { type: 'close' } | { type: 'reseeded'; id: number; error?: string };
+  | { type: 'metrics'; id: number }
+  | { type: 'close' }
+  | { type: 'reseeded'; id: number; error?: string }
+  | { type: 'reconcileDue'; at: number };
 export type FromThread =
   | { type: 'ready' }
   | { type: 'reseed'; id: number }
@@ -31,6 +36,11 @@ export type WorkerThread = {
   metrics(): Promise<ThreadMetrics>;
   /** Drains the thread's workers (jobs in flight finish and save), then ends it. */
   close(): Promise<void>;
+  /**
+   * A reconcile request added here (a webhook's deals) falls due at `at` (wall clock): the thread's poller looks
+   * then rather than at its next poll, up to 200 ms later, as a poller in this thread would.
+   */
+  reconcileDue(at: number): void;
 };
 
 /**
@@ -71,6 +81,9 @@ export async function startWorkerThread(
   let closed: (() => void) | undefined;
   let exited = false;
   const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // The earliest wake told to the thread and not yet past: a later one adds nothing (its poll claims both), so a
+  // bulk move's many webhooks cost a message per due time at most, not one each.
+  let announced = 0;
   // An error event is followed by the exit: the crash is reported once.
   const crashed = (err: Error) => {
     if (closing) return;
@@ -128,6 +141,11 @@ export async function startWorkerThread(
         pending.set(id, resolve);
         worker.postMessage({ type: 'metrics', id } satisfies ToThread);
       }),
+    reconcileDue: (at) => {
+      if (exited || closing || (announced > Date.now() && announced <= at)) return;
+      announced = at;
+      worker.postMessage({ type: 'reconcileDue', at } satisfies ToThread);
+    },
     close: async () => {
       if (closing) return ended;
       closing = true;

@@ -6,12 +6,14 @@ import { loadConfig } from '@stagekeeper/sync-service/config';
 import { createLogger } from '@stagekeeper/sync-service/log';
 import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
+import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
 import { deleteKeys, e2eEnv } from './harness';
 import { until } from '../quickstart/until';
 
 // Seed 000: New Lead, 15 minutes to first contact, owned by the intake rep.
 const PIPELINE = '812404417';
 const NEW_LEAD = '1180512201';
+const CONTACT_ATTEMPTED = TELEHEALTH.stages.contactAttempted;
 const REP = '52841907';
 const METRICS_TOKEN = 'metrics-token-for-this-test';
 
@@ -26,7 +28,11 @@ afterEach(async () => {
 });
 
 /** SERVICE_ROLE=all as main.ts starts it: HTTP here, the workers in a worker thread (worker-thread.ts). */
-async function start(extraEnv: Record<string, string> = {}, onCrash?: (err: Error) => void) {
+async function start(
+  extraEnv: Record<string, string> = {},
+  onCrash?: (err: Error) => void,
+  reconcilePollMs?: number,
+) {
   prefix = `sktest-thread-${randomUUID().slice(0, 8)}`;
   const playbook = loadExamplePlaybook('telehealth');
   const env = { ...e2eEnv(prefix), METRICS_TOKEN };
@@ -38,7 +44,13 @@ async function start(extraEnv: Record<string, string> = {}, onCrash?: (err: Erro
     sandbox,
     host: '127.0.0.1',
     log: createLogger('silent'),
-    workers: { thread: { env: { ...env, ...extraEnv }, ...(onCrash ? { onCrash } : {}) } },
+    workers: {
+      thread: {
+        env: { ...env, ...extraEnv },
+        ...(onCrash ? { onCrash } : {}),
+        ...(reconcilePollMs ? { reconcilePollMs } : {}),
+      },
+    },
   });
   return { sandbox, stack };
 }
@@ -91,6 +103,28 @@ describe('SERVICE_ROLE=all: the workers in a worker thread (issue #18: the card 
     expect(value('stagekeeper_process_start_time_seconds')).toBeCloseTo(
       Date.now() / 1000 - process.uptime(),
       -1,
+    );
+  });
+
+  it("wakes the thread's reconcile poller when a rep's move falls due, not at its next poll", async () => {
+    // The thread polls once an hour here: only the wake the main thread forwards gets the move worked in time.
+    const { sandbox } = await start({}, undefined, 3_600_000);
+    const id = sandbox.portal.ui.createDeal(
+      { dealname: 'Woken', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
+    const [first] = await until(
+      'the SLA task of the new deal',
+      async () => (openTasks(sandbox, id).length > 0 ? openTasks(sandbox, id) : undefined),
+      20_000,
+    );
+    // Seed 000: a logged contact attempt, then the move out of New Lead, which closes its first-contact task.
+    sandbox.portal.ui.logContactAttempt(id, { userId: Number(REP) });
+    sandbox.portal.ui.moveDeal(id, CONTACT_ATTEMPTED, { userId: Number(REP) });
+    await until(
+      "the New Lead task closed by the move's reconcile",
+      async () => !openTasks(sandbox, id).includes(first!) || undefined,
+      20_000,
     );
   });
 
