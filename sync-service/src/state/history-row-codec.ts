@@ -321,17 +321,6 @@ export function decodeHistoryChunk(
   return { corrupt };
 }
 
-/**
- * Whether `s` holds `v` at `at`: startsWith with a position, written out. On Node 20 that builtin is a call TurboFan
- * does not inline, and the scorecard's read makes a dozen a row: it was a third of the decoder's time.
- */
-function holds(s: string, at: number, v: string): boolean {
-  const n = v.length;
-  if (at + n > s.length) return false;
-  for (let j = 0; j < n; j++) if (s.charCodeAt(at + j) !== v.charCodeAt(j)) return false;
-  return true;
-}
-
 /** ChunkReader's answer for a record that is no row to keep and no damage: a tombstone, or exiting outside. */
 const SKIP = 1;
 const QUOTE = 34;
@@ -417,10 +406,10 @@ class ChunkReader {
       return null;
     // breachedAt: false (absent), null or a number.
     let breachedAt: number | null | typeof ABSENT;
-    if (holds(s, this.i, 'false,')) {
+    if (s.startsWith('false,', this.i)) {
       breachedAt = ABSENT;
       this.i += 6;
-    } else if (holds(s, this.i, 'null,')) {
+    } else if (s.startsWith('null,', this.i)) {
       breachedAt = null;
       this.i += 5;
     } else {
@@ -429,16 +418,16 @@ class ChunkReader {
     }
     // breachReasonSource: false (absent), null, "inferred" or "manual"; then the array's end.
     let source: HistoryRow['breachReasonSource'] | typeof ABSENT;
-    if (holds(s, this.i, 'false')) {
+    if (s.startsWith('false', this.i)) {
       source = ABSENT;
       this.i += 5;
-    } else if (holds(s, this.i, 'null')) {
+    } else if (s.startsWith('null', this.i)) {
       source = null;
       this.i += 4;
-    } else if (holds(s, this.i, '"inferred"')) {
+    } else if (s.startsWith('"inferred"', this.i)) {
       source = 'inferred';
       this.i += 10;
-    } else if (holds(s, this.i, '"manual"')) {
+    } else if (s.startsWith('"manual"', this.i)) {
       source = 'manual';
       this.i += 8;
     } else return null;
@@ -446,7 +435,7 @@ class ChunkReader {
     // fields is left to JSON.parse and the schema, as is anything else.
     let plainInputs = false;
     let extra: Record<string, unknown> | undefined;
-    if (this.i + EMPTY_INPUTS_TAIL.length === end && holds(s, this.i, EMPTY_INPUTS_TAIL)) {
+    if (this.i + EMPTY_INPUTS_TAIL.length === end && s.startsWith(EMPTY_INPUTS_TAIL, this.i)) {
       plainInputs = this.inputs;
       this.i = end - 1;
     } else if (!this.inputs && s.charCodeAt(this.i) === COMMA && s.charCodeAt(this.i + 1) === BRACE) {
@@ -494,7 +483,7 @@ class ChunkReader {
     const i = this.i;
     const c = s.charCodeAt(i);
     if (c === LETTER_N) {
-      if (!holds(s, i, 'null,')) return undefined;
+      if (!s.startsWith('null,', i)) return undefined;
       this.i = i + 5;
       return null;
     }
@@ -510,7 +499,7 @@ class ChunkReader {
           after < end &&
           s.charCodeAt(after) === QUOTE &&
           s.charCodeAt(after + 1) === COMMA &&
-          holds(s, i + 1, v)
+          s.startsWith(v, i + 1)
         ) {
           this.i = after + 2;
           return v;
