@@ -81,9 +81,6 @@ export async function startWorkerThread(
   let closed: (() => void) | undefined;
   let exited = false;
   const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  // The earliest wake told to the thread and not yet past: a later one adds nothing (its poll claims both), so a
-  // bulk move's many webhooks cost a message per due time at most, not one each.
-  let announced = 0;
   // An error event is followed by the exit: the crash is reported once.
   const crashed = (err: Error) => {
     if (closing) return;
@@ -141,10 +138,10 @@ export async function startWorkerThread(
         pending.set(id, resolve);
         worker.postMessage({ type: 'metrics', id } satisfies ToThread);
       }),
+    // One message per webhook delivery this thread fans out (bulk deliveries go through the ingest queue, which the
+    // thread works itself); the thread's poller keeps only the earliest wake (DuePoller.wakeAt).
     reconcileDue: (at) => {
-      if (exited || closing || (announced > Date.now() && announced <= at)) return;
-      announced = at;
-      worker.postMessage({ type: 'reconcileDue', at } satisfies ToThread);
+      if (!exited && !closing) worker.postMessage({ type: 'reconcileDue', at } satisfies ToThread);
     },
     close: async () => {
       if (closing) return ended;
