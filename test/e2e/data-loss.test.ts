@@ -119,4 +119,22 @@ describe('Redis data loss (issue 12)', () => {
     await e.settle();
     expect(openTaskIds(e, ids)).toEqual(before);
   });
+
+  it("adopts one of two copies of a task and cancels the other (a create that landed beside the sweep's)", async () => {
+    e = await startE2E();
+    const ids = await seedDeals(e);
+    const before = openTaskIds(e, ids);
+    const sla = e.openTasks(ids[0]!).find((t) => t.key.endsWith(':sla'))!;
+    e.clock.advance(60_000);
+    await e.stack.close();
+    await deleteKeys(e.prefix);
+    const copy = e.copyTask(sla.id, ids[0]!);
+    await e.restart();
+    await e.stack.service.sweepQueue.runOnce();
+    await e.settle();
+    expect(openTaskIds(e, ids)).toEqual(before);
+    const cancelled = e.tasks(ids[0]!).find((t) => t.id === copy)!;
+    expect(cancelled.status).toBe('COMPLETED');
+    expect(cancelled.subject.startsWith('[Cancelled] ')).toBe(true);
+  });
 });

@@ -7,6 +7,7 @@ import { startSandbox, type Sandbox } from '@stagekeeper/sync-service/sandbox-mo
 import { startStack, type Stack } from '@stagekeeper/sync-service/stack';
 import { deleteKeysUnder } from '@stagekeeper/sync-service/state/delete-prefix';
 import { manualClock, type ManualClock, type StoredObject } from '../sandbox/index';
+import { createObject } from '../sandbox/crm';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Monday 2026-11-23 09:00 in New York: the telehealth playbook's intake and clinical calendars are open. */
@@ -111,6 +112,25 @@ export async function startE2E(
         body: t.props.get('hs_task_body') ?? '',
       }));
   const openTasks = (dealId: string) => tasks(dealId).filter((t) => t.status !== 'COMPLETED');
+  /**
+   * A second copy of a Stagekeeper task (same marker) on `dealId`, as a create in flight while Redis lost its
+   * data lands beside the one the re-seeded sweep made. Returns the copy's id.
+   */
+  const copyTask = (taskId: string, dealId: string): string => {
+    const original = portal.objects.get('tasks', taskId);
+    const names = ['hs_timestamp', 'hs_task_subject', 'hs_task_body', 'hs_task_status', 'hubspot_owner_id'];
+    return createObject(
+      portal,
+      'tasks',
+      {
+        properties: Object.fromEntries(names.map((p) => [p, original.props.get(p)!])),
+        associations: [
+          { to: { id: dealId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 216 }] },
+        ],
+      },
+      { changeSource: 'INTEGRATION', sourceId: 'stagekeeper' },
+    ).id;
+  };
 
   async function restart(): Promise<void> {
     await stack.close();
@@ -137,6 +157,7 @@ export async function startE2E(
     props,
     tasks,
     openTasks,
+    copyTask,
     restart,
     close,
   };

@@ -84,3 +84,23 @@ describe('a merge processed before a Redis data loss', () => {
     expect(e.portal.objects.all('tasks').length).toBe(tasksBefore);
   });
 });
+
+describe('a merged-away deal holding two copies of one task', () => {
+  it('has every copy closed by the merge, not only the one its task map names (chaos finding gone)', async () => {
+    e = await startE2E();
+    const { survivor, merged } = await twoDeals(e);
+    // The task map can name only one of two copies.
+    const sla = e.openTasks(merged).find((t) => t.key.endsWith(':sla'))!;
+    e.copyTask(sla.id, merged);
+    expect(openTasksOf(e, merged, merged).filter((t) => t.key === sla.key)).toHaveLength(2);
+
+    e.portal.ui.mergeDeals(survivor, merged, by);
+    await e.settle();
+    expect(openTasksOf(e, survivor, merged)).toEqual([]);
+    expect(openTasksOf(e, survivor, survivor).filter((t) => t.key.endsWith(':sla'))).toHaveLength(1);
+    // Both copies say why they were closed.
+    const copies = e.tasks(survivor).filter((t) => t.key === sla.key);
+    expect(copies.map((t) => t.subject.startsWith('[Cancelled] '))).toEqual([true, true]);
+    expect(copies.some((t) => t.body.includes('a second copy of a task'))).toBe(true);
+  });
+});

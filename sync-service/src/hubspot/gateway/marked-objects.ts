@@ -1,6 +1,7 @@
 import { chunk } from './batching';
 import { bodyProperty, type GatewayContext, type ObjectType, type Row } from './context';
 import { OWNER_PROPERTIES } from './owner-alignment';
+import { cancelCopies, COPY_REASON, extraCopies } from './task-copies';
 
 /**
  * The line that ties a HubSpot task or note back to the engine key that created it. It lets a crashed create be
@@ -24,6 +25,8 @@ export async function findMarked(
   type: ObjectType,
   keys: Set<string> | 'all',
   read?: Map<string, Row>,
+  /** Filled with every id found per key, oldest first, copies included (see extraCopies). */
+  copies?: Map<string, string[]>,
 ): Promise<Map<string, string>> {
   const ids: string[] = [];
   let after: string | undefined;
@@ -49,11 +52,13 @@ export async function findMarked(
     const byId = new Map(res.results.map((r) => [r.id, r]));
     for (const id of part) {
       const body = byId.get(id)?.properties[bodyProp] ?? '';
-      for (const key of markedKeys(body))
-        if ((keys === 'all' || keys.has(key)) && !found.has(key)) {
-          found.set(key, id);
-          if (type === 'tasks') read?.set(id, byId.get(id)!.properties);
-        }
+      for (const key of markedKeys(body)) {
+        if (keys !== 'all' && !keys.has(key)) continue;
+        if (copies) copies.set(key, [...(copies.get(key) ?? []), id]);
+        if (found.has(key)) continue;
+        found.set(key, id);
+        if (type === 'tasks') read?.set(id, byId.get(id)!.properties);
+      }
     }
   }
   return found;
@@ -62,17 +67,20 @@ export async function findMarked(
 /**
  * Maps every Stagekeeper task the deal already has in HubSpot (found by its `[stagekeeper:<key>]` marker) into
  * the task map, for a deal whose state is unknown (first seen, or Redis lost its data): the engine then adopts
- * the current visit's tasks instead of creating them again, and cancels the open ones of ended visits.
- * One association listing (plus a body read when there are tasks). Returns how many were mapped.
+ * the current visit's tasks instead of creating them again, and cancels the open ones of ended visits. A second
+ * copy of a key is cancelled here: the map can name only one. One association listing (plus a body read when
+ * there are tasks). Returns how many were mapped.
  */
 export async function adoptMarkedTasks(
   ctx: GatewayContext,
   portalId: string,
   dealId: string,
 ): Promise<number> {
-  const found = await findMarked(ctx, portalId, dealId, 'tasks', 'all');
+  const copies = new Map<string, string[]>();
+  const found = await findMarked(ctx, portalId, dealId, 'tasks', 'all', undefined, copies);
   const known = await ctx.taskMap.get(portalId, dealId);
   const fresh = new Map([...found].filter(([key]) => known.get(key)?.state !== 'mapped'));
   if (fresh.size) await ctx.taskMap.setIds(portalId, dealId, fresh);
+  await cancelCopies(ctx, portalId, dealId, extraCopies(copies, known), COPY_REASON);
   return fresh.size;
 }

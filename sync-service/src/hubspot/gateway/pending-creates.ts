@@ -1,6 +1,7 @@
 import type { MapEntry } from '../objectmap';
 import type { GatewayContext } from './context';
 import { findMarked } from './marked-objects';
+import { cancelCopies, COPY_REASON, extraCopies } from './task-copies';
 
 /** How long a write-ahead marker may belong to a create still under way (see `isAbandoned`). */
 const PENDING_GRACE_MS = 10 * 60_000;
@@ -63,10 +64,18 @@ export async function mapMergedAwayTasks(
   for (const [dealId, survivor] of gone) {
     if (survivor === undefined) continue;
     const m = maps.get(dealId) ?? new Map<string, MapEntry>();
-    const found = await findMarked(ctx, portalId, survivor, 'tasks', 'all');
-    const fresh = new Map(
-      [...found].filter(([key]) => key.startsWith(`${dealId}:`) && m.get(key)?.state !== 'mapped'),
+    const copies = new Map<string, string[]>();
+    const found = await findMarked(ctx, portalId, survivor, 'tasks', 'all', undefined, copies);
+    const mine = (key: string) => key.startsWith(`${dealId}:`);
+    // Closed here, as the gone path closes the copy the map names: nothing else knows of them.
+    await cancelCopies(
+      ctx,
+      portalId,
+      dealId,
+      extraCopies(new Map([...copies].filter(([key]) => mine(key))), m),
+      `${COPY_REASON}; the deal was merged into another deal (${survivor})`,
     );
+    const fresh = new Map([...found].filter(([key]) => mine(key) && m.get(key)?.state !== 'mapped'));
     const pending = [...m]
       .filter(([key, e]) => e.state === 'pending' && !fresh.has(key) && isAbandoned(ctx, e))
       .map(([key]) => key);

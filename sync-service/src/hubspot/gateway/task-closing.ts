@@ -3,14 +3,9 @@ import { chunk, throwIfTaskUpdatesRefused } from './batching';
 import type { GatewayContext } from './context';
 import { findMarked } from './marked-objects';
 import type { TaskDetail } from './task-details';
+import { cancelledProperties } from './task-copies';
 
-const CANCELLED_PREFIX = '[Cancelled] ';
-
-/**
- * completeTask and cancelTask (`reason` set: cancel). HubSpot tasks have no "cancelled" status (only
- * NOT_STARTED … COMPLETED), so a cancelled task is closed as COMPLETED with its subject prefixed and the reason
- * appended, which keeps it off the rep's open list while its history stays readable.
- */
+/** completeTask and cancelTask (`reason` set: cancel, see cancelledProperties). */
 export async function closeTasks(
   ctx: GatewayContext,
   portalId: string,
@@ -67,13 +62,8 @@ export async function closeTasks(
       continue;
     }
     const reason = closes.get(key)!.reason;
-    const properties: Record<string, string> = { hs_task_status: 'COMPLETED' };
-    if (reason !== undefined) {
-      properties.hs_task_subject = d.subject.startsWith(CANCELLED_PREFIX)
-        ? d.subject
-        : `${CANCELLED_PREFIX}${d.subject}`;
-      properties.hs_task_body = `${d.body}\n\nCancelled by Stagekeeper: ${reason}`;
-    }
+    const properties =
+      reason === undefined ? { hs_task_status: 'COMPLETED' } : cancelledProperties(d, reason);
     updates.push({ key, id, properties });
   }
   await ctx.taskMap.remove(portalId, dealId, gone);
