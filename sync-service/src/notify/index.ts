@@ -16,6 +16,8 @@ export { PageQueue } from './page-queue';
 
 export type PagingOptions = {
   redis: Redis;
+  /** The connection BullMQ's page queue defines its scripts on (service.ts: not the stores' one); `redis` if absent. */
+  queueRedis?: Redis;
   /** A connection with maxRetriesPerRequest null, for the worker; no worker without it. */
   workerRedis?: Redis;
   prefix: string;
@@ -57,7 +59,7 @@ export function createPaging(opts: PagingOptions): Paging {
   });
   const trail = new PageTrail(opts.redis, opts.prefix);
   const bullPrefix = redisKeys(opts.prefix).bullPrefix();
-  const queue = new PageQueue(opts.redis, bullPrefix, trail, clock, opts.attempts);
+  const queue = new PageQueue(opts.queueRedis ?? opts.redis, bullPrefix, trail, clock, opts.attempts);
   const stopObserving = observeQueueDepth(queue.queue);
   const states = opts.states;
   const worker = opts.workerRedis

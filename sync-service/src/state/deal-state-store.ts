@@ -281,9 +281,8 @@ export class DealStateStore {
 }
 
 /**
- * GETs as pipeline.exec() answers them ([error, value] per key). One key is read with a plain command: a pipeline
- * on the service's shared connection costs ~135 µs more CPU than the GET itself (ioredis copies every script
- * defined on the connection, BullMQ's ~50, into each pipeline), and a single move reads one deal.
+ * GETs as pipeline.exec() answers them ([error, value] per key). One key (a single move reads one deal) is read
+ * with a plain command: no pipeline object to build.
  */
 async function getBuffers(redis: Redis, keys: string[]): Promise<[Error | null, unknown][]> {
   if (keys.length === 1)
