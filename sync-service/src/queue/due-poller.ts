@@ -238,7 +238,10 @@ export class DuePoller<T> {
     this.wakeTimer = setTimeout(
       () => {
         this.wakeTimer = undefined;
-        this.wake();
+        // A timer may fire a little before `at` on this clock (libuv counts from the loop's cached time, stale
+        // by the length of the tick that set it): a claim then would find nothing due and sleep a whole poll.
+        if (this.opts.clock() < at) this.wakeAt(at);
+        else this.wake();
       },
       Math.max(0, at - this.opts.clock()),
     );

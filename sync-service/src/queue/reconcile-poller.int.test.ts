@@ -106,6 +106,30 @@ describe('ReconcilePoller', () => {
     expect(await score()).toBeNull();
   });
 
+  it('a wake timer that fires before its due time on the poller clock waits for it, not for the next poll', async () => {
+    // libuv may fire a timer a little early against Date.now (it counts from the loop's cached time); here the
+    // poller's clock simply stands still past the timer. Polls are an hour apart: only the wake can run it.
+    const p = new ReconcilePoller({
+      redis: workerRedis,
+      keys,
+      log: silentLogger,
+      concurrency: 1,
+      queue,
+      clock: () => now,
+      pollMs: 3_600_000,
+      run: async (t) => {
+        runs.push({ portalId: t.portalId, dealId: t.dealId, attempts: t.attempts });
+      },
+    }).start();
+    pollers.push(p);
+    await redis.zadd(keys.reconcileDue(), T0 + 30, reconcileMember('1', '42'));
+    p.wakeAt(T0 + 30);
+    await new Promise((r) => setTimeout(r, 150)); // the timer fired at least once, with the clock still at T0
+    expect(runs).toEqual([]);
+    now = T0 + 30;
+    await waitFor(async () => runs.length === 1, 5_000, 'the woken run');
+  });
+
   it('retries a failed run with backoff and its attempts kept, then succeeds', async () => {
     outcome = async (_t, n) => {
       if (n <= 2) throw new DealProcessingError('1', [{ dealId: '42', error: new Error('HubSpot 502') }]);
