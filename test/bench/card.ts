@@ -140,6 +140,9 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
       ),
       serviceLoopMaxMs: round(c.loopMaxMs),
       serviceLoopP99Ms: round(c.loopP99Ms),
+      serviceGcMaxMs: round(c.gcMaxMs),
+      serviceGcTotalMs: round(c.gcTotalMs),
+      redisLatencyMaxMs: JSON.stringify(c.redisLatency),
       mainRedisBacklogMax: c.redisBacklog.max,
       mainRedisBacklogP99: c.redisBacklog.p99,
       readerLoopMaxMs: round(c.readerLoop.duringMaxMs),
@@ -192,7 +195,14 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
       roles === 'split'
         ? "the service runs as a web process (webhooks, cards) and a worker process, with its own redis-server; the sandbox portal runs in the bench process, the card readers in another; the loop figures are the web process's"
         : 'the service runs in its own process with its own redis-server; the sandbox portal runs in the bench process, the card readers in a third',
-      `service event loop worst stall during the move: ${round(c.loopMaxMs)} ms (p99 ${round(c.loopP99Ms)} ms)`,
+      `service event loop worst stall during the move: ${round(c.loopMaxMs)} ms (p99 ${round(c.loopP99Ms)} ms); its garbage collector's worst pause ${round(c.gcMaxMs)} ms, ${round(c.gcTotalMs)} ms in all`,
+      `Redis's latency monitor during the move (events of 5 ms or more, worst each): ${
+        Object.keys(c.redisLatency).length
+          ? Object.entries(c.redisLatency)
+              .map(([e, ms]) => `${e} ${ms} ms`)
+              .join(', ')
+          : 'none'
+      }`,
       `commands awaiting replies on the service's main Redis connection during the move: p50 ${c.redisBacklog.p50}, p99 ${c.redisBacklog.p99}, max ${c.redisBacklog.max}`,
       `card reader process event loop worst stall: ${round(c.readerLoop.duringMaxMs)} ms during the move (p99 ${round(c.readerLoop.duringP99Ms)} ms), ${round(c.readerLoop.idleMaxMs)} ms idle`,
       `card reads answered during the move: ${duringSrc.live} live, ${duringSrc.recent} recent, ${duringSrc.saved} saved; idle: ${idleSrc.live} live, ${idleSrc.recent} recent, ${idleSrc.saved} saved`,

@@ -60,6 +60,11 @@ export type MoveResult = {
     duringOtherNon200: number;
     loopMaxMs: number;
     loopP99Ms: number;
+    /** The web process's GC pauses during the move: the worst, and their sum, ms. */
+    gcMaxMs: number;
+    gcTotalMs: number;
+    /** Redis's own latency monitor (events of 5 ms or more) during the move: the worst per event, ms. */
+    redisLatency: Record<string, number>;
     /** Commands awaiting replies on the service's main Redis connection during the move (10 ms samples). */
     redisBacklog: { max: number; p99: number; p50: number };
     /** The card reader process's own event-loop delay (card-readers.ts), idle and during the move. */
@@ -151,6 +156,10 @@ export async function bulkMove(opts: {
           idle = await readerProc.stop();
           await svc.loop();
           await svc.redisBacklog();
+          // Redis's latency monitor: whether a card's slow read waited on the server (a long script, a big
+          // pipeline) rather than on the service.
+          await info.config('SET', 'latency-monitor-threshold', '5');
+          await info.call('LATENCY', 'RESET');
           // The idle reads spent some of the rate budget; let the window forget them.
           await sleep(10_500);
         }
@@ -207,6 +216,8 @@ export async function bulkMove(opts: {
         if (idle && spell && readerProc && cardCfg && opts.card) {
           const loop = await svc.loop();
           const backlog = await svc.redisBacklog();
+          const latest = (await info.call('LATENCY', 'LATEST')) as [string, number, number, number][];
+          const redisLatency = Object.fromEntries(latest.map(([event, , , max]) => [event, max]));
           // The baseline again once the service is idle: the machine's load may have moved meanwhile (other
           // processes, the service's own warm-up), and a ratio against a baseline that moved is not the service's.
           await sleep(10_500);
@@ -222,6 +233,9 @@ export async function bulkMove(opts: {
             duringOtherNon200: statuses.filter((s) => s !== 200 && s !== 503).length,
             loopMaxMs: loop.loopMaxMs,
             loopP99Ms: loop.loopP99Ms,
+            gcMaxMs: loop.gcMaxMs,
+            gcTotalMs: loop.gcTotalMs,
+            redisLatency,
             redisBacklog: backlog,
             readerLoop: {
               idleMaxMs: idle.loopMaxMs,

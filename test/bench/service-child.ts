@@ -8,7 +8,7 @@
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { requireEnv, startChildStack } from '../chaos/child-stack';
 import { bareHubSpotCalls, bareWebhookServer } from './bare-exchanges';
 import { playbookNamed } from './playbook';
@@ -32,6 +32,16 @@ process.on('disconnect', () => process.exit(1));
 
 const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
+// Garbage-collection pauses of this process's main thread, since the last `loop` question: a stall the loop
+// figures show may be the collector's rather than the service's code.
+let gcMaxMs = 0;
+let gcTotalMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcMaxMs = Math.max(gcMaxMs, e.duration);
+    gcTotalMs += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 // Commands sent on the service's main Redis connection and not yet answered, sampled every 10 ms: what a
 // command sent on that connection now would wait behind (ioredis's queue of commands awaiting replies).
 const backlog: number[] = [];
@@ -86,8 +96,16 @@ process.on('message', (m: { type: string; id: number; name?: string; n?: number;
     });
   }
   if (m.type === 'loop') {
-    process.send!({ id: m.id, loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6 });
+    process.send!({
+      id: m.id,
+      loopMaxMs: loop.max / 1e6,
+      loopP99Ms: loop.percentile(99) / 1e6,
+      gcMaxMs,
+      gcTotalMs,
+    });
     loop.reset();
+    gcMaxMs = 0;
+    gcTotalMs = 0;
   }
   // The service's own counters (metrics.ts) of timer firings that warned, breached or escalated: a bench checks
   // that none ran while it measured something else.

@@ -21,8 +21,8 @@ export type ServiceProc = {
   cpuMs(): Promise<number>;
   /** The kernel's part of cpuMs (system time: socket writes and reads, among them loopback delivery). */
   systemCpuMs(): Promise<number>;
-  /** Worst and p99 event-loop delay since the last call, ms. */
-  loop(): Promise<{ loopMaxMs: number; loopP99Ms: number }>;
+  /** Worst and p99 event-loop delay, and GC pauses (worst, and their sum), of the main thread since the last call, ms. */
+  loop(): Promise<LoopFigures>;
   /** Commands awaiting replies on the service's main Redis connection since the last call (10 ms samples). */
   redisBacklog(): Promise<{ max: number; p99: number; p50: number }>;
   /** SLA timer firings that warned, breached or escalated in this process so far (its metrics counters). */
@@ -110,7 +110,7 @@ export async function startServiceProc(opts: {
       return (cpu.user + cpu.system) / 1000;
     },
     systemCpuMs: async () => (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu.system / 1000,
-    loop: () => ask<{ loopMaxMs: number; loopP99Ms: number }>('loop'),
+    loop: () => ask<LoopFigures>('loop'),
     redisBacklog: async () => {
       const { max, p99, p50 } = await ask<{ max: number; p99: number; p50: number }>('backlog');
       return { max, p99, p50 };
@@ -143,6 +143,7 @@ export async function startServiceProc(opts: {
   };
 }
 
+export type LoopFigures = { loopMaxMs: number; loopP99Ms: number; gcMaxMs: number; gcTotalMs: number };
 /** What provisioning in HubSpot does: the portal's deal webhooks go to the service's public endpoint. */
 export function pointWebhooksAt(
   sandbox: Sandbox,
