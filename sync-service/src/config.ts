@@ -89,6 +89,8 @@ const EnvSchema = z.object({
   SWEEP_INTERVAL_MS: int(1_000, 24 * 3600_000).default(5 * 60_000),
   /** Unset: 110 for an OAuth app (per installing account), 190 for a Professional/Enterprise private app. */
   RATE_LIMIT_PER_10S: int(1, 10_000).optional(),
+  // A deal's run waits one to two of these windows (queue/reconcile.ts reconcileDueAt): bursts for a deal
+  // coalesce, and deals changed in one window share HubSpot batch calls.
   RECONCILE_DEBOUNCE_MS: int(0, 60_000).default(250),
   // Jobs mostly wait on HubSpot; enough of them at once lets deals share batch calls (hubspot/coalesce.ts).
   WORKER_CONCURRENCY: int(1, 2_000).default(500),

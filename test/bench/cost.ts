@@ -76,6 +76,9 @@ type Window = {
   firings: number;
   /** HubSpot requests the service made in the window, by operation (scene.ts opName). */
   hubspot: Record<string, number>;
+  /** Webhook deliveries the sandbox portal made to the service in the window, and the events they carried. */
+  deliveries: number;
+  events: number;
 };
 
 async function measure(
@@ -87,6 +90,7 @@ async function measure(
 ): Promise<Window> {
   const fired0 = firingsTotal(await svc.timerFirings());
   const req0 = sandbox.portal.requests.length;
+  const del0 = sandbox.portal.webhooks.deliveries.length;
   const [cpu0, sys0, stats0] = [await svc.cpuMs(), await svc.systemCpuMs(), await commandStats(redis)];
   const c0 = await commandCount(redis);
   const r0 = await readEvents(redis);
@@ -108,7 +112,10 @@ async function measure(
     const op = opName(r.method, r.path);
     hubspot[op] = (hubspot[op] ?? 0) + 1;
   }
+  const delivered = sandbox.portal.webhooks.deliveries.slice(del0);
   return {
+    deliveries: delivered.length,
+    events: delivered.reduce((n, d) => n + d.eventIds.length, 0),
     cpuMs,
     systemCpuMs,
     commands: c1 - c0,
@@ -463,6 +470,8 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           singleCommandsByType: JSON.stringify(top(single.stats, K)),
           singleHubSpotCallsPerTransition: round(calls(single) / K),
           steadyHubSpotCallsPerTransition: round(calls(steady) / S),
+          steadyWebhookDeliveriesPerTransition: round(steady.deliveries / S),
+          steadyWebhookEventsPerTransition: round(steady.events / S),
           steadyRedisRoundTripsPerTransition: round(st.roundTrips),
           bulkRedisRoundTripsPerTransition: round(b.roundTrips),
           steadyFloorCpuMs: round(steadyFloorMs),
