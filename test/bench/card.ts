@@ -143,6 +143,9 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
       serviceGcMaxMs: round(c.gcMaxMs),
       serviceGcTotalMs: round(c.gcTotalMs),
       redisLatencyMaxMs: JSON.stringify(c.redisLatency),
+      redisSlowCommands: c.redisSlow.count,
+      redisSlowWorstMs: round(c.redisSlow.worstMs),
+      redisSlowByCommand: JSON.stringify(c.redisSlow.by),
       mainRedisBacklogMax: c.redisBacklog.max,
       mainRedisBacklogP99: c.redisBacklog.p99,
       readerLoopMaxMs: round(c.readerLoop.duringMaxMs),
@@ -203,6 +206,15 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
               .join(', ')
           : 'none'
       }`,
+      `Redis's slow log during the move: ${c.redisSlow.count} commands of ${c.redisSlow.thresholdMs} ms or more (at most 1,000 kept)${
+        c.redisSlow.count
+          ? `, worst ${round(c.redisSlow.worstMs)} ms; by command and key: ${Object.entries(c.redisSlow.by)
+              .sort((a, b) => b[1][0] - a[1][0])
+              .slice(0, 5)
+              .map(([what, [n, max]]) => `${what} ${n} (worst ${round(max)} ms)`)
+              .join(', ')}`
+          : ''
+      }; a command's time there includes any time Redis itself waited for a core`,
       `commands awaiting replies on the service's main Redis connection during the move: p50 ${c.redisBacklog.p50}, p99 ${c.redisBacklog.p99}, max ${c.redisBacklog.max}`,
       `card reader process event loop worst stall: ${round(c.readerLoop.duringMaxMs)} ms during the move (p99 ${round(c.readerLoop.duringP99Ms)} ms), ${round(c.readerLoop.idleMaxMs)} ms idle`,
       `card reads answered during the move: ${duringSrc.live} live, ${duringSrc.recent} recent, ${duringSrc.saved} saved; idle: ${idleSrc.live} live, ${idleSrc.recent} recent, ${idleSrc.saved} saved`,

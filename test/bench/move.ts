@@ -27,6 +27,39 @@ import { startCardReaderProc, type CardRead, type CardReaderProc, type CardSpell
 const step = (what: string) =>
   process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${what}\n`);
 
+/** The slow log's threshold during the move, µs. */
+const SLOW_US = 3_000;
+
+/** Slow-log entries grouped by what ran: the command and its first key's family (ids and dates left out). */
+export type SlowCommands = {
+  thresholdMs: number;
+  count: number;
+  worstMs: number;
+  by: Record<string, [number, number]>;
+};
+
+/** `by`: "command key-family" -> [count, worst ms]. Keys only, never arguments: a script's argv may hold values. */
+export function slowCommands(entries: [number, number, number, string[]][]): SlowCommands {
+  const by: Record<string, [number, number]> = {};
+  let worst = 0;
+  for (const [, , us, args] of entries) {
+    const cmd = (args[0] ?? '?').toLowerCase();
+    const scripted = cmd === 'evalsha' || cmd === 'eval';
+    const key = scripted ? (Number(args[2]) > 0 ? args[3] : undefined) : args[1];
+    // `{prefix}:{portal}:history-log:2026-11-23:2` -> history-log: the prefix, ids, dates and numbers dropped.
+    const family = (key ?? '')
+      .split(':')
+      .slice(1)
+      .filter((seg) => seg !== '' && !/^\d/.test(seg))
+      .join(':');
+    const what = `${cmd} ${family || '-'}`;
+    const [n, max] = by[what] ?? [0, 0];
+    by[what] = [n + 1, Math.max(max, us / 1000)];
+    worst = Math.max(worst, us / 1000);
+  }
+  return { thresholdMs: SLOW_US / 1000, count: entries.length, worstMs: worst, by };
+}
+
 export type CardReads = { readers: number; everyMs: number; idleReads: number };
 export type { CardRead };
 
@@ -65,6 +98,8 @@ export type MoveResult = {
     gcTotalMs: number;
     /** Redis's own latency monitor (events of 5 ms or more) during the move: the worst per event, ms. */
     redisLatency: Record<string, number>;
+    /** Redis's slow log over the move: commands of SLOW_US or more, by command and key family (slowCommands). */
+    redisSlow: SlowCommands;
     /** Commands awaiting replies on the service's main Redis connection during the move (10 ms samples). */
     redisBacklog: { max: number; p99: number; p50: number };
     /** The card reader process's own event-loop delay (card-readers.ts), idle and during the move. */
@@ -160,6 +195,10 @@ export async function bulkMove(opts: {
           // pipeline) rather than on the service.
           await info.config('SET', 'latency-monitor-threshold', '5');
           await info.call('LATENCY', 'RESET');
+          // And its slow log: which commands held it that long (a script's key says which store it was).
+          await info.config('SET', 'slowlog-log-slower-than', String(SLOW_US));
+          await info.config('SET', 'slowlog-max-len', '1000');
+          await info.call('SLOWLOG', 'RESET');
           // The idle reads spent some of the rate budget; let the window forget them.
           await sleep(10_500);
         }
@@ -216,6 +255,9 @@ export async function bulkMove(opts: {
         if (idle && spell && readerProc && cardCfg && opts.card) {
           const loop = await svc.loop();
           const backlog = await svc.redisBacklog();
+          const redisSlow = slowCommands(
+            (await info.call('SLOWLOG', 'GET', '1000')) as [number, number, number, string[]][],
+          );
           const latest = (await info.call('LATENCY', 'LATEST')) as [string, number, number, number][];
           const redisLatency = Object.fromEntries(latest.map(([event, , , max]) => [event, max]));
           // The baseline again once the service is idle: the machine's load may have moved meanwhile (other
@@ -236,6 +278,7 @@ export async function bulkMove(opts: {
             gcMaxMs: loop.gcMaxMs,
             gcTotalMs: loop.gcTotalMs,
             redisLatency,
+            redisSlow,
             redisBacklog: backlog,
             readerLoop: {
               idleMaxMs: idle.loopMaxMs,
