@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Playbook } from '@stagekeeper/shared';
+import { workerResourceLimits } from './heap';
 import { errorSummary, type Logger } from './log';
 import { registry } from './metrics';
 
@@ -51,11 +52,14 @@ export type WorkerThread = {
 function spawn(data: WorkerThreadData): Worker {
   const here = import.meta.url;
   if (!here.endsWith('.ts'))
-    return new Worker(new URL('./worker-thread-entry.js', here), { workerData: data });
+    return new Worker(new URL('./worker-thread-entry.js', here), {
+      workerData: data,
+      resourceLimits: workerResourceLimits,
+    });
   const entry = new URL('./worker-thread-entry.ts', here).href;
   return new Worker(
     `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(here)}))`,
-    { eval: true, workerData: data },
+    { eval: true, workerData: data, resourceLimits: workerResourceLimits },
   );
 }
 

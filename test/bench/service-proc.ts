@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { WORKER_NODE_FLAGS } from '@stagekeeper/sync-service/heap';
 import { dealSubscriptions } from '@stagekeeper/sync-service/stack';
 import type { Sandbox } from '@stagekeeper/sync-service/sandbox-mode';
 import { playbookNamed, type BenchPlaybookName } from './playbook';
@@ -59,7 +60,9 @@ export async function startServiceProc(opts: {
     process.env.BENCH_CPU_PROF && process.env.BENCH_CPU_PROF_WHOLE !== '0'
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
       : [];
-  const proc: ChildProcess = spawn(process.execPath, [...prof, '--import', 'tsx', CHILD], {
+  // Node's flags as `npm run start:prod` gives the service (the workers' young generation, heap.ts).
+  const args = [...WORKER_NODE_FLAGS, ...prof, '--import', 'tsx', CHILD];
+  const proc: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO,
     env: {
       ...process.env,
