@@ -88,4 +88,17 @@ describe('requiredProperties', () => {
       expect(names).toContain(`hs_v2_date_entered_${stage}`);
     expect(new Set(names).size).toBe(names.length);
   });
+
+  it("lists each playbook's own properties once per object, and hands each caller a copy of its own", () => {
+    const pb = fixturePlaybook();
+    const first = requiredProperties(pb);
+    first.push('scribbled');
+    expect(requiredProperties(pb)).not.toContain('scribbled');
+    expect(requiredProperties(pb)).toEqual(first.slice(0, -1));
+    // Another object (a new version) gets its own list, even from an equal-looking playbook.
+    const other = fixturePlaybook();
+    other.scorecard = { dimensions: [{ property: 'referral_source', label: 'Referral source' }] } as never;
+    expect(requiredProperties(other)).toContain('referral_source');
+    expect(requiredProperties(pb)).not.toContain('referral_source');
+  });
 });

@@ -1,3 +1,4 @@
+import { sameData } from './same-data';
 import type { Command, DealSnapshot, EngineResult } from './types';
 
 /**
@@ -19,7 +20,7 @@ export function dependsOnUnreadTasks(
     const done = new Set(completed);
     const tasks = { ...snapshot.tasks };
     for (const k of completed) tasks[k] = 'COMPLETED';
-    if (fingerprint(decide({ ...snapshot, tasks }), done) !== fingerprint(decided, done)) return true;
+    if (!sameDecision(decide({ ...snapshot, tasks }), decided, done)) return true;
   }
   return false;
 }
@@ -27,6 +28,18 @@ export function dependsOnUnreadTasks(
 const closes = (c: Command, keys: Set<string>) =>
   (c.type === 'completeTask' || c.type === 'cancelTask') && keys.has(c.key);
 
-function fingerprint(r: EngineResult, completed: Set<string>): string {
-  return JSON.stringify({ state: r.state, commands: r.commands.filter((c) => !closes(c, completed)) });
+/** The same state and commands, except closing the tasks taken as completed (compared as JSON would, sameData). */
+function sameDecision(a: EngineResult, b: EngineResult, completed: Set<string>): boolean {
+  if (!sameData(a.state, b.state)) return false;
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    while (i < a.commands.length && closes(a.commands[i]!, completed)) i++;
+    while (j < b.commands.length && closes(b.commands[j]!, completed)) j++;
+    if (i === a.commands.length || j === b.commands.length)
+      return i === a.commands.length && j === b.commands.length;
+    if (!sameData(a.commands[i], b.commands[j])) return false;
+    i++;
+    j++;
+  }
 }
