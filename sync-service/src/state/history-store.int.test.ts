@@ -12,6 +12,8 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log';
+import { Redis as IORedis } from 'ioredis';
+import { OwnRedis } from '../../../test/chaos/redis-server';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { timeScorecardFromRedis, weekOfVisits, writeVisits } from '../testing/history-visits';
 import { HistoryWeeks } from '../api/history-weeks';
@@ -213,6 +215,41 @@ describe('HistoryStore by deal, as the week grows (issue #18: the card read inde
 });
 
 describe('HistoryStore chunk memory', () => {
+  it('copies a chunk once per allocator size class it grows through, not after every append', async () => {
+    // Its own redis-server: the command counts are this test's alone. A rewrite that went through SET (a Lua
+    // string back into a key) had its spare room trimmed by Redis, so the next APPEND grew it greedily again and
+    // the chunk was copied three times on a third of all appends: 2.4 s of Redis per 12,000 transitions.
+    const own = await OwnRedis.start({ persist: false });
+    const r = new IORedis(own.url, { maxRetriesPerRequest: 3 });
+    try {
+      const ownKeys = redisKeys('copies');
+      const store = new HistoryStore(r, ownKeys, silentLogger, undefined, 64 * 1024);
+      const count = async () => {
+        const info = await r.info('commandstats');
+        const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+        // Every way a script can write a whole chunk again.
+        return calls('set') + calls('copy') + calls('rename') + calls('restore');
+      };
+      const before = await count();
+      const rows = Array.from({ length: 1_000 }, (_, i) => row(String(1000 + i), THU + i));
+      for (const one of rows) await store.append(P, [one]);
+      const copies = (await count()) - before;
+      const chunks = Number(await r.hget(ownKeys.historyLog(P, weekStart(THU)), 'head')) + 1;
+      // jemalloc has four size classes per doubling, and a chunk grows from 4 KB to 64 KB: 16 classes a chunk.
+      expect(chunks).toBeGreaterThan(1);
+      expect(copies).toBeLessThanOrEqual(2 * 16 * chunks);
+      // Still whole, and still about its length in memory.
+      expect(byVisit(await store.readWeek(P, THU))).toEqual(byVisit(rows));
+      const chunk = ownKeys.historyChunk(P, weekStart(THU), 0);
+      const used = Number(await r.call('MEMORY', 'USAGE', chunk, 'SAMPLES', '0'));
+      expect(used).toBeLessThanOrEqual((await r.strlen(chunk)) * 1.25 + 256);
+      expect(await r.pttl(chunk)).toBeGreaterThan(0);
+    } finally {
+      r.disconnect();
+      await own.stop();
+    }
+  });
+
   it('a chunk holds about its length in memory, not the twice that greedy APPEND growth leaves', async () => {
     // Small chunks, so full chunks and the head chunk are both seen; rows a few at a time, as transitions write.
     const store = new HistoryStore(redis, keys, silentLogger, undefined, 32 * 1024);

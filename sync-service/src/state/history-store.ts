@@ -94,13 +94,17 @@ for i = 0, #KEYS / 3 - 1 do
   local chunk = log .. ':' .. head
   local size = redis.call('APPEND', chunk, record)
   -- APPEND grows a string greedily (to twice its new length, below a megabyte), so a chunk held up to twice its
-  -- bytes, for a year. Right after such a growth, write the chunk again at its length: Redis then allocates the
-  -- nearest size class (at most a quarter more), and later appends fill that before the next growth. One
-  -- rewrite per size class crossed, so a full chunk is copied a few times in all; small chunks are left alone.
+  -- bytes, for a year. Right after such a growth, copy the chunk at its length: Redis then allocates the nearest
+  -- size class (at most a quarter more), and later appends fill that before the next growth. One copy per size
+  -- class crossed, so a full chunk is copied a few times in all; small chunks are left alone. COPY, not SET of a
+  -- GET: SET trims the spare room of the size class, so the next append grew the chunk greedily again and it was
+  -- copied three times on a third of all appends (2.4 s of Redis per 12,000 transitions, up to 21 ms at a time
+  -- during a bulk move). COPY keeps the TTL, and RENAME moves it with the copy.
   if size >= ${REWRITE_FROM_BYTES} then
     local used = redis.call('MEMORY', 'USAGE', chunk)
     if used and used > size * 1.5 + 1024 then
-      redis.call('SET', chunk, redis.call('GET', chunk), 'KEEPTTL')
+      redis.call('COPY', chunk, chunk .. ':copy', 'REPLACE')
+      redis.call('RENAME', chunk .. ':copy', chunk)
     end
   end
   touched[chunk] = true

@@ -56,7 +56,8 @@ export function redisKeys(prefix: string) {
     historyLog: (portalId: string, weekStart: string) => `${p(portalId)}:history-log:${weekStart}`,
     /**
      * String: rows of the week packed one after another (history-row-codec.ts), chunk 0, 1, ... each up to about
-     * 512 KB. The append script derives these names from historyLog's as `${historyLog}:${n}`. TTL 400 days.
+     * 512 KB. The append script derives these names from historyLog's as `${historyLog}:${n}` (and, within one run
+     * only, `${chunk}:copy` while it copies a chunk to trim its allocation). TTL 400 days.
      */
     historyChunk: (portalId: string, weekStart: string, n: number) =>
       `${p(portalId)}:history-log:${weekStart}:${n}`,
