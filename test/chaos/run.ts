@@ -320,13 +320,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         disruptions.push(
           (async () => {
             portal.setRateLimit({ max: 1 });
-            print(`chaos: 429 storm (sandbox limit 1 per 10 s for ${opts.storm429.ms} ms) at move ${i}`);
-            await sleep(opts.storm429.ms);
-            // The storm ends only once HubSpot has refused a call (bounded): how many calls fall inside a fixed
-            // window depends on the machine's speed, and a storm nothing ran into exercises nothing.
-            const refused = () => portal.requests.some((r) => r.status === 429);
-            for (let waited = 0; !refused() && waited < 30_000; waited += 100) await sleep(100);
-            portal.setRateLimit({ max: opts.rateLimitPer10s });
+            // Another deployment of the same app spends the window as it frees. Without it the service, which
+            // follows HubSpot's rate-limit headers, can pace itself to one call a window and never be refused:
+            // on HubSpot too a 429 comes from a spender the service cannot see.
+            const other = portal.tokens.authenticate(`Bearer ${sandbox!.token}`);
+            const spender = setInterval(() => portal.limits.takeBurst(other), 10);
+            print(`chaos: 429 storm (sandbox limit 1 per 10 s, spent elsewhere, for ${opts.storm429.ms} ms) at move ${i}`);
+            try {
+              await sleep(opts.storm429.ms);
+              // The storm ends only once HubSpot has refused a call (bounded): a storm nothing ran into
+              // exercises nothing.
+              const refused = () => portal.requests.some((r) => r.status === 429);
+              for (let waited = 0; !refused() && waited < 30_000; waited += 100) await sleep(100);
+            } finally {
+              clearInterval(spender);
+              portal.setRateLimit({ max: opts.rateLimitPer10s });
+            }
           })(),
         );
       if (due('redisRestart', i))
