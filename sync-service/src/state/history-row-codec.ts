@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { BREACH_REASONS, HistoryRowSchema, type HistoryRow, type VisitInputs } from '@stagekeeper/shared';
 
 /**
@@ -317,6 +318,41 @@ export function decodeHistoryChunk(
       }
     }
     pos = end + 1;
+  }
+  return { corrupt };
+}
+
+/**
+ * Text is made from a chunk's bytes this much at a time, cut at record ends. A string over V8's regular object
+ * size goes to its large-object space, freshly mapped each time: on these machines one 512 KB chunk made whole
+ * took ~2 ms, over a third of a million-row scorecard; 32 KB pieces come from the young generation (~0.1 ms).
+ */
+export const TEXT_PIECE_BYTES = 32 * 1024;
+const NEWLINE = 10;
+
+/**
+ * decodeHistoryChunk over a chunk as stored, its text made a piece of at most `pieceBytes` at a time (a longer
+ * record makes a piece of its own). A piece ends at a record's "\n", which no multi-byte UTF-8 character
+ * contains, so pieces decode to the same records as the whole; Latin-1 when the chunk is ASCII (a plain copy).
+ */
+export function decodeHistoryChunkBytes(
+  chunk: Buffer,
+  into: HistoryRow[],
+  exits?: Exits,
+  inputs = true,
+  pieceBytes = TEXT_PIECE_BYTES,
+): { corrupt: number } {
+  const encoding = isAscii(chunk) ? 'latin1' : 'utf8';
+  let corrupt = 0;
+  for (let start = 0; start < chunk.length; ) {
+    let end = chunk.length;
+    if (start + pieceBytes < chunk.length) {
+      const last = chunk.lastIndexOf(NEWLINE, start + pieceBytes - 1);
+      const cut = last >= start ? last : chunk.indexOf(NEWLINE, start + pieceBytes);
+      if (cut !== -1) end = cut;
+    }
+    corrupt += decodeHistoryChunk(chunk.toString(encoding, start, end), into, exits, inputs).corrupt;
+    start = end + 1;
   }
   return { corrupt };
 }

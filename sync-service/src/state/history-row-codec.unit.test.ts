@@ -1,9 +1,11 @@
+import { isAscii } from 'node:buffer';
 import { BREACH_REASONS, HistoryRowSchema, type HistoryRow, type VisitInputs } from '@stagekeeper/shared';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import {
   decodeChunkRecord,
   decodeHistoryChunk,
+  decodeHistoryChunkBytes,
   decodeHistoryRow,
   encodeChunkRecord,
   encodeHistoryRow,
@@ -343,6 +345,33 @@ describe('history row codec', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it('reads a stored chunk in record-aligned pieces exactly as its whole text, damage and UTF-8 included', () => {
+    // The whole-text reference is how chunks were read before pieces: Latin-1 when ASCII, else UTF-8.
+    const whole = (bytes: Buffer) => bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+    const damage = fc.constantFrom('', '\n', '[1,"cut short\n', '0    \n', '\n\n', '{"é":\n');
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.oneof(rowArb, anyTextRowArb, rowArb.map((r) => ({ ...r, inputs: typicalInputs() }))), damage),
+          { maxLength: 12 },
+        ),
+        fc.integer({ min: 1, max: 400 }),
+        fc.option(fc.tuple(ms, ms), { nil: undefined }),
+        fc.boolean(),
+        (records, pieceBytes, range, inputs) => {
+          const bytes = Buffer.from(records.map(([row, bad]) => encodeChunkRecord(row) + bad).join(''));
+          const exits = range && { from: Math.min(...range), to: Math.max(...range) };
+          const expected: HistoryRow[] = [];
+          const expectedCounts = decodeHistoryChunk(whole(bytes), expected, exits, inputs);
+          const got: HistoryRow[] = [];
+          expect(decodeHistoryChunkBytes(bytes, got, exits, inputs, pieceBytes)).toEqual(expectedCounts);
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 

@@ -1,5 +1,4 @@
 import { visitKey, type HistoryRow } from '@stagekeeper/shared';
-import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -7,7 +6,7 @@ import type { Logger } from '../log';
 import { corruptRecords } from '../metrics';
 import {
   decodeChunkRecord,
-  decodeHistoryChunk,
+  decodeHistoryChunkBytes,
   decodeHistoryRow,
   encodeChunkRecord,
 } from './history-row-codec';
@@ -368,7 +367,7 @@ export class HistoryStore {
       while (skip.has(asked)) asked++;
       if (asked > to) return;
       // As bytes: ioredis would decode a half-megabyte reply piece by piece into a string of pieces, which the
-      // first read of it then copies flat; chunkText makes it one flat string at once.
+      // first read of it then copies flat; decodeHistoryChunkBytes makes flat strings of record-aligned pieces.
       const read = this.redis.getBuffer(this.keys.historyChunk(portalId, week, asked++));
       // Awaited in order below; an error on a later one must not surface as unhandled meanwhile.
       read.catch(() => undefined);
@@ -387,7 +386,7 @@ export class HistoryStore {
       if (asked <= to) ask();
       if (chunk === null) continue;
       const rows: HistoryRow[] = [];
-      corrupt += decodeHistoryChunk(chunkText(chunk), rows, exits, inputs).corrupt;
+      corrupt += decodeHistoryChunkBytes(chunk, rows, exits, inputs).corrupt;
       onRows(rows);
       if (yieldBetween) await setImmediate();
     }
@@ -586,11 +585,6 @@ export class HistoryStore {
     );
     return [...rows.values()];
   }
-}
-
-/** A chunk's text: Latin-1 is a plain copy, the same string as UTF-8 for ASCII (rows are, but for odd names). */
-function chunkText(chunk: Buffer): string {
-  return isAscii(chunk) ? chunk.toString('latin1') : chunk.toString('utf8');
 }
 
 function isKeyPart(value: string): boolean {
