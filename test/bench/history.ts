@@ -227,9 +227,12 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
       await sleep(1_000);
       const idleRtts = await idlePing.stop();
       const busyPing = pinger(redisUrl);
+      // BENCH_CPU_PROF=<dir>: the scorecard's request profiled in the service.
+      if (process.env.BENCH_CPU_PROF) await svc.profileStart();
       const t0 = performance.now();
       const card = await signedGet(svc.url!, sandbox.secret, sandbox.portalId, '/api/scorecard');
       const scorecardMs = performance.now() - t0;
+      if (process.env.BENCH_CPU_PROF) await svc.profileStop('scorecard');
       const busyRtts = await busyPing.stop();
       const body = card.body as { byStage?: unknown[] };
       if (card.status !== 200 || !Array.isArray(body.byStage) || body.byStage.length === 0)

@@ -26,14 +26,33 @@ export const HISTORY_WEEKS_KEPT = Math.ceil(400 / 7) + 1;
 const INDEX_NOW_LIMIT = 50_000;
 /**
  * A week's packed rows go to a new chunk once the current one holds this many bytes (~3,000 rows). Appending
- * to a string reallocates it as it grows, and a GET copies it whole into the reply: kept to half a megabyte,
- * either takes well under a millisecond, so neither holds other clients up.
+ * to a string reallocates it as it grows: kept to half a megabyte, that takes well under a millisecond, so it
+ * holds no other client up.
  */
 export const CHUNK_BYTES = 512 * 1024;
 /** Rows per run of the append script: ~5 Redis calls a row, so one run stays around a millisecond. */
 const ROWS_PER_SCRIPT = 100;
-/** Chunk GETs in flight during a week read: Redis sends the next while this process decodes one. */
-const CHUNK_READS_IN_FLIGHT = 4;
+/**
+ * A week read asks for a chunk this much at a time (GETRANGE). A reply that fits in one of the socket's 64 KB reads
+ * comes as a view of it; a whole 512 KB chunk was copied into the client parser's pool, freshly allocated as it
+ * grew: on these machines that copy was a sixth of a million-row scorecard.
+ */
+export const READ_PIECE_BYTES = 32 * 1024;
+/** Pieces asked for in one pipeline during a week read, and such batches in flight: Redis sends the next while this process decodes one. */
+const PIECES_PER_BATCH = 8;
+const BATCHES_IN_FLIGHT = 2;
+const NEWLINE = 10;
+const NO_BYTES: Buffer = Buffer.alloc(0);
+/** A byte range [at, end) of a chunk, read as one GETRANGE. */
+type Piece = { key: string; at: number; end: number };
+/** Chunk `n`, read to byte `at`. */
+type Tail = { n: number; at: number };
+
+/** A week log's head chunk and rewrite count, from HMGET head rewrites (nothing read: 0 and 0). */
+function logStateOf(reply: unknown): { head: number; rewrites: number } {
+  const [head, rewrites] = Array.isArray(reply) ? (reply as (string | null)[]) : [];
+  return { head: Number(head ?? 0) || 0, rewrites: Number(rewrites ?? 0) || 0 };
+}
 /** Where a packed row is: `${week}:${chunk}:${offset}:${length}` (a bare week: a row of the older week hash). */
 const PLACE = /^(\d{4}-\d{2}-\d{2}):(\d+):(\d+):(\d+)$/;
 
@@ -171,8 +190,8 @@ const rowKey = visitKey;
 /**
  * Finished stage visits per portal, stored as:
  * - by exit week (UTC), packed: rows appended one after another to a few string chunks per week (~512 KB each),
- *   which the scorecard reads whole with a handful of GETs and decodes with one JSON.parse per chunk (1M rows
- *   read through HSCAN took ~10 s; Redis alone spent ~1.8 us a row walking the hash);
+ *   which the scorecard reads in 32 KB pieces and decodes straight from their text (1M rows read through HSCAN
+ *   took ~10 s; Redis alone spent ~1.8 us a row walking the hash);
  * - by deal, a hash visitKey -> where its packed row is (week, chunk, offset, length), for the card, which reads
  *   one deal's rows by GETRANGE without touching the rest of the week.
  * The worker may replay a decision after a crash or a state conflict, and a rep may correct a visit: the append
@@ -193,6 +212,8 @@ export class HistoryStore {
     private readonly indexNowLimit = INDEX_NOW_LIMIT,
     /** Tests lower it to see a week span many chunks without writing megabytes. */
     private readonly chunkBytes = CHUNK_BYTES,
+    /** Tests lower it to see records cut between pieces. */
+    private readonly readPieceBytes = READ_PIECE_BYTES,
   ) {}
 
   /**
@@ -240,7 +261,7 @@ export class HistoryStore {
 
   /**
    * The same rows in no particular order, for readers that aggregate (the scorecard: sorting a million rows costs
-   * about as much as reading them): the week's chunks, a few GETs in flight, plus the rows of the older week hash
+   * about as much as reading them): the week's chunks, pieces in flight, plus the rows of the older week hash
    * if it still exists (read in HSCAN pages, never one HVALS: a week of 200,000 rows in one reply held Redis, and
    * every other client, for 222 ms). With `exits`, only rows whose exitedAt falls in [from, to) are kept. With
    * `inputs` false, packed rows come without their visit inputs (decodeHistoryChunk), for readers that never
@@ -313,22 +334,31 @@ export class HistoryStore {
         onRows(rows);
       }));
     }
-    // Chunks 0..head; a chunk started meanwhile is read too, so rows written during the read are not lost.
+    // Chunks 0..head, then whatever was appended meanwhile: to the head chunk (read to the length it had) or to a
+    // chunk started since. A visit corrected during the read is then never lost: its tombstone and its new copy
+    // are written together, and a piece that saw the tombstone was read before the check that finds the copy.
     let next = 0;
     let state = before;
+    let grown: Tail | undefined;
     for (;;) {
       const skip = exits ? await this.chunksOutside(portalId, start, next, state.head, exits) : undefined;
-      corrupt += await this.readChunks(portalId, start, next, state.head, onRows, {
+      const pass = await this.readChunks(portalId, start, next, state.head, onRows, {
         exits,
         skip,
         inputs,
         yieldBetween,
+        grown,
       });
+      corrupt += pass.corrupt;
       next = state.head + 1;
-      const after = await this.logState(logKey);
+      const check = this.redis.pipeline().hmget(logKey, 'head', 'rewrites');
+      if (pass.head) check.strlen(this.keys.historyChunk(portalId, start, pass.head.n));
+      const [[, log] = [], [, length] = []] = (await check.exec().catch(() => null)) ?? [];
+      const after = logStateOf(log);
+      grown = pass.head && Number(length) > pass.head.at ? pass.head : undefined;
       const moved = after.head !== state.head;
       state = after;
-      if (!moved) break;
+      if (!moved && !grown) break;
     }
     if (corrupt > 0) {
       corruptRecords.inc({ kind: 'history_row' }, corrupt);
@@ -338,9 +368,11 @@ export class HistoryStore {
   }
 
   /**
-   * Decodes chunks `from`..`to` of a week, in order, handing each one's rows to `onRows`; the number of corrupt
-   * records. `yieldBetween`: a chunk whose GET already came back would otherwise be decoded in the same turn as
-   * the last (~3,000 rows, a few ms each), so a big week held the event loop for its whole read.
+   * Decodes chunks `from`..`to` of a week, in order, handing each piece's rows to `onRows`; the number of corrupt
+   * records. A chunk is read READ_PIECE_BYTES at a time (GETRANGE up to the length it had when the read began: rows
+   * appended later are left to the next read, as a GET would have), a record cut by a piece's end carried into the
+   * next. `yieldBetween`: a piece whose reply already came back would otherwise be decoded in the same turn as the
+   * last, so a big week held the event loop for its whole read.
    */
   private async readChunks(
     portalId: string,
@@ -350,47 +382,113 @@ export class HistoryStore {
     onRows: (rows: HistoryRow[]) => void,
     {
       exits,
-      skip = new Set(),
+      skip = new Map(),
       inputs = true,
       yieldBetween = false,
+      grown,
     }: {
       exits?: ExitRange | undefined;
-      skip?: ReadonlySet<number> | undefined;
+      skip?: ReadonlyMap<number, number> | undefined;
       inputs?: boolean;
       yieldBetween?: boolean;
+      /** A chunk read before to `grown.at`, to read on from there. */
+      grown?: Tail | undefined;
     },
-  ): Promise<number> {
-    const inFlight: Promise<Buffer | null>[] = [];
-    let asked = from;
+  ): Promise<{ corrupt: number; head: Tail | undefined }> {
     let corrupt = 0;
+    const chunks: Tail[] = grown ? [grown] : [];
+    for (let n = from; n <= to; n++) if (!skip.has(n)) chunks.push({ n, at: 0 });
+    // Every chunk's length in one round trip, so pieces can be asked for ahead of their decoding.
+    const lengths = this.redis.pipeline();
+    for (const { n } of chunks) lengths.strlen(this.keys.historyChunk(portalId, week, n));
+    const replies = chunks.length > 0 ? ((await lengths.exec()) ?? []) : [];
+    const pieces: Piece[] = [];
+    // The last chunk and the length it is read to (or, skipped, had), for the caller to see whether it grew.
+    let head: Tail | undefined = skip.has(to) ? { n: to, at: skip.get(to)! } : undefined;
+    chunks.forEach(({ n, at: from }, i) => {
+      const [err, reply] = replies[i] ?? [];
+      // A key of another type (corruption) reads as no rows, as bad rows are.
+      if (err) return void corrupt++;
+      const length = Number(reply);
+      if (!head || n >= head.n) head = { n, at: length };
+      const key = this.keys.historyChunk(portalId, week, n);
+      for (let at = from; at < length; at += this.readPieceBytes)
+        pieces.push({ key, at, end: Math.min(length, at + this.readPieceBytes) });
+    });
+    // Asked for a batch at a time, as one pipeline: one write to the socket for a batch instead of one a piece
+    // (each write a system call, which on these machines cost more than the piece's decoding).
+    const batches: Promise<[Error | null, unknown][]>[] = [];
+    let asked = 0;
     const ask = () => {
-      while (skip.has(asked)) asked++;
-      if (asked > to) return;
-      // As bytes: ioredis would decode a half-megabyte reply piece by piece into a string of pieces, which the
-      // first read of it then copies flat; decodeHistoryChunkBytes makes flat strings of record-aligned pieces.
-      const read = this.redis.getBuffer(this.keys.historyChunk(portalId, week, asked++));
+      const batch = this.redis.pipeline();
+      for (const { key, at, end } of pieces.slice(asked, asked + PIECES_PER_BATCH))
+        batch.getrangeBuffer(key, at, end - 1);
+      asked += PIECES_PER_BATCH;
       // Awaited in order below; an error on a later one must not surface as unhandled meanwhile.
+      const read = batch.exec().then((r) => r ?? []);
       read.catch(() => undefined);
-      inFlight.push(read);
+      batches.push(read);
     };
-    while (asked <= to && inFlight.length < CHUNK_READS_IN_FLIGHT) ask();
-    while (inFlight.length > 0) {
-      let chunk: Buffer | null;
-      try {
-        chunk = await inFlight.shift()!;
-      } catch {
-        // A key of another type (corruption) reads as no rows, as bad rows are.
-        chunk = null;
-        corrupt++;
+    while (asked < pieces.length && batches.length < BATCHES_IN_FLIGHT) ask();
+    let batch: [Error | null, unknown][] = [];
+    // The bytes of the record the last piece ended inside, from `carryAt` in the same chunk.
+    let carry: Buffer = NO_BYTES;
+    let carryAt = 0;
+    let broken: string | undefined;
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!;
+      const last = pieces[i + 1]?.key !== piece.key;
+      if (i % PIECES_PER_BATCH === 0) {
+        batch = await batches.shift()!.catch((err: Error): [Error | null, unknown][] => [[err, null]]);
+        if (asked < pieces.length) ask();
       }
-      if (asked <= to) ask();
-      if (chunk === null) continue;
+      const [err, reply] = batch[i % PIECES_PER_BATCH] ?? [new Error('no reply'), null];
+      let bytes: Buffer = NO_BYTES;
+      if (err || !Buffer.isBuffer(reply)) {
+        if (broken !== piece.key) corrupt++;
+        broken = piece.key;
+      } else bytes = reply;
+      if (broken === piece.key) {
+        carry = NO_BYTES;
+        continue;
+      }
       const rows: HistoryRow[] = [];
-      corrupt += decodeHistoryChunkBytes(chunk, rows, exits, inputs).corrupt;
+      let body = bytes;
+      if (carry.length > 0) {
+        const newline = bytes.indexOf(NEWLINE);
+        if (newline === -1 && !last && bytes.length === piece.end - piece.at) {
+          carry = Buffer.concat([carry, bytes]);
+          continue;
+        }
+        const cut = newline === -1 ? bytes.length : newline;
+        let bad = decodeHistoryChunkBytes(
+          Buffer.concat([carry, bytes.subarray(0, cut)]),
+          rows,
+          exits,
+          inputs,
+        ).corrupt;
+        if (bad > 0) {
+          // Read in two pieces, it may have been overwritten by its tombstone in between (half of each): one
+          // GETRANGE reads it as it is now.
+          const whole = await this.redis
+            .getrangeBuffer(piece.key, carryAt, piece.at + cut - 1)
+            .catch(() => NO_BYTES);
+          bad = decodeHistoryChunkBytes(whole, rows, exits, inputs).corrupt;
+        }
+        corrupt += bad;
+        body = bytes.subarray(cut + 1);
+      }
+      // A piece shorter than asked for: the chunk went away meanwhile (its week expired), so a cut record is no damage.
+      const whole = last || bytes.length < piece.end - piece.at;
+      const cut =
+        whole && bytes.length === piece.end - piece.at ? body.length : body.lastIndexOf(NEWLINE) + 1;
+      corrupt += decodeHistoryChunkBytes(body.subarray(0, cut), rows, exits, inputs).corrupt;
+      carry = whole ? NO_BYTES : body.subarray(cut);
+      carryAt = piece.end - carry.length;
       onRows(rows);
       if (yieldBetween) await setImmediate();
     }
-    return corrupt;
+    return { corrupt, head };
   }
 
   /**
@@ -404,7 +502,7 @@ export class HistoryStore {
     from: number,
     to: number,
     exits: ExitRange,
-  ): Promise<Set<number>> {
+  ): Promise<Map<number, number>> {
     const fields = await this.redis.hgetall(this.keys.historyLog(portalId, week)).catch(() => ({}));
     const candidates: [number, number][] = [];
     for (const [field, value] of Object.entries(fields)) {
@@ -413,21 +511,20 @@ export class HistoryStore {
       const [n, lo, hi, length] = [Number(at[1]), Number(at[2]), Number(at[3]), Number(at[4])];
       if (n >= from && n <= to && (hi < exits.from || lo >= exits.to)) candidates.push([n, length]);
     }
-    const skip = new Set<number>();
+    const skip = new Map<number, number>();
     if (candidates.length === 0) return skip;
     const pipeline = this.redis.pipeline();
     for (const [n] of candidates) pipeline.strlen(this.keys.historyChunk(portalId, week, n));
     const replies = (await pipeline.exec()) ?? [];
     candidates.forEach(([n, length], i) => {
       const [err, strlen] = replies[i] ?? [];
-      if (!err && strlen === length) skip.add(n);
+      if (!err && strlen === length) skip.set(n, length);
     });
     return skip;
   }
 
   private async logState(logKey: string): Promise<{ head: number; rewrites: number }> {
-    const [head, rewrites] = await this.redis.hmget(logKey, 'head', 'rewrites').catch(() => [null, null]);
-    return { head: Number(head ?? 0) || 0, rewrites: Number(rewrites ?? 0) || 0 };
+    return logStateOf(await this.redis.hmget(logKey, 'head', 'rewrites').catch(() => null));
   }
 
   /**
