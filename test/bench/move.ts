@@ -339,6 +339,10 @@ function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
         escalations: a!.escalations + b!.escalations,
       };
     },
+    work: async () => {
+      const [a, b] = await Promise.all(both.map((p) => p.work()));
+      return { jobs: a!.jobs + b!.jobs, conflicts: a!.conflicts + b!.conflicts };
+    },
     floorServer: () => web.floorServer(),
     floorCalls: (n, dealId) => web.floorCalls(n, dealId),
     profileStart: async () => {

@@ -51,6 +51,9 @@ type Scaled = {
   settled: boolean;
   /** SLA timer firings (warned, breached, escalated) in the workers during the move: 0 expected. */
   timerFirings: number;
+  /** Worker jobs run and deal-state conflicts (decisions run again) during the move, all workers. */
+  jobs: number;
+  conflicts: number;
 };
 
 /** Redis's own CPU so far (INFO cpu), ms. */
@@ -99,6 +102,12 @@ async function withWorkers(workers: number, n: number, share: number): Promise<S
           0,
         );
       const fired0 = await workerFirings();
+      const work = async () =>
+        (await Promise.all(procs.slice(1).map((p) => p.work()))).reduce((a, b) => ({
+          jobs: a.jobs + b.jobs,
+          conflicts: a.conflicts + b.conflicts,
+        }));
+      const work0 = await work();
       // share 1: no cap (to see what the cap itself costs).
       const cap = share < 1 ? await capCpu(workerPids, share) : { release: async () => {} };
       try {
@@ -137,6 +146,10 @@ async function withWorkers(workers: number, n: number, share: number): Promise<S
           settled,
           // Asked after the figures above were read: still capped, the workers answer within a period.
           timerFirings: (await workerFirings()) - fired0,
+          ...(await work().then((w) => ({
+            jobs: w.jobs - work0.jobs,
+            conflicts: w.conflicts - work0.conflicts,
+          }))),
         };
       } finally {
         await cap.release();
@@ -228,6 +241,10 @@ export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
       twoBenchWantedShare: round(two.benchWantedShare),
       oneWorkerTimerFirings: one.timerFirings,
       twoWorkersTimerFirings: two.timerFirings,
+      oneWorkerJobsPerDeal: round(one.jobs / n, 3),
+      twoWorkersJobsPerDeal: round(two.jobs / n, 3),
+      oneWorkerStateConflicts: one.conflicts,
+      twoWorkersStateConflicts: two.conflicts,
       oneWorkerOps: JSON.stringify(one.ops),
       twoWorkersOps: JSON.stringify(two.ops),
     },
@@ -261,7 +278,12 @@ export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
         ),
     ],
   };
-  for (const s of runs) console.log(`  HubSpot operations, ${s.workers} worker(s): ${JSON.stringify(s.ops)}`);
+  for (const s of runs) {
+    console.log(`  HubSpot operations, ${s.workers} worker(s): ${JSON.stringify(s.ops)}`);
+    console.log(
+      `  worker jobs per deal, ${s.workers} worker(s): ${round(s.jobs / n, 3)}; deal-state conflicts: ${s.conflicts}`,
+    );
+  }
   printTargets(result);
   return result;
 }

@@ -119,6 +119,22 @@ process.on('message', (m: { type: string; id: number; name?: string; n?: number;
         escalations: value('stagekeeper_sla_escalations_total'),
       });
     });
+  // Its counts of worker jobs run and of deal-state conflicts (each a decision run again): the scale bench compares
+  // them per deal between one worker process and two.
+  if (m.type === 'work')
+    void stack.metricsJson().then((all) => {
+      const values = (name: string) => all.find((x) => x.name === name)?.values ?? [];
+      const sum = (vs: { value: number }[]) => vs.reduce((total, v) => total + v.value, 0);
+      process.send!({
+        id: m.id,
+        jobs: sum(
+          values('stagekeeper_job_duration_seconds').filter((v) =>
+            (v as { metricName?: string }).metricName?.endsWith('_count'),
+          ),
+        ),
+        conflicts: sum(values('stagekeeper_state_conflicts_total')),
+      });
+    });
 });
 process.stdout.write(
   `${JSON.stringify({ benchReady: { role, pid: process.pid, url: stack.service.url ?? null } })}\n`,

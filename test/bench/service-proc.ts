@@ -28,6 +28,8 @@ export type ServiceProc = {
   redisBacklog(): Promise<{ max: number; p99: number; p50: number }>;
   /** SLA timer firings that warned, breached or escalated in this process so far (its metrics counters). */
   timerFirings(): Promise<TimerFirings>;
+  /** Worker jobs run and deal-state conflicts in this process so far (its metrics counters). */
+  work(): Promise<{ jobs: number; conflicts: number }>;
   /** A bare signed-webhook server in the service's process (bare-exchanges.ts); its URL. */
   floorServer(): Promise<string>;
   /** `n` bare HubSpot calls made from the service's process (bare-exchanges.ts): their CPU and wall time, ms. */
@@ -121,6 +123,10 @@ export async function startServiceProc(opts: {
     timerFirings: async () => {
       const { warnings, breaches, escalations } = await ask<TimerFirings>('timers');
       return { warnings, breaches, escalations };
+    },
+    work: async () => {
+      const { jobs, conflicts } = await ask<{ jobs: number; conflicts: number }>('work');
+      return { jobs, conflicts };
     },
     floorServer: async () => (await ask<{ url: string }>('floor-server')).url,
     floorCalls: async (n, dealId) => {
