@@ -325,7 +325,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
             // on HubSpot too a 429 comes from a spender the service cannot see.
             const other = portal.tokens.authenticate(`Bearer ${sandbox!.token}`);
             const spender = setInterval(() => portal.limits.takeBurst(other), 10);
-            print(`chaos: 429 storm (sandbox limit 1 per 10 s, spent elsewhere, for ${opts.storm429.ms} ms) at move ${i}`);
+            print(
+              `chaos: 429 storm (sandbox limit 1 per 10 s, spent elsewhere, for ${opts.storm429.ms} ms) at move ${i}`,
+            );
             try {
               await sleep(opts.storm429.ms);
               // The storm ends only once HubSpot has refused a call (bounded): a storm nothing ran into

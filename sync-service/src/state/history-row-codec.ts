@@ -344,7 +344,7 @@ export function decodeHistoryChunkBytes(
 ): { corrupt: number } {
   const encoding = isAscii(chunk) ? 'latin1' : 'utf8';
   let corrupt = 0;
-  for (let start = 0; start < chunk.length; ) {
+  for (let start = 0; start < chunk.length;) {
     let end = chunk.length;
     if (start + pieceBytes < chunk.length) {
       const last = chunk.lastIndexOf(NEWLINE, start + pieceBytes - 1);

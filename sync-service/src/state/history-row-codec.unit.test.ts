@@ -355,7 +355,14 @@ describe('history row codec', () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.tuple(fc.oneof(rowArb, anyTextRowArb, rowArb.map((r) => ({ ...r, inputs: typicalInputs() }))), damage),
+          fc.tuple(
+            fc.oneof(
+              rowArb,
+              anyTextRowArb,
+              rowArb.map((r) => ({ ...r, inputs: typicalInputs() })),
+            ),
+            damage,
+          ),
           { maxLength: 12 },
         ),
         fc.integer({ min: 1, max: 400 }),
