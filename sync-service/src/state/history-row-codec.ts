@@ -328,7 +328,8 @@ export function decodeHistoryChunk(
  * took ~2 ms, over a third of a million-row scorecard; 32 KB pieces come from the young generation (~0.1 ms).
  */
 export const TEXT_PIECE_BYTES = 32 * 1024;
-const NEWLINE = 10;
+/** CHUNK_RECORD_END as a byte, for readers that cut a chunk's bytes at record ends. */
+export const NEWLINE = CHUNK_RECORD_END.charCodeAt(0);
 
 /**
  * decodeHistoryChunk over a chunk as stored, its text made a piece of at most `pieceBytes` at a time (a longer

@@ -9,6 +9,7 @@ import {
   decodeHistoryChunkBytes,
   decodeHistoryRow,
   encodeChunkRecord,
+  NEWLINE,
 } from './history-row-codec';
 import { hashValues, scanHash } from './hash-scan';
 import { assertKeyPart, type Keys } from './keys';
@@ -38,10 +39,12 @@ const ROWS_PER_SCRIPT = 100;
  * grew: on these machines that copy was a sixth of a million-row scorecard.
  */
 export const READ_PIECE_BYTES = 32 * 1024;
-/** Pieces asked for in one pipeline during a week read, and such batches in flight: Redis sends the next while this process decodes one. */
+/**
+ * Pieces asked for in one pipeline during a week read, and such batches in flight: Redis sends the next while this
+ * process decodes one.
+ */
 const PIECES_PER_BATCH = 8;
 const BATCHES_IN_FLIGHT = 2;
-const NEWLINE = 10;
 const NO_BYTES: Buffer = Buffer.alloc(0);
 /** A byte range [at, end) of a chunk, read as one GETRANGE. */
 type Piece = { key: string; at: number; end: number };
@@ -341,10 +344,10 @@ export class HistoryStore {
     let state = before;
     let grown: Tail | undefined;
     for (;;) {
-      const skip = exits ? await this.chunksOutside(portalId, start, next, state.head, exits) : undefined;
+      const outside = exits ? await this.spansOutside(portalId, start, next, state.head, exits) : undefined;
       const pass = await this.readChunks(portalId, start, next, state.head, onRows, {
         exits,
-        skip,
+        outside,
         inputs,
         yieldBetween,
         grown,
@@ -382,13 +385,14 @@ export class HistoryStore {
     onRows: (rows: HistoryRow[]) => void,
     {
       exits,
-      skip = new Map(),
+      outside = new Map(),
       inputs = true,
       yieldBetween = false,
       grown,
     }: {
       exits?: ExitRange | undefined;
-      skip?: ReadonlyMap<number, number> | undefined;
+      /** Chunks whose exit span lies outside `exits`, with the length the span accounts for (spansOutside). */
+      outside?: ReadonlyMap<number, number> | undefined;
       inputs?: boolean;
       yieldBetween?: boolean;
       /** A chunk read before to `grown.at`, to read on from there. */
@@ -397,20 +401,22 @@ export class HistoryStore {
   ): Promise<{ corrupt: number; head: Tail | undefined }> {
     let corrupt = 0;
     const chunks: Tail[] = grown ? [grown] : [];
-    for (let n = from; n <= to; n++) if (!skip.has(n)) chunks.push({ n, at: 0 });
-    // Every chunk's length in one round trip, so pieces can be asked for ahead of their decoding.
+    for (let n = from; n <= to; n++) chunks.push({ n, at: 0 });
+    // Every chunk's length in one round trip: it says which chunks their span lets the read skip (the span still
+    // accounts for the whole chunk), and lets pieces be asked for ahead of their decoding.
     const lengths = this.redis.pipeline();
     for (const { n } of chunks) lengths.strlen(this.keys.historyChunk(portalId, week, n));
     const replies = chunks.length > 0 ? ((await lengths.exec()) ?? []) : [];
     const pieces: Piece[] = [];
-    // The last chunk and the length it is read to (or, skipped, had), for the caller to see whether it grew.
-    let head: Tail | undefined = skip.has(to) ? { n: to, at: skip.get(to)! } : undefined;
+    // The last chunk and the length it is read to (or, skipped, has), for the caller to see whether it grew.
+    let head: Tail | undefined;
     chunks.forEach(({ n, at: from }, i) => {
       const [err, reply] = replies[i] ?? [];
       // A key of another type (corruption) reads as no rows, as bad rows are.
       if (err) return void corrupt++;
       const length = Number(reply);
       if (!head || n >= head.n) head = { n, at: length };
+      if (outside.get(n) === length) return;
       const key = this.keys.historyChunk(portalId, week, n);
       for (let at = from; at < length; at += this.readPieceBytes)
         pieces.push({ key, at, end: Math.min(length, at + this.readPieceBytes) });
@@ -492,11 +498,11 @@ export class HistoryStore {
   }
 
   /**
-   * Chunks `from`..`to` of a week that hold no row exiting in `exits`: their span in the log (see APPEND_SCRIPT)
-   * lies outside it and still accounts for the whole chunk (its length is the one recorded). Chunks without a span
-   * (written before spans were kept, or grown by an older release) are not among them: they are read.
+   * Chunks `from`..`to` of a week whose span in the log (see APPEND_SCRIPT) lies outside `exits`, with the chunk
+   * length the span accounts for: readChunks skips those still that long. Chunks without a span (written before
+   * spans were kept, or grown by an older release) are not among them: they are read.
    */
-  private async chunksOutside(
+  private async spansOutside(
     portalId: string,
     week: string,
     from: number,
@@ -504,23 +510,14 @@ export class HistoryStore {
     exits: ExitRange,
   ): Promise<Map<number, number>> {
     const fields = await this.redis.hgetall(this.keys.historyLog(portalId, week)).catch(() => ({}));
-    const candidates: [number, number][] = [];
+    const outside = new Map<number, number>();
     for (const [field, value] of Object.entries(fields)) {
       const at = EXIT_SPAN.exec(`${field}=${value}`);
       if (!at) continue;
       const [n, lo, hi, length] = [Number(at[1]), Number(at[2]), Number(at[3]), Number(at[4])];
-      if (n >= from && n <= to && (hi < exits.from || lo >= exits.to)) candidates.push([n, length]);
+      if (n >= from && n <= to && (hi < exits.from || lo >= exits.to)) outside.set(n, length);
     }
-    const skip = new Map<number, number>();
-    if (candidates.length === 0) return skip;
-    const pipeline = this.redis.pipeline();
-    for (const [n] of candidates) pipeline.strlen(this.keys.historyChunk(portalId, week, n));
-    const replies = (await pipeline.exec()) ?? [];
-    candidates.forEach(([n, length], i) => {
-      const [err, strlen] = replies[i] ?? [];
-      if (!err && strlen === length) skip.set(n, length);
-    });
-    return skip;
+    return outside;
   }
 
   private async logState(logKey: string): Promise<{ head: number; rewrites: number }> {
