@@ -451,4 +451,57 @@ describe('startScorecard: rows folded a batch at a time', () => {
       { numRuns: 300 },
     );
   });
+
+  const openArb = fc
+    .record({
+      where: fc.constantFrom(...stageChoices),
+      enteredAt: fc.integer({ min: start - 2 * 24 * H, max: end + 24 * H }),
+      hasSla: fc.boolean(),
+      breachedAfter: fc.option(fc.integer({ min: 0, max: 30 * 24 * H })),
+    })
+    .map(({ where, enteredAt, hasSla, breachedAfter }) => ({
+      pipeline: where[0],
+      stage: where[1],
+      ownerRole: where[2],
+      enteredAt,
+      hasSla,
+      breachedAt: hasSla && breachedAfter !== null ? enteredAt + breachedAfter : null,
+    }));
+
+  // Stages and roles the playbook does not know, several of each, so the two folds meet them in different orders.
+  const mergedRowArb = fc
+    .tuple(
+      batchedRowArb,
+      fc.option(fc.constantFrom('gone_a', 'gone_b', 'gone_c'), { freq: 3 }),
+      fc.option(fc.constantFrom('role_x', 'role_y'), { freq: 3 }),
+    )
+    .map(([row, stage, role]) => ({
+      ...row,
+      ...(stage ? { stage } : {}),
+      ...(role ? { ownerRole: role } : {}),
+    }));
+
+  // A period read in two parts, the first folded here and the rest by a helper thread (api/scorecard-thread.ts).
+  it('merged with a second fold of the rows that follow (its state copied as postMessage copies it), gives computeScorecard over them all', () => {
+    fc.assert(
+      fc.property(
+        fc.array(mergedRowArb, { maxLength: 200 }),
+        fc.nat(),
+        fc.array(openArb, { maxLength: 6 }),
+        fc.integer({ min: start, max: end + 60 * 24 * H }),
+        (rows, cutSeed, open, now) => {
+          const cut = cutSeed % (rows.length + 1);
+          const first = startScorecard({ playbook: full, week: WEEK, now });
+          const rest = startScorecard({ playbook: full, week: WEEK, now });
+          first.add(rows.slice(0, cut));
+          rest.add(rows.slice(cut));
+          first.merge(structuredClone(rest.state()));
+          expect(first.result(open)).toEqual(
+            computeScorecard({ rows, playbook: full, week: WEEK, now, open }),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
