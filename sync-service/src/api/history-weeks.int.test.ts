@@ -1,12 +1,11 @@
-import { Playbook, weekRange, type HistoryRow } from '@stagekeeper/shared';
-import { fixtureInput } from '@stagekeeper/shared/engine/fixtures';
+import type { HistoryRow } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { HistoryStore } from '../state/history-store';
 import { redisKeys, type Keys } from '../state/keys';
-import { foldParts, HistoryWeeks, type ScorecardHelper, type ScorecardPartRequest } from './history-weeks';
+import { HistoryWeeks } from './history-weeks';
 
 const P = '1';
 /** Thursday of the UTC week starting Monday 2026-11-16. */
@@ -71,7 +70,6 @@ describe('HistoryWeeks.rowsExiting', () => {
         weeksRead++;
         return store.streamWeek(...args);
       },
-      chunksToRead: (...args: Parameters<HistoryStore['chunksToRead']>) => store.chunksToRead(...args),
     });
     expect(await weeks.rowsExiting(P, THU, THU)).toEqual([]);
     expect((await weeks.foldExiting(P, THU, THU, collect)).rows).toEqual([]);
@@ -174,132 +172,5 @@ describe('HistoryWeeks.foldExiting', () => {
     expect(folds.length).toBe(2);
     expect(fold).toBe(folds[1]);
     expect([...fold.rows].sort(byId)).toEqual([corrected, ...rows.slice(1)].sort(byId));
-  });
-});
-
-describe('HistoryWeeks.scorecard with a helper thread (issue #18: a million rows on two cores)', () => {
-  const playbook = Playbook.parse(fixtureInput());
-  const zone = 'America/New_York';
-  // The local week of 2026-11-16 spans two UTC weeks (it ends Monday 05:00 UTC).
-  const range = weekRange('2026-W47', zone);
-  const opts = { zone, now: range.end + 24 * HOUR };
-  const outcomes = ['met', 'breached', 'none', 'cancelled'] as const;
-  const stages = ['lead', 'qualified', 'gone_stage'];
-  const visits = (n: number, salt: number): HistoryRow[] =>
-    Array.from({ length: n }, (_, i) => {
-      const slaOutcome = outcomes[(i * 7 + salt) % 4]!;
-      const exitedAt = range.start - 6 * HOUR + ((i * 7_919 + salt) % (7 * 24 + 12)) * HOUR;
-      return {
-        ...row(String(1_000 + salt * 1_000 + i), exitedAt),
-        stage: stages[i % 3]!,
-        ownerRole: i % 5 === 0 ? 'care' : 'intake',
-        businessMs: ((i * 13 + salt) % 50) * 60_000,
-        slaOutcome,
-        breachReason: slaOutcome === 'breached' ? 'capacity' : null,
-      };
-    });
-  /** The helper thread's work, done here: its state copied as postMessage copies it. */
-  const inProcess = (store: HistoryStore, asked: ScorecardPartRequest[]): ScorecardHelper => ({
-    fold: async (request) => {
-      asked.push(structuredClone(request));
-      const { exact, fold } = await foldParts(store, structuredClone(request));
-      return { exact, state: structuredClone(fold.state()) };
-    },
-  });
-
-  it('folds the second half of the chunks in the helper and merges it: the scorecard read whole', async () => {
-    // Small chunks, so the two UTC weeks span dozens of them.
-    const store = new HistoryStore(redis, keys, silentLogger, 50_000, 400);
-    await store.append(P, visits(300, 1));
-    const asked: ScorecardPartRequest[] = [];
-    const helped = await new HistoryWeeks(redis, keys, store, inProcess(store, asked)).scorecard(
-      P,
-      playbook,
-      range,
-      opts,
-    );
-    const whole = await new HistoryWeeks(redis, keys, store).scorecard(P, playbook, range, opts);
-    expect(asked).toHaveLength(1);
-    // The helper starts mid-way through the first UTC week and reads on to the end of the second.
-    expect(asked[0]!.parts.map((p) => p.part.from)).toEqual([expect.any(Number), 0]);
-    expect(asked[0]!.parts[0]!.part.from).toBeGreaterThan(0);
-    const card = helped.result();
-    expect(card.totals.volume).toBeGreaterThan(200);
-    expect(card).toEqual(whole.result());
-  });
-
-  it('reads a small period alone, without the helper', async () => {
-    const store = new HistoryStore(redis, keys, silentLogger);
-    await store.append(P, visits(50, 2));
-    const asked: ScorecardPartRequest[] = [];
-    const helped = await new HistoryWeeks(redis, keys, store, inProcess(store, asked)).scorecard(
-      P,
-      playbook,
-      range,
-      opts,
-    );
-    expect(asked).toHaveLength(0);
-    expect(helped.result()).toEqual(
-      (await new HistoryWeeks(redis, keys, store).scorecard(P, playbook, range, opts)).result(),
-    );
-  });
-
-  it('reads the helper’s half itself when the helper fails', async () => {
-    const store = new HistoryStore(redis, keys, silentLogger, 50_000, 400);
-    await store.append(P, visits(300, 3));
-    const failing: ScorecardHelper = { fold: () => Promise.reject(new Error('thread gone')) };
-    const card = (
-      await new HistoryWeeks(redis, keys, store, failing).scorecard(P, playbook, range, opts)
-    ).result();
-    expect(card.totals.volume).toBeGreaterThan(200);
-    expect(card).toEqual(
-      (await new HistoryWeeks(redis, keys, store).scorecard(P, playbook, range, opts)).result(),
-    );
-  });
-
-  it('counts a visit corrected during the read once, in its corrected form', async () => {
-    const store = new HistoryStore(redis, keys, silentLogger, 50_000, 400);
-    const rows = visits(300, 4);
-    await store.append(P, rows);
-    // The first visit of the period, in this thread's half, is corrected while this thread reads: its tombstone
-    // lands in our half, its new copy at the end of the helper's.
-    const before = (await new HistoryWeeks(redis, keys, store).scorecard(P, playbook, range, opts)).result();
-    // Appended first among the period's visits of the first UTC week: in its chunk 0, which this thread reads.
-    const first = rows.find(
-      (r) =>
-        r.exitedAt >= range.start &&
-        r.exitedAt < Date.parse('2026-11-23T00:00:00Z') &&
-        r.slaOutcome === 'met',
-    )!;
-    const corrected = {
-      ...first,
-      businessMs: 99 * 60_000,
-      slaOutcome: 'breached' as const,
-      breachReason: 'capacity' as const,
-    };
-    let reads = 0;
-    const ours: typeof store = Object.create(store);
-    ours.streamWeek = (portalId, week, exits, onRows, o) =>
-      store.streamWeek(
-        portalId,
-        week,
-        exits,
-        (batch) => {
-          if (reads++ === 0) void store.append(P, [corrected]);
-          onRows(batch);
-        },
-        o,
-      );
-    const asked: ScorecardPartRequest[] = [];
-    const card = (
-      await new HistoryWeeks(redis, keys, ours, inProcess(store, asked)).scorecard(P, playbook, range, opts)
-    ).result();
-    const after = (await new HistoryWeeks(redis, keys, store).scorecard(P, playbook, range, opts)).result();
-    expect(asked).toHaveLength(1);
-    expect(reads).toBeGreaterThan(0);
-    expect(card.totals.volume).toBe(after.totals.volume);
-    expect(card).toEqual(after);
-    // The correction shows on the card: a read that kept the earlier copy, or lost both, would not equal it.
-    expect(after).not.toEqual(before);
   });
 });

@@ -4,55 +4,20 @@ import {
   type HistoryRow,
   type Playbook,
   type ScorecardFold,
-  type ScorecardFoldState,
-  type ScorecardInput,
   type WeekRange,
 } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
-import { weekStart, type ChunkPart, type ExitRange, type HistoryStore } from '../state/history-store';
+import { weekStart, type ExitRange, type HistoryStore } from '../state/history-store';
 import type { Keys } from '../state/keys';
 
 const WEEK_MS = 7 * 24 * 3600_000;
-/** Chunks (~4,000 rows each) a scorecard's read must span before half of it goes to the helper thread. */
-const SPLIT_FROM_CHUNKS = 4;
-
-/** Part of a period's scorecard: the rows exiting in `exits` of these weeks' chunks, in this order, folded. */
-export type ScorecardPartRequest = {
-  portalId: string;
-  parts: { week: string; part: ChunkPart }[];
-  exits: ExitRange;
-  input: Omit<ScorecardInput, 'rows' | 'open'>;
-};
-
-/** Folds part of a period elsewhere (api/scorecard-thread.ts): false `exact` as streamWeek's. */
-export type ScorecardHelper = {
-  fold(request: ScorecardPartRequest): Promise<{ exact: boolean; state: ScorecardFoldState }>;
-};
-
-/** A part's rows folded into a fresh scorecard fold: the helper thread's work, and this thread's own part. */
-export async function foldParts(
-  history: Pick<HistoryStore, 'streamWeek'>,
-  request: ScorecardPartRequest,
-): Promise<{ exact: boolean; fold: ScorecardFold }> {
-  const fold = startScorecard(request.input);
-  let exact = true;
-  for (const { week, part } of request.parts)
-    exact =
-      (await history.streamWeek(request.portalId, week, request.exits, (rows) => fold.add(rows), {
-        inputs: false,
-        part,
-      })) && exact;
-  return { exact, fold };
-}
 
 /** The scorecard's view of HistoryStore: rows for a local week and which weeks hold any. */
 export class HistoryWeeks {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly history: Pick<HistoryStore, 'scanWeek' | 'streamWeek' | 'chunksToRead'>,
-    /** Folds the second half of a big period's chunks on another thread while this one folds the first. */
-    private readonly helper?: ScorecardHelper,
+    private readonly history: Pick<HistoryStore, 'scanWeek' | 'streamWeek'>,
   ) {}
 
   /**
@@ -104,63 +69,15 @@ export class HistoryWeeks {
    * scorecard, the CLI and the local page compute it. Re-referral (seed 004) reads referrals up to 30 days past the
    * period (no further than now). `result(open)` with the visits open now finishes it.
    */
-  async scorecard(
+  scorecard(
     portalId: string,
     playbook: Playbook,
     range: Pick<WeekRange, 'week' | 'start' | 'end'>,
     opts: { zone: string; now: number; availableWeeks?: string[] },
   ): Promise<ScorecardFold> {
-    const to = historyNeededUntil(playbook, range.end, opts.now);
-    const input = { playbook, week: range.week, ...opts };
-    const split = this.helper && range.start < to ? await this.split(portalId, range.start, to) : undefined;
-    if (!this.helper || !split)
-      return this.foldExiting(portalId, range.start, to, () => startScorecard(input));
-    // Decoding and folding a million rows is one core's work for seconds: the helper thread reads and folds the
-    // second half of the chunks meanwhile, and its fold is merged after this one's, so in read order.
-    const exits = { from: range.start, to };
-    const theirs: ScorecardPartRequest = { portalId, parts: split.theirs, exits, input };
-    const helped = this.helper.fold(theirs).catch(async () => {
-      // The thread is gone or failed: its part is read here instead.
-      const { exact, fold } = await foldParts(this.history, theirs);
-      return { exact, state: fold.state() };
-    });
-    const ours = await foldParts(this.history, { portalId, parts: split.ours, exits, input });
-    const other = await helped;
-    if (ours.exact && other.exact) {
-      ours.fold.merge(other.state);
-      return ours.fold;
-    }
-    // A rewrite overlapped the read: the deduped rows, as foldExiting does.
-    const again = startScorecard(input);
-    again.add(await this.read(portalId, range.start, to, exits, false));
-    return again;
-  }
-
-  /**
-   * The chunks to read for rows exiting in [fromMs, toMs), in read order, cut in two halves (the first, with the
-   * older week hash, here; the second, with whatever is appended meanwhile, the helper's); undefined when too few.
-   */
-  private async split(
-    portalId: string,
-    fromMs: number,
-    toMs: number,
-  ): Promise<{ ours: ScorecardPartRequest['parts']; theirs: ScorecardPartRequest['parts'] } | undefined> {
-    const weeks = this.buckets(fromMs, toMs);
-    const exits = { from: fromMs, to: toMs };
-    const chunks = await Promise.all(weeks.map((w) => this.history.chunksToRead(portalId, w, exits)));
-    const order = weeks.flatMap((week, i) => chunks[i]!.map((n) => ({ week, n })));
-    if (order.length < SPLIT_FROM_CHUNKS) return undefined;
-    const cut = order[Math.floor(order.length / 2)]!;
-    const at = weeks.indexOf(cut.week);
-    const ours: ScorecardPartRequest['parts'] = weeks
-      .slice(0, at)
-      .map((week) => ({ week, part: { from: 0 } }));
-    if (cut.n > 0) ours.push({ week: cut.week, part: { from: 0, to: cut.n - 1 } });
-    const theirs = [cut.week, ...weeks.slice(at + 1)].map((week, i) => ({
-      week,
-      part: { from: i === 0 ? cut.n : 0 },
-    }));
-    return { ours, theirs };
+    return this.foldExiting(portalId, range.start, historyNeededUntil(playbook, range.end, opts.now), () =>
+      startScorecard({ playbook, week: range.week, ...opts }),
+    );
   }
 
   private buckets(fromMs: number, toMs: number): string[] {

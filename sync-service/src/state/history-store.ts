@@ -62,23 +62,6 @@ const PLACE = /^(\d{4}-\d{2}-\d{2}):(\d+):(\d+):(\d+)$/;
 /** A chunk's exit span in the week's log, as `exits:{n}=least:greatest:length` (see APPEND_SCRIPT). */
 const EXIT_SPAN = /^exits:(\d+)=(-?\d+):(-?\d+):(\d+)$/;
 
-/** Chunks `from`..`to` whose exit span in the log's fields lies outside `exits`, with the length it accounts for. */
-function outsideSpans(
-  fields: Record<string, string>,
-  from: number,
-  to: number,
-  exits: { from: number; to: number },
-): Map<number, number> {
-  const outside = new Map<number, number>();
-  for (const [field, value] of Object.entries(fields)) {
-    const at = EXIT_SPAN.exec(`${field}=${value}`);
-    if (!at) continue;
-    const [n, lo, hi, length] = [Number(at[1]), Number(at[2]), Number(at[3]), Number(at[4])];
-    if (n >= from && n <= to && (hi < exits.from || lo >= exits.to)) outside.set(n, length);
-  }
-  return outside;
-}
-
 /**
  * Below this, a chunk's greedy growth (see APPEND_SCRIPT) wastes under this much: not worth a MEMORY USAGE per row.
  */
@@ -190,12 +173,6 @@ const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 /** Exits from `from` (inclusive) to `to` (exclusive), epoch ms. */
 export type ExitRange = { from: number; to: number };
-
-/**
- * Part of a week's read: chunks `from` to `to`. Without `to`, on to the head chunk and whatever is appended during
- * the read (a whole week's read); from 0, the older week hash too. Two parts that meet read the week between them.
- */
-export type ChunkPart = { from: number; to?: number };
 
 /** Monday 00:00 UTC of the week containing `ms`, as YYYY-MM-DD (the week bucket of a stage exit). */
 export function weekStart(ms: number): string {
@@ -326,22 +303,9 @@ export class HistoryStore {
     week: string | number,
     exits: ExitRange | undefined,
     onRows: (rows: HistoryRow[]) => void,
-    { inputs = true, part }: { inputs?: boolean; part?: ChunkPart } = {},
+    { inputs = true }: { inputs?: boolean } = {},
   ): Promise<boolean> {
-    return this.readWeekBatches(portalId, week, exits, inputs, onRows, true, part);
-  }
-
-  /**
-   * The chunks a week's read of rows exiting in `exits` would decode, in read order: every chunk up to the head
-   * but those whose exit span lies outside (one HGETALL of the week's log; a chunk appended later is not among
-   * them). For splitting a read into parts of about equal work (ChunkPart).
-   */
-  async chunksToRead(portalId: string, week: string | number, exits: ExitRange): Promise<number[]> {
-    const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
-    const fields = await this.redis.hgetall(this.keys.historyLog(portalId, start));
-    const { head } = logStateOf([fields['head'] ?? null, null]);
-    const outside = outsideSpans(fields, 0, head, exits);
-    return Array.from({ length: head + 1 }, (_, n) => n).filter((n) => !outside.has(n));
+    return this.readWeekBatches(portalId, week, exits, inputs, onRows, true);
   }
 
   /**
@@ -355,7 +319,6 @@ export class HistoryStore {
     inputs: boolean,
     onRows: (rows: HistoryRow[]) => void,
     yieldBetween = false,
-    part: ChunkPart = { from: 0 },
   ): Promise<boolean> {
     const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
     const logKey = this.keys.historyLog(portalId, start);
@@ -363,7 +326,7 @@ export class HistoryStore {
     const before = await this.logState(logKey);
     let corrupt = 0;
     let exact = true;
-    if (part.from === 0 && (await this.redis.exists(legacyKey)) === 1) {
+    if ((await this.redis.exists(legacyKey)) === 1) {
       ({ exact } = await hashValues(this.redis, legacyKey, (values) => {
         const rows: HistoryRow[] = [];
         for (const value of values) {
@@ -377,14 +340,12 @@ export class HistoryStore {
     // Chunks 0..head, then whatever was appended meanwhile: to the head chunk (read to the length it had) or to a
     // chunk started since. A visit corrected during the read is then never lost: its tombstone and its new copy
     // are written together, and a piece that saw the tombstone was read before the check that finds the copy.
-    // A part that ends before the head reads its chunks once: they are full, and what is appended is another's.
-    let next = part.from;
+    let next = 0;
     let state = before;
     let grown: Tail | undefined;
     for (;;) {
-      const to = part.to === undefined ? state.head : Math.min(part.to, state.head);
-      const outside = exits ? await this.spansOutside(portalId, start, next, to, exits) : undefined;
-      const pass = await this.readChunks(portalId, start, next, to, onRows, {
+      const outside = exits ? await this.spansOutside(portalId, start, next, state.head, exits) : undefined;
+      const pass = await this.readChunks(portalId, start, next, state.head, onRows, {
         exits,
         outside,
         inputs,
@@ -392,7 +353,7 @@ export class HistoryStore {
         grown,
       });
       corrupt += pass.corrupt;
-      next = to + 1;
+      next = state.head + 1;
       const check = this.redis.pipeline().hmget(logKey, 'head', 'rewrites');
       if (pass.head) check.strlen(this.keys.historyChunk(portalId, start, pass.head.n));
       const [[, log] = [], [, length] = []] = (await check.exec().catch(() => null)) ?? [];
@@ -400,7 +361,7 @@ export class HistoryStore {
       grown = pass.head && Number(length) > pass.head.at ? pass.head : undefined;
       const moved = after.head !== state.head;
       state = after;
-      if (part.to !== undefined || (!moved && !grown)) break;
+      if (!moved && !grown) break;
     }
     if (corrupt > 0) {
       corruptRecords.inc({ kind: 'history_row' }, corrupt);
@@ -549,7 +510,14 @@ export class HistoryStore {
     exits: ExitRange,
   ): Promise<Map<number, number>> {
     const fields = await this.redis.hgetall(this.keys.historyLog(portalId, week)).catch(() => ({}));
-    return outsideSpans(fields, from, to, exits);
+    const outside = new Map<number, number>();
+    for (const [field, value] of Object.entries(fields)) {
+      const at = EXIT_SPAN.exec(`${field}=${value}`);
+      if (!at) continue;
+      const [n, lo, hi, length] = [Number(at[1]), Number(at[2]), Number(at[3]), Number(at[4])];
+      if (n >= from && n <= to && (hi < exits.from || lo >= exits.to)) outside.set(n, length);
+    }
+    return outside;
   }
 
   private async logState(logKey: string): Promise<{ head: number; rewrites: number }> {
