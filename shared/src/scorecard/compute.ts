@@ -98,26 +98,6 @@ class Counters {
       this.backward[g]!++;
   }
 
-  /** Group `g`'s counts of finished visits, in COUNTS order then its reasons (the open visits are result's). */
-  countsOf(g: number): number[] {
-    const out = [this.volume[g]!, this.sla[g]!, this.breached[g]!, this.forward[g]!, this.backward[g]!];
-    out.push(this.lost[g]!, this.corrected[g]!);
-    for (let r = 0; r < NR; r++) out.push(this.reasons[g * NR + r]!);
-    return out;
-  }
-
-  /** Adds another fold's countsOf to group `g`. */
-  addCounts(g: number, c: readonly number[]): void {
-    this.volume[g]! += c[0]!;
-    this.sla[g]! += c[1]!;
-    this.breached[g]! += c[2]!;
-    this.forward[g]! += c[3]!;
-    this.backward[g]! += c[4]!;
-    this.lost[g]! += c[5]!;
-    this.corrected[g]! += c[6]!;
-    for (let r = 0; r < NR; r++) this.reasons[g * NR + r]! += c[7 + r]!;
-  }
-
   /** `asOf`: the instant ages are measured at; `end`: the week's end, before which a breach counts. */
   countOpen(g: number, v: OpenVisit, asOf: number, end: number): void {
     this.ages[g]!.push(Math.max(0, asOf - v.enteredAt));
@@ -246,31 +226,8 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
  */
 export type ScorecardFold = {
   add(rows: readonly HistoryRow[]): void;
-  /** What the fold has counted so far, to hand to `merge` of a fold started with the same input (another thread). */
-  state(): ScorecardFoldState;
-  /**
-   * Counts in another fold's state as if its rows had been added here now: a period read in two parts (the
-   * first here, the rest by a helper thread) merged in read order gives what one fold over all the rows gives.
-   */
-  merge(other: ScorecardFoldState): void;
   /** The scorecard of every row added so far; `open`: the visits open now (see ScorecardInput.open). */
   result(open?: readonly OpenVisit[]): Scorecard;
-};
-
-/**
- * A fold's counts by group key rather than group index (the two folds met their groups in different orders), with
- * its per-row columns, in a form postMessage copies (typed arrays, plain objects).
- */
-export type ScorecardFoldState = {
-  stages: { pipeline: string; stage: string; counts: number[] }[];
-  roles: { id: string; counts: number[] }[];
-  totals: number[];
-  clocks: { id: string; counts: number[] }[];
-  /** Per playbook dimension, in its order: each value met, its counts and businessMs values. */
-  dims: { value: string; counts: number[]; times: number[] }[][];
-  funnelRows: HistoryRow[];
-  /** Per row in the period: its stage, role or clock group (indexes into the lists above, -1: none) and businessMs. */
-  columns: { stageOf: Int32Array; roleOf: Int32Array; clockOf: Int32Array; values: Float64Array };
 };
 
 /** Growable parallel columns, one entry per row in the period: its stage, role or clock group and businessMs. */
@@ -434,66 +391,6 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
     }
   }
 
-  function state(): ScorecardFoldState {
-    const n = columns.length;
-    return {
-      stages: stageMeta.map((m, g) => ({
-        pipeline: m.pipeline.id,
-        stage: m.stage.id,
-        counts: stages.countsOf(g),
-      })),
-      roles: roleMeta.map((m, g) => ({ id: m.role.id, counts: roles.countsOf(g) })),
-      totals: totals.countsOf(0),
-      clocks: clockIds.map((id, g) => ({ id, counts: clocks.countsOf(g) })),
-      dims: dims.map((d) =>
-        [...d.index].map(([value, g]) => ({ value, counts: d.counters.countsOf(g), times: d.times[g]! })),
-      ),
-      funnelRows,
-      columns: {
-        stageOf: columns.stageOf.slice(0, n),
-        roleOf: columns.roleOf.slice(0, n),
-        clockOf: columns.clockOf.slice(0, n),
-        values: columns.values.slice(0, n),
-      },
-    };
-  }
-
-  function merge(other: ScorecardFoldState): void {
-    const stageTo = other.stages.map((s) => {
-      const g = stageGroup(s);
-      stages.addCounts(g, s.counts);
-      return g;
-    });
-    const roleTo = other.roles.map((r) => {
-      const g = roleGroup(r.id);
-      roles.addCounts(g, r.counts);
-      return g;
-    });
-    totals.addCounts(0, other.totals);
-    const clockTo = other.clocks.map((c) => {
-      const g = clockGroup(c.id);
-      clocks.addCounts(g, c.counts);
-      return g;
-    });
-    other.dims.forEach((values, i) => {
-      const d = dims[i]!;
-      for (const v of values) {
-        let g = d.index.get(v.value);
-        if (g === undefined) {
-          d.index.set(v.value, (g = d.counters.add()));
-          d.times.push([]);
-        }
-        d.counters.addCounts(g, v.counts);
-        for (const t of v.times) d.times[g]!.push(t);
-      }
-    });
-    for (const row of other.funnelRows) funnelRows.push(row);
-    const { stageOf, roleOf, clockOf, values } = other.columns;
-    const at = (to: number[], g: number) => (g < 0 ? -1 : to[g]!);
-    for (let i = 0; i < values.length; i++)
-      columns.push(at(stageTo, stageOf[i]!), at(roleTo, roleOf[i]!), at(clockTo, clockOf[i]!), values[i]!);
-  }
-
   function result(open: readonly OpenVisit[] = []): Scorecard {
     // Open visits: in the stage at the week's end (or now, for the current week) if entered before it.
     // A visit entered after the week is not part of it; ages are clamped at 0 for a reader whose clock runs behind
@@ -559,7 +456,7 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
     };
   }
 
-  return { add, state, merge, result };
+  return { add, result };
 }
 
 /** Clocks in playbook order, then clocks the playbook no longer has, by id. */
