@@ -5,7 +5,7 @@
  * is reported beside the service's. Imports: move.ts (service-child.ts = startStack, the sandbox, the card API).
  */
 import { numberFlag, percentile, printTargets, round, runIfMain, table, type BenchResult } from './common';
-import { bulkMove, cardSummary, type CardRead } from './move';
+import { bulkMove, cardSummary, SLOW_KEPT, type CardRead } from './move';
 import { playbookNote } from './playbook';
 import { firingsTotal } from './service-proc';
 
@@ -206,7 +206,7 @@ export async function run(opts: CardOptions = {}): Promise<BenchResult> {
               .join(', ')
           : 'none'
       }`,
-      `Redis's slow log during the move: ${c.redisSlow.count} commands of ${c.redisSlow.thresholdMs} ms or more (at most 1,000 kept)${
+      `Redis's slow log during the move: ${c.redisSlow.count} commands of ${c.redisSlow.thresholdMs} ms or more (at most ${SLOW_KEPT.toLocaleString('en-US')} kept)${
         c.redisSlow.count
           ? `, worst ${round(c.redisSlow.worstMs)} ms; by command and key: ${Object.entries(c.redisSlow.by)
               .sort((a, b) => b[1][0] - a[1][0])
