@@ -328,6 +328,39 @@ describe('HistoryStore by week (the scorecard)', () => {
     expect(warn).not.toHaveBeenCalled();
   });
 
+  it('a week read whose check of the log fails once (a Redis blip) reads no chunk twice', async () => {
+    // Small chunks: the week spans several, so a pass that started again from chunk 1 would count rows twice.
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 300);
+    const rows = Array.from({ length: 40 }, (_, i) => row(String(i), THU + i * 1_000));
+    await store.append(P, rows);
+    expect(Number(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head'))).toBeGreaterThan(2);
+    let failed = 0;
+    const blip = new Proxy(redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop !== 'pipeline') return typeof value === 'function' ? value.bind(target) : value;
+        return () => {
+          const pipeline = target.pipeline();
+          const exec = pipeline.exec.bind(pipeline);
+          const hmget = pipeline.hmget.bind(pipeline);
+          let check = false;
+          pipeline.hmget = ((...args: Parameters<typeof hmget>) => (
+            (check = true),
+            hmget(...args)
+          )) as typeof hmget;
+          pipeline.exec = async (...args: Parameters<typeof exec>) => {
+            if (check && failed++ === 0) throw new Error('Connection is closed.');
+            return exec(...args);
+          };
+          return pipeline;
+        };
+      },
+    });
+    const got = await new HistoryStore(blip, keys, silentLogger, undefined, 300).scanWeek(P, THU);
+    expect(failed).toBeGreaterThan(0);
+    expect(byVisit(got)).toEqual(byVisit(rows));
+  });
+
   it('reads a week larger than one HSCAN page, each visit once', async () => {
     const store = new HistoryStore(redis, keys, silentLogger);
     await crowd(store, 4500, THU);

@@ -356,7 +356,14 @@ export class HistoryStore {
       next = state.head + 1;
       const check = this.redis.pipeline().hmget(logKey, 'head', 'rewrites');
       if (pass.head) check.strlen(this.keys.historyChunk(portalId, start, pass.head.n));
-      const [[, log] = [], [, length] = []] = (await check.exec().catch(() => null)) ?? [];
+      const checked = await check.exec().catch(() => null);
+      // Not known whether the week grew or was rewritten meanwhile (read as head 0, the next pass started again
+      // from chunk 1 and counted rows twice): the caller reads again and dedupes, as after a rewrite.
+      if (!checked) {
+        exact = false;
+        break;
+      }
+      const [[, log] = [], [, length] = []] = checked;
       const after = logStateOf(log);
       grown = pass.head && Number(length) > pass.head.at ? pass.head : undefined;
       const moved = after.head !== state.head;
