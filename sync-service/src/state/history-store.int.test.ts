@@ -79,6 +79,37 @@ async function writeOldLayout(rows: HistoryRow[]): Promise<void> {
 
 const byVisit = (rows: HistoryRow[]) => [...rows].sort((a, b) => visitKey(a).localeCompare(visitKey(b)));
 
+/**
+ * `redis`, but every pipeline built on it first awaits `beforeExec` with the names of the commands it holds (a
+ * throw fails the pipeline), for tests that race a write with a read or break one of its round trips.
+ */
+function beforeEachPipeline(
+  redis: Redis,
+  beforeExec: (names: ReadonlySet<string>) => Promise<void> | void,
+): Redis {
+  return new Proxy(redis, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (prop !== 'pipeline') return typeof value === 'function' ? value.bind(target) : value;
+      return () => {
+        // Every command goes through the pipeline's sendCommand (ioredis's Pipeline; not in its chainable type).
+        const pipeline = target.pipeline() as ReturnType<Redis['pipeline']> & {
+          sendCommand(command: { name: string }): unknown;
+        };
+        const names = new Set<string>();
+        const send = pipeline.sendCommand.bind(pipeline);
+        pipeline.sendCommand = (command: { name: string }) => (names.add(command.name), send(command));
+        const exec = pipeline.exec.bind(pipeline);
+        pipeline.exec = async (...args: Parameters<typeof exec>) => {
+          await beforeExec(names);
+          return exec(...args);
+        };
+        return pipeline;
+      };
+    },
+  });
+}
+
 describe('HistoryStore by deal', () => {
   it("finds one deal's visits among many other deals' visits, across weeks", async () => {
     const store = new HistoryStore(redis, keys, silentLogger);
@@ -298,27 +329,9 @@ describe('HistoryStore by week (the scorecard)', () => {
     const corrected = { ...rows[cut]!, slaOutcome: 'breached' as const, breachReason: BREACH_REASONS[0] };
     let batches = 0;
     let correction: Promise<void> | undefined;
-    const racing = new Proxy(redis, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (prop !== 'pipeline') return typeof value === 'function' ? value.bind(target) : value;
-        return () => {
-          const pipeline = target.pipeline();
-          const exec = pipeline.exec.bind(pipeline);
-          const getrange = pipeline.getrangeBuffer.bind(pipeline);
-          let pieces = false;
-          pipeline.getrangeBuffer = (...args: Parameters<typeof getrange>) => (
-            (pieces = true),
-            getrange(...args)
-          );
-          pipeline.exec = async (...args: Parameters<typeof exec>) => {
-            if (pieces && ++batches > BOUNDARY / (8 * PIECE))
-              await (correction ??= new HistoryStore(redis, keys, silentLogger).append(P, [corrected]));
-            return exec(...args);
-          };
-          return pipeline;
-        };
-      },
+    const racing = beforeEachPipeline(redis, async (names) => {
+      if (names.has('getrange') && ++batches > BOUNDARY / (8 * PIECE))
+        await (correction ??= new HistoryStore(redis, keys, silentLogger).append(P, [corrected]));
     });
     const log = pino({ level: 'silent' });
     const warn = vi.spyOn(log, 'warn');
@@ -335,26 +348,8 @@ describe('HistoryStore by week (the scorecard)', () => {
     await store.append(P, rows);
     expect(Number(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head'))).toBeGreaterThan(2);
     let failed = 0;
-    const blip = new Proxy(redis, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (prop !== 'pipeline') return typeof value === 'function' ? value.bind(target) : value;
-        return () => {
-          const pipeline = target.pipeline();
-          const exec = pipeline.exec.bind(pipeline);
-          const hmget = pipeline.hmget.bind(pipeline);
-          let check = false;
-          pipeline.hmget = ((...args: Parameters<typeof hmget>) => (
-            (check = true),
-            hmget(...args)
-          )) as typeof hmget;
-          pipeline.exec = async (...args: Parameters<typeof exec>) => {
-            if (check && failed++ === 0) throw new Error('Connection is closed.');
-            return exec(...args);
-          };
-          return pipeline;
-        };
-      },
+    const blip = beforeEachPipeline(redis, (names) => {
+      if (names.has('hmget') && failed++ === 0) throw new Error('Connection is closed.');
     });
     const got = await new HistoryStore(blip, keys, silentLogger, undefined, 300).scanWeek(P, THU);
     expect(failed).toBeGreaterThan(0);
