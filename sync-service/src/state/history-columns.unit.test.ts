@@ -1,9 +1,13 @@
 import type { HistoryRow } from '@stagekeeper/shared';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms, rowArb } from '../testing/history-row-arb';
 import { decodeChunkColumns, encodeChunkColumns } from './history-columns';
 import { decodeHistoryChunkBytes, encodeChunkRecord } from './history-row-codec';
+
+/** What columns say of the text they stand for: its length and SHA-1. */
+const textOf = (text: Buffer) => ({ length: text.length, id: createHash('sha1').update(text).digest('hex') });
 
 /** A chunk's text holding `rows`, and its rows as the scorecard reads the text (without inputs). */
 function chunkOf(rows: HistoryRow[]): { text: Buffer; read: HistoryRow[] } {
@@ -34,9 +38,7 @@ describe('history chunk columns', () => {
       fc.property(fc.array(rowArb, { maxLength: 30 }), (rows) => {
         const { text, read } = chunkOf(rows);
         const back: HistoryRow[] = [];
-        expect(decodeChunkColumns(encodeChunkColumns(read, text.length), back)).toEqual({
-          textLength: text.length,
-        });
+        expect(decodeChunkColumns(encodeChunkColumns(read, textOf(text)), back)).toEqual(textOf(text));
         expect(back).toEqual(read);
         back.forEach((r, i) => expect(Object.keys(r).sort()).toEqual(Object.keys(read[i]!).sort()));
       }),
@@ -51,7 +53,7 @@ describe('history chunk columns', () => {
         const filtered: HistoryRow[] = [];
         decodeHistoryChunkBytes(text, filtered, exits, false);
         const back: HistoryRow[] = [];
-        decodeChunkColumns(encodeChunkColumns(read, text.length), back, exits);
+        decodeChunkColumns(encodeChunkColumns(read, textOf(text)), back, exits);
         expect(back).toEqual(filtered);
       }),
     );
@@ -62,8 +64,8 @@ describe('history chunk columns', () => {
       plain(String(10_000_000_000 + i), 1_800_000_000_000 + i),
     );
     const { text, read } = chunkOf(rows);
-    const columns = encodeChunkColumns(read, text.length);
-    // 5 doubles and a quoted 11-digit id a row, one class, the header's few bytes.
+    const columns = encodeChunkColumns(read, textOf(text));
+    // 4 doubles, 2 integers and an 11-digit id a row, one class, the header's few bytes.
     expect(columns.length).toBeLessThan(1000 * (40 + 14) + 300);
     expect(columns.length).toBeLessThan(text.length / 2);
   });
@@ -72,7 +74,7 @@ describe('history chunk columns', () => {
     const rows = [0, 1].map((i) => ({ ...plain(String(i), 1_800_000_000_000), dims: { source: 'web' } }));
     const { text, read } = chunkOf(rows);
     const back: HistoryRow[] = [];
-    decodeChunkColumns(encodeChunkColumns(read, text.length), back);
+    decodeChunkColumns(encodeChunkColumns(read, textOf(text)), back);
     back[0]!.dims!['source'] = 'fax';
     expect(back[1]!.dims).toEqual({ source: 'web' });
   });
@@ -85,14 +87,16 @@ describe('history chunk columns', () => {
         : {}),
     }));
     const { text, read } = chunkOf(rows);
-    const good = encodeChunkColumns(read, text.length);
+    const good = encodeChunkColumns(read, textOf(text));
     const damaged = (f: (b: Buffer) => void) => {
       const b = Buffer.from(good);
       f(b);
       return b;
     };
     const headerEnd = 8 + good.readUInt32LE(4);
-    const valuesAt = good.length - 20 * 40;
+    const valuesAt = good.length - 40 - 20 * 40;
+    const classesAt = valuesAt + 20 * 32;
+    const idLengthsAt = classesAt + 20 * 4;
     const cases: Buffer[] = [
       Buffer.alloc(0),
       good.subarray(0, good.length - 1),
@@ -100,10 +104,12 @@ describe('history chunk columns', () => {
       damaged((b) => b.write('XKC1', 0, 'latin1')),
       damaged((b) => b.writeUInt32LE(good.length, 4)),
       damaged((b) => b.write('x', headerEnd - 1, 'latin1')),
-      // A class index naming no class, a fractional one, a time that is no number.
-      damaged((b) => b.writeDoubleLE(5, valuesAt)),
-      damaged((b) => b.writeDoubleLE(0.5, valuesAt + 40)),
-      damaged((b) => b.writeDoubleLE(NaN, valuesAt + 40 + 16)),
+      // A class index naming no class, deal id lengths that do not add up, a time that is no number.
+      damaged((b) => b.writeUInt32LE(5, classesAt)),
+      damaged((b) => b.writeUInt32LE(3, idLengthsAt + 4)),
+      damaged((b) => b.writeDoubleLE(NaN, valuesAt + 32 + 8)),
+      // The end of another value (the columns of the chunk once a row was superseded, read in pieces).
+      damaged((b) => b.write('0'.repeat(40), b.length - 40, 'latin1')),
       // A class that is no valid row (an outcome the schema refuses).
       damaged((b) => {
         // The class records are strings inside the header's JSON: their quotes are escaped.
@@ -124,7 +130,7 @@ describe('history chunk columns', () => {
 
   it('decode views of a larger buffer at any alignment (replies come as slices of a socket read)', () => {
     const { text, read } = chunkOf([plain('1', 1_800_000_000_000), plain('2', 1_800_000_000_001)]);
-    const columns = encodeChunkColumns(read, text.length);
+    const columns = encodeChunkColumns(read, textOf(text));
     for (let shift = 0; shift < 8; shift++) {
       const big = Buffer.alloc(columns.length + 16);
       columns.copy(big, shift);

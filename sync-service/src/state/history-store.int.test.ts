@@ -9,7 +9,7 @@ import {
 import { scorecardPlaybook } from '@stagekeeper/shared/scorecard/fixtures';
 import { connect } from 'node:net';
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisKey } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../log';
@@ -19,6 +19,7 @@ import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
 import { timeScorecardFromRedis, weekOfVisits, writeVisits } from '../testing/history-visits';
 import { HistoryWeeks } from '../api/history-weeks';
 import { hashValues } from './hash-scan';
+import { encodeChunkColumns } from './history-columns';
 import { encodeChunkRecord } from './history-row-codec';
 import { HistoryStore, weekStart } from './history-store';
 import { redisKeys, type Keys } from './keys';
@@ -467,27 +468,33 @@ describe('HistoryStore by week (the scorecard)', () => {
     for (const r of before) expect(seen.has(visitKey(r))).toBe(true);
   });
 
-  it('read while visits are added and rewritten, counts each visit once and loses none written before', async () => {
-    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
-    const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
-    const before = weekOfVisits(6000, monday, 1_000_000);
-    await writeVisits(store, P, before);
-    expect(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head')).not.toBeNull(); // many chunks
-    const replays = before.filter((_, i) => i % 3 === 0).map((r) => ({ ...r, businessMs: r.businessMs + 1 }));
-    const [rows] = await Promise.all([
-      store.scanWeek(P, THU),
-      writeVisits(store, P, weekOfVisits(6000, monday, 2_000_000), 100),
-      writeVisits(store, P, replays, 50),
-    ]);
-    const seen = new Set(rows.map(visitKey));
-    expect(seen.size).toBe(rows.length);
-    for (const r of before) expect(seen.has(visitKey(r))).toBe(true);
-    // Once settled: every visit once, each replay in its rewritten form.
-    const after = await store.scanWeek(P, THU);
-    expect(after).toHaveLength(12_000);
-    const byKey = new Map(after.map((r) => [visitKey(r), r]));
-    for (const r of replays) expect(byKey.get(visitKey(r))).toEqual(r);
-  });
+  it.each([true, false])(
+    'read while visits are added and rewritten, counts each visit once and loses none written before (inputs: %s)',
+    async (inputs) => {
+      const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+      const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
+      const before = weekOfVisits(6000, monday, 1_000_000);
+      await writeVisits(store, P, before);
+      expect(await redis.hget(keys.historyLog(P, weekStart(THU)), 'head')).not.toBeNull(); // many chunks
+      const replays = before
+        .filter((_, i) => i % 3 === 0)
+        .map((r) => ({ ...r, businessMs: r.businessMs + 1 }));
+      const [rows] = await Promise.all([
+        store.scanWeek(P, THU, undefined, { inputs }),
+        writeVisits(store, P, weekOfVisits(6000, monday, 2_000_000), 100),
+        writeVisits(store, P, replays, 50),
+      ]);
+      const seen = new Set(rows.map(visitKey));
+      expect(seen.size).toBe(rows.length);
+      for (const r of before) expect(seen.has(visitKey(r))).toBe(true);
+      // Once settled: every visit once, each replay in its rewritten form.
+      const after = await store.scanWeek(P, THU, undefined, { inputs });
+      expect(after).toHaveLength(12_000);
+      const byKey = new Map(after.map((r) => [visitKey(r), r]));
+      for (const r of replays) expect(byKey.get(visitKey(r))).toEqual(r);
+      await store.columnsBuilt();
+    },
+  );
 
   it('replays and corrections in any order: each visit counted once, as its last write (as the week hash kept it)', async () => {
     const playbook = scorecardPlaybook('UTC');
@@ -535,6 +542,17 @@ describe('HistoryStore by week (the scorecard)', () => {
           expect(byVisit(await store.scanWeek(portal, range.start, exits))).toEqual(
             byVisit([...last.values()].filter(inRange)),
           );
+          // The scorecard's read (filled chunks from their columns, which a rewrite into them deletes), then again
+          // once the columns that read found missing are rebuilt.
+          for (let pass = 0; pass < 2; pass++) {
+            expect(byVisit(await store.scanWeek(portal, range.start, undefined, { inputs: false }))).toEqual(
+              byVisit([...last.values()]),
+            );
+            expect(byVisit(await store.scanWeek(portal, range.start, exits, { inputs: false }))).toEqual(
+              byVisit([...last.values()].filter(inRange)),
+            );
+            await store.columnsBuilt();
+          }
           const card = (r: HistoryRow[]) =>
             computeScorecard({ rows: r, playbook, week: range.week, zone: 'UTC', now: range.end });
           expect(card(read)).toEqual(card([...last.values()]));
@@ -614,6 +632,181 @@ describe('HistoryStore by week (the scorecard)', () => {
       { numRuns: 25 },
     );
     await deletePrefix(redis, `${prefix}-old`);
+  });
+});
+
+describe('HistoryStore chunk columns (issue #18: the scorecard over 1M rows from Redis in < 2 s)', () => {
+  const monday = Date.parse(`${weekStart(THU)}T00:00:00Z`);
+  const week = weekStart(THU);
+  /** Visits of many kinds (breached ones with evidence, corrections and dims; some with inputs), across the week. */
+  const visits = (n: number, firstDeal = 1): HistoryRow[] =>
+    weekOfVisits(n, monday, firstDeal).map((r, i) =>
+      i % 5 === 0
+        ? {
+            ...r,
+            breachReasonSource: 'manual' as const,
+            inferredReason: 'other' as const,
+            corrections: [{ at: r.exitedAt, userId: '9', from: 'other' as const, to: 'capacity' as const }],
+            breachEvidence: ['capacity'],
+            dims: { referrer: `R${i % 3}` },
+          }
+        : i % 7 === 0
+          ? {
+              ...r,
+              inputs: {
+                entry: { props: { a: 'x' }, held: {} },
+                exit: { props: {}, held: {} },
+                pauses: [],
+                pauseKey: '[]',
+              },
+            }
+          : r,
+    );
+  const withoutInputs = (rows: HistoryRow[]) => rows.map(({ inputs: _inputs, ...r }) => r as HistoryRow);
+  const columnsOf = async (head: number) => {
+    const pipeline = redis.pipeline();
+    for (let n = 0; n <= head; n++) pipeline.exists(keys.historyColumns(P, week, n));
+    return ((await pipeline.exec()) ?? []).map(([, v]) => v);
+  };
+  const headOf = async () => Number(await redis.hget(keys.historyLog(P, week), 'head'));
+  const textChunksRead = (seen: [string, string | undefined][]) =>
+    new Set(seen.filter(([cmd, key]) => cmd === 'getrange' && !key?.endsWith(':cols')).map(([, key]) => key));
+
+  it('a chunk gets its columns when it fills; the scorecard reads those instead of its text, to the same rows', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const written = visits(300);
+    await writeVisits(store, P, written, 25);
+    const head = await headOf();
+    expect(head).toBeGreaterThan(5);
+    // Every filled chunk has columns; the head chunk, still filling, has none.
+    expect(await columnsOf(head)).toEqual([...Array<number>(head).fill(1), 0]);
+    let rows: HistoryRow[] = [];
+    const seen = await commandsDuring(
+      async () => (rows = await store.scanWeek(P, THU, undefined, { inputs: false })),
+    );
+    expect(byVisit(rows)).toEqual(byVisit(withoutInputs(written)));
+    // Only the head chunk's text is read.
+    expect([...textChunksRead(seen)]).toEqual([keys.historyChunk(P, week, head)]);
+    // Readers that replay visits need their inputs: they read the text, as before.
+    const whole = await commandsDuring(async () => (rows = await store.scanWeek(P, THU)));
+    expect(byVisit(rows)).toEqual(byVisit(written));
+    expect(textChunksRead(whole).size).toBe(head + 1);
+  });
+
+  it("a visit rewritten in a filled chunk is read once, as rewritten: the chunk's columns go, then come back", async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const written = visits(300);
+    await writeVisits(store, P, written, 25);
+    const head = await headOf();
+    const corrected = {
+      ...written[1]!,
+      breachReason: 'patient_unreachable' as const,
+      slaOutcome: 'breached' as const,
+    };
+    await store.append(P, [corrected]);
+    // The visit was in chunk 0: its columns are gone, the others kept.
+    expect((await columnsOf(head))[0]).toBe(0);
+    expect((await columnsOf(head)).slice(1, head)).toEqual(Array<number>(head - 1).fill(1));
+    const expected = byVisit(withoutInputs([corrected, ...written.filter((_, i) => i !== 1)]));
+    expect(byVisit(await store.scanWeek(P, THU, undefined, { inputs: false }))).toEqual(expected);
+    // That read found chunk 0 filled without columns and rebuilt them.
+    await store.columnsBuilt();
+    expect((await columnsOf(head))[0]).toBe(1);
+    let rows: HistoryRow[] = [];
+    const seen = await commandsDuring(
+      async () => (rows = await store.scanWeek(P, THU, undefined, { inputs: false })),
+    );
+    expect(byVisit(rows)).toEqual(expected);
+    expect(textChunksRead(seen).has(keys.historyChunk(P, week, 0))).toBe(false);
+  });
+
+  it('columns are not stored from a chunk that changed while they were made (a row superseded meanwhile)', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const written = visits(300);
+    await writeVisits(store, P, written, 25);
+    await redis.del(keys.historyColumns(P, week, 0));
+    const corrected = { ...written[1]!, businessMs: 1 };
+    const real = redis.getBuffer.bind(redis);
+    const spy = vi.spyOn(redis, 'getBuffer').mockImplementationOnce(async (key: RedisKey) => {
+      const text = await real(key);
+      await store.append(P, [corrected]);
+      return text;
+    });
+    try {
+      expect(await store.buildColumns(P, week, 0)).toBe(false);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await redis.exists(keys.historyColumns(P, week, 0))).toBe(0);
+    // Built from the chunk as it is now, they are stored and read to the corrected visit.
+    expect(await store.buildColumns(P, week, 0)).toBe(true);
+    const rows = await store.scanWeek(P, THU, undefined, { inputs: false });
+    expect(rows.filter((r) => visitKey(r) === visitKey(corrected))).toEqual(withoutInputs([corrected]));
+    expect(rows).toHaveLength(300);
+  });
+
+  it('columns replaced while read in pieces (a row superseded, the columns rebuilt): read from the text instead', async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096, 512);
+    const written = visits(300);
+    await writeVisits(store, P, written, 25);
+    const corrected = { ...written[1]!, businessMs: 1 };
+    let getranges = 0;
+    const racing = beforeEachPipeline(redis, async (names) => {
+      // Between the first and the second batch of pieces (chunk 0's columns span both).
+      if (names.has('getrange') && ++getranges === 2) {
+        await store.append(P, [corrected]);
+        expect(await store.buildColumns(P, week, 0)).toBe(true);
+      }
+    });
+    const rows = await new HistoryStore(racing, keys, silentLogger, undefined, 4096, 512).scanWeek(
+      P,
+      THU,
+      undefined,
+      { inputs: false },
+    );
+    expect(getranges).toBeGreaterThan(2);
+    expect(byVisit(rows)).toEqual(byVisit(withoutInputs([corrected, ...written.filter((_, i) => i !== 1)])));
+  });
+
+  it("damaged columns, or columns of another length of the chunk: the read uses the chunk's text", async () => {
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const written = visits(300);
+    await writeVisits(store, P, written, 25);
+    const expected = byVisit(withoutInputs(written));
+    await redis.set(keys.historyColumns(P, week, 0), 'not columns');
+    await redis.set(
+      keys.historyColumns(P, week, 1),
+      encodeChunkColumns([], { length: 5, id: '0'.repeat(40) }),
+    );
+    let rows: HistoryRow[] = [];
+    const seen = await commandsDuring(
+      async () => (rows = await store.scanWeek(P, THU, undefined, { inputs: false })),
+    );
+    expect(byVisit(rows)).toEqual(expected);
+    expect(textChunksRead(seen)).toEqual(
+      new Set([0, 1, await headOf()].map((n) => keys.historyChunk(P, week, n))),
+    );
+  });
+
+  it('the scorecard of a week read from columns is the scorecard of its rows', async () => {
+    const playbook = scorecardPlaybook('UTC');
+    const range = weekRange('2026-W47', 'UTC');
+    const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
+    const written = visits(400).map((r, i) => ({
+      ...r,
+      pipeline: 'p1',
+      stage: `s${1 + (i % 3)}`,
+      toStage: i % 9 === 0 ? null : 's2',
+    }));
+    await writeVisits(store, P, written, 25);
+    expect(await headOf()).toBeGreaterThan(5);
+    const fold = await new HistoryWeeks(redis, keys, store).scorecard(P, playbook, range, {
+      zone: 'UTC',
+      now: range.end,
+    });
+    expect(fold.result()).toEqual(
+      computeScorecard({ rows: written, playbook, week: range.week, zone: 'UTC', now: range.end }),
+    );
   });
 });
 

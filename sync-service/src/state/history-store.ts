@@ -12,7 +12,9 @@ import {
   NEWLINE,
 } from './history-row-codec';
 import { hashValues, scanHash } from './hash-scan';
+import { decodeChunkColumns, encodeChunkColumns } from './history-columns';
 import { assertKeyPart, type Keys } from './keys';
+import { luaScript } from './lua';
 
 const DAY_MS = 24 * 3600_000;
 const WEEK_MS = 7 * DAY_MS;
@@ -46,8 +48,16 @@ export const READ_PIECE_BYTES = 32 * 1024;
 const PIECES_PER_BATCH = 8;
 const BATCHES_IN_FLIGHT = 2;
 const NO_BYTES: Buffer = Buffer.alloc(0);
-/** A byte range [at, end) of a chunk, read as one GETRANGE. */
-type Piece = { key: string; at: number; end: number };
+/**
+ * A byte range [at, end) of a chunk, read as one GETRANGE; with `columns`, of a chunk's columns `total` bytes long,
+ * standing for its text (key `text`) `length` bytes long.
+ */
+type Piece = {
+  key: string;
+  at: number;
+  end: number;
+  columns?: { text: string; length: number; total: number };
+};
 /** Chunk `n`, read to byte `at`. */
 type Tail = { n: number; at: number };
 
@@ -79,14 +89,17 @@ const REWRITE_FROM_BYTES = 4096;
  * order they are appended: the current week, busy with other days, is mostly skipped by last week's scorecard).
  * The length says which appends the span accounts for: a chunk grown by anything else (a process of an older
  * release appends without it) no longer matches, is read whole, and its span is never widened again.
+ * A superseded row's chunk loses its columns (BUILD_COLUMNS_SCRIPT), which still count the row.
  * KEYS per row: week log hash, deal index, older week hash. ARGV: TTL ms, chunk bytes, then per row: visit key,
- * week, record, exit (epoch ms).
+ * week, record, exit (epoch ms). Returns the chunks the run filled, as "week:n".
  */
 const APPEND_SCRIPT = `
 local ttl, limit = ARGV[1], tonumber(ARGV[2])
 -- Per key touched: the log's head chunk number, and the keys whose TTL to push back once at the end; per chunk
 -- appended to, its exit span so far ({log, field, least, greatest, length}; false: the chunk has none).
 local heads, touched, spans = {}, {}, {}
+-- Chunks filled by this run, as week:n, for the caller to build their columns.
+local sealed = {}
 for i = 0, #KEYS / 3 - 1 do
   local log, index, legacy = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
   local field, week, record = ARGV[4 * i + 3], ARGV[4 * i + 4], ARGV[4 * i + 5]
@@ -101,6 +114,8 @@ for i = 0, #KEYS / 3 - 1 do
       -- A chunk expired or shorter than the place names is left alone: SETRANGE past its end would pad it.
       if redis.call('STRLEN', chunk) >= off + len then
         redis.call('SETRANGE', chunk, off, '0' .. string.rep(' ', len - 1))
+        -- The chunk's columns still hold the row: gone, the scorecard reads the chunk's text until they are rebuilt.
+        redis.call('DEL', chunk .. ':cols')
         superseded = true
       end
     elseif string.match(old, '^%d%d%d%d%-%d%d%-%d%d$') then
@@ -152,6 +167,7 @@ for i = 0, #KEYS / 3 - 1 do
   redis.call('HSET', index, field, week .. ':' .. head .. ':' .. (size - #record) .. ':' .. (#record - 1))
   touched[index] = true
   if size >= limit then
+    sealed[#sealed + 1] = week .. ':' .. head
     head = head + 1
     redis.call('HSET', log, 'head', head)
   end
@@ -167,9 +183,23 @@ for _, span in pairs(spans) do
   end
 end
 for key in pairs(touched) do redis.call('PEXPIRE', key, ttl) end
-return #KEYS / 3
+return sealed
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+/**
+ * Stores a chunk's columns (history-columns.ts) if the chunk still holds the text they were made from: a row
+ * superseded since the text was read would otherwise be counted from columns that still hold it. The SHA-1 of a
+ * 512 KB chunk costs Redis about a millisecond, once per chunk filled. The columns expire with their chunk.
+ * KEYS: chunk, columns. ARGV: SHA-1 (hex) of the chunk text read, the columns. Returns 1 if stored.
+ */
+const BUILD_COLUMNS_SCRIPT = luaScript(`
+local text = redis.call('GET', KEYS[1])
+if not text or redis.sha1hex(text) ~= ARGV[1] then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[2], ARGV[2]) end
+return 1
+`);
 
 /** Exits from `from` (inclusive) to `to` (exclusive), epoch ms. */
 export type ExitRange = { from: number; to: number };
@@ -206,6 +236,8 @@ const rowKey = visitKey;
 export class HistoryStore {
   /** Legacy indexing under way in this process, per portal (one at a time; repeating it is harmless). */
   private readonly indexing = new Map<string, Promise<void>>();
+  /** Column builds started by reads, per portal and week (buildLater). */
+  private readonly building = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -249,6 +281,56 @@ export class HistoryStore {
     }
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
+    // The chunks this append filled get their columns, the scorecard's fast read (one chunk in ~3,600 rows).
+    for (const [, filled] of replies)
+      for (const place of Array.isArray(filled) ? (filled as unknown[]) : []) {
+        const [week, n] = String(place).split(':');
+        await this.buildColumns(portalId, week!, Number(n));
+      }
+  }
+
+  /**
+   * Stores the columns of a week's chunk `n` made from its text (a filled chunk: its rows are never appended to
+   * again, only superseded, which deletes the columns). Not when the text holds a damaged record (the text read
+   * reports it), and not when the chunk changed meanwhile (BUILD_COLUMNS_SCRIPT). A failure costs nothing but
+   * speed: the scorecard reads the chunk's text. True if stored.
+   */
+  async buildColumns(portalId: string, week: string, n: number): Promise<boolean> {
+    const key = this.keys.historyChunk(portalId, week, n);
+    try {
+      const text = await this.redis.getBuffer(key);
+      if (!text || text.length === 0) return false;
+      const rows: HistoryRow[] = [];
+      if (decodeHistoryChunkBytes(text, rows, undefined, false).corrupt > 0) return false;
+      const sha = createHash('sha1').update(text).digest('hex');
+      const columns = encodeChunkColumns(rows, { length: text.length, id: sha });
+      const keys = [key, this.keys.historyColumns(portalId, week, n)];
+      return (await BUILD_COLUMNS_SCRIPT(this.redis, keys, [sha, columns])) === 1;
+    } catch (err) {
+      this.log.warn(
+        { portalId, week, chunk: n, err: (err as Error).message },
+        'history chunk columns not built',
+      );
+      return false;
+    }
+  }
+
+  /**
+   * Builds, one after another in the background, the columns of filled chunks a read found without any (filled
+   * before columns were kept, or superseded into since): the next scorecard of the week reads them fast.
+   */
+  private buildLater(portalId: string, week: string, chunks: number[]): void {
+    const key = `${portalId}:${week}`;
+    if (chunks.length === 0 || this.building.has(key)) return;
+    const run = (async () => {
+      for (const n of chunks) await this.buildColumns(portalId, week, n);
+    })().finally(() => this.building.delete(key));
+    this.building.set(key, run);
+  }
+
+  /** Settles the column builds reads started (tests, and a clean shutdown). */
+  async columnsBuilt(): Promise<void> {
+    await Promise.all(this.building.values());
   }
 
   private async runAppends(runs: [string[], (string | number)[]][]): Promise<[Error | null, unknown][]> {
@@ -343,6 +425,7 @@ export class HistoryStore {
     let next = 0;
     let state = before;
     let grown: Tail | undefined;
+    const unbuilt: number[] = [];
     for (;;) {
       const outside = exits ? await this.spansOutside(portalId, start, next, state.head, exits) : undefined;
       const pass = await this.readChunks(portalId, start, next, state.head, onRows, {
@@ -353,6 +436,7 @@ export class HistoryStore {
         grown,
       });
       corrupt += pass.corrupt;
+      unbuilt.push(...pass.unbuilt);
       next = state.head + 1;
       const check = this.redis.pipeline().hmget(logKey, 'head', 'rewrites');
       if (pass.head) check.strlen(this.keys.historyChunk(portalId, start, pass.head.n));
@@ -374,6 +458,7 @@ export class HistoryStore {
       corruptRecords.inc({ kind: 'history_row' }, corrupt);
       this.log.warn({ portalId, week: start, corrupt }, 'skipped corrupt stage history rows');
     }
+    this.buildLater(portalId, start, unbuilt);
     return exact && state.rewrites === before.rewrites;
   }
 
@@ -382,7 +467,9 @@ export class HistoryStore {
    * records. A chunk is read READ_PIECE_BYTES at a time (GETRANGE up to the length it had when the read began: rows
    * appended later are left to the next read, as a GET would have), a record cut by a piece's end carried into the
    * next. `yieldBetween`: a piece whose reply already came back would otherwise be decoded in the same turn as the
-   * last, so a big week held the event loop for its whole read.
+   * last, so a big week held the event loop for its whole read. Without `inputs` (the scorecard), a chunk whose
+   * columns stand for its whole text is read from them instead (history-columns.ts: a sixth of the decoding, under
+   * half the bytes); `unbuilt`, the filled chunks that had none.
    */
   private async readChunks(
     portalId: string,
@@ -405,29 +492,53 @@ export class HistoryStore {
       /** A chunk read before to `grown.at`, to read on from there. */
       grown?: Tail | undefined;
     },
-  ): Promise<{ corrupt: number; head: Tail | undefined }> {
+  ): Promise<{ corrupt: number; head: Tail | undefined; unbuilt: number[] }> {
     let corrupt = 0;
     const chunks: Tail[] = grown ? [grown] : [];
     for (let n = from; n <= to; n++) chunks.push({ n, at: 0 });
     // Every chunk's length in one round trip: it says which chunks their span lets the read skip (the span still
-    // accounts for the whole chunk), and lets pieces be asked for ahead of their decoding.
+    // accounts for the whole chunk), and lets pieces be asked for ahead of their decoding. With them, the length
+    // of each whole chunk's columns (0: none).
     const lengths = this.redis.pipeline();
-    for (const { n } of chunks) lengths.strlen(this.keys.historyChunk(portalId, week, n));
+    for (const { n, at } of chunks) {
+      lengths.strlen(this.keys.historyChunk(portalId, week, n));
+      if (!inputs && at === 0) lengths.strlen(this.keys.historyColumns(portalId, week, n));
+    }
     const replies = chunks.length > 0 ? ((await lengths.exec()) ?? []) : [];
     const pieces: Piece[] = [];
+    const unbuilt: number[] = [];
     // The last chunk and the length it is read to (or, skipped, has), for the caller to see whether it grew.
     let head: Tail | undefined;
-    chunks.forEach(({ n, at: from }, i) => {
-      const [err, reply] = replies[i] ?? [];
+    let r = 0;
+    for (const { n, at: from } of chunks) {
+      const [err, reply] = replies[r++] ?? [];
+      const [columnsErr, columnsReply] = !inputs && from === 0 ? (replies[r++] ?? []) : [null, 0];
       // A key of another type (corruption) reads as no rows, as bad rows are.
-      if (err) return void corrupt++;
+      if (err) {
+        corrupt++;
+        continue;
+      }
       const length = Number(reply);
       if (!head || n >= head.n) head = { n, at: length };
-      if (outside.get(n) === length) return;
+      if (outside.get(n) === length) continue;
       const key = this.keys.historyChunk(portalId, week, n);
+      const columnsLength = columnsErr ? 0 : Number(columnsReply);
+      if (columnsLength > 0) {
+        const columnsKey = this.keys.historyColumns(portalId, week, n);
+        const columns = { text: key, length, total: columnsLength };
+        for (let at = 0; at < columnsLength; at += this.readPieceBytes)
+          pieces.push({
+            key: columnsKey,
+            at,
+            end: Math.min(columnsLength, at + this.readPieceBytes),
+            columns,
+          });
+        continue;
+      }
+      if (!inputs && from === 0 && n < to && length > 0) unbuilt.push(n);
       for (let at = from; at < length; at += this.readPieceBytes)
         pieces.push({ key, at, end: Math.min(length, at + this.readPieceBytes) });
-    });
+    }
     // Asked for a batch at a time, as one pipeline: one write to the socket for a batch instead of one a piece
     // (each write a system call, which on these machines cost more than the piece's decoding).
     const batches: Promise<[Error | null, unknown][]>[] = [];
@@ -448,6 +559,10 @@ export class HistoryStore {
     let carry: Buffer = NO_BYTES;
     let carryAt = 0;
     let broken: string | undefined;
+    // A chunk's columns, put together from their pieces (copied, not concatenated: one buffer for the whole read,
+    // where a fresh one per chunk cost page faults and garbage collection), and whether every piece came.
+    let scratch: Buffer = NO_BYTES;
+    let columnsCame = false;
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i]!;
       const last = pieces[i + 1]?.key !== piece.key;
@@ -456,6 +571,29 @@ export class HistoryStore {
         if (asked < pieces.length) ask();
       }
       const [err, reply] = batch[i % PIECES_PER_BATCH] ?? [new Error('no reply'), null];
+      if (piece.columns) {
+        const { text: textKey, length, total } = piece.columns;
+        if (piece.at === 0) {
+          if (scratch.length < total) scratch = Buffer.allocUnsafe(Math.max(total, 2 * scratch.length));
+          columnsCame = true;
+        }
+        if (err || !Buffer.isBuffer(reply) || reply.length !== piece.end - piece.at) columnsCame = false;
+        else reply.copy(scratch, piece.at);
+        if (!last) continue;
+        const rows: HistoryRow[] = [];
+        // The pieces of one value hold its text id at both ends (decodeChunkColumns checks them).
+        const read = columnsCame ? decodeChunkColumns(scratch.subarray(0, total), rows, exits) : null;
+        if (read?.length !== length && length > 0) {
+          // Deleted (a row superseded) or rebuilt since the lengths were read, or damaged: the text, in one read.
+          rows.length = 0;
+          const text = await this.redis.getrangeBuffer(textKey, 0, length - 1).catch(() => null);
+          if (text) corrupt += decodeHistoryChunkBytes(text, rows, exits, inputs).corrupt;
+          else corrupt++;
+        }
+        onRows(rows);
+        if (yieldBetween) await setImmediate();
+        continue;
+      }
       let bytes: Buffer = NO_BYTES;
       if (err || !Buffer.isBuffer(reply)) {
         if (broken !== piece.key) corrupt++;
@@ -501,7 +639,7 @@ export class HistoryStore {
       onRows(rows);
       if (yieldBetween) await setImmediate();
     }
-    return { corrupt, head };
+    return { corrupt, head, unbuilt };
   }
 
   /**

@@ -61,6 +61,13 @@ export function redisKeys(prefix: string) {
      */
     historyChunk: (portalId: string, weekStart: string, n: number) =>
       `${p(portalId)}:history-log:${weekStart}:${n}`,
+    /**
+     * String: a sealed chunk's rows as columns (history-columns.ts), for the scorecard; built when the chunk fills,
+     * deleted by the append script when it overwrites a row of the chunk (`${chunk}:cols` there). Same TTL as the
+     * chunk.
+     */
+    historyColumns: (portalId: string, weekStart: string, n: number) =>
+      `${p(portalId)}:history-log:${weekStart}:${n}:cols`,
     /** String: set once every week hash of the portal is covered by historyByDeal (history-store.ts). */
     historyIndexed: (portalId: string) => `${p(portalId)}:history-indexed`,
     /** Hash version -> playbook JSON. No TTL. */
