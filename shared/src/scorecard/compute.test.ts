@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HistoryRow } from '../engine/types';
 import { BREACH_REASONS, Playbook } from '../playbook/schema';
+import type { ClassedRows } from './classed-rows';
 import { computeScorecard, startScorecard } from './compute';
 import { scorecardPlaybook, visit } from './fixtures';
 import { computeFunnel } from './funnel';
@@ -446,6 +447,78 @@ describe('startScorecard: rows folded a batch at a time', () => {
           expect(card).toEqual(computeScorecard({ rows, playbook: full, week: WEEK, now }));
           // The fold keeps only the rows the funnel reads (funnelKeeps): the funnel over all of them is the same.
           expect(card.funnel).toEqual(computeFunnel(full, rows, start, end, now));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  /** `rows` as the history store hands over a chunk read from its columns: classes and per-row values. */
+  const classed = (rows: HistoryRow[], exits?: { from: number; to: number }): ClassedRows => {
+    const classes: HistoryRow[] = [];
+    const index = new Map<string, number>();
+    const classOf = new Uint32Array(rows.length);
+    rows.forEach((r, i) => {
+      const template = { ...r, dealId: '', enteredAt: 0, exitedAt: 0, businessMs: 0, breachedAt: undefined };
+      const key = JSON.stringify(template);
+      if (!index.has(key)) index.set(key, classes.push(template) - 1);
+      classOf[i] = index.get(key)!;
+    });
+    return {
+      classes,
+      size: rows.length,
+      classOf,
+      exitedAt: Float64Array.from(rows, (r) => r.exitedAt),
+      businessMs: Float64Array.from(rows, (r) => r.businessMs),
+      exits,
+      row: (i) => ({ ...rows[i]! }),
+    };
+  };
+
+  it('gives computeScorecard over the same rows fed as columns (ClassedRows), alone or among row batches', () => {
+    // Without a funnel the columns are folded class by class; with one, their rows are made whole.
+    const noFunnel = Playbook.parse({ ...full, scorecard: { dimensions: full.scorecard!.dimensions } });
+    fc.assert(
+      fc.property(
+        // Rows that share their class (all but deal and times) with others, as most of a week's rows do.
+        fc
+          .tuple(
+            fc.array(batchedRowArb, { minLength: 1, maxLength: 12 }),
+            fc.array(
+              fc.record({
+                pick: fc.nat(),
+                exitedAt: fc.integer({ min: start - 2 * 24 * H, max: end + 2 * 24 * H }),
+                businessMs: fc.integer({ min: 0, max: 200 * H }),
+                deal: fc.integer({ min: 1, max: 8 }),
+              }),
+              { maxLength: 200 },
+            ),
+          )
+          .map(([pool, picks]) =>
+            picks.map(({ pick, deal, ...times }) => ({
+              ...pool[pick % pool.length]!,
+              ...times,
+              dealId: String(deal),
+            })),
+          ),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.option(fc.tuple(fc.integer({ min: start - 2 * 24 * H, max: end }), fc.nat(9 * 24 * H))),
+        fc.integer({ min: start, max: end + 60 * 24 * H }),
+        fc.boolean(),
+        (rows, cutSeeds, range, now, funnel) => {
+          const playbook = funnel ? full : noFunnel;
+          const exits = range ? { from: range[0], to: range[0] + range[1] } : undefined;
+          const kept = exits ? rows.filter((r) => r.exitedAt >= exits.from && r.exitedAt < exits.to) : rows;
+          const cuts = [...new Set(cutSeeds.map((c) => c % (rows.length + 1)))].sort((a, b) => a - b);
+          const fold = startScorecard({ playbook, week: WEEK, now });
+          let from = 0;
+          for (const [k, cut] of [...cuts, rows.length].entries()) {
+            const part = rows.slice(from, cut);
+            // Every other batch as plain rows (a chunk read from its text), already cut to the range.
+            fold.add(k % 2 === 0 ? classed(part, exits) : part.filter((r) => kept.includes(r)));
+            from = cut;
+          }
+          expect(fold.result()).toEqual(computeScorecard({ rows: kept, playbook, week: WEEK, now }));
         },
       ),
       { numRuns: 300 },

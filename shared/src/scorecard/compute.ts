@@ -5,6 +5,7 @@ import { medianAndP90 } from './stats';
 import type { Scorecard, ScorecardDimensionRow, ScorecardMetrics } from './types';
 import { reportingZone, periodRange, isMonth } from './week';
 import { computeFunnel, funnelKeeps } from './funnel';
+import { rowsOf, type ClassedRows, type RowBatch } from './classed-rows';
 
 export type ScorecardInput = {
   /** Stage visits; rows whose exit falls outside the week are ignored, so a caller may pass a superset. */
@@ -79,23 +80,24 @@ class Counters {
     return g;
   }
 
-  count(g: number, row: HistoryRow): void {
-    this.volume[g]!++;
+  /** Counts `row` `times` times (a class of rows counts once for all its rows: ClassedRows). */
+  count(g: number, row: HistoryRow, times: number): void {
+    this.volume[g]! += times;
     const outcome = row.slaOutcome;
     if (outcome === 'breached') {
-      this.sla[g]!++;
-      this.breached[g]!++;
+      this.sla[g]! += times;
+      this.breached[g]! += times;
       const r = row.breachReason === null ? undefined : REASON_INDEX.get(row.breachReason);
-      if (r !== undefined) this.reasons[g * NR + r]!++;
+      if (r !== undefined) this.reasons[g * NR + r]! += times;
       if ((row.corrections !== undefined || row.breachReasonSource === 'manual') && wasCorrected(row))
-        this.corrected[g]!++;
-    } else if (outcome === 'met') this.sla[g]!++;
+        this.corrected[g]! += times;
+    } else if (outcome === 'met') this.sla[g]! += times;
     const to = row.toStage;
     // Drop-off into a closed-lost stage is not conversion, whichever way the stage order says it went.
-    if (to !== null && this.kinds.lost.has(to)) this.lost[g]!++;
-    else if (row.direction === 'forward') this.forward[g]!++;
+    if (to !== null && this.kinds.lost.has(to)) this.lost[g]! += times;
+    else if (row.direction === 'forward') this.forward[g]! += times;
     else if (row.direction === 'backward' && !(to !== null && this.kinds.loops.has(`${row.stage}>${to}`)))
-      this.backward[g]!++;
+      this.backward[g]! += times;
   }
 
   /** `asOf`: the instant ages are measured at; `end`: the week's end, before which a breach counts. */
@@ -225,7 +227,8 @@ export function computeScorecard(input: ScorecardInput): Scorecard {
  * same order. The funnel, which needs its rows whole, keeps only the few it reads (funnelKeeps).
  */
 export type ScorecardFold = {
-  add(rows: readonly HistoryRow[]): void;
+  /** Rows, as objects or as columns (ClassedRows, read during the call only). */
+  add(rows: RowBatch): void;
   /** The scorecard of every row added so far; `open`: the visits open now (see ScorecardInput.open). */
   result(open?: readonly OpenVisit[]): Scorecard;
 };
@@ -356,7 +359,9 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
   const columns = new Columns();
   const { start, end } = range;
 
-  function add(rows: readonly HistoryRow[]): void {
+  function add(batch: RowBatch): void {
+    if (!Array.isArray(batch)) return addClassed(batch as ClassedRows);
+    const rows = batch as readonly HistoryRow[];
     const n = rows.length;
     for (let i = 0; i < n; i++) {
       const row = rows[i]!;
@@ -366,7 +371,7 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
       if (!(exited >= start && exited < end)) continue;
       if (row.clock !== undefined) {
         const cg = clockGroup(row.clock);
-        clocks.count(cg, row);
+        clocks.count(cg, row, 1);
         columns.push(-1, -1, cg, row.businessMs);
         continue;
       }
@@ -374,20 +379,85 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
       const meta = stageMeta[sg]!;
       // The row's role is almost always the stage's role: a string compare instead of a map lookup.
       const rg = meta.roleId === row.ownerRole ? meta.roleGroup : roleGroup(row.ownerRole);
-      stages.count(sg, row);
-      roles.count(rg, row);
-      totals.count(0, row);
+      stages.count(sg, row, 1);
+      roles.count(rg, row, 1);
+      totals.count(0, row, 1);
       columns.push(sg, rg, -1, row.businessMs);
       for (const d of dims) {
-        const value = row.dims?.[d.property] ?? NONE;
-        let g = d.index.get(value);
-        if (g === undefined) {
-          d.index.set(value, (g = d.counters.add()));
-          d.times.push([]);
-        }
-        d.counters.count(g, row);
+        const g = dimensionGroup(d, row);
+        d.counters.count(g, row, 1);
         d.times[g]!.push(row.businessMs);
       }
+    }
+  }
+
+  function dimensionGroup(d: DimensionFold, row: HistoryRow): number {
+    const value = row.dims?.[d.property] ?? NONE;
+    let g = d.index.get(value);
+    if (g === undefined) {
+      d.index.set(value, (g = d.counters.add()));
+      d.times.push([]);
+    }
+    return g;
+  }
+
+  /**
+   * Rows as columns: a class's groups found at its first row in the period (in row order, where the row path finds
+   * them), its counts added once for all its rows, and per row only its time in stage pushed: no object per row.
+   * A playbook with a funnel keeps some rows whole, so it is fed the rows themselves.
+   */
+  function addClassed(batch: ClassedRows): void {
+    if (keepForFunnel) return add(rowsOf(batch));
+    const { classes, classOf, exitedAt, businessMs, size, exits } = batch;
+    const from = exits ? Math.max(start, exits.from) : start;
+    const to = exits ? Math.min(end, exits.to) : end;
+    const k = classes.length;
+    const nd = dims.length;
+    // Per class: its rows in the period, its stage, role or clock group, its group per dimension.
+    const times = new Float64Array(k);
+    const stageOf = new Int32Array(k);
+    const roleOf = new Int32Array(k);
+    const clockOf = new Int32Array(k);
+    const dimOf = new Int32Array(k * nd);
+    for (let i = 0; i < size; i++) {
+      const exited = exitedAt[i]!;
+      if (!(exited >= from && exited < to)) continue;
+      const c = classOf[i]!;
+      if (times[c] === 0) {
+        const row = classes[c]!;
+        if (row.clock !== undefined) {
+          stageOf[c] = -1;
+          clockOf[c] = clockGroup(row.clock);
+        } else {
+          const sg = stageGroup(row);
+          const meta = stageMeta[sg]!;
+          stageOf[c] = sg;
+          roleOf[c] = meta.roleId === row.ownerRole ? meta.roleGroup : roleGroup(row.ownerRole);
+          for (let j = 0; j < nd; j++) dimOf[c * nd + j] = dimensionGroup(dims[j]!, row);
+        }
+      }
+      times[c]!++;
+      const value = businessMs[i]!;
+      const sg = stageOf[c]!;
+      if (sg < 0) {
+        columns.push(-1, -1, clockOf[c]!, value);
+        continue;
+      }
+      columns.push(sg, roleOf[c]!, -1, value);
+      for (let j = 0; j < nd; j++) dims[j]!.times[dimOf[c * nd + j]!]!.push(value);
+    }
+    for (let c = 0; c < k; c++) {
+      const n = times[c]!;
+      if (n === 0) continue;
+      const row = classes[c]!;
+      if (stageOf[c]! < 0) {
+        clocks.count(clockOf[c]!, row, n);
+        continue;
+      }
+      stages.count(stageOf[c]!, row, n);
+      roles.count(roleOf[c]!, row, n);
+      totals.count(0, row, n);
+      for (let j = 0; j < nd; j++) dims[j]!.counters.count(dimOf[c * nd + j]!, row, n);
     }
   }
 

@@ -5,3 +5,4 @@ export * from './compute';
 export * from './format';
 export * from './cycle-time';
 export * from './funnel';
+export * from './classed-rows';

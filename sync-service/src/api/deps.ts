@@ -1,4 +1,4 @@
-import type { DealSnapshot, DealState, HistoryRow } from '@stagekeeper/shared';
+import type { DealSnapshot, DealState, HistoryRow, RowBatch } from '@stagekeeper/shared';
 import type { Logger } from '../log';
 import type { HubSpotGateway } from '../ports';
 import type { DealStateStore } from '../state/deal-state-store';
@@ -38,7 +38,7 @@ export type ApiDeps = {
     /** Exactly the rows whose exit falls in [fromMs, toMs), cut while decoding (the scorecard's read). */
     rowsExiting(portalId: string, fromMs: number, toMs: number): Promise<HistoryRow[]>;
     /** The same rows folded into `fresh()` a batch at a time, none kept (the scorecard's read). */
-    foldExiting<F extends { add(rows: readonly HistoryRow[]): void }>(
+    foldExiting<F extends { add(rows: RowBatch): void }>(
       portalId: string,
       fromMs: number,
       toMs: number,

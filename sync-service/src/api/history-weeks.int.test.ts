@@ -1,4 +1,4 @@
-import type { HistoryRow } from '@stagekeeper/shared';
+import { rowsOf, type HistoryRow, type RowBatch } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log';
@@ -49,7 +49,8 @@ const row = (dealId: string, exitedAt: number): HistoryRow => ({
 const collect = () => ({
   batches: [] as HistoryRow[][],
   rows: [] as HistoryRow[],
-  add(rows: readonly HistoryRow[]) {
+  add(batch: RowBatch) {
+    const rows = rowsOf(batch);
     this.batches.push([...rows]);
     this.rows.push(...rows);
   },

@@ -3,6 +3,7 @@ import {
   startScorecard,
   type HistoryRow,
   type Playbook,
+  type RowBatch,
   type ScorecardFold,
   type WeekRange,
 } from '@stagekeeper/shared';
@@ -44,7 +45,7 @@ export class HistoryWeeks {
    * other requests served between chunks), week after week in the order rowsExiting returns them. A read that
    * overlapped a rewrite may have handed a visit over twice: then a fresh fold is fed the deduped rows instead.
    */
-  async foldExiting<F extends { add(rows: readonly HistoryRow[]): void }>(
+  async foldExiting<F extends { add(rows: RowBatch): void }>(
     portalId: string,
     fromMs: number,
     toMs: number,

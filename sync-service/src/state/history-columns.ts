@@ -1,4 +1,4 @@
-import type { HistoryRow } from '@stagekeeper/shared';
+import { rowsOf, type ClassedRows, type HistoryRow } from '@stagekeeper/shared';
 import { decodeChunkRecord, encodeHistoryRow } from './history-row-codec';
 
 /**
@@ -9,8 +9,8 @@ import { decodeChunkRecord, encodeHistoryRow } from './history-row-codec';
  * the rows that have it in common, checked once) and its own values, stored as numbers:
  *
  *   "SKC1" | u32 header bytes | header JSON {t: chunk text length, s: text id, c: [class record], d: the deal
- *   ids, joined} | zero padding to a multiple of 8 | f64 enteredAt, exitedAt, businessMs, breachedAt per row
- *   | u32 class index per row | u32 deal id length per row | the text id again (ID_BYTES, ASCII)
+ *   ids, joined} | zero padding to a multiple of 8 | f64 columns of enteredAt, exitedAt, businessMs and breachedAt
+ *   (each a value per row) | u32 class index per row | u32 deal id length per row | the text id again (ID_BYTES)
  *
  * A class record is the row's own text record (history-row-codec.ts) with an empty deal id, zero times and
  * breachedAt null when the row has one, so it is checked on read by the same code as a text record. breachedAt
@@ -65,11 +65,11 @@ export function encodeChunkColumns(
       classIndex.set(record, c);
     }
     deals.push(row.dealId);
-    const at = i * VALUES_PER_ROW;
-    values[at] = row.enteredAt;
-    values[at + 1] = row.exitedAt;
-    values[at + 2] = row.businessMs;
-    values[at + 3] = row.breachedAt ?? NaN;
+    const n = rows.length;
+    values[i] = row.enteredAt;
+    values[n + i] = row.exitedAt;
+    values[2 * n + i] = row.businessMs;
+    values[3 * n + i] = row.breachedAt ?? NaN;
     ints[i] = c;
     ints[rows.length + i] = row.dealId.length;
   });
@@ -125,17 +125,19 @@ function templateOf(record: unknown): Template | null {
   return { row, hasBreachedAt: row.breachedAt === null, extra: any ? JSON.stringify(extra) : undefined };
 }
 
+/** What columns stand for: the chunk text's length and id (its SHA-1, hex). */
+export type ColumnsText = { length: number; id: string };
+
 /**
- * The rows of `columns` (exiting in `exits`, if given) pushed onto `into`, in the order written, as the chunk's
- * text decodes them without inputs; the chunk text they stand for (length and id). Null, with nothing pushed, when
- * the value is not plainly columns (damage, another layout, or pieces of two values): the caller reads the chunk's
- * text instead.
+ * The rows of `columns` as a batch of classed rows (exiting in `exits`, if given), as the chunk's text decodes them
+ * without inputs, and the text they stand for. Every class and value is checked here, before any row is used.
+ * Null when the value is not plainly columns (damage, another layout, or pieces of two values): the caller reads
+ * the chunk's text instead. The batch's arrays may be views of `columns`: valid while it is.
  */
-export function decodeChunkColumns(
+export function readChunkColumns(
   columns: Buffer,
-  into: HistoryRow[],
   exits?: Exits,
-): { length: number; id: string } | null {
+): { text: ColumnsText; rows: ClassedRows } | null {
   if (!LITTLE_ENDIAN || columns.length < 8 || columns.toString('latin1', 0, 4) !== MAGIC) return null;
   const headerBytes = columns.readUInt32LE(4);
   const start = align8(8 + headerBytes);
@@ -161,51 +163,61 @@ export function decodeChunkColumns(
     templates.push(t);
   }
   const values = float64s(columns, start, n * VALUES_PER_ROW);
+  const enteredAt = values.subarray(0, n);
+  const exitedAt = values.subarray(n, 2 * n);
+  const businessMs = values.subarray(2 * n, 3 * n);
+  const breachedAt = values.subarray(3 * n, 4 * n);
   const ints = uint32s(columns, start + n * VALUES_PER_ROW * 8, n * 2);
-  let idsLength = 0;
-  for (let i = 0; i < n; i++) idsLength += ints[n + i]!;
-  if (idsLength !== deals.length) return null;
-  const rows: HistoryRow[] = [];
-  let idAt = 0;
+  const classOf = ints.subarray(0, n);
+  // Where each deal id starts in the joined ids: one more than the rows, the last the ids' length.
+  const idAt = new Uint32Array(n + 1);
+  const classes = templates.length;
   for (let i = 0; i < n; i++) {
-    const at = i * VALUES_PER_ROW;
-    const t = templates[ints[i]!];
-    const idEnd = idAt + ints[n + i]!;
-    const enteredAt = values[at]!;
-    const exitedAt = values[at + 1]!;
-    const businessMs = values[at + 2]!;
-    const breachedAt = values[at + 3]!;
+    idAt[i + 1] = idAt[i]! + ints[n + i]!;
     // NaN compares false: a time that is no number is damage, as is an index that names no class.
-    if (t === undefined || !(enteredAt === enteredAt && exitedAt === exitedAt && businessMs === businessMs))
-      return null;
-    const skip = exits && !(exitedAt >= exits.from && exitedAt < exits.to);
-    const dealId = skip ? '' : deals.slice(idAt, idEnd);
-    idAt = idEnd;
-    if (skip) continue;
+    const e = enteredAt[i]!;
+    const x = exitedAt[i]!;
+    const b = businessMs[i]!;
+    if (!(classOf[i]! < classes) || !(e === e && x === x && b === b)) return null;
+  }
+  if (idAt[n] !== deals.length) return null;
+  const row = (i: number): HistoryRow => {
+    const t = templates[classOf[i]!]!;
     const c = t.row;
     // Built field by field in the order the text reader builds its rows, so both kinds share one object shape.
-    const row = {
-      dealId,
+    const r = {
+      dealId: deals.slice(idAt[i], idAt[i + 1]),
       pipeline: c.pipeline,
       stage: c.stage,
       ownerRole: c.ownerRole,
       ownerId: c.ownerId,
-      enteredAt,
-      exitedAt,
-      businessMs,
+      enteredAt: enteredAt[i]!,
+      exitedAt: exitedAt[i]!,
+      businessMs: businessMs[i]!,
       toStage: c.toStage,
       direction: c.direction,
       slaOutcome: c.slaOutcome,
       breachReason: c.breachReason,
     } as HistoryRow;
-    if (t.hasBreachedAt) row.breachedAt = breachedAt === breachedAt ? breachedAt : null;
-    if (c.breachReasonSource !== undefined) row.breachReasonSource = c.breachReasonSource;
+    const breached = breachedAt[i]!;
+    if (t.hasBreachedAt) r.breachedAt = breached === breached ? breached : null;
+    if (c.breachReasonSource !== undefined) r.breachReasonSource = c.breachReasonSource;
     // A fresh copy per row, as the text gives: rows never share objects a reader might change.
-    if (t.extra !== undefined) Object.assign(row, JSON.parse(t.extra) as Partial<HistoryRow>);
-    rows.push(row);
-  }
-  for (const row of rows) into.push(row);
-  return { length: textLength as number, id };
+    if (t.extra !== undefined) Object.assign(r, JSON.parse(t.extra) as Partial<HistoryRow>);
+    return r;
+  };
+  return {
+    text: { length: textLength as number, id },
+    rows: { classes: templates.map((t) => t.row), size: n, classOf, exitedAt, businessMs, exits, row },
+  };
+}
+
+/** readChunkColumns's rows as objects, pushed onto `into`; the text they stand for, or null (nothing pushed). */
+export function decodeChunkColumns(columns: Buffer, into: HistoryRow[], exits?: Exits): ColumnsText | null {
+  const read = readChunkColumns(columns, exits);
+  if (!read) return null;
+  for (const row of rowsOf(read.rows)) into.push(row);
+  return read.text;
 }
 
 function align8(n: number): number {

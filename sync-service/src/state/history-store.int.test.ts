@@ -768,7 +768,7 @@ describe('HistoryStore chunk columns (issue #18: the scorecard over 1M rows from
     expect(byVisit(rows)).toEqual(byVisit(withoutInputs([corrected, ...written.filter((_, i) => i !== 1)])));
   });
 
-  it("damaged columns, or columns of another length of the chunk: the read uses the chunk's text", async () => {
+  it("damaged columns, or columns of another length of the chunk: the read uses the chunk's text and mends them", async () => {
     const store = new HistoryStore(redis, keys, silentLogger, undefined, 4096);
     const written = visits(300);
     await writeVisits(store, P, written, 25);
@@ -786,6 +786,13 @@ describe('HistoryStore chunk columns (issue #18: the scorecard over 1M rows from
     expect(textChunksRead(seen)).toEqual(
       new Set([0, 1, await headOf()].map((n) => keys.historyChunk(P, week, n))),
     );
+    // Made again from the text: the next read reads them.
+    await store.columnsBuilt();
+    const again = await commandsDuring(
+      async () => (rows = await store.scanWeek(P, THU, undefined, { inputs: false })),
+    );
+    expect(byVisit(rows)).toEqual(expected);
+    expect(textChunksRead(again)).toEqual(new Set([keys.historyChunk(P, week, await headOf())]));
   });
 
   it('the scorecard of a week read from columns is the scorecard of its rows', async () => {

@@ -1,4 +1,4 @@
-import { visitKey, type HistoryRow } from '@stagekeeper/shared';
+import { rowsOf, visitKey, type HistoryRow, type RowBatch } from '@stagekeeper/shared';
 import { createHash } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -12,7 +12,7 @@ import {
   NEWLINE,
 } from './history-row-codec';
 import { hashValues, scanHash } from './hash-scan';
-import { decodeChunkColumns, encodeChunkColumns } from './history-columns';
+import { encodeChunkColumns, readChunkColumns } from './history-columns';
 import { assertKeyPart, type Keys } from './keys';
 import { luaScript } from './lua';
 
@@ -56,7 +56,7 @@ type Piece = {
   key: string;
   at: number;
   end: number;
-  columns?: { text: string; length: number; total: number };
+  columns?: { text: string; length: number; total: number; n: number };
 };
 /** Chunk `n`, read to byte `at`. */
 type Tail = { n: number; at: number };
@@ -360,7 +360,7 @@ export class HistoryStore {
   ): Promise<HistoryRow[]> {
     let rows: HistoryRow[] = [];
     const exact = await this.readWeekBatches(portalId, week, exits, inputs, (batch) => {
-      for (const row of batch) rows.push(row);
+      for (const row of rowsOf(batch)) rows.push(row);
     });
     if (!exact) {
       // Filtered, the earlier copy may have been kept and the last one dropped (a correction that moved the exit):
@@ -377,14 +377,15 @@ export class HistoryStore {
   /**
    * scanWeek's rows handed to `onRows` a batch at a time (a chunk's, or an HSCAN page's), in the same order, and
    * the event loop let through between chunks: a reader that folds them keeps no million row objects, and card
-   * reads and webhooks get their turn during a big week's read. False when the read overlapped a rewrite, so a
+   * reads and webhooks get their turn during a big week's read. Without `inputs`, a chunk read from its columns
+   * comes as columns (ClassedRows: no row objects; valid only during the call). False when the read overlapped a rewrite, so a
    * visit may have been handed over twice: the caller starts again from scanWeek, which dedupes.
    */
   async streamWeek(
     portalId: string,
     week: string | number,
     exits: ExitRange | undefined,
-    onRows: (rows: HistoryRow[]) => void,
+    onRows: (rows: RowBatch) => void,
     { inputs = true }: { inputs?: boolean } = {},
   ): Promise<boolean> {
     return this.readWeekBatches(portalId, week, exits, inputs, onRows, true);
@@ -399,7 +400,7 @@ export class HistoryStore {
     week: string | number,
     exits: ExitRange | undefined,
     inputs: boolean,
-    onRows: (rows: HistoryRow[]) => void,
+    onRows: (rows: RowBatch) => void,
     yieldBetween = false,
   ): Promise<boolean> {
     const start = typeof week === 'number' ? weekStart(week) : weekStart(Date.parse(`${week}T00:00:00Z`));
@@ -476,7 +477,7 @@ export class HistoryStore {
     week: string,
     from: number,
     to: number,
-    onRows: (rows: HistoryRow[]) => void,
+    onRows: (rows: RowBatch) => void,
     {
       exits,
       outside = new Map(),
@@ -525,7 +526,7 @@ export class HistoryStore {
       const columnsLength = columnsErr ? 0 : Number(columnsReply);
       if (columnsLength > 0) {
         const columnsKey = this.keys.historyColumns(portalId, week, n);
-        const columns = { text: key, length, total: columnsLength };
+        const columns = { text: key, length, total: columnsLength, n };
         for (let at = 0; at < columnsLength; at += this.readPieceBytes)
           pieces.push({
             key: columnsKey,
@@ -572,7 +573,7 @@ export class HistoryStore {
       }
       const [err, reply] = batch[i % PIECES_PER_BATCH] ?? [new Error('no reply'), null];
       if (piece.columns) {
-        const { text: textKey, length, total } = piece.columns;
+        const { text: textKey, length, total, n } = piece.columns;
         if (piece.at === 0) {
           if (scratch.length < total) scratch = Buffer.allocUnsafe(Math.max(total, 2 * scratch.length));
           columnsCame = true;
@@ -580,17 +581,19 @@ export class HistoryStore {
         if (err || !Buffer.isBuffer(reply) || reply.length !== piece.end - piece.at) columnsCame = false;
         else reply.copy(scratch, piece.at);
         if (!last) continue;
-        const rows: HistoryRow[] = [];
-        // The pieces of one value hold its text id at both ends (decodeChunkColumns checks them).
-        const read = columnsCame ? decodeChunkColumns(scratch.subarray(0, total), rows, exits) : null;
-        if (read?.length !== length && length > 0) {
-          // Deleted (a row superseded) or rebuilt since the lengths were read, or damaged: the text, in one read.
-          rows.length = 0;
+        // The pieces of one value hold its text id at both ends (readChunkColumns checks them).
+        const read = columnsCame ? readChunkColumns(scratch.subarray(0, total), exits) : null;
+        if (read && read.text.length === length) onRows(read.rows);
+        else if (length > 0) {
+          // Deleted (a row superseded) or rebuilt since the lengths were read, or damaged (or of another layout):
+          // the text, in one read, and columns made again for the next read.
+          if (n < to) unbuilt.push(n);
+          const rows: HistoryRow[] = [];
           const text = await this.redis.getrangeBuffer(textKey, 0, length - 1).catch(() => null);
           if (text) corrupt += decodeHistoryChunkBytes(text, rows, exits, inputs).corrupt;
           else corrupt++;
+          onRows(rows);
         }
-        onRows(rows);
         if (yieldBetween) await setImmediate();
         continue;
       }
