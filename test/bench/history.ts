@@ -142,14 +142,19 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
       if (!(await quiet(sandbox, tracked, Date.now() + 60_000))) throw new Error('the deal was not tracked');
       const dealId = [...tracked.keys()][0]!;
       const now = Date.now();
-      // The current UTC week (the store's bucket): from its Monday, or the last 3 days if that is later.
+      // The scorecard's week: the latest complete local week of the playbook's zone, as the page defaults to.
+      const zone = chaosPlaybook().calendars[0]!.timeZone;
+      const week = weekRange(latestCompleteWeek(now, zone), zone);
+      // The current UTC week (the store's bucket): from its Monday, or the last 3 days if that is later, and after
+      // the scorecard's week, which may end inside it (a zone west of UTC): the card's visits are not the
+      // scorecard's, which then counts exactly its own rows.
       const day = Math.floor(now / DAY_MS);
       const monday = (day - ((day + 3) % 7)) * DAY_MS;
-      const from = Math.max(monday, now - 3 * DAY_MS);
+      const from = Math.min(Math.max(monday, now - 3 * DAY_MS, week.end), now - 2_000);
       // The deal's own visits: five finished ones this week.
       await store.append(
         sandbox.portalId,
-        Array.from({ length: 5 }, (_, i) => visit(dealId, now - (i + 1) * 60_000)),
+        Array.from({ length: 5 }, (_, i) => visit(dealId, Math.max(week.end, now - (i + 1) * 60_000))),
       );
       const cardReads = async (): Promise<CardReads> => {
         const ms: number[] = [];
@@ -219,9 +224,6 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
       await settle();
       const atBig = await cardReads();
 
-      // The scorecard's week: the latest complete local week of the playbook's zone, as the page defaults to.
-      const zone = chaosPlaybook().calendars[0]!.timeZone;
-      const week = weekRange(latestCompleteWeek(now, zone), zone);
       await fill(store, sandbox.portalId, scorecardRows, week.start, week.end, 8_000_000_000);
       const idlePing = pinger(redisUrl);
       await sleep(1_000);
@@ -234,9 +236,15 @@ export async function run(opts: HistoryOptions = {}): Promise<BenchResult> {
       const scorecardMs = performance.now() - t0;
       if (process.env.BENCH_CPU_PROF) await svc.profileStop('scorecard');
       const busyRtts = await busyPing.stop();
-      const body = card.body as { byStage?: unknown[] };
+      const body = card.body as { byStage?: unknown[]; totals?: { volume?: number } };
       if (card.status !== 200 || !Array.isArray(body.byStage) || body.byStage.length === 0)
         throw new Error(`scorecard answered ${card.status} without stages: the rows were not read`);
+      // Every row written for it, and no other.
+      const counted = body.totals?.volume;
+      if (counted !== scorecardRows)
+        throw new Error(
+          `the scorecard counted ${counted} visits, not the ${scorecardRows} written for its week`,
+        );
 
       // Like with like: live reads at both sizes (a read from the card's recent read skips HubSpot, ~2 ms).
       const s50 = percentile(atSmall.liveMs, 50);
