@@ -1,5 +1,5 @@
 import { rowsOf, type ClassedRows, type HistoryRow } from '@stagekeeper/shared';
-import { decodeChunkRecord, encodeHistoryRow } from './history-row-codec';
+import { decodeChunkRecord, encodeHistoryRow, FIXED_SET } from './history-row-codec';
 
 /**
  * A sealed history chunk's rows laid out for the scorecard (the chunk's columns), beside its text. Reading a
@@ -91,24 +91,6 @@ export function encodeChunkColumns(
 /** A class, checked: the row it describes with its own values left out, and its optional fields as JSON. */
 type Template = { row: HistoryRow; hasBreachedAt: boolean; extra: string | undefined };
 
-/** Fields every row has, set per row or from the template's named fields (the rest are its optional ones). */
-const OWN = new Set([
-  'dealId',
-  'pipeline',
-  'stage',
-  'ownerRole',
-  'ownerId',
-  'enteredAt',
-  'exitedAt',
-  'businessMs',
-  'toStage',
-  'direction',
-  'slaOutcome',
-  'breachReason',
-  'breachedAt',
-  'breachReasonSource',
-]);
-
 function templateOf(record: unknown): Template | null {
   if (typeof record !== 'string') return null;
   const row = decodeChunkRecord(record);
@@ -118,7 +100,7 @@ function templateOf(record: unknown): Template | null {
   const extra: Record<string, unknown> = {};
   let any = false;
   for (const [k, v] of Object.entries(row))
-    if (!OWN.has(k)) {
+    if (!FIXED_SET.has(k)) {
       extra[k] = v;
       any = true;
     }
@@ -162,12 +144,12 @@ export function readChunkColumns(
     if (!t) return null;
     templates.push(t);
   }
-  const values = float64s(columns, start, n * VALUES_PER_ROW);
+  const values = typed(Float64Array, columns, start, n * VALUES_PER_ROW);
   const enteredAt = values.subarray(0, n);
   const exitedAt = values.subarray(n, 2 * n);
   const businessMs = values.subarray(2 * n, 3 * n);
   const breachedAt = values.subarray(3 * n, 4 * n);
-  const ints = uint32s(columns, start + n * VALUES_PER_ROW * 8, n * 2);
+  const ints = typed(Uint32Array, columns, start + n * VALUES_PER_ROW * 8, n * 2);
   const classOf = ints.subarray(0, n);
   // Where each deal id starts in the joined ids: one more than the rows, the last the ids' length.
   const idAt = new Uint32Array(n + 1);
@@ -224,20 +206,19 @@ function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-/** `count` doubles from `buf` at `at`: a view when aligned, else a copy (Float64Array needs 8-byte alignment). */
-function float64s(buf: Buffer, at: number, count: number): Float64Array {
+/**
+ * `count` elements from `buf` at `at`: a view when aligned, else a copy (a typed array needs its elements aligned;
+ * a reply is a slice of a socket read, at any offset).
+ */
+function typed<T extends Float64Array | Uint32Array>(
+  Kind: { new (b: ArrayBufferLike, o: number, n: number): T; new (n: number): T; BYTES_PER_ELEMENT: number },
+  buf: Buffer,
+  at: number,
+  count: number,
+): T {
   const offset = buf.byteOffset + at;
-  if (offset % 8 === 0) return new Float64Array(buf.buffer, offset, count);
-  const copy = new Float64Array(count);
-  new Uint8Array(copy.buffer).set(buf.subarray(at, at + count * 8));
-  return copy;
-}
-
-/** As float64s, for unsigned 32-bit integers. */
-function uint32s(buf: Buffer, at: number, count: number): Uint32Array {
-  const offset = buf.byteOffset + at;
-  if (offset % 4 === 0) return new Uint32Array(buf.buffer, offset, count);
-  const copy = new Uint32Array(count);
-  new Uint8Array(copy.buffer).set(buf.subarray(at, at + count * 4));
+  if (offset % Kind.BYTES_PER_ELEMENT === 0) return new Kind(buf.buffer, offset, count);
+  const copy = new Kind(count);
+  new Uint8Array(copy.buffer).set(buf.subarray(at, at + count * Kind.BYTES_PER_ELEMENT));
   return copy;
 }

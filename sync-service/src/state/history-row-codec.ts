@@ -31,7 +31,8 @@ const FIXED = [
   'breachedAt',
   'breachReasonSource',
 ] as const satisfies readonly (keyof HistoryRow)[];
-const FIXED_SET = new Set<string>(FIXED);
+/** The fields every row has (stored by position); the rest are optional. */
+export const FIXED_SET: ReadonlySet<string> = new Set<string>(FIXED);
 
 /** The optional fields, checked with their own part of the row schema (only present on some rows). */
 const ExtraSchema = HistoryRowSchema.omit({
