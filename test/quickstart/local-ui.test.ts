@@ -49,10 +49,6 @@ let stack: Stack;
 let extras: { close(): Promise<void> };
 let url: string;
 let inForce: Playbook;
-/** The demo clock, and the reporting week (the page's zone) it started in: the sandbox has visits from then on. */
-let demoNow: () => number;
-let startWeek: string;
-let demoZone: string;
 const lines: string[] = [];
 
 type DemoStatus = { finished: boolean; scenarios: { name: string; dealId: string | null }[] };
@@ -80,6 +76,20 @@ const getJson = async <T>(path: string): Promise<{ status: number; body: T }> =>
   return { status: res.status, body: (await res.json()) as T };
 };
 
+/**
+ * When the demo clock (120x) must be taken to have started for this run's demo time to stay in one reporting week:
+ * the tests expect the demo's visits in the current week and none in the one before. Now, unless the week ends
+ * within 12 demo hours (a run started late on a Sunday in New York, failed here at 04:28 UTC on a Monday): then
+ * started a little earlier, so demo time begins an hour into the next week.
+ */
+function clearOfWeekEnd(playbook: Playbook, speed: number): number {
+  const now = Date.now();
+  const zone = reportingZone(playbook);
+  const weekEnd = weekRange(isoWeekOf(now, zone), zone).end;
+  if (weekEnd - now > 12 * 60 * MIN) return now;
+  return now - (weekEnd + 60 * MIN - now) / (speed - 1);
+}
+
 beforeAll(async () => {
   // The same wiring as `npm start` in sandbox mode, in process, with the demo clock at 120x so the urgent lead's
   // breach and exit (16 demo minutes) land within seconds.
@@ -87,11 +97,9 @@ beforeAll(async () => {
     { SANDBOX: 'true', DEMO_SPEED: '120' },
     loadExamplePlaybook('telehealth'),
     (l) => lines.push(l),
+    { clockStartedAt: clearOfWeekEnd(loadExamplePlaybook('telehealth'), 120) },
   );
   const clock = quick.clock!;
-  demoNow = clock.now;
-  demoZone = reportingZone(quick.playbook);
-  startWeek = isoWeekOf(clock.now(), demoZone);
   const config = loadConfig({
     SANDBOX: 'true',
     KEY_PREFIX: PREFIX,
@@ -321,22 +329,14 @@ describe('the local ops page in sandbox mode', () => {
           );
       }
 
-      // The week picker: back to the week before the sandbox started (nothing happened there in a fresh sandbox):
-      // one week back, or two when the demo clock, 120x real time, has since crossed into a new week (a run
-      // started late on a Sunday in New York), then back to this week.
+      // The week picker: back a week (nothing happened there in a fresh sandbox), then back to this week.
       const thisWeek = (await page.textContent('#week'))!.slice(0, 8);
       await page.click('#week-prev');
       await expect.poll(() => page.textContent('#week')).not.toContain(thisWeek);
-      if ((await page.textContent('#week'))!.includes(startWeek)) {
-        await page.click('#week-prev');
-        await expect.poll(() => page.textContent('#week')).not.toContain(startWeek);
-      }
-      await expect.poll(() => page.locator('#chart-visits .empty').count()).toBe(1);
+      expect(await page.locator('#chart-visits .empty').count()).toBe(1);
       expect(await page.isDisabled('#week-this')).toBe(false);
       await page.click('#week-this');
-      await expect
-        .poll(async () => (await page.textContent('#week'))!.includes(isoWeekOf(demoNow(), demoZone)))
-        .toBe(true);
+      await expect.poll(() => page.textContent('#week')).toContain(thisWeek);
       await page.waitForSelector('#chart-visits svg rect');
       expect(await page.isDisabled('#week-next')).toBe(true);
 

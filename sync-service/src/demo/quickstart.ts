@@ -4,7 +4,7 @@ import type { RedisChoice } from '../redis-bootstrap';
 import { createLocalUi } from '../local-ui';
 import type { Sandbox } from '../sandbox-mode';
 import type { Stack } from '../stack';
-import { scaledClock, type ScaledClock } from './clock';
+import { scaledClockAt, type ScaledClock } from './clock';
 import { demoSettings, startDemo, type Demo } from './index';
 import { demoCompatible, demoPlaybook } from './playbook';
 
@@ -45,12 +45,15 @@ export type Quickstart = ReturnType<typeof prepareQuickstart>;
 /**
  * Sandbox mode's extras for `npm start`: the local ops page, and unless DEMO=false, the demo driver with its fast
  * clock and round-the-clock variant of the playbook. Prepared before the sandbox and the stack start (they take the
- * clock, playbook and routers), started once the stack is up.
+ * clock, playbook and routers), started once the stack is up. `clockStartedAt`: the real instant the demo clock is
+ * taken to have started (now by default); earlier, demo time starts ahead of real time by (now - it) x (speed - 1).
+ * Tests use it to keep a run clear of a week boundary.
  */
 export function prepareQuickstart(
   env: NodeJS.ProcessEnv,
   loaded: Playbook,
   write: (line: string) => void = (l) => void process.stdout.write(`${l}\n`),
+  { clockStartedAt = Date.now() }: { clockStartedAt?: number } = {},
 ) {
   const settings = demoSettings(env);
   const compatible = demoCompatible(loaded);
@@ -59,7 +62,7 @@ export function prepareQuickstart(
       'demo: off, the playbook in force is not the canonical telehealth one (its stages are what the demo drives)',
     );
   const clock: ScaledClock | undefined =
-    settings.enabled && compatible ? scaledClock(settings.speed) : undefined;
+    settings.enabled && compatible ? scaledClockAt(clockStartedAt, settings.speed) : undefined;
   const playbook = clock ? demoPlaybook(loaded) : loaded;
   const ui = createLocalUi();
 
