@@ -378,8 +378,8 @@ export class HistoryStore {
    * scanWeek's rows handed to `onRows` a batch at a time (a chunk's, or an HSCAN page's), in the same order, and
    * the event loop let through between chunks: a reader that folds them keeps no million row objects, and card
    * reads and webhooks get their turn during a big week's read. Without `inputs`, a chunk read from its columns
-   * comes as columns (ClassedRows: no row objects; valid only during the call). False when the read overlapped a rewrite, so a
-   * visit may have been handed over twice: the caller starts again from scanWeek, which dedupes.
+   * comes as columns (ClassedRows: no row objects; valid only during the call). False when the read overlapped a
+   * rewrite, so a visit may have been handed over twice: the caller starts again from scanWeek, which dedupes.
    */
   async streamWeek(
     portalId: string,
