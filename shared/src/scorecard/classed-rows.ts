@@ -1,5 +1,8 @@
 import type { HistoryRow } from '../engine/types';
 
+/** Visits exiting from `from` (inclusive) to `to` (exclusive), epoch ms: the range a history read keeps. */
+export type ExitRange = { from: number; to: number };
+
 /**
  * Stage visits as columns rather than a row object each: every row is its class (everything but its deal and its
  * times, as a row with an empty deal id and zero times, shared by the rows that have it in common) and its own
@@ -17,7 +20,7 @@ export type ClassedRows = {
   exitedAt: Float64Array;
   businessMs: Float64Array;
   /** When set, only the rows exiting in [from, to) belong to the batch: the others are skipped. */
-  exits: { from: number; to: number } | undefined;
+  exits: ExitRange | undefined;
   /** Row `i` whole (its deal id and every time), a fresh object. */
   row(i: number): HistoryRow;
 };

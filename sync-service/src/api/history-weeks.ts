@@ -2,13 +2,14 @@ import {
   historyNeededUntil,
   startScorecard,
   type HistoryRow,
+  type ExitRange,
   type Playbook,
   type RowBatch,
   type ScorecardFold,
   type WeekRange,
 } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
-import { weekStart, type ExitRange, type HistoryStore } from '../state/history-store';
+import { weekStart, type HistoryStore } from '../state/history-store';
 import type { Keys } from '../state/keys';
 
 const WEEK_MS = 7 * 24 * 3600_000;

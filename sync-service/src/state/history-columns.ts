@@ -1,4 +1,4 @@
-import { rowsOf, type ClassedRows, type HistoryRow } from '@stagekeeper/shared';
+import type { ClassedRows, ExitRange, HistoryRow } from '@stagekeeper/shared';
 import { decodeChunkRecord, encodeHistoryRow, FIXED_SET } from './history-row-codec';
 
 /**
@@ -32,11 +32,8 @@ const VALUES_PER_ROW = 4;
 /** The doubles, then the class index and the deal id length. */
 const ROW_BYTES = VALUES_PER_ROW * 8 + 2 * 4;
 /** A text id: a SHA-1 in hex. */
-export const ID_BYTES = 40;
+const ID_BYTES = 40;
 const ID = /^[0-9a-f]{40}$/;
-
-/** Exits kept by a filtered decode: from (inclusive) to (exclusive), epoch ms. */
-type Exits = { from: number; to: number };
 
 /**
  * The columns of `rows` (a chunk's rows in the order written, decoded without inputs) of a chunk text `textLength`
@@ -50,8 +47,9 @@ export function encodeChunkColumns(
   const classes: string[] = [];
   const classIndex = new Map<string, number>();
   const deals: string[] = [];
-  const values = new Float64Array(rows.length * VALUES_PER_ROW);
-  const ints = new Uint32Array(rows.length * 2);
+  const n = rows.length;
+  const values = new Float64Array(n * VALUES_PER_ROW);
+  const ints = new Uint32Array(n * 2);
   rows.forEach((row, i) => {
     const record = encodeHistoryRow({
       ...row,
@@ -69,13 +67,12 @@ export function encodeChunkColumns(
       classIndex.set(record, c);
     }
     deals.push(row.dealId);
-    const n = rows.length;
     values[i] = row.enteredAt;
     values[n + i] = row.exitedAt;
     values[2 * n + i] = row.businessMs;
     values[3 * n + i] = row.breachedAt ?? NaN;
     ints[i] = c;
-    ints[rows.length + i] = row.dealId.length;
+    ints[n + i] = row.dealId.length;
   });
   const header = Buffer.from(
     JSON.stringify({ t: text.length, s: text.id, c: classes, d: deals.join('') }),
@@ -122,7 +119,7 @@ export type ColumnsText = { length: number; id: string };
  */
 export function readChunkColumns(
   columns: Buffer,
-  exits?: Exits,
+  exits?: ExitRange,
 ): { text: ColumnsText; rows: ClassedRows } | null {
   if (!LITTLE_ENDIAN || columns.length < 8 || columns.toString('latin1', 0, 4) !== MAGIC) return null;
   const headerBytes = columns.readUInt32LE(4);
@@ -196,14 +193,6 @@ export function readChunkColumns(
     text: { length: textLength as number, id },
     rows: { classes: templates.map((t) => t.row), size: n, classOf, exitedAt, businessMs, exits, row },
   };
-}
-
-/** readChunkColumns's rows as objects, pushed onto `into`; the text they stand for, or null (nothing pushed). */
-export function decodeChunkColumns(columns: Buffer, into: HistoryRow[], exits?: Exits): ColumnsText | null {
-  const read = readChunkColumns(columns, exits);
-  if (!read) return null;
-  for (const row of rowsOf(read.rows)) into.push(row);
-  return read.text;
 }
 
 function align8(n: number): number {

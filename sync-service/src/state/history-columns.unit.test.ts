@@ -1,10 +1,17 @@
-import type { HistoryRow } from '@stagekeeper/shared';
+import { rowsOf, type ExitRange, type HistoryRow } from '@stagekeeper/shared';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ms, rowArb } from '../testing/history-row-arb';
-import { decodeChunkColumns, encodeChunkColumns } from './history-columns';
+import { encodeChunkColumns, readChunkColumns } from './history-columns';
 import { decodeHistoryChunkBytes, encodeChunkRecord } from './history-row-codec';
+
+/** The columns' rows as objects pushed onto `into`, as a reader that needs them whole gets them; the text, or null. */
+function decodeChunkColumns(columns: Buffer, into: HistoryRow[], exits?: ExitRange) {
+  const read = readChunkColumns(columns, exits);
+  if (read) into.push(...rowsOf(read.rows));
+  return read?.text ?? null;
+}
 
 /** What columns say of the text they stand for: its length and SHA-1. */
 const textOf = (text: Buffer) => ({ length: text.length, id: createHash('sha1').update(text).digest('hex') });

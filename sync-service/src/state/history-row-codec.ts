@@ -1,5 +1,11 @@
 import { isAscii } from 'node:buffer';
-import { BREACH_REASONS, HistoryRowSchema, type HistoryRow, type VisitInputs } from '@stagekeeper/shared';
+import {
+  BREACH_REASONS,
+  HistoryRowSchema,
+  type ExitRange,
+  type HistoryRow,
+  type VisitInputs,
+} from '@stagekeeper/shared';
 
 /**
  * How a stage history row is stored. Rows used to be the row's JSON object, checked with zod on read: ~420 bytes
@@ -174,15 +180,12 @@ export function decodeHistoryRow(value: string): HistoryRow | null {
   return rowOfArray(parsed);
 }
 
-/** Exits kept by a filtered chunk decode: from (inclusive) to (exclusive), epoch ms. */
-type Exits = { from: number; to: number };
-
 /**
  * Whether a parsed record is a row exiting outside `exits`, told from its exitedAt alone, before the row is checked
  * or built: the scorecard's second UTC week is mostly other days' rows (a damaged row out there goes uncounted,
  * as it would not be shown). Anything else goes on to rowOfArray, which counts it as corrupt or keeps it.
  */
-function exitsOutside(record: unknown, exits: Exits | undefined): boolean {
+function exitsOutside(record: unknown, exits: ExitRange | undefined): boolean {
   if (!exits || !Array.isArray(record)) return false;
   const exitedAt: unknown = record[7];
   return (
@@ -292,7 +295,7 @@ export function encodeChunkRecord(row: HistoryRow): string {
 export function decodeHistoryChunk(
   chunk: string,
   into: HistoryRow[],
-  exits?: Exits,
+  exits?: ExitRange,
   inputs = true,
 ): { corrupt: number } {
   const reader = new ChunkReader(chunk, exits, inputs);
@@ -340,7 +343,7 @@ export const NEWLINE = CHUNK_RECORD_END.charCodeAt(0);
 export function decodeHistoryChunkBytes(
   chunk: Buffer,
   into: HistoryRow[],
-  exits?: Exits,
+  exits?: ExitRange,
   inputs = true,
   pieceBytes = TEXT_PIECE_BYTES,
 ): { corrupt: number } {
@@ -389,7 +392,7 @@ class ChunkReader {
 
   constructor(
     private readonly s: string,
-    private readonly exits: Exits | undefined,
+    private readonly exits: ExitRange | undefined,
     private readonly inputs: boolean,
   ) {
     this.backslash = this.nextBackslash(0);

@@ -1,4 +1,4 @@
-import { rowsOf, visitKey, type HistoryRow, type RowBatch } from '@stagekeeper/shared';
+import { rowsOf, visitKey, type ExitRange, type HistoryRow, type RowBatch } from '@stagekeeper/shared';
 import { createHash } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -200,9 +200,6 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[2], ARGV[2]) end
 return 1
 `);
-
-/** Exits from `from` (inclusive) to `to` (exclusive), epoch ms. */
-export type ExitRange = { from: number; to: number };
 
 /** Monday 00:00 UTC of the week containing `ms`, as YYYY-MM-DD (the week bucket of a stage exit). */
 export function weekStart(ms: number): string {
