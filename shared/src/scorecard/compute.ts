@@ -330,6 +330,11 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
       )
     );
   };
+  // A visit's role group: almost always its stage's role, so a string compare instead of a map lookup.
+  const roleGroupIn = (sg: number, ownerRole: string): number => {
+    const meta = stageMeta[sg]!;
+    return meta.roleId === ownerRole ? meta.roleGroup : roleGroup(ownerRole);
+  };
   const totals = new Counters(kinds);
   totals.add();
   // Event clock runs (rows with `clock`) are counted per clock, never as stage visits or in the totals.
@@ -376,9 +381,7 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
         continue;
       }
       const sg = stageGroup(row);
-      const meta = stageMeta[sg]!;
-      // The row's role is almost always the stage's role: a string compare instead of a map lookup.
-      const rg = meta.roleId === row.ownerRole ? meta.roleGroup : roleGroup(row.ownerRole);
+      const rg = roleGroupIn(sg, row.ownerRole);
       stages.count(sg, row, 1);
       roles.count(rg, row, 1);
       totals.count(0, row, 1);
@@ -430,9 +433,8 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
           clockOf[c] = clockGroup(row.clock);
         } else {
           const sg = stageGroup(row);
-          const meta = stageMeta[sg]!;
           stageOf[c] = sg;
-          roleOf[c] = meta.roleId === row.ownerRole ? meta.roleGroup : roleGroup(row.ownerRole);
+          roleOf[c] = roleGroupIn(sg, row.ownerRole);
           for (let j = 0; j < nd; j++) dimOf[c * nd + j] = dimensionGroup(dims[j]!, row);
         }
       }
@@ -469,8 +471,7 @@ export function startScorecard(input: Omit<ScorecardInput, 'rows' | 'open'>): Sc
     for (const v of open) {
       if (v.enteredAt >= range.end) continue;
       const sg = stageGroup(v);
-      const meta = stageMeta[sg]!;
-      const rg = meta.roleId === v.ownerRole ? meta.roleGroup : roleGroup(v.ownerRole);
+      const rg = roleGroupIn(sg, v.ownerRole);
       stages.countOpen(sg, v, asOf, range.end);
       roles.countOpen(rg, v, asOf, range.end);
       totals.countOpen(0, v, asOf, range.end);
