@@ -325,7 +325,10 @@ export class HistoryStore {
     this.building.set(key, run);
   }
 
-  /** Settles the column builds reads started (tests, and a clean shutdown). */
+  /**
+   * Settles the column builds reads started, for tests (a read returns before its builds end). Shutdown does not
+   * wait for them: a build cut short stores nothing, and the next read starts it again.
+   */
   async columnsBuilt(): Promise<void> {
     await Promise.all(this.building.values());
   }
