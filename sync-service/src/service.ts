@@ -61,7 +61,11 @@ export type StartOptions = {
   workers?: boolean;
   /** Host to bind; all interfaces by default. */
   host?: string;
-  /** Told about each accepted webhook batch and each finished sweep (the settings page's status block). */
+  /**
+   * Told about each webhook batch the ingest worker fans out and each finished sweep (the settings page's status
+   * block). A small delivery moves its portal's time in Redis itself, inside its hand-off script
+   * (ReconcileQueue.enqueueDelivery), where the API's store reads it.
+   */
   activity?: {
     recordWebhook(portalId: string, at: number): Promise<void>;
     recordSweep(portalId: string, at: number): Promise<void>;
@@ -327,17 +331,10 @@ export async function startService(opts: StartOptions) {
       clientSecret: secret ?? '',
       publicUrl: config.publicUrl,
       maxBodyBytes: config.webhookMaxBodyBytes,
-      enqueue: async (request) => {
+      enqueue: async (request, claim) => {
         // Until re-seeded, a 503 makes HubSpot redeliver later rather than us enqueueing into a Redis with no playbooks.
         if (!guard.intact) throw new Error('Redis lost its data; re-seeding');
-        const receivedAt = clock();
-        const how = await ingestQueue.add({ ...request, receivedAt });
-        // What the ingest worker records for a queued request; status only, so it does not hold up the 200.
-        if (how === 'fanned-out')
-          for (const { portalId } of request.portals)
-            void activity
-              ?.recordWebhook(portalId, receivedAt)
-              .catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'activity not recorded'));
+        return ingestQueue.add({ ...request, receivedAt: clock() }, claim);
       },
       readiness,
       log,

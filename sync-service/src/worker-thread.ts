@@ -132,6 +132,7 @@ export async function startWorkerThread(
     });
   });
   log.info('workers running in a worker thread');
+  let lastDue: number | undefined;
 
   return {
     metrics: () =>
@@ -142,10 +143,14 @@ export async function startWorkerThread(
         pending.set(id, resolve);
         worker.postMessage({ type: 'metrics', id } satisfies ToThread);
       }),
-    // One message per webhook delivery this thread fans out (bulk deliveries go through the ingest queue, which the
-    // thread works itself); the thread's poller keeps only the earliest wake (DuePoller.wakeAt).
+    // One message per due time of the webhook deliveries this thread fans out (bulk deliveries go through the
+    // ingest queue, which the thread works itself): due times fall on the debounce window's grid, so deliveries
+    // within one window share one, and each message wakes the thread. The poller keeps only the earliest wake
+    // (DuePoller.wakeAt); a due time already passed never comes again (each is at least one window ahead).
     reconcileDue: (at) => {
-      if (!exited && !closing) worker.postMessage({ type: 'reconcileDue', at } satisfies ToThread);
+      if (exited || closing || at === lastDue) return;
+      lastDue = at;
+      worker.postMessage({ type: 'reconcileDue', at } satisfies ToThread);
     },
     close: async () => {
       if (closing) return ended;

@@ -49,7 +49,7 @@ const app = (over: Partial<Parameters<typeof createApp>[0]> = {}) =>
     clientSecret: SECRET,
     publicUrl: PUBLIC,
     maxBodyBytes: 4096,
-    enqueue: (request) => ingest.add(request),
+    enqueue: (request, claim) => ingest.add(request, claim),
     readiness: () => ready(),
     log: silentLogger,
     routers: [
@@ -214,7 +214,7 @@ describe('POST /webhooks/hubspot', () => {
     const bare = createApp({
       clientSecret: SECRET,
       maxBodyBytes: 4096,
-      enqueue: (request) => ingest.add(request),
+      enqueue: (request, claim) => ingest.add(request, claim),
       readiness: () => ready(),
       log: silentLogger,
     });
@@ -329,7 +329,7 @@ describe('issue 12: metrics protected, headers before bodies, replays', () => {
 
     // Redis unreachable for the replay check: 503 (HubSpot redelivers), not a 500.
     const down = {
-      claim: async () => Promise.reject(new Error('ECONNREFUSED')),
+      claimOf: () => ({ key: 'k', ttlMs: 1, take: async () => Promise.reject(new Error('ECONNREFUSED')) }),
       release: async () => undefined,
     };
     const body3 = JSON.stringify([event({ objectId: 93 })]);

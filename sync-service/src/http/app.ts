@@ -8,7 +8,7 @@ import express, {
 } from 'express';
 import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
-import type { IngestJobData } from '../queue/ingest';
+import type { Handoff, IngestJobData } from '../queue/ingest';
 import {
   checkSignatureHeaders,
   SIGNATURE_HEADER,
@@ -16,7 +16,7 @@ import {
   verifySignatureV3,
   type SignatureFailure,
 } from '../webhooks/signature';
-import type { ReplayStore } from './replay-store';
+import type { ReplayClaim, ReplayStore } from './replay-store';
 import { parseWebhookBatch, routeEvent, UNRECOGNISED_REASONS } from '../webhooks/events';
 import { withTimeout } from '../with-timeout';
 
@@ -26,8 +26,12 @@ export type AppDeps = {
   /** Public origin (plus stripped path prefix) HubSpot calls; see config PUBLIC_URL. */
   publicUrl?: string;
   maxBodyBytes: number;
-  /** Stores one accepted request durably (the ingest queue); rejects when it cannot, and the webhook is then 503'd. */
-  enqueue: (request: IngestJobData) => Promise<unknown>;
+  /**
+   * Stores one accepted request durably (the ingest queue), with its signature's replay claim when given one
+   * (taken in the same round trip where it can: queue/ingest.ts): 'replayed', and nothing stored, when the claim
+   * was taken before. Rejects when it cannot, and the webhook is then 503'd.
+   */
+  enqueue: (request: IngestJobData, claim?: ReplayClaim) => Promise<Handoff | void>;
   /** Redis ping + queue reachability; throws or rejects when not ready. */
   readiness: () => Promise<void>;
   log: Logger;
@@ -38,7 +42,7 @@ export type AppDeps = {
    */
   routers?: { path: string; router: Router | RequestHandler }[];
   /** Signed webhook requests already accepted; a replay within the signature window is answered without effect. */
-  replay?: Pick<ReplayStore, 'claim' | 'release'>;
+  replay?: Pick<ReplayStore, 'claimOf' | 'release'>;
   /** config METRICS_TOKEN: /metrics needs `Authorization: Bearer <token>`; without one it is not served. */
   metricsToken?: string;
   /** What /metrics serves (Prometheus text): the process registry's by default. */
@@ -132,29 +136,6 @@ export function createApp(deps: AppDeps) {
           return reply(401, { error: 'invalid signature', reason: verdict.reason });
         }
 
-        // The same signed request again within the window: it was accepted once, so it is acknowledged, not re-run.
-        const signature = req.get(SIGNATURE_HEADER)!;
-        let fresh: boolean;
-        try {
-          fresh = !deps.replay || (await deps.replay.claim(signature));
-        } catch (err) {
-          // Redis unreachable: the same 503 as a failed enqueue, so HubSpot redelivers.
-          deps.log.error(
-            { err: err instanceof Error ? { name: err.name, message: err.message } : undefined },
-            'webhook replay check failed',
-          );
-          return reply(503, { error: 'temporarily unable to accept events' });
-        }
-        if (!fresh) {
-          webhookEvents.inc({ outcome: 'replayed' });
-          deps.log.warn({ bytes: rawBody.length }, 'signed webhook request seen before; ignored');
-          return reply(200, { accepted: 0, replayed: true });
-        }
-        // Anything but a 2xx gives the claim back, so HubSpot's retry of this very request is taken.
-        res.on('finish', () => {
-          if (res.statusCode >= 300) void deps.replay?.release(signature).catch(() => undefined);
-        });
-
         let body: unknown;
         try {
           body = JSON.parse(rawBody.toString('utf8'));
@@ -203,8 +184,19 @@ export function createApp(deps: AppDeps) {
         const portals = [...byPortal].map(([portalId, dealIds]) => ({ portalId, dealIds: [...dealIds] }));
         const accepted = portals.reduce((n, p) => n + p.dealIds.length, 0);
         if (portals.length > 0) {
+          // The same signed request again within the window was accepted once, so it is acknowledged, not re-run:
+          // its signature is claimed with the hand-off (a request that names no work needs no claim).
+          const signature = req.get(SIGNATURE_HEADER)!;
+          const claim = deps.replay?.claimOf(signature);
+          // Anything but a 2xx gives the claim back, so HubSpot's retry of this very request is taken.
+          let replayed = false;
+          if (claim)
+            res.on('finish', () => {
+              if (res.statusCode >= 300 && !replayed)
+                void deps.replay?.release(signature).catch(() => undefined);
+            });
           try {
-            await deps.enqueue({ portals });
+            replayed = (await deps.enqueue({ portals }, claim)) === 'replayed';
           } catch (err) {
             // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
             deps.log.error(
@@ -212,6 +204,11 @@ export function createApp(deps: AppDeps) {
               'webhook enqueue failed',
             );
             return reply(503, { error: 'temporarily unable to accept events' });
+          }
+          if (replayed) {
+            webhookEvents.inc({ outcome: 'replayed' });
+            deps.log.warn({ bytes: rawBody.length }, 'signed webhook request seen before; ignored');
+            return reply(200, { accepted: 0, replayed: true });
           }
         }
         webhookEvents.inc({ outcome: 'accepted' }, routed);

@@ -18,6 +18,8 @@ import {
   testRedis,
   waitFor,
 } from '../testing/fakes';
+import { monitorCommands, type SeenCommand } from '../testing/redis-monitor';
+import { redisKeys } from '../state/keys';
 
 const PORTAL = '321';
 const playbook = Playbook.parse(MINIMAL_PLAYBOOK_INPUT);
@@ -43,6 +45,11 @@ const start = async (role: 'web' | 'worker', over: { redis?: Redis; inlineFanOut
 };
 
 async function post(url: string, dealIds: number[]): Promise<{ status: number; body: unknown }> {
+  return signed(url, dealIds)();
+}
+
+/** One signed delivery naming `dealIds`, sent each time the returned function is called (HubSpot's retry, or a replay). */
+function signed(url: string, dealIds: number[]): () => Promise<{ status: number; body: unknown }> {
   const body = JSON.stringify(
     dealIds.map((objectId, i) => ({
       eventId: i,
@@ -60,16 +67,18 @@ async function post(url: string, dealIds: number[]): Promise<{ status: number; b
   const ts = String(Date.now());
   const uri = `${url}/webhooks/hubspot`;
   const signature = createHmac('sha256', 'test-secret').update(`POST${uri}${body}${ts}`).digest('base64');
-  const res = await fetch(uri, {
-    method: 'POST',
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'x-hubspot-signature-v3': signature,
-      'x-hubspot-request-timestamp': ts,
-    },
-  });
-  return { status: res.status, body: await res.json() };
+  return async () => {
+    const res = await fetch(uri, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-hubspot-signature-v3': signature,
+        'x-hubspot-request-timestamp': ts,
+      },
+    });
+    return { status: res.status, body: await res.json() };
+  };
 }
 
 /** A TCP hop to the shared Redis that can be cut and restored: Redis "down" without touching the shared server. */
@@ -196,6 +205,34 @@ describe('webhook ingest', () => {
       [{ portalId: PORTAL, dealIds: ['801', '802', '803', '804'] }],
     ]);
     expect(await web.reconcileQueue.list()).toHaveLength(3);
+  });
+
+  it('takes a small delivery in one Redis round trip: its replay claim, reconcile requests and last webhook time', async () => {
+    const web = await start('web', { inlineFanOutMaxDeals: 3 });
+    const keys = redisKeys(prefix);
+    const ours = (c: SeenCommand) =>
+      c.args.some(
+        (a) =>
+          a.startsWith(`${prefix}:replay:`) || a === keys.reconcileDue() || a === keys.portalActivity(PORTAL),
+      );
+    const delivery = signed(web.url, [721, 722]);
+    let answer: unknown;
+    const seen = (await monitorCommands(redis, prefix, async () => (answer = await delivery()))).filter(ours);
+    expect(answer).toEqual({ status: 200, body: { accepted: 2 } });
+    // One command from the service, the writes inside it (before: SET, then ZADD, then the activity script).
+    expect(seen.filter((c) => !c.inScript).map((c) => c.cmd)).toEqual(['evalsha']);
+    expect(seen.filter((c) => c.inScript).map((c) => c.cmd)).toEqual(['set', 'zadd', 'hget', 'hset']);
+    expect((await web.reconcileQueue.list()).map((r) => r.dealId).sort()).toEqual(['721', '722']);
+    const lastWebhookAt = Number(await redis.hget(keys.portalActivity(PORTAL), 'lastWebhookAt'));
+    expect(lastWebhookAt).toBeGreaterThan(Date.now() - 60_000);
+    expect((await redis.keys(`${prefix}:replay:*`)).length).toBe(1);
+
+    // The same signed request again: acknowledged as a replay, and nothing but the claim is looked at.
+    const again = (await monitorCommands(redis, prefix, async () => (answer = await delivery()))).filter(
+      ours,
+    );
+    expect(answer).toEqual({ status: 200, body: { accepted: 0, replayed: true } });
+    expect(again.filter((c) => c.inScript).map((c) => c.cmd)).toEqual(['set']);
   });
 
   it('answers 503 for a small delivery while Redis is unreachable, and keeps the ones it acknowledged', async () => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { errorSummary } from '../log';
 import { ingestDeals } from '../metrics';
 import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
+import type { ReplayClaim } from '../http/replay-store';
 import type { EnqueueResult, ReconcileQueue } from './reconcile';
 import { runWorker, type WorkerConnection } from './run-worker';
 
@@ -21,11 +22,15 @@ export type IngestJobData = z.infer<typeof IngestJobData>;
 
 /**
  * A small delivery's reconcile requests written on the request path itself (no ingest job): for a delivery
- * naming at most `maxDeals` deals, the acknowledgement waits for one reconcile `addBulk` instead of one ingest
- * add, and the ingest job's own life in Redis (add, take, finish: ~55 commands inside BullMQ's scripts) and its
- * worker's CPU are saved. A single move in HubSpot arrives as such a delivery.
+ * naming at most `maxDeals` deals, the acknowledgement waits for one script (ReconcileQueue.enqueueDelivery:
+ * the replay claim, the requests and the portal's last webhook time) instead of a claim and an ingest add, and
+ * the ingest job's own life in Redis (add, take, finish: ~55 commands inside BullMQ's scripts) and its worker's
+ * CPU are saved. A single move in HubSpot arrives as such a delivery.
  */
-export type InlineFanOut = { reconcile: Pick<ReconcileQueue, 'enqueue'>; maxDeals: number };
+export type InlineFanOut = { reconcile: Pick<ReconcileQueue, 'enqueueDelivery'>; maxDeals: number };
+
+/** What became of an accepted request: an ingest job, reconcile requests, or nothing (its claim was taken before). */
+export type Handoff = 'queued' | 'fanned-out' | 'replayed';
 
 /** Deals a request names, across its portals. */
 const dealCount = (data: IngestJobData) => data.portals.reduce((n, p) => n + p.dealIds.length, 0);
@@ -54,17 +59,23 @@ export class IngestQueue {
   }
 
   /**
-   * Resolves once Redis holds the job (`queued`) or the deals' reconcile requests (`fanned-out`); rejects (the
-   * caller answers 503) when it cannot. A fan-out that failed part-way is made whole by HubSpot's redelivery,
-   * since reconcile requests for a deal coalesce.
+   * Resolves once Redis holds the job (`queued`) or the deals' reconcile requests (`fanned-out`), or once
+   * `claim` (the request's signature, http/replay-store.ts) turns out taken before (`replayed`: nothing stored);
+   * rejects (the caller answers 503) when it cannot. A fanned-out request also moves its portals' last webhook
+   * time to `receivedAt`; a job's is moved by the ingest worker.
    */
-  async add(data: IngestJobData): Promise<'queued' | 'fanned-out'> {
+  async add(data: IngestJobData, claim?: ReplayClaim): Promise<Handoff> {
     if (this.inline && dealCount(data) <= this.inline.maxDeals) {
-      const r = await fanOut(data, this.inline.reconcile);
+      const r = await this.inline.reconcile.enqueueDelivery(data.portals, {
+        ...(claim ? { claim } : {}),
+        ...(data.receivedAt !== undefined ? { receivedAt: data.receivedAt } : {}),
+      });
+      if (r === 'replayed') return r;
       ingestDeals.inc({ outcome: 'enqueued' }, r.added);
       ingestDeals.inc({ outcome: 'coalesced' }, r.coalesced);
       return 'fanned-out';
     }
+    if (claim && !(await claim.take())) return 'replayed';
     await this.queue.add('ingest', data);
     return 'queued';
   }

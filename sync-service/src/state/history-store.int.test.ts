@@ -7,7 +7,6 @@ import {
   type HistoryRow,
 } from '@stagekeeper/shared';
 import { scorecardPlaybook } from '@stagekeeper/shared/scorecard/fixtures';
-import { connect } from 'node:net';
 import fc from 'fast-check';
 import type { Redis, RedisKey } from 'ioredis';
 import { pino } from 'pino';
@@ -16,6 +15,7 @@ import { silentLogger } from '../log';
 import { Redis as IORedis } from 'ioredis';
 import { OwnRedis } from '../../../test/chaos/redis-server';
 import { deletePrefix, testPrefix, testRedis } from '../testing/fakes';
+import { monitorCommands } from '../testing/redis-monitor';
 import { timeScorecardFromRedis, weekOfVisits, writeVisits } from '../testing/history-visits';
 import { HistoryWeeks } from '../api/history-weeks';
 import { hashValues } from './hash-scan';
@@ -817,51 +817,12 @@ describe('HistoryStore chunk columns (issue #18: the scorecard over 1M rows from
   });
 });
 
-/**
- * The commands (name, first key) Redis ran on this test's keys while `fn` ran, seen by MONITOR on its own
- * connection; an ECHO after `fn` marks the end, so nothing still in flight is missed.
- */
+/** The commands (name, first key) Redis ran on this test's keys while `fn` ran (testing/redis-monitor.ts). */
 async function commandsDuring(fn: () => Promise<unknown>): Promise<[string, string | undefined][]> {
   return (await commandsDuringWithArgs(fn)).map(([cmd, args]) => [cmd, args[0]]);
 }
 
-/**
- * As commandsDuring, with each command's arguments (key first). MONITOR runs on a raw socket: ioredis' monitor()
- * takes a line of another client's command that arrives with MONITOR's +OK for a reply ("Command queue state
- * error"), which the full suite's busy Redis made happen.
- */
+/** As commandsDuring, with each command's arguments (key first). */
 async function commandsDuringWithArgs(fn: () => Promise<unknown>): Promise<[string, string[]][]> {
-  const seen: [string, string[]][] = [];
-  const end = `${prefix}-end`;
-  const socket = connect(Number(redis.options.port ?? 6379), redis.options.host ?? '127.0.0.1');
-  socket.setEncoding('latin1');
-  let monitoring!: () => void;
-  let ended!: () => void;
-  const started = new Promise<void>((resolve) => (monitoring = resolve));
-  const done = new Promise<void>((resolve) => (ended = resolve));
-  let buffer = '';
-  socket.on('data', (data: string) => {
-    buffer += data;
-    for (let i = buffer.indexOf('\r\n'); i >= 0; i = buffer.indexOf('\r\n')) {
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 2);
-      if (line === '+OK') monitoring();
-      if (!line.startsWith('+') || line === '+OK') continue;
-      // +<time> [<db> <client>] "CMD" "arg" ...: each argument quoted, with backslash escapes.
-      const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
-      if (args[1] === end) ended();
-      else if (args.slice(1).some((a) => a.startsWith(`${prefix}:`)))
-        seen.push([args[0]!.toLowerCase(), args.slice(1)]);
-    }
-  });
-  try {
-    socket.write('MONITOR\r\n');
-    await started;
-    await fn();
-    await redis.echo(end);
-    await done;
-  } finally {
-    socket.destroy();
-  }
-  return seen;
+  return (await monitorCommands(redis, prefix, fn)).map(({ cmd, args }) => [cmd, args]);
 }

@@ -1,5 +1,22 @@
 import type { Redis } from 'ioredis';
 import { redisKeys, type Keys } from './keys';
+import { luaScript } from './lua';
+
+/** The field a delivery moves forward (the webhook intake writes it inside its own script too: queue/reconcile.ts). */
+export const LAST_WEBHOOK_FIELD = 'lastWebhookAt';
+
+/**
+ * Lua: `forward(key, field, at)` sets the hash field to `at` unless it already holds a later time. Webhook
+ * batches are handled concurrently and may finish out of order, so the times only move forward.
+ */
+export const FORWARD_LUA = `local function forward(key, field, at)
+  local cur = tonumber(redis.call('HGET', key, field) or '0') or 0
+  if tonumber(at) > cur then redis.call('HSET', key, field, at) end
+end
+`;
+
+const forwardScript = luaScript(`${FORWARD_LUA}forward(KEYS[1], ARGV[1], ARGV[2])
+return 1`);
 
 /**
  * When the portal last sent a webhook and was last swept. The install registry holds install and provisioning;
@@ -21,30 +38,21 @@ export class PortalActivityStore {
   }
 
   async get(portalId: string): Promise<{ lastWebhookAt: number | null; lastSweepAt: number | null }> {
-    const [webhook, sweep] = await this.redis.hmget(this.key(portalId), 'lastWebhookAt', 'lastSweepAt');
+    const [webhook, sweep] = await this.redis.hmget(this.key(portalId), LAST_WEBHOOK_FIELD, 'lastSweepAt');
     const num = (v: string | null | undefined) =>
       typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : null;
     return { lastWebhookAt: num(webhook), lastSweepAt: num(sweep) };
   }
 
   recordWebhook(portalId: string, at: number): Promise<void> {
-    return this.forward(portalId, 'lastWebhookAt', at);
+    return this.forward(portalId, LAST_WEBHOOK_FIELD, at);
   }
 
   recordSweep(portalId: string, at: number): Promise<void> {
     return this.forward(portalId, 'lastSweepAt', at);
   }
 
-  /** Only moves forward: webhook batches are handled concurrently and may finish out of order. */
   private async forward(portalId: string, field: string, at: number): Promise<void> {
-    await this.redis.eval(
-      `local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0
-       if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-       return 1`,
-      1,
-      this.key(portalId),
-      field,
-      String(Math.floor(at)),
-    );
+    await forwardScript(this.redis, [this.key(portalId)], [field, String(Math.floor(at))]);
   }
 }
