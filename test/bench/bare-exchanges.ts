@@ -39,11 +39,16 @@ export async function bareWebhookServer(secret: string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/hubspot`;
 }
 
-/** `n` one-deal batch reads, one after another, through the api-client; the CPU they took, ms. */
+/**
+ * `n` one-deal batch reads through the api-client, one after another, or one every `gapMs` (as steady traffic
+ * spaces them: between two, the thread sleeps and what the next call runs is no longer in the CPU's caches); the
+ * CPU they took, ms.
+ */
 export async function bareHubSpotCalls(
   sandbox: { url: string; portalId: string; token: string },
   dealId: string,
   n: number,
+  gapMs = 0,
 ): Promise<{ cpuMs: number; ms: number }> {
   const factory = new HubSpotClientFactory({
     tokens: new StaticTokenProvider(sandbox.token),
@@ -59,7 +64,11 @@ export async function bareHubSpotCalls(
   await read(); // the agent's socket opened, the client's code warm: as in a running service
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await read();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + i * gapMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await read();
+  }
   const cpu = process.cpuUsage(cpu0);
   return { cpuMs: (cpu.user + cpu.system) / 1000, ms: performance.now() - t0 };
 }

@@ -18,6 +18,7 @@ import { createDeals, moveOn, opName, quiet } from './scene';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { firingsTotal, type ServiceProc } from './service-proc';
 import { signV3 } from '../sandbox';
+import { threadCpuMs } from './cpu-cap';
 
 /** Bare exchanges timed for the steady move's floor (bare-exchanges.ts). */
 const FLOOR_EXCHANGES = 200;
@@ -61,6 +62,11 @@ export type CostOptions = {
   /** Steady traffic: distinct deals moved one per webhook delivery at `steadyRate` per second for `steadySeconds`. */
   steadyRate?: number;
   steadySeconds?: number;
+  /**
+   * The same traffic on other deals for this long first (0: none), measured on its own: the service's first
+   * minutes include V8 optimising its hot functions on helper threads, which a long-running service has done.
+   */
+  steadyWarmupSeconds?: number;
 };
 
 /** `firings`: SLA timer firings in the window (their decisions are not the moves'; 0 expected). */
@@ -74,6 +80,8 @@ type Window = {
   ms: number;
   stats: Record<string, number>;
   firings: number;
+  /** CPU ms of each of the service process's threads in the window, by thread id (/proc; the main thread's is the pid). */
+  threads: Map<number, number>;
   /** HubSpot requests the service made in the window, by operation (scene.ts opName). */
   hubspot: Record<string, number>;
   /** Webhook deliveries the sandbox portal made to the service in the window, and the events they carried. */
@@ -94,11 +102,15 @@ async function measure(
   const [cpu0, sys0, stats0] = [await svc.cpuMs(), await svc.systemCpuMs(), await commandStats(redis)];
   const c0 = await commandCount(redis);
   const r0 = await readEvents(redis);
+  const threads0 = threadCpuMs(svc.pid);
   const t0 = performance.now();
   if (process.env.BENCH_CPU_PROF) await svc.profileStart();
   await fn();
   if (process.env.BENCH_CPU_PROF) await svc.profileStop(`cost-${name}`);
   const ms = performance.now() - t0;
+  const threads = new Map(
+    [...threadCpuMs(svc.pid)].map(([tid, cpu]) => [tid, cpu - (threads0.get(tid) ?? 0)]),
+  );
   const c1 = await commandCount(redis);
   const r1 = await readEvents(redis);
   const stats1 = await commandStats(redis);
@@ -124,6 +136,7 @@ async function measure(
     ms,
     stats,
     firings: firingsTotal(await svc.timerFirings()) - fired0,
+    threads,
     hubspot,
   };
 }
@@ -268,6 +281,35 @@ const net = (w: Window, idle: Window, n: number) => ({
   roundTrips: (w.roundTrips - (idle.roundTrips * w.ms) / idle.ms) / n,
 });
 
+/**
+ * Per transition by thread, less each thread's idle rate: the main thread (HTTP: the webhook intake), the busiest
+ * other thread (the workers' thread under SERVICE_ROLE=all: reconciles, timers, HubSpot calls) and the rest (V8's
+ * helper threads: garbage collection and optimising compiles; libuv's pool). /proc counts 10 ms ticks: over a
+ * window of seconds that is close.
+ */
+function netByThread(w: Window, idle: Window, pid: number, n: number) {
+  const nets = [...w.threads].map(([tid, cpu]) => ({
+    tid,
+    ms: (cpu - ((idle.threads.get(tid) ?? 0) * w.ms) / idle.ms) / n,
+  }));
+  const others = nets.filter((t) => t.tid !== pid).sort((a, b) => b.ms - a.ms);
+  return {
+    main: round(nets.find((t) => t.tid === pid)?.ms ?? 0),
+    workers: round(others[0]?.ms ?? 0),
+    rest: round(others.slice(1).reduce((sum, t) => sum + t.ms, 0)),
+  };
+}
+
+/** `n` steps, step i started at i / rate seconds (or when step i - 1 ends, if later): traffic at a steady rate. */
+async function paced(n: number, rate: number, step: (i: number) => Promise<void> | void): Promise<void> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    await step(i);
+  }
+}
+
 const calls = (w: Window) => Object.values(w.hubspot).reduce((a, b) => a + b, 0);
 
 const top = (stats: Record<string, number>, n: number) =>
@@ -284,6 +326,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
   const rate = opts.steadyRate ?? 20;
   const seconds = opts.steadySeconds ?? 15;
   const S = Math.round(rate * seconds);
+  const W = Math.round(rate * (opts.steadyWarmupSeconds ?? 0));
   return withRig('cost', (rig) =>
     withService(rig, async (svc) => {
       const { sandbox, redis } = rig;
@@ -322,6 +365,41 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
         },
         'idle',
       );
+      // Measured next to the idle window, with the service as settled as it was then (after traffic, V8 and the
+      // service keep working for a while: garbage collection of what it left, optimising compiles).
+      // The floor of a steady move: what the service's process spends, beside the idle service, on the bare
+      // exchanges each move needs (bare-exchanges.ts): the webhook in, and as many HubSpot calls as steady traffic
+      // made per move. Stagekeeper's own work (state, timers, history, the engine) comes on top.
+      const floorUrl = await svc.floorServer();
+      const floorHooks = await measure(
+        svc,
+        redis,
+        sandbox,
+        async () => {
+          for (let i = 0; i < FLOOR_EXCHANGES; i++)
+            await postMoveWebhook(floorUrl, sandbox.secret, sandbox.portalId, i);
+        },
+        'floor-webhooks',
+      );
+      const floorCalls = await svc.floorCalls(FLOOR_EXCHANGES, deals[0]!);
+      // The same exchanges spaced as steady traffic spaces them (a webhook every 1 / rate s, a call as often):
+      // between two the thread sleeps, and each starts with cold caches. Steady traffic is judged against these.
+      const pacedHooks = await measure(
+        svc,
+        redis,
+        sandbox,
+        () =>
+          paced(FLOOR_EXCHANGES, rate, (i) =>
+            postMoveWebhook(floorUrl, sandbox.secret, sandbox.portalId, FLOOR_EXCHANGES + i),
+          ),
+        'floor-webhooks-paced',
+      );
+      const pacedCalls = await svc.floorCalls(FLOOR_EXCHANGES, deals[0]!, 1000 / rate);
+      const idleRate = idle.cpuMs / idle.ms;
+      const webhookFloorMs = net(floorHooks, idle, FLOOR_EXCHANGES).cpuMs;
+      const callFloorMs = (floorCalls.cpuMs - idleRate * floorCalls.ms) / FLOOR_EXCHANGES;
+      const pacedWebhookFloorMs = net(pacedHooks, idle, FLOOR_EXCHANGES).cpuMs;
+      const pacedCallFloorMs = (pacedCalls.cpuMs - idleRate * pacedCalls.ms) / FLOOR_EXCHANGES;
       // Single moves, one at a time, each waited for (its SLA task in HubSpot, then quiet).
       const single = await measure(
         svc,
@@ -339,44 +417,33 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       );
       // Steady traffic: distinct deals (not those the single moves took) moved one at a time at a fixed rate, as a
       // portal with busy reps sends them: each move is its own webhook delivery, and several are in flight at once.
-      const steadyDeals = Array.from({ length: S }, (_, i) => deals[(K + i) % deals.length]!);
-      const steady = await measure(
-        svc,
-        redis,
-        sandbox,
-        async () => {
-          const visits = new Map<string, string>();
-          const t0 = performance.now();
-          for (let i = 0; i < S; i++) {
-            const wait = t0 + (i * 1000) / rate - performance.now();
-            if (wait > 0) await sleep(wait);
-            visits.set(steadyDeals[i]!, moveOn(sandbox, steadyDeals[i]!));
-          }
-          if (!(await quiet(sandbox, visits, Date.now() + 5 * 60_000, 300)))
-            throw new Error('steady traffic did not settle');
-        },
-        'steady',
+      // Each move settled (its SLA task in HubSpot) before the window ends.
+      const traffic = (name: string, moves: string[]) =>
+        measure(
+          svc,
+          redis,
+          sandbox,
+          async () => {
+            const visits = new Map<string, string>();
+            await paced(moves.length, rate, (i) => void visits.set(moves[i]!, moveOn(sandbox, moves[i]!)));
+            if (!(await quiet(sandbox, visits, Date.now() + 5 * 60_000, 300)))
+              throw new Error(`${name} did not settle`);
+          },
+          name,
+        );
+      // Warm-up: the same traffic on the deals neither the single moves nor steady traffic take, in turn (a deal
+      // moved again waits for the others in between, as a rep's next move of it would).
+      const spare = deals.slice(K + S);
+      const warmupDeals =
+        spare.length === 0 ? [] : Array.from({ length: W }, (_, i) => spare[i % spare.length]!);
+      const warmup = warmupDeals.length > 0 ? await traffic('steady warm-up', warmupDeals) : undefined;
+      const steady = await traffic(
+        'steady traffic',
+        Array.from({ length: S }, (_, i) => deals[(K + i) % deals.length]!),
       );
-      // The floor of a steady move: what the service's process spends, beside the idle service, on the bare
-      // exchanges each move needs (bare-exchanges.ts): the webhook in, and as many HubSpot calls as steady traffic
-      // made per move. Stagekeeper's own work (state, timers, history, the engine) comes on top.
-      const floorUrl = await svc.floorServer();
-      const floorHooks = await measure(
-        svc,
-        redis,
-        sandbox,
-        async () => {
-          for (let i = 0; i < FLOOR_EXCHANGES; i++)
-            await postMoveWebhook(floorUrl, sandbox.secret, sandbox.portalId, i);
-        },
-        'floor-webhooks',
-      );
-      const floorCalls = await svc.floorCalls(FLOOR_EXCHANGES, deals[0]!);
-      const idleRate = idle.cpuMs / idle.ms;
-      const webhookFloorMs = net(floorHooks, idle, FLOOR_EXCHANGES).cpuMs;
-      const callFloorMs = (floorCalls.cpuMs - idleRate * floorCalls.ms) / FLOOR_EXCHANGES;
       const steadyCallsPerMove = calls(steady) / S;
       const steadyFloorMs = webhookFloorMs + steadyCallsPerMove * callFloorMs;
+      const pacedFloorMs = pacedWebhookFloorMs + steadyCallsPerMove * pacedCallFloorMs;
       // Every tracked deal moved at once.
       const bulk = await measure(
         svc,
@@ -392,15 +459,28 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
       const s = net(single, idle, K);
       const b = net(bulk, idle, N);
       const st = net(steady, idle, S);
+      const wu = warmup ? net(warmup, idle, W) : undefined;
       console.log(
         table(
           `Cost per transition (service process, private Redis), ${K} single moves, ${S} moves at ${rate}/s and a ${N}-deal bulk move`,
           [
             ['what', 'CPU ms', 'Redis commands', 'raw CPU ms', 'raw commands'],
             ['single move', s.cpuMs, s.commands, s.rawCpuMs, s.rawCommands],
+            ...(wu
+              ? [
+                  [
+                    `steady warm-up, ${rate}/s for ${W / rate} s`,
+                    wu.cpuMs,
+                    wu.commands,
+                    wu.rawCpuMs,
+                    wu.rawCommands,
+                  ],
+                ]
+              : []),
             [`steady traffic, ${rate}/s`, st.cpuMs, st.commands, st.rawCpuMs, st.rawCommands],
             ['bulk move', b.cpuMs, b.commands, b.rawCpuMs, b.rawCommands],
-            [`floor of a steady move (bare exchanges)`, steadyFloorMs, '', '', ''],
+            [`floor of a steady move (bare exchanges, back to back)`, steadyFloorMs, '', '', ''],
+            [`floor of a steady move (bare exchanges, paced as the traffic)`, pacedFloorMs, '', '', ''],
             [
               'idle service, per second',
               (idle.cpuMs / idle.ms) * 1000,
@@ -454,6 +534,15 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           steadyCpuMsPerTransition: round(st.cpuMs),
           steadyCommandsPerTransition: round(st.commands),
           steadyRawCpuMs: round(st.rawCpuMs),
+          steadyCpuMsByThread: JSON.stringify(netByThread(steady, idle, svc.pid, S)),
+          steadyWarmupSeconds: W / rate,
+          ...(warmup && wu
+            ? {
+                steadyWarmupCpuMsPerTransition: round(wu.cpuMs),
+                steadyWarmupRawCpuMs: round(wu.rawCpuMs),
+                steadyWarmupCpuMsByThread: JSON.stringify(netByThread(warmup, idle, svc.pid, W)),
+              }
+            : {}),
           // The kernel's part of the raw figure: socket writes and reads. On loopback a write also runs the
           // receiving side's TCP path (here the sandbox's and Redis'), which a real network would not charge.
           steadyRawSystemCpuMs: round(steady.systemCpuMs / S),
@@ -465,6 +554,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           singleRawCpuMs: round(s.rawCpuMs),
           singleRawCommands: round(s.rawCommands),
           bulkRawCpuMs: round(b.rawCpuMs),
+          bulkCpuMsByThread: JSON.stringify(netByThread(bulk, idle, svc.pid, N)),
           bulkRawSystemCpuMs: round(bulk.systemCpuMs / N),
           bulkRawCommands: round(b.rawCommands),
           singleCommandsByType: JSON.stringify(top(single.stats, K)),
@@ -478,6 +568,13 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           steadyOverFloor: round(st.cpuMs / steadyFloorMs),
           webhookFloorCpuMs: round(webhookFloorMs),
           hubspotCallFloorCpuMs: round(callFloorMs),
+          steadyPacedFloorCpuMs: round(pacedFloorMs),
+          steadyOverPacedFloor: round(st.cpuMs / pacedFloorMs),
+          webhookPacedFloorCpuMs: round(pacedWebhookFloorMs),
+          webhookPacedFloorCpuMsByThread: JSON.stringify(
+            netByThread(pacedHooks, idle, svc.pid, FLOOR_EXCHANGES),
+          ),
+          hubspotCallPacedFloorCpuMs: round(pacedCallFloorMs),
           bulkHubSpotCallsPerTransition: round(calls(bulk) / N),
           singleHubSpotCallsByOperation: JSON.stringify(top(single.hubspot, K)),
           steadyHubSpotCallsByOperation: JSON.stringify(top(steady.hubspot, S)),
@@ -534,7 +631,14 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           "a deal's pending SLA timers are its members of the one timer index ({prefix}:timers:due), counted in both",
           playbookNote(rig.playbook),
           `the CPU and command targets judge steady traffic (${rate}/s, distinct deals, one webhook delivery each: how a portal's reps move deals) and the bulk move, the worse of the two; the isolated single move is reported, not judged: its window is mostly idle waiting (debounce, settling), so ${round(idleShare(single, K))} of its ${round(s.rawCpuMs)} raw CPU ms per move are the idle rate taken out (${round(idleShare(steady, S))} of ${round(st.rawCpuMs)} under steady traffic), and its net figure swings with the idle measurement`,
-          `the floor of a steady move, ${round(steadyFloorMs)} ms, is what the service's process spends on the bare exchanges a move needs (test/bench/bare-exchanges.ts, ${FLOOR_EXCHANGES} of each, the idle rate taken out): one signed webhook verified and answered (${round(webhookFloorMs)} ms) and ${round(steadyCallsPerMove)} HubSpot calls through the api-client (${round(callFloorMs)} ms each); steady traffic costs ${round(st.cpuMs / steadyFloorMs)}x that`,
+          `the floor of a steady move, ${round(steadyFloorMs)} ms, is what the service's process spends on the bare exchanges a move needs (test/bench/bare-exchanges.ts, ${FLOOR_EXCHANGES} of each, the idle rate taken out): one signed webhook verified and answered (${round(webhookFloorMs)} ms) and ${round(steadyCallsPerMove)} HubSpot calls through the api-client (${round(callFloorMs)} ms each), back to back; steady traffic costs ${round(st.cpuMs / steadyFloorMs)}x that`,
+          `paced as steady traffic paces them (one every ${round(1000 / rate)} ms, the thread asleep in between), the same exchanges cost ${round(pacedWebhookFloorMs)} ms a webhook and ${round(pacedCallFloorMs)} ms a call: a floor of ${round(pacedFloorMs)} ms a move, which steady traffic costs ${round(st.cpuMs / pacedFloorMs)}x`,
+          ...(wu
+            ? [
+                `steady traffic is measured after ${W / rate} s of the same traffic on other deals (${round(wu.cpuMs)} ms a move then, ${round(wu.rawCpuMs)} raw): a new process spends its first minutes optimising its hot functions on V8's helper threads (seen with --trace-opt: 96 optimising compiles, 283 ms of helper-thread time, in a 16 s window 40 s into the process's life; 51 compiles, 168 ms, in one after 2 minutes of this traffic), which a long-running service has done`,
+              ]
+            : []),
+          "CPU by thread (steadyCpuMsByThread, bulkCpuMsByThread): main is the HTTP thread (the webhook intake), workers the workers' thread (reconciles, timers, HubSpot calls), rest V8's helper threads (garbage collection, optimising compiles) and libuv's pool; each less its idle rate",
           "HubSpot calls per transition are counted from the sandbox portal's request log (the rate limiter's own Redis commands, about 4 per call (pace.ts counts them), are inside the command figures)",
           'steady traffic is cheaper per move on a starved machine: a service that falls behind works several deals at once and shares batch calls (fewer HubSpot calls and commands per transition); compare steady figures of runs whose steadyHubSpotCallsPerTransition and load agree',
           ...(single.firings + steady.firings + bulk.firings > 0
@@ -555,4 +659,5 @@ await runIfMain(import.meta.url, run, {
   singles: numberFlag('singles'),
   'steady-rate': numberFlag('steadyRate'),
   'steady-seconds': numberFlag('steadySeconds'),
+  'steady-warmup-seconds': numberFlag('steadyWarmupSeconds'),
 });

@@ -12,7 +12,7 @@
  * answers nothing until its next window.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isMain } from './common';
@@ -30,10 +30,31 @@ export type CpuCap = {
 
 /** User + system CPU of a process (all its threads) so far, ms, from /proc/<pid>/stat. */
 export function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of a /proc stat file (a process's or one thread's), ms. */
+function statCpuMs(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/**
+ * User + system CPU of each thread of a process so far, ms, by thread id, from /proc/<pid>/task/<tid>/stat (a
+ * thread that ends between the listing and the read is left out).
+ */
+export function threadCpuMs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(Number(tid), statCpuMs(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // gone: it costs nothing from now on
+    }
+  }
+  return out;
 }
 
 /**

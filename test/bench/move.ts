@@ -346,7 +346,7 @@ function splitService(web: ServiceProc, worker: ServiceProc): ServiceProc {
       return { jobs: a!.jobs + b!.jobs, conflicts: a!.conflicts + b!.conflicts };
     },
     floorServer: () => web.floorServer(),
-    floorCalls: (n, dealId) => web.floorCalls(n, dealId),
+    floorCalls: (n, dealId, gapMs) => web.floorCalls(n, dealId, gapMs),
     profileStart: async () => {
       await Promise.all(both.map((p) => p.profileStart()));
     },

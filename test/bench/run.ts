@@ -35,6 +35,7 @@ const SIZES = {
   COST_SINGLES: { quick: 5, default: 20, full: 50 },
   COST_STEADY_RATE: { quick: 20, default: 20, full: 20 },
   COST_STEADY_SECONDS: { quick: 3, default: 15, full: 20 },
+  COST_STEADY_WARMUP_SECONDS: { quick: 0, default: 60, full: 120 },
   HISTORY_SMALL: { quick: 2_000, default: 2_000, full: 2_000 },
   HISTORY_BIG: { quick: 5_000, default: 100_000, full: 500_000 },
   SCORECARD_ROWS: { quick: 5_000, default: 200_000, full: 1_000_000 },
@@ -71,6 +72,7 @@ const benches: [string, () => Promise<BenchResult>][] = [
         singles: size('COST_SINGLES'),
         steadyRate: size('COST_STEADY_RATE'),
         steadySeconds: size('COST_STEADY_SECONDS'),
+        steadyWarmupSeconds: size('COST_STEADY_WARMUP_SECONDS'),
       }),
   ],
   [

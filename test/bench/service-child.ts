@@ -68,74 +68,78 @@ async function profile(m: { type: string; id: number; name?: string }): Promise<
   process.send!({ id: m.id });
 }
 // The parent asks; answers carry this process's own figures only.
-process.on('message', (m: { type: string; id: number; name?: string; n?: number; dealId?: string }) => {
-  if (m.type === 'prof-start' || m.type === 'prof-stop') void profile(m);
-  // The floor of a steady move (bare-exchanges.ts), in this process beside the idle service.
-  if (m.type === 'floor-server')
-    void bareWebhookServer(requireEnv('bench child', 'SANDBOX_SECRET')).then((url) =>
-      process.send!({ id: m.id, url }),
-    );
-  if (m.type === 'floor-calls')
-    void bareHubSpotCalls(
-      {
-        url: requireEnv('bench child', 'SANDBOX_URL'),
-        portalId: requireEnv('bench child', 'SANDBOX_PORTAL_ID'),
-        token: requireEnv('bench child', 'SANDBOX_TOKEN'),
-      },
-      m.dealId!,
-      m.n!,
-    ).then((r) => process.send!({ id: m.id, ...r }));
-  if (m.type === 'cpu') process.send!({ id: m.id, cpu: process.cpuUsage() });
-  if (m.type === 'backlog') {
-    const sorted = backlog.splice(0).sort((a, b) => a - b);
-    process.send!({
-      id: m.id,
-      max: sorted.at(-1) ?? 0,
-      p99: sorted[Math.max(0, Math.ceil(sorted.length * 0.99) - 1)] ?? 0,
-      p50: sorted[Math.max(0, Math.ceil(sorted.length * 0.5) - 1)] ?? 0,
-    });
-  }
-  if (m.type === 'loop') {
-    process.send!({
-      id: m.id,
-      loopMaxMs: loop.max / 1e6,
-      loopP99Ms: loop.percentile(99) / 1e6,
-      gcMaxMs,
-      gcTotalMs,
-    });
-    loop.reset();
-    gcMaxMs = 0;
-    gcTotalMs = 0;
-  }
-  // The service's own counters (metrics.ts) of timer firings that warned, breached or escalated: a bench checks
-  // that none ran while it measured something else.
-  if (m.type === 'timers')
-    void stack.metricsJson().then((all) => {
-      const value = (name: string) => all.find((x) => x.name === name)?.values[0]?.value ?? 0;
+process.on(
+  'message',
+  (m: { type: string; id: number; name?: string; n?: number; dealId?: string; gapMs?: number }) => {
+    if (m.type === 'prof-start' || m.type === 'prof-stop') void profile(m);
+    // The floor of a steady move (bare-exchanges.ts), in this process beside the idle service.
+    if (m.type === 'floor-server')
+      void bareWebhookServer(requireEnv('bench child', 'SANDBOX_SECRET')).then((url) =>
+        process.send!({ id: m.id, url }),
+      );
+    if (m.type === 'floor-calls')
+      void bareHubSpotCalls(
+        {
+          url: requireEnv('bench child', 'SANDBOX_URL'),
+          portalId: requireEnv('bench child', 'SANDBOX_PORTAL_ID'),
+          token: requireEnv('bench child', 'SANDBOX_TOKEN'),
+        },
+        m.dealId!,
+        m.n!,
+        m.gapMs ?? 0,
+      ).then((r) => process.send!({ id: m.id, ...r }));
+    if (m.type === 'cpu') process.send!({ id: m.id, cpu: process.cpuUsage() });
+    if (m.type === 'backlog') {
+      const sorted = backlog.splice(0).sort((a, b) => a - b);
       process.send!({
         id: m.id,
-        warnings: value('stagekeeper_sla_warnings_total'),
-        breaches: value('stagekeeper_sla_breaches_total'),
-        escalations: value('stagekeeper_sla_escalations_total'),
+        max: sorted.at(-1) ?? 0,
+        p99: sorted[Math.max(0, Math.ceil(sorted.length * 0.99) - 1)] ?? 0,
+        p50: sorted[Math.max(0, Math.ceil(sorted.length * 0.5) - 1)] ?? 0,
       });
-    });
-  // Its counts of worker jobs run and of deal-state conflicts (each a decision run again): the scale bench compares
-  // them per deal between one worker process and two.
-  if (m.type === 'work')
-    void stack.metricsJson().then((all) => {
-      const values = (name: string) => all.find((x) => x.name === name)?.values ?? [];
-      const sum = (vs: { value: number }[]) => vs.reduce((total, v) => total + v.value, 0);
+    }
+    if (m.type === 'loop') {
       process.send!({
         id: m.id,
-        jobs: sum(
-          values('stagekeeper_job_duration_seconds').filter((v) =>
-            (v as { metricName?: string }).metricName?.endsWith('_count'),
+        loopMaxMs: loop.max / 1e6,
+        loopP99Ms: loop.percentile(99) / 1e6,
+        gcMaxMs,
+        gcTotalMs,
+      });
+      loop.reset();
+      gcMaxMs = 0;
+      gcTotalMs = 0;
+    }
+    // The service's own counters (metrics.ts) of timer firings that warned, breached or escalated: a bench checks
+    // that none ran while it measured something else.
+    if (m.type === 'timers')
+      void stack.metricsJson().then((all) => {
+        const value = (name: string) => all.find((x) => x.name === name)?.values[0]?.value ?? 0;
+        process.send!({
+          id: m.id,
+          warnings: value('stagekeeper_sla_warnings_total'),
+          breaches: value('stagekeeper_sla_breaches_total'),
+          escalations: value('stagekeeper_sla_escalations_total'),
+        });
+      });
+    // Its counts of worker jobs run and of deal-state conflicts (each a decision run again): the scale bench compares
+    // them per deal between one worker process and two.
+    if (m.type === 'work')
+      void stack.metricsJson().then((all) => {
+        const values = (name: string) => all.find((x) => x.name === name)?.values ?? [];
+        const sum = (vs: { value: number }[]) => vs.reduce((total, v) => total + v.value, 0);
+        process.send!({
+          id: m.id,
+          jobs: sum(
+            values('stagekeeper_job_duration_seconds').filter((v) =>
+              (v as { metricName?: string }).metricName?.endsWith('_count'),
+            ),
           ),
-        ),
-        conflicts: sum(values('stagekeeper_state_conflicts_total')),
+          conflicts: sum(values('stagekeeper_state_conflicts_total')),
+        });
       });
-    });
-});
+  },
+);
 process.stdout.write(
   `${JSON.stringify({ benchReady: { role, pid: process.pid, url: stack.service.url ?? null } })}\n`,
 );

@@ -32,8 +32,11 @@ export type ServiceProc = {
   work(): Promise<{ jobs: number; conflicts: number }>;
   /** A bare signed-webhook server in the service's process (bare-exchanges.ts); its URL. */
   floorServer(): Promise<string>;
-  /** `n` bare HubSpot calls made from the service's process (bare-exchanges.ts): their CPU and wall time, ms. */
-  floorCalls(n: number, dealId: string): Promise<{ cpuMs: number; ms: number }>;
+  /**
+   * `n` bare HubSpot calls made from the service's process (bare-exchanges.ts), one every `gapMs` at most (0:
+   * back to back): their CPU and wall time, ms.
+   */
+  floorCalls(n: number, dealId: string, gapMs?: number): Promise<{ cpuMs: number; ms: number }>;
   /** With BENCH_CPU_PROF set: profile from now until profileStop, written as <name>-<pid>.cpuprofile there. */
   profileStart(): Promise<void>;
   profileStop(name: string): Promise<void>;
@@ -129,8 +132,8 @@ export async function startServiceProc(opts: {
       return { jobs, conflicts };
     },
     floorServer: async () => (await ask<{ url: string }>('floor-server')).url,
-    floorCalls: async (n, dealId) => {
-      const { cpuMs, ms } = await ask<{ cpuMs: number; ms: number }>('floor-calls', { n, dealId });
+    floorCalls: async (n, dealId, gapMs = 0) => {
+      const { cpuMs, ms } = await ask<{ cpuMs: number; ms: number }>('floor-calls', { n, dealId, gapMs });
       return { cpuMs, ms };
     },
     profileStart: async () => {
