@@ -13,6 +13,7 @@ import {
   MemoryGateway,
   MINIMAL_PLAYBOOK_INPUT,
   ScriptedEngine,
+  signedWebhook,
   testConfig,
   testPrefix,
   testRedis,
@@ -42,21 +43,7 @@ const start = (roles: { http?: true | 'operations'; workers?: boolean } = {}) =>
     ...roles,
   });
 
-async function postEvents(url: string, events: unknown[]): Promise<Response> {
-  const body = JSON.stringify(events);
-  const ts = String(Date.now());
-  const uri = `${url}/webhooks/hubspot`;
-  const signature = createHmac('sha256', 'test-secret').update(`POST${uri}${body}${ts}`).digest('base64');
-  return fetch(uri, {
-    method: 'POST',
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'x-hubspot-signature-v3': signature,
-      'x-hubspot-request-timestamp': ts,
-    },
-  });
-}
+const postEvents = (url: string, events: unknown[]): Promise<Response> => signedWebhook(url, events)();
 const stageChange = (dealId: number) => ({
   eventId: 1,
   subscriptionId: 1,

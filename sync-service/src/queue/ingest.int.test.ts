@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Playbook } from '@stagekeeper/shared';
@@ -12,6 +11,7 @@ import {
   MemoryGateway,
   MINIMAL_PLAYBOOK_INPUT,
   REDIS_URL,
+  signedWebhook,
   sleep,
   testConfig,
   testPrefix,
@@ -50,7 +50,8 @@ async function post(url: string, dealIds: number[]): Promise<{ status: number; b
 
 /** One signed delivery naming `dealIds`, sent each time the returned function is called (HubSpot's retry, or a replay). */
 function signed(url: string, dealIds: number[]): () => Promise<{ status: number; body: unknown }> {
-  const body = JSON.stringify(
+  const send = signedWebhook(
+    url,
     dealIds.map((objectId, i) => ({
       eventId: i,
       subscriptionId: 1,
@@ -64,19 +65,8 @@ function signed(url: string, dealIds: number[]): () => Promise<{ status: number;
       propertyValue: 'next',
     })),
   );
-  const ts = String(Date.now());
-  const uri = `${url}/webhooks/hubspot`;
-  const signature = createHmac('sha256', 'test-secret').update(`POST${uri}${body}${ts}`).digest('base64');
   return async () => {
-    const res = await fetch(uri, {
-      method: 'POST',
-      body,
-      headers: {
-        'content-type': 'application/json',
-        'x-hubspot-signature-v3': signature,
-        'x-hubspot-request-timestamp': ts,
-      },
-    });
+    const res = await send();
     return { status: res.status, body: await res.json() };
   };
 }

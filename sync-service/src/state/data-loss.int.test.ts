@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { Playbook } from '@stagekeeper/shared';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import {
   MemoryGateway,
   MINIMAL_PLAYBOOK_INPUT,
   ScriptedEngine,
+  signedWebhook,
   testConfig,
   testPrefix,
   testRedis,
@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 async function postWebhook(url: string): Promise<number> {
-  const body = JSON.stringify([
+  const res = await signedWebhook(url, [
     {
       eventId: 1,
       subscriptionId: 1,
@@ -50,19 +50,7 @@ async function postWebhook(url: string): Promise<number> {
       subscriptionType: 'deal.creation',
       objectId: 7,
     },
-  ]);
-  const ts = String(Date.now());
-  const uri = `${url}/webhooks/hubspot`;
-  const signature = createHmac('sha256', 'test-secret').update(`POST${uri}${body}${ts}`).digest('base64');
-  const res = await fetch(uri, {
-    method: 'POST',
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'x-hubspot-signature-v3': signature,
-      'x-hubspot-request-timestamp': ts,
-    },
-  });
+  ])();
   return res.status;
 }
 

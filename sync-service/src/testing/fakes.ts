@@ -3,7 +3,7 @@
  * gateway and a scripted engine. Nothing here is imported by production code.
  */
 import { deleteKeysUnder } from '../state/delete-prefix';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type {
   Command,
   DealSnapshot,
@@ -29,10 +29,36 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
   await deleteKeysUnder(redis, prefix);
 }
 
+/** The app client secret `testConfig` gives the service: what signs a test's webhooks and card reads. */
+export const TEST_CLIENT_SECRET = 'test-secret';
+
+/**
+ * A webhook request of `events` to the service at `url`, signed (v3) now as HubSpot signs it; each call of the
+ * returned function sends that same request (as HubSpot's retry, or a replay, would).
+ */
+export function signedWebhook(url: string, events: unknown[]): () => Promise<Response> {
+  const body = JSON.stringify(events);
+  const ts = String(Date.now());
+  const uri = `${url}/webhooks/hubspot`;
+  const signature = createHmac('sha256', TEST_CLIENT_SECRET)
+    .update(`POST${uri}${body}${ts}`)
+    .digest('base64');
+  return () =>
+    fetch(uri, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-hubspot-signature-v3': signature,
+        'x-hubspot-request-timestamp': ts,
+      },
+    });
+}
+
 export function testConfig(prefix: string, env: Record<string, string> = {}): Config {
   return loadConfig({
     SANDBOX: 'true',
-    HUBSPOT_CLIENT_SECRET: 'test-secret',
+    HUBSPOT_CLIENT_SECRET: TEST_CLIENT_SECRET,
     REDIS_URL,
     KEY_PREFIX: prefix,
     PORT: '0',
