@@ -131,14 +131,22 @@ export class ReconcileQueue {
     dealIds: Iterable<string>,
     _source: 'webhook' | 'sweep' | 'manual',
   ): Promise<EnqueueResult> {
-    const unique = [...new Set(dealIds)];
-    if (unique.length === 0) return { added: 0, coalesced: 0 };
-    const at = reconcileDueAt(this.clock(), this.debounceMs);
-    const args: (string | number)[] = [];
-    for (const dealId of unique) args.push(at, reconcileMember(portalId, dealId));
-    const added = await this.redis.zadd(this.due, 'LT', ...args);
+    const { at, pairs, count } = this.duePairs([{ portalId, dealIds }]);
+    if (count === 0) return { added: 0, coalesced: 0 };
+    const added = Number(await this.redis.zadd(this.due, 'LT', ...pairs));
     this.onDue?.(at);
-    return { added: Number(added), coalesced: unique.length - Number(added) };
+    return { added, coalesced: count - added };
+  }
+
+  /** When requests made now fall due, and `ZADD`'s score-member pairs for the distinct deals named. */
+  private duePairs(portals: { portalId: string; dealIds: Iterable<string> }[]) {
+    const at = reconcileDueAt(this.clock(), this.debounceMs);
+    const members = new Set<string>();
+    for (const { portalId, dealIds } of portals)
+      for (const dealId of dealIds) members.add(reconcileMember(portalId, dealId));
+    const pairs: (string | number)[] = [];
+    for (const m of members) pairs.push(at, m);
+    return { at, pairs, count: members.size };
   }
 
   /**
@@ -152,13 +160,8 @@ export class ReconcileQueue {
     portals: { portalId: string; dealIds: string[] }[],
     opts: { claim?: ReplayClaim; receivedAt?: number } = {},
   ): Promise<EnqueueResult | 'replayed'> {
-    const at = reconcileDueAt(this.clock(), this.debounceMs);
-    const pairs: (string | number)[] = [];
-    const members = new Set<string>();
-    for (const { portalId, dealIds } of portals)
-      for (const dealId of dealIds) members.add(reconcileMember(portalId, dealId));
-    for (const m of members) pairs.push(at, m);
-    if (pairs.length === 0) return { added: 0, coalesced: 0 };
+    const { at, pairs, count } = this.duePairs(portals);
+    if (count === 0) return { added: 0, coalesced: 0 };
     const activity = opts.receivedAt === undefined ? [] : [...new Set(portals.map((p) => p.portalId))];
     const added = Number(
       await deliveryScript(
@@ -177,7 +180,7 @@ export class ReconcileQueue {
     );
     if (added < 0) return 'replayed';
     this.onDue?.(at);
-    return { added, coalesced: members.size - added };
+    return { added, coalesced: count - added };
   }
 
   /** Requests due now and not claimed (waiting), and the rest (delayed: later, retrying, or running). */
