@@ -8,6 +8,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { paced } from './common';
 import { HubSpotClientFactory, StaticTokenProvider } from '@stagekeeper/sync-service/hubspot/client';
 import {
   SIGNATURE_HEADER,
@@ -64,11 +65,7 @@ export async function bareHubSpotCalls(
   await read(); // the agent's socket opened, the client's code warm: as in a running service
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const wait = t0 + i * gapMs - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    await read();
-  }
+  await paced(n, gapMs > 0 ? 1000 / gapMs : 0, read);
   const cpu = process.cpuUsage(cpu0);
   return { cpuMs: (cpu.user + cpu.system) / 1000, ms: performance.now() - t0 };
 }

@@ -33,6 +33,19 @@ export type BenchResult = {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * `n` steps, step i started at i / rate seconds (or when step i - 1 ends, if later): traffic at a steady rate
+ * (rate 0: back to back).
+ */
+export async function paced(n: number, rate: number, step: (i: number) => unknown): Promise<void> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (rate > 0 ? (i * 1000) / rate : 0) - performance.now();
+    if (wait > 0) await sleep(wait);
+    await step(i);
+  }
+}
+
 /** Nearest-rank percentile of an unsorted sample (sorts a copy). */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;

@@ -9,7 +9,7 @@
  * Imports: service-proc.ts (service-child.ts = startStack), scene.ts (the sandbox), redis-stats.ts.
  */
 import { Redis } from 'ioredis';
-import { numberFlag, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
+import { numberFlag, paced, printTargets, round, runIfMain, sleep, table, type BenchResult } from './common';
 import { commandCount, commandStats, readEvents, usedMemory } from './redis-stats';
 import { withRig, withService } from './rig';
 import { playbookNote } from './playbook';
@@ -298,16 +298,6 @@ function netByThread(w: Window, idle: Window, pid: number, n: number) {
     workers: round(others[0]?.ms ?? 0),
     rest: round(others.slice(1).reduce((sum, t) => sum + t.ms, 0)),
   };
-}
-
-/** `n` steps, step i started at i / rate seconds (or when step i - 1 ends, if later): traffic at a steady rate. */
-async function paced(n: number, rate: number, step: (i: number) => Promise<void> | void): Promise<void> {
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const wait = t0 + (i * 1000) / rate - performance.now();
-    if (wait > 0) await sleep(wait);
-    await step(i);
-  }
 }
 
 const calls = (w: Window) => Object.values(w.hubspot).reduce((a, b) => a + b, 0);
