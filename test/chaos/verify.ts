@@ -45,7 +45,14 @@ export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
  * moved to the survivor); an open task on a deleted deal whose create answer was lost (the service still holds
  * only its write-ahead marker, and recovery lists the associations of a deal that no longer has any).
  */
-export type Discrepancy = { dealId: string; kind: DiscrepancyKind; detail: string; knownGap?: true };
+export type Discrepancy = {
+  dealId: string;
+  kind: DiscrepancyKind;
+  detail: string;
+  knownGap?: true;
+  /** The engine key of the task a finding is about, where it is about one. */
+  taskKey?: string;
+};
 
 const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
 const blank = (v: string | null | undefined) => v === undefined || v === null || v === '';
@@ -258,6 +265,7 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
         out.push({
           dealId,
           kind: 'gone',
+          taskKey: t.key,
           detail: `open task ${t.key} on a ${deal ? 'merged-away' : 'deleted'} deal${
             t.createdAt >= goneAt
               ? ' (created after it was gone)'
