@@ -83,6 +83,34 @@ describe('tasks, notes and associations', () => {
     expect(tasks.results.map((r) => String(r.toObjectId))).toEqual([task.id]);
   });
 
+  it('takes a merged-away deal id in association calls as its survivor, as reads by that id do', async () => {
+    // One record survives a merge: a task created against the merged-away id afterwards (a create decided before
+    // the merge) lands on the survivor, and listing the merged-away id's tasks lists the survivor's, so a
+    // lookup by the old id still finds a task created before the merge (the chaos suite's duplicate).
+    const kept = sb.portal.ui.createDeal({ dealname: 'Survivor' });
+    const gone = sb.portal.ui.createDeal({ dealname: 'Merged away' });
+    const before = await hs.crm.objects.tasks.basicApi.create({
+      properties: { hs_timestamp: '1' },
+      associations: [toDeal(gone.id)],
+    });
+    sb.portal.ui.mergeDeals(kept.id, gone.id);
+    const after = await hs.crm.objects.tasks.basicApi.create({
+      properties: { hs_timestamp: '2' },
+      associations: [toDeal(gone.id)],
+    });
+    const linked = await hs.crm.objects.tasks.basicApi.create({
+      properties: { hs_timestamp: '3' },
+      associations: [],
+    });
+    await hs.crm.associations.v4.basicApi.createDefault('tasks', linked.id, 'deals', gone.id);
+    const ofSurvivor = await hs.crm.associations.v4.basicApi.getPage('deals', kept.id, 'tasks');
+    expect(ofSurvivor.results.map((r) => String(r.toObjectId))).toEqual([before.id, after.id, linked.id]);
+    const ofMerged = await hs.crm.associations.v4.basicApi.getPage('deals', gone.id, 'tasks');
+    expect(ofMerged.results.map((r) => String(r.toObjectId))).toEqual([before.id, after.id, linked.id]);
+    const fromTask = await hs.crm.associations.v4.basicApi.getPage('tasks', after.id, 'deals');
+    expect(fromTask.results.map((r) => String(r.toObjectId))).toEqual([kept.id]);
+  });
+
   it('refuses a task without hs_timestamp, an unknown association type and a missing target', async () => {
     const deal = sb.portal.ui.createDeal({ dealname: 'Refusals' });
     const noTimestamp = await refusal(

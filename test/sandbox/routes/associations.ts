@@ -5,7 +5,7 @@ import {
   resolveAssocType,
   type AssocType,
 } from '../associations';
-import { exists } from '../crm';
+import { canonicalId, exists } from '../crm';
 import { validationError } from '../errors';
 import type { Route, RouteContext } from '../router';
 import { batchEnvelope, batchError, batchInputs } from './common';
@@ -15,7 +15,7 @@ function endpoints(ctx: RouteContext, fromKey: string, fromIdKey: string, toKey:
   const to = resolveAssocType(ctx.params[toKey]!);
   const fromId = ctx.params[fromIdKey]!;
   if (!exists(ctx.portal, from, fromId)) throw assocNotFound(from, fromId);
-  return { from, to, fromId };
+  return { from, to, fromId: canonicalId(ctx.portal, from, fromId) };
 }
 
 function pairDefault(from: AssocType, to: AssocType) {
@@ -51,8 +51,8 @@ export const ASSOCIATION_ROUTES: Route[] = [
     handler: (ctx) => {
       const started = Date.now();
       const { from, to, fromId } = endpoints(ctx, 'type', 'id', 'toType');
-      const toId = ctx.params.toId!;
-      if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
+      if (!exists(ctx.portal, to, ctx.params.toId!)) throw assocNotFound(to, ctx.params.toId!);
+      const toId = canonicalId(ctx.portal, to, ctx.params.toId!);
       const def = pairDefault(from, to);
       ctx.portal.associations.add(from, fromId, to, toId, def.typeId, def.inverse);
       const spec = (typeId: number) => ({
@@ -74,8 +74,8 @@ export const ASSOCIATION_ROUTES: Route[] = [
     write: true,
     handler: (ctx) => {
       const { from, to, fromId } = endpoints(ctx, 'type', 'id', 'toType');
-      const toId = ctx.params.toId!;
-      if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
+      if (!exists(ctx.portal, to, ctx.params.toId!)) throw assocNotFound(to, ctx.params.toId!);
+      const toId = canonicalId(ctx.portal, to, ctx.params.toId!);
       if (!Array.isArray(ctx.body) || ctx.body.length === 0)
         throw validationError('Body must be a non-empty array of association specs');
       const defs = ctx.body.map((spec) => ctx.portal.associations.check(from, to, spec));
@@ -99,7 +99,12 @@ export const ASSOCIATION_ROUTES: Route[] = [
     handler: (ctx) => {
       const from = resolveAssocType(ctx.params.type!);
       const to = resolveAssocType(ctx.params.toType!);
-      ctx.portal.associations.remove(from, ctx.params.id!, to, ctx.params.toId!);
+      ctx.portal.associations.remove(
+        from,
+        canonicalId(ctx.portal, from, ctx.params.id!),
+        to,
+        canonicalId(ctx.portal, to, ctx.params.toId!),
+      );
       return { status: 204 };
     },
   },
@@ -114,7 +119,9 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const errors = [];
       for (const input of batchInputs<{ id?: unknown }>(ctx.body)) {
         const id = String(input?.id ?? '');
-        const list = exists(ctx.portal, from, id) ? ctx.portal.associations.list(from, id, to) : [];
+        const list = exists(ctx.portal, from, id)
+          ? ctx.portal.associations.list(from, canonicalId(ctx.portal, from, id), to)
+          : [];
         if (list.length) results.push({ from: { id }, to: list });
         else
           errors.push(
@@ -148,7 +155,11 @@ export const ASSOCIATION_ROUTES: Route[] = [
         if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
         if (!Array.isArray(i.types) || !i.types.length)
           throw validationError('Each input needs at least one association type');
-        return { fromId, toId, defs: i.types.map((spec) => ctx.portal.associations.check(from, to, spec)) };
+        return {
+          fromId: canonicalId(ctx.portal, from, fromId),
+          toId: canonicalId(ctx.portal, to, toId),
+          defs: i.types.map((spec) => ctx.portal.associations.check(from, to, spec)),
+        };
       });
       const results = planned.map(({ fromId, toId, defs }) => {
         defs.forEach((d) => ctx.portal.associations.add(from, fromId, to, toId, d.typeId, d.inverse));
@@ -178,7 +189,7 @@ export const ASSOCIATION_ROUTES: Route[] = [
         const toId = String(i?.to?.id ?? '');
         if (!exists(ctx.portal, from, fromId)) throw assocNotFound(from, fromId);
         if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
-        return { fromId, toId };
+        return { fromId: canonicalId(ctx.portal, from, fromId), toId: canonicalId(ctx.portal, to, toId) };
       });
       const results = pairs.map(({ fromId, toId }) => {
         ctx.portal.associations.add(from, fromId, to, toId, def.typeId, def.inverse);
