@@ -20,6 +20,7 @@ import { prng } from '../sandbox/prng';
 import type { EngineBug } from './engine-bug';
 import { CHAOS_OWNERS, CHAOS_PIPELINE, CHAOS_READY, CHAOS_STAGES, chaosPlaybook } from './playbook';
 import { OwnRedis } from './redis-server';
+import { dealTimeline } from './timeline';
 import { countByKind, verifyDeals, type Discrepancy, type DiscrepancyKind } from './verify';
 
 export type ChaosOptions = {
@@ -72,6 +73,8 @@ export type ChaosReport = {
   discrepancies: { total: number; byKind: Record<DiscrepancyKind, number>; examples: Discrepancy[] };
   /** Findings of known, filed gaps (see Discrepancy.knownGap): reported, not failed on. */
   knownGaps: Discrepancy[];
+  /** What HubSpot saw of the first few deals with a failing finding (timeline.ts). */
+  timelines: Record<string, string[]>;
   reconcileJobsFailed: number;
   ingestJobsFailed: number;
   /** What the run made happen; a run where any of these is 0 proves nothing about it. */
@@ -154,7 +157,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         ...(opts.engineBug ? { CHAOS_ENGINE_BUG: opts.engineBug } : {}),
         RECONCILE_DEBOUNCE_MS: '50',
         SWEEP_INTERVAL_MS: String(24 * 3600_000),
-        LOG_LEVEL: 'warn',
+        // CHAOS_LOG_LEVEL=debug: each deal's decisions (rules, commands) in the process logs, to read a finding.
+        LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -621,6 +625,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       },
       discrepancies: { total: after.length, byKind: countByKind(after), examples: after.slice(0, 20) },
       knownGaps: checked.filter((d) => d.knownGap),
+      timelines: Object.fromEntries(
+        [...new Set([...unexplained, ...after].map((d) => d.dealId))]
+          .slice(0, 3)
+          .map((id) => [id, dealTimeline(portal, id)]),
+      ),
       exercised: exercisedFrom(portal, done),
       reconcileJobsFailed: (await reconcileQueue.getJobCounts()).failed ?? 0,
       ingestJobsFailed: await ingestQueue.getFailedCount(),
@@ -690,6 +699,10 @@ export function formatReport(r: ChaosReport): string {
     ...r.discrepancies.examples.map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
     `  known gaps (reported, not failed on): ${r.knownGaps.length}`,
     ...r.knownGaps.slice(0, 5).map((d) => `    deal ${d.dealId} ${d.kind}: ${d.detail}`),
+    ...Object.entries(r.timelines).flatMap(([id, lines]) => [
+      `  what HubSpot saw of deal ${id}:`,
+      ...lines.map((l) => `    ${l}`),
+    ]),
     `  jobs left failed: reconcile ${r.reconcileJobsFailed}, ingest ${r.ingestJobsFailed}`,
     exercisedLine(r.exercised),
     `  timings (ms from start): ${Object.entries(r.timings)
