@@ -10,12 +10,16 @@ import { validationError } from '../errors';
 import type { Route, RouteContext } from '../router';
 import { batchEnvelope, batchError, batchInputs } from './common';
 
+/** The record an association call names, by the id it is kept under (a merged-away id: its survivor); else 404. */
+function recordId(ctx: RouteContext, type: AssocType, id: string): string {
+  if (!exists(ctx.portal, type, id)) throw assocNotFound(type, id);
+  return canonicalId(ctx.portal, type, id);
+}
+
 function endpoints(ctx: RouteContext, fromKey: string, fromIdKey: string, toKey: string) {
   const from = resolveAssocType(ctx.params[fromKey]!);
   const to = resolveAssocType(ctx.params[toKey]!);
-  const fromId = ctx.params[fromIdKey]!;
-  if (!exists(ctx.portal, from, fromId)) throw assocNotFound(from, fromId);
-  return { from, to, fromId: canonicalId(ctx.portal, from, fromId) };
+  return { from, to, fromId: recordId(ctx, from, ctx.params[fromIdKey]!) };
 }
 
 function pairDefault(from: AssocType, to: AssocType) {
@@ -51,8 +55,7 @@ export const ASSOCIATION_ROUTES: Route[] = [
     handler: (ctx) => {
       const started = Date.now();
       const { from, to, fromId } = endpoints(ctx, 'type', 'id', 'toType');
-      if (!exists(ctx.portal, to, ctx.params.toId!)) throw assocNotFound(to, ctx.params.toId!);
-      const toId = canonicalId(ctx.portal, to, ctx.params.toId!);
+      const toId = recordId(ctx, to, ctx.params.toId!);
       const def = pairDefault(from, to);
       ctx.portal.associations.add(from, fromId, to, toId, def.typeId, def.inverse);
       const spec = (typeId: number) => ({
@@ -74,8 +77,7 @@ export const ASSOCIATION_ROUTES: Route[] = [
     write: true,
     handler: (ctx) => {
       const { from, to, fromId } = endpoints(ctx, 'type', 'id', 'toType');
-      if (!exists(ctx.portal, to, ctx.params.toId!)) throw assocNotFound(to, ctx.params.toId!);
-      const toId = canonicalId(ctx.portal, to, ctx.params.toId!);
+      const toId = recordId(ctx, to, ctx.params.toId!);
       if (!Array.isArray(ctx.body) || ctx.body.length === 0)
         throw validationError('Body must be a non-empty array of association specs');
       const defs = ctx.body.map((spec) => ctx.portal.associations.check(from, to, spec));
@@ -151,15 +153,10 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const planned = inputs.map((i) => {
         const fromId = String(i?.from?.id ?? '');
         const toId = String(i?.to?.id ?? '');
-        if (!exists(ctx.portal, from, fromId)) throw assocNotFound(from, fromId);
-        if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
+        const ids = { fromId: recordId(ctx, from, fromId), toId: recordId(ctx, to, toId) };
         if (!Array.isArray(i.types) || !i.types.length)
           throw validationError('Each input needs at least one association type');
-        return {
-          fromId: canonicalId(ctx.portal, from, fromId),
-          toId: canonicalId(ctx.portal, to, toId),
-          defs: i.types.map((spec) => ctx.portal.associations.check(from, to, spec)),
-        };
+        return { ...ids, defs: i.types.map((spec) => ctx.portal.associations.check(from, to, spec)) };
       });
       const results = planned.map(({ fromId, toId, defs }) => {
         defs.forEach((d) => ctx.portal.associations.add(from, fromId, to, toId, d.typeId, d.inverse));
@@ -187,9 +184,7 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const pairs = inputs.map((i) => {
         const fromId = String(i?.from?.id ?? '');
         const toId = String(i?.to?.id ?? '');
-        if (!exists(ctx.portal, from, fromId)) throw assocNotFound(from, fromId);
-        if (!exists(ctx.portal, to, toId)) throw assocNotFound(to, toId);
-        return { fromId: canonicalId(ctx.portal, from, fromId), toId: canonicalId(ctx.portal, to, toId) };
+        return { fromId: recordId(ctx, from, fromId), toId: recordId(ctx, to, toId) };
       });
       const results = pairs.map(({ fromId, toId }) => {
         ctx.portal.associations.add(from, fromId, to, toId, def.typeId, def.inverse);
