@@ -1,6 +1,6 @@
+import { markedKeys } from '@stagekeeper/sync-service/hubspot/gateway/marked-objects';
 import type { SandboxPortal } from '../sandbox/index';
 
-const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
 const at = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
 /**
@@ -25,7 +25,7 @@ export function dealTimeline(portal: SandboxPortal, dealId: string, maxLines = 6
   }
   const tasks = new Map<string, string>(); // task id -> key
   for (const t of [...portal.objects.all('tasks'), ...portal.objects.all('tasks', true)]) {
-    const key = MARKER.exec(t.props.get('hs_task_body') ?? '')?.[1];
+    const key = markedKeys(t.props.get('hs_task_body') ?? '')[0];
     if (!key?.startsWith(`${dealId}:`)) continue;
     tasks.set(t.id, key);
     events.push({
@@ -36,9 +36,7 @@ export function dealTimeline(portal: SandboxPortal, dealId: string, maxLines = 6
   for (const r of portal.requests) {
     const body = JSON.stringify(r.body ?? '');
     const ids = [...tasks.keys()].filter((id) => r.path.includes(`/${id}`) || body.includes(`"${id}"`));
-    const keys = [...new Set([...body.matchAll(/\[stagekeeper:([^\]\s]+)\]/g)].map((m) => m[1]!))].filter(
-      (k) => k.startsWith(`${dealId}:`),
-    );
+    const keys = [...new Set(markedKeys(body))].filter((k) => k.startsWith(`${dealId}:`));
     const listsDeal = r.path.includes(`/deals/${dealId}/`);
     if (!ids.length && !keys.length && !listsDeal) continue;
     events.push({
