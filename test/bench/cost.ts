@@ -69,10 +69,10 @@ export type CostOptions = {
   steadyWarmupSeconds?: number;
 };
 
-/** `firings`: SLA timer firings in the window (their decisions are not the moves'; 0 expected). */
 /** One-second windows the idle rate is the median of (odd: the median is one of them). */
 const IDLE_SLICES = 5;
 
+/** `firings`: SLA timer firings in the window (their decisions are not the moves'; 0 expected). */
 type Window = {
   cpuMs: number;
   /** The kernel's part of cpuMs. */
