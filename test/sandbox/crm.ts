@@ -43,9 +43,10 @@ export function prepareCreate(portal: SandboxPortal, type: ObjectType, input: un
           },
         );
       const def = portal.associations.check(type, toType, spec);
-      if (!exists(portal, toType, toId))
+      const kept = recordIdOf(portal, toType, toId);
+      if (!kept)
         throw validationError(`One or more associations are invalid: ${assocNotFound(toType, toId).message}`);
-      associations.push({ toType, toId: canonicalId(portal, toType, toId), ...def });
+      associations.push({ toType, toId: kept, ...def });
     }
   }
   return { write, associations };
@@ -78,19 +79,15 @@ export function updateObject(
   return portal.objects.commitUpdate(portal.objects.prepareUpdate(type, target, properties), source);
 }
 
-export function exists(portal: SandboxPortal, type: AssocType, id: string): boolean {
-  if (type === 'contacts' || type === 'companies') return false;
-  return Boolean(portal.objects.find(type, id));
-}
-
 /**
- * The id a record is kept under. One record survives a merge, and a merged-away id stands for it in an
- * association call as in a read by id (`find` follows the merge): an association made to the old id lands on the
- * survivor, and the old id's associations are the survivor's. UNCERTAIN in the facts (see this folder's README).
+ * The id the record `id` names is kept under, or undefined when there is no such record (contacts and companies
+ * are not kept here). One record survives a merge, and a merged-away id stands for it in an association call as in
+ * a read by id (`find` follows the merge): an association made to the old id lands on the survivor, and the old
+ * id's associations are the survivor's. UNCERTAIN in the facts (see this folder's README).
  */
-export function canonicalId(portal: SandboxPortal, type: AssocType, id: string): string {
-  if (type === 'contacts' || type === 'companies') return id;
-  return portal.objects.find(type, id)?.id ?? id;
+export function recordIdOf(portal: SandboxPortal, type: AssocType, id: string): string | undefined {
+  if (type === 'contacts' || type === 'companies') return undefined;
+  return portal.objects.find(type, id)?.id;
 }
 
 export function mergeObjects(

@@ -5,15 +5,16 @@ import {
   resolveAssocType,
   type AssocType,
 } from '../associations';
-import { canonicalId, exists } from '../crm';
+import { recordIdOf } from '../crm';
 import { validationError } from '../errors';
 import type { Route, RouteContext } from '../router';
 import { batchEnvelope, batchError, batchInputs } from './common';
 
 /** The record an association call names, by the id it is kept under (a merged-away id: its survivor); else 404. */
 function recordId(ctx: RouteContext, type: AssocType, id: string): string {
-  if (!exists(ctx.portal, type, id)) throw assocNotFound(type, id);
-  return canonicalId(ctx.portal, type, id);
+  const kept = recordIdOf(ctx.portal, type, id);
+  if (!kept) throw assocNotFound(type, id);
+  return kept;
 }
 
 function endpoints(ctx: RouteContext, fromKey: string, fromIdKey: string, toKey: string) {
@@ -103,9 +104,9 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const to = resolveAssocType(ctx.params.toType!);
       ctx.portal.associations.remove(
         from,
-        canonicalId(ctx.portal, from, ctx.params.id!),
+        recordIdOf(ctx.portal, from, ctx.params.id!) ?? ctx.params.id!,
         to,
-        canonicalId(ctx.portal, to, ctx.params.toId!),
+        recordIdOf(ctx.portal, to, ctx.params.toId!) ?? ctx.params.toId!,
       );
       return { status: 204 };
     },
@@ -121,9 +122,8 @@ export const ASSOCIATION_ROUTES: Route[] = [
       const errors = [];
       for (const input of batchInputs<{ id?: unknown }>(ctx.body)) {
         const id = String(input?.id ?? '');
-        const list = exists(ctx.portal, from, id)
-          ? ctx.portal.associations.list(from, canonicalId(ctx.portal, from, id), to)
-          : [];
+        const kept = recordIdOf(ctx.portal, from, id);
+        const list = kept ? ctx.portal.associations.list(from, kept, to) : [];
         if (list.length) results.push({ from: { id }, to: list });
         else
           errors.push(
