@@ -364,8 +364,9 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
             'idle',
           ),
         );
-      const idleRates = slices.map((w) => w.cpuMs / w.ms).sort((a, b) => a - b);
-      const idle = slices.find((w) => w.cpuMs / w.ms === idleRates[IDLE_SLICES >> 1])!;
+      const cpuRate = (w: Window) => w.cpuMs / w.ms;
+      slices.sort((a, b) => cpuRate(a) - cpuRate(b));
+      const idle = slices[IDLE_SLICES >> 1]!;
       // Measured next to the idle window, with the service as settled as it was then (after traffic, V8 and the
       // service keep working for a while: garbage collection of what it left, optimising compiles).
       // The floor of a steady move: what the service's process spends, beside the idle service, on the bare
@@ -596,7 +597,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           what: `the idle service just before: the median of ${IDLE_SLICES} one-second windows (its rate taken out of each window)`,
           figures: {
             idleCpuMsPerSecond: round((idle.cpuMs / idle.ms) * 1000),
-            idleCpuMsPerSecondSlices: JSON.stringify(idleRates.map((r) => round(r * 1000))),
+            idleCpuMsPerSecondSlices: JSON.stringify(slices.map((w) => round(cpuRate(w) * 1000))),
             idleCommandsPerSecond: round((idle.commands / idle.ms) * 1000),
           },
         },
