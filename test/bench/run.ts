@@ -30,6 +30,7 @@ type Mode = 'quick' | 'default' | 'full';
 const SIZES = {
   CARD_DEALS: { quick: 50, default: 1_000, full: 10_000 },
   CARD_RATE: { quick: 110, default: 110, full: 110 },
+  CARD_IDLE_READS: { quick: 40, default: 150, full: 400 },
   BULK_DEALS: { quick: 100, default: 1_000, full: 10_000 },
   COST_DEALS: { quick: 30, default: 1_000, full: 10_000 },
   COST_SINGLES: { quick: 5, default: 20, full: 50 },
@@ -58,10 +59,24 @@ const size = (name: keyof typeof SIZES): number => {
 const sizes = Object.fromEntries(Object.keys(SIZES).map((k) => [k, size(k as keyof typeof SIZES)]));
 
 const benches: [string, () => Promise<BenchResult>][] = [
-  ['card', () => card.run({ deals: size('CARD_DEALS'), ratePer10s: size('CARD_RATE') })],
+  [
+    'card',
+    () =>
+      card.run({
+        deals: size('CARD_DEALS'),
+        ratePer10s: size('CARD_RATE'),
+        idleReads: size('CARD_IDLE_READS'),
+      }),
+  ],
   [
     'card-split',
-    () => card.run({ deals: size('CARD_DEALS'), ratePer10s: size('CARD_RATE'), roles: 'split' }),
+    () =>
+      card.run({
+        deals: size('CARD_DEALS'),
+        ratePer10s: size('CARD_RATE'),
+        idleReads: size('CARD_IDLE_READS'),
+        roles: 'split',
+      }),
   ],
   ['bulk', () => bulk.run({ deals: size('BULK_DEALS'), rates: [110, 190] })],
   [
