@@ -2,11 +2,7 @@ import {
   BreachReason,
   buildCardView,
   CARD_SNAPSHOT_PROPERTIES,
-  correctVisitReason,
-  visitKey,
   requiredProperties,
-  setBreachReason,
-  type BreachReason as Reason,
   type DealSnapshot,
   type DealState,
   type Playbook,
@@ -21,12 +17,11 @@ import { CardSnapshots } from './card-snapshot';
 import { fitCardView, sendJson } from './respond';
 import { ServerTiming } from './server-timing';
 import { callerOf, jsonBody, verifiedCaller } from './verify';
-import { createSettle, StateConflictError } from '../settle';
+import { StateConflictError } from '../settle';
+import { repReasons } from '../reasons/rep-reason';
 import { withTimeout } from '../with-timeout';
 import type { StoredPlaybook } from '../state/playbook-store';
 
-/** HubSpot commands setBreachReason may emit; timers and history are the worker's business. */
-const HUBSPOT_COMMANDS = new Set(['setProperties']);
 /** Decisions before the card gives up on a deal the workers keep saving (the rep is asked to try again). */
 const SAVE_ATTEMPTS = 4;
 
@@ -49,8 +44,7 @@ export function cardRoutes(deps: ApiDeps): Router {
   const router = Router();
   const signed = verifiedCaller(deps);
   const clock = deps.clock ?? Date.now;
-  // Only HubSpot and the state store: a rep's reason schedules no timer and records no history.
-  const settle = createSettle({ gateway: deps.gateway, states: deps.states });
+  const reasons = repReasons({ ...deps, clock });
   const cardSnapshots = new CardSnapshots(clock);
   /** The playbook each portal's last card was built with (see the card's live read). */
   const lastPlaybook = new Map<string, StoredPlaybook>();
@@ -109,47 +103,6 @@ export function cardRoutes(deps: ApiDeps): Router {
   ) {
     const now = clock();
     return build(dealId, playbook, state, snapshot, now, await extras(portalId, dealId, now));
-  }
-
-  /**
-   * A breach of a visit that has ended: its history row is rewritten (reason, source manual, the correction) and,
-   * when it is the deal's latest breach, the written-back reason too, so HubSpot reports agree with the card.
-   */
-  async function correctPastBreach(
-    portalId: string,
-    dealId: string,
-    entryId: string,
-    reason: Reason,
-    caller: ReturnType<typeof callerOf>,
-    state: DealState | null,
-    playbook: Playbook,
-  ): Promise<void> {
-    if (!deps.history.rewrite)
-      throw new ApiError('unavailable', 'Past breaches cannot be corrected on this service.');
-    const now = clock();
-    const rows = await deps.history.rows(portalId, dealId, now);
-    const row = rows.find((r) => visitKey(r) === entryId && r.slaOutcome === 'breached');
-    if (!row) throw new ApiError('no_breach', 'This deal has no breach in that stage visit.');
-    const corrected = correctVisitReason(row, reason, caller.userId, now);
-    if (!corrected) return;
-    await deps.history.rewrite(portalId, corrected);
-    if (state && state.lastBreachEntryId === entryId) {
-      const result = setBreachReason({ playbook, state, reason, now });
-      const commands = result.commands.filter((c) => HUBSPOT_COMMANDS.has(c.type));
-      // A rep is waiting for this write too: the card's lane, ahead of bulk work.
-      if (commands.length > 0) await asInteractive(() => deps.gateway.apply(portalId, dealId, commands));
-    }
-    await deps.audit.record(portalId, {
-      at: now,
-      dealId,
-      entryId,
-      reason,
-      from: row.breachReason,
-      past: true,
-      userId: caller.userId,
-      userEmail: caller.userEmail,
-    });
-    deps.log.info({ portalId, dealId, userId: caller.userId }, 'past breach reason corrected by a rep');
   }
 
   router.get('/card/deal/:dealId', ...signed, async (req, res) => {
@@ -213,6 +166,7 @@ export function cardRoutes(deps: ApiDeps): Router {
         'The breach reason must be one of capacity, missing_data, handoff, patient_unreachable or other.',
       );
     const { reason, entryId } = body.data;
+    const author = { userId: caller.userId, userEmail: caller.userEmail };
     const current = await deps.playbooks.current(portalId);
     if (!current) throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
     const { playbook } = current;
@@ -221,7 +175,21 @@ export function cardRoutes(deps: ApiDeps): Router {
     if (entryId !== undefined) {
       const loaded = await deps.states.load(portalId, dealId);
       if (loaded.state?.current?.entryId !== entryId) {
-        await correctPastBreach(portalId, dealId, entryId, reason, caller, loaded.state, playbook);
+        const outcome = await reasons.correctPast(portalId, dealId, {
+          entryId,
+          reason,
+          author,
+          state: loaded.state,
+          playbook,
+          // A rep is waiting for this write too: the card's lane, ahead of bulk work.
+          lane: asInteractive,
+        });
+        if (outcome === 'unsupported')
+          throw new ApiError('unavailable', 'Past breaches cannot be corrected on this service.');
+        if (outcome === 'no_breach')
+          throw new ApiError('no_breach', 'This deal has no breach in that stage visit.');
+        if (outcome === 'corrected')
+          deps.log.info({ portalId, dealId, userId: caller.userId }, 'past breach reason corrected by a rep');
         const snapshot = await liveSnapshot(portalId, dealId, playbook);
         return sendJson(res, await view(portalId, dealId, playbook, loaded.state, snapshot));
       }
@@ -232,47 +200,31 @@ export function cardRoutes(deps: ApiDeps): Router {
     snapshot.catch(() => undefined);
     // The rep's decision goes through the workers' decide-and-save loop; a person is waiting, so its HubSpot
     // write goes ahead of bulk work (hubspot/call.ts asInteractive).
-    const settled = await asInteractive(() =>
-      deps.states.load(portalId, dealId).then((first) =>
-        settle(portalId, dealId, first, {
-          attempts: SAVE_ATTEMPTS,
-          log: deps.log,
-          reload: () => deps.states.load(portalId, dealId),
-          decide: async ({ state }) => {
-            if (!state || state.closedReason === 'deleted' || state.closedReason === 'merged')
-              throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
-            const entry = state.current;
-            // §4.3 is stricter than the engine (which also presets a reason on a running clock): the card only
-            // offers the control for a breach of the current visit, so anything else is a stale card.
-            const breached =
-              entry?.sla?.status === 'breached' &&
-              (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
-            if (!breached)
-              throw new ApiError(
-                'no_breach',
-                'The current stage has not breached its SLA, so it needs no breach reason.',
-              );
-            return setBreachReason({ playbook, state, reason, now: clock() });
-          },
-          // An unchanged reason changes no state: nothing to save.
-          nothingToSave: ({ state }, result) => result.state === state,
-        }),
-      ),
+    const { result } = await asInteractive(() =>
+      reasons.setCurrent(portalId, dealId, {
+        reason,
+        author,
+        playbook,
+        attempts: SAVE_ATTEMPTS,
+        check(state) {
+          if (!state || state.closedReason === 'deleted' || state.closedReason === 'merged')
+            throw new ApiError('not_found', 'This deal is not managed by Stagekeeper in this account.');
+          const entry = state.current;
+          // §4.3 is stricter than the engine (which also presets a reason on a running clock): the card only
+          // offers the control for a breach of the current visit, so anything else is a stale card.
+          const breached =
+            entry?.sla?.status === 'breached' && (state.lastBreachEntryId ?? entry.entryId) === entry.entryId;
+          if (!breached)
+            throw new ApiError(
+              'no_breach',
+              'The current stage has not breached its SLA, so it needs no breach reason.',
+            );
+        },
+      }),
     ).catch((err: unknown) => {
       if (err instanceof StateConflictError)
         throw new ApiError('unavailable', 'The deal is being updated right now; please try again.');
       throw err;
-    });
-    const entry = settled.loaded.state!.current!;
-    const { result } = settled;
-    await deps.audit.record(portalId, {
-      at: clock(),
-      dealId,
-      entryId: entry.entryId,
-      reason,
-      from: entry.breachReason,
-      userId: caller.userId,
-      userEmail: caller.userEmail,
     });
     deps.log.info(
       { portalId, dealId, userId: caller.userId, rules: result.decisions.map((d) => d.rule) },
