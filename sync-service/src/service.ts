@@ -12,6 +12,9 @@ import { createLogger, errorSummary, type Logger } from './log';
 import { observeQueueDepth } from './metrics';
 import type { HubSpotGateway } from './ports';
 import { IngestQueue, startIngestWorker } from './queue/ingest';
+import { hubspotReasonEdits } from './reasons/hubspot-edit';
+import { DealHistoryReader } from './api/breach-history';
+import { RedisReasonAuditLog } from './state/reason-audit-store';
 import { reconcileDeals, ReconcileQueue } from './queue/reconcile';
 import { LegacyReconcileJobs, startLegacyReconcileWorker } from './queue/legacy-reconcile-jobs';
 import { ReconcilePoller, reconcileRunner } from './queue/reconcile-poller';
@@ -239,6 +242,7 @@ export async function startService(opts: StartOptions) {
   );
 
   // What the reconcile and timer workers decide with (decide.ts).
+  const dealLock = new DealLock(redis, keys);
   const decideDeps: DecideDeps = {
     gateway,
     engine,
@@ -251,7 +255,7 @@ export async function startService(opts: StartOptions) {
     roundRobin,
     redisIntact: () => guard.verify(),
     seededAt: () => guard.currentSeededAt(),
-    lock: new DealLock(redis, keys),
+    lock: dealLock,
     pages: paging,
   };
 
@@ -294,7 +298,23 @@ export async function startService(opts: StartOptions) {
       workers.push(legacyReconcileWorker);
     });
     workers.push(
-      startIngestWorker({ reconcile: reconcileQueue, ...(activity ? { activity } : {}) }, w),
+      startIngestWorker(
+        {
+          reconcile: reconcileQueue,
+          ...(activity ? { activity } : {}),
+          reasonEdit: hubspotReasonEdits({
+            gateway,
+            states,
+            playbooks,
+            history: new DealHistoryReader(history),
+            audit: new RedisReasonAuditLog(redis, config.keyPrefix),
+            lock: dealLock,
+            log,
+            clock,
+          }),
+        },
+        w,
+      ),
       startSweepWorker(
         {
           gateway,

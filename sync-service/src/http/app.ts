@@ -9,6 +9,7 @@ import express, {
 import type { Logger } from '../log';
 import { registry, webhookEvents, webhookRequests } from '../metrics';
 import type { Handoff, IngestJobData } from '../queue/ingest';
+import type { ReasonEdit } from '../reasons/hubspot-edit';
 import {
   checkSignatureHeaders,
   SIGNATURE_HEADER,
@@ -149,6 +150,7 @@ export function createApp(deps: AppDeps) {
         if (!parsed.ok) return reply(400, { error: 'invalid webhook payload', issues: parsed.issues });
 
         const byPortal = new Map<string, Set<string>>();
+        const reasonEdits: ReasonEdit[] = [];
         const ignored: Record<string, number> = {};
         // Events this service did not understand: counted and logged at warn (types only, never values).
         const unrecognised = new Map<string, number>();
@@ -168,6 +170,11 @@ export function createApp(deps: AppDeps) {
               );
             continue;
           }
+          if (route.kind === 'reasonEdit') {
+            routed++;
+            reasonEdits.push(route.edit);
+            continue;
+          }
           if (route.incomplete) {
             webhookEvents.inc({ outcome: 'incomplete' });
             unrecognised.set(
@@ -183,7 +190,7 @@ export function createApp(deps: AppDeps) {
 
         const portals = [...byPortal].map(([portalId, dealIds]) => ({ portalId, dealIds: [...dealIds] }));
         const accepted = portals.reduce((n, p) => n + p.dealIds.length, 0);
-        if (portals.length > 0) {
+        if (portals.length > 0 || reasonEdits.length > 0) {
           // The same signed request again within the window was accepted once, so it is acknowledged, not re-run:
           // its signature is claimed with the hand-off (a request that names no work needs no claim).
           const signature = req.get(SIGNATURE_HEADER)!;
@@ -196,7 +203,9 @@ export function createApp(deps: AppDeps) {
                 void deps.replay?.release(signature).catch(() => undefined);
             });
           try {
-            replayed = (await deps.enqueue({ portals }, claim)) === 'replayed';
+            replayed =
+              (await deps.enqueue({ portals, ...(reasonEdits.length ? { reasonEdits } : {}) }, claim)) ===
+              'replayed';
           } catch (err) {
             // Redis is down: a 503 makes HubSpot redeliver later instead of us dropping the changes.
             deps.log.error(
@@ -219,6 +228,7 @@ export function createApp(deps: AppDeps) {
           events: parsed.events.length,
           portals: [...byPortal.keys()],
           deals: accepted,
+          ...(reasonEdits.length ? { reasonEdits: reasonEdits.length } : {}),
           ignored,
           invalid: parsed.issues.length,
         };

@@ -2,6 +2,7 @@ import { Queue, type ConnectionOptions, type Worker } from 'bullmq';
 import { z } from 'zod';
 import { errorSummary } from '../log';
 import { ingestDeals } from '../metrics';
+import { ReasonEdit, type ApplyReasonEdit } from '../reasons/hubspot-edit';
 import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
 import type { ReplayClaim } from '../http/replay-store';
 import type { EnqueueResult, ReconcileQueue } from './reconcile';
@@ -13,11 +14,18 @@ const Numeric = z.string().regex(/^\d+$/);
  * One accepted webhook request: the deals it names, per portal (HubSpot sends one portal per request, but
  * nothing in the format promises it, and splitting one request into several jobs would cost round trips).
  */
-export const IngestJobData = z.object({
-  portals: z.array(z.object({ portalId: Numeric, dealIds: z.array(Numeric).min(1) })).min(1),
-  /** When the request was acknowledged (service clock), for the install status' "last webhook". */
-  receivedAt: z.number().int().nonnegative().optional(),
-});
+export const IngestJobData = z
+  .object({
+    portals: z.array(z.object({ portalId: Numeric, dealIds: z.array(Numeric).min(1) })),
+    /** People's edits of the written-back breach reason in HubSpot (reasons/hubspot-edit.ts); rare. */
+    reasonEdits: z.array(ReasonEdit).optional(),
+    /** When the request was acknowledged (service clock), for the install status' "last webhook". */
+    receivedAt: z.number().int().nonnegative().optional(),
+  })
+  .refine((d) => d.portals.length > 0 || (d.reasonEdits?.length ?? 0) > 0, {
+    message: 'expected deals or breach reason edits',
+    path: ['portals'],
+  });
 export type IngestJobData = z.infer<typeof IngestJobData>;
 
 /**
@@ -65,7 +73,8 @@ export class IngestQueue {
    * time to `receivedAt`; a job's is moved by the ingest worker.
    */
   async add(data: IngestJobData, claim?: ReplayClaim): Promise<Handoff> {
-    if (this.inline && dealCount(data) <= this.inline.maxDeals) {
+    // A breach reason edit is a job's work (its handler reads HubSpot), never the request path's.
+    if (this.inline && dealCount(data) <= this.inline.maxDeals && !data.reasonEdits?.length) {
       const r = await this.inline.reconcile.enqueueDelivery(data.portals, {
         ...(claim ? { claim } : {}),
         ...(data.receivedAt !== undefined ? { receivedAt: data.receivedAt } : {}),
@@ -103,13 +112,15 @@ export async function fanOut(
 }
 
 /**
- * The ingest worker: fans each accepted request out into the reconcile queue, then records the portal's last
- * webhook (the settings page's status block).
+ * The ingest worker: fans each accepted request out into the reconcile queue, takes its breach reason edits, then
+ * records the portal's last webhook (the settings page's status block).
  */
 export function startIngestWorker(
   deps: {
     reconcile: Pick<ReconcileQueue, 'enqueue'>;
     activity?: { recordWebhook(portalId: string, at: number): Promise<void> };
+    /** Absent: edits are logged and dropped (a process without the stores they need). */
+    reasonEdit?: ApplyReasonEdit;
   },
   w: WorkerConnection,
 ): Worker {
@@ -120,6 +131,14 @@ export function startIngestWorker(
       const r = await fanOut(data, deps.reconcile);
       ingestDeals.inc({ outcome: 'enqueued' }, r.added);
       ingestDeals.inc({ outcome: 'coalesced' }, r.coalesced);
+      // One after another: a failure retries the job, and the edits already taken come back `unchanged`.
+      for (const edit of data.reasonEdits ?? []) {
+        const outcome = deps.reasonEdit ? await deps.reasonEdit(edit) : 'not_taken';
+        w.log.info(
+          { portalId: edit.portalId, dealId: edit.dealId, userId: edit.userId, outcome },
+          'breach reason edited in HubSpot',
+        );
+      }
       // Recorded here rather than on the webhook's request path, which does one Redis write and nothing else.
       // Status only: a failure to record it must not make the fan-out run again.
       await Promise.all(

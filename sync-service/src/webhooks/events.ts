@@ -1,5 +1,6 @@
 import { P } from '@stagekeeper/shared';
 import { z } from 'zod';
+import type { ReasonEdit } from '../reasons/hubspot-edit';
 import { fastEventParser } from './fast-event';
 
 /**
@@ -99,7 +100,12 @@ export type IgnoreReason = 'unknown_type' | 'not_deal' | 'own_write' | 'no_deal_
 export type EventRoute =
   /** `incomplete`: routed on an assumption (an `object.*` event without `objectTypeId`); worth a warning. */
   | { kind: 'deal'; portalId: string; dealIds: string[]; incomplete?: 'object_type_missing' }
+  /** A person changed the written-back breach reason in HubSpot (reasons/hubspot-edit.ts). */
+  | { kind: 'reasonEdit'; edit: ReasonEdit }
   | { kind: 'ignored'; reason: IgnoreReason };
+
+/** The HubSpot user a change is attributed to: `sourceId` "userId:45678" (facts §4); our own writes name none. */
+const USER_SOURCE = /^userId:(\d{1,20})$/;
 
 /**
  * Ignore reasons that mean HubSpot sent something this service does not understand (a new event type, an event
@@ -125,8 +131,16 @@ export function routeEvent(e: WebhookEvent): EventRoute {
   if (!DEAL_ACTIONS.has(action)) return { kind: 'ignored', reason: 'unknown_type' };
 
   // Our own write-backs echo back as property changes; the engine would shrug them off, this saves the round trip.
-  if (action === 'propertyChange' && e.propertyName && OWN_PROPERTIES.has(e.propertyName))
+  // The breach reason is the one a person may correct in HubSpot: their change is a rep's reason, not an echo.
+  if (action === 'propertyChange' && e.propertyName && OWN_PROPERTIES.has(e.propertyName)) {
+    const user = e.propertyName === P.breachReason ? USER_SOURCE.exec(e.sourceId ?? '') : null;
+    if (user && e.objectId)
+      return {
+        kind: 'reasonEdit',
+        edit: { portalId: e.portalId, dealId: e.objectId, userId: user[1]!, at: e.occurredAt },
+      };
     return { kind: 'ignored', reason: 'own_write' };
+  }
 
   const ids = new Set<string>();
   if (action === 'merge') {

@@ -132,6 +132,35 @@ describe('routeEvent', () => {
     ).toBe('deal');
   });
 
+  it("takes a person's change of the breach reason as their edit, and anything else written back as an echo", () => {
+    const change = (propertyName: string, source: Record<string, string>) =>
+      routeEvent(
+        parseOne({
+          ...base,
+          subscriptionType: 'object.propertyChange',
+          objectTypeId: '0-3',
+          objectId: 7,
+          propertyName,
+          propertyValue: 'capacity',
+          ...source,
+        }),
+      );
+    const byUser = { changeSource: 'CRM_UI', sourceId: 'userId:45678' };
+    expect(change(P.breachReason, byUser)).toEqual({
+      kind: 'reasonEdit',
+      edit: { portalId: '62515', dealId: '7', userId: '45678', at: base.occurredAt },
+    });
+    // Stagekeeper's own write (the app's API call) names no user.
+    expect(change(P.breachReason, { changeSource: 'API', sourceId: '3' })).toEqual({
+      kind: 'ignored',
+      reason: 'own_write',
+    });
+    expect(change(P.breachReason, {})).toEqual({ kind: 'ignored', reason: 'own_write' });
+    // Only the reason is a person's to correct: the other written-back properties stay echoes, whoever changed them.
+    expect(change(P.slaStatus, byUser)).toEqual({ kind: 'ignored', reason: 'own_write' });
+    expect(change(P.breachReasonSource, byUser)).toEqual({ kind: 'ignored', reason: 'own_write' });
+  });
+
   it('enqueues both the surviving and the merged deals of a merge', () => {
     const r = routeEvent(
       parseOne({

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { EXAMPLE_PLAYBOOKS, loadPlaybookFile, propertyUses, type Playbook } from '@stagekeeper/shared';
+import { EXAMPLE_PLAYBOOKS, loadPlaybookFile, P, propertyUses, type Playbook } from '@stagekeeper/shared';
 
 /**
  * Which deal changes Stagekeeper must hear about, derived from playbooks: one home for the app's webhook
@@ -12,8 +12,11 @@ import { EXAMPLE_PLAYBOOKS, loadPlaybookFile, propertyUses, type Playbook } from
 /** Deal lifecycle events, subscribed without a property name. */
 export const LIFECYCLE_EVENTS = ['creation', 'deletion', 'merge', 'restore'] as const;
 
-/** Read by the engine whatever the playbook: where a deal is and who owns it. */
-const ALWAYS_WATCHED = ['dealstage', 'pipeline', 'hubspot_owner_id'] as const;
+/**
+ * Heard whatever the playbook: where a deal is and who owns it (the engine reads them), and the written-back breach
+ * reason, which a person may correct in HubSpot (reasons/hubspot-edit.ts takes it as a rep's reason).
+ */
+const ALWAYS_WATCHED = ['dealstage', 'pipeline', 'hubspot_owner_id', P.breachReason] as const;
 
 /** HubSpot refuses subscriptions to these (facts §4). */
 const UNSUBSCRIBABLE: ReadonlySet<string> = new Set(['hs_lastmodifieddate', 'num_unique_conversion_events']);
