@@ -65,7 +65,7 @@ export function hubspotReasonEdits(deps: HubSpotReasonEditDeps) {
     const rows = await deps.history.rows(portalId, state.dealId, deps.clock());
     const row = rows.find((r) => visitKey(r) === entryId && r.slaOutcome === 'breached');
     return row
-      ? { entryId, current: false, reason: row.breachReason, source: row.breachReasonSource ?? null }
+      ? { entryId, current: false, reason: row.breachReason, source: row.breachReasonSource ?? null, row }
       : null;
   }
 
@@ -108,6 +108,7 @@ export function hubspotReasonEdits(deps: HubSpotReasonEditDeps) {
         state,
         playbook: stored.playbook,
         at: edit.at,
+        row: held.row,
       });
       return outcome === 'corrected' ? 'corrected' : outcome === 'unchanged' ? 'unchanged' : 'no_breach';
     }

@@ -108,14 +108,19 @@ export function repReasons(deps: RepReasonDeps) {
       lane?: <T>(call: () => Promise<T>) => Promise<T>;
       /** When the rep gave it, for the correction and the audit (a HubSpot edit taken later); now unless told. */
       at?: number;
+      /** The visit's row, when the caller has just read it; read here otherwise. */
+      row?: HistoryRow;
     },
   ): Promise<PastOutcome> {
     const { entryId, reason, author, state, playbook } = opts;
     if (!deps.history.rewrite) return 'unsupported';
     const now = deps.clock();
     const at = opts.at ?? now;
-    const rows = await deps.history.rows(portalId, dealId, now);
-    const row = rows.find((r) => visitKey(r) === entryId && r.slaOutcome === 'breached');
+    const row =
+      opts.row ??
+      (await deps.history.rows(portalId, dealId, now)).find(
+        (r) => visitKey(r) === entryId && r.slaOutcome === 'breached',
+      );
     if (!row) return 'no_breach';
     const corrected = correctVisitReason(row, reason, author.userId, at);
     if (!corrected) return 'unchanged';
