@@ -119,8 +119,7 @@ export function startIngestWorker(
   deps: {
     reconcile: Pick<ReconcileQueue, 'enqueue'>;
     activity?: { recordWebhook(portalId: string, at: number): Promise<void> };
-    /** Absent: edits are logged and dropped (a process without the stores they need). */
-    reasonEdit?: ApplyReasonEdit;
+    reasonEdit: ApplyReasonEdit;
   },
   w: WorkerConnection,
 ): Worker {
@@ -133,7 +132,7 @@ export function startIngestWorker(
       ingestDeals.inc({ outcome: 'coalesced' }, r.coalesced);
       // One after another: a failure retries the job, and the edits already taken come back `unchanged`.
       for (const edit of data.reasonEdits ?? []) {
-        const outcome = deps.reasonEdit ? await deps.reasonEdit(edit) : 'not_taken';
+        const outcome = await deps.reasonEdit(edit);
         w.log.info(
           { portalId: edit.portalId, dealId: edit.dealId, userId: edit.userId, outcome },
           'breach reason edited in HubSpot',

@@ -1,4 +1,4 @@
-import { BreachReason, P, visitKey, type DealState } from '@stagekeeper/shared';
+import { BreachReason, P, type DealState } from '@stagekeeper/shared';
 import { z } from 'zod';
 import type { HubSpotGateway } from '../ports';
 import type { DealLock } from '../state/deal-lock';
@@ -16,7 +16,7 @@ const Numeric = z.string().regex(/^\d+$/);
 export const ReasonEdit = z.object({
   portalId: Numeric,
   dealId: Numeric,
-  userId: Numeric.nullable(),
+  userId: Numeric,
   at: z.number().int().nonnegative(),
 });
 export type ReasonEdit = z.infer<typeof ReasonEdit>;
@@ -62,8 +62,7 @@ export function hubspotReasonEdits(deps: HubSpotReasonEditDeps) {
         reason: entry.breachReason,
         source: entry.breachReasonSource,
       } as const;
-    const rows = await deps.history.rows(portalId, state.dealId, deps.clock());
-    const row = rows.find((r) => visitKey(r) === entryId && r.slaOutcome === 'breached');
+    const row = await reasons.breachedVisit(portalId, state.dealId, entryId);
     return row
       ? { entryId, current: false, reason: row.breachReason, source: row.breachReasonSource ?? null, row }
       : null;

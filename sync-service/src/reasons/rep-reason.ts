@@ -91,6 +91,12 @@ export function repReasons(deps: RepReasonDeps) {
     return { loaded, result };
   }
 
+  /** The history row of a visit (`entryId`, its key) that ended breached; undefined if the deal has none such. */
+  async function breachedVisit(portalId: string, dealId: string, entryId: string) {
+    const rows = await deps.history.rows(portalId, dealId, deps.clock());
+    return rows.find((r) => visitKey(r) === entryId && r.slaOutcome === 'breached');
+  }
+
   /**
    * An ended visit's breach (`entryId`, the visit's key): its history row rewritten and, when it is the deal's
    * latest breach, the written-back reason too, so HubSpot's reports agree with the card.
@@ -116,11 +122,7 @@ export function repReasons(deps: RepReasonDeps) {
     if (!deps.history.rewrite) return 'unsupported';
     const now = deps.clock();
     const at = opts.at ?? now;
-    const row =
-      opts.row ??
-      (await deps.history.rows(portalId, dealId, now)).find(
-        (r) => visitKey(r) === entryId && r.slaOutcome === 'breached',
-      );
+    const row = opts.row ?? (await breachedVisit(portalId, dealId, entryId));
     if (!row) return 'no_breach';
     const corrected = correctVisitReason(row, reason, author.userId, at);
     if (!corrected) return 'unchanged';
@@ -143,7 +145,7 @@ export function repReasons(deps: RepReasonDeps) {
     return 'corrected';
   }
 
-  return { setCurrent, correctPast };
+  return { setCurrent, correctPast, breachedVisit };
 }
 
 export type RepReasons = ReturnType<typeof repReasons>;
