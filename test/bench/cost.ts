@@ -18,7 +18,7 @@ import { createDeals, moveOn, opName, quiet } from './scene';
 import { redisKeys } from '@stagekeeper/sync-service/state/keys';
 import { firingsTotal, type ServiceProc } from './service-proc';
 import { signV3 } from '../sandbox';
-import { threadCpuMs } from './cpu-cap';
+import { threadCpuMs, threadWakes } from './cpu-cap';
 
 /** Bare exchanges timed for the steady move's floor (bare-exchanges.ts). */
 const FLOOR_EXCHANGES = 200;
@@ -85,6 +85,8 @@ type Window = {
   firings: number;
   /** CPU ms of each of the service process's threads in the window, by thread id (/proc; the main thread's is the pid). */
   threads: Map<number, number>;
+  /** Times each thread went to sleep and woke again in the window, by thread id (threadWakes). */
+  wakes: Map<number, number>;
   /** HubSpot requests the service made in the window, by operation (scene.ts opName). */
   hubspot: Record<string, number>;
   /** Webhook deliveries the sandbox portal made to the service in the window, and the events they carried. */
@@ -106,6 +108,7 @@ async function measure(
   const c0 = await commandCount(redis);
   const r0 = await readEvents(redis);
   const threads0 = threadCpuMs(svc.pid);
+  const wakes0 = threadWakes(svc.pid);
   const t0 = performance.now();
   if (process.env.BENCH_CPU_PROF) await svc.profileStart();
   await fn();
@@ -114,6 +117,7 @@ async function measure(
   const threads = new Map(
     [...threadCpuMs(svc.pid)].map(([tid, cpu]) => [tid, cpu - (threads0.get(tid) ?? 0)]),
   );
+  const wakes = new Map([...threadWakes(svc.pid)].map(([tid, n]) => [tid, n - (wakes0.get(tid) ?? 0)]));
   const c1 = await commandCount(redis);
   const r1 = await readEvents(redis);
   const stats1 = await commandStats(redis);
@@ -140,6 +144,7 @@ async function measure(
     stats,
     firings: firingsTotal(await svc.timerFirings()) - fired0,
     threads,
+    wakes,
     hubspot,
   };
 }
@@ -291,17 +296,30 @@ const net = (w: Window, idle: Window, n: number) => ({
  * window of seconds that is close.
  */
 function netByThread(w: Window, idle: Window, pid: number, n: number) {
-  const nets = [...w.threads].map(([tid, cpu]) => ({
-    tid,
-    ms: (cpu - ((idle.threads.get(tid) ?? 0) * w.ms) / idle.ms) / n,
-  }));
-  const others = nets.filter((t) => t.tid !== pid).sort((a, b) => b.ms - a.ms);
+  return byThread(
+    new Map(
+      [...w.threads].map(([tid, cpu]) => [tid, (cpu - ((idle.threads.get(tid) ?? 0) * w.ms) / idle.ms) / n]),
+    ),
+    pid,
+  );
+}
+
+/** A figure per thread as main, the busiest other thread ("workers") and the sum of the rest. */
+function byThread(values: Map<number, number>, pid: number) {
+  const others = [...values]
+    .filter(([tid]) => tid !== pid)
+    .map(([, v]) => v)
+    .sort((a, b) => b - a);
   return {
-    main: round(nets.find((t) => t.tid === pid)?.ms ?? 0),
-    workers: round(others[0]?.ms ?? 0),
-    rest: round(others.slice(1).reduce((sum, t) => sum + t.ms, 0)),
+    main: round(values.get(pid) ?? 0),
+    workers: round(others[0] ?? 0),
+    rest: round(others.slice(1).reduce((sum, v) => sum + v, 0)),
   };
 }
+
+/** Wakes by thread (threadWakes) per `per` (a move, or a second of `w` with per = w.ms / 1000), not net of idle. */
+const wakesByThread = (w: Window, pid: number, per: number) =>
+  byThread(new Map([...w.wakes].map(([tid, k]) => [tid, k / per])), pid);
 
 const calls = (w: Window) => Object.values(w.hubspot).reduce((a, b) => a + b, 0);
 
@@ -537,6 +555,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
           steadyCommandsPerTransition: round(st.commands),
           steadyRawCpuMs: round(st.rawCpuMs),
           steadyCpuMsByThread: JSON.stringify(netByThread(steady, idle, svc.pid, S)),
+          steadyWakesPerTransitionByThread: JSON.stringify(wakesByThread(steady, svc.pid, S)),
           steadyWarmupSeconds: W / rate,
           ...(warmup && wu
             ? {
@@ -599,6 +618,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
             idleCpuMsPerSecond: round((idle.cpuMs / idle.ms) * 1000),
             idleCpuMsPerSecondSlices: JSON.stringify(slices.map((w) => round(cpuRate(w) * 1000))),
             idleCommandsPerSecond: round((idle.commands / idle.ms) * 1000),
+            idleWakesPerSecondByThread: JSON.stringify(wakesByThread(idle, svc.pid, idle.ms / 1000)),
           },
         },
         ratio: {
@@ -642,6 +662,7 @@ export async function run(opts: CostOptions = {}): Promise<BenchResult> {
               ]
             : []),
           "CPU by thread (steadyCpuMsByThread, bulkCpuMsByThread): main is the HTTP thread (the webhook intake), workers the workers' thread (reconciles, timers, HubSpot calls), rest V8's helper threads (garbage collection, optimising compiles) and libuv's pool; each less its idle rate",
+          "wakes by thread (idleWakesPerSecondByThread, steadyWakesPerTransitionByThread; the thread's voluntary context switches, not net of idle): on a virtual machine each costs 40-250 µs of CPU whatever the thread does when awake, so an idle thread's CPU is its wake rate, and a steady move's CPU grows with the wakes it takes",
           "HubSpot calls per transition are counted from the sandbox portal's request log (the rate limiter's own Redis commands, about 4 per call (pace.ts counts them), are inside the command figures)",
           'steady traffic is cheaper per move on a starved machine: a service that falls behind works several deals at once and shares batch calls (fewer HubSpot calls and commands per transition); compare steady figures of runs whose steadyHubSpotCallsPerTransition and load agree',
           ...(single.firings + steady.firings + bulk.firings > 0

@@ -58,6 +58,24 @@ export function threadCpuMs(pid: number): Map<number, number> {
 }
 
 /**
+ * How often each thread of a process went to sleep so far (its voluntary context switches: each one a later wake),
+ * by thread id, from /proc/<pid>/task/<tid>/status. On a virtual machine a wake is what an idle thread's CPU is
+ * made of (40-250 µs each on these machines).
+ */
+export function threadWakes(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      out.set(Number(tid), Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)![1]));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
  * Time a process's main thread (its event loop: the JS work) ran on a CPU and time it was ready to run but waited
  * for one, ms, from /proc/<pid>/schedstat. On a loaded machine a process that used little CPU may still have
  * wanted it all the time: run + wait is what its event loop asked for, and near its cap means it was CPU-bound.

@@ -161,7 +161,7 @@ export async function bulkMove(opts: {
         portal.setRateLimit({ max: ratePer10s, windowMs: 10_000 });
         // Both sliding windows (portal and service) forget the setup traffic.
         await sleep(10_500);
-        const measured = { sandbox, prefix, redisUrl: redisServer.url, ratePer10s, playbook };
+        const measured = { sandbox, prefix, redisUrl: redisServer.url, ratePer10s, playbook, probes: true };
         svc =
           opts.roles === 'split'
             ? splitService(

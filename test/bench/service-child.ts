@@ -30,23 +30,28 @@ const stack = await startChildStack(
 // The bench that started this process is gone (killed, crashed): so is its reason to run.
 process.on('disconnect', () => process.exit(1));
 
+// The probes (event-loop delay every 5 ms, the Redis backlog every 10 ms, GC pauses) only for a bench that reads
+// them (BENCH_PROBES=1, move.ts): their timers wake the main thread ~200 times a second, CPU a bench of the
+// service's own cost (cost.ts) would count as the service's.
+const probes = process.env.BENCH_PROBES === '1';
 const loop = monitorEventLoopDelay({ resolution: 5 });
-loop.enable();
+if (probes) loop.enable();
 // Garbage-collection pauses of this process's main thread, since the last `loop` question: a stall the loop
 // figures show may be the collector's rather than the service's code.
 let gcMaxMs = 0;
 let gcTotalMs = 0;
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    gcMaxMs = Math.max(gcMaxMs, e.duration);
-    gcTotalMs += e.duration;
-  }
-}).observe({ entryTypes: ['gc'] });
+if (probes)
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMaxMs = Math.max(gcMaxMs, e.duration);
+      gcTotalMs += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
 // Commands sent on the service's main Redis connection and not yet answered, sampled every 10 ms: what a
 // command sent on that connection now would wait behind (ioredis's queue of commands awaiting replies).
 const backlog: number[] = [];
 const main = stack.service.redis as unknown as { commandQueue?: { length: number } };
-setInterval(() => backlog.push(main.commandQueue?.length ?? 0), 10).unref();
+if (probes) setInterval(() => backlog.push(main.commandQueue?.length ?? 0), 10).unref();
 // BENCH_CPU_PROF=<dir>: the parent can profile one measured window (prof-start, then prof-stop with a name), so a
 // profile holds that window's work and not the set-up's. Sampled every 100 µs: a window's moves are short.
 let profiler: Session | undefined;

@@ -43,6 +43,9 @@ export type ServiceProc = {
   stop(): Promise<void>;
 };
 
+const unprobed = (what: string) =>
+  new Error(`${what}() reads the bench probes: start the service with startServiceProc({ probes: true })`);
+
 export type TimerFirings = { warnings: number; breaches: number; escalations: number };
 export const firingsTotal = (f: TimerFirings) => f.warnings + f.breaches + f.escalations;
 
@@ -56,6 +59,8 @@ export async function startServiceProc(opts: {
   /** The playbook the service plays (test/bench/playbook.ts): bench unless told. */
   playbook?: BenchPlaybookName;
   env?: Record<string, string>;
+  /** The event-loop, GC and Redis-backlog probes (loop(), redisBacklog()): off unless asked, they cost CPU. */
+  probes?: boolean;
 }): Promise<ServiceProc> {
   const role = opts.role ?? 'all';
   // BENCH_CPU_PROF=<dir>: each service child writes a V8 CPU profile there when it stops (NODE_OPTIONS refuses
@@ -83,6 +88,7 @@ export async function startServiceProc(opts: {
       SANDBOX_PORTAL_ID: opts.sandbox.portalId,
       SANDBOX_TOKEN: opts.sandbox.token,
       SANDBOX_SECRET: opts.sandbox.secret,
+      BENCH_PROBES: opts.probes ? '1' : '0',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -118,8 +124,9 @@ export async function startServiceProc(opts: {
       return (cpu.user + cpu.system) / 1000;
     },
     systemCpuMs: async () => (await ask<{ cpu: NodeJS.CpuUsage }>('cpu')).cpu.system / 1000,
-    loop: () => ask<LoopFigures>('loop'),
+    loop: () => (opts.probes ? ask<LoopFigures>('loop') : Promise.reject(unprobed('loop'))),
     redisBacklog: async () => {
+      if (!opts.probes) throw unprobed('redisBacklog');
       const { max, p99, p50 } = await ask<{ max: number; p99: number; p50: number }>('backlog');
       return { max, p99, p50 };
     },
