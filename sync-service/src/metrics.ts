@@ -5,7 +5,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * and no portal ids (a multi-tenant service would otherwise grow a series per customer).
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'stagekeeper_' });
+// The event-loop lag series sample every 100 ms, not prom-client's default 10: each sample wakes the thread, and
+// every thread that loads this module (HTTP and the workers' thread) would wake 100 times a second when idle. On a
+// virtual machine a wake costs 40-250 µs of CPU. A stall worth an alert (100 ms and more) still delays a sample.
+collectDefaultMetrics({ register: registry, prefix: 'stagekeeper_', eventLoopMonitoringPrecision: 100 });
 
 export const webhookEvents = new Counter({
   name: 'stagekeeper_webhook_events_total',
