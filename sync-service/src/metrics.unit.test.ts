@@ -12,7 +12,7 @@ const wakes = (pid: number) =>
 describe('metrics', () => {
   // Every thread that loads the registry (the HTTP thread and the workers' thread) runs prom-client's event-loop
   // monitor. At its default 10 ms precision it woke each idle thread 100 times a second: on a virtual machine a
-  // wake costs 40-250 µs of CPU, the larger part of an idle service's CPU and a share of every steady move's.
+  // wake costs 40-250 µs of CPU, about a third of an idle service's CPU.
   it.skipIf(!existsSync('/proc/self/status'))(
     "wakes an idle thread about 10 times a second, not prom-client's default 100",
     async () => {
