@@ -48,6 +48,7 @@ beforeEach(() => {
     playbooks,
     history: new DealHistoryReader(new HistoryStore(redis, keys, silentLogger)),
     audit,
+    lock,
     log: silentLogger,
     clock: () => DUE + HOUR,
   };
@@ -121,7 +122,9 @@ it("under the deal's lock, a worker's own write between its HubSpot call and its
 it('without the lock the same moment is misread (why the lock is there)', async () => {
   const state = await breached();
   const worker = await workerMidDecision(state, other(state));
-  expect(await hubspotReasonEdits(deps)(edit)).toBe('applied');
+  // A lock that holds nothing (the handler never reads the state version it hands over).
+  const noLock: typeof deps.lock = { withLock: (_portalId, _dealId, fn) => fn(0) };
+  expect(await hubspotReasonEdits({ ...deps, lock: noLock })(edit)).toBe('applied');
   // The user named is credited with Stagekeeper's inference, and the worker's own save then loses.
   expect((await audit.recent(PORTAL))[0]).toMatchObject({ userId: '45678', reason: other(state) });
   worker.finish();

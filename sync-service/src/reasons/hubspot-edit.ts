@@ -34,7 +34,7 @@ export type HubSpotReasonEditDeps = RepReasonDeps & {
   gateway: Pick<HubSpotGateway, 'apply' | 'snapshots'>;
   playbooks: Pick<PlaybookSource, 'current'>;
   /** The workers' per-deal lock: a reconcile between its HubSpot write and its save would look like an edit. */
-  lock?: Pick<DealLock, 'withLock'>;
+  lock: Pick<DealLock, 'withLock'>;
 };
 
 /** Decisions before giving up on a deal the workers keep saving (the job is retried). */
@@ -126,7 +126,7 @@ export function hubspotReasonEdits(deps: HubSpotReasonEditDeps) {
 
   /** Takes one edit; safe to run again (a retried job finds the reason already the rep's: `unchanged`). */
   return function apply(edit: ReasonEdit): Promise<ReasonEditOutcome> {
-    return deps.lock ? deps.lock.withLock(edit.portalId, edit.dealId, () => decide(edit)) : decide(edit);
+    return deps.lock.withLock(edit.portalId, edit.dealId, () => decide(edit));
   };
 }
 
