@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P, visitKey, type BreachReason } from '@stagekeeper/shared';
+import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
 import { RedisReasonAuditLog } from '@stagekeeper/sync-service/state/reason-audit-store';
 import { startE2E, type E2E } from './harness';
 
@@ -7,9 +8,8 @@ import { startE2E, type E2E } from './harness';
 // correct that property in HubSpot itself rather than on the card. Such an edit is a rep's reason, as the card's
 // is: Stagekeeper's visit, its history row (the scorecard's input) and the source property follow it, instead of
 // HubSpot's reports and the scorecard disagreeing from then on. Seed 000 stage 1: New Lead, 15 minutes.
-const PIPELINE = '812404417';
-const NEW_LEAD = '1180512201';
-const CONTACT_ATTEMPTED = '1180512202';
+const PIPELINE = TELEHEALTH.pipeline;
+const { newLead: NEW_LEAD, contactAttempted: CONTACT_ATTEMPTED } = TELEHEALTH.stages;
 const REP = '52841907';
 const OPS = 52841999;
 const MIN = 60_000;
