@@ -40,7 +40,7 @@ const SIZES = {
   HISTORY_SMALL: { quick: 2_000, default: 2_000, full: 2_000 },
   HISTORY_BIG: { quick: 5_000, default: 100_000, full: 500_000 },
   SCORECARD_ROWS: { quick: 5_000, default: 200_000, full: 1_000_000 },
-  SCALE_DEALS: { quick: 50, default: 2_500, full: 5_000 },
+  SCALE_DEALS: { quick: 50, default: 2_500, full: 10_000 },
   HUBSPOT_TRANSITIONS: { quick: 5, default: 40, full: 40 },
   INGEST_REQUESTS: { quick: 200, default: 3_000, full: 3_000 },
   TIMERS: { quick: 2_000, default: 100_000, full: 100_000 },

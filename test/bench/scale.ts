@@ -266,7 +266,7 @@ export async function run(opts: ScaleOptions = {}): Promise<BenchResult> {
       },
     ],
     notes: [
-      `${n.toLocaleString('en-US')} deals${n < 5_000 ? ' (scaled; BENCH_SCALE_DEALS sets it)' : ''}; the move of the two-process run lasted ${round(two.seconds)} s${two.seconds < 10 ? ' (under 10 s: too short to trust, raise the deals)' : ''}`,
+      `${n.toLocaleString('en-US')} deals${n < 10_000 ? ' (scaled; BENCH_SCALE_DEALS sets it)' : ''}; the move of the two-process run lasted ${round(two.seconds)} s${two.seconds < 10 ? ' (under 10 s: too short to trust, raise the deals)' : ''}`,
       `HubSpot's rate limit set to ${UNBOUND_PER_10S.toLocaleString('en-US')} per 10 s in the sandbox and the service, so it does not bind (${one.calls} and ${two.calls} calls)`,
       `each worker is stopped and continued (SIGSTOP/SIGCONT, 100 ms period, windows staggered) to hold it to ${round(share * 100)} % of one core; the web process, Redis and the sandbox are not capped and their CPU is shown as a share of one core`,
       playbookNote('bench'),
