@@ -87,6 +87,9 @@ const EnvSchema = z.object({
     .default(DEFAULT_KEY_PREFIX),
   WEBHOOK_MAX_BODY: byteSize.default(1024 * 1024),
   SWEEP_INTERVAL_MS: int(1_000, 24 * 3600_000).default(5 * 60_000),
+  // Open tracked deals each sweep checks against HubSpot for deletions whose webhooks were lost (0: none); a
+  // call per 100 (queue/tracked-deal-audit.ts).
+  SWEEP_AUDIT_DEALS: int(0, 100_000).default(1_000),
   /** Unset: 110 for an OAuth app (per installing account), 190 for a Professional/Enterprise private app. */
   RATE_LIMIT_PER_10S: int(1, 10_000).optional(),
   // A deal's run waits one to two of these windows (queue/reconcile.ts reconcileDueAt): bursts for a deal
@@ -147,6 +150,7 @@ const toConfig = (e: Env) => ({
   keyPrefix: e.KEY_PREFIX,
   webhookMaxBodyBytes: e.WEBHOOK_MAX_BODY,
   sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+  sweepAuditDeals: e.SWEEP_AUDIT_DEALS,
   reconcileDebounceMs: e.RECONCILE_DEBOUNCE_MS,
   workerConcurrency: e.WORKER_CONCURRENCY,
   role: e.SERVICE_ROLE,

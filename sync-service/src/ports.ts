@@ -41,6 +41,12 @@ export interface HubSpotGateway {
    */
   adoptMarkedTasks?(portalId: string, dealId: string): Promise<number>;
 
+  /**
+   * The ones of these deals HubSpot no longer has under their id (deleted, or merged into another deal): one batch
+   * read per 100 ids. For the sweep's audit of tracked deals, which finds deletions whose webhooks were lost.
+   */
+  goneDeals(portalId: string, dealIds: string[]): Promise<string[]>;
+
   /** Deal ids modified at or after `sinceMs` (CRM search on hs_lastmodifieddate), for the missed-webhook sweep. */
   modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }>;
 

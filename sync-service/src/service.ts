@@ -321,6 +321,7 @@ export async function startService(opts: StartOptions) {
           playbooks,
           cursors,
           reconcile: reconcileQueue,
+          audit: { states, perSweep: config.sweepAuditDeals },
           log,
           clock,
           ...(activity ? { activity } : {}),

@@ -39,11 +39,11 @@ export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
  * regression: a merge survivor's written-back properties and task owner (HubSpot's merge fills the survivor's
  * blank properties from the merged deal, and the engine does not rewrite them on a merge); a task created for a
  * deal in the moment it was deleted (the create, decided on a read from before the deletion, lands after it, and
- * the deletion's own run has already closed the tasks it knew); a deleted deal whose deletion webhook was lost
- * (the missed-webhook sweep searches modified deals, and a deleted deal is not among them); a repeated create on a
- * merged-away deal (a lost create response is recovered by listing the deal's associations, which the merge
- * moved to the survivor); an open task on a deleted deal whose create answer was lost (the service still holds
- * only its write-ahead marker, and recovery lists the associations of a deal that no longer has any).
+ * the deletion's own run has already closed the tasks it knew); a repeated create on a merged-away deal (a lost
+ * create response is recovered by listing the deal's associations, which the merge moved to the survivor); an
+ * open task on a deleted deal whose create answer was lost (the service still holds only its write-ahead marker,
+ * and recovery lists the associations of a deal that no longer has any). A deleted deal whose deletion webhook
+ * was lost is no longer one: the sweep's audit of tracked deals finds it.
  */
 export type Discrepancy = {
   dealId: string;
@@ -269,15 +269,13 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
           detail: `open task ${t.key} on a ${deal ? 'merged-away' : 'deleted'} deal${
             t.createdAt >= goneAt
               ? ' (created after it was gone)'
-              : !deal && input.lostEvents?.has(dealId)
-                ? ' (a webhook of it was lost)'
-                : neverAnswered(t.key)
-                  ? ' (its create answer was lost)'
+              : !deal && neverAnswered(t.key)
+                ? ' (its create answer was lost)'
+                : !deal && input.lostEvents?.has(dealId)
+                  ? ' (a webhook of it was lost)'
                   : ''
           }`,
-          ...(t.createdAt >= goneAt || (!deal && (input.lostEvents?.has(dealId) || neverAnswered(t.key)))
-            ? { knownGap: true as const }
-            : {}),
+          ...(t.createdAt >= goneAt || (!deal && neverAnswered(t.key)) ? { knownGap: true as const } : {}),
         });
       if (pending.length) bad('gone', `${pending.length} timer(s) pending for a gone deal`);
       return;

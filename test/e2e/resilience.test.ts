@@ -106,6 +106,44 @@ describe('webhook faults', () => {
   });
 });
 
+describe('a deal deleted while its webhooks were lost', () => {
+  // A deleted deal is not among the sweep's modified deals (CRM search finds only live ones): before the audit
+  // of tracked deals, its open SLA task stayed in the rep's queue and its timers stayed armed until one fired.
+  it("has its tasks closed and timers cancelled by the sweep's audit of tracked deals", async () => {
+    e = await startE2E();
+    const id = e.portal.ui.createDeal(
+      { dealname: 'D', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
+    // A deal nobody deletes: the audit reads it too and leaves it as it is.
+    const kept = e.portal.ui.createDeal(
+      { dealname: 'K', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      { userId: Number(REP) },
+    ).id;
+    await e.settle();
+    const timersOf = async (dealId: string) =>
+      (await e!.stack.service.timerQueue.list()).filter((t) => t.dealId === dealId);
+    expect(e.openTasks(id).some((t) => t.key.endsWith(':sla'))).toBe(true);
+    expect(await timersOf(id)).not.toEqual([]);
+
+    e.portal.setFaults({ dropRate: 1, seed: 3 });
+    e.portal.ui.deleteDeal(id, { userId: Number(REP) });
+    await e.settle();
+    expect(e.portal.webhooks.dropped.length).toBeGreaterThan(0);
+    e.portal.setFaults({ dropRate: 0 });
+    // Nothing reached the service: the deleted deal's task is open, its timers armed.
+    expect(e.openTasks(id).length).toBeGreaterThan(0);
+
+    const keptTasks = e.tasks(kept);
+    await e.stack.service.sweepQueue.runOnce();
+    await e.settle();
+    expect(e.openTasks(id)).toEqual([]);
+    expect(await timersOf(id)).toEqual([]);
+    expect(e.tasks(kept)).toEqual(keptTasks);
+    expect(await timersOf(kept)).not.toEqual([]);
+  });
+});
+
 describe('restarts', () => {
   it('a service restart mid-flight loses nothing', async () => {
     e = await startE2E();

@@ -849,6 +849,28 @@ describe('faults', () => {
   });
 });
 
+describe('goneDeals', () => {
+  it('names the deleted, merged-away and unknown ids among 129, in two property-less batch reads', async () => {
+    const { gateway } = gatewayWith();
+    const ids = Array.from({ length: 127 }, () => newDeal());
+    const deleted = ids[5]!;
+    portal.ui.deleteDeal(deleted);
+    const lateDeleted = ids[110]!;
+    portal.ui.deleteDeal(lateDeleted);
+    const survivor = ids[0]!;
+    const mergedAway = newDeal();
+    portal.ui.mergeDeals(survivor, mergedAway);
+    const mark = portal.requests.length;
+    const gone = await gateway.goneDeals(portalId, [...ids, mergedAway, '99999999999', ids[1]!]);
+    expect(gone).toEqual([deleted, lateDeleted, mergedAway, '99999999999']);
+    expect(summary(mark)).toEqual([
+      'POST /crm/v3/objects/deals/batch/read 207',
+      'POST /crm/v3/objects/deals/batch/read 207',
+    ]);
+    expect(since(mark).map((r) => (r.body as { properties: string[] }).properties)).toEqual([[], []]);
+  });
+});
+
 describe('modifiedSince', () => {
   it('pages the search in ascending hs_lastmodifieddate through the search bucket', async () => {
     const { gateway } = gatewayWith();

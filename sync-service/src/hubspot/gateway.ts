@@ -9,6 +9,7 @@ import { SharedBatches } from './shared-batches';
 import { groupCommands } from './gateway/command-groups';
 import type { GatewayContext } from './gateway/context';
 import { readSnapshots, readUnreadTasks, type SnapshotOptions } from './gateway/deal-snapshots';
+import { goneDeals } from './gateway/deal-existence';
 import { modifiedSince } from './gateway/deal-search';
 import { updateDeal } from './gateway/deal-update';
 import { createKeyed, noteCreate, taskCreate } from './gateway/keyed-creates';
@@ -82,6 +83,10 @@ export class HubSpotApiGateway implements HubSpotGateway {
 
   modifiedSince(portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }> {
     return modifiedSince(this.ctx, portalId, sinceMs);
+  }
+
+  goneDeals(portalId: string, dealIds: string[]): Promise<string[]> {
+    return goneDeals(this.ctx, portalId, dealIds);
   }
 
   adoptMarkedTasks(portalId: string, dealId: string): Promise<number> {

@@ -461,6 +461,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     const app = buildApp();
     const { refreshToken } = (await store.get(portalId))!;
     await redis.set(redisKeys(prefix).sweepCursor(portalId), String(clock.now()));
+    await redis.set(redisKeys(prefix).sweepAuditCursor(portalId), '1234');
     const url = `/oauth/uninstall?portalId=${portalId}&userId=${portal.owners.first()!.userId}&userEmail=admin%40clinic.test&appId=${portal.appId}`;
     const ts = clock.now();
     const res = await request(app)
@@ -478,6 +479,7 @@ describe('install, refresh, uninstall against the sandbox portal', () => {
     expect(await store.get(portalId)).toBeNull();
     expect(await redis.sismember(redisKeys(prefix).portals(), portalId)).toBe(0);
     expect(await redis.exists(redisKeys(prefix).sweepCursor(portalId))).toBe(0);
+    expect(await redis.exists(redisKeys(prefix).sweepAuditCursor(portalId))).toBe(0);
     expect(() =>
       portal.tokens.exchange(
         new URLSearchParams({

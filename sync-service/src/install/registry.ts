@@ -190,8 +190,9 @@ export class InstallRegistry {
   }
 
   /**
-   * Deletes the portal's tokens, takes it off the sweep and forgets its sweep cursor (a reinstall starts from a
-   * fresh look-back instead of re-scanning the whole uninstalled period). Stored deal state and playbooks stay.
+   * Deletes the portal's tokens, takes it off the sweep and forgets its sweep cursors (a reinstall starts from a
+   * fresh look-back instead of re-scanning the whole uninstalled period, and a new round of the audit of tracked
+   * deals). Stored deal state and playbooks stay.
    */
   async markUninstalled(portalId: string): Promise<void> {
     const previous = parse(await this.redis.hget(this.keys.install(portalId), 'install'), NO_INSTALL);
@@ -201,6 +202,7 @@ export class InstallRegistry {
       .del(this.keys.oauthTokens(portalId))
       .srem(this.keys.portals(), portalId)
       .del(this.keys.sweepCursor(portalId))
+      .del(this.keys.sweepAuditCursor(portalId))
       // The next install names its own admin.
       .del(this.keys.admins(portalId))
       .hset(this.keys.install(portalId), 'install', JSON.stringify(record))

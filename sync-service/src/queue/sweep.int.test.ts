@@ -4,8 +4,9 @@ import { silentLogger } from '../log';
 import { ReconcileQueue } from './reconcile';
 import { redisKeys, type Keys } from '../state/keys';
 import { SweepCursorStore } from '../state/sweep-cursor';
-import { runSweep } from './sweep';
-import { deletePrefix, MemoryGateway, testPrefix, testRedis } from '../testing/fakes';
+import { runSweep, type SweepDeps } from './sweep';
+import { DealStateStore } from '../state/deal-state-store';
+import { blankState, deletePrefix, MemoryGateway, testPrefix, testRedis } from '../testing/fakes';
 
 const T0 = Date.parse('2026-03-04T12:00:00Z');
 let redis: Redis;
@@ -16,8 +17,9 @@ let cursors: SweepCursorStore;
 let queue: ReconcileQueue;
 let now: number;
 
-const sweep = () =>
+const sweep = (audit?: SweepDeps['audit']) =>
   runSweep({
+    ...(audit ? { audit } : {}),
     gateway,
     playbooks: { portals: async () => ['5'] },
     cursors,
@@ -53,7 +55,14 @@ describe('runSweep', () => {
     gateway.setDeal('1', 'new', T0 - 120_000); // before the first window: left to provisioning
     gateway.setDeal('2', 'new', T0 - 30_000);
     const [report] = await sweep();
-    expect(report).toEqual({ portalId: '5', since: T0 - 60_000, found: 1, cursor: T0 - 30_000 });
+    expect(report).toEqual({
+      portalId: '5',
+      since: T0 - 60_000,
+      found: 1,
+      cursor: T0 - 30_000,
+      audited: 0,
+      gone: 0,
+    });
     expect(await queued()).toEqual(['2']);
     expect(await cursors.get('5')).toBe(T0 - 30_000);
   });
@@ -70,6 +79,19 @@ describe('runSweep', () => {
     expect(report!.since).toBe(T0 - 31_000);
     expect(await queued()).toEqual(['2', '3', '4']);
     expect(await cursors.get('5')).toBe(T0 + 200_000);
+  });
+
+  it('audits tracked deals: a deletion no search finds is reconciled, live deals are left alone', async () => {
+    const states = new DealStateStore(redis, keys, silentLogger);
+    for (const id of ['7', '8']) {
+      gateway.setDeal(id, 'new', T0 - 3_600_000); // long before the sweep's window
+      await states.save('5', id, 0, blankState(id));
+    }
+    await states.ensureTracked('5');
+    gateway.deals.get('8')!.exists = false; // deleted, its webhooks lost
+    const [report] = await sweep({ states, perSweep: 1_000 });
+    expect(report).toMatchObject({ found: 0, audited: 2, gone: 1 });
+    expect(await queued()).toEqual(['8']);
   });
 
   it('keeps the cursor when the search fails, so the window is retried', async () => {

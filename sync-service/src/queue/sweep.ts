@@ -7,6 +7,7 @@ import type { SweepCursorStore } from '../state/sweep-cursor';
 import { QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
 import type { ReconcileQueue } from './reconcile';
 import { runWorker, type WorkerConnection } from './run-worker';
+import { auditTrackedDeals, type TrackedDealAuditDeps } from './tracked-deal-audit';
 
 export const SWEEP_SCHEDULER_ID = 'sweep:modified-deals';
 
@@ -24,14 +25,25 @@ export type SweepDeps = {
   overlapMs?: number;
   /** Where a portal's first sweep starts (there is no cursor yet). */
   initialLookbackMs?: number;
+  /** The audit of tracked deals (deletions whose webhooks were lost); none without it. */
+  audit?: Pick<TrackedDealAuditDeps, 'states' | 'perSweep'>;
 };
 
-export type SweepReport = { portalId: string; since: number; found: number; cursor: number }[];
+export type SweepReport = {
+  portalId: string;
+  since: number;
+  found: number;
+  cursor: number;
+  /** Open tracked deals the audit checked, and those HubSpot no longer has (each now reconciled). */
+  audited: number;
+  gone: number;
+}[];
 
 /**
  * Recovers missed webhooks: deals modified since the cursor are reconciled (coalescing with any webhook runs),
  * then the cursor moves to the newest modification seen. A failure leaves the cursor where it was, so the
- * next sweep covers the same window again.
+ * next sweep covers the same window again. Then the audit of tracked deals (tracked-deal-audit.ts) finds deletions
+ * the search cannot: a deleted deal is modified nowhere.
  */
 export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   const clock = deps.clock ?? Date.now;
@@ -48,8 +60,33 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
       const { added, coalesced } = await deps.reconcile.enqueue(portalId, dealIds, 'sweep');
       // Enqueue before advancing: a crash in between repeats work instead of skipping it.
       const next = await deps.cursors.advance(portalId, Math.max(newestMs, cursor ?? since));
-      log.info({ since, found: dealIds.length, added, coalesced, cursor: next }, 'sweep done');
-      report.push({ portalId, since, found: dealIds.length, cursor: next });
+      const audit = deps.audit
+        ? await auditTrackedDeals(
+            { ...deps.audit, cursors: deps.cursors, gateway: deps.gateway, reconcile: deps.reconcile },
+            portalId,
+          )
+        : { checked: 0, gone: 0, roundDone: false };
+      log.info(
+        {
+          since,
+          found: dealIds.length,
+          added,
+          coalesced,
+          cursor: next,
+          audited: audit.checked,
+          gone: audit.gone,
+          auditRoundDone: audit.roundDone,
+        },
+        'sweep done',
+      );
+      report.push({
+        portalId,
+        since,
+        found: dealIds.length,
+        cursor: next,
+        audited: audit.checked,
+        gone: audit.gone,
+      });
     } catch (err) {
       failures.push(portalId);
       log.error(

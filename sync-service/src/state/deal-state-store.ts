@@ -139,6 +139,22 @@ export class DealStateStore {
   }
 
   /**
+   * One SSCAN step over the portal's tracked set from `cursor`, for the sweep's audit of tracked deals, which
+   * resumes where its last sweep stopped: the deal ids it gave (a later step may give one again) and the next
+   * cursor ('0': the round is over). null while the set is incomplete (built after a start or a data loss): the
+   * audit waits for it rather than scanning the keyspace.
+   */
+  async trackedPage(
+    portalId: string,
+    cursor: string,
+    count: number,
+  ): Promise<{ ids: string[]; cursor: string } | null> {
+    if (!(await this.isTracked(portalId))) return null;
+    const [next, members] = await this.redis.sscan(this.keys.trackedDeals(portalId), cursor, 'COUNT', count);
+    return { ids: members.filter((id) => DEAL_ID.test(id)), cursor: next };
+  }
+
+  /**
    * Completes the portal's tracked set if it is not (the service does it at start, in the background, and after
    * a data loss); true once it is complete. Stops early, leaving it for the next reader, after `stop()`.
    */

@@ -78,6 +78,11 @@ export function redisKeys(prefix: string) {
     playbookSeq: (portalId: string) => `${p(portalId)}:playbook:seq`,
     /** String: epoch ms up to which the sweep has looked. No TTL (deleted at uninstall). */
     sweepCursor: (portalId: string) => `${p(portalId)}:sweep:cursor`,
+    /**
+     * String: the SSCAN cursor of the sweep's audit of tracked deals (queue/tracked-deal-audit.ts) over
+     * trackedDeals. No TTL (deleted at uninstall).
+     */
+    sweepAuditCursor: (portalId: string) => `${p(portalId)}:sweep:audit`,
     /** String, TTL a week: the HubSpot account's time zone (its daily API quota resets at midnight there). */
     accountTimeZone: (portalId: string) => `${p(portalId)}:account:tz`,
     /** Set of portal ids with a playbook (what the sweep walks). No TTL. */

@@ -13,6 +13,7 @@ describe('redisKeys spells every key as existing data has it', () => {
     [k.playbookCurrent('1'), 'sk:1:playbook:current'],
     [k.playbookSeq('1'), 'sk:1:playbook:seq'],
     [k.sweepCursor('1'), 'sk:1:sweep:cursor'],
+    [k.sweepAuditCursor('1'), 'sk:1:sweep:audit'],
     [k.accountTimeZone('1'), 'sk:1:account:tz'],
     [k.portals(), 'sk:portals'],
     [k.roundRobin('1'), 'sk:1:routing:rr'],

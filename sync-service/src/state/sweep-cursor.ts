@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
 
-/** Where the missed-webhook sweep got to, per portal (epoch ms of the newest modification it saw). */
+/**
+ * Where the missed-webhook sweep got to, per portal: the newest modification it saw (epoch ms), and how far its
+ * audit of tracked deals has come round the portal's tracked set (an SSCAN cursor).
+ */
 export class SweepCursorStore {
   constructor(
     private readonly redis: Redis,
@@ -26,5 +29,15 @@ export class SweepCursorStore {
       String(Math.floor(toMs)),
     );
     return Number(result);
+  }
+
+  /** The audit's SSCAN cursor; '0' (a new round) when there is none or it cannot be read as one. */
+  async auditCursor(portalId: string): Promise<string> {
+    const raw = await this.redis.get(this.keys.sweepAuditCursor(portalId));
+    return raw !== null && /^\d{1,20}$/.test(raw) ? raw : '0';
+  }
+
+  async setAuditCursor(portalId: string, cursor: string): Promise<void> {
+    await this.redis.set(this.keys.sweepAuditCursor(portalId), cursor);
   }
 }

@@ -150,6 +150,13 @@ export class MemoryGateway implements HubSpotGateway {
     this.applied.push({ portalId, dealId, commands });
   }
 
+  readonly goneDealsCalls: string[][] = [];
+
+  async goneDeals(_portalId: string, dealIds: string[]): Promise<string[]> {
+    this.goneDealsCalls.push([...dealIds]);
+    return dealIds.filter((id) => !this.deals.get(id)?.exists);
+  }
+
   async modifiedSince(_portalId: string, sinceMs: number): Promise<{ dealIds: string[]; newestMs: number }> {
     const hits = [...this.deals.entries()].filter(([, d]) => d.modifiedAt >= sinceMs);
     return { dealIds: hits.map(([id]) => id), newestMs: Math.max(0, ...hits.map(([, d]) => d.modifiedAt)) };
