@@ -23,6 +23,26 @@ export const batchRejected = (o: { portalId: string; operation: string; category
   new HubSpotRequestError({ ...o, status: 207 });
 
 /**
+ * A batch read answered 207: an id HubSpot has no object for (OBJECT_NOT_FOUND) is the caller's business, any
+ * other error about these ids fails the read (reading again would get the same answer).
+ */
+export function throwIfReadRefused(
+  portalId: string,
+  operation: string,
+  errors: readonly { category: string; context?: Record<string, string[]> }[] | undefined,
+  ids: string[],
+): void {
+  const refused = (errors ?? []).find((e) => e.category !== 'OBJECT_NOT_FOUND' && concerns(e, ids));
+  if (refused)
+    throw batchRejected({
+      portalId,
+      operation,
+      category: refused.category,
+      detail: 'partial batch read failure',
+    });
+}
+
+/**
  * A task batch update HubSpot answered with errors: a task deleted in HubSpot (OBJECT_NOT_FOUND) is the caller's
  * business, anything else fails the decision so the job is retried.
  */

@@ -1,4 +1,4 @@
-import { batchRejected, chunk, concerns } from './batching';
+import { chunk, throwIfReadRefused } from './batching';
 import type { GatewayContext } from './context';
 
 /**
@@ -12,14 +12,7 @@ export async function goneDeals(ctx: GatewayContext, portalId: string, dealIds: 
   const gone: string[] = [];
   for (const part of chunk([...new Set(dealIds)])) {
     const { res } = await ctx.batches.read(portalId, 'deals', part, []);
-    for (const e of res.errors ?? [])
-      if (e.category !== 'OBJECT_NOT_FOUND' && concerns(e, part))
-        throw batchRejected({
-          portalId,
-          operation: 'deals.batch.read',
-          category: e.category,
-          detail: 'partial batch read failure',
-        });
+    throwIfReadRefused(portalId, 'deals.batch.read', res.errors, part);
     const found = new Set(res.results.map((r) => r.id));
     gone.push(...part.filter((id) => !found.has(id)));
   }

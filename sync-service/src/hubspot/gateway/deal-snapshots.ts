@@ -1,6 +1,6 @@
 import type { DealSnapshot } from '@stagekeeper/shared';
 import type { BatchResult } from '../shared-batches';
-import { batchRejected, chunk, concerns } from './batching';
+import { chunk, throwIfReadRefused } from './batching';
 import type { GatewayContext, Row } from './context';
 import { parseHubSpotTime } from './hubspot-time';
 import { mapMergedAwayTasks, mapPendingCreates } from './pending-creates';
@@ -42,17 +42,10 @@ export async function readSnapshots(
 
   for (const part of chunk(ids)) {
     const { res, requested: asked } = await ctx.batches.read(portalId, 'deals', part, wanted);
+    throwIfReadRefused(portalId, 'deals.batch.read', res.errors, part);
     const notFound = new Set<string>();
-    for (const e of res.errors ?? []) {
+    for (const e of res.errors ?? [])
       if (e.category === 'OBJECT_NOT_FOUND') (e.context?.ids ?? []).forEach((id) => notFound.add(id));
-      else if (concerns(e, part))
-        throw batchRejected({
-          portalId,
-          operation: 'deals.batch.read',
-          category: e.category,
-          detail: 'partial batch read failure',
-        });
-    }
     const requested = new Set(part);
     const strays: BatchResult['results'] = [];
     for (const r of res.results) {

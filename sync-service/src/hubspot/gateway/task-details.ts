@@ -1,5 +1,5 @@
 import type { SharedBatches } from '../shared-batches';
-import { batchRejected, chunk, concerns } from './batching';
+import { chunk, throwIfReadRefused } from './batching';
 
 const TASK_PROPERTIES = ['hs_task_status', 'hs_task_subject', 'hs_task_body'];
 const TASK_STATUSES = new Set(['NOT_STARTED', 'IN_PROGRESS', 'WAITING', 'DEFERRED', 'COMPLETED']);
@@ -29,14 +29,7 @@ export class TaskDetails {
     for (const part of chunk(taskIds)) {
       const { res } = await this.batches.read(portalId, 'tasks', part, TASK_PROPERTIES);
       const mine = new Set(part);
-      for (const e of res.errors ?? [])
-        if (e.category !== 'OBJECT_NOT_FOUND' && concerns(e, part))
-          throw batchRejected({
-            portalId,
-            operation: 'tasks.batch.read',
-            category: e.category,
-            detail: 'partial batch read failure',
-          });
+      throwIfReadRefused(portalId, 'tasks.batch.read', res.errors, part);
       for (const r of res.results) {
         if (!mine.has(r.id)) continue;
         const status = r.properties.hs_task_status ?? 'NOT_STARTED';
