@@ -3,7 +3,7 @@ import { Command, type PageCommand, type ResolvePageCommand } from '@stagekeeper
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { z } from 'zod';
 import { pages as pageMetric } from '../metrics';
-import { QUEUE_STREAMS } from '../queue/job-ids';
+import { HubSpotIdString, QUEUE_STREAMS } from '../queue/job-ids';
 import type { PageTrail } from './page-trail';
 
 export const PAGE_QUEUE = 'pages';
@@ -14,8 +14,8 @@ export const PAGE_ATTEMPTS = 8;
 export type PageJobCommand = PageCommand | ResolvePageCommand;
 
 export const PageJobData = z.object({
-  p: z.string().regex(/^\d+$/),
-  d: z.string().regex(/^\d+$/),
+  p: HubSpotIdString,
+  d: HubSpotIdString,
   c: Command.refine(
     (c) => c.type === 'page' || c.type === 'resolvePage',
     'expected a page or resolvePage command',

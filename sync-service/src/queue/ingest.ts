@@ -3,12 +3,10 @@ import { z } from 'zod';
 import { errorSummary } from '../log';
 import { ingestDeals } from '../metrics';
 import { ReasonEdit, type ApplyReasonEdit } from '../reasons/hubspot-edit';
-import { DURABLE_JOB_OPTIONS, QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
+import { DURABLE_JOB_OPTIONS, HubSpotIdString, QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
 import type { ReplayClaim } from '../http/replay-store';
 import type { EnqueueResult, ReconcileQueue } from './reconcile';
 import { runWorker, type WorkerConnection } from './run-worker';
-
-const Numeric = z.string().regex(/^\d+$/);
 
 /**
  * One accepted webhook request: the deals it names, per portal (HubSpot sends one portal per request, but
@@ -16,7 +14,7 @@ const Numeric = z.string().regex(/^\d+$/);
  */
 export const IngestJobData = z
   .object({
-    portals: z.array(z.object({ portalId: Numeric, dealIds: z.array(Numeric).min(1) })),
+    portals: z.array(z.object({ portalId: HubSpotIdString, dealIds: z.array(HubSpotIdString).min(1) })),
     /** People's edits of the written-back breach reason in HubSpot (reasons/hubspot-edit.ts); rare. */
     reasonEdits: z.array(ReasonEdit).optional(),
     /** When the request was acknowledged (service clock), for the install status' "last webhook". */

@@ -1,4 +1,11 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * A HubSpot id (portal, deal) as every queue payload carries it: a string of digits. Checked when a payload is
+ * read back, so a job written by hand or by another version never reaches a Redis key or a HubSpot call.
+ */
+export const HubSpotIdString = z.string().regex(/^\d+$/);
 
 export const QUEUE_NAMES = {
   ingest: 'ingest',

@@ -5,27 +5,25 @@ import { z } from 'zod';
 import type { DecideDeps } from '../decide';
 import type { Logger } from '../log';
 import { luaScript } from '../state/lua';
-import { allTimerJobIds, QUEUE_NAMES } from './job-ids';
+import { allTimerJobIds, HubSpotIdString, QUEUE_NAMES } from './job-ids';
 import { LegacyJobs } from './legacy-jobs';
 import { runWorker, type WorkerConnection } from './run-worker';
 import { fireTimer, firingOf, type PendingTimer } from './timers';
 
-const Numeric = z.string().regex(/^\d+$/);
-
 /** The first stored shape of a timer job. */
 const FullTimerJob = z.object({
-  portalId: Numeric,
-  dealId: Numeric,
+  portalId: HubSpotIdString,
+  dealId: HubSpotIdString,
   firing: TimerFiring,
   fireAt: z.number(),
 });
 
 /** The compact shape that followed: p portal, t timer id, fireAt; d, k, e, l only when not derivable. */
 const CompactTimerJob = z.object({
-  p: Numeric,
+  p: HubSpotIdString,
   t: z.string().min(1),
   fireAt: z.number(),
-  d: Numeric.optional(),
+  d: HubSpotIdString.optional(),
   k: TimerFiring.shape.kind.optional(),
   e: z.string().optional(),
   l: z.number().int().optional(),

@@ -15,6 +15,7 @@ import { assertKeyPart, type Keys } from '../state/keys';
 import { luaScript } from '../state/lua';
 import { FORWARD_LUA, LAST_WEBHOOK_FIELD } from '../state/portal-activity-store';
 import type { ReplayClaim } from '../http/replay-store';
+import { HubSpotIdString } from './job-ids';
 import { dueCounts, isLease } from './due-poller';
 import type { LegacyJobs } from './legacy-jobs';
 
@@ -23,8 +24,8 @@ const SNAPSHOT_BATCH = 100;
 
 /** The payload of a BullMQ reconcile job, as versions before the due set wrote them (legacy-reconcile-jobs.ts). */
 export const ReconcileJobData = z.object({
-  portalId: z.string().regex(/^\d+$/),
-  dealId: z.string().regex(/^\d+$/),
+  portalId: HubSpotIdString,
+  dealId: HubSpotIdString,
   source: z.enum(['webhook', 'sweep', 'manual']),
 });
 export type ReconcileJobData = z.infer<typeof ReconcileJobData>;

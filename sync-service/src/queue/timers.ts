@@ -7,11 +7,10 @@ import { slaBreaches, slaEscalations, slaWarnings } from '../metrics';
 import { assertKeyPart, type Keys } from '../state/keys';
 import { luaScript } from '../state/lua';
 import { dueCounts, isLease } from './due-poller';
+import { HubSpotIdString } from './job-ids';
 import type { LegacyTimerJobs } from './legacy-timer-jobs';
 
 export { isLease };
-
-const Numeric = z.string().regex(/^\d+$/);
 
 /**
  * What a pending timer stores besides its member and score, in the timersMeta hash and only when there is
@@ -20,7 +19,7 @@ const Numeric = z.string().regex(/^\d+$/);
  * it does not spell must still fire as asked); a the failed attempts of a firing being retried.
  */
 export const TimerMeta = z.object({
-  d: Numeric.optional(),
+  d: HubSpotIdString.optional(),
   k: TimerFiring.shape.kind.optional(),
   e: z.string().optional(),
   l: z.number().int().optional(),

@@ -1,11 +1,10 @@
 import { BreachReason, P, type DealState } from '@stagekeeper/shared';
 import { z } from 'zod';
 import type { HubSpotGateway } from '../ports';
+import { HubSpotIdString } from '../queue/job-ids';
 import type { DealLock } from '../state/deal-lock';
 import type { PlaybookSource } from '../state/playbook-store';
 import { repReasons, type RepReasonDeps } from './rep-reason';
-
-const Numeric = z.string().regex(/^\d+$/);
 
 /**
  * A person's edit of the written-back breach reason (`stagekeeper_breach_reason`) in HubSpot, as its webhook named
@@ -14,9 +13,9 @@ const Numeric = z.string().regex(/^\d+$/);
  * runs, so edits delivered late or out of order settle on the last one.
  */
 export const ReasonEdit = z.object({
-  portalId: Numeric,
-  dealId: Numeric,
-  userId: Numeric,
+  portalId: HubSpotIdString,
+  dealId: HubSpotIdString,
+  userId: HubSpotIdString,
   at: z.number().int().nonnegative(),
 });
 export type ReasonEdit = z.infer<typeof ReasonEdit>;
