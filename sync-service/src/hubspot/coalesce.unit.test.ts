@@ -32,6 +32,20 @@ describe('Coalescer', () => {
     expect(rec.calls).toEqual([{ lane: 'p1', groups: [['a'], ['b', 'c'], ['d']] }]);
   });
 
+  it('by default a batch takes what the same turn of the event loop asked for, without a timer', async () => {
+    const rec = recorder();
+    const c = new Coalescer(rec.run, undefined);
+    // Deals whose Redis replies came in one read: each continues in a microtask of the same turn.
+    const first = Promise.all(['a', 'b', 'c'].map((x) => Promise.resolve().then(() => c.submit('p1', [x]))));
+    // Nothing but an immediate stands between the requests and their call: it is out in this turn's check
+    // phase, before any timer (a linger timer could only fire in a later turn). This immediate is set after the
+    // submits (the microtasks ahead of it), so it runs after the coalescer's.
+    await Promise.resolve().then(() => new Promise((r) => setImmediate(r)));
+    expect(rec.calls).toEqual([{ lane: 'p1', groups: [['a'], ['b'], ['c']] }]);
+    await rec.releaseAll();
+    expect(await first).toEqual(['a', 'b', 'c']);
+  });
+
   it('lanes never mix: another portal or endpoint is another call', async () => {
     const rec = recorder();
     const c = new Coalescer(rec.run, undefined, { lingerMs: 1 });
