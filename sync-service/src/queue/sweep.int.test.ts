@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../log';
+import { createLogger, silentLogger, type Logger } from '../log';
 import { ReconcileQueue } from './reconcile';
 import { redisKeys, type Keys } from '../state/keys';
 import { SweepCursorStore } from '../state/sweep-cursor';
@@ -17,14 +17,14 @@ let cursors: SweepCursorStore;
 let queue: ReconcileQueue;
 let now: number;
 
-const sweep = (audit?: SweepDeps['audit']) =>
+const sweep = (audit?: SweepDeps['audit'], log: Logger = silentLogger) =>
   runSweep({
     ...(audit ? { audit } : {}),
     gateway,
     playbooks: { portals: async () => ['5'] },
     cursors,
     reconcile: queue,
-    log: silentLogger,
+    log,
     clock: () => now,
     overlapMs: 1_000,
     initialLookbackMs: 60_000,
@@ -92,6 +92,27 @@ describe('runSweep', () => {
     const [report] = await sweep({ states, perSweep: 1_000 });
     expect(report).toMatchObject({ found: 0, audited: 2, gone: 1 });
     expect(await queued()).toEqual(['8']);
+  });
+
+  it('a failed audit fails the sweep but keeps what the search did: its requests and its cursor', async () => {
+    const states = new DealStateStore(redis, keys, silentLogger);
+    await states.save('5', '7', 0, blankState('7'));
+    await states.ensureTracked('5');
+    gateway.setDeal('2', 'new', T0 - 30_000);
+    gateway.goneDeals = async () => {
+      throw new Error('HubSpot 503');
+    };
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (s: string) => void lines.push(s) });
+    await expect(sweep({ states, perSweep: 1_000 }, log)).rejects.toThrow(/sweep failed for 1 portal/);
+    // The log says which part failed: the search's cursor did move on.
+    const said = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(said.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
+      'audit of tracked deals failed for portal; its cursor unchanged',
+    ]);
+    expect(await queued()).toEqual(['2']);
+    expect(await cursors.get('5')).toBe(T0 - 30_000);
+    expect(await cursors.auditCursor('5')).toBe('0');
   });
 
   it('keeps the cursor when the search fails, so the window is retried', async () => {

@@ -60,12 +60,21 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
       const { added, coalesced } = await deps.reconcile.enqueue(portalId, dealIds, 'sweep');
       // Enqueue before advancing: a crash in between repeats work instead of skipping it.
       const next = await deps.cursors.advance(portalId, Math.max(newestMs, cursor ?? since));
-      const audit = deps.audit
-        ? await auditTrackedDeals(
+      let audit = { checked: 0, gone: 0, roundDone: false };
+      if (deps.audit)
+        try {
+          audit = await auditTrackedDeals(
             { ...deps.audit, cursors: deps.cursors, gateway: deps.gateway, reconcile: deps.reconcile },
             portalId,
-          )
-        : { checked: 0, gone: 0, roundDone: false };
+          );
+        } catch (err) {
+          // The search's window is done and its cursor moved on; only the audit's part is checked again.
+          failures.push(portalId);
+          log.error(
+            { err: err instanceof Error ? { name: err.name } : undefined },
+            'audit of tracked deals failed for portal; its cursor unchanged',
+          );
+        }
       log.info(
         {
           since,
