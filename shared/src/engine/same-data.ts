@@ -22,7 +22,9 @@ export function sameData(a: unknown, b: unknown): boolean {
   let unmatched = 0;
   for (const k in x) {
     if (x[k] === undefined) continue;
-    if (!Object.hasOwn(y, k) || !sameData(x[k], y[k])) return false;
+    // y's key must be printed too: one holding undefined is left out (null against undefined is not "both null"
+    // here, as it is between array items).
+    if (!Object.hasOwn(y, k) || y[k] === undefined || !sameData(x[k], y[k])) return false;
     unmatched++;
   }
   for (const k in y) if (y[k] !== undefined) unmatched--;
