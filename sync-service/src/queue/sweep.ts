@@ -7,7 +7,7 @@ import type { SweepCursorStore } from '../state/sweep-cursor';
 import { QUEUE_NAMES, QUEUE_STREAMS } from './job-ids';
 import type { ReconcileQueue } from './reconcile';
 import { runWorker, type WorkerConnection } from './run-worker';
-import { auditTrackedDeals, type TrackedDealAuditDeps } from './tracked-deal-audit';
+import { auditTrackedDeals, NO_AUDIT, type TrackedDealAuditDeps } from './tracked-deal-audit';
 
 export const SWEEP_SCHEDULER_ID = 'sweep:modified-deals';
 
@@ -60,7 +60,7 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
       const { added, coalesced } = await deps.reconcile.enqueue(portalId, dealIds, 'sweep');
       // Enqueue before advancing: a crash in between repeats work instead of skipping it.
       const next = await deps.cursors.advance(portalId, Math.max(newestMs, cursor ?? since));
-      let audit = { checked: 0, gone: 0, roundDone: false };
+      let audit = NO_AUDIT;
       if (deps.audit)
         try {
           audit = await auditTrackedDeals(

@@ -105,6 +105,12 @@ describe('auditTrackedDeals', () => {
     expect(await audit(1_000)).toMatchObject({ gone: 1 });
   });
 
+  it('waits on a tracked set it cannot read (a key of another type)', async () => {
+    await redis.set(keys.trackedDeals(P), 'corrupt');
+    expect(await audit(1_000)).toEqual({ checked: 0, gone: 0, roundDone: false });
+    expect(gateway.goneDealsCalls).toEqual([]);
+  });
+
   it('starts a new round from a cursor it cannot read', async () => {
     await track(3);
     await redis.set(keys.sweepAuditCursor(P), 'garbage');

@@ -23,6 +23,9 @@ export type TrackedDealAuditDeps = {
 /** `roundDone`: the audit came to the end of the tracked set this time; the next sweep starts it again. */
 export type TrackedDealAudit = { checked: number; gone: number; roundDone: boolean };
 
+/** An audit that checked nothing (off, or waiting for the tracked set). */
+export const NO_AUDIT: Readonly<TrackedDealAudit> = { checked: 0, gone: 0, roundDone: false };
+
 /**
  * Finds the deals deleted (or merged away) in HubSpot whose webhooks were all lost. No other path finds them: the
  * sweep's search sees live deals only, and a deal's next SLA timer may be days away, its open task in a rep's
@@ -36,8 +39,7 @@ export async function auditTrackedDeals(
   deps: TrackedDealAuditDeps,
   portalId: string,
 ): Promise<TrackedDealAudit> {
-  const none = { checked: 0, gone: 0, roundDone: false };
-  if (deps.perSweep <= 0) return none;
+  if (deps.perSweep <= 0) return NO_AUDIT;
   let cursor = await deps.cursors.auditCursor(portalId);
   const open = new Set<string>();
   let read = 0;
@@ -45,7 +47,7 @@ export async function auditTrackedDeals(
   while (open.size < deps.perSweep && read < deps.perSweep * SCAN_BUDGET) {
     const page = await deps.states.trackedPage(portalId, cursor, SCAN_PAGE);
     // The set is being completed (after a start or a data loss; the full sweep then reads every deal anyway).
-    if (!page) return none;
+    if (!page) return NO_AUDIT;
     cursor = page.cursor;
     read += page.ids.length;
     const loaded = await deps.states.loadMany(portalId, page.ids);

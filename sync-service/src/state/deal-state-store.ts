@@ -141,16 +141,20 @@ export class DealStateStore {
   /**
    * One SSCAN step over the portal's tracked set from `cursor`, for the sweep's audit of tracked deals, which
    * resumes where its last sweep stopped: the deal ids it gave (a later step may give one again) and the next
-   * cursor ('0': the round is over). null while the set is incomplete (built after a start or a data loss): the
-   * audit waits for it rather than scanning the keyspace.
+   * cursor ('0': the round is over). null while the set is incomplete (built after a start or a data loss) or
+   * unreadable: the audit waits for it rather than scanning the keyspace. One round trip: the complete marker is
+   * asked with the step.
    */
   async trackedPage(
     portalId: string,
     cursor: string,
     count: number,
   ): Promise<{ ids: string[]; cursor: string } | null> {
-    if (!(await this.isTracked(portalId))) return null;
-    const [next, members] = await this.redis.sscan(this.keys.trackedDeals(portalId), cursor, 'COUNT', count);
+    const set = this.keys.trackedDeals(portalId);
+    const [complete, step] =
+      (await this.redis.pipeline().sismember(set, COMPLETE).sscan(set, cursor, 'COUNT', count).exec()) ?? [];
+    if (complete?.[0] || complete?.[1] !== 1 || !step || step[0]) return null;
+    const [next, members] = step[1] as [string, string[]];
     return { ids: members.filter((id) => DEAL_ID.test(id)), cursor: next };
   }
 
