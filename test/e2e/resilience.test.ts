@@ -19,16 +19,18 @@ afterEach(async () => {
   e = undefined;
 });
 
+/** A deal the rep creates in New Lead, owning it. */
+const newLead = (x: E2E, dealname: string): string =>
+  x.portal.ui.createDeal(
+    { dealname, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+    { userId: Number(REP) },
+  ).id;
+
 /** Walks `n` deals New Lead -> Contact Attempted -> Intake Started (2 transitions each, all gates satisfied). */
 async function walk(x: E2E, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    ids.push(
-      x.portal.ui.createDeal(
-        { dealname: `Deal ${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-        { userId: Number(REP) },
-      ).id,
-    );
+    ids.push(newLead(x, `Deal ${i}`));
   }
   await x.settle();
   for (const id of ids) {
@@ -83,10 +85,7 @@ describe('webhook faults', () => {
 
   it('dropped deliveries are recovered by the sweep', async () => {
     e = await startE2E();
-    const id = e.portal.ui.createDeal(
-      { dealname: 'D', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-      { userId: Number(REP) },
-    ).id;
+    const id = newLead(e, 'D');
     await e.settle();
     e.portal.setFaults({ dropRate: 1, seed: 3 });
     e.portal.ui.logContactAttempt(id, { userId: Number(REP) });
@@ -111,15 +110,9 @@ describe('a deal deleted while its webhooks were lost', () => {
   // of tracked deals, its open SLA task stayed in the rep's queue and its timers stayed armed until one fired.
   it("has its tasks closed and timers cancelled by the sweep's audit of tracked deals", async () => {
     e = await startE2E();
-    const id = e.portal.ui.createDeal(
-      { dealname: 'D', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-      { userId: Number(REP) },
-    ).id;
+    const id = newLead(e, 'D');
     // A deal nobody deletes: the audit reads it too and leaves it as it is.
-    const kept = e.portal.ui.createDeal(
-      { dealname: 'K', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-      { userId: Number(REP) },
-    ).id;
+    const kept = newLead(e, 'K');
     await e.settle();
     const timersOf = async (dealId: string) =>
       (await e!.stack.service.timerQueue.list()).filter((t) => t.dealId === dealId);
@@ -148,13 +141,7 @@ describe('restarts', () => {
   it('a service restart mid-flight loses nothing', async () => {
     e = await startE2E();
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++)
-      ids.push(
-        e.portal.ui.createDeal(
-          { dealname: `R${i}`, pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-          { userId: Number(REP) },
-        ).id,
-      );
+    for (let i = 0; i < 6; i++) ids.push(newLead(e, `R${i}`));
     // Stop while deliveries and reconciles are in flight; HubSpot retries what the stopped service refused.
     await new Promise((r) => setTimeout(r, 15));
     await e.restart();
@@ -175,10 +162,7 @@ describe('request log', () => {
     const sandbox = await startSandbox({ playbook, now: clock.now, requestLog: file });
     e = await startE2E({ clock, playbook, sandbox });
     const before = e.portal.requests.length;
-    const id = e.portal.ui.createDeal(
-      { dealname: 'L', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-      { userId: Number(REP) },
-    ).id;
+    const id = newLead(e, 'L');
     await e.settle();
     const lines = readFileSync(file, 'utf8')
       .trim()
