@@ -1,5 +1,6 @@
 import {
   dependsOnUnreadTasks,
+  MERGED_IDS_PROPERTY,
   needsOwnerLoad,
   onTimer,
   pageResolutions,
@@ -85,25 +86,14 @@ export class RedisDataLossError extends Error {
 const CREATED = 'createdate';
 
 /**
- * Read with every first snapshot: the deals merged into this one. A merged-away deal is closed by its own
- * reconcile, which only its merge webhook (or a timer of its) triggers; when that webhook is lost and no timer is
- * left, nothing else ever names it (HubSpot lists it no more), so its open tasks would stay open on the survivor.
- */
-const MERGED_IDS = 'hs_merged_object_ids';
-
-/**
  * What a job's first snapshot of a deal reads: the playbook's properties, the deal's creation time and the ids
- * merged into it.
+ * merged into it. A merged-away deal is closed by its own reconcile, which only its merge webhook (or a timer of
+ * its) triggers; when that webhook is lost and no timer is left, nothing else ever names it (HubSpot lists it no
+ * more), so its open tasks would stay open on the survivor: the survivor's reconcile closes it.
  */
 export const firstReadProperties = (properties: string[]) => [
-  ...new Set([...properties, CREATED, MERGED_IDS]),
+  ...new Set([...properties, CREATED, MERGED_IDS_PROPERTY]),
 ];
-
-/** The ids HubSpot merged into the deal (`hs_merged_object_ids`, `;`-separated); none for a gone deal. */
-export function mergedIds(snapshot: DealSnapshot | undefined): string[] {
-  if (!snapshot?.exists) return [];
-  return (snapshot.properties[MERGED_IDS] ?? '').split(';').filter((id) => /^\d+$/.test(id));
-}
 
 /**
  * Whether a merged-away deal still needs its own reconcile: its stored state is not closed, or there is none at

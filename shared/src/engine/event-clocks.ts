@@ -77,7 +77,7 @@ export function findEventClock(playbook: Playbook, state: DealState, runId: stri
 }
 
 /** Written back so HubSpot views and reports can list deals with an open inquiry or a refill gap. */
-function summary(state: DealState): Record<string, string> {
+export function eventClockSummary(state: DealState): Record<string, string> {
   const open = (state.clocks ?? []).filter(live);
   // A breached run still waiting for its answer keeps its (past) due time: it is the most overdue.
   const dues = open.map((r) => r.sla.dueAt);
@@ -89,7 +89,7 @@ function summary(state: DealState): Record<string, string> {
 
 /** Only a changed summary is written: every webhook of a deal must not cost a HubSpot write. */
 function writeSummary(fx: Effects, state: DealState, before: Record<string, string>): void {
-  const after = summary(state);
+  const after = eventClockSummary(state);
   if (Object.keys(after).some((k) => after[k] !== before[k])) fx.set(after);
 }
 
@@ -258,7 +258,7 @@ export function cancelEventClocks(
   why: string,
   writeBack = true,
 ): void {
-  const before = summary(state);
+  const before = eventClockSummary(state);
   for (const run of state.clocks ?? []) {
     const def = playbook.clocks.find((c) => c.id === run.clockId);
     if (!live(run)) continue;
@@ -291,7 +291,7 @@ export function trackEventClocks(
     cancelEventClocks(fx, state, playbook, snapshot, now, 'the journey is closed');
     return;
   }
-  const written = summary(state);
+  const written = eventClockSummary(state);
   const before = state.watch;
   const seen: Record<string, string | null> = {};
   for (const prop of watchedProperties(playbook)) seen[prop] = fingerprint(snapshot.properties[prop]);

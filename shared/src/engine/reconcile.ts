@@ -14,6 +14,7 @@ import { exitStage } from './stage-exit';
 import type { DealSnapshot, DealState, EngineResult, HistoryRow, RoutingInput } from './types';
 import { eventClockKeyPrefixes, trackEventClocks } from './event-clocks';
 import { retargetStageClock } from './retarget';
+import { adoptMerges, clearMergeFills, mergedIdsOf } from './merges';
 
 export type ReconcileInput = {
   playbook: Playbook;
@@ -29,6 +30,7 @@ export type ReconcileInput = {
  * wrote to HubSpot, so losing Redis does not reset a deal's breach and backflow history.
  */
 function freshState(playbook: Playbook, snapshot: DealSnapshot): DealState {
+  const merged = mergedIdsOf(snapshot);
   return {
     dealId: snapshot.dealId,
     playbookVersion: playbook.version,
@@ -40,6 +42,8 @@ function freshState(playbook: Playbook, snapshot: DealSnapshot): DealState {
     closedReason: null,
     seenEnteredAt: null,
     lastBreachEntryId: null,
+    // Its first visit writes every current-visit property, so a merge from before it is not one to undo.
+    ...(merged.length > 0 ? { mergedIds: merged } : {}),
   };
 }
 
@@ -255,6 +259,7 @@ export function reconcile({ playbook, state, snapshot, now, routing }: Reconcile
   }
 
   const s = state ? structuredClone(state) : freshState(playbook, snapshot);
+  const merged = adoptMerges(fx, s, snapshot, now);
   const before = s.current?.entryId ?? null;
   if (isSameVisit(s, snapshot)) sameVisit(fx, s, playbook, snapshot, now);
   else transition(fx, s, playbook, to, snapshot, now, routing);
@@ -264,6 +269,7 @@ export function reconcile({ playbook, state, snapshot, now, routing }: Reconcile
   if (snapshot.stageEnteredAt !== null)
     s.seenEnteredAt = Math.max(s.seenEnteredAt ?? 0, snapshot.stageEnteredAt);
   trackEventClocks(fx, s, playbook, snapshot, now);
+  if (merged) clearMergeFills(fx, s, playbook);
   cancelOrphanTasks(fx, s, snapshot);
   return fx.result(s);
 }

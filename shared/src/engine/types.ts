@@ -251,6 +251,11 @@ export const DealState = z.object({
    * change is recognised. Absent until the deal is first seen under a playbook with clocks.
    */
   watch: z.record(z.string(), z.string().nullable()).optional(),
+  /**
+   * The deals HubSpot merged into this one that the engine has accounted for (engine/merges.ts); absent until the
+   * first merge, so an unmerged deal stores nothing for it.
+   */
+  mergedIds: z.array(z.string()).optional(),
   /** Newest last, bounded (TRAIL_MAX): target changes, event clocks, routing. */
   trail: z.array(TrailEvent).optional(),
 });

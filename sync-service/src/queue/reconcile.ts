@@ -4,12 +4,11 @@ import {
   ASSUME_OPEN,
   createDecider,
   firstReadProperties,
-  mergedIds,
   needsClosing,
   type DealOutcome,
   type DecideDeps,
 } from '../decide';
-import type { DealSnapshot } from '@stagekeeper/shared';
+import { mergedIdsOf, type DealSnapshot } from '@stagekeeper/shared';
 import { errorSummary, portalLogger } from '../log';
 import { assertKeyPart, type Keys } from '../state/keys';
 import { luaScript } from '../state/lua';
@@ -308,7 +307,7 @@ export async function reconcileDeals(
     }
   }
 
-  await settleAll(unique, (snapshot) => mergedIds(snapshot).forEach((id) => merged.add(id)));
+  await settleAll(unique, (snapshot) => mergedIdsOf(snapshot).forEach((id) => merged.add(id)));
   // Deals merged into these whose merge was never processed (a lost webhook, or state lost with Redis's data)
   // are reconciled here: their gone path closes the tasks the merge moved onto the survivor.
   const candidates = [...merged].filter((id) => !outcomes.has(id));
