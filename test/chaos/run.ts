@@ -491,12 +491,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // marker and re-seeds (playbook, install, sweep schedule), a full sweep re-reads every deal, each adopts its
     // tasks by their markers and gets its state and timers back; the verification below checks the result.
     // Checked before the data loss too: what the loss takes away (the service's record of deals deleted or merged
-    // before it) cannot be checked after it. Like every other check, after a sweep (see above).
+    // before it) cannot be checked after it, nor what the full sweep after it rewrites for every deal (the gate's
+    // properties a merge filled on its survivor). Like every other check, after a sweep (see above).
     const lostBeforeWipe = new Set<string>([
       ...portal.webhooks.dropped.map((e) => String(e.objectId)),
       ...portal.webhooks.failed.flat().map((e) => String(e.objectId)),
     ]);
-    const preWipeGone =
+    const preWipeChecked =
       opts.at.redisWipe === undefined
         ? []
         : (
@@ -510,12 +511,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
               now: clock.now,
               lostEvents: lostBeforeWipe,
             })
-          ).filter((d) => d.kind === 'gone');
-    const preWipe = preWipeGone.filter((d) => !d.knownGap);
+          ).filter((d) => d.kind === 'gone' || d.kind === 'gate');
+    const preWipe = preWipeChecked.filter((d) => !d.knownGap);
     // Some known gaps are told apart by the service's own records (a task map's pending create: "its create
     // answer was lost"), which the data loss takes too: the same open task found after it is the same gap.
     const gapBeforeWipe = new Set(
-      preWipeGone.filter((d) => d.knownGap).map((d) => `${d.dealId} ${d.taskKey}`),
+      preWipeChecked.filter((d) => d.knownGap).map((d) => `${d.dealId} ${d.taskKey}`),
     );
     const asBeforeWipe = (list: Discrepancy[]): Discrepancy[] =>
       list.map((d) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chaosPlaybook, chaosTargetMinutes } from '../chaos/playbook';
-import { checkCurrentVisit, checkHistoryRow, stageRules } from '../chaos/verify';
+import { checkCurrentVisit, checkGateProperties, checkHistoryRow, stageRules } from '../chaos/verify';
 
 /**
  * The chaos verifier's rules are computed from the playbook, not by the engine: a value bug in the engine (here
@@ -108,5 +108,13 @@ describe('chaos verifier rules (issue 12)', () => {
         breachedAt: entered + T + MIN,
       }),
     ).toMatch(/breached at/);
+  });
+
+  it("finds a gate's properties that disagree (a merge filling a clear gate's list with the merged deal's)", () => {
+    expect(checkGateProperties('clear', null)).toBeNull();
+    expect(checkGateProperties(null, null)).toBeNull();
+    expect(checkGateProperties('blocked_remediation', 'Ready flag')).toBeNull();
+    expect(checkGateProperties('clear', 'Ready flag')).toMatch(/clear with a missing list/);
+    expect(checkGateProperties('blocked_reverted', null)).toMatch(/without a missing list/);
   });
 });
