@@ -31,9 +31,10 @@ describe('deal deleted, merged or leaving the managed pipelines', () => {
       toStage: null,
     });
     expect(r.state).toMatchObject({ closedReason: 'deleted', current: null });
-    // Gone for good: later reads do nothing.
+    // Later reads of the deleted deal do nothing (one HubSpot shows again was restored: restore.test.ts).
     expect(
-      reconcile({ playbook, state: r.state, snapshot: snap(), now: MON_10 + 2 * HOUR }).commands,
+      reconcile({ playbook, state: r.state, snapshot: snap({ exists: false }), now: MON_10 + 2 * HOUR })
+        .commands,
     ).toEqual([]);
   });
 

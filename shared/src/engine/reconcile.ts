@@ -15,6 +15,7 @@ import type { DealSnapshot, DealState, EngineResult, HistoryRow, RoutingInput } 
 import { eventClockKeyPrefixes, trackEventClocks } from './event-clocks';
 import { retargetStageClock } from './retarget';
 import { adoptMerges, clearMergeFills, mergedIdsOf } from './merges';
+import { restoredState, wasRestored } from './restore';
 
 export type ReconcileInput = {
   playbook: Playbook;
@@ -215,8 +216,16 @@ function transition(
  * Decides what a deal needs given HubSpot's current view of it. Snapshots are read fresh by the service, so
  * the engine does not care which webhook caused the read: duplicates change nothing, older reads are ignored.
  */
-export function reconcile({ playbook, state, snapshot, now, routing }: ReconcileInput): EngineResult {
+export function reconcile(input: ReconcileInput): EngineResult {
   const fx = new Effects();
+  const { state, snapshot, now } = input;
+  return decideDeal(
+    fx,
+    wasRestored(state, snapshot) ? { ...input, state: restoredState(fx, state, now) } : input,
+  );
+}
+
+function decideDeal(fx: Effects, { playbook, state, snapshot, now, routing }: ReconcileInput): EngineResult {
   if (state && (state.closedReason === 'deleted' || state.closedReason === 'merged')) {
     fx.decide('deal.gone', `the deal was ${state.closedReason}; nothing more to do`);
     if (!snapshot.exists) cancelOrphanTasks(fx, state, snapshot, goneWhy(snapshot));

@@ -380,6 +380,49 @@ describe('apply', () => {
     expect(snap.tasks).toEqual({ [`${deal}:done`]: 'COMPLETED' });
   });
 
+  it('a create of a task Stagekeeper cancelled reopens it; a rep-completed one stays, a deleted one is made anew', async () => {
+    const { gateway } = gatewayWith();
+    const deal = newDeal();
+    const names = ['cancelled', 'done', 'deleted'];
+    await gateway.apply(
+      portalId,
+      deal,
+      names.map((n) => createTask(deal, n)),
+    );
+    const byName = (n: string) =>
+      tasksOf(deal).filter((t) => t.props.get('hs_task_body')!.includes(`${deal}:${n}]`));
+    const [cancelled, done, deleted] = names.map((n) => byName(n)[0]!.id);
+    portal.ui.completeTask(done!);
+    await gateway.apply(
+      portalId,
+      deal,
+      names.map(
+        (n) => ({ type: 'cancelTask', key: `${deal}:${n}`, reason: 'the deal was deleted' }) as Command,
+      ),
+    );
+    expect(portal.objects.get('tasks', cancelled!).props.get('hs_task_subject')).toMatch(/^\[Cancelled\] /);
+    portal.ui.deleteTask(deleted!);
+
+    const later = Date.now() + 7_200_000;
+    await gateway.apply(
+      portalId,
+      deal,
+      names.map((n) => createTask(deal, n, later)),
+    );
+    const reopened = portal.objects.get('tasks', cancelled!);
+    expect(reopened.props.get('hs_task_status')).toBe('NOT_STARTED');
+    expect(reopened.props.get('hs_task_subject')).not.toContain('[Cancelled]');
+    expect(reopened.props.get('hs_task_body')).not.toContain('Cancelled by Stagekeeper');
+    expect(Date.parse(reopened.props.get('hs_timestamp')!)).toBe(later);
+    expect(portal.objects.get('tasks', done!).props.get('hs_task_status')).toBe('COMPLETED');
+    expect(byName('cancelled').map((t) => t.id)).toEqual([cancelled]);
+    expect(byName('deleted')).toHaveLength(1);
+    expect(byName('deleted')[0]!.id).not.toBe(deleted);
+    // Tracked as open again: a later cancel reaches it.
+    const snap = (await gateway.snapshots(portalId, [deal], ['dealname'])).get(deal)!;
+    expect(snap.tasks).toMatchObject({ [`${deal}:cancelled`]: 'NOT_STARTED', [`${deal}:done`]: 'COMPLETED' });
+  });
+
   it('a portal that refuses a whole task batch with 404 (one task deleted) gets each task updated on its own', async () => {
     const { gateway } = gatewayWith();
     const deal = newDeal();

@@ -7,6 +7,7 @@ import { batchRejected, chunk } from './batching';
 import { bodyProperty, mapOf, type GatewayContext, type ObjectType, type Row } from './context';
 import { findMarked, markedKeys, marker } from './marked-objects';
 import { alignOwners } from './owner-alignment';
+import { reopenTasks } from './task-reopening';
 
 /** HubSpot-defined association type ids (hubspot-api-facts §8). */
 const TASK_TO_DEAL = 216;
@@ -51,6 +52,8 @@ export async function createKeyed(
 ): Promise<void> {
   const map = mapOf(ctx, type);
   const entries = known ?? (await map.get(portalId, dealId));
+  const reopened =
+    type === 'tasks' ? await reopenTasks(ctx, portalId, dealId, items, entries) : new Set<string>();
   let todo = items.filter((i) => entries.get(i.key)?.state !== 'mapped');
   const pending = todo.filter((i) => entries.get(i.key)?.state === 'pending').map((i) => i.key);
   const read = new Map<string, Row>(); // what the marker lookup read of the tasks it found
@@ -61,7 +64,7 @@ export async function createKeyed(
       ctx,
       portalId,
       dealId,
-      items.filter((i) => !todo.includes(i)),
+      items.filter((i) => !todo.includes(i) && !reopened.has(i.key)),
       read,
       entries,
     );
