@@ -22,7 +22,7 @@ const report = await runChaos({
   webhook: { duplicateRate: 0.1, dropRate: 0.03, reorder: true },
   api: { http5xxRate: 0.02, lostResponseRate: 0.01 },
   at: { storm5xx: 0.2, storm429: 0.35, redisRestart: 0.5, workerKill: 0.7, redisWipe: 1 },
-  ops: { ownerChange: 0.06, ready: 0.08, delete: 0.01, merge: 0.01 },
+  ops: { ownerChange: 0.06, ready: 0.08, delete: 0.01, merge: 0.01, restore: 0.005 },
   // 30x, not 60x as in the reduced run: with 400 deals the service runs far behind under load (hundreds of
   // reconciles active), and a warning fired later than its window's second half is skipped as past due.
   speed: 30,

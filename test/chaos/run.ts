@@ -40,9 +40,9 @@ export type ChaosOptions = {
   at: { storm5xx: number; storm429: number; redisRestart: number; workerKill?: number; redisWipe?: number };
   /**
    * Share of the workload's steps that, instead of a stage move, change the owner, set the gate's property,
-   * delete a deal or merge two (the rest are moves).
+   * delete a deal, merge two or restore a deleted one (the rest are moves).
    */
-  ops?: { ownerChange: number; ready: number; delete: number; merge: number };
+  ops?: { ownerChange: number; ready: number; delete: number; merge: number; restore: number };
   /** How many times faster than real time the run's clock goes (the SLA targets are minutes). */
   speed?: number;
   /** Inject a fault into the engine of every service process (proves the verifier catches it). */
@@ -92,6 +92,7 @@ export const EXERCISED_KEYS = [
   'ownerChanges',
   'deletes',
   'merges',
+  'restores',
   'redisDataLoss',
 ] as const;
 export type Exercised = Record<(typeof EXERCISED_KEYS)[number], number>;
@@ -203,7 +204,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const sweepQueue = new Queue(QUEUE_NAMES.sweep, { connection: redis, prefix: keys.bullPrefix() });
   const timerIndex = new TimerQueue(redis, keys);
   const faults: Record<string, number> = {};
-  const done = { ownerChanges: 0, deletes: 0, merges: 0, timersFired: 0, redisDataLoss: 0 };
+  const done = { ownerChanges: 0, deletes: 0, merges: 0, restores: 0, timersFired: 0, redisDataLoss: 0 };
   // The children's timer pollers fire timers on the fast clock by themselves. What this run counts is how many
   // fired, from outside: the due index read a few times a second, a timer counted once it was seen claimed (its
   // score a lease, ending in .5) or seen gone or moved after it fell due. (One fired and re-armed entirely between
@@ -383,7 +384,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const live = dealIds.filter((d) => isLive(portal, d));
       const id = pick(live);
       const actor = { userId: Number(CHAOS_OWNERS[0]) };
-      const ops = opts.ops ?? { ownerChange: 0, ready: 0, delete: 0, merge: 0 };
+      const ops = opts.ops ?? { ownerChange: 0, ready: 0, delete: 0, merge: 0, restore: 0 };
+      const deleted = dealIds.filter((d) => portal.objects.find('deals', d, true)?.id === d);
       const r = random();
       if (r < ops.ownerChange) {
         const owner = portal.objects.get('deals', id).props.get('hubspot_owner_id');
@@ -407,6 +409,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         const other = pick(live.filter((d) => d !== id));
         portal.ui.mergeDeals(id, other, actor);
         done.merges++;
+      } else if (
+        r < ops.ownerChange + ops.ready + ops.delete + ops.merge + ops.restore &&
+        deleted.length > 0
+      ) {
+        portal.ui.restoreDeal(pick(deleted), actor);
+        done.restores++;
       } else {
         const current = portal.objects.get('deals', id).props.get('dealstage');
         portal.ui.moveDeal(id, pick(CHAOS_STAGES.filter((st) => st !== current)), actor);
@@ -660,7 +668,14 @@ function isLive(portal: Sandbox['portal'], dealId: string): boolean {
 /** Counted from what HubSpot holds (the service's tasks and property writes), not from the service's own word. */
 function exercisedFrom(
   portal: Sandbox['portal'],
-  done: { ownerChanges: number; deletes: number; merges: number; timersFired: number; redisDataLoss: number },
+  done: {
+    ownerChanges: number;
+    deletes: number;
+    merges: number;
+    restores: number;
+    timersFired: number;
+    redisDataLoss: number;
+  },
 ): Exercised {
   const MARKER = /\[stagekeeper:([^\]\s]+)\]/;
   const keys = [...portal.objects.all('tasks'), ...portal.objects.all('tasks', true)].map(
@@ -684,6 +699,7 @@ function exercisedFrom(
     ownerChanges: done.ownerChanges,
     deletes: done.deletes,
     merges: done.merges,
+    restores: done.restores,
     redisDataLoss: done.redisDataLoss,
   };
 }

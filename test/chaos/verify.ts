@@ -301,10 +301,15 @@ export async function verifyDeals(input: VerifyInput): Promise<Discrepancy[]> {
     // History: only visits HubSpot recorded, each once, in HubSpot's order; each SLA outcome by the rule.
     const truth = hubspotVisits(portal, dealId, input.firstStage, deal.createdAt);
     const mine = (rowsByDeal.get(dealId) ?? []).sort((a, b) => a.enteredAt - b.enteredAt);
+    const restored = portal.changes.some(
+      (c) => c.kind === 'restore' && c.objectType === 'deals' && c.objectId === dealId,
+    );
     let cursor = 0;
     for (const r of mine) {
       const at = truth.findIndex((v, i) => i >= cursor && v.stage === r.stage && v.enteredAt === r.enteredAt);
-      if (at < 0 || at === truth.length - 1)
+      // A deletion ends the visit as cancelled; restored, the deal goes on in it and the row stays until it ends.
+      const resumed = restored && r.slaOutcome === 'cancelled' && at === truth.length - 1;
+      if (at < 0 || (at === truth.length - 1 && !resumed))
         bad('history', `row ${r.stage}@${r.enteredAt} is not a finished HubSpot visit`);
       else cursor = at + 1;
       const rule = rules.get(r.stage);

@@ -19,7 +19,7 @@ it('loses nothing under duplicated, reordered and dropped webhooks, 5xx and 429 
     webhook: { duplicateRate: 0.15, dropRate: 0.04, reorder: true },
     api: { http5xxRate: 0.03, lostResponseRate: 0.02 },
     at: { storm5xx: 0.2, storm429: 0.4, redisRestart: 0.6, redisWipe: 0.8 },
-    ops: { ownerChange: 0.08, ready: 0.1, delete: 0.03, merge: 0.03 },
+    ops: { ownerChange: 0.08, ready: 0.1, delete: 0.03, merge: 0.03, restore: 0.05 },
     speed: 60,
     storm5xx: { rate: 0.6, ms: 1_500 },
     storm429: { ms: 1_000 },
