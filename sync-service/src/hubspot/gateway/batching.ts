@@ -42,6 +42,15 @@ export function throwIfReadRefused(
     });
 }
 
+/** The ids a batch answer says HubSpot has no object for (OBJECT_NOT_FOUND): deleted, or never there. */
+export function notFoundIds(
+  errors: readonly { category: string; context?: Record<string, string[]> }[] | undefined,
+): Set<string> {
+  return new Set(
+    (errors ?? []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []),
+  );
+}
+
 /**
  * A task batch update HubSpot answered with errors: a task deleted in HubSpot (OBJECT_NOT_FOUND) is the caller's
  * business, anything else fails the decision so the job is retried.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HubSpotRequestError } from '../errors';
-import { chunk, throwIfReadRefused } from './batching';
+import { chunk, notFoundIds, throwIfReadRefused } from './batching';
 
 describe('throwIfReadRefused', () => {
   const ids = ['1', '2'];
@@ -28,6 +28,19 @@ describe('throwIfReadRefused', () => {
     expect(refused({ ids: ['2'] })).toThrow(HubSpotRequestError);
     expect(refused()).toThrow(/deals\.batch\.read/);
     expect(refused({ ids: ['77'] })).not.toThrow();
+  });
+});
+
+describe('notFoundIds', () => {
+  it('collects the ids of every OBJECT_NOT_FOUND error, and only those', () => {
+    const errors = [
+      { category: 'OBJECT_NOT_FOUND', context: { ids: ['1', '2'] } },
+      { category: 'VALIDATION_ERROR', context: { ids: ['3'] } },
+      { category: 'OBJECT_NOT_FOUND', context: { ids: ['4'] } },
+      { category: 'OBJECT_NOT_FOUND' },
+    ];
+    expect([...notFoundIds(errors)]).toEqual(['1', '2', '4']);
+    expect(notFoundIds(undefined).size).toBe(0);
   });
 });
 

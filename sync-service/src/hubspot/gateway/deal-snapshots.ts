@@ -1,6 +1,6 @@
 import type { DealSnapshot } from '@stagekeeper/shared';
 import type { BatchResult } from '../shared-batches';
-import { chunk, throwIfReadRefused } from './batching';
+import { chunk, notFoundIds, throwIfReadRefused } from './batching';
 import type { GatewayContext, Row } from './context';
 import { parseHubSpotTime } from './hubspot-time';
 import { mapMergedAwayTasks, mapPendingCreates } from './pending-creates';
@@ -43,9 +43,7 @@ export async function readSnapshots(
   for (const part of chunk(ids)) {
     const { res, requested: asked } = await ctx.batches.read(portalId, 'deals', part, wanted);
     throwIfReadRefused(portalId, 'deals.batch.read', res.errors, part);
-    const notFound = new Set<string>();
-    for (const e of res.errors ?? [])
-      if (e.category === 'OBJECT_NOT_FOUND') (e.context?.ids ?? []).forEach((id) => notFound.add(id));
+    const notFound = notFoundIds(res.errors);
     const requested = new Set(part);
     const strays: BatchResult['results'] = [];
     for (const r of res.results) {

@@ -1,5 +1,5 @@
 import type { MapMirror } from '../objectmap';
-import { chunk, throwIfTaskUpdatesRefused } from './batching';
+import { chunk, notFoundIds, throwIfTaskUpdatesRefused } from './batching';
 import type { GatewayContext } from './context';
 import { findMarked } from './marked-objects';
 import type { TaskDetail } from './task-details';
@@ -81,11 +81,7 @@ export async function closeTasks(
       new Map(part.filter((u) => ok.has(u.id)).map((u) => [u.key, u.id])),
     );
     for (const u of part) ctx.details.forget(portalId, u.id);
-    const missing = new Set(
-      (res.errors ?? [])
-        .filter((e) => e.category === 'OBJECT_NOT_FOUND')
-        .flatMap((e) => e.context?.ids ?? []),
-    );
+    const missing = notFoundIds(res.errors);
     // Deleted in HubSpot since we mapped it: nothing left to close.
     await ctx.taskMap.remove(
       portalId,

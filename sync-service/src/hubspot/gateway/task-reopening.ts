@@ -1,5 +1,5 @@
 import type { MapEntry, MapMirror } from '../objectmap';
-import { chunk, throwIfTaskUpdatesRefused } from './batching';
+import { chunk, notFoundIds, throwIfTaskUpdatesRefused } from './batching';
 import type { GatewayContext } from './context';
 
 /** A map entry for a task Stagekeeper itself completed or cancelled. */
@@ -38,11 +38,7 @@ export async function reopenTasks(
     await ctx.taskMap.setIds(portalId, dealId, new Map(done.map((t) => [t.key, t.id])), entries);
     for (const t of part) ctx.details.forget(portalId, t.id);
     for (const t of done) reopened.add(t.key);
-    const missing = new Set(
-      (res.errors ?? [])
-        .filter((e) => e.category === 'OBJECT_NOT_FOUND')
-        .flatMap((e) => e.context?.ids ?? []),
-    );
+    const missing = notFoundIds(res.errors);
     await ctx.taskMap.remove(
       portalId,
       dealId,
