@@ -1,6 +1,6 @@
 import { P } from '@stagekeeper/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startE2E, type E2E } from './harness';
+import { deleteKeys, startE2E, type E2E } from './harness';
 
 // HubSpot keeps a deleted deal 90 days and restores it as it was (object.restore). engine/restore.ts takes its
 // visit up again; gateway/task-reopening.ts reopens the tasks the deletion cancelled.
@@ -84,5 +84,32 @@ describe('a deleted deal HubSpot restores', () => {
     );
     expect(reopened.every((t) => !t.subject.startsWith('[Cancelled]'))).toBe(true);
     expect(e.portal.objects.all('tasks')).toHaveLength(open.length);
+  });
+
+  it('is enforced again when Redis lost its data while the deal was deleted', async () => {
+    e = await startE2E();
+    const id = e.portal.ui.createDeal(
+      { dealname: 'Restored', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
+      by,
+    ).id;
+    await e.settle();
+    const sla = e.openTasks(id).find((t) => t.key.endsWith(':sla'))!;
+    e.portal.ui.deleteDeal(id, by);
+    await e.settle();
+    // The service's record of the deletion and of who closed the task goes with the data.
+    e.clock.advance(MIN);
+    await e.stack.close();
+    await deleteKeys(e.prefix);
+    await e.restart();
+    e.portal.ui.restoreDeal(id, by);
+    await e.settle();
+    await e.stack.service.sweepQueue.runOnce();
+    await e.settle();
+
+    // The task the deletion cancelled is Stagekeeper's, not a rep's completion: reopened, not left closed.
+    const again = e.tasks(id).filter((t) => t.key === sla.key);
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({ id: sla.id, status: 'NOT_STARTED', subject: sla.subject });
+    expect(e.props(id)).toMatchObject({ [P.slaStatus]: 'running' });
   });
 });

@@ -1,7 +1,7 @@
 import { chunk } from './batching';
 import { bodyProperty, type GatewayContext, type ObjectType, type Row } from './context';
 import { OWNER_PROPERTIES } from './owner-alignment';
-import { cancelCopies, COPY_REASON, extraCopies } from './task-copies';
+import { cancelCopies, cancelledByStagekeeper, COPY_REASON, extraCopies } from './task-copies';
 
 /**
  * The line that ties a HubSpot task or note back to the engine key that created it. It lets a crashed create be
@@ -77,10 +77,15 @@ export async function adoptMarkedTasks(
   dealId: string,
 ): Promise<number> {
   const copies = new Map<string, string[]>();
-  const found = await findMarked(ctx, portalId, dealId, 'tasks', 'all', undefined, copies);
+  const read = new Map<string, Row>();
+  const found = await findMarked(ctx, portalId, dealId, 'tasks', 'all', read, copies);
   const known = await ctx.taskMap.get(portalId, dealId);
   const fresh = new Map([...found].filter(([key]) => known.get(key)?.state !== 'mapped'));
   if (fresh.size) await ctx.taskMap.setIds(portalId, dealId, fresh);
+  // Who closed a task decides what a later create (gateway/task-reopening.ts) and a reopen in HubSpot mean; a task
+  // Stagekeeper cancelled says so in its body. The other completed ones are taken as a rep's (rememberCompleted).
+  const cancelled = new Map([...fresh].filter(([, id]) => cancelledByStagekeeper(read.get(id) ?? {})));
+  await ctx.taskMap.markClosed(portalId, dealId, cancelled, 'stagekeeper');
   await cancelCopies(ctx, portalId, dealId, extraCopies(copies, known), COPY_REASON);
   return fresh.size;
 }

@@ -4,6 +4,8 @@ import type { GatewayContext } from './context';
 import type { TaskDetail } from './task-details';
 
 const CANCELLED_PREFIX = '[Cancelled] ';
+/** The line a cancel appends to the task's body, which tells a task Stagekeeper cancelled from a rep's done one. */
+const CANCELLED_LINE = '\n\nCancelled by Stagekeeper: ';
 /** Why a copy is cancelled, as the rep reads it in the task. */
 export const COPY_REASON = 'a second copy of a task Stagekeeper had already created';
 
@@ -16,9 +18,13 @@ export function cancelledProperties(d: TaskDetail, reason: string): Record<strin
   return {
     hs_task_status: 'COMPLETED',
     hs_task_subject: d.subject.startsWith(CANCELLED_PREFIX) ? d.subject : `${CANCELLED_PREFIX}${d.subject}`,
-    hs_task_body: `${d.body}\n\nCancelled by Stagekeeper: ${reason}`,
+    hs_task_body: `${d.body}${CANCELLED_LINE}${reason}`,
   };
 }
+
+/** Whether a task read back (status and body) is one Stagekeeper cancelled (cancelledProperties). */
+export const cancelledByStagekeeper = (p: Record<string, string | null | undefined>): boolean =>
+  p.hs_task_status === 'COMPLETED' && (p.hs_task_body ?? '').includes(CANCELLED_LINE);
 
 /**
  * The task ids beyond the one a key's map entry names (or, when the key is not mapped, beyond its oldest):

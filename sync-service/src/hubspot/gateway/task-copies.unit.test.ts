@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MapEntry } from '../objectmap';
-import { cancelledProperties, extraCopies } from './task-copies';
+import { cancelledByStagekeeper, cancelledProperties, extraCopies } from './task-copies';
 
 const mapped = (id: string): MapEntry => ({ state: 'mapped', id, closed: false });
 
@@ -32,5 +32,17 @@ describe('cancelledProperties', () => {
     expect(cancelledProperties({ ...d, subject: '[Cancelled] Call' }, 'why').hs_task_subject).toBe(
       '[Cancelled] Call',
     );
+  });
+});
+
+describe('cancelledByStagekeeper', () => {
+  it("tells a task Stagekeeper cancelled from a rep's completed or an open one, by what the cancel wrote", () => {
+    const d = { status: 'NOT_STARTED', subject: 'Call', body: 'Body', at: 0 };
+    expect(cancelledByStagekeeper(cancelledProperties(d, 'why'))).toBe(true);
+    expect(cancelledByStagekeeper({ hs_task_status: 'COMPLETED', hs_task_body: 'Body' })).toBe(false);
+    expect(cancelledByStagekeeper({ ...cancelledProperties(d, 'why'), hs_task_status: 'NOT_STARTED' })).toBe(
+      false,
+    );
+    expect(cancelledByStagekeeper({ hs_task_status: 'COMPLETED', hs_task_body: null })).toBe(false);
   });
 });
