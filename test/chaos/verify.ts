@@ -41,8 +41,8 @@ export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
  * regression: a merge survivor's SLA due times and task owner (HubSpot's merge fills the survivor's blank
  * properties from the merged deal; the engine clears those of the current visit its state holds blank since
  * engine/merges.ts, the 'gate' check below sees a clear gate's list filled, and no run since has shown a survivor
- * finding, so the cause of the last one is not known to be fixed); a task created for a
- * deal in the moment it was deleted (the create, decided on a read from before the deletion, lands after it, and
+ * finding, but the cause of the last one seen is not known to be the same); a task created for a deal in the
+ * moment it was deleted (the create, decided on a read from before the deletion, lands after it, and
  * the deletion's own run has already closed the tasks it knew); a repeated create on a merged-away deal (a lost
  * create response is recovered by listing the deal's associations, which the merge moved to the survivor); an
  * open task on a deleted deal whose create answer was lost (the service still holds only its write-ahead marker,

@@ -9,12 +9,12 @@ const closedByStagekeeper = (e: MapEntry | undefined): e is Extract<MapEntry, { 
 /**
  * A create decided for a key whose task Stagekeeper itself closed asks for that task to be open again: a deleted
  * deal HubSpot restored takes up its visit again (engine/restore.ts), under the same entry and so the same keys,
- * whose tasks the deletion cancelled (a decision retried over another job's that closed a task of its visit wants
- * it open too, and its saved state decides what stays open). The task is
- * reopened with the create's values (status, subject without "[Cancelled]", body and marker, due time, owner)
- * rather than left closed, which would leave the rep no task, or created a second time under the same marker.
- * One a rep completed is not among them: their outcome stands. A task deleted in HubSpot since is forgotten and
- * left to the create. Returns the keys reopened.
+ * whose tasks the deletion cancelled. (A decision retried over another job's that closed a task of its visit
+ * wants it open too; its saved state decides what stays open.) The task is reopened with the create's values
+ * (status, subject without "[Cancelled]", body and marker, due time, owner) rather than left closed, which would
+ * leave the rep no task, or created a second time under the same marker. One a rep completed is not among them:
+ * their outcome stands. A task deleted in HubSpot since is forgotten and left to the create. Returns the keys
+ * reopened.
  */
 export async function reopenTasks(
   ctx: GatewayContext,
