@@ -18,4 +18,4 @@ export { templateDueAt } from './tasks';
 export { findStage, type StageRef } from './lookup';
 export { taskTime, taskZone } from './task-time';
 export { correctVisitReason, visitKey, wasCorrected } from './reason-correction';
-export { mergedIdsOf, MERGED_IDS_PROPERTY } from './merges';
+export { mergedIdsOf, MERGED_IDS_PROPERTY, parseMergedIds } from './merges';

@@ -9,10 +9,13 @@ import type { DealSnapshot, DealState } from './types';
 /** HubSpot's list of the deals merged into this one (`;`-separated ids), read with every snapshot. */
 export const MERGED_IDS_PROPERTY = 'hs_merged_object_ids';
 
+/** The ids a value of `hs_merged_object_ids` lists. */
+export const parseMergedIds = (value: string | null | undefined): string[] =>
+  (value ?? '').split(';').filter((id) => /^\d+$/.test(id));
+
 /** The ids HubSpot merged into the deal; none for a gone deal. */
 export function mergedIdsOf(snapshot: DealSnapshot | undefined): string[] {
-  if (!snapshot?.exists) return [];
-  return (snapshot.properties[MERGED_IDS_PROPERTY] ?? '').split(';').filter((id) => /^\d+$/.test(id));
+  return snapshot?.exists ? parseMergedIds(snapshot.properties[MERGED_IDS_PROPERTY]) : [];
 }
 
 /**

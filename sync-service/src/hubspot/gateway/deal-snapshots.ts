@@ -1,4 +1,4 @@
-import type { DealSnapshot } from '@stagekeeper/shared';
+import { MERGED_IDS_PROPERTY, parseMergedIds, type DealSnapshot } from '@stagekeeper/shared';
 import type { BatchResult } from '../shared-batches';
 import { chunk, notFoundIds, throwIfReadRefused } from './batching';
 import type { GatewayContext, Row } from './context';
@@ -12,7 +12,7 @@ const BASE_PROPERTIES = [
   'pipeline',
   'hubspot_owner_id',
   'hs_v2_date_entered_current_stage',
-  'hs_merged_object_ids',
+  MERGED_IDS_PROPERTY,
 ];
 
 /**
@@ -55,7 +55,7 @@ export async function readSnapshots(
     // asked for too); hs_merged_object_ids says whose.
     const mergedInto = new Map<string, string>();
     for (const s of res.results)
-      for (const m of (s.properties.hs_merged_object_ids ?? '').split(';'))
+      for (const m of parseMergedIds(s.properties[MERGED_IDS_PROPERTY]))
         if (requested.has(m) && !rows.has(m)) mergedInto.set(m, s.id);
     const unexplained = part.filter((id) => !rows.has(id) && !mergedInto.has(id) && !notFound.has(id));
     if (unexplained.length === 1 && strays.length === 1 && !mergedInto.size)
