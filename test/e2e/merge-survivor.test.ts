@@ -1,13 +1,12 @@
 import { P } from '@stagekeeper/shared';
+import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startE2E, type E2E } from './harness';
 
 // HubSpot's merge keeps the survivor's values and fills its blank properties from the merged deal, Stagekeeper's
 // among them (test/sandbox/objects.ts `merge`). What the survivor shows afterwards is engine/merges.ts's rule.
 
-const PIPELINE = '812404417';
-const NEW_LEAD = '1180512201';
-const CONTACT_ATTEMPTED = '1180512202';
+const { newLead: NEW_LEAD, contactAttempted: CONTACT_ATTEMPTED } = TELEHEALTH.stages;
 const ACTIVE = '1180512209'; // Active / Retention: no stage SLA
 const REP = '52841907';
 const by = { userId: Number(REP) };
@@ -19,8 +18,11 @@ afterEach(async () => {
   e = undefined;
 });
 
-const lead = (x: E2E, dealname: string, stage = NEW_LEAD) =>
-  x.portal.ui.createDeal({ dealname, pipeline: PIPELINE, dealstage: stage, hubspot_owner_id: REP }, by).id;
+const lead = (x: E2E, dealname: string, stage: string = NEW_LEAD) =>
+  x.portal.ui.createDeal(
+    { dealname, pipeline: TELEHEALTH.pipeline, dealstage: stage, hubspot_owner_id: REP },
+    by,
+  ).id;
 
 describe('a merge survivor', () => {
   it("shows no SLA clock or gate list of the merged deal's in a stage without an SLA", async () => {

@@ -1,13 +1,12 @@
 import { P } from '@stagekeeper/shared';
+import { TELEHEALTH } from '@stagekeeper/sync-service/demo/playbook';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deleteKeys, startE2E, type E2E } from './harness';
 
 // HubSpot keeps a deleted deal 90 days and restores it as it was (object.restore). engine/restore.ts takes its
 // visit up again; gateway/task-reopening.ts reopens the tasks the deletion cancelled.
 
-const PIPELINE = '812404417';
-const NEW_LEAD = '1180512201';
-const INTAKE_STARTED = '1180512203';
+const { newLead: NEW_LEAD, intakeStarted: INTAKE_STARTED } = TELEHEALTH.stages;
 const REP = '52841907';
 const by = { userId: Number(REP) };
 const MIN = 60_000;
@@ -17,6 +16,16 @@ afterEach(async () => {
   await e?.close();
   e = undefined;
 });
+
+/** The rep's deal in `stage`, settled. */
+async function repDeal(x: E2E, stage: string): Promise<string> {
+  const { id } = x.portal.ui.createDeal(
+    { dealname: 'Restored', pipeline: TELEHEALTH.pipeline, dealstage: stage, hubspot_owner_id: REP },
+    by,
+  );
+  await x.settle();
+  return id;
+}
 
 async function deleteAndRestore(x: E2E, dealId: string): Promise<void> {
   x.portal.ui.deleteDeal(dealId, by);
@@ -29,11 +38,7 @@ async function deleteAndRestore(x: E2E, dealId: string): Promise<void> {
 describe('a deleted deal HubSpot restores', () => {
   it('is enforced again: its SLA task reopened, its clock breaching and escalating', async () => {
     e = await startE2E();
-    const id = e.portal.ui.createDeal(
-      { dealname: 'Restored', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-      by,
-    ).id;
-    await e.settle();
+    const id = await repDeal(e, NEW_LEAD);
     const [sla] = e.openTasks(id).filter((t) => t.key.endsWith(':sla'));
     expect(sla).toBeDefined();
 
@@ -59,11 +64,7 @@ describe('a deleted deal HubSpot restores', () => {
 
   it("leaves a task the rep completed before the deletion completed, and reopens the rest of the stage's", async () => {
     e = await startE2E();
-    const id = e.portal.ui.createDeal(
-      { dealname: 'Restored', pipeline: PIPELINE, dealstage: INTAKE_STARTED, hubspot_owner_id: REP },
-      by,
-    ).id;
-    await e.settle();
+    const id = await repDeal(e, INTAKE_STARTED);
     const open = e.openTasks(id);
     expect(open.length).toBeGreaterThan(2);
     const done = open.find((t) => !t.key.endsWith(':sla'))!;
@@ -88,11 +89,7 @@ describe('a deleted deal HubSpot restores', () => {
 
   it('is enforced again when Redis lost its data while the deal was deleted', async () => {
     e = await startE2E();
-    const id = e.portal.ui.createDeal(
-      { dealname: 'Restored', pipeline: PIPELINE, dealstage: NEW_LEAD, hubspot_owner_id: REP },
-      by,
-    ).id;
-    await e.settle();
+    const id = await repDeal(e, NEW_LEAD);
     const sla = e.openTasks(id).find((t) => t.key.endsWith(':sla'))!;
     e.portal.ui.deleteDeal(id, by);
     await e.settle();
